@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_COMMON_H
+#define MG_COMMON_H
+
+/**
+ * @file
+ * Small helpers shared by every meshgate library: error reports that name
+ * the field at fault, bounded string copies, array sizes and secret wiping.
+ * Nothing in here touches DPDK, so the model and config code built on it can
+ * be unit-tested without an EAL.
+ */
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MG_NAME_MAX 32 /**< Longest object name, with its NUL. */
+
+#ifndef likely
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+/**
+ * An error as the control plane reports it: an errno-style code, the field
+ * that was wrong (a path such as "routes[2].via", or "" when the request as a
+ * whole was refused) and a sentence saying what was wrong.
+ */
+struct mg_error {
+	int code;          /**< Positive errno value (EINVAL, EEXIST, ENOENT, ENOSPC...). */
+	char field[96];    /**< Field path at fault; may be empty. */
+	char msg[256];     /**< Human-readable message, no trailing newline. */
+};
+
+/**
+ * Fill @p err (when not NULL) and return -@p code, so callers can write
+ * `return mg_error_set(err, EINVAL, "mtu", "must be ...");`.
+ */
+int mg_error_set(struct mg_error *err, int code, const char *field,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/** Prefix the field path of @p err with @p prefix and a dot (or nothing). */
+void mg_error_prefix_field(struct mg_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/** Clear an error. */
+static inline void
+mg_error_clear(struct mg_error *err)
+{
+	if (err != NULL) {
+		err->code = 0;
+		err->field[0] = '\0';
+		err->msg[0] = '\0';
+	}
+}
+
+/** Copy @p src into @p dst of @p size bytes; returns false if truncated. */
+bool mg_strlcpy(char *dst, const char *src, size_t size);
+
+/** True if @p name is a valid object name: 1..31 of [A-Za-z0-9_.:-]. */
+bool mg_name_valid(const char *name);
+
+/** Wipe memory that held a secret; the compiler may not elide it. */
+void mg_wipe(void *p, size_t n);
+
+/** Monotonic time in nanoseconds. */
+uint64_t mg_now_ns(void);
+
+#endif /* MG_COMMON_H */

@@ -1,0 +1,1017 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * YAML configuration loader (libyaml document API). Each mapping is checked
+ * against the fields it may hold, each scalar is converted with a message
+ * that names what was expected, and model requests are made in dependency
+ * order: networks, ports (with their VLANs and addresses), neighbors, routes.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "mg_config.h"
+
+/* The RTE_LOG_* levels, without pulling DPDK into the config library. */
+static const char *const log_levels[] = {
+	"", "emerg", "alert", "crit", "error", "warning", "notice", "info", "debug", NULL};
+
+struct cfg {
+	const char *file;
+	yaml_document_t doc;
+	struct mg_settings *st;
+	struct mg_model *m;
+	struct mg_config_errors *errs;
+};
+
+/* ---- errors -------------------------------------------------------------- */
+
+static void
+errs_add(struct mg_config_errors *e, char *msg)
+{
+	if (e->n == e->cap) {
+		unsigned int cap = e->cap ? e->cap * 2 : 8;
+		char **p = realloc(e->msgs, cap * sizeof(*p));
+
+		if (p == NULL) {
+			free(msg);
+			return;
+		}
+		e->msgs = p;
+		e->cap = cap;
+	}
+	e->msgs[e->n++] = msg;
+}
+
+static void __attribute__((format(printf, 4, 5)))
+cerr(struct cfg *c, const yaml_node_t *node, const char *path, const char *fmt, ...)
+{
+	char msg[512], *out;
+	va_list ap;
+	unsigned long line = node ? node->start_mark.line + 1 : 1;
+	unsigned long col = node ? node->start_mark.column + 1 : 1;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (asprintf(&out, "%s:%lu:%lu: %s%s%s", c->file, line, col, path ? path : "",
+		     path && *path ? ": " : "", msg) >= 0)
+		errs_add(c->errs, out);
+}
+
+void
+mg_config_errors_free(struct mg_config_errors *errs)
+{
+	for (unsigned int i = 0; i < errs->n; i++)
+		free(errs->msgs[i]);
+	free(errs->msgs);
+	memset(errs, 0, sizeof(*errs));
+}
+
+/* ---- YAML access ------------------------------------------------------------- */
+
+static yaml_node_t *
+node_at(struct cfg *c, int idx)
+{
+	return yaml_document_get_node(&c->doc, idx);
+}
+
+static bool
+is_null(const yaml_node_t *n)
+{
+	if (n == NULL)
+		return true;
+	if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+		return false;
+	const char *v = (const char *)n->data.scalar.value;
+	return v[0] == '\0' || strcmp(v, "~") == 0 || strcmp(v, "null") == 0;
+}
+
+static const char *
+node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE: return "a scalar";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_MAPPING_NODE: return "a mapping";
+	default: return "nothing";
+	}
+}
+
+/*
+ * Check that @map is a mapping whose keys are all in @allowed (NULL
+ * terminated) and appear once. Returns false (with an error) if @map is not
+ * a mapping; unknown or repeated keys are reported and skipped.
+ */
+static bool
+check_map(struct cfg *c, yaml_node_t *map, const char *path, const char *const *allowed)
+{
+	if (map->type != YAML_MAPPING_NODE) {
+		cerr(c, map, path, "expected a mapping, found %s", node_kind(map));
+		return false;
+	}
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(c, p->key);
+		const char *key;
+		bool ok = false;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			cerr(c, k, path, "field names must be scalars");
+			continue;
+		}
+		key = (const char *)k->data.scalar.value;
+		for (unsigned int i = 0; allowed[i] != NULL; i++)
+			if (strcmp(allowed[i], key) == 0)
+				ok = true;
+		if (!ok) {
+			char list[512] = "";
+			size_t off = 0;
+
+			for (unsigned int i = 0; allowed[i] != NULL && off < sizeof(list); i++)
+				off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+							i ? ", " : "", allowed[i]);
+			cerr(c, k, path, "unknown field '%s' (expected one of: %s)", key, list);
+			continue;
+		}
+		for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+			yaml_node_t *k2 = node_at(c, q->key);
+
+			if (k2->type == YAML_SCALAR_NODE &&
+			    strcmp((const char *)k2->data.scalar.value, key) == 0) {
+				cerr(c, k, path, "field '%s' is given twice", key);
+				break;
+			}
+		}
+	}
+	return true;
+}
+
+/* The value of @key in mapping @map, the first one if repeated; NULL if absent. */
+static yaml_node_t *
+get(struct cfg *c, yaml_node_t *map, const char *key)
+{
+	if (map == NULL || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(c, p->key);
+
+		if (k->type == YAML_SCALAR_NODE &&
+		    strcmp((const char *)k->data.scalar.value, key) == 0) {
+			yaml_node_t *v = node_at(c, p->value);
+
+			return is_null(v) ? NULL : v;
+		}
+	}
+	return NULL;
+}
+
+static void
+subpath(char *out, size_t n, const char *path, const char *key)
+{
+	if (path[0] == '\0')
+		snprintf(out, n, "%s", key);
+	else
+		snprintf(out, n, "%s.%s", path, key);
+}
+
+static void
+idxpath(char *out, size_t n, const char *path, unsigned int i)
+{
+	snprintf(out, n, "%s[%u]", path, i);
+}
+
+static const char *
+scalar(struct cfg *c, yaml_node_t *n, const char *path)
+{
+	if (n->type != YAML_SCALAR_NODE) {
+		cerr(c, n, path, "expected a scalar, found %s", node_kind(n));
+		return NULL;
+	}
+	return (const char *)n->data.scalar.value;
+}
+
+/* Reads @key of @map as a string into @buf. False if absent or invalid. */
+static bool
+rd_str(struct cfg *c, yaml_node_t *map, const char *path, const char *key, char *buf,
+       size_t size)
+{
+	yaml_node_t *n = get(c, map, key);
+	char p[160];
+	const char *v;
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	v = scalar(c, n, p);
+	if (v == NULL)
+		return false;
+	if (strlen(v) >= size) {
+		cerr(c, n, p, "'%s' is too long (at most %zu characters)", v, size - 1);
+		return false;
+	}
+	strcpy(buf, v);
+	return true;
+}
+
+static bool
+parse_uint(const char *v, unsigned long long *out)
+{
+	char *end;
+
+	if (v[0] < '0' || v[0] > '9')
+		return false;
+	errno = 0;
+	*out = strtoull(v, &end, 0);
+	return errno == 0 && *end == '\0';
+}
+
+static bool
+rd_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	unsigned long long min, unsigned long long max, uint32_t *out)
+{
+	yaml_node_t *n = get(c, map, key);
+	unsigned long long v;
+	const char *s;
+	char p[160];
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	if (!parse_uint(s, &v)) {
+		cerr(c, n, p, "expected an integer, found '%s'", s);
+		return false;
+	}
+	if (v < min || v > max) {
+		cerr(c, n, p, "%llu is out of range %llu-%llu", v, min, max);
+		return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool
+rd_u16(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+       unsigned int min, unsigned int max, uint16_t *out)
+{
+	uint32_t v;
+
+	if (!rd_uint(c, map, path, key, min, max, &v))
+		return false;
+	*out = (uint16_t)v;
+	return true;
+}
+
+static bool
+rd_bool(struct cfg *c, yaml_node_t *map, const char *path, const char *key, bool *out)
+{
+	static const char *const t[] = {"true", "yes", "on", NULL};
+	static const char *const f[] = {"false", "no", "off", NULL};
+	yaml_node_t *n = get(c, map, key);
+	const char *s;
+	char p[160];
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	for (unsigned int i = 0; t[i]; i++)
+		if (strcasecmp(s, t[i]) == 0) {
+			*out = true;
+			return true;
+		}
+	for (unsigned int i = 0; f[i]; i++)
+		if (strcasecmp(s, f[i]) == 0) {
+			*out = false;
+			return true;
+		}
+	cerr(c, n, p, "expected true or false, found '%s'", s);
+	return false;
+}
+
+/* Reads an enumerated word; @names is NULL terminated; *out gets its index. */
+static bool
+rd_enum(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	const char *const *names, unsigned int *out)
+{
+	yaml_node_t *n = get(c, map, key);
+	char p[160], list[256] = "";
+	size_t off = 0;
+	const char *s;
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	for (unsigned int i = 0; names[i] != NULL; i++) {
+		if (names[i][0] != '\0' && strcmp(s, names[i]) == 0) {
+			*out = i;
+			return true;
+		}
+		if (names[i][0] != '\0')
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%s",
+						off ? ", " : "", names[i]);
+	}
+	cerr(c, n, p, "'%s' is not one of: %s", s, list);
+	return false;
+}
+
+/* The sequence at @key, or NULL (with an error if it is not a sequence). */
+static yaml_node_t *
+get_seq(struct cfg *c, yaml_node_t *map, const char *path, const char *key)
+{
+	yaml_node_t *n = get(c, map, key);
+	char p[160];
+
+	if (n == NULL)
+		return NULL;
+	if (n->type != YAML_SEQUENCE_NODE) {
+		subpath(p, sizeof(p), path, key);
+		cerr(c, n, p, "expected a list, found %s", node_kind(n));
+		return NULL;
+	}
+	return n;
+}
+
+#define SEQ_FOREACH(c, seq, i, item)                                                   \
+	for (yaml_node_item_t *it_ = ((i) = 0, (seq)->data.sequence.items.start);      \
+	     it_ < (seq)->data.sequence.items.top && ((item) = node_at((c), *it_), 1); \
+	     it_++, i++)
+
+static void
+rd_str_list(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	    char **out, unsigned int *n)
+{
+	yaml_node_t *seq = get_seq(c, map, path, key), *item;
+	char p[160], ip[176];
+	const char *s;
+	unsigned int i;
+
+	if (seq == NULL)
+		return;
+	subpath(p, sizeof(p), path, key);
+	SEQ_FOREACH(c, seq, i, item) {
+		idxpath(ip, sizeof(ip), p, i);
+		if (*n >= MG_MAX_LIST) {
+			cerr(c, item, ip, "too many entries (at most %u)", MG_MAX_LIST);
+			return;
+		}
+		s = scalar(c, item, ip);
+		if (s != NULL)
+			out[(*n)++] = strdup(s);
+	}
+}
+
+/* Position of a model error: the field's value node in @item, else @item. */
+static void
+model_err(struct cfg *c, yaml_node_t *item, const char *path, const struct mg_error *e)
+{
+	yaml_node_t *at = item;
+	char p[200];
+
+	if (e->field[0] != '\0') {
+		char key[96];
+		const char *dot = strpbrk(e->field, ".[");
+		size_t len = dot ? (size_t)(dot - e->field) : strlen(e->field);
+
+		if (len >= sizeof(key))
+			len = sizeof(key) - 1;
+		memcpy(key, e->field, len);
+		key[len] = '\0';
+		yaml_node_t *v = get(c, item, key);
+
+		if (v != NULL)
+			at = v;
+		subpath(p, sizeof(p), path, e->field);
+	} else {
+		snprintf(p, sizeof(p), "%s", path);
+	}
+	cerr(c, at, p, "%s", e->msg);
+}
+
+/* ---- sections -------------------------------------------------------------------- */
+
+static void
+load_dpdk(struct cfg *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"lcores", "main_lcore", "memory_mb", "hugepages",
+					   "file_prefix", "pci_allow", "vdevs", "args",
+					   "telemetry", NULL};
+	struct mg_settings *st = c->st;
+	uint32_t v;
+
+	if (!check_map(c, n, "dpdk", keys))
+		return;
+	if (rd_str(c, n, "dpdk", "lcores", st->lcores, sizeof(st->lcores))) {
+		for (const char *p = st->lcores; *p; p++)
+			if (!strchr("0123456789,-@()", *p)) {
+				cerr(c, get(c, n, "lcores"), "dpdk.lcores",
+				     "'%s' is not an EAL lcore list (like 0-3 or 0,2,4 or 0@0,1@0)",
+				     st->lcores);
+				break;
+			}
+	}
+	if (rd_uint(c, n, "dpdk", "main_lcore", 0, 1023, &v))
+		st->main_lcore = (int)v;
+	rd_uint(c, n, "dpdk", "memory_mb", 64, 1u << 20, &st->memory_mb);
+	rd_bool(c, n, "dpdk", "hugepages", &st->hugepages);
+	if (rd_str(c, n, "dpdk", "file_prefix", st->file_prefix, sizeof(st->file_prefix)) &&
+	    !mg_name_valid(st->file_prefix))
+		cerr(c, get(c, n, "file_prefix"), "dpdk.file_prefix",
+		     "'%s' must be 1-31 of A-Z a-z 0-9 _ - . :", st->file_prefix);
+	rd_str_list(c, n, "dpdk", "pci_allow", st->pci_allow, &st->npci_allow);
+	rd_str_list(c, n, "dpdk", "vdevs", st->vdevs, &st->nvdevs);
+	rd_str_list(c, n, "dpdk", "args", st->eal_args, &st->neal_args);
+	rd_bool(c, n, "dpdk", "telemetry", &st->telemetry);
+}
+
+static void
+load_workers(struct cfg *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"lcores", "burst", "idle", NULL};
+	static const char *const idle_keys[] = {"mode", "pause_after", "sleep_after",
+						"sleep_min_us", "sleep_max_us", NULL};
+	static const char *const modes[] = {"poll", "pause", "sleep", "interrupt", NULL};
+	struct mg_settings *st = c->st;
+	yaml_node_t *seq, *item, *idle;
+	unsigned int i, mode;
+	char p[64];
+
+	if (!check_map(c, n, "workers", keys))
+		return;
+	seq = get_seq(c, n, "workers", "lcores");
+	if (seq != NULL) {
+		SEQ_FOREACH(c, seq, i, item) {
+			unsigned long long v;
+			const char *s;
+
+			idxpath(p, sizeof(p), "workers.lcores", i);
+			s = scalar(c, item, p);
+			if (s == NULL)
+				continue;
+			if (!parse_uint(s, &v) || v > 1023) {
+				cerr(c, item, p, "expected an lcore id 0-1023, found '%s'", s);
+				continue;
+			}
+			if (st->nworker_lcores < MG_ARRAY_SIZE(st->worker_lcores))
+				st->worker_lcores[st->nworker_lcores++] = (unsigned int)v;
+		}
+		if (st->nworker_lcores == 0)
+			cerr(c, seq, "workers.lcores", "needs at least one lcore");
+	}
+	rd_u16(c, n, "workers", "burst", 1, 256, &st->burst);
+	idle = get(c, n, "idle");
+	if (idle != NULL && check_map(c, idle, "workers.idle", idle_keys)) {
+		if (rd_enum(c, idle, "workers.idle", "mode", modes, &mode))
+			st->idle_mode = (enum mg_idle_mode)mode;
+		rd_uint(c, idle, "workers.idle", "pause_after", 1, 1u << 30, &st->idle_pause_polls);
+		rd_uint(c, idle, "workers.idle", "sleep_after", 1, 1u << 30, &st->idle_sleep_polls);
+		rd_uint(c, idle, "workers.idle", "sleep_min_us", 1, 100000, &st->idle_sleep_min_us);
+		rd_uint(c, idle, "workers.idle", "sleep_max_us", 1, 100000, &st->idle_sleep_max_us);
+		if (st->idle_sleep_min_us > st->idle_sleep_max_us)
+			cerr(c, idle, "workers.idle",
+			     "sleep_min_us (%u) is larger than sleep_max_us (%u)",
+			     st->idle_sleep_min_us, st->idle_sleep_max_us);
+	}
+}
+
+static void
+load_mbufs(struct cfg *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"count", "cache", "data_room", NULL};
+
+	if (!check_map(c, n, "mbufs", keys))
+		return;
+	rd_uint(c, n, "mbufs", "count", 1024, 1u << 26, &c->st->mbufs);
+	rd_uint(c, n, "mbufs", "cache", 0, 512, &c->st->mbuf_cache);
+	rd_uint(c, n, "mbufs", "data_room", 1024, 65535, &c->st->mbuf_data_room);
+}
+
+static void
+load_limits(struct cfg *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"adjacencies", "routes", "fib_routes", "fib_tbl8",
+					   "neighbors", "punt_ring", "inject_ring",
+					   "icmp_errors_per_sec", "icmp_errors_burst", NULL};
+	struct mg_settings *st = c->st;
+	uint32_t v;
+
+	if (!check_map(c, n, "limits", keys))
+		return;
+	rd_uint(c, n, "limits", "adjacencies", 64, (1u << 24), &st->max_adjacencies);
+	rd_uint(c, n, "limits", "routes", 1, (1u << 24), &st->max_routes);
+	rd_uint(c, n, "limits", "fib_routes", 64, (1u << 24), &st->fib_routes);
+	rd_uint(c, n, "limits", "fib_tbl8", 64, (1u << 20), &st->fib_tbl8);
+	rd_uint(c, n, "limits", "neighbors", 16, (1u << 22), &st->max_neighbors);
+	if (rd_uint(c, n, "limits", "punt_ring", 64, 1u << 16, &v)) {
+		if (v & (v - 1))
+			cerr(c, get(c, n, "punt_ring"), "limits.punt_ring",
+			     "%u is not a power of two", v);
+		st->punt_ring = v;
+	}
+	if (rd_uint(c, n, "limits", "inject_ring", 64, 1u << 16, &v)) {
+		if (v & (v - 1))
+			cerr(c, get(c, n, "inject_ring"), "limits.inject_ring",
+			     "%u is not a power of two", v);
+		st->inject_ring = v;
+	}
+	rd_uint(c, n, "limits", "icmp_errors_per_sec", 0, 1000000, &st->icmp_rate);
+	rd_uint(c, n, "limits", "icmp_errors_burst", 1, 100000, &st->icmp_burst);
+}
+
+static void
+load_arp_nd(struct cfg *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"reachable_ms", "retrans_ms", "probes",
+					   "hold_packets", "failed_ms", NULL};
+	struct mg_settings *st = c->st;
+
+	if (!check_map(c, n, "arp_nd", keys))
+		return;
+	rd_uint(c, n, "arp_nd", "reachable_ms", 1000, 3600000, &st->nd_reachable_ms);
+	rd_uint(c, n, "arp_nd", "retrans_ms", 10, 60000, &st->nd_retrans_ms);
+	rd_uint(c, n, "arp_nd", "probes", 1, 20, &st->nd_probes);
+	rd_uint(c, n, "arp_nd", "hold_packets", 0, 64, &st->nd_hold_packets);
+	rd_uint(c, n, "arp_nd", "failed_ms", 100, 3600000, &st->nd_failed_ms);
+}
+
+static void
+load_small(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const stats_keys[] = {"interval", NULL};
+	static const char *const log_keys[] = {"level", NULL};
+	yaml_node_t *n;
+	unsigned int lvl;
+
+	n = get(c, root, "stats");
+	if (n != NULL && check_map(c, n, "stats", stats_keys))
+		rd_uint(c, n, "stats", "interval", 0, 86400, &c->st->stats_interval_s);
+	n = get(c, root, "log");
+	if (n != NULL && check_map(c, n, "log", log_keys) &&
+	    rd_enum(c, n, "log", "level", log_levels, &lvl))
+		c->st->log_level = lvl;
+}
+
+static void
+load_networks(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "fragments", "ip_options", NULL};
+	static const char *const pol[] = {"forward", "drop", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "networks"), *item;
+	struct mg_error e;
+	unsigned int i, v;
+	char p[64];
+
+	if (get(c, root, "networks") == NULL) {
+		struct mg_network_spec s = {.name = "default"};
+
+		if (mg_model_network_add(c->m, &s, &e) < 0)
+			cerr(c, root, "networks", "%s", e.msg);
+		return;
+	}
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_network_spec s;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "networks", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a network needs a name");
+			continue;
+		}
+		if (rd_enum(c, item, p, "fragments", pol, &v))
+			s.fragments = (enum mg_policy)v;
+		if (rd_enum(c, item, p, "ip_options", pol, &v))
+			s.ip_options = (enum mg_policy)v;
+		if (mg_model_network_add(c->m, &s, &e) < 0)
+			model_err(c, item, p, &e);
+	}
+}
+
+/* Adds each prefix of list @key ("ipv4"/"ipv6") of @item to interface @iface. */
+static void
+load_addrs(struct cfg *c, yaml_node_t *item, const char *path, const char *key,
+	   const char *iface, int family)
+{
+	yaml_node_t *seq = get_seq(c, item, path, key), *a;
+	char p[160], ap[176];
+	struct mg_error e;
+	unsigned int i;
+
+	if (seq == NULL)
+		return;
+	subpath(p, sizeof(p), path, key);
+	SEQ_FOREACH(c, seq, i, a) {
+		struct mg_addr_spec s;
+		const char *v;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(ap, sizeof(ap), p, i);
+		v = scalar(c, a, ap);
+		if (v == NULL)
+			continue;
+		if (mg_prefix_parse(v, &s.prefix) < 0 || s.prefix.addr.family != family ||
+		    strchr(v, '/') == NULL) {
+			cerr(c, a, ap, "'%s' is not an %s address with a subnet length (like %s)", v,
+			     family == AF_INET ? "IPv4" : "IPv6",
+			     family == AF_INET ? "10.0.1.1/24" : "fd00:1::1/64");
+			continue;
+		}
+		mg_strlcpy(s.iface, iface, sizeof(s.iface));
+		if (mg_model_addr_add(c->m, &s, &e) < 0)
+			cerr(c, a, ap, "%s", e.msg);
+	}
+}
+
+static bool
+rd_mac(struct cfg *c, yaml_node_t *map, const char *path, const char *key, struct mg_mac *mac)
+{
+	char buf[32], p[160];
+
+	if (!rd_str(c, map, path, key, buf, sizeof(buf))) {
+		yaml_node_t *n = get(c, map, key);
+
+		if (n != NULL && n->type == YAML_SCALAR_NODE) {
+			subpath(p, sizeof(p), path, key);
+			cerr(c, n, p, "'%s' is not a MAC address (like 02:00:00:00:00:01)",
+			     (const char *)n->data.scalar.value);
+		}
+		return false;
+	}
+	if (mg_mac_parse(buf, mac) < 0) {
+		subpath(p, sizeof(p), path, key);
+		cerr(c, get(c, map, key), p, "'%s' is not a MAC address (like 02:00:00:00:00:01)",
+		     buf);
+		return false;
+	}
+	return true;
+}
+
+static void
+load_vlans(struct cfg *c, yaml_node_t *port, const char *path, const char *port_name)
+{
+	static const char *const keys[] = {"id", "network", "mtu", "ipv4", "ipv6", NULL};
+	yaml_node_t *seq = get_seq(c, port, path, "vlans"), *item;
+	char p[128], ifname[MG_NAME_MAX + 8];
+	struct mg_error e;
+	unsigned int i;
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_vlan_spec s;
+
+		memset(&s, 0, sizeof(s));
+		snprintf(p, sizeof(p), "%s.vlans[%u]", path, i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_u16(c, item, p, "id", 1, 4094, &s.vlan)) {
+			if (get(c, item, "id") == NULL)
+				cerr(c, item, p, "a VLAN needs an id");
+			continue;
+		}
+		mg_strlcpy(s.port, port_name, sizeof(s.port));
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu);
+		if (mg_model_vlan_add(c->m, &s, &e) < 0) {
+			model_err(c, item, p, &e);
+			continue;
+		}
+		snprintf(ifname, sizeof(ifname), "%s.%u", port_name, s.vlan);
+		load_addrs(c, item, p, "ipv4", ifname, AF_INET);
+		load_addrs(c, item, p, "ipv6", ifname, AF_INET6);
+	}
+}
+
+static void
+load_ports(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "device", "network", "mac", "mtu",
+					   "rx_queues", "rx_desc", "tx_desc", "promiscuous",
+					   "ipv4", "ipv6", "vlans", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "ports"), *item;
+	struct mg_error e;
+	unsigned int i;
+	char p[64], origin[96];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_port_spec s;
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "ports", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a port needs a name");
+			continue;
+		}
+		if (!rd_str(c, item, p, "device", s.device, sizeof(s.device)) &&
+		    get(c, item, "device") == NULL) {
+			cerr(c, item, p, "port '%s' needs a device (a PCI address, "
+			     "env:PCIDEVICE_<RESOURCE> or a vdev)", s.name);
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		if (get(c, item, "mac") != NULL) {
+			s.mac_set = rd_mac(c, item, p, "mac", &s.mac);
+			ok = ok && s.mac_set;
+		}
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (get(c, item, "rx_queues") != NULL)
+			ok = rd_u16(c, item, p, "rx_queues", 1, 64, &s.rx_queues) && ok;
+		if (get(c, item, "rx_desc") != NULL)
+			ok = rd_u16(c, item, p, "rx_desc", 64, 16384, &s.rx_desc) && ok;
+		if (get(c, item, "tx_desc") != NULL)
+			ok = rd_u16(c, item, p, "tx_desc", 64, 16384, &s.tx_desc) && ok;
+		rd_bool(c, item, p, "promiscuous", &s.promiscuous);
+		if (!ok)
+			continue;
+		snprintf(origin, sizeof(origin), "%s:%lu", c->file,
+			 (unsigned long)item->start_mark.line + 1);
+		if (mg_model_port_add(c->m, &s, origin, &e) < 0) {
+			model_err(c, item, p, &e);
+			continue;
+		}
+		load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+		load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		load_vlans(c, item, p, s.name);
+	}
+}
+
+static bool
+rd_ip(struct cfg *c, yaml_node_t *map, const char *path, const char *key, struct mg_ip *ip)
+{
+	char buf[64], p[160];
+
+	if (!rd_str(c, map, path, key, buf, sizeof(buf)))
+		return false;
+	if (mg_ip_parse(buf, ip) < 0) {
+		subpath(p, sizeof(p), path, key);
+		cerr(c, get(c, map, key), p, "'%s' is not an IPv4 or IPv6 address", buf);
+		return false;
+	}
+	return true;
+}
+
+static void
+load_neighbors(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"interface", "ip", "mac", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "neighbors"), *item;
+	struct mg_error e;
+	unsigned int i;
+	char p[64];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_neigh_spec s;
+		bool ok;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "neighbors", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		ok = rd_str(c, item, p, "interface", s.iface, sizeof(s.iface));
+		if (!ok && get(c, item, "interface") == NULL)
+			cerr(c, item, p, "a neighbor needs an interface");
+		if (!rd_ip(c, item, p, "ip", &s.ip)) {
+			if (get(c, item, "ip") == NULL)
+				cerr(c, item, p, "a neighbor needs an ip");
+			ok = false;
+		}
+		if (!rd_mac(c, item, p, "mac", &s.mac)) {
+			if (get(c, item, "mac") == NULL)
+				cerr(c, item, p, "a neighbor needs a mac");
+			ok = false;
+		}
+		if (ok && mg_model_neigh_add(c->m, &s, &e) < 0)
+			model_err(c, item, p, &e);
+	}
+}
+
+static void
+load_routes(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"network", "prefix", "via", "interface", "action",
+					   NULL};
+	static const char *const actions[] = {"forward", "drop", "unreachable", "prohibit",
+					      NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "routes"), *item;
+	struct mg_error e;
+	unsigned int i, a;
+	char p[64], buf[64];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_route_spec s;
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "routes", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		if (!rd_str(c, item, p, "prefix", buf, sizeof(buf))) {
+			if (get(c, item, "prefix") == NULL)
+				cerr(c, item, p, "a route needs a prefix");
+			continue;
+		}
+		if (mg_prefix_parse(buf, &s.prefix) < 0 || strchr(buf, '/') == NULL) {
+			char pp[80];
+
+			subpath(pp, sizeof(pp), p, "prefix");
+			cerr(c, get(c, item, "prefix"), pp,
+			     "'%s' is not a prefix (like 10.2.0.0/16 or fd00:2::/48)", buf);
+			continue;
+		}
+		if (get(c, item, "via") != NULL)
+			ok = rd_ip(c, item, p, "via", &s.via);
+		rd_str(c, item, p, "interface", s.iface, sizeof(s.iface));
+		if (rd_enum(c, item, p, "action", actions, &a))
+			s.action = (enum mg_route_action)a;
+		if (ok && mg_model_route_add(c->m, &s, &e) < 0)
+			model_err(c, item, p, &e);
+	}
+}
+
+/* ---- entry points ------------------------------------------------------------------ */
+
+static unsigned int
+load_doc(struct cfg *c)
+{
+	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
+					  "networks", "ports", "routes", "neighbors", "stats",
+					  "log", NULL};
+	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
+	yaml_node_t *n;
+	unsigned int before = c->errs->n;
+
+	if (root == NULL) {
+		cerr(c, NULL, "", "the file is empty");
+		return c->errs->n - before;
+	}
+	if (!check_map(c, root, "", top))
+		return c->errs->n - before;
+	if ((n = get(c, root, "dpdk")) != NULL)
+		load_dpdk(c, n);
+	if ((n = get(c, root, "workers")) != NULL)
+		load_workers(c, n);
+	if ((n = get(c, root, "mbufs")) != NULL)
+		load_mbufs(c, n);
+	if ((n = get(c, root, "limits")) != NULL)
+		load_limits(c, n);
+	if ((n = get(c, root, "arp_nd")) != NULL)
+		load_arp_nd(c, n);
+	load_small(c, root);
+	{
+		struct mg_model_limits lim = {.routes = c->st->max_routes,
+					      .neighbors = c->st->max_neighbors};
+
+		mg_model_set_limits(c->m, &lim);
+	}
+	load_networks(c, root);
+	load_ports(c, root);
+	load_neighbors(c, root);
+	load_routes(c, root);
+	return c->errs->n - before;
+}
+
+unsigned int
+mg_config_load_string(const char *name, const char *text, size_t len, struct mg_settings *st,
+		      struct mg_model *m, struct mg_config_errors *errs)
+{
+	yaml_parser_t parser;
+	struct cfg c = {.file = name, .st = st, .m = m, .errs = errs};
+	unsigned int n;
+
+	mg_strlcpy(st->source, name, sizeof(st->source));
+	if (!yaml_parser_initialize(&parser)) {
+		cerr(&c, NULL, "", "cannot initialise the YAML parser");
+		return 1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &c.doc)) {
+		char *msg;
+
+		if (asprintf(&msg, "%s:%zu:%zu: YAML syntax error: %s%s%s", name,
+			     parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+			     parser.problem ? parser.problem : "unknown problem",
+			     parser.context ? " " : "", parser.context ? parser.context : "") >= 0)
+			errs_add(errs, msg);
+		yaml_parser_delete(&parser);
+		return 1;
+	}
+	n = load_doc(&c);
+	yaml_document_delete(&c.doc);
+	yaml_parser_delete(&parser);
+	return n;
+}
+
+unsigned int
+mg_config_load_file(const char *path, struct mg_settings *st, struct mg_model *m,
+		    struct mg_config_errors *errs)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL, *msg;
+	size_t cap = 0, len = 0, r;
+	unsigned int n;
+
+	if (f == NULL) {
+		if (asprintf(&msg, "%s: cannot open: %s", path, strerror(errno)) >= 0)
+			errs_add(errs, msg);
+		return 1;
+	}
+	do {
+		if (len + 4096 > cap) {
+			char *nb = realloc(buf, cap + 65536);
+
+			if (nb == NULL) {
+				free(buf);
+				fclose(f);
+				return 1;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		r = fread(buf + len, 1, cap - len, f);
+		len += r;
+	} while (r > 0 && len < (16u << 20));
+	fclose(f);
+	if (len >= (16u << 20)) {
+		free(buf);
+		if (asprintf(&msg, "%s: file is larger than 16 MiB", path) >= 0)
+			errs_add(errs, msg);
+		return 1;
+	}
+	n = mg_config_load_string(path, buf, len, st, m, errs);
+	free(buf);
+	return n;
+}
+
+void
+mg_settings_init(struct mg_settings *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->main_lcore = -1;
+	st->memory_mb = 1024;
+	st->hugepages = false;
+	strcpy(st->file_prefix, "meshgate");
+	st->telemetry = true;
+	st->burst = 32;
+	st->idle_mode = MG_IDLE_SLEEP;
+	st->idle_pause_polls = 64;
+	st->idle_sleep_polls = 1024;
+	st->idle_sleep_min_us = 20;
+	st->idle_sleep_max_us = 250;
+	st->mbuf_cache = 256;
+	st->max_adjacencies = 16384;
+	st->max_routes = 65536;
+	st->fib_routes = 131072;
+	st->fib_tbl8 = 8192;
+	st->max_neighbors = 16384;
+	st->punt_ring = 1024;
+	st->inject_ring = 2048;
+	st->icmp_rate = 1000;
+	st->icmp_burst = 100;
+	st->nd_reachable_ms = 60000;
+	st->nd_retrans_ms = 1000;
+	st->nd_probes = 3;
+	st->nd_hold_packets = 4;
+	st->nd_failed_ms = 3000;
+	st->log_level = 7; /* info */
+}
+
+void
+mg_settings_free(struct mg_settings *st)
+{
+	for (unsigned int i = 0; i < st->npci_allow; i++)
+		free(st->pci_allow[i]);
+	for (unsigned int i = 0; i < st->nvdevs; i++)
+		free(st->vdevs[i]);
+	for (unsigned int i = 0; i < st->neal_args; i++)
+		free(st->eal_args[i]);
+	st->npci_allow = st->nvdevs = st->neal_args = 0;
+}

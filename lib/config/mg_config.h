@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_CONFIG_H
+#define MG_CONFIG_H
+
+/**
+ * @file
+ * The YAML configuration file. Loading it fills the start-up settings (EAL,
+ * workers, pools, limits, timers) and turns every network, port, VLAN,
+ * address, neighbor and route into a request on the model, exactly as the
+ * NSM socket and REST do at runtime.
+ *
+ * Every error names FILE:LINE:COLUMN and the field path (for example
+ * "gw.yaml:12:11: ports[0].mtu: 70000 is out of range 68-9600"). Loading
+ * goes on after an error to report as many as it can; a file with any error
+ * must not be started.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mg_model.h"
+
+#define MG_MAX_LIST 64
+
+/** Idle behaviour of a worker that finds no packets. */
+enum mg_idle_mode {
+	MG_IDLE_POLL = 0,   /**< Busy-poll always (benchmarks). */
+	MG_IDLE_PAUSE,      /**< rte_pause() between empty polls. */
+	MG_IDLE_SLEEP,      /**< Pause, then sleep with a growing period. */
+	MG_IDLE_INTERRUPT,  /**< Pause, then wait for RX interrupts (sleep where a PMD has none). */
+};
+
+/** Start-up settings: what cannot change while running. */
+struct mg_settings {
+	/* dpdk: */
+	char lcores[128];           /**< EAL --lcores; empty: from the CPU affinity. */
+	int main_lcore;             /**< -1: EAL's default (the first). */
+	uint32_t memory_mb;
+	bool hugepages;
+	char file_prefix[64];
+	char *pci_allow[MG_MAX_LIST];
+	unsigned int npci_allow;
+	char *vdevs[MG_MAX_LIST];   /**< Extra vdevs (crypto PMDs...), not ports. */
+	unsigned int nvdevs;
+	char *eal_args[MG_MAX_LIST];
+	unsigned int neal_args;
+	bool telemetry;
+	/* workers: */
+	unsigned int worker_lcores[128];
+	unsigned int nworker_lcores;  /**< 0: every EAL lcore but the main one. */
+	uint16_t burst;
+	enum mg_idle_mode idle_mode;
+	uint32_t idle_pause_polls;    /**< Empty polls before pausing. */
+	uint32_t idle_sleep_polls;    /**< Empty polls before sleeping. */
+	uint32_t idle_sleep_min_us;
+	uint32_t idle_sleep_max_us;
+	/* mbufs: */
+	uint32_t mbufs;               /**< 0: computed from ports and workers. */
+	uint32_t mbuf_cache;
+	uint32_t mbuf_data_room;      /**< 0: fits the largest MTU. */
+	/* limits: */
+	uint32_t max_adjacencies;
+	uint32_t max_routes;          /**< Static routes, all networks. */
+	uint32_t fib_routes;          /**< Per network and family (incl. connected/host). */
+	uint32_t fib_tbl8;            /**< Per network and family. */
+	uint32_t max_neighbors;       /**< Dynamic + static neighbor entries. */
+	uint32_t punt_ring;
+	uint32_t inject_ring;
+	uint32_t icmp_rate;           /**< ICMP errors per second per worker. */
+	uint32_t icmp_burst;
+	/* arp_nd: */
+	uint32_t nd_reachable_ms;
+	uint32_t nd_retrans_ms;
+	uint32_t nd_probes;
+	uint32_t nd_hold_packets;
+	uint32_t nd_failed_ms;
+	/* stats / log: */
+	uint32_t stats_interval_s;
+	uint32_t log_level;           /**< RTE_LOG_* value. */
+	char source[256];             /**< File the settings came from. */
+};
+
+/** Errors collected while loading. */
+struct mg_config_errors {
+	char **msgs;
+	unsigned int n;
+	unsigned int cap;
+};
+
+/** Defaults for every setting. */
+void mg_settings_init(struct mg_settings *st);
+/** Free what the settings own. */
+void mg_settings_free(struct mg_settings *st);
+
+/**
+ * Load the file at @p path into @p st and @p m (which has no backend attached,
+ * or one: the requests go through it either way). Returns the number of
+ * errors appended to @p errs.
+ */
+unsigned int mg_config_load_file(const char *path, struct mg_settings *st,
+				 struct mg_model *m, struct mg_config_errors *errs);
+/** Same, from memory; @p name is used in messages. */
+unsigned int mg_config_load_string(const char *name, const char *text, size_t len,
+				   struct mg_settings *st, struct mg_model *m,
+				   struct mg_config_errors *errs);
+
+void mg_config_errors_free(struct mg_config_errors *errs);
+
+/** The embedded default configuration (conf/default.yaml). */
+extern const char mg_config_default_yaml[];
+
+#endif /* MG_CONFIG_H */

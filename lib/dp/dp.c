@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Data plane state: creation, RCU publication of interfaces, networks and
+ * adjacency rewrites, FIB changes, and the main lcore's inject path.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_errno.h>
+#include <rte_fib.h>
+#include <rte_fib6.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_rcu_qsbr.h>
+
+#include "mg_dp.h"
+#include "mg_proto.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_dp_logtype, dp, INFO);
+#define DP_LOG(l, ...) rte_log(RTE_LOG_##l, mg_dp_logtype, "dp: " __VA_ARGS__)
+
+int mg_meta_offset = -1;
+static struct mg_dp *the_dp;
+
+static const char *const drop_names[] = {
+#define MG_DROP_NAME(e, n, d) n,
+	MG_DROP_REASONS(MG_DROP_NAME)
+#undef MG_DROP_NAME
+};
+static const char *const drop_descs[] = {
+#define MG_DROP_DESC(e, n, d) d,
+	MG_DROP_REASONS(MG_DROP_DESC)
+#undef MG_DROP_DESC
+};
+
+const char *
+mg_drop_name(unsigned int reason)
+{
+	return reason < MG_DROP_MAX ? drop_names[reason] : "unknown";
+}
+
+const char *
+mg_drop_desc(unsigned int reason)
+{
+	return reason < MG_DROP_MAX ? drop_descs[reason] : "unknown";
+}
+
+int
+mg_meta_register(void)
+{
+	static const struct rte_mbuf_dynfield desc = {
+		.name = "meshgate_meta",
+		.size = sizeof(struct mg_meta),
+		.align = __alignof__(struct mg_meta),
+	};
+
+	if (mg_meta_offset >= 0)
+		return 0;
+	mg_meta_offset = rte_mbuf_dynfield_register(&desc);
+	return mg_meta_offset < 0 ? -rte_errno : 0;
+}
+
+struct mg_dp *
+mg_dp_get(void)
+{
+	return the_dp;
+}
+
+static void
+adj_fixed(struct mg_dp *dp, uint32_t id, enum mg_adj_type type)
+{
+	dp->adj[id].type = (uint8_t)type;
+	dp->adj[id].ifindex = MG_IF_NONE;
+}
+
+struct mg_dp *
+mg_dp_create(const struct mg_dp_conf *conf)
+{
+	struct mg_dp *dp;
+	size_t sz;
+	char name[RTE_RING_NAMESIZE];
+
+	if (conf->nb_workers == 0 || conf->nb_workers > MG_MAX_WORKERS ||
+	    conf->max_adjacencies < 64) {
+		rte_errno = EINVAL;
+		return NULL;
+	}
+	dp = rte_zmalloc("mg_dp", sizeof(*dp), RTE_CACHE_LINE_SIZE);
+	if (dp == NULL)
+		goto nomem;
+	dp->conf = *conf;
+	dp->main_lcore = rte_get_main_lcore();
+	for (unsigned int i = 0; i < MG_MAX_PORTS; i++)
+		dp->port_if[i] = MG_IF_NONE;
+	dp->adj = rte_zmalloc("mg_adj", (size_t)conf->max_adjacencies * sizeof(struct mg_adj),
+			      RTE_CACHE_LINE_SIZE);
+	dp->adj_free = rte_malloc("mg_adj_free", conf->max_adjacencies * sizeof(uint32_t), 0);
+	dp->stats = rte_zmalloc("mg_stats", RTE_MAX_LCORE * sizeof(struct mg_lcore_stats),
+				RTE_CACHE_LINE_SIZE);
+	sz = rte_rcu_qsbr_get_memsize(conf->nb_workers);
+	dp->rcu = rte_zmalloc("mg_rcu", sz, RTE_CACHE_LINE_SIZE);
+	if (dp->adj == NULL || dp->adj_free == NULL || dp->stats == NULL || dp->rcu == NULL)
+		goto nomem;
+	if (rte_rcu_qsbr_init(dp->rcu, conf->nb_workers) != 0)
+		goto nomem;
+	adj_fixed(dp, MG_ADJ_ID_RETRY, MG_ADJ_RETRY);
+	adj_fixed(dp, MG_ADJ_ID_NOROUTE, MG_ADJ_NOROUTE);
+	adj_fixed(dp, MG_ADJ_ID_DROP, MG_ADJ_DROP);
+	adj_fixed(dp, MG_ADJ_ID_UNREACH, MG_ADJ_UNREACH);
+	adj_fixed(dp, MG_ADJ_ID_PROHIBIT, MG_ADJ_PROHIBIT);
+	adj_fixed(dp, MG_ADJ_ID_LOCAL, MG_ADJ_LOCAL);
+	/* Free stack: the lowest ids come out first. */
+	for (uint32_t id = conf->max_adjacencies - 1; id >= MG_ADJ_ID_FIRST_DYNAMIC; id--)
+		dp->adj_free[dp->adj_nfree++] = id;
+	dp->adj_used = MG_ADJ_ID_FIRST_DYNAMIC;
+	/* Tokens are kept in TSC cycles: one ICMP error costs icmp_tsc_per_token. */
+	dp->icmp_tsc_per_token = conf->icmp_rate ? rte_get_tsc_hz() / conf->icmp_rate : 0;
+
+	dp->nb_workers = conf->nb_workers;
+	for (unsigned int w = 0; w < conf->nb_workers; w++) {
+		struct mg_worker *wk = rte_zmalloc("mg_worker", sizeof(*wk), RTE_CACHE_LINE_SIZE);
+
+		if (wk == NULL)
+			goto nomem;
+		dp->workers[w] = wk;
+		wk->index = w;
+		wk->txq = (uint16_t)w;
+		wk->rx_burst = 32;
+		wk->icmp_tokens = (uint64_t)conf->icmp_burst * dp->icmp_tsc_per_token;
+		wk->icmp_last_tsc = rte_get_tsc_cycles();
+		snprintf(name, sizeof(name), "mg_punt_%u", w);
+		wk->punt = rte_ring_create(name, conf->punt_ring, SOCKET_ID_ANY,
+					   RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "mg_inject_%u", w);
+		wk->inject = rte_ring_create(name, conf->inject_ring, SOCKET_ID_ANY,
+					     RING_F_SP_ENQ | RING_F_SC_DEQ);
+		wk->rxqs = rte_zmalloc("mg_rxqs", sizeof(struct mg_rxq_list), 0);
+		if (wk->punt == NULL || wk->inject == NULL || wk->rxqs == NULL)
+			goto nomem;
+	}
+	the_dp = dp;
+	return dp;
+nomem:
+	mg_dp_destroy(dp);
+	rte_errno = ENOMEM;
+	return NULL;
+}
+
+void
+mg_dp_destroy(struct mg_dp *dp)
+{
+	if (dp == NULL)
+		return;
+	for (unsigned int i = 0; i < MG_MAX_NETS; i++)
+		if (dp->nets[i] != NULL)
+			mg_dp_net_destroy(dp, (uint16_t)i);
+	for (unsigned int i = 0; i < MG_MAX_IFACES; i++)
+		rte_free(dp->ifaces[i]);
+	for (unsigned int i = 0; i < MG_MAX_PORTS; i++)
+		rte_free(dp->vlan_if[i]);
+	for (unsigned int w = 0; w < MG_MAX_WORKERS; w++) {
+		struct mg_worker *wk = dp->workers[w];
+
+		if (wk == NULL)
+			continue;
+		rte_ring_free(wk->punt);
+		rte_ring_free(wk->inject);
+		rte_free(wk->rxqs);
+		rte_free(wk);
+	}
+	rte_free(dp->adj);
+	rte_free(dp->adj_free);
+	rte_free(dp->stats);
+	rte_free(dp->rcu);
+	if (the_dp == dp)
+		the_dp = NULL;
+	rte_free(dp);
+}
+
+void
+mg_dp_sync(struct mg_dp *dp)
+{
+	RTE_ASSERT(rte_lcore_id() == dp->main_lcore);
+	rte_rcu_qsbr_synchronize(dp->rcu, RTE_QSBR_THRID_INVALID);
+}
+
+/* ---- interfaces ---------------------------------------------------------------- */
+
+static uint16_t *
+vlan_map_alloc(void)
+{
+	uint16_t *map = rte_malloc("mg_vlan_map", 4096 * sizeof(uint16_t), RTE_CACHE_LINE_SIZE);
+
+	if (map != NULL)
+		memset(map, 0xff, 4096 * sizeof(uint16_t)); /* MG_IF_NONE */
+	return map;
+}
+
+int
+mg_dp_iface_set(struct mg_dp *dp, const struct mg_dp_iface *ifc)
+{
+	struct mg_dp_iface *rec, *old;
+
+	if (ifc->ifindex >= MG_MAX_IFACES || ifc->port >= MG_MAX_PORTS || ifc->vlan > 4094)
+		return -EINVAL;
+	rec = rte_malloc("mg_iface", sizeof(*rec), RTE_CACHE_LINE_SIZE);
+	if (rec == NULL)
+		return -ENOMEM;
+	*rec = *ifc;
+	if (ifc->vlan != 0 && dp->vlan_if[ifc->port] == NULL) {
+		uint16_t *map = vlan_map_alloc();
+
+		if (map == NULL) {
+			rte_free(rec);
+			return -ENOMEM;
+		}
+		__atomic_store_n(&dp->vlan_if[ifc->port], map, __ATOMIC_RELEASE);
+	}
+	old = dp->ifaces[ifc->ifindex];
+	/* Publish the record before the maps that lead to it. */
+	__atomic_store_n(&dp->ifaces[ifc->ifindex], rec, __ATOMIC_RELEASE);
+	if (ifc->vlan == 0)
+		__atomic_store_n(&dp->port_if[ifc->port], ifc->ifindex, __ATOMIC_RELEASE);
+	else
+		__atomic_store_n(&dp->vlan_if[ifc->port][ifc->vlan], ifc->ifindex,
+				 __ATOMIC_RELEASE);
+	if (old != NULL) {
+		/* Workers may still be reading the old record in this walk. */
+		mg_dp_sync(dp);
+		rte_free(old);
+	}
+	return 0;
+}
+
+void
+mg_dp_iface_clear(struct mg_dp *dp, uint16_t ifindex)
+{
+	struct mg_dp_iface *old;
+
+	if (ifindex >= MG_MAX_IFACES || (old = dp->ifaces[ifindex]) == NULL)
+		return;
+	if (old->vlan == 0) {
+		if (dp->port_if[old->port] == ifindex)
+			__atomic_store_n(&dp->port_if[old->port], MG_IF_NONE, __ATOMIC_RELEASE);
+	} else if (dp->vlan_if[old->port] != NULL) {
+		__atomic_store_n(&dp->vlan_if[old->port][old->vlan], MG_IF_NONE,
+				 __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&dp->ifaces[ifindex], NULL, __ATOMIC_RELEASE);
+	/* eth-input may hold the record (or the index) until its walk ends. */
+	mg_dp_sync(dp);
+	rte_free(old);
+}
+
+/* ---- networks and FIBs ------------------------------------------------------------ */
+
+int
+mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags,
+		 struct mg_error *err)
+{
+	struct rte_fib_conf c4;
+	struct rte_fib6_conf c6;
+	struct mg_dp_net *n;
+	char fname[64];
+	bool wide = dp->conf.max_adjacencies > 32767;
+
+	if (id >= MG_MAX_NETS || dp->nets[id] != NULL)
+		return mg_error_set(err, EEXIST, "", "network slot %u is taken", id);
+	n = rte_zmalloc("mg_net", sizeof(*n), RTE_CACHE_LINE_SIZE);
+	if (n == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory for network '%s'", name);
+	n->id = id;
+	n->flags = flags;
+	mg_strlcpy(n->name, name, sizeof(n->name));
+
+	memset(&c4, 0, sizeof(c4));
+	c4.type = RTE_FIB_DIR24_8;
+	c4.default_nh = MG_ADJ_ID_NOROUTE;
+	c4.max_routes = (int)dp->conf.fib_routes;
+	c4.dir24_8.nh_sz = wide ? RTE_FIB_DIR24_8_4B : RTE_FIB_DIR24_8_2B;
+	c4.dir24_8.num_tbl8 = dp->conf.fib_tbl8;
+	snprintf(fname, sizeof(fname), "mg4_%u", id);
+	n->fib4 = rte_fib_create(fname, SOCKET_ID_ANY, &c4);
+	memset(&c6, 0, sizeof(c6));
+	c6.type = RTE_FIB6_TRIE;
+	c6.default_nh = MG_ADJ_ID_NOROUTE;
+	c6.max_routes = (int)dp->conf.fib_routes;
+	c6.trie.nh_sz = wide ? RTE_FIB6_TRIE_4B : RTE_FIB6_TRIE_2B;
+	c6.trie.num_tbl8 = dp->conf.fib_tbl8;
+	snprintf(fname, sizeof(fname), "mg6_%u", id);
+	n->fib6 = rte_fib6_create(fname, SOCKET_ID_ANY, &c6);
+	if (n->fib4 == NULL || n->fib6 == NULL) {
+		int e = rte_errno;
+
+		rte_fib_free(n->fib4);
+		rte_fib6_free(n->fib6);
+		rte_free(n);
+		return mg_error_set(err, ENOMEM, "",
+				    "cannot create the FIBs of network '%s': %s (each network "
+				    "needs about %u MiB; raise dpdk.memory_mb)", name,
+				    rte_strerror(e), wide ? 128 : 64);
+	}
+	__atomic_store_n(&dp->nets[id], n, __ATOMIC_RELEASE);
+	DP_LOG(DEBUG, "network %u '%s' created\n", id, name);
+	return 0;
+}
+
+void
+mg_dp_net_destroy(struct mg_dp *dp, uint16_t id)
+{
+	struct mg_dp_net *n = dp->nets[id];
+
+	if (n == NULL)
+		return;
+	__atomic_store_n(&dp->nets[id], NULL, __ATOMIC_RELEASE);
+	if (rte_lcore_id() == dp->main_lcore)
+		mg_dp_sync(dp);
+	rte_fib_free(n->fib4);
+	rte_fib6_free(n->fib6);
+	rte_free(n);
+}
+
+int
+mg_dp_route_add(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p, uint32_t adj)
+{
+	struct mg_dp_net *n = dp->nets[net];
+	int rc;
+
+	if (n == NULL || adj == MG_ADJ_ID_RETRY || adj >= dp->conf.max_adjacencies)
+		return -EINVAL;
+	if (p->addr.family == AF_INET)
+		rc = rte_fib_add(n->fib4, ntohl(p->addr.v4), p->len, adj);
+	else
+		rc = rte_fib6_add(n->fib6, p->addr.v6, p->len, adj);
+	/* The next change may reuse a tbl8 group this one freed. */
+	mg_dp_sync(dp);
+	return rc;
+}
+
+int
+mg_dp_route_del(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p)
+{
+	struct mg_dp_net *n = dp->nets[net];
+	int rc;
+
+	if (n == NULL)
+		return -EINVAL;
+	if (p->addr.family == AF_INET)
+		rc = rte_fib_delete(n->fib4, ntohl(p->addr.v4), p->len);
+	else
+		rc = rte_fib6_delete(n->fib6, p->addr.v6, p->len);
+	mg_dp_sync(dp);
+	return rc;
+}
+
+uint32_t
+mg_dp_route_lookup(struct mg_dp *dp, uint16_t net, const struct mg_ip *ip)
+{
+	struct mg_dp_net *n = dp->nets[net];
+	uint64_t nh = 0;
+
+	if (n == NULL)
+		return MG_ADJ_ID_NOROUTE;
+	if (ip->family == AF_INET) {
+		uint32_t a = ntohl(ip->v4);
+
+		rte_fib_lookup_bulk(n->fib4, &a, &nh, 1);
+	} else {
+		uint8_t a[1][16];
+
+		memcpy(a[0], ip->v6, 16);
+		rte_fib6_lookup_bulk(n->fib6, a, &nh, 1);
+	}
+	return (uint32_t)nh;
+}
+
+/* ---- adjacencies ------------------------------------------------------------------- */
+
+uint32_t
+mg_dp_adj_alloc(struct mg_dp *dp, enum mg_adj_type type, uint8_t family, uint16_t ifindex)
+{
+	struct mg_adj *a;
+	uint32_t id;
+
+	if (dp->adj_nfree == 0)
+		return 0;
+	id = dp->adj_free[--dp->adj_nfree];
+	a = &dp->adj[id];
+	memset(a, 0, sizeof(*a));
+	a->type = (uint8_t)type;
+	a->family = family;
+	a->ifindex = ifindex;
+	a->rw[0].ifindex = a->rw[1].ifindex = ifindex;
+	a->rw[0].state = a->rw[1].state = MG_NS_INCOMPLETE;
+	dp->adj_used++;
+	return id;
+}
+
+void
+mg_dp_adj_free(struct mg_dp *dp, uint32_t id)
+{
+	if (id < MG_ADJ_ID_FIRST_DYNAMIC || id >= dp->conf.max_adjacencies)
+		return;
+	memset(&dp->adj[id], 0, sizeof(dp->adj[id]));
+	dp->adj_free[dp->adj_nfree++] = id;
+	dp->adj_used--;
+}
+
+void
+mg_dp_adj_set_rewrite(struct mg_dp *dp, uint32_t id, const struct rte_ether_addr *mac,
+		      enum mg_neigh_state state)
+{
+	struct mg_adj *a = &dp->adj[id];
+	const struct mg_dp_iface *ifc = mg_dp_iface(dp, a->ifindex);
+	uint8_t idle = a->cur ^ 1;
+	struct mg_rewrite *rw = &a->rw[idle];
+	uint16_t etype = a->family == AF_INET ? MG_ETH_IPV4_BE : MG_ETH_IPV6_BE;
+
+	memset(rw, 0, sizeof(*rw));
+	rw->ifindex = a->ifindex;
+	rw->state = (uint8_t)state;
+	if (ifc != NULL) {
+		rw->port = ifc->port;
+		rw->mtu = ifc->mtu;
+		if (mac != NULL)
+			memcpy(rw->hdr, mac, 6);
+		memcpy(rw->hdr + 6, &ifc->mac, 6);
+		if (ifc->vlan != 0) {
+			rte_be16_t tpid = RTE_BE16(0x8100), tci = rte_cpu_to_be_16(ifc->vlan);
+
+			memcpy(rw->hdr + 12, &tpid, 2);
+			memcpy(rw->hdr + 14, &tci, 2);
+			memcpy(rw->hdr + 16, &etype, 2);
+			rw->hdr_len = 18;
+		} else {
+			memcpy(rw->hdr + 12, &etype, 2);
+			rw->hdr_len = 14;
+		}
+	} else {
+		rw->state = MG_NS_FAILED;
+	}
+	__atomic_store_n(&a->cur, idle, __ATOMIC_RELEASE);
+	/* The other copy may be in use until every worker finishes its walk. */
+	mg_dp_sync(dp);
+}
+
+/* ---- main lcore -> workers ---------------------------------------------------------- */
+
+int
+mg_dp_inject(struct mg_dp *dp, struct rte_mbuf *m)
+{
+	static unsigned int rr;
+	struct mg_worker *w = dp->workers[rr++ % dp->nb_workers];
+
+	if (rte_ring_sp_enqueue(w->inject, m) != 0) {
+		mg_dp_lcore_stats(dp)->drops[MG_DROP_INJECT_FULL]++;
+		rte_pktmbuf_free(m);
+		return -ENOBUFS;
+	}
+	mg_dp_lcore_stats(dp)->injected++;
+	return 0;
+}
+
+int
+mg_dp_worker_set_rxqs(struct mg_dp *dp, unsigned int w, const struct mg_rxq *q, unsigned int n)
+{
+	struct mg_worker *wk = dp->workers[w];
+	struct mg_rxq_list *l, *old;
+
+	l = rte_zmalloc("mg_rxqs", sizeof(*l) + n * sizeof(l->q[0]), RTE_CACHE_LINE_SIZE);
+	if (l == NULL)
+		return -ENOMEM;
+	l->n = (uint16_t)n;
+	memcpy(l->q, q, n * sizeof(*q));
+	old = wk->rxqs;
+	__atomic_store_n(&wk->rxqs, l, __ATOMIC_RELEASE);
+	mg_dp_sync(dp);
+	rte_free(old);
+	return 0;
+}
+
+struct rte_mempool *
+mg_dp_pool(struct mg_dp *dp, int socket)
+{
+	if (socket >= 0 && socket < RTE_MAX_NUMA_NODES && dp->pools[socket] != NULL)
+		return dp->pools[socket];
+	for (int i = 0; i < RTE_MAX_NUMA_NODES; i++)
+		if (dp->pools[i] != NULL)
+			return dp->pools[i];
+	return NULL;
+}

@@ -1,0 +1,504 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Forwarding control: the RIB in front of each FIB, interfaces and their
+ * addresses, networks and static routes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_lcore.h>
+#include <rte_log.h>
+
+#include "fwd_priv.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_fwd_logtype, fwd, INFO);
+#define FWD_LOG(l, ...) rte_log(RTE_LOG_##l, mg_fwd_logtype, "fwd: " __VA_ARGS__)
+
+struct rib_key {
+	uint16_t net;
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+static struct rib_key
+rib_key_of(uint16_t net, const struct mg_prefix *p)
+{
+	struct rib_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.net = net;
+	k.family = p->addr.family;
+	k.len = p->len;
+	memcpy(k.addr, p->addr.bytes, 16);
+	return k;
+}
+
+struct mg_fwd *
+mg_fwd_create(struct mg_dp *dp, const struct mg_fwd_conf *conf)
+{
+	struct mg_fwd *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	f->dp = dp;
+	f->conf = *conf;
+	if (f->conf.hold_packets > FWD_MAX_HOLD)
+		f->conf.hold_packets = FWD_MAX_HOLD;
+	f->ifs = calloc(MG_MAX_IFACES, sizeof(*f->ifs));
+	f->rib_idx = mg_hmap_create(sizeof(struct rib_key), 256);
+	if (f->ifs == NULL || f->rib_idx == NULL || fwd_neigh_init(f) < 0) {
+		mg_fwd_destroy(f);
+		return NULL;
+	}
+	return f;
+}
+
+void
+mg_fwd_destroy(struct mg_fwd *f)
+{
+	if (f == NULL)
+		return;
+	fwd_neigh_fini(f);
+	free(f->ifs);
+	free(f->rib);
+	free(f->rib_free);
+	mg_hmap_destroy(f->rib_idx);
+	free(f);
+}
+
+/* ---- RIB ------------------------------------------------------------------------ */
+
+static int
+rib_alloc(struct mg_fwd *f, uint32_t *idx)
+{
+	if (f->rib_nfree == 0) {
+		uint32_t cap = f->rib_cap ? f->rib_cap * 2 : 256;
+		struct rib_entry *r = realloc(f->rib, cap * sizeof(*r));
+		uint32_t *fr;
+
+		if (r == NULL)
+			return -ENOMEM;
+		f->rib = r;
+		fr = realloc(f->rib_free, cap * sizeof(*fr));
+		if (fr == NULL)
+			return -ENOMEM;
+		f->rib_free = fr;
+		memset(f->rib + f->rib_cap, 0, (cap - f->rib_cap) * sizeof(*r));
+		for (uint32_t i = cap; i > f->rib_cap; i--)
+			f->rib_free[f->rib_nfree++] = i - 1;
+		f->rib_cap = cap;
+	}
+	*idx = f->rib_free[--f->rib_nfree];
+	return 0;
+}
+
+/* Install the best source of @e into the FIB. */
+static int
+rib_apply(struct mg_fwd *f, struct rib_entry *e)
+{
+	uint32_t best = 0;
+	int rc = 0;
+
+	for (unsigned int s = 0; s < MG_RIB_SRC_MAX; s++)
+		if (e->refs[s] > 0) {
+			best = e->adj[s];
+			break;
+		}
+	if (best == e->installed)
+		return 0;
+	if (best != 0)
+		rc = mg_dp_route_add(f->dp, e->net, &e->p, best);
+	else
+		rc = mg_dp_route_del(f->dp, e->net, &e->p);
+	if (rc == 0)
+		e->installed = best;
+	return rc;
+}
+
+int
+fwd_rib_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_rib_src src,
+	    uint32_t adj)
+{
+	struct rib_key k = rib_key_of(net, p);
+	struct rib_entry *e;
+	uint32_t idx, old_adj;
+	uint16_t old_refs;
+	bool fresh = false;
+	int rc;
+
+	if (!mg_hmap_get(f->rib_idx, &k, &idx)) {
+		if (rib_alloc(f, &idx) < 0)
+			return -ENOMEM;
+		if (mg_hmap_put(f->rib_idx, &k, idx) < 0) {
+			f->rib_free[f->rib_nfree++] = idx;
+			return -ENOMEM;
+		}
+		e = &f->rib[idx];
+		memset(e, 0, sizeof(*e));
+		e->used = true;
+		e->net = net;
+		e->p = *p;
+		fresh = true;
+	}
+	e = &f->rib[idx];
+	old_adj = e->adj[src];
+	old_refs = e->refs[src];
+	e->adj[src] = adj;
+	e->refs[src]++;
+	rc = rib_apply(f, e);
+	if (rc < 0) {
+		e->adj[src] = old_adj;
+		e->refs[src] = old_refs;
+		if (fresh) {
+			mg_hmap_del(f->rib_idx, &k);
+			e->used = false;
+			f->rib_free[f->rib_nfree++] = idx;
+		}
+	}
+	return rc;
+}
+
+void
+fwd_rib_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_rib_src src)
+{
+	struct rib_key k = rib_key_of(net, p);
+	struct rib_entry *e;
+	uint32_t idx;
+	bool empty = true;
+
+	if (!mg_hmap_get(f->rib_idx, &k, &idx))
+		return;
+	e = &f->rib[idx];
+	if (e->refs[src] == 0)
+		return;
+	if (--e->refs[src] == 0)
+		e->adj[src] = 0;
+	if (rib_apply(f, e) < 0)
+		FWD_LOG(ERR, "cannot update the FIB after removing a route\n");
+	for (unsigned int s = 0; s < MG_RIB_SRC_MAX; s++)
+		if (e->refs[s])
+			empty = false;
+	if (empty) {
+		mg_hmap_del(f->rib_idx, &k);
+		e->used = false;
+		f->rib_free[f->rib_nfree++] = idx;
+	}
+}
+
+uint32_t
+mg_fwd_lookup(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip)
+{
+	return mg_dp_route_lookup(f->dp, net, ip);
+}
+
+/* ---- interfaces ----------------------------------------------------------------- */
+
+struct fwd_iface *
+fwd_iface(struct mg_fwd *f, uint16_t ifindex)
+{
+	if (ifindex >= MG_MAX_IFACES || !f->ifs[ifindex].used)
+		return NULL;
+	return &f->ifs[ifindex];
+}
+
+const struct mg_prefix *
+fwd_iface_subnet_of(const struct fwd_iface *ifc, const struct mg_ip *ip)
+{
+	const struct mg_prefix *a = ip->family == AF_INET ? ifc->a4 : ifc->a6;
+	unsigned int n = ip->family == AF_INET ? ifc->n4 : ifc->n6;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (mg_prefix_contains(&a[i], ip))
+			return &a[i];
+	return NULL;
+}
+
+bool
+fwd_iface_owns(const struct fwd_iface *ifc, const struct mg_ip *ip)
+{
+	const struct mg_prefix *a = ip->family == AF_INET ? ifc->a4 : ifc->a6;
+	unsigned int n = ip->family == AF_INET ? ifc->n4 : ifc->n6;
+
+	if (ip->family == AF_INET6 && mg_ip_equal(&ifc->ll6, ip))
+		return true;
+	for (unsigned int i = 0; i < n; i++)
+		if (mg_ip_equal(&a[i].addr, ip))
+			return true;
+	return false;
+}
+
+/* Publish the workers' view of @ifc (primary addresses included). */
+static int
+iface_publish(struct mg_fwd *f, const struct fwd_iface *ifc)
+{
+	struct mg_dp_iface r;
+
+	memset(&r, 0, sizeof(r));
+	r.ifindex = ifc->ifindex;
+	r.port = ifc->port;
+	r.vlan = ifc->vlan;
+	r.net = ifc->net;
+	r.mtu = ifc->mtu;
+	r.mac = ifc->mac;
+	r.ip4 = ifc->n4 ? ifc->a4[0].addr.v4 : 0;
+	memcpy(r.ip6_ll, ifc->ll6.v6, 16);
+	memcpy(r.ip6, ifc->n6 ? ifc->a6[0].addr.v6 : ifc->ll6.v6, 16);
+	mg_strlcpy(r.name, ifc->name, sizeof(r.name));
+	return mg_dp_iface_set(f->dp, &r);
+}
+
+static struct mg_prefix
+host_prefix(const struct mg_ip *ip)
+{
+	struct mg_prefix p = {.addr = *ip, .len = mg_ip_maxlen(ip)};
+
+	return p;
+}
+
+int
+mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *mi, uint16_t ethdev,
+		 struct mg_error *err)
+{
+	struct fwd_iface *ifc;
+	struct mg_prefix ll;
+	int rc;
+
+	if (mi->id >= MG_MAX_IFACES || f->ifs[mi->id].used)
+		return mg_error_set(err, EEXIST, "", "interface slot %u is taken", mi->id);
+	ifc = &f->ifs[mi->id];
+	memset(ifc, 0, sizeof(*ifc));
+	ifc->ifindex = mi->id;
+	ifc->port = ethdev;
+	ifc->vlan = mi->vlan;
+	ifc->net = mi->network;
+	ifc->mtu = mi->mtu;
+	memcpy(&ifc->mac, mi->mac.b, 6);
+	mg_ip6_link_local_from_mac(&mi->mac, &ifc->ll6);
+	mg_strlcpy(ifc->name, mi->name, sizeof(ifc->name));
+	ll = host_prefix(&ifc->ll6);
+	rc = fwd_rib_add(f, ifc->net, &ll, MG_RIB_LOCAL, MG_ADJ_ID_LOCAL);
+	if (rc < 0)
+		return mg_error_set(err, -rc, "", "cannot install the link-local address of '%s'",
+				    mi->name);
+	rc = iface_publish(f, ifc);
+	if (rc < 0) {
+		fwd_rib_del(f, ifc->net, &ll, MG_RIB_LOCAL);
+		return mg_error_set(err, -rc, "", "cannot publish interface '%s'", mi->name);
+	}
+	ifc->used = true;
+	FWD_LOG(INFO, "interface %s up (ifindex %u, port %u, vlan %u)\n", ifc->name,
+		ifc->ifindex, ifc->port, ifc->vlan);
+	return 0;
+}
+
+void
+mg_fwd_iface_del(struct mg_fwd *f, uint16_t ifindex)
+{
+	struct fwd_iface *ifc = fwd_iface(f, ifindex);
+	struct mg_prefix ll;
+
+	if (ifc == NULL)
+		return;
+	while (ifc->n4)
+		mg_fwd_addr_del(f, ifindex, &ifc->a4[ifc->n4 - 1]);
+	while (ifc->n6)
+		mg_fwd_addr_del(f, ifindex, &ifc->a6[ifc->n6 - 1]);
+	fwd_nbr_flush(f, ifindex, NULL);
+	ll = host_prefix(&ifc->ll6);
+	fwd_rib_del(f, ifc->net, &ll, MG_RIB_LOCAL);
+	mg_dp_iface_clear(f->dp, ifindex);
+	ifc->used = false;
+}
+
+/* The glean adjacency of (@ifc, family), created on first use. */
+static uint32_t
+glean_get(struct mg_fwd *f, struct fwd_iface *ifc, uint8_t family)
+{
+	int i = family == AF_INET ? 0 : 1;
+
+	if (ifc->glean[i] == 0) {
+		ifc->glean[i] = mg_dp_adj_alloc(f->dp, MG_ADJ_GLEAN, family, ifc->ifindex);
+		if (ifc->glean[i] == 0)
+			return 0;
+	}
+	ifc->glean_refs[i]++;
+	return ifc->glean[i];
+}
+
+/* Drop a glean reference; the FIB no longer points at it when it reaches 0. */
+static void
+glean_put(struct mg_fwd *f, struct fwd_iface *ifc, uint8_t family)
+{
+	int i = family == AF_INET ? 0 : 1;
+
+	if (ifc->glean_refs[i] == 0 || --ifc->glean_refs[i] > 0)
+		return;
+	/* The RIB change before this already waited a grace period. */
+	mg_dp_adj_free(f->dp, ifc->glean[i]);
+	ifc->glean[i] = 0;
+}
+
+int
+mg_fwd_addr_add(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *p,
+		struct mg_error *err)
+{
+	struct fwd_iface *ifc = fwd_iface(f, ifindex);
+	struct mg_prefix host, subnet = *p;
+	char b[MG_PREFIX_STRLEN];
+	uint32_t glean = 0;
+	int rc;
+
+	if (ifc == NULL)
+		return mg_error_set(err, ENOENT, "interface", "interface %u is not up", ifindex);
+	host = host_prefix(&p->addr);
+	mg_prefix_mask(&subnet);
+	rc = fwd_rib_add(f, ifc->net, &host, MG_RIB_LOCAL, MG_ADJ_ID_LOCAL);
+	if (rc < 0)
+		return mg_error_set(err, -rc, "address", "FIB full: cannot install %s",
+				    mg_prefix_fmt(p, b, sizeof(b)));
+	if (p->len < mg_ip_maxlen(&p->addr)) {
+		glean = glean_get(f, ifc, p->addr.family);
+		if (glean == 0) {
+			fwd_rib_del(f, ifc->net, &host, MG_RIB_LOCAL);
+			return mg_error_set(err, ENOSPC, "address", "adjacency table full");
+		}
+		rc = fwd_rib_add(f, ifc->net, &subnet, MG_RIB_CONNECTED, glean);
+		if (rc < 0) {
+			fwd_rib_del(f, ifc->net, &host, MG_RIB_LOCAL);
+			glean_put(f, ifc, p->addr.family);
+			return mg_error_set(err, -rc, "address", "FIB full: cannot install %s",
+					    mg_prefix_fmt(&subnet, b, sizeof(b)));
+		}
+	}
+	if (p->addr.family == AF_INET)
+		ifc->a4[ifc->n4++] = *p;
+	else
+		ifc->a6[ifc->n6++] = *p;
+	iface_publish(f, ifc);
+	return 0;
+}
+
+void
+mg_fwd_addr_del(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *p)
+{
+	struct fwd_iface *ifc = fwd_iface(f, ifindex);
+	struct mg_prefix *a;
+	uint8_t *n;
+	struct mg_prefix host, subnet;
+
+	if (ifc == NULL)
+		return;
+	a = p->addr.family == AF_INET ? ifc->a4 : ifc->a6;
+	n = p->addr.family == AF_INET ? &ifc->n4 : &ifc->n6;
+	for (unsigned int i = 0; i < *n; i++) {
+		if (!mg_ip_equal(&a[i].addr, &p->addr))
+			continue;
+		subnet = a[i];
+		mg_prefix_mask(&subnet);
+		host = host_prefix(&a[i].addr);
+		fwd_nbr_flush(f, ifindex, &subnet);
+		fwd_rib_del(f, ifc->net, &host, MG_RIB_LOCAL);
+		if (a[i].len < mg_ip_maxlen(&a[i].addr)) {
+			fwd_rib_del(f, ifc->net, &subnet, MG_RIB_CONNECTED);
+			glean_put(f, ifc, p->addr.family);
+		}
+		memmove(&a[i], &a[i + 1], (*n - i - 1) * sizeof(*a));
+		(*n)--;
+		iface_publish(f, ifc);
+		return;
+	}
+}
+
+/* ---- networks -------------------------------------------------------------------- */
+
+int
+mg_fwd_net_add(struct mg_fwd *f, const struct mg_network *n, struct mg_error *err)
+{
+	uint32_t flags = 0;
+
+	if (n->spec.fragments == MG_POLICY_DROP)
+		flags |= MG_NET_DROP_FRAGMENTS;
+	if (n->spec.ip_options == MG_POLICY_DROP)
+		flags |= MG_NET_DROP_IP_OPTIONS;
+	return mg_dp_net_create(f->dp, n->id, n->spec.name, flags, err);
+}
+
+void
+mg_fwd_net_del(struct mg_fwd *f, uint16_t id)
+{
+	mg_dp_net_destroy(f->dp, id);
+}
+
+/* ---- static routes ----------------------------------------------------------------- */
+
+int
+mg_fwd_route_add(struct mg_fwd *f, const struct mg_route *r, struct mg_error *err)
+{
+	struct fwd_iface *ifc = NULL;
+	struct nbr *nb = NULL;
+	uint32_t adj = 0;
+	char b[MG_PREFIX_STRLEN];
+	int rc;
+
+	switch (r->action) {
+	case MG_ROUTE_DROP:
+		adj = MG_ADJ_ID_DROP;
+		break;
+	case MG_ROUTE_UNREACHABLE:
+		adj = MG_ADJ_ID_UNREACH;
+		break;
+	case MG_ROUTE_PROHIBIT:
+		adj = MG_ADJ_ID_PROHIBIT;
+		break;
+	case MG_ROUTE_FORWARD:
+		ifc = fwd_iface(f, r->iface);
+		if (ifc == NULL)
+			return mg_error_set(err, ENOENT, "interface", "interface %u is not up",
+					    r->iface);
+		if (r->via.family != 0) {
+			nb = fwd_nbr_get(f, r->iface, &r->via, err);
+			if (nb == NULL)
+				return -err->code;
+			adj = nb->adj;
+		} else {
+			adj = glean_get(f, ifc, r->prefix.addr.family);
+			if (adj == 0)
+				return mg_error_set(err, ENOSPC, "", "adjacency table full");
+		}
+		break;
+	}
+	rc = fwd_rib_add(f, r->network, &r->prefix, MG_RIB_STATIC, adj);
+	if (rc < 0) {
+		if (nb != NULL)
+			fwd_nbr_put(f, nb);
+		else if (ifc != NULL)
+			glean_put(f, ifc, r->prefix.addr.family);
+		return mg_error_set(err, rc == -ENOSPC ? ENOSPC : -rc, "prefix",
+				    "cannot install %s: %s", mg_prefix_fmt(&r->prefix, b, sizeof(b)),
+				    rc == -ENOSPC ? "FIB full (raise limits.fib_routes/fib_tbl8)"
+						  : strerror(-rc));
+	}
+	return 0;
+}
+
+void
+mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
+{
+	fwd_rib_del(f, r->network, &r->prefix, MG_RIB_STATIC);
+	if (r->action != MG_ROUTE_FORWARD)
+		return;
+	if (r->via.family != 0) {
+		struct nbr *nb = fwd_nbr_find(f, r->iface, &r->via);
+
+		if (nb != NULL)
+			fwd_nbr_put(f, nb);
+	} else {
+		struct fwd_iface *ifc = fwd_iface(f, r->iface);
+
+		if (ifc != NULL)
+			glean_put(f, ifc, r->prefix.addr.family);
+	}
+}

@@ -1,0 +1,660 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_ring.h>
+
+#include "mg_config.h"
+#include "mg_dp.h"
+#include "mg_fwd.h"
+#include "mg_gw.h"
+#include "mg_model.h"
+#include "mg_port.h"
+#include "mg_stats.h"
+#include "mg_workers.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_gw_logtype, gw, INFO);
+#define GW_LOG(l, ...) rte_log(RTE_LOG_##l, mg_gw_logtype, "meshgate: " __VA_ARGS__)
+
+static volatile sig_atomic_t stop_requested;
+
+void
+mg_gw_request_stop(void)
+{
+	stop_requested = 1;
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Everything the running gateway owns. */
+struct gw {
+	struct mg_settings st;
+	struct mg_model *model;
+	struct mg_dp *dp;
+	struct mg_fwd *fwd;
+	struct mg_model_backend be;
+	bool rx_interrupts;
+	uint64_t next_stats_ns, next_print_ns, next_link_ns;
+	uint32_t print_interval_s;
+};
+
+/* ---- model backend: the data plane side of every request ----------------------------- */
+
+static int
+be_network_add(void *ctx, const struct mg_network *n, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_fwd_net_add(g->fwd, n, err);
+}
+
+static void
+be_network_del(void *ctx, const struct mg_network *n)
+{
+	struct gw *g = ctx;
+
+	mg_fwd_net_del(g->fwd, n->id);
+}
+
+static int
+be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error *err)
+{
+	struct gw *g = ctx;
+	struct mg_port_conf pc;
+	struct mg_port_info info;
+	struct rte_ether_addr mac;
+	char devargs[MG_DEVICE_MAX];
+	int rc;
+
+	rc = mg_port_resolve_device(p->spec.device, devargs, sizeof(devargs), err);
+	if (rc < 0)
+		return rc;
+	memset(&pc, 0, sizeof(pc));
+	pc.name = p->spec.name;
+	pc.devargs = devargs;
+	pc.mtu = p->spec.mtu;
+	if (p->spec.mac_set) {
+		memcpy(&mac, p->spec.mac.b, 6);
+		pc.mac = &mac;
+	}
+	pc.rx_queues = p->spec.rx_queues;
+	pc.rx_desc = p->spec.rx_desc;
+	pc.tx_desc = p->spec.tx_desc;
+	pc.promiscuous = p->spec.promiscuous;
+	pc.rx_interrupts = g->rx_interrupts;
+	pc.nb_workers = g->dp->nb_workers;
+	rc = mg_port_open(g->dp, &pc, &info, err);
+	if (rc < 0)
+		return rc;
+	p->ethdev = info.ethdev;
+	memcpy(ifc->mac.b, &info.mac, 6);
+	rc = mg_fwd_iface_add(g->fwd, ifc, info.ethdev, err);
+	if (rc < 0) {
+		mg_port_close(g->dp, info.ethdev, info.vdev);
+		return rc;
+	}
+	if (mg_workers_add_port(g->dp, info.ethdev, info.nb_rxq, info.rx_interrupts) < 0) {
+		mg_fwd_iface_del(g->fwd, ifc->id);
+		mg_port_close(g->dp, info.ethdev, info.vdev);
+		return mg_error_set(err, ENOMEM, "", "cannot assign RX queues to workers");
+	}
+	return 0;
+}
+
+static void
+be_port_del(void *ctx, const struct mg_port *p, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+
+	mg_workers_del_port(g->dp, p->ethdev);
+	mg_fwd_iface_del(g->fwd, ifc->id);
+	mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
+}
+
+static int
+be_iface_add(void *ctx, const struct mg_iface *ifc, struct mg_error *err)
+{
+	struct gw *g = ctx;
+	const struct mg_port *p = mg_model_port_get(g->model, ifc->port);
+	int rc;
+
+	if (p == NULL)
+		return mg_error_set(err, ENOENT, "port", "port of '%s' is gone", ifc->name);
+	if (mg_port_vlan(p->ethdev, ifc->vlan, true) != 0)
+		return mg_error_set(err, EIO, "id", "the device refused VLAN %u in its filter",
+				    ifc->vlan);
+	rc = mg_fwd_iface_add(g->fwd, ifc, p->ethdev, err);
+	if (rc < 0)
+		mg_port_vlan(p->ethdev, ifc->vlan, false);
+	return rc;
+}
+
+static void
+be_iface_del(void *ctx, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+	const struct mg_port *p = mg_model_port_get(g->model, ifc->port);
+
+	mg_fwd_iface_del(g->fwd, ifc->id);
+	if (p != NULL)
+		mg_port_vlan(p->ethdev, ifc->vlan, false);
+}
+
+static int
+be_addr_add(void *ctx, const struct mg_iface *ifc, const struct mg_prefix *a,
+	    struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_fwd_addr_add(g->fwd, ifc->id, a, err);
+}
+
+static void
+be_addr_del(void *ctx, const struct mg_iface *ifc, const struct mg_prefix *a)
+{
+	struct gw *g = ctx;
+
+	mg_fwd_addr_del(g->fwd, ifc->id, a);
+}
+
+static int
+be_route_add(void *ctx, struct mg_route *r, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_fwd_route_add(g->fwd, r, err);
+}
+
+static void
+be_route_del(void *ctx, const struct mg_route *r)
+{
+	struct gw *g = ctx;
+
+	mg_fwd_route_del(g->fwd, r);
+}
+
+static int
+be_neigh_add(void *ctx, const struct mg_neigh *n, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_fwd_neigh_add(g->fwd, n, err);
+}
+
+static void
+be_neigh_del(void *ctx, const struct mg_neigh *n)
+{
+	struct gw *g = ctx;
+
+	mg_fwd_neigh_del(g->fwd, n);
+}
+
+/* ---- EAL arguments ------------------------------------------------------------------ */
+
+struct argv_buf {
+	char *v[256];    /* handed to rte_eal_init, which reorders it */
+	char *own[256];  /* the same strings, for freeing */
+	int n;
+};
+
+static void
+arg(struct argv_buf *a, const char *s)
+{
+	if (a->n < (int)RTE_DIM(a->v) - 1) {
+		a->own[a->n] = strdup(s);
+		a->v[a->n] = a->own[a->n];
+		a->n++;
+	}
+}
+
+static bool
+user_has(const struct mg_gw_opts *o, const char *const *names)
+{
+	for (int i = 0; i < o->eal_argc; i++)
+		for (unsigned int k = 0; names[k]; k++) {
+			size_t l = strlen(names[k]);
+
+			if (strncmp(o->eal_argv[i], names[k], l) == 0 &&
+			    (o->eal_argv[i][l] == '\0' || o->eal_argv[i][l] == '='))
+				return true;
+		}
+	return false;
+}
+
+/*
+ * The EAL command line: the file's dpdk: section, then the user's arguments
+ * after "--", which win: a setting given there is left out of ours.
+ */
+static int
+build_eal_args(const struct gw *g, const struct mg_gw_opts *o, struct argv_buf *a)
+{
+	static const char *const lcore_opts[] = {"-l", "-c", "--lcores", NULL};
+	static const char *const main_opts[] = {"--main-lcore", NULL};
+	static const char *const mem_opts[] = {"-m", "--socket-mem", NULL};
+	static const char *const huge_opts[] = {"--no-huge", "--in-memory", "--huge-dir",
+						"--no-shconf", "--legacy-mem", NULL};
+	static const char *const prefix_opts[] = {"--file-prefix", NULL};
+	static const char *const pci_opts[] = {"-a", "-b", "--allow", "--block", "--no-pci",
+					       NULL};
+	const struct mg_settings *st = &g->st;
+	char buf[256];
+	bool any_pci = st->npci_allow > 0;
+
+	arg(a, o->prog ? o->prog : "meshgate");
+	if (!user_has(o, lcore_opts)) {
+		if (st->lcores[0] != '\0') {
+			arg(a, "--lcores");
+			arg(a, st->lcores);
+		} else {
+			cpu_set_t set;
+
+			/* One CPU (a small pod): run the main lcore and a worker on it. */
+			if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1) {
+				for (int c = 0; c < CPU_SETSIZE; c++)
+					if (CPU_ISSET(c, &set)) {
+						snprintf(buf, sizeof(buf), "0@%d,1@%d", c, c);
+						break;
+					}
+				arg(a, "--lcores");
+				arg(a, buf);
+			}
+		}
+	}
+	if (st->main_lcore >= 0 && !user_has(o, main_opts)) {
+		snprintf(buf, sizeof(buf), "%d", st->main_lcore);
+		arg(a, "--main-lcore");
+		arg(a, buf);
+	}
+	arg(a, "-n");
+	arg(a, "1");
+	if (!user_has(o, huge_opts)) {
+		if (st->hugepages) {
+			arg(a, "--in-memory");
+		} else {
+			arg(a, "--no-huge");
+			arg(a, "--no-shconf");
+		}
+	}
+	if (!user_has(o, mem_opts)) {
+		snprintf(buf, sizeof(buf), "%u", st->memory_mb);
+		arg(a, "-m");
+		arg(a, buf);
+	}
+	if (!user_has(o, prefix_opts)) {
+		arg(a, "--file-prefix");
+		arg(a, st->file_prefix);
+	}
+	if (!user_has(o, pci_opts)) {
+		for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+			const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+			struct mg_error err;
+			char dev[MG_DEVICE_MAX];
+
+			if (p == NULL)
+				continue;
+			if (mg_port_resolve_device(p->spec.device, dev, sizeof(dev), &err) < 0) {
+				fprintf(stderr, "%s: ports[%s].device: %s\n", p->origin, p->spec.name,
+					err.msg);
+				return -1;
+			}
+			if (mg_port_is_pci(dev)) {
+				arg(a, "-a");
+				arg(a, dev);
+				any_pci = true;
+			}
+		}
+		for (unsigned int i = 0; i < st->npci_allow; i++) {
+			arg(a, "-a");
+			arg(a, st->pci_allow[i]);
+		}
+		if (!any_pci)
+			arg(a, "--no-pci");
+	}
+	for (unsigned int i = 0; i < st->nvdevs; i++) {
+		arg(a, "--vdev");
+		arg(a, st->vdevs[i]);
+	}
+	if (!st->telemetry)
+		arg(a, "--no-telemetry");
+	for (unsigned int i = 0; i < st->neal_args; i++)
+		arg(a, st->eal_args[i]);
+	for (int i = 0; i < o->eal_argc; i++)
+		arg(a, o->eal_argv[i]);
+	a->v[a->n] = NULL;
+	return 0;
+}
+
+/* ---- sizing --------------------------------------------------------------------------- */
+
+static void
+size_pools(const struct gw *g, unsigned int nb_workers, uint32_t *mbufs, uint32_t *room)
+{
+	uint32_t need = 0, mtu = 1500;
+
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+		uint32_t rxq, rxd, txd;
+
+		if (p == NULL)
+			continue;
+		rxq = p->spec.rx_queues ? p->spec.rx_queues : nb_workers;
+		rxd = p->spec.rx_desc ? p->spec.rx_desc : 1024;
+		txd = p->spec.tx_desc ? p->spec.tx_desc : 1024;
+		need += rxq * rxd + nb_workers * txd;
+		if (p->spec.mtu > mtu)
+			mtu = p->spec.mtu;
+	}
+	/* In flight in graphs, staged for TX, held for ARP/ND, in rings; and
+	 * room for ports added at runtime. */
+	need += (nb_workers + 1) * (g->st.mbuf_cache + 4 * RTE_GRAPH_BURST_SIZE +
+				    MG_MAX_PORTS * MG_TXB_SIZE / 4);
+	need += g->st.punt_ring * nb_workers + g->st.inject_ring * nb_workers + 8192;
+	*mbufs = g->st.mbufs ? g->st.mbufs : RTE_MAX(need + need / 2, 16384u);
+	*room = g->st.mbuf_data_room
+			? g->st.mbuf_data_room
+			: RTE_MAX((uint32_t)RTE_MBUF_DEFAULT_DATAROOM,
+				  mtu + (uint32_t)RTE_ETHER_HDR_LEN + 8 + RTE_ETHER_CRC_LEN);
+}
+
+/* ---- main lcore loop -------------------------------------------------------------------- */
+
+static unsigned int
+port_refs(const struct gw *g, struct mg_stats_port_ref *refs)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+
+		if (p != NULL && p->ethdev != UINT16_MAX) {
+			refs[n].name = p->spec.name;
+			refs[n].ethdev = p->ethdev;
+			n++;
+		}
+	}
+	return n;
+}
+
+static void
+print_stats(const struct gw *g, FILE *f)
+{
+	struct mg_stats_port_ref refs[MG_MAX_PORTS];
+	struct mg_stats *s = malloc(sizeof(*s));
+
+	if (s == NULL)
+		return;
+	mg_stats_collect(g->dp, refs, port_refs(g, refs), mg_fwd_neigh_count(g->fwd), s);
+	mg_stats_print(f, s);
+	fflush(f);
+	free(s);
+}
+
+static void
+main_loop(struct gw *g)
+{
+	struct rte_mbuf *pkts[64];
+	const struct timespec nap = {.tv_sec = 0, .tv_nsec = 200000};
+
+	while (!stop_requested) {
+		uint64_t now = mg_now_ns();
+		unsigned int got = 0;
+
+		for (unsigned int w = 0; w < g->dp->nb_workers; w++) {
+			unsigned int n = rte_ring_sc_dequeue_burst(g->dp->workers[w]->punt,
+								   (void **)pkts, RTE_DIM(pkts), NULL);
+
+			for (unsigned int i = 0; i < n; i++)
+				mg_fwd_punt(g->fwd, pkts[i]);
+			got += n;
+		}
+		mg_fwd_timer(g->fwd, now);
+		if (now >= g->next_stats_ns) {
+			struct mg_stats_port_ref refs[MG_MAX_PORTS];
+
+			mg_stats_refresh(g->dp, refs, port_refs(g, refs), mg_fwd_neigh_count(g->fwd));
+			g->next_stats_ns = now + 1000000000ull;
+		}
+		if (now >= g->next_link_ns) {
+			mg_port_poll_link(g->dp);
+			g->next_link_ns = now + 1000000000ull;
+		}
+		if (g->print_interval_s && now >= g->next_print_ns) {
+			printf("--- meshgate counters ---\n");
+			print_stats(g, stdout);
+			g->next_print_ns = now + (uint64_t)g->print_interval_s * 1000000000ull;
+		}
+		if (got == 0)
+			nanosleep(&nap, NULL);
+	}
+}
+
+/* ---- run ------------------------------------------------------------------------------- */
+
+static void
+print_errors(const struct mg_config_errors *errs, const char *src)
+{
+	for (unsigned int i = 0; i < errs->n; i++)
+		fprintf(stderr, "%s\n", errs->msgs[i]);
+	fprintf(stderr, "meshgate: %u error%s in %s; nothing started\n", errs->n,
+		errs->n == 1 ? "" : "s", src);
+}
+
+static unsigned int
+count_ports(const struct mg_model *m)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++)
+		n += mg_model_port_get(m, (uint16_t)i) != NULL;
+	return n;
+}
+
+int
+mg_gw_run(const struct mg_gw_opts *o)
+{
+	struct mg_model_limits lim = {.routes = 65536, .neighbors = 16384};
+	struct mg_config_errors errs = {0};
+	struct gw *g = calloc(1, sizeof(*g));
+	struct argv_buf eal = {.n = 0};
+	struct mg_dp_conf dc;
+	struct mg_fwd_conf fc;
+	struct mg_idle_conf ic;
+	struct mg_error err;
+	const char *src = o->config ? o->config : "<embedded default>";
+	unsigned int nerr, nw;
+	uint32_t mbufs, room;
+	int sockets[RTE_MAX_NUMA_NODES], nsockets = 0, status = 1, rc;
+	bool eal_up = false, workers_up = false;
+
+	if (g == NULL)
+		return 1;
+	mg_settings_init(&g->st);
+	g->model = mg_model_create(&lim);
+	if (g->model == NULL)
+		goto out;
+	if (o->config != NULL)
+		nerr = mg_config_load_file(o->config, &g->st, g->model, &errs);
+	else
+		nerr = mg_config_load_string("<embedded default>", mg_config_default_yaml,
+					     strlen(mg_config_default_yaml), &g->st, g->model, &errs);
+	if (nerr > 0) {
+		print_errors(&errs, src);
+		goto out;
+	}
+	if (o->check_only) {
+		printf("%s: OK (%u port(s), %u route(s))\n", src, count_ports(g->model),
+		       mg_model_route_count(g->model));
+		status = 0;
+		goto out;
+	}
+	g->print_interval_s = o->stats_interval >= 0 ? (uint32_t)o->stats_interval
+						     : g->st.stats_interval_s;
+
+	if (build_eal_args(g, o, &eal) < 0)
+		goto out;
+	rc = rte_eal_init(eal.n, eal.v);
+	if (rc < 0) {
+		fprintf(stderr, "meshgate: cannot start the DPDK EAL: %s (its message is above)\n",
+			rte_strerror(rte_errno));
+		goto out;
+	}
+	eal_up = true;
+	rte_log_set_level_pattern("mg.*", g->st.log_level);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (mg_meta_register() < 0) {
+		fprintf(stderr, "meshgate: cannot register the mbuf metadata field\n");
+		goto out;
+	}
+	nw = g->st.nworker_lcores ? g->st.nworker_lcores : mg_workers_available();
+	if (nw == 0) {
+		fprintf(stderr, "meshgate: no worker lcore: give dpdk.lcores two or more lcores "
+				"(like '0-1', or '0@0,1@0' to share one CPU)\n");
+		goto out;
+	}
+	if (nw > MG_MAX_WORKERS) {
+		fprintf(stderr, "meshgate: %u workers, at most %u are supported\n", nw,
+			MG_MAX_WORKERS);
+		goto out;
+	}
+	memset(&dc, 0, sizeof(dc));
+	dc.max_adjacencies = g->st.max_adjacencies;
+	dc.fib_routes = g->st.fib_routes;
+	dc.fib_tbl8 = g->st.fib_tbl8;
+	dc.punt_ring = g->st.punt_ring;
+	dc.inject_ring = g->st.inject_ring;
+	dc.icmp_rate = g->st.icmp_rate;
+	dc.icmp_burst = g->st.icmp_burst;
+	dc.nb_workers = nw;
+	g->dp = mg_dp_create(&dc);
+	if (g->dp == NULL) {
+		fprintf(stderr, "meshgate: cannot create the data plane: %s\n",
+			rte_strerror(rte_errno));
+		goto out;
+	}
+	memset(&ic, 0, sizeof(ic));
+	ic.mode = g->st.idle_mode;
+	ic.pause_polls = g->st.idle_pause_polls;
+	ic.sleep_polls = g->st.idle_sleep_polls;
+	ic.sleep_min_us = g->st.idle_sleep_min_us;
+	ic.sleep_max_us = g->st.idle_sleep_max_us;
+	g->rx_interrupts = ic.mode == MG_IDLE_INTERRUPT;
+	if (mg_workers_setup(g->dp, g->st.worker_lcores, g->st.nworker_lcores, &ic, g->st.burst,
+			     &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
+		goto out;
+	}
+	/* One pool per NUMA node where a worker or the main lcore runs. */
+	sockets[nsockets++] = mg_port_lcore_node(rte_get_main_lcore());
+	for (unsigned int w = 0; w < nw; w++) {
+		int s = mg_port_lcore_node(g->dp->workers[w]->lcore);
+		bool seen = false;
+
+		for (int k = 0; k < nsockets; k++)
+			seen = seen || sockets[k] == s;
+		if (!seen)
+			sockets[nsockets++] = s;
+	}
+	size_pools(g, nw, &mbufs, &room);
+	if (mg_port_pools_create(g->dp, mbufs, g->st.mbuf_cache, room, sockets,
+				 (unsigned int)nsockets, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
+		goto out;
+	}
+	memset(&fc, 0, sizeof(fc));
+	fc.max_neighbors = g->st.max_neighbors;
+	fc.reachable_ms = g->st.nd_reachable_ms;
+	fc.retrans_ms = g->st.nd_retrans_ms;
+	fc.probes = g->st.nd_probes;
+	fc.hold_packets = g->st.nd_hold_packets;
+	fc.failed_ms = g->st.nd_failed_ms;
+	g->fwd = mg_fwd_create(g->dp, &fc);
+	if (g->fwd == NULL) {
+		fprintf(stderr, "meshgate: out of memory for forwarding control\n");
+		goto out;
+	}
+	g->be = (struct mg_model_backend){
+		.ctx = g,
+		.network_add = be_network_add,
+		.network_del = be_network_del,
+		.port_add = be_port_add,
+		.port_del = be_port_del,
+		.iface_add = be_iface_add,
+		.iface_del = be_iface_del,
+		.addr_add = be_addr_add,
+		.addr_del = be_addr_del,
+		.route_add = be_route_add,
+		.route_del = be_route_del,
+		.neigh_add = be_neigh_add,
+		.neigh_del = be_neigh_del,
+	};
+	mg_model_set_backend(g->model, &g->be);
+	mg_error_clear(&err);
+	if (mg_model_replay(g->model, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s%s%s\n", src, err.field, err.field[0] ? ": " : "",
+			err.msg);
+		goto out;
+	}
+	if (mg_workers_launch(g->dp) != 0) {
+		fprintf(stderr, "meshgate: cannot launch the workers\n");
+		goto out;
+	}
+	workers_up = true;
+	mg_stats_telemetry_register();
+	GW_LOG(NOTICE, "running from %s: %u worker(s), %u port(s), %u mbufs of %u bytes\n", src,
+	       nw, count_ports(g->model), mbufs, room);
+	printf("meshgate: running (%s); Ctrl-C to stop\n", src);
+	fflush(stdout);
+	main_loop(g);
+	printf("meshgate: stopping\n");
+	status = 0;
+out:
+	if (workers_up)
+		mg_workers_stop(g->dp);
+	if (g->dp != NULL && eal_up) {
+		/* Final counters, then take the ports down in order. */
+		if (workers_up) {
+			printf("--- final counters ---\n");
+			print_stats(g, stdout);
+		}
+		for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+			const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+
+			if (p != NULL && p->ethdev != UINT16_MAX)
+				mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
+		}
+	}
+	if (g->model != NULL)
+		mg_model_set_backend(g->model, NULL);
+	mg_fwd_destroy(g->fwd);
+	if (g->dp != NULL) {
+		mg_port_pools_free(g->dp);
+		mg_dp_destroy(g->dp);
+	}
+	mg_model_destroy(g->model);
+	mg_settings_free(&g->st);
+	mg_config_errors_free(&errs);
+	for (int i = 0; i < eal.n; i++)
+		free(eal.own[i]);
+	if (eal_up)
+		rte_eal_cleanup();
+	free(g);
+	return status;
+}

@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_MODEL_H
+#define MG_MODEL_H
+
+/**
+ * @file
+ * The control plane's model: networks, ports, interfaces (a port's untagged
+ * interface and its VLAN sub-interfaces), interface addresses, static routes
+ * and static neighbors.
+ *
+ * The YAML file at start, and later the NSM socket and REST, all become the
+ * requests declared here, so each feature is written once. A request is
+ * validated whole against the model before anything changes; when it is
+ * valid it is handed to the backend (the data plane), and only if the
+ * backend accepts it is the model changed. A refused request leaves model
+ * and data plane as they were, and says which field was wrong.
+ *
+ * The model is plain C with no DPDK dependency: `meshgate --check` and the
+ * unit tests run it with no backend attached.
+ *
+ * Threading: the model belongs to the main lcore; nothing here is called
+ * from a worker.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mg_addr.h"
+#include "mg_common.h"
+
+#define MG_MODEL_MAX_NETWORKS 256
+#define MG_MODEL_MAX_PORTS 64
+#define MG_MODEL_MAX_IFACES 4096
+#define MG_MODEL_MAX_ADDRS 16    /**< Addresses per interface and family. */
+#define MG_DEVICE_MAX 256
+#define MG_MTU_MIN 68
+#define MG_MTU_MAX 9600
+#define MG_MTU_IPV6_MIN 1280
+
+/** What a network does with IPv4 options and with fragments. */
+enum mg_policy {
+	MG_POLICY_FORWARD = 0,
+	MG_POLICY_DROP = 1,
+};
+
+/** A route's action. */
+enum mg_route_action {
+	MG_ROUTE_FORWARD = 0,     /**< To a next hop (via) or out of an interface. */
+	MG_ROUTE_DROP,            /**< Blackhole: drop silently (counted). */
+	MG_ROUTE_UNREACHABLE,     /**< Drop and send ICMP unreachable. */
+	MG_ROUTE_PROHIBIT,        /**< Drop and send ICMP administratively prohibited. */
+};
+
+/** Interface kinds. */
+enum mg_iface_kind {
+	MG_IFACE_PORT = 0,  /**< A port's untagged interface. */
+	MG_IFACE_VLAN,      /**< An 802.1Q sub-interface of a port. */
+};
+
+/* ---- Requests ---------------------------------------------------------- */
+
+struct mg_network_spec {
+	char name[MG_NAME_MAX];
+	enum mg_policy fragments;
+	enum mg_policy ip_options;
+};
+
+struct mg_port_spec {
+	char name[MG_NAME_MAX];
+	char device[MG_DEVICE_MAX]; /**< PCI address, env:PCIDEVICE_X[#n] or a vdev. */
+	char network[MG_NAME_MAX];
+	struct mg_mac mac;
+	bool mac_set;
+	uint16_t mtu;               /**< 0 means 1500. */
+	uint16_t rx_queues;         /**< 0 means one per worker. */
+	uint16_t rx_desc;           /**< 0 means 1024. */
+	uint16_t tx_desc;           /**< 0 means 1024. */
+	bool promiscuous;
+};
+
+struct mg_vlan_spec {
+	char port[MG_NAME_MAX];
+	uint16_t vlan;              /**< 1..4094 */
+	char network[MG_NAME_MAX];  /**< Empty: the port's network. */
+	uint16_t mtu;               /**< 0: the port's MTU. */
+};
+
+struct mg_addr_spec {
+	char iface[MG_NAME_MAX];
+	struct mg_prefix prefix;    /**< Address with its subnet length. */
+};
+
+struct mg_route_spec {
+	char network[MG_NAME_MAX];  /**< Empty: taken from iface, else "default". */
+	struct mg_prefix prefix;
+	enum mg_route_action action;
+	struct mg_ip via;           /**< family 0 when absent. */
+	char iface[MG_NAME_MAX];    /**< Optional. */
+};
+
+struct mg_neigh_spec {
+	char iface[MG_NAME_MAX];
+	struct mg_ip ip;
+	struct mg_mac mac;
+};
+
+/* ---- Objects ------------------------------------------------------------ */
+
+struct mg_network {
+	bool used;
+	uint16_t id;
+	struct mg_network_spec spec;
+	uint32_t nifaces;           /**< Interfaces in this network. */
+	uint32_t nroutes;           /**< Static routes in this network. */
+};
+
+struct mg_port {
+	bool used;
+	uint16_t id;
+	struct mg_port_spec spec;   /**< As requested (network name resolved). */
+	uint16_t iface;             /**< Its untagged interface. */
+	uint16_t nvlans;
+	/* Filled by the backend when it brings the port up. */
+	uint16_t ethdev;            /**< DPDK port id. */
+	char origin[96];            /**< Where it was declared, for messages. */
+};
+
+struct mg_iface {
+	bool used;
+	uint16_t id;                /**< ifindex, also the data plane's index. */
+	enum mg_iface_kind kind;
+	char name[MG_NAME_MAX];     /**< Port name, or "port.vlan". */
+	uint16_t port;              /**< Model port id. */
+	uint16_t vlan;              /**< 0 for MG_IFACE_PORT. */
+	uint16_t network;
+	uint16_t mtu;
+	struct mg_mac mac;          /**< The port's MAC (set by backend or spec). */
+	struct mg_prefix addr4[MG_MODEL_MAX_ADDRS];
+	uint8_t naddr4;
+	struct mg_prefix addr6[MG_MODEL_MAX_ADDRS];
+	uint8_t naddr6;
+	struct mg_ip ll6;           /**< Its IPv6 link-local address (EUI-64). */
+	uint32_t nroutes;           /**< Static routes and neighbors that use it. */
+};
+
+struct mg_route {
+	uint16_t network;
+	struct mg_prefix prefix;
+	enum mg_route_action action;
+	struct mg_ip via;           /**< family 0 if none. */
+	uint16_t iface;             /**< Resolved output interface, or UINT16_MAX. */
+	uint64_t backend_handle;    /**< Opaque to the model. */
+};
+
+struct mg_neigh {
+	uint16_t iface;
+	struct mg_ip ip;
+	struct mg_mac mac;
+};
+
+struct mg_model;
+
+/**
+ * The data plane side of the model. Each hook applies one already validated
+ * change; it returns 0, or a negative errno with @p err filled when the data
+ * plane cannot take it (a table full, a device that does not probe), in
+ * which case the model stays unchanged. Delete hooks cannot fail.
+ */
+struct mg_model_backend {
+	void *ctx;
+	int (*network_add)(void *ctx, const struct mg_network *n, struct mg_error *err);
+	void (*network_del)(void *ctx, const struct mg_network *n);
+	/** Probe/configure the device; fill port->ethdev and iface->mac. */
+	int (*port_add)(void *ctx, struct mg_port *port, struct mg_iface *ifc,
+			struct mg_error *err);
+	void (*port_del)(void *ctx, const struct mg_port *port, const struct mg_iface *ifc);
+	int (*iface_add)(void *ctx, const struct mg_iface *ifc, struct mg_error *err);
+	void (*iface_del)(void *ctx, const struct mg_iface *ifc);
+	int (*addr_add)(void *ctx, const struct mg_iface *ifc,
+			const struct mg_prefix *addr, struct mg_error *err);
+	void (*addr_del)(void *ctx, const struct mg_iface *ifc, const struct mg_prefix *addr);
+	int (*route_add)(void *ctx, struct mg_route *r, struct mg_error *err);
+	void (*route_del)(void *ctx, const struct mg_route *r);
+	int (*neigh_add)(void *ctx, const struct mg_neigh *n, struct mg_error *err);
+	void (*neigh_del)(void *ctx, const struct mg_neigh *n);
+};
+
+/** Limits the model enforces (the data plane's table sizes). */
+struct mg_model_limits {
+	uint32_t routes;      /**< Static routes, all networks. */
+	uint32_t neighbors;   /**< Static neighbors. */
+};
+
+struct mg_model *mg_model_create(const struct mg_model_limits *limits);
+void mg_model_destroy(struct mg_model *m);
+/** Attach (or detach with NULL) the data plane. */
+void mg_model_set_backend(struct mg_model *m, const struct mg_model_backend *b);
+/** Change the limits (the config file sets them before any request). */
+void mg_model_set_limits(struct mg_model *m, const struct mg_model_limits *limits);
+/** Replay every object into the backend in dependency order. */
+int mg_model_replay(struct mg_model *m, struct mg_error *err);
+
+int mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct mg_error *err);
+int mg_model_network_del(struct mg_model *m, const char *name, struct mg_error *err);
+int mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s,
+		      const char *origin, struct mg_error *err);
+int mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err);
+int mg_model_vlan_add(struct mg_model *m, const struct mg_vlan_spec *s, struct mg_error *err);
+int mg_model_vlan_del(struct mg_model *m, const char *iface, struct mg_error *err);
+int mg_model_addr_add(struct mg_model *m, const struct mg_addr_spec *s, struct mg_error *err);
+int mg_model_addr_del(struct mg_model *m, const struct mg_addr_spec *s, struct mg_error *err);
+int mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err);
+int mg_model_route_del(struct mg_model *m, const char *network,
+		       const struct mg_prefix *prefix, struct mg_error *err);
+int mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_error *err);
+int mg_model_neigh_del(struct mg_model *m, const char *iface, const struct mg_ip *ip,
+		       struct mg_error *err);
+
+/* Read access. Pointers stay valid until the next change. */
+const struct mg_network *mg_model_network_find(const struct mg_model *m, const char *name);
+const struct mg_network *mg_model_network_get(const struct mg_model *m, uint16_t id);
+const struct mg_port *mg_model_port_find(const struct mg_model *m, const char *name);
+const struct mg_port *mg_model_port_get(const struct mg_model *m, uint16_t id);
+const struct mg_iface *mg_model_iface_find(const struct mg_model *m, const char *name);
+const struct mg_iface *mg_model_iface_get(const struct mg_model *m, uint16_t id);
+/** Find the interface of network @p net whose connected subnet holds @p ip. */
+const struct mg_iface *mg_model_iface_connected(const struct mg_model *m, uint16_t net,
+						const struct mg_ip *ip);
+const struct mg_route *mg_model_route_find(const struct mg_model *m, uint16_t net,
+					   const struct mg_prefix *p);
+/** Iterate routes: *cursor starts at 0; returns NULL at the end. */
+const struct mg_route *mg_model_route_next(const struct mg_model *m, uint32_t *cursor);
+const struct mg_neigh *mg_model_neigh_next(const struct mg_model *m, uint32_t *cursor);
+uint32_t mg_model_route_count(const struct mg_model *m);
+uint16_t mg_model_network_max(void);
+uint16_t mg_model_port_max(void);
+uint16_t mg_model_iface_max(void);
+
+const char *mg_route_action_name(enum mg_route_action a);
+const char *mg_policy_name(enum mg_policy p);
+
+#endif /* MG_MODEL_H */

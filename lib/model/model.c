@@ -1,0 +1,1217 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control plane model. Every request is checked completely first
+ * (names, references, ranges, conflicts), then handed to the backend, then
+ * recorded. Nothing is recorded when the backend refuses.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mg_hmap.h"
+#include "mg_model.h"
+
+#define NO_IFACE UINT16_MAX
+
+struct route_key {
+	uint16_t net;
+	uint8_t family;
+	uint8_t len;
+	uint8_t addr[16];
+};
+
+struct neigh_key {
+	uint16_t iface;
+	uint8_t family;
+	uint8_t pad;
+	uint8_t addr[16];
+};
+
+struct mg_model {
+	struct mg_model_limits limits;
+	const struct mg_model_backend *be;
+	struct mg_network nets[MG_MODEL_MAX_NETWORKS];
+	struct mg_port ports[MG_MODEL_MAX_PORTS];
+	struct mg_iface *ifaces; /* MG_MODEL_MAX_IFACES */
+	/* Routes: a slab with a free list, indexed by (network, prefix). */
+	struct mg_route *routes;
+	bool *route_used;
+	uint32_t route_cap, route_count, route_free_hint;
+	struct mg_hmap *route_index;
+	struct mg_neigh *neighs;
+	bool *neigh_used;
+	uint32_t neigh_cap, neigh_count;
+	struct mg_hmap *neigh_index;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct route_key
+route_key_of(uint16_t net, const struct mg_prefix *p)
+{
+	struct route_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.net = net;
+	k.family = p->addr.family;
+	k.len = p->len;
+	memcpy(k.addr, p->addr.bytes, 16);
+	return k;
+}
+
+static struct neigh_key
+neigh_key_of(uint16_t iface, const struct mg_ip *ip)
+{
+	struct neigh_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.iface = iface;
+	k.family = ip->family;
+	memcpy(k.addr, ip->bytes, 16);
+	return k;
+}
+
+static const char *
+fam_name(uint8_t family)
+{
+	return family == AF_INET ? "IPv4" : "IPv6";
+}
+
+const char *
+mg_route_action_name(enum mg_route_action a)
+{
+	switch (a) {
+	case MG_ROUTE_FORWARD: return "forward";
+	case MG_ROUTE_DROP: return "drop";
+	case MG_ROUTE_UNREACHABLE: return "unreachable";
+	case MG_ROUTE_PROHIBIT: return "prohibit";
+	}
+	return "?";
+}
+
+const char *
+mg_policy_name(enum mg_policy p)
+{
+	return p == MG_POLICY_DROP ? "drop" : "forward";
+}
+
+uint16_t mg_model_network_max(void) { return MG_MODEL_MAX_NETWORKS; }
+uint16_t mg_model_port_max(void) { return MG_MODEL_MAX_PORTS; }
+uint16_t mg_model_iface_max(void) { return MG_MODEL_MAX_IFACES; }
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+struct mg_model *
+mg_model_create(const struct mg_model_limits *limits)
+{
+	struct mg_model *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->limits = *limits;
+	m->ifaces = calloc(MG_MODEL_MAX_IFACES, sizeof(*m->ifaces));
+	m->route_index = mg_hmap_create(sizeof(struct route_key), 64);
+	m->neigh_index = mg_hmap_create(sizeof(struct neigh_key), 64);
+	if (m->ifaces == NULL || m->route_index == NULL || m->neigh_index == NULL) {
+		mg_model_destroy(m);
+		return NULL;
+	}
+	return m;
+}
+
+void
+mg_model_destroy(struct mg_model *m)
+{
+	if (m == NULL)
+		return;
+	free(m->ifaces);
+	free(m->routes);
+	free(m->route_used);
+	free(m->neighs);
+	free(m->neigh_used);
+	mg_hmap_destroy(m->route_index);
+	mg_hmap_destroy(m->neigh_index);
+	free(m);
+}
+
+void
+mg_model_set_backend(struct mg_model *m, const struct mg_model_backend *b)
+{
+	m->be = b;
+}
+
+void
+mg_model_set_limits(struct mg_model *m, const struct mg_model_limits *limits)
+{
+	m->limits = *limits;
+}
+
+/* ---- lookups ---------------------------------------------------------------- */
+
+const struct mg_network *
+mg_model_network_find(const struct mg_model *m, const char *name)
+{
+	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++)
+		if (m->nets[i].used && strcmp(m->nets[i].spec.name, name) == 0)
+			return &m->nets[i];
+	return NULL;
+}
+
+const struct mg_network *
+mg_model_network_get(const struct mg_model *m, uint16_t id)
+{
+	if (id >= MG_MODEL_MAX_NETWORKS || !m->nets[id].used)
+		return NULL;
+	return &m->nets[id];
+}
+
+const struct mg_port *
+mg_model_port_find(const struct mg_model *m, const char *name)
+{
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++)
+		if (m->ports[i].used && strcmp(m->ports[i].spec.name, name) == 0)
+			return &m->ports[i];
+	return NULL;
+}
+
+const struct mg_port *
+mg_model_port_get(const struct mg_model *m, uint16_t id)
+{
+	if (id >= MG_MODEL_MAX_PORTS || !m->ports[id].used)
+		return NULL;
+	return &m->ports[id];
+}
+
+const struct mg_iface *
+mg_model_iface_find(const struct mg_model *m, const char *name)
+{
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++)
+		if (m->ifaces[i].used && strcmp(m->ifaces[i].name, name) == 0)
+			return &m->ifaces[i];
+	return NULL;
+}
+
+const struct mg_iface *
+mg_model_iface_get(const struct mg_model *m, uint16_t id)
+{
+	if (id >= MG_MODEL_MAX_IFACES || !m->ifaces[id].used)
+		return NULL;
+	return &m->ifaces[id];
+}
+
+static const struct mg_prefix *
+iface_addrs(const struct mg_iface *ifc, uint8_t family, unsigned int *n)
+{
+	if (family == AF_INET) {
+		*n = ifc->naddr4;
+		return ifc->addr4;
+	}
+	*n = ifc->naddr6;
+	return ifc->addr6;
+}
+
+const struct mg_iface *
+mg_model_iface_connected(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
+{
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+		const struct mg_iface *ifc = &m->ifaces[i];
+		const struct mg_prefix *a;
+		unsigned int n;
+
+		if (!ifc->used || ifc->network != net)
+			continue;
+		a = iface_addrs(ifc, ip->family, &n);
+		for (unsigned int j = 0; j < n; j++)
+			if (mg_prefix_contains(&a[j], ip))
+				return ifc;
+	}
+	return NULL;
+}
+
+/* The interface of @net that owns address @ip, if any. */
+static const struct mg_iface *
+iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
+{
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+		const struct mg_iface *ifc = &m->ifaces[i];
+		const struct mg_prefix *a;
+		unsigned int n;
+
+		if (!ifc->used || ifc->network != net)
+			continue;
+		if (ip->family == AF_INET6 && mg_ip_equal(&ifc->ll6, ip))
+			return ifc;
+		a = iface_addrs(ifc, ip->family, &n);
+		for (unsigned int j = 0; j < n; j++)
+			if (mg_ip_equal(&a[j].addr, ip))
+				return ifc;
+	}
+	return NULL;
+}
+
+const struct mg_route *
+mg_model_route_find(const struct mg_model *m, uint16_t net, const struct mg_prefix *p)
+{
+	struct route_key k = route_key_of(net, p);
+	uint32_t idx;
+
+	if (!mg_hmap_get(m->route_index, &k, &idx))
+		return NULL;
+	return &m->routes[idx];
+}
+
+const struct mg_route *
+mg_model_route_next(const struct mg_model *m, uint32_t *cursor)
+{
+	while (*cursor < m->route_cap) {
+		uint32_t i = (*cursor)++;
+
+		if (m->route_used[i])
+			return &m->routes[i];
+	}
+	return NULL;
+}
+
+const struct mg_neigh *
+mg_model_neigh_next(const struct mg_model *m, uint32_t *cursor)
+{
+	while (*cursor < m->neigh_cap) {
+		uint32_t i = (*cursor)++;
+
+		if (m->neigh_used[i])
+			return &m->neighs[i];
+	}
+	return NULL;
+}
+
+uint32_t
+mg_model_route_count(const struct mg_model *m)
+{
+	return m->route_count;
+}
+
+/* ---- networks ------------------------------------------------------------------- */
+
+int
+mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct mg_error *err)
+{
+	struct mg_network *n = NULL;
+	int rc;
+
+	if (!mg_name_valid(s->name))
+		return mg_error_set(err, EINVAL, "name",
+				    "invalid network name '%s': use 1-31 of A-Z a-z 0-9 _ - . :",
+				    s->name);
+	if (mg_model_network_find(m, s->name) != NULL)
+		return mg_error_set(err, EEXIST, "name", "network '%s' already exists", s->name);
+	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++) {
+		if (!m->nets[i].used) {
+			n = &m->nets[i];
+			break;
+		}
+	}
+	if (n == NULL)
+		return mg_error_set(err, ENOSPC, "", "too many networks (limit %u)",
+				    MG_MODEL_MAX_NETWORKS);
+	memset(n, 0, sizeof(*n));
+	n->id = (uint16_t)(n - m->nets);
+	n->spec = *s;
+	if (m->be != NULL && m->be->network_add != NULL) {
+		rc = m->be->network_add(m->be->ctx, n, err);
+		if (rc < 0)
+			return rc;
+	}
+	n->used = true;
+	return 0;
+}
+
+int
+mg_model_network_del(struct mg_model *m, const char *name, struct mg_error *err)
+{
+	struct mg_network *n = (struct mg_network *)mg_model_network_find(m, name);
+
+	if (n == NULL)
+		return mg_error_set(err, ENOENT, "name", "no network named '%s'", name);
+	if (n->nifaces > 0)
+		return mg_error_set(err, EBUSY, "name",
+				    "network '%s' still has %u interface(s)", name, n->nifaces);
+	if (n->nroutes > 0)
+		return mg_error_set(err, EBUSY, "name",
+				    "network '%s' still has %u route(s)", name, n->nroutes);
+	if (m->be != NULL && m->be->network_del != NULL)
+		m->be->network_del(m->be->ctx, n);
+	n->used = false;
+	return 0;
+}
+
+/* ---- ports and interfaces ------------------------------------------------------- */
+
+static bool
+device_is_pci(const char *d)
+{
+	unsigned int dom, bus, dev, fn;
+	int n = 0;
+
+	if (sscanf(d, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) == 4 &&
+	    d[n] == '\0' && n == 12)
+		return true;
+	n = 0;
+	return sscanf(d, "%2x:%2x.%1x%n", &bus, &dev, &fn, &n) == 3 && d[n] == '\0' &&
+	       n == 7;
+}
+
+static bool
+device_is_env(const char *d)
+{
+	const char *p;
+
+	if (strncmp(d, "env:", 4) != 0)
+		return false;
+	p = d + 4;
+	if (*p == '\0' || !(isupper((unsigned char)*p) || *p == '_'))
+		return false;
+	for (; *p != '\0' && *p != '#'; p++)
+		if (!isupper((unsigned char)*p) && !isdigit((unsigned char)*p) && *p != '_')
+			return false;
+	if (*p == '#') {
+		p++;
+		if (*p == '\0')
+			return false;
+		for (; *p != '\0'; p++)
+			if (!isdigit((unsigned char)*p))
+				return false;
+	}
+	return true;
+}
+
+static bool
+device_is_vdev(const char *d)
+{
+	const char *p = d;
+
+	if (strncmp(d, "net_", 4) != 0)
+		return false;
+	for (p = d + 4; *p != '\0' && *p != ','; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return false;
+	return p != d + 4;
+}
+
+static const char *
+device_key(const char *d, char *buf, size_t n)
+{
+	/* A vdev is identified by its name, before the first comma. */
+	const char *comma = strchr(d, ',');
+	size_t len = comma && device_is_vdev(d) ? (size_t)(comma - d) : strlen(d);
+
+	if (len >= n)
+		len = n - 1;
+	memcpy(buf, d, len);
+	buf[len] = '\0';
+	return buf;
+}
+
+static bool
+iface_name_taken(const struct mg_model *m, const char *name)
+{
+	return mg_model_iface_find(m, name) != NULL;
+}
+
+static struct mg_iface *
+iface_alloc(struct mg_model *m)
+{
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++)
+		if (!m->ifaces[i].used) {
+			memset(&m->ifaces[i], 0, sizeof(m->ifaces[i]));
+			m->ifaces[i].id = (uint16_t)i;
+			return &m->ifaces[i];
+		}
+	return NULL;
+}
+
+static bool
+desc_valid(uint16_t v)
+{
+	return v == 0 || (v >= 64 && v <= 16384 && (v & (v - 1)) == 0);
+}
+
+static const struct mg_network *
+resolve_network(const struct mg_model *m, const char *name, const char *field,
+		struct mg_error *err)
+{
+	const struct mg_network *n;
+
+	if (name[0] == '\0') {
+		n = mg_model_network_find(m, "default");
+		if (n == NULL)
+			mg_error_set(err, EINVAL, field,
+				     "no network given and there is no network named 'default'");
+		return n;
+	}
+	n = mg_model_network_find(m, name);
+	if (n == NULL)
+		mg_error_set(err, ENOENT, field, "no network named '%s'", name);
+	return n;
+}
+
+int
+mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *origin,
+		  struct mg_error *err)
+{
+	const struct mg_network *net;
+	struct mg_port *p = NULL;
+	struct mg_iface *ifc;
+	char k1[MG_DEVICE_MAX], k2[MG_DEVICE_MAX];
+	uint16_t mtu = s->mtu ? s->mtu : 1500;
+	int rc;
+
+	if (!mg_name_valid(s->name) || strchr(s->name, '.') != NULL)
+		return mg_error_set(err, EINVAL, "name",
+				    "invalid port name '%s': use 1-31 of A-Z a-z 0-9 _ - : (no dot: "
+				    "dots name VLAN sub-interfaces)", s->name);
+	if (iface_name_taken(m, s->name))
+		return mg_error_set(err, EEXIST, "name", "port '%s' already exists", s->name);
+	if (s->device[0] == '\0')
+		return mg_error_set(err, EINVAL, "device", "a device is required");
+	if (!device_is_pci(s->device) && !device_is_env(s->device) && !device_is_vdev(s->device))
+		return mg_error_set(err, EINVAL, "device",
+				    "'%s' is not a PCI address (0000:3b:02.1), an SR-IOV "
+				    "resource (env:PCIDEVICE_<RESOURCE>) or a vdev (net_...)",
+				    s->device);
+	device_key(s->device, k1, sizeof(k1));
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		if (m->ports[i].used &&
+		    strcmp(device_key(m->ports[i].spec.device, k2, sizeof(k2)), k1) == 0)
+			return mg_error_set(err, EEXIST, "device",
+					    "device '%s' is already used by port '%s'", k1,
+					    m->ports[i].spec.name);
+	}
+	net = resolve_network(m, s->network, "network", err);
+	if (net == NULL)
+		return -err->code;
+	if (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX)
+		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", mtu,
+				    MG_MTU_MIN, MG_MTU_MAX);
+	if (!desc_valid(s->rx_desc))
+		return mg_error_set(err, EINVAL, "rx_desc",
+				    "%u is not a power of two between 64 and 16384", s->rx_desc);
+	if (!desc_valid(s->tx_desc))
+		return mg_error_set(err, EINVAL, "tx_desc",
+				    "%u is not a power of two between 64 and 16384", s->tx_desc);
+	if (s->rx_queues > 64)
+		return mg_error_set(err, EINVAL, "rx_queues", "%u is out of range 1-64",
+				    s->rx_queues);
+	if (s->mac_set && (mg_mac_is_zero(&s->mac) || mg_mac_is_multicast(&s->mac)))
+		return mg_error_set(err, EINVAL, "mac", "must be a unicast, non-zero MAC");
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++)
+		if (!m->ports[i].used) {
+			p = &m->ports[i];
+			break;
+		}
+	if (p == NULL)
+		return mg_error_set(err, ENOSPC, "", "too many ports (limit %u)",
+				    MG_MODEL_MAX_PORTS);
+	ifc = iface_alloc(m);
+	if (ifc == NULL)
+		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+				    MG_MODEL_MAX_IFACES);
+
+	memset(p, 0, sizeof(*p));
+	p->id = (uint16_t)(p - m->ports);
+	p->spec = *s;
+	mg_strlcpy(p->spec.network, net->spec.name, sizeof(p->spec.network));
+	p->spec.mtu = mtu;
+	p->iface = ifc->id;
+	p->ethdev = UINT16_MAX;
+	mg_strlcpy(p->origin, origin ? origin : "", sizeof(p->origin));
+
+	ifc->kind = MG_IFACE_PORT;
+	mg_strlcpy(ifc->name, s->name, sizeof(ifc->name));
+	ifc->port = p->id;
+	ifc->network = net->id;
+	ifc->mtu = mtu;
+	if (s->mac_set)
+		ifc->mac = s->mac;
+	if (m->be != NULL && m->be->port_add != NULL) {
+		rc = m->be->port_add(m->be->ctx, p, ifc, err);
+		if (rc < 0) {
+			ifc->used = false;
+			return rc;
+		}
+	}
+	mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
+	ifc->used = true;
+	p->used = true;
+	m->nets[net->id].nifaces++;
+	return 0;
+}
+
+static void
+iface_addrs_clear(struct mg_model *m, struct mg_iface *ifc)
+{
+	while (ifc->naddr4 > 0) {
+		ifc->naddr4--;
+		if (m->be != NULL && m->be->addr_del != NULL)
+			m->be->addr_del(m->be->ctx, ifc, &ifc->addr4[ifc->naddr4]);
+	}
+	while (ifc->naddr6 > 0) {
+		ifc->naddr6--;
+		if (m->be != NULL && m->be->addr_del != NULL)
+			m->be->addr_del(m->be->ctx, ifc, &ifc->addr6[ifc->naddr6]);
+	}
+}
+
+int
+mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err)
+{
+	struct mg_port *p = (struct mg_port *)mg_model_port_find(m, name);
+	struct mg_iface *ifc;
+
+	if (p == NULL)
+		return mg_error_set(err, ENOENT, "name", "no port named '%s'", name);
+	ifc = &m->ifaces[p->iface];
+	if (p->nvlans > 0)
+		return mg_error_set(err, EBUSY, "name", "port '%s' still has %u VLAN(s)", name,
+				    p->nvlans);
+	if (ifc->nroutes > 0)
+		return mg_error_set(err, EBUSY, "name",
+				    "port '%s' is used by %u route(s) or neighbor(s)", name,
+				    ifc->nroutes);
+	iface_addrs_clear(m, ifc);
+	if (m->be != NULL && m->be->port_del != NULL)
+		m->be->port_del(m->be->ctx, p, ifc);
+	m->nets[ifc->network].nifaces--;
+	ifc->used = false;
+	p->used = false;
+	return 0;
+}
+
+int
+mg_model_vlan_add(struct mg_model *m, const struct mg_vlan_spec *s, struct mg_error *err)
+{
+	struct mg_port *p = (struct mg_port *)mg_model_port_find(m, s->port);
+	const struct mg_network *net;
+	struct mg_iface *ifc, *base;
+	char name[MG_NAME_MAX + 8];
+	uint16_t mtu;
+	int rc;
+
+	if (p == NULL)
+		return mg_error_set(err, ENOENT, "port", "no port named '%s'", s->port);
+	base = &m->ifaces[p->iface];
+	if (s->vlan < 1 || s->vlan > 4094)
+		return mg_error_set(err, EINVAL, "id", "VLAN %u is out of range 1-4094", s->vlan);
+	snprintf(name, sizeof(name), "%s.%u", s->port, s->vlan);
+	if (strlen(name) >= MG_NAME_MAX)
+		return mg_error_set(err, EINVAL, "id", "interface name '%s' is too long", name);
+	if (iface_name_taken(m, name))
+		return mg_error_set(err, EEXIST, "id", "VLAN %u already exists on port '%s'",
+				    s->vlan, s->port);
+	net = s->network[0] ? resolve_network(m, s->network, "network", err)
+			    : mg_model_network_get(m, base->network);
+	if (net == NULL)
+		return -err->code;
+	mtu = s->mtu ? s->mtu : base->mtu;
+	if (mtu < MG_MTU_MIN || mtu > base->mtu)
+		return mg_error_set(err, EINVAL, "mtu",
+				    "%u is out of range %u-%u (the port's MTU)", mtu, MG_MTU_MIN,
+				    base->mtu);
+	ifc = iface_alloc(m);
+	if (ifc == NULL)
+		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+				    MG_MODEL_MAX_IFACES);
+	ifc->kind = MG_IFACE_VLAN;
+	mg_strlcpy(ifc->name, name, sizeof(ifc->name));
+	ifc->port = p->id;
+	ifc->vlan = s->vlan;
+	ifc->network = net->id;
+	ifc->mtu = mtu;
+	ifc->mac = base->mac;
+	ifc->ll6 = base->ll6;
+	if (m->be != NULL && m->be->iface_add != NULL) {
+		rc = m->be->iface_add(m->be->ctx, ifc, err);
+		if (rc < 0)
+			return rc;
+	}
+	ifc->used = true;
+	p->nvlans++;
+	m->nets[net->id].nifaces++;
+	return 0;
+}
+
+int
+mg_model_vlan_del(struct mg_model *m, const char *name, struct mg_error *err)
+{
+	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, name);
+
+	if (ifc == NULL || ifc->kind != MG_IFACE_VLAN)
+		return mg_error_set(err, ENOENT, "name", "no VLAN interface named '%s'", name);
+	if (ifc->nroutes > 0)
+		return mg_error_set(err, EBUSY, "name",
+				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
+				    ifc->nroutes);
+	iface_addrs_clear(m, ifc);
+	if (m->be != NULL && m->be->iface_del != NULL)
+		m->be->iface_del(m->be->ctx, ifc);
+	m->ports[ifc->port].nvlans--;
+	m->nets[ifc->network].nifaces--;
+	ifc->used = false;
+	return 0;
+}
+
+/* ---- addresses --------------------------------------------------------------------- */
+
+static int
+check_unicast(const struct mg_ip *ip, const char *field, const char *what, struct mg_error *err)
+{
+	char b[MG_IP_STRLEN];
+
+	if (mg_ip_is_unspecified(ip) || mg_ip_is_multicast(ip) || mg_ip_is_loopback(ip) ||
+	    mg_ip_is_broadcast(ip))
+		return mg_error_set(err, EINVAL, field,
+				    "%s %s is not a unicast address", what,
+				    mg_ip_fmt(ip, b, sizeof(b)));
+	return 0;
+}
+
+int
+mg_model_addr_add(struct mg_model *m, const struct mg_addr_spec *s, struct mg_error *err)
+{
+	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, s->iface);
+	const struct mg_prefix *p = &s->prefix;
+	struct mg_prefix subnet = *p;
+	char b1[MG_PREFIX_STRLEN], b2[MG_PREFIX_STRLEN];
+	unsigned int n;
+	int rc;
+
+	if (ifc == NULL)
+		return mg_error_set(err, ENOENT, "interface", "no interface named '%s'", s->iface);
+	if (p->addr.family != AF_INET && p->addr.family != AF_INET6)
+		return mg_error_set(err, EINVAL, "address", "not an IPv4 or IPv6 prefix");
+	if (p->len == 0)
+		return mg_error_set(err, EINVAL, "address",
+				    "%s: an interface address needs a subnet length of 1 or more",
+				    mg_prefix_fmt(p, b1, sizeof(b1)));
+	rc = check_unicast(&p->addr, "address", "address", err);
+	if (rc < 0)
+		return rc;
+	if (mg_ip_is_link_local(&p->addr))
+		return mg_error_set(err, EINVAL, "address",
+				    "link-local addresses are derived from the MAC; give a global "
+				    "or unique-local address");
+	mg_prefix_mask(&subnet);
+	if (p->addr.family == AF_INET && p->len <= 30) {
+		uint32_t host = ntohl(p->addr.v4) & ((1u << (32 - p->len)) - 1);
+
+		if (host == 0)
+			return mg_error_set(err, EINVAL, "address",
+					    "%s is the subnet's network address",
+					    mg_prefix_fmt(p, b1, sizeof(b1)));
+		if (host == (1u << (32 - p->len)) - 1)
+			return mg_error_set(err, EINVAL, "address",
+					    "%s is the subnet's broadcast address",
+					    mg_prefix_fmt(p, b1, sizeof(b1)));
+	}
+	if (p->addr.family == AF_INET6 && ifc->mtu < MG_MTU_IPV6_MIN)
+		return mg_error_set(err, EINVAL, "address",
+				    "interface '%s' has MTU %u, below IPv6's minimum of %u",
+				    ifc->name, ifc->mtu, MG_MTU_IPV6_MIN);
+	if (iface_owning(m, ifc->network, &p->addr) != NULL)
+		return mg_error_set(err, EEXIST, "address",
+				    "address %s is already assigned in network '%s'",
+				    mg_ip_fmt(&p->addr, b1, sizeof(b1)),
+				    m->nets[ifc->network].spec.name);
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+		const struct mg_iface *o = &m->ifaces[i];
+		const struct mg_prefix *a;
+
+		if (!o->used || o->network != ifc->network)
+			continue;
+		a = iface_addrs(o, p->addr.family, &n);
+		for (unsigned int j = 0; j < n; j++) {
+			struct mg_prefix os = a[j];
+
+			mg_prefix_mask(&os);
+			if (mg_prefix_overlap(&os, &subnet))
+				return mg_error_set(err, EEXIST, "address",
+						    "subnet %s overlaps %s of interface '%s'",
+						    mg_prefix_fmt(&subnet, b1, sizeof(b1)),
+						    mg_prefix_fmt(&a[j], b2, sizeof(b2)), o->name);
+		}
+	}
+	{
+		struct mg_prefix host = {.addr = p->addr, .len = mg_ip_maxlen(&p->addr)};
+
+		if (mg_model_route_find(m, ifc->network, &subnet) != NULL ||
+		    mg_model_route_find(m, ifc->network, &host) != NULL)
+			return mg_error_set(err, EEXIST, "address",
+					    "a static route to %s or its subnet already exists in "
+					    "network '%s'", mg_prefix_fmt(p, b1, sizeof(b1)),
+					    m->nets[ifc->network].spec.name);
+	}
+	iface_addrs(ifc, p->addr.family, &n);
+	if (n >= MG_MODEL_MAX_ADDRS)
+		return mg_error_set(err, ENOSPC, "address",
+				    "interface '%s' already has %u %s addresses", ifc->name,
+				    MG_MODEL_MAX_ADDRS, fam_name(p->addr.family));
+	if (m->be != NULL && m->be->addr_add != NULL) {
+		rc = m->be->addr_add(m->be->ctx, ifc, p, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (p->addr.family == AF_INET)
+		ifc->addr4[ifc->naddr4++] = *p;
+	else
+		ifc->addr6[ifc->naddr6++] = *p;
+	return 0;
+}
+
+/* True if a route or neighbor resolves through @subnet of @ifc. */
+static bool
+subnet_in_use(const struct mg_model *m, const struct mg_iface *ifc,
+	      const struct mg_prefix *subnet, char *what, size_t n)
+{
+	char b1[MG_PREFIX_STRLEN], b2[MG_IP_STRLEN];
+
+	for (uint32_t i = 0; i < m->route_cap; i++) {
+		const struct mg_route *r = &m->routes[i];
+
+		if (!m->route_used[i] || r->iface != ifc->id || r->via.family == 0)
+			continue;
+		if (mg_prefix_contains(subnet, &r->via)) {
+			snprintf(what, n, "route %s via %s", mg_prefix_fmt(&r->prefix, b1, sizeof(b1)),
+				 mg_ip_fmt(&r->via, b2, sizeof(b2)));
+			return true;
+		}
+	}
+	for (uint32_t i = 0; i < m->neigh_cap; i++) {
+		const struct mg_neigh *nb = &m->neighs[i];
+
+		if (m->neigh_used[i] && nb->iface == ifc->id && mg_prefix_contains(subnet, &nb->ip)) {
+			snprintf(what, n, "neighbor %s", mg_ip_fmt(&nb->ip, b2, sizeof(b2)));
+			return true;
+		}
+	}
+	return false;
+}
+
+int
+mg_model_addr_del(struct mg_model *m, const struct mg_addr_spec *s, struct mg_error *err)
+{
+	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, s->iface);
+	struct mg_prefix *a;
+	uint8_t *n;
+	char b[MG_PREFIX_STRLEN], what[128];
+
+	if (ifc == NULL)
+		return mg_error_set(err, ENOENT, "interface", "no interface named '%s'", s->iface);
+	if (s->prefix.addr.family == AF_INET) {
+		a = ifc->addr4;
+		n = &ifc->naddr4;
+	} else {
+		a = ifc->addr6;
+		n = &ifc->naddr6;
+	}
+	for (unsigned int i = 0; i < *n; i++) {
+		if (!mg_ip_equal(&a[i].addr, &s->prefix.addr))
+			continue;
+		struct mg_prefix subnet = a[i];
+
+		mg_prefix_mask(&subnet);
+		if (subnet_in_use(m, ifc, &subnet, what, sizeof(what)))
+			return mg_error_set(err, EBUSY, "address",
+					    "subnet %s of '%s' is still used by %s",
+					    mg_prefix_fmt(&subnet, b, sizeof(b)), ifc->name, what);
+		if (m->be != NULL && m->be->addr_del != NULL)
+			m->be->addr_del(m->be->ctx, ifc, &a[i]);
+		memmove(&a[i], &a[i + 1], (*n - i - 1) * sizeof(*a));
+		(*n)--;
+		return 0;
+	}
+	return mg_error_set(err, ENOENT, "address", "interface '%s' has no address %s",
+			    ifc->name, mg_ip_fmt(&s->prefix.addr, b, sizeof(b)));
+}
+
+/* ---- routes ------------------------------------------------------------------------ */
+
+static int
+route_slot(struct mg_model *m)
+{
+	if (m->route_count == m->route_cap) {
+		uint32_t cap = m->route_cap ? m->route_cap * 2 : 64;
+		struct mg_route *r = realloc(m->routes, cap * sizeof(*r));
+		bool *u;
+
+		if (r == NULL)
+			return -ENOMEM;
+		m->routes = r;
+		u = realloc(m->route_used, cap * sizeof(*u));
+		if (u == NULL)
+			return -ENOMEM;
+		memset(u + m->route_cap, 0, (cap - m->route_cap) * sizeof(*u));
+		m->route_used = u;
+		m->route_free_hint = m->route_cap;
+		m->route_cap = cap;
+	}
+	for (uint32_t k = 0; k < m->route_cap; k++) {
+		uint32_t i = (m->route_free_hint + k) % m->route_cap;
+
+		if (!m->route_used[i]) {
+			m->route_free_hint = i + 1;
+			return (int)i;
+		}
+	}
+	return -ENOSPC;
+}
+
+/* Is @p the connected subnet or a local address of some interface in @net? */
+static const struct mg_iface *
+prefix_is_connected(const struct mg_model *m, uint16_t net, const struct mg_prefix *p)
+{
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+		const struct mg_iface *ifc = &m->ifaces[i];
+		const struct mg_prefix *a;
+		unsigned int n;
+
+		if (!ifc->used || ifc->network != net)
+			continue;
+		a = iface_addrs(ifc, p->addr.family, &n);
+		for (unsigned int j = 0; j < n; j++) {
+			struct mg_prefix sub = a[j];
+			struct mg_prefix host = {.addr = a[j].addr, .len = mg_ip_maxlen(&a[j].addr)};
+
+			mg_prefix_mask(&sub);
+			if (mg_prefix_equal(&sub, p) || mg_prefix_equal(&host, p))
+				return ifc;
+		}
+	}
+	return NULL;
+}
+
+int
+mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err)
+{
+	const struct mg_network *net;
+	const struct mg_iface *ifc = NULL;
+	struct mg_route r;
+	struct route_key key;
+	char b1[MG_PREFIX_STRLEN], b2[MG_IP_STRLEN];
+	int slot, rc;
+
+	if (s->prefix.addr.family != AF_INET && s->prefix.addr.family != AF_INET6)
+		return mg_error_set(err, EINVAL, "prefix", "not an IPv4 or IPv6 prefix");
+	if (s->iface[0] != '\0') {
+		ifc = mg_model_iface_find(m, s->iface);
+		if (ifc == NULL)
+			return mg_error_set(err, ENOENT, "interface", "no interface named '%s'",
+					    s->iface);
+	}
+	if (s->network[0] == '\0' && ifc != NULL)
+		net = mg_model_network_get(m, ifc->network);
+	else
+		net = resolve_network(m, s->network, "network", err);
+	if (net == NULL)
+		return -err->code;
+	if (ifc != NULL && ifc->network != net->id)
+		return mg_error_set(err, EINVAL, "interface",
+				    "interface '%s' is in network '%s', not '%s'", ifc->name,
+				    m->nets[ifc->network].spec.name, net->spec.name);
+	if (mg_prefix_host_bits_set(&s->prefix)) {
+		struct mg_prefix masked = s->prefix;
+
+		mg_prefix_mask(&masked);
+		return mg_error_set(err, EINVAL, "prefix",
+				    "%s has host bits set (did you mean %s?)",
+				    mg_prefix_fmt(&s->prefix, b1, sizeof(b1)),
+				    mg_prefix_fmt(&masked, b2, sizeof(b2)));
+	}
+	if (mg_model_route_find(m, net->id, &s->prefix) != NULL)
+		return mg_error_set(err, EEXIST, "prefix",
+				    "a route to %s already exists in network '%s'",
+				    mg_prefix_fmt(&s->prefix, b1, sizeof(b1)), net->spec.name);
+	{
+		const struct mg_iface *c = prefix_is_connected(m, net->id, &s->prefix);
+
+		if (c != NULL)
+			return mg_error_set(err, EEXIST, "prefix",
+					    "%s is a connected subnet or address of interface '%s'",
+					    mg_prefix_fmt(&s->prefix, b1, sizeof(b1)), c->name);
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.network = net->id;
+	r.prefix = s->prefix;
+	r.action = s->action;
+	r.iface = NO_IFACE;
+	if (s->action != MG_ROUTE_FORWARD) {
+		if (s->via.family != 0)
+			return mg_error_set(err, EINVAL, "via", "a %s route takes no next hop",
+					    mg_route_action_name(s->action));
+		if (ifc != NULL)
+			return mg_error_set(err, EINVAL, "interface",
+					    "a %s route takes no interface",
+					    mg_route_action_name(s->action));
+	} else if (s->via.family == 0) {
+		if (ifc == NULL)
+			return mg_error_set(err, EINVAL, "via",
+					    "a route needs a next hop (via), an interface, or an "
+					    "action (drop, unreachable, prohibit)");
+		r.iface = ifc->id;
+	} else {
+		if (s->via.family != s->prefix.addr.family)
+			return mg_error_set(err, EINVAL, "via",
+					    "next hop %s is %s but the prefix is %s",
+					    mg_ip_fmt(&s->via, b2, sizeof(b2)),
+					    fam_name(s->via.family), fam_name(s->prefix.addr.family));
+		rc = check_unicast(&s->via, "via", "next hop", err);
+		if (rc < 0)
+			return rc;
+		if (iface_owning(m, net->id, &s->via) != NULL)
+			return mg_error_set(err, EINVAL, "via",
+					    "next hop %s is one of this gateway's own addresses",
+					    mg_ip_fmt(&s->via, b2, sizeof(b2)));
+		if (mg_ip_is_link_local(&s->via)) {
+			if (ifc == NULL)
+				return mg_error_set(err, EINVAL, "interface",
+						    "a link-local next hop needs an interface");
+		} else {
+			const struct mg_iface *c = mg_model_iface_connected(m, net->id, &s->via);
+
+			if (c == NULL)
+				return mg_error_set(err, EINVAL, "via",
+						    "next hop %s is not in a connected subnet of "
+						    "network '%s'", mg_ip_fmt(&s->via, b2, sizeof(b2)),
+						    net->spec.name);
+			if (ifc != NULL && c != ifc)
+				return mg_error_set(err, EINVAL, "via",
+						    "next hop %s is reached through '%s', not '%s'",
+						    mg_ip_fmt(&s->via, b2, sizeof(b2)), c->name,
+						    ifc->name);
+			ifc = c;
+		}
+		r.via = s->via;
+		r.iface = ifc->id;
+	}
+	if (m->route_count >= m->limits.routes)
+		return mg_error_set(err, ENOSPC, "", "route table full (limit %u)",
+				    m->limits.routes);
+	slot = route_slot(m);
+	if (slot < 0)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	key = route_key_of(net->id, &s->prefix);
+	if (mg_hmap_put(m->route_index, &key, (uint32_t)slot) < 0)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	if (m->be != NULL && m->be->route_add != NULL) {
+		rc = m->be->route_add(m->be->ctx, &r, err);
+		if (rc < 0) {
+			mg_hmap_del(m->route_index, &key);
+			return rc;
+		}
+	}
+	m->routes[slot] = r;
+	m->route_used[slot] = true;
+	m->route_count++;
+	m->nets[net->id].nroutes++;
+	if (r.iface != NO_IFACE)
+		m->ifaces[r.iface].nroutes++;
+	return 0;
+}
+
+int
+mg_model_route_del(struct mg_model *m, const char *network, const struct mg_prefix *prefix,
+		   struct mg_error *err)
+{
+	const struct mg_network *net = resolve_network(m, network ? network : "", "network", err);
+	struct route_key key;
+	uint32_t idx;
+	char b[MG_PREFIX_STRLEN];
+
+	if (net == NULL)
+		return -err->code;
+	key = route_key_of(net->id, prefix);
+	if (!mg_hmap_get(m->route_index, &key, &idx))
+		return mg_error_set(err, ENOENT, "prefix", "no route to %s in network '%s'",
+				    mg_prefix_fmt(prefix, b, sizeof(b)), net->spec.name);
+	if (m->be != NULL && m->be->route_del != NULL)
+		m->be->route_del(m->be->ctx, &m->routes[idx]);
+	if (m->routes[idx].iface != NO_IFACE)
+		m->ifaces[m->routes[idx].iface].nroutes--;
+	m->nets[net->id].nroutes--;
+	m->route_used[idx] = false;
+	m->route_count--;
+	mg_hmap_del(m->route_index, &key);
+	return 0;
+}
+
+/* ---- neighbors ---------------------------------------------------------------------- */
+
+int
+mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_error *err)
+{
+	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, s->iface);
+	struct neigh_key key;
+	struct mg_neigh nb;
+	char b[MG_IP_STRLEN];
+	uint32_t slot = UINT32_MAX;
+	int rc;
+
+	if (ifc == NULL)
+		return mg_error_set(err, ENOENT, "interface", "no interface named '%s'", s->iface);
+	if (s->ip.family != AF_INET && s->ip.family != AF_INET6)
+		return mg_error_set(err, EINVAL, "ip", "not an IPv4 or IPv6 address");
+	rc = check_unicast(&s->ip, "ip", "neighbor", err);
+	if (rc < 0)
+		return rc;
+	if (mg_mac_is_zero(&s->mac) || mg_mac_is_multicast(&s->mac))
+		return mg_error_set(err, EINVAL, "mac", "must be a unicast, non-zero MAC");
+	if (iface_owning(m, ifc->network, &s->ip) != NULL)
+		return mg_error_set(err, EINVAL, "ip", "%s is one of this gateway's own addresses",
+				    mg_ip_fmt(&s->ip, b, sizeof(b)));
+	if (!mg_ip_is_link_local(&s->ip) &&
+	    mg_model_iface_connected(m, ifc->network, &s->ip) != ifc)
+		return mg_error_set(err, EINVAL, "ip",
+				    "%s is not in a connected subnet of interface '%s'",
+				    mg_ip_fmt(&s->ip, b, sizeof(b)), ifc->name);
+	key = neigh_key_of(ifc->id, &s->ip);
+	if (mg_hmap_get(m->neigh_index, &key, NULL))
+		return mg_error_set(err, EEXIST, "ip", "a static neighbor %s already exists on '%s'",
+				    mg_ip_fmt(&s->ip, b, sizeof(b)), ifc->name);
+	if (m->neigh_count >= m->limits.neighbors)
+		return mg_error_set(err, ENOSPC, "", "static neighbor table full (limit %u)",
+				    m->limits.neighbors);
+	for (uint32_t i = 0; i < m->neigh_cap; i++)
+		if (!m->neigh_used[i]) {
+			slot = i;
+			break;
+		}
+	if (slot == UINT32_MAX) {
+		uint32_t cap = m->neigh_cap ? m->neigh_cap * 2 : 32;
+		struct mg_neigh *nn = realloc(m->neighs, cap * sizeof(*nn));
+		bool *u;
+
+		if (nn == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		m->neighs = nn;
+		u = realloc(m->neigh_used, cap * sizeof(*u));
+		if (u == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		memset(u + m->neigh_cap, 0, (cap - m->neigh_cap) * sizeof(*u));
+		m->neigh_used = u;
+		slot = m->neigh_cap;
+		m->neigh_cap = cap;
+	}
+	nb.iface = ifc->id;
+	nb.ip = s->ip;
+	nb.mac = s->mac;
+	if (mg_hmap_put(m->neigh_index, &key, slot) < 0)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	if (m->be != NULL && m->be->neigh_add != NULL) {
+		rc = m->be->neigh_add(m->be->ctx, &nb, err);
+		if (rc < 0) {
+			mg_hmap_del(m->neigh_index, &key);
+			return rc;
+		}
+	}
+	m->neighs[slot] = nb;
+	m->neigh_used[slot] = true;
+	m->neigh_count++;
+	ifc->nroutes++;
+	return 0;
+}
+
+int
+mg_model_neigh_del(struct mg_model *m, const char *iface, const struct mg_ip *ip,
+		   struct mg_error *err)
+{
+	const struct mg_iface *ifc = mg_model_iface_find(m, iface);
+	struct neigh_key key;
+	uint32_t idx;
+	char b[MG_IP_STRLEN];
+
+	if (ifc == NULL)
+		return mg_error_set(err, ENOENT, "interface", "no interface named '%s'", iface);
+	key = neigh_key_of(ifc->id, ip);
+	if (!mg_hmap_get(m->neigh_index, &key, &idx))
+		return mg_error_set(err, ENOENT, "ip", "no static neighbor %s on '%s'",
+				    mg_ip_fmt(ip, b, sizeof(b)), iface);
+	if (m->be != NULL && m->be->neigh_del != NULL)
+		m->be->neigh_del(m->be->ctx, &m->neighs[idx]);
+	m->neigh_used[idx] = false;
+	m->neigh_count--;
+	m->ifaces[ifc->id].nroutes--;
+	mg_hmap_del(m->neigh_index, &key);
+	return 0;
+}
+
+/* ---- replay --------------------------------------------------------------------------- */
+
+int
+mg_model_replay(struct mg_model *m, struct mg_error *err)
+{
+	const struct mg_model_backend *be = m->be;
+	int rc;
+
+	if (be == NULL)
+		return 0;
+	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++) {
+		if (!m->nets[i].used || be->network_add == NULL)
+			continue;
+		rc = be->network_add(be->ctx, &m->nets[i], err);
+		if (rc < 0) {
+			mg_error_prefix_field(err, "networks[%s]", m->nets[i].spec.name);
+			return rc;
+		}
+	}
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		struct mg_port *p = &m->ports[i];
+		struct mg_iface *ifc = &m->ifaces[p->iface];
+
+		if (!p->used || be->port_add == NULL)
+			continue;
+		rc = be->port_add(be->ctx, p, ifc, err);
+		if (rc < 0) {
+			mg_error_prefix_field(err, "ports[%s]", p->spec.name);
+			return rc;
+		}
+		mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
+	}
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+		struct mg_iface *ifc = &m->ifaces[i];
+
+		if (!ifc->used || ifc->kind != MG_IFACE_VLAN)
+			continue;
+		ifc->mac = m->ifaces[m->ports[ifc->port].iface].mac;
+		ifc->ll6 = m->ifaces[m->ports[ifc->port].iface].ll6;
+		if (be->iface_add != NULL) {
+			rc = be->iface_add(be->ctx, ifc, err);
+			if (rc < 0) {
+				mg_error_prefix_field(err, "interfaces[%s]", ifc->name);
+				return rc;
+			}
+		}
+	}
+	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+		struct mg_iface *ifc = &m->ifaces[i];
+
+		if (!ifc->used || be->addr_add == NULL)
+			continue;
+		for (unsigned int j = 0; j < ifc->naddr4; j++)
+			if ((rc = be->addr_add(be->ctx, ifc, &ifc->addr4[j], err)) < 0)
+				return rc;
+		for (unsigned int j = 0; j < ifc->naddr6; j++)
+			if ((rc = be->addr_add(be->ctx, ifc, &ifc->addr6[j], err)) < 0)
+				return rc;
+	}
+	for (uint32_t i = 0; i < m->neigh_cap; i++)
+		if (m->neigh_used[i] && be->neigh_add != NULL &&
+		    (rc = be->neigh_add(be->ctx, &m->neighs[i], err)) < 0)
+			return rc;
+	for (uint32_t i = 0; i < m->route_cap; i++)
+		if (m->route_used[i] && be->route_add != NULL &&
+		    (rc = be->route_add(be->ctx, &m->routes[i], err)) < 0)
+			return rc;
+	return 0;
+}

@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * IPv4: ip4-input validates headers (RFC 1812 5.2.2), ip4-lookup finds the
+ * adjacency in the network's rte_fib, ip4-rewrite applies TTL, MTU and the
+ * L2 header, ip4-local answers echo requests to the gateway's addresses.
+ */
+#include <rte_fib.h>
+
+#include "nodes_priv.h"
+
+/* ---- ip4-input ---------------------------------------------------------------- */
+
+static inline uint16_t
+ip4_input_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	uint32_t len = m->pkt_len, ihl, tot;
+	uint32_t src, dst;
+	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+
+	if (unlikely(len < MG_IP4_MIN_HLEN)) {
+		mg_set_drop(m, MG_DROP_IP4_TRUNCATED);
+		return IP4IN_NEXT_DROP;
+	}
+	if (unlikely((ip->version_ihl >> 4) != 4)) {
+		mg_set_drop(m, MG_DROP_IP4_BAD_VERSION);
+		return IP4IN_NEXT_DROP;
+	}
+	ihl = ip->version_ihl & 0xf;
+	if (unlikely(ihl < 5)) {
+		mg_set_drop(m, MG_DROP_IP4_BAD_IHL);
+		return IP4IN_NEXT_DROP;
+	}
+	if (unlikely(ihl * 4 > len)) {
+		mg_set_drop(m, MG_DROP_IP4_TRUNCATED);
+		return IP4IN_NEXT_DROP;
+	}
+	tot = rte_be_to_cpu_16(ip->total_length);
+	if (unlikely(tot < ihl * 4)) {
+		mg_set_drop(m, MG_DROP_IP4_BAD_LENGTH);
+		return IP4IN_NEXT_DROP;
+	}
+	if (unlikely(tot > len)) {
+		mg_set_drop(m, MG_DROP_IP4_TRUNCATED);
+		return IP4IN_NEXT_DROP;
+	}
+	if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+	    (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !mg_ip4_cksum_ok(ip, ihl))) {
+		mg_set_drop(m, MG_DROP_IP4_BAD_CHECKSUM);
+		return IP4IN_NEXT_DROP;
+	}
+	src = rte_be_to_cpu_32(ip->src_addr);
+	dst = rte_be_to_cpu_32(ip->dst_addr);
+	/* Martian sources: 0/8, 127/8, multicast, class E and broadcast. */
+	if (unlikely((src >> 24) == 0 || (src >> 24) == 127 || (src >> 28) >= 0xe)) {
+		mg_set_drop(m, MG_DROP_IP4_BAD_SRC);
+		return IP4IN_NEXT_DROP;
+	}
+	if (unlikely((dst >> 24) == 0 || (dst >> 24) == 127)) {
+		mg_set_drop(m, MG_DROP_IP4_BAD_DST);
+		return IP4IN_NEXT_DROP;
+	}
+	if (unlikely((dst >> 28) >= 0xe)) {
+		mg_set_drop(m, MG_DROP_IP4_MULTICAST);
+		return IP4IN_NEXT_DROP;
+	}
+	if (unlikely(ihl > 5 || (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)))) {
+		const struct mg_dp_net *net = mg_dp_net(dp, mg_meta(m)->net);
+		uint32_t flags = net ? net->flags : 0;
+
+		if (ihl > 5) {
+			if (flags & MG_NET_DROP_IP_OPTIONS) {
+				mg_set_drop(m, MG_DROP_IP4_OPTIONS);
+				return IP4IN_NEXT_DROP;
+			}
+			st->ip4_options++;
+		}
+		if (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)) {
+			if (flags & MG_NET_DROP_FRAGMENTS) {
+				mg_set_drop(m, MG_DROP_IP4_FRAGMENT);
+				return IP4IN_NEXT_DROP;
+			}
+			st->ip4_fragments++;
+		}
+	}
+	if (unlikely(len > tot))
+		rte_pktmbuf_trim(m, (uint16_t)(len - tot)); /* Ethernet padding */
+	return IP4IN_NEXT_LOOKUP;
+}
+
+static uint16_t
+ip4_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		void **o = objs + base;
+		uint16_t i = 0;
+
+		for (; i + 4 <= n; i += 4) {
+			nexts[i] = ip4_input_one(c->dp, c->w->stats, o[i]);
+			nexts[i + 1] = ip4_input_one(c->dp, c->w->stats, o[i + 1]);
+			nexts[i + 2] = ip4_input_one(c->dp, c->w->stats, o[i + 2]);
+			nexts[i + 3] = ip4_input_one(c->dp, c->w->stats, o[i + 3]);
+		}
+		for (; i < n; i++)
+			nexts[i] = ip4_input_one(c->dp, c->w->stats, o[i]);
+		mg_dispatch(graph, node, o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip4_input_node = {
+	.name = "ip4-input",
+	.process = ip4_input_process,
+	.init = mg_node_init,
+	.nb_edges = 2,
+	.next_nodes = {
+		[IP4IN_NEXT_LOOKUP] = "ip4-lookup",
+		[IP4IN_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(ip4_input_node);
+
+/* ---- ip4-lookup ---------------------------------------------------------------- */
+
+/* Where an adjacency sends a packet; sets the drop reason / ICMP fields. */
+static inline uint16_t
+lookup_next4(const struct mg_dp *dp, struct rte_mbuf *m, uint32_t adj)
+{
+	struct mg_meta *md = mg_meta(m);
+
+	md->adj = adj;
+	switch (dp->adj[adj].type) {
+	case MG_ADJ_NEIGHBOR:
+		return LK_NEXT_REWRITE;
+	case MG_ADJ_LOCAL:
+		return LK_NEXT_LOCAL;
+	case MG_ADJ_GLEAN:
+		md->punt = MG_PUNT_GLEAN;
+		return LK_NEXT_PUNT;
+	case MG_ADJ_DROP:
+		md->drop = MG_DROP_ROUTE_DROP;
+		return LK_NEXT_DROP;
+	case MG_ADJ_UNREACH:
+		mg_set_icmp(m, MG_DROP_ROUTE_UNREACH, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_HOST, 0);
+		return LK_NEXT_ICMP;
+	case MG_ADJ_PROHIBIT:
+		mg_set_icmp(m, MG_DROP_ROUTE_PROHIBIT, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_ADMIN,
+			    0);
+		return LK_NEXT_ICMP;
+	case MG_ADJ_NOROUTE:
+	default:
+		mg_set_icmp(m, MG_DROP_NO_ROUTE, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_NET, 0);
+		return LK_NEXT_ICMP;
+	}
+}
+
+static uint16_t
+ip4_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	const struct mg_dp *dp = c->dp;
+	uint32_t ips[MG_VEC];
+	uint64_t nhs[MG_VEC];
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		struct rte_mbuf **o = (struct rte_mbuf **)(objs + base);
+		uint16_t i = 0;
+
+		while (i < n) {
+			/* A run of packets in the same network: one bulk lookup. */
+			uint16_t net = mg_meta(o[i])->net, j = i;
+			const struct mg_dp_net *dn = mg_dp_net(dp, net);
+
+			for (; j < n && mg_meta(o[j])->net == net; j++)
+				ips[j] = rte_be_to_cpu_32(
+					rte_pktmbuf_mtod(o[j], struct rte_ipv4_hdr *)->dst_addr);
+			if (unlikely(dn == NULL)) {
+				for (uint16_t k = i; k < j; k++)
+					nhs[k] = MG_ADJ_ID_NOROUTE;
+			} else {
+				rte_fib_lookup_bulk(dn->fib4, &ips[i], &nhs[i], j - i);
+				for (uint16_t k = i; k < j; k++) {
+					/* 0 means we raced a tbl8 recycle: look again. */
+					while (unlikely(nhs[k] == MG_ADJ_ID_RETRY)) {
+						c->w->stats->fib_retries++;
+						rte_fib_lookup_bulk(dn->fib4, &ips[k], &nhs[k], 1);
+					}
+				}
+			}
+			for (; i < j; i++)
+				nexts[i] = lookup_next4(dp, o[i], (uint32_t)nhs[i]);
+		}
+		mg_dispatch(graph, node, (void **)o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip4_lookup_node = {
+	.name = "ip4-lookup",
+	.process = ip4_lookup_process,
+	.init = mg_node_init,
+	.nb_edges = 5,
+	.next_nodes = {
+		[LK_NEXT_REWRITE] = "ip4-rewrite",
+		[LK_NEXT_LOCAL] = "ip4-local",
+		[LK_NEXT_PUNT] = "punt",
+		[LK_NEXT_ICMP] = "ip4-icmp-error",
+		[LK_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(ip4_lookup_node);
+
+/* ---- ip4-rewrite ---------------------------------------------------------------- */
+
+static inline uint16_t
+ip4_rewrite_one(const struct mg_dp *dp, struct rte_mbuf *m)
+{
+	struct mg_meta *md = mg_meta(m);
+	const struct mg_rewrite *rw = mg_adj_rewrite(&dp->adj[md->adj]);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	uint16_t tot;
+	uint8_t *eth;
+
+	if (unlikely(rw->state != MG_NS_COMPLETE)) {
+		if (rw->state == MG_NS_INCOMPLETE) {
+			md->punt = MG_PUNT_RESOLVE;
+			return RW_NEXT_PUNT;
+		}
+		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_HOST, 0);
+		return RW_NEXT_ICMP;
+	}
+	/* Our own packets (echo replies, ICMP errors) leave with their TTL as is. */
+	const int transit = !(md->flags & MG_META_LOCAL);
+
+	if (unlikely(transit && ip->time_to_live <= 1)) {
+		mg_set_icmp(m, MG_DROP_IP4_TTL, MG_ICMP4_TIME_EXCEEDED, MG_ICMP4_TTL_EXCEEDED, 0);
+		return RW_NEXT_ICMP;
+	}
+	tot = rte_be_to_cpu_16(ip->total_length);
+	if (unlikely(tot > rw->mtu)) {
+		if (ip->fragment_offset & MG_IP4_DF_BE) {
+			mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP4_DEST_UNREACH,
+				    MG_ICMP4_UNREACH_FRAG_NEEDED, rw->mtu);
+			return RW_NEXT_ICMP;
+		}
+		if (transit)
+			mg_ip4_ttl_dec(ip);
+		return RW_NEXT_FRAG;
+	}
+	if (likely(transit))
+		mg_ip4_ttl_dec(ip);
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+	if (unlikely(eth == NULL)) {
+		md->drop = MG_DROP_NO_MBUF;
+		return RW_NEXT_DROP;
+	}
+	memcpy(eth, rw->hdr, 14);
+	if (rw->hdr_len > 14)
+		memcpy(eth + 14, rw->hdr + 14, 4);
+	m->port = rw->port;
+	return RW_NEXT_TX;
+}
+
+static uint16_t
+ip4_rewrite_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		void **o = objs + base;
+		uint16_t i = 0;
+
+		for (; i + 4 <= n; i += 4) {
+			nexts[i] = ip4_rewrite_one(c->dp, o[i]);
+			nexts[i + 1] = ip4_rewrite_one(c->dp, o[i + 1]);
+			nexts[i + 2] = ip4_rewrite_one(c->dp, o[i + 2]);
+			nexts[i + 3] = ip4_rewrite_one(c->dp, o[i + 3]);
+		}
+		for (; i < n; i++)
+			nexts[i] = ip4_rewrite_one(c->dp, o[i]);
+		mg_dispatch(graph, node, o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip4_rewrite_node = {
+	.name = "ip4-rewrite",
+	.process = ip4_rewrite_process,
+	.init = mg_node_init,
+	.nb_edges = 5,
+	.next_nodes = {
+		[RW_NEXT_TX] = "port-tx",
+		[RW_NEXT_ICMP] = "ip4-icmp-error",
+		[RW_NEXT_PUNT] = "punt",
+		[RW_NEXT_DROP] = "drop",
+		[RW_NEXT_FRAG] = "ip4-frag",
+	},
+};
+RTE_NODE_REGISTER(ip4_rewrite_node);
+
+/* ---- ip4-local ------------------------------------------------------------------ */
+
+static inline uint16_t
+ip4_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	uint32_t hlen = (ip->version_ihl & 0xf) * 4u;
+	uint32_t tot = rte_be_to_cpu_16(ip->total_length);
+	struct mg_icmp *icmp;
+	rte_be32_t a;
+
+	if (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)) {
+		mg_set_drop(m, MG_DROP_LOCAL_FRAG);
+		return LOC_NEXT_DROP;
+	}
+	if (ip->next_proto_id == MG_IPPROTO_ICMP && tot >= hlen + sizeof(*icmp)) {
+		icmp = (struct mg_icmp *)((uint8_t *)ip + hlen);
+		if (icmp->type != MG_ICMP4_ECHO_REQUEST || icmp->code != 0 ||
+		    mg_inet_cksum(icmp, tot - hlen) != 0) {
+			mg_set_drop(m, MG_DROP_LOCAL_PROTO);
+			return LOC_NEXT_DROP;
+		}
+		/* Echo reply in place: swap addresses, type 8 -> 0. */
+		icmp->type = MG_ICMP4_ECHO_REPLY;
+		icmp->cksum = 0;
+		icmp->cksum = mg_inet_cksum(icmp, tot - hlen);
+		a = ip->src_addr;
+		ip->src_addr = ip->dst_addr;
+		ip->dst_addr = a;
+		ip->time_to_live = MG_DEFAULT_TTL;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = mg_inet_cksum(ip, hlen);
+		st->echo_replies++;
+		mg_meta(m)->flags |= MG_META_LOCAL;
+		return LOC_NEXT_LOOKUP;
+	}
+	if (ip->next_proto_id == MG_IPPROTO_UDP) {
+		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_PORT, 0);
+		return LOC_NEXT_ICMP;
+	}
+	if (ip->next_proto_id != MG_IPPROTO_TCP && ip->next_proto_id != MG_IPPROTO_ICMP) {
+		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_PROTO,
+			    0);
+		return LOC_NEXT_ICMP;
+	}
+	mg_set_drop(m, MG_DROP_LOCAL_PROTO);
+	return LOC_NEXT_DROP;
+}
+
+static uint16_t
+ip4_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+
+		for (uint16_t i = 0; i < n; i++)
+			nexts[i] = ip4_local_one(c->w->stats, objs[base + i]);
+		mg_dispatch(graph, node, objs + base, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip4_local_node = {
+	.name = "ip4-local",
+	.process = ip4_local_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[LOC_NEXT_LOOKUP] = "ip4-lookup",
+		[LOC_NEXT_ICMP] = "ip4-icmp-error",
+		[LOC_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(ip4_local_node);

@@ -1,0 +1,392 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * IPv6: ip6-input validates the header and extension header chain and
+ * punts neighbor discovery, ip6-lookup uses the network's rte_fib6,
+ * ip6-rewrite applies the hop limit, MTU (packet too big) and L2 header,
+ * ip6-local answers echo requests.
+ */
+#include <rte_fib6.h>
+
+#include "nodes_priv.h"
+
+static inline int
+is_nd_type(uint8_t t)
+{
+	return t >= MG_ICMP6_ND_RS && t <= MG_ICMP6_ND_REDIRECT;
+}
+
+static inline int
+addr_is_zero(const uint8_t *a)
+{
+	static const uint8_t z[16];
+
+	return memcmp(a, z, 16) == 0;
+}
+
+static inline int
+addr_is_loopback(const uint8_t *a)
+{
+	static const uint8_t lo[16] = {[15] = 1};
+
+	return memcmp(a, lo, 16) == 0;
+}
+
+/* ---- ip6-input ---------------------------------------------------------------- */
+
+static inline uint16_t
+ip6_input_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
+{
+	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+	uint32_t len = m->pkt_len, plen;
+	const uint8_t *pkt = (const uint8_t *)ip6;
+
+	if (unlikely(len < MG_IP6_HLEN)) {
+		mg_set_drop(m, MG_DROP_IP6_TRUNCATED);
+		return IP6IN_NEXT_DROP;
+	}
+	if (unlikely((pkt[0] >> 4) != 6)) {
+		mg_set_drop(m, MG_DROP_IP6_BAD_VERSION);
+		return IP6IN_NEXT_DROP;
+	}
+	plen = rte_be_to_cpu_16(ip6->payload_len);
+	if (unlikely(MG_IP6_HLEN + plen > len)) {
+		mg_set_drop(m, MG_DROP_IP6_TRUNCATED);
+		return IP6IN_NEXT_DROP;
+	}
+	if (unlikely(len > MG_IP6_HLEN + plen)) {
+		rte_pktmbuf_trim(m, (uint16_t)(len - MG_IP6_HLEN - plen));
+		len = MG_IP6_HLEN + plen;
+	}
+	/* Neighbor discovery goes to the main lcore whatever the addresses. */
+	if (ip6->proto == MG_IPPROTO_ICMPV6) {
+		if (plen >= 1 && is_nd_type(pkt[MG_IP6_HLEN])) {
+			mg_meta(m)->punt = MG_PUNT_ND;
+			return IP6IN_NEXT_PUNT;
+		}
+	} else if (unlikely(mg_ip6_is_ext(ip6->proto))) {
+		uint8_t proto;
+		uint32_t l4off;
+		int frag, first;
+
+		if (mg_ip6_walk(pkt, len, &proto, &l4off, &frag, &first) < 0) {
+			mg_set_drop(m, MG_DROP_IP6_BAD_EXT);
+			return IP6IN_NEXT_DROP;
+		}
+		if (frag) {
+			const struct mg_dp_net *net = mg_dp_net(dp, mg_meta(m)->net);
+
+			if (net != NULL && (net->flags & MG_NET_DROP_FRAGMENTS)) {
+				mg_set_drop(m, MG_DROP_IP6_FRAGMENT);
+				return IP6IN_NEXT_DROP;
+			}
+			st->ip6_fragments++;
+		}
+		if (proto == MG_IPPROTO_ICMPV6 && (!frag || first) && l4off < len &&
+		    is_nd_type(pkt[l4off])) {
+			mg_meta(m)->punt = MG_PUNT_ND;
+			return IP6IN_NEXT_PUNT;
+		}
+	}
+	if (unlikely(ip6->src_addr[0] == 0xff || addr_is_zero(ip6->src_addr) ||
+		     addr_is_loopback(ip6->src_addr))) {
+		mg_set_drop(m, MG_DROP_IP6_BAD_SRC);
+		return IP6IN_NEXT_DROP;
+	}
+	if (unlikely(ip6->dst_addr[0] == 0xff)) {
+		mg_set_drop(m, MG_DROP_IP6_MULTICAST);
+		return IP6IN_NEXT_DROP;
+	}
+	if (unlikely(addr_is_zero(ip6->dst_addr) || addr_is_loopback(ip6->dst_addr))) {
+		mg_set_drop(m, MG_DROP_IP6_BAD_DST);
+		return IP6IN_NEXT_DROP;
+	}
+	if (unlikely(ip6->dst_addr[0] == 0xfe && (ip6->dst_addr[1] & 0xc0) == 0x80)) {
+		/* Link-local: only the receiving interface's own address is valid. */
+		const struct mg_dp_iface *ifc = mg_dp_iface(dp, mg_meta(m)->rx_if);
+
+		if (ifc == NULL || memcmp(ifc->ip6_ll, ip6->dst_addr, 16) != 0) {
+			mg_set_drop(m, MG_DROP_IP6_LINK_LOCAL);
+			return IP6IN_NEXT_DROP;
+		}
+	}
+	return IP6IN_NEXT_LOOKUP;
+}
+
+static uint16_t
+ip6_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		void **o = objs + base;
+		uint16_t i = 0;
+
+		for (; i + 4 <= n; i += 4) {
+			nexts[i] = ip6_input_one(c->dp, c->w->stats, o[i]);
+			nexts[i + 1] = ip6_input_one(c->dp, c->w->stats, o[i + 1]);
+			nexts[i + 2] = ip6_input_one(c->dp, c->w->stats, o[i + 2]);
+			nexts[i + 3] = ip6_input_one(c->dp, c->w->stats, o[i + 3]);
+		}
+		for (; i < n; i++)
+			nexts[i] = ip6_input_one(c->dp, c->w->stats, o[i]);
+		mg_dispatch(graph, node, o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip6_input_node = {
+	.name = "ip6-input",
+	.process = ip6_input_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[IP6IN_NEXT_LOOKUP] = "ip6-lookup",
+		[IP6IN_NEXT_PUNT] = "punt",
+		[IP6IN_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(ip6_input_node);
+
+/* ---- ip6-lookup ---------------------------------------------------------------- */
+
+static inline uint16_t
+lookup_next6(const struct mg_dp *dp, struct rte_mbuf *m, uint32_t adj)
+{
+	struct mg_meta *md = mg_meta(m);
+
+	md->adj = adj;
+	switch (dp->adj[adj].type) {
+	case MG_ADJ_NEIGHBOR:
+		return LK_NEXT_REWRITE;
+	case MG_ADJ_LOCAL:
+		return LK_NEXT_LOCAL;
+	case MG_ADJ_GLEAN:
+		md->punt = MG_PUNT_GLEAN;
+		return LK_NEXT_PUNT;
+	case MG_ADJ_DROP:
+		md->drop = MG_DROP_ROUTE_DROP;
+		return LK_NEXT_DROP;
+	case MG_ADJ_UNREACH:
+		mg_set_icmp(m, MG_DROP_ROUTE_UNREACH, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
+		return LK_NEXT_ICMP;
+	case MG_ADJ_PROHIBIT:
+		mg_set_icmp(m, MG_DROP_ROUTE_PROHIBIT, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADMIN,
+			    0);
+		return LK_NEXT_ICMP;
+	case MG_ADJ_NOROUTE:
+	default:
+		mg_set_icmp(m, MG_DROP_NO_ROUTE, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_NOROUTE, 0);
+		return LK_NEXT_ICMP;
+	}
+}
+
+static uint16_t
+ip6_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	const struct mg_dp *dp = c->dp;
+	uint8_t ips[MG_VEC][16];
+	uint64_t nhs[MG_VEC];
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		struct rte_mbuf **o = (struct rte_mbuf **)(objs + base);
+		uint16_t i = 0;
+
+		while (i < n) {
+			uint16_t net = mg_meta(o[i])->net, j = i;
+			const struct mg_dp_net *dn = mg_dp_net(dp, net);
+
+			for (; j < n && mg_meta(o[j])->net == net; j++)
+				memcpy(ips[j], rte_pktmbuf_mtod(o[j], struct rte_ipv6_hdr *)->dst_addr,
+				       16);
+			if (unlikely(dn == NULL)) {
+				for (uint16_t k = i; k < j; k++)
+					nhs[k] = MG_ADJ_ID_NOROUTE;
+			} else {
+				rte_fib6_lookup_bulk(dn->fib6, &ips[i], &nhs[i], j - i);
+				for (uint16_t k = i; k < j; k++) {
+					while (unlikely(nhs[k] == MG_ADJ_ID_RETRY)) {
+						c->w->stats->fib_retries++;
+						rte_fib6_lookup_bulk(dn->fib6, &ips[k], &nhs[k], 1);
+					}
+				}
+			}
+			for (; i < j; i++)
+				nexts[i] = lookup_next6(dp, o[i], (uint32_t)nhs[i]);
+		}
+		mg_dispatch(graph, node, (void **)o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip6_lookup_node = {
+	.name = "ip6-lookup",
+	.process = ip6_lookup_process,
+	.init = mg_node_init,
+	.nb_edges = 5,
+	.next_nodes = {
+		[LK_NEXT_REWRITE] = "ip6-rewrite",
+		[LK_NEXT_LOCAL] = "ip6-local",
+		[LK_NEXT_PUNT] = "punt",
+		[LK_NEXT_ICMP] = "ip6-icmp-error",
+		[LK_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(ip6_lookup_node);
+
+/* ---- ip6-rewrite ---------------------------------------------------------------- */
+
+static inline uint16_t
+ip6_rewrite_one(const struct mg_dp *dp, struct rte_mbuf *m)
+{
+	struct mg_meta *md = mg_meta(m);
+	const struct mg_rewrite *rw = mg_adj_rewrite(&dp->adj[md->adj]);
+	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+	uint8_t *eth;
+
+	if (unlikely(rw->state != MG_NS_COMPLETE)) {
+		if (rw->state == MG_NS_INCOMPLETE) {
+			md->punt = MG_PUNT_RESOLVE;
+			return RW_NEXT_PUNT;
+		}
+		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
+		return RW_NEXT_ICMP;
+	}
+	/* Our own packets (echo replies, ICMP errors) leave with their hop limit as is. */
+	const int transit = !(md->flags & MG_META_LOCAL);
+
+	if (unlikely(transit && ip6->hop_limits <= 1)) {
+		mg_set_icmp(m, MG_DROP_IP6_HOP_LIMIT, MG_ICMP6_TIME_EXCEEDED,
+			    MG_ICMP6_HOPLIMIT_EXCEEDED, 0);
+		return RW_NEXT_ICMP;
+	}
+	if (unlikely(m->pkt_len > rw->mtu)) {
+		mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP6_PACKET_TOO_BIG, 0, rw->mtu);
+		return RW_NEXT_ICMP;
+	}
+	if (likely(transit))
+		ip6->hop_limits--;
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+	if (unlikely(eth == NULL)) {
+		md->drop = MG_DROP_NO_MBUF;
+		return RW_NEXT_DROP;
+	}
+	memcpy(eth, rw->hdr, 14);
+	if (rw->hdr_len > 14)
+		memcpy(eth + 14, rw->hdr + 14, 4);
+	m->port = rw->port;
+	return RW_NEXT_TX;
+}
+
+static uint16_t
+ip6_rewrite_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		void **o = objs + base;
+		uint16_t i = 0;
+
+		for (; i + 4 <= n; i += 4) {
+			nexts[i] = ip6_rewrite_one(c->dp, o[i]);
+			nexts[i + 1] = ip6_rewrite_one(c->dp, o[i + 1]);
+			nexts[i + 2] = ip6_rewrite_one(c->dp, o[i + 2]);
+			nexts[i + 3] = ip6_rewrite_one(c->dp, o[i + 3]);
+		}
+		for (; i < n; i++)
+			nexts[i] = ip6_rewrite_one(c->dp, o[i]);
+		mg_dispatch(graph, node, o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip6_rewrite_node = {
+	.name = "ip6-rewrite",
+	.process = ip6_rewrite_process,
+	.init = mg_node_init,
+	.nb_edges = 4,
+	.next_nodes = {
+		[RW_NEXT_TX] = "port-tx",
+		[RW_NEXT_ICMP] = "ip6-icmp-error",
+		[RW_NEXT_PUNT] = "punt",
+		[RW_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(ip6_rewrite_node);
+
+/* ---- ip6-local ------------------------------------------------------------------ */
+
+static inline uint16_t
+ip6_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
+{
+	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+	uint32_t plen = rte_be_to_cpu_16(ip6->payload_len);
+	uint8_t *pkt = (uint8_t *)ip6, proto, tmp[16];
+	uint32_t l4off;
+	int frag, first;
+
+	if (mg_ip6_walk(pkt, MG_IP6_HLEN + plen, &proto, &l4off, &frag, &first) < 0 || frag) {
+		mg_set_drop(m, frag ? MG_DROP_LOCAL_FRAG : MG_DROP_IP6_BAD_EXT);
+		return LOC_NEXT_DROP;
+	}
+	if (proto == MG_IPPROTO_ICMPV6 && l4off == MG_IP6_HLEN && plen >= sizeof(struct mg_icmp)) {
+		struct mg_icmp *icmp = (struct mg_icmp *)(pkt + MG_IP6_HLEN);
+
+		if (icmp->type != MG_ICMP6_ECHO_REQUEST || icmp->code != 0 ||
+		    mg_ip6_l4_cksum(ip6, icmp, plen, MG_IPPROTO_ICMPV6) != 0) {
+			mg_set_drop(m, MG_DROP_LOCAL_PROTO);
+			return LOC_NEXT_DROP;
+		}
+		memcpy(tmp, ip6->src_addr, 16);
+		memcpy(ip6->src_addr, ip6->dst_addr, 16);
+		memcpy(ip6->dst_addr, tmp, 16);
+		ip6->hop_limits = MG_DEFAULT_TTL;
+		icmp->type = MG_ICMP6_ECHO_REPLY;
+		icmp->cksum = 0;
+		icmp->cksum = mg_ip6_l4_cksum(ip6, icmp, plen, MG_IPPROTO_ICMPV6);
+		st->echo_replies++;
+		mg_meta(m)->flags |= MG_META_LOCAL;
+		return LOC_NEXT_LOOKUP;
+	}
+	if (proto == MG_IPPROTO_UDP) {
+		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_PORT, 0);
+		return LOC_NEXT_ICMP;
+	}
+	mg_set_drop(m, MG_DROP_LOCAL_PROTO);
+	return LOC_NEXT_DROP;
+}
+
+static uint16_t
+ip6_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	uint16_t nexts[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+
+		for (uint16_t i = 0; i < n; i++)
+			nexts[i] = ip6_local_one(c->w->stats, objs[base + i]);
+		mg_dispatch(graph, node, objs + base, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register ip6_local_node = {
+	.name = "ip6-local",
+	.process = ip6_local_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[LOC_NEXT_LOOKUP] = "ip6-lookup",
+		[LOC_NEXT_ICMP] = "ip6-icmp-error",
+		[LOC_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(ip6_local_node);

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Node context binding and per-worker graph creation. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_errno.h>
+#include <rte_log.h>
+
+#include "mg_nodes.h"
+#include "nodes_priv.h"
+
+const char *const mg_node_names[] = {
+	"port-rx", "inject", "eth-input", "ip4-input", "ip6-input", "ip4-lookup",
+	"ip6-lookup", "ip4-rewrite", "ip6-rewrite", "ip4-local", "ip6-local",
+	"ip4-icmp-error", "ip6-icmp-error", "ip4-frag", "punt", "port-tx", "drop",
+};
+const unsigned int mg_node_count = RTE_DIM(mg_node_names);
+
+int
+mg_node_init(const struct rte_graph *graph, struct rte_node *node)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	struct mg_dp *dp = mg_dp_get();
+	unsigned int w;
+
+	RTE_BUILD_BUG_ON(sizeof(struct mg_node_ctx) > RTE_NODE_CTX_SZ);
+	if (dp == NULL || sscanf(graph->name, "mgw-%u", &w) != 1 || w >= dp->nb_workers)
+		return -EINVAL;
+	c->dp = dp;
+	c->w = dp->workers[w];
+	return 0;
+}
+
+rte_graph_t
+mg_nodes_graph_create(struct mg_dp *dp, unsigned int w, int socket)
+{
+	struct rte_graph_param prm;
+	char name[RTE_GRAPH_NAMESIZE];
+
+	memset(&prm, 0, sizeof(prm));
+	prm.socket_id = socket;
+	prm.nb_node_patterns = mg_node_count;
+	prm.node_patterns = (const char **)(uintptr_t)mg_node_names;
+	snprintf(name, sizeof(name), "mgw-%u", w);
+	(void)dp;
+	return rte_graph_create(name, &prm);
+}

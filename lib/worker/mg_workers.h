@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_WORKERS_H
+#define MG_WORKERS_H
+
+/**
+ * @file
+ * Worker lcores: each runs its own rte_graph (run to completion over
+ * bursts), reports RCU quiescence after every walk, and follows an idle
+ * policy when no packets arrive, because pods share CPUs and a dataplane
+ * spinning at 100% starves its neighbours:
+ *
+ *  - poll:      never yield (benchmarks);
+ *  - pause:     rte_pause() after pause_after empty walks;
+ *  - sleep:     pause, then after sleep_after empty walks sleep, doubling
+ *               from sleep_min_us to sleep_max_us, offline for RCU;
+ *  - interrupt: like sleep, but wait on RX interrupts where every queue of
+ *               the worker has them (sleep_max_us is the longest wait).
+ */
+
+#include <stdint.h>
+
+#include "mg_common.h"
+#include "mg_config.h"
+
+struct mg_dp;
+
+struct mg_idle_conf {
+	enum mg_idle_mode mode;
+	uint32_t pause_polls;
+	uint32_t sleep_polls;
+	uint32_t sleep_min_us;
+	uint32_t sleep_max_us;
+};
+
+/**
+ * Bind the data plane's workers to lcores (@p lcores, or every EAL worker
+ * lcore when @p n is 0), create their graphs and register them with RCU.
+ */
+int mg_workers_setup(struct mg_dp *dp, const unsigned int *lcores, unsigned int n,
+		     const struct mg_idle_conf *idle, uint16_t burst, struct mg_error *err);
+/** Start the worker loops. */
+int mg_workers_launch(struct mg_dp *dp);
+/** Ask the workers to stop and wait for them. */
+void mg_workers_stop(struct mg_dp *dp);
+/** Number of EAL worker lcores available (for sizing before setup). */
+unsigned int mg_workers_available(void);
+
+/** Give the RX queues of @p ethdev to workers: queue q goes to worker q % n. */
+int mg_workers_add_port(struct mg_dp *dp, uint16_t ethdev, uint16_t nb_rxq, bool rx_intr);
+/** Take every RX queue of @p ethdev off the workers (waits a grace period). */
+int mg_workers_del_port(struct mg_dp *dp, uint16_t ethdev);
+
+#endif /* MG_WORKERS_H */
