@@ -1,0 +1,92 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Write the benchmark's source pcap: 64-byte UDP frames, many flows.
+
+  gen_pcap.py --kind v4|v6|mix --flows N --dst-mac MAC --out FILE
+              --v4-src NET --v4-dst NET --v6-src NET --v6-dst NET
+
+Every frame is 64 bytes on the wire without FCS is 60 bytes; we build 60-byte
+IPv4 frames and 62-byte IPv6 frames are impossible (Ethernet+IPv6+UDP is 62
+bytes of headers), so IPv6 frames carry 2 bytes of payload and are 64 bytes
+long (without FCS); IPv4 frames are padded to 64 bytes too so that both
+families stream the same number of bytes per packet. The flows differ in
+source address, destination address and UDP ports, so a hash or a cache keyed
+on the 5-tuple sees N distinct keys.
+"""
+import argparse
+import ipaddress
+import sys
+
+from scapy.all import Ether, IP, IPv6, UDP, Raw, wrpcap  # noqa: E402
+
+FRAME = 64  # bytes, without the 4-byte FCS that pcap files do not carry
+
+
+def pad(pkt):
+    n = FRAME - len(pkt)
+    if n > 0:
+        pkt = pkt / Raw(b"\x00" * n)
+    return pkt
+
+
+def v4_frames(a, n):
+    src = ipaddress.ip_network(a.v4_src)
+    dst = ipaddress.ip_network(a.v4_dst)
+    out = []
+    for i in range(n):
+        s = src.network_address + 1 + (i % (src.num_addresses - 2))
+        d = dst.network_address + 1 + ((i * 7) % (dst.num_addresses - 2))
+        p = (Ether(src=a.src_mac, dst=a.dst_mac) /
+             IP(src=str(s), dst=str(d), ttl=64) /
+             UDP(sport=1024 + i, dport=5000 + (i % 64)))
+        # Build once so scapy fills in the IPv4 checksum and lengths.
+        out.append(Ether(bytes(pad(p))))
+    return out
+
+
+def v6_frames(a, n):
+    src = ipaddress.ip_network(a.v6_src)
+    dst = ipaddress.ip_network(a.v6_dst)
+    out = []
+    for i in range(n):
+        s = src.network_address + 1 + i
+        d = dst.network_address + 1 + ((i * 7919) % 65521)
+        p = (Ether(src=a.src_mac, dst=a.dst_mac) /
+             IPv6(src=str(s), dst=str(d), hlim=64) /
+             UDP(sport=1024 + i, dport=5000 + (i % 64)))
+        out.append(Ether(bytes(pad(p))))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kind", choices=["v4", "v6", "mix"], required=True)
+    ap.add_argument("--flows", type=int, default=256,
+                    help="distinct 5-tuples per address family")
+    ap.add_argument("--dst-mac", default="02:00:00:00:00:01")
+    ap.add_argument("--src-mac", default="02:00:00:00:01:01")
+    ap.add_argument("--v4-src", default="192.168.0.0/24")
+    ap.add_argument("--v4-dst", default="198.18.1.0/24")
+    ap.add_argument("--v6-src", default="fd00::/64")
+    ap.add_argument("--v6-dst", default="2001:db8:1::/64")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+
+    if a.kind == "v4":
+        pkts = v4_frames(a, a.flows)
+    elif a.kind == "v6":
+        pkts = v6_frames(a, a.flows)
+    else:
+        # Interleave the families so that every burst is mixed.
+        v4, v6 = v4_frames(a, a.flows), v6_frames(a, a.flows)
+        pkts = [p for pair in zip(v4, v6) for p in pair]
+    for p in pkts:
+        if len(p) != FRAME:
+            sys.exit("gen_pcap: built a %d-byte frame, expected %d" % (len(p), FRAME))
+    wrpcap(a.out, pkts)
+    print("gen_pcap: %d %s frames of %d bytes -> %s" % (len(pkts), a.kind, FRAME, a.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""A small DPDK telemetry (v2 socket) client for tools/bench.
+
+  tel.py query SOCKET CMD...        print each command's reply as JSON
+  tel.py measure SOCKET --tx-port N|NAME --rx-port N|NAME
+                 [--warmup S] [--duration S] [--wait S] [--meshgate] [--pid PID]
+
+measure waits until the process answers and its TX port has sent packets,
+lets it warm up, then reads the ethdev counters at the start and the end of
+a fixed window and prints one JSON object: packets forwarded (the TX port's
+opackets), packets received (the RX port's ipackets), seconds, pps. With
+--meshgate, ports may be given by meshgate's port names, and the window's
+per-node deltas (packets, calls, cycles) and drops are included as well.
+
+Only the Python standard library is used, so any python3 will do.
+"""
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+
+
+class Tel:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.s.connect(path)
+        hello = json.loads(self.s.recv(16384).decode())
+        self.maxlen = int(hello.get("max_output_len", 16384))
+
+    def q(self, cmd):
+        self.s.send(cmd.encode())
+        reply = json.loads(self.s.recv(max(self.maxlen, 65536)).decode())
+        key = cmd.split(",", 1)[0]
+        return reply.get(key)
+
+    def close(self):
+        self.s.close()
+
+
+def alive(pid):
+    """True while @pid runs (a zombie does not count); always for pid 0."""
+    if not pid:
+        return True
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def check(pid):
+    if not alive(pid):
+        sys.exit("tel.py: process %d exited" % pid)
+
+
+def connect(path, wait, pid=0):
+    deadline = time.monotonic() + wait
+    while True:
+        check(pid)
+        try:
+            return Tel(path)
+        except OSError:
+            if time.monotonic() > deadline:
+                sys.exit("tel.py: no telemetry socket at %s after %.0f s" % (path, wait))
+            time.sleep(0.1)
+
+
+def resolve(t, port, meshgate, wait, pid):
+    if port.isdigit():
+        return int(port)
+    if not meshgate:
+        sys.exit("tel.py: port '%s' is not an ethdev number" % port)
+    key = "".join(c if c.isalnum() or c in "_./" else "_" for c in port)
+    # meshgate answers /meshgate/ports from a snapshot that it takes once a
+    # second: right after start the answer is still empty.
+    deadline = time.monotonic() + wait
+    while True:
+        ports = t.q("/meshgate/ports") or {}
+        if key in ports:
+            return int(ports[key]["ethdev"])
+        check(pid)
+        if time.monotonic() > deadline:
+            sys.exit("tel.py: meshgate has no port '%s' (has: %s)" % (port, ", ".join(ports)))
+        time.sleep(0.1)
+
+
+def sample(t, tx, rx, meshgate):
+    txs = t.q("/ethdev/stats,%d" % tx)
+    rxs = t.q("/ethdev/stats,%d" % rx)
+    now = time.monotonic()
+    s = {"t": now, "opackets": txs["opackets"], "ipackets": rxs["ipackets"],
+         "imissed": rxs.get("imissed", 0), "oerrors": txs.get("oerrors", 0)}
+    if meshgate:
+        s["nodes"] = t.q("/meshgate/nodes") or {}
+        s["drops"] = t.q("/meshgate/drops") or {}
+    return s
+
+
+def measure(a):
+    t = connect(a.socket, a.wait, a.pid)
+    tx = resolve(t, a.tx_port, a.meshgate, a.wait, a.pid)
+    rx = resolve(t, a.rx_port, a.meshgate, a.wait, a.pid)
+    deadline = time.monotonic() + a.wait
+    while t.q("/ethdev/stats,%d" % tx)["opackets"] == 0:
+        check(a.pid)
+        if time.monotonic() > deadline:
+            sys.exit("tel.py: ethdev %d sent nothing within %.0f s" % (tx, a.wait))
+        time.sleep(0.1)
+    time.sleep(a.warmup)
+    if a.meshgate:
+        # meshgate refreshes its node and drop counters once a second: line the
+        # window up with a refresh so that the deltas cover the same span.
+        first = t.q("/meshgate/nodes")
+        limit = time.monotonic() + 2.5
+        while t.q("/meshgate/nodes") == first and time.monotonic() < limit:
+            time.sleep(0.01)
+    s0 = sample(t, tx, rx, a.meshgate)
+    time.sleep(a.duration)
+    if a.meshgate:
+        first = t.q("/meshgate/nodes")
+        limit = time.monotonic() + 2.5
+        while t.q("/meshgate/nodes") == first and time.monotonic() < limit:
+            time.sleep(0.01)
+    s1 = sample(t, tx, rx, a.meshgate)
+    t.close()
+    check(a.pid)
+    secs = s1["t"] - s0["t"]
+    out = {
+        "tx_ethdev": tx, "rx_ethdev": rx, "seconds": secs,
+        "tx_packets": s1["opackets"] - s0["opackets"],
+        "rx_packets": s1["ipackets"] - s0["ipackets"],
+        "rx_missed": s1["imissed"] - s0["imissed"],
+        "tx_errors": s1["oerrors"] - s0["oerrors"],
+    }
+    out["pps"] = out["tx_packets"] / secs if secs > 0 else 0.0
+    out["rx_pps"] = out["rx_packets"] / secs if secs > 0 else 0.0
+    if a.meshgate:
+        nodes = {}
+        for name, n1 in s1["nodes"].items():
+            n0 = s0["nodes"].get(name, {})
+            d = {k: n1.get(k, 0) - n0.get(k, 0) for k in ("packets", "calls", "cycles")}
+            if d["packets"] or d["calls"]:
+                nodes[name.replace("_", "-")] = d
+        out["nodes"] = nodes
+        out["drops"] = {k.replace("_", "-"): v - s0["drops"].get(k, 0)
+                        for k, v in s1["drops"].items() if v - s0["drops"].get(k, 0)}
+    json.dump(out, sys.stdout)
+    print()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="verb", required=True)
+    q = sub.add_parser("query")
+    q.add_argument("socket")
+    q.add_argument("cmd", nargs="+")
+    m = sub.add_parser("measure")
+    m.add_argument("socket")
+    m.add_argument("--tx-port", required=True)
+    m.add_argument("--rx-port", required=True)
+    m.add_argument("--warmup", type=float, default=3.0)
+    m.add_argument("--duration", type=float, default=10.0)
+    m.add_argument("--wait", type=float, default=30.0)
+    m.add_argument("--meshgate", action="store_true")
+    m.add_argument("--pid", type=int, default=0,
+                   help="give up at once if this process exits")
+    a = ap.parse_args()
+    if a.verb == "query":
+        t = connect(a.socket, 0)
+        for c in a.cmd:
+            print(json.dumps(t.q(c)))
+        t.close()
+    else:
+        try:
+            measure(a)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            check(a.pid)
+            sys.exit("tel.py: telemetry failed: %s" % e)
+
+
+if __name__ == "__main__":
+    main()
