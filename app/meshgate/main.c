@@ -16,12 +16,13 @@ static void
 usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-c FILE] [--check] [--stats-interval N] [--print-default] [-- EAL...]\n"
+		"usage: %s [-c FILE] [--check] [--stats-interval N] [--stats-json FILE] [-- EAL...]\n"
 		"\n"
 		"  -c, --config FILE      configuration (default: the embedded default, which\n"
 		"                         expects the veths that tools/demo creates)\n"
 		"  -t, --check            validate the configuration and exit (like nginx -t)\n"
 		"  -s, --stats-interval N print counters every N seconds (0: only at exit)\n"
+		"      --stats-json FILE  write the final counters to FILE as JSON at exit\n"
 		"      --print-default    print the embedded default configuration\n"
 		"  -h, --help             this help\n"
 		"\n"
@@ -37,6 +38,7 @@ main(int argc, char **argv)
 		{"check", no_argument, NULL, 't'},
 		{"stats-interval", required_argument, NULL, 's'},
 		{"print-default", no_argument, NULL, 'P'},
+		{"stats-json", required_argument, NULL, 'J'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -66,6 +68,9 @@ main(int argc, char **argv)
 		case 'P':
 			fputs(mg_config_default_yaml, stdout);
 			return 0;
+		case 'J':
+			o.stats_json = optarg;
+			break;
 		case 'h':
 			usage(stdout, argv[0]);
 			return 0;

@@ -502,7 +502,7 @@ load_mbufs(struct cfg *c, yaml_node_t *n)
 static void
 load_limits(struct cfg *c, yaml_node_t *n)
 {
-	static const char *const keys[] = {"adjacencies", "routes", "fib_routes", "fib_tbl8",
+	static const char *const keys[] = {"adjacencies", "routes", "fib_routes", "fib_tbl8", "fib6_tbl8",
 					   "neighbors", "punt_ring", "inject_ring",
 					   "icmp_errors_per_sec", "icmp_errors_burst", NULL};
 	struct mg_settings *st = c->st;
@@ -514,6 +514,19 @@ load_limits(struct cfg *c, yaml_node_t *n)
 	rd_uint(c, n, "limits", "routes", 1, (1u << 24), &st->max_routes);
 	rd_uint(c, n, "limits", "fib_routes", 64, (1u << 24), &st->fib_routes);
 	rd_uint(c, n, "limits", "fib_tbl8", 64, (1u << 20), &st->fib_tbl8);
+	rd_uint(c, n, "limits", "fib6_tbl8", 64, (1u << 20), &st->fib6_tbl8);
+	/* FIB entries are 2 bytes while adjacency ids fit in 15 bits; a tbl8 index
+	 * must fit there too. */
+	if (st->max_adjacencies <= 32767) {
+		if (st->fib_tbl8 > 32767)
+			cerr(c, get(c, n, "fib_tbl8"), "limits.fib_tbl8",
+			     "%u is above 32767, the most 2-byte FIB entries can index (raise "
+			     "limits.adjacencies above 32767 for 4-byte entries)", st->fib_tbl8);
+		if (st->fib6_tbl8 > 32767)
+			cerr(c, get(c, n, "fib6_tbl8"), "limits.fib6_tbl8",
+			     "%u is above 32767, the most 2-byte FIB entries can index (raise "
+			     "limits.adjacencies above 32767 for 4-byte entries)", st->fib6_tbl8);
+	}
 	rd_uint(c, n, "limits", "neighbors", 16, (1u << 22), &st->max_neighbors);
 	if (rd_uint(c, n, "limits", "punt_ring", 64, 1u << 16, &v)) {
 		if (v & (v - 1))
@@ -991,6 +1004,7 @@ mg_settings_init(struct mg_settings *st)
 	st->max_routes = 65536;
 	st->fib_routes = 131072;
 	st->fib_tbl8 = 8192;
+	st->fib6_tbl8 = 16384;
 	st->max_neighbors = 16384;
 	st->punt_ring = 1024;
 	st->inject_ring = 2048;

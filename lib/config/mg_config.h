@@ -62,7 +62,8 @@ struct mg_settings {
 	uint32_t max_adjacencies;
 	uint32_t max_routes;          /**< Static routes, all networks. */
 	uint32_t fib_routes;          /**< Per network and family (incl. connected/host). */
-	uint32_t fib_tbl8;            /**< Per network and family. */
+	uint32_t fib_tbl8;            /**< IPv4 tbl8 groups per network (one per /24 with longer routes). */
+	uint32_t fib6_tbl8;           /**< IPv6 tbl8 groups per network (a /64 takes ~5, a /128 ~13). */
 	uint32_t max_neighbors;       /**< Dynamic + static neighbor entries. */
 	uint32_t punt_ring;
 	uint32_t inject_ring;

@@ -291,7 +291,7 @@ mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags
 	c6.default_nh = MG_ADJ_ID_NOROUTE;
 	c6.max_routes = (int)dp->conf.fib_routes;
 	c6.trie.nh_sz = wide ? RTE_FIB6_TRIE_4B : RTE_FIB6_TRIE_2B;
-	c6.trie.num_tbl8 = dp->conf.fib_tbl8;
+	c6.trie.num_tbl8 = dp->conf.fib6_tbl8;
 	snprintf(fname, sizeof(fname), "mg6_%u", id);
 	n->fib6 = rte_fib6_create(fname, SOCKET_ID_ANY, &c6);
 	if (n->fib4 == NULL || n->fib6 == NULL) {
@@ -303,7 +303,10 @@ mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags
 		return mg_error_set(err, ENOMEM, "",
 				    "cannot create the FIBs of network '%s': %s (each network "
 				    "needs about %u MiB; raise dpdk.memory_mb)", name,
-				    rte_strerror(e), wide ? 128 : 64);
+				    rte_strerror(e),
+				    (wide ? 128 : 64) + (unsigned int)(((uint64_t)dp->conf.fib_tbl8 +
+									dp->conf.fib6_tbl8) *
+								       (wide ? 1024 : 512) >> 20));
 	}
 	__atomic_store_n(&dp->nets[id], n, __ATOMIC_RELEASE);
 	DP_LOG(DEBUG, "network %u '%s' created\n", id, name);
@@ -366,16 +369,19 @@ mg_dp_route_lookup(struct mg_dp *dp, uint16_t net, const struct mg_ip *ip)
 
 	if (n == NULL)
 		return MG_ADJ_ID_NOROUTE;
-	if (ip->family == AF_INET) {
-		uint32_t a = ntohl(ip->v4);
+	/* Like the lookup nodes: 0 means a tbl8 recycle raced us; look again. */
+	do {
+		if (ip->family == AF_INET) {
+			uint32_t a = ntohl(ip->v4);
 
-		rte_fib_lookup_bulk(n->fib4, &a, &nh, 1);
-	} else {
-		uint8_t a[1][16];
+			rte_fib_lookup_bulk(n->fib4, &a, &nh, 1);
+		} else {
+			uint8_t a[1][16];
 
-		memcpy(a[0], ip->v6, 16);
-		rte_fib6_lookup_bulk(n->fib6, a, &nh, 1);
-	}
+			memcpy(a[0], ip->v6, 16);
+			rte_fib6_lookup_bulk(n->fib6, a, &nh, 1);
+		}
+	} while (nh == MG_ADJ_ID_RETRY);
 	return (uint32_t)nh;
 }
 

@@ -325,6 +325,7 @@ struct mg_dp_conf {
 	uint32_t max_adjacencies;
 	uint32_t fib_routes;
 	uint32_t fib_tbl8;
+	uint32_t fib6_tbl8;
 	uint32_t punt_ring;
 	uint32_t inject_ring;
 	uint32_t icmp_rate;
@@ -394,7 +395,7 @@ mg_dp_net(const struct mg_dp *dp, uint16_t id)
 /* FIB changes (main lcore). Addresses: IPv4 in network order, IPv6 bytes. */
 int mg_dp_route_add(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p, uint32_t adj);
 int mg_dp_route_del(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p);
-/** Look up from the main lcore (tests, show commands). */
+/** Look up (any thread inside an RCU read side, or the main lcore). */
 uint32_t mg_dp_route_lookup(struct mg_dp *dp, uint16_t net, const struct mg_ip *ip);
 
 /* Adjacencies (main lcore). */

@@ -205,7 +205,8 @@ static struct rte_mbuf *
 frame_alloc(struct mg_fwd *f, const struct fwd_iface *ifc, const uint8_t *dst_mac,
 	    uint16_t etype, uint16_t l3len, uint8_t **l3)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(mg_dp_pool(f->dp, (int)rte_socket_id()));
+	struct rte_mempool *pool = mg_dp_pool(f->dp, (int)rte_socket_id());
+	struct rte_mbuf *m = pool ? rte_pktmbuf_alloc(pool) : NULL;
 	uint16_t l2 = ifc->vlan ? 18 : 14;
 	uint8_t *p;
 

@@ -392,7 +392,7 @@ port_refs(const struct gw *g, struct mg_stats_port_ref *refs)
 }
 
 static void
-print_stats(const struct gw *g, FILE *f)
+print_stats(const struct gw *g, FILE *f, const char *json_path)
 {
 	struct mg_stats_port_ref refs[MG_MAX_PORTS];
 	struct mg_stats *s = malloc(sizeof(*s));
@@ -402,6 +402,16 @@ print_stats(const struct gw *g, FILE *f)
 	mg_stats_collect(g->dp, refs, port_refs(g, refs), mg_fwd_neigh_count(g->fwd), s);
 	mg_stats_print(f, s);
 	fflush(f);
+	if (json_path != NULL) {
+		FILE *jf = fopen(json_path, "w");
+
+		if (jf == NULL) {
+			fprintf(stderr, "meshgate: cannot write %s: %s\n", json_path, strerror(errno));
+		} else {
+			mg_stats_write_json(jf, s);
+			fclose(jf);
+		}
+	}
 	free(s);
 }
 
@@ -436,7 +446,7 @@ main_loop(struct gw *g)
 		}
 		if (g->print_interval_s && now >= g->next_print_ns) {
 			printf("--- meshgate counters ---\n");
-			print_stats(g, stdout);
+			print_stats(g, stdout, NULL);
 			g->next_print_ns = now + (uint64_t)g->print_interval_s * 1000000000ull;
 		}
 		if (got == 0)
@@ -538,6 +548,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 	dc.max_adjacencies = g->st.max_adjacencies;
 	dc.fib_routes = g->st.fib_routes;
 	dc.fib_tbl8 = g->st.fib_tbl8;
+	dc.fib6_tbl8 = g->st.fib6_tbl8;
 	dc.punt_ring = g->st.punt_ring;
 	dc.inject_ring = g->st.inject_ring;
 	dc.icmp_rate = g->st.icmp_rate;
@@ -632,7 +643,7 @@ out:
 		/* Final counters, then take the ports down in order. */
 		if (workers_up) {
 			printf("--- final counters ---\n");
-			print_stats(g, stdout);
+			print_stats(g, stdout, o->stats_json);
 		}
 		for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
 			const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);

@@ -16,6 +16,7 @@ struct mg_gw_opts {
 	const char *config;      /**< NULL: the embedded default. */
 	bool check_only;         /**< Validate and exit. */
 	int stats_interval;      /**< -1: from the file. Seconds between printed counters. */
+	const char *stats_json;  /**< Write the final counters there as JSON at exit. */
 	int eal_argc;            /**< EAL arguments after "--" (override the file). */
 	char **eal_argv;
 	const char *prog;

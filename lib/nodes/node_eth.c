@@ -4,6 +4,7 @@
  * strips the L2 header and hands IPv4/IPv6 on; ARP goes to the main lcore
  * with its header still on.
  */
+#include "mg_parse.h"
 #include "nodes_priv.h"
 
 /* Resolve the interface of a frame; caches the last answer per burst. */
@@ -47,32 +48,20 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct mg_meta *md = mg_meta(m);
 	const struct mg_dp_iface *ifc;
-	uint16_t type, vlan = 0, off = sizeof(*eth);
-	enum mg_drop why = MG_DROP_ETH_NO_IFACE;
+	struct mg_eth_info ei;
+	enum mg_drop why;
 
 	st->rx_bytes[m->port] += m->pkt_len;
 	if (unlikely(m->nb_segs != 1)) {
 		md->drop = MG_DROP_ETH_MULTISEG;
 		return ETH_NEXT_DROP;
 	}
-	if (unlikely(m->data_len < sizeof(*eth))) {
-		md->drop = MG_DROP_ETH_TRUNCATED;
+	why = mg_parse_eth((const uint8_t *)eth, m->data_len, &ei);
+	if (unlikely(why != MG_DROP_NONE)) {
+		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;
 	}
-	type = eth->ether_type;
-	if (unlikely(type == MG_ETH_VLAN_BE || type == MG_ETH_QINQ_BE)) {
-		const struct mg_vlan_hdr *vh = (const struct mg_vlan_hdr *)(eth + 1);
-
-		if (m->data_len < sizeof(*eth) + sizeof(*vh)) {
-			md->drop = MG_DROP_ETH_TRUNCATED;
-			return ETH_NEXT_DROP;
-		}
-		/* VLAN 0 (a priority tag) maps to the untagged interface. */
-		vlan = rte_be_to_cpu_16(vh->tci) & 0xfff;
-		type = vh->proto;
-		off += sizeof(*vh);
-	}
-	ifc = eth_iface(dp, cc, m->port, vlan, &why);
+	ifc = eth_iface(dp, cc, m->port, ei.vlan, &why);
 	if (unlikely(ifc == NULL)) {
 		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;
@@ -85,16 +74,16 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	md->rx_if = cc->ifx;
 	md->net = ifc->net;
 	md->flags = 0;
-	m->l2_len = off; /* ND and ARP handling on the main lcore read the frame's MACs */
-	if (likely(type == MG_ETH_IPV4_BE)) {
-		rte_pktmbuf_adj(m, off);
+	m->l2_len = ei.l2_len; /* ND and ARP handling on the main lcore read the frame's MACs */
+	if (likely(ei.type == MG_ETH_IPV4_BE)) {
+		rte_pktmbuf_adj(m, ei.l2_len);
 		return ETH_NEXT_IP4;
 	}
-	if (type == MG_ETH_IPV6_BE) {
-		rte_pktmbuf_adj(m, off);
+	if (ei.type == MG_ETH_IPV6_BE) {
+		rte_pktmbuf_adj(m, ei.l2_len);
 		return ETH_NEXT_IP6;
 	}
-	if (type == MG_ETH_ARP_BE) {
+	if (ei.type == MG_ETH_ARP_BE) {
 		md->punt = MG_PUNT_ARP;
 		return ETH_NEXT_PUNT;
 	}

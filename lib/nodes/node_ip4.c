@@ -6,6 +6,7 @@
  */
 #include <rte_fib.h>
 
+#include "mg_parse.h"
 #include "nodes_priv.h"
 
 /* ---- ip4-input ---------------------------------------------------------------- */
@@ -14,68 +15,25 @@ static inline uint16_t
 ip4_input_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
-	uint32_t len = m->pkt_len, ihl, tot;
-	uint32_t src, dst;
-	uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	struct mg_ip4_info info;
+	enum mg_drop why = mg_parse_ip4(ip, m->pkt_len, m->ol_flags, &info);
 
-	if (unlikely(len < MG_IP4_MIN_HLEN)) {
-		mg_set_drop(m, MG_DROP_IP4_TRUNCATED);
+	if (unlikely(why != MG_DROP_NONE)) {
+		mg_set_drop(m, why);
 		return IP4IN_NEXT_DROP;
 	}
-	if (unlikely((ip->version_ihl >> 4) != 4)) {
-		mg_set_drop(m, MG_DROP_IP4_BAD_VERSION);
-		return IP4IN_NEXT_DROP;
-	}
-	ihl = ip->version_ihl & 0xf;
-	if (unlikely(ihl < 5)) {
-		mg_set_drop(m, MG_DROP_IP4_BAD_IHL);
-		return IP4IN_NEXT_DROP;
-	}
-	if (unlikely(ihl * 4 > len)) {
-		mg_set_drop(m, MG_DROP_IP4_TRUNCATED);
-		return IP4IN_NEXT_DROP;
-	}
-	tot = rte_be_to_cpu_16(ip->total_length);
-	if (unlikely(tot < ihl * 4)) {
-		mg_set_drop(m, MG_DROP_IP4_BAD_LENGTH);
-		return IP4IN_NEXT_DROP;
-	}
-	if (unlikely(tot > len)) {
-		mg_set_drop(m, MG_DROP_IP4_TRUNCATED);
-		return IP4IN_NEXT_DROP;
-	}
-	if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-	    (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !mg_ip4_cksum_ok(ip, ihl))) {
-		mg_set_drop(m, MG_DROP_IP4_BAD_CHECKSUM);
-		return IP4IN_NEXT_DROP;
-	}
-	src = rte_be_to_cpu_32(ip->src_addr);
-	dst = rte_be_to_cpu_32(ip->dst_addr);
-	/* Martian sources: 0/8, 127/8, multicast, class E and broadcast. */
-	if (unlikely((src >> 24) == 0 || (src >> 24) == 127 || (src >> 28) >= 0xe)) {
-		mg_set_drop(m, MG_DROP_IP4_BAD_SRC);
-		return IP4IN_NEXT_DROP;
-	}
-	if (unlikely((dst >> 24) == 0 || (dst >> 24) == 127)) {
-		mg_set_drop(m, MG_DROP_IP4_BAD_DST);
-		return IP4IN_NEXT_DROP;
-	}
-	if (unlikely((dst >> 28) >= 0xe)) {
-		mg_set_drop(m, MG_DROP_IP4_MULTICAST);
-		return IP4IN_NEXT_DROP;
-	}
-	if (unlikely(ihl > 5 || (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)))) {
+	if (unlikely(info.options || info.fragment)) {
 		const struct mg_dp_net *net = mg_dp_net(dp, mg_meta(m)->net);
 		uint32_t flags = net ? net->flags : 0;
 
-		if (ihl > 5) {
+		if (info.options) {
 			if (flags & MG_NET_DROP_IP_OPTIONS) {
 				mg_set_drop(m, MG_DROP_IP4_OPTIONS);
 				return IP4IN_NEXT_DROP;
 			}
 			st->ip4_options++;
 		}
-		if (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)) {
+		if (info.fragment) {
 			if (flags & MG_NET_DROP_FRAGMENTS) {
 				mg_set_drop(m, MG_DROP_IP4_FRAGMENT);
 				return IP4IN_NEXT_DROP;
@@ -83,8 +41,8 @@ ip4_input_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 			st->ip4_fragments++;
 		}
 	}
-	if (unlikely(len > tot))
-		rte_pktmbuf_trim(m, (uint16_t)(len - tot)); /* Ethernet padding */
+	if (unlikely(m->pkt_len > info.tot))
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info.tot)); /* Ethernet padding */
 	return IP4IN_NEXT_LOOKUP;
 }
 

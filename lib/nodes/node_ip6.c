@@ -7,104 +7,42 @@
  */
 #include <rte_fib6.h>
 
+#include "mg_parse.h"
 #include "nodes_priv.h"
-
-static inline int
-is_nd_type(uint8_t t)
-{
-	return t >= MG_ICMP6_ND_RS && t <= MG_ICMP6_ND_REDIRECT;
-}
-
-static inline int
-addr_is_zero(const uint8_t *a)
-{
-	static const uint8_t z[16];
-
-	return memcmp(a, z, 16) == 0;
-}
-
-static inline int
-addr_is_loopback(const uint8_t *a)
-{
-	static const uint8_t lo[16] = {[15] = 1};
-
-	return memcmp(a, lo, 16) == 0;
-}
 
 /* ---- ip6-input ---------------------------------------------------------------- */
 
 static inline uint16_t
 ip6_input_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
 {
-	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
-	uint32_t len = m->pkt_len, plen;
-	const uint8_t *pkt = (const uint8_t *)ip6;
+	const uint8_t *pkt = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct mg_ip6_info info;
+	enum mg_drop why = mg_parse_ip6(pkt, m->pkt_len, &info);
 
-	if (unlikely(len < MG_IP6_HLEN)) {
-		mg_set_drop(m, MG_DROP_IP6_TRUNCATED);
+	if (unlikely(why != MG_DROP_NONE)) {
+		mg_set_drop(m, why);
 		return IP6IN_NEXT_DROP;
 	}
-	if (unlikely((pkt[0] >> 4) != 6)) {
-		mg_set_drop(m, MG_DROP_IP6_BAD_VERSION);
-		return IP6IN_NEXT_DROP;
+	if (unlikely(m->pkt_len > info.tot))
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info.tot)); /* Ethernet padding */
+	if (info.nd) {
+		mg_meta(m)->punt = MG_PUNT_ND;
+		return IP6IN_NEXT_PUNT;
 	}
-	plen = rte_be_to_cpu_16(ip6->payload_len);
-	if (unlikely(MG_IP6_HLEN + plen > len)) {
-		mg_set_drop(m, MG_DROP_IP6_TRUNCATED);
-		return IP6IN_NEXT_DROP;
-	}
-	if (unlikely(len > MG_IP6_HLEN + plen)) {
-		rte_pktmbuf_trim(m, (uint16_t)(len - MG_IP6_HLEN - plen));
-		len = MG_IP6_HLEN + plen;
-	}
-	/* Neighbor discovery goes to the main lcore whatever the addresses. */
-	if (ip6->proto == MG_IPPROTO_ICMPV6) {
-		if (plen >= 1 && is_nd_type(pkt[MG_IP6_HLEN])) {
-			mg_meta(m)->punt = MG_PUNT_ND;
-			return IP6IN_NEXT_PUNT;
-		}
-	} else if (unlikely(mg_ip6_is_ext(ip6->proto))) {
-		uint8_t proto;
-		uint32_t l4off;
-		int frag, first;
+	if (unlikely(info.fragment)) {
+		const struct mg_dp_net *net = mg_dp_net(dp, mg_meta(m)->net);
 
-		if (mg_ip6_walk(pkt, len, &proto, &l4off, &frag, &first) < 0) {
-			mg_set_drop(m, MG_DROP_IP6_BAD_EXT);
+		if (net != NULL && (net->flags & MG_NET_DROP_FRAGMENTS)) {
+			mg_set_drop(m, MG_DROP_IP6_FRAGMENT);
 			return IP6IN_NEXT_DROP;
 		}
-		if (frag) {
-			const struct mg_dp_net *net = mg_dp_net(dp, mg_meta(m)->net);
-
-			if (net != NULL && (net->flags & MG_NET_DROP_FRAGMENTS)) {
-				mg_set_drop(m, MG_DROP_IP6_FRAGMENT);
-				return IP6IN_NEXT_DROP;
-			}
-			st->ip6_fragments++;
-		}
-		if (proto == MG_IPPROTO_ICMPV6 && (!frag || first) && l4off < len &&
-		    is_nd_type(pkt[l4off])) {
-			mg_meta(m)->punt = MG_PUNT_ND;
-			return IP6IN_NEXT_PUNT;
-		}
+		st->ip6_fragments++;
 	}
-	if (unlikely(ip6->src_addr[0] == 0xff || addr_is_zero(ip6->src_addr) ||
-		     addr_is_loopback(ip6->src_addr))) {
-		mg_set_drop(m, MG_DROP_IP6_BAD_SRC);
-		return IP6IN_NEXT_DROP;
-	}
-	if (unlikely(ip6->dst_addr[0] == 0xff)) {
-		mg_set_drop(m, MG_DROP_IP6_MULTICAST);
-		return IP6IN_NEXT_DROP;
-	}
-	if (unlikely(addr_is_zero(ip6->dst_addr) || addr_is_loopback(ip6->dst_addr))) {
-		mg_set_drop(m, MG_DROP_IP6_BAD_DST);
-		return IP6IN_NEXT_DROP;
-	}
-	if (unlikely(ip6->dst_addr[0] == 0xfe && (ip6->dst_addr[1] & 0xc0) == 0x80)) {
+	if (unlikely(info.link_local_dst)) {
 		/* Link-local: only the receiving interface's own address is valid. */
 		const struct mg_dp_iface *ifc = mg_dp_iface(dp, mg_meta(m)->rx_if);
 
-		if (ifc == NULL || memcmp(ifc->ip6_ll, ip6->dst_addr, 16) != 0) {
+		if (ifc == NULL || memcmp(ifc->ip6_ll, pkt + 24, 16) != 0) {
 			mg_set_drop(m, MG_DROP_IP6_LINK_LOCAL);
 			return IP6IN_NEXT_DROP;
 		}

@@ -69,6 +69,8 @@ void mg_stats_refresh(struct mg_dp *dp, const struct mg_stats_port_ref *ports,
 void mg_stats_last(struct mg_stats *out);
 /** Print a snapshot as tables. */
 void mg_stats_print(FILE *f, const struct mg_stats *s);
+/** Write a snapshot as one JSON object (ports, nodes, drops, gateway). */
+void mg_stats_write_json(FILE *f, const struct mg_stats *s);
 /** Register the /meshgate/... telemetry commands. */
 int mg_stats_telemetry_register(void);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
+#include <ctype.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -159,12 +160,71 @@ mg_stats_print(FILE *f, const struct mg_stats *s)
 		s->sum.echo_replies, s->neighbors, s->mbufs_free, s->mbufs_total);
 }
 
+/* ---- JSON ------------------------------------------------------------------------- */
+
+void
+mg_stats_write_json(FILE *f, const struct mg_stats *s)
+{
+	const struct mg_lcore_stats *g = &s->sum;
+
+	fprintf(f, "{\n  \"ports\": {");
+	for (unsigned int i = 0; i < s->nports; i++) {
+		const struct mg_stats_port *p = &s->ports[i];
+
+		fprintf(f,
+			"%s\n    \"%s\": {\"ethdev\": %u, \"link_up\": %s, \"rx_packets\": %" PRIu64
+			", \"rx_bytes\": %" PRIu64 ", \"tx_packets\": %" PRIu64 ", \"tx_bytes\": %" PRIu64
+			", \"rx_missed\": %" PRIu64 ", \"rx_errors\": %" PRIu64 ", \"tx_errors\": %" PRIu64
+			", \"rx_nombuf\": %" PRIu64 "}",
+			i ? "," : "", p->name, p->ethdev, p->link_up ? "true" : "false", p->rx_pkts,
+			p->rx_bytes, p->tx_pkts, p->tx_bytes, p->imissed, p->ierrors, p->oerrors,
+			p->rx_nombuf);
+	}
+	fprintf(f, "\n  },\n  \"nodes\": {");
+	for (unsigned int i = 0; i < s->nnodes; i++)
+		fprintf(f, "%s\n    \"%s\": {\"packets\": %" PRIu64 ", \"calls\": %" PRIu64
+			   ", \"cycles\": %" PRIu64 "}",
+			i ? "," : "", s->nodes[i].name, s->nodes[i].packets, s->nodes[i].calls,
+			s->nodes[i].cycles);
+	fprintf(f, "\n  },\n  \"drops\": {");
+	for (unsigned int r = 1; r < MG_DROP_MAX; r++)
+		fprintf(f, "%s\n    \"%s\": %" PRIu64, r > 1 ? "," : "", mg_drop_name(r), s->drops[r]);
+	fprintf(f,
+		"\n  },\n  \"gateway\": {\"workers\": %u, \"drops\": %" PRIu64 ", \"punted\": %" PRIu64
+		", \"injected\": %" PRIu64 ", \"icmp_errors\": %" PRIu64 ", \"icmp_rate_limited\": %" PRIu64
+		", \"echo_replies\": %" PRIu64 ", \"ip4_options\": %" PRIu64 ", \"ip4_fragments\": %" PRIu64
+		", \"ip4_fragmented\": %" PRIu64 ", \"ip6_fragments\": %" PRIu64 ", \"arp_rx\": %" PRIu64
+		", \"arp_tx\": %" PRIu64 ", \"nd_rx\": %" PRIu64 ", \"nd_tx\": %" PRIu64
+		", \"held_released\": %" PRIu64 ", \"fib_retries\": %" PRIu64 ", \"idle_sleeps\": %" PRIu64
+		", \"neighbors\": %u, \"adjacencies\": %u, \"mbufs_free\": %u, \"mbufs_total\": %u}\n}\n",
+		s->workers, s->drops_total, g->punted, g->injected, g->icmp_sent, g->icmp_ratelimited,
+		g->echo_replies, g->ip4_options, g->ip4_fragments, g->ip4_fragmented, g->ip6_fragments,
+		g->arp_rx, g->arp_tx, g->nd_rx, g->nd_tx, g->held_released, g->fib_retries,
+		g->idle_sleeps, s->neighbors, s->adjacencies, s->mbufs_free, s->mbufs_total);
+}
+
 /* ---- telemetry -------------------------------------------------------------------- */
+
+/* Telemetry keys allow [A-Za-z0-9_./] only: "port-rx" becomes "port_rx". */
+static const char *
+tel_key(const char *name, char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < n; i++) {
+		char c = name[i];
+
+		buf[i] = (isalnum((unsigned char)c) || c == '_' || c == '.' || c == '/') ? c : '_';
+	}
+	buf[i] = '\0';
+	return buf;
+}
 
 static int
 tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct mg_stats *s = malloc(sizeof(*s));
+	char key[RTE_TEL_MAX_STRING_LEN];
 
 	if (s == NULL)
 		return -ENOMEM;
@@ -187,7 +247,7 @@ tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(c, "rx_errors", p->ierrors);
 		rte_tel_data_add_dict_u64(c, "tx_errors", p->oerrors);
 		rte_tel_data_add_dict_u64(c, "rx_nombuf", p->rx_nombuf);
-		rte_tel_data_add_dict_container(d, p->name, c, 0);
+		rte_tel_data_add_dict_container(d, tel_key(p->name, key, sizeof(key)), c, 0);
 	}
 	free(s);
 	return 0;
@@ -197,6 +257,7 @@ static int
 tel_nodes(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct mg_stats *s = malloc(sizeof(*s));
+	char key[RTE_TEL_MAX_STRING_LEN];
 
 	if (s == NULL)
 		return -ENOMEM;
@@ -212,7 +273,7 @@ tel_nodes(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(c, "packets", n->packets);
 		rte_tel_data_add_dict_u64(c, "calls", n->calls);
 		rte_tel_data_add_dict_u64(c, "cycles", n->cycles);
-		rte_tel_data_add_dict_container(d, n->name, c, 0);
+		rte_tel_data_add_dict_container(d, tel_key(n->name, key, sizeof(key)), c, 0);
 	}
 	free(s);
 	return 0;
@@ -222,13 +283,14 @@ static int
 tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	struct mg_stats *s = malloc(sizeof(*s));
+	char key[RTE_TEL_MAX_STRING_LEN];
 
 	if (s == NULL)
 		return -ENOMEM;
 	mg_stats_last(s);
 	rte_tel_data_start_dict(d);
 	for (unsigned int r = 1; r < MG_DROP_MAX; r++)
-		rte_tel_data_add_dict_u64(d, mg_drop_name(r), s->drops[r]);
+		rte_tel_data_add_dict_u64(d, tel_key(mg_drop_name(r), key, sizeof(key)), s->drops[r]);
 	free(s);
 	return 0;
 }

@@ -99,6 +99,9 @@ def main():
             if r.get("rx_missed") or r.get("tx_errors"):
                 warnings.append("%s %s: rx_missed %d, tx_errors %d"
                                 % (app, k, r.get("rx_missed", 0), r.get("tx_errors", 0)))
+            if r.get("hugepages_in_use", 1) == 0:
+                warnings.append("%s %s: ran without hugepages: its figure is not comparable"
+                                % (app, k))
             if r.get("drops"):
                 warnings.append("%s %s: drops %s" % (app, k, r["drops"]))
     print()

@@ -87,6 +87,19 @@ def resolve(t, port, meshgate, wait, pid):
         time.sleep(0.1)
 
 
+def hugepages_in_use():
+    """2 MB (default size) hugepages allocated now, from /proc/meminfo."""
+    m = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                m[k] = int(v.split()[0])
+    except (OSError, ValueError, IndexError):
+        return -1
+    return m.get("HugePages_Total", 0) - m.get("HugePages_Free", 0)
+
+
 def sample(t, tx, rx, meshgate):
     txs = t.q("/ethdev/stats,%d" % tx)
     rxs = t.q("/ethdev/stats,%d" % rx)
@@ -135,6 +148,7 @@ def measure(a):
         "rx_missed": s1["imissed"] - s0["imissed"],
         "tx_errors": s1["oerrors"] - s0["oerrors"],
     }
+    out["hugepages_in_use"] = hugepages_in_use()
     out["pps"] = out["tx_packets"] / secs if secs > 0 else 0.0
     out["rx_pps"] = out["rx_packets"] / secs if secs > 0 else 0.0
     if a.meshgate:

@@ -1,0 +1,318 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Route tables: the data plane FIB (rte_fib / rte_fib6 behind mg_dp) against
+ * a naive longest-prefix match over the same prefixes, through random adds
+ * and deletes; forwarding control's RIB arbitration between sources; and
+ * lookups of stable routes from a reader thread that must never see a wrong
+ * answer while other routes churn (the tbl8 recycle race).
+ */
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_random.h>
+#include <rte_rcu_qsbr.h>
+
+#include "mg_dp.h"
+#include "mg_fwd.h"
+#include "mg_test.h"
+
+static struct mg_dp *dp;
+
+static void
+setup(void)
+{
+	char prefix[64];
+	char *argv[] = {"test_fib", "-l", "0", "--no-huge", "-m", "512", "--no-pci",
+			"--no-shconf", "--no-telemetry", "--log-level", "error",
+			"--file-prefix", prefix, NULL};
+	struct mg_dp_conf c = {.max_adjacencies = 30000, .fib_routes = 100000, .fib_tbl8 = 4096,
+			       .fib6_tbl8 = 32767,
+			       .punt_ring = 64, .inject_ring = 64, .icmp_rate = 1, .icmp_burst = 1,
+			       .nb_workers = 1};
+	struct mg_error e;
+
+	snprintf(prefix, sizeof(prefix), "mgunit%d", getpid());
+	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
+		fprintf(stderr, "EAL init failed\n");
+		exit(2);
+	}
+	dp = mg_dp_create(&c);
+	if (dp != NULL)
+		dp->pools[0] = rte_pktmbuf_pool_create("test_pool", 1024, 0, 0, 2176, SOCKET_ID_ANY);
+	if (dp == NULL || dp->pools[0] == NULL || mg_dp_net_create(dp, 0, "default", 0, &e) < 0) {
+		fprintf(stderr, "cannot create the data plane\n");
+		exit(2);
+	}
+}
+
+/* ---- a naive reference -------------------------------------------------------------- */
+
+struct ref_route {
+	struct mg_prefix p;
+	uint32_t adj;
+};
+
+static struct ref_route ref[4096];
+static unsigned int nref;
+
+static uint32_t
+ref_lookup(const struct mg_ip *ip)
+{
+	int best = -1;
+	uint32_t adj = MG_ADJ_ID_NOROUTE;
+
+	for (unsigned int i = 0; i < nref; i++)
+		if (mg_prefix_contains(&ref[i].p, ip) && (int)ref[i].p.len > best) {
+			best = ref[i].p.len;
+			adj = ref[i].adj;
+		}
+	return adj;
+}
+
+static int
+ref_find(const struct mg_prefix *p)
+{
+	for (unsigned int i = 0; i < nref; i++)
+		if (mg_prefix_equal(&ref[i].p, p))
+			return (int)i;
+	return -1;
+}
+
+static void
+random_ip(struct mg_ip *ip, int family, const struct mg_ip *near)
+{
+	memset(ip, 0, sizeof(*ip));
+	ip->family = (uint8_t)family;
+	for (int i = 0; i < 16; i++)
+		ip->bytes[i] = (uint8_t)rte_rand();
+	/* Keep most addresses inside a small space so prefixes nest and collide. */
+	if (near != NULL) {
+		unsigned int keep = family == AF_INET ? 1 : 4;
+
+		memcpy(ip->bytes, near->bytes, keep);
+	}
+	if (family == AF_INET)
+		ip->v4 &= htonl(0x0affffff) | htonl(0x0a000000);
+}
+
+static void
+fib_vs_reference(int family)
+{
+	const int maxlen = family == AF_INET ? 32 : 128;
+	struct mg_ip base, ip;
+	unsigned int mismatches = 0;
+
+	nref = 0;
+	random_ip(&base, family, NULL);
+	for (int round = 0; round < 3000; round++) {
+		struct mg_prefix p;
+		int k;
+
+		random_ip(&p.addr, family, &base);
+		p.len = (uint8_t)(8 + rte_rand() % (maxlen - 7));
+		mg_prefix_mask(&p);
+		k = ref_find(&p);
+		if (k >= 0 && rte_rand() % 2) {
+			CHECK_EQ(mg_dp_route_del(dp, 0, &p), 0);
+			ref[k] = ref[--nref];
+		} else if (nref < RTE_DIM(ref)) {
+			uint32_t adj = MG_ADJ_ID_FIRST_DYNAMIC + (uint32_t)(rte_rand() % 20000);
+			int rc = mg_dp_route_add(dp, 0, &p, adj);
+
+			CHECK_EQ(rc, 0);
+			if (rc != 0)
+				break;
+			if (k >= 0)
+				ref[k].adj = adj;
+			else
+				ref[nref++] = (struct ref_route){p, adj};
+		}
+		if (round % 500 == 0) {
+			for (int q = 0; q < 2000; q++) {
+				random_ip(&ip, family, &base);
+				if (mg_dp_route_lookup(dp, 0, &ip) != ref_lookup(&ip))
+					mismatches++;
+			}
+		}
+	}
+	CHECK_EQ(mismatches, 0);
+	while (nref > 0)
+		CHECK_EQ(mg_dp_route_del(dp, 0, &ref[--nref].p), 0);
+	random_ip(&ip, family, &base);
+	CHECK_EQ(mg_dp_route_lookup(dp, 0, &ip), MG_ADJ_ID_NOROUTE);
+}
+
+MG_TEST(fib4_matches_naive_lpm)
+{
+	fib_vs_reference(AF_INET);
+}
+
+MG_TEST(fib6_matches_naive_lpm)
+{
+	fib_vs_reference(AF_INET6);
+}
+
+/* ---- RIB arbitration ------------------------------------------------------------------ */
+
+static struct mg_fwd *
+fwd_with_iface(void)
+{
+	struct mg_fwd_conf fc = {.max_neighbors = 64, .reachable_ms = 60000, .retrans_ms = 1000,
+				 .probes = 3, .hold_packets = 4, .failed_ms = 1000};
+	struct mg_fwd *f = mg_fwd_create(dp, &fc);
+	struct mg_iface ifc;
+	struct mg_prefix a;
+	struct mg_error e;
+
+	memset(&ifc, 0, sizeof(ifc));
+	ifc.id = 3;
+	strcpy(ifc.name, "p0");
+	ifc.mtu = 1500;
+	mg_mac_parse("02:00:00:00:00:01", &ifc.mac);
+	CHECK_EQ(mg_fwd_iface_add(f, &ifc, 0, &e), 0);
+	mg_prefix_parse("10.0.0.1/24", &a);
+	CHECK_EQ(mg_fwd_addr_add(f, 3, &a, &e), 0);
+	return f;
+}
+
+static uint32_t
+lk(const char *s)
+{
+	struct mg_ip ip;
+
+	mg_ip_parse(s, &ip);
+	return mg_dp_route_lookup(dp, 0, &ip);
+}
+
+MG_TEST(rib_sources_and_precedence)
+{
+	struct mg_fwd *f = fwd_with_iface();
+	struct mg_route r;
+	struct mg_neigh nb;
+	struct mg_error e;
+	uint32_t glean, nadj;
+
+	/* Local address and connected subnet. */
+	CHECK_EQ(lk("10.0.0.1"), MG_ADJ_ID_LOCAL);
+	glean = lk("10.0.0.77");
+	CHECK(glean >= MG_ADJ_ID_FIRST_DYNAMIC && dp->adj[glean].type == MG_ADJ_GLEAN);
+	CHECK_EQ(lk("10.1.0.1"), MG_ADJ_ID_NOROUTE);
+	/* A static neighbor gets a host route to its own adjacency. */
+	memset(&nb, 0, sizeof(nb));
+	nb.iface = 3;
+	mg_ip_parse("10.0.0.77", &nb.ip);
+	mg_mac_parse("02:00:00:00:00:77", &nb.mac);
+	CHECK_EQ(mg_fwd_neigh_add(f, &nb, &e), 0);
+	nadj = lk("10.0.0.77");
+	CHECK(nadj != glean && dp->adj[nadj].type == MG_ADJ_NEIGHBOR);
+	CHECK_EQ(mg_adj_rewrite(&dp->adj[nadj])->state, MG_NS_COMPLETE);
+	/* A static route to the same /32 beats the host route ... */
+	memset(&r, 0, sizeof(r));
+	r.network = 0;
+	mg_prefix_parse("10.0.0.77/32", &r.prefix);
+	r.action = MG_ROUTE_DROP;
+	CHECK_EQ(mg_fwd_route_add(f, &r, &e), 0);
+	CHECK_EQ(lk("10.0.0.77"), MG_ADJ_ID_DROP);
+	/* ... and when it goes, the host route is back. */
+	mg_fwd_route_del(f, &r);
+	CHECK_EQ(lk("10.0.0.77"), nadj);
+	mg_fwd_neigh_del(f, &nb);
+	CHECK_EQ(lk("10.0.0.77"), glean);
+	/* Routes via a next hop share its adjacency. */
+	memset(&r, 0, sizeof(r));
+	mg_prefix_parse("192.0.2.0/24", &r.prefix);
+	mg_ip_parse("10.0.0.9", &r.via);
+	r.iface = 3;
+	CHECK_EQ(mg_fwd_route_add(f, &r, &e), 0);
+	nadj = lk("192.0.2.200");
+	CHECK(dp->adj[nadj].type == MG_ADJ_NEIGHBOR);
+	CHECK_EQ(lk("10.0.0.9"), nadj);
+	mg_fwd_route_del(f, &r);
+	CHECK_EQ(lk("192.0.2.200"), MG_ADJ_ID_NOROUTE);
+	mg_fwd_iface_del(f, 3);
+	CHECK_EQ(lk("10.0.0.1"), MG_ADJ_ID_NOROUTE);
+	mg_fwd_destroy(f);
+}
+
+/* ---- lookups during churn ----------------------------------------------------------------- */
+
+static volatile int reader_stop;
+static unsigned long reader_wrong, reader_lookups;
+
+static void *
+reader(void *arg)
+{
+	struct mg_ip ip;
+	char s[32];
+
+	(void)arg;
+	rte_rcu_qsbr_thread_register(dp->rcu, 0);
+	rte_rcu_qsbr_thread_online(dp->rcu, 0);
+	while (!reader_stop) {
+		for (unsigned int i = 0; i < 64; i++) {
+			/* 172.16.i.0/24 -> adjacency 1000 + i never changes. */
+			snprintf(s, sizeof(s), "172.16.%u.%u", i, (unsigned int)(rte_rand() & 0xff));
+			mg_ip_parse(s, &ip);
+			if (mg_dp_route_lookup(dp, 0, &ip) != 1000 + i)
+				reader_wrong++;
+			reader_lookups++;
+		}
+		rte_rcu_qsbr_quiescent(dp->rcu, 0);
+	}
+	rte_rcu_qsbr_thread_offline(dp->rcu, 0);
+	rte_rcu_qsbr_thread_unregister(dp->rcu, 0);
+	return NULL;
+}
+
+MG_TEST(stable_routes_survive_churn)
+{
+	struct mg_prefix p;
+	pthread_t t;
+	char s[48];
+
+	for (unsigned int i = 0; i < 64; i++) {
+		snprintf(s, sizeof(s), "172.16.%u.0/24", i);
+		mg_prefix_parse(s, &p);
+		CHECK_EQ(mg_dp_route_add(dp, 0, &p, 1000 + i), 0);
+	}
+	reader_stop = 0;
+	reader_lookups = 0;
+	pthread_create(&t, NULL, reader, NULL);
+	while (__atomic_load_n(&reader_lookups, __ATOMIC_RELAXED) == 0)
+		usleep(100);
+	/* Churn /25../32s inside the same /24s: tbl8 groups come and go. */
+	for (unsigned int round = 0; round < 4000; round++) {
+		unsigned int i = (unsigned int)(rte_rand() % 64);
+
+		snprintf(s, sizeof(s), "172.16.%u.%u/%u", i, (unsigned int)(rte_rand() % 256) & 0x80,
+			 25u);
+		mg_prefix_parse(s, &p);
+		mg_prefix_mask(&p);
+		mg_dp_route_add(dp, 0, &p, 1000 + i); /* same answer: nothing may change */
+		mg_dp_route_del(dp, 0, &p);
+		snprintf(s, sizeof(s), "10.200.%u.%u/32", i, round & 0xff);
+		mg_prefix_parse(s, &p);
+		mg_dp_route_add(dp, 0, &p, 2000);
+		mg_dp_route_del(dp, 0, &p);
+	}
+	reader_stop = 1;
+	pthread_join(t, NULL);
+	CHECK(reader_lookups > 0);
+	CHECK_EQ(reader_wrong, 0);
+	for (unsigned int i = 0; i < 64; i++) {
+		snprintf(s, sizeof(s), "172.16.%u.0/24", i);
+		mg_prefix_parse(s, &p);
+		mg_dp_route_del(dp, 0, &p);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	mg_test_setup = setup;
+	return mg_test_main(argc, argv);
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The model's rules: references, conflicts, what may be deleted, and its
+ * contract with the backend (a refused change leaves the model untouched;
+ * replay goes in dependency order).
+ */
+#include <errno.h>
+
+#include "mg_model.h"
+#include "mg_test.h"
+
+/* A backend that records calls and refuses the ones it is told to. */
+struct rec {
+	char log[4096];
+	const char *refuse; /* call name to refuse */
+};
+
+static int
+rec_add(struct rec *r, const char *what, struct mg_error *err)
+{
+	strncat(r->log, what, sizeof(r->log) - strlen(r->log) - 2);
+	strcat(r->log, " ");
+	if (r->refuse && strcmp(r->refuse, what) == 0)
+		return mg_error_set(err, ENOSPC, "", "backend refused %s", what);
+	return 0;
+}
+
+static int b_net(void *c, const struct mg_network *n, struct mg_error *e) { return rec_add(c, "net", e); }
+static int b_port(void *c, struct mg_port *p, struct mg_iface *i, struct mg_error *e) { return rec_add(c, "port", e); }
+static int b_iface(void *c, const struct mg_iface *i, struct mg_error *e) { return rec_add(c, "vlan", e); }
+static int b_addr(void *c, const struct mg_iface *i, const struct mg_prefix *a, struct mg_error *e) { return rec_add(c, "addr", e); }
+static int b_route(void *c, struct mg_route *r, struct mg_error *e) { return rec_add(c, "route", e); }
+static int b_neigh(void *c, const struct mg_neigh *n, struct mg_error *e) { return rec_add(c, "neigh", e); }
+static void b_route_del(void *c, const struct mg_route *r) { rec_add(c, "route-del", NULL); }
+static void b_addr_del(void *c, const struct mg_iface *i, const struct mg_prefix *a) { rec_add(c, "addr-del", NULL); }
+
+static struct mg_model *
+model(void)
+{
+	struct mg_model_limits lim = {.routes = 4, .neighbors = 4};
+	struct mg_model *m = mg_model_create(&lim);
+	struct mg_network_spec n = {.name = "default"};
+	struct mg_port_spec p = {.name = "p0", .device = "net_null0"};
+	struct mg_addr_spec a = {.iface = "p0"};
+
+	mg_model_network_add(m, &n, NULL);
+	mg_model_port_add(m, &p, "test", NULL);
+	mg_prefix_parse("10.0.0.1/24", &a.prefix);
+	mg_model_addr_add(m, &a, NULL);
+	mg_prefix_parse("fd00::1/64", &a.prefix);
+	mg_model_addr_add(m, &a, NULL);
+	return m;
+}
+
+static int
+route(struct mg_model *m, const char *prefix, const char *via, struct mg_error *e)
+{
+	struct mg_route_spec r;
+
+	memset(&r, 0, sizeof(r));
+	mg_prefix_parse(prefix, &r.prefix);
+	if (via)
+		mg_ip_parse(via, &r.via);
+	return mg_model_route_add(m, &r, e);
+}
+
+MG_TEST(route_add_find_delete)
+{
+	struct mg_model *m = model();
+	struct mg_error e;
+	struct mg_prefix p;
+
+	CHECK_EQ(route(m, "10.9.0.0/16", "10.0.0.2", &e), 0);
+	mg_prefix_parse("10.9.0.0/16", &p);
+	CHECK(mg_model_route_find(m, 0, &p) != NULL);
+	CHECK_EQ(mg_model_route_count(m), 1);
+	CHECK_EQ(mg_model_route_del(m, "default", &p, &e), 0);
+	CHECK(mg_model_route_find(m, 0, &p) == NULL);
+	CHECK_EQ(mg_model_route_del(m, "default", &p, &e), -ENOENT);
+	CHECK_STR(e.msg, "no route to 10.9.0.0/16 in network 'default'");
+	mg_model_destroy(m);
+}
+
+MG_TEST(route_limit)
+{
+	struct mg_model *m = model();
+	struct mg_error e;
+
+	CHECK_EQ(route(m, "10.1.0.0/16", "10.0.0.2", &e), 0);
+	CHECK_EQ(route(m, "10.2.0.0/16", "10.0.0.2", &e), 0);
+	CHECK_EQ(route(m, "10.3.0.0/16", "10.0.0.2", &e), 0);
+	CHECK_EQ(route(m, "10.4.0.0/16", "10.0.0.2", &e), 0);
+	CHECK_EQ(route(m, "10.5.0.0/16", "10.0.0.2", &e), -ENOSPC);
+	CHECK_STR(e.msg, "route table full (limit 4)");
+	mg_model_destroy(m);
+}
+
+MG_TEST(route_conflicts_with_connected)
+{
+	struct mg_model *m = model();
+	struct mg_error e;
+
+	CHECK_EQ(route(m, "10.0.0.0/24", "10.0.0.2", &e), -EEXIST);
+	CHECK_STR(e.msg, "10.0.0.0/24 is a connected subnet or address of interface 'p0'");
+	CHECK_EQ(route(m, "10.0.0.1/32", "10.0.0.2", &e), -EEXIST);
+	mg_model_destroy(m);
+}
+
+MG_TEST(address_in_use_cannot_go)
+{
+	struct mg_model *m = model();
+	struct mg_error e;
+	struct mg_addr_spec a = {.iface = "p0"};
+
+	CHECK_EQ(route(m, "0.0.0.0/0", "10.0.0.254", &e), 0);
+	mg_prefix_parse("10.0.0.1/24", &a.prefix);
+	CHECK_EQ(mg_model_addr_del(m, &a, &e), -EBUSY);
+	CHECK_STR(e.msg, "subnet 10.0.0.0/24 of 'p0' is still used by route 0.0.0.0/0 via 10.0.0.254");
+	mg_prefix_parse("fd00::1/64", &a.prefix);
+	CHECK_EQ(mg_model_addr_del(m, &a, &e), 0);
+	CHECK_EQ(mg_model_iface_find(m, "p0")->naddr6, 0);
+	mg_model_destroy(m);
+}
+
+MG_TEST(port_with_vlans_cannot_go)
+{
+	struct mg_model *m = model();
+	struct mg_error e;
+	struct mg_vlan_spec v = {.port = "p0", .vlan = 10};
+
+	CHECK_EQ(mg_model_vlan_add(m, &v, &e), 0);
+	CHECK(mg_model_iface_find(m, "p0.10") != NULL);
+	CHECK_EQ(mg_model_vlan_add(m, &v, &e), -EEXIST);
+	CHECK_EQ(mg_model_port_del(m, "p0", &e), -EBUSY);
+	CHECK_STR(e.msg, "port 'p0' still has 1 VLAN(s)");
+	CHECK_EQ(mg_model_vlan_del(m, "p0.10", &e), 0);
+	CHECK_EQ(mg_model_port_del(m, "p0", &e), 0);
+	CHECK(mg_model_iface_find(m, "p0") == NULL);
+	CHECK_EQ(mg_model_network_del(m, "default", &e), 0);
+	mg_model_destroy(m);
+}
+
+MG_TEST(network_in_use_cannot_go)
+{
+	struct mg_model *m = model();
+	struct mg_error e;
+
+	CHECK_EQ(mg_model_network_del(m, "default", &e), -EBUSY);
+	CHECK_STR(e.msg, "network 'default' still has 1 interface(s)");
+	mg_model_destroy(m);
+}
+
+MG_TEST(refused_by_backend_changes_nothing)
+{
+	struct mg_model *m = model();
+	struct rec r = {.refuse = "route"};
+	struct mg_model_backend be = {.ctx = &r, .route_add = b_route};
+	struct mg_prefix p;
+	struct mg_error e;
+
+	mg_model_set_backend(m, &be);
+	CHECK_EQ(route(m, "10.9.0.0/16", "10.0.0.2", &e), -ENOSPC);
+	CHECK_STR(e.msg, "backend refused route");
+	mg_prefix_parse("10.9.0.0/16", &p);
+	CHECK(mg_model_route_find(m, 0, &p) == NULL);
+	CHECK_EQ(mg_model_route_count(m), 0);
+	r.refuse = NULL;
+	CHECK_EQ(route(m, "10.9.0.0/16", "10.0.0.2", &e), 0);
+	CHECK_EQ(mg_model_route_count(m), 1);
+	mg_model_destroy(m);
+}
+
+MG_TEST(replay_in_dependency_order)
+{
+	struct mg_model *m = model();
+	struct rec r = {.refuse = NULL};
+	struct mg_model_backend be = {.ctx = &r, .network_add = b_net, .port_add = b_port,
+				      .iface_add = b_iface, .addr_add = b_addr,
+				      .route_add = b_route, .neigh_add = b_neigh,
+				      .route_del = b_route_del, .addr_del = b_addr_del};
+	struct mg_vlan_spec v = {.port = "p0", .vlan = 10};
+	struct mg_neigh_spec nb = {.iface = "p0"};
+	struct mg_error e;
+
+	mg_model_vlan_add(m, &v, &e);
+	CHECK_EQ(route(m, "10.9.0.0/16", "10.0.0.2", &e), 0);
+	mg_ip_parse("10.0.0.3", &nb.ip);
+	mg_mac_parse("02:00:00:00:00:03", &nb.mac);
+	CHECK_EQ(mg_model_neigh_add(m, &nb, &e), 0);
+	mg_model_set_backend(m, &be);
+	CHECK_EQ(mg_model_replay(m, &e), 0);
+	CHECK_STR(r.log, "net port vlan addr addr neigh route ");
+	mg_model_destroy(m);
+}
+
+MG_TEST(neighbor_rules)
+{
+	struct mg_model *m = model();
+	struct mg_neigh_spec nb = {.iface = "p0"};
+	struct mg_error e;
+
+	mg_ip_parse("10.0.0.1", &nb.ip);
+	mg_mac_parse("02:00:00:00:00:03", &nb.mac);
+	CHECK_EQ(mg_model_neigh_add(m, &nb, &e), -EINVAL);
+	CHECK_STR(e.msg, "10.0.0.1 is one of this gateway's own addresses");
+	mg_ip_parse("fe80::9", &nb.ip); /* link-local: always on-link */
+	CHECK_EQ(mg_model_neigh_add(m, &nb, &e), 0);
+	CHECK_EQ(mg_model_neigh_add(m, &nb, &e), -EEXIST);
+	CHECK_EQ(mg_model_neigh_del(m, "p0", &nb.ip, &e), 0);
+	CHECK_EQ(mg_model_neigh_del(m, "p0", &nb.ip, &e), -ENOENT);
+	mg_model_destroy(m);
+}
+
+MG_TEST_MAIN()
