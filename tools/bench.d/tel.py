@@ -100,12 +100,41 @@ def hugepages_in_use():
     return m.get("HugePages_Total", 0) - m.get("HugePages_Free", 0)
 
 
-def sample(t, tx, rx, meshgate):
+def run_delay_ns(pid):
+    """Nanoseconds the threads of @pid have waited, runnable, for a CPU."""
+    total = 0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def cpu_steal_ticks(cpu):
+    """The hypervisor's steal time of @cpu, in USER_HZ ticks."""
+    try:
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("cpu%d " % cpu):
+                    return int(line.split()[8])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def sample(t, tx, rx, meshgate, pid=0, cpu=1):
     txs = t.q("/ethdev/stats,%d" % tx)
     rxs = t.q("/ethdev/stats,%d" % rx)
     now = time.monotonic()
     s = {"t": now, "opackets": txs["opackets"], "ipackets": rxs["ipackets"],
-         "imissed": rxs.get("imissed", 0), "oerrors": txs.get("oerrors", 0)}
+         "imissed": rxs.get("imissed", 0), "oerrors": txs.get("oerrors", 0),
+         "run_delay": run_delay_ns(pid) if pid else 0, "steal": cpu_steal_ticks(cpu)}
     if meshgate:
         s["nodes"] = t.q("/meshgate/nodes") or {}
         s["drops"] = t.q("/meshgate/drops") or {}
@@ -130,14 +159,14 @@ def measure(a):
         limit = time.monotonic() + 2.5
         while t.q("/meshgate/nodes") == first and time.monotonic() < limit:
             time.sleep(0.01)
-    s0 = sample(t, tx, rx, a.meshgate)
+    s0 = sample(t, tx, rx, a.meshgate, a.pid, a.cpu)
     time.sleep(a.duration)
     if a.meshgate:
         first = t.q("/meshgate/nodes")
         limit = time.monotonic() + 2.5
         while t.q("/meshgate/nodes") == first and time.monotonic() < limit:
             time.sleep(0.01)
-    s1 = sample(t, tx, rx, a.meshgate)
+    s1 = sample(t, tx, rx, a.meshgate, a.pid, a.cpu)
     t.close()
     check(a.pid)
     secs = s1["t"] - s0["t"]
@@ -149,6 +178,12 @@ def measure(a):
         "tx_errors": s1["oerrors"] - s0["oerrors"],
     }
     out["hugepages_in_use"] = hugepages_in_use()
+    # Time the app's threads spent waiting for a CPU that others held, and
+    # the hypervisor's steal on the forwarding CPU: both make a figure low.
+    if secs > 0:
+        out["cpu_wait_pct"] = 100.0 * (s1["run_delay"] - s0["run_delay"]) / 1e9 / secs
+        out["steal_pct"] = (100.0 * (s1["steal"] - s0["steal"]) /
+                            os.sysconf("SC_CLK_TCK") / secs)
     out["pps"] = out["tx_packets"] / secs if secs > 0 else 0.0
     out["rx_pps"] = out["rx_packets"] / secs if secs > 0 else 0.0
     if a.meshgate:
@@ -180,6 +215,8 @@ def main():
     m.add_argument("--duration", type=float, default=10.0)
     m.add_argument("--wait", type=float, default=30.0)
     m.add_argument("--meshgate", action="store_true")
+    m.add_argument("--cpu", type=int, default=1,
+                   help="the forwarding CPU, whose steal time is reported")
     m.add_argument("--pid", type=int, default=0,
                    help="give up at once if this process exits")
     a = ap.parse_args()
@@ -197,4 +234,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit(130)
