@@ -23,7 +23,7 @@ dpdk:
 workers:
   idle: {{mode: sleep}}
 networks:
-  - name: default
+  - {{name: default{net_opts}}}
 {networks}
 ports:
   - name: a
@@ -56,11 +56,12 @@ _n = 0
 
 
 def config(workdir, networks="", a_extra="", b_extra="", neighbors="", routes="", extra="",
-           mtu_b=1500):
+           mtu_b=1500, net_opts=""):
     global _n
     _n += 1
     return BASE.format(dir=workdir, networks=networks, a_extra=a_extra, b_extra=b_extra,
                        neighbors=neighbors, routes=routes, extra=extra, mtu_b=mtu_b,
+                       net_opts=(", " + net_opts) if net_opts else "",
                        ia=2 * _n, ib=2 * _n + 1)
 
 

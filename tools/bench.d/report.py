@@ -101,8 +101,9 @@ def main():
                                 % (app, k, r.get("rx_missed", 0), r.get("tx_errors", 0)))
             noise = r.get("cpu_wait_pct", 0.0) + r.get("steal_pct", 0.0)
             if noise > 2.0:
-                warnings.append("%s %s: lost %.1f%% of the window to other processes "
-                                "(%.1f%%) and hypervisor steal (%.1f%%): figure is low"
+                warnings.append("%s %s: its forwarding thread lost %.1f%% of the window to "
+                                "other threads on its CPU (%.1f%%) and hypervisor steal "
+                                "(%.1f%%): its figure is low"
                                 % (app, k, noise, r.get("cpu_wait_pct", 0.0),
                                    r.get("steal_pct", 0.0)))
             if r.get("hugepages_in_use", 1) == 0:

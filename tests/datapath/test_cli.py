@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""The meshgate command line: --check, bad files that must not start,
+options, clean stop on SIGTERM, and meshgatectl against a live process."""
+import os
+import pathlib
+import signal
+import subprocess
+import time
+
+from mgrun import MESHGATE, MESHGATECTL, ROOT, Meshgate, check
+
+from pcapdp import config, write_pcap
+
+
+def test_check_accepts_every_example_config(tmp_path):
+    confs = sorted((ROOT / "conf").glob("*.yaml"))
+    assert confs, "conf/ has example configurations"
+    for c in confs:
+        if c.name == "openapi.yaml":
+            continue
+        r = subprocess.run([str(MESHGATE), "--check", "-c", str(c)], capture_output=True,
+                           text=True)
+        assert r.returncode == 0, (c, r.stdout + r.stderr)
+        assert r.stdout.startswith(f"{c}: OK")
+
+
+def test_check_embedded_default():
+    r = subprocess.run([str(MESHGATE), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0
+    assert r.stdout == "<embedded default>: OK (2 port(s), 2 route(s))\n"
+
+
+def test_print_default_is_conf_default():
+    r = subprocess.run([str(MESHGATE), "--print-default"], capture_output=True, text=True)
+    assert r.returncode == 0
+    assert r.stdout == (ROOT / "conf" / "default.yaml").read_text()
+
+
+def test_bad_file_reports_every_error_and_starts_nothing(tmp_path):
+    bad = ("ports:\n  - {name: a, device: net_null0, mtu: 10}\n"
+           "routes:\n  - {prefix: 10.0.0.0/8, via: 10.1.1.1}\n")
+    rc, out = check(bad, tmp_path)
+    assert rc == 1
+    lines = out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith(":2:39: ports[0].mtu: 10 is out of range 68-9600")
+    assert lines[1].endswith(":4:31: routes[0].via: next hop 10.1.1.1 is not in a connected "
+                             "subnet of network 'default'")
+    assert lines[2].startswith("meshgate: 2 errors in ") and lines[2].endswith("nothing started")
+    # Without --check: the same, and no EAL was started (no runtime directory).
+    p = tmp_path / "bad.yaml"
+    p.write_text(bad)
+    r = subprocess.run([str(MESHGATE), "-c", str(p), "--", "--file-prefix", "mgnostart"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert "nothing started" in r.stderr
+    assert not os.path.exists("/var/run/dpdk/mgnostart")
+
+
+def test_missing_file_and_bad_options(tmp_path):
+    r = subprocess.run([str(MESHGATE), "-c", str(tmp_path / "nope.yaml")], capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "nope.yaml: cannot open: No such file or directory" in r.stderr
+    r = subprocess.run([str(MESHGATE), "--frobnicate"], capture_output=True, text=True)
+    assert r.returncode == 2 and "usage:" in r.stderr
+    r = subprocess.run([str(MESHGATE), "--stats-interval", "x"], capture_output=True, text=True)
+    assert r.returncode == 2 and "--stats-interval: 'x' is not 0-86400" in r.stderr
+    r = subprocess.run([str(MESHGATE), "stray"], capture_output=True, text=True)
+    assert r.returncode == 2 and "EAL arguments go after --" in r.stderr
+
+
+def test_device_that_cannot_open_is_named(tmp_path):
+    cfg = ("dpdk: {lcores: '0-1', memory_mb: 512}\n"
+           "ports:\n  - {name: uplink, device: 'net_af_packet9,iface=mg-does-not-exist'}\n")
+    p = tmp_path / "c.yaml"
+    p.write_text(cfg)
+    r = subprocess.run([str(MESHGATE), "-c", str(p), "--", "--file-prefix", "mgbaddev"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "ports[uplink].device: cannot create device 'net_af_packet9,iface=mg-does-not-exist'" \
+        in r.stderr
+
+
+def test_sigterm_stops_cleanly_with_counters(tmp_path):
+    write_pcap(tmp_path / "in_a.pcap", [])
+    write_pcap(tmp_path / "in_b.pcap", [])
+    mg = Meshgate(tmp_path, config(tmp_path), name="term").start()
+    mg.proc.send_signal(signal.SIGTERM)
+    rc = mg.proc.wait(30)
+    time.sleep(0.2)
+    assert rc == 0
+    log = mg.log()
+    assert "meshgate: stopping" in log and "--- final counters ---" in log
+
+
+def test_meshgatectl_reads_a_running_gateway(tmp_path):
+    write_pcap(tmp_path / "in_a.pcap", [])
+    write_pcap(tmp_path / "in_b.pcap", [])
+    with Meshgate(tmp_path, config(tmp_path), name="ctl") as mg:
+        time.sleep(1.2)
+        r = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "stats"], capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, r.stderr
+        assert "port" in r.stdout and "\na " in r.stdout and "\nb " in r.stdout
+        assert "port-rx" in r.stdout
+        r = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "--json", "drops"],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0 and '"no_route": 0' in r.stdout
+        assert mg.telemetry("/meshgate/stats")["workers"] == 1
+    r = subprocess.run([str(MESHGATECTL), "-p", "mg-not-running", "stats"], capture_output=True,
+                       text=True)
+    assert r.returncode == 1 and "cannot reach meshgate" in r.stderr
