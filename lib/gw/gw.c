@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -456,6 +457,22 @@ main_loop(struct gw *g)
 
 /* ---- run ------------------------------------------------------------------------------- */
 
+/*
+ * With --no-shconf or --in-memory the runtime directory holds only the
+ * telemetry socket: remove both, or every run with its own file prefix leaves
+ * a directory behind. With shared config files (a user's EAL override) the
+ * rmdir fails, harmlessly, and they stay.
+ */
+static void
+remove_rundir(const char *dir)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/dpdk_telemetry.v2", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void
 print_errors(const struct mg_config_errors *errs, const char *src)
 {
@@ -664,8 +681,13 @@ out:
 	mg_config_errors_free(&errs);
 	for (int i = 0; i < eal.n; i++)
 		free(eal.own[i]);
-	if (eal_up)
+	if (eal_up) {
+		char rundir[PATH_MAX];
+
+		mg_strlcpy(rundir, rte_eal_get_runtime_dir(), sizeof(rundir));
 		rte_eal_cleanup();
+		remove_rundir(rundir);
+	}
 	free(g);
 	return status;
 }

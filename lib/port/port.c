@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <ctype.h>
 #include <errno.h>
+#include <net/if.h>
 #include <numa.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,38 @@ mg_port_pools_free(struct mg_dp *dp)
 
 /* ---- ports ----------------------------------------------------------------------- */
 
+/*
+ * net_af_packet attaches to an existing interface and fails with a bare
+ * EPERM when it is missing: say which one.
+ */
+static int
+check_vdev_iface(const char *devargs, struct mg_error *err)
+{
+	const char *p = strstr(devargs, ",iface=");
+	char ifname[IF_NAMESIZE + 1];
+	size_t n;
+
+	if (strncmp(devargs, "net_af_packet", 13) != 0 || p == NULL)
+		return 0;
+	p += 7;
+	n = strcspn(p, ",");
+	if (n == 0 || n >= IF_NAMESIZE) {
+		mg_error_set(err, EINVAL, "device",
+			     "'%s': iface= needs an interface name of 1-%d characters", devargs,
+			     IF_NAMESIZE - 1);
+		return -EINVAL;
+	}
+	memcpy(ifname, p, n);
+	ifname[n] = '\0';
+	if (if_nametoindex(ifname) == 0) {
+		mg_error_set(err, ENODEV, "device",
+			     "interface '%s' does not exist in this network namespace "
+			     "(net_af_packet attaches to an existing interface)", ifname);
+		return -ENODEV;
+	}
+	return 0;
+}
+
 static int
 find_or_probe(const struct mg_port_conf *c, uint16_t *port, bool *probed, struct mg_error *err)
 {
@@ -159,6 +192,9 @@ find_or_probe(const struct mg_port_conf *c, uint16_t *port, bool *probed, struct
 		return mg_error_set(err, ENODEV, "device",
 				    "PCI device %s has no DPDK port: is it bound to vfio-pci and "
 				    "in the allow-list?", name);
+	rc = check_vdev_iface(c->devargs, err);
+	if (rc < 0)
+		return rc;
 	rc = rte_dev_probe(c->devargs);
 	if (rc < 0)
 		return mg_error_set(err, ENODEV, "device",

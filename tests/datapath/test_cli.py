@@ -70,15 +70,20 @@ def test_missing_file_and_bad_options(tmp_path):
 
 
 def test_device_that_cannot_open_is_named(tmp_path):
-    cfg = ("dpdk: {lcores: '0-1', memory_mb: 512}\n"
-           "ports:\n  - {name: uplink, device: 'net_af_packet9,iface=mg-does-not-exist'}\n")
-    p = tmp_path / "c.yaml"
-    p.write_text(cfg)
-    r = subprocess.run([str(MESHGATE), "-c", str(p), "--", "--file-prefix", "mgbaddev"],
-                       capture_output=True, text=True, timeout=60)
+    def start(device):
+        p = tmp_path / "c.yaml"
+        p.write_text("dpdk: {lcores: '0-1', memory_mb: 512}\n"
+                     f"ports:\n  - {{name: uplink, device: '{device}'}}\n")
+        return subprocess.run([str(MESHGATE), "-c", str(p), "--", "--file-prefix", "mgbaddev"],
+                              capture_output=True, text=True, timeout=60)
+    r = start("net_af_packet9,iface=mgnope0")
     assert r.returncode == 1
-    assert "ports[uplink].device: cannot create device 'net_af_packet9,iface=mg-does-not-exist'" \
-        in r.stderr
+    assert "ports[uplink].device: interface 'mgnope0' does not exist in this network " \
+           "namespace" in r.stderr
+    r = start("net_bogus0,x=1")
+    assert r.returncode == 1
+    assert "ports[uplink].device: cannot create device 'net_bogus0,x=1'" in r.stderr
+    assert not os.path.exists("/var/run/dpdk/mgbaddev")
 
 
 def test_sigterm_stops_cleanly_with_counters(tmp_path):

@@ -76,6 +76,7 @@ class Meshgate:
         if rc != 0:
             raise RuntimeError(f"meshgate exited with {rc}:\n" + "".join(self.output))
         self.stats = json.loads(self.json.read_text())
+        assert not os.path.exists(f"/var/run/dpdk/{self.prefix}"), "runtime directory left behind"
         return self.stats
 
     def kill(self):
