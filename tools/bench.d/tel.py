@@ -3,13 +3,15 @@
 """A small DPDK telemetry (v2 socket) client for tools/bench.
 
   tel.py query SOCKET CMD...        print each command's reply as JSON
+  tel.py busy [--seconds S]         CPU use per CPU and the busiest processes
   tel.py measure SOCKET --tx-port N|NAME --rx-port N|NAME
                  [--warmup S] [--duration S] [--wait S] [--meshgate] [--pid PID]
 
 measure waits until the process answers and its TX port has sent packets,
 lets it warm up, then reads the ethdev counters at the start and the end of
 a fixed window and prints one JSON object: packets forwarded (the TX port's
-opackets), packets received (the RX port's ipackets), seconds, pps. With
+opackets), packets received (the RX port's ipackets), seconds, pps (the
+window's mean) and pps_median (the median of the rates of its seconds). With
 --meshgate, ports may be given by meshgate's port names, and the window's
 per-node deltas (packets, calls, cycles) and drops are included as well.
 
@@ -173,7 +175,15 @@ def measure(a):
             time.sleep(0.01)
     tid = busiest_thread(a.pid) if a.pid else 0
     s0 = sample(t, tx, rx, a.meshgate, a.pid, tid, a.cpu)
-    time.sleep(a.duration)
+    # The sink's count every second too: the median of these rates shrugs
+    # off a burst of interference that the window's mean would absorb.
+    ticks = [(s0["t"], s0["opackets"])]
+    for k in range(1, int(a.duration) + 1):
+        delay = s0["t"] + k - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        n = t.q("/ethdev/stats,%d" % tx)["opackets"]
+        ticks.append((time.monotonic(), n))
     if a.meshgate:
         first = t.q("/meshgate/nodes")
         limit = time.monotonic() + 2.5
@@ -198,6 +208,12 @@ def measure(a):
         out["steal_pct"] = (100.0 * (s1["steal"] - s0["steal"]) /
                             os.sysconf("SC_CLK_TCK") / secs)
     out["pps"] = out["tx_packets"] / secs if secs > 0 else 0.0
+    rates = sorted((n1 - n0) / (t1 - t0)
+                   for (t0, n0), (t1, n1) in zip(ticks, ticks[1:]) if t1 > t0)
+    out["pps_per_second"] = rates
+    out["pps_median"] = (rates[len(rates) // 2] if len(rates) % 2 else
+                         (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2) \
+        if rates else out["pps"]
     out["rx_pps"] = out["rx_packets"] / secs if secs > 0 else 0.0
     if a.meshgate:
         nodes = {}
@@ -213,6 +229,59 @@ def measure(a):
     print()
 
 
+def proc_times():
+    """utime+stime in ticks of every process, with its command name."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                head, _, rest = f.read().rpartition(") ")
+            fields = rest.split()
+            out[int(d)] = (head.split(" (", 1)[1], int(fields[11]) + int(fields[12]))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def busy(seconds, warn):
+    """Report what keeps the CPUs busy: the preflight noise check."""
+    def cpus():
+        r = {}
+        with open("/proc/stat") as f:
+            for line in f:
+                if line.startswith("cpu") and line[3].isdigit():
+                    v = [int(x) for x in line.split()[1:]]
+                    r[line.split()[0]] = (sum(v), v[3] + v[4])  # total, idle+iowait
+        return r
+    c0, p0 = cpus(), proc_times()
+    time.sleep(seconds)
+    c1, p1 = cpus(), proc_times()
+    hz = os.sysconf("SC_CLK_TCK")
+    me = os.getpid()
+    out = {"cpus": {}, "top": []}
+    for cpu in c1:
+        dt = c1[cpu][0] - c0[cpu][0]
+        di = c1[cpu][1] - c0[cpu][1]
+        out["cpus"][cpu] = round(100.0 * (dt - di) / dt, 1) if dt else 0.0
+    for pid, (name, t) in p1.items():
+        if pid in p0 and pid != me:
+            pct = 100.0 * (t - p0[pid][1]) / hz / seconds
+            if pct >= 5:
+                out["top"].append([pid, name, round(pct)])
+    out["top"].sort(key=lambda x: -x[2])
+    json.dump(out, sys.stdout)
+    print()
+    hot = {c: v for c, v in out["cpus"].items() if v > warn}
+    if warn and hot:
+        print("bench: warning: the machine is busy before the runs (%s%s): figures will be "
+              "low and noisy; compare ratios only" % (
+                  ", ".join("%s %.0f%%" % cv for cv in sorted(hot.items())),
+                  "; " + ", ".join("%s[%d] %d%%" % (n, p, c) for p, n, c in out["top"][:4])
+                  if out["top"] else ""), file=sys.stderr)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -220,6 +289,10 @@ def main():
     q = sub.add_parser("query")
     q.add_argument("socket")
     q.add_argument("cmd", nargs="+")
+    b = sub.add_parser("busy")
+    b.add_argument("--seconds", type=float, default=1.0)
+    b.add_argument("--warn", type=float, default=0,
+                   help="warn on stderr when a CPU is busier than this percentage")
     m = sub.add_parser("measure")
     m.add_argument("socket")
     m.add_argument("--tx-port", required=True)
@@ -233,7 +306,9 @@ def main():
     m.add_argument("--pid", type=int, default=0,
                    help="give up at once if this process exits")
     a = ap.parse_args()
-    if a.verb == "query":
+    if a.verb == "busy":
+        busy(a.seconds, a.warn)
+    elif a.verb == "query":
         t = connect(a.socket, 0)
         for c in a.cmd:
             print(json.dumps(t.q(c)))
