@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -140,7 +142,8 @@ mg_dp_create(const struct mg_dp_conf *conf)
 		wk->inject = rte_ring_create(name, conf->inject_ring, SOCKET_ID_ANY,
 					     RING_F_SP_ENQ | RING_F_SC_DEQ);
 		wk->rxqs = rte_zmalloc("mg_rxqs", sizeof(struct mg_rxq_list), 0);
-		if (wk->punt == NULL || wk->inject == NULL || wk->rxqs == NULL)
+		wk->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (wk->punt == NULL || wk->inject == NULL || wk->rxqs == NULL || wk->wake_fd < 0)
 			goto nomem;
 	}
 	the_dp = dp;
@@ -170,6 +173,8 @@ mg_dp_destroy(struct mg_dp *dp)
 			continue;
 		rte_ring_free(wk->punt);
 		rte_ring_free(wk->inject);
+		if (wk->wake_fd > 0)
+			close(wk->wake_fd);
 		rte_free(wk->rxqs);
 		rte_free(wk);
 	}
@@ -469,6 +474,17 @@ mg_dp_inject(struct mg_dp *dp, struct rte_mbuf *m)
 		return -ENOBUFS;
 	}
 	mg_dp_lcore_stats(dp)->injected++;
+	/*
+	 * Pairs with the worker: it sets `sleeping`, then looks at the ring, then
+	 * waits on wake_fd. Either it sees this packet, or we see it sleeping.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&w->sleeping, __ATOMIC_RELAXED)) {
+		uint64_t one = 1;
+		ssize_t rc = write(w->wake_fd, &one, sizeof(one));
+
+		(void)rc; /* EAGAIN: the counter is saturated, the worker is being woken anyway */
+	}
 	return 0;
 }
 

@@ -274,6 +274,7 @@ struct mg_lcore_stats {
 	uint64_t echo_replies;
 	uint64_t fib_retries;
 	uint64_t idle_sleeps;
+	uint64_t idle_wakeups;     /**< Sleeps cut short by RX or an inject. */
 	uint64_t arp_rx;           /**< ARP frames handled (main lcore). */
 	uint64_t arp_tx;
 	uint64_t nd_rx;            /**< NS/NA handled (main lcore). */
@@ -314,6 +315,8 @@ struct mg_worker {
 	uint64_t icmp_tokens;        /**< Scaled by icmp_tsc_per_token. */
 	uint64_t icmp_last_tsc;
 	volatile int quit;
+	int wake_fd;                 /**< eventfd: the main lcore wakes a sleeping worker. */
+	int sleeping;                /**< Set while the worker waits (see mg_dp_inject). */
 	/* TX staging: frames wait here until the end of the port-tx node. */
 	uint16_t txn[MG_MAX_PORTS];
 	struct rte_mbuf *txb[MG_MAX_PORTS][MG_TXB_SIZE];

@@ -37,8 +37,17 @@ struct mg_stats_node {
 	uint64_t cycles;
 };
 
+struct mg_stats_worker {
+	unsigned int lcore;
+	uint64_t rx_pkts;
+	uint64_t tx_pkts;
+	uint64_t busy_walks;
+	uint64_t idle_sleeps;
+};
+
 struct mg_stats {
 	uint64_t taken_ns;
+	struct mg_stats_worker per_worker[MG_MAX_WORKERS];
 	unsigned int nports;
 	struct mg_stats_port ports[MG_MAX_PORTS];
 	unsigned int nnodes;

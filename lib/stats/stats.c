@@ -95,6 +95,19 @@ mg_stats_collect(struct mg_dp *dp, const struct mg_stats_port_ref *ports, unsign
 	s->neighbors = neighbors;
 	s->adjacencies = dp->adj_used;
 	s->workers = dp->nb_workers;
+	for (unsigned int w = 0; w < dp->nb_workers; w++) {
+		const struct mg_worker *wk = dp->workers[w];
+		const struct mg_lcore_stats *ls = &dp->stats[wk->lcore];
+		struct mg_stats_worker *sw = &s->per_worker[w];
+
+		sw->lcore = wk->lcore;
+		for (unsigned int p = 0; p < MG_MAX_PORTS; p++) {
+			sw->rx_pkts += ls->rx_pkts[p];
+			sw->tx_pkts += ls->tx_pkts[p];
+		}
+		sw->busy_walks = ls->busy_walks;
+		sw->idle_sleeps = ls->idle_sleeps;
+	}
 	for (int i = 0; i < RTE_MAX_NUMA_NODES; i++) {
 		if (dp->pools[i] == NULL)
 			continue;
@@ -186,7 +199,14 @@ mg_stats_write_json(FILE *f, const struct mg_stats *s)
 			   ", \"cycles\": %" PRIu64 "}",
 			i ? "," : "", s->nodes[i].name, s->nodes[i].packets, s->nodes[i].calls,
 			s->nodes[i].cycles);
-	fprintf(f, "\n  },\n  \"drops\": {");
+	fprintf(f, "\n  },\n  \"workers\": [");
+	for (unsigned int w = 0; w < s->workers; w++)
+		fprintf(f, "%s\n    {\"lcore\": %u, \"rx_packets\": %" PRIu64 ", \"tx_packets\": %" PRIu64
+			   ", \"busy_walks\": %" PRIu64 ", \"idle_sleeps\": %" PRIu64 "}",
+			w ? "," : "", s->per_worker[w].lcore, s->per_worker[w].rx_pkts,
+			s->per_worker[w].tx_pkts, s->per_worker[w].busy_walks,
+			s->per_worker[w].idle_sleeps);
+	fprintf(f, "\n  ],\n  \"drops\": {");
 	for (unsigned int r = 1; r < MG_DROP_MAX; r++)
 		fprintf(f, "%s\n    \"%s\": %" PRIu64, r > 1 ? "," : "", mg_drop_name(r), s->drops[r]);
 	fprintf(f,
@@ -195,12 +215,12 @@ mg_stats_write_json(FILE *f, const struct mg_stats *s)
 		", \"echo_replies\": %" PRIu64 ", \"ip4_options\": %" PRIu64 ", \"ip4_fragments\": %" PRIu64
 		", \"ip4_fragmented\": %" PRIu64 ", \"ip6_fragments\": %" PRIu64 ", \"arp_rx\": %" PRIu64
 		", \"arp_tx\": %" PRIu64 ", \"nd_rx\": %" PRIu64 ", \"nd_tx\": %" PRIu64
-		", \"held_released\": %" PRIu64 ", \"fib_retries\": %" PRIu64 ", \"idle_sleeps\": %" PRIu64
+		", \"held_released\": %" PRIu64 ", \"fib_retries\": %" PRIu64 ", \"idle_sleeps\": %" PRIu64 ", \"idle_wakeups\": %" PRIu64
 		", \"neighbors\": %u, \"adjacencies\": %u, \"mbufs_free\": %u, \"mbufs_total\": %u}\n}\n",
 		s->workers, s->drops_total, g->punted, g->injected, g->icmp_sent, g->icmp_ratelimited,
 		g->echo_replies, g->ip4_options, g->ip4_fragments, g->ip4_fragmented, g->ip6_fragments,
 		g->arp_rx, g->arp_tx, g->nd_rx, g->nd_tx, g->held_released, g->fib_retries,
-		g->idle_sleeps, s->neighbors, s->adjacencies, s->mbufs_free, s->mbufs_total);
+		g->idle_sleeps, g->idle_wakeups, s->neighbors, s->adjacencies, s->mbufs_free, s->mbufs_total);
 }
 
 /* ---- telemetry -------------------------------------------------------------------- */
@@ -322,6 +342,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	rte_tel_data_add_dict_u64(d, "held_released", s->sum.held_released);
 	rte_tel_data_add_dict_u64(d, "fib_retries", s->sum.fib_retries);
 	rte_tel_data_add_dict_u64(d, "idle_sleeps", s->sum.idle_sleeps);
+	rte_tel_data_add_dict_u64(d, "idle_wakeups", s->sum.idle_wakeups);
 	rte_tel_data_add_dict_u64(d, "neighbors", s->neighbors);
 	rte_tel_data_add_dict_u64(d, "adjacencies", s->adjacencies);
 	rte_tel_data_add_dict_u64(d, "mbufs_free", s->mbufs_free);

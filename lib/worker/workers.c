@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -83,28 +86,46 @@ mg_workers_setup(struct mg_dp *dp, const unsigned int *lcores, unsigned int n,
 	return 0;
 }
 
-static void
-idle_sleep(uint32_t us)
-{
-	struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)us * 1000};
+static struct rte_epoll_event wake_ev[MG_MAX_WORKERS];
 
-	nanosleep(&ts, NULL);
+/* Drain the wake-up eventfd; true if the main lcore had signalled it. */
+static bool
+wake_clear(struct mg_worker *w)
+{
+	uint64_t v;
+
+	return read(w->wake_fd, &v, sizeof(v)) == sizeof(v);
 }
 
-/* Arm RX interrupts on all our queues and wait; false if some queue has none. */
+/* Sleep up to @us, or until the main lcore injects something. */
 static bool
-idle_wait_intr(const struct mg_rxq_list *l, uint32_t max_us)
+idle_sleep(struct mg_worker *w, uint32_t us)
+{
+	struct pollfd pfd = {.fd = w->wake_fd, .events = POLLIN};
+	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+
+	return ppoll(&pfd, 1, &ts, NULL) > 0;
+}
+
+/*
+ * Arm RX interrupts on all our queues and wait for one, for an inject, or
+ * for @max_us; false (nothing armed) if some queue has no interrupts.
+ */
+static bool
+idle_wait_intr(struct mg_worker *w, const struct mg_rxq_list *l, uint32_t max_us, bool *woken)
 {
 	struct rte_epoll_event ev[8];
+	int n;
 
 	for (uint16_t i = 0; i < l->n; i++)
 		if (!port_intr[l->q[i].port])
 			return false;
 	for (uint16_t i = 0; i < l->n; i++)
 		rte_eth_dev_rx_intr_enable(l->q[i].port, l->q[i].queue);
-	rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, RTE_DIM(ev), (int)((max_us + 999) / 1000));
+	n = rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, RTE_DIM(ev), (int)((max_us + 999) / 1000));
 	for (uint16_t i = 0; i < l->n; i++)
 		rte_eth_dev_rx_intr_disable(l->q[i].port, l->q[i].queue);
+	*woken = n > 0;
 	return true;
 }
 
@@ -129,6 +150,11 @@ worker_main(void *arg)
 	RTE_ASSERT(rte_lcore_id() == w->lcore);
 	/* Let short sleeps be short: the default 50 us timer slack would not. */
 	prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+	if (ic->mode == MG_IDLE_INTERRUPT) {
+		/* The main lcore's wake-ups arrive in the same epoll set as RX. */
+		wake_ev[w->index].epdata.event = EPOLLIN;
+		rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, w->wake_fd, &wake_ev[w->index]);
+	}
 	rte_rcu_qsbr_thread_online(dp->rcu, w->index);
 	W_LOG(INFO, "worker %u running on lcore %u\n", w->index, w->lcore);
 	while (!__atomic_load_n(&w->quit, __ATOMIC_RELAXED)) {
@@ -153,20 +179,41 @@ worker_main(void *arg)
 		/* Nothing for a while: leave the CPU to others. */
 		rte_rcu_qsbr_thread_offline(dp->rcu, w->index);
 		w->stats->idle_sleeps++;
-		if (ic->mode == MG_IDLE_INTERRUPT) {
-			const struct mg_rxq_list *l = __atomic_load_n(&w->rxqs, __ATOMIC_ACQUIRE);
+		__atomic_store_n(&w->sleeping, 1, __ATOMIC_RELAXED);
+		/* Pairs with mg_dp_inject: see the packet, or be woken for it. */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (rte_ring_count(w->inject) == 0) {
+			bool woken = false;
 
-			if (l != intr_list) {
-				intr_register(l);
-				intr_list = l;
+			if (ic->mode == MG_IDLE_INTERRUPT) {
+				const struct mg_rxq_list *l =
+					__atomic_load_n(&w->rxqs, __ATOMIC_ACQUIRE);
+
+				if (l != intr_list) {
+					intr_register(l);
+					intr_list = l;
+				}
+				if (!idle_wait_intr(w, l, ic->sleep_max_us, &woken))
+					woken = idle_sleep(w, sleep_us);
+			} else {
+				woken = idle_sleep(w, sleep_us);
 			}
-			if (!idle_wait_intr(l, ic->sleep_max_us))
-				idle_sleep(sleep_us);
-		} else {
-			idle_sleep(sleep_us);
+			w->stats->idle_wakeups += woken;
+			if (woken) {
+				/*
+				 * Something arrived: poll again before the next sleep. Some
+				 * PMDs (net_tap gates RX on a SIGIO counter) may not show the
+				 * packet on the very next poll.
+				 */
+				idle = 0;
+				sleep_us = ic->sleep_min_us;
+			}
 		}
+		__atomic_store_n(&w->sleeping, 0, __ATOMIC_RELAXED);
+		wake_clear(w);
 		rte_rcu_qsbr_thread_online(dp->rcu, w->index);
-		sleep_us = RTE_MIN(sleep_us * 2, ic->sleep_max_us);
+		if (idle != 0)
+			sleep_us = RTE_MIN(sleep_us * 2, ic->sleep_max_us);
 	}
 	rte_rcu_qsbr_thread_offline(dp->rcu, w->index);
 	W_LOG(INFO, "worker %u stopped\n", w->index);

@@ -55,7 +55,7 @@ class Topology:
         return self.run(side, "ping", *(["-6"] if v6 else []), "-c", str(count), "-W", "2",
                         "-i", "0.2", *extra, dst)
 
-    def iperf(self, client_side, server_side, dst, seconds=3, v6=False):
+    def iperf(self, client_side, server_side, dst, seconds=3, v6=False, parallel=1):
         srv = self.spawn(server_side, "iperf3", "-s", "-1", "--bind",
                          dst if server_side != client_side else "::")
         # Wait for the server to listen.
@@ -65,6 +65,6 @@ class Topology:
                 break
             subprocess.run(["sleep", "0.1"])
         r = self.run(client_side, "iperf3", "-J", "-c", dst, "-t", str(seconds),
-                     *(["-6"] if v6 else []), timeout=seconds + 30)
+                     "-P", str(parallel), *(["-6"] if v6 else []), timeout=seconds + 30)
         srv.wait(timeout=30)
         return json.loads(r.stdout) if r.stdout.strip().startswith("{") else {"error": r.stdout}

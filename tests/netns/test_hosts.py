@@ -96,3 +96,66 @@ def test_idle_worker_sleeps(tmp_path, topo):
         used = (cpu() - c0) / 100.0 / (time.monotonic() - t0)
         assert used < 0.3, f"meshgate used {used:.0%} of a CPU while idle"
     assert mg.stats["gateway"]["idle_sleeps"] > 100
+
+
+def tap_topology(topo, tmp_path, idle):
+    """meshgate creates TAP interfaces; they are then moved into the host
+    namespaces (the tap PMD keeps working through its file descriptors)."""
+    import subprocess
+    cfg = default_config(topo.tag)
+    cfg = cfg.replace(f"net_af_packet0,iface={topo.tag}-pod", f"net_tap0,iface={topo.tag}tp")
+    cfg = cfg.replace(f"net_af_packet1,iface={topo.tag}-ext", f"net_tap1,iface={topo.tag}te")
+    cfg = cfg.replace("    mode: sleep", f"    mode: {idle}")
+    mg = Meshgate(tmp_path, cfg, name="tap").start()
+    for tap, side in ((f"{topo.tag}tp", "pod"), (f"{topo.tag}te", "ext")):
+        ns = topo.ns(side)
+        # Swap the veth ends the topology made for the TAP interfaces.
+        subprocess.run(["ip", "-n", ns, "link", "del", "eth0"], check=True)
+        subprocess.run(["ip", "link", "set", tap, "netns", ns], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", tap, "name", "eth0"], check=True)
+        subprocess.run(["ip", "-n", ns, "link", "set", "eth0", "up"], check=True)
+    host = {"pod": ("10.10.1.2/24", "fd00:10:1::2/64", "10.10.1.1", "fd00:10:1::1"),
+            "ext": ("10.10.2.2/24", "fd00:10:2::2/64", "10.10.2.1", "fd00:10:2::1")}
+    for side, (a4, a6, g4, g6) in host.items():
+        ns = topo.ns(side)
+        subprocess.run(["ip", "-n", ns, "addr", "add", a4, "dev", "eth0"], check=True)
+        subprocess.run(["ip", "-n", ns, "-6", "addr", "add", a6, "dev", "eth0", "nodad"], check=True)
+        subprocess.run(["ip", "-n", ns, "route", "add", "default", "via", g4], check=True)
+        subprocess.run(["ip", "-n", ns, "-6", "route", "add", "default", "via", g6], check=True)
+    return mg
+
+
+def test_net_tap_ports_sleep_and_interrupt_modes(tmp_path, topo):
+    for idle in ("sleep", "interrupt"):
+        mg = tap_topology(topo, tmp_path / idle, idle)
+        try:
+            for dst in ("10.10.2.2", "fd00:10:2::2", "198.51.100.1"):
+                r = topo.ping("pod", dst, count=4)
+                assert r.returncode == 0 and " 0% packet loss" in r.stdout, (idle, dst, r.stdout)
+            r = topo.iperf("pod", "ext", "10.10.2.2", seconds=2)
+            assert r["end"]["sum_received"]["bytes"] > 5_000_000, r
+        finally:
+            st = mg.stop()
+        assert st["gateway"]["idle_sleeps"] > 0
+        if idle == "interrupt":
+            assert st["gateway"]["idle_wakeups"] > 0  # woken by RX or by the main lcore
+        topo.down()
+        topo.up()
+
+
+def test_two_workers_share_the_flows(tmp_path, topo):
+    """Two workers (sharing one CPU here), two queue pairs per port: the
+    af_packet fanout spreads flows over the queues, each worker polls its own,
+    and every flow still gets through."""
+    cfg = default_config(topo.tag)
+    cfg = cfg.replace(f"iface={topo.tag}-pod", f"iface={topo.tag}-pod,qpairs=2")
+    cfg = cfg.replace(f"iface={topo.tag}-ext", f"iface={topo.tag}-ext,qpairs=2")
+    cfg = cfg.replace("  memory_mb: 512", '  memory_mb: 512\n  lcores: "0@0,1@1,2@1"')
+    with Meshgate(tmp_path, cfg, name="mw") as mg:
+        r = topo.iperf("pod", "ext", "10.10.2.2", seconds=3, parallel=8)
+        assert r["end"]["sum_received"]["bytes"] > 10_000_000, r
+        for dst in ("10.10.2.2", "fd00:10:2::2"):
+            assert topo.ping("pod", dst, count=2).returncode == 0
+    ws = mg.stats["workers"]
+    assert len(ws) == 2
+    assert all(w["rx_packets"] > 1000 for w in ws), ws
