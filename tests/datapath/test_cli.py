@@ -115,3 +115,26 @@ def test_meshgatectl_reads_a_running_gateway(tmp_path):
     r = subprocess.run([str(MESHGATECTL), "-p", "mg-not-running", "stats"], capture_output=True,
                        text=True)
     assert r.returncode == 1 and "cannot reach meshgate" in r.stderr
+
+
+def test_eal_arguments_after_dashdash_override_the_file(tmp_path):
+    cfg = ("dpdk: {lcores: '0-1', memory_mb: 512}\n"
+           "ports:\n  - {name: n0, device: net_null0, ipv4: [10.0.0.1/24]}\n"
+           "  - {name: n1, device: net_null1, ipv4: [10.0.1.1/24]}\n")
+    # The file says one worker; --lcores after -- gives two (sharing CPU 0 here).
+    with Meshgate(tmp_path, cfg, name="ovr", eal=["--lcores", "0,1@0,2@0"]) as mg:
+        time.sleep(1.2)
+        assert mg.telemetry("/meshgate/stats")["workers"] == 2
+    assert len(mg.stats["workers"]) == 2
+
+
+def test_device_without_a_tx_queue_per_worker_is_refused(tmp_path):
+    write_pcap(tmp_path / "in.pcap", [])
+    p = tmp_path / "c.yaml"
+    p.write_text("dpdk: {memory_mb: 512}\nports:\n"
+                 f"  - {{name: cap, device: 'net_pcap7,rx_pcap={tmp_path}/in.pcap,tx_pcap={tmp_path}/o.pcap'}}\n")
+    r = subprocess.run([str(MESHGATE), "-c", str(p), "--", "--lcores", "0,1@0,2@0",
+                        "--file-prefix", "mgtxq"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert "ports[cap].device: net_pcap offers 1 TX queue(s) but meshgate needs one per " \
+           "worker (2): use fewer workers or a device with more queues" in r.stderr
