@@ -3,9 +3,12 @@
 """Print tools/bench's results: Mpps per worker core for l3fwd and meshgate,
 their ratio, and meshgate's per-node cycles per packet; write summary.json.
 
-  report.py --results DIR --kinds v4,v6,mix [--duration S --warmup S ...]
+  report.py --results DIR --kinds v4,v6,mix --rounds N [--duration S ...]
 
-DIR holds KIND.l3fwd.json and KIND.meshgate.json from tel.py measure.
+DIR holds KIND.APP.rROUND.json from `tel.py measure` (APP: l3fwd, meshgate).
+An app's figure for a kind is the median over rounds of its per-second
+median rate; the ratio is the median of the rounds' ratios, since both apps
+of one round saw about the same machine.
 """
 import argparse
 import json
@@ -13,6 +16,15 @@ import os
 import sys
 
 KIND_NAMES = {"v4": "IPv4", "v6": "IPv6", "mix": "mixed"}
+APPS = ("l3fwd", "meshgate")
+
+
+def median(xs):
+    xs = sorted(xs)
+    if not xs:
+        return 0.0
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def cpu_info():
@@ -44,10 +56,15 @@ def load(path):
         return None
 
 
+def rate(r):
+    return r.get("pps_median", r["pps"]) if r else 0.0
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
     ap.add_argument("--kinds", required=True)
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--duration", default="?")
     ap.add_argument("--warmup", default="?")
     ap.add_argument("--flows", default="?")
@@ -55,10 +72,12 @@ def main():
     ap.add_argument("--dpdk", default="?")
     a = ap.parse_args()
     kinds = a.kinds.split(",")
+    rounds = list(range(1, a.rounds + 1))
     model, mhz, ncpu, virt = cpu_info()
 
-    res = {k: {app: load(os.path.join(a.results, "%s.%s.json" % (k, app)))
-               for app in ("l3fwd", "meshgate")} for k in kinds}
+    # res[kind][app] = [result of round 1, ...] (None where a round is missing)
+    res = {k: {app: [load(os.path.join(a.results, "%s.%s.r%d.json" % (k, app, r)))
+                     for r in rounds] for app in APPS} for k in kinds}
 
     print()
     print("meshgate vs DPDK l3fwd (LPM): one forwarding core each (lcore 1), same run")
@@ -66,8 +85,9 @@ def main():
     print("  DPDK:    %s; both built with %s" % (a.dpdk, a.march))
     print("  traffic: net_pcap infinite_rx -> net_null, 64-byte UDP frames, %s flows per family"
           % a.flows)
-    print("  window:  %s s after a %s s warm-up; Mpps = median of the 1-s rates of"
-          % (a.duration, a.warmup))
+    print("  window:  %s s after a %s s warm-up%s; Mpps = median of the 1-s rates of"
+          % (a.duration, a.warmup,
+             ", %d rounds (medians)" % a.rounds if a.rounds > 1 else ""))
     print("           packets the sink sent (window means in summary.json)")
     print()
     hdr = "%-8s %12s %14s %16s %13s %15s" % ("traffic", "l3fwd Mpps", "meshgate Mpps",
@@ -76,82 +96,108 @@ def main():
     print("-" * len(hdr))
     summary = {"cpu": model, "cpu_mhz": mhz, "dpdk": a.dpdk, "march": a.march,
                "duration_s": a.duration, "warmup_s": a.warmup, "flows": a.flows,
-               "results": {}}
+               "rounds": a.rounds, "results": {}}
     warnings = []
+    complete = True
+
+    def cyc(p, width):
+        return ("%*.0f" % (width, mhz * 1e6 / p)) if p and mhz else "%*s" % (width, "-")
+
     for k in kinds:
-        l3, mg = res[k]["l3fwd"], res[k]["meshgate"]
-        l3p = l3.get("pps_median", l3["pps"]) if l3 else 0.0
-        mgp = mg.get("pps_median", mg["pps"]) if mg else 0.0
-        ratio = mgp / l3p if l3p else 0.0
-        cyc = lambda p: ("%13.0f" % (mhz * 1e6 / p)) if p and mhz else "%13s" % "-"
+        l3s = [rate(r) for r in res[k]["l3fwd"] if r]
+        mgs = [rate(r) for r in res[k]["meshgate"] if r]
+        ratios = [rate(m) / rate(l) for l, m in zip(res[k]["l3fwd"], res[k]["meshgate"])
+                  if l and m and rate(l)]
+        l3p, mgp, ratio = median(l3s), median(mgs), median(ratios)
+        complete = complete and len(ratios) == a.rounds
         print("%-8s %12.2f %14.2f %16.2f %s %s" % (KIND_NAMES.get(k, k), l3p / 1e6, mgp / 1e6,
-                                                  ratio, cyc(l3p), cyc(mgp).rjust(15)))
-        summary["results"][k] = {"l3fwd_mpps": round(l3p / 1e6, 3),
-                                 "meshgate_mpps": round(mgp / 1e6, 3),
-                                 "ratio": round(ratio, 3),
-                                 "l3fwd_mpps_mean": round(l3["pps"] / 1e6, 3) if l3 else 0,
-                                 "meshgate_mpps_mean": round(mg["pps"] / 1e6, 3) if mg else 0}
-        for app, r in (("l3fwd", l3), ("meshgate", mg)):
-            if not r:
-                warnings.append("%s %s: no result" % (app, k))
-                continue
-            if r["rx_packets"] and r["tx_packets"] < 0.99 * r["rx_packets"]:
-                warnings.append("%s %s: forwarded only %.1f%% of the %d packets it received"
-                                % (app, k, 100.0 * r["tx_packets"] / r["rx_packets"],
-                                   r["rx_packets"]))
-            if r.get("rx_missed") or r.get("tx_errors"):
-                warnings.append("%s %s: rx_missed %d, tx_errors %d"
-                                % (app, k, r.get("rx_missed", 0), r.get("tx_errors", 0)))
-            noise = r.get("cpu_wait_pct", 0.0) + r.get("steal_pct", 0.0)
-            if noise > 2.0:
-                warnings.append("%s %s: its forwarding thread lost %.1f%% of the window to "
-                                "other threads on its CPU (%.1f%%) and hypervisor steal "
-                                "(%.1f%%): its figure is low"
-                                % (app, k, noise, r.get("cpu_wait_pct", 0.0),
-                                   r.get("steal_pct", 0.0)))
-            if r.get("hugepages_in_use", 1) == 0:
-                warnings.append("%s %s: ran without hugepages: its figure is not comparable"
-                                % (app, k))
-            if r.get("drops"):
-                warnings.append("%s %s: drops %s" % (app, k, r["drops"]))
+                                                  ratio, cyc(l3p, 13), cyc(mgp, 15)))
+        summary["results"][k] = {
+            "l3fwd_mpps": round(l3p / 1e6, 3), "meshgate_mpps": round(mgp / 1e6, 3),
+            "ratio": round(ratio, 3),
+            "rounds": [{"l3fwd_mpps": round(rate(l) / 1e6, 3) if l else None,
+                        "meshgate_mpps": round(rate(m) / 1e6, 3) if m else None,
+                        "l3fwd_mpps_mean": round(l["pps"] / 1e6, 3) if l else None,
+                        "meshgate_mpps_mean": round(m["pps"] / 1e6, 3) if m else None}
+                       for l, m in zip(res[k]["l3fwd"], res[k]["meshgate"])],
+        }
+        for app in APPS:
+            for rnd, r in zip(rounds, res[k][app]):
+                tag = "%s %s%s" % (app, k, " round %d" % rnd if a.rounds > 1 else "")
+                if not r:
+                    warnings.append("%s: no result" % tag)
+                    continue
+                if r["rx_packets"] and r["tx_packets"] < 0.99 * r["rx_packets"]:
+                    warnings.append("%s: forwarded only %.1f%% of the %d packets it received"
+                                    % (tag, 100.0 * r["tx_packets"] / r["rx_packets"],
+                                       r["rx_packets"]))
+                if r.get("rx_missed") or r.get("tx_errors"):
+                    warnings.append("%s: rx_missed %d, tx_errors %d"
+                                    % (tag, r.get("rx_missed", 0), r.get("tx_errors", 0)))
+                noise = r.get("cpu_wait_pct", 0.0) + r.get("steal_pct", 0.0)
+                if noise > 2.0:
+                    warnings.append("%s: its forwarding thread lost %.1f%% of the window to "
+                                    "other threads on its CPU (%.1f%%) and hypervisor steal "
+                                    "(%.1f%%)" % (tag, noise, r.get("cpu_wait_pct", 0.0),
+                                                  r.get("steal_pct", 0.0)))
+                if r.get("hugepages_in_use", 1) == 0:
+                    warnings.append("%s: ran without hugepages: its figure is not comparable"
+                                    % tag)
+                if r.get("drops"):
+                    warnings.append("%s: drops %s" % (tag, r["drops"]))
+    if a.rounds > 1:
+        print()
+        print("ratio per round: " + "; ".join(
+            "%s %s" % (KIND_NAMES.get(k, k), " ".join(
+                "%.2f" % (rate(m) / rate(l)) if l and m and rate(l) else "-"
+                for l, m in zip(res[k]["l3fwd"], res[k]["meshgate"]))) for k in kinds))
     print()
     print("cyc/pk: TSC cycles per packet at the measured rate (%.0f MHz / Mpps)." % mhz)
 
-    # meshgate's graph nodes over the window, per packet received.
+    # meshgate's graph nodes over the windows of all rounds, per packet received.
+    agg = {}
+    for k in kinds:
+        nodes, secs, fwd = {}, 0.0, 0
+        for r in res[k]["meshgate"]:
+            if not r:
+                continue
+            secs += r["seconds"]
+            fwd += r["tx_packets"]
+            for n, d in r.get("nodes", {}).items():
+                acc = nodes.setdefault(n, {"packets": 0, "calls": 0, "cycles": 0})
+                for f in acc:
+                    acc[f] += d.get(f, 0)
+        agg[k] = (nodes, secs, fwd)
+        summary["results"][k]["meshgate_nodes"] = nodes
     names = []
     for k in kinds:
-        mg = res[k]["meshgate"]
-        for n in (mg or {}).get("nodes", {}):
+        for n in agg[k][0]:
             if n not in names:
                 names.append(n)
     if names:
         print()
-        print("meshgate per-node cycles per received packet, over the window:")
+        print("meshgate per-node cycles per received packet, over the window%s:"
+              % ("s" if a.rounds > 1 else ""))
         hdr = "%-16s" % "node" + "".join("%10s" % KIND_NAMES.get(k, k) for k in kinds)
         print(hdr)
         print("-" * len(hdr))
         sums = {k: 0.0 for k in kinds}
-        rows = []
         for n in names:
             row = "%-16s" % n
             for k in kinds:
-                mg = res[k]["meshgate"] or {}
-                nodes = mg.get("nodes", {})
+                nodes = agg[k][0]
                 rx = nodes.get("port-rx", {}).get("packets", 0)
-                c = nodes.get(n, {}).get("cycles", 0)
-                v = c / rx if rx else 0.0
+                v = nodes.get(n, {}).get("cycles", 0) / rx if rx else 0.0
                 sums[k] += v
                 row += "%10.1f" % v if n in nodes else "%10s" % "-"
-            rows.append(row)
-        print("\n".join(rows))
+            print(row)
         print("-" * len(hdr))
         print("%-16s" % "sum of nodes" + "".join("%10.1f" % sums[k] for k in kinds))
-        row = "%-16s" % "outside nodes"
-        row2 = "%-16s" % "total"
+        row, row2 = "%-16s" % "outside nodes", "%-16s" % "total"
         for k in kinds:
-            # The node counters cover the whole window: compare with its mean.
-            mg = res[k]["meshgate"] or {}
-            tot = mhz * 1e6 / mg["pps"] if mg.get("pps") and mhz else 0.0
+            # The node counters cover whole windows: compare with their mean rate.
+            _, secs, fwd = agg[k]
+            tot = mhz * 1e6 * secs / fwd if fwd and mhz else 0.0
             row += "%10.1f" % (tot - sums[k]) if tot else "%10s" % "-"
             row2 += "%10.1f" % tot if tot else "%10s" % "-"
         print(row)
@@ -159,10 +205,8 @@ def main():
         print()
         print("A node's cycles divided by the packets port-rx received, so the column adds up;")
         print("'outside nodes' is the rest of the total: graph walk, worker loop, RCU, stats.")
-        print("Per-node figures include DPDK's graph stats (two rdtsc per node call).")
-        for k in kinds:
-            mg = res[k]["meshgate"] or {}
-            summary["results"][k]["meshgate_nodes"] = mg.get("nodes", {})
+        print("Per-node figures include DPDK's graph stats (two rdtsc per node call) and the")
+        print("PMDs' own work: pcap's copy into a new mbuf in port-rx, net_null's free in port-tx.")
 
     if warnings:
         print()
@@ -171,7 +215,7 @@ def main():
     with open(os.path.join(a.results, "summary.json"), "w") as f:
         json.dump(summary, f, indent=2)
         f.write("\n")
-    if any(not (res[k]["l3fwd"] and res[k]["meshgate"]) for k in kinds):
+    if not complete:
         sys.exit(1)
 
 
