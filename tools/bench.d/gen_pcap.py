@@ -1,17 +1,17 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Write the benchmark's source pcap: 64-byte UDP frames, many flows.
+"""Write the benchmark's source pcap: 64-byte UDP frames over many flows.
 
-  gen_pcap.py --kind v4|v6|mix --flows N --dst-mac MAC --out FILE
-              --v4-src NET --v4-dst NET --v6-src NET --v6-dst NET
+  gen_pcap.py --kind v4|v6|mix --flows N --out FILE [--dst-mac MAC]
+              [--v4-src NET --v4-dst NET --v6-src NET --v6-dst NET]
 
-Every frame is 64 bytes on the wire without FCS is 60 bytes; we build 60-byte
-IPv4 frames and 62-byte IPv6 frames are impossible (Ethernet+IPv6+UDP is 62
-bytes of headers), so IPv6 frames carry 2 bytes of payload and are 64 bytes
-long (without FCS); IPv4 frames are padded to 64 bytes too so that both
-families stream the same number of bytes per packet. The flows differ in
-source address, destination address and UDP ports, so a hash or a cache keyed
-on the 5-tuple sees N distinct keys.
+Every frame is 64 bytes as stored (no FCS in a pcap): Ethernet+IPv6+UDP
+headers alone take 62 bytes, so 60-byte frames cannot carry IPv6, and both
+families are padded with UDP payload to the same 64 bytes. The N flows of a
+family differ in source and destination address and UDP ports, so a hash
+or cache keyed on the 5-tuple sees N distinct keys. mix interleaves the
+families packet by packet (v4, v6, v4, ...): the worst case for a graph
+that splits each burst by family.
 """
 import argparse
 import ipaddress
