@@ -164,9 +164,9 @@ def main():
             secs += r["seconds"]
             fwd += r["tx_packets"]
             for n, d in r.get("nodes", {}).items():
-                acc = nodes.setdefault(n, {"packets": 0, "calls": 0, "cycles": 0})
-                for f in acc:
-                    acc[f] += d.get(f, 0)
+                acc = nodes.setdefault(n, {})
+                for f, v in d.items():
+                    acc[f] = acc.get(f, 0) + v
         agg[k] = (nodes, secs, fwd)
         summary["results"][k]["meshgate_nodes"] = nodes
     names = []
@@ -186,7 +186,10 @@ def main():
             row = "%-16s" % n
             for k in kinds:
                 nodes = agg[k][0]
-                rx = nodes.get("port-rx", {}).get("packets", 0)
+                # meshgate may time only some graph walks: then cycles cover
+                # the packets of those walks (sampled_packets), not all.
+                prx = nodes.get("port-rx", {})
+                rx = prx.get("sampled_packets", prx.get("packets", 0))
                 v = nodes.get(n, {}).get("cycles", 0) / rx if rx else 0.0
                 sums[k] += v
                 row += "%10.1f" % v if n in nodes else "%10s" % "-"
@@ -203,10 +206,10 @@ def main():
         print(row)
         print(row2)
         print()
-        print("A node's cycles divided by the packets port-rx received, so the column adds up;")
-        print("'outside nodes' is the rest of the total: graph walk, worker loop, RCU, stats.")
-        print("Per-node figures include DPDK's graph stats (two rdtsc per node call) and the")
-        print("PMDs' own work: pcap's copy into a new mbuf in port-rx, net_null's free in port-tx.")
+        print("A node's cycles divided by the packets port-rx received (in the timed walks")
+        print("where meshgate samples), so the column adds up; 'outside nodes' is the rest of")
+        print("the total: graph walk, worker loop, RCU, timing itself. port-rx and port-tx")
+        print("include the PMDs' work: net_pcap's copy into a new mbuf, net_null's free.")
 
     if warnings:
         print()

@@ -219,7 +219,10 @@ def measure(a):
         nodes = {}
         for name, n1 in s1["nodes"].items():
             n0 = s0["nodes"].get(name, {})
-            d = {k: n1.get(k, 0) - n0.get(k, 0) for k in ("packets", "calls", "cycles")}
+            # Every counter meshgate gives: packets, calls, cycles and, where
+            # it times only some graph walks, sampled_packets (the packets of
+            # the timed walks: cycles/packet = cycles / sampled_packets).
+            d = {k: v - n0.get(k, 0) for k, v in n1.items() if isinstance(v, int)}
             if d["packets"] or d["calls"]:
                 nodes[name.replace("_", "-")] = d
         out["nodes"] = nodes
