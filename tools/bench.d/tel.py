@@ -208,9 +208,9 @@ def measure(a):
         out["steal_pct"] = (100.0 * (s1["steal"] - s0["steal"]) /
                             os.sysconf("SC_CLK_TCK") / secs)
     out["pps"] = out["tx_packets"] / secs if secs > 0 else 0.0
-    rates = sorted((n1 - n0) / (t1 - t0)
-                   for (t0, n0), (t1, n1) in zip(ticks, ticks[1:]) if t1 > t0)
-    out["pps_per_second"] = rates
+    out["pps_per_second"] = [(n1 - n0) / (t1 - t0)
+                             for (t0, n0), (t1, n1) in zip(ticks, ticks[1:]) if t1 > t0]
+    rates = sorted(out["pps_per_second"])
     out["pps_median"] = (rates[len(rates) // 2] if len(rates) % 2 else
                          (rates[len(rates) // 2 - 1] + rates[len(rates) // 2]) / 2) \
         if rates else out["pps"]
