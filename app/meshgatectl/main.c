@@ -125,7 +125,8 @@ show_nodes(json_t *nodes)
 			continue;
 		printf("%-16s %14" PRIu64 " %12" PRIu64 " %14.1f\n", dash(name, b, sizeof(b)), pk,
 		       u(n, "calls"),
-		       pk ? (double)u(n, "cycles") / (double)pk : 0.0);
+		       u(n, "sampled_packets") ? (double)u(n, "cycles") / (double)u(n, "sampled_packets")
+					 : 0.0);
 	}
 }
 

@@ -50,6 +50,8 @@ struct rte_mempool;
 #define MG_MAX_WORKERS 64
 #define MG_IF_NONE UINT16_MAX
 #define MG_TXB_SIZE 64 /**< Per worker, per port TX staging. */
+#define MG_MAX_NODES 64 /**< Graph node ids (rte_node_t) meshgate keeps counters for. */
+#define MG_CYCLE_SAMPLE 16 /**< One graph walk in this many is timed. */
 
 /* ---- drop reasons -------------------------------------------------------- */
 
@@ -317,6 +319,9 @@ struct mg_worker {
 	volatile int quit;
 	int wake_fd;                 /**< eventfd: the main lcore wakes a sleeping worker. */
 	int sleeping;                /**< Set while the worker waits (see mg_dp_inject). */
+	uint32_t walks;              /**< Graph walks, for cycle sampling. */
+	/** Packets seen by each node in timed walks: cycles/packet = total_cycles / this. */
+	uint64_t sampled_objs[MG_MAX_NODES];
 	/* TX staging: frames wait here until the end of the port-tx node. */
 	uint16_t txn[MG_MAX_PORTS];
 	struct rte_mbuf *txb[MG_MAX_PORTS][MG_TXB_SIZE];

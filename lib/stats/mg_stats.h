@@ -34,7 +34,8 @@ struct mg_stats_node {
 	char name[RTE_NODE_NAMESIZE];
 	uint64_t packets;
 	uint64_t calls;
-	uint64_t cycles;
+	uint64_t cycles;          /**< In sampled walks only. */
+	uint64_t sampled_packets; /**< Packets of those walks: cycles/packet = cycles / this. */
 };
 
 struct mg_stats_worker {

@@ -85,6 +85,9 @@ mg_stats_collect(struct mg_dp *dp, const struct mg_stats_port_ref *ports, unsign
 			sn->packets += __atomic_load_n(&node->total_objs, __ATOMIC_RELAXED);
 			sn->calls += __atomic_load_n(&node->total_calls, __ATOMIC_RELAXED);
 			sn->cycles += __atomic_load_n(&node->total_cycles, __ATOMIC_RELAXED);
+			if (id < MG_MAX_NODES)
+				sn->sampled_packets += __atomic_load_n(
+					&dp->workers[w]->sampled_objs[id], __ATOMIC_RELAXED);
 		}
 	}
 	for (unsigned int r = 0; r < MG_DROP_MAX; r++) {
@@ -159,7 +162,8 @@ mg_stats_print(FILE *f, const struct mg_stats *s)
 		if (n->packets == 0 && n->calls == 0)
 			continue;
 		fprintf(f, "%-16s %14" PRIu64 " %12" PRIu64 " %14.1f\n", n->name, n->packets,
-			n->calls, n->packets ? (double)n->cycles / (double)n->packets : 0.0);
+			n->calls,
+			n->sampled_packets ? (double)n->cycles / (double)n->sampled_packets : 0.0);
 	}
 	fprintf(f, "\n%-26s %12s\n", "drop reason", "packets");
 	for (unsigned int r = 1; r < MG_DROP_MAX; r++)
@@ -196,9 +200,9 @@ mg_stats_write_json(FILE *f, const struct mg_stats *s)
 	fprintf(f, "\n  },\n  \"nodes\": {");
 	for (unsigned int i = 0; i < s->nnodes; i++)
 		fprintf(f, "%s\n    \"%s\": {\"packets\": %" PRIu64 ", \"calls\": %" PRIu64
-			   ", \"cycles\": %" PRIu64 "}",
+			   ", \"cycles\": %" PRIu64 ", \"sampled_packets\": %" PRIu64 "}",
 			i ? "," : "", s->nodes[i].name, s->nodes[i].packets, s->nodes[i].calls,
-			s->nodes[i].cycles);
+			s->nodes[i].cycles, s->nodes[i].sampled_packets);
 	fprintf(f, "\n  },\n  \"workers\": [");
 	for (unsigned int w = 0; w < s->workers; w++)
 		fprintf(f, "%s\n    {\"lcore\": %u, \"rx_packets\": %" PRIu64 ", \"tx_packets\": %" PRIu64
@@ -293,6 +297,7 @@ tel_nodes(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(c, "packets", n->packets);
 		rte_tel_data_add_dict_u64(c, "calls", n->calls);
 		rte_tel_data_add_dict_u64(c, "cycles", n->cycles);
+		rte_tel_data_add_dict_u64(c, "sampled_packets", n->sampled_packets);
 		rte_tel_data_add_dict_container(d, tel_key(n->name, key, sizeof(key)), c, 0);
 	}
 	free(s);
