@@ -8,9 +8,11 @@
  * every node in its own graph (mg_nodes_graph_create). Nodes find their
  * worker and the data plane through their node context.
  *
- *   port-rx ─► eth-input ─► ip4-input ─► ip4-lookup ─► ip4-rewrite ─► port-tx
- *                │            ip6-input ─► ip6-lookup ─► ip6-rewrite ─┘
- *                │                            ├─► ipX-local (echo, unreachable)
+ *   port-rx ─► eth-input ─► ip4-lookup ─► port-tx
+ *   (L2 + IPv4/IPv6 input)  ip6-lookup ─┘      (lookup + rewrite)
+ *                │                │
+ *                │                ├─► ipX-local (echo, unreachable)
+ *                │                ├─► ip4-frag ─► port-tx
  *                ▼                            ├─► ipX-icmp-error ─► ipX-lookup
  *              punt (ARP, ND, unresolved)     └─► drop (counted by reason)
  *   inject (main lcore's packets) ─► port-tx / ip4-lookup / ip6-lookup

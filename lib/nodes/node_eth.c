@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * eth-input: maps (port, VLAN) to an interface, checks the destination MAC,
- * strips the L2 header and hands IPv4/IPv6 on; ARP goes to the main lcore
- * with its header still on.
+ * validates the IPv4 or IPv6 header (RFC 1812 5.2.2; the extension header
+ * chain; the network's policy on options and fragments), strips the L2
+ * header and hands the packet to ip4-lookup / ip6-lookup. ARP and ICMPv6
+ * neighbor discovery go to the main lcore.
+ *
+ * L2 and L3 input are one node: on the forwarding path one always follows
+ * the other, and a node boundary costs a pass over the whole vector.
  */
 #include "mg_parse.h"
 #include "nodes_priv.h"
@@ -13,16 +18,28 @@ struct eth_cache {
 	uint16_t vlan;
 	uint16_t ifx;
 	const struct mg_dp_iface *ifc;
+	uint64_t bytes;    /* received on `port` since the last flush */
 };
 
+/* Add the bytes counted for the cached port to the lcore's counters. */
+static inline void
+eth_bytes_flush(struct mg_lcore_stats *st, struct eth_cache *cc)
+{
+	if (cc->bytes) {
+		st->rx_bytes[cc->port] += cc->bytes;
+		cc->bytes = 0;
+	}
+}
+
 static inline const struct mg_dp_iface *
-eth_iface(const struct mg_dp *dp, struct eth_cache *cc, uint16_t port, uint16_t vlan,
-	  enum mg_drop *why)
+eth_iface(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
+	  uint16_t port, uint16_t vlan, enum mg_drop *why)
 {
 	uint16_t ifx;
 
 	if (likely(cc->ifc != NULL && cc->port == port && cc->vlan == vlan))
 		return cc->ifc;
+	eth_bytes_flush(st, cc);
 	if (vlan == 0) {
 		ifx = __atomic_load_n(&dp->port_if[port], __ATOMIC_ACQUIRE);
 		*why = MG_DROP_ETH_NO_IFACE;
@@ -41,7 +58,81 @@ eth_iface(const struct mg_dp *dp, struct eth_cache *cc, uint16_t port, uint16_t 
 	return cc->ifc;
 }
 
-static inline uint16_t
+
+/* IPv4 input checks on a packet whose L2 header is already stripped. */
+static __rte_always_inline uint16_t
+ip4_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
+	  struct mg_meta *md)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	struct mg_ip4_info info;
+	enum mg_drop why = mg_parse_ip4(ip, m->pkt_len, m->ol_flags, &info);
+
+	if (unlikely(why != MG_DROP_NONE)) {
+		md->drop = (uint8_t)why;
+		return ETH_NEXT_DROP;
+	}
+	if (unlikely(info.options || info.fragment)) {
+		const struct mg_dp_net *net = mg_dp_net(dp, md->net);
+		uint32_t flags = net ? net->flags : 0;
+
+		if (info.options) {
+			if (flags & MG_NET_DROP_IP_OPTIONS) {
+				md->drop = MG_DROP_IP4_OPTIONS;
+				return ETH_NEXT_DROP;
+			}
+			st->ip4_options++;
+		}
+		if (info.fragment) {
+			if (flags & MG_NET_DROP_FRAGMENTS) {
+				md->drop = MG_DROP_IP4_FRAGMENT;
+				return ETH_NEXT_DROP;
+			}
+			st->ip4_fragments++;
+		}
+	}
+	if (unlikely(m->pkt_len > info.tot))
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info.tot)); /* Ethernet padding */
+	return ETH_NEXT_IP4;
+}
+
+/* IPv6 input checks on a packet whose L2 header is already stripped. */
+static __rte_always_inline uint16_t
+ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
+	  struct mg_meta *md, const struct mg_dp_iface *ifc)
+{
+	const uint8_t *pkt = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct mg_ip6_info info;
+	enum mg_drop why = mg_parse_ip6(pkt, m->pkt_len, &info);
+
+	if (unlikely(why != MG_DROP_NONE)) {
+		md->drop = (uint8_t)why;
+		return ETH_NEXT_DROP;
+	}
+	if (unlikely(m->pkt_len > info.tot))
+		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info.tot)); /* Ethernet padding */
+	if (info.nd) {
+		md->punt = MG_PUNT_ND;
+		return ETH_NEXT_PUNT;
+	}
+	if (unlikely(info.fragment)) {
+		const struct mg_dp_net *net = mg_dp_net(dp, md->net);
+
+		if (net != NULL && (net->flags & MG_NET_DROP_FRAGMENTS)) {
+			md->drop = MG_DROP_IP6_FRAGMENT;
+			return ETH_NEXT_DROP;
+		}
+		st->ip6_fragments++;
+	}
+	/* Link-local: only the receiving interface's own address is valid. */
+	if (unlikely(info.link_local_dst) && memcmp(ifc->ip6_ll, pkt + 24, 16) != 0) {
+		md->drop = MG_DROP_IP6_LINK_LOCAL;
+		return ETH_NEXT_DROP;
+	}
+	return ETH_NEXT_IP6;
+}
+
+static __rte_always_inline uint16_t
 eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct rte_mbuf *m)
 {
@@ -51,21 +142,24 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct mg_eth_info ei;
 	enum mg_drop why;
 
-	st->rx_bytes[m->port] += m->pkt_len;
 	if (unlikely(m->nb_segs != 1)) {
+		st->rx_bytes[m->port] += m->pkt_len;
 		md->drop = MG_DROP_ETH_MULTISEG;
 		return ETH_NEXT_DROP;
 	}
 	why = mg_parse_eth((const uint8_t *)eth, m->data_len, &ei);
 	if (unlikely(why != MG_DROP_NONE)) {
+		st->rx_bytes[m->port] += m->pkt_len;
 		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;
 	}
-	ifc = eth_iface(dp, cc, m->port, ei.vlan, &why);
+	ifc = eth_iface(dp, st, cc, m->port, ei.vlan, &why);
 	if (unlikely(ifc == NULL)) {
+		st->rx_bytes[m->port] += m->pkt_len;
 		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;
 	}
+	cc->bytes += m->pkt_len;
 	if (unlikely(!rte_is_multicast_ether_addr(&eth->dst_addr) &&
 		     !rte_is_same_ether_addr(&eth->dst_addr, &ifc->mac))) {
 		md->drop = MG_DROP_ETH_NOT_FOR_US;
@@ -74,14 +168,15 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	md->rx_if = cc->ifx;
 	md->net = ifc->net;
 	md->flags = 0;
-	m->l2_len = ei.l2_len; /* ND and ARP handling on the main lcore read the frame's MACs */
 	if (likely(ei.type == MG_ETH_IPV4_BE)) {
 		rte_pktmbuf_adj(m, ei.l2_len);
-		return ETH_NEXT_IP4;
+		return ip4_input(dp, st, m, md);
 	}
+	/* ND and ARP handling on the main lcore read the frame's MACs. */
+	m->l2_len = ei.l2_len;
 	if (ei.type == MG_ETH_IPV6_BE) {
 		rte_pktmbuf_adj(m, ei.l2_len);
-		return ETH_NEXT_IP6;
+		return ip6_input(dp, st, m, md, ifc);
 	}
 	if (ei.type == MG_ETH_ARP_BE) {
 		md->punt = MG_PUNT_ARP;
@@ -96,7 +191,7 @@ eth_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 {
 	struct mg_node_ctx *c = mg_ctx(node);
 	struct mg_lcore_stats *st = c->w->stats;
-	struct eth_cache cc = {.ifc = NULL};
+	struct eth_cache cc = {.ifc = NULL, .bytes = 0};
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
@@ -105,12 +200,10 @@ eth_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 		uint16_t i = 0;
 
 		for (; i + 4 <= n; i += 4) {
-			if (likely(i + 8 <= n)) {
-				rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)o[i + 4], void *));
-				rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)o[i + 5], void *));
-				rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)o[i + 6], void *));
-				rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)o[i + 7], void *));
-			}
+			mg_prefetch(o, i, n);
+			mg_prefetch(o, i + 1, n);
+			mg_prefetch(o, i + 2, n);
+			mg_prefetch(o, i + 3, n);
 			nexts[i] = eth_one(c->dp, st, &cc, o[i]);
 			nexts[i + 1] = eth_one(c->dp, st, &cc, o[i + 1]);
 			nexts[i + 2] = eth_one(c->dp, st, &cc, o[i + 2]);
@@ -120,6 +213,7 @@ eth_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 			nexts[i] = eth_one(c->dp, st, &cc, o[i]);
 		mg_dispatch(graph, node, o, nexts, n);
 	}
+	eth_bytes_flush(st, &cc);
 	return nb;
 }
 
@@ -129,8 +223,8 @@ static struct rte_node_register eth_input_node = {
 	.init = mg_node_init,
 	.nb_edges = 4,
 	.next_nodes = {
-		[ETH_NEXT_IP4] = "ip4-input",
-		[ETH_NEXT_IP6] = "ip6-input",
+		[ETH_NEXT_IP4] = "ip4-lookup",
+		[ETH_NEXT_IP6] = "ip6-lookup",
 		[ETH_NEXT_PUNT] = "punt",
 		[ETH_NEXT_DROP] = "drop",
 	},

@@ -1,86 +1,63 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * IPv4: ip4-input validates headers (RFC 1812 5.2.2), ip4-lookup finds the
- * adjacency in the network's rte_fib, ip4-rewrite applies TTL, MTU and the
- * L2 header, ip4-local answers echo requests to the gateway's addresses.
+ * IPv4: ip4-lookup finds the adjacency in the network's rte_fib and, for a
+ * neighbor, applies TTL, MTU and the L2 header itself (lookup and rewrite
+ * always follow each other on the forwarding path); ip4-local answers echo
+ * requests to the gateway's addresses.
  */
 #include <rte_fib.h>
 
-#include "mg_parse.h"
 #include "nodes_priv.h"
 
-/* ---- ip4-input ---------------------------------------------------------------- */
+/* The rewrite of a packet to a neighbor adjacency. */
 
 static inline uint16_t
-ip4_input_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip4_rewrite_one(const struct mg_adj *adj, struct rte_mbuf *m, struct mg_meta *md)
 {
+	const struct mg_rewrite *rw = mg_adj_rewrite(adj);
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
-	struct mg_ip4_info info;
-	enum mg_drop why = mg_parse_ip4(ip, m->pkt_len, m->ol_flags, &info);
+	uint16_t tot;
+	uint8_t *eth;
 
-	if (unlikely(why != MG_DROP_NONE)) {
-		mg_set_drop(m, why);
-		return IP4IN_NEXT_DROP;
+	if (unlikely(rw->state != MG_NS_COMPLETE)) {
+		if (rw->state == MG_NS_INCOMPLETE) {
+			md->punt = MG_PUNT_RESOLVE;
+			return LK_NEXT_PUNT;
+		}
+		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_HOST, 0);
+		return LK_NEXT_ICMP;
 	}
-	if (unlikely(info.options || info.fragment)) {
-		const struct mg_dp_net *net = mg_dp_net(dp, mg_meta(m)->net);
-		uint32_t flags = net ? net->flags : 0;
+	/* Our own packets (echo replies, ICMP errors) leave with their TTL as is. */
+	const int transit = !(md->flags & MG_META_LOCAL);
 
-		if (info.options) {
-			if (flags & MG_NET_DROP_IP_OPTIONS) {
-				mg_set_drop(m, MG_DROP_IP4_OPTIONS);
-				return IP4IN_NEXT_DROP;
-			}
-			st->ip4_options++;
-		}
-		if (info.fragment) {
-			if (flags & MG_NET_DROP_FRAGMENTS) {
-				mg_set_drop(m, MG_DROP_IP4_FRAGMENT);
-				return IP4IN_NEXT_DROP;
-			}
-			st->ip4_fragments++;
-		}
+	if (unlikely(transit && ip->time_to_live <= 1)) {
+		mg_set_icmp(m, MG_DROP_IP4_TTL, MG_ICMP4_TIME_EXCEEDED, MG_ICMP4_TTL_EXCEEDED, 0);
+		return LK_NEXT_ICMP;
 	}
-	if (unlikely(m->pkt_len > info.tot))
-		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info.tot)); /* Ethernet padding */
-	return IP4IN_NEXT_LOOKUP;
+	tot = rte_be_to_cpu_16(ip->total_length);
+	if (unlikely(tot > rw->mtu)) {
+		if (ip->fragment_offset & MG_IP4_DF_BE) {
+			mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP4_DEST_UNREACH,
+				    MG_ICMP4_UNREACH_FRAG_NEEDED, rw->mtu);
+			return LK_NEXT_ICMP;
+		}
+		if (transit)
+			mg_ip4_ttl_dec(ip);
+		return LK_NEXT_FRAG;
+	}
+	if (likely(transit))
+		mg_ip4_ttl_dec(ip);
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+	if (unlikely(eth == NULL)) {
+		md->drop = MG_DROP_NO_MBUF;
+		return LK_NEXT_DROP;
+	}
+	memcpy(eth, rw->hdr, 14);
+	if (rw->hdr_len > 14)
+		memcpy(eth + 14, rw->hdr + 14, 4);
+	m->port = rw->port;
+	return LK_NEXT_TX;
 }
-
-static uint16_t
-ip4_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
-{
-	struct mg_node_ctx *c = mg_ctx(node);
-	uint16_t nexts[MG_VEC];
-
-	for (uint16_t base = 0; base < nb; base += MG_VEC) {
-		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
-		void **o = objs + base;
-		uint16_t i = 0;
-
-		for (; i + 4 <= n; i += 4) {
-			nexts[i] = ip4_input_one(c->dp, c->w->stats, o[i]);
-			nexts[i + 1] = ip4_input_one(c->dp, c->w->stats, o[i + 1]);
-			nexts[i + 2] = ip4_input_one(c->dp, c->w->stats, o[i + 2]);
-			nexts[i + 3] = ip4_input_one(c->dp, c->w->stats, o[i + 3]);
-		}
-		for (; i < n; i++)
-			nexts[i] = ip4_input_one(c->dp, c->w->stats, o[i]);
-		mg_dispatch(graph, node, o, nexts, n);
-	}
-	return nb;
-}
-
-static struct rte_node_register ip4_input_node = {
-	.name = "ip4-input",
-	.process = ip4_input_process,
-	.init = mg_node_init,
-	.nb_edges = 2,
-	.next_nodes = {
-		[IP4IN_NEXT_LOOKUP] = "ip4-lookup",
-		[IP4IN_NEXT_DROP] = "drop",
-	},
-};
-RTE_NODE_REGISTER(ip4_input_node);
 
 /* ---- ip4-lookup ---------------------------------------------------------------- */
 
@@ -89,11 +66,12 @@ static inline uint16_t
 lookup_next4(const struct mg_dp *dp, struct rte_mbuf *m, uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
+	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
-	switch (dp->adj[adj].type) {
-	case MG_ADJ_NEIGHBOR:
-		return LK_NEXT_REWRITE;
+	if (likely(a->type == MG_ADJ_NEIGHBOR))
+		return ip4_rewrite_one(a, m, md);
+	switch (a->type) {
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
 	case MG_ADJ_GLEAN:
@@ -163,106 +141,17 @@ static struct rte_node_register ip4_lookup_node = {
 	.name = "ip4-lookup",
 	.process = ip4_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = 6,
 	.next_nodes = {
-		[LK_NEXT_REWRITE] = "ip4-rewrite",
+		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip4-local",
 		[LK_NEXT_PUNT] = "punt",
 		[LK_NEXT_ICMP] = "ip4-icmp-error",
 		[LK_NEXT_DROP] = "drop",
+		[LK_NEXT_FRAG] = "ip4-frag",
 	},
 };
 RTE_NODE_REGISTER(ip4_lookup_node);
-
-/* ---- ip4-rewrite ---------------------------------------------------------------- */
-
-static inline uint16_t
-ip4_rewrite_one(const struct mg_dp *dp, struct rte_mbuf *m)
-{
-	struct mg_meta *md = mg_meta(m);
-	const struct mg_rewrite *rw = mg_adj_rewrite(&dp->adj[md->adj]);
-	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
-	uint16_t tot;
-	uint8_t *eth;
-
-	if (unlikely(rw->state != MG_NS_COMPLETE)) {
-		if (rw->state == MG_NS_INCOMPLETE) {
-			md->punt = MG_PUNT_RESOLVE;
-			return RW_NEXT_PUNT;
-		}
-		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_HOST, 0);
-		return RW_NEXT_ICMP;
-	}
-	/* Our own packets (echo replies, ICMP errors) leave with their TTL as is. */
-	const int transit = !(md->flags & MG_META_LOCAL);
-
-	if (unlikely(transit && ip->time_to_live <= 1)) {
-		mg_set_icmp(m, MG_DROP_IP4_TTL, MG_ICMP4_TIME_EXCEEDED, MG_ICMP4_TTL_EXCEEDED, 0);
-		return RW_NEXT_ICMP;
-	}
-	tot = rte_be_to_cpu_16(ip->total_length);
-	if (unlikely(tot > rw->mtu)) {
-		if (ip->fragment_offset & MG_IP4_DF_BE) {
-			mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP4_DEST_UNREACH,
-				    MG_ICMP4_UNREACH_FRAG_NEEDED, rw->mtu);
-			return RW_NEXT_ICMP;
-		}
-		if (transit)
-			mg_ip4_ttl_dec(ip);
-		return RW_NEXT_FRAG;
-	}
-	if (likely(transit))
-		mg_ip4_ttl_dec(ip);
-	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
-	if (unlikely(eth == NULL)) {
-		md->drop = MG_DROP_NO_MBUF;
-		return RW_NEXT_DROP;
-	}
-	memcpy(eth, rw->hdr, 14);
-	if (rw->hdr_len > 14)
-		memcpy(eth + 14, rw->hdr + 14, 4);
-	m->port = rw->port;
-	return RW_NEXT_TX;
-}
-
-static uint16_t
-ip4_rewrite_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
-{
-	struct mg_node_ctx *c = mg_ctx(node);
-	uint16_t nexts[MG_VEC];
-
-	for (uint16_t base = 0; base < nb; base += MG_VEC) {
-		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
-		void **o = objs + base;
-		uint16_t i = 0;
-
-		for (; i + 4 <= n; i += 4) {
-			nexts[i] = ip4_rewrite_one(c->dp, o[i]);
-			nexts[i + 1] = ip4_rewrite_one(c->dp, o[i + 1]);
-			nexts[i + 2] = ip4_rewrite_one(c->dp, o[i + 2]);
-			nexts[i + 3] = ip4_rewrite_one(c->dp, o[i + 3]);
-		}
-		for (; i < n; i++)
-			nexts[i] = ip4_rewrite_one(c->dp, o[i]);
-		mg_dispatch(graph, node, o, nexts, n);
-	}
-	return nb;
-}
-
-static struct rte_node_register ip4_rewrite_node = {
-	.name = "ip4-rewrite",
-	.process = ip4_rewrite_process,
-	.init = mg_node_init,
-	.nb_edges = 5,
-	.next_nodes = {
-		[RW_NEXT_TX] = "port-tx",
-		[RW_NEXT_ICMP] = "ip4-icmp-error",
-		[RW_NEXT_PUNT] = "punt",
-		[RW_NEXT_DROP] = "drop",
-		[RW_NEXT_FRAG] = "ip4-frag",
-	},
-};
-RTE_NODE_REGISTER(ip4_rewrite_node);
 
 /* ---- ip4-local ------------------------------------------------------------------ */
 

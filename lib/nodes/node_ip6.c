@@ -1,91 +1,55 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * IPv6: ip6-input validates the header and extension header chain and
- * punts neighbor discovery, ip6-lookup uses the network's rte_fib6,
- * ip6-rewrite applies the hop limit, MTU (packet too big) and L2 header,
- * ip6-local answers echo requests.
+ * IPv6: ip6-lookup uses the network's rte_fib6 and, for a neighbor, applies
+ * the hop limit, MTU (packet too big) and L2 header itself; ip6-local
+ * answers echo requests.
  */
 #include <rte_fib6.h>
 
-#include "mg_parse.h"
 #include "nodes_priv.h"
 
-/* ---- ip6-input ---------------------------------------------------------------- */
+/* The rewrite of a packet to a neighbor adjacency. */
 
 static inline uint16_t
-ip6_input_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip6_rewrite_one(const struct mg_adj *adj, struct rte_mbuf *m, struct mg_meta *md)
 {
-	const uint8_t *pkt = rte_pktmbuf_mtod(m, const uint8_t *);
-	struct mg_ip6_info info;
-	enum mg_drop why = mg_parse_ip6(pkt, m->pkt_len, &info);
+	const struct mg_rewrite *rw = mg_adj_rewrite(adj);
+	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+	uint8_t *eth;
 
-	if (unlikely(why != MG_DROP_NONE)) {
-		mg_set_drop(m, why);
-		return IP6IN_NEXT_DROP;
-	}
-	if (unlikely(m->pkt_len > info.tot))
-		rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - info.tot)); /* Ethernet padding */
-	if (info.nd) {
-		mg_meta(m)->punt = MG_PUNT_ND;
-		return IP6IN_NEXT_PUNT;
-	}
-	if (unlikely(info.fragment)) {
-		const struct mg_dp_net *net = mg_dp_net(dp, mg_meta(m)->net);
-
-		if (net != NULL && (net->flags & MG_NET_DROP_FRAGMENTS)) {
-			mg_set_drop(m, MG_DROP_IP6_FRAGMENT);
-			return IP6IN_NEXT_DROP;
+	if (unlikely(rw->state != MG_NS_COMPLETE)) {
+		if (rw->state == MG_NS_INCOMPLETE) {
+			md->punt = MG_PUNT_RESOLVE;
+			return LK_NEXT_PUNT;
 		}
-		st->ip6_fragments++;
+		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
+		return LK_NEXT_ICMP;
 	}
-	if (unlikely(info.link_local_dst)) {
-		/* Link-local: only the receiving interface's own address is valid. */
-		const struct mg_dp_iface *ifc = mg_dp_iface(dp, mg_meta(m)->rx_if);
+	/* Our own packets (echo replies, ICMP errors) leave with their hop limit as is. */
+	const int transit = !(md->flags & MG_META_LOCAL);
 
-		if (ifc == NULL || memcmp(ifc->ip6_ll, pkt + 24, 16) != 0) {
-			mg_set_drop(m, MG_DROP_IP6_LINK_LOCAL);
-			return IP6IN_NEXT_DROP;
-		}
+	if (unlikely(transit && ip6->hop_limits <= 1)) {
+		mg_set_icmp(m, MG_DROP_IP6_HOP_LIMIT, MG_ICMP6_TIME_EXCEEDED,
+			    MG_ICMP6_HOPLIMIT_EXCEEDED, 0);
+		return LK_NEXT_ICMP;
 	}
-	return IP6IN_NEXT_LOOKUP;
+	if (unlikely(m->pkt_len > rw->mtu)) {
+		mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP6_PACKET_TOO_BIG, 0, rw->mtu);
+		return LK_NEXT_ICMP;
+	}
+	if (likely(transit))
+		ip6->hop_limits--;
+	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+	if (unlikely(eth == NULL)) {
+		md->drop = MG_DROP_NO_MBUF;
+		return LK_NEXT_DROP;
+	}
+	memcpy(eth, rw->hdr, 14);
+	if (rw->hdr_len > 14)
+		memcpy(eth + 14, rw->hdr + 14, 4);
+	m->port = rw->port;
+	return LK_NEXT_TX;
 }
-
-static uint16_t
-ip6_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
-{
-	struct mg_node_ctx *c = mg_ctx(node);
-	uint16_t nexts[MG_VEC];
-
-	for (uint16_t base = 0; base < nb; base += MG_VEC) {
-		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
-		void **o = objs + base;
-		uint16_t i = 0;
-
-		for (; i + 4 <= n; i += 4) {
-			nexts[i] = ip6_input_one(c->dp, c->w->stats, o[i]);
-			nexts[i + 1] = ip6_input_one(c->dp, c->w->stats, o[i + 1]);
-			nexts[i + 2] = ip6_input_one(c->dp, c->w->stats, o[i + 2]);
-			nexts[i + 3] = ip6_input_one(c->dp, c->w->stats, o[i + 3]);
-		}
-		for (; i < n; i++)
-			nexts[i] = ip6_input_one(c->dp, c->w->stats, o[i]);
-		mg_dispatch(graph, node, o, nexts, n);
-	}
-	return nb;
-}
-
-static struct rte_node_register ip6_input_node = {
-	.name = "ip6-input",
-	.process = ip6_input_process,
-	.init = mg_node_init,
-	.nb_edges = 3,
-	.next_nodes = {
-		[IP6IN_NEXT_LOOKUP] = "ip6-lookup",
-		[IP6IN_NEXT_PUNT] = "punt",
-		[IP6IN_NEXT_DROP] = "drop",
-	},
-};
-RTE_NODE_REGISTER(ip6_input_node);
 
 /* ---- ip6-lookup ---------------------------------------------------------------- */
 
@@ -93,11 +57,12 @@ static inline uint16_t
 lookup_next6(const struct mg_dp *dp, struct rte_mbuf *m, uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
+	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
-	switch (dp->adj[adj].type) {
-	case MG_ADJ_NEIGHBOR:
-		return LK_NEXT_REWRITE;
+	if (likely(a->type == MG_ADJ_NEIGHBOR))
+		return ip6_rewrite_one(a, m, md);
+	switch (a->type) {
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
 	case MG_ADJ_GLEAN:
@@ -167,7 +132,7 @@ static struct rte_node_register ip6_lookup_node = {
 	.init = mg_node_init,
 	.nb_edges = 5,
 	.next_nodes = {
-		[LK_NEXT_REWRITE] = "ip6-rewrite",
+		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip6-local",
 		[LK_NEXT_PUNT] = "punt",
 		[LK_NEXT_ICMP] = "ip6-icmp-error",
@@ -175,88 +140,6 @@ static struct rte_node_register ip6_lookup_node = {
 	},
 };
 RTE_NODE_REGISTER(ip6_lookup_node);
-
-/* ---- ip6-rewrite ---------------------------------------------------------------- */
-
-static inline uint16_t
-ip6_rewrite_one(const struct mg_dp *dp, struct rte_mbuf *m)
-{
-	struct mg_meta *md = mg_meta(m);
-	const struct mg_rewrite *rw = mg_adj_rewrite(&dp->adj[md->adj]);
-	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
-	uint8_t *eth;
-
-	if (unlikely(rw->state != MG_NS_COMPLETE)) {
-		if (rw->state == MG_NS_INCOMPLETE) {
-			md->punt = MG_PUNT_RESOLVE;
-			return RW_NEXT_PUNT;
-		}
-		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
-		return RW_NEXT_ICMP;
-	}
-	/* Our own packets (echo replies, ICMP errors) leave with their hop limit as is. */
-	const int transit = !(md->flags & MG_META_LOCAL);
-
-	if (unlikely(transit && ip6->hop_limits <= 1)) {
-		mg_set_icmp(m, MG_DROP_IP6_HOP_LIMIT, MG_ICMP6_TIME_EXCEEDED,
-			    MG_ICMP6_HOPLIMIT_EXCEEDED, 0);
-		return RW_NEXT_ICMP;
-	}
-	if (unlikely(m->pkt_len > rw->mtu)) {
-		mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP6_PACKET_TOO_BIG, 0, rw->mtu);
-		return RW_NEXT_ICMP;
-	}
-	if (likely(transit))
-		ip6->hop_limits--;
-	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
-	if (unlikely(eth == NULL)) {
-		md->drop = MG_DROP_NO_MBUF;
-		return RW_NEXT_DROP;
-	}
-	memcpy(eth, rw->hdr, 14);
-	if (rw->hdr_len > 14)
-		memcpy(eth + 14, rw->hdr + 14, 4);
-	m->port = rw->port;
-	return RW_NEXT_TX;
-}
-
-static uint16_t
-ip6_rewrite_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
-{
-	struct mg_node_ctx *c = mg_ctx(node);
-	uint16_t nexts[MG_VEC];
-
-	for (uint16_t base = 0; base < nb; base += MG_VEC) {
-		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
-		void **o = objs + base;
-		uint16_t i = 0;
-
-		for (; i + 4 <= n; i += 4) {
-			nexts[i] = ip6_rewrite_one(c->dp, o[i]);
-			nexts[i + 1] = ip6_rewrite_one(c->dp, o[i + 1]);
-			nexts[i + 2] = ip6_rewrite_one(c->dp, o[i + 2]);
-			nexts[i + 3] = ip6_rewrite_one(c->dp, o[i + 3]);
-		}
-		for (; i < n; i++)
-			nexts[i] = ip6_rewrite_one(c->dp, o[i]);
-		mg_dispatch(graph, node, o, nexts, n);
-	}
-	return nb;
-}
-
-static struct rte_node_register ip6_rewrite_node = {
-	.name = "ip6-rewrite",
-	.process = ip6_rewrite_process,
-	.init = mg_node_init,
-	.nb_edges = 4,
-	.next_nodes = {
-		[RW_NEXT_TX] = "port-tx",
-		[RW_NEXT_ICMP] = "ip6-icmp-error",
-		[RW_NEXT_PUNT] = "punt",
-		[RW_NEXT_DROP] = "drop",
-	},
-};
-RTE_NODE_REGISTER(ip6_rewrite_node);
 
 /* ---- ip6-local ------------------------------------------------------------------ */
 

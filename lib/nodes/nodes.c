@@ -11,8 +11,7 @@
 #include "nodes_priv.h"
 
 const char *const mg_node_names[] = {
-	"port-rx", "inject", "eth-input", "ip4-input", "ip6-input", "ip4-lookup",
-	"ip6-lookup", "ip4-rewrite", "ip6-rewrite", "ip4-local", "ip6-local",
+	"port-rx", "inject", "eth-input", "ip4-lookup", "ip6-lookup", "ip4-local", "ip6-local",
 	"ip4-icmp-error", "ip6-icmp-error", "ip4-frag", "punt", "port-tx", "drop",
 };
 const unsigned int mg_node_count = RTE_DIM(mg_node_names);

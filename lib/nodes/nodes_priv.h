@@ -29,10 +29,7 @@ int mg_node_init(const struct rte_graph *graph, struct rte_node *node);
 enum { RX_NEXT_ETH = 0 };
 enum { INJ_NEXT_TX = 0, INJ_NEXT_IP4, INJ_NEXT_IP6, INJ_NEXT_DROP };
 enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP };
-enum { IP4IN_NEXT_LOOKUP = 0, IP4IN_NEXT_DROP };
-enum { IP6IN_NEXT_LOOKUP = 0, IP6IN_NEXT_PUNT, IP6IN_NEXT_DROP };
-enum { LK_NEXT_REWRITE = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP };
-enum { RW_NEXT_TX = 0, RW_NEXT_ICMP, RW_NEXT_PUNT, RW_NEXT_DROP, RW_NEXT_FRAG };
+enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG };
 enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP };
 enum { ICMP_NEXT_LOOKUP = 0, ICMP_NEXT_DROP };
 enum { FRAG_NEXT_TX = 0, FRAG_NEXT_DROP };
@@ -59,28 +56,55 @@ mg_set_icmp(struct rte_mbuf *m, enum mg_drop reason, uint8_t type, uint8_t code,
 	md->mtu = mtu;
 }
 
+#define MG_MAX_EDGES 8 /**< Most next nodes any meshgate node has. */
+
 /**
- * Send objs[0..n) to nexts[i]. When every packet takes the same edge the
- * whole vector moves with a pointer swap; otherwise runs are enqueued.
+ * Send objs[0..n) to nexts[i], all edges below MG_MAX_EDGES. When every
+ * packet takes the same edge the whole vector moves with a pointer swap (or
+ * one copy); otherwise each next node's stream is filled in one pass, never
+ * one enqueue per packet.
  */
 static inline void
 mg_dispatch(struct rte_graph *graph, struct rte_node *node, void **objs,
 	    const uint16_t *nexts, uint16_t n)
 {
-	uint16_t i = 0;
+	uint16_t cnt[MG_MAX_EDGES] = {0};
+	void **dst[MG_MAX_EDGES];
+	uint16_t first = nexts[0], diff = 0, i;
 
-	while (i < n) {
-		uint16_t j = i + 1;
-
-		while (j < n && nexts[j] == nexts[i])
-			j++;
-		if (i == 0 && j == n && n == node->idx && objs == node->objs) {
-			rte_node_next_stream_move(graph, node, nexts[0]);
-			return;
-		}
-		rte_node_enqueue(graph, node, nexts[i], &objs[i], j - i);
-		i = j;
+	/* Branch-free, so the compiler vectorises it. */
+	for (i = 0; i < n; i++)
+		diff |= nexts[i] ^ first;
+	if (likely(diff == 0)) {
+		if (n == node->idx && objs == node->objs)
+			rte_node_next_stream_move(graph, node, first);
+		else
+			rte_node_enqueue(graph, node, first, objs, n);
+		return;
 	}
+	for (i = 0; i < n; i++)
+		cnt[nexts[i]]++;
+	for (unsigned int e = 0; e < MG_MAX_EDGES; e++)
+		if (cnt[e])
+			dst[e] = rte_node_next_stream_get(graph, node, (rte_edge_t)e, cnt[e]);
+	for (i = 0; i < n; i++)
+		*dst[nexts[i]]++ = objs[i];
+	for (unsigned int e = 0; e < MG_MAX_EDGES; e++)
+		if (cnt[e])
+			rte_node_next_stream_put(graph, node, (rte_edge_t)e, cnt[e]);
+}
+
+/**
+ * Prefetch for a node's main loop at packet @i of @n: the mbuf header eight
+ * packets ahead and, its header fetched by then, the data four ahead.
+ */
+static __rte_always_inline void
+mg_prefetch(void **o, uint16_t i, uint16_t n)
+{
+	if (likely(i + 8 < n))
+		rte_prefetch0(o[i + 8]);
+	if (likely(i + 4 < n))
+		rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)o[i + 4], void *));
 }
 
 /** Largest vector a node handles in one pass of its local arrays. */
