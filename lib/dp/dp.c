@@ -97,6 +97,9 @@ mg_dp_create(const struct mg_dp_conf *conf)
 		goto nomem;
 	dp->conf = *conf;
 	dp->main_lcore = rte_get_main_lcore();
+	dp->main_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dp->main_wake_fd < 0)
+		goto nomem;
 	for (unsigned int i = 0; i < MG_MAX_PORTS; i++)
 		dp->port_if[i] = MG_IF_NONE;
 	dp->adj = rte_zmalloc("mg_adj", (size_t)conf->max_adjacencies * sizeof(struct mg_adj),
@@ -178,6 +181,8 @@ mg_dp_destroy(struct mg_dp *dp)
 		rte_free(wk->rxqs);
 		rte_free(wk);
 	}
+	if (dp->main_wake_fd > 0)
+		close(dp->main_wake_fd);
 	rte_free(dp->adj);
 	rte_free(dp->adj_free);
 	rte_free(dp->stats);
@@ -486,6 +491,20 @@ mg_dp_inject(struct mg_dp *dp, struct rte_mbuf *m)
 		(void)rc; /* EAGAIN: the counter is saturated, the worker is being woken anyway */
 	}
 	return 0;
+}
+
+void
+mg_dp_wake_main(struct mg_dp *dp)
+{
+	/* Pairs with the main loop: it sets main_sleeping, then looks at the punt
+	 * rings, then waits on main_wake_fd. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&dp->main_sleeping, __ATOMIC_RELAXED)) {
+		uint64_t one = 1;
+		ssize_t rc = write(dp->main_wake_fd, &one, sizeof(one));
+
+		(void)rc; /* EAGAIN: already being woken */
+	}
 }
 
 int

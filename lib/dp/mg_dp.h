@@ -361,7 +361,16 @@ struct mg_dp {
 	uint32_t adj_nfree;
 	uint32_t adj_used;
 	unsigned int main_lcore;
+	int main_wake_fd;                    /**< eventfd: workers wake a sleeping main lcore. */
+	int main_sleeping;                   /**< Set while the main lcore waits. */
 };
+
+/**
+ * Wake the main lcore if it is waiting (workers call this after punting; a
+ * system call, but only on the punt path and only while the main lcore
+ * sleeps).
+ */
+void mg_dp_wake_main(struct mg_dp *dp);
 
 /** The process's data plane (there is one). Set by mg_dp_create. */
 struct mg_dp *mg_dp_get(void);

@@ -94,8 +94,10 @@ void mg_fwd_neigh_del(struct mg_fwd *f, const struct mg_neigh *n);
 
 /** Handle a packet punted by a worker (ARP, ND, glean, resolve). Consumes @p m. */
 void mg_fwd_punt(struct mg_fwd *f, struct rte_mbuf *m);
-/** Run neighbor timers; call every few milliseconds. */
+/** Run neighbor timers that are due. */
 void mg_fwd_timer(struct mg_fwd *f, uint64_t now_ns);
+/** When mg_fwd_timer next has work (monotonic ns), 0 if never. */
+uint64_t mg_fwd_next_timer(const struct mg_fwd *f);
 
 /** Call @p cb for every neighbor entry. */
 void mg_fwd_neigh_walk(struct mg_fwd *f,

@@ -792,6 +792,12 @@ mg_fwd_timer(struct mg_fwd *f, uint64_t now_ns)
 		f->next_timer_ns = next;
 }
 
+uint64_t
+mg_fwd_next_timer(const struct mg_fwd *f)
+{
+	return f->next_timer_ns;
+}
+
 void
 mg_fwd_neigh_walk(struct mg_fwd *f, void (*cb)(const struct mg_fwd_neigh_info *n, void *arg),
 		  void *arg)

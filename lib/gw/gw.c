@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <poll.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -416,11 +417,48 @@ print_stats(const struct gw *g, FILE *f, const char *json_path)
 	free(s);
 }
 
+static bool
+punt_pending(const struct gw *g)
+{
+	for (unsigned int w = 0; w < g->dp->nb_workers; w++)
+		if (rte_ring_count(g->dp->workers[w]->punt) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * Sleep until the next timer is due, a worker punts something, or at most
+ * @max_ns. Workers write to main_wake_fd only while main_sleeping is set.
+ */
+static void
+main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
+{
+	uint64_t until = now + max_ns, t = mg_fwd_next_timer(g->fwd), v;
+	struct pollfd pfd = {.fd = g->dp->main_wake_fd, .events = POLLIN};
+	struct timespec ts;
+
+	if (t != 0 && t < until)
+		until = t;
+	if (g->next_stats_ns < until)
+		until = g->next_stats_ns;
+	if (until <= now)
+		return;
+	__atomic_store_n(&g->dp->main_sleeping, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!punt_pending(g)) {
+		ts.tv_sec = (time_t)((until - now) / 1000000000ull);
+		ts.tv_nsec = (long)((until - now) % 1000000000ull);
+		ppoll(&pfd, 1, &ts, NULL);
+	}
+	__atomic_store_n(&g->dp->main_sleeping, 0, __ATOMIC_RELAXED);
+	if (read(g->dp->main_wake_fd, &v, sizeof(v)) < 0)
+		v = 0; /* nothing was signalled */
+}
+
 static void
 main_loop(struct gw *g)
 {
 	struct rte_mbuf *pkts[64];
-	const struct timespec nap = {.tv_sec = 0, .tv_nsec = 200000};
 
 	while (!stop_requested) {
 		uint64_t now = mg_now_ns();
@@ -450,8 +488,9 @@ main_loop(struct gw *g)
 			print_stats(g, stdout, NULL);
 			g->next_print_ns = now + (uint64_t)g->print_interval_s * 1000000000ull;
 		}
+		/* A signal interrupts the wait; the loop then sees stop_requested. */
 		if (got == 0)
-			nanosleep(&nap, NULL);
+			main_wait(g, now, 100000000ull);
 	}
 }
 
@@ -645,6 +684,12 @@ mg_gw_run(const struct mg_gw_opts *o)
 		goto out;
 	}
 	workers_up = true;
+	{
+		/* Counters exist from the first telemetry request on. */
+		struct mg_stats_port_ref refs[MG_MAX_PORTS];
+
+		mg_stats_refresh(g->dp, refs, port_refs(g, refs), 0);
+	}
 	mg_stats_telemetry_register();
 	GW_LOG(NOTICE, "running from %s: %u worker(s), %u port(s), %u mbufs of %u bytes\n", src,
 	       nw, count_ports(g->model), mbufs, room);

@@ -22,6 +22,8 @@ punt_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16
 	unsigned int n = rte_ring_sp_enqueue_burst(c->w->punt, objs, nb, NULL);
 
 	c->w->stats->punted += n;
+	if (likely(n > 0))
+		mg_dp_wake_main(c->dp);
 	if (unlikely(n < nb)) {
 		for (unsigned int i = n; i < nb; i++)
 			mg_set_drop(objs[i], MG_DROP_PUNT_FULL);
