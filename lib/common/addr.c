@@ -259,3 +259,24 @@ mg_ip6_link_local_from_mac(const struct mg_mac *mac, struct mg_ip *ip)
 	ip->v6[14] = mac->b[4];
 	ip->v6[15] = mac->b[5];
 }
+
+struct mg_addr_key
+mg_prefix_key(uint16_t scope, const struct mg_prefix *p)
+{
+	struct mg_addr_key k;
+
+	memset(&k, 0, sizeof(k));
+	k.scope = scope;
+	k.family = p->addr.family;
+	k.len = p->len;
+	memcpy(k.addr, p->addr.bytes, 16);
+	return k;
+}
+
+struct mg_addr_key
+mg_ip_key(uint16_t scope, const struct mg_ip *ip)
+{
+	struct mg_prefix p = {.addr = *ip, .len = mg_ip_maxlen(ip)};
+
+	return mg_prefix_key(scope, &p);
+}

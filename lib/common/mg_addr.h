@@ -80,6 +80,22 @@ bool mg_ip_is_broadcast(const struct mg_ip *ip);
 bool mg_mac_is_zero(const struct mg_mac *m);
 bool mg_mac_is_multicast(const struct mg_mac *m);
 
+/**
+ * A fixed-size, padding-free hash key for a prefix or address inside a scope
+ * (a network or interface id), for the control plane's maps.
+ */
+struct mg_addr_key {
+	uint16_t scope;
+	uint8_t family;
+	uint8_t len;        /**< Prefix length; the full length for an address. */
+	uint8_t addr[16];
+};
+
+/** Key of prefix @p p in @p scope. */
+struct mg_addr_key mg_prefix_key(uint16_t scope, const struct mg_prefix *p);
+/** Key of address @p ip in @p scope. */
+struct mg_addr_key mg_ip_key(uint16_t scope, const struct mg_ip *ip);
+
 /** Build the EUI-64 link-local address fe80::/64 of @p mac (RFC 4291). */
 void mg_ip6_link_local_from_mac(const struct mg_mac *mac, struct mg_ip *ip);
 

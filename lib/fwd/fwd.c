@@ -16,26 +16,6 @@
 RTE_LOG_REGISTER_SUFFIX(mg_fwd_logtype, fwd, INFO);
 #define FWD_LOG(l, ...) rte_log(RTE_LOG_##l, mg_fwd_logtype, "fwd: " __VA_ARGS__)
 
-struct rib_key {
-	uint16_t net;
-	uint8_t family;
-	uint8_t len;
-	uint8_t addr[16];
-};
-
-static struct rib_key
-rib_key_of(uint16_t net, const struct mg_prefix *p)
-{
-	struct rib_key k;
-
-	memset(&k, 0, sizeof(k));
-	k.net = net;
-	k.family = p->addr.family;
-	k.len = p->len;
-	memcpy(k.addr, p->addr.bytes, 16);
-	return k;
-}
-
 struct mg_fwd *
 mg_fwd_create(struct mg_dp *dp, const struct mg_fwd_conf *conf)
 {
@@ -48,7 +28,7 @@ mg_fwd_create(struct mg_dp *dp, const struct mg_fwd_conf *conf)
 	if (f->conf.hold_packets > FWD_MAX_HOLD)
 		f->conf.hold_packets = FWD_MAX_HOLD;
 	f->ifs = calloc(MG_MAX_IFACES, sizeof(*f->ifs));
-	f->rib_idx = mg_hmap_create(sizeof(struct rib_key), 256);
+	f->rib_idx = mg_hmap_create(sizeof(struct mg_addr_key), 256);
 	if (f->ifs == NULL || f->rib_idx == NULL || fwd_neigh_init(f) < 0) {
 		mg_fwd_destroy(f);
 		return NULL;
@@ -122,7 +102,7 @@ int
 fwd_rib_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_rib_src src,
 	    uint32_t adj)
 {
-	struct rib_key k = rib_key_of(net, p);
+	struct mg_addr_key k = mg_prefix_key(net, p);
 	struct rib_entry *e;
 	uint32_t idx, old_adj;
 	uint16_t old_refs;
@@ -164,7 +144,7 @@ fwd_rib_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_r
 void
 fwd_rib_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_rib_src src)
 {
-	struct rib_key k = rib_key_of(net, p);
+	struct mg_addr_key k = mg_prefix_key(net, p);
 	struct rib_entry *e;
 	uint32_t idx;
 	bool empty = true;

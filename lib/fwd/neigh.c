@@ -28,25 +28,6 @@
 RTE_LOG_REGISTER_SUFFIX(mg_neigh_logtype, neigh, INFO);
 #define NB_LOG(l, ...) rte_log(RTE_LOG_##l, mg_neigh_logtype, "neigh: " __VA_ARGS__)
 
-struct nbr_key {
-	uint16_t ifindex;
-	uint8_t family;
-	uint8_t pad;
-	uint8_t addr[16];
-};
-
-static struct nbr_key
-nbr_key_of(uint16_t ifindex, const struct mg_ip *ip)
-{
-	struct nbr_key k;
-
-	memset(&k, 0, sizeof(k));
-	k.ifindex = ifindex;
-	k.family = ip->family;
-	memcpy(k.addr, ip->bytes, 16);
-	return k;
-}
-
 static struct mg_lcore_stats *
 st_main(struct mg_fwd *f)
 {
@@ -81,7 +62,7 @@ fwd_neigh_init(struct mg_fwd *f)
 	f->nbrs = calloc(n, sizeof(*f->nbrs));
 	f->nbr_free = malloc(n * sizeof(uint32_t));
 	f->adj_nbr = calloc(f->dp->conf.max_adjacencies, sizeof(uint32_t));
-	f->nbr_idx = mg_hmap_create(sizeof(struct nbr_key), 256);
+	f->nbr_idx = mg_hmap_create(sizeof(struct mg_addr_key), 256);
 	if (f->nbrs == NULL || f->nbr_free == NULL || f->adj_nbr == NULL || f->nbr_idx == NULL)
 		return -ENOMEM;
 	for (uint32_t i = n; i > 0; i--)
@@ -105,7 +86,7 @@ fwd_neigh_fini(struct mg_fwd *f)
 struct nbr *
 fwd_nbr_find(struct mg_fwd *f, uint16_t ifindex, const struct mg_ip *ip)
 {
-	struct nbr_key k = nbr_key_of(ifindex, ip);
+	struct mg_addr_key k = mg_ip_key(ifindex, ip);
 	uint32_t idx;
 
 	if (!mg_hmap_get(f->nbr_idx, &k, &idx))
@@ -125,7 +106,7 @@ static struct nbr *
 nbr_create(struct mg_fwd *f, uint16_t ifindex, const struct mg_ip *ip, struct mg_error *err)
 {
 	struct fwd_iface *ifc = fwd_iface(f, ifindex);
-	struct nbr_key k = nbr_key_of(ifindex, ip);
+	struct mg_addr_key k = mg_ip_key(ifindex, ip);
 	struct nbr *n;
 	uint32_t idx, adj;
 
@@ -173,7 +154,7 @@ nbr_create(struct mg_fwd *f, uint16_t ifindex, const struct mg_ip *ip, struct mg
 static void
 nbr_destroy(struct mg_fwd *f, struct nbr *n)
 {
-	struct nbr_key k = nbr_key_of(n->ifindex, &n->ip);
+	struct mg_addr_key k = mg_ip_key(n->ifindex, &n->ip);
 
 	if (n->host_route) {
 		struct mg_prefix hp = {.addr = n->ip, .len = mg_ip_maxlen(&n->ip)};

@@ -16,20 +16,6 @@
 
 #define NO_IFACE UINT16_MAX
 
-struct route_key {
-	uint16_t net;
-	uint8_t family;
-	uint8_t len;
-	uint8_t addr[16];
-};
-
-struct neigh_key {
-	uint16_t iface;
-	uint8_t family;
-	uint8_t pad;
-	uint8_t addr[16];
-};
-
 struct mg_model {
 	struct mg_model_limits limits;
 	const struct mg_model_backend *be;
@@ -48,31 +34,6 @@ struct mg_model {
 };
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static struct route_key
-route_key_of(uint16_t net, const struct mg_prefix *p)
-{
-	struct route_key k;
-
-	memset(&k, 0, sizeof(k));
-	k.net = net;
-	k.family = p->addr.family;
-	k.len = p->len;
-	memcpy(k.addr, p->addr.bytes, 16);
-	return k;
-}
-
-static struct neigh_key
-neigh_key_of(uint16_t iface, const struct mg_ip *ip)
-{
-	struct neigh_key k;
-
-	memset(&k, 0, sizeof(k));
-	k.iface = iface;
-	k.family = ip->family;
-	memcpy(k.addr, ip->bytes, 16);
-	return k;
-}
 
 static const char *
 fam_name(uint8_t family)
@@ -113,8 +74,8 @@ mg_model_create(const struct mg_model_limits *limits)
 		return NULL;
 	m->limits = *limits;
 	m->ifaces = calloc(MG_MODEL_MAX_IFACES, sizeof(*m->ifaces));
-	m->route_index = mg_hmap_create(sizeof(struct route_key), 64);
-	m->neigh_index = mg_hmap_create(sizeof(struct neigh_key), 64);
+	m->route_index = mg_hmap_create(sizeof(struct mg_addr_key), 64);
+	m->neigh_index = mg_hmap_create(sizeof(struct mg_addr_key), 64);
 	if (m->ifaces == NULL || m->route_index == NULL || m->neigh_index == NULL) {
 		mg_model_destroy(m);
 		return NULL;
@@ -255,7 +216,7 @@ iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
 const struct mg_route *
 mg_model_route_find(const struct mg_model *m, uint16_t net, const struct mg_prefix *p)
 {
-	struct route_key k = route_key_of(net, p);
+	struct mg_addr_key k = mg_prefix_key(net, p);
 	uint32_t idx;
 
 	if (!mg_hmap_get(m->route_index, &k, &idx))
@@ -897,7 +858,7 @@ mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_
 	const struct mg_network *net;
 	const struct mg_iface *ifc = NULL;
 	struct mg_route r;
-	struct route_key key;
+	struct mg_addr_key key;
 	char b1[MG_PREFIX_STRLEN], b2[MG_IP_STRLEN];
 	int slot, rc;
 
@@ -1001,7 +962,7 @@ mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_
 	slot = route_slot(m);
 	if (slot < 0)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
-	key = route_key_of(net->id, &s->prefix);
+	key = mg_prefix_key(net->id, &s->prefix);
 	if (mg_hmap_put(m->route_index, &key, (uint32_t)slot) < 0)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	if (m->be != NULL && m->be->route_add != NULL) {
@@ -1025,13 +986,13 @@ mg_model_route_del(struct mg_model *m, const char *network, const struct mg_pref
 		   struct mg_error *err)
 {
 	const struct mg_network *net = resolve_network(m, network ? network : "", "network", err);
-	struct route_key key;
+	struct mg_addr_key key;
 	uint32_t idx;
 	char b[MG_PREFIX_STRLEN];
 
 	if (net == NULL)
 		return -err->code;
-	key = route_key_of(net->id, prefix);
+	key = mg_prefix_key(net->id, prefix);
 	if (!mg_hmap_get(m->route_index, &key, &idx))
 		return mg_error_set(err, ENOENT, "prefix", "no route to %s in network '%s'",
 				    mg_prefix_fmt(prefix, b, sizeof(b)), net->spec.name);
@@ -1052,7 +1013,7 @@ int
 mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_error *err)
 {
 	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, s->iface);
-	struct neigh_key key;
+	struct mg_addr_key key;
 	struct mg_neigh nb;
 	char b[MG_IP_STRLEN];
 	uint32_t slot = UINT32_MAX;
@@ -1075,7 +1036,7 @@ mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_
 		return mg_error_set(err, EINVAL, "ip",
 				    "%s is not in a connected subnet of interface '%s'",
 				    mg_ip_fmt(&s->ip, b, sizeof(b)), ifc->name);
-	key = neigh_key_of(ifc->id, &s->ip);
+	key = mg_ip_key(ifc->id, &s->ip);
 	if (mg_hmap_get(m->neigh_index, &key, NULL))
 		return mg_error_set(err, EEXIST, "ip", "a static neighbor %s already exists on '%s'",
 				    mg_ip_fmt(&s->ip, b, sizeof(b)), ifc->name);
@@ -1127,13 +1088,13 @@ mg_model_neigh_del(struct mg_model *m, const char *iface, const struct mg_ip *ip
 		   struct mg_error *err)
 {
 	const struct mg_iface *ifc = mg_model_iface_find(m, iface);
-	struct neigh_key key;
+	struct mg_addr_key key;
 	uint32_t idx;
 	char b[MG_IP_STRLEN];
 
 	if (ifc == NULL)
 		return mg_error_set(err, ENOENT, "interface", "no interface named '%s'", iface);
-	key = neigh_key_of(ifc->id, ip);
+	key = mg_ip_key(ifc->id, ip);
 	if (!mg_hmap_get(m->neigh_index, &key, &idx))
 		return mg_error_set(err, ENOENT, "ip", "no static neighbor %s on '%s'",
 				    mg_ip_fmt(ip, b, sizeof(b)), iface);
