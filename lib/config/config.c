@@ -328,6 +328,20 @@ rd_enum(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
 	return false;
 }
 
+/* True if @key is in mapping @map, even with an empty (null) value. */
+static bool
+yaml_node_present(struct cfg *c, yaml_node_t *map, const char *key)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+	     p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node_at(c, p->key);
+
+		if (k->type == YAML_SCALAR_NODE && strcmp((const char *)k->data.scalar.value, key) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The sequence at @key, or NULL (with an error if it is not a sequence). */
 static yaml_node_t *
 get_seq(struct cfg *c, yaml_node_t *map, const char *path, const char *key)
@@ -558,6 +572,62 @@ load_arp_nd(struct cfg *c, yaml_node_t *n)
 	rd_uint(c, n, "arp_nd", "probes", 1, 20, &st->nd_probes);
 	rd_uint(c, n, "arp_nd", "hold_packets", 0, 64, &st->nd_hold_packets);
 	rd_uint(c, n, "arp_nd", "failed_ms", 100, 3600000, &st->nd_failed_ms);
+}
+
+static void
+load_control(struct cfg *c, yaml_node_t *n)
+{
+	static const char *const keys[] = {"state_dir", "nsm_socket", "nsm_uids", "rest",
+					   "connection_lifetime_s", "node_name", NULL};
+	static const char *const rest_keys[] = {"listen", "token_file", "max_body", NULL};
+	struct mg_settings *st = c->st;
+	yaml_node_t *r, *seq, *item;
+	unsigned int i;
+	char p[64];
+
+	if (!check_map(c, n, "control", keys))
+		return;
+	if (rd_str(c, n, "control", "state_dir", st->state_dir, sizeof(st->state_dir)) &&
+	    st->state_dir[0] != '/')
+		cerr(c, get(c, n, "state_dir"), "control.state_dir", "'%s' is not an absolute path",
+		     st->state_dir);
+	if (get(c, n, "nsm_socket") != NULL || yaml_node_present(c, n, "nsm_socket")) {
+		st->nsm_socket_set = true;
+		if (rd_str(c, n, "control", "nsm_socket", st->nsm_socket, sizeof(st->nsm_socket)) &&
+		    st->nsm_socket[0] != '/')
+			cerr(c, get(c, n, "nsm_socket"), "control.nsm_socket",
+			     "'%s' is not an absolute path", st->nsm_socket);
+	}
+	seq = get_seq(c, n, "control", "nsm_uids");
+	if (seq != NULL) {
+		SEQ_FOREACH(c, seq, i, item) {
+			unsigned long long v;
+			const char *s;
+
+			idxpath(p, sizeof(p), "control.nsm_uids", i);
+			s = scalar(c, item, p);
+			if (s == NULL)
+				continue;
+			if (!parse_uint(s, &v) || v > 0xffffffffull) {
+				cerr(c, item, p, "expected a uid, found '%s'", s);
+				continue;
+			}
+			if (st->nnsm_uids < MG_ARRAY_SIZE(st->nsm_uids))
+				st->nsm_uids[st->nnsm_uids++] = (unsigned int)v;
+		}
+	}
+	rd_uint(c, n, "control", "connection_lifetime_s", 1, 86400 * 7, &st->conn_max_lifetime_s);
+	rd_str(c, n, "control", "node_name", st->node_name, sizeof(st->node_name));
+	r = get(c, n, "rest");
+	if (r != NULL && check_map(c, r, "control.rest", rest_keys)) {
+		if (get(c, r, "listen") != NULL || yaml_node_present(c, r, "listen")) {
+			st->rest_listen_set = true;
+			rd_str(c, r, "control.rest", "listen", st->rest_listen, sizeof(st->rest_listen));
+		}
+		rd_str(c, r, "control.rest", "token_file", st->rest_token_file,
+		       sizeof(st->rest_token_file));
+		rd_uint(c, r, "control.rest", "max_body", 1024, 64u << 20, &st->rest_max_body);
+	}
 }
 
 static void
@@ -876,8 +946,8 @@ static unsigned int
 load_doc(struct cfg *c)
 {
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
-					  "networks", "ports", "routes", "neighbors", "stats",
-					  "log", NULL};
+					  "control", "networks", "ports", "routes", "neighbors",
+					  "stats", "log", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -898,6 +968,8 @@ load_doc(struct cfg *c)
 		load_limits(c, n);
 	if ((n = get(c, root, "arp_nd")) != NULL)
 		load_arp_nd(c, n);
+	if ((n = get(c, root, "control")) != NULL)
+		load_control(c, n);
 	load_small(c, root);
 	{
 		struct mg_model_limits lim = {.routes = c->st->max_routes,
@@ -1016,6 +1088,9 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_hold_packets = 4;
 	st->nd_failed_ms = 3000;
 	st->log_level = 7; /* info */
+	st->rest_max_body = 1u << 20;
+	st->conn_max_lifetime_s = 600;
+	strcpy(st->node_name, "meshgate");
 }
 
 void

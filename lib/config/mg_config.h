@@ -75,6 +75,18 @@ struct mg_settings {
 	uint32_t nd_probes;
 	uint32_t nd_hold_packets;
 	uint32_t nd_failed_ms;
+	/* control: (empty strings: the defaults mg_gw works out) */
+	char state_dir[256];
+	char nsm_socket[256];
+	bool nsm_socket_set;          /**< Given in the file ("" there turns it off). */
+	unsigned int nsm_uids[16];
+	unsigned int nnsm_uids;
+	char rest_listen[128];
+	bool rest_listen_set;
+	char rest_token_file[256];
+	uint32_t rest_max_body;
+	uint32_t conn_max_lifetime_s;
+	char node_name[64];
 	/* stats / log: */
 	uint32_t stats_interval_s;
 	uint32_t log_level;           /**< RTE_LOG_* value. */

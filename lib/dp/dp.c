@@ -146,6 +146,10 @@ mg_dp_create(const struct mg_dp_conf *conf)
 					     RING_F_SP_ENQ | RING_F_SC_DEQ);
 		wk->rxqs = rte_zmalloc("mg_rxqs", sizeof(struct mg_rxq_list), 0);
 		wk->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		wk->ifc = rte_zmalloc("mg_ifc", MG_MAX_IFACES * sizeof(*wk->ifc),
+				      RTE_CACHE_LINE_SIZE);
+		if (wk->ifc == NULL)
+			goto nomem;
 		if (wk->punt == NULL || wk->inject == NULL || wk->rxqs == NULL || wk->wake_fd < 0)
 			goto nomem;
 	}
@@ -179,6 +183,7 @@ mg_dp_destroy(struct mg_dp *dp)
 		if (wk->wake_fd > 0)
 			close(wk->wake_fd);
 		rte_free(wk->rxqs);
+		rte_free(wk->ifc);
 		rte_free(wk);
 	}
 	if (dp->main_wake_fd > 0)
@@ -523,6 +528,23 @@ mg_dp_worker_set_rxqs(struct mg_dp *dp, unsigned int w, const struct mg_rxq *q, 
 	mg_dp_sync(dp);
 	rte_free(old);
 	return 0;
+}
+
+void
+mg_dp_iface_counters(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_counters *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (ifindex >= MG_MAX_IFACES)
+		return;
+	for (unsigned int w = 0; w < dp->nb_workers; w++) {
+		const struct mg_if_counters *c = &dp->workers[w]->ifc[ifindex];
+
+		out->rx_pkts += __atomic_load_n(&c->rx_pkts, __ATOMIC_RELAXED);
+		out->rx_bytes += __atomic_load_n(&c->rx_bytes, __ATOMIC_RELAXED);
+		out->tx_pkts += __atomic_load_n(&c->tx_pkts, __ATOMIC_RELAXED);
+		out->tx_bytes += __atomic_load_n(&c->tx_bytes, __ATOMIC_RELAXED);
+		out->drops += __atomic_load_n(&c->drops, __ATOMIC_RELAXED);
+	}
 }
 
 struct rte_mempool *

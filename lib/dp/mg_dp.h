@@ -286,6 +286,15 @@ struct mg_lcore_stats {
 	uint64_t idle_walks;
 } __rte_cache_aligned;
 
+/** Per-interface counters, one array per worker (summed when read). */
+struct mg_if_counters {
+	uint64_t rx_pkts;
+	uint64_t rx_bytes;
+	uint64_t tx_pkts;
+	uint64_t tx_bytes;
+	uint64_t drops;     /**< Received on the interface and dropped. */
+};
+
 /* ---- workers ------------------------------------------------------------------------- */
 
 /** An RX queue a worker polls. */
@@ -319,6 +328,7 @@ struct mg_worker {
 	volatile int quit;
 	int wake_fd;                 /**< eventfd: the main lcore wakes a sleeping worker. */
 	int sleeping;                /**< Set while the worker waits (see mg_dp_inject). */
+	struct mg_if_counters *ifc;  /**< MG_MAX_IFACES entries. */
 	uint32_t walks;              /**< Graph walks, for cycle sampling. */
 	/** Packets seen by each node in timed walks: cycles/packet = total_cycles / this. */
 	uint64_t sampled_objs[MG_MAX_NODES];
@@ -436,6 +446,9 @@ int mg_dp_inject(struct mg_dp *dp, struct rte_mbuf *m);
 /** Set the RX queue list of a worker (main lcore; RCU). */
 int mg_dp_worker_set_rxqs(struct mg_dp *dp, unsigned int w, const struct mg_rxq *q,
 			  unsigned int n);
+
+/** Counters of interface @p ifindex summed over the workers. */
+void mg_dp_iface_counters(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_counters *out);
 
 /** The mbuf pool for @p socket (falls back to any pool). */
 struct rte_mempool *mg_dp_pool(struct mg_dp *dp, int socket);

@@ -141,6 +141,26 @@ fwd_rib_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_r
 	return rc;
 }
 
+int
+fwd_rib_set(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_rib_src src,
+	    uint32_t adj)
+{
+	struct mg_addr_key k = mg_prefix_key(net, p);
+	struct rib_entry *e;
+	uint32_t idx, old;
+	int rc;
+
+	if (!mg_hmap_get(f->rib_idx, &k, &idx) || f->rib[idx].refs[src] == 0)
+		return -ENOENT;
+	e = &f->rib[idx];
+	old = e->adj[src];
+	e->adj[src] = adj;
+	rc = rib_apply(f, e);
+	if (rc < 0)
+		e->adj[src] = old;
+	return rc;
+}
+
 void
 fwd_rib_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, enum mg_rib_src src)
 {
@@ -414,60 +434,46 @@ mg_fwd_net_del(struct mg_fwd *f, uint16_t id)
 
 /* ---- static routes ----------------------------------------------------------------- */
 
-int
-mg_fwd_route_add(struct mg_fwd *f, const struct mg_route *r, struct mg_error *err)
+/* The adjacency route @r leads to, taking the references it holds. */
+static int
+route_target_get(struct mg_fwd *f, const struct mg_route *r, uint32_t *adj, struct mg_error *err)
 {
-	struct fwd_iface *ifc = NULL;
-	struct nbr *nb = NULL;
-	uint32_t adj = 0;
-	char b[MG_PREFIX_STRLEN];
-	int rc;
+	struct fwd_iface *ifc;
+	struct nbr *nb;
 
 	switch (r->action) {
 	case MG_ROUTE_DROP:
-		adj = MG_ADJ_ID_DROP;
-		break;
+		*adj = MG_ADJ_ID_DROP;
+		return 0;
 	case MG_ROUTE_UNREACHABLE:
-		adj = MG_ADJ_ID_UNREACH;
-		break;
+		*adj = MG_ADJ_ID_UNREACH;
+		return 0;
 	case MG_ROUTE_PROHIBIT:
-		adj = MG_ADJ_ID_PROHIBIT;
-		break;
+		*adj = MG_ADJ_ID_PROHIBIT;
+		return 0;
 	case MG_ROUTE_FORWARD:
-		ifc = fwd_iface(f, r->iface);
-		if (ifc == NULL)
-			return mg_error_set(err, ENOENT, "interface", "interface %u is not up",
-					    r->iface);
-		if (r->via.family != 0) {
-			nb = fwd_nbr_get(f, r->iface, &r->via, err);
-			if (nb == NULL)
-				return -err->code;
-			adj = nb->adj;
-		} else {
-			adj = glean_get(f, ifc, r->prefix.addr.family);
-			if (adj == 0)
-				return mg_error_set(err, ENOSPC, "", "adjacency table full");
-		}
 		break;
 	}
-	rc = fwd_rib_add(f, r->network, &r->prefix, MG_RIB_STATIC, adj);
-	if (rc < 0) {
-		if (nb != NULL)
-			fwd_nbr_put(f, nb);
-		else if (ifc != NULL)
-			glean_put(f, ifc, r->prefix.addr.family);
-		return mg_error_set(err, rc == -ENOSPC ? ENOSPC : -rc, "prefix",
-				    "cannot install %s: %s", mg_prefix_fmt(&r->prefix, b, sizeof(b)),
-				    rc == -ENOSPC ? "FIB full (raise limits.fib_routes/fib_tbl8)"
-						  : strerror(-rc));
+	ifc = fwd_iface(f, r->iface);
+	if (ifc == NULL)
+		return mg_error_set(err, ENOENT, "interface", "interface %u is not up", r->iface);
+	if (r->via.family != 0) {
+		nb = fwd_nbr_get(f, r->iface, &r->via, err);
+		if (nb == NULL)
+			return -err->code;
+		*adj = nb->adj;
+		return 0;
 	}
+	*adj = glean_get(f, ifc, r->prefix.addr.family);
+	if (*adj == 0)
+		return mg_error_set(err, ENOSPC, "", "adjacency table full");
 	return 0;
 }
 
-void
-mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
+/* Release what route_target_get took. */
+static void
+route_target_put(struct mg_fwd *f, const struct mg_route *r)
 {
-	fwd_rib_del(f, r->network, &r->prefix, MG_RIB_STATIC);
 	if (r->action != MG_ROUTE_FORWARD)
 		return;
 	if (r->via.family != 0) {
@@ -481,4 +487,57 @@ mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
 		if (ifc != NULL)
 			glean_put(f, ifc, r->prefix.addr.family);
 	}
+}
+
+static int
+fib_full_error(const struct mg_route *r, int rc, struct mg_error *err)
+{
+	char b[MG_PREFIX_STRLEN];
+
+	return mg_error_set(err, rc == -ENOSPC ? ENOSPC : -rc, "prefix", "cannot install %s: %s",
+			    mg_prefix_fmt(&r->prefix, b, sizeof(b)),
+			    rc == -ENOSPC ? "FIB full (raise limits.fib_routes/fib_tbl8)"
+					  : strerror(-rc));
+}
+
+int
+mg_fwd_route_add(struct mg_fwd *f, const struct mg_route *r, struct mg_error *err)
+{
+	uint32_t adj;
+	int rc = route_target_get(f, r, &adj, err);
+
+	if (rc < 0)
+		return rc;
+	rc = fwd_rib_add(f, r->network, &r->prefix, MG_RIB_STATIC, adj);
+	if (rc < 0) {
+		route_target_put(f, r);
+		return fib_full_error(r, rc, err);
+	}
+	return 0;
+}
+
+int
+mg_fwd_route_replace(struct mg_fwd *f, const struct mg_route *old, const struct mg_route *r,
+		     struct mg_error *err)
+{
+	uint32_t adj;
+	int rc = route_target_get(f, r, &adj, err);
+
+	if (rc < 0)
+		return rc;
+	/* One FIB write: packets see the old target or the new one, never none. */
+	rc = fwd_rib_set(f, r->network, &r->prefix, MG_RIB_STATIC, adj);
+	if (rc < 0) {
+		route_target_put(f, r);
+		return fib_full_error(r, rc, err);
+	}
+	route_target_put(f, old);
+	return 0;
+}
+
+void
+mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
+{
+	fwd_rib_del(f, r->network, &r->prefix, MG_RIB_STATIC);
+	route_target_put(f, r);
 }

@@ -82,6 +82,9 @@ struct mg_fwd {
 /* fwd.c */
 int fwd_rib_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p,
 		enum mg_rib_src src, uint32_t adj);
+/* Point the existing entry of @src at @adj (its reference count unchanged). */
+int fwd_rib_set(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p,
+		enum mg_rib_src src, uint32_t adj);
 void fwd_rib_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p,
 		 enum mg_rib_src src);
 struct fwd_iface *fwd_iface(struct mg_fwd *f, uint16_t ifindex);

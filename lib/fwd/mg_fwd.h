@@ -89,6 +89,9 @@ void mg_fwd_net_del(struct mg_fwd *f, uint16_t id);
 /* Static routes and neighbors. */
 int mg_fwd_route_add(struct mg_fwd *f, const struct mg_route *r, struct mg_error *err);
 void mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r);
+/** Move route @p old to @p r's target with a single FIB write. */
+int mg_fwd_route_replace(struct mg_fwd *f, const struct mg_route *old, const struct mg_route *r,
+			 struct mg_error *err);
 int mg_fwd_neigh_add(struct mg_fwd *f, const struct mg_neigh *n, struct mg_error *err);
 void mg_fwd_neigh_del(struct mg_fwd *f, const struct mg_neigh *n);
 

@@ -18,6 +18,7 @@
 #include <rte_ring.h>
 
 #include "mg_config.h"
+#include "mg_ctl.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
 #include "mg_gw.h"
@@ -51,6 +52,7 @@ struct gw {
 	struct mg_dp *dp;
 	struct mg_fwd *fwd;
 	struct mg_model_backend be;
+	struct mg_ctl *ctl;
 	bool rx_interrupts;
 	uint64_t next_stats_ns, next_print_ns, next_link_ns;
 	uint32_t print_interval_s;
@@ -189,6 +191,14 @@ be_route_del(void *ctx, const struct mg_route *r)
 	struct gw *g = ctx;
 
 	mg_fwd_route_del(g->fwd, r);
+}
+
+static int
+be_route_replace(void *ctx, const struct mg_route *old, struct mg_route *r, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_fwd_route_replace(g->fwd, old, r, err);
 }
 
 static int
@@ -394,6 +404,15 @@ port_refs(const struct gw *g, struct mg_stats_port_ref *refs)
 }
 
 static void
+ctl_stats(void *ctx, struct mg_stats *out)
+{
+	struct gw *g = ctx;
+	struct mg_stats_port_ref refs[MG_MAX_PORTS];
+
+	mg_stats_collect(g->dp, refs, port_refs(g, refs), mg_fwd_neigh_count(g->fwd), out);
+}
+
+static void
 print_stats(const struct gw *g, FILE *f, const char *json_path)
 {
 	struct mg_stats_port_ref refs[MG_MAX_PORTS];
@@ -434,21 +453,36 @@ static void
 main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 {
 	uint64_t until = now + max_ns, t = mg_fwd_next_timer(g->fwd), v;
-	struct pollfd pfd = {.fd = g->dp->main_wake_fd, .events = POLLIN};
+	struct pollfd pfd[80];
+	int fds[79];
+	unsigned int n = 0;
 	struct timespec ts;
 
 	if (t != 0 && t < until)
 		until = t;
 	if (g->next_stats_ns < until)
 		until = g->next_stats_ns;
+	if (g->ctl != NULL) {
+		uint64_t ct = mg_ctl_timeout(g->ctl, now);
+
+		if (now + ct < until)
+			until = now + ct;
+		n = mg_ctl_fds(g->ctl, fds, RTE_DIM(fds));
+	}
 	if (until <= now)
 		return;
+	pfd[0].fd = g->dp->main_wake_fd;
+	pfd[0].events = POLLIN;
+	for (unsigned int i = 0; i < n; i++) {
+		pfd[i + 1].fd = fds[i];
+		pfd[i + 1].events = POLLIN;
+	}
 	__atomic_store_n(&g->dp->main_sleeping, 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!punt_pending(g)) {
 		ts.tv_sec = (time_t)((until - now) / 1000000000ull);
 		ts.tv_nsec = (long)((until - now) % 1000000000ull);
-		ppoll(&pfd, 1, &ts, NULL);
+		ppoll(pfd, n + 1, &ts, NULL);
 	}
 	__atomic_store_n(&g->dp->main_sleeping, 0, __ATOMIC_RELAXED);
 	if (read(g->dp->main_wake_fd, &v, sizeof(v)) < 0)
@@ -483,6 +517,8 @@ main_loop(struct gw *g)
 			mg_port_poll_link(g->dp);
 			g->next_link_ns = now + 1000000000ull;
 		}
+		if (g->ctl != NULL)
+			mg_ctl_run(g->ctl, now);
 		if (g->print_interval_s && now >= g->next_print_ns) {
 			printf("--- meshgate counters ---\n");
 			print_stats(g, stdout, NULL);
@@ -492,6 +528,43 @@ main_loop(struct gw *g)
 		if (got == 0)
 			main_wait(g, now, 100000000ull);
 	}
+}
+
+/* ---- control plane ------------------------------------------------------------------------ */
+
+/*
+ * The default instance ("meshgate" file prefix) serves /run/meshgate/nsm.sock
+ * and 127.0.0.1:8080; another prefix keeps its sockets in its own DPDK
+ * runtime directory and takes an ephemeral REST port (written to rest.addr
+ * there), so several gateways never collide.
+ */
+static void
+control_conf(const struct gw *g, struct mg_ctl_conf *cc)
+{
+	const struct mg_settings *st = &g->st;
+	const char *rundir = rte_eal_get_runtime_dir();
+	bool dflt = strcmp(strrchr(rundir, '/') ? strrchr(rundir, '/') + 1 : rundir, "meshgate") == 0;
+
+	memset(cc, 0, sizeof(*cc));
+	mg_strlcpy(cc->run_dir, rundir, sizeof(cc->run_dir));
+	mg_strlcpy(cc->state_dir, st->state_dir, sizeof(cc->state_dir));
+	if (st->nsm_socket_set)
+		mg_strlcpy(cc->nsm_socket, st->nsm_socket, sizeof(cc->nsm_socket));
+	else if (dflt)
+		mg_strlcpy(cc->nsm_socket, "/run/meshgate/nsm.sock", sizeof(cc->nsm_socket));
+	else
+		snprintf(cc->nsm_socket, sizeof(cc->nsm_socket), "%s/nsm.sock", rundir);
+	memcpy(cc->nsm_uids, st->nsm_uids, sizeof(cc->nsm_uids));
+	cc->nnsm_uids = st->nnsm_uids;
+	if (st->rest_listen_set)
+		mg_strlcpy(cc->rest_listen, st->rest_listen, sizeof(cc->rest_listen));
+	else
+		mg_strlcpy(cc->rest_listen, dflt ? "127.0.0.1:8080" : "127.0.0.1:0",
+			   sizeof(cc->rest_listen));
+	mg_strlcpy(cc->token_file, st->rest_token_file, sizeof(cc->token_file));
+	cc->max_body = st->rest_max_body;
+	cc->max_lifetime_s = st->conn_max_lifetime_s;
+	mg_strlcpy(cc->node_name, st->node_name, sizeof(cc->node_name));
 }
 
 /* ---- run ------------------------------------------------------------------------------- */
@@ -669,9 +742,23 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.addr_del = be_addr_del,
 		.route_add = be_route_add,
 		.route_del = be_route_del,
+		.route_replace = be_route_replace,
 		.neigh_add = be_neigh_add,
 		.neigh_del = be_neigh_del,
 	};
+	if (mg_ctl_state_exists(g->st.state_dir)) {
+		/* Durable state wins over the file's objects: start empty, restore below. */
+		struct mg_model_limits l2 = {.routes = g->st.max_routes,
+					     .neighbors = g->st.max_neighbors};
+
+		GW_LOG(NOTICE, "restoring from %s; the file's networks, ports, routes and "
+		       "neighbors are not used (remove the state to start from the file)\n",
+		       g->st.state_dir);
+		mg_model_destroy(g->model);
+		g->model = mg_model_create(&l2);
+		if (g->model == NULL)
+			goto out;
+	}
 	mg_model_set_backend(g->model, &g->be);
 	mg_error_clear(&err);
 	if (mg_model_replay(g->model, &err) < 0) {
@@ -691,6 +778,20 @@ mg_gw_run(const struct mg_gw_opts *o)
 		mg_stats_refresh(g->dp, refs, port_refs(g, refs), 0);
 	}
 	mg_stats_telemetry_register();
+	{
+		struct mg_ctl_conf cc;
+		struct mg_ctl_env env = {.model = g->model, .fwd = g->fwd, .dp = g->dp,
+					 .stats = ctl_stats, .ctx = g};
+		bool restored = false;
+
+		control_conf(g, &cc);
+		g->ctl = mg_ctl_create(&cc, &env, &restored, &err);
+		if (g->ctl == NULL) {
+			fprintf(stderr, "meshgate: %s%s%s\n", err.field, err.field[0] ? ": " : "",
+				err.msg);
+			goto out;
+		}
+	}
 	GW_LOG(NOTICE, "running from %s: %u worker(s), %u port(s), %u mbufs of %u bytes\n", src,
 	       nw, count_ports(g->model), mbufs, room);
 	printf("meshgate: running (%s); Ctrl-C to stop\n", src);
@@ -699,6 +800,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 	printf("meshgate: stopping\n");
 	status = 0;
 out:
+	mg_ctl_destroy(g->ctl);
+	g->ctl = NULL;
 	if (workers_up)
 		mg_workers_stop(g->dp);
 	if (g->dp != NULL && eal_up) {

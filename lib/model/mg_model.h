@@ -181,6 +181,9 @@ struct mg_model_backend {
 	void (*addr_del)(void *ctx, const struct mg_iface *ifc, const struct mg_prefix *addr);
 	int (*route_add)(void *ctx, struct mg_route *r, struct mg_error *err);
 	void (*route_del)(void *ctx, const struct mg_route *r);
+	/** Move an installed route to a new target in one step (no gap). */
+	int (*route_replace)(void *ctx, const struct mg_route *old, struct mg_route *r,
+			     struct mg_error *err);
 	int (*neigh_add)(void *ctx, const struct mg_neigh *n, struct mg_error *err);
 	void (*neigh_del)(void *ctx, const struct mg_neigh *n);
 };
@@ -212,6 +215,15 @@ int mg_model_addr_del(struct mg_model *m, const struct mg_addr_spec *s, struct m
 int mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err);
 int mg_model_route_del(struct mg_model *m, const char *network,
 		       const struct mg_prefix *prefix, struct mg_error *err);
+/** Change an existing route's next hop, interface or action, atomically. */
+int mg_model_route_replace(struct mg_model *m, const struct mg_route_spec *s,
+			   struct mg_error *err);
+/** The request that would recreate route @p r. */
+void mg_model_route_spec(const struct mg_model *m, const struct mg_route *r,
+			 struct mg_route_spec *s);
+/** The request that would recreate static neighbor @p n. */
+void mg_model_neigh_spec(const struct mg_model *m, const struct mg_neigh *n,
+			 struct mg_neigh_spec *s);
 int mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_error *err);
 int mg_model_neigh_del(struct mg_model *m, const char *iface, const struct mg_ip *ip,
 		       struct mg_error *err);

@@ -852,15 +852,19 @@ prefix_is_connected(const struct mg_model *m, uint16_t net, const struct mg_pref
 	return NULL;
 }
 
-int
-mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err)
+/*
+ * Check a route request and resolve it into @r (network, output interface).
+ * With @replace the route must exist already; otherwise it must not.
+ */
+static int
+route_check(struct mg_model *m, const struct mg_route_spec *s, bool replace, struct mg_route *rout,
+	    struct mg_error *err)
 {
 	const struct mg_network *net;
 	const struct mg_iface *ifc = NULL;
 	struct mg_route r;
-	struct mg_addr_key key;
 	char b1[MG_PREFIX_STRLEN], b2[MG_IP_STRLEN];
-	int slot, rc;
+	int rc;
 
 	if (s->prefix.addr.family != AF_INET && s->prefix.addr.family != AF_INET6)
 		return mg_error_set(err, EINVAL, "prefix", "not an IPv4 or IPv6 prefix");
@@ -889,9 +893,12 @@ mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_
 				    mg_prefix_fmt(&s->prefix, b1, sizeof(b1)),
 				    mg_prefix_fmt(&masked, b2, sizeof(b2)));
 	}
-	if (mg_model_route_find(m, net->id, &s->prefix) != NULL)
+	if (!replace && mg_model_route_find(m, net->id, &s->prefix) != NULL)
 		return mg_error_set(err, EEXIST, "prefix",
 				    "a route to %s already exists in network '%s'",
+				    mg_prefix_fmt(&s->prefix, b1, sizeof(b1)), net->spec.name);
+	if (replace && mg_model_route_find(m, net->id, &s->prefix) == NULL)
+		return mg_error_set(err, ENOENT, "prefix", "no route to %s in network '%s'",
 				    mg_prefix_fmt(&s->prefix, b1, sizeof(b1)), net->spec.name);
 	{
 		const struct mg_iface *c = prefix_is_connected(m, net->id, &s->prefix);
@@ -956,13 +963,27 @@ mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_
 		r.via = s->via;
 		r.iface = ifc->id;
 	}
+	*rout = r;
+	return 0;
+}
+
+int
+mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err)
+{
+	struct mg_route r;
+	struct mg_addr_key key;
+	int slot, rc;
+
+	rc = route_check(m, s, false, &r, err);
+	if (rc < 0)
+		return rc;
 	if (m->route_count >= m->limits.routes)
 		return mg_error_set(err, ENOSPC, "", "route table full (limit %u)",
 				    m->limits.routes);
 	slot = route_slot(m);
 	if (slot < 0)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
-	key = mg_prefix_key(net->id, &s->prefix);
+	key = mg_prefix_key(r.network, &s->prefix);
 	if (mg_hmap_put(m->route_index, &key, (uint32_t)slot) < 0)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	if (m->be != NULL && m->be->route_add != NULL) {
@@ -975,10 +996,55 @@ mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_
 	m->routes[slot] = r;
 	m->route_used[slot] = true;
 	m->route_count++;
-	m->nets[net->id].nroutes++;
+	m->nets[r.network].nroutes++;
 	if (r.iface != NO_IFACE)
 		m->ifaces[r.iface].nroutes++;
 	return 0;
+}
+
+int
+mg_model_route_replace(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err)
+{
+	struct mg_route r, *old;
+	int rc;
+
+	rc = route_check(m, s, true, &r, err);
+	if (rc < 0)
+		return rc;
+	old = (struct mg_route *)mg_model_route_find(m, r.network, &r.prefix);
+	if (m->be != NULL && m->be->route_replace != NULL) {
+		rc = m->be->route_replace(m->be->ctx, old, &r, err);
+		if (rc < 0)
+			return rc;
+	}
+	if (old->iface != NO_IFACE)
+		m->ifaces[old->iface].nroutes--;
+	if (r.iface != NO_IFACE)
+		m->ifaces[r.iface].nroutes++;
+	*old = r;
+	return 0;
+}
+
+void
+mg_model_route_spec(const struct mg_model *m, const struct mg_route *r, struct mg_route_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	mg_strlcpy(s->network, m->nets[r->network].spec.name, sizeof(s->network));
+	s->prefix = r->prefix;
+	s->action = r->action;
+	s->via = r->via;
+	/* A route via a next hop resolved its interface itself; keep only one given. */
+	if (r->iface != NO_IFACE && (r->via.family == 0 || mg_ip_is_link_local(&r->via)))
+		mg_strlcpy(s->iface, m->ifaces[r->iface].name, sizeof(s->iface));
+}
+
+void
+mg_model_neigh_spec(const struct mg_model *m, const struct mg_neigh *n, struct mg_neigh_spec *s)
+{
+	memset(s, 0, sizeof(*s));
+	mg_strlcpy(s->iface, m->ifaces[n->iface].name, sizeof(s->iface));
+	s->ip = n->ip;
+	s->mac = n->mac;
 }
 
 int

@@ -18,16 +18,23 @@ struct eth_cache {
 	uint16_t vlan;
 	uint16_t ifx;
 	const struct mg_dp_iface *ifc;
-	uint64_t bytes;    /* received on `port` since the last flush */
+	struct mg_if_counters *ifcs; /* the worker's per-interface counters */
+	uint64_t bytes;    /* received on the cached interface since the last flush */
+	uint32_t pkts;
 };
 
-/* Add the bytes counted for the cached port to the lcore's counters. */
+/* Add what was counted for the cached interface to the worker's counters. */
 static inline void
 eth_bytes_flush(struct mg_lcore_stats *st, struct eth_cache *cc)
 {
-	if (cc->bytes) {
+	if (cc->pkts) {
+		struct mg_if_counters *ic = &cc->ifcs[cc->ifx];
+
 		st->rx_bytes[cc->port] += cc->bytes;
+		ic->rx_pkts += cc->pkts;
+		ic->rx_bytes += cc->bytes;
 		cc->bytes = 0;
+		cc->pkts = 0;
 	}
 }
 
@@ -144,22 +151,26 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 
 	if (unlikely(m->nb_segs != 1)) {
 		st->rx_bytes[m->port] += m->pkt_len;
+		md->rx_if = MG_IF_NONE;
 		md->drop = MG_DROP_ETH_MULTISEG;
 		return ETH_NEXT_DROP;
 	}
 	why = mg_parse_eth((const uint8_t *)eth, m->data_len, &ei);
 	if (unlikely(why != MG_DROP_NONE)) {
 		st->rx_bytes[m->port] += m->pkt_len;
+		md->rx_if = MG_IF_NONE;
 		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;
 	}
 	ifc = eth_iface(dp, st, cc, m->port, ei.vlan, &why);
 	if (unlikely(ifc == NULL)) {
 		st->rx_bytes[m->port] += m->pkt_len;
+		md->rx_if = MG_IF_NONE;
 		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;
 	}
 	cc->bytes += m->pkt_len;
+	cc->pkts++;
 	if (unlikely(!rte_is_multicast_ether_addr(&eth->dst_addr) &&
 		     !rte_is_same_ether_addr(&eth->dst_addr, &ifc->mac))) {
 		md->drop = MG_DROP_ETH_NOT_FOR_US;
@@ -191,7 +202,7 @@ eth_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 {
 	struct mg_node_ctx *c = mg_ctx(node);
 	struct mg_lcore_stats *st = c->w->stats;
-	struct eth_cache cc = {.ifc = NULL, .bytes = 0};
+	struct eth_cache cc = {.ifc = NULL, .ifcs = c->w->ifc, .bytes = 0, .pkts = 0};
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {

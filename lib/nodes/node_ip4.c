@@ -12,7 +12,8 @@
 /* The rewrite of a packet to a neighbor adjacency. */
 
 static inline uint16_t
-ip4_rewrite_one(const struct mg_adj *adj, struct rte_mbuf *m, struct mg_meta *md)
+ip4_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rte_mbuf *m,
+		struct mg_meta *md)
 {
 	const struct mg_rewrite *rw = mg_adj_rewrite(adj);
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
@@ -56,6 +57,8 @@ ip4_rewrite_one(const struct mg_adj *adj, struct rte_mbuf *m, struct mg_meta *md
 	if (rw->hdr_len > 14)
 		memcpy(eth + 14, rw->hdr + 14, 4);
 	m->port = rw->port;
+	ifcs[rw->ifindex].tx_pkts++;
+	ifcs[rw->ifindex].tx_bytes += m->pkt_len;
 	return LK_NEXT_TX;
 }
 
@@ -63,14 +66,15 @@ ip4_rewrite_one(const struct mg_adj *adj, struct rte_mbuf *m, struct mg_meta *md
 
 /* Where an adjacency sends a packet; sets the drop reason / ICMP fields. */
 static inline uint16_t
-lookup_next4(const struct mg_dp *dp, struct rte_mbuf *m, uint32_t adj)
+lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbuf *m,
+	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
 	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
-		return ip4_rewrite_one(a, m, md);
+		return ip4_rewrite_one(ifcs, a, m, md);
 	switch (a->type) {
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
@@ -130,7 +134,7 @@ ip4_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 				}
 			}
 			for (; i < j; i++)
-				nexts[i] = lookup_next4(dp, o[i], (uint32_t)nhs[i]);
+				nexts[i] = lookup_next4(dp, c->w->ifc, o[i], (uint32_t)nhs[i]);
 		}
 		mg_dispatch(graph, node, (void **)o, nexts, n);
 	}

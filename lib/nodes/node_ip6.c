@@ -11,7 +11,8 @@
 /* The rewrite of a packet to a neighbor adjacency. */
 
 static inline uint16_t
-ip6_rewrite_one(const struct mg_adj *adj, struct rte_mbuf *m, struct mg_meta *md)
+ip6_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rte_mbuf *m,
+		struct mg_meta *md)
 {
 	const struct mg_rewrite *rw = mg_adj_rewrite(adj);
 	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
@@ -48,20 +49,23 @@ ip6_rewrite_one(const struct mg_adj *adj, struct rte_mbuf *m, struct mg_meta *md
 	if (rw->hdr_len > 14)
 		memcpy(eth + 14, rw->hdr + 14, 4);
 	m->port = rw->port;
+	ifcs[rw->ifindex].tx_pkts++;
+	ifcs[rw->ifindex].tx_bytes += m->pkt_len;
 	return LK_NEXT_TX;
 }
 
 /* ---- ip6-lookup ---------------------------------------------------------------- */
 
 static inline uint16_t
-lookup_next6(const struct mg_dp *dp, struct rte_mbuf *m, uint32_t adj)
+lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbuf *m,
+	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
 	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
-		return ip6_rewrite_one(a, m, md);
+		return ip6_rewrite_one(ifcs, a, m, md);
 	switch (a->type) {
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
@@ -119,7 +123,7 @@ ip6_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 				}
 			}
 			for (; i < j; i++)
-				nexts[i] = lookup_next6(dp, o[i], (uint32_t)nhs[i]);
+				nexts[i] = lookup_next6(dp, c->w->ifc, o[i], (uint32_t)nhs[i]);
 		}
 		mg_dispatch(graph, node, (void **)o, nexts, n);
 	}

@@ -134,9 +134,12 @@ drop_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16
 	static RTE_DEFINE_PER_LCORE(uint64_t, next_log);
 
 	for (uint16_t i = 0; i < nb; i++) {
-		uint8_t r = mg_meta(objs[i])->drop;
+		const struct mg_meta *md = mg_meta(objs[i]);
+		uint8_t r = md->drop;
 
 		st->drops[r < MG_DROP_MAX ? r : MG_DROP_NONE]++;
+		if (md->rx_if < MG_MAX_IFACES)
+			c->w->ifc[md->rx_if].drops++;
 	}
 	if (unlikely(rte_log_can_log(mg_drop_logtype, RTE_LOG_DEBUG))) {
 		uint64_t now = rte_get_tsc_cycles();

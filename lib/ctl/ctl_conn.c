@@ -1,0 +1,1191 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * NSM connections. A Request picks a mechanism (MEMIF: a memif port created
+ * at runtime; KERNEL_INTERFACE: a TAP port, moved into the client's network
+ * namespace when the request names one; VLAN: a sub-interface of an
+ * existing port), turns the IP context into interface addresses, routes and
+ * neighbors in the connection's network, applies all of it in one
+ * transaction, journals the request, and answers with the Connection: the
+ * mechanism filled in and this hop's path segment added.
+ *
+ * IP context, from this hop's side: dst_ip_addrs are our addresses on the
+ * connection's interface; src_ip_addrs are the client's (reached on-link);
+ * src_routes are prefixes behind the client (via next_hop, else via the
+ * client's address); ip_neighbors (and ethernet_context.src_mac for the
+ * client's addresses) become static neighbors; dst_routes are installed in
+ * the client's namespace for a KERNEL_INTERFACE we moved there.
+ *
+ * A connection lives until Close, or until its path segment expires without
+ * a refreshing Request.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_link.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_ethdev.h>
+#include <rte_log.h>
+
+#include "ctl_priv.h"
+#include "mg_dp.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_nsm_logtype, nsm, INFO);
+#define NSM_LOG(l, ...) rte_log(RTE_LOG_##l, mg_nsm_logtype, "nsm: " __VA_ARGS__)
+
+/* ---- small helpers ------------------------------------------------------------------- */
+
+static uint64_t
+wall_now(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+static void
+rfc3339(uint64_t t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static uint64_t
+parse_rfc3339(const char *s)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) == NULL)
+		return 0;
+	return (uint64_t)timegm(&tm);
+}
+
+static void
+rand_hex(char *out, size_t nbytes)
+{
+	uint8_t b[32];
+
+	if (nbytes > sizeof(b))
+		nbytes = sizeof(b);
+	if (getrandom(b, nbytes, 0) != (ssize_t)nbytes)
+		for (size_t i = 0; i < nbytes; i++)
+			b[i] = (uint8_t)rand();
+	for (size_t i = 0; i < nbytes; i++)
+		sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static uint32_t
+hash32(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static const char *
+jstr(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static json_t *
+jobj(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+
+	if (!json_is_object(v)) {
+		v = json_object();
+		json_object_set_new(o, k, v);
+	}
+	return v;
+}
+
+struct conn *
+conn_find(struct mg_ctl *c, const char *id)
+{
+	uint32_t idx;
+	char key[256] = {0};
+
+	mg_strlcpy(key, id, sizeof(key));
+	if (!mg_hmap_get(c->conn_idx, key, &idx))
+		return NULL;
+	return &c->conns[idx];
+}
+
+int
+conn_init(struct mg_ctl *c)
+{
+	c->conns = calloc(CTL_MAX_CONNS, sizeof(*c->conns));
+	c->conn_idx = mg_hmap_create(256, 64);
+	return c->conns && c->conn_idx ? 0 : -ENOMEM;
+}
+
+static void
+conn_free(struct conn *k)
+{
+	json_decref(k->request);
+	json_decref(k->conn);
+	free(k->ops);
+	memset(k, 0, sizeof(*k));
+}
+
+void
+conn_fini(struct mg_ctl *c)
+{
+	if (c->conns != NULL)
+		for (unsigned int i = 0; i < CTL_MAX_CONNS; i++)
+			if (c->conns[i].used)
+				conn_free(&c->conns[i]);
+	free(c->conns);
+	mg_hmap_destroy(c->conn_idx);
+}
+
+/* ---- moving a TAP interface into the client's namespace ---------------------------- */
+
+/* Resolve a netns URL: file:///path, /path, or inode://DEV/INO (searched in /proc). */
+static int
+netns_path(const char *url, char *out, size_t n)
+{
+	if (strncmp(url, "file://", 7) == 0)
+		url += 7;
+	if (url[0] == '/') {
+		mg_strlcpy(out, url, n);
+		return access(out, R_OK) == 0 ? 0 : -ENOENT;
+	}
+	if (strncmp(url, "inode://", 8) == 0) {
+		unsigned long long dev, ino;
+		char p[64];
+		struct stat st;
+
+		if (sscanf(url + 8, "%llu/%llu", &dev, &ino) != 2)
+			return -EINVAL;
+		for (int pid = 1; pid < 4194304; pid++) {
+			snprintf(p, sizeof(p), "/proc/%d/ns/net", pid);
+			if (stat(p, &st) == 0 && st.st_ino == ino && st.st_dev == dev) {
+				mg_strlcpy(out, p, n);
+				return 0;
+			}
+			if (pid > 65536 && access("/proc/sys/kernel/pid_max", F_OK) == 0)
+				break;
+		}
+		return -ENOENT;
+	}
+	return -EINVAL;
+}
+
+/* Move interface @ifname into the namespace behind @nsfd (rtnetlink). */
+static int
+link_to_netns(const char *ifname, int nsfd)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ifinfomsg ifi;
+		char attrs[64];
+	} req;
+	struct rtattr *rta;
+	char resp[4096];
+	int fd, rc = 0;
+	unsigned int idx = if_nametoindex(ifname);
+
+	if (idx == 0)
+		return -ENODEV;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifinfomsg));
+	req.nh.nlmsg_type = RTM_NEWLINK;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	req.ifi.ifi_family = AF_UNSPEC;
+	req.ifi.ifi_index = (int)idx;
+	rta = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+	rta->rta_type = IFLA_NET_NS_FD;
+	rta->rta_len = RTA_LENGTH(sizeof(int));
+	memcpy(RTA_DATA(rta), &nsfd, sizeof(int));
+	req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
+		rc = -errno;
+	} else {
+		ssize_t n = recv(fd, resp, sizeof(resp), 0);
+		struct nlmsghdr *h = (struct nlmsghdr *)resp;
+
+		if (n < 0)
+			rc = -errno;
+		else if (h->nlmsg_type == NLMSG_ERROR)
+			rc = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Run "ip ARGS..." inside the namespace at @ns; 0 on success. */
+static int
+ip_in_netns(const char *ns, char *const argv[])
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int fd = open(ns, O_RDONLY | O_CLOEXEC);
+		int devnull = open("/dev/null", O_WRONLY);
+
+		if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
+			_exit(126);
+		if (devnull >= 0) {
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		execvp("ip", argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) < 0)
+		return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
+}
+
+/*
+ * Hand the TAP interface to the client: move it into its namespace, bring it
+ * up there with the client's addresses and the routes it should use via us.
+ */
+static int
+kernel_to_client(struct conn *k, json_t *ipctx, struct mg_error *err)
+{
+	json_t *v, *e;
+	size_t i;
+	int fd, rc;
+	char *argv[12];
+
+	fd = open(k->netns, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return mg_error_set(err, errno, "connection.mechanism.parameters.inodeURL",
+				    "cannot open namespace %s: %s", k->netns, strerror(errno));
+	rc = link_to_netns(k->tap, fd);
+	close(fd);
+	if (rc < 0)
+		return mg_error_set(err, -rc, "connection.mechanism.parameters.inodeURL",
+				    "cannot move %s into %s: %s", k->tap, k->netns, strerror(-rc));
+	argv[0] = "ip";
+	argv[1] = "link";
+	argv[2] = "set";
+	argv[3] = k->tap;
+	argv[4] = "up";
+	argv[5] = NULL;
+	rc = ip_in_netns(k->netns, argv);
+	v = json_object_get(ipctx, "src_ip_addrs");
+	json_array_foreach(v, i, e) {
+		char *a[] = {"ip", "addr", "add", (char *)json_string_value(e), "dev", k->tap,
+			     "nodad", NULL};
+
+		if (strchr(json_string_value(e), ':') == NULL)
+			a[6] = NULL;
+		rc = rc ? rc : ip_in_netns(k->netns, a);
+	}
+	v = json_object_get(ipctx, "dst_routes");
+	json_array_foreach(v, i, e) {
+		const char *pfx = jstr(e, "prefix"), *nh = jstr(e, "nextHop");
+		char *a[] = {"ip", "route", "replace", (char *)pfx, "dev", k->tap, NULL, NULL, NULL};
+		json_t *dst = json_object_get(ipctx, "dst_ip_addrs");
+		char gw[64] = "";
+
+		if (pfx == NULL)
+			continue;
+		if (nh == NULL || nh[0] == '\0') {
+			/* Via our address of the same family on this link. */
+			size_t j;
+			json_t *d;
+
+			json_array_foreach(dst, j, d) {
+				const char *ds = json_string_value(d);
+
+				if ((strchr(ds, ':') != NULL) == (strchr(pfx, ':') != NULL)) {
+					mg_strlcpy(gw, ds, sizeof(gw));
+					if (strchr(gw, '/'))
+						*strchr(gw, '/') = '\0';
+					break;
+				}
+			}
+		} else {
+			mg_strlcpy(gw, nh, sizeof(gw));
+		}
+		if (gw[0]) {
+			a[6] = "via";
+			a[7] = gw;
+		}
+		rc = rc ? rc : ip_in_netns(k->netns, a);
+	}
+	if (rc < 0)
+		return mg_error_set(err, EIO, "connection.context.ip_context",
+				    "cannot configure %s in %s (ip failed)", k->tap, k->netns);
+	return 0;
+}
+
+/* ---- building a connection's operations -------------------------------------------- */
+
+struct built {
+	struct mg_op *ops;
+	char (*field)[96];
+	unsigned int n, cap;
+};
+
+static struct mg_op *
+add_op(struct built *b, enum mg_op_kind kind, const char *field)
+{
+	if (b->n == b->cap) {
+		unsigned int cap = b->cap ? b->cap * 2 : 16;
+		struct mg_op *o = realloc(b->ops, cap * sizeof(*o));
+		char(*f)[96] = realloc(b->field, cap * sizeof(*f));
+
+		if (o == NULL || f == NULL) {
+			free(o ? o : b->ops);
+			free(f ? f : b->field);
+			b->ops = NULL;
+			b->field = NULL;
+			return NULL;
+		}
+		b->ops = o;
+		b->field = f;
+		b->cap = cap;
+	}
+	memset(&b->ops[b->n], 0, sizeof(b->ops[0]));
+	b->ops[b->n].kind = kind;
+	b->ops[b->n].verb = MG_OP_ADD;
+	mg_strlcpy(b->field[b->n], field, sizeof(b->field[0]));
+	return &b->ops[b->n++];
+}
+
+static const char *
+param(json_t *mech, const char *k1, const char *k2)
+{
+	json_t *p = json_object_get(mech, "parameters");
+	const char *v = jstr(p, k1);
+
+	return v ? v : (k2 ? jstr(p, k2) : NULL);
+}
+
+static bool
+ifname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= IF_NAMESIZE)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return false;
+	return true;
+}
+
+/* Which mechanism: the connection's own, else the first preference we offer. */
+static json_t *
+choose_mechanism(json_t *req, enum conn_mech *mech, struct mg_error *err)
+{
+	json_t *conn = json_object_get(req, "connection");
+	json_t *m = json_object_get(conn, "mechanism");
+	json_t *prefs = json_object_get(req, "mechanism_preferences"), *p;
+	const char *future = NULL;
+	char first[64] = "";
+	size_t i;
+
+	if (json_is_object(m) && jstr(m, "type") && jstr(m, "type")[0]) {
+		prefs = json_array();
+		json_array_append(prefs, m);
+	} else {
+		json_incref(prefs);
+	}
+	json_array_foreach(prefs, i, p) {
+		const char *t = jstr(p, "type");
+
+		if (t == NULL)
+			continue;
+		if (first[0] == '\0')
+			mg_strlcpy(first, t, sizeof(first));
+		if (!strcmp(t, "MEMIF")) {
+			*mech = MECH_MEMIF;
+		} else if (!strcmp(t, "KERNEL") || !strcmp(t, "KERNEL_INTERFACE")) {
+			*mech = MECH_KERNEL;
+		} else if (!strcmp(t, "VLAN")) {
+			*mech = MECH_VLAN;
+		} else {
+			if (!strcmp(t, "WIREGUARD") || !strcmp(t, "IPSEC") || !strcmp(t, "VXLAN"))
+				future = future ? future : t;
+			continue;
+		}
+		json_t *chosen = json_deep_copy(p);
+
+		json_decref(prefs);
+		return chosen;
+	}
+	json_decref(prefs);
+	if (future != NULL)
+		mg_error_set(err, ENOTSUP, "mechanism_preferences",
+			     "mechanism %s is not supported yet (meshgate offers MEMIF, "
+			     "KERNEL_INTERFACE and VLAN)", future);
+	else if (first[0])
+		mg_error_set(err, ENOTSUP, "mechanism_preferences",
+			     "mechanism %s is not supported (meshgate offers MEMIF, "
+			     "KERNEL_INTERFACE and VLAN)", first);
+	else
+		mg_error_set(err, EINVAL, "mechanism_preferences",
+			     "no mechanism: give connection.mechanism or mechanism_preferences");
+	return NULL;
+}
+
+/* Add a "prefix" string to @b as an address of @ifname; @field names it. */
+static int
+parse_addr_list(json_t *arr, const char *field, struct mg_prefix *out, unsigned int max,
+		unsigned int *n, struct mg_error *err)
+{
+	json_t *e;
+	size_t i;
+
+	*n = 0;
+	json_array_foreach(arr, i, e) {
+		char f[128];
+
+		snprintf(f, sizeof(f), "%s[%zu]", field, i);
+		if (*n >= max)
+			return mg_error_set(err, EINVAL, f, "too many addresses (at most %u)", max);
+		if (mg_prefix_parse(json_string_value(e), &out[*n]) < 0)
+			return mg_error_set(err, EINVAL, f, "'%s' is not an address with a prefix length",
+					    json_string_value(e));
+		(*n)++;
+	}
+	return 0;
+}
+
+#define F_IPCTX "connection.context.ip_context"
+
+/*
+ * Build the operations for connection @k: its port or VLAN, its addresses,
+ * routes to the client and behind it, and neighbors.
+ */
+static int
+build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct built *b,
+	  struct mg_error *err)
+{
+	json_t *ctx = json_object_get(conn, "context");
+	json_t *ip = json_object_get(ctx, "ip_context");
+	json_t *eth = json_object_get(ctx, "ethernet_context");
+	json_t *e;
+	struct mg_prefix dst[32], src[32];
+	unsigned int ndst, nsrc;
+	uint16_t mtu = (uint16_t)json_integer_value(json_object_get(ctx, "MTU"));
+	struct mg_mac mac;
+	bool mac_set = false;
+	size_t i;
+	int rc;
+
+	if (jstr(eth, "dst_mac") && jstr(eth, "dst_mac")[0]) {
+		if (mg_mac_parse(jstr(eth, "dst_mac"), &mac) < 0)
+			return mg_error_set(err, EINVAL, "connection.context.ethernet_context.dst_mac",
+					    "not a MAC address");
+		mac_set = true;
+	}
+	if (mtu != 0 && (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX))
+		return mg_error_set(err, EINVAL, "connection.context.MTU", "%u is out of range %u-%u",
+				    mtu, MG_MTU_MIN, MG_MTU_MAX);
+	if (k->mech == MECH_VLAN) {
+		const char *base = param(mech, "base", NULL), *vid = param(mech, "vlan-id", "vlanID");
+		long v = vid ? strtol(vid, NULL, 10) : json_integer_value(json_object_get(eth, "vlan_tag"));
+		struct mg_op *op;
+
+		if (base == NULL || base[0] == '\0')
+			return mg_error_set(err, EINVAL, "mechanism.parameters.base",
+					    "a VLAN connection names its base port");
+		if (v < 1 || v > 4094)
+			return mg_error_set(err, EINVAL, "mechanism.parameters.vlan-id",
+					    "a VLAN connection needs a VLAN id 1-4094");
+		op = add_op(b, MG_OP_VLAN, "mechanism.parameters");
+		if (op == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		mg_strlcpy(op->vlan.port, base, sizeof(op->vlan.port));
+		op->vlan.vlan = (uint16_t)v;
+		mg_strlcpy(op->vlan.network, k->network, sizeof(op->vlan.network));
+		op->vlan.mtu = mtu;
+		snprintf(k->iface, sizeof(k->iface), "%s.%ld", base, v);
+		k->port[0] = '\0';
+	} else {
+		struct mg_op *op = add_op(b, MG_OP_PORT, "mechanism");
+		char dev[MG_DEVICE_MAX], name[MG_NAME_MAX];
+		uint32_t h = hash32(k->id);
+
+		if (op == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		/* A port name of our own, and a vdev id DPDK has not used. */
+		for (unsigned int s = 0;; s++) {
+			snprintf(name, sizeof(name), s ? "nsm-%08x-%u" : "nsm-%08x", h, s);
+			if (mg_model_port_find(c->env.model, name) == NULL)
+				break;
+		}
+		for (;;) {
+			uint16_t pid;
+			char vdev[32];
+
+			snprintf(vdev, sizeof(vdev), "%s%u", k->mech == MECH_MEMIF ? "net_memif"
+										  : "net_tap",
+				 ++c->port_seq);
+			if (rte_eth_dev_get_port_by_name(vdev, &pid) != 0)
+				break;
+		}
+		if (k->mech == MECH_MEMIF) {
+			const char *sock = param(mech, "socketfile", NULL);
+			const char *role = param(mech, "role", NULL);
+			char path[200];
+
+			if (sock == NULL || sock[0] == '\0') {
+				snprintf(path, sizeof(path), "%s/memif-%08x.sock", c->conf.run_dir, h);
+			} else {
+				mg_strlcpy(path, strncmp(sock, "file://", 7) == 0 ? sock + 7 : sock,
+					   sizeof(path));
+				if (path[0] != '/' || strchr(path, ','))
+					return mg_error_set(err, EINVAL, "mechanism.parameters.socketfile",
+							    "'%s' is not an absolute path", sock);
+			}
+			if (role != NULL && strcmp(role, "server") && strcmp(role, "client"))
+				return mg_error_set(err, EINVAL, "mechanism.parameters.role",
+						    "'%s' is not server or client", role);
+			snprintf(dev, sizeof(dev), "net_memif%u,role=%s,socket=%s", c->port_seq,
+				 role ? role : "server", path);
+			json_object_set_new(jobj(mech, "parameters"), "socketfile",
+					    json_string(path));
+		} else {
+			const char *want = param(mech, "name", NULL);
+
+			if (want != NULL && want[0] != '\0') {
+				if (!ifname_ok(want))
+					return mg_error_set(err, EINVAL, "mechanism.parameters.name",
+							    "'%s' is not an interface name (1-15 of "
+							    "A-Z a-z 0-9 - _)", want);
+				mg_strlcpy(k->tap, want, sizeof(k->tap));
+			} else {
+				snprintf(k->tap, sizeof(k->tap), "nsm%08x", h);
+			}
+			if (if_nametoindex(k->tap) != 0)
+				return mg_error_set(err, EEXIST, "mechanism.parameters.name",
+						    "an interface named %s exists already", k->tap);
+			snprintf(dev, sizeof(dev), "net_tap%u,iface=%s", c->port_seq, k->tap);
+			json_object_set_new(jobj(mech, "parameters"), "name", json_string(k->tap));
+		}
+		mg_strlcpy(op->port.name, name, sizeof(op->port.name));
+		mg_strlcpy(op->port.device, dev, sizeof(op->port.device));
+		mg_strlcpy(op->port.network, k->network, sizeof(op->port.network));
+		op->port.mtu = mtu;
+		op->port.mac = mac;
+		op->port.mac_set = mac_set;
+		mg_strlcpy(k->port, name, sizeof(k->port));
+		mg_strlcpy(k->iface, name, sizeof(k->iface));
+	}
+	rc = parse_addr_list(json_object_get(ip, "dst_ip_addrs"), F_IPCTX ".dst_ip_addrs", dst,
+			     RTE_DIM(dst), &ndst, err);
+	if (rc == 0)
+		rc = parse_addr_list(json_object_get(ip, "src_ip_addrs"), F_IPCTX ".src_ip_addrs",
+				     src, RTE_DIM(src), &nsrc, err);
+	if (rc < 0)
+		return rc;
+	for (unsigned int a = 0; a < ndst; a++) {
+		char f[96];
+		struct mg_op *op;
+
+		snprintf(f, sizeof(f), F_IPCTX ".dst_ip_addrs[%u]", a);
+		op = add_op(b, MG_OP_ADDR, f);
+		if (op == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		mg_strlcpy(op->addr.iface, k->iface, sizeof(op->addr.iface));
+		op->addr.prefix = dst[a];
+	}
+	/* The client's addresses are on-link: if no subnet of ours holds one, a host route. */
+	for (unsigned int s = 0; s < nsrc; s++) {
+		bool covered = false;
+		char f[96];
+		struct mg_op *op;
+
+		for (unsigned int a = 0; a < ndst; a++)
+			if (dst[a].len < mg_ip_maxlen(&dst[a].addr) &&
+			    mg_prefix_contains(&dst[a], &src[s].addr))
+				covered = true;
+		if (covered)
+			continue;
+		snprintf(f, sizeof(f), F_IPCTX ".src_ip_addrs[%u]", s);
+		op = add_op(b, MG_OP_ROUTE, f);
+		if (op == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		mg_strlcpy(op->route.network, k->network, sizeof(op->route.network));
+		op->route.prefix.addr = src[s].addr;
+		op->route.prefix.len = mg_ip_maxlen(&src[s].addr);
+		mg_strlcpy(op->route.iface, k->iface, sizeof(op->route.iface));
+	}
+	json_array_foreach(json_object_get(ip, "ip_neighbors"), i, e) {
+		char f[96];
+		struct mg_op *op;
+
+		snprintf(f, sizeof(f), F_IPCTX ".ip_neighbors[%zu]", i);
+		op = add_op(b, MG_OP_NEIGH, f);
+		if (op == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		mg_strlcpy(op->neigh.iface, k->iface, sizeof(op->neigh.iface));
+		if (!jstr(e, "ip") || mg_ip_parse(jstr(e, "ip"), &op->neigh.ip) < 0)
+			return mg_error_set(err, EINVAL, f, "'ip' is not an address");
+		if (!jstr(e, "hardware_address") ||
+		    mg_mac_parse(jstr(e, "hardware_address"), &op->neigh.mac) < 0)
+			return mg_error_set(err, EINVAL, f, "'hardware_address' is not a MAC address");
+	}
+	if (jstr(eth, "src_mac") && jstr(eth, "src_mac")[0]) {
+		struct mg_mac smac;
+
+		if (mg_mac_parse(jstr(eth, "src_mac"), &smac) < 0)
+			return mg_error_set(err, EINVAL, "connection.context.ethernet_context.src_mac",
+					    "not a MAC address");
+		for (unsigned int s = 0; s < nsrc; s++) {
+			struct mg_op *op = add_op(b, MG_OP_NEIGH, "connection.context.ethernet_context.src_mac");
+
+			if (op == NULL)
+				return mg_error_set(err, ENOMEM, "", "out of memory");
+			mg_strlcpy(op->neigh.iface, k->iface, sizeof(op->neigh.iface));
+			op->neigh.ip = src[s].addr;
+			op->neigh.mac = smac;
+		}
+	}
+	json_array_foreach(json_object_get(ip, "src_routes"), i, e) {
+		const char *pfx = jstr(e, "prefix"), *nh = jstr(e, "nextHop");
+		char f[96];
+		struct mg_op *op;
+
+		snprintf(f, sizeof(f), F_IPCTX ".src_routes[%zu]", i);
+		op = add_op(b, MG_OP_ROUTE, f);
+		if (op == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		mg_strlcpy(op->route.network, k->network, sizeof(op->route.network));
+		if (pfx == NULL || mg_prefix_parse(pfx, &op->route.prefix) < 0)
+			return mg_error_set(err, EINVAL, f, "'prefix' is not a prefix");
+		if (nh != NULL && nh[0] != '\0') {
+			if (mg_ip_parse(nh, &op->route.via) < 0)
+				return mg_error_set(err, EINVAL, f, "'nextHop' is not an address");
+		} else {
+			for (unsigned int s = 0; s < nsrc; s++)
+				if (src[s].addr.family == op->route.prefix.addr.family) {
+					op->route.via = src[s].addr;
+					break;
+				}
+			if (op->route.via.family == 0)
+				mg_strlcpy(op->route.iface, k->iface, sizeof(op->route.iface));
+		}
+	}
+	return 0;
+}
+
+/* ---- requests ------------------------------------------------------------------------ */
+
+static const char *
+conn_network(struct mg_ctl *c, json_t *conn, struct mg_error *err)
+{
+	const char *lbl = jstr(json_object_get(conn, "labels"), "network");
+	const char *ns = jstr(conn, "network_service");
+
+	if (lbl != NULL) {
+		if (mg_model_network_find(c->env.model, lbl) == NULL) {
+			mg_error_set(err, ENOENT, "connection.labels.network", "no network named '%s'",
+				     lbl);
+			return NULL;
+		}
+		return lbl;
+	}
+	if (ns != NULL && mg_model_network_find(c->env.model, ns) != NULL)
+		return ns;
+	if (mg_model_network_find(c->env.model, "default") != NULL)
+		return "default";
+	mg_error_set(err, ENOENT, "connection.network_service",
+		     "no network named '%s' and no network 'default' (or set labels.network)",
+		     ns ? ns : "");
+	return NULL;
+}
+
+/* Undo list of @b: deletes in reverse order (addresses go with their interface). */
+static void
+ops_to_undo(const struct built *b, struct mg_op **out, unsigned int *n)
+{
+	*out = calloc(b->n ? b->n : 1, sizeof(**out));
+	*n = 0;
+	for (unsigned int i = b->n; i > 0; i--) {
+		const struct mg_op *op = &b->ops[i - 1];
+
+		if (op->kind == MG_OP_ADDR)
+			continue;
+		(*out)[*n] = *op;
+		(*out)[*n].verb = MG_OP_DEL;
+		(*n)++;
+	}
+}
+
+/* Is this our own segment (by name)? Returns its index, or -1. */
+static int
+our_segment(struct mg_ctl *c, json_t *path)
+{
+	json_t *segs = json_object_get(path, "path_segments"), *s;
+	size_t i;
+
+	json_array_foreach(segs, i, s)
+		if (jstr(s, "name") && strcmp(jstr(s, "name"), c->conf.node_name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Add or refresh this hop's path segment; returns its expiry (wall time). */
+static uint64_t
+set_segment(struct mg_ctl *c, json_t *conn, json_t *keep)
+{
+	json_t *path = jobj(conn, "path"), *segs = json_object_get(path, "path_segments"), *seg;
+	int idx = our_segment(c, path);
+	uint64_t now = wall_now(), exp = now + c->conf.max_lifetime_s;
+	char id[40], tok[40], t[40];
+
+	if (!json_is_array(segs)) {
+		segs = json_array();
+		json_object_set_new(path, "path_segments", segs);
+	}
+	/* Not longer than the previous hop's token is valid. */
+	if ((idx > 0 || (idx < 0 && json_array_size(segs) > 0))) {
+		json_t *prev = json_array_get(segs, idx > 0 ? (size_t)idx - 1 : json_array_size(segs) - 1);
+		const char *pe = jstr(prev, "expires");
+		uint64_t pt = pe ? parse_rfc3339(pe) : 0;
+
+		if (pt > now && pt < exp)
+			exp = pt;
+	}
+	if (keep != NULL && jstr(keep, "expires") && c->replaying)
+		exp = parse_rfc3339(jstr(keep, "expires"));
+	if (idx < 0) {
+		seg = json_object();
+		json_array_append_new(segs, seg);
+		idx = (int)json_array_size(segs) - 1;
+	} else {
+		seg = json_array_get(segs, (size_t)idx);
+	}
+	if (keep != NULL && jstr(keep, "id")) {
+		json_object_set_new(seg, "id", json_string(jstr(keep, "id")));
+		json_object_set_new(seg, "token", json_string(jstr(keep, "token") ? jstr(keep, "token") : ""));
+	} else if (!jstr(seg, "id") || !jstr(seg, "token")) {
+		rand_hex(id, 16);
+		rand_hex(tok, 16);
+		json_object_set_new(seg, "id", json_string(id));
+		json_object_set_new(seg, "token", json_string(tok));
+	}
+	json_object_set_new(seg, "name", json_string(c->conf.node_name));
+	rfc3339(exp, t, sizeof(t));
+	json_object_set_new(seg, "expires", json_string(t));
+	json_object_set_new(path, "index", json_integer(idx));
+	return exp;
+}
+
+static bool
+same_setup(json_t *a, json_t *b)
+{
+	json_t *ca = json_object_get(a, "connection"), *cb = json_object_get(b, "connection");
+
+	return json_equal(json_object_get(ca, "context"), json_object_get(cb, "context")) &&
+	       json_equal(json_object_get(ca, "labels"), json_object_get(cb, "labels")) &&
+	       json_equal(json_object_get(ca, "network_service"),
+			  json_object_get(cb, "network_service")) &&
+	       json_equal(json_object_get(a, "mechanism_preferences"),
+			  json_object_get(b, "mechanism_preferences"));
+}
+
+static json_t *
+journal_entry(const struct conn *k)
+{
+	json_t *seg = json_array_get(json_object_get(json_object_get(k->conn, "path"),
+						     "path_segments"),
+				     (size_t)json_integer_value(json_object_get(
+					     json_object_get(k->conn, "path"), "index")));
+	json_t *e = json_object();
+
+	json_object_set(e, "request", k->request);
+	json_object_set_new(e, "segment", json_pack("{s:O?,s:O?,s:O?}", "id",
+						     json_object_get(seg, "id"), "token",
+						     json_object_get(seg, "token"), "expires",
+						     json_object_get(seg, "expires")));
+	json_object_set_new(e, "camel", json_boolean(k->camel));
+	return e;
+}
+
+static json_t *
+request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error *err)
+{
+	json_t *conn = json_object_get(req, "connection"), *mech, *accepted;
+	const char *id = jstr(conn, "id"), *net;
+	struct conn *old, *k = NULL, fresh;
+	struct built b = {0};
+	struct mg_txn *t;
+	struct mg_op *undo = NULL;
+	unsigned int nundo = 0;
+	uint64_t exp;
+	uint32_t slot = UINT32_MAX;
+	int rc;
+
+	if (!json_is_object(conn))
+		return mg_error_set(err, EINVAL, "connection", "is required"), NULL;
+	if (id == NULL || id[0] == '\0' || strlen(id) >= sizeof(k->id))
+		return mg_error_set(err, EINVAL, "connection.id", "is required (1-255 characters)"),
+		       NULL;
+	old = conn_find(c, id);
+	if (old != NULL && same_setup(old->request, req)) {
+		/* A refresh: the same connection again, before its segment expires. */
+		json_t *jc = old->conn;
+
+		json_object_set(jc, "labels", json_object_get(conn, "labels"));
+		exp = set_segment(c, jc, keep);
+		old->expires_ns = mg_now_ns() + (exp > wall_now() ? exp - wall_now() : 0) *
+							1000000000ull;
+		if (!c->replaying) {
+			json_t *e = json_pack("{s:o}", "connect", journal_entry(old));
+
+			rc = ctl_journal(c, e, err);
+			json_decref(e);
+			if (rc < 0)
+				return NULL;
+		}
+		nsm_event(c, old, "UPDATE");
+		return conn_render(c, old, camel);
+	}
+	net = conn_network(c, conn, err);
+	if (net == NULL)
+		return NULL;
+	memset(&fresh, 0, sizeof(fresh));
+	mg_strlcpy(fresh.id, id, sizeof(fresh.id));
+	mg_strlcpy(fresh.network, net, sizeof(fresh.network));
+	mech = choose_mechanism(req, &fresh.mech, err);
+	if (mech == NULL)
+		return NULL;
+	if (fresh.mech == MECH_KERNEL) {
+		const char *ns = param(mech, "inodeURL", "netnsURL");
+
+		if (ns != NULL && ns[0] != '\0' && netns_path(ns, fresh.netns, sizeof(fresh.netns)) < 0) {
+			mg_error_set(err, ENOENT, "mechanism.parameters.inodeURL",
+				     "cannot find the network namespace %s", ns);
+			json_decref(mech);
+			return NULL;
+		}
+	}
+	rc = build_ops(c, &fresh, conn, mech, &b, err);
+	if (rc < 0)
+		goto fail;
+	if (old == NULL && c->nconns >= CTL_MAX_CONNS) {
+		mg_error_set(err, ENOSPC, "connection", "too many connections (limit %u)",
+			     CTL_MAX_CONNS);
+		goto fail;
+	}
+	t = mg_txn_begin(c->env.model);
+	if (t == NULL) {
+		mg_error_set(err, ENOMEM, "", "out of memory");
+		goto fail;
+	}
+	/* A changed connection: its old objects go in the same transaction. */
+	if (old != NULL)
+		for (unsigned int i = 0; i < old->nops; i++)
+			if (mg_txn_apply(t, &old->ops[i], err) < 0) {
+				mg_txn_abort(t);
+				goto fail;
+			}
+	for (unsigned int i = 0; i < b.n; i++) {
+		if (mg_txn_apply(t, &b.ops[i], err) < 0) {
+			char f[96];
+
+			snprintf(f, sizeof(f), "%s", b.field[i]);
+			mg_error_prefix_field(err, "%s", f);
+			/* The model's own field ("address") said little here. */
+			mg_strlcpy(err->field, f, sizeof(err->field));
+			mg_txn_abort(t);
+			goto fail;
+		}
+	}
+	if (fresh.mech == MECH_KERNEL && fresh.netns[0] != '\0' &&
+	    kernel_to_client(&fresh, json_object_get(json_object_get(conn, "context"), "ip_context"),
+			     err) < 0) {
+		mg_txn_abort(t);
+		goto fail;
+	}
+	/* Accepted: the connection as we answer it. */
+	accepted = json_deep_copy(conn);
+	json_object_set_new(accepted, "mechanism", mech);
+	mech = NULL;
+	json_object_set_new(accepted, "state", json_string("UP"));
+	if (!jstr(accepted, "network_service"))
+		json_object_set_new(accepted, "network_service", json_string(net));
+	exp = set_segment(c, accepted, keep);
+	ops_to_undo(&b, &undo, &nundo);
+	if (old != NULL) {
+		slot = (uint32_t)(old - c->conns);
+		conn_free(old);
+		c->nconns--;
+	} else {
+		for (uint32_t i = 0; i < CTL_MAX_CONNS; i++)
+			if (!c->conns[i].used) {
+				slot = i;
+				break;
+			}
+	}
+	k = &c->conns[slot];
+	*k = fresh;
+	k->used = true;
+	k->request = json_deep_copy(req);
+	k->conn = accepted;
+	k->ops = undo;
+	k->nops = nundo;
+	k->camel = camel;
+	k->expires_ns = mg_now_ns() + (exp > wall_now() ? exp - wall_now() : 0) * 1000000000ull;
+	c->nconns++;
+	{
+		char key[256] = {0};
+
+		mg_strlcpy(key, id, sizeof(key));
+		mg_hmap_put(c->conn_idx, key, slot);
+	}
+	if (!c->replaying) {
+		json_t *e = json_pack("{s:o}", "connect", journal_entry(k));
+
+		rc = ctl_journal(c, e, err);
+		json_decref(e);
+		if (rc < 0) {
+			/* Not durable: take it all back. */
+			char key[256] = {0};
+
+			mg_strlcpy(key, id, sizeof(key));
+			mg_hmap_del(c->conn_idx, key);
+			conn_free(k);
+			c->nconns--;
+			mg_txn_abort(t);
+			goto fail;
+		}
+	}
+	mg_txn_commit(t);
+	free(b.ops);
+	free(b.field);
+	c->requests_ok++;
+	NSM_LOG(INFO, "connection %s up on %s (network %s)\n", k->id, k->iface, k->network);
+	nsm_event(c, k, "UPDATE");
+	return conn_render(c, k, camel);
+fail:
+	json_decref(mech);
+	free(b.ops);
+	free(b.field);
+	c->requests_failed++;
+	return NULL;
+}
+
+json_t *
+conn_request(struct mg_ctl *c, json_t *raw, struct mg_error *err)
+{
+	bool camel;
+	json_t *req, *res;
+
+	mg_error_clear(err);
+	req = nsm_normalise(raw, "NetworkServiceRequest", &camel, err);
+	if (req == NULL)
+		return NULL;
+	res = request(c, req, camel, NULL, err);
+	json_decref(req);
+	return res;
+}
+
+int
+conn_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err)
+{
+	json_t *req = json_object_get(entry, "request"), *seg = json_object_get(entry, "segment");
+	json_t *res;
+	const char *exp = jstr(seg, "expires");
+
+	if (exp != NULL && parse_rfc3339(exp) <= wall_now())
+		return 0; /* it expired while we were down */
+	res = request(c, req, json_is_true(json_object_get(entry, "camel")), seg, err);
+	if (res == NULL)
+		return -err->code;
+	json_decref(res);
+	return 0;
+}
+
+int
+conn_close_id(struct mg_ctl *c, const char *id, const char *why, struct mg_error *err)
+{
+	struct conn *k = conn_find(c, id);
+	char key[256] = {0};
+	int rc;
+
+	if (k == NULL)
+		return mg_error_set(err, ENOENT, "id", "no connection '%s'", id);
+	if (!c->replaying) {
+		json_t *e = json_pack("{s:s}", "close", id);
+
+		rc = ctl_journal(c, e, err);
+		json_decref(e);
+		if (rc < 0)
+			return rc;
+	}
+	rc = mg_txn_apply_all(c->env.model, k->ops, k->nops, NULL, err);
+	if (rc < 0)
+		NSM_LOG(ERR, "closing %s: %s (objects left behind)\n", id, err->msg);
+	NSM_LOG(INFO, "connection %s closed (%s)\n", id, why);
+	json_object_set_new(k->conn, "state", json_string("DOWN"));
+	nsm_event(c, k, "DELETE");
+	mg_strlcpy(key, id, sizeof(key));
+	mg_hmap_del(c->conn_idx, key);
+	conn_free(k);
+	c->nconns--;
+	return 0;
+}
+
+int
+conn_close(struct mg_ctl *c, json_t *raw, struct mg_error *err)
+{
+	bool camel;
+	json_t *conn = nsm_normalise(raw, "Connection", &camel, err);
+	const char *id;
+	int rc;
+
+	if (conn == NULL)
+		return -err->code;
+	id = jstr(conn, "id");
+	if (id == NULL || id[0] == '\0') {
+		json_decref(conn);
+		return mg_error_set(err, EINVAL, "id", "is required");
+	}
+	rc = conn_close_id(c, id, "Close", err);
+	json_decref(conn);
+	return rc;
+}
+
+void
+conn_expire(struct mg_ctl *c, uint64_t now)
+{
+	struct mg_error err;
+
+	for (unsigned int i = 0; i < CTL_MAX_CONNS; i++) {
+		struct conn *k = &c->conns[i];
+
+		if (k->used && k->expires_ns <= now) {
+			char id[256];
+
+			mg_strlcpy(id, k->id, sizeof(id));
+			c->conns_expired++;
+			conn_close_id(c, id, "path segment expired", &err);
+		}
+	}
+}
+
+json_t *
+conn_render(struct mg_ctl *c, const struct conn *k, bool camel)
+{
+	json_t *out = json_deep_copy(k->conn), *path = json_object_get(out, "path");
+	json_t *seg = json_array_get(json_object_get(path, "path_segments"),
+				     (size_t)json_integer_value(json_object_get(path, "index")));
+	const struct mg_iface *ifc = mg_model_iface_find(c->env.model, k->iface);
+	char v[32];
+
+	if (json_is_object(seg) && ifc != NULL && c->env.dp != NULL) {
+		struct mg_if_counters ic;
+		json_t *m = jobj(seg, "metrics");
+
+		mg_dp_iface_counters(c->env.dp, ifc->id, &ic);
+#define MET(name, val)                                                                     \
+	do {                                                                               \
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)(val));                 \
+		json_object_set_new(m, name, json_string(v));                              \
+	} while (0)
+		MET("rx_bytes", ic.rx_bytes);
+		MET("tx_bytes", ic.tx_bytes);
+		MET("rx_packets", ic.rx_pkts);
+		MET("tx_packets", ic.tx_pkts);
+		MET("drops", ic.drops);
+#undef MET
+	}
+	if (camel) {
+		json_t *cm = nsm_camel(out, "Connection");
+
+		json_decref(out);
+		return cm;
+	}
+	return out;
+}
+
+static bool
+same_key(const struct mg_op *a, const struct mg_op *b)
+{
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case MG_OP_NETWORK:
+		return !strcmp(a->network.name, b->network.name);
+	case MG_OP_PORT:
+		return !strcmp(a->port.name, b->port.name);
+	case MG_OP_VLAN:
+		return !strcmp(a->vlan.port, b->vlan.port) && a->vlan.vlan == b->vlan.vlan;
+	case MG_OP_ADDR:
+		return !strcmp(a->addr.iface, b->addr.iface) &&
+		       mg_ip_equal(&a->addr.prefix.addr, &b->addr.prefix.addr);
+	case MG_OP_ROUTE:
+		return !strcmp(a->route.network, b->route.network) &&
+		       mg_prefix_equal(&a->route.prefix, &b->route.prefix);
+	case MG_OP_NEIGH:
+		return !strcmp(a->neigh.iface, b->neigh.iface) &&
+		       mg_ip_equal(&a->neigh.ip, &b->neigh.ip);
+	default:
+		return false;
+	}
+}
+
+bool
+conn_owns(struct mg_ctl *c, const struct mg_op *op)
+{
+	if (c->nconns == 0)
+		return false;
+	for (unsigned int i = 0; i < CTL_MAX_CONNS; i++) {
+		const struct conn *k = &c->conns[i];
+
+		if (!k->used)
+			continue;
+		/* Addresses are not in the undo list: they belong to the interface. */
+		if (op->kind == MG_OP_ADDR && !strcmp(op->addr.iface, k->iface))
+			return true;
+		if (op->kind == MG_OP_VLAN) {
+			char n[MG_NAME_MAX + 8];
+
+			snprintf(n, sizeof(n), "%s.%u", op->vlan.port, op->vlan.vlan);
+			if (!strcmp(n, k->iface))
+				return true;
+		}
+		for (unsigned int j = 0; j < k->nops; j++)
+			if (same_key(&k->ops[j], op))
+				return true;
+	}
+	return false;
+}
+
+json_t *
+conn_snapshot(struct mg_ctl *c)
+{
+	json_t *arr = json_array();
+
+	for (unsigned int i = 0; i < CTL_MAX_CONNS; i++)
+		if (c->conns[i].used)
+			json_array_append_new(arr, journal_entry(&c->conns[i]));
+	return arr;
+}

@@ -1,0 +1,225 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control plane's core: the one path every change takes (a
+ * transaction, then the journal, then commit), errors as every transport
+ * reports them, and the life cycle.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_lcore.h>
+#include <rte_log.h>
+
+#include "ctl_priv.h"
+#include "mg_dp.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_ctl_logtype, ctl, INFO);
+#define CTL_LOG(l, ...) rte_log(RTE_LOG_##l, mg_ctl_logtype, "ctl: " __VA_ARGS__)
+
+int
+ctl_commit_ops(struct mg_ctl *c, const struct mg_op *ops, unsigned int n, struct mg_error *err)
+{
+	struct mg_txn *t = mg_txn_begin(c->env.model);
+	json_t *entry, *arr;
+	int rc;
+
+	RTE_ASSERT(rte_lcore_id() == rte_get_main_lcore());
+	if (t == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	for (unsigned int i = 0; i < n; i++) {
+		rc = mg_txn_apply(t, &ops[i], err);
+		if (rc < 0) {
+			if (n > 1)
+				mg_error_prefix_field(err, "[%u]", i);
+			mg_txn_abort(t);
+			c->requests_failed++;
+			return rc;
+		}
+	}
+	/* Durable before acknowledged: journal, then keep. */
+	if (!c->replaying && c->journal_fd >= 0) {
+		entry = json_object();
+		arr = json_array();
+		for (unsigned int i = 0; i < n; i++)
+			json_array_append_new(arr, cj_op_json(&ops[i]));
+		json_object_set_new(entry, "ops", arr);
+		rc = ctl_state_append(c, entry, err);
+		json_decref(entry);
+		if (rc < 0) {
+			mg_txn_abort(t);
+			c->requests_failed++;
+			return rc;
+		}
+	}
+	mg_txn_commit(t);
+	c->requests_ok++;
+	return 0;
+}
+
+int
+ctl_journal(struct mg_ctl *c, json_t *entry, struct mg_error *err)
+{
+	return ctl_state_append(c, entry, err);
+}
+
+int
+ctl_http_status(int code)
+{
+	switch (code) {
+	case 0: return 200;
+	case ENOENT: return 404;
+	case EEXIST:
+	case EBUSY: return 409;
+	case ENOSPC: return 507;
+	case ENOTSUP: return 501;
+	case EACCES:
+	case EPERM: return 403;
+	case ENOMEM:
+	case EIO: return 500;
+	case ENODEV: return 422;
+	default: return 400;
+	}
+}
+
+const char *
+ctl_grpc_code(int code)
+{
+	switch (code) {
+	case ENOENT: return "NOT_FOUND";
+	case EEXIST: return "ALREADY_EXISTS";
+	case EBUSY: return "FAILED_PRECONDITION";
+	case ENOSPC: return "RESOURCE_EXHAUSTED";
+	case ENOTSUP: return "UNIMPLEMENTED";
+	case EACCES:
+	case EPERM: return "PERMISSION_DENIED";
+	case ENOMEM:
+	case EIO: return "INTERNAL";
+	case ENODEV: return "FAILED_PRECONDITION";
+	default: return "INVALID_ARGUMENT";
+	}
+}
+
+json_t *
+ctl_error_json(const struct mg_error *err)
+{
+	return json_pack("{s:i,s:s,s:s,s:s}", "status", ctl_http_status(err->code), "code",
+			 ctl_grpc_code(err->code), "field", err->field, "message", err->msg);
+}
+
+/* ---- life cycle --------------------------------------------------------------------- */
+
+static int
+mkdir_p(const char *dir)
+{
+	char tmp[256];
+
+	mg_strlcpy(tmp, dir, sizeof(tmp));
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct mg_ctl *
+mg_ctl_create(const struct mg_ctl_conf *conf, const struct mg_ctl_env *env, bool *restored,
+	      struct mg_error *err)
+{
+	struct mg_ctl *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (c == NULL) {
+		mg_error_set(err, ENOMEM, "", "out of memory");
+		return NULL;
+	}
+	c->conf = *conf;
+	c->env = *env;
+	c->journal_fd = -1;
+	c->nsm_fd = -1;
+	for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++)
+		c->clients[i].fd = -1;
+	if (conn_init(c) < 0) {
+		mg_error_set(err, ENOMEM, "", "out of memory");
+		goto fail;
+	}
+	if (c->conf.run_dir[0] && (rc = mkdir_p(c->conf.run_dir)) < 0) {
+		mg_error_set(err, -rc, "control.run_dir", "cannot create %s: %s", c->conf.run_dir,
+			     strerror(-rc));
+		goto fail;
+	}
+	if (ctl_state_open(c, restored, err) < 0)
+		goto fail;
+	if (nsm_open(c, err) < 0 || rest_open(c, err) < 0)
+		goto fail;
+	return c;
+fail:
+	mg_ctl_destroy(c);
+	return NULL;
+}
+
+void
+mg_ctl_destroy(struct mg_ctl *c)
+{
+	if (c == NULL)
+		return;
+	rest_close(c);
+	nsm_close_all(c);
+	ctl_state_close(c);
+	conn_fini(c);
+	mg_wipe(c->token, sizeof(c->token));
+	free(c);
+}
+
+unsigned int
+mg_ctl_fds(struct mg_ctl *c, int *fds, unsigned int max)
+{
+	unsigned int n = 0;
+
+	if (c->nsm_fd >= 0 && n < max)
+		fds[n++] = c->nsm_fd;
+	for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS && n < max; i++)
+		if (c->clients[i].fd >= 0)
+			fds[n++] = c->clients[i].fd;
+	if (c->mhd != NULL && n < max)
+		fds[n++] = rest_epoll_fd(c);
+	return n;
+}
+
+uint64_t
+mg_ctl_timeout(struct mg_ctl *c, uint64_t now_ns)
+{
+	uint64_t t = 1000000000ull;
+
+	if (c->mhd != NULL) {
+		uint64_t r = rest_timeout_ns(c);
+
+		if (r < t)
+			t = r;
+	}
+	for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++)
+		if (c->clients[i].fd >= 0 && c->clients[i].nout > 0)
+			t = 1000000ull; /* output pending: come back soon */
+	(void)now_ns;
+	return t;
+}
+
+void
+mg_ctl_run(struct mg_ctl *c, uint64_t now_ns)
+{
+	nsm_run(c);
+	rest_run(c);
+	if (now_ns >= c->next_expiry_check) {
+		conn_expire(c, now_ns);
+		c->next_expiry_check = now_ns + 200000000ull;
+	}
+	ctl_state_maybe_compact(c);
+}

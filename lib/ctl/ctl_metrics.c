@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* GET /metrics: every counter in the Prometheus text exposition format. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_priv.h"
+#include "mg_dp.h"
+#include "mg_stats.h"
+
+/* A label value: backslash, double quote and newline escaped. */
+static const char *
+lv(const char *s, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < n; s++) {
+		if (*s == '\\' || *s == '"') {
+			buf[o++] = '\\';
+			buf[o++] = *s;
+		} else if (*s == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+static void
+family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+struct pm {
+	const char *suffix, *type, *help;
+	size_t off; /* into struct mg_stats_port */
+};
+
+char *
+ctl_metrics_text(struct mg_ctl *c, size_t *len)
+{
+	struct mg_stats *s = calloc(1, sizeof(*s));
+	char *text = NULL, a[256], b[256];
+	FILE *f = open_memstream(&text, len);
+	static const struct pm ports[] = {
+		{"rx_packets_total", "counter", "Packets received on the port.",
+		 offsetof(struct mg_stats_port, rx_pkts)},
+		{"rx_bytes_total", "counter", "Bytes received on the port.",
+		 offsetof(struct mg_stats_port, rx_bytes)},
+		{"tx_packets_total", "counter", "Packets sent on the port.",
+		 offsetof(struct mg_stats_port, tx_pkts)},
+		{"tx_bytes_total", "counter", "Bytes sent on the port.",
+		 offsetof(struct mg_stats_port, tx_bytes)},
+		{"rx_missed_total", "counter", "Packets the device dropped for lack of RX descriptors.",
+		 offsetof(struct mg_stats_port, imissed)},
+		{"rx_errors_total", "counter", "Erroneous packets the device received.",
+		 offsetof(struct mg_stats_port, ierrors)},
+		{"tx_errors_total", "counter", "Packets the device failed to send.",
+		 offsetof(struct mg_stats_port, oerrors)},
+		{"rx_nombuf_total", "counter", "RX allocation failures (mbuf pool empty).",
+		 offsetof(struct mg_stats_port, rx_nombuf)},
+	};
+
+	if (s == NULL || f == NULL) {
+		free(s);
+		if (f)
+			fclose(f);
+		return text;
+	}
+	if (c->env.stats != NULL)
+		c->env.stats(c->env.ctx, s);
+	for (unsigned int k = 0; k < RTE_DIM(ports); k++) {
+		snprintf(a, sizeof(a), "meshgate_port_%s", ports[k].suffix);
+		family(f, a, ports[k].type, ports[k].help);
+		for (unsigned int i = 0; i < s->nports; i++)
+			fprintf(f, "%s{port=\"%s\"} %" PRIu64 "\n", a, lv(s->ports[i].name, b, sizeof(b)),
+				*(const uint64_t *)((const char *)&s->ports[i] + ports[k].off));
+	}
+	family(f, "meshgate_port_link_up", "gauge", "1 if the port's link is up.");
+	for (unsigned int i = 0; i < s->nports; i++)
+		fprintf(f, "meshgate_port_link_up{port=\"%s\"} %d\n", lv(s->ports[i].name, b, sizeof(b)),
+			s->ports[i].link_up);
+	family(f, "meshgate_node_packets_total", "counter", "Packets a graph node processed.");
+	for (unsigned int i = 0; i < s->nnodes; i++)
+		fprintf(f, "meshgate_node_packets_total{node=\"%s\"} %" PRIu64 "\n", s->nodes[i].name,
+			s->nodes[i].packets);
+	family(f, "meshgate_node_calls_total", "counter", "Calls of a graph node.");
+	for (unsigned int i = 0; i < s->nnodes; i++)
+		fprintf(f, "meshgate_node_calls_total{node=\"%s\"} %" PRIu64 "\n", s->nodes[i].name,
+			s->nodes[i].calls);
+	family(f, "meshgate_node_cycles_per_packet", "gauge",
+	       "TSC cycles per packet in a graph node (sampled walks).");
+	for (unsigned int i = 0; i < s->nnodes; i++)
+		fprintf(f, "meshgate_node_cycles_per_packet{node=\"%s\"} %.1f\n", s->nodes[i].name,
+			s->nodes[i].sampled_packets
+				? (double)s->nodes[i].cycles / (double)s->nodes[i].sampled_packets
+				: 0.0);
+	family(f, "meshgate_drops_total", "counter", "Packets dropped, by reason.");
+	for (unsigned int r = 1; r < MG_DROP_MAX; r++)
+		fprintf(f, "meshgate_drops_total{reason=\"%s\"} %" PRIu64 "\n", mg_drop_name(r),
+			s->drops[r]);
+	{
+		static const struct {
+			const char *name, *help;
+			size_t off;
+		} ic[] = {
+			{"rx_packets_total", "Packets received on the interface.",
+			 offsetof(struct mg_if_counters, rx_pkts)},
+			{"rx_bytes_total", "Bytes received on the interface.",
+			 offsetof(struct mg_if_counters, rx_bytes)},
+			{"tx_packets_total", "Packets sent on the interface.",
+			 offsetof(struct mg_if_counters, tx_pkts)},
+			{"tx_bytes_total", "Bytes sent on the interface.",
+			 offsetof(struct mg_if_counters, tx_bytes)},
+			{"drops_total", "Packets received on the interface and dropped.",
+			 offsetof(struct mg_if_counters, drops)},
+		};
+
+		for (unsigned int k = 0; k < RTE_DIM(ic); k++) {
+			snprintf(a, sizeof(a), "meshgate_interface_%s", ic[k].name);
+			family(f, a, "counter", ic[k].help);
+			for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
+				const struct mg_iface *ifc = mg_model_iface_get(c->env.model, i);
+				struct mg_if_counters cnt;
+				char nb[128];
+
+				if (ifc == NULL || c->env.dp == NULL)
+					continue;
+				mg_dp_iface_counters(c->env.dp, ifc->id, &cnt);
+				fprintf(f, "%s{interface=\"%s\",network=\"%s\"} %" PRIu64 "\n", a,
+					lv(ifc->name, b, sizeof(b)),
+					lv(mg_model_network_get(c->env.model, ifc->network)->spec.name, nb,
+					   sizeof(nb)),
+					*(const uint64_t *)((const char *)&cnt + ic[k].off));
+			}
+		}
+		for (unsigned int k = 0; k < RTE_DIM(ic); k++) {
+			snprintf(a, sizeof(a), "meshgate_connection_%s", ic[k].name);
+			family(f, a, "counter", ic[k].help);
+			for (unsigned int i = 0; i < CTL_MAX_CONNS; i++) {
+				const struct conn *kc = &c->conns[i];
+				const struct mg_iface *ifc;
+				struct mg_if_counters cnt;
+				const char *ns;
+				char nb[256];
+
+				if (!kc->used || c->env.dp == NULL ||
+				    (ifc = mg_model_iface_find(c->env.model, kc->iface)) == NULL)
+					continue;
+				mg_dp_iface_counters(c->env.dp, ifc->id, &cnt);
+				ns = json_string_value(json_object_get(kc->conn, "network_service"));
+				fprintf(f, "%s{connection=\"%s\",network_service=\"%s\"} %" PRIu64 "\n", a,
+					lv(kc->id, b, sizeof(b)), lv(ns ? ns : "", nb, sizeof(nb)),
+					*(const uint64_t *)((const char *)&cnt + ic[k].off));
+			}
+		}
+	}
+#define G(name, help, val)                                                                 \
+	do {                                                                               \
+		family(f, "meshgate_" name, "gauge", help);                                \
+		fprintf(f, "meshgate_" name " %" PRIu64 "\n", (uint64_t)(val));            \
+	} while (0)
+#define C(name, help, val)                                                                 \
+	do {                                                                               \
+		family(f, "meshgate_" name, "counter", help);                              \
+		fprintf(f, "meshgate_" name " %" PRIu64 "\n", (uint64_t)(val));            \
+	} while (0)
+	G("workers", "Worker lcores.", s->workers);
+	G("neighbors", "ARP/ND entries.", s->neighbors);
+	G("adjacencies", "Adjacencies in use.", s->adjacencies);
+	G("routes", "Static routes.", mg_model_route_count(c->env.model));
+	G("connections", "NSM connections.", c->nconns);
+	G("mbufs_free", "Free mbufs in the pools.", s->mbufs_free);
+	G("mbufs_total", "mbufs in the pools.", s->mbufs_total);
+	C("punted_total", "Packets handed to the main lcore.", s->sum.punted);
+	C("injected_total", "Packets the main lcore handed to workers.", s->sum.injected);
+	C("icmp_errors_total", "ICMP errors sent.", s->sum.icmp_sent);
+	C("icmp_rate_limited_total", "ICMP errors not sent (rate limit).", s->sum.icmp_ratelimited);
+	C("echo_replies_total", "Echo replies sent.", s->sum.echo_replies);
+	C("arp_rx_total", "ARP frames handled.", s->sum.arp_rx);
+	C("arp_tx_total", "ARP frames sent.", s->sum.arp_tx);
+	C("nd_rx_total", "Neighbor discovery messages handled.", s->sum.nd_rx);
+	C("nd_tx_total", "Neighbor discovery messages sent.", s->sum.nd_tx);
+	C("fib_retries_total", "FIB lookups repeated after racing an update.", s->sum.fib_retries);
+	C("idle_sleeps_total", "Times an idle worker slept.", s->sum.idle_sleeps);
+	C("control_requests_ok_total", "Control requests applied.", c->requests_ok);
+	C("control_requests_failed_total", "Control requests refused.", c->requests_failed);
+	C("connections_expired_total", "Connections closed because their path segment expired.",
+	  c->conns_expired);
+#undef G
+#undef C
+	fclose(f);
+	free(s);
+	return text;
+}

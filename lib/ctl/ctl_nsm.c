@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The NSM control socket: a Unix stream socket (mode 0600; peers checked
+ * with SO_PEERCRED) carrying newline-delimited JSON:
+ *
+ *   -> {"id": 1, "method": "Request", "params": NetworkServiceRequest}
+ *   <- {"id": 1, "result": Connection}   or   {"id": 1, "error": {...}}
+ *   -> {"id": 2, "method": "Close", "params": Connection}
+ *   <- {"id": 2, "result": {}}
+ *   -> {"id": 3, "method": "MonitorConnections", "params": MonitorScopeSelector}
+ *   <- {"id": 3, "event": {"type": "INITIAL_STATE_TRANSFER", "connections": {...}}}
+ *   <- {"id": 3, "event": {"type": "UPDATE" | "DELETE", "connections": {...}}} ...
+ *
+ * Methods may also be written with their service ("NetworkService.Request",
+ * "MonitorConnection.MonitorConnections"). Everything runs on the main
+ * lcore; sockets are non-blocking and every buffer is bounded.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <rte_log.h>
+
+#include "ctl_priv.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_nsmsock_logtype, nsmsock, INFO);
+#define SOCK_LOG(l, ...) rte_log(RTE_LOG_##l, mg_nsmsock_logtype, "nsm-socket: " __VA_ARGS__)
+
+int
+nsm_open(struct mg_ctl *c, struct mg_error *err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = c->conf.nsm_socket;
+	mode_t old;
+	int fd;
+
+	if (path[0] == '\0')
+		return 0;
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return mg_error_set(err, ENAMETOOLONG, "control.nsm_socket", "path too long");
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return mg_error_set(err, errno, "control.nsm_socket", "socket: %s", strerror(errno));
+	/* A socket file nobody answers on is a leftover: replace it. */
+	if (access(path, F_OK) == 0) {
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+
+		if (probe >= 0)
+			close(probe);
+		if (live) {
+			close(fd);
+			return mg_error_set(err, EADDRINUSE, "control.nsm_socket",
+					    "%s is served by another process", path);
+		}
+		unlink(path);
+	}
+	{
+		char dir[256], *slash;
+
+		mg_strlcpy(dir, path, sizeof(dir));
+		slash = strrchr(dir, '/');
+		if (slash != NULL && slash != dir) {
+			*slash = '\0';
+			mkdir(dir, 0700);
+		}
+	}
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		umask(old);
+		close(fd);
+		return mg_error_set(err, e, "control.nsm_socket", "cannot bind %s: %s", path,
+				    strerror(e));
+	}
+	umask(old);
+	chmod(path, 0600);
+	if (listen(fd, 16) < 0) {
+		int e = errno;
+
+		close(fd);
+		return mg_error_set(err, e, "control.nsm_socket", "listen: %s", strerror(e));
+	}
+	c->nsm_fd = fd;
+	SOCK_LOG(INFO, "NSM socket on %s\n", path);
+	return 0;
+}
+
+static void
+client_drop(struct nsm_client *cl)
+{
+	if (cl->fd >= 0)
+		close(cl->fd);
+	free(cl->in);
+	free(cl->out);
+	json_decref(cl->monitor_id);
+	json_decref(cl->selector);
+	memset(cl, 0, sizeof(*cl));
+	cl->fd = -1;
+}
+
+void
+nsm_close_all(struct mg_ctl *c)
+{
+	for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++)
+		if (c->clients[i].fd >= 0)
+			client_drop(&c->clients[i]);
+	if (c->nsm_fd >= 0) {
+		close(c->nsm_fd);
+		unlink(c->conf.nsm_socket);
+	}
+	c->nsm_fd = -1;
+}
+
+/* Queue one JSON line; a client that cannot keep up is dropped. */
+static void
+send_json(struct nsm_client *cl, json_t *msg)
+{
+	char *s = json_dumps(msg, JSON_COMPACT);
+	size_t len;
+
+	if (s == NULL)
+		return;
+	len = strlen(s);
+	if (cl->nout + len + 1 > CTL_NSM_OUT_MAX) {
+		free(s);
+		SOCK_LOG(WARNING, "dropping a client that does not read its replies\n");
+		client_drop(cl);
+		return;
+	}
+	if (cl->nout + len + 1 > cl->out_cap) {
+		size_t cap = (cl->nout + len + 1) * 2;
+		char *o = realloc(cl->out, cap);
+
+		if (o == NULL) {
+			free(s);
+			client_drop(cl);
+			return;
+		}
+		cl->out = o;
+		cl->out_cap = cap;
+	}
+	memcpy(cl->out + cl->nout, s, len);
+	cl->out[cl->nout + len] = '\n';
+	cl->nout += len + 1;
+	free(s);
+}
+
+static void
+flush_out(struct nsm_client *cl)
+{
+	while (cl->fd >= 0 && cl->nout > 0) {
+		ssize_t w = send(cl->fd, cl->out, cl->nout, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				client_drop(cl);
+			return;
+		}
+		memmove(cl->out, cl->out + w, cl->nout - (size_t)w);
+		cl->nout -= (size_t)w;
+	}
+}
+
+static void
+reply_error(struct nsm_client *cl, json_t *id, const struct mg_error *err)
+{
+	json_t *m = json_pack("{s:O?,s:o}", "id", id, "error", ctl_error_json(err));
+
+	send_json(cl, m);
+	json_decref(m);
+}
+
+static bool
+selector_match(json_t *sel, json_t *conn)
+{
+	json_t *want = json_object_get(sel, "path_segments"), *w, *s;
+	json_t *have = json_object_get(json_object_get(conn, "path"), "path_segments");
+	size_t i, j;
+
+	if (json_array_size(want) == 0)
+		return true;
+	json_array_foreach(want, i, w) {
+		json_array_foreach(have, j, s) {
+			json_t *wi = json_object_get(w, "id"), *wn = json_object_get(w, "name");
+
+			if ((wi && json_equal(wi, json_object_get(s, "id"))) ||
+			    (wn && !wi && json_equal(wn, json_object_get(s, "name"))))
+				return true;
+		}
+	}
+	return false;
+}
+
+static void
+send_event(struct mg_ctl *c, struct nsm_client *cl, const char *type, json_t *conns)
+{
+	json_t *ev = json_pack("{s:O,s:{s:s,s:O}}", "id", cl->monitor_id, "event", "type", type,
+			       "connections", conns);
+
+	send_json(cl, ev);
+	json_decref(ev);
+}
+
+void
+nsm_event(struct mg_ctl *c, const struct conn *k, const char *type)
+{
+	for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++) {
+		struct nsm_client *cl = &c->clients[i];
+		json_t *conns;
+
+		if (cl->fd < 0 || !cl->monitoring || !selector_match(cl->selector, k->conn))
+			continue;
+		conns = json_object();
+		json_object_set_new(conns, k->id, conn_render(c, k, cl->camel));
+		send_event(c, cl, type, conns);
+		json_decref(conns);
+		if (cl->fd >= 0)
+			flush_out(cl);
+	}
+}
+
+static bool
+method_is(const char *m, const char *name)
+{
+	const char *dot = strrchr(m, '.'), *slash = strrchr(m, '/');
+	const char *tail = slash ? slash + 1 : dot ? dot + 1 : m;
+
+	return strcmp(tail, name) == 0;
+}
+
+static void
+handle(struct mg_ctl *c, struct nsm_client *cl, const char *line)
+{
+	json_error_t je;
+	json_t *msg = json_loads(line, 0, &je), *id, *params, *res;
+	struct mg_error err;
+	const char *method, *key;
+	json_t *v;
+
+	mg_error_clear(&err);
+	if (msg == NULL || !json_is_object(msg)) {
+		if (msg == NULL)
+			mg_error_set(&err, EINVAL, "", "not JSON (column %d: %s)", je.column, je.text);
+		else
+			mg_error_set(&err, EINVAL, "", "a message is a JSON object");
+		reply_error(cl, NULL, &err);
+		json_decref(msg);
+		return;
+	}
+	id = json_object_get(msg, "id");
+	json_object_foreach(msg, key, v)
+		if (strcmp(key, "id") && strcmp(key, "method") && strcmp(key, "params")) {
+			mg_error_set(&err, EINVAL, key, "unknown field of a message (id, method, params)");
+			reply_error(cl, id, &err);
+			json_decref(msg);
+			return;
+		}
+	method = json_string_value(json_object_get(msg, "method"));
+	params = json_object_get(msg, "params");
+	if (method == NULL) {
+		mg_error_set(&err, EINVAL, "method", "is required (Request, Close or MonitorConnections)");
+		reply_error(cl, id, &err);
+	} else if (method_is(method, "Request")) {
+		res = params ? conn_request(c, params, &err)
+			     : (mg_error_set(&err, EINVAL, "params", "is required"), NULL);
+		if (res == NULL) {
+			reply_error(cl, id, &err);
+		} else {
+			json_t *m = json_pack("{s:O?,s:o}", "id", id, "result", res);
+
+			send_json(cl, m);
+			json_decref(m);
+		}
+	} else if (method_is(method, "Close")) {
+		if ((params ? conn_close(c, params, &err)
+			    : mg_error_set(&err, EINVAL, "params", "is required")) < 0) {
+			reply_error(cl, id, &err);
+		} else {
+			json_t *m = json_pack("{s:O?,s:{}}", "id", id, "result");
+
+			send_json(cl, m);
+			json_decref(m);
+		}
+	} else if (method_is(method, "MonitorConnections")) {
+		bool camel;
+		json_t *empty = json_object();
+		json_t *sel = nsm_normalise(params ? params : empty, "MonitorScopeSelector", &camel,
+					    &err);
+
+		json_decref(empty);
+		if (sel == NULL) {
+			reply_error(cl, id, &err);
+		} else {
+			json_t *conns = json_object();
+
+			cl->monitoring = true;
+			json_decref(cl->monitor_id);
+			json_decref(cl->selector);
+			cl->monitor_id = json_incref(id ? id : json_null());
+			cl->selector = sel;
+			/* protojson names unless the selector spelled proto names. */
+			cl->camel = !(params && json_object_get(params, "path_segments"));
+			for (unsigned int i = 0; i < CTL_MAX_CONNS; i++) {
+				const struct conn *k = &c->conns[i];
+
+				if (k->used && selector_match(sel, k->conn))
+					json_object_set_new(conns, k->id, conn_render(c, k, cl->camel));
+			}
+			send_event(c, cl, "INITIAL_STATE_TRANSFER", conns);
+			json_decref(conns);
+		}
+	} else {
+		mg_error_set(&err, ENOTSUP, "method",
+			     "'%s' is not one of Request, Close, MonitorConnections", method);
+		reply_error(cl, id, &err);
+	}
+	json_decref(msg);
+}
+
+static bool
+peer_allowed(struct mg_ctl *c, int fd, unsigned int *uid)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		return false;
+	*uid = cr.uid;
+	if (c->conf.nnsm_uids == 0)
+		return cr.uid == 0 || cr.uid == geteuid();
+	for (unsigned int i = 0; i < c->conf.nnsm_uids; i++)
+		if (c->conf.nsm_uids[i] == cr.uid)
+			return true;
+	return false;
+}
+
+static void
+accept_clients(struct mg_ctl *c)
+{
+	for (;;) {
+		int fd = accept4(c->nsm_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		struct nsm_client *cl = NULL;
+		unsigned int uid = 0;
+
+		if (fd < 0)
+			return;
+		if (!peer_allowed(c, fd, &uid)) {
+			const char *msg = "{\"error\":{\"status\":403,\"code\":\"PERMISSION_DENIED\","
+					  "\"field\":\"\",\"message\":\"this uid may not use the NSM "
+					  "socket\"}}\n";
+
+			SOCK_LOG(WARNING, "refused a peer with uid %u\n", uid);
+			ssize_t rc = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			(void)rc; /* best effort: the peer is refused either way */
+			close(fd);
+			continue;
+		}
+		for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++)
+			if (c->clients[i].fd < 0) {
+				cl = &c->clients[i];
+				break;
+			}
+		if (cl == NULL) {
+			close(fd);
+			continue;
+		}
+		memset(cl, 0, sizeof(*cl));
+		cl->fd = fd;
+	}
+}
+
+static void
+read_client(struct mg_ctl *c, struct nsm_client *cl)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		char *nl;
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			client_drop(cl);
+			return;
+		}
+		if (n < 0)
+			return;
+		if (cl->nin + (size_t)n > CTL_NSM_LINE_MAX) {
+			struct mg_error err;
+
+			mg_error_set(&err, E2BIG, "", "message longer than %u bytes", CTL_NSM_LINE_MAX);
+			reply_error(cl, NULL, &err);
+			flush_out(cl);
+			client_drop(cl);
+			return;
+		}
+		{
+			char *in = realloc(cl->in, cl->nin + (size_t)n + 1);
+
+			if (in == NULL) {
+				client_drop(cl);
+				return;
+			}
+			cl->in = in;
+		}
+		memcpy(cl->in + cl->nin, buf, (size_t)n);
+		cl->nin += (size_t)n;
+		cl->in[cl->nin] = '\0';
+		while (cl->fd >= 0 && (nl = memchr(cl->in, '\n', cl->nin)) != NULL) {
+			size_t len = (size_t)(nl - cl->in);
+
+			*nl = '\0';
+			if (len > 0)
+				handle(c, cl, cl->in);
+			if (cl->fd < 0)
+				return;
+			memmove(cl->in, nl + 1, cl->nin - len - 1);
+			cl->nin -= len + 1;
+			cl->in[cl->nin] = '\0';
+		}
+	}
+}
+
+void
+nsm_run(struct mg_ctl *c)
+{
+	if (c->nsm_fd < 0)
+		return;
+	accept_clients(c);
+	for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++) {
+		struct nsm_client *cl = &c->clients[i];
+
+		if (cl->fd < 0)
+			continue;
+		read_client(c, cl);
+		if (cl->fd >= 0)
+			flush_out(cl);
+	}
+}

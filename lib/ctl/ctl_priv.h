@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_CTL_PRIV_H
+#define MG_CTL_PRIV_H
+
+#include <jansson.h>
+
+#include "ctl_json.h"
+#include "mg_ctl.h"
+#include "mg_hmap.h"
+#include "mg_txn.h"
+
+#define CTL_MAX_ARRAY 1024      /* entries in any JSON array a client sends */
+#define CTL_MAX_CONNS 4096
+#define CTL_MAX_NSM_CLIENTS 64
+#define CTL_NSM_LINE_MAX (1u << 20)
+#define CTL_NSM_OUT_MAX (8u << 20)
+
+/* ---- connections (ctl_conn.c) ----------------------------------------------------- */
+
+enum conn_mech {
+	MECH_MEMIF = 1,
+	MECH_KERNEL,
+	MECH_VLAN,
+};
+
+struct conn {
+	bool used;
+	char id[256];
+	char port[MG_NAME_MAX];    /* port created for it (memif, tap), or "" */
+	char iface[MG_NAME_MAX];   /* its interface: the port, or PORT.VLAN */
+	char network[MG_NAME_MAX];
+	enum conn_mech mech;
+	json_t *request;           /* normalised NetworkServiceRequest (for the journal) */
+	json_t *conn;              /* the Connection as accepted (snake_case) */
+	struct mg_op *ops;         /* what it added, to undo on close */
+	unsigned int nops;
+	uint64_t expires_ns;       /* monotonic */
+	char netns[256];           /* a KERNEL interface moved here, or "" */
+	char tap[16];
+	bool camel;                /* the client wrote protojson names */
+};
+
+/* ---- NSM clients (ctl_nsm.c) ------------------------------------------------------- */
+
+struct nsm_client {
+	int fd;
+	char *in;
+	size_t nin;
+	char *out;
+	size_t nout, out_cap;
+	bool monitoring;
+	json_t *monitor_id;        /* the id of the MonitorConnections message */
+	json_t *selector;          /* its path segments (snake_case), or NULL: all */
+	bool camel;
+};
+
+struct mg_ctl {
+	struct mg_ctl_conf conf;
+	struct mg_ctl_env env;
+	/* durable state (ctl_state.c) */
+	int journal_fd;
+	uint64_t generation;
+	uint64_t journal_entries;
+	uint64_t journal_bytes;
+	bool replaying;
+	/* connections */
+	struct conn *conns;        /* CTL_MAX_CONNS */
+	struct mg_hmap *conn_idx;
+	uint32_t nconns;
+	uint32_t port_seq;
+	/* NSM socket */
+	int nsm_fd;
+	struct nsm_client clients[CTL_MAX_NSM_CLIENTS];
+	/* REST */
+	struct MHD_Daemon *mhd;
+	char token[128];
+	size_t token_len;
+	char rest_bound[128];
+	uint64_t next_expiry_check;
+	/* counters of the control plane itself */
+	uint64_t requests_ok, requests_failed, conns_expired;
+};
+
+/* ctl_core.c: the one path every change takes. */
+/** Apply @p ops atomically and journal them; 0 or -errno with @p err. */
+int ctl_commit_ops(struct mg_ctl *c, const struct mg_op *ops, unsigned int n, struct mg_error *err);
+/** Journal an arbitrary entry (connections), fsynced. */
+int ctl_journal(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+/** Error object for responses: {"code": .., "field": .., "message": ..}. */
+json_t *ctl_error_json(const struct mg_error *err);
+/** HTTP status for an errno-style code. */
+int ctl_http_status(int code);
+const char *ctl_grpc_code(int code);
+
+/* ctl_state.c */
+int ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err);
+int ctl_state_append(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+void ctl_state_maybe_compact(struct mg_ctl *c);
+void ctl_state_close(struct mg_ctl *c);
+
+/* ctl_conn.c */
+int conn_init(struct mg_ctl *c);
+void conn_fini(struct mg_ctl *c);
+/** NetworkService.Request: returns the accepted Connection (new reference). */
+json_t *conn_request(struct mg_ctl *c, json_t *req, struct mg_error *err);
+/** NetworkService.Close. */
+int conn_close(struct mg_ctl *c, json_t *connection, struct mg_error *err);
+int conn_close_id(struct mg_ctl *c, const char *id, const char *why, struct mg_error *err);
+/** The Connection with live metrics, as the client style wants (new reference). */
+json_t *conn_render(struct mg_ctl *c, const struct conn *k, bool camel);
+struct conn *conn_find(struct mg_ctl *c, const char *id);
+/** Close connections whose path segment expired. */
+void conn_expire(struct mg_ctl *c, uint64_t now);
+/** True if @p op adds an object a connection owns (left out of snapshots). */
+bool conn_owns(struct mg_ctl *c, const struct mg_op *op);
+/** Re-run a journaled connection request (replay). */
+int conn_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+json_t *conn_snapshot(struct mg_ctl *c);
+/** Convert a NetworkServiceRequest / Connection / selector to snake_case, checking it. */
+json_t *nsm_normalise(json_t *in, const char *type, bool *camel, struct mg_error *err);
+json_t *nsm_camel(json_t *in, const char *type);
+
+/* ctl_nsm.c */
+int nsm_open(struct mg_ctl *c, struct mg_error *err);
+void nsm_close_all(struct mg_ctl *c);
+void nsm_run(struct mg_ctl *c);
+/** Tell monitors that @p k changed ("UPDATE") or went ("DELETE"). */
+void nsm_event(struct mg_ctl *c, const struct conn *k, const char *type);
+
+/* ctl_rest.c */
+int rest_open(struct mg_ctl *c, struct mg_error *err);
+void rest_close(struct mg_ctl *c);
+void rest_run(struct mg_ctl *c);
+int rest_epoll_fd(struct mg_ctl *c);
+uint64_t rest_timeout_ns(struct mg_ctl *c);
+
+/* ctl_metrics.c */
+char *ctl_metrics_text(struct mg_ctl *c, size_t *len);
+
+#endif

@@ -1,0 +1,935 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The REST endpoint: JSON over HTTP/1.1 with libmicrohttpd, polled by the
+ * main loop (no threads of its own), bound to loopback unless configured
+ * otherwise, every request authenticated with a bearer token compared in
+ * constant time. Each handler is a thin parser over one core call: changes
+ * become model operations through ctl_commit_ops (or a connection request),
+ * reads render the model.
+ *
+ *   /v1/networks[/NAME]         GET POST DELETE
+ *   /v1/ports[/NAME]            GET POST DELETE
+ *   /v1/interfaces[/NAME]       GET POST (a VLAN) DELETE
+ *   /v1/interfaces/NAME/addresses[/ADDR[/LEN]]  POST DELETE
+ *   /v1/routes[?network=N]      GET POST
+ *   /v1/routes/NET/ADDR/LEN     GET PUT DELETE
+ *   /v1/neighbors               GET POST
+ *   /v1/neighbors/IFACE/IP      DELETE
+ *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
+ *   /v1/batch                   POST {"operations": [...]}, applied atomically
+ *   /v1/stats                   GET
+ *   /metrics                    GET (Prometheus text)
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_log.h>
+
+#include "ctl_priv.h"
+#include "mg_dp.h"
+#include "mg_fwd.h"
+#include "mg_stats.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_rest_logtype, rest, INFO);
+#define REST_LOG(l, ...) rte_log(RTE_LOG_##l, mg_rest_logtype, "rest: " __VA_ARGS__)
+
+struct req {
+	char *body;
+	size_t len;
+	bool too_big;
+};
+
+struct resp {
+	int status;
+	char *text;   /* owned */
+	const char *type;
+};
+
+/* ---- token ---------------------------------------------------------------------------- */
+
+static int
+load_token(struct mg_ctl *c, struct mg_error *err)
+{
+	char path[300];
+	FILE *f;
+	size_t n;
+
+	if (c->conf.token_file[0] != '\0') {
+		f = fopen(c->conf.token_file, "r");
+		if (f == NULL)
+			return mg_error_set(err, errno, "control.rest.token_file", "cannot read %s: %s",
+					    c->conf.token_file, strerror(errno));
+		n = fread(c->token, 1, sizeof(c->token) - 1, f);
+		fclose(f);
+		c->token[n] = '\0';
+		while (n > 0 && (c->token[n - 1] == '\n' || c->token[n - 1] == '\r' ||
+				 c->token[n - 1] == ' '))
+			c->token[--n] = '\0';
+		if (n < 16)
+			return mg_error_set(err, EINVAL, "control.rest.token_file",
+					    "%s holds fewer than 16 characters", c->conf.token_file);
+		c->token_len = n;
+		return 0;
+	}
+	/* No file given: make one, readable by root only. */
+	{
+		uint8_t b[24];
+		int fd;
+
+		if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b))
+			return mg_error_set(err, EIO, "control.rest", "no randomness for a token");
+		for (unsigned int i = 0; i < sizeof(b); i++)
+			sprintf(c->token + 2 * i, "%02x", b[i]);
+		mg_wipe(b, sizeof(b));
+		c->token_len = 2 * sizeof(b);
+		snprintf(path, sizeof(path), "%s/rest.token", c->conf.run_dir);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || write(fd, c->token, c->token_len) != (ssize_t)c->token_len) {
+			if (fd >= 0)
+				close(fd);
+			return mg_error_set(err, errno, "control.rest", "cannot write %s: %s", path,
+					    strerror(errno));
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+/* Constant time in the token's length: no early exit on the first mismatch. */
+static bool
+token_ok(const struct mg_ctl *c, const char *hdr)
+{
+	const char *p;
+	size_t n;
+	unsigned int diff = 0;
+
+	if (hdr == NULL || strncmp(hdr, "Bearer ", 7) != 0)
+		return false;
+	p = hdr + 7;
+	n = strlen(p);
+	diff |= (unsigned int)(n ^ c->token_len);
+	for (size_t i = 0; i < c->token_len; i++)
+		diff |= (uint8_t)(c->token[i] ^ (i < n ? p[i] : 0));
+	return diff == 0;
+}
+
+/* ---- responses -------------------------------------------------------------------------- */
+
+static struct resp
+json_resp(int status, json_t *j)
+{
+	struct resp r = {.status = status, .type = "application/json"};
+
+	r.text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	return r;
+}
+
+static struct resp
+err_resp(const struct mg_error *e)
+{
+	return json_resp(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)));
+}
+
+static struct resp
+simple_err(int status, int code, const char *field, const char *msg)
+{
+	struct mg_error e;
+	json_t *j;
+
+	mg_error_set(&e, code, field, "%s", msg);
+	j = ctl_error_json(&e);
+	json_object_set_new(j, "status", json_integer(status));
+	return json_resp(status, json_pack("{s:o}", "error", j));
+}
+
+/* ---- rendering the model -------------------------------------------------------------------- */
+
+static json_t *
+iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
+{
+	const struct mg_model *m = c->env.model;
+	json_t *o = json_object(), *a4 = json_array(), *a6 = json_array();
+	char b[MG_PREFIX_STRLEN];
+	struct mg_if_counters ic;
+
+	json_object_set_new(o, "name", json_string(ifc->name));
+	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" : "port"));
+	json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
+	json_object_set_new(o, "vlan", json_integer(ifc->vlan));
+	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
+	json_object_set_new(o, "mtu", json_integer(ifc->mtu));
+	json_object_set_new(o, "mac", json_string(mg_mac_fmt(&ifc->mac, b, sizeof(b))));
+	for (unsigned int i = 0; i < ifc->naddr4; i++)
+		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
+	for (unsigned int i = 0; i < ifc->naddr6; i++)
+		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
+	json_object_set_new(o, "ipv4", a4);
+	json_object_set_new(o, "ipv6", a6);
+	json_object_set_new(o, "link_local", json_string(mg_ip_fmt(&ifc->ll6, b, sizeof(b))));
+	if (c->env.dp != NULL) {
+		mg_dp_iface_counters(c->env.dp, ifc->id, &ic);
+		json_object_set_new(o, "counters",
+				    json_pack("{s:I,s:I,s:I,s:I,s:I}", "rx_packets",
+					      (json_int_t)ic.rx_pkts, "rx_bytes",
+					      (json_int_t)ic.rx_bytes, "tx_packets",
+					      (json_int_t)ic.tx_pkts, "tx_bytes",
+					      (json_int_t)ic.tx_bytes, "drops", (json_int_t)ic.drops));
+	}
+	return o;
+}
+
+static json_t *
+port_json(struct mg_ctl *c, const struct mg_port *p)
+{
+	struct mg_op op = {.kind = MG_OP_PORT, .port = p->spec};
+	json_t *o = cj_spec_json(&op);
+	const struct mg_iface *base = mg_model_iface_get(c->env.model, p->iface);
+	json_t *vl = json_array();
+
+	json_object_set_new(o, "ethdev", json_integer(p->ethdev == UINT16_MAX ? -1 : p->ethdev));
+	json_object_set_new(o, "interface", iface_json(c, base));
+	for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
+		const struct mg_iface *ifc = mg_model_iface_get(c->env.model, i);
+
+		if (ifc != NULL && ifc->kind == MG_IFACE_VLAN && ifc->port == p->id)
+			json_array_append_new(vl, json_string(ifc->name));
+	}
+	json_object_set_new(o, "vlans", vl);
+	return o;
+}
+
+static json_t *
+route_json(struct mg_ctl *c, const struct mg_route *r)
+{
+	struct mg_op op = {.kind = MG_OP_ROUTE};
+	json_t *o;
+	const struct mg_iface *ifc;
+
+	mg_model_route_spec(c->env.model, r, &op.route);
+	o = cj_spec_json(&op);
+	ifc = mg_model_iface_get(c->env.model, r->iface);
+	if (ifc != NULL)
+		json_object_set_new(o, "interface", json_string(ifc->name));
+	return o;
+}
+
+struct nb_walk {
+	struct mg_ctl *c;
+	json_t *arr;
+};
+
+static void
+nb_cb(const struct mg_fwd_neigh_info *n, void *arg)
+{
+	struct nb_walk *w = arg;
+	const struct mg_iface *ifc = mg_model_iface_get(w->c->env.model, n->ifindex);
+	char ip[MG_IP_STRLEN], mac[MG_MAC_STRLEN];
+	struct mg_mac mm;
+
+	memcpy(mm.b, &n->mac, 6);
+	json_array_append_new(
+		w->arr,
+		json_pack("{s:s,s:s,s:s,s:s,s:b,s:I,s:I,s:I}", "interface", ifc ? ifc->name : "?",
+			  "ip", mg_ip_fmt(&n->ip, ip, sizeof(ip)), "mac",
+			  mg_mac_fmt(&mm, mac, sizeof(mac)), "state", mg_fwd_neigh_state_name(n->state),
+			  "static", n->state == MG_NBR_STATIC, "refs", (json_int_t)n->refs, "held",
+			  (json_int_t)n->held, "age_ms", (json_int_t)n->age_ms));
+}
+
+/* ---- handlers ------------------------------------------------------------------------------- */
+
+static json_t *
+parse_body(const struct req *rq, struct mg_error *e)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (rq->body == NULL || rq->len == 0) {
+		mg_error_set(e, EINVAL, "", "a JSON body is required");
+		return NULL;
+	}
+	j = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL)
+		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
+			     je.column, je.text);
+	return j;
+}
+
+/* POST a spec of @kind: add it. */
+static struct resp
+post_spec(struct mg_ctl *c, const struct req *rq, enum mg_op_kind kind, const char *iface)
+{
+	struct mg_error e;
+	struct mg_op op;
+	json_t *j;
+	int rc;
+
+	mg_error_clear(&e);
+	memset(&op, 0, sizeof(op));
+	op.verb = MG_OP_ADD;
+	j = parse_body(rq, &e);
+	if (j == NULL)
+		return err_resp(&e);
+	if (iface != NULL && json_is_object(j))
+		json_object_set_new(j, "interface", json_string(iface));
+	rc = cj_spec(kind, j, "", &op, &e);
+	if (rc == 0)
+		rc = ctl_commit_ops(c, &op, 1, &e);
+	if (rc < 0) {
+		json_decref(j);
+		return err_resp(&e);
+	}
+	json_decref(j);
+	return json_resp(201, cj_spec_json(&op));
+}
+
+static struct resp
+delete_op(struct mg_ctl *c, struct mg_op *op)
+{
+	struct mg_error e;
+
+	mg_error_clear(&e);
+	op->verb = MG_OP_DEL;
+	if (ctl_commit_ops(c, op, 1, &e) < 0)
+		return err_resp(&e);
+	return (struct resp){.status = 204, .text = NULL, .type = NULL};
+}
+
+static int
+path_prefix(const char *addr, const char *len, struct mg_prefix *p)
+{
+	char buf[80];
+
+	snprintf(buf, sizeof(buf), "%s/%s", addr, len);
+	return mg_prefix_parse(buf, p);
+}
+
+static struct resp
+h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	const struct mg_model *m = c->env.model;
+
+	if (nseg == 2 && !strcmp(method, "GET")) {
+		json_t *a = json_array();
+
+		for (uint16_t i = 0; i < mg_model_network_max(); i++) {
+			const struct mg_network *n = mg_model_network_get(m, i);
+			struct mg_op op = {.kind = MG_OP_NETWORK};
+			json_t *o;
+
+			if (n == NULL)
+				continue;
+			op.network = n->spec;
+			o = cj_spec_json(&op);
+			json_object_set_new(o, "interfaces", json_integer(n->nifaces));
+			json_object_set_new(o, "routes", json_integer(n->nroutes));
+			json_array_append_new(a, o);
+		}
+		return json_resp(200, a);
+	}
+	if (nseg == 2 && !strcmp(method, "POST"))
+		return post_spec(c, rq, MG_OP_NETWORK, NULL);
+	if (nseg == 3) {
+		const struct mg_network *n = mg_model_network_find(m, seg[2]);
+		struct mg_op op = {.kind = MG_OP_NETWORK};
+
+		if (!strcmp(method, "GET")) {
+			json_t *o;
+
+			if (n == NULL)
+				return simple_err(404, ENOENT, "name", "no such network");
+			op.network = n->spec;
+			o = cj_spec_json(&op);
+			json_object_set_new(o, "interfaces", json_integer(n->nifaces));
+			json_object_set_new(o, "routes", json_integer(n->nroutes));
+			return json_resp(200, o);
+		}
+		if (!strcmp(method, "DELETE")) {
+			mg_strlcpy(op.network.name, seg[2], sizeof(op.network.name));
+			return delete_op(c, &op);
+		}
+	}
+	return simple_err(405, EINVAL, "", "method not allowed here");
+}
+
+static struct resp
+h_ports(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	if (nseg == 2 && !strcmp(method, "GET")) {
+		json_t *a = json_array();
+
+		for (uint16_t i = 0; i < mg_model_port_max(); i++) {
+			const struct mg_port *p = mg_model_port_get(c->env.model, i);
+
+			if (p != NULL)
+				json_array_append_new(a, port_json(c, p));
+		}
+		return json_resp(200, a);
+	}
+	if (nseg == 2 && !strcmp(method, "POST")) {
+		struct resp r = post_spec(c, rq, MG_OP_PORT, NULL);
+
+		if (r.status == 201) {
+			json_t *j = json_loads(r.text, 0, NULL);
+			const struct mg_port *p = mg_model_port_find(
+				c->env.model, json_string_value(json_object_get(j, "name")));
+
+			json_decref(j);
+			free(r.text);
+			return json_resp(201, port_json(c, p));
+		}
+		return r;
+	}
+	if (nseg == 3) {
+		const struct mg_port *p = mg_model_port_find(c->env.model, seg[2]);
+		struct mg_op op = {.kind = MG_OP_PORT};
+
+		if (!strcmp(method, "GET"))
+			return p ? json_resp(200, port_json(c, p))
+				 : simple_err(404, ENOENT, "name", "no such port");
+		if (!strcmp(method, "DELETE")) {
+			mg_strlcpy(op.port.name, seg[2], sizeof(op.port.name));
+			return delete_op(c, &op);
+		}
+	}
+	return simple_err(405, EINVAL, "", "method not allowed here");
+}
+
+static struct resp
+h_interfaces(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	const struct mg_model *m = c->env.model;
+
+	if (nseg == 2 && !strcmp(method, "GET")) {
+		json_t *a = json_array();
+
+		for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
+			const struct mg_iface *ifc = mg_model_iface_get(m, i);
+
+			if (ifc != NULL)
+				json_array_append_new(a, iface_json(c, ifc));
+		}
+		return json_resp(200, a);
+	}
+	if (nseg == 2 && !strcmp(method, "POST")) {
+		struct resp r = post_spec(c, rq, MG_OP_VLAN, NULL);
+
+		if (r.status == 201) {
+			json_t *j = json_loads(r.text, 0, NULL);
+			char name[MG_NAME_MAX + 8];
+
+			snprintf(name, sizeof(name), "%s.%lld",
+				 json_string_value(json_object_get(j, "port")),
+				 (long long)json_integer_value(json_object_get(j, "vlan")));
+			json_decref(j);
+			free(r.text);
+			return json_resp(201, iface_json(c, mg_model_iface_find(m, name)));
+		}
+		return r;
+	}
+	if (nseg == 3) {
+		const struct mg_iface *ifc = mg_model_iface_find(m, seg[2]);
+
+		if (!strcmp(method, "GET"))
+			return ifc ? json_resp(200, iface_json(c, ifc))
+				   : simple_err(404, ENOENT, "name", "no such interface");
+		if (!strcmp(method, "DELETE")) {
+			struct mg_op op = {.kind = MG_OP_VLAN};
+			char *dot = strrchr(seg[2], '.');
+
+			if (ifc == NULL)
+				return simple_err(404, ENOENT, "name", "no such interface");
+			if (ifc->kind != MG_IFACE_VLAN || dot == NULL)
+				return simple_err(409, EBUSY, "name",
+						  "a port's own interface goes with the port: DELETE "
+						  "/v1/ports/NAME");
+			snprintf(op.vlan.port, sizeof(op.vlan.port), "%.*s", (int)(dot - seg[2]), seg[2]);
+			op.vlan.vlan = ifc->vlan;
+			return delete_op(c, &op);
+		}
+	}
+	if (nseg >= 4 && !strcmp(seg[3], "addresses")) {
+		if (nseg == 4 && !strcmp(method, "POST"))
+			return post_spec(c, rq, MG_OP_ADDR, seg[2]);
+		if ((nseg == 5 || nseg == 6) && !strcmp(method, "DELETE")) {
+			struct mg_op op = {.kind = MG_OP_ADDR};
+			char buf[80];
+
+			mg_strlcpy(op.addr.iface, seg[2], sizeof(op.addr.iface));
+			snprintf(buf, sizeof(buf), "%s%s%s", seg[4], nseg == 6 ? "/" : "",
+				 nseg == 6 ? seg[5] : "");
+			if (mg_prefix_parse(buf, &op.addr.prefix) < 0)
+				return simple_err(400, EINVAL, "address", "not an address");
+			return delete_op(c, &op);
+		}
+	}
+	return simple_err(405, EINVAL, "", "method not allowed here");
+}
+
+static struct resp
+h_routes(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char **seg, int nseg,
+	 const struct req *rq)
+{
+	const struct mg_model *m = c->env.model;
+
+	if (nseg == 2 && !strcmp(method, "GET")) {
+		const char *want = MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
+		const struct mg_network *wn = want ? mg_model_network_find(m, want) : NULL;
+		json_t *a = json_array();
+		const struct mg_route *r;
+		uint32_t cur = 0;
+
+		if (want != NULL && wn == NULL) {
+			json_decref(a);
+			return simple_err(404, ENOENT, "network", "no such network");
+		}
+		while ((r = mg_model_route_next(m, &cur)) != NULL)
+			if (wn == NULL || r->network == wn->id)
+				json_array_append_new(a, route_json(c, r));
+		return json_resp(200, a);
+	}
+	if (nseg == 2 && !strcmp(method, "POST"))
+		return post_spec(c, rq, MG_OP_ROUTE, NULL);
+	if (nseg == 5) {
+		struct mg_prefix p;
+		const struct mg_network *n = mg_model_network_find(m, seg[2]);
+		const struct mg_route *r;
+		struct mg_op op = {.kind = MG_OP_ROUTE};
+
+		if (path_prefix(seg[3], seg[4], &p) < 0)
+			return simple_err(400, EINVAL, "prefix", "the path is /v1/routes/NETWORK/ADDRESS/LENGTH");
+		if (n == NULL)
+			return simple_err(404, ENOENT, "network", "no such network");
+		r = mg_model_route_find(m, n->id, &p);
+		if (!strcmp(method, "GET"))
+			return r ? json_resp(200, route_json(c, r))
+				 : simple_err(404, ENOENT, "prefix", "no such route");
+		if (!strcmp(method, "DELETE")) {
+			mg_strlcpy(op.route.network, seg[2], sizeof(op.route.network));
+			op.route.prefix = p;
+			return delete_op(c, &op);
+		}
+		if (!strcmp(method, "PUT")) {
+			struct mg_error e;
+			json_t *j;
+
+			mg_error_clear(&e);
+			j = parse_body(rq, &e);
+			if (j == NULL)
+				return err_resp(&e);
+			op.verb = MG_OP_REPLACE;
+			if (cj_spec(MG_OP_ROUTE, j, "", &op, &e) < 0) {
+				json_decref(j);
+				return err_resp(&e);
+			}
+			json_decref(j);
+			if ((op.route.network[0] && strcmp(op.route.network, seg[2])) ||
+			    !mg_prefix_equal(&op.route.prefix, &p))
+				return simple_err(400, EINVAL, "prefix",
+						  "the body names another route than the path");
+			mg_strlcpy(op.route.network, seg[2], sizeof(op.route.network));
+			/* PUT creates what is not there yet. */
+			if (r == NULL)
+				op.verb = MG_OP_ADD;
+			if (ctl_commit_ops(c, &op, 1, &e) < 0)
+				return err_resp(&e);
+			r = mg_model_route_find(m, n->id, &p);
+			return json_resp(op.verb == MG_OP_ADD ? 201 : 200, route_json(c, r));
+		}
+	}
+	return simple_err(405, EINVAL, "", "method not allowed here");
+}
+
+static struct resp
+h_neighbors(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	if (nseg == 2 && !strcmp(method, "GET")) {
+		struct nb_walk w = {.c = c, .arr = json_array()};
+
+		if (c->env.fwd != NULL)
+			mg_fwd_neigh_walk(c->env.fwd, nb_cb, &w);
+		return json_resp(200, w.arr);
+	}
+	if (nseg == 2 && !strcmp(method, "POST"))
+		return post_spec(c, rq, MG_OP_NEIGH, NULL);
+	if (nseg == 4 && !strcmp(method, "DELETE")) {
+		struct mg_op op = {.kind = MG_OP_NEIGH};
+
+		mg_strlcpy(op.neigh.iface, seg[2], sizeof(op.neigh.iface));
+		if (mg_ip_parse(seg[3], &op.neigh.ip) < 0)
+			return simple_err(400, EINVAL, "ip", "not an address");
+		return delete_op(c, &op);
+	}
+	return simple_err(405, EINVAL, "", "method not allowed here");
+}
+
+static struct resp
+h_connections(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	struct mg_error e;
+
+	mg_error_clear(&e);
+	if (nseg == 2 && !strcmp(method, "GET")) {
+		json_t *a = json_array();
+
+		for (unsigned int i = 0; i < CTL_MAX_CONNS; i++)
+			if (c->conns[i].used)
+				json_array_append_new(a, conn_render(c, &c->conns[i], c->conns[i].camel));
+		return json_resp(200, a);
+	}
+	if (nseg == 2 && !strcmp(method, "POST")) {
+		json_t *j = parse_body(rq, &e), *res;
+
+		if (j == NULL)
+			return err_resp(&e);
+		res = conn_request(c, j, &e);
+		json_decref(j);
+		return res ? json_resp(201, res) : err_resp(&e);
+	}
+	if (nseg == 3) {
+		struct conn *k = conn_find(c, seg[2]);
+
+		if (!strcmp(method, "GET"))
+			return k ? json_resp(200, conn_render(c, k, k->camel))
+				 : simple_err(404, ENOENT, "id", "no such connection");
+		if (!strcmp(method, "DELETE")) {
+			if (conn_close_id(c, seg[2], "DELETE over REST", &e) < 0)
+				return err_resp(&e);
+			return (struct resp){.status = 204};
+		}
+	}
+	return simple_err(405, EINVAL, "", "method not allowed here");
+}
+
+static struct resp
+h_batch(struct mg_ctl *c, const char *method, const struct req *rq)
+{
+	struct mg_error e;
+	json_t *j, *ops, *o;
+	struct mg_op *arr;
+	size_t n, i;
+	int rc = 0;
+
+	if (strcmp(method, "POST"))
+		return simple_err(405, EINVAL, "", "method not allowed here");
+	mg_error_clear(&e);
+	j = parse_body(rq, &e);
+	if (j == NULL)
+		return err_resp(&e);
+	ops = json_object_get(j, "operations");
+	if (!json_is_object(j) || json_object_size(j) != 1 || !json_is_array(ops)) {
+		json_decref(j);
+		return simple_err(400, EINVAL, "operations", "the body is {\"operations\": [...]}");
+	}
+	n = json_array_size(ops);
+	if (n == 0 || n > 10 * CTL_MAX_ARRAY) {
+		json_decref(j);
+		return simple_err(400, EINVAL, "operations", "1 to 10240 operations per batch");
+	}
+	arr = calloc(n, sizeof(*arr));
+	if (arr == NULL) {
+		json_decref(j);
+		return simple_err(500, ENOMEM, "", "out of memory");
+	}
+	json_array_foreach(ops, i, o) {
+		char p[32];
+
+		snprintf(p, sizeof(p), "operations[%zu]", i);
+		rc = cj_op(o, p, &arr[i], &e);
+		if (rc < 0)
+			break;
+	}
+	if (rc == 0) {
+		rc = ctl_commit_ops(c, arr, (unsigned int)n, &e);
+		if (rc < 0 && e.field[0] == '[') {
+			char f[sizeof(e.field)];
+
+			snprintf(f, sizeof(f), "operations%s", e.field);
+			memcpy(e.field, f, sizeof(f));
+		}
+	}
+	free(arr);
+	json_decref(j);
+	if (rc < 0)
+		return err_resp(&e);
+	return json_resp(200, json_pack("{s:I}", "applied", (json_int_t)n));
+}
+
+static struct resp
+h_stats(struct mg_ctl *c)
+{
+	struct mg_stats *s = malloc(sizeof(*s));
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (s == NULL || c->env.stats == NULL) {
+		free(s);
+		return simple_err(503, EIO, "", "counters are not available");
+	}
+	c->env.stats(c->env.ctx, s);
+	f = open_memstream(&text, &len);
+	mg_stats_write_json(f, s);
+	fclose(f);
+	free(s);
+	return (struct resp){.status = 200, .text = text, .type = "application/json"};
+}
+
+static struct resp
+dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const char *method,
+	 const struct req *rq)
+{
+	char path[1024], *seg[16], *save, *tok;
+	int nseg = 0;
+
+	if (!strcmp(url, "/metrics")) {
+		struct resp r = {.status = 200, .type = "text/plain; version=0.0.4; charset=utf-8"};
+		size_t len;
+
+		if (strcmp(method, "GET"))
+			return simple_err(405, EINVAL, "", "method not allowed here");
+		r.text = ctl_metrics_text(c, &len);
+		return r;
+	}
+	if (strlen(url) >= sizeof(path))
+		return simple_err(414, EINVAL, "", "URL too long");
+	mg_strlcpy(path, url, sizeof(path));
+	for (tok = strtok_r(path, "/", &save); tok && nseg < 16; tok = strtok_r(NULL, "/", &save))
+		seg[nseg++] = tok;
+	if (nseg < 2 || strcmp(seg[0], "v1"))
+		return simple_err(404, ENOENT, "", "no such resource (see conf/openapi.yaml)");
+	if (!strcmp(seg[1], "networks"))
+		return h_networks(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "ports"))
+		return h_ports(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "interfaces"))
+		return h_interfaces(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "routes"))
+		return h_routes(c, hc, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "neighbors"))
+		return h_neighbors(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "connections"))
+		return h_connections(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "batch") && nseg == 2)
+		return h_batch(c, method, rq);
+	if (!strcmp(seg[1], "stats") && nseg == 2) {
+		if (strcmp(method, "GET"))
+			return simple_err(405, EINVAL, "", "method not allowed here");
+		return h_stats(c);
+	}
+	return simple_err(404, ENOENT, "", "no such resource (see conf/openapi.yaml)");
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *method,
+	   const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct mg_ctl *c = cls;
+	struct req *rq = *con_cls;
+	struct resp r;
+	struct MHD_Response *mr;
+	enum MHD_Result ret;
+
+	if (rq == NULL) {
+		rq = calloc(1, sizeof(*rq));
+		if (rq == NULL)
+			return MHD_NO;
+		*con_cls = rq;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!rq->too_big) {
+			if (rq->len + *upload_size > c->conf.max_body) {
+				rq->too_big = true;
+				free(rq->body);
+				rq->body = NULL;
+				rq->len = 0;
+			} else {
+				char *b = realloc(rq->body, rq->len + *upload_size + 1);
+
+				if (b == NULL)
+					return MHD_NO;
+				memcpy(b + rq->len, upload, *upload_size);
+				rq->body = b;
+				rq->len += *upload_size;
+			}
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (!token_ok(c, MHD_lookup_connection_value(hc, MHD_HEADER_KIND, "Authorization")))
+		r = simple_err(401, EACCES, "", "a valid bearer token is required");
+	else if (rq->too_big)
+		r = simple_err(413, E2BIG, "", "request body too large");
+	else
+		r = dispatch(c, hc, url, method, rq);
+	mr = MHD_create_response_from_buffer(r.text ? strlen(r.text) : 0, r.text ? r.text : "",
+					     r.text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (r.type != NULL)
+		MHD_add_response_header(mr, "Content-Type", r.type);
+	if (r.status == 401)
+		MHD_add_response_header(mr, "WWW-Authenticate", "Bearer realm=\"meshgate\"");
+	ret = MHD_queue_response(hc, (unsigned int)r.status, mr);
+	MHD_destroy_response(mr);
+	if (r.status >= 400 && r.status != 404)
+		REST_LOG(DEBUG, "%s %s -> %d\n", method, url, r.status);
+	(void)version;
+	return ret;
+}
+
+static void
+on_done(void *cls, struct MHD_Connection *hc, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+	struct req *rq = *con_cls;
+
+	if (rq != NULL) {
+		free(rq->body);
+		free(rq);
+	}
+	*con_cls = NULL;
+}
+
+/* "127.0.0.1:8080" or "[::1]:8080". */
+static int
+parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[64];
+	const char *colon;
+	long port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s + 1, (size_t)(end - s - 1));
+		host[end - s - 1] = '\0';
+		port = strtol(end + 2, NULL, 10);
+		a->sin6_family = AF_INET6;
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return -EINVAL;
+		a->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		colon = strrchr(s, ':');
+		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+			return -EINVAL;
+		memcpy(host, s, (size_t)(colon - s));
+		host[colon - s] = '\0';
+		port = strtol(colon + 1, NULL, 10);
+		a->sin_family = AF_INET;
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return -EINVAL;
+		a->sin_port = htons((uint16_t)port);
+		*len = sizeof(*a);
+	}
+	return port < 0 || port > 65535 ? -EINVAL : 0;
+}
+
+int
+rest_open(struct mg_ctl *c, struct mg_error *err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	const union MHD_DaemonInfo *info;
+	char path[300];
+	FILE *f;
+
+	if (c->conf.rest_listen[0] == '\0')
+		return 0;
+	if (parse_listen(c->conf.rest_listen, &ss, &len) < 0)
+		return mg_error_set(err, EINVAL, "control.rest.listen",
+				    "'%s' is not ADDRESS:PORT (like 127.0.0.1:8080 or [::1]:8080)",
+				    c->conf.rest_listen);
+	if (load_token(c, err) < 0)
+		return -err->code;
+	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+				  0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &ss,
+				  MHD_OPTION_NOTIFY_COMPLETED, on_done, c,
+				  MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
+				  30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+				  MHD_OPTION_END);
+	if (c->mhd == NULL)
+		return mg_error_set(err, EADDRINUSE, "control.rest.listen",
+				    "cannot listen on %s (in use, or not an address of this host)",
+				    c->conf.rest_listen);
+	/* The port actually bound (for :0), for meshgatectl and tests. */
+	info = MHD_get_daemon_info(c->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	{
+		char host[64] = "";
+
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host, sizeof(host));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+				  sizeof(host));
+		snprintf(c->rest_bound, sizeof(c->rest_bound),
+			 ss.ss_family == AF_INET ? "%s:%u" : "[%s]:%u", host,
+			 info ? info->port : 0);
+	}
+	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
+	f = fopen(path, "w");
+	if (f != NULL) {
+		fprintf(f, "%s\n", c->rest_bound);
+		fclose(f);
+	}
+	REST_LOG(INFO, "REST on http://%s (token: %s)\n", c->rest_bound,
+		 c->conf.token_file[0] ? c->conf.token_file : "rest.token in the run directory");
+	return 0;
+}
+
+void
+rest_close(struct mg_ctl *c)
+{
+	char path[300];
+
+	if (c->mhd == NULL)
+		return;
+	MHD_stop_daemon(c->mhd);
+	c->mhd = NULL;
+	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
+	unlink(path);
+	if (c->conf.token_file[0] == '\0') {
+		snprintf(path, sizeof(path), "%s/rest.token", c->conf.run_dir);
+		unlink(path);
+	}
+}
+
+int
+rest_epoll_fd(struct mg_ctl *c)
+{
+	const union MHD_DaemonInfo *i = MHD_get_daemon_info(c->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+
+	return i ? i->epoll_fd : -1;
+}
+
+uint64_t
+rest_timeout_ns(struct mg_ctl *c)
+{
+	MHD_UNSIGNED_LONG_LONG ms;
+
+	if (MHD_get_timeout(c->mhd, &ms) == MHD_YES)
+		return (uint64_t)ms * 1000000ull;
+	return UINT64_MAX;
+}
+
+void
+rest_run(struct mg_ctl *c)
+{
+	if (c->mhd != NULL)
+		MHD_run(c->mhd);
+}

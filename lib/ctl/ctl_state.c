@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Durable state: a snapshot (snapshot.json) and a journal (journal.jsonl)
+ * in the state directory.
+ *
+ * Every accepted change is appended to the journal and fdatasync'ed before
+ * it is acknowledged. When the journal grows, a new snapshot is written
+ * (to a temporary file, fsync, rename, fsync of the directory) and the
+ * journal starts over. Both carry a generation: journal lines older than
+ * the snapshot are ignored, so a crash between writing the snapshot and
+ * replacing the journal replays nothing twice. A torn last line (a crash
+ * mid-write) was never acknowledged and is dropped.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rte_log.h>
+
+#include "ctl_priv.h"
+
+RTE_LOG_REGISTER_SUFFIX(mg_state_logtype, state, INFO);
+#define ST_LOG(l, ...) rte_log(RTE_LOG_##l, mg_state_logtype, "state: " __VA_ARGS__)
+
+#define COMPACT_ENTRIES 20000
+#define COMPACT_BYTES (16u << 20)
+
+static void
+spath(const struct mg_ctl *c, const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s", c->conf.state_dir, name);
+}
+
+static int
+fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Write @text to @name atomically: temporary file, fsync, rename, fsync dir. */
+static int
+write_atomic(const struct mg_ctl *c, const char *name, const char *text)
+{
+	char path[512], tmp[520];
+	int fd, rc;
+
+	spath(c, name, path, sizeof(path));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	rc = write_all(fd, text, strlen(text));
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = fsync_dir(c->conf.state_dir);
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+static int
+journal_reopen(struct mg_ctl *c)
+{
+	char path[512];
+
+	if (c->journal_fd >= 0)
+		close(c->journal_fd);
+	spath(c, "journal.jsonl", path, sizeof(path));
+	c->journal_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	return c->journal_fd < 0 ? -errno : 0;
+}
+
+int
+ctl_state_append(struct mg_ctl *c, json_t *entry, struct mg_error *err)
+{
+	char *line;
+	size_t len;
+	int rc;
+
+	if (c->journal_fd < 0 || c->replaying)
+		return 0;
+	json_object_set_new(entry, "gen", json_integer((json_int_t)c->generation));
+	line = json_dumps(entry, JSON_COMPACT);
+	if (line == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	len = strlen(line);
+	line[len] = '\n'; /* json_dumps's NUL becomes the line end */
+	rc = write_all(c->journal_fd, line, len + 1);
+	free(line);
+	if (rc == 0 && fdatasync(c->journal_fd) < 0)
+		rc = -errno;
+	if (rc < 0)
+		return mg_error_set(err, -rc, "", "cannot save the change in %s: %s",
+				    c->conf.state_dir, strerror(-rc));
+	c->journal_entries++;
+	c->journal_bytes += len + 1;
+	return 0;
+}
+
+struct dump_ctx {
+	struct mg_ctl *c;
+	json_t *arr;
+};
+
+static bool
+dump_skip(const struct mg_op *op, void *arg)
+{
+	struct dump_ctx *d = arg;
+
+	return conn_owns(d->c, op);
+}
+
+static void
+dump_cb(const struct mg_op *op, void *arg)
+{
+	struct dump_ctx *d = arg;
+
+	json_array_append_new(d->arr, cj_op_json(op));
+}
+
+/* Write a snapshot of everything and start an empty journal. */
+static int
+compact(struct mg_ctl *c)
+{
+	json_t *snap = json_object();
+	struct dump_ctx d = {.c = c, .arr = json_array()};
+	char *text;
+	int rc;
+
+	mg_model_dump_ops(c->env.model, dump_skip, dump_cb, &d);
+	json_object_set_new(snap, "format", json_string("meshgate-state-1"));
+	json_object_set_new(snap, "generation", json_integer((json_int_t)c->generation + 1));
+	json_object_set_new(snap, "objects", d.arr);
+	json_object_set_new(snap, "connections", conn_snapshot(c));
+	text = json_dumps(snap, JSON_INDENT(1));
+	json_decref(snap);
+	if (text == NULL)
+		return -ENOMEM;
+	rc = write_atomic(c, "snapshot.json", text);
+	free(text);
+	if (rc < 0)
+		return rc;
+	c->generation++;
+	rc = write_atomic(c, "journal.jsonl", "");
+	if (rc < 0)
+		return rc;
+	c->journal_entries = 0;
+	c->journal_bytes = 0;
+	return journal_reopen(c);
+}
+
+void
+ctl_state_maybe_compact(struct mg_ctl *c)
+{
+	int rc;
+
+	if (c->journal_fd < 0 || (c->journal_entries < COMPACT_ENTRIES &&
+				  c->journal_bytes < COMPACT_BYTES))
+		return;
+	rc = compact(c);
+	if (rc < 0)
+		ST_LOG(ERR, "cannot write a snapshot in %s: %s (the journal keeps growing)\n",
+		       c->conf.state_dir, strerror(-rc));
+}
+
+/* Apply one stored entry: {"ops": [...]}, {"connect": ...} or {"close": id}. */
+static int
+apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
+{
+	json_t *v;
+
+	if ((v = json_object_get(e, "ops")) != NULL) {
+		size_t n = json_array_size(v), i;
+		struct mg_op *ops = calloc(n ? n : 1, sizeof(*ops));
+		json_t *o;
+		int rc = 0;
+
+		if (ops == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory");
+		json_array_foreach(v, i, o) {
+			rc = cj_op(o, "", &ops[i], err);
+			if (rc < 0)
+				break;
+		}
+		if (rc == 0)
+			rc = ctl_commit_ops(c, ops, (unsigned int)n, err);
+		free(ops);
+		return rc;
+	}
+	if ((v = json_object_get(e, "connect")) != NULL)
+		return conn_replay(c, v, err);
+	if ((v = json_object_get(e, "close")) != NULL && json_is_string(v))
+		return conn_close_id(c, json_string_value(v), "restored close", err);
+	return mg_error_set(err, EINVAL, "", "unknown journal entry");
+}
+
+bool
+mg_ctl_state_exists(const char *dir)
+{
+	char path[512];
+
+	if (dir == NULL || dir[0] == '\0')
+		return false;
+	snprintf(path, sizeof(path), "%s/snapshot.json", dir);
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+	{
+		struct stat st;
+
+		return stat(path, &st) == 0 && st.st_size > 0;
+	}
+}
+
+int
+ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
+{
+	char path[512];
+	json_error_t je;
+	json_t *snap = NULL;
+	FILE *f;
+	uint64_t snap_gen = 0, applied = 0, failed = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+
+	c->journal_fd = -1;
+	*restored = false;
+	if (c->conf.state_dir[0] == '\0')
+		return 0;
+	if (mkdir(c->conf.state_dir, 0700) < 0 && errno != EEXIST)
+		return mg_error_set(err, errno, "control.state_dir", "cannot create %s: %s",
+				    c->conf.state_dir, strerror(errno));
+	chmod(c->conf.state_dir, 0700);
+	c->replaying = true;
+	spath(c, "snapshot.json", path, sizeof(path));
+	if (access(path, F_OK) == 0) {
+		json_t *objs, *conns, *o;
+		size_t i;
+
+		snap = json_load_file(path, 0, &je);
+		if (snap == NULL) {
+			c->replaying = false;
+			return mg_error_set(err, EINVAL, "control.state_dir",
+					    "%s is not valid JSON (line %d: %s); move it away to "
+					    "start from the configuration", path, je.line, je.text);
+		}
+		snap_gen = (uint64_t)json_integer_value(json_object_get(snap, "generation"));
+		objs = json_object_get(snap, "objects");
+		conns = json_object_get(snap, "connections");
+		/* Interfaces and addresses, then connections, then the routes and
+		 * neighbors that may go through a connection's interface. */
+		for (int pass = 0; pass < 3; pass++) {
+			if (pass == 1) {
+				json_array_foreach(conns, i, o) {
+					if (conn_replay(c, o, err) < 0) {
+						ST_LOG(ERR, "connection %zu not restored: %s\n", i,
+						       err->msg);
+						failed++;
+					} else {
+						applied++;
+					}
+				}
+				continue;
+			}
+			json_array_foreach(objs, i, o) {
+				bool late = json_object_get(o, "route") || json_object_get(o, "neighbor");
+				json_t *e;
+
+				if (late != (pass == 2))
+					continue;
+				e = json_pack("{s:[O]}", "ops", o);
+				if (apply_entry(c, e, err) < 0) {
+					ST_LOG(ERR, "snapshot object %zu not restored: %s%s%s\n", i,
+					       err->field, err->field[0] ? ": " : "", err->msg);
+					failed++;
+				} else {
+					applied++;
+				}
+				json_decref(e);
+			}
+		}
+		json_decref(snap);
+		*restored = true;
+	}
+	c->generation = snap_gen;
+	spath(c, "journal.jsonl", path, sizeof(path));
+	f = fopen(path, "r");
+	if (f != NULL) {
+		while ((len = getline(&line, &cap, f)) > 0) {
+			json_t *e;
+
+			if (line[len - 1] != '\n')
+				break; /* torn: never acknowledged */
+			e = json_loads(line, 0, &je);
+			if (e == NULL)
+				break;
+			if ((uint64_t)json_integer_value(json_object_get(e, "gen")) >= snap_gen) {
+				if (apply_entry(c, e, err) < 0) {
+					ST_LOG(ERR, "journal entry not restored: %s%s%s\n", err->field,
+					       err->field[0] ? ": " : "", err->msg);
+					failed++;
+				} else {
+					applied++;
+				}
+				*restored = true;
+			}
+			json_decref(e);
+		}
+		free(line);
+		fclose(f);
+	}
+	c->replaying = false;
+	if (*restored)
+		ST_LOG(NOTICE, "restored %lu change(s) from %s%s\n", (unsigned long)applied,
+		       c->conf.state_dir, failed ? " (some failed, see above)" : "");
+	/* Start from a fresh snapshot of what is running now. */
+	if (compact(c) < 0)
+		return mg_error_set(err, errno ? errno : EIO, "control.state_dir",
+				    "cannot write state in %s: %s", c->conf.state_dir,
+				    strerror(errno ? errno : EIO));
+	return 0;
+}
+
+void
+ctl_state_close(struct mg_ctl *c)
+{
+	if (c->journal_fd >= 0)
+		close(c->journal_fd);
+	c->journal_fd = -1;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_CTL_H
+#define MG_CTL_H
+
+/**
+ * @file
+ * The runtime control plane, on the main lcore: the NSM control socket
+ * (newline-delimited JSON mirroring Network Service Mesh's Request, Close and
+ * MonitorConnections), the REST endpoint (libmicrohttpd, no threads of its
+ * own: the main loop polls it), Prometheus metrics, and durable state.
+ *
+ * Every change, from any transport, becomes model operations applied in one
+ * transaction (mg_txn), journaled and fsynced before it is acknowledged.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mg_common.h"
+
+struct mg_model;
+struct mg_fwd;
+struct mg_dp;
+struct mg_stats;
+struct mg_ctl;
+
+/** Settings from the file's control: section. */
+struct mg_ctl_conf {
+	char run_dir[256];          /**< Sockets, token, bound address (created 0700). */
+	char state_dir[256];        /**< Durable state; empty: none. */
+	char nsm_socket[256];       /**< Empty: no NSM socket. */
+	unsigned int nsm_uids[16];  /**< Peers allowed on the NSM socket (SO_PEERCRED). */
+	unsigned int nnsm_uids;
+	char rest_listen[128];      /**< "127.0.0.1:8080", "[::1]:8080"; empty: no REST. */
+	char token_file[256];       /**< Empty: generated into run_dir/rest.token. */
+	uint32_t max_body;          /**< Largest request body, bytes. */
+	uint32_t max_lifetime_s;    /**< Longest a connection lives without a refresh. */
+	char node_name[64];         /**< This hop's path segment name. */
+	char file_prefix[64];
+};
+
+/** What the control plane reads of the running gateway. */
+struct mg_ctl_env {
+	struct mg_model *model;
+	struct mg_fwd *fwd;
+	struct mg_dp *dp;
+	/** Collect counters now. */
+	void (*stats)(void *ctx, struct mg_stats *out);
+	void *ctx;
+};
+
+/**
+ * Create the control plane: restore durable state if there is any (which
+ * replaces the model built from the file), then open the sockets.
+ * @p restored is set when state was restored.
+ */
+struct mg_ctl *mg_ctl_create(const struct mg_ctl_conf *conf, const struct mg_ctl_env *env,
+			     bool *restored, struct mg_error *err);
+void mg_ctl_destroy(struct mg_ctl *c);
+/** True if @p dir holds state to restore (the file's objects are then not used). */
+bool mg_ctl_state_exists(const char *dir);
+
+/** File descriptors to wait on (readable), at most @p max; returns how many. */
+unsigned int mg_ctl_fds(struct mg_ctl *c, int *fds, unsigned int max);
+/** Longest the caller may wait before calling mg_ctl_run again, in ns. */
+uint64_t mg_ctl_timeout(struct mg_ctl *c, uint64_t now_ns);
+/** Serve whatever is ready: requests, monitor streams, connection expiry. */
+void mg_ctl_run(struct mg_ctl *c, uint64_t now_ns);
+
+#endif /* MG_CTL_H */
