@@ -113,3 +113,101 @@ def check(config_text, workdir):
     p.write_text(config_text)
     r = subprocess.run([str(MESHGATE), "--check", "-c", str(p)], capture_output=True, text=True)
     return r.returncode, r.stdout + r.stderr
+
+
+class Control:
+    """The control plane of a running Meshgate: REST (with its bearer token)
+    and the NSM socket, both found in the DPDK runtime directory."""
+
+    def __init__(self, mg, timeout=30):
+        self.mg = mg
+        self.run_dir = pathlib.Path(f"/var/run/dpdk/{mg.prefix}")
+        self.timeout = timeout
+        self._wait_file(self.run_dir / "rest.addr")
+        host, _, port = (self.run_dir / "rest.addr").read_text().strip().rpartition(":")
+        self.host, self.port = host.strip("[]"), int(port)
+        self.token = (self.run_dir / "rest.token").read_text().strip()
+        self.nsm_path = self.run_dir / "nsm.sock"
+        self._ids = itertools.count(1)
+
+    def _wait_file(self, p):
+        end = time.time() + self.timeout
+        while not p.exists():
+            if time.time() > end:
+                raise RuntimeError(f"{p} did not appear:\n" + self.mg.log())
+            time.sleep(0.05)
+
+    def http(self, method, path, body=None, token=True, raw=None, headers=None):
+        """One REST request: (status, parsed JSON or text or None)."""
+        import http.client
+        c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        h = dict(headers or {})
+        if token is True:
+            h["Authorization"] = f"Bearer {self.token}"
+        elif token:
+            h["Authorization"] = token
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if data is not None:
+            h.setdefault("Content-Type", "application/json")
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        text = r.read().decode()
+        c.close()
+        if r.getheader("Content-Type", "").startswith("application/json") and text:
+            return r.status, json.loads(text)
+        return r.status, text or None
+
+    def ok(self, method, path, body=None, want=(200, 201, 204)):
+        st, j = self.http(method, path, body)
+        assert st in want, f"{method} {path} -> {st}: {j}"
+        return j
+
+    def nsm_open(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(self.timeout)
+        s.connect(str(self.nsm_path))
+        return NsmStream(s)
+
+    def nsm(self, method, params):
+        """One NSM call on a fresh connection: ("result", obj) or ("error", obj)."""
+        with self.nsm_open() as st:
+            return st.call(method, params)
+
+
+class NsmStream:
+    """A newline-delimited JSON stream on the NSM socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+        self._ids = itertools.count(1)
+
+    def send(self, obj):
+        self.sock.sendall(json.dumps(obj).encode() + b"\n")
+
+    def recv(self, timeout=None):
+        if timeout is not None:
+            self.sock.settimeout(timeout)
+        while b"\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError("NSM socket closed")
+            self.buf += d
+        line, _, self.buf = self.buf.partition(b"\n")
+        return json.loads(line)
+
+    def call(self, method, params):
+        i = next(self._ids)
+        self.send({"id": i, "method": method, "params": params})
+        m = self.recv()
+        assert m.get("id") == i, m
+        return ("error", m["error"]) if "error" in m else ("result", m["result"])
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
