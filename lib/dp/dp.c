@@ -19,6 +19,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_version.h>
 
 #include "mg_dp.h"
 #include "mg_proto.h"
@@ -107,11 +108,16 @@ mg_dp_create(const struct mg_dp_conf *conf)
 	dp->adj_free = rte_malloc("mg_adj_free", conf->max_adjacencies * sizeof(uint32_t), 0);
 	dp->stats = rte_zmalloc("mg_stats", RTE_MAX_LCORE * sizeof(struct mg_lcore_stats),
 				RTE_CACHE_LINE_SIZE);
+	dp->limbo = rte_malloc("mg_adj_limbo",
+			       conf->max_adjacencies * sizeof(struct mg_adj_limbo), 0);
 	sz = rte_rcu_qsbr_get_memsize(conf->nb_workers);
 	dp->rcu = rte_zmalloc("mg_rcu", sz, RTE_CACHE_LINE_SIZE);
-	if (dp->adj == NULL || dp->adj_free == NULL || dp->stats == NULL || dp->rcu == NULL)
+	dp->rcu_fib = rte_zmalloc("mg_rcu_fib", sz, RTE_CACHE_LINE_SIZE);
+	if (dp->adj == NULL || dp->adj_free == NULL || dp->stats == NULL || dp->rcu == NULL ||
+	    dp->rcu_fib == NULL || dp->limbo == NULL)
 		goto nomem;
-	if (rte_rcu_qsbr_init(dp->rcu, conf->nb_workers) != 0)
+	if (rte_rcu_qsbr_init(dp->rcu, conf->nb_workers) != 0 ||
+	    rte_rcu_qsbr_init(dp->rcu_fib, conf->nb_workers) != 0)
 		goto nomem;
 	adj_fixed(dp, MG_ADJ_ID_RETRY, MG_ADJ_RETRY);
 	adj_fixed(dp, MG_ADJ_ID_NOROUTE, MG_ADJ_NOROUTE);
@@ -190,8 +196,10 @@ mg_dp_destroy(struct mg_dp *dp)
 		close(dp->main_wake_fd);
 	rte_free(dp->adj);
 	rte_free(dp->adj_free);
+	rte_free(dp->limbo);
 	rte_free(dp->stats);
 	rte_free(dp->rcu);
+	rte_free(dp->rcu_fib);
 	if (the_dp == dp)
 		the_dp = NULL;
 	rte_free(dp);
@@ -202,6 +210,14 @@ mg_dp_sync(struct mg_dp *dp)
 {
 	RTE_ASSERT(rte_lcore_id() == dp->main_lcore);
 	rte_rcu_qsbr_synchronize(dp->rcu, RTE_QSBR_THRID_INVALID);
+}
+
+/* After a FIB change: no worker is still inside a lookup that began before it. */
+static void
+fib_sync(struct mg_dp *dp)
+{
+	RTE_ASSERT(rte_lcore_id() == dp->main_lcore);
+	rte_rcu_qsbr_synchronize(dp->rcu_fib, RTE_QSBR_THRID_INVALID);
 }
 
 /* ---- interfaces ---------------------------------------------------------------- */
@@ -274,14 +290,90 @@ mg_dp_iface_clear(struct mg_dp *dp, uint16_t ifindex)
 
 /* ---- networks and FIBs ------------------------------------------------------------ */
 
+/* The IPv4 FIB of network @id; @gen keeps the names of rebuilt ones unique. */
+static struct rte_fib *
+fib4_create(struct mg_dp *dp, uint16_t id, uint32_t gen)
+{
+	struct rte_fib_conf c;
+	char name[64];
+
+	memset(&c, 0, sizeof(c));
+	c.type = RTE_FIB_DIR24_8;
+	c.default_nh = MG_ADJ_ID_NOROUTE;
+	c.max_routes = (int)dp->conf.fib_routes;
+	c.dir24_8.nh_sz = dp->conf.max_adjacencies > 32767 ? RTE_FIB_DIR24_8_4B : RTE_FIB_DIR24_8_2B;
+	c.dir24_8.num_tbl8 = dp->conf.fib_tbl8;
+	snprintf(name, sizeof(name), "mg4_%u_%u", id, gen);
+	return rte_fib_create(name, SOCKET_ID_ANY, &c);
+}
+
+/*
+ * DPDK 22.11's IPv6 trie reserves tbl8 groups for a route longer than /24
+ * when it adds it, but works out what to give back on delete while the route
+ * is still in its RIB, which makes it zero: the reservation count only grows,
+ * and once it reaches num_tbl8 every long route is refused while the table
+ * is nearly empty (a few thousand IPv6 route adds over a process's life).
+ * The groups really in use are tbl8_pool_pos: before an add we set the count
+ * to that. The struct is private, so this mirrors its leading fields and is
+ * used only when they read back what we configured; otherwise forwarding
+ * control falls back to rebuilding a refusing table (mg_dp_fib_rebuild).
+ */
+struct trie_head {
+	uint32_t number_tbl8s;
+	uint32_t rsvd_tbl8s;
+	uint32_t cur_tbl8s;
+	uint64_t def_nh;
+	enum rte_fib_trie_nh_sz nh_sz;
+	uint64_t *tbl8;
+	uint32_t *tbl8_pool;
+	uint32_t tbl8_pool_pos;
+};
+
+/* The trie's head, if its layout is the one we know. */
+static struct trie_head *
+trie_head_check(struct rte_fib6 *f, const struct rte_fib6_conf *c)
+{
+#if RTE_VERSION >= RTE_VERSION_NUM(22, 11, 0, 0) && RTE_VERSION < RTE_VERSION_NUM(23, 3, 0, 0)
+	struct trie_head *h = rte_fib6_get_dp(f);
+
+	if (h != NULL && h->number_tbl8s == c->trie.num_tbl8 && h->rsvd_tbl8s == 0 &&
+	    h->cur_tbl8s == 0 && h->def_nh == c->default_nh && h->nh_sz == c->trie.nh_sz &&
+	    h->tbl8 != NULL && h->tbl8_pool != NULL && h->tbl8_pool_pos == 0)
+		return h;
+#endif
+	RTE_SET_USED(f);
+	RTE_SET_USED(c);
+	return NULL;
+}
+
+/* The IPv6 FIB of network @id. */
+static struct rte_fib6 *
+fib6_create(struct mg_dp *dp, uint16_t id, uint32_t gen, struct trie_head **head)
+{
+	struct rte_fib6_conf c;
+	struct rte_fib6 *f;
+	char name[64];
+
+	memset(&c, 0, sizeof(c));
+	c.type = RTE_FIB6_TRIE;
+	c.default_nh = MG_ADJ_ID_NOROUTE;
+	c.max_routes = (int)dp->conf.fib_routes;
+	c.trie.nh_sz = dp->conf.max_adjacencies > 32767 ? RTE_FIB6_TRIE_4B : RTE_FIB6_TRIE_2B;
+	c.trie.num_tbl8 = dp->conf.fib6_tbl8;
+	snprintf(name, sizeof(name), "mg6_%u_%u", id, gen);
+	f = rte_fib6_create(name, SOCKET_ID_ANY, &c);
+	*head = f != NULL ? trie_head_check(f, &c) : NULL;
+	if (f != NULL && *head == NULL)
+		DP_LOG(WARNING, "IPv6 FIB layout not recognised: long routes may be refused "
+		       "until the table is rebuilt\n");
+	return f;
+}
+
 int
 mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags,
 		 struct mg_error *err)
 {
-	struct rte_fib_conf c4;
-	struct rte_fib6_conf c6;
 	struct mg_dp_net *n;
-	char fname[64];
 	bool wide = dp->conf.max_adjacencies > 32767;
 
 	if (id >= MG_MAX_NETS || dp->nets[id] != NULL)
@@ -293,22 +385,8 @@ mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags
 	n->flags = flags;
 	mg_strlcpy(n->name, name, sizeof(n->name));
 
-	memset(&c4, 0, sizeof(c4));
-	c4.type = RTE_FIB_DIR24_8;
-	c4.default_nh = MG_ADJ_ID_NOROUTE;
-	c4.max_routes = (int)dp->conf.fib_routes;
-	c4.dir24_8.nh_sz = wide ? RTE_FIB_DIR24_8_4B : RTE_FIB_DIR24_8_2B;
-	c4.dir24_8.num_tbl8 = dp->conf.fib_tbl8;
-	snprintf(fname, sizeof(fname), "mg4_%u", id);
-	n->fib4 = rte_fib_create(fname, SOCKET_ID_ANY, &c4);
-	memset(&c6, 0, sizeof(c6));
-	c6.type = RTE_FIB6_TRIE;
-	c6.default_nh = MG_ADJ_ID_NOROUTE;
-	c6.max_routes = (int)dp->conf.fib_routes;
-	c6.trie.nh_sz = wide ? RTE_FIB6_TRIE_4B : RTE_FIB6_TRIE_2B;
-	c6.trie.num_tbl8 = dp->conf.fib6_tbl8;
-	snprintf(fname, sizeof(fname), "mg6_%u", id);
-	n->fib6 = rte_fib6_create(fname, SOCKET_ID_ANY, &c6);
+	n->fib4 = fib4_create(dp, id, 0);
+	n->fib6 = fib6_create(dp, id, 0, &n->trie);
 	if (n->fib4 == NULL || n->fib6 == NULL) {
 		int e = rte_errno;
 
@@ -351,12 +429,18 @@ mg_dp_route_add(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p, uint3
 
 	if (n == NULL || adj == MG_ADJ_ID_RETRY || adj >= dp->conf.max_adjacencies)
 		return -EINVAL;
-	if (p->addr.family == AF_INET)
+	if (p->addr.family == AF_INET) {
 		rc = rte_fib_add(n->fib4, ntohl(p->addr.v4), p->len, adj);
-	else
+	} else {
+		struct trie_head *h = n->trie;
+
+		/* See struct trie_head: reserve against what is really in use. */
+		if (h != NULL && p->len > 24 && h->tbl8_pool_pos <= h->number_tbl8s)
+			h->rsvd_tbl8s = h->tbl8_pool_pos;
 		rc = rte_fib6_add(n->fib6, p->addr.v6, p->len, adj);
+	}
 	/* The next change may reuse a tbl8 group this one freed. */
-	mg_dp_sync(dp);
+	fib_sync(dp);
 	return rc;
 }
 
@@ -372,8 +456,58 @@ mg_dp_route_del(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p)
 		rc = rte_fib_delete(n->fib4, ntohl(p->addr.v4), p->len);
 	else
 		rc = rte_fib6_delete(n->fib6, p->addr.v6, p->len);
-	mg_dp_sync(dp);
+	fib_sync(dp);
 	return rc;
+}
+
+int
+mg_dp_fib_rebuild(struct mg_dp *dp, uint16_t net, uint8_t family, mg_dp_route_iter_t next,
+		  void *ctx, unsigned int *nroutes)
+{
+	struct mg_dp_net *n = dp->nets[net];
+	struct rte_fib *f4 = NULL, *old4;
+	struct rte_fib6 *f6 = NULL, *old6;
+	struct trie_head *head = NULL;
+	struct mg_prefix p;
+	uint32_t adj;
+	int rc = 0;
+
+	*nroutes = 0;
+	if (n == NULL)
+		return -EINVAL;
+	n->gen++;
+	if (family == AF_INET)
+		f4 = fib4_create(dp, net, n->gen);
+	else
+		f6 = fib6_create(dp, net, n->gen, &head);
+	if (f4 == NULL && f6 == NULL)
+		return -ENOMEM;
+	/* Nobody reads the new table yet: no grace periods while filling it. */
+	while (rc == 0 && next(ctx, &p, &adj)) {
+		if (p.addr.family != family)
+			continue;
+		rc = family == AF_INET ? rte_fib_add(f4, ntohl(p.addr.v4), p.len, adj)
+				       : rte_fib6_add(f6, p.addr.v6, p.len, adj);
+		(*nroutes)++;
+	}
+	if (rc != 0) {
+		rte_fib_free(f4);
+		rte_fib6_free(f6);
+		return rc;
+	}
+	if (family == AF_INET) {
+		old4 = n->fib4;
+		__atomic_store_n(&n->fib4, f4, __ATOMIC_RELEASE);
+		mg_dp_sync(dp);
+		rte_fib_free(old4);
+	} else {
+		old6 = n->fib6;
+		n->trie = head;
+		__atomic_store_n(&n->fib6, f6, __ATOMIC_RELEASE);
+		mg_dp_sync(dp);
+		rte_fib6_free(old6);
+	}
+	return 0;
 }
 
 uint32_t
@@ -408,8 +542,16 @@ mg_dp_adj_alloc(struct mg_dp *dp, enum mg_adj_type type, uint8_t family, uint16_
 	struct mg_adj *a;
 	uint32_t id;
 
-	if (dp->adj_nfree == 0)
-		return 0;
+	if (dp->adj_nfree == 0) {
+		mg_dp_reclaim(dp);
+		if (dp->adj_nfree == 0 && dp->limbo_n > 0) {
+			/* Out of ids: wait for the grace period of those in limbo. */
+			mg_dp_sync(dp);
+			mg_dp_reclaim(dp);
+		}
+		if (dp->adj_nfree == 0)
+			return 0;
+	}
 	id = dp->adj_free[--dp->adj_nfree];
 	a = &dp->adj[id];
 	memset(a, 0, sizeof(*a));
@@ -422,14 +564,39 @@ mg_dp_adj_alloc(struct mg_dp *dp, enum mg_adj_type type, uint8_t family, uint16_
 	return id;
 }
 
+/*
+ * The FIB no longer returns @id, but a worker may have looked it up earlier
+ * in its current walk: keep the adjacency intact until every worker has
+ * finished that walk, then make it reusable.
+ */
 void
 mg_dp_adj_free(struct mg_dp *dp, uint32_t id)
 {
+	uint32_t tail;
+
 	if (id < MG_ADJ_ID_FIRST_DYNAMIC || id >= dp->conf.max_adjacencies)
 		return;
-	memset(&dp->adj[id], 0, sizeof(dp->adj[id]));
-	dp->adj_free[dp->adj_nfree++] = id;
+	tail = (dp->limbo_head + dp->limbo_n) % dp->conf.max_adjacencies;
+	dp->limbo[tail].id = id;
+	dp->limbo[tail].token = rte_rcu_qsbr_start(dp->rcu);
+	dp->limbo_n++;
 	dp->adj_used--;
+}
+
+void
+mg_dp_reclaim(struct mg_dp *dp)
+{
+	/* Tokens grow in FIFO order: stop at the first that has not passed. */
+	while (dp->limbo_n > 0) {
+		struct mg_adj_limbo *l = &dp->limbo[dp->limbo_head];
+
+		if (rte_rcu_qsbr_check(dp->rcu, l->token, false) != 1)
+			break;
+		memset(&dp->adj[l->id], 0, sizeof(dp->adj[l->id]));
+		dp->adj_free[dp->adj_nfree++] = l->id;
+		dp->limbo_head = (dp->limbo_head + 1) % dp->conf.max_adjacencies;
+		dp->limbo_n--;
+	}
 }
 
 void

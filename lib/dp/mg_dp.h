@@ -18,7 +18,13 @@
  *    tbl8 group at once and zeroes it when it recycles it, so (1) every FIB
  *    change is followed by a grace period before the next one, and (2) the
  *    adjacency id 0 is never installed: a lookup that returns 0 raced with a
- *    recycle and is simply repeated.
+ *    recycle and is simply repeated. That grace period has its own QSBR
+ *    variable (rcu_fib): workers are online on it only while they run FIB
+ *    lookups (mg_dp_fib_enter/leave around each bulk lookup), so a FIB
+ *    change waits for at most one bulk lookup, not for a whole graph walk.
+ *  - An adjacency id a lookup returned stays valid until the end of the
+ *    walk: a freed adjacency goes to a limbo list and is reused only after a
+ *    walk-level grace period (mg_dp_reclaim).
  *  - An adjacency's rewrite is double-buffered: the writer fills the idle
  *    copy, flips `cur`, and waits a grace period before touching the other.
  *
@@ -33,6 +39,7 @@
 #include <rte_ether.h>
 #include <rte_graph.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
@@ -42,6 +49,7 @@
 struct rte_fib;
 struct rte_fib6;
 struct rte_rcu_qsbr;
+struct trie_head;
 struct rte_mempool;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
@@ -208,6 +216,12 @@ struct mg_rewrite {
 	uint16_t pad;
 };
 
+/** A freed adjacency waiting for the walk-level grace period of @c token. */
+struct mg_adj_limbo {
+	uint64_t token;
+	uint32_t id;
+};
+
 /** An adjacency: one cache line. */
 struct mg_adj {
 	struct mg_rewrite rw[2];
@@ -251,6 +265,8 @@ enum {
 struct mg_dp_net {
 	struct rte_fib *fib4;
 	struct rte_fib6 *fib6;
+	uint32_t gen;        /**< Rebuilds so far (names the tables). */
+	struct trie_head *trie; /**< fib6's private head, when we know its layout (dp.c). */
 	uint32_t flags;
 	uint16_t id;
 	char name[MG_NAME_MAX];
@@ -361,7 +377,8 @@ struct mg_dp {
 	struct mg_dp_net *nets[MG_MAX_NETS];
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
-	struct rte_rcu_qsbr *rcu;
+	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */
+	struct rte_rcu_qsbr *rcu_fib;        /**< Online only inside FIB lookups. */
 	unsigned int nb_workers;
 	struct mg_worker *workers[MG_MAX_WORKERS];
 	struct mg_lcore_stats *stats;        /**< RTE_MAX_LCORE entries. */
@@ -369,6 +386,8 @@ struct mg_dp {
 	/* Main lcore only. */
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */
 	uint32_t adj_nfree;
+	struct mg_adj_limbo *limbo;          /**< Freed, not yet past a grace period (FIFO). */
+	uint32_t limbo_head, limbo_n;
 	uint32_t adj_used;
 	unsigned int main_lcore;
 	int main_wake_fd;                    /**< eventfd: workers wake a sleeping main lcore. */
@@ -391,6 +410,26 @@ void mg_dp_destroy(struct mg_dp *dp);
 
 /** Wait until every worker has finished the walk it was in (main lcore). */
 void mg_dp_sync(struct mg_dp *dp);
+
+/**
+ * Return freed adjacencies whose grace period has passed to the free list
+ * (main lcore; cheap, never waits). The main loop calls it now and then.
+ */
+void mg_dp_reclaim(struct mg_dp *dp);
+
+/** A worker starts FIB lookups: until mg_dp_fib_leave, FIB changes wait for it. */
+static inline void
+mg_dp_fib_enter(const struct mg_dp *dp, unsigned int worker)
+{
+	rte_rcu_qsbr_thread_online(dp->rcu_fib, worker);
+}
+
+/** A worker is done with FIB lookups for now. */
+static inline void
+mg_dp_fib_leave(const struct mg_dp *dp, unsigned int worker)
+{
+	rte_rcu_qsbr_thread_offline(dp->rcu_fib, worker);
+}
 
 /** Counters of the calling lcore. */
 static inline struct mg_lcore_stats *
@@ -422,6 +461,20 @@ mg_dp_net(const struct mg_dp *dp, uint16_t id)
 /* FIB changes (main lcore). Addresses: IPv4 in network order, IPv6 bytes. */
 int mg_dp_route_add(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p, uint32_t adj);
 int mg_dp_route_del(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p);
+
+/** Yields the routes of a rebuild, one per call; false when there are no more. */
+typedef bool (*mg_dp_route_iter_t)(void *ctx, struct mg_prefix *p, uint32_t *adj);
+
+/**
+ * Rebuild the @p family FIB of network @p net from @p next (every route of
+ * that family, with its adjacency), publish it in place of the old one and
+ * free the old one after a grace period. DPDK 22.11's FIBs can refuse adds
+ * with -ENOSPC after some add/delete orders (their tbl8 reservation count
+ * drifts from the real use); a fresh table has the right count.
+ * @return 0, or a negative errno (the old table stays in use).
+ */
+int mg_dp_fib_rebuild(struct mg_dp *dp, uint16_t net, uint8_t family, mg_dp_route_iter_t next,
+		      void *ctx, unsigned int *nroutes);
 /** Look up (any thread inside an RCU read side, or the main lcore). */
 uint32_t mg_dp_route_lookup(struct mg_dp *dp, uint16_t net, const struct mg_ip *ip);
 

@@ -75,6 +75,31 @@ rib_alloc(struct mg_fwd *f, uint32_t *idx)
 	return 0;
 }
 
+struct rebuild_walk {
+	struct mg_fwd *f;
+	uint16_t net;
+	uint32_t next;
+};
+
+/* The installed routes of one network, for mg_dp_fib_rebuild. */
+static bool
+rebuild_next(void *arg, struct mg_prefix *p, uint32_t *adj)
+{
+	struct rebuild_walk *w = arg;
+
+	for (; w->next < w->f->rib_cap; w->next++) {
+		const struct rib_entry *e = &w->f->rib[w->next];
+
+		if (e->used && e->net == w->net && e->installed != 0) {
+			*p = e->p;
+			*adj = e->installed;
+			w->next++;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Install the best source of @e into the FIB. */
 static int
 rib_apply(struct mg_fwd *f, struct rib_entry *e)
@@ -89,10 +114,29 @@ rib_apply(struct mg_fwd *f, struct rib_entry *e)
 		}
 	if (best == e->installed)
 		return 0;
-	if (best != 0)
+	if (best != 0) {
 		rc = mg_dp_route_add(f->dp, e->net, &e->p, best);
-	else
+		uint32_t *dels = &f->fib_dels[e->net][e->p.addr.family == AF_INET ? 0 : 1];
+
+		if (rc == -ENOSPC && *dels > 0) {
+			/* Full, or DPDK's reservation count drifted: a fresh table tells. */
+			struct rebuild_walk w = {.f = f, .net = e->net};
+			unsigned int n;
+
+			*dels = 0;
+			if (mg_dp_fib_rebuild(f->dp, e->net, e->p.addr.family, rebuild_next, &w,
+					      &n) == 0) {
+				f->fib_rebuilds++;
+				FWD_LOG(NOTICE, "network %u: IPv%c FIB rebuilt (%u routes) after it "
+					"refused a route\n", e->net,
+					e->p.addr.family == AF_INET ? '4' : '6', n);
+				rc = mg_dp_route_add(f->dp, e->net, &e->p, best);
+			}
+		}
+	} else {
 		rc = mg_dp_route_del(f->dp, e->net, &e->p);
+		f->fib_dels[e->net][e->p.addr.family == AF_INET ? 0 : 1]++;
+	}
 	if (rc == 0)
 		e->installed = best;
 	return rc;
@@ -336,7 +380,7 @@ glean_put(struct mg_fwd *f, struct fwd_iface *ifc, uint8_t family)
 
 	if (ifc->glean_refs[i] == 0 || --ifc->glean_refs[i] > 0)
 		return;
-	/* The RIB change before this already waited a grace period. */
+	/* The FIB no longer points at it; workers may until their walk ends (deferred free). */
 	mg_dp_adj_free(f->dp, ifc->glean[i]);
 	ifc->glean[i] = 0;
 }

@@ -65,6 +65,11 @@ struct mg_fwd {
 	struct mg_hmap *rib_idx;
 	struct rib_entry *rib;
 	uint32_t rib_cap;
+	uint64_t fib_rebuilds;          /* tables rebuilt after a refused add */
+	/* Deletes per network and family since its last rebuild: DPDK's count
+	 * drifts only through deletes, so a table refusing adds without any is
+	 * really full and is not rebuilt again. */
+	uint32_t fib_dels[MG_MAX_NETS][2];
 	uint32_t *rib_free;
 	uint32_t rib_nfree;
 	/* Neighbors */

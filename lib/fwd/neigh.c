@@ -159,7 +159,7 @@ nbr_destroy(struct mg_fwd *f, struct nbr *n)
 	if (n->host_route) {
 		struct mg_prefix hp = {.addr = n->ip, .len = mg_ip_maxlen(&n->ip)};
 
-		/* Waits a grace period: no worker uses the adjacency afterwards. */
+		/* The FIB stops returning the adjacency; its free below is deferred. */
 		fwd_rib_del(f, n->net, &hp, MG_RIB_HOST);
 	}
 	for (uint16_t i = 0; i < n->nheld; i++)

@@ -507,6 +507,7 @@ main_loop(struct gw *g)
 			got += n;
 		}
 		mg_fwd_timer(g->fwd, now);
+		mg_dp_reclaim(g->dp);
 		if (now >= g->next_stats_ns) {
 			struct mg_stats_port_ref refs[MG_MAX_PORTS];
 

@@ -124,6 +124,7 @@ ip4_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 				for (uint16_t k = i; k < j; k++)
 					nhs[k] = MG_ADJ_ID_NOROUTE;
 			} else {
+				mg_dp_fib_enter(dp, c->w->index);
 				rte_fib_lookup_bulk(dn->fib4, &ips[i], &nhs[i], j - i);
 				for (uint16_t k = i; k < j; k++) {
 					/* 0 means we raced a tbl8 recycle: look again. */
@@ -132,6 +133,7 @@ ip4_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 						rte_fib_lookup_bulk(dn->fib4, &ips[k], &nhs[k], 1);
 					}
 				}
+				mg_dp_fib_leave(dp, c->w->index);
 			}
 			for (; i < j; i++)
 				nexts[i] = lookup_next4(dp, c->w->ifc, o[i], (uint32_t)nhs[i]);

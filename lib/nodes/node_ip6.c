@@ -114,6 +114,7 @@ ip6_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 				for (uint16_t k = i; k < j; k++)
 					nhs[k] = MG_ADJ_ID_NOROUTE;
 			} else {
+				mg_dp_fib_enter(dp, c->w->index);
 				rte_fib6_lookup_bulk(dn->fib6, &ips[i], &nhs[i], j - i);
 				for (uint16_t k = i; k < j; k++) {
 					while (unlikely(nhs[k] == MG_ADJ_ID_RETRY)) {
@@ -121,6 +122,7 @@ ip6_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 						rte_fib6_lookup_bulk(dn->fib6, &ips[k], &nhs[k], 1);
 					}
 				}
+				mg_dp_fib_leave(dp, c->w->index);
 			}
 			for (; i < j; i++)
 				nexts[i] = lookup_next6(dp, c->w->ifc, o[i], (uint32_t)nhs[i]);

@@ -80,7 +80,8 @@ mg_workers_setup(struct mg_dp *dp, const unsigned int *lcores, unsigned int n,
 			snprintf(name, sizeof(name), "mgw-%u", w);
 			wk->graph = rte_graph_lookup(name);
 		}
-		if (rte_rcu_qsbr_thread_register(dp->rcu, w) != 0)
+		if (rte_rcu_qsbr_thread_register(dp->rcu, w) != 0 ||
+		    rte_rcu_qsbr_thread_register(dp->rcu_fib, w) != 0)
 			return mg_error_set(err, EINVAL, "workers", "RCU registration failed");
 	}
 	return 0;
