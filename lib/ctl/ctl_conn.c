@@ -8,12 +8,15 @@
  * transaction, journals the request, and answers with the Connection: the
  * mechanism filled in and this hop's path segment added.
  *
- * IP context, from this hop's side: dst_ip_addrs are our addresses on the
- * connection's interface; src_ip_addrs are the client's (reached on-link);
- * src_routes are prefixes behind the client (via next_hop, else via the
- * client's address); ip_neighbors (and ethernet_context.src_mac for the
- * client's addresses) become static neighbors; dst_routes are installed in
- * the client's namespace for a KERNEL_INTERFACE we moved there.
+ * IP context, as NSM's SDK reads it (src_* is the client's side of the link,
+ * dst_* the endpoint's, and meshgate is the endpoint): dst_ip_addrs are our
+ * addresses on the connection's interface; src_ip_addrs are the client's
+ * (reached on-link); dst_routes are prefixes behind the client (via
+ * nextHop, else via the client's address); ip_neighbors (and
+ * ethernet_context.src_mac for the client's addresses) become static
+ * neighbors; src_ip_addrs and src_routes (via nextHop, else via our address)
+ * are configured in the client's namespace for a KERNEL_INTERFACE we moved
+ * there.
  *
  * A connection lives until Close, or until its path segment expires without
  * a refreshing Request.
@@ -300,7 +303,7 @@ kernel_to_client(struct conn *k, json_t *ipctx, struct mg_error *err)
 			a[6] = NULL;
 		rc = rc ? rc : ip_in_netns(k->netns, a);
 	}
-	v = json_object_get(ipctx, "dst_routes");
+	v = json_object_get(ipctx, "src_routes");
 	json_array_foreach(v, i, e) {
 		const char *pfx = jstr(e, "prefix"), *nh = jstr(e, "nextHop");
 		char *a[] = {"ip", "route", "replace", (char *)pfx, "dev", k->tap, NULL, NULL, NULL};
@@ -553,20 +556,28 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 			const char *role = param(mech, "role", NULL);
 			char path[200];
 
+			bool abstract = false;
+
+			/* "@name" is a socket in the abstract namespace, as VPP writes it. */
 			if (sock == NULL || sock[0] == '\0') {
 				snprintf(path, sizeof(path), "%s/memif-%08x.sock", c->conf.run_dir, h);
 			} else {
+				abstract = sock[0] == '@';
 				mg_strlcpy(path, strncmp(sock, "file://", 7) == 0 ? sock + 7 : sock,
 					   sizeof(path));
-				if (path[0] != '/' || strchr(path, ','))
+				if ((!abstract && path[0] != '/') || strchr(path, ',') ||
+				    strlen(path) < 2 || strlen(path) > 107)
 					return mg_error_set(err, EINVAL, "mechanism.parameters.socketfile",
-							    "'%s' is not an absolute path", sock);
+							    "'%s' is neither an absolute path nor "
+							    "@name (abstract), of at most 107 characters",
+							    sock);
 			}
 			if (role != NULL && strcmp(role, "server") && strcmp(role, "client"))
 				return mg_error_set(err, EINVAL, "mechanism.parameters.role",
 						    "'%s' is not server or client", role);
-			snprintf(dev, sizeof(dev), "net_memif%u,role=%s,socket=%s", c->port_seq,
-				 role ? role : "server", path);
+			snprintf(dev, sizeof(dev), "net_memif%u,role=%s,socket=%s,socket-abstract=%s",
+				 c->port_seq, role ? role : "server", abstract ? path + 1 : path,
+				 abstract ? "yes" : "no");
 			json_object_set_new(jobj(mech, "parameters"), "socketfile",
 					    json_string(path));
 		} else {
@@ -666,12 +677,17 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 			op->neigh.mac = smac;
 		}
 	}
-	json_array_foreach(json_object_get(ip, "src_routes"), i, e) {
+	/*
+	 * As in NSM's SDK, src_* belongs to the client's side of the link and
+	 * dst_* to the endpoint's: we are the endpoint, so dst_routes are ours
+	 * (prefixes behind the client), and src_routes go to a KERNEL client.
+	 */
+	json_array_foreach(json_object_get(ip, "dst_routes"), i, e) {
 		const char *pfx = jstr(e, "prefix"), *nh = jstr(e, "nextHop");
 		char f[96];
 		struct mg_op *op;
 
-		snprintf(f, sizeof(f), F_IPCTX ".src_routes[%zu]", i);
+		snprintf(f, sizeof(f), F_IPCTX ".dst_routes[%zu]", i);
 		op = add_op(b, MG_OP_ROUTE, f);
 		if (op == NULL)
 			return mg_error_set(err, ENOMEM, "", "out of memory");
@@ -797,17 +813,38 @@ set_segment(struct mg_ctl *c, json_t *conn, json_t *keep)
 	return exp;
 }
 
-static bool
-same_setup(json_t *a, json_t *b)
-{
-	json_t *ca = json_object_get(a, "connection"), *cb = json_object_get(b, "connection");
+static json_t *choose_mechanism(json_t *req, enum conn_mech *mech, struct mg_error *err);
 
-	return json_equal(json_object_get(ca, "context"), json_object_get(cb, "context")) &&
-	       json_equal(json_object_get(ca, "labels"), json_object_get(cb, "labels")) &&
-	       json_equal(json_object_get(ca, "network_service"),
-			  json_object_get(cb, "network_service")) &&
-	       json_equal(json_object_get(a, "mechanism_preferences"),
-			  json_object_get(b, "mechanism_preferences"));
+/*
+ * Is request @b a refresh of connection @k: the same context, service and
+ * labels, and a mechanism that @k's accepted one satisfies (same type, and
+ * every parameter @b asks for has the value we chose)? A client refreshes
+ * with the Connection we answered, which carries the filled-in mechanism, or
+ * with its first request again.
+ */
+static bool
+same_setup(const struct conn *k, json_t *b)
+{
+	json_t *ca = json_object_get(k->request, "connection"), *cb = json_object_get(b, "connection");
+	json_t *have = json_object_get(k->conn, "mechanism"), *want, *v;
+	struct mg_error e;
+	enum conn_mech m;
+	const char *key;
+	bool same;
+
+	if (!json_equal(json_object_get(ca, "context"), json_object_get(cb, "context")) ||
+	    !json_equal(json_object_get(ca, "labels"), json_object_get(cb, "labels")) ||
+	    !json_equal(json_object_get(ca, "network_service"), json_object_get(cb, "network_service")))
+		return false;
+	want = choose_mechanism(b, &m, &e);
+	if (want == NULL)
+		return false;
+	same = m == k->mech;
+	json_object_foreach(json_object_get(want, "parameters"), key, v)
+		if (!json_equal(v, json_object_get(json_object_get(have, "parameters"), key)))
+			same = false;
+	json_decref(want);
+	return same;
 }
 
 static json_t *
@@ -848,7 +885,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		return mg_error_set(err, EINVAL, "connection.id", "is required (1-255 characters)"),
 		       NULL;
 	old = conn_find(c, id);
-	if (old != NULL && same_setup(old->request, req)) {
+	if (old != NULL && same_setup(old, req)) {
 		/* A refresh: the same connection again, before its segment expires. */
 		json_t *jc = old->conn;
 

@@ -114,7 +114,7 @@ def test_meshgatectl_reads_a_running_gateway(tmp_path):
         assert mg.telemetry("/meshgate/stats")["workers"] == 1
     r = subprocess.run([str(MESHGATECTL), "-p", "mg-not-running", "stats"], capture_output=True,
                        text=True)
-    assert r.returncode == 1 and "cannot reach meshgate" in r.stderr
+    assert r.returncode == 3 and "cannot reach meshgate" in r.stderr
 
 
 def test_eal_arguments_after_dashdash_override_the_file(tmp_path):

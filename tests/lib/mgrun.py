@@ -48,11 +48,15 @@ class Meshgate:
         self._ready.set()
 
     def start(self, timeout=60):
+        # A restart (after kill) waits for the new process, not the old line.
+        self._ready.clear()
+        self.output = []
         cmd = [str(MESHGATE), "-c", str(self.cfg), "--stats-json", str(self.json),
                *self.args, "--", "--file-prefix", self.prefix, *self.eal]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                      text=True, bufsize=1)
-        threading.Thread(target=self._reader, daemon=True).start()
+        self._thread = threading.Thread(target=self._reader, daemon=True)
+        self._thread.start()
         self._ready.wait(timeout)
         if not any(l.startswith("meshgate: running") for l in self.output) or \
                 self.proc.poll() is not None:
@@ -83,6 +87,8 @@ class Meshgate:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.proc is not None:
+            self._thread.join(10)   # its output has all been read
         self.proc = None
 
     def telemetry(self, cmd):
