@@ -1,275 +1,233 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * meshgatectl: the command line over a running meshgate.
+ * meshgatectl: the command line over a running meshgate, through its three
+ * control transports: DPDK telemetry (counters), the REST endpoint (every
+ * runtime object) and the NSM socket (connections). See meshgatectl --help.
  *
- *   meshgatectl [-p PREFIX | -S SOCKET] [--json] stats|ports|nodes|drops
- *   meshgatectl [-p PREFIX] raw /meshgate/...
- *
- * It reads meshgate's DPDK telemetry commands (the socket is
- * /var/run/dpdk/PREFIX/dpdk_telemetry.v2; PREFIX is dpdk.file_prefix, by
- * default "meshgate").
+ * Commands read like ip(8): a noun, a verb, then the object's words
+ * ("route add 10.0.0.0/8 via 10.0.1.2"); a plural noun lists ("routes").
+ * Output is for people (tables, "key: value") unless --json is given.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <inttypes.h>
-#include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
 
-#define BUF_SZ (1 << 20)
+#include "ctl.h"
 
-static int
-tel_connect(const char *path)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char hello[4096];
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+/* The command tables, in the order --help lists them. */
+static const struct {
+	const char *title;
+	const struct ctl_cmd *(*cmds)(void);
+} groups[] = {
+	{"Counters (DPDK telemetry)", ctl_tel_cmds},
+	{"Runtime objects (REST)", ctl_rest_cmds},
+	{"Connections (NSM socket)", ctl_nsm_cmds},
+};
 
-	if (fd < 0)
-		return -1;
-	if (strlen(path) >= sizeof(sa.sun_path)) {
-		close(fd);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	strcpy(sa.sun_path, path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	if (read(fd, hello, sizeof(hello)) < 0) { /* version banner */
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
+#define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 
-/* Send @cmd and parse the reply's value for that command. */
-static json_t *
-tel_query(int fd, const char *cmd)
-{
-	char *buf = malloc(BUF_SZ);
-	json_error_t jerr;
-	json_t *root, *val;
-	ssize_t n;
-
-	if (buf == NULL)
-		return NULL;
-	if (write(fd, cmd, strlen(cmd)) < 0 || (n = read(fd, buf, BUF_SZ - 1)) <= 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	root = json_loads(buf, 0, &jerr);
-	free(buf);
-	if (root == NULL)
-		return NULL;
-	val = json_object_get(root, cmd);
-	if (val != NULL)
-		json_incref(val);
-	json_decref(root);
-	return val;
-}
-
-static uint64_t
-u(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
-}
-
-static void
-show_ports(json_t *ports)
-{
-	const char *name;
-	json_t *p;
-
-	printf("%-12s %5s %12s %14s %12s %14s %10s %10s\n", "port", "link", "rx-packets",
-	       "rx-bytes", "tx-packets", "tx-bytes", "rx-missed", "rx-nombuf");
-	json_object_foreach(ports, name, p)
-		printf("%-12s %5s %12" PRIu64 " %14" PRIu64 " %12" PRIu64 " %14" PRIu64 " %10" PRIu64
-		       " %10" PRIu64 "\n",
-		       name, u(p, "link_up") ? "up" : "down", u(p, "rx_packets"), u(p, "rx_bytes"),
-		       u(p, "tx_packets"), u(p, "tx_bytes"), u(p, "rx_missed"), u(p, "rx_nombuf"));
-}
-
-/* Telemetry keys use '_' where node and drop names have '-': undo that. */
-static const char *
-dash(const char *k, char *buf, size_t n)
-{
-	size_t i;
-
-	for (i = 0; k[i] != '\0' && i + 1 < n; i++)
-		buf[i] = k[i] == '_' ? '-' : k[i];
-	buf[i] = '\0';
-	return buf;
-}
-
-static void
-show_nodes(json_t *nodes)
-{
-	const char *name;
-	json_t *n;
-	char b[64];
-
-	printf("%-16s %14s %12s %14s\n", "node", "packets", "calls", "cycles/packet");
-	json_object_foreach(nodes, name, n) {
-		uint64_t pk = u(n, "packets");
-
-		if (pk == 0 && u(n, "calls") == 0)
-			continue;
-		printf("%-16s %14" PRIu64 " %12" PRIu64 " %14.1f\n", dash(name, b, sizeof(b)), pk,
-		       u(n, "calls"),
-		       u(n, "sampled_packets") ? (double)u(n, "cycles") / (double)u(n, "sampled_packets")
-					 : 0.0);
-	}
-}
-
-static void
-show_drops(json_t *drops, int all)
-{
-	const char *name;
-	json_t *v;
-	uint64_t total = 0;
-	char b[64];
-
-	printf("%-26s %12s\n", "drop reason", "packets");
-	json_object_foreach(drops, name, v) {
-		uint64_t c = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
-
-		total += c;
-		if (c || all)
-			printf("%-26s %12" PRIu64 "\n", dash(name, b, sizeof(b)), c);
-	}
-	printf("%-26s %12" PRIu64 "\n", "total", total);
-}
-
+/* The help text: every command of every table, the options, the exit statuses. */
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: meshgatectl [-p PREFIX | -S SOCKET] [--json] COMMAND\n"
-		   "\n"
-		   "commands:\n"
-		   "  stats        ports, nodes, drops and gateway counters\n"
-		   "  ports        per-port counters\n"
-		   "  nodes        per-graph-node packets and cycles per packet\n"
-		   "  drops        drop counters by reason (--all: zeros too)\n"
-		   "  raw CMD      any telemetry command, printed as JSON\n"
-		   "\n"
-		   "  -p, --prefix PREFIX   meshgate's dpdk.file_prefix (default meshgate)\n"
-		   "  -S, --socket PATH     the telemetry socket itself\n"
-		   "  -j, --json            print JSON\n");
+	fprintf(f, "usage: meshgatectl [OPTIONS] COMMAND [ARGUMENTS]\n");
+	for (unsigned int g = 0; g < NGROUPS; g++) {
+		fprintf(f, "\n%s:\n", groups[g].title);
+		for (const struct ctl_cmd *c = groups[g].cmds(); c->noun != NULL; c++) {
+			char syn[160];
+
+			if (c->help == NULL)
+				continue;
+			snprintf(syn, sizeof(syn), "%s%s%s%s%s", c->noun, c->verb ? " " : "",
+				 c->verb ? c->verb : "", c->args[0] ? " " : "", c->args);
+			if (strlen(syn) < 44)
+				fprintf(f, "  %-44s %s\n", syn, c->help);
+			else
+				fprintf(f, "  %s\n  %-44s %s\n", syn, "", c->help);
+		}
+	}
+	fprintf(f,
+		"\n"
+		"A noun alone lists (\"route\" is \"routes\"); \"del\" may be spelled \"delete\".\n"
+		"Options may come anywhere; after --, nothing is an option (an ID like -x).\n"
+		"\n"
+		"Options:\n"
+		"  -p, --prefix PREFIX    the gateway's DPDK file prefix (default meshgate)\n"
+		"  -j, --json             print the gateway's JSON instead of tables\n"
+		"      --rest HOST:PORT   REST endpoint ([IPV6]:PORT too)\n"
+		"      --token-file FILE  REST bearer token (also $MESHGATE_TOKEN_FILE)\n"
+		"      --nsm PATH         NSM socket\n"
+		"  -S, --socket PATH      DPDK telemetry socket\n"
+		"  -a, --all              drops: list reasons with no drops too\n"
+		"      --once             nsm monitor: stop after the initial state\n"
+		"      --id ID            nsm monitor: only connection ID\n"
+		"  -h, --help             this text\n"
+		"\n"
+		"Where the gateway is: its run directory /var/run/dpdk/PREFIX holds rest.addr\n"
+		"(HOST:PORT), rest.token (unless meshgate reads a token file) and nsm.sock. The\n"
+		"default prefix \"meshgate\" serves 127.0.0.1:8080 and /run/meshgate/nsm.sock.\n"
+		"The token is never printed.\n"
+		"\n"
+		"Errors the gateway returns are printed to stderr as\n"
+		"  meshgatectl: FIELD: MESSAGE (HTTP 400)        REST\n"
+		"  meshgatectl: FIELD: MESSAGE (NSM NOT_FOUND)   NSM socket\n"
+		"and, with --json, their JSON goes to stdout as well.\n"
+		"\n"
+		"Exit status:\n"
+		"  0  done\n"
+		"  1  the gateway refused the request, or its answer was not understood\n"
+		"  2  usage error: a bad command, option or argument (it is named), or an\n"
+		"     input file that cannot be read or is not JSON\n"
+		"  3  the gateway cannot be reached: not running, no such prefix, no address\n"
+		"     or socket, connection refused or lost, token unreadable\n");
 }
 
+/* Find the command for @argv; @consumed: how many words named it. */
+static const struct ctl_cmd *
+find_cmd(int argc, char **argv, int *consumed, bool *noun_known)
+{
+	const struct ctl_cmd *alone = NULL, *list = NULL;
+
+	*noun_known = false;
+	for (unsigned int g = 0; g < NGROUPS; g++)
+		for (const struct ctl_cmd *c = groups[g].cmds(); c->noun != NULL; c++) {
+			if (strcmp(c->noun, argv[0]) != 0)
+				continue;
+			*noun_known = true;
+			if (c->verb == NULL) {
+				alone = c;
+			} else if (argc > 1 && strcmp(c->verb, argv[1]) == 0) {
+				*consumed = 2;
+				return c;
+			} else if (strcmp(c->verb, "list") == 0) {
+				list = c;
+			}
+		}
+	*consumed = 1;
+	if (alone != NULL)
+		return alone;
+	return argc == 1 ? list : NULL;
+}
+
+/* The verbs of @noun, for a message. */
+static void
+verbs_of(const char *noun, char *buf, size_t n)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (unsigned int g = 0; g < NGROUPS; g++)
+		for (const struct ctl_cmd *c = groups[g].cmds(); c->noun != NULL; c++)
+			if (c->verb != NULL && c->help != NULL && strcmp(c->noun, noun) == 0 && o < n)
+				o += (size_t)snprintf(buf + o, n - o, "%s%s", o ? ", " : "", c->verb);
+}
+
+/* Refuse a command-specific option given to a command that does not take it. */
+static int
+check_opts(const struct ctl *c, const struct ctl_cmd *cmd)
+{
+	static const struct {
+		unsigned int bit;
+		const char *name;
+	} opts[] = {{CTL_OPT_ALL, "--all"}, {CTL_OPT_ONCE, "--once"}, {CTL_OPT_ID, "--id"}};
+	const bool given[] = {c->all, c->once, c->monitor_id != NULL};
+
+	for (unsigned int i = 0; i < 3; i++)
+		if (given[i] && !(cmd->opts & opts[i].bit))
+			return ctl_usage_err(cmd, "%s does not apply here", opts[i].name);
+	return CTL_EXIT_OK;
+}
+
+/* Parse the global options, find the command, run it; its exit status is ours. */
 int
 main(int argc, char **argv)
 {
+	enum { O_REST = 256, O_TOKEN, O_NSM, O_ONCE, O_ID };
 	static const struct option lo[] = {
-		{"prefix", required_argument, NULL, 'p'}, {"socket", required_argument, NULL, 'S'},
-		{"json", no_argument, NULL, 'j'},         {"all", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"prefix", required_argument, NULL, 'p'},
+		{"socket", required_argument, NULL, 'S'},
+		{"json", no_argument, NULL, 'j'},
+		{"all", no_argument, NULL, 'a'},
+		{"help", no_argument, NULL, 'h'},
+		{"rest", required_argument, NULL, O_REST},
+		{"token-file", required_argument, NULL, O_TOKEN},
+		{"nsm", required_argument, NULL, O_NSM},
+		{"once", no_argument, NULL, O_ONCE},
+		{"id", required_argument, NULL, O_ID},
+		{NULL, 0, NULL, 0},
 	};
-	const char *prefix = "meshgate", *sock = NULL, *cmd;
-	char path[256];
-	int c, json = 0, all = 0, fd, rc = 0;
+	struct ctl c = {.prefix = "meshgate"};
+	const struct ctl_cmd *cmd;
+	bool noun_known;
+	int opt, used, rc;
 
-	while ((c = getopt_long(argc, argv, "p:S:jah", lo, NULL)) != -1) {
-		switch (c) {
-		case 'p': prefix = optarg; break;
-		case 'S': sock = optarg; break;
-		case 'j': json = 1; break;
-		case 'a': all = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+	opterr = 0; /* our own messages, in our own words */
+	while ((opt = getopt_long(argc, argv, ":p:S:jah", lo, NULL)) != -1) {
+		switch (opt) {
+		case 'p': c.prefix = optarg; break;
+		case 'S': c.tel_socket = optarg; break;
+		case 'j': c.json = true; break;
+		case 'a': c.all = true; break;
+		case 'h': usage(stdout); return CTL_EXIT_OK;
+		case O_REST: c.rest_addr = optarg; break;
+		case O_TOKEN:
+			c.token_file = optarg;
+			c.token_origin = "--token-file";
+			break;
+		case O_NSM: c.nsm_path = optarg; break;
+		case O_ONCE: c.once = true; break;
+		case O_ID: c.monitor_id = optarg; break;
+		case ':':
+			ctl_err("option '%s' needs a value", argv[optind - 1]);
+			return CTL_EXIT_USAGE;
+		default:
+			if (optopt != 0)
+				ctl_err("unknown option '-%c' (meshgatectl --help lists them)", optopt);
+			else
+				ctl_err("unknown option '%s' (meshgatectl --help lists them)",
+					argv[optind - 1]);
+			return CTL_EXIT_USAGE;
 		}
+	}
+	if (c.rest_addr != NULL && !http_addr_valid(c.rest_addr)) {
+		ctl_err("--rest: '%s' is not HOST:PORT (or [IPV6]:PORT)", c.rest_addr);
+		return CTL_EXIT_USAGE;
+	}
+	if (c.prefix[0] == '\0' || strchr(c.prefix, '/') != NULL || strlen(c.prefix) > 200) {
+		ctl_err("--prefix: '%s' is not a file prefix", c.prefix);
+		return CTL_EXIT_USAGE;
+	}
+	snprintf(c.run_dir, sizeof(c.run_dir), "/var/run/dpdk/%s", c.prefix);
+	if (c.token_file == NULL && getenv("MESHGATE_TOKEN_FILE") != NULL &&
+	    getenv("MESHGATE_TOKEN_FILE")[0] != '\0') {
+		c.token_file = getenv("MESHGATE_TOKEN_FILE");
+		c.token_origin = "MESHGATE_TOKEN_FILE";
 	}
 	if (optind >= argc) {
 		usage(stderr);
-		return 2;
+		return CTL_EXIT_USAGE;
 	}
-	cmd = argv[optind];
-	if (sock == NULL) {
-		snprintf(path, sizeof(path), "/var/run/dpdk/%s/dpdk_telemetry.v2", prefix);
-		sock = path;
-	}
-	fd = tel_connect(sock);
-	if (fd < 0) {
-		fprintf(stderr, "meshgatectl: cannot reach meshgate at %s: %s (is it running, "
-				"with this file prefix?)\n", sock, strerror(errno));
-		return 1;
-	}
-	if (strcmp(cmd, "raw") == 0) {
-		json_t *v;
+	cmd = find_cmd(argc - optind, argv + optind, &used, &noun_known);
+	if (cmd == NULL) {
+		char verbs[256];
 
-		if (optind + 1 >= argc) {
-			fprintf(stderr, "meshgatectl: raw needs a command such as /meshgate/stats\n");
-			close(fd);
-			return 2;
+		if (!noun_known) {
+			ctl_err("unknown command '%s' (meshgatectl --help lists them)", argv[optind]);
+			return CTL_EXIT_USAGE;
 		}
-		v = tel_query(fd, argv[optind + 1]);
-		if (v == NULL) {
-			fprintf(stderr, "meshgatectl: no answer to %s\n", argv[optind + 1]);
-			rc = 1;
-		} else {
-			json_dumpf(v, stdout, JSON_INDENT(2));
-			putchar('\n');
-			json_decref(v);
-		}
-	} else if (!strcmp(cmd, "stats") || !strcmp(cmd, "ports") || !strcmp(cmd, "nodes") ||
-		   !strcmp(cmd, "drops")) {
-		int want_all = !strcmp(cmd, "stats");
-		json_t *ports = NULL, *nodes = NULL, *drops = NULL, *gw = NULL;
-
-		if (want_all || !strcmp(cmd, "ports"))
-			ports = tel_query(fd, "/meshgate/ports");
-		if (want_all || !strcmp(cmd, "nodes"))
-			nodes = tel_query(fd, "/meshgate/nodes");
-		if (want_all || !strcmp(cmd, "drops"))
-			drops = tel_query(fd, "/meshgate/drops");
-		if (want_all)
-			gw = tel_query(fd, "/meshgate/stats");
-		if ((want_all && (!ports || !nodes || !drops || !gw)) ||
-		    (!want_all && !ports && !nodes && !drops)) {
-			fprintf(stderr, "meshgatectl: meshgate did not answer\n");
-			rc = 1;
-		} else if (json) {
-			json_t *o = json_object();
-
-			if (ports) json_object_set(o, "ports", ports);
-			if (nodes) json_object_set(o, "nodes", nodes);
-			if (drops) json_object_set(o, "drops", drops);
-			if (gw) json_object_set(o, "gateway", gw);
-			json_dumpf(o, stdout, JSON_INDENT(2));
-			putchar('\n');
-			json_decref(o);
-		} else {
-			if (ports) show_ports(ports);
-			if (nodes) { if (ports) putchar('\n'); show_nodes(nodes); }
-			if (drops) { if (ports || nodes) putchar('\n'); show_drops(drops, all); }
-			if (gw) {
-				const char *k;
-				json_t *v;
-
-				putchar('\n');
-				json_object_foreach(gw, k, v)
-					printf("%-18s %" PRIu64 "\n", k,
-					       json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0);
-			}
-		}
-		json_decref(ports);
-		json_decref(nodes);
-		json_decref(drops);
-		json_decref(gw);
-	} else {
-		fprintf(stderr, "meshgatectl: unknown command '%s'\n", cmd);
-		usage(stderr);
-		rc = 2;
+		verbs_of(argv[optind], verbs, sizeof(verbs));
+		if (optind + 1 < argc)
+			ctl_err("%s: unknown verb '%s' (%s)", argv[optind], argv[optind + 1], verbs);
+		else
+			ctl_err("%s: needs a verb (%s)", argv[optind], verbs);
+		return CTL_EXIT_USAGE;
 	}
-	close(fd);
-	return rc;
+	rc = check_opts(&c, cmd);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	/* "meshgatectl ... | head" ends quietly. */
+	signal(SIGPIPE, SIG_DFL);
+	return cmd->fn(&c, cmd, argc - optind - used, argv + optind + used);
 }

@@ -1,0 +1,435 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * A small HTTP/1.1 client for meshgate's REST endpoint: one request per TCP
+ * connection (Connection: close), IPv4 or IPv6, a body sent with
+ * Content-Length, and a response read by Content-Length, by chunked transfer
+ * coding, or until the server closes the connection.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+
+/* The largest response accepted: a full table of routes fits many times over. */
+#define HTTP_MAX_RESPONSE (256u << 20)
+
+/* Split "HOST:PORT" or "[V6]:PORT" into its host and port; 0 or -1. */
+static int
+split_addr(const char *addr, char *host, size_t hn, char *port, size_t pn)
+{
+	const char *p;
+	size_t hl;
+	unsigned long v;
+	char *end;
+
+	if (addr[0] == '[') {
+		const char *close = strchr(addr, ']');
+
+		if (close == NULL || close[1] != ':')
+			return -1;
+		hl = (size_t)(close - addr - 1);
+		p = close + 2;
+		if (hl == 0 || hl >= hn)
+			return -1;
+		memcpy(host, addr + 1, hl);
+	} else {
+		const char *colon = strrchr(addr, ':');
+
+		/* An IPv6 address must be in brackets: its colons are ambiguous. */
+		if (colon == NULL || strchr(addr, ':') != colon)
+			return -1;
+		hl = (size_t)(colon - addr);
+		p = colon + 1;
+		if (hl == 0 || hl >= hn)
+			return -1;
+		memcpy(host, addr, hl);
+	}
+	host[hl] = '\0';
+	errno = 0;
+	v = strtoul(p, &end, 10);
+	if (*p < '0' || *p > '9' || *end != '\0' || errno != 0 || v == 0 || v > 65535 ||
+	    strlen(p) >= pn)
+		return -1;
+	strcpy(port, p);
+	return 0;
+}
+
+/* Connect to @host:@port with send and receive timeouts; the socket or -1. */
+static int
+dial(const char *host, const char *port, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	struct timeval tv = {.tv_sec = CTL_TIMEOUT_S};
+	int fd = -1, rc, e = ECONNREFUSED;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve %s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		/* Linux applies SO_SNDTIMEO to connect() too. */
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		e = errno == EINPROGRESS ? ETIMEDOUT : errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		snprintf(err, errlen, "%s", strerror(e));
+	return fd;
+}
+
+/* Write all of @buf; 0 or -errno. */
+static int
+send_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Find the blank line ending the headers in @p[0..n); its end offset, or 0. */
+static size_t
+headers_end(const char *p, size_t n)
+{
+	for (size_t i = 3; i < n; i++)
+		if (p[i] == '\n' && p[i - 1] == '\r' && p[i - 2] == '\n' && p[i - 3] == '\r')
+			return i + 1;
+	return 0;
+}
+
+/* What the headers say about the body. */
+struct framing {
+	long long length; /* Content-Length, or -1 */
+	bool chunked;
+};
+
+/* Parse the status line and the headers we need; 0 or -1. */
+static int
+parse_head(char *head, struct http_resp *r, struct framing *fr)
+{
+	char *save = NULL, *line = strtok_r(head, "\r\n", &save);
+	int major, minor, st, off = 0;
+
+	fr->length = -1;
+	fr->chunked = false;
+	if (line == NULL || sscanf(line, "HTTP/%d.%d %3d%n", &major, &minor, &st, &off) != 3 ||
+	    st < 100 || st > 599)
+		return -1;
+	r->status = st;
+	snprintf(r->reason, sizeof(r->reason), "%s", line[off] == ' ' ? line + off + 1 : "");
+	while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+		char *colon = strchr(line, ':'), *v;
+
+		if (colon == NULL)
+			return -1;
+		*colon = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		if (strcasecmp(line, "Content-Length") == 0) {
+			char *end;
+
+			errno = 0;
+			fr->length = strtoll(v, &end, 10);
+			if (errno != 0 || end == v || fr->length < 0)
+				return -1;
+		} else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+			fr->chunked = strcasestr(v, "chunked") != NULL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Decode a chunked body in @p[0..n) into @out (allocated); 1 when complete,
+ * 0 when more bytes are needed, -1 when malformed.
+ */
+static int
+dechunk(const char *p, size_t n, char **out, size_t *outlen)
+{
+	size_t pos = 0, len = 0;
+	char *buf = malloc(n + 1);
+
+	if (buf == NULL)
+		return -1;
+	for (;;) {
+		const char *eol = memchr(p + pos, '\n', n - pos);
+		unsigned long long sz;
+		char *end;
+
+		if (eol == NULL)
+			break;
+		errno = 0;
+		sz = strtoull(p + pos, &end, 16);
+		if (end == p + pos || errno != 0 || sz > HTTP_MAX_RESPONSE) {
+			free(buf);
+			return -1;
+		}
+		pos = (size_t)(eol - p) + 1;
+		if (sz == 0) {
+			/* Trailers, then an empty line. */
+			for (;;) {
+				eol = memchr(p + pos, '\n', n - pos);
+				if (eol == NULL)
+					goto more;
+				if (eol == p + pos || (eol == p + pos + 1 && p[pos] == '\r')) {
+					buf[len] = '\0';
+					*out = buf;
+					*outlen = len;
+					return 1;
+				}
+				pos = (size_t)(eol - p) + 1;
+			}
+		}
+		if (n - pos < sz + 2)
+			break;
+		memcpy(buf + len, p + pos, sz);
+		len += sz;
+		pos += sz;
+		if (p[pos] == '\r')
+			pos++;
+		if (p[pos] != '\n') {
+			free(buf);
+			return -1;
+		}
+		pos++;
+	}
+more:
+	free(buf);
+	return 0;
+}
+
+/* Statuses that never carry a body. */
+static bool
+no_body(int status)
+{
+	return status == 204 || status == 304 || (status >= 100 && status < 200);
+}
+
+/* Read the response on @fd into @r; 0, or -1 with @err. */
+static int
+read_response(int fd, struct http_resp *r, char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0, hend = 0;
+	struct framing fr = {.length = -1};
+	int rc = -1;
+
+	for (;;) {
+		ssize_t n;
+
+		/* Headers, skipping any 1xx interim responses. */
+		while (hend == 0 && (hend = headers_end(buf ? buf : "", len)) != 0) {
+			char *head = strndup(buf, hend);
+
+			if (head == NULL || parse_head(head, r, &fr) < 0) {
+				free(head);
+				snprintf(err, errlen, "malformed HTTP response header");
+				goto out;
+			}
+			free(head);
+			if (r->status >= 100 && r->status < 200) {
+				memmove(buf, buf + hend, len - hend);
+				len -= hend;
+				hend = 0;
+			}
+		}
+		if (hend != 0) {
+			size_t have = len - hend;
+
+			if (no_body(r->status)) {
+				r->body = strdup("");
+				r->len = 0;
+				rc = r->body ? 0 : -1;
+				goto out;
+			}
+			if (fr.chunked) {
+				int d = dechunk(buf + hend, have, &r->body, &r->len);
+
+				if (d < 0) {
+					snprintf(err, errlen, "malformed chunked body");
+					goto out;
+				}
+				if (d > 0) {
+					rc = 0;
+					goto out;
+				}
+			} else if (fr.length >= 0 && have >= (size_t)fr.length) {
+				break;
+			}
+		}
+		if (cap - len < 65536) {
+			char *nb;
+
+			if (cap >= HTTP_MAX_RESPONSE) {
+				snprintf(err, errlen, "response larger than %u bytes", HTTP_MAX_RESPONSE);
+				goto out;
+			}
+			cap = cap ? cap * 2 : 65536 * 2;
+			nb = realloc(buf, cap);
+			if (nb == NULL) {
+				snprintf(err, errlen, "out of memory");
+				goto out;
+			}
+			buf = nb;
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "%s",
+				 errno == EAGAIN ? "no answer within the timeout" : strerror(errno));
+			goto out;
+		}
+		if (n == 0) {
+			if (hend == 0) {
+				snprintf(err, errlen, "connection closed before a response");
+				goto out;
+			}
+			if (fr.chunked || fr.length >= 0) {
+				snprintf(err, errlen, "connection closed in the middle of the body");
+				goto out;
+			}
+			break; /* the body runs until the close */
+		}
+		len += (size_t)n;
+	}
+	{
+		size_t blen = fr.length >= 0 ? (size_t)fr.length : len - hend;
+
+		r->body = malloc(blen + 1);
+		if (r->body == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		memcpy(r->body, buf + hend, blen);
+		r->body[blen] = '\0';
+		r->len = blen;
+		rc = 0;
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+int
+http_request(const char *addr, const char *token, const char *method, const char *path,
+	     const char *body, size_t blen, struct http_resp *r, bool *unreachable, char *err,
+	     size_t errlen)
+{
+	char host[128], port[8], *head = NULL;
+	int fd, n, rc;
+	bool v6 = addr[0] == '[';
+
+	memset(r, 0, sizeof(*r));
+	*unreachable = false;
+	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+		snprintf(err, errlen, "'%s' is not HOST:PORT (or [IPV6]:PORT)", addr);
+		*unreachable = true;
+		return -1;
+	}
+	fd = dial(host, port, err, errlen);
+	if (fd < 0) {
+		*unreachable = true;
+		return -1;
+	}
+	n = asprintf(&head,
+		     "%s %s HTTP/1.1\r\n"
+		     "Host: %s%s%s:%s\r\n"
+		     "User-Agent: meshgatectl\r\n"
+		     "Accept: application/json, text/plain\r\n"
+		     "Connection: close\r\n"
+		     "%s%s%s"
+		     "%s"
+		     "Content-Length: %zu\r\n"
+		     "\r\n",
+		     method, path, v6 ? "[" : "", host, v6 ? "]" : "", port,
+		     token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "",
+		     body ? "Content-Type: application/json\r\n" : "", body ? blen : 0);
+	if (n < 0) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = send_all(fd, head, (size_t)n);
+	/* The header holds the token: clear it before it goes back to the heap. */
+	explicit_bzero(head, (size_t)n);
+	free(head);
+	if (rc == 0 && body != NULL)
+		rc = send_all(fd, body, blen);
+	if (rc < 0) {
+		snprintf(err, errlen, "sending the request: %s", strerror(-rc));
+		close(fd);
+		return -1;
+	}
+	rc = read_response(fd, r, err, errlen);
+	close(fd);
+	if (rc < 0)
+		http_resp_free(r);
+	return rc;
+}
+
+bool
+http_addr_valid(const char *addr)
+{
+	char host[128], port[8];
+
+	return split_addr(addr, host, sizeof(host), port, sizeof(port)) == 0;
+}
+
+void
+http_resp_free(struct http_resp *r)
+{
+	free(r->body);
+	r->body = NULL;
+	r->len = 0;
+}
+
+void
+http_escape(const char *s, char *out, size_t n)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 4 < n; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '.' || ch == '_' || ch == '~' || ch == ':') {
+			out[o++] = (char)ch;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 15];
+		}
+	}
+	out[o] = '\0';
+}
