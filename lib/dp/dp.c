@@ -222,6 +222,9 @@ fib_sync(struct mg_dp *dp)
 
 /* ---- interfaces ---------------------------------------------------------------- */
 
+static void iface_counters_raw(const struct mg_dp *dp, uint16_t ifindex,
+			       struct mg_if_counters *out);
+
 static uint16_t *
 vlan_map_alloc(void)
 {
@@ -253,6 +256,9 @@ mg_dp_iface_set(struct mg_dp *dp, const struct mg_dp_iface *ifc)
 		__atomic_store_n(&dp->vlan_if[ifc->port], map, __ATOMIC_RELEASE);
 	}
 	old = dp->ifaces[ifc->ifindex];
+	/* A new interface in this slot counts from zero (see mg_dp_iface_counters). */
+	if (old == NULL)
+		iface_counters_raw(dp, ifc->ifindex, &dp->ifc_base[ifc->ifindex]);
 	/* Publish the record before the maps that lead to it. */
 	__atomic_store_n(&dp->ifaces[ifc->ifindex], rec, __ATOMIC_RELEASE);
 	if (ifc->vlan == 0)
@@ -697,12 +703,11 @@ mg_dp_worker_set_rxqs(struct mg_dp *dp, unsigned int w, const struct mg_rxq *q, 
 	return 0;
 }
 
-void
-mg_dp_iface_counters(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_counters *out)
+/* The workers' counters of @ifindex summed, since the process started. */
+static void
+iface_counters_raw(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_counters *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (ifindex >= MG_MAX_IFACES)
-		return;
 	for (unsigned int w = 0; w < dp->nb_workers; w++) {
 		const struct mg_if_counters *c = &dp->workers[w]->ifc[ifindex];
 
@@ -712,6 +717,28 @@ mg_dp_iface_counters(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_coun
 		out->tx_bytes += __atomic_load_n(&c->tx_bytes, __ATOMIC_RELAXED);
 		out->drops += __atomic_load_n(&c->drops, __ATOMIC_RELAXED);
 	}
+}
+
+/*
+ * Counters of @ifindex since its interface was created: the workers own
+ * theirs and never reset them (a reset from here would race with their
+ * increments), so a new interface in a reused slot starts from a base.
+ */
+void
+mg_dp_iface_counters(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_counters *out)
+{
+	const struct mg_if_counters *b;
+
+	memset(out, 0, sizeof(*out));
+	if (ifindex >= MG_MAX_IFACES)
+		return;
+	iface_counters_raw(dp, ifindex, out);
+	b = &dp->ifc_base[ifindex];
+	out->rx_pkts -= b->rx_pkts;
+	out->rx_bytes -= b->rx_bytes;
+	out->tx_pkts -= b->tx_pkts;
+	out->tx_bytes -= b->tx_bytes;
+	out->drops -= b->drops;
 }
 
 struct rte_mempool *

@@ -384,6 +384,7 @@ struct mg_dp {
 	struct mg_lcore_stats *stats;        /**< RTE_MAX_LCORE entries. */
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
 	/* Main lcore only. */
+	struct mg_if_counters ifc_base[MG_MAX_IFACES]; /**< Counters when each interface was made. */
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */
 	uint32_t adj_nfree;
 	struct mg_adj_limbo *limbo;          /**< Freed, not yet past a grace period (FIFO). */

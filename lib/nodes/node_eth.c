@@ -171,12 +171,13 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	}
 	cc->bytes += m->pkt_len;
 	cc->pkts++;
+	/* Before any drop: the drop node charges it to this interface. */
+	md->rx_if = cc->ifx;
 	if (unlikely(!rte_is_multicast_ether_addr(&eth->dst_addr) &&
 		     !rte_is_same_ether_addr(&eth->dst_addr, &ifc->mac))) {
 		md->drop = MG_DROP_ETH_NOT_FOR_US;
 		return ETH_NEXT_DROP;
 	}
-	md->rx_if = cc->ifx;
 	md->net = ifc->net;
 	md->flags = 0;
 	if (likely(ei.type == MG_ETH_IPV4_BE)) {
