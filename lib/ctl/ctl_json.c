@@ -165,18 +165,21 @@ static int
 cj_enum(json_t *obj, const char *key, const char *path, const char *const *names, int *out,
 	struct mg_error *err)
 {
-	char buf[32], p[128];
+	char buf[32], p[128], list[128] = "";
 	int rc = cj_str(obj, key, path, buf, sizeof(buf), false, err);
 
 	if (rc <= 0)
 		return rc;
-	for (int i = 0; names[i]; i++)
+	for (int i = 0; names[i]; i++) {
 		if (strcmp(buf, names[i]) == 0) {
 			*out = i;
 			return 1;
 		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+			 names[i]);
+	}
 	fpath(p, sizeof(p), path, key);
-	return mg_error_set(err, EINVAL, p, "'%s' is not a known value", buf);
+	return mg_error_set(err, EINVAL, p, "'%s' is not one of: %s", buf, list);
 }
 
 #define TRY(x)                                                                             \
@@ -280,8 +283,7 @@ cj_spec(enum mg_op_kind kind, json_t *o, const char *path, struct mg_op *op, str
 		TRY(cj_str(o, "network", path, op->route.network, sizeof(op->route.network), false,
 			   err));
 		TRY(cj_prefix(o, "prefix", path, &op->route.prefix, true, err));
-		if (op->verb == MG_OP_DEL)
-			return 0;
+		/* A delete needs the prefix only, but what else it names must be valid. */
 		TRY(cj_ip(o, "via", path, &op->route.via, false, err));
 		TRY(cj_str(o, "interface", path, op->route.iface, sizeof(op->route.iface), false,
 			   err));
@@ -294,9 +296,7 @@ cj_spec(enum mg_op_kind kind, json_t *o, const char *path, struct mg_op *op, str
 		TRY(cj_str(o, "interface", path, op->neigh.iface, sizeof(op->neigh.iface), true,
 			   err));
 		TRY(cj_ip(o, "ip", path, &op->neigh.ip, true, err));
-		if (op->verb == MG_OP_DEL)
-			return 0;
-		TRY(cj_mac(o, "mac", path, &op->neigh.mac, true, err));
+		TRY(cj_mac(o, "mac", path, &op->neigh.mac, op->verb != MG_OP_DEL, err));
 		return 0;
 	default:
 		return mg_error_set(err, EINVAL, path, "unknown kind");

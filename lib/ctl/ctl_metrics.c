@@ -9,25 +9,33 @@
 #include "mg_dp.h"
 #include "mg_stats.h"
 
-/* A label value: backslash, double quote and newline escaped. */
-static const char *
-lv(const char *s, char *buf, size_t n)
+/* A label value, whole: backslash, double quote and newline escaped. */
+static void
+lv(FILE *f, const char *s)
 {
-	size_t o = 0;
-
-	for (; *s && o + 3 < n; s++) {
+	for (; *s; s++) {
 		if (*s == '\\' || *s == '"') {
-			buf[o++] = '\\';
-			buf[o++] = *s;
+			fputc('\\', f);
+			fputc(*s, f);
 		} else if (*s == '\n') {
-			buf[o++] = '\\';
-			buf[o++] = 'n';
+			fputs("\\n", f);
 		} else {
-			buf[o++] = *s;
+			fputc(*s, f);
 		}
 	}
-	buf[o] = '\0';
-	return buf;
+}
+
+/* NAME{LABEL="VALUE"} or NAME{LABEL="VALUE",LABEL2="VALUE2"} (@l2 NULL: one label). */
+static void
+series(FILE *f, const char *name, const char *l1, const char *v1, const char *l2, const char *v2)
+{
+	fprintf(f, "%s{%s=\"", name, l1);
+	lv(f, v1);
+	if (l2 != NULL) {
+		fprintf(f, "\",%s=\"", l2);
+		lv(f, v2);
+	}
+	fputs("\"} ", f);
 }
 
 static void
@@ -45,7 +53,7 @@ char *
 ctl_metrics_text(struct mg_ctl *c, size_t *len)
 {
 	struct mg_stats *s = calloc(1, sizeof(*s));
-	char *text = NULL, a[256], b[256];
+	char *text = NULL, a[256];
 	FILE *f = open_memstream(&text, len);
 	static const struct pm ports[] = {
 		{"rx_packets_total", "counter", "Packets received on the port.",
@@ -77,14 +85,17 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 	for (unsigned int k = 0; k < RTE_DIM(ports); k++) {
 		snprintf(a, sizeof(a), "meshgate_port_%s", ports[k].suffix);
 		family(f, a, ports[k].type, ports[k].help);
-		for (unsigned int i = 0; i < s->nports; i++)
-			fprintf(f, "%s{port=\"%s\"} %" PRIu64 "\n", a, lv(s->ports[i].name, b, sizeof(b)),
+		for (unsigned int i = 0; i < s->nports; i++) {
+			series(f, a, "port", s->ports[i].name, NULL, NULL);
+			fprintf(f, "%" PRIu64 "\n",
 				*(const uint64_t *)((const char *)&s->ports[i] + ports[k].off));
+		}
 	}
 	family(f, "meshgate_port_link_up", "gauge", "1 if the port's link is up.");
-	for (unsigned int i = 0; i < s->nports; i++)
-		fprintf(f, "meshgate_port_link_up{port=\"%s\"} %d\n", lv(s->ports[i].name, b, sizeof(b)),
-			s->ports[i].link_up);
+	for (unsigned int i = 0; i < s->nports; i++) {
+		series(f, "meshgate_port_link_up", "port", s->ports[i].name, NULL, NULL);
+		fprintf(f, "%d\n", s->ports[i].link_up);
+	}
 	family(f, "meshgate_node_packets_total", "counter", "Packets a graph node processed.");
 	for (unsigned int i = 0; i < s->nnodes; i++)
 		fprintf(f, "meshgate_node_packets_total{node=\"%s\"} %" PRIu64 "\n", s->nodes[i].name,
@@ -106,18 +117,23 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 			s->drops[r]);
 	{
 		static const struct {
-			const char *name, *help;
+			const char *name, *help, *conn_help;
 			size_t off;
 		} ic[] = {
 			{"rx_packets_total", "Packets received on the interface.",
+			 "Packets received on the connection's interface.",
 			 offsetof(struct mg_if_counters, rx_pkts)},
 			{"rx_bytes_total", "Bytes received on the interface.",
+			 "Bytes received on the connection's interface.",
 			 offsetof(struct mg_if_counters, rx_bytes)},
 			{"tx_packets_total", "Packets sent on the interface.",
+			 "Packets sent on the connection's interface.",
 			 offsetof(struct mg_if_counters, tx_pkts)},
 			{"tx_bytes_total", "Bytes sent on the interface.",
+			 "Bytes sent on the connection's interface.",
 			 offsetof(struct mg_if_counters, tx_bytes)},
 			{"drops_total", "Packets received on the interface and dropped.",
+			 "Packets received on the connection's interface and dropped.",
 			 offsetof(struct mg_if_counters, drops)},
 		};
 
@@ -127,35 +143,32 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 			for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
 				const struct mg_iface *ifc = mg_model_iface_get(c->env.model, i);
 				struct mg_if_counters cnt;
-				char nb[128];
 
 				if (ifc == NULL || c->env.dp == NULL)
 					continue;
 				mg_dp_iface_counters(c->env.dp, ifc->id, &cnt);
-				fprintf(f, "%s{interface=\"%s\",network=\"%s\"} %" PRIu64 "\n", a,
-					lv(ifc->name, b, sizeof(b)),
-					lv(mg_model_network_get(c->env.model, ifc->network)->spec.name, nb,
-					   sizeof(nb)),
+				series(f, a, "interface", ifc->name, "network",
+				       mg_model_network_get(c->env.model, ifc->network)->spec.name);
+				fprintf(f, "%" PRIu64 "\n",
 					*(const uint64_t *)((const char *)&cnt + ic[k].off));
 			}
 		}
 		for (unsigned int k = 0; k < RTE_DIM(ic); k++) {
 			snprintf(a, sizeof(a), "meshgate_connection_%s", ic[k].name);
-			family(f, a, "counter", ic[k].help);
+			family(f, a, "counter", ic[k].conn_help);
 			for (unsigned int i = 0; i < CTL_MAX_CONNS; i++) {
 				const struct conn *kc = &c->conns[i];
 				const struct mg_iface *ifc;
 				struct mg_if_counters cnt;
 				const char *ns;
-				char nb[256];
 
 				if (!kc->used || c->env.dp == NULL ||
 				    (ifc = mg_model_iface_find(c->env.model, kc->iface)) == NULL)
 					continue;
 				mg_dp_iface_counters(c->env.dp, ifc->id, &cnt);
 				ns = json_string_value(json_object_get(kc->conn, "network_service"));
-				fprintf(f, "%s{connection=\"%s\",network_service=\"%s\"} %" PRIu64 "\n", a,
-					lv(kc->id, b, sizeof(b)), lv(ns ? ns : "", nb, sizeof(nb)),
+				series(f, a, "connection", kc->id, "network_service", ns ? ns : "");
+				fprintf(f, "%" PRIu64 "\n",
 					*(const uint64_t *)((const char *)&cnt + ic[k].off));
 			}
 		}

@@ -10,7 +10,8 @@
  *   /v1/networks[/NAME]         GET POST DELETE
  *   /v1/ports[/NAME]            GET POST DELETE
  *   /v1/interfaces[/NAME]       GET POST (a VLAN) DELETE
- *   /v1/interfaces/NAME/addresses[/ADDR[/LEN]]  POST DELETE
+ *   /v1/interfaces/NAME/addresses  POST
+ *   /v1/interfaces/NAME/addresses/ADDR[/LEN]  DELETE
  *   /v1/routes[?network=N]      GET POST
  *   /v1/routes/NET/ADDR/LEN     GET PUT DELETE
  *   /v1/neighbors               GET POST
@@ -19,6 +20,9 @@
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
  *   /v1/stats                   GET
  *   /metrics                    GET (Prometheus text)
+ *
+ * A path that is none of these is 404; a method a path does not have is 405
+ * with an Allow header.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -46,12 +51,14 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	bool authorized;   /* decided from the headers, before any body is kept */
 };
 
 struct resp {
 	int status;
 	char *text;   /* owned */
 	const char *type;
+	const char *allow; /* the Allow header of a 405 */
 };
 
 /* ---- token ---------------------------------------------------------------------------- */
@@ -64,10 +71,15 @@ load_token(struct mg_ctl *c, struct mg_error *err)
 	size_t n;
 
 	if (c->conf.token_file[0] != '\0') {
+		struct stat st;
+
 		f = fopen(c->conf.token_file, "r");
 		if (f == NULL)
 			return mg_error_set(err, errno, "control.rest.token_file", "cannot read %s: %s",
 					    c->conf.token_file, strerror(errno));
+		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+			REST_LOG(WARNING, "%s can be read by others than its owner (mode %03o): "
+				 "make it 0600\n", c->conf.token_file, (unsigned int)(st.st_mode & 0777));
 		n = fread(c->token, 1, sizeof(c->token) - 1, f);
 		fclose(f);
 		c->token[n] = '\0';
@@ -104,7 +116,10 @@ load_token(struct mg_ctl *c, struct mg_error *err)
 	return 0;
 }
 
-/* Constant time in the token's length: no early exit on the first mismatch. */
+/*
+ * "Bearer TOKEN" (the scheme is case-insensitive, RFC 9110 11.1), compared in
+ * constant time in the token's length: no early exit on the first mismatch.
+ */
 static bool
 token_ok(const struct mg_ctl *c, const char *hdr)
 {
@@ -112,9 +127,10 @@ token_ok(const struct mg_ctl *c, const char *hdr)
 	size_t n;
 	unsigned int diff = 0;
 
-	if (hdr == NULL || strncmp(hdr, "Bearer ", 7) != 0)
+	if (hdr == NULL || strncasecmp(hdr, "Bearer ", 7) != 0)
 		return false;
-	p = hdr + 7;
+	for (p = hdr + 7; *p == ' '; p++)
+		;
 	n = strlen(p);
 	diff |= (unsigned int)(n ^ c->token_len);
 	for (size_t i = 0; i < c->token_len; i++)
@@ -140,6 +156,18 @@ err_resp(const struct mg_error *e)
 	return json_resp(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)));
 }
 
+/* The gRPC-style code of statuses that no errno stands for. */
+static const char *
+status_code_name(int status)
+{
+	switch (status) {
+	case 401: return "UNAUTHENTICATED";
+	case 405: return "UNIMPLEMENTED";
+	case 413: return "RESOURCE_EXHAUSTED";
+	default: return NULL;
+	}
+}
+
 static struct resp
 simple_err(int status, int code, const char *field, const char *msg)
 {
@@ -149,7 +177,24 @@ simple_err(int status, int code, const char *field, const char *msg)
 	mg_error_set(&e, code, field, "%s", msg);
 	j = ctl_error_json(&e);
 	json_object_set_new(j, "status", json_integer(status));
+	if (status_code_name(status) != NULL)
+		json_object_set_new(j, "code", json_string(status_code_name(status)));
 	return json_resp(status, json_pack("{s:o}", "error", j));
+}
+
+static struct resp
+not_allowed(const char *allow)
+{
+	struct resp r = simple_err(405, EINVAL, "", "method not allowed here");
+
+	r.allow = allow;
+	return r;
+}
+
+static struct resp
+no_resource(void)
+{
+	return simple_err(404, ENOENT, "", "no such resource (see conf/openapi.yaml)");
 }
 
 /* ---- rendering the model -------------------------------------------------------------------- */
@@ -248,59 +293,164 @@ nb_cb(const struct mg_fwd_neigh_info *n, void *arg)
 
 /* ---- handlers ------------------------------------------------------------------------------- */
 
+/* The path of the first string in @j that holds a NUL character, in @path; false if none. */
+static bool
+find_nul(json_t *j, char *path, size_t n)
+{
+	size_t len = strlen(path), i;
+	const char *k;
+	json_t *v;
+
+	switch (json_typeof(j)) {
+	case JSON_STRING:
+		return strlen(json_string_value(j)) != json_string_length(j);
+	case JSON_OBJECT:
+		json_object_foreach(j, k, v) {
+			snprintf(path + len, n - len, "%s%s", len ? "." : "", k);
+			if (find_nul(v, path, n))
+				return true;
+		}
+		break;
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v) {
+			snprintf(path + len, n - len, "[%zu]", i);
+			if (find_nul(v, path, n))
+				return true;
+		}
+		break;
+	default:
+		break;
+	}
+	path[len] = '\0';
+	return false;
+}
+
 static json_t *
 parse_body(const struct req *rq, struct mg_error *e)
 {
 	json_error_t je;
 	json_t *j;
+	char path[sizeof(e->field)] = "";
 
 	if (rq->body == NULL || rq->len == 0) {
 		mg_error_set(e, EINVAL, "", "a JSON body is required");
 		return NULL;
 	}
-	j = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL)
+	/* NULs are let through the parser to be refused with the field that holds one. */
+	j = json_loadb(rq->body, rq->len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY,
+		       &je);
+	if (j == NULL) {
 		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
 			     je.column, je.text);
+		return NULL;
+	}
+	if (find_nul(j, path, sizeof(path))) {
+		mg_error_set(e, EINVAL, path, "contains a NUL character");
+		json_decref(j);
+		return NULL;
+	}
 	return j;
 }
 
-/* POST a spec of @kind: add it. */
-static struct resp
-post_spec(struct mg_ctl *c, const struct req *rq, enum mg_op_kind kind, const char *iface)
+/*
+ * The model names some fields by its own words: say them as the request
+ * body does ("id" of a VLAN is its "vlan").
+ */
+static const char *
+body_field(enum mg_op_kind kind, const char *field)
 {
-	struct mg_error e;
-	struct mg_op op;
+	if (kind == MG_OP_VLAN && (!strcmp(field, "id") || !strcmp(field, "name")))
+		return "vlan";
+	return field;
+}
+
+/*
+ * Parse a spec of @kind from the body and add it. @iface: the interface the
+ * path names (addresses), which the body may repeat but not contradict.
+ */
+static int
+add_spec(struct mg_ctl *c, const struct req *rq, enum mg_op_kind kind, const char *iface,
+	 struct mg_op *op, struct mg_error *e)
+{
 	json_t *j;
 	int rc;
 
-	mg_error_clear(&e);
-	memset(&op, 0, sizeof(op));
-	op.verb = MG_OP_ADD;
-	j = parse_body(rq, &e);
+	mg_error_clear(e);
+	memset(op, 0, sizeof(*op));
+	op->verb = MG_OP_ADD;
+	j = parse_body(rq, e);
 	if (j == NULL)
-		return err_resp(&e);
-	if (iface != NULL && json_is_object(j))
+		return -1;
+	if (iface != NULL && json_is_object(j)) {
+		json_t *v = json_object_get(j, "interface");
+
+		if (v != NULL && (!json_is_string(v) || strcmp(json_string_value(v), iface))) {
+			json_decref(j);
+			return mg_error_set(e, EINVAL, "interface",
+					    "the body names another interface than the path");
+		}
 		json_object_set_new(j, "interface", json_string(iface));
-	rc = cj_spec(kind, j, "", &op, &e);
-	if (rc == 0)
-		rc = ctl_commit_ops(c, &op, 1, &e);
-	if (rc < 0) {
-		json_decref(j);
-		return err_resp(&e);
 	}
+	rc = cj_spec(kind, j, "", op, e);
 	json_decref(j);
-	return json_resp(201, cj_spec_json(&op));
+	if (rc < 0)
+		return -1;
+	if (ctl_commit_ops(c, op, 1, e) < 0) {
+		mg_strlcpy(e->field, body_field(kind, e->field), sizeof(e->field));
+		return -1;
+	}
+	return 0;
+}
+
+/* The field that names an object of @kind in its body. */
+static const char *
+key_field(enum mg_op_kind kind)
+{
+	switch (kind) {
+	case MG_OP_VLAN: return "vlan";
+	case MG_OP_ADDR: return "address";
+	case MG_OP_ROUTE: return "prefix";
+	case MG_OP_NEIGH: return "ip";
+	default: return "name";
+	}
+}
+
+/*
+ * An object an NSM connection set up goes with the connection: deleting it
+ * alone would leave the connection unable to take the rest back on Close.
+ */
+static int
+check_not_owned(struct mg_ctl *c, const struct mg_op *op, const char *field, struct mg_error *e)
+{
+	struct mg_op k;
+
+	if (op->verb != MG_OP_DEL || c->nconns == 0)
+		return 0;
+	/* A route named without its network is in its interface's, or in "default". */
+	k = *op;
+	if (k.kind == MG_OP_ROUTE && k.route.network[0] == '\0') {
+		const struct mg_iface *ifc = mg_model_iface_find(c->env.model, k.route.iface);
+
+		mg_strlcpy(k.route.network,
+			   ifc ? mg_model_network_get(c->env.model, ifc->network)->spec.name
+			       : "default",
+			   sizeof(k.route.network));
+	}
+	if (!conn_owns(c, &k))
+		return 0;
+	return mg_error_set(e, EBUSY, field,
+			    "this %s belongs to an NSM connection: close the connection instead",
+			    mg_op_kind_name(op->kind));
 }
 
 static struct resp
-delete_op(struct mg_ctl *c, struct mg_op *op)
+delete_op(struct mg_ctl *c, struct mg_op *op, const char *field)
 {
 	struct mg_error e;
 
 	mg_error_clear(&e);
 	op->verb = MG_OP_DEL;
-	if (ctl_commit_ops(c, op, 1, &e) < 0)
+	if (check_not_owned(c, op, field, &e) < 0 || ctl_commit_ops(c, op, 1, &e) < 0)
 		return err_resp(&e);
 	return (struct resp){.status = 204, .text = NULL, .type = NULL};
 }
@@ -314,128 +464,166 @@ path_prefix(const char *addr, const char *len, struct mg_prefix *p)
 	return mg_prefix_parse(buf, p);
 }
 
+static json_t *
+network_json(const struct mg_network *n)
+{
+	struct mg_op op = {.kind = MG_OP_NETWORK};
+	json_t *o;
+
+	op.network = n->spec;
+	o = cj_spec_json(&op);
+	json_object_set_new(o, "interfaces", json_integer(n->nifaces));
+	json_object_set_new(o, "routes", json_integer(n->nroutes));
+	return o;
+}
+
 static struct resp
 h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
 	const struct mg_model *m = c->env.model;
+	struct mg_error e;
+	struct mg_op op;
 
-	if (nseg == 2 && !strcmp(method, "GET")) {
-		json_t *a = json_array();
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			json_t *a = json_array();
 
-		for (uint16_t i = 0; i < mg_model_network_max(); i++) {
-			const struct mg_network *n = mg_model_network_get(m, i);
-			struct mg_op op = {.kind = MG_OP_NETWORK};
-			json_t *o;
+			for (uint16_t i = 0; i < mg_model_network_max(); i++) {
+				const struct mg_network *n = mg_model_network_get(m, i);
 
-			if (n == NULL)
-				continue;
-			op.network = n->spec;
-			o = cj_spec_json(&op);
-			json_object_set_new(o, "interfaces", json_integer(n->nifaces));
-			json_object_set_new(o, "routes", json_integer(n->nroutes));
-			json_array_append_new(a, o);
+				if (n != NULL)
+					json_array_append_new(a, network_json(n));
+			}
+			return json_resp(200, a);
 		}
-		return json_resp(200, a);
+		if (!strcmp(method, "POST")) {
+			if (add_spec(c, rq, MG_OP_NETWORK, NULL, &op, &e) < 0)
+				return err_resp(&e);
+			return json_resp(201, network_json(mg_model_network_find(m, op.network.name)));
+		}
+		return not_allowed("GET, POST");
 	}
-	if (nseg == 2 && !strcmp(method, "POST"))
-		return post_spec(c, rq, MG_OP_NETWORK, NULL);
 	if (nseg == 3) {
 		const struct mg_network *n = mg_model_network_find(m, seg[2]);
-		struct mg_op op = {.kind = MG_OP_NETWORK};
 
-		if (!strcmp(method, "GET")) {
-			json_t *o;
-
-			if (n == NULL)
-				return simple_err(404, ENOENT, "name", "no such network");
-			op.network = n->spec;
-			o = cj_spec_json(&op);
-			json_object_set_new(o, "interfaces", json_integer(n->nifaces));
-			json_object_set_new(o, "routes", json_integer(n->nroutes));
-			return json_resp(200, o);
-		}
+		if (!strcmp(method, "GET"))
+			return n ? json_resp(200, network_json(n))
+				 : simple_err(404, ENOENT, "name", "no such network");
 		if (!strcmp(method, "DELETE")) {
+			memset(&op, 0, sizeof(op));
+			op.kind = MG_OP_NETWORK;
 			mg_strlcpy(op.network.name, seg[2], sizeof(op.network.name));
-			return delete_op(c, &op);
+			return delete_op(c, &op, "name");
 		}
+		return not_allowed("GET, DELETE");
 	}
-	return simple_err(405, EINVAL, "", "method not allowed here");
+	return no_resource();
 }
 
 static struct resp
 h_ports(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
-	if (nseg == 2 && !strcmp(method, "GET")) {
-		json_t *a = json_array();
+	struct mg_error e;
+	struct mg_op op;
 
-		for (uint16_t i = 0; i < mg_model_port_max(); i++) {
-			const struct mg_port *p = mg_model_port_get(c->env.model, i);
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			json_t *a = json_array();
 
-			if (p != NULL)
-				json_array_append_new(a, port_json(c, p));
+			for (uint16_t i = 0; i < mg_model_port_max(); i++) {
+				const struct mg_port *p = mg_model_port_get(c->env.model, i);
+
+				if (p != NULL)
+					json_array_append_new(a, port_json(c, p));
+			}
+			return json_resp(200, a);
 		}
-		return json_resp(200, a);
-	}
-	if (nseg == 2 && !strcmp(method, "POST")) {
-		struct resp r = post_spec(c, rq, MG_OP_PORT, NULL);
-
-		if (r.status == 201) {
-			json_t *j = json_loads(r.text, 0, NULL);
-			const struct mg_port *p = mg_model_port_find(
-				c->env.model, json_string_value(json_object_get(j, "name")));
-
-			json_decref(j);
-			free(r.text);
-			return json_resp(201, port_json(c, p));
+		if (!strcmp(method, "POST")) {
+			if (add_spec(c, rq, MG_OP_PORT, NULL, &op, &e) < 0)
+				return err_resp(&e);
+			return json_resp(201,
+					 port_json(c, mg_model_port_find(c->env.model, op.port.name)));
 		}
-		return r;
+		return not_allowed("GET, POST");
 	}
 	if (nseg == 3) {
 		const struct mg_port *p = mg_model_port_find(c->env.model, seg[2]);
-		struct mg_op op = {.kind = MG_OP_PORT};
 
 		if (!strcmp(method, "GET"))
 			return p ? json_resp(200, port_json(c, p))
 				 : simple_err(404, ENOENT, "name", "no such port");
 		if (!strcmp(method, "DELETE")) {
+			memset(&op, 0, sizeof(op));
+			op.kind = MG_OP_PORT;
 			mg_strlcpy(op.port.name, seg[2], sizeof(op.port.name));
-			return delete_op(c, &op);
+			return delete_op(c, &op, "name");
 		}
+		return not_allowed("GET, DELETE");
 	}
-	return simple_err(405, EINVAL, "", "method not allowed here");
+	return no_resource();
+}
+
+static struct resp
+h_addresses(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	struct mg_error e;
+	struct mg_op op;
+
+	if (nseg == 4) {
+		if (!strcmp(method, "POST")) {
+			if (add_spec(c, rq, MG_OP_ADDR, seg[2], &op, &e) < 0)
+				return err_resp(&e);
+			return json_resp(201, cj_spec_json(&op));
+		}
+		return not_allowed("POST");
+	}
+	if (nseg == 5 || nseg == 6) {
+		char buf[80];
+
+		if (strcmp(method, "DELETE"))
+			return not_allowed("DELETE");
+		memset(&op, 0, sizeof(op));
+		op.kind = MG_OP_ADDR;
+		mg_strlcpy(op.addr.iface, seg[2], sizeof(op.addr.iface));
+		snprintf(buf, sizeof(buf), "%s%s%s", seg[4], nseg == 6 ? "/" : "",
+			 nseg == 6 ? seg[5] : "");
+		if (mg_prefix_parse(buf, &op.addr.prefix) < 0) {
+			mg_error_set(&e, EINVAL, "address", "'%s' is not an address", buf);
+			return err_resp(&e);
+		}
+		return delete_op(c, &op, "address");
+	}
+	return no_resource();
 }
 
 static struct resp
 h_interfaces(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
 	const struct mg_model *m = c->env.model;
+	struct mg_error e;
+	struct mg_op op;
 
-	if (nseg == 2 && !strcmp(method, "GET")) {
-		json_t *a = json_array();
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			json_t *a = json_array();
 
-		for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
-			const struct mg_iface *ifc = mg_model_iface_get(m, i);
+			for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
+				const struct mg_iface *ifc = mg_model_iface_get(m, i);
 
-			if (ifc != NULL)
-				json_array_append_new(a, iface_json(c, ifc));
+				if (ifc != NULL)
+					json_array_append_new(a, iface_json(c, ifc));
+			}
+			return json_resp(200, a);
 		}
-		return json_resp(200, a);
-	}
-	if (nseg == 2 && !strcmp(method, "POST")) {
-		struct resp r = post_spec(c, rq, MG_OP_VLAN, NULL);
-
-		if (r.status == 201) {
-			json_t *j = json_loads(r.text, 0, NULL);
+		if (!strcmp(method, "POST")) {
 			char name[MG_NAME_MAX + 8];
 
-			snprintf(name, sizeof(name), "%s.%lld",
-				 json_string_value(json_object_get(j, "port")),
-				 (long long)json_integer_value(json_object_get(j, "vlan")));
-			json_decref(j);
-			free(r.text);
+			if (add_spec(c, rq, MG_OP_VLAN, NULL, &op, &e) < 0)
+				return err_resp(&e);
+			snprintf(name, sizeof(name), "%s.%u", op.vlan.port, op.vlan.vlan);
 			return json_resp(201, iface_json(c, mg_model_iface_find(m, name)));
 		}
-		return r;
+		return not_allowed("GET, POST");
 	}
 	if (nseg == 3) {
 		const struct mg_iface *ifc = mg_model_iface_find(m, seg[2]);
@@ -444,7 +632,6 @@ h_interfaces(struct mg_ctl *c, const char *method, char **seg, int nseg, const s
 			return ifc ? json_resp(200, iface_json(c, ifc))
 				   : simple_err(404, ENOENT, "name", "no such interface");
 		if (!strcmp(method, "DELETE")) {
-			struct mg_op op = {.kind = MG_OP_VLAN};
 			char *dot = strrchr(seg[2], '.');
 
 			if (ifc == NULL)
@@ -453,27 +640,73 @@ h_interfaces(struct mg_ctl *c, const char *method, char **seg, int nseg, const s
 				return simple_err(409, EBUSY, "name",
 						  "a port's own interface goes with the port: DELETE "
 						  "/v1/ports/NAME");
+			memset(&op, 0, sizeof(op));
+			op.kind = MG_OP_VLAN;
 			snprintf(op.vlan.port, sizeof(op.vlan.port), "%.*s", (int)(dot - seg[2]), seg[2]);
 			op.vlan.vlan = ifc->vlan;
-			return delete_op(c, &op);
+			return delete_op(c, &op, "name");
 		}
+		return not_allowed("GET, DELETE");
 	}
-	if (nseg >= 4 && !strcmp(seg[3], "addresses")) {
-		if (nseg == 4 && !strcmp(method, "POST"))
-			return post_spec(c, rq, MG_OP_ADDR, seg[2]);
-		if ((nseg == 5 || nseg == 6) && !strcmp(method, "DELETE")) {
-			struct mg_op op = {.kind = MG_OP_ADDR};
-			char buf[80];
+	if (!strcmp(seg[3], "addresses"))
+		return h_addresses(c, method, seg, nseg, rq);
+	return no_resource();
+}
 
-			mg_strlcpy(op.addr.iface, seg[2], sizeof(op.addr.iface));
-			snprintf(buf, sizeof(buf), "%s%s%s", seg[4], nseg == 6 ? "/" : "",
-				 nseg == 6 ? seg[5] : "");
-			if (mg_prefix_parse(buf, &op.addr.prefix) < 0)
-				return simple_err(400, EINVAL, "address", "not an address");
-			return delete_op(c, &op);
-		}
+/* The route a request added: in its network, or its interface's, or "default". */
+static const struct mg_route *
+added_route(const struct mg_model *m, const struct mg_route_spec *s)
+{
+	const struct mg_iface *ifc = s->iface[0] ? mg_model_iface_find(m, s->iface) : NULL;
+	const struct mg_network *n;
+
+	if (s->network[0] != '\0')
+		n = mg_model_network_find(m, s->network);
+	else if (ifc != NULL)
+		n = mg_model_network_get(m, ifc->network);
+	else
+		n = mg_model_network_find(m, "default");
+	return n ? mg_model_route_find(m, n->id, &s->prefix) : NULL;
+}
+
+/* PUT /v1/routes/NET/ADDR/LEN: replace the route, or create it (201). */
+static struct resp
+put_route(struct mg_ctl *c, const struct req *rq, const char *net, const struct mg_prefix *p,
+	  const struct mg_route *r)
+{
+	struct mg_op op = {.kind = MG_OP_ROUTE, .verb = MG_OP_REPLACE};
+	char b[MG_PREFIX_STRLEN];
+	struct mg_error e;
+	json_t *j;
+	int rc;
+
+	mg_error_clear(&e);
+	j = parse_body(rq, &e);
+	if (j == NULL)
+		return err_resp(&e);
+	/* The path names the route: the body may leave network and prefix out. */
+	if (json_is_object(j)) {
+		if (json_object_get(j, "prefix") == NULL)
+			json_object_set_new(j, "prefix", json_string(mg_prefix_fmt(p, b, sizeof(b))));
+		if (json_object_get(j, "network") == NULL)
+			json_object_set_new(j, "network", json_string(net));
 	}
-	return simple_err(405, EINVAL, "", "method not allowed here");
+	rc = cj_spec(MG_OP_ROUTE, j, "", &op, &e);
+	json_decref(j);
+	if (rc < 0)
+		return err_resp(&e);
+	if (strcmp(op.route.network, net) != 0)
+		return simple_err(400, EINVAL, "network",
+				  "the body names another network than the path");
+	if (!mg_prefix_equal(&op.route.prefix, p))
+		return simple_err(400, EINVAL, "prefix", "the body names another prefix than the path");
+	/* PUT creates what is not there yet. */
+	if (r == NULL)
+		op.verb = MG_OP_ADD;
+	if (ctl_commit_ops(c, &op, 1, &e) < 0)
+		return err_resp(&e);
+	return json_resp(op.verb == MG_OP_ADD ? 201 : 200,
+			 route_json(c, added_route(c->env.model, &op.route)));
 }
 
 static struct resp
@@ -481,96 +714,94 @@ h_routes(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char *
 	 const struct req *rq)
 {
 	const struct mg_model *m = c->env.model;
+	struct mg_error e;
+	struct mg_op op;
 
-	if (nseg == 2 && !strcmp(method, "GET")) {
-		const char *want = MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
-		const struct mg_network *wn = want ? mg_model_network_find(m, want) : NULL;
-		json_t *a = json_array();
-		const struct mg_route *r;
-		uint32_t cur = 0;
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			const char *want =
+				MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
+			const struct mg_network *wn = want ? mg_model_network_find(m, want) : NULL;
+			json_t *a;
+			const struct mg_route *r;
+			uint32_t cur = 0;
 
-		if (want != NULL && wn == NULL) {
-			json_decref(a);
-			return simple_err(404, ENOENT, "network", "no such network");
+			if (want != NULL && wn == NULL)
+				return simple_err(404, ENOENT, "network", "no such network");
+			a = json_array();
+			while ((r = mg_model_route_next(m, &cur)) != NULL)
+				if (wn == NULL || r->network == wn->id)
+					json_array_append_new(a, route_json(c, r));
+			return json_resp(200, a);
 		}
-		while ((r = mg_model_route_next(m, &cur)) != NULL)
-			if (wn == NULL || r->network == wn->id)
-				json_array_append_new(a, route_json(c, r));
-		return json_resp(200, a);
+		if (!strcmp(method, "POST")) {
+			if (add_spec(c, rq, MG_OP_ROUTE, NULL, &op, &e) < 0)
+				return err_resp(&e);
+			return json_resp(201, route_json(c, added_route(m, &op.route)));
+		}
+		return not_allowed("GET, POST");
 	}
-	if (nseg == 2 && !strcmp(method, "POST"))
-		return post_spec(c, rq, MG_OP_ROUTE, NULL);
 	if (nseg == 5) {
 		struct mg_prefix p;
 		const struct mg_network *n = mg_model_network_find(m, seg[2]);
 		const struct mg_route *r;
-		struct mg_op op = {.kind = MG_OP_ROUTE};
 
+		if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
+			return not_allowed("GET, PUT, DELETE");
 		if (path_prefix(seg[3], seg[4], &p) < 0)
-			return simple_err(400, EINVAL, "prefix", "the path is /v1/routes/NETWORK/ADDRESS/LENGTH");
+			return simple_err(400, EINVAL, "prefix",
+					  "the path is /v1/routes/NETWORK/ADDRESS/LENGTH");
 		if (n == NULL)
 			return simple_err(404, ENOENT, "network", "no such network");
 		r = mg_model_route_find(m, n->id, &p);
 		if (!strcmp(method, "GET"))
 			return r ? json_resp(200, route_json(c, r))
 				 : simple_err(404, ENOENT, "prefix", "no such route");
-		if (!strcmp(method, "DELETE")) {
-			mg_strlcpy(op.route.network, seg[2], sizeof(op.route.network));
-			op.route.prefix = p;
-			return delete_op(c, &op);
-		}
-		if (!strcmp(method, "PUT")) {
-			struct mg_error e;
-			json_t *j;
-
-			mg_error_clear(&e);
-			j = parse_body(rq, &e);
-			if (j == NULL)
-				return err_resp(&e);
-			op.verb = MG_OP_REPLACE;
-			if (cj_spec(MG_OP_ROUTE, j, "", &op, &e) < 0) {
-				json_decref(j);
-				return err_resp(&e);
-			}
-			json_decref(j);
-			if ((op.route.network[0] && strcmp(op.route.network, seg[2])) ||
-			    !mg_prefix_equal(&op.route.prefix, &p))
-				return simple_err(400, EINVAL, "prefix",
-						  "the body names another route than the path");
-			mg_strlcpy(op.route.network, seg[2], sizeof(op.route.network));
-			/* PUT creates what is not there yet. */
-			if (r == NULL)
-				op.verb = MG_OP_ADD;
-			if (ctl_commit_ops(c, &op, 1, &e) < 0)
-				return err_resp(&e);
-			r = mg_model_route_find(m, n->id, &p);
-			return json_resp(op.verb == MG_OP_ADD ? 201 : 200, route_json(c, r));
-		}
+		if (!strcmp(method, "PUT"))
+			return put_route(c, rq, n->spec.name, &p, r);
+		memset(&op, 0, sizeof(op));
+		op.kind = MG_OP_ROUTE;
+		mg_strlcpy(op.route.network, seg[2], sizeof(op.route.network));
+		op.route.prefix = p;
+		return delete_op(c, &op, "prefix");
 	}
-	return simple_err(405, EINVAL, "", "method not allowed here");
+	return no_resource();
 }
 
 static struct resp
 h_neighbors(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
-	if (nseg == 2 && !strcmp(method, "GET")) {
-		struct nb_walk w = {.c = c, .arr = json_array()};
+	struct mg_error e;
+	struct mg_op op;
 
-		if (c->env.fwd != NULL)
-			mg_fwd_neigh_walk(c->env.fwd, nb_cb, &w);
-		return json_resp(200, w.arr);
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			struct nb_walk w = {.c = c, .arr = json_array()};
+
+			if (c->env.fwd != NULL)
+				mg_fwd_neigh_walk(c->env.fwd, nb_cb, &w);
+			return json_resp(200, w.arr);
+		}
+		if (!strcmp(method, "POST")) {
+			if (add_spec(c, rq, MG_OP_NEIGH, NULL, &op, &e) < 0)
+				return err_resp(&e);
+			return json_resp(201, cj_spec_json(&op));
+		}
+		return not_allowed("GET, POST");
 	}
-	if (nseg == 2 && !strcmp(method, "POST"))
-		return post_spec(c, rq, MG_OP_NEIGH, NULL);
-	if (nseg == 4 && !strcmp(method, "DELETE")) {
-		struct mg_op op = {.kind = MG_OP_NEIGH};
-
+	if (nseg == 4) {
+		if (strcmp(method, "DELETE"))
+			return not_allowed("DELETE");
+		memset(&op, 0, sizeof(op));
+		op.kind = MG_OP_NEIGH;
 		mg_strlcpy(op.neigh.iface, seg[2], sizeof(op.neigh.iface));
-		if (mg_ip_parse(seg[3], &op.neigh.ip) < 0)
-			return simple_err(400, EINVAL, "ip", "not an address");
-		return delete_op(c, &op);
+		if (mg_ip_parse(seg[3], &op.neigh.ip) < 0) {
+			mg_error_set(&e, EINVAL, "ip", "'%s' is not an IPv4 or IPv6 address", seg[3]);
+			return err_resp(&e);
+		}
+		return delete_op(c, &op, "ip");
 	}
-	return simple_err(405, EINVAL, "", "method not allowed here");
+	return no_resource();
 }
 
 static struct resp
@@ -579,22 +810,31 @@ h_connections(struct mg_ctl *c, const char *method, char **seg, int nseg, const 
 	struct mg_error e;
 
 	mg_error_clear(&e);
-	if (nseg == 2 && !strcmp(method, "GET")) {
-		json_t *a = json_array();
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			json_t *a = json_array();
 
-		for (unsigned int i = 0; i < CTL_MAX_CONNS; i++)
-			if (c->conns[i].used)
-				json_array_append_new(a, conn_render(c, &c->conns[i], c->conns[i].camel));
-		return json_resp(200, a);
-	}
-	if (nseg == 2 && !strcmp(method, "POST")) {
-		json_t *j = parse_body(rq, &e), *res;
+			for (unsigned int i = 0; i < CTL_MAX_CONNS; i++)
+				if (c->conns[i].used)
+					json_array_append_new(
+						a, conn_render(c, &c->conns[i], c->conns[i].camel));
+			return json_resp(200, a);
+		}
+		if (!strcmp(method, "POST")) {
+			json_t *j = parse_body(rq, &e), *res;
+			const char *id;
+			bool existed;
 
-		if (j == NULL)
-			return err_resp(&e);
-		res = conn_request(c, j, &e);
-		json_decref(j);
-		return res ? json_resp(201, res) : err_resp(&e);
+			if (j == NULL)
+				return err_resp(&e);
+			/* 201 for a new connection; 200 for a refresh or a change. */
+			id = json_string_value(json_object_get(json_object_get(j, "connection"), "id"));
+			existed = id != NULL && conn_find(c, id) != NULL;
+			res = conn_request(c, j, &e);
+			json_decref(j);
+			return res ? json_resp(existed ? 200 : 201, res) : err_resp(&e);
+		}
+		return not_allowed("GET, POST");
 	}
 	if (nseg == 3) {
 		struct conn *k = conn_find(c, seg[2]);
@@ -607,13 +847,50 @@ h_connections(struct mg_ctl *c, const char *method, char **seg, int nseg, const 
 				return err_resp(&e);
 			return (struct resp){.status = 204};
 		}
+		return not_allowed("GET, DELETE");
 	}
-	return simple_err(405, EINVAL, "", "method not allowed here");
+	return no_resource();
+}
+
+/*
+ * A model error about one operation of a batch ("[I].FIELD", or FIELD alone
+ * in a batch of one): name the field where the body has it,
+ * operations[I].KIND.FIELD.
+ */
+static void
+batch_field(struct mg_error *e, const struct mg_op *ops, size_t n)
+{
+	char f[sizeof(e->field)];
+	const char *rest = e->field;
+	size_t i = 0;
+
+	if (n > 1) {
+		char *end;
+
+		if (e->field[0] != '[')
+			return;
+		i = strtoul(e->field + 1, &end, 10);
+		if (*end != ']' || i >= n)
+			return;
+		rest = end + 1;
+		if (*rest == '.')
+			rest++;
+	} else if (e->field[0] == '\0') {
+		return;
+	}
+	rest = body_field(ops[i].kind, rest);
+	if (!strcmp(rest, "op"))
+		snprintf(f, sizeof(f), "operations[%zu].op", i);
+	else
+		snprintf(f, sizeof(f), "operations[%zu].%s%s%s", i, mg_op_kind_name(ops[i].kind),
+			 rest[0] ? "." : "", rest);
+	memcpy(e->field, f, sizeof(f));
 }
 
 static struct resp
 h_batch(struct mg_ctl *c, const char *method, const struct req *rq)
 {
+	static const char *const fields[] = {"operations", NULL};
 	struct mg_error e;
 	json_t *j, *ops, *o;
 	struct mg_op *arr;
@@ -621,15 +898,20 @@ h_batch(struct mg_ctl *c, const char *method, const struct req *rq)
 	int rc = 0;
 
 	if (strcmp(method, "POST"))
-		return simple_err(405, EINVAL, "", "method not allowed here");
+		return not_allowed("POST");
 	mg_error_clear(&e);
 	j = parse_body(rq, &e);
 	if (j == NULL)
 		return err_resp(&e);
-	ops = json_object_get(j, "operations");
-	if (!json_is_object(j) || json_object_size(j) != 1 || !json_is_array(ops)) {
+	if (cj_check_fields(j, fields, "", &e) < 0) {
 		json_decref(j);
-		return simple_err(400, EINVAL, "operations", "the body is {\"operations\": [...]}");
+		return err_resp(&e);
+	}
+	ops = json_object_get(j, "operations");
+	if (!json_is_array(ops)) {
+		json_decref(j);
+		return simple_err(400, EINVAL, "operations",
+				  ops ? "expected an array of operations" : "is required");
 	}
 	n = json_array_size(ops);
 	if (n == 0 || n > 10 * CTL_MAX_ARRAY) {
@@ -642,21 +924,22 @@ h_batch(struct mg_ctl *c, const char *method, const struct req *rq)
 		return simple_err(500, ENOMEM, "", "out of memory");
 	}
 	json_array_foreach(ops, i, o) {
-		char p[32];
+		char p[64];
 
 		snprintf(p, sizeof(p), "operations[%zu]", i);
 		rc = cj_op(o, p, &arr[i], &e);
+		if (rc == 0) {
+			snprintf(p, sizeof(p), "operations[%zu].%s.%s", i, mg_op_kind_name(arr[i].kind),
+				 key_field(arr[i].kind));
+			rc = check_not_owned(c, &arr[i], p, &e);
+		}
 		if (rc < 0)
 			break;
 	}
 	if (rc == 0) {
 		rc = ctl_commit_ops(c, arr, (unsigned int)n, &e);
-		if (rc < 0 && e.field[0] == '[') {
-			char f[sizeof(e.field)];
-
-			snprintf(f, sizeof(f), "operations%s", e.field);
-			memcpy(e.field, f, sizeof(f));
-		}
+		if (rc < 0)
+			batch_field(&e, arr, n);
 	}
 	free(arr);
 	json_decref(j);
@@ -697,17 +980,20 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 		size_t len;
 
 		if (strcmp(method, "GET"))
-			return simple_err(405, EINVAL, "", "method not allowed here");
+			return not_allowed("GET");
 		r.text = ctl_metrics_text(c, &len);
 		return r;
 	}
 	if (strlen(url) >= sizeof(path))
 		return simple_err(414, EINVAL, "", "URL too long");
 	mg_strlcpy(path, url, sizeof(path));
-	for (tok = strtok_r(path, "/", &save); tok && nseg < 16; tok = strtok_r(NULL, "/", &save))
+	for (tok = strtok_r(path, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
+		if (nseg == (int)RTE_DIM(seg))
+			return no_resource();
 		seg[nseg++] = tok;
+	}
 	if (nseg < 2 || strcmp(seg[0], "v1"))
-		return simple_err(404, ENOENT, "", "no such resource (see conf/openapi.yaml)");
+		return no_resource();
 	if (!strcmp(seg[1], "networks"))
 		return h_networks(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "ports"))
@@ -724,10 +1010,10 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {
 		if (strcmp(method, "GET"))
-			return simple_err(405, EINVAL, "", "method not allowed here");
+			return not_allowed("GET");
 		return h_stats(c);
 	}
-	return simple_err(404, ENOENT, "", "no such resource (see conf/openapi.yaml)");
+	return no_resource();
 }
 
 static enum MHD_Result
@@ -744,11 +1030,14 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		rq = calloc(1, sizeof(*rq));
 		if (rq == NULL)
 			return MHD_NO;
+		/* The headers are all here: a client without the token gets no body kept. */
+		rq->authorized = token_ok(
+			c, MHD_lookup_connection_value(hc, MHD_HEADER_KIND, "Authorization"));
 		*con_cls = rq;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		if (!rq->too_big) {
+		if (rq->authorized && !rq->too_big) {
 			if (rq->len + *upload_size > c->conf.max_body) {
 				rq->too_big = true;
 				free(rq->body);
@@ -767,7 +1056,7 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!token_ok(c, MHD_lookup_connection_value(hc, MHD_HEADER_KIND, "Authorization")))
+	if (!rq->authorized)
 		r = simple_err(401, EACCES, "", "a valid bearer token is required");
 	else if (rq->too_big)
 		r = simple_err(413, E2BIG, "", "request body too large");
@@ -779,6 +1068,8 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		MHD_add_response_header(mr, "Content-Type", r.type);
 	if (r.status == 401)
 		MHD_add_response_header(mr, "WWW-Authenticate", "Bearer realm=\"meshgate\"");
+	if (r.allow != NULL)
+		MHD_add_response_header(mr, "Allow", r.allow);
 	ret = MHD_queue_response(hc, (unsigned int)r.status, mr);
 	MHD_destroy_response(mr);
 	if (r.status >= 400 && r.status != 404)
