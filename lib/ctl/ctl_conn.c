@@ -23,6 +23,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <linux/if_link.h>
 #include <linux/netlink.h>
@@ -47,6 +48,10 @@
 
 RTE_LOG_REGISTER_SUFFIX(mg_nsm_logtype, nsm, INFO);
 #define NSM_LOG(l, ...) rte_log(RTE_LOG_##l, mg_nsm_logtype, "nsm: " __VA_ARGS__)
+
+struct conn;
+static int mech_error(struct mg_error *err, const struct conn *k, int code, const char *param,
+		      const char *fmt, ...) __rte_format_printf(5, 6);
 
 /* ---- small helpers ------------------------------------------------------------------- */
 
@@ -280,12 +285,12 @@ kernel_to_client(struct conn *k, json_t *ipctx, struct mg_error *err)
 
 	fd = open(k->netns, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return mg_error_set(err, errno, "connection.mechanism.parameters.inodeURL",
+		return mech_error(err, k, errno, "inodeURL",
 				    "cannot open namespace %s: %s", k->netns, strerror(errno));
 	rc = link_to_netns(k->tap, fd);
 	close(fd);
 	if (rc < 0)
-		return mg_error_set(err, -rc, "connection.mechanism.parameters.inodeURL",
+		return mech_error(err, k, -rc, "inodeURL",
 				    "cannot move %s into %s: %s", k->tap, k->netns, strerror(-rc));
 	argv[0] = "ip";
 	argv[1] = "link";
@@ -399,9 +404,26 @@ ifname_ok(const char *s)
 	return true;
 }
 
+/* An error in the chosen mechanism's parameter @param, named where the request has it. */
+static int
+mech_error(struct mg_error *err, const struct conn *k, int code, const char *param,
+	   const char *fmt, ...)
+{
+	char msg[sizeof(err->msg)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mg_error_set(err, code, "", "%s", msg);
+	snprintf(err->field, sizeof(err->field), "%s.parameters.%s", k->mech_field, param);
+	return -code;
+}
+
 /* Which mechanism: the connection's own, else the first preference we offer. */
 static json_t *
-choose_mechanism(json_t *req, enum conn_mech *mech, struct mg_error *err)
+choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
+		 struct mg_error *err)
 {
 	json_t *conn = json_object_get(req, "connection");
 	json_t *m = json_object_get(conn, "mechanism");
@@ -410,7 +432,9 @@ choose_mechanism(json_t *req, enum conn_mech *mech, struct mg_error *err)
 	char first[64] = "";
 	size_t i;
 
-	if (json_is_object(m) && jstr(m, "type") && jstr(m, "type")[0]) {
+	bool own = json_is_object(m) && jstr(m, "type") && jstr(m, "type")[0];
+
+	if (own) {
 		prefs = json_array();
 		json_array_append(prefs, m);
 	} else {
@@ -418,6 +442,11 @@ choose_mechanism(json_t *req, enum conn_mech *mech, struct mg_error *err)
 	}
 	json_array_foreach(prefs, i, p) {
 		const char *t = jstr(p, "type");
+
+		if (own)
+			snprintf(where, nwhere, "connection.mechanism");
+		else
+			snprintf(where, nwhere, "mechanism_preferences[%zu]", i);
 
 		if (t == NULL)
 			continue;
@@ -440,12 +469,16 @@ choose_mechanism(json_t *req, enum conn_mech *mech, struct mg_error *err)
 		return chosen;
 	}
 	json_decref(prefs);
+	if (own)
+		snprintf(where, nwhere, "connection.mechanism.type");
+	else
+		snprintf(where, nwhere, "mechanism_preferences");
 	if (future != NULL)
-		mg_error_set(err, ENOTSUP, "mechanism_preferences",
+		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported yet (meshgate offers MEMIF, "
 			     "KERNEL_INTERFACE and VLAN)", future);
 	else if (first[0])
-		mg_error_set(err, ENOTSUP, "mechanism_preferences",
+		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported (meshgate offers MEMIF, "
 			     "KERNEL_INTERFACE and VLAN)", first);
 	else
@@ -493,7 +526,7 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 	json_t *e;
 	struct mg_prefix dst[32], src[32];
 	unsigned int ndst, nsrc;
-	uint16_t mtu = (uint16_t)json_integer_value(json_object_get(ctx, "MTU"));
+	json_int_t mtu = json_integer_value(json_object_get(ctx, "MTU"));
 	struct mg_mac mac;
 	bool mac_set = false;
 	size_t i;
@@ -506,18 +539,18 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		mac_set = true;
 	}
 	if (mtu != 0 && (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX))
-		return mg_error_set(err, EINVAL, "connection.context.MTU", "%u is out of range %u-%u",
-				    mtu, MG_MTU_MIN, MG_MTU_MAX);
+		return mg_error_set(err, EINVAL, "connection.context.MTU", "%lld is out of range %u-%u",
+				    (long long)mtu, MG_MTU_MIN, MG_MTU_MAX);
 	if (k->mech == MECH_VLAN) {
 		const char *base = param(mech, "base", NULL), *vid = param(mech, "vlan-id", "vlanID");
 		long v = vid ? strtol(vid, NULL, 10) : json_integer_value(json_object_get(eth, "vlan_tag"));
 		struct mg_op *op;
 
 		if (base == NULL || base[0] == '\0')
-			return mg_error_set(err, EINVAL, "mechanism.parameters.base",
+			return mech_error(err, k, EINVAL, "base",
 					    "a VLAN connection names its base port");
 		if (v < 1 || v > 4094)
-			return mg_error_set(err, EINVAL, "mechanism.parameters.vlan-id",
+			return mech_error(err, k, EINVAL, "vlan-id",
 					    "a VLAN connection needs a VLAN id 1-4094");
 		op = add_op(b, MG_OP_VLAN, "mechanism.parameters");
 		if (op == NULL)
@@ -525,7 +558,7 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		mg_strlcpy(op->vlan.port, base, sizeof(op->vlan.port));
 		op->vlan.vlan = (uint16_t)v;
 		mg_strlcpy(op->vlan.network, k->network, sizeof(op->vlan.network));
-		op->vlan.mtu = mtu;
+		op->vlan.mtu = (uint16_t)mtu;
 		snprintf(k->iface, sizeof(k->iface), "%s.%ld", base, v);
 		k->port[0] = '\0';
 	} else {
@@ -567,13 +600,13 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 					   sizeof(path));
 				if ((!abstract && path[0] != '/') || strchr(path, ',') ||
 				    strlen(path) < 2 || strlen(path) > 107)
-					return mg_error_set(err, EINVAL, "mechanism.parameters.socketfile",
+					return mech_error(err, k, EINVAL, "socketfile",
 							    "'%s' is neither an absolute path nor "
 							    "@name (abstract), of at most 107 characters",
 							    sock);
 			}
 			if (role != NULL && strcmp(role, "server") && strcmp(role, "client"))
-				return mg_error_set(err, EINVAL, "mechanism.parameters.role",
+				return mech_error(err, k, EINVAL, "role",
 						    "'%s' is not server or client", role);
 			snprintf(dev, sizeof(dev), "net_memif%u,role=%s,socket=%s,socket-abstract=%s",
 				 c->port_seq, role ? role : "server", abstract ? path + 1 : path,
@@ -585,7 +618,7 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 
 			if (want != NULL && want[0] != '\0') {
 				if (!ifname_ok(want))
-					return mg_error_set(err, EINVAL, "mechanism.parameters.name",
+					return mech_error(err, k, EINVAL, "name",
 							    "'%s' is not an interface name (1-15 of "
 							    "A-Z a-z 0-9 - _)", want);
 				mg_strlcpy(k->tap, want, sizeof(k->tap));
@@ -593,7 +626,7 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 				snprintf(k->tap, sizeof(k->tap), "nsm%08x", h);
 			}
 			if (if_nametoindex(k->tap) != 0)
-				return mg_error_set(err, EEXIST, "mechanism.parameters.name",
+				return mech_error(err, k, EEXIST, "name",
 						    "an interface named %s exists already", k->tap);
 			snprintf(dev, sizeof(dev), "net_tap%u,iface=%s", c->port_seq, k->tap);
 			json_object_set_new(jobj(mech, "parameters"), "name", json_string(k->tap));
@@ -601,7 +634,7 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		mg_strlcpy(op->port.name, name, sizeof(op->port.name));
 		mg_strlcpy(op->port.device, dev, sizeof(op->port.device));
 		mg_strlcpy(op->port.network, k->network, sizeof(op->port.network));
-		op->port.mtu = mtu;
+		op->port.mtu = (uint16_t)mtu;
 		op->port.mac = mac;
 		op->port.mac_set = mac_set;
 		mg_strlcpy(k->port, name, sizeof(k->port));
@@ -813,7 +846,15 @@ set_segment(struct mg_ctl *c, json_t *conn, json_t *keep)
 	return exp;
 }
 
-static json_t *choose_mechanism(json_t *req, enum conn_mech *mech, struct mg_error *err);
+static json_t *choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
+				struct mg_error *err);
+
+/* json_equal, where two absent values are equal too (jansson says they are not). */
+static bool
+jeq(json_t *a, json_t *b)
+{
+	return (a == NULL && b == NULL) || json_equal(a, b);
+}
 
 /*
  * Is request @b a refresh of connection @k: the same context, service and
@@ -830,18 +871,19 @@ same_setup(const struct conn *k, json_t *b)
 	struct mg_error e;
 	enum conn_mech m;
 	const char *key;
+	char where[48];
 	bool same;
 
-	if (!json_equal(json_object_get(ca, "context"), json_object_get(cb, "context")) ||
-	    !json_equal(json_object_get(ca, "labels"), json_object_get(cb, "labels")) ||
-	    !json_equal(json_object_get(ca, "network_service"), json_object_get(cb, "network_service")))
+	if (!jeq(json_object_get(ca, "context"), json_object_get(cb, "context")) ||
+	    !jeq(json_object_get(ca, "labels"), json_object_get(cb, "labels")) ||
+	    !jeq(json_object_get(ca, "network_service"), json_object_get(cb, "network_service")))
 		return false;
-	want = choose_mechanism(b, &m, &e);
+	want = choose_mechanism(b, &m, where, sizeof(where), &e);
 	if (want == NULL)
 		return false;
 	same = m == k->mech;
 	json_object_foreach(json_object_get(want, "parameters"), key, v)
-		if (!json_equal(v, json_object_get(json_object_get(have, "parameters"), key)))
+		if (!jeq(v, json_object_get(json_object_get(have, "parameters"), key)))
 			same = false;
 	json_decref(want);
 	return same;
@@ -910,15 +952,15 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	memset(&fresh, 0, sizeof(fresh));
 	mg_strlcpy(fresh.id, id, sizeof(fresh.id));
 	mg_strlcpy(fresh.network, net, sizeof(fresh.network));
-	mech = choose_mechanism(req, &fresh.mech, err);
+	mech = choose_mechanism(req, &fresh.mech, fresh.mech_field, sizeof(fresh.mech_field), err);
 	if (mech == NULL)
 		return NULL;
 	if (fresh.mech == MECH_KERNEL) {
 		const char *ns = param(mech, "inodeURL", "netnsURL");
 
 		if (ns != NULL && ns[0] != '\0' && netns_path(ns, fresh.netns, sizeof(fresh.netns)) < 0) {
-			mg_error_set(err, ENOENT, "mechanism.parameters.inodeURL",
-				     "cannot find the network namespace %s", ns);
+			mg_error_set(err, ENOENT, "", "cannot find the network namespace %s", ns);
+			mg_error_prefix_field(err, "%s.parameters.inodeURL", fresh.mech_field);
 			json_decref(mech);
 			return NULL;
 		}
@@ -947,9 +989,15 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		if (mg_txn_apply(t, &b.ops[i], err) < 0) {
 			char f[96];
 
-			snprintf(f, sizeof(f), "%s", b.field[i]);
-			mg_error_prefix_field(err, "%s", f);
-			/* The model's own field ("address") said little here. */
+			/* The model's own field ("address", "port") says little here:
+			 * name what in the request caused it. */
+			if (b.ops[i].kind == MG_OP_VLAN)
+				snprintf(f, sizeof(f), "%s.parameters.%s", fresh.mech_field,
+					 strstr(err->field, "port") ? "base" : "vlan-id");
+			else if (b.ops[i].kind == MG_OP_PORT)
+				snprintf(f, sizeof(f), "%s", fresh.mech_field);
+			else
+				snprintf(f, sizeof(f), "%s", b.field[i]);
 			mg_strlcpy(err->field, f, sizeof(err->field));
 			mg_txn_abort(t);
 			goto fail;

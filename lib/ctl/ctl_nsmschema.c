@@ -175,7 +175,9 @@ norm(json_t *in, const char *type, const char *path, bool *camel, struct mg_erro
 			    (strcmp(fd[i].snake, "MTU") == 0 && strcmp(key, "mtu") == 0) ||
 			    (strcmp(fd[i].snake, "nextHop") == 0 && strcmp(key, "next_hop") == 0)) {
 				f = &fd[i];
-				if (strcmp(key, fd[i].snake) != 0)
+				/* Route.nextHop is camelCase in the proto itself: its alias
+				 * next_hop (and mtu for MTU) says nothing about the style. */
+				if (strcmp(key, fd[i].camel) == 0 && strcmp(fd[i].snake, fd[i].camel) != 0)
 					*camel = true;
 				break;
 			}

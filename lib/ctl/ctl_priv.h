@@ -30,6 +30,7 @@ struct conn {
 	char iface[MG_NAME_MAX];   /* its interface: the port, or PORT.VLAN */
 	char network[MG_NAME_MAX];
 	enum conn_mech mech;
+	char mech_field[48];       /* where the chosen mechanism is in the request */
 	json_t *request;           /* normalised NetworkServiceRequest (for the journal) */
 	json_t *conn;              /* the Connection as accepted (snake_case) */
 	struct mg_op *ops;         /* what it added, to undo on close */

@@ -990,6 +990,15 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 	for (tok = strtok_r(path, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
 		if (nseg == (int)RTE_DIM(seg))
 			return no_resource();
+		/* An escaped slash (kept by unescape_url) belongs to the segment. */
+		for (char *r = tok, *w = tok;; r++, w++) {
+			if (r[0] == '%' && r[1] == '2' && (r[2] == 'F' || r[2] == 'f')) {
+				*w = '/';
+				r += 2;
+			} else if ((*w = *r) == '\0') {
+				break;
+			}
+		}
 		seg[nseg++] = tok;
 	}
 	if (nseg < 2 || strcmp(seg[0], "v1"))
@@ -1131,6 +1140,46 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return port < 0 || port > 65535 ? -EINVAL : 0;
 }
 
+/* A hex digit's value, or -1. */
+static int
+hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decoding for libmicrohttpd, in place, except %2F: a connection id
+ * may hold a slash, and decoded it would split the path. dispatch() decodes
+ * it within its segment.
+ */
+static size_t
+unescape_url(void *cls, struct MHD_Connection *hc, char *s)
+{
+	char *r = s, *w = s;
+
+	for (; *r != '\0'; r++, w++) {
+		int hi, lo;
+
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 &&
+		    !(hi == 2 && lo == 15)) {
+			*w = (char)(hi * 16 + lo);
+			r += 2;
+		} else {
+			*w = *r;
+		}
+	}
+	*w = '\0';
+	(void)cls;
+	(void)hc;
+	return (size_t)(w - s);
+}
+
 int
 rest_open(struct mg_ctl *c, struct mg_error *err)
 {
@@ -1151,6 +1200,7 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				  0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &ss,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_done, c,
+				  MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
 				  MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
 				  30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 				  MHD_OPTION_END);

@@ -381,6 +381,7 @@ mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags
 {
 	struct mg_dp_net *n;
 	bool wide = dp->conf.max_adjacencies > 32767;
+	int e;
 
 	if (id >= MG_MAX_NETS || dp->nets[id] != NULL)
 		return mg_error_set(err, EEXIST, "", "network slot %u is taken", id);
@@ -392,9 +393,11 @@ mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags
 	mg_strlcpy(n->name, name, sizeof(n->name));
 
 	n->fib4 = fib4_create(dp, id, 0);
-	n->fib6 = fib6_create(dp, id, 0, &n->trie);
+	e = n->fib4 == NULL ? rte_errno : 0;
+	n->fib6 = n->fib4 != NULL ? fib6_create(dp, id, 0, &n->trie) : NULL;
 	if (n->fib4 == NULL || n->fib6 == NULL) {
-		int e = rte_errno;
+		if (e == 0)
+			e = rte_errno;
 
 		rte_fib_free(n->fib4);
 		rte_fib6_free(n->fib6);

@@ -638,6 +638,34 @@ check_unicast(const struct mg_ip *ip, const char *field, const char *what, struc
 	return 0;
 }
 
+/*
+ * The network or broadcast address of @ifc's IPv4 subnet holding @ip (for
+ * subnets of /30 and wider): never a host, so never a next hop or neighbor.
+ */
+static int
+check_not_subnet_edge(const struct mg_iface *ifc, const struct mg_ip *ip, const char *field,
+		      const char *what, struct mg_error *err)
+{
+	char b[MG_PREFIX_STRLEN], ib[MG_IP_STRLEN];
+
+	if (ifc == NULL || ip->family != AF_INET)
+		return 0;
+	for (unsigned int i = 0; i < ifc->naddr4; i++) {
+		const struct mg_prefix *p = &ifc->addr4[i];
+		uint32_t host = p->len >= 32 ? 0 : 0xffffffffu >> p->len;
+		uint32_t h = ntohl(ip->v4) & host;
+
+		if (p->len > 30 || !mg_prefix_contains(p, ip))
+			continue;
+		if (h == 0 || h == host)
+			return mg_error_set(err, EINVAL, field,
+					    "%s %s is the %s address of %s on '%s'", what,
+					    mg_ip_fmt(ip, ib, sizeof(ib)), h == 0 ? "network" : "broadcast",
+					    mg_prefix_fmt(p, b, sizeof(b)), ifc->name);
+	}
+	return 0;
+}
+
 int
 mg_model_addr_add(struct mg_model *m, const struct mg_addr_spec *s, struct mg_error *err)
 {
@@ -958,6 +986,9 @@ route_check(struct mg_model *m, const struct mg_route_spec *s, bool replace, str
 						    "next hop %s is reached through '%s', not '%s'",
 						    mg_ip_fmt(&s->via, b2, sizeof(b2)), c->name,
 						    ifc->name);
+			rc = check_not_subnet_edge(c, &s->via, "via", "next hop", err);
+			if (rc < 0)
+				return rc;
 			ifc = c;
 		}
 		r.via = s->via;
@@ -1102,6 +1133,9 @@ mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_
 		return mg_error_set(err, EINVAL, "ip",
 				    "%s is not in a connected subnet of interface '%s'",
 				    mg_ip_fmt(&s->ip, b, sizeof(b)), ifc->name);
+	rc = check_not_subnet_edge(ifc, &s->ip, "ip", "neighbor", err);
+	if (rc < 0)
+		return rc;
 	key = mg_ip_key(ifc->id, &s->ip);
 	if (mg_hmap_get(m->neigh_index, &key, NULL))
 		return mg_error_set(err, EEXIST, "ip", "a static neighbor %s already exists on '%s'",

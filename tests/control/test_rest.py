@@ -1013,10 +1013,8 @@ def test_token_file_refusals(tmp_path):
     assert "make it 0600" in m.log() and "0123456789abcdef0123" not in m.log()
 
 
-# ---- bugs outside the REST layer (lib/ctl/ctl_conn.c, lib/model/model.c) --------------------
+# ---- connections and the model: checks beyond the REST layer -------------------------------
 
-@pytest.mark.xfail(strict=True, reason="ctl_conn.c build_ops: the MTU is cast to uint16_t "
-                   "before the range check, so 70000 becomes 4464")
 def test_connection_mtu_out_of_range(ctl):
     body = json.loads(json.dumps(CONN))
     body["connection"]["id"] = "conn-mtu"
@@ -1027,8 +1025,6 @@ def test_connection_mtu_out_of_range(ctl):
         ctl.http("DELETE", "/v1/connections/conn-mtu")
 
 
-@pytest.mark.xfail(strict=True, reason="ctl_conn.c build_ops names mechanism fields "
-                   "'mechanism.parameters.*', which is not where the request has them")
 def test_connection_mechanism_error_names_the_field(ctl):
     body = json.loads(json.dumps(CONN))
     del body["mechanism_preferences"][0]["parameters"]["vlan-id"]
@@ -1036,11 +1032,35 @@ def test_connection_mechanism_error_names_the_field(ctl):
           "mechanism_preferences[0].parameters.vlan-id")
 
 
-@pytest.mark.xfail(strict=True, reason="model.c route_check and neigh_add accept the network "
-                   "and broadcast addresses of a connected subnet as a next hop / neighbor")
 def test_next_hop_cannot_be_a_subnet_broadcast(ctl):
     for via in ("10.0.1.255", "10.0.1.0"):
         st, _ = ctl.http("POST", "/v1/routes", {"prefix": "203.0.113.0/24", "via": via})
         if st == 201:
             ctl.http("DELETE", "/v1/routes/default/203.0.113.0/24")
         assert st == 400, via
+
+
+def test_neighbor_cannot_be_a_subnet_broadcast(ctl):
+    for ip in ("10.0.1.255", "10.0.1.0"):
+        st, body = ctl.http("POST", "/v1/neighbors",
+                            {"interface": "a", "ip": ip, "mac": "02:00:00:00:77:01"})
+        if st == 201:
+            ctl.http("DELETE", f"/v1/neighbors/a/{ip}")
+        assert st == 400 and body["error"]["field"] == "ip", (ip, body)
+        assert "address of 10.0.1." in body["error"]["message"], body
+
+
+def test_connection_id_with_a_slash(ctl):
+    """NSM ids are free text: an escaped slash stays inside its path segment."""
+    body = json.loads(json.dumps(CONN))
+    body["connection"]["id"] = "ns/pod-1"
+    body["mechanism_preferences"][0]["parameters"]["vlan-id"] = "301"
+    st, c = ctl.http("POST", "/v1/connections", body)
+    assert st == 201, c
+    try:
+        st, got = ctl.http("GET", "/v1/connections/ns%2Fpod-1")
+        assert st == 200 and got["id"] == "ns/pod-1", got
+        assert ctl.http("GET", "/v1/connections/ns/pod-1")[0] == 404
+    finally:
+        assert ctl.http("DELETE", "/v1/connections/ns%2Fpod-1")[0] == 204
+    assert ctl.http("GET", "/v1/connections/ns%2Fpod-1")[0] == 404

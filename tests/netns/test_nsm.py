@@ -250,6 +250,8 @@ print("replies", ok)
         r = topo.run("pod", "/usr/bin/python3", "-c", script, timeout=60)
         assert "replies 3" in r.stdout, r.stdout + r.stderr
         kind, again = ctl.nsm("Request", {"connection": conn})
+        # A refresh, not a new setup: same segment, counters kept.
+        assert again["path"]["path_segments"][-1]["id"] == conn["path"]["path_segments"][-1]["id"]
         m = again["path"]["path_segments"][-1]["metrics"]
         assert int(m["rx_packets"]) >= 3 and int(m["tx_packets"]) >= 3, m
         assert ctl.nsm("Close", again)[0] == "result"
