@@ -22,6 +22,7 @@
  * a refreshing Request.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -183,18 +184,27 @@ netns_path(const char *url, char *out, size_t n)
 		char p[64];
 		struct stat st;
 
+		DIR *d;
+		struct dirent *e;
+		int rc = -ENOENT;
+
 		if (sscanf(url + 8, "%llu/%llu", &dev, &ino) != 2)
 			return -EINVAL;
-		for (int pid = 1; pid < 4194304; pid++) {
-			snprintf(p, sizeof(p), "/proc/%d/ns/net", pid);
+		/* The namespace of some process: find one that is in it. */
+		d = opendir("/proc");
+		if (d == NULL)
+			return -errno;
+		while (rc != 0 && (e = readdir(d)) != NULL) {
+			if (e->d_name[0] < '1' || e->d_name[0] > '9')
+				continue;
+			snprintf(p, sizeof(p), "/proc/%s/ns/net", e->d_name);
 			if (stat(p, &st) == 0 && st.st_ino == ino && st.st_dev == dev) {
 				mg_strlcpy(out, p, n);
-				return 0;
+				rc = 0;
 			}
-			if (pid > 65536 && access("/proc/sys/kernel/pid_max", F_OK) == 0)
-				break;
 		}
-		return -ENOENT;
+		closedir(d);
+		return rc;
 	}
 	return -EINVAL;
 }

@@ -22,6 +22,7 @@ struct mg_model {
 	struct mg_network nets[MG_MODEL_MAX_NETWORKS];
 	struct mg_port ports[MG_MODEL_MAX_PORTS];
 	struct mg_iface *ifaces; /* MG_MODEL_MAX_IFACES */
+	uint32_t iface_end;      /* no slot at or after this index was ever used */
 	/* Routes: a slab with a free list, indexed by (network, prefix). */
 	struct mg_route *routes;
 	bool *route_used;
@@ -149,7 +150,7 @@ mg_model_port_get(const struct mg_model *m, uint16_t id)
 const struct mg_iface *
 mg_model_iface_find(const struct mg_model *m, const char *name)
 {
-	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++)
+	for (unsigned int i = 0; i < m->iface_end; i++)
 		if (m->ifaces[i].used && strcmp(m->ifaces[i].name, name) == 0)
 			return &m->ifaces[i];
 	return NULL;
@@ -177,7 +178,7 @@ iface_addrs(const struct mg_iface *ifc, uint8_t family, unsigned int *n)
 const struct mg_iface *
 mg_model_iface_connected(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
 {
-	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+	for (unsigned int i = 0; i < m->iface_end; i++) {
 		const struct mg_iface *ifc = &m->ifaces[i];
 		const struct mg_prefix *a;
 		unsigned int n;
@@ -196,7 +197,7 @@ mg_model_iface_connected(const struct mg_model *m, uint16_t net, const struct mg
 static const struct mg_iface *
 iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
 {
-	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+	for (unsigned int i = 0; i < m->iface_end; i++) {
 		const struct mg_iface *ifc = &m->ifaces[i];
 		const struct mg_prefix *a;
 		unsigned int n;
@@ -388,6 +389,9 @@ iface_alloc(struct mg_model *m)
 		if (!m->ifaces[i].used) {
 			memset(&m->ifaces[i], 0, sizeof(m->ifaces[i]));
 			m->ifaces[i].id = (uint16_t)i;
+			/* Scans stop here instead of at MG_MODEL_MAX_IFACES. */
+			if (i + 1 > m->iface_end)
+				m->iface_end = i + 1;
 			return &m->ifaces[i];
 		}
 	return NULL;
@@ -713,7 +717,7 @@ mg_model_addr_add(struct mg_model *m, const struct mg_addr_spec *s, struct mg_er
 				    "address %s is already assigned in network '%s'",
 				    mg_ip_fmt(&p->addr, b1, sizeof(b1)),
 				    m->nets[ifc->network].spec.name);
-	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+	for (unsigned int i = 0; i < m->iface_end; i++) {
 		const struct mg_iface *o = &m->ifaces[i];
 		const struct mg_prefix *a;
 
@@ -860,7 +864,7 @@ route_slot(struct mg_model *m)
 static const struct mg_iface *
 prefix_is_connected(const struct mg_model *m, uint16_t net, const struct mg_prefix *p)
 {
-	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+	for (unsigned int i = 0; i < m->iface_end; i++) {
 		const struct mg_iface *ifc = &m->ifaces[i];
 		const struct mg_prefix *a;
 		unsigned int n;
@@ -1239,7 +1243,7 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 		}
 		mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
 	}
-	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
 		if (!ifc->used || ifc->kind != MG_IFACE_VLAN)
@@ -1254,7 +1258,7 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 			}
 		}
 	}
-	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++) {
+	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
 		if (!ifc->used || be->addr_add == NULL)

@@ -356,3 +356,35 @@ def test_refused_requests_change_nothing(tmp_path, topo):
         assert dump() == before
     finally:
         mg.stop()
+
+
+def test_kernel_interface_by_namespace_inode(tmp_path, topo, netns):
+    """inodeURL as NSM forwarders give it: inode://DEV/INO of the client's
+    network namespace, found through a process living in it."""
+    sleeper = subprocess.Popen(["ip", "netns", "exec", netns, "sleep", "60"])
+    mg, ctl = start(tmp_path, topo)
+    try:
+        until(lambda: os.path.exists(f"/proc/{sleeper.pid}/ns/net"), 5, "the sleeper")
+        time.sleep(0.2)    # ip netns exec has switched namespaces by now
+        st = os.stat(f"/var/run/netns/{netns}")
+        kind, conn = ctl.nsm("Request", {"connection": {
+            "id": "kern-inode", "networkService": "ran",
+            "mechanism": {"cls": "LOCAL", "type": "KERNEL",
+                          "parameters": {"name": "nsmi0",
+                                         "inodeURL": f"inode://{st.st_dev}/{st.st_ino}"}},
+            "context": {"ipContext": {"srcIpAddrs": ["172.16.7.2/30"],
+                                      "dstIpAddrs": ["172.16.7.1/30"]}}}})
+        assert kind == "result", conn
+        r = subprocess.run(["ip", "netns", "exec", netns, "ping", "-c", "2", "-i", "0.2", "-W", "2",
+                            "172.16.7.1"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        kind, err = ctl.nsm("Request", {"connection": {
+            "id": "kern-gone", "networkService": "ran",
+            "mechanism": {"cls": "LOCAL", "type": "KERNEL",
+                          "parameters": {"inodeURL": "inode://1/1"}}}})
+        assert kind == "error" and err["field"] == "connection.mechanism.parameters.inodeURL", err
+        assert ctl.nsm("Close", {"id": "kern-inode"})[0] == "result"
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        mg.stop()
