@@ -60,6 +60,63 @@ def rate(r):
     return r.get("pps_median", r["pps"]) if r else 0.0
 
 
+def updates_report(a, summary, warnings, mhz):
+    """The update-rate case: REST route updates/s while forwarding, the loss,
+    the forwarding rate with and without updates, the kernel's rate."""
+    base = load(os.path.join(a.results, "updates.base.json"))
+    during = load(os.path.join(a.results, "updates.during.json"))
+    churn = load(os.path.join(a.results, "updates.churn.json"))
+    kernel = load(os.path.join(a.results, "updates.kernel.json"))
+    stats = load(os.path.join(a.results, "updates.stats.json"))
+    busy = load(os.path.join(a.results, "updates.busy.json"))
+    if not (base and during and churn and kernel and stats and busy):
+        warnings.append("updates: results missing")
+        return False
+    rx = stats["ports"]["src"]["rx_packets"]
+    tx = stats["ports"]["sink"]["tx_packets"]
+    drops = sum(stats["drops"].values())
+    lost = rx - tx
+    print()
+    print("route updates while forwarding (mixed IPv4/IPv6, one worker), same run:")
+    hdr = "%-44s %14s" % ("", "value")
+    print(hdr)
+    print("-" * len(hdr))
+    print("%-44s %14.0f" % ("meshgate updates/s (REST, batches of %d)" % churn["batch"],
+                            churn["rate"]))
+    print("%-44s %14.0f" % ("Linux kernel updates/s (ip -batch, netlink)", kernel["rate"]))
+    print("%-44s %14.2f" % ("ratio meshgate/kernel", churn["rate"] / kernel["rate"]))
+    print("%-44s %14.2f" % ("forwarding Mpps without updates", rate(base) / 1e6))
+    print("%-44s %14.2f" % ("forwarding Mpps, CPU 0 busy with a plain loop", rate(busy) / 1e6))
+    print("%-44s %14.2f" % ("forwarding Mpps during updates", rate(during) / 1e6))
+    print("%-44s %14.2f" % ("ratio during updates / without",
+                            rate(during) / rate(base) if rate(base) else 0.0))
+    print("%-44s %14.2f" % ("ratio CPU 0 busy / without",
+                            rate(busy) / rate(base) if rate(base) else 0.0))
+    print("%-44s %14d" % ("packets received over the run", rx))
+    print("%-44s %14d" % ("packets not forwarded (dropped: %d)" % drops, lost))
+    print()
+    print("The updates add and delete /24 and /56 routes beside the traffic (at most 2,000")
+    print("installed at once) and move the traffic's own routes between two next hops that")
+    print("both forward: every packet received should leave (goal: >= 10,000 updates/s, 0 lost).")
+    print("The updates run on CPU 0 beside the client that sends them; 'CPU 0 busy' is the")
+    print("same window with a plain loop there instead: what the worker on CPU 1 loses to a")
+    print("busy neighbour alone (on this VM the two vCPUs may share a physical core).")
+    summary["updates"] = {
+        "rest_updates_per_s": round(churn["rate"]), "batch": churn["batch"],
+        "kernel_updates_per_s": round(kernel["rate"]),
+        "ratio_vs_kernel": round(churn["rate"] / kernel["rate"], 3),
+        "fwd_mpps_without": round(rate(base) / 1e6, 3),
+        "fwd_mpps_during": round(rate(during) / 1e6, 3),
+        "fwd_mpps_cpu0_busy": round(rate(busy) / 1e6, 3),
+        "packets": rx, "lost": lost, "drops": drops,
+    }
+    if lost:
+        warnings.append("updates: %d packets received were not forwarded" % lost)
+    if churn["rate"] < 10000:
+        warnings.append("updates: %.0f updates/s is below the 10,000/s goal" % churn["rate"])
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -70,8 +127,9 @@ def main():
     ap.add_argument("--flows", default="?")
     ap.add_argument("--march", default="?")
     ap.add_argument("--dpdk", default="?")
+    ap.add_argument("--updates", type=int, default=0)
     a = ap.parse_args()
-    kinds = a.kinds.split(",")
+    kinds = [k for k in a.kinds.split(",") if k]
     rounds = list(range(1, a.rounds + 1))
     model, mhz, ncpu, virt = cpu_info()
 
@@ -79,6 +137,31 @@ def main():
     res = {k: {app: [load(os.path.join(a.results, "%s.%s.r%d.json" % (k, app, r)))
                      for r in rounds] for app in APPS} for k in kinds}
 
+    summary = {"cpu": model, "cpu_mhz": mhz, "dpdk": a.dpdk, "march": a.march,
+               "duration_s": a.duration, "warmup_s": a.warmup, "flows": a.flows,
+               "rounds": a.rounds, "results": {}}
+    warnings = []
+    complete = True
+    if kinds:
+        complete = forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model,
+                                     ncpu, virt)
+    if a.updates:
+        complete = updates_report(a, summary, warnings, mhz) and complete
+
+    if warnings:
+        print()
+        for w in warnings:
+            print("warning: " + w)
+    with open(os.path.join(a.results, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=2)
+        f.write("\n")
+    if not complete:
+        sys.exit(1)
+
+
+def forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model, ncpu, virt):
+    """meshgate vs l3fwd per traffic kind, and the per-node cycles."""
+    complete = True
     print()
     print("meshgate vs DPDK l3fwd (LPM): one forwarding core each (lcore 1), same run")
     print("  CPU:     %s%s, %d CPUs, %.0f MHz" % (model, virt, ncpu, mhz))
@@ -94,11 +177,6 @@ def main():
                                              "meshgate/l3fwd", "l3fwd cyc/pk", "meshgate cyc/pk")
     print(hdr)
     print("-" * len(hdr))
-    summary = {"cpu": model, "cpu_mhz": mhz, "dpdk": a.dpdk, "march": a.march,
-               "duration_s": a.duration, "warmup_s": a.warmup, "flows": a.flows,
-               "rounds": a.rounds, "results": {}}
-    warnings = []
-    complete = True
 
     def cyc(p, width):
         return ("%*.0f" % (width, mhz * 1e6 / p)) if p and mhz else "%*s" % (width, "-")
@@ -211,15 +289,7 @@ def main():
         print("the total: graph walk, worker loop, RCU, timing itself. port-rx and port-tx")
         print("include the PMDs' work: net_pcap's copy into a new mbuf, net_null's free.")
 
-    if warnings:
-        print()
-        for w in warnings:
-            print("warning: " + w)
-    with open(os.path.join(a.results, "summary.json"), "w") as f:
-        json.dump(summary, f, indent=2)
-        f.write("\n")
-    if not complete:
-        sys.exit(1)
+    return complete
 
 
 if __name__ == "__main__":
