@@ -69,6 +69,7 @@ def updates_report(a, summary, warnings, mhz):
     kernel = load(os.path.join(a.results, "updates.kernel.json"))
     stats = load(os.path.join(a.results, "updates.stats.json"))
     busy = load(os.path.join(a.results, "updates.busy.json"))
+    conns = load(os.path.join(a.results, "updates.connections.json"))
     if not (base and during and churn and kernel and stats and busy):
         warnings.append("updates: results missing")
         return False
@@ -83,6 +84,8 @@ def updates_report(a, summary, warnings, mhz):
     print("-" * len(hdr))
     print("%-44s %14.0f" % ("meshgate updates/s (REST, batches of %d)" % churn["batch"],
                             churn["rate"]))
+    if conns:
+        print("%-44s %14.0f" % ("NSM connections set up and closed /s", conns["rate"]))
     print("%-44s %14.0f" % ("Linux kernel updates/s (ip -batch, netlink)", kernel["rate"]))
     print("%-44s %14.2f" % ("ratio meshgate/kernel", churn["rate"] / kernel["rate"]))
     print("%-44s %14.2f" % ("forwarding Mpps without updates", rate(base) / 1e6))
@@ -108,6 +111,7 @@ def updates_report(a, summary, warnings, mhz):
         "fwd_mpps_without": round(rate(base) / 1e6, 3),
         "fwd_mpps_during": round(rate(during) / 1e6, 3),
         "fwd_mpps_cpu0_busy": round(rate(busy) / 1e6, 3),
+        "nsm_connections_per_s": round(conns["rate"]) if conns else None,
         "packets": rx, "lost": lost, "drops": drops,
     }
     if lost:

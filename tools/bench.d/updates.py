@@ -12,6 +12,11 @@ measured in the same run as the peer.
       hops that both forward) for S seconds. Leaves the routes as it found
       them. Prints JSON: updates, seconds, rate, requests.
 
+  updates.py connections --prefix P --duration S [--out FILE]
+      NSM Request + Close pairs of VLAN connections (an interface, its
+      addresses, a route behind the client, a static neighbor each) over the
+      control socket for S seconds. Prints JSON: connections, seconds, rate.
+
   updates.py kernel --ops N [--out FILE]
       The same kind of route adds and deletes (N in all) applied by the
       kernel: `ip -batch` in a namespace created and removed here. Prints
@@ -98,6 +103,41 @@ def churn(a):
     emit(out, a.out)
 
 
+def connections(a):
+    """NSM Request + Close pairs of VLAN connections on the sink port, each
+    with addresses, a route behind the client and a static neighbor."""
+    import socket
+    path = f"/var/run/dpdk/{a.prefix}/nsm.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    f = s.makefile("rwb")
+    n = 0
+    t0 = time.monotonic()
+    end = t0 + a.duration
+    while time.monotonic() < end:
+        i = n % 1000
+        for method, params in (
+                ("Request", {"connection": {
+                    "id": f"bench-{i}", "network_service": "default",
+                    "mechanism": {"cls": "LOCAL", "type": "VLAN",
+                                  "parameters": {"base": "sink", "vlan-id": str(100 + i)}},
+                    "context": {"ip_context": {
+                        "src_ip_addrs": [f"172.{16 + i // 250}.{i % 250}.2/30"],
+                        "dst_ip_addrs": [f"172.{16 + i // 250}.{i % 250}.1/30"],
+                        "dst_routes": [{"prefix": f"10.{100 + i // 250}.{i % 250}.0/24"}]},
+                        "ethernet_context": {"src_mac": "02:00:00:00:42:02"}}}}),
+                ("Close", {"id": f"bench-{i}"})):
+            f.write(json.dumps({"id": n, "method": method, "params": params}).encode() + b"\n")
+            f.flush()
+            reply = json.loads(f.readline())
+            if "error" in reply:
+                sys.exit(f"updates: NSM {method} -> {reply['error']}")
+        n += 1
+    secs = time.monotonic() - t0
+    s.close()
+    emit({"connections": n, "seconds": secs, "rate": n / secs}, a.out)
+
+
 def kernel(a):
     ns = f"mgbench-upd{os.getpid()}"
     rng = random.Random(1)
@@ -154,11 +194,15 @@ def main():
     c.add_argument("--live", type=int, default=2000,
                    help="at most this many churned routes installed at once")
     c.add_argument("--out")
+    n = sub.add_parser("connections")
+    n.add_argument("--prefix", required=True)
+    n.add_argument("--duration", type=float, default=5.0)
+    n.add_argument("--out")
     k = sub.add_parser("kernel")
     k.add_argument("--ops", type=int, default=100000)
     k.add_argument("--out")
     a = ap.parse_args()
-    (churn if a.cmd == "churn" else kernel)(a)
+    {"churn": churn, "connections": connections, "kernel": kernel}[a.cmd](a)
 
 
 if __name__ == "__main__":
