@@ -577,8 +577,8 @@ load_arp_nd(struct cfg *c, yaml_node_t *n)
 static void
 load_control(struct cfg *c, yaml_node_t *n)
 {
-	static const char *const keys[] = {"state_dir", "nsm_socket", "nsm_uids", "rest",
-					   "connection_lifetime_s", "node_name", NULL};
+	static const char *const keys[] = {"state_dir", "capture_dir", "nsm_socket", "nsm_uids",
+					   "rest", "connection_lifetime_s", "node_name", NULL};
 	static const char *const rest_keys[] = {"listen", "token_file", "max_body", NULL};
 	struct mg_settings *st = c->st;
 	yaml_node_t *r, *seq, *item;
@@ -591,6 +591,10 @@ load_control(struct cfg *c, yaml_node_t *n)
 	    st->state_dir[0] != '/')
 		cerr(c, get(c, n, "state_dir"), "control.state_dir", "'%s' is not an absolute path",
 		     st->state_dir);
+	if (rd_str(c, n, "control", "capture_dir", st->capture_dir, sizeof(st->capture_dir)) &&
+	    st->capture_dir[0] != '/')
+		cerr(c, get(c, n, "capture_dir"), "control.capture_dir",
+		     "'%s' is not an absolute path", st->capture_dir);
 	if (get(c, n, "nsm_socket") != NULL || yaml_node_present(c, n, "nsm_socket")) {
 		st->nsm_socket_set = true;
 		if (rd_str(c, n, "control", "nsm_socket", st->nsm_socket, sizeof(st->nsm_socket)) &&

@@ -77,6 +77,7 @@ struct mg_settings {
 	uint32_t nd_failed_ms;
 	/* control: (empty strings: the defaults mg_gw works out) */
 	char state_dir[256];
+	char capture_dir[256];
 	char nsm_socket[256];
 	bool nsm_socket_set;          /**< Given in the file ("" there turns it off). */
 	unsigned int nsm_uids[16];

@@ -50,6 +50,7 @@ struct rte_fib;
 struct rte_fib6;
 struct rte_rcu_qsbr;
 struct trie_head;
+struct mg_cap_set;
 struct rte_mempool;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
@@ -160,6 +161,8 @@ struct mg_meta {
 /** mg_meta.flags */
 enum {
 	MG_META_LOCAL = 1 << 0, /**< Originated by the gateway: no TTL/hop-limit decrement. */
+	MG_META_L3 = 1 << 1,    /**< Data starts at the IP header (no L2 header now). */
+	MG_META_ICMP_SEEN = 1 << 2, /**< Passed an icmp-error node (a drop capture had it). */
 };
 
 extern int mg_meta_offset;
@@ -375,6 +378,7 @@ struct mg_dp {
 	uint16_t *vlan_if[MG_MAX_PORTS];     /**< 4096 entries, or NULL when no VLANs. */
 	uint8_t port_up[MG_MAX_PORTS];       /**< TX allowed. */
 	struct mg_dp_net *nets[MG_MAX_NETS];
+	struct mg_cap_set *capture;          /**< Running captures (lib/capture), or NULL. */
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */

@@ -18,6 +18,7 @@
 #include <rte_ring.h>
 
 #include "mg_config.h"
+#include "mg_capture.h"
 #include "mg_ctl.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
@@ -53,6 +54,7 @@ struct gw {
 	struct mg_fwd *fwd;
 	struct mg_model_backend be;
 	struct mg_ctl *ctl;
+	struct mg_capture *capture;
 	bool rx_interrupts;
 	uint64_t next_stats_ns, next_print_ns, next_link_ns;
 	uint32_t print_interval_s;
@@ -462,6 +464,8 @@ main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 		until = t;
 	if (g->next_stats_ns < until)
 		until = g->next_stats_ns;
+	if (g->capture != NULL && mg_capture_timeout(g->capture) < until - now)
+		until = now + mg_capture_timeout(g->capture);
 	if (g->ctl != NULL) {
 		uint64_t ct = mg_ctl_timeout(g->ctl, now);
 
@@ -518,6 +522,8 @@ main_loop(struct gw *g)
 			mg_port_poll_link(g->dp);
 			g->next_link_ns = now + 1000000000ull;
 		}
+		if (g->capture != NULL)
+			mg_capture_poll(g->capture, now);
 		if (g->ctl != NULL)
 			mg_ctl_run(g->ctl, now);
 		if (g->print_interval_s && now >= g->next_print_ns) {
@@ -532,6 +538,32 @@ main_loop(struct gw *g)
 }
 
 /* ---- control plane ------------------------------------------------------------------------ */
+
+/* A port's ethdev id by name, for captures. */
+static int
+capture_port(void *ctx, const char *name, uint16_t *port)
+{
+	struct gw *g = ctx;
+	const struct mg_port *p = mg_model_port_find(g->model, name);
+
+	if (p == NULL || p->ethdev == UINT16_MAX)
+		return -ENOENT;
+	*port = p->ethdev;
+	return 0;
+}
+
+/* control.capture_dir, else /var/tmp/meshgate/PREFIX (the DPDK file prefix). */
+static void
+capture_dir(const struct gw *g, char *out, size_t n)
+{
+	const char *rundir = rte_eal_get_runtime_dir();
+	const char *prefix = strrchr(rundir, '/') ? strrchr(rundir, '/') + 1 : rundir;
+
+	if (g->st.capture_dir[0] != '\0')
+		mg_strlcpy(out, g->st.capture_dir, n);
+	else
+		snprintf(out, n, "/var/tmp/meshgate/%s", prefix);
+}
 
 /*
  * The default instance ("meshgate" file prefix) serves /run/meshgate/nsm.sock
@@ -780,9 +812,20 @@ mg_gw_run(const struct mg_gw_opts *o)
 	}
 	mg_stats_telemetry_register();
 	{
+		struct mg_capture_env ce = {.dp = g->dp, .port_id = capture_port, .ctx = g};
+
+		capture_dir(g, ce.dir, sizeof(ce.dir));
+		g->capture = mg_capture_create(&ce, &err);
+		if (g->capture == NULL) {
+			fprintf(stderr, "meshgate: %s%s%s\n", err.field, err.field[0] ? ": " : "",
+				err.msg);
+			goto out;
+		}
+	}
+	{
 		struct mg_ctl_conf cc;
 		struct mg_ctl_env env = {.model = g->model, .fwd = g->fwd, .dp = g->dp,
-					 .stats = ctl_stats, .ctx = g};
+					 .capture = g->capture, .stats = ctl_stats, .ctx = g};
 		bool restored = false;
 
 		control_conf(g, &cc);
@@ -803,6 +846,9 @@ mg_gw_run(const struct mg_gw_opts *o)
 out:
 	mg_ctl_destroy(g->ctl);
 	g->ctl = NULL;
+	/* Before the workers stop: it waits for them to let go of the capture set. */
+	mg_capture_destroy(g->capture);
+	g->capture = NULL;
 	if (workers_up)
 		mg_workers_stop(g->dp);
 	if (g->dp != NULL && eal_up) {

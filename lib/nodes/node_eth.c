@@ -149,6 +149,7 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct mg_eth_info ei;
 	enum mg_drop why;
 
+	md->flags = 0;
 	if (unlikely(m->nb_segs != 1)) {
 		st->rx_bytes[m->port] += m->pkt_len;
 		md->rx_if = MG_IF_NONE;
@@ -179,15 +180,16 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 		return ETH_NEXT_DROP;
 	}
 	md->net = ifc->net;
-	md->flags = 0;
 	if (likely(ei.type == MG_ETH_IPV4_BE)) {
 		rte_pktmbuf_adj(m, ei.l2_len);
+		md->flags = MG_META_L3;
 		return ip4_input(dp, st, m, md);
 	}
 	/* ND and ARP handling on the main lcore read the frame's MACs. */
 	m->l2_len = ei.l2_len;
 	if (ei.type == MG_ETH_IPV6_BE) {
 		rte_pktmbuf_adj(m, ei.l2_len);
+		md->flags = MG_META_L3;
 		return ip6_input(dp, st, m, md, ifc);
 	}
 	if (ei.type == MG_ETH_ARP_BE) {

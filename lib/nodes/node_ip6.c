@@ -41,6 +41,7 @@ ip6_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	if (likely(transit))
 		ip6->hop_limits--;
 	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+	md->flags &= (uint8_t)~MG_META_L3;
 	if (unlikely(eth == NULL)) {
 		md->drop = MG_DROP_NO_MBUF;
 		return LK_NEXT_DROP;
