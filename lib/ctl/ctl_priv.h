@@ -74,6 +74,8 @@ struct mg_ctl {
 	struct nsm_client clients[CTL_MAX_NSM_CLIENTS];
 	/* REST */
 	struct MHD_Daemon *mhd;
+	struct capstream *streams;   /* live pcapng streams (ctl_capture.c) */
+	char rest_location[64];      /* the Location of the last 201 */
 	char token[128];
 	size_t token_len;
 	char rest_bound[128];
@@ -130,6 +132,14 @@ void nsm_event(struct mg_ctl *c, const struct conn *k, const char *type);
 
 /* ctl_rest.c */
 int rest_open(struct mg_ctl *c, struct mg_error *err);
+
+/* ctl_capture.c: live pcapng streams of captures. */
+#define CTL_MAX_STREAMS 16
+struct MHD_Connection;
+struct MHD_Response *capstream_open(struct mg_ctl *c, struct MHD_Connection *hc, uint32_t id,
+				    struct mg_error *err);
+/* Resume the streams whose capture moved on (or all, before the daemon stops). */
+void capstream_resume(struct mg_ctl *c, bool all);
 void rest_close(struct mg_ctl *c);
 void rest_run(struct mg_ctl *c);
 int rest_epoll_fd(struct mg_ctl *c);

@@ -40,6 +40,7 @@
 #include <rte_log.h>
 
 #include "ctl_priv.h"
+#include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
 #include "mg_stats.h"
@@ -59,6 +60,8 @@ struct resp {
 	char *text;   /* owned */
 	const char *type;
 	const char *allow; /* the Allow header of a 405 */
+	struct MHD_Response *mr; /* a ready response (a stream) instead of text */
+	const char *location;    /* the Location header of a 201 */
 };
 
 /* ---- token ---------------------------------------------------------------------------- */
@@ -968,6 +971,160 @@ h_stats(struct mg_ctl *c)
 	return (struct resp){.status = 200, .text = text, .type = "application/json"};
 }
 
+/* ---- captures ----------------------------------------------------------------------------- */
+
+static json_t *
+capture_json(const struct mg_capture_info *i)
+{
+	const struct mg_capture_spec *s = &i->spec;
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:s, s:f}",
+			      "id", (json_int_t)i->id, "point", s->point, "filter", s->filter,
+			      "max_packets", (json_int_t)s->max_packets, "max_bytes",
+			      (json_int_t)s->max_bytes, "max_seconds", (json_int_t)s->max_seconds,
+			      "snaplen", (json_int_t)s->snaplen, "running", i->running, "packets",
+			      (json_int_t)i->packets, "bytes", (json_int_t)i->bytes, "dropped",
+			      (json_int_t)i->dropped, "path", i->path, "started",
+			      (double)i->started_ns / 1e9);
+
+	json_object_set_new(j, "buffer", json_integer(s->buffer));
+	json_object_set_new(j, "file", json_string(strrchr(i->path, '/') ? strrchr(i->path, '/') + 1
+									  : i->path));
+	if (!i->running) {
+		json_object_set_new(j, "stopped", json_real((double)i->stopped_ns / 1e9));
+		json_object_set_new(j, "stop_reason", json_string(i->stop_reason));
+	}
+	return j;
+}
+
+/* POST /v1/captures: {point, filter, max_packets, max_bytes, max_seconds, snaplen, file}. */
+static int
+capture_spec(json_t *j, struct mg_capture_spec *s, struct mg_error *e)
+{
+	static const char *const fields[] = {"point", "filter", "max_packets", "max_bytes",
+					     "max_seconds", "snaplen", "buffer", "file", NULL};
+	unsigned long long v;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(j))
+		return mg_error_set(e, EINVAL, "", "the body is not a JSON object");
+	if (cj_check_fields(j, fields, "", e) < 0 ||
+	    cj_str(j, "point", "", s->point, sizeof(s->point), true, e) < 0 ||
+	    cj_str(j, "filter", "", s->filter, sizeof(s->filter), false, e) < 0 ||
+	    cj_str(j, "file", "", s->file, sizeof(s->file), false, e) < 0)
+		return -e->code;
+	if (cj_uint(j, "max_packets", "", 0, UINT64_MAX, &v, false, e) < 0)
+		return -e->code;
+	s->max_packets = json_object_get(j, "max_packets") ? v : 0;
+	if (cj_uint(j, "max_bytes", "", 0, UINT64_MAX, &v, false, e) < 0)
+		return -e->code;
+	s->max_bytes = json_object_get(j, "max_bytes") ? v : 0;
+	if (cj_uint(j, "max_seconds", "", 0, 7 * 86400, &v, false, e) < 0)
+		return -e->code;
+	s->max_seconds = json_object_get(j, "max_seconds") ? (uint32_t)v : 0;
+	if (cj_uint(j, "snaplen", "", 0, 262144, &v, false, e) < 0)
+		return -e->code;
+	s->snaplen = json_object_get(j, "snaplen") ? (uint32_t)v : 0;
+	if (cj_uint(j, "buffer", "", 16, 65536, &v, false, e) < 0)
+		return -e->code;
+	s->buffer = json_object_get(j, "buffer") ? (uint32_t)v : 0;
+	return 0;
+}
+
+static bool
+capture_id(const char *s, uint32_t *id)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '\0' || *s == '-' || *s == '+' || v > UINT32_MAX)
+		return false;
+	*id = (uint32_t)v;
+	return true;
+}
+
+static struct resp
+h_captures(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char **seg,
+	   int nseg, const struct req *rq)
+{
+	struct mg_capture *cap = c->env.capture;
+	struct mg_capture_info info;
+	struct mg_error e;
+	uint32_t id;
+
+	mg_error_clear(&e);
+	if (cap == NULL)
+		return simple_err(503, EIO, "", "captures are not available");
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			struct mg_capture_info *all = calloc(64, sizeof(*all));
+			unsigned int n;
+			json_t *a = json_array();
+
+			if (all == NULL)
+				return simple_err(503, ENOMEM, "", "out of memory");
+			n = mg_capture_list(cap, all, 64);
+			for (unsigned int i = 0; i < n; i++)
+				json_array_append_new(a, capture_json(&all[i]));
+			free(all);
+			return json_resp(200, a);
+		}
+		if (!strcmp(method, "POST")) {
+			struct mg_capture_spec s;
+			json_t *j = parse_body(rq, &e);
+			struct resp r;
+			int rc;
+
+			if (j == NULL)
+				return err_resp(&e);
+			rc = capture_spec(j, &s, &e);
+			json_decref(j);
+			if (rc < 0 || mg_capture_start(cap, &s, &id, &e) < 0)
+				return err_resp(&e);
+			mg_capture_get(cap, id, &info);
+			r = json_resp(201, capture_json(&info));
+			snprintf(c->rest_location, sizeof(c->rest_location), "/v1/captures/%u", id);
+			r.location = c->rest_location;
+			return r;
+		}
+		return not_allowed("GET, POST");
+	}
+	/* The method first: a wrong one is 405 whatever the id. */
+	if (nseg == 3 && strcmp(method, "GET") && strcmp(method, "DELETE"))
+		return not_allowed("GET, DELETE");
+	if (nseg == 4 && !strcmp(seg[3], "stop") && strcmp(method, "POST"))
+		return not_allowed("POST");
+	if (nseg == 4 && !strcmp(seg[3], "pcapng") && strcmp(method, "GET"))
+		return not_allowed("GET");
+	if (nseg == 4 && strcmp(seg[3], "stop") && strcmp(seg[3], "pcapng"))
+		return no_resource();
+	if (!capture_id(seg[2], &id))
+		return simple_err(404, ENOENT, "id", "no such capture (ids are numbers)");
+	if (nseg == 3) {
+		if (!strcmp(method, "GET"))
+			return mg_capture_get(cap, id, &info)
+				       ? json_resp(200, capture_json(&info))
+				       : simple_err(404, ENOENT, "id", "no such capture");
+		if (mg_capture_remove(cap, id, &e) < 0)
+			return err_resp(&e);
+		return (struct resp){.status = 204};
+	}
+	if (!strcmp(seg[3], "stop")) {
+		if (mg_capture_stop(cap, id, &e) < 0)
+			return err_resp(&e);
+		mg_capture_get(cap, id, &info);
+		return json_resp(200, capture_json(&info));
+	}
+	{
+		struct resp r = {.status = 200, .type = "application/x-pcapng"};
+
+		r.mr = capstream_open(c, hc, id, &e);
+		return r.mr != NULL ? r : err_resp(&e);
+	}
+	return no_resource();
+}
+
 static struct resp
 dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const char *method,
 	 const struct req *rq)
@@ -1015,6 +1172,8 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 		return h_neighbors(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "connections"))
 		return h_connections(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "captures") && nseg <= 4)
+		return h_captures(c, hc, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {
@@ -1071,14 +1230,19 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		r = simple_err(413, E2BIG, "", "request body too large");
 	else
 		r = dispatch(c, hc, url, method, rq);
-	mr = MHD_create_response_from_buffer(r.text ? strlen(r.text) : 0, r.text ? r.text : "",
-					     r.text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	mr = r.mr != NULL ? r.mr
+			  : MHD_create_response_from_buffer(r.text ? strlen(r.text) : 0,
+							    r.text ? r.text : "",
+							    r.text ? MHD_RESPMEM_MUST_FREE
+								   : MHD_RESPMEM_PERSISTENT);
 	if (r.type != NULL)
 		MHD_add_response_header(mr, "Content-Type", r.type);
 	if (r.status == 401)
 		MHD_add_response_header(mr, "WWW-Authenticate", "Bearer realm=\"meshgate\"");
 	if (r.allow != NULL)
 		MHD_add_response_header(mr, "Allow", r.allow);
+	if (r.location != NULL)
+		MHD_add_response_header(mr, "Location", r.location);
 	ret = MHD_queue_response(hc, (unsigned int)r.status, mr);
 	MHD_destroy_response(mr);
 	if (r.status >= 400 && r.status != 404)
@@ -1197,7 +1361,7 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 				    c->conf.rest_listen);
 	if (load_token(c, err) < 0)
 		return -err->code;
-	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				  0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &ss,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_done, c,
 				  MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
@@ -1240,6 +1404,9 @@ rest_close(struct mg_ctl *c)
 
 	if (c->mhd == NULL)
 		return;
+	/* A suspended connection must be resumed before the daemon stops. */
+	capstream_resume(c, true);
+	MHD_run(c->mhd);
 	MHD_stop_daemon(c->mhd);
 	c->mhd = NULL;
 	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
@@ -1271,6 +1438,8 @@ rest_timeout_ns(struct mg_ctl *c)
 void
 rest_run(struct mg_ctl *c)
 {
-	if (c->mhd != NULL)
-		MHD_run(c->mhd);
+	if (c->mhd == NULL)
+		return;
+	capstream_resume(c, false);
+	MHD_run(c->mhd);
 }

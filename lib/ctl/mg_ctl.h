@@ -22,6 +22,7 @@ struct mg_model;
 struct mg_fwd;
 struct mg_dp;
 struct mg_stats;
+struct mg_capture;
 struct mg_ctl;
 
 /** Settings from the file's control: section. */
@@ -44,6 +45,7 @@ struct mg_ctl_env {
 	struct mg_model *model;
 	struct mg_fwd *fwd;
 	struct mg_dp *dp;
+	struct mg_capture *capture;  /**< Packet captures, or NULL. */
 	/** Collect counters now. */
 	void (*stats)(void *ctx, struct mg_stats *out);
 	void *ctx;

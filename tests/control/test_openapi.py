@@ -256,7 +256,8 @@ def test_spec_is_well_formed():
 
 @pytest.fixture(scope="module")
 def mg(tmp_path_factory):
-    m = Meshgate(tmp_path_factory.mktemp("openapi"), CONFIG, name="oapi")
+    d = tmp_path_factory.mktemp("openapi")
+    m = Meshgate(d, CONFIG + f"control:\n  capture_dir: {d}/cap\n", name="oapi")
     m.start()
     try:
         yield m
@@ -306,7 +307,7 @@ class Api:
             h["Content-Type"] = "application/json"
         c.request(method, path, body=data, headers=h)
         r = c.getresponse()
-        text = r.read().decode()
+        text = r.read().decode(errors="replace")    # pcapng is binary
         c.close()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, text
 
@@ -672,6 +673,57 @@ def c_metrics(api):
     assert api.call("GET", "/metrics", token="Basic x")[0] == 401
 
 
+def c_list_captures(api):
+    c_list("/v1/captures")(api)
+
+
+def c_start_capture(api):
+    st, cap = api.call("POST", "/v1/captures", {
+        "point": "port:a:rx", "filter": "udp port 2152", "max_packets": 10, "max_bytes": 9000,
+        "max_seconds": 60, "snaplen": 128, "buffer": 64, "file": "oa.pcapng"})
+    assert st == 201 and cap["running"] and cap["file"] == "oa.pcapng"
+    ok(api.call("DELETE", f"/v1/captures/{cap['id']}")[0])
+    assert api.call("POST", "/v1/captures", {"point": "port:zz"})[0] == 404
+    for bad in ({"point": "drop", "filter": "udp port"}, {"point": "node:drop", "snaplen": -1},
+                {"point": "drop", "file": "a/b"}, {"point": "drop", "buffer": 8},
+                {"point": ""}, {"filter": "ip"}, {"point": "drop", "extra": 1}):
+        want = False if bad.get("filter") != "udp port" else None
+        assert api.call("POST", "/v1/captures", bad, valid_request=want)[0] == 400, bad
+
+
+def c_get_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "drop", "max_seconds": 1})
+    try:
+        assert api.call("GET", f"/v1/captures/{cap['id']}")[0] == 200
+    finally:
+        api.call("DELETE", f"/v1/captures/{cap['id']}")
+    assert api.call("GET", f"/v1/captures/{cap['id']}")[0] == 404
+
+
+def c_remove_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "node:ip4-lookup"})
+    assert api.call("DELETE", f"/v1/captures/{cap['id']}")[0] == 204
+    assert api.call("DELETE", f"/v1/captures/{cap['id']}")[0] == 404
+
+
+def c_stop_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "port:b:tx"})
+    st, info = api.call("POST", f"/v1/captures/{cap['id']}/stop")
+    assert st == 200 and not info["running"] and info["stop_reason"] == "stopped"
+    api.call("DELETE", f"/v1/captures/{cap['id']}")
+    assert api.call("POST", f"/v1/captures/{cap['id']}/stop")[0] == 404
+
+
+def c_stream_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "drop"})
+    api.call("POST", f"/v1/captures/{cap['id']}/stop")
+    st, data = api.call("GET", f"/v1/captures/{cap['id']}/pcapng")
+    # A stopped capture with nothing in it: the pcapng section header, then interfaces.
+    assert st == 200 and data.startswith("\n\r\r\n")
+    api.call("DELETE", f"/v1/captures/{cap['id']}")
+    assert api.call("GET", f"/v1/captures/{cap['id']}/pcapng")[0] == 404
+
+
 CASES = {
     ("GET", "/v1/networks"): c_list("/v1/networks"),
     ("POST", "/v1/networks"): c_create_network,
@@ -701,6 +753,12 @@ CASES = {
     ("GET", "/v1/connections/{id}"): c_get_connection,
     ("DELETE", "/v1/connections/{id}"): c_close_connection,
     ("POST", "/v1/batch"): c_batch,
+    ("GET", "/v1/captures"): c_list_captures,
+    ("POST", "/v1/captures"): c_start_capture,
+    ("GET", "/v1/captures/{capture}"): c_get_capture,
+    ("DELETE", "/v1/captures/{capture}"): c_remove_capture,
+    ("POST", "/v1/captures/{capture}/stop"): c_stop_capture,
+    ("GET", "/v1/captures/{capture}/pcapng"): c_stream_capture,
     ("GET", "/v1/stats"): c_stats,
     ("GET", "/metrics"): c_metrics,
 }
@@ -741,7 +799,7 @@ def test_lists_are_populated_and_valid(api):
 
 
 CONCRETE = {"{name}": "a", "{address}": "10.0.1.1", "{length}": "24", "{network}": "default",
-            "{interface}": "a", "{ip}": "10.0.1.5", "{id}": "oa-none"}
+            "{interface}": "a", "{ip}": "10.0.1.5", "{id}": "oa-none", "{capture}": "77"}
 
 
 def concrete(tmpl):
@@ -767,7 +825,8 @@ def test_undocumented_methods_are_405(api, path):
                                   "/v1/routes/default", "/v1/routes/default/10.0.0.0",
                                   "/v1/routes/default/10.0.0.0/8/x", "/v1/neighbors/a",
                                   "/v1/neighbors/a/10.0.1.5/x", "/v1/connections/a/b",
-                                  "/v1/batch/x", "/v1/stats/x", "/metrics/x", "/metricsx"])
+                                  "/v1/batch/x", "/v1/stats/x", "/metrics/x", "/metricsx",
+                                  "/v1/captures/1/x", "/v1/captures/1/stop/x"])
 def test_made_up_paths_are_404(api, path):
     assert template_of(path) is None
     for m in ("GET", "POST", "DELETE"):
