@@ -226,3 +226,44 @@ def test_bad_requests_name_the_field(tmp_path, topo):
         assert ctl.http("DELETE", f"/v1/captures/{j['id']}")[0] == 204
         assert ctl.ok("GET", "/v1/captures") == []
         assert topo.ping("pod", "10.10.2.2").returncode == 0
+
+
+def test_meshgatectl_capture_commands_and_live_dump(tmp_path, topo):
+    from mgrun import MESHGATECTL
+
+    def mgctl(mg, *args, **kw):
+        return subprocess.run([str(MESHGATECTL), "-p", mg.prefix, *map(str, args)],
+                              capture_output=True, timeout=30, **kw)
+
+    with gw(tmp_path, topo) as mg:
+        assert topo.ping("pod", "fd00:10:2::2").returncode == 0
+        r = mgctl(mg, "capture", "start", "port:ext:tx", "filter", "icmp6 and ip6[40] == 128",
+                  "count", "3", "file", "ctl.pcapng")
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.decode().startswith("capture 1 started: ")
+        # A live dump into a pipe, started before the packets exist.
+        dump = subprocess.Popen([str(MESHGATECTL), "-p", mg.prefix, "capture", "dump", "1", "-"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        assert dump.poll() is None          # waiting for packets
+        assert topo.ping("pod", "fd00:10:2::2", count=4).returncode == 0
+        out, err = dump.communicate(timeout=20)   # ends when the count is reached
+        assert dump.returncode == 0, err
+        lst = mgctl(mg, "captures").stdout.decode()
+        assert "packet limit" in lst and "port:ext:tx" in lst and "ctl.pcapng" in lst, lst
+        show = mgctl(mg, "--json", "capture", "show", "1")
+        info = __import__("json").loads(show.stdout)
+        assert info["packets"] == 3
+        # Errors: exit 1 with the field, exit 2 for bad usage.
+        bad = mgctl(mg, "capture", "start", "port:ext", "filter", "icmp6 and")
+        assert bad.returncode == 1 and b"filter:" in bad.stderr, bad.stderr
+        assert mgctl(mg, "capture", "show", "x").returncode == 2
+        assert mgctl(mg, "capture", "start", "drop", "colour", "red").returncode == 2
+        nf = mgctl(mg, "capture", "dump", "9", "-")
+        assert nf.returncode == 1 and b"no capture 9" in nf.stderr, nf.stderr
+        assert mgctl(mg, "capture", "del", "1").returncode == 0
+        assert mgctl(mg, "--json", "captures").stdout.strip() == b"[]"
+    with open(info["path"], "rb") as f:
+        assert f.read() == out
+    p = [x for x in rdpcap(info["path"])]
+    assert len(p) == 3 and all(x[IPv6].hlim == 63 for x in p)
