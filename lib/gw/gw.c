@@ -76,6 +76,41 @@ be_network_del(void *ctx, const struct mg_network *n)
 	mg_fwd_net_del(g->fwd, n->id);
 }
 
+/*
+ * Warn when a device's NUMA node has no worker, or when workers on other
+ * nodes poll its RX queues (queue q goes to worker q mod n): every packet
+ * then crosses sockets, and its mbufs may come from another node's pool.
+ */
+static void
+warn_numa(const struct gw *g, const char *name, const struct mg_port_info *info)
+{
+	unsigned int nw = g->dp->nb_workers, pollers = RTE_MIN(nw, (unsigned int)info->nb_rxq);
+	char far[128] = "";
+	size_t off = 0;
+	bool local = false;
+
+	if (info->vdev)
+		return; /* a vdev lives wherever it was created */
+	for (unsigned int w = 0; w < nw; w++) {
+		unsigned int lcore = g->dp->workers[w]->lcore;
+		int node = mg_port_lcore_node(lcore);
+
+		local = local || node == info->socket;
+		if (w < pollers && node != info->socket && off < sizeof(far))
+			off += (size_t)snprintf(far + off, sizeof(far) - off, "%s%u (node %d)",
+						off ? ", " : "", lcore, node);
+	}
+	if (!local)
+		GW_LOG(WARNING, "%s: its device is on NUMA node %d, where no worker runs: every "
+		       "packet crosses sockets (give workers.lcores CPUs of node %d)\n", name,
+		       info->socket, info->socket);
+	else if (off > 0)
+		GW_LOG(WARNING, "%s: its device is on NUMA node %d but worker lcore(s) %s poll "
+		       "its RX queues (queue q goes to worker q mod %u: set rx_queues or order "
+		       "workers.lcores to keep them on node %d)\n", name, info->socket, far, nw,
+		       info->socket);
+}
+
 static int
 be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error *err)
 {
@@ -106,6 +141,7 @@ be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error 
 	rc = mg_port_open(g->dp, &pc, &info, err);
 	if (rc < 0)
 		return rc;
+	warn_numa(g, p->spec.name, &info);
 	p->ethdev = info.ethdev;
 	memcpy(ifc->mac.b, &info.mac, 6);
 	rc = mg_fwd_iface_add(g->fwd, ifc, info.ethdev, err);
@@ -595,6 +631,26 @@ print_errors(const struct mg_config_errors *errs, const char *src)
 		errs->n == 1 ? "" : "s", src);
 }
 
+/*
+ * Resolve every port's device before anything starts, so that discovery
+ * problems (a variable, file or annotation missing or wrong, two ports on one
+ * PCI device) are reported with the file's line, by --check too.
+ */
+static unsigned int
+check_devices(const struct gw *g, bool check_only)
+{
+	struct mg_port_devref refs[MG_MODEL_MAX_PORTS];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+
+		if (p != NULL)
+			refs[n++] = (struct mg_port_devref){p->spec.name, p->spec.device, p->origin};
+	}
+	return mg_port_devices_check(refs, n, check_only, stderr);
+}
+
 static unsigned int
 count_ports(const struct mg_model *m)
 {
@@ -635,6 +691,12 @@ mg_gw_run(const struct mg_gw_opts *o)
 					     strlen(mg_config_default_yaml), &g->st, g->model, &errs);
 	if (nerr > 0) {
 		print_errors(&errs, src);
+		goto out;
+	}
+	nerr = check_devices(g, o->check_only);
+	if (nerr > 0) {
+		fprintf(stderr, "meshgate: %u error%s in %s; nothing started\n", nerr,
+			nerr == 1 ? "" : "s", src);
 		goto out;
 	}
 	if (o->check_only) {
