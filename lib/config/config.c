@@ -815,7 +815,7 @@ load_ports(struct cfg *c, yaml_node_t *root)
 		if (!rd_str(c, item, p, "device", s.device, sizeof(s.device)) &&
 		    get(c, item, "device") == NULL) {
 			cerr(c, item, p, "port '%s' needs a device (a PCI address, "
-			     "env:PCIDEVICE_<RESOURCE> or a vdev)", s.name);
+			     "env:PCIDEVICE_<RESOURCE>, k8s:ATTACHMENT or a vdev)", s.name);
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));

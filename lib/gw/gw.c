@@ -78,6 +78,29 @@ be_network_del(void *ctx, const struct mg_network *n)
 	mg_fwd_net_del(g->fwd, n->id);
 }
 
+/*
+ * Which worker polls each RX queue of a port: the workers on its device's
+ * NUMA node (mg_workers_place_rxqs()), with a warning when none runs there.
+ */
+static void
+place_rxqs(const struct gw *g, const char *name, const struct mg_port_info *info,
+	   uint16_t *owner)
+{
+	unsigned int nw = RTE_MIN(g->dp->nb_workers, (unsigned int)MG_PLACE_MAX_WORKERS);
+	int nodes[MG_PLACE_MAX_WORKERS];
+	unsigned int lcores[MG_PLACE_MAX_WORKERS];
+	char warn[512];
+
+	for (unsigned int w = 0; w < nw; w++) {
+		lcores[w] = g->dp->workers[w]->lcore;
+		nodes[w] = mg_port_lcore_node(lcores[w]);
+	}
+	/* A vdev lives wherever it was created: no node to follow. */
+	if (mg_workers_place_rxqs(nodes, lcores, nw, info->vdev ? -1 : info->socket, info->nb_rxq,
+				  owner, warn, sizeof(warn)) > 0)
+		GW_LOG(WARNING, "%s: %s\n", name, warn);
+}
+
 static int
 be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error *err)
 {
@@ -86,6 +109,7 @@ be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error 
 	struct mg_port_info info;
 	struct rte_ether_addr mac;
 	char devargs[MG_DEVICE_MAX];
+	uint16_t owner[RTE_MAX_QUEUES_PER_PORT];
 	int rc;
 
 	rc = mg_port_resolve_device(p->spec.device, devargs, sizeof(devargs), err);
@@ -108,6 +132,7 @@ be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error 
 	rc = mg_port_open(g->dp, &pc, &info, err);
 	if (rc < 0)
 		return rc;
+	place_rxqs(g, p->spec.name, &info, owner);
 	p->ethdev = info.ethdev;
 	memcpy(ifc->mac.b, &info.mac, 6);
 	rc = mg_fwd_iface_add(g->fwd, ifc, info.ethdev, err);
@@ -115,7 +140,7 @@ be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error 
 		mg_port_close(g->dp, info.ethdev, info.vdev);
 		return rc;
 	}
-	if (mg_workers_add_port(g->dp, info.ethdev, info.nb_rxq, info.rx_interrupts) < 0) {
+	if (mg_workers_add_port(g->dp, info.ethdev, info.nb_rxq, owner, info.rx_interrupts) < 0) {
 		mg_fwd_iface_del(g->fwd, ifc->id);
 		mg_port_close(g->dp, info.ethdev, info.vdev);
 		return mg_error_set(err, ENOMEM, "", "cannot assign RX queues to workers");
@@ -627,6 +652,38 @@ print_errors(const struct mg_config_errors *errs, const char *src)
 		errs->n == 1 ? "" : "s", src);
 }
 
+/*
+ * Resolve every port's device before anything starts, so that discovery
+ * problems (a variable, file or annotation missing or wrong, two ports on one
+ * PCI device) are reported with the file's line, by --check too.
+ */
+static unsigned int
+check_devices(const struct gw *g, bool check_only)
+{
+	struct mg_port_devref refs[MG_MODEL_MAX_PORTS];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+
+		if (p != NULL)
+			refs[n++] = (struct mg_port_devref){p->spec.name, p->spec.device, p->origin};
+	}
+	return mg_port_devices_check(refs, n, check_only, stderr);
+}
+
+/* Add NUMA node @p s to @p nodes unless it is there or unknown (negative). */
+static void
+add_node(int *nodes, int *n, int s)
+{
+	if (s < 0 || *n >= RTE_MAX_NUMA_NODES)
+		return;
+	for (int k = 0; k < *n; k++)
+		if (nodes[k] == s)
+			return;
+	nodes[(*n)++] = s;
+}
+
 static unsigned int
 count_ports(const struct mg_model *m)
 {
@@ -667,6 +724,12 @@ mg_gw_run(const struct mg_gw_opts *o)
 					     strlen(mg_config_default_yaml), &g->st, g->model, &errs);
 	if (nerr > 0) {
 		print_errors(&errs, src);
+		goto out;
+	}
+	nerr = check_devices(g, o->check_only);
+	if (nerr > 0) {
+		fprintf(stderr, "meshgate: %u error%s in %s; nothing started\n", nerr,
+			nerr == 1 ? "" : "s", src);
 		goto out;
 	}
 	if (o->check_only) {
@@ -734,16 +797,19 @@ mg_gw_run(const struct mg_gw_opts *o)
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
 	}
-	/* One pool per NUMA node where a worker or the main lcore runs. */
+	/* One pool per NUMA node where a worker, the main lcore or a PCI device is:
+	 * each port's RX queues draw from the pool of its device's node. */
 	sockets[nsockets++] = mg_port_lcore_node(rte_get_main_lcore());
-	for (unsigned int w = 0; w < nw; w++) {
-		int s = mg_port_lcore_node(g->dp->workers[w]->lcore);
-		bool seen = false;
+	for (unsigned int w = 0; w < nw; w++)
+		add_node(sockets, &nsockets, mg_port_lcore_node(g->dp->workers[w]->lcore));
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+		char dev[MG_DEVICE_MAX];
+		uint16_t pid;
 
-		for (int k = 0; k < nsockets; k++)
-			seen = seen || sockets[k] == s;
-		if (!seen)
-			sockets[nsockets++] = s;
+		if (p != NULL && mg_port_resolve_device(p->spec.device, dev, sizeof(dev), &err) == 0 &&
+		    mg_port_is_pci(dev) && rte_eth_dev_get_port_by_name(dev, &pid) == 0)
+			add_node(sockets, &nsockets, rte_eth_dev_socket_id(pid));
 	}
 	size_pools(g, nw, &mbufs, &room);
 	if (mg_port_pools_create(g->dp, mbufs, g->st.mbuf_cache, room, sockets,

@@ -67,7 +67,7 @@ struct mg_network_spec {
 
 struct mg_port_spec {
 	char name[MG_NAME_MAX];
-	char device[MG_DEVICE_MAX]; /**< PCI address, env:PCIDEVICE_X[#n] or a vdev. */
+	char device[MG_DEVICE_MAX]; /**< PCI address, env:PCIDEVICE_X[#n], k8s:ATTACHMENT or a vdev. */
 	char network[MG_NAME_MAX];
 	struct mg_mac mac;
 	bool mac_set;

@@ -330,6 +330,10 @@ device_is_env(const char *d)
 {
 	const char *p;
 
+	/* k8s:[NAMESPACE/]ATTACHMENT[@INTERFACE]; the port library checks its shape. */
+	if (strncmp(d, "k8s:", 4) == 0)
+		return d[4] != '\0' && d[4 + strspn(d + 4, "abcdefghijklmnopqrstuvwxyz"
+						"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/@")] == '\0';
 	if (strncmp(d, "env:", 4) != 0)
 		return false;
 	p = d + 4;
@@ -444,7 +448,8 @@ mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *
 	if (!device_is_pci(s->device) && !device_is_env(s->device) && !device_is_vdev(s->device))
 		return mg_error_set(err, EINVAL, "device",
 				    "'%s' is not a PCI address (0000:3b:02.1), an SR-IOV "
-				    "resource (env:PCIDEVICE_<RESOURCE>) or a vdev (net_...)",
+				    "resource (env:PCIDEVICE_<RESOURCE>), a Multus attachment "
+				    "(k8s:NAME) or a vdev (net_...)",
 				    s->device);
 	device_key(s->device, k1, sizeof(k1));
 	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {

@@ -291,7 +291,8 @@ mg_workers_stop(struct mg_dp *dp)
 }
 
 int
-mg_workers_add_port(struct mg_dp *dp, uint16_t ethdev, uint16_t nb_rxq, bool rx_intr)
+mg_workers_add_port(struct mg_dp *dp, uint16_t ethdev, uint16_t nb_rxq, const uint16_t *owner,
+		    bool rx_intr)
 {
 	struct mg_rxq q[256];
 
@@ -303,7 +304,7 @@ mg_workers_add_port(struct mg_dp *dp, uint16_t ethdev, uint16_t nb_rxq, bool rx_
 		for (uint16_t i = 0; i < l->n && n < RTE_DIM(q); i++)
 			q[n++] = l->q[i];
 		for (uint16_t k = 0; k < nb_rxq; k++)
-			if (k % dp->nb_workers == w && n < RTE_DIM(q))
+			if ((owner ? owner[k] : k % dp->nb_workers) == w && n < RTE_DIM(q))
 				q[n++] = (struct mg_rxq){.port = ethdev, .queue = k};
 		if (mg_dp_worker_set_rxqs(dp, w, q, n) < 0)
 			return -ENOMEM;

@@ -190,14 +190,15 @@ MG_TEST(bad_device)
 {
 	expect_error(NET "ports:\n  - name: a\n    device: eth0\n",
 		     "t.yaml:5:13: ports[0].device: 'eth0' is not a PCI address (0000:3b:02.1), an "
-		     "SR-IOV resource (env:PCIDEVICE_<RESOURCE>) or a vdev (net_...)");
+		     "SR-IOV resource (env:PCIDEVICE_<RESOURCE>), a Multus attachment (k8s:NAME) or a "
+		     "vdev (net_...)");
 }
 
 MG_TEST(bad_missing_device)
 {
 	expect_error(NET "ports:\n  - name: a\n",
 		     "t.yaml:4:5: ports[0]: port 'a' needs a device (a PCI address, "
-		     "env:PCIDEVICE_<RESOURCE> or a vdev)");
+		     "env:PCIDEVICE_<RESOURCE>, k8s:ATTACHMENT or a vdev)");
 }
 
 MG_TEST(bad_duplicate_port)
