@@ -52,6 +52,7 @@ struct req {
 	size_t len;
 	bool too_big;
 	bool authorized;   /* decided from the headers, before any body is kept */
+	const char *network; /* the ?network= argument, or NULL */
 };
 
 struct resp {
@@ -710,8 +711,7 @@ put_route(struct mg_ctl *c, const struct req *rq, const char *net, const struct 
 }
 
 static struct resp
-h_routes(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char **seg, int nseg,
-	 const struct req *rq)
+h_routes(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
 	const struct mg_model *m = c->env.model;
 	struct mg_error e;
@@ -719,8 +719,7 @@ h_routes(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char *
 
 	if (nseg == 2) {
 		if (!strcmp(method, "GET")) {
-			const char *want =
-				MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
+			const char *want = rq->network;
 			const struct mg_network *wn = want ? mg_model_network_find(m, want) : NULL;
 			json_t *a;
 			const struct mg_route *r;
@@ -969,8 +968,7 @@ h_stats(struct mg_ctl *c)
 }
 
 static struct resp
-dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const char *method,
-	 const struct req *rq)
+dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
 	char path[1024], *seg[16], *save, *tok;
 	int nseg = 0;
@@ -1010,7 +1008,7 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 	if (!strcmp(seg[1], "interfaces"))
 		return h_interfaces(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "routes"))
-		return h_routes(c, hc, method, seg, nseg, rq);
+		return h_routes(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "neighbors"))
 		return h_neighbors(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "connections"))
@@ -1023,6 +1021,17 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 		return h_stats(c);
 	}
 	return no_resource();
+}
+
+/* A request whose headers and body are all in. */
+static struct resp
+answer(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
+{
+	if (!rq->authorized)
+		return simple_err(401, EACCES, "", "a valid bearer token is required");
+	if (rq->too_big)
+		return simple_err(413, E2BIG, "", "request body too large");
+	return dispatch(c, url, method, rq);
 }
 
 static enum MHD_Result
@@ -1065,12 +1074,8 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!rq->authorized)
-		r = simple_err(401, EACCES, "", "a valid bearer token is required");
-	else if (rq->too_big)
-		r = simple_err(413, E2BIG, "", "request body too large");
-	else
-		r = dispatch(c, hc, url, method, rq);
+	rq->network = MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
+	r = answer(c, url, method, rq);
 	mr = MHD_create_response_from_buffer(r.text ? strlen(r.text) : 0, r.text ? r.text : "",
 					     r.text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
 	if (r.type != NULL)
@@ -1273,4 +1278,38 @@ rest_run(struct mg_ctl *c)
 {
 	if (c->mhd != NULL)
 		MHD_run(c->mhd);
+}
+
+int
+rest_handle(struct mg_ctl *c, const char *method, const char *url, const char *network,
+	    const char *authorization, const char *body, size_t len, char **text,
+	    const char **allow)
+{
+	struct req rq = {.network = network, .len = len};
+	struct resp r;
+	char *path = strdup(url);
+
+	*text = NULL;
+	*allow = NULL;
+	if (path == NULL)
+		return 500;
+	/* What libmicrohttpd does before on_request: decode the path, check the token. */
+	unescape_url(NULL, NULL, path);
+	rq.authorized = token_ok(c, authorization);
+	rq.too_big = len > c->conf.max_body;
+	/* The body in a buffer of its exact size, as on_request keeps it (without the spare byte). */
+	if (len > 0 && !rq.too_big) {
+		rq.body = malloc(len);
+		if (rq.body == NULL) {
+			free(path);
+			return 500;
+		}
+		memcpy(rq.body, body, len);
+	}
+	r = answer(c, path, method, &rq);
+	free(rq.body);
+	free(path);
+	*text = r.text;
+	*allow = r.allow;
+	return r.status;
 }
