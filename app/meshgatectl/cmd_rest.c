@@ -625,7 +625,7 @@ route_body(const struct ctl_cmd *self, const struct kw *kws, bool actions, int a
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	o = json_pack("{s:s}", "prefix", argv[0]);
-	rest = calloc((size_t)argc, sizeof(*rest));
+	rest = calloc((unsigned int)argc, sizeof(*rest)); /* argc >= 1 (want_args) */
 	if (o == NULL || rest == NULL) {
 		json_decref(o);
 		free(rest);

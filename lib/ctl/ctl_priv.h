@@ -144,6 +144,17 @@ void rest_close(struct mg_ctl *c);
 void rest_run(struct mg_ctl *c);
 int rest_epoll_fd(struct mg_ctl *c);
 uint64_t rest_timeout_ns(struct mg_ctl *c);
+/**
+ * One whole request, answered as the REST endpoint answers it, without
+ * libmicrohttpd (tests/fuzz/fuzz_rest.c feeds it): @p url is the path as
+ * received (percent-escaped, without the query), @p network the decoded
+ * ?network= argument or NULL, @p authorization the header's value or NULL.
+ * Returns the HTTP status; *text is the response body (malloc'ed, or NULL),
+ * *allow the Allow header of a 405 (or NULL).
+ */
+int rest_handle(struct mg_ctl *c, const char *method, const char *url, const char *network,
+		const char *authorization, const char *body, size_t len, char **text,
+		const char **allow);
 
 /* ctl_metrics.c */
 char *ctl_metrics_text(struct mg_ctl *c, size_t *len);

@@ -53,6 +53,8 @@ struct req {
 	size_t len;
 	bool too_big;
 	bool authorized;   /* decided from the headers, before any body is kept */
+	const char *network; /* the ?network= argument, or NULL */
+	struct MHD_Connection *hc; /* NULL below libmicrohttpd (rest_handle) */
 };
 
 struct resp {
@@ -713,8 +715,7 @@ put_route(struct mg_ctl *c, const struct req *rq, const char *net, const struct 
 }
 
 static struct resp
-h_routes(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char **seg, int nseg,
-	 const struct req *rq)
+h_routes(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
 	const struct mg_model *m = c->env.model;
 	struct mg_error e;
@@ -722,8 +723,7 @@ h_routes(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char *
 
 	if (nseg == 2) {
 		if (!strcmp(method, "GET")) {
-			const char *want =
-				MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
+			const char *want = rq->network;
 			const struct mg_network *wn = want ? mg_model_network_find(m, want) : NULL;
 			json_t *a;
 			const struct mg_route *r;
@@ -1045,8 +1045,7 @@ capture_id(const char *s, uint32_t *id)
 }
 
 static struct resp
-h_captures(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char **seg,
-	   int nseg, const struct req *rq)
+h_captures(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
 	struct mg_capture *cap = c->env.capture;
 	struct mg_capture_info info;
@@ -1119,15 +1118,16 @@ h_captures(struct mg_ctl *c, struct MHD_Connection *hc, const char *method, char
 	{
 		struct resp r = {.status = 200, .type = "application/x-pcapng"};
 
-		r.mr = capstream_open(c, hc, id, &e);
+		if (rq->hc == NULL)
+			return simple_err(503, EIO, "", "streams need a connection");
+		r.mr = capstream_open(c, rq->hc, id, &e);
 		return r.mr != NULL ? r : err_resp(&e);
 	}
 	return no_resource();
 }
 
 static struct resp
-dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const char *method,
-	 const struct req *rq)
+dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
 	char path[1024], *seg[16], *save, *tok;
 	int nseg = 0;
@@ -1167,13 +1167,13 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 	if (!strcmp(seg[1], "interfaces"))
 		return h_interfaces(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "routes"))
-		return h_routes(c, hc, method, seg, nseg, rq);
+		return h_routes(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "neighbors"))
 		return h_neighbors(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "connections"))
 		return h_connections(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "captures") && nseg <= 4)
-		return h_captures(c, hc, method, seg, nseg, rq);
+		return h_captures(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {
@@ -1182,6 +1182,17 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 		return h_stats(c);
 	}
 	return no_resource();
+}
+
+/* A request whose headers and body are all in. */
+static struct resp
+answer(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
+{
+	if (!rq->authorized)
+		return simple_err(401, EACCES, "", "a valid bearer token is required");
+	if (rq->too_big)
+		return simple_err(413, E2BIG, "", "request body too large");
+	return dispatch(c, url, method, rq);
 }
 
 static enum MHD_Result
@@ -1224,12 +1235,9 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		*upload_size = 0;
 		return MHD_YES;
 	}
-	if (!rq->authorized)
-		r = simple_err(401, EACCES, "", "a valid bearer token is required");
-	else if (rq->too_big)
-		r = simple_err(413, E2BIG, "", "request body too large");
-	else
-		r = dispatch(c, hc, url, method, rq);
+	rq->network = MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
+	rq->hc = hc;
+	r = answer(c, url, method, rq);
 	mr = r.mr != NULL ? r.mr
 			  : MHD_create_response_from_buffer(r.text ? strlen(r.text) : 0,
 							    r.text ? r.text : "",
@@ -1442,4 +1450,38 @@ rest_run(struct mg_ctl *c)
 		return;
 	capstream_resume(c, false);
 	MHD_run(c->mhd);
+}
+
+int
+rest_handle(struct mg_ctl *c, const char *method, const char *url, const char *network,
+	    const char *authorization, const char *body, size_t len, char **text,
+	    const char **allow)
+{
+	struct req rq = {.network = network, .len = len};
+	struct resp r;
+	char *path = strdup(url);
+
+	*text = NULL;
+	*allow = NULL;
+	if (path == NULL)
+		return 500;
+	/* What libmicrohttpd does before on_request: decode the path, check the token. */
+	unescape_url(NULL, NULL, path);
+	rq.authorized = token_ok(c, authorization);
+	rq.too_big = len > c->conf.max_body;
+	/* The body in a buffer of its exact size, as on_request keeps it (without the spare byte). */
+	if (len > 0 && !rq.too_big) {
+		rq.body = malloc(len);
+		if (rq.body == NULL) {
+			free(path);
+			return 500;
+		}
+		memcpy(rq.body, body, len);
+	}
+	r = answer(c, path, method, &rq);
+	free(rq.body);
+	free(path);
+	*text = r.text;
+	*allow = r.allow;
+	return r.status;
 }

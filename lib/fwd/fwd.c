@@ -528,8 +528,11 @@ route_target_put(struct mg_fwd *f, const struct mg_route *r)
 	} else {
 		struct fwd_iface *ifc = fwd_iface(f, r->iface);
 
-		if (ifc != NULL)
+		if (ifc != NULL) {
+			/* The host routes of the neighbors it made on-link go with it. */
+			fwd_nbr_flush_offlink(f, r->iface, &r->prefix);
 			glean_put(f, ifc, r->prefix.addr.family);
+		}
 	}
 }
 

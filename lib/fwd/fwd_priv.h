@@ -107,5 +107,11 @@ void fwd_nbr_put(struct mg_fwd *f, struct nbr *n);
 struct nbr *fwd_nbr_find(struct mg_fwd *f, uint16_t ifindex, const struct mg_ip *ip);
 /* Drop every dynamic neighbor of @ifindex in @subnet (or all if NULL). */
 void fwd_nbr_flush(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *subnet);
+/**
+ * Destroy the dynamic neighbors in @p prefix on @p ifindex that an on-link
+ * route made (outside every address of the interface), with their host
+ * routes: the route is going.
+ */
+void fwd_nbr_flush_offlink(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *prefix);
 
 #endif /* MG_FWD_PRIV_H */

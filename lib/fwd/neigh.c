@@ -102,6 +102,16 @@ timer_at(struct mg_fwd *f, struct nbr *n, uint64_t t)
 		f->next_timer_ns = t;
 }
 
+/* Install @n's host route (not for link-local addresses, which no FIB routes). */
+static void
+nbr_host_route(struct mg_fwd *f, struct nbr *n)
+{
+	struct mg_prefix hp = {.addr = n->ip, .len = mg_ip_maxlen(&n->ip)};
+
+	if (!n->host_route && !mg_ip_is_link_local(&n->ip))
+		n->host_route = fwd_rib_add(f, n->net, &hp, MG_RIB_HOST, n->adj) == 0;
+}
+
 static struct nbr *
 nbr_create(struct mg_fwd *f, uint16_t ifindex, const struct mg_ip *ip, struct mg_error *err)
 {
@@ -143,11 +153,8 @@ nbr_create(struct mg_fwd *f, uint16_t ifindex, const struct mg_ip *ip, struct mg
 	f->adj_nbr[adj] = idx + 1;
 	f->nbr_count++;
 	/* On-link neighbors get a host route so forwarding to them is one lookup. */
-	if (!mg_ip_is_link_local(ip) && fwd_iface_subnet_of(ifc, ip) != NULL) {
-		struct mg_prefix hp = {.addr = *ip, .len = mg_ip_maxlen(ip)};
-
-		n->host_route = fwd_rib_add(f, n->net, &hp, MG_RIB_HOST, adj) == 0;
-	}
+	if (fwd_iface_subnet_of(ifc, ip) != NULL)
+		nbr_host_route(f, n);
 	return n;
 }
 
@@ -438,6 +445,21 @@ fwd_nbr_flush(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *subnet
 	}
 }
 
+void
+fwd_nbr_flush_offlink(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *prefix)
+{
+	struct fwd_iface *ifc = fwd_iface(f, ifindex);
+
+	for (uint32_t i = 0; ifc != NULL && i < f->conf.max_neighbors; i++) {
+		struct nbr *n = &f->nbrs[i];
+
+		if (n->used && n->ifindex == ifindex && n->refs == 0 && !n->is_static &&
+		    n->host_route && mg_prefix_contains(prefix, &n->ip) &&
+		    fwd_iface_subnet_of(ifc, &n->ip) == NULL)
+			nbr_destroy(f, n);
+	}
+}
+
 /* ---- static neighbors ------------------------------------------------------------- */
 
 int
@@ -658,6 +680,18 @@ resolve_input(struct mg_fwd *f, struct rte_mbuf *m)
 			memcpy(dst.v6, rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *)->dst_addr, 16);
 		n = fwd_nbr_find(f, adj->ifindex, &dst);
 		if (n == NULL && (n = nbr_create(f, adj->ifindex, &dst, NULL)) == NULL) {
+			drop_pkt(f, m, MG_DROP_NEIGH_TABLE);
+			return;
+		}
+		/*
+		 * A glean adjacency means an on-link route, which may lie outside
+		 * every address of the interface (nbr_create gave those no host
+		 * route). Without one, the packet released after resolution would
+		 * hit the glean adjacency again and circulate between the worker
+		 * and this lcore for ever: give it one, or drop rather than loop.
+		 */
+		nbr_host_route(f, n);
+		if (!n->host_route) {
 			drop_pkt(f, m, MG_DROP_NEIGH_TABLE);
 			return;
 		}
