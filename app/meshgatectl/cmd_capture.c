@@ -267,3 +267,121 @@ ctl_capture_cmds(void)
 {
 	return cmds;
 }
+
+/* ---- packet trace ------------------------------------------------------------------------- */
+
+/* trace add [filter EXPR] [count N] */
+static int
+cmd_trace_add(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	json_t *body = json_pack("{s:i}", "count", 10), *j;
+	int rc;
+
+	for (int i = 0; i < argc; i += 2) {
+		if (i + 1 >= argc) {
+			json_decref(body);
+			return ctl_usage_err(self, "'%s' needs a value", argv[i]);
+		}
+		if (!strcmp(argv[i], "filter")) {
+			json_object_set_new(body, "filter", json_string(argv[i + 1]));
+		} else if (!strcmp(argv[i], "count")) {
+			char *end;
+			long v = strtol(argv[i + 1], &end, 10);
+
+			if (*end || end == argv[i + 1] || v < 0) {
+				json_decref(body);
+				return ctl_usage_err(self, "count: '%s' is not a number", argv[i + 1]);
+			}
+			json_object_set_new(body, "count", json_integer(v));
+		} else {
+			json_decref(body);
+			return ctl_usage_err(self, "unknown word '%s'", argv[i]);
+		}
+	}
+	rc = ctl_rest_json(c, "POST", "/v1/trace", body, &j);
+	json_decref(body);
+	if (rc == CTL_EXIT_OK && c->json)
+		out_json(j);
+	else if (rc == CTL_EXIT_OK)
+		printf("tracing the next %lld packet(s)%s%s\n",
+		       (long long)json_integer_value(json_object_get(j, "count")),
+		       json_string_value(json_object_get(j, "filter"))[0] ? " matching " : "",
+		       json_string_value(json_object_get(j, "filter")));
+	json_decref(j);
+	return rc;
+}
+
+/* trace show: each packet's path, one node per line, like VPP's "show trace". */
+static int
+cmd_trace_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	json_t *j, *pkt, *hop;
+	size_t i, k;
+	int rc;
+
+	if (argc > 0)
+		return ctl_usage_err(self, "unexpected argument '%s'", argv[0]);
+	rc = ctl_rest_json(c, "GET", "/v1/trace", NULL, &j);
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if (c->json) {
+		out_json(j);
+		json_decref(j);
+		return CTL_EXIT_OK;
+	}
+	if (!json_is_true(json_object_get(j, "active"))) {
+		printf("no trace (meshgatectl trace add [filter EXPR] [count N])\n");
+		json_decref(j);
+		return CTL_EXIT_OK;
+	}
+	json_array_foreach(json_object_get(j, "trace"), i, pkt) {
+		printf("Packet %lld (worker %lld)\n",
+		       (long long)json_integer_value(json_object_get(pkt, "packet")),
+		       (long long)json_integer_value(json_object_get(pkt, "worker")));
+		json_array_foreach(json_object_get(pkt, "hops"), k, hop) {
+			double us = (double)json_integer_value(json_object_get(hop, "ns")) / 1000.0;
+			char when[32];
+
+			snprintf(when, sizeof(when), "+%.3fus", us);
+			printf("  %12s %-16s %s\n", when,
+			       json_string_value(json_object_get(hop, "node")),
+			       json_string_value(json_object_get(hop, "text")));
+		}
+		printf("\n");
+	}
+	printf("%lld of %lld packet(s) traced, %lld still to come, %lld record(s) lost\n",
+	       (long long)json_integer_value(json_object_get(j, "packets")),
+	       (long long)json_integer_value(json_object_get(j, "count")),
+	       (long long)json_integer_value(json_object_get(j, "remaining")),
+	       (long long)json_integer_value(json_object_get(j, "lost")));
+	json_decref(j);
+	return CTL_EXIT_OK;
+}
+
+static int
+cmd_trace_clear(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	json_t *j;
+	int rc;
+
+	if (argc > 0)
+		return ctl_usage_err(self, "unexpected argument '%s'", argv[0]);
+	rc = ctl_rest_json(c, "DELETE", "/v1/trace", NULL, &j);
+	json_decref(j);
+	return rc;
+}
+
+static const struct ctl_cmd trace_cmds[] = {
+	{"trace", "add", cmd_trace_add, "[filter EXPR] [count N]",
+	 "trace the next N (default 10) received packets matching EXPR"},
+	{"trace", "show", cmd_trace_show, "", "each traced packet's path through the nodes"},
+	{"trace", NULL, cmd_trace_show, "", NULL},
+	{"trace", "clear", cmd_trace_clear, "", "stop and forget the trace"},
+	{NULL, NULL, NULL, NULL, NULL, 0},
+};
+
+const struct ctl_cmd *
+ctl_trace_cmds(void)
+{
+	return trace_cmds;
+}

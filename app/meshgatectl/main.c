@@ -25,6 +25,7 @@ static const struct {
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
 	{"Packet capture (REST)", ctl_capture_cmds},
+	{"Packet trace (REST)", ctl_trace_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

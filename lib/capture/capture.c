@@ -30,13 +30,11 @@
 #include <rte_mbuf_dyn.h>
 #include <rte_ring.h>
 
-#include "mg_capture.h"
-#include "mg_dp.h"
+#include "capture_priv.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_capture_logtype, capture, INFO);
 #define CAP_LOG(l, ...) rte_log(RTE_LOG_##l, mg_capture_logtype, "capture: " __VA_ARGS__)
 
-#define CAP_RECORDS 32          /* running or stopped, until removed */
 #define CAP_RING 1024           /* per worker, per capture */
 #define CAP_POOL 8191           /* copies in flight, all captures */
 #define CAP_POLL_NS 10000000ull /* the main lcore drains at least this often */
@@ -86,12 +84,6 @@ struct cap_rt {
 	} __rte_cache_aligned wstat[MG_MAX_WORKERS];
 };
 
-struct mg_cap_set {
-	uint64_t node_mask;
-	unsigned int n;
-	struct cap_rt *c[MG_CAPTURE_MAX];
-};
-
 /* The main lcore's record of a capture. */
 struct cap {
 	bool used;
@@ -103,16 +95,6 @@ struct cap {
 	uint64_t deadline;      /* TSC, 0: none */
 };
 
-struct mg_capture {
-	struct mg_capture_env env;
-	struct cap caps[CAP_RECORDS];
-	uint32_t next_id;
-	struct rte_mempool *pool;
-	struct mg_cap_set *set;
-	uint64_t gen;
-	uint64_t hz;
-	rte_node_t eth_input, port_tx, drop, icmp4, icmp6;
-};
 
 /* ---- workers ------------------------------------------------------------------------ */
 
@@ -141,6 +123,8 @@ mg_capture_node(struct mg_worker *w, const struct mg_cap_set *cs, rte_node_t nod
 {
 	uint64_t tsc = rte_rdtsc();
 
+	if (cs->trace != NULL)
+		mg_trace_node(w, cs->trace, cs->dp, node, objs, n, tsc);
 	for (unsigned int k = 0; k < cs->n; k++) {
 		struct cap_rt *c = cs->c[k];
 		uint8_t dir;
@@ -242,14 +226,14 @@ pcapng_header(FILE *f, const struct mg_capture_spec *s, uint32_t snaplen)
 	n += 4;
 	if (put_block(f, 0x0A0D0D0A, b, n) < 0)
 		return -EIO;
-	for (uint16_t lt = 0; lt < 2; lt++) {
-		uint16_t linktype = lt == 0 ? 1 /* ETHERNET */ : 101 /* RAW */, rsv = 0;
+	{
+		uint16_t linktype = 1 /* ETHERNET */, rsv = 0;
 
 		memcpy(b, &linktype, 2);
 		memcpy(b + 2, &rsv, 2);
 		memcpy(b + 4, &snaplen, 4);
 		n = 8;
-		snprintf(name, sizeof(name), "%s (%s)", s->point, lt == 0 ? "Ethernet" : "IP");
+		snprintf(name, sizeof(name), "%s", s->point);
 		n += opt(b + n, 2, name, (uint16_t)strlen(name)); /* if_name */
 		if (s->filter[0] != '\0') {
 			uint8_t fb[sizeof(s->filter) + 1];
@@ -273,19 +257,30 @@ static int
 pcapng_packet(FILE *f, struct rte_mbuf *m, uint64_t ts_ns)
 {
 	const struct cap_meta *cm = cap_meta(m);
-	uint8_t hdr[20], opts[128];
-	uint32_t ifid = cm->l3, caplen = m->pkt_len, hi = (uint32_t)(ts_ns >> 32),
-		 lo = (uint32_t)ts_ns, orig = cm->orig_len, type = 6, end = 0, tot;
+	uint8_t hdr[20], opts[192], eth[14] = {0};
+	/* One Ethernet interface per file (libpcap reads no mix of link types): packets
+	 * captured without their L2 header get a stand-in one (zero MACs), flagged. */
+	uint32_t l2 = cm->l3 ? sizeof(eth) : 0, ifid = 0, caplen = m->pkt_len + l2,
+		 hi = (uint32_t)(ts_ns >> 32), lo = (uint32_t)ts_ns, orig = cm->orig_len + l2,
+		 type = 6, end = 0, tot;
 	size_t no = 0, pad = (4 - caplen % 4) % 4;
 	static const uint8_t zero[4];
 	const struct rte_mbuf *s;
+	char c[128];
+	int cl = 0;
 
-	if (cm->drop != 0) {
-		char c[96];
-		int cl = snprintf(c, sizeof(c), "drop reason: %s", mg_drop_name(cm->drop));
+	if (cm->drop != 0)
+		cl = snprintf(c, sizeof(c), "drop reason: %s", mg_drop_name(cm->drop));
+	if (l2) {
+		const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 
-		no += opt(opts + no, 1, c, (uint16_t)cl); /* opt_comment */
+		eth[12] = m->data_len > 0 && (ip[0] >> 4) == 6 ? 0x86 : 0x08;
+		eth[13] = m->data_len > 0 && (ip[0] >> 4) == 6 ? 0xdd : 0x00;
+		cl += snprintf(c + cl, sizeof(c) - (size_t)cl, "%sno L2 header at this point",
+			       cl ? "; " : "");
 	}
+	if (cl > 0)
+		no += opt(opts + no, 1, c, (uint16_t)RTE_MIN(cl, (int)sizeof(c) - 1)); /* opt_comment */
 	if (cm->dir != 0) {
 		uint32_t flags = cm->dir; /* bits 0-1: 1 inbound, 2 outbound */
 
@@ -302,7 +297,7 @@ pcapng_packet(FILE *f, struct rte_mbuf *m, uint64_t ts_ns)
 	memcpy(hdr + 16, &orig, 4);
 	tot = (uint32_t)(12 + sizeof(hdr) + caplen + pad + no);
 	if (fwrite(&type, 4, 1, f) != 1 || fwrite(&tot, 4, 1, f) != 1 ||
-	    fwrite(hdr, sizeof(hdr), 1, f) != 1)
+	    fwrite(hdr, sizeof(hdr), 1, f) != 1 || (l2 && fwrite(eth, l2, 1, f) != 1))
 		return -EIO;
 	for (s = m; s != NULL; s = s->next)
 		if (s->data_len && fwrite(rte_pktmbuf_mtod(s, const void *), s->data_len, 1, f) != 1)
@@ -333,9 +328,9 @@ cap_find(const struct mg_capture *c, uint32_t id)
 	return NULL;
 }
 
-/* Publish the running captures to the workers; the old set is gone when this returns. */
-static int
-publish(struct mg_capture *c)
+/* Publish the running captures (and trace) to the workers; the old set is gone on return. */
+int
+capture_publish(struct mg_capture *c)
 {
 	struct mg_cap_set *ns = NULL, *old = c->set;
 
@@ -346,6 +341,7 @@ publish(struct mg_capture *c)
 			continue;
 		if (ns == NULL && (ns = rte_zmalloc("mg_cap_set", sizeof(*ns), 0)) == NULL)
 			return -ENOMEM;
+		ns->dp = c->env.dp;
 		ns->c[ns->n++] = k->rt;
 		if (k->rt->node < 64)
 			ns->node_mask |= 1ull << k->rt->node;
@@ -353,6 +349,13 @@ publish(struct mg_capture *c)
 			ns->node_mask |= 1ull << k->rt->node_tx;
 		if (k->rt->node_x < 64)
 			ns->node_mask |= 1ull << k->rt->node_x;
+	}
+	if (c->trace_rt != NULL) {
+		if (ns == NULL && (ns = rte_zmalloc("mg_cap_set", sizeof(*ns), 0)) == NULL)
+			return -ENOMEM;
+		ns->trace = c->trace_rt;
+		ns->dp = c->env.dp;
+		ns->node_mask = UINT64_MAX; /* a traced packet records every node it enters */
 	}
 	__atomic_store_n(&c->env.dp->capture, ns, __ATOMIC_RELEASE);
 	c->set = ns;
@@ -437,7 +440,7 @@ cap_finish(struct mg_capture *c, struct cap *k, const char *reason)
 	if (k->rt == NULL)
 		return;
 	k->rt->stop = 1;
-	publish(c);
+	capture_publish(c);
 	drain(c, k, false);
 	sum_dropped(k);
 	rt_free(k->rt);
@@ -458,16 +461,19 @@ cap_finish(struct mg_capture *c, struct cap *k, const char *reason)
 		(unsigned long)k->info.dropped, k->info.path);
 }
 
-/* Compile @filter for link type @dlt into @rt->bpf[i]; a filter that cannot apply marks never. */
-static int
-compile(struct cap_rt *rt, int i, int dlt, const char *filter, uint32_t snaplen,
-	struct mg_error *err)
+/* Compile @filter for link type @dlt into an eBPF program (and its JIT, if any). */
+int
+capture_compile_filter(const char *filter, int dlt, uint32_t snaplen, struct rte_bpf **bpf,
+		       uint64_t (**jit)(void *), struct mg_error *err)
 {
 	pcap_t *p = pcap_open_dead(dlt, (int)snaplen);
 	struct bpf_program prog;
 	struct rte_bpf_prm *prm;
-	struct rte_bpf_jit jit;
+	struct rte_bpf_jit j;
+	bool use_jit = true;
 
+	*bpf = NULL;
+	*jit = NULL;
 	if (p == NULL)
 		return mg_error_set(err, ENOMEM, "filter", "libpcap: out of memory");
 	if (pcap_compile(p, &prog, filter, 1, PCAP_NETMASK_UNKNOWN) != 0) {
@@ -481,14 +487,36 @@ compile(struct cap_rt *rt, int i, int dlt, const char *filter, uint32_t snaplen,
 	if (prm == NULL)
 		return mg_error_set(err, EINVAL, "filter", "cannot convert the filter to eBPF: %s",
 				    rte_strerror(rte_errno));
-	rt->bpf[i] = rte_bpf_load(prm);
+	/*
+	 * DPDK's converter maps classic "ld [x + k]" to an eBPF indirect load
+	 * indexed by the A register (src_reg 0) instead of X (R7), so every
+	 * filter that looks past a variable-length IPv4 header ("tcp port 80",
+	 * "icmp[0] == 8") would read the wrong bytes. Point them at X.
+	 */
+	for (uint32_t i = 0; i < prm->nb_ins; i++) {
+		struct ebpf_insn *ins = (struct ebpf_insn *)(uintptr_t)&prm->ins[i];
+
+		if (BPF_CLASS(ins->code) == BPF_LD && BPF_MODE(ins->code) == BPF_IND)
+			ins->src_reg = EBPF_REG_7;
+		/* DPDK 22.11's x86 JIT faults on JSET ("tcp[tcpflags] & tcp-syn != 0"). */
+		if (BPF_CLASS(ins->code) == BPF_JMP && BPF_OP(ins->code) == BPF_JSET)
+			use_jit = false;
+	}
+	*bpf = rte_bpf_load(prm);
 	rte_free(prm);
-	if (rt->bpf[i] == NULL)
+	if (*bpf == NULL)
 		return mg_error_set(err, EINVAL, "filter", "cannot load the filter: %s",
 				    rte_strerror(rte_errno));
-	if (rte_bpf_get_jit(rt->bpf[i], &jit) == 0 && jit.func != NULL)
-		rt->jit[i] = jit.func;
+	if (use_jit && rte_bpf_get_jit(*bpf, &j) == 0 && j.func != NULL)
+		*jit = j.func;
 	return 0;
+}
+
+static int
+compile(struct cap_rt *rt, int i, int dlt, const char *filter, uint32_t snaplen,
+	struct mg_error *err)
+{
+	return capture_compile_filter(filter, dlt, snaplen, &rt->bpf[i], &rt->jit[i], err);
 }
 
 /* Parse "port:NAME:rx", "node:NAME", "drop" into @rt. */
@@ -658,7 +686,7 @@ mg_capture_start(struct mg_capture *c, const struct mg_capture_spec *s, uint32_t
 	k->info.running = true;
 	k->rt = rt;
 	k->used = true;
-	if (publish(c) < 0) {
+	if (capture_publish(c) < 0) {
 		k->used = false;
 		k->rt = NULL;
 		fclose(k->f);
@@ -735,6 +763,7 @@ mg_capture_poll(struct mg_capture *c, uint64_t now_ns)
 	uint64_t tsc = rte_rdtsc();
 
 	RTE_SET_USED(now_ns);
+	trace_drain(c);
 	for (unsigned int i = 0; i < CAP_RECORDS; i++) {
 		struct cap *k = &c->caps[i];
 		const struct mg_capture_spec *s = &k->info.spec;
@@ -756,7 +785,7 @@ mg_capture_poll(struct mg_capture *c, uint64_t now_ns)
 uint64_t
 mg_capture_timeout(const struct mg_capture *c)
 {
-	return c->set != NULL ? CAP_POLL_NS : UINT64_MAX;
+	return c->set != NULL || c->trace_rt != NULL ? CAP_POLL_NS : UINT64_MAX;
 }
 
 /* ---- set-up ------------------------------------------------------------------------------ */
@@ -796,6 +825,12 @@ mg_capture_create(const struct mg_capture_env *env, struct mg_error *err)
 		mg_error_set(err, ENOMEM, "", "out of memory");
 		return NULL;
 	}
+	c->caps = calloc(CAP_RECORDS, sizeof(*c->caps));
+	if (c->caps == NULL) {
+		free(c);
+		mg_error_set(err, ENOMEM, "", "out of memory");
+		return NULL;
+	}
 	c->env = *env;
 	c->next_id = 1;
 	c->hz = rte_get_tsc_hz();
@@ -816,7 +851,11 @@ mg_capture_destroy(struct mg_capture *c)
 		if (c->caps[i].used && c->caps[i].rt != NULL)
 			cap_finish(c, &c->caps[i], "meshgate stopped");
 	__atomic_store_n(&c->env.dp->capture, NULL, __ATOMIC_RELEASE);
+	mg_dp_sync(c->env.dp);
+	trace_destroy(c);
+	__atomic_store_n(&c->env.dp->capture, NULL, __ATOMIC_RELEASE);
 	rte_free(c->set);
 	rte_mempool_free(c->pool);
+	free(c->caps);
 	free(c);
 }

@@ -12,10 +12,10 @@
  * and time limit and a snap length. Workers copy matching packets into a
  * per-worker single-producer ring (a full ring or an empty capture pool drops
  * the copy, never the packet, and counts it); only the main lcore writes the
- * file, in pcapng, which tcpdump, tshark and Wireshark read: one interface
- * for Ethernet frames and one for bare IP packets (nodes after eth-input see
- * packets without their L2 header), the drop reason as a packet comment, the
- * direction as a packet flag.
+ * file, in pcapng, which tcpdump, tshark and Wireshark read: one Ethernet
+ * interface (packets seen where they have no L2 header, after eth-input, get
+ * a stand-in header with zero MACs and say so in their comment), the drop
+ * reason as a packet comment, the direction as a packet flag.
  *
  * Threading: everything here runs on the main lcore except
  * mg_capture_node(), which workers call from their graph walk for the
@@ -63,12 +63,17 @@ struct mg_capture_info {
 	char path[512];         /**< The pcapng file. */
 };
 
+/** What mg_capture_env.name names. */
+enum mg_name_kind { MG_NAME_PORT, MG_NAME_IFACE, MG_NAME_NET };
+
 /** What the capture manager needs from the gateway. */
 struct mg_capture_env {
 	struct mg_dp *dp;
 	char dir[256];          /**< Capture files go here (created 0700; files 0600). */
 	/** Resolve a port name to its ethdev id; 0 or -ENOENT. */
 	int (*port_id)(void *ctx, const char *name, uint16_t *port);
+	/** The name of ethdev port / interface index / network id @p id (for traces). */
+	void (*name)(void *ctx, enum mg_name_kind kind, unsigned int id, char *buf, size_t n);
 	void *ctx;
 };
 
@@ -104,6 +109,38 @@ uint64_t mg_capture_timeout(const struct mg_capture *c);
  */
 void mg_capture_node(struct mg_worker *w, const struct mg_cap_set *cs, rte_node_t node,
 		     void **objs, uint16_t n);
+
+/* ---- packet trace (trace.c) ----------------------------------------------------------- */
+
+#define MG_TRACE_MAX_PACKETS 1024 /**< Packets one trace may follow. */
+#define MG_TRACE_MAX_HOPS 16      /**< Nodes recorded per packet. */
+
+/** The trace's state. */
+struct mg_trace_info {
+	bool active;            /**< A trace exists (running or complete). */
+	char filter[512];
+	uint32_t count;         /**< Packets asked for. */
+	uint32_t remaining;     /**< Still to be flagged. */
+	uint32_t packets;       /**< Packets recorded. */
+	uint64_t lost;          /**< Records lost (ring full, too many hops). */
+};
+
+/** One hop of a traced packet: its node, time since the packet's first hop, what it was and what was decided. */
+typedef void (*mg_trace_hop_cb)(void *ctx, uint32_t pkt, unsigned int worker, unsigned int hop,
+				const char *node, uint64_t ns, const char *text);
+
+/**
+ * Trace the next @p count (1..MG_TRACE_MAX_PACKETS) packets received that
+ * match @p filter (pcap syntax on the Ethernet frame; NULL or "": all),
+ * replacing any earlier trace. Errors name the field (filter, count).
+ */
+int mg_trace_start(struct mg_capture *c, const char *filter, uint32_t count,
+		   struct mg_error *err);
+/** Stop and forget the trace. */
+void mg_trace_clear(struct mg_capture *c);
+/** The trace's state into @p info, and each hop of each packet, in order, to @p cb (may be NULL); returns the packets recorded. */
+unsigned int mg_trace_get(const struct mg_capture *c, struct mg_trace_info *info,
+			  mg_trace_hop_cb cb, void *ctx);
 
 /** The published set's node mask (bit i: node id i has a capture). */
 uint64_t mg_capture_node_mask(const struct mg_cap_set *cs);

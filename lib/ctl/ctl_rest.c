@@ -1126,6 +1126,88 @@ h_captures(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 	return no_resource();
 }
 
+/* ---- packet trace ------------------------------------------------------------------------- */
+
+struct trace_ctx {
+	json_t *pkts;
+	json_t *cur;
+	uint32_t cur_pkt;
+};
+
+static void
+trace_hop(void *arg, uint32_t pkt, unsigned int worker, unsigned int hop, const char *node,
+	  uint64_t ns, const char *text)
+{
+	struct trace_ctx *t = arg;
+
+	if (t->cur == NULL || t->cur_pkt != pkt) {
+		t->cur = json_pack("{s:I, s:I, s:[]}", "packet", (json_int_t)pkt, "worker",
+				   (json_int_t)worker, "hops");
+		t->cur_pkt = pkt;
+		json_array_append_new(t->pkts, t->cur);
+	}
+	(void)hop;
+	json_array_append_new(json_object_get(t->cur, "hops"),
+			      json_pack("{s:s, s:I, s:s}", "node", node, "ns", (json_int_t)ns,
+					"text", text));
+}
+
+static json_t *
+trace_json(struct mg_ctl *c, bool with_packets)
+{
+	struct mg_trace_info info;
+	struct trace_ctx t = {.pkts = json_array()};
+	json_t *j;
+
+	mg_trace_get(c->env.capture, &info, with_packets ? trace_hop : NULL, &t);
+	j = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I}", "active", info.active, "filter",
+		      info.filter, "count", (json_int_t)info.count, "remaining",
+		      (json_int_t)info.remaining, "packets", (json_int_t)info.packets, "lost",
+		      (json_int_t)info.lost);
+	if (with_packets)
+		json_object_set_new(j, "trace", t.pkts);
+	else
+		json_decref(t.pkts);
+	return j;
+}
+
+static struct resp
+h_trace(struct mg_ctl *c, const char *method, const struct req *rq)
+{
+	static const char *const fields[] = {"filter", "count", NULL};
+	struct mg_error e;
+
+	mg_error_clear(&e);
+	if (c->env.capture == NULL)
+		return simple_err(503, EIO, "", "tracing is not available");
+	if (!strcmp(method, "GET"))
+		return json_resp(200, trace_json(c, true));
+	if (!strcmp(method, "DELETE")) {
+		mg_trace_clear(c->env.capture);
+		return (struct resp){.status = 204};
+	}
+	if (!strcmp(method, "POST")) {
+		json_t *j = parse_body(rq, &e);
+		char filter[512] = "";
+		unsigned long long count = 0;
+		int rc = -1;
+
+		if (j == NULL)
+			return err_resp(&e);
+		if (!json_is_object(j))
+			mg_error_set(&e, EINVAL, "", "the body is not a JSON object");
+		else if (cj_check_fields(j, fields, "", &e) >= 0 &&
+			 cj_str(j, "filter", "", filter, sizeof(filter), false, &e) >= 0 &&
+			 cj_uint(j, "count", "", 1, MG_TRACE_MAX_PACKETS, &count, true, &e) >= 0)
+			rc = mg_trace_start(c->env.capture, filter, (uint32_t)count, &e);
+		json_decref(j);
+		if (rc < 0)
+			return err_resp(&e);
+		return json_resp(201, trace_json(c, false));
+	}
+	return not_allowed("GET, POST, DELETE");
+}
+
 static struct resp
 dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
@@ -1172,6 +1254,8 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_neighbors(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "connections"))
 		return h_connections(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "trace") && nseg == 2)
+		return h_trace(c, method, rq);
 	if (!strcmp(seg[1], "captures") && nseg <= 4)
 		return h_captures(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "batch") && nseg == 2)

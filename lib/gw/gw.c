@@ -577,6 +577,35 @@ capture_port(void *ctx, const char *name, uint16_t *port)
 	return 0;
 }
 
+/* Names for trace output. */
+static void
+capture_name(void *ctx, enum mg_name_kind kind, unsigned int id, char *buf, size_t n)
+{
+	const struct gw *g = ctx;
+	const char *name = NULL;
+
+	if (kind == MG_NAME_PORT) {
+		for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS && name == NULL; i++) {
+			const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+
+			if (p != NULL && p->ethdev == id)
+				name = p->spec.name;
+		}
+	} else if (kind == MG_NAME_IFACE && id <= UINT16_MAX) {
+		const struct mg_iface *ifc = mg_model_iface_get(g->model, (uint16_t)id);
+
+		name = ifc ? ifc->name : NULL;
+	} else if (kind == MG_NAME_NET && id <= UINT16_MAX) {
+		const struct mg_network *net = mg_model_network_get(g->model, (uint16_t)id);
+
+		name = net ? net->spec.name : NULL;
+	}
+	if (name != NULL)
+		mg_strlcpy(buf, name, n);
+	else
+		snprintf(buf, n, "#%u", id);
+}
+
 /* control.capture_dir, else /var/tmp/meshgate/PREFIX (the DPDK file prefix). */
 static void
 capture_dir(const struct gw *g, char *out, size_t n)
@@ -878,7 +907,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 	}
 	mg_stats_telemetry_register();
 	{
-		struct mg_capture_env ce = {.dp = g->dp, .port_id = capture_port, .ctx = g};
+		struct mg_capture_env ce = {.dp = g->dp, .port_id = capture_port,
+					    .name = capture_name, .ctx = g};
 
 		capture_dir(g, ce.dir, sizeof(ce.dir));
 		g->capture = mg_capture_create(&ce, &err);

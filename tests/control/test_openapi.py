@@ -724,6 +724,30 @@ def c_stream_capture(api):
     assert api.call("GET", f"/v1/captures/{cap['id']}/pcapng")[0] == 404
 
 
+def c_get_trace(api):
+    st, t = api.call("GET", "/v1/trace")
+    assert st == 200
+    assert api.call("GET", "/v1/trace", token="Bearer x")[0] == 401
+
+
+def c_start_trace(api):
+    st, t = api.call("POST", "/v1/trace", {"filter": "udp port 2152", "count": 5})
+    assert st == 201 and t["active"] and t["remaining"] == 5
+    assert api.call("GET", "/v1/trace")[1]["trace"] == []
+    for bad in ({"count": 0}, {"count": 1, "filter": 7}, {"filter": "ip"},
+                {"count": 1, "x": 1}):
+        assert api.call("POST", "/v1/trace", bad, valid_request=False)[0] == 400, bad
+    assert api.call("POST", "/v1/trace", {"count": 1, "filter": "ip and"})[0] == 400
+    api.call("DELETE", "/v1/trace")
+
+
+def c_clear_trace(api):
+    api.call("POST", "/v1/trace", {"count": 1})
+    assert api.call("DELETE", "/v1/trace")[0] == 204
+    assert not api.call("GET", "/v1/trace")[1]["active"]
+    assert api.call("DELETE", "/v1/trace", token=None)[0] == 401
+
+
 CASES = {
     ("GET", "/v1/networks"): c_list("/v1/networks"),
     ("POST", "/v1/networks"): c_create_network,
@@ -759,6 +783,9 @@ CASES = {
     ("DELETE", "/v1/captures/{capture}"): c_remove_capture,
     ("POST", "/v1/captures/{capture}/stop"): c_stop_capture,
     ("GET", "/v1/captures/{capture}/pcapng"): c_stream_capture,
+    ("GET", "/v1/trace"): c_get_trace,
+    ("POST", "/v1/trace"): c_start_trace,
+    ("DELETE", "/v1/trace"): c_clear_trace,
     ("GET", "/v1/stats"): c_stats,
     ("GET", "/metrics"): c_metrics,
 }
@@ -826,7 +853,7 @@ def test_undocumented_methods_are_405(api, path):
                                   "/v1/routes/default/10.0.0.0/8/x", "/v1/neighbors/a",
                                   "/v1/neighbors/a/10.0.1.5/x", "/v1/connections/a/b",
                                   "/v1/batch/x", "/v1/stats/x", "/metrics/x", "/metricsx",
-                                  "/v1/captures/1/x", "/v1/captures/1/stop/x"])
+                                  "/v1/captures/1/x", "/v1/captures/1/stop/x", "/v1/trace/x"])
 def test_made_up_paths_are_404(api, path):
     assert template_of(path) is None
     for m in ("GET", "POST", "DELETE"):
