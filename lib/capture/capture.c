@@ -751,6 +751,16 @@ mg_capture_list(const struct mg_capture *c, struct mg_capture_info *out, unsigne
 	return n;
 }
 
+unsigned int
+mg_capture_running(const struct mg_capture *c)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < CAP_RECORDS; i++)
+		n += c->caps[i].used && c->caps[i].rt != NULL;
+	return n;
+}
+
 uint64_t
 mg_capture_generation(const struct mg_capture *c)
 {

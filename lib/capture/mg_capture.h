@@ -94,6 +94,8 @@ bool mg_capture_get(const struct mg_capture *c, uint32_t id, struct mg_capture_i
 /** Every capture's info (at most @p max); returns how many. */
 unsigned int mg_capture_list(const struct mg_capture *c, struct mg_capture_info *out,
 			     unsigned int max);
+/** How many captures are running. */
+unsigned int mg_capture_running(const struct mg_capture *c);
 /** Bumped whenever a file grows or a capture stops (live readers wait on it). */
 uint64_t mg_capture_generation(const struct mg_capture *c);
 

@@ -322,3 +322,31 @@ def test_filters_agree_with_libpcap(tmp_path, topo):
     assert infos["ip[0] & 0xf > 5"]["packets"] == 2
     assert infos["udp[8:2] == 0x6d67"]["packets"] == 2
     assert infos["icmp[icmptype] == icmp-echo"]["packets"] == 3
+
+
+def test_metrics_parse_strictly_and_count_captures(tmp_path, topo):
+    import promtext
+    with gw(tmp_path, topo) as mg:
+        ctl = Control(mg)
+        assert topo.ping("pod", "10.10.2.2").returncode == 0
+        cap = ctl.ok("POST", "/v1/captures", {"point": "port:pod:rx", "filter": "icmp"})
+        ctl.ok("POST", "/v1/trace", {"count": 2, "filter": "icmp"})
+        assert topo.ping("pod", "10.10.2.2", count=2).returncode == 0
+        time.sleep(0.3)
+        st, text = ctl.http("GET", "/metrics")
+        info = ctl.ok("GET", f"/v1/captures/{cap['id']}")
+    fams = promtext.parse(text)
+    k = ("meshgate_capture_packets_total", (("capture", str(cap["id"])), ("point", "port:pod:rx")))
+    assert fams["meshgate_capture_packets_total"]["samples"][k] == info["packets"] == 2
+    assert fams["meshgate_captures_running"]["samples"][("meshgate_captures_running", ())] == 1
+    assert fams["meshgate_trace_packets"]["samples"][("meshgate_trace_packets", ())] == 2
+    assert fams["meshgate_port_rx_packets_total"]["type"] == "counter"
+    drops = fams["meshgate_drops_total"]["samples"]
+    assert all(dict(lbl)["reason"] for _, lbl in drops)
+    # The parser is strict: it refuses what it should.
+    for bad in ('m 1\n', '# TYPE m counter\n# HELP m h\nm{a="b\\q"} 1\n',
+                '# HELP m h\n# TYPE m counter\nm -1\n', '# HELP m_total h\n# TYPE m_total counter\n'
+                'm_total 1\n# HELP n h\n# TYPE n gauge\nn 1\nm_total{a="1"} 1\n',
+                '# HELP g h\n# TYPE g gauge\ng{1a="x"} 1\n', '# HELP g h\n# TYPE g gauge\ng 1'):
+        with pytest.raises(promtext.PromError):
+            promtext.parse(bad)
