@@ -134,6 +134,7 @@ be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error 
 		return rc;
 	place_rxqs(g, p->spec.name, &info, owner);
 	p->ethdev = info.ethdev;
+	g->next_stats_ns = 0; /* telemetry lists the new port at once */
 	memcpy(ifc->mac.b, &info.mac, 6);
 	rc = mg_fwd_iface_add(g->fwd, ifc, info.ethdev, err);
 	if (rc < 0) {
@@ -156,6 +157,8 @@ be_port_del(void *ctx, const struct mg_port *p, const struct mg_iface *ifc)
 	mg_workers_del_port(g->dp, p->ethdev);
 	mg_fwd_iface_del(g->fwd, ifc->id);
 	mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
+	/* Telemetry lists ports: let it forget this one now, not within a second. */
+	g->next_stats_ns = 0;
 }
 
 static int
