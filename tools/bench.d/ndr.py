@@ -105,7 +105,7 @@ def cmd_search(a, gen_argv):
             log(f"{a.label}: {a.size} B, up to {max_pps / 1e6:.3f} Mpps, {a.duration:g} s "
                 "per trial")
         if a.no_pdr:
-            ndr = rfc2544.search(t, max_pps, 0.0, a.resolution, 0.0, a.confirm,
+            ndr = rfc2544.search(t, max_pps, 0.0, a.resolution, None, a.confirm,
                                  retry_short=a.retry_short, log=log)
             pdr = ndr
         else:
