@@ -86,3 +86,21 @@ def test_bad_arguments():
         rfc2544.search(device(1), 0)
     with pytest.raises(ValueError):
         rfc2544.search(device(1), 1e6, resolution=0)
+
+
+def test_short_generator_stays_truthful():
+    """A generator that offers only 60% of the asked rate every third trial:
+    the bounds are what it really offered, so the answer is still the
+    capacity, never more, and PDR >= NDR."""
+    calls = {"n": 0}
+
+    def trial(rate):
+        calls["n"] += 1
+        offered = rate * (0.6 if calls["n"] % 3 == 0 else 1.0)
+        tx = int(offered)
+        return rfc2544.Trial(rate, tx, min(tx, 1_000_000), 1.0)
+    ndr, pdr = rfc2544.ndr_pdr(trial, 2e6, pdr_loss=0.01, resolution=0.005)
+    assert 0.98e6 <= ndr.rate_pps <= 1e6
+    assert ndr.rate_pps <= pdr.rate_pps <= 1e6 / 0.99
+    for t in ndr.trials:
+        assert rfc2544.passes(t, 0.0) == (t.tx_pps <= 1e6)

@@ -61,25 +61,43 @@ def passes(t: Trial, loss_allowed: float) -> bool:
 
 
 def search(trial: Callable[[float], Trial], max_pps: float, loss_allowed: float = 0.0,
-           resolution: float = 0.01, min_pps: float = 0.0, confirm_failures: int = 0,
-           max_trials: int = 40, log: Optional[Callable[[str], None]] = None) -> Result:
-    """Binary search for the highest passing rate in (min_pps, max_pps].
+           resolution: float = 0.01, floor: Optional[Trial] = None, confirm_failures: int = 0,
+           max_trials: int = 40, retry_short: int = 0,
+           log: Optional[Callable[[str], None]] = None) -> Result:
+    """Binary search for the highest passing rate up to max_pps.
+
+    The bounds are the rates really offered: a passing trial proves the
+    device handles what the generator sent, a failing one that it does not,
+    whatever was asked. With a generator that keeps its rate (TRex) this is
+    the classic search on the asked rates; with a software generator that
+    sometimes falls short it stays truthful.
 
     @resolution: stop when (fail - pass) / max_pps is below it.
-    @min_pps: a rate known (or assumed) to pass; the search never goes below.
+    @floor: a trial known to pass (the NDR's, for the PDR): the search
+    starts above it and never reports less.
     @confirm_failures: repeat a failing trial this many times and count it
     as failing only if every repetition fails (noisy shared machines); 0 is
     RFC 2544's single trial per rate.
+    @retry_short: repeat, up to this many times, a trial whose generator
+    offered less than 98% of the rate (a software generator on a busy host).
     """
     if max_pps <= 0 or not 0 < resolution < 1:
         raise ValueError("max_pps must be > 0 and resolution in (0, 1)")
     trials: List[Trial] = []
-    best: Optional[Trial] = None
-    lo, hi = float(min_pps), float(max_pps)
+    best: Optional[Trial] = floor if floor is not None and passes(floor, loss_allowed) else None
+    lo, hi = (best.tx_pps if best else 0.0), float(max_pps)
 
     def run(rate):
+        """The trial at @rate (repeated as asked) and whether it passed."""
         for attempt in range(confirm_failures + 1):
             t = trial(rate)
+            for _ in range(retry_short):
+                if t.tx_pps >= 0.98 * rate:
+                    break
+                if log:
+                    log(f"  {rate / 1e6:10.4f} Mpps offered {t.tx_pps / 1e6:10.4f} Mpps: "
+                        "the generator fell short, again")
+                t = trial(rate)
             trials.append(t)
             ok = passes(t, loss_allowed)
             if log:
@@ -87,41 +105,44 @@ def search(trial: Callable[[float], Trial], max_pps: float, loss_allowed: float 
                     f"tx {t.tx} rx {t.rx} loss {t.loss_ratio:.6%} -> "
                     f"{'pass' if ok else 'fail'}" + (" (repeat)" if attempt else ""))
             if ok:
-                return t
-        return None
+                return t, True
+        return t, False
 
     # The maximum first: at line rate there is nothing to search.
-    t = run(hi)
-    if t is not None:
+    t, ok = run(hi)
+    if ok:
         limited = t.tx_pps < 0.98 * hi
         return Result(loss_allowed, t.tx_pps, t, trials, max_pps, limited)
+    hi = min(hi, max(t.tx_pps, lo))
     while (hi - lo) / max_pps > resolution and len(trials) < max_trials:
-        mid = (lo + hi) / 2
-        t = run(mid)
-        if t is not None:
-            lo, best = mid, t
+        t, ok = run((lo + hi) / 2)
+        if ok:
+            if best is None or t.tx_pps > best.tx_pps:
+                best = t
+            lo = max(lo, min(t.tx_pps, hi))
         else:
-            hi = mid
+            # Failing below a proven pass is noise the repeats did not remove:
+            # the interval closes there.
+            hi = min(hi, max(t.tx_pps, lo))
     rate = best.tx_pps if best else 0.0
     return Result(loss_allowed, rate, best, trials, max_pps, False)
 
 
 def ndr_pdr(trial: Callable[[float], Trial], max_pps: float, pdr_loss: float = 0.001,
             resolution: float = 0.01, confirm_failures: int = 0,
-            log: Optional[Callable[[str], None]] = None):
+            log: Optional[Callable[[str], None]] = None, retry_short: int = 0):
     """NDR, then PDR searched from the NDR up (PDR >= NDR): (ndr, pdr)."""
     if log:
         log("NDR (no loss):")
-    ndr = search(trial, max_pps, 0.0, resolution, 0.0, confirm_failures, log=log)
+    ndr = search(trial, max_pps, 0.0, resolution, None, confirm_failures,
+                 retry_short=retry_short, log=log)
     if log:
         log(f"PDR (loss <= {pdr_loss:.4%}):")
-    floor = ndr.passed.target_pps if ndr.passed else 0.0
     if ndr.passed is not None and ndr.passed.target_pps >= max_pps:
         pdr = dataclasses.replace(ndr, loss_allowed=pdr_loss, trials=[])
     else:
-        pdr = search(trial, max_pps, pdr_loss, resolution, floor, confirm_failures, log=log)
-        if pdr.passed is None and ndr.passed is not None:
-            pdr = dataclasses.replace(ndr, loss_allowed=pdr_loss)
+        pdr = search(trial, max_pps, pdr_loss, resolution, ndr.passed, confirm_failures,
+                     retry_short=retry_short, log=log)
     return ndr, pdr
 
 

@@ -25,8 +25,8 @@ class MeshgateCanary:
         vm = STLScVmRaw([
             STLVmFlowVar(name="src", min_value=lo, max_value=hi, size=4, op="inc"),
             STLVmWrFlowVar(fv_name="src", pkt_offset="IP.src"),
-            # The source port changes only when the address wraps: every
-            # (address, port) pair is one flow.
+            # A random source port per frame: over time every (address,
+            # port) pair occurs, sources x ports flows in all.
             STLVmFlowVar(name="sport", min_value=10000, max_value=10000 + t["ports"] - 1,
                          size=2, op="random"),
             STLVmWrFlowVar(fv_name="sport", pkt_offset="UDP.sport"),

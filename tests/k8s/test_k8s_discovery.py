@@ -218,3 +218,20 @@ def test_network_status_bad_file(tmp_path):
     assert "warning: cannot read " in out and "(MESHGATE_PODINFO_ANNOTATIONS)" in out
     rc, out = run(tmp_path, "k8s:sriov-pods", "net_null0", check=False)
     assert rc == 1 and "nothing started" in out
+
+
+def test_network_status_go_escapes(tmp_path):
+    """The kubelet quotes with Go's %q: \\t, \\u, \\x and octal escapes decode."""
+    status = ('[{"name":"a/sriov-pods",\t"interface":"net1","note":"caf\u00e9 AA",'
+              '"device-info":{"type":"pci","pci":{"pci-address":"0000:3b:02.1"}}}]')
+    raw = go_quote(status).replace("\u00e9", "\\u00e9").replace("AA", "\\x41\\101")
+    assert "\\u00e9" in raw and "\\x41\\101" in raw and "\\t" in raw
+    ann = annotations(tmp_path, None, raw=raw)
+    env = {"MESHGATE_PODINFO_ANNOTATIONS": str(ann)}
+    rc, out = run(tmp_path, "k8s:sriov-pods", "0000:3b:02.1", env)
+    # Decoded and parsed: the device resolves (and clashes with vf1's, by design).
+    assert rc == 1 and "is PCI device 0000:3b:02.1, which port 'vf0'" in out, out
+    ann = annotations(tmp_path, None, raw=raw.replace("\\x41", "\\q"))
+    rc, out = run(tmp_path, "k8s:sriov-pods", "net_null0", env)
+    assert rc == 1 and "the k8s.v1.cni.cncf.io/network-status annotation is not a quoted " \
+        "string" in out, out
