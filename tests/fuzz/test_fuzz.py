@@ -90,9 +90,11 @@ def test_libfuzzer_short(name, tmp_path):
     work = tmp_path / "corpus"
     work.mkdir()
     secs = 8 if name == "config" else 4
+    dict_file = ROOT / "tests" / "fuzz" / "dict" / f"{name}.dict"
+    opts = [f"-dict={dict_file}"] if dict_file.exists() else []
     r = subprocess.run([str(binary), str(work)] + [str(d) for d in inputs_of(name)] +
                        [f"-max_total_time={secs}", f"-max_len={MAX_LEN[name]}", "-timeout=10",
-                        "-rss_limit_mb=4096", f"-artifact_prefix={tmp_path}/"],
+                        "-rss_limit_mb=4096", f"-artifact_prefix={tmp_path}/"] + opts,
                        capture_output=True, text=True, timeout=secs + 120, env=sanitizer_env(),
                        cwd=tmp_path)
     found = sorted(p.name for p in tmp_path.iterdir() if p.is_file())
