@@ -409,7 +409,7 @@ void mg_dp_wake_main(struct mg_dp *dp);
 /** The process's data plane (there is one). Set by mg_dp_create. */
 struct mg_dp *mg_dp_get(void);
 
-/** Create the data plane: adjacency table, RCU, per-lcore counters. */
+/** Create the data plane: mbuf dynfield (mg_meta), adjacency table, RCU, per-lcore counters. */
 struct mg_dp *mg_dp_create(const struct mg_dp_conf *conf);
 void mg_dp_destroy(struct mg_dp *dp);
 

@@ -1,0 +1,368 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: BSD-3-Clause
+"""Write the seed corpora of the fuzz harnesses into tests/fuzz/corpus/<harness>/.
+
+Each seed is one small input in the harness's own format (see the comment at
+the top of each fuzz_<harness>.c) that reaches one path: packets built with
+scapy for the fixture topology of fuzz_dp.h, control requests like those of
+tests/control and tests/netns, and the configuration files of conf/.
+Run it again after changing a harness's input format (it rewrites the
+directories it owns); tools/fuzz adds what it finds in its own work directory,
+never here.
+
+usage: /usr/bin/python3 tests/fuzz/mkcorpus.py
+"""
+import hashlib
+import json
+import pathlib
+import shutil
+import struct
+
+from scapy.all import (ARP, ICMP, IP, TCP, UDP, Dot1Q, Ether, ICMPv6EchoRequest,
+                       ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6ND_RS, ICMPv6NDOptDstLLAddr,
+                       ICMPv6NDOptSrcLLAddr, IPOption_RR, IPv6, IPv6ExtHdrDestOpt,
+                       IPv6ExtHdrFragment, IPv6ExtHdrHopByHop, IPv6ExtHdrRouting, Raw,
+                       fragment, raw)
+from scapy.layers.inet6 import ICMPv6DestUnreach
+
+HERE = pathlib.Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+# The fixture of fuzz_dp.h.
+P0, P1 = "02:00:00:00:00:01", "02:00:00:00:00:02"
+PEER = "02:00:00:00:aa:01"
+BCAST = "ff:ff:ff:ff:ff:ff"
+
+
+def write(harness, seeds):
+    d = HERE / "corpus" / harness
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    for name, data in seeds:
+        if isinstance(data, str):
+            data = data.encode()
+        # A readable name plus a digest, so renaming a seed never hides a duplicate.
+        (d / f"{name}-{hashlib.sha1(data).hexdigest()[:8]}").write_bytes(data)
+    print(f"{harness}: {len(seeds)} seeds")
+
+
+# ---- eth: [control byte][frame] ---------------------------------------------------------------
+# control: bit 0 port (0 p0, 1 p1); bits 1-2 NIC IPv4 checksum verdict; bits 3-5 extra copies.
+
+def eth_seeds():
+    e0 = Ether(src=PEER, dst=P0)
+    e1 = Ether(src=PEER, dst=P1)
+    v100 = Ether(src=PEER, dst=P0) / Dot1Q(vlan=100)
+    pl = Raw(b"x" * 32)
+    s = []
+
+    def add(name, pkt, ctl=0):
+        s.append((name, bytes([ctl]) + raw(pkt)))
+
+    add("ip4-fwd", e0 / IP(src="10.0.0.5", dst="198.51.100.5") / UDP(sport=1000, dport=53) / pl)
+    add("ip4-fwd-burst", e0 / IP(src="10.0.0.5", dst="198.51.100.5") / TCP(dport=80) / pl,
+        ctl=(3 << 3))
+    add("ip4-ck-good", e0 / IP(src="10.0.0.5", dst="198.51.100.6") / UDP() / pl, ctl=1 << 1)
+    add("ip4-ck-bad", e0 / IP(src="10.0.0.5", dst="198.51.100.6") / UDP() / pl, ctl=2 << 1)
+    add("ip4-ttl1", e0 / IP(src="10.0.0.5", dst="198.51.100.5", ttl=1) / UDP() / pl)
+    add("ip4-unreach", e0 / IP(src="10.0.0.5", dst="192.0.2.70") / UDP() / pl)
+    add("ip4-prohibit", e0 / IP(src="10.0.0.5", dst="192.0.2.130") / TCP() / pl)
+    add("ip4-blackhole", e0 / IP(src="10.0.0.5", dst="192.0.2.5") / UDP() / pl)
+    add("ip4-noroute", e0 / IP(src="10.0.0.5", dst="203.0.113.9") / UDP() / pl)
+    add("ip4-unresolved", e0 / IP(src="10.0.0.5", dst="10.9.1.1") / UDP() / pl)
+    add("ip4-onlink", e0 / IP(src="10.0.0.5", dst="100.64.0.7") / UDP() / pl)
+    add("ip4-echo", e0 / IP(src="10.0.0.5", dst="10.0.0.1") / ICMP(id=7, seq=1) / pl)
+    add("ip4-echo-other-if", e1 / IP(src="10.1.0.5", dst="10.0.0.1") / ICMP() / pl, ctl=1)
+    add("ip4-local-udp", e0 / IP(src="10.0.0.5", dst="10.0.0.1") / UDP(dport=9) / pl)
+    add("ip4-bcast", Ether(src=PEER, dst=BCAST) / IP(src="10.0.0.5", dst="10.0.0.255") / UDP())
+    big = Raw(b"B" * 1400)
+    add("ip4-frag-needed", e0 / IP(src="10.0.0.5", dst="198.51.100.5", flags="DF") / UDP() / big)
+    add("ip4-fragmenting", e0 / IP(src="10.0.0.5", dst="198.51.100.5") / UDP() / big)
+    add("ip4-options", e0 / IP(src="10.0.0.5", dst="198.51.100.5",
+                               options=[IPOption_RR(routers=["0.0.0.0"] * 2)]) / UDP() / pl)
+    frags = fragment(IP(src="10.0.0.5", dst="198.51.100.5") / UDP() / Raw(b"F" * 300),
+                     fragsize=128)
+    add("ip4-fragment-first", e0 / frags[0])
+    add("ip4-fragment-last", e0 / frags[-1])
+    add("ip4-icmp-error-in", e0 / IP(src="10.0.0.5", dst="198.51.100.5") /
+        ICMP(type=3, code=1) / IP(src="198.51.100.5", dst="10.0.0.5") / UDP())
+    add("ip4-short-total", e0 / IP(src="10.0.0.5", dst="198.51.100.5", len=20) / UDP() / pl)
+    add("ip4-long-total", e0 / IP(src="10.0.0.5", dst="198.51.100.5", len=1000) / UDP())
+    add("ip4-bad-ihl", e0 / IP(src="10.0.0.5", dst="198.51.100.5", ihl=15) / UDP())
+    add("ip4-own-src", e0 / IP(src="10.0.0.1", dst="198.51.100.5") / UDP())
+    add("ip4-to-mac-other", Ether(src=PEER, dst="02:00:00:00:00:99") /
+        IP(src="10.0.0.5", dst="198.51.100.5") / UDP())
+    add("vlan100-fwd", v100 / IP(src="192.168.100.5", dst="172.16.1.1") / UDP() / pl)
+    add("vlan100-echo", v100 / IP(src="192.168.100.5", dst="192.168.100.1") / ICMP() / pl)
+    add("vlan100-fragment", v100 / frags[0])
+    add("vlan100-options", v100 / IP(src="192.168.100.5", dst="172.16.1.1",
+                                     options=[IPOption_RR(routers=["0.0.0.0"])]) / UDP())
+    add("vlan100-too-big", v100 / IP(src="192.168.100.5", dst="10.1.0.9", flags="DF") / UDP() /
+        Raw(b"V" * 700))
+    add("vlan-unknown", Ether(src=PEER, dst=P0) / Dot1Q(vlan=7) / IP(dst="10.0.0.1") / ICMP())
+    add("qinq", Ether(src=PEER, dst=P0) / Dot1Q(vlan=100) / Dot1Q(vlan=5) / IP() / UDP())
+    add("arp-request", Ether(src=PEER, dst=BCAST) /
+        ARP(op=1, hwsrc=PEER, psrc="10.0.0.5", pdst="10.0.0.1"))
+    add("arp-reply", e0 / ARP(op=2, hwsrc=PEER, psrc="10.0.0.9", hwdst=P0, pdst="10.0.0.1"))
+    add("unknown-ethertype", e0 / Raw(b"\x00" * 40))
+    add("lldp", Ether(src=PEER, dst="01:80:c2:00:00:0e", type=0x88cc) / Raw(b"\x02\x07" * 10))
+    add("truncated-eth", raw(e0)[:10])
+    add("truncated-ip4", raw(e0 / IP(dst="198.51.100.5") / UDP())[:24])
+
+    s6 = "fd00::5"
+    add("ip6-fwd", e0 / IPv6(src=s6, dst="2001:db8:1::5") / UDP(sport=5, dport=53) / pl)
+    add("ip6-hlim1", e0 / IPv6(src=s6, dst="2001:db8:1::5", hlim=1) / UDP() / pl)
+    add("ip6-unreach", e0 / IPv6(src=s6, dst="2001:db8:2::5") / UDP() / pl)
+    add("ip6-blackhole", e0 / IPv6(src=s6, dst="2001:db8:dead::5") / UDP() / pl)
+    add("ip6-noroute", e0 / IPv6(src=s6, dst="2001:db8:99::5") / UDP() / pl)
+    add("ip6-unresolved", e0 / IPv6(src=s6, dst="fd00::99") / UDP() / pl)
+    add("ip6-too-big", e0 / IPv6(src=s6, dst="2001:db8:1::5") / UDP() / Raw(b"T" * 1300))
+    add("ip6-echo", e0 / IPv6(src=s6, dst="fd00::1") / ICMPv6EchoRequest(id=1, seq=2, data=b"hi"))
+    add("ip6-echo-ll", e0 / IPv6(src="fe80::5", dst="fe80::ff:fe00:1") / ICMPv6EchoRequest())
+    add("ip6-ext-chain", e0 / IPv6(src=s6, dst="2001:db8:1::5") / IPv6ExtHdrHopByHop() /
+        IPv6ExtHdrDestOpt() / IPv6ExtHdrRouting() / UDP() / pl)
+    add("ip6-frag-hdr", e0 / IPv6(src=s6, dst="2001:db8:1::5") / IPv6ExtHdrFragment(m=1, id=9) /
+        UDP() / pl)
+    add("ip6-frag-later", e0 / IPv6(src=s6, dst="2001:db8:1::5") /
+        IPv6ExtHdrFragment(offset=8, id=9, nh=17) / Raw(b"z" * 40))
+    add("ip6-hbh-local", e0 / IPv6(src=s6, dst="fd00::1") / IPv6ExtHdrHopByHop() /
+        ICMPv6EchoRequest())
+    add("ip6-error-in", e0 / IPv6(src=s6, dst="2001:db8:1::5") / ICMPv6DestUnreach() /
+        IPv6(src="2001:db8:1::5", dst=s6) / UDP())
+    add("ip6-ns", Ether(src=PEER, dst="33:33:ff:00:00:01") /
+        IPv6(src=s6, dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt="fd00::1") /
+        ICMPv6NDOptSrcLLAddr(lladdr=PEER))
+    add("ip6-na", e0 / IPv6(src="fd00::99", dst="fd00::1", hlim=255) /
+        ICMPv6ND_NA(tgt="fd00::99", R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=PEER))
+    add("ip6-rs", Ether(src=PEER, dst="33:33:00:00:00:02") /
+        IPv6(src="fe80::5", dst="ff02::2", hlim=255) / ICMPv6ND_RS())
+    add("ip6-payload-long", e0 / IPv6(src=s6, dst="2001:db8:1::5", plen=900) / UDP())
+    add("truncated-ip6", raw(e0 / IPv6(dst="2001:db8:1::5") / UDP())[:40])
+    add("ip6-p1-fwd", e1 / IPv6(src="fd01::5", dst="2001:db8:1::7") / UDP() / pl, ctl=1)
+    return s
+
+
+# ---- neigh: records [control][length][body] ------------------------------------------------
+# control: bits 0-2 kind (0 ARP body, 1 IPv6 packet, 2 IPv4 packet, 3 frame, 4 time (ms, LE),
+# 5-7 as 0-2 and batched with the next); bit 3 port; bit 4 VLAN 100; bit 5 broadcast/multicast
+# destination; bit 6 fix lengths and checksums.
+
+def rec(ctl, body):
+    body = bytes(body)
+    assert len(body) <= 255
+    return bytes([ctl, len(body)]) + body
+
+
+def ms(n):
+    return rec(4, struct.pack("<I", n))
+
+
+def neigh_seeds():
+    arp_req = raw(ARP(op=1, hwsrc=PEER, psrc="10.0.0.5", pdst="10.0.0.1"))
+    arp_rep9 = raw(ARP(op=2, hwsrc=PEER, psrc="10.0.0.9", hwdst=P0, pdst="10.0.0.1"))
+    to_unres = raw(IP(src="10.0.0.5", dst="10.9.1.1") / UDP() / Raw(b"u" * 16))
+    to_onlink = raw(IP(src="10.1.0.5", dst="100.64.0.7") / UDP())
+    arp_rep_onlink = raw(ARP(op=2, hwsrc=PEER, psrc="100.64.0.7", hwdst=P1, pdst="10.1.0.1"))
+    to_v6 = raw(IPv6(src="fd00::5", dst="fd00::99") / UDP() / Raw(b"6" * 16))
+    na = raw(IPv6(src="fd00::99", dst="fd00::1", hlim=255) /
+             ICMPv6ND_NA(tgt="fd00::99", R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=PEER))
+    ns = raw(IPv6(src="fd00::5", dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt="fd00::1") /
+             ICMPv6NDOptSrcLLAddr(lladdr=PEER))
+    ns_dad = raw(IPv6(src="::", dst="ff02::1:ff00:1", hlim=255) / ICMPv6ND_NS(tgt="fd00::1"))
+    vlan_arp = raw(ARP(op=1, hwsrc=PEER, psrc="192.168.100.5", pdst="192.168.100.1"))
+    vlan_unres = raw(IP(src="192.168.100.5", dst="172.16.0.9") / UDP())
+    vlan_rep = raw(ARP(op=2, hwsrc=PEER, psrc="192.168.100.2", hwdst=P0, pdst="192.168.100.1"))
+    return [
+        ("arp-request", rec(0x20, arp_req)),
+        ("arp-gratuitous", rec(0x20, raw(ARP(op=1, hwsrc=PEER, psrc="10.0.0.7",
+                                             pdst="10.0.0.7")))),
+        ("arp-unsolicited-reply", rec(0, arp_rep9)),
+        ("arp-resolve", rec(2, to_unres) + rec(2, to_unres) + rec(0, arp_rep9) + ms(10)),
+        ("arp-probe-fail", rec(2, to_unres) + ms(1000) + ms(1000) + ms(1000) + ms(1000) +
+         rec(2, to_unres)),
+        ("arp-hold-overflow", rec(7, to_unres) * 6 + rec(2, to_unres) + ms(5000)),
+        ("arp-reachable-expiry", rec(2, to_unres) + rec(0, arp_rep9) + ms(61000) +
+         rec(2, to_unres) + ms(2000)),
+        ("arp-onlink-p1", rec(0x0a, to_onlink) + rec(0x08, arp_rep_onlink)),
+        ("arp-vlan", rec(0x30, vlan_arp) + rec(0x12, vlan_unres) + rec(0x10, vlan_rep)),
+        ("nd-ns", rec(0x61, ns)),
+        ("nd-ns-dad", rec(0x61, ns_dad)),
+        ("nd-resolve", rec(1, to_v6) + rec(0x41, na) + ms(10)),
+        ("nd-probe-fail", rec(1, to_v6) + ms(1000) * 4 + rec(1, to_v6)),
+        ("nd-unsolicited-na", rec(0x41, na)),
+        ("mixed-burst", rec(5, to_v6) + rec(7, to_unres) + rec(0, arp_rep9) + rec(0x41, na)),
+        ("frame", rec(3, raw(Ether(src=PEER, dst=BCAST) / ARP(op=1, hwsrc=PEER, psrc="10.0.0.5",
+                                                             pdst="10.0.0.1")))),
+    ]
+
+
+# ---- config: YAML files -------------------------------------------------------------------
+
+def config_seeds():
+    s = [(p.stem, p.read_bytes()) for p in sorted((ROOT / "conf").glob("*.yaml"))
+         if p.name != "openapi.yaml"]
+    s += [
+        ("minimal", "networks:\n  - name: default\n"),
+        ("flow", "ports: [{name: a, device: net_null0, ipv4: [10.0.0.1/24]}]\n"
+                 "routes: [{prefix: 0.0.0.0/0, via: 10.0.0.2}]\n"),
+        ("anchors", "networks:\n  - &n {name: x}\n  - *n\n"),
+        ("types", "dpdk: {memory_mb: -1, hugepages: maybe, args: [1, {a: b}]}\n"
+                  "workers: {lcores: 0-3, burst: 99999999999999999999}\n"),
+        ("vlans", "ports:\n  - name: p\n    device: net_null0\n    vlans:\n"
+                  "      - {id: 4095, mtu: 9000}\n      - {id: 0}\n"),
+        ("control", "control:\n  nsm_socket: \"\"\n  nsm_uids: [0, 1000]\n"
+                    "  rest: {listen: \"[::1]:0\", max_body: 10}\n  node_name: x\n"),
+        ("tabs-and-bom", "\ufeffnetworks:\n\t- name: a\n"),
+        ("multidoc", "networks: []\n---\nports: []\n...\n"),
+    ]
+    return s
+
+
+# ---- nsm: newline-delimited JSON ------------------------------------------------------------
+
+def nsm_seeds():
+    def line(m):
+        return json.dumps(m) + "\n"
+
+    vlan = {"connection": {
+        "id": "vlan-1", "network_service": "default",
+        "mechanism": {"cls": "LOCAL", "type": "VLAN",
+                      "parameters": {"base": "p1", "vlan-id": "300"}},
+        "context": {"ip_context": {"src_ip_addrs": ["172.16.100.2/24"],
+                                   "dst_ip_addrs": ["172.16.100.1/24"],
+                                   "src_routes": [{"prefix": "10.0.0.0/24"}],
+                                   "dst_routes": [{"prefix": "192.0.2.0/24"}]},
+                    "ethernet_context": {"src_mac": "02:00:00:00:64:02"}},
+        "labels": {"app": "du"}}}
+    memif = {"connection": {
+        "id": "memif-1", "networkService": "blue",
+        "context": {"ipContext": {"srcIpAddrs": ["172.16.9.2/30"],
+                                  "dstIpAddrs": ["172.16.9.1/30"]}},
+        "path": {"index": 0, "pathSegments": [{"name": "client", "id": "c1", "token": "t"}]}},
+        "mechanismPreferences": [
+            {"cls": "LOCAL", "type": "WIREGUARD"},
+            {"cls": "LOCAL", "type": "MEMIF",
+             "parameters": {"socketfile": "@mgfz-memif.sock", "role": "client"}}]}
+    kernel = {"connection": {
+        "id": "kern-1", "network_service": "default",
+        "mechanism": {"cls": "LOCAL", "type": "KERNEL",
+                      "parameters": {"name": "mgfz0",
+                                     "inodeURL": "file:///var/run/netns/mgfz-none"}},
+        "context": {"ip_context": {"src_ip_addrs": ["172.16.8.2/30", "fd00:16:8::2/64"],
+                                   "dst_ip_addrs": ["172.16.8.1/30", "fd00:16:8::1/64"]},
+                    "MTU": 1400}}}
+    remote = {"connection": {
+        "id": "conn-t1", "network_service": "default",
+        "mechanism": {"cls": "REMOTE", "type": "VLAN",
+                      "parameters": {"base": "p0", "vlan-id": "301"}},
+        "context": {"ip_context": {"dst_ip_addrs": ["10.8.0.1/24"],
+                                   "src_ip_addrs": ["10.8.0.2/24"]}}}}
+    return [
+        ("request-vlan", line({"id": 1, "method": "Request", "params": vlan})),
+        ("request-memif", line({"id": "a", "method": "Request", "params": memif})),
+        ("request-kernel", line({"id": 2, "method": "Request", "params": kernel})),
+        ("refresh-close", line({"id": 1, "method": "Request", "params": remote}) +
+         line({"id": 2, "method": "Request", "params": remote}) +
+         line({"id": 3, "method": "Close", "params": remote["connection"]})),
+        ("monitor", line({"id": 9, "method": "MonitorConnections",
+                          "params": {"pathSegments": []}}) +
+         line({"id": 1, "method": "Request", "params": vlan}) +
+         line({"id": 2, "method": "Close", "params": {"id": "vlan-1"}})),
+        ("monitor-selector", line({"id": 9, "method": "MonitorConnections",
+                                   "params": {"path_segments": [{"name": "fuzz-gw"}]}})),
+        ("errors", "{}\n[1]\n{\"id\":1}\n{\"method\":\"Nope\"}\n"
+                   "{\"method\":\"Request\",\"params\":{\"connection\":{\"id\":\"\"}}}\n"
+                   "not json\n\n{\"method\":\"Request\",\"extra\":1}\n"),
+        ("split-line", line({"id": 1, "method": "Request", "params": vlan})[:40]),
+        ("nul", "{\"id\":1,\"method\":\"Close\",\"params\":{\"id\":\"a\u0000b\"}}\n"),
+    ]
+
+
+# ---- rest: METHOD URL / [Authorization: ...] / body, requests separated by ~~~ ----------------
+
+def rest_seeds():
+    def req(method, url, body=None, auth=None):
+        s = f"{method} {url}\n"
+        if auth is not None:
+            s += f"Authorization: {auth}\n"
+        if body is not None:
+            s += body if isinstance(body, str) else json.dumps(body)
+        return s
+
+    def seq(*reqs):
+        return "\n~~~\n".join(reqs)
+
+    batch = [{"op": "add", "network": {"name": "red"}},
+             {"op": "add", "port": {"name": "r", "device": "net_null9,no-rx=1",
+                                    "network": "red"}},
+             {"op": "add", "vlan": {"port": "r", "vlan": 7}},
+             {"op": "add", "address": {"interface": "r.7", "address": "10.7.0.1/24"}},
+             {"op": "add", "neighbor": {"interface": "r.7", "ip": "10.7.0.2",
+                                        "mac": "02:00:00:00:07:02"}},
+             {"op": "add", "route": {"network": "red", "prefix": "10.8.0.0/16",
+                                     "via": "10.7.0.2"}},
+             {"op": "replace", "route": {"network": "red", "prefix": "10.8.0.0/16",
+                                         "action": "unreachable"}},
+             {"op": "delete", "route": {"network": "red", "prefix": "10.8.0.0/16"}}]
+    conn = {"connection": {"id": "conn/1", "network_service": "default",
+                           "mechanism": {"cls": "REMOTE", "type": "VLAN",
+                                         "parameters": {"base": "p1", "vlan-id": "300"}},
+                           "context": {"ip_context": {"dst_ip_addrs": ["10.8.0.1/24"],
+                                                      "src_ip_addrs": ["10.8.0.2/24"]}}}}
+    return [
+        ("get-all", seq(*(req("GET", u) for u in (
+            "/v1/networks", "/v1/networks/default", "/v1/ports", "/v1/ports/p0",
+            "/v1/interfaces", "/v1/interfaces/p0.100", "/v1/routes", "/v1/routes?network=blue",
+            "/v1/routes/default/198.51.100.0/24", "/v1/neighbors", "/v1/connections",
+            "/v1/stats", "/metrics")))),
+        ("networks", seq(req("POST", "/v1/networks", {"name": "green", "fragments": "drop"}),
+                         req("DELETE", "/v1/networks/green"),
+                         req("DELETE", "/v1/networks/blue"))),
+        ("ports", seq(req("POST", "/v1/ports", {"name": "c", "device": "net_null4,no-rx=1",
+                                                "network": "blue", "mtu": 9000,
+                                                "ipv4": ["10.4.0.1/24"]}),
+                      req("DELETE", "/v1/ports/c"), req("DELETE", "/v1/ports/p0"))),
+        ("interfaces", seq(req("POST", "/v1/interfaces", {"port": "p1", "vlan": 200, "mtu": 1400}),
+                           req("POST", "/v1/interfaces/p1.200/addresses",
+                               {"address": "10.200.0.1/24"}),
+                           req("POST", "/v1/interfaces/p1.200/addresses",
+                               {"address": "fd00:200::1/64"}),
+                           req("DELETE", "/v1/interfaces/p1.200/addresses/10.200.0.1/24"),
+                           req("DELETE", "/v1/interfaces/p1.200/addresses/fd00:200::1"),
+                           req("DELETE", "/v1/interfaces/p1.200"))),
+        ("routes", seq(req("POST", "/v1/routes", {"prefix": "10.201.0.0/16", "via": "10.0.0.9"}),
+                       req("PUT", "/v1/routes/default/10.201.0.0/16",
+                           {"network": "default", "prefix": "10.201.0.0/16",
+                            "action": "prohibit"}),
+                       req("PUT", "/v1/routes/blue/10.202.0.0/16",
+                           {"prefix": "10.202.0.0/16", "interface": "p1"}),
+                       req("DELETE", "/v1/routes/default/10.201.0.0/16"),
+                       req("DELETE", "/v1/routes/default/%3A%3A/0"))),
+        ("neighbors", seq(req("POST", "/v1/neighbors", {"interface": "p0", "ip": "fd00::9",
+                                                        "mac": "02:00:00:00:00:09"}),
+                          req("DELETE", "/v1/neighbors/p0/fd00::9"),
+                          req("DELETE", "/v1/neighbors/p0/10.0.0.2"))),
+        ("batch", req("POST", "/v1/batch", {"operations": batch})),
+        ("connections", seq(req("POST", "/v1/connections", conn),
+                            req("GET", "/v1/connections/conn%2F1"),
+                            req("DELETE", "/v1/routes/default/10.8.0.0/24"),
+                            req("DELETE", "/v1/connections/conn%2F1"))),
+        ("auth", seq(req("GET", "/v1/networks", auth="Bearer wrong"),
+                     req("GET", "/v1/networks", auth="bearer   fuzz-token-0123456789"),
+                     req("POST", "/v1/networks", {"name": "x"}, auth=""))),
+        ("errors", seq(req("PUT", "/v1/networks"), req("POST", "/v1/networks", "{"),
+                       req("POST", "/v1/networks", '{"name": "a\\u0000b"}'),
+                       req("POST", "/v1/networks", '{"name": "a", "name": "b"}'),
+                       req("GET", "/v1/" + "x/" * 20), req("GET", "/" + "u" * 1100),
+                       req("BREW", "/v1/stats"), req("GET", "/v2/networks"),
+                       req("DELETE", "/v1/interfaces/p0/addresses/10.0.0.1/33"))),
+    ]
+
+
+if __name__ == "__main__":
+    write("eth", eth_seeds())
+    write("neigh", neigh_seeds())
+    write("config", config_seeds())
+    write("nsm", nsm_seeds())
+    write("rest", rest_seeds())
