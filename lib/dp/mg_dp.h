@@ -51,6 +51,7 @@ struct rte_fib6;
 struct rte_rcu_qsbr;
 struct trie_head;
 struct rte_mempool;
+struct mg_cls_set;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
 #define MG_MAX_IFACES 4096
@@ -98,6 +99,8 @@ struct rte_mempool;
 	_(ROUTE_DROP, "route-blackhole", "route says drop")                                \
 	_(ROUTE_UNREACH, "route-unreachable", "route says unreachable")                    \
 	_(ROUTE_PROHIBIT, "route-prohibited", "route says administratively prohibited")    \
+	_(RULE_DENY, "rule-deny", "denied by a classification rule or default")            \
+	_(RULE_POLICE, "rule-police", "over the rate and burst of a police rule")          \
 	_(MTU_EXCEEDED, "mtu-exceeded", "larger than the egress MTU and not fragmentable") \
 	_(NEIGH_FAILED, "neighbor-unresolved", "next hop did not answer ARP/ND")           \
 	_(NEIGH_QUEUE, "neighbor-queue-full", "too many packets waiting for ARP/ND")        \
@@ -160,6 +163,8 @@ struct mg_meta {
 /** mg_meta.flags */
 enum {
 	MG_META_LOCAL = 1 << 0, /**< Originated by the gateway: no TTL/hop-limit decrement. */
+	/** A classification rule's action asked for a copy to the capture tap (hook). */
+	MG_META_CAPTURE = 1 << 1,
 };
 
 extern int mg_meta_offset;
@@ -375,6 +380,8 @@ struct mg_dp {
 	uint16_t *vlan_if[MG_MAX_PORTS];     /**< 4096 entries, or NULL when no VLANs. */
 	uint8_t port_up[MG_MAX_PORTS];       /**< TX allowed. */
 	struct mg_dp_net *nets[MG_MAX_NETS];
+	/** Classification rule sets (lib/cls) by network, [0] IPv4 and [1] IPv6; NULL: none. */
+	struct mg_cls_set *cls[MG_MAX_NETS][2];
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */
