@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Classification rules over REST: a network's list replaced whole with PUT,
+read back with counters, refused with the field at fault (and then left as
+it was), cleared with DELETE, exported in /metrics, kept across a restart
+in durable state, and guarding the interfaces and networks they name."""
+from mgrun import Control, Meshgate
+
+CONFIG = """
+dpdk:
+  lcores: "0-1"
+  memory_mb: 768
+workers:
+  idle: {{mode: sleep}}
+networks:
+  - name: default
+  - name: side
+  - name: spare
+ports:
+  - name: a
+    device: "net_null0,no-rx=1"
+    mac: "02:00:00:00:0a:01"
+    ipv4: [10.0.1.1/24]
+  - name: b
+    device: "net_null1,no-rx=1"
+    mac: "02:00:00:00:0b:01"
+    network: side
+control:
+  state_dir: {state}
+"""
+
+RULES = {
+    "default": "deny",
+    "rules": [
+        {"id": 5, "src": "10.0.0.0/8", "protocol": "tcp", "dport": "80-89", "action": "count"},
+        {"dst": "fd00::/8", "protocol": "icmpv6", "icmp_type": 128, "action": "police",
+         "rate": 1000, "burst": 4000},
+        {"interface": "a", "dscp": 46, "action": "mark", "set_dscp": 0, "priority": -1},
+        {"protocol": "udp", "sport": 53, "action": "table", "table": "spare"},
+    ],
+}
+
+
+def test_rules_over_rest_and_durable(tmp_path):
+    state = tmp_path / "state"
+    cfg = CONFIG.format(state=state)
+    with Meshgate(tmp_path, cfg, name="rules") as mg:
+        ctl = Control(mg)
+        empty = ctl.ok("GET", "/v1/networks/default/rules")
+        assert empty["rules"] == [] and empty["default"] == "permit"
+
+        got = ctl.ok("PUT", "/v1/networks/default/rules", RULES)
+        assert got["default"] == "deny"
+        assert [r["id"] for r in got["rules"]] == [5, 2, 3, 4]
+        assert got["rules"][0] == {"id": 5, "family": "ipv4", "src": "10.0.0.0/8",
+                                   "protocol": "tcp", "dport": "80-89", "action": "count",
+                                   "counters": {"packets": 0, "bytes": 0}}
+        assert got["rules"][1]["family"] == "ipv6"
+        assert got["rules"][1]["counters"] == {"packets": 0, "bytes": 0, "green": 0,
+                                               "yellow": 0, "red": 0, "red_bytes": 0}
+        assert "family" not in got["rules"][2]          # both families
+        assert got["rules"][3]["table"] == "spare"
+
+        # Refusals name the field and change nothing.
+        for body, field in [
+            ({"rules": [{"protocol": "gre", "dport": 5}]}, "rules[0].dport"),
+            ({"rules": [{}, {"dport": "9-1"}]}, "rules[1].dport"),
+            ({"rules": [{"src": "10.0.0.0/8", "dst": "fd00::/8"}]}, "rules[0].dst"),
+            ({"rules": [{"id": 2}, {}]}, "rules[1].id"),
+            ({"rules": [{"action": "police", "rate": 5}]}, "rules[0].burst"),
+            ({"rules": [{"action": "table", "table": "nowhere"}]}, "rules[0].table"),
+            ({"rules": [{"interface": "b"}]}, "rules[0].interface"),
+            ({"rules": [{"colour": "red"}]}, "rules[0].colour"),
+            ({"default": "drop"}, "default"),
+        ]:
+            st, err = ctl.http("PUT", "/v1/networks/default/rules", body)
+            assert st in (400, 404, 409), (body, st, err)
+            assert err["error"]["field"] == field, (body, err)
+        assert ctl.ok("GET", "/v1/networks/default/rules")["rules"] == got["rules"]
+        st, _ = ctl.http("PUT", "/v1/networks/nowhere/rules", RULES)
+        assert st == 404
+
+        # What rules name cannot go while they name it.
+        st, err = ctl.http("DELETE", "/v1/networks/spare")
+        assert st == 409 and "rule 4" in err["error"]["message"]
+        st, err = ctl.http("DELETE", "/v1/ports/a")
+        assert st == 409 and "rule 3" in err["error"]["message"]
+
+        metrics = ctl.http("GET", "/metrics")[1]
+        assert ('meshgate_rule_packets_total{network="default",rule="5",action="count"} 0'
+                in metrics)
+        assert ('meshgate_rule_packets_total{network="default",rule="default",action="deny"} 0'
+                in metrics)
+        assert ('meshgate_rule_police_packets_total{network="default",rule="2",action="police",'
+                'color="red"} 0' in metrics)
+
+    # Restart on the state directory: the rules come back.
+    with Meshgate(tmp_path, cfg, name="rules2") as mg:
+        ctl = Control(mg)
+        back = ctl.ok("GET", "/v1/networks/default/rules")
+        assert back["default"] == "deny"
+        assert [r["id"] for r in back["rules"]] == [5, 2, 3, 4]
+        assert ctl.http("DELETE", "/v1/networks/default/rules")[0] == 204
+        cleared = ctl.ok("GET", "/v1/networks/default/rules")
+        assert cleared["rules"] == [] and cleared["default"] == "permit"
+        # No rule names "spare" any more.
+        assert ctl.http("DELETE", "/v1/networks/spare")[0] == 204
