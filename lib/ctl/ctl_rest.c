@@ -486,12 +486,12 @@ h_rules(struct mg_ctl *c, const char *method, const char *name, const struct req
 	json_t *j;
 	int rc;
 
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
+		return not_allowed("GET, PUT, DELETE");
 	if (n == NULL)
 		return simple_err(404, ENOENT, "name", "no such network");
 	if (!strcmp(method, "GET"))
 		return json_resp(200, ctl_rules_json(c, n->id, true));
-	if (strcmp(method, "PUT") && strcmp(method, "DELETE"))
-		return not_allowed("GET, PUT, DELETE");
 	mg_error_clear(&e);
 	if (!strcmp(method, "DELETE")) {
 		j = json_object();
