@@ -3,7 +3,10 @@
 read back with counters, refused with the field at fault (and then left as
 it was), cleared with DELETE, exported in /metrics, kept across a restart
 in durable state, and guarding the interfaces and networks they name."""
-from mgrun import Control, Meshgate
+import json
+import subprocess
+
+from mgrun import MESHGATECTL, Control, Meshgate
 
 CONFIG = """
 dpdk:
@@ -92,6 +95,28 @@ def test_rules_over_rest_and_durable(tmp_path):
                 in metrics)
         assert ('meshgate_rule_police_packets_total{network="default",rule="2",action="police",'
                 'color="red"} 0' in metrics)
+
+        # meshgatectl: the table, a replacement from standard input, a refusal, clear.
+        def mctl(*args, input=None):
+            return subprocess.run([str(MESHGATECTL), "-p", mg.prefix] + list(args), input=input,
+                                  capture_output=True, text=True, timeout=20)
+        r = mctl("rules", "default")
+        assert r.returncode == 0, r.stderr
+        lines = [ln.split() for ln in r.stdout.splitlines()]
+        assert lines[0] == ["id", "priority", "match", "action", "packets", "bytes", "dropped"]
+        assert lines[1][:2] == ["5", "0"] and "dport 80-89" in r.stdout.splitlines()[1]
+        assert lines[3][:2] == ["3", "-1"]
+        assert "police 1000/4000" in r.stdout and "table spare" in r.stdout
+        assert lines[-1][:4] == ["-", "-", "(default)", "deny"]
+        body = {"default": "permit", "rules": [{"id": 1, "protocol": "udp", "action": "deny"}]}
+        r = mctl("rules", "set", "default", "-", input=json.dumps(body))
+        assert r.returncode == 0, r.stderr
+        assert [x["id"] for x in ctl.ok("GET", "/v1/networks/default/rules")["rules"]] == [1]
+        r = mctl("rules", "set", "default", "-", input='{"rules": [{"dport": "5-1"}]}')
+        assert r.returncode != 0 and "rules[0].dport" in r.stderr
+        assert mctl("rules", "clear", "default").returncode == 0
+        assert ctl.ok("GET", "/v1/networks/default/rules")["rules"] == []
+        ctl.ok("PUT", "/v1/networks/default/rules", RULES)
 
     # Restart on the state directory: the rules come back.
     with Meshgate(tmp_path, cfg, name="rules2") as mg:
