@@ -165,5 +165,7 @@ const struct ctl_cmd *ctl_nsm_cmds(void);
 const struct ctl_cmd *ctl_capture_cmds(void);
 /** Packet trace over REST (cmd_capture.c). */
 const struct ctl_cmd *ctl_trace_cmds(void);
+/** cmd_rules.c */
+const struct ctl_cmd *ctl_rules_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

@@ -24,6 +24,7 @@ static const struct {
 	{"Counters (DPDK telemetry)", ctl_tel_cmds},
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
+	{"Classification rules (REST)", ctl_rules_cmds},
 	{"Packet capture (REST)", ctl_capture_cmds},
 	{"Packet trace (REST)", ctl_trace_cmds},
 };

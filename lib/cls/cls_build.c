@@ -88,6 +88,7 @@ mg_cls_action_name(unsigned int type)
 		[MG_CLS_COUNT] = "count",   [MG_CLS_CAPTURE] = "capture",
 		[MG_CLS_POLICE] = "police", [MG_CLS_MARK] = "mark",
 		[MG_CLS_SERVICE] = "service", [MG_CLS_TUNNEL] = "tunnel",
+		[MG_CLS_TABLE] = "table",
 	};
 
 	return type < MG_ARRAY_SIZE(names) ? names[type] : "?";
@@ -313,7 +314,7 @@ cls_tmpl(struct mg_cls_result *res, const struct mg_cls_action *a, uint32_t rule
 	if (a->type == MG_CLS_POLICE || a->type == MG_CLS_MARK)
 		res->flags = MG_CLS_RF_APPLY;
 	res->dscp = a->type == MG_CLS_MARK ? a->dscp : 0;
-	if (a->type == MG_CLS_SERVICE || a->type == MG_CLS_TUNNEL)
+	if (a->type == MG_CLS_SERVICE || a->type == MG_CLS_TUNNEL || a->type == MG_CLS_TABLE)
 		res->id = a->id;
 	else if (a->type == MG_CLS_POLICE)
 		res->id = police_index;
@@ -754,18 +755,10 @@ mg_cls_set_create(const struct mg_cls_conf *conf, const struct mg_cls_action *de
 }
 
 int
-mg_cls_set_replace(struct mg_cls_set *s, const struct mg_cls_rule *rules, uint32_t n,
-		   const struct mg_cls_action *def, struct mg_error *err)
+mg_cls_set_install(struct mg_cls_set *s, struct mg_cls_table *nt)
 {
-	struct mg_cls_table *nt, *old;
-	struct mg_error local;
+	struct mg_cls_table *old = s->cur;
 
-	if (err == NULL)
-		err = &local;
-	nt = mg_cls_table_build(&s->conf, rules, n, def, err);
-	if (nt == NULL)
-		return -err->code;
-	old = s->cur;
 	__atomic_store_n(&s->cur, nt, __ATOMIC_RELEASE);
 	/* Workers that loaded the old table may still classify with it until their
 	 * next quiescent state: only then are its counters final and its memory free. */
@@ -773,6 +766,27 @@ mg_cls_set_replace(struct mg_cls_set *s, const struct mg_cls_rule *rules, uint32
 	mg_cls_table_inherit(nt, old);
 	mg_cls_table_free(old);
 	return 0;
+}
+
+int
+mg_cls_set_replace(struct mg_cls_set *s, const struct mg_cls_rule *rules, uint32_t n,
+		   const struct mg_cls_action *def, struct mg_error *err)
+{
+	struct mg_cls_table *nt;
+	struct mg_error local;
+
+	if (err == NULL)
+		err = &local;
+	nt = mg_cls_table_build(&s->conf, rules, n, def, err);
+	if (nt == NULL)
+		return -err->code;
+	return mg_cls_set_install(s, nt);
+}
+
+const struct mg_cls_conf *
+mg_cls_set_conf(const struct mg_cls_set *s)
+{
+	return &s->conf;
 }
 
 const struct mg_cls_table *
@@ -785,6 +799,28 @@ struct mg_cls_table *
 mg_cls_set_table_main(struct mg_cls_set *s)
 {
 	return s->cur;
+}
+
+int
+mg_cls_sets_counters(struct mg_cls_set *const *sets, unsigned int n, uint32_t id,
+		     struct mg_cls_counters *c)
+{
+	int found = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct mg_cls_counters k;
+
+		if (sets[i] == NULL || mg_cls_rule_counters(sets[i]->cur, id, &k) < 0)
+			continue;
+		c->pkts += k.pkts;
+		c->bytes += k.bytes;
+		c->green += k.green;
+		c->yellow += k.yellow;
+		c->red += k.red;
+		c->red_bytes += k.red_bytes;
+		found++;
+	}
+	return found;
 }
 
 void

@@ -53,7 +53,8 @@
  * every rule counts its packets and bytes), capture (permit, flagged for the
  * capture tap), police (srTCM over rte_meter: green and yellow pass, red is
  * dropped), mark (rewrite the DSCP; IPv4 checksum patched), service and
- * tunnel (permit, steered by the caller to the opaque 32-bit handle).
+ * tunnel and table (permit, steered by the caller to the opaque 32-bit
+ * handle: a service, a tunnel, another network's route table).
  *
  * Policing across workers: rte_meter is not thread-safe, so each worker slot
  * has its own bucket for each police rule. They start with an equal split of
@@ -102,6 +103,7 @@ enum mg_cls_action_type {
 	MG_CLS_MARK,       /**< Rewrite the DSCP, let it through. */
 	MG_CLS_SERVICE,    /**< Let it through to service handle mg_cls_action.id. */
 	MG_CLS_TUNNEL,     /**< Let it through into tunnel handle mg_cls_action.id. */
+	MG_CLS_TABLE,      /**< Let it through, routed by route table (network) mg_cls_action.id. */
 	MG_CLS_ACTION_MAX
 };
 
@@ -111,7 +113,7 @@ struct mg_cls_action {
 	uint8_t type;
 	/** MG_CLS_MARK: the new DSCP, 0..63. */
 	uint8_t dscp;
-	/** MG_CLS_SERVICE / MG_CLS_TUNNEL: the caller's opaque handle. */
+	/** MG_CLS_SERVICE / MG_CLS_TUNNEL / MG_CLS_TABLE: the caller's opaque handle. */
 	uint32_t id;
 	/** MG_CLS_POLICE: committed rate in bytes of IP packet per second (> 0). */
 	uint64_t rate;
@@ -388,7 +390,7 @@ enum {
 struct mg_cls_result {
 	/** The winning rule's id; MG_CLS_ID_DEFAULT for the default action. */
 	uint32_t rule_id;
-	/** MG_CLS_SERVICE / MG_CLS_TUNNEL: the handle; MG_CLS_POLICE: internal meter slot. */
+	/** SERVICE / TUNNEL / TABLE: the handle; MG_CLS_POLICE: internal meter slot. */
 	uint32_t id;
 	/** Internal index of the winner (0: default action), for mg_cls_counters_at. */
 	uint32_t index;
@@ -595,11 +597,30 @@ struct mg_cls_set *mg_cls_set_create(const struct mg_cls_conf *conf,
 int mg_cls_set_replace(struct mg_cls_set *s, const struct mg_cls_rule *rules, uint32_t n,
 		       const struct mg_cls_action *def, struct mg_error *err);
 
+/**
+ * Publish table @p t, built with this set's configuration (mg_cls_set_conf)
+ * by mg_cls_table_build, in place of the current one, as mg_cls_set_replace
+ * does after its build: lets a caller build several tables first and
+ * publish them only when all were accepted. The set owns @p t. @return 0.
+ */
+int mg_cls_set_install(struct mg_cls_set *s, struct mg_cls_table *t);
+
+/** How the set builds its tables. */
+const struct mg_cls_conf *mg_cls_set_conf(const struct mg_cls_set *s);
+
 /** The table workers use now (acquire load: valid until their next quiescent state). */
 const struct mg_cls_table *mg_cls_set_table(const struct mg_cls_set *s);
 
 /** The same table, for the main lcore (counters, rebalancing). */
 struct mg_cls_table *mg_cls_set_table_main(struct mg_cls_set *s);
+
+/**
+ * Add the counters of rule @p id (MG_CLS_ID_DEFAULT: the default action) in
+ * the current tables of @p n sets (NULL entries skipped: e.g. a network's
+ * IPv4 and IPv6 sets) to @p c. Main lcore. @return how many sets had the rule.
+ */
+int mg_cls_sets_counters(struct mg_cls_set *const *sets, unsigned int n, uint32_t id,
+			 struct mg_cls_counters *c);
 
 /** Free a set and its table (NULL: nothing). No worker may still use it. */
 void mg_cls_set_destroy(struct mg_cls_set *s);

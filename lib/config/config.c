@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "mg_config.h"
+#include "mg_rules.h"
 
 /* The RTE_LOG_* levels, without pulling DPDK into the config library. */
 static const char *const log_levels[] = {
@@ -944,6 +945,235 @@ load_routes(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+/* ---- classify: rules per network (mg_rules.h) -------------------------------------- */
+
+/* Reads @key as a port-like range: 80, "1000-2000". */
+static bool
+rd_range(struct cfg *c, yaml_node_t *map, const char *path, const char *key, unsigned int max,
+	 struct mg_rule_range *r)
+{
+	yaml_node_t *n = get(c, map, key);
+	unsigned long long lo, hi;
+	char p[160], buf[32], *dash;
+	const char *s;
+
+	if (n == NULL)
+		return true;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	mg_strlcpy(buf, s, sizeof(buf));
+	dash = strchr(buf, '-');
+	if (dash != NULL)
+		*dash++ = '\0';
+	if (!parse_uint(buf, &lo) || (dash != NULL && !parse_uint(dash, &hi))) {
+		cerr(c, n, p, "expected a number or a range like 1000-2000, found '%s'", s);
+		return false;
+	}
+	if (dash == NULL)
+		hi = lo;
+	if (lo > hi || hi > max) {
+		cerr(c, n, p, "'%s' is not a range within 0-%u", s, max);
+		return false;
+	}
+	*r = (struct mg_rule_range){.set = true, .lo = (uint16_t)lo, .hi = (uint16_t)hi};
+	return true;
+}
+
+/* Reads a prefix (an address alone is a host prefix). */
+static bool
+rd_rule_prefix(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	       struct mg_prefix *pf)
+{
+	char buf[80], p[160];
+
+	if (!rd_str(c, map, path, key, buf, sizeof(buf)))
+		return get(c, map, key) == NULL;
+	if (mg_prefix_parse(buf, pf) < 0) {
+		struct mg_ip ip;
+
+		if (mg_ip_parse(buf, &ip) < 0) {
+			subpath(p, sizeof(p), path, key);
+			cerr(c, get(c, map, key), p, "'%s' is not a prefix or an address", buf);
+			return false;
+		}
+		pf->addr = ip;
+		pf->len = (uint8_t)mg_ip_maxlen(&ip);
+	}
+	return true;
+}
+
+/* Parses one rule; false after reporting an error. */
+static bool
+load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *r)
+{
+	static const char *const keys[] = {"id", "priority", "family", "src", "dst", "protocol",
+					   "sport", "dport", "icmp_type", "icmp_code", "vlan",
+					   "dscp", "interface", "action", "rate", "burst", "excess",
+					   "set_dscp", "table", NULL};
+	static const char *const fams[] = {"ipv4", "ipv6", NULL};
+	static const struct { const char *name; int proto; } protos[] = {
+		{"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132},
+		{"gre", 47}, {"esp", 50}, {"ah", 51}};
+	char buf[64], pp[176];
+	unsigned int v;
+	uint32_t u;
+	bool ok = true;
+
+	memset(r, 0, sizeof(*r));
+	r->proto = -1;
+	r->vlan = -1;
+	r->dscp = -1;
+	if (!check_map(c, item, p, keys))
+		return false;
+	if (rd_uint(c, item, p, "id", 1, 0xfffffffdu, &u))
+		r->id = u;
+	else if (get(c, item, "id") != NULL)
+		ok = false;
+	if (rd_str(c, item, p, "priority", buf, sizeof(buf))) {
+		char *end;
+		long pr;
+
+		errno = 0;
+		pr = strtol(buf, &end, 10);
+		if (errno != 0 || *end != '\0' || pr < -1000000000L || pr > 1000000000L) {
+			subpath(pp, sizeof(pp), p, "priority");
+			cerr(c, get(c, item, "priority"), pp, "expected an integer, found '%s'", buf);
+			ok = false;
+		}
+		r->priority = (int32_t)pr;
+	}
+	if (rd_enum(c, item, p, "family", fams, &v))
+		r->family = v == 0 ? AF_INET : AF_INET6;
+	ok &= rd_rule_prefix(c, item, p, "src", &r->src);
+	ok &= rd_rule_prefix(c, item, p, "dst", &r->dst);
+	if (rd_str(c, item, p, "protocol", buf, sizeof(buf))) {
+		unsigned long long n;
+
+		for (unsigned int i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+			if (strcmp(buf, protos[i].name) == 0)
+				r->proto = (int16_t)protos[i].proto;
+		if (r->proto < 0 && parse_uint(buf, &n) && n <= 255)
+			r->proto = (int16_t)n;
+		if (r->proto < 0) {
+			subpath(pp, sizeof(pp), p, "protocol");
+			cerr(c, get(c, item, "protocol"), pp,
+			     "'%s' is not tcp, udp, sctp, icmp, icmpv6, gre, esp, ah or 0-255", buf);
+			ok = false;
+		}
+	}
+	ok &= rd_range(c, item, p, "sport", 65535, &r->sport);
+	ok &= rd_range(c, item, p, "dport", 65535, &r->dport);
+	ok &= rd_range(c, item, p, "icmp_type", 255, &r->icmp_type);
+	ok &= rd_range(c, item, p, "icmp_code", 255, &r->icmp_code);
+	if (rd_uint(c, item, p, "vlan", 0, 4095, &u))
+		r->vlan = (int32_t)u;
+	if (rd_uint(c, item, p, "dscp", 0, 63, &u))
+		r->dscp = (int16_t)u;
+	rd_str(c, item, p, "interface", r->iface, sizeof(r->iface));
+	if (rd_str(c, item, p, "action", buf, sizeof(buf))) {
+		int a = mg_rule_action_parse(buf);
+
+		if (a < 0) {
+			subpath(pp, sizeof(pp), p, "action");
+			cerr(c, get(c, item, "action"), pp,
+			     "'%s' is not one of: permit, deny, count, police, mark, table", buf);
+			ok = false;
+		} else {
+			r->action = (enum mg_rule_action)a;
+		}
+	}
+	if (rd_uint(c, item, p, "rate", 1, UINT32_MAX, &u))
+		r->rate = u;
+	if (rd_uint(c, item, p, "burst", 1, UINT32_MAX, &u))
+		r->burst = u;
+	if (rd_uint(c, item, p, "excess", 0, UINT32_MAX, &u))
+		r->excess = u;
+	if (rd_uint(c, item, p, "set_dscp", 0, 63, &u))
+		r->set_dscp = (uint8_t)u;
+	rd_str(c, item, p, "table", r->table, sizeof(r->table));
+	return ok;
+}
+
+/*
+ * Report a model error about a rule set at its place in the file: the rule's
+ * key when the field reads "rules[N].key", else the rule, else the entry.
+ */
+static void
+rules_err(struct cfg *c, yaml_node_t *entry, yaml_node_t *seq, const char *path,
+	  const struct mg_error *e)
+{
+	yaml_node_t *at = entry;
+	unsigned int idx, i;
+	char key[64] = "", p[200];
+	yaml_node_t *item;
+
+	if (seq != NULL && sscanf(e->field, "rules[%u].%63s", &idx, key) >= 1) {
+		SEQ_FOREACH(c, seq, i, item) {
+			if (i != idx)
+				continue;
+			at = item;
+			if (key[0] != '\0' && item->type == YAML_MAPPING_NODE && get(c, item, key))
+				at = get(c, item, key);
+			break;
+		}
+	} else if (e->field[0] != '\0' && get(c, entry, e->field) != NULL) {
+		at = get(c, entry, e->field);
+	}
+	snprintf(p, sizeof(p), "%s%s%s", path, e->field[0] ? "." : "", e->field);
+	cerr(c, at, p, "%s", e->msg);
+}
+
+static void
+load_classify(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"network", "default", "rules", NULL};
+	static const char *const defs[] = {"permit", "deny", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "classify"), *entry, *rules, *item;
+	unsigned int i, j, v;
+	struct mg_error e;
+	char p[64], rp[96];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, entry) {
+		struct mg_rules_spec s;
+		struct mg_rule_spec *r = NULL;
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "classify", i);
+		if (!check_map(c, entry, p, keys))
+			continue;
+		if (!rd_str(c, entry, p, "network", s.network, sizeof(s.network)))
+			mg_strlcpy(s.network, "default", sizeof(s.network));
+		if (rd_enum(c, entry, p, "default", defs, &v))
+			s.def = v == 0 ? MG_RULE_PERMIT : MG_RULE_DENY;
+		rules = get_seq(c, entry, p, "rules");
+		if (rules != NULL) {
+			size_t n = (size_t)(rules->data.sequence.items.top -
+					    rules->data.sequence.items.start);
+
+			r = calloc(n ? n : 1, sizeof(*r));
+			if (r == NULL) {
+				cerr(c, rules, p, "out of memory for %zu rules", n);
+				continue;
+			}
+			for (j = 0; j < n; j++) {
+				item = node_at(c, rules->data.sequence.items.start[j]);
+				snprintf(rp, sizeof(rp), "%s.rules[%u]", p, j);
+				ok &= load_rule(c, item, rp, &r[j]);
+			}
+			s.rules = r;
+			s.n = (uint32_t)n;
+		}
+		if (ok && mg_model_rules_set(c->m, &s, &e) < 0)
+			rules_err(c, entry, rules, p, &e);
+		free(r);
+	}
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static unsigned int
@@ -951,7 +1181,7 @@ load_doc(struct cfg *c)
 {
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
-					  "stats", "log", NULL};
+					  "classify", "stats", "log", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -985,6 +1215,7 @@ load_doc(struct cfg *c)
 	load_ports(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
+	load_classify(c, root);
 	return c->errs->n - before;
 }
 

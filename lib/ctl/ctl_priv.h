@@ -156,6 +156,18 @@ int rest_handle(struct mg_ctl *c, const char *method, const char *url, const cha
 		const char *authorization, const char *body, size_t len, char **text,
 		const char **allow);
 
+/* ctl_rules.c: classification rules (mg_rules.h) over REST and in durable state. */
+/** A network's rules as JSON ({"network", "default", "rules": [...]}), with counters or not. */
+json_t *ctl_rules_json(struct mg_ctl *c, uint16_t net, bool counters);
+/** Replace network @p network's rules from a JSON body, journaled; 0 or -errno with @p err. */
+int ctl_rules_put(struct mg_ctl *c, const char *network, json_t *body, struct mg_error *err);
+/** Re-apply a journaled or snapshotted rules entry. */
+int ctl_rules_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+/** Every network's rules, for a snapshot. */
+json_t *ctl_rules_snapshot(struct mg_ctl *c);
+/** The rule counters in the Prometheus text format. */
+void ctl_rules_metrics(struct mg_ctl *c, FILE *f);
+
 /* ctl_metrics.c */
 char *ctl_metrics_text(struct mg_ctl *c, size_t *len);
 

@@ -482,6 +482,38 @@ network_json(const struct mg_network *n)
 	return o;
 }
 
+/* /v1/networks/NAME/rules: the network's classification rules, replaced whole. */
+static struct resp
+h_rules(struct mg_ctl *c, const char *method, const char *name, const struct req *rq)
+{
+	const struct mg_network *n = mg_model_network_find(c->env.model, name);
+	struct mg_error e;
+	json_t *j;
+	int rc;
+
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
+		return not_allowed("GET, PUT, DELETE");
+	if (n == NULL)
+		return simple_err(404, ENOENT, "name", "no such network");
+	if (!strcmp(method, "GET"))
+		return json_resp(200, ctl_rules_json(c, n->id, true));
+	mg_error_clear(&e);
+	if (!strcmp(method, "DELETE")) {
+		j = json_object();
+	} else {
+		j = parse_body(rq, &e);
+		if (j == NULL)
+			return err_resp(&e);
+	}
+	rc = ctl_rules_put(c, name, j, &e);
+	json_decref(j);
+	if (rc < 0)
+		return err_resp(&e);
+	if (!strcmp(method, "DELETE"))
+		return (struct resp){.status = 204, .text = NULL, .type = NULL};
+	return json_resp(200, ctl_rules_json(c, n->id, true));
+}
+
 static struct resp
 h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
@@ -522,6 +554,8 @@ h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 		}
 		return not_allowed("GET, DELETE");
 	}
+	if (nseg == 4 && !strcmp(seg[3], "rules"))
+		return h_rules(c, method, seg[2], rq);
 	return no_resource();
 }
 

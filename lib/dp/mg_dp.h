@@ -52,6 +52,7 @@ struct rte_rcu_qsbr;
 struct trie_head;
 struct mg_cap_set;
 struct rte_mempool;
+struct mg_cls_set;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
 #define MG_MAX_IFACES 4096
@@ -99,6 +100,8 @@ struct rte_mempool;
 	_(ROUTE_DROP, "route-blackhole", "route says drop")                                \
 	_(ROUTE_UNREACH, "route-unreachable", "route says unreachable")                    \
 	_(ROUTE_PROHIBIT, "route-prohibited", "route says administratively prohibited")    \
+	_(RULE_DENY, "rule-deny", "denied by a classification rule or default")            \
+	_(RULE_POLICE, "rule-police", "over the rate and burst of a police rule")          \
 	_(MTU_EXCEEDED, "mtu-exceeded", "larger than the egress MTU and not fragmentable") \
 	_(NEIGH_FAILED, "neighbor-unresolved", "next hop did not answer ARP/ND")           \
 	_(NEIGH_QUEUE, "neighbor-queue-full", "too many packets waiting for ARP/ND")        \
@@ -163,6 +166,8 @@ enum {
 	MG_META_LOCAL = 1 << 0, /**< Originated by the gateway: no TTL/hop-limit decrement. */
 	MG_META_L3 = 1 << 1,    /**< Data starts at the IP header (no L2 header now). */
 	MG_META_ICMP_SEEN = 1 << 2, /**< Passed an icmp-error node (a drop capture had it). */
+	/** A classification rule's action asked for a copy to the capture tap (hook). */
+	MG_META_CAPTURE = 1 << 3,
 };
 
 extern int mg_meta_offset;
@@ -379,6 +384,8 @@ struct mg_dp {
 	uint8_t port_up[MG_MAX_PORTS];       /**< TX allowed. */
 	struct mg_dp_net *nets[MG_MAX_NETS];
 	struct mg_cap_set *capture;          /**< Running captures (lib/capture), or NULL. */
+	/** Classification rule sets (lib/cls) by network, [0] IPv4 and [1] IPv6; NULL: none. */
+	struct mg_cls_set *cls[MG_MAX_NETS][2];
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */

@@ -17,6 +17,7 @@
 #include <rte_log.h>
 #include <rte_ring.h>
 
+#include "gw_cls.h"
 #include "mg_config.h"
 #include "mg_capture.h"
 #include "mg_ctl.h"
@@ -57,6 +58,7 @@ struct gw {
 	struct mg_capture *capture;
 	bool rx_interrupts;
 	uint64_t next_stats_ns, next_print_ns, next_link_ns;
+	uint64_t next_police_ns;  /* next rebalance of police rates between workers */
 	uint32_t print_interval_s;
 };
 
@@ -245,6 +247,24 @@ be_neigh_del(void *ctx, const struct mg_neigh *n)
 	struct gw *g = ctx;
 
 	mg_fwd_neigh_del(g->fwd, n);
+}
+
+static int
+be_rules_set(void *ctx, uint16_t net, const struct mg_ruleset *rs, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_gw_cls_set(g->dp, net, rs, err);
+}
+
+/* The stats JSON's "rules" member. */
+static void
+json_rules(FILE *f, void *arg)
+{
+	struct gw *g = arg;
+
+	if (g->dp != NULL && g->model != NULL)
+		mg_gw_cls_write_json(f, g->dp, g->model);
 }
 
 /* ---- EAL arguments ------------------------------------------------------------------ */
@@ -540,6 +560,10 @@ main_loop(struct gw *g)
 		}
 		mg_fwd_timer(g->fwd, now);
 		mg_dp_reclaim(g->dp);
+		if (now >= g->next_police_ns) {
+			mg_gw_cls_rebalance(g->dp);
+			g->next_police_ns = now + 50000000ull;
+		}
 		if (now >= g->next_stats_ns) {
 			struct mg_stats_port_ref refs[MG_MAX_PORTS];
 
@@ -876,6 +900,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.route_replace = be_route_replace,
 		.neigh_add = be_neigh_add,
 		.neigh_del = be_neigh_del,
+		.rules_set = be_rules_set,
 	};
 	if (mg_ctl_state_exists(g->st.state_dir)) {
 		/* Durable state wins over the file's objects: start empty, restore below. */
@@ -909,6 +934,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		mg_stats_refresh(g->dp, refs, port_refs(g, refs), 0);
 	}
 	mg_stats_telemetry_register();
+	mg_stats_set_json_extra(json_rules, g);
 	{
 		struct mg_capture_env ce = {.dp = g->dp, .port_id = capture_port,
 					    .name = capture_name, .ctx = g};
@@ -967,6 +993,7 @@ out:
 		mg_model_set_backend(g->model, NULL);
 	mg_fwd_destroy(g->fwd);
 	if (g->dp != NULL) {
+		mg_gw_cls_destroy(g->dp);
 		mg_port_pools_free(g->dp);
 		mg_dp_destroy(g->dp);
 	}

@@ -159,6 +159,7 @@ struct mg_neigh {
 };
 
 struct mg_model;
+struct mg_ruleset;
 
 /**
  * The data plane side of the model. Each hook applies one already validated
@@ -186,6 +187,9 @@ struct mg_model_backend {
 			     struct mg_error *err);
 	int (*neigh_add)(void *ctx, const struct mg_neigh *n, struct mg_error *err);
 	void (*neigh_del)(void *ctx, const struct mg_neigh *n);
+	/** Install network @p net's classification rules (NULL: none). See mg_rules.h. */
+	int (*rules_set)(void *ctx, uint16_t net, const struct mg_ruleset *rs,
+			 struct mg_error *err);
 };
 
 /** Limits the model enforces (the data plane's table sizes). */

@@ -13,6 +13,7 @@
 
 #include "mg_hmap.h"
 #include "mg_model.h"
+#include "mg_rules.h"
 
 #define NO_IFACE UINT16_MAX
 
@@ -32,7 +33,21 @@ struct mg_model {
 	bool *neigh_used;
 	uint32_t neigh_cap, neigh_count;
 	struct mg_hmap *neigh_index;
+	/* Classification rules by network (mg_rules.h). */
+	struct mg_ruleset *rules[MG_MODEL_MAX_NETWORKS];
 };
+
+struct mg_ruleset **
+mg_model_rules_slot(struct mg_model *m, uint16_t net)
+{
+	return &m->rules[net];
+}
+
+const struct mg_model_backend *
+mg_model_backend(const struct mg_model *m)
+{
+	return m->be;
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -96,6 +111,8 @@ mg_model_destroy(struct mg_model *m)
 	free(m->neigh_used);
 	mg_hmap_destroy(m->route_index);
 	mg_hmap_destroy(m->neigh_index);
+	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++)
+		mg_ruleset_free(m->rules[i]);
 	free(m);
 }
 
@@ -303,6 +320,15 @@ mg_model_network_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (n->nroutes > 0)
 		return mg_error_set(err, EBUSY, "name",
 				    "network '%s' still has %u route(s)", name, n->nroutes);
+	int rc = mg_rules_net_busy(m, n->id, "name", err);
+
+	if (rc < 0)
+		return rc;
+	/* Its own rules go with it (the backend's network_del drops its tables). */
+	if (m->rules[n->id] != NULL && m->be != NULL && m->be->rules_set != NULL)
+		m->be->rules_set(m->be->ctx, n->id, NULL, NULL);
+	mg_ruleset_free(m->rules[n->id]);
+	m->rules[n->id] = NULL;
 	if (m->be != NULL && m->be->network_del != NULL)
 		m->be->network_del(m->be->ctx, n);
 	n->used = false;
@@ -550,6 +576,10 @@ mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "port '%s' is used by %u route(s) or neighbor(s)", name,
 				    ifc->nroutes);
+	int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+
+	if (rc < 0)
+		return rc;
 	iface_addrs_clear(m, ifc);
 	if (m->be != NULL && m->be->port_del != NULL)
 		m->be->port_del(m->be->ctx, p, ifc);
@@ -623,6 +653,10 @@ mg_model_vlan_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
 				    ifc->nroutes);
+	int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+
+	if (rc < 0)
+		return rc;
 	iface_addrs_clear(m, ifc);
 	if (m->be != NULL && m->be->iface_del != NULL)
 		m->be->iface_del(m->be->ctx, ifc);
@@ -1283,5 +1317,5 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 		if (m->route_used[i] && be->route_add != NULL &&
 		    (rc = be->route_add(be->ctx, &m->routes[i], err)) < 0)
 			return rc;
-	return 0;
+	return mg_rules_replay(m, err);
 }

@@ -28,7 +28,9 @@ int mg_node_init(const struct rte_graph *graph, struct rte_node *node);
 /* Next-node indices of each node; the edge lists in the registrations follow them. */
 enum { RX_NEXT_ETH = 0 };
 enum { INJ_NEXT_TX = 0, INJ_NEXT_IP4, INJ_NEXT_IP6, INJ_NEXT_DROP };
-enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP };
+enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP, ETH_NEXT_CLS4,
+       ETH_NEXT_CLS6 };
+enum { CLS_NEXT_LOOKUP = 0, CLS_NEXT_DROP };
 enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG };
 enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP };
 enum { ICMP_NEXT_LOOKUP = 0, ICMP_NEXT_DROP };

@@ -746,6 +746,38 @@ def c_clear_trace(api):
     assert api.call("DELETE", "/v1/trace")[0] == 204
     assert not api.call("GET", "/v1/trace")[1]["active"]
     assert api.call("DELETE", "/v1/trace", token=None)[0] == 401
+RULES = {"default": "permit", "rules": [
+    {"id": 9, "dst": "10.9.0.0/16", "protocol": "udp", "dport": "1000-2000", "action": "deny"},
+    {"protocol": "icmpv6", "icmp_type": 128, "action": "police", "rate": 1000, "burst": 2000},
+    {"interface": "a", "dscp": 46, "action": "mark", "set_dscp": 0}]}
+
+
+def c_get_rules(api):
+    st, r = api.call("GET", "/v1/networks/default/rules")
+    assert st == 200 and r["network"] == "default"
+    assert api.call("GET", "/v1/networks/nope/rules")[0] == 404
+
+
+def c_put_rules(api):
+    st, r = api.call("PUT", "/v1/networks/default/rules", RULES)
+    assert st == 200 and [x["id"] for x in r["rules"]] == [9, 2, 3]
+    # What GET answers can be sent back.
+    assert api.call("PUT", "/v1/networks/default/rules", r)[0] == 200
+    assert api.call("GET", "/v1/networks/default/rules")[0] == 200
+    assert api.call("PUT", "/v1/networks/default/rules",
+                    {"rules": [{"protocol": "gre", "dport": 5}]})[0] == 400
+    assert api.call("PUT", "/v1/networks/default/rules", {"rules": [{"dport": "9-"}]},
+                    valid_request=False)[0] == 400
+    assert api.call("PUT", "/v1/networks/default/rules", {"default": "drop"},
+                    valid_request=False)[0] == 400
+    assert api.call("PUT", "/v1/networks/nope/rules", RULES)[0] == 404
+    api.call("DELETE", "/v1/networks/default/rules")
+
+
+def c_delete_rules(api):
+    api.call("PUT", "/v1/networks/default/rules", RULES)
+    assert api.call("DELETE", "/v1/networks/default/rules")[0] == 204
+    assert api.call("DELETE", "/v1/networks/nope/rules")[0] == 404
 
 
 CASES = {
@@ -753,6 +785,9 @@ CASES = {
     ("POST", "/v1/networks"): c_create_network,
     ("GET", "/v1/networks/{name}"): c_get_network,
     ("DELETE", "/v1/networks/{name}"): c_delete_network,
+    ("GET", "/v1/networks/{name}/rules"): c_get_rules,
+    ("PUT", "/v1/networks/{name}/rules"): c_put_rules,
+    ("DELETE", "/v1/networks/{name}/rules"): c_delete_rules,
     ("GET", "/v1/ports"): c_list("/v1/ports"),
     ("POST", "/v1/ports"): c_create_port,
     ("GET", "/v1/ports/{name}"): c_get_port,

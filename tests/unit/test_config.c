@@ -3,8 +3,11 @@
  * The YAML loader: good files load, and each kind of mistake is reported
  * with its exact FILE:LINE:COLUMN, field path and message.
  */
+#include <errno.h>
+
 #include "mg_config.h"
 #include "mg_model.h"
+#include "mg_rules.h"
 #include "mg_test.h"
 
 struct loaded {
@@ -165,7 +168,7 @@ MG_TEST(bad_unknown_top_level_field)
 {
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
-		     "arp_nd, control, networks, ports, routes, neighbors, stats, log)");
+		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log)");
 }
 
 MG_TEST(bad_field_given_twice)
@@ -442,3 +445,73 @@ MG_TEST(file_not_found)
 }
 
 MG_TEST_MAIN()
+
+/* ---- classify: ---------------------------------------------------------------------- */
+
+#define CLS_BASE NET "  - name: other\nports:\n  - name: a\n    device: net_null0\n" \
+	"classify:\n  - network: default\n    default: deny\n    rules:\n"
+
+MG_TEST(good_classify_rules)
+{
+	struct loaded l;
+	const struct mg_ruleset *rs;
+
+	load(&l, CLS_BASE
+	     "      - {id: 7, src: 10.0.0.0/8, protocol: tcp, dport: 80-89, action: count}\n"
+	     "      - {dst: \"fd00::1\", protocol: icmpv6, icmp_type: 128, action: police,"
+	     " rate: 1000, burst: 3000}\n"
+	     "      - {interface: a, vlan: 0, dscp: 46, action: mark, set_dscp: 0, priority: -5}\n"
+	     "      - {protocol: udp, sport: 53, action: table, table: other}\n");
+	for (unsigned int i = 0; i < l.n; i++)
+		MG_FAIL("unexpected error: %s", l.errs.msgs[i]);
+	rs = mg_model_rules_get(l.m, mg_model_network_find(l.m, "default")->id);
+	CHECK(rs != NULL);
+	if (rs != NULL) {
+		CHECK_EQ(rs->def, MG_RULE_DENY);
+		CHECK_EQ(rs->n, 4);
+		CHECK_EQ(rs->rules[0].spec.id, 7);
+		CHECK_EQ(rs->rules[0].family, AF_INET);
+		CHECK_EQ(rs->rules[0].spec.dport.lo, 80);
+		CHECK_EQ(rs->rules[0].spec.dport.hi, 89);
+		CHECK_EQ(rs->rules[1].spec.id, 2); /* no id: its position + 1 */
+		CHECK_EQ(rs->rules[1].family, AF_INET6);
+		CHECK_EQ(rs->rules[1].spec.dst.len, 128);
+		CHECK_EQ(rs->rules[2].family, 0); /* both */
+		CHECK_EQ(rs->rules[2].spec.priority, -5);
+		CHECK_EQ(rs->rules[2].iface, mg_model_iface_find(l.m, "a")->id);
+		CHECK_EQ(rs->rules[3].table, mg_model_network_find(l.m, "other")->id);
+	}
+	/* A network that rules route into, or an interface they match, stays. */
+	{
+		struct mg_error e;
+
+		CHECK_EQ(mg_model_network_del(l.m, "other", &e), -EBUSY);
+		CHECK_EQ(mg_model_port_del(l.m, "a", &e), -EBUSY);
+	}
+	unload(&l);
+}
+
+MG_TEST(bad_classify_rules_name_file_line_and_field)
+{
+	expect_error(CLS_BASE "      - {protocol: tcp, dport: 90-80}\n",
+		     "t.yaml:11:32: classify[0].rules[0].dport: '90-80' is not a range within 0-65535");
+	expect_error(CLS_BASE "      - {protocol: gre, dport: 80}\n",
+		     "t.yaml:11:32: classify[0].rules[0].dport: ports need protocol tcp, udp or sctp "
+		     "(or no protocol)");
+	expect_error(CLS_BASE "      - {dst: 10.0.0.0/8}\n      - {src: 10.0.0.0/8, dst: \"fd00::/8\"}\n",
+		     "t.yaml:12:32: classify[0].rules[1].dst: an IPv6 prefix in an IPv4 rule");
+	expect_error(CLS_BASE "      - {action: table, table: nowhere}\n",
+		     "t.yaml:11:32: classify[0].rules[0].table: no network named 'nowhere'");
+	expect_error(CLS_BASE "      - {id: 3}\n      - {}\n      - {}\n",
+		     "t.yaml:13:9: classify[0].rules[2].id: id 3 is used twice (rules without an id "
+		     "take their position + 1)");
+	expect_error(CLS_BASE "      - {action: police, rate: 100}\n",
+		     "t.yaml:11:9: classify[0].rules[0].burst: police needs a burst above 0 (bytes)");
+	expect_error(CLS_BASE "      - {action: drop}\n",
+		     "t.yaml:11:18: classify[0].rules[0].action: 'drop' is not one of: permit, deny, "
+		     "count, police, mark, table");
+	expect_error(CLS_BASE "      - {interface: b}\n",
+		     "t.yaml:11:21: classify[0].rules[0].interface: no interface named 'b'");
+	expect_error(NET "classify:\n  - {network: nope, rules: []}\n",
+		     "t.yaml:4:15: classify[0].network: no network named 'nope'");
+}
