@@ -28,6 +28,15 @@
 #include "mg_svc.h"
 
 #define MG_SVC_RT_MAX_WORKERS 64 /**< As MG_MAX_WORKERS. */
+#define MG_SVC_RT_MAX_EPS 256    /**< Endpoint slots per service at run time (with counters). */
+
+/** Counters of one endpoint (per worker; summed and rebased when read). */
+struct mg_svc_ep_count {
+	uint64_t pkts;       /**< Packets steered to it. */
+	uint64_t bytes;      /**< Their bytes (IP length). */
+	uint64_t flows_new;  /**< Flows pinned to it. */
+	uint64_t flows_end;  /**< Those that ended (while it still existed). */
+};
 
 /** Per-worker service counters (owner writes, anyone reads). */
 struct mg_svc_rt_stats {
@@ -47,6 +56,10 @@ struct mg_svc_rt {
 	struct mg_svc_rt_stats stats[MG_SVC_RT_MAX_WORKERS];
 	/** Services by id (main lcore). */
 	struct mg_svc *svcs[MG_SVC_MAX_SERVICES];
+	/** Endpoint counters by service: nb_workers x MG_SVC_RT_MAX_EPS (workers write their row). */
+	struct mg_svc_ep_count *epc[MG_SVC_MAX_SERVICES];
+	/** Per service, the sums when each slot's endpoint was created (main lcore). */
+	struct mg_svc_ep_count *base[MG_SVC_MAX_SERVICES];
 	/** Workers. */
 	unsigned int nb_workers;
 };
@@ -74,6 +87,28 @@ struct mg_svc_rt *mg_svc_rt_get(void);
  */
 int mg_svc_rt_publish(struct mg_svc_rt *rt, struct mg_svc *s, struct mg_svc_table **old,
 		      struct mg_error *err);
+
+/**
+ * Counters of the endpoint in slot @p slot of service @p id since it was
+ * created, summed over the workers (main lcore). active flows =
+ * flows_new - flows_end.
+ */
+void mg_svc_rt_ep_counters(const struct mg_svc_rt *rt, uint16_t id, uint16_t slot,
+			   struct mg_svc_ep_count *out);
+
+/** The service named @p name in the registry, or NULL (main lcore). */
+struct mg_svc *mg_svc_rt_find(const struct mg_svc_rt *rt, const char *name);
+
+/** Worker @p w's counters of endpoint @p slot of service @p id, or NULL. */
+static inline struct mg_svc_ep_count *
+mg_svc_rt_epc(struct mg_svc_rt *rt, unsigned int w, uint16_t id, uint16_t slot)
+{
+	struct mg_svc_ep_count *c = rt->epc[id & (MG_SVC_MAX_SERVICES - 1)];
+
+	if (c == NULL || slot >= MG_SVC_RT_MAX_EPS)
+		return NULL;
+	return &c[w * MG_SVC_RT_MAX_EPS + slot];
+}
 
 /** The published table of service @p id (workers: acquire), or NULL. */
 static inline const struct mg_svc_table *

@@ -100,6 +100,16 @@ svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 		return SVC_NEXT_DROP;
 	}
 	st->steered++;
+	{
+		struct mg_svc_ep_count *ec = mg_svc_rt_epc(rt, c->w->index, t->id,
+							   mg_svc_ref_slot(e->ref));
+
+		if (likely(ec != NULL)) {
+			ec->pkts++;
+			ec->bytes += len;
+			ec->flows_new += v == MG_SVC_NEW;
+		}
+	}
 	md->adj = adj;
 	md->flags |= MG_META_NEXTHOP;
 	return family == AF_INET ? SVC_NEXT_IP4 : SVC_NEXT_IP6;

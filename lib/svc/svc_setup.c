@@ -8,12 +8,16 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <rte_cycles.h>
 
 #include "mg_svc_setup.h"
 #include "mg_svc_rt.h"
+
+/* The file's services (network and VIPs for the control plane), kept by mg_gw. */
+static const struct mg_settings *setup_st;
 
 int
 mg_svc_setup(struct mg_dp *dp, const struct mg_model *m, const struct mg_settings *st,
@@ -23,6 +27,7 @@ mg_svc_setup(struct mg_dp *dp, const struct mg_model *m, const struct mg_setting
 
 	if (st->nservices == 0)
 		return 0;
+	setup_st = st;
 	rt = mg_svc_rt_create(dp->nb_workers, st->svc_flows, rte_get_tsc_hz(), 0, SOCKET_ID_ANY,
 			      err);
 	if (rt == NULL)
@@ -81,4 +86,130 @@ void
 mg_svc_teardown(void)
 {
 	mg_svc_rt_destroy(mg_svc_rt_get());
+	setup_st = NULL;
+}
+
+static struct mg_svc *
+find(const char *svc, struct mg_error *err)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	struct mg_svc *s = rt ? mg_svc_rt_find(rt, svc) : NULL;
+
+	if (s == NULL)
+		mg_error_set(err, ENOENT, "service", "no service named %s", svc);
+	return s;
+}
+
+/* Publish @s's staged state; free the table it replaces after a grace period. */
+static int
+republish(struct mg_dp *dp, struct mg_svc *s, struct mg_error *err)
+{
+	struct mg_svc_table *old = NULL;
+	int rc = mg_svc_rt_publish(mg_svc_rt_get(), s, &old, err);
+
+	if (rc < 0)
+		return rc;
+	if (old != NULL) {
+		/* Workers may hold @old until the end of their current walk. */
+		mg_dp_sync(dp);
+		mg_svc_table_free(old);
+	}
+	return 0;
+}
+
+int
+mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
+			const struct mg_svc_ep_update *u, struct mg_error *err)
+{
+	struct mg_svc *s = find(svc, err);
+	struct mg_svc_endpoint_conf c = {.weight = 1, .up = true, .tunnel = UINT32_MAX};
+	bool created;
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	created = mg_svc_endpoint_get(s, ep, &c) < 0;
+	if (created && !u->has_addr)
+		return mg_error_set(err, EINVAL, "address", "a new endpoint needs an address");
+	if (!mg_strlcpy(c.name, ep, sizeof(c.name)) || !mg_name_valid(c.name))
+		return mg_error_set(err, EINVAL, "name", "must be 1-31 of A-Z a-z 0-9 _ - . :");
+	if (u->has_addr)
+		c.addr = u->addr;
+	if (u->has_weight)
+		c.weight = u->weight;
+	if (u->has_up)
+		c.up = u->up;
+	/* Slots fill lowest first: below the limit in count, below it in slot. */
+	if (created && mg_svc_endpoint_count(s) >= MG_SVC_RT_MAX_EPS)
+		return mg_error_set(err, ENOSPC, "name", "service %s has %u endpoints already", svc,
+				    MG_SVC_RT_MAX_EPS);
+	rc = mg_svc_endpoint_set(s, &c, err);
+	if (rc < 0)
+		return rc;
+	rc = republish(dp, s, err);
+	if (rc < 0)
+		return rc;
+	return created ? 1 : 0;
+}
+
+int
+mg_svc_ctl_endpoint_del(struct mg_dp *dp, const char *svc, const char *ep, struct mg_error *err)
+{
+	struct mg_svc *s = find(svc, err);
+	int rc;
+
+	if (s == NULL)
+		return -ENOENT;
+	rc = mg_svc_endpoint_del(s, ep, err);
+	if (rc < 0) {
+		mg_strlcpy(err->field, "endpoint", sizeof(err->field));
+		return rc;
+	}
+	return republish(dp, s, err);
+}
+
+int
+mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void *arg), void *arg)
+{
+	static struct mg_svc_ep_info eps[MG_SVC_RT_MAX_EPS];
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	int n = 0;
+
+	for (unsigned int id = 0; rt != NULL && setup_st != NULL && id < setup_st->nservices;
+	     id++) {
+		const struct mg_svc_table *t = rt->tables[id];
+		const struct mg_svc_cfg *sc = &setup_st->services[id];
+		struct mg_svc_info si;
+
+		if (t == NULL || (name != NULL && strcmp(t->name, name) != 0))
+			continue;
+		memset(&si, 0, sizeof(si));
+		mg_strlcpy(si.name, t->name, sizeof(si.name));
+		mg_strlcpy(si.network, sc->network, sizeof(si.network));
+		si.vips = sc->vips;
+		si.nvips = sc->nvips;
+		si.table_size = t->size;
+		si.version = t->version;
+		si.eps = eps;
+		for (uint16_t i = 0; i < t->n_slots && si.neps < MG_SVC_RT_MAX_EPS; i++) {
+			const struct mg_svc_ep *e = &t->ep[i];
+			struct mg_svc_ep_info *x = &eps[si.neps];
+
+			if (e->ref == MG_SVC_REF_NONE)
+				continue;
+			memset(x, 0, sizeof(*x));
+			mg_strlcpy(x->name, e->name, sizeof(x->name));
+			x->addr = e->addr;
+			x->weight = e->weight;
+			x->up = e->up;
+			x->lut_slots = e->lut_slots;
+			mg_svc_rt_ep_counters(rt, (uint16_t)id, i, &x->c);
+			si.neps++;
+		}
+		cb(&si, arg);
+		n++;
+	}
+	if (name != NULL && n == 0)
+		return -ENOENT;
+	return n;
 }

@@ -197,3 +197,62 @@ services:
     good = config(tmp_path, neighbors=NEIGHBORS, extra=services())
     rc, out = check(good, tmp_path)
     assert rc == 0, out
+
+
+def test_rest_counters_and_runtime_weights(tmp_path):
+    """GET /v1/services counts what each endpoint got; PUT/DELETE change the
+    published table while meshgate runs."""
+    import time
+
+    from scapy.all import rdpcap
+
+    from mgrun import Control, Meshgate
+    from pcapdp import write_pcap
+
+    sent = [gtpu(teid) for teid in range(1, 501)] + [gtpu(teid) for teid in range(1, 101)]
+    write_pcap(tmp_path / "in_a.pcap", sent)
+    write_pcap(tmp_path / "in_b.pcap", [])
+    mg = Meshgate(tmp_path, cfg(tmp_path), name="svcrest")
+    mg.start()
+    try:
+        api = Control(mg)
+        end = time.time() + 30
+        while True:
+            s = api.ok("GET", "/v1/services/gtp")
+            total = sum(e["packets"] for e in s["endpoints"])
+            if total >= 600 or time.time() > end:
+                break
+            time.sleep(0.1)
+        assert total == 600
+        before = {e["name"]: e for e in s["endpoints"]}
+        assert sum(e["active_flows"] for e in before.values()) == 500
+        assert abs(before["e1"]["table_share"] - 0.8) < 3 / 65537
+        assert before["e3"]["table_share"] == 0 and before["e3"]["packets"] == 0
+        v0 = s["version"]
+
+        # Drain e2: no new flows, its flows stay pinned (still active).
+        s = api.ok("PUT", "/v1/services/gtp/endpoints/e2", {"weight": 0})
+        now = {e["name"]: e for e in s["endpoints"]}
+        assert now["e2"]["table_share"] == 0 and now["e1"]["table_share"] == 1
+        assert now["e2"]["active_flows"] == before["e2"]["active_flows"]
+        assert now["e2"]["packets"] == before["e2"]["packets"]
+        assert s["version"] == v0 + 1
+        # Give e3 weight: it takes a share; then remove e2.
+        s = api.ok("PUT", "/v1/services/gtp/endpoints/e3", {"weight": 20})
+        now = {e["name"]: e for e in s["endpoints"]}
+        assert abs(now["e3"]["table_share"] - 20 / 100) < 3 / 65537
+        assert api.http("DELETE", "/v1/services/gtp/endpoints/e2")[0] == 204
+        names = {e["name"] for e in api.ok("GET", "/v1/services/gtp")["endpoints"]}
+        assert names == {"e1", "e3"}
+        # Re-added under the same name: a new endpoint, counters from zero.
+        s = api.ok("PUT", "/v1/services/gtp/endpoints/e2", {"address": "10.0.2.3"}, want=(201,))
+        now = {e["name"]: e for e in s["endpoints"]}
+        assert now["e2"]["packets"] == 0 and now["e2"]["active_flows"] == 0
+        assert api.ok("GET", "/v1/services")[0]["name"] == "gtp"
+    finally:
+        st = mg.stop()
+    out_b = list(rdpcap(str(tmp_path / "out_b.pcap")))
+    got = endpoints_of(out_b)
+    assert got.count("e1") == before["e1"]["packets"]
+    assert got.count("e2") == before["e2"]["packets"]
+    assert nonzero_drops(st) == {}
