@@ -585,3 +585,15 @@ mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
 	fwd_rib_del(f, r->network, &r->prefix, MG_RIB_STATIC);
 	route_target_put(f, r);
 }
+
+int
+mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
+{
+	return fwd_rib_add(f, net, p, MG_RIB_SERVICE, adj);
+}
+
+void
+mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p)
+{
+	fwd_rib_del(f, net, p, MG_RIB_SERVICE);
+}

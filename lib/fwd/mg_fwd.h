@@ -35,6 +35,7 @@ struct mg_fwd;
 /** RIB sources, best first. */
 enum mg_rib_src {
 	MG_RIB_LOCAL = 0,
+	MG_RIB_SERVICE,      /**< A service's VIP (lib/svc). */
 	MG_RIB_STATIC,
 	MG_RIB_CONNECTED,
 	MG_RIB_HOST,
@@ -94,6 +95,16 @@ int mg_fwd_route_replace(struct mg_fwd *f, const struct mg_route *old, const str
 			 struct mg_error *err);
 int mg_fwd_neigh_add(struct mg_fwd *f, const struct mg_neigh *n, struct mg_error *err);
 void mg_fwd_neigh_del(struct mg_fwd *f, const struct mg_neigh *n);
+
+/**
+ * Route @p p of network @p net to adjacency @p adj as a service VIP (RIB
+ * source MG_RIB_SERVICE: below the gateway's own addresses, above static
+ * routes). 0 or -errno.
+ */
+int mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p,
+			     uint32_t adj);
+/** Remove a VIP route. */
+void mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p);
 
 /** Handle a packet punted by a worker (ARP, ND, glean, resolve). Consumes @p m. */
 void mg_fwd_punt(struct mg_fwd *f, struct rte_mbuf *m);

@@ -768,7 +768,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 			err.msg);
 		goto out;
 	}
-	if (mg_svc_setup(g->dp, g->model, &g->st, &err) < 0) {
+	if (mg_svc_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0) {
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
 	}

@@ -256,3 +256,14 @@ def test_rest_counters_and_runtime_weights(tmp_path):
     assert got.count("e1") == before["e1"]["packets"]
     assert got.count("e2") == before["e2"]["packets"]
     assert nonzero_drops(st) == {}
+
+
+def test_vip_outranks_a_static_route_to_it(tmp_path):
+    # A static /32 to the VIP via e3's address: the service's route wins (RIB
+    # source "service" ranks above static), so e3 (weight 0) still gets nothing.
+    c = config(tmp_path, neighbors=NEIGHBORS, extra=services(),
+               routes="  - {prefix: 10.0.9.1/32, via: 10.0.2.4}")
+    _, out_b, st = run(tmp_path, c, a=[gtpu(teid) for teid in range(1, 201)])
+    eps = endpoints_of(out_b)
+    assert len(eps) == 200 and "e3" not in eps and {"e1", "e2"} <= set(eps)
+    assert nonzero_drops(st) == {}

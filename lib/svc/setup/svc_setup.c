@@ -3,7 +3,8 @@
  * Services from the configuration file at start: the registry with each
  * worker's flow table, one service per services[] entry (id = its index),
  * and a host route per VIP to a service adjacency that sends the VIP's
- * packets to the "service" node. Called by mg_gw after the model's routes
+ * packets to the "service" node (a RIB entry of its own source, so FIB
+ * rebuilds keep it and it outranks static routes to the same address). Called by mg_gw after the model's routes
  * and neighbors are in place and before the workers start.
  */
 #include <errno.h>
@@ -20,8 +21,8 @@
 static const struct mg_settings *setup_st;
 
 int
-mg_svc_setup(struct mg_dp *dp, const struct mg_model *m, const struct mg_settings *st,
-	     struct mg_error *err)
+mg_svc_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
+	     const struct mg_settings *st, struct mg_error *err)
 {
 	struct mg_svc_rt *rt;
 
@@ -71,7 +72,7 @@ mg_svc_setup(struct mg_dp *dp, const struct mg_model *m, const struct mg_setting
 		for (unsigned int v = 0; v < sc->nvips; v++) {
 			struct mg_prefix p = {.addr = sc->vips[v],
 					      .len = sc->vips[v].family == AF_INET ? 32 : 128};
-			int rc = mg_dp_route_add(dp, net->id, &p, adj);
+			int rc = mg_fwd_service_route_add(fwd, net->id, &p, adj);
 
 			if (rc < 0)
 				return mg_error_set(err, -rc, "services",

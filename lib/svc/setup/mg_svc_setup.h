@@ -10,6 +10,7 @@
 
 #include "mg_config.h"
 #include "mg_dp.h"
+#include "mg_fwd.h"
 #include "mg_model.h"
 #include "mg_svc_rt.h"
 
@@ -19,8 +20,8 @@
  * the model's networks; before the workers start.
  * @return 0, or a negative errno with @p err set.
  */
-int mg_svc_setup(struct mg_dp *dp, const struct mg_model *m, const struct mg_settings *st,
-		 struct mg_error *err);
+int mg_svc_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
+		 const struct mg_settings *st, struct mg_error *err);
 
 /** Free the registry (workers stopped). */
 void mg_svc_teardown(void);
