@@ -105,6 +105,16 @@ int mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_pre
 			     uint32_t adj);
 /** Remove a VIP route. */
 void mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p);
+/**
+ * Hold @p ip, in a connected subnet of network @p net, as a next hop (as a
+ * static route's via does): a neighbor entry with a host route exists
+ * while held, resolved by ARP/ND when packets need it. 0 or -errno
+ * (EINVAL: not in a connected subnet).
+ */
+int mg_fwd_nexthop_hold(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip,
+			struct mg_error *err);
+/** Release what mg_fwd_nexthop_hold took. */
+void mg_fwd_nexthop_release(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip);
 
 /** Handle a packet punted by a worker (ARP, ND, glean, resolve). Consumes @p m. */
 void mg_fwd_punt(struct mg_fwd *f, struct rte_mbuf *m);

@@ -692,6 +692,9 @@ def c_put_service_endpoint(api):
     ok(api.call("DELETE", "/v1/services/gtp/endpoints/oa")[0])
     assert api.call("PUT", "/v1/services/nope/endpoints/oa", {"weight": 1})[0] == 404
     assert api.call("PUT", "/v1/services/gtp/endpoints/new", {"weight": 1})[0] == 400
+    # Not on a connected subnet: it could not be a next hop.
+    assert api.call("PUT", "/v1/services/gtp/endpoints/new", {"address": "192.0.2.1"})[0] == 400
+    assert "new" not in {e["name"] for e in api.call("GET", "/v1/services/gtp")[1]["endpoints"]}
     for bad in ({"weight": -1}, {"weight": "1"}, {"up": 1}, {"address": "x"}, {"colour": 1}):
         assert api.call("PUT", "/v1/services/gtp/endpoints/oa", bad,
                         valid_request=False)[0] == 400, bad

@@ -267,3 +267,47 @@ def test_vip_outranks_a_static_route_to_it(tmp_path):
     eps = endpoints_of(out_b)
     assert len(eps) == 200 and "e3" not in eps and {"e1", "e2"} <= set(eps)
     assert nonzero_drops(st) == {}
+
+
+def test_unresolved_endpoint_is_resolved_by_arp(tmp_path):
+    # An endpoint that is no static neighbor: the gateway holds it as a next
+    # hop and asks for it with ARP when its first packet comes.
+    from scapy.all import ARP
+
+    extra = """
+services:
+  - name: one
+    vips: [10.0.9.1]
+    endpoints:
+      - {name: far, address: 10.0.2.5}
+"""
+    _, out_b, st = run(tmp_path, config(tmp_path, extra=extra), a=[gtpu(1), gtpu(2)])
+    arps = [p for p in out_b if ARP in p and p[ARP].op == 1]
+    assert arps and arps[0][ARP].pdst == "10.0.2.5", out_b
+    assert "service-endpoint-unreachable" not in nonzero_drops(st)
+
+
+def test_endpoint_outside_connected_subnets_refused(tmp_path):
+    from mgrun import Meshgate
+    from pcapdp import write_pcap
+
+    extra = """
+services:
+  - name: one
+    vips: [10.0.9.1]
+    endpoints:
+      - {name: far, address: 192.0.2.77}
+"""
+    write_pcap(tmp_path / "in_a.pcap", [])
+    write_pcap(tmp_path / "in_b.pcap", [])
+    mg = Meshgate(tmp_path, config(tmp_path, extra=extra), name="svcbad")
+    try:
+        mg.start(timeout=20)
+        started = True
+    except Exception:
+        started = False
+    finally:
+        mg.kill()
+    assert not started
+    assert "services[0].endpoints[0].address: " in mg.log(), mg.log()
+    assert "endpoint far: 192.0.2.77 is not in a connected subnet" in mg.log(), mg.log()

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -19,6 +20,40 @@
 
 /* The file's services (network and VIPs for the control plane), kept by mg_gw. */
 static const struct mg_settings *setup_st;
+/* Forwarding control: VIP routes, and endpoints held as next hops. */
+static struct mg_fwd *setup_fwd;
+/* Per service: its network id, and the address each endpoint slot holds as a next hop. */
+static struct svc_hold {
+	uint16_t net;
+	struct mg_ip ep[MG_SVC_RT_MAX_EPS]; /* family 0: none */
+} *holds;
+
+/* Record that endpoint slot @slot of service @id holds @ip (NULL: nothing), releasing the old. */
+static void
+hold_record(uint16_t id, int slot, const struct mg_ip *ip)
+{
+	struct svc_hold *h = &holds[id];
+	struct mg_ip old = h->ep[slot];
+
+	if (ip != NULL)
+		h->ep[slot] = *ip;
+	else
+		memset(&h->ep[slot], 0, sizeof(h->ep[slot]));
+	if (old.family != 0)
+		mg_fwd_nexthop_release(setup_fwd, h->net, &old);
+}
+
+/* Hold endpoint slot @slot's address @ip of service @id (releasing what it held). */
+static int
+hold_set(uint16_t id, int slot, const struct mg_ip *ip, struct mg_error *err)
+{
+	int rc = mg_fwd_nexthop_hold(setup_fwd, holds[id].net, ip, err);
+
+	if (rc < 0)
+		return rc;
+	hold_record(id, slot, ip);
+	return 0;
+}
 
 int
 mg_svc_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
@@ -29,6 +64,10 @@ mg_svc_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
 	if (st->nservices == 0)
 		return 0;
 	setup_st = st;
+	setup_fwd = fwd;
+	holds = calloc(st->nservices, sizeof(*holds));
+	if (holds == NULL)
+		return mg_error_set(err, ENOMEM, "services", "out of memory");
 	rt = mg_svc_rt_create(dp->nb_workers, st->svc_flows, rte_get_tsc_hz(), 0, SOCKET_ID_ANY,
 			      err);
 	if (rt == NULL)
@@ -48,17 +87,26 @@ mg_svc_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
 			mg_error_prefix_field(err, "services[%u]", i);
 			return -EINVAL;
 		}
+		holds[i].net = net->id;
 		for (unsigned int k = 0; k < sc->neps; k++) {
 			struct mg_svc_endpoint_conf ec = {.addr = sc->eps[k].addr,
 							  .weight = sc->eps[k].weight,
 							  .up = sc->eps[k].up,
 							  .tunnel = UINT32_MAX};
+			int slot;
 
 			mg_strlcpy(ec.name, sc->eps[k].name, sizeof(ec.name));
-			if (mg_svc_endpoint_set(s, &ec, err) < 0) {
+			slot = mg_svc_endpoint_set(s, &ec, err);
+			if (slot < 0 || slot >= MG_SVC_RT_MAX_EPS ||
+			    hold_set((uint16_t)i, slot, &ec.addr, err) < 0) {
+				char f[96], msg[256];
+
+				snprintf(f, sizeof(f), "services[%u].endpoints[%u].%s", i, k,
+					 err->field);
+				snprintf(msg, sizeof(msg), "%s: service %s, endpoint %s: %s (network %s)",
+					 sc->where, sc->name, ec.name, err->msg, sc->network);
 				mg_svc_destroy(s);
-				mg_error_prefix_field(err, "services[%u].endpoints[%u]", i, k);
-				return -EINVAL;
+				return mg_error_set(err, EINVAL, f, "%s", msg);
 			}
 		}
 		if (mg_svc_rt_publish(rt, s, &old, err) < 0) {
@@ -88,6 +136,9 @@ mg_svc_teardown(void)
 {
 	mg_svc_rt_destroy(mg_svc_rt_get());
 	setup_st = NULL;
+	setup_fwd = NULL;
+	free(holds);
+	holds = NULL;
 }
 
 static struct mg_svc *
@@ -144,9 +195,19 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 	if (created && mg_svc_endpoint_count(s) >= MG_SVC_RT_MAX_EPS)
 		return mg_error_set(err, ENOSPC, "name", "service %s has %u endpoints already", svc,
 				    MG_SVC_RT_MAX_EPS);
-	rc = mg_svc_endpoint_set(s, &c, err);
+	if (c.addr.family != AF_INET && c.addr.family != AF_INET6)
+		return mg_error_set(err, EINVAL, "address", "a new endpoint needs an address");
+	/* The endpoint is a next hop: hold it so ARP/ND resolves and keeps it.
+	 * Taken first, so a refused address changes nothing. */
+	rc = mg_fwd_nexthop_hold(setup_fwd, holds[mg_svc_id(s)].net, &c.addr, err);
 	if (rc < 0)
 		return rc;
+	rc = mg_svc_endpoint_set(s, &c, err);
+	if (rc < 0 || rc >= MG_SVC_RT_MAX_EPS) {
+		mg_fwd_nexthop_release(setup_fwd, holds[mg_svc_id(s)].net, &c.addr);
+		return rc < 0 ? rc : mg_error_set(err, ENOSPC, "name", "too many endpoints");
+	}
+	hold_record(mg_svc_id(s), rc, &c.addr);
 	rc = republish(dp, s, err);
 	if (rc < 0)
 		return rc;
@@ -161,12 +222,17 @@ mg_svc_ctl_endpoint_del(struct mg_dp *dp, const char *svc, const char *ep, struc
 
 	if (s == NULL)
 		return -ENOENT;
+	int slot = mg_svc_endpoint_get(s, ep, NULL);
+
 	rc = mg_svc_endpoint_del(s, ep, err);
 	if (rc < 0) {
 		mg_strlcpy(err->field, "endpoint", sizeof(err->field));
 		return rc;
 	}
-	return republish(dp, s, err);
+	rc = republish(dp, s, err);
+	if (rc == 0 && slot >= 0 && slot < MG_SVC_RT_MAX_EPS)
+		hold_record(mg_svc_id(s), slot, NULL);
+	return rc;
 }
 
 int
