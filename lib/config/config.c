@@ -518,7 +518,7 @@ static void
 load_limits(struct cfg *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"adjacencies", "routes", "fib_routes", "fib_tbl8", "fib6_tbl8",
-					   "neighbors", "punt_ring", "inject_ring",
+					   "neighbors", "punt_ring", "inject_ring", "service_flows",
 					   "icmp_errors_per_sec", "icmp_errors_burst", NULL};
 	struct mg_settings *st = c->st;
 	uint32_t v;
@@ -543,6 +543,7 @@ load_limits(struct cfg *c, yaml_node_t *n)
 			     "limits.adjacencies above 32767 for 4-byte entries)", st->fib6_tbl8);
 	}
 	rd_uint(c, n, "limits", "neighbors", 16, (1u << 22), &st->max_neighbors);
+	rd_uint(c, n, "limits", "service_flows", 16, (1u << 26), &st->svc_flows);
 	if (rd_uint(c, n, "limits", "punt_ring", 64, 1u << 16, &v)) {
 		if (v & (v - 1))
 			cerr(c, get(c, n, "punt_ring"), "limits.punt_ring",
@@ -1174,6 +1175,176 @@ load_classify(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+/*
+ * services: steered by lib/svc. Checked here (names, network, addresses,
+ * weights); set up by mg_gw at start, after the routes and neighbors.
+ */
+static void
+load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_svc_cfg *s)
+{
+	static const char *const keys[] = {"name", "address", "weight", "up", NULL};
+	yaml_node_t *seq = get_seq(c, svc, path, "endpoints"), *item;
+	unsigned int i;
+	char p[128], sp[112];
+
+	if (seq == NULL) {
+		if (get(c, svc, "endpoints") == NULL)
+			cerr(c, svc, path, "a service needs endpoints");
+		return;
+	}
+	subpath(sp, sizeof(sp), path, "endpoints");
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_svc_ep_cfg *e;
+
+		idxpath(p, sizeof(p), sp, i);
+		if (s->neps >= MG_CFG_MAX_SVC_EPS) {
+			cerr(c, item, p, "too many endpoints (at most %u)", MG_CFG_MAX_SVC_EPS);
+			return;
+		}
+		if (!check_map(c, item, p, keys))
+			continue;
+		e = &s->eps[s->neps];
+		memset(e, 0, sizeof(*e));
+		e->weight = 1;
+		e->up = true;
+		if (!rd_str(c, item, p, "name", e->name, sizeof(e->name)) ||
+		    !mg_name_valid(e->name)) {
+			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
+			     "an endpoint needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+			continue;
+		}
+		for (unsigned int k = 0; k < s->neps; k++)
+			if (strcmp(s->eps[k].name, e->name) == 0) {
+				cerr(c, get(c, item, "name"), p, "endpoint %s appears twice",
+				     e->name);
+				e->name[0] = '\0';
+			}
+		if (e->name[0] == '\0')
+			continue;
+		if (!rd_ip(c, item, p, "address", &e->addr)) {
+			if (get(c, item, "address") == NULL)
+				cerr(c, item, p, "an endpoint needs an address");
+			continue;
+		}
+		if (get(c, item, "weight") != NULL &&
+		    !rd_uint(c, item, p, "weight", 0, 1000000, &e->weight))
+			continue;
+		if (get(c, item, "up") != NULL && !rd_bool(c, item, p, "up", &e->up))
+			continue;
+		s->neps++;
+	}
+}
+
+static void
+load_services(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "vips", "mode", "table_size",
+					   "endpoints", NULL};
+	static const char *const modes[] = {"route", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "services"), *item;
+	unsigned int i;
+	char p[64];
+
+	if (seq == NULL)
+		return;
+	free(c->st->services);
+	c->st->nservices = 0;
+	c->st->services = calloc(MG_CFG_MAX_SERVICES, sizeof(*c->st->services));
+	if (c->st->services == NULL) {
+		cerr(c, seq, "services", "out of memory");
+		return;
+	}
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_svc_cfg *s = &c->st->services[c->st->nservices];
+		yaml_node_t *vips, *v;
+		unsigned int mode = 0, k;
+		char vp[96];
+		bool ok = true;
+
+		idxpath(p, sizeof(p), "services", i);
+		if (c->st->nservices >= MG_CFG_MAX_SERVICES) {
+			cerr(c, item, p, "too many services (at most %u)", MG_CFG_MAX_SERVICES);
+			return;
+		}
+		if (!check_map(c, item, p, keys))
+			continue;
+		memset(s, 0, sizeof(*s));
+		snprintf(s->where, sizeof(s->where), "%s:%zu:%zu", c->file,
+			 item->start_mark.line + 1, item->start_mark.column + 1);
+		if (!rd_str(c, item, p, "name", s->name, sizeof(s->name)) ||
+		    !mg_name_valid(s->name)) {
+			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
+			     "a service needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+			continue;
+		}
+		for (k = 0; k < c->st->nservices; k++)
+			if (strcmp(c->st->services[k].name, s->name) == 0) {
+				cerr(c, get(c, item, "name"), p, "service %s appears twice", s->name);
+				ok = false;
+			}
+		strcpy(s->network, "default");
+		if (get(c, item, "network") != NULL)
+			rd_str(c, item, p, "network", s->network, sizeof(s->network));
+		if (mg_model_network_find(c->m, s->network) == NULL) {
+			cerr(c, get(c, item, "network") ? get(c, item, "network") : item, p,
+			     "no network named %s", s->network);
+			ok = false;
+		}
+		if (get(c, item, "mode") != NULL && !rd_enum(c, item, p, "mode", modes, &mode))
+			ok = false;
+		if (get(c, item, "table_size") != NULL &&
+		    rd_uint(c, item, p, "table_size", 7, (1u << 24) - 1, &s->table_size)) {
+			bool prime = s->table_size >= 2;
+
+			for (uint32_t d = 2; prime && d * d <= s->table_size; d++)
+				prime = s->table_size % d != 0;
+			if (!prime) {
+				subpath(vp, sizeof(vp), p, "table_size");
+				cerr(c, get(c, item, "table_size"), vp, "%u is not a prime",
+				     s->table_size);
+				ok = false;
+			}
+		}
+		vips = get_seq(c, item, p, "vips");
+		if (vips == NULL) {
+			if (get(c, item, "vips") == NULL)
+				cerr(c, item, p, "a service needs vips (its addresses)");
+			ok = false;
+		} else {
+			char pp[96];
+
+			subpath(pp, sizeof(pp), p, "vips");
+			k = 0;
+			for (yaml_node_item_t *vi = vips->data.sequence.items.start;
+			     vi < vips->data.sequence.items.top; vi++, k++) {
+				const char *str;
+
+				v = node_at(c, *vi);
+
+				idxpath(vp, sizeof(vp), pp, k);
+				if (s->nvips >= MG_CFG_MAX_SVC_VIPS) {
+					cerr(c, v, vp, "too many vips (at most %u)",
+					     MG_CFG_MAX_SVC_VIPS);
+					ok = false;
+					break;
+				}
+				str = scalar(c, v, vp);
+				if (str == NULL || mg_ip_parse(str, &s->vips[s->nvips]) < 0) {
+					if (str != NULL)
+						cerr(c, v, vp, "'%s' is not an IPv4 or IPv6 address",
+						     str);
+					ok = false;
+					continue;
+				}
+				s->nvips++;
+			}
+		}
+		load_service_eps(c, item, p, s);
+		if (ok)
+			c->st->nservices++;
+	}
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static unsigned int
@@ -1181,7 +1352,7 @@ load_doc(struct cfg *c)
 {
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
-					  "classify", "stats", "log", NULL};
+					  "classify", "stats", "log", "services", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -1215,6 +1386,7 @@ load_doc(struct cfg *c)
 	load_ports(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
+	load_services(c, root);
 	load_classify(c, root);
 	return c->errs->n - before;
 }
@@ -1322,6 +1494,7 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_probes = 3;
 	st->nd_hold_packets = 4;
 	st->nd_failed_ms = 3000;
+	st->svc_flows = 65536;
 	st->log_level = 7; /* info */
 	st->rest_max_body = 1u << 20;
 	st->conn_max_lifetime_s = 600;
@@ -1338,4 +1511,7 @@ mg_settings_free(struct mg_settings *st)
 	for (unsigned int i = 0; i < st->neal_args; i++)
 		free(st->eal_args[i]);
 	st->npci_allow = st->nvdevs = st->neal_args = 0;
+	free(st->services);
+	st->services = NULL;
+	st->nservices = 0;
 }

@@ -44,6 +44,7 @@
 #include "mg_dp.h"
 #include "mg_fwd.h"
 #include "mg_stats.h"
+#include "mg_svc_setup.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_rest_logtype, rest, INFO);
 #define REST_LOG(l, ...) rte_log(RTE_LOG_##l, mg_rest_logtype, "rest: " __VA_ARGS__)
@@ -985,6 +986,132 @@ h_batch(struct mg_ctl *c, const char *method, const struct req *rq)
 	return json_resp(200, json_pack("{s:I}", "applied", (json_int_t)n));
 }
 
+/* ---- services (lib/svc: start-up services, endpoints changed at run time) ---------- */
+
+static void
+svc_json_cb(const struct mg_svc_info *si, void *arg)
+{
+	json_t *out = arg, *vips = json_array(), *eps = json_array(), *j;
+	char buf[MG_IP_STRLEN];
+
+	for (unsigned int i = 0; i < si->nvips; i++)
+		json_array_append_new(vips, json_string(mg_ip_fmt(&si->vips[i], buf, sizeof(buf))));
+	for (unsigned int i = 0; i < si->neps; i++) {
+		const struct mg_svc_ep_info *e = &si->eps[i];
+
+		json_array_append_new(eps, json_pack(
+			"{s:s, s:s, s:I, s:b, s:f, s:I, s:I, s:I}", "name", e->name, "address",
+			mg_ip_fmt(&e->addr, buf, sizeof(buf)), "weight", (json_int_t)e->weight, "up",
+			e->up, "table_share", (double)e->lut_slots / si->table_size, "packets",
+			(json_int_t)e->c.pkts, "bytes", (json_int_t)e->c.bytes, "active_flows",
+			(json_int_t)(e->c.flows_new - e->c.flows_end)));
+	}
+	j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:o}", "name", si->name, "network",
+		      si->network, "vips", vips, "mode", "route", "table_size",
+		      (json_int_t)si->table_size, "version", (json_int_t)si->version,
+		      "endpoints", eps);
+	if (json_is_array(out)) {
+		json_array_append_new(out, j);
+	} else {
+		json_object_update(out, j);
+		json_decref(j);
+	}
+}
+
+static struct resp
+svc_one_resp(int status, const char *name)
+{
+	json_t *o = json_object();
+
+	if (mg_svc_ctl_walk(name, svc_json_cb, o) < 0) {
+		json_decref(o);
+		return simple_err(404, ENOENT, "name", "no such service");
+	}
+	return json_resp(status, o);
+}
+
+/* Body of PUT /v1/services/NAME/endpoints/EP: {address?, weight?, up?}. */
+static int
+svc_ep_body(const struct req *rq, struct mg_svc_ep_update *u, struct mg_error *e)
+{
+	json_t *j = parse_body(rq, e), *v;
+	const char *k;
+	int rc = 0;
+
+	if (j == NULL)
+		return -EINVAL;
+	memset(u, 0, sizeof(*u));
+	json_object_foreach(j, k, v) {
+		if (!strcmp(k, "address")) {
+			u->has_addr = true;
+			if (!json_is_string(v) || mg_ip_parse(json_string_value(v), &u->addr) < 0)
+				rc = mg_error_set(e, EINVAL, "address", "must be an IPv4 or IPv6 address");
+		} else if (!strcmp(k, "weight")) {
+			u->has_weight = true;
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 1000000)
+				rc = mg_error_set(e, EINVAL, "weight", "must be an integer 0-1000000");
+			else
+				u->weight = (uint32_t)json_integer_value(v);
+		} else if (!strcmp(k, "up")) {
+			u->has_up = true;
+			if (!json_is_boolean(v))
+				rc = mg_error_set(e, EINVAL, "up", "must be true or false");
+			else
+				u->up = json_is_true(v);
+		} else {
+			rc = mg_error_set(e, EINVAL, k, "unknown field");
+		}
+		if (rc < 0)
+			break;
+	}
+	json_decref(j);
+	return rc;
+}
+
+static struct resp
+h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	struct mg_svc_ep_update u;
+	struct mg_error e;
+	int rc;
+
+	if (nseg == 2) {
+		json_t *a = json_array();
+
+		if (strcmp(method, "GET")) {
+			json_decref(a);
+			return not_allowed("GET");
+		}
+		mg_svc_ctl_walk(NULL, svc_json_cb, a);
+		return json_resp(200, a);
+	}
+	if (nseg == 3) {
+		if (strcmp(method, "GET"))
+			return not_allowed("GET");
+		return svc_one_resp(200, seg[2]);
+	}
+	if (nseg == 5 && !strcmp(seg[3], "endpoints")) {
+		mg_error_clear(&e);
+		if (!strcmp(method, "PUT")) {
+			if (svc_ep_body(rq, &u, &e) < 0)
+				return err_resp(&e);
+			rc = mg_svc_ctl_endpoint_put(c->env.dp, seg[2], seg[4], &u, &e);
+			if (rc < 0)
+				return err_resp(&e);
+			return svc_one_resp(rc == 1 ? 201 : 200, seg[2]);
+		}
+		if (!strcmp(method, "DELETE")) {
+			rc = mg_svc_ctl_endpoint_del(c->env.dp, seg[2], seg[4], &e);
+			if (rc < 0)
+				return err_resp(&e);
+			return (struct resp){.status = 204};
+		}
+		return not_allowed("PUT, DELETE");
+	}
+	return no_resource();
+}
+
 static struct resp
 h_stats(struct mg_ctl *c)
 {
@@ -1288,6 +1415,8 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_neighbors(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "connections"))
 		return h_connections(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "services"))
+		return h_services(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "trace") && nseg == 2)
 		return h_trace(c, method, rq);
 	if (!strcmp(seg[1], "captures") && nseg <= 4)

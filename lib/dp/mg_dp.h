@@ -116,7 +116,9 @@ struct mg_cls_set;
 	_(INJECT_FULL, "inject-queue-full", "worker's inject ring full")                    \
 	_(TX_FULL, "tx-queue-full", "port TX queue full")                                   \
 	_(PORT_DOWN, "port-down", "egress port is stopped or gone")                         \
-	_(NO_MBUF, "no-mbuf", "mbuf pool exhausted")
+	_(NO_MBUF, "no-mbuf", "mbuf pool exhausted")                                       \
+	_(SVC_NO_ENDPOINT, "service-no-endpoint", "service has no usable endpoint")        \
+	_(SVC_UNREACHABLE, "service-endpoint-unreachable", "service endpoint is not a resolved neighbor")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -168,6 +170,7 @@ enum {
 	MG_META_ICMP_SEEN = 1 << 2, /**< Passed an icmp-error node (a drop capture had it). */
 	/** A classification rule's action asked for a copy to the capture tap (hook). */
 	MG_META_CAPTURE = 1 << 3,
+	MG_META_NEXTHOP = 1 << 4, /**< meta.adj is the next hop (a service chose it): no FIB result. */
 };
 
 extern int mg_meta_offset;
@@ -193,6 +196,7 @@ enum mg_adj_type {
 	MG_ADJ_LOCAL,        /**< Addressed to the gateway. */
 	MG_ADJ_GLEAN,        /**< Connected subnet: resolve the destination. */
 	MG_ADJ_NEIGHBOR,     /**< A resolved (or resolving) neighbor. */
+	MG_ADJ_SERVICE,      /**< A service's VIP: the service node (ifindex = service id). */
 };
 
 /** Well-known adjacency ids shared by every network. */

@@ -588,3 +588,51 @@ mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
 	fwd_rib_del(f, r->network, &r->prefix, MG_RIB_STATIC);
 	route_target_put(f, r);
 }
+
+int
+mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
+{
+	return fwd_rib_add(f, net, p, MG_RIB_SERVICE, adj);
+}
+
+void
+mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p)
+{
+	fwd_rib_del(f, net, p, MG_RIB_SERVICE);
+}
+
+/* The interface of network @net whose connected subnet holds @ip, or -1. */
+static int
+iface_of_subnet(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip)
+{
+	for (uint16_t i = 0; i < MG_MAX_IFACES; i++) {
+		const struct fwd_iface *ifc = fwd_iface(f, i);
+
+		if (ifc != NULL && ifc->net == net && fwd_iface_subnet_of(ifc, ip) != NULL)
+			return i;
+	}
+	return -1;
+}
+
+int
+mg_fwd_nexthop_hold(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip, struct mg_error *err)
+{
+	int i = iface_of_subnet(f, net, ip);
+	char b[MG_IP_STRLEN];
+
+	if (i < 0)
+		return mg_error_set(err, EINVAL, "address",
+				    "%s is not in a connected subnet of the network",
+				    mg_ip_fmt(ip, b, sizeof(b)));
+	return fwd_nbr_get(f, (uint16_t)i, ip, err) != NULL ? 0 : -err->code;
+}
+
+void
+mg_fwd_nexthop_release(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip)
+{
+	int i = iface_of_subnet(f, net, ip);
+	struct nbr *n = i < 0 ? NULL : fwd_nbr_find(f, (uint16_t)i, ip);
+
+	if (n != NULL)
+		fwd_nbr_put(f, n);
+}

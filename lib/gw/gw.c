@@ -27,6 +27,7 @@
 #include "mg_model.h"
 #include "mg_port.h"
 #include "mg_stats.h"
+#include "mg_svc_setup.h"
 #include "mg_workers.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_gw_logtype, gw, INFO);
@@ -922,6 +923,10 @@ mg_gw_run(const struct mg_gw_opts *o)
 			err.msg);
 		goto out;
 	}
+	if (mg_svc_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
+		goto out;
+	}
 	if (mg_workers_launch(g->dp) != 0) {
 		fprintf(stderr, "meshgate: cannot launch the workers\n");
 		goto out;
@@ -989,6 +994,7 @@ out:
 				mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
 		}
 	}
+	mg_svc_teardown();
 	if (g->model != NULL)
 		mg_model_set_backend(g->model, NULL);
 	mg_fwd_destroy(g->fwd);

@@ -71,6 +71,12 @@ lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
+
+	/* A service picked the next hop (lib/svc/node_svc.c): the FIB said "service". */
+	if (unlikely(md->flags & MG_META_NEXTHOP)) {
+		adj = md->adj;
+		md->flags &= (uint8_t)~MG_META_NEXTHOP;
+	}
 	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
@@ -79,6 +85,8 @@ lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	switch (a->type) {
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
+	case MG_ADJ_SERVICE:
+		return LK_NEXT_SVC;
 	case MG_ADJ_GLEAN:
 		md->punt = MG_PUNT_GLEAN;
 		return LK_NEXT_PUNT;
@@ -148,7 +156,7 @@ static struct rte_node_register ip4_lookup_node = {
 	.name = "ip4-lookup",
 	.process = ip4_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 6,
+	.nb_edges = 7,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip4-local",
@@ -156,6 +164,7 @@ static struct rte_node_register ip4_lookup_node = {
 		[LK_NEXT_ICMP] = "ip4-icmp-error",
 		[LK_NEXT_DROP] = "drop",
 		[LK_NEXT_FRAG] = "ip4-frag",
+		[LK_NEXT_SVC] = "service",
 	},
 };
 RTE_NODE_REGISTER(ip4_lookup_node);

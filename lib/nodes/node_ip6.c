@@ -62,6 +62,12 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
+
+	/* A service picked the next hop (lib/svc/node_svc.c): the FIB said "service". */
+	if (unlikely(md->flags & MG_META_NEXTHOP)) {
+		adj = md->adj;
+		md->flags &= (uint8_t)~MG_META_NEXTHOP;
+	}
 	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
@@ -70,6 +76,8 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	switch (a->type) {
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
+	case MG_ADJ_SERVICE:
+		return LK_NEXT_SVC;
 	case MG_ADJ_GLEAN:
 		md->punt = MG_PUNT_GLEAN;
 		return LK_NEXT_PUNT;
@@ -137,13 +145,15 @@ static struct rte_node_register ip6_lookup_node = {
 	.name = "ip6-lookup",
 	.process = ip6_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = 7,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip6-local",
 		[LK_NEXT_PUNT] = "punt",
 		[LK_NEXT_ICMP] = "ip6-icmp-error",
 		[LK_NEXT_DROP] = "drop",
+		[LK_NEXT_FRAG] = "drop", /* unused: routers do not fragment IPv6 */
+		[LK_NEXT_SVC] = "service",
 	},
 };
 RTE_NODE_REGISTER(ip6_lookup_node);

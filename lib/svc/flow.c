@@ -211,6 +211,8 @@ mg_flow_end(struct mg_flow_table *t, struct mg_flow *f, enum mg_flow_end why)
 		rte_hash_del_key(t->h, &f->rkey);
 	f->r.end = (uint8_t)why;
 	t->st.ended[why < MG_FLOW_END_MAX ? why : MG_FLOW_END_FLUSH]++;
+	if (t->conf.on_end != NULL)
+		t->conf.on_end(&f->r, t->conf.on_end_arg);
 	if (t->ring != NULL) {
 		if (rte_ring_sp_enqueue_elem(t->ring, &f->r, sizeof(f->r)) == 0)
 			t->st.exported++;

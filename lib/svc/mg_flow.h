@@ -163,6 +163,10 @@ struct mg_flow_conf {
 	int socket;
 	/** Unique name prefix for the DPDK objects (rte_hash, rte_ring). */
 	char name[MG_NAME_MAX];
+	/** Called by the owner for each flow that ends (before export), or NULL. */
+	void (*on_end)(const struct mg_flow_record *r, void *arg);
+	/** Argument of @c on_end. */
+	void *on_end_arg;
 };
 
 /** Default idle timeouts (seconds), the values of VPP's NAT and Linux conntrack's order. */

@@ -228,6 +228,15 @@ int mg_svc_commit(struct mg_svc *s, struct mg_svc_table **old, struct mg_error *
 /** Free a table (NULL is a no-op). */
 void mg_svc_table_free(struct mg_svc_table *t);
 
+/** Highest staged endpoint slot + 1 (the n_slots of the next table). */
+unsigned int mg_svc_slot_span(const struct mg_svc *s);
+
+/**
+ * The staged configuration of endpoint @p name into @p c (may be NULL).
+ * @return its slot, or -ENOENT.
+ */
+int mg_svc_endpoint_get(const struct mg_svc *s, const char *name, struct mg_svc_endpoint_conf *c);
+
 /** Number of endpoints staged in the service. */
 unsigned int mg_svc_endpoint_count(const struct mg_svc *s);
 

@@ -187,6 +187,27 @@ mg_svc_set_table_size(struct mg_svc *s, uint32_t size, struct mg_error *err)
 }
 
 unsigned int
+mg_svc_slot_span(const struct mg_svc *s)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MG_SVC_MAX_ENDPOINTS; i++)
+		if (s->slots[i].used)
+			n = i + 1;
+	return n;
+}
+
+int
+mg_svc_endpoint_get(const struct mg_svc *s, const char *name, struct mg_svc_endpoint_conf *c)
+{
+	int i = slot_find(s, name);
+
+	if (i >= 0 && c != NULL)
+		*c = s->slots[i].c;
+	return i < 0 ? -ENOENT : i;
+}
+
+unsigned int
 mg_svc_endpoint_count(const struct mg_svc *s)
 {
 	return s->n_eps;

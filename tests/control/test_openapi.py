@@ -51,6 +51,11 @@ neighbors:
   - {interface: b, ip: 10.0.2.2, mac: "02:00:00:00:0b:02"}
 routes:
   - {prefix: 198.51.100.0/24, via: 10.0.2.2}
+services:
+  - name: gtp
+    vips: [10.0.9.1]
+    endpoints:
+      - {name: e1, address: 10.0.2.2, weight: 95}
 """
 
 
@@ -780,7 +785,42 @@ def c_delete_rules(api):
     assert api.call("DELETE", "/v1/networks/nope/rules")[0] == 404
 
 
+def c_get_service(api):
+    st, s = api.call("GET", "/v1/services/gtp")
+    assert st == 200 and s["endpoints"][0]["name"] == "e1"
+    assert api.call("GET", "/v1/services/nope")[0] == 404
+
+
+def c_put_service_endpoint(api):
+    st, s = api.call("PUT", "/v1/services/gtp/endpoints/oa", {"address": "10.0.2.2",
+                                                              "weight": 5})
+    assert st == 201 and {e["name"] for e in s["endpoints"]} == {"e1", "oa"}
+    st, s = api.call("PUT", "/v1/services/gtp/endpoints/oa", {"weight": 0, "up": False})
+    assert st == 200
+    ok(api.call("DELETE", "/v1/services/gtp/endpoints/oa")[0])
+    assert api.call("PUT", "/v1/services/nope/endpoints/oa", {"weight": 1})[0] == 404
+    assert api.call("PUT", "/v1/services/gtp/endpoints/new", {"weight": 1})[0] == 400
+    # Not on a connected subnet: it could not be a next hop.
+    assert api.call("PUT", "/v1/services/gtp/endpoints/new", {"address": "192.0.2.1"})[0] == 400
+    assert "new" not in {e["name"] for e in api.call("GET", "/v1/services/gtp")[1]["endpoints"]}
+    for bad in ({"weight": -1}, {"weight": "1"}, {"up": 1}, {"address": "x"}, {"colour": 1}):
+        assert api.call("PUT", "/v1/services/gtp/endpoints/oa", bad,
+                        valid_request=False)[0] == 400, bad
+    assert api.call("PUT", "/v1/services/gtp/endpoints/oa", raw="{")[0] == 400
+
+
+def c_delete_service_endpoint(api):
+    api.call("PUT", "/v1/services/gtp/endpoints/od", {"address": "10.0.2.2"})
+    assert api.call("DELETE", "/v1/services/gtp/endpoints/od")[0] == 204
+    assert api.call("DELETE", "/v1/services/gtp/endpoints/od")[0] == 404
+    assert api.call("DELETE", "/v1/services/nope/endpoints/e1")[0] == 404
+
+
 CASES = {
+    ("GET", "/v1/services"): c_list("/v1/services"),
+    ("GET", "/v1/services/{name}"): c_get_service,
+    ("PUT", "/v1/services/{name}/endpoints/{endpoint}"): c_put_service_endpoint,
+    ("DELETE", "/v1/services/{name}/endpoints/{endpoint}"): c_delete_service_endpoint,
     ("GET", "/v1/networks"): c_list("/v1/networks"),
     ("POST", "/v1/networks"): c_create_network,
     ("GET", "/v1/networks/{name}"): c_get_network,

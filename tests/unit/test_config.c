@@ -168,7 +168,8 @@ MG_TEST(bad_unknown_top_level_field)
 {
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
-		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log)");
+		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log, "
+		     "services)");
 }
 
 MG_TEST(bad_field_given_twice)
