@@ -155,5 +155,7 @@ const struct ctl_cmd *ctl_tel_cmds(void);
 const struct ctl_cmd *ctl_rest_cmds(void);
 /** The NSM socket (cmd_nsm.c). */
 const struct ctl_cmd *ctl_nsm_cmds(void);
+/** WireGuard interfaces and keys (cmd_wg.c). */
+const struct ctl_cmd *ctl_wg_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

@@ -24,6 +24,7 @@ static const struct {
 	{"Counters (DPDK telemetry)", ctl_tel_cmds},
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
+	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

@@ -207,6 +207,7 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 	  c->conns_expired);
 #undef G
 #undef C
+	ctl_wg_metrics(c, f);
 	fclose(f);
 	free(s);
 	return text;

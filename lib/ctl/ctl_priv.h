@@ -3,6 +3,7 @@
 #define MG_CTL_PRIV_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "ctl_json.h"
 #include "mg_ctl.h"
@@ -137,5 +138,14 @@ uint64_t rest_timeout_ns(struct mg_ctl *c);
 
 /* ctl_metrics.c */
 char *ctl_metrics_text(struct mg_ctl *c, size_t *len);
+
+/* ctl_wg.c: WireGuard interfaces (never renders private or preshared keys). */
+json_t *ctl_wg_json(struct mg_ctl *c, const struct mg_iface *ifc);
+json_t *ctl_wg_list_json(struct mg_ctl *c);
+void ctl_wg_metrics(struct mg_ctl *c, FILE *f);
+int ctl_wg_add(struct mg_ctl *c, json_t *body, struct mg_error *err);
+int ctl_wg_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Overwrite the key strings of a POST /v1/wireguard body in place (NULL is a no-op). */
+void ctl_wg_wipe_body(json_t *body);
 
 #endif

@@ -13,8 +13,14 @@ meshgate's wg-output / wg-input nodes, outer IPv4 or IPv6 as the test says:
 - a TCP transfer through the tunnel whose byte count iperf3 checks;
 - `wg show` on the wireguard-go side reports a handshake and transfer;
 - cryptokey routing: a packet from a tunnel source that is not in the
-  peer's allowed IPs is dropped and counted (wg-source-not-allowed).
+  peer's allowed IPs is dropped and counted (wg-source-not-allowed);
+- `meshgatectl wg show` prints what `wg show` prints, with transfer counts
+  equal to wireguard-go's; REST and /metrics carry the same, and no private
+  or preshared key appears anywhere;
+- a WireGuard interface added at runtime (meshgatectl wg add, REST) works
+  and is deleted again.
 """
+import json
 import os
 import pathlib
 import re
@@ -25,7 +31,7 @@ import time
 
 import pytest
 
-from mgrun import Meshgate
+from mgrun import MESHGATECTL, Control, Meshgate
 from topo import default_config
 
 WG_GO_PORT = 51820
@@ -112,6 +118,11 @@ class WgGo:
         return int(self.wg("show", self.ifname, "latest-handshakes").stdout.split()[1])
 
 
+def ctl(mg, *args, input=None):
+    return subprocess.run([str(MESHGATECTL), "-p", mg.prefix, *args], capture_output=True,
+                          text=True, input=input, timeout=20)
+
+
 def mg_config(topo, mg_priv, peer_pub, peer_endpoint, keepalive=0):
     cfg = default_config(topo.tag)
     ep = f"\n      endpoint: \"{peer_endpoint}\"" if peer_endpoint else ""
@@ -171,6 +182,9 @@ def test_tunnel_both_directions_both_families(tmp_path, wgtopo, outer):
         ping_ok(topo, "ext", "10.99.0.1")
         ping_ok(topo, "ext", "fd99::1")
         assert go.latest_handshake() > 0
+        # Counters compared while nothing is lost (the transfer below may lose
+        # packets at af_packet's TX queue after meshgate counted them sent).
+        check_show(mg, go, mg_priv, go_ep)
         # A TCP transfer through the tunnel, bytes counted by iperf3 on both ends.
         res = topo.iperf("pod", "ext", "10.99.0.2", seconds=2)
         assert "error" not in res, res
@@ -185,6 +199,34 @@ def test_tunnel_both_directions_both_families(tmp_path, wgtopo, outer):
     assert st["drops"]["wg-source-not-allowed"] == 0
 
 
+def check_show(mg, go, mg_priv, go_ep):
+    """wg show, REST and /metrics against wireguard-go's own counters."""
+    # Quiet first: the last messages of both sides must have arrived.
+    time.sleep(0.5)
+    go_rx, go_tx = go.transfer()
+    r = ctl(mg, "wg", "show")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith("interface: wg0\n"), out
+    assert "  private key: (hidden)\n" in out and f"  listening port: {MG_PORT}\n" in out
+    assert f"\npeer: {go.pub}\n" in out, out
+    assert f"  endpoint: {go_ep}\n" in out, out
+    assert "  allowed ips: 10.99.0.2/32, fd99::2/128\n" in out, out
+    assert re.search(r"  latest handshake: (Now|\d+ seconds? ago)\n", out), out
+    assert "  transfer: " in out
+    j = Control(mg).ok("GET", "/v1/wireguard/wg0")
+    peer = j["peers"][0]
+    assert peer["public_key"] == go.pub and j["listen_port"] == MG_PORT
+    # What meshgate received is what wireguard-go sent, and the other way round.
+    assert peer["rx_bytes"] == go_tx and peer["tx_bytes"] == go_rx, (peer, go_rx, go_tx)
+    text = Control(mg).http("GET", "/metrics")[1]
+    assert (f'meshgate_wireguard_peer_rx_bytes_total{{interface="wg0",public_key="{go.pub}"}} '
+            f'{go_tx}') in text, text[-2000:]
+    assert 'meshgate_wireguard_decrypt_total{outcome="data"}' in text
+    for blob in (out, json.dumps(j), text, json.dumps(Control(mg).ok("GET", "/v1/interfaces"))):
+        assert mg_priv not in blob and go.priv not in blob
+
+
 def test_peer_initiates_and_cryptokey_routing(tmp_path, wgtopo):
     """meshgate knows no endpoint: wireguard-go must start, and its address
     becomes meshgate's endpoint for it (learnt from the handshake). A packet
@@ -193,13 +235,28 @@ def test_peer_initiates_and_cryptokey_routing(tmp_path, wgtopo):
     mg_priv, mg_pub = genkey()
     go.up(mg_pub, "10.10.2.1:%d" % MG_PORT,
           ["10.99.0.0/24", "fd99::1/128", "10.10.1.0/24", "fd00:10:1::/64"])
-    with Meshgate(tmp_path, mg_config(topo, mg_priv, go.pub, None), name="wg") as mg:
+    # The interface is added at runtime, from the JSON meshgatectl wg add sends.
+    body = {"name": "wg0", "listen_port": MG_PORT, "private_key": mg_priv,
+            "ipv4": ["10.99.0.1/24"], "ipv6": ["fd99::1/64"],
+            "peers": [{"public_key": go.pub, "allowed_ips": ["10.99.0.2/32", "fd99::2/128"]}]}
+    with Meshgate(tmp_path, default_config(topo.tag), name="wg") as mg:
+        r = ctl(mg, "wg", "add", "-", input=json.dumps(body))
+        assert r.returncode == 0, r.stderr
+        # A second one on the same port is refused, naming the field.
+        r = ctl(mg, "wg", "add", "-", input=json.dumps(dict(body, name="wg1")))
+        assert r.returncode == 1 and "listen_port" in r.stderr, r.stderr
         ping_ok(topo, "ext", "10.10.1.2")
         ping_ok(topo, "pod", "10.99.0.2")
         # 10.99.0.3 is on wireguard-go's side but not allowed for it at meshgate.
         go.ip("addr", "add", "10.99.0.3/24", "dev", go.ifname)
         r = topo.ping("ext", "10.10.1.2", count=3, extra=("-I", "10.99.0.3"))
         assert " 100% packet loss" in r.stdout, r.stdout
+        # The endpoint meshgate learnt is wireguard-go's address.
+        j = Control(mg).ok("GET", "/v1/wireguard/wg0")
+        assert j["peers"][0]["endpoint"] == "10.10.2.2:%d" % WG_GO_PORT, j
+        assert ctl(mg, "wg", "del", "wg0").returncode == 0
+        assert Control(mg).http("GET", "/v1/wireguard/wg0")[0] == 404
+        assert topo.ping("pod", "10.99.0.2", count=1).returncode != 0
     st = mg.stats
     assert st["drops"]["wg-source-not-allowed"] >= 3
     assert st["drops"]["wg-rx-error"] == 0
