@@ -211,8 +211,8 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	json_object_set_new(o, "name", json_string(ifc->name));
 	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
 						   ifc->kind == MG_IFACE_WG ? "wireguard" : "port"));
-	json_object_set_new(o, "port", ifc->kind == MG_IFACE_WG ? json_null() :
-			    json_string(mg_model_port_get(m, ifc->port)->spec.name));
+	if (ifc->kind != MG_IFACE_WG)
+		json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
 	json_object_set_new(o, "vlan", json_integer(ifc->vlan));
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
 	json_object_set_new(o, "mtu", json_integer(ifc->mtu));

@@ -49,7 +49,8 @@ peer_cb(void *arg, const struct mg_wgif_peer_info *p)
 	json_object_set_new(o, "public_key", json_string(mg_wg_key_to_base64(k, p->wg.public_key)));
 	json_object_set_new(o, "preshared_key_set", json_boolean(p->wg.has_psk));
 	ep_fmt(&p->ep, e, sizeof(e));
-	json_object_set_new(o, "endpoint", e[0] ? json_string(e) : json_null());
+	if (e[0])
+		json_object_set_new(o, "endpoint", json_string(e));
 	for (unsigned int i = 0; i < p->nallowed; i++)
 		json_array_append_new(al, json_string(mg_prefix_fmt(&p->allowed[i], b, sizeof(b))));
 	json_object_set_new(o, "allowed_ips", al);

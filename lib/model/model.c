@@ -1441,6 +1441,8 @@ mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error 
 	ifc->network = net->id;
 	ifc->underlay = under->id;
 	ifc->mtu = mtu;
+	/* No MAC: the link-local address forwarding control derives from the zero MAC. */
+	mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
 	if (m->be != NULL && m->be->wg_add != NULL) {
 		rc = m->be->wg_add(m->be->ctx, ifc, err);
 		if (rc < 0) {
