@@ -63,7 +63,7 @@ class WgGo:
         self.priv, self.pub = genkey()
         self.proc = None
 
-    def up(self, mg_pub, mg_endpoint, allowed, keepalive=0):
+    def up(self, mg_pub, mg_endpoint, allowed, keepalive=0, psk=None):
         self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, "wireguard-go", "-f",
                                       self.ifname], stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True,
@@ -83,6 +83,9 @@ class WgGo:
             args += ["endpoint", mg_endpoint]
         if keepalive:
             args += ["persistent-keepalive", str(keepalive)]
+        if psk:
+            (self.dir / "wggo.psk").write_text(psk + "\n")
+            args += ["preshared-key", str(self.dir / "wggo.psk")]
         self.wg(*args)
         self.ip("addr", "add", "10.99.0.2/24", "dev", self.ifname)
         self.ip("-6", "addr", "add", "fd99::2/64", "dev", self.ifname, "nodad")
@@ -123,10 +126,11 @@ def ctl(mg, *args, input=None):
                           text=True, input=input, timeout=20)
 
 
-def mg_config(topo, mg_priv, peer_pub, peer_endpoint, keepalive=0):
+def mg_config(topo, mg_priv, peer_pub, peer_endpoint, keepalive=0, psk=None):
     cfg = default_config(topo.tag)
     ep = f"\n      endpoint: \"{peer_endpoint}\"" if peer_endpoint else ""
     ka = f"\n      persistent_keepalive: {keepalive}" if keepalive else ""
+    ka += f"\n      preshared_key: \"{psk}\"" if psk else ""
     return cfg + f"""
 wireguard:
   - name: wg0
@@ -288,3 +292,50 @@ wireguard:
     assert re.search(rf"bad.yaml:{ln_ep}:\d+: wireguard\[0\]\.peers\[0\]\.endpoint", out), out
     assert "needs a listen_port" in out, out
     assert mg_priv[:20] not in out
+
+
+def test_preshared_key_and_roaming(tmp_path, wgtopo):
+    """Both sides share a preshared key; wireguard-go then moves to another
+    UDP port: meshgate's endpoint follows its next authenticated packet and
+    traffic goes on both ways."""
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    psk = sh("wg", "genpsk").stdout.strip()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"], psk=psk)
+    cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT, psk=psk)
+    with Meshgate(tmp_path, cfg, name="wg") as mg:
+        ping_ok(topo, "pod", "10.99.0.2")
+        api = Control(mg)
+        assert api.ok("GET", "/v1/wireguard/wg0")["peers"][0]["preshared_key_set"] is True
+        go.wg("set", go.ifname, "listen-port", str(WG_GO_PORT + 10))
+        ping_ok(topo, "ext", "10.10.1.2")     # from the new port: meshgate roams
+        ping_ok(topo, "pod", "10.99.0.2")     # and answers there
+        j = api.ok("GET", "/v1/wireguard/wg0")
+        assert j["peers"][0]["endpoint"] == "10.10.2.2:%d" % (WG_GO_PORT + 10), j["peers"]
+        assert j["counters"]["roamed"] + j["counters"]["handshakes"]["response"] >= 1
+        out = ctl(mg, "wg", "show", "wg0").stdout
+        assert "  preshared key: (hidden)\n" in out and psk not in out
+
+
+def test_wrong_keys_refused_and_counted(tmp_path, wgtopo):
+    """meshgate expects another public key: wireguard-go's initiations are
+    refused as from an unknown peer; with the right public key but another
+    preshared key, meshgate's own initiations get responses that do not
+    decrypt. No session, nothing through, each counted by its reason."""
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    _, other_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"],
+          psk=sh("wg", "genpsk").stdout.strip())
+    with Meshgate(tmp_path, mg_config(topo, mg_priv, other_pub, None), name="wg") as mg:
+        assert topo.ping("ext", "10.10.1.2", count=2).returncode != 0
+        hs = Control(mg).ok("GET", "/v1/wireguard/wg0")["counters"]["handshakes"]
+        assert hs["err_unknown_peer"] >= 1 and hs["response"] == 0, hs
+    cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT,
+                    psk=sh("wg", "genpsk").stdout.strip())
+    with Meshgate(tmp_path, cfg, name="wg") as mg:
+        assert topo.ping("pod", "10.99.0.2", count=3).returncode != 0
+        j = Control(mg).ok("GET", "/v1/wireguard/wg0")
+        assert j["counters"]["handshakes"]["err_decrypt"] >= 1, j["counters"]
+        assert j["counters"]["sessions"] == 0 and j["peers"][0]["session"] is False
+    assert mg.stats["drops"]["wg-no-session"] >= 1
