@@ -102,6 +102,9 @@ ctl_wg_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	json_object_set_new(cnt, "handshake_messages_queued", json_integer((json_int_t)info.st.hs_queued));
 	json_object_set_new(cnt, "handshake_queue_full", json_integer((json_int_t)info.st.hs_queue_full));
 	json_object_set_new(cnt, "roamed", json_integer((json_int_t)info.st.roamed));
+	json_object_set_new(cnt, "held_for_handshake", json_integer((json_int_t)info.st.staged));
+	json_object_set_new(cnt, "held_sent", json_integer((json_int_t)info.staged_sent));
+	json_object_set_new(cnt, "held_dropped", json_integer((json_int_t)info.staged_dropped));
 	{
 		json_t *rx = json_object(), *tx = json_object();
 

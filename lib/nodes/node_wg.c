@@ -208,14 +208,25 @@ output_run(struct mg_node_ctx *c, struct mg_wgif_dp *w, struct mg_wgif *itf,
 
 	mg_wgif_ep_read(wp, &ep);
 	if (kp == NULL || ep.family == 0 || !ep.src_set) {
-		/* The main lcore starts a handshake (it resolves the endpoint's source first). */
+		/*
+		 * The main lcore starts a handshake (it resolves the endpoint's
+		 * source first) and holds these packets until the session is up,
+		 * as far as its bounded queues go.
+		 */
+		unsigned int held = 0;
+
 		mg_wg_peer_want_handshake(peer);
-		for (uint16_t i = 0; i < n; i++) {
-			out[i] = pkts[i];
-			nexts[i] = drop(pkts[i], kp == NULL ? MG_DROP_WG_NO_SESSION
-							   : MG_DROP_WG_NO_ENDPOINT, WGO_NEXT_DROP);
+		if (kp == NULL) {
+			held = rte_ring_mp_enqueue_burst(itf->stage, (void **)pkts, n, NULL);
+			st->staged += held;
+			mg_dp_wake_main(c->dp);
 		}
-		return n;
+		for (uint16_t i = (uint16_t)held; i < n; i++) {
+			out[i - held] = pkts[i];
+			nexts[i - held] = drop(pkts[i], kp == NULL ? MG_DROP_WG_NO_SESSION
+								   : MG_DROP_WG_NO_ENDPOINT, WGO_NEXT_DROP);
+		}
+		return (uint16_t)(n - held);
 	}
 	ok = mg_wg_encrypt_burst(w->wk[c->w->index], kp, pkts, n, now, status);
 	for (uint16_t i = 0; i < n; i++) {
@@ -294,7 +305,9 @@ wg_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 		}
 		if (nr > 0)
 			no += output_run(c, w, ritf, rpeer, run, nr, now, out + no, nexts + no);
-		mg_dispatch(graph, node, out, nexts, no);
+		/* Packets held for a handshake are the main lcore's now. */
+		if (no > 0)
+			mg_dispatch(graph, node, out, nexts, no);
 	}
 	return nb;
 }

@@ -45,6 +45,8 @@
 
 #define MG_WGIF_MAX 32          /**< WireGuard interfaces per gateway. */
 #define MG_WGIF_HS_RING 512     /**< Handshake messages waiting for the main lcore, per interface. */
+#define MG_WGIF_STAGE_RING 1024 /**< Packets waiting for a session, on their way to the main lcore. */
+#define MG_WGIF_STAGE_PEER 64   /**< Packets the main lcore holds per peer until its session is up. */
 #define MG_WGIF_OUTER4 (20 + 8) /**< Outer IPv4 + UDP header bytes. */
 #define MG_WGIF_OUTER6 (40 + 8) /**< Outer IPv6 + UDP header bytes. */
 
@@ -65,6 +67,9 @@ struct mg_wgif_peer {
 	struct mg_wgif *itf;             /**< Owning interface. */
 	_Atomic uint32_t ep_seq;         /**< Sequence lock of ep: odd while written. */
 	struct mg_wgif_ep ep;            /**< Current endpoint (roams). */
+	/* Main lcore only: inner packets waiting for a session (sent on when one is up). */
+	uint16_t nstaged;
+	struct rte_mbuf *staged[MG_WGIF_STAGE_PEER];
 };
 
 /** Per-lcore WireGuard counters (written by one lcore, summed when read). */
@@ -74,6 +79,7 @@ struct mg_wgif_lstats {
 	uint64_t hs_queued;                /**< Handshake messages handed to the main lcore. */
 	uint64_t hs_queue_full;            /**< ... refused because the ring was full. */
 	uint64_t roamed;                   /**< Endpoint changes learnt from data packets. */
+	uint64_t staged;                   /**< Packets held for a session (workers). */
 } __rte_cache_aligned;
 
 /** A WireGuard interface. Fields before `name` are read by workers, immutable once published. */
@@ -81,6 +87,7 @@ struct mg_wgif {
 	struct mg_wg_iface *wg;          /**< Protocol object. */
 	struct mg_wg_aip *aip;           /**< Allowed IPs (atomic pointer, RCU). */
 	struct rte_ring *hs;             /**< Workers -> main lcore: handshake messages. */
+	struct rte_ring *stage;          /**< Workers -> main lcore: packets waiting for a session. */
 	uint16_t ifindex;                /**< The tunnel interface. */
 	uint16_t net;                    /**< Inner network. */
 	uint16_t underlay;               /**< Network of the UDP messages. */
@@ -92,6 +99,8 @@ struct mg_wgif {
 	uint64_t next_tick;              /**< When mg_wg_iface_tick is due. */
 	uint64_t sent_handshakes;        /**< Initiations, responses and cookie replies sent. */
 	uint64_t send_failed;            /**< Messages the main lcore could not send. */
+	uint64_t staged_sent;            /**< Held packets sent on once a session was up. */
+	uint64_t staged_dropped;         /**< Held packets dropped (queue full, handshake gave up). */
 };
 
 /** The data plane's WireGuard state (struct mg_dp.wg). */
@@ -148,6 +157,8 @@ struct mg_wgif_info {
 	struct mg_wg_iface_stats hs;     /**< Handshake results. */
 	struct mg_wgif_lstats st;        /**< Data path counters summed over the lcores. */
 	uint64_t sent_handshakes;
+	uint64_t staged_sent;            /**< Packets held during a handshake, then sent. */
+	uint64_t staged_dropped;         /**< Packets held during a handshake, then dropped. */
 };
 
 /**

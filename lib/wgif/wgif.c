@@ -86,11 +86,36 @@ out:
 	return t;
 }
 
+/* Drop every packet held for @p wp. */
+static void
+unstage_drop(struct mg_wgif *itf, struct mg_wgif_peer *wp)
+{
+	for (uint16_t i = 0; i < wp->nstaged; i++)
+		rte_pktmbuf_free(wp->staged[i]);
+	itf->staged_dropped += wp->nstaged;
+	wp->nstaged = 0;
+}
+
+static void
+ring_drain_free(struct rte_ring *r)
+{
+	struct rte_mbuf *m;
+
+	if (r == NULL)
+		return;
+	while (rte_ring_dequeue(r, (void **)&m) == 0)
+		rte_pktmbuf_free(m);
+	rte_ring_free(r);
+}
+
 static void
 itf_free(struct mg_wgif *itf)
 {
 	if (itf == NULL)
 		return;
+	for (unsigned int i = 0; i < itf->npeers; i++)
+		unstage_drop(itf, &itf->peers[i]);
+	ring_drain_free(itf->stage);
 	mg_wg_aip_free(itf->aip);
 	mg_wg_iface_destroy(itf->wg);
 	if (itf->hs != NULL) {
@@ -137,7 +162,9 @@ mg_wgif_create(struct mg_dp *dp, const struct mg_iface *ifc, struct mg_error *er
 	mg_strlcpy(itf->name, ifc->name, sizeof(itf->name));
 	snprintf(rname, sizeof(rname), "wghs-%u", ifc->id);
 	itf->hs = rte_ring_create(rname, MG_WGIF_HS_RING, (int)rte_socket_id(), RING_F_SC_DEQ);
-	if (itf->hs == NULL) {
+	snprintf(rname, sizeof(rname), "wgst-%u", ifc->id);
+	itf->stage = rte_ring_create(rname, MG_WGIF_STAGE_RING, (int)rte_socket_id(), RING_F_SC_DEQ);
+	if (itf->hs == NULL || itf->stage == NULL) {
 		rc = mg_error_set(err, ENOMEM, "", "cannot create the handshake ring");
 		goto fail;
 	}
@@ -393,6 +420,67 @@ tick_cb(void *arg, struct mg_wg_peer *peer, uint32_t actions)
 		send_initiation(t->dp, t->itf, wp, t->now);
 	if (actions & MG_WG_ACT_SEND_KEEPALIVE)
 		send_keepalive(t->dp, t->itf, wp, t->now);
+	if (actions & MG_WG_ACT_GIVE_UP)
+		unstage_drop(t->itf, wp);
+}
+
+/* Take packets the workers held back for want of a session: queue them per peer. */
+static void
+stage_take(struct mg_wgif *itf)
+{
+	const struct mg_wg_aip *aip = itf->aip;
+	struct rte_mbuf *pkts[64];
+	unsigned int n;
+
+	while ((n = rte_ring_sc_dequeue_burst(itf->stage, (void **)pkts, RTE_DIM(pkts), NULL)) > 0) {
+		for (unsigned int i = 0; i < n; i++) {
+			const uint8_t *p = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
+			struct mg_wg_peer *peer;
+			struct mg_wgif_peer *wp;
+			uint32_t a;
+
+			if ((p[0] >> 4) == 4) {
+				memcpy(&a, p + 16, 4);
+				peer = mg_wg_aip_lookup4(aip, a);
+			} else {
+				peer = mg_wg_aip_lookup6(aip, p + 24);
+			}
+			wp = peer != NULL ? mg_wg_peer_user(peer) : NULL;
+			if (wp == NULL || wp->nstaged == MG_WGIF_STAGE_PEER) {
+				rte_pktmbuf_free(pkts[i]);
+				itf->staged_dropped++;
+				continue;
+			}
+			wp->staged[wp->nstaged++] = pkts[i];
+		}
+	}
+}
+
+/* Send held packets of peers that have a session now: they are routed again into the tunnel. */
+static void
+stage_flush(struct mg_dp *dp, struct mg_wgif *itf, uint64_t now)
+{
+	for (unsigned int i = 0; i < itf->npeers; i++) {
+		struct mg_wgif_peer *wp = &itf->peers[i];
+
+		if (wp->nstaged == 0 || mg_wg_peer_tx_keypair(wp->p, now) == NULL)
+			continue;
+		for (uint16_t k = 0; k < wp->nstaged; k++) {
+			struct rte_mbuf *m = wp->staged[k];
+			struct mg_meta *md = mg_meta(m);
+			const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+
+			/* The TTL was decremented on the way in: no second time. */
+			md->net = itf->net;
+			md->flags |= MG_META_LOCAL;
+			md->punt = (p[0] >> 4) == 4 ? MG_INJECT_IP4 : MG_INJECT_IP6;
+			if (mg_dp_inject(dp, m) == 0)
+				itf->staged_sent++;
+			else
+				itf->staged_dropped++;
+		}
+		wp->nstaged = 0;
+	}
 }
 
 /* One handshake message from the ring. Consumes @p m. */
@@ -459,6 +547,12 @@ mg_wgif_poll(struct mg_dp *dp, uint64_t now)
 		for (unsigned int k = 0; k < n; k++)
 			handshake_one(dp, itf, pkts[k], now);
 		done += n;
+		if (rte_ring_count(itf->stage) != 0) {
+			stage_take(itf);
+			/* A handshake is wanted now, not at the next tick. */
+			itf->next_tick = now;
+			done++;
+		}
 		/* Workers' requests (want handshake, confirmations) are folded in by the tick. */
 		if (n > 0 || now >= itf->next_tick || now + 100000000ull < itf->next_tick) {
 			struct tick_ctx t = {.dp = dp, .itf = itf, .now = now};
@@ -467,6 +561,7 @@ mg_wgif_poll(struct mg_dp *dp, uint64_t now)
 			/* At least every 100 ms: workers raise flags the tick must see. */
 			itf->next_tick = RTE_MIN(next, now + 100000000ull);
 		}
+		stage_flush(dp, itf, now);
 	}
 	return done;
 }
@@ -493,7 +588,8 @@ mg_wgif_pending(const struct mg_dp *dp)
 	if (w == NULL)
 		return false;
 	for (unsigned int i = 0; i < MG_WGIF_MAX; i++)
-		if (w->list[i] != NULL && rte_ring_count(w->list[i]->hs) != 0)
+		if (w->list[i] != NULL &&
+		    (rte_ring_count(w->list[i]->hs) != 0 || rte_ring_count(w->list[i]->stage) != 0))
 			return true;
 	return false;
 }
@@ -529,7 +625,10 @@ mg_wgif_info(struct mg_dp *dp, uint16_t ifindex, const struct mg_wg_spec *spec,
 		info->st.hs_queued += s->hs_queued;
 		info->st.hs_queue_full += s->hs_queue_full;
 		info->st.roamed += s->roamed;
+		info->st.staged += s->staged;
 	}
+	info->staged_sent = itf->staged_sent;
+	info->staged_dropped = itf->staged_dropped;
 	for (unsigned int i = 0; cb != NULL && i < itf->npeers; i++) {
 		struct mg_wgif_peer_info pi;
 
