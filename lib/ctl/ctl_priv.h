@@ -22,6 +22,7 @@ enum conn_mech {
 	MECH_MEMIF = 1,
 	MECH_KERNEL,
 	MECH_VLAN,
+	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
 };
 
 struct conn {
@@ -39,6 +40,7 @@ struct conn {
 	uint64_t expires_ns;       /* monotonic */
 	char netns[256];           /* a KERNEL interface moved here, or "" */
 	char tap[16];
+	char wg[MG_NAME_MAX];      /* the WireGuard interface created for it, or "" */
 	bool camel;                /* the client wrote protojson names */
 };
 
