@@ -167,5 +167,7 @@ const struct ctl_cmd *ctl_capture_cmds(void);
 const struct ctl_cmd *ctl_trace_cmds(void);
 /** cmd_rules.c */
 const struct ctl_cmd *ctl_rules_cmds(void);
+/** WireGuard interfaces and keys (cmd_wg.c). */
+const struct ctl_cmd *ctl_wg_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

@@ -27,6 +27,7 @@ static const struct {
 	{"Classification rules (REST)", ctl_rules_cmds},
 	{"Packet capture (REST)", ctl_capture_cmds},
 	{"Packet trace (REST)", ctl_trace_cmds},
+	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

@@ -1345,6 +1345,266 @@ load_services(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+/* ---- wireguard ---------------------------------------------------------------------- */
+
+/*
+ * A WireGuard key in standard base64 (44 characters ending in '='), decoded
+ * here so the config library needs no crypto. Never quotes the key back.
+ */
+static bool
+key_b64(const char *s, uint8_t key[MG_WG_KEY_BYTES])
+{
+	static const char al[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t acc = 0;
+	unsigned int bits = 0, o = 0;
+
+	if (strlen(s) != 44 || s[43] != '=')
+		return false;
+	for (unsigned int i = 0; i < 43; i++) {
+		const char *q = s[i] ? strchr(al, s[i]) : NULL;
+
+		if (q == NULL)
+			goto bad;
+		acc = acc << 6 | (uint32_t)(q - al);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o < MG_WG_KEY_BYTES)
+				key[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* 258 bits for 256: the last two must be zero. */
+	if (o != MG_WG_KEY_BYTES || (acc & ((1u << bits) - 1)) != 0)
+		goto bad;
+	return true;
+bad:
+	mg_wipe(key, MG_WG_KEY_BYTES);
+	return false;
+}
+
+/*
+ * Read key @key (inline base64) or @key_file (a file holding it, as `wg`
+ * takes them) of @map into @out. False if neither is present or on error
+ * (reported). Key text is wiped from our buffers.
+ */
+static bool
+rd_key(struct cfg *c, yaml_node_t *map, const char *path, const char *key, const char *key_file,
+       uint8_t out[MG_WG_KEY_BYTES], bool *present)
+{
+	char buf[128], p[160];
+	yaml_node_t *n = get(c, map, key), *nf = key_file ? get(c, map, key_file) : NULL;
+	bool ok = false;
+
+	*present = n != NULL || nf != NULL;
+	if (n != NULL && nf != NULL) {
+		subpath(p, sizeof(p), path, key_file);
+		cerr(c, nf, p, "give %s or %s, not both", key, key_file);
+		return false;
+	}
+	if (n != NULL) {
+		subpath(p, sizeof(p), path, key);
+		if (rd_str(c, map, path, key, buf, sizeof(buf)) && key_b64(buf, out))
+			ok = true;
+		else if (n->type == YAML_SCALAR_NODE)
+			cerr(c, n, p, "not a key: expected 44 characters of base64 ending in '=' "
+			     "(as `wg genkey` prints)");
+		mg_wipe(buf, sizeof(buf));
+		return ok;
+	}
+	if (nf != NULL) {
+		char fname[PATH_MAX];
+		FILE *f;
+
+		subpath(p, sizeof(p), path, key_file);
+		if (!rd_str(c, map, path, key_file, fname, sizeof(fname)))
+			return false;
+		f = fopen(fname, "r");
+		if (f == NULL) {
+			cerr(c, nf, p, "cannot read '%s': %s", fname, strerror(errno));
+			return false;
+		}
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			buf[strcspn(buf, "\r\n")] = '\0';
+			ok = key_b64(buf, out);
+		}
+		fclose(f);
+		mg_wipe(buf, sizeof(buf));
+		if (!ok)
+			cerr(c, nf, p, "'%s' does not hold a key (44 characters of base64)", fname);
+		return ok;
+	}
+	return false;
+}
+
+/* "192.0.2.1:51820" or "[2001:db8::1]:51820". */
+static bool
+parse_endpoint(const char *v, struct mg_ip *ip, uint16_t *port)
+{
+	char host[64];
+	const char *colon;
+	unsigned long long pv;
+
+	if (v[0] == '[') {
+		const char *end = strchr(v, ']');
+
+		if (end == NULL || end[1] != ':' || (size_t)(end - v - 1) >= sizeof(host))
+			return false;
+		memcpy(host, v + 1, (size_t)(end - v - 1));
+		host[end - v - 1] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL || (size_t)(colon - v) >= sizeof(host))
+			return false;
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+		if (strchr(host, ':') != NULL)
+			return false;
+	}
+	if (mg_ip_parse(host, ip) < 0 || !parse_uint(colon + 1, &pv) || pv == 0 || pv > 65535)
+		return false;
+	*port = (uint16_t)pv;
+	return true;
+}
+
+static bool
+load_wg_peer(struct cfg *c, yaml_node_t *item, const char *p, struct mg_wg_peer_spec *ps)
+{
+	static const char *const keys[] = {"public_key", "preshared_key", "preshared_key_file",
+					   "endpoint", "allowed_ips", "persistent_keepalive",
+					   NULL};
+	yaml_node_t *seq, *a;
+	char buf[96], pp[176], ap[192];
+	bool ok = true, present;
+	unsigned int i;
+
+	if (!check_map(c, item, p, keys))
+		return false;
+	if (!rd_key(c, item, p, "public_key", NULL, ps->public_key, &present)) {
+		if (!present)
+			cerr(c, item, p, "a peer needs a public_key");
+		ok = false;
+	}
+	ps->has_psk = rd_key(c, item, p, "preshared_key", "preshared_key_file", ps->preshared_key,
+			     &present);
+	ok = ok && (ps->has_psk || !present);
+	if (get(c, item, "endpoint") != NULL) {
+		subpath(pp, sizeof(pp), p, "endpoint");
+		if (!rd_str(c, item, p, "endpoint", buf, sizeof(buf)) ||
+		    !parse_endpoint(buf, &ps->endpoint, &ps->endpoint_port)) {
+			cerr(c, get(c, item, "endpoint"), pp,
+			     "not an endpoint (like 192.0.2.1:51820 or [2001:db8::1]:51820)");
+			ok = false;
+		}
+	}
+	if (get(c, item, "persistent_keepalive") != NULL)
+		ok = rd_u16(c, item, p, "persistent_keepalive", 0, 65535,
+			    &ps->persistent_keepalive) && ok;
+	seq = get_seq(c, item, p, "allowed_ips");
+	if (seq != NULL) {
+		subpath(pp, sizeof(pp), p, "allowed_ips");
+		SEQ_FOREACH(c, seq, i, a) {
+			const char *v;
+
+			idxpath(ap, sizeof(ap), pp, i);
+			v = scalar(c, a, ap);
+			if (v == NULL) {
+				ok = false;
+				continue;
+			}
+			if (ps->nallowed >= MG_WG_MAX_ALLOWED) {
+				cerr(c, a, ap, "too many allowed IPs (at most %u)", MG_WG_MAX_ALLOWED);
+				ok = false;
+				break;
+			}
+			if (mg_prefix_parse(v, &ps->allowed[ps->nallowed]) < 0 ||
+			    strchr(v, '/') == NULL) {
+				cerr(c, a, ap, "'%s' is not a prefix (like 10.0.0.2/32 or fd00::/64)",
+				     v);
+				ok = false;
+				continue;
+			}
+			ps->nallowed++;
+		}
+	}
+	return ok;
+}
+
+static void
+load_wireguard(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "mtu", "listen_port",
+					   "private_key", "private_key_file", "ipv4", "ipv6",
+					   "peers", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "wireguard"), *item, *pseq, *pi;
+	struct mg_error e;
+	unsigned int i, k;
+	char p[64], pp[96];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_wg_spec s;
+		bool ok = true, present;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "wireguard", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a WireGuard interface needs a name");
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (!rd_u16(c, item, p, "listen_port", 1, 65535, &s.listen_port)) {
+			if (get(c, item, "listen_port") == NULL)
+				cerr(c, item, p, "a WireGuard interface needs a listen_port");
+			ok = false;
+		}
+		if (!rd_key(c, item, p, "private_key", "private_key_file", s.private_key,
+			    &present)) {
+			if (!present)
+				cerr(c, item, p, "a WireGuard interface needs a private_key or "
+				     "private_key_file");
+			ok = false;
+		}
+		pseq = get_seq(c, item, p, "peers");
+		if (pseq != NULL) {
+			unsigned int n = (unsigned int)(pseq->data.sequence.items.top -
+							pseq->data.sequence.items.start);
+
+			if (n > MG_WG_MAX_PEERS) {
+				subpath(pp, sizeof(pp), p, "peers");
+				cerr(c, pseq, pp, "too many peers (at most %u)", MG_WG_MAX_PEERS);
+				ok = false;
+			} else if (n > 0) {
+				s.peers = calloc(n, sizeof(*s.peers));
+				if (s.peers == NULL) {
+					cerr(c, pseq, p, "out of memory");
+					continue;
+				}
+				for (k = 0; k < n; k++) {
+					pi = node_at(c, pseq->data.sequence.items.start[k]);
+					snprintf(pp, sizeof(pp), "%s.peers[%u]", p, k);
+					ok = load_wg_peer(c, pi, pp, &s.peers[s.npeers++]) && ok;
+				}
+			}
+		}
+		if (ok && mg_model_wg_add(c->m, &s, &e) < 0)
+			model_err(c, item, p, &e);
+		else if (ok) {
+			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		}
+		mg_wg_spec_free(&s);
+	}
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static unsigned int
@@ -1352,7 +1612,7 @@ load_doc(struct cfg *c)
 {
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
-					  "classify", "stats", "log", "services", NULL};
+					  "classify", "stats", "log", "services", "wireguard", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -1384,6 +1644,7 @@ load_doc(struct cfg *c)
 	}
 	load_networks(c, root);
 	load_ports(c, root);
+	load_wireguard(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
 	load_services(c, root);

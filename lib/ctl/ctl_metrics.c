@@ -243,6 +243,7 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 #undef G
 #undef C
 	ctl_rules_metrics(c, f);
+	ctl_wg_metrics(c, f);
 	fclose(f);
 	free(s);
 	return text;

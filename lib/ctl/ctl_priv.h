@@ -3,6 +3,7 @@
 #define MG_CTL_PRIV_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "ctl_json.h"
 #include "mg_ctl.h"
@@ -21,6 +22,7 @@ enum conn_mech {
 	MECH_MEMIF = 1,
 	MECH_KERNEL,
 	MECH_VLAN,
+	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
 };
 
 struct conn {
@@ -38,6 +40,7 @@ struct conn {
 	uint64_t expires_ns;       /* monotonic */
 	char netns[256];           /* a KERNEL interface moved here, or "" */
 	char tap[16];
+	char wg[MG_NAME_MAX];      /* the WireGuard interface created for it, or "" */
 	bool camel;                /* the client wrote protojson names */
 };
 
@@ -170,5 +173,14 @@ void ctl_rules_metrics(struct mg_ctl *c, FILE *f);
 
 /* ctl_metrics.c */
 char *ctl_metrics_text(struct mg_ctl *c, size_t *len);
+
+/* ctl_wg.c: WireGuard interfaces (never renders private or preshared keys). */
+json_t *ctl_wg_json(struct mg_ctl *c, const struct mg_iface *ifc);
+json_t *ctl_wg_list_json(struct mg_ctl *c);
+void ctl_wg_metrics(struct mg_ctl *c, FILE *f);
+int ctl_wg_add(struct mg_ctl *c, json_t *body, struct mg_error *err);
+int ctl_wg_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Overwrite the key strings of a POST /v1/wireguard body in place (NULL is a no-op). */
+void ctl_wg_wipe_body(json_t *body);
 
 #endif

@@ -18,6 +18,7 @@
  *   /v1/neighbors/IFACE/IP      DELETE
  *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
+ *   /v1/wireguard[/NAME]        GET POST DELETE (WireGuard interfaces; keys never shown)
  *   /v1/stats                   GET
  *   /metrics                    GET (Prometheus text)
  *
@@ -214,8 +215,10 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	struct mg_if_counters ic;
 
 	json_object_set_new(o, "name", json_string(ifc->name));
-	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" : "port"));
-	json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
+	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
+						   ifc->kind == MG_IFACE_WG ? "wireguard" : "port"));
+	if (ifc->kind != MG_IFACE_WG)
+		json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
 	json_object_set_new(o, "vlan", json_integer(ifc->vlan));
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
 	json_object_set_new(o, "mtu", json_integer(ifc->mtu));
@@ -1370,6 +1373,56 @@ h_trace(struct mg_ctl *c, const char *method, const struct req *rq)
 }
 
 static struct resp
+h_wireguard(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	const struct mg_iface *ifc;
+	struct mg_error e;
+
+	if (nseg == 2) {
+		if (!strcmp(method, "GET"))
+			return json_resp(200, ctl_wg_list_json(c));
+		if (!strcmp(method, "POST")) {
+			json_t *body = parse_body(rq, &e);
+			int rc = body == NULL ? -1 : ctl_wg_add(c, body, &e);
+			char name[MG_NAME_MAX] = "";
+
+			if (body != NULL && json_is_string(json_object_get(body, "name")))
+				mg_strlcpy(name, json_string_value(json_object_get(body, "name")),
+					   sizeof(name));
+			/* The body held keys (on_done wipes the raw text). */
+			ctl_wg_wipe_body(body);
+			json_decref(body);
+			if (rc < 0) {
+				c->requests_failed++;
+				return err_resp(&e);
+			}
+			c->requests_ok++;
+			ifc = mg_model_iface_find(c->env.model, name);
+			return ifc ? json_resp(201, ctl_wg_json(c, ifc)) : json_resp(201, json_object());
+		}
+		return not_allowed("GET, POST");
+	}
+	if (nseg == 3) {
+		ifc = mg_model_iface_find(c->env.model, seg[2]);
+		if (ifc != NULL && ifc->kind != MG_IFACE_WG)
+			ifc = NULL;
+		if (!strcmp(method, "GET"))
+			return ifc ? json_resp(200, ctl_wg_json(c, ifc))
+				   : simple_err(404, ENOENT, "name", "no such WireGuard interface");
+		if (!strcmp(method, "DELETE")) {
+			if (ctl_wg_del(c, seg[2], &e) < 0) {
+				c->requests_failed++;
+				return err_resp(&e);
+			}
+			c->requests_ok++;
+			return (struct resp){.status = 204};
+		}
+		return not_allowed("GET, DELETE");
+	}
+	return no_resource();
+}
+
+static struct resp
 dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
 	char path[1024], *seg[16], *save, *tok;
@@ -1421,6 +1474,8 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_trace(c, method, rq);
 	if (!strcmp(seg[1], "captures") && nseg <= 4)
 		return h_captures(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "wireguard"))
+		return h_wireguard(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {
@@ -1512,6 +1567,9 @@ on_done(void *cls, struct MHD_Connection *hc, void **con_cls, enum MHD_RequestTe
 	struct req *rq = *con_cls;
 
 	if (rq != NULL) {
+		/* Bodies may hold keys (POST /v1/wireguard). */
+		if (rq->body != NULL)
+			mg_wipe(rq->body, rq->len);
 		free(rq->body);
 		free(rq);
 	}

@@ -118,7 +118,15 @@ struct mg_cls_set;
 	_(PORT_DOWN, "port-down", "egress port is stopped or gone")                         \
 	_(NO_MBUF, "no-mbuf", "mbuf pool exhausted")                                       \
 	_(SVC_NO_ENDPOINT, "service-no-endpoint", "service has no usable endpoint")        \
-	_(SVC_UNREACHABLE, "service-endpoint-unreachable", "service endpoint is not a resolved neighbor")
+	_(SVC_UNREACHABLE, "service-endpoint-unreachable", "service endpoint is not a resolved neighbor") \
+	_(WG_NO_IFACE, "wg-no-interface", "UDP to a WireGuard port of another network")     \
+	_(WG_RX_ERROR, "wg-rx-error", "WireGuard message refused (see wireguard counters)") \
+	_(WG_SRC_NOT_ALLOWED, "wg-source-not-allowed", "decrypted source not in the peer's allowed IPs") \
+	_(WG_HS_QUEUE, "wg-handshake-queue-full", "WireGuard handshake queue full (under load)") \
+	_(WG_NO_PEER, "wg-no-peer", "no WireGuard peer allows the destination")             \
+	_(WG_NO_SESSION, "wg-no-session", "no WireGuard session yet (handshake started)")   \
+	_(WG_NO_ENDPOINT, "wg-no-endpoint", "WireGuard peer's endpoint is not known yet")   \
+	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -197,6 +205,7 @@ enum mg_adj_type {
 	MG_ADJ_GLEAN,        /**< Connected subnet: resolve the destination. */
 	MG_ADJ_NEIGHBOR,     /**< A resolved (or resolving) neighbor. */
 	MG_ADJ_SERVICE,      /**< A service's VIP: the service node (ifindex = service id). */
+	MG_ADJ_WG,           /**< Into WireGuard interface @c ifindex (wg-output). */
 };
 
 /** Well-known adjacency ids shared by every network. */
@@ -408,6 +417,10 @@ struct mg_dp {
 	unsigned int main_lcore;
 	int main_wake_fd;                    /**< eventfd: workers wake a sleeping main lcore. */
 	int main_sleeping;                   /**< Set while the main lcore waits. */
+	/** WireGuard data plane state (lib/wgif, struct mg_wgif_dp), NULL until the first one. */
+	void *wg;
+	/** UDP ports WireGuard interfaces listen on (bit per port; lib/wgif sets them). */
+	uint64_t wg_ports[65536 / 64];
 };
 
 /**

@@ -316,6 +316,7 @@ mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *mi, uint16_t ethdev,
 	memset(ifc, 0, sizeof(*ifc));
 	ifc->ifindex = mi->id;
 	ifc->port = ethdev;
+	ifc->tunnel = mi->kind == MG_IFACE_WG;
 	ifc->vlan = mi->vlan;
 	ifc->net = mi->network;
 	ifc->mtu = mi->mtu;
@@ -364,7 +365,9 @@ glean_get(struct mg_fwd *f, struct fwd_iface *ifc, uint8_t family)
 	int i = family == AF_INET ? 0 : 1;
 
 	if (ifc->glean[i] == 0) {
-		ifc->glean[i] = mg_dp_adj_alloc(f->dp, MG_ADJ_GLEAN, family, ifc->ifindex);
+		/* On a tunnel every destination is on-link: straight into it. */
+		ifc->glean[i] = mg_dp_adj_alloc(f->dp, ifc->tunnel ? MG_ADJ_WG : MG_ADJ_GLEAN, family,
+						ifc->ifindex);
 		if (ifc->glean[i] == 0)
 			return 0;
 	}
@@ -501,7 +504,7 @@ route_target_get(struct mg_fwd *f, const struct mg_route *r, uint32_t *adj, stru
 	ifc = fwd_iface(f, r->iface);
 	if (ifc == NULL)
 		return mg_error_set(err, ENOENT, "interface", "interface %u is not up", r->iface);
-	if (r->via.family != 0) {
+	if (r->via.family != 0 && !ifc->tunnel) {
 		nb = fwd_nbr_get(f, r->iface, &r->via, err);
 		if (nb == NULL)
 			return -err->code;
@@ -520,7 +523,7 @@ route_target_put(struct mg_fwd *f, const struct mg_route *r)
 {
 	if (r->action != MG_ROUTE_FORWARD)
 		return;
-	if (r->via.family != 0) {
+	if (r->via.family != 0 && !(fwd_iface(f, r->iface) && fwd_iface(f, r->iface)->tunnel)) {
 		struct nbr *nb = fwd_nbr_find(f, r->iface, &r->via);
 
 		if (nb != NULL)

@@ -28,6 +28,7 @@
 #include "mg_port.h"
 #include "mg_stats.h"
 #include "mg_svc_setup.h"
+#include "mg_wgif.h"
 #include "mg_workers.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_gw_logtype, gw, INFO);
@@ -240,6 +241,29 @@ be_neigh_add(void *ctx, const struct mg_neigh *n, struct mg_error *err)
 	struct gw *g = ctx;
 
 	return mg_fwd_neigh_add(g->fwd, n, err);
+}
+
+static int
+be_wg_add(void *ctx, const struct mg_iface *ifc, struct mg_error *err)
+{
+	struct gw *g = ctx;
+	int rc = mg_fwd_iface_add(g->fwd, ifc, MG_IF_NONE, err);
+
+	if (rc < 0)
+		return rc;
+	rc = mg_wgif_create(g->dp, ifc, err);
+	if (rc < 0)
+		mg_fwd_iface_del(g->fwd, ifc->id);
+	return rc;
+}
+
+static void
+be_wg_del(void *ctx, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+
+	mg_wgif_destroy(g->dp, ifc->id);
+	mg_fwd_iface_del(g->fwd, ifc->id);
 }
 
 static void
@@ -511,6 +535,8 @@ main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 
 	if (t != 0 && t < until)
 		until = t;
+	if (mg_wgif_next_timer(g->dp) < until)
+		until = mg_wgif_next_timer(g->dp);
 	if (g->next_stats_ns < until)
 		until = g->next_stats_ns;
 	if (g->capture != NULL && mg_capture_timeout(g->capture) < until - now)
@@ -532,7 +558,7 @@ main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 	}
 	__atomic_store_n(&g->dp->main_sleeping, 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!punt_pending(g)) {
+	if (!punt_pending(g) && !mg_wgif_pending(g->dp)) {
 		ts.tv_sec = (time_t)((until - now) / 1000000000ull);
 		ts.tv_nsec = (long)((until - now) % 1000000000ull);
 		ppoll(pfd, n + 1, &ts, NULL);
@@ -560,6 +586,7 @@ main_loop(struct gw *g)
 			got += n;
 		}
 		mg_fwd_timer(g->fwd, now);
+		got += mg_wgif_poll(g->dp, now);
 		mg_dp_reclaim(g->dp);
 		if (now >= g->next_police_ns) {
 			mg_gw_cls_rebalance(g->dp);
@@ -902,6 +929,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.neigh_add = be_neigh_add,
 		.neigh_del = be_neigh_del,
 		.rules_set = be_rules_set,
+		.wg_add = be_wg_add,
+		.wg_del = be_wg_del,
 	};
 	if (mg_ctl_state_exists(g->st.state_dir)) {
 		/* Durable state wins over the file's objects: start empty, restore below. */
@@ -997,6 +1026,8 @@ out:
 	mg_svc_teardown();
 	if (g->model != NULL)
 		mg_model_set_backend(g->model, NULL);
+	if (g->dp != NULL)
+		mg_wgif_fini(g->dp);
 	mg_fwd_destroy(g->fwd);
 	if (g->dp != NULL) {
 		mg_gw_cls_destroy(g->dp);

@@ -55,6 +55,7 @@ enum mg_route_action {
 enum mg_iface_kind {
 	MG_IFACE_PORT = 0,  /**< A port's untagged interface. */
 	MG_IFACE_VLAN,      /**< An 802.1Q sub-interface of a port. */
+	MG_IFACE_WG,        /**< A WireGuard tunnel (no port; see struct mg_wg_spec). */
 };
 
 /* ---- Requests ---------------------------------------------------------- */
@@ -104,6 +105,46 @@ struct mg_neigh_spec {
 	struct mg_mac mac;
 };
 
+#define MG_WG_KEY_BYTES 32
+#define MG_WG_MAX_PEERS 256      /**< Peers per WireGuard interface. */
+#define MG_WG_MAX_ALLOWED 64     /**< Allowed-IPs prefixes per peer. */
+#define MG_WG_MTU_DEFAULT 1420
+
+/** One peer of a WireGuard interface. */
+struct mg_wg_peer_spec {
+	uint8_t public_key[MG_WG_KEY_BYTES];
+	uint8_t preshared_key[MG_WG_KEY_BYTES]; /**< Secret; valid if has_psk. */
+	bool has_psk;
+	struct mg_ip endpoint;      /**< family 0: none (learnt from the peer). */
+	uint16_t endpoint_port;
+	uint16_t persistent_keepalive; /**< Seconds, 0 = off. */
+	uint16_t nallowed;
+	struct mg_prefix allowed[MG_WG_MAX_ALLOWED];
+};
+
+/**
+ * A WireGuard interface: a point-to-point tunnel interface of @c network
+ * (routes and connected subnets lead into it, decrypted packets come out
+ * into it) whose UDP messages travel in @c underlay. Holds secrets: copies
+ * are made with mg_wg_spec_copy and released with mg_wg_spec_free, which
+ * wipes them.
+ */
+struct mg_wg_spec {
+	char name[MG_NAME_MAX];
+	char network[MG_NAME_MAX];  /**< Inner network; empty: "default". */
+	char underlay[MG_NAME_MAX]; /**< Network of the UDP messages; empty: same as network. */
+	uint16_t mtu;               /**< 0 means MG_WG_MTU_DEFAULT. */
+	uint16_t listen_port;       /**< 1..65535, unique among WireGuard interfaces. */
+	uint8_t private_key[MG_WG_KEY_BYTES]; /**< Secret. */
+	uint16_t npeers;
+	struct mg_wg_peer_spec *peers; /**< npeers entries (heap). */
+};
+
+/** Deep copy of @p s (peers included) into @p d; 0 or -ENOMEM. */
+int mg_wg_spec_copy(struct mg_wg_spec *d, const struct mg_wg_spec *s);
+/** Wipe the keys of @p s and free its peers; the struct itself is the caller's. */
+void mg_wg_spec_free(struct mg_wg_spec *s);
+
 /* ---- Objects ------------------------------------------------------------ */
 
 struct mg_network {
@@ -141,6 +182,8 @@ struct mg_iface {
 	uint8_t naddr6;
 	struct mg_ip ll6;           /**< Its IPv6 link-local address (EUI-64). */
 	uint32_t nroutes;           /**< Static routes and neighbors that use it. */
+	struct mg_wg_spec *wg;      /**< MG_IFACE_WG: its settings (model-owned), else NULL. */
+	uint16_t underlay;          /**< MG_IFACE_WG: network id of its UDP messages. */
 };
 
 struct mg_route {
@@ -190,6 +233,9 @@ struct mg_model_backend {
 	/** Install network @p net's classification rules (NULL: none). See mg_rules.h. */
 	int (*rules_set)(void *ctx, uint16_t net, const struct mg_ruleset *rs,
 			 struct mg_error *err);
+	/** Bring up WireGuard interface @p ifc (ifc->wg holds its settings). */
+	int (*wg_add)(void *ctx, const struct mg_iface *ifc, struct mg_error *err);
+	void (*wg_del)(void *ctx, const struct mg_iface *ifc);
 };
 
 /** Limits the model enforces (the data plane's table sizes). */
@@ -231,6 +277,14 @@ void mg_model_neigh_spec(const struct mg_model *m, const struct mg_neigh *n,
 int mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_error *err);
 int mg_model_neigh_del(struct mg_model *m, const char *iface, const struct mg_ip *ip,
 		       struct mg_error *err);
+/**
+ * Add a WireGuard interface (addresses are added afterwards like any
+ * interface's). Checks names, networks, the listen port, duplicate peer
+ * keys and allowed IPs claimed twice. The model keeps its own copy of @p s.
+ */
+int mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error *err);
+/** Remove a WireGuard interface that no route uses. */
+int mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err);
 
 /* Read access. Pointers stay valid until the next change. */
 const struct mg_network *mg_model_network_find(const struct mg_model *m, const char *name);

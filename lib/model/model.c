@@ -104,6 +104,11 @@ mg_model_destroy(struct mg_model *m)
 {
 	if (m == NULL)
 		return;
+	for (unsigned int i = 0; m->ifaces != NULL && i < m->iface_end; i++)
+		if (m->ifaces[i].wg != NULL) {
+			mg_wg_spec_free(m->ifaces[i].wg);
+			free(m->ifaces[i].wg);
+		}
 	free(m->ifaces);
 	free(m->routes);
 	free(m->route_used);
@@ -1300,6 +1305,17 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
+		if (!ifc->used || ifc->kind != MG_IFACE_WG || be->wg_add == NULL)
+			continue;
+		rc = be->wg_add(be->ctx, ifc, err);
+		if (rc < 0) {
+			mg_error_prefix_field(err, "wireguard[%s]", ifc->name);
+			return rc;
+		}
+	}
+	for (unsigned int i = 0; i < m->iface_end; i++) {
+		struct mg_iface *ifc = &m->ifaces[i];
+
 		if (!ifc->used || be->addr_add == NULL)
 			continue;
 		for (unsigned int j = 0; j < ifc->naddr4; j++)
@@ -1318,4 +1334,186 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 		    (rc = be->route_add(be->ctx, &m->routes[i], err)) < 0)
 			return rc;
 	return mg_rules_replay(m, err);
+}
+
+/* ---- WireGuard interfaces ------------------------------------------------------------ */
+
+int
+mg_wg_spec_copy(struct mg_wg_spec *d, const struct mg_wg_spec *s)
+{
+	*d = *s;
+	d->peers = NULL;
+	if (s->npeers == 0)
+		return 0;
+	d->peers = malloc(s->npeers * sizeof(*d->peers));
+	if (d->peers == NULL) {
+		mg_wipe(d->private_key, sizeof(d->private_key));
+		d->npeers = 0;
+		return -ENOMEM;
+	}
+	memcpy(d->peers, s->peers, s->npeers * sizeof(*d->peers));
+	return 0;
+}
+
+void
+mg_wg_spec_free(struct mg_wg_spec *s)
+{
+	if (s == NULL)
+		return;
+	mg_wipe(s->private_key, sizeof(s->private_key));
+	if (s->peers != NULL) {
+		mg_wipe(s->peers, s->npeers * sizeof(*s->peers));
+		free(s->peers);
+	}
+	s->peers = NULL;
+	s->npeers = 0;
+}
+
+static bool
+key_is_zero(const uint8_t *k)
+{
+	uint8_t acc = 0;
+
+	for (unsigned int i = 0; i < MG_WG_KEY_BYTES; i++)
+		acc |= k[i];
+	return acc == 0;
+}
+
+/* Check the peers of @p s: keys, endpoints, allowed IPs. */
+static int
+wg_peers_check(const struct mg_wg_spec *s, struct mg_error *err)
+{
+	char b[MG_PREFIX_STRLEN], f[48];
+
+	if (s->npeers > MG_WG_MAX_PEERS)
+		return mg_error_set(err, EINVAL, "peers", "too many peers (at most %u)",
+				    MG_WG_MAX_PEERS);
+	for (unsigned int i = 0; i < s->npeers; i++) {
+		const struct mg_wg_peer_spec *p = &s->peers[i];
+
+		snprintf(f, sizeof(f), "peers[%u].public_key", i);
+		if (key_is_zero(p->public_key))
+			return mg_error_set(err, EINVAL, f, "a peer needs a public key");
+		for (unsigned int j = 0; j < i; j++)
+			if (memcmp(s->peers[j].public_key, p->public_key, MG_WG_KEY_BYTES) == 0)
+				return mg_error_set(err, EEXIST, f, "the same key as peers[%u]", j);
+		snprintf(f, sizeof(f), "peers[%u].endpoint", i);
+		if (p->endpoint.family != 0 && p->endpoint_port == 0)
+			return mg_error_set(err, EINVAL, f, "needs a port");
+		snprintf(f, sizeof(f), "peers[%u].allowed_ips", i);
+		if (p->nallowed > MG_WG_MAX_ALLOWED)
+			return mg_error_set(err, EINVAL, f, "at most %u", MG_WG_MAX_ALLOWED);
+		for (unsigned int a = 0; a < p->nallowed; a++) {
+			struct mg_prefix pa = p->allowed[a];
+
+			mg_prefix_mask(&pa);
+			/* The same prefix for two peers: `wg` would move it silently; refuse. */
+			for (unsigned int j = 0; j <= i; j++)
+				for (unsigned int k = 0; k < s->peers[j].nallowed; k++) {
+					struct mg_prefix pb = s->peers[j].allowed[k];
+
+					if (j == i && k >= a)
+						break;
+					mg_prefix_mask(&pb);
+					if (pb.len == pa.len && mg_ip_equal(&pa.addr, &pb.addr))
+						return mg_error_set(err, EEXIST, f,
+								    "%s is already allowed for peers[%u]",
+								    mg_prefix_fmt(&pa, b, sizeof(b)), j);
+				}
+		}
+	}
+	return 0;
+}
+
+int
+mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error *err)
+{
+	const struct mg_network *net, *under;
+	struct mg_iface *ifc;
+	uint16_t mtu = s->mtu ? s->mtu : MG_WG_MTU_DEFAULT;
+	int rc;
+
+	if (!mg_name_valid(s->name) || strchr(s->name, '.') != NULL)
+		return mg_error_set(err, EINVAL, "name",
+				    "invalid interface name '%s': use 1-31 of A-Z a-z 0-9 _ - :",
+				    s->name);
+	if (iface_name_taken(m, s->name))
+		return mg_error_set(err, EEXIST, "name", "interface '%s' already exists", s->name);
+	net = resolve_network(m, s->network, "network", err);
+	if (net == NULL)
+		return -err->code;
+	under = s->underlay[0] ? resolve_network(m, s->underlay, "underlay", err) : net;
+	if (under == NULL)
+		return -err->code;
+	if (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX)
+		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", mtu,
+				    MG_MTU_MIN, MG_MTU_MAX);
+	if (s->listen_port == 0)
+		return mg_error_set(err, EINVAL, "listen_port", "a listen port (1-65535) is required");
+	if (key_is_zero(s->private_key))
+		return mg_error_set(err, EINVAL, "private_key", "a private key is required");
+	for (unsigned int i = 0; i < m->iface_end; i++)
+		if (m->ifaces[i].used && m->ifaces[i].wg != NULL &&
+		    m->ifaces[i].wg->listen_port == s->listen_port)
+			return mg_error_set(err, EEXIST, "listen_port",
+					    "port %u is already used by WireGuard interface '%s'",
+					    s->listen_port, m->ifaces[i].name);
+	rc = wg_peers_check(s, err);
+	if (rc < 0)
+		return rc;
+	ifc = iface_alloc(m);
+	if (ifc == NULL)
+		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+				    MG_MODEL_MAX_IFACES);
+	ifc->wg = calloc(1, sizeof(*ifc->wg));
+	if (ifc->wg == NULL || mg_wg_spec_copy(ifc->wg, s) < 0) {
+		free(ifc->wg);
+		ifc->wg = NULL;
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	}
+	ifc->kind = MG_IFACE_WG;
+	mg_strlcpy(ifc->name, s->name, sizeof(ifc->name));
+	mg_strlcpy(ifc->wg->network, net->spec.name, sizeof(ifc->wg->network));
+	mg_strlcpy(ifc->wg->underlay, under->spec.name, sizeof(ifc->wg->underlay));
+	ifc->wg->mtu = mtu;
+	ifc->port = UINT16_MAX;
+	ifc->network = net->id;
+	ifc->underlay = under->id;
+	ifc->mtu = mtu;
+	/* No MAC: the link-local address forwarding control derives from the zero MAC. */
+	mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
+	if (m->be != NULL && m->be->wg_add != NULL) {
+		rc = m->be->wg_add(m->be->ctx, ifc, err);
+		if (rc < 0) {
+			mg_wg_spec_free(ifc->wg);
+			free(ifc->wg);
+			ifc->wg = NULL;
+			return rc;
+		}
+	}
+	ifc->used = true;
+	m->nets[net->id].nifaces++;
+	return 0;
+}
+
+int
+mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
+{
+	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, name);
+
+	if (ifc == NULL || ifc->kind != MG_IFACE_WG)
+		return mg_error_set(err, ENOENT, "name", "no WireGuard interface named '%s'", name);
+	if (ifc->nroutes > 0)
+		return mg_error_set(err, EBUSY, "name",
+				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
+				    ifc->nroutes);
+	iface_addrs_clear(m, ifc);
+	if (m->be != NULL && m->be->wg_del != NULL)
+		m->be->wg_del(m->be->ctx, ifc);
+	m->nets[ifc->network].nifaces--;
+	mg_wg_spec_free(ifc->wg);
+	free(ifc->wg);
+	ifc->wg = NULL;
+	ifc->used = false;
+	return 0;
 }

@@ -63,6 +63,36 @@ ip4_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	return LK_NEXT_TX;
 }
 
+/*
+ * Into a WireGuard interface: TTL and the tunnel's MTU (DF set: fragmentation
+ * needed; DF clear: the outer packet is fragmented instead), then wg-output.
+ */
+static inline uint16_t
+ip4_to_wg(const struct mg_dp *dp, const struct mg_adj *a, struct rte_mbuf *m, struct mg_meta *md)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	const struct mg_dp_iface *ifc = mg_dp_iface(dp, a->ifindex);
+	const int transit = !(md->flags & MG_META_LOCAL);
+
+	if (unlikely(ifc == NULL)) {
+		md->drop = MG_DROP_PORT_DOWN;
+		return LK_NEXT_DROP;
+	}
+	if (unlikely(transit && ip->time_to_live <= 1)) {
+		mg_set_icmp(m, MG_DROP_IP4_TTL, MG_ICMP4_TIME_EXCEEDED, MG_ICMP4_TTL_EXCEEDED, 0);
+		return LK_NEXT_ICMP;
+	}
+	if (unlikely(rte_be_to_cpu_16(ip->total_length) > ifc->mtu &&
+		     (ip->fragment_offset & MG_IP4_DF_BE))) {
+		mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP4_DEST_UNREACH,
+			    MG_ICMP4_UNREACH_FRAG_NEEDED, ifc->mtu);
+		return LK_NEXT_ICMP;
+	}
+	if (likely(transit))
+		mg_ip4_ttl_dec(ip);
+	return LK_NEXT_WG;
+}
+
 /* ---- ip4-lookup ---------------------------------------------------------------- */
 
 /* Where an adjacency sends a packet; sets the drop reason / ICMP fields. */
@@ -83,6 +113,8 @@ lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
 		return ip4_rewrite_one(ifcs, a, m, md);
 	switch (a->type) {
+	case MG_ADJ_WG:
+		return ip4_to_wg(dp, a, m, md);
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
 	case MG_ADJ_SERVICE:
@@ -156,7 +188,7 @@ static struct rte_node_register ip4_lookup_node = {
 	.name = "ip4-lookup",
 	.process = ip4_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 7,
+	.nb_edges = 8,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip4-local",
@@ -165,6 +197,7 @@ static struct rte_node_register ip4_lookup_node = {
 		[LK_NEXT_DROP] = "drop",
 		[LK_NEXT_FRAG] = "ip4-frag",
 		[LK_NEXT_SVC] = "service",
+		[LK_NEXT_WG] = "wg-output",
 	},
 };
 RTE_NODE_REGISTER(ip4_lookup_node);
@@ -172,7 +205,7 @@ RTE_NODE_REGISTER(ip4_lookup_node);
 /* ---- ip4-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip4_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint32_t hlen = (ip->version_ihl & 0xf) * 4u;
@@ -206,6 +239,10 @@ ip4_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
 		return LOC_NEXT_LOOKUP;
 	}
 	if (ip->next_proto_id == MG_IPPROTO_UDP) {
+		const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)((uint8_t *)ip + hlen);
+
+		if (tot >= hlen + sizeof(*udp) && mg_wg_port_listened(dp, udp->dst_port))
+			return LOC_NEXT_WG;
 		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_PORT, 0);
 		return LOC_NEXT_ICMP;
 	}
@@ -228,7 +265,7 @@ ip4_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip4_local_one(c->w->stats, objs[base + i]);
+			nexts[i] = ip4_local_one(c->dp, c->w->stats, objs[base + i]);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -238,11 +275,12 @@ static struct rte_node_register ip4_local_node = {
 	.name = "ip4-local",
 	.process = ip4_local_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 4,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip4-lookup",
 		[LOC_NEXT_ICMP] = "ip4-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
+		[LOC_NEXT_WG] = "wg-input",
 	},
 };
 RTE_NODE_REGISTER(ip4_local_node);

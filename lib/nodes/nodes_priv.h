@@ -6,6 +6,7 @@
 #include <rte_graph_worker.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_udp.h>
 
 #include "mg_dp.h"
 #include "mg_proto.h"
@@ -32,8 +33,8 @@ enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP, ETH_NEXT_CL
        ETH_NEXT_CLS6 };
 enum { CLS_NEXT_LOOKUP = 0, CLS_NEXT_DROP };
 enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG,
-       LK_NEXT_SVC };
-enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP };
+       LK_NEXT_SVC, LK_NEXT_WG };
+enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP, LOC_NEXT_WG };
 enum { ICMP_NEXT_LOOKUP = 0, ICMP_NEXT_DROP };
 enum { FRAG_NEXT_TX = 0, FRAG_NEXT_DROP };
 enum { PUNT_NEXT_DROP = 0 };
@@ -108,6 +109,15 @@ mg_prefetch(void **o, uint16_t i, uint16_t n)
 		rte_prefetch0(o[i + 8]);
 	if (likely(i + 4 < n))
 		rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)o[i + 4], void *));
+}
+
+/** True if a WireGuard interface listens on UDP port @p port_be (network order). */
+static inline bool
+mg_wg_port_listened(const struct mg_dp *dp, rte_be16_t port_be)
+{
+	uint16_t p = rte_be_to_cpu_16(port_be);
+
+	return (__atomic_load_n(&dp->wg_ports[p >> 6], __ATOMIC_RELAXED) >> (p & 63)) & 1;
 }
 
 /** Largest vector a node handles in one pass of its local arrays. */

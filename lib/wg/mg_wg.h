@@ -344,6 +344,11 @@ struct mg_wg_iface_conf {
 	uint64_t (*wall_ns)(void);
 	/** Seed of the timer jitter (0 = random): tests make timers reproducible with it. */
 	uint64_t seed;
+	/**
+	 * The tunnel's MTU: padding never takes a packet beyond it, as the
+	 * reference implementations do (0 = pad every packet to a multiple of 16).
+	 */
+	uint16_t mtu;
 };
 
 /**

@@ -233,6 +233,7 @@ mg_wg_encrypt_burst(struct mg_wg_worker *w, struct mg_wg_keypair *kp, struct rte
 		    uint16_t n, uint64_t now_ns, uint8_t *status)
 {
 	struct mg_wg_peer *peer = kp->entry.peer;
+	const uint32_t mtu = peer->wg->mtu;
 	uint64_t ctr0 = 0, bytes = 0;
 	uint16_t ok, sent = 0;
 	bool data = false, usable;
@@ -253,6 +254,10 @@ mg_wg_encrypt_burst(struct mg_wg_worker *w, struct mg_wg_keypair *kp, struct rte
 			struct rte_mbuf *m = pkts[i];
 			uint64_t ctr = ctr0 + i;
 			uint32_t plen = m->data_len, padded = RTE_ALIGN_CEIL(plen, WG_PADDING_MULTIPLE);
+
+			/* Padding stops at the MTU (a packet already beyond it gets none). */
+			if (mtu != 0 && padded > mtu)
+				padded = RTE_MAX(plen, mtu);
 			struct wg_msg_data *hdr;
 			uint8_t *tail;
 

@@ -173,6 +173,7 @@ mg_wg_iface_create(const struct mg_wg_iface_conf *conf, struct mg_error *err)
 	wg->defer_ctx = conf->defer_ctx;
 	wg->wall_ns = conf->wall_ns != NULL ? conf->wall_ns : wall_now;
 	wg->seed = conf->seed;
+	wg->mtu = conf->mtu;
 	if (wg->seed == 0 && wg_random(&wg->seed, sizeof(wg->seed)) < 0)
 		wg->seed = 1;
 	wg_cookie_checker_init(&wg->checker, NULL);

@@ -259,6 +259,8 @@ struct mg_wg_iface {
 	/* Read by workers. */
 	struct wg_index_table index;                 /**< Receiver indices. */
 
+	uint16_t mtu;                                /**< Padding cap, 0 = none. */
+
 	/* Main lcore only. */
 	char name[MG_NAME_MAX];                      /**< For logs. */
 	uint8_t static_private[WG_KEY_LEN];          /**< Our private key. */

@@ -666,6 +666,59 @@ def c_batch(api):
         assert api.call("POST", "/v1/batch", bad, valid_request=False)[0] == 400, bad
 
 
+def wg_key():
+    """A fresh X25519 private key and its public key, base64 (as wg genkey / pubkey)."""
+    import base64
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption,
+                                                              PrivateFormat, PublicFormat)
+    k = X25519PrivateKey.generate()
+    raw = k.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    pub = k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(raw).decode(), base64.b64encode(pub).decode()
+
+
+def wg_body(name="oa-wg", port=51999):
+    priv, _ = wg_key()
+    _, peer = wg_key()
+    return {"name": name, "listen_port": port, "private_key": priv, "ipv4": ["10.98.0.1/24"],
+            "peers": [{"public_key": peer, "endpoint": "10.0.2.2:51820",
+                       "allowed_ips": ["10.98.0.2/32"], "persistent_keepalive": 25}]}
+
+
+def c_create_wireguard(api):
+    body = wg_body()
+    st, w = api.call("POST", "/v1/wireguard", body)
+    assert st == 201 and w["name"] == "oa-wg" and w["peers"][0]["endpoint"] == "10.0.2.2:51820"
+    assert body["private_key"] not in json.dumps(w)
+    assert api.call("POST", "/v1/wireguard", dict(body, listen_port=51998))[0] == 409
+    assert api.call("POST", "/v1/wireguard", wg_body("oa-wg2", 51999))[0] == 409
+    assert api.call("POST", "/v1/wireguard", dict(wg_body("oa-wg3", 51997),
+                                                   network="nope"))[0] == 404
+    assert api.call("POST", "/v1/wireguard", dict(wg_body("oa-wg4", 51996), private_key="x"),
+                    valid_request=False)[0] == 400
+    ok(api.call("DELETE", "/v1/wireguard/oa-wg")[0])
+
+
+def c_get_wireguard(api):
+    api.call("POST", "/v1/wireguard", wg_body())
+    st, w = api.call("GET", "/v1/wireguard/oa-wg")
+    assert st == 200 and w["listen_port"] == 51999 and "private_key" not in w
+    st, ifc = api.call("GET", "/v1/interfaces/oa-wg")
+    assert st == 200 and ifc["kind"] == "wireguard" and "port" not in ifc
+    ok(api.call("DELETE", "/v1/wireguard/oa-wg")[0])
+    assert api.call("GET", "/v1/wireguard/oa-wg")[0] == 404
+
+
+def c_delete_wireguard(api):
+    api.call("POST", "/v1/wireguard", wg_body())
+    api.call("POST", "/v1/routes", {"prefix": "203.0.118.0/24", "interface": "oa-wg"})
+    assert api.call("DELETE", "/v1/wireguard/oa-wg")[0] == 409
+    ok(api.call("DELETE", "/v1/routes/default/203.0.118.0/24")[0])
+    assert api.call("DELETE", "/v1/wireguard/oa-wg")[0] == 204
+    assert api.call("DELETE", "/v1/wireguard/oa-wg")[0] == 404
+
+
 def c_stats(api):
     st, s = api.call("GET", "/v1/stats")
     assert st == 200 and {"a", "b"} <= set(s["ports"])
@@ -861,6 +914,10 @@ CASES = {
     ("GET", "/v1/trace"): c_get_trace,
     ("POST", "/v1/trace"): c_start_trace,
     ("DELETE", "/v1/trace"): c_clear_trace,
+    ("GET", "/v1/wireguard"): c_list("/v1/wireguard"),
+    ("POST", "/v1/wireguard"): c_create_wireguard,
+    ("GET", "/v1/wireguard/{name}"): c_get_wireguard,
+    ("DELETE", "/v1/wireguard/{name}"): c_delete_wireguard,
     ("GET", "/v1/stats"): c_stats,
     ("GET", "/metrics"): c_metrics,
 }

@@ -169,7 +169,81 @@ MG_TEST(bad_unknown_top_level_field)
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
 		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log, "
-		     "services)");
+		     "services, wireguard)");
+}
+
+/* Two keys from `wg genkey` / `wg pubkey` (test values, used nowhere else). */
+#define WG_PRIV "mIqHwEbn9ZbIOEmXCpdKeMSRNMmY0Ar7ltzHfuR6EXs="
+#define WG_PUB1 "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+#define WG_PUB2 "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+
+MG_TEST(wireguard_loads)
+{
+	struct loaded l;
+	const struct mg_iface *ifc;
+
+	load(&l, "networks: [{name: default}, {name: up}]\n"
+		 "wireguard:\n"
+		 "  - name: wg0\n"
+		 "    underlay: up\n"
+		 "    listen_port: 51820\n"
+		 "    private_key: \"" WG_PRIV "\"\n"
+		 "    ipv4: [10.99.0.1/24]\n"
+		 "    peers:\n"
+		 "    - public_key: \"" WG_PUB1 "\"\n"
+		 "      endpoint: \"[2001:db8::2]:51821\"\n"
+		 "      persistent_keepalive: 25\n"
+		 "      allowed_ips: [10.99.0.2/32, \"fd99::/64\"]\n"
+		 "    - public_key: \"" WG_PUB2 "\"\n"
+		 "      allowed_ips: [0.0.0.0/0]\n");
+	for (unsigned int i = 0; i < l.n; i++)
+		MG_FAIL("unexpected error: %s", l.errs.msgs[i]);
+	ifc = mg_model_iface_find(l.m, "wg0");
+	CHECK(ifc != NULL && ifc->kind == MG_IFACE_WG && ifc->wg != NULL);
+	if (ifc == NULL || ifc->wg == NULL)
+		goto out;
+	CHECK_EQ(ifc->mtu, MG_WG_MTU_DEFAULT);
+	CHECK_EQ(ifc->naddr4, 1);
+	CHECK_EQ(ifc->network, mg_model_network_find(l.m, "default")->id);
+	CHECK_EQ(ifc->underlay, mg_model_network_find(l.m, "up")->id);
+	CHECK_EQ(ifc->wg->listen_port, 51820);
+	CHECK_EQ(ifc->wg->npeers, 2);
+	CHECK_EQ(ifc->wg->private_key[0], 0x98); /* 'mIq' = 0x98 0x8a ... */
+	CHECK_EQ(ifc->wg->peers[0].endpoint.family, AF_INET6);
+	CHECK_EQ(ifc->wg->peers[0].endpoint_port, 51821);
+	CHECK_EQ(ifc->wg->peers[0].persistent_keepalive, 25);
+	CHECK_EQ(ifc->wg->peers[0].nallowed, 2);
+	CHECK_EQ(ifc->wg->peers[1].endpoint.family, 0);
+	CHECK(!ifc->wg->peers[0].has_psk);
+out:
+	unload(&l);
+}
+
+MG_TEST(bad_wireguard)
+{
+	static const char head[] = "networks: [{name: default}]\nwireguard:\n  - name: wg0\n"
+				   "    listen_port: 51820\n";
+
+	expect_error("networks: [{name: default}]\nwireguard:\n  - name: wg0\n"
+		     "    private_key: \"" WG_PRIV "\"\n",
+		     "t.yaml:3:5: wireguard[0]: a WireGuard interface needs a listen_port");
+	/* A key with a wrong character, or non-zero trailing bits: never quoted back. */
+	expect_error("networks: [{name: default}]\nwireguard:\n  - name: wg0\n"
+		     "    listen_port: 51820\n    private_key: \"mIqHwEbn9ZbIOEmXCpdKeMSRNMmY0Ar7ltzHfuR6EXt=\"\n",
+		     "t.yaml:5:18: wireguard[0].private_key: not a key: expected 44 characters of "
+		     "base64 ending in '=' (as `wg genkey` prints)");
+	char y[1024];
+
+	snprintf(y, sizeof(y), "%s    private_key: \"%s\"\n    peers:\n"
+		 "    - {public_key: \"%s\", allowed_ips: [10.0.0.0/8]}\n"
+		 "    - {public_key: \"%s\", allowed_ips: [10.1.0.0/8]}\n", head, WG_PRIV, WG_PUB1,
+		 WG_PUB2);
+	expect_error(y, "t.yaml:7:5: wireguard[0].peers[1].allowed_ips: 10.0.0.0/8 is already "
+		     "allowed for peers[0]");
+	snprintf(y, sizeof(y), "%s    private_key: \"%s\"\n    peers:\n"
+		 "    - {public_key: \"%s\", endpoint: \"10.0.0.1\"}\n", head, WG_PRIV, WG_PUB1);
+	expect_error(y, "t.yaml:7:78: wireguard[0].peers[0].endpoint: not an endpoint (like "
+		     "192.0.2.1:51820 or [2001:db8::1]:51820)");
 }
 
 MG_TEST(bad_field_given_twice)

@@ -685,6 +685,49 @@ enc1_at(struct mg_wg_worker *w, struct mg_wg_keypair *kp, uint32_t src, uint16_t
 
 #define enc1(w, kp, src, len) enc1_at(w, kp, src, len, 10 * S)
 
+/*
+ * Padding stops at the interface MTU, as in the reference implementations:
+ * with MTU 1420 a 1418- or 1420-byte packet is padded to 1420, not 1424 (the
+ * outer packet would no longer fit a 1500-byte link), one beyond the MTU gets
+ * none, and each still decrypts to the original.
+ */
+MG_TEST(transport_padding_mtu)
+{
+	static const uint16_t sizes[] = {1400, 1418, 1420, 1480};
+	static const uint16_t padded[] = {1408, 1420, 1420, 1480};
+	struct rte_mbuf *m[RTE_DIM(sizes)];
+	struct mg_wg_peer *peers[RTE_DIM(sizes)];
+	uint8_t st[RTE_DIM(sizes)];
+	struct mg_wg_worker *w;
+	struct mg_wg_keypair *ka;
+	struct pair p;
+	uint16_t n = RTE_DIM(sizes);
+
+	need_eal();
+	w = mg_wg_worker_create(SOCKET_ID_ANY);
+	CHECK(w != NULL);
+	pair_make(&p, NULL, NULL);
+	p.a->mtu = 1420;
+	CHECK(handshake(&p, 10 * S));
+	ka = mg_wg_peer_tx_keypair(p.b_on_a, 10 * S);
+	CHECK(ka != NULL);
+	if (w == NULL || ka == NULL)
+		return;
+	for (uint16_t i = 0; i < n; i++)
+		m[i] = ip4_packet(0x0100000a, 0x0200000a, sizes[i], (uint8_t)(i + 1));
+	CHECK_EQ(mg_wg_encrypt_burst(w, ka, m, n, 10 * S, st), n);
+	for (uint16_t i = 0; i < n; i++)
+		CHECK_EQ(rte_pktmbuf_pkt_len(m[i]), 16u + padded[i] + 16u);
+	CHECK_EQ(mg_wg_decrypt_burst(w, p.b, NULL, m, n, 10 * S, st, peers), n);
+	for (uint16_t i = 0; i < n; i++) {
+		CHECK_EQ(st[i], MG_WG_RX_DATA);
+		CHECK_EQ(rte_pktmbuf_pkt_len(m[i]), sizes[i]);
+		rte_pktmbuf_free(m[i]);
+	}
+	pair_free(&p);
+	mg_wg_worker_destroy(w);
+}
+
 MG_TEST(transport_failures)
 {
 	struct rte_mbuf *m[8], *seg, *good;
