@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <numa.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -756,6 +758,92 @@ check_devices(const struct gw *g, bool check_only)
 	return mg_port_devices_check(refs, n, check_only, stderr);
 }
 
+/*
+ * The lcores the configuration gives its workers, before the EAL exists:
+ * only when dpdk.lcores is a plain CPU list ("1-3,6": lcore N on CPU N) or
+ * absent (the CPUs of this process). Returns how many; 0 when it cannot
+ * tell (an --lcores map like "0@0,1@2").
+ */
+static unsigned int
+config_workers(const struct mg_settings *st, unsigned int *lcores, unsigned int max)
+{
+	bool used[CPU_SETSIZE] = {false};
+	unsigned int n = 0;
+	int main_lcore = st->main_lcore;
+
+	if (st->lcores[0] == '\0') {
+		cpu_set_t set;
+
+		if (sched_getaffinity(0, sizeof(set), &set) != 0)
+			return 0;
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			used[c] = CPU_ISSET(c, &set);
+	} else {
+		const char *p = st->lcores;
+
+		if (p[strspn(p, "0123456789,-")] != '\0')
+			return 0;
+		while (*p != '\0') {
+			char *end;
+			long a = strtol(p, &end, 10), b = a;
+
+			if (end == p)
+				return 0;
+			if (*end == '-')
+				b = strtol(end + 1, &end, 10);
+			if (a < 0 || b < a || b >= CPU_SETSIZE)
+				return 0;
+			for (long c = a; c <= b; c++)
+				used[c] = true;
+			p = *end == ',' ? end + 1 : end;
+		}
+	}
+	if (st->nworker_lcores > 0) {
+		for (unsigned int i = 0; i < st->nworker_lcores && n < max; i++)
+			lcores[n++] = st->worker_lcores[i];
+		return n;
+	}
+	for (int c = 0; c < CPU_SETSIZE && n < max; c++) {
+		if (!used[c])
+			continue;
+		if (main_lcore < 0)
+			main_lcore = c; /* the EAL's default: the first */
+		else if (c != main_lcore)
+			lcores[n++] = (unsigned int)c;
+	}
+	return n;
+}
+
+/*
+ * --check: warn, as the start would, when a PCI port's RX queues would be
+ * polled from another NUMA node than its device's (sysfs tells the node).
+ */
+static void
+check_numa(const struct gw *g)
+{
+	struct mg_numa_port ports[MG_MODEL_MAX_PORTS];
+	char pci[MG_MODEL_MAX_PORTS][MG_DEVICE_MAX];
+	unsigned int lcores[MG_PLACE_MAX_WORKERS], n = 0, nw;
+	int nodes[MG_PLACE_MAX_WORKERS];
+
+	nw = config_workers(&g->st, lcores, MG_PLACE_MAX_WORKERS);
+	if (nw == 0)
+		return;
+	for (unsigned int w = 0; w < nw; w++)
+		nodes[w] = numa_available() < 0 ? 0 : numa_node_of_cpu((int)lcores[w]);
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+		struct mg_error err;
+
+		if (p == NULL || mg_port_resolve_device(p->spec.device, pci[n], sizeof(pci[n]),
+							&err) < 0 || !mg_port_is_pci(pci[n]))
+			continue;
+		ports[n] = (struct mg_numa_port){p->spec.name, p->origin, pci[n], p->spec.rx_queues};
+		n++;
+	}
+	mg_workers_numa_check(ports, n, nodes, lcores, nw, "/sys", stderr);
+}
+
 /* Add NUMA node @p s to @p nodes unless it is there or unknown (negative). */
 static void
 add_node(int *nodes, int *n, int s)
@@ -817,6 +905,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		goto out;
 	}
 	if (o->check_only) {
+		check_numa(g);
 		printf("%s: OK (%u port(s), %u route(s))\n", src, count_ports(g->model),
 		       mg_model_route_count(g->model));
 		status = 0;

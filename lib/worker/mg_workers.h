@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "mg_common.h"
 #include "mg_config.h"
@@ -74,5 +75,27 @@ unsigned int mg_workers_place_rxqs(const int *worker_node, const unsigned int *w
 				   uint16_t *owner, char *warn, size_t wsize);
 /** Take every RX queue of @p ethdev off the workers (waits a grace period). */
 int mg_workers_del_port(struct mg_dp *dp, uint16_t ethdev);
+
+/** The NUMA node of PCI device @p pci from @p sysfs ("/sys"); -1 if unknown. */
+int mg_workers_pci_node(const char *sysfs, const char *pci);
+
+/** A configured port, for mg_workers_numa_check(). */
+struct mg_numa_port {
+	const char *name;           /**< Port name. */
+	const char *origin;         /**< FILE:LINE where it was declared. */
+	const char *pci;            /**< Its resolved PCI address; NULL for a vdev. */
+	uint16_t rx_queues;         /**< As configured; 0: one per worker. */
+};
+
+/**
+ * For meshgate --check, before any EAL: the placement mg_workers_place_rxqs()
+ * will make for each PCI port, from its node in @p sysfs and the nodes and
+ * lcores of the @p nw workers the configuration gives. Prints
+ * "ORIGIN: ports[NAME].device: warning: ..." to @p out for each port whose
+ * queues would cross sockets; returns how many.
+ */
+unsigned int mg_workers_numa_check(const struct mg_numa_port *ports, unsigned int n,
+				   const int *worker_node, const unsigned int *worker_lcore,
+				   unsigned int nw, const char *sysfs, FILE *out);
 
 #endif /* MG_WORKERS_H */

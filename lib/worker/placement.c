@@ -51,3 +51,50 @@ mg_workers_place_rxqs(const int *worker_node, const unsigned int *worker_lcore, 
 	}
 	return nb_rxq;
 }
+
+int
+mg_workers_pci_node(const char *sysfs, const char *pci)
+{
+	char path[512];
+	FILE *f;
+	int node;
+
+	snprintf(path, sizeof(path), "%s/bus/pci/devices/%s/numa_node", sysfs, pci);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	if (fscanf(f, "%d", &node) != 1)
+		node = -1;
+	fclose(f);
+	return node;
+}
+
+unsigned int
+mg_workers_numa_check(const struct mg_numa_port *ports, unsigned int n, const int *worker_node,
+		      const unsigned int *worker_lcore, unsigned int nw, const char *sysfs,
+		      FILE *out)
+{
+	unsigned int warnings = 0;
+	uint16_t owner[64];
+	char warn[512];
+
+	for (unsigned int i = 0; i < n; i++) {
+		uint16_t nrxq = ports[i].rx_queues ? ports[i].rx_queues : (uint16_t)nw;
+		int node;
+
+		if (ports[i].pci == NULL)
+			continue;
+		node = mg_workers_pci_node(sysfs, ports[i].pci);
+		if (node < 0)
+			continue; /* not on this host, or one NUMA node only */
+		if (nrxq > MG_ARRAY_SIZE(owner))
+			nrxq = MG_ARRAY_SIZE(owner);
+		if (mg_workers_place_rxqs(worker_node, worker_lcore, nw, node, nrxq, owner, warn,
+					  sizeof(warn)) > 0) {
+			fprintf(out, "%s: ports[%s].device: warning: %s\n", ports[i].origin,
+				ports[i].name, warn);
+			warnings++;
+		}
+	}
+	return warnings;
+}

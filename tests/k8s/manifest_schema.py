@@ -20,7 +20,10 @@ KINDS = {
                                "spec.template.spec.containers"]),
     "Pod": ("v1", ["spec.containers"]),
     "KubeletConfiguration": ("kubelet.config.k8s.io/v1beta1", []),
+    "Kustomization": ("kustomize.config.k8s.io/v1beta1", ["resources"]),
 }
+# Kinds that are files for tools, not API objects: no metadata.name.
+NOT_OBJECTS = {"KubeletConfiguration", "Kustomization"}
 NAMESPACED = {"ConfigMap", "Secret", "Service", "NetworkAttachmentDefinition", "DaemonSet",
               "Deployment", "Pod"}
 NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
@@ -50,7 +53,7 @@ def _common(doc, errs):
     api, required = KINDS[kind]
     if doc.get("apiVersion") != api:
         errs.append(f"{where(doc)}: apiVersion is {doc.get('apiVersion')!r}, expected {api!r}")
-    if kind != "KubeletConfiguration":
+    if kind not in NOT_OBJECTS:
         name = get(doc, "metadata.name")
         if not isinstance(name, str) or not NAME_RE.match(name):
             errs.append(f"{where(doc)}: metadata.name {name!r} is not a DNS-1123 name")

@@ -106,7 +106,7 @@ def test_manifests_validate():
     docs = k8s_docs()
     kinds = {d["kind"] for d in docs}
     assert {"NetworkAttachmentDefinition", "DaemonSet", "ConfigMap",
-            "KubeletConfiguration"} <= kinds
+            "KubeletConfiguration", "Kustomization"} <= kinds
     assert manifest_schema.validate(docs, plugin_resources()) == []
 
 
@@ -179,6 +179,22 @@ def test_device_plugin_config():
     nads = {d["metadata"]["annotations"][manifest_schema.RESOURCE_NAME_KEY]
             for d in k8s_docs() if d["kind"] == "NetworkAttachmentDefinition"}
     assert nads == names
+
+
+def test_kustomization_lists_every_api_object():
+    k = yaml.safe_load((K8S / "kustomization.yaml").read_text())
+    listed = set(k["resources"])
+    for r in listed:
+        assert (K8S / r).is_file(), r
+    objects = set()
+    for p in K8S.glob("*.yaml"):
+        kinds = {d["kind"] for d in yaml.safe_load_all(p.read_text()) if d}
+        if not kinds & manifest_schema.NOT_OBJECTS:
+            objects.add(p.name)
+    assert listed == objects
+    # The namespace comes before what lives in it.
+    order = k["resources"]
+    assert order.index("namespace.yaml") < order.index("networks.yaml")
 
 
 def get_name(d):

@@ -144,6 +144,9 @@ def main(argv=None):
     client.connect()
     try:
         client.acquire(ports=sorted(set(ports)), force=True)
+        # L3 mode (trex_cfg.yaml's ip/default_gw): learn meshgate's MACs by ARP,
+        # so the frames carry them.
+        client.resolve(ports=sorted(set(ports)))
         for size in sizes:
             max_pps = a.max_rate or rfc2544.line_rate_pps(a.link_gbps, size) * len(tx_ports)
             if log:

@@ -139,7 +139,10 @@ class STLClient:
         self.streams = {}
 
     def acquire(self, ports=None, force=False):
-        pass
+        self.LOG.append(("acquire", tuple(ports or [])))
+
+    def resolve(self, ports=None, retries=0, verbose=True, vlan=None):
+        self.LOG.append(("resolve", tuple(ports or [])))
 
     def add_streams(self, streams, ports=None):
         for p in ports if isinstance(ports, list) else [ports or 0]:
