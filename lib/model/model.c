@@ -13,6 +13,7 @@
 
 #include "mg_hmap.h"
 #include "mg_model.h"
+#include "model_priv.h"
 
 #define NO_IFACE UINT16_MAX
 
@@ -32,6 +33,7 @@ struct mg_model {
 	bool *neigh_used;
 	uint32_t neigh_cap, neigh_count;
 	struct mg_hmap *neigh_index;
+	struct mg_esp_tunnel *esp; /* MG_MODEL_MAX_ESP, allocated on first use (model_esp.c) */
 };
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -96,6 +98,7 @@ mg_model_destroy(struct mg_model *m)
 	free(m->neigh_used);
 	mg_hmap_destroy(m->route_index);
 	mg_hmap_destroy(m->neigh_index);
+	model_esp_free(m);
 	free(m);
 }
 
@@ -1258,6 +1261,8 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 			}
 		}
 	}
+	if ((rc = model_esp_replay(m, err)) < 0)
+		return rc;
 	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
@@ -1279,4 +1284,58 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 		    (rc = be->route_add(be->ctx, &m->routes[i], err)) < 0)
 			return rc;
 	return 0;
+}
+
+/* ---- for the model's other files (model_priv.h) ------------------------------------ */
+
+struct mg_esp_tunnel **
+model_esp_slot(struct mg_model *m)
+{
+	return &m->esp;
+}
+
+const struct mg_model_backend *
+model_backend(const struct mg_model *m)
+{
+	return m->be;
+}
+
+struct mg_iface *
+model_iface_alloc(struct mg_model *m)
+{
+	return iface_alloc(m);
+}
+
+struct mg_iface *
+model_iface(struct mg_model *m, uint16_t id)
+{
+	return &m->ifaces[id];
+}
+
+const struct mg_network *
+model_resolve_network(const struct mg_model *m, const char *name, const char *field,
+		      struct mg_error *err)
+{
+	return resolve_network(m, name, field, err);
+}
+
+const struct mg_iface *
+model_iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
+{
+	return iface_owning(m, net, ip);
+}
+
+void
+model_iface_release(struct mg_model *m, struct mg_iface *ifc)
+{
+	iface_addrs_clear(m, ifc);
+	m->nets[ifc->network].nifaces--;
+	ifc->used = false;
+}
+
+void
+model_iface_commit(struct mg_model *m, struct mg_iface *ifc)
+{
+	ifc->used = true;
+	m->nets[ifc->network].nifaces++;
 }

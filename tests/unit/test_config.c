@@ -165,7 +165,7 @@ MG_TEST(bad_unknown_top_level_field)
 {
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
-		     "arp_nd, control, networks, ports, routes, neighbors, stats, log)");
+		     "arp_nd, control, networks, ports, routes, neighbors, esp_tunnels, stats, log)");
 }
 
 MG_TEST(bad_field_given_twice)
