@@ -207,6 +207,8 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 	  c->conns_expired);
 #undef G
 #undef C
+	if (c->env.metrics_extra != NULL)
+		c->env.metrics_extra(c->env.ctx, f);
 	fclose(f);
 	free(s);
 	return text;

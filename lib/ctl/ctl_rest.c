@@ -17,6 +17,7 @@
  *   /v1/neighbors               GET POST
  *   /v1/neighbors/IFACE/IP      DELETE
  *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
+ *   /v1/esp-tunnels[/NAME[/sas]]  GET POST DELETE, PUT sas (ctl_esp.c)
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
  *   /v1/stats                   GET
  *   /metrics                    GET (Prometheus text)
@@ -208,8 +209,10 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	struct mg_if_counters ic;
 
 	json_object_set_new(o, "name", json_string(ifc->name));
-	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" : "port"));
-	json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
+	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
+						   ifc->kind == MG_IFACE_ESP ? "esp" : "port"));
+	json_object_set_new(o, "port", ifc->kind == MG_IFACE_ESP ? json_null() :
+			    json_string(mg_model_port_get(m, ifc->port)->spec.name));
 	json_object_set_new(o, "vlan", json_integer(ifc->vlan));
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
 	json_object_set_new(o, "mtu", json_integer(ifc->mtu));
@@ -1015,6 +1018,12 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 		return h_neighbors(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "connections"))
 		return h_connections(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "esp-tunnels") && nseg <= 4) {
+		struct resp r = {.type = "application/json"};
+
+		r.status = ctl_esp_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+		return r;
+	}
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {

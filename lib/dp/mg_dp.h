@@ -51,6 +51,7 @@ struct rte_fib6;
 struct rte_rcu_qsbr;
 struct trie_head;
 struct rte_mempool;
+struct mg_espgw;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
 #define MG_MAX_IFACES 4096
@@ -112,7 +113,10 @@ struct rte_mempool;
 	_(INJECT_FULL, "inject-queue-full", "worker's inject ring full")                    \
 	_(TX_FULL, "tx-queue-full", "port TX queue full")                                   \
 	_(PORT_DOWN, "port-down", "egress port is stopped or gone")                         \
-	_(NO_MBUF, "no-mbuf", "mbuf pool exhausted")
+	_(NO_MBUF, "no-mbuf", "mbuf pool exhausted")                                       \
+	_(ESP_NO_SA, "esp-no-sa", "ESP: no SA for the tunnel's inner family, or none has the SPI") \
+	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
+	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -185,6 +189,7 @@ enum mg_adj_type {
 	MG_ADJ_LOCAL,        /**< Addressed to the gateway. */
 	MG_ADJ_GLEAN,        /**< Connected subnet: resolve the destination. */
 	MG_ADJ_NEIGHBOR,     /**< A resolved (or resolving) neighbor. */
+	MG_ADJ_ESP,          /**< Into the ESP tunnel interface @c ifindex (node esp-output). */
 };
 
 /** Well-known adjacency ids shared by every network. */
@@ -383,6 +388,7 @@ struct mg_dp {
 	struct mg_worker *workers[MG_MAX_WORKERS];
 	struct mg_lcore_stats *stats;        /**< RTE_MAX_LCORE entries. */
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
+	struct mg_espgw *esp;                /**< ESP tunnels (lib/espgw), NULL until the first. */
 	/* Main lcore only. */
 	struct mg_if_counters ifc_base[MG_MAX_IFACES]; /**< Counters when each interface was made. */
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */

@@ -6,6 +6,8 @@
  */
 #include <rte_fib6.h>
 
+#include <rte_udp.h>
+
 #include "nodes_priv.h"
 
 /* The rewrite of a packet to a neighbor adjacency. */
@@ -69,6 +71,8 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	switch (a->type) {
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
+	case MG_ADJ_ESP:
+		return mg_esp_tunnel_next(dp, m, md, a, false);
 	case MG_ADJ_GLEAN:
 		md->punt = MG_PUNT_GLEAN;
 		return LK_NEXT_PUNT;
@@ -136,13 +140,15 @@ static struct rte_node_register ip6_lookup_node = {
 	.name = "ip6-lookup",
 	.process = ip6_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = 7,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip6-local",
+		[LK_NEXT_FRAG] = "ip4-frag", /* never taken: IPv6 is not fragmented in transit */
 		[LK_NEXT_PUNT] = "punt",
 		[LK_NEXT_ICMP] = "ip6-icmp-error",
 		[LK_NEXT_DROP] = "drop",
+		[LK_NEXT_ESP] = "esp-output",
 	},
 };
 RTE_NODE_REGISTER(ip6_lookup_node);
@@ -150,7 +156,7 @@ RTE_NODE_REGISTER(ip6_lookup_node);
 /* ---- ip6-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip6_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip6_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp)
 {
 	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
 	uint32_t plen = rte_be_to_cpu_16(ip6->payload_len);
@@ -181,6 +187,12 @@ ip6_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
 		mg_meta(m)->flags |= MG_META_LOCAL;
 		return LOC_NEXT_LOOKUP;
 	}
+	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
+	if (esp && (proto == MG_IPPROTO_ESP ||
+		    (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
+		     ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port ==
+			     RTE_BE16(MG_ESP_NATT_PORT))))
+		return LOC_NEXT_ESP;
 	if (proto == MG_IPPROTO_UDP) {
 		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_PORT, 0);
 		return LOC_NEXT_ICMP;
@@ -193,13 +205,14 @@ static uint16_t
 ip6_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
 {
 	struct mg_node_ctx *c = mg_ctx(node);
+	const bool esp = __atomic_load_n(&c->dp->esp, __ATOMIC_RELAXED) != NULL;
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip6_local_one(c->w->stats, objs[base + i]);
+			nexts[i] = ip6_local_one(c->w->stats, objs[base + i], esp);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -209,11 +222,12 @@ static struct rte_node_register ip6_local_node = {
 	.name = "ip6-local",
 	.process = ip6_local_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 4,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip6-lookup",
 		[LOC_NEXT_ICMP] = "ip6-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
+		[LOC_NEXT_ESP] = "esp-input",
 	},
 };
 RTE_NODE_REGISTER(ip6_local_node);
