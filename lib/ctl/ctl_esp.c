@@ -225,7 +225,9 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t)
 		sas = json_loads(text, 0, NULL);
 		free(text);
 	}
-	json_object_set_new(o, "sas", sas ? sas : json_array());
+	json_object_set_new(o, "sas", json_incref(sas ? json_object_get(sas, "sas") : NULL) ?: json_array());
+	json_object_set_new(o, "events", json_incref(sas ? json_object_get(sas, "events") : NULL) ?: json_object());
+	json_decref(sas);
 	return o;
 }
 

@@ -47,7 +47,7 @@ struct mg_ctl_env {
 	struct mg_dp *dp;
 	/** Collect counters now. */
 	void (*stats)(void *ctx, struct mg_stats *out);
-	/** Write ESP tunnel @p ifindex's SAs as a JSON array (redacted); may be NULL. */
+	/** Write ESP tunnel @p ifindex's SAs and events as a JSON object (redacted); may be NULL. */
 	void (*esp_sas)(void *ctx, uint16_t ifindex, FILE *f);
 	/** Append more Prometheus text to /metrics (ESP SAs); may be NULL. */
 	void (*metrics_extra)(void *ctx, FILE *f);

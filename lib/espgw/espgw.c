@@ -300,13 +300,15 @@ mg_espgw_sas_json(const struct mg_espgw *eg, uint16_t ifindex, FILE *f)
 									      : NULL;
 	bool first = true;
 
-	fputc('[', f);
+	fputs("{\"sas\":[", f);
 	if (r != NULL)
 		for (int fam = 0; fam < 2; fam++) {
 			sa_json(mg_esp_out_get(&r->out[fam]), f, &first);
 			sa_json(r->in[fam], f, &first);
 		}
-	fputc(']', f);
+	fprintf(f, "],\"events\":{\"soft\":%" PRIu64 ",\"hard\":%" PRIu64
+		",\"retired\":%" PRIu64 "}}", r ? r->events[MG_ESP_EV_SOFT] : 0,
+		r ? r->events[MG_ESP_EV_HARD] : 0, r ? r->events[MG_ESP_EV_RETIRED] : 0);
 }
 
 static void

@@ -100,8 +100,9 @@ int mg_espgw_rekey(struct mg_espgw *eg, const struct mg_esp_tunnel *t,
 void mg_espgw_poll(struct mg_espgw *eg, uint64_t now_ns);
 
 /**
- * Write tunnel @p ifindex's SAs (redacted: no key) with their counters as a
- * JSON array to @p f.
+ * Write tunnel @p ifindex's SAs (redacted: no key) with their counters, and
+ * the lifetime events seen, as one JSON object {"sas": [...], "events":
+ * {"soft": N, "hard": N, "retired": N}} to @p f.
  */
 void mg_espgw_sas_json(const struct mg_espgw *eg, uint16_t ifindex, FILE *f);
 

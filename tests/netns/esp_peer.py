@@ -52,14 +52,20 @@ def main():
     cfg = json.load(open(sys.argv[1]))
     local, remote = cfg["local"], cfg["remote"]
     v6 = ":" in local
-    out_sa, in_sa = {}, {}
+    # SAs marked "standby" are the next generation (a rekey): the peer accepts
+    # the standby inbound SA at once and moves its outbound traffic to the
+    # standby outbound SA when the first packet arrives on the new inbound one
+    # (make before break, as IKE responders do).
+    out_sa, in_sa, out_next, standby_in = {}, {}, {}, {}
     for sa in cfg["sas"]:  # from the peer's point of view
         s = make_sa(sa, local if sa["direction"] == "out" else remote,
                     remote if sa["direction"] == "out" else local, cfg.get("esn", False))
         if sa["direction"] == "out":
-            out_sa[sa["inner"]] = s
+            (out_next if sa.get("standby") else out_sa)[sa["inner"]] = s
         else:
             in_sa[sa["spi"]] = s
+            if sa.get("standby"):
+                standby_in[sa["spi"]] = sa["inner"]
     stats = {"decrypted": 0, "encrypted": 0, "errors": {}, "spis_seen": []}
 
     tun = os.open("/dev/net/tun", os.O_RDWR)
@@ -88,10 +94,7 @@ def main():
             sa = out_sa.get("ipv4" if data[0] >> 4 == 4 else "ipv6")
             if sa is not None:
                 pkt = sa.encrypt(inner)
-                if v6:
-                    tx.sendto(raw(pkt), (remote, 0))
-                else:
-                    tx.sendto(raw(pkt), (remote, 0))
+                tx.sendto(raw(pkt), (remote, 0))
                 stats["encrypted"] += 1
         if rx in r:  # ESP from meshgate: decrypt into our kernel
             data, _ = rx.recvfrom(65535)
@@ -112,6 +115,10 @@ def main():
                 continue
             os.write(tun, raw(inner))
             stats["decrypted"] += 1
+            fam = standby_in.pop(esp.spi, None)
+            if fam is not None and fam in out_next:
+                out_sa[fam] = out_next.pop(fam)
+                stats["switched"] = stats.get("switched", 0) + 1
         if time.monotonic() - last > 1:
             dump()
             last = time.monotonic()

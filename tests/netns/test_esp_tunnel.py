@@ -52,6 +52,8 @@ def flip(sas):
 
 def yaml_sa(s, extra=""):
     keys = "".join(f", {k}: \"{s[k]}\"" for k in ("key", "auth_key", "salt") if k in s)
+    if "lifetime" in s:
+        keys += ", lifetime: {" + ", ".join(f"{k}: {v}" for k, v in s["lifetime"].items()) + "}"
     return (f"      - {{direction: {s['direction']}, inner: {s['inner']}, spi: {s['spi']}, "
             f"algorithm: {s['algorithm']}{keys}{extra}}}\n")
 
@@ -68,14 +70,14 @@ def config(tag, sas, extra=""):
 
 
 class Peer:
-    def __init__(self, topo, tmp_path, sas, name="esptun0"):
+    def __init__(self, topo, tmp_path, sas, name="esptun0", peer_sas=None):
         self.topo, self.tmp = topo, tmp_path
         self.cfgfile = tmp_path / "peer.json"
         self.statsfile = tmp_path / "peer.stats.json"
         ready = tmp_path / "peer.ready"
         ready.unlink(missing_ok=True)
         self.cfgfile.write_text(json.dumps({
-            "local": "10.10.2.2", "remote": "10.10.2.1", "tun": name, "sas": flip(sas),
+            "local": "10.10.2.2", "remote": "10.10.2.1", "tun": name, "sas": peer_sas if peer_sas is not None else flip(sas),
             "stats": str(self.statsfile), "ready": str(ready)}))
         self.proc = topo.spawn("ext", sys.executable if "scapy" in sys.modules else "/usr/bin/python3",
                                str(PEER), str(self.cfgfile))
@@ -140,3 +142,130 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo):
             if k in s:
                 assert s[k] not in text.lower(), f"{k} of SPI {s['spi']} leaked"
     assert {x["spi"] for x in tun["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
+
+
+def by_spi(tun):
+    return {s["spi"]: s for s in tun["sas"]}
+
+
+def test_tunnel_mtu_sends_frag_needed_and_too_big(tmp_path, topo):
+    """An inner packet over the tunnel MTU: ICMP fragmentation needed (DF
+    set) and ICMPv6 packet too big, naming the tunnel MTU; packets at the MTU
+    go through."""
+    sas = tunnel_sas("aes-gcm-128")
+    cfg = config(topo.tag, sas).replace("    remote: 10.10.2.2\n",
+                                        "    remote: 10.10.2.2\n    mtu: 1400\n", 1)
+    with Meshgate(tmp_path, cfg, name="esp") as mg:
+        Peer(topo, tmp_path, sas)
+        r = topo.ping("pod", "10.99.0.1", count=1, extra=("-M", "do", "-s", "1400"))
+        assert r.returncode != 0 and "mtu = 1400" in r.stdout + r.stderr, r.stdout + r.stderr
+        r = topo.ping("pod", "fd00:99::1", count=1, extra=("-s", "1400"))
+        assert r.returncode != 0 and "mtu=1400" in (r.stdout + r.stderr).replace(" ", ""), \
+            r.stdout + r.stderr
+        # 1372 + 28 = 1400 bytes: fits exactly; 1352 + 48 = 1400 for IPv6.
+        r = topo.ping("pod", "10.99.0.1", count=2, extra=("-M", "do", "-s", "1372"))
+        assert r.returncode == 0, r.stdout
+        r = topo.ping("pod", "fd00:99::1", count=2, extra=("-s", "1352"))
+        assert r.returncode == 0, r.stdout
+        tun = Control(mg).ok("GET", "/v1/esp-tunnels/tun0")
+        assert tun["mtu"] == 1400
+    assert mg.stats["drops"]["mtu-exceeded"] >= 2
+
+
+def test_rekey_during_traffic_loses_nothing(tmp_path, topo):
+    """A ping stream both families while the SAs are replaced over REST (the
+    peer knows the next SAs and moves to them when it sees the new ones):
+    no request or reply lost; the old outbound SAs are gone at once, the old
+    inbound ones once their traffic stopped."""
+    old, new = tunnel_sas("aes-gcm-128", 0x1000), tunnel_sas("chacha20-poly1305", 0x2000)
+    peer_sas = flip(old) + [dict(s, standby=True) for s in flip(new)]
+    with Meshgate(tmp_path, config(topo.tag, old), name="esp") as mg:
+        peer = Peer(topo, tmp_path, old, peer_sas=peer_sas)
+        ctl = Control(mg)
+        pings = [topo.spawn("pod", "ping", "-c", "150", "-i", "0.02", "-W", "2", dst)
+                 for dst in ("10.99.0.1", "fd00:99::1")]
+        time.sleep(1.0)
+        ctl.ok("PUT", "/v1/esp-tunnels/tun0/sas", {"sas": new})
+        outs = [p.communicate(timeout=60)[0] for p in pings]
+        tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+        for _ in range(40):  # the old inbound SAs go 2 s after their last packet
+            if {0x1002, 0x1004}.isdisjoint(by_spi(tun)):
+                break
+            time.sleep(0.2)
+            tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+    for o in outs:
+        assert " 0% packet loss" in o, o
+    assert tun["rekeys"] == 1 and tun["events"]["retired"] == 2, tun
+    spis = by_spi(tun)
+    assert set(spis) == {0x2001, 0x2002, 0x2003, 0x2004}, spis
+    assert all(spis[s]["stats"]["packets"] > 0 for s in spis), spis
+    ps = peer.stats()
+    assert ps.get("switched") == 2 and not ps["errors"], ps
+
+
+def test_hard_lifetime_stops_the_sa_after_a_soft_event(tmp_path, topo):
+    """Outbound IPv4 SA with soft 3 / hard 6 packets: a soft event, then the
+    hard one; exactly 6 echo requests get through, the rest are dropped and
+    counted; IPv6 (its own SA) is unaffected."""
+    sas = tunnel_sas("aes-gcm-128")
+    sas[0]["lifetime"] = {"soft_packets": 3, "hard_packets": 6}
+    with Meshgate(tmp_path, config(topo.tag, sas), name="esp") as mg:
+        Peer(topo, tmp_path, sas)
+        r = topo.ping("pod", "10.99.0.1", count=10)
+        assert "10 packets transmitted, 6 received" in r.stdout, r.stdout
+        r6 = topo.ping("pod", "fd00:99::1", count=2)
+        assert r6.returncode == 0, r6.stdout
+        ctl = Control(mg)
+        for _ in range(20):  # lifetimes are polled every 100 ms
+            tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+            if tun["events"]["hard"]:
+                break
+            time.sleep(0.1)
+    assert tun["events"] == {"soft": 1, "hard": 1, "retired": 0}, tun["events"]
+    sa = by_spi(tun)[0x1001]
+    assert sa["state"] == "expired" and sa["stats"]["packets"] == 6, sa
+    assert mg.stats["drops"]["esp-failed"] == 4
+    assert "reached its soft packets lifetime" in mg.log()
+    assert "reached its hard packets lifetime" in mg.log()
+
+
+SEND_FORGED = r"""
+import socket, sys
+from scapy.layers.inet import IP, ICMP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.packet import raw
+key, spi = bytes.fromhex(sys.argv[1]), int(sys.argv[2])
+sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
+                         tunnel_header=IP(src="10.10.2.2", dst="10.10.2.1"))
+inner = IP(src="10.99.0.1", dst="10.10.1.2") / ICMP(id=77, seq=1) / (b"forged" * 8)
+good = raw(sa.encrypt(inner, seq_num=5000))
+bad = bytearray(raw(sa.encrypt(inner, seq_num=5001)))
+bad[-1] ^= 1
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for p in (good, good, good, bytes(bad)):
+    s.sendto(p, ("10.10.2.1", 0))
+"""
+
+
+def test_replayed_and_corrupted_esp_dropped_and_counted(tmp_path, topo):
+    """ESP forged with the inbound SA's key by a second scapy instance: the
+    first copy is accepted, two replays are refused as replays, a packet with
+    a flipped ICV bit fails authentication; all counted on the SA, in GET
+    and /metrics."""
+    sas = tunnel_sas("aes-gcm-128")
+    with Meshgate(tmp_path, config(topo.tag, sas), name="esp") as mg:
+        Peer(topo, tmp_path, sas)
+        assert topo.ping("pod", "10.99.0.1", count=1).returncode == 0
+        r = topo.run("ext", "/usr/bin/python3", "-c", SEND_FORGED, sas[1]["key"] + sas[1]["salt"],
+                     str(sas[1]["spi"]))
+        assert r.returncode == 0, r.stderr
+        ctl = Control(mg)
+        time.sleep(0.5)
+        st = by_spi(ctl.ok("GET", "/v1/esp-tunnels/tun0"))[0x1002]["stats"]
+        metrics = ctl.http("GET", "/metrics")[1]
+    assert st["replay"] == 2 and st["auth"] == 1 and st["packets"] == 2, st
+    assert re.search(r'meshgate_esp_sa_replay_drops_total\{tunnel="tun0",spi="4098",'
+                     r'direction="in"\} 2', metrics), metrics
+    assert re.search(r'meshgate_esp_sa_auth_failures_total\{tunnel="tun0",spi="4098",'
+                     r'direction="in"\} 1', metrics)
+    assert mg.stats["drops"]["esp-failed"] == 3
