@@ -155,5 +155,7 @@ const struct ctl_cmd *ctl_tel_cmds(void);
 const struct ctl_cmd *ctl_rest_cmds(void);
 /** The NSM socket (cmd_nsm.c). */
 const struct ctl_cmd *ctl_nsm_cmds(void);
+/** IPsec ESP tunnels over REST (cmd_esp.c). */
+const struct ctl_cmd *ctl_esp_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

@@ -24,6 +24,7 @@ static const struct {
 	{"Counters (DPDK telemetry)", ctl_tel_cmds},
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
+	{"IPsec ESP tunnels (REST)", ctl_esp_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

@@ -326,6 +326,17 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 		mg_error_set(&e, EINVAL, "", "method not allowed here");
 		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
 	}
+	/* A method the path does not have is 405 whether or not the tunnel exists. */
+	if ((nseg == 3 && strcmp(method, "GET") && strcmp(method, "DELETE")) ||
+	    (nseg == 4 && !strcmp(seg[3], "sas") && strcmp(method, "PUT"))) {
+		*allow = nseg == 3 ? "GET, DELETE" : "PUT";
+		mg_error_set(&e, EINVAL, "", "method not allowed here");
+		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	}
+	if (nseg == 4 && strcmp(seg[3], "sas")) {
+		mg_error_set(&e, ENOENT, "", "no such resource");
+		return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	}
 	t = mg_model_esp_find(m, seg[2]);
 	if (t == NULL) {
 		mg_error_set(&e, ENOENT, "name", "no ESP tunnel named '%s'", seg[2]);
@@ -338,7 +349,8 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 			if (mg_model_esp_del(m, seg[2], &e) < 0)
 				return reply_err(&e, text);
 			c->requests_ok++;
-			return reply(200, json_object(), text);
+			*text = NULL;
+			return 204;
 		}
 		*allow = "GET, DELETE";
 		mg_error_set(&e, EINVAL, "", "method not allowed here");

@@ -211,7 +211,7 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	json_object_set_new(o, "name", json_string(ifc->name));
 	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
 						   ifc->kind == MG_IFACE_ESP ? "esp" : "port"));
-	json_object_set_new(o, "port", ifc->kind == MG_IFACE_ESP ? json_null() :
+	json_object_set_new(o, "port", ifc->kind == MG_IFACE_ESP ? json_string("") :
 			    json_string(mg_model_port_get(m, ifc->port)->spec.name));
 	json_object_set_new(o, "vlan", json_integer(ifc->vlan));
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
@@ -1022,6 +1022,8 @@ dispatch(struct mg_ctl *c, struct MHD_Connection *hc, const char *url, const cha
 		struct resp r = {.type = "application/json"};
 
 		r.status = ctl_esp_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+		if (r.text == NULL)
+			r.type = NULL;
 		return r;
 	}
 	if (!strcmp(seg[1], "batch") && nseg == 2)

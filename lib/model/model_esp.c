@@ -229,6 +229,8 @@ mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct 
 	ifc->port = UINT16_MAX;
 	ifc->network = net->id;
 	ifc->mtu = s->mtu;
+	/* No MAC: the link-local address is the zero MAC's (fe80::ff:fe00:0), as in fwd. */
+	mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
 	if (be != NULL && be->esp_add != NULL) {
 		rc = be->esp_add(be->ctx, t, ifc, err);
 		if (rc < 0) {

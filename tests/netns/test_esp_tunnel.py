@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from mgrun import Control, Meshgate, ROOT
+from mgrun import MESHGATECTL, Control, Meshgate, ROOT
 from topo import default_config
 
 PEER = ROOT / "tests" / "netns" / "esp_peer.py"
@@ -130,6 +130,8 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo):
         ctl = Control(mg)
         tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
         metrics = ctl.http("GET", "/metrics")[1]
+        show = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "esp", "show"],
+                              capture_output=True, text=True, timeout=30)
         log = mg.log()
     ps = peer.stats()
     assert ps["decrypted"] >= 6 and not ps["errors"], ps
@@ -142,6 +144,14 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo):
             if k in s:
                 assert s[k] not in text.lower(), f"{k} of SPI {s['spi']} leaked"
     assert {x["spi"] for x in tun["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
+    # meshgatectl esp show: one line per SA, like ip xfrm state, no key.
+    assert show.returncode == 0, show.stderr
+    lines = {l.split()[0]: l.split() for l in show.stdout.splitlines() if l.startswith("0x")}
+    assert set(lines) == {"0x00001001", "0x00001002", "0x00001003", "0x00001004"}, show.stdout
+    assert lines["0x00001001"][1:5] == ["out", "ipv4", algo, "active"], show.stdout
+    assert int(lines["0x00001002"][5]) >= counts[(0x1002, "in")] > 0  # read later
+    for s in sas:
+        assert s["key"] not in show.stdout
 
 
 def by_spi(tun):
