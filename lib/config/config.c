@@ -1097,8 +1097,8 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 {
 	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
 					   "mtu", "path_mtu", "udp_encap", "local_port",
-					   "remote_port", "replay_window", "esn", "ipv4", "ipv6",
-					   "sas", NULL};
+					   "remote_port", "replay_window", "anti_replay", "esn", "ipv4",
+					   "ipv6", "sas", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "esp_tunnels"), *item, *sas, *sa;
 	struct mg_esp_tunnel_spec s;
 	struct mg_error e;
@@ -1143,6 +1143,12 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 		if (get(c, item, "replay_window") != NULL)
 			ok = rd_uint(c, item, p, "replay_window", 64, 4096, &s.replay_window) && ok;
 		rd_bool(c, item, p, "esn", &s.esn);
+		{
+			bool ar = true;
+
+			rd_bool(c, item, p, "anti_replay", &ar);
+			s.no_replay = !ar;
+		}
 		sas = get_seq(c, item, p, "sas");
 		j = 0;
 		for (yaml_node_item_t *si = sas ? sas->data.sequence.items.start : NULL;

@@ -156,7 +156,8 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 {
 	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
 					   "mtu", "path_mtu", "udp_encap", "local_port",
-					   "remote_port", "replay_window", "esn", "sas", NULL};
+					   "remote_port", "replay_window", "anti_replay", "esn", "sas",
+					   NULL};
 	unsigned long long v;
 	int rc;
 
@@ -172,6 +173,13 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 	    (rc = cj_bool(o, "udp_encap", "", &s->udp_encap, e)) < 0 ||
 	    (rc = cj_bool(o, "esn", "", &s->esn, e)) < 0)
 		return rc;
+	{
+		bool ar = true;
+
+		if ((rc = cj_bool(o, "anti_replay", "", &ar, e)) < 0)
+			return rc;
+		s->no_replay = !ar;
+	}
 	v = 0;
 	if ((rc = cj_uint(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &v, false, e)) < 0)
 		return rc;
@@ -218,6 +226,7 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t)
 		      "remote_port", t->spec.remote_port ? t->spec.remote_port : 4500,
 		      "replay_window", t->spec.replay_window ? t->spec.replay_window : 64,
 		      "esn", t->spec.esn, "rekeys", (json_int_t)t->rekeys);
+	json_object_set_new(o, "anti_replay", json_boolean(!t->spec.no_replay));
 	json_object_set_new(o, "remote", json_string(mg_ip_fmt(&t->spec.remote, b, sizeof(b))));
 	if (c->env.esp_sas != NULL && (f = open_memstream(&text, &len)) != NULL) {
 		c->env.esp_sas(c->env.ctx, t->iface, f);

@@ -281,6 +281,12 @@ struct mg_esp_sa_spec {
 	/** Extended (64-bit) sequence numbers (RFC 4304). */
 	bool esn;
 	/**
+	 * Inbound: no anti-replay check (RFC 4303 3.4.3 lets a receiver turn it
+	 * off, e.g. for manually keyed SAs; benchmarks replaying a looped
+	 * capture need it). Off by default.
+	 */
+	bool no_replay;
+	/**
 	 * Outbound: the first sequence number to send (default 1). Inbound: the
 	 * highest sequence number already seen (default 0). For tests and for
 	 * resuming an SA. Without ESN the last number sent is 2^32-2 (librte_ipsec

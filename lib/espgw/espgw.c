@@ -89,6 +89,7 @@ sa_spec(const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *c, uint16_t 
 	memcpy(s->salt, c->salt, sizeof(s->salt));
 	s->replay_window = t->spec.replay_window;
 	s->esn = t->spec.esn;
+	s->no_replay = t->spec.no_replay;
 	s->udp_encap = t->spec.udp_encap;
 	s->local_port = t->spec.local_port;
 	s->remote_port = t->spec.remote_port;

@@ -298,6 +298,7 @@ struct mg_esp_tunnel_spec {
 	uint16_t remote_port;       /**< 0: 4500. */
 	uint32_t replay_window;     /**< 0: 64; 64..4096. */
 	bool esn;                   /**< Extended sequence numbers. */
+	bool no_replay;             /**< anti_replay: false (RFC 4303 3.4.3; benchmarks). */
 	struct mg_esp_sa_conf sas[MG_ESP_TUN_MAX_SAS]; /**< At most one per direction and inner family. */
 	uint8_t nsas;
 };

@@ -200,6 +200,9 @@ mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct 
 	if (s->replay_window != 0 && (s->replay_window < 64 || s->replay_window > 4096))
 		return mg_error_set(err, EINVAL, "replay_window", "%u is out of range 64-4096",
 				    s->replay_window);
+	if (s->no_replay && s->esn)
+		return mg_error_set(err, EINVAL, "anti_replay",
+				    "cannot be off with extended sequence numbers (esn)");
 	rc = sas_check(m, s->sas, s->nsas, NULL, err);
 	if (rc < 0)
 		return rc;
