@@ -58,9 +58,13 @@ def yaml_sa(s, extra=""):
             f"algorithm: {s['algorithm']}{keys}{extra}}}\n")
 
 
-def config(tag, sas, extra=""):
+OUTER = {4: ("10.10.2.1", "10.10.2.2"), 6: ("fd00:10:2::1", "fd00:10:2::2")}
+
+
+def config(tag, sas, extra="", outer=4):
+    local, remote = OUTER[outer]
     text = default_config(tag)
-    text += ("esp_tunnels:\n  - name: tun0\n    local: 10.10.2.1\n    remote: 10.10.2.2\n"
+    text += (f"esp_tunnels:\n  - name: tun0\n    local: \"{local}\"\n    remote: \"{remote}\"\n"
              "    ipv4: [10.98.0.1/30]\n    sas:\n")
     text += "".join(yaml_sa(s) for s in sas)
     text += extra
@@ -70,14 +74,14 @@ def config(tag, sas, extra=""):
 
 
 class Peer:
-    def __init__(self, topo, tmp_path, sas, name="esptun0", peer_sas=None):
+    def __init__(self, topo, tmp_path, sas, name="esptun0", peer_sas=None, outer=4):
         self.topo, self.tmp = topo, tmp_path
         self.cfgfile = tmp_path / "peer.json"
         self.statsfile = tmp_path / "peer.stats.json"
         ready = tmp_path / "peer.ready"
         ready.unlink(missing_ok=True)
         self.cfgfile.write_text(json.dumps({
-            "local": "10.10.2.2", "remote": "10.10.2.1", "tun": name, "sas": peer_sas if peer_sas is not None else flip(sas),
+            "local": OUTER[outer][1], "remote": OUTER[outer][0], "tun": name, "sas": peer_sas if peer_sas is not None else flip(sas),
             "stats": str(self.statsfile), "ready": str(ready)}))
         self.proc = topo.spawn("ext", sys.executable if "scapy" in sys.modules else "/usr/bin/python3",
                                str(PEER), str(self.cfgfile))
@@ -111,14 +115,15 @@ def sa_counters(metrics):
     return out
 
 
-@pytest.mark.parametrize("algo", list(ALGOS))
-def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo):
-    """Pod <-> far side of the tunnel: ping both families, both directions
-    (contents checked by ping), a TCP transfer with byte counts; the SA
-    counters in /metrics match; no key in the log, GET or /metrics."""
+@pytest.mark.parametrize("algo,outer", [(a, 4) for a in ALGOS] + [("aes-gcm-128", 6)])
+def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer):
+    """Pod <-> far side of the tunnel (IPv4 outer for each algorithm, IPv6
+    outer too): ping both families, both directions (contents checked by
+    ping), a TCP transfer with byte counts; the SA counters in /metrics
+    match; no key in the log, GET or /metrics."""
     sas = tunnel_sas(algo)
-    with Meshgate(tmp_path, config(topo.tag, sas), name="esp") as mg:
-        peer = Peer(topo, tmp_path, sas)
+    with Meshgate(tmp_path, config(topo.tag, sas, outer=outer), name="esp") as mg:
+        peer = Peer(topo, tmp_path, sas, outer=outer)
         for side, dst in (("pod", "10.99.0.1"), ("pod", "fd00:99::1"),
                           ("ext", "10.10.1.2"), ("ext", "fd00:10:1::2")):
             r = topo.ping(side, dst, count=3)
