@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The gateway's ESP tunnels: model tunnels -> lib/esp SAs and worker records. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_malloc.h>
+#include <rte_telemetry.h>
 
 #include "mg_espgw.h"
 
@@ -17,6 +20,93 @@ RTE_LOG_REGISTER_SUFFIX(mg_espgw_logtype, espgw, INFO);
 #define POLL_NS 100000000ull       /* lifetimes checked every 100 ms */
 #define RETIRE_IDLE_MS 2000        /* an old inbound SA goes after 2 s without traffic ... */
 #define RETIRE_GRACE_MS 30000      /* ... or 30 s after the rekey at the latest */
+
+/*
+ * DPDK telemetry (/meshgate/esp) answers from its own thread: it reads a
+ * snapshot the main lcore writes once a second (never the SAs themselves,
+ * which the main lcore may free meanwhile).
+ */
+#define SNAP_MAX 1024
+struct sa_snap {
+	char key[RTE_TEL_MAX_STRING_LEN];  /* TUNNEL/SPI/DIR */
+	struct mg_esp_sa_stats st;
+	uint8_t state;
+};
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sa_snap snap[SNAP_MAX];
+static unsigned int snap_n;
+#define SNAP_NS 1000000000ull
+
+static int
+tel_esp(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&snap_lock);
+	for (unsigned int i = 0; i < snap_n; i++) {
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL)
+			break;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "packets", snap[i].st.packets);
+		rte_tel_data_add_dict_u64(c, "bytes", snap[i].st.bytes);
+		rte_tel_data_add_dict_u64(c, "replay_drops", snap[i].st.replay);
+		rte_tel_data_add_dict_u64(c, "auth_failures", snap[i].st.auth);
+		rte_tel_data_add_dict_u64(c, "other_errors", snap[i].st.other);
+		rte_tel_data_add_dict_u64(c, "expired", snap[i].state == MG_ESP_STATE_EXPIRED);
+		rte_tel_data_add_dict_u64(c, "retiring", snap[i].state == MG_ESP_STATE_RETIRING);
+		if (rte_tel_data_add_dict_container(d, snap[i].key, c, 0) != 0)
+			rte_tel_data_free(c);
+	}
+	pthread_mutex_unlock(&snap_lock);
+	return 0;
+}
+
+static void
+snap_one(const struct mg_espgw_tun *r, const struct mg_esp_sa *sa, struct sa_snap *out,
+	 unsigned int *n)
+{
+	struct mg_esp_sa_info info;
+	char *k;
+
+	if (sa == NULL || *n == SNAP_MAX)
+		return;
+	k = out[*n].key;
+	snprintf(k, sizeof(out[*n].key), "%s/%u/%s", r->name, mg_esp_sa_spi(sa),
+		 mg_esp_sa_dir(sa) == MG_ESP_OUTBOUND ? "out" : "in");
+	for (; *k; k++)
+		if (!isalnum((unsigned char)*k) && *k != '_' && *k != '/') /* 22.11's telemetry names */
+			*k = '_';
+	mg_esp_sa_stats(sa, &out[*n].st);
+	mg_esp_sa_info(sa, &info);
+	out[*n].state = (uint8_t)info.state;
+	(*n)++;
+}
+
+/* Main lcore: refresh the telemetry snapshot. */
+static void
+snap_refresh(const struct mg_espgw *eg)
+{
+	static struct sa_snap next[SNAP_MAX];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MG_MAX_IFACES; i++) {
+		const struct mg_espgw_tun *r = eg->tun[i];
+
+		if (r == NULL)
+			continue;
+		for (int f = 0; f < 2; f++) {
+			snap_one(r, mg_esp_out_get(&r->out[f]), next, &n);
+			snap_one(r, r->in[f], next, &n);
+		}
+	}
+	pthread_mutex_lock(&snap_lock);
+	memcpy(snap, next, n * sizeof(next[0]));
+	snap_n = n;
+	pthread_mutex_unlock(&snap_lock);
+}
 
 static inline int
 fam_idx(uint8_t family)
@@ -53,6 +143,14 @@ mg_espgw_get(struct mg_dp *dp, struct mg_error *err)
 		eg->wk[w] = mg_esp_worker(eg->esp, w);
 	eg->dp = dp;
 	__atomic_store_n(&dp->esp, eg, __ATOMIC_RELEASE);
+	{
+		static bool registered;
+
+		if (!registered && rte_telemetry_register_cmd("/meshgate/esp", tel_esp,
+				"meshgate ESP SAs (TUNNEL/SPI/DIR): packets, bytes, replay drops, "
+				"auth failures, expired, retiring. No parameters") == 0)
+			registered = true;
+	}
 	return eg;
 }
 
@@ -66,6 +164,9 @@ mg_espgw_destroy(struct mg_espgw *eg)
 			mg_espgw_tunnel_del(eg, (uint16_t)i);
 	if (eg->dp != NULL)
 		eg->dp->esp = NULL;
+	pthread_mutex_lock(&snap_lock);
+	snap_n = 0;
+	pthread_mutex_unlock(&snap_lock);
 	mg_esp_destroy(eg->esp);
 	rte_free(eg);
 }
@@ -252,6 +353,10 @@ mg_espgw_poll(struct mg_espgw *eg, uint64_t now_ns)
 	if (eg == NULL || now_ns < eg->next_poll_ns)
 		return;
 	eg->next_poll_ns = now_ns + POLL_NS;
+	if (now_ns >= eg->next_snap_ns) {
+		snap_refresh(eg);
+		eg->next_snap_ns = now_ns + SNAP_NS;
+	}
 	n = mg_esp_poll(eg->esp, ev, RTE_DIM(ev));
 	for (unsigned int i = 0; i < n; i++) {
 		uint16_t ifx = (uint16_t)ev[i].user;

@@ -58,6 +58,7 @@ struct mg_espgw {
 	/* Main lcore only. */
 	struct mg_dp *dp;
 	uint64_t next_poll_ns;
+	uint64_t next_snap_ns;   /**< Next telemetry snapshot (/meshgate/esp). */
 };
 
 /** The tunnel record of interface @p ifindex, or NULL (workers, within a walk). */
@@ -96,7 +97,10 @@ void mg_espgw_tunnel_del(struct mg_espgw *eg, uint16_t ifindex);
 int mg_espgw_rekey(struct mg_espgw *eg, const struct mg_esp_tunnel *t,
 		   const struct mg_esp_sa_conf *sas, unsigned int n, struct mg_error *err);
 
-/** Main loop: lifetimes and retired SAs (every 100 ms at most). */
+/**
+ * Main loop: lifetimes and retired SAs (every 100 ms at most), and once a
+ * second the snapshot DPDK telemetry's /meshgate/esp answers from.
+ */
 void mg_espgw_poll(struct mg_espgw *eg, uint64_t now_ns);
 
 /**

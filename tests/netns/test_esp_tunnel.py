@@ -137,6 +137,11 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer):
         metrics = ctl.http("GET", "/metrics")[1]
         show = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "esp", "show"],
                               capture_output=True, text=True, timeout=30)
+        for _ in range(30):  # DPDK telemetry answers from a snapshot taken once a second
+            tel = mg.telemetry("/meshgate/esp")
+            if tel and tel.get("tun0/4098/in", {}).get("packets", 0) >= 3:
+                break
+            time.sleep(0.1)
         log = mg.log()
     ps = peer.stats()
     assert ps["decrypted"] >= 6 and not ps["errors"], ps
@@ -150,6 +155,8 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer):
                 assert s[k] not in text.lower(), f"{k} of SPI {s['spi']} leaked"
     assert {x["spi"] for x in tun["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
     # meshgatectl esp show: one line per SA, like ip xfrm state, no key.
+    assert set(tel) == {"tun0/4097/out", "tun0/4098/in", "tun0/4099/out", "tun0/4100/in"}, tel
+    assert tel["tun0/4098/in"]["packets"] >= 3 and tel["tun0/4097/out"]["expired"] == 0
     assert show.returncode == 0, show.stderr
     lines = {l.split()[0]: l.split() for l in show.stdout.splitlines() if l.startswith("0x")}
     assert set(lines) == {"0x00001001", "0x00001002", "0x00001003", "0x00001004"}, show.stdout
