@@ -19,7 +19,7 @@ import struct
 import sys
 import time
 
-from scapy.layers.inet import IP
+from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.packet import raw
@@ -37,13 +37,15 @@ CIPHERS = {  # meshgate name -> (scapy crypt, scapy auth)
 }
 
 
-def make_sa(sa, local, remote, esn):
+def make_sa(sa, local, remote, esn, natt=False):
     crypt, auth = CIPHERS[sa["algorithm"]]
     key = bytes.fromhex(sa.get("key", "")) + bytes.fromhex(sa.get("salt", ""))
     hdr = IP(src=local, dst=remote) if ":" not in local else IPv6(src=local, dst=remote)
     kw = {}
     if auth:
         kw = {"auth_algo": auth, "auth_key": bytes.fromhex(sa["auth_key"])}
+    if natt:
+        kw["nat_t_header"] = UDP(sport=4500, dport=4500)
     return SecurityAssociation(ESP, spi=sa["spi"], crypt_algo=crypt, crypt_key=key,
                                tunnel_header=hdr, esn_en=esn, **kw)
 
@@ -52,6 +54,7 @@ def main():
     cfg = json.load(open(sys.argv[1]))
     local, remote = cfg["local"], cfg["remote"]
     v6 = ":" in local
+    natt = cfg.get("udp_encap", False)  # UDP-encapsulated ESP (RFC 3948) on port 4500
     # SAs marked "standby" are the next generation (a rekey): the peer accepts
     # the standby inbound SA at once and moves its outbound traffic to the
     # standby outbound SA when the first packet arrives on the new inbound one
@@ -59,7 +62,7 @@ def main():
     out_sa, in_sa, out_next, standby_in = {}, {}, {}, {}
     for sa in cfg["sas"]:  # from the peer's point of view
         s = make_sa(sa, local if sa["direction"] == "out" else remote,
-                    remote if sa["direction"] == "out" else local, cfg.get("esn", False))
+                    remote if sa["direction"] == "out" else local, cfg.get("esn", False), natt)
         if sa["direction"] == "out":
             (out_next if sa.get("standby") else out_sa)[sa["inner"]] = s
         else:
@@ -71,8 +74,12 @@ def main():
     tun = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", cfg["tun"].encode(), IFF_TUN | IFF_NO_PI))
     fam = socket.AF_INET6 if v6 else socket.AF_INET
-    rx = socket.socket(fam, socket.SOCK_RAW, 50)
-    tx = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    if natt:
+        rx = tx = socket.socket(fam, socket.SOCK_DGRAM)
+        rx.bind((local, 4500))
+    else:
+        rx = socket.socket(fam, socket.SOCK_RAW, 50)
+        tx = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
     open(cfg["ready"], "w").write("ok")
 
     def dump(*_):
@@ -94,12 +101,19 @@ def main():
             sa = out_sa.get("ipv4" if data[0] >> 4 == 4 else "ipv6")
             if sa is not None:
                 pkt = sa.encrypt(inner)
-                tx.sendto(raw(pkt), (remote, 0))
+                if natt:
+                    tx.sendto(raw(pkt[UDP].payload), (remote, 4500))
+                else:
+                    tx.sendto(raw(pkt), (remote, 0))
                 stats["encrypted"] += 1
         if rx in r:  # ESP from meshgate: decrypt into our kernel
             data, _ = rx.recvfrom(65535)
-            # IPv4 raw sockets give the IP header; IPv6 ones give the payload only.
-            pkt = IP(data) if not v6 else IPv6(src=remote, dst=local, nh=50) / ESP(data)
+            # IPv4 raw sockets give the IP header; IPv6 ones and UDP the payload only.
+            hdr = IPv6(src=remote, dst=local) if v6 else IP(src=remote, dst=local)
+            if natt:
+                pkt = hdr / UDP(sport=4500, dport=4500) / ESP(data)
+            else:
+                pkt = IP(data) if not v6 else IPv6(src=remote, dst=local, nh=50) / ESP(data)
             esp = pkt[ESP]
             sa = in_sa.get(esp.spi)
             if sa is None:

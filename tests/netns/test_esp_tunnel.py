@@ -61,10 +61,11 @@ def yaml_sa(s, extra=""):
 OUTER = {4: ("10.10.2.1", "10.10.2.2"), 6: ("fd00:10:2::1", "fd00:10:2::2")}
 
 
-def config(tag, sas, extra="", outer=4):
+def config(tag, sas, extra="", outer=4, natt=False):
     local, remote = OUTER[outer]
     text = default_config(tag)
     text += (f"esp_tunnels:\n  - name: tun0\n    local: \"{local}\"\n    remote: \"{remote}\"\n"
+             f"    udp_encap: {'true' if natt else 'false'}\n"
              "    ipv4: [10.98.0.1/30]\n    sas:\n")
     text += "".join(yaml_sa(s) for s in sas)
     text += extra
@@ -74,7 +75,7 @@ def config(tag, sas, extra="", outer=4):
 
 
 class Peer:
-    def __init__(self, topo, tmp_path, sas, name="esptun0", peer_sas=None, outer=4):
+    def __init__(self, topo, tmp_path, sas, name="esptun0", peer_sas=None, outer=4, natt=False):
         self.topo, self.tmp = topo, tmp_path
         self.cfgfile = tmp_path / "peer.json"
         self.statsfile = tmp_path / "peer.stats.json"
@@ -82,7 +83,7 @@ class Peer:
         ready.unlink(missing_ok=True)
         self.cfgfile.write_text(json.dumps({
             "local": OUTER[outer][1], "remote": OUTER[outer][0], "tun": name, "sas": peer_sas if peer_sas is not None else flip(sas),
-            "stats": str(self.statsfile), "ready": str(ready)}))
+            "stats": str(self.statsfile), "ready": str(ready), "udp_encap": natt}))
         self.proc = topo.spawn("ext", sys.executable if "scapy" in sys.modules else "/usr/bin/python3",
                                str(PEER), str(self.cfgfile))
         for _ in range(100):
@@ -115,15 +116,18 @@ def sa_counters(metrics):
     return out
 
 
-@pytest.mark.parametrize("algo,outer", [(a, 4) for a in ALGOS] + [("aes-gcm-128", 6)])
-def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer):
+@pytest.mark.parametrize("algo,outer,natt", [(a, 4, False) for a in ALGOS] +
+                         [("aes-gcm-128", 6, False), ("aes-gcm-128", 4, True),
+                          ("chacha20-poly1305", 6, True)],
+                         ids=lambda v: {True: "natt", False: "raw"}.get(v, str(v)))
+def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer, natt):
     """Pod <-> far side of the tunnel (IPv4 outer for each algorithm, IPv6
-    outer too): ping both families, both directions (contents checked by
-    ping), a TCP transfer with byte counts; the SA counters in /metrics
-    match; no key in the log, GET or /metrics."""
+    outer, UDP encapsulation): ping both families, both directions (contents
+    checked by ping), a TCP transfer with byte counts; the SA counters in
+    /metrics match; no key in the log, GET or /metrics."""
     sas = tunnel_sas(algo)
-    with Meshgate(tmp_path, config(topo.tag, sas, outer=outer), name="esp") as mg:
-        peer = Peer(topo, tmp_path, sas, outer=outer)
+    with Meshgate(tmp_path, config(topo.tag, sas, outer=outer, natt=natt), name="esp") as mg:
+        peer = Peer(topo, tmp_path, sas, outer=outer, natt=natt)
         for side, dst in (("pod", "10.99.0.1"), ("pod", "fd00:99::1"),
                           ("ext", "10.10.1.2"), ("ext", "fd00:10:1::2")):
             r = topo.ping(side, dst, count=3)
