@@ -92,6 +92,7 @@ def main():
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGUSR1, dump)
     last = time.monotonic()
     while True:
         r, _, _ = select.select([tun, rx], [], [], 0.5)

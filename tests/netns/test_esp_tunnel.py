@@ -9,7 +9,6 @@ addresses behind the tunnel: 10.99.0.1 and fd00:99::1 (on the peer's TUN).
 Outer: 10.10.2.1 (meshgate's ext port) <-> 10.10.2.2 (the external host).
 """
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -17,6 +16,10 @@ import sys
 import time
 
 import pytest
+
+from scapy.layers.inet import ICMP, IP, defragment
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.utils import rdpcap
 
 from mgrun import MESHGATECTL, Control, Meshgate, ROOT
 from topo import default_config
@@ -179,8 +182,9 @@ def test_tunnel_mtu_sends_frag_needed_and_too_big(tmp_path, topo):
     set) and ICMPv6 packet too big, naming the tunnel MTU; packets at the MTU
     go through."""
     sas = tunnel_sas("aes-gcm-128")
-    cfg = config(topo.tag, sas).replace("    remote: 10.10.2.2\n",
-                                        "    remote: 10.10.2.2\n    mtu: 1400\n", 1)
+    cfg = config(topo.tag, sas).replace("    udp_encap: false\n",
+                                        "    udp_encap: false\n    mtu: 1400\n", 1)
+    assert "mtu: 1400" in cfg
     with Meshgate(tmp_path, cfg, name="esp") as mg:
         Peer(topo, tmp_path, sas)
         r = topo.ping("pod", "10.99.0.1", count=1, extra=("-M", "do", "-s", "1400"))
@@ -195,7 +199,25 @@ def test_tunnel_mtu_sends_frag_needed_and_too_big(tmp_path, topo):
         assert r.returncode == 0, r.stdout
         tun = Control(mg).ok("GET", "/v1/esp-tunnels/tun0")
         assert tun["mtu"] == 1400
+        # DF clear: the packet goes in whole and its ESP packet (over the
+        # port's 1500) is fragmented on the way out: captured on the peer's
+        # side, reassembled and decrypted by scapy, it is the echo request.
+        cap = tmp_path / "frags.pcap"
+        dump = topo.spawn("ext", "tcpdump", "-ni", "eth0", "-c", "2", "-w", str(cap),
+                          "ip[6:2] & 0x3fff != 0")
+        time.sleep(1.0)
+        topo.ping("pod", "10.99.0.1", count=1, extra=("-M", "dont", "-s", "1450"))
+        dump.wait(10)
+    frags = rdpcap(str(cap))
+    assert [(f[IP].flags.MF, f[IP].frag) for f in frags] == [(1, 0), (0, 185)], frags
+    whole = defragment(frags)[0][IP]
+    sa = sas[0]
+    inner = SecurityAssociation(ESP, spi=sa["spi"], crypt_algo="AES-GCM",
+                                crypt_key=bytes.fromhex(sa["key"] + sa["salt"]),
+                                tunnel_header=IP(src="10.10.2.1", dst="10.10.2.2")).decrypt(whole)
+    assert inner[IP].len == 1478 and inner[ICMP].type == 8 and inner[IP].dst == "10.99.0.1"
     assert mg.stats["drops"]["mtu-exceeded"] >= 2
+    assert mg.stats["gateway"]["ip4_fragmented"] == 1
 
 
 def test_rekey_during_traffic_loses_nothing(tmp_path, topo):
