@@ -169,5 +169,7 @@ const struct ctl_cmd *ctl_trace_cmds(void);
 const struct ctl_cmd *ctl_rules_cmds(void);
 /** WireGuard interfaces and keys (cmd_wg.c). */
 const struct ctl_cmd *ctl_wg_cmds(void);
+/** IPsec ESP tunnels over REST (cmd_esp.c). */
+const struct ctl_cmd *ctl_esp_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

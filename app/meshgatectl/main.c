@@ -28,6 +28,7 @@ static const struct {
 	{"Packet capture (REST)", ctl_capture_cmds},
 	{"Packet trace (REST)", ctl_trace_cmds},
 	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},
+	{"IPsec ESP tunnels (REST)", ctl_esp_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

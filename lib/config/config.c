@@ -5,6 +5,7 @@
  * that names what was expected, and model requests are made in dependency
  * order: networks, ports (with their VLANs and addresses), neighbors, routes.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 
 #include "mg_config.h"
 #include "mg_rules.h"
+#include "mg_esp_algos.h"
 
 /* The RTE_LOG_* levels, without pulling DPDK into the config library. */
 static const char *const log_levels[] = {
@@ -1605,6 +1607,255 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+/* ---- IPsec ESP tunnels ------------------------------------------------------------- */
+
+static bool
+rd_u64(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint64_t *out)
+{
+	yaml_node_t *n = get(c, map, key);
+	unsigned long long v;
+	const char *s;
+	char p[160];
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	if (!parse_uint(s, &v)) {
+		cerr(c, n, p, "expected an integer, found '%s'", s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * Reads hex bytes (optionally "0x"-prefixed, ':' allowed between bytes) at
+ * @key. The message never repeats the value: it is a key.
+ */
+static bool
+rd_hex(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint8_t *out,
+       size_t max, uint8_t *len)
+{
+	yaml_node_t *n = get(c, map, key);
+	const char *s;
+	char p[160];
+	size_t k = 0;
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	while (*s) {
+		unsigned int hi, lo;
+
+		if (*s == ':') {
+			s++;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1])) {
+			cerr(c, n, p, "expected hexadecimal bytes (like 0x0011...)");
+			return false;
+		}
+		if (k == max) {
+			cerr(c, n, p, "longer than %zu bytes", max);
+			return false;
+		}
+		hi = (unsigned int)(isdigit((unsigned char)s[0]) ? s[0] - '0' : (tolower(s[0]) - 'a' + 10));
+		lo = (unsigned int)(isdigit((unsigned char)s[1]) ? s[1] - '0' : (tolower(s[1]) - 'a' + 10));
+		out[k++] = (uint8_t)(hi << 4 | lo);
+		s += 2;
+	}
+	*len = (uint8_t)k;
+	return true;
+}
+
+static bool
+load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_conf *sa)
+{
+	static const char *const keys[] = {"direction", "inner", "spi", "algorithm", "key",
+					   "auth_key", "salt", "lifetime", NULL};
+	static const char *const lkeys[] = {"soft_packets", "hard_packets", "soft_bytes",
+					    "hard_bytes", "soft_seconds", "hard_seconds", NULL};
+	static const char *const dirs[] = {"out", "in", NULL};
+	static const char *const fams[] = {"ipv4", "ipv6", NULL};
+	char buf[64], lp[176];
+	unsigned int v;
+	yaml_node_t *life;
+	bool ok = true;
+	uint32_t spi;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!check_map(c, item, p, keys))
+		return false;
+	if (rd_enum(c, item, p, "direction", dirs, &v))
+		sa->inbound = v == 1;
+	else {
+		if (get(c, item, "direction") == NULL)
+			cerr(c, item, p, "an SA needs a direction (out or in)");
+		ok = false;
+	}
+	if (rd_enum(c, item, p, "inner", fams, &v))
+		sa->inner_family = v == 0 ? AF_INET : AF_INET6;
+	else {
+		if (get(c, item, "inner") == NULL)
+			cerr(c, item, p, "an SA needs the inner family it carries (ipv4 or ipv6)");
+		ok = false;
+	}
+	if (rd_uint(c, item, p, "spi", 256, UINT32_MAX, &spi))
+		sa->spi = spi;
+	else {
+		if (get(c, item, "spi") == NULL)
+			cerr(c, item, p, "an SA needs an spi");
+		ok = false;
+	}
+	if (rd_str(c, item, p, "algorithm", buf, sizeof(buf))) {
+		sa->algo = mg_esp_algo_lookup(buf);
+		if (sa->algo < 0) {
+			subpath(lp, sizeof(lp), p, "algorithm");
+			cerr(c, get(c, item, "algorithm"), lp, "'%s' is not one of: %s", buf,
+			     MG_ESP_ALGO_LIST);
+			ok = false;
+		}
+	} else {
+		if (get(c, item, "algorithm") == NULL)
+			cerr(c, item, p, "an SA needs an algorithm (%s)", MG_ESP_ALGO_LIST);
+		ok = false;
+	}
+	if (get(c, item, "key") != NULL)
+		ok = rd_hex(c, item, p, "key", sa->key, sizeof(sa->key), &sa->key_len) && ok;
+	if (get(c, item, "auth_key") != NULL)
+		ok = rd_hex(c, item, p, "auth_key", sa->auth_key, sizeof(sa->auth_key),
+			    &sa->auth_key_len) && ok;
+	if (get(c, item, "salt") != NULL)
+		ok = rd_hex(c, item, p, "salt", sa->salt, sizeof(sa->salt), &sa->salt_len) && ok;
+	if ((life = get(c, item, "lifetime")) != NULL) {
+		subpath(lp, sizeof(lp), p, "lifetime");
+		if (check_map(c, life, lp, lkeys)) {
+			rd_u64(c, life, lp, "soft_packets", &sa->packets_soft);
+			rd_u64(c, life, lp, "hard_packets", &sa->packets_hard);
+			rd_u64(c, life, lp, "soft_bytes", &sa->bytes_soft);
+			rd_u64(c, life, lp, "hard_bytes", &sa->bytes_hard);
+			rd_u64(c, life, lp, "soft_seconds", &sa->seconds_soft);
+			rd_u64(c, life, lp, "hard_seconds", &sa->seconds_hard);
+		}
+	}
+	if (ok) {
+		struct mg_error e;
+
+		if (mg_model_esp_sa_check(sa, &e) < 0) {
+			model_err(c, item, p, &e);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static void
+load_esp_tunnels(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
+					   "mtu", "path_mtu", "udp_encap", "local_port",
+					   "remote_port", "replay_window", "anti_replay", "esn", "ipv4",
+					   "ipv6", "sas", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "esp_tunnels"), *item, *sas, *sa;
+	struct mg_esp_tunnel_spec s;
+	struct mg_error e;
+	unsigned int i, j;
+	char p[64], sp[96];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "esp_tunnels", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a tunnel needs a name");
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
+		if (!rd_ip(c, item, p, "local", &s.local)) {
+			if (get(c, item, "local") == NULL)
+				cerr(c, item, p, "a tunnel needs its local outer address");
+			ok = false;
+		}
+		if (!rd_ip(c, item, p, "remote", &s.remote)) {
+			if (get(c, item, "remote") == NULL)
+				cerr(c, item, p, "a tunnel needs the peer's outer address (remote)");
+			ok = false;
+		}
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (get(c, item, "path_mtu") != NULL)
+			ok = rd_u16(c, item, p, "path_mtu", 576, MG_MTU_MAX, &s.path_mtu) && ok;
+		rd_bool(c, item, p, "udp_encap", &s.udp_encap);
+		if (get(c, item, "local_port") != NULL)
+			ok = rd_u16(c, item, p, "local_port", 1, 65535, &s.local_port) && ok;
+		if (get(c, item, "remote_port") != NULL)
+			ok = rd_u16(c, item, p, "remote_port", 1, 65535, &s.remote_port) && ok;
+		if (get(c, item, "replay_window") != NULL)
+			ok = rd_uint(c, item, p, "replay_window", 64, 4096, &s.replay_window) && ok;
+		rd_bool(c, item, p, "esn", &s.esn);
+		{
+			bool ar = true;
+
+			rd_bool(c, item, p, "anti_replay", &ar);
+			s.no_replay = !ar;
+		}
+		sas = get_seq(c, item, p, "sas");
+		j = 0;
+		for (yaml_node_item_t *si = sas ? sas->data.sequence.items.start : NULL;
+		     sas != NULL && si < sas->data.sequence.items.top; si++, j++) {
+				sa = node_at(c, *si);
+				snprintf(sp, sizeof(sp), "%s.sas[%u]", p, j);
+				if (s.nsas == MG_ESP_TUN_MAX_SAS) {
+					cerr(c, sa, sp, "at most %u SAs (one per direction and inner "
+					     "family)", MG_ESP_TUN_MAX_SAS);
+					ok = false;
+					break;
+				}
+				if (load_esp_sa(c, sa, sp, &s.sas[s.nsas]))
+					s.nsas++;
+				else
+					ok = false;
+			}
+		if (ok && mg_model_esp_add(c->m, &s, &e) < 0) {
+			/* "sas[1].spi" names the SA's own node when it can. */
+			unsigned int k;
+
+			if (sas != NULL && sscanf(e.field, "sas[%u]", &k) == 1 &&
+			    k < sas->data.sequence.items.top - sas->data.sequence.items.start) {
+				const char *rest = strchr(e.field, ']') + 1;
+				struct mg_error e2 = e;
+
+				snprintf(sp, sizeof(sp), "%s.sas[%u]", p, k);
+				snprintf(e2.field, sizeof(e2.field), "%s", *rest == '.' ? rest + 1 : rest);
+				model_err(c, node_at(c, sas->data.sequence.items.start[k]), sp, &e2);
+			} else {
+				model_err(c, item, p, &e);
+			}
+			ok = false;
+		}
+		if (ok) {
+			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		}
+		mg_wipe(&s, sizeof(s));
+	}
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static unsigned int
@@ -1612,7 +1863,8 @@ load_doc(struct cfg *c)
 {
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
-					  "classify", "stats", "log", "services", "wireguard", NULL};
+					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
+					  NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -1645,6 +1897,7 @@ load_doc(struct cfg *c)
 	load_networks(c, root);
 	load_ports(c, root);
 	load_wireguard(c, root);
+	load_esp_tunnels(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
 	load_services(c, root);
@@ -1678,6 +1931,10 @@ mg_config_load_string(const char *name, const char *text, size_t len, struct mg_
 		return 1;
 	}
 	n = load_doc(&c);
+	/* The document's scalars may hold ESP keys: wipe them before libyaml frees them. */
+	for (yaml_node_t *y = c.doc.nodes.start; y < c.doc.nodes.top; y++)
+		if (y->type == YAML_SCALAR_NODE)
+			mg_wipe(y->data.scalar.value, y->data.scalar.length);
 	yaml_document_delete(&c.doc);
 	yaml_parser_delete(&parser);
 	return n;
@@ -1720,6 +1977,7 @@ mg_config_load_file(const char *path, struct mg_settings *st, struct mg_model *m
 		return 1;
 	}
 	n = mg_config_load_string(path, buf, len, st, m, errs);
+	mg_wipe(buf, len); /* it may hold ESP keys */
 	free(buf);
 	return n;
 }

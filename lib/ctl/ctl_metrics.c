@@ -244,6 +244,8 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 #undef C
 	ctl_rules_metrics(c, f);
 	ctl_wg_metrics(c, f);
+	if (c->env.metrics_extra != NULL)
+		c->env.metrics_extra(c->env.ctx, f);
 	fclose(f);
 	free(s);
 	return text;

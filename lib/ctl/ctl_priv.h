@@ -87,6 +87,10 @@ struct mg_ctl {
 	uint64_t requests_ok, requests_failed, conns_expired;
 };
 
+/* ctl_esp.c: /v1/esp-tunnels; returns the HTTP status, *text the JSON reply. */
+int ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
+		 size_t len, char **text, const char **allow);
+
 /* ctl_core.c: the one path every change takes. */
 /** Apply @p ops atomically and journal them; 0 or -errno with @p err. */
 int ctl_commit_ops(struct mg_ctl *c, const struct mg_op *ops, unsigned int n, struct mg_error *err);

@@ -17,6 +17,7 @@
  *   /v1/neighbors               GET POST
  *   /v1/neighbors/IFACE/IP      DELETE
  *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
+ *   /v1/esp-tunnels[/NAME[/sas]]  GET POST DELETE, PUT sas (ctl_esp.c)
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
  *   /v1/wireguard[/NAME]        GET POST DELETE (WireGuard interfaces; keys never shown)
  *   /v1/stats                   GET
@@ -216,8 +217,11 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 
 	json_object_set_new(o, "name", json_string(ifc->name));
 	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
-						   ifc->kind == MG_IFACE_WG ? "wireguard" : "port"));
-	if (ifc->kind != MG_IFACE_WG)
+						   ifc->kind == MG_IFACE_WG ? "wireguard" :
+						   ifc->kind == MG_IFACE_ESP ? "esp" : "port"));
+	if (ifc->kind == MG_IFACE_ESP)
+		json_object_set_new(o, "port", json_string(""));
+	else if (ifc->kind != MG_IFACE_WG)
 		json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
 	json_object_set_new(o, "vlan", json_integer(ifc->vlan));
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
@@ -1476,6 +1480,14 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_captures(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "wireguard"))
 		return h_wireguard(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "esp-tunnels") && nseg <= 4) {
+		struct resp r = {.type = "application/json"};
+
+		r.status = ctl_esp_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+		if (r.text == NULL)
+			r.type = NULL;
+		return r;
+	}
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {

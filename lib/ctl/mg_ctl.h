@@ -14,6 +14,7 @@
  */
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "mg_common.h"
@@ -48,6 +49,10 @@ struct mg_ctl_env {
 	struct mg_capture *capture;  /**< Packet captures, or NULL. */
 	/** Collect counters now. */
 	void (*stats)(void *ctx, struct mg_stats *out);
+	/** Write ESP tunnel @p ifindex's SAs and events as a JSON object (redacted); may be NULL. */
+	void (*esp_sas)(void *ctx, uint16_t ifindex, FILE *f);
+	/** Append more Prometheus text to /metrics (ESP SAs); may be NULL. */
+	void (*metrics_extra)(void *ctx, FILE *f);
 	void *ctx;
 };
 

@@ -53,6 +53,7 @@ struct trie_head;
 struct mg_cap_set;
 struct rte_mempool;
 struct mg_cls_set;
+struct mg_espgw;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
 #define MG_MAX_IFACES 4096
@@ -126,7 +127,10 @@ struct mg_cls_set;
 	_(WG_NO_PEER, "wg-no-peer", "no WireGuard peer allows the destination")             \
 	_(WG_NO_SESSION, "wg-no-session", "no WireGuard session yet (handshake started)")   \
 	_(WG_NO_ENDPOINT, "wg-no-endpoint", "WireGuard peer's endpoint is not known yet")   \
-	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)")
+	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)") \
+	_(ESP_NO_SA, "esp-no-sa", "ESP: no SA for the tunnel's inner family, or none has the SPI") \
+	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
+	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -206,6 +210,7 @@ enum mg_adj_type {
 	MG_ADJ_NEIGHBOR,     /**< A resolved (or resolving) neighbor. */
 	MG_ADJ_SERVICE,      /**< A service's VIP: the service node (ifindex = service id). */
 	MG_ADJ_WG,           /**< Into WireGuard interface @c ifindex (wg-output). */
+	MG_ADJ_ESP,          /**< Into the ESP tunnel interface @c ifindex (node esp-output). */
 };
 
 /** Well-known adjacency ids shared by every network. */
@@ -407,6 +412,7 @@ struct mg_dp {
 	struct mg_worker *workers[MG_MAX_WORKERS];
 	struct mg_lcore_stats *stats;        /**< RTE_MAX_LCORE entries. */
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
+	struct mg_espgw *esp;                /**< ESP tunnels (lib/espgw), NULL until the first. */
 	/* Main lcore only. */
 	struct mg_if_counters ifc_base[MG_MAX_IFACES]; /**< Counters when each interface was made. */
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */

@@ -487,7 +487,7 @@ in_check(const struct mg_esp_sa *sa, struct rte_mbuf *m, struct esp_pmeta *pm)
 	uint32_t low = rte_be_to_cpu_32(esph->seq);
 
 	pm->seq = sa->esn ? esn_infer(sa->rp->top, low, sa->rp->win) : low;
-	if (unlikely(replay_seen(sa->rp, pm->seq)))
+	if (unlikely(replay_seen(sa->rp, pm->seq)) && likely(!sa->no_replay))
 		return MG_ESP_ERR_REPLAY;
 	if (unlikely(ip_len < len))
 		rte_pktmbuf_trim(m, len - ip_len);
@@ -634,8 +634,9 @@ mg_esp_decrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_
 		struct rte_mbuf *m = mb[i];
 		uint16_t j = meta_find(meta, ng, m, &cur);
 		/* Authentic: record it (in arrival order), whatever happens next. */
-		uint8_t r = replay_mark(sa->rp, meta[j].seq) ? in_finish(sa, m, &meta[j], &len[nok]) :
-							      MG_ESP_ERR_REPLAY;
+		uint8_t r = replay_mark(sa->rp, meta[j].seq) || unlikely(sa->no_replay)
+				    ? in_finish(sa, m, &meta[j], &len[nok])
+				    : MG_ESP_ERR_REPLAY;
 
 		if (unlikely(r != MG_ESP_ERR_NONE))
 			fail_add(&f, ws, m, r);

@@ -125,6 +125,8 @@ struct mg_esp_sa {
 	rte_be16_t local_port_be;
 	/** Extended sequence numbers. */
 	uint8_t esn;
+	/** Anti-replay checks off (mg_esp_sa_spec.no_replay); the window still infers ESN. */
+	uint8_t no_replay;
 	/** IPv4 outer: ones' complement sum of the header words that never change. */
 	uint32_t ip4_sum;
 	/** Inbound: the anti-replay window (owner only). */

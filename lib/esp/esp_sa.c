@@ -194,6 +194,9 @@ spec_check(struct mg_esp *esp, struct mg_esp_sa_spec *s, struct mg_error *err)
 		if (memcmp(s->salt, zero, sizeof(zero)) != 0)
 			return mg_error_set(err, EINVAL, "salt", "%s takes no salt", d.name);
 	}
+	if (s->no_replay && s->esn)
+		return mg_error_set(err, EINVAL, "no_replay",
+				    "anti-replay cannot be off with extended sequence numbers");
 	if (s->replay_window == 0)
 		s->replay_window = MG_ESP_WINDOW_MIN;
 	if (s->replay_window < MG_ESP_WINDOW_MIN || s->replay_window > MG_ESP_WINDOW_MAX)
@@ -523,7 +526,9 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 	prm.ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
 	prm.ipsec_xform.tunnel.type = s->local.family == AF_INET ?
 		RTE_SECURITY_IPSEC_TUNNEL_IPV4 : RTE_SECURITY_IPSEC_TUNNEL_IPV6;
-	prm.ipsec_xform.replay_win_sz = s->dir == MG_ESP_INBOUND ? s->replay_window : 0;
+	/* librte_ipsec checks replays too: off with ours (no_replay refuses ESN, see spec_check). */
+	prm.ipsec_xform.replay_win_sz =
+		s->dir == MG_ESP_INBOUND && !s->no_replay ? s->replay_window : 0;
 	prm.ipsec_xform.esn.value = s->initial_seq;
 	prm.crypto_xform = chain;
 	prm.tun.hdr_len = template_fill(s, hdr);
@@ -585,6 +590,7 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 		sa->need_tail = (s->esn ? 4 : 0) + (algo_aead(s->algo) ? 16 : 0);
 	sa->local_port_be = rte_cpu_to_be_16(s->local_port);
 	sa->esn = s->esn;
+	sa->no_replay = s->no_replay;
 	if (sa->outer_family == AF_INET) {
 		/* The words the data path does not rewrite: TTL/protocol and the addresses. */
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)hdr;

@@ -94,6 +94,7 @@
 
 #include "mg_addr.h"
 #include "mg_common.h"
+#include "mg_esp_algos.h"
 
 struct rte_rcu_qsbr;
 struct mg_esp;
@@ -113,29 +114,7 @@ struct mg_esp_worker;
 /** Tailroom encryption needs: padding, trailer, ICV, ESN high bits, AAD scratch. */
 #define MG_ESP_TAILROOM (16 + 2 + 16 + 4 + 16)
 
-/* ---- algorithms ------------------------------------------------------------------ */
-
-/**
- * Algorithms: enum suffix, name, cipher key bytes, HMAC key bytes, salt bytes.
- * NULL_SHA256 is NULL encryption (RFC 2410) with HMAC-SHA-256-128: integrity
- * only, for tests and debugging (scapy and ipsec-secgw both have it). ESP
- * with neither encryption nor integrity (RFC 4303 forbids it) is not offered.
- */
-#define MG_ESP_ALGOS(_)                                                                     \
-	_(AES_GCM_128, "aes-gcm-128", 16, 0, 4)                                            \
-	_(AES_GCM_256, "aes-gcm-256", 32, 0, 4)                                            \
-	_(AES_CBC_128_SHA256, "aes-cbc-128-hmac-sha256", 16, 32, 0)                        \
-	_(AES_CBC_256_SHA256, "aes-cbc-256-hmac-sha256", 32, 32, 0)                        \
-	_(CHACHA20_POLY1305, "chacha20-poly1305", 32, 0, 4)                                \
-	_(NULL_SHA256, "null-hmac-sha256", 0, 32, 0)
-
-/** An ESP algorithm (combined mode, or cipher + HMAC). */
-enum mg_esp_algo {
-#define MG_ESP_ALGO_ENUM(e, n, k, a, s) MG_ESP_##e,
-	MG_ESP_ALGOS(MG_ESP_ALGO_ENUM)
-#undef MG_ESP_ALGO_ENUM
-	MG_ESP_ALGO_MAX
-};
+/* ---- algorithms: see mg_esp_algos.h ------------------------------------------------ */
 
 /** Name of an algorithm ("aes-gcm-128"), or NULL. */
 const char *mg_esp_algo_name(enum mg_esp_algo algo);
@@ -301,6 +280,12 @@ struct mg_esp_sa_spec {
 	uint32_t replay_window;
 	/** Extended (64-bit) sequence numbers (RFC 4304). */
 	bool esn;
+	/**
+	 * Inbound: no anti-replay check (RFC 4303 3.4.3 lets a receiver turn it
+	 * off, e.g. for manually keyed SAs; benchmarks replaying a looped
+	 * capture need it). Off by default.
+	 */
+	bool no_replay;
 	/**
 	 * Outbound: the first sequence number to send (default 1). Inbound: the
 	 * highest sequence number already seen (default 0). For tests and for

@@ -339,6 +339,17 @@ mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *mi, uint16_t ethdev,
 	return 0;
 }
 
+int
+mg_fwd_iface_add_p2p(struct mg_fwd *f, const struct mg_iface *mi, uint8_t adj_type,
+		     struct mg_error *err)
+{
+	int rc = mg_fwd_iface_add(f, mi, MG_IF_NONE, err);
+
+	if (rc == 0)
+		f->ifs[mi->id].p2p_type = adj_type;
+	return rc;
+}
+
 void
 mg_fwd_iface_del(struct mg_fwd *f, uint16_t ifindex)
 {
@@ -365,9 +376,11 @@ glean_get(struct mg_fwd *f, struct fwd_iface *ifc, uint8_t family)
 	int i = family == AF_INET ? 0 : 1;
 
 	if (ifc->glean[i] == 0) {
-		/* On a tunnel every destination is on-link: straight into it. */
-		ifc->glean[i] = mg_dp_adj_alloc(f->dp, ifc->tunnel ? MG_ADJ_WG : MG_ADJ_GLEAN, family,
-						ifc->ifindex);
+		/* On a tunnel every destination is on-link: its subnet and routes lead
+		 * straight into it (WireGuard: MG_ADJ_WG; ESP: its own type), no neighbors. */
+		ifc->glean[i] = mg_dp_adj_alloc(f->dp, ifc->tunnel ? MG_ADJ_WG :
+						ifc->p2p_type ? ifc->p2p_type : MG_ADJ_GLEAN,
+						family, ifc->ifindex);
 		if (ifc->glean[i] == 0)
 			return 0;
 	}
@@ -504,7 +517,7 @@ route_target_get(struct mg_fwd *f, const struct mg_route *r, uint32_t *adj, stru
 	ifc = fwd_iface(f, r->iface);
 	if (ifc == NULL)
 		return mg_error_set(err, ENOENT, "interface", "interface %u is not up", r->iface);
-	if (r->via.family != 0 && !ifc->tunnel) {
+	if (r->via.family != 0 && !ifc->tunnel && !ifc->p2p_type) {
 		nb = fwd_nbr_get(f, r->iface, &r->via, err);
 		if (nb == NULL)
 			return -err->code;
@@ -523,7 +536,8 @@ route_target_put(struct mg_fwd *f, const struct mg_route *r)
 {
 	if (r->action != MG_ROUTE_FORWARD)
 		return;
-	if (r->via.family != 0 && !(fwd_iface(f, r->iface) && fwd_iface(f, r->iface)->tunnel)) {
+	if (r->via.family != 0 && !(fwd_iface(f, r->iface) && (fwd_iface(f, r->iface)->tunnel ||
+								fwd_iface(f, r->iface)->p2p_type))) {
 		struct nbr *nb = fwd_nbr_find(f, r->iface, &r->via);
 
 		if (nb != NULL)

@@ -78,6 +78,13 @@ void mg_fwd_destroy(struct mg_fwd *f);
 /* Interfaces and addresses. */
 int mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *ifc, uint16_t ethdev,
 		     struct mg_error *err);
+/**
+ * Add a point-to-point interface with no port (a tunnel): its connected
+ * subnets and the routes through it lead to an adjacency of @p adj_type
+ * (MG_ADJ_ESP...) on it, never to ARP/ND; a route's next hop is ignored.
+ */
+int mg_fwd_iface_add_p2p(struct mg_fwd *f, const struct mg_iface *mi, uint8_t adj_type,
+			 struct mg_error *err);
 void mg_fwd_iface_del(struct mg_fwd *f, uint16_t ifindex);
 int mg_fwd_addr_add(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *p,
 		    struct mg_error *err);

@@ -25,6 +25,7 @@
 #include "mg_ctl.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
+#include "mg_espgw.h"
 #include "mg_gw.h"
 #include "mg_model.h"
 #include "mg_port.h"
@@ -294,6 +295,47 @@ json_rules(FILE *f, void *arg)
 		mg_gw_cls_write_json(f, g->dp, g->model);
 }
 
+static int
+be_esp_add(void *ctx, const struct mg_esp_tunnel *t, struct mg_iface *ifc, struct mg_error *err)
+{
+	struct gw *g = ctx;
+	struct mg_espgw *eg = mg_espgw_get(g->dp, err);
+	uint16_t mtu;
+	int rc;
+
+	if (eg == NULL)
+		return -err->code;
+	rc = mg_espgw_tunnel_add(eg, t, ifc->id, &mtu, err);
+	if (rc < 0)
+		return rc;
+	ifc->mtu = mtu;
+	rc = mg_fwd_iface_add_p2p(g->fwd, ifc, MG_ADJ_ESP, err);
+	if (rc < 0)
+		mg_espgw_tunnel_del(eg, ifc->id);
+	return rc;
+}
+
+static void
+be_esp_del(void *ctx, const struct mg_esp_tunnel *t, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+
+	mg_fwd_iface_del(g->fwd, ifc->id);
+	if (g->dp->esp != NULL)
+		mg_espgw_tunnel_del(g->dp->esp, ifc->id);
+}
+
+static int
+be_esp_rekey(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *sas,
+	     unsigned int n, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	if (g->dp->esp == NULL)
+		return mg_error_set(err, ENOENT, "", "no ESP tunnel is up");
+	return mg_espgw_rekey(g->dp->esp, t, sas, n, err);
+}
+
 /* ---- EAL arguments ------------------------------------------------------------------ */
 
 struct argv_buf {
@@ -490,6 +532,22 @@ ctl_stats(void *ctx, struct mg_stats *out)
 }
 
 static void
+ctl_esp_sas(void *ctx, uint16_t ifindex, FILE *f)
+{
+	struct gw *g = ctx;
+
+	mg_espgw_sas_json(g->dp->esp, ifindex, f);
+}
+
+static void
+ctl_esp_metrics(void *ctx, FILE *f)
+{
+	struct gw *g = ctx;
+
+	mg_espgw_metrics(g->dp->esp, f);
+}
+
+static void
 print_stats(const struct gw *g, FILE *f, const char *json_path)
 {
 	struct mg_stats_port_ref refs[MG_MAX_PORTS];
@@ -589,6 +647,7 @@ main_loop(struct gw *g)
 		}
 		mg_fwd_timer(g->fwd, now);
 		got += mg_wgif_poll(g->dp, now);
+		mg_espgw_poll(g->dp->esp, now);
 		mg_dp_reclaim(g->dp);
 		if (now >= g->next_police_ns) {
 			mg_gw_cls_rebalance(g->dp);
@@ -1020,6 +1079,9 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.rules_set = be_rules_set,
 		.wg_add = be_wg_add,
 		.wg_del = be_wg_del,
+		.esp_add = be_esp_add,
+		.esp_del = be_esp_del,
+		.esp_rekey = be_esp_rekey,
 	};
 	if (mg_ctl_state_exists(g->st.state_dir)) {
 		/* Durable state wins over the file's objects: start empty, restore below. */
@@ -1073,7 +1135,9 @@ mg_gw_run(const struct mg_gw_opts *o)
 	{
 		struct mg_ctl_conf cc;
 		struct mg_ctl_env env = {.model = g->model, .fwd = g->fwd, .dp = g->dp,
-					 .capture = g->capture, .stats = ctl_stats, .ctx = g};
+					 .capture = g->capture, .stats = ctl_stats,
+					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
+					 .ctx = g};
 		bool restored = false;
 
 		control_conf(g, &cc);
@@ -1117,6 +1181,8 @@ out:
 		mg_model_set_backend(g->model, NULL);
 	if (g->dp != NULL)
 		mg_wgif_fini(g->dp);
+	if (g->dp != NULL)
+		mg_espgw_destroy(g->dp->esp);
 	mg_fwd_destroy(g->fwd);
 	if (g->dp != NULL) {
 		mg_gw_cls_destroy(g->dp);

@@ -56,6 +56,7 @@ enum mg_iface_kind {
 	MG_IFACE_PORT = 0,  /**< A port's untagged interface. */
 	MG_IFACE_VLAN,      /**< An 802.1Q sub-interface of a port. */
 	MG_IFACE_WG,        /**< A WireGuard tunnel (no port; see struct mg_wg_spec). */
+	MG_IFACE_ESP,       /**< An IPsec ESP tunnel (point to point, no port): see model_esp.c. */
 };
 
 /* ---- Requests ---------------------------------------------------------- */
@@ -203,6 +204,8 @@ struct mg_neigh {
 
 struct mg_model;
 struct mg_ruleset;
+struct mg_esp_tunnel;
+struct mg_esp_sa_conf;
 
 /**
  * The data plane side of the model. Each hook applies one already validated
@@ -236,6 +239,14 @@ struct mg_model_backend {
 	/** Bring up WireGuard interface @p ifc (ifc->wg holds its settings). */
 	int (*wg_add)(void *ctx, const struct mg_iface *ifc, struct mg_error *err);
 	void (*wg_del)(void *ctx, const struct mg_iface *ifc);
+	/** Bring up ESP tunnel @p t as interface @p ifc (may set ifc->mtu when the spec has none). */
+	int (*esp_add)(void *ctx, const struct mg_esp_tunnel *t, struct mg_iface *ifc,
+		       struct mg_error *err);
+	/** Take ESP tunnel @p t down (its routes and addresses are gone). */
+	void (*esp_del)(void *ctx, const struct mg_esp_tunnel *t, const struct mg_iface *ifc);
+	/** Install @p n SAs in place of the tunnel's SAs of the same direction and inner family. */
+	int (*esp_rekey)(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *sas,
+			 unsigned int n, struct mg_error *err);
 };
 
 /** Limits the model enforces (the data plane's table sizes). */
@@ -307,6 +318,77 @@ uint16_t mg_model_port_max(void);
 uint16_t mg_model_iface_max(void);
 
 const char *mg_route_action_name(enum mg_route_action a);
+
+/* ---- IPsec ESP tunnels (model_esp.c) ------------------------------------------------ */
+
+#define MG_MODEL_MAX_ESP 256    /**< ESP tunnels. */
+#define MG_ESP_TUN_MAX_SAS 4    /**< Outbound and inbound, for each inner family. */
+#define MG_ESP_CONF_KEY_MAX 32  /**< Longest cipher or HMAC key. */
+
+/** An SA of a tunnel as requested (keys included: never shown, wiped when dropped). */
+struct mg_esp_sa_conf {
+	uint32_t spi;               /**< 256 and above. */
+	bool inbound;               /**< Direction: false outbound, true inbound. */
+	uint8_t inner_family;       /**< AF_INET or AF_INET6: the inner packets it carries. */
+	int algo;                   /**< enum mg_esp_algo (mg_esp_algos.h). */
+	uint8_t key[MG_ESP_CONF_KEY_MAX];      /**< Cipher key. */
+	uint8_t key_len;
+	uint8_t auth_key[MG_ESP_CONF_KEY_MAX]; /**< HMAC key (CBC and NULL algorithms). */
+	uint8_t auth_key_len;
+	uint8_t salt[4];            /**< AES-GCM and ChaCha20-Poly1305 salt. */
+	uint8_t salt_len;
+	uint64_t packets_soft, packets_hard;  /**< Lifetime in packets (0: none). */
+	uint64_t bytes_soft, bytes_hard;      /**< Lifetime in bytes. */
+	uint64_t seconds_soft, seconds_hard;  /**< Lifetime in seconds. */
+};
+
+/** An ESP tunnel interface as requested. */
+struct mg_esp_tunnel_spec {
+	char name[MG_NAME_MAX];     /**< Interface name. */
+	char network[MG_NAME_MAX];  /**< Network of the inner packets (empty: "default"). */
+	char underlay[MG_NAME_MAX]; /**< Network of the outer packets (empty: @c network). */
+	struct mg_ip local;         /**< Our outer address: an address of the underlay. */
+	struct mg_ip remote;        /**< The peer's outer address (same family). */
+	uint16_t mtu;               /**< Interface MTU; 0: the largest inner packet path_mtu fits. */
+	uint16_t path_mtu;          /**< MTU of the outer path (0: 1500). */
+	bool udp_encap;             /**< NAT-T (RFC 3948). */
+	uint16_t local_port;        /**< 0: 4500. */
+	uint16_t remote_port;       /**< 0: 4500. */
+	uint32_t replay_window;     /**< 0: 64; 64..4096. */
+	bool esn;                   /**< Extended sequence numbers. */
+	bool no_replay;             /**< anti_replay: false (RFC 4303 3.4.3; benchmarks). */
+	struct mg_esp_sa_conf sas[MG_ESP_TUN_MAX_SAS]; /**< At most one per direction and inner family. */
+	uint8_t nsas;
+};
+
+/** An ESP tunnel. */
+struct mg_esp_tunnel {
+	bool used;
+	uint16_t id;
+	uint16_t iface;             /**< Its interface (kind MG_IFACE_ESP). */
+	uint16_t network;           /**< Inner network id. */
+	uint16_t underlay;          /**< Outer network id. */
+	uint32_t rekeys;            /**< SA replacements so far. */
+	struct mg_esp_tunnel_spec spec;
+};
+
+/** Check one SA request (field names relative to the SA). */
+int mg_model_esp_sa_check(const struct mg_esp_sa_conf *c, struct mg_error *err);
+/** Add an ESP tunnel and its interface. */
+int mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct mg_error *err);
+/** Delete an ESP tunnel (refused while routes use it). */
+int mg_model_esp_del(struct mg_model *m, const char *name, struct mg_error *err);
+/**
+ * Replace SAs of tunnel @p name: each of @p sas takes the place of the SA
+ * with its direction and inner family (or is added). All or nothing.
+ */
+int mg_model_esp_rekey(struct mg_model *m, const char *name, const struct mg_esp_sa_conf *sas,
+		       unsigned int n, struct mg_error *err);
+const struct mg_esp_tunnel *mg_model_esp_find(const struct mg_model *m, const char *name);
+/** The tunnel of interface @p iface, or NULL. */
+const struct mg_esp_tunnel *mg_model_esp_by_iface(const struct mg_model *m, uint16_t iface);
+/** Iterate tunnels: *cursor starts at 0; NULL at the end. */
+const struct mg_esp_tunnel *mg_model_esp_next(const struct mg_model *m, uint32_t *cursor);
 const char *mg_policy_name(enum mg_policy p);
 
 #endif /* MG_MODEL_H */

@@ -14,6 +14,7 @@
 #include "mg_hmap.h"
 #include "mg_model.h"
 #include "mg_rules.h"
+#include "model_priv.h"
 
 #define NO_IFACE UINT16_MAX
 
@@ -35,6 +36,7 @@ struct mg_model {
 	struct mg_hmap *neigh_index;
 	/* Classification rules by network (mg_rules.h). */
 	struct mg_ruleset *rules[MG_MODEL_MAX_NETWORKS];
+	struct mg_esp_tunnel *esp; /* MG_MODEL_MAX_ESP, allocated on first use (model_esp.c) */
 };
 
 struct mg_ruleset **
@@ -118,6 +120,7 @@ mg_model_destroy(struct mg_model *m)
 	mg_hmap_destroy(m->neigh_index);
 	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++)
 		mg_ruleset_free(m->rules[i]);
+	model_esp_free(m);
 	free(m);
 }
 
@@ -1302,6 +1305,8 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 			}
 		}
 	}
+	if ((rc = model_esp_replay(m, err)) < 0)
+		return rc;
 	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
@@ -1516,4 +1521,58 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 	ifc->wg = NULL;
 	ifc->used = false;
 	return 0;
+}
+
+/* ---- for the model's other files (model_priv.h) ------------------------------------ */
+
+struct mg_esp_tunnel **
+model_esp_slot(struct mg_model *m)
+{
+	return &m->esp;
+}
+
+const struct mg_model_backend *
+model_backend(const struct mg_model *m)
+{
+	return m->be;
+}
+
+struct mg_iface *
+model_iface_alloc(struct mg_model *m)
+{
+	return iface_alloc(m);
+}
+
+struct mg_iface *
+model_iface(struct mg_model *m, uint16_t id)
+{
+	return &m->ifaces[id];
+}
+
+const struct mg_network *
+model_resolve_network(const struct mg_model *m, const char *name, const char *field,
+		      struct mg_error *err)
+{
+	return resolve_network(m, name, field, err);
+}
+
+const struct mg_iface *
+model_iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
+{
+	return iface_owning(m, net, ip);
+}
+
+void
+model_iface_release(struct mg_model *m, struct mg_iface *ifc)
+{
+	iface_addrs_clear(m, ifc);
+	m->nets[ifc->network].nifaces--;
+	ifc->used = false;
+}
+
+void
+model_iface_commit(struct mg_model *m, struct mg_iface *ifc)
+{
+	ifc->used = true;
+	m->nets[ifc->network].nifaces++;
 }

@@ -7,6 +7,8 @@
  */
 #include <rte_fib.h>
 
+#include <rte_udp.h>
+
 #include "nodes_priv.h"
 
 /* The rewrite of a packet to a neighbor adjacency. */
@@ -119,6 +121,8 @@ lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 		return LK_NEXT_LOCAL;
 	case MG_ADJ_SERVICE:
 		return LK_NEXT_SVC;
+	case MG_ADJ_ESP:
+		return mg_esp_tunnel_next(dp, m, md, a, true);
 	case MG_ADJ_GLEAN:
 		md->punt = MG_PUNT_GLEAN;
 		return LK_NEXT_PUNT;
@@ -188,13 +192,14 @@ static struct rte_node_register ip4_lookup_node = {
 	.name = "ip4-lookup",
 	.process = ip4_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 8,
+	.nb_edges = 9,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip4-local",
 		[LK_NEXT_PUNT] = "punt",
 		[LK_NEXT_ICMP] = "ip4-icmp-error",
 		[LK_NEXT_DROP] = "drop",
+		[LK_NEXT_ESP] = "esp-output",
 		[LK_NEXT_FRAG] = "ip4-frag",
 		[LK_NEXT_SVC] = "service",
 		[LK_NEXT_WG] = "wg-output",
@@ -205,7 +210,7 @@ RTE_NODE_REGISTER(ip4_lookup_node);
 /* ---- ip4-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint32_t hlen = (ip->version_ihl & 0xf) * 4u;
@@ -217,6 +222,12 @@ ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 		mg_set_drop(m, MG_DROP_LOCAL_FRAG);
 		return LOC_NEXT_DROP;
 	}
+	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
+	if (esp && (ip->next_proto_id == MG_IPPROTO_ESP ||
+		    (ip->next_proto_id == MG_IPPROTO_UDP && tot >= hlen + 8 &&
+		     ((const struct rte_udp_hdr *)((uint8_t *)ip + hlen))->dst_port ==
+			     RTE_BE16(MG_ESP_NATT_PORT))))
+		return LOC_NEXT_ESP;
 	if (ip->next_proto_id == MG_IPPROTO_ICMP && tot >= hlen + sizeof(*icmp)) {
 		icmp = (struct mg_icmp *)((uint8_t *)ip + hlen);
 		if (icmp->type != MG_ICMP4_ECHO_REQUEST || icmp->code != 0 ||
@@ -259,13 +270,14 @@ static uint16_t
 ip4_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
 {
 	struct mg_node_ctx *c = mg_ctx(node);
+	const bool esp = __atomic_load_n(&c->dp->esp, __ATOMIC_RELAXED) != NULL;
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip4_local_one(c->dp, c->w->stats, objs[base + i]);
+			nexts[i] = ip4_local_one(c->dp, c->w->stats, objs[base + i], esp);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -275,12 +287,13 @@ static struct rte_node_register ip4_local_node = {
 	.name = "ip4-local",
 	.process = ip4_local_process,
 	.init = mg_node_init,
-	.nb_edges = 4,
+	.nb_edges = 5,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip4-lookup",
 		[LOC_NEXT_ICMP] = "ip4-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
 		[LOC_NEXT_WG] = "wg-input",
+		[LOC_NEXT_ESP] = "esp-input",
 	},
 };
 RTE_NODE_REGISTER(ip4_local_node);

@@ -6,6 +6,8 @@
  */
 #include <rte_fib6.h>
 
+#include <rte_udp.h>
+
 #include "nodes_priv.h"
 
 /* The rewrite of a packet to a neighbor adjacency. */
@@ -106,6 +108,8 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 		return LK_NEXT_LOCAL;
 	case MG_ADJ_SERVICE:
 		return LK_NEXT_SVC;
+	case MG_ADJ_ESP:
+		return mg_esp_tunnel_next(dp, m, md, a, false);
 	case MG_ADJ_GLEAN:
 		md->punt = MG_PUNT_GLEAN;
 		return LK_NEXT_PUNT;
@@ -173,7 +177,7 @@ static struct rte_node_register ip6_lookup_node = {
 	.name = "ip6-lookup",
 	.process = ip6_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 8,
+	.nb_edges = 9,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip6-local",
@@ -183,6 +187,7 @@ static struct rte_node_register ip6_lookup_node = {
 		[LK_NEXT_FRAG] = "drop", /* unused: routers do not fragment IPv6 */
 		[LK_NEXT_SVC] = "service",
 		[LK_NEXT_WG] = "wg-output",
+		[LK_NEXT_ESP] = "esp-output",
 	},
 };
 RTE_NODE_REGISTER(ip6_lookup_node);
@@ -190,7 +195,7 @@ RTE_NODE_REGISTER(ip6_lookup_node);
 /* ---- ip6-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp)
 {
 	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
 	uint32_t plen = rte_be_to_cpu_16(ip6->payload_len);
@@ -221,6 +226,12 @@ ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 		mg_meta(m)->flags |= MG_META_LOCAL;
 		return LOC_NEXT_LOOKUP;
 	}
+	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
+	if (esp && (proto == MG_IPPROTO_ESP ||
+		    (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
+		     ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port ==
+			     RTE_BE16(MG_ESP_NATT_PORT))))
+		return LOC_NEXT_ESP;
 	if (proto == MG_IPPROTO_UDP) {
 		if (l4off == MG_IP6_HLEN && plen >= sizeof(struct rte_udp_hdr) &&
 		    mg_wg_port_listened(dp, ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port))
@@ -236,13 +247,14 @@ static uint16_t
 ip6_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
 {
 	struct mg_node_ctx *c = mg_ctx(node);
+	const bool esp = __atomic_load_n(&c->dp->esp, __ATOMIC_RELAXED) != NULL;
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip6_local_one(c->dp, c->w->stats, objs[base + i]);
+			nexts[i] = ip6_local_one(c->dp, c->w->stats, objs[base + i], esp);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -252,12 +264,13 @@ static struct rte_node_register ip6_local_node = {
 	.name = "ip6-local",
 	.process = ip6_local_process,
 	.init = mg_node_init,
-	.nb_edges = 4,
+	.nb_edges = 5,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip6-lookup",
 		[LOC_NEXT_ICMP] = "ip6-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
 		[LOC_NEXT_WG] = "wg-input",
+		[LOC_NEXT_ESP] = "esp-input",
 	},
 };
 RTE_NODE_REGISTER(ip6_local_node);

@@ -730,6 +730,69 @@ def c_metrics(api):
     assert st == 200 and 'meshgate_port_rx_packets_total{port="a"}' in text
     assert api.call("GET", "/metrics", token="Basic x")[0] == 401
 
+ESP_KEY = "00112233445566778899aabbccddeeff"
+ESP = {"name": "oatun", "local": "10.0.2.1", "remote": "10.0.2.9", "sas": [
+    {"direction": "out", "inner": "ipv4", "spi": 4097, "algorithm": "aes-gcm-128",
+     "key": ESP_KEY, "salt": "01020304", "lifetime": {"soft_packets": 10, "hard_packets": 20}},
+    {"direction": "in", "inner": "ipv4", "spi": 4098, "algorithm": "aes-gcm-128",
+     "key": ESP_KEY, "salt": "01020304"}]}
+
+
+def c_create_esp(api):
+    st, t = api.call("POST", "/v1/esp-tunnels", ESP)
+    assert st == 201 and {s["spi"] for s in t["sas"]} == {4097, 4098}
+    assert ESP_KEY not in json.dumps(t)
+    try:
+        assert api.call("POST", "/v1/esp-tunnels", ESP)[0] == 409
+        assert api.call("POST", "/v1/esp-tunnels", dict(ESP, name="x", local="10.0.2.77"))[0] == 400
+        assert api.call("POST", "/v1/esp-tunnels", dict(ESP, name="x", sas=[
+            dict(ESP["sas"][0], key="zz")]), valid_request=False)[0] == 400
+        assert api.call("POST", "/v1/esp-tunnels", dict(ESP, name="x", nope=1),
+                        valid_request=False)[0] == 400
+    finally:
+        ok(api.call("DELETE", "/v1/esp-tunnels/oatun")[0])
+
+
+def c_get_esp(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    try:
+        st, t = api.call("GET", "/v1/esp-tunnels/oatun")
+        assert st == 200 and t["mtu"] < 1500 and t["events"] == {"soft": 0, "hard": 0,
+                                                                   "retired": 0}
+        st, ts = api.call("GET", "/v1/esp-tunnels")
+        assert st == 200 and [x["name"] for x in ts] == ["oatun"]
+        _, ifs = api.call("GET", "/v1/interfaces")
+        assert {i["kind"] for i in ifs} == {"port", "esp"}
+        assert api.call("GET", "/v1/esp-tunnels/nope")[0] == 404
+        assert api.call("GET", "/v1/esp-tunnels", token="Bearer nope")[0] == 401
+    finally:
+        api.call("DELETE", "/v1/esp-tunnels/oatun")
+
+
+def c_delete_esp(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    api.call("POST", "/v1/routes", {"prefix": "10.88.0.0/16", "interface": "oatun"})
+    assert api.call("DELETE", "/v1/esp-tunnels/oatun")[0] == 409
+    api.call("DELETE", "/v1/routes/default/10.88.0.0/16")
+    assert api.call("DELETE", "/v1/esp-tunnels/oatun")[0] == 204
+    assert api.call("DELETE", "/v1/esp-tunnels/oatun")[0] == 404
+
+
+def c_rekey_esp(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    try:
+        new = dict(ESP["sas"][0], spi=8193, key="ff" * 16)
+        st, t = api.call("PUT", "/v1/esp-tunnels/oatun/sas", {"sas": [new]})
+        assert st == 200 and t["rekeys"] == 1 and {s["spi"] for s in t["sas"]} == {8193, 4098}
+        assert api.call("PUT", "/v1/esp-tunnels/oatun/sas", {"sas": []},
+                        valid_request=False)[0] == 400
+        assert api.call("PUT", "/v1/esp-tunnels/oatun/sas",
+                        {"sas": [dict(new, algorithm="des")]}, valid_request=False)[0] == 400
+        assert api.call("PUT", "/v1/esp-tunnels/nope/sas", {"sas": [new]})[0] == 404
+    finally:
+        api.call("DELETE", "/v1/esp-tunnels/oatun")
+
+
 
 def c_list_captures(api):
     c_list("/v1/captures")(api)
@@ -904,6 +967,11 @@ CASES = {
     ("POST", "/v1/connections"): c_request_connection,
     ("GET", "/v1/connections/{id}"): c_get_connection,
     ("DELETE", "/v1/connections/{id}"): c_close_connection,
+    ("GET", "/v1/esp-tunnels"): c_get_esp,
+    ("POST", "/v1/esp-tunnels"): c_create_esp,
+    ("GET", "/v1/esp-tunnels/{name}"): c_get_esp,
+    ("DELETE", "/v1/esp-tunnels/{name}"): c_delete_esp,
+    ("PUT", "/v1/esp-tunnels/{name}/sas"): c_rekey_esp,
     ("POST", "/v1/batch"): c_batch,
     ("GET", "/v1/captures"): c_list_captures,
     ("POST", "/v1/captures"): c_start_capture,
