@@ -163,6 +163,8 @@ const struct ctl_cmd *ctl_rest_cmds(void);
 const struct ctl_cmd *ctl_nsm_cmds(void);
 /** Packet captures over REST (cmd_capture.c). */
 const struct ctl_cmd *ctl_capture_cmds(void);
+/** Live rates (cmd_top.c). */
+const struct ctl_cmd *ctl_top_cmds(void);
 /** Packet trace over REST (cmd_capture.c). */
 const struct ctl_cmd *ctl_trace_cmds(void);
 /** cmd_rules.c */

@@ -22,6 +22,7 @@ static const struct {
 	const struct ctl_cmd *(*cmds)(void);
 } groups[] = {
 	{"Counters (DPDK telemetry)", ctl_tel_cmds},
+	{"Live rates (REST)", ctl_top_cmds},
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
 	{"Classification rules (REST)", ctl_rules_cmds},

@@ -106,3 +106,42 @@ def test_meshgatectl_trace_and_bad_requests(tmp_path, topo):
         assert bad.returncode == 1 and "filter:" in bad.stderr
         # Traffic flows on, untraced.
         assert topo.ping("pod", "10.10.2.2", count=2).returncode == 0
+
+
+def test_meshgatectl_top_rates(tmp_path, topo):
+    """top's rates add up to the traffic: 200 echo requests sent while top
+    runs are 200 packets in on pod and out on ext (rate x interval summed
+    over the screens), the replies the other way; idle, zero."""
+    import json
+    with gw(tmp_path, topo) as mg:
+        assert topo.ping("pod", "10.10.2.2").returncode == 0
+        assert topo.ping("pod", "fd00:10:2::2").returncode == 0
+        idle = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "--json", "top", "interval",
+                               "0.5", "count", "1"], capture_output=True, text=True, timeout=30)
+        assert idle.returncode == 0, idle.stderr
+        assert json.loads(idle.stdout)["ports"]["pod"]["rx_pps"] < 5
+        top = subprocess.Popen([str(MESHGATECTL), "-p", mg.prefix, "--json", "top", "interval",
+                                "1", "count", "12"], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        pinger = topo.run("pod", "ping", "-q", "-i", "0.02", "-c", "200", "10.10.2.2",
+                          timeout=60)
+        out, _ = top.communicate(timeout=60)
+        human = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "top", "count", "1"],
+                               capture_output=True, text=True, timeout=30)
+        bad = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "top", "interval", "0"],
+                             capture_output=True, text=True, timeout=30)
+    assert pinger.returncode == 0 and " 0% packet loss" in pinger.stdout, pinger.stdout
+    assert top.returncode == 0
+    screens = [json.loads(s) for s in out.replace("}\n{", "}\n\x00{").split("\x00")]
+    assert len(screens) == 12
+    assert all(0.9 < s["interval"] < 2.0 for s in screens)
+
+    def total(port, key):
+        return sum(s["ports"][port][key] * s["interval"] for s in screens)
+    # The ping ended within top's 12 s: its 200 requests and 200 replies are all counted.
+    assert 198 <= total("pod", "rx_pps") <= 210, total("pod", "rx_pps")
+    assert 198 <= total("ext", "tx_pps") <= 210, total("ext", "tx_pps")
+    assert 198 <= total("ext", "rx_pps") <= 210, total("ext", "rx_pps")
+    assert 396 <= sum(s["nodes"]["eth-input"]["pps"] * s["interval"] for s in screens) <= 420
+    assert "rx pkt/s" in human.stdout and "cycles/packet" in human.stdout, human.stdout
+    assert bad.returncode == 2 and "interval" in bad.stderr
