@@ -433,7 +433,8 @@ describe(const struct mg_capture *c, const struct trace_rec *r, const char *node
 		   strcmp(node, "ip4-lookup") != 0 && strcmp(node, "ip6-lookup") != 0) {
 		/* (The lookup nodes set the adjacency: what they are handed is stale.) */
 		static const char *const types[] = {"retry", "no route", "drop", "unreachable",
-						    "prohibit", "local", "glean", "neighbor"};
+						    "prohibit", "local", "glean", "neighbor",
+						    "service", "wireguard", "esp"};
 
 		OUT("; adjacency %u (%s)", md->adj,
 		    r->adj_type < RTE_DIM(types) ? types[r->adj_type] : "?");

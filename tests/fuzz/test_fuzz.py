@@ -18,7 +18,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
+from mgrun import BUILD, ROOT
 
 HARNESSES = ["eth", "neigh", "config", "nsm", "rest"]
 FUZZ_BUILD = ROOT / "build-fuzz"

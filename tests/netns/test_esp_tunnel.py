@@ -136,10 +136,22 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer, 
             r = topo.ping(side, dst, count=3)
             assert r.returncode == 0 and " 0% packet loss" in r.stdout, (side, dst, r.stdout,
                                                                          mg.log())
+        ctl = Control(mg)
+        # Traced: a packet into the tunnel, and the ESP packet coming back.
+        ctl.ok("POST", "/v1/trace", {"filter": "(icmp and dst host 10.99.0.1) or esp or "
+                                     "(udp port 4500)", "count": 2})
+        assert topo.ping("pod", "10.99.0.1", count=1).returncode == 0
+        for _ in range(50):
+            trace = ctl.ok("GET", "/v1/trace")
+            if trace["packets"] >= 2:
+                break
+            time.sleep(0.1)
+        paths = [[h["node"] for h in p["hops"]] for p in trace["trace"]]
+        assert len(paths) == 2 and "esp-output" in paths[0], trace
+        assert "esp-input" in paths[1], trace
         r = topo.iperf("pod", "ext", "10.99.0.1", seconds=2)
         assert "error" not in r, r
         assert r["end"]["sum_received"]["bytes"] > 100_000
-        ctl = Control(mg)
         tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
         metrics = ctl.http("GET", "/metrics")[1]
         show = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "esp", "show"],

@@ -183,6 +183,17 @@ def test_tunnel_both_directions_both_families(tmp_path, wgtopo, outer):
         assert r.returncode == 0, r.stdout
         ping_ok(topo, "pod", "10.99.0.2")
         ping_ok(topo, "pod", "fd99::2")
+        # Traced: a packet into the tunnel, and one out of it.
+        api = Control(mg)
+        api.ok("POST", "/v1/trace", {"filter": "(icmp and dst host 10.99.0.2) or (udp and "
+                                     f"dst port {MG_PORT})", "count": 2})
+        ping_ok(topo, "pod", "10.99.0.2", count=1)
+        trace = api.ok("GET", "/v1/trace")["trace"]
+        paths = [[h["node"] for h in p["hops"]] for p in trace]
+        assert ["eth-input", "ip4-lookup", "wg-output"] == paths[0][:3], trace
+        assert "wg-input" in paths[1], trace
+        assert "adjacency" in trace[0]["hops"][2]["text"] and "wireguard" in \
+            trace[0]["hops"][2]["text"], trace
         # The other way, routed through meshgate to the pod host.
         ping_ok(topo, "ext", "10.10.1.2")
         ping_ok(topo, "ext", "fd00:10:1::2")
