@@ -110,7 +110,11 @@ mg_esp_tunnel_next(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *m
 
 #define MG_ESP_NATT_PORT 4500 /**< UDP-encapsulated ESP (RFC 3948) goes to esp-input. */
 
-#define MG_MAX_EDGES 8 /**< Most next nodes any meshgate node has. */
+#define MG_MAX_EDGES 12 /**< Most next nodes any meshgate node has. */
+/* Every node's last edge must fit (nodes gain edges as features land). */
+_Static_assert(LK_NEXT_ESP < MG_MAX_EDGES && LK_NEXT_WG < MG_MAX_EDGES &&
+	       LK_NEXT_SVC < MG_MAX_EDGES && LOC_NEXT_ESP < MG_MAX_EDGES &&
+	       ETH_NEXT_CLS6 < MG_MAX_EDGES, "raise MG_MAX_EDGES");
 
 /**
  * Send objs[0..n) to nexts[i], all edges below MG_MAX_EDGES. When every
