@@ -382,3 +382,44 @@ def test_nsm_wireguard_mechanism(tmp_path, wgtopo):
         assert api.http("DELETE", "/v1/connections/wg-conn-1")[0] == 204
         assert api.ok("GET", "/v1/wireguard") == []
         assert topo.ping("pod", "10.99.0.2", count=1).returncode != 0
+
+
+def test_replayed_and_forged_messages_counted(tmp_path, wgtopo):
+    """wireguard-go's initiation and a data message, captured on the wire and
+    sent again, are refused (the initiation's timestamp is not newer; the
+    data counter is in the replay window); a message with a broken mac1 is
+    refused before any cryptography. Each is counted by its reason."""
+    from scapy.all import UDP, rdpcap
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    pcap = tmp_path / "wg.pcap"
+    with Meshgate(tmp_path, mg_config(topo, mg_priv, go.pub, None), name="wg") as mg:
+        dump = topo.spawn("ext", "tcpdump", "-i", "eth0", "-U", "-n", "-w", str(pcap),
+                          "udp", "and", "dst", "port", str(MG_PORT))
+        time.sleep(1)
+        ping_ok(topo, "ext", "10.10.1.2")
+        time.sleep(0.5)
+        dump.send_signal(signal.SIGINT)
+        dump.wait(timeout=10)
+        msgs = [bytes(p[UDP].payload) for p in rdpcap(str(pcap)) if UDP in p]
+        init = next(m for m in msgs if m[0] == 1 and len(m) == 148)
+        data = next(m for m in msgs if m[0] == 4 and len(m) > 32)
+        forged = bytearray(init)
+        forged[120] ^= 1        # inside mac1 (bytes 116..131)
+        api = Control(mg)
+        before = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        script = ("import socket,sys\n"
+                  "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                  "for h in sys.argv[1:]: s.sendto(bytes.fromhex(h),('10.10.2.1',%d))\n" % MG_PORT)
+        r = topo.run("ext", "/usr/bin/python3", "-c", script, init.hex(), data.hex(),
+                     bytes(forged).hex())
+        assert r.returncode == 0, r.stderr
+        time.sleep(0.5)
+        after = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        # The tunnel still works.
+        ping_ok(topo, "ext", "10.10.1.2")
+    assert after["handshakes"]["err_replay"] == before["handshakes"]["err_replay"] + 1, after
+    assert after["handshakes"]["err_mac1"] == before["handshakes"]["err_mac1"] + 1, after
+    assert after["decrypt"]["replay"] == before["decrypt"]["replay"] + 1, after
+    assert after["sessions"] == before["sessions"]
