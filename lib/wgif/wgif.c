@@ -299,6 +299,12 @@ ep_resolve_src(struct mg_dp *dp, const struct mg_wgif *itf, struct mg_wgif_ep *e
 		memcpy(dst.v6, ep->dst, 16);
 	adj = mg_dp_route_lookup(dp, itf->underlay, &dst);
 	a = &dp->adj[adj];
+	if (a->type == MG_ADJ_LOCAL) {
+		/* A peer on the gateway itself (another of its interfaces): from that address. */
+		memcpy(ep->src, ep->dst, ep->family == AF_INET ? 4 : 16);
+		ep->src_set = true;
+		return true;
+	}
 	if (a->type != MG_ADJ_NEIGHBOR && a->type != MG_ADJ_GLEAN)
 		return false;
 	ifc = mg_dp_iface(dp, a->ifindex);
