@@ -384,6 +384,24 @@ def test_nsm_wireguard_mechanism(tmp_path, wgtopo):
         assert topo.ping("pod", "10.99.0.2", count=1).returncode != 0
 
 
+def capture_start(topo, pcap):
+    """tcpdump in ext on what goes to meshgate's WireGuard port, once it is listening."""
+    dump = topo.spawn("ext", "tcpdump", "-i", "eth0", "-U", "-n", "-w", str(pcap),
+                      "udp", "and", "dst", "port", str(MG_PORT))
+    for _ in range(100):
+        if pcap.exists() and pcap.stat().st_size >= 24:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return dump
+
+
+def capture_stop(dump):
+    time.sleep(0.5)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(timeout=10)
+
+
 def test_replayed_and_forged_messages_counted(tmp_path, wgtopo):
     """wireguard-go's initiation and a data message, captured on the wire and
     sent again, are refused (the initiation's timestamp is not newer; the
@@ -395,13 +413,9 @@ def test_replayed_and_forged_messages_counted(tmp_path, wgtopo):
     go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
     pcap = tmp_path / "wg.pcap"
     with Meshgate(tmp_path, mg_config(topo, mg_priv, go.pub, None), name="wg") as mg:
-        dump = topo.spawn("ext", "tcpdump", "-i", "eth0", "-U", "-n", "-w", str(pcap),
-                          "udp", "and", "dst", "port", str(MG_PORT))
-        time.sleep(1)
+        dump = capture_start(topo, pcap)
         ping_ok(topo, "ext", "10.10.1.2")
-        time.sleep(0.5)
-        dump.send_signal(signal.SIGINT)
-        dump.wait(timeout=10)
+        capture_stop(dump)
         msgs = [bytes(p[UDP].payload) for p in rdpcap(str(pcap)) if UDP in p]
         init = next(m for m in msgs if m[0] == 1 and len(m) == 148)
         data = next(m for m in msgs if m[0] == 4 and len(m) > 32)
@@ -423,3 +437,48 @@ def test_replayed_and_forged_messages_counted(tmp_path, wgtopo):
     assert after["handshakes"]["err_mac1"] == before["handshakes"]["err_mac1"] + 1, after
     assert after["decrypt"]["replay"] == before["decrypt"]["replay"] + 1, after
     assert after["sessions"] == before["sessions"]
+
+
+def test_handshake_flood_gets_cookie_replies(tmp_path, wgtopo):
+    """A flood of (replayed) initiations fills the handshake queue past its
+    under-load mark: meshgate then answers messages without a valid mac2
+    with cookie replies instead of doing the Diffie-Hellman work, drops what
+    does not fit the bounded queue, and the tunnel still works afterwards."""
+    from scapy.all import UDP, rdpcap
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    pcap = tmp_path / "wg.pcap"
+    with Meshgate(tmp_path, mg_config(topo, mg_priv, go.pub, None), name="wg") as mg:
+        dump = capture_start(topo, pcap)
+        ping_ok(topo, "ext", "10.10.1.2")
+        capture_stop(dump)
+        init = next(bytes(p[UDP].payload) for p in rdpcap(str(pcap))
+                    if UDP in p and bytes(p[UDP].payload)[:1] == b"\x01")
+        script = ("import socket,sys\n"
+                  "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                  "m=bytes.fromhex(sys.argv[1])\n"
+                  "for i in range(20000): s.sendto(m,('10.10.2.1',%d))\n" % MG_PORT)
+        r = topo.run("ext", "/usr/bin/python3", "-c", script, init.hex(), timeout=120)
+        assert r.returncode == 0, r.stderr
+        time.sleep(1)
+        c = Control(mg).ok("GET", "/v1/wireguard/wg0")["counters"]
+        assert c["handshakes"]["cookie_reply"] >= 1, c
+        assert c["handshake_messages_queued"] + c["handshake_queue_full"] >= 20000 * 0.5, c
+        ping_ok(topo, "ext", "10.10.1.2")
+        ping_ok(topo, "pod", "10.99.0.2")
+
+
+def test_meshgatectl_genkey_pubkey_match_wg():
+    from mgrun import MESHGATECTL
+    priv = subprocess.run([str(MESHGATECTL), "wg", "genkey"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9+/]{43}=", priv)
+    ours = subprocess.run([str(MESHGATECTL), "wg", "pubkey"], input=priv + "\n",
+                          capture_output=True, text=True, check=True).stdout.strip()
+    theirs = subprocess.run(["wg", "pubkey"], input=priv + "\n", capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert ours == theirs
+    r = subprocess.run([str(MESHGATECTL), "wg", "pubkey"], input="nope\n", capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "not a key" in r.stderr
