@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -46,6 +47,25 @@ dp_init(struct mg_dp *dp, struct mg_error *err)
 	if (w == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory for WireGuard state");
 	w->nworkers = dp->nb_workers;
+#ifdef MG_TEST_TIMERS
+	{
+		/* Test builds only: MG_WG_TEST_TIMES="REKEY_AFTER,REJECT_AFTER,REKEY_TIMEOUT,KEEPALIVE" in ms. */
+		const char *tt = getenv("MG_WG_TEST_TIMES");
+		unsigned long ra, rj, rt, ka;
+
+		if (tt != NULL && sscanf(tt, "%lu,%lu,%lu,%lu", &ra, &rj, &rt, &ka) == 4) {
+			struct mg_wg_test_times t = {
+				.rekey_after = ra * 1000000ull, .reject_after = rj * 1000000ull,
+				.rekey_timeout = rt * 1000000ull, .jitter_max = rt * 1000000ull / 3,
+				.keepalive = ka * 1000000ull, .cookie_max_age = 120ull * 1000000000ull,
+				.cookie_latency = 5ull * 1000000000ull,
+			};
+
+			mg_wg_test_set_times(&t);
+			WGIF_LOG(WARNING, "test build: WireGuard timers %s (ms)\n", tt);
+		}
+	}
+#endif
 	for (unsigned int i = 0; i <= dp->nb_workers; i++) {
 		int socket = i < dp->nb_workers ? (int)rte_lcore_to_socket_id(dp->workers[i]->lcore)
 						: (int)rte_socket_id();

@@ -482,3 +482,36 @@ def test_meshgatectl_genkey_pubkey_match_wg():
     r = subprocess.run([str(MESHGATECTL), "wg", "pubkey"], input="nope\n", capture_output=True,
                        text=True)
     assert r.returncode == 2 and "not a key" in r.stderr
+
+
+def test_rekey_during_transfer(tmp_path, wgtopo, monkeypatch):
+    """A test build with WireGuard's timers shortened (rekey after 2 s,
+    reject after 5 s): during an 8-second TCP transfer meshgate starts a new
+    handshake every 2 s and moves to each new session while wireguard-go
+    keeps up; no packet meets an expired or unknown session, none waits for
+    one, and the transfer completes."""
+    import mgrun
+    tt = pathlib.Path(os.environ.get("MESHGATE_BUILD_TEST_TIMERS", "")) / "app" / "meshgate"
+    if not os.environ.get("MESHGATE_BUILD_TEST_TIMERS") or not tt.exists():
+        pytest.skip("needs a build with -Dtest_timers=true in $MESHGATE_BUILD_TEST_TIMERS "
+                    "(tools/test makes one)")
+    monkeypatch.setattr(mgrun, "MESHGATE", tt)
+    monkeypatch.setenv("MG_WG_TEST_TIMES", "2000,5000,1000,1000")
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT)
+    with Meshgate(tmp_path, cfg, name="wg") as mg:
+        ping_ok(topo, "pod", "10.99.0.2")      # meshgate is the initiator
+        api = Control(mg)
+        before = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        res = topo.iperf("pod", "ext", "10.99.0.2", seconds=8)
+        after = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        assert "error" not in res, res
+        assert res["end"]["sum_received"]["bytes"] > 5_000_000, res["end"]
+        ping_ok(topo, "ext", "10.10.1.2")
+    assert after["sessions"] - before["sessions"] >= 3, (before, after)
+    for k in ("key_expired", "unknown_index", "auth", "replay"):
+        assert after["decrypt"][k] == before["decrypt"][k], (k, before, after)
+    assert after["encrypt"]["key_expired"] == before["encrypt"]["key_expired"]
+    assert mg.stats["drops"]["wg-no-session"] == 0
