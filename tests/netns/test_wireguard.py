@@ -515,3 +515,25 @@ def test_rekey_during_transfer(tmp_path, wgtopo, monkeypatch):
         assert after["decrypt"][k] == before["decrypt"][k], (k, before, after)
     assert after["encrypt"]["key_expired"] == before["encrypt"]["key_expired"]
     assert mg.stats["drops"]["wg-no-session"] == 0
+
+
+def test_underlay_in_another_network(tmp_path, wgtopo):
+    """The tunnel's inner network ("inner": the pod port and wg0) is not the
+    network its UDP messages cross ("default": the ext port): the pod host
+    reaches wireguard-go's side only through the tunnel, and back."""
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT)
+    cfg = cfg.replace("networks:\n  - name: default\n",
+                      "networks:\n  - name: default\n  - name: inner\n", 1)
+    cfg = cfg.replace("    device: net_af_packet0", "    network: inner\n    device: net_af_packet0", 1)
+    cfg = cfg.replace("  - name: wg0\n", "  - name: wg0\n    network: inner\n    underlay: default\n", 1)
+    assert "network: inner" in cfg and "underlay: default" in cfg
+    with Meshgate(tmp_path, cfg, name="wg") as mg:
+        ping_ok(topo, "pod", "10.99.0.2")
+        ping_ok(topo, "ext", "10.10.1.2")
+        # The networks stay apart: the ext host's own address is not routed from the pod.
+        assert topo.ping("pod", "10.10.2.2", count=1).returncode != 0
+        j = Control(mg).ok("GET", "/v1/wireguard/wg0")
+        assert (j["network"], j["underlay"]) == ("inner", "default")
