@@ -15,11 +15,72 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
+#include <pthread.h>
 
 #include "mg_wgif.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_wgif_logtype, wgif, INFO);
 #define WGIF_LOG(l, ...) rte_log(RTE_LOG_##l, mg_wgif_logtype, "wgif: " __VA_ARGS__)
+
+/* ---- telemetry: a snapshot the main lcore refreshes once a second -------------------- */
+
+#define TEL_PEERS 16 /* peers per interface in the snapshot */
+
+struct tel_iface {
+	char name[MG_NAME_MAX];
+	uint16_t port, npeers;
+	uint64_t sessions, initiations, hs_errors;
+	struct {
+		char key[MG_WG_KEY_B64_LEN + 1];
+		uint64_t rx_bytes, tx_bytes, latest_handshake;
+	} peers[TEL_PEERS];
+};
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tel_iface tel_snap[MG_WGIF_MAX];
+static unsigned int tel_n;
+static uint64_t tel_next;
+
+/* /meshgate/wireguard: every interface, with its first peers (public keys only). */
+static int
+tel_wireguard(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&tel_lock);
+	for (unsigned int i = 0; i < tel_n; i++) {
+		const struct tel_iface *t = &tel_snap[i];
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL)
+			break;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "listen_port", t->port);
+		rte_tel_data_add_dict_u64(c, "peers", t->npeers);
+		rte_tel_data_add_dict_u64(c, "sessions", t->sessions);
+		rte_tel_data_add_dict_u64(c, "initiations_sent", t->initiations);
+		rte_tel_data_add_dict_u64(c, "handshake_errors", t->hs_errors);
+		for (unsigned int k = 0; k < RTE_MIN(t->npeers, (uint16_t)TEL_PEERS); k++) {
+			struct rte_tel_data *p = rte_tel_data_alloc();
+			char key[16];
+
+			if (p == NULL)
+				break;
+			rte_tel_data_start_dict(p);
+			rte_tel_data_add_dict_string(p, "public_key", t->peers[k].key);
+			rte_tel_data_add_dict_u64(p, "rx_bytes", t->peers[k].rx_bytes);
+			rte_tel_data_add_dict_u64(p, "tx_bytes", t->peers[k].tx_bytes);
+			rte_tel_data_add_dict_u64(p, "latest_handshake", t->peers[k].latest_handshake);
+			snprintf(key, sizeof(key), "peer%u", k);
+			rte_tel_data_add_dict_container(c, key, p, 0);
+		}
+		rte_tel_data_add_dict_container(d, t->name, c, 0);
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
 
 static struct mg_wgif_dp *
 wdp(const struct mg_dp *dp)
@@ -79,6 +140,10 @@ dp_init(struct mg_dp *dp, struct mg_error *err)
 		}
 	}
 	__atomic_store_n(&dp->wg, w, __ATOMIC_RELEASE);
+	if (rte_telemetry_register_cmd("/meshgate/wireguard", tel_wireguard,
+				       "meshgate WireGuard interfaces and peers (public keys only). "
+				       "No parameters") < 0)
+		WGIF_LOG(DEBUG, "/meshgate/wireguard is registered already\n");
 	return 0;
 }
 
@@ -552,6 +617,8 @@ handshake_one(struct mg_dp *dp, struct mg_wgif *itf, struct rte_mbuf *m, uint64_
 	}
 }
 
+static void tel_refresh(struct mg_dp *dp);
+
 unsigned int
 mg_wgif_poll(struct mg_dp *dp, uint64_t now)
 {
@@ -588,6 +655,10 @@ mg_wgif_poll(struct mg_dp *dp, uint64_t now)
 			itf->next_tick = RTE_MIN(next, now + 100000000ull);
 		}
 		stage_flush(dp, itf, now);
+	}
+	if (now >= tel_next) {
+		tel_refresh(dp);
+		tel_next = now + 1000000000ull;
 	}
 	return done;
 }
@@ -669,4 +740,45 @@ mg_wgif_info(struct mg_dp *dp, uint16_t ifindex, const struct mg_wg_spec *spec,
 		cb(arg, &pi);
 	}
 	return 0;
+}
+
+static void
+tel_refresh(struct mg_dp *dp)
+{
+	struct mg_wgif_dp *w = wdp(dp);
+	static struct tel_iface snap[MG_WGIF_MAX];
+	unsigned int n = 0;
+	uint64_t now = mg_now_ns();
+
+	for (unsigned int i = 0; i < MG_WGIF_MAX; i++) {
+		struct mg_wgif *itf = w->list[i];
+		struct mg_wg_iface_stats hs;
+		struct tel_iface *t = &snap[n];
+
+		if (itf == NULL)
+			continue;
+		memset(t, 0, sizeof(*t));
+		mg_strlcpy(t->name, itf->name, sizeof(t->name));
+		t->port = itf->port;
+		t->npeers = itf->npeers;
+		mg_wg_iface_stats(itf->wg, &hs);
+		t->sessions = hs.sessions;
+		t->initiations = hs.initiations_sent;
+		for (unsigned int r = MG_WG_HS_ERR_SIZE; r < MG_WG_HS_RESULT_MAX; r++)
+			t->hs_errors += hs.hs[r];
+		for (unsigned int k = 0; k < RTE_MIN(itf->npeers, (uint16_t)TEL_PEERS); k++) {
+			struct mg_wg_peer_info pi;
+
+			mg_wg_peer_info(itf->peers[k].p, &pi, now);
+			mg_wg_key_to_base64(t->peers[k].key, pi.public_key);
+			t->peers[k].rx_bytes = pi.rx_bytes;
+			t->peers[k].tx_bytes = pi.tx_bytes;
+			t->peers[k].latest_handshake = pi.last_handshake_wall_ns / 1000000000ull;
+		}
+		n++;
+	}
+	pthread_mutex_lock(&tel_lock);
+	memcpy(tel_snap, snap, n * sizeof(snap[0]));
+	tel_n = n;
+	pthread_mutex_unlock(&tel_lock);
 }

@@ -231,7 +231,13 @@ def check_show(mg, go, mg_priv, go_ep):
     assert (f'meshgate_wireguard_peer_rx_bytes_total{{interface="wg0",public_key="{go.pub}"}} '
             f'{go_tx}') in text, text[-2000:]
     assert 'meshgate_wireguard_decrypt_total{outcome="data"}' in text
-    for blob in (out, json.dumps(j), text, json.dumps(Control(mg).ok("GET", "/v1/interfaces"))):
+    # DPDK telemetry has the same (refreshed once a second).
+    time.sleep(1.2)
+    tel = mg.telemetry("/meshgate/wireguard")["wg0"]
+    assert tel["listen_port"] == MG_PORT and tel["peer0"]["public_key"] == go.pub, tel
+    assert tel["peer0"]["rx_bytes"] == go_tx, (tel, go_tx)
+    for blob in (out, json.dumps(j), text, json.dumps(Control(mg).ok("GET", "/v1/interfaces")),
+                 json.dumps(tel)):
         assert mg_priv not in blob and go.priv not in blob
 
 
