@@ -1412,6 +1412,9 @@ rd_key(struct cfg *c, yaml_node_t *map, const char *path, const char *key, const
 			cerr(c, n, p, "not a key: expected 44 characters of base64 ending in '=' "
 			     "(as `wg genkey` prints)");
 		mg_wipe(buf, sizeof(buf));
+		/* The document's copy of the key goes too (nothing reads it again). */
+		if (n->type == YAML_SCALAR_NODE)
+			mg_wipe(n->data.scalar.value, n->data.scalar.length);
 		return ok;
 	}
 	if (nf != NULL) {
@@ -1936,6 +1939,12 @@ mg_config_load_string(const char *name, const char *text, size_t len, struct mg_
 		if (y->type == YAML_SCALAR_NODE)
 			mg_wipe(y->data.scalar.value, y->data.scalar.length);
 	yaml_document_delete(&c.doc);
+	/* libyaml's copies of the text may hold WireGuard keys: wipe them before it frees them. */
+	if (parser.buffer.start != NULL)
+		mg_wipe(parser.buffer.start, (size_t)(parser.buffer.end - parser.buffer.start));
+	if (parser.raw_buffer.start != NULL)
+		mg_wipe(parser.raw_buffer.start,
+			(size_t)(parser.raw_buffer.end - parser.raw_buffer.start));
 	yaml_parser_delete(&parser);
 	return n;
 }
@@ -1978,6 +1987,8 @@ mg_config_load_file(const char *path, struct mg_settings *st, struct mg_model *m
 	}
 	n = mg_config_load_string(path, buf, len, st, m, errs);
 	mg_wipe(buf, len); /* it may hold ESP keys */
+	/* The file may hold WireGuard keys. */
+	mg_wipe(buf, len);
 	free(buf);
 	return n;
 }

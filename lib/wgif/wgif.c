@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_errno.h>
@@ -14,11 +15,72 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
+#include <pthread.h>
 
 #include "mg_wgif.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_wgif_logtype, wgif, INFO);
 #define WGIF_LOG(l, ...) rte_log(RTE_LOG_##l, mg_wgif_logtype, "wgif: " __VA_ARGS__)
+
+/* ---- telemetry: a snapshot the main lcore refreshes once a second -------------------- */
+
+#define TEL_PEERS 16 /* peers per interface in the snapshot */
+
+struct tel_iface {
+	char name[MG_NAME_MAX];
+	uint16_t port, npeers;
+	uint64_t sessions, initiations, hs_errors;
+	struct {
+		char key[MG_WG_KEY_B64_LEN + 1];
+		uint64_t rx_bytes, tx_bytes, latest_handshake;
+	} peers[TEL_PEERS];
+};
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tel_iface tel_snap[MG_WGIF_MAX];
+static unsigned int tel_n;
+static uint64_t tel_next;
+
+/* /meshgate/wireguard: every interface, with its first peers (public keys only). */
+static int
+tel_wireguard(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	(void)cmd;
+	(void)params;
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&tel_lock);
+	for (unsigned int i = 0; i < tel_n; i++) {
+		const struct tel_iface *t = &tel_snap[i];
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL)
+			break;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "listen_port", t->port);
+		rte_tel_data_add_dict_u64(c, "peers", t->npeers);
+		rte_tel_data_add_dict_u64(c, "sessions", t->sessions);
+		rte_tel_data_add_dict_u64(c, "initiations_sent", t->initiations);
+		rte_tel_data_add_dict_u64(c, "handshake_errors", t->hs_errors);
+		for (unsigned int k = 0; k < RTE_MIN(t->npeers, (uint16_t)TEL_PEERS); k++) {
+			struct rte_tel_data *p = rte_tel_data_alloc();
+			char key[16];
+
+			if (p == NULL)
+				break;
+			rte_tel_data_start_dict(p);
+			rte_tel_data_add_dict_string(p, "public_key", t->peers[k].key);
+			rte_tel_data_add_dict_u64(p, "rx_bytes", t->peers[k].rx_bytes);
+			rte_tel_data_add_dict_u64(p, "tx_bytes", t->peers[k].tx_bytes);
+			rte_tel_data_add_dict_u64(p, "latest_handshake", t->peers[k].latest_handshake);
+			snprintf(key, sizeof(key), "peer%u", k);
+			rte_tel_data_add_dict_container(c, key, p, 0);
+		}
+		rte_tel_data_add_dict_container(d, t->name, c, 0);
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
+}
 
 static struct mg_wgif_dp *
 wdp(const struct mg_dp *dp)
@@ -46,6 +108,25 @@ dp_init(struct mg_dp *dp, struct mg_error *err)
 	if (w == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory for WireGuard state");
 	w->nworkers = dp->nb_workers;
+#ifdef MG_TEST_TIMERS
+	{
+		/* Test builds only: MG_WG_TEST_TIMES="REKEY_AFTER,REJECT_AFTER,REKEY_TIMEOUT,KEEPALIVE" in ms. */
+		const char *tt = getenv("MG_WG_TEST_TIMES");
+		unsigned long ra, rj, rt, ka;
+
+		if (tt != NULL && sscanf(tt, "%lu,%lu,%lu,%lu", &ra, &rj, &rt, &ka) == 4) {
+			struct mg_wg_test_times t = {
+				.rekey_after = ra * 1000000ull, .reject_after = rj * 1000000ull,
+				.rekey_timeout = rt * 1000000ull, .jitter_max = rt * 1000000ull / 3,
+				.keepalive = ka * 1000000ull, .cookie_max_age = 120ull * 1000000000ull,
+				.cookie_latency = 5ull * 1000000000ull,
+			};
+
+			mg_wg_test_set_times(&t);
+			WGIF_LOG(WARNING, "test build: WireGuard timers %s (ms)\n", tt);
+		}
+	}
+#endif
 	for (unsigned int i = 0; i <= dp->nb_workers; i++) {
 		int socket = i < dp->nb_workers ? (int)rte_lcore_to_socket_id(dp->workers[i]->lcore)
 						: (int)rte_socket_id();
@@ -59,6 +140,10 @@ dp_init(struct mg_dp *dp, struct mg_error *err)
 		}
 	}
 	__atomic_store_n(&dp->wg, w, __ATOMIC_RELEASE);
+	if (rte_telemetry_register_cmd("/meshgate/wireguard", tel_wireguard,
+				       "meshgate WireGuard interfaces and peers (public keys only). "
+				       "No parameters") < 0)
+		WGIF_LOG(DEBUG, "/meshgate/wireguard is registered already\n");
 	return 0;
 }
 
@@ -299,6 +384,12 @@ ep_resolve_src(struct mg_dp *dp, const struct mg_wgif *itf, struct mg_wgif_ep *e
 		memcpy(dst.v6, ep->dst, 16);
 	adj = mg_dp_route_lookup(dp, itf->underlay, &dst);
 	a = &dp->adj[adj];
+	if (a->type == MG_ADJ_LOCAL) {
+		/* A peer on the gateway itself (another of its interfaces): from that address. */
+		memcpy(ep->src, ep->dst, ep->family == AF_INET ? 4 : 16);
+		ep->src_set = true;
+		return true;
+	}
 	if (a->type != MG_ADJ_NEIGHBOR && a->type != MG_ADJ_GLEAN)
 		return false;
 	ifc = mg_dp_iface(dp, a->ifindex);
@@ -526,6 +617,8 @@ handshake_one(struct mg_dp *dp, struct mg_wgif *itf, struct rte_mbuf *m, uint64_
 	}
 }
 
+static void tel_refresh(struct mg_dp *dp);
+
 unsigned int
 mg_wgif_poll(struct mg_dp *dp, uint64_t now)
 {
@@ -562,6 +655,10 @@ mg_wgif_poll(struct mg_dp *dp, uint64_t now)
 			itf->next_tick = RTE_MIN(next, now + 100000000ull);
 		}
 		stage_flush(dp, itf, now);
+	}
+	if (now >= tel_next) {
+		tel_refresh(dp);
+		tel_next = now + 1000000000ull;
 	}
 	return done;
 }
@@ -643,4 +740,45 @@ mg_wgif_info(struct mg_dp *dp, uint16_t ifindex, const struct mg_wg_spec *spec,
 		cb(arg, &pi);
 	}
 	return 0;
+}
+
+static void
+tel_refresh(struct mg_dp *dp)
+{
+	struct mg_wgif_dp *w = wdp(dp);
+	static struct tel_iface snap[MG_WGIF_MAX];
+	unsigned int n = 0;
+	uint64_t now = mg_now_ns();
+
+	for (unsigned int i = 0; i < MG_WGIF_MAX; i++) {
+		struct mg_wgif *itf = w->list[i];
+		struct mg_wg_iface_stats hs;
+		struct tel_iface *t = &snap[n];
+
+		if (itf == NULL)
+			continue;
+		memset(t, 0, sizeof(*t));
+		mg_strlcpy(t->name, itf->name, sizeof(t->name));
+		t->port = itf->port;
+		t->npeers = itf->npeers;
+		mg_wg_iface_stats(itf->wg, &hs);
+		t->sessions = hs.sessions;
+		t->initiations = hs.initiations_sent;
+		for (unsigned int r = MG_WG_HS_ERR_SIZE; r < MG_WG_HS_RESULT_MAX; r++)
+			t->hs_errors += hs.hs[r];
+		for (unsigned int k = 0; k < RTE_MIN(itf->npeers, (uint16_t)TEL_PEERS); k++) {
+			struct mg_wg_peer_info pi;
+
+			mg_wg_peer_info(itf->peers[k].p, &pi, now);
+			mg_wg_key_to_base64(t->peers[k].key, pi.public_key);
+			t->peers[k].rx_bytes = pi.rx_bytes;
+			t->peers[k].tx_bytes = pi.tx_bytes;
+			t->peers[k].latest_handshake = pi.last_handshake_wall_ns / 1000000000ull;
+		}
+		n++;
+	}
+	pthread_mutex_lock(&tel_lock);
+	memcpy(tel_snap, snap, n * sizeof(snap[0]));
+	tel_n = n;
+	pthread_mutex_unlock(&tel_lock);
 }

@@ -242,7 +242,13 @@ def check_show(mg, go, mg_priv, go_ep):
     assert (f'meshgate_wireguard_peer_rx_bytes_total{{interface="wg0",public_key="{go.pub}"}} '
             f'{go_tx}') in text, text[-2000:]
     assert 'meshgate_wireguard_decrypt_total{outcome="data"}' in text
-    for blob in (out, json.dumps(j), text, json.dumps(Control(mg).ok("GET", "/v1/interfaces"))):
+    # DPDK telemetry has the same (refreshed once a second).
+    time.sleep(1.2)
+    tel = mg.telemetry("/meshgate/wireguard")["wg0"]
+    assert tel["listen_port"] == MG_PORT and tel["peer0"]["public_key"] == go.pub, tel
+    assert tel["peer0"]["rx_bytes"] == go_tx, (tel, go_tx)
+    for blob in (out, json.dumps(j), text, json.dumps(Control(mg).ok("GET", "/v1/interfaces")),
+                 json.dumps(tel)):
         assert mg_priv not in blob and go.priv not in blob
 
 
@@ -393,3 +399,158 @@ def test_nsm_wireguard_mechanism(tmp_path, wgtopo):
         assert api.http("DELETE", "/v1/connections/wg-conn-1")[0] == 204
         assert api.ok("GET", "/v1/wireguard") == []
         assert topo.ping("pod", "10.99.0.2", count=1).returncode != 0
+
+
+def capture_start(topo, pcap):
+    """tcpdump in ext on what goes to meshgate's WireGuard port, once it is listening."""
+    dump = topo.spawn("ext", "tcpdump", "-i", "eth0", "-U", "-n", "-w", str(pcap),
+                      "udp", "and", "dst", "port", str(MG_PORT))
+    for _ in range(100):
+        if pcap.exists() and pcap.stat().st_size >= 24:
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)
+    return dump
+
+
+def capture_stop(dump):
+    time.sleep(0.5)
+    dump.send_signal(signal.SIGINT)
+    dump.wait(timeout=10)
+
+
+def test_replayed_and_forged_messages_counted(tmp_path, wgtopo):
+    """wireguard-go's initiation and a data message, captured on the wire and
+    sent again, are refused (the initiation's timestamp is not newer; the
+    data counter is in the replay window); a message with a broken mac1 is
+    refused before any cryptography. Each is counted by its reason."""
+    from scapy.all import UDP, rdpcap
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    pcap = tmp_path / "wg.pcap"
+    with Meshgate(tmp_path, mg_config(topo, mg_priv, go.pub, None), name="wg") as mg:
+        dump = capture_start(topo, pcap)
+        ping_ok(topo, "ext", "10.10.1.2")
+        capture_stop(dump)
+        msgs = [bytes(p[UDP].payload) for p in rdpcap(str(pcap)) if UDP in p]
+        init = next(m for m in msgs if m[0] == 1 and len(m) == 148)
+        data = next(m for m in msgs if m[0] == 4 and len(m) > 32)
+        forged = bytearray(init)
+        forged[120] ^= 1        # inside mac1 (bytes 116..131)
+        api = Control(mg)
+        before = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        script = ("import socket,sys\n"
+                  "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                  "for h in sys.argv[1:]: s.sendto(bytes.fromhex(h),('10.10.2.1',%d))\n" % MG_PORT)
+        r = topo.run("ext", "/usr/bin/python3", "-c", script, init.hex(), data.hex(),
+                     bytes(forged).hex())
+        assert r.returncode == 0, r.stderr
+        time.sleep(0.5)
+        after = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        # The tunnel still works.
+        ping_ok(topo, "ext", "10.10.1.2")
+    assert after["handshakes"]["err_replay"] == before["handshakes"]["err_replay"] + 1, after
+    assert after["handshakes"]["err_mac1"] == before["handshakes"]["err_mac1"] + 1, after
+    assert after["decrypt"]["replay"] == before["decrypt"]["replay"] + 1, after
+    assert after["sessions"] == before["sessions"]
+
+
+def test_handshake_flood_gets_cookie_replies(tmp_path, wgtopo):
+    """A flood of (replayed) initiations fills the handshake queue past its
+    under-load mark: meshgate then answers messages without a valid mac2
+    with cookie replies instead of doing the Diffie-Hellman work, drops what
+    does not fit the bounded queue, and the tunnel still works afterwards."""
+    from scapy.all import UDP, rdpcap
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    pcap = tmp_path / "wg.pcap"
+    with Meshgate(tmp_path, mg_config(topo, mg_priv, go.pub, None), name="wg") as mg:
+        dump = capture_start(topo, pcap)
+        ping_ok(topo, "ext", "10.10.1.2")
+        capture_stop(dump)
+        init = next(bytes(p[UDP].payload) for p in rdpcap(str(pcap))
+                    if UDP in p and bytes(p[UDP].payload)[:1] == b"\x01")
+        script = ("import socket,sys\n"
+                  "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                  "m=bytes.fromhex(sys.argv[1])\n"
+                  "for i in range(20000): s.sendto(m,('10.10.2.1',%d))\n" % MG_PORT)
+        r = topo.run("ext", "/usr/bin/python3", "-c", script, init.hex(), timeout=120)
+        assert r.returncode == 0, r.stderr
+        time.sleep(1)
+        c = Control(mg).ok("GET", "/v1/wireguard/wg0")["counters"]
+        assert c["handshakes"]["cookie_reply"] >= 1, c
+        assert c["handshake_messages_queued"] + c["handshake_queue_full"] >= 20000 * 0.5, c
+        ping_ok(topo, "ext", "10.10.1.2")
+        ping_ok(topo, "pod", "10.99.0.2")
+
+
+def test_meshgatectl_genkey_pubkey_match_wg():
+    from mgrun import MESHGATECTL
+    priv = subprocess.run([str(MESHGATECTL), "wg", "genkey"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert re.fullmatch(r"[A-Za-z0-9+/]{43}=", priv)
+    ours = subprocess.run([str(MESHGATECTL), "wg", "pubkey"], input=priv + "\n",
+                          capture_output=True, text=True, check=True).stdout.strip()
+    theirs = subprocess.run(["wg", "pubkey"], input=priv + "\n", capture_output=True,
+                            text=True, check=True).stdout.strip()
+    assert ours == theirs
+    r = subprocess.run([str(MESHGATECTL), "wg", "pubkey"], input="nope\n", capture_output=True,
+                       text=True)
+    assert r.returncode == 2 and "not a key" in r.stderr
+
+
+def test_rekey_during_transfer(tmp_path, wgtopo, monkeypatch):
+    """A test build with WireGuard's timers shortened (rekey after 2 s,
+    reject after 5 s): during an 8-second TCP transfer meshgate starts a new
+    handshake every 2 s and moves to each new session while wireguard-go
+    keeps up; no packet meets an expired or unknown session, none waits for
+    one, and the transfer completes."""
+    import mgrun
+    tt = pathlib.Path(os.environ.get("MESHGATE_BUILD_TEST_TIMERS", "")) / "app" / "meshgate"
+    if not os.environ.get("MESHGATE_BUILD_TEST_TIMERS") or not tt.exists():
+        pytest.skip("needs a build with -Dtest_timers=true in $MESHGATE_BUILD_TEST_TIMERS "
+                    "(tools/test makes one)")
+    monkeypatch.setattr(mgrun, "MESHGATE", tt)
+    monkeypatch.setenv("MG_WG_TEST_TIMES", "2000,5000,1000,1000")
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT)
+    with Meshgate(tmp_path, cfg, name="wg") as mg:
+        ping_ok(topo, "pod", "10.99.0.2")      # meshgate is the initiator
+        api = Control(mg)
+        before = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        res = topo.iperf("pod", "ext", "10.99.0.2", seconds=8)
+        after = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+        assert "error" not in res, res
+        assert res["end"]["sum_received"]["bytes"] > 5_000_000, res["end"]
+        ping_ok(topo, "ext", "10.10.1.2")
+    assert after["sessions"] - before["sessions"] >= 3, (before, after)
+    for k in ("key_expired", "unknown_index", "auth", "replay"):
+        assert after["decrypt"][k] == before["decrypt"][k], (k, before, after)
+    assert after["encrypt"]["key_expired"] == before["encrypt"]["key_expired"]
+    assert mg.stats["drops"]["wg-no-session"] == 0
+
+
+def test_underlay_in_another_network(tmp_path, wgtopo):
+    """The tunnel's inner network ("inner": the pod port and wg0) is not the
+    network its UDP messages cross ("default": the ext port): the pod host
+    reaches wireguard-go's side only through the tunnel, and back."""
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT)
+    cfg = cfg.replace("networks:\n  - name: default\n",
+                      "networks:\n  - name: default\n  - name: inner\n", 1)
+    cfg = cfg.replace("    device: net_af_packet0", "    network: inner\n    device: net_af_packet0", 1)
+    cfg = cfg.replace("  - name: wg0\n", "  - name: wg0\n    network: inner\n    underlay: default\n", 1)
+    assert "network: inner" in cfg and "underlay: default" in cfg
+    with Meshgate(tmp_path, cfg, name="wg") as mg:
+        ping_ok(topo, "pod", "10.99.0.2")
+        ping_ok(topo, "ext", "10.10.1.2")
+        # The networks stay apart: the ext host's own address is not routed from the pod.
+        assert topo.ping("pod", "10.10.2.2", count=1).returncode != 0
+        j = Control(mg).ok("GET", "/v1/wireguard/wg0")
+        assert (j["network"], j["underlay"]) == ("inner", "default")
