@@ -461,6 +461,79 @@ cap_finish(struct mg_capture *c, struct cap *k, const char *reason)
 		(unsigned long)k->info.dropped, k->info.path);
 }
 
+/*
+ * Replace each eBPF JSET ("if (dst & src) goto") with MOV r9, dst; AND r9,
+ * src; JNE r9, 0: DPDK 22.11's x86 JIT emits a faulting sequence for JSET
+ * after a byte load (libpcap writes one for "tcp[tcpflags] & tcp-syn != 0"),
+ * and the interpreter costs 40% of the forwarding rate. Converted programs
+ * never use r9. Returns a new parameter block (the old one is freed), or
+ * NULL when out of memory.
+ */
+static struct rte_bpf_prm *
+rewrite_jset(struct rte_bpf_prm *prm)
+{
+	uint32_t n = prm->nb_ins, extra = 0, j = 0, *map;
+	struct rte_bpf_prm *np;
+	struct ebpf_insn *out;
+
+	for (uint32_t i = 0; i < n; i++)
+		if (BPF_CLASS(prm->ins[i].code) == BPF_JMP && BPF_OP(prm->ins[i].code) == BPF_JSET)
+			extra += 2;
+	if (extra == 0)
+		return prm;
+	map = calloc(n + 1, sizeof(*map));
+	np = rte_zmalloc("mg_bpf_prm", sizeof(*np) + (n + extra) * sizeof(*out), 0);
+	if (map == NULL || np == NULL) {
+		free(map);
+		rte_free(np);
+		rte_free(prm);
+		return NULL;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		map[i] = j;
+		j += BPF_CLASS(prm->ins[i].code) == BPF_JMP && BPF_OP(prm->ins[i].code) == BPF_JSET
+			     ? 3 : 1;
+	}
+	map[n] = j;
+	*np = *prm;
+	out = (struct ebpf_insn *)(np + 1);
+	j = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct ebpf_insn in = prm->ins[i];
+		uint8_t cls = BPF_CLASS(in.code), op = BPF_OP(in.code);
+		bool jump = cls == BPF_JMP && op != EBPF_CALL && op != EBPF_EXIT;
+		int64_t target = (int64_t)i + 1 + in.off;
+
+		if (jump && (target < 0 || target > (int64_t)n)) {
+			free(map);
+			rte_free(np);
+			rte_free(prm);
+			return NULL;
+		}
+		if (cls == BPF_JMP && op == BPF_JSET) {
+			out[j++] = (struct ebpf_insn){.code = EBPF_ALU64 | EBPF_MOV | BPF_X,
+						      .dst_reg = EBPF_REG_9, .src_reg = in.dst_reg};
+			if (BPF_SRC(in.code) == BPF_K)
+				out[j++] = (struct ebpf_insn){.code = EBPF_ALU64 | BPF_AND | BPF_K,
+							      .dst_reg = EBPF_REG_9, .imm = in.imm};
+			else
+				out[j++] = (struct ebpf_insn){.code = EBPF_ALU64 | BPF_AND | BPF_X,
+							      .dst_reg = EBPF_REG_9,
+							      .src_reg = in.src_reg};
+			in = (struct ebpf_insn){.code = BPF_JMP | EBPF_JNE | BPF_K,
+						.dst_reg = EBPF_REG_9, .imm = 0};
+		}
+		if (jump)
+			in.off = (int16_t)((int64_t)map[target] - (int64_t)(j + 1));
+		out[j++] = in;
+	}
+	np->ins = out;
+	np->nb_ins = j;
+	free(map);
+	rte_free(prm);
+	return np;
+}
+
 /* Compile @filter for link type @dlt into an eBPF program (and its JIT, if any). */
 int
 capture_compile_filter(const char *filter, int dlt, uint32_t snaplen, struct rte_bpf **bpf,
@@ -470,8 +543,6 @@ capture_compile_filter(const char *filter, int dlt, uint32_t snaplen, struct rte
 	struct bpf_program prog;
 	struct rte_bpf_prm *prm;
 	struct rte_bpf_jit j;
-	bool use_jit = true;
-
 	*bpf = NULL;
 	*jit = NULL;
 	if (p == NULL)
@@ -498,16 +569,16 @@ capture_compile_filter(const char *filter, int dlt, uint32_t snaplen, struct rte
 
 		if (BPF_CLASS(ins->code) == BPF_LD && BPF_MODE(ins->code) == BPF_IND)
 			ins->src_reg = EBPF_REG_7;
-		/* DPDK 22.11's x86 JIT faults on JSET ("tcp[tcpflags] & tcp-syn != 0"). */
-		if (BPF_CLASS(ins->code) == BPF_JMP && BPF_OP(ins->code) == BPF_JSET)
-			use_jit = false;
 	}
+	prm = rewrite_jset(prm);
+	if (prm == NULL)
+		return mg_error_set(err, ENOMEM, "filter", "out of memory for the filter");
 	*bpf = rte_bpf_load(prm);
 	rte_free(prm);
 	if (*bpf == NULL)
 		return mg_error_set(err, EINVAL, "filter", "cannot load the filter: %s",
 				    rte_strerror(rte_errno));
-	if (use_jit && rte_bpf_get_jit(*bpf, &j) == 0 && j.func != NULL)
+	if (rte_bpf_get_jit(*bpf, &j) == 0 && j.func != NULL)
 		*jit = j.func;
 	return 0;
 }
