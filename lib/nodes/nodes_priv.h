@@ -110,7 +110,12 @@ mg_esp_tunnel_next(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *m
 
 #define MG_ESP_NATT_PORT 4500 /**< UDP-encapsulated ESP (RFC 3948) goes to esp-input. */
 
-#define MG_MAX_EDGES 8 /**< Most next nodes any meshgate node has. */
+/**
+ * Most next nodes any meshgate node has (ipX-lookup: 9 with the WireGuard
+ * and ESP edges); mg_node_init refuses a node with more, since mg_dispatch
+ * counts per edge in arrays of this size.
+ */
+#define MG_MAX_EDGES 12
 
 /**
  * Send objs[0..n) to nexts[i], all edges below MG_MAX_EDGES. When every
