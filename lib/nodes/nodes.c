@@ -27,6 +27,11 @@ mg_node_init(const struct rte_graph *graph, struct rte_node *node)
 	unsigned int w;
 
 	RTE_BUILD_BUG_ON(sizeof(struct mg_node_ctx) > RTE_NODE_CTX_SZ);
+	if (node->nb_edges > MG_MAX_EDGES) {
+		RTE_LOG(ERR, USER1, "node %s has %u next nodes, mg_dispatch handles %u\n",
+			node->name, (unsigned int)node->nb_edges, MG_MAX_EDGES);
+		return -E2BIG;
+	}
 	if (dp == NULL || sscanf(graph->name, "mgw-%u", &w) != 1 || w >= dp->nb_workers)
 		return -EINVAL;
 	c->dp = dp;

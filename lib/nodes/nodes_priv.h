@@ -110,8 +110,12 @@ mg_esp_tunnel_next(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *m
 
 #define MG_ESP_NATT_PORT 4500 /**< UDP-encapsulated ESP (RFC 3948) goes to esp-input. */
 
-#define MG_MAX_EDGES 12 /**< Most next nodes any meshgate node has. */
-/* Every node's last edge must fit (nodes gain edges as features land). */
+/**
+ * Most next nodes any meshgate node has (ipX-lookup: 9 with the WireGuard
+ * and ESP edges); mg_node_init refuses a node with more, since mg_dispatch
+ * counts per edge in arrays of this size.
+ */
+#define MG_MAX_EDGES 12
 _Static_assert(LK_NEXT_ESP < MG_MAX_EDGES && LK_NEXT_WG < MG_MAX_EDGES &&
 	       LK_NEXT_SVC < MG_MAX_EDGES && LOC_NEXT_ESP < MG_MAX_EDGES &&
 	       ETH_NEXT_CLS6 < MG_MAX_EDGES, "raise MG_MAX_EDGES");
