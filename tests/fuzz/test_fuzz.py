@@ -18,7 +18,8 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, ROOT
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+BUILD = pathlib.Path(os.environ.get("MESHGATE_BUILD", ROOT / "build"))
 
 HARNESSES = ["eth", "neigh", "config", "nsm", "rest"]
 FUZZ_BUILD = ROOT / "build-fuzz"
