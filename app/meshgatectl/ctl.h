@@ -87,6 +87,12 @@ struct http_resp {
 int http_request(const char *addr, const char *token, const char *method, const char *path,
 		 const char *body, size_t blen, struct http_resp *r, bool *unreachable, char *err,
 		 size_t errlen);
+/**
+ * A GET whose body is written to fd @p out as it arrives (for live captures):
+ * 0 at its clean end; -1 with @p err otherwise (@p r holds a non-2xx answer).
+ */
+int http_stream(const char *addr, const char *token, const char *path, int out,
+		struct http_resp *r, bool *unreachable, char *err, size_t errlen);
 /** True if @p addr is "HOST:PORT" or "[V6]:PORT". */
 bool http_addr_valid(const char *addr);
 /** Free what a response holds. */
@@ -155,5 +161,17 @@ const struct ctl_cmd *ctl_tel_cmds(void);
 const struct ctl_cmd *ctl_rest_cmds(void);
 /** The NSM socket (cmd_nsm.c). */
 const struct ctl_cmd *ctl_nsm_cmds(void);
+/** Packet captures over REST (cmd_capture.c). */
+const struct ctl_cmd *ctl_capture_cmds(void);
+/** Live rates (cmd_top.c). */
+const struct ctl_cmd *ctl_top_cmds(void);
+/** Packet trace over REST (cmd_capture.c). */
+const struct ctl_cmd *ctl_trace_cmds(void);
+/** cmd_rules.c */
+const struct ctl_cmd *ctl_rules_cmds(void);
+/** WireGuard interfaces and keys (cmd_wg.c). */
+const struct ctl_cmd *ctl_wg_cmds(void);
+/** IPsec ESP tunnels over REST (cmd_esp.c). */
+const struct ctl_cmd *ctl_esp_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

@@ -433,3 +433,167 @@ http_escape(const char *s, char *out, size_t n)
 	}
 	out[o] = '\0';
 }
+
+/*
+ * A streaming GET: the body goes to @p out as it arrives (chunked or not),
+ * with no receive timeout once the answer has begun, for live captures.
+ * Returns 0 when the body ended cleanly, -1 with @p err (and @p r->status set
+ * if a header came; a non-2xx answer's body is kept in @p r->body).
+ */
+int
+http_stream(const char *addr, const char *token, const char *path, int out,
+	    struct http_resp *r, bool *unreachable, char *err, size_t errlen)
+{
+	char host[128], port[8], *head = NULL, buf[65536];
+	size_t len = 0, hend = 0;
+	struct framing fr = {.length = -1};
+	unsigned long long left = 0;   /* bytes left in the current chunk */
+	bool in_chunk = false, done = false;
+	struct timeval none = {0};
+	int fd, n, rc = -1;
+
+	memset(r, 0, sizeof(*r));
+	*unreachable = false;
+	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0 ||
+	    (fd = dial(host, port, err, errlen)) < 0) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "'%s' is not HOST:PORT (or [IPV6]:PORT)", addr);
+		*unreachable = true;
+		return -1;
+	}
+	n = asprintf(&head,
+		     "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: meshgatectl\r\n"
+		     "Connection: close\r\n%s%s%s\r\n",
+		     path, addr[0] == '[' ? "[" : "", host, addr[0] == '[' ? "]" : "", port, token ? "Authorization: Bearer " : "", token ? token : "",
+		     token ? "\r\n" : "");
+	if (n < 0) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = send_all(fd, head, (size_t)n);
+	explicit_bzero(head, (size_t)n);
+	free(head);
+	if (rc < 0) {
+		snprintf(err, errlen, "sending the request: %s", strerror(-rc));
+		close(fd);
+		return -1;
+	}
+	rc = -1;
+	/* The header (within the timeout), then the body for as long as it takes. */
+	while (hend == 0) {
+		ssize_t k = recv(fd, buf + len, sizeof(buf) - len - 1, 0);
+
+		if (k <= 0) {
+			snprintf(err, errlen, "%s", k == 0 ? "connection closed before a response"
+							  : strerror(errno));
+			goto out;
+		}
+		len += (size_t)k;
+		hend = headers_end(buf, len);
+		if (hend == 0 && len >= sizeof(buf) - 1) {
+			snprintf(err, errlen, "response header too large");
+			goto out;
+		}
+	}
+	head = strndup(buf, hend);
+	if (head == NULL || parse_head(head, r, &fr) < 0) {
+		free(head);
+		snprintf(err, errlen, "malformed HTTP response header");
+		goto out;
+	}
+	free(head);
+	if (r->status < 200 || r->status >= 300) {
+		/* An error answer: keep its (small) body for the caller to report. */
+		close(fd);
+		fd = -1;
+		r->body = strndup(buf + hend, len - hend);
+		r->len = r->body ? strlen(r->body) : 0;
+		if (fr.chunked && r->body != NULL) {
+			char *d;
+			size_t dl;
+
+			if (dechunk(r->body, r->len, &d, &dl) > 0) {
+				free(r->body);
+				r->body = d;
+				r->len = dl;
+			}
+		}
+		snprintf(err, errlen, "HTTP %d", r->status);
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	memmove(buf, buf + hend, len - hend);
+	len -= hend;
+	for (;;) {
+		size_t pos = 0;
+
+		while (pos < len && !done) {
+			if (!fr.chunked || in_chunk) {
+				size_t take = len - pos;
+
+				if (fr.chunked && take > left)
+					take = (size_t)left;
+				if (write(out, buf + pos, take) != (ssize_t)take) {
+					snprintf(err, errlen, "writing the capture: %s", strerror(errno));
+					goto out;
+				}
+				pos += take;
+				if (fr.chunked && (left -= take) == 0)
+					in_chunk = false;
+				continue;
+			}
+			/* A chunk-size line ("\r\n" ending the previous chunk skipped first). */
+			{
+				char *eol = memchr(buf + pos, '\n', len - pos), *end;
+
+				if (eol == NULL)
+					break;
+				if (eol == buf + pos || (eol == buf + pos + 1 && buf[pos] == '\r')) {
+					pos = (size_t)(eol - buf) + 1;
+					continue;
+				}
+				errno = 0;
+				left = strtoull(buf + pos, &end, 16);
+				if (end == buf + pos || errno != 0) {
+					snprintf(err, errlen, "malformed chunked body");
+					goto out;
+				}
+				pos = (size_t)(eol - buf) + 1;
+				if (left == 0)
+					done = true;
+				else
+					in_chunk = true;
+			}
+		}
+		if (done) {
+			rc = 0;
+			goto out;
+		}
+		memmove(buf, buf + pos, len - pos);
+		len -= pos;
+		{
+			ssize_t k = recv(fd, buf + len, sizeof(buf) - len - 1, 0);
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				snprintf(err, errlen, "%s", strerror(errno));
+				goto out;
+			}
+			if (k == 0) {
+				if (fr.chunked) {
+					snprintf(err, errlen, "connection closed in the middle of the body");
+					goto out;
+				}
+				rc = 0;
+				goto out;
+			}
+			len += (size_t)k;
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}

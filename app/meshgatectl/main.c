@@ -22,8 +22,14 @@ static const struct {
 	const struct ctl_cmd *(*cmds)(void);
 } groups[] = {
 	{"Counters (DPDK telemetry)", ctl_tel_cmds},
+	{"Live rates (REST)", ctl_top_cmds},
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
+	{"Classification rules (REST)", ctl_rules_cmds},
+	{"Packet capture (REST)", ctl_capture_cmds},
+	{"Packet trace (REST)", ctl_trace_cmds},
+	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},
+	{"IPsec ESP tunnels (REST)", ctl_esp_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

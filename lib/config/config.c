@@ -5,6 +5,7 @@
  * that names what was expected, and model requests are made in dependency
  * order: networks, ports (with their VLANs and addresses), neighbors, routes.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -15,6 +16,8 @@
 #include <yaml.h>
 
 #include "mg_config.h"
+#include "mg_rules.h"
+#include "mg_esp_algos.h"
 
 /* The RTE_LOG_* levels, without pulling DPDK into the config library. */
 static const char *const log_levels[] = {
@@ -517,7 +520,7 @@ static void
 load_limits(struct cfg *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"adjacencies", "routes", "fib_routes", "fib_tbl8", "fib6_tbl8",
-					   "neighbors", "punt_ring", "inject_ring",
+					   "neighbors", "punt_ring", "inject_ring", "service_flows",
 					   "icmp_errors_per_sec", "icmp_errors_burst", NULL};
 	struct mg_settings *st = c->st;
 	uint32_t v;
@@ -542,6 +545,7 @@ load_limits(struct cfg *c, yaml_node_t *n)
 			     "limits.adjacencies above 32767 for 4-byte entries)", st->fib6_tbl8);
 	}
 	rd_uint(c, n, "limits", "neighbors", 16, (1u << 22), &st->max_neighbors);
+	rd_uint(c, n, "limits", "service_flows", 16, (1u << 26), &st->svc_flows);
 	if (rd_uint(c, n, "limits", "punt_ring", 64, 1u << 16, &v)) {
 		if (v & (v - 1))
 			cerr(c, get(c, n, "punt_ring"), "limits.punt_ring",
@@ -577,8 +581,8 @@ load_arp_nd(struct cfg *c, yaml_node_t *n)
 static void
 load_control(struct cfg *c, yaml_node_t *n)
 {
-	static const char *const keys[] = {"state_dir", "nsm_socket", "nsm_uids", "rest",
-					   "connection_lifetime_s", "node_name", NULL};
+	static const char *const keys[] = {"state_dir", "capture_dir", "nsm_socket", "nsm_uids",
+					   "rest", "connection_lifetime_s", "node_name", NULL};
 	static const char *const rest_keys[] = {"listen", "token_file", "max_body", NULL};
 	struct mg_settings *st = c->st;
 	yaml_node_t *r, *seq, *item;
@@ -591,6 +595,10 @@ load_control(struct cfg *c, yaml_node_t *n)
 	    st->state_dir[0] != '/')
 		cerr(c, get(c, n, "state_dir"), "control.state_dir", "'%s' is not an absolute path",
 		     st->state_dir);
+	if (rd_str(c, n, "control", "capture_dir", st->capture_dir, sizeof(st->capture_dir)) &&
+	    st->capture_dir[0] != '/')
+		cerr(c, get(c, n, "capture_dir"), "control.capture_dir",
+		     "'%s' is not an absolute path", st->capture_dir);
 	if (get(c, n, "nsm_socket") != NULL || yaml_node_present(c, n, "nsm_socket")) {
 		st->nsm_socket_set = true;
 		if (rd_str(c, n, "control", "nsm_socket", st->nsm_socket, sizeof(st->nsm_socket)) &&
@@ -811,7 +819,7 @@ load_ports(struct cfg *c, yaml_node_t *root)
 		if (!rd_str(c, item, p, "device", s.device, sizeof(s.device)) &&
 		    get(c, item, "device") == NULL) {
 			cerr(c, item, p, "port '%s' needs a device (a PCI address, "
-			     "env:PCIDEVICE_<RESOURCE> or a vdev)", s.name);
+			     "env:PCIDEVICE_<RESOURCE>, k8s:ATTACHMENT or a vdev)", s.name);
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
@@ -940,6 +948,914 @@ load_routes(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+/* ---- classify: rules per network (mg_rules.h) -------------------------------------- */
+
+/* Reads @key as a port-like range: 80, "1000-2000". */
+static bool
+rd_range(struct cfg *c, yaml_node_t *map, const char *path, const char *key, unsigned int max,
+	 struct mg_rule_range *r)
+{
+	yaml_node_t *n = get(c, map, key);
+	unsigned long long lo, hi;
+	char p[160], buf[32], *dash;
+	const char *s;
+
+	if (n == NULL)
+		return true;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	mg_strlcpy(buf, s, sizeof(buf));
+	dash = strchr(buf, '-');
+	if (dash != NULL)
+		*dash++ = '\0';
+	if (!parse_uint(buf, &lo) || (dash != NULL && !parse_uint(dash, &hi))) {
+		cerr(c, n, p, "expected a number or a range like 1000-2000, found '%s'", s);
+		return false;
+	}
+	if (dash == NULL)
+		hi = lo;
+	if (lo > hi || hi > max) {
+		cerr(c, n, p, "'%s' is not a range within 0-%u", s, max);
+		return false;
+	}
+	*r = (struct mg_rule_range){.set = true, .lo = (uint16_t)lo, .hi = (uint16_t)hi};
+	return true;
+}
+
+/* Reads a prefix (an address alone is a host prefix). */
+static bool
+rd_rule_prefix(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	       struct mg_prefix *pf)
+{
+	char buf[80], p[160];
+
+	if (!rd_str(c, map, path, key, buf, sizeof(buf)))
+		return get(c, map, key) == NULL;
+	if (mg_prefix_parse(buf, pf) < 0) {
+		struct mg_ip ip;
+
+		if (mg_ip_parse(buf, &ip) < 0) {
+			subpath(p, sizeof(p), path, key);
+			cerr(c, get(c, map, key), p, "'%s' is not a prefix or an address", buf);
+			return false;
+		}
+		pf->addr = ip;
+		pf->len = (uint8_t)mg_ip_maxlen(&ip);
+	}
+	return true;
+}
+
+/* Parses one rule; false after reporting an error. */
+static bool
+load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *r)
+{
+	static const char *const keys[] = {"id", "priority", "family", "src", "dst", "protocol",
+					   "sport", "dport", "icmp_type", "icmp_code", "vlan",
+					   "dscp", "interface", "action", "rate", "burst", "excess",
+					   "set_dscp", "table", NULL};
+	static const char *const fams[] = {"ipv4", "ipv6", NULL};
+	static const struct { const char *name; int proto; } protos[] = {
+		{"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132},
+		{"gre", 47}, {"esp", 50}, {"ah", 51}};
+	char buf[64], pp[176];
+	unsigned int v;
+	uint32_t u;
+	bool ok = true;
+
+	memset(r, 0, sizeof(*r));
+	r->proto = -1;
+	r->vlan = -1;
+	r->dscp = -1;
+	if (!check_map(c, item, p, keys))
+		return false;
+	if (rd_uint(c, item, p, "id", 1, 0xfffffffdu, &u))
+		r->id = u;
+	else if (get(c, item, "id") != NULL)
+		ok = false;
+	if (rd_str(c, item, p, "priority", buf, sizeof(buf))) {
+		char *end;
+		long pr;
+
+		errno = 0;
+		pr = strtol(buf, &end, 10);
+		if (errno != 0 || *end != '\0' || pr < -1000000000L || pr > 1000000000L) {
+			subpath(pp, sizeof(pp), p, "priority");
+			cerr(c, get(c, item, "priority"), pp, "expected an integer, found '%s'", buf);
+			ok = false;
+		}
+		r->priority = (int32_t)pr;
+	}
+	if (rd_enum(c, item, p, "family", fams, &v))
+		r->family = v == 0 ? AF_INET : AF_INET6;
+	ok &= rd_rule_prefix(c, item, p, "src", &r->src);
+	ok &= rd_rule_prefix(c, item, p, "dst", &r->dst);
+	if (rd_str(c, item, p, "protocol", buf, sizeof(buf))) {
+		unsigned long long n;
+
+		for (unsigned int i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
+			if (strcmp(buf, protos[i].name) == 0)
+				r->proto = (int16_t)protos[i].proto;
+		if (r->proto < 0 && parse_uint(buf, &n) && n <= 255)
+			r->proto = (int16_t)n;
+		if (r->proto < 0) {
+			subpath(pp, sizeof(pp), p, "protocol");
+			cerr(c, get(c, item, "protocol"), pp,
+			     "'%s' is not tcp, udp, sctp, icmp, icmpv6, gre, esp, ah or 0-255", buf);
+			ok = false;
+		}
+	}
+	ok &= rd_range(c, item, p, "sport", 65535, &r->sport);
+	ok &= rd_range(c, item, p, "dport", 65535, &r->dport);
+	ok &= rd_range(c, item, p, "icmp_type", 255, &r->icmp_type);
+	ok &= rd_range(c, item, p, "icmp_code", 255, &r->icmp_code);
+	if (rd_uint(c, item, p, "vlan", 0, 4095, &u))
+		r->vlan = (int32_t)u;
+	if (rd_uint(c, item, p, "dscp", 0, 63, &u))
+		r->dscp = (int16_t)u;
+	rd_str(c, item, p, "interface", r->iface, sizeof(r->iface));
+	if (rd_str(c, item, p, "action", buf, sizeof(buf))) {
+		int a = mg_rule_action_parse(buf);
+
+		if (a < 0) {
+			subpath(pp, sizeof(pp), p, "action");
+			cerr(c, get(c, item, "action"), pp,
+			     "'%s' is not one of: permit, deny, count, police, mark, table", buf);
+			ok = false;
+		} else {
+			r->action = (enum mg_rule_action)a;
+		}
+	}
+	if (rd_uint(c, item, p, "rate", 1, UINT32_MAX, &u))
+		r->rate = u;
+	if (rd_uint(c, item, p, "burst", 1, UINT32_MAX, &u))
+		r->burst = u;
+	if (rd_uint(c, item, p, "excess", 0, UINT32_MAX, &u))
+		r->excess = u;
+	if (rd_uint(c, item, p, "set_dscp", 0, 63, &u))
+		r->set_dscp = (uint8_t)u;
+	rd_str(c, item, p, "table", r->table, sizeof(r->table));
+	return ok;
+}
+
+/*
+ * Report a model error about a rule set at its place in the file: the rule's
+ * key when the field reads "rules[N].key", else the rule, else the entry.
+ */
+static void
+rules_err(struct cfg *c, yaml_node_t *entry, yaml_node_t *seq, const char *path,
+	  const struct mg_error *e)
+{
+	yaml_node_t *at = entry;
+	unsigned int idx, i;
+	char key[64] = "", p[200];
+	yaml_node_t *item;
+
+	if (seq != NULL && sscanf(e->field, "rules[%u].%63s", &idx, key) >= 1) {
+		SEQ_FOREACH(c, seq, i, item) {
+			if (i != idx)
+				continue;
+			at = item;
+			if (key[0] != '\0' && item->type == YAML_MAPPING_NODE && get(c, item, key))
+				at = get(c, item, key);
+			break;
+		}
+	} else if (e->field[0] != '\0' && get(c, entry, e->field) != NULL) {
+		at = get(c, entry, e->field);
+	}
+	snprintf(p, sizeof(p), "%s%s%s", path, e->field[0] ? "." : "", e->field);
+	cerr(c, at, p, "%s", e->msg);
+}
+
+static void
+load_classify(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"network", "default", "rules", NULL};
+	static const char *const defs[] = {"permit", "deny", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "classify"), *entry, *rules, *item;
+	unsigned int i, j, v;
+	struct mg_error e;
+	char p[64], rp[96];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, entry) {
+		struct mg_rules_spec s;
+		struct mg_rule_spec *r = NULL;
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "classify", i);
+		if (!check_map(c, entry, p, keys))
+			continue;
+		if (!rd_str(c, entry, p, "network", s.network, sizeof(s.network)))
+			mg_strlcpy(s.network, "default", sizeof(s.network));
+		if (rd_enum(c, entry, p, "default", defs, &v))
+			s.def = v == 0 ? MG_RULE_PERMIT : MG_RULE_DENY;
+		rules = get_seq(c, entry, p, "rules");
+		if (rules != NULL) {
+			size_t n = (size_t)(rules->data.sequence.items.top -
+					    rules->data.sequence.items.start);
+
+			r = calloc(n ? n : 1, sizeof(*r));
+			if (r == NULL) {
+				cerr(c, rules, p, "out of memory for %zu rules", n);
+				continue;
+			}
+			for (j = 0; j < n; j++) {
+				item = node_at(c, rules->data.sequence.items.start[j]);
+				snprintf(rp, sizeof(rp), "%s.rules[%u]", p, j);
+				ok &= load_rule(c, item, rp, &r[j]);
+			}
+			s.rules = r;
+			s.n = (uint32_t)n;
+		}
+		if (ok && mg_model_rules_set(c->m, &s, &e) < 0)
+			rules_err(c, entry, rules, p, &e);
+		free(r);
+	}
+}
+
+/*
+ * services: steered by lib/svc. Checked here (names, network, addresses,
+ * weights); set up by mg_gw at start, after the routes and neighbors.
+ */
+static void
+load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_svc_cfg *s)
+{
+	static const char *const keys[] = {"name", "address", "weight", "up", NULL};
+	yaml_node_t *seq = get_seq(c, svc, path, "endpoints"), *item;
+	unsigned int i;
+	char p[128], sp[112];
+
+	if (seq == NULL) {
+		if (get(c, svc, "endpoints") == NULL)
+			cerr(c, svc, path, "a service needs endpoints");
+		return;
+	}
+	subpath(sp, sizeof(sp), path, "endpoints");
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_svc_ep_cfg *e;
+
+		idxpath(p, sizeof(p), sp, i);
+		if (s->neps >= MG_CFG_MAX_SVC_EPS) {
+			cerr(c, item, p, "too many endpoints (at most %u)", MG_CFG_MAX_SVC_EPS);
+			return;
+		}
+		if (!check_map(c, item, p, keys))
+			continue;
+		e = &s->eps[s->neps];
+		memset(e, 0, sizeof(*e));
+		e->weight = 1;
+		e->up = true;
+		if (!rd_str(c, item, p, "name", e->name, sizeof(e->name)) ||
+		    !mg_name_valid(e->name)) {
+			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
+			     "an endpoint needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+			continue;
+		}
+		for (unsigned int k = 0; k < s->neps; k++)
+			if (strcmp(s->eps[k].name, e->name) == 0) {
+				cerr(c, get(c, item, "name"), p, "endpoint %s appears twice",
+				     e->name);
+				e->name[0] = '\0';
+			}
+		if (e->name[0] == '\0')
+			continue;
+		if (!rd_ip(c, item, p, "address", &e->addr)) {
+			if (get(c, item, "address") == NULL)
+				cerr(c, item, p, "an endpoint needs an address");
+			continue;
+		}
+		if (get(c, item, "weight") != NULL &&
+		    !rd_uint(c, item, p, "weight", 0, 1000000, &e->weight))
+			continue;
+		if (get(c, item, "up") != NULL && !rd_bool(c, item, p, "up", &e->up))
+			continue;
+		s->neps++;
+	}
+}
+
+static void
+load_services(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "vips", "mode", "table_size",
+					   "endpoints", NULL};
+	static const char *const modes[] = {"route", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "services"), *item;
+	unsigned int i;
+	char p[64];
+
+	if (seq == NULL)
+		return;
+	free(c->st->services);
+	c->st->nservices = 0;
+	c->st->services = calloc(MG_CFG_MAX_SERVICES, sizeof(*c->st->services));
+	if (c->st->services == NULL) {
+		cerr(c, seq, "services", "out of memory");
+		return;
+	}
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_svc_cfg *s = &c->st->services[c->st->nservices];
+		yaml_node_t *vips, *v;
+		unsigned int mode = 0, k;
+		char vp[96];
+		bool ok = true;
+
+		idxpath(p, sizeof(p), "services", i);
+		if (c->st->nservices >= MG_CFG_MAX_SERVICES) {
+			cerr(c, item, p, "too many services (at most %u)", MG_CFG_MAX_SERVICES);
+			return;
+		}
+		if (!check_map(c, item, p, keys))
+			continue;
+		memset(s, 0, sizeof(*s));
+		snprintf(s->where, sizeof(s->where), "%s:%zu:%zu", c->file,
+			 item->start_mark.line + 1, item->start_mark.column + 1);
+		if (!rd_str(c, item, p, "name", s->name, sizeof(s->name)) ||
+		    !mg_name_valid(s->name)) {
+			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
+			     "a service needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+			continue;
+		}
+		for (k = 0; k < c->st->nservices; k++)
+			if (strcmp(c->st->services[k].name, s->name) == 0) {
+				cerr(c, get(c, item, "name"), p, "service %s appears twice", s->name);
+				ok = false;
+			}
+		strcpy(s->network, "default");
+		if (get(c, item, "network") != NULL)
+			rd_str(c, item, p, "network", s->network, sizeof(s->network));
+		if (mg_model_network_find(c->m, s->network) == NULL) {
+			cerr(c, get(c, item, "network") ? get(c, item, "network") : item, p,
+			     "no network named %s", s->network);
+			ok = false;
+		}
+		if (get(c, item, "mode") != NULL && !rd_enum(c, item, p, "mode", modes, &mode))
+			ok = false;
+		if (get(c, item, "table_size") != NULL &&
+		    rd_uint(c, item, p, "table_size", 7, (1u << 24) - 1, &s->table_size)) {
+			bool prime = s->table_size >= 2;
+
+			for (uint32_t d = 2; prime && d * d <= s->table_size; d++)
+				prime = s->table_size % d != 0;
+			if (!prime) {
+				subpath(vp, sizeof(vp), p, "table_size");
+				cerr(c, get(c, item, "table_size"), vp, "%u is not a prime",
+				     s->table_size);
+				ok = false;
+			}
+		}
+		vips = get_seq(c, item, p, "vips");
+		if (vips == NULL) {
+			if (get(c, item, "vips") == NULL)
+				cerr(c, item, p, "a service needs vips (its addresses)");
+			ok = false;
+		} else {
+			char pp[96];
+
+			subpath(pp, sizeof(pp), p, "vips");
+			k = 0;
+			for (yaml_node_item_t *vi = vips->data.sequence.items.start;
+			     vi < vips->data.sequence.items.top; vi++, k++) {
+				const char *str;
+
+				v = node_at(c, *vi);
+
+				idxpath(vp, sizeof(vp), pp, k);
+				if (s->nvips >= MG_CFG_MAX_SVC_VIPS) {
+					cerr(c, v, vp, "too many vips (at most %u)",
+					     MG_CFG_MAX_SVC_VIPS);
+					ok = false;
+					break;
+				}
+				str = scalar(c, v, vp);
+				if (str == NULL || mg_ip_parse(str, &s->vips[s->nvips]) < 0) {
+					if (str != NULL)
+						cerr(c, v, vp, "'%s' is not an IPv4 or IPv6 address",
+						     str);
+					ok = false;
+					continue;
+				}
+				s->nvips++;
+			}
+		}
+		load_service_eps(c, item, p, s);
+		if (ok)
+			c->st->nservices++;
+	}
+}
+
+/* ---- wireguard ---------------------------------------------------------------------- */
+
+/*
+ * A WireGuard key in standard base64 (44 characters ending in '='), decoded
+ * here so the config library needs no crypto. Never quotes the key back.
+ */
+static bool
+key_b64(const char *s, uint8_t key[MG_WG_KEY_BYTES])
+{
+	static const char al[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint32_t acc = 0;
+	unsigned int bits = 0, o = 0;
+
+	if (strlen(s) != 44 || s[43] != '=')
+		return false;
+	for (unsigned int i = 0; i < 43; i++) {
+		const char *q = s[i] ? strchr(al, s[i]) : NULL;
+
+		if (q == NULL)
+			goto bad;
+		acc = acc << 6 | (uint32_t)(q - al);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (o < MG_WG_KEY_BYTES)
+				key[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	/* 258 bits for 256: the last two must be zero. */
+	if (o != MG_WG_KEY_BYTES || (acc & ((1u << bits) - 1)) != 0)
+		goto bad;
+	return true;
+bad:
+	mg_wipe(key, MG_WG_KEY_BYTES);
+	return false;
+}
+
+/*
+ * Read key @key (inline base64) or @key_file (a file holding it, as `wg`
+ * takes them) of @map into @out. False if neither is present or on error
+ * (reported). Key text is wiped from our buffers.
+ */
+static bool
+rd_key(struct cfg *c, yaml_node_t *map, const char *path, const char *key, const char *key_file,
+       uint8_t out[MG_WG_KEY_BYTES], bool *present)
+{
+	char buf[128], p[160];
+	yaml_node_t *n = get(c, map, key), *nf = key_file ? get(c, map, key_file) : NULL;
+	bool ok = false;
+
+	*present = n != NULL || nf != NULL;
+	if (n != NULL && nf != NULL) {
+		subpath(p, sizeof(p), path, key_file);
+		cerr(c, nf, p, "give %s or %s, not both", key, key_file);
+		return false;
+	}
+	if (n != NULL) {
+		subpath(p, sizeof(p), path, key);
+		if (rd_str(c, map, path, key, buf, sizeof(buf)) && key_b64(buf, out))
+			ok = true;
+		else if (n->type == YAML_SCALAR_NODE)
+			cerr(c, n, p, "not a key: expected 44 characters of base64 ending in '=' "
+			     "(as `wg genkey` prints)");
+		mg_wipe(buf, sizeof(buf));
+		return ok;
+	}
+	if (nf != NULL) {
+		char fname[PATH_MAX];
+		FILE *f;
+
+		subpath(p, sizeof(p), path, key_file);
+		if (!rd_str(c, map, path, key_file, fname, sizeof(fname)))
+			return false;
+		f = fopen(fname, "r");
+		if (f == NULL) {
+			cerr(c, nf, p, "cannot read '%s': %s", fname, strerror(errno));
+			return false;
+		}
+		if (fgets(buf, sizeof(buf), f) != NULL) {
+			buf[strcspn(buf, "\r\n")] = '\0';
+			ok = key_b64(buf, out);
+		}
+		fclose(f);
+		mg_wipe(buf, sizeof(buf));
+		if (!ok)
+			cerr(c, nf, p, "'%s' does not hold a key (44 characters of base64)", fname);
+		return ok;
+	}
+	return false;
+}
+
+/* "192.0.2.1:51820" or "[2001:db8::1]:51820". */
+static bool
+parse_endpoint(const char *v, struct mg_ip *ip, uint16_t *port)
+{
+	char host[64];
+	const char *colon;
+	unsigned long long pv;
+
+	if (v[0] == '[') {
+		const char *end = strchr(v, ']');
+
+		if (end == NULL || end[1] != ':' || (size_t)(end - v - 1) >= sizeof(host))
+			return false;
+		memcpy(host, v + 1, (size_t)(end - v - 1));
+		host[end - v - 1] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(v, ':');
+		if (colon == NULL || (size_t)(colon - v) >= sizeof(host))
+			return false;
+		memcpy(host, v, (size_t)(colon - v));
+		host[colon - v] = '\0';
+		if (strchr(host, ':') != NULL)
+			return false;
+	}
+	if (mg_ip_parse(host, ip) < 0 || !parse_uint(colon + 1, &pv) || pv == 0 || pv > 65535)
+		return false;
+	*port = (uint16_t)pv;
+	return true;
+}
+
+static bool
+load_wg_peer(struct cfg *c, yaml_node_t *item, const char *p, struct mg_wg_peer_spec *ps)
+{
+	static const char *const keys[] = {"public_key", "preshared_key", "preshared_key_file",
+					   "endpoint", "allowed_ips", "persistent_keepalive",
+					   NULL};
+	yaml_node_t *seq, *a;
+	char buf[96], pp[176], ap[192];
+	bool ok = true, present;
+	unsigned int i;
+
+	if (!check_map(c, item, p, keys))
+		return false;
+	if (!rd_key(c, item, p, "public_key", NULL, ps->public_key, &present)) {
+		if (!present)
+			cerr(c, item, p, "a peer needs a public_key");
+		ok = false;
+	}
+	ps->has_psk = rd_key(c, item, p, "preshared_key", "preshared_key_file", ps->preshared_key,
+			     &present);
+	ok = ok && (ps->has_psk || !present);
+	if (get(c, item, "endpoint") != NULL) {
+		subpath(pp, sizeof(pp), p, "endpoint");
+		if (!rd_str(c, item, p, "endpoint", buf, sizeof(buf)) ||
+		    !parse_endpoint(buf, &ps->endpoint, &ps->endpoint_port)) {
+			cerr(c, get(c, item, "endpoint"), pp,
+			     "not an endpoint (like 192.0.2.1:51820 or [2001:db8::1]:51820)");
+			ok = false;
+		}
+	}
+	if (get(c, item, "persistent_keepalive") != NULL)
+		ok = rd_u16(c, item, p, "persistent_keepalive", 0, 65535,
+			    &ps->persistent_keepalive) && ok;
+	seq = get_seq(c, item, p, "allowed_ips");
+	if (seq != NULL) {
+		subpath(pp, sizeof(pp), p, "allowed_ips");
+		SEQ_FOREACH(c, seq, i, a) {
+			const char *v;
+
+			idxpath(ap, sizeof(ap), pp, i);
+			v = scalar(c, a, ap);
+			if (v == NULL) {
+				ok = false;
+				continue;
+			}
+			if (ps->nallowed >= MG_WG_MAX_ALLOWED) {
+				cerr(c, a, ap, "too many allowed IPs (at most %u)", MG_WG_MAX_ALLOWED);
+				ok = false;
+				break;
+			}
+			if (mg_prefix_parse(v, &ps->allowed[ps->nallowed]) < 0 ||
+			    strchr(v, '/') == NULL) {
+				cerr(c, a, ap, "'%s' is not a prefix (like 10.0.0.2/32 or fd00::/64)",
+				     v);
+				ok = false;
+				continue;
+			}
+			ps->nallowed++;
+		}
+	}
+	return ok;
+}
+
+static void
+load_wireguard(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "mtu", "listen_port",
+					   "private_key", "private_key_file", "ipv4", "ipv6",
+					   "peers", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "wireguard"), *item, *pseq, *pi;
+	struct mg_error e;
+	unsigned int i, k;
+	char p[64], pp[96];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_wg_spec s;
+		bool ok = true, present;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "wireguard", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a WireGuard interface needs a name");
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (!rd_u16(c, item, p, "listen_port", 1, 65535, &s.listen_port)) {
+			if (get(c, item, "listen_port") == NULL)
+				cerr(c, item, p, "a WireGuard interface needs a listen_port");
+			ok = false;
+		}
+		if (!rd_key(c, item, p, "private_key", "private_key_file", s.private_key,
+			    &present)) {
+			if (!present)
+				cerr(c, item, p, "a WireGuard interface needs a private_key or "
+				     "private_key_file");
+			ok = false;
+		}
+		pseq = get_seq(c, item, p, "peers");
+		if (pseq != NULL) {
+			unsigned int n = (unsigned int)(pseq->data.sequence.items.top -
+							pseq->data.sequence.items.start);
+
+			if (n > MG_WG_MAX_PEERS) {
+				subpath(pp, sizeof(pp), p, "peers");
+				cerr(c, pseq, pp, "too many peers (at most %u)", MG_WG_MAX_PEERS);
+				ok = false;
+			} else if (n > 0) {
+				s.peers = calloc(n, sizeof(*s.peers));
+				if (s.peers == NULL) {
+					cerr(c, pseq, p, "out of memory");
+					continue;
+				}
+				for (k = 0; k < n; k++) {
+					pi = node_at(c, pseq->data.sequence.items.start[k]);
+					snprintf(pp, sizeof(pp), "%s.peers[%u]", p, k);
+					ok = load_wg_peer(c, pi, pp, &s.peers[s.npeers++]) && ok;
+				}
+			}
+		}
+		if (ok && mg_model_wg_add(c->m, &s, &e) < 0)
+			model_err(c, item, p, &e);
+		else if (ok) {
+			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		}
+		mg_wg_spec_free(&s);
+	}
+}
+
+/* ---- IPsec ESP tunnels ------------------------------------------------------------- */
+
+static bool
+rd_u64(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint64_t *out)
+{
+	yaml_node_t *n = get(c, map, key);
+	unsigned long long v;
+	const char *s;
+	char p[160];
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	if (!parse_uint(s, &v)) {
+		cerr(c, n, p, "expected an integer, found '%s'", s);
+		return false;
+	}
+	*out = v;
+	return true;
+}
+
+/*
+ * Reads hex bytes (optionally "0x"-prefixed, ':' allowed between bytes) at
+ * @key. The message never repeats the value: it is a key.
+ */
+static bool
+rd_hex(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint8_t *out,
+       size_t max, uint8_t *len)
+{
+	yaml_node_t *n = get(c, map, key);
+	const char *s;
+	char p[160];
+	size_t k = 0;
+
+	if (n == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	s = scalar(c, n, p);
+	if (s == NULL)
+		return false;
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	while (*s) {
+		unsigned int hi, lo;
+
+		if (*s == ':') {
+			s++;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1])) {
+			cerr(c, n, p, "expected hexadecimal bytes (like 0x0011...)");
+			return false;
+		}
+		if (k == max) {
+			cerr(c, n, p, "longer than %zu bytes", max);
+			return false;
+		}
+		hi = (unsigned int)(isdigit((unsigned char)s[0]) ? s[0] - '0' : (tolower(s[0]) - 'a' + 10));
+		lo = (unsigned int)(isdigit((unsigned char)s[1]) ? s[1] - '0' : (tolower(s[1]) - 'a' + 10));
+		out[k++] = (uint8_t)(hi << 4 | lo);
+		s += 2;
+	}
+	*len = (uint8_t)k;
+	return true;
+}
+
+static bool
+load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_conf *sa)
+{
+	static const char *const keys[] = {"direction", "inner", "spi", "algorithm", "key",
+					   "auth_key", "salt", "lifetime", NULL};
+	static const char *const lkeys[] = {"soft_packets", "hard_packets", "soft_bytes",
+					    "hard_bytes", "soft_seconds", "hard_seconds", NULL};
+	static const char *const dirs[] = {"out", "in", NULL};
+	static const char *const fams[] = {"ipv4", "ipv6", NULL};
+	char buf[64], lp[176];
+	unsigned int v;
+	yaml_node_t *life;
+	bool ok = true;
+	uint32_t spi;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!check_map(c, item, p, keys))
+		return false;
+	if (rd_enum(c, item, p, "direction", dirs, &v))
+		sa->inbound = v == 1;
+	else {
+		if (get(c, item, "direction") == NULL)
+			cerr(c, item, p, "an SA needs a direction (out or in)");
+		ok = false;
+	}
+	if (rd_enum(c, item, p, "inner", fams, &v))
+		sa->inner_family = v == 0 ? AF_INET : AF_INET6;
+	else {
+		if (get(c, item, "inner") == NULL)
+			cerr(c, item, p, "an SA needs the inner family it carries (ipv4 or ipv6)");
+		ok = false;
+	}
+	if (rd_uint(c, item, p, "spi", 256, UINT32_MAX, &spi))
+		sa->spi = spi;
+	else {
+		if (get(c, item, "spi") == NULL)
+			cerr(c, item, p, "an SA needs an spi");
+		ok = false;
+	}
+	if (rd_str(c, item, p, "algorithm", buf, sizeof(buf))) {
+		sa->algo = mg_esp_algo_lookup(buf);
+		if (sa->algo < 0) {
+			subpath(lp, sizeof(lp), p, "algorithm");
+			cerr(c, get(c, item, "algorithm"), lp, "'%s' is not one of: %s", buf,
+			     MG_ESP_ALGO_LIST);
+			ok = false;
+		}
+	} else {
+		if (get(c, item, "algorithm") == NULL)
+			cerr(c, item, p, "an SA needs an algorithm (%s)", MG_ESP_ALGO_LIST);
+		ok = false;
+	}
+	if (get(c, item, "key") != NULL)
+		ok = rd_hex(c, item, p, "key", sa->key, sizeof(sa->key), &sa->key_len) && ok;
+	if (get(c, item, "auth_key") != NULL)
+		ok = rd_hex(c, item, p, "auth_key", sa->auth_key, sizeof(sa->auth_key),
+			    &sa->auth_key_len) && ok;
+	if (get(c, item, "salt") != NULL)
+		ok = rd_hex(c, item, p, "salt", sa->salt, sizeof(sa->salt), &sa->salt_len) && ok;
+	if ((life = get(c, item, "lifetime")) != NULL) {
+		subpath(lp, sizeof(lp), p, "lifetime");
+		if (check_map(c, life, lp, lkeys)) {
+			rd_u64(c, life, lp, "soft_packets", &sa->packets_soft);
+			rd_u64(c, life, lp, "hard_packets", &sa->packets_hard);
+			rd_u64(c, life, lp, "soft_bytes", &sa->bytes_soft);
+			rd_u64(c, life, lp, "hard_bytes", &sa->bytes_hard);
+			rd_u64(c, life, lp, "soft_seconds", &sa->seconds_soft);
+			rd_u64(c, life, lp, "hard_seconds", &sa->seconds_hard);
+		}
+	}
+	if (ok) {
+		struct mg_error e;
+
+		if (mg_model_esp_sa_check(sa, &e) < 0) {
+			model_err(c, item, p, &e);
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+static void
+load_esp_tunnels(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
+					   "mtu", "path_mtu", "udp_encap", "local_port",
+					   "remote_port", "replay_window", "anti_replay", "esn", "ipv4",
+					   "ipv6", "sas", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "esp_tunnels"), *item, *sas, *sa;
+	struct mg_esp_tunnel_spec s;
+	struct mg_error e;
+	unsigned int i, j;
+	char p[64], sp[96];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "esp_tunnels", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a tunnel needs a name");
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
+		if (!rd_ip(c, item, p, "local", &s.local)) {
+			if (get(c, item, "local") == NULL)
+				cerr(c, item, p, "a tunnel needs its local outer address");
+			ok = false;
+		}
+		if (!rd_ip(c, item, p, "remote", &s.remote)) {
+			if (get(c, item, "remote") == NULL)
+				cerr(c, item, p, "a tunnel needs the peer's outer address (remote)");
+			ok = false;
+		}
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (get(c, item, "path_mtu") != NULL)
+			ok = rd_u16(c, item, p, "path_mtu", 576, MG_MTU_MAX, &s.path_mtu) && ok;
+		rd_bool(c, item, p, "udp_encap", &s.udp_encap);
+		if (get(c, item, "local_port") != NULL)
+			ok = rd_u16(c, item, p, "local_port", 1, 65535, &s.local_port) && ok;
+		if (get(c, item, "remote_port") != NULL)
+			ok = rd_u16(c, item, p, "remote_port", 1, 65535, &s.remote_port) && ok;
+		if (get(c, item, "replay_window") != NULL)
+			ok = rd_uint(c, item, p, "replay_window", 64, 4096, &s.replay_window) && ok;
+		rd_bool(c, item, p, "esn", &s.esn);
+		{
+			bool ar = true;
+
+			rd_bool(c, item, p, "anti_replay", &ar);
+			s.no_replay = !ar;
+		}
+		sas = get_seq(c, item, p, "sas");
+		j = 0;
+		for (yaml_node_item_t *si = sas ? sas->data.sequence.items.start : NULL;
+		     sas != NULL && si < sas->data.sequence.items.top; si++, j++) {
+				sa = node_at(c, *si);
+				snprintf(sp, sizeof(sp), "%s.sas[%u]", p, j);
+				if (s.nsas == MG_ESP_TUN_MAX_SAS) {
+					cerr(c, sa, sp, "at most %u SAs (one per direction and inner "
+					     "family)", MG_ESP_TUN_MAX_SAS);
+					ok = false;
+					break;
+				}
+				if (load_esp_sa(c, sa, sp, &s.sas[s.nsas]))
+					s.nsas++;
+				else
+					ok = false;
+			}
+		if (ok && mg_model_esp_add(c->m, &s, &e) < 0) {
+			/* "sas[1].spi" names the SA's own node when it can. */
+			unsigned int k;
+
+			if (sas != NULL && sscanf(e.field, "sas[%u]", &k) == 1 &&
+			    k < sas->data.sequence.items.top - sas->data.sequence.items.start) {
+				const char *rest = strchr(e.field, ']') + 1;
+				struct mg_error e2 = e;
+
+				snprintf(sp, sizeof(sp), "%s.sas[%u]", p, k);
+				snprintf(e2.field, sizeof(e2.field), "%s", *rest == '.' ? rest + 1 : rest);
+				model_err(c, node_at(c, sas->data.sequence.items.start[k]), sp, &e2);
+			} else {
+				model_err(c, item, p, &e);
+			}
+			ok = false;
+		}
+		if (ok) {
+			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		}
+		mg_wipe(&s, sizeof(s));
+	}
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static unsigned int
@@ -947,7 +1863,8 @@ load_doc(struct cfg *c)
 {
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
-					  "stats", "log", NULL};
+					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
+					  NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -979,8 +1896,12 @@ load_doc(struct cfg *c)
 	}
 	load_networks(c, root);
 	load_ports(c, root);
+	load_wireguard(c, root);
+	load_esp_tunnels(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
+	load_services(c, root);
+	load_classify(c, root);
 	return c->errs->n - before;
 }
 
@@ -1010,6 +1931,10 @@ mg_config_load_string(const char *name, const char *text, size_t len, struct mg_
 		return 1;
 	}
 	n = load_doc(&c);
+	/* The document's scalars may hold ESP keys: wipe them before libyaml frees them. */
+	for (yaml_node_t *y = c.doc.nodes.start; y < c.doc.nodes.top; y++)
+		if (y->type == YAML_SCALAR_NODE)
+			mg_wipe(y->data.scalar.value, y->data.scalar.length);
 	yaml_document_delete(&c.doc);
 	yaml_parser_delete(&parser);
 	return n;
@@ -1052,6 +1977,7 @@ mg_config_load_file(const char *path, struct mg_settings *st, struct mg_model *m
 		return 1;
 	}
 	n = mg_config_load_string(path, buf, len, st, m, errs);
+	mg_wipe(buf, len); /* it may hold ESP keys */
 	free(buf);
 	return n;
 }
@@ -1087,6 +2013,7 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_probes = 3;
 	st->nd_hold_packets = 4;
 	st->nd_failed_ms = 3000;
+	st->svc_flows = 65536;
 	st->log_level = 7; /* info */
 	st->rest_max_body = 1u << 20;
 	st->conn_max_lifetime_s = 600;
@@ -1103,4 +2030,7 @@ mg_settings_free(struct mg_settings *st)
 	for (unsigned int i = 0; i < st->neal_args; i++)
 		free(st->eal_args[i]);
 	st->npci_allow = st->nvdevs = st->neal_args = 0;
+	free(st->services);
+	st->services = NULL;
+	st->nservices = 0;
 }

@@ -30,6 +30,30 @@ enum mg_idle_mode {
 	MG_IDLE_INTERRUPT,  /**< Pause, then wait for RX interrupts (sleep where a PMD has none). */
 };
 
+#define MG_CFG_MAX_SERVICES 256  /**< services: entries. */
+#define MG_CFG_MAX_SVC_EPS 256   /**< Endpoints per service in the file. */
+#define MG_CFG_MAX_SVC_VIPS 8    /**< VIPs per service. */
+
+/** A service endpoint from the file (services[].endpoints[]). */
+struct mg_svc_ep_cfg {
+	char name[MG_NAME_MAX];
+	struct mg_ip addr;          /**< A neighbor of the gateway in the service's network. */
+	uint32_t weight;            /**< Default 1; 0 drains. */
+	bool up;                    /**< Default true. */
+};
+
+/** A service from the file (lib/svc steers its VIPs' packets to its endpoints). */
+struct mg_svc_cfg {
+	char name[MG_NAME_MAX];
+	char network[MG_NAME_MAX];  /**< Default "default". */
+	struct mg_ip vips[MG_CFG_MAX_SVC_VIPS];
+	unsigned int nvips;
+	uint32_t table_size;        /**< 0: the default (65537). */
+	unsigned int neps;
+	struct mg_svc_ep_cfg eps[MG_CFG_MAX_SVC_EPS];
+	char where[96];             /**< FILE:LINE:COLUMN of the entry, for start-up errors. */
+};
+
 /** Start-up settings: what cannot change while running. */
 struct mg_settings {
 	/* dpdk: */
@@ -77,6 +101,7 @@ struct mg_settings {
 	uint32_t nd_failed_ms;
 	/* control: (empty strings: the defaults mg_gw works out) */
 	char state_dir[256];
+	char capture_dir[256];
 	char nsm_socket[256];
 	bool nsm_socket_set;          /**< Given in the file ("" there turns it off). */
 	unsigned int nsm_uids[16];
@@ -91,6 +116,10 @@ struct mg_settings {
 	uint32_t stats_interval_s;
 	uint32_t log_level;           /**< RTE_LOG_* value. */
 	char source[256];             /**< File the settings came from. */
+	/* services: (start-up only for now) */
+	struct mg_svc_cfg *services;  /**< nservices entries (owned). */
+	unsigned int nservices;
+	uint32_t svc_flows;           /**< limits.service_flows: flow table entries per worker. */
 };
 
 /** Errors collected while loading. */

@@ -3,7 +3,8 @@
  * NSM connections. A Request picks a mechanism (MEMIF: a memif port created
  * at runtime; KERNEL_INTERFACE: a TAP port, moved into the client's network
  * namespace when the request names one; VLAN: a sub-interface of an
- * existing port), turns the IP context into interface addresses, routes and
+ * existing port; WIREGUARD: a WireGuard interface whose one peer is the
+ * client), turns the IP context into interface addresses, routes and
  * neighbors in the connection's network, applies all of it in one
  * transaction, journals the request, and answers with the Connection: the
  * mechanism filled in and this hop's path segment added.
@@ -45,6 +46,7 @@
 #include <rte_log.h>
 
 #include "ctl_priv.h"
+#include "mg_wg.h"
 #include "mg_dp.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_nsm_logtype, nsm, INFO);
@@ -468,6 +470,11 @@ choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
 			*mech = MECH_KERNEL;
 		} else if (!strcmp(t, "VLAN")) {
 			*mech = MECH_VLAN;
+		} else if (!strcmp(t, "WIREGUARD") &&
+			   (jstr(json_object_get(p, "parameters"), "src_public_key") ||
+			    jstr(json_object_get(p, "parameters"), "srcPublicKey"))) {
+			/* Without the client's key there is nothing to set up: try the next. */
+			*mech = MECH_WG;
 		} else {
 			if (!strcmp(t, "WIREGUARD") || !strcmp(t, "IPSEC") || !strcmp(t, "VXLAN"))
 				future = future ? future : t;
@@ -483,14 +490,18 @@ choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
 		snprintf(where, nwhere, "connection.mechanism.type");
 	else
 		snprintf(where, nwhere, "mechanism_preferences");
-	if (future != NULL)
+	if (future != NULL && !strcmp(future, "WIREGUARD"))
+		mg_error_set(err, ENOTSUP, where,
+			     "mechanism WIREGUARD is not supported without parameters.src_public_key "
+			     "(the client's WireGuard public key)");
+	else if (future != NULL)
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported yet (meshgate offers MEMIF, "
-			     "KERNEL_INTERFACE and VLAN)", future);
+			     "KERNEL_INTERFACE, VLAN and WIREGUARD)", future);
 	else if (first[0])
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported (meshgate offers MEMIF, "
-			     "KERNEL_INTERFACE and VLAN)", first);
+			     "KERNEL_INTERFACE, VLAN and WIREGUARD)", first);
 	else
 		mg_error_set(err, EINVAL, "mechanism_preferences",
 			     "no mechanism: give connection.mechanism or mechanism_preferences");
@@ -570,6 +581,9 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		mg_strlcpy(op->vlan.network, k->network, sizeof(op->vlan.network));
 		op->vlan.mtu = (uint16_t)mtu;
 		snprintf(k->iface, sizeof(k->iface), "%s.%ld", base, v);
+		k->port[0] = '\0';
+	} else if (k->mech == MECH_WG) {
+		/* The interface exists already (wg_conn_up): k->iface names it. */
 		k->port[0] = '\0';
 	} else {
 		struct mg_op *op = add_op(b, MG_OP_PORT, "mechanism");
@@ -689,6 +703,9 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		op->route.prefix.len = mg_ip_maxlen(&src[s].addr);
 		mg_strlcpy(op->route.iface, k->iface, sizeof(op->route.iface));
 	}
+	/* A WireGuard interface has no link layer: neighbors mean nothing there. */
+	if (k->mech == MECH_WG)
+		goto routes;
 	json_array_foreach(json_object_get(ip, "ip_neighbors"), i, e) {
 		char f[96];
 		struct mg_op *op;
@@ -720,6 +737,7 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 			op->neigh.mac = smac;
 		}
 	}
+routes:
 	/*
 	 * As in NSM's SDK, src_* belongs to the client's side of the link and
 	 * dst_* to the endpoint's: we are the endpoint, so dst_routes are ours
@@ -917,6 +935,125 @@ journal_entry(const struct conn *k)
 	return e;
 }
 
+/*
+ * WIREGUARD: create the connection's WireGuard interface before its
+ * operations (they put addresses and routes on it). Parameters, as NSM's
+ * WireGuard mechanism names them: the client gives src_public_key and,
+ * unless it only initiates, src_ip / src_port (default 51820); we answer
+ * with dst_public_key (a key made for this connection), dst_ip (our address
+ * towards src_ip) and dst_port (asked for, or the first free from 51820).
+ * The client's addresses (src_ip_addrs) and the prefixes behind it
+ * (dst_routes) are the peer's allowed IPs.
+ */
+static int
+wg_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct mg_error *err)
+{
+	json_t *ip = json_object_get(json_object_get(conn, "context"), "ip_context"), *e;
+	const char *spub = param(mech, "src_public_key", "srcPublicKey");
+	const char *sip = param(mech, "src_ip", "srcIp"), *sport = param(mech, "src_port", "srcPort");
+	const char *dport = param(mech, "dst_port", "dstPort");
+	struct mg_model *m = c->env.model;
+	struct mg_wg_peer_spec p;
+	struct mg_wg_spec s;
+	const struct mg_iface *ifc;
+	struct mg_ip ep;
+	uint8_t pub[MG_WG_KEY_LEN];
+	char b64[MG_WG_KEY_B64_LEN + 1], buf[64];
+	uint32_t h = hash32(k->id);
+	size_t i;
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(&p, 0, sizeof(p));
+	if (mg_wg_key_from_base64(p.public_key, spub, NULL) < 0)
+		return mech_error(err, k, EINVAL, "src_public_key",
+				  "not a WireGuard key (44 characters of base64)");
+	if (sip != NULL && sip[0] != '\0') {
+		long v = sport ? strtol(sport, NULL, 10) : 51820;
+
+		if (mg_ip_parse(sip, &p.endpoint) < 0)
+			return mech_error(err, k, EINVAL, "src_ip", "'%s' is not an address", sip);
+		if (v < 1 || v > 65535)
+			return mech_error(err, k, EINVAL, "src_port", "not a port 1-65535");
+		p.endpoint_port = (uint16_t)v;
+	}
+	json_array_foreach(json_object_get(ip, "src_ip_addrs"), i, e) {
+		struct mg_prefix a;
+
+		if (p.nallowed < MG_WG_MAX_ALLOWED && json_is_string(e) &&
+		    mg_prefix_parse(json_string_value(e), &a) == 0) {
+			a.len = mg_ip_maxlen(&a.addr);
+			p.allowed[p.nallowed++] = a;
+		}
+	}
+	json_array_foreach(json_object_get(ip, "dst_routes"), i, e) {
+		struct mg_prefix a;
+
+		if (p.nallowed < MG_WG_MAX_ALLOWED && jstr(e, "prefix") &&
+		    mg_prefix_parse(jstr(e, "prefix"), &a) == 0) {
+			mg_prefix_mask(&a);
+			p.allowed[p.nallowed++] = a;
+		}
+	}
+	for (unsigned int n = 0;; n++) {
+		snprintf(s.name, sizeof(s.name), n ? "nsmwg-%08x-%u" : "nsmwg-%08x", h, n);
+		if (mg_model_iface_find(m, s.name) == NULL)
+			break;
+	}
+	if (dport != NULL && dport[0] != '\0') {
+		long v = strtol(dport, NULL, 10);
+
+		if (v < 1 || v > 65535)
+			return mech_error(err, k, EINVAL, "dst_port", "not a port 1-65535");
+		s.listen_port = (uint16_t)v;
+	} else {
+		/* The first port no WireGuard interface uses. */
+		for (s.listen_port = 51820; s.listen_port < 61820; s.listen_port++) {
+			bool used = false;
+
+			for (uint16_t x = 0; x < mg_model_iface_max() && !used; x++) {
+				const struct mg_iface *o = mg_model_iface_get(m, x);
+
+				used = o != NULL && o->wg != NULL && o->wg->listen_port == s.listen_port;
+			}
+			if (!used)
+				break;
+		}
+	}
+	mg_strlcpy(s.network, k->network, sizeof(s.network));
+	s.npeers = 1;
+	s.peers = &p;
+	if (mg_wg_key_generate(s.private_key) < 0 || mg_wg_key_public(pub, s.private_key) < 0) {
+		mg_wipe(s.private_key, sizeof(s.private_key));
+		return mg_error_set(err, EIO, "", "cannot make a WireGuard key");
+	}
+	rc = mg_model_wg_add(m, &s, err);
+	mg_wipe(s.private_key, sizeof(s.private_key));
+	ep = p.endpoint;
+	mg_wipe(&p, sizeof(p));
+	if (rc < 0) {
+		mg_error_prefix_field(err, "%s.parameters", k->mech_field);
+		return rc;
+	}
+	mg_strlcpy(k->wg, s.name, sizeof(k->wg));
+	mg_strlcpy(k->iface, s.name, sizeof(k->iface));
+	json_object_set_new(jobj(mech, "parameters"), "dst_public_key",
+			    json_string(mg_wg_key_to_base64(b64, pub)));
+	snprintf(buf, sizeof(buf), "%u", s.listen_port);
+	json_object_set_new(jobj(mech, "parameters"), "dst_port", json_string(buf));
+	/* Our address towards the client: the interface whose subnet holds src_ip. */
+	ifc = ep.family ? mg_model_iface_connected(m, mg_model_network_find(m, k->network)->id, &ep)
+			: NULL;
+	if (ifc != NULL) {
+		const struct mg_prefix *a = ep.family == AF_INET ? ifc->addr4 : ifc->addr6;
+
+		if ((ep.family == AF_INET ? ifc->naddr4 : ifc->naddr6) > 0)
+			json_object_set_new(jobj(mech, "parameters"), "dst_ip",
+					    json_string(mg_ip_fmt(&a[0].addr, buf, sizeof(buf))));
+	}
+	return 0;
+}
+
 static json_t *
 request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error *err)
 {
@@ -929,6 +1066,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	unsigned int nundo = 0;
 	uint64_t exp;
 	uint32_t slot = UINT32_MAX;
+	char old_wg[MG_NAME_MAX] = "";
 	int rc;
 
 	if (!json_is_object(conn))
@@ -965,6 +1103,13 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	mech = choose_mechanism(req, &fresh.mech, fresh.mech_field, sizeof(fresh.mech_field), err);
 	if (mech == NULL)
 		return NULL;
+	if (old != NULL)
+		mg_strlcpy(old_wg, old->wg, sizeof(old_wg));
+	if (fresh.mech == MECH_WG && wg_conn_up(c, &fresh, conn, mech, err) < 0) {
+		json_decref(mech);
+		c->requests_failed++;
+		return NULL;
+	}
 	if (fresh.mech == MECH_KERNEL) {
 		const char *ns = param(mech, "inodeURL", "netnsURL");
 
@@ -1073,6 +1218,13 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		}
 	}
 	mg_txn_commit(t);
+	if (old_wg[0] != '\0') {
+		struct mg_error e2;
+
+		/* A changed connection: its old WireGuard interface is empty now. */
+		if (mg_model_wg_del(c->env.model, old_wg, &e2) < 0)
+			NSM_LOG(ERR, "connection %s: %s: %s\n", id, old_wg, e2.msg);
+	}
 	free(b.ops);
 	free(b.field);
 	c->requests_ok++;
@@ -1080,6 +1232,11 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	nsm_event(c, k, "UPDATE");
 	return conn_render(c, k, camel);
 fail:
+	if (fresh.wg[0] != '\0') {
+		struct mg_error e2;
+
+		mg_model_wg_del(c->env.model, fresh.wg, &e2);
+	}
 	json_decref(mech);
 	free(b.ops);
 	free(b.field);
@@ -1138,6 +1295,8 @@ conn_close_id(struct mg_ctl *c, const char *id, const char *why, struct mg_error
 	rc = mg_txn_apply_all(c->env.model, k->ops, k->nops, NULL, err);
 	if (rc < 0)
 		NSM_LOG(ERR, "closing %s: %s (objects left behind)\n", id, err->msg);
+	if (k->wg[0] != '\0' && mg_model_wg_del(c->env.model, k->wg, err) < 0)
+		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->wg, err->msg);
 	NSM_LOG(INFO, "connection %s closed (%s)\n", id, why);
 	json_object_set_new(k->conn, "state", json_string("DOWN"));
 	nsm_event(c, k, "DELETE");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ctl_priv.h"
+#include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_stats.h"
 
@@ -205,8 +206,46 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 	C("control_requests_failed_total", "Control requests refused.", c->requests_failed);
 	C("connections_expired_total", "Connections closed because their path segment expired.",
 	  c->conns_expired);
+	if (c->env.capture != NULL) {
+		static const struct {
+			const char *name, *help;
+			size_t off;
+		} cm[] = {
+			{"meshgate_capture_packets_total", "Packets a capture wrote.",
+			 offsetof(struct mg_capture_info, packets)},
+			{"meshgate_capture_bytes_total", "Bytes of packet data a capture wrote.",
+			 offsetof(struct mg_capture_info, bytes)},
+			{"meshgate_capture_dropped_total",
+			 "Capture copies lost to a full buffer or pool (never traffic).",
+			 offsetof(struct mg_capture_info, dropped)},
+		};
+		struct mg_capture_info *all = calloc(64, sizeof(*all));
+		unsigned int n = all ? mg_capture_list(c->env.capture, all, 64) : 0;
+		struct mg_trace_info ti;
+
+		for (size_t k = 0; k < RTE_DIM(cm); k++) {
+			family(f, cm[k].name, "counter", cm[k].help);
+			for (unsigned int i = 0; i < n; i++) {
+				char id[16];
+
+				snprintf(id, sizeof(id), "%u", all[i].id);
+				series(f, cm[k].name, "capture", id, "point", all[i].spec.point);
+				fprintf(f, "%" PRIu64 "\n",
+					*(const uint64_t *)((const char *)&all[i] + cm[k].off));
+			}
+		}
+		free(all);
+		mg_trace_get(c->env.capture, &ti, NULL, NULL);
+		G("captures_running", "Packet captures running.",
+		  mg_capture_running(c->env.capture));
+		G("trace_packets", "Packets the current trace recorded.", ti.packets);
+	}
 #undef G
 #undef C
+	ctl_rules_metrics(c, f);
+	ctl_wg_metrics(c, f);
+	if (c->env.metrics_extra != NULL)
+		c->env.metrics_extra(c->env.ctx, f);
 	fclose(f);
 	free(s);
 	return text;

@@ -3,6 +3,7 @@
 #define MG_CTL_PRIV_H
 
 #include <jansson.h>
+#include <stdio.h>
 
 #include "ctl_json.h"
 #include "mg_ctl.h"
@@ -21,6 +22,7 @@ enum conn_mech {
 	MECH_MEMIF = 1,
 	MECH_KERNEL,
 	MECH_VLAN,
+	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
 };
 
 struct conn {
@@ -38,6 +40,7 @@ struct conn {
 	uint64_t expires_ns;       /* monotonic */
 	char netns[256];           /* a KERNEL interface moved here, or "" */
 	char tap[16];
+	char wg[MG_NAME_MAX];      /* the WireGuard interface created for it, or "" */
 	bool camel;                /* the client wrote protojson names */
 };
 
@@ -74,6 +77,8 @@ struct mg_ctl {
 	struct nsm_client clients[CTL_MAX_NSM_CLIENTS];
 	/* REST */
 	struct MHD_Daemon *mhd;
+	struct capstream *streams;   /* live pcapng streams (ctl_capture.c) */
+	char rest_location[64];      /* the Location of the last 201 */
 	char token[128];
 	size_t token_len;
 	char rest_bound[128];
@@ -81,6 +86,10 @@ struct mg_ctl {
 	/* counters of the control plane itself */
 	uint64_t requests_ok, requests_failed, conns_expired;
 };
+
+/* ctl_esp.c: /v1/esp-tunnels; returns the HTTP status, *text the JSON reply. */
+int ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
+		 size_t len, char **text, const char **allow);
 
 /* ctl_core.c: the one path every change takes. */
 /** Apply @p ops atomically and journal them; 0 or -errno with @p err. */
@@ -130,6 +139,14 @@ void nsm_event(struct mg_ctl *c, const struct conn *k, const char *type);
 
 /* ctl_rest.c */
 int rest_open(struct mg_ctl *c, struct mg_error *err);
+
+/* ctl_capture.c: live pcapng streams of captures. */
+#define CTL_MAX_STREAMS 16
+struct MHD_Connection;
+struct MHD_Response *capstream_open(struct mg_ctl *c, struct MHD_Connection *hc, uint32_t id,
+				    struct mg_error *err);
+/* Resume the streams whose capture moved on (or all, before the daemon stops). */
+void capstream_resume(struct mg_ctl *c, bool all);
 void rest_close(struct mg_ctl *c);
 void rest_run(struct mg_ctl *c);
 int rest_epoll_fd(struct mg_ctl *c);
@@ -146,7 +163,28 @@ int rest_handle(struct mg_ctl *c, const char *method, const char *url, const cha
 		const char *authorization, const char *body, size_t len, char **text,
 		const char **allow);
 
+/* ctl_rules.c: classification rules (mg_rules.h) over REST and in durable state. */
+/** A network's rules as JSON ({"network", "default", "rules": [...]}), with counters or not. */
+json_t *ctl_rules_json(struct mg_ctl *c, uint16_t net, bool counters);
+/** Replace network @p network's rules from a JSON body, journaled; 0 or -errno with @p err. */
+int ctl_rules_put(struct mg_ctl *c, const char *network, json_t *body, struct mg_error *err);
+/** Re-apply a journaled or snapshotted rules entry. */
+int ctl_rules_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+/** Every network's rules, for a snapshot. */
+json_t *ctl_rules_snapshot(struct mg_ctl *c);
+/** The rule counters in the Prometheus text format. */
+void ctl_rules_metrics(struct mg_ctl *c, FILE *f);
+
 /* ctl_metrics.c */
 char *ctl_metrics_text(struct mg_ctl *c, size_t *len);
+
+/* ctl_wg.c: WireGuard interfaces (never renders private or preshared keys). */
+json_t *ctl_wg_json(struct mg_ctl *c, const struct mg_iface *ifc);
+json_t *ctl_wg_list_json(struct mg_ctl *c);
+void ctl_wg_metrics(struct mg_ctl *c, FILE *f);
+int ctl_wg_add(struct mg_ctl *c, json_t *body, struct mg_error *err);
+int ctl_wg_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Overwrite the key strings of a POST /v1/wireguard body in place (NULL is a no-op). */
+void ctl_wg_wipe_body(json_t *body);
 
 #endif

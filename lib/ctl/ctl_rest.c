@@ -17,7 +17,9 @@
  *   /v1/neighbors               GET POST
  *   /v1/neighbors/IFACE/IP      DELETE
  *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
+ *   /v1/esp-tunnels[/NAME[/sas]]  GET POST DELETE, PUT sas (ctl_esp.c)
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
+ *   /v1/wireguard[/NAME]        GET POST DELETE (WireGuard interfaces; keys never shown)
  *   /v1/stats                   GET
  *   /metrics                    GET (Prometheus text)
  *
@@ -40,9 +42,11 @@
 #include <rte_log.h>
 
 #include "ctl_priv.h"
+#include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
 #include "mg_stats.h"
+#include "mg_svc_setup.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_rest_logtype, rest, INFO);
 #define REST_LOG(l, ...) rte_log(RTE_LOG_##l, mg_rest_logtype, "rest: " __VA_ARGS__)
@@ -53,6 +57,7 @@ struct req {
 	bool too_big;
 	bool authorized;   /* decided from the headers, before any body is kept */
 	const char *network; /* the ?network= argument, or NULL */
+	struct MHD_Connection *hc; /* NULL below libmicrohttpd (rest_handle) */
 };
 
 struct resp {
@@ -60,6 +65,8 @@ struct resp {
 	char *text;   /* owned */
 	const char *type;
 	const char *allow; /* the Allow header of a 405 */
+	struct MHD_Response *mr; /* a ready response (a stream) instead of text */
+	const char *location;    /* the Location header of a 201 */
 };
 
 /* ---- token ---------------------------------------------------------------------------- */
@@ -209,8 +216,13 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	struct mg_if_counters ic;
 
 	json_object_set_new(o, "name", json_string(ifc->name));
-	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" : "port"));
-	json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
+	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
+						   ifc->kind == MG_IFACE_WG ? "wireguard" :
+						   ifc->kind == MG_IFACE_ESP ? "esp" : "port"));
+	if (ifc->kind == MG_IFACE_ESP)
+		json_object_set_new(o, "port", json_string(""));
+	else if (ifc->kind != MG_IFACE_WG)
+		json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
 	json_object_set_new(o, "vlan", json_integer(ifc->vlan));
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
 	json_object_set_new(o, "mtu", json_integer(ifc->mtu));
@@ -478,6 +490,38 @@ network_json(const struct mg_network *n)
 	return o;
 }
 
+/* /v1/networks/NAME/rules: the network's classification rules, replaced whole. */
+static struct resp
+h_rules(struct mg_ctl *c, const char *method, const char *name, const struct req *rq)
+{
+	const struct mg_network *n = mg_model_network_find(c->env.model, name);
+	struct mg_error e;
+	json_t *j;
+	int rc;
+
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
+		return not_allowed("GET, PUT, DELETE");
+	if (n == NULL)
+		return simple_err(404, ENOENT, "name", "no such network");
+	if (!strcmp(method, "GET"))
+		return json_resp(200, ctl_rules_json(c, n->id, true));
+	mg_error_clear(&e);
+	if (!strcmp(method, "DELETE")) {
+		j = json_object();
+	} else {
+		j = parse_body(rq, &e);
+		if (j == NULL)
+			return err_resp(&e);
+	}
+	rc = ctl_rules_put(c, name, j, &e);
+	json_decref(j);
+	if (rc < 0)
+		return err_resp(&e);
+	if (!strcmp(method, "DELETE"))
+		return (struct resp){.status = 204, .text = NULL, .type = NULL};
+	return json_resp(200, ctl_rules_json(c, n->id, true));
+}
+
 static struct resp
 h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
@@ -518,6 +562,8 @@ h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 		}
 		return not_allowed("GET, DELETE");
 	}
+	if (nseg == 4 && !strcmp(seg[3], "rules"))
+		return h_rules(c, method, seg[2], rq);
 	return no_resource();
 }
 
@@ -947,6 +993,132 @@ h_batch(struct mg_ctl *c, const char *method, const struct req *rq)
 	return json_resp(200, json_pack("{s:I}", "applied", (json_int_t)n));
 }
 
+/* ---- services (lib/svc: start-up services, endpoints changed at run time) ---------- */
+
+static void
+svc_json_cb(const struct mg_svc_info *si, void *arg)
+{
+	json_t *out = arg, *vips = json_array(), *eps = json_array(), *j;
+	char buf[MG_IP_STRLEN];
+
+	for (unsigned int i = 0; i < si->nvips; i++)
+		json_array_append_new(vips, json_string(mg_ip_fmt(&si->vips[i], buf, sizeof(buf))));
+	for (unsigned int i = 0; i < si->neps; i++) {
+		const struct mg_svc_ep_info *e = &si->eps[i];
+
+		json_array_append_new(eps, json_pack(
+			"{s:s, s:s, s:I, s:b, s:f, s:I, s:I, s:I}", "name", e->name, "address",
+			mg_ip_fmt(&e->addr, buf, sizeof(buf)), "weight", (json_int_t)e->weight, "up",
+			e->up, "table_share", (double)e->lut_slots / si->table_size, "packets",
+			(json_int_t)e->c.pkts, "bytes", (json_int_t)e->c.bytes, "active_flows",
+			(json_int_t)(e->c.flows_new - e->c.flows_end)));
+	}
+	j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:o}", "name", si->name, "network",
+		      si->network, "vips", vips, "mode", "route", "table_size",
+		      (json_int_t)si->table_size, "version", (json_int_t)si->version,
+		      "endpoints", eps);
+	if (json_is_array(out)) {
+		json_array_append_new(out, j);
+	} else {
+		json_object_update(out, j);
+		json_decref(j);
+	}
+}
+
+static struct resp
+svc_one_resp(int status, const char *name)
+{
+	json_t *o = json_object();
+
+	if (mg_svc_ctl_walk(name, svc_json_cb, o) < 0) {
+		json_decref(o);
+		return simple_err(404, ENOENT, "name", "no such service");
+	}
+	return json_resp(status, o);
+}
+
+/* Body of PUT /v1/services/NAME/endpoints/EP: {address?, weight?, up?}. */
+static int
+svc_ep_body(const struct req *rq, struct mg_svc_ep_update *u, struct mg_error *e)
+{
+	json_t *j = parse_body(rq, e), *v;
+	const char *k;
+	int rc = 0;
+
+	if (j == NULL)
+		return -EINVAL;
+	memset(u, 0, sizeof(*u));
+	json_object_foreach(j, k, v) {
+		if (!strcmp(k, "address")) {
+			u->has_addr = true;
+			if (!json_is_string(v) || mg_ip_parse(json_string_value(v), &u->addr) < 0)
+				rc = mg_error_set(e, EINVAL, "address", "must be an IPv4 or IPv6 address");
+		} else if (!strcmp(k, "weight")) {
+			u->has_weight = true;
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 1000000)
+				rc = mg_error_set(e, EINVAL, "weight", "must be an integer 0-1000000");
+			else
+				u->weight = (uint32_t)json_integer_value(v);
+		} else if (!strcmp(k, "up")) {
+			u->has_up = true;
+			if (!json_is_boolean(v))
+				rc = mg_error_set(e, EINVAL, "up", "must be true or false");
+			else
+				u->up = json_is_true(v);
+		} else {
+			rc = mg_error_set(e, EINVAL, k, "unknown field");
+		}
+		if (rc < 0)
+			break;
+	}
+	json_decref(j);
+	return rc;
+}
+
+static struct resp
+h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	struct mg_svc_ep_update u;
+	struct mg_error e;
+	int rc;
+
+	if (nseg == 2) {
+		json_t *a = json_array();
+
+		if (strcmp(method, "GET")) {
+			json_decref(a);
+			return not_allowed("GET");
+		}
+		mg_svc_ctl_walk(NULL, svc_json_cb, a);
+		return json_resp(200, a);
+	}
+	if (nseg == 3) {
+		if (strcmp(method, "GET"))
+			return not_allowed("GET");
+		return svc_one_resp(200, seg[2]);
+	}
+	if (nseg == 5 && !strcmp(seg[3], "endpoints")) {
+		mg_error_clear(&e);
+		if (!strcmp(method, "PUT")) {
+			if (svc_ep_body(rq, &u, &e) < 0)
+				return err_resp(&e);
+			rc = mg_svc_ctl_endpoint_put(c->env.dp, seg[2], seg[4], &u, &e);
+			if (rc < 0)
+				return err_resp(&e);
+			return svc_one_resp(rc == 1 ? 201 : 200, seg[2]);
+		}
+		if (!strcmp(method, "DELETE")) {
+			rc = mg_svc_ctl_endpoint_del(c->env.dp, seg[2], seg[4], &e);
+			if (rc < 0)
+				return err_resp(&e);
+			return (struct resp){.status = 204};
+		}
+		return not_allowed("PUT, DELETE");
+	}
+	return no_resource();
+}
+
 static struct resp
 h_stats(struct mg_ctl *c)
 {
@@ -965,6 +1137,293 @@ h_stats(struct mg_ctl *c)
 	fclose(f);
 	free(s);
 	return (struct resp){.status = 200, .text = text, .type = "application/json"};
+}
+
+/* ---- captures ----------------------------------------------------------------------------- */
+
+static json_t *
+capture_json(const struct mg_capture_info *i)
+{
+	const struct mg_capture_spec *s = &i->spec;
+	json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:I, s:I, s:I, s:s, s:f}",
+			      "id", (json_int_t)i->id, "point", s->point, "filter", s->filter,
+			      "max_packets", (json_int_t)s->max_packets, "max_bytes",
+			      (json_int_t)s->max_bytes, "max_seconds", (json_int_t)s->max_seconds,
+			      "snaplen", (json_int_t)s->snaplen, "running", i->running, "packets",
+			      (json_int_t)i->packets, "bytes", (json_int_t)i->bytes, "dropped",
+			      (json_int_t)i->dropped, "path", i->path, "started",
+			      (double)i->started_ns / 1e9);
+
+	json_object_set_new(j, "buffer", json_integer(s->buffer));
+	json_object_set_new(j, "file", json_string(strrchr(i->path, '/') ? strrchr(i->path, '/') + 1
+									  : i->path));
+	if (!i->running) {
+		json_object_set_new(j, "stopped", json_real((double)i->stopped_ns / 1e9));
+		json_object_set_new(j, "stop_reason", json_string(i->stop_reason));
+	}
+	return j;
+}
+
+/* POST /v1/captures: {point, filter, max_packets, max_bytes, max_seconds, snaplen, file}. */
+static int
+capture_spec(json_t *j, struct mg_capture_spec *s, struct mg_error *e)
+{
+	static const char *const fields[] = {"point", "filter", "max_packets", "max_bytes",
+					     "max_seconds", "snaplen", "buffer", "file", NULL};
+	unsigned long long v;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(j))
+		return mg_error_set(e, EINVAL, "", "the body is not a JSON object");
+	if (cj_check_fields(j, fields, "", e) < 0 ||
+	    cj_str(j, "point", "", s->point, sizeof(s->point), true, e) < 0 ||
+	    cj_str(j, "filter", "", s->filter, sizeof(s->filter), false, e) < 0 ||
+	    cj_str(j, "file", "", s->file, sizeof(s->file), false, e) < 0)
+		return -e->code;
+	if (cj_uint(j, "max_packets", "", 0, UINT64_MAX, &v, false, e) < 0)
+		return -e->code;
+	s->max_packets = json_object_get(j, "max_packets") ? v : 0;
+	if (cj_uint(j, "max_bytes", "", 0, UINT64_MAX, &v, false, e) < 0)
+		return -e->code;
+	s->max_bytes = json_object_get(j, "max_bytes") ? v : 0;
+	if (cj_uint(j, "max_seconds", "", 0, 7 * 86400, &v, false, e) < 0)
+		return -e->code;
+	s->max_seconds = json_object_get(j, "max_seconds") ? (uint32_t)v : 0;
+	if (cj_uint(j, "snaplen", "", 0, 262144, &v, false, e) < 0)
+		return -e->code;
+	s->snaplen = json_object_get(j, "snaplen") ? (uint32_t)v : 0;
+	if (cj_uint(j, "buffer", "", 16, 65536, &v, false, e) < 0)
+		return -e->code;
+	s->buffer = json_object_get(j, "buffer") ? (uint32_t)v : 0;
+	return 0;
+}
+
+static bool
+capture_id(const char *s, uint32_t *id)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end != '\0' || *s == '-' || *s == '+' || v > UINT32_MAX)
+		return false;
+	*id = (uint32_t)v;
+	return true;
+}
+
+static struct resp
+h_captures(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	struct mg_capture *cap = c->env.capture;
+	struct mg_capture_info info;
+	struct mg_error e;
+	uint32_t id;
+
+	mg_error_clear(&e);
+	if (cap == NULL)
+		return simple_err(503, EIO, "", "captures are not available");
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			struct mg_capture_info *all = calloc(64, sizeof(*all));
+			unsigned int n;
+			json_t *a = json_array();
+
+			if (all == NULL)
+				return simple_err(503, ENOMEM, "", "out of memory");
+			n = mg_capture_list(cap, all, 64);
+			for (unsigned int i = 0; i < n; i++)
+				json_array_append_new(a, capture_json(&all[i]));
+			free(all);
+			return json_resp(200, a);
+		}
+		if (!strcmp(method, "POST")) {
+			struct mg_capture_spec s;
+			json_t *j = parse_body(rq, &e);
+			struct resp r;
+			int rc;
+
+			if (j == NULL)
+				return err_resp(&e);
+			rc = capture_spec(j, &s, &e);
+			json_decref(j);
+			if (rc < 0 || mg_capture_start(cap, &s, &id, &e) < 0)
+				return err_resp(&e);
+			mg_capture_get(cap, id, &info);
+			r = json_resp(201, capture_json(&info));
+			snprintf(c->rest_location, sizeof(c->rest_location), "/v1/captures/%u", id);
+			r.location = c->rest_location;
+			return r;
+		}
+		return not_allowed("GET, POST");
+	}
+	/* The method first: a wrong one is 405 whatever the id. */
+	if (nseg == 3 && strcmp(method, "GET") && strcmp(method, "DELETE"))
+		return not_allowed("GET, DELETE");
+	if (nseg == 4 && !strcmp(seg[3], "stop") && strcmp(method, "POST"))
+		return not_allowed("POST");
+	if (nseg == 4 && !strcmp(seg[3], "pcapng") && strcmp(method, "GET"))
+		return not_allowed("GET");
+	if (nseg == 4 && strcmp(seg[3], "stop") && strcmp(seg[3], "pcapng"))
+		return no_resource();
+	if (!capture_id(seg[2], &id))
+		return simple_err(404, ENOENT, "id", "no such capture (ids are numbers)");
+	if (nseg == 3) {
+		if (!strcmp(method, "GET"))
+			return mg_capture_get(cap, id, &info)
+				       ? json_resp(200, capture_json(&info))
+				       : simple_err(404, ENOENT, "id", "no such capture");
+		if (mg_capture_remove(cap, id, &e) < 0)
+			return err_resp(&e);
+		return (struct resp){.status = 204};
+	}
+	if (!strcmp(seg[3], "stop")) {
+		if (mg_capture_stop(cap, id, &e) < 0)
+			return err_resp(&e);
+		mg_capture_get(cap, id, &info);
+		return json_resp(200, capture_json(&info));
+	}
+	{
+		struct resp r = {.status = 200, .type = "application/x-pcapng"};
+
+		if (rq->hc == NULL)
+			return simple_err(503, EIO, "", "streams need a connection");
+		r.mr = capstream_open(c, rq->hc, id, &e);
+		return r.mr != NULL ? r : err_resp(&e);
+	}
+	return no_resource();
+}
+
+/* ---- packet trace ------------------------------------------------------------------------- */
+
+struct trace_ctx {
+	json_t *pkts;
+	json_t *cur;
+	uint32_t cur_pkt;
+};
+
+static void
+trace_hop(void *arg, uint32_t pkt, unsigned int worker, unsigned int hop, const char *node,
+	  uint64_t ns, const char *text)
+{
+	struct trace_ctx *t = arg;
+
+	if (t->cur == NULL || t->cur_pkt != pkt) {
+		t->cur = json_pack("{s:I, s:I, s:[]}", "packet", (json_int_t)pkt, "worker",
+				   (json_int_t)worker, "hops");
+		t->cur_pkt = pkt;
+		json_array_append_new(t->pkts, t->cur);
+	}
+	(void)hop;
+	json_array_append_new(json_object_get(t->cur, "hops"),
+			      json_pack("{s:s, s:I, s:s}", "node", node, "ns", (json_int_t)ns,
+					"text", text));
+}
+
+static json_t *
+trace_json(struct mg_ctl *c, bool with_packets)
+{
+	struct mg_trace_info info;
+	struct trace_ctx t = {.pkts = json_array()};
+	json_t *j;
+
+	mg_trace_get(c->env.capture, &info, with_packets ? trace_hop : NULL, &t);
+	j = json_pack("{s:b, s:s, s:I, s:I, s:I, s:I}", "active", info.active, "filter",
+		      info.filter, "count", (json_int_t)info.count, "remaining",
+		      (json_int_t)info.remaining, "packets", (json_int_t)info.packets, "lost",
+		      (json_int_t)info.lost);
+	if (with_packets)
+		json_object_set_new(j, "trace", t.pkts);
+	else
+		json_decref(t.pkts);
+	return j;
+}
+
+static struct resp
+h_trace(struct mg_ctl *c, const char *method, const struct req *rq)
+{
+	static const char *const fields[] = {"filter", "count", NULL};
+	struct mg_error e;
+
+	mg_error_clear(&e);
+	if (c->env.capture == NULL)
+		return simple_err(503, EIO, "", "tracing is not available");
+	if (!strcmp(method, "GET"))
+		return json_resp(200, trace_json(c, true));
+	if (!strcmp(method, "DELETE")) {
+		mg_trace_clear(c->env.capture);
+		return (struct resp){.status = 204};
+	}
+	if (!strcmp(method, "POST")) {
+		json_t *j = parse_body(rq, &e);
+		char filter[512] = "";
+		unsigned long long count = 0;
+		int rc = -1;
+
+		if (j == NULL)
+			return err_resp(&e);
+		if (!json_is_object(j))
+			mg_error_set(&e, EINVAL, "", "the body is not a JSON object");
+		else if (cj_check_fields(j, fields, "", &e) >= 0 &&
+			 cj_str(j, "filter", "", filter, sizeof(filter), false, &e) >= 0 &&
+			 cj_uint(j, "count", "", 1, MG_TRACE_MAX_PACKETS, &count, true, &e) >= 0)
+			rc = mg_trace_start(c->env.capture, filter, (uint32_t)count, &e);
+		json_decref(j);
+		if (rc < 0)
+			return err_resp(&e);
+		return json_resp(201, trace_json(c, false));
+	}
+	return not_allowed("GET, POST, DELETE");
+}
+
+static struct resp
+h_wireguard(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
+	const struct mg_iface *ifc;
+	struct mg_error e;
+
+	if (nseg == 2) {
+		if (!strcmp(method, "GET"))
+			return json_resp(200, ctl_wg_list_json(c));
+		if (!strcmp(method, "POST")) {
+			json_t *body = parse_body(rq, &e);
+			int rc = body == NULL ? -1 : ctl_wg_add(c, body, &e);
+			char name[MG_NAME_MAX] = "";
+
+			if (body != NULL && json_is_string(json_object_get(body, "name")))
+				mg_strlcpy(name, json_string_value(json_object_get(body, "name")),
+					   sizeof(name));
+			/* The body held keys (on_done wipes the raw text). */
+			ctl_wg_wipe_body(body);
+			json_decref(body);
+			if (rc < 0) {
+				c->requests_failed++;
+				return err_resp(&e);
+			}
+			c->requests_ok++;
+			ifc = mg_model_iface_find(c->env.model, name);
+			return ifc ? json_resp(201, ctl_wg_json(c, ifc)) : json_resp(201, json_object());
+		}
+		return not_allowed("GET, POST");
+	}
+	if (nseg == 3) {
+		ifc = mg_model_iface_find(c->env.model, seg[2]);
+		if (ifc != NULL && ifc->kind != MG_IFACE_WG)
+			ifc = NULL;
+		if (!strcmp(method, "GET"))
+			return ifc ? json_resp(200, ctl_wg_json(c, ifc))
+				   : simple_err(404, ENOENT, "name", "no such WireGuard interface");
+		if (!strcmp(method, "DELETE")) {
+			if (ctl_wg_del(c, seg[2], &e) < 0) {
+				c->requests_failed++;
+				return err_resp(&e);
+			}
+			c->requests_ok++;
+			return (struct resp){.status = 204};
+		}
+		return not_allowed("GET, DELETE");
+	}
+	return no_resource();
 }
 
 static struct resp
@@ -1013,6 +1472,22 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_neighbors(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "connections"))
 		return h_connections(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "services"))
+		return h_services(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "trace") && nseg == 2)
+		return h_trace(c, method, rq);
+	if (!strcmp(seg[1], "captures") && nseg <= 4)
+		return h_captures(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "wireguard"))
+		return h_wireguard(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "esp-tunnels") && nseg <= 4) {
+		struct resp r = {.type = "application/json"};
+
+		r.status = ctl_esp_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+		if (r.text == NULL)
+			r.type = NULL;
+		return r;
+	}
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {
@@ -1075,15 +1550,21 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		return MHD_YES;
 	}
 	rq->network = MHD_lookup_connection_value(hc, MHD_GET_ARGUMENT_KIND, "network");
+	rq->hc = hc;
 	r = answer(c, url, method, rq);
-	mr = MHD_create_response_from_buffer(r.text ? strlen(r.text) : 0, r.text ? r.text : "",
-					     r.text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	mr = r.mr != NULL ? r.mr
+			  : MHD_create_response_from_buffer(r.text ? strlen(r.text) : 0,
+							    r.text ? r.text : "",
+							    r.text ? MHD_RESPMEM_MUST_FREE
+								   : MHD_RESPMEM_PERSISTENT);
 	if (r.type != NULL)
 		MHD_add_response_header(mr, "Content-Type", r.type);
 	if (r.status == 401)
 		MHD_add_response_header(mr, "WWW-Authenticate", "Bearer realm=\"meshgate\"");
 	if (r.allow != NULL)
 		MHD_add_response_header(mr, "Allow", r.allow);
+	if (r.location != NULL)
+		MHD_add_response_header(mr, "Location", r.location);
 	ret = MHD_queue_response(hc, (unsigned int)r.status, mr);
 	MHD_destroy_response(mr);
 	if (r.status >= 400 && r.status != 404)
@@ -1098,6 +1579,9 @@ on_done(void *cls, struct MHD_Connection *hc, void **con_cls, enum MHD_RequestTe
 	struct req *rq = *con_cls;
 
 	if (rq != NULL) {
+		/* Bodies may hold keys (POST /v1/wireguard). */
+		if (rq->body != NULL)
+			mg_wipe(rq->body, rq->len);
 		free(rq->body);
 		free(rq);
 	}
@@ -1202,7 +1686,7 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 				    c->conf.rest_listen);
 	if (load_token(c, err) < 0)
 		return -err->code;
-	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				  0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &ss,
 				  MHD_OPTION_NOTIFY_COMPLETED, on_done, c,
 				  MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
@@ -1245,6 +1729,9 @@ rest_close(struct mg_ctl *c)
 
 	if (c->mhd == NULL)
 		return;
+	/* A suspended connection must be resumed before the daemon stops. */
+	capstream_resume(c, true);
+	MHD_run(c->mhd);
 	MHD_stop_daemon(c->mhd);
 	c->mhd = NULL;
 	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
@@ -1276,8 +1763,10 @@ rest_timeout_ns(struct mg_ctl *c)
 void
 rest_run(struct mg_ctl *c)
 {
-	if (c->mhd != NULL)
-		MHD_run(c->mhd);
+	if (c->mhd == NULL)
+		return;
+	capstream_resume(c, false);
+	MHD_run(c->mhd);
 }
 
 int

@@ -164,6 +164,7 @@ compact(struct mg_ctl *c)
 	json_object_set_new(snap, "generation", json_integer((json_int_t)c->generation + 1));
 	json_object_set_new(snap, "objects", d.arr);
 	json_object_set_new(snap, "connections", conn_snapshot(c));
+	json_object_set_new(snap, "rules", ctl_rules_snapshot(c));
 	text = json_dumps(snap, JSON_INDENT(1));
 	json_decref(snap);
 	if (text == NULL)
@@ -195,7 +196,7 @@ ctl_state_maybe_compact(struct mg_ctl *c)
 		       c->conf.state_dir, strerror(-rc));
 }
 
-/* Apply one stored entry: {"ops": [...]}, {"connect": ...} or {"close": id}. */
+/* Apply one stored entry: {"ops": [...]}, {"connect": ...}, {"close": id} or {"rules": ...}. */
 static int
 apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 {
@@ -221,6 +222,8 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 	}
 	if ((v = json_object_get(e, "connect")) != NULL)
 		return conn_replay(c, v, err);
+	if ((v = json_object_get(e, "rules")) != NULL)
+		return ctl_rules_replay(c, v, err);
 	if ((v = json_object_get(e, "close")) != NULL && json_is_string(v))
 		return conn_close_id(c, json_string_value(v), "restored close", err);
 	return mg_error_set(err, EINVAL, "", "unknown journal entry");
@@ -310,6 +313,16 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 					applied++;
 				}
 				json_decref(e);
+			}
+		}
+		/* Rules last: they name interfaces and networks restored above. */
+		json_array_foreach(json_object_get(snap, "rules"), i, o) {
+			if (ctl_rules_replay(c, o, err) < 0) {
+				ST_LOG(ERR, "rules %zu not restored: %s%s%s\n", i, err->field,
+				       err->field[0] ? ": " : "", err->msg);
+				failed++;
+			} else {
+				applied++;
 			}
 		}
 		json_decref(snap);

@@ -14,6 +14,7 @@
  */
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "mg_common.h"
@@ -22,6 +23,7 @@ struct mg_model;
 struct mg_fwd;
 struct mg_dp;
 struct mg_stats;
+struct mg_capture;
 struct mg_ctl;
 
 /** Settings from the file's control: section. */
@@ -44,8 +46,13 @@ struct mg_ctl_env {
 	struct mg_model *model;
 	struct mg_fwd *fwd;
 	struct mg_dp *dp;
+	struct mg_capture *capture;  /**< Packet captures, or NULL. */
 	/** Collect counters now. */
 	void (*stats)(void *ctx, struct mg_stats *out);
+	/** Write ESP tunnel @p ifindex's SAs and events as a JSON object (redacted); may be NULL. */
+	void (*esp_sas)(void *ctx, uint16_t ifindex, FILE *f);
+	/** Append more Prometheus text to /metrics (ESP SAs); may be NULL. */
+	void (*metrics_extra)(void *ctx, FILE *f);
 	void *ctx;
 };
 

@@ -247,13 +247,17 @@ mg_dp_iface_set(struct mg_dp *dp, const struct mg_dp_iface *ifc)
 {
 	struct mg_dp_iface *rec, *old;
 
-	if (ifc->ifindex >= MG_MAX_IFACES || ifc->port >= MG_MAX_PORTS || ifc->vlan > 4094)
+	/* port MG_IF_NONE: an interface with no port (a tunnel), not in the port maps. */
+	const bool portless = ifc->port == MG_IF_NONE;
+
+	if (ifc->ifindex >= MG_MAX_IFACES || (!portless && ifc->port >= MG_MAX_PORTS) ||
+	    ifc->vlan > 4094 || (portless && ifc->vlan != 0))
 		return -EINVAL;
 	rec = rte_malloc("mg_iface", sizeof(*rec), RTE_CACHE_LINE_SIZE);
 	if (rec == NULL)
 		return -ENOMEM;
 	*rec = *ifc;
-	if (ifc->vlan != 0 && dp->vlan_if[ifc->port] == NULL) {
+	if (ifc->port != MG_IF_NONE && ifc->vlan != 0 && dp->vlan_if[ifc->port] == NULL) {
 		uint16_t *map = vlan_map_alloc();
 
 		if (map == NULL) {
@@ -268,7 +272,9 @@ mg_dp_iface_set(struct mg_dp *dp, const struct mg_dp_iface *ifc)
 		iface_counters_raw(dp, ifc->ifindex, &dp->ifc_base[ifc->ifindex]);
 	/* Publish the record before the maps that lead to it. */
 	__atomic_store_n(&dp->ifaces[ifc->ifindex], rec, __ATOMIC_RELEASE);
-	if (ifc->vlan == 0)
+	if (portless)
+		;
+	else if (ifc->vlan == 0)
 		__atomic_store_n(&dp->port_if[ifc->port], ifc->ifindex, __ATOMIC_RELEASE);
 	else
 		__atomic_store_n(&dp->vlan_if[ifc->port][ifc->vlan], ifc->ifindex,
@@ -288,7 +294,9 @@ mg_dp_iface_clear(struct mg_dp *dp, uint16_t ifindex)
 
 	if (ifindex >= MG_MAX_IFACES || (old = dp->ifaces[ifindex]) == NULL)
 		return;
-	if (old->vlan == 0) {
+	if (old->port == MG_IF_NONE) {
+		/* a tunnel: in no port map */
+	} else if (old->vlan == 0) {
 		if (dp->port_if[old->port] == ifindex)
 			__atomic_store_n(&dp->port_if[old->port], MG_IF_NONE, __ATOMIC_RELEASE);
 	} else if (dp->vlan_if[old->port] != NULL) {

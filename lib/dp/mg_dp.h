@@ -50,7 +50,10 @@ struct rte_fib;
 struct rte_fib6;
 struct rte_rcu_qsbr;
 struct trie_head;
+struct mg_cap_set;
 struct rte_mempool;
+struct mg_cls_set;
+struct mg_espgw;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
 #define MG_MAX_IFACES 4096
@@ -98,6 +101,8 @@ struct rte_mempool;
 	_(ROUTE_DROP, "route-blackhole", "route says drop")                                \
 	_(ROUTE_UNREACH, "route-unreachable", "route says unreachable")                    \
 	_(ROUTE_PROHIBIT, "route-prohibited", "route says administratively prohibited")    \
+	_(RULE_DENY, "rule-deny", "denied by a classification rule or default")            \
+	_(RULE_POLICE, "rule-police", "over the rate and burst of a police rule")          \
 	_(MTU_EXCEEDED, "mtu-exceeded", "larger than the egress MTU and not fragmentable") \
 	_(NEIGH_FAILED, "neighbor-unresolved", "next hop did not answer ARP/ND")           \
 	_(NEIGH_QUEUE, "neighbor-queue-full", "too many packets waiting for ARP/ND")        \
@@ -112,7 +117,20 @@ struct rte_mempool;
 	_(INJECT_FULL, "inject-queue-full", "worker's inject ring full")                    \
 	_(TX_FULL, "tx-queue-full", "port TX queue full")                                   \
 	_(PORT_DOWN, "port-down", "egress port is stopped or gone")                         \
-	_(NO_MBUF, "no-mbuf", "mbuf pool exhausted")
+	_(NO_MBUF, "no-mbuf", "mbuf pool exhausted")                                       \
+	_(SVC_NO_ENDPOINT, "service-no-endpoint", "service has no usable endpoint")        \
+	_(SVC_UNREACHABLE, "service-endpoint-unreachable", "service endpoint is not a resolved neighbor") \
+	_(WG_NO_IFACE, "wg-no-interface", "UDP to a WireGuard port of another network")     \
+	_(WG_RX_ERROR, "wg-rx-error", "WireGuard message refused (see wireguard counters)") \
+	_(WG_SRC_NOT_ALLOWED, "wg-source-not-allowed", "decrypted source not in the peer's allowed IPs") \
+	_(WG_HS_QUEUE, "wg-handshake-queue-full", "WireGuard handshake queue full (under load)") \
+	_(WG_NO_PEER, "wg-no-peer", "no WireGuard peer allows the destination")             \
+	_(WG_NO_SESSION, "wg-no-session", "no WireGuard session yet (handshake started)")   \
+	_(WG_NO_ENDPOINT, "wg-no-endpoint", "WireGuard peer's endpoint is not known yet")   \
+	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)") \
+	_(ESP_NO_SA, "esp-no-sa", "ESP: no SA for the tunnel's inner family, or none has the SPI") \
+	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
+	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -160,6 +178,11 @@ struct mg_meta {
 /** mg_meta.flags */
 enum {
 	MG_META_LOCAL = 1 << 0, /**< Originated by the gateway: no TTL/hop-limit decrement. */
+	MG_META_L3 = 1 << 1,    /**< Data starts at the IP header (no L2 header now). */
+	MG_META_ICMP_SEEN = 1 << 2, /**< Passed an icmp-error node (a drop capture had it). */
+	/** A classification rule's action asked for a copy to the capture tap (hook). */
+	MG_META_CAPTURE = 1 << 3,
+	MG_META_NEXTHOP = 1 << 4, /**< meta.adj is the next hop (a service chose it): no FIB result. */
 };
 
 extern int mg_meta_offset;
@@ -185,6 +208,9 @@ enum mg_adj_type {
 	MG_ADJ_LOCAL,        /**< Addressed to the gateway. */
 	MG_ADJ_GLEAN,        /**< Connected subnet: resolve the destination. */
 	MG_ADJ_NEIGHBOR,     /**< A resolved (or resolving) neighbor. */
+	MG_ADJ_SERVICE,      /**< A service's VIP: the service node (ifindex = service id). */
+	MG_ADJ_WG,           /**< Into WireGuard interface @c ifindex (wg-output). */
+	MG_ADJ_ESP,          /**< Into the ESP tunnel interface @c ifindex (node esp-output). */
 };
 
 /** Well-known adjacency ids shared by every network. */
@@ -375,6 +401,9 @@ struct mg_dp {
 	uint16_t *vlan_if[MG_MAX_PORTS];     /**< 4096 entries, or NULL when no VLANs. */
 	uint8_t port_up[MG_MAX_PORTS];       /**< TX allowed. */
 	struct mg_dp_net *nets[MG_MAX_NETS];
+	struct mg_cap_set *capture;          /**< Running captures (lib/capture), or NULL. */
+	/** Classification rule sets (lib/cls) by network, [0] IPv4 and [1] IPv6; NULL: none. */
+	struct mg_cls_set *cls[MG_MAX_NETS][2];
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */
@@ -383,6 +412,7 @@ struct mg_dp {
 	struct mg_worker *workers[MG_MAX_WORKERS];
 	struct mg_lcore_stats *stats;        /**< RTE_MAX_LCORE entries. */
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
+	struct mg_espgw *esp;                /**< ESP tunnels (lib/espgw), NULL until the first. */
 	/* Main lcore only. */
 	struct mg_if_counters ifc_base[MG_MAX_IFACES]; /**< Counters when each interface was made. */
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */
@@ -393,6 +423,10 @@ struct mg_dp {
 	unsigned int main_lcore;
 	int main_wake_fd;                    /**< eventfd: workers wake a sleeping main lcore. */
 	int main_sleeping;                   /**< Set while the main lcore waits. */
+	/** WireGuard data plane state (lib/wgif, struct mg_wgif_dp), NULL until the first one. */
+	void *wg;
+	/** UDP ports WireGuard interfaces listen on (bit per port; lib/wgif sets them). */
+	uint64_t wg_ports[65536 / 64];
 };
 
 /**

@@ -316,6 +316,7 @@ mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *mi, uint16_t ethdev,
 	memset(ifc, 0, sizeof(*ifc));
 	ifc->ifindex = mi->id;
 	ifc->port = ethdev;
+	ifc->tunnel = mi->kind == MG_IFACE_WG;
 	ifc->vlan = mi->vlan;
 	ifc->net = mi->network;
 	ifc->mtu = mi->mtu;
@@ -336,6 +337,17 @@ mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *mi, uint16_t ethdev,
 	FWD_LOG(INFO, "interface %s up (ifindex %u, port %u, vlan %u)\n", ifc->name,
 		ifc->ifindex, ifc->port, ifc->vlan);
 	return 0;
+}
+
+int
+mg_fwd_iface_add_p2p(struct mg_fwd *f, const struct mg_iface *mi, uint8_t adj_type,
+		     struct mg_error *err)
+{
+	int rc = mg_fwd_iface_add(f, mi, MG_IF_NONE, err);
+
+	if (rc == 0)
+		f->ifs[mi->id].p2p_type = adj_type;
+	return rc;
 }
 
 void
@@ -364,7 +376,11 @@ glean_get(struct mg_fwd *f, struct fwd_iface *ifc, uint8_t family)
 	int i = family == AF_INET ? 0 : 1;
 
 	if (ifc->glean[i] == 0) {
-		ifc->glean[i] = mg_dp_adj_alloc(f->dp, MG_ADJ_GLEAN, family, ifc->ifindex);
+		/* On a tunnel every destination is on-link: its subnet and routes lead
+		 * straight into it (WireGuard: MG_ADJ_WG; ESP: its own type), no neighbors. */
+		ifc->glean[i] = mg_dp_adj_alloc(f->dp, ifc->tunnel ? MG_ADJ_WG :
+						ifc->p2p_type ? ifc->p2p_type : MG_ADJ_GLEAN,
+						family, ifc->ifindex);
 		if (ifc->glean[i] == 0)
 			return 0;
 	}
@@ -501,7 +517,7 @@ route_target_get(struct mg_fwd *f, const struct mg_route *r, uint32_t *adj, stru
 	ifc = fwd_iface(f, r->iface);
 	if (ifc == NULL)
 		return mg_error_set(err, ENOENT, "interface", "interface %u is not up", r->iface);
-	if (r->via.family != 0) {
+	if (r->via.family != 0 && !ifc->tunnel && !ifc->p2p_type) {
 		nb = fwd_nbr_get(f, r->iface, &r->via, err);
 		if (nb == NULL)
 			return -err->code;
@@ -520,7 +536,8 @@ route_target_put(struct mg_fwd *f, const struct mg_route *r)
 {
 	if (r->action != MG_ROUTE_FORWARD)
 		return;
-	if (r->via.family != 0) {
+	if (r->via.family != 0 && !(fwd_iface(f, r->iface) && (fwd_iface(f, r->iface)->tunnel ||
+								fwd_iface(f, r->iface)->p2p_type))) {
 		struct nbr *nb = fwd_nbr_find(f, r->iface, &r->via);
 
 		if (nb != NULL)
@@ -587,4 +604,52 @@ mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
 {
 	fwd_rib_del(f, r->network, &r->prefix, MG_RIB_STATIC);
 	route_target_put(f, r);
+}
+
+int
+mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
+{
+	return fwd_rib_add(f, net, p, MG_RIB_SERVICE, adj);
+}
+
+void
+mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p)
+{
+	fwd_rib_del(f, net, p, MG_RIB_SERVICE);
+}
+
+/* The interface of network @net whose connected subnet holds @ip, or -1. */
+static int
+iface_of_subnet(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip)
+{
+	for (uint16_t i = 0; i < MG_MAX_IFACES; i++) {
+		const struct fwd_iface *ifc = fwd_iface(f, i);
+
+		if (ifc != NULL && ifc->net == net && fwd_iface_subnet_of(ifc, ip) != NULL)
+			return i;
+	}
+	return -1;
+}
+
+int
+mg_fwd_nexthop_hold(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip, struct mg_error *err)
+{
+	int i = iface_of_subnet(f, net, ip);
+	char b[MG_IP_STRLEN];
+
+	if (i < 0)
+		return mg_error_set(err, EINVAL, "address",
+				    "%s is not in a connected subnet of the network",
+				    mg_ip_fmt(ip, b, sizeof(b)));
+	return fwd_nbr_get(f, (uint16_t)i, ip, err) != NULL ? 0 : -err->code;
+}
+
+void
+mg_fwd_nexthop_release(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip)
+{
+	int i = iface_of_subnet(f, net, ip);
+	struct nbr *n = i < 0 ? NULL : fwd_nbr_find(f, (uint16_t)i, ip);
+
+	if (n != NULL)
+		fwd_nbr_put(f, n);
 }

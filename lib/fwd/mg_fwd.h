@@ -35,6 +35,7 @@ struct mg_fwd;
 /** RIB sources, best first. */
 enum mg_rib_src {
 	MG_RIB_LOCAL = 0,
+	MG_RIB_SERVICE,      /**< A service's VIP (lib/svc). */
 	MG_RIB_STATIC,
 	MG_RIB_CONNECTED,
 	MG_RIB_HOST,
@@ -77,6 +78,13 @@ void mg_fwd_destroy(struct mg_fwd *f);
 /* Interfaces and addresses. */
 int mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *ifc, uint16_t ethdev,
 		     struct mg_error *err);
+/**
+ * Add a point-to-point interface with no port (a tunnel): its connected
+ * subnets and the routes through it lead to an adjacency of @p adj_type
+ * (MG_ADJ_ESP...) on it, never to ARP/ND; a route's next hop is ignored.
+ */
+int mg_fwd_iface_add_p2p(struct mg_fwd *f, const struct mg_iface *mi, uint8_t adj_type,
+			 struct mg_error *err);
 void mg_fwd_iface_del(struct mg_fwd *f, uint16_t ifindex);
 int mg_fwd_addr_add(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *p,
 		    struct mg_error *err);
@@ -94,6 +102,26 @@ int mg_fwd_route_replace(struct mg_fwd *f, const struct mg_route *old, const str
 			 struct mg_error *err);
 int mg_fwd_neigh_add(struct mg_fwd *f, const struct mg_neigh *n, struct mg_error *err);
 void mg_fwd_neigh_del(struct mg_fwd *f, const struct mg_neigh *n);
+
+/**
+ * Route @p p of network @p net to adjacency @p adj as a service VIP (RIB
+ * source MG_RIB_SERVICE: below the gateway's own addresses, above static
+ * routes). 0 or -errno.
+ */
+int mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p,
+			     uint32_t adj);
+/** Remove a VIP route. */
+void mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p);
+/**
+ * Hold @p ip, in a connected subnet of network @p net, as a next hop (as a
+ * static route's via does): a neighbor entry with a host route exists
+ * while held, resolved by ARP/ND when packets need it. 0 or -errno
+ * (EINVAL: not in a connected subnet).
+ */
+int mg_fwd_nexthop_hold(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip,
+			struct mg_error *err);
+/** Release what mg_fwd_nexthop_hold took. */
+void mg_fwd_nexthop_release(struct mg_fwd *f, uint16_t net, const struct mg_ip *ip);
 
 /** Handle a packet punted by a worker (ARP, ND, glean, resolve). Consumes @p m. */
 void mg_fwd_punt(struct mg_fwd *f, struct rte_mbuf *m);

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <numa.h>
+
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
@@ -17,14 +19,19 @@
 #include <rte_log.h>
 #include <rte_ring.h>
 
+#include "gw_cls.h"
 #include "mg_config.h"
+#include "mg_capture.h"
 #include "mg_ctl.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
+#include "mg_espgw.h"
 #include "mg_gw.h"
 #include "mg_model.h"
 #include "mg_port.h"
 #include "mg_stats.h"
+#include "mg_svc_setup.h"
+#include "mg_wgif.h"
 #include "mg_workers.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_gw_logtype, gw, INFO);
@@ -53,8 +60,10 @@ struct gw {
 	struct mg_fwd *fwd;
 	struct mg_model_backend be;
 	struct mg_ctl *ctl;
+	struct mg_capture *capture;
 	bool rx_interrupts;
 	uint64_t next_stats_ns, next_print_ns, next_link_ns;
+	uint64_t next_police_ns;  /* next rebalance of police rates between workers */
 	uint32_t print_interval_s;
 };
 
@@ -76,6 +85,29 @@ be_network_del(void *ctx, const struct mg_network *n)
 	mg_fwd_net_del(g->fwd, n->id);
 }
 
+/*
+ * Which worker polls each RX queue of a port: the workers on its device's
+ * NUMA node (mg_workers_place_rxqs()), with a warning when none runs there.
+ */
+static void
+place_rxqs(const struct gw *g, const char *name, const struct mg_port_info *info,
+	   uint16_t *owner)
+{
+	unsigned int nw = RTE_MIN(g->dp->nb_workers, (unsigned int)MG_PLACE_MAX_WORKERS);
+	int nodes[MG_PLACE_MAX_WORKERS];
+	unsigned int lcores[MG_PLACE_MAX_WORKERS];
+	char warn[512];
+
+	for (unsigned int w = 0; w < nw; w++) {
+		lcores[w] = g->dp->workers[w]->lcore;
+		nodes[w] = mg_port_lcore_node(lcores[w]);
+	}
+	/* A vdev lives wherever it was created: no node to follow. */
+	if (mg_workers_place_rxqs(nodes, lcores, nw, info->vdev ? -1 : info->socket, info->nb_rxq,
+				  owner, warn, sizeof(warn)) > 0)
+		GW_LOG(WARNING, "%s: %s\n", name, warn);
+}
+
 static int
 be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error *err)
 {
@@ -84,6 +116,7 @@ be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error 
 	struct mg_port_info info;
 	struct rte_ether_addr mac;
 	char devargs[MG_DEVICE_MAX];
+	uint16_t owner[RTE_MAX_QUEUES_PER_PORT];
 	int rc;
 
 	rc = mg_port_resolve_device(p->spec.device, devargs, sizeof(devargs), err);
@@ -106,14 +139,16 @@ be_port_add(void *ctx, struct mg_port *p, struct mg_iface *ifc, struct mg_error 
 	rc = mg_port_open(g->dp, &pc, &info, err);
 	if (rc < 0)
 		return rc;
+	place_rxqs(g, p->spec.name, &info, owner);
 	p->ethdev = info.ethdev;
+	g->next_stats_ns = 0; /* telemetry lists the new port at once */
 	memcpy(ifc->mac.b, &info.mac, 6);
 	rc = mg_fwd_iface_add(g->fwd, ifc, info.ethdev, err);
 	if (rc < 0) {
 		mg_port_close(g->dp, info.ethdev, info.vdev);
 		return rc;
 	}
-	if (mg_workers_add_port(g->dp, info.ethdev, info.nb_rxq, info.rx_interrupts) < 0) {
+	if (mg_workers_add_port(g->dp, info.ethdev, info.nb_rxq, owner, info.rx_interrupts) < 0) {
 		mg_fwd_iface_del(g->fwd, ifc->id);
 		mg_port_close(g->dp, info.ethdev, info.vdev);
 		return mg_error_set(err, ENOMEM, "", "cannot assign RX queues to workers");
@@ -129,6 +164,8 @@ be_port_del(void *ctx, const struct mg_port *p, const struct mg_iface *ifc)
 	mg_workers_del_port(g->dp, p->ethdev);
 	mg_fwd_iface_del(g->fwd, ifc->id);
 	mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
+	/* Telemetry lists ports: let it forget this one now, not within a second. */
+	g->next_stats_ns = 0;
 }
 
 static int
@@ -209,12 +246,94 @@ be_neigh_add(void *ctx, const struct mg_neigh *n, struct mg_error *err)
 	return mg_fwd_neigh_add(g->fwd, n, err);
 }
 
+static int
+be_wg_add(void *ctx, const struct mg_iface *ifc, struct mg_error *err)
+{
+	struct gw *g = ctx;
+	int rc = mg_fwd_iface_add(g->fwd, ifc, MG_IF_NONE, err);
+
+	if (rc < 0)
+		return rc;
+	rc = mg_wgif_create(g->dp, ifc, err);
+	if (rc < 0)
+		mg_fwd_iface_del(g->fwd, ifc->id);
+	return rc;
+}
+
+static void
+be_wg_del(void *ctx, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+
+	mg_wgif_destroy(g->dp, ifc->id);
+	mg_fwd_iface_del(g->fwd, ifc->id);
+}
+
 static void
 be_neigh_del(void *ctx, const struct mg_neigh *n)
 {
 	struct gw *g = ctx;
 
 	mg_fwd_neigh_del(g->fwd, n);
+}
+
+static int
+be_rules_set(void *ctx, uint16_t net, const struct mg_ruleset *rs, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_gw_cls_set(g->dp, net, rs, err);
+}
+
+/* The stats JSON's "rules" member. */
+static void
+json_rules(FILE *f, void *arg)
+{
+	struct gw *g = arg;
+
+	if (g->dp != NULL && g->model != NULL)
+		mg_gw_cls_write_json(f, g->dp, g->model);
+}
+
+static int
+be_esp_add(void *ctx, const struct mg_esp_tunnel *t, struct mg_iface *ifc, struct mg_error *err)
+{
+	struct gw *g = ctx;
+	struct mg_espgw *eg = mg_espgw_get(g->dp, err);
+	uint16_t mtu;
+	int rc;
+
+	if (eg == NULL)
+		return -err->code;
+	rc = mg_espgw_tunnel_add(eg, t, ifc->id, &mtu, err);
+	if (rc < 0)
+		return rc;
+	ifc->mtu = mtu;
+	rc = mg_fwd_iface_add_p2p(g->fwd, ifc, MG_ADJ_ESP, err);
+	if (rc < 0)
+		mg_espgw_tunnel_del(eg, ifc->id);
+	return rc;
+}
+
+static void
+be_esp_del(void *ctx, const struct mg_esp_tunnel *t, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+
+	mg_fwd_iface_del(g->fwd, ifc->id);
+	if (g->dp->esp != NULL)
+		mg_espgw_tunnel_del(g->dp->esp, ifc->id);
+}
+
+static int
+be_esp_rekey(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *sas,
+	     unsigned int n, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	if (g->dp->esp == NULL)
+		return mg_error_set(err, ENOENT, "", "no ESP tunnel is up");
+	return mg_espgw_rekey(g->dp->esp, t, sas, n, err);
 }
 
 /* ---- EAL arguments ------------------------------------------------------------------ */
@@ -413,6 +532,22 @@ ctl_stats(void *ctx, struct mg_stats *out)
 }
 
 static void
+ctl_esp_sas(void *ctx, uint16_t ifindex, FILE *f)
+{
+	struct gw *g = ctx;
+
+	mg_espgw_sas_json(g->dp->esp, ifindex, f);
+}
+
+static void
+ctl_esp_metrics(void *ctx, FILE *f)
+{
+	struct gw *g = ctx;
+
+	mg_espgw_metrics(g->dp->esp, f);
+}
+
+static void
 print_stats(const struct gw *g, FILE *f, const char *json_path)
 {
 	struct mg_stats_port_ref refs[MG_MAX_PORTS];
@@ -460,8 +595,12 @@ main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 
 	if (t != 0 && t < until)
 		until = t;
+	if (mg_wgif_next_timer(g->dp) < until)
+		until = mg_wgif_next_timer(g->dp);
 	if (g->next_stats_ns < until)
 		until = g->next_stats_ns;
+	if (g->capture != NULL && mg_capture_timeout(g->capture) < until - now)
+		until = now + mg_capture_timeout(g->capture);
 	if (g->ctl != NULL) {
 		uint64_t ct = mg_ctl_timeout(g->ctl, now);
 
@@ -479,7 +618,7 @@ main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 	}
 	__atomic_store_n(&g->dp->main_sleeping, 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!punt_pending(g)) {
+	if (!punt_pending(g) && !mg_wgif_pending(g->dp)) {
 		ts.tv_sec = (time_t)((until - now) / 1000000000ull);
 		ts.tv_nsec = (long)((until - now) % 1000000000ull);
 		ppoll(pfd, n + 1, &ts, NULL);
@@ -507,7 +646,13 @@ main_loop(struct gw *g)
 			got += n;
 		}
 		mg_fwd_timer(g->fwd, now);
+		got += mg_wgif_poll(g->dp, now);
+		mg_espgw_poll(g->dp->esp, now);
 		mg_dp_reclaim(g->dp);
+		if (now >= g->next_police_ns) {
+			mg_gw_cls_rebalance(g->dp);
+			g->next_police_ns = now + 50000000ull;
+		}
 		if (now >= g->next_stats_ns) {
 			struct mg_stats_port_ref refs[MG_MAX_PORTS];
 
@@ -518,6 +663,8 @@ main_loop(struct gw *g)
 			mg_port_poll_link(g->dp);
 			g->next_link_ns = now + 1000000000ull;
 		}
+		if (g->capture != NULL)
+			mg_capture_poll(g->capture, now);
 		if (g->ctl != NULL)
 			mg_ctl_run(g->ctl, now);
 		if (g->print_interval_s && now >= g->next_print_ns) {
@@ -532,6 +679,61 @@ main_loop(struct gw *g)
 }
 
 /* ---- control plane ------------------------------------------------------------------------ */
+
+/* A port's ethdev id by name, for captures. */
+static int
+capture_port(void *ctx, const char *name, uint16_t *port)
+{
+	struct gw *g = ctx;
+	const struct mg_port *p = mg_model_port_find(g->model, name);
+
+	if (p == NULL || p->ethdev == UINT16_MAX)
+		return -ENOENT;
+	*port = p->ethdev;
+	return 0;
+}
+
+/* Names for trace output. */
+static void
+capture_name(void *ctx, enum mg_name_kind kind, unsigned int id, char *buf, size_t n)
+{
+	const struct gw *g = ctx;
+	const char *name = NULL;
+
+	if (kind == MG_NAME_PORT) {
+		for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS && name == NULL; i++) {
+			const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+
+			if (p != NULL && p->ethdev == id)
+				name = p->spec.name;
+		}
+	} else if (kind == MG_NAME_IFACE && id <= UINT16_MAX) {
+		const struct mg_iface *ifc = mg_model_iface_get(g->model, (uint16_t)id);
+
+		name = ifc ? ifc->name : NULL;
+	} else if (kind == MG_NAME_NET && id <= UINT16_MAX) {
+		const struct mg_network *net = mg_model_network_get(g->model, (uint16_t)id);
+
+		name = net ? net->spec.name : NULL;
+	}
+	if (name != NULL)
+		mg_strlcpy(buf, name, n);
+	else
+		snprintf(buf, n, "#%u", id);
+}
+
+/* control.capture_dir, else /var/tmp/meshgate/PREFIX (the DPDK file prefix). */
+static void
+capture_dir(const struct gw *g, char *out, size_t n)
+{
+	const char *rundir = rte_eal_get_runtime_dir();
+	const char *prefix = strrchr(rundir, '/') ? strrchr(rundir, '/') + 1 : rundir;
+
+	if (g->st.capture_dir[0] != '\0')
+		mg_strlcpy(out, g->st.capture_dir, n);
+	else
+		snprintf(out, n, "/var/tmp/meshgate/%s", prefix);
+}
 
 /*
  * The default instance ("meshgate" file prefix) serves /run/meshgate/nsm.sock
@@ -595,6 +797,124 @@ print_errors(const struct mg_config_errors *errs, const char *src)
 		errs->n == 1 ? "" : "s", src);
 }
 
+/*
+ * Resolve every port's device before anything starts, so that discovery
+ * problems (a variable, file or annotation missing or wrong, two ports on one
+ * PCI device) are reported with the file's line, by --check too.
+ */
+static unsigned int
+check_devices(const struct gw *g, bool check_only)
+{
+	struct mg_port_devref refs[MG_MODEL_MAX_PORTS];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+
+		if (p != NULL)
+			refs[n++] = (struct mg_port_devref){p->spec.name, p->spec.device, p->origin};
+	}
+	return mg_port_devices_check(refs, n, check_only, stderr);
+}
+
+/*
+ * The lcores the configuration gives its workers, before the EAL exists:
+ * only when dpdk.lcores is a plain CPU list ("1-3,6": lcore N on CPU N) or
+ * absent (the CPUs of this process). Returns how many; 0 when it cannot
+ * tell (an --lcores map like "0@0,1@2").
+ */
+static unsigned int
+config_workers(const struct mg_settings *st, unsigned int *lcores, unsigned int max)
+{
+	bool used[CPU_SETSIZE] = {false};
+	unsigned int n = 0;
+	int main_lcore = st->main_lcore;
+
+	if (st->lcores[0] == '\0') {
+		cpu_set_t set;
+
+		if (sched_getaffinity(0, sizeof(set), &set) != 0)
+			return 0;
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			used[c] = CPU_ISSET(c, &set);
+	} else {
+		const char *p = st->lcores;
+
+		if (p[strspn(p, "0123456789,-")] != '\0')
+			return 0;
+		while (*p != '\0') {
+			char *end;
+			long a = strtol(p, &end, 10), b = a;
+
+			if (end == p)
+				return 0;
+			if (*end == '-')
+				b = strtol(end + 1, &end, 10);
+			if (a < 0 || b < a || b >= CPU_SETSIZE)
+				return 0;
+			for (long c = a; c <= b; c++)
+				used[c] = true;
+			p = *end == ',' ? end + 1 : end;
+		}
+	}
+	if (st->nworker_lcores > 0) {
+		for (unsigned int i = 0; i < st->nworker_lcores && n < max; i++)
+			lcores[n++] = st->worker_lcores[i];
+		return n;
+	}
+	for (int c = 0; c < CPU_SETSIZE && n < max; c++) {
+		if (!used[c])
+			continue;
+		if (main_lcore < 0)
+			main_lcore = c; /* the EAL's default: the first */
+		else if (c != main_lcore)
+			lcores[n++] = (unsigned int)c;
+	}
+	return n;
+}
+
+/*
+ * --check: warn, as the start would, when a PCI port's RX queues would be
+ * polled from another NUMA node than its device's (sysfs tells the node).
+ */
+static void
+check_numa(const struct gw *g)
+{
+	struct mg_numa_port ports[MG_MODEL_MAX_PORTS];
+	char pci[MG_MODEL_MAX_PORTS][MG_DEVICE_MAX];
+	unsigned int lcores[MG_PLACE_MAX_WORKERS], n = 0, nw;
+	int nodes[MG_PLACE_MAX_WORKERS];
+
+	nw = config_workers(&g->st, lcores, MG_PLACE_MAX_WORKERS);
+	if (nw == 0)
+		return;
+	for (unsigned int w = 0; w < nw; w++)
+		nodes[w] = numa_available() < 0 ? 0 : numa_node_of_cpu((int)lcores[w]);
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+		struct mg_error err;
+
+		if (p == NULL || mg_port_resolve_device(p->spec.device, pci[n], sizeof(pci[n]),
+							&err) < 0 || !mg_port_is_pci(pci[n]))
+			continue;
+		ports[n] = (struct mg_numa_port){p->spec.name, p->origin, pci[n], p->spec.rx_queues};
+		n++;
+	}
+	mg_workers_numa_check(ports, n, nodes, lcores, nw, "/sys", stderr);
+}
+
+/* Add NUMA node @p s to @p nodes unless it is there or unknown (negative). */
+static void
+add_node(int *nodes, int *n, int s)
+{
+	if (s < 0 || *n >= RTE_MAX_NUMA_NODES)
+		return;
+	for (int k = 0; k < *n; k++)
+		if (nodes[k] == s)
+			return;
+	nodes[(*n)++] = s;
+}
+
 static unsigned int
 count_ports(const struct mg_model *m)
 {
@@ -637,7 +957,14 @@ mg_gw_run(const struct mg_gw_opts *o)
 		print_errors(&errs, src);
 		goto out;
 	}
+	nerr = check_devices(g, o->check_only);
+	if (nerr > 0) {
+		fprintf(stderr, "meshgate: %u error%s in %s; nothing started\n", nerr,
+			nerr == 1 ? "" : "s", src);
+		goto out;
+	}
 	if (o->check_only) {
+		check_numa(g);
 		printf("%s: OK (%u port(s), %u route(s))\n", src, count_ports(g->model),
 		       mg_model_route_count(g->model));
 		status = 0;
@@ -702,16 +1029,19 @@ mg_gw_run(const struct mg_gw_opts *o)
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
 	}
-	/* One pool per NUMA node where a worker or the main lcore runs. */
+	/* One pool per NUMA node where a worker, the main lcore or a PCI device is:
+	 * each port's RX queues draw from the pool of its device's node. */
 	sockets[nsockets++] = mg_port_lcore_node(rte_get_main_lcore());
-	for (unsigned int w = 0; w < nw; w++) {
-		int s = mg_port_lcore_node(g->dp->workers[w]->lcore);
-		bool seen = false;
+	for (unsigned int w = 0; w < nw; w++)
+		add_node(sockets, &nsockets, mg_port_lcore_node(g->dp->workers[w]->lcore));
+	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
+		const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
+		char dev[MG_DEVICE_MAX];
+		uint16_t pid;
 
-		for (int k = 0; k < nsockets; k++)
-			seen = seen || sockets[k] == s;
-		if (!seen)
-			sockets[nsockets++] = s;
+		if (p != NULL && mg_port_resolve_device(p->spec.device, dev, sizeof(dev), &err) == 0 &&
+		    mg_port_is_pci(dev) && rte_eth_dev_get_port_by_name(dev, &pid) == 0)
+			add_node(sockets, &nsockets, rte_eth_dev_socket_id(pid));
 	}
 	size_pools(g, nw, &mbufs, &room);
 	if (mg_port_pools_create(g->dp, mbufs, g->st.mbuf_cache, room, sockets,
@@ -746,6 +1076,12 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.route_replace = be_route_replace,
 		.neigh_add = be_neigh_add,
 		.neigh_del = be_neigh_del,
+		.rules_set = be_rules_set,
+		.wg_add = be_wg_add,
+		.wg_del = be_wg_del,
+		.esp_add = be_esp_add,
+		.esp_del = be_esp_del,
+		.esp_rekey = be_esp_rekey,
 	};
 	if (mg_ctl_state_exists(g->st.state_dir)) {
 		/* Durable state wins over the file's objects: start empty, restore below. */
@@ -767,6 +1103,10 @@ mg_gw_run(const struct mg_gw_opts *o)
 			err.msg);
 		goto out;
 	}
+	if (mg_svc_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
+		goto out;
+	}
 	if (mg_workers_launch(g->dp) != 0) {
 		fprintf(stderr, "meshgate: cannot launch the workers\n");
 		goto out;
@@ -779,10 +1119,25 @@ mg_gw_run(const struct mg_gw_opts *o)
 		mg_stats_refresh(g->dp, refs, port_refs(g, refs), 0);
 	}
 	mg_stats_telemetry_register();
+	mg_stats_set_json_extra(json_rules, g);
+	{
+		struct mg_capture_env ce = {.dp = g->dp, .port_id = capture_port,
+					    .name = capture_name, .ctx = g};
+
+		capture_dir(g, ce.dir, sizeof(ce.dir));
+		g->capture = mg_capture_create(&ce, &err);
+		if (g->capture == NULL) {
+			fprintf(stderr, "meshgate: %s%s%s\n", err.field, err.field[0] ? ": " : "",
+				err.msg);
+			goto out;
+		}
+	}
 	{
 		struct mg_ctl_conf cc;
 		struct mg_ctl_env env = {.model = g->model, .fwd = g->fwd, .dp = g->dp,
-					 .stats = ctl_stats, .ctx = g};
+					 .capture = g->capture, .stats = ctl_stats,
+					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
+					 .ctx = g};
 		bool restored = false;
 
 		control_conf(g, &cc);
@@ -803,6 +1158,9 @@ mg_gw_run(const struct mg_gw_opts *o)
 out:
 	mg_ctl_destroy(g->ctl);
 	g->ctl = NULL;
+	/* Before the workers stop: it waits for them to let go of the capture set. */
+	mg_capture_destroy(g->capture);
+	g->capture = NULL;
 	if (workers_up)
 		mg_workers_stop(g->dp);
 	if (g->dp != NULL && eal_up) {
@@ -818,10 +1176,16 @@ out:
 				mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
 		}
 	}
+	mg_svc_teardown();
 	if (g->model != NULL)
 		mg_model_set_backend(g->model, NULL);
+	if (g->dp != NULL)
+		mg_wgif_fini(g->dp);
+	if (g->dp != NULL)
+		mg_espgw_destroy(g->dp->esp);
 	mg_fwd_destroy(g->fwd);
 	if (g->dp != NULL) {
+		mg_gw_cls_destroy(g->dp);
 		mg_port_pools_free(g->dp);
 		mg_dp_destroy(g->dp);
 	}

@@ -55,6 +55,8 @@ enum mg_route_action {
 enum mg_iface_kind {
 	MG_IFACE_PORT = 0,  /**< A port's untagged interface. */
 	MG_IFACE_VLAN,      /**< An 802.1Q sub-interface of a port. */
+	MG_IFACE_WG,        /**< A WireGuard tunnel (no port; see struct mg_wg_spec). */
+	MG_IFACE_ESP,       /**< An IPsec ESP tunnel (point to point, no port): see model_esp.c. */
 };
 
 /* ---- Requests ---------------------------------------------------------- */
@@ -67,7 +69,7 @@ struct mg_network_spec {
 
 struct mg_port_spec {
 	char name[MG_NAME_MAX];
-	char device[MG_DEVICE_MAX]; /**< PCI address, env:PCIDEVICE_X[#n] or a vdev. */
+	char device[MG_DEVICE_MAX]; /**< PCI address, env:PCIDEVICE_X[#n], k8s:ATTACHMENT or a vdev. */
 	char network[MG_NAME_MAX];
 	struct mg_mac mac;
 	bool mac_set;
@@ -103,6 +105,46 @@ struct mg_neigh_spec {
 	struct mg_ip ip;
 	struct mg_mac mac;
 };
+
+#define MG_WG_KEY_BYTES 32
+#define MG_WG_MAX_PEERS 256      /**< Peers per WireGuard interface. */
+#define MG_WG_MAX_ALLOWED 64     /**< Allowed-IPs prefixes per peer. */
+#define MG_WG_MTU_DEFAULT 1420
+
+/** One peer of a WireGuard interface. */
+struct mg_wg_peer_spec {
+	uint8_t public_key[MG_WG_KEY_BYTES];
+	uint8_t preshared_key[MG_WG_KEY_BYTES]; /**< Secret; valid if has_psk. */
+	bool has_psk;
+	struct mg_ip endpoint;      /**< family 0: none (learnt from the peer). */
+	uint16_t endpoint_port;
+	uint16_t persistent_keepalive; /**< Seconds, 0 = off. */
+	uint16_t nallowed;
+	struct mg_prefix allowed[MG_WG_MAX_ALLOWED];
+};
+
+/**
+ * A WireGuard interface: a point-to-point tunnel interface of @c network
+ * (routes and connected subnets lead into it, decrypted packets come out
+ * into it) whose UDP messages travel in @c underlay. Holds secrets: copies
+ * are made with mg_wg_spec_copy and released with mg_wg_spec_free, which
+ * wipes them.
+ */
+struct mg_wg_spec {
+	char name[MG_NAME_MAX];
+	char network[MG_NAME_MAX];  /**< Inner network; empty: "default". */
+	char underlay[MG_NAME_MAX]; /**< Network of the UDP messages; empty: same as network. */
+	uint16_t mtu;               /**< 0 means MG_WG_MTU_DEFAULT. */
+	uint16_t listen_port;       /**< 1..65535, unique among WireGuard interfaces. */
+	uint8_t private_key[MG_WG_KEY_BYTES]; /**< Secret. */
+	uint16_t npeers;
+	struct mg_wg_peer_spec *peers; /**< npeers entries (heap). */
+};
+
+/** Deep copy of @p s (peers included) into @p d; 0 or -ENOMEM. */
+int mg_wg_spec_copy(struct mg_wg_spec *d, const struct mg_wg_spec *s);
+/** Wipe the keys of @p s and free its peers; the struct itself is the caller's. */
+void mg_wg_spec_free(struct mg_wg_spec *s);
 
 /* ---- Objects ------------------------------------------------------------ */
 
@@ -141,6 +183,8 @@ struct mg_iface {
 	uint8_t naddr6;
 	struct mg_ip ll6;           /**< Its IPv6 link-local address (EUI-64). */
 	uint32_t nroutes;           /**< Static routes and neighbors that use it. */
+	struct mg_wg_spec *wg;      /**< MG_IFACE_WG: its settings (model-owned), else NULL. */
+	uint16_t underlay;          /**< MG_IFACE_WG: network id of its UDP messages. */
 };
 
 struct mg_route {
@@ -159,6 +203,9 @@ struct mg_neigh {
 };
 
 struct mg_model;
+struct mg_ruleset;
+struct mg_esp_tunnel;
+struct mg_esp_sa_conf;
 
 /**
  * The data plane side of the model. Each hook applies one already validated
@@ -186,6 +233,20 @@ struct mg_model_backend {
 			     struct mg_error *err);
 	int (*neigh_add)(void *ctx, const struct mg_neigh *n, struct mg_error *err);
 	void (*neigh_del)(void *ctx, const struct mg_neigh *n);
+	/** Install network @p net's classification rules (NULL: none). See mg_rules.h. */
+	int (*rules_set)(void *ctx, uint16_t net, const struct mg_ruleset *rs,
+			 struct mg_error *err);
+	/** Bring up WireGuard interface @p ifc (ifc->wg holds its settings). */
+	int (*wg_add)(void *ctx, const struct mg_iface *ifc, struct mg_error *err);
+	void (*wg_del)(void *ctx, const struct mg_iface *ifc);
+	/** Bring up ESP tunnel @p t as interface @p ifc (may set ifc->mtu when the spec has none). */
+	int (*esp_add)(void *ctx, const struct mg_esp_tunnel *t, struct mg_iface *ifc,
+		       struct mg_error *err);
+	/** Take ESP tunnel @p t down (its routes and addresses are gone). */
+	void (*esp_del)(void *ctx, const struct mg_esp_tunnel *t, const struct mg_iface *ifc);
+	/** Install @p n SAs in place of the tunnel's SAs of the same direction and inner family. */
+	int (*esp_rekey)(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *sas,
+			 unsigned int n, struct mg_error *err);
 };
 
 /** Limits the model enforces (the data plane's table sizes). */
@@ -227,6 +288,14 @@ void mg_model_neigh_spec(const struct mg_model *m, const struct mg_neigh *n,
 int mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_error *err);
 int mg_model_neigh_del(struct mg_model *m, const char *iface, const struct mg_ip *ip,
 		       struct mg_error *err);
+/**
+ * Add a WireGuard interface (addresses are added afterwards like any
+ * interface's). Checks names, networks, the listen port, duplicate peer
+ * keys and allowed IPs claimed twice. The model keeps its own copy of @p s.
+ */
+int mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error *err);
+/** Remove a WireGuard interface that no route uses. */
+int mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err);
 
 /* Read access. Pointers stay valid until the next change. */
 const struct mg_network *mg_model_network_find(const struct mg_model *m, const char *name);
@@ -249,6 +318,77 @@ uint16_t mg_model_port_max(void);
 uint16_t mg_model_iface_max(void);
 
 const char *mg_route_action_name(enum mg_route_action a);
+
+/* ---- IPsec ESP tunnels (model_esp.c) ------------------------------------------------ */
+
+#define MG_MODEL_MAX_ESP 256    /**< ESP tunnels. */
+#define MG_ESP_TUN_MAX_SAS 4    /**< Outbound and inbound, for each inner family. */
+#define MG_ESP_CONF_KEY_MAX 32  /**< Longest cipher or HMAC key. */
+
+/** An SA of a tunnel as requested (keys included: never shown, wiped when dropped). */
+struct mg_esp_sa_conf {
+	uint32_t spi;               /**< 256 and above. */
+	bool inbound;               /**< Direction: false outbound, true inbound. */
+	uint8_t inner_family;       /**< AF_INET or AF_INET6: the inner packets it carries. */
+	int algo;                   /**< enum mg_esp_algo (mg_esp_algos.h). */
+	uint8_t key[MG_ESP_CONF_KEY_MAX];      /**< Cipher key. */
+	uint8_t key_len;
+	uint8_t auth_key[MG_ESP_CONF_KEY_MAX]; /**< HMAC key (CBC and NULL algorithms). */
+	uint8_t auth_key_len;
+	uint8_t salt[4];            /**< AES-GCM and ChaCha20-Poly1305 salt. */
+	uint8_t salt_len;
+	uint64_t packets_soft, packets_hard;  /**< Lifetime in packets (0: none). */
+	uint64_t bytes_soft, bytes_hard;      /**< Lifetime in bytes. */
+	uint64_t seconds_soft, seconds_hard;  /**< Lifetime in seconds. */
+};
+
+/** An ESP tunnel interface as requested. */
+struct mg_esp_tunnel_spec {
+	char name[MG_NAME_MAX];     /**< Interface name. */
+	char network[MG_NAME_MAX];  /**< Network of the inner packets (empty: "default"). */
+	char underlay[MG_NAME_MAX]; /**< Network of the outer packets (empty: @c network). */
+	struct mg_ip local;         /**< Our outer address: an address of the underlay. */
+	struct mg_ip remote;        /**< The peer's outer address (same family). */
+	uint16_t mtu;               /**< Interface MTU; 0: the largest inner packet path_mtu fits. */
+	uint16_t path_mtu;          /**< MTU of the outer path (0: 1500). */
+	bool udp_encap;             /**< NAT-T (RFC 3948). */
+	uint16_t local_port;        /**< 0: 4500. */
+	uint16_t remote_port;       /**< 0: 4500. */
+	uint32_t replay_window;     /**< 0: 64; 64..4096. */
+	bool esn;                   /**< Extended sequence numbers. */
+	bool no_replay;             /**< anti_replay: false (RFC 4303 3.4.3; benchmarks). */
+	struct mg_esp_sa_conf sas[MG_ESP_TUN_MAX_SAS]; /**< At most one per direction and inner family. */
+	uint8_t nsas;
+};
+
+/** An ESP tunnel. */
+struct mg_esp_tunnel {
+	bool used;
+	uint16_t id;
+	uint16_t iface;             /**< Its interface (kind MG_IFACE_ESP). */
+	uint16_t network;           /**< Inner network id. */
+	uint16_t underlay;          /**< Outer network id. */
+	uint32_t rekeys;            /**< SA replacements so far. */
+	struct mg_esp_tunnel_spec spec;
+};
+
+/** Check one SA request (field names relative to the SA). */
+int mg_model_esp_sa_check(const struct mg_esp_sa_conf *c, struct mg_error *err);
+/** Add an ESP tunnel and its interface. */
+int mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct mg_error *err);
+/** Delete an ESP tunnel (refused while routes use it). */
+int mg_model_esp_del(struct mg_model *m, const char *name, struct mg_error *err);
+/**
+ * Replace SAs of tunnel @p name: each of @p sas takes the place of the SA
+ * with its direction and inner family (or is added). All or nothing.
+ */
+int mg_model_esp_rekey(struct mg_model *m, const char *name, const struct mg_esp_sa_conf *sas,
+		       unsigned int n, struct mg_error *err);
+const struct mg_esp_tunnel *mg_model_esp_find(const struct mg_model *m, const char *name);
+/** The tunnel of interface @p iface, or NULL. */
+const struct mg_esp_tunnel *mg_model_esp_by_iface(const struct mg_model *m, uint16_t iface);
+/** Iterate tunnels: *cursor starts at 0; NULL at the end. */
+const struct mg_esp_tunnel *mg_model_esp_next(const struct mg_model *m, uint32_t *cursor);
 const char *mg_policy_name(enum mg_policy p);
 
 #endif /* MG_MODEL_H */

@@ -13,6 +13,8 @@
 
 #include "mg_hmap.h"
 #include "mg_model.h"
+#include "mg_rules.h"
+#include "model_priv.h"
 
 #define NO_IFACE UINT16_MAX
 
@@ -32,7 +34,22 @@ struct mg_model {
 	bool *neigh_used;
 	uint32_t neigh_cap, neigh_count;
 	struct mg_hmap *neigh_index;
+	/* Classification rules by network (mg_rules.h). */
+	struct mg_ruleset *rules[MG_MODEL_MAX_NETWORKS];
+	struct mg_esp_tunnel *esp; /* MG_MODEL_MAX_ESP, allocated on first use (model_esp.c) */
 };
+
+struct mg_ruleset **
+mg_model_rules_slot(struct mg_model *m, uint16_t net)
+{
+	return &m->rules[net];
+}
+
+const struct mg_model_backend *
+mg_model_backend(const struct mg_model *m)
+{
+	return m->be;
+}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -89,6 +106,11 @@ mg_model_destroy(struct mg_model *m)
 {
 	if (m == NULL)
 		return;
+	for (unsigned int i = 0; m->ifaces != NULL && i < m->iface_end; i++)
+		if (m->ifaces[i].wg != NULL) {
+			mg_wg_spec_free(m->ifaces[i].wg);
+			free(m->ifaces[i].wg);
+		}
 	free(m->ifaces);
 	free(m->routes);
 	free(m->route_used);
@@ -96,6 +118,9 @@ mg_model_destroy(struct mg_model *m)
 	free(m->neigh_used);
 	mg_hmap_destroy(m->route_index);
 	mg_hmap_destroy(m->neigh_index);
+	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++)
+		mg_ruleset_free(m->rules[i]);
+	model_esp_free(m);
 	free(m);
 }
 
@@ -303,6 +328,15 @@ mg_model_network_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (n->nroutes > 0)
 		return mg_error_set(err, EBUSY, "name",
 				    "network '%s' still has %u route(s)", name, n->nroutes);
+	int rc = mg_rules_net_busy(m, n->id, "name", err);
+
+	if (rc < 0)
+		return rc;
+	/* Its own rules go with it (the backend's network_del drops its tables). */
+	if (m->rules[n->id] != NULL && m->be != NULL && m->be->rules_set != NULL)
+		m->be->rules_set(m->be->ctx, n->id, NULL, NULL);
+	mg_ruleset_free(m->rules[n->id]);
+	m->rules[n->id] = NULL;
 	if (m->be != NULL && m->be->network_del != NULL)
 		m->be->network_del(m->be->ctx, n);
 	n->used = false;
@@ -330,6 +364,10 @@ device_is_env(const char *d)
 {
 	const char *p;
 
+	/* k8s:[NAMESPACE/]ATTACHMENT[@INTERFACE]; the port library checks its shape. */
+	if (strncmp(d, "k8s:", 4) == 0)
+		return d[4] != '\0' && d[4 + strspn(d + 4, "abcdefghijklmnopqrstuvwxyz"
+						"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/@")] == '\0';
 	if (strncmp(d, "env:", 4) != 0)
 		return false;
 	p = d + 4;
@@ -444,7 +482,8 @@ mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *
 	if (!device_is_pci(s->device) && !device_is_env(s->device) && !device_is_vdev(s->device))
 		return mg_error_set(err, EINVAL, "device",
 				    "'%s' is not a PCI address (0000:3b:02.1), an SR-IOV "
-				    "resource (env:PCIDEVICE_<RESOURCE>) or a vdev (net_...)",
+				    "resource (env:PCIDEVICE_<RESOURCE>), a Multus attachment "
+				    "(k8s:NAME) or a vdev (net_...)",
 				    s->device);
 	device_key(s->device, k1, sizeof(k1));
 	for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS; i++) {
@@ -545,6 +584,10 @@ mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "port '%s' is used by %u route(s) or neighbor(s)", name,
 				    ifc->nroutes);
+	int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+
+	if (rc < 0)
+		return rc;
 	iface_addrs_clear(m, ifc);
 	if (m->be != NULL && m->be->port_del != NULL)
 		m->be->port_del(m->be->ctx, p, ifc);
@@ -618,6 +661,10 @@ mg_model_vlan_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
 				    ifc->nroutes);
+	int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+
+	if (rc < 0)
+		return rc;
 	iface_addrs_clear(m, ifc);
 	if (m->be != NULL && m->be->iface_del != NULL)
 		m->be->iface_del(m->be->ctx, ifc);
@@ -1258,6 +1305,19 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 			}
 		}
 	}
+	if ((rc = model_esp_replay(m, err)) < 0)
+		return rc;
+	for (unsigned int i = 0; i < m->iface_end; i++) {
+		struct mg_iface *ifc = &m->ifaces[i];
+
+		if (!ifc->used || ifc->kind != MG_IFACE_WG || be->wg_add == NULL)
+			continue;
+		rc = be->wg_add(be->ctx, ifc, err);
+		if (rc < 0) {
+			mg_error_prefix_field(err, "wireguard[%s]", ifc->name);
+			return rc;
+		}
+	}
 	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
@@ -1278,5 +1338,241 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 		if (m->route_used[i] && be->route_add != NULL &&
 		    (rc = be->route_add(be->ctx, &m->routes[i], err)) < 0)
 			return rc;
+	return mg_rules_replay(m, err);
+}
+
+/* ---- WireGuard interfaces ------------------------------------------------------------ */
+
+int
+mg_wg_spec_copy(struct mg_wg_spec *d, const struct mg_wg_spec *s)
+{
+	*d = *s;
+	d->peers = NULL;
+	if (s->npeers == 0)
+		return 0;
+	d->peers = malloc(s->npeers * sizeof(*d->peers));
+	if (d->peers == NULL) {
+		mg_wipe(d->private_key, sizeof(d->private_key));
+		d->npeers = 0;
+		return -ENOMEM;
+	}
+	memcpy(d->peers, s->peers, s->npeers * sizeof(*d->peers));
 	return 0;
+}
+
+void
+mg_wg_spec_free(struct mg_wg_spec *s)
+{
+	if (s == NULL)
+		return;
+	mg_wipe(s->private_key, sizeof(s->private_key));
+	if (s->peers != NULL) {
+		mg_wipe(s->peers, s->npeers * sizeof(*s->peers));
+		free(s->peers);
+	}
+	s->peers = NULL;
+	s->npeers = 0;
+}
+
+static bool
+key_is_zero(const uint8_t *k)
+{
+	uint8_t acc = 0;
+
+	for (unsigned int i = 0; i < MG_WG_KEY_BYTES; i++)
+		acc |= k[i];
+	return acc == 0;
+}
+
+/* Check the peers of @p s: keys, endpoints, allowed IPs. */
+static int
+wg_peers_check(const struct mg_wg_spec *s, struct mg_error *err)
+{
+	char b[MG_PREFIX_STRLEN], f[48];
+
+	if (s->npeers > MG_WG_MAX_PEERS)
+		return mg_error_set(err, EINVAL, "peers", "too many peers (at most %u)",
+				    MG_WG_MAX_PEERS);
+	for (unsigned int i = 0; i < s->npeers; i++) {
+		const struct mg_wg_peer_spec *p = &s->peers[i];
+
+		snprintf(f, sizeof(f), "peers[%u].public_key", i);
+		if (key_is_zero(p->public_key))
+			return mg_error_set(err, EINVAL, f, "a peer needs a public key");
+		for (unsigned int j = 0; j < i; j++)
+			if (memcmp(s->peers[j].public_key, p->public_key, MG_WG_KEY_BYTES) == 0)
+				return mg_error_set(err, EEXIST, f, "the same key as peers[%u]", j);
+		snprintf(f, sizeof(f), "peers[%u].endpoint", i);
+		if (p->endpoint.family != 0 && p->endpoint_port == 0)
+			return mg_error_set(err, EINVAL, f, "needs a port");
+		snprintf(f, sizeof(f), "peers[%u].allowed_ips", i);
+		if (p->nallowed > MG_WG_MAX_ALLOWED)
+			return mg_error_set(err, EINVAL, f, "at most %u", MG_WG_MAX_ALLOWED);
+		for (unsigned int a = 0; a < p->nallowed; a++) {
+			struct mg_prefix pa = p->allowed[a];
+
+			mg_prefix_mask(&pa);
+			/* The same prefix for two peers: `wg` would move it silently; refuse. */
+			for (unsigned int j = 0; j <= i; j++)
+				for (unsigned int k = 0; k < s->peers[j].nallowed; k++) {
+					struct mg_prefix pb = s->peers[j].allowed[k];
+
+					if (j == i && k >= a)
+						break;
+					mg_prefix_mask(&pb);
+					if (pb.len == pa.len && mg_ip_equal(&pa.addr, &pb.addr))
+						return mg_error_set(err, EEXIST, f,
+								    "%s is already allowed for peers[%u]",
+								    mg_prefix_fmt(&pa, b, sizeof(b)), j);
+				}
+		}
+	}
+	return 0;
+}
+
+int
+mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error *err)
+{
+	const struct mg_network *net, *under;
+	struct mg_iface *ifc;
+	uint16_t mtu = s->mtu ? s->mtu : MG_WG_MTU_DEFAULT;
+	int rc;
+
+	if (!mg_name_valid(s->name) || strchr(s->name, '.') != NULL)
+		return mg_error_set(err, EINVAL, "name",
+				    "invalid interface name '%s': use 1-31 of A-Z a-z 0-9 _ - :",
+				    s->name);
+	if (iface_name_taken(m, s->name))
+		return mg_error_set(err, EEXIST, "name", "interface '%s' already exists", s->name);
+	net = resolve_network(m, s->network, "network", err);
+	if (net == NULL)
+		return -err->code;
+	under = s->underlay[0] ? resolve_network(m, s->underlay, "underlay", err) : net;
+	if (under == NULL)
+		return -err->code;
+	if (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX)
+		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", mtu,
+				    MG_MTU_MIN, MG_MTU_MAX);
+	if (s->listen_port == 0)
+		return mg_error_set(err, EINVAL, "listen_port", "a listen port (1-65535) is required");
+	if (key_is_zero(s->private_key))
+		return mg_error_set(err, EINVAL, "private_key", "a private key is required");
+	for (unsigned int i = 0; i < m->iface_end; i++)
+		if (m->ifaces[i].used && m->ifaces[i].wg != NULL &&
+		    m->ifaces[i].wg->listen_port == s->listen_port)
+			return mg_error_set(err, EEXIST, "listen_port",
+					    "port %u is already used by WireGuard interface '%s'",
+					    s->listen_port, m->ifaces[i].name);
+	rc = wg_peers_check(s, err);
+	if (rc < 0)
+		return rc;
+	ifc = iface_alloc(m);
+	if (ifc == NULL)
+		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+				    MG_MODEL_MAX_IFACES);
+	ifc->wg = calloc(1, sizeof(*ifc->wg));
+	if (ifc->wg == NULL || mg_wg_spec_copy(ifc->wg, s) < 0) {
+		free(ifc->wg);
+		ifc->wg = NULL;
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	}
+	ifc->kind = MG_IFACE_WG;
+	mg_strlcpy(ifc->name, s->name, sizeof(ifc->name));
+	mg_strlcpy(ifc->wg->network, net->spec.name, sizeof(ifc->wg->network));
+	mg_strlcpy(ifc->wg->underlay, under->spec.name, sizeof(ifc->wg->underlay));
+	ifc->wg->mtu = mtu;
+	ifc->port = UINT16_MAX;
+	ifc->network = net->id;
+	ifc->underlay = under->id;
+	ifc->mtu = mtu;
+	/* No MAC: the link-local address forwarding control derives from the zero MAC. */
+	mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
+	if (m->be != NULL && m->be->wg_add != NULL) {
+		rc = m->be->wg_add(m->be->ctx, ifc, err);
+		if (rc < 0) {
+			mg_wg_spec_free(ifc->wg);
+			free(ifc->wg);
+			ifc->wg = NULL;
+			return rc;
+		}
+	}
+	ifc->used = true;
+	m->nets[net->id].nifaces++;
+	return 0;
+}
+
+int
+mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
+{
+	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, name);
+
+	if (ifc == NULL || ifc->kind != MG_IFACE_WG)
+		return mg_error_set(err, ENOENT, "name", "no WireGuard interface named '%s'", name);
+	if (ifc->nroutes > 0)
+		return mg_error_set(err, EBUSY, "name",
+				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
+				    ifc->nroutes);
+	iface_addrs_clear(m, ifc);
+	if (m->be != NULL && m->be->wg_del != NULL)
+		m->be->wg_del(m->be->ctx, ifc);
+	m->nets[ifc->network].nifaces--;
+	mg_wg_spec_free(ifc->wg);
+	free(ifc->wg);
+	ifc->wg = NULL;
+	ifc->used = false;
+	return 0;
+}
+
+/* ---- for the model's other files (model_priv.h) ------------------------------------ */
+
+struct mg_esp_tunnel **
+model_esp_slot(struct mg_model *m)
+{
+	return &m->esp;
+}
+
+const struct mg_model_backend *
+model_backend(const struct mg_model *m)
+{
+	return m->be;
+}
+
+struct mg_iface *
+model_iface_alloc(struct mg_model *m)
+{
+	return iface_alloc(m);
+}
+
+struct mg_iface *
+model_iface(struct mg_model *m, uint16_t id)
+{
+	return &m->ifaces[id];
+}
+
+const struct mg_network *
+model_resolve_network(const struct mg_model *m, const char *name, const char *field,
+		      struct mg_error *err)
+{
+	return resolve_network(m, name, field, err);
+}
+
+const struct mg_iface *
+model_iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
+{
+	return iface_owning(m, net, ip);
+}
+
+void
+model_iface_release(struct mg_model *m, struct mg_iface *ifc)
+{
+	iface_addrs_clear(m, ifc);
+	m->nets[ifc->network].nifaces--;
+	ifc->used = false;
+}
+
+void
+model_iface_commit(struct mg_model *m, struct mg_iface *ifc)
+{
+	ifc->used = true;
+	m->nets[ifc->network].nifaces++;
 }

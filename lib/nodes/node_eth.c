@@ -139,6 +139,16 @@ ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
 	return ETH_NEXT_IP6;
 }
 
+/* A packet for ipX-lookup goes through ipX-classify first when its network has rules. */
+static __rte_always_inline uint16_t
+eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigned int fam)
+{
+	if (likely(next == ETH_NEXT_IP4 + fam) &&
+	    __atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL)
+		return (uint16_t)(ETH_NEXT_CLS4 + fam);
+	return next;
+}
+
 static __rte_always_inline uint16_t
 eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct rte_mbuf *m)
@@ -149,6 +159,7 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct mg_eth_info ei;
 	enum mg_drop why;
 
+	md->flags = 0;
 	if (unlikely(m->nb_segs != 1)) {
 		st->rx_bytes[m->port] += m->pkt_len;
 		md->rx_if = MG_IF_NONE;
@@ -179,16 +190,17 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 		return ETH_NEXT_DROP;
 	}
 	md->net = ifc->net;
-	md->flags = 0;
 	if (likely(ei.type == MG_ETH_IPV4_BE)) {
 		rte_pktmbuf_adj(m, ei.l2_len);
-		return ip4_input(dp, st, m, md);
+		md->flags = MG_META_L3;
+		return eth_cls(dp, md, ip4_input(dp, st, m, md), 0);
 	}
 	/* ND and ARP handling on the main lcore read the frame's MACs. */
 	m->l2_len = ei.l2_len;
 	if (ei.type == MG_ETH_IPV6_BE) {
 		rte_pktmbuf_adj(m, ei.l2_len);
-		return ip6_input(dp, st, m, md, ifc);
+		md->flags = MG_META_L3;
+		return eth_cls(dp, md, ip6_input(dp, st, m, md, ifc), 1);
 	}
 	if (ei.type == MG_ETH_ARP_BE) {
 		md->punt = MG_PUNT_ARP;
@@ -233,12 +245,14 @@ static struct rte_node_register eth_input_node = {
 	.name = "eth-input",
 	.process = eth_input_process,
 	.init = mg_node_init,
-	.nb_edges = 4,
+	.nb_edges = 6,
 	.next_nodes = {
 		[ETH_NEXT_IP4] = "ip4-lookup",
 		[ETH_NEXT_IP6] = "ip6-lookup",
 		[ETH_NEXT_PUNT] = "punt",
 		[ETH_NEXT_DROP] = "drop",
+		[ETH_NEXT_CLS4] = "ip4-classify",
+		[ETH_NEXT_CLS6] = "ip6-classify",
 	},
 };
 RTE_NODE_REGISTER(eth_input_node);

@@ -92,6 +92,7 @@ ip4_frag_process(struct rte_graph *graph, struct rte_node *node, void **objs, ui
 			fh->hdr_checksum = mg_inet_cksum(fh, h);
 			f->port = rw->port;
 			*mg_meta(f) = *mg_meta(m);
+			mg_meta(f)->flags &= (uint8_t)~MG_META_L3;
 			c->w->ifc[rw->ifindex].tx_pkts++;
 			c->w->ifc[rw->ifindex].tx_bytes += f->pkt_len;
 			rte_node_enqueue_x1(graph, node, FRAG_NEXT_TX, f);

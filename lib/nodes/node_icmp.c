@@ -112,6 +112,7 @@ ip4_icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, ui
 				c->w->stats->drops[mg_meta(m)->drop]++;
 				nexts[i] = ICMP_NEXT_LOOKUP;
 			} else {
+				mg_meta(m)->flags |= MG_META_ICMP_SEEN;
 				nexts[i] = ICMP_NEXT_DROP;
 			}
 		}
@@ -205,6 +206,7 @@ ip6_icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, ui
 				c->w->stats->drops[mg_meta(m)->drop]++;
 				nexts[i] = ICMP_NEXT_LOOKUP;
 			} else {
+				mg_meta(m)->flags |= MG_META_ICMP_SEEN;
 				nexts[i] = ICMP_NEXT_DROP;
 			}
 		}

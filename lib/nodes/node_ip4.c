@@ -7,6 +7,8 @@
  */
 #include <rte_fib.h>
 
+#include <rte_udp.h>
+
 #include "nodes_priv.h"
 
 /* The rewrite of a packet to a neighbor adjacency. */
@@ -49,6 +51,7 @@ ip4_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	if (likely(transit))
 		mg_ip4_ttl_dec(ip);
 	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+	md->flags &= (uint8_t)~MG_META_L3;
 	if (unlikely(eth == NULL)) {
 		md->drop = MG_DROP_NO_MBUF;
 		return LK_NEXT_DROP;
@@ -62,6 +65,36 @@ ip4_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	return LK_NEXT_TX;
 }
 
+/*
+ * Into a WireGuard interface: TTL and the tunnel's MTU (DF set: fragmentation
+ * needed; DF clear: the outer packet is fragmented instead), then wg-output.
+ */
+static inline uint16_t
+ip4_to_wg(const struct mg_dp *dp, const struct mg_adj *a, struct rte_mbuf *m, struct mg_meta *md)
+{
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	const struct mg_dp_iface *ifc = mg_dp_iface(dp, a->ifindex);
+	const int transit = !(md->flags & MG_META_LOCAL);
+
+	if (unlikely(ifc == NULL)) {
+		md->drop = MG_DROP_PORT_DOWN;
+		return LK_NEXT_DROP;
+	}
+	if (unlikely(transit && ip->time_to_live <= 1)) {
+		mg_set_icmp(m, MG_DROP_IP4_TTL, MG_ICMP4_TIME_EXCEEDED, MG_ICMP4_TTL_EXCEEDED, 0);
+		return LK_NEXT_ICMP;
+	}
+	if (unlikely(rte_be_to_cpu_16(ip->total_length) > ifc->mtu &&
+		     (ip->fragment_offset & MG_IP4_DF_BE))) {
+		mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP4_DEST_UNREACH,
+			    MG_ICMP4_UNREACH_FRAG_NEEDED, ifc->mtu);
+		return LK_NEXT_ICMP;
+	}
+	if (likely(transit))
+		mg_ip4_ttl_dec(ip);
+	return LK_NEXT_WG;
+}
+
 /* ---- ip4-lookup ---------------------------------------------------------------- */
 
 /* Where an adjacency sends a packet; sets the drop reason / ICMP fields. */
@@ -70,14 +103,26 @@ lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
+
+	/* A service picked the next hop (lib/svc/node_svc.c): the FIB said "service". */
+	if (unlikely(md->flags & MG_META_NEXTHOP)) {
+		adj = md->adj;
+		md->flags &= (uint8_t)~MG_META_NEXTHOP;
+	}
 	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
 		return ip4_rewrite_one(ifcs, a, m, md);
 	switch (a->type) {
+	case MG_ADJ_WG:
+		return ip4_to_wg(dp, a, m, md);
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
+	case MG_ADJ_SERVICE:
+		return LK_NEXT_SVC;
+	case MG_ADJ_ESP:
+		return mg_esp_tunnel_next(dp, m, md, a, true);
 	case MG_ADJ_GLEAN:
 		md->punt = MG_PUNT_GLEAN;
 		return LK_NEXT_PUNT;
@@ -147,14 +192,17 @@ static struct rte_node_register ip4_lookup_node = {
 	.name = "ip4-lookup",
 	.process = ip4_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 6,
+	.nb_edges = 9,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip4-local",
 		[LK_NEXT_PUNT] = "punt",
 		[LK_NEXT_ICMP] = "ip4-icmp-error",
 		[LK_NEXT_DROP] = "drop",
+		[LK_NEXT_ESP] = "esp-output",
 		[LK_NEXT_FRAG] = "ip4-frag",
+		[LK_NEXT_SVC] = "service",
+		[LK_NEXT_WG] = "wg-output",
 	},
 };
 RTE_NODE_REGISTER(ip4_lookup_node);
@@ -162,7 +210,7 @@ RTE_NODE_REGISTER(ip4_lookup_node);
 /* ---- ip4-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip4_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint32_t hlen = (ip->version_ihl & 0xf) * 4u;
@@ -174,6 +222,12 @@ ip4_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
 		mg_set_drop(m, MG_DROP_LOCAL_FRAG);
 		return LOC_NEXT_DROP;
 	}
+	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
+	if (esp && (ip->next_proto_id == MG_IPPROTO_ESP ||
+		    (ip->next_proto_id == MG_IPPROTO_UDP && tot >= hlen + 8 &&
+		     ((const struct rte_udp_hdr *)((uint8_t *)ip + hlen))->dst_port ==
+			     RTE_BE16(MG_ESP_NATT_PORT))))
+		return LOC_NEXT_ESP;
 	if (ip->next_proto_id == MG_IPPROTO_ICMP && tot >= hlen + sizeof(*icmp)) {
 		icmp = (struct mg_icmp *)((uint8_t *)ip + hlen);
 		if (icmp->type != MG_ICMP4_ECHO_REQUEST || icmp->code != 0 ||
@@ -196,6 +250,10 @@ ip4_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
 		return LOC_NEXT_LOOKUP;
 	}
 	if (ip->next_proto_id == MG_IPPROTO_UDP) {
+		const struct rte_udp_hdr *udp = (const struct rte_udp_hdr *)((uint8_t *)ip + hlen);
+
+		if (tot >= hlen + sizeof(*udp) && mg_wg_port_listened(dp, udp->dst_port))
+			return LOC_NEXT_WG;
 		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_PORT, 0);
 		return LOC_NEXT_ICMP;
 	}
@@ -212,13 +270,14 @@ static uint16_t
 ip4_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
 {
 	struct mg_node_ctx *c = mg_ctx(node);
+	const bool esp = __atomic_load_n(&c->dp->esp, __ATOMIC_RELAXED) != NULL;
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip4_local_one(c->w->stats, objs[base + i]);
+			nexts[i] = ip4_local_one(c->dp, c->w->stats, objs[base + i], esp);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -228,11 +287,13 @@ static struct rte_node_register ip4_local_node = {
 	.name = "ip4-local",
 	.process = ip4_local_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 5,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip4-lookup",
 		[LOC_NEXT_ICMP] = "ip4-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
+		[LOC_NEXT_WG] = "wg-input",
+		[LOC_NEXT_ESP] = "esp-input",
 	},
 };
 RTE_NODE_REGISTER(ip4_local_node);

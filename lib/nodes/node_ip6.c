@@ -6,6 +6,8 @@
  */
 #include <rte_fib6.h>
 
+#include <rte_udp.h>
+
 #include "nodes_priv.h"
 
 /* The rewrite of a packet to a neighbor adjacency. */
@@ -41,6 +43,7 @@ ip6_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	if (likely(transit))
 		ip6->hop_limits--;
 	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+	md->flags &= (uint8_t)~MG_META_L3;
 	if (unlikely(eth == NULL)) {
 		md->drop = MG_DROP_NO_MBUF;
 		return LK_NEXT_DROP;
@@ -54,6 +57,32 @@ ip6_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	return LK_NEXT_TX;
 }
 
+/* Into a WireGuard interface: hop limit and the tunnel's MTU, then wg-output. */
+static inline uint16_t
+ip6_to_wg(const struct mg_dp *dp, const struct mg_adj *a, struct rte_mbuf *m, struct mg_meta *md)
+{
+	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+	const struct mg_dp_iface *ifc = mg_dp_iface(dp, a->ifindex);
+	const int transit = !(md->flags & MG_META_LOCAL);
+
+	if (unlikely(ifc == NULL)) {
+		md->drop = MG_DROP_PORT_DOWN;
+		return LK_NEXT_DROP;
+	}
+	if (unlikely(transit && ip6->hop_limits <= 1)) {
+		mg_set_icmp(m, MG_DROP_IP6_HOP_LIMIT, MG_ICMP6_TIME_EXCEEDED,
+			    MG_ICMP6_HOPLIMIT_EXCEEDED, 0);
+		return LK_NEXT_ICMP;
+	}
+	if (unlikely(m->pkt_len > ifc->mtu)) {
+		mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP6_PACKET_TOO_BIG, 0, ifc->mtu);
+		return LK_NEXT_ICMP;
+	}
+	if (likely(transit))
+		ip6->hop_limits--;
+	return LK_NEXT_WG;
+}
+
 /* ---- ip6-lookup ---------------------------------------------------------------- */
 
 static inline uint16_t
@@ -61,14 +90,26 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
+
+	/* A service picked the next hop (lib/svc/node_svc.c): the FIB said "service". */
+	if (unlikely(md->flags & MG_META_NEXTHOP)) {
+		adj = md->adj;
+		md->flags &= (uint8_t)~MG_META_NEXTHOP;
+	}
 	const struct mg_adj *a = &dp->adj[adj];
 
 	md->adj = adj;
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
 		return ip6_rewrite_one(ifcs, a, m, md);
 	switch (a->type) {
+	case MG_ADJ_WG:
+		return ip6_to_wg(dp, a, m, md);
 	case MG_ADJ_LOCAL:
 		return LK_NEXT_LOCAL;
+	case MG_ADJ_SERVICE:
+		return LK_NEXT_SVC;
+	case MG_ADJ_ESP:
+		return mg_esp_tunnel_next(dp, m, md, a, false);
 	case MG_ADJ_GLEAN:
 		md->punt = MG_PUNT_GLEAN;
 		return LK_NEXT_PUNT;
@@ -136,13 +177,17 @@ static struct rte_node_register ip6_lookup_node = {
 	.name = "ip6-lookup",
 	.process = ip6_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = 9,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip6-local",
 		[LK_NEXT_PUNT] = "punt",
 		[LK_NEXT_ICMP] = "ip6-icmp-error",
 		[LK_NEXT_DROP] = "drop",
+		[LK_NEXT_FRAG] = "drop", /* unused: routers do not fragment IPv6 */
+		[LK_NEXT_SVC] = "service",
+		[LK_NEXT_WG] = "wg-output",
+		[LK_NEXT_ESP] = "esp-output",
 	},
 };
 RTE_NODE_REGISTER(ip6_lookup_node);
@@ -150,7 +195,7 @@ RTE_NODE_REGISTER(ip6_lookup_node);
 /* ---- ip6-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip6_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
+ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp)
 {
 	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
 	uint32_t plen = rte_be_to_cpu_16(ip6->payload_len);
@@ -181,7 +226,16 @@ ip6_local_one(struct mg_lcore_stats *st, struct rte_mbuf *m)
 		mg_meta(m)->flags |= MG_META_LOCAL;
 		return LOC_NEXT_LOOKUP;
 	}
+	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
+	if (esp && (proto == MG_IPPROTO_ESP ||
+		    (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
+		     ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port ==
+			     RTE_BE16(MG_ESP_NATT_PORT))))
+		return LOC_NEXT_ESP;
 	if (proto == MG_IPPROTO_UDP) {
+		if (l4off == MG_IP6_HLEN && plen >= sizeof(struct rte_udp_hdr) &&
+		    mg_wg_port_listened(dp, ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port))
+			return LOC_NEXT_WG;
 		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_PORT, 0);
 		return LOC_NEXT_ICMP;
 	}
@@ -193,13 +247,14 @@ static uint16_t
 ip6_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
 {
 	struct mg_node_ctx *c = mg_ctx(node);
+	const bool esp = __atomic_load_n(&c->dp->esp, __ATOMIC_RELAXED) != NULL;
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip6_local_one(c->w->stats, objs[base + i]);
+			nexts[i] = ip6_local_one(c->dp, c->w->stats, objs[base + i], esp);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -209,11 +264,13 @@ static struct rte_node_register ip6_local_node = {
 	.name = "ip6-local",
 	.process = ip6_local_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 5,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip6-lookup",
 		[LOC_NEXT_ICMP] = "ip6-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
+		[LOC_NEXT_WG] = "wg-input",
+		[LOC_NEXT_ESP] = "esp-input",
 	},
 };
 RTE_NODE_REGISTER(ip6_local_node);

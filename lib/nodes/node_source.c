@@ -60,12 +60,15 @@ inject_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint
 
 		switch (md->punt) {
 		case MG_INJECT_TX:
+			md->flags &= (uint8_t)~MG_META_L3;
 			nexts[i] = INJ_NEXT_TX;
 			break;
 		case MG_INJECT_IP4:
+			md->flags |= MG_META_L3;
 			nexts[i] = INJ_NEXT_IP4;
 			break;
 		case MG_INJECT_IP6:
+			md->flags |= MG_META_L3;
 			nexts[i] = INJ_NEXT_IP6;
 			break;
 		default:

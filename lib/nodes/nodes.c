@@ -13,6 +13,9 @@
 const char *const mg_node_names[] = {
 	"port-rx", "inject", "eth-input", "ip4-lookup", "ip6-lookup", "ip4-local", "ip6-local",
 	"ip4-icmp-error", "ip6-icmp-error", "ip4-frag", "punt", "port-tx", "drop",
+	"ip4-classify", "ip6-classify", "service",
+	"wg-input", "wg-output",
+	"esp-output", "esp-input", "esp-handoff",
 };
 const unsigned int mg_node_count = RTE_DIM(mg_node_names);
 

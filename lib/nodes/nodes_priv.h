@@ -6,6 +6,7 @@
 #include <rte_graph_worker.h>
 #include <rte_mbuf.h>
 #include <rte_prefetch.h>
+#include <rte_udp.h>
 
 #include "mg_dp.h"
 #include "mg_proto.h"
@@ -28,9 +29,12 @@ int mg_node_init(const struct rte_graph *graph, struct rte_node *node);
 /* Next-node indices of each node; the edge lists in the registrations follow them. */
 enum { RX_NEXT_ETH = 0 };
 enum { INJ_NEXT_TX = 0, INJ_NEXT_IP4, INJ_NEXT_IP6, INJ_NEXT_DROP };
-enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP };
-enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG };
-enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP };
+enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP, ETH_NEXT_CLS4,
+       ETH_NEXT_CLS6 };
+enum { CLS_NEXT_LOOKUP = 0, CLS_NEXT_DROP };
+enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG,
+       LK_NEXT_SVC, LK_NEXT_WG, LK_NEXT_ESP };
+enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP, LOC_NEXT_WG, LOC_NEXT_ESP };
 enum { ICMP_NEXT_LOOKUP = 0, ICMP_NEXT_DROP };
 enum { FRAG_NEXT_TX = 0, FRAG_NEXT_DROP };
 enum { PUNT_NEXT_DROP = 0 };
@@ -55,6 +59,56 @@ mg_set_icmp(struct rte_mbuf *m, enum mg_drop reason, uint8_t type, uint8_t code,
 	md->icmp_code = code;
 	md->mtu = mtu;
 }
+
+/*
+ * Into an ESP tunnel (adjacency MG_ADJ_ESP): TTL / hop limit and the
+ * tunnel's MTU as for any egress interface, then esp-output. An IPv4 packet
+ * over the MTU with DF clear goes in whole: its ESP packet is fragmented
+ * on the underlay (RFC 4459 post-fragmentation).
+ */
+static inline uint16_t
+mg_esp_tunnel_next(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *md,
+		   const struct mg_adj *a, bool v4)
+{
+	const struct mg_dp_iface *ifc = mg_dp_iface(dp, a->ifindex);
+	const int transit = !(md->flags & MG_META_LOCAL);
+	uint16_t mtu = ifc != NULL ? ifc->mtu : 0;
+
+	if (v4) {
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+
+		if (unlikely(transit && ip->time_to_live <= 1)) {
+			mg_set_icmp(m, MG_DROP_IP4_TTL, MG_ICMP4_TIME_EXCEEDED,
+				    MG_ICMP4_TTL_EXCEEDED, 0);
+			return LK_NEXT_ICMP;
+		}
+		if (unlikely(rte_be_to_cpu_16(ip->total_length) > mtu &&
+			     (ip->fragment_offset & MG_IP4_DF_BE))) {
+			mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP4_DEST_UNREACH,
+				    MG_ICMP4_UNREACH_FRAG_NEEDED, mtu);
+			return LK_NEXT_ICMP;
+		}
+		if (likely(transit))
+			mg_ip4_ttl_dec(ip);
+	} else {
+		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+
+		if (unlikely(transit && ip6->hop_limits <= 1)) {
+			mg_set_icmp(m, MG_DROP_IP6_HOP_LIMIT, MG_ICMP6_TIME_EXCEEDED,
+				    MG_ICMP6_HOPLIMIT_EXCEEDED, 0);
+			return LK_NEXT_ICMP;
+		}
+		if (unlikely(m->pkt_len > mtu)) {
+			mg_set_icmp(m, MG_DROP_MTU_EXCEEDED, MG_ICMP6_PACKET_TOO_BIG, 0, mtu);
+			return LK_NEXT_ICMP;
+		}
+		if (likely(transit))
+			ip6->hop_limits--;
+	}
+	return LK_NEXT_ESP;
+}
+
+#define MG_ESP_NATT_PORT 4500 /**< UDP-encapsulated ESP (RFC 3948) goes to esp-input. */
 
 #define MG_MAX_EDGES 8 /**< Most next nodes any meshgate node has. */
 
@@ -105,6 +159,15 @@ mg_prefetch(void **o, uint16_t i, uint16_t n)
 		rte_prefetch0(o[i + 8]);
 	if (likely(i + 4 < n))
 		rte_prefetch0(rte_pktmbuf_mtod((struct rte_mbuf *)o[i + 4], void *));
+}
+
+/** True if a WireGuard interface listens on UDP port @p port_be (network order). */
+static inline bool
+mg_wg_port_listened(const struct mg_dp *dp, rte_be16_t port_be)
+{
+	uint16_t p = rte_be_to_cpu_16(port_be);
+
+	return (__atomic_load_n(&dp->wg_ports[p >> 6], __ATOMIC_RELAXED) >> (p & 63)) & 1;
 }
 
 /** Largest vector a node handles in one pass of its local arrays. */

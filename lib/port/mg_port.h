@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_ether.h>
 
@@ -46,11 +47,56 @@ struct mg_port_info {
 
 /**
  * Turn a configured device string into DPDK devargs: a PCI address is
- * normalised to DDDD:BB:DD.F, "env:PCIDEVICE_X[#n]" reads the n-th
- * (default first) address of that variable, as the SR-IOV device plugin
- * sets it, and a vdev string is kept. Returns 0 or -errno with @p err set.
+ * normalised to DDDD:BB:DD.F, "env:PCIDEVICE_X[#n]" and "k8s:ATTACHMENT" are
+ * discovered (mg_port_discover_env(), mg_port_discover_k8s()), and a vdev
+ * string is kept. Returns 0 or -errno with @p err set.
  */
 int mg_port_resolve_device(const char *device, char *out, size_t size, struct mg_error *err);
+
+/* ---- device discovery in a Kubernetes pod (discover.c) ---- */
+
+/** Where the downward API's metadata.annotations file is, unless overridden. */
+#define MG_PODINFO_ANNOTATIONS "/etc/podinfo/annotations"
+
+/** Normalise a PCI address (BB:DD.F or DDDD:BB:DD.F) to DDDD:BB:DD.F; -EINVAL if not one. */
+int mg_port_pci_normalise(const char *in, char *out, size_t size);
+
+/**
+ * "PCIDEVICE_X[#n]" (after "env:"): the n-th (default first) PCI address the
+ * SR-IOV device plugin listed in PCIDEVICE_X. When PCIDEVICE_X_INFO (the
+ * plugin's JSON object keyed by PCI address) is set too, both must name the
+ * same devices; with only the JSON, its addresses in ascending order are the
+ * list. Errors name the variable; the code is ENOENT only when neither
+ * variable is set (not in the pod).
+ */
+int mg_port_discover_env(const char *spec, char *out, size_t size, struct mg_error *err);
+
+/**
+ * "[NAMESPACE/]NAME[@INTERFACE]" (after "k8s:"): the device-info.pci.pci-address
+ * of the Multus attachment of that name (any namespace when none is given)
+ * in the k8s.v1.cni.cncf.io/network-status annotation, read from the
+ * downward API file $MESHGATE_PODINFO_ANNOTATIONS, default
+ * MG_PODINFO_ANNOTATIONS. Errors name the file, annotation and attachment;
+ * the code is ENOENT only when the file does not exist (not in the pod).
+ */
+int mg_port_discover_k8s(const char *spec, char *out, size_t size, struct mg_error *err);
+
+/** A configured port, for mg_port_devices_check(). */
+struct mg_port_devref {
+	const char *name;           /**< Port name. */
+	const char *device;         /**< Its device as configured. */
+	const char *origin;         /**< FILE:LINE where it was declared. */
+};
+
+/**
+ * Resolve the devices of @p n ports and check that no two are one PCI
+ * device. Each problem goes to @p out as "ORIGIN: ports[NAME].device:
+ * MESSAGE". With @p lenient (meshgate --check), a discovery source that does
+ * not exist here (ENOENT: not in the pod) is printed as a warning and not
+ * counted. Returns the number of errors.
+ */
+unsigned int mg_port_devices_check(const struct mg_port_devref *ports, unsigned int n,
+				   bool lenient, FILE *out);
 
 /** True if @p devargs names a PCI device. */
 bool mg_port_is_pci(const char *devargs);

@@ -31,56 +31,14 @@ mg_port_is_pci(const char *d)
 	return sscanf(d, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) == 4 && d[n] == '\0';
 }
 
-static int
-normalise_pci(const char *in, char *out, size_t size)
-{
-	unsigned int dom = 0, bus, dev, fn;
-	int n = 0;
-
-	if (sscanf(in, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &n) == 4 && in[n] == '\0')
-		;
-	else if ((n = 0, sscanf(in, "%2x:%2x.%1x%n", &bus, &dev, &fn, &n)) == 3 && in[n] == '\0')
-		dom = 0;
-	else
-		return -EINVAL;
-	snprintf(out, size, "%04x:%02x:%02x.%x", dom, bus, dev, fn);
-	return 0;
-}
-
 int
 mg_port_resolve_device(const char *device, char *out, size_t size, struct mg_error *err)
 {
-	if (strncmp(device, "env:", 4) == 0) {
-		char var[128], list[1024];
-		const char *hash = strchr(device, '#'), *val;
-		unsigned long idx = hash ? strtoul(hash + 1, NULL, 10) : 0;
-		size_t len = hash ? (size_t)(hash - device - 4) : strlen(device + 4);
-		char *save, *tok;
-		unsigned long i = 0;
-
-		if (len >= sizeof(var))
-			return mg_error_set(err, EINVAL, "device", "variable name too long");
-		memcpy(var, device + 4, len);
-		var[len] = '\0';
-		val = getenv(var);
-		if (val == NULL || *val == '\0')
-			return mg_error_set(err, ENOENT, "device",
-					    "environment variable %s is not set (does the pod "
-					    "request the SR-IOV resource?)", var);
-		mg_strlcpy(list, val, sizeof(list));
-		for (tok = strtok_r(list, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save), i++) {
-			if (i != idx)
-				continue;
-			if (normalise_pci(tok, out, size) < 0)
-				return mg_error_set(err, EINVAL, "device",
-						    "%s holds '%s', which is not a PCI address", var,
-						    tok);
-			return 0;
-		}
-		return mg_error_set(err, ENOENT, "device",
-				    "%s lists %lu device(s); entry #%lu does not exist", var, i, idx);
-	}
-	if (normalise_pci(device, out, size) == 0)
+	if (strncmp(device, "env:", 4) == 0)
+		return mg_port_discover_env(device + 4, out, size, err);
+	if (strncmp(device, "k8s:", 4) == 0)
+		return mg_port_discover_k8s(device + 4, out, size, err);
+	if (mg_port_pci_normalise(device, out, size) == 0)
 		return 0;
 	mg_strlcpy(out, device, size);
 	return 0;

@@ -81,6 +81,14 @@ void mg_stats_last(struct mg_stats *out);
 void mg_stats_print(FILE *f, const struct mg_stats *s);
 /** Write a snapshot as one JSON object (ports, nodes, drops, gateway). */
 void mg_stats_write_json(FILE *f, const struct mg_stats *s);
+/**
+ * Optional writer of more members of the JSON object (each starting with
+ * ",\n  \"key\": "), called by mg_stats_write_json before it closes the
+ * object, on the thread that writes (the main lcore). NULL: none.
+ */
+typedef void (*mg_stats_json_extra_t)(FILE *f, void *arg);
+void mg_stats_set_json_extra(mg_stats_json_extra_t fn, void *arg);
+
 /** Register the /meshgate/... telemetry commands. */
 int mg_stats_telemetry_register(void);
 

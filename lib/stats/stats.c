@@ -179,6 +179,9 @@ mg_stats_print(FILE *f, const struct mg_stats *s)
 
 /* ---- JSON ------------------------------------------------------------------------- */
 
+static mg_stats_json_extra_t json_extra;
+static void *json_extra_arg;
+
 void
 mg_stats_write_json(FILE *f, const struct mg_stats *s)
 {
@@ -220,11 +223,21 @@ mg_stats_write_json(FILE *f, const struct mg_stats *s)
 		", \"ip4_fragmented\": %" PRIu64 ", \"ip6_fragments\": %" PRIu64 ", \"arp_rx\": %" PRIu64
 		", \"arp_tx\": %" PRIu64 ", \"nd_rx\": %" PRIu64 ", \"nd_tx\": %" PRIu64
 		", \"held_released\": %" PRIu64 ", \"fib_retries\": %" PRIu64 ", \"idle_sleeps\": %" PRIu64 ", \"idle_wakeups\": %" PRIu64
-		", \"neighbors\": %u, \"adjacencies\": %u, \"mbufs_free\": %u, \"mbufs_total\": %u}\n}\n",
+		", \"neighbors\": %u, \"adjacencies\": %u, \"mbufs_free\": %u, \"mbufs_total\": %u}",
 		s->workers, s->drops_total, g->punted, g->injected, g->icmp_sent, g->icmp_ratelimited,
 		g->echo_replies, g->ip4_options, g->ip4_fragments, g->ip4_fragmented, g->ip6_fragments,
 		g->arp_rx, g->arp_tx, g->nd_rx, g->nd_tx, g->held_released, g->fib_retries,
 		g->idle_sleeps, g->idle_wakeups, s->neighbors, s->adjacencies, s->mbufs_free, s->mbufs_total);
+	if (json_extra != NULL)
+		json_extra(f, json_extra_arg);
+	fprintf(f, "\n}\n");
+}
+
+void
+mg_stats_set_json_extra(mg_stats_json_extra_t fn, void *arg)
+{
+	json_extra = fn;
+	json_extra_arg = arg;
 }
 
 /* ---- telemetry -------------------------------------------------------------------- */

@@ -18,6 +18,7 @@
 #include <rte_pause.h>
 #include <rte_rcu_qsbr.h>
 
+#include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_nodes.h"
 #include "mg_port.h"
@@ -147,13 +148,16 @@ intr_register(const struct mg_rxq_list *l)
  * kept apart so cycles per packet stays exact.
  */
 static inline void
-graph_walk(struct mg_worker *w)
+graph_walk(struct mg_worker *w, const struct mg_dp *dp)
 {
 	struct rte_graph *graph = w->graph;
 	const rte_graph_off_t *cir_start = graph->cir_start;
 	const rte_node_t mask = graph->cir_mask;
 	uint32_t head = graph->head;
 	const bool timed = (++w->walks & (MG_CYCLE_SAMPLE - 1)) == 0;
+	/* Captures: one load per walk; nothing else when none runs. */
+	const struct mg_cap_set *cap = __atomic_load_n(&dp->capture, __ATOMIC_ACQUIRE);
+	const uint64_t cap_nodes = cap != NULL ? mg_capture_node_mask(cap) : 0;
 
 	while (likely(head != graph->tail)) {
 		struct rte_node *node =
@@ -162,6 +166,9 @@ graph_walk(struct mg_worker *w)
 		uint16_t rc;
 
 		rte_prefetch0(objs);
+		if (unlikely(cap_nodes != 0) && node->id < 64 && (cap_nodes >> node->id & 1) &&
+		    node->idx != 0)
+			mg_capture_node(w, cap, node->id, objs, node->idx);
 		if (unlikely(timed)) {
 			uint64_t start = rte_rdtsc();
 
@@ -201,7 +208,7 @@ worker_main(void *arg)
 	W_LOG(INFO, "worker %u running on lcore %u\n", w->index, w->lcore);
 	while (!__atomic_load_n(&w->quit, __ATOMIC_RELAXED)) {
 		w->walk_pkts = 0;
-		graph_walk(w);
+		graph_walk(w, dp);
 		rte_rcu_qsbr_quiescent(dp->rcu, w->index);
 		if (likely(w->walk_pkts != 0)) {
 			idle = 0;
@@ -284,7 +291,8 @@ mg_workers_stop(struct mg_dp *dp)
 }
 
 int
-mg_workers_add_port(struct mg_dp *dp, uint16_t ethdev, uint16_t nb_rxq, bool rx_intr)
+mg_workers_add_port(struct mg_dp *dp, uint16_t ethdev, uint16_t nb_rxq, const uint16_t *owner,
+		    bool rx_intr)
 {
 	struct mg_rxq q[256];
 
@@ -296,7 +304,7 @@ mg_workers_add_port(struct mg_dp *dp, uint16_t ethdev, uint16_t nb_rxq, bool rx_
 		for (uint16_t i = 0; i < l->n && n < RTE_DIM(q); i++)
 			q[n++] = l->q[i];
 		for (uint16_t k = 0; k < nb_rxq; k++)
-			if (k % dp->nb_workers == w && n < RTE_DIM(q))
+			if ((owner ? owner[k] : k % dp->nb_workers) == w && n < RTE_DIM(q))
 				q[n++] = (struct mg_rxq){.port = ethdev, .queue = k};
 		if (mg_dp_worker_set_rxqs(dp, w, q, n) < 0)
 			return -ENOMEM;

@@ -51,6 +51,11 @@ neighbors:
   - {interface: b, ip: 10.0.2.2, mac: "02:00:00:00:0b:02"}
 routes:
   - {prefix: 198.51.100.0/24, via: 10.0.2.2}
+services:
+  - name: gtp
+    vips: [10.0.9.1]
+    endpoints:
+      - {name: e1, address: 10.0.2.2, weight: 95}
 """
 
 
@@ -256,7 +261,8 @@ def test_spec_is_well_formed():
 
 @pytest.fixture(scope="module")
 def mg(tmp_path_factory):
-    m = Meshgate(tmp_path_factory.mktemp("openapi"), CONFIG, name="oapi")
+    d = tmp_path_factory.mktemp("openapi")
+    m = Meshgate(d, CONFIG + f"control:\n  capture_dir: {d}/cap\n", name="oapi")
     m.start()
     try:
         yield m
@@ -306,7 +312,7 @@ class Api:
             h["Content-Type"] = "application/json"
         c.request(method, path, body=data, headers=h)
         r = c.getresponse()
-        text = r.read().decode()
+        text = r.read().decode(errors="replace")    # pcapng is binary
         c.close()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, text
 
@@ -660,6 +666,59 @@ def c_batch(api):
         assert api.call("POST", "/v1/batch", bad, valid_request=False)[0] == 400, bad
 
 
+def wg_key():
+    """A fresh X25519 private key and its public key, base64 (as wg genkey / pubkey)."""
+    import base64
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (Encoding, NoEncryption,
+                                                              PrivateFormat, PublicFormat)
+    k = X25519PrivateKey.generate()
+    raw = k.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
+    pub = k.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(raw).decode(), base64.b64encode(pub).decode()
+
+
+def wg_body(name="oa-wg", port=51999):
+    priv, _ = wg_key()
+    _, peer = wg_key()
+    return {"name": name, "listen_port": port, "private_key": priv, "ipv4": ["10.98.0.1/24"],
+            "peers": [{"public_key": peer, "endpoint": "10.0.2.2:51820",
+                       "allowed_ips": ["10.98.0.2/32"], "persistent_keepalive": 25}]}
+
+
+def c_create_wireguard(api):
+    body = wg_body()
+    st, w = api.call("POST", "/v1/wireguard", body)
+    assert st == 201 and w["name"] == "oa-wg" and w["peers"][0]["endpoint"] == "10.0.2.2:51820"
+    assert body["private_key"] not in json.dumps(w)
+    assert api.call("POST", "/v1/wireguard", dict(body, listen_port=51998))[0] == 409
+    assert api.call("POST", "/v1/wireguard", wg_body("oa-wg2", 51999))[0] == 409
+    assert api.call("POST", "/v1/wireguard", dict(wg_body("oa-wg3", 51997),
+                                                   network="nope"))[0] == 404
+    assert api.call("POST", "/v1/wireguard", dict(wg_body("oa-wg4", 51996), private_key="x"),
+                    valid_request=False)[0] == 400
+    ok(api.call("DELETE", "/v1/wireguard/oa-wg")[0])
+
+
+def c_get_wireguard(api):
+    api.call("POST", "/v1/wireguard", wg_body())
+    st, w = api.call("GET", "/v1/wireguard/oa-wg")
+    assert st == 200 and w["listen_port"] == 51999 and "private_key" not in w
+    st, ifc = api.call("GET", "/v1/interfaces/oa-wg")
+    assert st == 200 and ifc["kind"] == "wireguard" and "port" not in ifc
+    ok(api.call("DELETE", "/v1/wireguard/oa-wg")[0])
+    assert api.call("GET", "/v1/wireguard/oa-wg")[0] == 404
+
+
+def c_delete_wireguard(api):
+    api.call("POST", "/v1/wireguard", wg_body())
+    api.call("POST", "/v1/routes", {"prefix": "203.0.118.0/24", "interface": "oa-wg"})
+    assert api.call("DELETE", "/v1/wireguard/oa-wg")[0] == 409
+    ok(api.call("DELETE", "/v1/routes/default/203.0.118.0/24")[0])
+    assert api.call("DELETE", "/v1/wireguard/oa-wg")[0] == 204
+    assert api.call("DELETE", "/v1/wireguard/oa-wg")[0] == 404
+
+
 def c_stats(api):
     st, s = api.call("GET", "/v1/stats")
     assert st == 200 and {"a", "b"} <= set(s["ports"])
@@ -671,12 +730,220 @@ def c_metrics(api):
     assert st == 200 and 'meshgate_port_rx_packets_total{port="a"}' in text
     assert api.call("GET", "/metrics", token="Basic x")[0] == 401
 
+ESP_KEY = "00112233445566778899aabbccddeeff"
+ESP = {"name": "oatun", "local": "10.0.2.1", "remote": "10.0.2.9", "sas": [
+    {"direction": "out", "inner": "ipv4", "spi": 4097, "algorithm": "aes-gcm-128",
+     "key": ESP_KEY, "salt": "01020304", "lifetime": {"soft_packets": 10, "hard_packets": 20}},
+    {"direction": "in", "inner": "ipv4", "spi": 4098, "algorithm": "aes-gcm-128",
+     "key": ESP_KEY, "salt": "01020304"}]}
+
+
+def c_create_esp(api):
+    st, t = api.call("POST", "/v1/esp-tunnels", ESP)
+    assert st == 201 and {s["spi"] for s in t["sas"]} == {4097, 4098}
+    assert ESP_KEY not in json.dumps(t)
+    try:
+        assert api.call("POST", "/v1/esp-tunnels", ESP)[0] == 409
+        assert api.call("POST", "/v1/esp-tunnels", dict(ESP, name="x", local="10.0.2.77"))[0] == 400
+        assert api.call("POST", "/v1/esp-tunnels", dict(ESP, name="x", sas=[
+            dict(ESP["sas"][0], key="zz")]), valid_request=False)[0] == 400
+        assert api.call("POST", "/v1/esp-tunnels", dict(ESP, name="x", nope=1),
+                        valid_request=False)[0] == 400
+    finally:
+        ok(api.call("DELETE", "/v1/esp-tunnels/oatun")[0])
+
+
+def c_get_esp(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    try:
+        st, t = api.call("GET", "/v1/esp-tunnels/oatun")
+        assert st == 200 and t["mtu"] < 1500 and t["events"] == {"soft": 0, "hard": 0,
+                                                                   "retired": 0}
+        st, ts = api.call("GET", "/v1/esp-tunnels")
+        assert st == 200 and [x["name"] for x in ts] == ["oatun"]
+        _, ifs = api.call("GET", "/v1/interfaces")
+        assert {i["kind"] for i in ifs} == {"port", "esp"}
+        assert api.call("GET", "/v1/esp-tunnels/nope")[0] == 404
+        assert api.call("GET", "/v1/esp-tunnels", token="Bearer nope")[0] == 401
+    finally:
+        api.call("DELETE", "/v1/esp-tunnels/oatun")
+
+
+def c_delete_esp(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    api.call("POST", "/v1/routes", {"prefix": "10.88.0.0/16", "interface": "oatun"})
+    assert api.call("DELETE", "/v1/esp-tunnels/oatun")[0] == 409
+    api.call("DELETE", "/v1/routes/default/10.88.0.0/16")
+    assert api.call("DELETE", "/v1/esp-tunnels/oatun")[0] == 204
+    assert api.call("DELETE", "/v1/esp-tunnels/oatun")[0] == 404
+
+
+def c_rekey_esp(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    try:
+        new = dict(ESP["sas"][0], spi=8193, key="ff" * 16)
+        st, t = api.call("PUT", "/v1/esp-tunnels/oatun/sas", {"sas": [new]})
+        assert st == 200 and t["rekeys"] == 1 and {s["spi"] for s in t["sas"]} == {8193, 4098}
+        assert api.call("PUT", "/v1/esp-tunnels/oatun/sas", {"sas": []},
+                        valid_request=False)[0] == 400
+        assert api.call("PUT", "/v1/esp-tunnels/oatun/sas",
+                        {"sas": [dict(new, algorithm="des")]}, valid_request=False)[0] == 400
+        assert api.call("PUT", "/v1/esp-tunnels/nope/sas", {"sas": [new]})[0] == 404
+    finally:
+        api.call("DELETE", "/v1/esp-tunnels/oatun")
+
+
+
+def c_list_captures(api):
+    c_list("/v1/captures")(api)
+
+
+def c_start_capture(api):
+    st, cap = api.call("POST", "/v1/captures", {
+        "point": "port:a:rx", "filter": "udp port 2152", "max_packets": 10, "max_bytes": 9000,
+        "max_seconds": 60, "snaplen": 128, "buffer": 64, "file": "oa.pcapng"})
+    assert st == 201 and cap["running"] and cap["file"] == "oa.pcapng"
+    ok(api.call("DELETE", f"/v1/captures/{cap['id']}")[0])
+    assert api.call("POST", "/v1/captures", {"point": "port:zz"})[0] == 404
+    for bad in ({"point": "drop", "filter": "udp port"}, {"point": "node:drop", "snaplen": -1},
+                {"point": "drop", "file": "a/b"}, {"point": "drop", "buffer": 8},
+                {"point": ""}, {"filter": "ip"}, {"point": "drop", "extra": 1}):
+        want = False if bad.get("filter") != "udp port" else None
+        assert api.call("POST", "/v1/captures", bad, valid_request=want)[0] == 400, bad
+
+
+def c_get_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "drop", "max_seconds": 1})
+    try:
+        assert api.call("GET", f"/v1/captures/{cap['id']}")[0] == 200
+    finally:
+        api.call("DELETE", f"/v1/captures/{cap['id']}")
+    assert api.call("GET", f"/v1/captures/{cap['id']}")[0] == 404
+
+
+def c_remove_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "node:ip4-lookup"})
+    assert api.call("DELETE", f"/v1/captures/{cap['id']}")[0] == 204
+    assert api.call("DELETE", f"/v1/captures/{cap['id']}")[0] == 404
+
+
+def c_stop_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "port:b:tx"})
+    st, info = api.call("POST", f"/v1/captures/{cap['id']}/stop")
+    assert st == 200 and not info["running"] and info["stop_reason"] == "stopped"
+    api.call("DELETE", f"/v1/captures/{cap['id']}")
+    assert api.call("POST", f"/v1/captures/{cap['id']}/stop")[0] == 404
+
+
+def c_stream_capture(api):
+    _, cap = api.call("POST", "/v1/captures", {"point": "drop"})
+    api.call("POST", f"/v1/captures/{cap['id']}/stop")
+    st, data = api.call("GET", f"/v1/captures/{cap['id']}/pcapng")
+    # A stopped capture with nothing in it: the pcapng section header, then interfaces.
+    assert st == 200 and data.startswith("\n\r\r\n")
+    api.call("DELETE", f"/v1/captures/{cap['id']}")
+    assert api.call("GET", f"/v1/captures/{cap['id']}/pcapng")[0] == 404
+
+
+def c_get_trace(api):
+    st, t = api.call("GET", "/v1/trace")
+    assert st == 200
+    assert api.call("GET", "/v1/trace", token="Bearer x")[0] == 401
+
+
+def c_start_trace(api):
+    st, t = api.call("POST", "/v1/trace", {"filter": "udp port 2152", "count": 5})
+    assert st == 201 and t["active"] and t["remaining"] == 5
+    assert api.call("GET", "/v1/trace")[1]["trace"] == []
+    for bad in ({"count": 0}, {"count": 1, "filter": 7}, {"filter": "ip"},
+                {"count": 1, "x": 1}):
+        assert api.call("POST", "/v1/trace", bad, valid_request=False)[0] == 400, bad
+    assert api.call("POST", "/v1/trace", {"count": 1, "filter": "ip and"})[0] == 400
+    api.call("DELETE", "/v1/trace")
+
+
+def c_clear_trace(api):
+    api.call("POST", "/v1/trace", {"count": 1})
+    assert api.call("DELETE", "/v1/trace")[0] == 204
+    assert not api.call("GET", "/v1/trace")[1]["active"]
+    assert api.call("DELETE", "/v1/trace", token=None)[0] == 401
+RULES = {"default": "permit", "rules": [
+    {"id": 9, "dst": "10.9.0.0/16", "protocol": "udp", "dport": "1000-2000", "action": "deny"},
+    {"protocol": "icmpv6", "icmp_type": 128, "action": "police", "rate": 1000, "burst": 2000},
+    {"interface": "a", "dscp": 46, "action": "mark", "set_dscp": 0}]}
+
+
+def c_get_rules(api):
+    st, r = api.call("GET", "/v1/networks/default/rules")
+    assert st == 200 and r["network"] == "default"
+    assert api.call("GET", "/v1/networks/nope/rules")[0] == 404
+
+
+def c_put_rules(api):
+    st, r = api.call("PUT", "/v1/networks/default/rules", RULES)
+    assert st == 200 and [x["id"] for x in r["rules"]] == [9, 2, 3]
+    # What GET answers can be sent back.
+    assert api.call("PUT", "/v1/networks/default/rules", r)[0] == 200
+    assert api.call("GET", "/v1/networks/default/rules")[0] == 200
+    assert api.call("PUT", "/v1/networks/default/rules",
+                    {"rules": [{"protocol": "gre", "dport": 5}]})[0] == 400
+    assert api.call("PUT", "/v1/networks/default/rules", {"rules": [{"dport": "9-"}]},
+                    valid_request=False)[0] == 400
+    assert api.call("PUT", "/v1/networks/default/rules", {"default": "drop"},
+                    valid_request=False)[0] == 400
+    assert api.call("PUT", "/v1/networks/nope/rules", RULES)[0] == 404
+    api.call("DELETE", "/v1/networks/default/rules")
+
+
+def c_delete_rules(api):
+    api.call("PUT", "/v1/networks/default/rules", RULES)
+    assert api.call("DELETE", "/v1/networks/default/rules")[0] == 204
+    assert api.call("DELETE", "/v1/networks/nope/rules")[0] == 404
+
+
+def c_get_service(api):
+    st, s = api.call("GET", "/v1/services/gtp")
+    assert st == 200 and s["endpoints"][0]["name"] == "e1"
+    assert api.call("GET", "/v1/services/nope")[0] == 404
+
+
+def c_put_service_endpoint(api):
+    st, s = api.call("PUT", "/v1/services/gtp/endpoints/oa", {"address": "10.0.2.2",
+                                                              "weight": 5})
+    assert st == 201 and {e["name"] for e in s["endpoints"]} == {"e1", "oa"}
+    st, s = api.call("PUT", "/v1/services/gtp/endpoints/oa", {"weight": 0, "up": False})
+    assert st == 200
+    ok(api.call("DELETE", "/v1/services/gtp/endpoints/oa")[0])
+    assert api.call("PUT", "/v1/services/nope/endpoints/oa", {"weight": 1})[0] == 404
+    assert api.call("PUT", "/v1/services/gtp/endpoints/new", {"weight": 1})[0] == 400
+    # Not on a connected subnet: it could not be a next hop.
+    assert api.call("PUT", "/v1/services/gtp/endpoints/new", {"address": "192.0.2.1"})[0] == 400
+    assert "new" not in {e["name"] for e in api.call("GET", "/v1/services/gtp")[1]["endpoints"]}
+    for bad in ({"weight": -1}, {"weight": "1"}, {"up": 1}, {"address": "x"}, {"colour": 1}):
+        assert api.call("PUT", "/v1/services/gtp/endpoints/oa", bad,
+                        valid_request=False)[0] == 400, bad
+    assert api.call("PUT", "/v1/services/gtp/endpoints/oa", raw="{")[0] == 400
+
+
+def c_delete_service_endpoint(api):
+    api.call("PUT", "/v1/services/gtp/endpoints/od", {"address": "10.0.2.2"})
+    assert api.call("DELETE", "/v1/services/gtp/endpoints/od")[0] == 204
+    assert api.call("DELETE", "/v1/services/gtp/endpoints/od")[0] == 404
+    assert api.call("DELETE", "/v1/services/nope/endpoints/e1")[0] == 404
+
 
 CASES = {
+    ("GET", "/v1/services"): c_list("/v1/services"),
+    ("GET", "/v1/services/{name}"): c_get_service,
+    ("PUT", "/v1/services/{name}/endpoints/{endpoint}"): c_put_service_endpoint,
+    ("DELETE", "/v1/services/{name}/endpoints/{endpoint}"): c_delete_service_endpoint,
     ("GET", "/v1/networks"): c_list("/v1/networks"),
     ("POST", "/v1/networks"): c_create_network,
     ("GET", "/v1/networks/{name}"): c_get_network,
     ("DELETE", "/v1/networks/{name}"): c_delete_network,
+    ("GET", "/v1/networks/{name}/rules"): c_get_rules,
+    ("PUT", "/v1/networks/{name}/rules"): c_put_rules,
+    ("DELETE", "/v1/networks/{name}/rules"): c_delete_rules,
     ("GET", "/v1/ports"): c_list("/v1/ports"),
     ("POST", "/v1/ports"): c_create_port,
     ("GET", "/v1/ports/{name}"): c_get_port,
@@ -700,7 +967,25 @@ CASES = {
     ("POST", "/v1/connections"): c_request_connection,
     ("GET", "/v1/connections/{id}"): c_get_connection,
     ("DELETE", "/v1/connections/{id}"): c_close_connection,
+    ("GET", "/v1/esp-tunnels"): c_get_esp,
+    ("POST", "/v1/esp-tunnels"): c_create_esp,
+    ("GET", "/v1/esp-tunnels/{name}"): c_get_esp,
+    ("DELETE", "/v1/esp-tunnels/{name}"): c_delete_esp,
+    ("PUT", "/v1/esp-tunnels/{name}/sas"): c_rekey_esp,
     ("POST", "/v1/batch"): c_batch,
+    ("GET", "/v1/captures"): c_list_captures,
+    ("POST", "/v1/captures"): c_start_capture,
+    ("GET", "/v1/captures/{capture}"): c_get_capture,
+    ("DELETE", "/v1/captures/{capture}"): c_remove_capture,
+    ("POST", "/v1/captures/{capture}/stop"): c_stop_capture,
+    ("GET", "/v1/captures/{capture}/pcapng"): c_stream_capture,
+    ("GET", "/v1/trace"): c_get_trace,
+    ("POST", "/v1/trace"): c_start_trace,
+    ("DELETE", "/v1/trace"): c_clear_trace,
+    ("GET", "/v1/wireguard"): c_list("/v1/wireguard"),
+    ("POST", "/v1/wireguard"): c_create_wireguard,
+    ("GET", "/v1/wireguard/{name}"): c_get_wireguard,
+    ("DELETE", "/v1/wireguard/{name}"): c_delete_wireguard,
     ("GET", "/v1/stats"): c_stats,
     ("GET", "/metrics"): c_metrics,
 }
@@ -741,7 +1026,7 @@ def test_lists_are_populated_and_valid(api):
 
 
 CONCRETE = {"{name}": "a", "{address}": "10.0.1.1", "{length}": "24", "{network}": "default",
-            "{interface}": "a", "{ip}": "10.0.1.5", "{id}": "oa-none"}
+            "{interface}": "a", "{ip}": "10.0.1.5", "{id}": "oa-none", "{capture}": "77"}
 
 
 def concrete(tmpl):
@@ -767,7 +1052,8 @@ def test_undocumented_methods_are_405(api, path):
                                   "/v1/routes/default", "/v1/routes/default/10.0.0.0",
                                   "/v1/routes/default/10.0.0.0/8/x", "/v1/neighbors/a",
                                   "/v1/neighbors/a/10.0.1.5/x", "/v1/connections/a/b",
-                                  "/v1/batch/x", "/v1/stats/x", "/metrics/x", "/metricsx"])
+                                  "/v1/batch/x", "/v1/stats/x", "/metrics/x", "/metricsx",
+                                  "/v1/captures/1/x", "/v1/captures/1/stop/x", "/v1/trace/x"])
 def test_made_up_paths_are_404(api, path):
     assert template_of(path) is None
     for m in ("GET", "POST", "DELETE"):

@@ -895,7 +895,8 @@ def test_paths_decode_and_collapse(ctl):
 
 def test_stats(ctl):
     st, s = ctl.http("GET", "/v1/stats")
-    assert st == 200 and set(s) == {"ports", "nodes", "workers", "drops", "gateway"}
+    assert st == 200 and set(s) == {"ports", "nodes", "workers", "drops", "gateway",
+                                      "rules"}
     assert set(s["ports"]) == {"a", "b"}
     assert {"port-rx", "eth-input", "ip4-lookup", "drop"} <= set(s["nodes"])
     assert len(s["workers"]) == s["gateway"]["workers"] == 1

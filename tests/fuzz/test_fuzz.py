@@ -18,8 +18,7 @@ import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
-BUILD = pathlib.Path(os.environ.get("MESHGATE_BUILD", ROOT / "build"))
+from mgrun import BUILD, ROOT
 
 HARNESSES = ["eth", "neigh", "config", "nsm", "rest"]
 FUZZ_BUILD = ROOT / "build-fuzz"

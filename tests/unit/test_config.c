@@ -3,8 +3,11 @@
  * The YAML loader: good files load, and each kind of mistake is reported
  * with its exact FILE:LINE:COLUMN, field path and message.
  */
+#include <errno.h>
+
 #include "mg_config.h"
 #include "mg_model.h"
+#include "mg_rules.h"
 #include "mg_test.h"
 
 struct loaded {
@@ -165,7 +168,82 @@ MG_TEST(bad_unknown_top_level_field)
 {
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
-		     "arp_nd, control, networks, ports, routes, neighbors, stats, log)");
+		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log, "
+		     "services, wireguard, esp_tunnels)");
+}
+
+/* Two keys from `wg genkey` / `wg pubkey` (test values, used nowhere else). */
+#define WG_PRIV "mIqHwEbn9ZbIOEmXCpdKeMSRNMmY0Ar7ltzHfuR6EXs="
+#define WG_PUB1 "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+#define WG_PUB2 "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+
+MG_TEST(wireguard_loads)
+{
+	struct loaded l;
+	const struct mg_iface *ifc;
+
+	load(&l, "networks: [{name: default}, {name: up}]\n"
+		 "wireguard:\n"
+		 "  - name: wg0\n"
+		 "    underlay: up\n"
+		 "    listen_port: 51820\n"
+		 "    private_key: \"" WG_PRIV "\"\n"
+		 "    ipv4: [10.99.0.1/24]\n"
+		 "    peers:\n"
+		 "    - public_key: \"" WG_PUB1 "\"\n"
+		 "      endpoint: \"[2001:db8::2]:51821\"\n"
+		 "      persistent_keepalive: 25\n"
+		 "      allowed_ips: [10.99.0.2/32, \"fd99::/64\"]\n"
+		 "    - public_key: \"" WG_PUB2 "\"\n"
+		 "      allowed_ips: [0.0.0.0/0]\n");
+	for (unsigned int i = 0; i < l.n; i++)
+		MG_FAIL("unexpected error: %s", l.errs.msgs[i]);
+	ifc = mg_model_iface_find(l.m, "wg0");
+	CHECK(ifc != NULL && ifc->kind == MG_IFACE_WG && ifc->wg != NULL);
+	if (ifc == NULL || ifc->wg == NULL)
+		goto out;
+	CHECK_EQ(ifc->mtu, MG_WG_MTU_DEFAULT);
+	CHECK_EQ(ifc->naddr4, 1);
+	CHECK_EQ(ifc->network, mg_model_network_find(l.m, "default")->id);
+	CHECK_EQ(ifc->underlay, mg_model_network_find(l.m, "up")->id);
+	CHECK_EQ(ifc->wg->listen_port, 51820);
+	CHECK_EQ(ifc->wg->npeers, 2);
+	CHECK_EQ(ifc->wg->private_key[0], 0x98); /* 'mIq' = 0x98 0x8a ... */
+	CHECK_EQ(ifc->wg->peers[0].endpoint.family, AF_INET6);
+	CHECK_EQ(ifc->wg->peers[0].endpoint_port, 51821);
+	CHECK_EQ(ifc->wg->peers[0].persistent_keepalive, 25);
+	CHECK_EQ(ifc->wg->peers[0].nallowed, 2);
+	CHECK_EQ(ifc->wg->peers[1].endpoint.family, 0);
+	CHECK(!ifc->wg->peers[0].has_psk);
+out:
+	unload(&l);
+}
+
+MG_TEST(bad_wireguard)
+{
+	static const char head[] = "networks: [{name: default}]\nwireguard:\n  - name: wg0\n"
+				   "    listen_port: 51820\n";
+
+	expect_error("networks: [{name: default}]\nwireguard:\n  - name: wg0\n"
+		     "    private_key: \"" WG_PRIV "\"\n",
+		     "t.yaml:3:5: wireguard[0]: a WireGuard interface needs a listen_port");
+	/* A key with a wrong character, or non-zero trailing bits: never quoted back. */
+	expect_error("networks: [{name: default}]\nwireguard:\n  - name: wg0\n"
+		     "    listen_port: 51820\n    private_key: \"mIqHwEbn9ZbIOEmXCpdKeMSRNMmY0Ar7ltzHfuR6EXt=\"\n",
+		     "t.yaml:5:18: wireguard[0].private_key: not a key: expected 44 characters of "
+		     "base64 ending in '=' (as `wg genkey` prints)");
+	char y[1024];
+
+	snprintf(y, sizeof(y), "%s    private_key: \"%s\"\n    peers:\n"
+		 "    - {public_key: \"%s\", allowed_ips: [10.0.0.0/8]}\n"
+		 "    - {public_key: \"%s\", allowed_ips: [10.1.0.0/8]}\n", head, WG_PRIV, WG_PUB1,
+		 WG_PUB2);
+	expect_error(y, "t.yaml:7:5: wireguard[0].peers[1].allowed_ips: 10.0.0.0/8 is already "
+		     "allowed for peers[0]");
+	snprintf(y, sizeof(y), "%s    private_key: \"%s\"\n    peers:\n"
+		 "    - {public_key: \"%s\", endpoint: \"10.0.0.1\"}\n", head, WG_PRIV, WG_PUB1);
+	expect_error(y, "t.yaml:7:78: wireguard[0].peers[0].endpoint: not an endpoint (like "
+		     "192.0.2.1:51820 or [2001:db8::1]:51820)");
 }
 
 MG_TEST(bad_field_given_twice)
@@ -190,14 +268,15 @@ MG_TEST(bad_device)
 {
 	expect_error(NET "ports:\n  - name: a\n    device: eth0\n",
 		     "t.yaml:5:13: ports[0].device: 'eth0' is not a PCI address (0000:3b:02.1), an "
-		     "SR-IOV resource (env:PCIDEVICE_<RESOURCE>) or a vdev (net_...)");
+		     "SR-IOV resource (env:PCIDEVICE_<RESOURCE>), a Multus attachment (k8s:NAME) or a "
+		     "vdev (net_...)");
 }
 
 MG_TEST(bad_missing_device)
 {
 	expect_error(NET "ports:\n  - name: a\n",
 		     "t.yaml:4:5: ports[0]: port 'a' needs a device (a PCI address, "
-		     "env:PCIDEVICE_<RESOURCE> or a vdev)");
+		     "env:PCIDEVICE_<RESOURCE>, k8s:ATTACHMENT or a vdev)");
 }
 
 MG_TEST(bad_duplicate_port)
@@ -441,3 +520,73 @@ MG_TEST(file_not_found)
 }
 
 MG_TEST_MAIN()
+
+/* ---- classify: ---------------------------------------------------------------------- */
+
+#define CLS_BASE NET "  - name: other\nports:\n  - name: a\n    device: net_null0\n" \
+	"classify:\n  - network: default\n    default: deny\n    rules:\n"
+
+MG_TEST(good_classify_rules)
+{
+	struct loaded l;
+	const struct mg_ruleset *rs;
+
+	load(&l, CLS_BASE
+	     "      - {id: 7, src: 10.0.0.0/8, protocol: tcp, dport: 80-89, action: count}\n"
+	     "      - {dst: \"fd00::1\", protocol: icmpv6, icmp_type: 128, action: police,"
+	     " rate: 1000, burst: 3000}\n"
+	     "      - {interface: a, vlan: 0, dscp: 46, action: mark, set_dscp: 0, priority: -5}\n"
+	     "      - {protocol: udp, sport: 53, action: table, table: other}\n");
+	for (unsigned int i = 0; i < l.n; i++)
+		MG_FAIL("unexpected error: %s", l.errs.msgs[i]);
+	rs = mg_model_rules_get(l.m, mg_model_network_find(l.m, "default")->id);
+	CHECK(rs != NULL);
+	if (rs != NULL) {
+		CHECK_EQ(rs->def, MG_RULE_DENY);
+		CHECK_EQ(rs->n, 4);
+		CHECK_EQ(rs->rules[0].spec.id, 7);
+		CHECK_EQ(rs->rules[0].family, AF_INET);
+		CHECK_EQ(rs->rules[0].spec.dport.lo, 80);
+		CHECK_EQ(rs->rules[0].spec.dport.hi, 89);
+		CHECK_EQ(rs->rules[1].spec.id, 2); /* no id: its position + 1 */
+		CHECK_EQ(rs->rules[1].family, AF_INET6);
+		CHECK_EQ(rs->rules[1].spec.dst.len, 128);
+		CHECK_EQ(rs->rules[2].family, 0); /* both */
+		CHECK_EQ(rs->rules[2].spec.priority, -5);
+		CHECK_EQ(rs->rules[2].iface, mg_model_iface_find(l.m, "a")->id);
+		CHECK_EQ(rs->rules[3].table, mg_model_network_find(l.m, "other")->id);
+	}
+	/* A network that rules route into, or an interface they match, stays. */
+	{
+		struct mg_error e;
+
+		CHECK_EQ(mg_model_network_del(l.m, "other", &e), -EBUSY);
+		CHECK_EQ(mg_model_port_del(l.m, "a", &e), -EBUSY);
+	}
+	unload(&l);
+}
+
+MG_TEST(bad_classify_rules_name_file_line_and_field)
+{
+	expect_error(CLS_BASE "      - {protocol: tcp, dport: 90-80}\n",
+		     "t.yaml:11:32: classify[0].rules[0].dport: '90-80' is not a range within 0-65535");
+	expect_error(CLS_BASE "      - {protocol: gre, dport: 80}\n",
+		     "t.yaml:11:32: classify[0].rules[0].dport: ports need protocol tcp, udp or sctp "
+		     "(or no protocol)");
+	expect_error(CLS_BASE "      - {dst: 10.0.0.0/8}\n      - {src: 10.0.0.0/8, dst: \"fd00::/8\"}\n",
+		     "t.yaml:12:32: classify[0].rules[1].dst: an IPv6 prefix in an IPv4 rule");
+	expect_error(CLS_BASE "      - {action: table, table: nowhere}\n",
+		     "t.yaml:11:32: classify[0].rules[0].table: no network named 'nowhere'");
+	expect_error(CLS_BASE "      - {id: 3}\n      - {}\n      - {}\n",
+		     "t.yaml:13:9: classify[0].rules[2].id: id 3 is used twice (rules without an id "
+		     "take their position + 1)");
+	expect_error(CLS_BASE "      - {action: police, rate: 100}\n",
+		     "t.yaml:11:9: classify[0].rules[0].burst: police needs a burst above 0 (bytes)");
+	expect_error(CLS_BASE "      - {action: drop}\n",
+		     "t.yaml:11:18: classify[0].rules[0].action: 'drop' is not one of: permit, deny, "
+		     "count, police, mark, table");
+	expect_error(CLS_BASE "      - {interface: b}\n",
+		     "t.yaml:11:21: classify[0].rules[0].interface: no interface named 'b'");
+	expect_error(NET "classify:\n  - {network: nope, rules: []}\n",
+		     "t.yaml:4:15: classify[0].network: no network named 'nope'");
+}

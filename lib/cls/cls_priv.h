@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef CLS_PRIV_H
+#define CLS_PRIV_H
+
+/*
+ * The inside of a classification table. Workers read everything but the
+ * "main lcore only" part, and write only their own slot (struct cls_slot).
+ */
+
+#include <rte_common.h>
+#include <rte_log.h>
+#include <rte_meter.h>
+
+#include "mg_cls.h"
+
+extern int mg_cls_logtype;
+#define CLS_LOG(l, ...) rte_log(RTE_LOG_##l, mg_cls_logtype, "cls: " __VA_ARGS__)
+
+/** One rule's counters in one worker slot. */
+struct cls_cnt {
+	/** Packets won. */
+	uint64_t pkts;
+	/** Their bytes. */
+	uint64_t bytes;
+};
+
+/** One police rule's meter in one worker slot. */
+struct cls_meter {
+	/** The srTCM buckets. */
+	struct rte_meter_srtcm m;
+	/** Which profile is live (acquire/release; main lcore flips it). */
+	uint8_t cur;
+	/** Packets by colour (enum rte_color). */
+	uint64_t color[RTE_COLORS];
+	/** Bytes of red packets. */
+	uint64_t red_bytes;
+	/** Bytes offered to the meter, for mg_cls_police_rebalance. */
+	uint64_t offered;
+	/** This slot's share of the rate and burst; the idle one is rewritten by the main lcore. */
+	struct rte_meter_srtcm_profile prof[2];
+} __rte_cache_aligned;
+
+/** What one worker slot writes. */
+struct cls_slot {
+	/** Counters of every result index (see mg_cls_table.tmpl). */
+	struct cls_cnt *cnt;
+	/** Meters of the police rules, by police index. */
+	struct cls_meter *met;
+} __rte_cache_aligned;
+
+/** A police rule as configured. */
+struct cls_police {
+	/** Result index of the rule. */
+	uint32_t index;
+	/** Committed rate, bytes/s. */
+	uint64_t rate;
+	/** Committed burst, bytes. */
+	uint64_t burst;
+	/** Excess burst, bytes. */
+	uint64_t excess;
+};
+
+/** A (rule id, result index) pair, sorted by id for lookups. */
+struct cls_id {
+	/** The caller's rule id. */
+	uint32_t id;
+	/** Its result index. */
+	uint32_t index;
+};
+
+struct mg_cls_table {
+	/* Read by workers. */
+	/** The compiled rules; NULL when the set has none. */
+	struct rte_acl_ctx *acl;
+	/**
+	 * Result of each index: 0 is the default action, 1..rules the rules in
+	 * evaluation order (rte_acl's userdata), rules + 1 "no match" in a
+	 * category above 0.
+	 */
+	struct mg_cls_result *tmpl;
+	/** The worker slots. */
+	struct cls_slot *slots;
+	/** Entries of tmpl. */
+	uint32_t nb_idx;
+	/** Categories (1, 4, 8, 12, 16). */
+	uint32_t categories;
+	/** rte_acl algorithm. */
+	enum rte_acl_classify_alg alg;
+	/** AF_INET or AF_INET6. */
+	uint8_t family;
+	/** Worker slots. */
+	uint16_t nb_workers;
+
+	/* Main lcore only. */
+	/** Rules of the set. */
+	uint32_t nb_rules;
+	/** rte_acl rules. */
+	uint32_t acl_rules;
+	/** Police rules. */
+	uint32_t npol;
+	/** Their configuration, by police index. */
+	struct cls_police *pol;
+	/** Rule ids sorted, for lookups by id. */
+	struct cls_id *ids;
+	/** Counters carried over from replaced tables, by result index. */
+	struct mg_cls_counters *base;
+	/** Bytes offered to each meter at the last rebalance: [police][slot]. */
+	uint64_t *reb_offered;
+	/** TSC of the last rebalance. */
+	uint64_t reb_tsc;
+	/** QSBR token of the last profile change. */
+	uint64_t reb_token;
+	/** A profile change waits for that token. */
+	int reb_pending;
+	/** Optional QSBR variable (conf.rcu). */
+	struct rte_rcu_qsbr *rcu;
+	/** Build times, ns. */
+	uint64_t build_ns, acl_build_ns;
+	/** Bytes allocated outside rte_acl. */
+	size_t mem;
+	/** Network, for logs. */
+	uint16_t net;
+};
+
+/** Configure @p prof for a @p share (0..1] of police rule @p p's rate and bursts. */
+int cls_police_profile(const struct cls_police *p, struct rte_meter_srtcm_profile *prof,
+		       double share);
+
+/** Set up the meters of every slot with an even split (at build). 0 or -errno. */
+int cls_police_init(struct mg_cls_table *t);
+
+#endif /* CLS_PRIV_H */

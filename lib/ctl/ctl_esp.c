@@ -1,0 +1,398 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * REST for IPsec ESP tunnels, a thin parser over the model's ESP calls:
+ *
+ *   /v1/esp-tunnels             GET POST
+ *   /v1/esp-tunnels/NAME        GET DELETE
+ *   /v1/esp-tunnels/NAME/sas    PUT {"sas": [...]}: replace SAs (rekey) without loss
+ *
+ * Keys are accepted and never returned: GET shows the tunnel, its SAs
+ * (lib/esp's redacted view: SPI, algorithm, key size, lifetimes, state) and
+ * their counters. Bodies that held keys are wiped once parsed.
+ *
+ * Tunnels are not part of the durable state (an IKE daemon installs its SAs
+ * again after a restart, as it does with a kernel's).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl_priv.h"
+#include "mg_esp_algos.h"
+
+/* Hex bytes at @key (a secret: the message never repeats it). */
+static int
+hex_field(json_t *o, const char *key, const char *path, uint8_t *out, size_t max, uint8_t *len,
+	  struct mg_error *e)
+{
+	json_t *v = json_object_get(o, key);
+	char f[96];
+	const char *s;
+	size_t k = 0;
+
+	snprintf(f, sizeof(f), "%s%s%s", path, path[0] ? "." : "", key);
+	*len = 0;
+	if (v == NULL)
+		return 0;
+	if (!json_is_string(v))
+		return mg_error_set(e, EINVAL, f, "expected a string of hexadecimal bytes");
+	s = json_string_value(v);
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		s += 2;
+	while (*s) {
+		unsigned int b;
+
+		if (*s == ':') {
+			s++;
+			continue;
+		}
+		if (!isxdigit((unsigned char)s[0]) || !isxdigit((unsigned char)s[1]) ||
+		    sscanf(s, "%2x", &b) != 1)
+			return mg_error_set(e, EINVAL, f, "expected hexadecimal bytes (like 0x0011...)");
+		if (k == max)
+			return mg_error_set(e, EINVAL, f, "longer than %zu bytes", max);
+		out[k++] = (uint8_t)b;
+		s += 2;
+	}
+	*len = (uint8_t)k;
+	return 0;
+}
+
+static int
+parse_sa(json_t *o, const char *path, struct mg_esp_sa_conf *sa, struct mg_error *e)
+{
+	static const char *const keys[] = {"direction", "inner", "spi", "algorithm", "key",
+					   "auth_key", "salt", "lifetime", NULL};
+	static const char *const lkeys[] = {"soft_packets", "hard_packets", "soft_bytes",
+					    "hard_bytes", "soft_seconds", "hard_seconds", NULL};
+	unsigned long long v, *lt[6];
+	char buf[64], f[96];
+	json_t *life;
+	int rc;
+
+	memset(sa, 0, sizeof(*sa));
+	if (!json_is_object(o))
+		return mg_error_set(e, EINVAL, path, "expected an object");
+	if ((rc = cj_check_fields(o, keys, path, e)) < 0)
+		return rc;
+	if ((rc = cj_str(o, "direction", path, buf, sizeof(buf), true, e)) < 0)
+		return rc;
+	snprintf(f, sizeof(f), "%s.direction", path);
+	if (strcmp(buf, "out") && strcmp(buf, "in"))
+		return mg_error_set(e, EINVAL, f, "must be out or in");
+	sa->inbound = !strcmp(buf, "in");
+	if ((rc = cj_str(o, "inner", path, buf, sizeof(buf), true, e)) < 0)
+		return rc;
+	snprintf(f, sizeof(f), "%s.inner", path);
+	if (strcmp(buf, "ipv4") && strcmp(buf, "ipv6"))
+		return mg_error_set(e, EINVAL, f, "must be ipv4 or ipv6");
+	sa->inner_family = !strcmp(buf, "ipv4") ? AF_INET : AF_INET6;
+	if ((rc = cj_uint(o, "spi", path, 256, UINT32_MAX, &v, true, e)) < 0)
+		return rc;
+	sa->spi = (uint32_t)v;
+	if ((rc = cj_str(o, "algorithm", path, buf, sizeof(buf), true, e)) < 0)
+		return rc;
+	sa->algo = mg_esp_algo_lookup(buf);
+	snprintf(f, sizeof(f), "%s.algorithm", path);
+	if (sa->algo < 0)
+		return mg_error_set(e, EINVAL, f, "must be one of " MG_ESP_ALGO_LIST);
+	if ((rc = hex_field(o, "key", path, sa->key, sizeof(sa->key), &sa->key_len, e)) < 0 ||
+	    (rc = hex_field(o, "auth_key", path, sa->auth_key, sizeof(sa->auth_key),
+			    &sa->auth_key_len, e)) < 0 ||
+	    (rc = hex_field(o, "salt", path, sa->salt, sizeof(sa->salt), &sa->salt_len, e)) < 0)
+		return rc;
+	life = json_object_get(o, "lifetime");
+	if (life != NULL) {
+		snprintf(f, sizeof(f), "%s.lifetime", path);
+		if (!json_is_object(life))
+			return mg_error_set(e, EINVAL, f, "expected an object");
+		if ((rc = cj_check_fields(life, lkeys, f, e)) < 0)
+			return rc;
+		lt[0] = (unsigned long long *)&sa->packets_soft;
+		lt[1] = (unsigned long long *)&sa->packets_hard;
+		lt[2] = (unsigned long long *)&sa->bytes_soft;
+		lt[3] = (unsigned long long *)&sa->bytes_hard;
+		lt[4] = (unsigned long long *)&sa->seconds_soft;
+		lt[5] = (unsigned long long *)&sa->seconds_hard;
+		for (int i = 0; i < 6; i++)
+			if ((rc = cj_uint(life, lkeys[i], f, 0, UINT64_MAX, lt[i], false, e)) < 0)
+				return rc;
+	}
+	rc = mg_model_esp_sa_check(sa, e);
+	if (rc < 0)
+		mg_error_prefix_field(e, "%s", path);
+	return rc;
+}
+
+static int
+parse_sas(json_t *arr, struct mg_esp_sa_conf *sas, uint8_t *n, struct mg_error *e)
+{
+	json_t *v;
+	size_t i;
+	char p[32];
+	int rc;
+
+	*n = 0;
+	if (arr == NULL)
+		return 0;
+	if (!json_is_array(arr))
+		return mg_error_set(e, EINVAL, "sas", "expected a list");
+	json_array_foreach(arr, i, v) {
+		if (i >= MG_ESP_TUN_MAX_SAS)
+			return mg_error_set(e, EINVAL, "sas", "at most %u SAs", MG_ESP_TUN_MAX_SAS);
+		snprintf(p, sizeof(p), "sas[%zu]", i);
+		if ((rc = parse_sa(v, p, &sas[i], e)) < 0)
+			return rc;
+		(*n)++;
+	}
+	return 0;
+}
+
+static int
+parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
+					   "mtu", "path_mtu", "udp_encap", "local_port",
+					   "remote_port", "replay_window", "anti_replay", "esn", "sas",
+					   NULL};
+	unsigned long long v;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if (!json_is_object(o))
+		return mg_error_set(e, EINVAL, "", "expected a JSON object");
+	if ((rc = cj_check_fields(o, keys, "", e)) < 0 ||
+	    (rc = cj_str(o, "name", "", s->name, sizeof(s->name), true, e)) < 0 ||
+	    (rc = cj_str(o, "network", "", s->network, sizeof(s->network), false, e)) < 0 ||
+	    (rc = cj_str(o, "underlay", "", s->underlay, sizeof(s->underlay), false, e)) < 0 ||
+	    (rc = cj_ip(o, "local", "", &s->local, true, e)) < 0 ||
+	    (rc = cj_ip(o, "remote", "", &s->remote, true, e)) < 0 ||
+	    (rc = cj_bool(o, "udp_encap", "", &s->udp_encap, e)) < 0 ||
+	    (rc = cj_bool(o, "esn", "", &s->esn, e)) < 0)
+		return rc;
+	{
+		bool ar = true;
+
+		if ((rc = cj_bool(o, "anti_replay", "", &ar, e)) < 0)
+			return rc;
+		s->no_replay = !ar;
+	}
+	v = 0;
+	if ((rc = cj_uint(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &v, false, e)) < 0)
+		return rc;
+	s->mtu = (uint16_t)v;
+	v = 0;
+	if ((rc = cj_uint(o, "path_mtu", "", 576, MG_MTU_MAX, &v, false, e)) < 0)
+		return rc;
+	s->path_mtu = (uint16_t)v;
+	v = 0;
+	if ((rc = cj_uint(o, "local_port", "", 1, 65535, &v, false, e)) < 0)
+		return rc;
+	s->local_port = (uint16_t)v;
+	v = 0;
+	if ((rc = cj_uint(o, "remote_port", "", 1, 65535, &v, false, e)) < 0)
+		return rc;
+	s->remote_port = (uint16_t)v;
+	v = 0;
+	if ((rc = cj_uint(o, "replay_window", "", 64, 4096, &v, false, e)) < 0)
+		return rc;
+	s->replay_window = (uint32_t)v;
+	return parse_sas(json_object_get(o, "sas"), s->sas, &s->nsas, e);
+}
+
+/* The tunnel as GET shows it: its spec without keys, its interface, its SAs and counters. */
+static json_t *
+tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t)
+{
+	const struct mg_model *m = c->env.model;
+	const struct mg_iface *ifc = mg_model_iface_get(m, t->iface);
+	char b[MG_IP_STRLEN], *text = NULL;
+	size_t len = 0;
+	json_t *o, *sas = NULL;
+	FILE *f;
+
+	o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:b,s:i,s:i,s:i,s:b,s:I}",
+		      "name", t->spec.name,
+		      "network", mg_model_network_get(m, t->network)->spec.name,
+		      "underlay", mg_model_network_get(m, t->underlay)->spec.name,
+		      "local", mg_ip_fmt(&t->spec.local, b, sizeof(b)),
+		      "remote", "", "mtu", ifc ? ifc->mtu : 0,
+		      "path_mtu", t->spec.path_mtu ? t->spec.path_mtu : 1500,
+		      "udp_encap", t->spec.udp_encap,
+		      "local_port", t->spec.local_port ? t->spec.local_port : 4500,
+		      "remote_port", t->spec.remote_port ? t->spec.remote_port : 4500,
+		      "replay_window", t->spec.replay_window ? t->spec.replay_window : 64,
+		      "esn", t->spec.esn, "rekeys", (json_int_t)t->rekeys);
+	json_object_set_new(o, "anti_replay", json_boolean(!t->spec.no_replay));
+	json_object_set_new(o, "remote", json_string(mg_ip_fmt(&t->spec.remote, b, sizeof(b))));
+	if (c->env.esp_sas != NULL && (f = open_memstream(&text, &len)) != NULL) {
+		c->env.esp_sas(c->env.ctx, t->iface, f);
+		fclose(f);
+		sas = json_loads(text, 0, NULL);
+		free(text);
+	}
+	json_object_set_new(o, "sas", json_incref(sas ? json_object_get(sas, "sas") : NULL) ?: json_array());
+	json_object_set_new(o, "events", json_incref(sas ? json_object_get(sas, "events") : NULL) ?: json_object());
+	json_decref(sas);
+	return o;
+}
+
+static int
+reply(int status, json_t *j, char **text)
+{
+	*text = json_dumps(j, JSON_INDENT(2));
+	json_decref(j);
+	return status;
+}
+
+static int
+reply_err(const struct mg_error *e, char **text)
+{
+	return reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
+		     text);
+}
+
+/* Parse the body, wipe it (it may hold keys), return the JSON or NULL with @e. */
+static json_t *
+body_json(char *body, size_t len, struct mg_error *e)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (body == NULL || len == 0) {
+		mg_error_set(e, EINVAL, "", "a JSON body is required");
+		return NULL;
+	}
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	mg_wipe(body, len);
+	if (j == NULL)
+		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
+			     je.column, je.text);
+	return j;
+}
+
+/* Wipe the string values of a parsed body (its keys) before it is freed. */
+static void
+json_wipe(json_t *j)
+{
+	const char *k;
+	json_t *v;
+	size_t i;
+
+	if (json_is_object(j)) {
+		json_object_foreach(j, k, v)
+			json_wipe(v);
+	} else if (json_is_array(j)) {
+		json_array_foreach(j, i, v)
+			json_wipe(v);
+	} else if (json_is_string(j)) {
+		mg_wipe((char *)(uintptr_t)json_string_value(j), json_string_length(j));
+	}
+}
+
+int
+ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body, size_t len,
+	     char **text, const char **allow)
+{
+	struct mg_model *m = c->env.model;
+	const struct mg_esp_tunnel *t;
+	struct mg_error e;
+	json_t *j;
+	int rc;
+
+	mg_error_clear(&e);
+	if (nseg == 2) {
+		if (!strcmp(method, "GET")) {
+			json_t *a = json_array();
+			uint32_t cur = 0;
+
+			while ((t = mg_model_esp_next(m, &cur)) != NULL)
+				json_array_append_new(a, tunnel_json(c, t));
+			return reply(200, a, text);
+		}
+		if (!strcmp(method, "POST")) {
+			struct mg_esp_tunnel_spec s;
+			char name[MG_NAME_MAX];
+
+			if ((j = body_json(body, len, &e)) == NULL)
+				return reply_err(&e, text);
+			rc = parse_tunnel(j, &s, &e);
+			json_wipe(j);
+			json_decref(j);
+			if (rc == 0)
+				rc = mg_model_esp_add(m, &s, &e);
+			snprintf(name, sizeof(name), "%s", s.name);
+			mg_wipe(&s, sizeof(s));
+			if (rc < 0)
+				return reply_err(&e, text);
+			c->requests_ok++;
+			return reply(201, tunnel_json(c, mg_model_esp_find(m, name)), text);
+		}
+		*allow = "GET, POST";
+		mg_error_set(&e, EINVAL, "", "method not allowed here");
+		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	}
+	/* A method the path does not have is 405 whether or not the tunnel exists. */
+	if ((nseg == 3 && strcmp(method, "GET") && strcmp(method, "DELETE")) ||
+	    (nseg == 4 && !strcmp(seg[3], "sas") && strcmp(method, "PUT"))) {
+		*allow = nseg == 3 ? "GET, DELETE" : "PUT";
+		mg_error_set(&e, EINVAL, "", "method not allowed here");
+		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	}
+	if (nseg == 4 && strcmp(seg[3], "sas")) {
+		mg_error_set(&e, ENOENT, "", "no such resource");
+		return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	}
+	t = mg_model_esp_find(m, seg[2]);
+	if (t == NULL) {
+		mg_error_set(&e, ENOENT, "name", "no ESP tunnel named '%s'", seg[2]);
+		return reply_err(&e, text);
+	}
+	if (nseg == 3) {
+		if (!strcmp(method, "GET"))
+			return reply(200, tunnel_json(c, t), text);
+		if (!strcmp(method, "DELETE")) {
+			if (mg_model_esp_del(m, seg[2], &e) < 0)
+				return reply_err(&e, text);
+			c->requests_ok++;
+			*text = NULL;
+			return 204;
+		}
+		*allow = "GET, DELETE";
+		mg_error_set(&e, EINVAL, "", "method not allowed here");
+		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	}
+	if (nseg == 4 && !strcmp(seg[3], "sas")) {
+		struct mg_esp_sa_conf sas[MG_ESP_TUN_MAX_SAS];
+		uint8_t n = 0;
+
+		if (strcmp(method, "PUT")) {
+			*allow = "PUT";
+			mg_error_set(&e, EINVAL, "", "method not allowed here");
+			return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		}
+		if ((j = body_json(body, len, &e)) == NULL)
+			return reply_err(&e, text);
+		{
+			static const char *const keys[] = {"sas", NULL};
+
+			rc = cj_check_fields(j, keys, "", &e);
+		}
+		if (rc == 0)
+			rc = parse_sas(json_object_get(j, "sas"), sas, &n, &e);
+		json_wipe(j);
+		json_decref(j);
+		if (rc == 0)
+			rc = mg_model_esp_rekey(m, seg[2], sas, n, &e);
+		mg_wipe(sas, sizeof(sas));
+		if (rc < 0)
+			return reply_err(&e, text);
+		c->requests_ok++;
+		return reply(200, tunnel_json(c, t), text);
+	}
+	mg_error_set(&e, ENOENT, "", "no such resource");
+	return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+}

@@ -1,0 +1,234 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Classification rules from the model to lib/cls tables in the data plane. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_lcore.h>
+
+#include "gw_cls.h"
+#include "mg_cls.h"
+#include "mg_dp.h"
+#include "mg_rules.h"
+
+static const uint8_t fams[2] = {AF_INET, AF_INET6};
+
+static void
+cls_sync(void *arg)
+{
+	mg_dp_sync(arg);
+}
+
+static void
+range(struct mg_cls_match *m, uint32_t bit, struct mg_cls_range *dst,
+      const struct mg_rule_range *r)
+{
+	if (!r->set)
+		return;
+	m->fields |= bit;
+	dst->lo = r->lo;
+	dst->hi = r->hi;
+}
+
+/* The lib/cls form of model rule @r. */
+static void
+to_cls(const struct mg_rule *r, struct mg_cls_rule *c)
+{
+	const struct mg_rule_spec *s = &r->spec;
+	struct mg_cls_match *m = &c->match;
+
+	memset(c, 0, sizeof(*c));
+	c->id = s->id;
+	c->priority = s->priority;
+	m->src = s->src;
+	m->dst = s->dst;
+	if (s->proto >= 0) {
+		m->fields |= MG_CLS_M_PROTO;
+		m->proto = (uint8_t)s->proto;
+	}
+	range(m, MG_CLS_M_SPORT, &m->sport, &s->sport);
+	range(m, MG_CLS_M_DPORT, &m->dport, &s->dport);
+	range(m, MG_CLS_M_ICMP_TYPE, &m->icmp_type, &s->icmp_type);
+	range(m, MG_CLS_M_ICMP_CODE, &m->icmp_code, &s->icmp_code);
+	if (s->vlan >= 0) {
+		m->fields |= MG_CLS_M_VLAN;
+		m->vlan = (uint16_t)s->vlan;
+	}
+	if (s->dscp >= 0) {
+		m->fields |= MG_CLS_M_DSCP;
+		m->dscp = (uint8_t)s->dscp;
+	}
+	if (r->iface != UINT16_MAX) {
+		m->fields |= MG_CLS_M_IFACE;
+		m->iface = r->iface;
+	}
+	switch (s->action) {
+	case MG_RULE_DENY: c->action.type = MG_CLS_DENY; break;
+	case MG_RULE_COUNT: c->action.type = MG_CLS_COUNT; break;
+	case MG_RULE_POLICE:
+		c->action = (struct mg_cls_action){.type = MG_CLS_POLICE, .rate = s->rate,
+						   .burst = s->burst, .excess = s->excess};
+		break;
+	case MG_RULE_MARK:
+		c->action = (struct mg_cls_action){.type = MG_CLS_MARK, .dscp = s->set_dscp};
+		break;
+	case MG_RULE_TABLE:
+		c->action = (struct mg_cls_action){.type = MG_CLS_TABLE, .id = r->table};
+		break;
+	default: c->action.type = MG_CLS_PERMIT; break;
+	}
+}
+
+static struct mg_cls_conf
+conf_of(const struct mg_dp *dp, uint16_t net, unsigned int f)
+{
+	return (struct mg_cls_conf){.family = fams[f], .net = net,
+				    .nb_workers = (uint16_t)RTE_MAX(dp->nb_workers, 1u),
+				    .socket_id = (int)rte_socket_id(), .categories = 1,
+				    .alg = RTE_ACL_CLASSIFY_DEFAULT, .rcu = dp->rcu};
+}
+
+int
+mg_gw_cls_set(struct mg_dp *dp, uint16_t net, const struct mg_ruleset *rs, struct mg_error *err)
+{
+	struct mg_cls_table *t[2] = {NULL, NULL};
+	struct mg_cls_rule *cr = NULL;
+	int rc = 0;
+
+	RTE_ASSERT(rte_lcore_id() == rte_get_main_lcore());
+	if (net >= MG_MAX_NETS)
+		return mg_error_set(err, EINVAL, "network", "network id %u out of range", net);
+	if (rs != NULL && rs->n > 0 && (cr = calloc(rs->n, sizeof(*cr))) == NULL)
+		return mg_error_set(err, ENOMEM, "rules", "out of memory for %u rules", rs->n);
+	/* Build both families first: publish nothing unless both are accepted. */
+	for (unsigned int f = 0; rs != NULL && f < 2; f++) {
+		struct mg_cls_conf conf = conf_of(dp, net, f);
+		struct mg_cls_action def = {.type = rs->def == MG_RULE_DENY ? MG_CLS_DENY
+									     : MG_CLS_PERMIT};
+		uint32_t n = 0;
+
+		for (uint32_t i = 0; i < rs->n; i++)
+			if (rs->rules[i].family == 0 || rs->rules[i].family == fams[f])
+				to_cls(&rs->rules[i], &cr[n++]);
+		if (n == 0 && rs->def == MG_RULE_PERMIT)
+			continue; /* nothing to do for this family */
+		t[f] = mg_cls_table_build(&conf, cr, n, &def, err);
+		if (t[f] == NULL) {
+			rc = -err->code;
+			/* lib/cls names its own array; the model's index is what the user wrote. */
+			if (strncmp(err->field, "rules[", 6) == 0) {
+				uint32_t k = (uint32_t)strtoul(err->field + 6, NULL, 10), seen = 0;
+
+				for (uint32_t i = 0; i < rs->n; i++)
+					if ((rs->rules[i].family == 0 || rs->rules[i].family == fams[f]) &&
+					    seen++ == k) {
+						snprintf(err->field, sizeof(err->field), "rules[%u]", i);
+						break;
+					}
+			}
+			goto out;
+		}
+	}
+	for (unsigned int f = 0; f < 2; f++) {
+		struct mg_cls_set *s = dp->cls[net][f];
+
+		if (t[f] == NULL) {
+			if (s != NULL) {
+				/* Unpublish, wait for the walks that may hold it, free. */
+				__atomic_store_n(&dp->cls[net][f], NULL, __ATOMIC_RELEASE);
+				mg_dp_sync(dp);
+				mg_cls_set_destroy(s);
+			}
+			continue;
+		}
+		if (s == NULL) {
+			struct mg_cls_conf conf = conf_of(dp, net, f);
+
+			s = mg_cls_set_create(&conf, NULL, cls_sync, dp, err);
+			if (s == NULL) {
+				/* Only memory can fail here; the other family may be live already. */
+				rc = -err->code;
+				goto out;
+			}
+			mg_cls_set_install(s, t[f]);
+			t[f] = NULL;
+			__atomic_store_n(&dp->cls[net][f], s, __ATOMIC_RELEASE);
+		} else {
+			mg_cls_set_install(s, t[f]);
+			t[f] = NULL;
+		}
+	}
+out:
+	mg_cls_table_free(t[0]);
+	mg_cls_table_free(t[1]);
+	free(cr);
+	return rc;
+}
+
+void
+mg_gw_cls_rebalance(struct mg_dp *dp)
+{
+	uint64_t tsc = rte_rdtsc();
+
+	for (unsigned int net = 0; net < MG_MAX_NETS; net++)
+		for (unsigned int f = 0; f < 2; f++)
+			if (dp->cls[net][f] != NULL)
+				mg_cls_police_rebalance(mg_cls_set_table_main(dp->cls[net][f]), tsc);
+}
+
+void
+mg_gw_cls_destroy(struct mg_dp *dp)
+{
+	for (unsigned int net = 0; net < MG_MAX_NETS; net++)
+		for (unsigned int f = 0; f < 2; f++) {
+			mg_cls_set_destroy(dp->cls[net][f]);
+			dp->cls[net][f] = NULL;
+		}
+}
+
+/* One counter object: {"action": .., "packets": .., "bytes": .. [, police colours]}. */
+static void
+json_counters(FILE *f, const char *key, enum mg_rule_action a, const struct mg_cls_counters *c,
+	      bool first)
+{
+	fprintf(f, "%s\n      \"%s\": {\"action\": \"%s\", \"packets\": %" PRIu64
+		   ", \"bytes\": %" PRIu64, first ? "" : ",", key, mg_rule_action_name(a), c->pkts,
+		c->bytes);
+	if (a == MG_RULE_POLICE)
+		fprintf(f, ", \"green\": %" PRIu64 ", \"yellow\": %" PRIu64 ", \"red\": %" PRIu64
+			   ", \"red_bytes\": %" PRIu64, c->green, c->yellow, c->red, c->red_bytes);
+	fprintf(f, "}");
+}
+
+void
+mg_gw_cls_write_json(FILE *f, struct mg_dp *dp, const struct mg_model *m)
+{
+	bool first_net = true;
+
+	fprintf(f, ",\n  \"rules\": {");
+	for (uint16_t net = 0; net < MG_MAX_NETS && net < mg_model_network_max(); net++) {
+		const struct mg_ruleset *rs = mg_model_rules_get(m, net);
+		struct mg_cls_counters c;
+		char key[16];
+
+		if (rs == NULL)
+			continue;
+		fprintf(f, "%s\n    \"%s\": {", first_net ? "" : ",",
+			mg_model_network_get(m, net)->spec.name);
+		first_net = false;
+		memset(&c, 0, sizeof(c));
+		mg_cls_sets_counters(dp->cls[net], 2, MG_CLS_ID_DEFAULT, &c);
+		json_counters(f, "default", rs->def, &c, true);
+		for (uint32_t i = 0; i < rs->n; i++) {
+			memset(&c, 0, sizeof(c));
+			mg_cls_sets_counters(dp->cls[net], 2, rs->rules[i].spec.id, &c);
+			snprintf(key, sizeof(key), "%u", rs->rules[i].spec.id);
+			json_counters(f, key, rs->rules[i].spec.action, &c, false);
+		}
+		fprintf(f, "\n    }");
+	}
+	fprintf(f, "\n  }");
+}

@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * IPsec ESP tunnel nodes (see mg_espgw.h for the picture):
+ *  - esp-output: inner packets routed into a tunnel (adjacency MG_ADJ_ESP,
+ *    TTL and tunnel MTU already handled by ipX-lookup) are encrypted with
+ *    the tunnel's outbound SA for their family, in runs of one SA, and go
+ *    back to ipX-lookup as outer packets of the underlay network.
+ *  - esp-input: ESP (or UDP-encapsulated ESP) addressed to the gateway,
+ *    from ipX-local; decrypted inner packets are routed in the tunnel's
+ *    network, as if received on the tunnel interface.
+ *  - esp-handoff: a source node taking the packets other workers handed to
+ *    this one (each inbound SA has one owner worker, see mg_esp.h).
+ *
+ * The crypto runs inside the node, one SA run at a time (lib/esp's burst
+ * calls: CPU crypto, or lookaside enqueue/dequeue on this worker's queue
+ * pair; the software PMDs do the work in dequeue, so the node waits for its
+ * own burst, see DESIGN.md deviations).
+ */
+#include <rte_ip.h>
+
+#include "mg_espgw.h"
+#include "nodes_priv.h"
+
+enum { ESPO_NEXT_IP4 = 0, ESPO_NEXT_IP6, ESPO_NEXT_DROP };
+
+/* Family of the IP packet at the start of @m (4 or 6 in the version nibble). */
+static inline int
+pkt_version(const struct rte_mbuf *m)
+{
+	return *rte_pktmbuf_mtod(m, const uint8_t *) >> 4;
+}
+
+/* Finish one encrypted run: processed first, failures after. */
+static inline void
+output_finish(struct mg_worker *w, const struct mg_espgw_tun *r, struct rte_mbuf **o,
+	      uint16_t *nexts, uint16_t n, uint16_t ok)
+{
+	const uint16_t next = r->outer_family == AF_INET ? ESPO_NEXT_IP4 : ESPO_NEXT_IP6;
+
+	for (uint16_t k = 0; k < ok; k++) {
+		struct mg_meta *md = mg_meta(o[k]);
+
+		md->net = r->underlay;
+		md->flags |= MG_META_LOCAL;
+		nexts[k] = next;
+		w->ifc[r->ifindex].tx_pkts++;
+		w->ifc[r->ifindex].tx_bytes += o[k]->pkt_len;
+	}
+	for (uint16_t k = ok; k < n; k++) {
+		mg_set_drop(o[k], MG_DROP_ESP_FAILED);
+		nexts[k] = ESPO_NEXT_DROP;
+	}
+}
+
+static uint16_t
+esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	const struct mg_dp *dp = c->dp;
+	struct mg_espgw *eg = __atomic_load_n(&dp->esp, __ATOMIC_ACQUIRE);
+	struct mg_esp_worker *wk = eg != NULL ? eg->wk[c->w->index] : NULL;
+	uint16_t nexts[MG_VEC];
+	uint8_t reasons[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		struct rte_mbuf **o = (struct rte_mbuf **)(objs + base);
+		uint16_t i = 0;
+
+		while (i < n) {
+			/* A run of packets into the same tunnel with the same family: one SA. */
+			uint16_t ifx = dp->adj[mg_meta(o[i])->adj].ifindex, j = i + 1;
+			int v = pkt_version(o[i]);
+			struct mg_espgw_tun *r = eg != NULL ? mg_espgw_tun(eg, ifx) : NULL;
+			struct mg_esp_sa *sa = NULL;
+
+			while (j < n && dp->adj[mg_meta(o[j])->adj].ifindex == ifx &&
+			       pkt_version(o[j]) == v)
+				j++;
+			if (r != NULL && (v == 4 || v == 6))
+				sa = mg_esp_out_get(&r->out[v == 4 ? 0 : 1]);
+			if (unlikely(sa == NULL)) {
+				for (uint16_t k = i; k < j; k++) {
+					mg_set_drop(o[k], MG_DROP_ESP_NO_SA);
+					nexts[k] = ESPO_NEXT_DROP;
+				}
+			} else {
+				uint16_t ok = mg_esp_encrypt_burst(wk, sa, &o[i], j - i, reasons);
+
+				output_finish(c->w, r, &o[i], &nexts[i], j - i, ok);
+			}
+			i = j;
+		}
+		mg_dispatch(graph, node, (void **)o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register esp_output_node = {
+	.name = "esp-output",
+	.process = esp_output_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[ESPO_NEXT_IP4] = "ip4-lookup",
+		[ESPO_NEXT_IP6] = "ip6-lookup",
+		[ESPO_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(esp_output_node);
+
+/* ---- esp-input and esp-handoff ------------------------------------------------------ */
+
+enum { ESPI_NEXT_IP4 = 0, ESPI_NEXT_IP6, ESPI_NEXT_DROP };
+
+/*
+ * Route what lib/esp returned: pkts[0..ok) decrypted (with their SA), then
+ * failures up to n. A decrypted packet must have arrived in its tunnel's
+ * underlay network (meta.net, set where it was received, also for packets
+ * handed over from another worker).
+ */
+static inline void
+input_finish(struct mg_espgw *eg, struct mg_worker *w, struct rte_mbuf **o,
+	     struct mg_esp_sa **sas, const uint8_t *reasons, uint16_t *nexts, uint16_t n,
+	     uint16_t ok)
+{
+	for (uint16_t k = 0; k < ok; k++) {
+		struct mg_meta *md = mg_meta(o[k]);
+		uint16_t ifx = (uint16_t)mg_esp_sa_user(sas[k]);
+		const struct mg_espgw_tun *r = ifx < MG_MAX_IFACES ? mg_espgw_tun(eg, ifx) : NULL;
+
+		if (unlikely(r == NULL)) {
+			mg_set_drop(o[k], MG_DROP_ESP_NO_SA);
+			nexts[k] = ESPI_NEXT_DROP;
+			continue;
+		}
+		if (unlikely(md->net != r->underlay)) {
+			mg_set_drop(o[k], MG_DROP_ESP_WRONG_NET);
+			nexts[k] = ESPI_NEXT_DROP;
+			continue;
+		}
+		md->net = r->network;
+		md->rx_if = r->ifindex;
+		md->flags = 0;
+		w->ifc[r->ifindex].rx_pkts++;
+		w->ifc[r->ifindex].rx_bytes += o[k]->pkt_len;
+		nexts[k] = pkt_version(o[k]) == 4 ? ESPI_NEXT_IP4 : ESPI_NEXT_IP6;
+	}
+	for (uint16_t k = ok; k < n; k++) {
+		uint8_t why = reasons[k];
+
+		mg_set_drop(o[k], why == MG_ESP_ERR_NO_SA ? MG_DROP_ESP_NO_SA :
+				  why == MG_ESP_ERR_NOT_ESP ? MG_DROP_LOCAL_PROTO :
+				  MG_DROP_ESP_FAILED);
+		nexts[k] = ESPI_NEXT_DROP;
+	}
+}
+
+static uint16_t
+esp_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	struct mg_espgw *eg = __atomic_load_n(&c->dp->esp, __ATOMIC_ACQUIRE);
+	struct mg_esp_sa *sas[MG_VEC];
+	uint16_t nexts[MG_VEC];
+	uint8_t reasons[MG_VEC];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+		struct rte_mbuf **o = (struct rte_mbuf **)(objs + base);
+		uint16_t ok, handed = 0;
+
+		if (unlikely(eg == NULL)) {
+			for (uint16_t k = 0; k < n; k++) {
+				mg_set_drop(o[k], MG_DROP_ESP_NO_SA);
+				nexts[k] = ESPI_NEXT_DROP;
+			}
+			mg_dispatch(graph, node, (void **)o, nexts, n);
+			continue;
+		}
+		ok = mg_esp_input_burst(eg->wk[c->w->index], o, n, sas, reasons, &handed);
+		/* The handed-off packets left the array: it holds n - handed now. */
+		n -= handed;
+		input_finish(eg, c->w, o, sas, reasons, nexts, n, ok);
+		if (n != 0)
+			mg_dispatch(graph, node, (void **)o, nexts, n);
+	}
+	return nb;
+}
+
+static struct rte_node_register esp_input_node = {
+	.name = "esp-input",
+	.process = esp_input_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[ESPI_NEXT_IP4] = "ip4-lookup",
+		[ESPI_NEXT_IP6] = "ip6-lookup",
+		[ESPI_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(esp_input_node);
+
+#define HANDOFF_BURST 64
+
+static uint16_t
+esp_handoff_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	struct mg_espgw *eg = __atomic_load_n(&c->dp->esp, __ATOMIC_ACQUIRE);
+	struct rte_mbuf *pkts[HANDOFF_BURST];
+	struct mg_esp_sa *sas[HANDOFF_BURST];
+	uint16_t nexts[HANDOFF_BURST];
+	uint8_t reasons[HANDOFF_BURST];
+	uint16_t ok, taken = 0;
+
+	if (likely(eg == NULL))
+		return 0;
+	ok = mg_esp_handoff_input(eg->wk[c->w->index], pkts, HANDOFF_BURST, sas, reasons, &taken);
+	if (taken == 0)
+		return 0;
+	input_finish(eg, c->w, pkts, sas, reasons, nexts, taken, ok);
+	mg_dispatch(graph, node, (void **)pkts, nexts, taken);
+	c->w->walk_pkts += taken;
+	return taken;
+}
+
+static struct rte_node_register esp_handoff_node = {
+	.name = "esp-handoff",
+	.flags = RTE_NODE_SOURCE_F,
+	.process = esp_handoff_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[ESPI_NEXT_IP4] = "ip4-lookup",
+		[ESPI_NEXT_IP6] = "ip6-lookup",
+		[ESPI_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(esp_handoff_node);

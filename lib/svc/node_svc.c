@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The "service" graph node: packets whose destination is a service's VIP
+ * (a MG_ADJ_SERVICE route) get an endpoint from the service's Maglev table
+ * through the worker's flow table, and go back to ip4-lookup / ip6-lookup
+ * with the endpoint's neighbor adjacency as their next hop (route mode:
+ * addresses unchanged). Built into the nodes library (it needs the node
+ * helpers); the service code itself is lib/svc.
+ */
+#include <rte_cycles.h>
+#include <rte_fib.h>
+#include <rte_fib6.h>
+
+#include "mg_svc_rt.h"
+#include "nodes_priv.h"
+
+enum { SVC_NEXT_IP4 = 0, SVC_NEXT_IP6, SVC_NEXT_DROP };
+
+/* Flows the node checks for expiry per call. */
+#define SVC_EXPIRE_BUDGET 32
+
+/* The endpoint's neighbor adjacency in network @net, or 0 if it is not a neighbor. */
+static inline uint32_t
+endpoint_adj(const struct mg_dp *dp, unsigned int w, uint16_t net, const struct mg_ip *a)
+{
+	const struct mg_dp_net *dn = mg_dp_net(dp, net);
+	uint64_t nh = MG_ADJ_ID_NOROUTE;
+
+	if (unlikely(dn == NULL))
+		return 0;
+	mg_dp_fib_enter(dp, w);
+	if (a->family == AF_INET) {
+		uint32_t ip = rte_be_to_cpu_32(a->v4);
+
+		do
+			rte_fib_lookup_bulk(dn->fib4, &ip, &nh, 1);
+		while (unlikely(nh == MG_ADJ_ID_RETRY));
+	} else {
+		uint8_t ip6[1][16];
+
+		memcpy(ip6[0], a->v6, 16);
+		do
+			rte_fib6_lookup_bulk(dn->fib6, ip6, &nh, 1);
+		while (unlikely(nh == MG_ADJ_ID_RETRY));
+	}
+	mg_dp_fib_leave(dp, w);
+	return dp->adj[nh].type == MG_ADJ_NEIGHBOR ? (uint32_t)nh : 0;
+}
+
+static inline uint16_t
+svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
+	struct mg_svc_rt_stats *st, struct rte_mbuf *m, uint64_t now)
+{
+	struct mg_meta *md = mg_meta(m);
+	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), l4off;
+	uint8_t family, proto, frag, tcp_flags = 0;
+	const struct mg_svc_table *t;
+	const struct mg_svc_ep *e;
+	enum mg_svc_verdict v;
+	struct mg_flow_key k;
+	uint32_t h, adj;
+
+	t = mg_svc_rt_table(rt, c->dp->adj[md->adj].ifindex);
+	if (unlikely(t == NULL)) {
+		st->no_service++;
+		mg_set_drop(m, MG_DROP_SVC_NO_ENDPOINT);
+		return SVC_NEXT_DROP;
+	}
+	if ((l3[0] >> 4) == 4) {
+		uint16_t off = rte_be_to_cpu_16(((const struct rte_ipv4_hdr *)l3)->fragment_offset);
+
+		family = AF_INET;
+		proto = l3[9];
+		l4off = (l3[0] & 0xfu) * 4u;
+		frag = (off & 0x3fff) != 0;
+	} else {
+		int f, first;
+
+		family = AF_INET6;
+		if (mg_ip6_walk(l3, len, &proto, &l4off, &f, &first) < 0) {
+			proto = MG_IPPROTO_NONE;
+			l4off = len;
+		}
+		frag = (uint8_t)f;
+	}
+	mg_svc_pkt_key(l3, len, family, proto, l4off, frag, md->net, &k, &h);
+	if (proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len)
+		tcp_flags = l3[l4off + 13];
+	e = mg_svc_steer(t, ft, &k, h, len, tcp_flags, now, &v, NULL);
+	if (unlikely(e == NULL)) {
+		st->no_endpoint++;
+		mg_set_drop(m, MG_DROP_SVC_NO_ENDPOINT);
+		return SVC_NEXT_DROP;
+	}
+	adj = e->addr.family == family ? endpoint_adj(c->dp, c->w->index, md->net, &e->addr) : 0;
+	if (unlikely(adj == 0)) {
+		st->unreachable++;
+		mg_set_drop(m, MG_DROP_SVC_UNREACHABLE);
+		return SVC_NEXT_DROP;
+	}
+	st->steered++;
+	{
+		struct mg_svc_ep_count *ec = mg_svc_rt_epc(rt, c->w->index, t->id,
+							   mg_svc_ref_slot(e->ref));
+
+		if (likely(ec != NULL)) {
+			ec->pkts++;
+			ec->bytes += len;
+			ec->flows_new += v == MG_SVC_NEW;
+		}
+	}
+	md->adj = adj;
+	md->flags |= MG_META_NEXTHOP;
+	return family == AF_INET ? SVC_NEXT_IP4 : SVC_NEXT_IP6;
+}
+
+static uint16_t
+svc_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	uint16_t nexts[MG_VEC];
+	uint64_t now = rte_rdtsc();
+
+	if (unlikely(rt == NULL || c->w->index >= rt->nb_workers)) {
+		for (uint16_t i = 0; i < nb; i++)
+			mg_set_drop(objs[i], MG_DROP_SVC_NO_ENDPOINT);
+		rte_node_enqueue(graph, node, SVC_NEXT_DROP, objs, nb);
+		return nb;
+	}
+	struct mg_flow_table *ft = rt->flows[c->w->index];
+	struct mg_svc_rt_stats *st = &rt->stats[c->w->index];
+
+	for (uint16_t base = 0; base < nb; base += MG_VEC) {
+		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
+
+		for (uint16_t i = 0; i < n; i++) {
+			mg_prefetch(objs + base, i, n);
+			nexts[i] = svc_one(c, rt, ft, st, objs[base + i], now);
+		}
+		mg_dispatch(graph, node, objs + base, nexts, n);
+	}
+	/* Idle flows, and flows whose endpoint or service went away. */
+	mg_flow_expire(ft, now, SVC_EXPIRE_BUDGET, mg_svc_flow_check, (void *)rt->tables);
+	return nb;
+}
+
+static struct rte_node_register svc_node = {
+	.name = "service",
+	.process = svc_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[SVC_NEXT_IP4] = "ip4-lookup",
+		[SVC_NEXT_IP6] = "ip6-lookup",
+		[SVC_NEXT_DROP] = "drop",
+	},
+};
+RTE_NODE_REGISTER(svc_node);

@@ -1,0 +1,331 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""meshgate with an IPsec ESP tunnel to an independent ESP endpoint.
+
+The topology's two namespaces: the pod host behind meshgate, and the
+external host, which is also the far tunnel endpoint: tests/netns/esp_peer.py
+runs scapy's ESP between a TUN device and raw sockets there, so the external
+kernel's own ping and iperf3 reach the pod through the tunnel. Inner
+addresses behind the tunnel: 10.99.0.1 and fd00:99::1 (on the peer's TUN).
+Outer: 10.10.2.1 (meshgate's ext port) <-> 10.10.2.2 (the external host).
+"""
+import json
+import re
+import secrets
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scapy.layers.inet import ICMP, IP, defragment
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.utils import rdpcap
+
+from mgrun import MESHGATECTL, Control, Meshgate, ROOT
+from topo import default_config
+
+PEER = ROOT / "tests" / "netns" / "esp_peer.py"
+ALGOS = {  # key, auth key, salt bytes
+    "aes-gcm-128": (16, 0, 4), "aes-cbc-256-hmac-sha256": (32, 32, 0),
+    "chacha20-poly1305": (32, 0, 4),
+}
+
+
+def sa(direction, inner, spi, algo):
+    k, a, s = ALGOS[algo]
+    d = {"direction": direction, "inner": inner, "spi": spi, "algorithm": algo,
+         "key": secrets.token_hex(k)}
+    if a:
+        d["auth_key"] = secrets.token_hex(a)
+    if s:
+        d["salt"] = secrets.token_hex(s)
+    return d
+
+
+def tunnel_sas(algo, base=0x1000):
+    """meshgate's four SAs (out/in x inner family)."""
+    return [sa("out", "ipv4", base + 1, algo), sa("in", "ipv4", base + 2, algo),
+            sa("out", "ipv6", base + 3, algo), sa("in", "ipv6", base + 4, algo)]
+
+
+def flip(sas):
+    """The peer's view: what meshgate sends out the peer takes in, and back."""
+    return [dict(s, direction="in" if s["direction"] == "out" else "out") for s in sas]
+
+
+def yaml_sa(s, extra=""):
+    keys = "".join(f", {k}: \"{s[k]}\"" for k in ("key", "auth_key", "salt") if k in s)
+    if "lifetime" in s:
+        keys += ", lifetime: {" + ", ".join(f"{k}: {v}" for k, v in s["lifetime"].items()) + "}"
+    return (f"      - {{direction: {s['direction']}, inner: {s['inner']}, spi: {s['spi']}, "
+            f"algorithm: {s['algorithm']}{keys}{extra}}}\n")
+
+
+OUTER = {4: ("10.10.2.1", "10.10.2.2"), 6: ("fd00:10:2::1", "fd00:10:2::2")}
+
+
+def config(tag, sas, extra="", outer=4, natt=False):
+    local, remote = OUTER[outer]
+    text = default_config(tag)
+    text += (f"esp_tunnels:\n  - name: tun0\n    local: \"{local}\"\n    remote: \"{remote}\"\n"
+             f"    udp_encap: {'true' if natt else 'false'}\n"
+             "    ipv4: [10.98.0.1/30]\n    sas:\n")
+    text += "".join(yaml_sa(s) for s in sas)
+    text += extra
+    text = text.replace("routes:\n", "routes:\n  - {prefix: 10.99.0.0/24, interface: tun0}\n"
+                        "  - {prefix: \"fd00:99::/64\", interface: tun0}\n", 1)
+    return text
+
+
+class Peer:
+    def __init__(self, topo, tmp_path, sas, name="esptun0", peer_sas=None, outer=4, natt=False):
+        self.topo, self.tmp = topo, tmp_path
+        self.cfgfile = tmp_path / "peer.json"
+        self.statsfile = tmp_path / "peer.stats.json"
+        ready = tmp_path / "peer.ready"
+        ready.unlink(missing_ok=True)
+        self.cfgfile.write_text(json.dumps({
+            "local": OUTER[outer][1], "remote": OUTER[outer][0], "tun": name, "sas": peer_sas if peer_sas is not None else flip(sas),
+            "stats": str(self.statsfile), "ready": str(ready), "udp_encap": natt}))
+        self.proc = topo.spawn("ext", sys.executable if "scapy" in sys.modules else "/usr/bin/python3",
+                               str(PEER), str(self.cfgfile))
+        for _ in range(100):
+            if ready.exists():
+                break
+            if self.proc.poll() is not None:
+                raise RuntimeError(self.proc.stdout.read())
+            time.sleep(0.1)
+        for cmd in (["ip", "link", "set", name, "up"],
+                    ["ip", "addr", "add", "10.99.0.1/32", "dev", name],
+                    ["ip", "-6", "addr", "add", "fd00:99::1/128", "dev", name, "nodad"],
+                    ["ip", "route", "add", "10.10.1.0/24", "dev", name, "src", "10.99.0.1"],
+                    ["ip", "-6", "route", "add", "fd00:10:1::/64", "dev", name,
+                     "src", "fd00:99::1"]):
+            r = topo.run("ext", *cmd)
+            assert r.returncode == 0, (cmd, r.stderr)
+
+    def stats(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        return json.loads(self.statsfile.read_text())
+
+
+def sa_counters(metrics):
+    """{(spi, direction): packets} from /metrics."""
+    out = {}
+    for m in re.finditer(r'meshgate_esp_sa_packets_total\{tunnel="tun0",spi="(\d+)",'
+                         r'direction="(\w+)"\} (\d+)', metrics):
+        out[(int(m.group(1)), m.group(2))] = int(m.group(3))
+    return out
+
+
+@pytest.mark.parametrize("algo,outer,natt", [(a, 4, False) for a in ALGOS] +
+                         [("aes-gcm-128", 6, False), ("aes-gcm-128", 4, True),
+                          ("chacha20-poly1305", 6, True)],
+                         ids=lambda v: {True: "natt", False: "raw"}.get(v, str(v)))
+def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer, natt):
+    """Pod <-> far side of the tunnel (IPv4 outer for each algorithm, IPv6
+    outer, UDP encapsulation): ping both families, both directions (contents
+    checked by ping), a TCP transfer with byte counts; the SA counters in
+    /metrics match; no key in the log, GET or /metrics."""
+    sas = tunnel_sas(algo)
+    with Meshgate(tmp_path, config(topo.tag, sas, outer=outer, natt=natt), name="esp") as mg:
+        peer = Peer(topo, tmp_path, sas, outer=outer, natt=natt)
+        for side, dst in (("pod", "10.99.0.1"), ("pod", "fd00:99::1"),
+                          ("ext", "10.10.1.2"), ("ext", "fd00:10:1::2")):
+            r = topo.ping(side, dst, count=3)
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (side, dst, r.stdout,
+                                                                         mg.log())
+        ctl = Control(mg)
+        # Traced: a packet into the tunnel, and the ESP packet coming back.
+        ctl.ok("POST", "/v1/trace", {"filter": "(icmp and dst host 10.99.0.1) or esp or "
+                                     "(udp port 4500)", "count": 2})
+        assert topo.ping("pod", "10.99.0.1", count=1).returncode == 0
+        for _ in range(50):
+            trace = ctl.ok("GET", "/v1/trace")
+            if trace["packets"] >= 2:
+                break
+            time.sleep(0.1)
+        paths = [[h["node"] for h in p["hops"]] for p in trace["trace"]]
+        assert len(paths) == 2 and "esp-output" in paths[0], trace
+        assert "esp-input" in paths[1], trace
+        r = topo.iperf("pod", "ext", "10.99.0.1", seconds=2)
+        assert "error" not in r, r
+        assert r["end"]["sum_received"]["bytes"] > 100_000
+        tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+        metrics = ctl.http("GET", "/metrics")[1]
+        show = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "esp", "show"],
+                              capture_output=True, text=True, timeout=30)
+        for _ in range(30):  # DPDK telemetry answers from a snapshot taken once a second
+            tel = mg.telemetry("/meshgate/esp")
+            if tel and tel.get("tun0/4098/in", {}).get("packets", 0) >= 3:
+                break
+            time.sleep(0.1)
+        log = mg.log()
+    ps = peer.stats()
+    assert ps["decrypted"] >= 6 and not ps["errors"], ps
+    counts = sa_counters(metrics if isinstance(metrics, str) else metrics.decode())
+    assert counts[(0x1001, "out")] >= 3 and counts[(0x1003, "out")] >= 3, counts
+    assert counts[(0x1002, "in")] >= 3 and counts[(0x1004, "in")] >= 3, counts
+    text = json.dumps(tun) + str(metrics) + log + json.dumps(mg.stats)
+    for s in sas:
+        for k in ("key", "auth_key", "salt"):
+            if k in s:
+                assert s[k] not in text.lower(), f"{k} of SPI {s['spi']} leaked"
+    assert {x["spi"] for x in tun["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
+    # meshgatectl esp show: one line per SA, like ip xfrm state, no key.
+    assert set(tel) == {"tun0/4097/out", "tun0/4098/in", "tun0/4099/out", "tun0/4100/in"}, tel
+    assert tel["tun0/4098/in"]["packets"] >= 3 and tel["tun0/4097/out"]["expired"] == 0
+    assert show.returncode == 0, show.stderr
+    lines = {l.split()[0]: l.split() for l in show.stdout.splitlines() if l.startswith("0x")}
+    assert set(lines) == {"0x00001001", "0x00001002", "0x00001003", "0x00001004"}, show.stdout
+    assert lines["0x00001001"][1:5] == ["out", "ipv4", algo, "active"], show.stdout
+    assert int(lines["0x00001002"][5]) >= counts[(0x1002, "in")] > 0  # read later
+    for s in sas:
+        assert s["key"] not in show.stdout
+
+
+def by_spi(tun):
+    return {s["spi"]: s for s in tun["sas"]}
+
+
+def test_tunnel_mtu_sends_frag_needed_and_too_big(tmp_path, topo):
+    """An inner packet over the tunnel MTU: ICMP fragmentation needed (DF
+    set) and ICMPv6 packet too big, naming the tunnel MTU; packets at the MTU
+    go through."""
+    sas = tunnel_sas("aes-gcm-128")
+    cfg = config(topo.tag, sas).replace("    udp_encap: false\n",
+                                        "    udp_encap: false\n    mtu: 1400\n", 1)
+    assert "mtu: 1400" in cfg
+    with Meshgate(tmp_path, cfg, name="esp") as mg:
+        Peer(topo, tmp_path, sas)
+        r = topo.ping("pod", "10.99.0.1", count=1, extra=("-M", "do", "-s", "1400"))
+        assert r.returncode != 0 and "mtu = 1400" in r.stdout + r.stderr, r.stdout + r.stderr
+        r = topo.ping("pod", "fd00:99::1", count=1, extra=("-s", "1400"))
+        assert r.returncode != 0 and "mtu=1400" in (r.stdout + r.stderr).replace(" ", ""), \
+            r.stdout + r.stderr
+        # 1372 + 28 = 1400 bytes: fits exactly; 1352 + 48 = 1400 for IPv6.
+        r = topo.ping("pod", "10.99.0.1", count=2, extra=("-M", "do", "-s", "1372"))
+        assert r.returncode == 0, r.stdout
+        r = topo.ping("pod", "fd00:99::1", count=2, extra=("-s", "1352"))
+        assert r.returncode == 0, r.stdout
+        tun = Control(mg).ok("GET", "/v1/esp-tunnels/tun0")
+        assert tun["mtu"] == 1400
+        # DF clear: the packet goes in whole and its ESP packet (over the
+        # port's 1500) is fragmented on the way out: captured on the peer's
+        # side, reassembled and decrypted by scapy, it is the echo request.
+        cap = tmp_path / "frags.pcap"
+        dump = topo.spawn("ext", "tcpdump", "-ni", "eth0", "-c", "2", "-w", str(cap),
+                          "ip[6:2] & 0x3fff != 0")
+        time.sleep(1.0)
+        topo.ping("pod", "10.99.0.1", count=1, extra=("-M", "dont", "-s", "1450"))
+        dump.wait(10)
+    frags = rdpcap(str(cap))
+    assert [(f[IP].flags.MF, f[IP].frag) for f in frags] == [(1, 0), (0, 185)], frags
+    whole = defragment(frags)[0][IP]
+    sa = sas[0]
+    inner = SecurityAssociation(ESP, spi=sa["spi"], crypt_algo="AES-GCM",
+                                crypt_key=bytes.fromhex(sa["key"] + sa["salt"]),
+                                tunnel_header=IP(src="10.10.2.1", dst="10.10.2.2")).decrypt(whole)
+    assert inner[IP].len == 1478 and inner[ICMP].type == 8 and inner[IP].dst == "10.99.0.1"
+    assert mg.stats["drops"]["mtu-exceeded"] >= 2
+    assert mg.stats["gateway"]["ip4_fragmented"] == 1
+
+
+def test_rekey_during_traffic_loses_nothing(tmp_path, topo):
+    """A ping stream both families while the SAs are replaced over REST (the
+    peer knows the next SAs and moves to them when it sees the new ones):
+    no request or reply lost; the old outbound SAs are gone at once, the old
+    inbound ones once their traffic stopped."""
+    old, new = tunnel_sas("aes-gcm-128", 0x1000), tunnel_sas("chacha20-poly1305", 0x2000)
+    peer_sas = flip(old) + [dict(s, standby=True) for s in flip(new)]
+    with Meshgate(tmp_path, config(topo.tag, old), name="esp") as mg:
+        peer = Peer(topo, tmp_path, old, peer_sas=peer_sas)
+        ctl = Control(mg)
+        pings = [topo.spawn("pod", "ping", "-c", "150", "-i", "0.02", "-W", "2", dst)
+                 for dst in ("10.99.0.1", "fd00:99::1")]
+        time.sleep(1.0)
+        ctl.ok("PUT", "/v1/esp-tunnels/tun0/sas", {"sas": new})
+        outs = [p.communicate(timeout=60)[0] for p in pings]
+        tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+        for _ in range(40):  # the old inbound SAs go 2 s after their last packet
+            if {0x1002, 0x1004}.isdisjoint(by_spi(tun)):
+                break
+            time.sleep(0.2)
+            tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+    for o in outs:
+        assert " 0% packet loss" in o, o
+    assert tun["rekeys"] == 1 and tun["events"]["retired"] == 2, tun
+    spis = by_spi(tun)
+    assert set(spis) == {0x2001, 0x2002, 0x2003, 0x2004}, spis
+    assert all(spis[s]["stats"]["packets"] > 0 for s in spis), spis
+    ps = peer.stats()
+    assert ps.get("switched") == 2 and not ps["errors"], ps
+
+
+def test_hard_lifetime_stops_the_sa_after_a_soft_event(tmp_path, topo):
+    """Outbound IPv4 SA with soft 3 / hard 6 packets: a soft event, then the
+    hard one; exactly 6 echo requests get through, the rest are dropped and
+    counted; IPv6 (its own SA) is unaffected."""
+    sas = tunnel_sas("aes-gcm-128")
+    sas[0]["lifetime"] = {"soft_packets": 3, "hard_packets": 6}
+    with Meshgate(tmp_path, config(topo.tag, sas), name="esp") as mg:
+        Peer(topo, tmp_path, sas)
+        r = topo.ping("pod", "10.99.0.1", count=10)
+        assert "10 packets transmitted, 6 received" in r.stdout, r.stdout
+        r6 = topo.ping("pod", "fd00:99::1", count=2)
+        assert r6.returncode == 0, r6.stdout
+        ctl = Control(mg)
+        for _ in range(20):  # lifetimes are polled every 100 ms
+            tun = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+            if tun["events"]["hard"]:
+                break
+            time.sleep(0.1)
+    assert tun["events"] == {"soft": 1, "hard": 1, "retired": 0}, tun["events"]
+    sa = by_spi(tun)[0x1001]
+    assert sa["state"] == "expired" and sa["stats"]["packets"] == 6, sa
+    assert mg.stats["drops"]["esp-failed"] == 4
+    assert "reached its soft packets lifetime" in mg.log()
+    assert "reached its hard packets lifetime" in mg.log()
+
+
+SEND_FORGED = r"""
+import socket, sys
+from scapy.layers.inet import IP, ICMP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.packet import raw
+key, spi = bytes.fromhex(sys.argv[1]), int(sys.argv[2])
+sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
+                         tunnel_header=IP(src="10.10.2.2", dst="10.10.2.1"))
+inner = IP(src="10.99.0.1", dst="10.10.1.2") / ICMP(id=77, seq=1) / (b"forged" * 8)
+good = raw(sa.encrypt(inner, seq_num=5000))
+bad = bytearray(raw(sa.encrypt(inner, seq_num=5001)))
+bad[-1] ^= 1
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for p in (good, good, good, bytes(bad)):
+    s.sendto(p, ("10.10.2.1", 0))
+"""
+
+
+def test_replayed_and_corrupted_esp_dropped_and_counted(tmp_path, topo):
+    """ESP forged with the inbound SA's key by a second scapy instance: the
+    first copy is accepted, two replays are refused as replays, a packet with
+    a flipped ICV bit fails authentication; all counted on the SA, in GET
+    and /metrics."""
+    sas = tunnel_sas("aes-gcm-128")
+    with Meshgate(tmp_path, config(topo.tag, sas), name="esp") as mg:
+        Peer(topo, tmp_path, sas)
+        assert topo.ping("pod", "10.99.0.1", count=1).returncode == 0
+        r = topo.run("ext", "/usr/bin/python3", "-c", SEND_FORGED, sas[1]["key"] + sas[1]["salt"],
+                     str(sas[1]["spi"]))
+        assert r.returncode == 0, r.stderr
+        ctl = Control(mg)
+        time.sleep(0.5)
+        st = by_spi(ctl.ok("GET", "/v1/esp-tunnels/tun0"))[0x1002]["stats"]
+        metrics = ctl.http("GET", "/metrics")[1]
+    assert st["replay"] == 2 and st["auth"] == 1 and st["packets"] == 2, st
+    assert re.search(r'meshgate_esp_sa_replay_drops_total\{tunnel="tun0",spi="4098",'
+                     r'direction="in"\} 2', metrics), metrics
+    assert re.search(r'meshgate_esp_sa_auth_failures_total\{tunnel="tun0",spi="4098",'
+                     r'direction="in"\} 1', metrics)
+    assert mg.stats["drops"]["esp-failed"] == 3
