@@ -434,6 +434,12 @@ settle(void)
 	}
 }
 
+struct mg_fwd *
+fz_dp_fwd(void)
+{
+	return fwd;
+}
+
 void
 fz_dp_rx(struct rte_mbuf **pkts, uint16_t n)
 {

@@ -62,6 +62,10 @@ void fz_dp_advance(uint64_t ms);
  */
 void fz_dp_reset(void);
 
+struct mg_fwd;
+/** Forwarding control of the fixture (for harnesses that change routes and neighbors). */
+struct mg_fwd *fz_dp_fwd(void);
+
 /** Frames that left through each port during the current input. */
 extern uint32_t fz_dp_tx_frames[FZ_NB_PORTS];
 

@@ -194,6 +194,52 @@ def neigh_seeds():
         ("mixed-burst", rec(5, to_v6) + rec(7, to_unres) + rec(0, arp_rep9) + rec(0x41, na)),
         ("frame", rec(3, raw(Ether(src=PEER, dst=BCAST) / ARP(op=1, hwsrc=PEER, psrc="10.0.0.5",
                                                              pdst="10.0.0.1")))),
+    ] + neigh_change_seeds()
+
+
+# Control changes (bit 7): route [flags, a, b, len, via], neighbor [flags, host, mac],
+# address [flags, x].
+def route_op(flags, a, b, length, via=9):
+    return rec(0x80, bytes([flags, a, b, length, via]))
+
+
+def neigh_op(flags, host, mac=0x42):
+    return rec(0x81, bytes([flags, host, mac]))
+
+
+def addr_op(flags, x):
+    return rec(0x82, bytes([flags, x]))
+
+
+def neigh_change_seeds():
+    to64 = raw(IP(src="10.0.0.5", dst="100.64.5.7") / UDP() / Raw(b"r" * 8))
+    rep64 = raw(ARP(op=2, hwsrc=PEER, psrc="100.64.5.7", hwdst=P0, pdst="10.0.0.1"))
+    to_via = raw(IP(src="10.0.0.5", dst="100.64.3.3") / UDP())
+    rep_via = raw(ARP(op=2, hwsrc=PEER, psrc="10.1.0.9", hwdst=P1, pdst="10.1.0.1"))
+    to_a = raw(IP(src="10.0.0.5", dst="10.2.5.9") / UDP())
+    rep_a = raw(ARP(op=2, hwsrc=PEER, psrc="10.2.5.9", hwdst=P1, pdst="10.2.5.1"))
+    to6 = raw(IPv6(src="fd00::5", dst="2001:db8:77::7") / UDP())
+    na6 = raw(IPv6(src="2001:db8:77::7", dst="fd00::1", hlim=255) /
+              ICMPv6ND_NA(tgt="2001:db8:77::7", R=0, S=1, O=1) /
+              ICMPv6NDOptDstLLAddr(lladdr=PEER))
+    return [
+        # 100.64.5.0/24 on-link on p0 (length 16 + 8), resolved, then deleted.
+        ("chg-onlink-route", route_op(0, 5, 0, 8) + rec(2, to64) + rec(0, rep64) + ms(5) +
+         rec(2, to64) + route_op(8, 5, 0, 8) + rec(2, to64)),
+        # 100.64.3.0/24 via 10.1.0.9 on p1, resolved, replaced by a drop route.
+        ("chg-via-route", route_op(6, 3, 0, 8, 9 - 2) + rec(2, to_via) + rec(0x08, rep_via) +
+         rec(2, to_via) + route_op(0x10, 3, 0, 8) + rec(2, to_via)),
+        ("chg-unreachable", route_op(0x20, 1, 0, 16) + rec(2, raw(IP(src="10.0.0.5",
+                                                                  dst="100.64.1.1") / UDP()))),
+        ("chg-static-neighbor", neigh_op(0, 50 - 2) + rec(2, raw(IP(src="10.1.0.5",
+                                                                    dst="10.0.0.50") / UDP())) +
+         neigh_op(4, 50 - 2)),
+        ("chg-neighbor-over-dynamic", rec(2, raw(IP(src="10.1.0.5", dst="10.0.0.60") / UDP())) +
+         neigh_op(0, 60 - 2) + ms(10) + neigh_op(4, 60 - 2) + ms(1000)),
+        ("chg-address", addr_op(0, 5) + rec(2, to_a) + rec(0x08, rep_a) + rec(2, to_a) +
+         addr_op(2, 5) + rec(2, to_a)),
+        ("chg-onlink6", route_op(1, 0, 0, 0) + rec(1, to6) + rec(0x41, na6) + rec(1, to6) +
+         route_op(9, 0, 0, 0)),
     ]
 
 

@@ -11,10 +11,12 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_random.h>
 #include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
 
 #include "mg_dp.h"
 #include "mg_fwd.h"
@@ -384,6 +386,94 @@ MG_TEST(rib_sources_and_precedence)
 	mg_fwd_iface_del(f, 3);
 	CHECK_EQ(lk("10.0.0.1"), MG_ADJ_ID_NOROUTE);
 	mg_fwd_destroy(f);
+}
+
+/* A packet to @dst punted as the lookup punts it on a glean adjacency. */
+static void
+glean_punt(struct mg_fwd *f, const char *dst)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(dp->pools[0]);
+	struct rte_ipv4_hdr *ip;
+	struct mg_ip d;
+
+	CHECK(m != NULL);
+	if (m == NULL)
+		return;
+	ip = (struct rte_ipv4_hdr *)rte_pktmbuf_append(m, sizeof(*ip));
+	CHECK(ip != NULL);
+	if (ip == NULL) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	memset(ip, 0, sizeof(*ip));
+	ip->version_ihl = 0x45;
+	ip->time_to_live = 64;
+	ip->total_length = rte_cpu_to_be_16(sizeof(*ip));
+	mg_ip_parse(dst, &d);
+	ip->dst_addr = d.v4;
+	mg_meta(m)->net = 0;
+	mg_meta(m)->adj = lk(dst);
+	mg_meta(m)->punt = MG_PUNT_GLEAN;
+	CHECK(dp->adj[mg_meta(m)->adj].type == MG_ADJ_GLEAN);
+	mg_fwd_punt(f, m);
+}
+
+/* Free what forwarding control injected (probes, released packets). */
+static unsigned int
+drain_inject(void)
+{
+	struct rte_mbuf *m;
+	unsigned int n = 0;
+
+	while (rte_ring_dequeue(dp->workers[0]->inject, (void **)&m) == 0) {
+		rte_pktmbuf_free(m);
+		n++;
+	}
+	return n;
+}
+
+MG_TEST(onlink_route_neighbor_gets_host_route)
+{
+	struct mg_fwd *f = fwd_with_iface();
+	struct mg_route r;
+	struct mg_neigh nb;
+	struct mg_error e;
+	uint32_t glean, nadj;
+
+	/* 100.64.0.0/24 on-link on p0, outside p0's 10.0.0.1/24. */
+	memset(&r, 0, sizeof(r));
+	mg_prefix_parse("100.64.0.0/24", &r.prefix);
+	r.iface = 3;
+	CHECK_EQ(mg_fwd_route_add(f, &r, &e), 0);
+	glean = lk("100.64.0.7");
+	CHECK(dp->adj[glean].type == MG_ADJ_GLEAN);
+	/* The first packet creates the neighbor: a host route to its adjacency. */
+	glean_punt(f, "100.64.0.7");
+	nadj = lk("100.64.0.7");
+	CHECK(nadj != glean && dp->adj[nadj].type == MG_ADJ_NEIGHBOR);
+	CHECK_EQ(lk("100.64.0.8"), glean);
+	/*
+	 * Resolved, the held packet is re-injected for lookup: it must now meet
+	 * the neighbor's adjacency, not the glean one (it used to loop).
+	 */
+	memset(&nb, 0, sizeof(nb));
+	nb.iface = 3;
+	mg_ip_parse("100.64.0.7", &nb.ip);
+	mg_mac_parse("02:00:00:00:00:07", &nb.mac);
+	CHECK_EQ(mg_fwd_neigh_add(f, &nb, &e), 0);
+	CHECK_EQ(mg_adj_rewrite(&dp->adj[lk("100.64.0.7")])->state, MG_NS_COMPLETE);
+	CHECK(drain_inject() >= 2);   /* the ARP probe and the released packet */
+	mg_fwd_neigh_del(f, &nb);
+	/* A dynamic one, then the route goes: so does the host route. */
+	glean_punt(f, "100.64.0.9");
+	CHECK(dp->adj[lk("100.64.0.9")].type == MG_ADJ_NEIGHBOR);
+	mg_fwd_route_del(f, &r);
+	CHECK_EQ(lk("100.64.0.9"), MG_ADJ_ID_NOROUTE);
+	CHECK_EQ(lk("100.64.0.7"), MG_ADJ_ID_NOROUTE);
+	drain_inject();
+	mg_fwd_iface_del(f, 3);
+	mg_fwd_destroy(f);
+	drain_inject();
 }
 
 /* ---- lookups during churn ----------------------------------------------------------------- */
