@@ -36,7 +36,7 @@
 
 #define NPKTS 4096
 #define BURST 32
-#define ROUNDS 5
+#define ROUNDS 9
 
 /* One bench packet's truth (for the linear scan) and its mbuf. */
 struct bpkt {
@@ -412,7 +412,7 @@ main(int argc, char **argv)
 		       "--no-telemetry", "--log-level", "error", NULL};
 	uint32_t counts[8] = {1, 100, 1000, 10000};
 	int ncounts = 4, v6 = 0, opt, rc;
-	unsigned int iters = 10;
+	unsigned int iters = 5;
 
 	/* Options before "--"; EAL arguments after it replace the defaults. */
 	for (int i = 1; i < argc; i++)
