@@ -207,3 +207,33 @@ def test_vlan_interface_and_dscp_matches(tmp_path):
     assert (c["1"]["packets"], c["2"]["packets"], c["3"]["packets"], c["4"]["packets"],
             c["default"]["packets"]) == (2, 2, 1, 1, 2)
     assert nonzero_drops(st) == {"rule-deny": 4}
+
+
+def test_rules_of_one_network_leave_the_other_alone(tmp_path):
+    """VLAN 200 is in network 'blue', which reuses 10.0.1.0/24: blue denies
+    UDP, default has no rules. The same packet passes untagged (default) and
+    is denied tagged 200 (blue); blue's counters see only blue's packet."""
+    from scapy.all import Dot1Q
+    vlans = """    vlans:
+      - id: 200
+        network: blue
+        ipv4: [10.0.1.1/24]
+        ipv6: ["fd00:1::1/64"]
+"""
+    r = rules("      - {id: 1, protocol: udp, action: deny}\n", network="blue")
+    pkt = IP(src="10.0.1.2", dst="10.0.2.2") / UDP(sport=5, dport=5)
+    pkt6 = IPv6(src="fd00:1::2", dst="fd00:2::2") / UDP(sport=5, dport=5)
+    sent = tagged([
+        Ether(src=HOST_MAC["a"], dst=GW_MAC["a"]) / Dot1Q(vlan=200) / pkt,
+        Ether(src=HOST_MAC["a"], dst=GW_MAC["a"]) / Dot1Q(vlan=200) / pkt6,
+        a2gw(pkt),
+        a2gw(pkt6),
+    ])
+    _, out_b, st = run(tmp_path, config(tmp_path, a_extra=vlans, networks="  - name: blue",
+                                        extra=r), a=sent)
+    assert sorted(key(p) for p in out_b) == sorted([key(sent[2]), key(sent[3])])
+    assert nonzero_drops(st) == {"rule-deny": 2}
+    assert set(st["rules"]) == {"blue"}
+    assert st["rules"]["blue"]["1"]["packets"] == 2
+    assert st["nodes"]["ip4-classify"]["packets"] == 1
+    assert st["nodes"]["ip6-classify"]["packets"] == 1
