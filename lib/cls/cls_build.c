@@ -25,9 +25,11 @@ RTE_LOG_REGISTER_SUFFIX(mg_cls_logtype, cls, INFO);
 
 /*
  * Fields, in the order rte_acl walks them. The first field is one byte (its
- * rule); every later input group is four consecutive key bytes. A group
- * that every rule leaves wild is dropped by rte_acl_build, so the meta group
- * costs nothing until a rule matches VLAN, DSCP, interface or ports.
+ * rule); every later input group is four consecutive key bytes. The meta
+ * group (interface, VLAN, DSCP) is in the layout only when a rule of the
+ * table matches one of those: even left wild by every rule, a field makes
+ * rte_acl split its tries differently, and lookups cost two to three times
+ * as much (measured with tools/bench.d/cls_bench.c).
  */
 enum {
 	F4_PROTO, F4_SRC, F4_DST, F4_SPORT, F4_DPORT, F4_META, F4_NUM,
@@ -37,9 +39,9 @@ enum {
 	F6_SPORT, F6_DPORT, F6_META, F6_NUM,
 };
 
-/* Fill the rte_acl field definitions of @family; returns the field count. */
+/* Fill the rte_acl field definitions of @family (@meta: with the meta group); the count. */
 static uint32_t
-cls_acl_fields(uint8_t family, struct rte_acl_field_def *d)
+cls_acl_fields(uint8_t family, bool meta, struct rte_acl_field_def *d)
 {
 	uint32_t n = 0, in = 0;
 
@@ -58,9 +60,11 @@ cls_acl_fields(uint8_t family, struct rte_acl_field_def *d)
 		d[n] = (struct rte_acl_field_def){RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, in++,
 						  offsetof(struct mg_cls_key, v4.dport)};
 		n++;
-		d[n] = (struct rte_acl_field_def){RTE_ACL_FIELD_TYPE_BITMASK, 4, F4_META, in++,
-						  offsetof(struct mg_cls_key, v4.meta)};
-		n++;
+		if (meta) {
+			d[n] = (struct rte_acl_field_def){RTE_ACL_FIELD_TYPE_BITMASK, 4, F4_META,
+							  in++, offsetof(struct mg_cls_key, v4.meta)};
+			n++;
+		}
 		return n;
 	}
 	for (uint32_t j = 0; j < 4; j++, n++)
@@ -73,8 +77,9 @@ cls_acl_fields(uint8_t family, struct rte_acl_field_def *d)
 					    offsetof(struct mg_cls_key, v6.sport)};
 	d[n++] = (struct rte_acl_field_def){RTE_ACL_FIELD_TYPE_RANGE, 2, F6_DPORT, in++,
 					    offsetof(struct mg_cls_key, v6.dport)};
-	d[n++] = (struct rte_acl_field_def){RTE_ACL_FIELD_TYPE_BITMASK, 4, F6_META, in++,
-					    offsetof(struct mg_cls_key, v6.meta)};
+	if (meta)
+		d[n++] = (struct rte_acl_field_def){RTE_ACL_FIELD_TYPE_BITMASK, 4, F6_META, in++,
+						    offsetof(struct mg_cls_key, v6.meta)};
 	return n;
 }
 
@@ -145,6 +150,40 @@ cls_range_narrow(uint32_t fields, uint32_t bit, const struct mg_cls_range *r, ui
 	return (fields & bit) && (r->lo != 0 || r->hi < full);
 }
 
+/* The port (or ICMP type and code) ranges of one rte_acl rule. */
+struct cls_ports {
+	struct mg_cls_range sp, dp;
+};
+
+/*
+ * The port ranges rule match @m becomes (0 to 2 rte_acl rules), @icmp_rule
+ * when its protocol is the family's ICMP. A packet whose ports were not
+ * seen has the key ports 0/0 (TCP, UDP, SCTP) or 0xffff/0xffff (ICMP), so
+ * a narrow port range must leave out (0, 0): its sport part without 0,
+ * plus sport 0 with the dport part without 0. Narrow ICMP ranges (at most
+ * 255) never reach 0xffff. A wide range is 0-65535 either way.
+ */
+static uint32_t
+cls_ports_of(const struct mg_cls_match *m, bool icmp_rule, struct cls_ports out[2])
+{
+	const uint16_t full = icmp_rule ? 255 : 65535;
+	const bool ns = cls_range_narrow(m->fields, MG_CLS_M_SPORT, &m->sport, full);
+	const bool nd = cls_range_narrow(m->fields, MG_CLS_M_DPORT, &m->dport, full);
+	struct mg_cls_range sp = ns ? m->sport : (struct mg_cls_range){0, 65535};
+	struct mg_cls_range dp = nd ? m->dport : (struct mg_cls_range){0, 65535};
+	uint32_t n = 0;
+
+	if (icmp_rule || (!ns && !nd) || sp.lo > 0 || dp.lo > 0) {
+		out[0] = (struct cls_ports){sp, dp};
+		return 1;
+	}
+	if (sp.hi >= 1)
+		out[n++] = (struct cls_ports){{1, sp.hi}, dp};
+	if (dp.hi >= 1)
+		out[n++] = (struct cls_ports){{0, 0}, {1, dp.hi}};
+	return n;
+}
+
 /* Validate a prefix of a rule for a set of @family. */
 static int
 cls_check_prefix(const struct mg_prefix *p, uint8_t family, const char *where, const char *what,
@@ -197,14 +236,20 @@ cls_check_rule(const struct mg_cls_rule *r, const struct mg_cls_conf *conf, cons
 	if ((m->fields & MG_CLS_M_DPORT) && m->dport.lo > m->dport.hi)
 		return cls_bad(err, EINVAL, where, "match.dport", "range low end above high end");
 	if ((m->fields & MG_CLS_M_PROTO) && m->proto == icmp) {
+		struct cls_ports pp[2];
+
 		if ((m->fields & MG_CLS_M_ICMP_TYPE) && m->icmp_type.hi > 255)
 			return cls_bad(err, EINVAL, where, "match.icmp_type", "ICMP types are 0..255");
 		if ((m->fields & MG_CLS_M_ICMP_CODE) && m->icmp_code.hi > 255)
 			return cls_bad(err, EINVAL, where, "match.icmp_code", "ICMP codes are 0..255");
+		*nacl = cls_ports_of(m, true, pp);
 	} else if (cls_range_narrow(m->fields, MG_CLS_M_SPORT, &m->sport, 65535) ||
 		   cls_range_narrow(m->fields, MG_CLS_M_DPORT, &m->dport, 65535)) {
+		struct cls_ports pp[2];
+
+		*nacl = cls_ports_of(m, false, pp);
 		if (!(m->fields & MG_CLS_M_PROTO))
-			*nacl = 3; /* TCP, UDP and SCTP */
+			*nacl *= 3; /* TCP, UDP and SCTP */
 		else if (!mg_cls_proto_has_ports(m->proto))
 			return cls_bad(err, EINVAL, where, "match.proto",
 				       "port ranges need protocol tcp, udp or sctp (or none)");
@@ -231,24 +276,16 @@ cls_acl_mask32(struct rte_acl_field *f, const uint8_t *addr, int len)
 	f->mask_range.u32 = (uint32_t)len;
 }
 
-/* Set an rte_acl RANGE field from a match range (any when not in @fields). */
-static void
-cls_acl_range(struct rte_acl_field *f, uint32_t fields, uint32_t bit, const struct mg_cls_range *r)
-{
-	f->value.u16 = (fields & bit) ? r->lo : 0;
-	f->mask_range.u16 = (fields & bit) ? r->hi : 65535;
-}
-
 /*
  * Write rule @r (evaluation rank @rank) as rte_acl rule @a with protocol
- * @proto (-1: the rule's own, or any).
+ * @proto (-1: the rule's own, or any), port ranges @pp, and the meta group
+ * when the table has one (@meta).
  */
 static void
 cls_acl_rule(struct rte_acl_rule *a, const struct mg_cls_rule *r, uint32_t rank, uint8_t family,
-	     int proto)
+	     int proto, const struct cls_ports *pp, bool meta_on)
 {
 	const struct mg_cls_match *m = &r->match;
-	const uint8_t icmp = family == AF_INET ? MG_IPPROTO_ICMP : MG_IPPROTO_ICMPV6;
 	struct rte_acl_field *f = a->field;
 	uint32_t meta = 0, mask = 0;
 	int sp, dp, mt;
@@ -271,29 +308,23 @@ cls_acl_rule(struct rte_acl_rule *a, const struct mg_cls_rule *r, uint32_t rank,
 		}
 		sp = F6_SPORT, dp = F6_DPORT, mt = F6_META;
 	}
-	cls_acl_range(&f[sp], m->fields, MG_CLS_M_SPORT, &m->sport);
-	cls_acl_range(&f[dp], m->fields, MG_CLS_M_DPORT, &m->dport);
-	/* A narrow port (or type/code) range needs the L4 header to have been seen. */
-	{
-		uint16_t full = proto == icmp ? 255 : 65535;
-
-		if (cls_range_narrow(m->fields, MG_CLS_M_SPORT, &m->sport, full) ||
-		    cls_range_narrow(m->fields, MG_CLS_M_DPORT, &m->dport, full)) {
-			meta |= MG_CLS_META(0, 0, 0, 1);
-			mask |= MG_CLS_META(0, 0, 0, 1);
-		}
-	}
+	f[sp].value.u16 = pp->sp.lo;
+	f[sp].mask_range.u16 = pp->sp.hi;
+	f[dp].value.u16 = pp->dp.lo;
+	f[dp].mask_range.u16 = pp->dp.hi;
+	if (!meta_on)
+		return;
 	if (m->fields & MG_CLS_M_IFACE) {
-		meta |= MG_CLS_META(m->iface, 0, 0, 0);
-		mask |= MG_CLS_META(0xfff, 0, 0, 0);
+		meta |= MG_CLS_META(m->iface, 0, 0);
+		mask |= MG_CLS_META(0xfff, 0, 0);
 	}
 	if (m->fields & MG_CLS_M_VLAN) {
-		meta |= MG_CLS_META(0, m->vlan, 0, 0);
-		mask |= MG_CLS_META(0, 0xfff, 0, 0);
+		meta |= MG_CLS_META(0, m->vlan, 0);
+		mask |= MG_CLS_META(0, 0xfff, 0);
 	}
 	if (m->fields & MG_CLS_M_DSCP) {
-		meta |= MG_CLS_META(0, 0, m->dscp, 0);
-		mask |= MG_CLS_META(0, 0, 0x3f, 0);
+		meta |= MG_CLS_META(0, 0, m->dscp);
+		mask |= MG_CLS_META(0, 0, 0x3f);
 	}
 	f[mt].value.u32 = meta;
 	f[mt].mask_range.u32 = mask;
@@ -377,31 +408,44 @@ cls_acl_make(struct mg_cls_table *t, const struct mg_cls_conf *conf,
 	uint32_t nf, rsz, k = 0;
 	uint8_t *buf;
 	uint64_t t0;
+	bool meta = false;
 	int rc;
 
 	memset(&cfg, 0, sizeof(cfg));
-	nf = cls_acl_fields(conf->family, cfg.defs);
+	for (uint32_t r = 0; r < n && !meta; r++)
+		meta = (rules[r].match.fields & (MG_CLS_M_IFACE | MG_CLS_M_VLAN | MG_CLS_M_DSCP)) != 0;
+	nf = cls_acl_fields(conf->family, meta, cfg.defs);
 	cfg.num_fields = nf;
 	cfg.num_categories = t->categories;
 	cfg.max_size = conf->max_size;
 	rsz = RTE_ACL_RULE_SZ(nf);
-	buf = calloc(t->acl_rules, rsz);
+	buf = calloc(t->acl_rules ? t->acl_rules : 1, rsz);
 	if (buf == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory for %u rules", n);
 	for (uint32_t r = 0; r < n; r++) {
 		const struct mg_cls_rule *ru = &rules[order[r].pos];
-		uint32_t nacl;
+		const struct mg_cls_match *m = &ru->match;
+		const uint8_t icmp = conf->family == AF_INET ? MG_IPPROTO_ICMP : MG_IPPROTO_ICMPV6;
+		const bool icmp_rule = (m->fields & MG_CLS_M_PROTO) && m->proto == icmp;
+		struct cls_ports pp[2];
+		uint32_t np = cls_ports_of(m, icmp_rule, pp);
+		/* Narrow ports without a protocol: TCP, UDP and SCTP. */
+		const bool three = !(m->fields & MG_CLS_M_PROTO) &&
+				   (cls_range_narrow(m->fields, MG_CLS_M_SPORT, &m->sport, 65535) ||
+				    cls_range_narrow(m->fields, MG_CLS_M_DPORT, &m->dport, 65535));
 
-		cls_check_rule(ru, conf, "", &nacl, NULL);
-		if (nacl == 1) {
-			cls_acl_rule((struct rte_acl_rule *)(buf + (size_t)k++ * rsz), ru, r,
-				     conf->family, -1);
-		} else {
+		for (uint32_t q = 0; q < np; q++) {
+			if (!three) {
+				cls_acl_rule((struct rte_acl_rule *)(buf + (size_t)k++ * rsz), ru, r,
+					     conf->family, -1, &pp[q], meta);
+				continue;
+			}
 			for (unsigned int j = 0; j < RTE_DIM(l4protos); j++)
 				cls_acl_rule((struct rte_acl_rule *)(buf + (size_t)k++ * rsz), ru, r,
-					     conf->family, l4protos[j]);
+					     conf->family, l4protos[j], &pp[q], meta);
 		}
 	}
+	RTE_ASSERT(k == t->acl_rules);
 	/* rte_acl_create returns an existing context of the same name: make it unique. */
 	snprintf(name, sizeof(name), "mgcls%p", (void *)t);
 	prm = (struct rte_acl_param){.name = name, .socket_id = conf->socket_id,
@@ -575,7 +619,8 @@ mg_cls_table_build(const struct mg_cls_conf *conf, const struct mg_cls_rule *rul
 		goto fail;
 	}
 
-	if (n > 0 && cls_acl_make(t, &c, rules, order, n, err) < 0)
+	/* No rte_acl rules (none, or only rules that match nothing): the default decides. */
+	if (nacl_total > 0 && cls_acl_make(t, &c, rules, order, n, err) < 0)
 		goto fail;
 	free(order);
 	t->reb_tsc = rte_rdtsc();

@@ -42,7 +42,11 @@
  *    or an IPv6 fragment header with offset != 0) and packets cut short
  *    before the ports (or before ICMP type and code) match only rules
  *    without port or type/code ranges; their protocol still matches (for
- *    IPv6, the header after the fragment header).
+ *    IPv6, the header after the fragment header). Such a packet's key holds
+ *    ports 0/0 (ICMP: 0xffff/0xffff) and narrow ranges are compiled without
+ *    that pair, so the lookup needs no extra field; the one consequence is
+ *    that a TCP/UDP/SCTP packet whose source and destination ports are both
+ *    0 (reserved, never legitimate) is treated as one without ports.
  *  - IPv4 options are skipped (IHL). IPv6 extension headers (hop-by-hop,
  *    routing, destination options, fragment, AH, mobility, HIP, shim6) are
  *    walked: the protocol matched is the upper layer's. A chain that cannot
@@ -344,7 +348,7 @@ struct mg_cls_key {
 			rte_be16_t sport;
 			/** Destination port, or 0 and the ICMP code. */
 			rte_be16_t dport;
-			/** MG_CLS_META(): interface, VLAN, DSCP, L4 seen. */
+			/** MG_CLS_META(): interface, VLAN, DSCP. */
 			rte_be32_t meta;
 		} v4;
 		/** IPv6 layout. */
@@ -357,7 +361,7 @@ struct mg_cls_key {
 			rte_be16_t sport;
 			/** Destination port, or 0 and the ICMPv6 code. */
 			rte_be16_t dport;
-			/** MG_CLS_META(): interface, VLAN, DSCP, L4 seen. */
+			/** MG_CLS_META(): interface, VLAN, DSCP. */
 			rte_be32_t meta;
 		} v6;
 	};
@@ -367,11 +371,11 @@ struct mg_cls_key {
 
 /**
  * The meta word of a key (host order): interface (12 bits), VLAN id (12),
- * DSCP (6), "ports / ICMP type and code seen" (1), one spare bit.
+ * DSCP (6), two spare bits. rte_acl reads it only when a rule of the table
+ * matches one of them.
  */
-#define MG_CLS_META(iface, vlan, dscp, l4)                                                  \
-	((uint32_t)(iface) << 20 | (uint32_t)(vlan) << 8 | (uint32_t)(dscp) << 2 |           \
-	 (uint32_t)(l4) << 1)
+#define MG_CLS_META(iface, vlan, dscp)                                                      \
+	((uint32_t)(iface) << 20 | (uint32_t)(vlan) << 8 | (uint32_t)(dscp) << 2)
 
 /** How a packet fared. */
 enum mg_cls_verdict {
@@ -426,8 +430,10 @@ mg_cls_proto_has_ports(uint8_t proto)
 
 /**
  * The L4 part of a key: ports (or ICMP type and code with @p icmp the
- * family's ICMP protocol) from the header at @p off of @p avail bytes, or 0
- * when they are not there. Returns 1 when they were seen.
+ * family's ICMP protocol) from the header at @p off of @p avail bytes.
+ * When they are not there the key says so by ports no narrow rule range
+ * can hold: 0/0 for TCP, UDP and SCTP, 0xffff/0xffff for ICMP (see the
+ * file comment). Returns 1 when they were seen.
  */
 static inline uint32_t
 mg_cls_key_l4(const uint8_t *ip, uint32_t off, uint32_t avail, uint8_t proto, uint8_t icmp,
@@ -438,9 +444,13 @@ mg_cls_key_l4(const uint8_t *ip, uint32_t off, uint32_t avail, uint8_t proto, ui
 			memcpy(ports, ip + off, 4);
 			return 1;
 		}
-	} else if (proto == icmp && off + 2 <= avail) {
-		*ports = rte_cpu_to_be_32((uint32_t)ip[off] << 16 | ip[off + 1]);
-		return 1;
+	} else if (proto == icmp) {
+		if (off + 2 <= avail) {
+			*ports = rte_cpu_to_be_32((uint32_t)ip[off] << 16 | ip[off + 1]);
+			return 1;
+		}
+		*ports = UINT32_MAX;
+		return 0;
 	}
 	*ports = 0;
 	return 0;
@@ -465,13 +475,13 @@ static inline void
 mg_cls_key4(struct mg_cls_key *k, const struct rte_mbuf *m, uint16_t iface, uint16_t vlan)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t avail = m->data_len, tot, ihl, l4 = 0, w;
-	rte_be32_t ports = 0;
+	uint32_t avail = m->data_len, tot, ihl, w;
+	rte_be32_t ports;
 
 	k->len = m->pkt_len;
 	if (unlikely(avail < MG_IP4_MIN_HLEN)) {
 		memset(k, 0, offsetof(struct mg_cls_key, len));
-		k->v4.meta = rte_cpu_to_be_32(MG_CLS_META(mg_cls_key_iface(iface), vlan & 0xfff, 0, 0));
+		k->v4.meta = rte_cpu_to_be_32(MG_CLS_META(mg_cls_key_iface(iface), vlan & 0xfff, 0));
 		return;
 	}
 	w = mg_cls_rd_be32(ip);          /* version/IHL, TOS, total length */
@@ -483,10 +493,12 @@ mg_cls_key4(struct mg_cls_key *k, const struct rte_mbuf *m, uint16_t iface, uint
 	memcpy(&k->v4.src, ip + 12, 8);  /* source and destination */
 	/* Offset 0 (first fragment or whole packet): the L4 header is here. */
 	if (likely((ip[6] & 0x1f) == 0 && ip[7] == 0))
-		l4 = mg_cls_key_l4(ip, ihl, avail, ip[9], MG_IPPROTO_ICMP, &ports);
+		mg_cls_key_l4(ip, ihl, avail, ip[9], MG_IPPROTO_ICMP, &ports);
+	else
+		mg_cls_key_l4(ip, 0, 0, ip[9], MG_IPPROTO_ICMP, &ports); /* none: the marker */
 	memcpy(&k->v4.sport, &ports, 4);
 	k->v4.meta = rte_cpu_to_be_32(MG_CLS_META(mg_cls_key_iface(iface), vlan & 0xfff,
-						  (w >> 18) & 0x3f, l4));
+						  (w >> 18) & 0x3f));
 }
 
 /**
@@ -498,14 +510,14 @@ static inline void
 mg_cls_key6(struct mg_cls_key *k, const struct rte_mbuf *m, uint16_t iface, uint16_t vlan)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t avail = m->data_len, tot, off = MG_IP6_HLEN, l4 = 0, w;
-	rte_be32_t ports = 0;
+	uint32_t avail = m->data_len, tot, off = MG_IP6_HLEN, w;
+	rte_be32_t ports;
 	uint8_t nh;
 
 	k->len = m->pkt_len;
 	if (unlikely(avail < MG_IP6_HLEN)) {
 		memset(k, 0, offsetof(struct mg_cls_key, len));
-		k->v6.meta = rte_cpu_to_be_32(MG_CLS_META(mg_cls_key_iface(iface), vlan & 0xfff, 0, 0));
+		k->v6.meta = rte_cpu_to_be_32(MG_CLS_META(mg_cls_key_iface(iface), vlan & 0xfff, 0));
 		return;
 	}
 	w = mg_cls_rd_be32(ip);          /* version, traffic class, flow label */
@@ -515,7 +527,7 @@ mg_cls_key6(struct mg_cls_key *k, const struct rte_mbuf *m, uint16_t iface, uint
 	nh = ip[6];
 	memcpy(k->v6.src, ip + 8, 32);   /* source and destination */
 	if (likely(!mg_ip6_is_ext(nh))) {
-		l4 = mg_cls_key_l4(ip, off, avail, nh, MG_IPPROTO_ICMPV6, &ports);
+		mg_cls_key_l4(ip, off, avail, nh, MG_IPPROTO_ICMPV6, &ports);
 	} else {
 		uint8_t proto;
 		int frag, first;
@@ -523,13 +535,17 @@ mg_cls_key6(struct mg_cls_key *k, const struct rte_mbuf *m, uint16_t iface, uint
 		if (mg_ip6_walk(ip, avail, &proto, &off, &frag, &first) == 0) {
 			nh = proto;
 			if (!frag || first)
-				l4 = mg_cls_key_l4(ip, off, avail, nh, MG_IPPROTO_ICMPV6, &ports);
+				mg_cls_key_l4(ip, off, avail, nh, MG_IPPROTO_ICMPV6, &ports);
+			else
+				mg_cls_key_l4(ip, 0, 0, nh, MG_IPPROTO_ICMPV6, &ports);
+		} else {
+			ports = 0; /* nh is an extension header: no port rule applies */
 		}
 	}
 	*(uint32_t *)k = nh;
 	memcpy(&k->v6.sport, &ports, 4);
 	k->v6.meta = rte_cpu_to_be_32(MG_CLS_META(mg_cls_key_iface(iface), vlan & 0xfff,
-						  (w >> 22) & 0x3f, l4));
+						  (w >> 22) & 0x3f));
 }
 
 /**

@@ -657,6 +657,7 @@ main_loop(struct gw *g)
 			struct mg_stats_port_ref refs[MG_MAX_PORTS];
 
 			mg_stats_refresh(g->dp, refs, port_refs(g, refs), mg_fwd_neigh_count(g->fwd));
+			mg_gw_cls_refresh(g->dp, g->model);
 			g->next_stats_ns = now + 1000000000ull;
 		}
 		if (now >= g->next_link_ns) {
@@ -1119,6 +1120,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		mg_stats_refresh(g->dp, refs, port_refs(g, refs), 0);
 	}
 	mg_stats_telemetry_register();
+	mg_gw_cls_telemetry_register();
 	mg_stats_set_json_extra(json_rules, g);
 	{
 		struct mg_capture_env ce = {.dp = g->dp, .port_id = capture_port,

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Classification rules from the model to lib/cls tables in the data plane. */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 
 #include <rte_cycles.h>
 #include <rte_lcore.h>
+#include <rte_telemetry.h>
 
 #include "gw_cls.h"
 #include "mg_cls.h"
@@ -231,4 +233,116 @@ mg_gw_cls_write_json(FILE *f, struct mg_dp *dp, const struct mg_model *m)
 		fprintf(f, "\n    }");
 	}
 	fprintf(f, "\n  }");
+}
+
+/* ---- DPDK telemetry: /meshgate/rules ------------------------------------------------------ */
+
+/*
+ * The telemetry thread must not touch the tables (the main lcore frees
+ * replaced ones), so it reads a copy the main lcore refreshes once a
+ * second: one entry per rule, "NETWORK/ID" (or "NETWORK/default").
+ */
+#define TEL_MAX (RTE_TEL_MAX_DICT_ENTRIES - 1)
+
+struct tel_rule {
+	char key[RTE_TEL_MAX_STRING_LEN];
+	uint64_t pkts, bytes;
+};
+
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct tel_rule tel_snap[TEL_MAX];
+static unsigned int tel_n;
+static bool tel_truncated;
+
+/* Telemetry keys allow [A-Za-z0-9_./] only. */
+static void
+tel_clean(char *s)
+{
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '/'))
+			*s = '_';
+}
+
+void
+mg_gw_cls_refresh(struct mg_dp *dp, const struct mg_model *m)
+{
+	static struct tel_rule next[TEL_MAX];
+	unsigned int n = 0;
+	bool more = false;
+
+	for (uint16_t net = 0; net < MG_MAX_NETS && net < mg_model_network_max(); net++) {
+		const struct mg_ruleset *rs = mg_model_rules_get(m, net);
+
+		for (uint32_t i = 0; rs != NULL && i <= rs->n; i++) {
+			uint32_t id = i < rs->n ? rs->rules[i].spec.id : MG_CLS_ID_DEFAULT;
+			struct mg_cls_counters c;
+
+			if (n == TEL_MAX) {
+				more = true;
+				break;
+			}
+			memset(&c, 0, sizeof(c));
+			mg_cls_sets_counters(dp->cls[net], 2, id, &c);
+			if (i < rs->n)
+				snprintf(next[n].key, sizeof(next[n].key), "%s/%u",
+					 mg_model_network_get(m, net)->spec.name, id);
+			else
+				snprintf(next[n].key, sizeof(next[n].key), "%s/default",
+					 mg_model_network_get(m, net)->spec.name);
+			tel_clean(next[n].key);
+			next[n].pkts = c.pkts;
+			next[n].bytes = c.bytes;
+			n++;
+		}
+	}
+	pthread_mutex_lock(&tel_lock);
+	memcpy(tel_snap, next, sizeof(next[0]) * n);
+	tel_n = n;
+	tel_truncated = more;
+	pthread_mutex_unlock(&tel_lock);
+}
+
+static int
+tel_rules(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	/* One thread per telemetry client: no static buffer here. */
+	struct tel_rule *copy = malloc(sizeof(*copy) * TEL_MAX);
+	unsigned int n;
+	bool more;
+
+	(void)cmd;
+	(void)params;
+	if (copy == NULL)
+		return -ENOMEM;
+	pthread_mutex_lock(&tel_lock);
+	n = tel_n;
+	more = tel_truncated;
+	memcpy(copy, tel_snap, sizeof(copy[0]) * n);
+	pthread_mutex_unlock(&tel_lock);
+	rte_tel_data_start_dict(d);
+	for (unsigned int i = 0; i < n; i++) {
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL) {
+			free(copy);
+			return -ENOMEM;
+		}
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_u64(c, "packets", copy[i].pkts);
+		rte_tel_data_add_dict_u64(c, "bytes", copy[i].bytes);
+		rte_tel_data_add_dict_container(d, copy[i].key, c, 0);
+	}
+	if (more)
+		rte_tel_data_add_dict_u64(d, "truncated", 1);
+	free(copy);
+	return 0;
+}
+
+int
+mg_gw_cls_telemetry_register(void)
+{
+	return rte_telemetry_register_cmd("/meshgate/rules", tel_rules,
+					  "Classification rule counters as of the last second: "
+					  "{\"NETWORK/ID\": {packets, bytes}}, at most 255 rules.");
 }

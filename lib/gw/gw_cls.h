@@ -35,6 +35,12 @@ void mg_gw_cls_rebalance(struct mg_dp *dp);
  */
 void mg_gw_cls_write_json(FILE *f, struct mg_dp *dp, const struct mg_model *m);
 
+/** Copy the rule counters for the /meshgate/rules telemetry command (main lcore, ~1/s). */
+void mg_gw_cls_refresh(struct mg_dp *dp, const struct mg_model *m);
+
+/** Register /meshgate/rules. 0 or a negative errno. */
+int mg_gw_cls_telemetry_register(void);
+
 /** Drop every rule set (at exit, workers stopped). */
 void mg_gw_cls_destroy(struct mg_dp *dp);
 

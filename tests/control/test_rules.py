@@ -201,6 +201,8 @@ def test_replacing_rules_loses_nothing_and_keeps_counting(tmp_path):
         while mg.telemetry("/meshgate/ports")["a"]["rx_packets"] < 200_000:
             assert time.time() < end, "fewer than 200k packets in 30 s"
             time.sleep(0.1)
+        time.sleep(1.2)
+        tel = mg.telemetry("/meshgate/rules")
     finally:
         st = mg.stop()
     rx = st["ports"]["a"]["rx_packets"]
@@ -209,4 +211,6 @@ def test_replacing_rules_loses_nothing_and_keeps_counting(tmp_path):
     assert st["ports"]["b"]["tx_packets"] == rx
     c = st["rules"]["default"]
     assert c["1"]["packets"] == rx, (c["1"], rx)
+    # DPDK telemetry had them too, a second behind (checked before the stop).
+    assert tel["default/1"]["packets"] > 0 and "default/99" in tel and "default/default" in tel
     assert c["default"]["packets"] == 0 and c["99"]["packets"] == 0

@@ -171,3 +171,69 @@ def test_networks_without_rules_skip_classification(tmp_path):
     assert st["nodes"]["ip4-classify"]["packets"] == 0
     assert st["nodes"]["ip6-classify"]["packets"] == 0
     assert st["rules"] == {}
+
+
+def test_vlan_interface_and_dscp_matches(tmp_path):
+    from scapy.all import Dot1Q
+    vlans = """    vlans:
+      - id: 100
+        ipv4: [10.0.100.1/24]
+        ipv6: ["fd00:100::1/64"]
+"""
+    r = rules("""\
+      - {id: 1, vlan: 100, protocol: udp, dport: 7, action: deny}
+      - {id: 2, interface: a, dscp: 10, action: deny}
+      - {id: 3, interface: b, action: count}
+      - {id: 4, dscp: 10, action: count}
+""")
+    tagged_in = Ether(src="02:00:00:00:0a:64", dst=GW_MAC["a"]) / Dot1Q(vlan=100)
+    b2gw = Ether(src=HOST_MAC["b"], dst=GW_MAC["b"])
+    sent_a = tagged([
+        tagged_in / IP(src="10.0.100.2", dst="10.0.2.2") / UDP(sport=1, dport=7),     # 1
+        tagged_in / IPv6(src="fd00:100::2", dst="fd00:2::2") / UDP(sport=1, dport=7),  # 1
+        tagged_in / IP(src="10.0.100.2", dst="10.0.2.2") / UDP(sport=1, dport=8),     # default
+        a2gw(ip4() / UDP(sport=1, dport=7)),                     # untagged: default
+        a2gw(ip4(tos=10 << 2) / UDP(sport=1, dport=9)),          # 2
+        a2gw(ip6(tc=10 << 2) / UDP(sport=1, dport=9)),           # 2
+        tagged_in / IP(src="10.0.100.2", dst="10.0.2.2", tos=10 << 2) / UDP(dport=9),  # 4 (a.100 is not a)
+    ])
+    sent_b = tagged([b2gw / IP(src="10.0.2.2", dst="10.0.1.2") / UDP(sport=1, dport=7)])  # 3
+    neigh = "  - {interface: a.100, ip: 10.0.100.2, mac: \"02:00:00:00:0a:64\"}"
+    out_a, out_b, st = run(tmp_path, config(tmp_path, a_extra=vlans, neighbors=neigh, extra=r),
+                           a=sent_a, b=sent_b)
+    assert sorted(key(p) for p in out_b) == sorted(key(sent_a[i]) for i in (2, 3, 6))
+    assert [key(p) for p in out_a] == [key(sent_b[0])]
+    c = st["rules"]["default"]
+    assert (c["1"]["packets"], c["2"]["packets"], c["3"]["packets"], c["4"]["packets"],
+            c["default"]["packets"]) == (2, 2, 1, 1, 2)
+    assert nonzero_drops(st) == {"rule-deny": 4}
+
+
+def test_rules_of_one_network_leave_the_other_alone(tmp_path):
+    """VLAN 200 is in network 'blue', which reuses 10.0.1.0/24: blue denies
+    UDP, default has no rules. The same packet passes untagged (default) and
+    is denied tagged 200 (blue); blue's counters see only blue's packet."""
+    from scapy.all import Dot1Q
+    vlans = """    vlans:
+      - id: 200
+        network: blue
+        ipv4: [10.0.1.1/24]
+        ipv6: ["fd00:1::1/64"]
+"""
+    r = rules("      - {id: 1, protocol: udp, action: deny}\n", network="blue")
+    pkt = IP(src="10.0.1.2", dst="10.0.2.2") / UDP(sport=5, dport=5)
+    pkt6 = IPv6(src="fd00:1::2", dst="fd00:2::2") / UDP(sport=5, dport=5)
+    sent = tagged([
+        Ether(src=HOST_MAC["a"], dst=GW_MAC["a"]) / Dot1Q(vlan=200) / pkt,
+        Ether(src=HOST_MAC["a"], dst=GW_MAC["a"]) / Dot1Q(vlan=200) / pkt6,
+        a2gw(pkt),
+        a2gw(pkt6),
+    ])
+    _, out_b, st = run(tmp_path, config(tmp_path, a_extra=vlans, networks="  - name: blue",
+                                        extra=r), a=sent)
+    assert sorted(key(p) for p in out_b) == sorted([key(sent[2]), key(sent[3])])
+    assert nonzero_drops(st) == {"rule-deny": 2}
+    assert set(st["rules"]) == {"blue"}
+    assert st["rules"]["blue"]["1"]["packets"] == 2
+    assert st["nodes"]["ip4-classify"]["packets"] == 1
+    assert st["nodes"]["ip6-classify"]["packets"] == 1

@@ -199,6 +199,8 @@ rand_addr(uint8_t family, uint8_t *a)
 static uint16_t
 rand_port(void)
 {
+	if (rte_rand() % 6 == 0)
+		return 0; /* often enough that 0/0 pairs and ranges from 0 meet */
 	return (uint16_t)(rte_rand() % 3 ? rte_rand() % 64 : rte_rand() % 65536);
 }
 
@@ -349,8 +351,11 @@ naive_match(const struct mg_cls_rule *r, const struct tpkt *t)
 	if ((m->fields & MG_CLS_M_IFACE) && m->iface != t->iface)
 		return false;
 	if (ns || nd) {
-		/* Ranges need the L4 header; without a protocol they mean TCP, UDP, SCTP. */
-		if (!t->l4)
+		/*
+		 * Ranges need the L4 header; without a protocol they mean TCP, UDP,
+		 * SCTP. Ports 0/0 (reserved) count as not seen: the header says so.
+		 */
+		if (!t->l4 || (proto_has_ports(t->proto) && t->sport == 0 && t->dport == 0))
 			return false;
 		if (!icmp_rule && !proto_has_ports(t->proto))
 			return false;
@@ -620,6 +625,42 @@ MG_TEST(ports_proto_any_and_fragments)
 	p = pkt4("192.0.2.9", "2.2.2.2", MG_IPPROTO_UDP, 1500, 53);
 	p.cut = true;
 	CHECK_EQ(classify1(t, &p).rule_id, 5);
+	mg_cls_table_free(t);
+}
+
+MG_TEST(ranges_from_zero_and_icmp_type_zero_without_l4)
+{
+	struct mg_cls_rule r[] = {
+		/* Ranges from 0: split so that the no-ports key 0/0 stays out. */
+		{.id = 1, .match = {.fields = MG_CLS_M_PROTO | MG_CLS_M_SPORT | MG_CLS_M_DPORT,
+				    .proto = MG_IPPROTO_TCP, .sport = {0, 10}, .dport = {0, 10}}},
+		/* Echo reply: type 0, which a fragment's key must not look like. */
+		{.id = 2, .match = {.fields = MG_CLS_M_PROTO | MG_CLS_M_ICMP_TYPE,
+				    .proto = MG_IPPROTO_ICMP, .icmp_type = {0, 0}}},
+		{.id = 3, .match = {.fields = MG_CLS_M_PROTO, .proto = MG_IPPROTO_ICMP}},
+		{.id = 4, .match = {.fields = MG_CLS_M_PROTO, .proto = MG_IPPROTO_TCP}},
+	};
+	struct mg_cls_table *t = build(&conf4, r, RTE_DIM(r), NULL);
+	struct mg_cls_info info;
+	struct tpkt p;
+
+	mg_cls_table_info(t, &info);
+	CHECK_EQ(info.acl_rules, 5); /* rule 1 became two */
+	p = pkt4("1.1.1.1", "2.2.2.2", MG_IPPROTO_TCP, 0, 7);
+	CHECK_EQ(classify1(t, &p).rule_id, 1);
+	p = pkt4("1.1.1.1", "2.2.2.2", MG_IPPROTO_TCP, 7, 0);
+	CHECK_EQ(classify1(t, &p).rule_id, 1);
+	p = pkt4("1.1.1.1", "2.2.2.2", MG_IPPROTO_TCP, 0, 0);
+	CHECK_EQ(classify1(t, &p).rule_id, 4); /* 0/0: as if no ports */
+	p.later_frag = true;
+	CHECK_EQ(classify1(t, &p).rule_id, 4);
+	p = pkt4("1.1.1.1", "2.2.2.2", MG_IPPROTO_ICMP, 0, 0);
+	CHECK_EQ(classify1(t, &p).rule_id, 2);
+	p.later_frag = true;
+	CHECK_EQ(classify1(t, &p).rule_id, 3);
+	p.later_frag = false;
+	p.cut = true;
+	CHECK_EQ(classify1(t, &p).rule_id, 3);
 	mg_cls_table_free(t);
 }
 

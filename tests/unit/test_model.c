@@ -7,6 +7,7 @@
 #include <errno.h>
 
 #include "mg_model.h"
+#include "mg_rules.h"
 #include "mg_test.h"
 
 /* A backend that records calls and refuses the ones it is told to. */
@@ -212,3 +213,88 @@ MG_TEST(neighbor_rules)
 }
 
 MG_TEST_MAIN()
+
+/* ---- classification rules (mg_rules.h) ------------------------------------------------ */
+
+static int
+b_rules(void *c, uint16_t net, const struct mg_ruleset *rs, struct mg_error *e)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "rules:%u:%u", net, rs ? rs->n : 0);
+	return rec_add(c, what, e);
+}
+
+MG_TEST(rules_refused_by_backend_change_nothing)
+{
+	struct mg_model *m = model();
+	struct rec r = {.refuse = NULL};
+	struct mg_model_backend be = {.ctx = &r, .rules_set = b_rules};
+	struct mg_rule_spec rules[2] = {{.id = 7, .proto = 17, .vlan = -1, .dscp = -1,
+					 .action = MG_RULE_COUNT},
+					{.proto = -1, .vlan = -1, .dscp = -1,
+					 .action = MG_RULE_DENY}};
+	struct mg_rules_spec s = {.network = "default", .def = MG_RULE_DENY, .rules = rules, .n = 2};
+	const struct mg_ruleset *rs;
+	struct mg_error e;
+
+	mg_model_set_backend(m, &be);
+	CHECK_EQ(mg_model_rules_set(m, &s, &e), 0);
+	rs = mg_model_rules_get(m, 0);
+	CHECK(rs != NULL && rs->n == 2 && rs->rules[1].spec.id == 2 && rs->def == MG_RULE_DENY);
+	/* A refusal by the data plane keeps the installed list. */
+	r.refuse = "rules:0:1";
+	s.n = 1;
+	CHECK_EQ(mg_model_rules_set(m, &s, &e), -ENOSPC);
+	rs = mg_model_rules_get(m, 0);
+	CHECK(rs != NULL && rs->n == 2);
+	/* A bad rule never reaches the backend. */
+	r.refuse = NULL;
+	rules[1].dport = (struct mg_rule_range){.set = true, .lo = 9, .hi = 1};
+	s.n = 2;
+	CHECK_EQ(mg_model_rules_set(m, &s, &e), -EINVAL);
+	CHECK_STR(e.field, "rules[1].dport");
+	/* Nothing to classify: no rule set, and the backend is told so. */
+	s.n = 0;
+	s.def = MG_RULE_PERMIT;
+	CHECK_EQ(mg_model_rules_set(m, &s, &e), 0);
+	CHECK(mg_model_rules_get(m, 0) == NULL);
+	CHECK_STR(r.log, "rules:0:2 rules:0:1 rules:0:0 ");
+	mg_model_destroy(m);
+}
+
+MG_TEST(rules_replay_last_and_go_with_their_network)
+{
+	struct mg_model *m = model();
+	struct rec r = {.refuse = NULL};
+	struct mg_model_backend be = {.ctx = &r, .network_add = b_net, .port_add = b_port,
+				      .addr_add = b_addr, .rules_set = b_rules};
+	struct mg_network_spec blue = {.name = "blue"}, green = {.name = "green"};
+	struct mg_rule_spec rule = {.proto = -1, .vlan = -1, .dscp = -1, .iface = "p0",
+				    .action = MG_RULE_DENY};
+	struct mg_rules_spec s = {.network = "default", .rules = &rule, .n = 1};
+	struct mg_rule_spec table = {.proto = -1, .vlan = -1, .dscp = -1, .action = MG_RULE_TABLE,
+				     .table = "green"};
+	struct mg_rules_spec sb = {.network = "blue", .rules = &table, .n = 1};
+	struct mg_error e;
+
+	CHECK_EQ(mg_model_network_add(m, &blue, &e), 0);
+	CHECK_EQ(mg_model_network_add(m, &green, &e), 0);
+	CHECK_EQ(mg_model_rules_set(m, &s, &e), 0);
+	CHECK_EQ(mg_model_rules_set(m, &sb, &e), 0);
+	mg_model_set_backend(m, &be);
+	CHECK_EQ(mg_model_replay(m, &e), 0);
+	CHECK_STR(r.log, "net net net port addr addr rules:0:1 rules:1:1 ");
+	/* The port is matched by a rule, "green" is blue's route table. */
+	CHECK_EQ(mg_model_port_del(m, "p0", &e), -EBUSY);
+	CHECK(strstr(e.msg, "rule 1 of network 'default'") != NULL);
+	CHECK_EQ(mg_model_network_del(m, "green", &e), -EBUSY);
+	CHECK(strstr(e.msg, "route table of rule 1 of network 'blue'") != NULL);
+	/* Deleting blue drops its rules (the backend is told first). */
+	r.log[0] = '\0';
+	CHECK_EQ(mg_model_network_del(m, "blue", &e), 0);
+	CHECK_STR(r.log, "rules:1:0 ");
+	CHECK(mg_model_rules_get(m, 1) == NULL);
+	CHECK_EQ(mg_model_network_del(m, "green", &e), 0);
+	mg_model_destroy(m);
+}

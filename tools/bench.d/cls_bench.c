@@ -11,9 +11,9 @@
  *    extension headers, fragments, meta fields, per-rule counters).
  *  - "linear": a naive first-match scan over the rules in priority order.
  *
- * Prints, for 1, 100, 1,000 and 10,000 IPv4 5-tuple rules (and IPv6 with
- * --v6): cycles per packet of each, the ratios, and the build time of the
- * lib/cls table. Not a test: the figures move with the machine; compare
+ * Prints, for 1, 100, 1,000 and 10,000 IPv4 5-tuple rules shaped like
+ * ClassBench's ACL sets (and IPv6 with --v6): cycles per packet of each,
+ * the ratios, and the build time of the lib/cls table. Not a test: the figures move with the machine; compare
  * the ratios of one run.
  *
  * usage: cls_bench [--rules LIST] [--v6] [--iters N] [-- EAL args]
@@ -36,7 +36,7 @@
 
 #define NPKTS 4096
 #define BURST 32
-#define ROUNDS 5
+#define ROUNDS 9
 
 /* One bench packet's truth (for the linear scan) and its mbuf. */
 struct bpkt {
@@ -85,6 +85,11 @@ make_packets(int v6)
 		b->proto = rand_proto();
 		b->sport = (uint16_t)(1024 + rte_rand() % 64000);
 		b->dport = (uint16_t)(rte_rand() % 2 ? rte_rand() % 1024 : rte_rand() % 65536);
+		if (rte_rand() % 2) {
+			static const uint16_t wkp[] = {22, 53, 80, 443, 5060, 8080};
+
+			b->dport = wkp[rte_rand() % RTE_DIM(wkp)];
+		}
 		mb[i] = rte_pktmbuf_alloc(pool);
 		if (mb[i] == NULL) {
 			fprintf(stderr, "cls_bench: out of mbufs\n");
@@ -114,40 +119,49 @@ make_packets(int v6)
 	}
 }
 
-/* ClassBench-like rules: prefixes /8../32 (IPv6 /16../64), a protocol, ranges or exact ports. */
+/*
+ * Rules shaped like ClassBench's ACL seeds: destinations mostly /24../32,
+ * sources wild half the time, source ports wild or 1024-65535, destination
+ * ports a well-known port, wild, 1024-65535 or a short range; TCP or UDP.
+ */
 static void
 make_rules(int v6, struct mg_cls_rule *r, uint32_t n)
 {
+	static const uint16_t wk[] = {20, 21, 22, 23, 25, 53, 67, 69, 80, 110, 123, 137, 143,
+				      161, 179, 389, 443, 445, 500, 514, 636, 993, 995, 1433,
+				      1521, 1723, 2049, 3306, 3389, 5060, 5432, 6379, 8080, 8443};
+	const int w = v6 ? 4 : 1; /* IPv6 prefix lengths scale by 4 (a /24 becomes a /96) */
+
 	for (uint32_t i = 0; i < n; i++) {
 		struct mg_cls_match *m = &r[i].match;
+		unsigned int d = (unsigned int)(rte_rand() % 10);
 
 		memset(&r[i], 0, sizeof(r[i]));
 		r[i].id = i;
 		r[i].priority = (int32_t)i;
 		r[i].action.type = rte_rand() % 2 ? MG_CLS_PERMIT : MG_CLS_DENY;
-		if (rte_rand() % 4) {
+		if (rte_rand() % 2) {
 			m->src.addr.family = v6 ? AF_INET6 : AF_INET;
 			rand_addr(v6, m->src.addr.bytes);
-			m->src.len = (uint8_t)(v6 ? 16 + rte_rand() % 49 : 8 + rte_rand() % 25);
+			m->src.len = (uint8_t)(w * (16 + rte_rand() % 17));
 		}
-		if (rte_rand() % 4) {
-			m->dst.addr.family = v6 ? AF_INET6 : AF_INET;
-			rand_addr(v6, m->dst.addr.bytes);
-			m->dst.len = (uint8_t)(v6 ? 16 + rte_rand() % 49 : 8 + rte_rand() % 25);
-		}
+		m->dst.addr.family = v6 ? AF_INET6 : AF_INET;
+		rand_addr(v6, m->dst.addr.bytes);
+		m->dst.len = (uint8_t)(w * (d < 8 ? 24 + rte_rand() % 9 : 8 + rte_rand() % 9));
 		m->fields = MG_CLS_M_PROTO;
 		m->proto = rand_proto();
-		if (rte_rand() % 2) {
+		if (rte_rand() % 5 == 0) {
 			m->fields |= MG_CLS_M_SPORT;
-			m->sport.lo = 1024;
-			m->sport.hi = 65535;
+			m->sport = (struct mg_cls_range){1024, 65535};
 		}
-		m->fields |= MG_CLS_M_DPORT;
-		if (rte_rand() % 2) {
-			m->dport.lo = m->dport.hi = (uint16_t)(rte_rand() % 1024);
-		} else {
-			m->dport.lo = (uint16_t)(rte_rand() % 60000);
-			m->dport.hi = (uint16_t)(m->dport.lo + rte_rand() % 5000);
+		d = (unsigned int)(rte_rand() % 10);
+		if (d < 6) {
+			m->fields |= MG_CLS_M_DPORT;
+			m->dport.lo = m->dport.hi = wk[rte_rand() % RTE_DIM(wk)];
+		} else if (d < 8) {
+			m->fields |= MG_CLS_M_DPORT;
+			m->dport = d == 6 ? (struct mg_cls_range){1024, 65535}
+					  : (struct mg_cls_range){6000, 6063};
 		}
 	}
 }
@@ -234,8 +248,8 @@ peer_build(int v6, const struct mg_cls_rule *r, uint32_t n, enum rte_acl_classif
 			peer_mask(&f[k++], m->dst.addr.bytes + 4 * j, m->dst.len - 32 * j);
 		f[k].value.u16 = (m->fields & MG_CLS_M_SPORT) ? m->sport.lo : 0;
 		f[k++].mask_range.u16 = (m->fields & MG_CLS_M_SPORT) ? m->sport.hi : 65535;
-		f[k].value.u16 = m->dport.lo;
-		f[k].mask_range.u16 = m->dport.hi;
+		f[k].value.u16 = (m->fields & MG_CLS_M_DPORT) ? m->dport.lo : 0;
+		f[k].mask_range.u16 = (m->fields & MG_CLS_M_DPORT) ? m->dport.hi : 65535;
 	}
 	ctx = rte_acl_create(&prm);
 	if (ctx == NULL || rte_acl_add_rules(ctx, (struct rte_acl_rule *)rules, n) < 0 ||
@@ -270,7 +284,7 @@ lin_classify(const struct mg_cls_rule *r, uint32_t n, const struct bpkt *b)
 			continue;
 		if ((m->fields & MG_CLS_M_SPORT) && (b->sport < m->sport.lo || b->sport > m->sport.hi))
 			continue;
-		if (b->dport < m->dport.lo || b->dport > m->dport.hi)
+		if ((m->fields & MG_CLS_M_DPORT) && (b->dport < m->dport.lo || b->dport > m->dport.hi))
 			continue;
 		return i;
 	}
@@ -398,7 +412,7 @@ main(int argc, char **argv)
 		       "--no-telemetry", "--log-level", "error", NULL};
 	uint32_t counts[8] = {1, 100, 1000, 10000};
 	int ncounts = 4, v6 = 0, opt, rc;
-	unsigned int iters = 10;
+	unsigned int iters = 5;
 
 	/* Options before "--"; EAL arguments after it replace the defaults. */
 	for (int i = 1; i < argc; i++)

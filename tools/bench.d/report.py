@@ -16,6 +16,7 @@ import os
 import sys
 
 KIND_NAMES = {"v4": "IPv4", "v6": "IPv6", "mix": "mixed"}
+KIND_NAMES.update({f"rules{n}": f"{n} rules" for n in (1, 10, 100, 1000, 10000, 100000)})
 APPS = ("l3fwd", "meshgate")
 
 
