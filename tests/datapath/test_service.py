@@ -229,6 +229,15 @@ def test_rest_counters_and_runtime_weights(tmp_path):
         assert abs(before["e1"]["table_share"] - 0.8) < 3 / 65537
         assert before["e3"]["table_share"] == 0 and before["e3"]["packets"] == 0
         v0 = s["version"]
+        st_m, text = api.http("GET", "/metrics")
+        assert st_m == 200
+        for name, e in before.items():
+            assert (f'meshgate_service_endpoint_packets_total{{service="gtp",endpoint="{name}"}} '
+                    f'{e["packets"]}\n') in text
+            assert (f'meshgate_service_endpoint_active_flows{{service="gtp",endpoint="{name}"}} '
+                    f'{e["active_flows"]}\n') in text
+        assert "meshgate_service_flows_created_total 500\n" in text
+        assert "meshgate_service_flows_active 500\n" in text
 
         # Drain e2: no new flows, its flows stay pinned (still active).
         s = api.ok("PUT", "/v1/services/gtp/endpoints/e2", {"weight": 0})

@@ -83,4 +83,7 @@ struct mg_svc_info {
 int mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void *arg),
 		    void *arg);
 
+/** The flow tables' counters summed over the workers (zero without services). */
+void mg_svc_ctl_flow_stats(struct mg_flow_stats *sum);
+
 #endif /* MG_SVC_SETUP_H */

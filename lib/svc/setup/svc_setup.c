@@ -280,3 +280,19 @@ mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void 
 		return -ENOENT;
 	return n;
 }
+
+void
+mg_svc_ctl_flow_stats(struct mg_flow_stats *sum)
+{
+	const struct mg_svc_rt *rt = mg_svc_rt_get();
+
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned int w = 0; rt != NULL && w < rt->nb_workers; w++) {
+		const uint64_t *x = (const uint64_t *)mg_flow_table_stats(rt->flows[w]);
+		uint64_t *y = (uint64_t *)sum;
+
+		/* Every field is a uint64_t (read while the worker writes: each one whole). */
+		for (size_t i = 0; i < sizeof(*sum) / sizeof(uint64_t); i++)
+			y[i] += __atomic_load_n(&x[i], __ATOMIC_RELAXED);
+	}
+}
