@@ -89,6 +89,16 @@ int mg_svc_rt_publish(struct mg_svc_rt *rt, struct mg_svc *s, struct mg_svc_tabl
 		      struct mg_error *err);
 
 /**
+ * Unpublish service @p id: workers find no table for it from now on (its
+ * VIP routes should be gone first). Returns the service, which the caller
+ * destroys after a grace period (with its last table), or NULL.
+ */
+struct mg_svc *mg_svc_rt_unpublish(struct mg_svc_rt *rt, uint16_t id);
+
+/** Free service @p id's endpoint counters (after the grace period that followed unpublish). */
+void mg_svc_rt_counters_free(struct mg_svc_rt *rt, uint16_t id);
+
+/**
  * Counters of the endpoint in slot @p slot of service @p id since it was
  * created, summed over the workers (main lcore). active flows =
  * flows_new - flows_end.

@@ -370,3 +370,41 @@ def test_canary_95_5_over_10000_flows_and_minimal_move(tmp_path):
     assert all(e1[t] == "e1" and e2[t] == "e2" for t in moved)
     assert abs(len(moved) / n - 0.05) <= 0.01, len(moved)
     assert nonzero_drops(st1) == {} and nonzero_drops(st2) == {}
+
+
+def test_service_added_and_removed_at_run_time(tmp_path):
+    """POST /v1/services routes its VIP at once: traffic to it (looping
+    without end) starts reaching the endpoint; DELETE stops it."""
+    import time
+
+    from mgrun import Control, Meshgate
+    from pcapdp import write_pcap
+
+    write_pcap(tmp_path / "in_a.pcap", [gtpu(t) for t in range(1, 9)])
+    write_pcap(tmp_path / "in_b.pcap", [])
+    c = config(tmp_path).replace(f"rx_pcap={tmp_path}/in_a.pcap,tx_pcap={tmp_path}/out_a.pcap",
+                                 f"rx_pcap={tmp_path}/in_a.pcap,infinite_rx=1,"
+                                 f"tx_pcap=/dev/null")
+    c = c.replace(f"tx_pcap={tmp_path}/out_b.pcap", "tx_pcap=/dev/null")
+    assert "infinite_rx=1" in c and c.count("/dev/null") == 2
+    mg = Meshgate(tmp_path, c, name="svclate")
+    mg.start()
+    try:
+        api = Control(mg)
+        assert api.http("GET", "/v1/services/late")[0] == 404
+        api.ok("POST", "/v1/services", {"name": "late", "vips": ["10.0.9.1"],
+                                         "endpoints": [{"name": "e1", "address": "10.0.2.2"}]})
+        end = time.time() + 20
+        pkts = 0
+        while pkts < 1000 and time.time() < end:
+            time.sleep(0.1)
+            pkts = api.ok("GET", "/v1/services/late")["endpoints"][0]["packets"]
+        assert pkts >= 1000
+        assert api.http("DELETE", "/v1/services/late")[0] == 204
+        assert api.http("GET", "/v1/services/late")[0] == 404
+        before = api.ok("GET", "/v1/stats")["drops"]["no-route"]
+        time.sleep(0.3)
+        assert api.ok("GET", "/v1/stats")["drops"]["no-route"] > before  # unrouted again
+    finally:
+        st = mg.stop()
+    assert st["drops"]["service-no-endpoint"] == 0
