@@ -120,6 +120,14 @@ mg_svc_rt_epc(struct mg_svc_rt *rt, unsigned int w, uint16_t id, uint16_t slot)
 	return &c[w * MG_SVC_RT_MAX_EPS + slot];
 }
 
+/**
+ * Worker @p w's housekeeping when it has nothing else to do: end up to
+ * @p budget idle flows, and flows whose endpoint or service went away, that
+ * no packet visits (the service node sweeps only while packets come).
+ * Worker only, inside its RCU read side. No-op without services.
+ */
+void mg_svc_rt_housekeep(unsigned int w, unsigned int budget);
+
 /** The published table of service @p id (workers: acquire), or NULL. */
 static inline const struct mg_svc_table *
 mg_svc_rt_table(const struct mg_svc_rt *rt, uint16_t id)

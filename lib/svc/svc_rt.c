@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 
 #include "mg_svc_rt.h"
@@ -192,4 +193,14 @@ mg_svc_rt_counters_free(struct mg_svc_rt *rt, uint16_t id)
 	rt->base[id] = NULL;
 	rte_free(c);
 	rte_free(b);
+}
+
+void
+mg_svc_rt_housekeep(unsigned int w, unsigned int budget)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+
+	if (rt == NULL || w >= rt->nb_workers)
+		return;
+	mg_flow_expire(rt->flows[w], rte_rdtsc(), budget, mg_svc_flow_check, (void *)rt->tables);
 }

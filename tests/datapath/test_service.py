@@ -258,6 +258,26 @@ def test_rest_counters_and_runtime_weights(tmp_path):
         now = {e["name"]: e for e in s["endpoints"]}
         assert now["e2"]["packets"] == 0 and now["e2"]["active_flows"] == 0
         assert api.ok("GET", "/v1/services")[0]["name"] == "gtp"
+        # Idle workers sweep the flows no packet visits: those of the removed
+        # e2 end as endpoint-removed, the rest once the service is gone.
+        assert api.http("DELETE", "/v1/services/gtp")[0] == 204
+        end = time.time() + 20
+        while time.time() < end:
+            text = api.http("GET", "/metrics")[1]
+            if "meshgate_service_flows_active 0\n" in text:
+                break
+            time.sleep(0.1)
+        assert "meshgate_service_flows_active 0\n" in text
+        ended = {}
+        for line in text.splitlines():
+            if line.startswith("meshgate_service_flows_ended_total{"):
+                k, v = line.split("} ")
+                ended[k.split('"')[1]] = int(v)
+        # Which of the two depends on whether a sweep met e2's flows before
+        # the service went; every flow ended one of those two ways.
+        assert ended["endpoint-removed"] + ended["service-removed"] == 500, ended
+        assert ended["endpoint-removed"] <= before["e2"]["active_flows"], ended
+        assert sum(ended.values()) == 500, ended
     finally:
         st = mg.stop()
     out_b = list(rdpcap(str(tmp_path / "out_b.pcap")))
