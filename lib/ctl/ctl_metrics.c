@@ -9,6 +9,32 @@
 #include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_stats.h"
+#include "mg_svc_setup.h"
+
+/* One service metric per endpoint: which field svc_metric_cb prints. */
+struct svc_metric {
+	FILE *f;
+	const char *name;
+	int field; /* 0 packets, 1 bytes, 2 active flows, 3 weight */
+};
+
+static void series(FILE *f, const char *name, const char *l1, const char *v1, const char *l2,
+		   const char *v2);
+
+static void
+svc_metric_cb(const struct mg_svc_info *si, void *arg)
+{
+	const struct svc_metric *m = arg;
+
+	for (unsigned int i = 0; i < si->neps; i++) {
+		const struct mg_svc_ep_info *e = &si->eps[i];
+		uint64_t v = m->field == 0 ? e->c.pkts : m->field == 1 ? e->c.bytes :
+			     m->field == 2 ? e->c.flows_new - e->c.flows_end : e->weight;
+
+		series(m->f, m->name, "service", si->name, "endpoint", e->name);
+		fprintf(m->f, "%" PRIu64 "\n", v);
+	}
+}
 
 /* A label value, whole: backslash, double quote and newline escaped. */
 static void
@@ -173,6 +199,46 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 					*(const uint64_t *)((const char *)&cnt + ic[k].off));
 			}
 		}
+	}
+	{
+		static const struct {
+			const char *name, *type, *help;
+		} sm[] = {
+			{"meshgate_service_endpoint_packets_total", "counter",
+			 "Packets steered to a service endpoint since it was created."},
+			{"meshgate_service_endpoint_bytes_total", "counter",
+			 "Bytes (IP length) steered to a service endpoint."},
+			{"meshgate_service_endpoint_active_flows", "gauge",
+			 "Flows pinned to a service endpoint that have not ended."},
+			{"meshgate_service_endpoint_weight", "gauge", "A service endpoint's weight."},
+		};
+		struct mg_flow_stats fs;
+
+		for (unsigned int k = 0; k < RTE_DIM(sm); k++) {
+			struct svc_metric m = {.f = f, .name = sm[k].name, .field = (int)k};
+
+			family(f, sm[k].name, sm[k].type, sm[k].help);
+			mg_svc_ctl_walk(NULL, svc_metric_cb, &m);
+		}
+		mg_svc_ctl_flow_stats(&fs);
+		family(f, "meshgate_service_flows_ended_total", "counter",
+		       "Service flows ended, by reason.");
+		for (unsigned int r = MG_FLOW_END_IDLE; r < MG_FLOW_END_MAX; r++) {
+			series(f, "meshgate_service_flows_ended_total", "reason",
+			       mg_flow_end_name((enum mg_flow_end)r), NULL, NULL);
+			fprintf(f, "%" PRIu64 "\n", fs.ended[r]);
+		}
+		fprintf(f, "# HELP meshgate_service_flows_created_total Service flows created.\n"
+			   "# TYPE meshgate_service_flows_created_total counter\n"
+			   "meshgate_service_flows_created_total %" PRIu64 "\n"
+			   "# HELP meshgate_service_flows_table_full_total New flows steered without "
+			   "state: a worker's flow table was full.\n"
+			   "# TYPE meshgate_service_flows_table_full_total counter\n"
+			   "meshgate_service_flows_table_full_total %" PRIu64 "\n"
+			   "# HELP meshgate_service_flows_active Service flows in the flow tables.\n"
+			   "# TYPE meshgate_service_flows_active gauge\n"
+			   "meshgate_service_flows_active %" PRIu64 "\n",
+			fs.created, fs.full, fs.active);
 	}
 #define G(name, help, val)                                                                 \
 	do {                                                                               \

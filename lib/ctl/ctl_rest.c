@@ -1076,6 +1076,140 @@ svc_ep_body(const struct req *rq, struct mg_svc_ep_update *u, struct mg_error *e
 	return rc;
 }
 
+/* An endpoint of a POST /v1/services body into @e; @field names it in errors. */
+static int
+svc_ep_json(json_t *j, const char *field, struct mg_svc_ep_cfg *e, struct mg_error *err)
+{
+	const char *k;
+	json_t *v;
+
+	if (!json_is_object(j))
+		return mg_error_set(err, EINVAL, field, "must be an object");
+	memset(e, 0, sizeof(*e));
+	e->weight = 1;
+	e->up = true;
+	json_object_foreach(j, k, v) {
+		char f[96];
+
+		snprintf(f, sizeof(f), "%s.%s", field, k);
+		if (!strcmp(k, "name")) {
+			if (!json_is_string(v) || !mg_strlcpy(e->name, json_string_value(v),
+							      sizeof(e->name)) ||
+			    !mg_name_valid(e->name))
+				return mg_error_set(err, EINVAL, f,
+						    "must be 1-31 of A-Z a-z 0-9 _ - . :");
+		} else if (!strcmp(k, "address")) {
+			if (!json_is_string(v) || mg_ip_parse(json_string_value(v), &e->addr) < 0)
+				return mg_error_set(err, EINVAL, f, "must be an IPv4 or IPv6 address");
+		} else if (!strcmp(k, "weight")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 1000000)
+				return mg_error_set(err, EINVAL, f, "must be an integer 0-1000000");
+			e->weight = (uint32_t)json_integer_value(v);
+		} else if (!strcmp(k, "up")) {
+			if (!json_is_boolean(v))
+				return mg_error_set(err, EINVAL, f, "must be true or false");
+			e->up = json_is_true(v);
+		} else {
+			return mg_error_set(err, EINVAL, f, "unknown field");
+		}
+	}
+	if (e->name[0] == '\0')
+		return mg_error_set(err, EINVAL, field, "an endpoint needs a name");
+	if (e->addr.family == 0)
+		return mg_error_set(err, EINVAL, field, "an endpoint needs an address");
+	return 0;
+}
+
+/* Body of POST /v1/services into @sc. */
+static int
+svc_body(const struct req *rq, struct mg_svc_cfg *sc, struct mg_error *err)
+{
+	json_t *j = parse_body(rq, err), *v;
+	const char *k;
+	int rc = 0;
+
+	if (j == NULL)
+		return -EINVAL;
+	memset(sc, 0, sizeof(*sc));
+	strcpy(sc->network, "default");
+	json_object_foreach(j, k, v) {
+		if (!strcmp(k, "name")) {
+			if (!json_is_string(v) || !mg_strlcpy(sc->name, json_string_value(v),
+							      sizeof(sc->name)) ||
+			    !mg_name_valid(sc->name))
+				rc = mg_error_set(err, EINVAL, "name",
+						  "must be 1-31 of A-Z a-z 0-9 _ - . :");
+		} else if (!strcmp(k, "network")) {
+			if (!json_is_string(v) || !mg_strlcpy(sc->network, json_string_value(v),
+							      sizeof(sc->network)))
+				rc = mg_error_set(err, EINVAL, "network", "must be a network name");
+		} else if (!strcmp(k, "table_size")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > UINT32_MAX)
+				rc = mg_error_set(err, EINVAL, "table_size", "must be a prime");
+			else
+				sc->table_size = (uint32_t)json_integer_value(v);
+		} else if (!strcmp(k, "vips")) {
+			size_t i;
+			json_t *x;
+
+			if (!json_is_array(v) || json_array_size(v) == 0 ||
+			    json_array_size(v) > MG_CFG_MAX_SVC_VIPS) {
+				rc = mg_error_set(err, EINVAL, "vips", "must be a list of 1-%u addresses",
+						  MG_CFG_MAX_SVC_VIPS);
+				break;
+			}
+			json_array_foreach(v, i, x) {
+				if (!json_is_string(x) ||
+				    mg_ip_parse(json_string_value(x), &sc->vips[i]) < 0) {
+					char f[32];
+
+					snprintf(f, sizeof(f), "vips[%zu]", i);
+					rc = mg_error_set(err, EINVAL, f,
+							  "must be an IPv4 or IPv6 address");
+					break;
+				}
+			}
+			sc->nvips = (unsigned int)json_array_size(v);
+		} else if (!strcmp(k, "endpoints")) {
+			size_t i;
+			json_t *x;
+
+			if (!json_is_array(v) || json_array_size(v) > MG_CFG_MAX_SVC_EPS) {
+				rc = mg_error_set(err, EINVAL, "endpoints",
+						  "must be a list of at most %u endpoints",
+						  MG_CFG_MAX_SVC_EPS);
+				break;
+			}
+			json_array_foreach(v, i, x) {
+				char f[32];
+
+				snprintf(f, sizeof(f), "endpoints[%zu]", i);
+				rc = svc_ep_json(x, f, &sc->eps[i], err);
+				for (size_t q = 0; rc == 0 && q < i; q++)
+					if (!strcmp(sc->eps[q].name, sc->eps[i].name))
+						rc = mg_error_set(err, EINVAL, f,
+								  "endpoint %s appears twice",
+								  sc->eps[i].name);
+				if (rc < 0)
+					break;
+			}
+			sc->neps = (unsigned int)json_array_size(v);
+		} else {
+			rc = mg_error_set(err, EINVAL, k, "unknown field");
+		}
+		if (rc < 0)
+			break;
+	}
+	json_decref(j);
+	if (rc == 0 && sc->name[0] == '\0')
+		rc = mg_error_set(err, EINVAL, "name", "a service needs a name");
+	if (rc == 0 && sc->nvips == 0)
+		rc = mg_error_set(err, EINVAL, "vips", "a service needs vips");
+	return rc;
+}
+
 static struct resp
 h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
@@ -1084,19 +1218,40 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 	int rc;
 
 	if (nseg == 2) {
-		json_t *a = json_array();
+		if (!strcmp(method, "GET")) {
+			json_t *a = json_array();
 
-		if (strcmp(method, "GET")) {
-			json_decref(a);
-			return not_allowed("GET");
+			mg_svc_ctl_walk(NULL, svc_json_cb, a);
+			return json_resp(200, a);
 		}
-		mg_svc_ctl_walk(NULL, svc_json_cb, a);
-		return json_resp(200, a);
+		if (!strcmp(method, "POST")) {
+			struct mg_svc_cfg *sc = malloc(sizeof(*sc));
+			char name[MG_NAME_MAX];
+
+			mg_error_clear(&e);
+			if (sc == NULL)
+				return simple_err(500, ENOMEM, "", "out of memory");
+			rc = svc_body(rq, sc, &e);
+			if (rc == 0)
+				rc = mg_svc_ctl_service_add(sc, &e);
+			mg_strlcpy(name, sc->name, sizeof(name));
+			free(sc);
+			if (rc < 0)
+				return err_resp(&e);
+			return svc_one_resp(201, name);
+		}
+		return not_allowed("GET, POST");
 	}
 	if (nseg == 3) {
-		if (strcmp(method, "GET"))
-			return not_allowed("GET");
-		return svc_one_resp(200, seg[2]);
+		if (!strcmp(method, "GET"))
+			return svc_one_resp(200, seg[2]);
+		if (!strcmp(method, "DELETE")) {
+			mg_error_clear(&e);
+			if (mg_svc_ctl_service_del(seg[2], &e) < 0)
+				return err_resp(&e);
+			return (struct resp){.status = 204};
+		}
+		return not_allowed("GET, DELETE");
 	}
 	if (nseg == 5 && !strcmp(seg[3], "endpoints")) {
 		mg_error_clear(&e);

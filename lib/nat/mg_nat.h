@@ -195,7 +195,7 @@ bool mg_nat_is_icmp_error(const struct mg_nat_pkt *p);
  * For a flow translated by rewrite R in one direction, an error travelling
  * the opposite way quotes a packet of that direction: translate it with
  * the reverse rewrite on the outer destination and R's reverse on the
- * embedded source (mg_flow_nat_rw does this for flows).
+ * embedded source (tests/unit/test_nat.c shows it for a source NAT).
  * @return 0, or -EINVAL if it is not an error or the quote is too short
  *   for the fields to change (nothing written).
  */

@@ -101,7 +101,7 @@ struct mg_flow_key {
 	uint8_t family;
 	/** Zero. */
 	uint32_t pad;
-};
+} __attribute__((aligned(8))); /* hashed 8 bytes at a time */
 
 /** What an ended flow leaves behind (also the view of an active one). */
 struct mg_flow_record {

@@ -89,6 +89,16 @@ int mg_svc_rt_publish(struct mg_svc_rt *rt, struct mg_svc *s, struct mg_svc_tabl
 		      struct mg_error *err);
 
 /**
+ * Unpublish service @p id: workers find no table for it from now on (its
+ * VIP routes should be gone first). Returns the service, which the caller
+ * destroys after a grace period (with its last table), or NULL.
+ */
+struct mg_svc *mg_svc_rt_unpublish(struct mg_svc_rt *rt, uint16_t id);
+
+/** Free service @p id's endpoint counters (after the grace period that followed unpublish). */
+void mg_svc_rt_counters_free(struct mg_svc_rt *rt, uint16_t id);
+
+/**
  * Counters of the endpoint in slot @p slot of service @p id since it was
  * created, summed over the workers (main lcore). active flows =
  * flows_new - flows_end.
@@ -109,6 +119,14 @@ mg_svc_rt_epc(struct mg_svc_rt *rt, unsigned int w, uint16_t id, uint16_t slot)
 		return NULL;
 	return &c[w * MG_SVC_RT_MAX_EPS + slot];
 }
+
+/**
+ * Worker @p w's housekeeping when it has nothing else to do: end up to
+ * @p budget idle flows, and flows whose endpoint or service went away, that
+ * no packet visits (the service node sweeps only while packets come).
+ * Worker only, inside its RCU read side. No-op without services.
+ */
+void mg_svc_rt_housekeep(unsigned int w, unsigned int budget);
 
 /** The published table of service @p id (workers: acquire), or NULL. */
 static inline const struct mg_svc_table *

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 
 #include "mg_svc_rt.h"
@@ -23,13 +24,17 @@ rt_on_end(const struct mg_flow_record *r, void *arg)
 {
 	struct mg_svc_rt *rt = arg;
 	uint16_t id = r->svc & (MG_SVC_MAX_SERVICES - 1);
-	struct mg_svc_ep_count *c = mg_svc_rt_epc(rt, r->worker, id, mg_svc_ref_slot(r->ep));
+	const struct mg_svc_table *t = mg_svc_rt_table(rt, id);
+	struct mg_svc_ep_count *c;
 	enum mg_flow_end st;
 
-	if (c == NULL)
+	/* The table first: while this walk holds it, the counters exist too
+	 * (they are freed a grace period after the table is unpublished). */
+	if (t == NULL)
 		return;
-	st = mg_svc_ref_state(mg_svc_rt_table(rt, id), r->ep);
-	if (st == MG_FLOW_END_NONE || st == MG_FLOW_END_ENDPOINT_DOWN)
+	st = mg_svc_ref_state(t, r->ep);
+	c = mg_svc_rt_epc(rt, r->worker, id, mg_svc_ref_slot(r->ep));
+	if (c != NULL && (st == MG_FLOW_END_NONE || st == MG_FLOW_END_ENDPOINT_DOWN))
 		c->flows_end++;
 }
 
@@ -165,4 +170,37 @@ mg_svc_rt_find(const struct mg_svc_rt *rt, const char *name)
 			return rt->svcs[i];
 	}
 	return NULL;
+}
+
+struct mg_svc *
+mg_svc_rt_unpublish(struct mg_svc_rt *rt, uint16_t id)
+{
+	struct mg_svc *s = rt->svcs[id];
+
+	__atomic_store_n(&rt->tables[id], NULL, __ATOMIC_RELEASE);
+	rt->svcs[id] = NULL;
+	return s;
+}
+
+void
+mg_svc_rt_counters_free(struct mg_svc_rt *rt, uint16_t id)
+{
+	struct mg_svc_ep_count *c = rt->epc[id], *b = rt->base[id];
+
+	/* Flows of the service still in the flow tables end later: their
+	 * callback finds no counters (rt_on_end checks for NULL). */
+	__atomic_store_n(&rt->epc[id], NULL, __ATOMIC_RELEASE);
+	rt->base[id] = NULL;
+	rte_free(c);
+	rte_free(b);
+}
+
+void
+mg_svc_rt_housekeep(unsigned int w, unsigned int budget)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+
+	if (rt == NULL || w >= rt->nb_workers)
+		return;
+	mg_flow_expire(rt->flows[w], rte_rdtsc(), budget, mg_svc_flow_check, (void *)rt->tables);
 }

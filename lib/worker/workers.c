@@ -22,6 +22,7 @@
 #include "mg_dp.h"
 #include "mg_nodes.h"
 #include "mg_port.h"
+#include "mg_svc_rt.h"
 #include "mg_workers.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_worker_logtype, worker, INFO);
@@ -217,6 +218,9 @@ worker_main(void *arg)
 			continue;
 		}
 		w->stats->idle_walks++;
+		/* Idle: expire the service flows no packet visits (lib/svc). */
+		if ((w->stats->idle_walks & 63) == 0)
+			mg_svc_rt_housekeep(w->index, 1024);
 		if (ic->mode == MG_IDLE_POLL)
 			continue;
 		if (++idle < ic->pause_polls)

@@ -932,8 +932,37 @@ def c_delete_service_endpoint(api):
     assert api.call("DELETE", "/v1/services/nope/endpoints/e1")[0] == 404
 
 
+def c_create_service(api):
+    spec = {"name": "oa-svc", "network": "default", "vips": ["10.0.9.9", "fd00:1::99"],
+            "table_size": 251,
+            "endpoints": [{"name": "x", "address": "10.0.2.2", "weight": 3, "up": True}]}
+    st, s = api.call("POST", "/v1/services", spec)
+    assert st == 201 and s["name"] == "oa-svc" and s["table_size"] == 251
+    assert api.call("POST", "/v1/services", spec)[0] == 409
+    ok(api.call("DELETE", "/v1/services/oa-svc")[0])
+    assert api.call("POST", "/v1/services", dict(spec, network="nope"))[0] == 404
+    assert api.call("POST", "/v1/services", dict(spec, table_size=250))[0] == 400
+    assert api.call("POST", "/v1/services", dict(spec, endpoints=[
+        {"name": "x", "address": "192.0.2.1"}]))[0] == 400
+    assert api.call("GET", "/v1/services/oa-svc")[0] == 404   # nothing left behind
+    for bad in ({"name": "oa-svc"}, {"vips": ["10.0.9.9"]},
+                dict(spec, vips=[]), dict(spec, vips=["x"]), dict(spec, colour=1),
+                dict(spec, endpoints=[{"name": "x"}]),
+                dict(spec, endpoints=[{"name": "x", "address": "10.0.2.2", "weight": -1}])):
+        assert api.call("POST", "/v1/services", bad, valid_request=False)[0] == 400, bad
+    assert api.call("POST", "/v1/services", raw="{")[0] == 400
+
+
+def c_delete_service(api):
+    api.call("POST", "/v1/services", {"name": "od-svc", "vips": ["10.0.9.8"]})
+    assert api.call("DELETE", "/v1/services/od-svc")[0] == 204
+    assert api.call("DELETE", "/v1/services/od-svc")[0] == 404
+
+
 CASES = {
     ("GET", "/v1/services"): c_list("/v1/services"),
+    ("POST", "/v1/services"): c_create_service,
+    ("DELETE", "/v1/services/{name}"): c_delete_service,
     ("GET", "/v1/services/{name}"): c_get_service,
     ("PUT", "/v1/services/{name}/endpoints/{endpoint}"): c_put_service_endpoint,
     ("DELETE", "/v1/services/{name}/endpoints/{endpoint}"): c_delete_service_endpoint,

@@ -83,4 +83,23 @@ struct mg_svc_info {
 int mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void *arg),
 		    void *arg);
 
+/**
+ * Add service @p sc at run time (as a services[] entry of the file would
+ * be; @p sc->where may be empty): its VIP routes, endpoints held as next
+ * hops, table published. @return 0, or a negative errno with @p err set
+ * (ENOENT network, EEXIST name, EINVAL endpoint, ENOSPC ids or
+ * adjacencies); nothing is left behind on failure.
+ */
+int mg_svc_ctl_service_add(const struct mg_svc_cfg *sc, struct mg_error *err);
+
+/**
+ * Remove service @p name: its VIP routes, table, counters and endpoint
+ * holds; its flows end ("service-removed") as the workers sweep them.
+ * Waits for a grace period. @return 0 or -ENOENT.
+ */
+int mg_svc_ctl_service_del(const char *name, struct mg_error *err);
+
+/** The flow tables' counters summed over the workers (zero without services). */
+void mg_svc_ctl_flow_stats(struct mg_flow_stats *sum);
+
 #endif /* MG_SVC_SETUP_H */

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Services from the configuration file at start: the registry with each
- * worker's flow table, one service per services[] entry (id = its index),
- * and a host route per VIP to a service adjacency that sends the VIP's
+ * Services on the main lcore: the file's services at start, and services
+ * and endpoints added, changed and removed at run time (REST). Each service
+ * has a host route per VIP to a service adjacency that sends the VIP's
  * packets to the "service" node (a RIB entry of its own source, so FIB
- * rebuilds keep it and it outranks static routes to the same address). Called by mg_gw after the model's routes
- * and neighbors are in place and before the workers start.
+ * rebuilds keep it and it outranks static routes to the same address), and
+ * holds each endpoint as a next hop so ARP/ND resolves it.
+ *
+ * Service ids are never reused while meshgate runs: a flow of a removed
+ * service that ends later must not be counted for a new one.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -18,21 +21,32 @@
 #include "mg_svc_setup.h"
 #include "mg_svc_rt.h"
 
-/* The file's services (network and VIPs for the control plane), kept by mg_gw. */
-static const struct mg_settings *setup_st;
-/* Forwarding control: VIP routes, and endpoints held as next hops. */
-static struct mg_fwd *setup_fwd;
-/* Per service: its network id, and the address each endpoint slot holds as a next hop. */
-static struct svc_hold {
+/* What the main lcore keeps of a service besides lib/svc's objects. */
+struct svc_meta {
+	char name[MG_NAME_MAX];
+	char network[MG_NAME_MAX];
 	uint16_t net;
-	struct mg_ip ep[MG_SVC_RT_MAX_EPS]; /* family 0: none */
-} *holds;
+	uint32_t adj;                         /* the VIPs' service adjacency */
+	struct mg_ip vips[MG_CFG_MAX_SVC_VIPS];
+	unsigned int nvips;
+	struct mg_ip ep[MG_SVC_RT_MAX_EPS];   /* each endpoint slot's held next hop (family 0: none) */
+};
+
+/* Set by mg_svc_setup; the registry itself is created with the first service. */
+static struct {
+	struct mg_dp *dp;
+	struct mg_fwd *fwd;
+	const struct mg_model *model;
+	uint32_t flows;
+	uint16_t next_id;
+	struct svc_meta *meta[MG_SVC_MAX_SERVICES];
+} S;
 
 /* Record that endpoint slot @slot of service @id holds @ip (NULL: nothing), releasing the old. */
 static void
 hold_record(uint16_t id, int slot, const struct mg_ip *ip)
 {
-	struct svc_hold *h = &holds[id];
+	struct svc_meta *h = S.meta[id];
 	struct mg_ip old = h->ep[slot];
 
 	if (ip != NULL)
@@ -40,14 +54,14 @@ hold_record(uint16_t id, int slot, const struct mg_ip *ip)
 	else
 		memset(&h->ep[slot], 0, sizeof(h->ep[slot]));
 	if (old.family != 0)
-		mg_fwd_nexthop_release(setup_fwd, h->net, &old);
+		mg_fwd_nexthop_release(S.fwd, h->net, &old);
 }
 
 /* Hold endpoint slot @slot's address @ip of service @id (releasing what it held). */
 static int
 hold_set(uint16_t id, int slot, const struct mg_ip *ip, struct mg_error *err)
 {
-	int rc = mg_fwd_nexthop_hold(setup_fwd, holds[id].net, ip, err);
+	int rc = mg_fwd_nexthop_hold(S.fwd, S.meta[id]->net, ip, err);
 
 	if (rc < 0)
 		return rc;
@@ -55,77 +69,150 @@ hold_set(uint16_t id, int slot, const struct mg_ip *ip, struct mg_error *err)
 	return 0;
 }
 
+/* Undo what svc_add did for service @id, all of it or in part (main lcore). */
+static void
+svc_remove(uint16_t id)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	struct svc_meta *h = S.meta[id];
+	struct mg_svc *s;
+
+	if (h == NULL)
+		return;
+	for (unsigned int v = 0; v < h->nvips && h->adj != 0; v++) {
+		struct mg_prefix p = {.addr = h->vips[v],
+				      .len = h->vips[v].family == AF_INET ? 32 : 128};
+
+		mg_fwd_service_route_del(S.fwd, h->net, &p);
+	}
+	/* No lookup sends a packet to the service now, but a packet looked up
+	 * earlier in a worker's current walk may still be on its way to the
+	 * service node: let those walks end before the table goes, then again
+	 * before freeing what a walk may hold (table, adjacency, counters). */
+	if (h->adj != 0)
+		mg_dp_sync(S.dp);
+	s = rt != NULL ? mg_svc_rt_unpublish(rt, id) : NULL;
+	mg_dp_sync(S.dp);
+	if (h->adj != 0)
+		mg_dp_adj_free(S.dp, h->adj);
+	if (rt != NULL)
+		mg_svc_rt_counters_free(rt, id);
+	mg_svc_destroy(s);
+	for (unsigned int i = 0; i < MG_SVC_RT_MAX_EPS; i++)
+		if (h->ep[i].family != 0)
+			hold_record(id, (int)i, NULL);
+	free(h);
+	S.meta[id] = NULL;
+}
+
+/* Add service @sc (checked by the caller for syntax); its errors name @where. */
+static int
+svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	const struct mg_network *net = mg_model_network_find(S.model, sc->network);
+	struct mg_svc_table *old = NULL;
+	struct svc_meta *h;
+	struct mg_svc *s;
+	uint16_t id;
+	char f[96];
+
+	if (net == NULL)
+		return mg_error_set(err, ENOENT, "network", "%s%sno network named %s", sc->where,
+				    sc->where[0] ? ": " : "", sc->network);
+	if (rt != NULL && mg_svc_rt_find(rt, sc->name) != NULL)
+		return mg_error_set(err, EEXIST, "name", "service %s exists", sc->name);
+	if (S.next_id >= MG_SVC_MAX_SERVICES)
+		return mg_error_set(err, ENOSPC, "", "service ids exhausted (%u services created; "
+				    "restart meshgate)", MG_SVC_MAX_SERVICES);
+	if (rt == NULL) {
+		rt = mg_svc_rt_create(S.dp->nb_workers, S.flows, rte_get_tsc_hz(), 0,
+				      SOCKET_ID_ANY, err);
+		if (rt == NULL)
+			return -(err->code ? err->code : ENOMEM);
+	}
+	id = S.next_id++;
+	h = calloc(1, sizeof(*h));
+	s = mg_svc_create(id, sc->name, MG_SVC_ROUTE, sc->table_size, err);
+	if (h == NULL || s == NULL) {
+		free(h);
+		mg_svc_destroy(s);
+		return h == NULL ? mg_error_set(err, ENOMEM, "", "out of memory") : -EINVAL;
+	}
+	S.meta[id] = h;
+	mg_strlcpy(h->name, sc->name, sizeof(h->name));
+	mg_strlcpy(h->network, sc->network, sizeof(h->network));
+	h->net = net->id;
+	memcpy(h->vips, sc->vips, sizeof(h->vips));
+	h->nvips = sc->nvips;
+	for (unsigned int k = 0; k < sc->neps; k++) {
+		struct mg_svc_endpoint_conf ec = {.addr = sc->eps[k].addr,
+						  .weight = sc->eps[k].weight,
+						  .up = sc->eps[k].up, .tunnel = UINT32_MAX};
+		int slot;
+
+		mg_strlcpy(ec.name, sc->eps[k].name, sizeof(ec.name));
+		slot = mg_svc_endpoint_set(s, &ec, err);
+		if (slot < 0 || slot >= MG_SVC_RT_MAX_EPS ||
+		    hold_set(id, slot, &ec.addr, err) < 0) {
+			char msg[256];
+
+			snprintf(f, sizeof(f), "%sendpoints[%u].%s", field, k,
+				 slot < 0 ? err->field : "address");
+			snprintf(msg, sizeof(msg), "%s%sservice %s, endpoint %s: %s (network %s)",
+				 sc->where, sc->where[0] ? ": " : "", sc->name, ec.name,
+				 slot < MG_SVC_RT_MAX_EPS ? err->msg : "too many endpoints",
+				 sc->network);
+			mg_svc_destroy(s);
+			svc_remove(id);
+			return mg_error_set(err, EINVAL, f, "%s", msg);
+		}
+	}
+	if (mg_svc_rt_publish(rt, s, &old, err) < 0) {
+		mg_svc_destroy(s);
+		svc_remove(id);
+		return -ENOMEM;
+	}
+	h->adj = mg_dp_adj_alloc(S.dp, MG_ADJ_SERVICE, 0, id);
+	if (h->adj == 0) {
+		svc_remove(id);
+		return mg_error_set(err, ENOSPC, "", "no adjacency left (limits.adjacencies)");
+	}
+	for (unsigned int v = 0; v < sc->nvips; v++) {
+		struct mg_prefix p = {.addr = sc->vips[v],
+				      .len = sc->vips[v].family == AF_INET ? 32 : 128};
+		int rc = mg_fwd_service_route_add(S.fwd, net->id, &p, h->adj);
+
+		if (rc < 0) {
+			h->nvips = v; /* the routes added so far */
+			svc_remove(id);
+			snprintf(f, sizeof(f), "%svips[%u]", field, v);
+			return mg_error_set(err, -rc, f, "%s%sservice %s: cannot route the vip: %s",
+					    sc->where, sc->where[0] ? ": " : "", sc->name,
+					    strerror(-rc));
+		}
+	}
+	return 0;
+}
+
 int
 mg_svc_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
 	     const struct mg_settings *st, struct mg_error *err)
 {
-	struct mg_svc_rt *rt;
-
-	if (st->nservices == 0)
-		return 0;
-	setup_st = st;
-	setup_fwd = fwd;
-	holds = calloc(st->nservices, sizeof(*holds));
-	if (holds == NULL)
-		return mg_error_set(err, ENOMEM, "services", "out of memory");
-	rt = mg_svc_rt_create(dp->nb_workers, st->svc_flows, rte_get_tsc_hz(), 0, SOCKET_ID_ANY,
-			      err);
-	if (rt == NULL)
-		return -(err->code ? err->code : ENOMEM);
+	S.dp = dp;
+	S.fwd = fwd;
+	S.model = m;
+	S.flows = st->svc_flows;
 	for (unsigned int i = 0; i < st->nservices; i++) {
-		const struct mg_svc_cfg *sc = &st->services[i];
-		const struct mg_network *net = mg_model_network_find(m, sc->network);
-		struct mg_svc_table *old = NULL;
-		struct mg_svc *s;
-		uint32_t adj;
+		char field[32];
+		int rc;
 
-		if (net == NULL)
-			return mg_error_set(err, ENOENT, "services", "%s: service %s: no network %s",
-					    sc->where, sc->name, sc->network);
-		s = mg_svc_create((uint16_t)i, sc->name, MG_SVC_ROUTE, sc->table_size, err);
-		if (s == NULL) {
-			mg_error_prefix_field(err, "services[%u]", i);
-			return -EINVAL;
-		}
-		holds[i].net = net->id;
-		for (unsigned int k = 0; k < sc->neps; k++) {
-			struct mg_svc_endpoint_conf ec = {.addr = sc->eps[k].addr,
-							  .weight = sc->eps[k].weight,
-							  .up = sc->eps[k].up,
-							  .tunnel = UINT32_MAX};
-			int slot;
-
-			mg_strlcpy(ec.name, sc->eps[k].name, sizeof(ec.name));
-			slot = mg_svc_endpoint_set(s, &ec, err);
-			if (slot < 0 || slot >= MG_SVC_RT_MAX_EPS ||
-			    hold_set((uint16_t)i, slot, &ec.addr, err) < 0) {
-				char f[96], msg[256];
-
-				snprintf(f, sizeof(f), "services[%u].endpoints[%u].%s", i, k,
-					 err->field);
-				snprintf(msg, sizeof(msg), "%s: service %s, endpoint %s: %s (network %s)",
-					 sc->where, sc->name, ec.name, err->msg, sc->network);
-				mg_svc_destroy(s);
-				return mg_error_set(err, EINVAL, f, "%s", msg);
-			}
-		}
-		if (mg_svc_rt_publish(rt, s, &old, err) < 0) {
-			mg_svc_destroy(s);
-			return -ENOMEM;
-		}
-		adj = mg_dp_adj_alloc(dp, MG_ADJ_SERVICE, 0, (uint16_t)i);
-		if (adj == 0)
-			return mg_error_set(err, ENOSPC, "limits.adjacencies",
-					    "no adjacency left for service %s", sc->name);
-		for (unsigned int v = 0; v < sc->nvips; v++) {
-			struct mg_prefix p = {.addr = sc->vips[v],
-					      .len = sc->vips[v].family == AF_INET ? 32 : 128};
-			int rc = mg_fwd_service_route_add(fwd, net->id, &p, adj);
-
-			if (rc < 0)
-				return mg_error_set(err, -rc, "services",
-						    "%s: service %s: cannot route vip %u: %s",
-						    sc->where, sc->name, v, strerror(-rc));
+		snprintf(field, sizeof(field), "services[%u].", i);
+		rc = svc_add(&st->services[i], field, err);
+		if (rc < 0) {
+			if (strncmp(err->field, "services[", 9) != 0)
+				mg_error_prefix_field(err, "services[%u]", i);
+			return rc;
 		}
 	}
 	return 0;
@@ -135,10 +222,32 @@ void
 mg_svc_teardown(void)
 {
 	mg_svc_rt_destroy(mg_svc_rt_get());
-	setup_st = NULL;
-	setup_fwd = NULL;
-	free(holds);
-	holds = NULL;
+	for (unsigned int i = 0; i < MG_SVC_MAX_SERVICES; i++) {
+		free(S.meta[i]);
+		S.meta[i] = NULL;
+	}
+	S.dp = NULL;
+	S.fwd = NULL;
+}
+
+int
+mg_svc_ctl_service_add(const struct mg_svc_cfg *sc, struct mg_error *err)
+{
+	if (S.dp == NULL)
+		return mg_error_set(err, EIO, "", "services are not available");
+	return svc_add(sc, "", err);
+}
+
+int
+mg_svc_ctl_service_del(const char *name, struct mg_error *err)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	struct mg_svc *s = rt != NULL ? mg_svc_rt_find(rt, name) : NULL;
+
+	if (s == NULL)
+		return mg_error_set(err, ENOENT, "name", "no service named %s", name);
+	svc_remove(mg_svc_id(s));
+	return 0;
 }
 
 static struct mg_svc *
@@ -199,12 +308,12 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 		return mg_error_set(err, EINVAL, "address", "a new endpoint needs an address");
 	/* The endpoint is a next hop: hold it so ARP/ND resolves and keeps it.
 	 * Taken first, so a refused address changes nothing. */
-	rc = mg_fwd_nexthop_hold(setup_fwd, holds[mg_svc_id(s)].net, &c.addr, err);
+	rc = mg_fwd_nexthop_hold(S.fwd, S.meta[mg_svc_id(s)]->net, &c.addr, err);
 	if (rc < 0)
 		return rc;
 	rc = mg_svc_endpoint_set(s, &c, err);
 	if (rc < 0 || rc >= MG_SVC_RT_MAX_EPS) {
-		mg_fwd_nexthop_release(setup_fwd, holds[mg_svc_id(s)].net, &c.addr);
+		mg_fwd_nexthop_release(S.fwd, S.meta[mg_svc_id(s)]->net, &c.addr);
 		return rc < 0 ? rc : mg_error_set(err, ENOSPC, "name", "too many endpoints");
 	}
 	hold_record(mg_svc_id(s), rc, &c.addr);
@@ -242,19 +351,18 @@ mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void 
 	struct mg_svc_rt *rt = mg_svc_rt_get();
 	int n = 0;
 
-	for (unsigned int id = 0; rt != NULL && setup_st != NULL && id < setup_st->nservices;
-	     id++) {
+	for (unsigned int id = 0; rt != NULL && id < MG_SVC_MAX_SERVICES; id++) {
 		const struct mg_svc_table *t = rt->tables[id];
-		const struct mg_svc_cfg *sc = &setup_st->services[id];
+		const struct svc_meta *h = S.meta[id];
 		struct mg_svc_info si;
 
-		if (t == NULL || (name != NULL && strcmp(t->name, name) != 0))
+		if (t == NULL || h == NULL || (name != NULL && strcmp(t->name, name) != 0))
 			continue;
 		memset(&si, 0, sizeof(si));
 		mg_strlcpy(si.name, t->name, sizeof(si.name));
-		mg_strlcpy(si.network, sc->network, sizeof(si.network));
-		si.vips = sc->vips;
-		si.nvips = sc->nvips;
+		mg_strlcpy(si.network, h->network, sizeof(si.network));
+		si.vips = h->vips;
+		si.nvips = h->nvips;
 		si.table_size = t->size;
 		si.version = t->version;
 		si.eps = eps;
@@ -279,4 +387,20 @@ mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void 
 	if (name != NULL && n == 0)
 		return -ENOENT;
 	return n;
+}
+
+void
+mg_svc_ctl_flow_stats(struct mg_flow_stats *sum)
+{
+	const struct mg_svc_rt *rt = mg_svc_rt_get();
+
+	memset(sum, 0, sizeof(*sum));
+	for (unsigned int w = 0; rt != NULL && w < rt->nb_workers; w++) {
+		const uint64_t *x = (const uint64_t *)mg_flow_table_stats(rt->flows[w]);
+		uint64_t *y = (uint64_t *)sum;
+
+		/* Every field is a uint64_t (read while the worker writes: each one whole). */
+		for (size_t i = 0; i < sizeof(*sum) / sizeof(uint64_t); i++)
+			y[i] += __atomic_load_n(&x[i], __ATOMIC_RELAXED);
+	}
 }
