@@ -187,4 +187,17 @@ int ctl_wg_del(struct mg_ctl *c, const char *name, struct mg_error *err);
 /** Overwrite the key strings of a POST /v1/wireguard body in place (NULL is a no-op). */
 void ctl_wg_wipe_body(json_t *body);
 
+/* ctl_wgstate.c: WireGuard interfaces in the durable state, keys sealed under
+ * the state key (STATE_DIR/wg-state.key). */
+/** The stored form of @p ifc (keys sealed); NULL with @p err set. */
+json_t *ctl_wg_state_json(struct mg_ctl *c, const struct mg_iface *ifc, struct mg_error *err);
+/** Every WireGuard interface no connection owns, stored; NULL with @p err set. */
+json_t *ctl_wg_snapshot(struct mg_ctl *c, struct mg_error *err);
+/** Bring back a stored interface (as POST /v1/wireguard would). */
+int ctl_wg_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err);
+/** Journal interface @p name as it is now (after a runtime add); 0 without a state. */
+int ctl_wg_journal_add(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Journal the removal of interface @p name; 0 without a state. */
+int ctl_wg_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+
 #endif
