@@ -66,7 +66,7 @@ state_key(const struct mg_ctl *c, uint8_t key[crypto_aead_xchacha20poly1305_ietf
 	snprintf(path, sizeof(path), "%s/%s", c->conf.state_dir, STATE_KEY_FILE);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT && create) {
-		char tmp[520], dir[512];
+		char tmp[520];
 		int dfd;
 
 		/* Write aside and link into place: a crash leaves no short key file. */
@@ -87,8 +87,7 @@ state_key(const struct mg_ctl *c, uint8_t key[crypto_aead_xchacha20poly1305_ietf
 		if (rc < 0 && rc != -EEXIST)
 			return mg_error_set(err, -rc, "control.state_dir", "cannot create %s: %s",
 					    path, strerror(-rc));
-		mg_strlcpy(dir, c->conf.state_dir, sizeof(dir));
-		dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		dfd = open(c->conf.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (dfd >= 0) {
 			fsync(dfd);
 			close(dfd);
