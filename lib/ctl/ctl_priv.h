@@ -67,6 +67,10 @@ struct mg_ctl {
 	uint64_t journal_entries;
 	uint64_t journal_bytes;
 	bool replaying;
+	/* the stored key of the NSM WIREGUARD connection being replayed (ctl_wgstate.c) */
+	uint8_t replay_wg_key[MG_WG_KEY_BYTES];
+	bool replay_wg_key_set;
+	uint16_t replay_wg_port;
 	/* connections */
 	struct conn *conns;        /* CTL_MAX_CONNS */
 	struct mg_hmap *conn_idx;
@@ -199,5 +203,11 @@ int ctl_wg_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err)
 int ctl_wg_journal_add(struct mg_ctl *c, const char *name, struct mg_error *err);
 /** Journal the removal of interface @p name; 0 without a state. */
 int ctl_wg_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Add the sealed key and port of connection @p k's WireGuard interface to its
+ * stored @p entry (nothing without a state or a WireGuard interface). */
+void ctl_wg_conn_seal(struct mg_ctl *c, const struct conn *k, json_t *entry);
+/** Open a stored connection @p entry's key into c->replay_wg_key (left unset, with a
+ * log line, if it has none or it does not open: the connection gets a new key). */
+int ctl_wg_conn_open(struct mg_ctl *c, json_t *entry, struct mg_error *err);
 
 #endif

@@ -32,6 +32,9 @@
 #include "ctl_priv.h"
 #include "mg_wg.h"
 
+RTE_LOG_REGISTER_SUFFIX(mg_wgstate_logtype, wgstate, INFO);
+#define WS_LOG(l, ...) rte_log(RTE_LOG_##l, mg_wgstate_logtype, "wgstate: " __VA_ARGS__)
+
 #define STATE_KEY_FILE "wg-state.key"
 #define SEAL_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define SEAL_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -367,4 +370,73 @@ ctl_wg_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err)
 	rc = ctl_journal(c, entry, err);
 	json_decref(entry);
 	return rc;
+}
+
+/* ---- NSM WIREGUARD connections: the key made for the connection ---------------------------- */
+
+static void
+ad_conn(char *ad, size_t n, const char *id)
+{
+	snprintf(ad, n, "meshgate-wg-nsm:%s", id);
+}
+
+void
+ctl_wg_conn_seal(struct mg_ctl *c, const struct conn *k, json_t *entry)
+{
+	uint8_t sk[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	const struct mg_iface *ifc;
+	struct mg_error err;
+	char ad[32 + sizeof(k->id)];
+
+	if (c->conf.state_dir[0] == '\0' || k->wg[0] == '\0')
+		return;
+	ifc = mg_model_iface_find(c->env.model, k->wg);
+	if (ifc == NULL || ifc->kind != MG_IFACE_WG || ifc->wg == NULL)
+		return;
+	if (sodium_ready(&err) < 0 || state_key(c, sk, true, &err) < 0) {
+		/* Stored without it: after a restart the connection gets a new key. */
+		WS_LOG(ERR, "connection %s: %s (its WireGuard key is not stored)\n", k->id,
+		       err.msg);
+		return;
+	}
+	ad_conn(ad, sizeof(ad), k->id);
+	json_object_set_new(entry, "wg_key_sealed", seal(sk, ifc->wg->private_key, ad));
+	json_object_set_new(entry, "wg_key_id", json_string(k->id));
+	json_object_set_new(entry, "wg_port", json_integer(ifc->wg->listen_port));
+	sodium_memzero(sk, sizeof(sk));
+}
+
+int
+ctl_wg_conn_open(struct mg_ctl *c, json_t *entry, struct mg_error *err)
+{
+	uint8_t sk[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+	json_t *v = json_object_get(entry, "wg_key_sealed"), *port;
+	const char *id = json_string_value(json_object_get(entry, "wg_key_id"));
+	char ad[32 + 256];
+	int rc;
+
+	c->replay_wg_key_set = false;
+	c->replay_wg_port = 0;
+	if (v == NULL || id == NULL)
+		return 0;
+	/* Without its key the connection still comes back, with a new one (the
+	 * client must then be given the new public key): say so. */
+	if (sodium_ready(err) < 0 || state_key(c, sk, false, err) < 0) {
+		WS_LOG(ERR, "connection %s: %s: it gets a new WireGuard key\n", id, err->msg);
+		return 0;
+	}
+	ad_conn(ad, sizeof(ad), id);
+	rc = unseal(sk, v, ad, c->replay_wg_key);
+	sodium_memzero(sk, sizeof(sk));
+	if (rc < 0) {
+		WS_LOG(ERR, "connection %s: its WireGuard key does not open with the state key: "
+		       "it gets a new one\n", id);
+		return 0;
+	}
+	c->replay_wg_key_set = true;
+	port = json_object_get(entry, "wg_port");
+	if (json_is_integer(port) && json_integer_value(port) > 0 &&
+	    json_integer_value(port) <= 65535)
+		c->replay_wg_port = (uint16_t)json_integer_value(port);
+	return 0;
 }

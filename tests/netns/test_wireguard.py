@@ -646,3 +646,47 @@ def test_runtime_interface_survives_kill_9(tmp_path, wgtopo):
     assert stat.S_IMODE(state.stat().st_mode) & 0o077 == 0
     text = "".join(logs)
     assert not any(s.decode("latin-1") in text for s in secrets), "the log holds a key"
+
+
+def test_nsm_wireguard_connection_keeps_its_key_across_kill_9(tmp_path, wgtopo):
+    """With control.state_dir set, an NSM WIREGUARD connection comes back
+    after SIGKILL (from the journal, then from the snapshot) with the key
+    and port it answered with, sealed in the state: the client needs no new
+    configuration, and wireguard-go handshakes with it again."""
+    topo, go = wgtopo
+    state = tmp_path / "state"
+    cfg = default_config(topo.tag) + f"\ncontrol:\n  state_dir: {state}\n"
+    mg = Meshgate(tmp_path, cfg, name="wgn")
+    req = {"connection": {"id": "wg-conn-kept", "network_service": "default",
+                          "context": {"ip_context": {"src_ip_addrs": ["10.99.0.2/32"],
+                                                     "dst_ip_addrs": ["10.99.0.1/24"]}}},
+           "mechanism_preferences": [{"cls": "REMOTE", "type": "WIREGUARD",
+                                      "parameters": {"src_ip": "10.10.2.2",
+                                                     "src_port": str(WG_GO_PORT),
+                                                     "src_public_key": go.pub}}]}
+    try:
+        mg.start()
+        st, conn = Control(mg).http("POST", "/v1/connections", req)
+        assert st == 201, conn
+        p = conn["mechanism"]["parameters"]
+        go.up(p["dst_public_key"], f"{p['dst_ip']}:{p['dst_port']}",
+              ["10.99.0.1/32", "10.10.1.0/24"])
+        ping_ok(topo, "pod", "10.99.0.2")
+        for _ in range(2):              # from the journal, then from the snapshot
+            mg.kill()
+            mg.start()
+            api = Control(mg)
+            wgs = api.ok("GET", "/v1/wireguard")
+            assert len(wgs) == 1 and wgs[0]["public_key"] == p["dst_public_key"], (wgs, p)
+            assert wgs[0]["listen_port"] == int(p["dst_port"]), wgs
+            before = go.latest_handshake()
+            time.sleep(1.1)
+            ping_ok(topo, "pod", "10.99.0.2")
+            ping_ok(topo, "ext", "10.10.1.2")
+            assert go.latest_handshake() > before
+        snap = json.loads((state / "snapshot.json").read_text())
+        assert snap["connections"][0]["wg_key_sealed"], snap["connections"]
+        assert "private_key" not in json.dumps(snap["connections"])
+        mg.stop()
+    finally:
+        mg.kill()
