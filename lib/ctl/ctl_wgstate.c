@@ -11,6 +11,10 @@
  * ("meshgate-wg-private:IFACE", "meshgate-wg-psk:IFACE:PEER-PUBLIC-KEY"),
  * so a sealed key moved to another interface or peer fails to open.
  *
+ * An NSM WIREGUARD connection's stored entry carries the key made for it the
+ * same way ("wg_key_sealed", associated data "meshgate-wg-nsm:CONNECTION-ID",
+ * with "wg_port"), so that its replay answers with the same key and port.
+ *
  * The state key is 32 random bytes in STATE_DIR/wg-state.key (0600, made at
  * first use, never logged). It is read for each seal or open and wiped right
  * after; the snapshot and journal alone reveal no key. Whoever can read the
