@@ -918,7 +918,7 @@ same_setup(const struct conn *k, json_t *b)
 }
 
 static json_t *
-journal_entry(const struct conn *k)
+journal_entry(struct mg_ctl *c, const struct conn *k)
 {
 	json_t *seg = json_array_get(json_object_get(json_object_get(k->conn, "path"),
 						     "path_segments"),
@@ -932,6 +932,7 @@ journal_entry(const struct conn *k)
 						     json_object_get(seg, "token"), "expires",
 						     json_object_get(seg, "expires")));
 	json_object_set_new(e, "camel", json_boolean(k->camel));
+	ctl_wg_conn_seal(c, k, e); /* a WIREGUARD connection's key, sealed */
 	return e;
 }
 
@@ -1000,7 +1001,9 @@ wg_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct 
 		if (mg_model_iface_find(m, s.name) == NULL)
 			break;
 	}
-	if (dport != NULL && dport[0] != '\0') {
+	if ((dport == NULL || dport[0] == '\0') && c->replay_wg_port != 0) {
+		s.listen_port = c->replay_wg_port; /* the port it had before the restart */
+	} else if (dport != NULL && dport[0] != '\0') {
 		long v = strtol(dport, NULL, 10);
 
 		if (v < 1 || v > 65535)
@@ -1023,7 +1026,11 @@ wg_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct 
 	mg_strlcpy(s.network, k->network, sizeof(s.network));
 	s.npeers = 1;
 	s.peers = &p;
-	if (mg_wg_key_generate(s.private_key) < 0 || mg_wg_key_public(pub, s.private_key) < 0) {
+	/* Replayed from the state: the key it had; else a new one. */
+	if (c->replay_wg_key_set)
+		memcpy(s.private_key, c->replay_wg_key, sizeof(s.private_key));
+	if ((!c->replay_wg_key_set && mg_wg_key_generate(s.private_key) < 0) ||
+	    mg_wg_key_public(pub, s.private_key) < 0) {
 		mg_wipe(s.private_key, sizeof(s.private_key));
 		return mg_error_set(err, EIO, "", "cannot make a WireGuard key");
 	}
@@ -1084,7 +1091,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		old->expires_ns = mg_now_ns() + (exp > wall_now() ? exp - wall_now() : 0) *
 							1000000000ull;
 		if (!c->replaying) {
-			json_t *e = json_pack("{s:o}", "connect", journal_entry(old));
+			json_t *e = json_pack("{s:o}", "connect", journal_entry(c, old));
 
 			rc = ctl_journal(c, e, err);
 			json_decref(e);
@@ -1201,7 +1208,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		mg_hmap_put(c->conn_idx, key, slot);
 	}
 	if (!c->replaying) {
-		json_t *e = json_pack("{s:o}", "connect", journal_entry(k));
+		json_t *e = json_pack("{s:o}", "connect", journal_entry(c, k));
 
 		rc = ctl_journal(c, e, err);
 		json_decref(e);
@@ -1268,7 +1275,12 @@ conn_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err)
 
 	if (exp != NULL && parse_rfc3339(exp) <= wall_now())
 		return 0; /* it expired while we were down */
+	if (ctl_wg_conn_open(c, entry, err) < 0)
+		return -err->code;
 	res = request(c, req, json_is_true(json_object_get(entry, "camel")), seg, err);
+	mg_wipe(c->replay_wg_key, sizeof(c->replay_wg_key));
+	c->replay_wg_key_set = false;
+	c->replay_wg_port = 0;
 	if (res == NULL)
 		return -err->code;
 	json_decref(res);
@@ -1440,6 +1452,6 @@ conn_snapshot(struct mg_ctl *c)
 
 	for (unsigned int i = 0; i < CTL_MAX_CONNS; i++)
 		if (c->conns[i].used)
-			json_array_append_new(arr, journal_entry(&c->conns[i]));
+			json_array_append_new(arr, journal_entry(c, &c->conns[i]));
 	return arr;
 }

@@ -67,6 +67,10 @@ struct mg_ctl {
 	uint64_t journal_entries;
 	uint64_t journal_bytes;
 	bool replaying;
+	/* the stored key of the NSM WIREGUARD connection being replayed (ctl_wgstate.c) */
+	uint8_t replay_wg_key[MG_WG_KEY_BYTES];
+	bool replay_wg_key_set;
+	uint16_t replay_wg_port;
 	/* connections */
 	struct conn *conns;        /* CTL_MAX_CONNS */
 	struct mg_hmap *conn_idx;
@@ -186,5 +190,24 @@ int ctl_wg_add(struct mg_ctl *c, json_t *body, struct mg_error *err);
 int ctl_wg_del(struct mg_ctl *c, const char *name, struct mg_error *err);
 /** Overwrite the key strings of a POST /v1/wireguard body in place (NULL is a no-op). */
 void ctl_wg_wipe_body(json_t *body);
+
+/* ctl_wgstate.c: WireGuard interfaces in the durable state, keys sealed under
+ * the state key (STATE_DIR/wg-state.key). */
+/** The stored form of @p ifc (keys sealed); NULL with @p err set. */
+json_t *ctl_wg_state_json(struct mg_ctl *c, const struct mg_iface *ifc, struct mg_error *err);
+/** Every WireGuard interface no connection owns, stored; NULL with @p err set. */
+json_t *ctl_wg_snapshot(struct mg_ctl *c, struct mg_error *err);
+/** Bring back a stored interface (as POST /v1/wireguard would). */
+int ctl_wg_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err);
+/** Journal interface @p name as it is now (after a runtime add); 0 without a state. */
+int ctl_wg_journal_add(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Journal the removal of interface @p name; 0 without a state. */
+int ctl_wg_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Add the sealed key and port of connection @p k's WireGuard interface to its
+ * stored @p entry (nothing without a state or a WireGuard interface). */
+void ctl_wg_conn_seal(struct mg_ctl *c, const struct conn *k, json_t *entry);
+/** Open a stored connection @p entry's key into c->replay_wg_key (left unset, with a
+ * log line, if it has none or it does not open: the connection gets a new key). */
+int ctl_wg_conn_open(struct mg_ctl *c, json_t *entry, struct mg_error *err);
 
 #endif

@@ -1551,6 +1551,12 @@ h_wireguard(struct mg_ctl *c, const char *method, char **seg, int nseg, const st
 			/* The body held keys (on_done wipes the raw text). */
 			ctl_wg_wipe_body(body);
 			json_decref(body);
+			/* Durable before acknowledged, keys sealed (ctl_wgstate.c). */
+			if (rc == 0 && (rc = ctl_wg_journal_add(c, name, &e)) < 0) {
+				struct mg_error e2;
+
+				ctl_wg_del(c, name, &e2);
+			}
 			if (rc < 0) {
 				c->requests_failed++;
 				return err_resp(&e);
@@ -1569,7 +1575,7 @@ h_wireguard(struct mg_ctl *c, const char *method, char **seg, int nseg, const st
 			return ifc ? json_resp(200, ctl_wg_json(c, ifc))
 				   : simple_err(404, ENOENT, "name", "no such WireGuard interface");
 		if (!strcmp(method, "DELETE")) {
-			if (ctl_wg_del(c, seg[2], &e) < 0) {
+			if (ctl_wg_journal_del(c, seg[2], &e) < 0 || ctl_wg_del(c, seg[2], &e) < 0) {
 				c->requests_failed++;
 				return err_resp(&e);
 			}

@@ -154,15 +154,25 @@ dump_cb(const struct mg_op *op, void *arg)
 static int
 compact(struct mg_ctl *c)
 {
-	json_t *snap = json_object();
+	json_t *snap = json_object(), *wg;
 	struct dump_ctx d = {.c = c, .arr = json_array()};
+	struct mg_error err;
 	char *text;
 	int rc;
 
+	/* WireGuard interfaces with their keys sealed (ctl_wgstate.c). */
+	wg = ctl_wg_snapshot(c, &err);
+	if (wg == NULL) {
+		ST_LOG(ERR, "%s%s%s\n", err.field, err.field[0] ? ": " : "", err.msg);
+		json_decref(snap);
+		json_decref(d.arr);
+		return -(err.code ? err.code : EIO);
+	}
 	mg_model_dump_ops(c->env.model, dump_skip, dump_cb, &d);
 	json_object_set_new(snap, "format", json_string("meshgate-state-1"));
 	json_object_set_new(snap, "generation", json_integer((json_int_t)c->generation + 1));
 	json_object_set_new(snap, "objects", d.arr);
+	json_object_set_new(snap, "wireguard", wg);
 	json_object_set_new(snap, "connections", conn_snapshot(c));
 	json_object_set_new(snap, "rules", ctl_rules_snapshot(c));
 	text = json_dumps(snap, JSON_INDENT(1));
@@ -196,7 +206,8 @@ ctl_state_maybe_compact(struct mg_ctl *c)
 		       c->conf.state_dir, strerror(-rc));
 }
 
-/* Apply one stored entry: {"ops": [...]}, {"connect": ...}, {"close": id} or {"rules": ...}. */
+/* Apply one stored entry: {"ops": [...]}, {"connect": ...}, {"close": id}, {"rules": ...},
+ * {"wireguard": ...} or {"wireguard_del": name}. */
 static int
 apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 {
@@ -224,6 +235,10 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 		return conn_replay(c, v, err);
 	if ((v = json_object_get(e, "rules")) != NULL)
 		return ctl_rules_replay(c, v, err);
+	if ((v = json_object_get(e, "wireguard")) != NULL)
+		return ctl_wg_state_restore(c, v, err);
+	if ((v = json_object_get(e, "wireguard_del")) != NULL && json_is_string(v))
+		return ctl_wg_del(c, json_string_value(v), err);
 	if ((v = json_object_get(e, "close")) != NULL && json_is_string(v))
 		return conn_close_id(c, json_string_value(v), "restored close", err);
 	return mg_error_set(err, EINVAL, "", "unknown journal entry");
@@ -287,6 +302,18 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 		 * neighbors that may go through a connection's interface. */
 		for (int pass = 0; pass < 3; pass++) {
 			if (pass == 1) {
+				/* WireGuard interfaces: their networks and addresses are
+				 * back; routes through them come in pass 2. */
+				json_array_foreach(json_object_get(snap, "wireguard"), i, o) {
+					if (ctl_wg_state_restore(c, o, err) < 0) {
+						ST_LOG(ERR, "WireGuard interface %zu not restored: "
+						       "%s%s%s\n", i, err->field,
+						       err->field[0] ? ": " : "", err->msg);
+						failed++;
+					} else {
+						applied++;
+					}
+				}
 				json_array_foreach(conns, i, o) {
 					if (conn_replay(c, o, err) < 0) {
 						ST_LOG(ERR, "connection %zu not restored: %s\n", i,

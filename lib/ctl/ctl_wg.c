@@ -6,9 +6,8 @@
  *
  * Never rendered: private and preshared keys (only whether a preshared key
  * is set). Keys a client sends are decoded into the model's spec, whose
- * copy here is wiped before it is freed. Runtime WireGuard interfaces are
- * not written to the durable state (they would carry the private key):
- * after a restart they come from the configuration file only.
+ * copy here is wiped before it is freed. In the durable state an interface
+ * is stored with its keys sealed (ctl_wgstate.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>

@@ -368,8 +368,9 @@ mg_model_dump_ops(const struct mg_model *m, bool (*skip)(const struct mg_op *op,
 	for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
 		const struct mg_iface *ifc = mg_model_iface_get(m, i);
 
-		/* WireGuard interfaces and ESP tunnels come from the file only (no op
-		 * carries their keys): they are not durable state. */
+		/* ESP tunnels come from the file only (no op carries their keys);
+		 * WireGuard interfaces are stored apart with their addresses, keys
+		 * sealed (lib/ctl/ctl_wgstate.c). */
 		if (ifc == NULL || ifc->kind == MG_IFACE_WG || ifc->kind == MG_IFACE_ESP)
 			continue;
 		for (unsigned int k = 0; k < ifc->naddr4 + ifc->naddr6; k++) {
@@ -389,11 +390,7 @@ mg_model_dump_ops(const struct mg_model *m, bool (*skip)(const struct mg_op *op,
 	}
 	cur = 0;
 	while ((r = mg_model_route_next(m, &cur)) != NULL) {
-		const struct mg_iface *ri = r->iface != UINT16_MAX ? mg_model_iface_get(m, r->iface)
-								    : NULL;
-
-		if (ri != NULL && ri->kind == MG_IFACE_WG)
-			continue;
+		/* Routes into WireGuard interfaces too: those are restored first. */
 		memset(&op, 0, sizeof(op));
 		op.kind = MG_OP_ROUTE;
 		mg_model_route_spec(m, r, &op.route);

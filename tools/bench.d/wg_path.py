@@ -3,6 +3,17 @@
 """meshgate's WireGuard data path on one worker, and wireguard-go as the peer figure.
 
   wg_path.py [--build BUILD] [--seconds N] [--sizes 64,512,1420] [--no-wireguard-go]
+  wg_path.py prepare --size N --dir DIR --prefix PREFIX [--hugepages]
+  wg_path.py wireguard-go --seconds N
+  wg_path.py cpu-of-lcore -- COMMAND...
+
+The two subcommands serve tools/bench --traffic wg (tools/bench.d/wg_bench.sh):
+prepare writes DIR/wgN.pcap and DIR/wgN.yaml (the configuration below, with
+fresh keys), wireguard-go prints the wireguard-go run as one JSON object,
+cpu-of-lcore runs a DPDK COMMAND (dpdk-test-crypto-perf) and prints, as
+JSON, its output lines and the CPU seconds its worker lcore thread ran
+(from /proc schedstat), so that its rate can be taken per CPU second like
+the others on a shared machine.
 
 meshgate: one worker forwards a looping pcap (net_pcap, infinite_rx) of
 UDP frames of each size into WireGuard interface wga, whose peer is
@@ -66,7 +77,7 @@ def make_pcap(path, size, flows=64):
 CONFIG = """
 dpdk:
   lcores: "0-1"
-  hugepages: false
+  hugepages: {hugepages}
   memory_mb: 1024
   file_prefix: {prefix}
 workers:
@@ -124,15 +135,23 @@ def sink_tx(st):
     return p.get("tx_packets", p.get("tx_pkts", 0))
 
 
-def meshgate_rate(build, size, seconds, tmp):
-    mg, ctl = build / "app" / "meshgate", build / "app" / "meshgatectl"
+def prepare(size, tmp, prefix, hugepages=False):
+    """The looping pcap of @size-byte frames and the configuration; returns its path."""
     ka, pa = genkey()
     kb, pb = genkey()
     pcap = tmp / f"wg{size}.pcap"
     make_pcap(pcap, size)
-    prefix = f"wgbench{os.getpid()}"
     cfg = tmp / f"wg{size}.yaml"
-    cfg.write_text(CONFIG.format(prefix=prefix, pcap=pcap, ka=ka, kb=kb, pa=pa, pb=pb))
+    cfg.write_text(CONFIG.format(prefix=prefix, pcap=pcap, ka=ka, kb=kb, pa=pa, pb=pb,
+                                 hugepages="true" if hugepages else "false"))
+    cfg.chmod(0o600)  # it holds private keys
+    return cfg
+
+
+def meshgate_rate(build, size, seconds, tmp):
+    mg, ctl = build / "app" / "meshgate", build / "app" / "meshgatectl"
+    prefix = f"wgbench{os.getpid()}"
+    cfg = prepare(size, tmp, prefix)
     p = subprocess.Popen([str(mg), "-c", str(cfg), "--", "--file-prefix", prefix],
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -224,7 +243,71 @@ def worker_tid(pid):
     raise RuntimeError("no worker thread")
 
 
+def subcommand(argv):
+    ap = argparse.ArgumentParser(prog="wg_path.py " + argv[0])
+    if argv[0] == "prepare":
+        ap.add_argument("--size", type=int, required=True)
+        ap.add_argument("--dir", required=True)
+        ap.add_argument("--prefix", required=True)
+        ap.add_argument("--hugepages", action="store_true")
+        a = ap.parse_args(argv[1:])
+        print(prepare(a.size, pathlib.Path(a.dir), a.prefix, a.hugepages))
+        return
+    ap.add_argument("--seconds", type=int, default=5)
+    a = ap.parse_args(argv[1:])
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="wgbench"))
+    try:
+        mpps, gbps, cpu = wireguard_go_rate(a.seconds, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    json.dump({"mpps": mpps, "gbps": gbps, "cpu_cores": cpu, "seconds": a.seconds,
+               "mpps_per_cpu": mpps / max(cpu, 1e-9)}, sys.stdout)
+    print()
+
+
+def cpu_of_lcore(cmd):
+    """Run @cmd; the on-CPU seconds of its worker lcore threads (rte-worker-N), and its stdout."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err, cpu = [], [], {}
+
+    import threading
+    threads = [threading.Thread(target=lambda f, acc: acc.extend(f), args=(p.stdout, out)),
+               threading.Thread(target=lambda f, acc: acc.extend(f), args=(p.stderr, err))]
+    for t in threads:
+        t.start()
+    while p.poll() is None:
+        try:
+            for t in os.listdir(f"/proc/{p.pid}/task"):
+                try:
+                    comm = open(f"/proc/{p.pid}/task/{t}/comm").read().strip()
+                    if comm.startswith(("rte-worker", "lcore-worker")):
+                        run_ns, wait_ns = open(f"/proc/{p.pid}/task/{t}/schedstat").read().split()[:2]
+                        cpu[t] = (int(run_ns) / 1e9, int(wait_ns) / 1e9)
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    sys.stderr.write("".join(err))
+    return p.returncode, "".join(out), sum(v[0] for v in cpu.values()), \
+        sum(v[1] for v in cpu.values())
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "cpu-of-lcore":
+        cmd = sys.argv[2:]
+        if cmd and cmd[0] == "--":
+            cmd = cmd[1:]
+        rc, out, cpu, wait = cpu_of_lcore(cmd)
+        json.dump({"rc": rc, "stdout": out, "lcore_cpu_seconds": cpu,
+                   "lcore_wait_seconds": wait}, sys.stdout)
+        print()
+        sys.exit(rc)
+    if len(sys.argv) > 1 and sys.argv[1] in ("prepare", "wireguard-go"):
+        subcommand(sys.argv[1:])
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=str(ROOT / "build"))
     ap.add_argument("--seconds", type=int, default=5)
