@@ -247,7 +247,7 @@ def test_rekey_during_traffic_loses_nothing(tmp_path, topo):
     with Meshgate(tmp_path, config(topo.tag, old), name="esp") as mg:
         peer = Peer(topo, tmp_path, old, peer_sas=peer_sas)
         ctl = Control(mg)
-        pings = [topo.spawn("pod", "ping", "-c", "150", "-i", "0.02", "-W", "2", dst)
+        pings = [topo.spawn("pod", "ping", "-c", "150", "-i", "0.02", "-w", "30", dst)
                  for dst in ("10.99.0.1", "fd00:99::1")]
         time.sleep(1.0)
         ctl.ok("PUT", "/v1/esp-tunnels/tun0/sas", {"sas": new})
