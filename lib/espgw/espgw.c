@@ -173,7 +173,7 @@ mg_espgw_destroy(struct mg_espgw *eg)
 
 /* lib/esp's spec for SA @p c of tunnel @p t (keys copied: the caller wipes it). */
 static void
-sa_spec(const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *c, uint16_t ifindex,
+sa_spec(const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *c, uint64_t user,
 	struct mg_esp_sa_spec *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -201,18 +201,18 @@ sa_spec(const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *c, uint16_t 
 	s->seconds.soft = c->seconds_soft;
 	s->seconds.hard = c->seconds_hard;
 	s->owner = -1;
-	s->user = ifindex;
+	s->user = user;
 }
 
 /* Create SA @p c of @p t; NULL with @p err naming the SA. */
 static struct mg_esp_sa *
 sa_make(struct mg_espgw *eg, const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *c,
-	uint16_t ifindex, unsigned int idx, struct mg_error *err)
+	const struct mg_espgw_tun *r, unsigned int idx, struct mg_error *err)
 {
 	struct mg_esp_sa_spec s;
 	struct mg_esp_sa *sa;
 
-	sa_spec(t, c, ifindex, &s);
+	sa_spec(t, c, mg_espgw_sa_user(r->ifindex, r->gen), &s);
 	sa = mg_esp_sa_create(eg->esp, &s, err);
 	mg_wipe(&s, sizeof(s));
 	if (sa == NULL)
@@ -246,13 +246,16 @@ mg_espgw_tunnel_add(struct mg_espgw *eg, const struct mg_esp_tunnel *t, uint16_t
 	if (r == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	r->ifindex = ifindex;
+	/* A new generation per slot: SAs of a tunnel deleted earlier (retiring
+	 * inbound ones outlive it briefly) never lead into this one. */
+	r->gen = ++eg->gens[ifindex];
 	r->network = t->network;
 	r->underlay = t->underlay;
 	r->outer_family = t->spec.local.family;
 	snprintf(r->name, sizeof(r->name), "%s", t->spec.name);
 	for (unsigned int i = 0; i < t->spec.nsas; i++) {
 		const struct mg_esp_sa_conf *c = &t->spec.sas[i];
-		struct mg_esp_sa *sa = sa_make(eg, t, c, ifindex, i, err);
+		struct mg_esp_sa *sa = sa_make(eg, t, c, r, i, err);
 		int f = fam_idx(c->inner_family);
 
 		if (sa == NULL) {
@@ -306,7 +309,7 @@ mg_espgw_rekey(struct mg_espgw *eg, const struct mg_esp_tunnel *t,
 	if (n > MG_ESP_TUN_MAX_SAS)
 		return mg_error_set(err, EINVAL, "sas", "too many SAs");
 	for (unsigned int i = 0; i < n; i++) {
-		made[i] = sa_make(eg, t, &sas[i], t->iface, i, err);
+		made[i] = sa_make(eg, t, &sas[i], r, i, err);
 		if (made[i] == NULL) {
 			for (unsigned int j = 0; j < i; j++)
 				mg_esp_sa_destroy(eg->esp, made[j]);
@@ -359,8 +362,7 @@ mg_espgw_poll(struct mg_espgw *eg, uint64_t now_ns)
 	}
 	n = mg_esp_poll(eg->esp, ev, RTE_DIM(ev));
 	for (unsigned int i = 0; i < n; i++) {
-		uint16_t ifx = (uint16_t)ev[i].user;
-		struct mg_espgw_tun *r = ifx < MG_MAX_IFACES ? eg->tun[ifx] : NULL;
+		struct mg_espgw_tun *r = mg_espgw_tun_of(eg, ev[i].user);
 		const char *name = r ? r->name : "?";
 
 		if (r != NULL && (unsigned int)ev[i].type < RTE_DIM(r->events))

@@ -43,6 +43,7 @@ struct mg_espgw_tun {
 	uint16_t network;            /**< Inner network: decrypted packets are routed there. */
 	uint16_t underlay;           /**< Outer network: ESP packets are routed there. */
 	uint8_t outer_family;        /**< AF_INET / AF_INET6. */
+	uint32_t gen;                /**< Generation of this ifindex slot (see mg_espgw_sa_user). */
 	struct mg_esp_out out[2];    /**< Outbound SA for inner IPv4 [0] and IPv6 [1]. */
 	/* Main lcore only. */
 	struct mg_esp_sa *in[2];     /**< Inbound SAs by inner family. */
@@ -57,6 +58,7 @@ struct mg_espgw {
 	struct mg_espgw_tun *tun[MG_MAX_IFACES];    /**< By ifindex (RCU slots). */
 	/* Main lcore only. */
 	struct mg_dp *dp;
+	uint32_t gens[MG_MAX_IFACES];               /**< Tunnels each slot has held. */
 	uint64_t next_poll_ns;
 	uint64_t next_snap_ns;   /**< Next telemetry snapshot (/meshgate/esp). */
 };
@@ -66,6 +68,26 @@ static inline struct mg_espgw_tun *
 mg_espgw_tun(const struct mg_espgw *eg, uint16_t ifindex)
 {
 	return __atomic_load_n(&eg->tun[ifindex], __ATOMIC_ACQUIRE);
+}
+
+/** The lib/esp "user" value of a tunnel's SAs: its ifindex and slot generation. */
+static inline uint64_t
+mg_espgw_sa_user(uint16_t ifindex, uint32_t gen)
+{
+	return (uint64_t)gen << 16 | ifindex;
+}
+
+/**
+ * The tunnel an SA's user value names, or NULL when that tunnel is gone
+ * (its slot empty or holding a later tunnel). Workers, within a walk.
+ */
+static inline struct mg_espgw_tun *
+mg_espgw_tun_of(const struct mg_espgw *eg, uint64_t user)
+{
+	uint16_t ifx = (uint16_t)user;
+	struct mg_espgw_tun *r = ifx < MG_MAX_IFACES ? mg_espgw_tun(eg, ifx) : NULL;
+
+	return r != NULL && r->gen == (uint32_t)(user >> 16) ? r : NULL;
 }
 
 /**

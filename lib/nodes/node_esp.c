@@ -126,8 +126,7 @@ input_finish(struct mg_espgw *eg, struct mg_worker *w, struct rte_mbuf **o,
 {
 	for (uint16_t k = 0; k < ok; k++) {
 		struct mg_meta *md = mg_meta(o[k]);
-		uint16_t ifx = (uint16_t)mg_esp_sa_user(sas[k]);
-		const struct mg_espgw_tun *r = ifx < MG_MAX_IFACES ? mg_espgw_tun(eg, ifx) : NULL;
+		const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sas[k]));
 
 		if (unlikely(r == NULL)) {
 			mg_set_drop(o[k], MG_DROP_ESP_NO_SA);
