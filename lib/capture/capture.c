@@ -39,7 +39,7 @@ RTE_LOG_REGISTER_SUFFIX(mg_capture_logtype, capture, INFO);
 #define CAP_POOL 8191           /* copies in flight, all captures */
 #define CAP_POLL_NS 10000000ull /* the main lcore drains at least this often */
 
-enum point_kind { PT_PORT_RX = 1, PT_PORT_TX, PT_PORT_BOTH, PT_NODE, PT_DROP };
+enum point_kind { PT_PORT_RX = 1, PT_PORT_TX, PT_PORT_BOTH, PT_NODE, PT_DROP, PT_RULES };
 
 /*
  * What a worker attaches to each copy, in the private area of the capture
@@ -131,7 +131,11 @@ mg_capture_node(struct mg_worker *w, const struct mg_cap_set *cs, rte_node_t nod
 
 		if (c->stop)
 			continue;
-		if (c->kind == PT_DROP) {
+		if (c->kind == PT_RULES) {
+			if (node != c->node && node != c->node_tx)
+				continue;
+			dir = 0;
+		} else if (c->kind == PT_DROP) {
 			/* Packets turned into ICMP errors are dropped too, in those nodes. */
 			if (node != c->node && node != c->node_tx && node != c->node_x)
 				continue;
@@ -151,6 +155,8 @@ mg_capture_node(struct mg_worker *w, const struct mg_cap_set *cs, rte_node_t nod
 			struct cap_meta *cm;
 
 			if (dir != 0 && m->port != c->port)
+				continue;
+			if (c->kind == PT_RULES && !(md->flags & MG_META_CAPTURE))
 				continue;
 			/* Seen at the icmp-error node already (its error could not be sent). */
 			if (c->kind == PT_DROP && node == c->node && (md->flags & MG_META_ICMP_SEEN))
@@ -596,6 +602,13 @@ parse_point(struct mg_capture *c, const char *pt, struct cap_rt *rt, struct mg_e
 {
 	rt->node_tx = RTE_NODE_ID_INVALID;
 	rt->node_x = RTE_NODE_ID_INVALID;
+	if (strcmp(pt, "rules") == 0) {
+		/* Packets a classification rule's capture action flagged, as the lookup gets them. */
+		rt->kind = PT_RULES;
+		rt->node = c->lookup4;
+		rt->node_tx = c->lookup6;
+		return 0;
+	}
 	if (strcmp(pt, "drop") == 0) {
 		rt->kind = PT_DROP;
 		rt->node = c->drop;
@@ -643,7 +656,7 @@ parse_point(struct mg_capture *c, const char *pt, struct cap_rt *rt, struct mg_e
 		return 0;
 	}
 	return mg_error_set(err, EINVAL, "point",
-			    "'%s' is not port:NAME[:rx|:tx], node:NAME or drop", pt);
+			    "'%s' is not port:NAME[:rx|:tx], node:NAME, drop or rules", pt);
 }
 
 int
@@ -920,6 +933,8 @@ mg_capture_create(const struct mg_capture_env *env, struct mg_error *err)
 	c->drop = rte_node_from_name("drop");
 	c->icmp4 = rte_node_from_name("ip4-icmp-error");
 	c->icmp6 = rte_node_from_name("ip6-icmp-error");
+	c->lookup4 = rte_node_from_name("ip4-lookup");
+	c->lookup6 = rte_node_from_name("ip6-lookup");
 	return c;
 }
 

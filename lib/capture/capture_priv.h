@@ -37,7 +37,7 @@ struct mg_capture {
 	struct mg_cap_set *set;
 	uint64_t gen;
 	uint64_t hz;
-	rte_node_t eth_input, port_tx, drop, icmp4, icmp6;
+	rte_node_t eth_input, port_tx, drop, icmp4, icmp6, lookup4, lookup6;
 	struct mg_trace_rt *trace_rt;   /* published with the set */
 	struct trace_store *trace;      /* what the main lcore collected */
 	unsigned int trace_gen;

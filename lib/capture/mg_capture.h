@@ -39,7 +39,7 @@ struct mg_cap_set;
 
 /** What a capture asks for. */
 struct mg_capture_spec {
-	char point[96];         /**< "port:NAME:rx", "port:NAME:tx", "port:NAME", "node:NAME", "drop" */
+	char point[96];         /**< "port:NAME:rx", "port:NAME:tx", "port:NAME", "node:NAME", "drop", "rules" */
 	char filter[512];       /**< pcap-filter(7) expression; "" takes everything. */
 	uint64_t max_packets;   /**< Stop after this many packets; 0: no limit. */
 	uint64_t max_bytes;     /**< Stop after this many captured bytes; 0: no limit. */

@@ -1081,7 +1081,8 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 		if (a < 0) {
 			subpath(pp, sizeof(pp), p, "action");
 			cerr(c, get(c, item, "action"), pp,
-			     "'%s' is not one of: permit, deny, count, police, mark, table", buf);
+			     "'%s' is not one of: permit, deny, count, police, mark, table, "
+			     "capture", buf);
 			ok = false;
 		} else {
 			r->action = (enum mg_rule_action)a;

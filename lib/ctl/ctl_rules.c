@@ -163,7 +163,7 @@ rd_rule(json_t *o, const char *path, struct mg_rule_spec *r, struct mg_error *er
 		snprintf(p, sizeof(p), "%s.action", path);
 		if (a < 0)
 			return mg_error_set(err, EINVAL, p,
-					    "'%s' is not one of: permit, deny, count, police, mark, table",
+					    "'%s' is not one of: permit, deny, count, police, mark, table, capture",
 					    buf);
 		r->action = (enum mg_rule_action)a;
 	}

@@ -80,6 +80,7 @@ to_cls(const struct mg_rule *r, struct mg_cls_rule *c)
 	case MG_RULE_TABLE:
 		c->action = (struct mg_cls_action){.type = MG_CLS_TABLE, .id = r->table};
 		break;
+	case MG_RULE_CAPTURE: c->action.type = MG_CLS_CAPTURE; break;
 	default: c->action.type = MG_CLS_PERMIT; break;
 	}
 }

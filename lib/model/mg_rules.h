@@ -35,6 +35,7 @@ enum mg_rule_action {
 	MG_RULE_POLICE,     /**< srTCM: within rate/burst (+excess) forwarded, the rest dropped. */
 	MG_RULE_MARK,       /**< Rewrite the DSCP to set_dscp, forward. */
 	MG_RULE_TABLE,      /**< Route in network `table`'s route table instead. */
+	MG_RULE_CAPTURE,    /**< Forward, and hand a copy to the `rules` capture point. */
 	MG_RULE_ACTION_MAX
 };
 

@@ -18,7 +18,8 @@ enum { P_ICMP = 1, P_TCP = 6, P_UDP = 17, P_ICMPV6 = 58, P_SCTP = 132 };
 const char *
 mg_rule_action_name(enum mg_rule_action a)
 {
-	static const char *const names[] = {"permit", "deny", "count", "police", "mark", "table"};
+	static const char *const names[] = {"permit", "deny", "count", "police", "mark", "table",
+						    "capture"};
 
 	return (unsigned int)a < MG_RULE_ACTION_MAX ? names[a] : "?";
 }

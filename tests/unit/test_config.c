@@ -584,7 +584,7 @@ MG_TEST(bad_classify_rules_name_file_line_and_field)
 		     "t.yaml:11:9: classify[0].rules[0].burst: police needs a burst above 0 (bytes)");
 	expect_error(CLS_BASE "      - {action: drop}\n",
 		     "t.yaml:11:18: classify[0].rules[0].action: 'drop' is not one of: permit, deny, "
-		     "count, police, mark, table");
+		     "count, police, mark, table, capture");
 	expect_error(CLS_BASE "      - {interface: b}\n",
 		     "t.yaml:11:21: classify[0].rules[0].interface: no interface named 'b'");
 	expect_error(NET "classify:\n  - {network: nope, rules: []}\n",
