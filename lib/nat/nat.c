@@ -24,14 +24,23 @@ enum {
 uint32_t
 mg_nat_crc32c(const void *data, uint32_t len)
 {
+	/*
+	 * rte_hash_crc() loads through uint64_t/uint32_t pointers, undefined
+	 * (UBSan: misaligned load) on packet data, which sits at any alignment
+	 * (an SCTP header after 14 + 20 bytes). The same CRC-32C, loading by memcpy.
+	 */
 	const uint8_t *p = data;
-	uint32_t c = 0xffffffffu;
+	uint32_t crc = 0xffffffffu;
 
-	/* rte_hash_crc loads 8 bytes at a time: start it on an aligned address
-	 * (headers after a 14-byte Ethernet header are not). */
-	for (; len > 0 && ((uintptr_t)p & 7) != 0; len--)
-		c = rte_hash_crc_1byte(*p++, c);
-	return ~rte_hash_crc(p, len, c);
+	for (; len >= 8; p += 8, len -= 8) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		crc = rte_hash_crc_8byte(v, crc);
+	}
+	for (; len > 0; p++, len--)
+		crc = rte_hash_crc_1byte(*p, crc);
+	return ~crc;
 }
 
 int
