@@ -119,7 +119,8 @@ def test_meshgatectl_top_rates(tmp_path, topo):
         idle = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "--json", "top", "interval",
                                "0.5", "count", "1"], capture_output=True, text=True, timeout=30)
         assert idle.returncode == 0, idle.stderr
-        assert json.loads(idle.stdout)["ports"]["pod"]["rx_pps"] < 5
+        # Idle but for the hosts' own ND/MLD chatter (a few packets a second).
+        assert json.loads(idle.stdout)["ports"]["pod"]["rx_pps"] < 30
         top = subprocess.Popen([str(MESHGATECTL), "-p", mg.prefix, "--json", "top", "interval",
                                 "1", "count", "12"], stdout=subprocess.PIPE, text=True)
         time.sleep(0.5)
