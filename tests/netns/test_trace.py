@@ -139,10 +139,12 @@ def test_meshgatectl_top_rates(tmp_path, topo):
 
     def total(port, key):
         return sum(s["ports"][port][key] * s["interval"] for s in screens)
-    # The ping ended within top's 12 s: its 200 requests and 200 replies are all counted.
-    assert 198 <= total("pod", "rx_pps") <= 210, total("pod", "rx_pps")
-    assert 198 <= total("ext", "tx_pps") <= 210, total("ext", "tx_pps")
-    assert 198 <= total("ext", "rx_pps") <= 210, total("ext", "rx_pps")
-    assert 396 <= sum(s["nodes"]["eth-input"]["pps"] * s["interval"] for s in screens) <= 420
+    # The ping ended within top's 12 s: its 200 requests and 200 replies are all
+    # counted. Only forwarded packets leave on ext, so that count is exact; what
+    # the ports receive also holds the hosts' own ND/MLD chatter.
+    assert 198 <= total("ext", "tx_pps") <= 205, total("ext", "tx_pps")
+    assert 198 <= total("pod", "rx_pps") <= 260, total("pod", "rx_pps")
+    assert 198 <= total("ext", "rx_pps") <= 260, total("ext", "rx_pps")
+    assert 396 <= sum(s["nodes"]["eth-input"]["pps"] * s["interval"] for s in screens) <= 520
     assert "rx pkt/s" in human.stdout and "cycles/packet" in human.stdout, human.stdout
     assert bad.returncode == 2 and "interval" in bad.stderr
