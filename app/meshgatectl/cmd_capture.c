@@ -154,47 +154,41 @@ cmd_capture_start(struct ctl *c, const struct ctl_cmd *self, int argc, char **ar
 	return CTL_EXIT_OK;
 }
 
+/* One request on /v1/captures/ID@tail; the answer printed unless @print is false. */
 static int
-cmd_capture_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+capture_call(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv,
+	     const char *method, const char *tail, bool print)
 {
 	char path[64];
 	json_t *j;
 	int rc = argc > 1 ? ctl_usage_err(self, "unexpected argument '%s'", argv[1])
-			  : id_path(self, argc, argv, "", path, sizeof(path));
+			  : id_path(self, argc, argv, tail, path, sizeof(path));
 
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	rc = ctl_rest_json(c, "GET", path, NULL, &j);
-	return rc != CTL_EXIT_OK ? rc : print_one(c, j);
+	rc = ctl_rest_json(c, method, path, NULL, &j);
+	if (rc == CTL_EXIT_OK && print)
+		return print_one(c, j);
+	json_decref(j);
+	return rc;
+}
+
+static int
+cmd_capture_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	return capture_call(c, self, argc, argv, "GET", "", true);
 }
 
 static int
 cmd_capture_stop(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[64];
-	json_t *j;
-	int rc = argc > 1 ? ctl_usage_err(self, "unexpected argument '%s'", argv[1])
-			  : id_path(self, argc, argv, "/stop", path, sizeof(path));
-
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	rc = ctl_rest_json(c, "POST", path, NULL, &j);
-	return rc != CTL_EXIT_OK ? rc : print_one(c, j);
+	return capture_call(c, self, argc, argv, "POST", "/stop", true);
 }
 
 static int
 cmd_capture_del(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[64];
-	json_t *j;
-	int rc = argc > 1 ? ctl_usage_err(self, "unexpected argument '%s'", argv[1])
-			  : id_path(self, argc, argv, "", path, sizeof(path));
-
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	rc = ctl_rest_json(c, "DELETE", path, NULL, &j);
-	json_decref(j);
-	return rc;
+	return capture_call(c, self, argc, argv, "DELETE", "", false);
 }
 
 /* capture dump ID [FILE|-]: the pcapng data as it comes, until the capture stops. */
