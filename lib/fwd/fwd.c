@@ -316,7 +316,8 @@ mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *mi, uint16_t ethdev,
 	memset(ifc, 0, sizeof(*ifc));
 	ifc->ifindex = mi->id;
 	ifc->port = ethdev;
-	ifc->tunnel = mi->kind == MG_IFACE_WG;
+	/* WireGuard: every destination on-link, into wg-output (ESP sets its own type). */
+	ifc->p2p_type = mi->kind == MG_IFACE_WG ? MG_ADJ_WG : 0;
 	ifc->vlan = mi->vlan;
 	ifc->net = mi->network;
 	ifc->mtu = mi->mtu;
@@ -378,8 +379,7 @@ glean_get(struct mg_fwd *f, struct fwd_iface *ifc, uint8_t family)
 	if (ifc->glean[i] == 0) {
 		/* On a tunnel every destination is on-link: its subnet and routes lead
 		 * straight into it (WireGuard: MG_ADJ_WG; ESP: its own type), no neighbors. */
-		ifc->glean[i] = mg_dp_adj_alloc(f->dp, ifc->tunnel ? MG_ADJ_WG :
-						ifc->p2p_type ? ifc->p2p_type : MG_ADJ_GLEAN,
+		ifc->glean[i] = mg_dp_adj_alloc(f->dp, ifc->p2p_type ? ifc->p2p_type : MG_ADJ_GLEAN,
 						family, ifc->ifindex);
 		if (ifc->glean[i] == 0)
 			return 0;
@@ -517,7 +517,7 @@ route_target_get(struct mg_fwd *f, const struct mg_route *r, uint32_t *adj, stru
 	ifc = fwd_iface(f, r->iface);
 	if (ifc == NULL)
 		return mg_error_set(err, ENOENT, "interface", "interface %u is not up", r->iface);
-	if (r->via.family != 0 && !ifc->tunnel && !ifc->p2p_type) {
+	if (r->via.family != 0 && !ifc->p2p_type) {
 		nb = fwd_nbr_get(f, r->iface, &r->via, err);
 		if (nb == NULL)
 			return -err->code;
@@ -536,8 +536,7 @@ route_target_put(struct mg_fwd *f, const struct mg_route *r)
 {
 	if (r->action != MG_ROUTE_FORWARD)
 		return;
-	if (r->via.family != 0 && !(fwd_iface(f, r->iface) && (fwd_iface(f, r->iface)->tunnel ||
-								fwd_iface(f, r->iface)->p2p_type))) {
+	if (r->via.family != 0 && !(fwd_iface(f, r->iface) && fwd_iface(f, r->iface)->p2p_type)) {
 		struct nbr *nb = fwd_nbr_find(f, r->iface, &r->via);
 
 		if (nb != NULL)

@@ -25,10 +25,9 @@ struct fwd_iface {
 	uint8_t n4;
 	struct mg_prefix a6[FWD_MAX_ADDRS];
 	uint8_t n6;
-	bool tunnel;            /* WireGuard: point-to-point, no neighbors; glean[] are MG_ADJ_WG */
 	uint32_t glean[2];      /* [0] IPv4, [1] IPv6: adjacency id, 0 if none */
 	uint32_t glean_refs[2];
-	uint8_t p2p_type;       /* 0, or the adjacency type a tunnel uses in place of glean */
+	uint8_t p2p_type;       /* 0, or the adjacency type a tunnel (WireGuard, ESP) uses in place of glean */
 };
 
 /* One prefix of one network, with what each source wants for it. */
