@@ -503,9 +503,9 @@ def test_meshgatectl_genkey_pubkey_match_wg():
 
 def test_rekey_during_transfer(tmp_path, wgtopo, monkeypatch):
     """A test build with WireGuard's timers shortened (rekey after 2 s,
-    reject after 5 s): during an 8-second TCP transfer meshgate starts a new
-    handshake every 2 s and moves to each new session while wireguard-go
-    keeps up; no packet meets an expired or unknown session, none waits for
+    reject after 5 s): during a TCP transfer meshgate starts a new handshake
+    every 2 s (retried after 1 s when lost) and moves to each new session while
+    wireguard-go keeps up; no packet meets an expired or unknown session, none waits for
     one, and the transfer completes."""
     import mgrun
     tt = pathlib.Path(os.environ.get("MESHGATE_BUILD_TEST_TIMERS", "")) / "app" / "meshgate"
@@ -522,10 +522,18 @@ def test_rekey_during_transfer(tmp_path, wgtopo, monkeypatch):
         ping_ok(topo, "pod", "10.99.0.2")      # meshgate is the initiator
         api = Control(mg)
         before = api.ok("GET", "/v1/wireguard/wg0")["counters"]
-        res = topo.iperf("pod", "ext", "10.99.0.2", seconds=8)
-        after = api.ok("GET", "/v1/wireguard/wg0")["counters"]
-        assert "error" not in res, res
-        assert res["end"]["sum_received"]["bytes"] > 5_000_000, res["end"]
+        # An initiation is one UDP datagram sharing a saturated path with the
+        # transfer: when one is lost the retry comes REKEY_TIMEOUT (1 s + jitter)
+        # later, so the number of sessions in a fixed time depends on the
+        # machine's load. The transfer goes on (in further 4-second rounds,
+        # each checked) until three rekeys were seen, at most 5 rounds.
+        for rnd in range(5):
+            res = topo.iperf("pod", "ext", "10.99.0.2", seconds=8 if rnd == 0 else 4)
+            after = api.ok("GET", "/v1/wireguard/wg0")["counters"]
+            assert "error" not in res, (rnd, res)
+            assert res["end"]["sum_received"]["bytes"] > 2_000_000, (rnd, res["end"])
+            if after["sessions"] - before["sessions"] >= 3:
+                break
         ping_ok(topo, "ext", "10.10.1.2")
     assert after["sessions"] - before["sessions"] >= 3, (before, after)
     for k in ("key_expired", "unknown_index", "auth", "replay"):
