@@ -90,6 +90,14 @@ fz_wall(void)
 	return wall;
 }
 
+/* No leak at exit: the worker context holds libIPSec_MB's manager (plain malloc). */
+static void
+worker_free(void)
+{
+	mg_wg_worker_destroy(worker);
+	worker = NULL;
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -100,6 +108,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	verbose = getenv("MG_FUZZ_VERBOSE") != NULL;
 	worker = mg_wg_worker_create(SOCKET_ID_ANY);
 	FZ_SETUP(worker != NULL, "worker context");
+	atexit(worker_free);
 	FZ_SETUP(mg_wg_key_public(pub_a, key_a) == 0 && mg_wg_key_public(pub_b, key_b) == 0,
 		 "public keys");
 	/* mac1 keys: HASH(LABEL_MAC1 || the receiver's public key). */
@@ -339,7 +348,9 @@ timer_cb(void *arg, struct mg_wg_peer *peer, uint32_t actions)
 static void
 fixture_up(void)
 {
-	struct mg_wg_iface_conf c = {.wall_ns = fz_wall, .seed = 7, .mtu = 1420};
+	/* Small tables: the fixture is made afresh for every input. */
+	struct mg_wg_iface_conf c = {.wall_ns = fz_wall, .seed = 7, .mtu = 1420, .index_slots = 64,
+				     .ratelimit_entries = 16};
 	struct mg_wg_peer_conf pc;
 	struct mg_wg_aip_builder *bld;
 	struct mg_prefix pfx;
