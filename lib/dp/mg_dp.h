@@ -130,7 +130,8 @@ struct mg_espgw;
 	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)") \
 	_(ESP_NO_SA, "esp-no-sa", "ESP: no SA for the tunnel's inner family, or none has the SPI") \
 	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
-	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay")
+	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay") \
+	_(ESP_MALFORMED, "esp-malformed", "ESP: header cut short or outer header unusable (no SA to ask)")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
