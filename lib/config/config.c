@@ -1860,6 +1860,68 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+static void
+load_vxlan(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "vni", "local", "remote",
+					   "port", "mtu", "mac", "ipv4", "ipv6", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "vxlan"), *item;
+	struct mg_vxlan_spec s;
+	struct mg_error e;
+	unsigned int i;
+	char p[64];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "vxlan", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a tunnel needs a name");
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
+		if (get(c, item, "vni") == NULL) {
+			cerr(c, item, p, "a tunnel needs its VNI (vni: 0-%u)", MG_VXLAN_MAX_VNI);
+			ok = false;
+		} else {
+			ok = rd_uint(c, item, p, "vni", 0, MG_VXLAN_MAX_VNI, &s.vni) && ok;
+		}
+		if (!rd_ip(c, item, p, "local", &s.local)) {
+			if (get(c, item, "local") == NULL)
+				cerr(c, item, p, "a tunnel needs its local VTEP address (local)");
+			ok = false;
+		}
+		if (!rd_ip(c, item, p, "remote", &s.remote)) {
+			if (get(c, item, "remote") == NULL)
+				cerr(c, item, p, "a tunnel needs the peer's VTEP address (remote)");
+			ok = false;
+		}
+		if (get(c, item, "port") != NULL)
+			ok = rd_u16(c, item, p, "port", 1, 65535, &s.port) && ok;
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (get(c, item, "mac") != NULL) {
+			s.mac_set = rd_mac(c, item, p, "mac", &s.mac);
+			ok = s.mac_set && ok;
+		}
+		if (ok && mg_model_vxlan_add(c->m, &s, &e) < 0) {
+			model_err(c, item, p, &e);
+			ok = false;
+		}
+		if (ok) {
+			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		}
+	}
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static unsigned int
@@ -1868,7 +1930,7 @@ load_doc(struct cfg *c)
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
 					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
-					  NULL};
+					  "vxlan", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -1902,6 +1964,7 @@ load_doc(struct cfg *c)
 	load_ports(c, root);
 	load_wireguard(c, root);
 	load_esp_tunnels(c, root);
+	load_vxlan(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
 	load_services(c, root);

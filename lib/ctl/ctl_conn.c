@@ -1419,6 +1419,15 @@ same_key(const struct mg_op *a, const struct mg_op *b)
 }
 
 bool
+ctl_conn_owns_iface(struct mg_ctl *c, const char *iface)
+{
+	for (unsigned int i = 0; c->nconns > 0 && i < CTL_MAX_CONNS; i++)
+		if (c->conns[i].used && !strcmp(c->conns[i].iface, iface))
+			return true;
+	return false;
+}
+
+bool
 conn_owns(struct mg_ctl *c, const struct mg_op *op)
 {
 	if (c->nconns == 0)

@@ -31,6 +31,7 @@
 #include "mg_port.h"
 #include "mg_stats.h"
 #include "mg_svc_setup.h"
+#include "mg_vxlan.h"
 #include "mg_wgif.h"
 #include "mg_workers.h"
 
@@ -336,6 +337,46 @@ be_esp_rekey(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_co
 	return mg_espgw_rekey(g->dp->esp, t, sas, n, err);
 }
 
+static int
+be_vxlan_add(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc,
+	     struct mg_error *err)
+{
+	struct gw *g = ctx;
+	struct mg_vxlan *vx = mg_vxlan_get(g->dp, err);
+	struct mg_vxlan_conf c;
+	int rc;
+
+	if (vx == NULL)
+		return -err->code;
+	memset(&c, 0, sizeof(c));
+	c.ifindex = ifc->id;
+	c.underlay = t->underlay;
+	c.family = t->spec.local.family;
+	memcpy(c.local, t->spec.local.bytes, 16);
+	memcpy(c.remote, t->spec.remote.bytes, 16);
+	c.port = t->spec.port;
+	c.vni = t->spec.vni;
+	mg_strlcpy(c.name, t->spec.name, sizeof(c.name));
+	rc = mg_vxlan_tunnel_add(vx, &c, err);
+	if (rc < 0)
+		return rc;
+	/* An Ethernet interface whose port is virtual: the tunnel stands for it. */
+	rc = mg_fwd_iface_add(g->fwd, ifc, (uint16_t)(MG_PORT_VIRT ^ ifc->id), err);
+	if (rc < 0)
+		mg_vxlan_tunnel_del(vx, ifc->id);
+	return rc;
+}
+
+static void
+be_vxlan_del(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+
+	(void)t;
+	mg_fwd_iface_del(g->fwd, ifc->id);
+	mg_vxlan_tunnel_del(g->dp->vxlan, ifc->id);
+}
+
 /* ---- EAL arguments ------------------------------------------------------------------ */
 
 struct argv_buf {
@@ -545,6 +586,21 @@ ctl_esp_metrics(void *ctx, FILE *f)
 	struct gw *g = ctx;
 
 	mg_espgw_metrics(g->dp->esp, f);
+	mg_vxlan_metrics(g->dp->vxlan, f);
+}
+
+static void
+ctl_vxlan_counters(void *ctx, uint16_t ifindex, uint64_t out[5])
+{
+	struct gw *g = ctx;
+	struct mg_vxlan_counters c;
+
+	mg_vxlan_counters(g->dp->vxlan, ifindex, &c);
+	out[0] = c.rx_pkts;
+	out[1] = c.rx_bytes;
+	out[2] = c.tx_pkts;
+	out[3] = c.tx_bytes;
+	out[4] = c.tx_errors;
 }
 
 static void
@@ -648,6 +704,7 @@ main_loop(struct gw *g)
 		mg_fwd_timer(g->fwd, now);
 		got += mg_wgif_poll(g->dp, now);
 		mg_espgw_poll(g->dp->esp, now);
+		mg_vxlan_poll(g->dp->vxlan, now);
 		mg_dp_reclaim(g->dp);
 		if (now >= g->next_police_ns) {
 			mg_gw_cls_rebalance(g->dp);
@@ -701,7 +758,12 @@ capture_name(void *ctx, enum mg_name_kind kind, unsigned int id, char *buf, size
 	const struct gw *g = ctx;
 	const char *name = NULL;
 
-	if (kind == MG_NAME_PORT) {
+	if (kind == MG_NAME_PORT && id <= UINT16_MAX && mg_port_virtual((uint16_t)id)) {
+		/* A VXLAN interface's virtual port: the interface's name. */
+		const struct mg_iface *ifc = mg_model_iface_get(g->model, (uint16_t)(id ^ MG_PORT_VIRT));
+
+		name = ifc ? ifc->name : NULL;
+	} else if (kind == MG_NAME_PORT) {
 		for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS && name == NULL; i++) {
 			const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
 
@@ -1083,6 +1145,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.esp_add = be_esp_add,
 		.esp_del = be_esp_del,
 		.esp_rekey = be_esp_rekey,
+		.vxlan_add = be_vxlan_add,
+		.vxlan_del = be_vxlan_del,
 	};
 	if (mg_ctl_state_exists(g->st.state_dir)) {
 		/* Durable state wins over the file's objects: start empty, restore below. */
@@ -1140,6 +1204,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		struct mg_ctl_env env = {.model = g->model, .fwd = g->fwd, .dp = g->dp,
 					 .capture = g->capture, .stats = ctl_stats,
 					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
+					 .vxlan_counters = ctl_vxlan_counters,
 					 .ctx = g};
 		bool restored = false;
 
@@ -1186,6 +1251,8 @@ out:
 		mg_wgif_fini(g->dp);
 	if (g->dp != NULL)
 		mg_espgw_destroy(g->dp->esp);
+	if (g->dp != NULL)
+		mg_vxlan_destroy(g->dp->vxlan);
 	mg_fwd_destroy(g->fwd);
 	if (g->dp != NULL) {
 		mg_gw_cls_destroy(g->dp);
