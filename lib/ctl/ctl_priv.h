@@ -23,6 +23,7 @@ enum conn_mech {
 	MECH_KERNEL,
 	MECH_VLAN,
 	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
+	MECH_VXLAN,  /* VXLAN: a VXLAN tunnel to the client's VTEP */
 };
 
 struct conn {
@@ -41,6 +42,7 @@ struct conn {
 	char netns[256];           /* a KERNEL interface moved here, or "" */
 	char tap[16];
 	char wg[MG_NAME_MAX];      /* the WireGuard interface created for it, or "" */
+	char vx[MG_NAME_MAX];      /* the VXLAN tunnel created for it (or kept from before), or "" */
 	bool camel;                /* the client wrote protojson names */
 };
 

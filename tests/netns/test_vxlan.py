@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from mgrun import MESHGATECTL, Control, Meshgate, ROOT
+from mgrun import MESHGATECTL, Control, Meshgate, ROOT, check
 from promtext import parse as prom_parse
 from topo import default_config
 
@@ -177,3 +177,82 @@ def test_linux_vxlan_device(tmp_path, topo, outer):
             assert "error" not in r and r["end"]["sum_received"]["bytes"] > 100_000, r
         tun = Control(mg).ok("GET", "/v1/vxlan/vx0")
     assert tun["counters"]["rx_packets"] > 100 and tun["counters"]["tx_packets"] > 100, tun
+
+
+def test_nsm_vxlan_mechanism_request_traffic_close(tmp_path, topo):
+    """NSM Request with the VXLAN mechanism (src_ip = the client's VTEP, vni):
+    meshgate answers with dst_ip (its underlay address towards src_ip) and
+    the VNI, the tunnel carries ping both ways; REST cannot delete the
+    connection's tunnel (409); Close removes it. Refused requests name the
+    parameter and change nothing; without a vni one is chosen and answered."""
+    with Meshgate(tmp_path, default_config(topo.tag), name="vx") as mg:
+        ctl = Control(mg)
+        peer = Peer(topo, tmp_path, 4)
+        base = {"id": "vx-conn-1", "network_service": "overlay",
+                "mechanism": {"cls": "REMOTE", "type": "VXLAN",
+                              "parameters": {"src_ip": OUTER[4][1], "vni": str(VNI)}},
+                "context": {"ip_context": {"src_ip_addrs": ["10.99.0.2/24"],
+                                           "dst_ip_addrs": ["10.99.0.1/24"]}}}
+        for params, field, text in (
+                ({"vni": "1"}, "parameters.src_ip", "required"),
+                ({"src_ip": "10.10.2.2", "vni": "16777216"}, "parameters.vni", "VNI"),
+                ({"src_ip": "192.0.2.9"}, "parameters.src_ip", "dst_ip"),
+                ({"src_ip": "10.10.2.2", "dst_ip": "10.10.2.7"}, "parameters.dst_ip",
+                 "not an address of")):
+            req = dict(base, mechanism=dict(base["mechanism"], parameters=params))
+            kind, err = ctl.nsm("Request", {"connection": req})
+            assert kind == "error" and field in err["field"], (params, err)
+            assert text in err["message"], (params, err)
+        assert ctl.ok("GET", "/v1/vxlan") == []
+        kind, conn = ctl.nsm("Request", {"connection": base})
+        assert kind == "result", conn
+        p = conn["mechanism"]["parameters"]
+        assert p["dst_ip"] == OUTER[4][0] and p["vni"] == str(VNI) and p["src_ip"] == OUTER[4][1]
+        tuns = ctl.ok("GET", "/v1/vxlan")
+        assert len(tuns) == 1 and tuns[0]["vni"] == VNI and tuns[0]["ipv4"] == ["10.99.0.1/24"]
+        name = tuns[0]["name"]
+        for side, dst in (("pod", "10.99.0.2"), ("ext", "10.10.1.2")):
+            topo.ping(side, dst, count=1)
+            r = topo.ping(side, dst, count=3, extra=("-w", "10"))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (side, dst, r.stdout)
+        st, err = ctl.http("DELETE", f"/v1/vxlan/{name}")
+        assert st == 409 and "NSM connection" in err["error"]["message"], (st, err)
+        assert ctl.nsm("Close", {"id": "vx-conn-1"})[0] == "result"
+        assert ctl.ok("GET", "/v1/vxlan") == []
+        assert topo.ping("pod", "10.99.0.2", count=1).returncode != 0
+        # No vni: one is chosen (and kept by the connection).
+        req = dict(base, id="vx-conn-2", mechanism=dict(
+            base["mechanism"], parameters={"src_ip": OUTER[4][1]}))
+        kind, conn = ctl.nsm("Request", {"connection": req})
+        assert kind == "result", conn
+        vni = int(conn["mechanism"]["parameters"]["vni"])
+        assert 0 <= vni <= 0xffffff and ctl.ok("GET", "/v1/vxlan")[0]["vni"] == vni
+        assert ctl.nsm("Close", {"id": "vx-conn-2"})[0] == "result"
+    peer.stats()
+
+
+@pytest.mark.parametrize("item,where,text", [
+    ("{name: vx1, local: 10.10.2.1, remote: 10.10.2.2}", "vxlan[0]", "VNI"),
+    ("{name: vx1, vni: 16777216, local: 10.10.2.1, remote: 10.10.2.2}", "vxlan[0].vni", ""),
+    ("{name: vx1, vni: 5, local: 10.10.2.9, remote: 10.10.2.2}", "vxlan[0].local",
+     "not an address of an interface in network 'default'"),
+    ("{name: vx1, vni: 5, local: 10.10.2.1, remote: 239.1.1.1}", "vxlan[0].remote", "unicast"),
+    ("{name: vx1, vni: 5, local: 10.10.2.1, remote: \"fd00::2\"}", "vxlan[0].remote", "family"),
+    ("{name: vx1, vni: 5, local: 10.10.2.1, remote: 10.10.2.2, colour: red}", "vxlan[0]",
+     "unknown field 'colour'"),
+    ("{name: pod, vni: 5, local: 10.10.2.1, remote: 10.10.2.2}", "vxlan[0].name", "exists"),
+    ("{name: vx1, vni: 5, local: 10.10.2.1, remote: 10.10.2.2, mac: \"01:00:5e:00:00:01\"}",
+     "vxlan[0].mac", "unicast"),
+])
+def test_config_errors_name_the_field(tmp_path, item, where, text):
+    """meshgate --check refuses bad vxlan: entries at FILE:LINE with the field."""
+    rc, out = check(default_config("mg") + f"vxlan:\n  - {item}\n", tmp_path)
+    assert rc == 1 and where in out and text in out, out
+
+
+def test_config_duplicate_tunnel_refused(tmp_path):
+    """Two tunnels with the same VTEPs, port and VNI cannot be told apart: refused."""
+    t = "  - {name: NAME, vni: 7, local: 10.10.2.1, remote: 10.10.2.2}\n"
+    rc, out = check(default_config("mg") + "vxlan:\n" + t.replace("NAME", "a") +
+                    t.replace("NAME", "b"), tmp_path)
+    assert rc == 1 and "vxlan[1].vni" in out and "tunnel 'a'" in out, out
