@@ -1014,7 +1014,7 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 	static const char *const keys[] = {"id", "priority", "family", "src", "dst", "protocol",
 					   "sport", "dport", "icmp_type", "icmp_code", "vlan",
 					   "dscp", "interface", "action", "rate", "burst", "excess",
-					   "set_dscp", "table", NULL};
+					   "set_dscp", "table", "service", "tunnel", "via", NULL};
 	static const char *const fams[] = {"ipv4", "ipv6", NULL};
 	static const struct { const char *name; int proto; } protos[] = {
 		{"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132},
@@ -1082,7 +1082,7 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 			subpath(pp, sizeof(pp), p, "action");
 			cerr(c, get(c, item, "action"), pp,
 			     "'%s' is not one of: permit, deny, count, police, mark, table, "
-			     "capture", buf);
+			     "capture, service, tunnel", buf);
 			ok = false;
 		} else {
 			r->action = (enum mg_rule_action)a;
@@ -1097,7 +1097,41 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 	if (rd_uint(c, item, p, "set_dscp", 0, 63, &u))
 		r->set_dscp = (uint8_t)u;
 	rd_str(c, item, p, "table", r->table, sizeof(r->table));
+	rd_str(c, item, p, "service", r->service, sizeof(r->service));
+	rd_str(c, item, p, "tunnel", r->tunnel, sizeof(r->tunnel));
+	if (get(c, item, "via") != NULL && !rd_ip(c, item, p, "via", &r->via))
+		ok = false;
 	return ok;
+}
+
+/*
+ * A rule's service (the model does not hold services): one of the file's,
+ * in the rule's network. False with an error at the rule's `service` key.
+ */
+static bool
+rule_service_ok(struct cfg *c, yaml_node_t *item, const char *p, const char *network,
+		const struct mg_rule_spec *r)
+{
+	char pp[192];
+
+	if (r->action != MG_RULE_SERVICE || r->service[0] == '\0')
+		return true;
+	subpath(pp, sizeof(pp), p, "service");
+	for (unsigned int k = 0; k < c->st->nservices; k++) {
+		const struct mg_svc_cfg *s = &c->st->services[k];
+
+		if (strcmp(s->name, r->service) != 0)
+			continue;
+		if (strcmp(s->network[0] ? s->network : "default", network) != 0) {
+			cerr(c, get(c, item, "service"), pp,
+			     "service '%s' is in network '%s', not this rule's ('%s')", r->service,
+			     s->network[0] ? s->network : "default", network);
+			return false;
+		}
+		return true;
+	}
+	cerr(c, get(c, item, "service"), pp, "no service named '%s' (see services:)", r->service);
+	return false;
 }
 
 /*
@@ -1167,7 +1201,10 @@ load_classify(struct cfg *c, yaml_node_t *root)
 			for (j = 0; j < n; j++) {
 				item = node_at(c, rules->data.sequence.items.start[j]);
 				snprintf(rp, sizeof(rp), "%s.rules[%u]", p, j);
-				ok &= load_rule(c, item, rp, &r[j]);
+				if (load_rule(c, item, rp, &r[j]))
+					ok &= rule_service_ok(c, item, rp, s.network, &r[j]);
+				else
+					ok = false;
 			}
 			s.rules = r;
 			s.n = (uint32_t)n;

@@ -46,6 +46,7 @@
 #include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
+#include "mg_rules.h"
 #include "mg_stats.h"
 #include "mg_svc_setup.h"
 
@@ -1249,7 +1250,9 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 			return svc_one_resp(200, seg[2]);
 		if (!strcmp(method, "DELETE")) {
 			mg_error_clear(&e);
-			if (mg_svc_ctl_service_del(seg[2], &e) < 0)
+			/* A rule steering to it holds its adjacency: refused (409) until changed. */
+			if (mg_rules_service_busy(c->env.model, seg[2], "name", &e) < 0 ||
+			    mg_svc_ctl_service_del(seg[2], &e) < 0)
 				return err_resp(&e);
 			return (struct resp){.status = 204};
 		}

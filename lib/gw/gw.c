@@ -29,6 +29,7 @@
 #include "mg_gw.h"
 #include "mg_model.h"
 #include "mg_port.h"
+#include "mg_rules.h"
 #include "mg_stats.h"
 #include "mg_svc_setup.h"
 #include "mg_vxlan.h"
@@ -66,6 +67,7 @@ struct gw {
 	uint64_t next_stats_ns, next_print_ns, next_link_ns;
 	uint64_t next_police_ns;  /* next rebalance of police rates between workers */
 	uint32_t print_interval_s;
+	bool svc_ready;           /* services set up: rule actions `service` resolve */
 };
 
 /* ---- model backend: the data plane side of every request ----------------------------- */
@@ -284,6 +286,90 @@ be_rules_set(void *ctx, uint16_t net, const struct mg_ruleset *rs, struct mg_err
 	struct gw *g = ctx;
 
 	return mg_gw_cls_set(g->dp, net, rs, err);
+}
+
+/* Targets of rule actions `service` and `tunnel` (gw_cls.h). */
+static int
+cls_target(void *ctx, uint16_t net, const struct mg_rule *r, uint8_t family, uint32_t *adj,
+	   struct mg_error *err)
+{
+	struct gw *g = ctx;
+	char b[MG_IP_STRLEN];
+	uint16_t snet;
+	uint32_t a;
+
+	*adj = 0;
+	if (r->spec.action == MG_RULE_SERVICE) {
+		if (!g->svc_ready)
+			return 0; /* installed again once the services are up */
+		a = mg_svc_ctl_adj(r->spec.service, &snet);
+		if (a == 0)
+			return mg_error_set(err, ENOENT, "service", "no service named '%s'",
+					    r->spec.service);
+		if (snet != net)
+			return mg_error_set(err, EINVAL, "service",
+					    "service '%s' is in network '%s', not this rule's",
+					    r->spec.service, mg_model_network_get(g->model, snet)->spec.name);
+		*adj = a;
+		return 0;
+	}
+	if (r->tunnel_kind == MG_IFACE_VXLAN) {
+		/* An Ethernet link: the held next hop's neighbor adjacency. */
+		if (r->spec.via.family != family)
+			return 0;
+		if (mg_fwd_nexthop_hold(g->fwd, net, &r->spec.via, err) < 0) {
+			mg_strlcpy(err->field, "via", sizeof(err->field));
+			return -err->code;
+		}
+		a = mg_fwd_lookup(g->fwd, net, &r->spec.via);
+		if (g->dp->adj[a].type != MG_ADJ_NEIGHBOR || g->dp->adj[a].ifindex != r->tunnel) {
+			mg_fwd_nexthop_release(g->fwd, net, &r->spec.via);
+			return mg_error_set(err, EINVAL, "via", "%s is not in a connected subnet of '%s'",
+					    mg_ip_fmt(&r->spec.via, b, sizeof(b)), r->spec.tunnel);
+		}
+		*adj = a;
+		return 0;
+	}
+	a = mg_dp_adj_alloc(g->dp, r->tunnel_kind == MG_IFACE_WG ? MG_ADJ_WG : MG_ADJ_ESP, family,
+			    r->tunnel);
+	if (a == 0)
+		return mg_error_set(err, ENOSPC, "tunnel", "no adjacency left (limits.adjacencies)");
+	*adj = a;
+	return 0;
+}
+
+static void
+cls_release(void *ctx, uint16_t net, const struct mg_rule *r, uint8_t family, uint32_t adj)
+{
+	struct gw *g = ctx;
+
+	(void)family;
+	if (r->spec.action != MG_RULE_TUNNEL)
+		return;
+	if (r->tunnel_kind == MG_IFACE_VXLAN)
+		mg_fwd_nexthop_release(g->fwd, net, &r->spec.via);
+	else
+		mg_dp_adj_free(g->dp, adj); /* past a grace period only (limbo) */
+}
+
+/* Install again the rule sets that steer to services, now that those exist. */
+static int
+cls_services_up(struct gw *g, struct mg_error *err)
+{
+	g->svc_ready = true;
+	for (uint16_t net = 0; net < MG_MAX_NETS && net < mg_model_network_max(); net++) {
+		const struct mg_ruleset *rs = mg_model_rules_get(g->model, net);
+		bool any = false;
+
+		for (uint32_t i = 0; rs != NULL && i < rs->n && !any; i++)
+			any = rs->rules[i].spec.action == MG_RULE_SERVICE;
+		if (any && mg_gw_cls_set(g->dp, net, rs, err) < 0) {
+			mg_error_prefix_field(err, "classify[%s]",
+					      mg_model_network_get(g->model, net)->spec.name);
+			return -err->code;
+		}
+	}
+	return 0;
 }
 
 /* The stats JSON's "rules" member. */
@@ -1162,6 +1248,12 @@ mg_gw_run(const struct mg_gw_opts *o)
 		if (g->model == NULL)
 			goto out;
 	}
+	{
+		struct mg_gw_cls_targets tg = {.ctx = g, .target = cls_target,
+					       .release = cls_release};
+
+		mg_gw_cls_set_targets(&tg);
+	}
 	mg_model_set_backend(g->model, &g->be);
 	mg_error_clear(&err);
 	if (mg_model_replay(g->model, &err) < 0) {
@@ -1169,7 +1261,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 			err.msg);
 		goto out;
 	}
-	if (mg_svc_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0) {
+	if (mg_svc_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0 ||
+	    cls_services_up(g, &err) < 0) {
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
 	}

@@ -1516,6 +1516,12 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
 				    ifc->nroutes);
+	{
+		int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+
+		if (rc < 0)
+			return rc;
+	}
 	iface_addrs_clear(m, ifc);
 	if (m->be != NULL && m->be->wg_del != NULL)
 		m->be->wg_del(m->be->ctx, ifc);

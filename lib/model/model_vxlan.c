@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "mg_model.h"
+#include "mg_rules.h"
 #include "model_priv.h"
 
 static struct mg_vxlan_tunnel *
@@ -188,6 +189,8 @@ mg_model_vxlan_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "tunnel '%s' is used by %u route(s) or static neighbor(s)", name,
 				    ifc->nroutes);
+	if (mg_rules_iface_busy(m, ifc->id, "name", err) < 0)
+		return -err->code;
 	model_iface_release(m, ifc);
 	if (be != NULL && be->vxlan_del != NULL)
 		be->vxlan_del(be->ctx, t, ifc);
