@@ -5,13 +5,14 @@ next hop on it, ESP) whatever their destination, while packets the rules
 do not match follow their route; VXLAN decapsulation in the same harness;
 bad rules refused with the field; a service or tunnel a rule uses is not
 deleted (409)."""
+import subprocess
 import time
 
 from scapy.all import IP, UDP, Ether, IPv6, Raw, raw
 from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.layers.vxlan import VXLAN
 
-from mgrun import Control, Meshgate, check
+from mgrun import MESHGATECTL, Control, Meshgate, check
 from pcapdp import GW_MAC, HOST_MAC, config, nonzero_drops, run
 
 EP_MAC = "02:00:00:00:0b:03"
@@ -194,6 +195,10 @@ def test_rest_rules_validation_and_busy_targets(tmp_path):
         assert [r.get("service") or r.get("tunnel") for r in got] == \
             ["web4", "web6", "vx0", "vx0", "esp0"], got
         assert got[2]["via"] == "10.99.0.2"
+        show = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "rules", "default"],
+                              capture_output=True, text=True, timeout=30)
+        for words in ("service web4", "tunnel vx0 via 10.99.0.2", "tunnel esp0"):
+            assert words in show.stdout, show.stdout + show.stderr
         # (vx0 is refused first for its static neighbors.)
         for path, what in (("/v1/vxlan/vx0", "vx0"), ("/v1/esp-tunnels/esp0", "rule 5"),
                            ("/v1/services/web4", "rule 1")):
