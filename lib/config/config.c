@@ -1014,7 +1014,7 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 	static const char *const keys[] = {"id", "priority", "family", "src", "dst", "protocol",
 					   "sport", "dport", "icmp_type", "icmp_code", "vlan",
 					   "dscp", "interface", "action", "rate", "burst", "excess",
-					   "set_dscp", "table", NULL};
+					   "set_dscp", "table", "service", "tunnel", "via", NULL};
 	static const char *const fams[] = {"ipv4", "ipv6", NULL};
 	static const struct { const char *name; int proto; } protos[] = {
 		{"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132},
@@ -1082,7 +1082,7 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 			subpath(pp, sizeof(pp), p, "action");
 			cerr(c, get(c, item, "action"), pp,
 			     "'%s' is not one of: permit, deny, count, police, mark, table, "
-			     "capture", buf);
+			     "capture, service, tunnel", buf);
 			ok = false;
 		} else {
 			r->action = (enum mg_rule_action)a;
@@ -1097,7 +1097,41 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 	if (rd_uint(c, item, p, "set_dscp", 0, 63, &u))
 		r->set_dscp = (uint8_t)u;
 	rd_str(c, item, p, "table", r->table, sizeof(r->table));
+	rd_str(c, item, p, "service", r->service, sizeof(r->service));
+	rd_str(c, item, p, "tunnel", r->tunnel, sizeof(r->tunnel));
+	if (get(c, item, "via") != NULL && !rd_ip(c, item, p, "via", &r->via))
+		ok = false;
 	return ok;
+}
+
+/*
+ * A rule's service (the model does not hold services): one of the file's,
+ * in the rule's network. False with an error at the rule's `service` key.
+ */
+static bool
+rule_service_ok(struct cfg *c, yaml_node_t *item, const char *p, const char *network,
+		const struct mg_rule_spec *r)
+{
+	char pp[192];
+
+	if (r->action != MG_RULE_SERVICE || r->service[0] == '\0')
+		return true;
+	subpath(pp, sizeof(pp), p, "service");
+	for (unsigned int k = 0; k < c->st->nservices; k++) {
+		const struct mg_svc_cfg *s = &c->st->services[k];
+
+		if (strcmp(s->name, r->service) != 0)
+			continue;
+		if (strcmp(s->network[0] ? s->network : "default", network) != 0) {
+			cerr(c, get(c, item, "service"), pp,
+			     "service '%s' is in network '%s', not this rule's ('%s')", r->service,
+			     s->network[0] ? s->network : "default", network);
+			return false;
+		}
+		return true;
+	}
+	cerr(c, get(c, item, "service"), pp, "no service named '%s' (see services:)", r->service);
+	return false;
 }
 
 /*
@@ -1167,7 +1201,10 @@ load_classify(struct cfg *c, yaml_node_t *root)
 			for (j = 0; j < n; j++) {
 				item = node_at(c, rules->data.sequence.items.start[j]);
 				snprintf(rp, sizeof(rp), "%s.rules[%u]", p, j);
-				ok &= load_rule(c, item, rp, &r[j]);
+				if (load_rule(c, item, rp, &r[j]))
+					ok &= rule_service_ok(c, item, rp, s.network, &r[j]);
+				else
+					ok = false;
 			}
 			s.rules = r;
 			s.n = (uint32_t)n;
@@ -1860,6 +1897,68 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+static void
+load_vxlan(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "vni", "local", "remote",
+					   "port", "mtu", "mac", "ipv4", "ipv6", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "vxlan"), *item;
+	struct mg_vxlan_spec s;
+	struct mg_error e;
+	unsigned int i;
+	char p[64];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "vxlan", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a tunnel needs a name");
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
+		if (get(c, item, "vni") == NULL) {
+			cerr(c, item, p, "a tunnel needs its VNI (vni: 0-%u)", MG_VXLAN_MAX_VNI);
+			ok = false;
+		} else {
+			ok = rd_uint(c, item, p, "vni", 0, MG_VXLAN_MAX_VNI, &s.vni) && ok;
+		}
+		if (!rd_ip(c, item, p, "local", &s.local)) {
+			if (get(c, item, "local") == NULL)
+				cerr(c, item, p, "a tunnel needs its local VTEP address (local)");
+			ok = false;
+		}
+		if (!rd_ip(c, item, p, "remote", &s.remote)) {
+			if (get(c, item, "remote") == NULL)
+				cerr(c, item, p, "a tunnel needs the peer's VTEP address (remote)");
+			ok = false;
+		}
+		if (get(c, item, "port") != NULL)
+			ok = rd_u16(c, item, p, "port", 1, 65535, &s.port) && ok;
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (get(c, item, "mac") != NULL) {
+			s.mac_set = rd_mac(c, item, p, "mac", &s.mac);
+			ok = s.mac_set && ok;
+		}
+		if (ok && mg_model_vxlan_add(c->m, &s, &e) < 0) {
+			model_err(c, item, p, &e);
+			ok = false;
+		}
+		if (ok) {
+			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		}
+	}
+}
+
 /* ---- entry points ------------------------------------------------------------------ */
 
 static unsigned int
@@ -1868,7 +1967,7 @@ load_doc(struct cfg *c)
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
 					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
-					  NULL};
+					  "vxlan", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -1902,6 +2001,7 @@ load_doc(struct cfg *c)
 	load_ports(c, root);
 	load_wireguard(c, root);
 	load_esp_tunnels(c, root);
+	load_vxlan(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
 	load_services(c, root);

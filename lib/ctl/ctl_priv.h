@@ -23,6 +23,7 @@ enum conn_mech {
 	MECH_KERNEL,
 	MECH_VLAN,
 	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
+	MECH_VXLAN,  /* VXLAN: a VXLAN tunnel to the client's VTEP */
 };
 
 struct conn {
@@ -41,6 +42,7 @@ struct conn {
 	char netns[256];           /* a KERNEL interface moved here, or "" */
 	char tap[16];
 	char wg[MG_NAME_MAX];      /* the WireGuard interface created for it, or "" */
+	char vx[MG_NAME_MAX];      /* the VXLAN tunnel created for it (or kept from before), or "" */
 	bool camel;                /* the client wrote protojson names */
 };
 
@@ -91,6 +93,12 @@ struct mg_ctl {
 	uint64_t requests_ok, requests_failed, conns_expired;
 };
 
+/* ctl_vxlan.c: /v1/vxlan; returns the HTTP status, *text the JSON reply. */
+int ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
+		   size_t len, char **text, const char **allow);
+/** A tunnel as GET /v1/vxlan shows it (with its counters). */
+json_t *ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t);
+
 /* ctl_esp.c: /v1/esp-tunnels; returns the HTTP status, *text the JSON reply. */
 int ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
 		 size_t len, char **text, const char **allow);
@@ -127,6 +135,8 @@ struct conn *conn_find(struct mg_ctl *c, const char *id);
 void conn_expire(struct mg_ctl *c, uint64_t now);
 /** True if @p op adds an object a connection owns (left out of snapshots). */
 bool conn_owns(struct mg_ctl *c, const struct mg_op *op);
+/** True if an NSM connection's interface is @p iface (a tunnel it made). */
+bool ctl_conn_owns_iface(struct mg_ctl *c, const char *iface);
 /** Re-run a journaled connection request (replay). */
 int conn_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
 json_t *conn_snapshot(struct mg_ctl *c);

@@ -18,6 +18,7 @@
  *   /v1/neighbors/IFACE/IP      DELETE
  *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
  *   /v1/esp-tunnels[/NAME[/sas]]  GET POST DELETE, PUT sas (ctl_esp.c)
+ *   /v1/vxlan[/NAME]              GET POST DELETE (ctl_vxlan.c)
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
  *   /v1/wireguard[/NAME]        GET POST DELETE (WireGuard interfaces; keys never shown)
  *   /v1/stats                   GET
@@ -45,6 +46,7 @@
 #include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
+#include "mg_rules.h"
 #include "mg_stats.h"
 #include "mg_svc_setup.h"
 
@@ -218,8 +220,9 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	json_object_set_new(o, "name", json_string(ifc->name));
 	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
 						   ifc->kind == MG_IFACE_WG ? "wireguard" :
-						   ifc->kind == MG_IFACE_ESP ? "esp" : "port"));
-	if (ifc->kind == MG_IFACE_ESP)
+						   ifc->kind == MG_IFACE_ESP ? "esp" :
+						   ifc->kind == MG_IFACE_VXLAN ? "vxlan" : "port"));
+	if (ifc->kind == MG_IFACE_ESP || ifc->kind == MG_IFACE_VXLAN)
 		json_object_set_new(o, "port", json_string(""));
 	else if (ifc->kind != MG_IFACE_WG)
 		json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
@@ -1247,7 +1250,9 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 			return svc_one_resp(200, seg[2]);
 		if (!strcmp(method, "DELETE")) {
 			mg_error_clear(&e);
-			if (mg_svc_ctl_service_del(seg[2], &e) < 0)
+			/* A rule steering to it holds its adjacency: refused (409) until changed. */
+			if (mg_rules_service_busy(c->env.model, seg[2], "name", &e) < 0 ||
+			    mg_svc_ctl_service_del(seg[2], &e) < 0)
 				return err_resp(&e);
 			return (struct resp){.status = 204};
 		}
@@ -1645,6 +1650,14 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		struct resp r = {.type = "application/json"};
 
 		r.status = ctl_esp_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+		if (r.text == NULL)
+			r.type = NULL;
+		return r;
+	}
+	if (!strcmp(seg[1], "vxlan") && nseg <= 3) {
+		struct resp r = {.type = "application/json"};
+
+		r.status = ctl_vxlan_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
 		if (r.text == NULL)
 			r.type = NULL;
 		return r;

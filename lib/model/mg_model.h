@@ -57,6 +57,7 @@ enum mg_iface_kind {
 	MG_IFACE_VLAN,      /**< An 802.1Q sub-interface of a port. */
 	MG_IFACE_WG,        /**< A WireGuard tunnel (no port; see struct mg_wg_spec). */
 	MG_IFACE_ESP,       /**< An IPsec ESP tunnel (point to point, no port): see model_esp.c. */
+	MG_IFACE_VXLAN,     /**< A VXLAN tunnel (an Ethernet link, no port): see model_vxlan.c. */
 };
 
 /* ---- Requests ---------------------------------------------------------- */
@@ -206,6 +207,7 @@ struct mg_model;
 struct mg_ruleset;
 struct mg_esp_tunnel;
 struct mg_esp_sa_conf;
+struct mg_vxlan_tunnel;
 
 /**
  * The data plane side of the model. Each hook applies one already validated
@@ -247,6 +249,11 @@ struct mg_model_backend {
 	/** Install @p n SAs in place of the tunnel's SAs of the same direction and inner family. */
 	int (*esp_rekey)(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *sas,
 			 unsigned int n, struct mg_error *err);
+	/** Bring up VXLAN tunnel @p t as interface @p ifc. */
+	int (*vxlan_add)(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc,
+			 struct mg_error *err);
+	/** Take VXLAN tunnel @p t down (its routes, neighbors and addresses are gone). */
+	void (*vxlan_del)(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc);
 };
 
 /** Limits the model enforces (the data plane's table sizes). */
@@ -390,5 +397,54 @@ const struct mg_esp_tunnel *mg_model_esp_by_iface(const struct mg_model *m, uint
 /** Iterate tunnels: *cursor starts at 0; NULL at the end. */
 const struct mg_esp_tunnel *mg_model_esp_next(const struct mg_model *m, uint32_t *cursor);
 const char *mg_policy_name(enum mg_policy p);
+
+/* ---- VXLAN tunnels (model_vxlan.c) ------------------------------------------------------ */
+
+#define MG_MODEL_MAX_VXLAN 1024  /**< VXLAN tunnels. */
+#define MG_VXLAN_DEFAULT_PORT 4789
+#define MG_VXLAN_MAX_VNI 0xffffff
+
+/**
+ * A VXLAN tunnel interface as requested: an Ethernet link of @c network
+ * whose frames travel in UDP between @c local (an address of @c underlay)
+ * and @c remote (RFC 7348).
+ */
+struct mg_vxlan_spec {
+	char name[MG_NAME_MAX];     /**< Interface name. */
+	char network[MG_NAME_MAX];  /**< Network of the inner packets (empty: "default"). */
+	char underlay[MG_NAME_MAX]; /**< Network of the outer packets (empty: @c network). */
+	struct mg_ip local;         /**< Our VTEP: an address of the underlay. */
+	struct mg_ip remote;        /**< The peer's VTEP (same family, unicast). */
+	uint32_t vni;               /**< 0..MG_VXLAN_MAX_VNI */
+	uint16_t port;              /**< UDP port; 0: MG_VXLAN_DEFAULT_PORT. */
+	uint16_t mtu;               /**< 0: 1450 with an IPv4 underlay, 1430 with IPv6. */
+	struct mg_mac mac;          /**< The interface's MAC. */
+	bool mac_set;               /**< false: one derived from the name and VNI. */
+};
+
+/** A VXLAN tunnel. */
+struct mg_vxlan_tunnel {
+	bool used;
+	uint16_t id;
+	uint16_t iface;             /**< Its interface (kind MG_IFACE_VXLAN). */
+	uint16_t network;           /**< Inner network id. */
+	uint16_t underlay;          /**< Outer network id. */
+	struct mg_vxlan_spec spec;  /**< As requested, defaults filled in (port, mtu, mac). */
+};
+
+/**
+ * Add a VXLAN tunnel and its interface (addresses are added afterwards like
+ * any interface's). Checks the name, networks, that @c local is an address
+ * of the underlay, the VNI range, the MTU, and that no other tunnel has the
+ * same underlay, VTEPs, port and VNI.
+ */
+int mg_model_vxlan_add(struct mg_model *m, const struct mg_vxlan_spec *s, struct mg_error *err);
+/** Delete a VXLAN tunnel (refused while routes or static neighbors use it). */
+int mg_model_vxlan_del(struct mg_model *m, const char *name, struct mg_error *err);
+const struct mg_vxlan_tunnel *mg_model_vxlan_find(const struct mg_model *m, const char *name);
+/** The tunnel of interface @p iface, or NULL. */
+const struct mg_vxlan_tunnel *mg_model_vxlan_by_iface(const struct mg_model *m, uint16_t iface);
+/** Iterate tunnels: *cursor starts at 0; NULL at the end. */
+const struct mg_vxlan_tunnel *mg_model_vxlan_next(const struct mg_model *m, uint32_t *cursor);
 
 #endif /* MG_MODEL_H */

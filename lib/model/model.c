@@ -37,6 +37,7 @@ struct mg_model {
 	/* Classification rules by network (mg_rules.h). */
 	struct mg_ruleset *rules[MG_MODEL_MAX_NETWORKS];
 	struct mg_esp_tunnel *esp; /* MG_MODEL_MAX_ESP, allocated on first use (model_esp.c) */
+	struct mg_vxlan_tunnel *vxlan; /* MG_MODEL_MAX_VXLAN, on first use (model_vxlan.c) */
 };
 
 struct mg_ruleset **
@@ -121,6 +122,7 @@ mg_model_destroy(struct mg_model *m)
 	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++)
 		mg_ruleset_free(m->rules[i]);
 	model_esp_free(m);
+	model_vxlan_free(m);
 	free(m);
 }
 
@@ -1307,6 +1309,8 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 	}
 	if ((rc = model_esp_replay(m, err)) < 0)
 		return rc;
+	if ((rc = model_vxlan_replay(m, err)) < 0)
+		return rc;
 	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
@@ -1512,6 +1516,12 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
 				    ifc->nroutes);
+	{
+		int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+
+		if (rc < 0)
+			return rc;
+	}
 	iface_addrs_clear(m, ifc);
 	if (m->be != NULL && m->be->wg_del != NULL)
 		m->be->wg_del(m->be->ctx, ifc);
@@ -1524,6 +1534,12 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 }
 
 /* ---- for the model's other files (model_priv.h) ------------------------------------ */
+
+struct mg_vxlan_tunnel **
+model_vxlan_slot(struct mg_model *m)
+{
+	return &m->vxlan;
+}
 
 struct mg_esp_tunnel **
 model_esp_slot(struct mg_model *m)

@@ -10,7 +10,8 @@
  * table only after a walk-level grace period, mg_dp_sync), keys and rte_acl
  * in chunks, then the actions: deny and police-red go to the drop node with
  * their reason; mark rewrites the DSCP; table moves the packet into another
- * network's route table; count and permit go on. A capture action only sets
+ * network's route table; service and tunnel give it its next hop (the
+ * lookup then skips the FIB's answer); count and permit go on. A capture action only sets
  * MG_META_CAPTURE: the capture tap is the hook's consumer.
  */
 #include <rte_cycles.h>
@@ -57,6 +58,11 @@ cls_next(struct rte_mbuf *m, const struct mg_cls_result *r)
 	}
 	if (r->action == MG_CLS_TABLE && r->id < MG_MAX_NETS)
 		md->net = (uint16_t)r->id;
+	/* service / tunnel: the handle is the next hop's adjacency (lib/gw/gw_cls.h). */
+	if ((r->action == MG_CLS_SERVICE || r->action == MG_CLS_TUNNEL) && r->id != 0) {
+		md->adj = r->id;
+		md->flags |= MG_META_NEXTHOP;
+	}
 	if (r->flags & MG_CLS_RF_CAPTURE)
 		md->flags |= MG_META_CAPTURE;
 	return CLS_NEXT_LOOKUP;

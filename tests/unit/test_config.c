@@ -118,7 +118,7 @@ MG_TEST(bad_unknown_top_level_field)
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
 		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log, "
-		     "services, wireguard, esp_tunnels)");
+		     "services, wireguard, esp_tunnels, vxlan)");
 }
 
 /* Two keys from `wg genkey` / `wg pubkey` (test values, used nowhere else). */
@@ -533,7 +533,7 @@ MG_TEST(bad_classify_rules_name_file_line_and_field)
 		     "t.yaml:11:9: classify[0].rules[0].burst: police needs a burst above 0 (bytes)");
 	expect_error(CLS_BASE "      - {action: drop}\n",
 		     "t.yaml:11:18: classify[0].rules[0].action: 'drop' is not one of: permit, deny, "
-		     "count, police, mark, table, capture");
+		     "count, police, mark, table, capture, service, tunnel");
 	expect_error(CLS_BASE "      - {interface: b}\n",
 		     "t.yaml:11:21: classify[0].rules[0].interface: no interface named 'b'");
 	expect_error(NET "classify:\n  - {network: nope, rules: []}\n",

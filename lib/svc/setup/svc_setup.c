@@ -250,6 +250,19 @@ mg_svc_ctl_service_del(const char *name, struct mg_error *err)
 	return 0;
 }
 
+uint32_t
+mg_svc_ctl_adj(const char *name, uint16_t *net)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	struct mg_svc *s = rt != NULL ? mg_svc_rt_find(rt, name) : NULL;
+	const struct svc_meta *h = s != NULL ? S.meta[mg_svc_id(s)] : NULL;
+
+	if (h == NULL)
+		return 0;
+	*net = h->net;
+	return h->adj;
+}
+
 static struct mg_svc *
 find(const char *svc, struct mg_error *err)
 {
