@@ -67,7 +67,8 @@ class Invalid(Exception):
 
 KNOWN = {"type", "properties", "required", "additionalProperties", "items", "enum", "minimum",
          "maximum", "$ref", "oneOf", "anyOf", "allOf", "minLength", "maxLength", "pattern",
-         "minItems", "maxItems", "maxProperties", "format", "description", "example"}
+         "minItems", "maxItems", "maxProperties", "format", "description", "example",
+         "default"}  # default, description, example: annotations, nothing to check
 
 
 def _ipv(s, version, prefix):
