@@ -794,6 +794,49 @@ def c_rekey_esp(api):
         api.call("DELETE", "/v1/esp-tunnels/oatun")
 
 
+VXLAN = {"name": "oavx", "vni": 5, "local": "10.0.2.1", "remote": "10.0.2.9",
+         "ipv4": ["10.77.0.1/24"]}
+
+
+def c_create_vxlan(api):
+    st, t = api.call("POST", "/v1/vxlan", VXLAN)
+    assert st == 201 and t["port"] == 4789 and t["ipv4"] == ["10.77.0.1/24"], t
+    try:
+        assert api.call("POST", "/v1/vxlan", VXLAN)[0] == 409
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x"))[0] == 409  # same VNI, VTEPs
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x", vni=6,
+                                                  local="10.0.2.77"))[0] == 400
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x", vni=16777216),
+                        valid_request=False)[0] == 400
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x", nope=1),
+                        valid_request=False)[0] == 400
+    finally:
+        ok(api.call("DELETE", "/v1/vxlan/oavx")[0])
+
+
+def c_get_vxlan(api):
+    api.call("POST", "/v1/vxlan", VXLAN)
+    try:
+        st, t = api.call("GET", "/v1/vxlan/oavx")
+        assert st == 200 and t["mtu"] == 1450 and t["counters"]["tx_errors"] == 0, t
+        st, ts = api.call("GET", "/v1/vxlan")
+        assert st == 200 and [x["name"] for x in ts] == ["oavx"]
+        st, ifc = api.call("GET", "/v1/interfaces/oavx")
+        assert st == 200 and ifc["kind"] == "vxlan" and ifc["mac"] == t["mac"]
+        assert api.call("GET", "/v1/vxlan/nope")[0] == 404
+        assert api.call("GET", "/v1/vxlan", token="Bearer nope")[0] == 401
+    finally:
+        api.call("DELETE", "/v1/vxlan/oavx")
+
+
+def c_delete_vxlan(api):
+    api.call("POST", "/v1/vxlan", VXLAN)
+    api.call("POST", "/v1/routes", {"prefix": "10.89.0.0/16", "via": "10.77.0.2"})
+    assert api.call("DELETE", "/v1/vxlan/oavx")[0] == 409
+    api.call("DELETE", "/v1/routes/default/10.89.0.0/16")
+    assert api.call("DELETE", "/v1/vxlan/oavx")[0] == 204
+    assert api.call("DELETE", "/v1/vxlan/oavx")[0] == 404
+
 
 def c_list_captures(api):
     c_list("/v1/captures")(api)
@@ -1002,6 +1045,10 @@ CASES = {
     ("GET", "/v1/esp-tunnels/{name}"): c_get_esp,
     ("DELETE", "/v1/esp-tunnels/{name}"): c_delete_esp,
     ("PUT", "/v1/esp-tunnels/{name}/sas"): c_rekey_esp,
+    ("GET", "/v1/vxlan"): c_get_vxlan,
+    ("POST", "/v1/vxlan"): c_create_vxlan,
+    ("GET", "/v1/vxlan/{name}"): c_get_vxlan,
+    ("DELETE", "/v1/vxlan/{name}"): c_delete_vxlan,
     ("POST", "/v1/batch"): c_batch,
     ("GET", "/v1/captures"): c_list_captures,
     ("POST", "/v1/captures"): c_start_capture,

@@ -256,3 +256,40 @@ def test_config_duplicate_tunnel_refused(tmp_path):
     rc, out = check(default_config("mg") + "vxlan:\n" + t.replace("NAME", "a") +
                     t.replace("NAME", "b"), tmp_path)
     assert rc == 1 and "vxlan[1].vni" in out and "tunnel 'a'" in out, out
+
+
+def test_nsm_vxlan_connection_comes_back_after_kill_9(tmp_path, topo):
+    """With control.state_dir, an NSM VXLAN connection that let meshgate
+    choose its VNI comes back after SIGKILL (from the journal, then from the
+    snapshot) with the same VNI, VTEPs and addresses: the peer, configured
+    once from the first answer, still reaches the pod."""
+    state = tmp_path / "state"
+    cfg = default_config(topo.tag) + f"\ncontrol:\n  state_dir: {state}\n"
+    mg = Meshgate(tmp_path, cfg, name="vxn")
+    req = {"connection": {"id": "vx-conn-kept", "network_service": "default",
+                          "mechanism": {"cls": "REMOTE", "type": "VXLAN",
+                                        "parameters": {"src_ip": OUTER[4][1]}},
+                          "context": {"ip_context": {"src_ip_addrs": ["10.99.0.2/24"],
+                                                     "dst_ip_addrs": ["10.99.0.1/24"]}}}}
+    try:
+        mg.start()
+        kind, conn = Control(mg).nsm("Request", req)
+        assert kind == "result", conn
+        vni = int(conn["mechanism"]["parameters"]["vni"])
+        peer = Peer(topo, tmp_path, 4, vni=vni)
+        topo.ping("pod", "10.99.0.2", count=1)
+        r = topo.ping("pod", "10.99.0.2", count=3, extra=("-w", "10"))
+        assert r.returncode == 0, r.stdout
+        for _ in range(2):              # from the journal, then from the snapshot
+            mg.kill()
+            mg.start()
+            tuns = Control(mg).ok("GET", "/v1/vxlan")
+            assert [(t["vni"], t["local"], t["remote"], t["ipv4"]) for t in tuns] == \
+                [(vni, OUTER[4][0], OUTER[4][1], ["10.99.0.1/24"])], tuns
+            topo.ping("pod", "10.99.0.2", count=1)
+            r = topo.ping("pod", "10.99.0.2", count=3, extra=("-w", "10"))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, r.stdout
+        mg.stop()
+        assert not peer.stats()["errors"]
+    finally:
+        mg.kill()
