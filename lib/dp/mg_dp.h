@@ -53,6 +53,7 @@ struct trie_head;
 struct mg_cap_set;
 struct rte_mempool;
 struct mg_cls_set;
+struct mg_ct_set;
 struct mg_espgw;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
@@ -130,7 +131,8 @@ struct mg_espgw;
 	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)") \
 	_(ESP_NO_SA, "esp-no-sa", "ESP: no SA for the tunnel's inner family, or none has the SPI") \
 	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
-	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay")
+	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay") \
+	_(FLOW_TABLE_FULL, "flow-table-full", "stateful network's flow table full: new flow refused")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -404,6 +406,13 @@ struct mg_dp {
 	struct mg_cap_set *capture;          /**< Running captures (lib/capture), or NULL. */
 	/** Classification rule sets (lib/cls) by network, [0] IPv4 and [1] IPv6; NULL: none. */
 	struct mg_cls_set *cls[MG_MAX_NETS][2];
+	/**
+	 * Flow trackers (lib/flow mg_ct.h) by network, NULL: the network tracks
+	 * nothing (RCU slots); ct_nets is the highest network id with one + 1
+	 * (0: none anywhere, so workers skip their expiry pass).
+	 */
+	struct mg_ct_set *ct[MG_MAX_NETS];
+	uint16_t ct_nets;
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */

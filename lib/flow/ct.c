@@ -274,6 +274,17 @@ mg_ct_table_conf(const struct mg_ct_table *t)
 	return &t->conf;
 }
 
+void
+mg_ct_table_set_timeouts(struct mg_ct_table *t, const uint32_t timeout_s[MG_CT_T_MAX])
+{
+	for (int i = 0; i < MG_CT_T_MAX; i++) {
+		uint32_t s = timeout_s[i] ? timeout_s[i] : default_timeout[i];
+
+		t->conf.timeout_s[i] = s;
+		__atomic_store_n(&t->timeout[i], (uint64_t)s * t->conf.hz, __ATOMIC_RELAXED);
+	}
+}
+
 uint64_t
 mg_ct_timeout_ticks(const struct mg_ct_table *t, enum mg_ct_tclass c)
 {
@@ -486,16 +497,22 @@ mg_ct_expire(struct mg_ct_table *t, uint64_t now, unsigned int budget)
 }
 
 unsigned int
-mg_ct_flush(struct mg_ct_table *t, enum mg_flow_end why)
+mg_ct_flush_some(struct mg_ct_table *t, enum mg_flow_end why, unsigned int max)
 {
 	unsigned int n = 0;
 
-	for (uint32_t i = 0; i < t->conf.capacity && t->st.active != 0; i++)
+	for (uint32_t i = 0; i < t->conf.capacity && t->st.active != 0 && n < max; i++)
 		if (t->flows[i].used) {
 			mg_ct_end(t, &t->flows[i], why);
 			n++;
 		}
 	return n;
+}
+
+unsigned int
+mg_ct_flush(struct mg_ct_table *t, enum mg_flow_end why)
+{
+	return mg_ct_flush_some(t, why, UINT32_MAX);
 }
 
 unsigned int

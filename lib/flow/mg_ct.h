@@ -254,6 +254,9 @@ unsigned int mg_ct_expire(struct mg_ct_table *t, uint64_t now, unsigned int budg
 /** End every active flow with @p why (owner). @return how many. */
 unsigned int mg_ct_flush(struct mg_ct_table *t, enum mg_flow_end why);
 
+/** End at most @p max active flows with @p why (owner), e.g. what the export ring holds. */
+unsigned int mg_ct_flush_some(struct mg_ct_table *t, enum mg_flow_end why, unsigned int max);
+
 /**
  * Hand up to @p max ended-flow records to @p cb (the export ring's single
  * consumer). @return how many.
@@ -261,6 +264,13 @@ unsigned int mg_ct_flush(struct mg_ct_table *t, enum mg_flow_end why);
 unsigned int mg_ct_drain(struct mg_ct_table *t,
 			 void (*cb)(const struct mg_ct_record *r, void *arg), void *arg,
 			 unsigned int max);
+
+/**
+ * Change the idle timeouts (seconds, 0: default) while the owner runs (main
+ * lcore): each class's value is replaced whole (a 64-bit atomic store), so
+ * the owner sees the old or the new timeout of a class, never a mix.
+ */
+void mg_ct_table_set_timeouts(struct mg_ct_table *t, const uint32_t timeout_s[MG_CT_T_MAX]);
 
 /** The idle timeout of class @p c in ticks. */
 uint64_t mg_ct_timeout_ticks(const struct mg_ct_table *t, enum mg_ct_tclass c);

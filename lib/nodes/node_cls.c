@@ -12,11 +12,25 @@
  * their reason; mark rewrites the DSCP; table moves the packet into another
  * network's route table; count and permit go on. A capture action only sets
  * MG_META_CAPTURE: the capture tap is the hook's consumer.
+ *
+ * Flow tracking (lib/flow): when the network has a tracker (dp->ct[net],
+ * `flows:` in its settings), eth-input sends its packets here even without
+ * rules, and after the rules each packet is looked up in the worker's table
+ * of that network: a packet of a tracked flow is counted in it (and, in a
+ * stateful network, admitted where a deny rule or default would drop it);
+ * a packet the rules let through that has no flow starts one. In a stateful
+ * network a new flow that finds the table full is dropped (reason
+ * "flow-table-full"): its replies could not be admitted.
  */
 #include <rte_cycles.h>
 
 #include "mg_cls.h"
+#include "mg_ct.h"
+#include "mg_svc.h"
 #include "nodes_priv.h"
+
+/* The verdict a full flow table gives a new flow of a stateful network (cls_next). */
+#define CLS_CT_FULL 0x7f
 
 /* Ingress interface and VLAN of each packet, for the rules that match them. */
 static __rte_always_inline void
@@ -55,11 +69,119 @@ cls_next(struct rte_mbuf *m, const struct mg_cls_result *r)
 		md->drop = MG_DROP_RULE_POLICE;
 		return CLS_NEXT_DROP;
 	}
+	if (r->verdict == CLS_CT_FULL) {
+		md->drop = MG_DROP_FLOW_TABLE_FULL;
+		return CLS_NEXT_DROP;
+	}
 	if (r->action == MG_CLS_TABLE && r->id < MG_MAX_NETS)
 		md->net = (uint16_t)r->id;
 	if (r->flags & MG_CLS_RF_CAPTURE)
 		md->flags |= MG_META_CAPTURE;
 	return CLS_NEXT_LOOKUP;
+}
+
+/* The flow key, IP length and TCP flags of packet @m (data at its IP header). */
+static __rte_always_inline enum mg_svc_key
+ct_key(struct rte_mbuf *m, unsigned int fam, uint16_t net, struct mg_flow_key *k,
+       uint8_t *tcp_flags)
+{
+	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), l4off, h;
+	uint8_t proto, frag;
+	enum mg_svc_key kind;
+
+	if (fam == 0) {
+		uint16_t off = rte_be_to_cpu_16(((const struct rte_ipv4_hdr *)l3)->fragment_offset);
+
+		proto = l3[9];
+		l4off = (l3[0] & 0xfu) * 4u;
+		frag = (off & 0x3fff) != 0;
+	} else {
+		int f, first;
+
+		if (mg_ip6_walk(l3, len, &proto, &l4off, &f, &first) < 0) {
+			proto = MG_IPPROTO_NONE;
+			l4off = len;
+		}
+		frag = (uint8_t)f;
+	}
+	kind = mg_svc_pkt_key(l3, len, fam == 0 ? AF_INET : AF_INET6, proto, l4off, frag, net, k,
+			      &h);
+	/* GTP-U TEIDs and ESP SPIs differ by direction: the 5-tuple alone pairs them. */
+	k->tag = 0;
+	*tcp_flags = proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len ? l3[l4off + 13] : 0;
+	return kind;
+}
+
+/*
+ * Track packets o[0..n) of network @net in this worker's table of @cs after
+ * their rules gave @res: count each in its flow, create flows for permitted
+ * packets, and in a stateful network turn a deny into a pass for packets of
+ * tracked flows (and a pass into CLS_CT_FULL when no flow can be made).
+ */
+static __rte_always_inline void
+cls_track(const struct mg_ct_set *cs, unsigned int w, void **o, struct mg_cls_result *res,
+	  uint16_t n, unsigned int fam, uint16_t net, uint64_t now)
+{
+	struct mg_ct_table *t = cs->t[w];
+	struct mg_ct_stats *st = mg_ct_table_stats(t);
+	struct mg_flow_key keys[MG_VEC];
+	const struct mg_flow_key *kp[MG_VEC];
+	struct mg_ct_flow *flows[MG_VEC];
+	uint8_t dirs[MG_VEC], flags[MG_VEC], err_kind[MG_VEC];
+	const bool stateful = cs->conf.stateful;
+	uint64_t active0 = st->active;
+	bool dirty;
+
+	for (uint16_t i = 0; i < n; i++) {
+		err_kind[i] = ct_key(o[i], fam, net, &keys[i], &flags[i]) == MG_SVC_KEY_ICMP_ERROR;
+		kp[i] = &keys[i];
+	}
+	mg_ct_lookup_bulk(t, kp, n, now, flows, dirs);
+	/* Once a flow is created or ended, the bulk results of later packets may
+	 * be stale (a new flow for the same key, an entry reused): look again. */
+	dirty = st->active != active0;
+	for (uint16_t i = 0; i < n; i++) {
+		struct rte_mbuf *m = o[i];
+		struct mg_ct_flow *f = flows[i];
+		int dir = dirs[i];
+		const bool pass = res[i].verdict == MG_CLS_PASS;
+
+		if (unlikely(dirty))
+			f = mg_ct_lookup(t, &keys[i], now, &dir);
+		if (f != NULL) {
+			const bool denied = res[i].verdict == MG_CLS_DROP_DENY;
+
+			/* What is dropped anyway (denied without state, policed) is not counted. */
+			if (!pass && !(denied && stateful))
+				continue;
+			if (likely(!err_kind[i]) &&
+			    unlikely(mg_ct_update(t, f, dir, m->pkt_len, flags[i],
+						  mg_meta(m)->rx_if, now) < 0)) {
+				/* A SYN reopening a closed flow's tuple: a new flow. */
+				mg_ct_end_closed(t, f);
+				dirty = true;
+				f = NULL;
+			} else {
+				if (denied) {
+					res[i].verdict = MG_CLS_PASS;
+					st->admitted++;
+				}
+				continue;
+			}
+		}
+		/* No flow: only what the rules let through starts one (not an ICMP error). */
+		if (!pass || err_kind[i])
+			continue;
+		f = mg_ct_create(t, &keys[i], flags[i], now);
+		if (unlikely(f == NULL)) {
+			if (stateful)
+				res[i].verdict = CLS_CT_FULL;
+			continue;
+		}
+		dirty = true;
+		mg_ct_update(t, f, 0, m->pkt_len, flags[i], mg_meta(m)->rx_if, now);
+	}
 }
 
 static __rte_always_inline uint16_t
@@ -72,6 +194,7 @@ cls_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 	struct mg_cls_result res[MG_VEC];
 	uint16_t nexts[MG_VEC], ifc[MG_VEC], vlan[MG_VEC];
 	uint64_t tsc = 0;
+	uint64_t now = 0;
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
@@ -84,27 +207,40 @@ cls_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 			uint16_t net = mg_meta(o[i])->net, j = i + 1;
 			const struct mg_cls_set *set;
 			const struct mg_cls_table *t;
+			const struct mg_ct_set *cs;
 
 			while (j < n && mg_meta(o[j])->net == net)
 				j++;
 			set = __atomic_load_n(&dp->cls[net][fam], __ATOMIC_ACQUIRE);
-			if (unlikely(set == NULL)) {
+			cs = __atomic_load_n(&dp->ct[net], __ATOMIC_ACQUIRE);
+			if (unlikely(set == NULL && cs == NULL)) {
 				/* Its rules went away since eth-input looked. */
 				for (; i < j; i++)
 					nexts[i] = CLS_NEXT_LOOKUP;
 				continue;
 			}
-			t = mg_cls_set_table(set);
-			mg_cls_classify_burst(t, slot, (struct rte_mbuf *const *)(o + i), ifc + i,
-					      vlan + i, j - i, res + i);
-			for (uint16_t k = i; k < j; k++)
-				if (unlikely(res[k].flags & MG_CLS_RF_APPLY)) {
-					if (tsc == 0)
-						tsc = rte_rdtsc();
-					mg_cls_apply_burst(t, slot, (struct rte_mbuf *const *)(o + k),
-							   res + k, j - k, tsc);
-					break;
-				}
+			if (set != NULL) {
+				t = mg_cls_set_table(set);
+				mg_cls_classify_burst(t, slot, (struct rte_mbuf *const *)(o + i),
+						      ifc + i, vlan + i, j - i, res + i);
+				for (uint16_t k = i; k < j; k++)
+					if (unlikely(res[k].flags & MG_CLS_RF_APPLY)) {
+						if (tsc == 0)
+							tsc = rte_rdtsc();
+						mg_cls_apply_burst(t, slot,
+								   (struct rte_mbuf *const *)(o + k),
+								   res + k, j - k, tsc);
+						break;
+					}
+			} else {
+				/* Tracking without rules: everything passes. */
+				memset(res + i, 0, (size_t)(j - i) * sizeof(res[0]));
+			}
+			if (cs != NULL && likely(slot < cs->nb_workers)) {
+				if (now == 0)
+					now = tsc != 0 ? tsc : rte_rdtsc();
+				cls_track(cs, slot, o + i, res + i, j - i, fam, net, now);
+			}
 			for (; i < j; i++)
 				nexts[i] = cls_next(o[i], &res[i]);
 		}

@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: BSD-3-Clause
+"""Flow tracking and stateful classification on net_pcap: a network that
+denies what arrives on port b ("default deny inbound") and permits what
+leaves through it admits the replies of flows that went out, in both
+families, and still drops what nobody asked for; without `stateful` the
+same replies are denied; a full flow table drops new flows with its own
+reason. Flows still active at shutdown end ("flush") into the flow history,
+whose JSON-lines export file is checked field by field.
+
+Ordering: port b's pcap starts with frames for another MAC (dropped at
+eth-input) that keep its replies back for a few bursts, so the flows of
+port a's packets (one burst) exist when the replies are classified, in
+whichever order the worker polls the two ports."""
+import json
+
+from scapy.all import ICMP, IP, TCP, UDP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, Raw, raw
+
+from pcapdp import GW_MAC, HOST_MAC, config, nonzero_drops, run
+
+FILLERS = 80  # more than two bursts of 32
+
+
+def a2gw(l3):
+    return Ether(src=HOST_MAC["a"], dst=GW_MAC["a"]) / l3
+
+
+def b2gw(l3):
+    return Ether(src=HOST_MAC["b"], dst=GW_MAC["b"]) / l3
+
+
+def fillers():
+    return [Ether(src=HOST_MAC["b"], dst="02:00:00:00:ff:ff") / IP(src="10.0.2.2", dst="10.0.1.2")
+            / UDP(sport=9, dport=9)] * FILLERS
+
+
+def tagged(pkts, base=0):
+    return [p / Raw(b"pkt%03d" % (base + i)) for i, p in enumerate(pkts)]
+
+
+def key(p):
+    b = raw(p)
+    i = b.rfind(b"pkt")
+    return b[i:i + 6]
+
+
+def cfg(tmp_path, flows, export=True):
+    """Network default with `flows`, rules denying what comes in on b."""
+    extra = """classify:
+  - network: default
+    default: permit
+    rules:
+      - {id: 1, interface: b, action: deny}
+"""
+    if export:
+        extra += f"flow_history:\n  size: 100\n  export: {{file: {tmp_path}/flows.jsonl}}\n"
+    return config(tmp_path, net_opts=f"flows: {flows}", extra=extra)
+
+
+def outbound():
+    """Flows from host a (10.0.1.2 / fd00:1::2) to host b."""
+    return [
+        a2gw(IP(src="10.0.1.2", dst="10.0.2.2") / UDP(sport=1000, dport=53)),
+        a2gw(IP(src="10.0.1.2", dst="10.0.2.2") / TCP(sport=40000, dport=80, flags="S")),
+        a2gw(IP(src="10.0.1.2", dst="10.0.2.2") / ICMP(type=8, id=7, seq=1)),
+        a2gw(IPv6(src="fd00:1::2", dst="fd00:2::2") / UDP(sport=1000, dport=53)),
+        a2gw(IPv6(src="fd00:1::2", dst="fd00:2::2") / TCP(sport=40000, dport=80, flags="S")),
+        a2gw(IPv6(src="fd00:1::2", dst="fd00:2::2") / ICMPv6EchoRequest(id=7, seq=1)),
+    ]
+
+
+def replies():
+    """The answers of host b to outbound()."""
+    return [
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / UDP(sport=53, dport=1000)),
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / TCP(sport=80, dport=40000, flags="SA")),
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / ICMP(type=0, id=7, seq=1)),
+        b2gw(IPv6(src="fd00:2::2", dst="fd00:1::2") / UDP(sport=53, dport=1000)),
+        b2gw(IPv6(src="fd00:2::2", dst="fd00:1::2") / TCP(sport=80, dport=40000, flags="SA")),
+        b2gw(IPv6(src="fd00:2::2", dst="fd00:1::2") / ICMPv6EchoReply(id=7, seq=1)),
+    ]
+
+
+def unsolicited():
+    """What host b sends that no flow asked for: other ports, ids, a SYN."""
+    return [
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / UDP(sport=53, dport=1001)),
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / TCP(sport=5555, dport=22, flags="S")),
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / ICMP(type=8, id=9, seq=1)),
+        b2gw(IPv6(src="fd00:2::2", dst="fd00:1::2") / UDP(sport=53, dport=1001)),
+        b2gw(IPv6(src="fd00:2::2", dst="fd00:1::2") / TCP(sport=5555, dport=22, flags="S")),
+        b2gw(IPv6(src="fd00:2::2", dst="fd00:1::2") / ICMPv6EchoRequest(id=9, seq=1)),
+    ]
+
+
+def test_stateful_admits_replies_and_denies_unsolicited(tmp_path):
+    out = tagged(outbound())
+    back = tagged(replies() + unsolicited(), base=100)
+    out_a, out_b, st = run(tmp_path, cfg(tmp_path, "{size: 1024, stateful: true}"),
+                           a=out, b=fillers() + back)
+    assert sorted(key(p) for p in out_b) == sorted(key(p) for p in out)
+    # Every reply, and nothing unsolicited, came out on a.
+    assert sorted(key(p) for p in out_a if b"pkt" in raw(p)) == sorted(key(p) for p in back[:6])
+    d = nonzero_drops(st)
+    assert d.get("rule-deny") == 6, d
+    assert "flow-table-full" not in d
+    # The flows still active at shutdown went to the history's export file.
+    lines = [json.loads(x) for x in (tmp_path / "flows.jsonl").read_text().splitlines()]
+    assert len(lines) == 6, lines
+    by = {(x["family"], x["protocol"]): x for x in lines}
+    assert set(by) == {(4, "udp"), (4, "tcp"), (4, "icmp"), (6, "udp"), (6, "tcp"),
+                       (6, "icmpv6")}
+    u = by[(4, "udp")]
+    assert (u["src"], u["dst"], u["sport"], u["dport"]) == ("10.0.1.2", "10.0.2.2", 1000, 53)
+    assert (u["packets"], u["reply_packets"]) == (1, 1)
+    assert u["bytes"] == len(out[0][IP]) and u["reply_bytes"] == len(back[0][IP])
+    assert (u["network"], u["ingress"], u["reply_ingress"]) == ("default", "a", "b")
+    assert u["end"] == "flush" and u["source"] == "tracker"
+    assert u["first_seen"] <= u["last_seen"]
+    t6 = by[(6, "tcp")]
+    assert (t6["src"], t6["dport"], t6["tcp_state"]) == ("fd00:1::2", 80, "syn-recv")
+    assert t6["tcp_flags"] == 0x12
+    assert by[(6, "icmpv6")]["icmp_id"] == 7
+    assert by[(4, "icmp")]["reply_packets"] == 1
+
+
+def test_tracking_without_stateful_admits_nothing(tmp_path):
+    back = tagged(replies(), base=100)
+    out_a, out_b, st = run(tmp_path, cfg(tmp_path, "{size: 1024}"),
+                           a=tagged(outbound()), b=fillers() + back)
+    assert len(out_b) == 6
+    assert not [p for p in out_a if b"pkt" in raw(p)]
+    assert nonzero_drops(st).get("rule-deny") == 6
+    # Tracked all the same: the flows are in the history, with no replies.
+    lines = [json.loads(x) for x in (tmp_path / "flows.jsonl").read_text().splitlines()]
+    assert len(lines) == 6
+    assert all(x["packets"] == 1 and x["reply_packets"] == 0 for x in lines)
+
+
+def test_full_table_drops_new_flows(tmp_path):
+    # Two flows per worker (one worker here): the third and fourth new flows are refused.
+    out = tagged([a2gw(IP(src="10.0.1.2", dst="10.0.2.2") / UDP(sport=1000 + i, dport=53))
+                  for i in range(4)]
+                 + [a2gw(IP(src="10.0.1.2", dst="10.0.2.2") / UDP(sport=1000, dport=53))])
+    _, out_b, st = run(tmp_path, cfg(tmp_path, "{size: 2, stateful: true}"), a=out)
+    assert sorted(key(p) for p in out_b) == sorted(key(p) for p in (out[0], out[1], out[4]))
+    assert nonzero_drops(st) == {"flow-table-full": 2}
+
+
+def test_no_flows_no_classify_node(tmp_path):
+    # Without flows and rules, packets skip the classify node altogether.
+    _, out_b, st = run(tmp_path, config(tmp_path), a=tagged(outbound()))
+    assert len(out_b) == 6
+    assert st["nodes"].get("ip4-classify", {}).get("packets", 0) == 0
+    assert st["nodes"].get("ip6-classify", {}).get("packets", 0) == 0
