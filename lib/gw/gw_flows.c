@@ -262,9 +262,40 @@ mg_gw_flows_poll(struct mg_dp *dp)
 	return got;
 }
 
+/* mg_flow_expire's check: end every flow it visits (shutdown). */
+static enum mg_flow_end
+end_all(const struct mg_flow_record *r, void *arg)
+{
+	(void)r;
+	(void)arg;
+	return MG_FLOW_END_FLUSH;
+}
+
+/* The service flows still active end into the history (workers stopped). */
+static void
+svc_flush(void)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+
+	if (rt == NULL)
+		return;
+	for (unsigned int w = 0; w < rt->nb_workers; w++) {
+		struct mg_flow_table *ft = rt->flows[w];
+
+		mg_flow_export_drain(ft, on_svc_record, rt, UINT32_MAX);
+		/* A slice at a time, each drained before the ring (4096) can fill. */
+		while (mg_flow_table_stats(ft)->active != 0) {
+			mg_flow_expire(ft, rte_rdtsc(), 2048, end_all, NULL);
+			mg_flow_export_drain(ft, on_svc_record, rt, UINT32_MAX);
+		}
+	}
+}
+
 void
 mg_gw_flows_destroy(struct mg_dp *dp)
 {
+	if (G.log != NULL)
+		svc_flush();
 	if (dp != NULL) {
 		for (uint16_t i = 0; i < MG_MAX_NETS; i++) {
 			struct mg_ct_set *s = dp->ct[i];

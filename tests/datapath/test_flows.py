@@ -152,3 +152,44 @@ def test_no_flows_no_classify_node(tmp_path):
     assert len(out_b) == 6
     assert st["nodes"].get("ip4-classify", {}).get("packets", 0) == 0
     assert st["nodes"].get("ip6-classify", {}).get("packets", 0) == 0
+
+
+def test_service_flows_in_history_with_their_endpoint(tmp_path):
+    """Service flows (lib/svc's flow tables) reach the same history, with the
+    service and the endpoint each was pinned to; no network tracks flows here."""
+    extra = f"""services:
+  - name: web
+    network: default
+    vips: [10.0.9.1]
+    endpoints:
+      - {{name: e1, address: 10.0.2.2}}
+      - {{name: e3, address: 10.0.2.3}}
+  - name: web6
+    network: default
+    vips: ["fd00:9::1"]
+    endpoints:
+      - {{name: e6, address: "fd00:2::2"}}
+flow_history:
+  size: 100
+  export: {{file: {tmp_path}/flows.jsonl}}
+"""
+    nb = '  - {interface: b, ip: 10.0.2.3, mac: "02:00:00:00:0b:03"}\n'
+    sent = tagged([a2gw(IP(src="10.0.1.2", dst="10.0.9.1") / UDP(sport=3000 + i, dport=80))
+                   for i in range(8)] * 2
+                  + [a2gw(IPv6(src="fd00:1::2", dst="fd00:9::1") / UDP(sport=3100, dport=80))])
+    _, out_b, st = run(tmp_path, config(tmp_path, neighbors=nb, extra=extra), a=sent)
+    assert len(out_b) == 17
+    mac_ep = {HOST_MAC["b"]: "10.0.2.2", "02:00:00:00:0b:03": "10.0.2.3"}
+    chosen = {p[UDP].sport: mac_ep[p[Ether].dst] for p in out_b if IP in p}
+    lines = [json.loads(x) for x in (tmp_path / "flows.jsonl").read_text().splitlines()]
+    assert len(lines) == 9, lines
+    assert nonzero_drops(st) == {}
+    for x in lines:
+        assert (x["source"], x["end"], x["network"]) == ("service", "flush", "default")
+        assert x["service"] == ("web" if x["family"] == 4 else "web6")
+        if x["family"] == 4:
+            assert x["packets"] == 2 and x["dport"] == 80
+            assert x["endpoint_address"] == chosen[x["sport"]]
+            assert x["endpoint"] == {"10.0.2.2": "e1", "10.0.2.3": "e3"}[chosen[x["sport"]]]
+        else:
+            assert (x["packets"], x["endpoint"], x["endpoint_address"]) == (1, "e6", "fd00:2::2")
