@@ -80,8 +80,17 @@ cls_next(struct rte_mbuf *m, const struct mg_cls_result *r)
 	return CLS_NEXT_LOOKUP;
 }
 
-/* The flow key, IP length and TCP flags of packet @m (data at its IP header). */
-static __rte_always_inline enum mg_svc_key
+/* What a packet's key allows (ct_key). */
+enum { CT_KEY_FLOW = 0, CT_KEY_ICMP_ERROR, CT_KEY_PARTIAL };
+
+/*
+ * The flow key and TCP flags of packet @m (data at its IP header), and what
+ * the key allows: CT_KEY_FLOW a flow of its own; CT_KEY_ICMP_ERROR the
+ * flow the error is about (admitted with it, never a flow of its own);
+ * CT_KEY_PARTIAL no ports seen (a later fragment, a header cut short): it
+ * neither finds nor starts a flow of ports.
+ */
+static __rte_always_inline uint8_t
 ct_key(struct rte_mbuf *m, unsigned int fam, uint16_t net, struct mg_flow_key *k,
        uint8_t *tcp_flags)
 {
@@ -110,7 +119,11 @@ ct_key(struct rte_mbuf *m, unsigned int fam, uint16_t net, struct mg_flow_key *k
 	/* GTP-U TEIDs and ESP SPIs differ by direction: the 5-tuple alone pairs them. */
 	k->tag = 0;
 	*tcp_flags = proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len ? l3[l4off + 13] : 0;
-	return kind;
+	if (unlikely(kind == MG_SVC_KEY_ICMP_ERROR))
+		return CT_KEY_ICMP_ERROR;
+	if (unlikely(frag || kind == MG_SVC_KEY_TRUNCATED || kind == MG_SVC_KEY_NONE))
+		return CT_KEY_PARTIAL;
+	return CT_KEY_FLOW;
 }
 
 /*
@@ -128,13 +141,13 @@ cls_track(const struct mg_ct_set *cs, unsigned int w, void **o, struct mg_cls_re
 	struct mg_flow_key keys[MG_VEC];
 	const struct mg_flow_key *kp[MG_VEC];
 	struct mg_ct_flow *flows[MG_VEC];
-	uint8_t dirs[MG_VEC], flags[MG_VEC], err_kind[MG_VEC];
+	uint8_t dirs[MG_VEC], flags[MG_VEC], kind[MG_VEC];
 	const bool stateful = cs->conf.stateful;
 	uint64_t active0 = st->active;
 	bool dirty;
 
 	for (uint16_t i = 0; i < n; i++) {
-		err_kind[i] = ct_key(o[i], fam, net, &keys[i], &flags[i]) == MG_SVC_KEY_ICMP_ERROR;
+		kind[i] = ct_key(o[i], fam, net, &keys[i], &flags[i]);
 		kp[i] = &keys[i];
 	}
 	mg_ct_lookup_bulk(t, kp, n, now, flows, dirs);
@@ -155,7 +168,7 @@ cls_track(const struct mg_ct_set *cs, unsigned int w, void **o, struct mg_cls_re
 			/* What is dropped anyway (denied without state, policed) is not counted. */
 			if (!pass && !(denied && stateful))
 				continue;
-			if (likely(!err_kind[i]) &&
+			if (likely(kind[i] == CT_KEY_FLOW) &&
 			    unlikely(mg_ct_update(t, f, dir, m->pkt_len, flags[i],
 						  mg_meta(m)->rx_if, now) < 0)) {
 				/* A SYN reopening a closed flow's tuple: a new flow. */
@@ -170,8 +183,8 @@ cls_track(const struct mg_ct_set *cs, unsigned int w, void **o, struct mg_cls_re
 				continue;
 			}
 		}
-		/* No flow: only what the rules let through starts one (not an ICMP error). */
-		if (!pass || err_kind[i])
+		/* No flow: only what the rules let through starts one (a whole packet). */
+		if (!pass || kind[i] != CT_KEY_FLOW)
 			continue;
 		f = mg_ct_create(t, &keys[i], flags[i], now);
 		if (unlikely(f == NULL)) {

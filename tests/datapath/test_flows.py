@@ -13,7 +13,8 @@ port a's packets (one burst) exist when the replies are classified, in
 whichever order the worker polls the two ports."""
 import json
 
-from scapy.all import ICMP, IP, TCP, UDP, Ether, ICMPv6EchoReply, ICMPv6EchoRequest, IPv6, Raw, raw
+from scapy.all import (ICMP, IP, TCP, UDP, Ether, ICMPv6DestUnreach, ICMPv6EchoReply,
+                       ICMPv6EchoRequest, IPv6, Raw, raw)
 
 from pcapdp import GW_MAC, HOST_MAC, config, nonzero_drops, run
 
@@ -80,9 +81,21 @@ def replies():
     ]
 
 
-def unsolicited():
-    """What host b sends that no flow asked for: other ports, ids, a SYN."""
+def errors(sport):
+    """ICMP errors from host b about a UDP packet from a's port @sport to b's port 53."""
     return [
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / ICMP(type=3, code=3)
+             / IP(src="10.0.1.2", dst="10.0.2.2") / UDP(sport=sport, dport=53)),
+        b2gw(IPv6(src="fd00:2::2", dst="fd00:1::2") / ICMPv6DestUnreach(code=4)
+             / IPv6(src="fd00:1::2", dst="fd00:2::2") / UDP(sport=sport, dport=53)),
+    ]
+
+
+def unsolicited():
+    """What host b sends that no flow asked for: other ports, ids, a SYN, a
+    later fragment of a reply (no ports: judged by the rules alone)."""
+    return [
+        b2gw(IP(src="10.0.2.2", dst="10.0.1.2", frag=100, proto=17) / Raw(b"x" * 16)),
         b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / UDP(sport=53, dport=1001)),
         b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / TCP(sport=5555, dport=22, flags="S")),
         b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / ICMP(type=8, id=9, seq=1)),
@@ -94,14 +107,16 @@ def unsolicited():
 
 def test_stateful_admits_replies_and_denies_unsolicited(tmp_path):
     out = tagged(outbound())
-    back = tagged(replies() + unsolicited(), base=100)
+    # Replies and ICMP errors about the outbound UDP flows; then the same
+    # errors about a flow that does not exist, and the unsolicited.
+    back = tagged(replies() + errors(1000) + errors(1999) + unsolicited(), base=100)
     out_a, out_b, st = run(tmp_path, cfg(tmp_path, "{size: 1024, stateful: true}"),
                            a=out, b=fillers() + back)
     assert sorted(key(p) for p in out_b) == sorted(key(p) for p in out)
-    # Every reply, and nothing unsolicited, came out on a.
-    assert sorted(key(p) for p in out_a if b"pkt" in raw(p)) == sorted(key(p) for p in back[:6])
+    # Every reply and related error, and nothing unsolicited, came out on a.
+    assert sorted(key(p) for p in out_a if b"pkt" in raw(p)) == sorted(key(p) for p in back[:8])
     d = nonzero_drops(st)
-    assert d.get("rule-deny") == 6, d
+    assert d.get("rule-deny") == 2 + 7, d
     assert "flow-table-full" not in d
     # The flows still active at shutdown went to the history's export file.
     lines = [json.loads(x) for x in (tmp_path / "flows.jsonl").read_text().splitlines()]
