@@ -19,7 +19,7 @@
 #include "mg_model.h"
 
 #define FLOWS_LIMIT_DEFAULT 1000u
-#define FLOWS_LIMIT_MAX 100000u
+#define FLOWS_LIMIT_MAX 10000u
 
 /* A time argument: UNIX seconds, fractions allowed, into ns. */
 static int

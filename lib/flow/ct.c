@@ -295,9 +295,9 @@ mg_ct_timeout_ticks(const struct mg_ct_table *t, enum mg_ct_tclass c)
 static inline enum mg_flow_end
 expired(const struct mg_ct_table *t, const struct mg_ct_flow *f, uint64_t now)
 {
-	if (likely(now - f->r.last <= t->timeout[f->tclass]) || now < f->r.last)
+	if (likely(now - f->last <= t->timeout[f->tclass]) || now < f->last)
 		return MG_FLOW_END_NONE;
-	switch (f->r.tcp_state) {
+	switch (f->tcp_state) {
 	case MG_CT_TCP_FIN_WAIT:
 	case MG_CT_TCP_TIME_WAIT:
 		return MG_FLOW_END_TCP_FIN;
@@ -313,13 +313,17 @@ mg_ct_end(struct mg_ct_table *t, struct mg_ct_flow *f, enum mg_flow_end why)
 {
 	uint32_t idx = (uint32_t)(f - t->flows);
 
-	rte_hash_del_key(t->h, &f->r.key);
+	rte_hash_del_key(t->h, &f->key);
 	if (f->has_rkey)
 		rte_hash_del_key(t->h, &f->rkey);
-	f->r.end = (uint8_t)why;
 	t->st.ended[why < MG_FLOW_END_MAX ? why : MG_FLOW_END_FLUSH]++;
 	if (t->ring != NULL) {
-		if (rte_ring_sp_enqueue_elem(t->ring, &f->r, sizeof(f->r)) == 0)
+		struct mg_ct_record r;
+
+		mg_ct_flow_record(f, &r);
+		r.end = (uint8_t)why;
+		r.worker = t->conf.worker;
+		if (rte_ring_sp_enqueue_elem(t->ring, &r, sizeof(r)) == 0)
 			t->st.exported++;
 		else
 			t->st.export_drops++;
@@ -330,9 +334,23 @@ mg_ct_end(struct mg_ct_table *t, struct mg_ct_flow *f, enum mg_flow_end why)
 }
 
 void
+mg_ct_flow_record(const struct mg_ct_flow *f, struct mg_ct_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->key = f->key;
+	r->first = f->first;
+	r->last = f->last;
+	memcpy(r->pkts, f->pkts, sizeof(r->pkts));
+	memcpy(r->bytes, f->bytes, sizeof(r->bytes));
+	memcpy(r->ifindex, f->ifindex, sizeof(r->ifindex));
+	r->tcp_state = f->tcp_state;
+	memcpy(r->tcp_flags, f->tcp_flags, sizeof(r->tcp_flags));
+}
+
+void
 mg_ct_end_closed(struct mg_ct_table *t, struct mg_ct_flow *f)
 {
-	mg_ct_end(t, f, f->r.tcp_state == MG_CT_TCP_CLOSE ? MG_FLOW_END_TCP_RST
+	mg_ct_end(t, f, f->tcp_state == MG_CT_TCP_CLOSE ? MG_FLOW_END_TCP_RST
 							   : MG_FLOW_END_TCP_FIN);
 }
 
@@ -432,14 +450,13 @@ mg_ct_create(struct mg_ct_table *t, const struct mg_flow_key *k, uint8_t tcp_fla
 	t->nfree--;
 	f = &t->flows[idx];
 	memset(f, 0, sizeof(*f));
-	f->r.key = *k;
+	f->key = *k;
 	f->rkey = rk;
 	f->has_rkey = (uint8_t)has_rk;
-	f->r.first = now;
-	f->r.last = now;
-	f->r.ifindex[0] = UINT16_MAX;
-	f->r.ifindex[1] = UINT16_MAX;
-	f->r.worker = t->conf.worker;
+	f->first = now;
+	f->last = now;
+	f->ifindex[0] = UINT16_MAX;
+	f->ifindex[1] = UINT16_MAX;
 	f->tclass = (uint8_t)mg_ct_tclass_of(k->proto);
 	f->used = 1;
 	t->st.created++;
@@ -452,21 +469,21 @@ mg_ct_update(struct mg_ct_table *t, struct mg_ct_flow *f, int dir, uint32_t byte
 	     uint8_t tcp_flags, uint16_t ifindex, uint64_t now)
 {
 	RTE_SET_USED(t);
-	if (f->r.key.proto == 6) {
-		enum mg_ct_tcp_state s = mg_ct_tcp_next((enum mg_ct_tcp_state)f->r.tcp_state, dir,
+	if (f->tclass <= MG_CT_T_TCP_CLOSING) { /* TCP */
+		enum mg_ct_tcp_state s = mg_ct_tcp_next((enum mg_ct_tcp_state)f->tcp_state, dir,
 							 tcp_flags, &f->fins);
 
 		if (unlikely(s == MG_CT_TCP_MAX))
 			return -1;
-		f->r.tcp_state = (uint8_t)s;
-		f->r.tcp_flags[dir] |= tcp_flags;
+		f->tcp_state = (uint8_t)s;
+		f->tcp_flags[dir] |= tcp_flags;
 		f->tclass = tcp_tclass(s);
 	}
-	f->r.last = now;
-	f->r.pkts[dir]++;
-	f->r.bytes[dir] += bytes;
-	if (unlikely(f->r.ifindex[dir] == UINT16_MAX))
-		f->r.ifindex[dir] = ifindex;
+	f->last = now;
+	f->pkts[dir]++;
+	f->bytes[dir] += bytes;
+	if (unlikely(f->ifindex[dir] == UINT16_MAX))
+		f->ifindex[dir] = ifindex;
 	return 0;
 }
 
@@ -483,7 +500,10 @@ mg_ct_expire(struct mg_ct_table *t, uint64_t now, unsigned int budget)
 	for (unsigned int i = 0; i < budget; i++) {
 		struct mg_ct_flow *f = &t->flows[t->cursor];
 		enum mg_flow_end why;
+		uint32_t ahead = t->cursor + 8;
 
+		/* Each entry is a cache miss in a large table: ask eight ahead. */
+		rte_prefetch0(&t->flows[ahead < cap ? ahead : ahead % cap]);
 		t->cursor = t->cursor + 1 == cap ? 0 : t->cursor + 1;
 		if (!f->used)
 			continue;

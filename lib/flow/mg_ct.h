@@ -114,12 +114,20 @@ struct mg_ct_record {
 	uint8_t pad[6];
 };
 
-/** An active flow (owner only; valid until the owner's next call that may end flows). */
+/**
+ * An active flow (owner only; valid until the owner's next call that may end
+ * flows). What every packet and the expiry pass touch is in its first cache
+ * line; the keys, needed only when it ends, follow.
+ */
 struct mg_ct_flow {
-	/** Key, times, counters, state. */
-	struct mg_ct_record r;
-	/** The reversed key (direction 1). */
-	struct mg_flow_key rkey;
+	/** Last packet, in ticks. */
+	uint64_t last;
+	/** Packets per direction: [0] as the first packet, [1] replies. */
+	uint64_t pkts[2];
+	/** Bytes (IP length) per direction. */
+	uint64_t bytes[2];
+	/** Ingress interface of the first packet of each direction (UINT16_MAX: none yet). */
+	uint16_t ifindex[2];
 	/** enum mg_ct_tclass now. */
 	uint8_t tclass;
 	/** Non-zero while the entry holds a flow. */
@@ -128,7 +136,19 @@ struct mg_ct_flow {
 	uint8_t has_rkey;
 	/** FINs seen: bit 0 direction 0, bit 1 direction 1. */
 	uint8_t fins;
-};
+	/** enum mg_ct_tcp_state (TCP). */
+	uint8_t tcp_state;
+	/** TCP flags seen per direction (OR). */
+	uint8_t tcp_flags[2];
+	/** Explicit padding. */
+	uint8_t pad;
+	/** First packet, in ticks. */
+	uint64_t first;
+	/** The key of its first packet (direction 0). */
+	struct mg_flow_key key;
+	/** The reversed key (direction 1). */
+	struct mg_flow_key rkey;
+} __attribute__((aligned(64)));
 
 /** Table settings. */
 struct mg_ct_conf {
@@ -238,6 +258,9 @@ struct mg_ct_flow *mg_ct_create(struct mg_ct_table *t, const struct mg_flow_key 
  */
 int mg_ct_update(struct mg_ct_table *t, struct mg_ct_flow *f, int dir, uint32_t bytes,
 		 uint8_t tcp_flags, uint16_t ifindex, uint64_t now);
+
+/** The record of active flow @p f (end MG_FLOW_END_NONE, worker 0). */
+void mg_ct_flow_record(const struct mg_ct_flow *f, struct mg_ct_record *r);
 
 /** End flow @p f with reason @p why (owner): its record goes to the export ring. */
 void mg_ct_end(struct mg_ct_table *t, struct mg_ct_flow *f, enum mg_flow_end why);

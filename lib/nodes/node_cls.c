@@ -83,9 +83,25 @@ cls_next(struct rte_mbuf *m, const struct mg_cls_result *r)
 /* What a packet's key allows (ct_key). */
 enum { CT_KEY_FLOW = 0, CT_KEY_ICMP_ERROR, CT_KEY_PARTIAL };
 
+/* The key of an ICMP error: the flow it is about (lib/svc's parser), or CT_KEY_PARTIAL. */
+static __rte_noinline uint8_t
+ct_key_icmp_error(const uint8_t *l3, uint32_t len, unsigned int fam, uint8_t proto,
+		  uint32_t l4off, uint16_t net, struct mg_flow_key *k)
+{
+	uint32_t h;
+
+	if (mg_svc_pkt_key(l3, len, fam == 0 ? AF_INET : AF_INET6, proto, l4off, 0, net, k, &h) !=
+	    MG_SVC_KEY_ICMP_ERROR)
+		return CT_KEY_PARTIAL;
+	k->tag = 0;
+	return CT_KEY_ICMP_ERROR;
+}
+
 /*
- * The flow key and TCP flags of packet @m (data at its IP header), and what
- * the key allows: CT_KEY_FLOW a flow of its own; CT_KEY_ICMP_ERROR the
+ * The flow key and TCP flags of packet @m (data at its IP header, validated
+ * by ipX-input), in lib/svc's key layout (mg_flow.h: addresses zero-padded,
+ * ICMP echo's identifier as both ports, other protocols ports 0, tag 0), and
+ * what the key allows: CT_KEY_FLOW a flow of its own; CT_KEY_ICMP_ERROR the
  * flow the error is about (admitted with it, never a flow of its own);
  * CT_KEY_PARTIAL no ports seen (a later fragment, a header cut short): it
  * neither finds nor starts a flow of ports.
@@ -95,35 +111,68 @@ ct_key(struct rte_mbuf *m, unsigned int fam, uint16_t net, struct mg_flow_key *k
        uint8_t *tcp_flags)
 {
 	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m), l4off, h;
-	uint8_t proto, frag;
-	enum mg_svc_key kind;
+	uint32_t len = rte_pktmbuf_data_len(m), l4off;
+	uint8_t proto, icmp;
+	bool frag;
 
+	memset(k, 0, sizeof(*k));
+	*tcp_flags = 0;
 	if (fam == 0) {
-		uint16_t off = rte_be_to_cpu_16(((const struct rte_ipv4_hdr *)l3)->fragment_offset);
+		uint16_t off;
 
+		memcpy(&off, l3 + 6, 2);
 		proto = l3[9];
 		l4off = (l3[0] & 0xfu) * 4u;
-		frag = (off & 0x3fff) != 0;
+		frag = (off & MG_IP4_OFF_MASK_BE) != 0;
+		memcpy(k->src, l3 + 12, 4);
+		memcpy(k->dst, l3 + 16, 4);
+		k->family = AF_INET;
+		icmp = MG_IPPROTO_ICMP;
 	} else {
-		int f, first;
+		proto = l3[6];
+		l4off = MG_IP6_HLEN;
+		frag = false;
+		if (unlikely(mg_ip6_is_ext(proto))) {
+			int f, first;
 
-		if (mg_ip6_walk(l3, len, &proto, &l4off, &f, &first) < 0) {
-			proto = MG_IPPROTO_NONE;
-			l4off = len;
+			if (mg_ip6_walk(l3, len, &proto, &l4off, &f, &first) < 0)
+				return CT_KEY_PARTIAL;
+			frag = f && !first;
 		}
-		frag = (uint8_t)f;
+		memcpy(k->src, l3 + 8, 32); /* source and destination */
+		k->family = AF_INET6;
+		icmp = MG_IPPROTO_ICMPV6;
 	}
-	kind = mg_svc_pkt_key(l3, len, fam == 0 ? AF_INET : AF_INET6, proto, l4off, frag, net, k,
-			      &h);
-	/* GTP-U TEIDs and ESP SPIs differ by direction: the 5-tuple alone pairs them. */
-	k->tag = 0;
-	*tcp_flags = proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len ? l3[l4off + 13] : 0;
-	if (unlikely(kind == MG_SVC_KEY_ICMP_ERROR))
-		return CT_KEY_ICMP_ERROR;
-	if (unlikely(frag || kind == MG_SVC_KEY_TRUNCATED || kind == MG_SVC_KEY_NONE))
+	k->proto = proto;
+	k->net = net;
+	if (unlikely(frag))
 		return CT_KEY_PARTIAL;
-	return CT_KEY_FLOW;
+	if (likely(mg_cls_proto_has_ports(proto))) {
+		if (unlikely(l4off + 4 > len))
+			return CT_KEY_PARTIAL;
+		memcpy(&k->sport, l3 + l4off, 4);
+		if (proto == MG_IPPROTO_TCP && likely(l4off + 14 <= len))
+			*tcp_flags = l3[l4off + 13];
+		return CT_KEY_FLOW;
+	}
+	if (proto == icmp) {
+		uint8_t type;
+
+		if (unlikely(l4off + 8 > len))
+			return CT_KEY_PARTIAL;
+		type = l3[l4off];
+		if (fam == 0 ? type == MG_ICMP4_ECHO_REQUEST || type == MG_ICMP4_ECHO_REPLY
+			     : type == MG_ICMP6_ECHO_REQUEST || type == MG_ICMP6_ECHO_REPLY) {
+			memcpy(&k->sport, l3 + l4off + 4, 2);
+			k->dport = k->sport;
+			return CT_KEY_FLOW;
+		}
+		if (fam == 0 ? type == MG_ICMP4_DEST_UNREACH || type == MG_ICMP4_TIME_EXCEEDED ||
+				       type == MG_ICMP4_PARAM_PROBLEM
+			     : type >= MG_ICMP6_DEST_UNREACH && type <= MG_ICMP6_PARAM_PROBLEM)
+			return ct_key_icmp_error(l3, len, fam, proto, l4off, net, k);
+	}
+	return CT_KEY_FLOW; /* other protocols (and ICMP types): the address pair */
 }
 
 /*

@@ -106,22 +106,22 @@ MG_TEST(tcp_handshake_and_close)
 	mg_ct_key_reverse(&k, &rk);
 	f = pkt(t, &k, S, 60, 0, &dir);
 	CHECK(f != NULL);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_SYN_SENT);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_SYN_SENT);
 	f = pkt(t, &rk, S | A, 60, 1, &dir);
 	CHECK_EQ(dir, 1);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_SYN_RECV);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_SYN_RECV);
 	f = pkt(t, &k, A, 52, 2, &dir);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_ESTABLISHED);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_ESTABLISHED);
 	/* Opening timeout (5 s) no longer applies: established is 100 s. */
 	f = pkt(t, &rk, A, 1000, 50 * HZ, &dir);
 	CHECK_EQ(dir, 1);
-	CHECK_EQ(f->r.pkts[0], 2);
-	CHECK_EQ(f->r.pkts[1], 2);
-	CHECK_EQ(f->r.bytes[1], 1060);
+	CHECK_EQ(f->pkts[0], 2);
+	CHECK_EQ(f->pkts[1], 2);
+	CHECK_EQ(f->bytes[1], 1060);
 	f = pkt(t, &k, F | A, 52, 51 * HZ, &dir);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_FIN_WAIT);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_FIN_WAIT);
 	f = pkt(t, &rk, F | A, 52, 51 * HZ + 1, &dir);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_TIME_WAIT);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_TIME_WAIT);
 	/* Closing timeout 3 s: gone at 55 s, ended as tcp-fin. */
 	CHECK_EQ(mg_ct_expire(t, 54 * HZ, 16), 0);
 	CHECK_EQ(mg_ct_expire(t, 55 * HZ, 16), 1);
@@ -151,11 +151,11 @@ MG_TEST(tcp_rst_reopen_and_pickup)
 	mg_ct_key_reverse(&k, &rk);
 	pkt(t, &k, S, 60, 0, &dir);
 	f = pkt(t, &rk, R | A, 40, 1, &dir);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_CLOSE);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_CLOSE);
 	/* A new SYN on the closed tuple ends the old flow (tcp-rst) and starts anew. */
 	f = pkt(t, &k, S, 60, 2, &dir);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_SYN_SENT);
-	CHECK_EQ(f->r.pkts[0], 1);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_SYN_SENT);
+	CHECK_EQ(f->pkts[0], 1);
 	CHECK_EQ(mg_ct_table_stats(t)->ended[MG_FLOW_END_TCP_RST], 1);
 	CHECK_EQ(mg_ct_table_stats(t)->created, 2);
 	/* An unanswered SYN expires after the opening timeout (5 s) as idle. */
@@ -164,8 +164,8 @@ MG_TEST(tcp_rst_reopen_and_pickup)
 	CHECK_EQ(mg_ct_table_stats(t)->ended[MG_FLOW_END_IDLE], 1);
 	/* Mid-stream pickup: a first packet without SYN is established at once. */
 	f = pkt(t, &rk, A, 1400, 20 * HZ, &dir);
-	CHECK_EQ(f->r.tcp_state, MG_CT_TCP_ESTABLISHED);
-	CHECK(memcmp(&f->r.key, &rk, sizeof(rk)) == 0);
+	CHECK_EQ(f->tcp_state, MG_CT_TCP_ESTABLISHED);
+	CHECK(memcmp(&f->key, &rk, sizeof(rk)) == 0);
 	mg_ct_table_destroy(t);
 }
 
@@ -453,11 +453,11 @@ MG_TEST(random_traffic_matches_reference)
 		}
 		if (f != NULL) {
 			CHECK_EQ(d1, d2);
-			CHECK_EQ(f->r.tcp_state, rf->state);
-			CHECK_EQ(f->r.pkts[0], rf->pkts[0]);
-			CHECK_EQ(f->r.pkts[1], rf->pkts[1]);
-			CHECK_EQ(f->r.bytes[d1], rf->bytes[d2]);
-			CHECK_EQ(f->r.first, rf->first);
+			CHECK_EQ(f->tcp_state, rf->state);
+			CHECK_EQ(f->pkts[0], rf->pkts[0]);
+			CHECK_EQ(f->pkts[1], rf->pkts[1]);
+			CHECK_EQ(f->bytes[d1], rf->bytes[d2]);
+			CHECK_EQ(f->first, rf->first);
 		}
 		CHECK_EQ(mg_ct_table_stats(t)->active, r.active);
 		if (step % 500 == 499) {
