@@ -26,6 +26,7 @@ static const struct {
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
 	{"Classification rules (REST)", ctl_rules_cmds},
+	{"Flows (REST)", ctl_flows_cmds},
 	{"Packet capture (REST)", ctl_capture_cmds},
 	{"Packet trace (REST)", ctl_trace_cmds},
 	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},

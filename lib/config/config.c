@@ -655,10 +655,57 @@ load_small(struct cfg *c, yaml_node_t *root)
 		c->st->log_level = lvl;
 }
 
+/* A network's `flows:` mapping (its presence turns tracking on). */
+static void
+load_flows(struct cfg *c, yaml_node_t *n, const char *path, struct mg_flows_spec *fs)
+{
+	static const char *const keys[] = {"size", "stateful", "timeouts", NULL};
+	yaml_node_t *t;
+	char p[96], tp[112];
+
+	subpath(p, sizeof(p), path, "flows");
+	fs->enabled = true;
+	if (is_null(n))
+		return;
+	if (!check_map(c, n, p, keys))
+		return;
+	rd_uint(c, n, p, "size", 1, MG_FLOWS_SIZE_MAX, &fs->size);
+	rd_bool(c, n, p, "stateful", &fs->stateful);
+	t = get(c, n, "timeouts");
+	if (t == NULL)
+		return;
+	subpath(tp, sizeof(tp), p, "timeouts");
+	if (!check_map(c, t, tp, mg_flows_timeout_names))
+		return;
+	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++)
+		rd_uint(c, t, tp, mg_flows_timeout_names[i], 1, MG_FLOWS_TIMEOUT_MAX,
+			&fs->timeout_s[i]);
+}
+
+/* flow_history: the ended flows kept for GET /v1/flows, and their export. */
+static void
+load_flow_history(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"size", "export", NULL};
+	static const char *const ekeys[] = {"file", "socket", NULL};
+	yaml_node_t *n = get(c, root, "flow_history"), *e;
+
+	if (n == NULL || !check_map(c, n, "flow_history", keys))
+		return;
+	rd_uint(c, n, "flow_history", "size", 1, 1u << 24, &c->st->flow_history);
+	e = get(c, n, "export");
+	if (e == NULL || !check_map(c, e, "flow_history.export", ekeys))
+		return;
+	rd_str(c, e, "flow_history.export", "file", c->st->flow_export_file,
+	       sizeof(c->st->flow_export_file));
+	rd_str(c, e, "flow_history.export", "socket", c->st->flow_export_socket,
+	       sizeof(c->st->flow_export_socket));
+}
+
 static void
 load_networks(struct cfg *c, yaml_node_t *root)
 {
-	static const char *const keys[] = {"name", "fragments", "ip_options", NULL};
+	static const char *const keys[] = {"name", "fragments", "ip_options", "flows", NULL};
 	static const char *const pol[] = {"forward", "drop", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "networks"), *item;
 	struct mg_error e;
@@ -690,6 +737,8 @@ load_networks(struct cfg *c, yaml_node_t *root)
 			s.fragments = (enum mg_policy)v;
 		if (rd_enum(c, item, p, "ip_options", pol, &v))
 			s.ip_options = (enum mg_policy)v;
+		if (get(c, item, "flows") != NULL)
+			load_flows(c, get(c, item, "flows"), p, &s.flows);
 		if (mg_model_network_add(c->m, &s, &e) < 0)
 			model_err(c, item, p, &e);
 	}
@@ -1967,7 +2016,7 @@ load_doc(struct cfg *c)
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
 					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
-					  "vxlan", NULL};
+					  "vxlan", "flow_history", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -1991,6 +2040,7 @@ load_doc(struct cfg *c)
 	if ((n = get(c, root, "control")) != NULL)
 		load_control(c, n);
 	load_small(c, root);
+	load_flow_history(c, root);
 	{
 		struct mg_model_limits lim = {.routes = c->st->max_routes,
 					      .neighbors = c->st->max_neighbors};
@@ -2126,6 +2176,7 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_hold_packets = 4;
 	st->nd_failed_ms = 3000;
 	st->svc_flows = 65536;
+	st->flow_history = 4096;
 	st->log_level = 7; /* info */
 	st->rest_max_body = 1u << 20;
 	st->conn_max_lifetime_s = 600;

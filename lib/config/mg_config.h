@@ -120,6 +120,10 @@ struct mg_settings {
 	struct mg_svc_cfg *services;  /**< nservices entries (owned). */
 	unsigned int nservices;
 	uint32_t svc_flows;           /**< limits.service_flows: flow table entries per worker. */
+	/* flow_history: */
+	uint32_t flow_history;        /**< Ended flows kept (GET /v1/flows). */
+	char flow_export_file[256];   /**< JSON lines appended here ("" none). */
+	char flow_export_socket[108]; /**< JSON lines sent to this Unix datagram socket ("" none). */
 };
 
 /** Errors collected while loading. */

@@ -16,6 +16,26 @@
 #define CTL_NSM_LINE_MAX (1u << 20)
 #define CTL_NSM_OUT_MAX (8u << 20)
 
+struct mg_flowlog_query;
+struct mg_network;
+
+/* ---- flows (ctl_flows.c) ---------------------------------------------------------- */
+
+/** GET /v1/flows arguments (NULL: absent) into @p q; errors name the argument. */
+int ctl_flows_query_parse(const char *address, const char *port, const char *network,
+			  const char *since, const char *until, const char *limit,
+			  struct mg_flowlog_query *q, struct mg_error *err);
+/** The history entries matching @p q, newest first: {"flows": [...], "count", "history"}. */
+json_t *ctl_flows_json(struct mg_ctl *c, const struct mg_flowlog_query *q);
+/** A network's flow tracking and its tracker's counters. */
+json_t *ctl_net_flows_json(struct mg_ctl *c, const struct mg_network *n);
+/** PUT /v1/networks/NAME/flows (null body: off), journaled. */
+int ctl_net_flows_put(struct mg_ctl *c, const char *network, json_t *body, struct mg_error *err);
+/** Replay a journaled {"flows": ...} entry. */
+int ctl_flows_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+/** The trackers' and the history's counters for /metrics. */
+void ctl_flows_metrics(struct mg_ctl *c, FILE *f);
+
 /* ---- connections (ctl_conn.c) ----------------------------------------------------- */
 
 enum conn_mech {

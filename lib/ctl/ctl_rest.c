@@ -8,6 +8,8 @@
  * reads render the model.
  *
  *   /v1/networks[/NAME]         GET POST DELETE
+ *   /v1/networks/NAME/flows     GET PUT DELETE (flow tracking, ctl_flows.c)
+ *   /v1/flows?address=&port=&network=&since=&until=&limit=  GET (flow history)
  *   /v1/ports[/NAME]            GET POST DELETE
  *   /v1/interfaces[/NAME]       GET POST (a VLAN) DELETE
  *   /v1/interfaces/NAME/addresses  POST
@@ -43,6 +45,7 @@
 #include <rte_log.h>
 
 #include "ctl_priv.h"
+#include "mg_flowlog.h"
 #include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
@@ -525,6 +528,66 @@ h_rules(struct mg_ctl *c, const char *method, const char *name, const struct req
 	return json_resp(200, ctl_rules_json(c, n->id, true));
 }
 
+/* /v1/networks/NAME/flows: the network's flow tracking, replaced whole. */
+static struct resp
+h_net_flows(struct mg_ctl *c, const char *method, const char *name, const struct req *rq)
+{
+	const struct mg_network *n = mg_model_network_find(c->env.model, name);
+	struct mg_error e;
+	json_t *j;
+	int rc;
+
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
+		return not_allowed("GET, PUT, DELETE");
+	if (n == NULL)
+		return simple_err(404, ENOENT, "name", "no such network");
+	if (!strcmp(method, "GET"))
+		return json_resp(200, ctl_net_flows_json(c, n));
+	mg_error_clear(&e);
+	if (!strcmp(method, "DELETE")) {
+		j = json_null();
+	} else {
+		j = parse_body(rq, &e);
+		if (j == NULL)
+			return err_resp(&e);
+	}
+	rc = ctl_net_flows_put(c, name, j, &e);
+	json_decref(j);
+	if (rc < 0) {
+		c->requests_failed++;
+		return err_resp(&e);
+	}
+	c->requests_ok++;
+	if (!strcmp(method, "DELETE"))
+		return (struct resp){.status = 204, .text = NULL, .type = NULL};
+	return json_resp(200, ctl_net_flows_json(c, n));
+}
+
+/* GET /v1/flows: the flow history, filtered by the query arguments. */
+static struct resp
+h_flows(struct mg_ctl *c, const char *method, const struct req *rq)
+{
+	struct mg_flowlog_query q;
+	struct mg_error e;
+	const char *a[6] = {NULL};
+	static const char *const names[6] = {"address", "port", "network", "since", "until",
+					      "limit"};
+
+	if (strcmp(method, "GET"))
+		return not_allowed("GET");
+	if (rq->hc != NULL)
+		for (int i = 0; i < 6; i++)
+			a[i] = MHD_lookup_connection_value(rq->hc, MHD_GET_ARGUMENT_KIND, names[i]);
+	else
+		a[2] = rq->network;
+	mg_error_clear(&e);
+	if (ctl_flows_query_parse(a[0], a[1], a[2], a[3], a[4], a[5], &q, &e) < 0)
+		return err_resp(&e);
+	if (q.network[0] != '\0' && mg_model_network_find(c->env.model, q.network) == NULL)
+		return simple_err(404, ENOENT, "network", "no such network");
+	return json_resp(200, ctl_flows_json(c, &q));
+}
+
 static struct resp
 h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
@@ -567,6 +630,8 @@ h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 	}
 	if (nseg == 4 && !strcmp(seg[3], "rules"))
 		return h_rules(c, method, seg[2], rq);
+	if (nseg == 4 && !strcmp(seg[3], "flows"))
+		return h_net_flows(c, method, seg[2], rq);
 	return no_resource();
 }
 
@@ -1664,6 +1729,8 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 	}
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
+	if (!strcmp(seg[1], "flows") && nseg == 2)
+		return h_flows(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {
 		if (strcmp(method, "GET"))
 			return not_allowed("GET");

@@ -53,6 +53,7 @@ struct trie_head;
 struct mg_cap_set;
 struct rte_mempool;
 struct mg_cls_set;
+struct mg_ct_set;
 struct mg_espgw;
 struct mg_vxlan;
 
@@ -148,7 +149,8 @@ mg_port_virtual(uint16_t port)
 	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay") \
 	_(ESP_MALFORMED, "esp-malformed", "ESP: header cut short or outer header unusable (no SA to ask)") \
 	_(VXLAN_BAD, "vxlan-bad-header", "VXLAN: truncated, or the I flag is clear")         \
-	_(VXLAN_NO_TUNNEL, "vxlan-no-tunnel", "VXLAN: no tunnel has this VNI, port and addresses")
+	_(VXLAN_NO_TUNNEL, "vxlan-no-tunnel", "VXLAN: no tunnel has this VNI, port and addresses") \
+	_(FLOW_TABLE_FULL, "flow-table-full", "stateful network's flow table full: new flow refused")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -422,6 +424,13 @@ struct mg_dp {
 	struct mg_cap_set *capture;          /**< Running captures (lib/capture), or NULL. */
 	/** Classification rule sets (lib/cls) by network, [0] IPv4 and [1] IPv6; NULL: none. */
 	struct mg_cls_set *cls[MG_MAX_NETS][2];
+	/**
+	 * Flow trackers (lib/flow mg_ct.h) by network, NULL: the network tracks
+	 * nothing (RCU slots); ct_nets is the highest network id with one + 1
+	 * (0: none anywhere, so workers skip their expiry pass).
+	 */
+	struct mg_ct_set *ct[MG_MAX_NETS];
+	uint16_t ct_nets;
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */

@@ -22,6 +22,7 @@
 #include "gw_cls.h"
 #include "mg_config.h"
 #include "mg_capture.h"
+#include "gw_flows.h"
 #include "mg_ctl.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
@@ -76,16 +77,34 @@ static int
 be_network_add(void *ctx, const struct mg_network *n, struct mg_error *err)
 {
 	struct gw *g = ctx;
+	int rc = mg_fwd_net_add(g->fwd, n, err);
 
-	return mg_fwd_net_add(g->fwd, n, err);
+	if (rc < 0 || !n->spec.flows.enabled)
+		return rc;
+	rc = mg_gw_flows_set(g->dp, n->id, &n->spec.flows, err);
+	if (rc < 0)
+		mg_fwd_net_del(g->fwd, n->id);
+	return rc;
 }
 
 static void
 be_network_del(void *ctx, const struct mg_network *n)
 {
 	struct gw *g = ctx;
+	struct mg_flows_spec off = {.enabled = false};
+	struct mg_error err;
 
+	mg_gw_flows_set(g->dp, n->id, &off, &err);
 	mg_fwd_net_del(g->fwd, n->id);
+}
+
+static int
+be_network_flows(void *ctx, const struct mg_network *n, const struct mg_flows_spec *fs,
+		 struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_gw_flows_set(g->dp, n->id, fs, err);
 }
 
 /*
@@ -791,6 +810,7 @@ main_loop(struct gw *g)
 		got += mg_wgif_poll(g->dp, now);
 		mg_espgw_poll(g->dp->esp, now);
 		mg_vxlan_poll(g->dp->vxlan, now);
+		mg_gw_flows_poll(g->dp);
 		mg_dp_reclaim(g->dp);
 		if (now >= g->next_police_ns) {
 			mg_gw_cls_rebalance(g->dp);
@@ -1214,6 +1234,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.ctx = g,
 		.network_add = be_network_add,
 		.network_del = be_network_del,
+		.network_flows = be_network_flows,
 		.port_add = be_port_add,
 		.port_del = be_port_del,
 		.iface_add = be_iface_add,
@@ -1253,6 +1274,12 @@ mg_gw_run(const struct mg_gw_opts *o)
 					       .release = cls_release};
 
 		mg_gw_cls_set_targets(&tg);
+	}
+	mg_error_clear(&err);
+	if (mg_gw_flows_init(g->dp, g->model, &g->st, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s%s%s\n", src, err.field, err.field[0] ? ": " : "",
+			err.msg);
+		goto out;
 	}
 	mg_model_set_backend(g->model, &g->be);
 	mg_error_clear(&err);
@@ -1337,6 +1364,8 @@ out:
 				mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
 		}
 	}
+	/* Workers stopped: the flows still active go to the history (and its export). */
+	mg_gw_flows_destroy(g->dp);
 	mg_svc_teardown();
 	if (g->model != NULL)
 		mg_model_set_backend(g->model, NULL);

@@ -62,10 +62,50 @@ enum mg_iface_kind {
 
 /* ---- Requests ---------------------------------------------------------- */
 
+/** Flow timeout classes of struct mg_flows_spec, in the order of lib/flow's mg_ct_tclass. */
+enum mg_flows_timeout {
+	MG_FLOWS_T_TCP_OPENING = 0,
+	MG_FLOWS_T_TCP_ESTABLISHED,
+	MG_FLOWS_T_TCP_CLOSING,
+	MG_FLOWS_T_UDP,
+	MG_FLOWS_T_ICMP,
+	MG_FLOWS_T_OTHER,
+	MG_FLOWS_T_MAX,
+};
+
+/** Names of the timeouts as the file and REST spell them, indexed by enum mg_flows_timeout. */
+extern const char *const mg_flows_timeout_names[MG_FLOWS_T_MAX + 1];
+
+#define MG_FLOWS_SIZE_MAX (1u << 24)      /**< Flows per worker table. */
+#define MG_FLOWS_SIZE_DEFAULT 65536u
+#define MG_FLOWS_TIMEOUT_MAX (7u * 86400u) /**< Seconds. */
+
+/**
+ * A network's flow tracking (`flows:` of a network): every flow of the
+ * network in a table per worker, ended flows into the flow history, and,
+ * when stateful, the packets of tracked flows admitted where the rules would
+ * deny them (replies of permitted flows).
+ */
+struct mg_flows_spec {
+	/** Track the network's flows. */
+	bool enabled;
+	/** Admit the packets of tracked flows that the rules deny. */
+	bool stateful;
+	/** Flows per worker, 1..MG_FLOWS_SIZE_MAX (0: MG_FLOWS_SIZE_DEFAULT). */
+	uint32_t size;
+	/** Idle timeouts in seconds, 1..MG_FLOWS_TIMEOUT_MAX (0: the default). */
+	uint32_t timeout_s[MG_FLOWS_T_MAX];
+};
+
+/** Check @p s; errors name the field ("size", "timeouts.udp"). 0 or -EINVAL. */
+int mg_flows_spec_check(const struct mg_flows_spec *s, struct mg_error *err);
+
 struct mg_network_spec {
 	char name[MG_NAME_MAX];
 	enum mg_policy fragments;
 	enum mg_policy ip_options;
+	/** Flow tracking (enabled false: none). */
+	struct mg_flows_spec flows;
 };
 
 struct mg_port_spec {
@@ -235,6 +275,9 @@ struct mg_model_backend {
 			     struct mg_error *err);
 	int (*neigh_add)(void *ctx, const struct mg_neigh *n, struct mg_error *err);
 	void (*neigh_del)(void *ctx, const struct mg_neigh *n);
+	/** Change network @p n's flow tracking to @p fs (n->spec.flows is still the old one). */
+	int (*network_flows)(void *ctx, const struct mg_network *n, const struct mg_flows_spec *fs,
+			     struct mg_error *err);
 	/** Install network @p net's classification rules (NULL: none). See mg_rules.h. */
 	int (*rules_set)(void *ctx, uint16_t net, const struct mg_ruleset *rs,
 			 struct mg_error *err);
@@ -273,6 +316,9 @@ int mg_model_replay(struct mg_model *m, struct mg_error *err);
 
 int mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct mg_error *err);
 int mg_model_network_del(struct mg_model *m, const char *name, struct mg_error *err);
+/** Change the flow tracking of network @p name (checked, then the backend's network_flows). */
+int mg_model_network_flows_set(struct mg_model *m, const char *name,
+			       const struct mg_flows_spec *fs, struct mg_error *err);
 int mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s,
 		      const char *origin, struct mg_error *err);
 int mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err);

@@ -284,6 +284,57 @@ mg_model_route_count(const struct mg_model *m)
 
 /* ---- networks ------------------------------------------------------------------- */
 
+const char *const mg_flows_timeout_names[MG_FLOWS_T_MAX + 1] = {
+	[MG_FLOWS_T_TCP_OPENING] = "tcp_opening",
+	[MG_FLOWS_T_TCP_ESTABLISHED] = "tcp_established",
+	[MG_FLOWS_T_TCP_CLOSING] = "tcp_closing",
+	[MG_FLOWS_T_UDP] = "udp",
+	[MG_FLOWS_T_ICMP] = "icmp",
+	[MG_FLOWS_T_OTHER] = "other",
+	[MG_FLOWS_T_MAX] = NULL,
+};
+
+int
+mg_flows_spec_check(const struct mg_flows_spec *s, struct mg_error *err)
+{
+	if (s->size > MG_FLOWS_SIZE_MAX)
+		return mg_error_set(err, EINVAL, "size", "%u is out of range 1-%u", s->size,
+				    MG_FLOWS_SIZE_MAX);
+	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++)
+		if (s->timeout_s[i] > MG_FLOWS_TIMEOUT_MAX) {
+			char f[48];
+
+			snprintf(f, sizeof(f), "timeouts.%s", mg_flows_timeout_names[i]);
+			return mg_error_set(err, EINVAL, f, "%u s is out of range 1-%u",
+					    s->timeout_s[i], MG_FLOWS_TIMEOUT_MAX);
+		}
+	return 0;
+}
+
+int
+mg_model_network_flows_set(struct mg_model *m, const char *name, const struct mg_flows_spec *fs,
+			   struct mg_error *err)
+{
+	struct mg_network *n = (struct mg_network *)mg_model_network_find(m, name);
+	struct mg_flows_spec f = *fs;
+	int rc;
+
+	if (n == NULL)
+		return mg_error_set(err, ENOENT, "name", "no network named '%s'", name);
+	if (f.enabled && f.size == 0)
+		f.size = MG_FLOWS_SIZE_DEFAULT;
+	rc = mg_flows_spec_check(&f, err);
+	if (rc < 0)
+		return rc;
+	if (m->be != NULL && m->be->network_flows != NULL) {
+		rc = m->be->network_flows(m->be->ctx, n, &f, err);
+		if (rc < 0)
+			return rc;
+	}
+	n->spec.flows = f;
+	return 0;
+}
+
 int
 mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct mg_error *err)
 {
@@ -305,9 +356,16 @@ mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct
 	if (n == NULL)
 		return mg_error_set(err, ENOSPC, "", "too many networks (limit %u)",
 				    MG_MODEL_MAX_NETWORKS);
+	rc = mg_flows_spec_check(&s->flows, err);
+	if (rc < 0) {
+		mg_error_prefix_field(err, "flows");
+		return rc;
+	}
 	memset(n, 0, sizeof(*n));
 	n->id = (uint16_t)(n - m->nets);
 	n->spec = *s;
+	if (n->spec.flows.enabled && n->spec.flows.size == 0)
+		n->spec.flows.size = MG_FLOWS_SIZE_DEFAULT;
 	if (m->be != NULL && m->be->network_add != NULL) {
 		rc = m->be->network_add(m->be->ctx, n, err);
 		if (rc < 0)

@@ -154,12 +154,16 @@ ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
 	return ETH_NEXT_IP6;
 }
 
-/* A packet for ipX-lookup goes through ipX-classify first when its network has rules. */
+/*
+ * A packet for ipX-lookup goes through ipX-classify first when its network
+ * has rules or tracks its flows (the second load only for networks without rules).
+ */
 static __rte_always_inline uint16_t
 eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigned int fam)
 {
 	if (likely(next == ETH_NEXT_IP4 + fam) &&
-	    __atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL)
+	    (__atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL ||
+	     __atomic_load_n(&dp->ct[md->net], __ATOMIC_RELAXED) != NULL))
 		return (uint16_t)(ETH_NEXT_CLS4 + fam);
 	return next;
 }
