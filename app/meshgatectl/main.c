@@ -30,6 +30,7 @@ static const struct {
 	{"Packet trace (REST)", ctl_trace_cmds},
 	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},
 	{"IPsec ESP tunnels (REST)", ctl_esp_cmds},
+	{"IKEv2 (REST)", ctl_ike_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

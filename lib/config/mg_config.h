@@ -20,6 +20,8 @@
 
 #include "mg_model.h"
 
+struct mg_ike_peer_conf; /* mg_ike.h */
+
 #define MG_MAX_LIST 64
 
 /** Idle behaviour of a worker that finds no packets. */
@@ -120,6 +122,9 @@ struct mg_settings {
 	struct mg_svc_cfg *services;  /**< nservices entries (owned). */
 	unsigned int nservices;
 	uint32_t svc_flows;           /**< limits.service_flows: flow table entries per worker. */
+	/* esp_tunnels[].ike: (start-up only for now; PSKs inside: wiped when freed) */
+	struct mg_ike_peer_conf *ike_peers;  /**< nike_peers entries (owned). */
+	unsigned int nike_peers;
 };
 
 /** Errors collected while loading. */

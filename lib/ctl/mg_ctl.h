@@ -53,6 +53,8 @@ struct mg_ctl_env {
 	void (*esp_sas)(void *ctx, uint16_t ifindex, FILE *f);
 	/** Append more Prometheus text to /metrics (ESP SAs); may be NULL. */
 	void (*metrics_extra)(void *ctx, FILE *f);
+	/** Write the IKEv2 peers and their SAs as a JSON array (redacted); may be NULL. */
+	void (*ike_json)(void *ctx, FILE *f);
 	void *ctx;
 };
 

@@ -226,6 +226,12 @@ ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 		mg_meta(m)->flags |= MG_META_LOCAL;
 		return LOC_NEXT_LOOKUP;
 	}
+	/* IKE for the gateway's own peers: to the main lcore. */
+	if (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
+	    mg_ike_wanted(dp, pkt + l4off, MG_IP6_HLEN + plen - l4off)) {
+		mg_meta(m)->punt = MG_PUNT_IKE;
+		return LOC_NEXT_PUNT;
+	}
 	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
 	if (esp && (proto == MG_IPPROTO_ESP ||
 		    (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
@@ -264,13 +270,14 @@ static struct rte_node_register ip6_local_node = {
 	.name = "ip6-local",
 	.process = ip6_local_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = 6,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip6-lookup",
 		[LOC_NEXT_ICMP] = "ip6-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
 		[LOC_NEXT_WG] = "wg-input",
 		[LOC_NEXT_ESP] = "esp-input",
+		[LOC_NEXT_PUNT] = "punt",
 	},
 };
 RTE_NODE_REGISTER(ip6_local_node);
