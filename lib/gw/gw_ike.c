@@ -328,7 +328,8 @@ gw_ike_json(const struct gw_ike *gi, FILE *f)
 			"\"remote_port\":%u,\"spi_i\":\"%016" PRIx64 "\",\"spi_r\":\"%016" PRIx64 "\","
 			"\"ike_proposal\":\"%s\",\"esp_proposal\":\"%s\",\"child_spi_in\":%u,"
 			"\"child_spi_out\":%u,\"natt\":%s,\"established_s\":%" PRIu64 ","
-			"\"reauth_in_s\":%" PRId64 ",\"rekeys\":%u,\"last_error\":\"%s\"}",
+			"\"reauth_in_s\":%" PRId64 ",\"rekeys\":%u,\"child_rekeys\":%u,"
+			"\"last_error\":\"%s\"}",
 			i ? "," : "", in.name, in.initiator ? "initiator" : "responder",
 			mg_ike_state_name(in.state), mg_ip_fmt(&in.remote, ip, sizeof(ip)),
 			in.remote_port, in.spi_i, in.spi_r, ike, esp, in.child_spi_in,
@@ -337,7 +338,7 @@ gw_ike_json(const struct gw_ike *gi, FILE *f)
 			in.ike_expires_ns && in.initiator
 				? (int64_t)(((int64_t)in.ike_expires_ns - (int64_t)now) / 1000000000)
 				: (int64_t)-1,
-			in.rekeys, mg_ike_reason_name(in.last_error));
+			in.rekeys, in.child_rekeys, mg_ike_reason_name(in.last_error));
 	}
 	fputc(']', f);
 }

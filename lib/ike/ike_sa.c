@@ -61,6 +61,8 @@ struct ike_sa {
 	uint16_t remote_port;
 	/* CHILD_SA. */
 	uint32_t child_spi_in, child_spi_out;
+	uint32_t old_spi_in, old_spi_out;   /* the CHILD_SA a rekey replaced (until deleted) */
+	uint32_t child_rekeys;
 	bool child_up;
 	uint64_t established_ns, expires_ns, last_rx_ns;
 };
@@ -336,7 +338,7 @@ natd_check(const struct ike_msg *m, const struct ike_peer *p, const struct mg_ik
 
 /* SKEYSEED and the seven keys (RFC 7296 2.14). */
 static int
-derive_ike_keys(struct ike_sa *sa, const uint8_t *gir, size_t girlen)
+derive_ike_keys(struct ike_sa *sa, const uint8_t *gir, size_t girlen, const struct ike_sa *old)
 {
 	uint8_t skeyseed[IKE_PRF_MAX], seed[256 + 256 + 16], km[7 * 48];
 	const unsigned int h = ike_prf_len(sa->prop.prf);
@@ -348,7 +350,10 @@ derive_ike_keys(struct ike_sa *sa, const uint8_t *gir, size_t girlen)
 	memcpy(seed, sa->ni, sa->ni_len);
 	memcpy(seed + sa->ni_len, sa->nr, sa->nr_len);
 	n = sa->ni_len + sa->nr_len;
-	if (ike_prf(sa->prop.prf, seed, n, gir, girlen, NULL, 0, skeyseed) < 0)
+	if (old == NULL ? ike_prf(sa->prop.prf, seed, n, gir, girlen, NULL, 0, skeyseed) < 0
+			/* Rekey (RFC 7296 2.18): prf(SK_d (old), g^ir (new) | Ni | Nr), the old PRF. */
+			: ike_prf(old->prop.prf, old->sk_d, ike_prf_len(old->prop.prf), gir, girlen,
+				  seed, n, skeyseed) < 0)
 		goto out;
 	for (int i = 7; i >= 0; i--)
 		seed[n++] = (uint8_t)(sa->spi_i >> (i * 8));
@@ -421,9 +426,15 @@ same(const uint8_t *a, const uint8_t *b, size_t n)
 	return acc == 0;
 }
 
-/* The CHILD_SA's keys (RFC 7296 2.17) handed to the user, then wiped. */
+/*
+ * The CHILD_SA's keys (RFC 7296 2.17) handed to the user, then wiped:
+ * KEYMAT = prf+(SK_d, Ni | Nr) with the nonces of the exchange that made
+ * it; the first half protects what that exchange's initiator sends.
+ */
 static int
-install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const uint8_t *ni,
+		   size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated,
+		   uint32_t spi_in, uint32_t spi_out, const struct mg_ike_proposal *esp)
 {
 	struct mg_ike_child_keys k;
 	struct ike_keylens kl;
@@ -434,19 +445,19 @@ install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	int rc;
 
 	memset(&k, 0, sizeof(k));
-	if (ike_keylens(&sa->esp, &kl) < 0)
+	if (ike_keylens(esp, &kl) < 0)
 		return -EINVAL;
 	need = 2 * (kl.enc + kl.integ);
-	memcpy(seed, sa->ni, sa->ni_len);
-	memcpy(seed + sa->ni_len, sa->nr, sa->nr_len);
-	if (ike_prf_plus(sa->prop.prf, sa->sk_d, h, seed, sa->ni_len + sa->nr_len, km, need) < 0)
+	memcpy(seed, ni, ni_len);
+	memcpy(seed + ni_len, nr, nr_len);
+	if (ike_prf_plus(sa->prop.prf, sa->sk_d, h, seed, ni_len + nr_len, km, need) < 0)
 		return -EINVAL;
 	ir = km;                     /* initiator -> responder: encr | integ */
 	ri = km + kl.enc + kl.integ; /* responder -> initiator */
 	keylen = kl.aead ? kl.enc - 4 : kl.enc;
-	k.spi_in = sa->child_spi_in;
-	k.spi_out = sa->child_spi_out;
-	k.esp_algo = mg_ike_proposal_esp_algo(&sa->esp);
+	k.spi_in = spi_in;
+	k.spi_out = spi_out;
+	k.esp_algo = mg_ike_proposal_esp_algo(esp);
 	k.inner_family = p->c.local_ts[0].addr.family;
 	k.udp_encap = sa->natt;
 	k.remote_port = sa->natt ? sa->remote_port : 0;
@@ -454,7 +465,7 @@ install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	k.auth_len = (uint8_t)kl.integ;
 	k.salt_len = kl.aead ? 4 : 0;
 	{
-		const uint8_t *in = sa->initiator ? ri : ir, *out = sa->initiator ? ir : ri;
+		const uint8_t *in = we_initiated ? ri : ir, *out = we_initiated ? ir : ri;
 
 		memcpy(k.enc_in, in, keylen);
 		memcpy(k.enc_out, out, keylen);
@@ -469,6 +480,16 @@ install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	rc = e->ops.child_up(e->ops.arg, peer_idx(e, p), &k);
 	mg_wipe(&k, sizeof(k));
 	mg_wipe(km, sizeof(km));
+	return rc;
+}
+
+/* The first CHILD_SA, made by IKE_AUTH. */
+static int
+install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+{
+	int rc = install_child_keys(e, p, sa, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
+				    sa->initiator, sa->child_spi_in, sa->child_spi_out, &sa->esp);
+
 	sa->child_up = rc == 0;
 	return rc;
 }
@@ -751,7 +772,7 @@ init_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 	memcpy(sa->nr, nr->body, nr->len);
 	sa->nr_len = nr->len;
 	if (ike_dh_shared(sa->dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0 ||
-	    derive_ike_keys(sa, gir, girlen) < 0 || blob_set(&sa->msg2, &sa->msg2_len, buf, len) < 0) {
+	    derive_ike_keys(sa, gir, girlen, NULL) < 0 || blob_set(&sa->msg2, &sa->msg2_len, buf, len) < 0) {
 		mg_wipe(gir, sizeof(gir));
 		sa_failed(e, p, sa, MG_IKE_R_PROTOCOL);
 		return;
@@ -906,7 +927,7 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 	sa->dh = ike_dh_new(group);
 	if (sa->dh == NULL || ike_random(sa->nr, NONCE_LEN) < 0 || ike_dh_public(sa->dh, pub) < 0 ||
 	    ike_dh_shared(sa->dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0 ||
-	    derive_ike_keys(sa, gir, girlen) < 0 || blob_set(&sa->msg1, &sa->msg1_len, buf, len) < 0) {
+	    derive_ike_keys(sa, gir, girlen, NULL) < 0 || blob_set(&sa->msg1, &sa->msg1_len, buf, len) < 0) {
 		mg_wipe(gir, sizeof(gir));
 		e->st.dropped++;
 		sa_free(sa);
@@ -1040,50 +1061,269 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 
 /* ---- established SAs ------------------------------------------------------------------- */
 
+static uint32_t
+rd32be(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Our IKE SA @p sa is deleted (by the peer, or replaced): the next one takes over if any. */
+static void
+sa_deleted(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+{
+	if (sa == p->sa) {
+		if (p->next != NULL && p->next->state == MG_IKE_ST_ESTABLISHED) {
+			/* Rekeyed by CREATE_CHILD_SA: the new IKE SA carries the CHILD_SA on. */
+			p->sa = p->next;
+			p->next = NULL;
+			p->rekeys++;
+			e->st.rekeys++;
+			EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r",
+			   (unsigned long long)p->sa->spi_i, (unsigned long long)p->sa->spi_r);
+		} else {
+			EV(e, p, 5, "IKE SA %016llx deleted by the peer",
+			   (unsigned long long)sa->spi_i);
+			p->last_error = MG_IKE_R_DELETED;
+			if (sa->child_up && e->ops.child_down != NULL)
+				e->ops.child_down(e->ops.arg, peer_idx(e, p));
+			p->sa = NULL;
+			p->next_try_ns = e->now + NANOS;
+		}
+	} else if (sa == p->next) {
+		p->next = NULL;
+	}
+	sa_free(sa);
+}
+
 static void
 informational_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		      const struct ike_pl *pl, unsigned int npl, uint32_t msgid)
 {
+	uint32_t ours[8];
+	unsigned int nours = 0;
 	bool del_ike = false, del_child = false;
 	size_t sk;
 
 	for (unsigned int i = 0; i < npl; i++) {
+		const uint8_t *b = pl[i].body;
+
 		if (pl[i].type != IKE_PL_DELETE || pl[i].len < 4)
 			continue;
-		if (pl[i].body[0] == IKE_PROTO_IKE)
+		if (b[0] == IKE_PROTO_IKE) {
 			del_ike = true;
-		else if (pl[i].body[0] == IKE_PROTO_ESP)
-			del_child = true;
+			continue;
+		}
+		if (b[0] != IKE_PROTO_ESP || b[1] != 4)
+			continue;
+		for (unsigned int k = 0; k < (unsigned int)(b[2] << 8 | b[3]) &&
+		     4u + 4 * (k + 1) <= pl[i].len; k++) {
+			uint32_t spi = rd32be(b + 4 + 4 * k);
+
+			/* The peer names its inbound SPI; we answer with ours of the same pair. */
+			if (spi == sa->old_spi_out && sa->old_spi_out != 0 && nours < 8) {
+				ours[nours++] = sa->old_spi_in;
+				sa->old_spi_in = sa->old_spi_out = 0;
+			} else if (spi == sa->child_spi_out && sa->child_up && nours < 8) {
+				ours[nours++] = sa->child_spi_in;
+				del_child = true;
+			}
+		}
 	}
 	sk = sk_begin(e, sa, IKE_INFORMATIONAL, true, msgid);
-	if (del_child && !del_ike && sa->child_up) {
+	if (nours > 0 && !del_ike) {
 		size_t d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
 
 		ike_put8(&e->buf, IKE_PROTO_ESP);
 		ike_put8(&e->buf, 4);
-		ike_put16(&e->buf, 1);
-		ike_put32(&e->buf, sa->child_spi_in);
+		ike_put16(&e->buf, (uint16_t)nours);
+		for (unsigned int k = 0; k < nours; k++)
+			ike_put32(&e->buf, ours[k]);
 		ike_pl_end(&e->buf, d);
 	}
 	if (sk_end(e, sa, sk) == 0)
 		send_response(e, p, sa, msgid);
 	if (del_ike) {
-		EV(e, p, 5, "IKE SA %016llx deleted by the peer", (unsigned long long)sa->spi_i);
-		p->last_error = MG_IKE_R_DELETED;
-		if (sa == p->sa) {
-			if (sa->child_up && e->ops.child_down != NULL)
-				e->ops.child_down(e->ops.arg, peer_idx(e, p));
-			p->sa = NULL;
-			p->next_try_ns = e->now + NANOS;
-		} else {
-			p->next = NULL;
-		}
-		sa_free(sa);
-	} else if (del_child && sa->child_up) {
+		sa_deleted(e, p, sa);
+	} else if (del_child) {
 		EV(e, p, 5, "CHILD_SA %08x deleted by the peer", sa->child_spi_in);
 		sa->child_up = false;
 		if (e->ops.child_down != NULL && sa == p->sa)
 			e->ops.child_down(e->ops.arg, peer_idx(e, p));
+	}
+}
+
+/* Answer a CREATE_CHILD_SA request with an error notify. */
+static void
+create_child_error(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, uint32_t msgid,
+		   uint16_t type, const void *data, size_t len)
+{
+	size_t sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, msgid);
+
+	ike_put_notify(&e->buf, 0, type, data, len);
+	if (sk_end(e, sa, sk) == 0)
+		send_response(e, p, sa, msgid);
+}
+
+/*
+ * CREATE_CHILD_SA from the peer (RFC 7296 1.3): rekeying the CHILD_SA
+ * (N(REKEY_SA), SA, Ni, TSi, TSr; no PFS) or the IKE SA (SA, Ni, KEi).
+ * Other new CHILD_SAs are refused (one per tunnel).
+ */
+static void
+create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
+		     const struct ike_pl *pl, unsigned int npl, uint32_t msgid)
+{
+	const struct ike_pl *sap = ike_pl_find(pl, npl, IKE_PL_SA);
+	const struct ike_pl *non = ike_pl_find(pl, npl, IKE_PL_NONCE);
+	const struct ike_pl *ke = ike_pl_find(pl, npl, IKE_PL_KE);
+	struct ike_prop_in props[MG_IKE_MAX_PROPOSALS * 2];
+	struct mg_ike_proposal chosen;
+	struct ike_notify_pl rk;
+	uint8_t nr[NONCE_LEN];
+	unsigned int np, i;
+	size_t sk, off;
+
+	if (sap == NULL || non == NULL || non->len < 16 || non->len > 256 ||
+	    ike_sa_decode(sap->body, sap->len, props, MG_ARRAY_SIZE(props), &np) < 0) {
+		create_child_error(e, p, sa, msgid, IKE_N_INVALID_SYNTAX, NULL, 0);
+		return;
+	}
+	if (ike_random(nr, sizeof(nr)) < 0)
+		return;
+	if (props[0].proto == IKE_PROTO_IKE) {
+		struct ike_sa *n;
+		uint8_t gir[256], pub[256];
+		size_t girlen;
+		uint16_t group;
+
+		for (i = 0; i < np; i++)
+			if (props[i].spi_len == 8 &&
+			    ike_prop_match(&props[i], p->c.ike, p->c.nike, true, &chosen))
+				break;
+		if (i == np) {
+			create_child_error(e, p, sa, msgid, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+			return;
+		}
+		group = ke != NULL && ke->len >= 4 ? (uint16_t)(ke->body[0] << 8 | ke->body[1]) : 0;
+		if (group != chosen.dh) {
+			uint8_t g[2] = {(uint8_t)(chosen.dh >> 8), (uint8_t)chosen.dh};
+
+			create_child_error(e, p, sa, msgid, IKE_N_INVALID_KE_PAYLOAD, g, 2);
+			return;
+		}
+		n = sa_new(false);
+		if (n == NULL)
+			return;
+		n->prop = chosen;
+		for (int k = 0; k < 8; k++)
+			n->spi_i = n->spi_i << 8 | props[i].spi[k];
+		n->spi_r = rand64();
+		memcpy(n->ni, non->body, non->len);
+		n->ni_len = non->len;
+		memcpy(n->nr, nr, NONCE_LEN);
+		n->nr_len = NONCE_LEN;
+		n->dh = ike_dh_new(group);
+		if (n->dh == NULL || ike_dh_public(n->dh, pub) < 0 ||
+		    ike_dh_shared(n->dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0 ||
+		    derive_ike_keys(n, gir, girlen, sa) < 0) {
+			mg_wipe(gir, sizeof(gir));
+			sa_free(n);
+			create_child_error(e, p, sa, msgid, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+			return;
+		}
+		mg_wipe(gir, sizeof(gir));
+		ike_dh_free(n->dh);
+		n->dh = NULL;
+		/* The CHILD_SA moves to the new IKE SA. */
+		n->esp = sa->esp;
+		n->child_spi_in = sa->child_spi_in;
+		n->child_spi_out = sa->child_spi_out;
+		n->old_spi_in = sa->old_spi_in;
+		n->old_spi_out = sa->old_spi_out;
+		n->child_up = sa->child_up;
+		n->child_rekeys = sa->child_rekeys;
+		n->natt = sa->natt;
+		n->remote_port = sa->remote_port;
+		n->state = MG_IKE_ST_ESTABLISHED;
+		n->established_ns = e->now;
+		n->last_rx_ns = e->now;
+		n->expires_ns = reauth_at(p, e->now);
+		sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, msgid);
+		{
+			uint8_t spi[8];
+
+			for (int k = 0; k < 8; k++)
+				spi[k] = (uint8_t)(n->spi_r >> (56 - 8 * k));
+			ike_put_sa(&e->buf, &chosen, 1, true, spi, 8);
+		}
+		off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
+		ike_put(&e->buf, nr, NONCE_LEN);
+		ike_pl_end(&e->buf, off);
+		off = ike_pl_begin(&e->buf, IKE_PL_KE);
+		ike_put16(&e->buf, group);
+		ike_put16(&e->buf, 0);
+		ike_put(&e->buf, pub, ike_dh_pub_len(group));
+		ike_pl_end(&e->buf, off);
+		if (sk_end(e, sa, sk) < 0) {
+			sa_free(n);
+			return;
+		}
+		send_response(e, p, sa, msgid);
+		/* Current until the peer deletes the old IKE SA (sa_deleted promotes it). */
+		if (sa == p->sa) {
+			sa_free(p->next);
+			p->next = n;
+		} else {
+			sa_free(n);
+		}
+		return;
+	}
+	/* A CHILD_SA: the rekey of ours, or a new one when we have none (one per tunnel). */
+	if (ike_notify_find(pl, npl, IKE_N_REKEY_SA, &rk)
+		    ? rk.spi_len != 4 || rd32be(rk.spi) != sa->child_spi_out || !sa->child_up
+		    : sa->child_up) {
+		create_child_error(e, p, sa, msgid, IKE_N_NO_ADDITIONAL_SAS, NULL, 0);
+		return;
+	}
+	for (i = 0; i < np; i++)
+		if (ike_prop_match(&props[i], p->c.esp, p->c.nesp, false, &chosen))
+			break;
+	if (i == np || ke != NULL) {
+		/* No PFS here: a KE payload means the peer insists on a DH group. */
+		create_child_error(e, p, sa, msgid, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
+		return;
+	}
+	{
+		uint32_t spi_in = child_spi(), spi_out = rd32be(props[i].spi);
+		uint8_t spi[4] = {(uint8_t)(spi_in >> 24), (uint8_t)(spi_in >> 16),
+				  (uint8_t)(spi_in >> 8), (uint8_t)spi_in};
+
+		sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, msgid);
+		ike_put_sa(&e->buf, &chosen, 1, false, spi, 4);
+		off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
+		ike_put(&e->buf, nr, NONCE_LEN);
+		ike_pl_end(&e->buf, off);
+		ike_put_ts(&e->buf, IKE_PL_TSI, p->c.remote_ts, p->c.nremote_ts);
+		ike_put_ts(&e->buf, IKE_PL_TSR, p->c.local_ts, p->c.nlocal_ts);
+		if (sk_end(e, sa, sk) < 0)
+			return;
+		/* Make-before-break: the new inbound SA accepts before the peer can use it. */
+		if (install_child_keys(e, p, sa, non->body, non->len, nr, NONCE_LEN, false, spi_in,
+				       spi_out, &chosen) < 0) {
+			create_child_error(e, p, sa, msgid, IKE_N_NO_ADDITIONAL_SAS, NULL, 0);
+			return;
+		}
+		send_response(e, p, sa, msgid);
+		if (sa->child_up) {
+			sa->old_spi_in = sa->child_spi_in;
+			sa->old_spi_out = sa->child_spi_out;
+			sa->child_rekeys++;
+		}
+		sa->child_up = true;
+		sa->child_spi_in = spi_in;
+		sa->child_spi_out = spi_out;
+		sa->esp = chosen;
+		EV(e, p, 6, "CHILD_SA %08x_i %08x_o installed", spi_in, spi_out);
 	}
 }
 
@@ -1167,15 +1407,12 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 		if (sa->state == MG_IKE_ST_ESTABLISHED)
 			informational_request(e, p, sa, pl, npl, m->msgid);
 		break;
-	case IKE_CREATE_CHILD_SA: {
-		/* Not implemented: say so; the peer falls back (strongSwan re-authenticates). */
-		size_t sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, m->msgid);
-
-		ike_put_notify(&e->buf, 0, IKE_N_NO_ADDITIONAL_SAS, NULL, 0);
-		if (sk_end(e, sa, sk) == 0)
-			send_response(e, p, sa, m->msgid);
+	case IKE_CREATE_CHILD_SA:
+		if (sa->state == MG_IKE_ST_ESTABLISHED)
+			create_child_request(e, p, sa, pl, npl, m->msgid);
+		else
+			e->st.dropped++;
 		break;
-	}
 	default:
 		e->st.dropped++;
 	}
@@ -1390,6 +1627,7 @@ mg_ike_peer_info(const struct mg_ike *e, unsigned int idx, struct mg_ike_peer_in
 	info->child_spi_in = sa->child_up ? sa->child_spi_in : 0;
 	info->child_spi_out = sa->child_up ? sa->child_spi_out : 0;
 	info->natt = sa->natt;
+	info->child_rekeys = sa->child_rekeys;
 	info->established_ns = sa->established_ns;
 	info->ike_expires_ns = sa->expires_ns;
 	return 0;

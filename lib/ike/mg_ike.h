@@ -22,11 +22,15 @@
  *    Delete of the IKE SA or of a CHILD_SA handled; retransmission of
  *    requests with exponential backoff, retransmitted requests answered with
  *    the stored response.
- *  - Rekeying by re-authentication: before the IKE SA's lifetime ends the
- *    initiator builds a new IKE SA and CHILD_SA, installs the new keys
- *    (make-before-break, through the child_up callback) and deletes the old
- *    IKE SA. CREATE_CHILD_SA requests from a peer are refused with
- *    NO_ADDITIONAL_SAS (not implemented yet).
+ *  - Rekeying. Our side renews by re-authentication: before the IKE SA's
+ *    (or the CHILD_SA's) lifetime ends the initiator builds a new IKE SA and
+ *    CHILD_SA, installs the new keys (make-before-break, through the
+ *    child_up callback) and deletes the old IKE SA. The peer's
+ *    CREATE_CHILD_SA requests are answered (RFC 7296 1.3.2, 1.3.3, 2.18):
+ *    CHILD_SA rekeying without PFS (new keys installed before the response
+ *    leaves) and IKE SA rekeying (the CHILD_SA moves to the new IKE SA when
+ *    the peer deletes the old one); other new CHILD_SAs get
+ *    NO_ADDITIONAL_SAS.
  *
  * I/O through callbacks (struct mg_ike_ops): the caller hands received UDP
  * payloads to mg_ike_input (after the non-ESP marker on port 4500), calls
@@ -302,6 +306,7 @@ struct mg_ike_peer_info {
 	uint64_t established_ns;             /**< When it came up (0: not up). */
 	uint64_t ike_expires_ns;             /**< When it is re-authenticated. */
 	uint32_t rekeys;                     /**< IKE SAs replaced for this peer. */
+	uint32_t child_rekeys;               /**< CHILD_SAs of the current IKE SA rekeyed. */
 	enum mg_ike_reason last_error;       /**< Why the last attempt failed. */
 };
 

@@ -48,7 +48,7 @@ def mg_config(tag, role, ike, esp, psk=PSK):
 class Charon:
     """charon + swanctl in the topology's external namespace."""
 
-    def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK):
+    def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK, ike_rekey=0, child_rekey=0):
         self.topo = topo
         self.dir = tmp / "charon"
         self.dir.mkdir(exist_ok=True)
@@ -93,7 +93,9 @@ connections {{
     proposals = {ike}
     encap = yes
     dpd_delay = 0
-    rekey_time = 0
+    rekey_time = {ike_rekey}
+    over_time = 10s
+    rand_time = 1s
     local {{
       auth = psk
       id = peer.example
@@ -107,8 +109,10 @@ connections {{
         local_ts = 10.99.0.1/32
         remote_ts = 10.10.1.0/24
         esp_proposals = {esp}
-        rekey_time = 0
-        start_action = {"none" if not initiator else "none"}
+        rekey_time = {child_rekey}
+        life_time = 30s
+        rand_time = 1s
+        start_action = none
       }}
     }}
   }}
@@ -295,5 +299,51 @@ def test_ike_no_proposal_chosen(tmp_path, topo, charon_ok):
             assert wait_for(lambda: "NO_PROPOSAL_CHOSEN" in charon.log(), 20), charon.log()
             assert wait_for(lambda: (metric(ctl, "meshgate_ike_no_proposal_total") or 0) >= 1)
             assert ike_json(ctl)[0]["last_error"] == "no-proposal-chosen"
+    finally:
+        charon.stop()
+
+
+def drops(ctl, reason):
+    m = re.search(rf'^meshgate_drops_total{{reason="{reason}"}} (\\d+)$', metrics_text(ctl), re.M)
+    return int(m.group(1)) if m else 0
+
+
+@pytest.mark.parametrize("role", ["responder", "initiator"])
+def test_ike_rekey_during_transfer(tmp_path, topo, charon_ok, role):
+    """strongSwan rekeys the CHILD_SA (every ~5 s) and the IKE SA (every
+    ~9 s) with CREATE_CHILD_SA while a TCP transfer runs through the tunnel:
+    meshgate answers both, installs each new CHILD_SA before its response
+    leaves and moves the CHILD_SA to the new IKE SA; the transfer completes,
+    no ESP packet is dropped for want of an SA or refused by one, and the
+    newest SAs carry traffic both ways."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=role == "responder",
+                    ike_rekey="9s", child_rekey="5s")
+    try:
+        with Meshgate(tmp_path, mg_config(topo.tag, role, ike, esp), name="ike") as mg:
+            ctl = Control(mg)
+            if role == "responder":
+                r = charon.initiate()
+                assert r.returncode == 0, r.stdout + r.stderr + mg.log()
+            assert wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"]), \
+                (ike_json(ctl), mg.log(), charon.log())
+            check_traffic(topo, mg)
+            first = ike_json(ctl)[0]
+            res = topo.iperf("pod", "ext", "10.99.0.1", seconds=14)
+            assert "error" not in res, (res, mg.log())
+            assert res["end"]["sum_received"]["bytes"] > 100_000, res
+            p = wait_for(lambda: [x for x in ike_json(ctl) if x["rekeys"] >= 1 and
+                                  x["child_rekeys"] + x["rekeys"] >= 2], timeout=30)
+            assert p, (ike_json(ctl), charon.log()[-3000:])
+            p = p[0]
+            assert p["state"] == "established"
+            assert p["spi_i"] != first["spi_i"] and p["child_spi_in"] != first["child_spi_in"]
+            assert "CHILD_SA net{" in charon.log() and "rekeyed" in charon.log()
+            check_traffic(topo, mg)
+            sas = charon.sas()
+            assert f"{p['child_spi_in']:08x}" in sas and f"{p['child_spi_out']:08x}" in sas, \
+                (p, sas)
+            assert drops(ctl, "esp-no-sa") == 0 and drops(ctl, "esp-failed") == 0, \
+                metrics_text(ctl)
     finally:
         charon.stop()
