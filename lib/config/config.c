@@ -1858,7 +1858,8 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 {
 	static const char *const keys[] = {"role", "local_id", "remote_id", "psk", "psk_file",
 					   "proposals", "esp_proposals", "local_ts", "remote_ts",
-					   "lifetime", "child_lifetime", "dpd", NULL};
+					   "lifetime", "child_lifetime", "dpd", "retransmit_ms",
+					   "retransmit_tries", NULL};
 	static const char *const roles[] = {"initiator", "responder", NULL};
 	yaml_node_t *n = get(c, tun, "ike"), *psk, *pskf;
 	struct mg_ike_peer_conf pc;
@@ -1957,6 +1958,14 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 	pc.dpd_s = 30;
 	if (get(c, n, "dpd") != NULL)
 		ok = rd_uint(c, n, p, "dpd", 0, 3600, &pc.dpd_s) && ok;
+	if (get(c, n, "retransmit_ms") != NULL)
+		ok = rd_uint(c, n, p, "retransmit_ms", 100, 60000, &pc.retransmit_ms) && ok;
+	if (get(c, n, "retransmit_tries") != NULL) {
+		unsigned int t = 0;
+
+		ok = rd_uint(c, n, p, "retransmit_tries", 1, 20, &t) && ok;
+		pc.retransmit_tries = (uint8_t)t;
+	}
 	if (ok && mg_ike_peer_conf_check(&pc, &e) < 0) {
 		model_err(c, n, p, &e);
 		ok = false;
