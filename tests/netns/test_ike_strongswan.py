@@ -28,6 +28,7 @@ from topo import default_config
 from promtext import parse as prom_parse
 
 CHARON = pathlib.Path("/usr/lib/ipsec/charon")
+MALFORMED = pathlib.Path(__file__).resolve().parent / "ike_malformed.py"
 PSK = "ik-interop-pre-shared-key-0123456789"
 
 
@@ -382,5 +383,36 @@ def test_ike_reauthentication_and_dead_peer(tmp_path, topo, charon_ok):
             assert gone, (ike_json(ctl), mg.log())
             assert (metric(ctl, "meshgate_ike_dpd_sent_total") or 0) >= 1
             assert "peer does not answer liveness checks" in mg.log()
+    finally:
+        charon.stop()
+
+
+def test_ike_malformed_messages_dropped(tmp_path, topo, charon_ok):
+    """Malformed IKE messages (scapy: bad payload length, bad header length,
+    truncated proposal, garbage SK under the live SA's SPIs, random bytes
+    after the non-ESP marker) are dropped and counted; the established SA
+    stays as it was and keeps carrying traffic."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=True)
+    try:
+        with Meshgate(tmp_path, mg_config(topo.tag, "responder", ike, esp), name="ike") as mg:
+            ctl = Control(mg)
+            r = charon.initiate()
+            assert r.returncode == 0, r.stdout + r.stderr + mg.log()
+            before = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert before, ike_json(ctl)
+            dropped = metric(ctl, "meshgate_ike_dropped_total")
+            r = topo.run("ext", "/usr/bin/python3", str(MALFORMED), "10.10.2.2", "10.10.2.1",
+                         before[0]["spi_i"], before[0]["spi_r"])
+            assert r.returncode == 0, r.stderr
+            sent = int(r.stdout.strip())
+            assert wait_for(lambda: metric(ctl, "meshgate_ike_dropped_total") >= dropped + sent), \
+                (metric(ctl, "meshgate_ike_dropped_total"), dropped, sent)
+            after = ike_json(ctl)
+            assert after == before or all(after[0][k] == before[0][k] for k in
+                                          ("state", "spi_i", "spi_r", "child_spi_in",
+                                           "child_spi_out")), (before, after)
+            check_traffic(topo, mg)
+            assert "ESTABLISHED" in charon.sas()
     finally:
         charon.stop()
