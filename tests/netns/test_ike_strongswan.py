@@ -32,24 +32,35 @@ MALFORMED = pathlib.Path(__file__).resolve().parent / "ike_malformed.py"
 PSK = "ik-interop-pre-shared-key-0123456789"
 
 
-def mg_config(tag, role, ike, esp, psk=PSK, extra=""):
+V6 = {"mg": "fd00:10:2::1", "peer": "fd00:10:2::2", "far": "fd00:99::1", "pod": "fd00:10:1::2",
+      "pod_net": "fd00:10:1::/64", "far_net": "fd00:99::/64"}
+V4 = {"mg": "10.10.2.1", "peer": "10.10.2.2", "far": "10.99.0.1", "pod": "10.10.1.2",
+      "pod_net": "10.10.1.0/24", "far_net": "10.99.0.0/24"}
+
+
+def mg_config(tag, role, ike, esp, psk=PSK, extra="", a=V4):
     text = default_config(tag)
-    text += ("esp_tunnels:\n  - name: tun0\n    local: 10.10.2.1\n    remote: 10.10.2.2\n"
+    host = "/32" if a is V4 else "/128"
+    text += ("esp_tunnels:\n  - name: tun0\n"
+             f"    local: \"{a['mg']}\"\n    remote: \"{a['peer']}\"\n"
              "    udp_encap: true\n    ipv4: [10.98.0.1/30]\n"
              "    ike:\n"
              f"      role: {role}\n"
              "      local_id: mg.example\n      remote_id: peer.example\n"
              f"      psk: \"{psk}\"\n"
              f"      proposals: [{ike}]\n      esp_proposals: [{esp}]\n"
-             "      local_ts: [10.10.1.0/24]\n      remote_ts: [10.99.0.1/32]\n"
+             f"      local_ts: [\"{a['pod_net']}\"]\n      remote_ts: [\"{a['far']}{host}\"]\n"
              + (extra or "      dpd: 0\n"))
-    return text.replace("routes:\n", "routes:\n  - {prefix: 10.99.0.0/24, interface: tun0}\n", 1)
+    return text.replace("routes:\n", f"routes:\n  - {{prefix: \"{a['far_net']}\", interface: tun0}}\n",
+                        1)
 
 
 class Charon:
     """charon + swanctl in the topology's external namespace."""
 
-    def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK, ike_rekey=0, child_rekey=0):
+    def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK, ike_rekey=0, child_rekey=0,
+                 a=V4):
+        host = "/32" if a is V4 else "/128"
         self.topo = topo
         self.dir = tmp / "charon"
         self.dir.mkdir(exist_ok=True)
@@ -89,8 +100,8 @@ charon {{
 connections {{
   mg {{
     version = 2
-    local_addrs = 10.10.2.2
-    remote_addrs = 10.10.2.1
+    local_addrs = {a["peer"]}
+    remote_addrs = {a["mg"]}
     proposals = {ike}
     encap = yes
     dpd_delay = 0
@@ -107,8 +118,8 @@ connections {{
     }}
     children {{
       net {{
-        local_ts = 10.99.0.1/32
-        remote_ts = 10.10.1.0/24
+        local_ts = {a["far"]}{host}
+        remote_ts = {a["pod_net"]}
         esp_proposals = {esp}
         rekey_time = {child_rekey}
         life_time = 30s
@@ -126,7 +137,8 @@ secrets {{
   }}
 }}
 """)
-        self.topo.run("ext", "ip", "addr", "add", "10.99.0.1/32", "dev", "lo")
+        self.topo.run("ext", "ip", "addr", "add", a["far"] + host, "dev", "lo",
+                      *(["nodad"] if a is V6 else []))
         self.topo.run("ext", "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
         self.topo.run("ext", "sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0")
         # A private /run: charon's pid file (/var/run/charon.pid) is fixed.
@@ -206,9 +218,9 @@ def metric(ctl, name):
     return int(m.group(1)) if m else None
 
 
-def check_traffic(topo, mg):
+def check_traffic(topo, mg, a=V4):
     """Both directions through the CHILD_SA, contents checked by ping (pattern, size)."""
-    for side, dst, extra in (("pod", "10.99.0.1", ()), ("ext", "10.10.1.2", ("-I", "10.99.0.1"))):
+    for side, dst, extra in (("pod", a["far"], ()), ("ext", a["pod"], ("-I", a["far"]))):
         topo.ping(side, dst, count=1, extra=extra)
         r = topo.ping(side, dst, count=3, extra=("-w", "10", "-p", "a55aff00", "-s", "1200",
                                                  *extra))
@@ -413,6 +425,25 @@ def test_ike_malformed_messages_dropped(tmp_path, topo, charon_ok):
                                           ("state", "spi_i", "spi_r", "child_spi_in",
                                            "child_spi_out")), (before, after)
             check_traffic(topo, mg)
+            assert "ESTABLISHED" in charon.sas()
+    finally:
+        charon.stop()
+
+
+def test_ike_ipv6(tmp_path, topo, charon_ok):
+    """IPv6 outer and inner: meshgate initiates to strongSwan over IPv6
+    (NAT detection hashes, TS ranges and UDP checksums in IPv6), and ping
+    crosses the CHILD_SA both ways with contents checked."""
+    ike, esp = "aes256gcm16-prfsha384-ecp384", "aes256gcm16"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=False, a=V6)
+    try:
+        with Meshgate(tmp_path, mg_config(topo.tag, "initiator", ike, esp, a=V6),
+                      name="ike") as mg:
+            ctl = Control(mg)
+            state = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert state, (ike_json(ctl), mg.log(), charon.log())
+            assert state[0]["remote"] == V6["peer"]
+            check_traffic(topo, mg, V6)
             assert "ESTABLISHED" in charon.sas()
     finally:
         charon.stop()
