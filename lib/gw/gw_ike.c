@@ -365,6 +365,8 @@ gw_ike_metrics(const struct gw_ike *gi, FILE *f)
 		 offsetof(struct mg_ike_stats, no_proposal)},
 		{"rekeys", "IKE SAs replaced by a new one.", offsetof(struct mg_ike_stats, rekeys)},
 		{"dpd_sent", "IKE liveness checks sent.", offsetof(struct mg_ike_stats, dpd_sent)},
+		{"cookies_sent", "IKE_SA_INIT requests answered with a cookie (under load).",
+		 offsetof(struct mg_ike_stats, cookies_sent)},
 	};
 
 	if (gi == NULL || gi->npeers == 0)

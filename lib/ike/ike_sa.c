@@ -83,6 +83,11 @@ struct mg_ike {
 	unsigned int npeers;
 	struct mg_ike_stats st;
 	struct ike_buf buf;             /* scratch for building messages */
+	/* Cookies (RFC 7296 2.6): demanded while IKE_SA_INIT requests come faster than this. */
+	unsigned int cookie_rate;       /* per second; 0: always */
+	unsigned int init_count;        /* requests in the current second */
+	uint64_t init_window_ns;        /* start of that second */
+	uint8_t cookie_secret[32];
 	uint8_t plain[MG_IKE_MAX_MSG];  /* scratch for decrypted SK contents */
 	uint64_t now;
 };
@@ -863,6 +868,24 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 
 /* ---- responder ------------------------------------------------------------------------- */
 
+/* Cookie = version | HMAC-SHA-256(secret, Ni | IPi | SPIi) truncated to 16 bytes (RFC 7296 2.6). */
+static void
+cookie_of(const struct mg_ike *e, const struct ike_msg *m, const struct ike_pl *ni,
+	  const struct mg_ike_dgram *d, uint8_t out[17])
+{
+	uint8_t data[16 + 8], h[IKE_PRF_MAX];
+	size_t n = d->src.family == AF_INET ? 4 : 16;
+
+	memcpy(data, d->src.bytes, n);
+	for (int i = 7; i >= 0; i--)
+		data[n++] = (uint8_t)(m->spi_i >> (i * 8));
+	memset(h, 0, sizeof(h));
+	ike_prf(MG_IKE_PRF_HMAC_SHA2_256, e->cookie_secret, sizeof(e->cookie_secret), ni->body,
+		ni->len, data, n, h);
+	out[0] = 0;
+	memcpy(out + 1, h, 16);
+}
+
 static void
 init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, const uint8_t *buf,
 	     size_t len, const struct mg_ike_dgram *d)
@@ -894,6 +917,23 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 	    ni->len > 256 || ike_sa_decode(sap->body, sap->len, props, MG_ARRAY_SIZE(props), &np) < 0) {
 		e->st.dropped++;
 		return;
+	}
+	/* Under load, no DH work before the initiator proves it gets our answers. */
+	if (e->now >= e->init_window_ns + NANOS) {
+		e->init_window_ns = e->now;
+		e->init_count = 0;
+	}
+	if (++e->init_count > e->cookie_rate) {
+		uint8_t want[1 + 16];
+		struct ike_notify_pl cn;
+
+		cookie_of(e, m, ni, d, want);
+		if (!ike_notify_find(m->pl, m->npl, IKE_N_COOKIE, &cn) || cn.data_len != sizeof(want) ||
+		    !same(cn.data, want, sizeof(want))) {
+			e->st.cookies_sent++;
+			send_init_error(e, p, m, IKE_N_COOKIE, want, sizeof(want), d);
+			return;
+		}
 	}
 	for (i = 0; i < np; i++)
 		if (ike_prop_match(&props[i], p->c.ike, p->c.nike, true, &chosen))
@@ -1425,8 +1465,14 @@ mg_ike_create(const struct mg_ike_ops *ops)
 {
 	struct mg_ike *e = calloc(1, sizeof(*e));
 
-	if (e != NULL)
-		e->ops = *ops;
+	if (e == NULL)
+		return NULL;
+	e->ops = *ops;
+	e->cookie_rate = MG_IKE_COOKIE_RATE;
+	if (ike_random(e->cookie_secret, sizeof(e->cookie_secret)) < 0) {
+		free(e);
+		return NULL;
+	}
 	return e;
 }
 
@@ -1558,6 +1604,12 @@ sa_tick(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, uint64_t *next)
 			*next = due;
 	}
 	return true;
+}
+
+void
+mg_ike_set_cookie_rate(struct mg_ike *e, unsigned int per_s)
+{
+	e->cookie_rate = per_s;
 }
 
 uint64_t

@@ -21,7 +21,9 @@
  *  - INFORMATIONAL: liveness checks answered and sent (dead-peer detection),
  *    Delete of the IKE SA or of a CHILD_SA handled; retransmission of
  *    requests with exponential backoff, retransmitted requests answered with
- *    the stored response.
+ *    the stored response; cookies (RFC 7296 2.6) demanded from initiators
+ *    while IKE_SA_INIT requests arrive faster than a threshold, so no DH
+ *    work is spent on spoofed sources.
  *  - Rekeying. Our side renews by re-authentication: before the IKE SA's
  *    (or the CHILD_SA's) lifetime ends the initiator builds a new IKE SA and
  *    CHILD_SA, installs the new keys (make-before-break, through the
@@ -60,6 +62,7 @@
 #define MG_IKE_ID_MAX 128          /**< Longest identity. */
 #define MG_IKE_MAX_MSG 8192        /**< Largest IKE message handled. */
 #define MG_IKE_MAX_PEERS 256       /**< Peers per engine. */
+#define MG_IKE_COOKIE_RATE 20      /**< IKE_SA_INIT requests per second before cookies are demanded. */
 
 /* ---- algorithms (IANA "IKEv2 Parameters" transform IDs) --------------------------- */
 
@@ -261,6 +264,12 @@ int mg_ike_peer_add(struct mg_ike *ike, const struct mg_ike_peer_conf *c, struct
 void mg_ike_input(struct mg_ike *ike, const struct mg_ike_dgram *d, const uint8_t *msg,
 		  size_t len, uint64_t now_ns);
 
+/**
+ * Demand cookies (RFC 7296 2.6) once more than @p per_s IKE_SA_INIT
+ * requests arrive in a second (0: always). Default MG_IKE_COOKIE_RATE.
+ */
+void mg_ike_set_cookie_rate(struct mg_ike *e, unsigned int per_s);
+
 /** Run the timers (retransmission, initiation, rekeying, liveness). Returns the next deadline. */
 uint64_t mg_ike_tick(struct mg_ike *ike, uint64_t now_ns);
 
@@ -289,6 +298,7 @@ struct mg_ike_stats {
 	uint64_t no_proposal;     /**< ... of which NO_PROPOSAL_CHOSEN. */
 	uint64_t rekeys;          /**< IKE SAs replaced by a new one. */
 	uint64_t dpd_sent;        /**< Liveness checks sent. */
+	uint64_t cookies_sent;    /**< IKE_SA_INIT requests answered with a COOKIE (under load). */
 };
 
 /** A redacted view of a peer and its SA (no key, no PSK). */

@@ -675,6 +675,32 @@ MG_TEST(exchange_reauth)
 	unpair(&a, &b);
 }
 
+MG_TEST(exchange_cookies_under_load)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_stats st;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	mg_ike_set_cookie_rate(b.e, 0); /* as if under load: every request must bring a cookie */
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	check_mirrored(&a, &b);
+	mg_ike_stats(b.e, &st);
+	CHECK_EQ(st.cookies_sent, 1);
+	unpair(&a, &b);
+	/* Not under load: no cookie round trip. */
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	mg_ike_stats(b.e, &st);
+	CHECK_EQ(st.cookies_sent, 0);
+	CHECK_EQ(a.ups, 1);
+	unpair(&a, &b);
+}
+
 MG_TEST(peer_conf_checks)
 {
 	struct mg_ike_peer_conf c;
