@@ -22,7 +22,7 @@
 #define MS 1000000ull
 #define RETRY_FAILED_NS (10 * NANOS)   /* an initiator tries again this long after a failure */
 
-enum req_kind { REQ_NONE = 0, REQ_INIT, REQ_AUTH, REQ_DPD, REQ_DELETE };
+enum req_kind { REQ_NONE = 0, REQ_INIT, REQ_AUTH, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY };
 
 struct ike_sa {
 	bool initiator;                 /* we are the original initiator */
@@ -65,6 +65,10 @@ struct ike_sa {
 	uint32_t child_rekeys;
 	bool child_up;
 	uint64_t established_ns, expires_ns, last_rx_ns;
+	/* Our own CHILD_SA rekey (CREATE_CHILD_SA) as the original responder. */
+	uint64_t child_rekey_ns;        /* when (0: not scheduled) */
+	uint32_t rk_spi_in;             /* the new inbound SPI offered */
+	uint8_t rk_ni[NONCE_LEN];       /* our nonce in that exchange */
 };
 
 struct ike_peer {
@@ -511,6 +515,19 @@ reauth_at(const struct ike_peer *p, uint64_t est)
 		life = child;
 	/* Well before the CHILD_SA's hard lifetime: 80%, minus a little jitter. */
 	return est + life * NANOS * 8 / 10 - (uint64_t)(rand() % 100) * (life * NANOS / 1000);
+}
+
+/*
+ * The original responder renews the CHILD_SA itself (the initiator
+ * re-authenticates instead): at 70% of its lifetime, minus some jitter.
+ */
+static void
+child_rekey_schedule(const struct ike_peer *p, struct ike_sa *sa, uint64_t now)
+{
+	uint64_t life = p->c.child_lifetime_s ? p->c.child_lifetime_s : 3600;
+
+	sa->child_rekey_ns = sa->initiator ? 0 : now + life * NANOS * 7 / 10 -
+				 (uint64_t)(rand() % 50) * (life * NANOS / 1000);
 }
 
 static void
@@ -1097,6 +1114,7 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 		return;
 	}
 	sa_established(e, p, sa);
+	child_rekey_schedule(p, sa, e->now);
 }
 
 /* ---- established SAs ------------------------------------------------------------------- */
@@ -1288,6 +1306,9 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		n->established_ns = e->now;
 		n->last_rx_ns = e->now;
 		n->expires_ns = reauth_at(p, e->now);
+		n->child_rekey_ns = sa->child_rekey_ns ? sa->child_rekey_ns : e->now;
+		if (n->child_rekey_ns == e->now)
+			child_rekey_schedule(p, n, e->now);
 		sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, msgid);
 		{
 			uint8_t spi[8];
@@ -1363,6 +1384,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		sa->child_spi_in = spi_in;
 		sa->child_spi_out = spi_out;
 		sa->esp = chosen;
+		child_rekey_schedule(p, sa, e->now);
 		EV(e, p, 6, "CHILD_SA %08x_i %08x_o installed", spi_in, spi_out);
 	}
 }
@@ -1380,6 +1402,86 @@ open_sk(struct mg_ike *e, const struct ike_sa *sa, const struct ike_msg *m, cons
 		return false;
 	}
 	return true;
+}
+
+/* CREATE_CHILD_SA {N(REKEY_SA), SA, Ni, TSi, TSr}: our rekey of the CHILD_SA (no PFS). */
+static void
+send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+{
+	uint8_t spi[4];
+	size_t sk, off;
+
+	sa->rk_spi_in = child_spi();
+	if (ike_random(sa->rk_ni, sizeof(sa->rk_ni)) < 0)
+		return;
+	spi[0] = (uint8_t)(sa->rk_spi_in >> 24);
+	spi[1] = (uint8_t)(sa->rk_spi_in >> 16);
+	spi[2] = (uint8_t)(sa->rk_spi_in >> 8);
+	spi[3] = (uint8_t)sa->rk_spi_in;
+	sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, false, sa->next_msgid++);
+	off = ike_pl_begin(&e->buf, IKE_PL_NOTIFY);
+	ike_put8(&e->buf, IKE_PROTO_ESP);
+	ike_put8(&e->buf, 4);
+	ike_put16(&e->buf, IKE_N_REKEY_SA);
+	ike_put32(&e->buf, sa->child_spi_in);
+	ike_pl_end(&e->buf, off);
+	ike_put_sa(&e->buf, p->c.esp, p->c.nesp, false, spi, 4);
+	off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
+	ike_put(&e->buf, sa->rk_ni, sizeof(sa->rk_ni));
+	ike_pl_end(&e->buf, off);
+	ike_put_ts(&e->buf, IKE_PL_TSI, p->c.local_ts, p->c.nlocal_ts);
+	ike_put_ts(&e->buf, IKE_PL_TSR, p->c.remote_ts, p->c.nremote_ts);
+	if (sk_end(e, sa, sk) == 0 && send_request(e, p, sa, REQ_CHILD_REKEY) == 0)
+		EV(e, p, 7, "rekeying CHILD_SA %08x", sa->child_spi_in);
+}
+
+/* The answer to our CHILD_SA rekey: install, then delete the old pair. */
+static void
+child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
+		     const struct ike_pl *pl, unsigned int npl)
+{
+	const struct ike_pl *sap = ike_pl_find(pl, npl, IKE_PL_SA);
+	const struct ike_pl *nr = ike_pl_find(pl, npl, IKE_PL_NONCE);
+	struct ike_prop_in props[2];
+	struct mg_ike_proposal chosen;
+	uint16_t err = ike_notify_error(pl, npl);
+	unsigned int np;
+	uint32_t spi_out;
+	size_t sk, d;
+
+	if (err != 0 || sap == NULL || nr == NULL || nr->len < 16 || nr->len > 256 ||
+	    ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
+	    !ike_prop_match(&props[0], p->c.esp, p->c.nesp, false, &chosen)) {
+		/* Refused (a collision, TEMPORARY_FAILURE...): try again a little later. */
+		EV(e, p, 5, "CHILD_SA rekey refused (notify %u): retrying in 10 s", err);
+		sa->child_rekey_ns = e->now + 10 * NANOS;
+		return;
+	}
+	spi_out = rd32be(props[0].spi);
+	if (install_child_keys(e, p, sa, sa->rk_ni, sizeof(sa->rk_ni), nr->body, nr->len, true,
+			       sa->rk_spi_in, spi_out, &chosen) < 0) {
+		sa->child_rekey_ns = e->now + 10 * NANOS;
+		return;
+	}
+	sa->old_spi_in = sa->child_spi_in;
+	sa->old_spi_out = sa->child_spi_out;
+	sa->child_spi_in = sa->rk_spi_in;
+	sa->child_spi_out = spi_out;
+	sa->esp = chosen;
+	sa->child_rekeys++;
+	child_rekey_schedule(p, sa, e->now);
+	EV(e, p, 6, "CHILD_SA rekeyed: %08x_i %08x_o", sa->child_spi_in, sa->child_spi_out);
+	/* The old pair goes: INFORMATIONAL {D(ESP, our old inbound SPI)}. */
+	sk = sk_begin(e, sa, IKE_INFORMATIONAL, false, sa->next_msgid++);
+	d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
+	ike_put8(&e->buf, IKE_PROTO_ESP);
+	ike_put8(&e->buf, 4);
+	ike_put16(&e->buf, 1);
+	ike_put32(&e->buf, sa->old_spi_in);
+	ike_pl_end(&e->buf, d);
+	if (sk_end(e, sa, sk) == 0)
+		send_request(e, p, sa, REQ_DELETE);
+	sa->old_spi_in = sa->old_spi_out = 0;
 }
 
 static void
@@ -1417,6 +1519,11 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 			return;
 		}
 		blob_free(&sa->req, &sa->req_len);
+		if (sa->req_kind == REQ_CHILD_REKEY && m->exchange == IKE_CREATE_CHILD_SA) {
+			sa->req_kind = REQ_NONE;
+			child_rekey_response(e, p, sa, pl, npl);
+			return;
+		}
 		sa->req_kind = REQ_NONE;
 		return;
 	}
@@ -1589,6 +1696,17 @@ sa_tick(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, uint64_t *next)
 	}
 	if (sa->state != MG_IKE_ST_ESTABLISHED)
 		return true;
+	if (sa->child_up && sa->child_rekey_ns != 0 && sa == p->sa) {
+		if (e->now >= sa->child_rekey_ns) {
+			sa->child_rekey_ns = 0;
+			send_child_rekey(e, p, sa);
+			if (sa->req != NULL && sa->req_next_ns < *next)
+				*next = sa->req_next_ns;
+			return true;
+		}
+		if (sa->child_rekey_ns < *next)
+			*next = sa->child_rekey_ns;
+	}
 	if (p->c.dpd_s) {
 		uint64_t due = sa->last_rx_ns + (uint64_t)p->c.dpd_s * NANOS;
 

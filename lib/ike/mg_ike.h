@@ -24,10 +24,12 @@
  *    the stored response; cookies (RFC 7296 2.6) demanded from initiators
  *    while IKE_SA_INIT requests arrive faster than a threshold, so no DH
  *    work is spent on spoofed sources.
- *  - Rekeying. Our side renews by re-authentication: before the IKE SA's
- *    (or the CHILD_SA's) lifetime ends the initiator builds a new IKE SA and
- *    CHILD_SA, installs the new keys (make-before-break, through the
- *    child_up callback) and deletes the old IKE SA. The peer's
+ *  - Rekeying. As the original initiator we renew by re-authentication:
+ *    before the IKE SA's (or the CHILD_SA's) lifetime ends we build a new
+ *    IKE SA and CHILD_SA, install the new keys (make-before-break, through
+ *    the child_up callback) and delete the old IKE SA. As the original
+ *    responder we rekey the CHILD_SA with CREATE_CHILD_SA at 70% of its
+ *    lifetime (new keys installed, then the old pair deleted). The peer's
  *    CREATE_CHILD_SA requests are answered (RFC 7296 1.3.2, 1.3.3, 2.18):
  *    CHILD_SA rekeying without PFS (new keys installed before the response
  *    leaves) and IKE SA rekeying (the CHILD_SA moves to the new IKE SA when

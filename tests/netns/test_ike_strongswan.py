@@ -447,3 +447,36 @@ def test_ike_ipv6(tmp_path, topo, charon_ok):
             assert "ESTABLISHED" in charon.sas()
     finally:
         charon.stop()
+
+
+def test_ike_meshgate_rekeys_child(tmp_path, topo, charon_ok):
+    """meshgate as the responder renews the CHILD_SA itself with
+    CREATE_CHILD_SA (10 s lifetime: at ~7 s) when strongSwan does not
+    (rekey_time 0): strongSwan installs the new pair, the old one is deleted,
+    a TCP transfer across the rekey completes and no ESP packet lacks an SA."""
+    ike, esp = "aes256-sha256-modp2048", "aes256-sha256"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=True)
+    try:
+        cfg = mg_config(topo.tag, "responder", ike, esp, extra="      child_lifetime: 10\n")
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            r = charon.initiate()
+            assert r.returncode == 0, r.stdout + r.stderr + mg.log()
+            first = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert first, ike_json(ctl)
+            res = topo.iperf("pod", "ext", "10.99.0.1", seconds=10)
+            assert "error" not in res, (res, mg.log())
+            p = wait_for(lambda: [x for x in ike_json(ctl) if x["child_rekeys"] >= 1], 30)
+            assert p, (ike_json(ctl), mg.log())
+            assert p[0]["spi_i"] == first[0]["spi_i"]
+            assert p[0]["child_spi_in"] != first[0]["child_spi_in"]
+            check_traffic(topo, mg)
+            sas = charon.sas()
+            assert f"{p[0]['child_spi_in']:08x}" in sas, (p, sas)
+            old = [blk for blk in sas.split("net: #")
+                   if f"{first[0]['child_spi_in']:08x}" in blk]
+            assert all("DELETED" in blk for blk in old), sas  # the old pair deleted
+            assert drops(ctl, "esp-no-sa") == 0 and drops(ctl, "esp-failed") == 0, \
+                metrics_text(ctl)
+    finally:
+        charon.stop()

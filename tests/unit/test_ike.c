@@ -675,6 +675,40 @@ MG_TEST(exchange_reauth)
 	unpair(&a, &b);
 }
 
+MG_TEST(exchange_responder_rekeys_child)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ia, ib;
+	uint32_t first_in, first_out;
+
+	conf(&ca, true, "aes128-sha256-ecp256", "aes128-sha256", "a fine pre-shared key");
+	conf(&cb, false, "aes128-sha256-ecp256", "aes128-sha256", "a fine pre-shared key");
+	ca.child_lifetime_s = 100;
+	cb.child_lifetime_s = 10; /* the responder renews the CHILD_SA at ~7 s */
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(b.ups, 1);
+	first_in = b.k.spi_in;
+	first_out = b.k.spi_out;
+	run(&a, &b, 8 * NS);
+	CHECK_EQ(a.ups, 2);
+	CHECK_EQ(b.ups, 2);
+	check_mirrored(&a, &b);
+	CHECK(b.k.spi_in != first_in && b.k.spi_out != first_out);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && mg_ike_peer_info(b.e, 0, &ib) == 0);
+	CHECK_EQ(ib.child_rekeys, 1);
+	CHECK_EQ(ia.child_rekeys, 1);
+	CHECK_EQ(ia.child_spi_in, ib.child_spi_out);
+	CHECK_EQ(ia.rekeys + ib.rekeys, 0); /* the same IKE SA */
+	CHECK_EQ(a.downs + b.downs, 0);
+	/* And again, 7 s later. */
+	run(&a, &b, 8 * NS);
+	CHECK_EQ(b.ups, 3);
+	check_mirrored(&a, &b);
+	unpair(&a, &b);
+}
+
 MG_TEST(exchange_cookies_under_load)
 {
 	struct mg_ike_peer_conf ca, cb;
