@@ -59,7 +59,8 @@ class Charon:
     """charon + swanctl in the topology's external namespace."""
 
     def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK, ike_rekey=0, child_rekey=0,
-                 a=V4):
+                 a=V4, ns=None, local_addr=None):
+        ns = ns or topo.ns("ext")
         host = "/32" if a is V4 else "/128"
         self.topo = topo
         self.dir = tmp / "charon"
@@ -100,7 +101,7 @@ charon {{
 connections {{
   mg {{
     version = 2
-    local_addrs = {a["peer"]}
+    local_addrs = {local_addr or a["peer"]}
     remote_addrs = {a["mg"]}
     proposals = {ike}
     encap = yes
@@ -137,14 +138,17 @@ secrets {{
   }}
 }}
 """)
-        self.topo.run("ext", "ip", "addr", "add", a["far"] + host, "dev", "lo",
-                      *(["nodad"] if a is V6 else []))
-        self.topo.run("ext", "sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
-        self.topo.run("ext", "sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0")
+        def run(*cmd):
+            return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True,
+                                  text=True, timeout=60)
+        run("ip", "addr", "add", a["far"] + host, "dev", "lo", *(["nodad"] if a is V6 else []))
+        run("sysctl", "-qw", "net.ipv4.conf.all.rp_filter=0")
+        run("sysctl", "-qw", "net.ipv4.conf.default.rp_filter=0")
         # A private /run: charon's pid file (/var/run/charon.pid) is fixed.
-        self.proc = topo.spawn("ext", "unshare", "-m", "sh", "-c",
-                               "mount -t tmpfs ikrun /run && "
-                               f"exec env STRONGSWAN_CONF={conf} {CHARON}")
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, "unshare", "-m", "sh", "-c",
+                                      "mount -t tmpfs ikrun /run && "
+                                      f"exec env STRONGSWAN_CONF={conf} {CHARON}"],
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(100):
             if self.vici.exists():
                 break
@@ -478,5 +482,60 @@ def test_ike_meshgate_rekeys_child(tmp_path, topo, charon_ok):
             assert all("DELETED" in blk for blk in old), sas  # the old pair deleted
             assert drops(ctl, "esp-no-sa") == 0 and drops(ctl, "esp-failed") == 0, \
                 metrics_text(ctl)
+    finally:
+        charon.stop()
+
+
+@pytest.fixture
+def behind_nat(topo):
+    """A namespace behind the external host, which masquerades it (nft):
+    ikTAG (192.168.77.2) -- veth -- ext (192.168.77.1, NAT to 10.10.2.2)."""
+    ns, va, vb = f"ik{topo.tag}", f"ik{topo.tag[-7:]}a", f"ik{topo.tag[-7:]}b"
+    ext = topo.ns("ext")
+    cmds = [["ip", "netns", "add", ns],
+            ["ip", "link", "add", va, "netns", ext, "type", "veth", "peer", vb, "netns", ns],
+            ["ip", "-n", ext, "addr", "add", "192.168.77.1/24", "dev", va],
+            ["ip", "-n", ext, "link", "set", va, "up"],
+            ["ip", "-n", ns, "addr", "add", "192.168.77.2/24", "dev", vb],
+            ["ip", "-n", ns, "link", "set", vb, "up"],
+            ["ip", "-n", ns, "link", "set", "lo", "up"],
+            ["ip", "-n", ns, "route", "add", "default", "via", "192.168.77.1"],
+            ["ip", "netns", "exec", ext, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+            ["ip", "netns", "exec", ext, "nft", "add table ip iknat; "
+             "add chain ip iknat post { type nat hook postrouting priority 100; }; "
+             "add rule ip iknat post ip saddr 192.168.77.0/24 oifname eth0 masquerade"]]
+    try:
+        for c in cmds:
+            r = subprocess.run(c, capture_output=True, text=True, timeout=30)
+            assert r.returncode == 0, (c, r.stderr)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+
+
+def test_ike_nat_traversal(tmp_path, topo, charon_ok, behind_nat):
+    """strongSwan behind a masquerading NAT initiates to meshgate: both
+    detect the NAT (NAT_DETECTION hashes), IKE moves to port 4500, the
+    CHILD_SA uses UDP-encapsulated ESP through the NAT, and ping crosses it
+    both ways (the far host's reply travels back out through the NAT)."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=True, ns=behind_nat,
+                    local_addr="192.168.77.2")
+    try:
+        with Meshgate(tmp_path, mg_config(topo.tag, "responder", ike, esp), name="ike") as mg:
+            ctl = Control(mg)
+            r = charon.initiate()
+            assert r.returncode == 0, r.stdout + r.stderr + mg.log() + charon.log()
+            p = wait_for(lambda: [x for x in ike_json(ctl) if x["state"] == "established"])
+            assert p and p[0]["natt"] is True, ike_json(ctl)
+            assert "local host is behind NAT" in charon.log(), charon.log()
+            for cmd in (["ping", "-c", "3", "-w", "10", "-i", "0.2", "10.99.0.1"],):
+                topo.run("pod", *cmd)
+                r = topo.run("pod", *cmd)
+                assert r.returncode == 0, (r.stdout, mg.log())
+            r = subprocess.run(["ip", "netns", "exec", behind_nat, "ping", "-c", "3", "-w", "10",
+                                "-i", "0.2", "-I", "10.99.0.1", "10.10.1.2"],
+                               capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, (r.stdout, r.stderr, mg.log())
     finally:
         charon.stop()
