@@ -149,16 +149,20 @@ secrets {{
                                       "mount -t tmpfs ikrun /run && "
                                       f"exec env STRONGSWAN_CONF={conf} {CHARON}"],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for _ in range(100):
-            if self.vici.exists():
-                break
-            if self.proc.poll() is not None:
-                raise RuntimeError("charon exited: " + self.proc.stdout.read() + self.log())
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("charon's vici socket did not appear: " + self.log())
-        r = self.ctl("--load-all", "--file", str(self.swanctl))
-        assert r.returncode == 0, r.stdout + r.stderr
+        try:
+            for _ in range(100):
+                if self.vici.exists():
+                    break
+                if self.proc.poll() is not None:
+                    raise RuntimeError("charon exited: " + self.proc.stdout.read() + self.log())
+                time.sleep(0.1)
+            else:
+                raise RuntimeError("charon's vici socket did not appear: " + self.log())
+            r = self.ctl("--load-all", "--file", str(self.swanctl))
+            assert r.returncode == 0, r.stdout + r.stderr
+        except BaseException:
+            self.stop()  # not the topology's process: ours to end
+            raise
 
     def ctl(self, *args, timeout=60):
         return subprocess.run(["swanctl", *args, "--uri", f"unix://{self.vici}"],
