@@ -122,7 +122,9 @@ ike_child_up(void *arg, unsigned int peer, const struct mg_ike_child_keys *k)
 	memset(sas, 0, sizeof(sas));
 	for (int i = 0; i < 2; i++) {
 		struct mg_esp_sa_conf *c = &sas[i];
-		const bool in = i == 1;
+		/* One direction only when lib/ike installs a rekey in two steps. */
+		const bool in = k->install == MG_IKE_INSTALL_IN ? true :
+				k->install == MG_IKE_INSTALL_OUT ? false : i == 1;
 
 		c->inbound = in;
 		c->spi = in ? k->spi_in : k->spi_out;
@@ -137,7 +139,8 @@ ike_child_up(void *arg, unsigned int peer, const struct mg_ike_child_keys *k)
 		c->seconds_hard = k->lifetime_s;
 		c->seconds_soft = k->lifetime_s * 9 / 10;
 	}
-	rc = mg_model_esp_rekey(gi->model, name, sas, 2, &err);
+	rc = mg_model_esp_rekey(gi->model, name, sas,
+				k->install == MG_IKE_INSTALL_BOTH ? 2 : 1, &err);
 	mg_wipe(sas, sizeof(sas));
 	if (rc < 0) {
 		gi->install_failed++;
@@ -238,11 +241,13 @@ gw_ike_input(struct gw_ike *gi, struct rte_mbuf *m)
 	memset(&d, 0, sizeof(d));
 	if (gi == NULL || len < 20)
 		goto bad;
+	RTE_ASSERT(rte_lcore_id() == gi->dp->main_lcore);
 	if (p[0] >> 4 == 4) {
 		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)p;
 
 		l4 = (ip->version_ihl & 0xfu) * 4u;
-		if (l4 < 20 || rte_be_to_cpu_16(ip->total_length) > len || ip->next_proto_id != IPPROTO_UDP)
+		if (l4 < 20 || rte_be_to_cpu_16(ip->total_length) > len ||
+		    rte_be_to_cpu_16(ip->total_length) < l4 || ip->next_proto_id != IPPROTO_UDP)
 			goto bad;
 		ulen = rte_be_to_cpu_16(ip->total_length) - l4;
 		d.src.family = d.dst.family = AF_INET;
@@ -292,6 +297,7 @@ gw_ike_poll(struct gw_ike *gi, uint64_t now)
 {
 	if (gi == NULL || gi->npeers == 0 || now < gi->next_ns)
 		return;
+	RTE_ASSERT(rte_lcore_id() == gi->dp->main_lcore);
 	gi->next_ns = mg_ike_tick(gi->ike, now);
 }
 

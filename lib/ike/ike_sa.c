@@ -69,6 +69,9 @@ struct ike_sa {
 	uint64_t child_rekey_ns;        /* when (0: not scheduled) */
 	uint32_t rk_spi_in;             /* the new inbound SPI offered */
 	uint8_t rk_ni[NONCE_LEN];       /* our nonce in that exchange */
+	/* The peer's rekey we answered: our new outbound SA, installed once it deletes the old. */
+	struct mg_ike_child_keys pending_out;
+	uint64_t pending_out_ns;        /* the latest moment to install it (0: nothing pending) */
 };
 
 struct ike_peer {
@@ -114,6 +117,8 @@ peer_idx(const struct mg_ike *e, const struct ike_peer *p)
 			(e)->ops.event((e)->ops.arg, peer_idx(e, p), lvl, _m);             \
 		}                                                                          \
 	} while (0)
+
+static void install_pending_out(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa);
 
 /* ---- SA lifecycle ---------------------------------------------------------------------- */
 
@@ -443,7 +448,8 @@ same(const uint8_t *a, const uint8_t *b, size_t n)
 static int
 install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const uint8_t *ni,
 		   size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated,
-		   uint32_t spi_in, uint32_t spi_out, const struct mg_ike_proposal *esp)
+		   uint32_t spi_in, uint32_t spi_out, const struct mg_ike_proposal *esp,
+		   bool delay_out)
 {
 	struct mg_ike_child_keys k;
 	struct ike_keylens kl;
@@ -486,7 +492,13 @@ install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, cons
 		memcpy(k.auth_out, out + kl.enc, kl.integ);
 	}
 	k.lifetime_s = p->c.child_lifetime_s ? p->c.child_lifetime_s : 3600;
+	k.install = delay_out ? MG_IKE_INSTALL_IN : MG_IKE_INSTALL_BOTH;
 	rc = e->ops.child_up(e->ops.arg, peer_idx(e, p), &k);
+	if (rc == 0 && delay_out) {
+		k.install = MG_IKE_INSTALL_OUT;
+		sa->pending_out = k;
+		sa->pending_out_ns = e->now + 5 * NANOS;
+	}
 	mg_wipe(&k, sizeof(k));
 	mg_wipe(km, sizeof(km));
 	return rc;
@@ -497,7 +509,8 @@ static int
 install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 {
 	int rc = install_child_keys(e, p, sa, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
-				    sa->initiator, sa->child_spi_in, sa->child_spi_out, &sa->esp);
+				    sa->initiator, sa->child_spi_in, sa->child_spi_out, &sa->esp,
+				    false);
 
 	sa->child_up = rc == 0;
 	return rc;
@@ -1181,6 +1194,7 @@ informational_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 			if (spi == sa->old_spi_out && sa->old_spi_out != 0 && nours < 8) {
 				ours[nours++] = sa->old_spi_in;
 				sa->old_spi_in = sa->old_spi_out = 0;
+				install_pending_out(e, p, sa);
 			} else if (spi == sa->child_spi_out && sa->child_up && nours < 8) {
 				ours[nours++] = sa->child_spi_in;
 				del_child = true;
@@ -1208,6 +1222,19 @@ informational_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		if (e->ops.child_down != NULL && sa == p->sa)
 			e->ops.child_down(e->ops.arg, peer_idx(e, p));
 	}
+}
+
+/* Install our delayed outbound SA (the peer's rekey we answered), if any. */
+static void
+install_pending_out(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+{
+	if (sa->pending_out_ns == 0)
+		return;
+	if (e->ops.child_up(e->ops.arg, peer_idx(e, p), &sa->pending_out) < 0)
+		EV(e, p, 3, "CHILD_SA %08x_o: cannot install the outbound SA",
+		   sa->pending_out.spi_out);
+	mg_wipe(&sa->pending_out, sizeof(sa->pending_out));
+	sa->pending_out_ns = 0;
 }
 
 /* Answer a CREATE_CHILD_SA request with an error notify. */
@@ -1300,6 +1327,10 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		n->old_spi_out = sa->old_spi_out;
 		n->child_up = sa->child_up;
 		n->child_rekeys = sa->child_rekeys;
+		n->pending_out = sa->pending_out;
+		n->pending_out_ns = sa->pending_out_ns;
+		mg_wipe(&sa->pending_out, sizeof(sa->pending_out));
+		sa->pending_out_ns = 0;
 		n->natt = sa->natt;
 		n->remote_port = sa->remote_port;
 		n->state = MG_IKE_ST_ESTABLISHED;
@@ -1368,9 +1399,14 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		ike_put_ts(&e->buf, IKE_PL_TSR, p->c.local_ts, p->c.nlocal_ts);
 		if (sk_end(e, sa, sk) < 0)
 			return;
-		/* Make-before-break: the new inbound SA accepts before the peer can use it. */
+		/*
+		 * Make-before-break: the new inbound SA accepts before the peer can
+		 * use it; our outbound SA waits until the peer has its inbound one
+		 * (it deletes the old pair after our response), as strongSwan does.
+		 */
+		install_pending_out(e, p, sa);
 		if (install_child_keys(e, p, sa, non->body, non->len, nr, NONCE_LEN, false, spi_in,
-				       spi_out, &chosen) < 0) {
+				       spi_out, &chosen, sa->child_up) < 0) {
 			create_child_error(e, p, sa, msgid, IKE_N_NO_ADDITIONAL_SAS, NULL, 0);
 			return;
 		}
@@ -1459,7 +1495,7 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	}
 	spi_out = rd32be(props[0].spi);
 	if (install_child_keys(e, p, sa, sa->rk_ni, sizeof(sa->rk_ni), nr->body, nr->len, true,
-			       sa->rk_spi_in, spi_out, &chosen) < 0) {
+			       sa->rk_spi_in, spi_out, &chosen, false) < 0) {
 		sa->child_rekey_ns = e->now + 10 * NANOS;
 		return;
 	}
@@ -1696,9 +1732,16 @@ sa_tick(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, uint64_t *next)
 	}
 	if (sa->state != MG_IKE_ST_ESTABLISHED)
 		return true;
+	if (sa->pending_out_ns != 0) {
+		if (e->now >= sa->pending_out_ns)
+			install_pending_out(e, p, sa);
+		else if (sa->pending_out_ns < *next)
+			*next = sa->pending_out_ns;
+	}
 	if (sa->child_up && sa->child_rekey_ns != 0 && sa == p->sa) {
 		if (e->now >= sa->child_rekey_ns) {
 			sa->child_rekey_ns = 0;
+			install_pending_out(e, p, sa);
 			send_child_rekey(e, p, sa);
 			if (sa->req != NULL && sa->req_next_ns < *next)
 				*next = sa->req_next_ns;

@@ -211,6 +211,21 @@ struct mg_ike_child_keys {
 	uint8_t salt_in[4], salt_out[4];    /**< AEAD salts. */
 	uint8_t salt_len;
 	uint32_t lifetime_s;    /**< Hard lifetime (0: none). */
+	/**
+	 * Which SAs to install: both (MG_IKE_INSTALL_BOTH), or in two steps
+	 * when we answered the peer's rekey: the inbound SA at once
+	 * (MG_IKE_INSTALL_IN), the outbound one (MG_IKE_INSTALL_OUT) once the
+	 * peer deleted the old pair (it has the new inbound SA by then), or 5 s
+	 * later at the latest; the other direction's fields are still filled.
+	 */
+	uint8_t install;
+};
+
+/** mg_ike_child_keys.install */
+enum {
+	MG_IKE_INSTALL_BOTH = 0,
+	MG_IKE_INSTALL_IN,
+	MG_IKE_INSTALL_OUT,
 };
 
 /** Why an IKE SA failed or went away. */

@@ -367,6 +367,8 @@ def test_ike_rekey_during_transfer(tmp_path, topo, charon_ok, role):
                 (p, sas)
             assert drops(ctl, "esp-no-sa") == 0 and drops(ctl, "esp-failed") == 0, \
                 metrics_text(ctl)
+            # Nor on strongSwan's side: our new outbound SA waited for its inbound one.
+            assert "does not belong to an installed SA" not in charon.log(), charon.log()
     finally:
         charon.stop()
 

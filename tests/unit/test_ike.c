@@ -339,7 +339,7 @@ struct side {
 	struct side *other;
 	int drop_next;        /* drop this many of the next messages sent */
 	bool dead;            /* drop everything sent */
-	unsigned int sent, ups, downs;
+	unsigned int sent, ups, downs, in_first;
 	struct mg_ike_child_keys k;
 	uint64_t now;
 };
@@ -398,7 +398,11 @@ t_up(void *arg, unsigned int peer, const struct mg_ike_child_keys *k)
 	struct side *s = arg;
 
 	(void)peer;
-	s->ups++;
+	/* A rekey we answered comes in two steps: inbound, then outbound. */
+	if (k->install == MG_IKE_INSTALL_IN)
+		s->in_first++;
+	else
+		s->ups++;
 	s->k = *k;
 	return 0;
 }
@@ -701,6 +705,8 @@ MG_TEST(exchange_responder_rekeys_child)
 	CHECK_EQ(ia.child_rekeys, 1);
 	CHECK_EQ(ia.child_spi_in, ib.child_spi_out);
 	CHECK_EQ(ia.rekeys + ib.rekeys, 0); /* the same IKE SA */
+	CHECK_EQ(a.in_first, 1);  /* a answered: its outbound SA followed b's Delete */
+	CHECK_EQ(b.in_first, 0);
 	CHECK_EQ(a.downs + b.downs, 0);
 	/* And again, 7 s later. */
 	run(&a, &b, 8 * NS);
