@@ -6,6 +6,8 @@
  * is wiped from the parsed document.
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "mg_config.h"
 #include "mg_ike.h"
@@ -145,6 +147,38 @@ MG_TEST(ike_psk_never_in_messages)
 	if (l.n == 1)
 		CHECK_STR(l.errs.msgs[0], "t.yaml:14:7: esp_tunnels[0].ike: a pre-shared key is "
 					  "needed (psk or psk_file)");
+	unload(&l);
+}
+
+MG_TEST(ike_psk_file)
+{
+	struct loaded l;
+	char path[] = "/tmp/ik_pskXXXXXX", yaml[2048];
+	int fd = mkstemp(path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fputs(PSK "\n", f);
+	fclose(f);
+	snprintf(yaml, sizeof(yaml), BASE "      role: initiator\n      psk_file: %s\n"
+		 "      local_ts: [10.0.0.0/24]\n      remote_ts: [10.99.0.0/24]\n", path);
+	load(&l, yaml);
+	CHECK_EQ(l.n, 0);
+	CHECK_EQ(l.st.nike_peers, 1);
+	if (l.st.nike_peers == 1) {
+		CHECK_EQ(l.st.ike_peers[0].psk_len, strlen(PSK)); /* the newline is not part of it */
+		CHECK(memcmp(l.st.ike_peers[0].psk, PSK, strlen(PSK)) == 0);
+	}
+	unload(&l);
+	unlink(path);
+	snprintf(yaml, sizeof(yaml), BASE "      role: initiator\n      psk_file: %s\n"
+		 "      local_ts: [10.0.0.0/24]\n      remote_ts: [10.99.0.0/24]\n", path);
+	load(&l, yaml);
+	CHECK_EQ(l.n, 1);
+	if (l.n == 1)
+		CHECK(strstr(l.errs.msgs[0], "esp_tunnels[0].ike.psk_file: cannot read") != NULL);
 	unload(&l);
 }
 
