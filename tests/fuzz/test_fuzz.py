@@ -20,9 +20,9 @@ import pytest
 
 from mgrun import BUILD, ROOT
 
-HARNESSES = ["eth", "neigh", "config", "nsm", "rest"]
+HARNESSES = ["eth", "neigh", "config", "nsm", "rest", "ike"]
 FUZZ_BUILD = ROOT / "build-fuzz"
-MAX_LEN = {"eth": 1600, "neigh": 2048, "config": 8192, "nsm": 8192, "rest": 8192}
+MAX_LEN = {"eth": 1600, "neigh": 2048, "config": 8192, "nsm": 8192, "rest": 8192, "ike": 8193}
 
 
 def inputs_of(name):
