@@ -283,7 +283,7 @@ send_init_error(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, u
 	ike_buf_init(&e->buf, m->spi_i, 0, IKE_SA_INIT, IKE_FLAG_R, 0);
 	ike_put_notify(&e->buf, 0, type, data, len);
 	ike_buf_finish(&e->buf);
-	tx(e, p, &tmp, e->buf.b, e->buf.len, false);
+	tx(e, p, &tmp, e->buf.b, e->buf.len, d->marker);
 }
 
 /* ---- NAT detection -------------------------------------------------------------------- */
@@ -965,9 +965,23 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 			return;
 		}
 	}
-	for (i = 0; i < np; i++)
-		if (ike_prop_match(&props[i], p->c.ike, p->c.nike, true, &chosen))
-			break;
+	/* Prefer a proposal with the group of the initiator's KE: no INVALID_KE round trip. */
+	group = (uint16_t)(ke->body[0] << 8 | ke->body[1]);
+	{
+		struct mg_ike_proposal same_group[MG_IKE_MAX_PROPOSALS];
+		unsigned int ng = 0;
+
+		for (unsigned int k = 0; k < p->c.nike; k++)
+			if (p->c.ike[k].dh == group)
+				same_group[ng++] = p->c.ike[k];
+		for (i = 0; i < np; i++)
+			if (ike_prop_match(&props[i], same_group, ng, true, &chosen))
+				break;
+	}
+	if (i == np)
+		for (i = 0; i < np; i++)
+			if (ike_prop_match(&props[i], p->c.ike, p->c.nike, true, &chosen))
+				break;
 	if (i == np) {
 		EV(e, p, 4, "IKE_SA_INIT from the peer: no proposal acceptable");
 		e->st.failed++;
@@ -976,7 +990,6 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 		send_init_error(e, p, m, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0, d);
 		return;
 	}
-	group = (uint16_t)(ke->body[0] << 8 | ke->body[1]);
 	if (group != chosen.dh) {
 		uint8_t g[2] = {(uint8_t)(chosen.dh >> 8), (uint8_t)chosen.dh};
 
@@ -1028,6 +1041,7 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 	}
 	sa->state = MG_IKE_ST_INIT_DONE;
 	sa->peer_msgid = 1;
+	sa->natt = d->marker; /* an initiator may start on port 4500 */
 	/* A new IKE SA while one is up: the peer re-authenticates (or restarted). */
 	slot = p->sa != NULL && p->sa->state == MG_IKE_ST_ESTABLISHED ? &p->next : &p->sa;
 	sa_free(*slot);

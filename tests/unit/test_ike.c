@@ -610,6 +610,27 @@ MG_TEST(exchange_invalid_ke_retry)
 	unpair(&a, &b);
 }
 
+MG_TEST(exchange_responder_prefers_the_ke_group)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ib;
+
+	/* The initiator's KE is ECP-256 (its first proposal); the responder
+	 * prefers MODP-2048 but takes ECP-256 too: no INVALID_KE round trip. */
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256 aes128gcm16-prfsha256-modp2048",
+	     "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-modp2048 aes128gcm16-prfsha256-ecp256",
+	     "aes128gcm16", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK(mg_ike_peer_info(b.e, 0, &ib) == 0);
+	CHECK_EQ(ib.ike.dh, MG_IKE_DH_ECP256);
+	CHECK_EQ(a.sent, 2); /* IKE_SA_INIT and IKE_AUTH, nothing repeated */
+	unpair(&a, &b);
+}
+
 MG_TEST(exchange_retransmit_and_dpd)
 {
 	struct mg_ike_peer_conf ca, cb;
