@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The gateway's IKEv2 peers: punted packets in, injected packets out, keys to ESP tunnels. */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <rte_ip.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
+#include <rte_telemetry.h>
 #include <rte_udp.h>
 
 #include "gw_ike.h"
@@ -28,7 +31,79 @@ struct gw_ike {
 	uint64_t install_failed;
 	unsigned int npeers;
 	char names[MG_IKE_MAX_PEERS][MG_NAME_MAX];
+	uint64_t next_snap_ns;  /* next telemetry snapshot */
 };
+
+/*
+ * DPDK telemetry (/meshgate/ike) answers from its own thread: it reads a
+ * snapshot the main lcore writes once a second, never the engine.
+ */
+struct ike_snap {
+	char name[MG_NAME_MAX];
+	uint8_t state, initiator, natt;
+	uint32_t rekeys, child_rekeys, spi_in, spi_out;
+};
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ike_snap snap[64];
+static unsigned int snap_n;
+
+static int
+tel_ike(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&snap_lock);
+	for (unsigned int i = 0; i < snap_n; i++) {
+		struct rte_tel_data *c = rte_tel_data_alloc();
+
+		if (c == NULL)
+			break;
+		rte_tel_data_start_dict(c);
+		rte_tel_data_add_dict_string(c, "state", mg_ike_state_name(snap[i].state));
+		rte_tel_data_add_dict_string(c, "role", snap[i].initiator ? "initiator" : "responder");
+		rte_tel_data_add_dict_u64(c, "natt", snap[i].natt);
+		rte_tel_data_add_dict_u64(c, "child_spi_in", snap[i].spi_in);
+		rte_tel_data_add_dict_u64(c, "child_spi_out", snap[i].spi_out);
+		rte_tel_data_add_dict_u64(c, "rekeys", snap[i].rekeys);
+		rte_tel_data_add_dict_u64(c, "child_rekeys", snap[i].child_rekeys);
+		if (rte_tel_data_add_dict_container(d, snap[i].name, c, 0) != 0)
+			rte_tel_data_free(c);
+	}
+	pthread_mutex_unlock(&snap_lock);
+	return 0;
+}
+
+/* Main lcore: refresh the telemetry snapshot. */
+static void
+snap_refresh(const struct gw_ike *gi)
+{
+	struct ike_snap next[64];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < mg_ike_peer_count(gi->ike) && n < RTE_DIM(next); i++) {
+		struct mg_ike_peer_info in;
+
+		if (mg_ike_peer_info(gi->ike, i, &in) < 0)
+			continue;
+		snprintf(next[n].name, sizeof(next[n].name), "%s", in.name);
+		for (char *c = next[n].name; *c; c++) /* 22.11's telemetry names */
+			if (!isalnum((unsigned char)*c) && *c != '_' && *c != '/')
+				*c = '_';
+		next[n].state = (uint8_t)in.state;
+		next[n].initiator = in.initiator;
+		next[n].natt = in.natt;
+		next[n].spi_in = in.child_spi_in;
+		next[n].spi_out = in.child_spi_out;
+		next[n].rekeys = in.rekeys;
+		next[n].child_rekeys = in.child_rekeys;
+		n++;
+	}
+	pthread_mutex_lock(&snap_lock);
+	memcpy(snap, next, n * sizeof(next[0]));
+	snap_n = n;
+	pthread_mutex_unlock(&snap_lock);
+}
 
 /* ---- lib/ike's callbacks ------------------------------------------------------------------ */
 
@@ -188,6 +263,14 @@ gw_ike_create(struct mg_dp *dp, struct mg_model *model)
 		free(gi);
 		return NULL;
 	}
+	{
+		static bool registered;
+
+		if (!registered && rte_telemetry_register_cmd("/meshgate/ike", tel_ike,
+				"meshgate IKEv2 peers by tunnel: state, role, NAT-T, CHILD_SA SPIs, "
+				"rekeys. No parameters") == 0)
+			registered = true;
+	}
 	return gi;
 }
 
@@ -198,6 +281,9 @@ gw_ike_destroy(struct gw_ike *gi)
 		return;
 	if (gi->dp != NULL)
 		__atomic_store_n(&gi->dp->ike, 0, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&snap_lock);
+	snap_n = 0;
+	pthread_mutex_unlock(&snap_lock);
 	mg_ike_destroy(gi->ike);
 	free(gi);
 }
@@ -299,6 +385,12 @@ gw_ike_poll(struct gw_ike *gi, uint64_t now)
 		return;
 	RTE_ASSERT(rte_lcore_id() == gi->dp->main_lcore);
 	gi->next_ns = mg_ike_tick(gi->ike, now);
+	if (now >= gi->next_snap_ns) {
+		snap_refresh(gi);
+		gi->next_snap_ns = now + 1000000000ull;
+	}
+	if (gi->next_ns > gi->next_snap_ns)
+		gi->next_ns = gi->next_snap_ns;
 }
 
 uint64_t

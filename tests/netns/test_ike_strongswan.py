@@ -277,6 +277,9 @@ def test_ike_with_strongswan(tmp_path, topo, charon_ok, role, ike, esp):
             text = metrics_text(ctl)
             assert re.search(r'^meshgate_ike_sa_up\{tunnel="tun0"\} 1$', text, re.M), text
             assert re.search(r"^meshgate_ike_established_total [1-9]", text, re.M), text
+            tel = wait_for(lambda: (mg.telemetry("/meshgate/ike") or {}).get("tun0", {})
+                           .get("state") == "established" and mg.telemetry("/meshgate/ike"))
+            assert tel and tel["tun0"]["child_spi_in"] == p["child_spi_in"], tel
             show = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "ike", "show"],
                                   capture_output=True, text=True, timeout=30)
             assert show.returncode == 0, show.stderr
