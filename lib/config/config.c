@@ -1859,7 +1859,7 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 	static const char *const keys[] = {"role", "local_id", "remote_id", "psk", "psk_file",
 					   "proposals", "esp_proposals", "local_ts", "remote_ts",
 					   "lifetime", "child_lifetime", "dpd", "retransmit_ms",
-					   "retransmit_tries", NULL};
+					   "retransmit_tries", "reauth", NULL};
 	static const char *const roles[] = {"initiator", "responder", NULL};
 	yaml_node_t *n = get(c, tun, "ike"), *psk, *pskf;
 	struct mg_ike_peer_conf pc;
@@ -1955,6 +1955,7 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 		ok = rd_uint(c, n, p, "lifetime", 10, 86400 * 7, &pc.ike_lifetime_s) && ok;
 	if (get(c, n, "child_lifetime") != NULL)
 		ok = rd_uint(c, n, p, "child_lifetime", 10, 86400 * 7, &pc.child_lifetime_s) && ok;
+	rd_bool(c, n, p, "reauth", &pc.reauth);
 	pc.dpd_s = 30;
 	if (get(c, n, "dpd") != NULL)
 		ok = rd_uint(c, n, p, "dpd", 0, 3600, &pc.dpd_s) && ok;

@@ -22,7 +22,8 @@
 #define MS 1000000ull
 #define RETRY_FAILED_NS (10 * NANOS)   /* an initiator tries again this long after a failure */
 
-enum req_kind { REQ_NONE = 0, REQ_INIT, REQ_AUTH, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY };
+enum req_kind { REQ_NONE = 0, REQ_INIT, REQ_AUTH, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY,
+		REQ_IKE_REKEY };
 
 struct ike_sa {
 	bool initiator;                 /* we are the original initiator */
@@ -72,6 +73,7 @@ struct ike_sa {
 	/* The peer's rekey we answered: our new outbound SA, installed once it deletes the old. */
 	struct mg_ike_child_keys pending_out;
 	uint64_t pending_out_ns;        /* the latest moment to install it (0: nothing pending) */
+	struct ike_sa *rk_new;          /* the IKE SA our CREATE_CHILD_SA rekey is building */
 };
 
 struct ike_peer {
@@ -150,6 +152,7 @@ sa_free(struct ike_sa *sa)
 {
 	if (sa == NULL)
 		return;
+	sa_free(sa->rk_new);
 	ike_dh_free(sa->dh);
 	blob_free(&sa->msg1, &sa->msg1_len);
 	blob_free(&sa->msg2, &sa->msg2_len);
@@ -518,28 +521,42 @@ install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 
 /* ---- state changes --------------------------------------------------------------------- */
 
+/*
+ * When @p sa is renewed: re-authenticated (p->c.reauth, as the initiator)
+ * before the shorter of both lifetimes, else rekeyed with CREATE_CHILD_SA
+ * before the IKE SA's (the CHILD_SA has its own schedule then).
+ */
 static uint64_t
-reauth_at(const struct ike_peer *p, uint64_t est)
+reauth_at(const struct ike_peer *p, uint64_t est, bool initiator)
 {
+	/*
+	 * The original initiator rekeys first (75%), the responder later (85%):
+	 * two meshgates with one lifetime never collide (RFC 7296 2.8.2), and a
+	 * rekey by the peer restarts our clock.
+	 */
+	const uint64_t pct = p->c.reauth ? 80 : initiator ? 75 : 85;
 	uint64_t life = p->c.ike_lifetime_s ? p->c.ike_lifetime_s : 10800;
 	uint64_t child = p->c.child_lifetime_s ? p->c.child_lifetime_s : 3600;
 
-	if (child < life)
+	if (child < life && p->c.reauth)
 		life = child;
-	/* Well before the CHILD_SA's hard lifetime: 80%, minus a little jitter. */
-	return est + life * NANOS * 8 / 10 - (uint64_t)(rand() % 100) * (life * NANOS / 1000);
+	/* Well before the CHILD_SA's hard lifetime, minus a little jitter (up to 5%). */
+	return est + life * NANOS * pct / 100 - (uint64_t)(rand() % 50) * (life * NANOS / 1000);
 }
 
 /*
- * The original responder renews the CHILD_SA itself (the initiator
- * re-authenticates instead): at 70% of its lifetime, minus some jitter.
+ * When we rekey the CHILD_SA with CREATE_CHILD_SA (not with reauth, where
+ * the initiator's re-authentication renews it): the original initiator at
+ * 55-60% of its lifetime, the responder at 65-70%, so two meshgates never
+ * collide; a rekey by the peer restarts the clock.
  */
 static void
 child_rekey_schedule(const struct ike_peer *p, struct ike_sa *sa, uint64_t now)
 {
 	uint64_t life = p->c.child_lifetime_s ? p->c.child_lifetime_s : 3600;
 
-	sa->child_rekey_ns = sa->initiator ? 0 : now + life * NANOS * 7 / 10 -
+	sa->child_rekey_ns = sa->initiator && p->c.reauth ? 0 :
+			     now + life * NANOS * (sa->initiator ? 60 : 70) / 100 -
 				 (uint64_t)(rand() % 50) * (life * NANOS / 1000);
 }
 
@@ -575,7 +592,7 @@ sa_established(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	sa->state = MG_IKE_ST_ESTABLISHED;
 	sa->established_ns = e->now;
 	sa->last_rx_ns = e->now;
-	sa->expires_ns = reauth_at(p, e->now);
+	sa->expires_ns = reauth_at(p, e->now, sa->initiator);
 	e->st.established++;
 	p->last_error = MG_IKE_OK;
 	if (sa == p->next) {
@@ -894,6 +911,7 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 		return;
 	}
 	sa_established(e, p, sa);
+	child_rekey_schedule(p, sa, e->now);
 }
 
 /* ---- responder ------------------------------------------------------------------------- */
@@ -1350,7 +1368,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		n->state = MG_IKE_ST_ESTABLISHED;
 		n->established_ns = e->now;
 		n->last_rx_ns = e->now;
-		n->expires_ns = reauth_at(p, e->now);
+		n->expires_ns = reauth_at(p, e->now, n->initiator);
 		n->child_rekey_ns = sa->child_rekey_ns ? sa->child_rekey_ns : e->now;
 		if (n->child_rekey_ns == e->now)
 			child_rekey_schedule(p, n, e->now);
@@ -1534,6 +1552,126 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	sa->old_spi_in = sa->old_spi_out = 0;
 }
 
+/* CREATE_CHILD_SA {SA(IKE, new SPIi), Ni, KEi}: our rekey of the IKE SA (RFC 7296 1.3.2). */
+static void
+send_ike_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+{
+	struct ike_sa *n = sa_new(true);
+	uint8_t spi[8], pub[256];
+	size_t sk, off;
+
+	if (n == NULL)
+		return;
+	n->spi_i = rand64();
+	n->ni_len = NONCE_LEN;
+	n->dh_group = sa->prop.dh;
+	n->dh = ike_dh_new(n->dh_group);
+	if (n->dh == NULL || ike_random(n->ni, NONCE_LEN) < 0 || ike_dh_public(n->dh, pub) < 0) {
+		sa_free(n);
+		return;
+	}
+	for (int k = 0; k < 8; k++)
+		spi[k] = (uint8_t)(n->spi_i >> (56 - 8 * k));
+	sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, false, sa->next_msgid++);
+	ike_put_sa(&e->buf, &sa->prop, 1, true, spi, 8);
+	off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
+	ike_put(&e->buf, n->ni, NONCE_LEN);
+	ike_pl_end(&e->buf, off);
+	off = ike_pl_begin(&e->buf, IKE_PL_KE);
+	ike_put16(&e->buf, n->dh_group);
+	ike_put16(&e->buf, 0);
+	ike_put(&e->buf, pub, ike_dh_pub_len(n->dh_group));
+	ike_pl_end(&e->buf, off);
+	if (sk_end(e, sa, sk) < 0 || send_request(e, p, sa, REQ_IKE_REKEY) < 0) {
+		sa_free(n);
+		return;
+	}
+	sa_free(sa->rk_new);
+	sa->rk_new = n;
+	EV(e, p, 7, "rekeying IKE SA %016llx", (unsigned long long)sa->spi_i);
+}
+
+/* The answer to our IKE SA rekey: the new SA takes over, the old one is deleted. */
+static void
+ike_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
+		   const struct ike_pl *pl, unsigned int npl)
+{
+	const struct ike_pl *sap = ike_pl_find(pl, npl, IKE_PL_SA);
+	const struct ike_pl *nr = ike_pl_find(pl, npl, IKE_PL_NONCE);
+	const struct ike_pl *ke = ike_pl_find(pl, npl, IKE_PL_KE);
+	struct ike_sa *n = sa->rk_new;
+	struct ike_prop_in props[2];
+	struct mg_ike_proposal chosen;
+	uint8_t gir[256];
+	size_t girlen, sk, d;
+	unsigned int np;
+
+	sa->rk_new = NULL;
+	if (n == NULL || ike_notify_error(pl, npl) != 0 || sap == NULL || nr == NULL ||
+	    nr->len < 16 || nr->len > 256 || ke == NULL || ke->len < 4 ||
+	    (uint16_t)(ke->body[0] << 8 | ke->body[1]) != n->dh_group ||
+	    ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
+	    props[0].spi_len != 8 || !ike_prop_match(&props[0], &sa->prop, 1, true, &chosen)) {
+		EV(e, p, 5, "IKE SA rekey refused (notify %u): retrying in 10 s",
+		   ike_notify_error(pl, npl));
+		sa_free(n);
+		sa->expires_ns = e->now + 10 * NANOS;
+		return;
+	}
+	n->prop = chosen;
+	for (int k = 0; k < 8; k++)
+		n->spi_r = n->spi_r << 8 | props[0].spi[k];
+	memcpy(n->nr, nr->body, nr->len);
+	n->nr_len = nr->len;
+	if (ike_dh_shared(n->dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0 ||
+	    derive_ike_keys(n, gir, girlen, sa) < 0) {
+		mg_wipe(gir, sizeof(gir));
+		sa_free(n);
+		sa->expires_ns = e->now + 10 * NANOS;
+		return;
+	}
+	mg_wipe(gir, sizeof(gir));
+	ike_dh_free(n->dh);
+	n->dh = NULL;
+	/* The CHILD_SA moves to the new IKE SA. */
+	n->esp = sa->esp;
+	n->child_spi_in = sa->child_spi_in;
+	n->child_spi_out = sa->child_spi_out;
+	n->child_up = sa->child_up;
+	n->child_rekeys = sa->child_rekeys;
+	n->child_rekey_ns = sa->child_rekey_ns;
+	n->pending_out = sa->pending_out;
+	n->pending_out_ns = sa->pending_out_ns;
+	mg_wipe(&sa->pending_out, sizeof(sa->pending_out));
+	sa->pending_out_ns = 0;
+	n->natt = sa->natt;
+	n->remote_port = sa->remote_port;
+	n->state = MG_IKE_ST_ESTABLISHED;
+	n->established_ns = e->now;
+	n->last_rx_ns = e->now;
+	n->expires_ns = reauth_at(p, e->now, n->initiator);
+	/* INFORMATIONAL {D(IKE)} on the old SA; its answer is not waited for. */
+	sk = sk_begin(e, sa, IKE_INFORMATIONAL, false, sa->next_msgid++);
+	d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
+	ike_put8(&e->buf, IKE_PROTO_IKE);
+	ike_put8(&e->buf, 0);
+	ike_put16(&e->buf, 0);
+	ike_pl_end(&e->buf, d);
+	if (sk_end(e, sa, sk) == 0)
+		tx(e, p, sa, e->buf.b, e->buf.len, sa->natt);
+	if (sa == p->sa) {
+		p->sa = n;
+		p->rekeys++;
+		e->st.rekeys++;
+		EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r", (unsigned long long)n->spi_i,
+		   (unsigned long long)n->spi_r);
+	} else {
+		sa_free(n);
+		return;
+	}
+	sa_free(sa);
+}
+
 static void
 sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct ike_msg *m,
 	 const uint8_t *buf, size_t len, const struct mg_ike_dgram *d)
@@ -1572,6 +1710,11 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 		if (sa->req_kind == REQ_CHILD_REKEY && m->exchange == IKE_CREATE_CHILD_SA) {
 			sa->req_kind = REQ_NONE;
 			child_rekey_response(e, p, sa, pl, npl);
+			return;
+		}
+		if (sa->req_kind == REQ_IKE_REKEY && m->exchange == IKE_CREATE_CHILD_SA) {
+			sa->req_kind = REQ_NONE;
+			ike_rekey_response(e, p, sa, pl, npl); /* may free sa */
 			return;
 		}
 		sa->req_kind = REQ_NONE;
@@ -1799,12 +1942,15 @@ mg_ike_tick(struct mg_ike *e, uint64_t now)
 		if (p->sa == NULL && p->c.initiator && now >= p->next_try_ns)
 			initiate(e, p, false);
 		if (p->sa != NULL && sa_tick(e, p, p->sa, &next) && p->sa->state ==
-		    MG_IKE_ST_ESTABLISHED && p->sa->initiator && p->next == NULL &&
-		    now >= p->sa->expires_ns)
-			initiate(e, p, true);
+		    MG_IKE_ST_ESTABLISHED && p->next == NULL && now >= p->sa->expires_ns) {
+			if (p->c.reauth && p->sa->initiator)
+				initiate(e, p, true);
+			else if (p->sa->req == NULL)
+				send_ike_rekey(e, p, p->sa);
+		}
 		if (p->next != NULL)
 			sa_tick(e, p, p->next, &next);
-		if (p->sa != NULL && p->sa->state == MG_IKE_ST_ESTABLISHED && p->sa->initiator &&
+		if (p->sa != NULL && p->sa->state == MG_IKE_ST_ESTABLISHED &&
 		    p->sa->expires_ns < next)
 			next = p->sa->expires_ns;
 		if (p->sa == NULL && p->c.initiator && p->next_try_ns < next)

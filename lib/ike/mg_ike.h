@@ -24,12 +24,14 @@
  *    the stored response; cookies (RFC 7296 2.6) demanded from initiators
  *    while IKE_SA_INIT requests arrive faster than a threshold, so no DH
  *    work is spent on spoofed sources.
- *  - Rekeying. As the original initiator we renew by re-authentication:
- *    before the IKE SA's (or the CHILD_SA's) lifetime ends we build a new
- *    IKE SA and CHILD_SA, install the new keys (make-before-break, through
- *    the child_up callback) and delete the old IKE SA. As the original
- *    responder we rekey the CHILD_SA with CREATE_CHILD_SA at 70% of its
- *    lifetime (new keys installed, then the old pair deleted). The peer's
+ *  - Rekeying with CREATE_CHILD_SA (RFC 7296 1.3.2, 1.3.3, 2.18), in
+ *    either role: the CHILD_SA at 70% of its lifetime (new keys installed,
+ *    then the old pair deleted), the IKE SA at 80% of its (the CHILD_SA
+ *    moves to the new IKE SA, the old one is deleted). With
+ *    mg_ike_peer_conf.reauth the initiator re-authenticates instead: a new
+ *    IKE SA and CHILD_SA before the shorter lifetime ends, the new keys
+ *    installed (make-before-break, through child_up), the old IKE SA
+ *    deleted. The peer's
  *    CREATE_CHILD_SA requests are answered (RFC 7296 1.3.2, 1.3.3, 2.18):
  *    CHILD_SA rekeying without PFS (new keys installed before the response
  *    leaves) and IKE SA rekeying (the CHILD_SA moves to the new IKE SA when
@@ -181,6 +183,12 @@ struct mg_ike_peer_conf {
 	uint32_t dpd_s;               /**< Liveness check after this long without traffic (0: 30; no check when unset by the config?). */
 	uint32_t retransmit_ms;       /**< First retransmission (default 1000, doubling). */
 	uint8_t retransmit_tries;     /**< Transmissions before giving up (default 5). */
+	/**
+	 * Renew by re-authentication (a new IKE_SA_INIT/IKE_AUTH, as the
+	 * initiator) instead of rekeying the IKE SA and CHILD_SA with
+	 * CREATE_CHILD_SA.
+	 */
+	bool reauth;
 };
 
 /** Check a peer configuration (fields named as in the YAML). 0 or -errno. */

@@ -386,8 +386,8 @@ def test_ike_reauthentication_and_dead_peer(tmp_path, topo, charon_ok):
     charon = Charon(topo, tmp_path, ike, esp, initiator=False)
     try:
         cfg = mg_config(topo.tag, "initiator", ike, esp,
-                        extra="      lifetime: 12\n      dpd: 2\n      retransmit_ms: 300\n"
-                              "      retransmit_tries: 3\n")
+                        extra="      lifetime: 12\n      reauth: true\n      dpd: 2\n"
+                              "      retransmit_ms: 300\n      retransmit_tries: 3\n")
         with Meshgate(tmp_path, cfg, name="ike") as mg:
             ctl = Control(mg)
             assert wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"]), \
@@ -546,5 +546,34 @@ def test_ike_nat_traversal(tmp_path, topo, charon_ok, behind_nat):
                                 "-i", "0.2", "-I", "10.99.0.1", "10.10.1.2"],
                                capture_output=True, text=True, timeout=60)
             assert r.returncode == 0, (r.stdout, r.stderr, mg.log())
+    finally:
+        charon.stop()
+
+
+def test_ike_meshgate_rekeys_ike_sa_and_child(tmp_path, topo, charon_ok):
+    """meshgate as the initiator rekeys both SAs itself with CREATE_CHILD_SA
+    (12 s lifetimes: the CHILD_SA at ~7 s, the IKE SA at ~9 s) while
+    strongSwan does not: strongSwan reports the IKE SA rekeyed, the CHILD_SA
+    carries on over the new IKE SA and traffic passes on the new keys."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=False)
+    try:
+        cfg = mg_config(topo.tag, "initiator", ike, esp,
+                        extra="      lifetime: 12\n      child_lifetime: 12\n      dpd: 0\n")
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            first = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert first, (ike_json(ctl), mg.log(), charon.log())
+            p = wait_for(lambda: [x for x in ike_json(ctl) if x["rekeys"] >= 1 and
+                                  x["child_rekeys"] >= 1 and x["state"] == "established"], 40)
+            assert p, (ike_json(ctl), mg.log())
+            assert p[0]["spi_i"] != first[0]["spi_i"]
+            assert p[0]["child_spi_in"] != first[0]["child_spi_in"]
+            assert "rekeyed between" in charon.log() or "IKE_SA mg[2] established" in \
+                charon.log(), charon.log()[-3000:]
+            check_traffic(topo, mg)
+            sas = charon.sas()
+            assert p[0]["spi_i"] in sas and f"{p[0]['child_spi_in']:08x}" in sas, (p, sas)
+            assert drops(ctl, "esp-no-sa") == 0, metrics_text(ctl)
     finally:
         charon.stop()

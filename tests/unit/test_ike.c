@@ -683,6 +683,7 @@ MG_TEST(exchange_reauth)
 	conf(&ca, true, "aes256gcm16-prfsha384-ecp384", "aes256gcm16", "a fine pre-shared key");
 	conf(&cb, false, "aes256gcm16-prfsha384-ecp384", "aes256gcm16", "a fine pre-shared key");
 	ca.ike_lifetime_s = 20;
+	ca.reauth = true;
 	pair(&a, &b, &ca, &cb);
 	run(&a, &b, NS);
 	CHECK_EQ(a.ups, 1);
@@ -759,6 +760,42 @@ MG_TEST(exchange_cookies_under_load)
 	mg_ike_stats(b.e, &st);
 	CHECK_EQ(st.cookies_sent, 0);
 	CHECK_EQ(a.ups, 1);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_ike_rekey)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ia, ib, first;
+
+	/* Same lifetimes both sides: the initiator rekeys the IKE SA (70-75%)
+	 * before the responder would (80-85%); the CHILD_SA stays, then its own
+	 * rekey (55-60% of 40 s) runs on the new IKE SA. */
+	conf(&ca, true, "aes128gcm16-prfsha256-curve25519", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-curve25519", "aes128gcm16", "a fine pre-shared key");
+	ca.ike_lifetime_s = cb.ike_lifetime_s = 20;
+	ca.child_lifetime_s = cb.child_lifetime_s = 40;
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK(mg_ike_peer_info(a.e, 0, &first) == 0 && first.state == MG_IKE_ST_ESTABLISHED);
+	run(&a, &b, 16 * NS);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && mg_ike_peer_info(b.e, 0, &ib) == 0);
+	CHECK_EQ(ia.rekeys, 1);
+	CHECK_EQ(ib.rekeys, 1);
+	CHECK(ia.spi_i != first.spi_i && ia.spi_i == ib.spi_i && ia.spi_r == ib.spi_r);
+	CHECK_EQ(ia.state, MG_IKE_ST_ESTABLISHED);
+	CHECK_EQ(ib.state, MG_IKE_ST_ESTABLISHED);
+	CHECK_EQ(a.ups, 1); /* the CHILD_SA did not change */
+	CHECK_EQ(ia.child_spi_in, first.child_spi_in);
+	run(&a, &b, 8 * NS);
+	CHECK_EQ(a.ups, 2);
+	CHECK_EQ(b.ups, 2);     /* its outbound SA after a's Delete */
+	CHECK_EQ(b.in_first, 1);
+	check_mirrored(&a, &b);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.child_rekeys, 1);
+	CHECK_EQ(a.downs + b.downs, 0);
 	unpair(&a, &b);
 }
 
