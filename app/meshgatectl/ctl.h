@@ -176,5 +176,7 @@ const struct ctl_cmd *ctl_wg_cmds(void);
 /** IPsec ESP tunnels over REST (cmd_esp.c). */
 const struct ctl_cmd *ctl_esp_cmds(void);
 const struct ctl_cmd *ctl_vxlan_cmds(void);
+/** ike show (cmd_ike.c). */
+const struct ctl_cmd *ctl_ike_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

@@ -32,6 +32,7 @@ static const struct {
 	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},
 	{"IPsec ESP tunnels (REST)", ctl_esp_cmds},
 	{"VXLAN tunnels (REST)", ctl_vxlan_cmds},
+	{"IKEv2 (REST)", ctl_ike_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "mg_config.h"
+#include "mg_ike.h"
 #include "mg_rules.h"
 #include "mg_esp_algos.h"
 
@@ -1847,13 +1848,234 @@ load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_co
 	return ok;
 }
 
+/* A list of proposals at @key of @map (or the defaults when absent). */
+static bool
+rd_proposals(struct cfg *c, yaml_node_t *map, const char *path, const char *key, bool ike,
+	     struct mg_ike_proposal *out, uint8_t *n)
+{
+	static const char *const def_ike[] = {"aes128gcm16-prfsha256-ecp256",
+					      "aes256gcm16-prfsha384-ecp384",
+					      "aes256-sha256-modp2048"};
+	static const char *const def_esp[] = {"aes128gcm16", "aes256gcm16", "aes256-sha256"};
+	yaml_node_t *seq = get_seq(c, map, path, key), *item;
+	char p[160], ip[176], why[192];
+	unsigned int i;
+	bool ok = true;
+
+	*n = 0;
+	if (get(c, map, key) == NULL) {
+		for (i = 0; i < (ike ? MG_ARRAY_SIZE(def_ike) : MG_ARRAY_SIZE(def_esp)); i++)
+			mg_ike_proposal_parse(ike ? def_ike[i] : def_esp[i], ike, &out[(*n)++], why,
+					      sizeof(why));
+		return true;
+	}
+	if (seq == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	SEQ_FOREACH(c, seq, i, item) {
+		const char *v;
+
+		idxpath(ip, sizeof(ip), p, i);
+		if (*n == MG_IKE_MAX_PROPOSALS) {
+			cerr(c, item, ip, "at most %u proposals", MG_IKE_MAX_PROPOSALS);
+			return false;
+		}
+		v = scalar(c, item, ip);
+		if (v == NULL) {
+			ok = false;
+			continue;
+		}
+		if (mg_ike_proposal_parse(v, ike, &out[*n], why, sizeof(why)) < 0) {
+			cerr(c, item, ip, "'%s': %s", v, why);
+			ok = false;
+			continue;
+		}
+		(*n)++;
+	}
+	if (ok && *n == 0) {
+		cerr(c, seq, p, "at least one proposal is needed");
+		ok = false;
+	}
+	return ok;
+}
+
+/* A list of traffic selectors (prefixes) at @key. */
+static bool
+rd_ts(struct cfg *c, yaml_node_t *map, const char *path, const char *key, struct mg_prefix *out,
+      uint8_t *n)
+{
+	yaml_node_t *seq = get_seq(c, map, path, key), *item;
+	char p[160], ip[176];
+	unsigned int i;
+	bool ok = true;
+
+	*n = 0;
+	if (seq == NULL) {
+		if (get(c, map, key) == NULL) {
+			cerr(c, map, path, "'%s' is needed: the prefixes on %s side of the tunnel",
+			     key, strcmp(key, "local_ts") == 0 ? "our" : "the peer's");
+		}
+		return false;
+	}
+	subpath(p, sizeof(p), path, key);
+	SEQ_FOREACH(c, seq, i, item) {
+		const char *v;
+
+		idxpath(ip, sizeof(ip), p, i);
+		if (*n == MG_IKE_MAX_TS) {
+			cerr(c, item, ip, "at most %u traffic selectors", MG_IKE_MAX_TS);
+			return false;
+		}
+		v = scalar(c, item, ip);
+		if (v == NULL || mg_prefix_parse(v, &out[*n]) < 0) {
+			if (v != NULL)
+				cerr(c, item, ip, "'%s' is not a prefix (like 10.1.0.0/16)", v);
+			ok = false;
+			continue;
+		}
+		(*n)++;
+	}
+	return ok;
+}
+
+/* The `ike:` block of ESP tunnel @s (at @item): an IKEv2 peer for the settings. */
+static void
+load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp_tunnel_spec *s)
+{
+	static const char *const keys[] = {"role", "local_id", "remote_id", "psk", "psk_file",
+					   "proposals", "esp_proposals", "local_ts", "remote_ts",
+					   "lifetime", "child_lifetime", "dpd", "retransmit_ms",
+					   "retransmit_tries", "reauth", NULL};
+	static const char *const roles[] = {"initiator", "responder", NULL};
+	yaml_node_t *n = get(c, tun, "ike"), *psk, *pskf;
+	struct mg_ike_peer_conf pc;
+	struct mg_error e;
+	char p[96], kp[176], buf[MG_IKE_PSK_MAX + 2];
+	unsigned int v;
+	bool ok = true;
+
+	if (n == NULL)
+		return;
+	snprintf(p, sizeof(p), "%s.ike", tpath);
+	if (!check_map(c, n, p, keys))
+		return;
+	memset(&pc, 0, sizeof(pc));
+	mg_strlcpy(pc.name, s->name, sizeof(pc.name));
+	pc.local = s->local;
+	pc.remote = s->remote;
+	pc.udp_encap = s->udp_encap;
+	if (rd_enum(c, n, p, "role", roles, &v))
+		pc.initiator = v == 0;
+	else if (get(c, n, "role") == NULL) {
+		cerr(c, n, p, "'role' is needed: initiator or responder");
+		ok = false;
+	} else {
+		ok = false;
+	}
+	if (rd_str(c, n, p, "local_id", buf, sizeof(buf)) && mg_ike_id_parse(buf, &pc.local_id) < 0) {
+		subpath(kp, sizeof(kp), p, "local_id");
+		cerr(c, get(c, n, "local_id"), kp, "not an identity");
+		ok = false;
+	}
+	if (rd_str(c, n, p, "remote_id", buf, sizeof(buf)) &&
+	    mg_ike_id_parse(buf, &pc.remote_id) < 0) {
+		subpath(kp, sizeof(kp), p, "remote_id");
+		cerr(c, get(c, n, "remote_id"), kp, "not an identity");
+		ok = false;
+	}
+	psk = get(c, n, "psk");
+	pskf = get(c, n, "psk_file");
+	if (psk != NULL && pskf != NULL) {
+		subpath(kp, sizeof(kp), p, "psk_file");
+		cerr(c, pskf, kp, "give psk or psk_file, not both");
+		ok = false;
+	} else if (psk != NULL) {
+		subpath(kp, sizeof(kp), p, "psk");
+		/* Not rd_str: its messages quote the value, and this one is a secret. */
+		const char *k = scalar(c, psk, kp);
+
+		if (k == NULL) {
+			ok = false;
+		} else if (strlen(k) > MG_IKE_PSK_MAX) {
+			cerr(c, psk, kp, "longer than %u bytes", MG_IKE_PSK_MAX);
+			ok = false;
+		} else {
+			pc.psk_len = (uint16_t)strlen(k);
+			memcpy(pc.psk, k, pc.psk_len);
+		}
+		mg_wipe(buf, sizeof(buf));
+		/* The document's copy of the key goes too (nothing reads it again). */
+		if (psk->type == YAML_SCALAR_NODE)
+			mg_wipe(psk->data.scalar.value, psk->data.scalar.length);
+	} else if (pskf != NULL) {
+		char fname[PATH_MAX];
+		FILE *f;
+
+		subpath(kp, sizeof(kp), p, "psk_file");
+		if (rd_str(c, n, p, "psk_file", fname, sizeof(fname))) {
+			f = fopen(fname, "r");
+			if (f == NULL) {
+				cerr(c, pskf, kp, "cannot read '%s': %s", fname, strerror(errno));
+				ok = false;
+			} else {
+				if (fgets(buf, sizeof(buf), f) != NULL) {
+					buf[strcspn(buf, "\r\n")] = '\0';
+					pc.psk_len = (uint16_t)(strlen(buf) < MG_IKE_PSK_MAX ? strlen(buf) : MG_IKE_PSK_MAX);
+					memcpy(pc.psk, buf, pc.psk_len);
+				}
+				fclose(f);
+				mg_wipe(buf, sizeof(buf));
+			}
+		} else {
+			ok = false;
+		}
+	} else {
+		cerr(c, n, p, "a pre-shared key is needed (psk or psk_file)");
+		ok = false;
+	}
+	ok = rd_proposals(c, n, p, "proposals", true, pc.ike, &pc.nike) && ok;
+	ok = rd_proposals(c, n, p, "esp_proposals", false, pc.esp, &pc.nesp) && ok;
+	ok = rd_ts(c, n, p, "local_ts", pc.local_ts, &pc.nlocal_ts) && ok;
+	ok = rd_ts(c, n, p, "remote_ts", pc.remote_ts, &pc.nremote_ts) && ok;
+	if (get(c, n, "lifetime") != NULL)
+		ok = rd_uint(c, n, p, "lifetime", 10, 86400 * 7, &pc.ike_lifetime_s) && ok;
+	if (get(c, n, "child_lifetime") != NULL)
+		ok = rd_uint(c, n, p, "child_lifetime", 10, 86400 * 7, &pc.child_lifetime_s) && ok;
+	rd_bool(c, n, p, "reauth", &pc.reauth);
+	pc.dpd_s = 30;
+	if (get(c, n, "dpd") != NULL)
+		ok = rd_uint(c, n, p, "dpd", 0, 3600, &pc.dpd_s) && ok;
+	if (get(c, n, "retransmit_ms") != NULL)
+		ok = rd_uint(c, n, p, "retransmit_ms", 100, 60000, &pc.retransmit_ms) && ok;
+	if (get(c, n, "retransmit_tries") != NULL) {
+		unsigned int t = 0;
+
+		ok = rd_uint(c, n, p, "retransmit_tries", 1, 20, &t) && ok;
+		pc.retransmit_tries = (uint8_t)t;
+	}
+	if (ok && mg_ike_peer_conf_check(&pc, &e) < 0) {
+		model_err(c, n, p, &e);
+		ok = false;
+	}
+	if (ok && c->st->ike_peers == NULL) {
+		c->st->ike_peers = calloc(MG_MODEL_MAX_ESP, sizeof(*c->st->ike_peers));
+		if (c->st->ike_peers == NULL) {
+			cerr(c, n, p, "out of memory");
+			ok = false;
+		}
+	}
+	if (ok && c->st->nike_peers < MG_MODEL_MAX_ESP)
+		c->st->ike_peers[c->st->nike_peers++] = pc;
+	mg_wipe(&pc, sizeof(pc));
+}
+
 static void
 load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 {
 	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
 					   "mtu", "path_mtu", "udp_encap", "local_port",
 					   "remote_port", "replay_window", "anti_replay", "esn", "ipv4",
-					   "ipv6", "sas", NULL};
+					   "ipv6", "sas", "ike", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "esp_tunnels"), *item, *sas, *sa;
 	struct mg_esp_tunnel_spec s;
 	struct mg_error e;
@@ -1941,6 +2163,7 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 		if (ok) {
 			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
 			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+			load_ike(c, item, p, &s);
 		}
 		mg_wipe(&s, sizeof(s));
 	}
@@ -2196,4 +2419,9 @@ mg_settings_free(struct mg_settings *st)
 	free(st->services);
 	st->services = NULL;
 	st->nservices = 0;
+	if (st->ike_peers != NULL)
+		mg_wipe(st->ike_peers, MG_MODEL_MAX_ESP * sizeof(*st->ike_peers));
+	free(st->ike_peers);
+	st->ike_peers = NULL;
+	st->nike_peers = 0;
 }

@@ -21,6 +21,7 @@
  *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
  *   /v1/esp-tunnels[/NAME[/sas]]  GET POST DELETE, PUT sas (ctl_esp.c)
  *   /v1/vxlan[/NAME]              GET POST DELETE (ctl_vxlan.c)
+ *   /v1/ike                       GET (IKEv2 peers and SAs, lib/gw/gw_ike.c)
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
  *   /v1/wireguard[/NAME]        GET POST DELETE (WireGuard interfaces; keys never shown)
  *   /v1/stats                   GET
@@ -1657,6 +1658,27 @@ h_wireguard(struct mg_ctl *c, const char *method, char **seg, int nseg, const st
 	return no_resource();
 }
 
+/* GET /v1/ike: the IKEv2 peers, their SAs and CHILD_SAs (no PSK, no key). */
+static struct resp
+h_ike(struct mg_ctl *c, const char *method)
+{
+	struct resp r = {.type = "application/json", .status = 200};
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(method, "GET"))
+		return not_allowed("GET");
+	f = open_memstream(&r.text, &len);
+	if (f == NULL)
+		return simple_err(500, ENOMEM, "", "out of memory");
+	if (c->env.ike_json != NULL)
+		c->env.ike_json(c->env.ctx, f);
+	else
+		fputs("[]", f);
+	fclose(f);
+	return r;
+}
+
 static struct resp
 dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
@@ -1727,6 +1749,8 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 			r.type = NULL;
 		return r;
 	}
+	if (!strcmp(seg[1], "ike") && nseg == 2)
+		return h_ike(c, method);
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
 	if (!strcmp(seg[1], "flows") && nseg == 2)

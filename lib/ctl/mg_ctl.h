@@ -58,6 +58,8 @@ struct mg_ctl_env {
 	 * packets, tx bytes, tx errors; may be NULL.
 	 */
 	void (*vxlan_counters)(void *ctx, uint16_t ifindex, uint64_t out[5]);
+	/** Write the IKEv2 peers and their SAs as a JSON array (redacted); may be NULL. */
+	void (*ike_json)(void *ctx, FILE *f);
 	void *ctx;
 };
 

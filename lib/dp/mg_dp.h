@@ -172,6 +172,7 @@ enum mg_punt {
 	MG_PUNT_ND,          /**< ICMPv6 ND (IP packet). */
 	MG_PUNT_GLEAN,       /**< Resolve the packet's destination on meta.adj's interface. */
 	MG_PUNT_RESOLVE,     /**< Resolve the neighbor behind adjacency meta.adj. */
+	MG_PUNT_IKE,         /**< IKE for the gateway (UDP 500, or 4500 with the non-ESP marker; IP packet). */
 };
 
 /** What an injected packet is. */
@@ -441,6 +442,8 @@ struct mg_dp {
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
 	struct mg_espgw *esp;                /**< ESP tunnels (lib/espgw), NULL until the first. */
 	struct mg_vxlan *vxlan;              /**< VXLAN tunnels (lib/vxlan), NULL until the first. */
+	/** IKE peers exist (lib/gw/gw_ike.c): ipX-local punts IKE to the main lcore. */
+	uint8_t ike;
 	/* Main lcore only. */
 	struct mg_if_counters ifc_base[MG_MAX_IFACES]; /**< Counters when each interface was made. */
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */

@@ -20,6 +20,7 @@
 #include <rte_ring.h>
 
 #include "gw_cls.h"
+#include "gw_ike.h"
 #include "mg_config.h"
 #include "mg_capture.h"
 #include "gw_flows.h"
@@ -64,6 +65,7 @@ struct gw {
 	struct mg_model_backend be;
 	struct mg_ctl *ctl;
 	struct mg_capture *capture;
+	struct gw_ike *ike;        /* IKEv2 peers of ESP tunnels, or NULL */
 	bool rx_interrupts;
 	uint64_t next_stats_ns, next_print_ns, next_link_ns;
 	uint64_t next_police_ns;  /* next rebalance of police rates between workers */
@@ -686,6 +688,14 @@ ctl_esp_sas(void *ctx, uint16_t ifindex, FILE *f)
 }
 
 static void
+ctl_ike_json(void *ctx, FILE *f)
+{
+	struct gw *g = ctx;
+
+	gw_ike_json(g->ike, f);
+}
+
+static void
 ctl_esp_metrics(void *ctx, FILE *f)
 {
 	struct gw *g = ctx;
@@ -706,6 +716,7 @@ ctl_vxlan_counters(void *ctx, uint16_t ifindex, uint64_t out[5])
 	out[2] = c.tx_pkts;
 	out[3] = c.tx_bytes;
 	out[4] = c.tx_errors;
+	gw_ike_metrics(g->ike, f);
 }
 
 static void
@@ -758,6 +769,8 @@ main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 		until = t;
 	if (mg_wgif_next_timer(g->dp) < until)
 		until = mg_wgif_next_timer(g->dp);
+	if (gw_ike_next_timer(g->ike) < until)
+		until = gw_ike_next_timer(g->ike);
 	if (g->next_stats_ns < until)
 		until = g->next_stats_ns;
 	if (g->capture != NULL && mg_capture_timeout(g->capture) < until - now)
@@ -802,8 +815,12 @@ main_loop(struct gw *g)
 			unsigned int n = rte_ring_sc_dequeue_burst(g->dp->workers[w]->punt,
 								   (void **)pkts, RTE_DIM(pkts), NULL);
 
-			for (unsigned int i = 0; i < n; i++)
-				mg_fwd_punt(g->fwd, pkts[i]);
+			for (unsigned int i = 0; i < n; i++) {
+				if (mg_meta(pkts[i])->punt == MG_PUNT_IKE)
+					gw_ike_input(g->ike, pkts[i]);
+				else
+					mg_fwd_punt(g->fwd, pkts[i]);
+			}
 			got += n;
 		}
 		mg_fwd_timer(g->fwd, now);
@@ -811,6 +828,7 @@ main_loop(struct gw *g)
 		mg_espgw_poll(g->dp->esp, now);
 		mg_vxlan_poll(g->dp->vxlan, now);
 		mg_gw_flows_poll(g->dp);
+		gw_ike_poll(g->ike, now);
 		mg_dp_reclaim(g->dp);
 		if (now >= g->next_police_ns) {
 			mg_gw_cls_rebalance(g->dp);
@@ -1293,6 +1311,20 @@ mg_gw_run(const struct mg_gw_opts *o)
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
 	}
+	if (g->st.nike_peers > 0) {
+		g->ike = gw_ike_create(g->dp, g->model);
+		if (g->ike == NULL) {
+			fprintf(stderr, "meshgate: out of memory for IKE\n");
+			goto out;
+		}
+		for (unsigned int i = 0; i < g->st.nike_peers; i++)
+			if (gw_ike_add(g->ike, &g->st.ike_peers[i], &err) < 0) {
+				fprintf(stderr, "meshgate: esp_tunnels[%s].ike: %s%s%s\n",
+					g->st.ike_peers[i].name, err.field,
+					err.field[0] ? ": " : "", err.msg);
+				goto out;
+			}
+	}
 	if (mg_workers_launch(g->dp) != 0) {
 		fprintf(stderr, "meshgate: cannot launch the workers\n");
 		goto out;
@@ -1325,6 +1357,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 					 .capture = g->capture, .stats = ctl_stats,
 					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
 					 .vxlan_counters = ctl_vxlan_counters,
+					 .ike_json = ctl_ike_json,
 					 .ctx = g};
 		bool restored = false;
 
@@ -1371,6 +1404,8 @@ out:
 		mg_model_set_backend(g->model, NULL);
 	if (g->dp != NULL)
 		mg_wgif_fini(g->dp);
+	gw_ike_destroy(g->ike);
+	g->ike = NULL;
 	if (g->dp != NULL)
 		mg_espgw_destroy(g->dp->esp);
 	if (g->dp != NULL)

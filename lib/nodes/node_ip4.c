@@ -224,6 +224,12 @@ ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 		mg_set_drop(m, MG_DROP_LOCAL_FRAG);
 		return LOC_NEXT_DROP;
 	}
+	/* IKE for the gateway's own peers: to the main lcore. */
+	if (ip->next_proto_id == MG_IPPROTO_UDP && tot >= hlen + 8 &&
+	    mg_ike_wanted(dp, (const uint8_t *)ip + hlen, tot - hlen)) {
+		mg_meta(m)->punt = MG_PUNT_IKE;
+		return LOC_NEXT_PUNT;
+	}
 	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
 	if (esp && (ip->next_proto_id == MG_IPPROTO_ESP ||
 		    (ip->next_proto_id == MG_IPPROTO_UDP && tot >= hlen + 8 &&
@@ -292,7 +298,7 @@ static struct rte_node_register ip4_local_node = {
 	.name = "ip4-local",
 	.process = ip4_local_process,
 	.init = mg_node_init,
-	.nb_edges = 6,
+	.nb_edges = LOC_NEXT_COUNT,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip4-lookup",
 		[LOC_NEXT_ICMP] = "ip4-icmp-error",
@@ -300,6 +306,7 @@ static struct rte_node_register ip4_local_node = {
 		[LOC_NEXT_WG] = "wg-input",
 		[LOC_NEXT_ESP] = "esp-input",
 		[LOC_NEXT_VXLAN] = "vxlan-input",
+		[LOC_NEXT_PUNT] = "punt",
 	},
 };
 RTE_NODE_REGISTER(ip4_local_node);

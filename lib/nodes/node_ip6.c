@@ -228,6 +228,12 @@ ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 		mg_meta(m)->flags |= MG_META_LOCAL;
 		return LOC_NEXT_LOOKUP;
 	}
+	/* IKE for the gateway's own peers: to the main lcore. */
+	if (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
+	    mg_ike_wanted(dp, pkt + l4off, MG_IP6_HLEN + plen - l4off)) {
+		mg_meta(m)->punt = MG_PUNT_IKE;
+		return LOC_NEXT_PUNT;
+	}
 	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
 	if (esp && (proto == MG_IPPROTO_ESP ||
 		    (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
@@ -270,7 +276,7 @@ static struct rte_node_register ip6_local_node = {
 	.name = "ip6-local",
 	.process = ip6_local_process,
 	.init = mg_node_init,
-	.nb_edges = 6,
+	.nb_edges = LOC_NEXT_COUNT,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip6-lookup",
 		[LOC_NEXT_ICMP] = "ip6-icmp-error",
@@ -278,6 +284,7 @@ static struct rte_node_register ip6_local_node = {
 		[LOC_NEXT_WG] = "wg-input",
 		[LOC_NEXT_ESP] = "esp-input",
 		[LOC_NEXT_VXLAN] = "vxlan-input",
+		[LOC_NEXT_PUNT] = "punt",
 	},
 };
 RTE_NODE_REGISTER(ip6_local_node);

@@ -732,6 +732,12 @@ def c_stats(api):
     assert api.call("GET", "/v1/stats", token=None)[0] == 401
 
 
+def c_ike(api):
+    st, peers = api.call("GET", "/v1/ike")
+    assert st == 200 and peers == []  # no ike: block here (tests/netns/test_ike_strongswan.py)
+    assert api.call("GET", "/v1/ike", token="Bearer nope")[0] == 401
+
+
 def c_metrics(api):
     st, text = api.call("GET", "/metrics")
     assert st == 200 and 'meshgate_port_rx_packets_total{port="a"}' in text
@@ -1118,6 +1124,7 @@ CASES = {
     ("GET", "/v1/wireguard/{name}"): c_get_wireguard,
     ("DELETE", "/v1/wireguard/{name}"): c_delete_wireguard,
     ("GET", "/v1/stats"): c_stats,
+    ("GET", "/v1/ike"): c_ike,
     ("GET", "/metrics"): c_metrics,
 }
 

@@ -692,6 +692,67 @@ def wg_seeds():
     ]
 
 
+# ---- ike: [flags byte][IKE message] ----------------------------------------------------------
+# flags: bit 0 port 4500 with the non-ESP marker; bit 1 from the initiator-side peer.
+
+def _pl(np, body):
+    return bytes([np, 0]) + (4 + len(body)).to_bytes(2, "big") + body
+
+
+def _chain(pls):
+    """[(type, body)...] -> (first type, bytes) with next-payload fields filled."""
+    out = b""
+    for i, (t, body) in enumerate(pls):
+        out += _pl(pls[i + 1][0] if i + 1 < len(pls) else 0, body)
+    return (pls[0][0] if pls else 0), out
+
+
+def _ike(spi_i, spi_r, exch, flags, msgid, pls):
+    first, body = _chain(pls)
+    hdr = spi_i + spi_r + bytes([first, 0x20, exch, flags]) + msgid.to_bytes(4, "big")
+    return hdr + (28 + len(body)).to_bytes(4, "big") + body
+
+
+def _transform(last, ttype, tid, kb=0):
+    attr = (0x800e).to_bytes(2, "big") + kb.to_bytes(2, "big") if kb else b""
+    return bytes([0 if last else 3, 0]) + (8 + len(attr)).to_bytes(2, "big") + \
+        bytes([ttype, 0]) + tid.to_bytes(2, "big") + attr
+
+
+def _proposal(last, num, proto, spi, transforms):
+    body = bytes([num, proto, len(spi), len(transforms)]) + spi + b"".join(transforms)
+    return bytes([0 if last else 2, 0]) + (4 + len(body)).to_bytes(2, "big") + body
+
+
+def ike_seeds():
+    spi_i, zero = bytes(range(1, 9)), bytes(8)
+    ike_sa = _proposal(True, 1, 1, b"", [_transform(False, 1, 20, 128), _transform(False, 2, 5),
+                                          _transform(True, 4, 19)])
+    nat = lambda t: (41, bytes([0, 0]) + t.to_bytes(2, "big") + bytes(20))
+    init = _ike(spi_i, zero, 34, 0x08, 0, [(33, ike_sa), (34, (19).to_bytes(2, "big") + bytes(2) +
+                                                           bytes(range(64))),
+                                           (40, bytes(range(32))), nat(16388), nat(16389)])
+    cookie = _ike(spi_i, zero, 34, 0x08, 0, [(41, bytes([0, 0, 0x40, 0x06]) + bytes(17)),
+                                            (33, ike_sa), (34, (19).to_bytes(2, "big") + bytes(66)),
+                                            (40, bytes(32))])
+    esp_sa = _proposal(True, 1, 3, b"\x00\x00\x12\x34", [_transform(False, 1, 20, 128),
+                                                            _transform(True, 5, 0)])
+    ts = bytes([1, 0, 0, 0, 7, 0, 0, 16, 0, 0, 0xff, 0xff, 10, 1, 0, 0, 10, 1, 0xff, 0xff])
+    sk_inner_first, sk_inner = _chain([(35, bytes([2, 0, 0, 0]) + b"a.example"),
+                                       (39, bytes([2, 0, 0, 0]) + bytes(32)), (33, esp_sa),
+                                       (44, ts), (45, ts)])
+    auth = _ike(spi_i, bytes(range(9, 17)), 35, 0x08, 1,
+                [(46, bytes(8) + sk_inner + bytes(16))])
+    auth = auth[:28] + bytes([sk_inner_first]) + auth[29:]  # SK's next payload: the first inner
+    info = _ike(spi_i, bytes(range(9, 17)), 37, 0x08, 2, [(46, bytes(8 + 1 + 16))])
+    resp = _ike(spi_i, bytes(range(9, 17)), 34, 0x20, 0, [(33, ike_sa), (34, (19).to_bytes(2, "big")
+                                                                       + bytes(2) + bytes(64)),
+                                                          (40, bytes(32))])
+    return [("init", b"\x00" + init), ("init-cookie", b"\x00" + cookie),
+            ("auth-4500", b"\x01" + auth), ("informational", b"\x01" + info),
+            ("init-response", b"\x02" + resp), ("garbage", b"\x01" + bytes(40))]
+
+
 if __name__ == "__main__":
     write("eth", eth_seeds())
     write("neigh", neigh_seeds())
@@ -701,3 +762,4 @@ if __name__ == "__main__":
     write("l4", l4_seeds())
     write("esp", esp_seeds())
     write("wg", wg_seeds())
+    write("ike", ike_seeds())

@@ -20,12 +20,12 @@ import pytest
 
 from mgrun import BUILD, ROOT
 
-HARNESSES = ["eth", "neigh", "config", "nsm", "rest", "l4", "esp", "wg"]
+HARNESSES = ["eth", "neigh", "config", "nsm", "rest", "l4", "esp", "wg", "ike"]
 FUZZ_BUILD = ROOT / "build-fuzz"
 # Built for the short session even when build-fuzz/ does not have them yet.
 CHEAP = {"config", "l4", "esp", "wg"}
 MAX_LEN = {"eth": 1600, "neigh": 2048, "config": 8192, "nsm": 8192, "rest": 8192, "l4": 1600,
-           "esp": 1600, "wg": 4096}
+           "esp": 1600, "wg": 4096, "ike": 8193}
 
 
 def inputs_of(name):
