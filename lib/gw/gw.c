@@ -702,6 +702,7 @@ ctl_esp_metrics(void *ctx, FILE *f)
 
 	mg_espgw_metrics(g->dp->esp, f);
 	mg_vxlan_metrics(g->dp->vxlan, f);
+	gw_ike_metrics(g->ike, f);
 }
 
 static void
@@ -716,7 +717,6 @@ ctl_vxlan_counters(void *ctx, uint16_t ifindex, uint64_t out[5])
 	out[2] = c.tx_pkts;
 	out[3] = c.tx_bytes;
 	out[4] = c.tx_errors;
-	gw_ike_metrics(g->ike, f);
 }
 
 static void
