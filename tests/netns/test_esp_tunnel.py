@@ -247,7 +247,10 @@ def test_rekey_during_traffic_loses_nothing(tmp_path, topo):
     with Meshgate(tmp_path, config(topo.tag, old), name="esp") as mg:
         peer = Peer(topo, tmp_path, old, peer_sas=peer_sas)
         ctl = Control(mg)
-        pings = [topo.spawn("pod", "ping", "-c", "150", "-i", "0.02", "-w", "30", dst)
+        # Exactly 150 requests (no -w: with a deadline ping sends until it has
+        # 150 replies, and a late reply then looks like a loss); -W 10 waits
+        # for slow answers of the Python peer.
+        pings = [topo.spawn("pod", "ping", "-c", "150", "-i", "0.02", "-W", "10", dst)
                  for dst in ("10.99.0.1", "fd00:99::1")]
         time.sleep(1.0)
         ctl.ok("PUT", "/v1/esp-tunnels/tun0/sas", {"sas": new})
