@@ -111,8 +111,8 @@ def test_malformed_with_strict_policy(tmp_path):
 
 def test_malformed_frames_over_memif(tmp_path):
     """The same stream into a memif port: dpdk-testpmd (io forwarding) reads it
-    from a pcap and sends it over the memif meshgate serves. Frames shorter than
-    an Ethernet header are left out (testpmd's pcap port would not carry them)."""
+    from a pcap and sends it over the memif meshgate serves (frames shorter than
+    an Ethernet header are left out of this one)."""
     import re
     import shutil
     import subprocess
