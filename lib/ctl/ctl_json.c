@@ -241,7 +241,8 @@ cj_flows_json(const struct mg_flows_spec *fs)
 	json_object_set_new(o, "enabled", json_boolean(fs->enabled));
 	if (!fs->enabled)
 		return o;
-	json_object_set_new(o, "size", json_integer(fs->size));
+	if (fs->size != 0) /* 0: the default, as a request may leave it */
+		json_object_set_new(o, "size", json_integer(fs->size));
 	json_object_set_new(o, "stateful", json_boolean(fs->stateful));
 	t = json_object();
 	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++)
