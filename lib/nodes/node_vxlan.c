@@ -186,8 +186,7 @@ tun_find(const struct mg_vxlan_list *l, uint16_t net, uint8_t family, rte_be16_t
 }
 
 static inline uint16_t
-input_one(const struct mg_vxlan *vx, const struct mg_vxlan_list *l,
-	  struct mg_vxlan_counters *cnt, struct rte_mbuf *m)
+input_one(const struct mg_vxlan_list *l, struct mg_vxlan_counters *cnt, struct rte_mbuf *m)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct mg_meta *md = mg_meta(m);
@@ -235,7 +234,6 @@ input_one(const struct mg_vxlan *vx, const struct mg_vxlan_list *l,
 	m->packet_type = 0;
 	cnt[t->ifindex].rx_pkts++;
 	cnt[t->ifindex].rx_bytes += m->pkt_len;
-	(void)vx;
 	return VXI_NEXT_ETH;
 bad:
 	md->drop = MG_DROP_VXLAN_BAD;
@@ -264,7 +262,7 @@ vxlan_input_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 
 		for (uint16_t i = 0; i < n; i++) {
 			mg_prefetch(o, i, n);
-			nexts[i] = input_one(vx, l, cnt, o[i]);
+			nexts[i] = input_one(l, cnt, o[i]);
 		}
 		mg_dispatch(graph, node, o, nexts, n);
 	}
