@@ -1256,6 +1256,13 @@ informational_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	}
 }
 
+/* A refused rekey is tried again after 1-5 s, at random: two colliding sides drift apart. */
+static uint64_t
+retry_delay(void)
+{
+	return NANOS + (uint64_t)(rand() % 40) * (NANOS / 10);
+}
+
 /* Install our delayed outbound SA (the peer's rekey we answered), if any. */
 static void
 install_pending_out(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
@@ -1307,6 +1314,15 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	}
 	if (ike_random(nr, sizeof(nr)) < 0)
 		return;
+	/*
+	 * Our own rekey is under way: the peer's waits (RFC 7296 2.25,
+	 * TEMPORARY_FAILURE; it retries after a random delay, as we do) rather
+	 * than two replacements racing (2.8.1, 2.8.2).
+	 */
+	if (sa->req != NULL && (sa->req_kind == REQ_CHILD_REKEY || sa->req_kind == REQ_IKE_REKEY)) {
+		create_child_error(e, p, sa, msgid, IKE_N_TEMPORARY_FAILURE, NULL, 0);
+		return;
+	}
 	if (props[0].proto == IKE_PROTO_IKE) {
 		struct ike_sa *n;
 		uint8_t gir[256], pub[256];
@@ -1521,8 +1537,8 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	    ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
 	    !ike_prop_match(&props[0], p->c.esp, p->c.nesp, false, &chosen)) {
 		/* Refused (a collision, TEMPORARY_FAILURE...): try again a little later. */
-		EV(e, p, 5, "CHILD_SA rekey refused (notify %u): retrying in 10 s", err);
-		sa->child_rekey_ns = e->now + 10 * NANOS;
+		EV(e, p, 5, "CHILD_SA rekey refused (notify %u): retrying soon", err);
+		sa->child_rekey_ns = e->now + retry_delay();
 		return;
 	}
 	spi_out = rd32be(props[0].spi);
@@ -1612,10 +1628,10 @@ ike_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	    (uint16_t)(ke->body[0] << 8 | ke->body[1]) != n->dh_group ||
 	    ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
 	    props[0].spi_len != 8 || !ike_prop_match(&props[0], &sa->prop, 1, true, &chosen)) {
-		EV(e, p, 5, "IKE SA rekey refused (notify %u): retrying in 10 s",
+		EV(e, p, 5, "IKE SA rekey refused (notify %u): retrying soon",
 		   ike_notify_error(pl, npl));
 		sa_free(n);
-		sa->expires_ns = e->now + 10 * NANOS;
+		sa->expires_ns = e->now + retry_delay();
 		return;
 	}
 	n->prop = chosen;

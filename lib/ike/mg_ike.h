@@ -178,9 +178,9 @@ struct mg_ike_peer_conf {
 	uint8_t nlocal_ts;
 	struct mg_prefix remote_ts[MG_IKE_MAX_TS];  /**< The peer's side. */
 	uint8_t nremote_ts;
-	uint32_t ike_lifetime_s;      /**< Re-authenticate after this (default 10800). */
-	uint32_t child_lifetime_s;    /**< CHILD_SA hard lifetime (default 3600; also rekeyed with the IKE SA). */
-	uint32_t dpd_s;               /**< Liveness check after this long without traffic (0: 30; no check when unset by the config?). */
+	uint32_t ike_lifetime_s;      /**< IKE SA lifetime (default 10800): rekeyed (or re-authenticated) before it ends. */
+	uint32_t child_lifetime_s;    /**< CHILD_SA hard lifetime (default 3600): rekeyed before it ends. */
+	uint32_t dpd_s;               /**< Liveness check after this long without IKE traffic (0: none; the YAML default is 30). */
 	uint32_t retransmit_ms;       /**< First retransmission (default 1000, doubling). */
 	uint8_t retransmit_tries;     /**< Transmissions before giving up (default 5). */
 	/**
