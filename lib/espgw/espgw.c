@@ -419,29 +419,33 @@ mg_espgw_sas_json(const struct mg_espgw *eg, uint16_t ifindex, FILE *f)
 		r ? r->events[MG_ESP_EV_HARD] : 0, r ? r->events[MG_ESP_EV_RETIRED] : 0);
 }
 
+/* The per-SA counters in /metrics, one family each. */
+static const struct {
+	const char *name;
+	const char *help;
+	size_t off;
+} sa_families[] = {
+	{"packets", "Packets an ESP SA processed.", offsetof(struct mg_esp_sa_stats, packets)},
+	{"bytes", "Inner IP bytes an ESP SA processed.", offsetof(struct mg_esp_sa_stats, bytes)},
+	{"replay_drops", "Packets an inbound SA refused as replays.",
+	 offsetof(struct mg_esp_sa_stats, replay)},
+	{"auth_failures", "Packets whose ICV did not verify.", offsetof(struct mg_esp_sa_stats, auth)},
+	{"other_errors", "Packets an SA refused for another reason.",
+	 offsetof(struct mg_esp_sa_stats, other)},
+};
+
 static void
-sa_metrics(const struct mg_espgw_tun *r, const struct mg_esp_sa *sa, FILE *f)
+sa_metric(const struct mg_espgw_tun *r, const struct mg_esp_sa *sa, unsigned int fam, FILE *f)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} cs[] = {
-		{"packets", offsetof(struct mg_esp_sa_stats, packets)},
-		{"bytes", offsetof(struct mg_esp_sa_stats, bytes)},
-		{"replay_drops", offsetof(struct mg_esp_sa_stats, replay)},
-		{"auth_failures", offsetof(struct mg_esp_sa_stats, auth)},
-		{"other_errors", offsetof(struct mg_esp_sa_stats, other)},
-	};
 	struct mg_esp_sa_stats st;
 
 	if (sa == NULL)
 		return;
 	mg_esp_sa_stats(sa, &st);
-	for (unsigned int i = 0; i < RTE_DIM(cs); i++)
-		fprintf(f, "meshgate_esp_sa_%s_total{tunnel=\"%s\",spi=\"%u\",direction=\"%s\"} "
-			"%" PRIu64 "\n", cs[i].name, r->name, mg_esp_sa_spi(sa),
-			mg_esp_sa_dir(sa) == MG_ESP_OUTBOUND ? "out" : "in",
-			*(const uint64_t *)((const char *)&st + cs[i].off));
+	fprintf(f, "meshgate_esp_sa_%s_total{tunnel=\"%s\",spi=\"%u\",direction=\"%s\"} %" PRIu64 "\n",
+		sa_families[fam].name, r->name, mg_esp_sa_spi(sa),
+		mg_esp_sa_dir(sa) == MG_ESP_OUTBOUND ? "out" : "in",
+		*(const uint64_t *)((const char *)&st + sa_families[fam].off));
 }
 
 void
@@ -449,24 +453,19 @@ mg_espgw_metrics(const struct mg_espgw *eg, FILE *f)
 {
 	if (eg == NULL)
 		return;
-	fputs("# HELP meshgate_esp_sa_packets_total Packets an ESP SA processed.\n"
-	      "# TYPE meshgate_esp_sa_packets_total counter\n"
-	      "# HELP meshgate_esp_sa_bytes_total Inner IP bytes an ESP SA processed.\n"
-	      "# TYPE meshgate_esp_sa_bytes_total counter\n"
-	      "# HELP meshgate_esp_sa_replay_drops_total Packets an inbound SA refused as replays.\n"
-	      "# TYPE meshgate_esp_sa_replay_drops_total counter\n"
-	      "# HELP meshgate_esp_sa_auth_failures_total Packets whose ICV did not verify.\n"
-	      "# TYPE meshgate_esp_sa_auth_failures_total counter\n"
-	      "# HELP meshgate_esp_sa_other_errors_total Packets an SA refused for another reason.\n"
-	      "# TYPE meshgate_esp_sa_other_errors_total counter\n", f);
-	for (unsigned int i = 0; i < MG_MAX_IFACES; i++) {
-		const struct mg_espgw_tun *r = eg->tun[i];
+	/* The text format wants each family's samples right after its HELP and TYPE. */
+	for (unsigned int k = 0; k < RTE_DIM(sa_families); k++) {
+		fprintf(f, "# HELP meshgate_esp_sa_%s_total %s\n# TYPE meshgate_esp_sa_%s_total counter\n",
+			sa_families[k].name, sa_families[k].help, sa_families[k].name);
+		for (unsigned int i = 0; i < MG_MAX_IFACES; i++) {
+			const struct mg_espgw_tun *r = eg->tun[i];
 
-		if (r == NULL)
-			continue;
-		for (int fam = 0; fam < 2; fam++) {
-			sa_metrics(r, mg_esp_out_get(&r->out[fam]), f);
-			sa_metrics(r, r->in[fam], f);
+			if (r == NULL)
+				continue;
+			for (int fam = 0; fam < 2; fam++) {
+				sa_metric(r, mg_esp_out_get(&r->out[fam]), k, f);
+				sa_metric(r, r->in[fam], k, f);
+			}
 		}
 	}
 }
