@@ -583,9 +583,11 @@ load_control(struct cfg *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"state_dir", "capture_dir", "nsm_socket", "nsm_uids",
 					   "rest", "connection_lifetime_s", "node_name", NULL};
-	static const char *const rest_keys[] = {"listen", "token_file", "max_body", NULL};
+	static const char *const rest_keys[] = {"listen", "token_file", "max_body", "rate_limit",
+						"rate_burst", "tls", NULL};
+	static const char *const tls_keys[] = {"cert", "key", NULL};
 	struct mg_settings *st = c->st;
-	yaml_node_t *r, *seq, *item;
+	yaml_node_t *r, *t, *seq, *item;
 	unsigned int i;
 	char p[64];
 
@@ -622,6 +624,9 @@ load_control(struct cfg *c, yaml_node_t *n)
 			}
 			if (st->nnsm_uids < MG_ARRAY_SIZE(st->nsm_uids))
 				st->nsm_uids[st->nnsm_uids++] = (unsigned int)v;
+			else
+				cerr(c, item, p, "more than %zu uids",
+				     (size_t)MG_ARRAY_SIZE(st->nsm_uids));
 		}
 	}
 	rd_uint(c, n, "control", "connection_lifetime_s", 1, 86400 * 7, &st->conn_max_lifetime_s);
@@ -635,6 +640,19 @@ load_control(struct cfg *c, yaml_node_t *n)
 		rd_str(c, r, "control.rest", "token_file", st->rest_token_file,
 		       sizeof(st->rest_token_file));
 		rd_uint(c, r, "control.rest", "max_body", 1024, 64u << 20, &st->rest_max_body);
+		rd_uint(c, r, "control.rest", "rate_limit", 0, 1000000, &st->rest_rate);
+		rd_uint(c, r, "control.rest", "rate_burst", 1, 1000000, &st->rest_burst);
+		t = get(c, r, "tls");
+		if (t != NULL && check_map(c, t, "control.rest.tls", tls_keys)) {
+			bool has_cert = rd_str(c, t, "control.rest.tls", "cert", st->rest_tls_cert,
+					       sizeof(st->rest_tls_cert));
+			bool has_key = rd_str(c, t, "control.rest.tls", "key", st->rest_tls_key,
+					      sizeof(st->rest_tls_key));
+
+			if (has_cert != has_key || !has_cert)
+				cerr(c, t, "control.rest.tls",
+				     "needs both 'cert' and 'key' (PEM files)");
+		}
 	}
 }
 
@@ -2028,6 +2046,7 @@ mg_settings_init(struct mg_settings *st)
 	st->svc_flows = 65536;
 	st->log_level = 7; /* info */
 	st->rest_max_body = 1u << 20;
+	st->rest_rate = 1000;
 	st->conn_max_lifetime_s = 600;
 	strcpy(st->node_name, "meshgate");
 }
