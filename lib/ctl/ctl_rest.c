@@ -2061,6 +2061,9 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 		struct MHD_OptionItem tls[] = {
 			{MHD_OPTION_HTTPS_MEM_CERT, 0, c->tls_cert_pem},
 			{MHD_OPTION_HTTPS_MEM_KEY, 0, c->tls_key_pem},
+			/* TLS 1.2 and 1.3 only, whatever the system's GnuTLS defaults allow. */
+			{MHD_OPTION_HTTPS_PRIORITIES, 0,
+			 (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
 			{MHD_OPTION_END, 0, NULL},
 		};
 		unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
@@ -2074,7 +2077,7 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 					  MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 					  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 					  MHD_OPTION_ARRAY,
-					  c->tls_cert_pem != NULL ? tls : tls + 2, MHD_OPTION_END);
+					  c->tls_cert_pem != NULL ? tls : tls + 3, MHD_OPTION_END);
 	}
 	if (c->mhd == NULL && c->tls_cert_pem != NULL)
 		return rest_fail(c, mg_error_set(err, EINVAL, "control.rest.tls",

@@ -134,6 +134,14 @@ def test_rest_tls(tmp_path, pki):
             with ctx.wrap_socket(s, server_hostname="127.0.0.1") as t:
                 assert t.version() in ("TLSv1.2", "TLSv1.3")
                 assert t.getpeercert()["subject"] == ((("commonName", "meshgate"),),)
+        # TLS 1.1 is refused (TLS 1.2 and 1.3 only).
+        old = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+        old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+        old.maximum_version = ssl.TLSVersion.TLSv1_1
+        old.set_ciphers("ALL:@SECLEVEL=0")
+        with socket.create_connection((c.host, c.port), timeout=10) as s:
+            with pytest.raises(ssl.SSLError):
+                old.wrap_socket(s, server_hostname="127.0.0.1")
         rogue = ssl.create_default_context(cafile=str(pki / "rogue.pem"))
         with socket.create_connection((c.host, c.port), timeout=10) as s:
             with pytest.raises(ssl.SSLCertVerificationError):
