@@ -521,7 +521,8 @@ load_limits(struct cfg *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"adjacencies", "routes", "fib_routes", "fib_tbl8", "fib6_tbl8",
 					   "neighbors", "punt_ring", "inject_ring", "service_flows",
-					   "icmp_errors_per_sec", "icmp_errors_burst", NULL};
+					   "icmp_errors_per_sec", "icmp_errors_burst", "connections",
+					   NULL};
 	struct mg_settings *st = c->st;
 	uint32_t v;
 
@@ -546,6 +547,7 @@ load_limits(struct cfg *c, yaml_node_t *n)
 	}
 	rd_uint(c, n, "limits", "neighbors", 16, (1u << 22), &st->max_neighbors);
 	rd_uint(c, n, "limits", "service_flows", 16, (1u << 26), &st->svc_flows);
+	rd_uint(c, n, "limits", "connections", 1, 4096, &st->max_conns);
 	if (rd_uint(c, n, "limits", "punt_ring", 64, 1u << 16, &v)) {
 		if (v & (v - 1))
 			cerr(c, get(c, n, "punt_ring"), "limits.punt_ring",
@@ -2044,6 +2046,7 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_hold_packets = 4;
 	st->nd_failed_ms = 3000;
 	st->svc_flows = 65536;
+	st->max_conns = 4096;
 	st->log_level = 7; /* info */
 	st->rest_max_body = 1u << 20;
 	st->rest_rate = 1000;

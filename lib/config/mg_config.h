@@ -124,6 +124,7 @@ struct mg_settings {
 	struct mg_svc_cfg *services;  /**< nservices entries (owned). */
 	unsigned int nservices;
 	uint32_t svc_flows;           /**< limits.service_flows: flow table entries per worker. */
+	uint32_t max_conns;           /**< limits.connections: NSM connections (at most 4096). */
 };
 
 /** Errors collected while loading. */

@@ -41,6 +41,7 @@ struct mg_ctl_conf {
 	char tls_cert[256];         /**< PEM certificate (chain) for HTTPS; empty: plain HTTP. */
 	char tls_key[256];          /**< PEM private key for HTTPS (read, then wiped when REST stops). */
 	uint32_t max_lifetime_s;    /**< Longest a connection lives without a refresh. */
+	uint32_t max_conns;         /**< NSM connections at once (limits.connections); 0: 4096. */
 	char node_name[64];         /**< This hop's path segment name. */
 	char file_prefix[64];
 };

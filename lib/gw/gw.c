@@ -772,6 +772,7 @@ control_conf(const struct gw *g, struct mg_ctl_conf *cc)
 	mg_strlcpy(cc->tls_cert, st->rest_tls_cert, sizeof(cc->tls_cert));
 	mg_strlcpy(cc->tls_key, st->rest_tls_key, sizeof(cc->tls_key));
 	cc->max_lifetime_s = st->conn_max_lifetime_s;
+	cc->max_conns = st->max_conns;
 	mg_strlcpy(cc->node_name, st->node_name, sizeof(cc->node_name));
 }
 
