@@ -12,6 +12,7 @@ The data path's side of full tables is tested where the traffic is:
 neighbor-table-full in tests/datapath/test_drops.py, a full service flow
 table in tests/unit/test_svc.c, a full capture buffer in
 tests/netns/test_capture.py, an empty mbuf pool in test_overload.py."""
+import http.client
 import json
 
 import pytest
@@ -37,6 +38,8 @@ ports:
     device: "net_null1,no-rx=1"
     mac: "02:00:00:00:0b:01"
     ipv4: [10.0.2.1/24]
+control:
+  rest: {{rate_limit: 0}}     # test_service_ids_are_reused goes faster than the default limit
 """
 
 
@@ -210,3 +213,24 @@ def test_fib_full(tmp_path):
         assert f"100.64.{n}.0/24" not in {r["prefix"] for r in c.ok("GET", "/v1/routes")}
         c.ok("DELETE", "/v1/routes/default/100.64.0.0/24")
         c.ok("POST", "/v1/routes", {"prefix": f"100.64.{n}.0/24", "via": "10.0.2.2"})
+
+
+@pytest.mark.slow
+def test_service_ids_are_reused(gw):
+    """4096 service ids, but a gateway whose services come and go never runs out:
+    more than 4096 services created and deleted one after the other (ids were
+    never reused: the 4097th creation failed until restart)."""
+    _, c = gw
+    body = json.dumps({"name": "churn", "vips": ["10.0.9.1"], "table_size": 7,
+                       "endpoints": [{"name": "e", "address": "10.0.2.2"}]})
+    h = {"Authorization": f"Bearer {c.token}"}
+    conn = http.client.HTTPConnection(c.host, c.port, timeout=30)   # one keep-alive connection
+    for i in range(4200):
+        for method, path, b, want in (("POST", "/v1/services", body, 201),
+                                      ("DELETE", "/v1/services/churn", None, 204)):
+            conn.request(method, path, body=b, headers=h)
+            r = conn.getresponse()
+            text = r.read()
+            assert r.status == want, (i, method, r.status, text)
+    conn.close()
+    assert c.ok("GET", "/v1/services") == []
