@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,34 @@ tls_reason(const char *dflt)
 }
 
 /*
+ * OpenSSL writes to the socket without MSG_NOSIGNAL, and meshgatectl keeps
+ * SIGPIPE's default action (to end quietly in a pipe): a server that closed
+ * the connection (a 413 before the whole body) must not kill us. SIGPIPE is
+ * blocked around the call and a pending one taken back.
+ */
+enum ssl_op { HC_WRITE, HC_SHUTDOWN, HC_CONNECT };
+
+static int
+ssl_nosigpipe(SSL *ssl, const void *buf, int n, enum ssl_op op)
+{
+	sigset_t pipe, old, pending;
+	struct timespec zero = {0};
+	int r;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe, &old);
+	r = op == HC_SHUTDOWN ? SSL_shutdown(ssl)
+	    : op == HC_CONNECT ? SSL_connect(ssl)
+				   : SSL_write(ssl, buf, n);
+	sigpending(&pending);
+	if (sigismember(&pending, SIGPIPE))
+		sigtimedwait(&pipe, NULL, &zero);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/*
  * TLS over @p h->fd: the server's chain checked against --cacert (or the
  * default trust store) and its name or address against @p host; 0, or -1 with
  * @p err.
@@ -187,7 +216,7 @@ tls_start(struct hconn *h, const char *host, char *err, size_t errlen)
 			return -1;
 		}
 	}
-	if (SSL_connect(h->ssl) != 1) {
+	if (ssl_nosigpipe(h->ssl, NULL, 0, HC_CONNECT) != 1) {
 		vr = SSL_get_verify_result(h->ssl);
 		if (vr != X509_V_OK)
 			snprintf(err, errlen, "TLS: the server's certificate is not trusted: %s%s",
@@ -206,7 +235,8 @@ static void
 hconn_close(struct hconn *h)
 {
 	if (h->ssl != NULL) {
-		SSL_shutdown(h->ssl);
+		if (SSL_is_init_finished(h->ssl))
+			ssl_nosigpipe(h->ssl, NULL, 0, HC_SHUTDOWN);
 		SSL_free(h->ssl);
 	}
 	SSL_CTX_free(h->ctx);
@@ -255,6 +285,10 @@ hconn_recv(struct hconn *h, void *buf, size_t n)
 		switch (SSL_get_error(h->ssl, r)) {
 		case SSL_ERROR_ZERO_RETURN:
 			return 0;
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			errno = EAGAIN; /* SO_RCVTIMEO ran out */
+			return -1;
 		case SSL_ERROR_SYSCALL:
 			/* An EOF without close_notify: as a plain close. */
 			return errno == 0 ? 0 : -1;
@@ -274,7 +308,8 @@ send_all(struct hconn *h, const char *buf, size_t len)
 		ssize_t w;
 
 		if (h->ssl != NULL) {
-			int r = SSL_write(h->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len);
+			int r = ssl_nosigpipe(h->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len,
+					      HC_WRITE);
 
 			if (r <= 0)
 				return -EPIPE;
