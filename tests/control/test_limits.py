@@ -38,6 +38,7 @@ ports:
     device: "net_null1,no-rx=1"
     mac: "02:00:00:00:0b:01"
     ipv4: [10.0.2.1/24]
+    ipv6: ["fd00:2::1/64"]
 control:
   rest: {{rate_limit: 0}}     # test_service_ids_are_reused goes faster than the default limit
 """
@@ -186,6 +187,31 @@ def test_captures(gw):
         for i in ids:
             c.http("POST", f"/v1/captures/{i}/stop")
             c.http("DELETE", f"/v1/captures/{i}")
+
+
+def test_service_endpoints(gw):
+    _, c = gw
+    # Endpoints are next hops: here limits.neighbors (16) runs out first, and says so.
+    eps = [{"name": f"e{i}", "address": f"fd00:2::{i + 2:x}"} for i in range(20)]
+    full(c.http("POST", "/v1/services", {"name": "big", "vips": ["10.0.9.9"], "table_size": 257,
+                                         "endpoints": eps}),
+         "endpoints[16].address", "neighbor table full", "limits.neighbors = 16")
+    assert c.ok("GET", "/v1/services") == []
+
+
+def test_service_endpoint_table(tmp_path):
+    with Meshgate(tmp_path, CONFIG.format(limits="neighbors: 1024"), name="eps") as mg:
+        c = Control(mg)
+        eps = [{"name": f"e{i}", "address": f"fd00:2::{i + 2:x}"} for i in range(256)]
+        c.ok("POST", "/v1/services", {"name": "big", "vips": ["10.0.9.9"], "table_size": 65537,
+                                      "endpoints": eps})
+        full(c.http("PUT", "/v1/services/big/endpoints/one-more", {"address": "fd00:2::ffff"}),
+             "name", "endpoint table of service big is full", "at most 256")
+        assert len(c.ok("GET", "/v1/services/big")["endpoints"]) == 256
+        # Removing one makes room.
+        c.ok("DELETE", "/v1/services/big/endpoints/e0")
+        c.ok("PUT", "/v1/services/big/endpoints/one-more", {"address": "fd00:2::ffff"})
+        c.ok("DELETE", "/v1/services/big")
 
 
 def test_gateway_still_serves(gw):

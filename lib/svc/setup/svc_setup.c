@@ -173,6 +173,9 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 		if (slot < 0 || slot >= MG_SVC_RT_MAX_EPS ||
 		    hold_set(id, slot, &ec.addr, err) < 0) {
 			char msg[256];
+			/* A full table (endpoints, neighbors, adjacencies) stays a full table. */
+			int code = slot >= MG_SVC_RT_MAX_EPS || (slot >= 0 && err->code == ENOSPC)
+					   ? ENOSPC : EINVAL;
 
 			snprintf(f, sizeof(f), "%sendpoints[%u].%s", field, k,
 				 slot < 0 ? err->field : "address");
@@ -182,7 +185,7 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 				 sc->network);
 			mg_svc_destroy(s);
 			svc_remove(id);
-			return mg_error_set(err, EINVAL, f, "%s", msg);
+			return mg_error_set(err, code, f, "%s", msg);
 		}
 	}
 	if (mg_svc_rt_publish(rt, s, &old, err) < 0) {
@@ -323,8 +326,9 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 		c.up = u->up;
 	/* Slots fill lowest first: below the limit in count, below it in slot. */
 	if (created && mg_svc_endpoint_count(s) >= MG_SVC_RT_MAX_EPS)
-		return mg_error_set(err, ENOSPC, "name", "service %s has %u endpoints already", svc,
-				    MG_SVC_RT_MAX_EPS);
+		return mg_error_set(err, ENOSPC, "name",
+				    "the endpoint table of service %s is full (at most %u endpoints)",
+				    svc, MG_SVC_RT_MAX_EPS);
 	if (c.addr.family != AF_INET && c.addr.family != AF_INET6)
 		return mg_error_set(err, EINVAL, "address", "a new endpoint needs an address");
 	/* The endpoint is a next hop: hold it so ARP/ND resolves and keeps it.
