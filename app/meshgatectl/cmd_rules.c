@@ -48,7 +48,7 @@ match_words(json_t *r, char *out, size_t n)
 		snprintf(out, n, "any");
 }
 
-/* The action with its parameters: "police 1000/2000", "mark 46", "table side". */
+/* The action with its parameters: "police 1000/2000", "mark 46", "table side", "service upf". */
 static void
 action_words(json_t *r, char *out, size_t n)
 {
@@ -64,6 +64,14 @@ action_words(json_t *r, char *out, size_t n)
 		snprintf(out, n, "mark %s", out_scalar(json_object_get(r, "set_dscp"), x, sizeof(x)));
 	else if (!strcmp(a, "table"))
 		snprintf(out, n, "table %s", out_scalar(json_object_get(r, "table"), x, sizeof(x)));
+	else if (!strcmp(a, "service"))
+		snprintf(out, n, "service %s", out_scalar(json_object_get(r, "service"), x, sizeof(x)));
+	else if (!strcmp(a, "tunnel") && json_object_get(r, "via") != NULL)
+		snprintf(out, n, "tunnel %s via %s",
+			 out_scalar(json_object_get(r, "tunnel"), x, sizeof(x)),
+			 out_scalar(json_object_get(r, "via"), y, sizeof(y)));
+	else if (!strcmp(a, "tunnel"))
+		snprintf(out, n, "tunnel %s", out_scalar(json_object_get(r, "tunnel"), x, sizeof(x)));
 	else
 		snprintf(out, n, "%s", a);
 }

@@ -171,9 +171,14 @@ const struct ctl_cmd *ctl_top_cmds(void);
 const struct ctl_cmd *ctl_trace_cmds(void);
 /** cmd_rules.c */
 const struct ctl_cmd *ctl_rules_cmds(void);
+/** Flow history and flow tracking over REST (cmd_flows.c). */
+const struct ctl_cmd *ctl_flows_cmds(void);
 /** WireGuard interfaces and keys (cmd_wg.c). */
 const struct ctl_cmd *ctl_wg_cmds(void);
 /** IPsec ESP tunnels over REST (cmd_esp.c). */
 const struct ctl_cmd *ctl_esp_cmds(void);
+const struct ctl_cmd *ctl_vxlan_cmds(void);
+/** ike show (cmd_ike.c). */
+const struct ctl_cmd *ctl_ike_cmds(void);
 
 #endif /* MESHGATECTL_CTL_H */

@@ -28,10 +28,13 @@ static const struct {
 	{"Runtime objects (REST)", ctl_rest_cmds},
 	{"Connections (NSM socket)", ctl_nsm_cmds},
 	{"Classification rules (REST)", ctl_rules_cmds},
+	{"Flows (REST)", ctl_flows_cmds},
 	{"Packet capture (REST)", ctl_capture_cmds},
 	{"Packet trace (REST)", ctl_trace_cmds},
 	{"WireGuard (REST; keys made locally)", ctl_wg_cmds},
 	{"IPsec ESP tunnels (REST)", ctl_esp_cmds},
+	{"VXLAN tunnels (REST)", ctl_vxlan_cmds},
+	{"IKEv2 (REST)", ctl_ike_cmds},
 };
 
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))

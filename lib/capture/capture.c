@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -371,41 +372,67 @@ capture_publish(struct mg_capture *c)
 	return 0;
 }
 
-/* Write what one capture's rings hold; @discard throws it away instead. */
+/* Write one copy to @k's file (within its limits), then free it. */
+static void
+write_one(struct mg_capture *c, struct cap *k, struct rte_mbuf *m, bool *discard, bool *wrote)
+{
+	const struct mg_capture_spec *s = &k->info.spec;
+	uint64_t ts = k->wall0 + (cap_meta(m)->tsc - k->tsc0) * 1000000000ull / c->hz;
+
+	if (!*discard && k->f != NULL && (s->max_packets == 0 || k->info.packets < s->max_packets) &&
+	    (s->max_bytes == 0 || k->info.bytes < s->max_bytes)) {
+		if (pcapng_packet(k->f, m, ts) < 0) {
+			snprintf(k->info.stop_reason, sizeof(k->info.stop_reason), "write error: %s",
+				 strerror(errno));
+			*discard = true;
+			k->rt->stop = 1;
+		} else {
+			k->info.packets++;
+			k->info.bytes += m->pkt_len;
+			*wrote = true;
+		}
+	}
+	rte_pktmbuf_free(m);
+}
+
+#define DRAIN_BURST 32
+
+/*
+ * Write what one capture's rings hold; @discard throws it away instead.
+ * Each worker's ring is in time order; the copies of several workers are
+ * merged by their timestamps, so a request seen by one worker and its reply
+ * seen by another are written in the order they happened.
+ */
 static void
 drain(struct mg_capture *c, struct cap *k, bool discard)
 {
 	struct cap_rt *rt = k->rt;
-	struct rte_mbuf *b[64];
+	struct rte_mbuf *b[MG_MAX_WORKERS][DRAIN_BURST];
+	unsigned int n[MG_MAX_WORKERS], at[MG_MAX_WORKERS];
 	bool wrote = false;
 
 	for (unsigned int w = 0; w < rt->nworkers; w++) {
-		unsigned int n;
+		n[w] = rte_ring_sc_dequeue_burst(rt->ring[w], (void **)b[w], DRAIN_BURST, NULL);
+		at[w] = 0;
+	}
+	for (;;) {
+		unsigned int best = UINT_MAX;
 
-		while ((n = rte_ring_sc_dequeue_burst(rt->ring[w], (void **)b, RTE_DIM(b), NULL)) >
-		       0) {
-			for (unsigned int i = 0; i < n; i++) {
-				const struct mg_capture_spec *s = &k->info.spec;
-				uint64_t ts = k->wall0 +
-					      (cap_meta(b[i])->tsc - k->tsc0) * 1000000000ull / c->hz;
-
-				if (!discard && k->f != NULL &&
-				    (s->max_packets == 0 || k->info.packets < s->max_packets) &&
-				    (s->max_bytes == 0 || k->info.bytes < s->max_bytes)) {
-					if (pcapng_packet(k->f, b[i], ts) < 0) {
-						snprintf(k->info.stop_reason,
-							 sizeof(k->info.stop_reason),
-							 "write error: %s", strerror(errno));
-						discard = true;
-						rt->stop = 1;
-					} else {
-						k->info.packets++;
-						k->info.bytes += b[i]->pkt_len;
-						wrote = true;
-					}
-				}
-				rte_pktmbuf_free(b[i]);
-			}
+		for (unsigned int w = 0; w < rt->nworkers; w++) {
+			if (at[w] == n[w])
+				continue;
+			if (best == UINT_MAX ||
+			    (int64_t)(cap_meta(b[w][at[w]])->tsc - cap_meta(b[best][at[best]])->tsc) < 0)
+				best = w;
+		}
+		if (best == UINT_MAX)
+			break;
+		write_one(c, k, b[best][at[best]], &discard, &wrote);
+		if (++at[best] == n[best]) {
+			/* Refill from that worker's ring; an empty ring leaves it out. */
+			n[best] = rte_ring_sc_dequeue_burst(rt->ring[best], (void **)b[best],
+							    DRAIN_BURST, NULL);
+			at[best] = 0;
 		}
 	}
 	if (wrote) {

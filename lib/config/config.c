@@ -16,6 +16,7 @@
 #include <yaml.h>
 
 #include "mg_config.h"
+#include "mg_ike.h"
 #include "mg_rules.h"
 #include "mg_esp_algos.h"
 
@@ -675,10 +676,57 @@ load_small(struct cfg *c, yaml_node_t *root)
 		c->st->log_level = lvl;
 }
 
+/* A network's `flows:` mapping (its presence turns tracking on). */
+static void
+load_flows(struct cfg *c, yaml_node_t *n, const char *path, struct mg_flows_spec *fs)
+{
+	static const char *const keys[] = {"size", "stateful", "timeouts", NULL};
+	yaml_node_t *t;
+	char p[96], tp[112];
+
+	subpath(p, sizeof(p), path, "flows");
+	fs->enabled = true;
+	if (is_null(n))
+		return;
+	if (!check_map(c, n, p, keys))
+		return;
+	rd_uint(c, n, p, "size", 1, MG_FLOWS_SIZE_MAX, &fs->size);
+	rd_bool(c, n, p, "stateful", &fs->stateful);
+	t = get(c, n, "timeouts");
+	if (t == NULL)
+		return;
+	subpath(tp, sizeof(tp), p, "timeouts");
+	if (!check_map(c, t, tp, mg_flows_timeout_names))
+		return;
+	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++)
+		rd_uint(c, t, tp, mg_flows_timeout_names[i], 1, MG_FLOWS_TIMEOUT_MAX,
+			&fs->timeout_s[i]);
+}
+
+/* flow_history: the ended flows kept for GET /v1/flows, and their export. */
+static void
+load_flow_history(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"size", "export", NULL};
+	static const char *const ekeys[] = {"file", "socket", NULL};
+	yaml_node_t *n = get(c, root, "flow_history"), *e;
+
+	if (n == NULL || !check_map(c, n, "flow_history", keys))
+		return;
+	rd_uint(c, n, "flow_history", "size", 1, 1u << 24, &c->st->flow_history);
+	e = get(c, n, "export");
+	if (e == NULL || !check_map(c, e, "flow_history.export", ekeys))
+		return;
+	rd_str(c, e, "flow_history.export", "file", c->st->flow_export_file,
+	       sizeof(c->st->flow_export_file));
+	rd_str(c, e, "flow_history.export", "socket", c->st->flow_export_socket,
+	       sizeof(c->st->flow_export_socket));
+}
+
 static void
 load_networks(struct cfg *c, yaml_node_t *root)
 {
-	static const char *const keys[] = {"name", "fragments", "ip_options", NULL};
+	static const char *const keys[] = {"name", "fragments", "ip_options", "flows", NULL};
 	static const char *const pol[] = {"forward", "drop", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "networks"), *item;
 	struct mg_error e;
@@ -710,6 +758,8 @@ load_networks(struct cfg *c, yaml_node_t *root)
 			s.fragments = (enum mg_policy)v;
 		if (rd_enum(c, item, p, "ip_options", pol, &v))
 			s.ip_options = (enum mg_policy)v;
+		if (get(c, item, "flows") != NULL)
+			load_flows(c, get(c, item, "flows"), p, &s.flows);
 		if (mg_model_network_add(c->m, &s, &e) < 0)
 			model_err(c, item, p, &e);
 	}
@@ -1034,7 +1084,7 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 	static const char *const keys[] = {"id", "priority", "family", "src", "dst", "protocol",
 					   "sport", "dport", "icmp_type", "icmp_code", "vlan",
 					   "dscp", "interface", "action", "rate", "burst", "excess",
-					   "set_dscp", "table", NULL};
+					   "set_dscp", "table", "service", "tunnel", "via", NULL};
 	static const char *const fams[] = {"ipv4", "ipv6", NULL};
 	static const struct { const char *name; int proto; } protos[] = {
 		{"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"icmpv6", 58}, {"sctp", 132},
@@ -1102,7 +1152,7 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 			subpath(pp, sizeof(pp), p, "action");
 			cerr(c, get(c, item, "action"), pp,
 			     "'%s' is not one of: permit, deny, count, police, mark, table, "
-			     "capture", buf);
+			     "capture, service, tunnel", buf);
 			ok = false;
 		} else {
 			r->action = (enum mg_rule_action)a;
@@ -1117,7 +1167,41 @@ load_rule(struct cfg *c, yaml_node_t *item, const char *p, struct mg_rule_spec *
 	if (rd_uint(c, item, p, "set_dscp", 0, 63, &u))
 		r->set_dscp = (uint8_t)u;
 	rd_str(c, item, p, "table", r->table, sizeof(r->table));
+	rd_str(c, item, p, "service", r->service, sizeof(r->service));
+	rd_str(c, item, p, "tunnel", r->tunnel, sizeof(r->tunnel));
+	if (get(c, item, "via") != NULL && !rd_ip(c, item, p, "via", &r->via))
+		ok = false;
 	return ok;
+}
+
+/*
+ * A rule's service (the model does not hold services): one of the file's,
+ * in the rule's network. False with an error at the rule's `service` key.
+ */
+static bool
+rule_service_ok(struct cfg *c, yaml_node_t *item, const char *p, const char *network,
+		const struct mg_rule_spec *r)
+{
+	char pp[192];
+
+	if (r->action != MG_RULE_SERVICE || r->service[0] == '\0')
+		return true;
+	subpath(pp, sizeof(pp), p, "service");
+	for (unsigned int k = 0; k < c->st->nservices; k++) {
+		const struct mg_svc_cfg *s = &c->st->services[k];
+
+		if (strcmp(s->name, r->service) != 0)
+			continue;
+		if (strcmp(s->network[0] ? s->network : "default", network) != 0) {
+			cerr(c, get(c, item, "service"), pp,
+			     "service '%s' is in network '%s', not this rule's ('%s')", r->service,
+			     s->network[0] ? s->network : "default", network);
+			return false;
+		}
+		return true;
+	}
+	cerr(c, get(c, item, "service"), pp, "no service named '%s' (see services:)", r->service);
+	return false;
 }
 
 /*
@@ -1187,7 +1271,10 @@ load_classify(struct cfg *c, yaml_node_t *root)
 			for (j = 0; j < n; j++) {
 				item = node_at(c, rules->data.sequence.items.start[j]);
 				snprintf(rp, sizeof(rp), "%s.rules[%u]", p, j);
-				ok &= load_rule(c, item, rp, &r[j]);
+				if (load_rule(c, item, rp, &r[j]))
+					ok &= rule_service_ok(c, item, rp, s.network, &r[j]);
+				else
+					ok = false;
 			}
 			s.rules = r;
 			s.n = (uint32_t)n;
@@ -1781,13 +1868,234 @@ load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_co
 	return ok;
 }
 
+/* A list of proposals at @key of @map (or the defaults when absent). */
+static bool
+rd_proposals(struct cfg *c, yaml_node_t *map, const char *path, const char *key, bool ike,
+	     struct mg_ike_proposal *out, uint8_t *n)
+{
+	static const char *const def_ike[] = {"aes128gcm16-prfsha256-ecp256",
+					      "aes256gcm16-prfsha384-ecp384",
+					      "aes256-sha256-modp2048"};
+	static const char *const def_esp[] = {"aes128gcm16", "aes256gcm16", "aes256-sha256"};
+	yaml_node_t *seq = get_seq(c, map, path, key), *item;
+	char p[160], ip[176], why[192];
+	unsigned int i;
+	bool ok = true;
+
+	*n = 0;
+	if (get(c, map, key) == NULL) {
+		for (i = 0; i < (ike ? MG_ARRAY_SIZE(def_ike) : MG_ARRAY_SIZE(def_esp)); i++)
+			mg_ike_proposal_parse(ike ? def_ike[i] : def_esp[i], ike, &out[(*n)++], why,
+					      sizeof(why));
+		return true;
+	}
+	if (seq == NULL)
+		return false;
+	subpath(p, sizeof(p), path, key);
+	SEQ_FOREACH(c, seq, i, item) {
+		const char *v;
+
+		idxpath(ip, sizeof(ip), p, i);
+		if (*n == MG_IKE_MAX_PROPOSALS) {
+			cerr(c, item, ip, "at most %u proposals", MG_IKE_MAX_PROPOSALS);
+			return false;
+		}
+		v = scalar(c, item, ip);
+		if (v == NULL) {
+			ok = false;
+			continue;
+		}
+		if (mg_ike_proposal_parse(v, ike, &out[*n], why, sizeof(why)) < 0) {
+			cerr(c, item, ip, "'%s': %s", v, why);
+			ok = false;
+			continue;
+		}
+		(*n)++;
+	}
+	if (ok && *n == 0) {
+		cerr(c, seq, p, "at least one proposal is needed");
+		ok = false;
+	}
+	return ok;
+}
+
+/* A list of traffic selectors (prefixes) at @key. */
+static bool
+rd_ts(struct cfg *c, yaml_node_t *map, const char *path, const char *key, struct mg_prefix *out,
+      uint8_t *n)
+{
+	yaml_node_t *seq = get_seq(c, map, path, key), *item;
+	char p[160], ip[176];
+	unsigned int i;
+	bool ok = true;
+
+	*n = 0;
+	if (seq == NULL) {
+		if (get(c, map, key) == NULL) {
+			cerr(c, map, path, "'%s' is needed: the prefixes on %s side of the tunnel",
+			     key, strcmp(key, "local_ts") == 0 ? "our" : "the peer's");
+		}
+		return false;
+	}
+	subpath(p, sizeof(p), path, key);
+	SEQ_FOREACH(c, seq, i, item) {
+		const char *v;
+
+		idxpath(ip, sizeof(ip), p, i);
+		if (*n == MG_IKE_MAX_TS) {
+			cerr(c, item, ip, "at most %u traffic selectors", MG_IKE_MAX_TS);
+			return false;
+		}
+		v = scalar(c, item, ip);
+		if (v == NULL || mg_prefix_parse(v, &out[*n]) < 0) {
+			if (v != NULL)
+				cerr(c, item, ip, "'%s' is not a prefix (like 10.1.0.0/16)", v);
+			ok = false;
+			continue;
+		}
+		(*n)++;
+	}
+	return ok;
+}
+
+/* The `ike:` block of ESP tunnel @s (at @item): an IKEv2 peer for the settings. */
+static void
+load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp_tunnel_spec *s)
+{
+	static const char *const keys[] = {"role", "local_id", "remote_id", "psk", "psk_file",
+					   "proposals", "esp_proposals", "local_ts", "remote_ts",
+					   "lifetime", "child_lifetime", "dpd", "retransmit_ms",
+					   "retransmit_tries", "reauth", NULL};
+	static const char *const roles[] = {"initiator", "responder", NULL};
+	yaml_node_t *n = get(c, tun, "ike"), *psk, *pskf;
+	struct mg_ike_peer_conf pc;
+	struct mg_error e;
+	char p[96], kp[176], buf[MG_IKE_PSK_MAX + 2];
+	unsigned int v;
+	bool ok = true;
+
+	if (n == NULL)
+		return;
+	snprintf(p, sizeof(p), "%s.ike", tpath);
+	if (!check_map(c, n, p, keys))
+		return;
+	memset(&pc, 0, sizeof(pc));
+	mg_strlcpy(pc.name, s->name, sizeof(pc.name));
+	pc.local = s->local;
+	pc.remote = s->remote;
+	pc.udp_encap = s->udp_encap;
+	if (rd_enum(c, n, p, "role", roles, &v))
+		pc.initiator = v == 0;
+	else if (get(c, n, "role") == NULL) {
+		cerr(c, n, p, "'role' is needed: initiator or responder");
+		ok = false;
+	} else {
+		ok = false;
+	}
+	if (rd_str(c, n, p, "local_id", buf, sizeof(buf)) && mg_ike_id_parse(buf, &pc.local_id) < 0) {
+		subpath(kp, sizeof(kp), p, "local_id");
+		cerr(c, get(c, n, "local_id"), kp, "not an identity");
+		ok = false;
+	}
+	if (rd_str(c, n, p, "remote_id", buf, sizeof(buf)) &&
+	    mg_ike_id_parse(buf, &pc.remote_id) < 0) {
+		subpath(kp, sizeof(kp), p, "remote_id");
+		cerr(c, get(c, n, "remote_id"), kp, "not an identity");
+		ok = false;
+	}
+	psk = get(c, n, "psk");
+	pskf = get(c, n, "psk_file");
+	if (psk != NULL && pskf != NULL) {
+		subpath(kp, sizeof(kp), p, "psk_file");
+		cerr(c, pskf, kp, "give psk or psk_file, not both");
+		ok = false;
+	} else if (psk != NULL) {
+		subpath(kp, sizeof(kp), p, "psk");
+		/* Not rd_str: its messages quote the value, and this one is a secret. */
+		const char *k = scalar(c, psk, kp);
+
+		if (k == NULL) {
+			ok = false;
+		} else if (strlen(k) > MG_IKE_PSK_MAX) {
+			cerr(c, psk, kp, "longer than %u bytes", MG_IKE_PSK_MAX);
+			ok = false;
+		} else {
+			pc.psk_len = (uint16_t)strlen(k);
+			memcpy(pc.psk, k, pc.psk_len);
+		}
+		mg_wipe(buf, sizeof(buf));
+		/* The document's copy of the key goes too (nothing reads it again). */
+		if (psk->type == YAML_SCALAR_NODE)
+			mg_wipe(psk->data.scalar.value, psk->data.scalar.length);
+	} else if (pskf != NULL) {
+		char fname[PATH_MAX];
+		FILE *f;
+
+		subpath(kp, sizeof(kp), p, "psk_file");
+		if (rd_str(c, n, p, "psk_file", fname, sizeof(fname))) {
+			f = fopen(fname, "r");
+			if (f == NULL) {
+				cerr(c, pskf, kp, "cannot read '%s': %s", fname, strerror(errno));
+				ok = false;
+			} else {
+				if (fgets(buf, sizeof(buf), f) != NULL) {
+					buf[strcspn(buf, "\r\n")] = '\0';
+					pc.psk_len = (uint16_t)(strlen(buf) < MG_IKE_PSK_MAX ? strlen(buf) : MG_IKE_PSK_MAX);
+					memcpy(pc.psk, buf, pc.psk_len);
+				}
+				fclose(f);
+				mg_wipe(buf, sizeof(buf));
+			}
+		} else {
+			ok = false;
+		}
+	} else {
+		cerr(c, n, p, "a pre-shared key is needed (psk or psk_file)");
+		ok = false;
+	}
+	ok = rd_proposals(c, n, p, "proposals", true, pc.ike, &pc.nike) && ok;
+	ok = rd_proposals(c, n, p, "esp_proposals", false, pc.esp, &pc.nesp) && ok;
+	ok = rd_ts(c, n, p, "local_ts", pc.local_ts, &pc.nlocal_ts) && ok;
+	ok = rd_ts(c, n, p, "remote_ts", pc.remote_ts, &pc.nremote_ts) && ok;
+	if (get(c, n, "lifetime") != NULL)
+		ok = rd_uint(c, n, p, "lifetime", 10, 86400 * 7, &pc.ike_lifetime_s) && ok;
+	if (get(c, n, "child_lifetime") != NULL)
+		ok = rd_uint(c, n, p, "child_lifetime", 10, 86400 * 7, &pc.child_lifetime_s) && ok;
+	rd_bool(c, n, p, "reauth", &pc.reauth);
+	pc.dpd_s = 30;
+	if (get(c, n, "dpd") != NULL)
+		ok = rd_uint(c, n, p, "dpd", 0, 3600, &pc.dpd_s) && ok;
+	if (get(c, n, "retransmit_ms") != NULL)
+		ok = rd_uint(c, n, p, "retransmit_ms", 100, 60000, &pc.retransmit_ms) && ok;
+	if (get(c, n, "retransmit_tries") != NULL) {
+		unsigned int t = 0;
+
+		ok = rd_uint(c, n, p, "retransmit_tries", 1, 20, &t) && ok;
+		pc.retransmit_tries = (uint8_t)t;
+	}
+	if (ok && mg_ike_peer_conf_check(&pc, &e) < 0) {
+		model_err(c, n, p, &e);
+		ok = false;
+	}
+	if (ok && c->st->ike_peers == NULL) {
+		c->st->ike_peers = calloc(MG_MODEL_MAX_ESP, sizeof(*c->st->ike_peers));
+		if (c->st->ike_peers == NULL) {
+			cerr(c, n, p, "out of memory");
+			ok = false;
+		}
+	}
+	if (ok && c->st->nike_peers < MG_MODEL_MAX_ESP)
+		c->st->ike_peers[c->st->nike_peers++] = pc;
+	mg_wipe(&pc, sizeof(pc));
+}
+
 static void
 load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 {
 	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
 					   "mtu", "path_mtu", "udp_encap", "local_port",
 					   "remote_port", "replay_window", "anti_replay", "esn", "ipv4",
-					   "ipv6", "sas", NULL};
+					   "ipv6", "sas", "ike", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "esp_tunnels"), *item, *sas, *sa;
 	struct mg_esp_tunnel_spec s;
 	struct mg_error e;
@@ -1875,8 +2183,71 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 		if (ok) {
 			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
 			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+			load_ike(c, item, p, &s);
 		}
 		mg_wipe(&s, sizeof(s));
+	}
+}
+
+static void
+load_vxlan(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "network", "underlay", "vni", "local", "remote",
+					   "port", "mtu", "mac", "ipv4", "ipv6", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "vxlan"), *item;
+	struct mg_vxlan_spec s;
+	struct mg_error e;
+	unsigned int i;
+	char p[64];
+
+	if (seq == NULL)
+		return;
+	SEQ_FOREACH(c, seq, i, item) {
+		bool ok = true;
+
+		memset(&s, 0, sizeof(s));
+		idxpath(p, sizeof(p), "vxlan", i);
+		if (!check_map(c, item, p, keys))
+			continue;
+		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
+			if (get(c, item, "name") == NULL)
+				cerr(c, item, p, "a tunnel needs a name");
+			continue;
+		}
+		rd_str(c, item, p, "network", s.network, sizeof(s.network));
+		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
+		if (get(c, item, "vni") == NULL) {
+			cerr(c, item, p, "a tunnel needs its VNI (vni: 0-%u)", MG_VXLAN_MAX_VNI);
+			ok = false;
+		} else {
+			ok = rd_uint(c, item, p, "vni", 0, MG_VXLAN_MAX_VNI, &s.vni) && ok;
+		}
+		if (!rd_ip(c, item, p, "local", &s.local)) {
+			if (get(c, item, "local") == NULL)
+				cerr(c, item, p, "a tunnel needs its local VTEP address (local)");
+			ok = false;
+		}
+		if (!rd_ip(c, item, p, "remote", &s.remote)) {
+			if (get(c, item, "remote") == NULL)
+				cerr(c, item, p, "a tunnel needs the peer's VTEP address (remote)");
+			ok = false;
+		}
+		if (get(c, item, "port") != NULL)
+			ok = rd_u16(c, item, p, "port", 1, 65535, &s.port) && ok;
+		if (get(c, item, "mtu") != NULL)
+			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		if (get(c, item, "mac") != NULL) {
+			s.mac_set = rd_mac(c, item, p, "mac", &s.mac);
+			ok = s.mac_set && ok;
+		}
+		if (ok && mg_model_vxlan_add(c->m, &s, &e) < 0) {
+			model_err(c, item, p, &e);
+			ok = false;
+		}
+		if (ok) {
+			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
+			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		}
 	}
 }
 
@@ -1888,7 +2259,7 @@ load_doc(struct cfg *c)
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
 					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
-					  NULL};
+					  "vxlan", "flow_history", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -1912,6 +2283,7 @@ load_doc(struct cfg *c)
 	if ((n = get(c, root, "control")) != NULL)
 		load_control(c, n);
 	load_small(c, root);
+	load_flow_history(c, root);
 	{
 		struct mg_model_limits lim = {.routes = c->st->max_routes,
 					      .neighbors = c->st->max_neighbors};
@@ -1922,6 +2294,7 @@ load_doc(struct cfg *c)
 	load_ports(c, root);
 	load_wireguard(c, root);
 	load_esp_tunnels(c, root);
+	load_vxlan(c, root);
 	load_neighbors(c, root);
 	load_routes(c, root);
 	load_services(c, root);
@@ -2047,6 +2420,7 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_failed_ms = 3000;
 	st->svc_flows = 65536;
 	st->max_conns = 4096;
+	st->flow_history = 4096;
 	st->log_level = 7; /* info */
 	st->rest_max_body = 1u << 20;
 	st->rest_rate = 1000;
@@ -2067,4 +2441,9 @@ mg_settings_free(struct mg_settings *st)
 	free(st->services);
 	st->services = NULL;
 	st->nservices = 0;
+	if (st->ike_peers != NULL)
+		mg_wipe(st->ike_peers, MG_MODEL_MAX_ESP * sizeof(*st->ike_peers));
+	free(st->ike_peers);
+	st->ike_peers = NULL;
+	st->nike_peers = 0;
 }

@@ -20,6 +20,8 @@
 
 #include "mg_model.h"
 
+struct mg_ike_peer_conf; /* mg_ike.h */
+
 #define MG_MAX_LIST 64
 
 /** Idle behaviour of a worker that finds no packets. */
@@ -125,6 +127,13 @@ struct mg_settings {
 	unsigned int nservices;
 	uint32_t svc_flows;           /**< limits.service_flows: flow table entries per worker. */
 	uint32_t max_conns;           /**< limits.connections: NSM connections (at most 4096). */
+	/* flow_history: */
+	uint32_t flow_history;        /**< Ended flows kept (GET /v1/flows). */
+	char flow_export_file[256];   /**< JSON lines appended here ("" none). */
+	char flow_export_socket[108]; /**< JSON lines sent to this Unix datagram socket ("" none). */
+	/* esp_tunnels[].ike: (start-up only for now; PSKs inside: wiped when freed) */
+	struct mg_ike_peer_conf *ike_peers;  /**< nike_peers entries (owned). */
+	unsigned int nike_peers;
 };
 
 /** Errors collected while loading. */

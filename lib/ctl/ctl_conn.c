@@ -4,7 +4,7 @@
  * at runtime; KERNEL_INTERFACE: a TAP port, moved into the client's network
  * namespace when the request names one; VLAN: a sub-interface of an
  * existing port; WIREGUARD: a WireGuard interface whose one peer is the
- * client), turns the IP context into interface addresses, routes and
+ * client; VXLAN: a VXLAN tunnel to the client's VTEP), turns the IP context into interface addresses, routes and
  * neighbors in the connection's network, applies all of it in one
  * transaction, journals the request, and answers with the Connection: the
  * mechanism filled in and this hop's path segment added.
@@ -475,8 +475,10 @@ choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
 			    jstr(json_object_get(p, "parameters"), "srcPublicKey"))) {
 			/* Without the client's key there is nothing to set up: try the next. */
 			*mech = MECH_WG;
+		} else if (!strcmp(t, "VXLAN")) {
+			*mech = MECH_VXLAN;
 		} else {
-			if (!strcmp(t, "WIREGUARD") || !strcmp(t, "IPSEC") || !strcmp(t, "VXLAN"))
+			if (!strcmp(t, "WIREGUARD") || !strcmp(t, "IPSEC"))
 				future = future ? future : t;
 			continue;
 		}
@@ -497,11 +499,11 @@ choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
 	else if (future != NULL)
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported yet (meshgate offers MEMIF, "
-			     "KERNEL_INTERFACE, VLAN and WIREGUARD)", future);
+			     "KERNEL_INTERFACE, VLAN, WIREGUARD and VXLAN)", future);
 	else if (first[0])
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported (meshgate offers MEMIF, "
-			     "KERNEL_INTERFACE, VLAN and WIREGUARD)", first);
+			     "KERNEL_INTERFACE, VLAN, WIREGUARD and VXLAN)", first);
 	else
 		mg_error_set(err, EINVAL, "mechanism_preferences",
 			     "no mechanism: give connection.mechanism or mechanism_preferences");
@@ -582,8 +584,8 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		op->vlan.mtu = (uint16_t)mtu;
 		snprintf(k->iface, sizeof(k->iface), "%s.%ld", base, v);
 		k->port[0] = '\0';
-	} else if (k->mech == MECH_WG) {
-		/* The interface exists already (wg_conn_up): k->iface names it. */
+	} else if (k->mech == MECH_WG || k->mech == MECH_VXLAN) {
+		/* The interface exists already (wg_conn_up, vxlan_conn_up): k->iface names it. */
 		k->port[0] = '\0';
 	} else {
 		struct mg_op *op = add_op(b, MG_OP_PORT, "mechanism");
@@ -1061,6 +1063,132 @@ wg_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct 
 	return 0;
 }
 
+/*
+ * VXLAN: create the connection's tunnel before its operations (they put
+ * addresses, routes and neighbors on it). Parameters, as NSM's VXLAN
+ * mechanism names them: src_ip (the client's VTEP, required), dst_ip (ours:
+ * given, or the address of our interface whose subnet holds src_ip in the
+ * underlay network) and vni (given, or one derived from the connection id
+ * that no tunnel between the same VTEPs uses); the answer carries all three.
+ * The underlay is labels.underlay, else the connection's network. A changed
+ * connection with the same VTEPs and VNI keeps its tunnel.
+ */
+static int
+vxlan_conn_up(struct mg_ctl *c, struct conn *k, const struct conn *old, json_t *conn,
+	      json_t *mech, struct mg_error *err)
+{
+	const char *sip = param(mech, "src_ip", "srcIp"), *dip = param(mech, "dst_ip", "dstIp");
+	const char *vni = param(mech, "vni", NULL);
+	const char *under = jstr(json_object_get(conn, "labels"), "underlay");
+	json_t *ctx = json_object_get(conn, "context"), *p = jobj(mech, "parameters");
+	const char *dmac = jstr(json_object_get(ctx, "ethernet_context"), "dst_mac");
+	json_int_t mtu = json_integer_value(json_object_get(ctx, "MTU"));
+	struct mg_model *m = c->env.model;
+	const struct mg_vxlan_tunnel *t;
+	const struct mg_network *un;
+	struct mg_vxlan_spec s;
+	char buf[MG_IP_STRLEN];
+	bool given = vni != NULL && vni[0] != '\0';
+	int rc;
+
+	memset(&s, 0, sizeof(s));
+	if (sip == NULL || sip[0] == '\0')
+		return mech_error(err, k, EINVAL, "src_ip", "the client's VTEP address is required");
+	if (mg_ip_parse(sip, &s.remote) < 0)
+		return mech_error(err, k, EINVAL, "src_ip", "'%s' is not an address", sip);
+	un = mg_model_network_find(m, under != NULL && under[0] ? under : k->network);
+	if (un == NULL)
+		return mg_error_set(err, ENOENT, "connection.labels.underlay", "no network named '%s'",
+				    under != NULL ? under : k->network);
+	if (dip != NULL && dip[0] != '\0') {
+		if (mg_ip_parse(dip, &s.local) < 0)
+			return mech_error(err, k, EINVAL, "dst_ip", "'%s' is not an address", dip);
+	} else {
+		const struct mg_iface *ifc = mg_model_iface_connected(m, un->id, &s.remote);
+
+		if (ifc == NULL || (s.remote.family == AF_INET ? ifc->naddr4 : ifc->naddr6) == 0)
+			return mech_error(err, k, EINVAL, "src_ip",
+					  "no interface of network '%s' has a subnet holding %s: give "
+					  "dst_ip", un->spec.name, sip);
+		s.local = s.remote.family == AF_INET ? ifc->addr4[0].addr : ifc->addr6[0].addr;
+	}
+	if (given) {
+		char *end;
+		unsigned long v = strtoul(vni, &end, 10);
+
+		if (*end != '\0' || v > MG_VXLAN_MAX_VNI)
+			return mech_error(err, k, EINVAL, "vni", "'%s' is not a VNI 0-%u", vni,
+					  MG_VXLAN_MAX_VNI);
+		s.vni = (uint32_t)v;
+	} else {
+		s.vni = hash32(k->id) & MG_VXLAN_MAX_VNI;
+	}
+	/* The same VTEPs and VNI as the connection's tunnel before this change: keep it. */
+	if (old != NULL && old->vx[0] != '\0' && (t = mg_model_vxlan_find(m, old->vx)) != NULL &&
+	    t->underlay == un->id && mg_ip_equal(&t->spec.local, &s.local) &&
+	    mg_ip_equal(&t->spec.remote, &s.remote) && (!given || t->spec.vni == s.vni)) {
+		s.vni = t->spec.vni;
+		mg_strlcpy(s.name, t->spec.name, sizeof(s.name));
+		goto answer;
+	}
+	/* Without a VNI: the first after the derived one that these VTEPs do not use. */
+	for (uint32_t n = 0; !given && n <= MG_VXLAN_MAX_VNI; n++) {
+		uint32_t cur = 0;
+		bool used = false;
+
+		while ((t = mg_model_vxlan_next(m, &cur)) != NULL && !used)
+			used = t->underlay == un->id && t->spec.vni == s.vni &&
+			       mg_ip_equal(&t->spec.local, &s.local) &&
+			       mg_ip_equal(&t->spec.remote, &s.remote);
+		if (!used)
+			break;
+		s.vni = (s.vni + 1) & MG_VXLAN_MAX_VNI;
+	}
+	for (unsigned int n = 0;; n++) {
+		snprintf(s.name, sizeof(s.name), n ? "nsmvx-%08x-%u" : "nsmvx-%08x", hash32(k->id), n);
+		if (mg_model_iface_find(m, s.name) == NULL)
+			break;
+	}
+	mg_strlcpy(s.network, k->network, sizeof(s.network));
+	mg_strlcpy(s.underlay, un->spec.name, sizeof(s.underlay));
+	if (mtu != 0 && (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX))
+		return mg_error_set(err, EINVAL, "connection.context.MTU", "%lld is out of range %u-%u",
+				    (long long)mtu, MG_MTU_MIN, MG_MTU_MAX);
+	s.mtu = (uint16_t)mtu;
+	if (dmac != NULL && dmac[0] != '\0') {
+		if (mg_mac_parse(dmac, &s.mac) < 0)
+			return mg_error_set(err, EINVAL, "connection.context.ethernet_context.dst_mac",
+					    "not a MAC address");
+		s.mac_set = true;
+	}
+	rc = mg_model_vxlan_add(m, &s, err);
+	if (rc < 0) {
+		/* The model names its own fields: say which parameter they came from. */
+		const char *f = !strcmp(err->field, "local") ? "dst_ip" :
+				!strcmp(err->field, "remote") ? "src_ip" :
+				!strcmp(err->field, "vni") ? "vni" : NULL;
+
+		if (f != NULL)
+			snprintf(err->field, sizeof(err->field), "%s.parameters.%s", k->mech_field, f);
+		else if (!strcmp(err->field, "mac"))
+			snprintf(err->field, sizeof(err->field),
+				 "connection.context.ethernet_context.dst_mac");
+		else if (!strcmp(err->field, "mtu"))
+			snprintf(err->field, sizeof(err->field), "connection.context.MTU");
+		return rc;
+	}
+	mg_strlcpy(k->vx, s.name, sizeof(k->vx));
+answer:
+	if (k->vx[0] == '\0')
+		mg_strlcpy(k->vx, s.name, sizeof(k->vx));
+	mg_strlcpy(k->iface, s.name, sizeof(k->iface));
+	json_object_set_new(p, "src_ip", json_string(mg_ip_fmt(&s.remote, buf, sizeof(buf))));
+	json_object_set_new(p, "dst_ip", json_string(mg_ip_fmt(&s.local, buf, sizeof(buf))));
+	snprintf(buf, sizeof(buf), "%u", s.vni);
+	json_object_set_new(p, "vni", json_string(buf));
+	return 0;
+}
+
 static json_t *
 request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error *err)
 {
@@ -1073,7 +1201,8 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	unsigned int nundo = 0;
 	uint64_t exp;
 	uint32_t slot = UINT32_MAX;
-	char old_wg[MG_NAME_MAX] = "";
+	char old_wg[MG_NAME_MAX] = "", old_vx[MG_NAME_MAX] = "";
+	bool vx_made = false;
 	int rc;
 
 	if (!json_is_object(conn))
@@ -1117,6 +1246,15 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		c->requests_failed++;
 		return NULL;
 	}
+	if (fresh.mech == MECH_VXLAN && vxlan_conn_up(c, &fresh, old, conn, mech, err) < 0) {
+		json_decref(mech);
+		c->requests_failed++;
+		return NULL;
+	}
+	/* The old connection's tunnel goes once the change is in, unless the new one kept it. */
+	if (old != NULL && old->vx[0] != '\0' && strcmp(old->vx, fresh.vx) != 0)
+		mg_strlcpy(old_vx, old->vx, sizeof(old_vx));
+	vx_made = fresh.vx[0] != '\0' && (old == NULL || strcmp(old->vx, fresh.vx) != 0);
 	if (fresh.mech == MECH_KERNEL) {
 		const char *ns = param(mech, "inodeURL", "netnsURL");
 
@@ -1235,6 +1373,12 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		if (mg_model_wg_del(c->env.model, old_wg, &e2) < 0)
 			NSM_LOG(ERR, "connection %s: %s: %s\n", id, old_wg, e2.msg);
 	}
+	if (old_vx[0] != '\0') {
+		struct mg_error e2;
+
+		if (mg_model_vxlan_del(c->env.model, old_vx, &e2) < 0)
+			NSM_LOG(ERR, "connection %s: %s: %s\n", id, old_vx, e2.msg);
+	}
 	free(b.ops);
 	free(b.field);
 	c->requests_ok++;
@@ -1246,6 +1390,12 @@ fail:
 		struct mg_error e2;
 
 		mg_model_wg_del(c->env.model, fresh.wg, &e2);
+	}
+	/* A tunnel made for this request (not one kept from the old connection). */
+	if (vx_made) {
+		struct mg_error e2;
+
+		mg_model_vxlan_del(c->env.model, fresh.vx, &e2);
 	}
 	json_decref(mech);
 	free(b.ops);
@@ -1312,6 +1462,8 @@ conn_close_id(struct mg_ctl *c, const char *id, const char *why, struct mg_error
 		NSM_LOG(ERR, "closing %s: %s (objects left behind)\n", id, err->msg);
 	if (k->wg[0] != '\0' && mg_model_wg_del(c->env.model, k->wg, err) < 0)
 		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->wg, err->msg);
+	if (k->vx[0] != '\0' && mg_model_vxlan_del(c->env.model, k->vx, err) < 0)
+		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->vx, err->msg);
 	NSM_LOG(INFO, "connection %s closed (%s)\n", id, why);
 	json_object_set_new(k->conn, "state", json_string("DOWN"));
 	nsm_event(c, k, "DELETE");
@@ -1419,6 +1571,15 @@ same_key(const struct mg_op *a, const struct mg_op *b)
 	default:
 		return false;
 	}
+}
+
+bool
+ctl_conn_owns_iface(struct mg_ctl *c, const char *iface)
+{
+	for (unsigned int i = 0; c->nconns > 0 && i < CTL_MAX_CONNS; i++)
+		if (c->conns[i].used && !strcmp(c->conns[i].iface, iface))
+			return true;
+	return false;
 }
 
 bool

@@ -201,9 +201,61 @@ cj_kind(const char *name, enum mg_op_kind *kind)
 }
 
 int
+cj_flows(json_t *o, const char *path, struct mg_flows_spec *fs, struct mg_error *err)
+{
+	static const char *const f[] = {"enabled", "size", "stateful", "timeouts", NULL};
+	unsigned long long v;
+	json_t *t;
+	char tp[128];
+	int rc;
+
+	memset(fs, 0, sizeof(*fs));
+	if (json_is_null(o))
+		return 0;
+	TRY(cj_check_fields(o, f, path, err));
+	fs->enabled = true;
+	TRY(cj_bool(o, "enabled", path, &fs->enabled, err));
+	TRY(rc = cj_uint(o, "size", path, 1, MG_FLOWS_SIZE_MAX, &v, false, err));
+	if (rc > 0)
+		fs->size = (uint32_t)v;
+	TRY(cj_bool(o, "stateful", path, &fs->stateful, err));
+	t = json_object_get(o, "timeouts");
+	if (t == NULL || json_is_null(t))
+		return 0;
+	fpath(tp, sizeof(tp), path, "timeouts");
+	TRY(cj_check_fields(t, mg_flows_timeout_names, tp, err));
+	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++) {
+		TRY(rc = cj_uint(t, mg_flows_timeout_names[i], tp, 1, MG_FLOWS_TIMEOUT_MAX, &v,
+				 false, err));
+		if (rc > 0)
+			fs->timeout_s[i] = (uint32_t)v;
+	}
+	return 0;
+}
+
+json_t *
+cj_flows_json(const struct mg_flows_spec *fs)
+{
+	json_t *o = json_object(), *t;
+
+	json_object_set_new(o, "enabled", json_boolean(fs->enabled));
+	if (!fs->enabled)
+		return o;
+	json_object_set_new(o, "size", json_integer(fs->size));
+	json_object_set_new(o, "stateful", json_boolean(fs->stateful));
+	t = json_object();
+	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++)
+		if (fs->timeout_s[i] != 0)
+			json_object_set_new(t, mg_flows_timeout_names[i],
+					    json_integer(fs->timeout_s[i]));
+	json_object_set_new(o, "timeouts", t);
+	return o;
+}
+
+int
 cj_spec(enum mg_op_kind kind, json_t *o, const char *path, struct mg_op *op, struct mg_error *err)
 {
-	static const char *const net_f[] = {"name", "fragments", "ip_options", NULL};
+	static const char *const net_f[] = {"name", "fragments", "ip_options", "flows", NULL};
 	static const char *const port_f[] = {"name", "device", "network", "mac", "mtu", "rx_queues",
 					     "rx_desc", "tx_desc", "promiscuous", NULL};
 	static const char *const vlan_f[] = {"port", "vlan", "network", "mtu", NULL};
@@ -227,6 +279,12 @@ cj_spec(enum mg_op_kind kind, json_t *o, const char *path, struct mg_op *op, str
 		TRY(rc = cj_enum(o, "ip_options", path, policy, &e, err));
 		if (rc > 0)
 			op->network.ip_options = (enum mg_policy)e;
+		if (json_object_get(o, "flows") != NULL) {
+			char fp[128];
+
+			fpath(fp, sizeof(fp), path, "flows");
+			TRY(cj_flows(json_object_get(o, "flows"), fp, &op->network.flows, err));
+		}
 		return 0;
 	case MG_OP_PORT:
 		TRY(cj_check_fields(o, port_f, path, err));
@@ -371,6 +429,8 @@ cj_spec_json(const struct mg_op *op)
 		json_object_set_new(o, "fragments", json_string(mg_policy_name(op->network.fragments)));
 		json_object_set_new(o, "ip_options",
 				    json_string(mg_policy_name(op->network.ip_options)));
+		if (op->network.flows.enabled)
+			json_object_set_new(o, "flows", cj_flows_json(&op->network.flows));
 		break;
 	case MG_OP_PORT:
 		json_object_set_new(o, "name", json_string(op->port.name));

@@ -32,6 +32,10 @@ int cj_spec(enum mg_op_kind kind, json_t *obj, const char *path, struct mg_op *o
 	    struct mg_error *err);
 /** Parse {"op": "add"|"delete"|"replace", "<kind>": {...}}. */
 int cj_op(json_t *j, const char *path, struct mg_op *op, struct mg_error *err);
+/** Read a network's `flows` object (null: tracking off); errors name the field under @p path. */
+int cj_flows(json_t *o, const char *path, struct mg_flows_spec *fs, struct mg_error *err);
+/** A network's flow tracking as cj_flows reads it. */
+json_t *cj_flows_json(const struct mg_flows_spec *fs);
 /** Render an operation as cj_op reads it. */
 json_t *cj_op_json(const struct mg_op *op);
 /** Render the spec of an operation. */

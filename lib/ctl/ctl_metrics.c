@@ -313,6 +313,7 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 #undef G
 #undef C
 	ctl_rules_metrics(c, f);
+	ctl_flows_metrics(c, f);
 	ctl_wg_metrics(c, f);
 	if (c->env.metrics_extra != NULL)
 		c->env.metrics_extra(c->env.ctx, f);

@@ -17,6 +17,26 @@
 #define CTL_NSM_OUT_MAX (8u << 20)
 #define CTL_RATE_BUCKETS 256    /* REST clients (addresses) rate-limited apart */
 
+struct mg_flowlog_query;
+struct mg_network;
+
+/* ---- flows (ctl_flows.c) ---------------------------------------------------------- */
+
+/** GET /v1/flows arguments (NULL: absent) into @p q; errors name the argument. */
+int ctl_flows_query_parse(const char *address, const char *port, const char *network,
+			  const char *since, const char *until, const char *limit,
+			  struct mg_flowlog_query *q, struct mg_error *err);
+/** The history entries matching @p q, newest first: {"flows": [...], "count", "history"}. */
+json_t *ctl_flows_json(struct mg_ctl *c, const struct mg_flowlog_query *q);
+/** A network's flow tracking and its tracker's counters. */
+json_t *ctl_net_flows_json(struct mg_ctl *c, const struct mg_network *n);
+/** PUT /v1/networks/NAME/flows (null body: off), journaled. */
+int ctl_net_flows_put(struct mg_ctl *c, const char *network, json_t *body, struct mg_error *err);
+/** Replay a journaled {"flows": ...} entry. */
+int ctl_flows_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+/** The trackers' and the history's counters for /metrics. */
+void ctl_flows_metrics(struct mg_ctl *c, FILE *f);
+
 /* ---- connections (ctl_conn.c) ----------------------------------------------------- */
 
 enum conn_mech {
@@ -24,6 +44,7 @@ enum conn_mech {
 	MECH_KERNEL,
 	MECH_VLAN,
 	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
+	MECH_VXLAN,  /* VXLAN: a VXLAN tunnel to the client's VTEP */
 };
 
 struct conn {
@@ -42,6 +63,7 @@ struct conn {
 	char netns[256];           /* a KERNEL interface moved here, or "" */
 	char tap[16];
 	char wg[MG_NAME_MAX];      /* the WireGuard interface created for it, or "" */
+	char vx[MG_NAME_MAX];      /* the VXLAN tunnel created for it (or kept from before), or "" */
 	bool camel;                /* the client wrote protojson names */
 };
 
@@ -97,6 +119,12 @@ struct mg_ctl {
 	uint64_t nsm_refused;        /* NSM socket peers refused by uid */
 };
 
+/* ctl_vxlan.c: /v1/vxlan; returns the HTTP status, *text the JSON reply. */
+int ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
+		   size_t len, char **text, const char **allow);
+/** A tunnel as GET /v1/vxlan shows it (with its counters). */
+json_t *ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t);
+
 /* ctl_esp.c: /v1/esp-tunnels; returns the HTTP status, *text the JSON reply. */
 int ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
 		 size_t len, char **text, const char **allow);
@@ -133,6 +161,8 @@ struct conn *conn_find(struct mg_ctl *c, const char *id);
 void conn_expire(struct mg_ctl *c, uint64_t now);
 /** True if @p op adds an object a connection owns (left out of snapshots). */
 bool conn_owns(struct mg_ctl *c, const struct mg_op *op);
+/** True if an NSM connection's interface is @p iface (a tunnel it made). */
+bool ctl_conn_owns_iface(struct mg_ctl *c, const char *iface);
 /** Re-run a journaled connection request (replay). */
 int conn_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
 json_t *conn_snapshot(struct mg_ctl *c);

@@ -8,6 +8,8 @@
  * reads render the model.
  *
  *   /v1/networks[/NAME]         GET POST DELETE
+ *   /v1/networks/NAME/flows     GET PUT DELETE (flow tracking, ctl_flows.c)
+ *   /v1/flows?address=&port=&network=&since=&until=&limit=  GET (flow history)
  *   /v1/ports[/NAME]            GET POST DELETE
  *   /v1/interfaces[/NAME]       GET POST (a VLAN) DELETE
  *   /v1/interfaces/NAME/addresses  POST
@@ -18,6 +20,8 @@
  *   /v1/neighbors/IFACE/IP      DELETE
  *   /v1/connections[/ID]        GET POST (a NetworkServiceRequest) DELETE
  *   /v1/esp-tunnels[/NAME[/sas]]  GET POST DELETE, PUT sas (ctl_esp.c)
+ *   /v1/vxlan[/NAME]              GET POST DELETE (ctl_vxlan.c)
+ *   /v1/ike                       GET (IKEv2 peers and SAs, lib/gw/gw_ike.c)
  *   /v1/batch                   POST {"operations": [...]}, applied atomically
  *   /v1/wireguard[/NAME]        GET POST DELETE (WireGuard interfaces; keys never shown)
  *   /v1/stats                   GET
@@ -44,9 +48,11 @@
 #include <rte_log.h>
 
 #include "ctl_priv.h"
+#include "mg_flowlog.h"
 #include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
+#include "mg_rules.h"
 #include "mg_stats.h"
 #include "mg_svc_setup.h"
 
@@ -307,8 +313,9 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	json_object_set_new(o, "name", json_string(ifc->name));
 	json_object_set_new(o, "kind", json_string(ifc->kind == MG_IFACE_VLAN ? "vlan" :
 						   ifc->kind == MG_IFACE_WG ? "wireguard" :
-						   ifc->kind == MG_IFACE_ESP ? "esp" : "port"));
-	if (ifc->kind == MG_IFACE_ESP)
+						   ifc->kind == MG_IFACE_ESP ? "esp" :
+						   ifc->kind == MG_IFACE_VXLAN ? "vxlan" : "port"));
+	if (ifc->kind == MG_IFACE_ESP || ifc->kind == MG_IFACE_VXLAN)
 		json_object_set_new(o, "port", json_string(""));
 	else if (ifc->kind != MG_IFACE_WG)
 		json_object_set_new(o, "port", json_string(mg_model_port_get(m, ifc->port)->spec.name));
@@ -611,6 +618,66 @@ h_rules(struct mg_ctl *c, const char *method, const char *name, const struct req
 	return json_resp(200, ctl_rules_json(c, n->id, true));
 }
 
+/* /v1/networks/NAME/flows: the network's flow tracking, replaced whole. */
+static struct resp
+h_net_flows(struct mg_ctl *c, const char *method, const char *name, const struct req *rq)
+{
+	const struct mg_network *n = mg_model_network_find(c->env.model, name);
+	struct mg_error e;
+	json_t *j;
+	int rc;
+
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
+		return not_allowed("GET, PUT, DELETE");
+	if (n == NULL)
+		return simple_err(404, ENOENT, "name", "no such network");
+	if (!strcmp(method, "GET"))
+		return json_resp(200, ctl_net_flows_json(c, n));
+	mg_error_clear(&e);
+	if (!strcmp(method, "DELETE")) {
+		j = json_null();
+	} else {
+		j = parse_body(rq, &e);
+		if (j == NULL)
+			return err_resp(&e);
+	}
+	rc = ctl_net_flows_put(c, name, j, &e);
+	json_decref(j);
+	if (rc < 0) {
+		c->requests_failed++;
+		return err_resp(&e);
+	}
+	c->requests_ok++;
+	if (!strcmp(method, "DELETE"))
+		return (struct resp){.status = 204, .text = NULL, .type = NULL};
+	return json_resp(200, ctl_net_flows_json(c, n));
+}
+
+/* GET /v1/flows: the flow history, filtered by the query arguments. */
+static struct resp
+h_flows(struct mg_ctl *c, const char *method, const struct req *rq)
+{
+	struct mg_flowlog_query q;
+	struct mg_error e;
+	const char *a[6] = {NULL};
+	static const char *const names[6] = {"address", "port", "network", "since", "until",
+					      "limit"};
+
+	if (strcmp(method, "GET"))
+		return not_allowed("GET");
+	if (rq->hc != NULL)
+		for (int i = 0; i < 6; i++)
+			a[i] = MHD_lookup_connection_value(rq->hc, MHD_GET_ARGUMENT_KIND, names[i]);
+	else
+		a[2] = rq->network;
+	mg_error_clear(&e);
+	if (ctl_flows_query_parse(a[0], a[1], a[2], a[3], a[4], a[5], &q, &e) < 0)
+		return err_resp(&e);
+	if (q.network[0] != '\0' && mg_model_network_find(c->env.model, q.network) == NULL)
+		return simple_err(404, ENOENT, "network", "no such network");
+	return json_resp(200, ctl_flows_json(c, &q));
+}
+
 static struct resp
 h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
@@ -653,6 +720,8 @@ h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 	}
 	if (nseg == 4 && !strcmp(seg[3], "rules"))
 		return h_rules(c, method, seg[2], rq);
+	if (nseg == 4 && !strcmp(seg[3], "flows"))
+		return h_net_flows(c, method, seg[2], rq);
 	return no_resource();
 }
 
@@ -1336,7 +1405,9 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 			return svc_one_resp(200, seg[2]);
 		if (!strcmp(method, "DELETE")) {
 			mg_error_clear(&e);
-			if (mg_svc_ctl_service_del(seg[2], &e) < 0)
+			/* A rule steering to it holds its adjacency: refused (409) until changed. */
+			if (mg_rules_service_busy(c->env.model, seg[2], "name", &e) < 0 ||
+			    mg_svc_ctl_service_del(seg[2], &e) < 0)
 				return err_resp(&e);
 			return (struct resp){.status = 204};
 		}
@@ -1676,6 +1747,27 @@ h_wireguard(struct mg_ctl *c, const char *method, char **seg, int nseg, const st
 	return no_resource();
 }
 
+/* GET /v1/ike: the IKEv2 peers, their SAs and CHILD_SAs (no PSK, no key). */
+static struct resp
+h_ike(struct mg_ctl *c, const char *method)
+{
+	struct resp r = {.type = "application/json", .status = 200};
+	size_t len = 0;
+	FILE *f;
+
+	if (strcmp(method, "GET"))
+		return not_allowed("GET");
+	f = open_memstream(&r.text, &len);
+	if (f == NULL)
+		return simple_err(500, ENOMEM, "", "out of memory");
+	if (c->env.ike_json != NULL)
+		c->env.ike_json(c->env.ctx, f);
+	else
+		fputs("[]", f);
+	fclose(f);
+	return r;
+}
+
 static struct resp
 dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
@@ -1738,8 +1830,20 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 			r.type = NULL;
 		return r;
 	}
+	if (!strcmp(seg[1], "vxlan") && nseg <= 3) {
+		struct resp r = {.type = "application/json"};
+
+		r.status = ctl_vxlan_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+		if (r.text == NULL)
+			r.type = NULL;
+		return r;
+	}
+	if (!strcmp(seg[1], "ike") && nseg == 2)
+		return h_ike(c, method);
 	if (!strcmp(seg[1], "batch") && nseg == 2)
 		return h_batch(c, method, rq);
+	if (!strcmp(seg[1], "flows") && nseg == 2)
+		return h_flows(c, method, rq);
 	if (!strcmp(seg[1], "stats") && nseg == 2) {
 		if (strcmp(method, "GET"))
 			return not_allowed("GET");

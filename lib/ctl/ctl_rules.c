@@ -93,7 +93,8 @@ rd_rule(json_t *o, const char *path, struct mg_rule_spec *r, struct mg_error *er
 	static const char *const fields[] = {"id", "priority", "family", "src", "dst", "protocol",
 					     "sport", "dport", "icmp_type", "icmp_code", "vlan",
 					     "dscp", "interface", "action", "rate", "burst", "excess",
-					     "set_dscp", "table", "counters", NULL};
+					     "set_dscp", "table", "service", "tunnel", "via", "counters",
+					     NULL};
 	unsigned long long u;
 	char buf[32], p[128];
 	json_t *v;
@@ -163,7 +164,8 @@ rd_rule(json_t *o, const char *path, struct mg_rule_spec *r, struct mg_error *er
 		snprintf(p, sizeof(p), "%s.action", path);
 		if (a < 0)
 			return mg_error_set(err, EINVAL, p,
-					    "'%s' is not one of: permit, deny, count, police, mark, table, capture",
+					    "'%s' is not one of: permit, deny, count, police, mark, table, "
+					    "capture, service, tunnel",
 					    buf);
 		r->action = (enum mg_rule_action)a;
 	}
@@ -180,6 +182,12 @@ rd_rule(json_t *o, const char *path, struct mg_rule_spec *r, struct mg_error *er
 		return rc;
 	r->set_dscp = rc > 0 ? (uint8_t)u : 0;
 	if ((rc = cj_str(o, "table", path, r->table, sizeof(r->table), false, err)) < 0)
+		return rc;
+	if ((rc = cj_str(o, "service", path, r->service, sizeof(r->service), false, err)) < 0)
+		return rc;
+	if ((rc = cj_str(o, "tunnel", path, r->tunnel, sizeof(r->tunnel), false, err)) < 0)
+		return rc;
+	if ((rc = cj_ip(o, "via", path, &r->via, false, err)) < 0)
 		return rc;
 	return 0;
 }
@@ -312,6 +320,15 @@ rule_json(const struct mg_rule *ru)
 		json_object_set_new(o, "set_dscp", json_integer(r->set_dscp));
 	if (r->action == MG_RULE_TABLE)
 		json_object_set_new(o, "table", json_string(r->table));
+	if (r->action == MG_RULE_SERVICE)
+		json_object_set_new(o, "service", json_string(r->service));
+	if (r->action == MG_RULE_TUNNEL)
+		json_object_set_new(o, "tunnel", json_string(r->tunnel));
+	if (r->action == MG_RULE_TUNNEL && r->via.family != 0) {
+		char b[MG_IP_STRLEN];
+
+		json_object_set_new(o, "via", json_string(mg_ip_fmt(&r->via, b, sizeof(b))));
+	}
 	return o;
 }
 

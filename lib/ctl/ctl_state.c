@@ -235,6 +235,8 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 		return conn_replay(c, v, err);
 	if ((v = json_object_get(e, "rules")) != NULL)
 		return ctl_rules_replay(c, v, err);
+	if ((v = json_object_get(e, "flows")) != NULL)
+		return ctl_flows_replay(c, v, err);
 	if ((v = json_object_get(e, "wireguard")) != NULL)
 		return ctl_wg_state_restore(c, v, err);
 	if ((v = json_object_get(e, "wireguard_del")) != NULL && json_is_string(v))

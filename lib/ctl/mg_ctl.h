@@ -58,6 +58,13 @@ struct mg_ctl_env {
 	void (*esp_sas)(void *ctx, uint16_t ifindex, FILE *f);
 	/** Append more Prometheus text to /metrics (ESP SAs); may be NULL. */
 	void (*metrics_extra)(void *ctx, FILE *f);
+	/**
+	 * Counters of VXLAN tunnel interface @p ifindex: rx packets, rx bytes, tx
+	 * packets, tx bytes, tx errors; may be NULL.
+	 */
+	void (*vxlan_counters)(void *ctx, uint16_t ifindex, uint64_t out[5]);
+	/** Write the IKEv2 peers and their SAs as a JSON array (redacted); may be NULL. */
+	void (*ike_json)(void *ctx, FILE *f);
 	void *ctx;
 };
 

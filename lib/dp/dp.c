@@ -247,10 +247,14 @@ mg_dp_iface_set(struct mg_dp *dp, const struct mg_dp_iface *ifc)
 {
 	struct mg_dp_iface *rec, *old;
 
-	/* port MG_IF_NONE: an interface with no port (a tunnel), not in the port maps. */
-	const bool portless = ifc->port == MG_IF_NONE;
+	/*
+	 * port MG_IF_NONE: an interface with no port (a tunnel), not in the port
+	 * maps; a virtual port (VXLAN) names its own interface and is in no map.
+	 */
+	const bool portless = ifc->port == MG_IF_NONE || mg_port_virtual(ifc->port);
 
 	if (ifc->ifindex >= MG_MAX_IFACES || (!portless && ifc->port >= MG_MAX_PORTS) ||
+	    (mg_port_virtual(ifc->port) && (ifc->port ^ MG_PORT_VIRT) != ifc->ifindex) ||
 	    ifc->vlan > 4094 || (portless && ifc->vlan != 0))
 		return -EINVAL;
 	rec = rte_malloc("mg_iface", sizeof(*rec), RTE_CACHE_LINE_SIZE);
@@ -294,7 +298,7 @@ mg_dp_iface_clear(struct mg_dp *dp, uint16_t ifindex)
 
 	if (ifindex >= MG_MAX_IFACES || (old = dp->ifaces[ifindex]) == NULL)
 		return;
-	if (old->port == MG_IF_NONE) {
+	if (old->port == MG_IF_NONE || mg_port_virtual(old->port)) {
 		/* a tunnel: in no port map */
 	} else if (old->vlan == 0) {
 		if (dp->port_if[old->port] == ifindex)

@@ -53,13 +53,29 @@ struct trie_head;
 struct mg_cap_set;
 struct rte_mempool;
 struct mg_cls_set;
+struct mg_ct_set;
 struct mg_espgw;
+struct mg_vxlan;
 
 #define MG_MAX_PORTS RTE_MAX_ETHPORTS
 #define MG_MAX_IFACES 4096
 #define MG_MAX_NETS 256
 #define MG_MAX_WORKERS 64
 #define MG_IF_NONE UINT16_MAX
+/**
+ * Port numbers from here up (but MG_IF_NONE) are virtual: the interface
+ * MG_PORT_VIRT ^ port (a VXLAN tunnel, lib/vxlan) stands for the port. Its
+ * frames leave through port-tx into vxlan-encap, and decapsulated frames
+ * enter eth-input with it in mbuf->port. Never an ethdev port id.
+ */
+#define MG_PORT_VIRT 0x8000
+
+/** True if @p port is a virtual port (see MG_PORT_VIRT). */
+static inline int
+mg_port_virtual(uint16_t port)
+{
+	return port >= MG_PORT_VIRT && port != MG_IF_NONE;
+}
 #define MG_TXB_SIZE 64 /**< Per worker, per port TX staging. */
 #define MG_MAX_NODES 64 /**< Graph node ids (rte_node_t) meshgate keeps counters for. */
 #define MG_CYCLE_SAMPLE 16 /**< One graph walk in this many is timed. */
@@ -130,7 +146,11 @@ struct mg_espgw;
 	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)") \
 	_(ESP_NO_SA, "esp-no-sa", "ESP: no SA for the tunnel's inner family, or none has the SPI") \
 	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
-	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay")
+	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay") \
+	_(ESP_MALFORMED, "esp-malformed", "ESP: header cut short or outer header unusable (no SA to ask)") \
+	_(VXLAN_BAD, "vxlan-bad-header", "VXLAN: truncated, or the I flag is clear")         \
+	_(VXLAN_NO_TUNNEL, "vxlan-no-tunnel", "VXLAN: no tunnel has this VNI, port and addresses") \
+	_(FLOW_TABLE_FULL, "flow-table-full", "stateful network's flow table full: new flow refused")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -152,6 +172,7 @@ enum mg_punt {
 	MG_PUNT_ND,          /**< ICMPv6 ND (IP packet). */
 	MG_PUNT_GLEAN,       /**< Resolve the packet's destination on meta.adj's interface. */
 	MG_PUNT_RESOLVE,     /**< Resolve the neighbor behind adjacency meta.adj. */
+	MG_PUNT_IKE,         /**< IKE for the gateway (UDP 500, or 4500 with the non-ESP marker; IP packet). */
 };
 
 /** What an injected packet is. */
@@ -404,6 +425,13 @@ struct mg_dp {
 	struct mg_cap_set *capture;          /**< Running captures (lib/capture), or NULL. */
 	/** Classification rule sets (lib/cls) by network, [0] IPv4 and [1] IPv6; NULL: none. */
 	struct mg_cls_set *cls[MG_MAX_NETS][2];
+	/**
+	 * Flow trackers (lib/flow mg_ct.h) by network, NULL: the network tracks
+	 * nothing (RCU slots); ct_nets is the highest network id with one + 1
+	 * (0: none anywhere, so workers skip their expiry pass).
+	 */
+	struct mg_ct_set *ct[MG_MAX_NETS];
+	uint16_t ct_nets;
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */
@@ -413,6 +441,9 @@ struct mg_dp {
 	struct mg_lcore_stats *stats;        /**< RTE_MAX_LCORE entries. */
 	struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
 	struct mg_espgw *esp;                /**< ESP tunnels (lib/espgw), NULL until the first. */
+	struct mg_vxlan *vxlan;              /**< VXLAN tunnels (lib/vxlan), NULL until the first. */
+	/** IKE peers exist (lib/gw/gw_ike.c): ipX-local punts IKE to the main lcore. */
+	uint8_t ike;
 	/* Main lcore only. */
 	struct mg_if_counters ifc_base[MG_MAX_IFACES]; /**< Counters when each interface was made. */
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */

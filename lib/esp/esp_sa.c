@@ -785,10 +785,12 @@ mg_esp_sa_format(const struct mg_esp_sa *sa, char *buf, size_t size)
 	struct mg_esp_sa_info i;
 	struct mg_esp_sa_stats st;
 	char l[MG_IP_STRLEN], r[MG_IP_STRLEN];
+	const char *sep = "";
+	int n, k;
 
 	mg_esp_sa_info(sa, &i);
 	mg_esp_sa_stats(sa, &st);
-	return snprintf(buf, size,
+	n = snprintf(buf, size,
 		"{\"id\":%u,\"spi\":%u,\"dir\":\"%s\",\"algo\":\"%s\",\"key\":\"<redacted>\","
 		"\"key_bits\":%u,\"local\":\"%s\",\"remote\":\"%s\",\"inner\":\"%s\","
 		"\"udp_encap\":%s,\"local_port\":%u,\"remote_port\":%u,\"replay_window\":%u,"
@@ -797,7 +799,7 @@ mg_esp_sa_format(const struct mg_esp_sa *sa, char *buf, size_t size)
 		"],\"seconds\":[%" PRIu64 ",%" PRIu64 "]},\"state\":\"%s\",\"owner\":%u,"
 		"\"mode\":\"%s\",\"device\":\"%s\",\"age_ms\":%" PRIu64 ","
 		"\"stats\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"replay\":%" PRIu64
-		",\"auth\":%" PRIu64 ",\"other\":%" PRIu64 "}}",
+		",\"auth\":%" PRIu64 ",\"other\":%" PRIu64 ",\"errors\":{",
 		i.id, i.spi, i.dir == MG_ESP_OUTBOUND ? "out" : "in", mg_esp_algo_name(i.algo),
 		i.key_bits, mg_ip_fmt(&i.local, l, sizeof(l)), mg_ip_fmt(&i.remote, r, sizeof(r)),
 		i.inner_family == AF_INET ? "ipv4" : "ipv6", i.udp_encap ? "true" : "false",
@@ -807,4 +809,17 @@ mg_esp_sa_format(const struct mg_esp_sa *sa, char *buf, size_t size)
 		i.seconds.soft, i.seconds.hard, states[i.state], i.owner,
 		i.mode == MG_ESP_MODE_CPU ? "cpu" : "lookaside", i.device, i.age_ms, st.packets,
 		st.bytes, st.replay, st.auth, st.other);
+	/* Failures by reason (only those that happened), under their counter names. */
+	for (unsigned int e = MG_ESP_ERR_NONE + 1; e < MG_ESP_ERR_MAX && n >= 0; e++) {
+		if (st.errors[e] == 0)
+			continue;
+		k = snprintf(buf + RTE_MIN((size_t)n, size), size - RTE_MIN((size_t)n, size),
+			     "%s\"%s\":%" PRIu64, sep, mg_esp_err_name(e), st.errors[e]);
+		n = k < 0 ? k : n + k;
+		sep = ",";
+	}
+	if (n < 0)
+		return n;
+	k = snprintf(buf + RTE_MIN((size_t)n, size), size - RTE_MIN((size_t)n, size), "}}}");
+	return k < 0 ? k : n + k;
 }

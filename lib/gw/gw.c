@@ -20,8 +20,10 @@
 #include <rte_ring.h>
 
 #include "gw_cls.h"
+#include "gw_ike.h"
 #include "mg_config.h"
 #include "mg_capture.h"
+#include "gw_flows.h"
 #include "mg_ctl.h"
 #include "mg_dp.h"
 #include "mg_fwd.h"
@@ -29,8 +31,10 @@
 #include "mg_gw.h"
 #include "mg_model.h"
 #include "mg_port.h"
+#include "mg_rules.h"
 #include "mg_stats.h"
 #include "mg_svc_setup.h"
+#include "mg_vxlan.h"
 #include "mg_wgif.h"
 #include "mg_workers.h"
 
@@ -61,10 +65,12 @@ struct gw {
 	struct mg_model_backend be;
 	struct mg_ctl *ctl;
 	struct mg_capture *capture;
+	struct gw_ike *ike;        /* IKEv2 peers of ESP tunnels, or NULL */
 	bool rx_interrupts;
 	uint64_t next_stats_ns, next_print_ns, next_link_ns;
 	uint64_t next_police_ns;  /* next rebalance of police rates between workers */
 	uint32_t print_interval_s;
+	bool svc_ready;           /* services set up: rule actions `service` resolve */
 };
 
 /* ---- model backend: the data plane side of every request ----------------------------- */
@@ -73,16 +79,34 @@ static int
 be_network_add(void *ctx, const struct mg_network *n, struct mg_error *err)
 {
 	struct gw *g = ctx;
+	int rc = mg_fwd_net_add(g->fwd, n, err);
 
-	return mg_fwd_net_add(g->fwd, n, err);
+	if (rc < 0 || !n->spec.flows.enabled)
+		return rc;
+	rc = mg_gw_flows_set(g->dp, n->id, &n->spec.flows, err);
+	if (rc < 0)
+		mg_fwd_net_del(g->fwd, n->id);
+	return rc;
 }
 
 static void
 be_network_del(void *ctx, const struct mg_network *n)
 {
 	struct gw *g = ctx;
+	struct mg_flows_spec off = {.enabled = false};
+	struct mg_error err;
 
+	mg_gw_flows_set(g->dp, n->id, &off, &err);
 	mg_fwd_net_del(g->fwd, n->id);
+}
+
+static int
+be_network_flows(void *ctx, const struct mg_network *n, const struct mg_flows_spec *fs,
+		 struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	return mg_gw_flows_set(g->dp, n->id, fs, err);
 }
 
 /*
@@ -285,6 +309,90 @@ be_rules_set(void *ctx, uint16_t net, const struct mg_ruleset *rs, struct mg_err
 	return mg_gw_cls_set(g->dp, net, rs, err);
 }
 
+/* Targets of rule actions `service` and `tunnel` (gw_cls.h). */
+static int
+cls_target(void *ctx, uint16_t net, const struct mg_rule *r, uint8_t family, uint32_t *adj,
+	   struct mg_error *err)
+{
+	struct gw *g = ctx;
+	char b[MG_IP_STRLEN];
+	uint16_t snet;
+	uint32_t a;
+
+	*adj = 0;
+	if (r->spec.action == MG_RULE_SERVICE) {
+		if (!g->svc_ready)
+			return 0; /* installed again once the services are up */
+		a = mg_svc_ctl_adj(r->spec.service, &snet);
+		if (a == 0)
+			return mg_error_set(err, ENOENT, "service", "no service named '%s'",
+					    r->spec.service);
+		if (snet != net)
+			return mg_error_set(err, EINVAL, "service",
+					    "service '%s' is in network '%s', not this rule's",
+					    r->spec.service, mg_model_network_get(g->model, snet)->spec.name);
+		*adj = a;
+		return 0;
+	}
+	if (r->tunnel_kind == MG_IFACE_VXLAN) {
+		/* An Ethernet link: the held next hop's neighbor adjacency. */
+		if (r->spec.via.family != family)
+			return 0;
+		if (mg_fwd_nexthop_hold(g->fwd, net, &r->spec.via, err) < 0) {
+			mg_strlcpy(err->field, "via", sizeof(err->field));
+			return -err->code;
+		}
+		a = mg_fwd_lookup(g->fwd, net, &r->spec.via);
+		if (g->dp->adj[a].type != MG_ADJ_NEIGHBOR || g->dp->adj[a].ifindex != r->tunnel) {
+			mg_fwd_nexthop_release(g->fwd, net, &r->spec.via);
+			return mg_error_set(err, EINVAL, "via", "%s is not in a connected subnet of '%s'",
+					    mg_ip_fmt(&r->spec.via, b, sizeof(b)), r->spec.tunnel);
+		}
+		*adj = a;
+		return 0;
+	}
+	a = mg_dp_adj_alloc(g->dp, r->tunnel_kind == MG_IFACE_WG ? MG_ADJ_WG : MG_ADJ_ESP, family,
+			    r->tunnel);
+	if (a == 0)
+		return mg_error_set(err, ENOSPC, "tunnel", "no adjacency left (limits.adjacencies)");
+	*adj = a;
+	return 0;
+}
+
+static void
+cls_release(void *ctx, uint16_t net, const struct mg_rule *r, uint8_t family, uint32_t adj)
+{
+	struct gw *g = ctx;
+
+	(void)family;
+	if (r->spec.action != MG_RULE_TUNNEL)
+		return;
+	if (r->tunnel_kind == MG_IFACE_VXLAN)
+		mg_fwd_nexthop_release(g->fwd, net, &r->spec.via);
+	else
+		mg_dp_adj_free(g->dp, adj); /* past a grace period only (limbo) */
+}
+
+/* Install again the rule sets that steer to services, now that those exist. */
+static int
+cls_services_up(struct gw *g, struct mg_error *err)
+{
+	g->svc_ready = true;
+	for (uint16_t net = 0; net < MG_MAX_NETS && net < mg_model_network_max(); net++) {
+		const struct mg_ruleset *rs = mg_model_rules_get(g->model, net);
+		bool any = false;
+
+		for (uint32_t i = 0; rs != NULL && i < rs->n && !any; i++)
+			any = rs->rules[i].spec.action == MG_RULE_SERVICE;
+		if (any && mg_gw_cls_set(g->dp, net, rs, err) < 0) {
+			mg_error_prefix_field(err, "classify[%s]",
+					      mg_model_network_get(g->model, net)->spec.name);
+			return -err->code;
+		}
+	}
+	return 0;
+}
+
 /* The stats JSON's "rules" member. */
 static void
 json_rules(FILE *f, void *arg)
@@ -334,6 +442,46 @@ be_esp_rekey(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_co
 	if (g->dp->esp == NULL)
 		return mg_error_set(err, ENOENT, "", "no ESP tunnel is up");
 	return mg_espgw_rekey(g->dp->esp, t, sas, n, err);
+}
+
+static int
+be_vxlan_add(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc,
+	     struct mg_error *err)
+{
+	struct gw *g = ctx;
+	struct mg_vxlan *vx = mg_vxlan_get(g->dp, err);
+	struct mg_vxlan_conf c;
+	int rc;
+
+	if (vx == NULL)
+		return -err->code;
+	memset(&c, 0, sizeof(c));
+	c.ifindex = ifc->id;
+	c.underlay = t->underlay;
+	c.family = t->spec.local.family;
+	memcpy(c.local, t->spec.local.bytes, 16);
+	memcpy(c.remote, t->spec.remote.bytes, 16);
+	c.port = t->spec.port;
+	c.vni = t->spec.vni;
+	mg_strlcpy(c.name, t->spec.name, sizeof(c.name));
+	rc = mg_vxlan_tunnel_add(vx, &c, err);
+	if (rc < 0)
+		return rc;
+	/* An Ethernet interface whose port is virtual: the tunnel stands for it. */
+	rc = mg_fwd_iface_add(g->fwd, ifc, (uint16_t)(MG_PORT_VIRT ^ ifc->id), err);
+	if (rc < 0)
+		mg_vxlan_tunnel_del(vx, ifc->id);
+	return rc;
+}
+
+static void
+be_vxlan_del(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc)
+{
+	struct gw *g = ctx;
+
+	(void)t;
+	mg_fwd_iface_del(g->fwd, ifc->id);
+	mg_vxlan_tunnel_del(g->dp->vxlan, ifc->id);
 }
 
 /* ---- EAL arguments ------------------------------------------------------------------ */
@@ -540,11 +688,35 @@ ctl_esp_sas(void *ctx, uint16_t ifindex, FILE *f)
 }
 
 static void
+ctl_ike_json(void *ctx, FILE *f)
+{
+	struct gw *g = ctx;
+
+	gw_ike_json(g->ike, f);
+}
+
+static void
 ctl_esp_metrics(void *ctx, FILE *f)
 {
 	struct gw *g = ctx;
 
 	mg_espgw_metrics(g->dp->esp, f);
+	mg_vxlan_metrics(g->dp->vxlan, f);
+	gw_ike_metrics(g->ike, f);
+}
+
+static void
+ctl_vxlan_counters(void *ctx, uint16_t ifindex, uint64_t out[5])
+{
+	struct gw *g = ctx;
+	struct mg_vxlan_counters c;
+
+	mg_vxlan_counters(g->dp->vxlan, ifindex, &c);
+	out[0] = c.rx_pkts;
+	out[1] = c.rx_bytes;
+	out[2] = c.tx_pkts;
+	out[3] = c.tx_bytes;
+	out[4] = c.tx_errors;
 }
 
 static void
@@ -597,6 +769,8 @@ main_wait(struct gw *g, uint64_t now, uint64_t max_ns)
 		until = t;
 	if (mg_wgif_next_timer(g->dp) < until)
 		until = mg_wgif_next_timer(g->dp);
+	if (gw_ike_next_timer(g->ike) < until)
+		until = gw_ike_next_timer(g->ike);
 	if (g->next_stats_ns < until)
 		until = g->next_stats_ns;
 	if (g->capture != NULL && mg_capture_timeout(g->capture) < until - now)
@@ -641,13 +815,20 @@ main_loop(struct gw *g)
 			unsigned int n = rte_ring_sc_dequeue_burst(g->dp->workers[w]->punt,
 								   (void **)pkts, RTE_DIM(pkts), NULL);
 
-			for (unsigned int i = 0; i < n; i++)
-				mg_fwd_punt(g->fwd, pkts[i]);
+			for (unsigned int i = 0; i < n; i++) {
+				if (mg_meta(pkts[i])->punt == MG_PUNT_IKE)
+					gw_ike_input(g->ike, pkts[i]);
+				else
+					mg_fwd_punt(g->fwd, pkts[i]);
+			}
 			got += n;
 		}
 		mg_fwd_timer(g->fwd, now);
 		got += mg_wgif_poll(g->dp, now);
 		mg_espgw_poll(g->dp->esp, now);
+		mg_vxlan_poll(g->dp->vxlan, now);
+		mg_gw_flows_poll(g->dp);
+		gw_ike_poll(g->ike, now);
 		mg_dp_reclaim(g->dp);
 		if (now >= g->next_police_ns) {
 			mg_gw_cls_rebalance(g->dp);
@@ -701,7 +882,12 @@ capture_name(void *ctx, enum mg_name_kind kind, unsigned int id, char *buf, size
 	const struct gw *g = ctx;
 	const char *name = NULL;
 
-	if (kind == MG_NAME_PORT) {
+	if (kind == MG_NAME_PORT && id <= UINT16_MAX && mg_port_virtual((uint16_t)id)) {
+		/* A VXLAN interface's virtual port: the interface's name. */
+		const struct mg_iface *ifc = mg_model_iface_get(g->model, (uint16_t)(id ^ MG_PORT_VIRT));
+
+		name = ifc ? ifc->name : NULL;
+	} else if (kind == MG_NAME_PORT) {
 		for (unsigned int i = 0; i < MG_MODEL_MAX_PORTS && name == NULL; i++) {
 			const struct mg_port *p = mg_model_port_get(g->model, (uint16_t)i);
 
@@ -1071,6 +1257,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.ctx = g,
 		.network_add = be_network_add,
 		.network_del = be_network_del,
+		.network_flows = be_network_flows,
 		.port_add = be_port_add,
 		.port_del = be_port_del,
 		.iface_add = be_iface_add,
@@ -1088,6 +1275,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 		.esp_add = be_esp_add,
 		.esp_del = be_esp_del,
 		.esp_rekey = be_esp_rekey,
+		.vxlan_add = be_vxlan_add,
+		.vxlan_del = be_vxlan_del,
 	};
 	if (mg_ctl_state_exists(g->st.state_dir)) {
 		/* Durable state wins over the file's objects: start empty, restore below. */
@@ -1103,6 +1292,18 @@ mg_gw_run(const struct mg_gw_opts *o)
 		if (g->model == NULL)
 			goto out;
 	}
+	{
+		struct mg_gw_cls_targets tg = {.ctx = g, .target = cls_target,
+					       .release = cls_release};
+
+		mg_gw_cls_set_targets(&tg);
+	}
+	mg_error_clear(&err);
+	if (mg_gw_flows_init(g->dp, g->model, &g->st, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s%s%s\n", src, err.field, err.field[0] ? ": " : "",
+			err.msg);
+		goto out;
+	}
 	mg_model_set_backend(g->model, &g->be);
 	mg_error_clear(&err);
 	if (mg_model_replay(g->model, &err) < 0) {
@@ -1110,9 +1311,24 @@ mg_gw_run(const struct mg_gw_opts *o)
 			err.msg);
 		goto out;
 	}
-	if (mg_svc_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0) {
+	if (mg_svc_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0 ||
+	    cls_services_up(g, &err) < 0) {
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
+	}
+	if (g->st.nike_peers > 0) {
+		g->ike = gw_ike_create(g->dp, g->model);
+		if (g->ike == NULL) {
+			fprintf(stderr, "meshgate: out of memory for IKE\n");
+			goto out;
+		}
+		for (unsigned int i = 0; i < g->st.nike_peers; i++)
+			if (gw_ike_add(g->ike, &g->st.ike_peers[i], &err) < 0) {
+				fprintf(stderr, "meshgate: esp_tunnels[%s].ike: %s%s%s\n",
+					g->st.ike_peers[i].name, err.field,
+					err.field[0] ? ": " : "", err.msg);
+				goto out;
+			}
 	}
 	if (mg_workers_launch(g->dp) != 0) {
 		fprintf(stderr, "meshgate: cannot launch the workers\n");
@@ -1145,6 +1361,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 		struct mg_ctl_env env = {.model = g->model, .fwd = g->fwd, .dp = g->dp,
 					 .capture = g->capture, .stats = ctl_stats,
 					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
+					 .vxlan_counters = ctl_vxlan_counters,
+					 .ike_json = ctl_ike_json,
 					 .ctx = g};
 		bool restored = false;
 
@@ -1184,13 +1402,19 @@ out:
 				mg_port_close(g->dp, p->ethdev, !mg_port_is_pci(p->spec.device));
 		}
 	}
+	/* Workers stopped: the flows still active go to the history (and its export). */
+	mg_gw_flows_destroy(g->dp);
 	mg_svc_teardown();
 	if (g->model != NULL)
 		mg_model_set_backend(g->model, NULL);
 	if (g->dp != NULL)
 		mg_wgif_fini(g->dp);
+	gw_ike_destroy(g->ike);
+	g->ike = NULL;
 	if (g->dp != NULL)
 		mg_espgw_destroy(g->dp->esp);
+	if (g->dp != NULL)
+		mg_vxlan_destroy(g->dp->vxlan);
 	mg_fwd_destroy(g->fwd);
 	if (g->dp != NULL) {
 		mg_gw_cls_destroy(g->dp);

@@ -18,6 +18,101 @@
 
 static const uint8_t fams[2] = {AF_INET, AF_INET6};
 
+/* ---- targets of service and tunnel actions ----------------------------------------------- */
+
+static struct mg_gw_cls_targets targets;
+
+/* What a network's installed rules took from targets.target(), to release when replaced. */
+struct held {
+	const struct mg_rule *rule;  /* a copy owned by the list */
+	uint8_t family;
+	uint32_t adj;
+};
+
+struct held_list {
+	struct held *v;
+	struct mg_rule *rules;       /* copies of the rules the entries point at */
+	uint32_t n;
+};
+
+static struct held_list held[MG_MAX_NETS];
+
+void
+mg_gw_cls_set_targets(const struct mg_gw_cls_targets *t)
+{
+	targets = *t;
+}
+
+static void
+held_release(uint16_t net, struct held_list *l)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (targets.release != NULL)
+			targets.release(targets.ctx, net, l->v[i].rule, l->v[i].family, l->v[i].adj);
+	free(l->v);
+	free(l->rules);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * Resolve the service and tunnel actions of @p rs for both families into
+ * @p l (a handle per rule and family, 0 for other actions). On failure,
+ * what was taken is given back and @p err names the rule.
+ */
+static int
+held_take(uint16_t net, const struct mg_ruleset *rs, struct held_list *l, uint32_t *h4,
+	  uint32_t *h6, struct mg_error *err)
+{
+	uint32_t cnt = 0;
+
+	memset(l, 0, sizeof(*l));
+	for (uint32_t i = 0; rs != NULL && i < rs->n; i++)
+		cnt += rs->rules[i].spec.action == MG_RULE_SERVICE ||
+		       rs->rules[i].spec.action == MG_RULE_TUNNEL;
+	if (cnt == 0)
+		return 0;
+	if (targets.target == NULL)
+		return mg_error_set(err, ENOTSUP, "rules", "service and tunnel actions need the "
+				    "gateway's resolver");
+	l->v = calloc(2 * cnt, sizeof(*l->v));
+	l->rules = calloc(cnt, sizeof(*l->rules));
+	if (l->v == NULL || l->rules == NULL) {
+		held_release(net, l);
+		return mg_error_set(err, ENOMEM, "rules", "out of memory");
+	}
+	cnt = 0;
+	for (uint32_t i = 0; i < rs->n; i++) {
+		const struct mg_rule *r = &rs->rules[i];
+
+		if (r->spec.action != MG_RULE_SERVICE && r->spec.action != MG_RULE_TUNNEL)
+			continue;
+		l->rules[cnt] = *r;
+		for (unsigned int f = 0; f < 2; f++) {
+			uint32_t adj = 0;
+			int rc;
+
+			if (r->family != 0 && r->family != fams[f])
+				continue;
+			rc = targets.target(targets.ctx, net, r, fams[f], &adj, err);
+			if (rc < 0) {
+				char fld[sizeof(err->field)];
+
+				snprintf(fld, sizeof(fld), "rules[%u]%s%s", i, err->field[0] ? "." : "",
+					 err->field);
+				mg_strlcpy(err->field, fld, sizeof(err->field));
+				held_release(net, l);
+				return rc;
+			}
+			(f == 0 ? h4 : h6)[i] = adj;
+			if (adj != 0)
+				l->v[l->n++] = (struct held){.rule = &l->rules[cnt], .family = fams[f],
+							     .adj = adj};
+		}
+		cnt++;
+	}
+	return 0;
+}
+
 static void
 cls_sync(void *arg)
 {
@@ -35,9 +130,9 @@ range(struct mg_cls_match *m, uint32_t bit, struct mg_cls_range *dst,
 	dst->hi = r->hi;
 }
 
-/* The lib/cls form of model rule @r. */
+/* The lib/cls form of model rule @r (@handle: its service or tunnel adjacency). */
 static void
-to_cls(const struct mg_rule *r, struct mg_cls_rule *c)
+to_cls(const struct mg_rule *r, uint32_t handle, struct mg_cls_rule *c)
 {
 	const struct mg_rule_spec *s = &r->spec;
 	struct mg_cls_match *m = &c->match;
@@ -81,6 +176,15 @@ to_cls(const struct mg_rule *r, struct mg_cls_rule *c)
 		c->action = (struct mg_cls_action){.type = MG_CLS_TABLE, .id = r->table};
 		break;
 	case MG_RULE_CAPTURE: c->action.type = MG_CLS_CAPTURE; break;
+	case MG_RULE_SERVICE:
+		/* Not resolvable yet (0): let it through until the rules are installed again. */
+		c->action = (struct mg_cls_action){.type = handle ? MG_CLS_SERVICE : MG_CLS_PERMIT,
+						   .id = handle};
+		break;
+	case MG_RULE_TUNNEL:
+		c->action = (struct mg_cls_action){.type = handle ? MG_CLS_TUNNEL : MG_CLS_PERMIT,
+						   .id = handle};
+		break;
 	default: c->action.type = MG_CLS_PERMIT; break;
 	}
 }
@@ -99,13 +203,24 @@ mg_gw_cls_set(struct mg_dp *dp, uint16_t net, const struct mg_ruleset *rs, struc
 {
 	struct mg_cls_table *t[2] = {NULL, NULL};
 	struct mg_cls_rule *cr = NULL;
+	struct held_list next = {0};
+	uint32_t *hdl[2] = {NULL, NULL};
 	int rc = 0;
 
 	RTE_ASSERT(rte_lcore_id() == rte_get_main_lcore());
 	if (net >= MG_MAX_NETS)
 		return mg_error_set(err, EINVAL, "network", "network id %u out of range", net);
-	if (rs != NULL && rs->n > 0 && (cr = calloc(rs->n, sizeof(*cr))) == NULL)
+	if (rs != NULL && rs->n > 0 &&
+	    ((cr = calloc(rs->n, sizeof(*cr))) == NULL ||
+	     (hdl[0] = calloc(rs->n, sizeof(uint32_t))) == NULL ||
+	     (hdl[1] = calloc(rs->n, sizeof(uint32_t))) == NULL)) {
+		free(cr);
+		free(hdl[0]);
 		return mg_error_set(err, ENOMEM, "rules", "out of memory for %u rules", rs->n);
+	}
+	/* Service and tunnel targets first: a refusal there changes nothing either. */
+	if ((rc = held_take(net, rs, &next, hdl[0], hdl[1], err)) < 0)
+		goto out;
 	/* Build both families first: publish nothing unless both are accepted. */
 	for (unsigned int f = 0; rs != NULL && f < 2; f++) {
 		struct mg_cls_conf conf = conf_of(dp, net, f);
@@ -115,7 +230,7 @@ mg_gw_cls_set(struct mg_dp *dp, uint16_t net, const struct mg_ruleset *rs, struc
 
 		for (uint32_t i = 0; i < rs->n; i++)
 			if (rs->rules[i].family == 0 || rs->rules[i].family == fams[f])
-				to_cls(&rs->rules[i], &cr[n++]);
+				to_cls(&rs->rules[i], hdl[f][i], &cr[n++]);
 		if (n == 0 && rs->def == MG_RULE_PERMIT)
 			continue; /* nothing to do for this family */
 		t[f] = mg_cls_table_build(&conf, cr, n, &def, err);
@@ -152,8 +267,13 @@ mg_gw_cls_set(struct mg_dp *dp, uint16_t net, const struct mg_ruleset *rs, struc
 
 			s = mg_cls_set_create(&conf, NULL, cls_sync, dp, err);
 			if (s == NULL) {
-				/* Only memory can fail here; the other family may be live already. */
+				/*
+				 * Only memory can fail here; the other family may be live
+				 * already, with the new targets: keep them held (with the
+				 * old ones) rather than free what a live table uses.
+				 */
 				rc = -err->code;
+				next = (struct held_list){0};
 				goto out;
 			}
 			mg_cls_set_install(s, t[f]);
@@ -164,10 +284,17 @@ mg_gw_cls_set(struct mg_dp *dp, uint16_t net, const struct mg_ruleset *rs, struc
 			t[f] = NULL;
 		}
 	}
+	/* The old tables are unpublished and past a grace period: give back their targets. */
+	held_release(net, &held[net]);
+	held[net] = next;
+	next = (struct held_list){0};
 out:
+	held_release(net, &next);
 	mg_cls_table_free(t[0]);
 	mg_cls_table_free(t[1]);
 	free(cr);
+	free(hdl[0]);
+	free(hdl[1]);
 	return rc;
 }
 

@@ -15,7 +15,34 @@
 
 struct mg_dp;
 struct mg_ruleset;
+struct mg_rule;
 struct mg_model;
+
+/**
+ * Where `service` and `tunnel` rule actions lead: the gateway resolves them
+ * to adjacencies that ipX-lookup takes as the packet's next hop
+ * (MG_META_NEXTHOP): a service's MG_ADJ_SERVICE adjacency, an adjacency of
+ * type MG_ADJ_WG / MG_ADJ_ESP into a point-to-point tunnel, or the neighbor
+ * adjacency of a held next hop on a VXLAN tunnel. What target() takes,
+ * release() gives back (after the rules that used it are unpublished).
+ */
+struct mg_gw_cls_targets {
+	void *ctx;
+	/**
+	 * The adjacency for rule @p r's action (service or tunnel) in network
+	 * @p net for packets of @p family. 0 with *adj 0: not resolvable yet
+	 * (services before they are set up: the rules are installed again
+	 * then); -errno with @p err (field relative to the rule).
+	 */
+	int (*target)(void *ctx, uint16_t net, const struct mg_rule *r, uint8_t family,
+		      uint32_t *adj, struct mg_error *err);
+	/** Give back what target() took for @p r (no-op for services). */
+	void (*release)(void *ctx, uint16_t net, const struct mg_rule *r, uint8_t family,
+			uint32_t adj);
+};
+
+/** Set the resolver of service and tunnel actions (before any rule set with them). */
+void mg_gw_cls_set_targets(const struct mg_gw_cls_targets *t);
 
 /**
  * Install network @p net's rules (@p rs NULL: none). Both families' tables

@@ -57,14 +57,55 @@ enum mg_iface_kind {
 	MG_IFACE_VLAN,      /**< An 802.1Q sub-interface of a port. */
 	MG_IFACE_WG,        /**< A WireGuard tunnel (no port; see struct mg_wg_spec). */
 	MG_IFACE_ESP,       /**< An IPsec ESP tunnel (point to point, no port): see model_esp.c. */
+	MG_IFACE_VXLAN,     /**< A VXLAN tunnel (an Ethernet link, no port): see model_vxlan.c. */
 };
 
 /* ---- Requests ---------------------------------------------------------- */
+
+/** Flow timeout classes of struct mg_flows_spec, in the order of lib/flow's mg_ct_tclass. */
+enum mg_flows_timeout {
+	MG_FLOWS_T_TCP_OPENING = 0,
+	MG_FLOWS_T_TCP_ESTABLISHED,
+	MG_FLOWS_T_TCP_CLOSING,
+	MG_FLOWS_T_UDP,
+	MG_FLOWS_T_ICMP,
+	MG_FLOWS_T_OTHER,
+	MG_FLOWS_T_MAX,
+};
+
+/** Names of the timeouts as the file and REST spell them, indexed by enum mg_flows_timeout. */
+extern const char *const mg_flows_timeout_names[MG_FLOWS_T_MAX + 1];
+
+#define MG_FLOWS_SIZE_MAX (1u << 24)      /**< Flows per worker table. */
+#define MG_FLOWS_SIZE_DEFAULT 65536u
+#define MG_FLOWS_TIMEOUT_MAX (7u * 86400u) /**< Seconds. */
+
+/**
+ * A network's flow tracking (`flows:` of a network): every flow of the
+ * network in a table per worker, ended flows into the flow history, and,
+ * when stateful, the packets of tracked flows admitted where the rules would
+ * deny them (replies of permitted flows).
+ */
+struct mg_flows_spec {
+	/** Track the network's flows. */
+	bool enabled;
+	/** Admit the packets of tracked flows that the rules deny. */
+	bool stateful;
+	/** Flows per worker, 1..MG_FLOWS_SIZE_MAX (0: MG_FLOWS_SIZE_DEFAULT). */
+	uint32_t size;
+	/** Idle timeouts in seconds, 1..MG_FLOWS_TIMEOUT_MAX (0: the default). */
+	uint32_t timeout_s[MG_FLOWS_T_MAX];
+};
+
+/** Check @p s; errors name the field ("size", "timeouts.udp"). 0 or -EINVAL. */
+int mg_flows_spec_check(const struct mg_flows_spec *s, struct mg_error *err);
 
 struct mg_network_spec {
 	char name[MG_NAME_MAX];
 	enum mg_policy fragments;
 	enum mg_policy ip_options;
+	/** Flow tracking (enabled false: none). */
+	struct mg_flows_spec flows;
 };
 
 struct mg_port_spec {
@@ -206,6 +247,7 @@ struct mg_model;
 struct mg_ruleset;
 struct mg_esp_tunnel;
 struct mg_esp_sa_conf;
+struct mg_vxlan_tunnel;
 
 /**
  * The data plane side of the model. Each hook applies one already validated
@@ -233,6 +275,9 @@ struct mg_model_backend {
 			     struct mg_error *err);
 	int (*neigh_add)(void *ctx, const struct mg_neigh *n, struct mg_error *err);
 	void (*neigh_del)(void *ctx, const struct mg_neigh *n);
+	/** Change network @p n's flow tracking to @p fs (n->spec.flows is still the old one). */
+	int (*network_flows)(void *ctx, const struct mg_network *n, const struct mg_flows_spec *fs,
+			     struct mg_error *err);
 	/** Install network @p net's classification rules (NULL: none). See mg_rules.h. */
 	int (*rules_set)(void *ctx, uint16_t net, const struct mg_ruleset *rs,
 			 struct mg_error *err);
@@ -247,6 +292,11 @@ struct mg_model_backend {
 	/** Install @p n SAs in place of the tunnel's SAs of the same direction and inner family. */
 	int (*esp_rekey)(void *ctx, const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *sas,
 			 unsigned int n, struct mg_error *err);
+	/** Bring up VXLAN tunnel @p t as interface @p ifc. */
+	int (*vxlan_add)(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc,
+			 struct mg_error *err);
+	/** Take VXLAN tunnel @p t down (its routes, neighbors and addresses are gone). */
+	void (*vxlan_del)(void *ctx, const struct mg_vxlan_tunnel *t, const struct mg_iface *ifc);
 };
 
 /** Limits the model enforces (the data plane's table sizes). */
@@ -266,6 +316,9 @@ int mg_model_replay(struct mg_model *m, struct mg_error *err);
 
 int mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct mg_error *err);
 int mg_model_network_del(struct mg_model *m, const char *name, struct mg_error *err);
+/** Change the flow tracking of network @p name (checked, then the backend's network_flows). */
+int mg_model_network_flows_set(struct mg_model *m, const char *name,
+			       const struct mg_flows_spec *fs, struct mg_error *err);
 int mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s,
 		      const char *origin, struct mg_error *err);
 int mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err);
@@ -390,5 +443,54 @@ const struct mg_esp_tunnel *mg_model_esp_by_iface(const struct mg_model *m, uint
 /** Iterate tunnels: *cursor starts at 0; NULL at the end. */
 const struct mg_esp_tunnel *mg_model_esp_next(const struct mg_model *m, uint32_t *cursor);
 const char *mg_policy_name(enum mg_policy p);
+
+/* ---- VXLAN tunnels (model_vxlan.c) ------------------------------------------------------ */
+
+#define MG_MODEL_MAX_VXLAN 1024  /**< VXLAN tunnels. */
+#define MG_VXLAN_DEFAULT_PORT 4789
+#define MG_VXLAN_MAX_VNI 0xffffff
+
+/**
+ * A VXLAN tunnel interface as requested: an Ethernet link of @c network
+ * whose frames travel in UDP between @c local (an address of @c underlay)
+ * and @c remote (RFC 7348).
+ */
+struct mg_vxlan_spec {
+	char name[MG_NAME_MAX];     /**< Interface name. */
+	char network[MG_NAME_MAX];  /**< Network of the inner packets (empty: "default"). */
+	char underlay[MG_NAME_MAX]; /**< Network of the outer packets (empty: @c network). */
+	struct mg_ip local;         /**< Our VTEP: an address of the underlay. */
+	struct mg_ip remote;        /**< The peer's VTEP (same family, unicast). */
+	uint32_t vni;               /**< 0..MG_VXLAN_MAX_VNI */
+	uint16_t port;              /**< UDP port; 0: MG_VXLAN_DEFAULT_PORT. */
+	uint16_t mtu;               /**< 0: 1450 with an IPv4 underlay, 1430 with IPv6. */
+	struct mg_mac mac;          /**< The interface's MAC. */
+	bool mac_set;               /**< false: one derived from the name and VNI. */
+};
+
+/** A VXLAN tunnel. */
+struct mg_vxlan_tunnel {
+	bool used;
+	uint16_t id;
+	uint16_t iface;             /**< Its interface (kind MG_IFACE_VXLAN). */
+	uint16_t network;           /**< Inner network id. */
+	uint16_t underlay;          /**< Outer network id. */
+	struct mg_vxlan_spec spec;  /**< As requested, defaults filled in (port, mtu, mac). */
+};
+
+/**
+ * Add a VXLAN tunnel and its interface (addresses are added afterwards like
+ * any interface's). Checks the name, networks, that @c local is an address
+ * of the underlay, the VNI range, the MTU, and that no other tunnel has the
+ * same underlay, VTEPs, port and VNI.
+ */
+int mg_model_vxlan_add(struct mg_model *m, const struct mg_vxlan_spec *s, struct mg_error *err);
+/** Delete a VXLAN tunnel (refused while routes or static neighbors use it). */
+int mg_model_vxlan_del(struct mg_model *m, const char *name, struct mg_error *err);
+const struct mg_vxlan_tunnel *mg_model_vxlan_find(const struct mg_model *m, const char *name);
+/** The tunnel of interface @p iface, or NULL. */
+const struct mg_vxlan_tunnel *mg_model_vxlan_by_iface(const struct mg_model *m, uint16_t iface);
+/** Iterate tunnels: *cursor starts at 0; NULL at the end. */
+const struct mg_vxlan_tunnel *mg_model_vxlan_next(const struct mg_model *m, uint32_t *cursor);
 
 #endif /* MG_MODEL_H */

@@ -36,6 +36,8 @@ enum mg_rule_action {
 	MG_RULE_MARK,       /**< Rewrite the DSCP to set_dscp, forward. */
 	MG_RULE_TABLE,      /**< Route in network `table`'s route table instead. */
 	MG_RULE_CAPTURE,    /**< Forward, and hand a copy to the `rules` capture point. */
+	MG_RULE_SERVICE,    /**< To service `service` whatever the destination (its endpoint picks). */
+	MG_RULE_TUNNEL,     /**< Into tunnel interface `tunnel` whatever the destination. */
 	MG_RULE_ACTION_MAX
 };
 
@@ -76,6 +78,19 @@ struct mg_rule_spec {
 	uint64_t rate, burst, excess;
 	/** MG_RULE_TABLE: the network whose routes the packet takes. */
 	char table[MG_NAME_MAX];
+	/**
+	 * MG_RULE_SERVICE: a service of this network (lib/svc; the model does
+	 * not hold services: the backend, and the file's loader, check the name).
+	 */
+	char service[MG_NAME_MAX];
+	/** MG_RULE_TUNNEL: a WireGuard, ESP or VXLAN interface of this network. */
+	char tunnel[MG_NAME_MAX];
+	/**
+	 * MG_RULE_TUNNEL into a VXLAN tunnel (an Ethernet link): the next hop
+	 * on it, in one of its connected subnets; the rule then applies to
+	 * that family only. family 0 for the other tunnels.
+	 */
+	struct mg_ip via;
 };
 
 /** A network's rule list as requested. */
@@ -100,6 +115,10 @@ struct mg_rule {
 	uint16_t iface;
 	/** Network id (spec.table) for MG_RULE_TABLE. */
 	uint16_t table;
+	/** Interface index (spec.tunnel) for MG_RULE_TUNNEL, else UINT16_MAX. */
+	uint16_t tunnel;
+	/** enum mg_iface_kind of that interface. */
+	uint8_t tunnel_kind;
 };
 
 /** A network's installed rule list. */
@@ -134,6 +153,12 @@ int mg_rule_action_parse(const char *s);
  */
 int mg_rules_iface_busy(const struct mg_model *m, uint16_t ifindex, const char *field,
 			struct mg_error *err);
+/**
+ * 0 if no rule steers to service @p name, else -EBUSY with @p err (field
+ * @p field) naming the rule. Called before a service is deleted.
+ */
+int mg_rules_service_busy(const struct mg_model *m, const char *name, const char *field,
+			  struct mg_error *err);
 /** Same for network @p net as a route-table target of another network's rules. */
 int mg_rules_net_busy(const struct mg_model *m, uint16_t net, const char *field,
 		      struct mg_error *err);

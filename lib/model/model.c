@@ -37,6 +37,7 @@ struct mg_model {
 	/* Classification rules by network (mg_rules.h). */
 	struct mg_ruleset *rules[MG_MODEL_MAX_NETWORKS];
 	struct mg_esp_tunnel *esp; /* MG_MODEL_MAX_ESP, allocated on first use (model_esp.c) */
+	struct mg_vxlan_tunnel *vxlan; /* MG_MODEL_MAX_VXLAN, on first use (model_vxlan.c) */
 };
 
 struct mg_ruleset **
@@ -121,6 +122,7 @@ mg_model_destroy(struct mg_model *m)
 	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++)
 		mg_ruleset_free(m->rules[i]);
 	model_esp_free(m);
+	model_vxlan_free(m);
 	free(m);
 }
 
@@ -282,6 +284,57 @@ mg_model_route_count(const struct mg_model *m)
 
 /* ---- networks ------------------------------------------------------------------- */
 
+const char *const mg_flows_timeout_names[MG_FLOWS_T_MAX + 1] = {
+	[MG_FLOWS_T_TCP_OPENING] = "tcp_opening",
+	[MG_FLOWS_T_TCP_ESTABLISHED] = "tcp_established",
+	[MG_FLOWS_T_TCP_CLOSING] = "tcp_closing",
+	[MG_FLOWS_T_UDP] = "udp",
+	[MG_FLOWS_T_ICMP] = "icmp",
+	[MG_FLOWS_T_OTHER] = "other",
+	[MG_FLOWS_T_MAX] = NULL,
+};
+
+int
+mg_flows_spec_check(const struct mg_flows_spec *s, struct mg_error *err)
+{
+	if (s->size > MG_FLOWS_SIZE_MAX)
+		return mg_error_set(err, EINVAL, "size", "%u is out of range 1-%u", s->size,
+				    MG_FLOWS_SIZE_MAX);
+	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++)
+		if (s->timeout_s[i] > MG_FLOWS_TIMEOUT_MAX) {
+			char f[48];
+
+			snprintf(f, sizeof(f), "timeouts.%s", mg_flows_timeout_names[i]);
+			return mg_error_set(err, EINVAL, f, "%u s is out of range 1-%u",
+					    s->timeout_s[i], MG_FLOWS_TIMEOUT_MAX);
+		}
+	return 0;
+}
+
+int
+mg_model_network_flows_set(struct mg_model *m, const char *name, const struct mg_flows_spec *fs,
+			   struct mg_error *err)
+{
+	struct mg_network *n = (struct mg_network *)mg_model_network_find(m, name);
+	struct mg_flows_spec f = *fs;
+	int rc;
+
+	if (n == NULL)
+		return mg_error_set(err, ENOENT, "name", "no network named '%s'", name);
+	if (f.enabled && f.size == 0)
+		f.size = MG_FLOWS_SIZE_DEFAULT;
+	rc = mg_flows_spec_check(&f, err);
+	if (rc < 0)
+		return rc;
+	if (m->be != NULL && m->be->network_flows != NULL) {
+		rc = m->be->network_flows(m->be->ctx, n, &f, err);
+		if (rc < 0)
+			return rc;
+	}
+	n->spec.flows = f;
+	return 0;
+}
+
 int
 mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct mg_error *err)
 {
@@ -303,9 +356,16 @@ mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct
 	if (n == NULL)
 		return mg_error_set(err, ENOSPC, "name", "the network table is full (at most %u)",
 				    MG_MODEL_MAX_NETWORKS);
+	rc = mg_flows_spec_check(&s->flows, err);
+	if (rc < 0) {
+		mg_error_prefix_field(err, "flows");
+		return rc;
+	}
 	memset(n, 0, sizeof(*n));
 	n->id = (uint16_t)(n - m->nets);
 	n->spec = *s;
+	if (n->spec.flows.enabled && n->spec.flows.size == 0)
+		n->spec.flows.size = MG_FLOWS_SIZE_DEFAULT;
 	if (m->be != NULL && m->be->network_add != NULL) {
 		rc = m->be->network_add(m->be->ctx, n, err);
 		if (rc < 0)
@@ -1309,6 +1369,8 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 	}
 	if ((rc = model_esp_replay(m, err)) < 0)
 		return rc;
+	if ((rc = model_vxlan_replay(m, err)) < 0)
+		return rc;
 	for (unsigned int i = 0; i < m->iface_end; i++) {
 		struct mg_iface *ifc = &m->ifaces[i];
 
@@ -1514,6 +1576,12 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 		return mg_error_set(err, EBUSY, "name",
 				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
 				    ifc->nroutes);
+	{
+		int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+
+		if (rc < 0)
+			return rc;
+	}
 	iface_addrs_clear(m, ifc);
 	if (m->be != NULL && m->be->wg_del != NULL)
 		m->be->wg_del(m->be->ctx, ifc);
@@ -1526,6 +1594,12 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 }
 
 /* ---- for the model's other files (model_priv.h) ------------------------------------ */
+
+struct mg_vxlan_tunnel **
+model_vxlan_slot(struct mg_model *m)
+{
+	return &m->vxlan;
+}
 
 struct mg_esp_tunnel **
 model_esp_slot(struct mg_model *m)

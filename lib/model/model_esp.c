@@ -17,6 +17,7 @@
 
 #include "mg_esp_algos.h"
 #include "mg_model.h"
+#include "mg_rules.h"
 #include "model_priv.h"
 
 static struct mg_esp_tunnel *
@@ -261,6 +262,8 @@ mg_model_esp_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (ifc->nroutes > 0)
 		return mg_error_set(err, EBUSY, "name", "tunnel '%s' is used by %u route(s)", name,
 				    ifc->nroutes);
+	if (mg_rules_iface_busy(m, ifc->id, "name", err) < 0)
+		return -err->code;
 	model_iface_release(m, ifc);
 	if (be != NULL && be->esp_del != NULL)
 		be->esp_del(be->ctx, t, ifc);

@@ -8,6 +8,8 @@
 
 /** The tunnel table pointer of @p m (NULL until the first tunnel). */
 struct mg_esp_tunnel **model_esp_slot(struct mg_model *m);
+/** The VXLAN tunnel table pointer of @p m (NULL until the first tunnel). */
+struct mg_vxlan_tunnel **model_vxlan_slot(struct mg_model *m);
 /** The backend, or NULL. */
 const struct mg_model_backend *model_backend(const struct mg_model *m);
 /** A free interface slot (not yet used), or NULL. */
@@ -30,5 +32,10 @@ void model_iface_release(struct mg_model *m, struct mg_iface *ifc);
 int model_esp_replay(struct mg_model *m, struct mg_error *err);
 /** Wipe and free the tunnel table. */
 void model_esp_free(struct mg_model *m);
+
+/* model_vxlan.c */
+/** Replay the VXLAN tunnels into the backend (after the ESP tunnels, before addresses). */
+int model_vxlan_replay(struct mg_model *m, struct mg_error *err);
+void model_vxlan_free(struct mg_model *m);
 
 #endif /* MODEL_PRIV_H */

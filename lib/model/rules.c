@@ -19,7 +19,7 @@ const char *
 mg_rule_action_name(enum mg_rule_action a)
 {
 	static const char *const names[] = {"permit", "deny", "count", "police", "mark", "table",
-						    "capture"};
+						    "capture", "service", "tunnel"};
 
 	return (unsigned int)a < MG_RULE_ACTION_MAX ? names[a] : "?";
 }
@@ -99,6 +99,7 @@ rule_resolve(const struct mg_model *m, uint16_t net, const struct mg_rule_spec *
 	memset(out, 0, sizeof(*out));
 	out->spec = *s;
 	out->iface = UINT16_MAX;
+	out->tunnel = UINT16_MAX;
 	if (s->family != 0 && s->family != AF_INET && s->family != AF_INET6)
 		return bad(err, EINVAL, i, "family", "must be ipv4 or ipv6");
 	if (s->src.len > 0 || s->src.addr.family != 0) {
@@ -169,11 +170,49 @@ rule_resolve(const struct mg_model *m, uint16_t net, const struct mg_rule_spec *
 		out->table = t->id;
 		break;
 	}
+	case MG_RULE_SERVICE:
+		if (s->service[0] == '\0')
+			return bad(err, EINVAL, i, "service", "action service needs a service name");
+		break;
+	case MG_RULE_TUNNEL: {
+		const struct mg_iface *t = mg_model_iface_find(m, s->tunnel);
+
+		if (s->tunnel[0] == '\0')
+			return bad(err, EINVAL, i, "tunnel", "action tunnel needs a tunnel name");
+		if (t == NULL)
+			return bad(err, ENOENT, i, "tunnel", "no tunnel named '%s'", s->tunnel);
+		if (t->kind != MG_IFACE_WG && t->kind != MG_IFACE_ESP && t->kind != MG_IFACE_VXLAN)
+			return bad(err, EINVAL, i, "tunnel",
+				   "'%s' is not a tunnel (WireGuard, ESP or VXLAN interface)", s->tunnel);
+		if (t->network != net)
+			return bad(err, EINVAL, i, "tunnel", "'%s' is in network '%s', not this one",
+				   s->tunnel, mg_model_network_get(m, t->network)->spec.name);
+		if (t->kind == MG_IFACE_VXLAN && s->via.family == 0)
+			return bad(err, EINVAL, i, "via",
+				   "a VXLAN tunnel is an Ethernet link: give the next hop on it (via)");
+		if (t->kind != MG_IFACE_VXLAN && s->via.family != 0)
+			return bad(err, EINVAL, i, "via",
+				   "only a VXLAN tunnel takes a next hop ('%s' is point to point)",
+				   s->tunnel);
+		if (s->via.family != 0 && !fam_merge(&fam, s->via.family))
+			return bad(err, EINVAL, i, "via", "an %s next hop in an %s rule",
+				   s->via.family == AF_INET ? "IPv4" : "IPv6",
+				   fam == AF_INET ? "IPv4" : "IPv6");
+		out->tunnel = t->id;
+		out->tunnel_kind = (uint8_t)t->kind;
+		break;
+	}
 	default:
 		if ((unsigned int)s->action >= MG_RULE_ACTION_MAX)
 			return bad(err, EINVAL, i, "action", "unknown action");
 		break;
 	}
+	if (s->action != MG_RULE_SERVICE && s->service[0] != '\0')
+		return bad(err, EINVAL, i, "service", "only action service takes a service");
+	if (s->action != MG_RULE_TUNNEL && s->tunnel[0] != '\0')
+		return bad(err, EINVAL, i, "tunnel", "only action tunnel takes a tunnel");
+	if (s->action != MG_RULE_TUNNEL && s->via.family != 0)
+		return bad(err, EINVAL, i, "via", "only action tunnel takes a next hop");
 	out->family = fam;
 	out->spec.family = fam;
 	return 0;
@@ -274,10 +313,34 @@ mg_rules_iface_busy(const struct mg_model *m, uint16_t ifindex, const char *fiel
 	for (uint16_t net = 0; net < MG_MODEL_MAX_NETWORKS; net++) {
 		const struct mg_ruleset *rs = mg_model_rules_get(m, net);
 
-		for (uint32_t i = 0; rs != NULL && i < rs->n; i++)
+		for (uint32_t i = 0; rs != NULL && i < rs->n; i++) {
 			if (rs->rules[i].iface == ifindex)
 				return mg_error_set(err, EBUSY, field,
 						    "interface is matched by rule %u of network '%s'",
+						    rs->rules[i].spec.id,
+						    mg_model_network_get(m, net)->spec.name);
+			if (rs->rules[i].tunnel == ifindex)
+				return mg_error_set(err, EBUSY, field,
+						    "tunnel is the target of rule %u of network '%s'",
+						    rs->rules[i].spec.id,
+						    mg_model_network_get(m, net)->spec.name);
+		}
+	}
+	return 0;
+}
+
+int
+mg_rules_service_busy(const struct mg_model *m, const char *name, const char *field,
+		      struct mg_error *err)
+{
+	for (uint16_t net = 0; net < MG_MODEL_MAX_NETWORKS; net++) {
+		const struct mg_ruleset *rs = mg_model_rules_get(m, net);
+
+		for (uint32_t i = 0; rs != NULL && i < rs->n; i++)
+			if (rs->rules[i].spec.action == MG_RULE_SERVICE &&
+			    strcmp(rs->rules[i].spec.service, name) == 0)
+				return mg_error_set(err, EBUSY, field,
+						    "service is the target of rule %u of network '%s'",
 						    rs->rules[i].spec.id,
 						    mg_model_network_get(m, net)->spec.name);
 	}

@@ -368,10 +368,11 @@ mg_model_dump_ops(const struct mg_model *m, bool (*skip)(const struct mg_op *op,
 	for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
 		const struct mg_iface *ifc = mg_model_iface_get(m, i);
 
-		/* ESP tunnels come from the file only (no op carries their keys);
+		/* ESP and VXLAN tunnels come from the file, REST or NSM (no op carries them);
 		 * WireGuard interfaces are stored apart with their addresses, keys
 		 * sealed (lib/ctl/ctl_wgstate.c). */
-		if (ifc == NULL || ifc->kind == MG_IFACE_WG || ifc->kind == MG_IFACE_ESP)
+		if (ifc == NULL || ifc->kind == MG_IFACE_WG || ifc->kind == MG_IFACE_ESP ||
+		    ifc->kind == MG_IFACE_VXLAN)
 			continue;
 		for (unsigned int k = 0; k < ifc->naddr4 + ifc->naddr6; k++) {
 			memset(&op, 0, sizeof(op));

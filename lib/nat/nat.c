@@ -296,10 +296,14 @@ mg_nat_rewrite(const struct mg_nat_pkt *p, const struct mg_nat_rw *rw)
 	}
 	l4 = l3 + p->l4off;
 	l4_layout_get(p->family, p->proto, p->l4off < p->len ? l4[0] : 0, false, &lay);
-	/* Check every length before the first write. */
-	if ((uint64_t)p->l4off + lay.need > p->len)
-		return -EINVAL;
+	/*
+	 * Check every length before the first write. The header must lie inside
+	 * the datagram: bytes past the IP total length (Ethernet padding) are not
+	 * covered by its checksum, so rewriting a port there would corrupt it.
+	 */
 	tot = ip_total(l3, p->family);
+	if ((uint64_t)p->l4off + lay.need > RTE_MIN(p->len, tot))
+		return -EINVAL;
 	if (lay.sctp && ports && lay.sport_off >= 0) {
 		if (p->frag)
 			return -ENOTSUP;

@@ -16,6 +16,10 @@
  *                ▼                            ├─► ipX-icmp-error ─► ipX-lookup
  *              punt (ARP, ND, unresolved)     └─► drop (counted by reason)
  *   inject (main lcore's packets) ─► port-tx / ip4-lookup / ip6-lookup
+ *
+ * Tunnels enter after lookup (wg-output, esp-output; a VXLAN interface's
+ * frames leave port-tx for vxlan-encap, node_vxlan.c) and come out of
+ * ipX-local (wg-input, esp-input; vxlan-input hands its frames to eth-input).
  */
 
 #include <rte_graph.h>

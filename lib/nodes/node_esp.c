@@ -148,8 +148,10 @@ input_finish(struct mg_espgw *eg, struct mg_worker *w, struct rte_mbuf **o,
 	for (uint16_t k = ok; k < n; k++) {
 		uint8_t why = reasons[k];
 
+		/* Refused before any SA was found: no SA's counters can say why. */
 		mg_set_drop(o[k], why == MG_ESP_ERR_NO_SA ? MG_DROP_ESP_NO_SA :
 				  why == MG_ESP_ERR_NOT_ESP ? MG_DROP_LOCAL_PROTO :
+				  sas[k] == NULL ? MG_DROP_ESP_MALFORMED :
 				  MG_DROP_ESP_FAILED);
 		nexts[k] = ESPI_NEXT_DROP;
 	}

@@ -30,12 +30,21 @@ eth_bytes_flush(struct mg_lcore_stats *st, struct eth_cache *cc)
 	if (cc->pkts) {
 		struct mg_if_counters *ic = &cc->ifcs[cc->ifx];
 
-		st->rx_bytes[cc->port] += cc->bytes;
+		if (likely(cc->port < MG_MAX_PORTS)) /* not a VXLAN interface's virtual port */
+			st->rx_bytes[cc->port] += cc->bytes;
 		ic->rx_pkts += cc->pkts;
 		ic->rx_bytes += cc->bytes;
 		cc->bytes = 0;
 		cc->pkts = 0;
 	}
+}
+
+/* Bytes received on @p port but on no interface (virtual ports have no port counters). */
+static inline void
+eth_port_bytes(struct mg_lcore_stats *st, uint16_t port, uint32_t bytes)
+{
+	if (likely(port < MG_MAX_PORTS))
+		st->rx_bytes[port] += bytes;
 }
 
 static inline const struct mg_dp_iface *
@@ -47,7 +56,13 @@ eth_iface(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *c
 	if (likely(cc->ifc != NULL && cc->port == port && cc->vlan == vlan))
 		return cc->ifc;
 	eth_bytes_flush(st, cc);
-	if (vlan == 0) {
+	if (unlikely(mg_port_virtual(port))) {
+		/* Decapsulated by vxlan-input: the port names the interface. */
+		const struct mg_dp_iface *v = mg_dp_iface(dp, port ^ MG_PORT_VIRT);
+
+		*why = vlan ? MG_DROP_ETH_UNKNOWN_VLAN : MG_DROP_ETH_NO_IFACE;
+		ifx = vlan == 0 && v != NULL && v->port == port ? port ^ MG_PORT_VIRT : MG_IF_NONE;
+	} else if (vlan == 0) {
 		ifx = __atomic_load_n(&dp->port_if[port], __ATOMIC_ACQUIRE);
 		*why = MG_DROP_ETH_NO_IFACE;
 	} else {
@@ -139,12 +154,16 @@ ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
 	return ETH_NEXT_IP6;
 }
 
-/* A packet for ipX-lookup goes through ipX-classify first when its network has rules. */
+/*
+ * A packet for ipX-lookup goes through ipX-classify first when its network
+ * has rules or tracks its flows (the second load only for networks without rules).
+ */
 static __rte_always_inline uint16_t
 eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigned int fam)
 {
 	if (likely(next == ETH_NEXT_IP4 + fam) &&
-	    __atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL)
+	    (__atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL ||
+	     __atomic_load_n(&dp->ct[md->net], __ATOMIC_RELAXED) != NULL))
 		return (uint16_t)(ETH_NEXT_CLS4 + fam);
 	return next;
 }
@@ -161,21 +180,21 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 
 	md->flags = 0;
 	if (unlikely(m->nb_segs != 1)) {
-		st->rx_bytes[m->port] += m->pkt_len;
+		eth_port_bytes(st, m->port, m->pkt_len);
 		md->rx_if = MG_IF_NONE;
 		md->drop = MG_DROP_ETH_MULTISEG;
 		return ETH_NEXT_DROP;
 	}
 	why = mg_parse_eth((const uint8_t *)eth, m->data_len, &ei);
 	if (unlikely(why != MG_DROP_NONE)) {
-		st->rx_bytes[m->port] += m->pkt_len;
+		eth_port_bytes(st, m->port, m->pkt_len);
 		md->rx_if = MG_IF_NONE;
 		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;
 	}
 	ifc = eth_iface(dp, st, cc, m->port, ei.vlan, &why);
 	if (unlikely(ifc == NULL)) {
-		st->rx_bytes[m->port] += m->pkt_len;
+		eth_port_bytes(st, m->port, m->pkt_len);
 		md->rx_if = MG_IF_NONE;
 		md->drop = (uint8_t)why;
 		return ETH_NEXT_DROP;

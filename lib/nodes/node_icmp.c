@@ -95,8 +95,15 @@ icmp4_build(const struct mg_dp *dp, struct mg_worker *w, struct rte_mbuf *m)
 	return 0;
 }
 
-static uint16_t
-ip4_icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+/*
+ * Both families: turn each packet into its ICMP error with @p build and send
+ * it to the lookup; a packet that gets none (rate limit, RFC 1812 / 4443
+ * exceptions) is dropped with MG_META_ICMP_SEEN so the drop node does not
+ * ask again. The original is not forwarded: its drop reason is counted here.
+ */
+static inline uint16_t
+icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb,
+	     int (*build)(const struct mg_dp *, struct mg_worker *, struct rte_mbuf *))
 {
 	struct mg_node_ctx *c = mg_ctx(node);
 	uint16_t nexts[MG_VEC];
@@ -107,8 +114,7 @@ ip4_icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, ui
 		for (uint16_t i = 0; i < n; i++) {
 			struct rte_mbuf *m = objs[base + i];
 
-			if (icmp4_build(c->dp, c->w, m) == 0) {
-				/* The original is not forwarded: count why here. */
+			if (build(c->dp, c->w, m) == 0) {
 				c->w->stats->drops[mg_meta(m)->drop]++;
 				nexts[i] = ICMP_NEXT_LOOKUP;
 			} else {
@@ -119,6 +125,12 @@ ip4_icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, ui
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
+}
+
+static uint16_t
+ip4_icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	return icmp_process(graph, node, objs, nb, icmp4_build);
 }
 
 static struct rte_node_register ip4_icmp_node = {
@@ -193,26 +205,7 @@ icmp6_build(const struct mg_dp *dp, struct mg_worker *w, struct rte_mbuf *m)
 static uint16_t
 ip6_icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
 {
-	struct mg_node_ctx *c = mg_ctx(node);
-	uint16_t nexts[MG_VEC];
-
-	for (uint16_t base = 0; base < nb; base += MG_VEC) {
-		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
-
-		for (uint16_t i = 0; i < n; i++) {
-			struct rte_mbuf *m = objs[base + i];
-
-			if (icmp6_build(c->dp, c->w, m) == 0) {
-				c->w->stats->drops[mg_meta(m)->drop]++;
-				nexts[i] = ICMP_NEXT_LOOKUP;
-			} else {
-				mg_meta(m)->flags |= MG_META_ICMP_SEEN;
-				nexts[i] = ICMP_NEXT_DROP;
-			}
-		}
-		mg_dispatch(graph, node, objs + base, nexts, n);
-	}
-	return nb;
+	return icmp_process(graph, node, objs, nb, icmp6_build);
 }
 
 static struct rte_node_register ip6_icmp_node = {

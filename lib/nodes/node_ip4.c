@@ -9,6 +9,7 @@
 
 #include <rte_udp.h>
 
+#include "mg_vxlan.h"
 #include "nodes_priv.h"
 
 /* The rewrite of a packet to a neighbor adjacency. */
@@ -210,7 +211,8 @@ RTE_NODE_REGISTER(ip4_lookup_node);
 /* ---- ip4-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp)
+ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp,
+	      const struct mg_vxlan *vx)
 {
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
 	uint32_t hlen = (ip->version_ihl & 0xf) * 4u;
@@ -221,6 +223,12 @@ ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 	if (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)) {
 		mg_set_drop(m, MG_DROP_LOCAL_FRAG);
 		return LOC_NEXT_DROP;
+	}
+	/* IKE for the gateway's own peers: to the main lcore. */
+	if (ip->next_proto_id == MG_IPPROTO_UDP && tot >= hlen + 8 &&
+	    mg_ike_wanted(dp, (const uint8_t *)ip + hlen, tot - hlen)) {
+		mg_meta(m)->punt = MG_PUNT_IKE;
+		return LOC_NEXT_PUNT;
 	}
 	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
 	if (esp && (ip->next_proto_id == MG_IPPROTO_ESP ||
@@ -254,6 +262,8 @@ ip4_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 
 		if (tot >= hlen + sizeof(*udp) && mg_wg_port_listened(dp, udp->dst_port))
 			return LOC_NEXT_WG;
+		if (vx != NULL && tot >= hlen + sizeof(*udp) && mg_vxlan_port_used(vx, udp->dst_port))
+			return LOC_NEXT_VXLAN;
 		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_PORT, 0);
 		return LOC_NEXT_ICMP;
 	}
@@ -271,13 +281,14 @@ ip4_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 {
 	struct mg_node_ctx *c = mg_ctx(node);
 	const bool esp = __atomic_load_n(&c->dp->esp, __ATOMIC_RELAXED) != NULL;
+	const struct mg_vxlan *vx = __atomic_load_n(&c->dp->vxlan, __ATOMIC_ACQUIRE);
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip4_local_one(c->dp, c->w->stats, objs[base + i], esp);
+			nexts[i] = ip4_local_one(c->dp, c->w->stats, objs[base + i], esp, vx);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -287,13 +298,15 @@ static struct rte_node_register ip4_local_node = {
 	.name = "ip4-local",
 	.process = ip4_local_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = LOC_NEXT_COUNT,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip4-lookup",
 		[LOC_NEXT_ICMP] = "ip4-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
 		[LOC_NEXT_WG] = "wg-input",
 		[LOC_NEXT_ESP] = "esp-input",
+		[LOC_NEXT_VXLAN] = "vxlan-input",
+		[LOC_NEXT_PUNT] = "punt",
 	},
 };
 RTE_NODE_REGISTER(ip4_local_node);

@@ -8,6 +8,7 @@
 
 #include <rte_udp.h>
 
+#include "mg_vxlan.h"
 #include "nodes_priv.h"
 
 /* The rewrite of a packet to a neighbor adjacency. */
@@ -195,7 +196,8 @@ RTE_NODE_REGISTER(ip6_lookup_node);
 /* ---- ip6-local ------------------------------------------------------------------ */
 
 static inline uint16_t
-ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp)
+ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp,
+	      const struct mg_vxlan *vx)
 {
 	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
 	uint32_t plen = rte_be_to_cpu_16(ip6->payload_len);
@@ -226,6 +228,12 @@ ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 		mg_meta(m)->flags |= MG_META_LOCAL;
 		return LOC_NEXT_LOOKUP;
 	}
+	/* IKE for the gateway's own peers: to the main lcore. */
+	if (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
+	    mg_ike_wanted(dp, pkt + l4off, MG_IP6_HLEN + plen - l4off)) {
+		mg_meta(m)->punt = MG_PUNT_IKE;
+		return LOC_NEXT_PUNT;
+	}
 	/* ESP, raw or UDP-encapsulated (RFC 3948), when tunnels exist. */
 	if (esp && (proto == MG_IPPROTO_ESP ||
 		    (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
@@ -236,6 +244,9 @@ ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 		if (l4off == MG_IP6_HLEN && plen >= sizeof(struct rte_udp_hdr) &&
 		    mg_wg_port_listened(dp, ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port))
 			return LOC_NEXT_WG;
+		if (vx != NULL && l4off == MG_IP6_HLEN && plen >= sizeof(struct rte_udp_hdr) &&
+		    mg_vxlan_port_used(vx, ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port))
+			return LOC_NEXT_VXLAN;
 		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_PORT, 0);
 		return LOC_NEXT_ICMP;
 	}
@@ -248,13 +259,14 @@ ip6_local_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 {
 	struct mg_node_ctx *c = mg_ctx(node);
 	const bool esp = __atomic_load_n(&c->dp->esp, __ATOMIC_RELAXED) != NULL;
+	const struct mg_vxlan *vx = __atomic_load_n(&c->dp->vxlan, __ATOMIC_ACQUIRE);
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
 		for (uint16_t i = 0; i < n; i++)
-			nexts[i] = ip6_local_one(c->dp, c->w->stats, objs[base + i], esp);
+			nexts[i] = ip6_local_one(c->dp, c->w->stats, objs[base + i], esp, vx);
 		mg_dispatch(graph, node, objs + base, nexts, n);
 	}
 	return nb;
@@ -264,13 +276,15 @@ static struct rte_node_register ip6_local_node = {
 	.name = "ip6-local",
 	.process = ip6_local_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = LOC_NEXT_COUNT,
 	.next_nodes = {
 		[LOC_NEXT_LOOKUP] = "ip6-lookup",
 		[LOC_NEXT_ICMP] = "ip6-icmp-error",
 		[LOC_NEXT_DROP] = "drop",
 		[LOC_NEXT_WG] = "wg-input",
 		[LOC_NEXT_ESP] = "esp-input",
+		[LOC_NEXT_VXLAN] = "vxlan-input",
+		[LOC_NEXT_PUNT] = "punt",
 	},
 };
 RTE_NODE_REGISTER(ip6_local_node);

@@ -83,6 +83,11 @@ port_tx_process(struct rte_graph *graph, struct rte_node *node, void **objs, uin
 
 		for (i = 1; i < nb && ((struct rte_mbuf *)objs[i])->port == port; i++)
 			;
+		if (i == nb && mg_port_virtual(port)) {
+			/* All into one VXLAN interface. */
+			rte_node_enqueue(graph, node, TX_NEXT_VXLAN, objs, nb);
+			return nb;
+		}
 		if (i == nb && port < MG_MAX_PORTS && dp->port_up[port] && w->txn[port] == 0) {
 			memcpy(w->txb[port], objs, nb * sizeof(void *));
 			w->txn[port] = nb;
@@ -96,6 +101,10 @@ port_tx_process(struct rte_graph *graph, struct rte_node *node, void **objs, uin
 		uint16_t port = m->port;
 
 		if (unlikely(port >= MG_MAX_PORTS || !dp->port_up[port])) {
+			if (mg_port_virtual(port)) { /* a VXLAN interface (see mg_vxlan.h) */
+				rte_node_enqueue_x1(graph, node, TX_NEXT_VXLAN, m);
+				continue;
+			}
 			mg_set_drop(m, MG_DROP_PORT_DOWN);
 			rte_node_enqueue_x1(graph, node, TX_NEXT_DROP, m);
 			continue;
@@ -119,8 +128,8 @@ static struct rte_node_register port_tx_node = {
 	.name = "port-tx",
 	.process = port_tx_process,
 	.init = mg_node_init,
-	.nb_edges = 1,
-	.next_nodes = {[TX_NEXT_DROP] = "drop"},
+	.nb_edges = 2,
+	.next_nodes = {[TX_NEXT_DROP] = "drop", [TX_NEXT_VXLAN] = "vxlan-encap"},
 };
 RTE_NODE_REGISTER(port_tx_node);
 

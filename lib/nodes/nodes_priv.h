@@ -34,11 +34,12 @@ enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP, ETH_NEXT_CL
 enum { CLS_NEXT_LOOKUP = 0, CLS_NEXT_DROP };
 enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG,
        LK_NEXT_SVC, LK_NEXT_WG, LK_NEXT_ESP };
-enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP, LOC_NEXT_WG, LOC_NEXT_ESP };
+enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP, LOC_NEXT_WG, LOC_NEXT_ESP,
+       LOC_NEXT_VXLAN, LOC_NEXT_PUNT, LOC_NEXT_COUNT };
 enum { ICMP_NEXT_LOOKUP = 0, ICMP_NEXT_DROP };
 enum { FRAG_NEXT_TX = 0, FRAG_NEXT_DROP };
 enum { PUNT_NEXT_DROP = 0 };
-enum { TX_NEXT_DROP = 0 };
+enum { TX_NEXT_DROP = 0, TX_NEXT_VXLAN };
 
 /** Mark @p m for the drop node with @p reason. */
 static inline void
@@ -117,7 +118,8 @@ mg_esp_tunnel_next(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *m
  */
 #define MG_MAX_EDGES 12
 _Static_assert(LK_NEXT_ESP < MG_MAX_EDGES && LK_NEXT_WG < MG_MAX_EDGES &&
-	       LK_NEXT_SVC < MG_MAX_EDGES && LOC_NEXT_ESP < MG_MAX_EDGES &&
+	       LK_NEXT_SVC < MG_MAX_EDGES && LOC_NEXT_VXLAN < MG_MAX_EDGES &&
+	       LOC_NEXT_COUNT <= MG_MAX_EDGES &&
 	       ETH_NEXT_CLS6 < MG_MAX_EDGES, "raise MG_MAX_EDGES");
 
 /**
@@ -176,6 +178,24 @@ mg_wg_port_listened(const struct mg_dp *dp, rte_be16_t port_be)
 	uint16_t p = rte_be_to_cpu_16(port_be);
 
 	return (__atomic_load_n(&dp->wg_ports[p >> 6], __ATOMIC_RELAXED) >> (p & 63)) & 1;
+}
+
+/**
+ * True if the UDP datagram at @p udp (@p l4len bytes) is IKE for the main
+ * lcore: port 500, or port 4500 with the non-ESP marker (RFC 3948 2.2),
+ * while IKE peers exist.
+ */
+static inline bool
+mg_ike_wanted(const struct mg_dp *dp, const uint8_t *udp, uint32_t l4len)
+{
+	const struct rte_udp_hdr *u = (const struct rte_udp_hdr *)udp;
+
+	if (likely(!__atomic_load_n(&dp->ike, __ATOMIC_RELAXED)) || l4len < 8)
+		return false;
+	if (u->dst_port == RTE_BE16(500))
+		return true;
+	return u->dst_port == RTE_BE16(4500) && l4len >= 12 &&
+	       (udp[8] | udp[9] | udp[10] | udp[11]) == 0;
 }
 
 /** Largest vector a node handles in one pass of its local arrays. */

@@ -19,6 +19,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "mg_capture.h"
+#include "mg_ct.h"
 #include "mg_dp.h"
 #include "mg_nodes.h"
 #include "mg_port.h"
@@ -188,6 +189,32 @@ graph_walk(struct mg_worker *w, const struct mg_dp *dp)
 	graph->tail = 0;
 }
 
+/* Flows the tracker's expiry visits per network after each busy / idle graph walk. */
+#define CT_EXPIRE_BUDGET_BUSY 16
+#define CT_EXPIRE_BUDGET_IDLE 256
+
+/*
+ * Expire idle flows of the networks that track them (lib/flow): a bounded
+ * pass over this worker's table of each, once per walk. Nothing when no
+ * network tracks flows (one load).
+ */
+static inline void
+ct_housekeep(struct mg_dp *dp, const struct mg_worker *w, unsigned int budget)
+{
+	uint16_t n = __atomic_load_n(&dp->ct_nets, __ATOMIC_RELAXED);
+	uint64_t now;
+
+	if (likely(n == 0))
+		return;
+	now = rte_rdtsc();
+	for (uint16_t i = 0; i < n; i++) {
+		const struct mg_ct_set *s = __atomic_load_n(&dp->ct[i], __ATOMIC_ACQUIRE);
+
+		if (s != NULL && w->index < s->nb_workers)
+			mg_ct_expire(s->t[w->index], now, budget);
+	}
+}
+
 static int
 worker_main(void *arg)
 {
@@ -210,6 +237,7 @@ worker_main(void *arg)
 	while (!__atomic_load_n(&w->quit, __ATOMIC_RELAXED)) {
 		w->walk_pkts = 0;
 		graph_walk(w, dp);
+		ct_housekeep(dp, w, w->walk_pkts != 0 ? CT_EXPIRE_BUDGET_BUSY : CT_EXPIRE_BUDGET_IDLE);
 		rte_rcu_qsbr_quiescent(dp->rcu, w->index);
 		if (likely(w->walk_pkts != 0)) {
 			idle = 0;

@@ -67,7 +67,8 @@ class Invalid(Exception):
 
 KNOWN = {"type", "properties", "required", "additionalProperties", "items", "enum", "minimum",
          "maximum", "$ref", "oneOf", "anyOf", "allOf", "minLength", "maxLength", "pattern",
-         "minItems", "maxItems", "maxProperties", "format", "description", "example"}
+         "minItems", "maxItems", "maxProperties", "format", "description", "example",
+         "default"}  # default, description, example: annotations, nothing to check
 
 
 def _ipv(s, version, prefix):
@@ -410,6 +411,12 @@ def c_create_network(api):
     assert api.call("POST", "/v1/networks", {"name": "oa", "fragments": "drop",
                                              "ip_options": "forward"})[0] == 201
     ok(api.call("DELETE", "/v1/networks/oa")[0])
+    st, n = api.call("POST", "/v1/networks", {"name": "oa", "flows": {"size": 128,
+                                                                      "stateful": True}})
+    assert st == 201 and n["flows"]["size"] == 128 and n["flows"]["stateful"]
+    ok(api.call("DELETE", "/v1/networks/oa")[0])
+    assert api.call("POST", "/v1/networks", {"name": "x", "flows": {"size": -1}},
+                    valid_request=False)[0] == 400
     assert api.call("POST", "/v1/networks", {"name": "default"})[0] == 409
     assert api.call("POST", "/v1/networks", {"name": "x", "mtu": 1}, valid_request=False)[0] == 400
     assert api.call("POST", "/v1/networks", {"name": "x", "fragments": "maybe"},
@@ -725,6 +732,12 @@ def c_stats(api):
     assert api.call("GET", "/v1/stats", token=None)[0] == 401
 
 
+def c_ike(api):
+    st, peers = api.call("GET", "/v1/ike")
+    assert st == 200 and peers == []  # no ike: block here (tests/netns/test_ike_strongswan.py)
+    assert api.call("GET", "/v1/ike", token="Bearer nope")[0] == 401
+
+
 def c_metrics(api):
     st, text = api.call("GET", "/metrics")
     assert st == 200 and 'meshgate_port_rx_packets_total{port="a"}' in text
@@ -792,6 +805,49 @@ def c_rekey_esp(api):
     finally:
         api.call("DELETE", "/v1/esp-tunnels/oatun")
 
+
+VXLAN = {"name": "oavx", "vni": 5, "local": "10.0.2.1", "remote": "10.0.2.9",
+         "ipv4": ["10.77.0.1/24"]}
+
+
+def c_create_vxlan(api):
+    st, t = api.call("POST", "/v1/vxlan", VXLAN)
+    assert st == 201 and t["port"] == 4789 and t["ipv4"] == ["10.77.0.1/24"], t
+    try:
+        assert api.call("POST", "/v1/vxlan", VXLAN)[0] == 409
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x"))[0] == 409  # same VNI, VTEPs
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x", vni=6,
+                                                  local="10.0.2.77"))[0] == 400
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x", vni=16777216),
+                        valid_request=False)[0] == 400
+        assert api.call("POST", "/v1/vxlan", dict(VXLAN, name="x", nope=1),
+                        valid_request=False)[0] == 400
+    finally:
+        ok(api.call("DELETE", "/v1/vxlan/oavx")[0])
+
+
+def c_get_vxlan(api):
+    api.call("POST", "/v1/vxlan", VXLAN)
+    try:
+        st, t = api.call("GET", "/v1/vxlan/oavx")
+        assert st == 200 and t["mtu"] == 1450 and t["counters"]["tx_errors"] == 0, t
+        st, ts = api.call("GET", "/v1/vxlan")
+        assert st == 200 and [x["name"] for x in ts] == ["oavx"]
+        st, ifc = api.call("GET", "/v1/interfaces/oavx")
+        assert st == 200 and ifc["kind"] == "vxlan" and ifc["mac"] == t["mac"]
+        assert api.call("GET", "/v1/vxlan/nope")[0] == 404
+        assert api.call("GET", "/v1/vxlan", token="Bearer nope")[0] == 401
+    finally:
+        api.call("DELETE", "/v1/vxlan/oavx")
+
+
+def c_delete_vxlan(api):
+    api.call("POST", "/v1/vxlan", VXLAN)
+    api.call("POST", "/v1/routes", {"prefix": "10.89.0.0/16", "via": "10.77.0.2"})
+    assert api.call("DELETE", "/v1/vxlan/oavx")[0] == 409
+    api.call("DELETE", "/v1/routes/default/10.89.0.0/16")
+    assert api.call("DELETE", "/v1/vxlan/oavx")[0] == 204
+    assert api.call("DELETE", "/v1/vxlan/oavx")[0] == 404
 
 
 def c_list_captures(api):
@@ -901,6 +957,50 @@ def c_delete_rules(api):
     assert api.call("DELETE", "/v1/networks/nope/rules")[0] == 404
 
 
+def c_get_net_flows(api):
+    st, f = api.call("GET", "/v1/networks/default/flows")
+    assert st == 200 and f["enabled"] is False
+    assert api.call("GET", "/v1/networks/nope/flows")[0] == 404
+
+
+def c_put_net_flows(api):
+    body = {"size": 1024, "stateful": True, "timeouts": {"udp": 30, "tcp_closing": 5}}
+    st, f = api.call("PUT", "/v1/networks/default/flows", body)
+    assert st == 200 and f["enabled"] and f["stateful"] and f["size"] == 1024
+    assert f["timeouts"] == {"udp": 30, "tcp_closing": 5} and f["active"] == 0
+    # The same size keeps the tables: only the settings change.
+    st, f = api.call("PUT", "/v1/networks/default/flows", dict(body, stateful=False))
+    assert st == 200 and not f["stateful"]
+    assert api.call("GET", "/v1/networks/default")[1]["flows"]["size"] == 1024
+    for bad in ({"size": 0}, {"size": "big"}, {"timeouts": {"tcp": 1}},
+                {"timeouts": {"udp": 0}}, {"colour": 1}):
+        assert api.call("PUT", "/v1/networks/default/flows", bad,
+                        valid_request=False)[0] == 400, bad
+    assert api.call("PUT", "/v1/networks/nope/flows", body)[0] == 404
+    st, f = api.call("PUT", "/v1/networks/default/flows", {"enabled": False})
+    assert st == 200 and f == {"enabled": False}
+
+
+def c_delete_net_flows(api):
+    api.call("PUT", "/v1/networks/default/flows", {"size": 64})
+    assert api.call("DELETE", "/v1/networks/default/flows")[0] == 204
+    assert api.call("GET", "/v1/networks/default/flows")[1] == {"enabled": False}
+    assert api.call("DELETE", "/v1/networks/nope/flows")[0] == 404
+
+
+def c_list_flows(api):
+    st, h = api.call("GET", "/v1/flows")
+    assert st == 200 and h["count"] == len(h["flows"]) and h["history"]["size"] >= 1
+    st, h = api.call("GET", "/v1/flows?address=10.0.1.2&port=53&network=default&since=1"
+                            "&until=2000000000.5&limit=10")
+    assert st == 200
+    assert api.call("GET", "/v1/flows?address=junk")[0] == 400
+    assert api.call("GET", "/v1/flows?port=70000")[0] == 400
+    assert api.call("GET", "/v1/flows?limit=0")[0] == 400
+    assert api.call("GET", "/v1/flows?since=5&until=4")[0] == 400
+    assert api.call("GET", "/v1/flows?network=nope")[0] == 404
+
+
 def c_get_service(api):
     st, s = api.call("GET", "/v1/services/gtp")
     assert st == 200 and s["endpoints"][0]["name"] == "e1"
@@ -973,6 +1073,10 @@ CASES = {
     ("GET", "/v1/networks/{name}/rules"): c_get_rules,
     ("PUT", "/v1/networks/{name}/rules"): c_put_rules,
     ("DELETE", "/v1/networks/{name}/rules"): c_delete_rules,
+    ("GET", "/v1/networks/{name}/flows"): c_get_net_flows,
+    ("PUT", "/v1/networks/{name}/flows"): c_put_net_flows,
+    ("DELETE", "/v1/networks/{name}/flows"): c_delete_net_flows,
+    ("GET", "/v1/flows"): c_list_flows,
     ("GET", "/v1/ports"): c_list("/v1/ports"),
     ("POST", "/v1/ports"): c_create_port,
     ("GET", "/v1/ports/{name}"): c_get_port,
@@ -1001,6 +1105,10 @@ CASES = {
     ("GET", "/v1/esp-tunnels/{name}"): c_get_esp,
     ("DELETE", "/v1/esp-tunnels/{name}"): c_delete_esp,
     ("PUT", "/v1/esp-tunnels/{name}/sas"): c_rekey_esp,
+    ("GET", "/v1/vxlan"): c_get_vxlan,
+    ("POST", "/v1/vxlan"): c_create_vxlan,
+    ("GET", "/v1/vxlan/{name}"): c_get_vxlan,
+    ("DELETE", "/v1/vxlan/{name}"): c_delete_vxlan,
     ("POST", "/v1/batch"): c_batch,
     ("GET", "/v1/captures"): c_list_captures,
     ("POST", "/v1/captures"): c_start_capture,
@@ -1016,6 +1124,7 @@ CASES = {
     ("GET", "/v1/wireguard/{name}"): c_get_wireguard,
     ("DELETE", "/v1/wireguard/{name}"): c_delete_wireguard,
     ("GET", "/v1/stats"): c_stats,
+    ("GET", "/v1/ike"): c_ike,
     ("GET", "/metrics"): c_metrics,
 }
 
@@ -1082,7 +1191,8 @@ def test_undocumented_methods_are_405(api, path):
                                   "/v1/routes/default/10.0.0.0/8/x", "/v1/neighbors/a",
                                   "/v1/neighbors/a/10.0.1.5/x", "/v1/connections/a/b",
                                   "/v1/batch/x", "/v1/stats/x", "/metrics/x", "/metricsx",
-                                  "/v1/captures/1/x", "/v1/captures/1/stop/x", "/v1/trace/x"])
+                                  "/v1/captures/1/x", "/v1/captures/1/stop/x", "/v1/trace/x",
+                                  "/v1/flows/x", "/v1/networks/a/flows/x"])
 def test_made_up_paths_are_404(api, path):
     assert template_of(path) is None
     for m in ("GET", "POST", "DELETE"):

@@ -406,9 +406,360 @@ def rest_seeds():
     ]
 
 
+
+# ---- l4: [control byte][IP packet] ------------------------------------------------------------
+# control: bits 0-3 NAT rewrite fields; bit 4 fix checksums first; bit 5 eth-input checks first.
+
+def gtpu(teid, inner, msg=0xff, flags=0x30, ext=None):
+    """A GTPv1-U header (TS 29.281) and its payload."""
+    body = bytes(inner)
+    opt = b""
+    if ext is not None:
+        flags |= 0x04
+        # sequence number, N-PDU number, next extension header type, then the extensions
+        opt = struct.pack("!HBB", 0, 0, ext[0][0])
+        for i, (_, content) in enumerate(ext):
+            nxt = ext[i + 1][0] if i + 1 < len(ext) else 0
+            opt += bytes([(len(content) + 2) // 4]) + content + bytes([nxt])
+    return struct.pack("!BBHI", flags, msg, len(opt) + len(body), teid) + opt + body
+
+
+def sctp(sport, dport, vtag, chunks=b""):
+    return struct.pack("!HHII", sport, dport, vtag, 0) + chunks
+
+
+def l4_seeds():
+    inner4 = IP(src="10.45.0.2", dst="8.8.8.8") / UDP(sport=5000, dport=53) / Raw(b"q" * 12)
+    inner6 = IPv6(src="2001:db8:45::2", dst="2001:db8::53") / TCP(sport=443, dport=5000)
+    init = bytes([1, 0, 0, 20]) + struct.pack("!IIHHI", 0x1234, 65535, 10, 10, 1)
+    data_chunk = bytes([0, 3, 0, 20]) + struct.pack("!IHHI", 1, 0, 0, 46) + b"abcd"
+    s4, d4 = "192.0.2.10", "198.51.100.20"
+    s6, d6 = "2001:db8:a::10", "2001:db8:b::20"
+    pkts = [
+        ("gtpu4", IP(src=s4, dst=d4) / UDP(sport=2152, dport=2152) /
+         Raw(gtpu(0x11223344, inner4))),
+        ("gtpu6", IPv6(src=s6, dst=d6) / UDP(sport=33000, dport=2152) /
+         Raw(gtpu(0xdeadbeef, inner6))),
+        ("gtpu-ext-pdu-session", IP(src=s4, dst=d4) / UDP(sport=2152, dport=2152) /
+         Raw(gtpu(7, inner4, ext=[(0x85, bytes([0x10, 0x09]))]))),
+        ("gtpu-echo", IP(src=s4, dst=d4) / UDP(sport=2152, dport=2152) /
+         Raw(struct.pack("!BBHIHBB", 0x32, 1, 4, 0, 1, 0, 0))),
+        ("gtpu-short", IP(src=s4, dst=d4) / UDP(sport=2152, dport=2152) / Raw(b"\x30\xff\x00")),
+        ("gtp-prime", IP(src=s4, dst=d4) / UDP(sport=3386, dport=2152) /
+         Raw(gtpu(5, b"", flags=0x10))),
+        ("sctp4-init", IP(src=s4, dst=d4, proto=132) / Raw(sctp(36412, 36412, 0, init))),
+        ("sctp4-data", IP(src=s4, dst=d4, proto=132) / Raw(sctp(36412, 36412, 0xcafe, data_chunk))),
+        ("sctp6-data", IPv6(src=s6, dst=d6, nh=132) / Raw(sctp(38412, 38412, 0xbeef, data_chunk))),
+        ("sctp-short", IP(src=s4, dst=d4, proto=132) / Raw(b"\x8e\x3c\x8e\x3c\x00")),
+        ("esp4", IP(src=s4, dst=d4, proto=50) / Raw(struct.pack("!II", 0x101, 1) + b"e" * 32)),
+        ("tcp4", IP(src=s4, dst=d4) / TCP(sport=1234, dport=80, flags="S")),
+        ("udp4-nocksum", IP(src=s4, dst=d4) / UDP(sport=1, dport=2, chksum=0) / Raw(b"z" * 9)),
+        ("udp6", IPv6(src=s6, dst=d6) / UDP(sport=7, dport=9) / Raw(b"u" * 7)),
+        ("icmp4-echo", IP(src=s4, dst=d4) / ICMP(id=77, seq=1) / Raw(b"ping")),
+        ("icmp6-echo", IPv6(src=s6, dst=d6) / ICMPv6EchoRequest(id=78, data=b"ping")),
+        ("icmp4-error-udp", IP(src=d4, dst=s4) / ICMP(type=3, code=4, nexthopmtu=1400) /
+         IP(src=s4, dst=d4) / UDP(sport=1234, dport=2152) / Raw(gtpu(9, b"")[:8])),
+        ("icmp4-error-echo", IP(src=d4, dst=s4) / ICMP(type=11) / IP(src=s4, dst=d4) /
+         ICMP(id=5)),
+        ("icmp6-error-tcp", IPv6(src=d6, dst=s6) / ICMPv6DestUnreach() /
+         IPv6(src=s6, dst=d6) / TCP(sport=1, dport=2)),
+        ("icmp6-error-ext", IPv6(src=d6, dst=s6) / ICMPv6DestUnreach() /
+         IPv6(src=s6, dst=d6) / IPv6ExtHdrDestOpt() / UDP(sport=3, dport=4)),
+        ("ip4-options-udp", IP(src=s4, dst=d4, options=[IPOption_RR(routers=["0.0.0.0"])]) /
+         UDP(sport=2152, dport=2152) / Raw(gtpu(3, b""))),
+        ("ip4-first-frag", IP(src=s4, dst=d4, flags="MF") / UDP(sport=5, dport=2152) /
+         Raw(gtpu(4, b"x" * 16))),
+        ("ip4-later-frag", IP(src=s4, dst=d4, frag=3) / Raw(b"f" * 24)),
+        ("ip6-chain", IPv6(src=s6, dst=d6) / IPv6ExtHdrHopByHop() / IPv6ExtHdrDestOpt() /
+         IPv6ExtHdrRouting() / IPv6ExtHdrDestOpt() / UDP(sport=6, dport=2152) /
+         Raw(gtpu(6, b""))),
+        ("ip6-frag-first", IPv6(src=s6, dst=d6) / IPv6ExtHdrFragment(m=1, id=5) /
+         UDP(sport=1, dport=2)),
+        ("ip6-frag-later", IPv6(src=s6, dst=d6) / IPv6ExtHdrFragment(offset=4, id=5, nh=17) /
+         Raw(b"y" * 16)),
+        ("ip6-ah", IPv6(src=s6, dst=d6, nh=51) / Raw(bytes([6, 4, 0, 0]) + b"\0" * 20) /
+         TCP(sport=9, dport=10)),
+        ("ip6-ext-truncated", IPv6(src=s6, dst=d6, nh=0, plen=8) / Raw(bytes([60, 2]) + b"\0" * 6)),
+        ("ip6-no-next", IPv6(src=s6, dst=d6, nh=59)),
+        ("ip4-unknown-proto", IP(src=s4, dst=d4, proto=253) / Raw(b"u" * 4)),
+    ]
+    out = []
+    for name, p in pkts:
+        b = raw(p)
+        out.append((name, bytes([0x20]) + b))               # as the graph sees it
+        out.append((name + "-nat-snat", bytes([0x15]) + b))  # source address and port
+        out.append((name + "-nat-dnat", bytes([0x1a]) + b))  # destination address and port
+    return out
+
+
+# ---- esp: [control byte][outer IP packet] -----------------------------------------------------
+# control: bits 0-1 0 as is, 1-3 seal for SA 1-3; bits 2-4 extra copies; bit 5 decrypt_burst
+# with the SA of bits 6-7 (0 and 1: SA 1).
+# The SAs of fuzz_esp.c:
+ESP_NULL_AKEY = b"fuzz-esp-null-hmac-sha256-key-01"
+ESP_GCM2 = b"fuzz-esp-gcm-k02" + b"salt"
+ESP_GCM3 = b"fuzz-esp-gcm-k03" + b"SALT"
+
+
+def esp_sas():
+    from scapy.layers.ipsec import ESP, SecurityAssociation
+    sa1 = SecurityAssociation(ESP, spi=0x101, crypt_algo="NULL", auth_algo="SHA2-256-128",
+                              auth_key=ESP_NULL_AKEY,
+                              tunnel_header=IP(src="192.0.2.2", dst="192.0.2.1"))
+    sa2 = SecurityAssociation(ESP, spi=0x102, crypt_algo="AES-GCM", crypt_key=ESP_GCM2,
+                              tunnel_header=IPv6(src="fd00:e5::2", dst="fd00:e5::1"),
+                              esn_en=True, esn=0)
+    sa3 = SecurityAssociation(ESP, spi=0x103, crypt_algo="AES-GCM", crypt_key=ESP_GCM3,
+                              tunnel_header=IP(src="198.51.100.7", dst="192.0.2.1"),
+                              nat_t_header=UDP(sport=31000, dport=4500))
+    return sa1, sa2, sa3
+
+
+def natt_fix(pkt):
+    """scapy leaves the UDP length of its NAT-T header at 8: make it the datagram's."""
+    b = bytearray(raw(pkt))
+    ihl = (b[0] & 15) * 4
+    b[ihl + 4:ihl + 6] = (len(b) - ihl).to_bytes(2, "big")
+    return bytes(b)
+
+
+def seq0(pkt):
+    """The same ESP packet with sequence number 0 (its ICV no longer matters: refused before)."""
+    b = bytearray(raw(pkt))
+    b[24:28] = b"\0\0\0\0"
+    return bytes(b)
+
+
+def esp_trailer(inner, nh, pad=None, align=4):
+    """Plaintext of an ESP payload: inner packet, padding 1, 2, ..., pad length, next header."""
+    b = bytes(inner)
+    if pad is None:
+        pad = (-(len(b) + 2)) % align
+    return b + bytes(range(1, pad + 1)) + bytes([pad, nh])
+
+
+def esp_seeds():
+    sa1, sa2, sa3 = esp_sas()
+    in4 = IP(src="10.20.0.2", dst="10.10.0.2") / UDP(sport=1000, dport=2000) / Raw(b"d" * 24)
+    in6 = IPv6(src="fd00:20::2", dst="fd00:10::2") / UDP(sport=1000, dport=2000) / Raw(b"6" * 20)
+    out = []
+
+    def add(name, pkt, ctl=0):
+        out.append((name, bytes([ctl]) + (pkt if isinstance(pkt, bytes) else raw(pkt))))
+
+    # Encrypted by scapy (an independent ESP), received as they are.
+    add("null-v4", sa1.encrypt(in4, seq_num=1))
+    add("null-v4-burst", sa1.encrypt(in4, seq_num=7), ctl=3 << 2)
+    add("gcm-v6-esn", sa2.encrypt(in6, seq_num=5))
+    add("gcm-v6-esn-burst", sa2.encrypt(in6, seq_num=9), ctl=2 << 2)
+    add("gcm-natt-v4", natt_fix(sa3.encrypt(in4, seq_num=3)))
+    add("null-v4-direct", sa1.encrypt(in4, seq_num=2), ctl=0x20 | 1 << 6)
+    add("gcm-natt-direct", natt_fix(sa3.encrypt(in4, seq_num=2)), ctl=0x20 | 3 << 6)
+    add("gcm-natt-direct-wrong-sa", natt_fix(sa3.encrypt(in4, seq_num=2)), ctl=0x20 | 2 << 6)
+    add("null-seq0", seq0(sa1.encrypt(in4, seq_num=1)))
+    add("null-wrong-inner", sa1.encrypt(in6, seq_num=4))
+    tampered = bytearray(raw(sa2.encrypt(in6, seq_num=6)))
+    tampered[-20] ^= 1
+    add("gcm-tampered", bytes(tampered))
+    add("unknown-spi", IP(src="192.0.2.2", dst="192.0.2.1", proto=50) /
+        Raw(struct.pack("!II", 0x999, 1) + b"x" * 40))
+    add("natt-keepalive", IP(src="198.51.100.7", dst="192.0.2.1") / UDP(sport=4500, dport=4500) /
+        Raw(b"\xff"))
+    add("natt-ike", IP(src="198.51.100.7", dst="192.0.2.1") / UDP(sport=4500, dport=4500) /
+        Raw(b"\0\0\0\0" + b"i" * 28))
+    add("esp-short", IP(src="192.0.2.2", dst="192.0.2.1", proto=50) / Raw(struct.pack("!I", 0x101)))
+    add("esp-fragment", IP(src="192.0.2.2", dst="192.0.2.1", proto=50, flags="MF") /
+        Raw(struct.pack("!II", 0x101, 3) + b"f" * 40))
+    add("esp6-ext-hdr", IPv6(src="fd00:e5::2", dst="fd00:e5::1") / IPv6ExtHdrDestOpt(nh=50) /
+        Raw(struct.pack("!II", 0x102, 3) + b"g" * 40))
+
+    # Sealed by the harness: [outer header][ESP header][IV][plaintext], the ICV added there.
+    def sealed(outer, spi, seq, iv, plain):
+        return raw(outer) + struct.pack("!II", spi, seq) + iv + plain
+
+    o4 = IP(src="192.0.2.2", dst="192.0.2.1", proto=50)
+    o6 = IPv6(src="fd00:e5::2", dst="fd00:e5::1", nh=50)
+    o4u = IP(src="198.51.100.7", dst="192.0.2.1") / UDP(sport=4500, dport=4500)
+    iv = b"\x01\x02\x03\x04\x05\x06\x07\x08"
+    add("seal-null-ok", sealed(o4, 0x101, 1, b"", esp_trailer(in4, 4)), ctl=1)
+    add("seal-null-bad-pad", sealed(o4, 0x101, 1, b"",
+                                   raw(in4) + bytes([1, 3, 2, 4])), ctl=1)
+    add("seal-null-bad-nh", sealed(o4, 0x101, 1, b"", esp_trailer(in4, 41)), ctl=1)
+    add("seal-null-padlen-huge", sealed(o4, 0x101, 1, b"", raw(in4) + bytes([250, 4])), ctl=1)
+    add("seal-null-tfc", sealed(o4, 0x101, 1, b"", esp_trailer(raw(in4) + b"\0" * 30, 4)),
+        ctl=1)
+    add("seal-null-nh-none", sealed(o4, 0x101, 1, b"", esp_trailer(b"", 59)), ctl=1)
+    add("seal-null-inner-short", sealed(o4, 0x101, 1, b"", esp_trailer(raw(in4)[:12], 4)), ctl=1)
+    add("seal-gcm6-ok", sealed(o6, 0x102, 1, iv, esp_trailer(in6, 41)), ctl=2)
+    add("seal-gcm6-burst", sealed(o6, 0x102, 3, iv, esp_trailer(in6, 41)), ctl=2 | (3 << 2))
+    add("seal-gcm6-ecn-ce", sealed(IPv6(src="fd00:e5::2", dst="fd00:e5::1", nh=50, tc=3), 0x102,
+                                   2, iv, esp_trailer(in6, 41)), ctl=2)
+    add("seal-gcm6-v4-inner", sealed(o6, 0x102, 1, iv, esp_trailer(in4, 4)), ctl=2)
+    add("seal-gcm-natt-ok", sealed(o4u, 0x103, 1, iv, esp_trailer(in4, 4)), ctl=3)
+    add("seal-gcm-natt-pad", sealed(o4u, 0x103, 9, iv, esp_trailer(in4, 4, pad=10)), ctl=3)
+    add("seal-gcm-natt-direct", sealed(o4u, 0x103, 1, iv, esp_trailer(in4, 4)),
+        ctl=0x20 | 3 << 6 | 3)
+    add("seal-gcm-natt-ecn", sealed(IP(src="198.51.100.7", dst="192.0.2.1", tos=3) /
+                                    UDP(sport=4500, dport=4500), 0x103, 1, iv,
+                                    esp_trailer(IP(src="10.20.0.2", dst="10.10.0.2", tos=1) /
+                                                UDP(), 4)), ctl=3)
+    return out
+
+
+
+# ---- wg: records [op][len][body] (see fuzz_wg.c) ----------------------------------------------
+# op bits 0-3: 0 message to B, 1 A's initiation XOR body, 2 B's reply XOR body, 3 message to A,
+# 4 data to B, 5 A seals body, 6 B under load, 7 time (x100 ms), 8 timers, 9 sealed XOR body;
+# bit 4: the op's flag (fix mac1, B's receiver index, twice, load on). Length 255: to the end.
+
+def wrec(op, body=b""):
+    body = bytes(body)
+    assert len(body) < 255
+    return bytes([op, len(body)]) + body
+
+
+def wrec_rest(op, body):
+    return bytes([op, 255]) + bytes(body)
+
+
+def xor_at(offset, mask):
+    return b"\0" * offset + bytes(mask)
+
+
+def wg_initiation_layout(sender=0x11223344):
+    """A handshake initiation's layout (148 bytes): type, sender, ephemeral, AEAD(static),
+    AEAD(timestamp), mac1, mac2. Its contents are not a real handshake."""
+    return (struct.pack("<II", 1, sender) + bytes(range(32)) + b"\x5a" * 48 + b"\xa5" * 28 +
+            b"\0" * 32)
+
+
+def wg_response_layout(sender=0x55667788, receiver=0x11223344):
+    return struct.pack("<III", 2, sender, receiver) + bytes(range(32)) + b"\x3c" * 16 + b"\0" * 32
+
+
+def wg_cookie_layout(receiver=0x11223344):
+    return struct.pack("<II", 3, receiver) + b"\x24" * 24 + b"\xc3" * 32
+
+
+def wg_seeds():
+    ip4 = raw(IP(src="10.99.0.5", dst="10.1.1.1") / UDP(sport=1000, dport=2000) / Raw(b"w" * 20))
+    ip6 = raw(IPv6(src="fd99::5", dst="fd01::1") / UDP(sport=1000, dport=2000) / Raw(b"6" * 9))
+    foreign = raw(IP(src="10.98.0.5", dst="10.1.1.1") / UDP() / Raw(b"f" * 8))
+    short_ip = bytearray(ip4)
+    short_ip[2:4] = (len(ip4) + 40).to_bytes(2, "big")
+    big = raw(IP(src="10.99.0.5", dst="10.1.1.1") / UDP() / Raw(b"B" * 1372))
+    data_hdr = struct.pack("<IIQ", 4, 0, 5)
+    return [
+        ("hs-initiation", wrec(1)),
+        ("hs-initiation-bad-static", wrec(0x11, xor_at(40, [1]))),
+        ("hs-initiation-bad-timestamp", wrec(0x11, xor_at(90, [0x80]))),
+        ("hs-initiation-bad-mac1", wrec(1, xor_at(116, [1]))),
+        ("hs-initiation-new-sender", wrec(0x11, xor_at(4, [9, 9]))),
+        ("hs-under-load-cookie", wrec(0x16) + wrec(1) + wrec(1) + wrec(6) + wrec(1)),
+        ("hs-response-bad-receiver", wrec(0x12, xor_at(8, [7]))),
+        ("hs-response-bad-ephemeral", wrec(0x12, xor_at(20, [1]))),
+        ("hs-response-bad-empty", wrec(0x12, xor_at(50, [1]))),
+        ("hs-cookie-reply-mutated", wrec(0x16) + wrec(2, xor_at(40, [1]))),
+        ("hs-raw-initiation", wrec(0x10, wg_initiation_layout())),
+        ("hs-raw-initiation-no-mac1", wrec(0, wg_initiation_layout())),
+        ("hs-raw-initiation-short", wrec(0x10, wg_initiation_layout()[:147])),
+        ("hs-raw-initiation-long", wrec(0x10, wg_initiation_layout() + b"\0")),
+        ("hs-raw-initiation-type-bytes", wrec(0x10, b"\x01\x01" + wg_initiation_layout()[2:])),
+        ("hs-raw-response", wrec(0x10, wg_response_layout())),
+        ("hs-raw-response-to-a", wrec(0x13, wg_response_layout())),
+        ("hs-raw-cookie-to-a", wrec(3, wg_cookie_layout())),
+        ("hs-raw-cookie-to-b", wrec(0, wg_cookie_layout())),
+        ("hs-flood", wrec(1) * 6),
+        ("data-ip4", wrec(5, ip4)),
+        ("data-ip6", wrec(5, ip6)),
+        ("data-keepalive", wrec(5)),
+        ("data-replay", wrec(0x15, ip4)),
+        ("data-src-not-allowed", wrec(5, foreign)),
+        ("data-bad-inner", wrec(5, b"\x45garbage" * 3)),
+        ("data-inner-truncated", wrec(5, bytes(short_ip))),
+        ("data-tampered", wrec(9, xor_at(20, [1]))),
+        ("data-tampered-counter", wrec(9, xor_at(8, [1]))),
+        ("data-raw-session-index", wrec(0x14, data_hdr + b"\x77" * 32)),
+        ("data-raw-unknown-index", wrec(4, data_hdr + b"\x77" * 32)),
+        ("data-raw-short", wrec(0x14, data_hdr + b"\x77" * 15)),
+        ("data-raw-handshake-type", wrec(4, wg_initiation_layout())),
+        ("data-big", wrec(5, ip4) + wrec_rest(5, big)),
+        ("session-expiry-rekey", wrec(5, ip4) + wrec(7, [250]) * 8 + wrec(8) + wrec(5, ip4) +
+         wrec(8) + wrec(5, ip4)),
+        ("keepalive-timer", wrec(5, ip4) + wrec(7, [110]) + wrec(8) + wrec(7, [50]) + wrec(8)),
+        ("rekey-after-time", wrec(7, [255]) * 5 + wrec(5, ip4) + wrec(8) + wrec(5, ip6)),
+        ("new-session-old-data", wrec(1) + wrec(5, ip4) + wrec(0x15, ip6)),
+    ]
+
+
+# ---- ike: [flags byte][IKE message] ----------------------------------------------------------
+# flags: bit 0 port 4500 with the non-ESP marker; bit 1 from the initiator-side peer.
+
+def _pl(np, body):
+    return bytes([np, 0]) + (4 + len(body)).to_bytes(2, "big") + body
+
+
+def _chain(pls):
+    """[(type, body)...] -> (first type, bytes) with next-payload fields filled."""
+    out = b""
+    for i, (t, body) in enumerate(pls):
+        out += _pl(pls[i + 1][0] if i + 1 < len(pls) else 0, body)
+    return (pls[0][0] if pls else 0), out
+
+
+def _ike(spi_i, spi_r, exch, flags, msgid, pls):
+    first, body = _chain(pls)
+    hdr = spi_i + spi_r + bytes([first, 0x20, exch, flags]) + msgid.to_bytes(4, "big")
+    return hdr + (28 + len(body)).to_bytes(4, "big") + body
+
+
+def _transform(last, ttype, tid, kb=0):
+    attr = (0x800e).to_bytes(2, "big") + kb.to_bytes(2, "big") if kb else b""
+    return bytes([0 if last else 3, 0]) + (8 + len(attr)).to_bytes(2, "big") + \
+        bytes([ttype, 0]) + tid.to_bytes(2, "big") + attr
+
+
+def _proposal(last, num, proto, spi, transforms):
+    body = bytes([num, proto, len(spi), len(transforms)]) + spi + b"".join(transforms)
+    return bytes([0 if last else 2, 0]) + (4 + len(body)).to_bytes(2, "big") + body
+
+
+def ike_seeds():
+    spi_i, zero = bytes(range(1, 9)), bytes(8)
+    ike_sa = _proposal(True, 1, 1, b"", [_transform(False, 1, 20, 128), _transform(False, 2, 5),
+                                          _transform(True, 4, 19)])
+    nat = lambda t: (41, bytes([0, 0]) + t.to_bytes(2, "big") + bytes(20))
+    init = _ike(spi_i, zero, 34, 0x08, 0, [(33, ike_sa), (34, (19).to_bytes(2, "big") + bytes(2) +
+                                                           bytes(range(64))),
+                                           (40, bytes(range(32))), nat(16388), nat(16389)])
+    cookie = _ike(spi_i, zero, 34, 0x08, 0, [(41, bytes([0, 0, 0x40, 0x06]) + bytes(17)),
+                                            (33, ike_sa), (34, (19).to_bytes(2, "big") + bytes(66)),
+                                            (40, bytes(32))])
+    esp_sa = _proposal(True, 1, 3, b"\x00\x00\x12\x34", [_transform(False, 1, 20, 128),
+                                                            _transform(True, 5, 0)])
+    ts = bytes([1, 0, 0, 0, 7, 0, 0, 16, 0, 0, 0xff, 0xff, 10, 1, 0, 0, 10, 1, 0xff, 0xff])
+    sk_inner_first, sk_inner = _chain([(35, bytes([2, 0, 0, 0]) + b"a.example"),
+                                       (39, bytes([2, 0, 0, 0]) + bytes(32)), (33, esp_sa),
+                                       (44, ts), (45, ts)])
+    auth = _ike(spi_i, bytes(range(9, 17)), 35, 0x08, 1,
+                [(46, bytes(8) + sk_inner + bytes(16))])
+    auth = auth[:28] + bytes([sk_inner_first]) + auth[29:]  # SK's next payload: the first inner
+    info = _ike(spi_i, bytes(range(9, 17)), 37, 0x08, 2, [(46, bytes(8 + 1 + 16))])
+    resp = _ike(spi_i, bytes(range(9, 17)), 34, 0x20, 0, [(33, ike_sa), (34, (19).to_bytes(2, "big")
+                                                                       + bytes(2) + bytes(64)),
+                                                          (40, bytes(32))])
+    return [("init", b"\x00" + init), ("init-cookie", b"\x00" + cookie),
+            ("auth-4500", b"\x01" + auth), ("informational", b"\x01" + info),
+            ("init-response", b"\x02" + resp), ("garbage", b"\x01" + bytes(40))]
+
+
 if __name__ == "__main__":
     write("eth", eth_seeds())
     write("neigh", neigh_seeds())
     write("config", config_seeds())
     write("nsm", nsm_seeds())
     write("rest", rest_seeds())
+    write("l4", l4_seeds())
+    write("esp", esp_seeds())
+    write("wg", wg_seeds())
+    write("ike", ike_seeds())

@@ -7,9 +7,9 @@
   with a stand-in main (fuzz_main.c), so under tools/test --sanitize the
   replay runs with ASan and UBSan too.
 - A short libFuzzer session (clang, ASan, UBSan, coverage) runs for the
-  cheapest harness to build (config) and for any other whose libFuzzer build
-  in build-fuzz/ is already up to date (tools/fuzz keeps it so). Longer runs
-  are tools/fuzz's job.
+  harnesses that are cheap to build (config, l4, esp, wg: a few libraries
+  each) and for any other whose libFuzzer build in build-fuzz/ is already
+  up to date (tools/fuzz keeps it so). Longer runs are tools/fuzz's job.
 """
 import os
 import pathlib
@@ -20,9 +20,12 @@ import pytest
 
 from mgrun import BUILD, ROOT
 
-HARNESSES = ["eth", "neigh", "config", "nsm", "rest"]
+HARNESSES = ["eth", "neigh", "config", "nsm", "rest", "l4", "esp", "wg", "ike"]
 FUZZ_BUILD = ROOT / "build-fuzz"
-MAX_LEN = {"eth": 1600, "neigh": 2048, "config": 8192, "nsm": 8192, "rest": 8192}
+# Built for the short session even when build-fuzz/ does not have them yet.
+CHEAP = {"config", "l4", "esp", "wg"}
+MAX_LEN = {"eth": 1600, "neigh": 2048, "config": 8192, "nsm": 8192, "rest": 8192, "l4": 1600,
+           "esp": 1600, "wg": 4096, "ike": 8193}
 
 
 def inputs_of(name):
@@ -84,12 +87,12 @@ def clang_build(name, allow_build):
 @pytest.mark.parametrize("name", HARNESSES)
 def test_libfuzzer_short(name, tmp_path):
     """A few seconds of coverage-guided fuzzing find nothing."""
-    binary = clang_build(name, allow_build=(name == "config"))
+    binary = clang_build(name, allow_build=(name in CHEAP))
     if binary is None:
         pytest.skip(f"no up-to-date libFuzzer build of {name} (tools/fuzz {name} makes one)")
     work = tmp_path / "corpus"
     work.mkdir()
-    secs = 8 if name == "config" else 4
+    secs = 8 if name in CHEAP else 4
     dict_file = ROOT / "tests" / "fuzz" / "dict" / f"{name}.dict"
     opts = [f"-dict={dict_file}"] if dict_file.exists() else []
     r = subprocess.run([str(binary), str(work)] + [str(d) for d in inputs_of(name)] +

@@ -27,6 +27,8 @@ from scapy.packet import raw
 TUNSETIFF = 0x400454ca
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
+SIOCSIFTXQLEN = 0x8943
+SO_RCVBUFFORCE = 33
 
 CIPHERS = {  # meshgate name -> (scapy crypt, scapy auth)
     "aes-gcm-128": ("AES-GCM", None), "aes-gcm-256": ("AES-GCM", None),
@@ -73,6 +75,11 @@ def main():
 
     tun = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", cfg["tun"].encode(), IFF_TUN | IFF_NO_PI))
+    # Room for seconds of backlog when the machine is loaded: a slow peer
+    # must delay packets, not drop them (tests count every loss).
+    ctl = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    fcntl.ioctl(ctl, SIOCSIFTXQLEN, struct.pack("16si", cfg["tun"].encode(), 10000))
+    ctl.close()
     fam = socket.AF_INET6 if v6 else socket.AF_INET
     if natt:
         rx = tx = socket.socket(fam, socket.SOCK_DGRAM)
@@ -80,6 +87,7 @@ def main():
     else:
         rx = socket.socket(fam, socket.SOCK_RAW, 50)
         tx = socket.socket(fam, socket.SOCK_RAW, socket.IPPROTO_RAW)
+    rx.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 8 << 20)
     open(cfg["ready"], "w").write("ok")
 
     def dump(*_):

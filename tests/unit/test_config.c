@@ -8,58 +8,7 @@
 #include "mg_config.h"
 #include "mg_model.h"
 #include "mg_rules.h"
-#include "mg_test.h"
-
-struct loaded {
-	struct mg_settings st;
-	struct mg_model *m;
-	struct mg_config_errors errs;
-	unsigned int n;
-};
-
-static void
-load(struct loaded *l, const char *yaml)
-{
-	struct mg_model_limits lim = {.routes = 1000, .neighbors = 1000};
-
-	memset(l, 0, sizeof(*l));
-	mg_settings_init(&l->st);
-	l->m = mg_model_create(&lim);
-	l->n = mg_config_load_string("t.yaml", yaml, strlen(yaml), &l->st, l->m, &l->errs);
-}
-
-static void
-unload(struct loaded *l)
-{
-	mg_model_destroy(l->m);
-	mg_settings_free(&l->st);
-	mg_config_errors_free(&l->errs);
-}
-
-/* The file must fail with exactly @expected as its first error. */
-static void
-expect_error(const char *yaml, const char *expected)
-{
-	struct loaded l;
-
-	load(&l, yaml);
-	if (l.n == 0)
-		MG_FAIL("no error, expected \"%s\"", expected);
-	else
-		CHECK_STR(l.errs.msgs[0], expected);
-	unload(&l);
-}
-
-static void
-expect_ok(const char *yaml)
-{
-	struct loaded l;
-
-	load(&l, yaml);
-	for (unsigned int i = 0; i < l.n; i++)
-		MG_FAIL("unexpected error: %s", l.errs.msgs[i]);
-	unload(&l);
-}
+#include "mg_config_test.h"
 
 #define NET "networks:\n  - name: default\n"
 #define PORT0 "ports:\n  - name: p0\n    device: net_null0\n    ipv4: [10.0.0.1/24]\n    ipv6: [\"fd00::1/64\"]\n"
@@ -169,7 +118,56 @@ MG_TEST(bad_unknown_top_level_field)
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
 		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log, "
-		     "services, wireguard, esp_tunnels)");
+		     "services, wireguard, esp_tunnels, vxlan, flow_history)");
+}
+
+MG_TEST(network_flows_and_flow_history)
+{
+	struct loaded l;
+	const struct mg_network *n;
+
+	load(&l, "networks:\n"
+		 "  - name: pods\n"
+		 "    flows: {size: 1000, stateful: true, timeouts: {udp: 30, tcp_closing: 5}}\n"
+		 "  - name: ext\n"
+		 "    flows: {}\n"
+		 "  - name: plain\n"
+		 "flow_history:\n"
+		 "  size: 500\n"
+		 "  export: {file: /tmp/x.jsonl, socket: /run/c.sock}\n");
+	CHECK_EQ(l.n, 0);
+	n = mg_model_network_find(l.m, "pods");
+	CHECK(n != NULL && n->spec.flows.enabled && n->spec.flows.stateful);
+	CHECK_EQ(n->spec.flows.size, 1000);
+	CHECK_EQ(n->spec.flows.timeout_s[MG_FLOWS_T_UDP], 30);
+	CHECK_EQ(n->spec.flows.timeout_s[MG_FLOWS_T_TCP_CLOSING], 5);
+	CHECK_EQ(n->spec.flows.timeout_s[MG_FLOWS_T_ICMP], 0);
+	n = mg_model_network_find(l.m, "ext");
+	CHECK(n->spec.flows.enabled && !n->spec.flows.stateful);
+	CHECK_EQ(n->spec.flows.size, MG_FLOWS_SIZE_DEFAULT);
+	CHECK(!mg_model_network_find(l.m, "plain")->spec.flows.enabled);
+	CHECK_EQ(l.st.flow_history, 500);
+	CHECK_STR(l.st.flow_export_file, "/tmp/x.jsonl");
+	CHECK_STR(l.st.flow_export_socket, "/run/c.sock");
+	unload(&l);
+}
+
+MG_TEST(bad_network_flows)
+{
+	expect_error("networks:\n  - name: a\n    flows: {size: 0}\n",
+		     "t.yaml:3:19: networks[0].flows.size: 0 is out of range 1-16777216");
+	expect_error("networks:\n  - name: a\n    flows: {stateful: maybe}\n",
+		     "t.yaml:3:23: networks[0].flows.stateful: expected true or false, found 'maybe'");
+	expect_error("networks:\n  - name: a\n    flows:\n      timeouts: {udp: 0}\n",
+		     "t.yaml:4:23: networks[0].flows.timeouts.udp: 0 is out of range 1-604800");
+	expect_error("networks:\n  - name: a\n    flows:\n      timeouts: {tcp: 5}\n",
+		     "t.yaml:4:18: networks[0].flows.timeouts: unknown field 'tcp' (expected one "
+		     "of: tcp_opening, tcp_established, tcp_closing, udp, icmp, other)");
+	expect_error("networks:\n  - name: a\n    flows: {sizes: 5}\n",
+		     "t.yaml:3:13: networks[0].flows: unknown field 'sizes' (expected one of: size, "
+		     "stateful, timeouts)");
+	expect_error("flow_history: {size: 0}\n",
+		     "t.yaml:1:22: flow_history.size: 0 is out of range 1-16777216");
 }
 
 /* Two keys from `wg genkey` / `wg pubkey` (test values, used nowhere else). */
@@ -584,7 +582,7 @@ MG_TEST(bad_classify_rules_name_file_line_and_field)
 		     "t.yaml:11:9: classify[0].rules[0].burst: police needs a burst above 0 (bytes)");
 	expect_error(CLS_BASE "      - {action: drop}\n",
 		     "t.yaml:11:18: classify[0].rules[0].action: 'drop' is not one of: permit, deny, "
-		     "count, police, mark, table, capture");
+		     "count, police, mark, table, capture, service, tunnel");
 	expect_error(CLS_BASE "      - {interface: b}\n",
 		     "t.yaml:11:21: classify[0].rules[0].interface: no interface named 'b'");
 	expect_error(NET "classify:\n  - {network: nope, rules: []}\n",

@@ -9,46 +9,7 @@
 #include "mg_config.h"
 #include "mg_esp_algos.h"
 #include "mg_model.h"
-#include "mg_test.h"
-
-struct loaded {
-	struct mg_settings st;
-	struct mg_model *m;
-	struct mg_config_errors errs;
-	unsigned int n;
-};
-
-static void
-load(struct loaded *l, const char *yaml)
-{
-	struct mg_model_limits lim = {.routes = 1000, .neighbors = 1000};
-
-	memset(l, 0, sizeof(*l));
-	mg_settings_init(&l->st);
-	l->m = mg_model_create(&lim);
-	l->n = mg_config_load_string("t.yaml", yaml, strlen(yaml), &l->st, l->m, &l->errs);
-}
-
-static void
-unload(struct loaded *l)
-{
-	mg_model_destroy(l->m);
-	mg_settings_free(&l->st);
-	mg_config_errors_free(&l->errs);
-}
-
-static void
-expect_error(const char *yaml, const char *expected)
-{
-	struct loaded l;
-
-	load(&l, yaml);
-	if (l.n == 0)
-		MG_FAIL("no error, expected \"%s\"", expected);
-	else
-		CHECK_STR(l.errs.msgs[0], expected);
-	unload(&l);
-}
+#include "mg_config_test.h"
 
 #define KEY16 "00112233445566778899aabbccddeeff"
 #define BASE                                                                              \

@@ -99,6 +99,13 @@ int mg_svc_ctl_service_add(const struct mg_svc_cfg *sc, struct mg_error *err);
  */
 int mg_svc_ctl_service_del(const char *name, struct mg_error *err);
 
+/**
+ * The MG_ADJ_SERVICE adjacency of service @p name (what its VIP routes lead
+ * to; rule actions `service` use it as next hop) and its network in *@p net;
+ * 0 when there is no such service.
+ */
+uint32_t mg_svc_ctl_adj(const char *name, uint16_t *net);
+
 /** The flow tables' counters summed over the workers (zero without services). */
 void mg_svc_ctl_flow_stats(struct mg_flow_stats *sum);
 

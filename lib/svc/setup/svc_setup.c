@@ -140,7 +140,8 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 		return mg_error_set(err, ENOSPC, "name", "the service table is full (at most %u)",
 				    MG_SVC_MAX_SERVICES);
 	if (rt == NULL) {
-		rt = mg_svc_rt_create(S.dp->nb_workers, S.flows, rte_get_tsc_hz(), 0,
+		/* Ended flows leave records for the flow history (lib/gw/gw_flows.c drains them). */
+		rt = mg_svc_rt_create(S.dp->nb_workers, S.flows, rte_get_tsc_hz(), 4096,
 				      SOCKET_ID_ANY, err);
 		if (rt == NULL)
 			return -(err->code ? err->code : ENOMEM);
@@ -272,6 +273,19 @@ mg_svc_ctl_service_del(const char *name, struct mg_error *err)
 		return mg_error_set(err, ENOENT, "name", "no service named %s", name);
 	svc_remove(mg_svc_id(s));
 	return 0;
+}
+
+uint32_t
+mg_svc_ctl_adj(const char *name, uint16_t *net)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	struct mg_svc *s = rt != NULL ? mg_svc_rt_find(rt, name) : NULL;
+	const struct svc_meta *h = s != NULL ? S.meta[mg_svc_id(s)] : NULL;
+
+	if (h == NULL)
+		return 0;
+	*net = h->net;
+	return h->adj;
 }
 
 static struct mg_svc *

@@ -1,0 +1,817 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * IKEv2 library: HMAC-SHA-256/384 against RFC 4231, SKEYSEED / prf+ / child
+ * keying material against NIST SP 800-135 (CAVS) IKEv2 KDF sample vectors
+ * (SHA-1 and SHA-256), Diffie-Hellman agreement for groups 14/19/20/31 and
+ * the refusal of bad public values, SK payload round trips and tampering
+ * for each cipher, the message parser's bounds checks (truncations and
+ * random corruption), proposal and identity parsing, and whole exchanges
+ * between two engines in one process: every proposal pair, wrong PSK,
+ * no common proposal, INVALID_KE_PAYLOAD, lost messages (retransmission),
+ * dead-peer detection and re-authentication.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ike_priv.h"
+#include "mg_esp_algos.h"
+#include "mg_test.h"
+
+static size_t
+unhex(const char *s, uint8_t *out, size_t max)
+{
+	size_t n = 0;
+
+	while (s[0] && s[1] && n < max) {
+		unsigned int v;
+
+		sscanf(s, "%2x", &v);
+		out[n++] = (uint8_t)v;
+		s += 2;
+	}
+	return n;
+}
+
+static bool
+eqhex(const uint8_t *got, size_t n, const char *want)
+{
+	uint8_t w[512];
+	size_t wn = unhex(want, w, sizeof(w));
+
+	return wn == n && memcmp(got, w, n) == 0;
+}
+
+/* ---- PRF ---------------------------------------------------------------------------- */
+
+MG_TEST(prf_hmac_rfc4231)
+{
+	/* RFC 4231 test case 2. */
+	const char *key = "Jefe", *data = "what do ya want for nothing?";
+	uint8_t out[48];
+
+	CHECK(ike_prf(MG_IKE_PRF_HMAC_SHA2_256, (const uint8_t *)key, 4, (const uint8_t *)data, 10,
+		      (const uint8_t *)data + 10, strlen(data) - 10, out) == 0);
+	CHECK(eqhex(out, 32, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"));
+	CHECK(ike_prf(MG_IKE_PRF_HMAC_SHA2_384, (const uint8_t *)key, 4, (const uint8_t *)data,
+		      strlen(data), NULL, 0, out) == 0);
+	CHECK(eqhex(out, 48, "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e"
+			     "8e2240ca5e69e2c78b3239ecfab21649"));
+	CHECK_EQ(ike_prf_len(MG_IKE_PRF_HMAC_SHA2_384), 48);
+	CHECK_EQ(ike_prf_len(99), 0);
+}
+
+/* NIST SP 800-135 IKEv2 KDF sample (CAVS ikev2.zip, SHA-1, 1024-bit g^ir). */
+MG_TEST(prf_plus_nist_sha1)
+{
+	uint8_t ni[8], nr[8], gir[128], girn[128], spii[8], spir[8], seed[64], seedkey[20];
+	uint8_t dkm[132], child[132], t[256 + 16], rekey[20];
+	size_t n;
+
+	unhex("3651fef5c9c35e93", ni, 8);
+	unhex("c09a8b90a3f04d59", nr, 8);
+	unhex("d084a30166a50fb7325c3960874a839449ef9741c2f4f947d0201dd8c1269273d79509f37e3ca3eb"
+	      "4fa2fe2a28254e289cd3f34dad4eb4df1a07685a4b8a94fa61e2491f7598b3ce65547ff133b3f63d"
+	      "1ac4175eaa695033f3cedb026a6873a36455172a8540b8a5d23a0143bed0390ee49b168269d75fff"
+	      "ee9fb62be965993c", gir, 128);
+	unhex("52f00ab174c25d5b7139ae5ff4e8e9eddee5992d2e36adf8a559ffd90dab1442e4fbe429d320c0f3"
+	      "3552a17d1557fa41ea70e8fb916c4fa27ed52b5f8ebd8461afa78f1159159a64055ac5f6319e29c2"
+	      "8eae58cbc6847770f32c3fed1d04750484f854790f95e9ec01bc5bc461f24966462e359511329305"
+	      "038e94deb6dd42c2", girn, 128);
+	unhex("8e5c3ae507221684", spii, 8);
+	unhex("b1f201bb155c3acd", spir, 8);
+	memcpy(seed, ni, 8);
+	memcpy(seed + 8, nr, 8);
+	/* SKEYSEED = prf(Ni | Nr, g^ir) */
+	CHECK(ike_prf(MG_IKE_PRF_HMAC_SHA1, seed, 16, gir, 128, NULL, 0, seedkey) == 0);
+	CHECK(eqhex(seedkey, 20, "cd2e8050137832245f1dbacc6e4f0a92f94d45d6"));
+	/* DKM = prf+(SKEYSEED, Ni | Nr | SPIi | SPIr) */
+	memcpy(seed + 16, spii, 8);
+	memcpy(seed + 24, spir, 8);
+	CHECK(ike_prf_plus(MG_IKE_PRF_HMAC_SHA1, seedkey, 20, seed, 32, dkm, sizeof(dkm)) == 0);
+	CHECK(eqhex(dkm, 132, "6f1b12cad3cbe097b35430356d869d54cddb0198ec859174d53ceb92dddedbe2"
+			      "436db69f60977c58fa63bbb667f8d36920b109baae8f6c61a9ac49feda01843225"
+			      "d080ec5539d5881a25521ffb2a0a91874a9c0a27fcc2d717eb8963a9e3a89c7ab2"
+			      "64757284c28cf8c3ca40576f4220b052b1fb8e9ad60ba3c80557323331a8cbb89f"
+			      "20"));
+	/* DKM(Child SA) = prf+(SK_d, Ni | Nr), SK_d the first 20 bytes of DKM */
+	CHECK(ike_prf_plus(MG_IKE_PRF_HMAC_SHA1, dkm, 20, seed, 16, child, sizeof(child)) == 0);
+	CHECK(eqhex(child, 132, "4727dc0ef94eb326ce131cf282fb652faa638ad0ddae3786a11bcc030987600"
+				"9f8c485de011ad962c5b1ca8a41ff8145445749079c5686e26ffebbc342f06981f3"
+				"da745e11ca0976424d1f8caec623d59dc7186deb20a27b411d1dcb70a365440bf7d"
+				"e905088b0692e8addc094e18d1939bdb67e89798ca6b239e2ccb81c2409dac0106"
+				"c"));
+	/* DKM(Child SA D-H) = prf+(SK_d, g^ir(new) | Ni | Nr) */
+	memcpy(t, girn, 128);
+	memcpy(t + 128, seed, 16);
+	n = 144;
+	CHECK(ike_prf_plus(MG_IKE_PRF_HMAC_SHA1, dkm, 20, t, n, child, sizeof(child)) == 0);
+	CHECK(eqhex(child, 20, "b109c21ad4c0797768c1cec9e63554681e48f224"));
+	/* SKEYSEED(rekey) = prf(SK_d, g^ir(new) | Ni | Nr) */
+	CHECK(ike_prf(MG_IKE_PRF_HMAC_SHA1, dkm, 20, girn, 128, seed, 16, rekey) == 0);
+	CHECK(eqhex(rekey, 20, "3b03bce748c96d5e8306918d2ff89b68f0648da3"));
+}
+
+/* NIST SP 800-135 IKEv2 KDF sample with SHA-256 (as NSS's PKCS#11 IKE tests carry it). */
+MG_TEST(prf_plus_nist_sha256)
+{
+	uint8_t gir[32], girn[32], seed[32], skeyseed[32], dkm[132], rekey[32];
+
+	unhex("0f4d257d7a58fc4545c7d7a88119eee5d5c9690c5b4c989171d3abbfd99d1d29", gir, 32);
+	unhex("3f302be1abcb28e18c332ee006064c9b40dac39e1e1a86408619a1cf9a6e4c07", seed, 32);
+	CHECK(ike_prf(MG_IKE_PRF_HMAC_SHA2_256, seed, 16, gir, 32, NULL, 0, skeyseed) == 0);
+	CHECK(eqhex(skeyseed, 32,
+		    "5f00d1bd2c58ec224b1e6b71fa0f19a1faa7a193952c444411b47c1a9d8ba6fe"));
+	CHECK(ike_prf_plus(MG_IKE_PRF_HMAC_SHA2_256, skeyseed, 32, seed, 32, dkm, 132) == 0);
+	CHECK(eqhex(dkm, 132,
+		    "0b137d669b0947d7d026d593f0305ad401ff0c471357d695778a9c7f4b4869ece98aca531"
+		    "188d16041b3bb936d2dbb3b4993a6e768a809160de45d0283f273a6cdf6854379e31be72b"
+		    "8d3d1fa990cf9c5b015ca9f918a7df6253c958114a09d4e1c19bdcd4db14b29d98db1a74a"
+		    "d405c588662c14a04d0d36aa4ab55e90f8986d12d4aad"));
+	/* Shorter outputs are prefixes (15 bytes: within the first block). */
+	CHECK(ike_prf_plus(MG_IKE_PRF_HMAC_SHA2_256, skeyseed, 32, seed, 32, dkm, 15) == 0);
+	CHECK(eqhex(dkm, 15, "0b137d669b0947d7d026d593f0305a"));
+	unhex("25f3b12d6f282739256e39bf54eda53b60ffcf379bb7bcc90c27b4c4c578616c", girn, 32);
+	unhex("0b137d669b0947d7d026d593f0305ad401ff0c471357d695778a9c7f4b4869ec", dkm, 32);
+	CHECK(ike_prf(MG_IKE_PRF_HMAC_SHA2_256, dkm, 32, girn, 32, seed, 16, rekey) == 0);
+	CHECK(eqhex(rekey, 32, "2d63f6debc92048b4fef3889c4c99ca67d6496e0fac14a2bca9a2d6566ff2398"));
+	/* More than 255 blocks is refused (RFC 7296 2.13). */
+	CHECK(ike_prf_plus(MG_IKE_PRF_HMAC_SHA2_256, skeyseed, 32, seed, 32, dkm,
+			   255 * 32 + 1) < 0);
+}
+
+/* ---- Diffie-Hellman -------------------------------------------------------------------- */
+
+MG_TEST(dh_groups_agree)
+{
+	static const uint16_t groups[] = {MG_IKE_DH_MODP2048, MG_IKE_DH_ECP256, MG_IKE_DH_ECP384,
+					  MG_IKE_DH_CURVE25519};
+	static const size_t secret_len[] = {256, 32, 48, 32};
+
+	for (unsigned int i = 0; i < MG_ARRAY_SIZE(groups); i++) {
+		struct ike_dh *a = ike_dh_new(groups[i]), *b = ike_dh_new(groups[i]);
+		uint8_t pa[256], pb[256], sa[256], sb[256], bad[256];
+		size_t la = 0, lb = 0, l;
+		unsigned int n = ike_dh_pub_len(groups[i]);
+
+		CHECK(a != NULL && b != NULL);
+		if (a == NULL || b == NULL)
+			continue;
+		CHECK(ike_dh_public(a, pa) == 0);
+		CHECK(ike_dh_public(b, pb) == 0);
+		CHECK(ike_dh_shared(a, pb, n, sa, &la) == 0);
+		CHECK(ike_dh_shared(b, pa, n, sb, &lb) == 0);
+		CHECK_EQ(la, secret_len[i]);
+		CHECK(la == lb && memcmp(sa, sb, la) == 0);
+		/* Wrong length. */
+		CHECK(ike_dh_shared(a, pb, n - 1, sa, &l) < 0);
+		/* Degenerate values: zero (MODP: 0; ECP: not on the curve; X25519: small order). */
+		memset(bad, 0, sizeof(bad));
+		CHECK(ike_dh_shared(a, bad, n, sa, &l) < 0);
+		if (groups[i] == MG_IKE_DH_MODP2048) {
+			bad[255] = 1; /* y = 1 */
+			CHECK(ike_dh_shared(a, bad, n, sa, &l) < 0);
+		}
+		if (groups[i] == MG_IKE_DH_ECP256 || groups[i] == MG_IKE_DH_ECP384) {
+			memcpy(bad, pb, n);
+			bad[n - 1] ^= 1; /* y off the curve */
+			CHECK(ike_dh_shared(a, bad, n, sa, &l) < 0);
+		}
+		ike_dh_free(a);
+		ike_dh_free(b);
+	}
+	CHECK(ike_dh_new(5) == NULL);
+	CHECK_EQ(ike_dh_pub_len(21), 0);
+}
+
+/* ---- SK payload ------------------------------------------------------------------------ */
+
+static const char *const ike_props[] = {
+	"aes128gcm16-prfsha256-ecp256", "aes256gcm16-prfsha384-ecp384",
+	"aes128-sha256-modp2048", "aes256-sha256-prfsha384-curve25519",
+	"chacha20poly1305-prfsha256-curve25519",
+};
+
+MG_TEST(sk_roundtrip_and_tamper)
+{
+	for (unsigned int i = 0; i < MG_ARRAY_SIZE(ike_props); i++) {
+		struct mg_ike_proposal p;
+		struct ike_sk_keys k;
+		static struct ike_buf b;
+		struct ike_msg m;
+		uint8_t out[MG_IKE_MAX_MSG];
+		size_t sk, off, olen = 0;
+		char why[128];
+
+		CHECK(mg_ike_proposal_parse(ike_props[i], true, &p, why, sizeof(why)) == 0);
+		ike_random(&k, sizeof(k));
+		ike_buf_init(&b, 0x1122334455667788ull, 0x99aabbccddeeff00ull, IKE_INFORMATIONAL,
+			     IKE_FLAG_I, 7);
+		sk = ike_pl_begin(&b, IKE_PL_SK);
+		off = ike_pl_begin(&b, IKE_PL_NONCE);
+		ike_put(&b, "0123456789abcdefXYZ", 19);
+		ike_pl_end(&b, off);
+		ike_put_notify(&b, 0, IKE_N_INITIAL_CONTACT, NULL, 0);
+		CHECK(ike_sk_encrypt(&p, &k, &b, sk) == 0);
+		CHECK(ike_msg_parse(b.b, b.len, &m) == 0);
+		CHECK_EQ(m.sk, 0);
+		CHECK_EQ(m.msgid, 7);
+		CHECK(memmem(b.b, b.len, "0123456789abcdef", 16) == NULL); /* encrypted */
+		CHECK(ike_sk_decrypt(&p, &k, b.b, &m, out, &olen) == 0);
+		CHECK_EQ(olen, 4 + 19 + 8);
+		CHECK(memcmp(out + 4, "0123456789abcdefXYZ", 19) == 0);
+		/* Any flipped bit (header, IV, ciphertext, ICV) fails. */
+		for (size_t pos = 0; pos < b.len; pos += 5) {
+			if (pos >= 24 && pos < 28)
+				continue; /* the length: the parser catches that one */
+			b.b[pos] ^= 0x10;
+			if (ike_msg_parse(b.b, b.len, &m) == 0)
+				CHECK(ike_sk_decrypt(&p, &k, b.b, &m, out, &olen) < 0);
+			b.b[pos] ^= 0x10;
+		}
+		/* The wrong keys fail. */
+		CHECK(ike_msg_parse(b.b, b.len, &m) == 0);
+		k.e[0] ^= 1;
+		k.a[0] ^= 1;
+		CHECK(ike_sk_decrypt(&p, &k, b.b, &m, out, &olen) < 0);
+	}
+}
+
+/* ---- parser ---------------------------------------------------------------------------- */
+
+MG_TEST(parse_bounds)
+{
+	static struct ike_buf b;
+	struct mg_ike_proposal p[2];
+	struct ike_msg m;
+	struct ike_prop_in in[4];
+	unsigned int n;
+	char why[128];
+	uint8_t copy[1024];
+
+	CHECK(mg_ike_proposal_parse("aes128gcm16-prfsha256-ecp256", true, &p[0], why, 128) == 0);
+	CHECK(mg_ike_proposal_parse("aes256-sha256-modp2048", true, &p[1], why, 128) == 0);
+	ike_buf_init(&b, 1, 0, IKE_SA_INIT, IKE_FLAG_I, 0);
+	ike_put_sa(&b, p, 2, true, NULL, 0);
+	ike_put_notify(&b, 0, IKE_N_NAT_DETECTION_SOURCE_IP, "01234567890123456789", 20);
+	ike_buf_finish(&b);
+	CHECK(ike_msg_parse(b.b, b.len, &m) == 0);
+	CHECK_EQ(m.npl, 2);
+	CHECK_EQ(m.pl[0].type, IKE_PL_SA);
+	CHECK(ike_sa_decode(m.pl[0].body, m.pl[0].len, in, 4, &n) == 0);
+	CHECK_EQ(n, 2);
+	CHECK_EQ(in[1].t[IKE_TT_ENCR][0].id, MG_IKE_ENCR_AES_CBC);
+	CHECK_EQ(in[1].t[IKE_TT_ENCR][0].key_bits, 256);
+	CHECK_EQ(in[1].t[IKE_TT_DH][0].id, MG_IKE_DH_MODP2048);
+	/* Every truncation is refused (the header's length no longer matches). */
+	for (size_t l = 0; l < b.len; l++)
+		CHECK(ike_msg_parse(b.b, l, &m) < 0);
+	/* Truncations with a consistent header length: the payload chain is refused. */
+	for (size_t l = IKE_HDR_LEN + 1; l < b.len; l++) {
+		memcpy(copy, b.b, l);
+		copy[24] = (uint8_t)(l >> 24);
+		copy[25] = (uint8_t)(l >> 16);
+		copy[26] = (uint8_t)(l >> 8);
+		copy[27] = (uint8_t)l;
+		if (ike_msg_parse(copy, l, &m) == 0)
+			MG_FAIL("truncated to %zu accepted", l);
+	}
+	/* Random corruption: never a crash, never a payload outside the buffer. */
+	srand(1);
+	for (int round = 0; round < 20000; round++) {
+		memcpy(copy, b.b, b.len);
+		for (int k = 0; k < 1 + rand() % 4; k++)
+			copy[rand() % b.len] = (uint8_t)rand();
+		if (ike_msg_parse(copy, b.len, &m) == 0) {
+			for (unsigned int i = 0; i < m.npl; i++)
+				CHECK(m.pl[i].body >= copy && m.pl[i].body + m.pl[i].len <= copy + b.len);
+			for (unsigned int i = 0; i < m.npl; i++)
+				if (m.pl[i].type == IKE_PL_SA)
+					(void)ike_sa_decode(m.pl[i].body, m.pl[i].len, in, 4, &n);
+		}
+	}
+	/* Wrong version. */
+	memcpy(copy, b.b, b.len);
+	copy[17] = 0x10;
+	CHECK(ike_msg_parse(copy, b.len, &m) < 0);
+}
+
+MG_TEST(proposals_and_ids)
+{
+	struct mg_ike_proposal p;
+	struct mg_ike_id id;
+	char why[128], buf[128];
+
+	CHECK(mg_ike_proposal_parse("aes256-sha256-modp2048", true, &p, why, sizeof(why)) == 0);
+	CHECK_EQ(p.prf, MG_IKE_PRF_HMAC_SHA2_256); /* implied by sha256 */
+	mg_ike_proposal_format(&p, true, buf, sizeof(buf));
+	CHECK_STR(buf, "aes256-sha256-prfsha256-modp2048");
+	CHECK(mg_ike_proposal_parse("aes128gcm16", false, &p, why, sizeof(why)) == 0);
+	CHECK_EQ(mg_ike_proposal_esp_algo(&p), MG_ESP_AES_GCM_128);
+	CHECK(mg_ike_proposal_parse("aes256-sha256", false, &p, why, sizeof(why)) == 0);
+	CHECK_EQ(mg_ike_proposal_esp_algo(&p), MG_ESP_AES_CBC_256_SHA256);
+	CHECK(mg_ike_proposal_parse("chacha20poly1305", false, &p, why, sizeof(why)) == 0);
+	CHECK_EQ(mg_ike_proposal_esp_algo(&p), MG_ESP_CHACHA20_POLY1305);
+	CHECK(mg_ike_proposal_parse("aes128gcm16-prfsha256", true, &p, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "DH group") != NULL);
+	CHECK(mg_ike_proposal_parse("3des-sha1-modp1024", true, &p, why, sizeof(why)) < 0);
+	CHECK(strstr(why, "'3des'") != NULL);
+	CHECK(mg_ike_proposal_parse("aes128", false, &p, why, sizeof(why)) < 0);
+	CHECK(mg_ike_proposal_parse("aes128gcm16-sha256", false, &p, why, sizeof(why)) < 0);
+	CHECK(mg_ike_proposal_parse("aes128gcm16-ecp256", false, &p, why, sizeof(why)) < 0);
+	CHECK(mg_ike_id_parse("gw.example.org", &id) == 0 && id.type == MG_IKE_ID_FQDN);
+	CHECK(mg_ike_id_parse("ops@example.org", &id) == 0 && id.type == MG_IKE_ID_RFC822_ADDR);
+	CHECK(mg_ike_id_parse("10.1.2.3", &id) == 0 && id.type == MG_IKE_ID_IPV4_ADDR &&
+	      id.len == 4);
+	CHECK(mg_ike_id_parse("fd00::1", &id) == 0 && id.type == MG_IKE_ID_IPV6_ADDR);
+	mg_ike_id_format(&id, buf, sizeof(buf));
+	CHECK_STR(buf, "fd00::1");
+	CHECK(mg_ike_id_parse("", &id) < 0);
+}
+
+/* ---- two engines ------------------------------------------------------------------------ */
+
+#define NS 1000000000ull
+
+struct side {
+	struct mg_ike *e;
+	struct side *other;
+	int drop_next;        /* drop this many of the next messages sent */
+	bool dead;            /* drop everything sent */
+	unsigned int sent, ups, downs, in_first;
+	struct mg_ike_child_keys k;
+	uint64_t now;
+};
+
+static uint64_t clock_ns = 1000 * NS;
+
+/* Messages in flight, delivered by run() (not inside the sender's call). */
+#define QMAX 64
+static struct qmsg {
+	struct side *to;
+	struct mg_ike_dgram d;
+	size_t len;
+	uint8_t b[MG_IKE_MAX_MSG];
+} q[QMAX];
+static unsigned int qhead, qn;
+
+static int
+t_send(void *arg, unsigned int peer, const struct mg_ike_dgram *d, const uint8_t *msg, size_t len)
+{
+	struct side *s = arg;
+	struct qmsg *m;
+
+	(void)peer;
+	s->sent++;
+	if (s->dead)
+		return 0;
+	if (s->drop_next > 0) {
+		s->drop_next--;
+		return 0;
+	}
+	if (qn == QMAX)
+		return -ENOSPC;
+	m = &q[(qhead + qn++) % QMAX];
+	m->to = s->other;
+	m->d = *d;
+	m->len = len;
+	memcpy(m->b, msg, len);
+	return 0;
+}
+
+static void
+deliver(void)
+{
+	while (qn > 0) {
+		struct qmsg *m = &q[qhead];
+
+		qhead = (qhead + 1) % QMAX;
+		qn--;
+		mg_ike_input(m->to->e, &m->d, m->b, m->len, clock_ns);
+	}
+}
+
+static int
+t_up(void *arg, unsigned int peer, const struct mg_ike_child_keys *k)
+{
+	struct side *s = arg;
+
+	(void)peer;
+	/* A rekey we answered comes in two steps: inbound, then outbound. */
+	if (k->install == MG_IKE_INSTALL_IN)
+		s->in_first++;
+	else
+		s->ups++;
+	s->k = *k;
+	return 0;
+}
+
+static void
+t_down(void *arg, unsigned int peer)
+{
+	struct side *s = arg;
+
+	(void)peer;
+	s->downs++;
+}
+
+static void
+conf(struct mg_ike_peer_conf *c, bool initiator, const char *ike, const char *esp,
+     const char *psk)
+{
+	char why[128];
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "tun0");
+	c->initiator = initiator;
+	mg_ip_parse(initiator ? "192.0.2.1" : "192.0.2.2", &c->local);
+	mg_ip_parse(initiator ? "192.0.2.2" : "192.0.2.1", &c->remote);
+	mg_ike_id_parse(initiator ? "a.example" : "b.example", &c->local_id);
+	mg_ike_id_parse(initiator ? "b.example" : "a.example", &c->remote_id);
+	c->psk_len = (uint16_t)strlen(psk);
+	memcpy(c->psk, psk, c->psk_len);
+	/* Several proposals separated by spaces. */
+	for (char buf[256], *save = NULL, *t = (snprintf(buf, sizeof(buf), "%s", ike),
+		strtok_r(buf, " ", &save)); t; t = strtok_r(NULL, " ", &save))
+		CHECK(mg_ike_proposal_parse(t, true, &c->ike[c->nike++], why, sizeof(why)) == 0);
+	for (char buf[256], *save = NULL, *t = (snprintf(buf, sizeof(buf), "%s", esp),
+		strtok_r(buf, " ", &save)); t; t = strtok_r(NULL, " ", &save))
+		CHECK(mg_ike_proposal_parse(t, false, &c->esp[c->nesp++], why, sizeof(why)) == 0);
+	mg_prefix_parse(initiator ? "10.1.0.0/16" : "10.2.0.0/16", &c->local_ts[0]);
+	mg_prefix_parse(initiator ? "10.2.0.0/16" : "10.1.0.0/16", &c->remote_ts[0]);
+	c->nlocal_ts = c->nremote_ts = 1;
+}
+
+static void
+pair(struct side *a, struct side *b, const struct mg_ike_peer_conf *ca,
+     const struct mg_ike_peer_conf *cb)
+{
+	struct mg_ike_ops oa = {.arg = a, .send = t_send, .child_up = t_up, .child_down = t_down};
+	struct mg_ike_ops ob = {.arg = b, .send = t_send, .child_up = t_up, .child_down = t_down};
+	struct mg_error err;
+
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->other = b;
+	b->other = a;
+	a->e = mg_ike_create(&oa);
+	b->e = mg_ike_create(&ob);
+	CHECK_EQ(mg_ike_peer_add(a->e, ca, &err), 0);
+	CHECK_EQ(mg_ike_peer_add(b->e, cb, &err), 0);
+}
+
+static void
+run(struct side *a, struct side *b, uint64_t for_ns)
+{
+	uint64_t end = clock_ns + for_ns;
+
+	while (clock_ns < end) {
+		mg_ike_tick(a->e, clock_ns);
+		mg_ike_tick(b->e, clock_ns);
+		deliver();
+		clock_ns += 100000000ull; /* 100 ms */
+	}
+}
+
+static void
+unpair(struct side *a, struct side *b)
+{
+	qn = 0;
+	mg_ike_destroy(a->e);
+	mg_ike_destroy(b->e);
+}
+
+static void
+check_mirrored(const struct side *a, const struct side *b)
+{
+	CHECK_EQ(a->k.spi_in, b->k.spi_out);
+	CHECK_EQ(a->k.spi_out, b->k.spi_in);
+	CHECK_EQ(a->k.esp_algo, b->k.esp_algo);
+	CHECK(a->k.enc_len > 0 && memcmp(a->k.enc_in, b->k.enc_out, a->k.enc_len) == 0);
+	CHECK(memcmp(a->k.enc_out, b->k.enc_in, a->k.enc_len) == 0);
+	CHECK(memcmp(a->k.enc_in, a->k.enc_out, a->k.enc_len) != 0);
+	CHECK(memcmp(a->k.salt_in, b->k.salt_out, 4) == 0);
+	CHECK(memcmp(a->k.auth_in, b->k.auth_out, a->k.auth_len) == 0);
+	CHECK_EQ(a->k.auth_len, b->k.auth_len);
+	CHECK_EQ(a->k.inner_family, AF_INET);
+}
+
+MG_TEST(exchange_every_proposal)
+{
+	static const char *const esp[] = {"aes128gcm16", "aes256gcm16", "aes128-sha256",
+					  "aes256-sha256", "chacha20poly1305"};
+	static const int algo[] = {MG_ESP_AES_GCM_128, MG_ESP_AES_GCM_256,
+				   MG_ESP_AES_CBC_128_SHA256, MG_ESP_AES_CBC_256_SHA256,
+				   MG_ESP_CHACHA20_POLY1305};
+
+	for (unsigned int i = 0; i < MG_ARRAY_SIZE(ike_props); i++)
+		for (unsigned int j = 0; j < MG_ARRAY_SIZE(esp); j++) {
+			struct mg_ike_peer_conf ca, cb;
+			struct side a, b;
+			struct mg_ike_peer_info ia, ib;
+
+			conf(&ca, true, ike_props[i], esp[j], "a fine pre-shared key");
+			conf(&cb, false, ike_props[i], esp[j], "a fine pre-shared key");
+			pair(&a, &b, &ca, &cb);
+			run(&a, &b, NS);
+			CHECK_EQ(a.ups, 1);
+			CHECK_EQ(b.ups, 1);
+			check_mirrored(&a, &b);
+			CHECK_EQ(a.k.esp_algo, algo[j]);
+			CHECK_EQ(a.k.enc_len, mg_esp_algo_keys(algo[j]).key);
+			CHECK_EQ(a.k.auth_len, mg_esp_algo_keys(algo[j]).auth);
+			CHECK_EQ(a.k.salt_len, mg_esp_algo_keys(algo[j]).salt);
+			CHECK(!a.k.udp_encap);
+			CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && ia.state == MG_IKE_ST_ESTABLISHED);
+			CHECK(mg_ike_peer_info(b.e, 0, &ib) == 0 && ib.state == MG_IKE_ST_ESTABLISHED);
+			CHECK(ia.spi_i == ib.spi_i && ia.spi_r == ib.spi_r && ia.spi_r != 0);
+			unpair(&a, &b);
+		}
+}
+
+MG_TEST(exchange_wrong_psk)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_stats sa, sb;
+	struct mg_ike_peer_info ia;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "another pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups + b.ups, 0);
+	mg_ike_stats(a.e, &sa);
+	mg_ike_stats(b.e, &sb);
+	CHECK(sa.auth_failed >= 1);
+	CHECK(sb.auth_failed >= 1);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.last_error, MG_IKE_R_AUTH_FAILED);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_no_proposal)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ia;
+	struct mg_ike_stats sb;
+
+	/* IKE proposals disjoint. */
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes256-sha256-modp2048", "aes128gcm16", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups + b.ups, 0);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.last_error, MG_IKE_R_NO_PROPOSAL);
+	mg_ike_stats(b.e, &sb);
+	CHECK(sb.no_proposal >= 1);
+	unpair(&a, &b);
+	/* ESP proposals disjoint: the IKE SA authenticates, the CHILD_SA is refused. */
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes256-sha256", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups + b.ups, 0);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.last_error, MG_IKE_R_NO_PROPOSAL);
+	unpair(&a, &b);
+	/* Traffic selectors the responder cannot narrow to. */
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	mg_prefix_parse("10.3.0.0/16", &cb.local_ts[0]);
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups + b.ups, 0);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.last_error, MG_IKE_R_TS_UNACCEPTABLE);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_invalid_ke_retry)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ia;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256 aes128gcm16-prfsha256-curve25519",
+	     "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-curve25519", "aes128gcm16",
+	     "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	check_mirrored(&a, &b);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.ike.dh, MG_IKE_DH_CURVE25519);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_responder_prefers_the_ke_group)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ib;
+
+	/* The initiator's KE is ECP-256 (its first proposal); the responder
+	 * prefers MODP-2048 but takes ECP-256 too: no INVALID_KE round trip. */
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256 aes128gcm16-prfsha256-modp2048",
+	     "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-modp2048 aes128gcm16-prfsha256-ecp256",
+	     "aes128gcm16", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK(mg_ike_peer_info(b.e, 0, &ib) == 0);
+	CHECK_EQ(ib.ike.dh, MG_IKE_DH_ECP256);
+	CHECK_EQ(a.sent, 2); /* IKE_SA_INIT and IKE_AUTH, nothing repeated */
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_retransmit_and_dpd)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_stats st;
+	struct mg_ike_peer_info ia;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	ca.dpd_s = 5;
+	pair(&a, &b, &ca, &cb);
+	a.drop_next = 1; /* IKE_SA_INIT request lost */
+	b.drop_next = 0;
+	run(&a, &b, NS / 2);
+	CHECK_EQ(a.ups, 0); /* 1 s until the retransmission */
+	run(&a, &b, 2 * NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	mg_ike_stats(a.e, &st);
+	CHECK(st.retransmits >= 1);
+	/* A lost IKE_AUTH response: the responder answers the repeated request again. */
+	unpair(&a, &b);
+	pair(&a, &b, &ca, &cb);
+	b.drop_next = 2; /* IKE_SA_INIT response and IKE_AUTH response lost */
+	run(&a, &b, 10 * NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	check_mirrored(&a, &b);
+	/* Liveness: answered while the peer is there... */
+	run(&a, &b, 12 * NS);
+	mg_ike_stats(a.e, &st);
+	CHECK(st.dpd_sent >= 1);
+	CHECK_EQ(a.downs, 0);
+	/* ...and the peer declared dead when it goes. */
+	b.dead = true;
+	run(&a, &b, 60 * NS);
+	CHECK_EQ(a.downs, 1);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.last_error, MG_IKE_R_DEAD_PEER);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_reauth)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ia, ib;
+	uint32_t first_in;
+
+	conf(&ca, true, "aes256gcm16-prfsha384-ecp384", "aes256gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes256gcm16-prfsha384-ecp384", "aes256gcm16", "a fine pre-shared key");
+	ca.ike_lifetime_s = 20;
+	ca.reauth = true;
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	first_in = a.k.spi_in;
+	run(&a, &b, 20 * NS);
+	CHECK_EQ(a.ups, 2);
+	CHECK_EQ(b.ups, 2);
+	CHECK(a.k.spi_in != first_in);
+	check_mirrored(&a, &b);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && mg_ike_peer_info(b.e, 0, &ib) == 0);
+	CHECK_EQ(ia.rekeys, 1);
+	CHECK_EQ(ib.rekeys, 1);
+	CHECK(ia.spi_i == ib.spi_i);
+	CHECK_EQ(a.downs + b.downs, 0);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_responder_rekeys_child)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ia, ib;
+	uint32_t first_in, first_out;
+
+	conf(&ca, true, "aes128-sha256-ecp256", "aes128-sha256", "a fine pre-shared key");
+	conf(&cb, false, "aes128-sha256-ecp256", "aes128-sha256", "a fine pre-shared key");
+	ca.child_lifetime_s = 100;
+	cb.child_lifetime_s = 10; /* the responder renews the CHILD_SA at ~7 s */
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(b.ups, 1);
+	first_in = b.k.spi_in;
+	first_out = b.k.spi_out;
+	run(&a, &b, 8 * NS);
+	CHECK_EQ(a.ups, 2);
+	CHECK_EQ(b.ups, 2);
+	check_mirrored(&a, &b);
+	CHECK(b.k.spi_in != first_in && b.k.spi_out != first_out);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && mg_ike_peer_info(b.e, 0, &ib) == 0);
+	CHECK_EQ(ib.child_rekeys, 1);
+	CHECK_EQ(ia.child_rekeys, 1);
+	CHECK_EQ(ia.child_spi_in, ib.child_spi_out);
+	CHECK_EQ(ia.rekeys + ib.rekeys, 0); /* the same IKE SA */
+	CHECK_EQ(a.in_first, 1);  /* a answered: its outbound SA followed b's Delete */
+	CHECK_EQ(b.in_first, 0);
+	CHECK_EQ(a.downs + b.downs, 0);
+	/* And again, 7 s later. */
+	run(&a, &b, 8 * NS);
+	CHECK_EQ(b.ups, 3);
+	check_mirrored(&a, &b);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_cookies_under_load)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_stats st;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	mg_ike_set_cookie_rate(b.e, 0); /* as if under load: every request must bring a cookie */
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	check_mirrored(&a, &b);
+	mg_ike_stats(b.e, &st);
+	CHECK_EQ(st.cookies_sent, 1);
+	unpair(&a, &b);
+	/* Not under load: no cookie round trip. */
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	mg_ike_stats(b.e, &st);
+	CHECK_EQ(st.cookies_sent, 0);
+	CHECK_EQ(a.ups, 1);
+	unpair(&a, &b);
+}
+
+MG_TEST(exchange_ike_rekey)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_peer_info ia, ib, first;
+
+	/* Same lifetimes both sides: the initiator rekeys the IKE SA (70-75%)
+	 * before the responder would (80-85%); the CHILD_SA stays, then its own
+	 * rekey (55-60% of 40 s) runs on the new IKE SA. */
+	conf(&ca, true, "aes128gcm16-prfsha256-curve25519", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-curve25519", "aes128gcm16", "a fine pre-shared key");
+	ca.ike_lifetime_s = cb.ike_lifetime_s = 20;
+	ca.child_lifetime_s = cb.child_lifetime_s = 40;
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK(mg_ike_peer_info(a.e, 0, &first) == 0 && first.state == MG_IKE_ST_ESTABLISHED);
+	run(&a, &b, 16 * NS);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && mg_ike_peer_info(b.e, 0, &ib) == 0);
+	CHECK_EQ(ia.rekeys, 1);
+	CHECK_EQ(ib.rekeys, 1);
+	CHECK(ia.spi_i != first.spi_i && ia.spi_i == ib.spi_i && ia.spi_r == ib.spi_r);
+	CHECK_EQ(ia.state, MG_IKE_ST_ESTABLISHED);
+	CHECK_EQ(ib.state, MG_IKE_ST_ESTABLISHED);
+	CHECK_EQ(a.ups, 1); /* the CHILD_SA did not change */
+	CHECK_EQ(ia.child_spi_in, first.child_spi_in);
+	run(&a, &b, 8 * NS);
+	CHECK_EQ(a.ups, 2);
+	CHECK_EQ(b.ups, 2);     /* its outbound SA after a's Delete */
+	CHECK_EQ(b.in_first, 1);
+	check_mirrored(&a, &b);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0);
+	CHECK_EQ(ia.child_rekeys, 1);
+	CHECK_EQ(a.downs + b.downs, 0);
+	unpair(&a, &b);
+}
+
+MG_TEST(peer_conf_checks)
+{
+	struct mg_ike_peer_conf c;
+	struct mg_error err;
+
+	conf(&c, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "short");
+	CHECK(mg_ike_peer_conf_check(&c, &err) < 0);
+	CHECK_STR(err.field, "psk");
+	conf(&c, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	CHECK(mg_ike_peer_conf_check(&c, &err) == 0);
+	mg_prefix_parse("fd00::/64", &c.remote_ts[0]);
+	CHECK(mg_ike_peer_conf_check(&c, &err) < 0);
+	CHECK_STR(err.field, "remote_ts");
+}
+
+MG_TEST_MAIN()
