@@ -93,7 +93,9 @@ int http_request(const char *addr, const char *token, const char *method, const 
  */
 int http_stream(const char *addr, const char *token, const char *path, int out,
 		struct http_resp *r, bool *unreachable, char *err, size_t errlen);
-/** True if @p addr is "HOST:PORT" or "[V6]:PORT". */
+/** The CA certificates (PEM file) that verify an https:// gateway; NULL: the system's. */
+void http_set_cacert(const char *path);
+/** True if @p addr is "HOST:PORT" or "[V6]:PORT" (after "http://" or "https://"). */
 bool http_addr_valid(const char *addr);
 /** Free what a response holds. */
 void http_resp_free(struct http_resp *r);

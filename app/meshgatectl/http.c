@@ -3,10 +3,14 @@
  * A small HTTP/1.1 client for meshgate's REST endpoint: one request per TCP
  * connection (Connection: close), IPv4 or IPv6, a body sent with
  * Content-Length, and a response read by Content-Length, by chunked transfer
- * coding, or until the server closes the connection.
+ * coding, or until the server closes the connection. An address written
+ * "https://HOST:PORT" is spoken to over TLS (OpenSSL): the server's
+ * certificate must chain to --cacert (or the system's trust store) and name
+ * HOST (an IP address SAN for an address).
  */
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,20 +19,50 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include "ctl.h"
 
 /* The largest response accepted: a full table of routes fits many times over. */
 #define HTTP_MAX_RESPONSE (256u << 20)
 
-/* Split "HOST:PORT" or "[V6]:PORT" into its host and port; 0 or -1. */
+/* The CA file that verifies an https:// server (--cacert), or NULL: the system's. */
+static const char *http_cacert;
+
+void
+http_set_cacert(const char *path)
+{
+	http_cacert = path;
+}
+
+/* One connection: a socket, and its TLS session for https://. */
+struct hconn {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+};
+
+/*
+ * Split "HOST:PORT", "[V6]:PORT", or either after "http://" or "https://",
+ * into its host and port (and whether it is TLS); 0 or -1.
+ */
 static int
-split_addr(const char *addr, char *host, size_t hn, char *port, size_t pn)
+split_addr(const char *addr, char *host, size_t hn, char *port, size_t pn, bool *tls)
 {
 	const char *p;
 	size_t hl;
 	unsigned long v;
 	char *end;
 
+	*tls = false;
+	if (strncmp(addr, "https://", 8) == 0) {
+		*tls = true;
+		addr += 8;
+	} else if (strncmp(addr, "http://", 7) == 0) {
+		addr += 7;
+	}
 	if (addr[0] == '[') {
 		const char *close = strchr(addr, ']');
 
@@ -54,10 +88,12 @@ split_addr(const char *addr, char *host, size_t hn, char *port, size_t pn)
 	host[hl] = '\0';
 	errno = 0;
 	v = strtoul(p, &end, 10);
-	if (*p < '0' || *p > '9' || *end != '\0' || errno != 0 || v == 0 || v > 65535 ||
+	/* A trailing "/" of a URL is allowed. */
+	if (*p < '0' || *p > '9' || (*end != '\0' && strcmp(end, "/") != 0) || errno != 0 ||
+	    v == 0 || v > 65535 ||
 	    strlen(p) >= pn)
 		return -1;
-	strcpy(port, p);
+	snprintf(port, pn, "%lu", v);
 	return 0;
 }
 
@@ -98,12 +134,189 @@ dial(const char *host, const char *port, char *err, size_t errlen)
 	return fd;
 }
 
+/* The first error OpenSSL queued, as text (or @p dflt). */
+static const char *
+tls_reason(const char *dflt)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		return dflt;
+	ERR_error_string_n(e, buf, sizeof(buf));
+	return buf;
+}
+
+/*
+ * OpenSSL writes to the socket without MSG_NOSIGNAL, and meshgatectl keeps
+ * SIGPIPE's default action (to end quietly in a pipe): a server that closed
+ * the connection (a 413 before the whole body) must not kill us. SIGPIPE is
+ * blocked around the call and a pending one taken back.
+ */
+enum ssl_op { HC_WRITE, HC_SHUTDOWN, HC_CONNECT };
+
+static int
+ssl_nosigpipe(SSL *ssl, const void *buf, int n, enum ssl_op op)
+{
+	sigset_t pipe, old, pending;
+	struct timespec zero = {0};
+	int r;
+
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &pipe, &old);
+	r = op == HC_SHUTDOWN ? SSL_shutdown(ssl)
+	    : op == HC_CONNECT ? SSL_connect(ssl)
+				   : SSL_write(ssl, buf, n);
+	sigpending(&pending);
+	if (sigismember(&pending, SIGPIPE))
+		sigtimedwait(&pipe, NULL, &zero);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/*
+ * TLS over @p h->fd: the server's chain checked against --cacert (or the
+ * default trust store) and its name or address against @p host; 0, or -1 with
+ * @p err.
+ */
+static int
+tls_start(struct hconn *h, const char *host, char *err, size_t errlen)
+{
+	X509_VERIFY_PARAM *vp;
+	long vr;
+
+	h->ctx = SSL_CTX_new(TLS_client_method());
+	if (h->ctx == NULL) {
+		snprintf(err, errlen, "TLS: %s", tls_reason("cannot set up"));
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(h->ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(h->ctx, SSL_VERIFY_PEER, NULL);
+	if (http_cacert != NULL ? SSL_CTX_load_verify_locations(h->ctx, http_cacert, NULL) != 1
+				: SSL_CTX_set_default_verify_paths(h->ctx) != 1) {
+		snprintf(err, errlen, "TLS: cannot load the CA certificates%s%s: %s",
+			 http_cacert ? " from " : "", http_cacert ? http_cacert : "",
+			 tls_reason("unreadable"));
+		return -1;
+	}
+	h->ssl = SSL_new(h->ctx);
+	if (h->ssl == NULL || SSL_set_fd(h->ssl, h->fd) != 1) {
+		snprintf(err, errlen, "TLS: %s", tls_reason("cannot set up"));
+		return -1;
+	}
+	vp = SSL_get0_param(h->ssl);
+	X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	/* An address must be an IP SAN of the certificate; a name, a DNS SAN (and SNI). */
+	if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+		ERR_clear_error();
+		if (X509_VERIFY_PARAM_set1_host(vp, host, 0) != 1 ||
+		    SSL_set_tlsext_host_name(h->ssl, host) != 1) {
+			snprintf(err, errlen, "TLS: bad host name '%s'", host);
+			return -1;
+		}
+	}
+	if (ssl_nosigpipe(h->ssl, NULL, 0, HC_CONNECT) != 1) {
+		vr = SSL_get_verify_result(h->ssl);
+		if (vr != X509_V_OK)
+			snprintf(err, errlen, "TLS: the server's certificate is not trusted: %s%s",
+				 X509_verify_cert_error_string(vr),
+				 http_cacert ? "" : " (--cacert names the CA)");
+		else
+			snprintf(err, errlen, "TLS handshake failed: %s",
+				 tls_reason("the server closed the connection"));
+		return -1;
+	}
+	return 0;
+}
+
+/* Close @p h (a TLS session first). */
+static void
+hconn_close(struct hconn *h)
+{
+	if (h->ssl != NULL) {
+		if (SSL_is_init_finished(h->ssl))
+			ssl_nosigpipe(h->ssl, NULL, 0, HC_SHUTDOWN);
+		SSL_free(h->ssl);
+	}
+	SSL_CTX_free(h->ctx);
+	if (h->fd >= 0)
+		close(h->fd);
+	h->ssl = NULL;
+	h->ctx = NULL;
+	h->fd = -1;
+}
+
+/* Connect to @p addr, TLS included; 0, or -1 with @p err and @p unreachable. */
+static int
+hconn_open(struct hconn *h, const char *addr, char *host, size_t hn, char *port, size_t pn,
+	   bool *unreachable, char *err, size_t errlen)
+{
+	bool tls;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	*unreachable = true;
+	if (split_addr(addr, host, hn, port, pn, &tls) < 0) {
+		snprintf(err, errlen, "'%s' is not HOST:PORT (or [IPV6]:PORT, or https://...)",
+			 addr);
+		return -1;
+	}
+	h->fd = dial(host, port, err, errlen);
+	if (h->fd < 0)
+		return -1;
+	if (tls && tls_start(h, host, err, errlen) < 0) {
+		hconn_close(h);
+		return -1;
+	}
+	*unreachable = false;
+	return 0;
+}
+
+/* recv() through the TLS session if there is one. */
+static ssize_t
+hconn_recv(struct hconn *h, void *buf, size_t n)
+{
+	if (h->ssl != NULL) {
+		int r = SSL_read(h->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
+
+		if (r > 0)
+			return r;
+		switch (SSL_get_error(h->ssl, r)) {
+		case SSL_ERROR_ZERO_RETURN:
+			return 0;
+		case SSL_ERROR_WANT_READ:
+		case SSL_ERROR_WANT_WRITE:
+			errno = EAGAIN; /* SO_RCVTIMEO ran out */
+			return -1;
+		case SSL_ERROR_SYSCALL:
+			/* An EOF without close_notify: as a plain close. */
+			return errno == 0 ? 0 : -1;
+		default:
+			errno = EPROTO;
+			return -1;
+		}
+	}
+	return recv(h->fd, buf, n, 0);
+}
+
 /* Write all of @buf; 0 or -errno. */
 static int
-send_all(int fd, const char *buf, size_t len)
+send_all(struct hconn *h, const char *buf, size_t len)
 {
 	while (len > 0) {
-		ssize_t w = send(fd, buf, len, MSG_NOSIGNAL);
+		ssize_t w;
+
+		if (h->ssl != NULL) {
+			int r = ssl_nosigpipe(h->ssl, buf, len > INT32_MAX ? INT32_MAX : (int)len,
+					      HC_WRITE);
+
+			if (r <= 0)
+				return -EPIPE;
+			w = r;
+		} else {
+			w = send(h->fd, buf, len, MSG_NOSIGNAL);
+		}
 
 		if (w < 0) {
 			if (errno == EINTR)
@@ -236,7 +449,7 @@ no_body(int status)
 
 /* Read the response on @fd into @r; 0, or -1 with @err. */
 static int
-read_response(int fd, struct http_resp *r, char *err, size_t errlen)
+read_response(struct hconn *h, struct http_resp *r, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0, hend = 0;
@@ -301,7 +514,8 @@ read_response(int fd, struct http_resp *r, char *err, size_t errlen)
 			}
 			buf = nb;
 		}
-		n = recv(fd, buf + len, cap - len - 1, 0);
+		errno = 0;
+		n = hconn_recv(h, buf + len, cap - len - 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -346,21 +560,15 @@ http_request(const char *addr, const char *token, const char *method, const char
 	     size_t errlen)
 {
 	char host[128], port[8], *head = NULL;
-	int fd, n, rc;
-	bool v6 = addr[0] == '[';
+	struct hconn h;
+	int n, rc;
+	bool v6;
 
 	memset(r, 0, sizeof(*r));
-	*unreachable = false;
-	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
-		snprintf(err, errlen, "'%s' is not HOST:PORT (or [IPV6]:PORT)", addr);
-		*unreachable = true;
+	if (hconn_open(&h, addr, host, sizeof(host), port, sizeof(port), unreachable, err,
+		       errlen) < 0)
 		return -1;
-	}
-	fd = dial(host, port, err, errlen);
-	if (fd < 0) {
-		*unreachable = true;
-		return -1;
-	}
+	v6 = strchr(host, ':') != NULL;
 	n = asprintf(&head,
 		     "%s %s HTTP/1.1\r\n"
 		     "Host: %s%s%s:%s\r\n"
@@ -375,23 +583,23 @@ http_request(const char *addr, const char *token, const char *method, const char
 		     token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "",
 		     body ? "Content-Type: application/json\r\n" : "", body ? blen : 0);
 	if (n < 0) {
-		close(fd);
+		hconn_close(&h);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = send_all(fd, head, (size_t)n);
+	rc = send_all(&h, head, (size_t)n);
 	/* The header holds the token: clear it before it goes back to the heap. */
 	explicit_bzero(head, (size_t)n);
 	free(head);
 	if (rc == 0 && body != NULL)
-		rc = send_all(fd, body, blen);
+		rc = send_all(&h, body, blen);
 	if (rc < 0) {
 		snprintf(err, errlen, "sending the request: %s", strerror(-rc));
-		close(fd);
+		hconn_close(&h);
 		return -1;
 	}
-	rc = read_response(fd, r, err, errlen);
-	close(fd);
+	rc = read_response(&h, r, err, errlen);
+	hconn_close(&h);
 	if (rc < 0)
 		http_resp_free(r);
 	return rc;
@@ -401,8 +609,9 @@ bool
 http_addr_valid(const char *addr)
 {
 	char host[128], port[8];
+	bool tls;
 
-	return split_addr(addr, host, sizeof(host), port, sizeof(port)) == 0;
+	return split_addr(addr, host, sizeof(host), port, sizeof(port), &tls) == 0;
 }
 
 void
@@ -450,40 +659,40 @@ http_stream(const char *addr, const char *token, const char *path, int out,
 	unsigned long long left = 0;   /* bytes left in the current chunk */
 	bool in_chunk = false, done = false;
 	struct timeval none = {0};
-	int fd, n, rc = -1;
+	struct hconn h;
+	int n, rc = -1;
+	bool v6;
 
 	memset(r, 0, sizeof(*r));
-	*unreachable = false;
-	if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0 ||
-	    (fd = dial(host, port, err, errlen)) < 0) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "'%s' is not HOST:PORT (or [IPV6]:PORT)", addr);
-		*unreachable = true;
+	if (hconn_open(&h, addr, host, sizeof(host), port, sizeof(port), unreachable, err,
+		       errlen) < 0)
 		return -1;
-	}
+	v6 = strchr(host, ':') != NULL;
 	n = asprintf(&head,
 		     "GET %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: meshgatectl\r\n"
 		     "Connection: close\r\n%s%s%s\r\n",
-		     path, addr[0] == '[' ? "[" : "", host, addr[0] == '[' ? "]" : "", port, token ? "Authorization: Bearer " : "", token ? token : "",
-		     token ? "\r\n" : "");
+		     path, v6 ? "[" : "", host, v6 ? "]" : "", port,
+		     token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
 	if (n < 0) {
-		close(fd);
+		hconn_close(&h);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = send_all(fd, head, (size_t)n);
+	rc = send_all(&h, head, (size_t)n);
 	explicit_bzero(head, (size_t)n);
 	free(head);
 	if (rc < 0) {
 		snprintf(err, errlen, "sending the request: %s", strerror(-rc));
-		close(fd);
+		hconn_close(&h);
 		return -1;
 	}
 	rc = -1;
 	/* The header (within the timeout), then the body for as long as it takes. */
 	while (hend == 0) {
-		ssize_t k = recv(fd, buf + len, sizeof(buf) - len - 1, 0);
+		ssize_t k;
 
+		errno = 0;
+		k = hconn_recv(&h, buf + len, sizeof(buf) - len - 1);
 		if (k <= 0) {
 			snprintf(err, errlen, "%s", k == 0 ? "connection closed before a response"
 							  : strerror(errno));
@@ -505,8 +714,7 @@ http_stream(const char *addr, const char *token, const char *path, int out,
 	free(head);
 	if (r->status < 200 || r->status >= 300) {
 		/* An error answer: keep its (small) body for the caller to report. */
-		close(fd);
-		fd = -1;
+		hconn_close(&h);
 		r->body = strndup(buf + hend, len - hend);
 		r->len = r->body ? strlen(r->body) : 0;
 		if (fr.chunked && r->body != NULL) {
@@ -522,7 +730,7 @@ http_stream(const char *addr, const char *token, const char *path, int out,
 		snprintf(err, errlen, "HTTP %d", r->status);
 		goto out;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
+	setsockopt(h.fd, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none));
 	memmove(buf, buf + hend, len - hend);
 	len -= hend;
 	for (;;) {
@@ -573,8 +781,10 @@ http_stream(const char *addr, const char *token, const char *path, int out,
 		memmove(buf, buf + pos, len - pos);
 		len -= pos;
 		{
-			ssize_t k = recv(fd, buf + len, sizeof(buf) - len - 1, 0);
+			ssize_t k;
 
+			errno = 0;
+			k = hconn_recv(&h, buf + len, sizeof(buf) - len - 1);
 			if (k < 0 && errno == EINTR)
 				continue;
 			if (k < 0) {
@@ -593,7 +803,6 @@ http_stream(const char *addr, const char *token, const char *path, int out,
 		}
 	}
 out:
-	if (fd >= 0)
-		close(fd);
+	hconn_close(&h);
 	return rc;
 }

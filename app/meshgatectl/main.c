@@ -8,11 +8,13 @@
  * ("route add 10.0.0.0/8 via 10.0.1.2"); a plural noun lists ("routes").
  * Output is for people (tables, "key: value") unless --json is given.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl.h"
 
@@ -65,8 +67,10 @@ usage(FILE *f)
 		"Options:\n"
 		"  -p, --prefix PREFIX    the gateway's DPDK file prefix (default meshgate)\n"
 		"  -j, --json             print the gateway's JSON instead of tables\n"
-		"      --rest HOST:PORT   REST endpoint ([IPV6]:PORT too)\n"
+		"      --rest HOST:PORT   REST endpoint ([IPV6]:PORT too; https://HOST:PORT for TLS)\n"
 		"      --token-file FILE  REST bearer token (also $MESHGATE_TOKEN_FILE)\n"
+		"      --cacert FILE      CA certificates for an HTTPS gateway (also $MESHGATE_CACERT;\n"
+		"                         default: the system's trust store)\n"
 		"      --nsm PATH         NSM socket\n"
 		"  -S, --socket PATH      DPDK telemetry socket\n"
 		"  -a, --all              drops: list reasons with no drops too\n"
@@ -75,7 +79,7 @@ usage(FILE *f)
 		"  -h, --help             this text\n"
 		"\n"
 		"Where the gateway is: its run directory /var/run/dpdk/PREFIX holds rest.addr\n"
-		"(HOST:PORT), rest.token (unless meshgate reads a token file) and nsm.sock. The\n"
+		"(HOST:PORT, https://HOST:PORT with TLS), rest.token (unless meshgate reads a token file) and nsm.sock. The\n"
 		"default prefix \"meshgate\" serves 127.0.0.1:8080 and /run/meshgate/nsm.sock.\n"
 		"The token is never printed.\n"
 		"\n"
@@ -153,7 +157,7 @@ check_opts(const struct ctl *c, const struct ctl_cmd *cmd)
 int
 main(int argc, char **argv)
 {
-	enum { O_REST = 256, O_TOKEN, O_NSM, O_ONCE, O_ID };
+	enum { O_REST = 256, O_TOKEN, O_NSM, O_ONCE, O_ID, O_CACERT };
 	static const struct option lo[] = {
 		{"prefix", required_argument, NULL, 'p'},
 		{"socket", required_argument, NULL, 'S'},
@@ -162,12 +166,14 @@ main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{"rest", required_argument, NULL, O_REST},
 		{"token-file", required_argument, NULL, O_TOKEN},
+		{"cacert", required_argument, NULL, O_CACERT},
 		{"nsm", required_argument, NULL, O_NSM},
 		{"once", no_argument, NULL, O_ONCE},
 		{"id", required_argument, NULL, O_ID},
 		{NULL, 0, NULL, 0},
 	};
 	struct ctl c = {.prefix = "meshgate"};
+	const char *cacert = NULL;
 	const struct ctl_cmd *cmd;
 	bool noun_known;
 	int opt, used, rc;
@@ -186,6 +192,7 @@ main(int argc, char **argv)
 			c.token_origin = "--token-file";
 			break;
 		case O_NSM: c.nsm_path = optarg; break;
+		case O_CACERT: cacert = optarg; break;
 		case O_ONCE: c.once = true; break;
 		case O_ID: c.monitor_id = optarg; break;
 		case ':':
@@ -201,9 +208,17 @@ main(int argc, char **argv)
 		}
 	}
 	if (c.rest_addr != NULL && !http_addr_valid(c.rest_addr)) {
-		ctl_err("--rest: '%s' is not HOST:PORT (or [IPV6]:PORT)", c.rest_addr);
+		ctl_err("--rest: '%s' is not HOST:PORT (or [IPV6]:PORT, or https://HOST:PORT)",
+			c.rest_addr);
 		return CTL_EXIT_USAGE;
 	}
+	if (cacert == NULL && getenv("MESHGATE_CACERT") != NULL && getenv("MESHGATE_CACERT")[0])
+		cacert = getenv("MESHGATE_CACERT");
+	if (cacert != NULL && access(cacert, R_OK) != 0) {
+		ctl_err("--cacert: cannot read %s: %s", cacert, strerror(errno));
+		return CTL_EXIT_USAGE;
+	}
+	http_set_cacert(cacert);
 	if (c.prefix[0] == '\0' || strchr(c.prefix, '/') != NULL || strlen(c.prefix) > 200) {
 		ctl_err("--prefix: '%s' is not a file prefix", c.prefix);
 		return CTL_EXIT_USAGE;

@@ -703,7 +703,8 @@ mg_capture_start(struct mg_capture *c, const struct mg_capture_spec *s, uint32_t
 			k = &c->caps[i];
 	}
 	if (running >= MG_CAPTURE_MAX)
-		return mg_error_set(err, ENOSPC, "", "%u captures are running already (the most)",
+		return mg_error_set(err, ENOSPC, "", "the capture table is full: %u captures are "
+				    "running already (the most)",
 				    MG_CAPTURE_MAX);
 	if (k == NULL)
 		return mg_error_set(err, ENOSPC, "", "%u capture records are kept: remove some",

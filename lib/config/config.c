@@ -522,7 +522,8 @@ load_limits(struct cfg *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"adjacencies", "routes", "fib_routes", "fib_tbl8", "fib6_tbl8",
 					   "neighbors", "punt_ring", "inject_ring", "service_flows",
-					   "icmp_errors_per_sec", "icmp_errors_burst", NULL};
+					   "icmp_errors_per_sec", "icmp_errors_burst", "connections",
+					   NULL};
 	struct mg_settings *st = c->st;
 	uint32_t v;
 
@@ -547,6 +548,7 @@ load_limits(struct cfg *c, yaml_node_t *n)
 	}
 	rd_uint(c, n, "limits", "neighbors", 16, (1u << 22), &st->max_neighbors);
 	rd_uint(c, n, "limits", "service_flows", 16, (1u << 26), &st->svc_flows);
+	rd_uint(c, n, "limits", "connections", 1, 4096, &st->max_conns);
 	if (rd_uint(c, n, "limits", "punt_ring", 64, 1u << 16, &v)) {
 		if (v & (v - 1))
 			cerr(c, get(c, n, "punt_ring"), "limits.punt_ring",
@@ -584,9 +586,11 @@ load_control(struct cfg *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"state_dir", "capture_dir", "nsm_socket", "nsm_uids",
 					   "rest", "connection_lifetime_s", "node_name", NULL};
-	static const char *const rest_keys[] = {"listen", "token_file", "max_body", NULL};
+	static const char *const rest_keys[] = {"listen", "token_file", "max_body", "rate_limit",
+						"rate_burst", "tls", NULL};
+	static const char *const tls_keys[] = {"cert", "key", NULL};
 	struct mg_settings *st = c->st;
-	yaml_node_t *r, *seq, *item;
+	yaml_node_t *r, *t, *seq, *item;
 	unsigned int i;
 	char p[64];
 
@@ -623,6 +627,9 @@ load_control(struct cfg *c, yaml_node_t *n)
 			}
 			if (st->nnsm_uids < MG_ARRAY_SIZE(st->nsm_uids))
 				st->nsm_uids[st->nnsm_uids++] = (unsigned int)v;
+			else
+				cerr(c, item, p, "more than %zu uids",
+				     (size_t)MG_ARRAY_SIZE(st->nsm_uids));
 		}
 	}
 	rd_uint(c, n, "control", "connection_lifetime_s", 1, 86400 * 7, &st->conn_max_lifetime_s);
@@ -636,6 +643,19 @@ load_control(struct cfg *c, yaml_node_t *n)
 		rd_str(c, r, "control.rest", "token_file", st->rest_token_file,
 		       sizeof(st->rest_token_file));
 		rd_uint(c, r, "control.rest", "max_body", 1024, 64u << 20, &st->rest_max_body);
+		rd_uint(c, r, "control.rest", "rate_limit", 0, 1000000, &st->rest_rate);
+		rd_uint(c, r, "control.rest", "rate_burst", 1, 1000000, &st->rest_burst);
+		t = get(c, r, "tls");
+		if (t != NULL && check_map(c, t, "control.rest.tls", tls_keys)) {
+			bool has_cert = rd_str(c, t, "control.rest.tls", "cert", st->rest_tls_cert,
+					       sizeof(st->rest_tls_cert));
+			bool has_key = rd_str(c, t, "control.rest.tls", "key", st->rest_tls_key,
+					      sizeof(st->rest_tls_key));
+
+			if (has_cert != has_key || !has_cert)
+				cerr(c, t, "control.rest.tls",
+				     "needs both 'cert' and 'key' (PEM files)");
+		}
 	}
 }
 
@@ -2399,9 +2419,11 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_hold_packets = 4;
 	st->nd_failed_ms = 3000;
 	st->svc_flows = 65536;
+	st->max_conns = 4096;
 	st->flow_history = 4096;
 	st->log_level = 7; /* info */
 	st->rest_max_body = 1u << 20;
+	st->rest_rate = 1000;
 	st->conn_max_lifetime_s = 600;
 	strcpy(st->node_name, "meshgate");
 }

@@ -112,6 +112,10 @@ struct mg_settings {
 	bool rest_listen_set;
 	char rest_token_file[256];
 	uint32_t rest_max_body;
+	uint32_t rest_rate;           /**< Requests per second per client address; 0: no limit. */
+	uint32_t rest_burst;          /**< Requests a client may send at once (0: twice rest_rate). */
+	char rest_tls_cert[256];      /**< PEM certificate chain; empty: plain HTTP. */
+	char rest_tls_key[256];       /**< PEM private key (given with the certificate). */
 	uint32_t conn_max_lifetime_s;
 	char node_name[64];
 	/* stats / log: */
@@ -122,6 +126,7 @@ struct mg_settings {
 	struct mg_svc_cfg *services;  /**< nservices entries (owned). */
 	unsigned int nservices;
 	uint32_t svc_flows;           /**< limits.service_flows: flow table entries per worker. */
+	uint32_t max_conns;           /**< limits.connections: NSM connections (at most 4096). */
 	/* flow_history: */
 	uint32_t flow_history;        /**< Ended flows kept (GET /v1/flows). */
 	char flow_export_file[256];   /**< JSON lines appended here ("" none). */

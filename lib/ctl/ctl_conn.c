@@ -1268,9 +1268,12 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	rc = build_ops(c, &fresh, conn, mech, &b, err);
 	if (rc < 0)
 		goto fail;
-	if (old == NULL && c->nconns >= CTL_MAX_CONNS) {
-		mg_error_set(err, ENOSPC, "connection", "too many connections (limit %u)",
-			     CTL_MAX_CONNS);
+	if (old == NULL && c->nconns >= (c->conf.max_conns && c->conf.max_conns < CTL_MAX_CONNS
+					  ? c->conf.max_conns : CTL_MAX_CONNS)) {
+		mg_error_set(err, ENOSPC, "connection.id",
+			     "the connection table is full (limits.connections = %u)",
+			     c->conf.max_conns && c->conf.max_conns < CTL_MAX_CONNS
+				     ? c->conf.max_conns : CTL_MAX_CONNS);
 		goto fail;
 	}
 	t = mg_txn_begin(c->env.model);

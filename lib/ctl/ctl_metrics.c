@@ -270,6 +270,10 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 	C("idle_sleeps_total", "Times an idle worker slept.", s->sum.idle_sleeps);
 	C("control_requests_ok_total", "Control requests applied.", c->requests_ok);
 	C("control_requests_failed_total", "Control requests refused.", c->requests_failed);
+	C("rest_rate_limited_total", "REST requests refused with 429 (control.rest.rate_limit).",
+	  c->rest_rate_limited);
+	C("nsm_refused_total", "NSM socket peers refused (uid not in control.nsm_uids).",
+	  c->nsm_refused);
 	C("connections_expired_total", "Connections closed because their path segment expired.",
 	  c->conns_expired);
 	if (c->env.capture != NULL) {

@@ -16,6 +16,7 @@
  * lcore; sockets are non-blocking and every buffer is bounded.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,8 +327,15 @@ handle(struct mg_ctl *c, struct nsm_client *cl, const char *line)
 	json_decref(msg);
 }
 
+/*
+ * The peer's credentials (SO_PEERCRED, taken by the kernel at connect) against
+ * control.nsm_uids, or root and our own uid when the list is not given. The
+ * socket's 0600 mode stops other users first; this check is what holds when a
+ * process of another uid can still reach it (CAP_DAC_OVERRIDE, an inherited
+ * descriptor, a mode changed by hand).
+ */
 static bool
-peer_allowed(struct mg_ctl *c, int fd, unsigned int *uid)
+peer_allowed(struct mg_ctl *c, int fd, unsigned int *uid, int *pid)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
@@ -335,6 +343,7 @@ peer_allowed(struct mg_ctl *c, int fd, unsigned int *uid)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		return false;
 	*uid = cr.uid;
+	*pid = cr.pid;
 	if (c->conf.nnsm_uids == 0)
 		return cr.uid == 0 || cr.uid == geteuid();
 	for (unsigned int i = 0; i < c->conf.nnsm_uids; i++)
@@ -350,15 +359,21 @@ accept_clients(struct mg_ctl *c)
 		int fd = accept4(c->nsm_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		struct nsm_client *cl = NULL;
 		unsigned int uid = 0;
+		int pid = 0;
 
 		if (fd < 0)
 			return;
-		if (!peer_allowed(c, fd, &uid)) {
+		if (!peer_allowed(c, fd, &uid, &pid)) {
 			const char *msg = "{\"error\":{\"status\":403,\"code\":\"PERMISSION_DENIED\","
 					  "\"field\":\"\",\"message\":\"this uid may not use the NSM "
 					  "socket\"}}\n";
 
-			SOCK_LOG(WARNING, "refused a peer with uid %u\n", uid);
+			c->nsm_refused++;
+			/* Rate-limited: a refused peer could otherwise fill the log. */
+			if (c->nsm_refused <= 10 || c->nsm_refused % 1000 == 0)
+				SOCK_LOG(WARNING, "refused a peer with uid %u (pid %d): not in "
+					 "control.nsm_uids (%" PRIu64 " refused so far)\n", uid, pid,
+					 c->nsm_refused);
 			ssize_t rc = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 			(void)rc; /* best effort: the peer is refused either way */

@@ -15,6 +15,7 @@
 #define CTL_MAX_NSM_CLIENTS 64
 #define CTL_NSM_LINE_MAX (1u << 20)
 #define CTL_NSM_OUT_MAX (8u << 20)
+#define CTL_RATE_BUCKETS 256    /* REST clients (addresses) rate-limited apart */
 
 struct mg_flowlog_query;
 struct mg_network;
@@ -108,9 +109,14 @@ struct mg_ctl {
 	char token[128];
 	size_t token_len;
 	char rest_bound[128];
+	struct rate_bucket *rate;    /* CTL_RATE_BUCKETS (ctl_rest.c) */
+	char *tls_cert_pem, *tls_key_pem; /* held while the daemon runs; the key wiped after */
+	size_t tls_key_len;
 	uint64_t next_expiry_check;
 	/* counters of the control plane itself */
 	uint64_t requests_ok, requests_failed, conns_expired;
+	uint64_t rest_rate_limited;  /* requests answered 429 */
+	uint64_t nsm_refused;        /* NSM socket peers refused by uid */
 };
 
 /* ctl_vxlan.c: /v1/vxlan; returns the HTTP status, *text the JSON reply. */

@@ -33,6 +33,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_log.h>
@@ -61,6 +63,8 @@ struct req {
 	char *body;
 	size_t len;
 	bool too_big;
+	bool limited;      /* over control.rest.rate_limit: 429, nothing else looked at */
+	char client[INET6_ADDRSTRLEN]; /* the client's address, for the 429 message */
 	bool authorized;   /* decided from the headers, before any body is kept */
 	const char *network; /* the ?network= argument, or NULL */
 	struct MHD_Connection *hc; /* NULL below libmicrohttpd (rest_handle) */
@@ -74,6 +78,90 @@ struct resp {
 	struct MHD_Response *mr; /* a ready response (a stream) instead of text */
 	const char *location;    /* the Location header of a 201 */
 };
+
+/* ---- rate limit ----------------------------------------------------------------------- */
+
+/*
+ * A token bucket per client address (control.rest.rate_limit requests per
+ * second, control.rest.rate_burst at once), in a small table: a new address
+ * takes a free slot or the one idle longest, so many addresses cost no more
+ * memory, only a fresh (full) bucket for the evicted one.
+ */
+struct rate_bucket {
+	uint8_t addr[16];
+	bool used;
+	double tokens;
+	uint64_t last_ns;
+};
+
+static uint64_t
+mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The client address of @p hc as 16 bytes (IPv4 mapped) and as text. */
+static void
+client_addr(struct MHD_Connection *hc, uint8_t key[16], char *text, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(hc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+	memset(key, 0, 16);
+	snprintf(text, n, "?");
+	if (sa != NULL && sa->sa_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)sa;
+
+		key[10] = key[11] = 0xff;
+		memcpy(key + 12, &a->sin_addr, 4);
+		inet_ntop(AF_INET, &a->sin_addr, text, (socklen_t)n);
+	} else if (sa != NULL && sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)sa;
+
+		memcpy(key, &a->sin6_addr, 16);
+		inet_ntop(AF_INET6, &a->sin6_addr, text, (socklen_t)n);
+	}
+}
+
+/* Take one request from the bucket of @p key; false if it is empty. */
+static bool
+rate_take(struct mg_ctl *c, const uint8_t key[16], uint64_t now)
+{
+	struct rate_bucket *b = NULL, *oldest = NULL;
+	double burst = c->conf.rest_burst ? c->conf.rest_burst : 2.0 * c->conf.rest_rate;
+
+	if (c->conf.rest_rate == 0)
+		return true;
+	for (unsigned int i = 0; i < CTL_RATE_BUCKETS; i++) {
+		struct rate_bucket *x = &c->rate[i];
+
+		if (x->used && memcmp(x->addr, key, 16) == 0) {
+			b = x;
+			break;
+		}
+		if (oldest == NULL || !x->used || (oldest->used && x->last_ns < oldest->last_ns))
+			oldest = x;
+	}
+	if (b == NULL) {
+		b = oldest;
+		memcpy(b->addr, key, 16);
+		b->used = true;
+		b->tokens = burst;
+		b->last_ns = now;
+	}
+	b->tokens += (double)(now - b->last_ns) * 1e-9 * c->conf.rest_rate;
+	if (b->tokens > burst)
+		b->tokens = burst;
+	b->last_ns = now;
+	if (b->tokens < 1.0)
+		return false;
+	b->tokens -= 1.0;
+	return true;
+}
 
 /* ---- token ---------------------------------------------------------------------------- */
 
@@ -178,6 +266,7 @@ status_code_name(int status)
 	case 401: return "UNAUTHENTICATED";
 	case 405: return "UNIMPLEMENTED";
 	case 413: return "RESOURCE_EXHAUSTED";
+	case 429: return "RESOURCE_EXHAUSTED";
 	default: return NULL;
 	}
 }
@@ -1767,6 +1856,16 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 static struct resp
 answer(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
+	if (rq->limited) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg),
+			 "more than %u requests per second (burst %u) from %s: slow down",
+			 c->conf.rest_rate,
+			 c->conf.rest_burst ? c->conf.rest_burst : 2 * c->conf.rest_rate,
+			 rq->client);
+		return simple_err(429, EBUSY, "control.rest.rate_limit", msg);
+	}
 	if (!rq->authorized)
 		return simple_err(401, EACCES, "", "a valid bearer token is required");
 	if (rq->too_big)
@@ -1788,14 +1887,31 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		rq = calloc(1, sizeof(*rq));
 		if (rq == NULL)
 			return MHD_NO;
-		/* The headers are all here: a client without the token gets no body kept. */
+		/*
+		 * The headers are all here. The rate limit comes first (a flood of
+		 * wrong tokens is limited too); then a client without the token gets
+		 * no body kept.
+		 */
+		{
+			uint8_t key[16];
+
+			client_addr(hc, key, rq->client, sizeof(rq->client));
+			if (!rate_take(c, key, mono_ns())) {
+				rq->limited = true;
+				c->rest_rate_limited++;
+				if (c->rest_rate_limited == 1 || c->rest_rate_limited % 1000 == 0)
+					REST_LOG(WARNING, "%s is over control.rest.rate_limit "
+						 "(%" PRIu64 " requests refused so far)\n",
+						 rq->client, c->rest_rate_limited);
+			}
+		}
 		rq->authorized = token_ok(
 			c, MHD_lookup_connection_value(hc, MHD_HEADER_KIND, "Authorization"));
 		*con_cls = rq;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		if (rq->authorized && !rq->too_big) {
+		if (rq->authorized && !rq->too_big && !rq->limited) {
 			if (rq->len + *upload_size > c->conf.max_body) {
 				rq->too_big = true;
 				free(rq->body);
@@ -1826,6 +1942,8 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		MHD_add_response_header(mr, "Content-Type", r.type);
 	if (r.status == 401)
 		MHD_add_response_header(mr, "WWW-Authenticate", "Bearer realm=\"meshgate\"");
+	if (r.status == 429)
+		MHD_add_response_header(mr, "Retry-After", "1");
 	if (r.allow != NULL)
 		MHD_add_response_header(mr, "Allow", r.allow);
 	if (r.location != NULL)
@@ -1934,6 +2052,81 @@ unescape_url(void *cls, struct MHD_Connection *hc, char *s)
 	return (size_t)(w - s);
 }
 
+/* What rest_open holds before the daemon runs (and rest_close after): freed, the key wiped. */
+static void
+rest_release(struct mg_ctl *c)
+{
+	free(c->rate);
+	c->rate = NULL;
+	free(c->tls_cert_pem);
+	c->tls_cert_pem = NULL;
+	if (c->tls_key_pem != NULL)
+		mg_wipe(c->tls_key_pem, c->tls_key_len);
+	free(c->tls_key_pem);
+	c->tls_key_pem = NULL;
+	c->tls_key_len = 0;
+}
+
+static int
+rest_fail(struct mg_ctl *c, int rc)
+{
+	rest_release(c);
+	return rc;
+}
+
+/*
+ * Read a PEM file whole (NUL-terminated) for libmicrohttpd. A @p secret one
+ * (the private key) gets a warning if others may read it, like the token file.
+ */
+static char *
+read_pem(const char *path, const char *field, bool secret, size_t *len, struct mg_error *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0) {
+		mg_error_set(err, errno, field, "cannot read %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    st.st_size > (1 << 20)) {
+		mg_error_set(err, EINVAL, field, "%s is not a PEM file (empty, too large or not a "
+				     "regular file)", path);
+		close(fd);
+		return NULL;
+	}
+	if (secret && (st.st_mode & 0077))
+		REST_LOG(WARNING, "%s can be read by group or others (mode %03o): make it 0600\n",
+			 path, (unsigned int)(st.st_mode & 0777));
+	buf = malloc((size_t)st.st_size + 1);
+	while (buf != NULL && got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (buf == NULL || got != (size_t)st.st_size) {
+		if (buf != NULL)
+			mg_wipe(buf, (size_t)st.st_size);
+		free(buf);
+		mg_error_set(err, EIO, field, "cannot read %s", path);
+		return NULL;
+	}
+	buf[got] = '\0';
+	if (strstr(buf, "-----BEGIN ") == NULL) {
+		mg_wipe(buf, got);
+		free(buf);
+		mg_error_set(err, EINVAL, field, "%s holds no PEM block", path);
+		return NULL;
+	}
+	*len = got;
+	return buf;
+}
+
 int
 rest_open(struct mg_ctl *c, struct mg_error *err)
 {
@@ -1951,17 +2144,55 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 				    c->conf.rest_listen);
 	if (load_token(c, err) < 0)
 		return -err->code;
-	c->mhd = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-				  0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &ss,
-				  MHD_OPTION_NOTIFY_COMPLETED, on_done, c,
-				  MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
-				  MHD_OPTION_CONNECTION_LIMIT, 64u, MHD_OPTION_CONNECTION_TIMEOUT,
-				  30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-				  MHD_OPTION_END);
+	c->rate = calloc(CTL_RATE_BUCKETS, sizeof(*c->rate));
+	if (c->rate == NULL)
+		return mg_error_set(err, ENOMEM, "control.rest", "out of memory");
+	if (c->conf.tls_cert[0] != '\0') {
+		size_t n;
+
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+			return rest_fail(c, mg_error_set(err, ENOTSUP, "control.rest.tls",
+							 "this libmicrohttpd has no TLS"));
+		c->tls_cert_pem = read_pem(c->conf.tls_cert, "control.rest.tls.cert", false, &n, err);
+		if (c->tls_cert_pem == NULL)
+			return rest_fail(c, -err->code);
+		c->tls_key_pem = read_pem(c->conf.tls_key, "control.rest.tls.key", true,
+					  &c->tls_key_len, err);
+		if (c->tls_key_pem == NULL)
+			return rest_fail(c, -err->code);
+	}
+	{
+		struct MHD_OptionItem tls[] = {
+			{MHD_OPTION_HTTPS_MEM_CERT, 0, c->tls_cert_pem},
+			{MHD_OPTION_HTTPS_MEM_KEY, 0, c->tls_key_pem},
+			/* TLS 1.2 and 1.3 only, whatever the system's GnuTLS defaults allow. */
+			{MHD_OPTION_HTTPS_PRIORITIES, 0,
+			 (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"},
+			{MHD_OPTION_END, 0, NULL},
+		};
+		unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+				     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0) |
+				     (c->tls_cert_pem != NULL ? MHD_USE_TLS : 0);
+
+		c->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR,
+					  &ss, MHD_OPTION_NOTIFY_COMPLETED, on_done, c,
+					  MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
+					  MHD_OPTION_CONNECTION_LIMIT, 64u,
+					  MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+					  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+					  MHD_OPTION_ARRAY,
+					  c->tls_cert_pem != NULL ? tls : tls + 3, MHD_OPTION_END);
+	}
+	if (c->mhd == NULL && c->tls_cert_pem != NULL)
+		return rest_fail(c, mg_error_set(err, EINVAL, "control.rest.tls",
+						 "cannot serve HTTPS on %s with %s and %s (a key "
+						 "that does not match the certificate, or a port in use)",
+						 c->conf.rest_listen, c->conf.tls_cert,
+						 c->conf.tls_key));
 	if (c->mhd == NULL)
-		return mg_error_set(err, EADDRINUSE, "control.rest.listen",
+		return rest_fail(c, mg_error_set(err, EADDRINUSE, "control.rest.listen",
 				    "cannot listen on %s (in use, or not an address of this host)",
-				    c->conf.rest_listen);
+				    c->conf.rest_listen));
 	/* The port actually bound (for :0), for meshgatectl and tests. */
 	info = MHD_get_daemon_info(c->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	{
@@ -1973,8 +2204,8 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
 				  sizeof(host));
 		snprintf(c->rest_bound, sizeof(c->rest_bound),
-			 ss.ss_family == AF_INET ? "%s:%u" : "[%s]:%u", host,
-			 info ? info->port : 0);
+			 ss.ss_family == AF_INET ? "%s%s:%u" : "%s[%s]:%u",
+			 c->tls_cert_pem != NULL ? "https://" : "", host, info ? info->port : 0);
 	}
 	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
 	f = fopen(path, "w");
@@ -1982,7 +2213,7 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 		fprintf(f, "%s\n", c->rest_bound);
 		fclose(f);
 	}
-	REST_LOG(INFO, "REST on http://%s (token: %s)\n", c->rest_bound,
+	REST_LOG(INFO, "REST on %s%s (token: %s)\n", c->tls_cert_pem ? "" : "http://", c->rest_bound,
 		 c->conf.token_file[0] ? c->conf.token_file : "rest.token in the run directory");
 	return 0;
 }
@@ -1992,13 +2223,16 @@ rest_close(struct mg_ctl *c)
 {
 	char path[300];
 
-	if (c->mhd == NULL)
+	if (c->mhd == NULL) {
+		rest_release(c);
 		return;
+	}
 	/* A suspended connection must be resumed before the daemon stops. */
 	capstream_resume(c, true);
 	MHD_run(c->mhd);
 	MHD_stop_daemon(c->mhd);
 	c->mhd = NULL;
+	rest_release(c);
 	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
 	unlink(path);
 	if (c->conf.token_file[0] == '\0') {

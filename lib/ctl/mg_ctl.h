@@ -36,7 +36,12 @@ struct mg_ctl_conf {
 	char rest_listen[128];      /**< "127.0.0.1:8080", "[::1]:8080"; empty: no REST. */
 	char token_file[256];       /**< Empty: generated into run_dir/rest.token. */
 	uint32_t max_body;          /**< Largest request body, bytes. */
+	uint32_t rest_rate;         /**< Requests per second per client address (429 above); 0: none. */
+	uint32_t rest_burst;        /**< Requests a client may send at once; 0: twice rest_rate. */
+	char tls_cert[256];         /**< PEM certificate (chain) for HTTPS; empty: plain HTTP. */
+	char tls_key[256];          /**< PEM private key for HTTPS (read, then wiped when REST stops). */
 	uint32_t max_lifetime_s;    /**< Longest a connection lives without a refresh. */
+	uint32_t max_conns;         /**< NSM connections at once (limits.connections); 0: 4096. */
 	char node_name[64];         /**< This hop's path segment name. */
 	char file_prefix[64];
 };

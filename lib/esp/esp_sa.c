@@ -475,7 +475,8 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 		return NULL;
 	}
 	if (esp->nb_sas >= esp->conf.max_sas) {
-		mg_error_set(err, ENOSPC, "", "the SA table is full (%u SAs)", esp->conf.max_sas);
+		mg_error_set(err, ENOSPC, "sas", "the ESP SA table is full (at most %u SAs)",
+			     esp->conf.max_sas);
 		return NULL;
 	}
 	for (id = 0; esp->sas[id] != NULL; id++)

@@ -417,19 +417,22 @@ mg_fwd_addr_add(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *p,
 	mg_prefix_mask(&subnet);
 	rc = fwd_rib_add(f, ifc->net, &host, MG_RIB_LOCAL, MG_ADJ_ID_LOCAL);
 	if (rc < 0)
-		return mg_error_set(err, -rc, "address", "FIB full: cannot install %s",
+		return mg_error_set(err, rc == -ENOMEM ? ENOSPC : -rc, "address",
+				    "FIB full (limits.fib_routes / fib_tbl8): cannot install %s",
 				    mg_prefix_fmt(p, b, sizeof(b)));
 	if (p->len < mg_ip_maxlen(&p->addr)) {
 		glean = glean_get(f, ifc, p->addr.family);
 		if (glean == 0) {
 			fwd_rib_del(f, ifc->net, &host, MG_RIB_LOCAL);
-			return mg_error_set(err, ENOSPC, "address", "adjacency table full");
+			return mg_error_set(err, ENOSPC, "address",
+					    "the adjacency table is full (limits.adjacencies)");
 		}
 		rc = fwd_rib_add(f, ifc->net, &subnet, MG_RIB_CONNECTED, glean);
 		if (rc < 0) {
 			fwd_rib_del(f, ifc->net, &host, MG_RIB_LOCAL);
 			glean_put(f, ifc, p->addr.family);
-			return mg_error_set(err, -rc, "address", "FIB full: cannot install %s",
+			return mg_error_set(err, rc == -ENOMEM ? ENOSPC : -rc, "address",
+					    "FIB full (limits.fib_routes / fib_tbl8): cannot install %s",
 					    mg_prefix_fmt(&subnet, b, sizeof(b)));
 		}
 	}
@@ -526,7 +529,7 @@ route_target_get(struct mg_fwd *f, const struct mg_route *r, uint32_t *adj, stru
 	}
 	*adj = glean_get(f, ifc, r->prefix.addr.family);
 	if (*adj == 0)
-		return mg_error_set(err, ENOSPC, "", "adjacency table full");
+		return mg_error_set(err, ENOSPC, "", "the adjacency table is full (limits.adjacencies)");
 	return 0;
 }
 
@@ -552,15 +555,28 @@ route_target_put(struct mg_fwd *f, const struct mg_route *r)
 	}
 }
 
+/*
+ * A route the FIB would not take. rte_fib_add says -ENOMEM when its RIB has no
+ * node left (limits.fib_routes per network and family) and -ENOSPC when the
+ * lookup table has no tbl8 group left (limits.fib_tbl8 / fib6_tbl8): both are
+ * a full table (507), named with the limit to raise.
+ */
 static int
 fib_full_error(const struct mg_route *r, int rc, struct mg_error *err)
 {
 	char b[MG_PREFIX_STRLEN];
+	bool v4 = r->prefix.addr.family == AF_INET;
 
-	return mg_error_set(err, rc == -ENOSPC ? ENOSPC : -rc, "prefix", "cannot install %s: %s",
-			    mg_prefix_fmt(&r->prefix, b, sizeof(b)),
-			    rc == -ENOSPC ? "FIB full (raise limits.fib_routes/fib_tbl8)"
-					  : strerror(-rc));
+	mg_prefix_fmt(&r->prefix, b, sizeof(b));
+	if (rc == -ENOMEM)
+		return mg_error_set(err, ENOSPC, "prefix",
+				    "cannot install %s: the FIB is full (limits.fib_routes routes "
+				    "per network and family)", b);
+	if (rc == -ENOSPC)
+		return mg_error_set(err, ENOSPC, "prefix",
+				    "cannot install %s: the FIB is full (no tbl8 group left: "
+				    "limits.%s)", b, v4 ? "fib_tbl8" : "fib6_tbl8");
+	return mg_error_set(err, -rc, "prefix", "cannot install %s: %s", b, strerror(-rc));
 }
 
 int

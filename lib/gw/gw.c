@@ -953,7 +953,12 @@ control_conf(const struct gw *g, struct mg_ctl_conf *cc)
 			   sizeof(cc->rest_listen));
 	mg_strlcpy(cc->token_file, st->rest_token_file, sizeof(cc->token_file));
 	cc->max_body = st->rest_max_body;
+	cc->rest_rate = st->rest_rate;
+	cc->rest_burst = st->rest_burst;
+	mg_strlcpy(cc->tls_cert, st->rest_tls_cert, sizeof(cc->tls_cert));
+	mg_strlcpy(cc->tls_key, st->rest_tls_key, sizeof(cc->tls_key));
 	cc->max_lifetime_s = st->conn_max_lifetime_s;
+	cc->max_conns = st->max_conns;
 	mg_strlcpy(cc->node_name, st->node_name, sizeof(cc->node_name));
 }
 

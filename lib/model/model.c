@@ -354,7 +354,7 @@ mg_model_network_add(struct mg_model *m, const struct mg_network_spec *s, struct
 		}
 	}
 	if (n == NULL)
-		return mg_error_set(err, ENOSPC, "", "too many networks (limit %u)",
+		return mg_error_set(err, ENOSPC, "name", "the network table is full (at most %u)",
 				    MG_MODEL_MAX_NETWORKS);
 	rc = mg_flows_spec_check(&s->flows, err);
 	if (rc < 0) {
@@ -576,11 +576,11 @@ mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *
 			break;
 		}
 	if (p == NULL)
-		return mg_error_set(err, ENOSPC, "", "too many ports (limit %u)",
+		return mg_error_set(err, ENOSPC, "name", "the port table is full (at most %u)",
 				    MG_MODEL_MAX_PORTS);
 	ifc = iface_alloc(m);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
 				    MG_MODEL_MAX_IFACES);
 
 	memset(p, 0, sizeof(*p));
@@ -689,7 +689,7 @@ mg_model_vlan_add(struct mg_model *m, const struct mg_vlan_spec *s, struct mg_er
 				    base->mtu);
 	ifc = iface_alloc(m);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
 				    MG_MODEL_MAX_IFACES);
 	ifc->kind = MG_IFACE_VLAN;
 	mg_strlcpy(ifc->name, name, sizeof(ifc->name));
@@ -1120,7 +1120,8 @@ mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_
 	if (rc < 0)
 		return rc;
 	if (m->route_count >= m->limits.routes)
-		return mg_error_set(err, ENOSPC, "", "route table full (limit %u)",
+		return mg_error_set(err, ENOSPC, "prefix",
+				    "the static route table is full (limits.routes = %u)",
 				    m->limits.routes);
 	slot = route_slot(m);
 	if (slot < 0)
@@ -1252,7 +1253,8 @@ mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_
 		return mg_error_set(err, EEXIST, "ip", "a static neighbor %s already exists on '%s'",
 				    mg_ip_fmt(&s->ip, b, sizeof(b)), ifc->name);
 	if (m->neigh_count >= m->limits.neighbors)
-		return mg_error_set(err, ENOSPC, "", "static neighbor table full (limit %u)",
+		return mg_error_set(err, ENOSPC, "ip",
+				    "the static neighbor table is full (limits.neighbors = %u)",
 				    m->limits.neighbors);
 	for (uint32_t i = 0; i < m->neigh_cap; i++)
 		if (!m->neigh_used[i]) {
@@ -1530,7 +1532,7 @@ mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error 
 		return rc;
 	ifc = iface_alloc(m);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
 				    MG_MODEL_MAX_IFACES);
 	ifc->wg = calloc(1, sizeof(*ifc->wg));
 	if (ifc->wg == NULL || mg_wg_spec_copy(ifc->wg, s) < 0) {

@@ -214,11 +214,11 @@ mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct 
 		if (!tab[i].used)
 			t = &tab[i];
 	if (t == NULL)
-		return mg_error_set(err, ENOSPC, "", "too many ESP tunnels (limit %u)",
+		return mg_error_set(err, ENOSPC, "name", "the ESP tunnel table is full (at most %u)",
 				    MG_MODEL_MAX_ESP);
 	ifc = model_iface_alloc(m);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "", "too many interfaces (limit %u)",
+		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
 				    MG_MODEL_MAX_IFACES);
 	memset(t, 0, sizeof(*t));
 	t->id = (uint16_t)(t - tab);

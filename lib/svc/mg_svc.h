@@ -185,6 +185,15 @@ struct mg_svc *mg_svc_create(uint16_t id, const char *name, enum mg_svc_mode mod
 void mg_svc_destroy(struct mg_svc *s);
 
 /**
+ * The highest endpoint generation of @p s's slots: what a service that later
+ * takes over @p s's id must start above (mg_svc_gen_start), so that flows
+ * still pinned to @p s's endpoints match none of its own.
+ */
+uint8_t mg_svc_gen_max(const struct mg_svc *s);
+/** Start every slot of a new service @p s at generation @p gen (before any endpoint). */
+void mg_svc_gen_start(struct mg_svc *s, uint8_t gen);
+
+/**
  * Add an endpoint, or change the one with the same name (staged until the
  * next commit). Changing its address, port or tunnel makes it a new
  * endpoint for pinned flows (its reference changes); weight and admin state

@@ -156,6 +156,24 @@ mg_svc_endpoint_set(struct mg_svc *s, const struct mg_svc_endpoint_conf *c, stru
 	return i;
 }
 
+uint8_t
+mg_svc_gen_max(const struct mg_svc *s)
+{
+	uint8_t g = 0;
+
+	for (unsigned int i = 0; i < MG_SVC_MAX_ENDPOINTS; i++)
+		if (s->slots[i].gen > g)
+			g = s->slots[i].gen;
+	return g;
+}
+
+void
+mg_svc_gen_start(struct mg_svc *s, uint8_t gen)
+{
+	for (unsigned int i = 0; i < MG_SVC_MAX_ENDPOINTS; i++)
+		s->slots[i].gen = gen;
+}
+
 int
 mg_svc_endpoint_del(struct mg_svc *s, const char *name, struct mg_error *err)
 {

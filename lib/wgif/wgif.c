@@ -235,7 +235,8 @@ mg_wgif_create(struct mg_dp *dp, const struct mg_iface *ifc, struct mg_error *er
 	for (slot = 0; slot < MG_WGIF_MAX && w->list[slot] != NULL; slot++)
 		;
 	if (slot == MG_WGIF_MAX)
-		return mg_error_set(err, ENOSPC, "", "too many WireGuard interfaces (at most %u)",
+		return mg_error_set(err, ENOSPC, "name",
+				    "the WireGuard interface table is full (at most %u)",
 				    MG_WGIF_MAX);
 	itf = rte_zmalloc("mg_wgif", sizeof(*itf), RTE_CACHE_LINE_SIZE);
 	if (itf == NULL)

@@ -125,12 +125,16 @@ class Control:
     """The control plane of a running Meshgate: REST (with its bearer token)
     and the NSM socket, both found in the DPDK runtime directory."""
 
-    def __init__(self, mg, timeout=30):
+    def __init__(self, mg, timeout=30, cafile=None):
         self.mg = mg
         self.run_dir = pathlib.Path(f"/var/run/dpdk/{mg.prefix}")
         self.timeout = timeout
         self._wait_file(self.run_dir / "rest.addr")
-        host, _, port = (self.run_dir / "rest.addr").read_text().strip().rpartition(":")
+        addr = (self.run_dir / "rest.addr").read_text().strip()
+        # control.rest.tls: rest.addr is https://HOST:PORT; @cafile verifies the server.
+        self.tls = addr.startswith("https://")
+        self.cafile = cafile
+        host, _, port = addr.removeprefix("https://").rpartition(":")
         self.host, self.port = host.strip("[]"), int(port)
         self.token = (self.run_dir / "rest.token").read_text().strip()
         self.nsm_path = self.run_dir / "nsm.sock"
@@ -146,7 +150,13 @@ class Control:
     def http(self, method, path, body=None, token=True, raw=None, headers=None):
         """One REST request: (status, parsed JSON or text or None)."""
         import http.client
-        c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        if getattr(self, "tls", False):
+            import ssl
+            c = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout,
+                                            context=ssl.create_default_context(
+                                                cafile=getattr(self, "cafile", None)))
+        else:
+            c = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         h = dict(headers or {})
         if token is True:
             h["Authorization"] = f"Bearer {self.token}"

@@ -92,7 +92,8 @@ MG_TEST(route_limit)
 	CHECK_EQ(route(m, "10.3.0.0/16", "10.0.0.2", &e), 0);
 	CHECK_EQ(route(m, "10.4.0.0/16", "10.0.0.2", &e), 0);
 	CHECK_EQ(route(m, "10.5.0.0/16", "10.0.0.2", &e), -ENOSPC);
-	CHECK_STR(e.msg, "route table full (limit 4)");
+	CHECK_STR(e.msg, "the static route table is full (limits.routes = 4)");
+	CHECK_STR(e.field, "prefix");
 	mg_model_destroy(m);
 }
 

@@ -40,6 +40,17 @@ static struct {
 	uint32_t flows;
 	uint16_t next_id;
 	struct svc_meta *meta[MG_SVC_MAX_SERVICES];
+	/*
+	 * Ids of removed services, reused (last freed first) so that a gateway
+	 * whose services come and go never runs out of them. Flows of a removed
+	 * service may still sit in the workers' flow tables with references
+	 * (id, slot, generation): the next service with that id starts its slot
+	 * generations above the old ones (gen_floor), so those references match
+	 * none of its endpoints and the flows end as soon as they are looked at.
+	 */
+	uint16_t free_ids[MG_SVC_MAX_SERVICES];
+	unsigned int nfree;
+	uint8_t gen_floor[MG_SVC_MAX_SERVICES];
 } S;
 
 /* Record that endpoint slot @slot of service @id holds @ip (NULL: nothing), releasing the old. */
@@ -92,6 +103,8 @@ svc_remove(uint16_t id)
 	if (h->adj != 0)
 		mg_dp_sync(S.dp);
 	s = rt != NULL ? mg_svc_rt_unpublish(rt, id) : NULL;
+	if (s != NULL && mg_svc_gen_max(s) > S.gen_floor[id])
+		S.gen_floor[id] = mg_svc_gen_max(s);
 	mg_dp_sync(S.dp);
 	if (h->adj != 0)
 		mg_dp_adj_free(S.dp, h->adj);
@@ -103,6 +116,7 @@ svc_remove(uint16_t id)
 			hold_record(id, (int)i, NULL);
 	free(h);
 	S.meta[id] = NULL;
+	S.free_ids[S.nfree++] = id;
 }
 
 /* Add service @sc (checked by the caller for syntax); its errors name @where. */
@@ -122,9 +136,9 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 				    sc->where[0] ? ": " : "", sc->network);
 	if (rt != NULL && mg_svc_rt_find(rt, sc->name) != NULL)
 		return mg_error_set(err, EEXIST, "name", "service %s exists", sc->name);
-	if (S.next_id >= MG_SVC_MAX_SERVICES)
-		return mg_error_set(err, ENOSPC, "", "service ids exhausted (%u services created; "
-				    "restart meshgate)", MG_SVC_MAX_SERVICES);
+	if (S.nfree == 0 && S.next_id >= MG_SVC_MAX_SERVICES)
+		return mg_error_set(err, ENOSPC, "name", "the service table is full (at most %u)",
+				    MG_SVC_MAX_SERVICES);
 	if (rt == NULL) {
 		/* Ended flows leave records for the flow history (lib/gw/gw_flows.c drains them). */
 		rt = mg_svc_rt_create(S.dp->nb_workers, S.flows, rte_get_tsc_hz(), 4096,
@@ -132,12 +146,15 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 		if (rt == NULL)
 			return -(err->code ? err->code : ENOMEM);
 	}
-	id = S.next_id++;
+	id = S.nfree > 0 ? S.free_ids[--S.nfree] : S.next_id++;
 	h = calloc(1, sizeof(*h));
 	s = mg_svc_create(id, sc->name, MG_SVC_ROUTE, sc->table_size, err);
+	if (s != NULL)
+		mg_svc_gen_start(s, S.gen_floor[id]);
 	if (h == NULL || s == NULL) {
 		free(h);
 		mg_svc_destroy(s);
+		S.free_ids[S.nfree++] = id;
 		return h == NULL ? mg_error_set(err, ENOMEM, "", "out of memory") : -EINVAL;
 	}
 	S.meta[id] = h;
@@ -157,6 +174,9 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 		if (slot < 0 || slot >= MG_SVC_RT_MAX_EPS ||
 		    hold_set(id, slot, &ec.addr, err) < 0) {
 			char msg[256];
+			/* A full table (endpoints, neighbors, adjacencies) stays a full table. */
+			int code = slot >= MG_SVC_RT_MAX_EPS || (slot >= 0 && err->code == ENOSPC)
+					   ? ENOSPC : EINVAL;
 
 			snprintf(f, sizeof(f), "%sendpoints[%u].%s", field, k,
 				 slot < 0 ? err->field : "address");
@@ -166,7 +186,7 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 				 sc->network);
 			mg_svc_destroy(s);
 			svc_remove(id);
-			return mg_error_set(err, EINVAL, f, "%s", msg);
+			return mg_error_set(err, code, f, "%s", msg);
 		}
 	}
 	if (mg_svc_rt_publish(rt, s, &old, err) < 0) {
@@ -229,6 +249,10 @@ mg_svc_teardown(void)
 	}
 	S.dp = NULL;
 	S.fwd = NULL;
+	/* The flow tables went with the registry: ids start afresh. */
+	S.next_id = 0;
+	S.nfree = 0;
+	memset(S.gen_floor, 0, sizeof(S.gen_floor));
 }
 
 int
@@ -316,8 +340,9 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 		c.up = u->up;
 	/* Slots fill lowest first: below the limit in count, below it in slot. */
 	if (created && mg_svc_endpoint_count(s) >= MG_SVC_RT_MAX_EPS)
-		return mg_error_set(err, ENOSPC, "name", "service %s has %u endpoints already", svc,
-				    MG_SVC_RT_MAX_EPS);
+		return mg_error_set(err, ENOSPC, "name",
+				    "the endpoint table of service %s is full (at most %u endpoints)",
+				    svc, MG_SVC_RT_MAX_EPS);
 	if (c.addr.family != AF_INET && c.addr.family != AF_INET6)
 		return mg_error_set(err, EINVAL, "address", "a new endpoint needs an address");
 	/* The endpoint is a next hop: hold it so ARP/ND resolves and keeps it.
