@@ -161,9 +161,7 @@ ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
 static __rte_always_inline uint16_t
 eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigned int fam)
 {
-	if (likely(next == ETH_NEXT_IP4 + fam) &&
-	    (__atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL ||
-	     __atomic_load_n(&dp->ct[md->net], __ATOMIC_RELAXED) != NULL))
+	if (likely(next == ETH_NEXT_IP4 + fam) && mg_net_classifies(dp, md->net, fam))
 		return (uint16_t)(ETH_NEXT_CLS4 + fam);
 	return next;
 }

@@ -19,7 +19,7 @@
 #include "mg_wgif.h"
 #include "nodes_priv.h"
 
-enum { WGI_NEXT_IP4 = 0, WGI_NEXT_IP6, WGI_NEXT_DROP };
+enum { WGI_NEXT_IP4 = 0, WGI_NEXT_IP6, WGI_NEXT_DROP, WGI_NEXT_CLS4, WGI_NEXT_CLS6 };
 enum { WGO_NEXT_IP4 = 0, WGO_NEXT_IP6, WGO_NEXT_DROP };
 
 static inline uint16_t
@@ -54,6 +54,7 @@ input_data(struct mg_node_ctx *c, struct mg_wgif_dp *w, struct mg_wgif *itf,
 	struct mg_if_counters *ifcs = &c->w->ifc[itf->ifindex];
 	struct mg_wg_peer *peers[MG_WG_BURST_MAX];
 	uint8_t status[MG_WG_BURST_MAX];
+	unsigned int fam;
 	uint16_t ok;
 
 	ok = mg_wg_decrypt_burst(w->wk[c->w->index], itf->wg, aip, pkts, n, now, status, peers);
@@ -82,7 +83,9 @@ input_data(struct mg_node_ctx *c, struct mg_wgif_dp *w, struct mg_wgif *itf,
 			md->flags = 0;
 			ifcs->rx_pkts++;
 			ifcs->rx_bytes += m->pkt_len;
-			nexts[i] = (p[0] >> 4) == 4 ? WGI_NEXT_IP4 : WGI_NEXT_IP6;
+			fam = (p[0] >> 4) == 4 ? 0 : 1;
+			nexts[i] = mg_net_classifies(c->dp, itf->net, fam) ? WGI_NEXT_CLS4 + fam
+								      : WGI_NEXT_IP4 + fam;
 		} else if (status[i] == MG_WG_RX_KEEPALIVE) {
 			nexts[i] = drop(m, MG_DROP_NONE, WGI_NEXT_DROP);
 		} else if (status[i] == MG_WG_RX_SRC_NOT_ALLOWED) {
@@ -181,11 +184,13 @@ static struct rte_node_register wg_input_node = {
 	.name = "wg-input",
 	.process = wg_input_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 5,
 	.next_nodes = {
 		[WGI_NEXT_IP4] = "ip4-lookup",
 		[WGI_NEXT_IP6] = "ip6-lookup",
 		[WGI_NEXT_DROP] = "drop",
+		[WGI_NEXT_CLS4] = "ip4-classify",
+		[WGI_NEXT_CLS6] = "ip6-classify",
 	},
 };
 RTE_NODE_REGISTER(wg_input_node);

@@ -201,4 +201,18 @@ mg_ike_wanted(const struct mg_dp *dp, const uint8_t *udp, uint32_t l4len)
 /** Largest vector a node handles in one pass of its local arrays. */
 #define MG_VEC 256
 
+/*
+ * Whether packets of network @p net, family @p fam (0 IPv4, 1 IPv6) must
+ * cross ipX-classify before ipX-lookup: the network has rules for the
+ * family or tracks its flows. eth-input asks for what ports receive, the
+ * tunnel input nodes for what they decapsulate, so a tunnel is no way
+ * around a network's rules.
+ */
+static __rte_always_inline bool
+mg_net_classifies(const struct mg_dp *dp, uint16_t net, unsigned int fam)
+{
+	return __atomic_load_n(&dp->cls[net][fam], __ATOMIC_RELAXED) != NULL ||
+	       __atomic_load_n(&dp->ct[net], __ATOMIC_RELAXED) != NULL;
+}
+
 #endif /* MG_NODES_PRIV_H */

@@ -46,3 +46,36 @@ classify:
     assert got >= 3, got  # (a packet held during the handshake may be lost)
     c = {r["id"]: r["counters"]["packets"] for r in rules}
     assert c[7] >= 3 and c[8] >= 3, rules
+
+
+def test_rules_and_state_apply_to_what_the_tunnel_decrypts(tmp_path, wgtopo):
+    """A network's rules are no way around for the tunnel's traffic: with a
+    stateful default-deny network (the pod side may open flows, wg0 may
+    not), the pod reaches wireguard-go's inner address and its replies come
+    back through the tunnel (admitted by state), while the peer's own
+    attempts through the tunnel are denied at wg0's ingress and counted."""
+    topo, go = wgtopo
+    mg_priv, mg_pub = genkey()
+    go.up(mg_pub, "10.10.2.1:%d" % MG_PORT, ["10.99.0.1/32", "10.10.1.0/24"])
+    cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT)
+    old = "networks:\n  - name: default\n"
+    assert old in cfg
+    cfg = cfg.replace(old, "networks:\n  - name: default\n    flows: {stateful: true}\n", 1)
+    cfg += """
+classify:
+  - default: deny
+    rules:
+      - {id: 1, interface: wg0, action: deny}
+      - {id: 2, src: 10.10.1.0/24, action: permit}
+      - {id: 3, src: 10.10.2.0/24, action: permit}
+      - {id: 4, src: "fd00::/8", action: permit}
+"""
+    with Meshgate(tmp_path, cfg, name="wg") as mg:
+        ping_ok(topo, "pod", "10.99.0.2")          # replies from wg0 admitted by state
+        r = topo.ping("ext", "10.10.1.2", count=3)  # the peer opens nothing
+        rules = Control(mg).ok("GET", "/v1/networks/default/rules")["rules"]
+        ping_ok(topo, "pod", "10.99.0.2")
+    assert r.returncode != 0, r.stdout
+    c = {x["id"]: x["counters"]["packets"] for x in rules}
+    assert c[1] >= 3, rules                       # the peer's requests, at wg0's ingress
+    assert mg.stats["drops"]["rule-deny"] >= 3
