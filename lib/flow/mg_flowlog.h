@@ -62,7 +62,7 @@ struct mg_flowlog_entry {
 	char network[MG_NAME_MAX];
 	/** Interface the first packet came in on, and the replies' ("" unknown). */
 	char ingress[MG_NAME_MAX], reply_ingress[MG_NAME_MAX];
-	/** The tunnel interface (WireGuard, ESP) among those two, "" none. */
+	/** The tunnel interface (WireGuard, ESP, VXLAN) among those two, "" none. */
 	char tunnel[MG_NAME_MAX];
 	/** Service and endpoint names ("" for tracker entries). */
 	char service[MG_NAME_MAX], endpoint[MG_NAME_MAX];

@@ -65,7 +65,7 @@ iface_name(uint16_t ifindex, char *out, int *tunnel)
 	if (ifc == NULL)
 		return;
 	mg_strlcpy(out, ifc->name, MG_NAME_MAX);
-	*tunnel = ifc->kind == MG_IFACE_WG || ifc->kind == MG_IFACE_ESP;
+	*tunnel = ifc->kind == MG_IFACE_WG || ifc->kind == MG_IFACE_ESP || ifc->kind == MG_IFACE_VXLAN;
 }
 
 static void

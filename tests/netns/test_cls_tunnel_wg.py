@@ -4,6 +4,8 @@
 sends to the external host in clear goes into wg0 when a rule says so."""
 from test_wireguard import WG_GO_PORT, MG_PORT, genkey, mg_config, ping_ok, wgtopo  # noqa: F401
 
+import time
+
 from mgrun import Control, Meshgate
 
 
@@ -60,7 +62,8 @@ def test_rules_and_state_apply_to_what_the_tunnel_decrypts(tmp_path, wgtopo):
     cfg = mg_config(topo, mg_priv, go.pub, "10.10.2.2:%d" % WG_GO_PORT)
     old = "networks:\n  - name: default\n"
     assert old in cfg
-    cfg = cfg.replace(old, "networks:\n  - name: default\n    flows: {stateful: true}\n", 1)
+    cfg = cfg.replace(old, "networks:\n  - name: default\n"
+                           "    flows: {stateful: true, timeouts: {icmp: 1}}\n", 1)
     cfg += """
 classify:
   - default: deny
@@ -73,8 +76,19 @@ classify:
     with Meshgate(tmp_path, cfg, name="wg") as mg:
         ping_ok(topo, "pod", "10.99.0.2")          # replies from wg0 admitted by state
         r = topo.ping("ext", "10.10.1.2", count=3)  # the peer opens nothing
-        rules = Control(mg).ok("GET", "/v1/networks/default/rules")["rules"]
+        api = Control(mg)
+        rules = api.ok("GET", "/v1/networks/default/rules")["rules"]
         ping_ok(topo, "pod", "10.99.0.2")
+        # The pod's ping flows end after 1 s idle: the history names the tunnel
+        # their replies came through.
+        flows = []
+        for _ in range(100):
+            flows = [f for f in api.ok("GET", "/v1/flows?address=10.99.0.2")["flows"]
+                     if f.get("tunnel") == "wg0"]
+            if flows:
+                break
+            time.sleep(0.2)
+    assert flows and flows[0]["reply_ingress"] == "wg0", flows
     assert r.returncode != 0, r.stdout
     c = {x["id"]: x["counters"]["packets"] for x in rules}
     assert c[1] >= 3, rules                       # the peer's requests, at wg0's ingress
