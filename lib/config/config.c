@@ -1185,7 +1185,7 @@ load_classify(struct cfg *c, yaml_node_t *root)
 static void
 load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_svc_cfg *s)
 {
-	static const char *const keys[] = {"name", "address", "weight", "up", NULL};
+	static const char *const keys[] = {"name", "address", "weight", "up", "port", NULL};
 	yaml_node_t *seq = get_seq(c, svc, path, "endpoints"), *item;
 	unsigned int i;
 	char p[128], sp[112];
@@ -1234,6 +1234,21 @@ load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_sv
 			continue;
 		if (get(c, item, "up") != NULL && !rd_bool(c, item, p, "up", &e->up))
 			continue;
+		if (get(c, item, "port") != NULL) {
+			uint32_t port;
+
+			if (!rd_uint(c, item, p, "port", 1, 65535, &port))
+				continue;
+			if (s->mode != 1) {
+				char pp[160];
+
+				subpath(pp, sizeof(pp), p, "port");
+				cerr(c, get(c, item, "port"), pp,
+				     "an endpoint port needs the service's mode: nat");
+				continue;
+			}
+			e->port = (uint16_t)port;
+		}
 		s->neps++;
 	}
 }
@@ -1243,7 +1258,7 @@ load_services(struct cfg *c, yaml_node_t *root)
 {
 	static const char *const keys[] = {"name", "network", "vips", "mode", "table_size",
 					   "endpoints", NULL};
-	static const char *const modes[] = {"route", NULL};
+	static const char *const modes[] = {"route", "nat", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "services"), *item;
 	unsigned int i;
 	char p[64];
@@ -1295,6 +1310,7 @@ load_services(struct cfg *c, yaml_node_t *root)
 		}
 		if (get(c, item, "mode") != NULL && !rd_enum(c, item, p, "mode", modes, &mode))
 			ok = false;
+		s->mode = (uint8_t)mode;
 		if (get(c, item, "table_size") != NULL &&
 		    rd_uint(c, item, p, "table_size", 7, (1u << 24) - 1, &s->table_size)) {
 			bool prime = s->table_size >= 2;

@@ -40,6 +40,7 @@ struct mg_svc_ep_cfg {
 	struct mg_ip addr;          /**< A neighbor of the gateway in the service's network. */
 	uint32_t weight;            /**< Default 1; 0 drains. */
 	bool up;                    /**< Default true. */
+	uint16_t port;              /**< Nat mode: the endpoint's port (0: the packet's). */
 };
 
 /** A service from the file (lib/svc steers its VIPs' packets to its endpoints). */
@@ -49,6 +50,7 @@ struct mg_svc_cfg {
 	struct mg_ip vips[MG_CFG_MAX_SVC_VIPS];
 	unsigned int nvips;
 	uint32_t table_size;        /**< 0: the default (65537). */
+	uint8_t mode;               /**< enum mg_svc_mode: 0 route, 1 nat. */
 	unsigned int neps;
 	struct mg_svc_ep_cfg eps[MG_CFG_MAX_SVC_EPS];
 	char where[96];             /**< FILE:LINE:COLUMN of the entry, for start-up errors. */

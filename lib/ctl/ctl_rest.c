@@ -1014,7 +1014,8 @@ svc_json_cb(const struct mg_svc_info *si, void *arg)
 			(json_int_t)(e->c.flows_new - e->c.flows_end)));
 	}
 	j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:o}", "name", si->name, "network",
-		      si->network, "vips", vips, "mode", "route", "table_size",
+		      si->network, "vips", vips, "mode", si->mode == 1 ? "nat" : "route",
+		      "table_size",
 		      (json_int_t)si->table_size, "version", (json_int_t)si->version,
 		      "endpoints", eps);
 	if (json_is_array(out)) {
@@ -1110,6 +1111,11 @@ svc_ep_json(json_t *j, const char *field, struct mg_svc_ep_cfg *e, struct mg_err
 			if (!json_is_boolean(v))
 				return mg_error_set(err, EINVAL, f, "must be true or false");
 			e->up = json_is_true(v);
+		} else if (!strcmp(k, "port")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 65535)
+				return mg_error_set(err, EINVAL, f, "must be a port 1-65535");
+			e->port = (uint16_t)json_integer_value(v);
 		} else {
 			return mg_error_set(err, EINVAL, f, "unknown field");
 		}
@@ -1144,6 +1150,11 @@ svc_body(const struct req *rq, struct mg_svc_cfg *sc, struct mg_error *err)
 			if (!json_is_string(v) || !mg_strlcpy(sc->network, json_string_value(v),
 							      sizeof(sc->network)))
 				rc = mg_error_set(err, EINVAL, "network", "must be a network name");
+		} else if (!strcmp(k, "mode")) {
+			if (json_is_string(v) && !strcmp(json_string_value(v), "nat"))
+				sc->mode = 1;
+			else if (!json_is_string(v) || strcmp(json_string_value(v), "route"))
+				rc = mg_error_set(err, EINVAL, "mode", "must be route or nat");
 		} else if (!strcmp(k, "table_size")) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > UINT32_MAX)

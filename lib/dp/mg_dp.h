@@ -130,7 +130,12 @@ struct mg_espgw;
 	_(WG_TX_ERROR, "wg-tx-error", "WireGuard encryption failed (see wireguard counters)") \
 	_(ESP_NO_SA, "esp-no-sa", "ESP: no SA for the tunnel's inner family, or none has the SPI") \
 	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
-	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay")
+	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay") \
+	_(NAT_NO_PORT, "nat-no-port", "NAT: the worker's SNAT port block is exhausted")     \
+	_(NAT_NO_FLOW, "nat-no-flow", "NAT: flow table full or the translated tuple is taken") \
+	_(NAT_SOURCE, "nat-source-not-allowed", "gateway: inside source not in the gateway's sources") \
+	_(NAT_UNTRANSLATABLE, "nat-untranslatable", "NAT: fragment, unknown ICMP error, or no address of the family") \
+	_(NAT_LOOP, "nat-loop", "NAT: a translated packet met a gateway route again")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -183,6 +188,8 @@ enum {
 	/** A classification rule's action asked for a copy to the capture tap (hook). */
 	MG_META_CAPTURE = 1 << 3,
 	MG_META_NEXTHOP = 1 << 4, /**< meta.adj is the next hop (a service chose it): no FIB result. */
+	MG_META_NAT_GW = 1 << 5,  /**< To the nat node from a gateway route (meta.adj: its adjacency). */
+	MG_META_NAT_DONE = 1 << 6, /**< The nat node has seen (and maybe translated) the packet. */
 };
 
 extern int mg_meta_offset;
@@ -211,6 +218,7 @@ enum mg_adj_type {
 	MG_ADJ_SERVICE,      /**< A service's VIP: the service node (ifindex = service id). */
 	MG_ADJ_WG,           /**< Into WireGuard interface @c ifindex (wg-output). */
 	MG_ADJ_ESP,          /**< Into the ESP tunnel interface @c ifindex (node esp-output). */
+	MG_ADJ_GATEWAY,      /**< Crosses to another network through gateway @c ifindex (nat node). */
 };
 
 /** Well-known adjacency ids shared by every network. */
@@ -404,6 +412,12 @@ struct mg_dp {
 	struct mg_cap_set *capture;          /**< Running captures (lib/capture), or NULL. */
 	/** Classification rule sets (lib/cls) by network, [0] IPv4 and [1] IPv6; NULL: none. */
 	struct mg_cls_set *cls[MG_MAX_NETS][2];
+	/**
+	 * Non-zero for a network whose received packets pass the nat node
+	 * before classification and lookup (lib/natgw: replies of translated
+	 * flows arrive there). Zero everywhere without NAT: no cost.
+	 */
+	uint8_t nat_net[MG_MAX_NETS];
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */

@@ -143,9 +143,13 @@ ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
 static __rte_always_inline uint16_t
 eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigned int fam)
 {
-	if (likely(next == ETH_NEXT_IP4 + fam) &&
-	    __atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL)
-		return (uint16_t)(ETH_NEXT_CLS4 + fam);
+	if (likely(next == ETH_NEXT_IP4 + fam)) {
+		/* Replies of translated flows arrive here (lib/natgw): nat first. */
+		if (unlikely(__atomic_load_n(&dp->nat_net[md->net], __ATOMIC_RELAXED)))
+			return ETH_NEXT_NAT;
+		if (__atomic_load_n(&dp->cls[md->net][fam], __ATOMIC_RELAXED) != NULL)
+			return (uint16_t)(ETH_NEXT_CLS4 + fam);
+	}
 	return next;
 }
 
@@ -245,7 +249,7 @@ static struct rte_node_register eth_input_node = {
 	.name = "eth-input",
 	.process = eth_input_process,
 	.init = mg_node_init,
-	.nb_edges = 6,
+	.nb_edges = 7,
 	.next_nodes = {
 		[ETH_NEXT_IP4] = "ip4-lookup",
 		[ETH_NEXT_IP6] = "ip6-lookup",
@@ -253,6 +257,7 @@ static struct rte_node_register eth_input_node = {
 		[ETH_NEXT_DROP] = "drop",
 		[ETH_NEXT_CLS4] = "ip4-classify",
 		[ETH_NEXT_CLS6] = "ip6-classify",
+		[ETH_NEXT_NAT] = "nat",
 	},
 };
 RTE_NODE_REGISTER(eth_input_node);

@@ -62,6 +62,14 @@ struct mg_svc_rt {
 	struct mg_svc_ep_count *base[MG_SVC_MAX_SERVICES];
 	/** Workers. */
 	unsigned int nb_workers;
+	/**
+	 * Called by the owner worker for each ended flow with a NAT port
+	 * (mg_flow_record.nat_gw != 0), before the service's accounting:
+	 * lib/natgw returns the port to its block. Set before workers start.
+	 */
+	void (*nat_end)(const struct mg_flow_record *r, void *arg);
+	/** Argument of @c nat_end. */
+	void *nat_end_arg;
 };
 
 /**
