@@ -56,6 +56,38 @@ struct mg_svc_cfg {
 	char where[96];             /**< FILE:LINE:COLUMN of the entry, for start-up errors. */
 };
 
+#define MG_CFG_MAX_GATEWAYS 16    /**< gateways: entries (as MG_NATGW_MAX). */
+#define MG_CFG_MAX_GW_PREFIXES 16 /**< routes / sources per gateway. */
+#define MG_CFG_MAX_GW_PUBLISH 32  /**< publish entries per gateway. */
+
+/** A published service of a gateway (gateways[].publish[]). */
+struct mg_gw_pub_cfg {
+	struct mg_ip addr;          /**< Outside address; family 0: the gateway's snat4/snat6. */
+	uint8_t family;             /**< With addr unset: AF_INET, AF_INET6, or 0 for both. */
+	uint8_t proto;              /**< IP protocol: TCP, UDP or SCTP. */
+	uint16_t port;              /**< Outside port. */
+	char service[MG_NAME_MAX];  /**< A nat-mode service of the inside network. */
+};
+
+/** A dual-homed gateway from the file (lib/natgw). */
+struct mg_gw_cfg {
+	char name[MG_NAME_MAX];
+	char inside[MG_NAME_MAX];   /**< The pods' network. */
+	char outside[MG_NAME_MAX];  /**< The external network. */
+	struct mg_prefix routes[MG_CFG_MAX_GW_PREFIXES]; /**< Destinations that cross. */
+	unsigned int nroutes;
+	struct mg_prefix sources[MG_CFG_MAX_GW_PREFIXES]; /**< Inside sources allowed (none: any). */
+	unsigned int nsources;
+	struct mg_ip snat4, snat6;  /**< Masquerade addresses; family 0: the outside's first. */
+	uint8_t ipv6;               /**< enum mg_natgw_v6: 0 nat66, 1 npt6, 2 route. */
+	struct mg_prefix npt_inside, npt_outside; /**< NPTv6 prefixes (ipv6: npt6). */
+	uint16_t port_first, port_last; /**< SNAT ports (default 1024-65535). */
+	bool port_preserve;         /**< Keep the source port when free (default false). */
+	struct mg_gw_pub_cfg pub[MG_CFG_MAX_GW_PUBLISH];
+	unsigned int npub;
+	char where[96];             /**< FILE:LINE:COLUMN of the entry, for start-up errors. */
+};
+
 /** Start-up settings: what cannot change while running. */
 struct mg_settings {
 	/* dpdk: */
@@ -122,6 +154,9 @@ struct mg_settings {
 	struct mg_svc_cfg *services;  /**< nservices entries (owned). */
 	unsigned int nservices;
 	uint32_t svc_flows;           /**< limits.service_flows: flow table entries per worker. */
+	/* gateways: (start-up only) */
+	struct mg_gw_cfg *gateways;   /**< ngateways entries (owned). */
+	unsigned int ngateways;
 };
 
 /** Errors collected while loading. */

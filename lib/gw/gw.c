@@ -30,6 +30,7 @@
 #include "mg_model.h"
 #include "mg_port.h"
 #include "mg_stats.h"
+#include "mg_natgw_setup.h"
 #include "mg_svc_setup.h"
 #include "mg_wgif.h"
 #include "mg_workers.h"
@@ -1109,6 +1110,10 @@ mg_gw_run(const struct mg_gw_opts *o)
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
 	}
+	if (mg_natgw_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
+		goto out;
+	}
 	if (mg_workers_launch(g->dp) != 0) {
 		fprintf(stderr, "meshgate: cannot launch the workers\n");
 		goto out;
@@ -1180,6 +1185,7 @@ out:
 		}
 	}
 	mg_svc_teardown();
+	mg_natgw_teardown(); /* after: the flow tables' last flows give their ports back */
 	if (g->model != NULL)
 		mg_model_set_backend(g->model, NULL);
 	if (g->dp != NULL)

@@ -108,6 +108,8 @@ struct mg_natgw_gw {
 	uint8_t v6mode;
 	/** Whether addr4 / addr6 are set. */
 	uint8_t has4, has6;
+	/** Keep a flow's source port (echo identifier) when free in the worker's block. */
+	uint8_t preserve;
 	/** Source NAT addresses on the outside (network order). */
 	uint8_t addr4[4], addr6[16];
 	/** SNAT port range (host order), cut into one block per worker. */

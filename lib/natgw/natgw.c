@@ -293,7 +293,10 @@ mg_natgw_snat_create(struct mg_flow_table *ft, const struct mg_natgw_gw *g,
 	memcpy(rk.src, k->dst, sizeof(rk.src));
 	memcpy(rk.dst, v4 ? g->addr4 : g->addr6, v4 ? 4 : 16);
 	if (key_ported(k)) {
-		if (unlikely(ports == NULL || mg_nat_ports_alloc(ports, &port) < 0)) {
+		if (g->preserve && ports != NULL &&
+		    mg_nat_ports_take(ports, rte_be_to_cpu_16(k->sport)) == 0)
+			port = rte_be_to_cpu_16(k->sport);
+		else if (unlikely(ports == NULL || mg_nat_ports_alloc(ports, &port) < 0)) {
 			*why = MG_DROP_NAT_NO_PORT;
 			return NULL;
 		}

@@ -171,3 +171,199 @@ def test_service_nat_both_ways_v6(tmp_path):
     assert err[IPerror6].src == "fd00:1::2" and err[IPerror6].dst == "fd00:9::1"
     assert err[UDPerror].dport == 53
     assert others(st) == {}, st["drops"]
+
+
+# ---- dual-homed gateway: port a in network "pods" (inside), port b in "default" (outside) ----
+
+GW = """
+gateways:
+  - name: edge
+    inside: pods
+    outside: default
+    routes: [0.0.0.0/0, "::/0"]
+    sources: [10.0.1.2/32, "fd00:1::/64"]
+    ports: "20000-20999"
+    port_preserve: true
+{v6}
+    publish:
+      - {{address: 10.0.2.1, protocol: tcp, port: 8080, service: web4}}
+      - {{address: "fd00:2::1", protocol: tcp, port: 8080, service: web6}}
+services:
+  - name: web4
+    network: pods
+    vips: [10.0.1.100]
+    mode: nat
+    endpoints: [{{name: p1, address: 10.0.1.2, port: 80}}]
+  - name: web6
+    network: pods
+    vips: ["fd00:1::100"]
+    mode: nat
+    endpoints: [{{name: p1, address: "fd00:1::2", port: 80}}]
+"""
+
+
+def gw_cfg(tmp_path, v6=""):
+    return config(tmp_path, networks="  - {name: pods}", a_extra="    network: pods",
+                  extra=GW.format(v6=v6))
+
+
+def a_fillers(n):
+    return [Ether(src=HOST_MAC["a"], dst=GW_MAC["a"], type=0x88b5) / Raw(b"f" * 46)
+            for _ in range(n)]
+
+
+def test_gateway_snat_and_published_service_v4(tmp_path):
+    out4 = [
+        a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=30) / TCP(sport=20001, dport=443, flags="S")),
+        a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=30) / UDP(sport=20002, dport=53) / Raw(b"q" * 9)),
+        a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=30) / ICMP(type=8, id=20003, seq=1) / Raw(b"p" * 8)),
+        # A source port outside the range: a port of the block is chosen.
+        a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=30) / UDP(sport=80, dport=53) / Raw(b"z")),
+        # Not in the gateway's sources.
+        a2gw(IP(src="10.0.1.3", dst="198.51.100.7", ttl=30) / UDP(sport=20004, dport=53)),
+    ]
+    translated = IP(src="10.0.2.1", dst="198.51.100.7", ttl=28) / UDP(sport=20002, dport=53) / Raw(b"q" * 9)
+    from_b = [
+        b2gw(IP(src="198.51.100.7", dst="10.0.2.1") / TCP(sport=443, dport=20001, flags="SA")),
+        b2gw(IP(src="198.51.100.7", dst="10.0.2.1") / UDP(sport=53, dport=20002) / Raw(b"a" * 3)),
+        b2gw(IP(src="198.51.100.7", dst="10.0.2.1") / ICMP(type=0, id=20003, seq=1) / Raw(b"p" * 8)),
+        # A router on the way: fragmentation needed, about the translated UDP flow.
+        b2gw(IP(src="10.0.2.2", dst="10.0.2.1") / ICMP(type=3, code=4, nexthopmtu=1400) / raw(translated)),
+        # A client of the published service.
+        b2gw(IP(src="198.51.100.9", dst="10.0.2.1", ttl=50) / TCP(sport=5555, dport=8080, flags="S")),
+    ]
+    # The pod answers the published service's client (after the client's SYN went in).
+    pod_reply = a2gw(IP(src="10.0.1.2", dst="198.51.100.9", ttl=64) / TCP(sport=80, dport=5555, flags="SA"))
+    out_a, out_b, st = run(tmp_path, gw_cfg(tmp_path), a=out4 + a_fillers(320) + [pod_reply],
+                           b=fillers(96) + from_b, settle=2.5)
+
+    snat = [g for g in out_b if g[IP].dst == "198.51.100.7"]
+    assert len(snat) == 4, out_b
+    for g in snat:
+        assert g[IP].src == "10.0.2.1" and g[Ether].dst == HOST_MAC["b"] and g[IP].ttl == 29
+        assert csum_ok(g), g.show(dump=True)
+    assert snat[0][TCP].sport == 20001 and snat[1][UDP].sport == 20002
+    assert snat[2][ICMP].id == 20003
+    assert 20000 <= snat[3][UDP].sport <= 20999 and snat[3][UDP].sport not in (20001, 20002, 20003)
+    pub = [g for g in out_b if g[IP].dst == "198.51.100.9"]
+    assert len(pub) == 1
+    assert (pub[0][IP].src, pub[0][TCP].sport, pub[0][TCP].dport) == ("10.0.2.1", 8080, 5555)
+    assert csum_ok(pub[0])
+
+    assert len(out_a) == 5, out_a
+    for g in out_a:
+        assert g[IP].dst == "10.0.1.2" and g[Ether].dst == HOST_MAC["a"]
+        assert csum_ok(g), g.show(dump=True)
+    tcp = [g for g in out_a if TCP in g and g[TCP].sport == 443][0]
+    assert (tcp[IP].src, tcp[TCP].dport) == ("198.51.100.7", 20001)
+    udp = [g for g in out_a if UDP in g and ICMP not in g][0]
+    assert (udp[IP].src, udp[UDP].sport, udp[UDP].dport) == ("198.51.100.7", 53, 20002)
+    echo = [g for g in out_a if ICMP in g and g[ICMP].type == 0][0]
+    assert echo[IP].src == "198.51.100.7" and echo[ICMP].id == 20003
+    err = [g for g in out_a if ICMP in g and g[ICMP].type == 3][0]
+    assert err[IP].src == "10.0.2.2"  # the router's own address stays
+    assert (err[IPerror].src, err[IPerror].dst) == ("10.0.1.2", "198.51.100.7")
+    assert err[UDPerror].sport == 20002 and ip4_hdr_ok(err[IPerror])
+    q = IP(raw(err[IPerror]))
+    del q[UDP].chksum
+    assert IP(raw(q))[UDP].chksum == err[UDPerror].chksum
+    syn = [g for g in out_a if TCP in g and g[TCP].dport == 80][0]
+    assert (syn[IP].src, syn[TCP].sport) == ("198.51.100.9", 5555)
+    assert others(st) == {"nat-source-not-allowed": 1}, st["drops"]
+
+
+def test_gateway_nat66_and_published_service_v6(tmp_path):
+    out6 = [
+        a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::7", hlim=30) / TCP(sport=20001, dport=443, flags="S")),
+        a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::7", hlim=30) / ICMPv6EchoRequest(id=20003, seq=1)),
+        a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::7", hlim=30) / UDP(sport=20002, dport=53) / Raw(b"q" * 9)),
+    ]
+    translated = IPv6(src="fd00:2::1", dst="2001:db8:100::7", hlim=28) / UDP(sport=20002, dport=53) / Raw(b"q" * 9)
+    from_b = [
+        b2gw(IPv6(src="2001:db8:100::7", dst="fd00:2::1") / TCP(sport=443, dport=20001, flags="SA")),
+        b2gw(IPv6(src="2001:db8:100::7", dst="fd00:2::1") / ICMPv6EchoReply(id=20003, seq=1)),
+        b2gw(IPv6(src="2001:db8:100::7", dst="fd00:2::1") / ICMPv6DestUnreach(code=4) / raw(translated)),
+        b2gw(IPv6(src="2001:db8:100::9", dst="fd00:2::1", hlim=50) / TCP(sport=5555, dport=8080, flags="S")),
+    ]
+    pod_reply = a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::9") / TCP(sport=80, dport=5555, flags="SA"))
+    out_a, out_b, st = run(tmp_path, gw_cfg(tmp_path), a=out6 + a_fillers(320) + [pod_reply],
+                           b=fillers(96) + from_b, settle=2.5)
+    # (the hosts' ND and the gateway's own chatter are not in these pcaps: static neighbors)
+    snat = [g for g in out_b if IPv6 in g and g[IPv6].dst == "2001:db8:100::7"]
+    assert len(snat) == 3, out_b
+    for g in snat:
+        assert g[IPv6].src == "fd00:2::1" and g[IPv6].hlim == 29
+        assert csum_ok(g), g.show(dump=True)
+    assert snat[0][TCP].sport == 20001 and snat[1][ICMPv6EchoRequest].id == 20003
+    pub = [g for g in out_b if IPv6 in g and g[IPv6].dst == "2001:db8:100::9"]
+    assert len(pub) == 1 and pub[0][IPv6].src == "fd00:2::1" and pub[0][TCP].sport == 8080
+    assert csum_ok(pub[0])
+    assert len(out_a) == 4, out_a
+    for g in out_a:
+        assert g[IPv6].dst == "fd00:1::2"
+        assert csum_ok(g), g.show(dump=True)
+    err = [g for g in out_a if ICMPv6DestUnreach in g][0]
+    # The peer itself reported it: its address stays, the quote is the pod's packet again.
+    assert err[IPv6].src == "2001:db8:100::7"
+    assert err[IPerror6].src == "fd00:1::2" and err[UDPerror].sport == 20002
+    syn = [g for g in out_a if TCP in g and g[TCP].dport == 80][0]
+    assert syn[IPv6].src == "2001:db8:100::9" and syn[TCP].sport == 5555
+    assert others(st) == {}, st["drops"]
+
+
+def test_gateway_npt6(tmp_path):
+    v6 = """    ipv6: npt6
+    npt6: {inside: "fd00:1::/64", outside: "2001:db8:aaaa::/64"}"""
+    out6 = [a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::7", hlim=30) /
+                 TCP(sport=1234, dport=443, flags="S"))]
+    out_a, out_b, st = run(tmp_path, gw_cfg(tmp_path, v6), a=out6, settle=1.5)
+    assert len(out_b) == 1
+    g = out_b[0]
+    src = g[IPv6].src
+    assert src.startswith("2001:db8:aaaa:0:"), src
+    # Checksum-neutral: the TCP checksum did not change and still verifies.
+    assert g[TCP].chksum == IPv6(raw(out6[0][IPv6]))[TCP].chksum
+    assert csum_ok(g) and g[TCP].sport == 1234
+    back = [b2gw(IPv6(src="2001:db8:100::7", dst=src) / TCP(sport=443, dport=1234, flags="SA"))]
+    out_a, _, st2 = run(tmp_path, gw_cfg(tmp_path, v6), b=back, settle=1.5)
+    assert len(out_a) == 1 and out_a[0][IPv6].dst == "fd00:1::2" and csum_ok(out_a[0])
+    assert others(st) == {} and others(st2) == {}
+
+
+def test_check_names_gateway_errors(tmp_path):
+    from mgrun import check
+
+    bad = config(tmp_path, networks="  - {name: pods}", a_extra="    network: pods", extra="""
+services:
+  - name: rt
+    network: pods
+    vips: [10.0.1.100]
+    endpoints: [{name: p1, address: 10.0.1.2, port: 80}]
+gateways:
+  - name: g1
+    inside: pods
+    outside: nowhere
+    routes: [0.0.0.0/0, "10.1.2.3/8"]
+    ports: "0-10"
+    ipv6: npt6
+    publish:
+      - {protocol: tcp, port: 8080, service: rt}
+      - {protocol: tcp, port: 8081, service: none}
+  - name: g2
+    inside: pods
+    outside: pods
+""")
+    rc, out = check(bad, tmp_path)
+    assert rc == 1
+    for want in ("services[0].endpoints[0].port: an endpoint port needs the service's mode: nat",
+                 "gateways[0].outside: no network named nowhere",
+                 "gateways[0].routes[1]: '10.1.2.3/8' is not a prefix",
+                 "gateways[0].ports: a range of at least 64 ports",
+                 "gateways[0]: ipv6: npt6 needs npt6:",
+                 "gateways[0].publish[0].service: service rt must have mode: nat",
+                 "gateways[0].publish[1].service: no service named none",
+                 "gateways[1]: inside and outside must be two networks"):
+        assert want in out, (want, out)
+    assert ".yaml:" in out  # FILE:LINE
+    rc, out = check(gw_cfg(tmp_path), tmp_path)
+    assert rc == 0, out
