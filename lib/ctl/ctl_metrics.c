@@ -90,6 +90,12 @@ nat_metrics(FILE *f)
 		{"meshgate_nat_untranslatable_total", "counter",
 		 "Dropped: fragment, ICMP error of no flow, or no address of the family.",
 		 offsetof(struct mg_natgw_stats, untranslatable)},
+		{"meshgate_nat_handoffs_total", "counter",
+		 "Packets handed to the worker that owns their NAT flow (RSS put them elsewhere).",
+		 offsetof(struct mg_natgw_stats, handoffs)},
+		{"meshgate_nat_handoff_drops_total", "counter",
+		 "Dropped: the owner worker's handoff ring was full.",
+		 offsetof(struct mg_natgw_stats, handoff_drops)},
 	};
 	struct mg_natgw_stats sum;
 

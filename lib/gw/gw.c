@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <limits.h>
 #include <sched.h>
@@ -294,6 +295,18 @@ json_rules(FILE *f, void *arg)
 
 	if (g->dp != NULL && g->model != NULL)
 		mg_gw_cls_write_json(f, g->dp, g->model);
+	if (mg_natgw_get() != NULL) {
+		struct mg_natgw_stats s;
+
+		/* The NAT counters (lib/natgw), summed over the workers. */
+		mg_natgw_stats_sum(mg_natgw_get(), &s);
+		fprintf(f, ",\n  \"nat\": {\"snat_flows\": %" PRIu64 ", \"dnat_flows\": %" PRIu64
+			", \"translated_forward\": %" PRIu64 ", \"translated_reply\": %" PRIu64
+			", \"icmp_errors\": %" PRIu64 ", \"npt6\": %" PRIu64 ", \"handoffs\": %" PRIu64
+			", \"handoff_drops\": %" PRIu64 "}",
+			s.snat_flows, s.dnat_flows, s.xlate_fwd, s.xlate_reply, s.icmp_errors, s.npt6,
+			s.handoffs, s.handoff_drops);
+	}
 }
 
 static int

@@ -43,15 +43,24 @@
  * when it is the translated peer itself, and the quoted packet are
  * translated back (mg_nat_rewrite_icmp_error).
  *
- * Workers and RSS: flow tables are per worker and never locked. A source
- * NAT port comes from the block of the worker that created the flow
- * (mg_nat_port_block: blocks never overlap). With more than one worker,
- * RSS may deliver replies to another worker than the owner; the design
- * for it (replies mapped to their owner by the port's block, the
- * untranslated side's hash for destination NAT, and a handoff ring) is
- * described in README "NAT and dual-homed gateways"; this version keeps a
- * flow's state on the worker that saw its first packet, which is exact
- * with one worker (and with RSS configured to hash both legs alike).
+ * Workers and RSS: flow tables are per worker and never locked, so each
+ * flow has one owner worker, and a packet that reaches another worker is
+ * handed to the owner through the owner's handoff ring (multi-producer,
+ * single consumer; the "nat-handoff" source node drains it). The owner is
+ * found from the packet alone, in both directions:
+ *  - A flow through a gateway route (source NAT, and the replies of
+ *    published services) and a destination NAT flow belong to the worker
+ *    mg_natgw_owner() picks from the untranslated remote side: the
+ *    destination of an inside packet, the source of a client's packet.
+ *  - A source NAT port comes from the owner's block (mg_nat_port_block:
+ *    blocks never overlap), so a reply to the outside address is mapped
+ *    to its owner by its destination port (mg_nat_port_owner), ICMP errors
+ *    too (their key is the quoted packet reversed).
+ *  - Replies of a nat service's endpoints in its own network are known by
+ *    their source, an endpoint address (a 64 Ki-bit filter of endpoint
+ *    addresses, never cleared: a stale bit costs a handoff, not a mistake),
+ *    and go to the owner of their destination, the client.
+ * With one worker nothing of this runs.
  *
  * Threads: the registry is created and filled on the main lcore before
  * the workers start (gateways are start-up objects); workers read it and
@@ -137,6 +146,8 @@ struct mg_natgw_stats {
 	uint64_t no_flow;        /**< Dropped: flow table full or tuple taken. */
 	uint64_t not_allowed;    /**< Dropped: source not allowed through the gateway. */
 	uint64_t untranslatable; /**< Dropped: fragment, orphan ICMP error, no address. */
+	uint64_t handoffs;       /**< Packets handed to the owner worker of their flow. */
+	uint64_t handoff_drops;  /**< Dropped: the owner's handoff ring was full. */
 } __attribute__((aligned(64)));
 
 /** The registry (one per process). */
@@ -152,7 +163,55 @@ struct mg_natgw {
 	struct mg_natgw_stats stats[MG_SVC_RT_MAX_WORKERS];
 	/** Per network: gateways whose outside it is (bit per gateway id). */
 	uint16_t outside_of[256];
+	/** Each worker's handoff ring (NULL with one worker). */
+	struct rte_ring *handoff[MG_SVC_RT_MAX_WORKERS];
+	/** Filter of nat services' endpoint addresses (by network), 64 Ki bits. */
+	uint64_t ep_bits[1024];
 };
+
+/** The owner worker (of @p n) of flows whose untranslated remote side is @p addr, @p port. */
+static inline unsigned int
+mg_natgw_owner(const uint8_t *addr, rte_be16_t port, uint8_t family, unsigned int n)
+{
+	uint32_t h = 0x9e3779b9u * (uint32_t)port;
+
+	for (unsigned int i = 0; i < (family == AF_INET ? 4u : 16u); i += 4) {
+		uint32_t x;
+
+		memcpy(&x, addr + i, 4);
+		h = (h ^ x) * 0x85ebca6bu;
+		h ^= h >> 15;
+	}
+	return (unsigned int)(((uint64_t)h * n) >> 32);
+}
+
+/** The filter bit of endpoint address @p addr in network @p net. */
+static inline uint32_t
+mg_natgw_ep_bit(uint16_t net, const uint8_t *addr, uint8_t family)
+{
+	return mg_natgw_owner(addr, (rte_be16_t)net, family, 1u << 16);
+}
+
+/** True if @p addr may be a nat service endpoint in network @p net. */
+static inline bool
+mg_natgw_ep_maybe(const struct mg_natgw *ng, uint16_t net, const uint8_t *addr, uint8_t family)
+{
+	uint32_t b = mg_natgw_ep_bit(net, addr, family);
+
+	return (__atomic_load_n(&ng->ep_bits[b >> 6], __ATOMIC_RELAXED) >> (b & 63)) & 1;
+}
+
+/** Note a nat service endpoint's address (main lcore). */
+void mg_natgw_endpoint_mark(struct mg_natgw *ng, uint16_t net, const struct mg_ip *a);
+
+/**
+ * Hand @p m to worker @p owner (any worker): it continues in the owner's
+ * "nat" node, or at its ipX-lookup when @p to_lookup (a packet already
+ * classified and looked up). Wakes the owner if it sleeps.
+ * @return 0, or -ENOBUFS (ring full: the caller drops the packet).
+ */
+int mg_natgw_handoff(struct mg_natgw *ng, unsigned int owner, struct rte_mbuf *m,
+		     bool to_lookup);
 
 /** The registry, NULL when neither nat services nor gateways exist. */
 struct mg_natgw *mg_natgw_get(void);

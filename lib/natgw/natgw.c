@@ -9,8 +9,11 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <rte_errno.h>
 #include <rte_malloc.h>
+#include <rte_ring.h>
 
 #include "mg_dp.h"
 #include "mg_natgw.h"
@@ -45,6 +48,18 @@ mg_natgw_ensure(unsigned int nb_workers)
 		if (ng == NULL)
 			return NULL;
 		ng->nb_workers = nb_workers;
+		for (unsigned int w = 0; nb_workers > 1 && w < nb_workers; w++) {
+			char name[RTE_RING_NAMESIZE];
+
+			snprintf(name, sizeof(name), "mg_nat_ho_%u", w);
+			ng->handoff[w] = rte_ring_create(name, 4096, SOCKET_ID_ANY, RING_F_SC_DEQ);
+			if (ng->handoff[w] == NULL) {
+				while (w-- > 0)
+					rte_ring_free(ng->handoff[w]);
+				rte_free(ng);
+				return NULL;
+			}
+		}
 		__atomic_store_n(&the_ng, ng, __ATOMIC_RELEASE);
 	}
 	if (rt != NULL && rt->nat_end == NULL) {
@@ -62,6 +77,13 @@ mg_natgw_destroy(void)
 	if (ng == NULL)
 		return;
 	__atomic_store_n(&the_ng, NULL, __ATOMIC_RELEASE);
+	for (unsigned int w = 0; w < MG_SVC_RT_MAX_WORKERS; w++) {
+		struct rte_mbuf *m;
+
+		while (ng->handoff[w] != NULL && rte_ring_dequeue(ng->handoff[w], (void **)&m) == 0)
+			rte_pktmbuf_free((struct rte_mbuf *)((uintptr_t)m & ~(uintptr_t)1));
+		rte_ring_free(ng->handoff[w]);
+	}
 	for (unsigned int g = 0; g < MG_NATGW_MAX; g++)
 		for (unsigned int w = 0; w < MG_SVC_RT_MAX_WORKERS; w++)
 			mg_nat_ports_destroy(ng->ports[g][w]);
@@ -111,7 +133,7 @@ mg_natgw_stats_sum(const struct mg_natgw *ng, struct mg_natgw_stats *sum)
 		uint64_t *y = (uint64_t *)sum;
 
 		/* Every field is a uint64_t, written whole by its worker. */
-		for (size_t i = 0; i < offsetof(struct mg_natgw_stats, untranslatable) /
+		for (size_t i = 0; i < offsetof(struct mg_natgw_stats, handoff_drops) /
 					       sizeof(uint64_t) + 1; i++)
 			y[i] += __atomic_load_n(&x[i], __ATOMIC_RELAXED);
 	}
@@ -126,6 +148,36 @@ mg_natgw_ports_free(const struct mg_natgw *ng, unsigned int id)
 		if (ng->ports[id][w] != NULL)
 			n += mg_nat_ports_available(ng->ports[id][w]);
 	return n;
+}
+
+void
+mg_natgw_endpoint_mark(struct mg_natgw *ng, uint16_t net, const struct mg_ip *a)
+{
+	uint32_t b = mg_natgw_ep_bit(net, a->bytes, a->family);
+
+	__atomic_fetch_or(&ng->ep_bits[b >> 6], 1ull << (b & 63), __ATOMIC_RELEASE);
+}
+
+int
+mg_natgw_handoff(struct mg_natgw *ng, unsigned int owner, struct rte_mbuf *m, bool to_lookup)
+{
+	struct mg_dp *dp = mg_dp_get();
+	struct mg_worker *w;
+
+	/* mbufs are cache aligned: bit 0 of the pointer says where it goes on. */
+	if (unlikely(rte_ring_mp_enqueue(ng->handoff[owner],
+					 (void *)((uintptr_t)m | (uintptr_t)to_lookup)) != 0))
+		return -ENOBUFS;
+	/* Pairs with the worker's sleep (see mg_dp_inject): see it, or be woken. */
+	w = dp->workers[owner];
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (unlikely(__atomic_load_n(&w->sleeping, __ATOMIC_RELAXED))) {
+		uint64_t one = 1;
+		ssize_t rc = write(w->wake_fd, &one, sizeof(one));
+
+		(void)rc; /* EAGAIN: it is being woken anyway */
+	}
+	return 0;
 }
 
 /* ---- translation -------------------------------------------------------------------------- */

@@ -53,6 +53,30 @@ nat_drop(struct rte_mbuf *m, enum mg_drop why)
 	return NAT_NEXT_DROP;
 }
 
+/* nat_one's answer for a packet handed to another worker (out of this vector). */
+#define NAT_HANDED UINT16_MAX
+
+/* Hand @m to worker @owner's nat node (a full ring drops it). */
+static inline uint16_t
+nat_handoff(struct mg_natgw *ng, struct mg_natgw_stats *st, struct rte_mbuf *m,
+	    unsigned int owner)
+{
+	if (unlikely(mg_natgw_handoff(ng, owner, m, false) < 0)) {
+		st->handoff_drops++;
+		return nat_drop(m, MG_DROP_NAT_NO_FLOW);
+	}
+	st->handoffs++;
+	return NAT_HANDED;
+}
+
+/* True if @a (IPv4: 4 bytes) is gateway @g's outside address of @family. */
+static inline bool
+gw_addr(const struct mg_natgw_gw *g, const uint8_t *a, uint8_t family)
+{
+	return family == AF_INET ? g->has4 && memcmp(a, g->addr4, 4) == 0
+				 : g->has6 && memcmp(a, g->addr6, 16) == 0;
+}
+
 /* Translate @m by flow @f in direction @dir and send it on in the target network. */
 static inline uint16_t
 nat_xlate(const struct mg_dp *dp, struct mg_natgw_stats *st, struct rte_mbuf *m,
@@ -111,12 +135,13 @@ npt6_outer(const struct mg_natgw_gw *g, const uint8_t *a)
 /* A packet that found no flow in a NAT network (before lookup). */
 static inline uint16_t
 nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
-	    struct mg_flow_table *ft, struct mg_natgw_stats *st, struct rte_mbuf *m,
-	    const struct mg_flow_key *k, uint32_t h, enum mg_svc_key kind, uint8_t tcp_flags,
-	    uint8_t frag, uint64_t now)
+	    struct mg_flow_table *ft, struct mg_natgw_stats *st, unsigned int w,
+	    struct rte_mbuf *m, const struct mg_flow_key *k, uint32_t h, enum mg_svc_key kind,
+	    uint8_t tcp_flags, uint8_t frag, uint64_t now)
 {
 	struct mg_meta *md = mg_meta(m);
 	uint16_t gws = ng != NULL ? ng->outside_of[md->net & 0xff] : 0;
+	const bool multi = ng != NULL && ng->nb_workers > 1;
 
 	while (unlikely(gws != 0)) {
 		const struct mg_natgw_gw *g = &ng->gw[__builtin_ctz(gws)];
@@ -128,10 +153,26 @@ nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
 		if (k->family == AF_INET6 && g->v6mode == MG_NATGW_V6_NPT6 &&
 		    npt6_outer(g, rte_pktmbuf_mtod_offset(m, const uint8_t *, 24)))
 			return nat_npt6(st, m, g, MG_NPT6_IN);
+		/* A reply to a source NAT port: its block says whose flow it is. */
+		if (multi && gw_addr(g, k->dst, k->family)) {
+			int o = mg_nat_port_owner(g->port_first, g->port_last, ng->nb_workers,
+						  rte_be_to_cpu_16(k->dport));
+
+			if (o >= 0 && (unsigned int)o != w)
+				return nat_handoff(ng, st, m, (unsigned int)o);
+		}
 		if (kind == MG_SVC_KEY_5TUPLE && !frag && (pub = mg_natgw_pub_find(g, k)) != NULL) {
 			const struct mg_svc_table *t = mg_svc_rt_table(rt, pub->svc);
 			const struct mg_svc_ep *e;
 			struct mg_flow *f;
+
+			if (multi) {
+				unsigned int o = mg_natgw_owner(k->src, k->sport, k->family,
+								ng->nb_workers);
+
+				if (o != w)
+					return nat_handoff(ng, st, m, o);
+			}
 
 			if (unlikely(t == NULL))
 				return nat_drop(m, MG_DROP_SVC_NO_ENDPOINT);
@@ -154,6 +195,13 @@ nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
 			return nat_xlate(dp, st, m, f, 0, kind, tcp_flags, now, true);
 		}
 	}
+	/* A nat service's endpoint answering a client: the client's worker has the flow. */
+	if (multi && mg_natgw_ep_maybe(ng, md->net, k->src, k->family)) {
+		unsigned int o = mg_natgw_owner(k->dst, k->dport, k->family, ng->nb_workers);
+
+		if (o != w)
+			return nat_handoff(ng, st, m, o);
+	}
 	/* Not ours: on as if the nat node were not there. */
 	return nat_next(dp, md, k->family, false);
 }
@@ -172,6 +220,13 @@ nat_miss_gw(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_flow_table *f
 	if (unlikely(!mg_natgw_source_allowed(g, k))) {
 		st->not_allowed++;
 		return nat_drop(m, MG_DROP_NAT_SOURCE);
+	}
+	/* Flows through a gateway belong to the worker of their remote side. */
+	if (ng->nb_workers > 1 && !(k->family == AF_INET6 && g->v6mode != MG_NATGW_V6_NAT66)) {
+		unsigned int o = mg_natgw_owner(k->dst, k->dport, k->family, ng->nb_workers);
+
+		if (o != w)
+			return nat_handoff(ng, st, m, o);
 	}
 	if (k->family == AF_INET6 && g->v6mode != MG_NATGW_V6_NAT66) {
 		if (g->v6mode == MG_NATGW_V6_NPT6)
@@ -230,7 +285,8 @@ nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	if (f != NULL && f->has_rkey)
 		return nat_xlate(c->dp, st, m, f, dir, kind, tcp_flags, now, gw);
 	if (!gw)
-		return nat_miss_in(c->dp, ng, rt, ft, st, m, &k, h, kind, tcp_flags, frag, now);
+		return nat_miss_in(c->dp, ng, rt, ft, st, c->w->index, m, &k, h, kind, tcp_flags,
+				   frag, now);
 	uint16_t id = c->dp->adj[md->adj].ifindex;
 
 	if (unlikely(ng == NULL || id >= ng->ngw)) {
@@ -263,11 +319,17 @@ nat_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
+		uint16_t kept = 0;
+
 		for (uint16_t i = 0; i < n; i++) {
 			mg_prefetch(objs + base, i, n);
-			nexts[i] = nat_one(c, ng, rt, ft, st, objs[base + i], now);
+			nexts[kept] = nat_one(c, ng, rt, ft, st, objs[base + i], now);
+			/* A packet handed to another worker leaves the vector. */
+			if (likely(nexts[kept] != NAT_HANDED))
+				objs[base + kept++] = objs[base + i];
 		}
-		mg_dispatch(graph, node, objs + base, nexts, n);
+		if (kept != 0)
+			mg_dispatch(graph, node, objs + base, nexts, kept);
 	}
 	return nb;
 }
@@ -286,3 +348,53 @@ static struct rte_node_register nat_node = {
 	},
 };
 RTE_NODE_REGISTER(nat_node);
+
+/* ---- nat-handoff: what other workers handed to this one ------------------------------- */
+
+enum { NATH_NEXT_NAT = 0, NATH_NEXT_IP4, NATH_NEXT_IP6 };
+
+#define NAT_HANDOFF_BURST 64
+
+static uint16_t
+nat_handoff_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	struct mg_natgw *ng = mg_natgw_get();
+	void *pkts[NAT_HANDOFF_BURST];
+	uint16_t nexts[NAT_HANDOFF_BURST];
+	unsigned int n;
+
+	if (likely(ng == NULL || ng->handoff[c->w->index] == NULL))
+		return 0;
+	n = rte_ring_sc_dequeue_burst(ng->handoff[c->w->index], pkts, NAT_HANDOFF_BURST, NULL);
+	if (n == 0)
+		return 0;
+	for (unsigned int i = 0; i < n; i++) {
+		uintptr_t v = (uintptr_t)pkts[i];
+		struct rte_mbuf *m = (struct rte_mbuf *)(v & ~(uintptr_t)1);
+
+		pkts[i] = m;
+		if (v & 1) /* classified and looked up already: back to the lookup */
+			nexts[i] = (rte_pktmbuf_mtod(m, const uint8_t *)[0] >> 4) == 4 ? NATH_NEXT_IP4
+										: NATH_NEXT_IP6;
+		else
+			nexts[i] = NATH_NEXT_NAT;
+	}
+	mg_dispatch(graph, node, pkts, nexts, (uint16_t)n);
+	c->w->walk_pkts += n;
+	return (uint16_t)n;
+}
+
+static struct rte_node_register nat_handoff_node = {
+	.name = "nat-handoff",
+	.flags = RTE_NODE_SOURCE_F,
+	.process = nat_handoff_process,
+	.init = mg_node_init,
+	.nb_edges = 3,
+	.next_nodes = {
+		[NATH_NEXT_NAT] = "nat",
+		[NATH_NEXT_IP4] = "ip4-lookup",
+		[NATH_NEXT_IP6] = "ip6-lookup",
+	},
+};
+RTE_NODE_REGISTER(nat_handoff_node);

@@ -16,6 +16,7 @@ const char *const mg_node_names[] = {
 	"ip4-classify", "ip6-classify", "service",
 	"wg-input", "wg-output",
 	"esp-output", "esp-input", "esp-handoff",
+	"nat-handoff",
 };
 const unsigned int mg_node_count = RTE_DIM(mg_node_names);
 

@@ -17,6 +17,9 @@
 
 enum { SVC_NEXT_IP4 = 0, SVC_NEXT_IP6, SVC_NEXT_DROP };
 
+/* svc_one's answer for a packet handed to another worker (out of this vector). */
+#define SVC_HANDED UINT16_MAX
+
 /* Flows the node checks for expiry per call. */
 #define SVC_EXPIRE_BUDGET 32
 
@@ -91,6 +94,20 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 		mg_flow_end(ft, f, f->r.svc == t->id ? mg_svc_ref_state(t, f->r.ep)
 						     : MG_FLOW_END_SERVICE_REMOVED);
 		f = NULL;
+	}
+	if (f == NULL && ng != NULL && ng->nb_workers > 1) {
+		/* The client's worker owns the flow (see mg_natgw.h): hand it over. */
+		unsigned int o = mg_natgw_owner(k->src, k->sport, k->family, ng->nb_workers);
+
+		if (o != w) {
+			if (unlikely(mg_natgw_handoff(ng, o, m, true) < 0)) {
+				ng->stats[w].handoff_drops++;
+				mg_set_drop(m, MG_DROP_NAT_NO_FLOW);
+				return SVC_NEXT_DROP;
+			}
+			ng->stats[w].handoffs++;
+			return SVC_HANDED;
+		}
 	}
 	if (f == NULL) {
 		f = mg_natgw_dnat_create(ft, k, t, h, md->net, now, &e);
@@ -214,11 +231,16 @@ svc_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
+		uint16_t kept = 0;
+
 		for (uint16_t i = 0; i < n; i++) {
 			mg_prefetch(objs + base, i, n);
-			nexts[i] = svc_one(c, rt, ft, st, objs[base + i], now);
+			nexts[kept] = svc_one(c, rt, ft, st, objs[base + i], now);
+			if (likely(nexts[kept] != SVC_HANDED))
+				objs[base + kept++] = objs[base + i];
 		}
-		mg_dispatch(graph, node, objs + base, nexts, n);
+		if (kept != 0)
+			mg_dispatch(graph, node, objs + base, nexts, kept);
 	}
 	/* Idle flows, and flows whose endpoint or service went away. */
 	mg_flow_expire(ft, now, SVC_EXPIRE_BUDGET, mg_svc_flow_check, (void *)rt->tables);

@@ -176,6 +176,8 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 			svc_remove(id);
 			return mg_error_set(err, EINVAL, f, "%s", msg);
 		}
+		if (sc->mode == MG_SVC_NAT && mg_natgw_ensure(S.dp->nb_workers) != NULL)
+			mg_natgw_endpoint_mark(mg_natgw_get(), h->net, &ec.addr);
 	}
 	if (mg_svc_rt_publish(rt, s, &old, err) < 0) {
 		mg_svc_destroy(s);
@@ -336,6 +338,8 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 		return rc < 0 ? rc : mg_error_set(err, ENOSPC, "name", "too many endpoints");
 	}
 	hold_record(mg_svc_id(s), rc, &c.addr);
+	if (S.meta[mg_svc_id(s)]->mode == MG_SVC_NAT && mg_natgw_get() != NULL)
+		mg_natgw_endpoint_mark(mg_natgw_get(), S.meta[mg_svc_id(s)]->net, &c.addr);
 	rc = republish(dp, s, err);
 	if (rc < 0)
 		return rc;
