@@ -302,10 +302,13 @@ json_rules(FILE *f, void *arg)
 		mg_natgw_stats_sum(mg_natgw_get(), &s);
 		fprintf(f, ",\n  \"nat\": {\"snat_flows\": %" PRIu64 ", \"dnat_flows\": %" PRIu64
 			", \"translated_forward\": %" PRIu64 ", \"translated_reply\": %" PRIu64
-			", \"icmp_errors\": %" PRIu64 ", \"npt6\": %" PRIu64 ", \"handoffs\": %" PRIu64
-			", \"handoff_drops\": %" PRIu64 "}",
+			", \"icmp_errors\": %" PRIu64 ", \"npt6\": %" PRIu64 ", \"routed\": %" PRIu64
+			", \"no_port\": %" PRIu64 ", \"no_flow\": %" PRIu64
+			", \"source_not_allowed\": %" PRIu64 ", \"untranslatable\": %" PRIu64
+			", \"handoffs\": %" PRIu64 ", \"handoff_drops\": %" PRIu64 "}",
 			s.snat_flows, s.dnat_flows, s.xlate_fwd, s.xlate_reply, s.icmp_errors, s.npt6,
-			s.handoffs, s.handoff_drops);
+			s.routed, s.no_port, s.no_flow, s.not_allowed, s.untranslatable, s.handoffs,
+			s.handoff_drops);
 	}
 }
 

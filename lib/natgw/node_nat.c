@@ -53,6 +53,9 @@ nat_drop(struct rte_mbuf *m, enum mg_drop why)
 	return NAT_NEXT_DROP;
 }
 
+/* Flows the node checks for expiry per call (as the service node). */
+#define NAT_EXPIRE_BUDGET 32
+
 /* nat_one's answer for a packet handed to another worker (out of this vector). */
 #define NAT_HANDED UINT16_MAX
 
@@ -331,6 +334,8 @@ nat_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 		if (kept != 0)
 			mg_dispatch(graph, node, objs + base, nexts, kept);
 	}
+	/* Idle flows end (their ports go back), and flows whose endpoint went away. */
+	mg_flow_expire(ft, now, NAT_EXPIRE_BUDGET, mg_svc_flow_check, (void *)rt->tables);
 	return nb;
 }
 
