@@ -367,3 +367,37 @@ gateways:
     assert ".yaml:" in out  # FILE:LINE
     rc, out = check(gw_cfg(tmp_path), tmp_path)
     assert rc == 0, out
+
+
+def test_overlapping_pod_subnets_stay_apart(tmp_path):
+    """Two inside networks with the same subnet and the same host address (port
+    a untagged, and its VLAN 100) leave through two gateways on one outside
+    address with disjoint port ranges: each reply goes back to its own network."""
+    cfg = config(tmp_path, networks="  - {name: pods}\n  - {name: pods2}",
+                 a_extra="""    network: pods
+    vlans:
+      - {id: 100, network: pods2, ipv4: [10.0.1.1/24]}""",
+                 neighbors='  - {interface: a.100, ip: 10.0.1.2, mac: "02:00:00:00:0a:05"}',
+                 extra="""
+gateways:
+  - {name: g1, inside: pods, outside: default, routes: [0.0.0.0/0], ports: "20000-20999",
+     port_preserve: true}
+  - {name: g2, inside: pods2, outside: default, routes: [0.0.0.0/0], ports: "21000-21999",
+     port_preserve: true}
+""").replace("memory_mb: 512", "memory_mb: 768")
+    from scapy.all import Dot1Q
+    pod1 = a2gw(IP(src="10.0.1.2", dst="198.51.100.7") / UDP(sport=20001, dport=53) / Raw(b"1"))
+    pod2 = (Ether(src="02:00:00:00:0a:05", dst=GW_MAC["a"]) / Dot1Q(vlan=100) /
+            IP(src="10.0.1.2", dst="198.51.100.7") / UDP(sport=21001, dport=53) / Raw(b"2"))
+    replies = [b2gw(IP(src="198.51.100.7", dst="10.0.2.1") / UDP(sport=53, dport=p) / Raw(b"r"))
+               for p in (20001, 21001)]
+    out_a, out_b, st = run(tmp_path, cfg, a=[pod1, pod2], b=fillers(96) + replies, settle=2.0)
+    assert sorted((g[IP].src, g[UDP].sport) for g in out_b) == \
+        [("10.0.2.1", 20001), ("10.0.2.1", 21001)]
+    assert len(out_a) == 2
+    back = {g[UDP].dport: g for g in out_a}
+    assert Dot1Q not in back[20001] and back[20001][Ether].dst == HOST_MAC["a"]
+    assert back[21001][Dot1Q].vlan == 100 and back[21001][Ether].dst == "02:00:00:00:0a:05"
+    for g in out_a:
+        assert g[IP].dst == "10.0.1.2" and csum_ok(g)
+    assert others(st) == {}, st["drops"]
