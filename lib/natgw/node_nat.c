@@ -280,6 +280,20 @@ nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 		}
 		return nat_next(c->dp, md, (l3[0] >> 4) == 4 ? AF_INET : AF_INET6, false);
 	}
+	/*
+	 * Crossing a gateway: a packet that would expire on the way out gets its
+	 * time exceeded here, about the packet as the pod sent it (after the
+	 * translation the error would go to the gateway's own outside address).
+	 */
+	if (gw && !(md->flags & MG_META_LOCAL) && unlikely(l3[family == AF_INET ? 8 : 7] <= 1)) {
+		if (family == AF_INET) {
+			mg_set_icmp(m, MG_DROP_IP4_TTL, MG_ICMP4_TIME_EXCEEDED, MG_ICMP4_TTL_EXCEEDED, 0);
+			return NAT_NEXT_ICMP4;
+		}
+		mg_set_icmp(m, MG_DROP_IP6_HOP_LIMIT, MG_ICMP6_TIME_EXCEEDED,
+			    MG_ICMP6_HOPLIMIT_EXCEEDED, 0);
+		return NAT_NEXT_ICMP6;
+	}
 	kind = mg_svc_pkt_key(l3, len, family, proto, l4off, frag, md->net, &k, &h);
 	k.tag = 0; /* NAT keys are 5-tuples: replies carry other TEIDs and SPIs */
 	if (proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len)
@@ -343,13 +357,15 @@ static struct rte_node_register nat_node = {
 	.name = "nat",
 	.process = nat_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = 7,
 	.next_nodes = {
 		[NAT_NEXT_IP4] = "ip4-lookup",
 		[NAT_NEXT_IP6] = "ip6-lookup",
 		[NAT_NEXT_CLS4] = "ip4-classify",
 		[NAT_NEXT_CLS6] = "ip6-classify",
 		[NAT_NEXT_DROP] = "drop",
+		[NAT_NEXT_ICMP4] = "ip4-icmp-error",
+		[NAT_NEXT_ICMP6] = "ip6-icmp-error",
 	},
 };
 RTE_NODE_REGISTER(nat_node);

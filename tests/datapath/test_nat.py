@@ -221,6 +221,8 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
         a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=30) / UDP(sport=80, dport=53) / Raw(b"z")),
         # Not in the gateway's sources.
         a2gw(IP(src="10.0.1.3", dst="198.51.100.7", ttl=30) / UDP(sport=20004, dport=53)),
+        # Expires at the gateway: time exceeded about the packet as the pod sent it.
+        a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=1) / UDP(sport=20005, dport=33434)),
     ]
     translated = IP(src="10.0.2.1", dst="198.51.100.7", ttl=28) / UDP(sport=20002, dport=53) / Raw(b"q" * 9)
     from_b = [
@@ -250,10 +252,13 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
     assert (pub[0][IP].src, pub[0][TCP].sport, pub[0][TCP].dport) == ("10.0.2.1", 8080, 5555)
     assert csum_ok(pub[0])
 
-    assert len(out_a) == 5, out_a
+    assert len(out_a) == 6, out_a
     for g in out_a:
         assert g[IP].dst == "10.0.1.2" and g[Ether].dst == HOST_MAC["a"]
         assert csum_ok(g), g.show(dump=True)
+    tx = [g for g in out_a if ICMP in g and g[ICMP].type == 11][0]
+    assert tx[IP].src == "10.0.1.1" and tx[IPerror].src == "10.0.1.2"
+    assert tx[UDPerror].sport == 20005
     tcp = [g for g in out_a if TCP in g and g[TCP].sport == 443][0]
     assert (tcp[IP].src, tcp[TCP].dport) == ("198.51.100.7", 20001)
     udp = [g for g in out_a if UDP in g and ICMP not in g][0]
@@ -269,7 +274,7 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
     assert IP(raw(q))[UDP].chksum == err[UDPerror].chksum
     syn = [g for g in out_a if TCP in g and g[TCP].dport == 80][0]
     assert (syn[IP].src, syn[TCP].sport) == ("198.51.100.9", 5555)
-    assert others(st) == {"nat-source-not-allowed": 1}, st["drops"]
+    assert others(st) == {"nat-source-not-allowed": 1, "ip4-ttl-expired": 1}, st["drops"]
 
 
 def test_gateway_nat66_and_published_service_v6(tmp_path):
