@@ -1575,6 +1575,16 @@ load_gateways(struct cfg *c, yaml_node_t *root)
 		} else if (g->ipv6 == 1) {
 			cerr(c, item, p, "ipv6: npt6 needs npt6: {inside: PREFIX, outside: PREFIX}");
 		}
+		if (g->ipv6 == 2) {
+			bool v6src = false;
+
+			for (unsigned int k = 0; k < g->nsources; k++)
+				v6src |= g->sources[k].addr.family == AF_INET6;
+			if (!v6src)
+				cerr(c, get(c, item, "ipv6"), p,
+				     "ipv6: route needs IPv6 sources (the inside prefixes the "
+				     "outside may reach)");
+		}
 		g->port_first = 1024;
 		g->port_last = 65535;
 		if (get(c, item, "ports") != NULL) {

@@ -135,6 +135,19 @@ npt6_outer(const struct mg_natgw_gw *g, const uint8_t *a)
 	return mg_prefix_contains(&pf, &ip);
 }
 
+/* True if IPv6 address @a is in one of gateway @g's IPv6 sources. */
+static inline bool
+gw_inside_dst(const struct mg_natgw_gw *g, const uint8_t *a)
+{
+	struct mg_ip ip = {.family = AF_INET6};
+
+	memcpy(ip.v6, a, 16);
+	for (unsigned int i = 0; i < g->nsrc; i++)
+		if (g->src[i].addr.family == AF_INET6 && mg_prefix_contains(&g->src[i], &ip))
+			return true;
+	return false;
+}
+
 /* A packet that found no flow in a NAT network (before lookup). */
 static inline uint16_t
 nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
@@ -156,6 +169,13 @@ nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
 		if (k->family == AF_INET6 && g->v6mode == MG_NATGW_V6_NPT6 &&
 		    npt6_outer(g, rte_pktmbuf_mtod_offset(m, const uint8_t *, 24)))
 			return nat_npt6(st, m, g, MG_NPT6_IN);
+		/* ipv6: route: IPv6 to the gateway's sources crosses back as it is. */
+		if (k->family == AF_INET6 && g->v6mode == MG_NATGW_V6_ROUTE &&
+		    gw_inside_dst(g, rte_pktmbuf_mtod_offset(m, const uint8_t *, 24))) {
+			st->routed++;
+			md->net = g->inside;
+			return NAT_NEXT_IP6;
+		}
 		/* A reply to a source NAT port: its block says whose flow it is. */
 		if (multi && gw_addr(g, k->dst, k->family)) {
 			int o = mg_nat_port_owner(g->port_first, g->port_last, ng->nb_workers,

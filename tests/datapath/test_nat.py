@@ -335,6 +335,25 @@ def test_gateway_npt6(tmp_path):
     assert others(st) == {} and others(st2) == {}
 
 
+def test_gateway_ipv6_route_mode(tmp_path):
+    out6 = [a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::7", hlim=30) /
+                 UDP(sport=1234, dport=53) / Raw(b"q"))]
+    back = [b2gw(IPv6(src="2001:db8:100::7", dst="fd00:1::2", hlim=30) /
+                 UDP(sport=53, dport=1234) / Raw(b"a")),
+            # Not to a source of the gateway: not routed into pods.
+            b2gw(IPv6(src="2001:db8:100::7", dst="fd00:1::99", hlim=30) / UDP() / Raw(b"x"))]
+    cfg = gw_cfg(tmp_path, "    ipv6: route").replace(
+        'sources: [10.0.1.2/32, "fd00:1::/64"]', 'sources: [10.0.1.2/32, "fd00:1::2/128"]')
+    out_a, out_b, st = run(tmp_path, cfg, a=out6, b=fillers(96) + back, settle=2.0)
+    unreach = [g for g in out_b if ICMPv6DestUnreach in g]
+    assert len(unreach) == 1 and unreach[0][IPerror6].dst == "fd00:1::99"  # no route in outside
+    out_b = [g for g in out_b if ICMPv6DestUnreach not in g]
+    assert len(out_b) == 1 and out_b[0][IPv6].src == "fd00:1::2" and out_b[0][UDP].sport == 1234
+    assert out_b[0][IPv6].hlim == 29 and csum_ok(out_b[0])
+    assert len(out_a) == 1 and out_a[0][IPv6].dst == "fd00:1::2" and out_a[0][IPv6].hlim == 29
+    assert others(st) == {"no-route": 1}, st["drops"]
+
+
 def test_check_names_gateway_errors(tmp_path):
     from mgrun import check
 
@@ -357,6 +376,7 @@ gateways:
   - name: g2
     inside: pods
     outside: pods
+  - {name: g3, inside: pods, outside: default, ipv6: route, sources: [10.0.1.0/24]}
 """)
     rc, out = check(bad, tmp_path)
     assert rc == 1
@@ -367,7 +387,8 @@ gateways:
                  "gateways[0]: ipv6: npt6 needs npt6:",
                  "gateways[0].publish[0].service: service rt must have mode: nat",
                  "gateways[0].publish[1].service: no service named none",
-                 "gateways[1]: inside and outside must be two networks"):
+                 "gateways[1]: inside and outside must be two networks",
+                 "gateways[2]: ipv6: route needs IPv6 sources"):
         assert want in out, (want, out)
     assert ".yaml:" in out  # FILE:LINE
     rc, out = check(gw_cfg(tmp_path), tmp_path)
