@@ -98,8 +98,20 @@ def test_service_nat_both_ways_v4(tmp_path):
         # Not a reply of any flow: routed as it is.
         b2gw(IP(src="10.0.2.2", dst="10.0.1.2") / UDP(sport=9999, dport=1) / Raw(b"x")),
     ]
-    out_a, out_b, st = run(tmp_path, config(tmp_path, extra=SVC), a=fwd,
+    # The client refuses the UDP reply it got (from the VIP): an error the other way.
+    got_reply = IP(src="10.0.9.1", dst="10.0.1.2", ttl=63) / UDP(sport=53, dport=5000) / Raw(b"a" * 5)
+    client_err = a2gw(IP(src="10.0.1.2", dst="10.0.9.1") / ICMP(type=3, code=3) / raw(got_reply))
+    out_a, out_b, st = run(tmp_path, config(tmp_path, extra=SVC), a=fwd + a_fillers(320) + [client_err],
                            b=fillers(96) + replies, settle=2.0)
+    cerr = [g for g in out_b if ICMP in g and g[ICMP].type == 3]
+    assert len(cerr) == 1, out_b
+    cerr = cerr[0]
+    # To the endpoint, from the client, about the reply as the endpoint sent it.
+    assert (cerr[IP].src, cerr[IP].dst) == ("10.0.1.2", "10.0.2.2") and csum_ok(cerr)
+    assert (cerr[IPerror].src, cerr[UDPerror].sport) == ("10.0.2.2", 8080)
+    assert (cerr[IPerror].dst, cerr[UDPerror].dport) == ("10.0.1.2", 5000)
+    assert ip4_hdr_ok(cerr[IPerror])
+    out_b = [g for g in out_b if g is not cerr]
     assert len(out_b) == len(fwd), out_b
     for s, g in zip(fwd, out_b):
         assert g[Ether].dst == HOST_MAC["b"]
