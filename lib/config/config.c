@@ -2127,8 +2127,8 @@ load_doc(struct cfg *c)
 {
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
-					  "classify", "stats", "log", "services", "gateways", "wireguard", "esp_tunnels",
-					  NULL};
+					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
+					  "gateways", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;

@@ -169,7 +169,7 @@ MG_TEST(bad_unknown_top_level_field)
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
 		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log, "
-		     "services, wireguard, esp_tunnels)");
+		     "services, wireguard, esp_tunnels, gateways)");
 }
 
 /* Two keys from `wg genkey` / `wg pubkey` (test values, used nowhere else). */
