@@ -4,7 +4,8 @@
  * (a MG_ADJ_SERVICE route) get an endpoint from the service's Maglev table
  * through the worker's flow table, and go back to ip4-lookup / ip6-lookup
  * with the endpoint's neighbor adjacency as their next hop (route mode:
- * addresses unchanged). Built into the nodes library (it needs the node
+ * addresses unchanged), or with the destination rewritten to the endpoint
+ * (nat mode, lib/natgw). Built into the nodes library (it needs the node
  * helpers); the service code itself is lib/svc.
  */
 #include <rte_cycles.h>
