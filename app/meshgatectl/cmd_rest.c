@@ -257,6 +257,30 @@ print_neighbors(json_t *a)
 	table_print(t);
 }
 
+/* Gateways as a table. */
+static void
+print_gateways(json_t *a)
+{
+	static const char *const h[] = {"name", "inside", "outside", "snat4", "snat6", "ipv6",
+					">ports-free", ">published"};
+	struct table *t = table_new(8, h);
+	size_t i;
+	json_t *g;
+
+	json_array_foreach(a, i, g) {
+		char b[8][256];
+		json_t *sp = json_object_get(g, "snat_ports");
+		const char *row[] = {F(g, "name", b[0]),  F(g, "inside", b[1]),
+				     F(g, "outside", b[2]), F(g, "snat4", b[3]),
+				     F(g, "snat6", b[4]),  F(g, "ipv6", b[5]),
+				     F(sp, "free", b[6]),  b[7]};
+
+		snprintf(b[7], sizeof(b[7]), "%zu", json_array_size(json_object_get(g, "publish")));
+		table_row(t, row);
+	}
+	table_print(t);
+}
+
 /* NSM connections as a table. */
 static void
 print_connections(json_t *a)
@@ -355,6 +379,34 @@ cmd_neighbors(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 	int rc = want_args(self, argc, argv, 0, 0, NULL);
 
 	return rc ? rc : show(c, "/v1/neighbors", print_neighbors);
+}
+
+/* gateways: list them. */
+static int
+cmd_gateways(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	int rc = want_args(self, argc, argv, 0, 0, NULL);
+
+	return rc ? rc : show(c, "/v1/gateways", print_gateways);
+}
+
+/* gateway show NAME. */
+static int
+cmd_gateway_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	char path[PATH_MAX_LEN];
+	int rc = want_args(self, argc, argv, 1, 1, "NAME");
+
+	return rc ? rc : show(c, obj_path("/v1/gateways", argv[0], path, sizeof(path)), out_kv);
+}
+
+/* nat: the NAT counters. */
+static int
+cmd_nat(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	int rc = want_args(self, argc, argv, 0, 0, NULL);
+
+	return rc ? rc : show(c, "/v1/nat", out_kv);
 }
 
 /* connections: list them. */
@@ -962,6 +1014,10 @@ static const struct ctl_cmd cmds[] = {
 	{"neighbor", "add", cmd_neighbor_add, "IFACE IP MAC", "add a static neighbor"},
 	{"neighbor", "del", cmd_neighbor_del, "IFACE IP", "delete a static neighbor"},
 	{"neighbor", "delete", cmd_neighbor_del, "IFACE IP", NULL},
+	{"gateways", NULL, cmd_gateways, "", "list dual-homed gateways (NAT)"},
+	{"gateway", "list", cmd_gateways, "", NULL},
+	{"gateway", "show", cmd_gateway_show, "NAME", "one gateway: routes, SNAT ports, published"},
+	{"nat", NULL, cmd_nat, "", "NAT counters (flows, translations, drops)"},
 	{"connections", NULL, cmd_connections, "", "list NSM connections"},
 	{"connection", "list", cmd_connections, "", NULL},
 	{"connection", "show", cmd_connection_show, "ID", "one connection (tokens left out)"},

@@ -1292,7 +1292,7 @@ load_classify(struct cfg *c, yaml_node_t *root)
 static void
 load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_svc_cfg *s)
 {
-	static const char *const keys[] = {"name", "address", "weight", "up", NULL};
+	static const char *const keys[] = {"name", "address", "weight", "up", "port", NULL};
 	yaml_node_t *seq = get_seq(c, svc, path, "endpoints"), *item;
 	unsigned int i;
 	char p[128], sp[112];
@@ -1341,6 +1341,21 @@ load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_sv
 			continue;
 		if (get(c, item, "up") != NULL && !rd_bool(c, item, p, "up", &e->up))
 			continue;
+		if (get(c, item, "port") != NULL) {
+			uint32_t port;
+
+			if (!rd_uint(c, item, p, "port", 1, 65535, &port))
+				continue;
+			if (s->mode != 1) {
+				char pp[160];
+
+				subpath(pp, sizeof(pp), p, "port");
+				cerr(c, get(c, item, "port"), pp,
+				     "an endpoint port needs the service's mode: nat");
+				continue;
+			}
+			e->port = (uint16_t)port;
+		}
 		s->neps++;
 	}
 }
@@ -1350,7 +1365,7 @@ load_services(struct cfg *c, yaml_node_t *root)
 {
 	static const char *const keys[] = {"name", "network", "vips", "mode", "table_size",
 					   "endpoints", NULL};
-	static const char *const modes[] = {"route", NULL};
+	static const char *const modes[] = {"route", "nat", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "services"), *item;
 	unsigned int i;
 	char p[64];
@@ -1402,6 +1417,7 @@ load_services(struct cfg *c, yaml_node_t *root)
 		}
 		if (get(c, item, "mode") != NULL && !rd_enum(c, item, p, "mode", modes, &mode))
 			ok = false;
+		s->mode = (uint8_t)mode;
 		if (get(c, item, "table_size") != NULL &&
 		    rd_uint(c, item, p, "table_size", 7, (1u << 24) - 1, &s->table_size)) {
 			bool prime = s->table_size >= 2;
@@ -1452,6 +1468,250 @@ load_services(struct cfg *c, yaml_node_t *root)
 		load_service_eps(c, item, p, s);
 		if (ok)
 			c->st->nservices++;
+	}
+}
+
+/* ---- gateways ----------------------------------------------------------------------- */
+
+/* A list of prefixes (an address alone is a host prefix) at @key of @map. */
+static void
+rd_prefix_list(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	       struct mg_prefix *out, unsigned int max, unsigned int *n)
+{
+	yaml_node_t *seq = get_seq(c, map, path, key), *v;
+	char pp[128], vp[160];
+	unsigned int i;
+
+	*n = 0;
+	if (seq == NULL)
+		return;
+	subpath(pp, sizeof(pp), path, key);
+	SEQ_FOREACH(c, seq, i, v) {
+		const char *str;
+		struct mg_ip ip;
+
+		idxpath(vp, sizeof(vp), pp, i);
+		if (*n >= max) {
+			cerr(c, v, vp, "too many prefixes (at most %u)", max);
+			return;
+		}
+		str = scalar(c, v, vp);
+		if (str == NULL)
+			continue;
+		if (mg_prefix_parse(str, &out[*n]) == 0 && !mg_prefix_host_bits_set(&out[*n])) {
+			(*n)++;
+		} else if (mg_ip_parse(str, &ip) == 0) {
+			out[*n].addr = ip;
+			out[(*n)++].len = (uint8_t)mg_ip_maxlen(&ip);
+		} else {
+			cerr(c, v, vp, "'%s' is not a prefix (host bits clear) or an address", str);
+		}
+	}
+}
+
+/* One publish entry of gateway @g; false after an error. */
+static bool
+load_gw_pub(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *g,
+	    struct mg_gw_pub_cfg *pub)
+{
+	static const char *const keys[] = {"address", "protocol", "port", "service", NULL};
+	static const char *const protos[] = {"tcp", "udp", "sctp", NULL};
+	static const uint8_t proto_num[] = {6, 17, 132}; /* TCP, UDP, SCTP */
+	unsigned int proto = 0;
+	uint32_t port;
+	bool found = false;
+
+	if (!check_map(c, item, p, keys))
+		return false;
+	memset(pub, 0, sizeof(*pub));
+	if (get(c, item, "address") != NULL && !rd_ip(c, item, p, "address", &pub->addr))
+		return false;
+	if (get(c, item, "protocol") != NULL && !rd_enum(c, item, p, "protocol", protos, &proto))
+		return false;
+	pub->proto = proto_num[proto];
+	if (!rd_uint(c, item, p, "port", 1, 65535, &port)) {
+		if (get(c, item, "port") == NULL)
+			cerr(c, item, p, "a published service needs a port");
+		return false;
+	}
+	pub->port = (uint16_t)port;
+	if (!rd_str(c, item, p, "service", pub->service, sizeof(pub->service))) {
+		if (get(c, item, "service") == NULL)
+			cerr(c, item, p, "a published service needs a service (mode nat)");
+		return false;
+	}
+	for (unsigned int k = 0; k < c->st->nservices; k++) {
+		const struct mg_svc_cfg *sc = &c->st->services[k];
+
+		if (strcmp(sc->name, pub->service) != 0)
+			continue;
+		found = true;
+		if (sc->mode != 1 || strcmp(sc->network, g->inside) != 0) {
+			char sp[160];
+
+			subpath(sp, sizeof(sp), p, "service");
+			cerr(c, get(c, item, "service"), sp,
+			     "service %s must have mode: nat and network: %s (the inside)",
+			     pub->service, g->inside);
+			return false;
+		}
+	}
+	if (!found) {
+		char sp[160];
+
+		subpath(sp, sizeof(sp), p, "service");
+		cerr(c, get(c, item, "service"), sp, "no service named %s", pub->service);
+		return false;
+	}
+	return true;
+}
+
+/* The publish list of gateway @g. */
+static void
+load_gw_pubs(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *g)
+{
+	yaml_node_t *n = get_seq(c, item, p, "publish"), *pi;
+	unsigned int k;
+	char pp[96], ip[128];
+
+	if (n == NULL)
+		return;
+	subpath(pp, sizeof(pp), p, "publish");
+	SEQ_FOREACH(c, n, k, pi) {
+		idxpath(ip, sizeof(ip), pp, k);
+		if (g->npub >= MG_CFG_MAX_GW_PUBLISH) {
+			cerr(c, pi, ip, "too many published services (at most %u)",
+			     MG_CFG_MAX_GW_PUBLISH);
+			break;
+		}
+		if (load_gw_pub(c, pi, ip, g, &g->pub[g->npub]))
+			g->npub++;
+	}
+}
+
+static void
+load_gateways(struct cfg *c, yaml_node_t *root)
+{
+	static const char *const keys[] = {"name", "inside", "outside", "routes", "sources",
+					   "snat4", "snat6", "ipv6", "npt6", "ports", "port_preserve",
+					   "publish", NULL};
+	static const char *const v6modes[] = {"nat66", "npt6", "route", NULL};
+	yaml_node_t *seq = get_seq(c, root, "", "gateways"), *item;
+	unsigned int i;
+	char p[64], sp[128];
+
+	if (seq == NULL)
+		return;
+	free(c->st->gateways);
+	c->st->ngateways = 0;
+	c->st->gateways = calloc(MG_CFG_MAX_GATEWAYS, sizeof(*c->st->gateways));
+	if (c->st->gateways == NULL) {
+		cerr(c, seq, "gateways", "out of memory");
+		return;
+	}
+	SEQ_FOREACH(c, seq, i, item) {
+		struct mg_gw_cfg *g = &c->st->gateways[c->st->ngateways];
+		unsigned int nerr = c->errs->n, mode = 0;
+		yaml_node_t *n;
+
+		idxpath(p, sizeof(p), "gateways", i);
+		if (c->st->ngateways >= MG_CFG_MAX_GATEWAYS) {
+			cerr(c, item, p, "too many gateways (at most %u)", MG_CFG_MAX_GATEWAYS);
+			return;
+		}
+		if (!check_map(c, item, p, keys))
+			continue;
+		memset(g, 0, sizeof(*g));
+		snprintf(g->where, sizeof(g->where), "%s:%zu:%zu", c->file,
+			 item->start_mark.line + 1, item->start_mark.column + 1);
+		if (!rd_str(c, item, p, "name", g->name, sizeof(g->name)) ||
+		    !mg_name_valid(g->name)) {
+			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
+			     "a gateway needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+			continue;
+		}
+		for (unsigned int k = 0; k < c->st->ngateways; k++)
+			if (strcmp(c->st->gateways[k].name, g->name) == 0)
+				cerr(c, get(c, item, "name"), p, "gateway %s appears twice", g->name);
+		for (unsigned int w = 0; w < 2; w++) {
+			const char *key = w ? "outside" : "inside";
+			char *net = w ? g->outside : g->inside;
+
+			if (!rd_str(c, item, p, key, net, MG_NAME_MAX)) {
+				if (get(c, item, key) == NULL)
+					cerr(c, item, p, "a gateway needs %s: a network", key);
+			} else if (mg_model_network_find(c->m, net) == NULL) {
+				subpath(sp, sizeof(sp), p, key);
+				cerr(c, get(c, item, key), sp, "no network named %s", net);
+			}
+		}
+		if (g->inside[0] && strcmp(g->inside, g->outside) == 0)
+			cerr(c, get(c, item, "outside"), p,
+			     "inside and outside must be two networks");
+		rd_prefix_list(c, item, p, "routes", g->routes, MG_CFG_MAX_GW_PREFIXES, &g->nroutes);
+		rd_prefix_list(c, item, p, "sources", g->sources, MG_CFG_MAX_GW_PREFIXES,
+			       &g->nsources);
+		if (get(c, item, "snat4") != NULL && rd_ip(c, item, p, "snat4", &g->snat4) &&
+		    g->snat4.family != AF_INET) {
+			subpath(sp, sizeof(sp), p, "snat4");
+			cerr(c, get(c, item, "snat4"), sp, "must be an IPv4 address");
+		}
+		if (get(c, item, "snat6") != NULL && rd_ip(c, item, p, "snat6", &g->snat6) &&
+		    g->snat6.family != AF_INET6) {
+			subpath(sp, sizeof(sp), p, "snat6");
+			cerr(c, get(c, item, "snat6"), sp, "must be an IPv6 address");
+		}
+		if (get(c, item, "ipv6") != NULL && rd_enum(c, item, p, "ipv6", v6modes, &mode))
+			g->ipv6 = (uint8_t)mode;
+		n = get(c, item, "npt6");
+		subpath(sp, sizeof(sp), p, "npt6");
+		if (n != NULL) {
+			static const char *const nkeys[] = {"inside", "outside", NULL};
+
+			if (g->ipv6 != 1)
+				cerr(c, n, sp, "npt6 needs ipv6: npt6");
+			else if (check_map(c, n, sp, nkeys) &&
+				 rd_rule_prefix(c, n, sp, "inside", &g->npt_inside) &&
+				 rd_rule_prefix(c, n, sp, "outside", &g->npt_outside) &&
+				 (g->npt_inside.addr.family != AF_INET6 ||
+				  g->npt_outside.addr.family != AF_INET6 ||
+				  g->npt_inside.len != g->npt_outside.len ||
+				  g->npt_inside.len < 1 || g->npt_inside.len > 64))
+				cerr(c, n, sp, "inside and outside must be IPv6 prefixes of one "
+				     "length, /1 to /64");
+		} else if (g->ipv6 == 1) {
+			cerr(c, item, p, "ipv6: npt6 needs npt6: {inside: PREFIX, outside: PREFIX}");
+		}
+		if (g->ipv6 == 2) {
+			bool v6src = false;
+
+			for (unsigned int k = 0; k < g->nsources; k++)
+				v6src |= g->sources[k].addr.family == AF_INET6;
+			if (!v6src)
+				cerr(c, get(c, item, "ipv6"), p,
+				     "ipv6: route needs IPv6 sources (the inside prefixes the "
+				     "outside may reach)");
+		}
+		g->port_first = 1024;
+		g->port_last = 65535;
+		if (get(c, item, "ports") != NULL) {
+			struct mg_rule_range r;
+
+			if (rd_range(c, item, p, "ports", 65535, &r)) {
+				if (r.lo == 0 || r.hi - r.lo + 1 < 64) {
+					subpath(sp, sizeof(sp), p, "ports");
+					cerr(c, get(c, item, "ports"), sp,
+					     "a range of at least 64 ports from 1 up");
+				}
+				g->port_first = r.lo;
+				g->port_last = r.hi;
+			}
+		}
+		if (get(c, item, "port_preserve") != NULL)
+			rd_bool(c, item, p, "port_preserve", &g->port_preserve);
+		load_gw_pubs(c, item, p, g);
+		if (c->errs->n == nerr)
+			c->st->ngateways++;
 	}
 }
 
@@ -2259,7 +2519,7 @@ load_doc(struct cfg *c)
 	static const char *const top[] = {"dpdk", "workers", "mbufs", "limits", "arp_nd",
 					  "control", "networks", "ports", "routes", "neighbors",
 					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
-					  "vxlan", "flow_history", NULL};
+					  "vxlan", "flow_history", "gateways", NULL};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -2298,6 +2558,7 @@ load_doc(struct cfg *c)
 	load_neighbors(c, root);
 	load_routes(c, root);
 	load_services(c, root);
+	load_gateways(c, root);
 	load_classify(c, root);
 	return c->errs->n - before;
 }
@@ -2446,4 +2707,7 @@ mg_settings_free(struct mg_settings *st)
 	free(st->ike_peers);
 	st->ike_peers = NULL;
 	st->nike_peers = 0;
+	free(st->gateways);
+	st->gateways = NULL;
+	st->ngateways = 0;
 }

@@ -42,6 +42,7 @@ struct mg_svc_ep_cfg {
 	struct mg_ip addr;          /**< A neighbor of the gateway in the service's network. */
 	uint32_t weight;            /**< Default 1; 0 drains. */
 	bool up;                    /**< Default true. */
+	uint16_t port;              /**< Nat mode: the endpoint's port (0: the packet's). */
 };
 
 /** A service from the file (lib/svc steers its VIPs' packets to its endpoints). */
@@ -51,8 +52,41 @@ struct mg_svc_cfg {
 	struct mg_ip vips[MG_CFG_MAX_SVC_VIPS];
 	unsigned int nvips;
 	uint32_t table_size;        /**< 0: the default (65537). */
+	uint8_t mode;               /**< enum mg_svc_mode: 0 route, 1 nat. */
 	unsigned int neps;
 	struct mg_svc_ep_cfg eps[MG_CFG_MAX_SVC_EPS];
+	char where[96];             /**< FILE:LINE:COLUMN of the entry, for start-up errors. */
+};
+
+#define MG_CFG_MAX_GATEWAYS 16    /**< gateways: entries (as MG_NATGW_MAX). */
+#define MG_CFG_MAX_GW_PREFIXES 16 /**< routes / sources per gateway. */
+#define MG_CFG_MAX_GW_PUBLISH 32  /**< publish entries per gateway. */
+
+/** A published service of a gateway (gateways[].publish[]). */
+struct mg_gw_pub_cfg {
+	struct mg_ip addr;          /**< Outside address; family 0: the gateway's snat4/snat6. */
+	uint8_t family;             /**< With addr unset: AF_INET, AF_INET6, or 0 for both. */
+	uint8_t proto;              /**< IP protocol: TCP, UDP or SCTP. */
+	uint16_t port;              /**< Outside port. */
+	char service[MG_NAME_MAX];  /**< A nat-mode service of the inside network. */
+};
+
+/** A dual-homed gateway from the file (lib/natgw). */
+struct mg_gw_cfg {
+	char name[MG_NAME_MAX];
+	char inside[MG_NAME_MAX];   /**< The pods' network. */
+	char outside[MG_NAME_MAX];  /**< The external network. */
+	struct mg_prefix routes[MG_CFG_MAX_GW_PREFIXES]; /**< Destinations that cross. */
+	unsigned int nroutes;
+	struct mg_prefix sources[MG_CFG_MAX_GW_PREFIXES]; /**< Inside sources allowed (none: any). */
+	unsigned int nsources;
+	struct mg_ip snat4, snat6;  /**< Masquerade addresses; family 0: the outside's first. */
+	uint8_t ipv6;               /**< enum mg_natgw_v6: 0 nat66, 1 npt6, 2 route. */
+	struct mg_prefix npt_inside, npt_outside; /**< NPTv6 prefixes (ipv6: npt6). */
+	uint16_t port_first, port_last; /**< SNAT ports (default 1024-65535). */
+	bool port_preserve;         /**< Keep the source port when free (default false). */
+	struct mg_gw_pub_cfg pub[MG_CFG_MAX_GW_PUBLISH];
+	unsigned int npub;
 	char where[96];             /**< FILE:LINE:COLUMN of the entry, for start-up errors. */
 };
 
@@ -134,6 +168,9 @@ struct mg_settings {
 	/* esp_tunnels[].ike: (start-up only for now; PSKs inside: wiped when freed) */
 	struct mg_ike_peer_conf *ike_peers;  /**< nike_peers entries (owned). */
 	unsigned int nike_peers;
+	/* gateways: (start-up only) */
+	struct mg_gw_cfg *gateways;   /**< ngateways entries (owned). */
+	unsigned int ngateways;
 };
 
 /** Errors collected while loading. */

@@ -9,6 +9,7 @@
 #include "mg_capture.h"
 #include "mg_dp.h"
 #include "mg_stats.h"
+#include "mg_natgw_setup.h"
 #include "mg_svc_setup.h"
 
 /* One service metric per endpoint: which field svc_metric_cb prints. */
@@ -20,6 +21,7 @@ struct svc_metric {
 
 static void series(FILE *f, const char *name, const char *l1, const char *v1, const char *l2,
 		   const char *v2);
+static void family(FILE *f, const char *name, const char *type, const char *help);
 
 static void
 svc_metric_cb(const struct mg_svc_info *si, void *arg)
@@ -34,6 +36,80 @@ svc_metric_cb(const struct mg_svc_info *si, void *arg)
 		series(m->f, m->name, "service", si->name, "endpoint", e->name);
 		fprintf(m->f, "%" PRIu64 "\n", v);
 	}
+}
+
+/* SNAT ports of each gateway (arg: the stream; field in the callback's name). */
+static void
+gw_ports_free_cb(const struct mg_natgw_info *gi, void *arg)
+{
+	series(arg, "meshgate_gateway_snat_ports_free", "gateway", gi->gw->name, NULL, NULL);
+	fprintf(arg, "%u\n", gi->ports_free);
+}
+
+static void
+gw_ports_total_cb(const struct mg_natgw_info *gi, void *arg)
+{
+	series(arg, "meshgate_gateway_snat_ports", "gateway", gi->gw->name, NULL, NULL);
+	fprintf(arg, "%u\n", gi->ports_total);
+}
+
+/* The NAT counters (lib/natgw), summed over the workers. */
+static void
+nat_metrics(FILE *f)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} nm[] = {
+		{"meshgate_nat_snat_flows_total", "counter", "Source NAT flows created (gateways).",
+		 offsetof(struct mg_natgw_stats, snat_flows)},
+		{"meshgate_nat_dnat_flows_total", "counter",
+		 "Destination NAT flows created (nat services, published services).",
+		 offsetof(struct mg_natgw_stats, dnat_flows)},
+		{"meshgate_nat_translated_forward_total", "counter",
+		 "Packets translated in the direction of a flow's first packet.",
+		 offsetof(struct mg_natgw_stats, xlate_fwd)},
+		{"meshgate_nat_translated_reply_total", "counter",
+		 "Packets translated in the reply direction.",
+		 offsetof(struct mg_natgw_stats, xlate_reply)},
+		{"meshgate_nat_icmp_errors_total", "counter", "ICMP errors about NAT flows translated.",
+		 offsetof(struct mg_natgw_stats, icmp_errors)},
+		{"meshgate_nat_npt6_total", "counter", "Packets prefix-translated (NPTv6).",
+		 offsetof(struct mg_natgw_stats, npt6)},
+		{"meshgate_nat_routed_total", "counter",
+		 "Packets that crossed a gateway untranslated (ipv6: route).",
+		 offsetof(struct mg_natgw_stats, routed)},
+		{"meshgate_nat_no_port_total", "counter", "Dropped: a worker's SNAT port block was empty.",
+		 offsetof(struct mg_natgw_stats, no_port)},
+		{"meshgate_nat_no_flow_total", "counter",
+		 "Dropped: flow table full or the translated tuple taken.",
+		 offsetof(struct mg_natgw_stats, no_flow)},
+		{"meshgate_nat_source_not_allowed_total", "counter",
+		 "Dropped: inside source not allowed through the gateway.",
+		 offsetof(struct mg_natgw_stats, not_allowed)},
+		{"meshgate_nat_untranslatable_total", "counter",
+		 "Dropped: fragment, ICMP error of no flow, or no address of the family.",
+		 offsetof(struct mg_natgw_stats, untranslatable)},
+		{"meshgate_nat_handoffs_total", "counter",
+		 "Packets handed to the worker that owns their NAT flow (RSS put them elsewhere).",
+		 offsetof(struct mg_natgw_stats, handoffs)},
+		{"meshgate_nat_handoff_drops_total", "counter",
+		 "Dropped: the owner worker's handoff ring was full.",
+		 offsetof(struct mg_natgw_stats, handoff_drops)},
+	};
+	struct mg_natgw_stats sum;
+
+	mg_natgw_stats_sum(mg_natgw_get(), &sum);
+	for (unsigned int k = 0; k < RTE_DIM(nm); k++) {
+		family(f, nm[k].name, nm[k].type, nm[k].help);
+		fprintf(f, "%s %" PRIu64 "\n", nm[k].name,
+			*(const uint64_t *)((const char *)&sum + nm[k].off));
+	}
+	family(f, "meshgate_gateway_snat_ports", "gauge", "SNAT ports in a gateway's range.");
+	mg_natgw_ctl_walk(NULL, gw_ports_total_cb, f);
+	family(f, "meshgate_gateway_snat_ports_free", "gauge",
+	       "SNAT ports of a gateway not held by a flow (all workers).");
+	mg_natgw_ctl_walk(NULL, gw_ports_free_cb, f);
 }
 
 /* A label value, whole: backslash, double quote and newline escaped. */
@@ -220,6 +296,7 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 			family(f, sm[k].name, sm[k].type, sm[k].help);
 			mg_svc_ctl_walk(NULL, svc_metric_cb, &m);
 		}
+		nat_metrics(f);
 		mg_svc_ctl_flow_stats(&fs);
 		family(f, "meshgate_service_flows_ended_total", "counter",
 		       "Service flows ended, by reason.");

@@ -54,6 +54,7 @@
 #include "mg_fwd.h"
 #include "mg_rules.h"
 #include "mg_stats.h"
+#include "mg_natgw_setup.h"
 #include "mg_svc_setup.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_rest_logtype, rest, INFO);
@@ -1172,7 +1173,8 @@ svc_json_cb(const struct mg_svc_info *si, void *arg)
 			(json_int_t)(e->c.flows_new - e->c.flows_end)));
 	}
 	j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:o}", "name", si->name, "network",
-		      si->network, "vips", vips, "mode", "route", "table_size",
+		      si->network, "vips", vips, "mode", si->mode == 1 ? "nat" : "route",
+		      "table_size",
 		      (json_int_t)si->table_size, "version", (json_int_t)si->version,
 		      "endpoints", eps);
 	if (json_is_array(out)) {
@@ -1268,6 +1270,11 @@ svc_ep_json(json_t *j, const char *field, struct mg_svc_ep_cfg *e, struct mg_err
 			if (!json_is_boolean(v))
 				return mg_error_set(err, EINVAL, f, "must be true or false");
 			e->up = json_is_true(v);
+		} else if (!strcmp(k, "port")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+			    json_integer_value(v) > 65535)
+				return mg_error_set(err, EINVAL, f, "must be a port 1-65535");
+			e->port = (uint16_t)json_integer_value(v);
 		} else {
 			return mg_error_set(err, EINVAL, f, "unknown field");
 		}
@@ -1302,6 +1309,11 @@ svc_body(const struct req *rq, struct mg_svc_cfg *sc, struct mg_error *err)
 			if (!json_is_string(v) || !mg_strlcpy(sc->network, json_string_value(v),
 							      sizeof(sc->network)))
 				rc = mg_error_set(err, EINVAL, "network", "must be a network name");
+		} else if (!strcmp(k, "mode")) {
+			if (json_is_string(v) && !strcmp(json_string_value(v), "nat"))
+				sc->mode = 1;
+			else if (!json_is_string(v) || strcmp(json_string_value(v), "route"))
+				rc = mg_error_set(err, EINVAL, "mode", "must be route or nat");
 		} else if (!strcmp(k, "table_size")) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
 			    json_integer_value(v) > UINT32_MAX)
@@ -1430,6 +1442,109 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 			return (struct resp){.status = 204};
 		}
 		return not_allowed("PUT, DELETE");
+	}
+	return no_resource();
+}
+
+/* ---- gateways (lib/natgw: start-up objects, read-only here) ------------------------- */
+
+static json_t *
+nat_stats_json(void)
+{
+	struct mg_natgw_stats s;
+
+	mg_natgw_stats_sum(mg_natgw_get(), &s);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			 "snat_flows", (json_int_t)s.snat_flows, "dnat_flows",
+			 (json_int_t)s.dnat_flows, "translated_forward", (json_int_t)s.xlate_fwd,
+			 "translated_reply", (json_int_t)s.xlate_reply, "icmp_errors",
+			 (json_int_t)s.icmp_errors, "npt6", (json_int_t)s.npt6, "routed",
+			 (json_int_t)s.routed, "no_port", (json_int_t)s.no_port, "no_flow",
+			 (json_int_t)s.no_flow, "source_not_allowed", (json_int_t)s.not_allowed,
+			 "untranslatable", (json_int_t)s.untranslatable, "handoffs",
+			 (json_int_t)s.handoffs, "handoff_drops", (json_int_t)s.handoff_drops);
+}
+
+static void
+gw_json_cb(const struct mg_natgw_info *gi, void *arg)
+{
+	static const char *const v6modes[] = {"nat66", "npt6", "route"};
+	const struct mg_natgw_gw *g = gi->gw;
+	json_t *out = arg, *routes = json_array(), *src = json_array(), *pub = json_array(), *j;
+	char b[MG_IP_STRLEN + 8];
+
+	for (unsigned int i = 0; i < gi->nroutes; i++)
+		json_array_append_new(routes, json_string(mg_prefix_fmt(&gi->routes[i], b, sizeof(b))));
+	for (unsigned int i = 0; i < g->nsrc; i++)
+		json_array_append_new(src, json_string(mg_prefix_fmt(&g->src[i], b, sizeof(b))));
+	for (unsigned int i = 0; i < g->npub; i++) {
+		const struct mg_natgw_pub *p = &g->pub[i];
+		struct mg_ip a = {.family = p->family};
+
+		memcpy(a.bytes, p->addr, 16);
+		json_array_append_new(pub, json_pack("{s:s, s:s, s:i, s:s}", "address",
+						     mg_ip_fmt(&a, b, sizeof(b)), "protocol",
+						     p->proto == 6 ? "tcp" : p->proto == 17 ? "udp"
+									    : "sctp",
+						     "port", (int)rte_be_to_cpu_16(p->port), "service",
+						     p->service));
+	}
+	j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:{s:i, s:i, s:b, s:I, s:I}, s:o}", "name",
+		      g->name, "inside", gi->inside, "outside", gi->outside, "routes", routes,
+		      "sources", src, "ipv6", v6modes[g->v6mode % 3], "snat_ports", "first",
+		      (int)g->port_first, "last", (int)g->port_last, "preserve", g->preserve,
+		      "total", (json_int_t)gi->ports_total, "free", (json_int_t)gi->ports_free,
+		      "publish", pub);
+	if (g->has4) {
+		struct mg_ip a = {.family = AF_INET};
+
+		memcpy(&a.v4, g->addr4, 4);
+		json_object_set_new(j, "snat4", json_string(mg_ip_fmt(&a, b, sizeof(b))));
+	}
+	if (g->has6) {
+		struct mg_ip a = {.family = AF_INET6};
+
+		memcpy(a.v6, g->addr6, 16);
+		json_object_set_new(j, "snat6", json_string(mg_ip_fmt(&a, b, sizeof(b))));
+	}
+	if (g->v6mode == MG_NATGW_V6_NPT6) {
+		struct mg_prefix pi = {.addr = {.family = AF_INET6}, .len = g->npt.plen}, po = pi;
+		char b2[MG_IP_STRLEN + 8];
+
+		memcpy(pi.addr.v6, g->npt.inner, 16);
+		memcpy(po.addr.v6, g->npt.outer, 16);
+		json_object_set_new(j, "npt6", json_pack("{s:s, s:s}", "inside",
+							 mg_prefix_fmt(&pi, b, sizeof(b)), "outside",
+							 mg_prefix_fmt(&po, b2, sizeof(b2))));
+	}
+	if (json_is_array(out)) {
+		json_array_append_new(out, j);
+	} else {
+		json_object_update(out, j);
+		json_decref(j);
+	}
+}
+
+/* GET /v1/gateways[/NAME]; GET /v1/nat (the NAT counters of every worker, summed). */
+static struct resp
+h_gateways(const char *method, char **seg, int nseg)
+{
+	if (strcmp(method, "GET"))
+		return not_allowed("GET");
+	if (nseg == 2) {
+		json_t *a = json_array();
+
+		mg_natgw_ctl_walk(NULL, gw_json_cb, a);
+		return json_resp(200, a);
+	}
+	if (nseg == 3) {
+		json_t *o = json_object();
+
+		if (mg_natgw_ctl_walk(seg[2], gw_json_cb, o) < 0) {
+			json_decref(o);
+			return simple_err(404, ENOENT, "name", "no gateway of that name");
+		}
+		return json_resp(200, o);
 	}
 	return no_resource();
 }
@@ -1816,6 +1931,10 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_connections(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "services"))
 		return h_services(c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "gateways"))
+		return h_gateways(method, seg, nseg);
+	if (!strcmp(seg[1], "nat") && nseg == 2)
+		return strcmp(method, "GET") ? not_allowed("GET") : json_resp(200, nat_stats_json());
 	if (!strcmp(seg[1], "trace") && nseg == 2)
 		return h_trace(c, method, rq);
 	if (!strcmp(seg[1], "captures") && nseg <= 4)

@@ -150,7 +150,12 @@ mg_port_virtual(uint16_t port)
 	_(ESP_MALFORMED, "esp-malformed", "ESP: header cut short or outer header unusable (no SA to ask)") \
 	_(VXLAN_BAD, "vxlan-bad-header", "VXLAN: truncated, or the I flag is clear")         \
 	_(VXLAN_NO_TUNNEL, "vxlan-no-tunnel", "VXLAN: no tunnel has this VNI, port and addresses") \
-	_(FLOW_TABLE_FULL, "flow-table-full", "stateful network's flow table full: new flow refused")
+	_(FLOW_TABLE_FULL, "flow-table-full", "stateful network's flow table full: new flow refused") \
+	_(NAT_NO_PORT, "nat-no-port", "NAT: the worker's SNAT port block is exhausted")     \
+	_(NAT_NO_FLOW, "nat-no-flow", "NAT: flow table full or the translated tuple is taken") \
+	_(NAT_SOURCE, "nat-source-not-allowed", "gateway: inside source not in the gateway's sources") \
+	_(NAT_UNTRANSLATABLE, "nat-untranslatable", "NAT: fragment, unknown ICMP error, or no address of the family") \
+	_(NAT_LOOP, "nat-loop", "NAT: a translated packet met a gateway route again")
 
 enum mg_drop {
 #define MG_DROP_ENUM(e, n, d) MG_DROP_##e,
@@ -204,6 +209,8 @@ enum {
 	/** A classification rule's action asked for a copy to the capture tap (hook). */
 	MG_META_CAPTURE = 1 << 3,
 	MG_META_NEXTHOP = 1 << 4, /**< meta.adj is the next hop (a service chose it): no FIB result. */
+	MG_META_NAT_GW = 1 << 5,  /**< To the nat node from a gateway route (meta.adj: its adjacency). */
+	MG_META_NAT_DONE = 1 << 6, /**< The nat node has seen (and maybe translated) the packet. */
 };
 
 extern int mg_meta_offset;
@@ -232,6 +239,7 @@ enum mg_adj_type {
 	MG_ADJ_SERVICE,      /**< A service's VIP: the service node (ifindex = service id). */
 	MG_ADJ_WG,           /**< Into WireGuard interface @c ifindex (wg-output). */
 	MG_ADJ_ESP,          /**< Into the ESP tunnel interface @c ifindex (node esp-output). */
+	MG_ADJ_GATEWAY,      /**< Crosses to another network through gateway @c ifindex (nat node). */
 };
 
 /** Well-known adjacency ids shared by every network. */
@@ -432,6 +440,12 @@ struct mg_dp {
 	 */
 	struct mg_ct_set *ct[MG_MAX_NETS];
 	uint16_t ct_nets;
+	/**
+	 * Non-zero for a network whose received packets pass the nat node
+	 * before classification and lookup (lib/natgw: replies of translated
+	 * flows arrive there). Zero everywhere without NAT: no cost.
+	 */
+	uint8_t nat_net[MG_MAX_NETS];
 	struct mg_adj *adj;                  /**< conf.max_adjacencies entries. */
 	uint64_t icmp_tsc_per_token;
 	struct rte_rcu_qsbr *rcu;            /**< Walk-level: quiescent after each graph walk. */

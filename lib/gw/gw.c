@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <limits.h>
 #include <sched.h>
@@ -33,6 +34,7 @@
 #include "mg_port.h"
 #include "mg_rules.h"
 #include "mg_stats.h"
+#include "mg_natgw_setup.h"
 #include "mg_svc_setup.h"
 #include "mg_vxlan.h"
 #include "mg_wgif.h"
@@ -401,6 +403,21 @@ json_rules(FILE *f, void *arg)
 
 	if (g->dp != NULL && g->model != NULL)
 		mg_gw_cls_write_json(f, g->dp, g->model);
+	if (mg_natgw_get() != NULL) {
+		struct mg_natgw_stats s;
+
+		/* The NAT counters (lib/natgw), summed over the workers. */
+		mg_natgw_stats_sum(mg_natgw_get(), &s);
+		fprintf(f, ",\n  \"nat\": {\"snat_flows\": %" PRIu64 ", \"dnat_flows\": %" PRIu64
+			", \"translated_forward\": %" PRIu64 ", \"translated_reply\": %" PRIu64
+			", \"icmp_errors\": %" PRIu64 ", \"npt6\": %" PRIu64 ", \"routed\": %" PRIu64
+			", \"no_port\": %" PRIu64 ", \"no_flow\": %" PRIu64
+			", \"source_not_allowed\": %" PRIu64 ", \"untranslatable\": %" PRIu64
+			", \"handoffs\": %" PRIu64 ", \"handoff_drops\": %" PRIu64 "}",
+			s.snat_flows, s.dnat_flows, s.xlate_fwd, s.xlate_reply, s.icmp_errors, s.npt6,
+			s.routed, s.no_port, s.no_flow, s.not_allowed, s.untranslatable, s.handoffs,
+			s.handoff_drops);
+	}
 }
 
 static int
@@ -1330,6 +1347,10 @@ mg_gw_run(const struct mg_gw_opts *o)
 				goto out;
 			}
 	}
+	if (mg_natgw_setup(g->dp, g->fwd, g->model, &g->st, &err) < 0) {
+		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
+		goto out;
+	}
 	if (mg_workers_launch(g->dp) != 0) {
 		fprintf(stderr, "meshgate: cannot launch the workers\n");
 		goto out;
@@ -1405,6 +1426,7 @@ out:
 	/* Workers stopped: the flows still active go to the history (and its export). */
 	mg_gw_flows_destroy(g->dp);
 	mg_svc_teardown();
+	mg_natgw_teardown(); /* after: the flow tables' last flows give their ports back */
 	if (g->model != NULL)
 		mg_model_set_backend(g->model, NULL);
 	if (g->dp != NULL)

@@ -295,6 +295,13 @@ void mg_nat_ports_destroy(struct mg_nat_ports *p);
 int mg_nat_ports_alloc(struct mg_nat_ports *p, uint16_t *port);
 
 /**
+ * Take port @p port itself if it is free (owner worker only): port
+ * preservation, for the gateways that ask for it. O(1).
+ * @return 0; -EINVAL outside the block; -EBUSY if allocated.
+ */
+int mg_nat_ports_take(struct mg_nat_ports *p, uint16_t port);
+
+/**
  * Give back a port (owner worker only).
  * @return 0, or -EINVAL if it is outside the block or not allocated.
  */

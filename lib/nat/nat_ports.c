@@ -26,6 +26,8 @@ struct mg_nat_ports {
 	uint32_t nfree;
 	/** Allocated bit per port of the block. */
 	uint64_t *used;
+	/** Where each free port of the block is in @c fifo (by port - first). */
+	uint16_t *pos;
 	/** Free ports, a circular queue of @c n entries. */
 	uint16_t fifo[];
 };
@@ -90,7 +92,11 @@ mg_nat_ports_create(uint16_t first, uint16_t last, unsigned int nb_workers, unsi
 	}
 	p->used = rte_zmalloc_socket("mg_nat_ports_used", ((n + 63) / 64) * sizeof(uint64_t),
 				     RTE_CACHE_LINE_SIZE, socket);
-	if (p->used == NULL) {
+	p->pos = rte_zmalloc_socket("mg_nat_ports_pos", n * sizeof(uint16_t), RTE_CACHE_LINE_SIZE,
+				    socket);
+	if (p->used == NULL || p->pos == NULL) {
+		rte_free(p->used);
+		rte_free(p->pos);
 		rte_free(p);
 		rte_errno = ENOMEM;
 		return NULL;
@@ -109,6 +115,8 @@ mg_nat_ports_create(uint16_t first, uint16_t last, unsigned int nb_workers, unsi
 		p->fifo[i] = p->fifo[j];
 		p->fifo[j] = t;
 	}
+	for (uint32_t i = 0; i < n; i++)
+		p->pos[p->fifo[i] - bf] = (uint16_t)i;
 	return p;
 }
 
@@ -118,6 +126,7 @@ mg_nat_ports_destroy(struct mg_nat_ports *p)
 	if (p == NULL)
 		return;
 	rte_free(p->used);
+	rte_free(p->pos);
 	rte_free(p);
 }
 
@@ -153,8 +162,31 @@ mg_nat_ports_free(struct mg_nat_ports *p, uint16_t port)
 	if (tail >= p->n)
 		tail -= p->n;
 	p->fifo[tail] = port;
+	p->pos[i] = (uint16_t)tail;
 	p->nfree++;
 	return 0;
+}
+
+int
+mg_nat_ports_take(struct mg_nat_ports *p, uint16_t port)
+{
+	uint32_t i, j, h;
+	uint16_t other;
+
+	if (port < p->first || port > p->last)
+		return -EINVAL;
+	i = (uint32_t)port - p->first;
+	if (p->used[i / 64] & (1ull << (i % 64)))
+		return -EBUSY;
+	/* A free port is in the queue's live part: swap it to the head, take the head. */
+	j = p->pos[i];
+	h = p->head;
+	other = p->fifo[h];
+	p->fifo[h] = port;
+	p->fifo[j] = other;
+	p->pos[other - p->first] = (uint16_t)j;
+	p->pos[i] = (uint16_t)h;
+	return mg_nat_ports_alloc(p, &other);
 }
 
 uint32_t

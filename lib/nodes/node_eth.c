@@ -161,8 +161,13 @@ ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
 static __rte_always_inline uint16_t
 eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigned int fam)
 {
-	if (likely(next == ETH_NEXT_IP4 + fam) && mg_net_classifies(dp, md->net, fam))
-		return (uint16_t)(ETH_NEXT_CLS4 + fam);
+	if (likely(next == ETH_NEXT_IP4 + fam)) {
+		/* Replies of translated flows arrive here (lib/natgw): nat first. */
+		if (unlikely(__atomic_load_n(&dp->nat_net[md->net], __ATOMIC_RELAXED)))
+			return ETH_NEXT_NAT;
+		if (mg_net_classifies(dp, md->net, fam))
+			return (uint16_t)(ETH_NEXT_CLS4 + fam);
+	}
 	return next;
 }
 
@@ -262,7 +267,7 @@ static struct rte_node_register eth_input_node = {
 	.name = "eth-input",
 	.process = eth_input_process,
 	.init = mg_node_init,
-	.nb_edges = 6,
+	.nb_edges = 7,
 	.next_nodes = {
 		[ETH_NEXT_IP4] = "ip4-lookup",
 		[ETH_NEXT_IP6] = "ip6-lookup",
@@ -270,6 +275,7 @@ static struct rte_node_register eth_input_node = {
 		[ETH_NEXT_DROP] = "drop",
 		[ETH_NEXT_CLS4] = "ip4-classify",
 		[ETH_NEXT_CLS6] = "ip6-classify",
+		[ETH_NEXT_NAT] = "nat",
 	},
 };
 RTE_NODE_REGISTER(eth_input_node);

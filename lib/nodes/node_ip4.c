@@ -122,6 +122,14 @@ lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 		return LK_NEXT_LOCAL;
 	case MG_ADJ_SERVICE:
 		return LK_NEXT_SVC;
+	case MG_ADJ_GATEWAY:
+		/* Crossing to another network (lib/natgw): once per packet. */
+		if (unlikely(md->flags & MG_META_NAT_GW)) {
+			md->drop = MG_DROP_NAT_LOOP;
+			return LK_NEXT_DROP;
+		}
+		md->flags |= MG_META_NAT_GW;
+		return LK_NEXT_NAT;
 	case MG_ADJ_ESP:
 		return mg_esp_tunnel_next(dp, m, md, a, true);
 	case MG_ADJ_GLEAN:
@@ -193,7 +201,7 @@ static struct rte_node_register ip4_lookup_node = {
 	.name = "ip4-lookup",
 	.process = ip4_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 9,
+	.nb_edges = 10,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip4-local",
@@ -204,6 +212,7 @@ static struct rte_node_register ip4_lookup_node = {
 		[LK_NEXT_FRAG] = "ip4-frag",
 		[LK_NEXT_SVC] = "service",
 		[LK_NEXT_WG] = "wg-output",
+		[LK_NEXT_NAT] = "nat",
 	},
 };
 RTE_NODE_REGISTER(ip4_lookup_node);

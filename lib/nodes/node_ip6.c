@@ -109,6 +109,14 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 		return LK_NEXT_LOCAL;
 	case MG_ADJ_SERVICE:
 		return LK_NEXT_SVC;
+	case MG_ADJ_GATEWAY:
+		/* Crossing to another network (lib/natgw): once per packet. */
+		if (unlikely(md->flags & MG_META_NAT_GW)) {
+			md->drop = MG_DROP_NAT_LOOP;
+			return LK_NEXT_DROP;
+		}
+		md->flags |= MG_META_NAT_GW;
+		return LK_NEXT_NAT;
 	case MG_ADJ_ESP:
 		return mg_esp_tunnel_next(dp, m, md, a, false);
 	case MG_ADJ_GLEAN:
@@ -178,7 +186,7 @@ static struct rte_node_register ip6_lookup_node = {
 	.name = "ip6-lookup",
 	.process = ip6_lookup_process,
 	.init = mg_node_init,
-	.nb_edges = 9,
+	.nb_edges = 10,
 	.next_nodes = {
 		[LK_NEXT_TX] = "port-tx",
 		[LK_NEXT_LOCAL] = "ip6-local",
@@ -188,6 +196,7 @@ static struct rte_node_register ip6_lookup_node = {
 		[LK_NEXT_FRAG] = "drop", /* unused: routers do not fragment IPv6 */
 		[LK_NEXT_SVC] = "service",
 		[LK_NEXT_WG] = "wg-output",
+		[LK_NEXT_NAT] = "nat",
 		[LK_NEXT_ESP] = "esp-output",
 	},
 };

@@ -17,6 +17,7 @@ const char *const mg_node_names[] = {
 	"wg-input", "wg-output",
 	"esp-output", "esp-input", "esp-handoff",
 	"vxlan-encap", "vxlan-input",
+	"nat-handoff",
 };
 const unsigned int mg_node_count = RTE_DIM(mg_node_names);
 

@@ -30,15 +30,17 @@ int mg_node_init(const struct rte_graph *graph, struct rte_node *node);
 enum { RX_NEXT_ETH = 0 };
 enum { INJ_NEXT_TX = 0, INJ_NEXT_IP4, INJ_NEXT_IP6, INJ_NEXT_DROP };
 enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP, ETH_NEXT_CLS4,
-       ETH_NEXT_CLS6 };
+       ETH_NEXT_CLS6, ETH_NEXT_NAT };
 enum { CLS_NEXT_LOOKUP = 0, CLS_NEXT_DROP };
 enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG,
-       LK_NEXT_SVC, LK_NEXT_WG, LK_NEXT_ESP };
+       LK_NEXT_SVC, LK_NEXT_WG, LK_NEXT_ESP, LK_NEXT_NAT };
 enum { LOC_NEXT_LOOKUP = 0, LOC_NEXT_ICMP, LOC_NEXT_DROP, LOC_NEXT_WG, LOC_NEXT_ESP,
        LOC_NEXT_VXLAN, LOC_NEXT_PUNT, LOC_NEXT_COUNT };
 enum { ICMP_NEXT_LOOKUP = 0, ICMP_NEXT_DROP };
 enum { FRAG_NEXT_TX = 0, FRAG_NEXT_DROP };
 enum { PUNT_NEXT_DROP = 0 };
+enum { NAT_NEXT_IP4 = 0, NAT_NEXT_IP6, NAT_NEXT_CLS4, NAT_NEXT_CLS6, NAT_NEXT_DROP,
+       NAT_NEXT_ICMP4, NAT_NEXT_ICMP6 };
 enum { TX_NEXT_DROP = 0, TX_NEXT_VXLAN };
 
 /** Mark @p m for the drop node with @p reason. */
@@ -117,7 +119,8 @@ mg_esp_tunnel_next(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *m
  * counts per edge in arrays of this size.
  */
 #define MG_MAX_EDGES 12
-_Static_assert(LK_NEXT_ESP < MG_MAX_EDGES && LK_NEXT_WG < MG_MAX_EDGES &&
+_Static_assert(LK_NEXT_ESP < MG_MAX_EDGES && LK_NEXT_NAT < MG_MAX_EDGES &&
+	       ETH_NEXT_NAT < MG_MAX_EDGES && LK_NEXT_WG < MG_MAX_EDGES &&
 	       LK_NEXT_SVC < MG_MAX_EDGES && LOC_NEXT_VXLAN < MG_MAX_EDGES &&
 	       LOC_NEXT_COUNT <= MG_MAX_EDGES &&
 	       ETH_NEXT_CLS6 < MG_MAX_EDGES, "raise MG_MAX_EDGES");

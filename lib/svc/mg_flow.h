@@ -125,9 +125,20 @@ struct mg_flow_record {
 	uint8_t tcp_flags;
 	/** The owning worker's index (mg_flow_conf.worker). */
 	uint16_t worker;
+	/**
+	 * NAT flows (lib/natgw): the source port (host order) the flow holds
+	 * from its worker's SNAT block, 0 when none. Taken from the former
+	 * padding: no other field moved.
+	 */
+	uint16_t nat_port;
+	/** NAT flows: the gateway id + 1 whose port block @c nat_port is from, 0 when none. */
+	uint16_t nat_gw;
 	/** Explicit padding. */
-	uint16_t pad[3];
+	uint16_t pad;
 };
+
+/** mg_flow_record.svc of a flow that belongs to no service (a gateway's source NAT). */
+#define MG_FLOW_SVC_NONE UINT16_MAX
 
 /** An active flow (owner worker only; valid until the owner's next call). */
 struct mg_flow {

@@ -14,7 +14,10 @@
  * the node picks the endpoint (mg_svc_steer on the worker's flow table),
  * looks the endpoint's address up in the packet's network and hands the
  * packet back to ip4-lookup / ip6-lookup with that neighbor adjacency as
- * its next hop: the packet keeps its addresses.
+ * its next hop: the packet keeps its addresses. In nat mode the flow gets
+ * a reply key and the destination becomes the endpoint (lib/natgw,
+ * mg_natgw.h): the flow tables here hold NAT flows too, gateways' source
+ * NAT flows among them (mg_flow_record.svc MG_FLOW_SVC_NONE).
  *
  * Threads: mg_svc_rt_create / _publish / _destroy on the main lcore;
  * workers read slots with mg_svc_rt_table() (acquire) and use only their
@@ -62,6 +65,14 @@ struct mg_svc_rt {
 	struct mg_svc_ep_count *base[MG_SVC_MAX_SERVICES];
 	/** Workers. */
 	unsigned int nb_workers;
+	/**
+	 * Called by the owner worker for each ended flow with a NAT port
+	 * (mg_flow_record.nat_gw != 0), before the service's accounting:
+	 * lib/natgw returns the port to its block. Set before workers start.
+	 */
+	void (*nat_end)(const struct mg_flow_record *r, void *arg);
+	/** Argument of @c nat_end. */
+	void *nat_end_arg;
 };
 
 /**

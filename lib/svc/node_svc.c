@@ -4,17 +4,22 @@
  * (a MG_ADJ_SERVICE route) get an endpoint from the service's Maglev table
  * through the worker's flow table, and go back to ip4-lookup / ip6-lookup
  * with the endpoint's neighbor adjacency as their next hop (route mode:
- * addresses unchanged). Built into the nodes library (it needs the node
+ * addresses unchanged), or with the destination rewritten to the endpoint
+ * (nat mode, lib/natgw). Built into the nodes library (it needs the node
  * helpers); the service code itself is lib/svc.
  */
 #include <rte_cycles.h>
 #include <rte_fib.h>
 #include <rte_fib6.h>
 
+#include "mg_natgw.h"
 #include "mg_svc_rt.h"
 #include "nodes_priv.h"
 
 enum { SVC_NEXT_IP4 = 0, SVC_NEXT_IP6, SVC_NEXT_DROP };
+
+/* svc_one's answer for a packet handed to another worker (out of this vector). */
+#define SVC_HANDED UINT16_MAX
 
 /* Flows the node checks for expiry per call. */
 #define SVC_EXPIRE_BUDGET 32
@@ -47,6 +52,104 @@ endpoint_adj(const struct mg_dp *dp, unsigned int w, uint16_t net, const struct 
 	return dp->adj[nh].type == MG_ADJ_NEIGHBOR ? (uint32_t)nh : 0;
 }
 
+/* Count a packet for endpoint @e of service table @t on worker @w. */
+static inline void
+svc_ep_count(struct mg_svc_rt *rt, unsigned int w, const struct mg_svc_table *t,
+	     const struct mg_svc_ep *e, uint32_t len, bool new_flow)
+{
+	struct mg_svc_ep_count *ec = mg_svc_rt_epc(rt, w, t->id, mg_svc_ref_slot(e->ref));
+
+	if (likely(ec != NULL)) {
+		ec->pkts++;
+		ec->bytes += len;
+		ec->flows_new += new_flow;
+	}
+}
+
+/*
+ * Nat mode (lib/natgw): the destination becomes the endpoint (and its port),
+ * the flow keeps a reply key so the nat node translates the replies back;
+ * the packet is looked up again towards its new destination. Later packets
+ * of the flow are translated by the nat node before they get here.
+ */
+static inline uint16_t
+svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *st,
+	struct rte_mbuf *m, const struct mg_svc_table *t, struct mg_flow_key *k, uint32_t h,
+	enum mg_svc_key kind, uint8_t tcp_flags, uint64_t now, unsigned int w)
+{
+	struct mg_natgw *ng = mg_natgw_get();
+	struct mg_meta *md = mg_meta(m);
+	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m);
+	const struct mg_svc_ep *e = NULL;
+	bool created = false;
+	struct mg_nat_pkt p;
+	struct mg_flow *f;
+	int dir = 0;
+
+	k->tag = 0;
+	f = mg_flow_lookup(ft, k, now, &dir);
+	if (f != NULL && !(f->has_rkey && (dir == 1 || (f->r.svc == t->id &&
+						      (e = mg_svc_ref_get(t, f->r.ep)) != NULL)))) {
+		/* Its endpoint went away (or the service changed mode): a new flow. */
+		mg_flow_end(ft, f, f->r.svc == t->id ? mg_svc_ref_state(t, f->r.ep)
+						     : MG_FLOW_END_SERVICE_REMOVED);
+		f = NULL;
+	}
+	if (f == NULL && ng != NULL && ng->nb_workers > 1) {
+		/* The client's worker owns the flow (see mg_natgw.h): hand it over. */
+		unsigned int o = mg_natgw_owner(k->src, k->sport, k->family, ng->nb_workers);
+
+		if (o != w) {
+			if (unlikely(mg_natgw_handoff(ng, o, m, true) < 0)) {
+				ng->stats[w].handoff_drops++;
+				mg_set_drop(m, MG_DROP_NAT_NO_FLOW);
+				return SVC_NEXT_DROP;
+			}
+			ng->stats[w].handoffs++;
+			return SVC_HANDED;
+		}
+	}
+	if (f == NULL) {
+		f = mg_natgw_dnat_create(ft, k, t, h, md->net, now, &e);
+		if (unlikely(f == NULL)) {
+			if (e == NULL) {
+				st->no_endpoint++;
+				mg_set_drop(m, MG_DROP_SVC_NO_ENDPOINT);
+			} else {
+				if (ng != NULL)
+					ng->stats[w].no_flow++;
+				mg_set_drop(m, MG_DROP_NAT_NO_FLOW);
+			}
+			return SVC_NEXT_DROP;
+		}
+		created = true;
+		dir = 0;
+		if (ng != NULL)
+			ng->stats[w].dnat_flows++;
+	}
+	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 || mg_natgw_apply(f, dir, &p, kind) < 0)) {
+		if (ng != NULL)
+			ng->stats[w].untranslatable++;
+		mg_set_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		return SVC_NEXT_DROP;
+	}
+	mg_flow_touch(f, dir, len, tcp_flags, now);
+	if (ng != NULL) {
+		if (dir)
+			ng->stats[w].xlate_reply++;
+		else
+			ng->stats[w].xlate_fwd++;
+		ng->stats[w].icmp_errors += kind == MG_SVC_KEY_ICMP_ERROR;
+	}
+	md->net = mg_natgw_target_net(f, dir);
+	st->steered++;
+	if (e != NULL)
+		svc_ep_count(rt, w, t, e, len, created);
+	md->flags |= MG_META_NAT_DONE;
+	return p.family == AF_INET ? SVC_NEXT_IP4 : SVC_NEXT_IP6;
+}
+
 static inline uint16_t
 svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 	struct mg_svc_rt_stats *st, struct rte_mbuf *m, uint64_t now)
@@ -58,6 +161,7 @@ svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 	const struct mg_svc_table *t;
 	const struct mg_svc_ep *e;
 	enum mg_svc_verdict v;
+	enum mg_svc_key kind;
 	struct mg_flow_key k;
 	uint32_t h, adj;
 
@@ -84,9 +188,11 @@ svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 		}
 		frag = (uint8_t)f;
 	}
-	mg_svc_pkt_key(l3, len, family, proto, l4off, frag, md->net, &k, &h);
+	kind = mg_svc_pkt_key(l3, len, family, proto, l4off, frag, md->net, &k, &h);
 	if (proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len)
 		tcp_flags = l3[l4off + 13];
+	if (unlikely(t->mode == MG_SVC_NAT))
+		return svc_nat(rt, ft, st, m, t, &k, h, kind, tcp_flags, now, c->w->index);
 	e = mg_svc_steer(t, ft, &k, h, len, tcp_flags, now, &v, NULL);
 	if (unlikely(e == NULL)) {
 		st->no_endpoint++;
@@ -100,16 +206,7 @@ svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 		return SVC_NEXT_DROP;
 	}
 	st->steered++;
-	{
-		struct mg_svc_ep_count *ec = mg_svc_rt_epc(rt, c->w->index, t->id,
-							   mg_svc_ref_slot(e->ref));
-
-		if (likely(ec != NULL)) {
-			ec->pkts++;
-			ec->bytes += len;
-			ec->flows_new += v == MG_SVC_NEW;
-		}
-	}
+	svc_ep_count(rt, c->w->index, t, e, len, v == MG_SVC_NEW);
 	md->adj = adj;
 	md->flags |= MG_META_NEXTHOP;
 	return family == AF_INET ? SVC_NEXT_IP4 : SVC_NEXT_IP6;
@@ -135,11 +232,16 @@ svc_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 
+		uint16_t kept = 0;
+
 		for (uint16_t i = 0; i < n; i++) {
 			mg_prefetch(objs + base, i, n);
-			nexts[i] = svc_one(c, rt, ft, st, objs[base + i], now);
+			nexts[kept] = svc_one(c, rt, ft, st, objs[base + i], now);
+			if (likely(nexts[kept] != SVC_HANDED))
+				objs[base + kept++] = objs[base + i];
 		}
-		mg_dispatch(graph, node, objs + base, nexts, n);
+		if (kept != 0)
+			mg_dispatch(graph, node, objs + base, nexts, kept);
 	}
 	/* Idle flows, and flows whose endpoint or service went away. */
 	mg_flow_expire(ft, now, SVC_EXPIRE_BUDGET, mg_svc_flow_check, (void *)rt->tables);

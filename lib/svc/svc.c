@@ -446,6 +446,8 @@ mg_svc_flow_check(const struct mg_flow_record *r, void *tables)
 {
 	const struct mg_svc_table *const *tt = tables;
 
+	if (r->svc == MG_FLOW_SVC_NONE)
+		return MG_FLOW_END_NONE; /* a gateway's source NAT: only idle timeouts */
 	if (r->svc >= MG_SVC_MAX_SERVICES)
 		return MG_FLOW_END_SERVICE_REMOVED;
 	return mg_svc_ref_state(tt[r->svc], r->ep);

@@ -28,6 +28,16 @@ rt_on_end(const struct mg_flow_record *r, void *arg)
 	struct mg_svc_ep_count *c;
 	enum mg_flow_end st;
 
+	/* A NAT flow gives its port back (lib/natgw's hook, owner worker). */
+	if (r->nat_gw != 0) {
+		void (*hook)(const struct mg_flow_record *, void *) =
+			__atomic_load_n(&rt->nat_end, __ATOMIC_ACQUIRE);
+
+		if (hook != NULL)
+			hook(r, rt->nat_end_arg);
+	}
+	if (r->svc == MG_FLOW_SVC_NONE)
+		return;
 	/* The table first: while this walk holds it, the counters exist too
 	 * (they are freed a grace period after the table is unpublished). */
 	if (t == NULL)

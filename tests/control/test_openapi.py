@@ -31,12 +31,13 @@ METHODS = ("get", "post", "put", "delete", "patch")
 CONFIG = """
 dpdk:
   lcores: "0-1"
-  memory_mb: 640
+  memory_mb: 768
   hugepages: false
 workers:
   idle: {mode: sleep}
 networks:
   - name: default
+  - name: oa-ext
 ports:
   - name: a
     device: "net_null0,no-rx=1"
@@ -56,6 +57,14 @@ services:
     vips: [10.0.9.1]
     endpoints:
       - {name: e1, address: 10.0.2.2, weight: 95}
+  - name: web
+    vips: [10.0.9.2]
+    mode: nat
+    endpoints:
+      - {name: e1, address: 10.0.2.2, port: 8080}
+gateways:
+  - {name: edge, inside: default, outside: oa-ext, routes: [203.0.118.0/24],
+     snat4: 192.0.2.1, publish: [{protocol: tcp, port: 80, service: web}]}
 """
 
 
@@ -1007,6 +1016,12 @@ def c_get_service(api):
     assert api.call("GET", "/v1/services/nope")[0] == 404
 
 
+def c_get_gateway(api):
+    st, g = api.call("GET", "/v1/gateways/edge")
+    assert st == 200 and g["outside"] == "oa-ext" and g["publish"][0]["service"] == "web"
+    assert api.call("GET", "/v1/gateways/nope")[0] == 404
+
+
 def c_put_service_endpoint(api):
     st, s = api.call("PUT", "/v1/services/gtp/endpoints/oa", {"address": "10.0.2.2",
                                                               "weight": 5})
@@ -1064,6 +1079,9 @@ CASES = {
     ("POST", "/v1/services"): c_create_service,
     ("DELETE", "/v1/services/{name}"): c_delete_service,
     ("GET", "/v1/services/{name}"): c_get_service,
+    ("GET", "/v1/gateways"): c_list("/v1/gateways"),
+    ("GET", "/v1/gateways/{name}"): c_get_gateway,
+    ("GET", "/v1/nat"): c_list("/v1/nat"),
     ("PUT", "/v1/services/{name}/endpoints/{endpoint}"): c_put_service_endpoint,
     ("DELETE", "/v1/services/{name}/endpoints/{endpoint}"): c_delete_service_endpoint,
     ("GET", "/v1/networks"): c_list("/v1/networks"),

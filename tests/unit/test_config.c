@@ -118,7 +118,7 @@ MG_TEST(bad_unknown_top_level_field)
 	expect_error("portz: []\n",
 		     "t.yaml:1:1: unknown field 'portz' (expected one of: dpdk, workers, mbufs, limits, "
 		     "arp_nd, control, networks, ports, routes, neighbors, classify, stats, log, "
-		     "services, wireguard, esp_tunnels, vxlan, flow_history)");
+		     "services, wireguard, esp_tunnels, vxlan, flow_history, gateways)");
 }
 
 MG_TEST(network_flows_and_flow_history)

@@ -885,6 +885,40 @@ MG_TEST(ports_exhaustion_and_reuse)
 	CHECK(mg_nat_ports_create(10, 12, 4, 0, SOCKET_ID_ANY) == NULL);
 }
 
+MG_TEST(ports_take_preserves_and_stays_consistent)
+{
+	struct mg_nat_ports *p = mg_nat_ports_create(3000, 3063, 1, 0, SOCKET_ID_ANY);
+	uint8_t seen[64] = {0};
+	uint16_t port;
+
+	CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	CHECK_EQ(mg_nat_ports_take(p, 2999), -EINVAL);
+	CHECK_EQ(mg_nat_ports_take(p, 3010), 0);
+	CHECK_EQ(mg_nat_ports_take(p, 3010), -EBUSY);
+	CHECK_EQ(mg_nat_ports_take(p, 3063), 0);
+	CHECK_EQ(mg_nat_ports_available(p), 62);
+	/* Taking and freeing in any order never hands a port out twice. */
+	CHECK_EQ(mg_nat_ports_free(p, 3010), 0);
+	CHECK_EQ(mg_nat_ports_take(p, 3010), 0);
+	seen[10] = seen[63] = 1;
+	for (unsigned int i = 0; i < 62; i++) {
+		CHECK_EQ(mg_nat_ports_alloc(p, &port), 0);
+		CHECK(port >= 3000 && port <= 3063 && !seen[port - 3000]);
+		seen[port - 3000] = 1;
+		if (i == 20) { /* a free, then a take of what was just freed */
+			CHECK_EQ(mg_nat_ports_free(p, port), 0);
+			seen[port - 3000] = 0;
+			CHECK_EQ(mg_nat_ports_take(p, port), 0);
+			seen[port - 3000] = 1;
+		}
+	}
+	CHECK_EQ(mg_nat_ports_available(p), 0);
+	CHECK_EQ(mg_nat_ports_alloc(p, &port), -ENOSPC);
+	mg_nat_ports_destroy(p);
+}
+
 /* --no-shconf leaves an empty runtime directory behind: remove it. */
 static void
 remove_rundir(void)

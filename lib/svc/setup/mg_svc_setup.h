@@ -60,6 +60,7 @@ struct mg_svc_ep_info {
 	uint32_t weight;
 	bool up;
 	uint32_t lut_slots;          /**< Its slots of the Maglev table (share = / table_size). */
+	uint16_t port;               /**< Nat mode: its port (0: the packet's). */
 	struct mg_svc_ep_count c;    /**< Packets, bytes, flows since it was created. */
 };
 
@@ -70,6 +71,7 @@ struct mg_svc_info {
 	const struct mg_ip *vips;
 	unsigned int nvips;
 	uint32_t table_size;
+	uint8_t mode;                /**< enum mg_svc_mode. */
 	uint64_t version;            /**< Tables published so far. */
 	unsigned int neps;
 	const struct mg_svc_ep_info *eps;

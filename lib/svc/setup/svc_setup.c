@@ -18,6 +18,7 @@
 
 #include <rte_cycles.h>
 
+#include "mg_natgw.h"
 #include "mg_svc_setup.h"
 #include "mg_svc_rt.h"
 
@@ -26,6 +27,8 @@ struct svc_meta {
 	char name[MG_NAME_MAX];
 	char network[MG_NAME_MAX];
 	uint16_t net;
+	uint8_t mode;                         /* enum mg_svc_mode */
+	bool nat_net;                         /* counted in dp->nat_net[net] */
 	uint32_t adj;                         /* the VIPs' service adjacency */
 	struct mg_ip vips[MG_CFG_MAX_SVC_VIPS];
 	unsigned int nvips;
@@ -108,6 +111,9 @@ svc_remove(uint16_t id)
 	mg_dp_sync(S.dp);
 	if (h->adj != 0)
 		mg_dp_adj_free(S.dp, h->adj);
+	if (h->nat_net)
+		__atomic_store_n(&S.dp->nat_net[h->net], (uint8_t)(S.dp->nat_net[h->net] - 1),
+				 __ATOMIC_RELEASE);
 	if (rt != NULL)
 		mg_svc_rt_counters_free(rt, id);
 	mg_svc_destroy(s);
@@ -148,7 +154,8 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 	}
 	id = S.nfree > 0 ? S.free_ids[--S.nfree] : S.next_id++;
 	h = calloc(1, sizeof(*h));
-	s = mg_svc_create(id, sc->name, MG_SVC_ROUTE, sc->table_size, err);
+	s = mg_svc_create(id, sc->name, sc->mode == MG_SVC_NAT ? MG_SVC_NAT : MG_SVC_ROUTE,
+			  sc->table_size, err);
 	if (s != NULL)
 		mg_svc_gen_start(s, S.gen_floor[id]);
 	if (h == NULL || s == NULL) {
@@ -161,12 +168,14 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 	mg_strlcpy(h->name, sc->name, sizeof(h->name));
 	mg_strlcpy(h->network, sc->network, sizeof(h->network));
 	h->net = net->id;
+	h->mode = sc->mode;
 	memcpy(h->vips, sc->vips, sizeof(h->vips));
 	h->nvips = sc->nvips;
 	for (unsigned int k = 0; k < sc->neps; k++) {
 		struct mg_svc_endpoint_conf ec = {.addr = sc->eps[k].addr,
 						  .weight = sc->eps[k].weight,
-						  .up = sc->eps[k].up, .tunnel = UINT32_MAX};
+						  .up = sc->eps[k].up, .tunnel = UINT32_MAX,
+						  .port = sc->eps[k].port};
 		int slot;
 
 		mg_strlcpy(ec.name, sc->eps[k].name, sizeof(ec.name));
@@ -188,11 +197,23 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 			svc_remove(id);
 			return mg_error_set(err, code, f, "%s", msg);
 		}
+		if (sc->mode == MG_SVC_NAT && mg_natgw_ensure(S.dp->nb_workers) != NULL)
+			mg_natgw_endpoint_mark(mg_natgw_get(), h->net, &ec.addr);
 	}
 	if (mg_svc_rt_publish(rt, s, &old, err) < 0) {
 		mg_svc_destroy(s);
 		svc_remove(id);
 		return -ENOMEM;
+	}
+	if (sc->mode == MG_SVC_NAT) {
+		/* Replies arrive in the service's network: the nat node sees its packets. */
+		if (mg_natgw_ensure(S.dp->nb_workers) == NULL || S.dp->nat_net[h->net] == UINT8_MAX) {
+			svc_remove(id);
+			return mg_error_set(err, ENOMEM, "", "no memory for NAT");
+		}
+		h->nat_net = true;
+		__atomic_store_n(&S.dp->nat_net[h->net], (uint8_t)(S.dp->nat_net[h->net] + 1),
+				 __ATOMIC_RELEASE);
 	}
 	h->adj = mg_dp_adj_alloc(S.dp, MG_ADJ_SERVICE, 0, id);
 	if (h->adj == 0) {
@@ -356,6 +377,8 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 		return rc < 0 ? rc : mg_error_set(err, ENOSPC, "name", "too many endpoints");
 	}
 	hold_record(mg_svc_id(s), rc, &c.addr);
+	if (S.meta[mg_svc_id(s)]->mode == MG_SVC_NAT && mg_natgw_get() != NULL)
+		mg_natgw_endpoint_mark(mg_natgw_get(), S.meta[mg_svc_id(s)]->net, &c.addr);
 	rc = republish(dp, s, err);
 	if (rc < 0)
 		return rc;
@@ -403,6 +426,7 @@ mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void 
 		si.vips = h->vips;
 		si.nvips = h->nvips;
 		si.table_size = t->size;
+		si.mode = t->mode;
 		si.version = t->version;
 		si.eps = eps;
 		for (uint16_t i = 0; i < t->n_slots && si.neps < MG_SVC_RT_MAX_EPS; i++) {
@@ -417,6 +441,7 @@ mg_svc_ctl_walk(const char *name, void (*cb)(const struct mg_svc_info *si, void 
 			x->weight = e->weight;
 			x->up = e->up;
 			x->lut_slots = e->lut_slots;
+			x->port = rte_be_to_cpu_16(e->port);
 			mg_svc_rt_ep_counters(rt, (uint16_t)id, i, &x->c);
 			si.neps++;
 		}

@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Gateways on the main lcore, at start: each gets its data-plane record
+ * (lib/natgw), a gateway adjacency that its routes in the inside network
+ * lead to (a RIB entry of the service source, so FIB rebuilds keep it), and
+ * the outside network's nat flag (replies arrive there).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_cycles.h>
+
+#include "mg_natgw_setup.h"
+#include "mg_svc_rt.h"
+
+/* What the main lcore keeps besides the data-plane records. */
+static struct {
+	struct mg_dp *dp;
+	const struct mg_model *model;
+	struct mg_prefix routes[MG_NATGW_MAX][MG_CFG_MAX_GW_PREFIXES];
+	unsigned int nroutes[MG_NATGW_MAX];
+} S;
+
+/* The first address of @family on an interface of network @net (the masquerade default). */
+static bool
+first_addr(const struct mg_model *m, uint16_t net, uint8_t family, struct mg_ip *out)
+{
+	for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
+		const struct mg_iface *ifc = mg_model_iface_get(m, i);
+
+		if (ifc == NULL || ifc->network != net)
+			continue;
+		if (family == AF_INET && ifc->naddr4 > 0) {
+			*out = ifc->addr4[0].addr;
+			return true;
+		}
+		if (family == AF_INET6 && ifc->naddr6 > 0) {
+			*out = ifc->addr6[0].addr;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Build the data-plane record of gateway @c (index @i); errors name @c->where. */
+static int
+gw_record(const struct mg_gw_cfg *c, unsigned int i, struct mg_svc_rt *rt,
+	  struct mg_natgw_gw *g, struct mg_error *err)
+{
+	const struct mg_network *in = mg_model_network_find(S.model, c->inside);
+	const struct mg_network *out = mg_model_network_find(S.model, c->outside);
+	bool need4 = false, need6 = false;
+	struct mg_ip a4 = c->snat4, a6 = c->snat6;
+
+	memset(g, 0, sizeof(*g));
+	if (in == NULL || out == NULL)
+		return mg_error_set(err, ENOENT, in == NULL ? "inside" : "outside",
+				    "%s: gateway %s: no network named %s", c->where, c->name,
+				    in == NULL ? c->inside : c->outside);
+	mg_strlcpy(g->name, c->name, sizeof(g->name));
+	g->inside = in->id;
+	g->outside = out->id;
+	g->v6mode = c->ipv6;
+	g->port_first = c->port_first;
+	g->port_last = c->port_last;
+	g->preserve = c->port_preserve;
+	for (unsigned int k = 0; k < c->nroutes; k++) {
+		need4 |= c->routes[k].addr.family == AF_INET;
+		need6 |= c->routes[k].addr.family == AF_INET6 && c->ipv6 == MG_NATGW_V6_NAT66;
+	}
+	if (a4.family == 0)
+		first_addr(S.model, out->id, AF_INET, &a4);
+	if (a6.family == 0)
+		first_addr(S.model, out->id, AF_INET6, &a6);
+	if (a4.family == AF_INET) {
+		g->has4 = 1;
+		memcpy(g->addr4, &a4.v4, 4);
+	} else if (need4) {
+		return mg_error_set(err, EINVAL, "snat4",
+				    "%s: gateway %s: IPv4 routes need an IPv4 address to masquerade "
+				    "to: give snat4 or an IPv4 address to an interface of %s",
+				    c->where, c->name, c->outside);
+	}
+	if (a6.family == AF_INET6) {
+		g->has6 = 1;
+		memcpy(g->addr6, a6.v6, 16);
+	} else if (need6) {
+		return mg_error_set(err, EINVAL, "snat6",
+				    "%s: gateway %s: IPv6 routes with ipv6: nat66 need an IPv6 "
+				    "address: give snat6 or an IPv6 address to an interface of %s",
+				    c->where, c->name, c->outside);
+	}
+	if (c->ipv6 == MG_NATGW_V6_NPT6 &&
+	    mg_npt6_init(&g->npt, c->npt_inside.addr.v6, c->npt_outside.addr.v6,
+			 c->npt_inside.len) < 0)
+		return mg_error_set(err, EINVAL, "npt6", "%s: gateway %s: bad NPTv6 prefixes",
+				    c->where, c->name);
+	g->nsrc = c->nsources;
+	memcpy(g->src, c->sources, sizeof(g->src[0]) * c->nsources);
+	for (unsigned int k = 0; k < c->npub; k++) {
+		const struct mg_gw_pub_cfg *pc = &c->pub[k];
+		struct mg_svc *s = rt != NULL ? mg_svc_rt_find(rt, pc->service) : NULL;
+		char f[48];
+
+		snprintf(f, sizeof(f), "publish[%u].service", k);
+		if (s == NULL)
+			return mg_error_set(err, ENOENT, f, "%s: gateway %s: no service named %s",
+					    c->where, c->name, pc->service);
+		for (int fam = 0; fam < 2; fam++) {
+			struct mg_natgw_pub *p;
+			const uint8_t family = fam ? AF_INET6 : AF_INET;
+
+			if (pc->addr.family != 0 ? pc->addr.family != family
+						 : !(fam ? g->has6 : g->has4))
+				continue;
+			if (g->npub >= MG_NATGW_MAX_PUBLISH)
+				return mg_error_set(err, ENOSPC, "publish",
+						    "%s: gateway %s: too many published services",
+						    c->where, c->name);
+			p = &g->pub[g->npub++];
+			p->family = family;
+			p->proto = pc->proto;
+			p->port = rte_cpu_to_be_16(pc->port);
+			p->svc = mg_svc_id(s);
+			mg_strlcpy(p->service, pc->service, sizeof(p->service));
+			if (pc->addr.family != 0)
+				memcpy(p->addr, pc->addr.bytes, fam ? 16 : 4);
+			else
+				memcpy(p->addr, fam ? g->addr6 : g->addr4, fam ? 16 : 4);
+		}
+	}
+	(void)i;
+	return 0;
+}
+
+/* True if gateways @a and @b could hand out the same outside address and port. */
+static bool
+gw_clash(const struct mg_natgw_gw *a, const struct mg_natgw_gw *b)
+{
+	if (a->outside != b->outside || a->port_last < b->port_first ||
+	    b->port_last < a->port_first)
+		return false;
+	return (a->has4 && b->has4 && memcmp(a->addr4, b->addr4, 4) == 0) ||
+	       (a->has6 && b->has6 && memcmp(a->addr6, b->addr6, 16) == 0);
+}
+
+int
+mg_natgw_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
+	       const struct mg_settings *st, struct mg_error *err)
+{
+	struct mg_svc_rt *rt = mg_svc_rt_get();
+	struct mg_natgw *ng;
+
+	S.dp = dp;
+	S.model = m;
+	if (st->ngateways == 0)
+		return 0;
+	if (rt == NULL) {
+		/* NAT flows live in lib/svc's flow tables, services or not. */
+		rt = mg_svc_rt_create(dp->nb_workers, st->svc_flows, rte_get_tsc_hz(), 0,
+				      SOCKET_ID_ANY, err);
+		if (rt == NULL)
+			return -(err->code ? err->code : ENOMEM);
+	}
+	ng = mg_natgw_ensure(dp->nb_workers);
+	if (ng == NULL)
+		return mg_error_set(err, ENOMEM, "gateways", "no memory for the gateways");
+	for (unsigned int i = 0; i < st->ngateways; i++) {
+		const struct mg_gw_cfg *c = &st->gateways[i];
+		struct mg_natgw_gw g;
+		uint32_t adj;
+		int id = -1, rc;
+
+		rc = gw_record(c, i, rt, &g, err);
+		for (unsigned int k = 0; rc == 0 && k < ng->ngw; k++)
+			if (gw_clash(&g, &ng->gw[k]))
+				rc = mg_error_set(err, EINVAL, "ports",
+						  "%s: gateway %s: same outside address as gateway "
+						  "%s with overlapping ports: give disjoint ports",
+						  c->where, c->name, ng->gw[k].name);
+		if (rc == 0 && (id = mg_natgw_add(ng, &g, err)) < 0)
+			rc = id;
+		if (rc < 0) {
+			mg_error_prefix_field(err, "gateways[%u]", i);
+			return rc;
+		}
+		adj = mg_dp_adj_alloc(dp, MG_ADJ_GATEWAY, 0, (uint16_t)id);
+		if (adj == 0)
+			return mg_error_set(err, ENOSPC, "gateways",
+					    "no adjacency left (limits.adjacencies)");
+		for (unsigned int k = 0; k < c->nroutes; k++) {
+			rc = mg_fwd_service_route_add(fwd, g.inside, &c->routes[k], adj);
+			if (rc < 0) {
+				char f[48];
+
+				snprintf(f, sizeof(f), "gateways[%u].routes[%u]", i, k);
+				return mg_error_set(err, -rc, f,
+						    "%s: gateway %s: cannot route the prefix: %s",
+						    c->where, c->name, strerror(-rc));
+			}
+			S.routes[id][k] = c->routes[k];
+		}
+		S.nroutes[id] = c->nroutes;
+		__atomic_store_n(&dp->nat_net[g.outside], (uint8_t)(dp->nat_net[g.outside] + 1),
+				 __ATOMIC_RELEASE);
+	}
+	return 0;
+}
+
+void
+mg_natgw_teardown(void)
+{
+	mg_natgw_destroy();
+	memset(&S, 0, sizeof(S));
+}
+
+int
+mg_natgw_ctl_walk(const char *name, void (*cb)(const struct mg_natgw_info *gi, void *arg),
+		  void *arg)
+{
+	const struct mg_natgw *ng = mg_natgw_get();
+	int n = 0;
+
+	for (unsigned int i = 0; ng != NULL && S.model != NULL && i < ng->ngw; i++) {
+		const struct mg_natgw_gw *g = &ng->gw[i];
+		const struct mg_network *in = mg_model_network_get(S.model, g->inside);
+		const struct mg_network *out = mg_model_network_get(S.model, g->outside);
+		struct mg_natgw_info gi = {.gw = g, .routes = S.routes[i], .nroutes = S.nroutes[i]};
+
+		if (name != NULL && strcmp(name, g->name) != 0)
+			continue;
+		mg_strlcpy(gi.inside, in != NULL ? in->spec.name : "?", sizeof(gi.inside));
+		mg_strlcpy(gi.outside, out != NULL ? out->spec.name : "?", sizeof(gi.outside));
+		gi.ports_free = mg_natgw_ports_free(ng, i);
+		gi.ports_total = (uint32_t)g->port_last - g->port_first + 1;
+		cb(&gi, arg);
+		n++;
+	}
+	if (name != NULL && n == 0)
+		return -ENOENT;
+	return n;
+}
