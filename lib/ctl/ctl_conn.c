@@ -1455,3 +1455,12 @@ conn_snapshot(struct mg_ctl *c)
 			json_array_append_new(arr, journal_entry(c, &c->conns[i]));
 	return arr;
 }
+
+bool
+conn_owns_esp(const struct mg_ctl *c, const char *name)
+{
+	for (unsigned int i = 0; c->nconns > 0 && i < CTL_MAX_CONNS; i++)
+		if (c->conns[i].used && !strcmp(c->conns[i].esp, name))
+			return true;
+	return false;
+}

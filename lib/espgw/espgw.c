@@ -200,6 +200,7 @@ sa_spec(const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *c, uint64_t 
 	s->bytes.hard = c->bytes_hard;
 	s->seconds.soft = c->seconds_soft;
 	s->seconds.hard = c->seconds_hard;
+	s->initial_seq = c->initial_seq;
 	s->owner = -1;
 	s->user = user;
 }
@@ -469,4 +470,30 @@ mg_espgw_metrics(const struct mg_espgw *eg, FILE *f)
 			sa_metrics(r, r->in[fam], f);
 		}
 	}
+}
+
+unsigned int
+mg_espgw_seqs(const struct mg_espgw *eg, uint16_t ifindex, struct mg_espgw_seq *out,
+	      unsigned int max)
+{
+	const struct mg_espgw_tun *r = eg != NULL && ifindex < MG_MAX_IFACES ? eg->tun[ifindex]
+									      : NULL;
+	unsigned int n = 0;
+
+	if (r == NULL)
+		return 0;
+	for (int fam = 0; fam < 2; fam++) {
+		const struct mg_esp_sa *sas[2] = {mg_esp_out_get(&r->out[fam]), r->in[fam]};
+
+		for (int d = 0; d < 2 && n < max; d++) {
+			if (sas[d] == NULL)
+				continue;
+			out[n].spi = mg_esp_sa_spi(sas[d]);
+			out[n].inbound = d == 1;
+			out[n].inner_family = fam == 0 ? AF_INET : AF_INET6;
+			out[n].seq = mg_esp_sa_seq(sas[d]);
+			n++;
+		}
+	}
+	return n;
 }

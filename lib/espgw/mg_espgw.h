@@ -30,6 +30,7 @@
  * accessors for workers.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -134,5 +135,22 @@ void mg_espgw_sas_json(const struct mg_espgw *eg, uint16_t ifindex, FILE *f);
 
 /** Write the per-SA counters in the Prometheus text format to @p f. */
 void mg_espgw_metrics(const struct mg_espgw *eg, FILE *f);
+
+/** Where one SA's sequence numbers stand (mg_esp_sa_seq). */
+struct mg_espgw_seq {
+	uint32_t spi;          /**< SPI. */
+	bool inbound;          /**< Direction. */
+	uint8_t inner_family;  /**< AF_INET / AF_INET6. */
+	uint64_t seq;          /**< Outbound: above every number sent; inbound: highest seen. */
+};
+
+/**
+ * The sequence positions of tunnel @p ifindex's current SAs (not the retiring
+ * ones), for the durable state: at most @p max written to @p out.
+ *
+ * @return how many were written.
+ */
+unsigned int mg_espgw_seqs(const struct mg_espgw *eg, uint16_t ifindex, struct mg_espgw_seq *out,
+			   unsigned int max);
 
 #endif /* MG_ESPGW_H */

@@ -539,6 +539,21 @@ ctl_esp_sas(void *ctx, uint16_t ifindex, FILE *f)
 	mg_espgw_sas_json(g->dp->esp, ifindex, f);
 }
 
+static unsigned int
+ctl_esp_seqs(void *ctx, uint16_t ifindex, struct mg_ctl_esp_seq *out, unsigned int max)
+{
+	struct gw *g = ctx;
+	struct mg_espgw_seq q[MG_ESP_TUN_MAX_SAS];
+	unsigned int n = mg_espgw_seqs(g->dp->esp, ifindex, q, RTE_DIM(q));
+
+	n = RTE_MIN(n, max);
+	for (unsigned int i = 0; i < n; i++)
+		out[i] = (struct mg_ctl_esp_seq){.spi = q[i].spi, .inbound = q[i].inbound,
+						 .inner_family = q[i].inner_family,
+						 .seq = q[i].seq};
+	return n;
+}
+
 static void
 ctl_esp_metrics(void *ctx, FILE *f)
 {
@@ -1140,6 +1155,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 		struct mg_ctl_env env = {.model = g->model, .fwd = g->fwd, .dp = g->dp,
 					 .capture = g->capture, .stats = ctl_stats,
 					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
+					 .esp_seqs = ctl_esp_seqs,
 					 .ctx = g};
 		bool restored = false;
 

@@ -340,6 +340,11 @@ struct mg_esp_sa_conf {
 	uint64_t packets_soft, packets_hard;  /**< Lifetime in packets (0: none). */
 	uint64_t bytes_soft, bytes_hard;      /**< Lifetime in bytes. */
 	uint64_t seconds_soft, seconds_hard;  /**< Lifetime in seconds. */
+	/**
+	 * Where to resume (durable state, lib/ctl): outbound, the first sequence
+	 * number to send (0: 1); inbound, the highest one already seen (0: none).
+	 */
+	uint64_t initial_seq;
 };
 
 /** An ESP tunnel interface as requested. */
