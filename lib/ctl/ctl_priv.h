@@ -23,6 +23,7 @@ enum conn_mech {
 	MECH_KERNEL,
 	MECH_VLAN,
 	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
+	MECH_IPSEC,  /* IPSEC: an ESP tunnel to the client, static keys (ctl_connesp.c) */
 };
 
 struct conn {
@@ -142,9 +143,23 @@ void ctl_esp_seq_tick(struct mg_ctl *c, uint64_t now_ns, bool force);
 /** True if connection-owned tunnel @p name (left out of snapshots). */
 bool conn_owns_esp(const struct mg_ctl *c, const char *name);
 
+/* ctl_connesp.c: the NSM IPSEC mechanism (static keys in the parameters). */
+/** True if mechanism @p mech (a request's) is an IPSEC one meshgate can set up. */
+bool ctl_ipsec_acceptable(json_t *mech);
+/** True if parameter @p name of an IPSEC mechanism is a secret. */
+bool ctl_ipsec_secret_param(const char *name);
+/** Create connection @p k's ESP tunnel from @p mech's parameters (answers dst_ip in it). */
+int ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_error *err);
+/** Wipe and remove the secret parameters of mechanism @p mech. */
+void ctl_ipsec_strip(json_t *mech);
+/** In a stored entry: replace "request"'s secrets by "ipsec_sealed" (IPSEC connections). */
+void ctl_ipsec_seal(struct mg_ctl *c, const struct conn *k, json_t *entry);
+/** Put the sealed secrets of a stored entry back into its "request" (replay). */
+int ctl_ipsec_open(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+
 /* Sealing under the state key (ctl_wgstate.c). */
 #define CTL_STATE_KEY_BYTES 32
-#define CTL_SEAL_MAX 128
+#define CTL_SEAL_MAX 2048
 /** Load (or with @p create make) the state key into @p key; 0 or -errno with @p err. */
 int ctl_state_key(const struct mg_ctl *c, uint8_t key[CTL_STATE_KEY_BYTES], bool create,
 		  struct mg_error *err);

@@ -382,3 +382,95 @@ def test_tunnel_survives_kill_and_restart_with_state(tmp_path, topo):
             for b in blobs:
                 assert s[k].encode() not in b.lower()
         assert bytes.fromhex(s["key"]) not in b
+
+
+def nsm_ipsec_params(sas):
+    """The NSM IPSEC mechanism's parameters for meshgate's SAs: src_* is the
+    client's sending SA (meshgate's inbound), dst_* meshgate's outbound; the
+    suffix 6 for inner IPv6."""
+    p = {"src_ip": "10.10.2.2", "algorithm": sas[0]["algorithm"]}
+    for s in sas:
+        side = "src" if s["direction"] == "in" else "dst"
+        sfx = "" if s["inner"] == "ipv4" else "6"
+        p[f"{side}_spi{sfx}"] = str(s["spi"])
+        for k in ("key", "salt", "auth_key"):
+            if k in s:
+                p[f"{side}_{k}{sfx}"] = s[k]
+    return p
+
+
+def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
+    """An NSM Request with the IPSEC mechanism and static keys in its
+    parameters makes an ESP tunnel to the client (scapy's ESP in the
+    external namespace): ping both families through it; the answer names
+    our outer address (dst_ip) and holds no key; the connection survives
+    kill -9 (keys sealed in the state; sequence numbers never go back) and
+    Close takes the tunnel away. Requests without static keys, or with a
+    key of the wrong size, are refused naming the parameter."""
+    sas = tunnel_sas("aes-gcm-128")
+    state = tmp_path / "state"
+    cfg = default_config(topo.tag) + f"control:\n  state_dir: {state}\n"
+    mg = Meshgate(tmp_path, cfg, name="nsmesp")
+    logs, answers = [], []
+    req = {"connection": {
+        "id": "ipsec-1", "network_service": "secure",
+        "mechanism": {"cls": "REMOTE", "type": "IPSEC", "parameters": nsm_ipsec_params(sas)},
+        "context": {"ip_context": {"src_ip_addrs": ["10.99.0.1/32", "fd00:99::1/128"],
+                                   "dst_ip_addrs": ["10.98.0.1/32", "fd00:98::1/128"]}}}}
+    try:
+        mg.start()
+        ctl = Control(mg)
+        bad = json.loads(json.dumps(req))
+        bad["connection"]["mechanism"]["parameters"] = {"src_ip": "10.10.2.2",
+                                                        "src_public_key": "AAAA"}
+        kind, err = ctl.nsm("Request", bad)
+        assert kind == "error" and err["code"] == "UNIMPLEMENTED", err
+        assert "static keys" in err["message"], err
+        bad["connection"]["mechanism"]["parameters"] = dict(nsm_ipsec_params(sas),
+                                                            dst_key="0011")
+        kind, err = ctl.nsm("Request", bad)
+        assert kind == "error" and "dst_spi" in err["field"] and "key" in err["field"], err
+        assert ctl.ok("GET", "/v1/esp-tunnels") == []
+
+        kind, conn = ctl.nsm("Request", req)
+        assert kind == "result", conn
+        answers.append(json.dumps(conn))
+        params = conn["mechanism"]["parameters"]
+        assert params["dst_ip"] == "10.10.2.1" and params["src_spi"] == str(0x1002), params
+        assert not any(k in params for k in ("src_key", "dst_key", "src_salt", "dst_key6")), params
+        tuns = ctl.ok("GET", "/v1/esp-tunnels")
+        assert len(tuns) == 1 and tuns[0]["remote"] == "10.10.2.2", tuns
+        assert {s["spi"] for s in tuns[0]["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
+        peer = Peer(topo, tmp_path, sas)
+        for dst in ("10.99.0.1", "fd00:99::1"):
+            topo.ping("pod", dst, count=1)
+            r = topo.ping("pod", dst, count=3, extra=("-w", "10"))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (dst, r.stdout, mg.log())
+        answers.append(json.dumps(ctl.ok("GET", "/v1/connections")))
+        logs.append(mg.log())
+        mg.kill()
+
+        mg.start()
+        ctl = Control(mg)
+        assert [c["id"] for c in ctl.ok("GET", "/v1/connections")] == ["ipsec-1"], mg.log()
+        for dst in ("10.99.0.1", "fd00:99::1"):
+            topo.ping("pod", dst, count=1)
+            r = topo.ping("pod", dst, count=3, extra=("-w", "10"))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (dst, r.stdout, mg.log())
+        kind, res = ctl.nsm("Close", {"id": "ipsec-1"})
+        assert kind == "result", res
+        assert ctl.ok("GET", "/v1/esp-tunnels") == []
+        logs.append(mg.log())
+        mg.stop()
+    finally:
+        mg.kill()
+    ps = peer.stats()
+    assert not ps["errors"] and ps["decrypted"] >= 12, ps
+    for spi in (0x1001, 0x1003):
+        assert ps["seq_back"].get(str(spi), 0) == 0, ps
+    text = ("".join(logs) + "".join(answers)).lower()
+    blobs = [f.read_bytes().lower() for f in state.iterdir()]
+    for s in sas:
+        assert s["key"] not in text, f"key of SPI {s['spi']} in the log or an answer"
+        for b in blobs:
+            assert s["key"].encode() not in b, f"key of SPI {s['spi']} in the state"
