@@ -156,7 +156,7 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
 					   "mtu", "path_mtu", "udp_encap", "local_port",
 					   "remote_port", "replay_window", "anti_replay", "esn", "sas",
-					   "ipv4", "ipv6", NULL};
+					   "ipv4", "ipv6", "mss_clamp", NULL};
 	unsigned long long v;
 	int rc;
 
@@ -199,6 +199,18 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 	if ((rc = cj_uint(o, "replay_window", "", 64, 4096, &v, false, e)) < 0)
 		return rc;
 	s->replay_window = (uint32_t)v;
+	if (json_is_string(json_object_get(o, "mss_clamp")) &&
+	    !strcmp(json_string_value(json_object_get(o, "mss_clamp")), "auto")) {
+		s->mss_clamp = MG_ESP_MSS_AUTO;
+	} else {
+		v = 0;
+		if ((rc = cj_uint(o, "mss_clamp", "", MG_ESP_MSS_MIN, MG_ESP_MSS_MAX, &v, false,
+				  e)) < 0) {
+			mg_strlcpy(e->msg, "expected \"auto\" or an MSS 536-65495", sizeof(e->msg));
+			return rc;
+		}
+		s->mss_clamp = (uint16_t)v;
+	}
 	return ctl_esp_parse_sas(json_object_get(o, "sas"), s->sas, &s->nsas, e);
 }
 
@@ -226,6 +238,10 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t)
 		      "replay_window", t->spec.replay_window ? t->spec.replay_window : 64,
 		      "esn", t->spec.esn, "rekeys", (json_int_t)t->rekeys);
 	json_object_set_new(o, "anti_replay", json_boolean(!t->spec.no_replay));
+	if (t->spec.mss_clamp == MG_ESP_MSS_AUTO)
+		json_object_set_new(o, "mss_clamp", json_string("auto"));
+	else if (t->spec.mss_clamp)
+		json_object_set_new(o, "mss_clamp", json_integer(t->spec.mss_clamp));
 	json_object_set_new(o, "remote", json_string(mg_ip_fmt(&t->spec.remote, b, sizeof(b))));
 	if (c->env.esp_sas != NULL && (f = open_memstream(&text, &len)) != NULL) {
 		c->env.esp_sas(c->env.ctx, t->iface, f);

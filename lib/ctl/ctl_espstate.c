@@ -350,6 +350,10 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t, const uint8_t *sk, 
 		json_object_set_new(o, "remote_port", json_integer(s->remote_port));
 	if (s->replay_window)
 		json_object_set_new(o, "replay_window", json_integer(s->replay_window));
+	if (s->mss_clamp == MG_ESP_MSS_AUTO)
+		json_object_set_new(o, "mss_clamp", json_string("auto"));
+	else if (s->mss_clamp)
+		json_object_set_new(o, "mss_clamp", json_integer(s->mss_clamp));
 	for (unsigned int i = 0; i < s->nsas; i++)
 		json_array_append_new(sas, sa_json(c, t, &s->sas[i], sk, pos, npos, dirty));
 	json_object_set_new(o, "sas", sas);

@@ -277,6 +277,12 @@ mg_espgw_tunnel_add(struct mg_espgw *eg, const struct mg_esp_tunnel *t, uint16_t
 		inner = mg_esp_inner_mtu(MG_ESP_AES_CBC_256_SHA256, r->outer_family,
 					 t->spec.udp_encap, path_mtu);
 	*mtu = t->spec.mtu ? t->spec.mtu : (uint16_t)inner;
+	if (t->spec.mss_clamp == MG_ESP_MSS_AUTO) {
+		r->mss[0] = *mtu > 40 + MG_ESP_MSS_MIN ? (uint16_t)(*mtu - 40) : MG_ESP_MSS_MIN;
+		r->mss[1] = *mtu > 60 + MG_ESP_MSS_MIN ? (uint16_t)(*mtu - 60) : MG_ESP_MSS_MIN;
+	} else {
+		r->mss[0] = r->mss[1] = t->spec.mss_clamp;
+	}
 	__atomic_store_n(&eg->tun[ifindex], r, __ATOMIC_RELEASE);
 	EG_LOG(INFO, "tunnel %s up (ifindex %u, %u SA(s), MTU %u)\n", r->name, ifindex,
 	       t->spec.nsas, *mtu);

@@ -45,6 +45,7 @@ struct mg_espgw_tun {
 	uint16_t underlay;           /**< Outer network: ESP packets are routed there. */
 	uint8_t outer_family;        /**< AF_INET / AF_INET6. */
 	uint32_t gen;                /**< Generation of this ifindex slot (see mg_espgw_sa_user). */
+	uint16_t mss[2];             /**< TCP MSS clamp for inner IPv4 [0] and IPv6 [1]; 0: off. */
 	struct mg_esp_out out[2];    /**< Outbound SA for inner IPv4 [0] and IPv6 [1]. */
 	/* Main lcore only. */
 	struct mg_esp_sa *in[2];     /**< Inbound SAs by inner family. */

@@ -30,6 +30,72 @@ pkt_version(const struct rte_mbuf *m)
 	return *rte_pktmbuf_mtod(m, const uint8_t *) >> 4;
 }
 
+/*
+ * TCP MSS clamping: lower the MSS option of a SYN (IPv4 or IPv6 without
+ * extension headers, first fragment or none) to @p mss, patching the TCP
+ * checksum incrementally (RFC 1624). Anything else passes untouched.
+ */
+static inline void
+mss_clamp(struct rte_mbuf *m, uint16_t mss)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *), *t;
+	uint32_t len = m->data_len, l3, thl;
+
+	if ((p[0] >> 4) == 4) {
+		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)p;
+
+		if (len < sizeof(*ip) || ip->next_proto_id != IPPROTO_TCP ||
+		    (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) != 0)
+			return;
+		l3 = (ip->version_ihl & 0xfu) * 4;
+	} else {
+		if (len < sizeof(struct rte_ipv6_hdr) ||
+		    ((const struct rte_ipv6_hdr *)p)->proto != IPPROTO_TCP)
+			return;
+		l3 = sizeof(struct rte_ipv6_hdr);
+	}
+	if (len < l3 + 20)
+		return;
+	t = p + l3;
+	if (!(t[13] & 0x02)) /* SYN */
+		return;
+	thl = (uint32_t)(t[12] >> 4) * 4;
+	if (thl < 20 || len < l3 + thl)
+		return;
+	for (uint32_t o = 20; o + 1 < thl;) {
+		uint8_t kind = t[o];
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			o++;
+			continue;
+		}
+		if (t[o + 1] < 2 || o + t[o + 1] > thl)
+			break;
+		if (kind == 2 && t[o + 1] == 4) {
+			uint16_t old = (uint16_t)(t[o + 2] << 8 | t[o + 3]);
+			uint32_t c;
+
+			if (old <= mss)
+				return;
+			t[o + 2] = (uint8_t)(mss >> 8);
+			t[o + 3] = (uint8_t)mss;
+			/* HC' = ~(~HC + ~m + m'), on the big-endian words */
+			c = (uint16_t)~(t[16] << 8 | t[17]);
+			c += (uint16_t)~old;
+			c += mss;
+			c = (c & 0xffff) + (c >> 16);
+			c = (c & 0xffff) + (c >> 16);
+			c = ~c & 0xffff;
+			t[16] = (uint8_t)(c >> 8);
+			t[17] = (uint8_t)c;
+			return;
+		}
+		o += t[o + 1];
+	}
+}
+
 /* Finish one encrypted run: processed first, failures after. */
 static inline void
 output_finish(struct mg_worker *w, const struct mg_espgw_tun *r, struct rte_mbuf **o,
@@ -85,7 +151,12 @@ esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 					nexts[k] = ESPO_NEXT_DROP;
 				}
 			} else {
-				uint16_t ok = mg_esp_encrypt_burst(wk, sa, &o[i], j - i, reasons);
+				uint16_t ok, mss = r->mss[v == 4 ? 0 : 1];
+
+				if (unlikely(mss != 0))
+					for (uint16_t k = i; k < j; k++)
+						mss_clamp(o[k], mss);
+				ok = mg_esp_encrypt_burst(wk, sa, &o[i], j - i, reasons);
 
 				output_finish(c->w, r, &o[i], &nexts[i], j - i, ok);
 			}
@@ -144,6 +215,8 @@ input_finish(struct mg_espgw *eg, struct mg_worker *w, struct rte_mbuf **o,
 		w->ifc[r->ifindex].rx_pkts++;
 		w->ifc[r->ifindex].rx_bytes += o[k]->pkt_len;
 		nexts[k] = pkt_version(o[k]) == 4 ? ESPI_NEXT_IP4 : ESPI_NEXT_IP6;
+		if (unlikely(r->mss[nexts[k]] != 0))
+			mss_clamp(o[k], r->mss[nexts[k]]);
 	}
 	for (uint16_t k = ok; k < n; k++) {
 		uint8_t why = reasons[k];
