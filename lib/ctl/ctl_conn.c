@@ -914,7 +914,15 @@ same_setup(const struct conn *k, json_t *b)
 	    !jeq(json_object_get(ca, "labels"), json_object_get(cb, "labels")) ||
 	    !jeq(json_object_get(ca, "network_service"), json_object_get(cb, "network_service")))
 		return false;
-	want = choose_mechanism(b, &m, where, sizeof(where), &e);
+	want = json_object_get(cb, "mechanism");
+	if (k->mech == MECH_IPSEC && json_is_object(want) && jstr(want, "type") &&
+	    !strcmp(jstr(want, "type"), "IPSEC")) {
+		/* The Connection we answered has no keys: still this connection. */
+		json_incref(want);
+		m = MECH_IPSEC;
+	} else {
+		want = choose_mechanism(b, &m, where, sizeof(where), &e);
+	}
 	if (want == NULL)
 		return false;
 	same = m == k->mech;

@@ -151,9 +151,15 @@ esp_local4(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t 
 	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
 	uint32_t hlen, tot;
 
+	uint32_t k;
+
 	if (likely(ip->next_proto_id != MG_IPPROTO_ESP && ip->next_proto_id != MG_IPPROTO_UDP))
 		return false;
-	if (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE))
+	/* Forwarded UDP is the common case here: the address first. */
+	for (k = 0; k < lc->n; k++)
+		if (lc->e[k].addr == ip->dst_addr && lc->e[k].net == net)
+			break;
+	if (k == lc->n || (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)))
 		return false;
 	if (ip->next_proto_id == MG_IPPROTO_UDP) {
 		hlen = (ip->version_ihl & 0xf) * 4u;
@@ -162,10 +168,7 @@ esp_local4(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t 
 					      ->dst_port != RTE_BE16(MG_ESP_NATT_PORT))
 			return false;
 	}
-	for (uint32_t k = 0; k < lc->n; k++)
-		if (lc->e[k].addr == ip->dst_addr && lc->e[k].net == net)
-			return true;
-	return false;
+	return true;
 }
 
 /* A packet for ipX-lookup goes through ipX-classify first when its network has rules. */

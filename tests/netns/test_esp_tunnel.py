@@ -440,6 +440,11 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
         assert not any(k in params for k in ("src_key", "dst_key", "src_salt", "dst_key6")), params
         tuns = ctl.ok("GET", "/v1/esp-tunnels")
         assert len(tuns) == 1 and tuns[0]["remote"] == "10.10.2.2", tuns
+        # A refresh with the Connection we answered (no keys in it) keeps the tunnel.
+        kind, again = ctl.nsm("Request", {"connection": conn})
+        assert kind == "result", again
+        assert again["path"]["path_segments"][-1]["id"] == conn["path"]["path_segments"][-1]["id"]
+        assert [t["name"] for t in ctl.ok("GET", "/v1/esp-tunnels")] == [tuns[0]["name"]]
         assert {s["spi"] for s in tuns[0]["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
         peer = Peer(topo, tmp_path, sas)
         for dst in ("10.99.0.1", "fd00:99::1"):
