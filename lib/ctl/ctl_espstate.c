@@ -11,6 +11,9 @@
  * the SA ("meshgate-esp:TUNNEL:DIRECTION:INNER:SPI"), so a sealed blob moved
  * to another SA does not open. A journaled rekey stores the whole tunnel
  * again; restoring it replaces the SAs of the tunnel already restored.
+ * The tunnels of NSM IPSEC connections come back with their connection;
+ * their current SAs are stored too ("esp_conn" in the snapshot, restored
+ * after the connections), so that a REST rekey of one survives a restart.
  *
  * Sequence numbers. An outbound SA restored with its old key must never
  * send a sequence number it sent before: with AES-GCM and ChaCha20-Poly1305
@@ -363,6 +366,8 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t, const uint8_t *sk, 
 		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
 	json_object_set_new(o, "ipv4", a4);
 	json_object_set_new(o, "ipv6", a6);
+	if (conn_owns_esp(c, s->name))
+		json_object_set_new(o, "connection", json_true());
 	return o;
 }
 
@@ -400,7 +405,7 @@ ctl_esp_state_json(struct mg_ctl *c, const char *name, struct mg_error *err)
 }
 
 json_t *
-ctl_esp_snapshot(struct mg_ctl *c, struct mg_error *err)
+ctl_esp_snapshot(struct mg_ctl *c, bool of_conns, struct mg_error *err)
 {
 	uint8_t sk[CTL_STATE_KEY_BYTES];
 	const struct mg_esp_tunnel *t;
@@ -409,7 +414,7 @@ ctl_esp_snapshot(struct mg_ctl *c, struct mg_error *err)
 	uint32_t cur = 0;
 
 	while ((t = mg_model_esp_next(c->env.model, &cur)) != NULL) {
-		if (conn_owns_esp(c, t->spec.name))
+		if (conn_owns_esp(c, t->spec.name) != of_conns)
 			continue;
 		if (!have_key) {
 			if (ctl_state_key(c, sk, true, err) < 0) {
@@ -537,9 +542,15 @@ ctl_esp_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err)
 	if (!json_is_object(stored) || !json_is_string(json_object_get(stored, "name")))
 		return mg_error_set(err, EINVAL, "esp", "a stored tunnel without a name");
 	name = json_string_value(json_object_get(stored, "name"));
+	/* A connection's tunnel comes with its connection: without it (closed,
+	 * expired while we were down) there is nothing to rekey. */
+	if (json_is_true(json_object_get(stored, "connection")) &&
+	    mg_model_esp_find(c->env.model, name) == NULL)
+		return 0;
 	if (ctl_state_key(c, sk, false, err) < 0)
 		return -err->code;
 	body = json_deep_copy(stored);
+	json_object_del(body, "connection");
 	rc = open_sas(sk, body, name, err);
 	mg_wipe(sk, sizeof(sk));
 	if (rc == 0) {
@@ -578,7 +589,9 @@ ctl_esp_journal(struct mg_ctl *c, const char *name, struct mg_error *err)
 	json_t *entry, *o;
 	int rc;
 
-	if (c->journal_fd < 0 || c->replaying || conn_owns_esp(c, name))
+	/* A connection's tunnel too: a rekey over REST outlives a restart (its
+	 * entry replaces the SAs the replayed connection brings back). */
+	if (c->journal_fd < 0 || c->replaying)
 		return 0;
 	o = ctl_esp_state_json(c, name, err);
 	if (o == NULL)

@@ -126,8 +126,9 @@ void ctl_json_wipe(json_t *j);
 /* ctl_espstate.c: ESP tunnels in the durable state, keys sealed under the state key. */
 /** The stored form of tunnel @p name (keys sealed); NULL with @p err set. */
 json_t *ctl_esp_state_json(struct mg_ctl *c, const char *name, struct mg_error *err);
-/** Every ESP tunnel no connection owns, stored; NULL with @p err set. */
-json_t *ctl_esp_snapshot(struct mg_ctl *c, struct mg_error *err);
+/** Every ESP tunnel no connection owns (or, with @p of_conns, every one a connection
+ * owns), stored; NULL with @p err set. */
+json_t *ctl_esp_snapshot(struct mg_ctl *c, bool of_conns, struct mg_error *err);
 /** Bring back a stored tunnel: added, or its SAs replaced if it exists (a journaled rekey). */
 int ctl_esp_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err);
 /** Journal tunnel @p name as it is now (after an add or a rekey); 0 without a state. */

@@ -154,7 +154,7 @@ dump_cb(const struct mg_op *op, void *arg)
 static int
 compact(struct mg_ctl *c)
 {
-	json_t *snap = json_object(), *wg, *esp;
+	json_t *snap = json_object(), *wg, *esp, *esp_conn;
 	struct dump_ctx d = {.c = c, .arr = json_array()};
 	struct mg_error err;
 	char *text;
@@ -169,8 +169,10 @@ compact(struct mg_ctl *c)
 		return -(err.code ? err.code : EIO);
 	}
 	/* ESP tunnels with their keys sealed (ctl_espstate.c). */
-	esp = ctl_esp_snapshot(c, &err);
-	if (esp == NULL) {
+	esp = ctl_esp_snapshot(c, false, &err);
+	esp_conn = esp != NULL ? ctl_esp_snapshot(c, true, &err) : NULL;
+	if (esp_conn == NULL) {
+		json_decref(esp);
 		ST_LOG(ERR, "%s%s%s\n", err.field, err.field[0] ? ": " : "", err.msg);
 		json_decref(snap);
 		json_decref(d.arr);
@@ -178,6 +180,7 @@ compact(struct mg_ctl *c)
 		return -(err.code ? err.code : EIO);
 	}
 	json_object_set_new(snap, "esp", esp);
+	json_object_set_new(snap, "esp_conn", esp_conn);
 	mg_model_dump_ops(c->env.model, dump_skip, dump_cb, &d);
 	json_object_set_new(snap, "format", json_string("meshgate-state-1"));
 	json_object_set_new(snap, "generation", json_integer((json_int_t)c->generation + 1));
@@ -348,6 +351,15 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 						failed++;
 					} else {
 						applied++;
+					}
+				}
+				/* The connections' ESP tunnels as they were (rekeyed over REST). */
+				json_array_foreach(json_object_get(snap, "esp_conn"), i, o) {
+					if (ctl_esp_state_restore(c, o, err) < 0) {
+						ST_LOG(ERR, "ESP tunnel of a connection not restored: "
+						       "%s%s%s\n", err->field,
+						       err->field[0] ? ": " : "", err->msg);
+						failed++;
 					}
 				}
 				continue;

@@ -403,7 +403,8 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
     """An NSM Request with the IPSEC mechanism and static keys in its
     parameters makes an ESP tunnel to the client (scapy's ESP in the
     external namespace): ping both families through it; the answer names
-    our outer address (dst_ip) and holds no key; the connection survives
+    our outer address (dst_ip) and holds no key; a refresh with that answer
+    keeps the tunnel; a REST rekey of the tunnel and the connection survive
     kill -9 (keys sealed in the state; sequence numbers never go back) and
     Close takes the tunnel away. Requests without static keys, or with a
     key of the wrong size, are refused naming the parameter."""
@@ -446,9 +447,17 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
         assert again["path"]["path_segments"][-1]["id"] == conn["path"]["path_segments"][-1]["id"]
         assert [t["name"] for t in ctl.ok("GET", "/v1/esp-tunnels")] == [tuns[0]["name"]]
         assert {s["spi"] for s in tuns[0]["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
-        peer = Peer(topo, tmp_path, sas)
+        new = tunnel_sas("chacha20-poly1305", 0x2000)
+        peer = Peer(topo, tmp_path, sas,
+                    peer_sas=flip(sas) + [dict(s, standby=True) for s in flip(new)])
         for dst in ("10.99.0.1", "fd00:99::1"):
             topo.ping("pod", dst, count=1)
+            r = topo.ping("pod", dst, count=3, extra=("-w", "10"))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (dst, r.stdout, mg.log())
+        # A rekey over REST of the connection's tunnel: it must outlive the restart
+        # (the peer moves to the new SAs and knows no other after that).
+        ctl.ok("PUT", f"/v1/esp-tunnels/{tuns[0]['name']}/sas", {"sas": new})
+        for dst in ("10.99.0.1", "fd00:99::1"):
             r = topo.ping("pod", dst, count=3, extra=("-w", "10"))
             assert r.returncode == 0 and " 0% packet loss" in r.stdout, (dst, r.stdout, mg.log())
         answers.append(json.dumps(ctl.ok("GET", "/v1/connections")))
@@ -458,10 +467,21 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
         mg.start()
         ctl = Control(mg)
         assert [c["id"] for c in ctl.ok("GET", "/v1/connections")] == ["ipsec-1"], mg.log()
+        spis = {s["spi"] for s in ctl.ok("GET", "/v1/esp-tunnels")[0]["sas"]}
+        assert spis == {0x2001, 0x2002, 0x2003, 0x2004}, (spis, mg.log())
         for dst in ("10.99.0.1", "fd00:99::1"):
             topo.ping("pod", dst, count=1)
             r = topo.ping("pod", dst, count=3, extra=("-w", "10"))
             assert r.returncode == 0 and " 0% packet loss" in r.stdout, (dst, r.stdout, mg.log())
+        # Once more: now from the snapshot written at the last start ("esp_conn").
+        logs.append(mg.log())
+        mg.kill()
+        mg.start()
+        ctl = Control(mg)
+        spis = {s["spi"] for s in ctl.ok("GET", "/v1/esp-tunnels")[0]["sas"]}
+        assert spis == {0x2001, 0x2002, 0x2003, 0x2004}, (spis, mg.log())
+        r = topo.ping("pod", "10.99.0.1", count=3, extra=("-w", "10"))
+        assert r.returncode == 0 and " 0% packet loss" in r.stdout, (r.stdout, mg.log())
         kind, res = ctl.nsm("Close", {"id": "ipsec-1"})
         assert kind == "result", res
         assert ctl.ok("GET", "/v1/esp-tunnels") == []
@@ -470,12 +490,12 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
     finally:
         mg.kill()
     ps = peer.stats()
-    assert not ps["errors"] and ps["decrypted"] >= 12, ps
-    for spi in (0x1001, 0x1003):
+    assert not ps["errors"] and ps["decrypted"] >= 12 and ps.get("switched") == 2, ps
+    for spi in (0x1001, 0x1003, 0x2001, 0x2003):
         assert ps["seq_back"].get(str(spi), 0) == 0, ps
     text = ("".join(logs) + "".join(answers)).lower()
     blobs = [f.read_bytes().lower() for f in state.iterdir()]
-    for s in sas:
+    for s in sas + new:
         assert s["key"] not in text, f"key of SPI {s['spi']} in the log or an answer"
         for b in blobs:
             assert s["key"].encode() not in b, f"key of SPI {s['spi']} in the state"
