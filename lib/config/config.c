@@ -2355,7 +2355,7 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
 					   "mtu", "path_mtu", "udp_encap", "local_port",
 					   "remote_port", "replay_window", "anti_replay", "esn", "ipv4",
-					   "ipv6", "sas", "ike", NULL};
+					   "ipv6", "sas", "ike", "mss_clamp", NULL};
 	yaml_node_t *seq = get_seq(c, root, "", "esp_tunnels"), *item, *sas, *sa;
 	struct mg_esp_tunnel_spec s;
 	struct mg_error e;
@@ -2400,6 +2400,15 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 		if (get(c, item, "replay_window") != NULL)
 			ok = rd_uint(c, item, p, "replay_window", 64, 4096, &s.replay_window) && ok;
 		rd_bool(c, item, p, "esn", &s.esn);
+		if (get(c, item, "mss_clamp") != NULL) {
+			char mss[16];
+
+			if (rd_str(c, item, p, "mss_clamp", mss, sizeof(mss)) && !strcmp(mss, "auto"))
+				s.mss_clamp = MG_ESP_MSS_AUTO;
+			else
+				ok = rd_u16(c, item, p, "mss_clamp", MG_ESP_MSS_MIN, MG_ESP_MSS_MAX,
+					    &s.mss_clamp) && ok;
+		}
 		{
 			bool ar = true;
 

@@ -152,6 +152,8 @@ conn_init(struct mg_ctl *c)
 static void
 conn_free(struct conn *k)
 {
+	if (k->mech == MECH_IPSEC)
+		ctl_json_wipe(k->request); /* its mechanism holds keys */
 	json_decref(k->request);
 	json_decref(k->conn);
 	free(k->ops);
@@ -470,6 +472,8 @@ choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
 			*mech = MECH_KERNEL;
 		} else if (!strcmp(t, "VLAN")) {
 			*mech = MECH_VLAN;
+		} else if (!strcmp(t, "IPSEC") && ctl_ipsec_acceptable(p)) {
+			*mech = MECH_IPSEC;
 		} else if (!strcmp(t, "WIREGUARD") &&
 			   (jstr(json_object_get(p, "parameters"), "src_public_key") ||
 			    jstr(json_object_get(p, "parameters"), "srcPublicKey"))) {
@@ -496,14 +500,18 @@ choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism WIREGUARD is not supported without parameters.src_public_key "
 			     "(the client's WireGuard public key)");
+	else if (future != NULL && !strcmp(future, "IPSEC"))
+		mg_error_set(err, ENOTSUP, where,
+			     "mechanism IPSEC is supported with static keys only: parameters "
+			     "src_key and dst_key (or src_key6 and dst_key6), with their SPIs");
 	else if (future != NULL)
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported yet (meshgate offers MEMIF, "
-			     "KERNEL_INTERFACE, VLAN, WIREGUARD and VXLAN)", future);
+			     "KERNEL_INTERFACE, VLAN, WIREGUARD, VXLAN and IPSEC)", future);
 	else if (first[0])
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported (meshgate offers MEMIF, "
-			     "KERNEL_INTERFACE, VLAN, WIREGUARD and VXLAN)", first);
+			     "KERNEL_INTERFACE, VLAN, WIREGUARD, VXLAN and IPSEC)", first);
 	else
 		mg_error_set(err, EINVAL, "mechanism_preferences",
 			     "no mechanism: give connection.mechanism or mechanism_preferences");
@@ -584,8 +592,11 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		op->vlan.mtu = (uint16_t)mtu;
 		snprintf(k->iface, sizeof(k->iface), "%s.%ld", base, v);
 		k->port[0] = '\0';
-	} else if (k->mech == MECH_WG || k->mech == MECH_VXLAN) {
-		/* The interface exists already (wg_conn_up, vxlan_conn_up): k->iface names it. */
+	} else if (k->mech == MECH_WG || k->mech == MECH_VXLAN || k->mech == MECH_IPSEC) {
+		/*
+		 * The interface exists already (wg_conn_up, vxlan_conn_up,
+		 * ctl_ipsec_conn_up): k->iface names it.
+		 */
 		k->port[0] = '\0';
 	} else {
 		struct mg_op *op = add_op(b, MG_OP_PORT, "mechanism");
@@ -705,8 +716,8 @@ build_ops(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct b
 		op->route.prefix.len = mg_ip_maxlen(&src[s].addr);
 		mg_strlcpy(op->route.iface, k->iface, sizeof(op->route.iface));
 	}
-	/* A WireGuard interface has no link layer: neighbors mean nothing there. */
-	if (k->mech == MECH_WG)
+	/* A WireGuard or ESP interface has no link layer: neighbors mean nothing there. */
+	if (k->mech == MECH_WG || k->mech == MECH_IPSEC)
 		goto routes;
 	json_array_foreach(json_object_get(ip, "ip_neighbors"), i, e) {
 		char f[96];
@@ -908,12 +919,21 @@ same_setup(const struct conn *k, json_t *b)
 	    !jeq(json_object_get(ca, "labels"), json_object_get(cb, "labels")) ||
 	    !jeq(json_object_get(ca, "network_service"), json_object_get(cb, "network_service")))
 		return false;
-	want = choose_mechanism(b, &m, where, sizeof(where), &e);
+	want = json_object_get(cb, "mechanism");
+	if (k->mech == MECH_IPSEC && json_is_object(want) && jstr(want, "type") &&
+	    !strcmp(jstr(want, "type"), "IPSEC")) {
+		/* The Connection we answered has no keys: still this connection. */
+		json_incref(want);
+		m = MECH_IPSEC;
+	} else {
+		want = choose_mechanism(b, &m, where, sizeof(where), &e);
+	}
 	if (want == NULL)
 		return false;
 	same = m == k->mech;
 	json_object_foreach(json_object_get(want, "parameters"), key, v)
-		if (!jeq(v, json_object_get(json_object_get(have, "parameters"), key)))
+		if (!(m == MECH_IPSEC && ctl_ipsec_secret_param(key)) && /* never in the answer */
+		    !jeq(v, json_object_get(json_object_get(have, "parameters"), key)))
 			same = false;
 	json_decref(want);
 	return same;
@@ -935,6 +955,7 @@ journal_entry(struct mg_ctl *c, const struct conn *k)
 						     json_object_get(seg, "expires")));
 	json_object_set_new(e, "camel", json_boolean(k->camel));
 	ctl_wg_conn_seal(c, k, e); /* a WIREGUARD connection's key, sealed */
+	ctl_ipsec_seal(c, k, e);   /* an IPSEC connection's keys, sealed */
 	return e;
 }
 
@@ -1201,7 +1222,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	unsigned int nundo = 0;
 	uint64_t exp;
 	uint32_t slot = UINT32_MAX;
-	char old_wg[MG_NAME_MAX] = "", old_vx[MG_NAME_MAX] = "";
+	char old_wg[MG_NAME_MAX] = "", old_vx[MG_NAME_MAX] = "", old_esp[MG_NAME_MAX] = "";
 	bool vx_made = false;
 	int rc;
 
@@ -1239,8 +1260,15 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	mech = choose_mechanism(req, &fresh.mech, fresh.mech_field, sizeof(fresh.mech_field), err);
 	if (mech == NULL)
 		return NULL;
-	if (old != NULL)
+	if (old != NULL) {
 		mg_strlcpy(old_wg, old->wg, sizeof(old_wg));
+		mg_strlcpy(old_esp, old->esp, sizeof(old_esp));
+	}
+	if (fresh.mech == MECH_IPSEC && ctl_ipsec_conn_up(c, &fresh, mech, err) < 0) {
+		json_decref(mech);
+		c->requests_failed++;
+		return NULL;
+	}
 	if (fresh.mech == MECH_WG && wg_conn_up(c, &fresh, conn, mech, err) < 0) {
 		json_decref(mech);
 		c->requests_failed++;
@@ -1314,6 +1342,11 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	}
 	/* Accepted: the connection as we answer it. */
 	accepted = json_deep_copy(conn);
+	if (fresh.mech == MECH_IPSEC) {
+		/* The keys are never answered nor shown to monitors. */
+		ctl_ipsec_strip(mech);
+		ctl_ipsec_strip(json_object_get(accepted, "mechanism"));
+	}
 	json_object_set_new(accepted, "mechanism", mech);
 	mech = NULL;
 	json_object_set_new(accepted, "state", json_string("UP"));
@@ -1379,6 +1412,13 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		if (mg_model_vxlan_del(c->env.model, old_vx, &e2) < 0)
 			NSM_LOG(ERR, "connection %s: %s: %s\n", id, old_vx, e2.msg);
 	}
+	if (old_esp[0] != '\0') {
+		struct mg_error e2;
+
+		/* A changed connection: its old ESP tunnel is empty now. */
+		if (mg_model_esp_del(c->env.model, old_esp, &e2) < 0)
+			NSM_LOG(ERR, "connection %s: %s: %s\n", id, old_esp, e2.msg);
+	}
 	free(b.ops);
 	free(b.field);
 	c->requests_ok++;
@@ -1396,6 +1436,11 @@ fail:
 		struct mg_error e2;
 
 		mg_model_vxlan_del(c->env.model, fresh.vx, &e2);
+	}
+	if (fresh.esp[0] != '\0') {
+		struct mg_error e2;
+
+		mg_model_esp_del(c->env.model, fresh.esp, &e2);
 	}
 	json_decref(mech);
 	free(b.ops);
@@ -1428,9 +1473,10 @@ conn_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err)
 
 	if (exp != NULL && parse_rfc3339(exp) <= wall_now())
 		return 0; /* it expired while we were down */
-	if (ctl_wg_conn_open(c, entry, err) < 0)
+	if (ctl_wg_conn_open(c, entry, err) < 0 || ctl_ipsec_open(c, entry, err) < 0)
 		return -err->code;
 	res = request(c, req, json_is_true(json_object_get(entry, "camel")), seg, err);
+	ctl_json_wipe(req); /* it may hold an IPSEC connection's keys, opened above */
 	mg_wipe(c->replay_wg_key, sizeof(c->replay_wg_key));
 	c->replay_wg_key_set = false;
 	c->replay_wg_port = 0;
@@ -1464,6 +1510,8 @@ conn_close_id(struct mg_ctl *c, const char *id, const char *why, struct mg_error
 		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->wg, err->msg);
 	if (k->vx[0] != '\0' && mg_model_vxlan_del(c->env.model, k->vx, err) < 0)
 		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->vx, err->msg);
+	if (k->esp[0] != '\0' && mg_model_esp_del(c->env.model, k->esp, err) < 0)
+		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->esp, err->msg);
 	NSM_LOG(INFO, "connection %s closed (%s)\n", id, why);
 	json_object_set_new(k->conn, "state", json_string("DOWN"));
 	nsm_event(c, k, "DELETE");
@@ -1618,4 +1666,13 @@ conn_snapshot(struct mg_ctl *c)
 		if (c->conns[i].used)
 			json_array_append_new(arr, journal_entry(c, &c->conns[i]));
 	return arr;
+}
+
+bool
+conn_owns_esp(const struct mg_ctl *c, const char *name)
+{
+	for (unsigned int i = 0; c->nconns > 0 && i < CTL_MAX_CONNS; i++)
+		if (c->conns[i].used && !strcmp(c->conns[i].esp, name))
+			return true;
+	return false;
 }

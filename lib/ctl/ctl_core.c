@@ -173,8 +173,11 @@ mg_ctl_destroy(struct mg_ctl *c)
 		return;
 	rest_close(c);
 	nsm_close_all(c);
+	/* The inbound SAs' last positions, and the reservations, before the journal closes. */
+	ctl_esp_seq_tick(c, 0, true);
 	ctl_state_close(c);
 	conn_fini(c);
+	free(c->esp_resv);
 	mg_wipe(c->token, sizeof(c->token));
 	free(c);
 }
@@ -208,7 +211,13 @@ mg_ctl_timeout(struct mg_ctl *c, uint64_t now_ns)
 	for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++)
 		if (c->clients[i].fd >= 0 && c->clients[i].nout > 0)
 			t = 1000000ull; /* output pending: come back soon */
-	(void)now_ns;
+	if (c->journal_fd >= 0 && c->nesp_resv > 0) {
+		/* ESP sequence reservations are kept ahead every 100 ms (ctl_espstate.c). */
+		uint64_t r = c->next_esp_seq_ns > now_ns ? c->next_esp_seq_ns - now_ns : 0;
+
+		if (r < t)
+			t = r;
+	}
 	return t;
 }
 
@@ -221,5 +230,6 @@ mg_ctl_run(struct mg_ctl *c, uint64_t now_ns)
 		conn_expire(c, now_ns);
 		c->next_expiry_check = now_ns + 200000000ull;
 	}
+	ctl_esp_seq_tick(c, now_ns, false);
 	ctl_state_maybe_compact(c);
 }

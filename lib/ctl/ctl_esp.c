@@ -10,8 +10,7 @@
  * (lib/esp's redacted view: SPI, algorithm, key size, lifetimes, state) and
  * their counters. Bodies that held keys are wiped once parsed.
  *
- * Tunnels are not part of the durable state (an IKE daemon installs its SAs
- * again after a restart, as it does with a kernel's).
+ * Tunnels are part of the durable state, their keys sealed (ctl_espstate.c).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -127,8 +126,8 @@ parse_sa(json_t *o, const char *path, struct mg_esp_sa_conf *sa, struct mg_error
 	return rc;
 }
 
-static int
-parse_sas(json_t *arr, struct mg_esp_sa_conf *sas, uint8_t *n, struct mg_error *e)
+int
+ctl_esp_parse_sas(json_t *arr, struct mg_esp_sa_conf *sas, uint8_t *n, struct mg_error *e)
 {
 	json_t *v;
 	size_t i;
@@ -157,7 +156,7 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 	static const char *const keys[] = {"name", "network", "underlay", "local", "remote",
 					   "mtu", "path_mtu", "udp_encap", "local_port",
 					   "remote_port", "replay_window", "anti_replay", "esn", "sas",
-					   NULL};
+					   "ipv4", "ipv6", "mss_clamp", NULL};
 	unsigned long long v;
 	int rc;
 
@@ -200,7 +199,19 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 	if ((rc = cj_uint(o, "replay_window", "", 64, 4096, &v, false, e)) < 0)
 		return rc;
 	s->replay_window = (uint32_t)v;
-	return parse_sas(json_object_get(o, "sas"), s->sas, &s->nsas, e);
+	if (json_is_string(json_object_get(o, "mss_clamp")) &&
+	    !strcmp(json_string_value(json_object_get(o, "mss_clamp")), "auto")) {
+		s->mss_clamp = MG_ESP_MSS_AUTO;
+	} else {
+		v = 0;
+		if ((rc = cj_uint(o, "mss_clamp", "", MG_ESP_MSS_MIN, MG_ESP_MSS_MAX, &v, false,
+				  e)) < 0) {
+			mg_strlcpy(e->msg, "expected \"auto\" or an MSS 536-65495", sizeof(e->msg));
+			return rc;
+		}
+		s->mss_clamp = (uint16_t)v;
+	}
+	return ctl_esp_parse_sas(json_object_get(o, "sas"), s->sas, &s->nsas, e);
 }
 
 /* The tunnel as GET shows it: its spec without keys, its interface, its SAs and counters. */
@@ -227,6 +238,10 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t)
 		      "replay_window", t->spec.replay_window ? t->spec.replay_window : 64,
 		      "esn", t->spec.esn, "rekeys", (json_int_t)t->rekeys);
 	json_object_set_new(o, "anti_replay", json_boolean(!t->spec.no_replay));
+	if (t->spec.mss_clamp == MG_ESP_MSS_AUTO)
+		json_object_set_new(o, "mss_clamp", json_string("auto"));
+	else if (t->spec.mss_clamp)
+		json_object_set_new(o, "mss_clamp", json_integer(t->spec.mss_clamp));
 	json_object_set_new(o, "remote", json_string(mg_ip_fmt(&t->spec.remote, b, sizeof(b))));
 	if (c->env.esp_sas != NULL && (f = open_memstream(&text, &len)) != NULL) {
 		c->env.esp_sas(c->env.ctx, t->iface, f);
@@ -275,8 +290,8 @@ body_json(char *body, size_t len, struct mg_error *e)
 }
 
 /* Wipe the string values of a parsed body (its keys) before it is freed. */
-static void
-json_wipe(json_t *j)
+void
+ctl_json_wipe(json_t *j)
 {
 	const char *k;
 	json_t *v;
@@ -284,13 +299,65 @@ json_wipe(json_t *j)
 
 	if (json_is_object(j)) {
 		json_object_foreach(j, k, v)
-			json_wipe(v);
+			ctl_json_wipe(v);
 	} else if (json_is_array(j)) {
 		json_array_foreach(j, i, v)
-			json_wipe(v);
+			ctl_json_wipe(v);
 	} else if (json_is_string(j)) {
 		mg_wipe((char *)(uintptr_t)json_string_value(j), json_string_length(j));
 	}
+}
+
+int
+ctl_esp_add_body(struct mg_ctl *c, json_t *body, struct mg_error *e)
+{
+	static const char *const fam[2] = {"ipv4", "ipv6"};
+	struct mg_esp_tunnel_spec s;
+	int rc = parse_tunnel(body, &s, e);
+
+	/* Addresses checked before anything is added. */
+	for (unsigned int f = 0; rc == 0 && f < 2; f++) {
+		json_t *a = json_object_get(body, fam[f]), *v;
+		struct mg_prefix p;
+		size_t i;
+
+		if (a != NULL && (!json_is_array(a) || json_array_size(a) > 16))
+			rc = mg_error_set(e, EINVAL, fam[f], "a list of at most 16 addresses");
+		json_array_foreach(a, i, v) {
+			if (rc < 0)
+				break;
+			if (!json_is_string(v) || mg_prefix_parse(json_string_value(v), &p) < 0 ||
+			    p.addr.family != (f == 0 ? AF_INET : AF_INET6))
+				rc = mg_error_set(e, EINVAL, fam[f], "[%zu]: not an %s address with its "
+						  "subnet length", i, f == 0 ? "IPv4" : "IPv6");
+		}
+	}
+	if (rc == 0) {
+		ctl_esp_seq_resume(c, &s);
+		rc = mg_model_esp_add(c->env.model, &s, e);
+	}
+	for (unsigned int f = 0; rc == 0 && f < 2; f++) {
+		json_t *v;
+		size_t i;
+
+		json_array_foreach(json_object_get(body, fam[f]), i, v) {
+			struct mg_addr_spec as;
+
+			memset(&as, 0, sizeof(as));
+			mg_strlcpy(as.iface, s.name, sizeof(as.iface));
+			mg_prefix_parse(json_string_value(v), &as.prefix);
+			rc = mg_model_addr_add(c->env.model, &as, e);
+			if (rc < 0) {
+				struct mg_error e2;
+
+				mg_error_prefix_field(e, "%s[%zu]", fam[f], i);
+				mg_model_esp_del(c->env.model, s.name, &e2);
+				break;
+			}
+		}
+	}
+	mg_wipe(&s, sizeof(s));
+	return rc;
 }
 
 int
@@ -314,18 +381,21 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 			return reply(200, a, text);
 		}
 		if (!strcmp(method, "POST")) {
-			struct mg_esp_tunnel_spec s;
 			char name[MG_NAME_MAX];
 
 			if ((j = body_json(body, len, &e)) == NULL)
 				return reply_err(&e, text);
-			rc = parse_tunnel(j, &s, &e);
-			json_wipe(j);
+			rc = ctl_esp_add_body(c, j, &e);
+			snprintf(name, sizeof(name), "%s",
+				 json_is_string(json_object_get(j, "name")) ?
+				 json_string_value(json_object_get(j, "name")) : "");
+			ctl_json_wipe(j);
 			json_decref(j);
-			if (rc == 0)
-				rc = mg_model_esp_add(m, &s, &e);
-			snprintf(name, sizeof(name), "%s", s.name);
-			mg_wipe(&s, sizeof(s));
+			if (rc == 0 && (rc = ctl_esp_journal(c, name, &e)) < 0) {
+				struct mg_error e2;
+
+				mg_model_esp_del(m, name, &e2);
+			}
 			if (rc < 0)
 				return reply_err(&e, text);
 			c->requests_ok++;
@@ -355,7 +425,7 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 		if (!strcmp(method, "GET"))
 			return reply(200, tunnel_json(c, t), text);
 		if (!strcmp(method, "DELETE")) {
-			if (mg_model_esp_del(m, seg[2], &e) < 0)
+			if (ctl_esp_journal_del(c, seg[2], &e) < 0 || mg_model_esp_del(m, seg[2], &e) < 0)
 				return reply_err(&e, text);
 			c->requests_ok++;
 			*text = NULL;
@@ -382,12 +452,15 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 			rc = cj_check_fields(j, keys, "", &e);
 		}
 		if (rc == 0)
-			rc = parse_sas(json_object_get(j, "sas"), sas, &n, &e);
-		json_wipe(j);
+			rc = ctl_esp_parse_sas(json_object_get(j, "sas"), sas, &n, &e);
+		ctl_json_wipe(j);
 		json_decref(j);
 		if (rc == 0)
 			rc = mg_model_esp_rekey(m, seg[2], sas, n, &e);
 		mg_wipe(sas, sizeof(sas));
+		/* The SAs are in place: a failure to journal them is reported, not undone. */
+		if (rc == 0)
+			rc = ctl_esp_journal(c, seg[2], &e);
 		if (rc < 0)
 			return reply_err(&e, text);
 		c->requests_ok++;

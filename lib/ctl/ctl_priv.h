@@ -45,6 +45,7 @@ enum conn_mech {
 	MECH_VLAN,
 	MECH_WG,     /* WIREGUARD: a WireGuard interface with the client as its peer */
 	MECH_VXLAN,  /* VXLAN: a VXLAN tunnel to the client's VTEP */
+	MECH_IPSEC,  /* IPSEC: an ESP tunnel to the client, static keys (ctl_connesp.c) */
 };
 
 struct conn {
@@ -64,7 +65,20 @@ struct conn {
 	char tap[16];
 	char wg[MG_NAME_MAX];      /* the WireGuard interface created for it, or "" */
 	char vx[MG_NAME_MAX];      /* the VXLAN tunnel created for it (or kept from before), or "" */
+	char esp[MG_NAME_MAX];     /* the ESP tunnel created for it (IPSEC), or "" */
 	bool camel;                /* the client wrote protojson names */
+};
+
+/* ---- ESP sequence reservations (ctl_espstate.c) -------------------------------------- */
+
+#define CTL_ESP_SEQ_MAX 1024       /* SAs whose sequence position is kept */
+
+/* Where an SA's sequence numbers may resume after a restart. */
+struct esp_resv {
+	char tunnel[MG_NAME_MAX];
+	uint32_t spi;
+	bool inbound;
+	uint64_t seq;              /* outbound: reserved up to here; inbound: highest seen */
 };
 
 /* ---- NSM clients (ctl_nsm.c) ------------------------------------------------------- */
@@ -94,6 +108,10 @@ struct mg_ctl {
 	uint8_t replay_wg_key[MG_WG_KEY_BYTES];
 	bool replay_wg_key_set;
 	uint16_t replay_wg_port;
+	/* ESP sequence positions (ctl_espstate.c, STATE_DIR/esp-seq.json) */
+	struct esp_resv *esp_resv;   /* CTL_ESP_SEQ_MAX */
+	unsigned int nesp_resv;
+	uint64_t next_esp_seq_ns;
 	/* connections */
 	struct conn *conns;        /* CTL_MAX_CONNS */
 	struct mg_hmap *conn_idx;
@@ -128,6 +146,63 @@ json_t *ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t);
 /* ctl_esp.c: /v1/esp-tunnels; returns the HTTP status, *text the JSON reply. */
 int ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
 		 size_t len, char **text, const char **allow);
+/**
+ * Add an ESP tunnel from a POST /v1/esp-tunnels body (keys in hex), with its
+ * addresses; each SA resumes where the state says (ctl_esp_seq_resume). The
+ * caller wipes the body. 0 or -errno with @p err.
+ */
+int ctl_esp_add_body(struct mg_ctl *c, json_t *body, struct mg_error *err);
+/** Parse a "sas" list (as in POST /v1/esp-tunnels) into @p sas; 0 or -errno with @p err. */
+int ctl_esp_parse_sas(json_t *arr, struct mg_esp_sa_conf *sas, uint8_t *n, struct mg_error *err);
+/** Overwrite every string in @p j in place (keys) before it is freed. */
+void ctl_json_wipe(json_t *j);
+
+/* ctl_espstate.c: ESP tunnels in the durable state, keys sealed under the state key. */
+/** The stored form of tunnel @p name (keys sealed); NULL with @p err set. */
+json_t *ctl_esp_state_json(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Every ESP tunnel no connection owns (or, with @p of_conns, every one a connection
+ * owns), stored; NULL with @p err set. */
+json_t *ctl_esp_snapshot(struct mg_ctl *c, bool of_conns, struct mg_error *err);
+/** Bring back a stored tunnel: added, or its SAs replaced if it exists (a journaled rekey). */
+int ctl_esp_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err);
+/** Journal tunnel @p name as it is now (after an add or a rekey); 0 without a state. */
+int ctl_esp_journal(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Journal the removal of tunnel @p name; 0 without a state. */
+int ctl_esp_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Raise the SAs' initial sequence numbers in @p s to where the state says they stood. */
+void ctl_esp_seq_resume(struct mg_ctl *c, struct mg_esp_tunnel_spec *s);
+/** Load STATE_DIR/esp-seq.json (before replay). */
+void ctl_esp_seq_load(struct mg_ctl *c);
+/** Main loop: keep the outbound reservations ahead of the SAs (every 100 ms at most). */
+void ctl_esp_seq_tick(struct mg_ctl *c, uint64_t now_ns, bool force);
+/** True if connection-owned tunnel @p name (left out of snapshots). */
+bool conn_owns_esp(const struct mg_ctl *c, const char *name);
+
+/* ctl_connesp.c: the NSM IPSEC mechanism (static keys in the parameters). */
+/** True if mechanism @p mech (a request's) is an IPSEC one meshgate can set up. */
+bool ctl_ipsec_acceptable(json_t *mech);
+/** True if parameter @p name of an IPSEC mechanism is a secret. */
+bool ctl_ipsec_secret_param(const char *name);
+/** Create connection @p k's ESP tunnel from @p mech's parameters (answers dst_ip in it). */
+int ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_error *err);
+/** Wipe and remove the secret parameters of mechanism @p mech. */
+void ctl_ipsec_strip(json_t *mech);
+/** In a stored entry: replace "request"'s secrets by "ipsec_sealed" (IPSEC connections). */
+void ctl_ipsec_seal(struct mg_ctl *c, const struct conn *k, json_t *entry);
+/** Put the sealed secrets of a stored entry back into its "request" (replay). */
+int ctl_ipsec_open(struct mg_ctl *c, json_t *entry, struct mg_error *err);
+
+/* Sealing under the state key (ctl_wgstate.c). */
+#define CTL_STATE_KEY_BYTES 32
+#define CTL_SEAL_MAX 2048
+/** Load (or with @p create make) the state key into @p key; 0 or -errno with @p err. */
+int ctl_state_key(const struct mg_ctl *c, uint8_t key[CTL_STATE_KEY_BYTES], bool create,
+		  struct mg_error *err);
+/** base64(nonce || XChaCha20-Poly1305(@p data)) with associated data @p ad (len <= CTL_SEAL_MAX). */
+json_t *ctl_seal_bytes(const uint8_t *sk, const uint8_t *data, size_t len, const char *ad);
+/** Open a ctl_seal_bytes() string into @p data (at most @p max); -EINVAL if it does not open. */
+int ctl_unseal_bytes(const uint8_t *sk, json_t *v, const char *ad, uint8_t *data, size_t max,
+		     size_t *len);
 
 /* ctl_core.c: the one path every change takes. */
 /** Apply @p ops atomically and journal them; 0 or -errno with @p err. */

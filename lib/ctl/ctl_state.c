@@ -154,7 +154,7 @@ dump_cb(const struct mg_op *op, void *arg)
 static int
 compact(struct mg_ctl *c)
 {
-	json_t *snap = json_object(), *wg;
+	json_t *snap = json_object(), *wg, *esp, *esp_conn;
 	struct dump_ctx d = {.c = c, .arr = json_array()};
 	struct mg_error err;
 	char *text;
@@ -168,6 +168,19 @@ compact(struct mg_ctl *c)
 		json_decref(d.arr);
 		return -(err.code ? err.code : EIO);
 	}
+	/* ESP tunnels with their keys sealed (ctl_espstate.c). */
+	esp = ctl_esp_snapshot(c, false, &err);
+	esp_conn = esp != NULL ? ctl_esp_snapshot(c, true, &err) : NULL;
+	if (esp_conn == NULL) {
+		json_decref(esp);
+		ST_LOG(ERR, "%s%s%s\n", err.field, err.field[0] ? ": " : "", err.msg);
+		json_decref(snap);
+		json_decref(d.arr);
+		json_decref(wg);
+		return -(err.code ? err.code : EIO);
+	}
+	json_object_set_new(snap, "esp", esp);
+	json_object_set_new(snap, "esp_conn", esp_conn);
 	mg_model_dump_ops(c->env.model, dump_skip, dump_cb, &d);
 	json_object_set_new(snap, "format", json_string("meshgate-state-1"));
 	json_object_set_new(snap, "generation", json_integer((json_int_t)c->generation + 1));
@@ -207,7 +220,7 @@ ctl_state_maybe_compact(struct mg_ctl *c)
 }
 
 /* Apply one stored entry: {"ops": [...]}, {"connect": ...}, {"close": id}, {"rules": ...},
- * {"wireguard": ...} or {"wireguard_del": name}. */
+ * {"wireguard": ...}, {"wireguard_del": name}, {"esp": ...} or {"esp_del": name}. */
 static int
 apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 {
@@ -241,6 +254,10 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 		return ctl_wg_state_restore(c, v, err);
 	if ((v = json_object_get(e, "wireguard_del")) != NULL && json_is_string(v))
 		return ctl_wg_del(c, json_string_value(v), err);
+	if ((v = json_object_get(e, "esp")) != NULL)
+		return ctl_esp_state_restore(c, v, err);
+	if ((v = json_object_get(e, "esp_del")) != NULL && json_is_string(v))
+		return mg_model_esp_del(c->env.model, json_string_value(v), err);
 	if ((v = json_object_get(e, "close")) != NULL && json_is_string(v))
 		return conn_close_id(c, json_string_value(v), "restored close", err);
 	return mg_error_set(err, EINVAL, "", "unknown journal entry");
@@ -285,6 +302,7 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 				    c->conf.state_dir, strerror(errno));
 	chmod(c->conf.state_dir, 0700);
 	c->replaying = true;
+	ctl_esp_seq_load(c);
 	spath(c, "snapshot.json", path, sizeof(path));
 	if (access(path, F_OK) == 0) {
 		json_t *objs, *conns, *o;
@@ -304,6 +322,18 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 		 * neighbors that may go through a connection's interface. */
 		for (int pass = 0; pass < 3; pass++) {
 			if (pass == 1) {
+				/* ESP tunnels: their networks and underlay addresses
+				 * are back; routes through them come in pass 2. */
+				json_array_foreach(json_object_get(snap, "esp"), i, o) {
+					if (ctl_esp_state_restore(c, o, err) < 0) {
+						ST_LOG(ERR, "ESP tunnel %zu not restored: %s%s%s\n",
+						       i, err->field, err->field[0] ? ": " : "",
+						       err->msg);
+						failed++;
+					} else {
+						applied++;
+					}
+				}
 				/* WireGuard interfaces: their networks and addresses are
 				 * back; routes through them come in pass 2. */
 				json_array_foreach(json_object_get(snap, "wireguard"), i, o) {
@@ -323,6 +353,15 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 						failed++;
 					} else {
 						applied++;
+					}
+				}
+				/* The connections' ESP tunnels as they were (rekeyed over REST). */
+				json_array_foreach(json_object_get(snap, "esp_conn"), i, o) {
+					if (ctl_esp_state_restore(c, o, err) < 0) {
+						ST_LOG(ERR, "ESP tunnel of a connection not restored: "
+						       "%s%s%s\n", err->field,
+						       err->field[0] ? ": " : "", err->msg);
+						failed++;
 					}
 				}
 				continue;

@@ -109,8 +109,8 @@ state_key(const struct mg_ctl *c, uint8_t key[crypto_aead_xchacha20poly1305_ietf
 	if (rc < 0) {
 		sodium_memzero(key, crypto_aead_xchacha20poly1305_ietf_KEYBYTES);
 		return mg_error_set(err, EINVAL, "control.state_dir",
-				    "%s is not a 32-byte key: WireGuard keys in the state cannot "
-				    "be opened", path);
+				    "%s is not a 32-byte key: keys in the state cannot be opened",
+				    path);
 	}
 	return 0;
 }
@@ -374,6 +374,62 @@ ctl_wg_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err)
 	rc = ctl_journal(c, entry, err);
 	json_decref(entry);
 	return rc;
+}
+
+/* ---- sealing for the other objects of the state (ctl_espstate.c) -------------------------- */
+
+int
+ctl_state_key(const struct mg_ctl *c, uint8_t key[CTL_STATE_KEY_BYTES], bool create,
+	      struct mg_error *err)
+{
+	_Static_assert(CTL_STATE_KEY_BYTES == crypto_aead_xchacha20poly1305_ietf_KEYBYTES,
+		       "state key size");
+	if (sodium_ready(err) < 0)
+		return -err->code;
+	return state_key(c, key, create, err) < 0 ? -err->code : 0;
+}
+
+json_t *
+ctl_seal_bytes(const uint8_t *sk, const uint8_t *data, size_t len, const char *ad)
+{
+	uint8_t out[SEAL_NONCE + CTL_SEAL_MAX + SEAL_TAG];
+	char b64[sodium_base64_ENCODED_LEN(sizeof(out), sodium_base64_VARIANT_ORIGINAL)];
+	json_t *j;
+
+	if (len > CTL_SEAL_MAX)
+		return NULL;
+	randombytes_buf(out, SEAL_NONCE);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + SEAL_NONCE, NULL, data, len,
+						   (const uint8_t *)ad, strlen(ad), NULL, out, sk);
+	sodium_bin2base64(b64, sizeof(b64), out, SEAL_NONCE + len + SEAL_TAG,
+			  sodium_base64_VARIANT_ORIGINAL);
+	j = json_string(b64);
+	sodium_memzero(out, sizeof(out));
+	return j;
+}
+
+int
+ctl_unseal_bytes(const uint8_t *sk, json_t *v, const char *ad, uint8_t *data, size_t max,
+		 size_t *len)
+{
+	uint8_t in[SEAL_NONCE + CTL_SEAL_MAX + SEAL_TAG + 1];
+	unsigned long long n = 0;
+	size_t got = 0;
+
+	*len = 0;
+	if (!json_is_string(v) ||
+	    sodium_base642bin(in, sizeof(in), json_string_value(v), json_string_length(v), NULL,
+			      &got, NULL, sodium_base64_VARIANT_ORIGINAL) < 0 ||
+	    got < SEAL_NONCE + SEAL_TAG || got - SEAL_NONCE - SEAL_TAG > max)
+		return -EINVAL;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(data, &n, NULL, in + SEAL_NONCE,
+						       got - SEAL_NONCE, (const uint8_t *)ad,
+						       strlen(ad), in, sk) < 0) {
+		sodium_memzero(data, max);
+		return -EINVAL;
+	}
+	*len = (size_t)n;
+	return 0;
 }
 
 /* ---- NSM WIREGUARD connections: the key made for the connection ---------------------------- */

@@ -46,6 +46,14 @@ struct mg_ctl_conf {
 	char file_prefix[64];
 };
 
+/** Where one ESP SA's sequence numbers stand (for the durable state). */
+struct mg_ctl_esp_seq {
+	uint32_t spi;
+	bool inbound;
+	uint8_t inner_family;
+	uint64_t seq;               /**< Outbound: above every number sent; inbound: highest seen. */
+};
+
 /** What the control plane reads of the running gateway. */
 struct mg_ctl_env {
 	struct mg_model *model;
@@ -65,6 +73,9 @@ struct mg_ctl_env {
 	void (*vxlan_counters)(void *ctx, uint16_t ifindex, uint64_t out[5]);
 	/** Write the IKEv2 peers and their SAs as a JSON array (redacted); may be NULL. */
 	void (*ike_json)(void *ctx, FILE *f);
+	/** ESP tunnel @p ifindex's SAs' sequence positions (at most @p max); may be NULL. */
+	unsigned int (*esp_seqs)(void *ctx, uint16_t ifindex, struct mg_ctl_esp_seq *out,
+				 unsigned int max);
 	void *ctx;
 };
 

@@ -739,6 +739,27 @@ mg_esp_sa_stats(const struct mg_esp_sa *sa, struct mg_esp_sa_stats *st)
 			st->other += st->errors[e];
 }
 
+/* Sequence number position (see mg_esp.h). */
+uint64_t
+mg_esp_sa_seq(const struct mg_esp_sa *sa)
+{
+	struct mg_esp_sa_stats st;
+	uint64_t used;
+
+	if (sa->dir == MG_ESP_INBOUND)
+		return __atomic_load_n(&sa->rp->top, __ATOMIC_RELAXED);
+	/*
+	 * Every packet that reached librte_ipsec's prepare step took a number
+	 * and ended processed or failed; failures before that step (no room,
+	 * bad inner packet, expired) took none: the sum bounds the numbers used.
+	 */
+	mg_esp_sa_stats(sa, &st);
+	used = st.packets;
+	for (int e = 1; e < MG_ESP_ERR_MAX; e++)
+		used += st.errors[e];
+	return sa->spec.initial_seq + used;
+}
+
 /* The redacted view. */
 void
 mg_esp_sa_info(const struct mg_esp_sa *sa, struct mg_esp_sa_info *info)

@@ -525,6 +525,15 @@ unsigned int mg_esp_poll(struct mg_esp *esp, struct mg_esp_event *ev, unsigned i
 unsigned int mg_esp_poll_at(struct mg_esp *esp, uint64_t now_ns, struct mg_esp_event *ev,
 			    unsigned int max);
 
+/**
+ * Where an SA's sequence numbers stand, to resume it (mg_esp_sa_spec.initial_seq)
+ * after a restart. Outbound: a number above every sequence number sent so far
+ * (the first one to send when resuming; an upper bound, never below). Inbound:
+ * the highest authenticated sequence number (0: none yet). Main lcore; racy but
+ * monotonic while workers run.
+ */
+uint64_t mg_esp_sa_seq(const struct mg_esp_sa *sa);
+
 /** State of an SA. */
 enum mg_esp_state {
 	MG_ESP_STATE_ACTIVE = 0, /**< Processing packets. */

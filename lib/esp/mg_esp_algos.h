@@ -70,6 +70,19 @@ mg_esp_algo_keys(int algo)
 	return t[algo];
 }
 
+/** Name of algorithm @p algo, or "?" (header-only, for the control plane). */
+static inline const char *
+mg_esp_algo_str(int algo)
+{
+	static const char *const names[] = {
+#define MG_ESP_ALGO_NAME2(e, n, k, a, s) n,
+		MG_ESP_ALGOS(MG_ESP_ALGO_NAME2)
+#undef MG_ESP_ALGO_NAME2
+	};
+
+	return algo >= 0 && algo < (int)(sizeof(names) / sizeof(names[0])) ? names[algo] : "?";
+}
+
 /** Every algorithm name, comma separated (for messages). */
 #define MG_ESP_ALGO_LIST \
 	"aes-gcm-128, aes-gcm-256, aes-cbc-128-hmac-sha256, aes-cbc-256-hmac-sha256, " \

@@ -108,6 +108,41 @@ snap_refresh(const struct mg_espgw *eg)
 	pthread_mutex_unlock(&snap_lock);
 }
 
+/* Republish the IPv4 endpoints after a tunnel came or went (main lcore). */
+static void
+locals_rebuild(struct mg_espgw *eg)
+{
+	struct mg_espgw_locals *next = NULL, *old = eg->locals4;
+
+	for (unsigned int i = 0; i < MG_MAX_IFACES; i++) {
+		const struct mg_espgw_tun *r = eg->tun[i];
+		uint32_t a;
+		bool dup = false;
+
+		if (r == NULL || r->outer_family != AF_INET)
+			continue;
+		if (next == NULL) {
+			next = rte_zmalloc("mg_espgw_locals", sizeof(*next), RTE_CACHE_LINE_SIZE);
+			if (next == NULL)
+				break; /* no shortcut: the long way still works */
+		}
+		memcpy(&a, r->local.bytes, 4);
+		for (uint32_t k = 0; k < next->n; k++)
+			dup = dup || (next->e[k].addr == a && next->e[k].net == r->underlay);
+		if (dup || next->n == MG_ESPGW_LOCALS)
+			continue;
+		next->e[next->n].addr = a;
+		next->e[next->n].net = r->underlay;
+		next->n++;
+	}
+	__atomic_store_n(&eg->locals4, next, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		/* Workers may read the old list until their walk ends. */
+		mg_dp_sync(eg->dp);
+		rte_free(old);
+	}
+}
+
 static inline int
 fam_idx(uint8_t family)
 {
@@ -167,6 +202,7 @@ mg_espgw_destroy(struct mg_espgw *eg)
 	pthread_mutex_lock(&snap_lock);
 	snap_n = 0;
 	pthread_mutex_unlock(&snap_lock);
+	rte_free(eg->locals4);
 	mg_esp_destroy(eg->esp);
 	rte_free(eg);
 }
@@ -200,6 +236,7 @@ sa_spec(const struct mg_esp_tunnel *t, const struct mg_esp_sa_conf *c, uint64_t 
 	s->bytes.hard = c->bytes_hard;
 	s->seconds.soft = c->seconds_soft;
 	s->seconds.hard = c->seconds_hard;
+	s->initial_seq = c->initial_seq;
 	s->owner = -1;
 	s->user = user;
 }
@@ -253,6 +290,7 @@ mg_espgw_tunnel_add(struct mg_espgw *eg, const struct mg_esp_tunnel *t, uint16_t
 	r->underlay = t->underlay;
 	r->outer_family = t->spec.local.family;
 	snprintf(r->name, sizeof(r->name), "%s", t->spec.name);
+	r->local = t->spec.local;
 	for (unsigned int i = 0; i < t->spec.nsas; i++) {
 		const struct mg_esp_sa_conf *c = &t->spec.sas[i];
 		struct mg_esp_sa *sa = sa_make(eg, t, c, r, i, err);
@@ -276,7 +314,14 @@ mg_espgw_tunnel_add(struct mg_espgw *eg, const struct mg_esp_tunnel *t, uint16_t
 		inner = mg_esp_inner_mtu(MG_ESP_AES_CBC_256_SHA256, r->outer_family,
 					 t->spec.udp_encap, path_mtu);
 	*mtu = t->spec.mtu ? t->spec.mtu : (uint16_t)inner;
+	if (t->spec.mss_clamp == MG_ESP_MSS_AUTO) {
+		r->mss[0] = *mtu > 40 + MG_ESP_MSS_MIN ? (uint16_t)(*mtu - 40) : MG_ESP_MSS_MIN;
+		r->mss[1] = *mtu > 60 + MG_ESP_MSS_MIN ? (uint16_t)(*mtu - 60) : MG_ESP_MSS_MIN;
+	} else {
+		r->mss[0] = r->mss[1] = t->spec.mss_clamp;
+	}
 	__atomic_store_n(&eg->tun[ifindex], r, __ATOMIC_RELEASE);
+	locals_rebuild(eg);
 	EG_LOG(INFO, "tunnel %s up (ifindex %u, %u SA(s), MTU %u)\n", r->name, ifindex,
 	       t->spec.nsas, *mtu);
 	return 0;
@@ -290,6 +335,7 @@ mg_espgw_tunnel_del(struct mg_espgw *eg, uint16_t ifindex)
 	if (r == NULL)
 		return;
 	__atomic_store_n(&eg->tun[ifindex], NULL, __ATOMIC_RELEASE);
+	locals_rebuild(eg);
 	/* Workers may hold the record until their walk ends; the SA calls wait for them. */
 	mg_dp_sync(eg->dp);
 	tun_free_sas(eg, r);
@@ -468,4 +514,30 @@ mg_espgw_metrics(const struct mg_espgw *eg, FILE *f)
 			}
 		}
 	}
+}
+
+unsigned int
+mg_espgw_seqs(const struct mg_espgw *eg, uint16_t ifindex, struct mg_espgw_seq *out,
+	      unsigned int max)
+{
+	const struct mg_espgw_tun *r = eg != NULL && ifindex < MG_MAX_IFACES ? eg->tun[ifindex]
+									      : NULL;
+	unsigned int n = 0;
+
+	if (r == NULL)
+		return 0;
+	for (int fam = 0; fam < 2; fam++) {
+		const struct mg_esp_sa *sas[2] = {mg_esp_out_get(&r->out[fam]), r->in[fam]};
+
+		for (int d = 0; d < 2 && n < max; d++) {
+			if (sas[d] == NULL)
+				continue;
+			out[n].spi = mg_esp_sa_spi(sas[d]);
+			out[n].inbound = d == 1;
+			out[n].inner_family = fam == 0 ? AF_INET : AF_INET6;
+			out[n].seq = mg_esp_sa_seq(sas[d]);
+			n++;
+		}
+	}
+	return n;
 }

@@ -30,6 +30,7 @@
  * accessors for workers.
  */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -44,11 +45,30 @@ struct mg_espgw_tun {
 	uint16_t underlay;           /**< Outer network: ESP packets are routed there. */
 	uint8_t outer_family;        /**< AF_INET / AF_INET6. */
 	uint32_t gen;                /**< Generation of this ifindex slot (see mg_espgw_sa_user). */
+	uint16_t mss[2];             /**< TCP MSS clamp for inner IPv4 [0] and IPv6 [1]; 0: off. */
 	struct mg_esp_out out[2];    /**< Outbound SA for inner IPv4 [0] and IPv6 [1]. */
 	/* Main lcore only. */
 	struct mg_esp_sa *in[2];     /**< Inbound SAs by inner family. */
 	char name[MG_NAME_MAX];      /**< Interface name. */
+	struct mg_ip local;          /**< Our outer address. */
 	uint64_t events[4];          /**< Soft, hard, retired events seen (by enum mg_esp_event_type). */
+};
+
+/**
+ * The IPv4 tunnel endpoints of this gateway, for eth-input's shortcut: ESP
+ * (raw or on the NAT-T port) to one of these addresses, received in its
+ * network, goes straight to esp-input instead of through ip4-lookup and
+ * ip4-local, which would send it there (packets for other addresses, and
+ * every packet of a network with classification rules, take the long way).
+ * Immutable once published; replaced with RCU when tunnels come and go.
+ */
+#define MG_ESPGW_LOCALS 16
+struct mg_espgw_locals {
+	uint32_t n;                  /**< Entries (the first MG_ESPGW_LOCALS endpoints). */
+	struct {
+		uint32_t addr;       /**< Local outer address, network order. */
+		uint16_t net;        /**< Its (underlay) network. */
+	} e[MG_ESPGW_LOCALS];
 };
 
 /** The gateway's ESP state. */
@@ -56,6 +76,7 @@ struct mg_espgw {
 	struct mg_esp *esp;                         /**< lib/esp context. */
 	struct mg_esp_worker *wk[MG_MAX_WORKERS];   /**< Per-worker handles. */
 	struct mg_espgw_tun *tun[MG_MAX_IFACES];    /**< By ifindex (RCU slots). */
+	struct mg_espgw_locals *locals4;            /**< IPv4 endpoints (RCU), or NULL. */
 	/* Main lcore only. */
 	struct mg_dp *dp;
 	uint32_t gens[MG_MAX_IFACES];               /**< Tunnels each slot has held. */
@@ -134,5 +155,22 @@ void mg_espgw_sas_json(const struct mg_espgw *eg, uint16_t ifindex, FILE *f);
 
 /** Write the per-SA counters in the Prometheus text format to @p f. */
 void mg_espgw_metrics(const struct mg_espgw *eg, FILE *f);
+
+/** Where one SA's sequence numbers stand (mg_esp_sa_seq). */
+struct mg_espgw_seq {
+	uint32_t spi;          /**< SPI. */
+	bool inbound;          /**< Direction. */
+	uint8_t inner_family;  /**< AF_INET / AF_INET6. */
+	uint64_t seq;          /**< Outbound: above every number sent; inbound: highest seen. */
+};
+
+/**
+ * The sequence positions of tunnel @p ifindex's current SAs (not the retiring
+ * ones), for the durable state: at most @p max written to @p out.
+ *
+ * @return how many were written.
+ */
+unsigned int mg_espgw_seqs(const struct mg_espgw *eg, uint16_t ifindex, struct mg_espgw_seq *out,
+			   unsigned int max);
 
 #endif /* MG_ESPGW_H */

@@ -704,6 +704,21 @@ ctl_esp_sas(void *ctx, uint16_t ifindex, FILE *f)
 	mg_espgw_sas_json(g->dp->esp, ifindex, f);
 }
 
+static unsigned int
+ctl_esp_seqs(void *ctx, uint16_t ifindex, struct mg_ctl_esp_seq *out, unsigned int max)
+{
+	struct gw *g = ctx;
+	struct mg_espgw_seq q[MG_ESP_TUN_MAX_SAS];
+	unsigned int n = mg_espgw_seqs(g->dp->esp, ifindex, q, RTE_DIM(q));
+
+	n = RTE_MIN(n, max);
+	for (unsigned int i = 0; i < n; i++)
+		out[i] = (struct mg_ctl_esp_seq){.spi = q[i].spi, .inbound = q[i].inbound,
+						 .inner_family = q[i].inner_family,
+						 .seq = q[i].seq};
+	return n;
+}
+
 static void
 ctl_ike_json(void *ctx, FILE *f)
 {
@@ -1384,6 +1399,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
 					 .vxlan_counters = ctl_vxlan_counters,
 					 .ike_json = ctl_ike_json,
+					 .esp_seqs = ctl_esp_seqs,
 					 .ctx = g};
 		bool restored = false;
 

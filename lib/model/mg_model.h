@@ -377,6 +377,9 @@ const char *mg_route_action_name(enum mg_route_action a);
 #define MG_MODEL_MAX_ESP 256    /**< ESP tunnels. */
 #define MG_ESP_TUN_MAX_SAS 4    /**< Outbound and inbound, for each inner family. */
 #define MG_ESP_CONF_KEY_MAX 32  /**< Longest cipher or HMAC key. */
+#define MG_ESP_MSS_AUTO 1       /**< mss_clamp: from the tunnel MTU. */
+#define MG_ESP_MSS_MIN 536      /**< Smallest MSS to clamp to (RFC 879). */
+#define MG_ESP_MSS_MAX 65495    /**< Largest. */
 
 /** An SA of a tunnel as requested (keys included: never shown, wiped when dropped). */
 struct mg_esp_sa_conf {
@@ -393,6 +396,11 @@ struct mg_esp_sa_conf {
 	uint64_t packets_soft, packets_hard;  /**< Lifetime in packets (0: none). */
 	uint64_t bytes_soft, bytes_hard;      /**< Lifetime in bytes. */
 	uint64_t seconds_soft, seconds_hard;  /**< Lifetime in seconds. */
+	/**
+	 * Where to resume (durable state, lib/ctl): outbound, the first sequence
+	 * number to send (0: 1); inbound, the highest one already seen (0: none).
+	 */
+	uint64_t initial_seq;
 };
 
 /** An ESP tunnel interface as requested. */
@@ -410,6 +418,12 @@ struct mg_esp_tunnel_spec {
 	uint32_t replay_window;     /**< 0: 64; 64..4096. */
 	bool esn;                   /**< Extended sequence numbers. */
 	bool no_replay;             /**< anti_replay: false (RFC 4303 3.4.3; benchmarks). */
+	/**
+	 * TCP MSS clamping of SYNs through the tunnel, both ways: 0 off,
+	 * MG_ESP_MSS_AUTO from the tunnel MTU (MTU - 40 inner IPv4, - 60 IPv6),
+	 * else the largest MSS (MG_ESP_MSS_MIN..MG_ESP_MSS_MAX).
+	 */
+	uint16_t mss_clamp;
 	struct mg_esp_sa_conf sas[MG_ESP_TUN_MAX_SAS]; /**< At most one per direction and inner family. */
 	uint8_t nsas;
 };

@@ -201,6 +201,10 @@ mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct 
 	if (s->replay_window != 0 && (s->replay_window < 64 || s->replay_window > 4096))
 		return mg_error_set(err, EINVAL, "replay_window", "%u is out of range 64-4096",
 				    s->replay_window);
+	if (s->mss_clamp != 0 && s->mss_clamp != MG_ESP_MSS_AUTO &&
+	    (s->mss_clamp < MG_ESP_MSS_MIN || s->mss_clamp > MG_ESP_MSS_MAX))
+		return mg_error_set(err, EINVAL, "mss_clamp", "%u is out of range %u-%u (or auto)",
+				    s->mss_clamp, MG_ESP_MSS_MIN, MG_ESP_MSS_MAX);
 	if (s->no_replay && s->esn)
 		return mg_error_set(err, EINVAL, "anti_replay",
 				    "cannot be off with extended sequence numbers (esn)");

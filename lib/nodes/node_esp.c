@@ -30,6 +30,72 @@ pkt_version(const struct rte_mbuf *m)
 	return *rte_pktmbuf_mtod(m, const uint8_t *) >> 4;
 }
 
+/*
+ * TCP MSS clamping: lower the MSS option of a SYN (IPv4 or IPv6 without
+ * extension headers, first fragment or none) to @p mss, patching the TCP
+ * checksum incrementally (RFC 1624). Anything else passes untouched.
+ */
+static inline void
+mss_clamp(struct rte_mbuf *m, uint16_t mss)
+{
+	uint8_t *p = rte_pktmbuf_mtod(m, uint8_t *), *t;
+	uint32_t len = m->data_len, l3, thl;
+
+	if ((p[0] >> 4) == 4) {
+		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)p;
+
+		if (len < sizeof(*ip) || ip->next_proto_id != IPPROTO_TCP ||
+		    (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) != 0)
+			return;
+		l3 = (ip->version_ihl & 0xfu) * 4;
+	} else {
+		if (len < sizeof(struct rte_ipv6_hdr) ||
+		    ((const struct rte_ipv6_hdr *)p)->proto != IPPROTO_TCP)
+			return;
+		l3 = sizeof(struct rte_ipv6_hdr);
+	}
+	if (len < l3 + 20)
+		return;
+	t = p + l3;
+	if (!(t[13] & 0x02)) /* SYN */
+		return;
+	thl = (uint32_t)(t[12] >> 4) * 4;
+	if (thl < 20 || len < l3 + thl)
+		return;
+	for (uint32_t o = 20; o + 1 < thl;) {
+		uint8_t kind = t[o];
+
+		if (kind == 0)
+			break;
+		if (kind == 1) {
+			o++;
+			continue;
+		}
+		if (t[o + 1] < 2 || o + t[o + 1] > thl)
+			break;
+		if (kind == 2 && t[o + 1] == 4) {
+			uint16_t old = (uint16_t)(t[o + 2] << 8 | t[o + 3]);
+			uint32_t c;
+
+			if (old <= mss)
+				return;
+			t[o + 2] = (uint8_t)(mss >> 8);
+			t[o + 3] = (uint8_t)mss;
+			/* HC' = ~(~HC + ~m + m'), on the big-endian words */
+			c = (uint16_t)~(t[16] << 8 | t[17]);
+			c += (uint16_t)~old;
+			c += mss;
+			c = (c & 0xffff) + (c >> 16);
+			c = (c & 0xffff) + (c >> 16);
+			c = ~c & 0xffff;
+			t[16] = (uint8_t)(c >> 8);
+			t[17] = (uint8_t)c;
+			return;
+		}
+		o += t[o + 1];
+	}
+}
+
 /* Finish one encrypted run: processed first, failures after. */
 static inline void
 output_finish(struct mg_worker *w, const struct mg_espgw_tun *r, struct rte_mbuf **o,
@@ -85,7 +151,12 @@ esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 					nexts[k] = ESPO_NEXT_DROP;
 				}
 			} else {
-				uint16_t ok = mg_esp_encrypt_burst(wk, sa, &o[i], j - i, reasons);
+				uint16_t ok, mss = r->mss[v == 4 ? 0 : 1];
+
+				if (unlikely(mss != 0))
+					for (uint16_t k = i; k < j; k++)
+						mss_clamp(o[k], mss);
+				ok = mg_esp_encrypt_burst(wk, sa, &o[i], j - i, reasons);
 
 				output_finish(c->w, r, &o[i], &nexts[i], j - i, ok);
 			}
@@ -111,7 +182,7 @@ RTE_NODE_REGISTER(esp_output_node);
 
 /* ---- esp-input and esp-handoff ------------------------------------------------------ */
 
-enum { ESPI_NEXT_IP4 = 0, ESPI_NEXT_IP6, ESPI_NEXT_DROP };
+enum { ESPI_NEXT_IP4 = 0, ESPI_NEXT_IP6, ESPI_NEXT_DROP, ESPI_NEXT_CLS4, ESPI_NEXT_CLS6 };
 
 /*
  * Route what lib/esp returned: pkts[0..ok) decrypted (with their SA), then
@@ -120,13 +191,14 @@ enum { ESPI_NEXT_IP4 = 0, ESPI_NEXT_IP6, ESPI_NEXT_DROP };
  * handed over from another worker).
  */
 static inline void
-input_finish(struct mg_espgw *eg, struct mg_worker *w, struct rte_mbuf **o,
-	     struct mg_esp_sa **sas, const uint8_t *reasons, uint16_t *nexts, uint16_t n,
-	     uint16_t ok)
+input_finish(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
+	     struct rte_mbuf **o, struct mg_esp_sa **sas, const uint8_t *reasons, uint16_t *nexts,
+	     uint16_t n, uint16_t ok)
 {
 	for (uint16_t k = 0; k < ok; k++) {
 		struct mg_meta *md = mg_meta(o[k]);
 		const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sas[k]));
+		unsigned int fam;
 
 		if (unlikely(r == NULL)) {
 			mg_set_drop(o[k], MG_DROP_ESP_NO_SA);
@@ -143,7 +215,12 @@ input_finish(struct mg_espgw *eg, struct mg_worker *w, struct rte_mbuf **o,
 		md->flags = 0;
 		w->ifc[r->ifindex].rx_pkts++;
 		w->ifc[r->ifindex].rx_bytes += o[k]->pkt_len;
-		nexts[k] = pkt_version(o[k]) == 4 ? ESPI_NEXT_IP4 : ESPI_NEXT_IP6;
+		fam = pkt_version(o[k]) == 4 ? 0 : 1;
+		if (unlikely(r->mss[fam] != 0))
+			mss_clamp(o[k], r->mss[fam]);
+		/* The inner network's rules and flow state apply to what the tunnel delivers. */
+		nexts[k] = mg_net_classifies(dp, r->network, fam) ? ESPI_NEXT_CLS4 + fam
+								  : ESPI_NEXT_IP4 + fam;
 	}
 	for (uint16_t k = ok; k < n; k++) {
 		uint8_t why = reasons[k];
@@ -182,7 +259,7 @@ esp_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 		ok = mg_esp_input_burst(eg->wk[c->w->index], o, n, sas, reasons, &handed);
 		/* The handed-off packets left the array: it holds n - handed now. */
 		n -= handed;
-		input_finish(eg, c->w, o, sas, reasons, nexts, n, ok);
+		input_finish(c->dp, eg, c->w, o, sas, reasons, nexts, n, ok);
 		if (n != 0)
 			mg_dispatch(graph, node, (void **)o, nexts, n);
 	}
@@ -193,11 +270,13 @@ static struct rte_node_register esp_input_node = {
 	.name = "esp-input",
 	.process = esp_input_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 5,
 	.next_nodes = {
 		[ESPI_NEXT_IP4] = "ip4-lookup",
 		[ESPI_NEXT_IP6] = "ip6-lookup",
 		[ESPI_NEXT_DROP] = "drop",
+		[ESPI_NEXT_CLS4] = "ip4-classify",
+		[ESPI_NEXT_CLS6] = "ip6-classify",
 	},
 };
 RTE_NODE_REGISTER(esp_input_node);
@@ -220,7 +299,7 @@ esp_handoff_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 	ok = mg_esp_handoff_input(eg->wk[c->w->index], pkts, HANDOFF_BURST, sas, reasons, &taken);
 	if (taken == 0)
 		return 0;
-	input_finish(eg, c->w, pkts, sas, reasons, nexts, taken, ok);
+	input_finish(c->dp, eg, c->w, pkts, sas, reasons, nexts, taken, ok);
 	mg_dispatch(graph, node, (void **)pkts, nexts, taken);
 	c->w->walk_pkts += taken;
 	return taken;
@@ -231,11 +310,13 @@ static struct rte_node_register esp_handoff_node = {
 	.flags = RTE_NODE_SOURCE_F,
 	.process = esp_handoff_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 5,
 	.next_nodes = {
 		[ESPI_NEXT_IP4] = "ip4-lookup",
 		[ESPI_NEXT_IP6] = "ip6-lookup",
 		[ESPI_NEXT_DROP] = "drop",
+		[ESPI_NEXT_CLS4] = "ip4-classify",
+		[ESPI_NEXT_CLS6] = "ip6-classify",
 	},
 };
 RTE_NODE_REGISTER(esp_handoff_node);

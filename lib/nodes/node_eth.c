@@ -10,6 +10,7 @@
  * the other, and a node boundary costs a pass over the whole vector.
  */
 #include "mg_parse.h"
+#include "mg_espgw.h"
 #include "nodes_priv.h"
 
 /* Resolve the interface of a frame; caches the last answer per burst. */
@@ -155,6 +156,37 @@ ip6_input(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m,
 }
 
 /*
+ * ESP to one of this gateway's IPv4 tunnel endpoints, in the endpoint's
+ * network, not a fragment: what ip4-lookup and ip4-local would send to
+ * esp-input (ip4_local_one). True sends it there directly.
+ */
+static __rte_always_inline bool
+esp_local4(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t net)
+{
+	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
+	uint32_t hlen, tot;
+
+	uint32_t k;
+
+	if (likely(ip->next_proto_id != MG_IPPROTO_ESP && ip->next_proto_id != MG_IPPROTO_UDP))
+		return false;
+	/* Forwarded UDP is the common case here: the address first. */
+	for (k = 0; k < lc->n; k++)
+		if (lc->e[k].addr == ip->dst_addr && lc->e[k].net == net)
+			break;
+	if (k == lc->n || (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)))
+		return false;
+	if (ip->next_proto_id == MG_IPPROTO_UDP) {
+		hlen = (ip->version_ihl & 0xf) * 4u;
+		tot = rte_be_to_cpu_16(ip->total_length);
+		if (tot < hlen + 8 || ((const struct rte_udp_hdr *)((const uint8_t *)ip + hlen))
+					      ->dst_port != RTE_BE16(MG_ESP_NATT_PORT))
+			return false;
+	}
+	return true;
+}
+
+/*
  * A packet for ipX-lookup goes through ipX-classify first when its network
  * has rules or tracks its flows (the second load only for networks without rules).
  */
@@ -173,7 +205,7 @@ eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigne
 
 static __rte_always_inline uint16_t
 eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
-	struct rte_mbuf *m)
+	struct rte_mbuf *m, const struct mg_espgw_locals *lc)
 {
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	struct mg_meta *md = mg_meta(m);
@@ -213,9 +245,14 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	}
 	md->net = ifc->net;
 	if (likely(ei.type == MG_ETH_IPV4_BE)) {
+		uint16_t next;
+
 		rte_pktmbuf_adj(m, ei.l2_len);
 		md->flags = MG_META_L3;
-		return eth_cls(dp, md, ip4_input(dp, st, m, md), 0);
+		next = eth_cls(dp, md, ip4_input(dp, st, m, md), 0);
+		if (unlikely(lc != NULL) && next == ETH_NEXT_IP4 && esp_local4(lc, m, md->net))
+			next = ETH_NEXT_ESP;
+		return next;
 	}
 	/* ND and ARP handling on the main lcore read the frame's MACs. */
 	m->l2_len = ei.l2_len;
@@ -238,6 +275,9 @@ eth_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 	struct mg_node_ctx *c = mg_ctx(node);
 	struct mg_lcore_stats *st = c->w->stats;
 	struct eth_cache cc = {.ifc = NULL, .ifcs = c->w->ifc, .bytes = 0, .pkts = 0};
+	const struct mg_espgw *eg = __atomic_load_n(&c->dp->esp, __ATOMIC_ACQUIRE);
+	const struct mg_espgw_locals *lc = eg != NULL ?
+		__atomic_load_n(&eg->locals4, __ATOMIC_ACQUIRE) : NULL;
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
@@ -250,13 +290,13 @@ eth_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 			mg_prefetch(o, i + 1, n);
 			mg_prefetch(o, i + 2, n);
 			mg_prefetch(o, i + 3, n);
-			nexts[i] = eth_one(c->dp, st, &cc, o[i]);
-			nexts[i + 1] = eth_one(c->dp, st, &cc, o[i + 1]);
-			nexts[i + 2] = eth_one(c->dp, st, &cc, o[i + 2]);
-			nexts[i + 3] = eth_one(c->dp, st, &cc, o[i + 3]);
+			nexts[i] = eth_one(c->dp, st, &cc, o[i], lc);
+			nexts[i + 1] = eth_one(c->dp, st, &cc, o[i + 1], lc);
+			nexts[i + 2] = eth_one(c->dp, st, &cc, o[i + 2], lc);
+			nexts[i + 3] = eth_one(c->dp, st, &cc, o[i + 3], lc);
 		}
 		for (; i < n; i++)
-			nexts[i] = eth_one(c->dp, st, &cc, o[i]);
+			nexts[i] = eth_one(c->dp, st, &cc, o[i], lc);
 		mg_dispatch(graph, node, o, nexts, n);
 	}
 	eth_bytes_flush(st, &cc);
@@ -267,8 +307,9 @@ static struct rte_node_register eth_input_node = {
 	.name = "eth-input",
 	.process = eth_input_process,
 	.init = mg_node_init,
-	.nb_edges = 7,
+	.nb_edges = ETH_NEXT_COUNT,
 	.next_nodes = {
+		[ETH_NEXT_ESP] = "esp-input",
 		[ETH_NEXT_IP4] = "ip4-lookup",
 		[ETH_NEXT_IP6] = "ip6-lookup",
 		[ETH_NEXT_PUNT] = "punt",

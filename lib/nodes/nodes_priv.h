@@ -30,7 +30,7 @@ int mg_node_init(const struct rte_graph *graph, struct rte_node *node);
 enum { RX_NEXT_ETH = 0 };
 enum { INJ_NEXT_TX = 0, INJ_NEXT_IP4, INJ_NEXT_IP6, INJ_NEXT_DROP };
 enum { ETH_NEXT_IP4 = 0, ETH_NEXT_IP6, ETH_NEXT_PUNT, ETH_NEXT_DROP, ETH_NEXT_CLS4,
-       ETH_NEXT_CLS6, ETH_NEXT_NAT };
+       ETH_NEXT_CLS6, ETH_NEXT_NAT, ETH_NEXT_ESP, ETH_NEXT_COUNT };
 enum { CLS_NEXT_LOOKUP = 0, CLS_NEXT_DROP };
 enum { LK_NEXT_TX = 0, LK_NEXT_LOCAL, LK_NEXT_PUNT, LK_NEXT_ICMP, LK_NEXT_DROP, LK_NEXT_FRAG,
        LK_NEXT_SVC, LK_NEXT_WG, LK_NEXT_ESP, LK_NEXT_NAT };
@@ -123,7 +123,7 @@ _Static_assert(LK_NEXT_ESP < MG_MAX_EDGES && LK_NEXT_NAT < MG_MAX_EDGES &&
 	       ETH_NEXT_NAT < MG_MAX_EDGES && LK_NEXT_WG < MG_MAX_EDGES &&
 	       LK_NEXT_SVC < MG_MAX_EDGES && LOC_NEXT_VXLAN < MG_MAX_EDGES &&
 	       LOC_NEXT_COUNT <= MG_MAX_EDGES &&
-	       ETH_NEXT_CLS6 < MG_MAX_EDGES, "raise MG_MAX_EDGES");
+	       ETH_NEXT_COUNT <= MG_MAX_EDGES, "raise MG_MAX_EDGES");
 
 /**
  * Send objs[0..n) to nexts[i], all edges below MG_MAX_EDGES. When every

@@ -71,7 +71,10 @@ def main():
             in_sa[sa["spi"]] = s
             if sa.get("standby"):
                 standby_in[sa["spi"]] = sa["inner"]
-    stats = {"decrypted": 0, "encrypted": 0, "errors": {}, "spis_seen": []}
+    # Per SPI received: the highest sequence number, and how many packets came
+    # with a number at or below it (a sender reusing numbers, e.g. after a restart).
+    stats = {"decrypted": 0, "encrypted": 0, "errors": {}, "spis_seen": [], "seq_max": {},
+             "seq_back": {}}
 
     tun = os.open("/dev/net/tun", os.O_RDWR)
     fcntl.ioctl(tun, TUNSETIFF, struct.pack("16sH", cfg["tun"].encode(), IFF_TUN | IFF_NO_PI))
@@ -130,6 +133,10 @@ def main():
                 continue
             if esp.spi not in stats["spis_seen"]:
                 stats["spis_seen"].append(esp.spi)
+            k = str(esp.spi)
+            if esp.seq <= stats["seq_max"].get(k, 0):
+                stats["seq_back"][k] = stats["seq_back"].get(k, 0) + 1
+            stats["seq_max"][k] = max(esp.seq, stats["seq_max"].get(k, 0))
             try:
                 inner = sa.decrypt(pkt)
             except Exception as e:  # noqa: BLE001 - count every refusal

@@ -97,32 +97,7 @@ if ! mountpoint -q /dev/hugepages 2>/dev/null; then
 fi
 
 # ---- ipsec-secgw: a patched copy of Debian's sample ------------------------------------------
-MARCH=-march=native
-build_secgw() {
-	local src=/usr/share/dpdk/examples dst=$ROOT/.bench/secgw-src stamp
-	[ -f "$src/ipsec-secgw/ipsec-secgw.c" ] || die "no $src/ipsec-secgw (package dpdk-doc)"
-	stamp="libdpdk-dev $(dpkg-query -W -f='${Version}' libdpdk-dev); $MARCH; patch 1"
-	SECGW=$dst/ipsec-secgw/build/ipsec-secgw
-	if [ -x "$SECGW" ] && [ "$(cat "$dst/.stamp" 2>/dev/null)" = "$stamp" ]; then
-		return 0
-	fi
-	log "building ipsec-secgw from a copy of $src/ipsec-secgw ($MARCH)"
-	rm -rf "$dst"
-	mkdir -p "$dst"
-	cp -r "$src/ipsec-secgw" "$src/common" "$dst/"
-	# The vdevs have no RX checksum offload, which the sample requests unconditionally.
-	sed -i 's/^\([[:space:]]*\)\.offloads = RTE_ETH_RX_OFFLOAD_CHECKSUM,/\1.offloads = 0, \/* tools\/bench: no RX checksum offload on vdevs *\//' \
-		"$dst/ipsec-secgw/ipsec-secgw.c"
-	! grep -q '= RTE_ETH_RX_OFFLOAD_CHECKSUM,' "$dst/ipsec-secgw/ipsec-secgw.c" ||
-		die "could not patch ipsec-secgw's RX checksum offload request"
-	# shellcheck disable=SC2016 # $(EXTRA_CFLAGS) is make's
-	sed -i '/^CFLAGS += -DALLOW_EXPERIMENTAL_API/a CFLAGS += $(EXTRA_CFLAGS)' \
-		"$dst/ipsec-secgw/Makefile"
-	make -C "$dst/ipsec-secgw" -j2 EXTRA_CFLAGS="$MARCH" >"$WORK/logs/secgw-build.log" 2>&1 ||
-		{ tail -20 "$WORK/logs/secgw-build.log" >&2; die "building ipsec-secgw failed"; }
-	echo "$stamp" >"$dst/.stamp"
-}
-build_secgw
+SECGW=$(MARCH=-march=native "$HELPERS/secgw_build.sh") || die "building ipsec-secgw failed"
 
 # ---- frames -----------------------------------------------------------------------------
 PORT_MAC=02:00:00:00:00:01 # meshgate's src port; ipsec-secgw does not check
