@@ -208,3 +208,43 @@ def test_rest_rules_validation_and_busy_targets(tmp_path):
         ctl.ok("DELETE", "/v1/services/web4")
         ctl.ok("DELETE", "/v1/esp-tunnels/esp0")
         time.sleep(0.1)
+
+
+ESP_IN = f"""
+      - {{direction: in, inner: ipv4, spi: 0x2001, algorithm: aes-gcm-128, key: "{KEY4}", salt: "{SALT}"}}
+      - {{direction: in, inner: ipv6, spi: 0x2003, algorithm: aes-gcm-128, key: "{KEY6}", salt: "{SALT}"}}
+"""
+
+
+def test_rules_see_what_the_esp_tunnel_decrypts(tmp_path):
+    """ESP from the peer (10.0.2.2 -> 10.0.2.1) carrying UDP to the pod side,
+    both families: the network's rules apply to the inner packets with esp0
+    as their ingress interface, so dport 10 is denied and counted on the
+    rule while dport 9 is forwarded (TTL-1); a rule naming another
+    interface does not match them."""
+    def esp(spi, key, inner, seq):
+        sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM",
+                                 crypt_key=bytes.fromhex(key + SALT),
+                                 tunnel_header=IP(src="10.0.2.2", dst="10.0.2.1"))
+        return Ether(src=HOST_MAC["b"], dst=GW_MAC["b"]) / sa.encrypt(inner, seq_num=seq)
+    rules = """
+classify:
+  - network: default
+    rules:
+      - {id: 7, interface: a, protocol: udp, dport: 9, action: deny}
+      - {id: 8, interface: esp0, protocol: udp, dport: 10, action: deny}
+"""
+    sent = []
+    for i, dport in enumerate((9, 10)):
+        sent.append(esp(0x2001, KEY4, IP(src="10.99.0.2", dst="10.0.1.2", ttl=9) /
+                        UDP(dport=dport) / Raw(b"tag2%d0" % i), i + 1))
+        sent.append(esp(0x2003, KEY6, IPv6(src="fd00:99::2", dst="fd00:1::2", hlim=9) /
+                        UDP(dport=dport) / Raw(b"tag2%d1" % i), i + 1))
+    out_a, _, st = run(tmp_path, config(tmp_path, neighbors=NEIGHBORS,
+                                        extra=OBJECTS + ESP_IN + rules), b=sent)
+    got = {tag_of(p): p for p in out_a if b"tag2" in raw(p)}
+    assert set(got) == {b"tag200", b"tag201"}, (out_a, nonzero_drops(st))
+    assert got[b"tag200"][IP].ttl == 8 and got[b"tag201"][IPv6].hlim == 8
+    c = st["rules"]["default"]
+    assert c["8"]["packets"] == 2 and c["7"]["packets"] == 0, c
+    assert st["drops"]["rule-deny"] == 2, nonzero_drops(st)
