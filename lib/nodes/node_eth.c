@@ -164,9 +164,7 @@ static __rte_always_inline bool
 esp_local4(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t net)
 {
 	const struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *);
-	uint32_t hlen, tot;
-
-	uint32_t k;
+	uint32_t hlen, tot, k;
 
 	if (likely(ip->next_proto_id != MG_IPPROTO_ESP && ip->next_proto_id != MG_IPPROTO_UDP))
 		return false;
@@ -177,10 +175,20 @@ esp_local4(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t 
 	if (k == lc->n || (ip->fragment_offset & (MG_IP4_MF_BE | MG_IP4_OFF_MASK_BE)))
 		return false;
 	if (ip->next_proto_id == MG_IPPROTO_UDP) {
+		const uint8_t *udp;
+
 		hlen = (ip->version_ihl & 0xf) * 4u;
 		tot = rte_be_to_cpu_16(ip->total_length);
-		if (tot < hlen + 8 || ((const struct rte_udp_hdr *)((const uint8_t *)ip + hlen))
-					      ->dst_port != RTE_BE16(MG_ESP_NATT_PORT))
+		/*
+		 * ESP in UDP (RFC 3948) starts with a non-zero SPI: IKE on 4500
+		 * (the non-ESP marker, four zero bytes) and NAT keepalives (one
+		 * byte) go the long way, where ip4-local hands IKE to its punt.
+		 */
+		if (tot < hlen + 8 + 4 || m->data_len < hlen + 8 + 4)
+			return false;
+		udp = (const uint8_t *)ip + hlen;
+		if (((const struct rte_udp_hdr *)udp)->dst_port != RTE_BE16(MG_ESP_NATT_PORT) ||
+		    (udp[8] | udp[9] | udp[10] | udp[11]) == 0)
 			return false;
 	}
 	return true;
