@@ -245,7 +245,10 @@ try:
     s.connect(sys.argv[1])
 except OSError as e:
     print(json.dumps({"connect": e.strerror})); sys.exit(0)
-s.sendall(b'{"id": 1, "method": "MonitorConnections", "params": {}}\n')
+try:
+    s.sendall(b'{"id": 1, "method": "MonitorConnections", "params": {}}\n')
+except (BrokenPipeError, ConnectionResetError):
+    pass  # a refused peer may be answered and closed before it sends: read the answer
 buf = b""
 while b"\n" not in buf:
     d = s.recv(4096)
