@@ -6,7 +6,8 @@
  * run them:
  * - an initiation is retried every REKEY_TIMEOUT + jitter, at most
  *   MAX_TIMER_HANDSHAKES times (REKEY_ATTEMPT_TIME), then given up;
- * - no two initiations leave less than REKEY_TIMEOUT apart;
+ * - no two initiations leave less than REKEY_TIMEOUT apart, and a wanted
+ *   initiation waits for the retry of one in flight;
  * - data received and nothing sent for KEEPALIVE_TIMEOUT: a keepalive;
  * - data sent and nothing received for KEEPALIVE + REKEY_TIMEOUT: a new
  *   handshake;
@@ -179,10 +180,18 @@ mg_wg_timers_expire(struct mg_wg_timers *t, uint64_t now)
 		fresh = true;
 	}
 	if (fresh) {
-		/* A new initiation restarts the attempt count, even when held back. */
+		/*
+		 * A new initiation restarts the attempt count, even when held back.
+		 * It is held back while an initiation is in flight: its retry comes
+		 * REKEY_TIMEOUT + jitter after it. Sending at once would let two
+		 * peers whose persistent keepalives fire together (their traversal
+		 * events are the same packets) initiate at the same instant after
+		 * every collision, forever; the jittered retries break the tie.
+		 */
 		t->attempts = 0;
-		if (t->last_initiation == MG_WG_NEVER ||
-		    wg_expired(t->last_initiation, WG_T_REKEY_TIMEOUT, now))
+		if ((t->last_initiation == MG_WG_NEVER ||
+		     wg_expired(t->last_initiation, WG_T_REKEY_TIMEOUT, now)) &&
+		    t->retransmit_at == MG_WG_NEVER)
 			act |= MG_WG_ACT_SEND_INITIATION;
 	}
 	if (t->keepalive_at <= now) {

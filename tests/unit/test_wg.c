@@ -1365,6 +1365,61 @@ MG_TEST(timers_handshake_retries)
 	CHECK_EQ(run_until(&t, now, now + 60 * S, MG_WG_ACT_SEND_INITIATION, NULL), MG_WG_NEVER);
 }
 
+/*
+ * Two peers whose persistent keepalives fire together (their traversal events
+ * are the same packets) and have no session: each keepalive asks for a
+ * handshake. Initiations sent in the same instant collide (each side consumes
+ * the other's initiation, which overwrites its own, so neither response is
+ * accepted). The jittered retries must break the tie: the keepalives must not
+ * send fresh initiations in step while the retries are pending.
+ */
+MG_TEST(timers_simultaneous_initiations_resolve)
+{
+	struct mg_wg_timers t[2];
+	uint64_t now = 1000 * S, end = now + 60 * S;
+	unsigned int collisions = 0;
+	int won = -1;
+
+	for (int i = 0; i < 2; i++) {
+		mg_wg_timers_init(&t[i], 0, 11 + (uint64_t)i);
+		mg_wg_timers_set_persistent_keepalive(&t[i], 5, now);
+	}
+	for (; now <= end && won < 0; now += 10 * MS) {
+		bool sent[2] = {false, false};
+
+		for (int i = 0; i < 2; i++) {
+			uint32_t a = mg_wg_timers_expire(&t[i], now);
+
+			if (a & MG_WG_ACT_SEND_KEEPALIVE) {
+				/* No session: the peer layer turns the keepalive into a wish. */
+				mg_wg_timers_event(&t[i], MG_WG_TEV_WANT_HANDSHAKE, now);
+				a |= mg_wg_timers_expire(&t[i], now);
+			}
+			if (a & MG_WG_ACT_SEND_INITIATION) {
+				mg_wg_timers_event(&t[i], MG_WG_TEV_HANDSHAKE_INITIATED, now);
+				mg_wg_timers_event(&t[i], MG_WG_TEV_AUTH_SENT, now);
+				mg_wg_timers_event(&t[i], MG_WG_TEV_AUTH_TRAVERSAL, now);
+				sent[i] = true;
+			}
+		}
+		if (sent[0] && sent[1]) {
+			collisions++;
+			for (int i = 0; i < 2; i++)
+				mg_wg_timers_event(&t[i], MG_WG_TEV_AUTH_TRAVERSAL, now);
+		} else if (sent[0] || sent[1]) {
+			/* Alone within the round trip: the handshake completes. */
+			won = sent[0] ? 0 : 1;
+			mg_wg_timers_event(&t[won], MG_WG_TEV_SESSION_INITIATOR, now);
+			mg_wg_timers_event(&t[won], MG_WG_TEV_HANDSHAKE_COMPLETE, now);
+			mg_wg_timers_event(&t[1 - won], MG_WG_TEV_SESSION_RESPONDER, now);
+		}
+	}
+	CHECK(collisions >= 1); /* the start collides: both keepalives fire at once */
+	if (won < 0)
+		MG_FAIL("%u collisions in 60 s and no handshake", collisions);
+	CHECK(collisions <= 2);
+}
+
 MG_TEST(timers_keepalive)
 {
 	struct mg_wg_timers t;
