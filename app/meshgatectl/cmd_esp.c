@@ -11,16 +11,6 @@
 
 #include "ctl.h"
 
-static int
-nargs(const struct ctl_cmd *self, int argc, char **argv, int min, int max, const char *first)
-{
-	if (argc < min)
-		return ctl_usage_err(self, "missing %s", first);
-	if (argc > max)
-		return ctl_usage_err(self, "unexpected argument '%s'", argv[max]);
-	return CTL_EXIT_OK;
-}
-
 static void
 print_tunnel(json_t *t)
 {
@@ -64,95 +54,63 @@ print_tunnel(json_t *t)
 	table_print(tb);
 }
 
-/* esp show [NAME] */
-static int
-cmd_esp_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+static void
+print_tunnels(json_t *res)
 {
-	char path[512], esc[256];
-	json_t *res, *t;
+	json_t *t;
 	size_t i;
-	int rc = nargs(self, argc, argv, 0, 1, "NAME");
 
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (argc == 1) {
-		http_escape(argv[0], esc, sizeof(esc));
-		snprintf(path, sizeof(path), "/v1/esp-tunnels/%s", esc);
-	} else {
-		snprintf(path, sizeof(path), "/v1/esp-tunnels");
-	}
-	rc = ctl_rest_json(c, "GET", path, NULL, &res);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (c->json)
-		out_json(res);
-	else if (json_is_array(res))
+	if (json_is_array(res))
 		json_array_foreach(res, i, t)
 			print_tunnel(t);
 	else
 		print_tunnel(res);
-	json_decref(res);
-	return CTL_EXIT_OK;
+}
+
+/* esp show [NAME] */
+static int
+cmd_esp_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	char path[512];
+	int rc = ctl_nargs(self, argc, argv, 0, 1, "NAME");
+
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	ctl_path(path, sizeof(path), "/v1/esp-tunnels", argc ? argv[0] : NULL, NULL);
+	return ctl_call(c, "GET", path, print_tunnels);
 }
 
 /* esp add FILE|-  /  esp rekey NAME FILE|-  /  esp del NAME */
 static int
-send_file(struct ctl *c, const struct ctl_cmd *self, const char *method, const char *path,
-	  const char *file)
-{
-	json_t *j = ctl_load_json(self, file), *res = NULL;
-	int rc;
-
-	if (j == NULL)
-		return CTL_EXIT_USAGE;
-	rc = ctl_rest_json(c, method, path, j, &res);
-	json_decref(j);
-	if (rc == CTL_EXIT_OK && res != NULL) {
-		if (c->json)
-			out_json(res);
-		else
-			print_tunnel(res);
-	}
-	json_decref(res);
-	return rc;
-}
-
-static int
 cmd_esp_add(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	int rc = nargs(self, argc, argv, 1, 1, "FILE (a JSON tunnel, or - for standard input)");
+	int rc = ctl_nargs(self, argc, argv, 1, 1, "FILE (a JSON tunnel, or - for standard input)");
 
-	return rc ? rc : send_file(c, self, "POST", "/v1/esp-tunnels", argv[0]);
+	return rc ? rc : ctl_send_file(c, self, "POST", "/v1/esp-tunnels", argv[0], print_tunnel);
 }
 
 static int
 cmd_esp_rekey(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[512], esc[256];
-	int rc = nargs(self, argc, argv, 2, 2, argc < 1 ? "NAME" : "FILE");
+	char path[512];
+	int rc = ctl_nargs(self, argc, argv, 2, 2, argc < 1 ? "NAME" : "FILE");
 
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	http_escape(argv[0], esc, sizeof(esc));
-	snprintf(path, sizeof(path), "/v1/esp-tunnels/%s/sas", esc);
-	return send_file(c, self, "PUT", path, argv[1]);
+	ctl_path(path, sizeof(path), "/v1/esp-tunnels", argv[0], "/sas");
+	return ctl_send_file(c, self, "PUT", path, argv[1], print_tunnel);
 }
 
 static int
 cmd_esp_del(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[512], esc[256];
-	struct http_resp r;
-	int rc = nargs(self, argc, argv, 1, 1, "NAME");
+	char path[512];
+	int rc = ctl_nargs(self, argc, argv, 1, 1, "NAME");
 
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	http_escape(argv[0], esc, sizeof(esc));
-	snprintf(path, sizeof(path), "/v1/esp-tunnels/%s", esc);
-	rc = ctl_rest(c, "DELETE", path, NULL, 0, &r);
-	if (rc == CTL_EXIT_OK)
-		http_resp_free(&r);
-	return rc;
+	return ctl_call(c, "DELETE", ctl_path(path, sizeof(path), "/v1/esp-tunnels", argv[0], NULL),
+			NULL);
 }
 
 static const struct ctl_cmd cmds[] = {

@@ -163,39 +163,14 @@ cmd_flows(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
-static int
-net_path(const struct ctl_cmd *self, int argc, char **argv, int want, char *out, size_t n)
-{
-	char e[800];
-
-	if (argc < 1)
-		return ctl_usage_err(self, "missing NETWORK");
-	if (argc != want)
-		return ctl_usage_err(self, "'%s' is one argument too many",
-				     argv[want < argc ? want : 0]);
-	http_escape(argv[0], e, sizeof(e));
-	snprintf(out, n, "/v1/networks/%s/flows", e);
-	return CTL_EXIT_OK;
-}
-
 /* flows tracking NETWORK: its settings and tracker counters. */
 static int
 cmd_tracking(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
 	char path[PATH_LEN];
-	json_t *j;
-	int rc = net_path(self, argc, argv, 1, path, sizeof(path));
+	int rc = ctl_network_path(self, argc, argv, 1, "/flows", path, sizeof(path));
 
-	if (rc == CTL_EXIT_OK)
-		rc = ctl_rest_json(c, "GET", path, NULL, &j);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (c->json)
-		out_json(j);
-	else
-		out_kv(j);
-	json_decref(j);
-	return CTL_EXIT_OK;
+	return rc ? rc : ctl_call(c, "GET", path, out_kv);
 }
 
 /* flows track NETWORK FILE|-: set {"size", "stateful", "timeouts": {...}}. */
@@ -203,26 +178,11 @@ static int
 cmd_track(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
 	char path[PATH_LEN];
-	json_t *body, *j = NULL;
-	int rc = net_path(self, argc, argv, 2, path, sizeof(path));
+	int rc = ctl_network_path(self, argc, argv, 2, "/flows", path, sizeof(path));
 
 	if (rc == CTL_EXIT_OK && argc < 2)
 		rc = ctl_usage_err(self, "missing FILE (or - for standard input)");
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	body = ctl_load_json(self, argv[1]);
-	if (body == NULL)
-		return CTL_EXIT_USAGE;
-	rc = ctl_rest_json(c, "PUT", path, body, &j);
-	json_decref(body);
-	if (rc == CTL_EXIT_OK && j != NULL) {
-		if (c->json)
-			out_json(j);
-		else
-			out_kv(j);
-	}
-	json_decref(j);
-	return rc;
+	return rc ? rc : ctl_send_file(c, self, "PUT", path, argv[1], out_kv);
 }
 
 /* flows untrack NETWORK: stop tracking (its flows end into the history). */
@@ -230,13 +190,9 @@ static int
 cmd_untrack(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
 	char path[PATH_LEN];
-	json_t *j = NULL;
-	int rc = net_path(self, argc, argv, 1, path, sizeof(path));
+	int rc = ctl_network_path(self, argc, argv, 1, "/flows", path, sizeof(path));
 
-	if (rc == CTL_EXIT_OK)
-		rc = ctl_rest_json(c, "DELETE", path, NULL, &j);
-	json_decref(j);
-	return rc;
+	return rc ? rc : ctl_call(c, "DELETE", path, NULL);
 }
 
 static const struct ctl_cmd cmds[] = {

@@ -11,20 +11,6 @@
 
 #define PATH_LEN 1024
 
-static int
-rules_path(const struct ctl_cmd *self, int argc, char **argv, int want, char *out, size_t n)
-{
-	char e[800];
-
-	if (argc < 1)
-		return ctl_usage_err(self, "missing NETWORK");
-	if (argc != want)
-		return ctl_usage_err(self, "'%s' is one argument too many", argv[want < argc ? want : 0]);
-	http_escape(argv[0], e, sizeof(e));
-	snprintf(out, n, "/v1/networks/%s/rules", e);
-	return CTL_EXIT_OK;
-}
-
 /* One rule's match, as words: "udp 10.0.0.0/8 > fd00::/8 dport 80-89 vlan 0". */
 static void
 match_words(json_t *r, char *out, size_t n)
@@ -129,19 +115,9 @@ static int
 cmd_rules(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
 	char path[PATH_LEN];
-	json_t *j;
-	int rc = rules_path(self, argc, argv, 1, path, sizeof(path));
+	int rc = ctl_network_path(self, argc, argv, 1, "/rules", path, sizeof(path));
 
-	if (rc == CTL_EXIT_OK)
-		rc = ctl_rest_json(c, "GET", path, NULL, &j);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (c->json)
-		out_json(j);
-	else
-		print_rules(j);
-	json_decref(j);
-	return CTL_EXIT_OK;
+	return rc ? rc : ctl_call(c, "GET", path, print_rules);
 }
 
 /* rules set NETWORK FILE|-: replace them with {"default": .., "rules": [..]}. */
@@ -149,22 +125,11 @@ static int
 cmd_rules_set(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
 	char path[PATH_LEN];
-	json_t *body, *j = NULL;
-	int rc = rules_path(self, argc, argv, 2, path, sizeof(path));
+	int rc = ctl_network_path(self, argc, argv, 2, "/rules", path, sizeof(path));
 
 	if (rc == CTL_EXIT_OK && argc < 2)
 		rc = ctl_usage_err(self, "missing FILE (or - for standard input)");
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	body = ctl_load_json(self, argv[1]);
-	if (body == NULL)
-		return CTL_EXIT_USAGE;
-	rc = ctl_rest_json(c, "PUT", path, body, &j);
-	json_decref(body);
-	if (rc == CTL_EXIT_OK && c->json && j != NULL)
-		out_json(j);
-	json_decref(j);
-	return rc;
+	return rc ? rc : ctl_send_file(c, self, "PUT", path, argv[1], NULL);
 }
 
 /* rules clear NETWORK: no rules, default permit. */
@@ -172,13 +137,9 @@ static int
 cmd_rules_clear(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
 	char path[PATH_LEN];
-	json_t *j = NULL;
-	int rc = rules_path(self, argc, argv, 1, path, sizeof(path));
+	int rc = ctl_network_path(self, argc, argv, 1, "/rules", path, sizeof(path));
 
-	if (rc == CTL_EXIT_OK)
-		rc = ctl_rest_json(c, "DELETE", path, NULL, &j);
-	json_decref(j);
-	return rc;
+	return rc ? rc : ctl_call(c, "DELETE", path, NULL);
 }
 
 static const struct ctl_cmd cmds[] = {

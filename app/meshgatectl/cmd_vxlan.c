@@ -10,16 +10,6 @@
 
 #include "ctl.h"
 
-static int
-nargs(const struct ctl_cmd *self, int argc, char **argv, int min, int max, const char *first)
-{
-	if (argc < min)
-		return ctl_usage_err(self, "missing %s", first);
-	if (argc > max)
-		return ctl_usage_err(self, "unexpected argument '%s'", argv[max]);
-	return CTL_EXIT_OK;
-}
-
 static const char *const head[] = {"name", ">vni", "local", "remote", ">port", "network",
 				   "underlay", ">mtu", "mac", ">rx-packets", ">rx-bytes",
 				   ">tx-packets", ">tx-bytes", ">tx-errors"};
@@ -61,68 +51,34 @@ print_tunnels(json_t *res)
 static int
 cmd_vxlan_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[512], esc[256];
-	json_t *res;
-	int rc = nargs(self, argc, argv, 0, 1, "NAME");
+	char path[512];
+	int rc = ctl_nargs(self, argc, argv, 0, 1, "NAME");
 
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	if (argc == 1) {
-		http_escape(argv[0], esc, sizeof(esc));
-		snprintf(path, sizeof(path), "/v1/vxlan/%s", esc);
-	} else {
-		snprintf(path, sizeof(path), "/v1/vxlan");
-	}
-	rc = ctl_rest_json(c, "GET", path, NULL, &res);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (c->json)
-		out_json(res);
-	else
-		print_tunnels(res);
-	json_decref(res);
-	return CTL_EXIT_OK;
+	return ctl_call(c, "GET", ctl_path(path, sizeof(path), "/v1/vxlan", argc ? argv[0] : NULL,
+					   NULL), print_tunnels);
 }
 
 /* vxlan add FILE|- */
 static int
 cmd_vxlan_add(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	json_t *j, *res = NULL;
-	int rc = nargs(self, argc, argv, 1, 1, "FILE (a JSON tunnel, or - for standard input)");
+	int rc = ctl_nargs(self, argc, argv, 1, 1, "FILE (a JSON tunnel, or - for standard input)");
 
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if ((j = ctl_load_json(self, argv[0])) == NULL)
-		return CTL_EXIT_USAGE;
-	rc = ctl_rest_json(c, "POST", "/v1/vxlan", j, &res);
-	json_decref(j);
-	if (rc == CTL_EXIT_OK && res != NULL) {
-		if (c->json)
-			out_json(res);
-		else
-			print_tunnels(res);
-	}
-	json_decref(res);
-	return rc;
+	return rc ? rc : ctl_send_file(c, self, "POST", "/v1/vxlan", argv[0], print_tunnels);
 }
 
 /* vxlan del NAME */
 static int
 cmd_vxlan_del(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[512], esc[256];
-	struct http_resp r;
-	int rc = nargs(self, argc, argv, 1, 1, "NAME");
+	char path[512];
+	int rc = ctl_nargs(self, argc, argv, 1, 1, "NAME");
 
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	http_escape(argv[0], esc, sizeof(esc));
-	snprintf(path, sizeof(path), "/v1/vxlan/%s", esc);
-	rc = ctl_rest(c, "DELETE", path, NULL, 0, &r);
-	if (rc == CTL_EXIT_OK)
-		http_resp_free(&r);
-	return rc;
+	return ctl_call(c, "DELETE", ctl_path(path, sizeof(path), "/v1/vxlan", argv[0], NULL), NULL);
 }
 
 static const struct ctl_cmd cmds[] = {

@@ -129,77 +129,48 @@ print_iface(json_t *i, bool blank_before)
 	}
 }
 
+static void
+print_ifaces(json_t *j)
+{
+	json_t *i;
+	size_t k;
+
+	if (json_is_array(j))
+		json_array_foreach(j, k, i)
+			print_iface(i, k > 0);
+	else
+		print_iface(j, false);
+}
+
 /* wg show [NAME]. */
 static int
 cmd_wg_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[512], e[256];
-	json_t *j;
-	int rc;
+	char path[512];
+	int rc = ctl_nargs(self, argc, argv, 0, 1, "NAME");
 
-	if (argc > 1)
-		return ctl_usage_err(self, "unexpected argument '%s'", argv[1]);
-	if (argc == 1) {
-		http_escape(argv[0], e, sizeof(e));
-		snprintf(path, sizeof(path), "/v1/wireguard/%s", e);
-	} else {
-		snprintf(path, sizeof(path), "/v1/wireguard");
-	}
-	rc = ctl_rest_json(c, "GET", path, NULL, &j);
-	if (rc != CTL_EXIT_OK)
-		return rc;
-	if (c->json) {
-		out_json(j);
-	} else if (json_is_array(j)) {
-		json_t *i;
-		size_t k;
-
-		json_array_foreach(j, k, i)
-			print_iface(i, k > 0);
-	} else {
-		print_iface(j, false);
-	}
-	json_decref(j);
-	return CTL_EXIT_OK;
+	return rc ? rc : ctl_call(c, "GET", ctl_path(path, sizeof(path), "/v1/wireguard",
+						    argc ? argv[0] : NULL, NULL), print_ifaces);
 }
 
 /* wg add FILE.json: the body of POST /v1/wireguard. */
 static int
 cmd_wg_add(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	json_t *body, *j = NULL;
-	int rc;
+	int rc = ctl_nargs(self, argc, argv, 1, 1, "FILE");
 
-	if (argc != 1)
-		return ctl_usage_err(self, argc ? "unexpected argument '%s'" : "missing FILE%s",
-				     argc ? argv[1] : "");
-	body = ctl_load_json(self, argv[0]);
-	if (body == NULL)
-		return CTL_EXIT_USAGE;
-	rc = ctl_rest_json(c, "POST", "/v1/wireguard", body, &j);
-	json_decref(body);
-	if (rc == CTL_EXIT_OK && c->json && j != NULL)
-		out_json(j);
-	json_decref(j);
-	return rc;
+	return rc ? rc : ctl_send_file(c, self, "POST", "/v1/wireguard", argv[0], NULL);
 }
 
 /* wg del NAME. */
 static int
 cmd_wg_del(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 {
-	char path[512], e[256];
-	json_t *j = NULL;
-	int rc;
+	char path[512];
+	int rc = ctl_nargs(self, argc, argv, 1, 1, "NAME");
 
-	if (argc != 1)
-		return ctl_usage_err(self, argc ? "unexpected argument '%s'" : "missing NAME%s",
-				     argc ? argv[1] : "");
-	http_escape(argv[0], e, sizeof(e));
-	snprintf(path, sizeof(path), "/v1/wireguard/%s", e);
-	rc = ctl_rest_json(c, "DELETE", path, NULL, &j);
-	json_decref(j);
-	return rc;
+	return rc ? rc : ctl_call(c, "DELETE", ctl_path(path, sizeof(path), "/v1/wireguard",
+						       argv[0], NULL), NULL);
 }
 
 /* wg genkey: 32 random bytes clamped for Curve25519, in base64. */

@@ -114,6 +114,29 @@ int ctl_rest(struct ctl *c, const char *method, const char *path, const char *bo
 /** As ctl_rest with a JSON body (or NULL), then parse the answer into @p out (NULL if empty). */
 int ctl_rest_json(struct ctl *c, const char *method, const char *path, json_t *body,
 		  json_t **out);
+/** Check that @p min..@p max arguments came; a usage error names @p first when missing. */
+int ctl_nargs(const struct ctl_cmd *self, int argc, char **argv, int min, int max,
+	      const char *first);
+/** "@p prefix[/NAME escaped]@p suffix" into @p out (name and suffix may be NULL). */
+const char *ctl_path(char *out, size_t n, const char *prefix, const char *name,
+		     const char *suffix);
+/**
+ * @p method (no body) on @p path, then print the answer: JSON with --json,
+ * else through @p print (nothing if NULL).
+ */
+int ctl_call(struct ctl *c, const char *method, const char *path, void (*print)(json_t *));
+/**
+ * Send the JSON of @p file ("-": standard input) with @p method to @p path,
+ * then print the answer as ctl_call does.
+ */
+int ctl_send_file(struct ctl *c, const struct ctl_cmd *self, const char *method, const char *path,
+		  const char *file, void (*print)(json_t *));
+/**
+ * "/v1/networks/NETWORK@p suffix" from argv[0], checking that NETWORK and
+ * at most @p want arguments came (the caller reports a later one missing).
+ */
+int ctl_network_path(const struct ctl_cmd *self, int argc, char **argv, int want,
+		     const char *suffix, char *out, size_t n);
 /* ---- out.c: output ------------------------------------------------------------------------- */
 
 /** A table being built: rows of strings, printed with aligned columns. */

@@ -92,3 +92,80 @@ ctl_rest_json(struct ctl *c, const char *method, const char *path, json_t *body,
 	http_resp_free(&r);
 	return CTL_EXIT_OK;
 }
+
+int
+ctl_nargs(const struct ctl_cmd *self, int argc, char **argv, int min, int max, const char *first)
+{
+	if (argc < min)
+		return ctl_usage_err(self, "missing %s", first);
+	if (argc > max)
+		return ctl_usage_err(self, "unexpected argument '%s'", argv[max]);
+	return CTL_EXIT_OK;
+}
+
+const char *
+ctl_path(char *out, size_t n, const char *prefix, const char *name, const char *suffix)
+{
+	char esc[256];
+
+	if (name == NULL) {
+		snprintf(out, n, "%s%s", prefix, suffix ? suffix : "");
+	} else {
+		http_escape(name, esc, sizeof(esc));
+		snprintf(out, n, "%s/%s%s", prefix, esc, suffix ? suffix : "");
+	}
+	return out;
+}
+
+/* An answer as JSON with --json, else through @p print (nothing if NULL). */
+static void
+show(struct ctl *c, json_t *j, void (*print)(json_t *))
+{
+	if (j == NULL)
+		return;
+	if (c->json)
+		out_json(j);
+	else if (print != NULL)
+		print(j);
+}
+
+int
+ctl_call(struct ctl *c, const char *method, const char *path, void (*print)(json_t *))
+{
+	json_t *j;
+	int rc = ctl_rest_json(c, method, path, NULL, &j);
+
+	if (rc == CTL_EXIT_OK)
+		show(c, j, print);
+	json_decref(j);
+	return rc;
+}
+
+int
+ctl_send_file(struct ctl *c, const struct ctl_cmd *self, const char *method, const char *path,
+	      const char *file, void (*print)(json_t *))
+{
+	json_t *body = ctl_load_json(self, file), *j = NULL;
+	int rc;
+
+	if (body == NULL)
+		return CTL_EXIT_USAGE;
+	rc = ctl_rest_json(c, method, path, body, &j);
+	json_decref(body);
+	if (rc == CTL_EXIT_OK)
+		show(c, j, print);
+	json_decref(j);
+	return rc;
+}
+
+int
+ctl_network_path(const struct ctl_cmd *self, int argc, char **argv, int want, const char *suffix,
+		 char *out, size_t n)
+{
+	if (argc < 1)
+		return ctl_usage_err(self, "missing NETWORK");
+	if (argc > want)
+		return ctl_usage_err(self, "unexpected argument '%s'", argv[want]);
+	ctl_path(out, n, "/v1/networks", argv[0], suffix);
+	return CTL_EXIT_OK;
+}
