@@ -597,6 +597,13 @@ USAGE_ERRORS = [
     (["nsm", "request"], "meshgatectl: nsm request: missing FILE"),
     (["nsm", "monitor", "now"], "meshgatectl: nsm monitor: unexpected argument 'now'"),
     (["nsm", "close"], "meshgatectl: nsm close: missing ID"),
+    (["rules", "set", "default"], "meshgatectl: rules set: missing FILE"),
+    (["rules", "clear"], "meshgatectl: rules clear: missing NETWORK"),
+    (["rules", "clear", "default", "x"], "meshgatectl: rules clear: unexpected argument 'x'"),
+    (["flows", "track", "default"], "meshgatectl: flows track: missing FILE"),
+    (["esp", "rekey", "esp0"], "meshgatectl: esp rekey: missing FILE"),
+    (["vxlan", "del"], "meshgatectl: vxlan del: missing NAME"),
+    (["wg", "show", "a", "b"], "meshgatectl: wg show: unexpected argument 'b'"),
 ]
 
 
