@@ -10,27 +10,9 @@ import stat
 import threading
 import time
 
-from mgrun import Control, Meshgate
+from mgrun import null_config, Control, Meshgate
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 512
-workers:
-  idle: {{mode: sleep}}
-networks:
-  - name: default
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-    ipv6: ["fd00:1::1/64"]
-  - name: b
-    device: "net_null1,no-rx=1"
-    mac: "02:00:00:00:0b:01"
-    ipv4: [10.0.2.1/24]
-control:
+CONFIG = null_config(512) + """control:
   state_dir: {state}
 """
 

@@ -11,23 +11,9 @@ import json
 import secrets
 import stat
 
-from mgrun import Control, Meshgate
+from mgrun import null_config, Control, Meshgate
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 512
-workers:
-  idle: {{mode: sleep}}
-networks:
-  - name: default
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-    ipv6: ["fd00:1::1/64"]
-esp_tunnels:
+CONFIG = null_config(512, ports="a") + """esp_tunnels:
   - name: ef
     local: 10.0.1.1
     remote: 10.0.1.2

@@ -18,28 +18,9 @@ import types
 
 import pytest
 
-from mgrun import MESHGATECTL, Control, Meshgate, unique
+from mgrun import null_config, MESHGATECTL, Control, Meshgate, unique
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 512
-  hugepages: false
-workers:
-  idle: {mode: sleep}
-networks:
-  - name: default
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-    ipv6: ["fd00:1::1/64"]
-  - name: b
-    device: "net_null1,no-rx=1"
-    mac: "02:00:00:00:0b:01"
-    ipv4: [10.0.2.1/24]
-neighbors:
+CONFIG = null_config(512, hugepages=False) + """neighbors:
   - {interface: a, ip: 10.0.1.2, mac: "02:00:00:00:0a:02"}
   - {interface: a, ip: "fd00:1::2", mac: "02:00:00:00:0a:02"}
   - {interface: b, ip: 10.0.2.2, mac: "02:00:00:00:0b:02"}

@@ -13,28 +13,9 @@ import urllib.parse
 
 import pytest
 
-from mgrun import Control, Meshgate
+from mgrun import null_config, Control, Meshgate
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 640
-  hugepages: false
-workers:
-  idle: {{mode: sleep}}
-networks:
-  - name: default
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-    ipv6: ["fd00:1::1/64"]
-  - name: b
-    device: "net_null1,no-rx=1"
-    mac: "02:00:00:00:0b:01"
-    ipv4: [10.0.2.1/24]
-neighbors:
+CONFIG = null_config(640, hugepages=False) + """neighbors:
   - {{interface: b, ip: 10.0.2.2, mac: "02:00:00:00:0b:02"}}
 routes:
   - {{prefix: 198.51.100.0/24, via: 10.0.2.2}}

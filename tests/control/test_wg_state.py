@@ -11,7 +11,7 @@ import json
 import stat
 import subprocess
 
-from mgrun import Control, Meshgate
+from mgrun import null_config, Control, Meshgate
 
 
 def genkey():
@@ -22,20 +22,7 @@ def genkey():
     return priv, pub
 
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 512
-workers:
-  idle: {{mode: sleep}}
-networks:
-  - name: default
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-wireguard:
+CONFIG = null_config(512, ports="a") + """wireguard:
   - name: wgf
     listen_port: 51900
     private_key: "{fpriv}"
