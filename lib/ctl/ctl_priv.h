@@ -142,6 +142,10 @@ int ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, c
 		   size_t len, char **text, const char **allow);
 /** A tunnel as GET /v1/vxlan shows it (with its counters). */
 json_t *ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t);
+/** The tunnels for the durable state: all but the NSM connections' (they come back with them). */
+json_t *ctl_vxlan_snapshot(struct mg_ctl *c);
+/** Add a stored tunnel (the body of POST /v1/vxlan) with its addresses. */
+int ctl_vxlan_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err);
 
 /* ctl_esp.c: /v1/esp-tunnels; returns the HTTP status, *text the JSON reply. */
 int ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,

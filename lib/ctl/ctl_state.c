@@ -181,6 +181,7 @@ compact(struct mg_ctl *c)
 	}
 	json_object_set_new(snap, "esp", esp);
 	json_object_set_new(snap, "esp_conn", esp_conn);
+	json_object_set_new(snap, "vxlan", ctl_vxlan_snapshot(c));
 	mg_model_dump_ops(c->env.model, dump_skip, dump_cb, &d);
 	json_object_set_new(snap, "format", json_string("meshgate-state-1"));
 	json_object_set_new(snap, "generation", json_integer((json_int_t)c->generation + 1));
@@ -220,7 +221,8 @@ ctl_state_maybe_compact(struct mg_ctl *c)
 }
 
 /* Apply one stored entry: {"ops": [...]}, {"connect": ...}, {"close": id}, {"rules": ...},
- * {"wireguard": ...}, {"wireguard_del": name}, {"esp": ...} or {"esp_del": name}. */
+ * {"wireguard": ...}, {"wireguard_del": name}, {"esp": ...}, {"esp_del": name},
+ * {"vxlan": ...} or {"vxlan_del": name}. */
 static int
 apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 {
@@ -258,6 +260,10 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 		return ctl_esp_state_restore(c, v, err);
 	if ((v = json_object_get(e, "esp_del")) != NULL && json_is_string(v))
 		return mg_model_esp_del(c->env.model, json_string_value(v), err);
+	if ((v = json_object_get(e, "vxlan")) != NULL)
+		return ctl_vxlan_restore(c, v, err);
+	if ((v = json_object_get(e, "vxlan_del")) != NULL && json_is_string(v))
+		return mg_model_vxlan_del(c->env.model, json_string_value(v), err);
 	if ((v = json_object_get(e, "close")) != NULL && json_is_string(v))
 		return conn_close_id(c, json_string_value(v), "restored close", err);
 	return mg_error_set(err, EINVAL, "", "unknown journal entry");
@@ -327,6 +333,18 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 				json_array_foreach(json_object_get(snap, "esp"), i, o) {
 					if (ctl_esp_state_restore(c, o, err) < 0) {
 						ST_LOG(ERR, "ESP tunnel %zu not restored: %s%s%s\n",
+						       i, err->field, err->field[0] ? ": " : "",
+						       err->msg);
+						failed++;
+					} else {
+						applied++;
+					}
+				}
+				/* VXLAN tunnels: their networks and underlay addresses are
+				 * back; routes and neighbors through them come in pass 2. */
+				json_array_foreach(json_object_get(snap, "vxlan"), i, o) {
+					if (ctl_vxlan_restore(c, o, err) < 0) {
+						ST_LOG(ERR, "VXLAN tunnel %zu not restored: %s%s%s\n",
 						       i, err->field, err->field[0] ? ": " : "",
 						       err->msg);
 						failed++;

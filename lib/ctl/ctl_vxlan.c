@@ -7,9 +7,10 @@
  *
  * GET shows the tunnel with its defaults filled in (port, MTU, MAC) and its
  * counters. A tunnel in use by routes or static neighbors is not deleted
- * (409); NSM connections delete theirs with the connection. Tunnels made
- * here are not part of the durable state (like ESP tunnels): a restart
- * brings back the file's and the NSM connections' ones.
+ * (409); NSM connections delete theirs with the connection. With
+ * control.state_dir, tunnels (from the file or made here) are durable
+ * state: journaled as their POST body ({"vxlan": ...}, {"vxlan_del": NAME})
+ * and in the snapshot; an NSM connection's comes back with the connection.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -85,13 +86,13 @@ parse_addrs(json_t *o, const char *key, int family, const char *iface, struct mg
 	return 0;
 }
 
-json_t *
-ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
+/* The tunnel as its POST body: what the durable state keeps. */
+static json_t *
+spec_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 {
 	const struct mg_model *m = c->env.model;
 	const struct mg_iface *ifc = mg_model_iface_get(m, t->iface);
 	char b[MG_PREFIX_STRLEN];
-	uint64_t cnt[5] = {0};
 	json_t *o, *a4 = json_array(), *a6 = json_array();
 
 	o = json_pack("{s:s,s:s,s:s,s:I,s:i,s:i}", "name", t->spec.name,
@@ -108,6 +109,15 @@ ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
 	json_object_set_new(o, "ipv4", a4);
 	json_object_set_new(o, "ipv6", a6);
+	return o;
+}
+
+json_t *
+ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
+{
+	uint64_t cnt[5] = {0};
+	json_t *o = spec_json(c, t);
+
 	if (c->env.vxlan_counters != NULL)
 		c->env.vxlan_counters(c->env.ctx, t->iface, cnt);
 	json_object_set_new(o, "counters",
@@ -159,7 +169,6 @@ post(struct mg_ctl *c, json_t *j, char *name, size_t nname, struct mg_error *e)
 		return rc;
 	if ((rc = mg_model_vxlan_add(m, &s, e)) < 0)
 		return rc;
-	/* Not journaled: the tunnel is not durable state, nor are its addresses. */
 	if (n > 0 && (rc = mg_txn_apply_all(m, ops, n, &failed, e)) < 0) {
 		struct mg_error e2;
 
@@ -181,6 +190,49 @@ post(struct mg_ctl *c, json_t *j, char *name, size_t nname, struct mg_error *e)
 	}
 	snprintf(name, nname, "%s", s.name);
 	return 0;
+}
+
+json_t *
+ctl_vxlan_snapshot(struct mg_ctl *c)
+{
+	const struct mg_vxlan_tunnel *t;
+	json_t *a = json_array();
+	uint32_t cur = 0;
+
+	while ((t = mg_model_vxlan_next(c->env.model, &cur)) != NULL)
+		if (!ctl_conn_owns_iface(c, t->spec.name))
+			json_array_append_new(a, spec_json(c, t));
+	return a;
+}
+
+int
+ctl_vxlan_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err)
+{
+	char name[MG_NAME_MAX];
+	int rc = post(c, stored, name, sizeof(name), err);
+
+	if (rc < 0)
+		mg_error_prefix_field(err, "vxlan");
+	return rc;
+}
+
+/* Journal the tunnel as it now is ({"vxlan": body}) or its removal. */
+static int
+journal(struct mg_ctl *c, const char *name, bool del, struct mg_error *e)
+{
+	json_t *entry;
+	int rc;
+
+	if (c->journal_fd < 0 || c->replaying)
+		return 0;
+	if (del)
+		entry = json_pack("{s:s}", "vxlan_del", name);
+	else
+		entry = json_pack("{s:o}", "vxlan",
+				  spec_json(c, mg_model_vxlan_find(c->env.model, name)));
+	rc = ctl_journal(c, entry, e);
+	json_decref(entry);
+	return rc;
 }
 
 int
@@ -219,6 +271,12 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 			}
 			rc = post(c, j, name, sizeof(name), &e);
 			json_decref(j);
+			if (rc == 0 && (rc = journal(c, name, false, &e)) < 0) {
+				struct mg_error e2;
+
+				/* Not kept: not done either. */
+				mg_model_vxlan_del(m, name, &e2);
+			}
 			if (rc < 0) {
 				c->requests_failed++;
 				return reply_err(&e, text);
@@ -247,7 +305,8 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 		c->requests_failed++;
 		return reply_err(&e, text);
 	}
-	if (mg_model_vxlan_del(m, seg[2], &e) < 0) {
+	/* Journaled first: a refused delete (in use) is refused again on replay. */
+	if (journal(c, seg[2], true, &e) < 0 || mg_model_vxlan_del(m, seg[2], &e) < 0) {
 		c->requests_failed++;
 		return reply_err(&e, text);
 	}

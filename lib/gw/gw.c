@@ -1315,9 +1315,9 @@ mg_gw_run(const struct mg_gw_opts *o)
 		struct mg_model_limits l2 = {.routes = g->st.max_routes,
 					     .neighbors = g->st.max_neighbors};
 
-		GW_LOG(NOTICE, "restoring from %s; the file's networks, ports, WireGuard "
-		       "interfaces, routes and neighbors are not used (remove the state to "
-		       "start from the file)\n",
+		GW_LOG(NOTICE, "restoring from %s; the file's networks, ports, tunnels, "
+		       "routes and neighbors are not used (remove the state to start from "
+		       "the file)\n",
 		       g->st.state_dir);
 		mg_model_destroy(g->model);
 		g->model = mg_model_create(&l2);

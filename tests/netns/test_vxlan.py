@@ -293,3 +293,52 @@ def test_nsm_vxlan_connection_comes_back_after_kill_9(tmp_path, topo):
         assert not peer.stats()["errors"]
     finally:
         mg.kill()
+
+
+def test_file_and_rest_tunnels_are_durable(tmp_path, topo):
+    """With control.state_dir, the file's tunnel and one added over REST come
+    back after SIGKILL (from the journal, then from the snapshot) with their
+    VNIs, VTEPs and addresses, and the file's still carries traffic; a tunnel
+    deleted over REST stays deleted."""
+    state = tmp_path / "state"
+    cfg = config(topo.tag) + f"control:\n  state_dir: {state}\n"
+    mg = Meshgate(tmp_path, cfg, name="vxd")
+    local, remote = OUTER[4]
+    want = {"vx0": (VNI, local, remote, ["10.99.0.1/24"]),
+            "vx1": (77, local, remote, ["10.98.0.1/24"])}
+
+    def tunnels():
+        return {t["name"]: (t["vni"], t["local"], t["remote"], t["ipv4"])
+                for t in Control(mg).ok("GET", "/v1/vxlan")}
+
+    def ping():
+        topo.ping("pod", "10.99.0.2", count=1)
+        r = topo.ping("pod", "10.99.0.2", count=3, extra=("-w", "10"))
+        assert r.returncode == 0 and " 0% packet loss" in r.stdout, (r.stdout, mg.log())
+
+    try:
+        mg.start()
+        peer = Peer(topo, tmp_path)
+        ping()
+        st, j = Control(mg).http("POST", "/v1/vxlan", {
+            "name": "vx1", "vni": 77, "local": local, "remote": remote,
+            "ipv4": ["10.98.0.1/24"]})
+        assert st == 201, j
+        assert tunnels() == want
+        for _ in range(2):              # from the journal, then from the snapshot
+            mg.kill()
+            mg.start()
+            assert tunnels() == want, mg.log()
+            ping()
+        st, j = Control(mg).http("DELETE", "/v1/vxlan/vx1")
+        assert st == 204, j
+        del want["vx1"]
+        for _ in range(2):
+            mg.kill()
+            mg.start()
+            assert tunnels() == want, mg.log()
+        ping()
+        mg.stop()
+        assert not peer.stats()["errors"]
+    finally:
+        mg.kill()
