@@ -142,6 +142,27 @@ int ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, c
 		   size_t len, char **text, const char **allow);
 /** A tunnel as GET /v1/vxlan shows it (with its counters). */
 json_t *ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t);
+/* ctl_rest.c / ctl_svcstate.c: services in the durable state. */
+struct mg_svc_cfg;
+/** A service as the body of POST /v1/services into @p sc (errors name the field). */
+int ctl_svc_cfg_json(json_t *j, struct mg_svc_cfg *sc, struct mg_error *err);
+/** Journal service @p name as it now is ({"service": body}); 0 without a state. */
+int ctl_svc_journal(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Journal the removal of service @p name ({"service_del": name}) if it exists. */
+int ctl_svc_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Every service, as POST bodies, for the snapshot. */
+json_t *ctl_svc_snapshot(void);
+/**
+ * Make the running service of @p stored's name what @p stored (a POST body)
+ * says: added, or changed (endpoints alone when only they differ).
+ */
+int ctl_svc_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err);
+/** ctl_svc_restore for each of a snapshot's @p list, then remove those it does not name;
+ * returns how many were restored, counting failures (logged) in *@p failed. */
+int ctl_svc_restore_all(struct mg_ctl *c, json_t *list, uint64_t *failed);
+/** Remove service @p name unless a rule steers to it (the journal's service_del). */
+int ctl_svc_remove(struct mg_ctl *c, const char *name, struct mg_error *err);
+
 /** The tunnels for the durable state: all but the NSM connections' (they come back with them). */
 json_t *ctl_vxlan_snapshot(struct mg_ctl *c);
 /** Add a stored tunnel (the body of POST /v1/vxlan) with its addresses. */

@@ -1171,6 +1171,9 @@ svc_json_cb(const struct mg_svc_info *si, void *arg)
 			e->up, "table_share", (double)e->lut_slots / si->table_size, "packets",
 			(json_int_t)e->c.pkts, "bytes", (json_int_t)e->c.bytes, "active_flows",
 			(json_int_t)(e->c.flows_new - e->c.flows_end)));
+		if (e->port != 0)
+			json_object_set_new(json_array_get(eps, json_array_size(eps) - 1), "port",
+					    json_integer(e->port));
 	}
 	j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:o}", "name", si->name, "network",
 		      si->network, "vips", vips, "mode", si->mode == 1 ? "nat" : "route",
@@ -1286,17 +1289,16 @@ svc_ep_json(json_t *j, const char *field, struct mg_svc_ep_cfg *e, struct mg_err
 	return 0;
 }
 
-/* Body of POST /v1/services into @sc. */
-static int
-svc_body(const struct req *rq, struct mg_svc_cfg *sc, struct mg_error *err)
+int
+ctl_svc_cfg_json(json_t *j, struct mg_svc_cfg *sc, struct mg_error *err)
 {
-	json_t *j = parse_body(rq, err), *v;
+	json_t *v;
 	const char *k;
 	int rc = 0;
 
-	if (j == NULL)
-		return -EINVAL;
 	memset(sc, 0, sizeof(*sc));
+	if (!json_is_object(j))
+		return mg_error_set(err, EINVAL, "", "expected a JSON object");
 	strcpy(sc->network, "default");
 	json_object_foreach(j, k, v) {
 		if (!strcmp(k, "name")) {
@@ -1372,11 +1374,24 @@ svc_body(const struct req *rq, struct mg_svc_cfg *sc, struct mg_error *err)
 		if (rc < 0)
 			break;
 	}
-	json_decref(j);
 	if (rc == 0 && sc->name[0] == '\0')
 		rc = mg_error_set(err, EINVAL, "name", "a service needs a name");
 	if (rc == 0 && sc->nvips == 0)
 		rc = mg_error_set(err, EINVAL, "vips", "a service needs vips");
+	return rc;
+}
+
+/* Body of POST /v1/services into @sc. */
+static int
+svc_body(const struct req *rq, struct mg_svc_cfg *sc, struct mg_error *err)
+{
+	json_t *j = parse_body(rq, err);
+	int rc;
+
+	if (j == NULL)
+		return -EINVAL;
+	rc = ctl_svc_cfg_json(j, sc, err);
+	json_decref(j);
 	return rc;
 }
 
@@ -1406,6 +1421,11 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 				rc = mg_svc_ctl_service_add(sc, &e);
 			mg_strlcpy(name, sc->name, sizeof(name));
 			free(sc);
+			if (rc == 0 && (rc = ctl_svc_journal(c, name, &e)) < 0) {
+				struct mg_error e2;
+
+				mg_svc_ctl_service_del(name, &e2); /* not kept: not done */
+			}
 			if (rc < 0)
 				return err_resp(&e);
 			return svc_one_resp(201, name);
@@ -1419,6 +1439,7 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 			mg_error_clear(&e);
 			/* A rule steering to it holds its adjacency: refused (409) until changed. */
 			if (mg_rules_service_busy(c->env.model, seg[2], "name", &e) < 0 ||
+			    ctl_svc_journal_del(c, seg[2], &e) < 0 ||
 			    mg_svc_ctl_service_del(seg[2], &e) < 0)
 				return err_resp(&e);
 			return (struct resp){.status = 204};
@@ -1431,13 +1452,14 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 			if (svc_ep_body(rq, &u, &e) < 0)
 				return err_resp(&e);
 			rc = mg_svc_ctl_endpoint_put(c->env.dp, seg[2], seg[4], &u, &e);
-			if (rc < 0)
+			/* Done and in the data path: a failure to journal is reported. */
+			if (rc < 0 || ctl_svc_journal(c, seg[2], &e) < 0)
 				return err_resp(&e);
 			return svc_one_resp(rc == 1 ? 201 : 200, seg[2]);
 		}
 		if (!strcmp(method, "DELETE")) {
 			rc = mg_svc_ctl_endpoint_del(c->env.dp, seg[2], seg[4], &e);
-			if (rc < 0)
+			if (rc < 0 || ctl_svc_journal(c, seg[2], &e) < 0)
 				return err_resp(&e);
 			return (struct resp){.status = 204};
 		}

@@ -182,6 +182,7 @@ compact(struct mg_ctl *c)
 	json_object_set_new(snap, "esp", esp);
 	json_object_set_new(snap, "esp_conn", esp_conn);
 	json_object_set_new(snap, "vxlan", ctl_vxlan_snapshot(c));
+	json_object_set_new(snap, "services", ctl_svc_snapshot());
 	mg_model_dump_ops(c->env.model, dump_skip, dump_cb, &d);
 	json_object_set_new(snap, "format", json_string("meshgate-state-1"));
 	json_object_set_new(snap, "generation", json_integer((json_int_t)c->generation + 1));
@@ -222,7 +223,7 @@ ctl_state_maybe_compact(struct mg_ctl *c)
 
 /* Apply one stored entry: {"ops": [...]}, {"connect": ...}, {"close": id}, {"rules": ...},
  * {"wireguard": ...}, {"wireguard_del": name}, {"esp": ...}, {"esp_del": name},
- * {"vxlan": ...} or {"vxlan_del": name}. */
+ * {"vxlan": ...}, {"vxlan_del": name}, {"service": ...} or {"service_del": name}. */
 static int
 apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 {
@@ -260,6 +261,10 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 		return ctl_esp_state_restore(c, v, err);
 	if ((v = json_object_get(e, "esp_del")) != NULL && json_is_string(v))
 		return mg_model_esp_del(c->env.model, json_string_value(v), err);
+	if ((v = json_object_get(e, "service")) != NULL)
+		return ctl_svc_restore(c, v, err);
+	if ((v = json_object_get(e, "service_del")) != NULL && json_is_string(v))
+		return ctl_svc_remove(c, json_string_value(v), err);
 	if ((v = json_object_get(e, "vxlan")) != NULL)
 		return ctl_vxlan_restore(c, v, err);
 	if ((v = json_object_get(e, "vxlan_del")) != NULL && json_is_string(v))
@@ -401,6 +406,11 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 				json_decref(e);
 			}
 		}
+		/* Services (the file's set up at start) as the state has them: their
+		 * networks are back, and rules steering to them come next. */
+		if (json_is_array(json_object_get(snap, "services")))
+			applied += (uint64_t)ctl_svc_restore_all(c, json_object_get(snap, "services"),
+							     &failed);
 		/* Rules last: they name interfaces and networks restored above. */
 		json_array_foreach(json_object_get(snap, "rules"), i, o) {
 			if (ctl_rules_replay(c, o, err) < 0) {

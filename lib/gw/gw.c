@@ -1316,13 +1316,16 @@ mg_gw_run(const struct mg_gw_opts *o)
 					     .neighbors = g->st.max_neighbors};
 
 		GW_LOG(NOTICE, "restoring from %s; the file's networks, ports, tunnels, "
-		       "routes and neighbors are not used (remove the state to start from "
-		       "the file)\n",
+		       "services, routes and neighbors are not used (remove the state to "
+		       "start from the file)\n",
 		       g->st.state_dir);
 		mg_model_destroy(g->model);
 		g->model = mg_model_create(&l2);
 		if (g->model == NULL)
 			goto out;
+		/* The state brings the services back (ctl_svcstate.c), in networks
+		 * the file's services could not find now. */
+		g->st.nservices = 0;
 	}
 	{
 		struct mg_gw_cls_targets tg = {.ctx = g, .target = cls_target,
