@@ -26,30 +26,14 @@
 
 #include "mg_cls.h"
 #include "mg_test.h"
+#include "mg_test_eal.h"
 
 static struct rte_mempool *pool;
-
-/* --no-shconf leaves an empty runtime directory behind: remove it. */
-static void
-remove_rundir(void)
-{
-	rmdir(rte_eal_get_runtime_dir());
-}
 
 static void
 setup(void)
 {
-	char prefix[64];
-	char *argv[] = {"test_cls", "-l", "0", "--no-huge", "-m", "512", "--no-pci",
-			"--no-shconf", "--no-telemetry", "--log-level", "error",
-			"--file-prefix", prefix, NULL};
-
-	snprintf(prefix, sizeof(prefix), "mgcls%d", getpid());
-	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		exit(2);
-	}
-	atexit(remove_rundir);
+	mg_test_eal_init("test_cls", "0", 512);
 	pool = rte_pktmbuf_pool_create("test_cls", 4096, 0, 0, 2176, SOCKET_ID_ANY);
 	if (pool == NULL) {
 		fprintf(stderr, "cannot create the mbuf pool\n");

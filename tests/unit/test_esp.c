@@ -25,31 +25,15 @@
 
 #include "mg_esp.h"
 #include "mg_test.h"
+#include "mg_test_eal.h"
 
 static struct rte_mempool *pool;
-
-/* --no-shconf leaves an empty runtime directory behind: remove it. */
-static void
-remove_rundir(void)
-{
-	rmdir(rte_eal_get_runtime_dir());
-}
 
 /* EAL once per process: the main lcore and two workers on the two CPUs. */
 static void
 setup(void)
 {
-	char prefix[64];
-	char *argv[] = {"test_esp", "--lcores", "0@0,1@1,2@0", "--no-huge", "-m", "512",
-			"--no-pci", "--no-shconf", "--no-telemetry", "--log-level", "error",
-			"--file-prefix", prefix, NULL};
-
-	snprintf(prefix, sizeof(prefix), "mgesp%d", getpid());
-	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		exit(2);
-	}
-	atexit(remove_rundir);
+	mg_test_eal_init("test_esp", "0@0,1@1,2@0", 512);
 	pool = rte_pktmbuf_pool_create("esp_test", 32767, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
 				       SOCKET_ID_ANY);
 	if (pool == NULL) {

@@ -21,35 +21,20 @@
 #include "mg_dp.h"
 #include "mg_fwd.h"
 #include "mg_test.h"
+#include "mg_test_eal.h"
 
 static struct mg_dp *dp;
-
-/* --no-shconf leaves an empty runtime directory behind: remove it. */
-static void
-remove_rundir(void)
-{
-	rmdir(rte_eal_get_runtime_dir());
-}
 
 static void
 setup(void)
 {
-	char prefix[64];
-	char *argv[] = {"test_fib", "-l", "0", "--no-huge", "-m", "512", "--no-pci",
-			"--no-shconf", "--no-telemetry", "--log-level", "error",
-			"--file-prefix", prefix, NULL};
 	struct mg_dp_conf c = {.max_adjacencies = 30000, .fib_routes = 100000, .fib_tbl8 = 4096,
 			       .fib6_tbl8 = 32767,
 			       .punt_ring = 64, .inject_ring = 64, .icmp_rate = 1, .icmp_burst = 1,
 			       .nb_workers = 1};
 	struct mg_error e;
 
-	snprintf(prefix, sizeof(prefix), "mgunit%d", getpid());
-	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		exit(2);
-	}
-	atexit(remove_rundir);
+	mg_test_eal_init("test_fib", "0", 512);
 	dp = mg_dp_create(&c);
 	if (dp != NULL)
 		dp->pools[0] = rte_pktmbuf_pool_create("test_pool", 1024, 0, 0, 2176, SOCKET_ID_ANY);

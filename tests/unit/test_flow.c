@@ -20,6 +20,7 @@
 #include "mg_ct.h"
 #include "mg_flowlog.h"
 #include "mg_test.h"
+#include "mg_test_eal.h"
 
 #define HZ 1000u /* the tests' clock: milliseconds */
 
@@ -670,27 +671,10 @@ MG_TEST(history_json_lines_to_file_and_socket)
 	unlink(path);
 }
 
-/* --no-shconf leaves an empty runtime directory behind: remove it. */
-static void
-remove_rundir(void)
-{
-	rmdir(rte_eal_get_runtime_dir());
-}
-
 static void
 setup(void)
 {
-	char prefix[64];
-	char *argv[] = {"test_flow", "-l", "0", "--no-huge", "-m", "256", "--no-pci",
-			"--no-shconf", "--no-telemetry", "--log-level", "error",
-			"--file-prefix", prefix, NULL};
-
-	snprintf(prefix, sizeof(prefix), "mgflow%d", getpid());
-	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		exit(2);
-	}
-	atexit(remove_rundir);
+	mg_test_eal_init("test_flow", "0", 256);
 }
 
 int

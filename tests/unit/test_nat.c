@@ -14,6 +14,7 @@
 
 #include "mg_nat.h"
 #include "mg_test.h"
+#include "mg_test_eal.h"
 
 /* ---- references ------------------------------------------------------------------------ */
 
@@ -919,27 +920,10 @@ MG_TEST(ports_take_preserves_and_stays_consistent)
 	mg_nat_ports_destroy(p);
 }
 
-/* --no-shconf leaves an empty runtime directory behind: remove it. */
-static void
-remove_rundir(void)
-{
-	rmdir(rte_eal_get_runtime_dir());
-}
-
 static void
 setup(void)
 {
-	char prefix[64];
-	char *argv[] = {"test_nat", "-l", "0", "--no-huge", "-m", "64", "--no-pci",
-			"--no-shconf", "--no-telemetry", "--log-level", "error",
-			"--file-prefix", prefix, NULL};
-
-	snprintf(prefix, sizeof(prefix), "mgnat%d", getpid());
-	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		exit(2);
-	}
-	atexit(remove_rundir);
+	mg_test_eal_init("test_nat", "0", 64);
 }
 
 int

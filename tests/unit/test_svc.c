@@ -21,6 +21,7 @@
 #include "mg_proto.h"
 #include "mg_svc.h"
 #include "mg_test.h"
+#include "mg_test_eal.h"
 
 #define M_SMALL 65537u
 
@@ -1090,27 +1091,10 @@ MG_TEST(key_fragments_and_icmp)
 	CHECK_EQ(kind, MG_SVC_KEY_5TUPLE);
 }
 
-/* --no-shconf leaves an empty runtime directory behind: remove it. */
-static void
-remove_rundir(void)
-{
-	rmdir(rte_eal_get_runtime_dir());
-}
-
 static void
 setup(void)
 {
-	char prefix[64];
-	char *argv[] = {"test_svc", "-l", "0", "--no-huge", "-m", "256", "--no-pci",
-			"--no-shconf", "--no-telemetry", "--log-level", "error",
-			"--file-prefix", prefix, NULL};
-
-	snprintf(prefix, sizeof(prefix), "mgsvc%d", getpid());
-	if (rte_eal_init(RTE_DIM(argv) - 1, argv) < 0) {
-		fprintf(stderr, "EAL init failed\n");
-		exit(2);
-	}
-	atexit(remove_rundir);
+	mg_test_eal_init("test_svc", "0", 256);
 }
 
 int
