@@ -169,22 +169,6 @@ RTE_NODE_REGISTER(vxlan_encap_node);
 
 /* ---- vxlan-input ------------------------------------------------------------------ */
 
-static inline const struct mg_vxlan_tun *
-tun_find(const struct mg_vxlan_list *l, uint16_t net, uint8_t family, rte_be16_t port,
-	 rte_be32_t vni_be, const uint8_t *src, const uint8_t *dst, size_t alen)
-{
-	/* A short list in practice (one tunnel per NSM connection): a linear scan. */
-	for (uint32_t i = 0; i < l->n; i++) {
-		const struct mg_vxlan_tun *t = l->t[i];
-
-		if (t->vni_be == vni_be && t->port_be == port && t->underlay == net &&
-		    t->family == family && memcmp(t->remote, src, alen) == 0 &&
-		    memcmp(t->local, dst, alen) == 0)
-			return t;
-	}
-	return NULL;
-}
-
 static inline uint16_t
 input_one(const struct mg_vxlan_list *l, struct mg_vxlan_counters *cnt, struct rte_mbuf *m)
 {
@@ -194,6 +178,7 @@ input_one(const struct mg_vxlan_list *l, struct mg_vxlan_counters *cnt, struct r
 	const struct rte_udp_hdr *udp;
 	const struct mg_vxlan_hdr *vh;
 	uint32_t off, len;
+	rte_be32_t vni;
 	uint8_t family;
 
 	if ((ip[0] >> 4) == 4) {
@@ -215,12 +200,11 @@ input_one(const struct mg_vxlan_list *l, struct mg_vxlan_counters *cnt, struct r
 	vh = (const struct mg_vxlan_hdr *)(udp + 1);
 	if (unlikely(!(vh->flags & MG_VXLAN_FLAG_I)))
 		goto bad;
+	vni = vh->vni_rsvd & RTE_BE32(0xffffff00);
 	if (family == AF_INET)
-		t = tun_find(l, md->net, family, udp->dst_port, vh->vni_rsvd & RTE_BE32(0xffffff00),
-			     ip + 12, ip + 16, 4);
+		t = mg_vxlan_lookup(l, md->net, family, udp->dst_port, vni, ip + 12, ip + 16, 4);
 	else
-		t = tun_find(l, md->net, family, udp->dst_port, vh->vni_rsvd & RTE_BE32(0xffffff00),
-			     ip + 8, ip + 24, 16);
+		t = mg_vxlan_lookup(l, md->net, family, udp->dst_port, vni, ip + 8, ip + 24, 16);
 	if (unlikely(t == NULL)) {
 		md->drop = MG_DROP_VXLAN_NO_TUNNEL;
 		return VXI_NEXT_DROP;

@@ -24,8 +24,8 @@
  * port-tx), and received ones the same way in (eth-input punts them).
  *
  * Publication: tunnel records are immutable, published per ifindex with
- * release stores; the list vxlan-input searches is rebuilt and swapped on
- * each change; old ones are freed after a grace period of the walk-level
+ * release stores; the table vxlan-input searches (by VNI and remote VTEP)
+ * is rebuilt and swapped on each change; old ones are freed after a grace period of the walk-level
  * QSBR (mg_dp_sync).
  *
  * Threading: functions are main lcore only; the inline accessors are for
@@ -35,8 +35,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_hash_crc.h>
 
 #include "mg_common.h"
 #include "mg_dp.h"
@@ -78,11 +80,54 @@ struct mg_vxlan_tun {
 	char name[MG_NAME_MAX];
 };
 
-/** What vxlan-input searches: every tunnel, immutable once published. */
+/**
+ * What vxlan-input searches: every tunnel in an open-addressing table
+ * (linear probing, at most half full, so a miss ends at an empty slot
+ * soon), hashed on the VNI and the remote VTEP. Immutable once published.
+ */
 struct mg_vxlan_list {
-	uint32_t n;
+	uint32_t n;                 /**< Tunnels. */
+	uint32_t mask;              /**< Slots - 1 (a power of two, >= 2n). */
 	const struct mg_vxlan_tun *t[];
 };
+
+/** The slot a tunnel's search starts at. */
+static inline uint32_t
+mg_vxlan_hash(rte_be32_t vni_be, const uint8_t *remote, size_t alen)
+{
+	uint32_t r;
+
+	/* The address's last 4 bytes: IPv4's all, IPv6's interface-id end. */
+	memcpy(&r, remote + alen - 4, 4);
+	return rte_hash_crc_4byte(vni_be, rte_hash_crc_4byte(r, 0x9e3779b9u));
+}
+
+/**
+ * The tunnel receiving a frame of underlay network @p net, outer @p family,
+ * UDP destination @p port (network order), VNI field @p vni_be (VNI << 8,
+ * network order), from @p src to @p dst (@p alen bytes each), or NULL.
+ * Workers, within a walk.
+ */
+static inline const struct mg_vxlan_tun *
+mg_vxlan_lookup(const struct mg_vxlan_list *l, uint16_t net, uint8_t family, rte_be16_t port,
+		rte_be32_t vni_be, const uint8_t *src, const uint8_t *dst, size_t alen)
+{
+	uint32_t i = mg_vxlan_hash(vni_be, src, alen) & l->mask;
+	const struct mg_vxlan_tun *t;
+
+	for (; (t = l->t[i]) != NULL; i = (i + 1) & l->mask)
+		if (t->vni_be == vni_be && t->port_be == port && t->underlay == net &&
+		    t->family == family && memcmp(t->remote, src, alen) == 0 &&
+		    memcmp(t->local, dst, alen) == 0)
+			return t;
+	return NULL;
+}
+
+/**
+ * Build the search table of @p n tunnels (rte_zmalloc'd; rte_free it).
+ * @return the table, or NULL when out of memory.
+ */
+struct mg_vxlan_list *mg_vxlan_list_build(const struct mg_vxlan_tun *const *t, uint32_t n);
 
 /** Per-tunnel counters, one array per worker (summed when read). */
 struct mg_vxlan_counters {

@@ -103,7 +103,7 @@ mg_vxlan_get(struct mg_dp *dp, struct mg_error *err)
 		return dp->vxlan;
 	RTE_ASSERT(rte_lcore_id() == dp->main_lcore);
 	vx = rte_zmalloc("mg_vxlan", sizeof(*vx), RTE_CACHE_LINE_SIZE);
-	l = rte_zmalloc("mg_vxlan_list", sizeof(*l), RTE_CACHE_LINE_SIZE);
+	l = mg_vxlan_list_build(NULL, 0);
 	if (vx == NULL || l == NULL) {
 		rte_free(vx);
 		rte_free(l);
@@ -138,21 +138,44 @@ mg_vxlan_get(struct mg_dp *dp, struct mg_error *err)
 	return vx;
 }
 
-/* Rebuild the list vxlan-input searches from the published records. */
+struct mg_vxlan_list *
+mg_vxlan_list_build(const struct mg_vxlan_tun *const *t, uint32_t n)
+{
+	uint32_t slots = 16;
+	struct mg_vxlan_list *l;
+
+	while (slots < 2 * n)
+		slots *= 2;
+	l = rte_zmalloc("mg_vxlan_list", sizeof(*l) + slots * sizeof(l->t[0]), RTE_CACHE_LINE_SIZE);
+	if (l == NULL)
+		return NULL;
+	l->mask = slots - 1;
+	for (uint32_t k = 0; k < n; k++) {
+		size_t alen = t[k]->family == AF_INET ? 4 : 16;
+		uint32_t i = mg_vxlan_hash(t[k]->vni_be, t[k]->remote, alen) & l->mask;
+
+		while (l->t[i] != NULL)
+			i = (i + 1) & l->mask;
+		l->t[i] = t[k];
+		l->n++;
+	}
+	return l;
+}
+
+/* Rebuild the table vxlan-input searches from the published records (but @p skip). */
 static int
 list_publish(struct mg_vxlan *vx, uint16_t skip)
 {
+	const struct mg_vxlan_tun *t[MG_MAX_IFACES];
 	struct mg_vxlan_list *l, *old;
 	uint32_t n = 0;
 
 	for (unsigned int i = 0; i < MG_MAX_IFACES; i++)
-		n += vx->tun[i] != NULL && i != skip;
-	l = rte_zmalloc("mg_vxlan_list", sizeof(*l) + n * sizeof(l->t[0]), RTE_CACHE_LINE_SIZE);
+		if (vx->tun[i] != NULL && i != skip)
+			t[n++] = vx->tun[i];
+	l = mg_vxlan_list_build(t, n);
 	if (l == NULL)
 		return -ENOMEM;
-	for (unsigned int i = 0; i < MG_MAX_IFACES; i++)
-		if (vx->tun[i] != NULL && i != skip)
-			l->t[l->n++] = vx->tun[i];
 	old = vx->list;
 	__atomic_store_n(&vx->list, l, __ATOMIC_RELEASE);
 	mg_dp_sync(vx->dp);
