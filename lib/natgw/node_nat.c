@@ -156,15 +156,16 @@ nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	    uint8_t tcp_flags, uint8_t frag, uint64_t now)
 {
 	struct mg_meta *md = mg_meta(m);
-	uint16_t gws = ng != NULL ? ng->outside_of[md->net & 0xff] : 0;
+	uint16_t gws = ng != NULL ? __atomic_load_n(&ng->outside_of[md->net & 0xff],
+						     __ATOMIC_ACQUIRE) : 0;
 	const bool multi = ng != NULL && ng->nb_workers > 1;
 
 	while (unlikely(gws != 0)) {
-		const struct mg_natgw_gw *g = &ng->gw[__builtin_ctz(gws)];
+		const struct mg_natgw_gw *g = mg_natgw_slot(ng, (unsigned int)__builtin_ctz(gws));
 		const struct mg_natgw_pub *pub;
 
 		gws &= (uint16_t)(gws - 1);
-		if (g->outside != md->net)
+		if (g == NULL || g->outside != md->net)
 			continue;
 		if (k->family == AF_INET6 && g->v6mode == MG_NATGW_V6_NPT6 &&
 		    npt6_outer(g, rte_pktmbuf_mtod_offset(m, const uint8_t *, 24)))
@@ -207,6 +208,7 @@ nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
 				return nat_drop(m, MG_DROP_NAT_NO_FLOW);
 			}
 			st->dnat_flows++;
+			f->r.nat_gw = mg_natgw_tag(g); /* the gateway's session (no port) */
 			struct mg_svc_ep_count *ec =
 				mg_svc_rt_epc(rt, f->r.worker, t->id, mg_svc_ref_slot(e->ref));
 
@@ -263,7 +265,7 @@ nat_miss_gw(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_flow_table *f
 		st->untranslatable++;
 		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
 	}
-	f = mg_natgw_snat_create(ft, g, ng->ports[g->id][w], k, now, &why);
+	f = mg_natgw_snat_create(ft, g, g->ports[w], k, now, &why);
 	if (unlikely(f == NULL)) {
 		if (why == MG_DROP_NAT_NO_PORT)
 			st->no_port++;
@@ -319,19 +321,37 @@ nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	if (proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len)
 		tcp_flags = l3[l4off + 13];
 	f = mg_flow_lookup(ft, &k, now, &dir);
+	/* A session of a gateway deleted or changed since: it ends, the packet is new. */
+	if (unlikely(f != NULL && f->r.nat_gw != 0 && ng != NULL &&
+		     mg_natgw_tag_stale(ng, f->r.nat_gw))) {
+		mg_flow_end(ft, f, MG_FLOW_END_SERVICE_REMOVED);
+		f = NULL;
+	}
 	if (f != NULL && f->has_rkey)
 		return nat_xlate(c->dp, st, m, f, dir, kind, tcp_flags, now, gw);
 	if (!gw)
 		return nat_miss_in(c->dp, ng, rt, ft, st, c->w->index, m, &k, h, kind, tcp_flags,
 				   frag, now);
-	uint16_t id = c->dp->adj[md->adj].ifindex;
+	const struct mg_natgw_gw *g =
+		ng != NULL ? mg_natgw_slot(ng, c->dp->adj[md->adj].ifindex) : NULL;
 
-	if (unlikely(ng == NULL || id >= ng->ngw)) {
+	if (unlikely(g == NULL)) { /* deleted while the packet was on its way */
 		st->untranslatable++;
 		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
 	}
-	return nat_miss_gw(c->dp, ng, ft, st, c->w->index, m, &ng->gw[id], &k, kind, tcp_flags,
-			   frag, now);
+	return nat_miss_gw(c->dp, ng, ft, st, c->w->index, m, g, &k, kind, tcp_flags, frag, now);
+}
+
+/* Expiry check of the nat node: lib/svc's, and stale gateway sessions. */
+static enum mg_flow_end
+nat_flow_check(const struct mg_flow_record *r, void *arg)
+{
+	struct mg_svc_rt *rt = arg;
+	const struct mg_natgw *ng;
+
+	if (r->nat_gw != 0 && (ng = mg_natgw_get()) != NULL && mg_natgw_tag_stale(ng, r->nat_gw))
+		return MG_FLOW_END_SERVICE_REMOVED;
+	return mg_svc_flow_check(r, (void *)rt->tables);
 }
 
 static uint16_t
@@ -368,8 +388,9 @@ nat_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 		if (kept != 0)
 			mg_dispatch(graph, node, objs + base, nexts, kept);
 	}
-	/* Idle flows end (their ports go back), and flows whose endpoint went away. */
-	mg_flow_expire(ft, now, NAT_EXPIRE_BUDGET, mg_svc_flow_check, (void *)rt->tables);
+	/* Idle flows end (their ports go back), flows whose endpoint went away, and
+	 * sessions of gateways deleted or changed. */
+	mg_flow_expire(ft, now, NAT_EXPIRE_BUDGET, nat_flow_check, rt);
 	return nb;
 }
 
