@@ -1166,9 +1166,9 @@ svc_json_cb(const struct mg_svc_info *si, void *arg)
 		const struct mg_svc_ep_info *e = &si->eps[i];
 
 		json_array_append_new(eps, json_pack(
-			"{s:s, s:s, s:I, s:b, s:f, s:I, s:I, s:I}", "name", e->name, "address",
+			"{s:s, s:s, s:I, s:b, s:i, s:f, s:I, s:I, s:I}", "name", e->name, "address",
 			mg_ip_fmt(&e->addr, buf, sizeof(buf)), "weight", (json_int_t)e->weight, "up",
-			e->up, "table_share", (double)e->lut_slots / si->table_size, "packets",
+			e->up, "port", (int)e->port, "table_share", (double)e->lut_slots / si->table_size, "packets",
 			(json_int_t)e->c.pkts, "bytes", (json_int_t)e->c.bytes, "active_flows",
 			(json_int_t)(e->c.flows_new - e->c.flows_end)));
 	}
@@ -1197,7 +1197,7 @@ svc_one_resp(int status, const char *name)
 	return json_resp(status, o);
 }
 
-/* Body of PUT /v1/services/NAME/endpoints/EP: {address?, weight?, up?}. */
+/* Body of PUT /v1/services/NAME/endpoints/EP: {address?, weight?, up?, port?}. */
 static int
 svc_ep_body(const struct req *rq, struct mg_svc_ep_update *u, struct mg_error *e)
 {
@@ -1226,6 +1226,14 @@ svc_ep_body(const struct req *rq, struct mg_svc_ep_update *u, struct mg_error *e
 				rc = mg_error_set(e, EINVAL, "up", "must be true or false");
 			else
 				u->up = json_is_true(v);
+		} else if (!strcmp(k, "port")) {
+			u->has_port = true;
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 65535)
+				rc = mg_error_set(e, EINVAL, "port",
+						  "must be a port 1-65535 (0: the packet's)");
+			else
+				u->port = (uint16_t)json_integer_value(v);
 		} else {
 			rc = mg_error_set(e, EINVAL, k, "unknown field");
 		}

@@ -11,7 +11,9 @@ that reaches the pod only while meshgate still translates that session.
 - g1 replaced with new ports: its session ends (the late reply to the old
   port is not translated), the next packet gets a port of the new range;
 - g1 deleted: the pod's packets no longer cross;
-- g2's session keeps its port through all of it."""
+- g2's session keeps its port through all of it;
+- the endpoint of g2's published service moved to another port (PUT of
+  the service's endpoint): new flows from outside reach the new port."""
 import time
 
 from mgrun import Control, Meshgate
@@ -39,6 +41,9 @@ ports:
     ipv4: [10.10.2.1/24]
 routes:
   - {{network: outside, prefix: 198.51.100.0/24, via: 10.10.2.2}}
+services:
+  - {{name: echo, network: pods, vips: [10.10.1.101], mode: nat,
+     endpoints: [{{name: pod, address: 10.10.1.2, port: 7007}}]}}
 control:
   rest: {{listen: "127.0.0.1:0"}}
 """
@@ -46,7 +51,8 @@ control:
 SERVER = """
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((sys.argv[1], 9000))
+port = int(sys.argv[2]) if len(sys.argv) > 2 else 9000
+s.bind((sys.argv[1], port))
 last = None
 print("ready", flush=True)
 while True:
@@ -56,12 +62,13 @@ while True:
             s.sendto(b"late", last)
         continue
     last = a
-    s.sendto(b"from %s %d" % (a[0].encode(), a[1]), a)
+    s.sendto(b"from %s %d at %d" % (a[0].encode(), a[1], port), a)
 """
 
 CLIENT = """
 import socket, sys
 mode, dst, sport, tries = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+dport = int(sys.argv[5]) if len(sys.argv) > 5 else 9000
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("0.0.0.0", sport))
@@ -75,7 +82,7 @@ if mode == "listen":
         print("timeout")
     sys.exit(0)
 for _ in range(tries):
-    s.sendto(b"hi", (dst, 9000))
+    s.sendto(b"hi", (dst, dport))
     try:
         print(s.recv(2048).decode())
         break
@@ -87,7 +94,7 @@ else:
 
 G1 = {"inside": "pods", "outside": "outside", "routes": ["10.10.2.0/24"], "ports": "30000-30999"}
 G2 = {"inside": "pods", "outside": "outside", "routes": ["198.51.100.0/24"],
-      "ports": "31000-31999"}
+      "ports": "31000-31999", "publish": [{"protocol": "udp", "port": 53, "service": "echo"}]}
 
 
 def send(topo, dst, sport, tries=6):
@@ -99,6 +106,12 @@ def send(topo, dst, sport, tries=6):
     addr, port = out.split()[1:3]
     assert addr == "10.10.2.1", out
     return int(port)
+
+
+def published(topo, sport):
+    """What the pod's server answers to the outside host through g2's published port."""
+    return topo.run("ext", "/usr/bin/python3", "-c", CLIENT, "send", "10.10.2.1", str(sport),
+                    "6", "53", timeout=30).stdout.strip()
 
 
 def late_reply(topo, sport, server="10.10.2.2"):
@@ -144,6 +157,17 @@ def test_sessions_across_gateway_changes(tmp_path, topo):
         assert p2 is not None and 32000 <= p2 <= 32999, p2
         assert send(topo, "198.51.100.1", 5556) == q1
 
+        # A published service's endpoint moved to another port (replies to the
+        # outside host go back through g1's route).
+        for port in (7007, 7008):
+            srv = topo.spawn("pod", "/usr/bin/python3", "-c", SERVER, "0.0.0.0", str(port))
+            assert srv.stdout.readline().strip() == "ready"
+        assert published(topo, 6000).endswith("at 7007")
+        st, svc = ctl.http("PUT", "/v1/services/echo/endpoints/pod", {"port": 7008})
+        assert st == 200 and svc["endpoints"][0]["port"] == 7008, svc
+        assert published(topo, 6001).endswith("at 7008")
+        st, j = ctl.http("PUT", "/v1/services/echo/endpoints/pod", {"port": 70000})
+        assert st == 400 and j["error"]["field"] == "port", j
         # Deleted: nothing of g1 crosses any more; g2 is untouched.
         ctl.ok("DELETE", "/v1/gateways/g1")
         assert send(topo, "10.10.2.2", 5555, tries=2) is None
