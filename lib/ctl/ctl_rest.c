@@ -1474,7 +1474,7 @@ nat_stats_json(void)
 	struct mg_natgw_stats s;
 
 	mg_natgw_stats_sum(mg_natgw_get(), &s);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "snat_flows", (json_int_t)s.snat_flows, "dnat_flows",
 			 (json_int_t)s.dnat_flows, "translated_forward", (json_int_t)s.xlate_fwd,
 			 "translated_reply", (json_int_t)s.xlate_reply, "icmp_errors",
@@ -1482,7 +1482,9 @@ nat_stats_json(void)
 			 (json_int_t)s.routed, "no_port", (json_int_t)s.no_port, "no_flow",
 			 (json_int_t)s.no_flow, "source_not_allowed", (json_int_t)s.not_allowed,
 			 "untranslatable", (json_int_t)s.untranslatable, "handoffs",
-			 (json_int_t)s.handoffs, "handoff_drops", (json_int_t)s.handoff_drops);
+			 (json_int_t)s.handoffs, "handoff_drops", (json_int_t)s.handoff_drops,
+			 "fragments", (json_int_t)s.frags, "fragments_unknown",
+			 (json_int_t)s.frag_unknown);
 }
 
 static struct resp

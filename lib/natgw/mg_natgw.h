@@ -88,6 +88,7 @@
 #include "mg_common.h"
 #include "mg_flow.h"
 #include "mg_nat.h"
+#include "mg_natgw_frag.h"
 #include "mg_svc.h"
 #include "mg_svc_rt.h"
 
@@ -177,6 +178,8 @@ struct mg_natgw_stats {
 	uint64_t untranslatable; /**< Dropped: fragment, orphan ICMP error, no address. */
 	uint64_t handoffs;       /**< Packets handed to the owner worker of their flow. */
 	uint64_t handoff_drops;  /**< Dropped: the owner's handoff ring was full. */
+	uint64_t frags;          /**< Later fragments translated (mg_natgw_frag.h). */
+	uint64_t frag_unknown;   /**< Dropped: a later fragment of no known first fragment. */
 } __attribute__((aligned(64)));
 
 /** The registry (one per process). */
@@ -193,6 +196,8 @@ struct mg_natgw {
 	uint16_t outside_of[256];
 	/** Each worker's handoff ring (NULL with one worker). */
 	struct rte_ring *handoff[MG_SVC_RT_MAX_WORKERS];
+	/** Fragments after the first: the datagrams whose first was translated. */
+	struct mg_natgw_frags *frags;
 	/** Filter of nat services' endpoint addresses (by network), 64 Ki bits. */
 	uint64_t ep_bits[1024];
 };

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
@@ -52,6 +53,12 @@ mg_natgw_ensure(unsigned int nb_workers)
 		if (ng == NULL)
 			return NULL;
 		ng->nb_workers = nb_workers;
+		ng->frags = rte_zmalloc("mg_natgw_frags", sizeof(*ng->frags), RTE_CACHE_LINE_SIZE);
+		if (ng->frags == NULL) {
+			rte_free(ng);
+			return NULL;
+		}
+		ng->frags->ttl = rte_get_tsc_hz() / 1000 * MG_NATGW_FRAG_TTL_MS;
 		for (unsigned int w = 0; nb_workers > 1 && w < nb_workers; w++) {
 			char name[RTE_RING_NAMESIZE];
 
@@ -60,6 +67,7 @@ mg_natgw_ensure(unsigned int nb_workers)
 			if (ng->handoff[w] == NULL) {
 				while (w-- > 0)
 					rte_ring_free(ng->handoff[w]);
+				rte_free(ng->frags);
 				rte_free(ng);
 				return NULL;
 			}
@@ -101,6 +109,7 @@ mg_natgw_destroy(void)
 	}
 	for (unsigned int g = 0; g < MG_NATGW_MAX; g++)
 		gw_free(ng->gw[g], true);
+	rte_free(ng->frags);
 	rte_free(ng);
 }
 
@@ -220,7 +229,7 @@ mg_natgw_stats_sum(const struct mg_natgw *ng, struct mg_natgw_stats *sum)
 		uint64_t *y = (uint64_t *)sum;
 
 		/* Every field is a uint64_t, written whole by its worker. */
-		for (size_t i = 0; i < offsetof(struct mg_natgw_stats, handoff_drops) /
+		for (size_t i = 0; i < offsetof(struct mg_natgw_stats, frag_unknown) /
 					       sizeof(uint64_t) + 1; i++)
 			y[i] += __atomic_load_n(&x[i], __ATOMIC_RELAXED);
 	}
