@@ -400,6 +400,47 @@ cmd_gateway_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **arg
 	return rc ? rc : show(c, obj_path("/v1/gateways", argv[0], path, sizeof(path)), out_kv);
 }
 
+/* gateway add FILE|-: a gateway from a JSON file (the fields of a `gateways:` entry). */
+static int
+cmd_gateway_add(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	int rc = want_args(self, argc, argv, 1, 1, "FILE (a JSON gateway, or - for standard input)");
+	json_t *j;
+
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if ((j = ctl_load_json(self, argv[0])) == NULL)
+		return CTL_EXIT_USAGE;
+	return change(c, "POST", "/v1/gateways", j);
+}
+
+/* gateway set NAME FILE|-: create or replace gateway NAME. */
+static int
+cmd_gateway_set(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	char path[PATH_MAX_LEN];
+	int rc = want_args(self, argc, argv, 2, 2, argc < 1 ? "NAME" : "FILE");
+	json_t *j;
+
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	if ((j = ctl_load_json(self, argv[1])) == NULL)
+		return CTL_EXIT_USAGE;
+	return change(c, "PUT", obj_path("/v1/gateways", argv[0], path, sizeof(path)), j);
+}
+
+/* gateway del NAME. */
+static int
+cmd_gateway_del(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	char path[PATH_MAX_LEN];
+	int rc = want_args(self, argc, argv, 1, 1, "NAME");
+
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	return change(c, "DELETE", obj_path("/v1/gateways", argv[0], path, sizeof(path)), NULL);
+}
+
 /* nat: the NAT counters. */
 static int
 cmd_nat(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
@@ -1017,6 +1058,11 @@ static const struct ctl_cmd cmds[] = {
 	{"gateways", NULL, cmd_gateways, "", "list dual-homed gateways (NAT)"},
 	{"gateway", "list", cmd_gateways, "", NULL},
 	{"gateway", "show", cmd_gateway_show, "NAME", "one gateway: routes, SNAT ports, published"},
+	{"gateway", "add", cmd_gateway_add, "FILE|-", "add a gateway from a JSON file"},
+	{"gateway", "set", cmd_gateway_set, "NAME FILE|-",
+	 "create or replace a gateway (its sessions go on if the translation is kept)"},
+	{"gateway", "del", cmd_gateway_del, "NAME", "delete a gateway (its sessions end)"},
+	{"gateway", "delete", cmd_gateway_del, "NAME", NULL},
 	{"nat", NULL, cmd_nat, "", "NAT counters (flows, translations, drops)"},
 	{"connections", NULL, cmd_connections, "", "list NSM connections"},
 	{"connection", "list", cmd_connections, "", NULL},

@@ -1589,16 +1589,114 @@ load_gw_pubs(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *
 	}
 }
 
+/* One gateway at @item (path @p) into @g; errors are appended to c->errs. */
 static void
-load_gateways(struct cfg *c, yaml_node_t *root)
+load_gateway(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *g)
 {
 	static const char *const keys[] = {"name", "inside", "outside", "routes", "sources",
 					   "snat4", "snat6", "ipv6", "npt6", "ports", "port_preserve",
 					   "publish", NULL};
 	static const char *const v6modes[] = {"nat66", "npt6", "route", NULL};
+	unsigned int mode = 0;
+	char sp[128];
+	yaml_node_t *n;
+
+	if (!check_map(c, item, p, keys))
+		return;
+	memset(g, 0, sizeof(*g));
+	snprintf(g->where, sizeof(g->where), "%s:%zu:%zu", c->file,
+		 item->start_mark.line + 1, item->start_mark.column + 1);
+	if (!rd_str(c, item, p, "name", g->name, sizeof(g->name)) ||
+	    !mg_name_valid(g->name)) {
+		cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
+		     "a gateway needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+		return;
+	}
+	for (unsigned int w = 0; w < 2; w++) {
+		const char *key = w ? "outside" : "inside";
+		char *net = w ? g->outside : g->inside;
+
+		if (!rd_str(c, item, p, key, net, MG_NAME_MAX)) {
+			if (get(c, item, key) == NULL)
+				cerr(c, item, p, "a gateway needs %s: a network", key);
+		} else if (mg_model_network_find(c->m, net) == NULL) {
+			subpath(sp, sizeof(sp), p, key);
+			cerr(c, get(c, item, key), sp, "no network named %s", net);
+		}
+	}
+	if (g->inside[0] && strcmp(g->inside, g->outside) == 0)
+		cerr(c, get(c, item, "outside"), p,
+		     "inside and outside must be two networks");
+	rd_prefix_list(c, item, p, "routes", g->routes, MG_CFG_MAX_GW_PREFIXES, &g->nroutes);
+	rd_prefix_list(c, item, p, "sources", g->sources, MG_CFG_MAX_GW_PREFIXES,
+		       &g->nsources);
+	if (get(c, item, "snat4") != NULL && rd_ip(c, item, p, "snat4", &g->snat4) &&
+	    g->snat4.family != AF_INET) {
+		subpath(sp, sizeof(sp), p, "snat4");
+		cerr(c, get(c, item, "snat4"), sp, "must be an IPv4 address");
+	}
+	if (get(c, item, "snat6") != NULL && rd_ip(c, item, p, "snat6", &g->snat6) &&
+	    g->snat6.family != AF_INET6) {
+		subpath(sp, sizeof(sp), p, "snat6");
+		cerr(c, get(c, item, "snat6"), sp, "must be an IPv6 address");
+	}
+	if (get(c, item, "ipv6") != NULL && rd_enum(c, item, p, "ipv6", v6modes, &mode))
+		g->ipv6 = (uint8_t)mode;
+	n = get(c, item, "npt6");
+	subpath(sp, sizeof(sp), p, "npt6");
+	if (n != NULL) {
+		static const char *const nkeys[] = {"inside", "outside", NULL};
+
+		if (g->ipv6 != 1)
+			cerr(c, n, sp, "npt6 needs ipv6: npt6");
+		else if (check_map(c, n, sp, nkeys) &&
+			 rd_rule_prefix(c, n, sp, "inside", &g->npt_inside) &&
+			 rd_rule_prefix(c, n, sp, "outside", &g->npt_outside) &&
+			 (g->npt_inside.addr.family != AF_INET6 ||
+			  g->npt_outside.addr.family != AF_INET6 ||
+			  g->npt_inside.len != g->npt_outside.len ||
+			  g->npt_inside.len < 1 || g->npt_inside.len > 64))
+			cerr(c, n, sp, "inside and outside must be IPv6 prefixes of one "
+			     "length, /1 to /64");
+	} else if (g->ipv6 == 1) {
+		cerr(c, item, p, "ipv6: npt6 needs npt6: {inside: PREFIX, outside: PREFIX}");
+	}
+	if (g->ipv6 == 2) {
+		bool v6src = false;
+
+		for (unsigned int k = 0; k < g->nsources; k++)
+			v6src |= g->sources[k].addr.family == AF_INET6;
+		if (!v6src)
+			cerr(c, get(c, item, "ipv6"), p,
+			     "ipv6: route needs IPv6 sources (the inside prefixes the "
+			     "outside may reach)");
+	}
+	g->port_first = 1024;
+	g->port_last = 65535;
+	if (get(c, item, "ports") != NULL) {
+		struct mg_rule_range r;
+
+		if (rd_range(c, item, p, "ports", 65535, &r)) {
+			if (r.lo == 0 || r.hi - r.lo + 1 < 64) {
+				subpath(sp, sizeof(sp), p, "ports");
+				cerr(c, get(c, item, "ports"), sp,
+				     "a range of at least 64 ports from 1 up");
+			}
+			g->port_first = r.lo;
+			g->port_last = r.hi;
+		}
+	}
+	if (get(c, item, "port_preserve") != NULL)
+		rd_bool(c, item, p, "port_preserve", &g->port_preserve);
+	load_gw_pubs(c, item, p, g);
+}
+
+static void
+load_gateways(struct cfg *c, yaml_node_t *root)
+{
 	yaml_node_t *seq = get_seq(c, root, "", "gateways"), *item;
 	unsigned int i;
-	char p[64], sp[128];
+	char p[64];
 
 	if (seq == NULL)
 		return;
@@ -1611,105 +1709,19 @@ load_gateways(struct cfg *c, yaml_node_t *root)
 	}
 	SEQ_FOREACH(c, seq, i, item) {
 		struct mg_gw_cfg *g = &c->st->gateways[c->st->ngateways];
-		unsigned int nerr = c->errs->n, mode = 0;
-		yaml_node_t *n;
+		unsigned int nerr = c->errs->n;
 
 		idxpath(p, sizeof(p), "gateways", i);
 		if (c->st->ngateways >= MG_CFG_MAX_GATEWAYS) {
 			cerr(c, item, p, "too many gateways (at most %u)", MG_CFG_MAX_GATEWAYS);
 			return;
 		}
-		if (!check_map(c, item, p, keys))
+		load_gateway(c, item, p, g);
+		if (c->errs->n != nerr)
 			continue;
-		memset(g, 0, sizeof(*g));
-		snprintf(g->where, sizeof(g->where), "%s:%zu:%zu", c->file,
-			 item->start_mark.line + 1, item->start_mark.column + 1);
-		if (!rd_str(c, item, p, "name", g->name, sizeof(g->name)) ||
-		    !mg_name_valid(g->name)) {
-			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
-			     "a gateway needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
-			continue;
-		}
 		for (unsigned int k = 0; k < c->st->ngateways; k++)
 			if (strcmp(c->st->gateways[k].name, g->name) == 0)
 				cerr(c, get(c, item, "name"), p, "gateway %s appears twice", g->name);
-		for (unsigned int w = 0; w < 2; w++) {
-			const char *key = w ? "outside" : "inside";
-			char *net = w ? g->outside : g->inside;
-
-			if (!rd_str(c, item, p, key, net, MG_NAME_MAX)) {
-				if (get(c, item, key) == NULL)
-					cerr(c, item, p, "a gateway needs %s: a network", key);
-			} else if (mg_model_network_find(c->m, net) == NULL) {
-				subpath(sp, sizeof(sp), p, key);
-				cerr(c, get(c, item, key), sp, "no network named %s", net);
-			}
-		}
-		if (g->inside[0] && strcmp(g->inside, g->outside) == 0)
-			cerr(c, get(c, item, "outside"), p,
-			     "inside and outside must be two networks");
-		rd_prefix_list(c, item, p, "routes", g->routes, MG_CFG_MAX_GW_PREFIXES, &g->nroutes);
-		rd_prefix_list(c, item, p, "sources", g->sources, MG_CFG_MAX_GW_PREFIXES,
-			       &g->nsources);
-		if (get(c, item, "snat4") != NULL && rd_ip(c, item, p, "snat4", &g->snat4) &&
-		    g->snat4.family != AF_INET) {
-			subpath(sp, sizeof(sp), p, "snat4");
-			cerr(c, get(c, item, "snat4"), sp, "must be an IPv4 address");
-		}
-		if (get(c, item, "snat6") != NULL && rd_ip(c, item, p, "snat6", &g->snat6) &&
-		    g->snat6.family != AF_INET6) {
-			subpath(sp, sizeof(sp), p, "snat6");
-			cerr(c, get(c, item, "snat6"), sp, "must be an IPv6 address");
-		}
-		if (get(c, item, "ipv6") != NULL && rd_enum(c, item, p, "ipv6", v6modes, &mode))
-			g->ipv6 = (uint8_t)mode;
-		n = get(c, item, "npt6");
-		subpath(sp, sizeof(sp), p, "npt6");
-		if (n != NULL) {
-			static const char *const nkeys[] = {"inside", "outside", NULL};
-
-			if (g->ipv6 != 1)
-				cerr(c, n, sp, "npt6 needs ipv6: npt6");
-			else if (check_map(c, n, sp, nkeys) &&
-				 rd_rule_prefix(c, n, sp, "inside", &g->npt_inside) &&
-				 rd_rule_prefix(c, n, sp, "outside", &g->npt_outside) &&
-				 (g->npt_inside.addr.family != AF_INET6 ||
-				  g->npt_outside.addr.family != AF_INET6 ||
-				  g->npt_inside.len != g->npt_outside.len ||
-				  g->npt_inside.len < 1 || g->npt_inside.len > 64))
-				cerr(c, n, sp, "inside and outside must be IPv6 prefixes of one "
-				     "length, /1 to /64");
-		} else if (g->ipv6 == 1) {
-			cerr(c, item, p, "ipv6: npt6 needs npt6: {inside: PREFIX, outside: PREFIX}");
-		}
-		if (g->ipv6 == 2) {
-			bool v6src = false;
-
-			for (unsigned int k = 0; k < g->nsources; k++)
-				v6src |= g->sources[k].addr.family == AF_INET6;
-			if (!v6src)
-				cerr(c, get(c, item, "ipv6"), p,
-				     "ipv6: route needs IPv6 sources (the inside prefixes the "
-				     "outside may reach)");
-		}
-		g->port_first = 1024;
-		g->port_last = 65535;
-		if (get(c, item, "ports") != NULL) {
-			struct mg_rule_range r;
-
-			if (rd_range(c, item, p, "ports", 65535, &r)) {
-				if (r.lo == 0 || r.hi - r.lo + 1 < 64) {
-					subpath(sp, sizeof(sp), p, "ports");
-					cerr(c, get(c, item, "ports"), sp,
-					     "a range of at least 64 ports from 1 up");
-				}
-				g->port_first = r.lo;
-				g->port_last = r.hi;
-			}
-		}
-		if (get(c, item, "port_preserve") != NULL)
-			rd_bool(c, item, p, "port_preserve", &g->port_preserve);
-		load_gw_pubs(c, item, p, g);
 		if (c->errs->n == nerr)
 			c->st->ngateways++;
 	}
@@ -2719,4 +2731,38 @@ mg_settings_free(struct mg_settings *st)
 	free(st->gateways);
 	st->gateways = NULL;
 	st->ngateways = 0;
+}
+
+unsigned int
+mg_config_gateway_parse(const char *name, const char *text, size_t len, const struct mg_model *m,
+			const struct mg_svc_cfg *services, unsigned int nservices,
+			struct mg_gw_cfg *g, struct mg_config_errors *errs)
+{
+	struct mg_settings st = {.services = (struct mg_svc_cfg *)services,
+				 .nservices = nservices};
+	struct cfg c = {.file = name, .st = &st, .m = (struct mg_model *)m, .errs = errs};
+	unsigned int before = errs->n;
+	yaml_parser_t parser;
+	yaml_node_t *root;
+
+	memset(g, 0, sizeof(*g));
+	if (!yaml_parser_initialize(&parser)) {
+		cerr(&c, NULL, "", "cannot initialise the YAML parser");
+		return 1;
+	}
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&parser, &c.doc)) {
+		cerr(&c, NULL, "", "not valid YAML or JSON: %s",
+		     parser.problem ? parser.problem : "unknown problem");
+		yaml_parser_delete(&parser);
+		return 1;
+	}
+	root = yaml_document_get_root_node(&c.doc);
+	if (root == NULL)
+		cerr(&c, NULL, "", "empty");
+	else
+		load_gateway(&c, root, "", g);
+	yaml_document_delete(&c.doc);
+	yaml_parser_delete(&parser);
+	return errs->n - before;
 }

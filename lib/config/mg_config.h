@@ -199,6 +199,17 @@ unsigned int mg_config_load_string(const char *name, const char *text, size_t le
 
 void mg_config_errors_free(struct mg_config_errors *errs);
 
+/**
+ * Parse one gateway (a `gateways:` entry as YAML or JSON text) with the
+ * file's checks: networks are looked up in @p m (read only), published
+ * services in @p services. Messages read "NAME:LINE:COLUMN: FIELD: what".
+ * @return the number of errors appended to @p errs (0: @p g is set).
+ */
+unsigned int mg_config_gateway_parse(const char *name, const char *text, size_t len,
+				     const struct mg_model *m, const struct mg_svc_cfg *services,
+				     unsigned int nservices, struct mg_gw_cfg *g,
+				     struct mg_config_errors *errs);
+
 /** The embedded default configuration (conf/default.yaml). */
 extern const char mg_config_default_yaml[];
 

@@ -96,6 +96,12 @@ nat_metrics(FILE *f)
 		{"meshgate_nat_handoff_drops_total", "counter",
 		 "Dropped: the owner worker's handoff ring was full.",
 		 offsetof(struct mg_natgw_stats, handoff_drops)},
+		{"meshgate_nat_fragments_total", "counter",
+		 "Fragments after the first translated as their first fragment was.",
+		 offsetof(struct mg_natgw_stats, frags)},
+		{"meshgate_nat_fragments_unknown_total", "counter",
+		 "Dropped: a later fragment whose first was not seen (reordered, or expired).",
+		 offsetof(struct mg_natgw_stats, frag_unknown)},
 	};
 	struct mg_natgw_stats sum;
 

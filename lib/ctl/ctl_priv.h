@@ -137,6 +137,20 @@ struct mg_ctl {
 	uint64_t nsm_refused;        /* NSM socket peers refused by uid */
 };
 
+/* ctl_gw.c: /v1/gateways; returns the HTTP status, *text the JSON reply. */
+int ctl_gw_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
+		size_t len, char **text, const char **allow);
+/** Gateway @p name as GET shows it (NULL: every gateway, an array); NULL if none. */
+json_t *ctl_gw_json(const char *name);
+/** Every gateway as asked for (the snapshot's "gateways"). */
+json_t *ctl_gw_snapshot(struct mg_ctl *c);
+/** Restore a stored gateway (create or replace). */
+int ctl_gw_replay(struct mg_ctl *c, json_t *stored, struct mg_error *err);
+/** Replay a journaled deletion. */
+int ctl_gw_replay_del(struct mg_ctl *c, const char *name, struct mg_error *err);
+/** Delete every gateway (before a snapshot's gateways replace the file's). */
+void ctl_gw_clear(struct mg_ctl *c);
+
 /* ctl_vxlan.c: /v1/vxlan; returns the HTTP status, *text the JSON reply. */
 int ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body,
 		   size_t len, char **text, const char **allow);

@@ -1166,14 +1166,11 @@ svc_json_cb(const struct mg_svc_info *si, void *arg)
 		const struct mg_svc_ep_info *e = &si->eps[i];
 
 		json_array_append_new(eps, json_pack(
-			"{s:s, s:s, s:I, s:b, s:f, s:I, s:I, s:I}", "name", e->name, "address",
+			"{s:s, s:s, s:I, s:b, s:i, s:f, s:I, s:I, s:I}", "name", e->name, "address",
 			mg_ip_fmt(&e->addr, buf, sizeof(buf)), "weight", (json_int_t)e->weight, "up",
-			e->up, "table_share", (double)e->lut_slots / si->table_size, "packets",
+			e->up, "port", (int)e->port, "table_share", (double)e->lut_slots / si->table_size, "packets",
 			(json_int_t)e->c.pkts, "bytes", (json_int_t)e->c.bytes, "active_flows",
 			(json_int_t)(e->c.flows_new - e->c.flows_end)));
-		if (e->port != 0)
-			json_object_set_new(json_array_get(eps, json_array_size(eps) - 1), "port",
-					    json_integer(e->port));
 	}
 	j = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:o}", "name", si->name, "network",
 		      si->network, "vips", vips, "mode", si->mode == 1 ? "nat" : "route",
@@ -1200,7 +1197,7 @@ svc_one_resp(int status, const char *name)
 	return json_resp(status, o);
 }
 
-/* Body of PUT /v1/services/NAME/endpoints/EP: {address?, weight?, up?}. */
+/* Body of PUT /v1/services/NAME/endpoints/EP: {address?, weight?, up?, port?}. */
 static int
 svc_ep_body(const struct req *rq, struct mg_svc_ep_update *u, struct mg_error *e)
 {
@@ -1229,6 +1226,14 @@ svc_ep_body(const struct req *rq, struct mg_svc_ep_update *u, struct mg_error *e
 				rc = mg_error_set(e, EINVAL, "up", "must be true or false");
 			else
 				u->up = json_is_true(v);
+		} else if (!strcmp(k, "port")) {
+			u->has_port = true;
+			if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+			    json_integer_value(v) > 65535)
+				rc = mg_error_set(e, EINVAL, "port",
+						  "must be a port 1-65535 (0: the packet's)");
+			else
+				u->port = (uint16_t)json_integer_value(v);
 		} else {
 			rc = mg_error_set(e, EINVAL, k, "unknown field");
 		}
@@ -1438,8 +1443,20 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 		if (!strcmp(method, "DELETE")) {
 			mg_error_clear(&e);
 			/* A rule steering to it holds its adjacency: refused (409) until changed. */
-			if (mg_rules_service_busy(c->env.model, seg[2], "name", &e) < 0 ||
-			    ctl_svc_journal_del(c, seg[2], &e) < 0 ||
+			if (mg_rules_service_busy(c->env.model, seg[2], "name", &e) < 0)
+				return err_resp(&e);
+			/* A gateway publishing it too: change the gateway first. */
+			{
+				char gw[MG_NAME_MAX];
+
+				if (mg_natgw_ctl_service_busy(seg[2], gw, sizeof(gw))) {
+					mg_error_set(&e, EBUSY, "name", "gateway %s publishes "
+						     "this service: change its publish list "
+						     "first", gw);
+					return err_resp(&e);
+				}
+			}
+			if (ctl_svc_journal_del(c, seg[2], &e) < 0 ||
 			    mg_svc_ctl_service_del(seg[2], &e) < 0)
 				return err_resp(&e);
 			return (struct resp){.status = 204};
@@ -1468,7 +1485,7 @@ h_services(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 	return no_resource();
 }
 
-/* ---- gateways (lib/natgw: start-up objects, read-only here) ------------------------- */
+/* ---- NAT counters (gateways themselves: ctl_gw.c) ----------------------------------- */
 
 static json_t *
 nat_stats_json(void)
@@ -1476,7 +1493,7 @@ nat_stats_json(void)
 	struct mg_natgw_stats s;
 
 	mg_natgw_stats_sum(mg_natgw_get(), &s);
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 			 "snat_flows", (json_int_t)s.snat_flows, "dnat_flows",
 			 (json_int_t)s.dnat_flows, "translated_forward", (json_int_t)s.xlate_fwd,
 			 "translated_reply", (json_int_t)s.xlate_reply, "icmp_errors",
@@ -1484,91 +1501,9 @@ nat_stats_json(void)
 			 (json_int_t)s.routed, "no_port", (json_int_t)s.no_port, "no_flow",
 			 (json_int_t)s.no_flow, "source_not_allowed", (json_int_t)s.not_allowed,
 			 "untranslatable", (json_int_t)s.untranslatable, "handoffs",
-			 (json_int_t)s.handoffs, "handoff_drops", (json_int_t)s.handoff_drops);
-}
-
-static void
-gw_json_cb(const struct mg_natgw_info *gi, void *arg)
-{
-	static const char *const v6modes[] = {"nat66", "npt6", "route"};
-	const struct mg_natgw_gw *g = gi->gw;
-	json_t *out = arg, *routes = json_array(), *src = json_array(), *pub = json_array(), *j;
-	char b[MG_IP_STRLEN + 8];
-
-	for (unsigned int i = 0; i < gi->nroutes; i++)
-		json_array_append_new(routes, json_string(mg_prefix_fmt(&gi->routes[i], b, sizeof(b))));
-	for (unsigned int i = 0; i < g->nsrc; i++)
-		json_array_append_new(src, json_string(mg_prefix_fmt(&g->src[i], b, sizeof(b))));
-	for (unsigned int i = 0; i < g->npub; i++) {
-		const struct mg_natgw_pub *p = &g->pub[i];
-		struct mg_ip a = {.family = p->family};
-
-		memcpy(a.bytes, p->addr, 16);
-		json_array_append_new(pub, json_pack("{s:s, s:s, s:i, s:s}", "address",
-						     mg_ip_fmt(&a, b, sizeof(b)), "protocol",
-						     p->proto == 6 ? "tcp" : p->proto == 17 ? "udp"
-									    : "sctp",
-						     "port", (int)rte_be_to_cpu_16(p->port), "service",
-						     p->service));
-	}
-	j = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:{s:i, s:i, s:b, s:I, s:I}, s:o}", "name",
-		      g->name, "inside", gi->inside, "outside", gi->outside, "routes", routes,
-		      "sources", src, "ipv6", v6modes[g->v6mode % 3], "snat_ports", "first",
-		      (int)g->port_first, "last", (int)g->port_last, "preserve", g->preserve,
-		      "total", (json_int_t)gi->ports_total, "free", (json_int_t)gi->ports_free,
-		      "publish", pub);
-	if (g->has4) {
-		struct mg_ip a = {.family = AF_INET};
-
-		memcpy(&a.v4, g->addr4, 4);
-		json_object_set_new(j, "snat4", json_string(mg_ip_fmt(&a, b, sizeof(b))));
-	}
-	if (g->has6) {
-		struct mg_ip a = {.family = AF_INET6};
-
-		memcpy(a.v6, g->addr6, 16);
-		json_object_set_new(j, "snat6", json_string(mg_ip_fmt(&a, b, sizeof(b))));
-	}
-	if (g->v6mode == MG_NATGW_V6_NPT6) {
-		struct mg_prefix pi = {.addr = {.family = AF_INET6}, .len = g->npt.plen}, po = pi;
-		char b2[MG_IP_STRLEN + 8];
-
-		memcpy(pi.addr.v6, g->npt.inner, 16);
-		memcpy(po.addr.v6, g->npt.outer, 16);
-		json_object_set_new(j, "npt6", json_pack("{s:s, s:s}", "inside",
-							 mg_prefix_fmt(&pi, b, sizeof(b)), "outside",
-							 mg_prefix_fmt(&po, b2, sizeof(b2))));
-	}
-	if (json_is_array(out)) {
-		json_array_append_new(out, j);
-	} else {
-		json_object_update(out, j);
-		json_decref(j);
-	}
-}
-
-/* GET /v1/gateways[/NAME]; GET /v1/nat (the NAT counters of every worker, summed). */
-static struct resp
-h_gateways(const char *method, char **seg, int nseg)
-{
-	if (strcmp(method, "GET"))
-		return not_allowed("GET");
-	if (nseg == 2) {
-		json_t *a = json_array();
-
-		mg_natgw_ctl_walk(NULL, gw_json_cb, a);
-		return json_resp(200, a);
-	}
-	if (nseg == 3) {
-		json_t *o = json_object();
-
-		if (mg_natgw_ctl_walk(seg[2], gw_json_cb, o) < 0) {
-			json_decref(o);
-			return simple_err(404, ENOENT, "name", "no gateway of that name");
-		}
-		return json_resp(200, o);
-	}
-	return no_resource();
+			 (json_int_t)s.handoffs, "handoff_drops", (json_int_t)s.handoff_drops,
+			 "fragments", (json_int_t)s.frags, "fragments_unknown",
+			 (json_int_t)s.frag_unknown);
 }
 
 static struct resp
@@ -1953,8 +1888,14 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_connections(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "services"))
 		return h_services(c, method, seg, nseg, rq);
-	if (!strcmp(seg[1], "gateways"))
-		return h_gateways(method, seg, nseg);
+	if (!strcmp(seg[1], "gateways") && nseg <= 3) {
+		struct resp r = {.type = "application/json"};
+
+		r.status = ctl_gw_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+		if (r.text == NULL)
+			r.type = NULL;
+		return r;
+	}
 	if (!strcmp(seg[1], "nat") && nseg == 2)
 		return strcmp(method, "GET") ? not_allowed("GET") : json_resp(200, nat_stats_json());
 	if (!strcmp(seg[1], "trace") && nseg == 2)

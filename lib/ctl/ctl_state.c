@@ -190,6 +190,7 @@ compact(struct mg_ctl *c)
 	json_object_set_new(snap, "wireguard", wg);
 	json_object_set_new(snap, "connections", conn_snapshot(c));
 	json_object_set_new(snap, "rules", ctl_rules_snapshot(c));
+	json_object_set_new(snap, "gateways", ctl_gw_snapshot(c));
 	text = json_dumps(snap, JSON_INDENT(1));
 	json_decref(snap);
 	if (text == NULL)
@@ -223,7 +224,8 @@ ctl_state_maybe_compact(struct mg_ctl *c)
 
 /* Apply one stored entry: {"ops": [...]}, {"connect": ...}, {"close": id}, {"rules": ...},
  * {"wireguard": ...}, {"wireguard_del": name}, {"esp": ...}, {"esp_del": name},
- * {"vxlan": ...}, {"vxlan_del": name}, {"service": ...} or {"service_del": name}. */
+ * {"vxlan": ...}, {"vxlan_del": name}, {"service": ...}, {"service_del": name},
+ * {"gateway": ...} or {"gateway_del": name}. */
 static int
 apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 {
@@ -269,6 +271,10 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 		return ctl_vxlan_restore(c, v, err);
 	if ((v = json_object_get(e, "vxlan_del")) != NULL && json_is_string(v))
 		return mg_model_vxlan_del(c->env.model, json_string_value(v), err);
+	if ((v = json_object_get(e, "gateway")) != NULL)
+		return ctl_gw_replay(c, v, err);
+	if ((v = json_object_get(e, "gateway_del")) != NULL && json_is_string(v))
+		return ctl_gw_replay_del(c, json_string_value(v), err);
 	if ((v = json_object_get(e, "close")) != NULL && json_is_string(v))
 		return conn_close_id(c, json_string_value(v), "restored close", err);
 	return mg_error_set(err, EINVAL, "", "unknown journal entry");
@@ -411,6 +417,20 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 		if (json_is_array(json_object_get(snap, "services")))
 			applied += (uint64_t)ctl_svc_restore_all(c, json_object_get(snap, "services"),
 							     &failed);
+		/* Gateways: the saved set replaces the file's (their networks, addresses
+		 * and the file's services are there now). */
+		if (json_is_array(json_object_get(snap, "gateways"))) {
+			ctl_gw_clear(c);
+			json_array_foreach(json_object_get(snap, "gateways"), i, o) {
+				if (ctl_gw_replay(c, o, err) < 0) {
+					ST_LOG(ERR, "gateway %zu not restored: %s%s%s\n", i,
+					       err->field, err->field[0] ? ": " : "", err->msg);
+					failed++;
+				} else {
+					applied++;
+				}
+			}
+		}
 		/* Rules last: they name interfaces and networks restored above. */
 		json_array_foreach(json_object_get(snap, "rules"), i, o) {
 			if (ctl_rules_replay(c, o, err) < 0) {

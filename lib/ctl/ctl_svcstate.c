@@ -11,9 +11,8 @@
  * service is compared with the running one of its name and only what
  * differs changes: endpoints through the calls REST uses (the flows of
  * unchanged endpoints stay), the service replaced only when its VIPs,
- * network, mode or table size differ (or an endpoint's port, which has no
- * call of its own); a snapshot's list also removes the services it does
- * not name.
+ * network, mode or table size differ; a snapshot's list also removes the
+ * services it does not name.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <rte_log.h>
 
 #include "ctl_priv.h"
+#include "mg_natgw_setup.h"
 #include "mg_rules.h"
 #include "mg_svc_setup.h"
 
@@ -125,20 +125,10 @@ static bool
 patchable(json_t *have, json_t *want)
 {
 	static const char *const keys[] = {"network", "mode", "table_size", "vips"};
-	json_t *e;
-	size_t i;
 
 	for (unsigned int k = 0; k < RTE_DIM(keys); k++)
 		if (!json_equal(json_object_get(have, keys[k]), json_object_get(want, keys[k])))
 			return false;
-	json_array_foreach(json_object_get(want, "endpoints"), i, e) {
-		json_t *h = ep_named(json_object_get(have, "endpoints"), json_string_value(
-					     json_object_get(e, "name")));
-
-		if (!json_equal(h != NULL ? json_object_get(h, "port") : NULL,
-				json_object_get(e, "port")))
-			return false;
-	}
 	return true;
 }
 
@@ -152,7 +142,8 @@ set_endpoints(struct mg_ctl *c, json_t *have, const struct mg_svc_cfg *sc, struc
 	for (unsigned int k = 0; k < sc->neps; k++) {
 		const struct mg_svc_ep_cfg *e = &sc->eps[k];
 		struct mg_svc_ep_update u = {.has_addr = true, .addr = e->addr, .has_weight = true,
-					     .weight = e->weight, .has_up = true, .up = e->up};
+					     .weight = e->weight, .has_up = true, .up = e->up,
+					     .has_port = true, .port = e->port};
 		char a[MG_IP_STRLEN];
 
 		h = ep_named(heps, e->name);
@@ -160,7 +151,8 @@ set_endpoints(struct mg_ctl *c, json_t *have, const struct mg_svc_cfg *sc, struc
 		    !strcmp(json_string_value(json_object_get(h, "address")),
 			    mg_ip_fmt(&e->addr, a, sizeof(a))) &&
 		    json_integer_value(json_object_get(h, "weight")) == e->weight &&
-		    json_is_true(json_object_get(h, "up")) == e->up)
+		    json_is_true(json_object_get(h, "up")) == e->up &&
+		    json_integer_value(json_object_get(h, "port")) == e->port)
 			continue;
 		if (mg_svc_ctl_endpoint_put(c->env.dp, sc->name, e->name, &u, err) < 0) {
 			mg_error_prefix_field(err, "endpoints[%u]", k);
@@ -182,8 +174,12 @@ set_endpoints(struct mg_ctl *c, json_t *have, const struct mg_svc_cfg *sc, struc
 int
 ctl_svc_remove(struct mg_ctl *c, const char *name, struct mg_error *err)
 {
+	char gw[MG_NAME_MAX];
+
 	if (mg_rules_service_busy(c->env.model, name, "service", err) < 0)
 		return -err->code;
+	if (mg_natgw_ctl_service_busy(name, gw, sizeof(gw)))
+		return mg_error_set(err, EBUSY, "service", "gateway %s publishes it", gw);
 	return mg_svc_ctl_service_del(name, err);
 }
 

@@ -62,9 +62,23 @@
  *    and go to the owner of their destination, the client.
  * With one worker nothing of this runs.
  *
- * Threads: the registry is created and filled on the main lcore before
- * the workers start (gateways are start-up objects); workers read it and
- * write only their own ports allocators and counters.
+ * Threads: the registry and its gateways are written on the main lcore
+ * only; workers read them and write only their own port allocators and
+ * counters. Gateways come and go at run time: each slot is a pointer to
+ * an immutable record, published by RCU (a replacement is built aside,
+ * swapped in, and the old record freed after a grace period, mg_dp_sync).
+ *
+ * Sessions of a changed gateway: every flow a gateway creates (source NAT,
+ * and the destination NAT of its published services) carries its slot and
+ * the slot's generation (mg_flow_record.nat_gw, mg_natgw_tag). A
+ * replacement that keeps the translation (inside and outside networks,
+ * snat4/snat6, port range, IPv6 mode and NPTv6 prefixes) keeps the
+ * generation, the port allocators and so every session; one that changes
+ * it, and a deletion, bump the generation: the old sessions are stale.
+ * A packet that finds a stale flow ends it and is handled as a new packet
+ * (so a reply to the old outside address is no longer translated), the
+ * nat node's sweep ends the others, and their ports are not given back to
+ * the new allocators (the old ones are freed with the old record).
  */
 
 #include <stdbool.h>
@@ -74,6 +88,7 @@
 #include "mg_common.h"
 #include "mg_flow.h"
 #include "mg_nat.h"
+#include "mg_natgw_frag.h"
 #include "mg_svc.h"
 #include "mg_svc_rt.h"
 
@@ -105,7 +120,7 @@ struct mg_natgw_pub {
 	char service[MG_NAME_MAX];
 };
 
-/** A gateway as the workers see it (immutable once the workers run). */
+/** A gateway as the workers see it (immutable once published). */
 struct mg_natgw_gw {
 	/** Name. */
 	char name[MG_NAME_MAX];
@@ -113,6 +128,8 @@ struct mg_natgw_gw {
 	uint16_t inside, outside;
 	/** Index in the registry (the adjacency's ifindex). */
 	uint16_t id;
+	/** The slot's generation when published (set by mg_natgw_put). */
+	uint16_t gen;
 	/** enum mg_natgw_v6. */
 	uint8_t v6mode;
 	/** Whether addr4 / addr6 are set. */
@@ -131,7 +148,20 @@ struct mg_natgw_gw {
 	/** Published services. */
 	unsigned int npub;
 	struct mg_natgw_pub pub[MG_NATGW_MAX_PUBLISH];
+	/** SNAT port allocators per worker (set by mg_natgw_put; NULL: no SNAT). */
+	struct mg_nat_ports *ports[MG_SVC_RT_MAX_WORKERS];
 };
+
+/** Bits of mg_flow_record.nat_gw that hold the slot + 1 (the rest: the generation). */
+#define MG_NATGW_TAG_SLOT_BITS 5
+#define MG_NATGW_GEN_MASK ((1u << (16 - MG_NATGW_TAG_SLOT_BITS)) - 1)
+
+/** The mg_flow_record.nat_gw tag of flows of gateway @p g. */
+static inline uint16_t
+mg_natgw_tag(const struct mg_natgw_gw *g)
+{
+	return (uint16_t)((g->gen << MG_NATGW_TAG_SLOT_BITS) | (g->id + 1u));
+}
 
 /** Per-worker NAT counters (owner writes, anyone reads whole fields). */
 struct mg_natgw_stats {
@@ -148,23 +178,26 @@ struct mg_natgw_stats {
 	uint64_t untranslatable; /**< Dropped: fragment, orphan ICMP error, no address. */
 	uint64_t handoffs;       /**< Packets handed to the owner worker of their flow. */
 	uint64_t handoff_drops;  /**< Dropped: the owner's handoff ring was full. */
+	uint64_t frags;          /**< Later fragments translated (mg_natgw_frag.h). */
+	uint64_t frag_unknown;   /**< Dropped: a later fragment of no known first fragment. */
 } __attribute__((aligned(64)));
 
 /** The registry (one per process). */
 struct mg_natgw {
 	/** Workers. */
 	unsigned int nb_workers;
-	/** Gateways. */
-	unsigned int ngw;
-	struct mg_natgw_gw gw[MG_NATGW_MAX];
-	/** SNAT port allocators: gateway x worker (NULL for a gateway with no SNAT). */
-	struct mg_nat_ports *ports[MG_NATGW_MAX][MG_SVC_RT_MAX_WORKERS];
+	/** Gateways by slot, RCU-published (NULL: a free slot). */
+	struct mg_natgw_gw *gw[MG_NATGW_MAX];
+	/** Each slot's generation (main lcore; bumped when its sessions end). */
+	uint16_t slot_gen[MG_NATGW_MAX];
 	/** Counters per worker. */
 	struct mg_natgw_stats stats[MG_SVC_RT_MAX_WORKERS];
 	/** Per network: gateways whose outside it is (bit per gateway id). */
 	uint16_t outside_of[256];
 	/** Each worker's handoff ring (NULL with one worker). */
 	struct rte_ring *handoff[MG_SVC_RT_MAX_WORKERS];
+	/** Fragments after the first: the datagrams whose first was translated. */
+	struct mg_natgw_frags *frags;
 	/** Filter of nat services' endpoint addresses (by network), 64 Ki bits. */
 	uint64_t ep_bits[1024];
 };
@@ -226,12 +259,46 @@ struct mg_natgw *mg_natgw_ensure(unsigned int nb_workers);
 /** Free the registry and its allocators (workers stopped). */
 void mg_natgw_destroy(void);
 
+/** Gateway of slot @p id (workers: within a walk; NULL if none). */
+static inline const struct mg_natgw_gw *
+mg_natgw_slot(const struct mg_natgw *ng, unsigned int id)
+{
+	return id < MG_NATGW_MAX ? __atomic_load_n(&ng->gw[id], __ATOMIC_ACQUIRE) : NULL;
+}
+
+/** The slot of gateway @p name, or -ENOENT (main lcore). */
+int mg_natgw_find(const struct mg_natgw *ng, const char *name);
+
 /**
- * Add gateway @p g (its id is set here) and its per-worker port
- * allocators (main lcore, before the workers start).
- * @return the id, or a negative errno with @p err set.
+ * Publish gateway @p g (main lcore, workers running or not): into a free
+ * slot when @p id is negative, else replacing the gateway of slot @p id.
+ * A replacement that keeps the translation keeps the generation and the
+ * port allocators (its sessions go on); otherwise new allocators are made
+ * and the old sessions become stale (see the file comment). The old record
+ * is freed after a grace period. The caller moves the routes.
+ * @return the slot, or a negative errno with @p err set (nothing changed).
  */
-int mg_natgw_add(struct mg_natgw *ng, const struct mg_natgw_gw *g, struct mg_error *err);
+int mg_natgw_put(struct mg_natgw *ng, const struct mg_natgw_gw *g, int id,
+		 struct mg_error *err);
+
+/**
+ * Remove the gateway of slot @p id (main lcore): unpublished, its sessions
+ * stale, record and allocators freed after a grace period.
+ */
+void mg_natgw_remove(struct mg_natgw *ng, unsigned int id);
+
+/** True if flow tag @p tag (mg_flow_record.nat_gw) names a gateway that is gone or changed. */
+static inline bool
+mg_natgw_tag_stale(const struct mg_natgw *ng, uint16_t tag)
+{
+	const struct mg_natgw_gw *g;
+	unsigned int slot = (tag & ((1u << MG_NATGW_TAG_SLOT_BITS) - 1)) - 1u;
+
+	if (tag == 0)
+		return false;
+	g = mg_natgw_slot(ng, slot);
+	return g == NULL || g->gen != (tag >> MG_NATGW_TAG_SLOT_BITS);
+}
 
 /** The counters summed over the workers. */
 void mg_natgw_stats_sum(const struct mg_natgw *ng, struct mg_natgw_stats *sum);

@@ -11,6 +11,7 @@
 
 #include <unistd.h>
 
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_malloc.h>
 #include <rte_ring.h>
@@ -26,15 +27,19 @@ mg_natgw_get(void)
 	return __atomic_load_n(&the_ng, __ATOMIC_ACQUIRE);
 }
 
-/* A flow with a SNAT port ended (its owner worker): the port goes back to the block. */
+/* A flow of a gateway ended (its owner worker): its port goes back to the block, unless
+ * the gateway changed since (the port was from allocators freed with the old record). */
 static void
 natgw_flow_end(const struct mg_flow_record *r, void *arg)
 {
 	struct mg_natgw *ng = arg;
-	unsigned int g = r->nat_gw - 1u;
+	const struct mg_natgw_gw *g;
 
-	if (g < ng->ngw && r->worker < ng->nb_workers && ng->ports[g][r->worker] != NULL)
-		mg_nat_ports_free(ng->ports[g][r->worker], r->nat_port);
+	if (r->nat_port == 0 || mg_natgw_tag_stale(ng, r->nat_gw))
+		return;
+	g = mg_natgw_slot(ng, (r->nat_gw & ((1u << MG_NATGW_TAG_SLOT_BITS) - 1)) - 1u);
+	if (g != NULL && r->worker < ng->nb_workers && g->ports[r->worker] != NULL)
+		mg_nat_ports_free(g->ports[r->worker], r->nat_port);
 }
 
 struct mg_natgw *
@@ -48,6 +53,12 @@ mg_natgw_ensure(unsigned int nb_workers)
 		if (ng == NULL)
 			return NULL;
 		ng->nb_workers = nb_workers;
+		ng->frags = rte_zmalloc("mg_natgw_frags", sizeof(*ng->frags), RTE_CACHE_LINE_SIZE);
+		if (ng->frags == NULL) {
+			rte_free(ng);
+			return NULL;
+		}
+		ng->frags->ttl = rte_get_tsc_hz() / 1000 * MG_NATGW_FRAG_TTL_MS;
 		for (unsigned int w = 0; nb_workers > 1 && w < nb_workers; w++) {
 			char name[RTE_RING_NAMESIZE];
 
@@ -56,6 +67,7 @@ mg_natgw_ensure(unsigned int nb_workers)
 			if (ng->handoff[w] == NULL) {
 				while (w-- > 0)
 					rte_ring_free(ng->handoff[w]);
+				rte_free(ng->frags);
 				rte_free(ng);
 				return NULL;
 			}
@@ -67,6 +79,17 @@ mg_natgw_ensure(unsigned int nb_workers)
 		__atomic_store_n(&rt->nat_end, natgw_flow_end, __ATOMIC_RELEASE);
 	}
 	return ng;
+}
+
+/* Free record @g and, when @own_ports, its allocators. */
+static void
+gw_free(struct mg_natgw_gw *g, bool own_ports)
+{
+	if (g == NULL)
+		return;
+	for (unsigned int w = 0; own_ports && w < MG_SVC_RT_MAX_WORKERS; w++)
+		mg_nat_ports_destroy(g->ports[w]);
+	rte_free(g);
 }
 
 void
@@ -85,43 +108,116 @@ mg_natgw_destroy(void)
 		rte_ring_free(ng->handoff[w]);
 	}
 	for (unsigned int g = 0; g < MG_NATGW_MAX; g++)
-		for (unsigned int w = 0; w < MG_SVC_RT_MAX_WORKERS; w++)
-			mg_nat_ports_destroy(ng->ports[g][w]);
+		gw_free(ng->gw[g], true);
+	rte_free(ng->frags);
 	rte_free(ng);
 }
 
 int
-mg_natgw_add(struct mg_natgw *ng, const struct mg_natgw_gw *g, struct mg_error *err)
+mg_natgw_find(const struct mg_natgw *ng, const char *name)
 {
-	struct mg_natgw_gw *x;
-	unsigned int id = ng->ngw;
+	for (unsigned int i = 0; ng != NULL && i < MG_NATGW_MAX; i++)
+		if (ng->gw[i] != NULL && strcmp(ng->gw[i]->name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
 
-	if (id >= MG_NATGW_MAX)
-		return mg_error_set(err, ENOSPC, "", "at most %u gateways", MG_NATGW_MAX);
+/* True if @a and @b translate alike: sessions of one are valid in the other. */
+static bool
+same_translation(const struct mg_natgw_gw *a, const struct mg_natgw_gw *b)
+{
+	return a->inside == b->inside && a->outside == b->outside && a->v6mode == b->v6mode &&
+	       a->has4 == b->has4 && a->has6 == b->has6 &&
+	       memcmp(a->addr4, b->addr4, 4) == 0 && memcmp(a->addr6, b->addr6, 16) == 0 &&
+	       a->port_first == b->port_first && a->port_last == b->port_last &&
+	       memcmp(&a->npt, &b->npt, sizeof(a->npt)) == 0;
+}
+
+/* Recompute the outside network bits (main lcore; workers read them relaxed). */
+static void
+outside_bits(struct mg_natgw *ng)
+{
+	uint16_t bits[256] = {0};
+
+	for (unsigned int i = 0; i < MG_NATGW_MAX; i++)
+		if (ng->gw[i] != NULL)
+			bits[ng->gw[i]->outside & 0xff] |= (uint16_t)(1u << i);
+	for (unsigned int n = 0; n < 256; n++)
+		if (ng->outside_of[n] != bits[n])
+			__atomic_store_n(&ng->outside_of[n], bits[n], __ATOMIC_RELEASE);
+}
+
+int
+mg_natgw_put(struct mg_natgw *ng, const struct mg_natgw_gw *g, int id, struct mg_error *err)
+{
+	struct mg_natgw_gw *x, *old;
+	bool keep;
+
+	if (id < 0) {
+		for (id = 0; id < MG_NATGW_MAX && ng->gw[id] != NULL; id++)
+			;
+		if (id >= MG_NATGW_MAX)
+			return mg_error_set(err, ENOSPC, "name", "at most %u gateways", MG_NATGW_MAX);
+	} else if (id >= MG_NATGW_MAX) {
+		return mg_error_set(err, EINVAL, "name", "no gateway slot %d", id);
+	}
 	if ((g->has4 || (g->has6 && g->v6mode == MG_NATGW_V6_NAT66)) &&
 	    (uint32_t)g->port_last - g->port_first + 1 < ng->nb_workers)
 		return mg_error_set(err, EINVAL, "ports", "%u ports cannot be cut into %u blocks",
 				    (unsigned int)(g->port_last - g->port_first + 1),
 				    ng->nb_workers);
-	x = &ng->gw[id];
+	old = ng->gw[id];
+	x = rte_malloc("mg_natgw_gw", sizeof(*x), RTE_CACHE_LINE_SIZE);
+	if (x == NULL)
+		return mg_error_set(err, ENOMEM, "", "no memory for the gateway");
 	*x = *g;
 	x->id = (uint16_t)id;
-	for (unsigned int w = 0; w < ng->nb_workers; w++) {
-		ng->ports[id][w] = mg_nat_ports_create(g->port_first, g->port_last, ng->nb_workers,
-						       w, SOCKET_ID_ANY);
-		if (ng->ports[id][w] == NULL) {
-			for (unsigned int v = 0; v < w; v++) {
-				mg_nat_ports_destroy(ng->ports[id][v]);
-				ng->ports[id][v] = NULL;
+	keep = old != NULL && same_translation(old, g);
+	if (keep) {
+		x->gen = old->gen;
+		memcpy(x->ports, old->ports, sizeof(x->ports));
+	} else {
+		if (old != NULL)
+			ng->slot_gen[id] = (uint16_t)((ng->slot_gen[id] + 1) & MG_NATGW_GEN_MASK);
+		x->gen = ng->slot_gen[id];
+		memset(x->ports, 0, sizeof(x->ports));
+		for (unsigned int w = 0; w < ng->nb_workers; w++) {
+			x->ports[w] = mg_nat_ports_create(g->port_first, g->port_last,
+							  ng->nb_workers, w, SOCKET_ID_ANY);
+			if (x->ports[w] == NULL) {
+				if (old != NULL) /* nothing changed: the old sessions stay valid */
+					ng->slot_gen[id] = old->gen;
+				gw_free(x, true);
+				return mg_error_set(err, rte_errno ? rte_errno : ENOMEM, "ports",
+						    "cannot create the SNAT port blocks: %s",
+						    rte_strerror(rte_errno));
 			}
-			return mg_error_set(err, rte_errno ? rte_errno : ENOMEM, "ports",
-					    "cannot create the SNAT port blocks: %s",
-					    rte_strerror(rte_errno));
 		}
 	}
-	ng->outside_of[g->outside & 0xff] |= (uint16_t)(1u << id);
-	ng->ngw++;
-	return (int)id;
+	__atomic_store_n(&ng->gw[id], x, __ATOMIC_RELEASE);
+	outside_bits(ng);
+	if (old != NULL) {
+		/* Workers may hold the old record (and, unless kept, its allocators) in a walk. */
+		mg_dp_sync(mg_dp_get());
+		gw_free(old, !keep);
+	}
+	return id;
+}
+
+void
+mg_natgw_remove(struct mg_natgw *ng, unsigned int id)
+{
+	struct mg_natgw_gw *old = id < MG_NATGW_MAX ? ng->gw[id] : NULL;
+
+	if (old == NULL)
+		return;
+	__atomic_store_n(&ng->gw[id], NULL, __ATOMIC_RELEASE);
+	outside_bits(ng);
+	/* A later gateway in this slot must not take this one's sessions for its own. */
+	ng->slot_gen[id] = (uint16_t)((ng->slot_gen[id] + 1) & MG_NATGW_GEN_MASK);
+	/* Workers may still hold the record and its allocators in this walk. */
+	mg_dp_sync(mg_dp_get());
+	gw_free(old, true);
 }
 
 void
@@ -133,7 +229,7 @@ mg_natgw_stats_sum(const struct mg_natgw *ng, struct mg_natgw_stats *sum)
 		uint64_t *y = (uint64_t *)sum;
 
 		/* Every field is a uint64_t, written whole by its worker. */
-		for (size_t i = 0; i < offsetof(struct mg_natgw_stats, handoff_drops) /
+		for (size_t i = 0; i < offsetof(struct mg_natgw_stats, frag_unknown) /
 					       sizeof(uint64_t) + 1; i++)
 			y[i] += __atomic_load_n(&x[i], __ATOMIC_RELAXED);
 	}
@@ -142,11 +238,12 @@ mg_natgw_stats_sum(const struct mg_natgw *ng, struct mg_natgw_stats *sum)
 uint32_t
 mg_natgw_ports_free(const struct mg_natgw *ng, unsigned int id)
 {
+	const struct mg_natgw_gw *g = id < MG_NATGW_MAX ? ng->gw[id] : NULL;
 	uint32_t n = 0;
 
-	for (unsigned int w = 0; id < ng->ngw && w < ng->nb_workers; w++)
-		if (ng->ports[id][w] != NULL)
-			n += mg_nat_ports_available(ng->ports[id][w]);
+	for (unsigned int w = 0; g != NULL && w < ng->nb_workers; w++)
+		if (g->ports[w] != NULL)
+			n += mg_nat_ports_available(g->ports[w]);
 	return n;
 }
 
@@ -365,6 +462,6 @@ mg_natgw_snat_create(struct mg_flow_table *ft, const struct mg_natgw_gw *g,
 		return NULL;
 	}
 	f->r.nat_port = port;
-	f->r.nat_gw = port != 0 ? (uint16_t)(g->id + 1) : 0;
+	f->r.nat_gw = mg_natgw_tag(g); /* its port's block, and whose session it is */
 	return f;
 }

@@ -15,7 +15,7 @@
 /* Parse what the key and lib/nat need; false for a packet nat cannot read. */
 static inline bool
 nat_parse(const uint8_t *l3, uint32_t len, uint8_t *family, uint8_t *proto, uint32_t *l4off,
-	  uint8_t *frag)
+	  uint8_t *frag, uint8_t *first)
 {
 	if ((l3[0] >> 4) == 4) {
 		uint16_t off = rte_be_to_cpu_16(((const struct rte_ipv4_hdr *)l3)->fragment_offset);
@@ -24,14 +24,16 @@ nat_parse(const uint8_t *l3, uint32_t len, uint8_t *family, uint8_t *proto, uint
 		*proto = l3[9];
 		*l4off = (l3[0] & 0xfu) * 4u;
 		*frag = (off & 0x3fff) != 0;
+		*first = (off & 0x1fff) == 0;
 		return true;
 	}
-	int f, first;
+	int f, fi;
 
 	*family = AF_INET6;
-	if (mg_ip6_walk(l3, len, proto, l4off, &f, &first) < 0)
+	if (mg_ip6_walk(l3, len, proto, l4off, &f, &fi) < 0)
 		return false;
 	*frag = (uint8_t)f;
+	*first = (uint8_t)fi;
 	return true;
 }
 
@@ -59,11 +61,15 @@ nat_drop(struct rte_mbuf *m, enum mg_drop why)
 /* nat_one's answer for a packet handed to another worker (out of this vector). */
 #define NAT_HANDED UINT16_MAX
 
+/* The worker the last packet this lcore handed off went to (first fragments follow it). */
+static RTE_DEFINE_PER_LCORE(unsigned int, nat_handed_to);
+
 /* Hand @m to worker @owner's nat node (a full ring drops it). */
 static inline uint16_t
 nat_handoff(struct mg_natgw *ng, struct mg_natgw_stats *st, struct rte_mbuf *m,
 	    unsigned int owner)
 {
+	RTE_PER_LCORE(nat_handed_to) = owner;
 	if (unlikely(mg_natgw_handoff(ng, owner, m, false) < 0)) {
 		st->handoff_drops++;
 		return nat_drop(m, MG_DROP_NAT_NO_FLOW);
@@ -156,15 +162,16 @@ nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	    uint8_t tcp_flags, uint8_t frag, uint64_t now)
 {
 	struct mg_meta *md = mg_meta(m);
-	uint16_t gws = ng != NULL ? ng->outside_of[md->net & 0xff] : 0;
+	uint16_t gws = ng != NULL ? __atomic_load_n(&ng->outside_of[md->net & 0xff],
+						     __ATOMIC_ACQUIRE) : 0;
 	const bool multi = ng != NULL && ng->nb_workers > 1;
 
 	while (unlikely(gws != 0)) {
-		const struct mg_natgw_gw *g = &ng->gw[__builtin_ctz(gws)];
+		const struct mg_natgw_gw *g = mg_natgw_slot(ng, (unsigned int)__builtin_ctz(gws));
 		const struct mg_natgw_pub *pub;
 
 		gws &= (uint16_t)(gws - 1);
-		if (g->outside != md->net)
+		if (g == NULL || g->outside != md->net)
 			continue;
 		if (k->family == AF_INET6 && g->v6mode == MG_NATGW_V6_NPT6 &&
 		    npt6_outer(g, rte_pktmbuf_mtod_offset(m, const uint8_t *, 24)))
@@ -207,6 +214,7 @@ nat_miss_in(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_svc_rt *rt,
 				return nat_drop(m, MG_DROP_NAT_NO_FLOW);
 			}
 			st->dnat_flows++;
+			f->r.nat_gw = mg_natgw_tag(g); /* the gateway's session (no port) */
 			struct mg_svc_ep_count *ec =
 				mg_svc_rt_epc(rt, f->r.worker, t->id, mg_svc_ref_slot(e->ref));
 
@@ -263,7 +271,7 @@ nat_miss_gw(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_flow_table *f
 		st->untranslatable++;
 		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
 	}
-	f = mg_natgw_snat_create(ft, g, ng->ports[g->id][w], k, now, &why);
+	f = mg_natgw_snat_create(ft, g, g->ports[w], k, now, &why);
 	if (unlikely(f == NULL)) {
 		if (why == MG_DROP_NAT_NO_PORT)
 			st->no_port++;
@@ -277,29 +285,116 @@ nat_miss_gw(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_flow_table *f
 	return nat_xlate(dp, st, m, f, 0, kind, tcp_flags, now, true);
 }
 
+/* The IP identification of fragment @l3 (IPv6: from its fragment header), network order. */
+static inline int
+frag_id(const uint8_t *l3, uint32_t len, uint8_t family, uint32_t *id)
+{
+	uint32_t off = MG_IP6_HLEN;
+	uint8_t nh;
+
+	if (family == AF_INET) {
+		*id = (uint32_t)l3[4] << 8 | l3[5];
+		return 0;
+	}
+	nh = l3[6];
+	for (unsigned int i = 0; i < MG_IP6_MAX_EXT_HDRS; i++) {
+		if (nh == MG_IPPROTO_FRAGMENT) {
+			if (off + 8 > len)
+				return -1;
+			memcpy(id, l3 + off + 4, 4);
+			return 0;
+		}
+		if (nh != MG_IPPROTO_HOPOPTS && nh != MG_IPPROTO_ROUTING && nh != MG_IPPROTO_DSTOPTS)
+			return -1;
+		if (off + 2 > len)
+			return -1;
+		nh = l3[off];
+		off += ((uint32_t)l3[off + 1] + 1) * 8;
+	}
+	return -1;
+}
+
+/* True if @a is the outside address of a gateway whose outside network is @net. */
+static inline bool
+gw_outside_addr(const struct mg_natgw *ng, uint16_t net, const uint8_t *a, uint8_t family)
+{
+	uint16_t gws = __atomic_load_n(&ng->outside_of[net & 0xff], __ATOMIC_ACQUIRE);
+
+	while (gws != 0) {
+		const struct mg_natgw_gw *g = mg_natgw_slot(ng, (unsigned int)__builtin_ctz(gws));
+
+		gws &= (uint16_t)(gws - 1);
+		if (g != NULL && g->outside == net && gw_addr(g, a, family))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A fragment after the first: the addresses its first left with
+ * (mg_natgw_frag.h), or after the first to the worker it was handed to.
+ * NAT traffic of no known first is dropped; other traffic goes on.
+ */
 static inline uint16_t
-nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
-	struct mg_flow_table *ft, struct mg_natgw_stats *st, struct rte_mbuf *m, uint64_t now)
+nat_frag_later(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_natgw_stats *st,
+	       struct rte_mbuf *m, uint8_t family, uint8_t proto, bool gw, uint64_t now)
+{
+	struct mg_meta *md = mg_meta(m);
+	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), id;
+	const unsigned int alen = family == AF_INET ? 4 : 16;
+	const uint8_t *src = l3 + (family == AF_INET ? 12 : 8), *dst = src + alen;
+	struct mg_natgw_frag e;
+	struct mg_nat_pkt p;
+	struct mg_nat_rw rw;
+
+	if (unlikely(ng == NULL || frag_id(l3, len, family, &id) < 0 ||
+		     !mg_natgw_frag_get(ng->frags, md->net, family, proto, id, src, dst, now,
+					&e) ||
+		     (e.pending && e.owner == c->w->index))) {
+		if (gw || (ng != NULL && gw_outside_addr(ng, md->net, dst, family))) {
+			st->frag_unknown++;
+			return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		}
+		return nat_next(c->dp, md, family, false); /* not NAT traffic */
+	}
+	if (e.pending) /* behind its first, in the same ring */
+		return nat_handoff(ng, st, m, e.owner);
+	memset(&rw, 0, sizeof(rw));
+	if (memcmp(src, e.nsrc, alen) != 0) {
+		rw.flags |= MG_NAT_SRC;
+		memcpy(rw.src, e.nsrc, alen);
+	}
+	if (memcmp(dst, e.ndst, alen) != 0) {
+		rw.flags |= MG_NAT_DST;
+		memcpy(rw.dst, e.ndst, alen);
+	}
+	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 ||
+		     (rw.flags != 0 && mg_nat_rewrite(&p, &rw) < 0))) {
+		st->untranslatable++;
+		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+	}
+	st->frags++;
+	md->net = e.tnet;
+	return nat_next(c->dp, md, family, gw);
+}
+
+static inline uint16_t
+nat_one_l4(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
+	   struct mg_flow_table *ft, struct mg_natgw_stats *st, struct rte_mbuf *m, uint64_t now,
+	   uint8_t family, uint8_t proto, uint32_t l4off, uint8_t frag)
 {
 	struct mg_meta *md = mg_meta(m);
 	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m), l4off;
+	uint32_t len = rte_pktmbuf_data_len(m);
 	const bool gw = md->flags & MG_META_NAT_GW;
-	uint8_t family, proto, frag, tcp_flags = 0;
+	uint8_t tcp_flags = 0;
 	enum mg_svc_key kind;
 	struct mg_flow_key k;
 	struct mg_flow *f;
 	uint32_t h;
 	int dir;
 
-	md->flags |= MG_META_NAT_DONE;
-	if (unlikely(!nat_parse(l3, len, &family, &proto, &l4off, &frag))) {
-		if (gw) {
-			st->untranslatable++;
-			return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
-		}
-		return nat_next(c->dp, md, (l3[0] >> 4) == 4 ? AF_INET : AF_INET6, false);
-	}
 	/*
 	 * Crossing a gateway: a packet that would expire on the way out gets its
 	 * time exceeded here, about the packet as the pod sent it (after the
@@ -319,19 +414,82 @@ nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	if (proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len)
 		tcp_flags = l3[l4off + 13];
 	f = mg_flow_lookup(ft, &k, now, &dir);
+	/* A session of a gateway deleted or changed since: it ends, the packet is new. */
+	if (unlikely(f != NULL && f->r.nat_gw != 0 && ng != NULL &&
+		     mg_natgw_tag_stale(ng, f->r.nat_gw))) {
+		mg_flow_end(ft, f, MG_FLOW_END_SERVICE_REMOVED);
+		f = NULL;
+	}
 	if (f != NULL && f->has_rkey)
 		return nat_xlate(c->dp, st, m, f, dir, kind, tcp_flags, now, gw);
 	if (!gw)
 		return nat_miss_in(c->dp, ng, rt, ft, st, c->w->index, m, &k, h, kind, tcp_flags,
 				   frag, now);
-	uint16_t id = c->dp->adj[md->adj].ifindex;
+	const struct mg_natgw_gw *g =
+		ng != NULL ? mg_natgw_slot(ng, c->dp->adj[md->adj].ifindex) : NULL;
 
-	if (unlikely(ng == NULL || id >= ng->ngw)) {
+	if (unlikely(g == NULL)) { /* deleted while the packet was on its way */
 		st->untranslatable++;
 		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
 	}
-	return nat_miss_gw(c->dp, ng, ft, st, c->w->index, m, &ng->gw[id], &k, kind, tcp_flags,
-			   frag, now);
+	return nat_miss_gw(c->dp, ng, ft, st, c->w->index, m, g, &k, kind, tcp_flags, frag, now);
+}
+
+static inline uint16_t
+nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
+	struct mg_flow_table *ft, struct mg_natgw_stats *st, struct rte_mbuf *m, uint64_t now)
+{
+	struct mg_meta *md = mg_meta(m);
+	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), l4off, id = 0;
+	const bool gw = md->flags & MG_META_NAT_GW;
+	uint8_t family, proto, frag, first, src[16], dst[16];
+	uint16_t next, net = md->net;
+	unsigned int alen;
+
+	md->flags |= MG_META_NAT_DONE;
+	if (unlikely(!nat_parse(l3, len, &family, &proto, &l4off, &frag, &first))) {
+		if (gw) {
+			st->untranslatable++;
+			return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		}
+		return nat_next(c->dp, md, (l3[0] >> 4) == 4 ? AF_INET : AF_INET6, false);
+	}
+	if (likely(!frag))
+		return nat_one_l4(c, ng, rt, ft, st, m, now, family, proto, l4off, 0);
+	if (!first)
+		return nat_frag_later(c, ng, st, m, family, proto, gw, now);
+	/* A first fragment: translated on its L4 header as a whole packet would be
+	 * (lib/nat patches the checksums incrementally), then recorded. */
+	alen = family == AF_INET ? 4 : 16;
+	if (ng == NULL || frag_id(l3, len, family, &id) < 0)
+		return nat_one_l4(c, ng, rt, ft, st, m, now, family, proto, l4off, 0);
+	memcpy(src, l3 + (family == AF_INET ? 12 : 8), alen);
+	memcpy(dst, l3 + (family == AF_INET ? 16 : 24), alen);
+	next = nat_one_l4(c, ng, rt, ft, st, m, now, family, proto, l4off, 0);
+	if (next == NAT_HANDED) { /* (the packet is the owner's now: not read again) */
+		mg_natgw_frag_put(ng->frags, net, family, proto, id, src, dst, src, dst, net,
+				  (int)RTE_PER_LCORE(nat_handed_to), now);
+	} else if (next != NAT_NEXT_DROP && next != NAT_NEXT_ICMP4 && next != NAT_NEXT_ICMP6) {
+		const uint8_t *ns = l3 + (family == AF_INET ? 12 : 8);
+
+		if (md->net != net || memcmp(ns, src, alen) != 0 || memcmp(ns + alen, dst, alen) != 0)
+			mg_natgw_frag_put(ng->frags, net, family, proto, id, src, dst, ns, ns + alen,
+					  md->net, -1, now);
+	}
+	return next;
+}
+
+/* Expiry check of the nat node: lib/svc's, and stale gateway sessions. */
+static enum mg_flow_end
+nat_flow_check(const struct mg_flow_record *r, void *arg)
+{
+	struct mg_svc_rt *rt = arg;
+	const struct mg_natgw *ng;
+
+	if (r->nat_gw != 0 && (ng = mg_natgw_get()) != NULL && mg_natgw_tag_stale(ng, r->nat_gw))
+		return MG_FLOW_END_SERVICE_REMOVED;
+	return mg_svc_flow_check(r, (void *)rt->tables);
 }
 
 static uint16_t
@@ -368,8 +526,9 @@ nat_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_
 		if (kept != 0)
 			mg_dispatch(graph, node, objs + base, nexts, kept);
 	}
-	/* Idle flows end (their ports go back), and flows whose endpoint went away. */
-	mg_flow_expire(ft, now, NAT_EXPIRE_BUDGET, mg_svc_flow_check, (void *)rt->tables);
+	/* Idle flows end (their ports go back), flows whose endpoint went away, and
+	 * sessions of gateways deleted or changed. */
+	mg_flow_expire(ft, now, NAT_EXPIRE_BUDGET, nat_flow_check, rt);
 	return nb;
 }
 

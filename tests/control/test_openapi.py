@@ -1002,6 +1002,37 @@ def c_get_gateway(api):
     assert api.call("GET", "/v1/gateways/nope")[0] == 404
 
 
+GW = {"name": "oagw", "inside": "default", "outside": "oa-ext", "routes": ["203.0.119.0/24"],
+      "snat4": "192.0.2.9", "ports": "2000-2999"}
+
+
+def c_create_gateway(api):
+    st, g = api.call("POST", "/v1/gateways", GW)
+    try:
+        assert st == 201 and g["config"]["ports"] == "2000-2999"
+        assert api.call("POST", "/v1/gateways", GW)[0] == 409
+        assert api.call("POST", "/v1/gateways", dict(GW, name="x", snat4="nope"))[0] == 400
+        assert api.call("POST", "/v1/gateways", dict(GW, name="x", colour=1))[0] == 400
+    finally:
+        api.call("DELETE", "/v1/gateways/oagw")
+
+
+def c_put_gateway(api):
+    try:
+        assert api.call("PUT", "/v1/gateways/oagw", GW)[0] == 201
+        st, g = api.call("PUT", "/v1/gateways/oagw", dict(GW, routes=["203.0.120.0/24"]))
+        assert st == 200 and g["routes"] == ["203.0.120.0/24"]
+        assert api.call("PUT", "/v1/gateways/oagw", dict(GW, ports="1-10"))[0] == 400
+    finally:
+        api.call("DELETE", "/v1/gateways/oagw")
+
+
+def c_delete_gateway(api):
+    api.call("POST", "/v1/gateways", GW)
+    assert api.call("DELETE", "/v1/gateways/oagw")[0] == 204
+    assert api.call("DELETE", "/v1/gateways/oagw")[0] == 404
+
+
 def c_put_service_endpoint(api):
     st, s = api.call("PUT", "/v1/services/gtp/endpoints/oa", {"address": "10.0.2.2",
                                                               "weight": 5})
@@ -1061,6 +1092,9 @@ CASES = {
     ("GET", "/v1/services/{name}"): c_get_service,
     ("GET", "/v1/gateways"): c_list("/v1/gateways"),
     ("GET", "/v1/gateways/{name}"): c_get_gateway,
+    ("POST", "/v1/gateways"): c_create_gateway,
+    ("PUT", "/v1/gateways/{name}"): c_put_gateway,
+    ("DELETE", "/v1/gateways/{name}"): c_delete_gateway,
     ("GET", "/v1/nat"): c_list("/v1/nat"),
     ("PUT", "/v1/services/{name}/endpoints/{endpoint}"): c_put_service_endpoint,
     ("DELETE", "/v1/services/{name}/endpoints/{endpoint}"): c_delete_service_endpoint,

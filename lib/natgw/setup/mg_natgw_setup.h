@@ -4,9 +4,10 @@
 
 /**
  * @file
- * The configuration file's gateways set up at start (main lcore, after the
- * services: published services name them), and what the control plane
- * shows of them.
+ * Gateways on the main lcore: the configuration file's at start (after
+ * the services: published services name them), then created, replaced and
+ * deleted at run time (REST) through the same call, mg_natgw_ctl_put, and
+ * what the control plane shows of them.
  */
 
 #include "mg_config.h"
@@ -16,9 +17,8 @@
 #include "mg_natgw.h"
 
 /**
- * Create the gateways of @p st: their SNAT port blocks, each route to a
- * gateway adjacency in the inside network, and the outside network's
- * nat flag. Before the workers start.
+ * Create the gateways of @p st (mg_natgw_ctl_put each) and keep what the
+ * run-time calls need. Before the workers start.
  * @return 0, or a negative errno with @p err set (FILE:LINE in the message).
  */
 int mg_natgw_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
@@ -27,9 +27,36 @@ int mg_natgw_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *
 /** Free the registry (workers stopped). */
 void mg_natgw_teardown(void);
 
+/**
+ * Create gateway @p c, or replace the gateway of that name (main lcore,
+ * workers running or not; @p c checked by lib/config's parser). Its
+ * record, SNAT port blocks, routes in the inside network (to its gateway
+ * adjacency) and the outside network's nat flag. A replacement adds the
+ * new routes before the old ones go, so no lookup misses; its sessions
+ * go on when the translation is kept (mg_natgw.h). Hitless for the other
+ * gateways' flows.
+ * @return 1 (created), 0 (replaced), or a negative errno with @p err set
+ *   (the field named as in the file); nothing changed on failure.
+ */
+int mg_natgw_ctl_put(const struct mg_gw_cfg *c, struct mg_error *err);
+
+/**
+ * Delete gateway @p name: its routes, published services and sessions
+ * (stale: see mg_natgw.h), after a grace period its record and ports.
+ * @return 0, or -ENOENT with @p err set.
+ */
+int mg_natgw_ctl_del(const char *name, struct mg_error *err);
+
+/** Gateway @p name as it was asked for (file or REST), or NULL. */
+const struct mg_gw_cfg *mg_natgw_ctl_cfg(const char *name);
+
+/** True if a gateway publishes service @p service (its name into @p gw). */
+bool mg_natgw_ctl_service_busy(const char *service, char *gw, size_t n);
+
 /** A gateway as the control plane shows it. */
 struct mg_natgw_info {
 	const struct mg_natgw_gw *gw;   /**< Its data-plane record. */
+	const struct mg_gw_cfg *cfg;    /**< As asked for. */
 	char inside[MG_NAME_MAX];       /**< Network names. */
 	char outside[MG_NAME_MAX];
 	const struct mg_prefix *routes; /**< Its routes. */

@@ -9,18 +9,24 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 
 #include "mg_natgw_setup.h"
 #include "mg_svc_rt.h"
 
-/* What the main lcore keeps besides the data-plane records. */
+/* What the main lcore keeps besides the data-plane records (by slot). */
 static struct {
 	struct mg_dp *dp;
+	struct mg_fwd *fwd;
 	const struct mg_model *model;
-	struct mg_prefix routes[MG_NATGW_MAX][MG_CFG_MAX_GW_PREFIXES];
-	unsigned int nroutes[MG_NATGW_MAX];
+	uint32_t svc_flows;
+	/* Each gateway as it was asked for (the control plane shows and saves it). */
+	struct mg_gw_cfg cfg[MG_NATGW_MAX];
+	/* Its adjacency (MG_ADJ_GATEWAY, ifindex = slot), 0 for a free slot. */
+	uint32_t adj[MG_NATGW_MAX];
 } S;
 
 /* The first address of @family on an interface of network @net (the masquerade default). */
@@ -146,65 +152,195 @@ gw_clash(const struct mg_natgw_gw *a, const struct mg_natgw_gw *b)
 	       (a->has6 && b->has6 && memcmp(a->addr6, b->addr6, 16) == 0);
 }
 
+/* Route @c's prefixes in network @net to adjacency @adj; on failure none stays. */
+static int
+routes_add(const struct mg_gw_cfg *c, uint16_t net, uint32_t adj, struct mg_error *err)
+{
+	for (unsigned int k = 0; k < c->nroutes; k++) {
+		int rc = mg_fwd_service_route_add(S.fwd, net, &c->routes[k], adj);
+
+		if (rc < 0) {
+			char f[32];
+
+			while (k-- > 0)
+				mg_fwd_service_route_del(S.fwd, net, &c->routes[k]);
+			snprintf(f, sizeof(f), "routes[%u]", k);
+			return mg_error_set(err, -rc, f, "%s%sgateway %s: cannot route the prefix: %s",
+					    c->where, c->where[0] ? ": " : "", c->name,
+					    strerror(-rc));
+		}
+	}
+	return 0;
+}
+
+static void
+routes_del(const struct mg_gw_cfg *c, uint16_t net)
+{
+	for (unsigned int k = 0; k < c->nroutes; k++)
+		mg_fwd_service_route_del(S.fwd, net, &c->routes[k]);
+}
+
+/* Count network @net as one where the nat node must look (+1 / -1). */
+static void
+nat_net_add(uint16_t net, int d)
+{
+	__atomic_store_n(&S.dp->nat_net[net], (uint8_t)(S.dp->nat_net[net] + d), __ATOMIC_RELEASE);
+}
+
 int
-mg_natgw_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
-	       const struct mg_settings *st, struct mg_error *err)
+mg_natgw_ctl_put(const struct mg_gw_cfg *c, struct mg_error *err)
 {
 	struct mg_svc_rt *rt = mg_svc_rt_get();
 	struct mg_natgw *ng;
+	struct mg_natgw_gw g;
+	int id, rc;
 
-	S.dp = dp;
-	S.model = m;
-	if (st->ngateways == 0)
-		return 0;
+	if (S.dp == NULL)
+		return mg_error_set(err, EIO, "", "gateways are not available");
 	if (rt == NULL) {
 		/* NAT flows live in lib/svc's flow tables, services or not. */
-		rt = mg_svc_rt_create(dp->nb_workers, st->svc_flows, rte_get_tsc_hz(), 0,
+		rt = mg_svc_rt_create(S.dp->nb_workers, S.svc_flows, rte_get_tsc_hz(), 0,
 				      SOCKET_ID_ANY, err);
 		if (rt == NULL)
 			return -(err->code ? err->code : ENOMEM);
 	}
-	ng = mg_natgw_ensure(dp->nb_workers);
+	ng = mg_natgw_ensure(S.dp->nb_workers);
 	if (ng == NULL)
-		return mg_error_set(err, ENOMEM, "gateways", "no memory for the gateways");
-	for (unsigned int i = 0; i < st->ngateways; i++) {
-		const struct mg_gw_cfg *c = &st->gateways[i];
-		struct mg_natgw_gw g;
-		uint32_t adj;
-		int id = -1, rc;
+		return mg_error_set(err, ENOMEM, "", "no memory for the gateways");
+	id = mg_natgw_find(ng, c->name);
+	if ((rc = gw_record(c, 0, rt, &g, err)) < 0)
+		return rc;
+	for (unsigned int k = 0; k < MG_NATGW_MAX; k++) {
+		const struct mg_natgw_gw *o = mg_natgw_slot(ng, k);
 
-		rc = gw_record(c, i, rt, &g, err);
-		for (unsigned int k = 0; rc == 0 && k < ng->ngw; k++)
-			if (gw_clash(&g, &ng->gw[k]))
-				rc = mg_error_set(err, EINVAL, "ports",
-						  "%s: gateway %s: same outside address as gateway "
-						  "%s with overlapping ports: give disjoint ports",
-						  c->where, c->name, ng->gw[k].name);
-		if (rc == 0 && (id = mg_natgw_add(ng, &g, err)) < 0)
-			rc = id;
-		if (rc < 0) {
-			mg_error_prefix_field(err, "gateways[%u]", i);
+		if (o != NULL && (int)k != id && gw_clash(&g, o))
+			return mg_error_set(err, EINVAL, "ports",
+					    "%s%sgateway %s: same outside address as gateway %s "
+					    "with overlapping ports: give disjoint ports",
+					    c->where, c->where[0] ? ": " : "", c->name, o->name);
+	}
+	if (g.outside != (id >= 0 ? mg_natgw_slot(ng, (unsigned int)id)->outside : 0xffff) &&
+	    S.dp->nat_net[g.outside] == UINT8_MAX)
+		return mg_error_set(err, ENOSPC, "outside", "too many NAT users of network %s",
+				    c->outside);
+	if (id >= 0) {
+		/* Replace: the new routes first (the same prefix is counted twice a
+		 * moment: no lookup misses), the record, then the old routes go. */
+		const struct mg_natgw_gw *old = mg_natgw_slot(ng, (unsigned int)id);
+		uint16_t old_in = old->inside, old_out = old->outside;
+
+		if ((rc = routes_add(c, g.inside, S.adj[id], err)) < 0)
+			return rc;
+		if ((rc = mg_natgw_put(ng, &g, id, err)) < 0) {
+			routes_del(c, g.inside);
 			return rc;
 		}
-		adj = mg_dp_adj_alloc(dp, MG_ADJ_GATEWAY, 0, (uint16_t)id);
-		if (adj == 0)
-			return mg_error_set(err, ENOSPC, "gateways",
-					    "no adjacency left (limits.adjacencies)");
-		for (unsigned int k = 0; k < c->nroutes; k++) {
-			rc = mg_fwd_service_route_add(fwd, g.inside, &c->routes[k], adj);
-			if (rc < 0) {
-				char f[48];
-
-				snprintf(f, sizeof(f), "gateways[%u].routes[%u]", i, k);
-				return mg_error_set(err, -rc, f,
-						    "%s: gateway %s: cannot route the prefix: %s",
-						    c->where, c->name, strerror(-rc));
-			}
-			S.routes[id][k] = c->routes[k];
+		routes_del(&S.cfg[id], old_in);
+		if (old_out != g.outside) {
+			nat_net_add(g.outside, 1);
+			nat_net_add(old_out, -1);
 		}
-		S.nroutes[id] = c->nroutes;
-		__atomic_store_n(&dp->nat_net[g.outside], (uint8_t)(dp->nat_net[g.outside] + 1),
-				 __ATOMIC_RELEASE);
+		S.cfg[id] = *c;
+		return 0;
+	}
+	/* Create: the record (its published services live at once), its adjacency, its routes. */
+	if ((id = mg_natgw_put(ng, &g, -1, err)) < 0)
+		return id;
+	S.adj[id] = mg_dp_adj_alloc(S.dp, MG_ADJ_GATEWAY, 0, (uint16_t)id);
+	if (S.adj[id] == 0) {
+		mg_natgw_remove(ng, (unsigned int)id);
+		return mg_error_set(err, ENOSPC, "name", "no adjacency left (limits.adjacencies)");
+	}
+	if ((rc = routes_add(c, g.inside, S.adj[id], err)) < 0) {
+		mg_natgw_remove(ng, (unsigned int)id);
+		mg_dp_adj_free(S.dp, S.adj[id]);
+		S.adj[id] = 0;
+		return rc;
+	}
+	nat_net_add(g.outside, 1);
+	S.cfg[id] = *c;
+	return 1;
+}
+
+int
+mg_natgw_ctl_del(const char *name, struct mg_error *err)
+{
+	struct mg_natgw *ng = mg_natgw_get();
+	const struct mg_natgw_gw *g;
+	int id = mg_natgw_find(ng, name);
+
+	if (id < 0)
+		return mg_error_set(err, ENOENT, "name", "no gateway named %s", name);
+	g = mg_natgw_slot(ng, (unsigned int)id);
+	routes_del(&S.cfg[id], g->inside);
+	nat_net_add(g->outside, -1);
+	/* Packets looked up before the routes went may still reach the nat node: it
+	 * finds no gateway in the slot once it is removed (a grace period follows). */
+	mg_natgw_remove(ng, (unsigned int)id);
+	mg_dp_adj_free(S.dp, S.adj[id]);
+	S.adj[id] = 0;
+	memset(&S.cfg[id], 0, sizeof(S.cfg[id]));
+	return 0;
+}
+
+const struct mg_gw_cfg *
+mg_natgw_ctl_cfg(const char *name)
+{
+	int id = mg_natgw_find(mg_natgw_get(), name);
+
+	return id < 0 ? NULL : &S.cfg[id];
+}
+
+bool
+mg_natgw_ctl_service_busy(const char *service, char *gw, size_t n)
+{
+	for (unsigned int i = 0; i < MG_NATGW_MAX; i++)
+		for (unsigned int k = 0; S.adj[i] != 0 && k < S.cfg[i].npub; k++)
+			if (strcmp(S.cfg[i].pub[k].service, service) == 0) {
+				mg_strlcpy(gw, S.cfg[i].name, n);
+				return true;
+			}
+	return false;
+}
+
+/*
+ * True if @dir holds durable state (as lib/ctl's mg_ctl_state_exists, which
+ * this library cannot call): then the saved gateways replace the file's.
+ */
+static bool
+state_present(const char *dir)
+{
+	char path[512];
+	struct stat sb;
+
+	if (dir[0] == '\0')
+		return false;
+	snprintf(path, sizeof(path), "%s/snapshot.json", dir);
+	if (access(path, F_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "%s/journal.jsonl", dir);
+	return stat(path, &sb) == 0 && sb.st_size > 0;
+}
+
+int
+mg_natgw_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
+	       const struct mg_settings *st, struct mg_error *err)
+{
+	S.dp = dp;
+	S.fwd = fwd;
+	S.model = m;
+	S.svc_flows = st->svc_flows;
+	/* Restoring: the file's networks are not there, the saved gateways come later. */
+	if (state_present(st->state_dir))
+		return 0;
+	for (unsigned int i = 0; i < st->ngateways; i++) {
+		int rc = mg_natgw_ctl_put(&st->gateways[i], err);
+
+		if (rc < 0) {
+			if (strncmp(err->field, "gateways[", 9) != 0)
+				mg_error_prefix_field(err, "gateways[%u]", i);
+			return rc;
+		}
 	}
 	return 0;
 }
@@ -223,14 +359,16 @@ mg_natgw_ctl_walk(const char *name, void (*cb)(const struct mg_natgw_info *gi, v
 	const struct mg_natgw *ng = mg_natgw_get();
 	int n = 0;
 
-	for (unsigned int i = 0; ng != NULL && S.model != NULL && i < ng->ngw; i++) {
-		const struct mg_natgw_gw *g = &ng->gw[i];
-		const struct mg_network *in = mg_model_network_get(S.model, g->inside);
-		const struct mg_network *out = mg_model_network_get(S.model, g->outside);
-		struct mg_natgw_info gi = {.gw = g, .routes = S.routes[i], .nroutes = S.nroutes[i]};
+	for (unsigned int i = 0; ng != NULL && S.model != NULL && i < MG_NATGW_MAX; i++) {
+		const struct mg_natgw_gw *g = mg_natgw_slot(ng, i);
+		const struct mg_network *in, *out;
+		struct mg_natgw_info gi = {.gw = g, .cfg = &S.cfg[i], .routes = S.cfg[i].routes,
+					   .nroutes = S.cfg[i].nroutes};
 
-		if (name != NULL && strcmp(name, g->name) != 0)
+		if (g == NULL || (name != NULL && strcmp(name, g->name) != 0))
 			continue;
+		in = mg_model_network_get(S.model, g->inside);
+		out = mg_model_network_get(S.model, g->outside);
 		mg_strlcpy(gi.inside, in != NULL ? in->spec.name : "?", sizeof(gi.inside));
 		mg_strlcpy(gi.outside, out != NULL ? out->spec.name : "?", sizeof(gi.outside));
 		gi.ports_free = mg_natgw_ports_free(ng, i);

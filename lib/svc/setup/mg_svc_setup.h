@@ -36,13 +36,15 @@ struct mg_svc_ep_update {
 	uint32_t weight;     /**< New endpoints: 1 when not given. */
 	bool has_up;
 	bool up;             /**< New endpoints: true when not given. */
+	bool has_port;
+	uint16_t port;       /**< Nat mode: the new destination port (0: the packet's). */
 };
 
 /**
  * Add endpoint @p ep to service @p svc or change it, publish the new table
  * and free the old one after a grace period (waits for the workers' walk).
  * Weight and admin state changes keep the endpoint's flows on it (down
- * ends them); a new address makes it a new endpoint.
+ * ends them); a new address or port makes it a new endpoint (its flows end).
  * @return 0 (1 if the endpoint was created), or a negative errno with
  *   @p err set (ENOENT: no such service; EINVAL: bad name or no address).
  */

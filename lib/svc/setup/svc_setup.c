@@ -359,6 +359,8 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 		c.weight = u->weight;
 	if (u->has_up)
 		c.up = u->up;
+	if (u->has_port)
+		c.port = u->port;
 	/* Slots fill lowest first: below the limit in count, below it in slot. */
 	if (created && mg_svc_endpoint_count(s) >= MG_SVC_RT_MAX_EPS)
 		return mg_error_set(err, ENOSPC, "name",

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_NATGW_FRAG_H
+#define MG_NATGW_FRAG_H
+
+/**
+ * @file
+ * NAT of fragments after the first (RFC 4787 REQ-14 asks a NAT to handle
+ * fragments in any order; this one handles them in order and drops the
+ * others). Only the first fragment carries the ports, so it alone can find
+ * its flow: when it is translated, the datagram's identity as it arrived
+ * (network, family, protocol, source, destination, IP identification) and
+ * the addresses it left with are recorded here. A later fragment with that
+ * identity gets the same addresses (and, IPv4, its header checksum
+ * patched); its L4 checksum is in the first fragment, already patched.
+ *
+ * A later fragment that comes before its first (reordered), or whose entry
+ * was evicted or expired, is dropped and counted (frag_unknown): the
+ * table holds no packets. Production NATs either do this (a stateless
+ * "virtual reassembly" with a small table, as here) or buffer a bounded
+ * number of fragments; dropping keeps the workers free of buffers, and the
+ * sender's retransmission or PMTU discovery recovers.
+ *
+ * Workers: the first fragment is translated by its flow's owner worker, but
+ * RSS hashes fragments on addresses, so the later ones may be elsewhere,
+ * and they carry no port to find the owner by. The table is therefore
+ * shared by the workers, and a worker that hands a first fragment to its
+ * owner records that (a pending entry): the later fragments it receives
+ * follow through the same ring, so they reach the owner after the first
+ * has been translated there. The table is a bounded, 4-way
+ * set-associative array whose entries are written under a per-entry try
+ * lock (a writer that finds the entry busy skips it: no waiting) and read
+ * with a sequence check (a torn read is a miss). Entries expire after
+ * MG_NATGW_FRAG_TTL_MS; the oldest of a full set is replaced.
+ */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_branch_prediction.h>
+
+#define MG_NATGW_FRAG_SETS 1024   /**< Sets of the table (a power of two). */
+#define MG_NATGW_FRAG_WAYS 4      /**< Entries per set. */
+#define MG_NATGW_FRAG_TTL_MS 2000 /**< How long an entry serves later fragments. */
+
+/** One datagram being fragmented through NAT. */
+struct mg_natgw_frag {
+	uint32_t seq;        /**< Even: stable; odd: being written. */
+	uint32_t id;         /**< IP identification (IPv4: 16 bits). */
+	uint16_t net;        /**< Network the fragments arrive in. */
+	uint16_t tnet;       /**< Network they leave in. */
+	uint8_t family;      /**< AF_INET or AF_INET6 (0: unused). */
+	uint8_t proto;       /**< Upper-layer protocol. */
+	uint8_t pending;     /**< The first went to worker @c owner, not translated yet. */
+	uint8_t owner;       /**< With @c pending: where the later fragments follow it. */
+	uint64_t expires;    /**< TSC. */
+	uint8_t src[16], dst[16];   /**< As they arrive. */
+	uint8_t nsrc[16], ndst[16]; /**< As they leave. */
+};
+
+/** The shared table. */
+struct mg_natgw_frags {
+	uint64_t ttl;        /**< Entry lifetime in TSC ticks. */
+	struct mg_natgw_frag e[MG_NATGW_FRAG_SETS][MG_NATGW_FRAG_WAYS];
+};
+
+static inline uint32_t
+mg_natgw_frag_set(uint16_t net, uint8_t family, uint8_t proto, uint32_t id, const uint8_t *src,
+		  const uint8_t *dst)
+{
+	uint32_t h = (id * 0x9e3779b9u) ^ ((uint32_t)net << 16) ^ ((uint32_t)proto << 8) ^ family;
+	const unsigned int alen = family == AF_INET ? 4 : 16;
+
+	for (unsigned int i = 0; i < alen; i += 4) {
+		uint32_t a, b;
+
+		memcpy(&a, src + i, 4);
+		memcpy(&b, dst + i, 4);
+		h = (h ^ a) * 0x85ebca6bu;
+		h = (h ^ b) * 0xc2b2ae35u;
+		h ^= h >> 16;
+	}
+	return h & (MG_NATGW_FRAG_SETS - 1);
+}
+
+static inline bool
+frag_key_eq(const struct mg_natgw_frag *e, uint16_t net, uint8_t family, uint8_t proto,
+	    uint32_t id, const uint8_t *src, const uint8_t *dst)
+{
+	const unsigned int alen = family == AF_INET ? 4 : 16;
+
+	return e->family == family && e->id == id && e->net == net && e->proto == proto &&
+	       memcmp(e->src, src, alen) == 0 && memcmp(e->dst, dst, alen) == 0;
+}
+
+/**
+ * Record datagram (@p net, @p family, @p proto, @p id, @p src, @p dst)
+ * leaving as @p nsrc -> @p ndst in network @p tnet (any worker); or, with
+ * @p owner >= 0, that its first fragment was handed to worker @p owner
+ * (the later ones follow it there, in order behind it).
+ * @return false if its entry was busy (not recorded).
+ */
+static inline bool
+mg_natgw_frag_put(struct mg_natgw_frags *t, uint16_t net, uint8_t family, uint8_t proto,
+		  uint32_t id, const uint8_t *src, const uint8_t *dst, const uint8_t *nsrc,
+		  const uint8_t *ndst, uint16_t tnet, int owner, uint64_t now)
+{
+	struct mg_natgw_frag *set = t->e[mg_natgw_frag_set(net, family, proto, id, src, dst)];
+	struct mg_natgw_frag *v = &set[0];
+	const unsigned int alen = family == AF_INET ? 4 : 16;
+	uint32_t s;
+
+	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++) {
+		struct mg_natgw_frag *e = &set[w];
+
+		if (frag_key_eq(e, net, family, proto, id, src, dst)) {
+			v = e;
+			break;
+		}
+		if (e->expires < v->expires)
+			v = e; /* the oldest (or unused: 0) */
+	}
+	s = __atomic_load_n(&v->seq, __ATOMIC_RELAXED);
+	if ((s & 1) || !__atomic_compare_exchange_n(&v->seq, &s, s + 1, false, __ATOMIC_ACQUIRE,
+						    __ATOMIC_RELAXED))
+		return false;
+	v->family = family;
+	v->proto = proto;
+	v->id = id;
+	v->net = net;
+	v->tnet = tnet;
+	v->pending = owner >= 0;
+	v->owner = (uint8_t)(owner >= 0 ? owner : 0);
+	memcpy(v->src, src, alen);
+	memcpy(v->dst, dst, alen);
+	memcpy(v->nsrc, nsrc, alen);
+	memcpy(v->ndst, ndst, alen);
+	v->expires = now + t->ttl;
+	__atomic_store_n(&v->seq, s + 2, __ATOMIC_RELEASE);
+	return true;
+}
+
+/**
+ * Find the datagram of a later fragment (any worker); its entry is copied
+ * into @p out. @return true if found and not expired.
+ */
+static inline bool
+mg_natgw_frag_get(const struct mg_natgw_frags *t, uint16_t net, uint8_t family, uint8_t proto,
+		  uint32_t id, const uint8_t *src, const uint8_t *dst, uint64_t now,
+		  struct mg_natgw_frag *out)
+{
+	const struct mg_natgw_frag *set = t->e[mg_natgw_frag_set(net, family, proto, id, src, dst)];
+
+	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++) {
+		const struct mg_natgw_frag *e = &set[w];
+		uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+
+		if (s & 1)
+			continue;
+		memcpy(out, e, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s)
+			continue;
+		if (out->expires > now && frag_key_eq(out, net, family, proto, id, src, dst))
+			return true;
+	}
+	return false;
+}
+
+#endif /* MG_NATGW_FRAG_H */
