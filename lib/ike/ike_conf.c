@@ -179,6 +179,17 @@ mg_ike_id_parse(const char *s, struct mg_ike_id *id)
 		id->len = 16;
 		return 0;
 	}
+	if (strchr(s, '=') != NULL && strncmp(s, "keyid:", 6) != 0) {
+		size_t len = 0;
+
+		if (ike_dn_parse(s, id->data, MG_IKE_ID_MAX, &len) < 0) {
+			memset(id, 0, sizeof(*id));
+			return -EINVAL;
+		}
+		id->type = MG_IKE_ID_DER_ASN1_DN;
+		id->len = (uint8_t)len;
+		return 0;
+	}
 	if (strncmp(s, "keyid:", 6) == 0) {
 		s += 6;
 		n -= 6;
@@ -205,6 +216,9 @@ mg_ike_id_format(const struct mg_ike_id *id, char *buf, size_t n)
 	case MG_IKE_ID_IPV6_ADDR:
 		inet_ntop(AF_INET6, id->data, buf, (socklen_t)n);
 		break;
+	case MG_IKE_ID_DER_ASN1_DN:
+		ike_dn_format(id->data, id->len, buf, n);
+		break;
 	case MG_IKE_ID_FQDN:
 	case MG_IKE_ID_RFC822_ADDR:
 	case MG_IKE_ID_KEY_ID: {
@@ -225,10 +239,23 @@ mg_ike_id_format(const struct mg_ike_id *id, char *buf, size_t n)
 int
 mg_ike_peer_conf_check(const struct mg_ike_peer_conf *c, struct mg_error *err)
 {
-	if (c->psk_len == 0)
+	if (c->auth == MG_IKE_AUTH_PUBKEY) {
+		struct ike_creds cr;
+		int rc = ike_creds_load(c, &cr, err);
+
+		ike_creds_free(&cr);
+		if (rc < 0)
+			return rc;
+		if (c->psk_len != 0)
+			return mg_error_set(err, EINVAL, "psk", "give a pre-shared key or "
+					    "certificates, not both");
+	} else if (c->auth != MG_IKE_AUTH_PSK) {
+		return mg_error_set(err, EINVAL, "auth", "psk or pubkey");
+	} else if (c->psk_len == 0) {
 		return mg_error_set(err, EINVAL, "psk", "a pre-shared key is needed");
-	if (c->psk_len < 16)
+	} else if (c->psk_len < 16) {
 		return mg_error_set(err, EINVAL, "psk", "too short: at least 16 bytes");
+	}
 	if (c->nike == 0)
 		return mg_error_set(err, EINVAL, "proposals", "at least one IKE proposal is needed");
 	if (c->nesp == 0)

@@ -74,6 +74,8 @@ struct ike_sa {
 	struct mg_ike_child_keys pending_out;
 	uint64_t pending_out_ns;        /* the latest moment to install it (0: nothing pending) */
 	struct ike_sa *rk_new;          /* the IKE SA our CREATE_CHILD_SA rekey is building */
+	bool peer_7427;                 /* the peer sent SIGNATURE_HASH_ALGORITHMS with SHA-2 */
+	bool peer_certreq;              /* the peer asked for certificates (CERTREQ) */
 };
 
 struct ike_peer {
@@ -84,6 +86,7 @@ struct ike_peer {
 	uint16_t dh_group;              /* group of the next KE (after INVALID_KE_PAYLOAD) */
 	uint32_t rekeys;
 	enum mg_ike_reason last_error;
+	struct ike_creds cr;            /* MG_IKE_AUTH_PUBKEY: keys, certificates, CAs */
 };
 
 struct mg_ike {
@@ -121,6 +124,7 @@ peer_idx(const struct mg_ike *e, const struct ike_peer *p)
 	} while (0)
 
 static void install_pending_out(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa);
+static void put_sig_hashes(struct mg_ike *e, const struct ike_peer *p);
 
 /* ---- SA lifecycle ---------------------------------------------------------------------- */
 
@@ -397,6 +401,40 @@ out:
  * AUTH for PSK (RFC 7296 2.15): prf(prf(PSK, "Key Pad for IKEv2"),
  * <message> | <peer's nonce> | prf(SK_p, <ID payload body>)).
  */
+/*
+ * What AUTH covers (RFC 7296 2.15): <message> | <peer's nonce> |
+ * prf(SK_p, <ID payload body>), of the initiator or the responder.
+ * Returns a malloc'd buffer (*len bytes), or NULL.
+ */
+static uint8_t *
+auth_octets(const struct ike_sa *sa, bool of_initiator, const uint8_t *idbody, size_t idlen,
+	    size_t *len)
+{
+	const uint16_t prf = sa->prop.prf;
+	const unsigned int h = ike_prf_len(prf);
+	const uint8_t *msg = of_initiator ? sa->msg1 : sa->msg2;
+	size_t mlen = of_initiator ? sa->msg1_len : sa->msg2_len;
+	const uint8_t *nonce = of_initiator ? sa->nr : sa->ni;
+	size_t nlen = of_initiator ? sa->nr_len : sa->ni_len;
+	uint8_t *octets;
+
+	if (msg == NULL || h == 0)
+		return NULL;
+	octets = malloc(mlen + nlen + h);
+	if (octets == NULL)
+		return NULL;
+	memcpy(octets, msg, mlen);
+	memcpy(octets + mlen, nonce, nlen);
+	if (ike_prf(prf, of_initiator ? sa->sk_pi : sa->sk_pr, h, idbody, idlen, NULL, 0,
+		    octets + mlen + nlen) < 0) {
+		free(octets);
+		return NULL;
+	}
+	*len = mlen + nlen + h;
+	return octets;
+}
+
+/* AUTH for PSK: prf(prf(PSK, "Key Pad for IKEv2"), <octets>). */
 static int
 psk_auth(const struct ike_peer *p, const struct ike_sa *sa, bool of_initiator,
 	 const uint8_t *idbody, size_t idlen, uint8_t *out)
@@ -404,30 +442,46 @@ psk_auth(const struct ike_peer *p, const struct ike_sa *sa, bool of_initiator,
 	static const char pad[] = "Key Pad for IKEv2";
 	const uint16_t prf = sa->prop.prf;
 	const unsigned int h = ike_prf_len(prf);
-	uint8_t k[IKE_PRF_MAX], macid[IKE_PRF_MAX];
-	uint8_t *octets;
-	const uint8_t *msg = of_initiator ? sa->msg1 : sa->msg2;
-	size_t mlen = of_initiator ? sa->msg1_len : sa->msg2_len;
-	const uint8_t *nonce = of_initiator ? sa->nr : sa->ni;
-	size_t nlen = of_initiator ? sa->nr_len : sa->ni_len;
+	uint8_t k[IKE_PRF_MAX];
+	size_t olen = 0;
+	uint8_t *octets = auth_octets(sa, of_initiator, idbody, idlen, &olen);
 	int rc = -1;
 
-	if (msg == NULL)
-		return -1;
-	octets = malloc(mlen + nlen + h);
 	if (octets == NULL)
 		return -1;
-	if (ike_prf(prf, of_initiator ? sa->sk_pi : sa->sk_pr, h, idbody, idlen, NULL, 0,
-		    macid) < 0 ||
-	    ike_prf(prf, p->c.psk, p->c.psk_len, (const uint8_t *)pad, sizeof(pad) - 1, NULL, 0,
-		    k) < 0)
-		goto out;
-	memcpy(octets, msg, mlen);
-	memcpy(octets + mlen, nonce, nlen);
-	memcpy(octets + mlen + nlen, macid, h);
-	rc = ike_prf(prf, k, h, octets, mlen + nlen + h, NULL, 0, out);
-out:
+	if (ike_prf(prf, p->c.psk, p->c.psk_len, (const uint8_t *)pad, sizeof(pad) - 1, NULL, 0,
+		    k) == 0)
+		rc = ike_prf(prf, k, h, octets, olen, NULL, 0, out);
 	mg_wipe(k, sizeof(k));
+	free(octets);
+	return rc;
+}
+
+/* Our AUTH data (after the method byte and reserved bytes) and its method. */
+struct auth_data {
+	uint8_t method;
+	size_t len;
+	uint8_t b[1100];
+};
+
+static int
+make_auth(const struct ike_peer *p, const struct ike_sa *sa, bool of_initiator,
+	  const uint8_t *idbody, size_t idlen, struct auth_data *a)
+{
+	uint8_t *octets;
+	size_t olen = 0;
+	int rc;
+
+	if (p->c.auth != MG_IKE_AUTH_PUBKEY) {
+		a->method = IKE_AUTH_PSK;
+		a->len = ike_prf_len(sa->prop.prf);
+		return psk_auth(p, sa, of_initiator, idbody, idlen, a->b);
+	}
+	octets = auth_octets(sa, of_initiator, idbody, idlen, &olen);
+	if (octets == NULL)
+		return -1;
+	rc = ike_auth_sign(p->cr.key, sa->peer_7427, octets, olen, &a->method, a->b,
+			   sizeof(a->b), &a->len);
 	free(octets);
 	return rc;
 }
@@ -653,6 +707,7 @@ send_init(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	ike_put(&e->buf, sa->ni, sa->ni_len);
 	ike_pl_end(&e->buf, off);
 	put_natd(e, p, sa, MG_IKE_PORT);
+	put_sig_hashes(e, p);
 	ike_buf_finish(&e->buf);
 	if (e->buf.overflow || blob_set(&sa->msg1, &sa->msg1_len, e->buf.b, e->buf.len) < 0)
 		return -ENOMEM;
@@ -700,15 +755,70 @@ put_id(struct mg_ike *e, uint8_t type, const struct mg_ike_id *id, size_t *body_
 }
 
 static void
-put_auth(struct mg_ike *e, const uint8_t *auth, size_t len)
+put_auth(struct mg_ike *e, const struct auth_data *a)
 {
 	size_t off = ike_pl_begin(&e->buf, IKE_PL_AUTH);
 
-	ike_put8(&e->buf, IKE_AUTH_PSK);
+	ike_put8(&e->buf, a->method);
 	ike_put8(&e->buf, 0);
 	ike_put16(&e->buf, 0);
-	ike_put(&e->buf, auth, len);
+	ike_put(&e->buf, a->b, a->len);
 	ike_pl_end(&e->buf, off);
+}
+
+/* CERT with our certificate (when we have one). */
+static void
+put_cert(struct mg_ike *e, const struct ike_peer *p)
+{
+	uint8_t der[MG_IKE_MAX_MSG / 2];
+	size_t len, off;
+
+	if (p->c.auth != MG_IKE_AUTH_PUBKEY || ike_cert_der(&p->cr, der, sizeof(der), &len) < 0)
+		return;
+	off = ike_pl_begin(&e->buf, IKE_PL_CERT);
+	ike_put8(&e->buf, IKE_CERT_X509_SIG);
+	ike_put(&e->buf, der, len);
+	ike_pl_end(&e->buf, off);
+}
+
+/* CERTREQ naming our CAs (when we check the peer's certificate against CAs). */
+static void
+put_certreq(struct mg_ike *e, const struct ike_peer *p)
+{
+	size_t off;
+
+	if (p->c.auth != MG_IKE_AUTH_PUBKEY || p->cr.nca == 0)
+		return;
+	off = ike_pl_begin(&e->buf, IKE_PL_CERTREQ);
+	ike_put8(&e->buf, IKE_CERT_X509_SIG);
+	for (unsigned int i = 0; i < p->cr.nca; i++)
+		ike_put(&e->buf, p->cr.ca_hash[i], 20);
+	ike_pl_end(&e->buf, off);
+}
+
+/* SIGNATURE_HASH_ALGORITHMS (RFC 7427 4) in IKE_SA_INIT: SHA-256, SHA-384, SHA-512. */
+static void
+put_sig_hashes(struct mg_ike *e, const struct ike_peer *p)
+{
+	static const uint8_t h[] = {0, IKE_HASH_SHA256, 0, IKE_HASH_SHA384, 0, IKE_HASH_SHA512};
+
+	if (p->c.auth == MG_IKE_AUTH_PUBKEY)
+		ike_put_notify(&e->buf, 0, IKE_N_SIGNATURE_HASH_ALGORITHMS, h, sizeof(h));
+}
+
+/* The peer's SIGNATURE_HASH_ALGORITHMS: true when it names SHA-256 or SHA-384. */
+static bool
+peer_sig_hashes(const struct ike_msg *m)
+{
+	struct ike_notify_pl n;
+
+	if (!ike_notify_find(m->pl, m->npl, IKE_N_SIGNATURE_HASH_ALGORITHMS, &n))
+		return false;
+	for (unsigned int i = 0; i + 1 < n.data_len; i += 2)
+		if (n.data[i] == 0 && (n.data[i + 1] == IKE_HASH_SHA256 ||
+				       n.data[i + 1] == IKE_HASH_SHA384))
+			return true;
+	return false;
 }
 
 static void
@@ -717,6 +827,12 @@ default_id(const struct ike_peer *p, struct mg_ike_id *id)
 	if (p->c.local_id.type != 0) {
 		*id = p->c.local_id;
 		return;
+	}
+	if (p->c.auth == MG_IKE_AUTH_PUBKEY && p->cr.cert != NULL) {
+		/* The certificate's subject, as strongSwan defaults to. */
+		ike_cert_subject_id(&p->cr, id);
+		if (id->type != 0)
+			return;
 	}
 	memset(id, 0, sizeof(*id));
 	id->type = p->c.local.family == AF_INET ? MG_IKE_ID_IPV4_ADDR : MG_IKE_ID_IPV6_ADDR;
@@ -728,7 +844,8 @@ static int
 send_auth(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 {
 	struct mg_ike_id id;
-	uint8_t auth[IKE_PRF_MAX], spi[4];
+	struct auth_data auth;
+	uint8_t spi[4];
 	size_t sk, idb;
 	int rc;
 
@@ -740,12 +857,15 @@ send_auth(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	spi[3] = (uint8_t)sa->child_spi_in;
 	sk = sk_begin(e, sa, IKE_AUTH, false, sa->next_msgid++);
 	put_id(e, IKE_PL_IDI, &id, &idb);
-	if (psk_auth(p, sa, true, e->buf.b + idb, e->buf.len - idb, auth) < 0)
+	if (make_auth(p, sa, true, e->buf.b + idb, e->buf.len - idb, &auth) < 0)
 		return -EINVAL;
+	/* IDi, [CERT,] [CERTREQ,] [IDr,] AUTH (RFC 7296 1.2) */
+	put_cert(e, p);
+	put_certreq(e, p);
 	if (p->c.remote_id.type != 0)
 		put_id(e, IKE_PL_IDR, &p->c.remote_id, &idb);
-	put_auth(e, auth, ike_prf_len(sa->prop.prf));
-	mg_wipe(auth, sizeof(auth));
+	put_auth(e, &auth);
+	mg_wipe(&auth, sizeof(auth));
 	ike_put_notify(&e->buf, 0, IKE_N_INITIAL_CONTACT, NULL, 0);
 	ike_put_sa(&e->buf, p->c.esp, p->c.nesp, false, spi, 4);
 	ike_put_ts(&e->buf, IKE_PL_TSI, p->c.local_ts, p->c.nlocal_ts);
@@ -823,6 +943,8 @@ init_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 	sa->spi_r = m->spi_r;
 	memcpy(sa->nr, nr->body, nr->len);
 	sa->nr_len = nr->len;
+	sa->peer_7427 = peer_sig_hashes(m);
+	sa->peer_certreq = ike_pl_find(m->pl, m->npl, IKE_PL_CERTREQ) != NULL;
 	if (ike_dh_shared(sa->dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0 ||
 	    derive_ike_keys(sa, gir, girlen, NULL) < 0 || blob_set(&sa->msg2, &sa->msg2_len, buf, len) < 0) {
 		mg_wipe(gir, sizeof(gir));
@@ -854,16 +976,43 @@ id_ok(const struct ike_peer *p, const struct ike_pl *id)
 	       memcmp(id->body + 4, p->c.remote_id.data, p->c.remote_id.len) == 0;
 }
 
-/* Verify the peer's AUTH payload. */
+/* Verify the peer's AUTH payload (and its certificate, for signatures). */
 static bool
-auth_ok(const struct ike_peer *p, const struct ike_sa *sa, const struct ike_pl *id,
+auth_ok(struct mg_ike *e, struct ike_peer *p, const struct ike_sa *sa,
+	const struct ike_pl *pl, unsigned int npl, const struct ike_pl *id,
 	const struct ike_pl *auth, bool of_initiator)
 {
 	uint8_t want[IKE_PRF_MAX];
 	const unsigned int h = ike_prf_len(sa->prop.prf);
 	bool ok;
 
-	if (auth == NULL || auth->len != 4 + h || auth->body[0] != IKE_AUTH_PSK)
+	if (auth == NULL || auth->len < 4)
+		return false;
+	if (p->c.auth == MG_IKE_AUTH_PUBKEY) {
+		const char *why = "";
+		EVP_PKEY *k;
+		uint8_t *octets;
+		size_t olen = 0;
+
+		if (auth->body[0] == IKE_AUTH_PSK) {
+			EV(e, p, 4, "the peer authenticates with a PSK; certificates expected");
+			return false;
+		}
+		k = ike_peer_key(&p->cr, pl, npl, id, &why);
+		if (k == NULL) {
+			EV(e, p, 4, "peer certificate refused: %s", why);
+			return false;
+		}
+		octets = auth_octets(sa, of_initiator, id->body, id->len, &olen);
+		ok = octets != NULL && ike_auth_verify(k, auth->body[0], auth->body + 4,
+						       auth->len - 4u, octets, olen);
+		if (!ok)
+			EV(e, p, 4, "AUTH signature (method %u) does not verify", auth->body[0]);
+		free(octets);
+		ike_pkey_free(k);
+		return ok;
+	}
+	if (auth->len != 4 + h || auth->body[0] != IKE_AUTH_PSK)
 		return false;
 	if (psk_auth(p, sa, of_initiator, id->body, id->len, want) < 0)
 		return false;
@@ -889,7 +1038,7 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 		sa_failed(e, p, sa, MG_IKE_R_AUTH_FAILED);
 		return;
 	}
-	if (idr == NULL || !id_ok(p, idr) || !auth_ok(p, sa, idr, auth, false)) {
+	if (idr == NULL || !id_ok(p, idr) || !auth_ok(e, p, sa, pl, npl, idr, auth, false)) {
 		sa_failed(e, p, sa, MG_IKE_R_AUTH_FAILED);
 		return;
 	}
@@ -1052,6 +1201,9 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 	ike_pl_end(&e->buf, off);
 	if (natd_present)
 		put_natd(e, p, sa, d->sport);
+	put_certreq(e, p);
+	put_sig_hashes(e, p);
+	sa->peer_7427 = peer_sig_hashes(m);
 	ike_buf_finish(&e->buf);
 	if (e->buf.overflow || blob_set(&sa->msg2, &sa->msg2_len, e->buf.b, e->buf.len) < 0) {
 		sa_free(sa);
@@ -1081,10 +1233,11 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 	unsigned int np, nti = 0, ntr = 0, i;
 	uint16_t fail = 0;
 	struct mg_ike_id id;
-	uint8_t a[IKE_PRF_MAX], spi[4];
+	struct auth_data a;
+	uint8_t spi[4];
 	size_t sk, idb;
 
-	if (idi == NULL || !id_ok(p, idi) || !auth_ok(p, sa, idi, auth, true)) {
+	if (idi == NULL || !id_ok(p, idi) || !auth_ok(e, p, sa, pl, npl, idi, auth, true)) {
 		EV(e, p, 4, "IKE_AUTH from the peer: authentication failed");
 		sk = sk_begin(e, sa, IKE_AUTH, true, msgid);
 		ike_put_notify(&e->buf, 0, IKE_N_AUTHENTICATION_FAILED, NULL, 0);
@@ -1128,10 +1281,12 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 	default_id(p, &id);
 	sk = sk_begin(e, sa, IKE_AUTH, true, msgid);
 	put_id(e, IKE_PL_IDR, &id, &idb);
-	if (psk_auth(p, sa, false, e->buf.b + idb, e->buf.len - idb, a) < 0)
+	if (make_auth(p, sa, false, e->buf.b + idb, e->buf.len - idb, &a) < 0)
 		return;
-	put_auth(e, a, ike_prf_len(sa->prop.prf));
-	mg_wipe(a, sizeof(a));
+	/* IDr, [CERT,] AUTH */
+	put_cert(e, p);
+	put_auth(e, &a);
+	mg_wipe(&a, sizeof(a));
 	if (fail) {
 		ike_put_notify(&e->buf, 0, fail, NULL, 0);
 	} else {
@@ -1800,6 +1955,7 @@ mg_ike_destroy(struct mg_ike *e)
 	for (unsigned int i = 0; i < e->npeers; i++) {
 		sa_free(e->peers[i]->sa);
 		sa_free(e->peers[i]->next);
+		ike_creds_free(&e->peers[i]->cr);
 		mg_wipe(e->peers[i], sizeof(*e->peers[i]));
 		free(e->peers[i]);
 	}
@@ -1827,8 +1983,93 @@ mg_ike_peer_add(struct mg_ike *e, const struct mg_ike_peer_conf *c, struct mg_er
 	if (p == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	p->c = *c;
+	if (ike_creds_load(c, &p->cr, err) < 0) {
+		mg_wipe(p, sizeof(*p));
+		free(p);
+		return -EINVAL;
+	}
+	/* The engine keeps the loaded key; the configuration's copy of its text goes. */
+	mg_wipe(p->c.key, sizeof(p->c.key));
 	e->peers[e->npeers] = p;
 	return (int)e->npeers++;
+}
+
+/* Tell the peer its IKE SA is gone (INFORMATIONAL {D(IKE)}, not waited for). */
+static void
+send_delete_ike(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+{
+	size_t sk, d;
+
+	if (sa == NULL || sa->state != MG_IKE_ST_ESTABLISHED)
+		return;
+	sk = sk_begin(e, sa, IKE_INFORMATIONAL, false, sa->next_msgid++);
+	d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
+	ike_put8(&e->buf, IKE_PROTO_IKE);
+	ike_put8(&e->buf, 0);
+	ike_put16(&e->buf, 0);
+	ike_pl_end(&e->buf, d);
+	if (sk_end(e, sa, sk) == 0)
+		tx(e, p, sa, e->buf.b, e->buf.len, sa->natt);
+}
+
+int
+mg_ike_peer_find(const struct mg_ike *e, const char *name)
+{
+	for (unsigned int i = 0; i < e->npeers; i++)
+		if (strcmp(e->peers[i]->c.name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+int
+mg_ike_peer_replace(struct mg_ike *e, unsigned int idx, const struct mg_ike_peer_conf *c,
+		    struct mg_error *err)
+{
+	struct ike_creds cr;
+	struct ike_peer *p;
+	int rc;
+
+	if (idx >= e->npeers)
+		return mg_error_set(err, ENOENT, "", "no IKE peer %u", idx);
+	p = e->peers[idx];
+	if ((rc = mg_ike_peer_conf_check(c, err)) < 0)
+		return rc;
+	for (unsigned int i = 0; i < e->npeers; i++)
+		if (i != idx && mg_ip_equal(&e->peers[i]->c.remote, &c->remote) &&
+		    mg_ip_equal(&e->peers[i]->c.local, &c->local))
+			return mg_error_set(err, EEXIST, "remote", "tunnel '%s' has an IKE peer "
+					    "with these addresses", e->peers[i]->c.name);
+	if (ike_creds_load(c, &cr, err) < 0)
+		return -EINVAL;
+	/* Accepted: the old SAs go (the peer is told); the tunnel's ESP SAs stay until replaced. */
+	send_delete_ike(e, p, p->sa);
+	sa_free(p->sa);
+	sa_free(p->next);
+	ike_creds_free(&p->cr);
+	mg_wipe(p, sizeof(*p));
+	p->c = *c;
+	p->cr = cr;
+	mg_wipe(p->c.key, sizeof(p->c.key));
+	return 0;
+}
+
+int
+mg_ike_peer_remove(struct mg_ike *e, unsigned int idx)
+{
+	struct ike_peer *p;
+
+	if (idx >= e->npeers)
+		return -ENOENT;
+	p = e->peers[idx];
+	send_delete_ike(e, p, p->sa);
+	sa_free(p->sa);
+	sa_free(p->next);
+	ike_creds_free(&p->cr);
+	mg_wipe(p, sizeof(*p));
+	free(p);
+	memmove(&e->peers[idx], &e->peers[idx + 1], (e->npeers - idx - 1) * sizeof(e->peers[0]));
+	e->peers[--e->npeers] = NULL;
+	return 0;
 }
 
 static struct ike_peer *

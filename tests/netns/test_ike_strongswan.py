@@ -8,7 +8,10 @@ swanctl/vici, in its own mount namespace (charon's pid file path is fixed:
 Both roles, PSK, AES-GCM, AES-CBC+HMAC-SHA-256 and ChaCha20-Poly1305;
 traffic through the negotiated CHILD_SA with contents checked (ping's
 pattern and size, both directions); a wrong PSK gets AUTHENTICATION_FAILED;
-a peer offering only proposals meshgate lacks gets NO_PROPOSAL_CHOSEN.
+a peer offering only proposals meshgate lacks gets NO_PROPOSAL_CHOSEN;
+certificates (RSA and ECDSA, made by the test with python's cryptography)
+in both roles, and a certificate of another CA refused with
+AUTHENTICATION_FAILED.
 
 Addresses: pod 10.10.1.2 behind meshgate; the tunnel's far end is
 10.99.0.1 on the external host's loopback; outer 10.10.2.1 (meshgate) <->
@@ -38,16 +41,19 @@ V4 = {"mg": "10.10.2.1", "peer": "10.10.2.2", "far": "10.99.0.1", "pod": "10.10.
       "pod_net": "10.10.1.0/24", "far_net": "10.99.0.0/24"}
 
 
-def mg_config(tag, role, ike, esp, psk=PSK, extra="", a=V4):
+def mg_config(tag, role, ike, esp, psk=PSK, extra="", a=V4, creds=None):
+    """creds: {"key", "cert", "ca"} files for certificate authentication (else the PSK)."""
     text = default_config(tag)
     host = "/32" if a is V4 else "/128"
+    auth = (f"      psk: \"{psk}\"\n" if creds is None else
+            "".join(f"      {k}: {v}\n" for k, v in creds.items()))
     text += ("esp_tunnels:\n  - name: tun0\n"
              f"    local: \"{a['mg']}\"\n    remote: \"{a['peer']}\"\n"
              "    udp_encap: true\n    ipv4: [10.98.0.1/30]\n"
              "    ike:\n"
              f"      role: {role}\n"
              "      local_id: mg.example\n      remote_id: peer.example\n"
-             f"      psk: \"{psk}\"\n"
+             + auth +
              f"      proposals: [{ike}]\n      esp_proposals: [{esp}]\n"
              f"      local_ts: [\"{a['pod_net']}\"]\n      remote_ts: [\"{a['far']}{host}\"]\n"
              + (extra or "      dpd: 0\n"))
@@ -59,7 +65,8 @@ class Charon:
     """charon + swanctl in the topology's external namespace."""
 
     def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK, ike_rekey=0, child_rekey=0,
-                 a=V4, ns=None, local_addr=None):
+                 a=V4, ns=None, local_addr=None, certs=None):
+        """certs: {"key", "cert", "ca"} files: authenticate with them (else the PSK)."""
         ns = ns or topo.ns("ext")
         host = "/32" if a is V4 else "/128"
         self.topo = topo
@@ -71,7 +78,7 @@ class Charon:
         conf.write_text(f"""
 charon {{
   load_modular = no
-  load = random nonce openssl kdf hmac kernel-libipsec kernel-netlink socket-default vici
+  load = random nonce openssl kdf hmac pem pkcs1 pkcs8 x509 pubkey constraints kernel-libipsec kernel-netlink socket-default vici
   install_virtual_ip = no
   retransmit_tries = 3
   retransmit_timeout = 1.0
@@ -96,6 +103,17 @@ charon {{
   }}
 }}
 """)
+        # swanctl reads its credentials from SWANCTL_DIR's x509, x509ca and private.
+        for d in ("x509", "x509ca", "private"):
+            (self.dir / d).mkdir(exist_ok=True)
+        if certs is not None:
+            shutil.copy(certs["cert"], self.dir / "x509" / "peer.pem")
+            shutil.copy(certs["ca"], self.dir / "x509ca" / "ca.pem")
+            shutil.copy(certs["key"], self.dir / "private" / "peer.key")
+            local_auth = "auth = pubkey\n      certs = peer.pem"
+            remote_auth = "auth = pubkey"
+        else:
+            local_auth = remote_auth = "auth = psk"
         self.swanctl = self.dir / "swanctl.conf"
         self.swanctl.write_text(f"""
 connections {{
@@ -110,11 +128,11 @@ connections {{
     over_time = 10s
     rand_time = 1s
     local {{
-      auth = psk
+      {local_auth}
       id = peer.example
     }}
     remote {{
-      auth = psk
+      {remote_auth}
       id = mg.example
     }}
     children {{
@@ -166,7 +184,8 @@ secrets {{
 
     def ctl(self, *args, timeout=60):
         return subprocess.run(["swanctl", *args, "--uri", f"unix://{self.vici}"],
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "SWANCTL_DIR": str(self.dir)})
 
     def initiate(self):
         return self.ctl("--initiate", "--child", "net", "--timeout", "30", timeout=40)
@@ -575,5 +594,131 @@ def test_ike_meshgate_rekeys_ike_sa_and_child(tmp_path, topo, charon_ok):
             sas = charon.sas()
             assert p[0]["spi_i"] in sas and f"{p[0]['child_spi_in']:08x}" in sas, (p, sas)
             assert drops(ctl, "esp-no-sa") == 0, metrics_text(ctl)
+    finally:
+        charon.stop()
+
+
+def make_pki(d, kind, peer_ca=None):
+    """A CA and certificates for mg.example and peer.example (subjectAltName
+    DNS), keys of @kind ("rsa" 2048, "p256", "p384"), as PEM files in @d. With
+    @peer_ca ("other"), peer.example's certificate comes from a second CA.
+    Made for the test and deleted with its directory: no key is committed."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    def key():
+        if kind == "rsa":
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return ec.generate_private_key(ec.SECP256R1() if kind == "p256" else ec.SECP384R1())
+
+    now = datetime.datetime.utcnow()
+
+    def cert(k, cn, issuer=None, issuer_key=None, san=None):
+        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ik test"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        b = (x509.CertificateBuilder().subject_name(name)
+             .issuer_name(issuer.subject if issuer else name).public_key(k.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(hours=1))
+             .not_valid_after(now + datetime.timedelta(days=1)))
+        if issuer is None:
+            b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        return b.sign(issuer_key or k, hashes.SHA384() if kind == "p384" else hashes.SHA256())
+
+    def write(name, obj):
+        path = d / name
+        if isinstance(obj, x509.Certificate):
+            path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+        else:
+            path.write_bytes(obj.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+            path.chmod(0o600)
+        return str(path)
+
+    d.mkdir(exist_ok=True)
+    ca_key = key()
+    ca = cert(ca_key, "ik test CA")
+    other_key = key()
+    other = cert(other_key, "ik other CA")
+    mg_key, peer_key = key(), key()
+    mg_cert = cert(mg_key, "mg.example", ca, ca_key, "mg.example")
+    peer_cert = (cert(peer_key, "peer.example", other, other_key, "peer.example")
+                 if peer_ca == "other" else
+                 cert(peer_key, "peer.example", ca, ca_key, "peer.example"))
+    ca_path = write("ca.pem", ca)
+    mg = {"key": write("mg.key", mg_key), "cert": write("mg.pem", mg_cert), "ca": ca_path}
+    peer = {"key": write("peer.key", peer_key), "cert": write("peer.pem", peer_cert),
+            "ca": ca_path}
+    return mg, peer
+
+
+CERT_CASES = [
+    # meshgate role, key kind, IKE proposal, ESP proposal
+    ("responder", "rsa", "aes256-sha256-modp2048", "aes256-sha256"),
+    ("initiator", "p384", "aes256gcm16-prfsha384-ecp384", "aes256gcm16"),
+    ("initiator", "p256", "aes128gcm16-prfsha256-ecp256", "aes128gcm16"),
+]
+
+
+@pytest.mark.parametrize("role,kind,ike,esp", CERT_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CERT_CASES])
+def test_ike_certificates(tmp_path, topo, charon_ok, role, kind, ike, esp):
+    """Certificate authentication with strongSwan: each side sends its
+    certificate (CERT) on the other's CERTREQ, checks the other's against
+    the CA and the identity against its subjectAltName, and signs AUTH with
+    RFC 7427's method 14 (both sides announce SIGNATURE_HASH_ALGORITHMS):
+    strongSwan's log names the scheme it verified meshgate's signature with.
+    Traffic crosses the CHILD_SA both ways; the private key's PEM never
+    appears in meshgate's log, REST or metrics."""
+    mg_creds, peer_creds = make_pki(tmp_path / "pki", kind)
+    charon = Charon(topo, tmp_path, ike, esp, initiator=role == "responder", certs=peer_creds)
+    try:
+        cfg = mg_config(topo.tag, role, ike, esp, creds=mg_creds)
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            if role == "responder":
+                r = charon.initiate()
+                assert r.returncode == 0, r.stdout + r.stderr + mg.log() + charon.log()
+            state = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert state, (ike_json(ctl), mg.log(), charon.log())
+            log = charon.log()
+            scheme = {"rsa": "RSA_EMSA_PKCS1_SHA2_256", "p256": "ECDSA_WITH_SHA256_DER",
+                      "p384": "ECDSA_WITH_SHA384_DER"}[kind]
+            assert f"authentication of 'mg.example' with {scheme} successful" in log, log
+            assert "received end entity cert" in log, log
+            check_traffic(topo, mg)
+            key_text = pathlib.Path(mg_creds["key"]).read_text()
+            body = key_text.splitlines()[1]  # a line of the key's base64
+            leak = metrics_text(ctl) + str(ike_json(ctl)) + mg.log()
+            assert body not in leak
+    finally:
+        charon.stop()
+
+
+def test_ike_certificate_of_another_ca(tmp_path, topo, charon_ok):
+    """strongSwan initiates with a certificate of a CA meshgate does not
+    trust: meshgate answers AUTHENTICATION_FAILED (strongSwan's log says so),
+    counts it, logs why, and installs no CHILD_SA."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    mg_creds, peer_creds = make_pki(tmp_path / "pki", "p256", peer_ca="other")
+    charon = Charon(topo, tmp_path, ike, esp, initiator=True, certs=peer_creds)
+    try:
+        cfg = mg_config(topo.tag, "responder", ike, esp, creds=mg_creds)
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            r = charon.initiate()
+            assert r.returncode != 0
+            assert wait_for(lambda: "AUTHENTICATION_FAILED" in charon.log(), 20), charon.log()
+            assert wait_for(lambda: (metric(ctl, "meshgate_ike_auth_failed_total") or 0) >= 1)
+            peers = ike_json(ctl)
+            assert peers[0]["state"] != "established", peers
+            assert peers[0]["last_error"] == "authentication-failed", peers
+            assert "peer certificate refused" in mg.log(), mg.log()
     finally:
         charon.stop()
