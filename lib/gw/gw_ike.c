@@ -292,17 +292,21 @@ int
 gw_ike_add(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err)
 {
 	const struct mg_esp_tunnel *t = mg_model_esp_find(gi->model, c->name);
-	struct mg_ike_peer_conf pc;
+	struct mg_ike_peer_conf *pc;
 	int idx;
 
 	if (t == NULL)
 		return mg_error_set(err, ENOENT, "", "no ESP tunnel named '%s'", c->name);
-	pc = *c;
-	pc.local = t->spec.local;
-	pc.remote = t->spec.remote;
-	pc.udp_encap = t->spec.udp_encap;
-	idx = mg_ike_peer_add(gi->ike, &pc, err);
-	mg_wipe(&pc, sizeof(pc));
+	pc = malloc(sizeof(*pc));
+	if (pc == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	*pc = *c;
+	pc->local = t->spec.local;
+	pc->remote = t->spec.remote;
+	pc->udp_encap = t->spec.udp_encap;
+	idx = mg_ike_peer_add(gi->ike, pc, err);
+	mg_wipe(pc, sizeof(*pc));
+	free(pc);
 	if (idx < 0)
 		return idx;
 	snprintf(gi->names[idx], MG_NAME_MAX, "%s", c->name);
@@ -312,6 +316,55 @@ gw_ike_add(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error 
 	IKE_LOG(INFO, "tunnel %s: IKEv2 peer %s (%s)\n", c->name,
 		mg_ip_fmt(&t->spec.remote, (char[MG_IP_STRLEN]){0}, MG_IP_STRLEN),
 		c->initiator ? "initiator" : "responder");
+	return 0;
+}
+
+int
+gw_ike_set(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err)
+{
+	const struct mg_esp_tunnel *t = mg_model_esp_find(gi->model, c->name);
+	struct mg_ike_peer_conf *pc;
+	int idx, rc;
+
+	if (t == NULL)
+		return mg_error_set(err, ENOENT, "", "no ESP tunnel named '%s'", c->name);
+	idx = mg_ike_peer_find(gi->ike, c->name);
+	if (idx < 0)
+		return gw_ike_add(gi, c, err);
+	pc = malloc(sizeof(*pc)); /* too large for the main lcore's stack twice over */
+	if (pc == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	*pc = *c;
+	pc->local = t->spec.local;
+	pc->remote = t->spec.remote;
+	pc->udp_encap = t->spec.udp_encap;
+	rc = mg_ike_peer_replace(gi->ike, (unsigned int)idx, pc, err);
+	mg_wipe(pc, sizeof(*pc));
+	free(pc);
+	if (rc < 0)
+		return rc;
+	gi->next_ns = 0;
+	IKE_LOG(INFO, "tunnel %s: IKEv2 peer replaced (%s)\n", c->name,
+		c->initiator ? "initiator" : "responder");
+	return 0;
+}
+
+int
+gw_ike_del(struct gw_ike *gi, const char *name)
+{
+	int idx = gi == NULL ? -ENOENT : mg_ike_peer_find(gi->ike, name);
+
+	if (idx < 0)
+		return -ENOENT;
+	mg_ike_peer_remove(gi->ike, (unsigned int)idx);
+	memmove(gi->names[idx], gi->names[idx + 1], (gi->npeers - (unsigned int)idx - 1) *
+		sizeof(gi->names[0]));
+	gi->npeers--;
+	gi->next_ns = 0;
+	if (gi->npeers == 0)
+		__atomic_store_n(&gi->dp->ike, 0, __ATOMIC_RELEASE);
+	snap_refresh(gi);
+	IKE_LOG(INFO, "tunnel %s: IKEv2 peer removed\n", name);
 	return 0;
 }
 

@@ -35,6 +35,13 @@ void gw_ike_destroy(struct gw_ike *gi);
  * From then on IKE packets are punted to the main lcore.
  */
 int gw_ike_add(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err);
+/**
+ * Add the IKE peer of ESP tunnel c->name, or replace its configuration
+ * (mg_ike_peer_replace: checked first, nothing changes on error).
+ */
+int gw_ike_set(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err);
+/** Remove the IKE peer of tunnel @p name (its IKE SA deleted). 0 or -ENOENT. */
+int gw_ike_del(struct gw_ike *gi, const char *name);
 /** A punted IKE packet (data at the IP header). Consumes @p m. */
 void gw_ike_input(struct gw_ike *gi, struct rte_mbuf *m);
 /** Timers. */

@@ -17,6 +17,7 @@ Addresses: pod 10.10.1.2 behind meshgate; the tunnel's far end is
 10.99.0.1 on the external host's loopback; outer 10.10.2.1 (meshgate) <->
 10.10.2.2 (charon).
 """
+import json
 import os
 import pathlib
 import re
@@ -721,4 +722,96 @@ def test_ike_certificate_of_another_ca(tmp_path, topo, charon_ok):
             assert peers[0]["last_error"] == "authentication-failed", peers
             assert "peer certificate refused" in mg.log(), mg.log()
     finally:
+        charon.stop()
+
+
+def rest_body(role, ike, esp, psk=PSK, a=V4, **extra):
+    """The ike settings as PUT /v1/esp-tunnels/tun0/ike takes them."""
+    host = "/32" if a is V4 else "/128"
+    return {"role": role, "local_id": "mg.example", "remote_id": "peer.example", "psk": psk,
+            "proposals": [ike], "esp_proposals": [esp], "local_ts": [a["pod_net"]],
+            "remote_ts": [a["far"] + host], "dpd": 0, **extra}
+
+
+def no_ike_config(tag, ike, esp, state):
+    """The tunnel without an ike block (IKE comes over REST), durable state in @state."""
+    text = mg_config(tag, "initiator", ike, esp)
+    text = re.sub(r"    ike:\n(      .*\n)+", "", text)
+    assert "ike:" not in text and "psk" not in text, text
+    return text + f"control:\n  state_dir: {state}\n"
+
+
+def test_ike_runtime_rest(tmp_path, topo, charon_ok):
+    """An IKE peer set over REST and meshgatectl: refused bodies name the
+    field (and never quote the PSK); a good PUT makes meshgate initiate and
+    traffic pass; a refused update leaves the running SA exactly as it was;
+    the peer comes back from the durable state after a kill (the PSK sealed:
+    not in any state file); meshgatectl ike del/set remove and set it again."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    state = tmp_path / "state"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=False)
+    mg = Meshgate(tmp_path, no_ike_config(topo.tag, ike, esp, state), name="ike")
+    try:
+        mg.start()
+        ctl = Control(mg)
+        path = "/v1/esp-tunnels/tun0/ike"
+        st, j = ctl.http("GET", path)
+        assert st == 404, (st, j)
+        for body, field in ((rest_body("initiator", "aes128gcm16-prfmd5-ecp256", esp),
+                             "proposals[0]"),
+                            (rest_body("initiator", ike, esp, psk="short-secret"), "psk"),
+                            (rest_body("both", ike, esp), "role"),
+                            ({**rest_body("initiator", ike, esp), "key": "/nonexistent.key"},
+                             "psk"),
+                            (rest_body("initiator", ike, esp, remote_ts=["nowhere"]),
+                             "remote_ts[0]")):
+            st, j = ctl.http("PUT", path, body)
+            assert st == 400 and j["error"]["field"] == field, (body, st, j)
+            assert "short-secret" not in json.dumps(j)
+        st, j = ctl.http("PUT", "/v1/esp-tunnels/nope/ike", rest_body("initiator", ike, esp))
+        assert st == 404, (st, j)
+        assert ctl.ok("GET", "/v1/ike") == []
+        ctl.ok("PUT", path, rest_body("initiator", ike, esp))
+        up = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+        assert up, (ike_json(ctl), mg.log(), charon.log())
+        check_traffic(topo, mg)
+        got = ctl.ok("GET", path)
+        assert got["config"]["auth"] == "psk" and "psk" not in got["config"], got
+        assert got["state"]["state"] == "established", got
+        assert PSK not in json.dumps(got)
+        # A refused update: nothing changes (same IKE SA, same CHILD_SA).
+        st, j = ctl.http("PUT", path, rest_body("initiator", ike, "aes128gcm16-ecp256"))
+        assert st == 400 and j["error"]["field"] == "esp_proposals[0]", (st, j)
+        after = ike_json(ctl)[0]
+        assert all(after[k] == up[0][k] for k in ("state", "spi_i", "spi_r", "child_spi_in",
+                                                   "child_spi_out")), (up, after)
+        # Durable: killed and started again, the peer comes back from the state.
+        mg.kill()
+        mg.start()
+        ctl = Control(mg)
+        up2 = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+        assert up2 and up2[0]["spi_i"] != up[0]["spi_i"], (ike_json(ctl), mg.log())
+        check_traffic(topo, mg)
+        for f in state.iterdir():
+            assert PSK.encode() not in f.read_bytes(), f
+        # meshgatectl: del, then set from a file.
+        base = [str(MESHGATECTL), "-p", mg.prefix]
+        r = subprocess.run(base + ["ike", "del", "tun0"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert ctl.ok("GET", "/v1/ike") == []
+        body = tmp_path / "ike.json"
+        body.write_text(json.dumps(rest_body("initiator", ike, esp)))
+        r = subprocess.run(base + ["ike", "set", "tun0", str(body)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0 and PSK not in r.stdout, r.stdout + r.stderr
+        assert wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"]), \
+            (ike_json(ctl), mg.log())
+        r = subprocess.run(base + ["ike", "get", "tun0"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0 and '"established"' in r.stdout and PSK not in r.stdout, \
+            r.stdout + r.stderr
+        assert PSK not in mg.log()
+    finally:
+        mg.kill()
         charon.stop()
