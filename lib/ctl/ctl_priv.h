@@ -202,7 +202,10 @@ bool ctl_ipsec_acceptable(json_t *mech);
 /** True if parameter @p name of an IPSEC mechanism is a secret. */
 bool ctl_ipsec_secret_param(const char *name);
 /** Create connection @p k's ESP tunnel from @p mech's parameters (answers dst_ip in it). */
-int ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_error *err);
+int ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech,
+		      struct mg_error *err);
+/** True for the parameters meshgate adds to an IKE connection's answer (ike_state...). */
+bool ctl_ipsec_status_param(const char *name);
 /** Wipe and remove the secret parameters of mechanism @p mech. */
 void ctl_ipsec_strip(json_t *mech);
 /** In a stored entry: replace "request"'s secrets by "ipsec_sealed" (IPSEC connections). */

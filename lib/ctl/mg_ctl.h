@@ -99,6 +99,15 @@ void mg_ctl_destroy(struct mg_ctl *c);
 /** True if @p dir holds state to restore (the file's objects are then not used). */
 bool mg_ctl_state_exists(const char *dir);
 
+/**
+ * An IKE event on ESP tunnel @p tunnel ("established", "rekeyed",
+ * "child-rekeyed", "deleted", "failed"; @p reason for failures): the NSM
+ * IPSEC connection of that tunnel, if any, shows it and its monitors get
+ * an UPDATE. Main lcore.
+ */
+void mg_ctl_ike_event(struct mg_ctl *c, const char *tunnel, const char *event,
+		      const char *reason);
+
 /** File descriptors to wait on (readable), at most @p max; returns how many. */
 unsigned int mg_ctl_fds(struct mg_ctl *c, int *fds, unsigned int max);
 /** Longest the caller may wait before calling mg_ctl_run again, in ns. */

@@ -32,6 +32,8 @@ struct gw_ike {
 	unsigned int npeers;
 	char names[MG_IKE_MAX_PEERS][MG_NAME_MAX];
 	uint64_t next_snap_ns;  /* next telemetry snapshot */
+	gw_ike_event_fn *on_event;  /* SA events to the control plane (NSM monitors), or NULL */
+	void *on_event_arg;
 };
 
 /*
@@ -244,14 +246,32 @@ ike_event(void *arg, unsigned int peer, int level, const char *msg)
 	rte_log((uint32_t)level, mg_ike_logtype, "ike: tunnel %s: %s\n", gi->names[peer], msg);
 }
 
+static void
+ike_sa_event(void *arg, unsigned int peer, enum mg_ike_event ev, enum mg_ike_reason r)
+{
+	struct gw_ike *gi = arg;
+
+	if (gi->on_event != NULL)
+		gi->on_event(gi->on_event_arg, gi->names[peer], mg_ike_event_name(ev),
+			     mg_ike_reason_name(r));
+}
+
 /* ---- the gateway side -------------------------------------------------------------------- */
+
+void
+gw_ike_on_event(struct gw_ike *gi, gw_ike_event_fn *fn, void *arg)
+{
+	gi->on_event = fn;
+	gi->on_event_arg = arg;
+}
 
 struct gw_ike *
 gw_ike_create(struct mg_dp *dp, struct mg_model *model)
 {
 	struct gw_ike *gi = calloc(1, sizeof(*gi));
 	struct mg_ike_ops ops = {.send = ike_send, .child_up = ike_child_up,
-				 .child_down = ike_child_down, .event = ike_event};
+				 .child_down = ike_child_down, .event = ike_event,
+				 .sa_event = ike_sa_event};
 
 	if (gi == NULL)
 		return NULL;

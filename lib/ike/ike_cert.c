@@ -688,3 +688,107 @@ ike_pkey_free(EVP_PKEY *k)
 {
 	EVP_PKEY_free(k);
 }
+
+/* ---- NSM's form ---------------------------------------------------------------------------- */
+
+/* A self-signed certificate of @p k: serial @p serial, CN=@p cn, subjectAltName DNS:@p san. */
+static X509 *
+nsm_cert(EVP_PKEY *k, const char *cn, const uint8_t serial[16], const char *san)
+{
+	X509 *x = X509_new();
+	X509_NAME *nm = X509_NAME_new();
+	BIGNUM *bn = BN_bin2bn(serial, 16, NULL);
+	X509_EXTENSION *ext = NULL;
+	X509V3_CTX v3;
+	char val[80];
+	bool ok;
+
+	snprintf(val, sizeof(val), "DNS:%s", san);
+	ok = x != NULL && nm != NULL && bn != NULL && X509_set_version(x, 2) == 1 &&
+	     BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL &&
+	     X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
+	     X509_gmtime_adj(X509_getm_notAfter(x), 10L * 365 * 86400) != NULL &&
+	     X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1,
+					-1, 0) == 1 &&
+	     X509_set_subject_name(x, nm) == 1 && X509_set_issuer_name(x, nm) == 1 &&
+	     X509_set_pubkey(x, k) == 1;
+	if (ok) {
+		X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+		ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, val);
+		ok = ext != NULL && X509_add_ext(x, ext, -1) == 1 && X509_sign(x, k, EVP_sha256()) > 0;
+	}
+	X509_EXTENSION_free(ext);
+	X509_NAME_free(nm);
+	BN_free(bn);
+	ERR_clear_error();
+	if (!ok) {
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+static int
+cert_b64_of(X509 *x, char *out, size_t max)
+{
+	unsigned char *der = NULL;
+	int n = i2d_X509(x, &der), rc = -1;
+
+	if (n > 0 && (size_t)(n + 2) / 3 * 4 + 1 <= max) {
+		EVP_EncodeBlock((unsigned char *)out, der, n);
+		rc = 0;
+	}
+	OPENSSL_free(der);
+	return rc;
+}
+
+int
+mg_ike_nsm_credentials(const char *cn, char *key_pem, size_t key_max, char *cert_b64,
+		       size_t cert_max)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	uint8_t serial[16];
+	char san[65];
+	X509 *x = NULL;
+	BIO *b = NULL;
+	char *p;
+	long len;
+	int rc = -1;
+
+	if (k == NULL || ike_random(serial, sizeof(serial)) < 0)
+		goto out;
+	serial[0] = (uint8_t)((serial[0] & 0x7f) | 0x01); /* positive, 16 bytes of DER */
+	/*
+	 * The first 64 base64 characters are the first 48 bytes of the DER: the
+	 * headers (their lengths fixed by a 64-character SAN), the version, the
+	 * serial and the signature algorithm. So a certificate made with any
+	 * 64-character SAN starts like the one made with its own prefix.
+	 */
+	memset(san, 'A', 64);
+	san[64] = '\0';
+	for (int pass = 0; pass < 2; pass++) {
+		X509_free(x);
+		x = nsm_cert(k, cn, serial, san);
+		if (x == NULL || cert_b64_of(x, cert_b64, cert_max) < 0)
+			goto out;
+		if (pass == 0)
+			memcpy(san, cert_b64, 64);
+		else if (memcmp(san, cert_b64, 64) != 0)
+			goto out;
+	}
+	b = BIO_new(BIO_s_secmem()); /* cleared when freed */
+	if (b == NULL || PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1)
+		goto out;
+	len = BIO_get_mem_data(b, &p);
+	if (len <= 0 || (size_t)len >= key_max)
+		goto out;
+	memcpy(key_pem, p, (size_t)len);
+	key_pem[len] = '\0';
+	rc = 0;
+out:
+	ERR_clear_error();
+	BIO_free(b);
+	X509_free(x);
+	EVP_PKEY_free(k);
+	return rc;
+}

@@ -306,6 +306,20 @@ mg_ike_reason_name(enum mg_ike_reason r)
 }
 
 const char *
+mg_ike_event_name(enum mg_ike_event ev)
+{
+	static const char *const n[] = {
+		[MG_IKE_EV_ESTABLISHED] = "established",
+		[MG_IKE_EV_REKEYED] = "rekeyed",
+		[MG_IKE_EV_CHILD_REKEYED] = "child-rekeyed",
+		[MG_IKE_EV_DELETED] = "deleted",
+		[MG_IKE_EV_FAILED] = "failed",
+	};
+
+	return (unsigned int)ev < MG_ARRAY_SIZE(n) && n[ev] ? n[ev] : "?";
+}
+
+const char *
 mg_ike_state_name(enum mg_ike_state s)
 {
 	static const char *const n[] = {

@@ -124,6 +124,13 @@ peer_idx(const struct mg_ike *e, const struct ike_peer *p)
 	} while (0)
 
 static void install_pending_out(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa);
+
+static void
+sa_event(struct mg_ike *e, const struct ike_peer *p, enum mg_ike_event ev, enum mg_ike_reason r)
+{
+	if (e->ops.sa_event != NULL)
+		e->ops.sa_event(e->ops.arg, peer_idx(e, p), ev, r);
+}
 static void put_sig_hashes(struct mg_ike *e, const struct ike_peer *p);
 
 /* ---- SA lifecycle ---------------------------------------------------------------------- */
@@ -625,6 +632,7 @@ sa_failed(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, enum mg_ike_r
 	p->last_error = r;
 	EV(e, p, 4, "IKE SA %016llx failed: %s", (unsigned long long)sa->spi_i,
 	   mg_ike_reason_name(r));
+	sa_event(e, p, MG_IKE_EV_FAILED, r);
 	if (sa == p->next) {
 		p->next = NULL;
 	} else if (sa == p->sa) {
@@ -661,6 +669,7 @@ sa_established(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	EV(e, p, 6, "IKE SA %016llx_i %016llx_r established (%s), CHILD_SA %08x_i %08x_o (%s)%s",
 	   (unsigned long long)sa->spi_i, (unsigned long long)sa->spi_r, pr, sa->child_spi_in,
 	   sa->child_spi_out, ep, sa->natt ? ", NAT-T" : "");
+	sa_event(e, p, old != NULL ? MG_IKE_EV_REKEYED : MG_IKE_EV_ESTABLISHED, MG_IKE_OK);
 	if (old != NULL) {
 		/* Make-before-break: the new keys are in; tell the peer the old SA is gone. */
 		if (old->state == MG_IKE_ST_ESTABLISHED && old->initiator) {
@@ -1338,9 +1347,11 @@ sa_deleted(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 			e->st.rekeys++;
 			EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r",
 			   (unsigned long long)p->sa->spi_i, (unsigned long long)p->sa->spi_r);
+			sa_event(e, p, MG_IKE_EV_REKEYED, MG_IKE_OK);
 		} else {
 			EV(e, p, 5, "IKE SA %016llx deleted by the peer",
 			   (unsigned long long)sa->spi_i);
+			sa_event(e, p, MG_IKE_EV_DELETED, MG_IKE_R_DELETED);
 			p->last_error = MG_IKE_R_DELETED;
 			if (sa->child_up && e->ops.child_down != NULL)
 				e->ops.child_down(e->ops.arg, peer_idx(e, p));
@@ -1625,6 +1636,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		sa->esp = chosen;
 		child_rekey_schedule(p, sa, e->now);
 		EV(e, p, 6, "CHILD_SA %08x_i %08x_o installed", spi_in, spi_out);
+		sa_event(e, p, MG_IKE_EV_CHILD_REKEYED, MG_IKE_OK);
 	}
 }
 
@@ -1710,6 +1722,7 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	sa->child_rekeys++;
 	child_rekey_schedule(p, sa, e->now);
 	EV(e, p, 6, "CHILD_SA rekeyed: %08x_i %08x_o", sa->child_spi_in, sa->child_spi_out);
+	sa_event(e, p, MG_IKE_EV_CHILD_REKEYED, MG_IKE_OK);
 	/* The old pair goes: INFORMATIONAL {D(ESP, our old inbound SPI)}. */
 	sk = sk_begin(e, sa, IKE_INFORMATIONAL, false, sa->next_msgid++);
 	d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
@@ -1836,6 +1849,7 @@ ike_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		e->st.rekeys++;
 		EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r", (unsigned long long)n->spi_i,
 		   (unsigned long long)n->spi_r);
+		sa_event(e, p, MG_IKE_EV_REKEYED, MG_IKE_OK);
 	} else {
 		sa_free(n);
 		return;

@@ -219,6 +219,18 @@ struct mg_ike_peer_conf {
 };
 
 /**
+ * Credentials in NSM's form (sdk-vpp's IPSEC mechanism): a new RSA 2048 key
+ * (@p key_pem, PEM PKCS#8: a secret) and a self-signed certificate (@p
+ * cert_b64, base64 DER, what src_public_key / dst_public_key carry) named
+ * CN=@p cn, whose subjectAltName DNS is the certificate's own first 64
+ * base64 characters, the FQDN identity NSM's peers use, so that a peer that
+ * checks identities against certificates (strongSwan) accepts it too.
+ * 0 or -1.
+ */
+int mg_ike_nsm_credentials(const char *cn, char *key_pem, size_t key_max, char *cert_b64,
+			   size_t cert_max);
+
+/**
  * Check a peer configuration (fields named as in the YAML), credentials
  * loaded and checked (the key matches the certificate). 0 or -errno.
  */
@@ -285,6 +297,18 @@ enum mg_ike_reason {
 /** Name of a reason ("authentication-failed"). */
 const char *mg_ike_reason_name(enum mg_ike_reason r);
 
+/** What happened to a peer's SAs (mg_ike_ops.sa_event). */
+enum mg_ike_event {
+	MG_IKE_EV_ESTABLISHED = 1,  /**< IKE SA and first CHILD_SA up. */
+	MG_IKE_EV_REKEYED,          /**< IKE SA replaced (rekey or re-authentication). */
+	MG_IKE_EV_CHILD_REKEYED,    /**< CHILD_SA replaced. */
+	MG_IKE_EV_DELETED,          /**< Deleted by the peer. */
+	MG_IKE_EV_FAILED,           /**< An attempt failed, or the SA died (with a reason). */
+};
+
+/** Name of an event ("established"). */
+const char *mg_ike_event_name(enum mg_ike_event ev);
+
 /** What the engine asks of its user. */
 struct mg_ike_ops {
 	void *arg;
@@ -297,6 +321,8 @@ struct mg_ike_ops {
 	void (*child_down)(void *arg, unsigned int peer);
 	/** An event for the log: established, failed (with reason), deleted... May be NULL. */
 	void (*event)(void *arg, unsigned int peer, int level, const char *msg);
+	/** The same, structured: established, rekeyed, deleted, failed (@p r). May be NULL. */
+	void (*sa_event)(void *arg, unsigned int peer, enum mg_ike_event ev, enum mg_ike_reason r);
 };
 
 struct mg_ike;

@@ -66,8 +66,10 @@ class Charon:
     """charon + swanctl in the topology's external namespace."""
 
     def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK, ike_rekey=0, child_rekey=0,
-                 a=V4, ns=None, local_addr=None, certs=None):
-        """certs: {"key", "cert", "ca"} files: authenticate with them (else the PSK)."""
+                 a=V4, ns=None, local_addr=None, certs=None, ids=("peer.example", "mg.example"),
+                 remote_ts=None):
+        """certs: {"key", "cert", "ca"} files: authenticate with them (else the PSK);
+        {"key", "cert", "peer"}: the peer's own certificate pinned (NSM's form)."""
         ns = ns or topo.ns("ext")
         host = "/32" if a is V4 else "/128"
         self.topo = topo
@@ -109,10 +111,14 @@ charon {{
             (self.dir / d).mkdir(exist_ok=True)
         if certs is not None:
             shutil.copy(certs["cert"], self.dir / "x509" / "peer.pem")
-            shutil.copy(certs["ca"], self.dir / "x509ca" / "ca.pem")
             shutil.copy(certs["key"], self.dir / "private" / "peer.key")
             local_auth = "auth = pubkey\n      certs = peer.pem"
             remote_auth = "auth = pubkey"
+            if "ca" in certs:
+                shutil.copy(certs["ca"], self.dir / "x509ca" / "ca.pem")
+            else:
+                shutil.copy(certs["peer"], self.dir / "x509" / "remote.pem")
+                remote_auth += "\n      certs = remote.pem"
         else:
             local_auth = remote_auth = "auth = psk"
         self.swanctl = self.dir / "swanctl.conf"
@@ -130,16 +136,16 @@ connections {{
     rand_time = 1s
     local {{
       {local_auth}
-      id = peer.example
+      id = "{ids[0]}"
     }}
     remote {{
       {remote_auth}
-      id = mg.example
+      id = "{ids[1]}"
     }}
     children {{
       net {{
         local_ts = {a["far"]}{host}
-        remote_ts = {a["pod_net"]}
+        remote_ts = {remote_ts or a["pod_net"]}
         esp_proposals = {esp}
         rekey_time = {child_rekey}
         life_time = 30s
@@ -815,3 +821,132 @@ def test_ike_runtime_rest(tmp_path, topo, charon_ok):
     finally:
         mg.kill()
         charon.stop()
+
+
+def nsm_client_creds(d):
+    """The client's side of NSM's IPSEC mechanism as sdk-vpp makes it: an RSA
+    2048 key and a self-signed certificate (CN=client), sent base64 DER in
+    src_public_key; its FQDN identity is the first 64 characters of that. The
+    certificate names that prefix as its subjectAltName (strongSwan checks
+    identities against certificates), which the fixed-size DER prefix allows:
+    made once with a placeholder, then again with the prefix it produced."""
+    import base64
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    serial = x509.random_serial_number() | (1 << 150)  # a fixed DER length
+    now = datetime.datetime.utcnow()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
+    san = "A" * 64
+    for _ in range(2):
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(serial)
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+                .sign(key, hashes.SHA256()))
+        b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        san = b64[:64]
+    assert b64[:64] == san
+    d.mkdir(exist_ok=True)
+    (d / "client.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "client.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                     serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+    return {"key": str(d / "client.key"), "cert": str(d / "client.pem"), "b64": b64}
+
+
+def b64_to_pem(b64, path):
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    path.write_text("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) +
+                    "\n-----END CERTIFICATE-----\n")
+    return str(path)
+
+
+def test_nsm_ipsec_with_public_keys(tmp_path, topo, charon_ok):
+    """NSM's IPSEC mechanism with public keys: the client's Request carries
+    src_public_key (its self-signed certificate, as sdk-vpp makes it);
+    meshgate answers dst_public_key (its own, made for the connection, no
+    private key anywhere in the answer) and answers the client's IKEv2
+    (strongSwan with both certificates pinned and NSM's FQDN identities,
+    sdk-vpp's proposal aes256-sha256-modp2048): the CHILD_SA carries pings
+    both ways between the connection's addresses; the monitor stream gets
+    the IKE events (established, then deleted with its reason when the
+    client goes away), the connection going DOWN and UP with them; Close
+    removes the tunnel and its IKE peer. A src_public_key that is no
+    certificate is refused naming the parameter."""
+    client = nsm_client_creds(tmp_path / "nsm")
+    mg = Meshgate(tmp_path, default_config(topo.tag), name="ike")
+    charon = None
+    try:
+        mg.start()
+        ctl = Control(mg)
+        req = {"connection": {
+            "id": "ike-nsm-1", "network_service": "secure",
+            "mechanism": {"cls": "REMOTE", "type": "IPSEC",
+                          "parameters": {"src_ip": "10.10.2.2", "src_port": "500",
+                                         "src_public_key": client["b64"]}},
+            "context": {"ip_context": {"src_ip_addrs": ["10.99.0.1/32"],
+                                       "dst_ip_addrs": ["10.98.0.1/32"]}}}}
+        bad = json.loads(json.dumps(req))
+        bad["connection"]["mechanism"]["parameters"]["src_public_key"] = "MII" + "A" * 80
+        kind, err = ctl.nsm("Request", bad)
+        assert kind == "error" and "src_public_key" in err["field"], err
+        assert ctl.ok("GET", "/v1/esp-tunnels") == [] and ctl.ok("GET", "/v1/ike") == []
+
+        mon = ctl.nsm_open()
+        mon.send({"id": 1, "method": "MonitorConnections", "params": {}})
+        assert mon.recv(timeout=10)["event"]["type"] == "INITIAL_STATE_TRANSFER"
+        kind, conn = ctl.nsm("Request", req)
+        assert kind == "result", conn
+        params = conn["mechanism"]["parameters"]
+        ours = params["dst_public_key"]
+        assert ours.startswith("MII") and params["dst_ip"] == "10.10.2.1", params
+        assert "PRIVATE" not in json.dumps(conn)
+        peers = ctl.ok("GET", "/v1/ike")
+        assert len(peers) == 1 and peers[0]["role"] == "responder", peers
+        charon = Charon(topo, tmp_path, "aes256-sha256-modp2048", "aes256-sha256",
+                        initiator=True,
+                        certs={"key": client["key"], "cert": client["cert"],
+                               "peer": b64_to_pem(ours, tmp_path / "nsm" / "server.pem")},
+                        ids=(client["b64"][:64], ours[:64]), remote_ts="10.98.0.1/32")
+        r = charon.initiate()
+        assert r.returncode == 0, r.stdout + r.stderr + mg.log() + charon.log()
+
+        def ike_event(want):
+            end = time.time() + 30
+            while time.time() < end:
+                ev = mon.recv(timeout=max(0.1, end - time.time()))
+                c = ev["event"]["connections"].get("ike-nsm-1", {})
+                p = c.get("mechanism", {}).get("parameters", {})
+                if p.get("ike_state") == want:
+                    return c
+            return None
+
+        c = ike_event("established")
+        assert c is not None and c.get("state", "UP") == "UP", (c, mg.log())
+        for side, dst, extra in (("ext", "10.98.0.1", ("-I", "10.99.0.1")),):
+            topo.ping(side, dst, count=1, extra=extra)
+            r = topo.ping(side, dst, count=3, extra=("-w", "10", *extra))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (r.stdout, mg.log())
+        assert "IKE established" in mg.log()
+        # The client goes away: its Delete ends the IKE SA; the monitors see it.
+        charon.ctl("--terminate", "--ike", "mg", "--timeout", "10", timeout=20)
+        c = ike_event("deleted")
+        assert c is not None and c["state"] == "DOWN", c
+        assert c["mechanism"]["parameters"]["ike_error"] == "deleted-by-peer", c
+        assert ctl.ok("GET", "/v1/connections")[0]["mechanism"]["parameters"]["ike_state"] \
+            == "deleted"
+        kind, _ = ctl.nsm("Close", {"id": "ike-nsm-1"})
+        assert kind == "result"
+        assert ctl.ok("GET", "/v1/esp-tunnels") == [] and ctl.ok("GET", "/v1/ike") == []
+        mon.close()
+        assert "PRIVATE KEY" not in mg.log()
+    finally:
+        if charon is not None:
+            charon.stop()
+        mg.kill()

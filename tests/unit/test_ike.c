@@ -1175,4 +1175,79 @@ MG_TEST(dn_identities)
 	CHECK(mg_ike_id_parse("XX=1, CN=a", &id) < 0);
 }
 
+MG_TEST(nsm_credentials)
+{
+	/* Two sides in NSM's form: each pins the other's base64 certificate, and the
+	 * identities are the first 64 characters of each, which the certificates name. */
+	static char key_a[4096], key_b[4096], cert_a[2048], cert_b[2048];
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_error err;
+
+	CHECK_EQ(mg_ike_nsm_credentials("client", key_a, sizeof(key_a), cert_a, sizeof(cert_a)), 0);
+	CHECK_EQ(mg_ike_nsm_credentials("server", key_b, sizeof(key_b), cert_b, sizeof(cert_b)), 0);
+	CHECK(strncmp(key_a, "-----BEGIN PRIVATE KEY-----", 27) == 0);
+	CHECK(strncmp(cert_a, "MII", 3) == 0 && strncmp(cert_a, cert_b, 64) != 0);
+	conf(&ca, true, "aes256-sha256-modp2048", "aes256-sha256", "unused psk 0123456");
+	conf(&cb, false, "aes256-sha256-modp2048", "aes256-sha256", "unused psk 0123456");
+	for (int s = 0; s < 2; s++) {
+		struct mg_ike_peer_conf *c = s ? &cb : &ca;
+		char fq[65];
+
+		memset(c->psk, 0, sizeof(c->psk));
+		c->psk_len = 0;
+		c->auth = MG_IKE_AUTH_PUBKEY;
+		snprintf(c->key, sizeof(c->key), "%s", s ? key_b : key_a);
+		snprintf(c->peer_cert, sizeof(c->peer_cert), "%s", s ? cert_a : cert_b);
+		snprintf(c->cert, sizeof(c->cert), "%s", s ? cert_b : cert_a);
+		snprintf(fq, sizeof(fq), "%.64s", s ? cert_b : cert_a);
+		CHECK_EQ(mg_ike_id_parse(fq, &c->local_id), 0);
+		snprintf(fq, sizeof(fq), "%.64s", s ? cert_a : cert_b);
+		CHECK_EQ(mg_ike_id_parse(fq, &c->remote_id), 0);
+		CHECK_EQ(c->local_id.type, MG_IKE_ID_FQDN);
+		CHECK_EQ(mg_ike_peer_conf_check(c, &err), 0);
+	}
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	unpair(&a, &b);
+	/* The certificate names its own prefix (what strongSwan checks). */
+	{
+		struct ike_creds cr;
+		struct ike_pl id;
+		uint8_t body[4 + 64];
+		const char *why = "";
+		EVP_PKEY *k;
+
+		ca.peer_cert[0] = '\0';
+		body[0] = MG_IKE_ID_FQDN;
+		body[1] = body[2] = body[3] = 0;
+		memcpy(body + 4, cert_b, 64);
+		id.type = IKE_PL_IDR;
+		id.body = body;
+		id.len = sizeof(body);
+		snprintf(ca.ca, sizeof(ca.ca), "%s", cert_b); /* its own CA: self-signed */
+		CHECK_EQ(ike_creds_load(&ca, &cr, &err), 0);
+		{
+			/* As a CERT payload: encoding 4 then the DER (base64 padding left out). */
+			uint8_t der[2048];
+			size_t bl = strlen(cert_b);
+			int n = EVP_DecodeBlock(der + 1, (const unsigned char *)cert_b, (int)bl);
+			struct ike_pl cert = {.type = IKE_PL_CERT, .body = der};
+
+			der[0] = IKE_CERT_X509_SIG;
+			for (size_t e = bl; e > 0 && cert_b[e - 1] == '='; e--)
+				n--;
+			cert.len = (uint16_t)(n + 1);
+			k = ike_peer_key(&cr, &cert, 1, &id, &why);
+		}
+		CHECK(k != NULL);
+		if (k == NULL)
+			fprintf(stderr, "why: %s\n", why);
+		ike_pkey_free(k);
+		ike_creds_free(&cr);
+	}
+}
+
 MG_TEST_MAIN()
