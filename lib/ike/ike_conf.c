@@ -77,11 +77,7 @@ mg_ike_proposal_parse(const char *s, bool ike, struct mg_ike_proposal *p, char *
 			}
 		for (i = 0; i < MG_ARRAY_SIZE(dhs) && !found; i++)
 			if (strcmp(tok, dhs[i].name) == 0) {
-				if (!ike) {
-					snprintf(why, whylen, "'%s': PFS groups in ESP proposals are "
-						 "not supported", tok);
-					return -EINVAL;
-				}
+				/* In ESP: PFS, a KE in CREATE_CHILD_SA (not in IKE_AUTH). */
 				if (p->dh)
 					goto twice;
 				p->dh = dhs[i].id;
@@ -141,7 +137,7 @@ mg_ike_proposal_format(const struct mg_ike_proposal *p, bool ike, char *buf, siz
 		if (dhs[i].id == p->dh && d[0] == '\0')
 			d = dhs[i].name;
 	snprintf(buf, n, "%s%s%s%s%s%s", e, p->integ ? "-sha256" : "", ike && pr[0] ? "-" : "",
-		 ike ? pr : "", ike && d[0] ? "-" : "", ike ? d : "");
+		 ike ? pr : "", d[0] ? "-" : "", d);
 }
 
 int

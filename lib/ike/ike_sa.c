@@ -70,6 +70,7 @@ struct ike_sa {
 	uint64_t child_rekey_ns;        /* when (0: not scheduled) */
 	uint32_t rk_spi_in;             /* the new inbound SPI offered */
 	uint8_t rk_ni[NONCE_LEN];       /* our nonce in that exchange */
+	struct ike_dh *rk_dh;           /* its KE's key pair (PFS), or NULL */
 	/* The peer's rekey we answered: our new outbound SA, installed once it deletes the old. */
 	struct mg_ike_child_keys pending_out;
 	uint64_t pending_out_ns;        /* the latest moment to install it (0: nothing pending) */
@@ -133,6 +134,20 @@ sa_event(struct mg_ike *e, const struct ike_peer *p, enum mg_ike_event ev, enum 
 }
 static void put_sig_hashes(struct mg_ike *e, const struct ike_peer *p);
 
+/*
+ * The ESP proposals of IKE_AUTH's CHILD_SA: without their PFS groups (that
+ * exchange has no KE; RFC 7296 1.2). Returns how many.
+ */
+static unsigned int
+esp_first(const struct ike_peer *p, struct mg_ike_proposal *out)
+{
+	for (unsigned int i = 0; i < p->c.nesp; i++) {
+		out[i] = p->c.esp[i];
+		out[i].dh = 0;
+	}
+	return p->c.nesp;
+}
+
 /* ---- SA lifecycle ---------------------------------------------------------------------- */
 
 static void
@@ -165,6 +180,7 @@ sa_free(struct ike_sa *sa)
 		return;
 	sa_free(sa->rk_new);
 	ike_dh_free(sa->dh);
+	ike_dh_free(sa->rk_dh);
 	blob_free(&sa->msg1, &sa->msg1_len);
 	blob_free(&sa->msg2, &sa->msg2_len);
 	blob_free(&sa->req, &sa->req_len);
@@ -510,14 +526,15 @@ same(const uint8_t *a, const uint8_t *b, size_t n)
  * it; the first half protects what that exchange's initiator sends.
  */
 static int
-install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const uint8_t *ni,
-		   size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated,
+install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const uint8_t *gir,
+		   size_t girlen, const uint8_t *ni, size_t ni_len, const uint8_t *nr,
+		   size_t nr_len, bool we_initiated,
 		   uint32_t spi_in, uint32_t spi_out, const struct mg_ike_proposal *esp,
 		   bool delay_out)
 {
 	struct mg_ike_child_keys k;
 	struct ike_keylens kl;
-	uint8_t seed[512], km[2 * (36 + 32)];
+	uint8_t seed[256 + 512], km[2 * (36 + 32)];
 	const unsigned int h = ike_prf_len(sa->prop.prf);
 	size_t need, keylen;
 	const uint8_t *ir, *ri;
@@ -527,10 +544,16 @@ install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, cons
 	if (ike_keylens(esp, &kl) < 0)
 		return -EINVAL;
 	need = 2 * (kl.enc + kl.integ);
-	memcpy(seed, ni, ni_len);
-	memcpy(seed + ni_len, nr, nr_len);
-	if (ike_prf_plus(sa->prop.prf, sa->sk_d, h, seed, ni_len + nr_len, km, need) < 0)
+	/* With PFS: KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) (RFC 7296 2.17). */
+	if (girlen)
+		memcpy(seed, gir, girlen);
+	memcpy(seed + girlen, ni, ni_len);
+	memcpy(seed + girlen + ni_len, nr, nr_len);
+	if (ike_prf_plus(sa->prop.prf, sa->sk_d, h, seed, girlen + ni_len + nr_len, km, need) < 0) {
+		mg_wipe(seed, sizeof(seed));
 		return -EINVAL;
+	}
+	mg_wipe(seed, girlen);
 	ir = km;                     /* initiator -> responder: encr | integ */
 	ri = km + kl.enc + kl.integ; /* responder -> initiator */
 	keylen = kl.aead ? kl.enc - 4 : kl.enc;
@@ -572,7 +595,7 @@ install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, cons
 static int
 install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 {
-	int rc = install_child_keys(e, p, sa, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
+	int rc = install_child_keys(e, p, sa, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
 				    sa->initiator, sa->child_spi_in, sa->child_spi_out, &sa->esp,
 				    false);
 
@@ -876,7 +899,11 @@ send_auth(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	put_auth(e, &auth);
 	mg_wipe(&auth, sizeof(auth));
 	ike_put_notify(&e->buf, 0, IKE_N_INITIAL_CONTACT, NULL, 0);
-	ike_put_sa(&e->buf, p->c.esp, p->c.nesp, false, spi, 4);
+	{
+		struct mg_ike_proposal first[MG_IKE_MAX_PROPOSALS];
+
+		ike_put_sa(&e->buf, first, esp_first(p, first), false, spi, 4);
+	}
 	ike_put_ts(&e->buf, IKE_PL_TSI, p->c.local_ts, p->c.nlocal_ts);
 	ike_put_ts(&e->buf, IKE_PL_TSR, p->c.remote_ts, p->c.nremote_ts);
 	rc = sk_end(e, sa, sk);
@@ -1038,6 +1065,7 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 	const struct ike_pl *auth = ike_pl_find(pl, npl, IKE_PL_AUTH);
 	const struct ike_pl *sap = ike_pl_find(pl, npl, IKE_PL_SA);
 	struct ike_prop_in props[2];
+	struct mg_ike_proposal first[MG_IKE_MAX_PROPOSALS];
 	unsigned int np;
 	uint16_t err = ike_notify_error(pl, npl);
 
@@ -1058,7 +1086,7 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 		return;
 	}
 	if (sap == NULL || ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
-	    !ike_prop_match(&props[0], p->c.esp, p->c.nesp, false, &sa->esp)) {
+	    !ike_prop_match(&props[0], first, esp_first(p, first), false, &sa->esp)) {
 		sa_failed(e, p, sa, MG_IKE_R_NO_PROPOSAL);
 		return;
 	}
@@ -1257,9 +1285,14 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 	}
 	if (sap == NULL || ike_sa_decode(sap->body, sap->len, props, MG_ARRAY_SIZE(props), &np) < 0)
 		np = 0;
-	for (i = 0; i < np; i++)
-		if (ike_prop_match(&props[i], p->c.esp, p->c.nesp, false, &sa->esp))
-			break;
+	{
+		struct mg_ike_proposal first[MG_IKE_MAX_PROPOSALS];
+		unsigned int nf = esp_first(p, first);
+
+		for (i = 0; i < np; i++)
+			if (ike_prop_match(&props[i], first, nf, false, &sa->esp))
+				break;
+	}
 	if (i == np) {
 		fail = IKE_N_NO_PROPOSAL_CHOSEN;
 	} else {
@@ -1594,8 +1627,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	for (i = 0; i < np; i++)
 		if (ike_prop_match(&props[i], p->c.esp, p->c.nesp, false, &chosen))
 			break;
-	if (i == np || ke != NULL) {
-		/* No PFS here: a KE payload means the peer insists on a DH group. */
+	if (i == np) {
 		create_child_error(e, p, sa, msgid, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return;
 	}
@@ -1603,24 +1635,60 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		uint32_t spi_in = child_spi(), spi_out = rd32be(props[i].spi);
 		uint8_t spi[4] = {(uint8_t)(spi_in >> 24), (uint8_t)(spi_in >> 16),
 				  (uint8_t)(spi_in >> 8), (uint8_t)spi_in};
+		uint8_t gir[256], pub[256];
+		size_t girlen = 0;
+		struct ike_dh *dh = NULL;
+		int rc;
 
+		if (chosen.dh != 0) {
+			/* PFS (RFC 7296 1.3.1): the peer's KE must be of the chosen group. */
+			uint16_t g = ke != NULL && ke->len >= 4
+					     ? (uint16_t)(ke->body[0] << 8 | ke->body[1]) : 0;
+
+			if (g != chosen.dh) {
+				uint8_t gb[2] = {(uint8_t)(chosen.dh >> 8), (uint8_t)chosen.dh};
+
+				create_child_error(e, p, sa, msgid, IKE_N_INVALID_KE_PAYLOAD, gb, 2);
+				return;
+			}
+			dh = ike_dh_new(g);
+			if (dh == NULL || ike_dh_public(dh, pub) < 0 ||
+			    ike_dh_shared(dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0) {
+				ike_dh_free(dh);
+				mg_wipe(gir, sizeof(gir));
+				create_child_error(e, p, sa, msgid, IKE_N_INVALID_SYNTAX, NULL, 0);
+				return;
+			}
+		}
 		sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, msgid);
 		ike_put_sa(&e->buf, &chosen, 1, false, spi, 4);
 		off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 		ike_put(&e->buf, nr, NONCE_LEN);
 		ike_pl_end(&e->buf, off);
+		if (dh != NULL) {
+			off = ike_pl_begin(&e->buf, IKE_PL_KE);
+			ike_put16(&e->buf, chosen.dh);
+			ike_put16(&e->buf, 0);
+			ike_put(&e->buf, pub, ike_dh_pub_len(chosen.dh));
+			ike_pl_end(&e->buf, off);
+			ike_dh_free(dh);
+		}
 		ike_put_ts(&e->buf, IKE_PL_TSI, p->c.remote_ts, p->c.nremote_ts);
 		ike_put_ts(&e->buf, IKE_PL_TSR, p->c.local_ts, p->c.nlocal_ts);
-		if (sk_end(e, sa, sk) < 0)
+		if (sk_end(e, sa, sk) < 0) {
+			mg_wipe(gir, sizeof(gir));
 			return;
+		}
 		/*
 		 * Make-before-break: the new inbound SA accepts before the peer can
 		 * use it; our outbound SA waits until the peer has its inbound one
 		 * (it deletes the old pair after our response), as strongSwan does.
 		 */
 		install_pending_out(e, p, sa);
-		if (install_child_keys(e, p, sa, non->body, non->len, nr, NONCE_LEN, false, spi_in,
-				       spi_out, &chosen, sa->child_up) < 0) {
+		rc = install_child_keys(e, p, sa, gir, girlen, non->body, non->len, nr, NONCE_LEN,
+					false, spi_in, spi_out, &chosen, sa->child_up);
+		mg_wipe(gir, sizeof(gir));
+		if (rc < 0) {
 			create_child_error(e, p, sa, msgid, IKE_N_NO_ADDITIONAL_SAS, NULL, 0);
 			return;
 		}
@@ -1659,7 +1727,7 @@ open_sk(struct mg_ike *e, const struct ike_sa *sa, const struct ike_msg *m, cons
 static void
 send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 {
-	uint8_t spi[4];
+	uint8_t spi[4], pub[256];
 	size_t sk, off;
 
 	sa->rk_spi_in = child_spi();
@@ -1669,6 +1737,12 @@ send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	spi[1] = (uint8_t)(sa->rk_spi_in >> 16);
 	spi[2] = (uint8_t)(sa->rk_spi_in >> 8);
 	spi[3] = (uint8_t)sa->rk_spi_in;
+	/* PFS: a KE of our first proposal's group (RFC 7296 1.3.1). */
+	ike_dh_free(sa->rk_dh);
+	sa->rk_dh = NULL;
+	if (p->c.esp[0].dh != 0 &&
+	    ((sa->rk_dh = ike_dh_new(p->c.esp[0].dh)) == NULL || ike_dh_public(sa->rk_dh, pub) < 0))
+		return;
 	sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, false, sa->next_msgid++);
 	off = ike_pl_begin(&e->buf, IKE_PL_NOTIFY);
 	ike_put8(&e->buf, IKE_PROTO_ESP);
@@ -1680,6 +1754,13 @@ send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 	ike_put(&e->buf, sa->rk_ni, sizeof(sa->rk_ni));
 	ike_pl_end(&e->buf, off);
+	if (sa->rk_dh != NULL) {
+		off = ike_pl_begin(&e->buf, IKE_PL_KE);
+		ike_put16(&e->buf, p->c.esp[0].dh);
+		ike_put16(&e->buf, 0);
+		ike_put(&e->buf, pub, ike_dh_pub_len(p->c.esp[0].dh));
+		ike_pl_end(&e->buf, off);
+	}
 	ike_put_ts(&e->buf, IKE_PL_TSI, p->c.local_ts, p->c.nlocal_ts);
 	ike_put_ts(&e->buf, IKE_PL_TSR, p->c.remote_ts, p->c.nremote_ts);
 	if (sk_end(e, sa, sk) == 0 && send_request(e, p, sa, REQ_CHILD_REKEY) == 0)
@@ -1698,7 +1779,9 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	uint16_t err = ike_notify_error(pl, npl);
 	unsigned int np;
 	uint32_t spi_out;
-	size_t sk, d;
+	size_t sk, d, girlen = 0;
+	uint8_t gir[256];
+	int rc;
 
 	if (err != 0 || sap == NULL || nr == NULL || nr->len < 16 || nr->len > 256 ||
 	    ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
@@ -1709,8 +1792,23 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		return;
 	}
 	spi_out = rd32be(props[0].spi);
-	if (install_child_keys(e, p, sa, sa->rk_ni, sizeof(sa->rk_ni), nr->body, nr->len, true,
-			       sa->rk_spi_in, spi_out, &chosen, false) < 0) {
+	if (chosen.dh != 0) {
+		const struct ike_pl *ke = ike_pl_find(pl, npl, IKE_PL_KE);
+
+		if (sa->rk_dh == NULL || ke == NULL || ke->len < 4 ||
+		    (uint16_t)(ke->body[0] << 8 | ke->body[1]) != ike_dh_group(sa->rk_dh) ||
+		    ike_dh_shared(sa->rk_dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0) {
+			EV(e, p, 4, "CHILD_SA rekey: the peer's KE does not fit (PFS)");
+			sa->child_rekey_ns = e->now + 10 * NANOS;
+			return;
+		}
+	}
+	ike_dh_free(sa->rk_dh);
+	sa->rk_dh = NULL;
+	rc = install_child_keys(e, p, sa, gir, girlen, sa->rk_ni, sizeof(sa->rk_ni), nr->body,
+				nr->len, true, sa->rk_spi_in, spi_out, &chosen, false);
+	mg_wipe(gir, sizeof(gir));
+	if (rc < 0) {
 		sa->child_rekey_ns = e->now + 10 * NANOS;
 		return;
 	}

@@ -950,3 +950,37 @@ def test_nsm_ipsec_with_public_keys(tmp_path, topo, charon_ok):
         if charon is not None:
             charon.stop()
         mg.kill()
+
+
+@pytest.mark.parametrize("who", ["strongswan", "meshgate"])
+def test_ike_pfs_child_rekey(tmp_path, topo, charon_ok, who):
+    """PFS: an ESP proposal with a DH group (aes128gcm16-ecp256 on both
+    sides). IKE_AUTH's CHILD_SA carries no KE; each CHILD_SA rekey, by
+    strongSwan (rekey_time 5 s, meshgate answering with KEr) or by meshgate
+    (child_lifetime 10, KEi from meshgate), carries one: strongSwan installs
+    the new pair (its log names the DH group of the CHILD_SA) and traffic
+    passes on the new SAs."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=True,
+                    child_rekey="5s" if who == "strongswan" else 0)
+    try:
+        extra = "      dpd: 0\n" + ("      child_lifetime: 10\n" if who == "meshgate" else "")
+        cfg = mg_config(topo.tag, "responder", ike, esp, extra=extra)
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            r = charon.initiate()
+            assert r.returncode == 0, r.stdout + r.stderr + mg.log() + charon.log()
+            first = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert first, ike_json(ctl)
+            assert first[0]["esp_proposal"] == "aes128gcm16", first  # no KE in IKE_AUTH
+            p = wait_for(lambda: [x for x in ike_json(ctl) if x["child_rekeys"] >= 1], 40)
+            assert p, (ike_json(ctl), mg.log(), charon.log()[-3000:])
+            assert p[0]["esp_proposal"] == esp, p
+            assert p[0]["spi_i"] == first[0]["spi_i"]
+            assert p[0]["child_spi_in"] != first[0]["child_spi_in"]
+            check_traffic(topo, mg)
+            sas = charon.sas()
+            assert f"{p[0]['child_spi_in']:08x}" in sas and "ECP_256" in sas, (p, sas)
+            assert drops(ctl, "esp-no-sa") == 0, metrics_text(ctl)
+    finally:
+        charon.stop()

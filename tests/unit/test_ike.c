@@ -328,7 +328,11 @@ MG_TEST(proposals_and_ids)
 	CHECK(strstr(why, "'3des'") != NULL);
 	CHECK(mg_ike_proposal_parse("aes128", false, &p, why, sizeof(why)) < 0);
 	CHECK(mg_ike_proposal_parse("aes128gcm16-sha256", false, &p, why, sizeof(why)) < 0);
-	CHECK(mg_ike_proposal_parse("aes128gcm16-ecp256", false, &p, why, sizeof(why)) < 0);
+	CHECK(mg_ike_proposal_parse("aes128gcm16-ecp256", false, &p, why, sizeof(why)) == 0);
+	CHECK_EQ(p.dh, MG_IKE_DH_ECP256); /* PFS in CREATE_CHILD_SA */
+	mg_ike_proposal_format(&p, false, buf, sizeof(buf));
+	CHECK_STR(buf, "aes128gcm16-ecp256");
+	CHECK(mg_ike_proposal_parse("aes128gcm16-prfsha256", false, &p, why, sizeof(why)) < 0);
 	CHECK(mg_ike_id_parse("gw.example.org", &id) == 0 && id.type == MG_IKE_ID_FQDN);
 	CHECK(mg_ike_id_parse("ops@example.org", &id) == 0 && id.type == MG_IKE_ID_RFC822_ADDR);
 	CHECK(mg_ike_id_parse("10.1.2.3", &id) == 0 && id.type == MG_IKE_ID_IPV4_ADDR &&
@@ -1247,6 +1251,53 @@ MG_TEST(nsm_credentials)
 			fprintf(stderr, "why: %s\n", why);
 		ike_pkey_free(k);
 		ike_creds_free(&cr);
+	}
+}
+
+MG_TEST(exchange_pfs_child_rekeys)
+{
+	/* ESP proposals with a DH group: IKE_AUTH's CHILD_SA without KE, each
+	 * CREATE_CHILD_SA rekey with KEi/KEr, in either role, keys agreeing. */
+	static const char *const groups[] = {"ecp256", "modp2048", "curve25519"};
+
+	for (unsigned int g = 0; g < MG_ARRAY_SIZE(groups); g++)
+		for (int who = 0; who < 2; who++) {
+			struct mg_ike_peer_conf ca, cb;
+			struct side a, b;
+			struct mg_ike_peer_info ia;
+			char esp[64];
+
+			snprintf(esp, sizeof(esp), "aes128gcm16-%s", groups[g]);
+			conf(&ca, true, "aes128gcm16-prfsha256-ecp256", esp, "a fine pre-shared key");
+			conf(&cb, false, "aes128gcm16-prfsha256-ecp256", esp, "a fine pre-shared key");
+			ca.child_lifetime_s = who ? 100 : 10;
+			cb.child_lifetime_s = who ? 10 : 100;
+			pair(&a, &b, &ca, &cb);
+			run(&a, &b, NS);
+			CHECK_EQ(a.ups + b.ups, 2);
+			run(&a, &b, 8 * NS);
+			CHECK(a.ups >= 2 && b.ups >= 2); /* the answering side in two steps */
+			CHECK_EQ(a.in_first + b.in_first, 1);
+			check_mirrored(&a, &b);
+			CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && ia.child_rekeys == 1);
+			CHECK_EQ(ia.esp.dh, ca.esp[0].dh);
+			unpair(&a, &b);
+		}
+	{
+		/* Groups that differ: the rekey is refused (INVALID_KE_PAYLOAD), the SA stays. */
+		struct mg_ike_peer_conf ca, cb;
+		struct side a, b;
+
+		conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256", "a fine pre-shared key");
+		conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp384", "a fine pre-shared key");
+		ca.child_lifetime_s = 10;
+		cb.child_lifetime_s = 100;
+		pair(&a, &b, &ca, &cb);
+		run(&a, &b, 9 * NS);
+		CHECK_EQ(a.ups, 1);
+		CHECK_EQ(b.ups, 1);
+		CHECK_EQ(a.downs + b.downs, 0);
+		unpair(&a, &b);
 	}
 }
 
