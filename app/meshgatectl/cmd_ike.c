@@ -3,6 +3,9 @@
  * IKEv2 over REST (GET /v1/ike): `ike show` lists each tunnel's IKE SA and
  * CHILD_SA (state, peer, proposals, SPIs, time to re-authentication,
  * rekeys, last error). No PSK or key is ever returned by the gateway.
+ * `ike set TUNNEL FILE|-` / `ike get TUNNEL` / `ike del TUNNEL` manage a
+ * tunnel's peer (/v1/esp-tunnels/TUNNEL/ike); the settings come from a file
+ * or standard input so that a PSK stays off the command line.
  */
 #include <stdio.h>
 #include <string.h>
@@ -66,9 +69,85 @@ cmd_ike_show(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 	return CTL_EXIT_OK;
 }
 
+static int
+ike_path(const struct ctl_cmd *self, int argc, char **argv, int want, char *path, size_t n)
+{
+	char esc[256];
+
+	if (argc < 1)
+		return ctl_usage_err(self, "missing TUNNEL");
+	if (argc < want)
+		return ctl_usage_err(self, "missing FILE (the ike settings as JSON, or - for "
+				     "standard input)");
+	if (argc > want)
+		return ctl_usage_err(self, "unexpected argument '%s'", argv[want]);
+	http_escape(argv[0], esc, sizeof(esc));
+	snprintf(path, n, "/v1/esp-tunnels/%s/ike", esc);
+	return CTL_EXIT_OK;
+}
+
+/* ike get TUNNEL */
+static int
+cmd_ike_get(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	char path[512];
+	json_t *res;
+	int rc = ike_path(self, argc, argv, 1, path, sizeof(path));
+
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	rc = ctl_rest_json(c, "GET", path, NULL, &res);
+	if (rc == CTL_EXIT_OK)
+		out_json(res);
+	json_decref(res);
+	return rc;
+}
+
+/* ike set TUNNEL FILE|- */
+static int
+cmd_ike_set(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	char path[512];
+	json_t *j, *res = NULL;
+	int rc = ike_path(self, argc, argv, 2, path, sizeof(path));
+
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	j = ctl_load_json(self, argv[1]);
+	if (j == NULL)
+		return CTL_EXIT_USAGE;
+	rc = ctl_rest_json(c, "PUT", path, j, &res);
+	json_decref(j);
+	if (rc == CTL_EXIT_OK && res != NULL)
+		out_json(res);
+	json_decref(res);
+	return rc;
+}
+
+/* ike del TUNNEL */
+static int
+cmd_ike_del(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
+{
+	char path[512];
+	struct http_resp r;
+	int rc = ike_path(self, argc, argv, 1, path, sizeof(path));
+
+	if (rc != CTL_EXIT_OK)
+		return rc;
+	rc = ctl_rest(c, "DELETE", path, NULL, 0, &r);
+	if (rc == CTL_EXIT_OK)
+		http_resp_free(&r);
+	return rc;
+}
+
 static const struct ctl_cmd cmds[] = {
 	{"ike", "show", cmd_ike_show, "",
 	 "IKEv2 peers: IKE SA and CHILD_SA state, proposals, SPIs, lifetimes (no PSK)"},
+	{"ike", "get", cmd_ike_get, "TUNNEL", "a tunnel's IKE settings (no secret) and state"},
+	{"ike", "set", cmd_ike_set, "TUNNEL FILE|-",
+	 "add or replace a tunnel's IKE peer from JSON (the PSK stays off argv)"},
+	{"ike", "del", cmd_ike_del, "TUNNEL", "remove a tunnel's IKE peer"},
+	{"ike", "delete", cmd_ike_del, "TUNNEL", NULL},
 	{NULL, NULL, NULL, NULL, NULL, 0},
 };
 

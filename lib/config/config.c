@@ -2235,11 +2235,12 @@ static void
 load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp_tunnel_spec *s)
 {
 	static const char *const keys[] = {"role", "local_id", "remote_id", "psk", "psk_file",
+					   "cert", "key", "ca", "peer_cert",
 					   "proposals", "esp_proposals", "local_ts", "remote_ts",
 					   "lifetime", "child_lifetime", "dpd", "retransmit_ms",
 					   "retransmit_tries", "reauth", NULL};
 	static const char *const roles[] = {"initiator", "responder", NULL};
-	yaml_node_t *n = get(c, tun, "ike"), *psk, *pskf;
+	yaml_node_t *n = get(c, tun, "ike"), *psk, *pskf, *key;
 	struct mg_ike_peer_conf pc;
 	struct mg_error e;
 	char p[96], kp[176], buf[MG_IKE_PSK_MAX + 2];
@@ -2277,7 +2278,43 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 	}
 	psk = get(c, n, "psk");
 	pskf = get(c, n, "psk_file");
-	if (psk != NULL && pskf != NULL) {
+	key = get(c, n, "key");
+	if (key != NULL) {
+		/* Public-key authentication: our key and certificate, the peer's CA or certificate. */
+		const char *k;
+
+		pc.auth = MG_IKE_AUTH_PUBKEY;
+		subpath(kp, sizeof(kp), p, "key");
+		k = scalar(c, key, kp);
+		if (k == NULL) {
+			ok = false;
+		} else if (strlen(k) >= sizeof(pc.key)) {
+			/* Not rd_str: a key given as PEM text is a secret, never quoted. */
+			cerr(c, key, kp, "longer than %zu bytes", sizeof(pc.key) - 1);
+			ok = false;
+		} else {
+			memcpy(pc.key, k, strlen(k) + 1);
+		}
+		if (key->type == YAML_SCALAR_NODE && strncmp(pc.key, "-----BEGIN", 10) == 0)
+			mg_wipe(key->data.scalar.value, key->data.scalar.length);
+		if (get(c, n, "cert") != NULL && !rd_str(c, n, p, "cert", pc.cert, sizeof(pc.cert)))
+			ok = false;
+		if (get(c, n, "ca") != NULL && !rd_str(c, n, p, "ca", pc.ca, sizeof(pc.ca)))
+			ok = false;
+		if (get(c, n, "peer_cert") != NULL &&
+		    !rd_str(c, n, p, "peer_cert", pc.peer_cert, sizeof(pc.peer_cert)))
+			ok = false;
+		if (psk != NULL || pskf != NULL) {
+			subpath(kp, sizeof(kp), p, psk != NULL ? "psk" : "psk_file");
+			cerr(c, psk != NULL ? psk : pskf, kp, "give a pre-shared key or a key and "
+			     "certificates, not both");
+			ok = false;
+		}
+	} else if (get(c, n, "cert") != NULL || get(c, n, "ca") != NULL ||
+		   get(c, n, "peer_cert") != NULL) {
+		cerr(c, n, p, "'key' is needed with cert, ca or peer_cert: our private key");
+		ok = false;
+	} else if (psk != NULL && pskf != NULL) {
 		subpath(kp, sizeof(kp), p, "psk_file");
 		cerr(c, pskf, kp, "give psk or psk_file, not both");
 		ok = false;
@@ -2322,7 +2359,8 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 			ok = false;
 		}
 	} else {
-		cerr(c, n, p, "a pre-shared key is needed (psk or psk_file)");
+		cerr(c, n, p, "a pre-shared key (psk or psk_file) or a key and certificates "
+		     "(key, cert, ca or peer_cert) are needed");
 		ok = false;
 	}
 	ok = rd_proposals(c, n, p, "proposals", true, pc.ike, &pc.nike) && ok;

@@ -502,8 +502,9 @@ choose_mechanism(json_t *req, enum conn_mech *mech, char *where, size_t nwhere,
 			     "(the client's WireGuard public key)");
 	else if (future != NULL && !strcmp(future, "IPSEC"))
 		mg_error_set(err, ENOTSUP, where,
-			     "mechanism IPSEC is supported with static keys only: parameters "
-			     "src_key and dst_key (or src_key6 and dst_key6), with their SPIs");
+			     "mechanism IPSEC needs static keys (parameters src_key and dst_key, "
+			     "or src_key6 and dst_key6, with their SPIs) or the client's "
+			     "src_public_key for IKEv2");
 	else if (future != NULL)
 		mg_error_set(err, ENOTSUP, where,
 			     "mechanism %s is not supported yet (meshgate offers MEMIF, "
@@ -932,7 +933,8 @@ same_setup(const struct conn *k, json_t *b)
 		return false;
 	same = m == k->mech;
 	json_object_foreach(json_object_get(want, "parameters"), key, v)
-		if (!(m == MECH_IPSEC && ctl_ipsec_secret_param(key)) && /* never in the answer */
+		if (!(m == MECH_IPSEC && (ctl_ipsec_secret_param(key) || /* never in the answer */
+					  ctl_ipsec_status_param(key))) &&   /* ours */
 		    !jeq(v, json_object_get(json_object_get(have, "parameters"), key)))
 			same = false;
 	json_decref(want);
@@ -1264,7 +1266,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		mg_strlcpy(old_wg, old->wg, sizeof(old_wg));
 		mg_strlcpy(old_esp, old->esp, sizeof(old_esp));
 	}
-	if (fresh.mech == MECH_IPSEC && ctl_ipsec_conn_up(c, &fresh, mech, err) < 0) {
+	if (fresh.mech == MECH_IPSEC && ctl_ipsec_conn_up(c, &fresh, conn, mech, err) < 0) {
 		json_decref(mech);
 		c->requests_failed++;
 		return NULL;
@@ -1416,6 +1418,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		struct mg_error e2;
 
 		/* A changed connection: its old ESP tunnel is empty now. */
+		ctl_ike_tunnel_gone(c, old_esp);
 		if (mg_model_esp_del(c->env.model, old_esp, &e2) < 0)
 			NSM_LOG(ERR, "connection %s: %s: %s\n", id, old_esp, e2.msg);
 	}
@@ -1440,6 +1443,7 @@ fail:
 	if (fresh.esp[0] != '\0') {
 		struct mg_error e2;
 
+		ctl_ike_tunnel_gone(c, fresh.esp);
 		mg_model_esp_del(c->env.model, fresh.esp, &e2);
 	}
 	json_decref(mech);
@@ -1510,6 +1514,8 @@ conn_close_id(struct mg_ctl *c, const char *id, const char *why, struct mg_error
 		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->wg, err->msg);
 	if (k->vx[0] != '\0' && mg_model_vxlan_del(c->env.model, k->vx, err) < 0)
 		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->vx, err->msg);
+	if (k->esp[0] != '\0')
+		ctl_ike_tunnel_gone(c, k->esp); /* its IKE SA deleted, the peer told */
 	if (k->esp[0] != '\0' && mg_model_esp_del(c->env.model, k->esp, err) < 0)
 		NSM_LOG(ERR, "closing %s: %s: %s\n", id, k->esp, err->msg);
 	NSM_LOG(INFO, "connection %s closed (%s)\n", id, why);

@@ -26,9 +26,19 @@
  * request carries them sealed (ctl_ipsec_seal), and the Connection we answer
  * has them removed (a refresh that differs only in keys is a refresh).
  *
- * Extending: IKEv2 with public keys (lib/ike) would accept IPSEC requests
- * that carry src_public_key instead (ctl_ipsec_acceptable), negotiate, and
- * install the same tunnel with the SAs IKE derived (ctl_esp_add_body).
+ * With public keys instead (NSM's form, as sdk-vpp's forwarder sends them):
+ *   src_public_key   the client's self-signed certificate, base64 DER (RSA)
+ * meshgate makes a key and a self-signed certificate for the connection,
+ * answers it in dst_public_key, and answers the client's IKEv2 (lib/ike, as
+ * responder) on the tunnel: AUTH by signatures, each side's certificate
+ * pinned, identities FQDN = the first 64 characters of each side's key
+ * parameter (as sdk-vpp sets them); traffic selectors from the connection's
+ * ip_context (src_ip_addrs theirs, dst_ip_addrs ours; one inner family).
+ * IKE events (established, rekeyed, deleted, failed with the reason) update
+ * the connection's ike_state / ike_error parameters (state DOWN while the
+ * SA is not up) and go to the monitor stream (mg_ctl_ike_event). The
+ * private key lives in lib/ike only (never stored): after a restart the
+ * connection comes back with a new key, and the client must request again.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -38,6 +48,12 @@
 #include <rte_log.h>
 
 #include "ctl_priv.h"
+#include "mg_ike.h"
+
+extern int mg_nsm_logtype; /* ctl_conn.c */
+
+static int perr(struct mg_error *err, const char *where, const char *param, int code,
+		const char *msg);
 
 /* Parameters that hold secrets: removed from answers, sealed in the state. */
 static const char *const secret_params[] = {
@@ -56,9 +72,163 @@ p_get(json_t *mech, const char *name)
 bool
 ctl_ipsec_acceptable(json_t *mech)
 {
-	/* Static keys for at least one direction pair; public keys: not yet (lib/ike). */
+	/* Static keys for at least one direction pair, or the client's public key (IKEv2). */
 	return (p_get(mech, "src_key") && p_get(mech, "dst_key")) ||
-	       (p_get(mech, "src_key6") && p_get(mech, "dst_key6"));
+	       (p_get(mech, "src_key6") && p_get(mech, "dst_key6")) ||
+	       p_get(mech, "src_public_key") != NULL;
+}
+
+bool
+ctl_ipsec_status_param(const char *name)
+{
+	/* Ours in the answer, not part of the client's setup. */
+	return !strcmp(name, "ike_state") || !strcmp(name, "ike_error") ||
+	       !strcmp(name, "dst_public_key");
+}
+
+/* IKE mode: the client's public key and no static key. */
+static bool
+ike_mode(json_t *mech)
+{
+	return p_get(mech, "src_public_key") != NULL && p_get(mech, "src_key") == NULL &&
+	       p_get(mech, "src_key6") == NULL;
+}
+
+/* The connection's ip_context prefixes of @p key (one family: @p fam, set by the first). */
+static uint8_t
+ctx_prefixes(json_t *conn, const char *key, struct mg_prefix *out, int *fam)
+{
+	json_t *a = json_object_get(json_object_get(json_object_get(conn, "context"), "ip_context"),
+				    key), *v;
+	uint8_t n = 0;
+	size_t i;
+
+	json_array_foreach(a, i, v) {
+		struct mg_prefix p;
+
+		if (n == MG_IKE_MAX_TS || !json_is_string(v) ||
+		    mg_prefix_parse(json_string_value(v), &p) < 0)
+			continue;
+		if (*fam == 0)
+			*fam = p.addr.family;
+		if (p.addr.family == *fam)
+			out[n++] = p;
+	}
+	return n;
+}
+
+/* IKE for tunnel @p name: our key and certificate made, the client's pinned. */
+static int
+ike_up(struct mg_ctl *c, struct conn *k, json_t *mech, const char *name,
+       const struct mg_ip *local, const struct mg_ip *remote, bool udp_encap, json_t *conn,
+       struct mg_error *err)
+{
+	const char *theirs = p_get(mech, "src_public_key");
+	struct mg_ike_peer_conf *pc = calloc(1, sizeof(*pc));
+	static char cert[MG_IKE_CRED_MAX];
+	char fq[65], why[128];
+	int rc, fam = 0;
+
+	if (pc == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	if (c->env.ike_set == NULL) {
+		free(pc);
+		return perr(err, k->mech_field, "src_public_key", ENOTSUP,
+			    "IKE is not available in this gateway");
+	}
+	if (strlen(theirs) < 64 || strlen(theirs) >= sizeof(pc->peer_cert)) {
+		free(pc);
+		return perr(err, k->mech_field, "src_public_key", EINVAL,
+			    "not a certificate (base64 DER, as NSM's IPSEC mechanism sends it)");
+	}
+	mg_strlcpy(pc->name, name, sizeof(pc->name));
+	pc->initiator = false;
+	pc->local = *local;
+	pc->remote = *remote;
+	pc->udp_encap = udp_encap;
+	pc->auth = MG_IKE_AUTH_PUBKEY;
+	pc->dpd_s = 30;
+	if (mg_ike_nsm_credentials("server", pc->key, sizeof(pc->key), cert, sizeof(cert)) < 0) {
+		free(pc);
+		return mg_error_set(err, EIO, "", "cannot make a key for IKE");
+	}
+	mg_strlcpy(pc->cert, cert, sizeof(pc->cert));
+	mg_strlcpy(pc->peer_cert, theirs, sizeof(pc->peer_cert));
+	snprintf(fq, sizeof(fq), "%.64s", cert);
+	mg_ike_id_parse(fq, &pc->local_id);
+	snprintf(fq, sizeof(fq), "%.64s", theirs);
+	pc->remote_id.type = MG_IKE_ID_FQDN; /* as it comes: '=' or '@' in it change nothing */
+	pc->remote_id.len = 64;
+	memcpy(pc->remote_id.data, fq, 64);
+	/* sdk-vpp proposes AES-CBC-256; AES-GCM and the rest too. */
+	for (unsigned int i = 0; i < 3; i++) {
+		static const char *const ike[] = {"aes256-sha256-modp2048",
+						  "aes128gcm16-prfsha256-ecp256",
+						  "aes256gcm16-prfsha384-ecp384"};
+		static const char *const esp[] = {"aes256-sha256", "aes128gcm16", "aes256gcm16"};
+
+		mg_ike_proposal_parse(ike[i], true, &pc->ike[pc->nike++], why, sizeof(why));
+		mg_ike_proposal_parse(esp[i], false, &pc->esp[pc->nesp++], why, sizeof(why));
+	}
+	pc->nremote_ts = ctx_prefixes(conn, "src_ip_addrs", pc->remote_ts, &fam);
+	pc->nlocal_ts = ctx_prefixes(conn, "dst_ip_addrs", pc->local_ts, &fam);
+	if (pc->nremote_ts == 0 || pc->nlocal_ts == 0) {
+		/* Without addresses: anything of the outer family through the tunnel. */
+		const char *any = (fam ? fam : remote->family) == AF_INET ? "0.0.0.0/0" : "::/0";
+
+		mg_prefix_parse(any, &pc->local_ts[0]);
+		mg_prefix_parse(any, &pc->remote_ts[0]);
+		pc->nlocal_ts = pc->nremote_ts = 1;
+	}
+	rc = c->env.ike_set(c->env.ctx, pc, err);
+	if (rc < 0) {
+		char f[sizeof(err->field)];
+
+		snprintf(f, sizeof(f), "%s.parameters.src_public_key%s%s", k->mech_field,
+			 err->field[0] ? " (" : "", err->field);
+		if (err->field[0])
+			strncat(f, ")", sizeof(f) - strlen(f) - 1);
+		mg_strlcpy(err->field, f, sizeof(err->field));
+	} else {
+		json_t *params = json_object_get(mech, "parameters");
+
+		json_object_set_new(params, "dst_public_key", json_string(cert));
+		json_object_set_new(params, "ike_state", json_string("negotiating"));
+	}
+	mg_wipe(pc, sizeof(*pc));
+	free(pc);
+	mg_wipe(cert, sizeof(cert));
+	return rc;
+}
+
+void
+mg_ctl_ike_event(struct mg_ctl *c, const char *tunnel, const char *event, const char *reason)
+{
+	if (c == NULL || c->conns == NULL)
+		return;
+	for (unsigned int i = 0; i < CTL_MAX_CONNS; i++) {
+		struct conn *k = &c->conns[i];
+		json_t *params;
+		bool up;
+
+		if (!k->used || k->mech != MECH_IPSEC || strcmp(k->esp, tunnel))
+			continue;
+		params = json_object_get(json_object_get(k->conn, "mechanism"), "parameters");
+		if (!json_is_object(params))
+			return;
+		up = strcmp(event, "failed") && strcmp(event, "deleted");
+		json_object_set_new(params, "ike_state", json_string(event));
+		if (reason != NULL && reason[0] && strcmp(reason, "ok"))
+			json_object_set_new(params, "ike_error", json_string(reason));
+		else
+			json_object_del(params, "ike_error");
+		json_object_set_new(k->conn, "state", json_string(up ? "UP" : "DOWN"));
+		rte_log(RTE_LOG_INFO, mg_nsm_logtype, "nsm: connection %s: IKE %s%s%s\n", k->id, event,
+			reason && reason[0] && strcmp(reason, "ok") ? ": " : "",
+			reason && strcmp(reason, "ok") ? reason : "");
+		nsm_event(c, k, "UPDATE");
+		return;
+	}
 }
 
 bool
@@ -169,7 +339,8 @@ map_field(struct mg_error *err, const char *where)
 }
 
 int
-ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_error *err)
+ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech,
+		  struct mg_error *err)
 {
 	struct mg_model *m = c->env.model;
 	const char *sip = p_get(mech, "src_ip"), *dip = p_get(mech, "dst_ip");
@@ -180,6 +351,8 @@ ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_erro
 	struct mg_ip remote, local;
 	uint32_t h = 2166136261u;
 	int rc = 0, n4, n6;
+	const bool ike = ike_mode(mech);
+	bool encap;
 
 	for (const char *p = k->id; *p; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
@@ -210,8 +383,8 @@ ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_erro
 	}
 	if (algo == NULL)
 		algo = "aes-gcm-128";
-	n4 = family_sas(mech, where, "", "ipv4", algo, sas, err);
-	n6 = n4 < 0 ? 0 : family_sas(mech, where, "6", "ipv6", algo, sas, err);
+	n4 = ike ? 0 : family_sas(mech, where, "", "ipv4", algo, sas, err);
+	n6 = n4 < 0 || ike ? 0 : family_sas(mech, where, "6", "ipv6", algo, sas, err);
 	if (n4 < 0 || n6 < 0) {
 		ctl_json_wipe(sas);
 		json_decref(sas);
@@ -227,8 +400,10 @@ ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_erro
 	json_object_set_new(body, "network", json_string(k->network));
 	json_object_set_new(body, "local", json_string(mg_ip_fmt(&local, buf, sizeof(buf))));
 	json_object_set_new(body, "remote", json_string(mg_ip_fmt(&remote, buf, sizeof(buf))));
-	json_object_set_new(body, "udp_encap", json_boolean(p_true(mech, "udp_encap", err, where,
-								   &rc)));
+	/* NSM's IKE peers (sdk-vpp) encapsulate ESP in UDP: the default with public keys. */
+	encap = p_true(mech, "udp_encap", err, where, &rc) ||
+		(ike && p_get(mech, "udp_encap") == NULL);
+	json_object_set_new(body, "udp_encap", json_boolean(encap));
 	json_object_set_new(body, "esn", json_boolean(p_true(mech, "esn", err, where, &rc)));
 	if (rw != NULL)
 		json_object_set_new(body, "replay_window", json_integer(strtoll(rw, NULL, 10)));
@@ -242,6 +417,12 @@ ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_erro
 	json_decref(body);
 	if (rc < 0)
 		return rc;
+	if (ike && (rc = ike_up(c, k, mech, name, &local, &remote, encap, conn, err)) < 0) {
+		struct mg_error e2;
+
+		mg_model_esp_del(m, name, &e2);
+		return rc;
+	}
 	mg_strlcpy(k->esp, name, sizeof(k->esp));
 	mg_strlcpy(k->iface, name, sizeof(k->iface));
 	params = json_object_get(mech, "parameters");

@@ -177,6 +177,7 @@ mg_ctl_destroy(struct mg_ctl *c)
 	ctl_esp_seq_tick(c, 0, true);
 	ctl_state_close(c);
 	conn_fini(c);
+	ctl_ike_fini(c);
 	free(c->esp_resv);
 	mg_wipe(c->token, sizeof(c->token));
 	free(c);

@@ -371,6 +371,8 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 	int rc;
 
 	mg_error_clear(&e);
+	if (nseg == 4 && !strcmp(seg[3], "ike"))
+		return ctl_ike_rest(c, method, seg[2], body, len, text, allow);
 	if (nseg == 2) {
 		if (!strcmp(method, "GET")) {
 			json_t *a = json_array();
@@ -427,6 +429,7 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 		if (!strcmp(method, "DELETE")) {
 			if (ctl_esp_journal_del(c, seg[2], &e) < 0 || mg_model_esp_del(m, seg[2], &e) < 0)
 				return reply_err(&e, text);
+			ctl_ike_tunnel_gone(c, seg[2]);
 			c->requests_ok++;
 			*text = NULL;
 			return 204;

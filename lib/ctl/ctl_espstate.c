@@ -333,7 +333,7 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t, const uint8_t *sk, 
 	struct mg_ctl_esp_seq pos[MG_ESP_TUN_MAX_SAS];
 	unsigned int npos = 0;
 	char b[MG_PREFIX_STRLEN];
-	json_t *o, *sas = json_array(), *a4 = json_array(), *a6 = json_array();
+	json_t *o, *sas = json_array(), *a4 = json_array(), *a6 = json_array(), *ike;
 
 	if (c->env.esp_seqs != NULL)
 		npos = c->env.esp_seqs(c->env.ctx, t->iface, pos, RTE_DIM(pos));
@@ -368,6 +368,8 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t, const uint8_t *sk, 
 	json_object_set_new(o, "ipv6", a6);
 	if (conn_owns_esp(c, s->name))
 		json_object_set_new(o, "connection", json_true());
+	else if ((ike = ctl_ike_stored(c, s->name)) != NULL)
+		json_object_set_new(o, "ike", ike); /* its secrets sealed (ctl_ike.c) */
 	return o;
 }
 
@@ -536,7 +538,7 @@ ctl_esp_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err)
 {
 	uint8_t sk[CTL_STATE_KEY_BYTES];
 	const char *name;
-	json_t *body;
+	json_t *body, *ike;
 	int rc;
 
 	if (!json_is_object(stored) || !json_is_string(json_object_get(stored, "name")))
@@ -551,6 +553,8 @@ ctl_esp_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err)
 		return -err->code;
 	body = json_deep_copy(stored);
 	json_object_del(body, "connection");
+	ike = json_incref(json_object_get(body, "ike"));
+	json_object_del(body, "ike");
 	rc = open_sas(sk, body, name, err);
 	mg_wipe(sk, sizeof(sk));
 	if (rc == 0) {
@@ -575,9 +579,13 @@ ctl_esp_state_restore(struct mg_ctl *c, json_t *stored, struct mg_error *err)
 		} else {
 			rc = ctl_esp_add_body(c, body, err);
 		}
+		/* The tunnel's IKE peer as it was (or none). */
+		if (rc == 0 && !json_is_true(json_object_get(stored, "connection")))
+			rc = ctl_ike_restore(c, name, ike, err);
 		if (rc < 0)
 			mg_error_prefix_field(err, "esp[%s]", name);
 	}
+	json_decref(ike);
 	ctl_json_wipe(body);
 	json_decref(body);
 	return rc;

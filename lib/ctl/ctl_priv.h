@@ -135,6 +135,8 @@ struct mg_ctl {
 	uint64_t requests_ok, requests_failed, conns_expired;
 	uint64_t rest_rate_limited;  /* requests answered 429 */
 	uint64_t nsm_refused;        /* NSM socket peers refused by uid */
+	/* IKE peers set over REST: tunnel name -> stored body, secrets sealed (ctl_ike.c) */
+	json_t *ike;
 };
 
 /* ctl_gw.c: /v1/gateways; returns the HTTP status, *text the JSON reply. */
@@ -196,6 +198,22 @@ int ctl_esp_parse_sas(json_t *arr, struct mg_esp_sa_conf *sas, uint8_t *n, struc
 /** Overwrite every string in @p j in place (keys) before it is freed. */
 void ctl_json_wipe(json_t *j);
 
+/* ctl_ike.c: /v1/esp-tunnels/NAME/ike, the tunnel's IKEv2 peer. */
+struct mg_ike_peer_conf;
+int ctl_ike_rest(struct mg_ctl *c, const char *method, const char *name, char *body, size_t len,
+		 char **text, const char **allow);
+/** Parse an `ike` body into @p pc (addresses left to the caller); errors name the field. */
+int ctl_ike_parse(json_t *o, const char *name, struct mg_ike_peer_conf *pc, struct mg_error *err);
+/** Set tunnel @p name's IKE peer from body @p o (checked first; nothing changes on error). */
+int ctl_ike_set_body(struct mg_ctl *c, const char *name, json_t *o, struct mg_error *err);
+/** The stored (sealed) body of tunnel @p name's peer (a new reference), or NULL. */
+json_t *ctl_ike_stored(struct mg_ctl *c, const char *name);
+/** Restore a stored body (NULL: remove the peer REST had set). */
+int ctl_ike_restore(struct mg_ctl *c, const char *name, json_t *stored, struct mg_error *err);
+/** Tunnel @p name is gone (or its peer is): remove its IKE peer. */
+void ctl_ike_tunnel_gone(struct mg_ctl *c, const char *name);
+void ctl_ike_fini(struct mg_ctl *c);
+
 /* ctl_espstate.c: ESP tunnels in the durable state, keys sealed under the state key. */
 /** The stored form of tunnel @p name (keys sealed); NULL with @p err set. */
 json_t *ctl_esp_state_json(struct mg_ctl *c, const char *name, struct mg_error *err);
@@ -223,7 +241,10 @@ bool ctl_ipsec_acceptable(json_t *mech);
 /** True if parameter @p name of an IPSEC mechanism is a secret. */
 bool ctl_ipsec_secret_param(const char *name);
 /** Create connection @p k's ESP tunnel from @p mech's parameters (answers dst_ip in it). */
-int ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *mech, struct mg_error *err);
+int ctl_ipsec_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech,
+		      struct mg_error *err);
+/** True for the parameters meshgate adds to an IKE connection's answer (ike_state...). */
+bool ctl_ipsec_status_param(const char *name);
 /** Wipe and remove the secret parameters of mechanism @p mech. */
 void ctl_ipsec_strip(json_t *mech);
 /** In a stored entry: replace "request"'s secrets by "ipsec_sealed" (IPSEC connections). */

@@ -261,8 +261,13 @@ apply_entry(struct mg_ctl *c, json_t *e, struct mg_error *err)
 		return ctl_wg_del(c, json_string_value(v), err);
 	if ((v = json_object_get(e, "esp")) != NULL)
 		return ctl_esp_state_restore(c, v, err);
-	if ((v = json_object_get(e, "esp_del")) != NULL && json_is_string(v))
-		return mg_model_esp_del(c->env.model, json_string_value(v), err);
+	if ((v = json_object_get(e, "esp_del")) != NULL && json_is_string(v)) {
+		int rc = mg_model_esp_del(c->env.model, json_string_value(v), err);
+
+		if (rc == 0)
+			ctl_ike_tunnel_gone(c, json_string_value(v));
+		return rc;
+	}
 	if ((v = json_object_get(e, "service")) != NULL)
 		return ctl_svc_restore(c, v, err);
 	if ((v = json_object_get(e, "service_del")) != NULL && json_is_string(v))

@@ -46,6 +46,8 @@ struct mg_ctl_conf {
 	char file_prefix[64];
 };
 
+struct mg_ike_peer_conf; /* mg_ike.h */
+
 /** Where one ESP SA's sequence numbers stand (for the durable state). */
 struct mg_ctl_esp_seq {
 	uint32_t spi;
@@ -73,6 +75,13 @@ struct mg_ctl_env {
 	void (*vxlan_counters)(void *ctx, uint16_t ifindex, uint64_t out[5]);
 	/** Write the IKEv2 peers and their SAs as a JSON array (redacted); may be NULL. */
 	void (*ike_json)(void *ctx, FILE *f);
+	/**
+	 * Add or replace the IKE peer of ESP tunnel c->name (checked first: on
+	 * error nothing changes); may be NULL.
+	 */
+	int (*ike_set)(void *ctx, const struct mg_ike_peer_conf *c, struct mg_error *err);
+	/** Remove the IKE peer of tunnel @p name: 0 or -ENOENT; may be NULL. */
+	int (*ike_del)(void *ctx, const char *name);
 	/** ESP tunnel @p ifindex's SAs' sequence positions (at most @p max); may be NULL. */
 	unsigned int (*esp_seqs)(void *ctx, uint16_t ifindex, struct mg_ctl_esp_seq *out,
 				 unsigned int max);
@@ -89,6 +98,15 @@ struct mg_ctl *mg_ctl_create(const struct mg_ctl_conf *conf, const struct mg_ctl
 void mg_ctl_destroy(struct mg_ctl *c);
 /** True if @p dir holds state to restore (the file's objects are then not used). */
 bool mg_ctl_state_exists(const char *dir);
+
+/**
+ * An IKE event on ESP tunnel @p tunnel ("established", "rekeyed",
+ * "child-rekeyed", "deleted", "failed"; @p reason for failures): the NSM
+ * IPSEC connection of that tunnel, if any, shows it and its monitors get
+ * an UPDATE. Main lcore.
+ */
+void mg_ctl_ike_event(struct mg_ctl *c, const char *tunnel, const char *event,
+		      const char *reason);
 
 /** File descriptors to wait on (readable), at most @p max; returns how many. */
 unsigned int mg_ctl_fds(struct mg_ctl *c, int *fds, unsigned int max);

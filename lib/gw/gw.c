@@ -727,6 +727,38 @@ ctl_ike_json(void *ctx, FILE *f)
 	gw_ike_json(g->ike, f);
 }
 
+/* IKE SA events to the control plane: NSM IPSEC connections show them to their monitors. */
+static void
+ike_to_ctl(void *arg, const char *tunnel, const char *event, const char *reason)
+{
+	struct gw *g = arg;
+
+	mg_ctl_ike_event(g->ctl, tunnel, event, reason);
+}
+
+/* REST / NSM / restored state: an IKE peer for an ESP tunnel (the engine made on first use). */
+static int
+ctl_ike_set(void *ctx, const struct mg_ike_peer_conf *c, struct mg_error *err)
+{
+	struct gw *g = ctx;
+
+	if (g->ike == NULL) {
+		g->ike = gw_ike_create(g->dp, g->model);
+		if (g->ike == NULL)
+			return mg_error_set(err, ENOMEM, "", "out of memory for IKE");
+		gw_ike_on_event(g->ike, ike_to_ctl, g);
+	}
+	return gw_ike_set(g->ike, c, err);
+}
+
+static int
+ctl_ike_del(void *ctx, const char *name)
+{
+	struct gw *g = ctx;
+
+	return gw_ike_del(g->ike, name);
+}
+
 static void
 ctl_esp_metrics(void *ctx, FILE *f)
 {
@@ -1357,6 +1389,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 			fprintf(stderr, "meshgate: out of memory for IKE\n");
 			goto out;
 		}
+		gw_ike_on_event(g->ike, ike_to_ctl, g);
 		for (unsigned int i = 0; i < g->st.nike_peers; i++)
 			if (gw_ike_add(g->ike, &g->st.ike_peers[i], &err) < 0) {
 				fprintf(stderr, "meshgate: esp_tunnels[%s].ike: %s%s%s\n",
@@ -1402,6 +1435,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 					 .esp_sas = ctl_esp_sas, .metrics_extra = ctl_esp_metrics,
 					 .vxlan_counters = ctl_vxlan_counters,
 					 .ike_json = ctl_ike_json,
+					 .ike_set = ctl_ike_set, .ike_del = ctl_ike_del,
 					 .esp_seqs = ctl_esp_seqs,
 					 .ctx = g};
 		bool restored = false;

@@ -32,6 +32,8 @@ struct gw_ike {
 	unsigned int npeers;
 	char names[MG_IKE_MAX_PEERS][MG_NAME_MAX];
 	uint64_t next_snap_ns;  /* next telemetry snapshot */
+	gw_ike_event_fn *on_event;  /* SA events to the control plane (NSM monitors), or NULL */
+	void *on_event_arg;
 };
 
 /*
@@ -244,14 +246,32 @@ ike_event(void *arg, unsigned int peer, int level, const char *msg)
 	rte_log((uint32_t)level, mg_ike_logtype, "ike: tunnel %s: %s\n", gi->names[peer], msg);
 }
 
+static void
+ike_sa_event(void *arg, unsigned int peer, enum mg_ike_event ev, enum mg_ike_reason r)
+{
+	struct gw_ike *gi = arg;
+
+	if (gi->on_event != NULL)
+		gi->on_event(gi->on_event_arg, gi->names[peer], mg_ike_event_name(ev),
+			     mg_ike_reason_name(r));
+}
+
 /* ---- the gateway side -------------------------------------------------------------------- */
+
+void
+gw_ike_on_event(struct gw_ike *gi, gw_ike_event_fn *fn, void *arg)
+{
+	gi->on_event = fn;
+	gi->on_event_arg = arg;
+}
 
 struct gw_ike *
 gw_ike_create(struct mg_dp *dp, struct mg_model *model)
 {
 	struct gw_ike *gi = calloc(1, sizeof(*gi));
 	struct mg_ike_ops ops = {.send = ike_send, .child_up = ike_child_up,
-				 .child_down = ike_child_down, .event = ike_event};
+				 .child_down = ike_child_down, .event = ike_event,
+				 .sa_event = ike_sa_event};
 
 	if (gi == NULL)
 		return NULL;
@@ -292,17 +312,21 @@ int
 gw_ike_add(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err)
 {
 	const struct mg_esp_tunnel *t = mg_model_esp_find(gi->model, c->name);
-	struct mg_ike_peer_conf pc;
+	struct mg_ike_peer_conf *pc;
 	int idx;
 
 	if (t == NULL)
 		return mg_error_set(err, ENOENT, "", "no ESP tunnel named '%s'", c->name);
-	pc = *c;
-	pc.local = t->spec.local;
-	pc.remote = t->spec.remote;
-	pc.udp_encap = t->spec.udp_encap;
-	idx = mg_ike_peer_add(gi->ike, &pc, err);
-	mg_wipe(&pc, sizeof(pc));
+	pc = malloc(sizeof(*pc));
+	if (pc == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	*pc = *c;
+	pc->local = t->spec.local;
+	pc->remote = t->spec.remote;
+	pc->udp_encap = t->spec.udp_encap;
+	idx = mg_ike_peer_add(gi->ike, pc, err);
+	mg_wipe(pc, sizeof(*pc));
+	free(pc);
 	if (idx < 0)
 		return idx;
 	snprintf(gi->names[idx], MG_NAME_MAX, "%s", c->name);
@@ -312,6 +336,55 @@ gw_ike_add(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error 
 	IKE_LOG(INFO, "tunnel %s: IKEv2 peer %s (%s)\n", c->name,
 		mg_ip_fmt(&t->spec.remote, (char[MG_IP_STRLEN]){0}, MG_IP_STRLEN),
 		c->initiator ? "initiator" : "responder");
+	return 0;
+}
+
+int
+gw_ike_set(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err)
+{
+	const struct mg_esp_tunnel *t = mg_model_esp_find(gi->model, c->name);
+	struct mg_ike_peer_conf *pc;
+	int idx, rc;
+
+	if (t == NULL)
+		return mg_error_set(err, ENOENT, "", "no ESP tunnel named '%s'", c->name);
+	idx = mg_ike_peer_find(gi->ike, c->name);
+	if (idx < 0)
+		return gw_ike_add(gi, c, err);
+	pc = malloc(sizeof(*pc)); /* too large for the main lcore's stack twice over */
+	if (pc == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	*pc = *c;
+	pc->local = t->spec.local;
+	pc->remote = t->spec.remote;
+	pc->udp_encap = t->spec.udp_encap;
+	rc = mg_ike_peer_replace(gi->ike, (unsigned int)idx, pc, err);
+	mg_wipe(pc, sizeof(*pc));
+	free(pc);
+	if (rc < 0)
+		return rc;
+	gi->next_ns = 0;
+	IKE_LOG(INFO, "tunnel %s: IKEv2 peer replaced (%s)\n", c->name,
+		c->initiator ? "initiator" : "responder");
+	return 0;
+}
+
+int
+gw_ike_del(struct gw_ike *gi, const char *name)
+{
+	int idx = gi == NULL ? -ENOENT : mg_ike_peer_find(gi->ike, name);
+
+	if (idx < 0)
+		return -ENOENT;
+	mg_ike_peer_remove(gi->ike, (unsigned int)idx);
+	memmove(gi->names[idx], gi->names[idx + 1], (gi->npeers - (unsigned int)idx - 1) *
+		sizeof(gi->names[0]));
+	gi->npeers--;
+	gi->next_ns = 0;
+	if (gi->npeers == 0)
+		__atomic_store_n(&gi->dp->ike, 0, __ATOMIC_RELEASE);
+	snap_refresh(gi);
+	IKE_LOG(INFO, "tunnel %s: IKEv2 peer removed\n", name);
 	return 0;
 }
 

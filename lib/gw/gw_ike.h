@@ -26,6 +26,10 @@
 
 struct gw_ike;
 
+/** What gw_ike_on_event calls: an SA event of tunnel @p tunnel ("established"...). */
+typedef void gw_ike_event_fn(void *arg, const char *tunnel, const char *event,
+			     const char *reason);
+
 /** Create the IKE state (NULL on allocation failure). */
 struct gw_ike *gw_ike_create(struct mg_dp *dp, struct mg_model *model);
 /** Free it (keys and PSKs wiped). NULL is a no-op. */
@@ -35,8 +39,17 @@ void gw_ike_destroy(struct gw_ike *gi);
  * From then on IKE packets are punted to the main lcore.
  */
 int gw_ike_add(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err);
+/**
+ * Add the IKE peer of ESP tunnel c->name, or replace its configuration
+ * (mg_ike_peer_replace: checked first, nothing changes on error).
+ */
+int gw_ike_set(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err);
+/** Remove the IKE peer of tunnel @p name (its IKE SA deleted). 0 or -ENOENT. */
+int gw_ike_del(struct gw_ike *gi, const char *name);
 /** A punted IKE packet (data at the IP header). Consumes @p m. */
 void gw_ike_input(struct gw_ike *gi, struct rte_mbuf *m);
+/** Have @p fn told of every SA event (established, rekeyed, deleted, failed). */
+void gw_ike_on_event(struct gw_ike *gi, gw_ike_event_fn *fn, void *arg);
 /** Timers. */
 void gw_ike_poll(struct gw_ike *gi, uint64_t now_ns);
 /** When gw_ike_poll next has work (UINT64_MAX: never). */

@@ -77,11 +77,7 @@ mg_ike_proposal_parse(const char *s, bool ike, struct mg_ike_proposal *p, char *
 			}
 		for (i = 0; i < MG_ARRAY_SIZE(dhs) && !found; i++)
 			if (strcmp(tok, dhs[i].name) == 0) {
-				if (!ike) {
-					snprintf(why, whylen, "'%s': PFS groups in ESP proposals are "
-						 "not supported", tok);
-					return -EINVAL;
-				}
+				/* In ESP: PFS, a KE in CREATE_CHILD_SA (not in IKE_AUTH). */
 				if (p->dh)
 					goto twice;
 				p->dh = dhs[i].id;
@@ -141,7 +137,7 @@ mg_ike_proposal_format(const struct mg_ike_proposal *p, bool ike, char *buf, siz
 		if (dhs[i].id == p->dh && d[0] == '\0')
 			d = dhs[i].name;
 	snprintf(buf, n, "%s%s%s%s%s%s", e, p->integ ? "-sha256" : "", ike && pr[0] ? "-" : "",
-		 ike ? pr : "", ike && d[0] ? "-" : "", ike ? d : "");
+		 ike ? pr : "", d[0] ? "-" : "", d);
 }
 
 int
@@ -179,6 +175,17 @@ mg_ike_id_parse(const char *s, struct mg_ike_id *id)
 		id->len = 16;
 		return 0;
 	}
+	if (strchr(s, '=') != NULL && strncmp(s, "keyid:", 6) != 0) {
+		size_t len = 0;
+
+		if (ike_dn_parse(s, id->data, MG_IKE_ID_MAX, &len) < 0) {
+			memset(id, 0, sizeof(*id));
+			return -EINVAL;
+		}
+		id->type = MG_IKE_ID_DER_ASN1_DN;
+		id->len = (uint8_t)len;
+		return 0;
+	}
 	if (strncmp(s, "keyid:", 6) == 0) {
 		s += 6;
 		n -= 6;
@@ -205,6 +212,9 @@ mg_ike_id_format(const struct mg_ike_id *id, char *buf, size_t n)
 	case MG_IKE_ID_IPV6_ADDR:
 		inet_ntop(AF_INET6, id->data, buf, (socklen_t)n);
 		break;
+	case MG_IKE_ID_DER_ASN1_DN:
+		ike_dn_format(id->data, id->len, buf, n);
+		break;
 	case MG_IKE_ID_FQDN:
 	case MG_IKE_ID_RFC822_ADDR:
 	case MG_IKE_ID_KEY_ID: {
@@ -225,10 +235,23 @@ mg_ike_id_format(const struct mg_ike_id *id, char *buf, size_t n)
 int
 mg_ike_peer_conf_check(const struct mg_ike_peer_conf *c, struct mg_error *err)
 {
-	if (c->psk_len == 0)
+	if (c->auth == MG_IKE_AUTH_PUBKEY) {
+		struct ike_creds cr;
+		int rc = ike_creds_load(c, &cr, err);
+
+		ike_creds_free(&cr);
+		if (rc < 0)
+			return rc;
+		if (c->psk_len != 0)
+			return mg_error_set(err, EINVAL, "psk", "give a pre-shared key or "
+					    "certificates, not both");
+	} else if (c->auth != MG_IKE_AUTH_PSK) {
+		return mg_error_set(err, EINVAL, "auth", "psk or pubkey");
+	} else if (c->psk_len == 0) {
 		return mg_error_set(err, EINVAL, "psk", "a pre-shared key is needed");
-	if (c->psk_len < 16)
+	} else if (c->psk_len < 16) {
 		return mg_error_set(err, EINVAL, "psk", "too short: at least 16 bytes");
+	}
 	if (c->nike == 0)
 		return mg_error_set(err, EINVAL, "proposals", "at least one IKE proposal is needed");
 	if (c->nesp == 0)
@@ -276,6 +299,20 @@ mg_ike_reason_name(enum mg_ike_reason r)
 	};
 
 	return (unsigned int)r < MG_ARRAY_SIZE(n) && n[r] ? n[r] : "?";
+}
+
+const char *
+mg_ike_event_name(enum mg_ike_event ev)
+{
+	static const char *const n[] = {
+		[MG_IKE_EV_ESTABLISHED] = "established",
+		[MG_IKE_EV_REKEYED] = "rekeyed",
+		[MG_IKE_EV_CHILD_REKEYED] = "child-rekeyed",
+		[MG_IKE_EV_DELETED] = "deleted",
+		[MG_IKE_EV_FAILED] = "failed",
+	};
+
+	return (unsigned int)ev < MG_ARRAY_SIZE(n) && n[ev] ? n[ev] : "?";
 }
 
 const char *

@@ -265,8 +265,13 @@ ike_prop_match(const struct ike_prop_in *in, const struct mg_ike_proposal *ours,
 			if (!offers(in, IKE_TT_PRF, p->prf, 0) || !offers(in, IKE_TT_DH, p->dh, 0))
 				continue;
 		} else {
-			/* No PFS group in the first CHILD_SA; 32-bit sequence numbers only. */
-			if (in->nt[IKE_TT_DH] > 0 && !offers(in, IKE_TT_DH, 0, 0))
+			/*
+			 * PFS: our group must be offered (CREATE_CHILD_SA); without
+			 * one (IKE_AUTH, or none configured) a proposal that insists on
+			 * a group does not fit. 32-bit sequence numbers only.
+			 */
+			if (p->dh != 0 ? !offers(in, IKE_TT_DH, p->dh, 0)
+				       : in->nt[IKE_TT_DH] > 0 && !offers(in, IKE_TT_DH, 0, 0))
 				continue;
 			if (in->nt[IKE_TT_ESN] > 0 && !offers(in, IKE_TT_ESN, 0, 0))
 				continue;
@@ -400,7 +405,7 @@ ike_put_sa(struct ike_buf *b, const struct mg_ike_proposal *props, unsigned int 
 	for (unsigned int i = 0; i < n; i++) {
 		const struct mg_ike_proposal *p = &props[i];
 		uint16_t kb = p->encr == MG_IKE_ENCR_CHACHA20_POLY1305 ? 0 : p->key_bits;
-		unsigned int nt = 1 + (p->integ != 0) + (ike ? 2 : 1);
+		unsigned int nt = 1 + (p->integ != 0) + (ike ? 2 : 1 + (p->dh != 0));
 		size_t poff = b->len;
 		unsigned int k = 0;
 
@@ -417,9 +422,9 @@ ike_put_sa(struct ike_buf *b, const struct mg_ike_proposal *props, unsigned int 
 			put_transform(b, ++k == nt, IKE_TT_PRF, p->prf, 0);
 		if (p->integ != 0)
 			put_transform(b, ++k == nt, IKE_TT_INTEG, p->integ, 0);
-		if (ike)
+		if (ike || p->dh != 0)
 			put_transform(b, ++k == nt, IKE_TT_DH, p->dh, 0);
-		else
+		if (!ike)
 			put_transform(b, ++k == nt, IKE_TT_ESN, 0, 0);
 		set16(b, poff + 2, (uint16_t)(b->len - poff));
 	}

@@ -84,11 +84,27 @@ enum ike_notify {
 	IKE_N_COOKIE = 16390,
 	IKE_N_USE_TRANSPORT_MODE = 16391,
 	IKE_N_REKEY_SA = 16393,
+	IKE_N_SIGNATURE_HASH_ALGORITHMS = 16431,
 };
 
 enum ike_auth_method {
+	IKE_AUTH_RSA_SIG = 1,
 	IKE_AUTH_PSK = 2,
+	IKE_AUTH_ECDSA_256 = 9,
+	IKE_AUTH_ECDSA_384 = 10,
+	IKE_AUTH_DIGITAL_SIGNATURE = 14,
 };
+
+/** RFC 7427 hash algorithm IDs (SIGNATURE_HASH_ALGORITHMS). */
+enum ike_hash {
+	IKE_HASH_SHA1 = 1,
+	IKE_HASH_SHA256 = 2,
+	IKE_HASH_SHA384 = 3,
+	IKE_HASH_SHA512 = 4,
+};
+
+/** CERT / CERTREQ encoding: X.509 Certificate - Signature. */
+#define IKE_CERT_X509_SIG 4
 
 enum ike_ts_type {
 	IKE_TS_IPV4_RANGE = 7,
@@ -297,5 +313,55 @@ int ike_random(void *p, size_t n);
 
 /** SHA-1 of the concatenation (NAT detection). */
 void ike_sha1(const uint8_t *d1, size_t l1, const uint8_t *d2, size_t l2, uint8_t out[20]);
+
+/* ---- public-key authentication (ike_cert.c) --------------------------------------- */
+
+#define IKE_MAX_CA 8
+
+typedef struct evp_pkey_st EVP_PKEY;
+typedef struct x509_st X509;
+typedef struct x509_store_st X509_STORE;
+
+/** A peer's loaded credentials (MG_IKE_AUTH_PUBKEY). */
+struct ike_creds {
+	EVP_PKEY *key;                      /* our private key */
+	X509 *cert;                         /* our certificate, or NULL */
+	X509 *peer;                         /* the peer's pinned certificate, or NULL */
+	X509_STORE *store;                  /* the CAs, or NULL */
+	uint8_t ca_hash[IKE_MAX_CA][20];    /* SHA-1 of each CA's SubjectPublicKeyInfo */
+	unsigned int nca;
+};
+
+/** Load @p c's credentials (nothing for PSK). 0, or -errno with @p err naming the field. */
+int ike_creds_load(const struct mg_ike_peer_conf *c, struct ike_creds *cr, struct mg_error *err);
+/** Free them (private key cleared by OpenSSL). */
+void ike_creds_free(struct ike_creds *cr);
+/** Our certificate's DER. 0 or -1. */
+int ike_cert_der(const struct ike_creds *cr, uint8_t *out, size_t max, size_t *len);
+/** Our certificate's subject as an ID_DER_ASN1_DN identity (type 0 without certificate). */
+void ike_cert_subject_id(const struct ike_creds *cr, struct mg_ike_id *id);
+/**
+ * The peer's public key: the pinned certificate's, or the first CERT
+ * payload's of @p pl once its chain verifies against the CAs and it vouches
+ * for identity @p id (the IDi/IDr payload). NULL with @p why set.
+ */
+EVP_PKEY *ike_peer_key(const struct ike_creds *cr, const struct ike_pl *pl, unsigned int npl,
+		       const struct ike_pl *id, const char **why);
+/**
+ * Sign @p octets for an AUTH payload: method 14 (RFC 7427) when @p rfc7427,
+ * else 1 (RSA/SHA-1) or 9/10 (ECDSA). @p out gets the AUTH data after the
+ * method byte and reserved bytes. 0 or -1.
+ */
+int ike_auth_sign(EVP_PKEY *k, bool rfc7427, const uint8_t *octets, size_t olen,
+		  uint8_t *method, uint8_t *out, size_t max, size_t *len);
+/** Verify AUTH data of @p method over @p octets with public key @p k. */
+bool ike_auth_verify(EVP_PKEY *k, uint8_t method, const uint8_t *data, size_t dl,
+		     const uint8_t *octets, size_t olen);
+/** A DN string ("C=CH, O=Example, CN=gw") as DER. 0 or -1. */
+int ike_dn_parse(const char *s, uint8_t *out, size_t max, size_t *len);
+/** A DER DN as text. */
+void ike_dn_format(const uint8_t *der, size_t len, char *buf, size_t n);
+/** Free a key ike_peer_key returned. */
+void ike_pkey_free(EVP_PKEY *k);
 
 #endif /* IKE_PRIV_H */

@@ -70,10 +70,13 @@ struct ike_sa {
 	uint64_t child_rekey_ns;        /* when (0: not scheduled) */
 	uint32_t rk_spi_in;             /* the new inbound SPI offered */
 	uint8_t rk_ni[NONCE_LEN];       /* our nonce in that exchange */
+	struct ike_dh *rk_dh;           /* its KE's key pair (PFS), or NULL */
 	/* The peer's rekey we answered: our new outbound SA, installed once it deletes the old. */
 	struct mg_ike_child_keys pending_out;
 	uint64_t pending_out_ns;        /* the latest moment to install it (0: nothing pending) */
 	struct ike_sa *rk_new;          /* the IKE SA our CREATE_CHILD_SA rekey is building */
+	bool peer_7427;                 /* the peer sent SIGNATURE_HASH_ALGORITHMS with SHA-2 */
+	bool peer_certreq;              /* the peer asked for certificates (CERTREQ) */
 };
 
 struct ike_peer {
@@ -84,6 +87,7 @@ struct ike_peer {
 	uint16_t dh_group;              /* group of the next KE (after INVALID_KE_PAYLOAD) */
 	uint32_t rekeys;
 	enum mg_ike_reason last_error;
+	struct ike_creds cr;            /* MG_IKE_AUTH_PUBKEY: keys, certificates, CAs */
 };
 
 struct mg_ike {
@@ -122,6 +126,28 @@ peer_idx(const struct mg_ike *e, const struct ike_peer *p)
 
 static void install_pending_out(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa);
 
+static void
+sa_event(struct mg_ike *e, const struct ike_peer *p, enum mg_ike_event ev, enum mg_ike_reason r)
+{
+	if (e->ops.sa_event != NULL)
+		e->ops.sa_event(e->ops.arg, peer_idx(e, p), ev, r);
+}
+static void put_sig_hashes(struct mg_ike *e, const struct ike_peer *p);
+
+/*
+ * The ESP proposals of IKE_AUTH's CHILD_SA: without their PFS groups (that
+ * exchange has no KE; RFC 7296 1.2). Returns how many.
+ */
+static unsigned int
+esp_first(const struct ike_peer *p, struct mg_ike_proposal *out)
+{
+	for (unsigned int i = 0; i < p->c.nesp; i++) {
+		out[i] = p->c.esp[i];
+		out[i].dh = 0;
+	}
+	return p->c.nesp;
+}
+
 /* ---- SA lifecycle ---------------------------------------------------------------------- */
 
 static void
@@ -154,6 +180,7 @@ sa_free(struct ike_sa *sa)
 		return;
 	sa_free(sa->rk_new);
 	ike_dh_free(sa->dh);
+	ike_dh_free(sa->rk_dh);
 	blob_free(&sa->msg1, &sa->msg1_len);
 	blob_free(&sa->msg2, &sa->msg2_len);
 	blob_free(&sa->req, &sa->req_len);
@@ -397,6 +424,40 @@ out:
  * AUTH for PSK (RFC 7296 2.15): prf(prf(PSK, "Key Pad for IKEv2"),
  * <message> | <peer's nonce> | prf(SK_p, <ID payload body>)).
  */
+/*
+ * What AUTH covers (RFC 7296 2.15): <message> | <peer's nonce> |
+ * prf(SK_p, <ID payload body>), of the initiator or the responder.
+ * Returns a malloc'd buffer (*len bytes), or NULL.
+ */
+static uint8_t *
+auth_octets(const struct ike_sa *sa, bool of_initiator, const uint8_t *idbody, size_t idlen,
+	    size_t *len)
+{
+	const uint16_t prf = sa->prop.prf;
+	const unsigned int h = ike_prf_len(prf);
+	const uint8_t *msg = of_initiator ? sa->msg1 : sa->msg2;
+	size_t mlen = of_initiator ? sa->msg1_len : sa->msg2_len;
+	const uint8_t *nonce = of_initiator ? sa->nr : sa->ni;
+	size_t nlen = of_initiator ? sa->nr_len : sa->ni_len;
+	uint8_t *octets;
+
+	if (msg == NULL || h == 0)
+		return NULL;
+	octets = malloc(mlen + nlen + h);
+	if (octets == NULL)
+		return NULL;
+	memcpy(octets, msg, mlen);
+	memcpy(octets + mlen, nonce, nlen);
+	if (ike_prf(prf, of_initiator ? sa->sk_pi : sa->sk_pr, h, idbody, idlen, NULL, 0,
+		    octets + mlen + nlen) < 0) {
+		free(octets);
+		return NULL;
+	}
+	*len = mlen + nlen + h;
+	return octets;
+}
+
+/* AUTH for PSK: prf(prf(PSK, "Key Pad for IKEv2"), <octets>). */
 static int
 psk_auth(const struct ike_peer *p, const struct ike_sa *sa, bool of_initiator,
 	 const uint8_t *idbody, size_t idlen, uint8_t *out)
@@ -404,30 +465,46 @@ psk_auth(const struct ike_peer *p, const struct ike_sa *sa, bool of_initiator,
 	static const char pad[] = "Key Pad for IKEv2";
 	const uint16_t prf = sa->prop.prf;
 	const unsigned int h = ike_prf_len(prf);
-	uint8_t k[IKE_PRF_MAX], macid[IKE_PRF_MAX];
-	uint8_t *octets;
-	const uint8_t *msg = of_initiator ? sa->msg1 : sa->msg2;
-	size_t mlen = of_initiator ? sa->msg1_len : sa->msg2_len;
-	const uint8_t *nonce = of_initiator ? sa->nr : sa->ni;
-	size_t nlen = of_initiator ? sa->nr_len : sa->ni_len;
+	uint8_t k[IKE_PRF_MAX];
+	size_t olen = 0;
+	uint8_t *octets = auth_octets(sa, of_initiator, idbody, idlen, &olen);
 	int rc = -1;
 
-	if (msg == NULL)
-		return -1;
-	octets = malloc(mlen + nlen + h);
 	if (octets == NULL)
 		return -1;
-	if (ike_prf(prf, of_initiator ? sa->sk_pi : sa->sk_pr, h, idbody, idlen, NULL, 0,
-		    macid) < 0 ||
-	    ike_prf(prf, p->c.psk, p->c.psk_len, (const uint8_t *)pad, sizeof(pad) - 1, NULL, 0,
-		    k) < 0)
-		goto out;
-	memcpy(octets, msg, mlen);
-	memcpy(octets + mlen, nonce, nlen);
-	memcpy(octets + mlen + nlen, macid, h);
-	rc = ike_prf(prf, k, h, octets, mlen + nlen + h, NULL, 0, out);
-out:
+	if (ike_prf(prf, p->c.psk, p->c.psk_len, (const uint8_t *)pad, sizeof(pad) - 1, NULL, 0,
+		    k) == 0)
+		rc = ike_prf(prf, k, h, octets, olen, NULL, 0, out);
 	mg_wipe(k, sizeof(k));
+	free(octets);
+	return rc;
+}
+
+/* Our AUTH data (after the method byte and reserved bytes) and its method. */
+struct auth_data {
+	uint8_t method;
+	size_t len;
+	uint8_t b[1100];
+};
+
+static int
+make_auth(const struct ike_peer *p, const struct ike_sa *sa, bool of_initiator,
+	  const uint8_t *idbody, size_t idlen, struct auth_data *a)
+{
+	uint8_t *octets;
+	size_t olen = 0;
+	int rc;
+
+	if (p->c.auth != MG_IKE_AUTH_PUBKEY) {
+		a->method = IKE_AUTH_PSK;
+		a->len = ike_prf_len(sa->prop.prf);
+		return psk_auth(p, sa, of_initiator, idbody, idlen, a->b);
+	}
+	octets = auth_octets(sa, of_initiator, idbody, idlen, &olen);
+	if (octets == NULL)
+		return -1;
+	rc = ike_auth_sign(p->cr.key, sa->peer_7427, octets, olen, &a->method, a->b,
+			   sizeof(a->b), &a->len);
 	free(octets);
 	return rc;
 }
@@ -449,14 +526,15 @@ same(const uint8_t *a, const uint8_t *b, size_t n)
  * it; the first half protects what that exchange's initiator sends.
  */
 static int
-install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const uint8_t *ni,
-		   size_t ni_len, const uint8_t *nr, size_t nr_len, bool we_initiated,
+install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const uint8_t *gir,
+		   size_t girlen, const uint8_t *ni, size_t ni_len, const uint8_t *nr,
+		   size_t nr_len, bool we_initiated,
 		   uint32_t spi_in, uint32_t spi_out, const struct mg_ike_proposal *esp,
 		   bool delay_out)
 {
 	struct mg_ike_child_keys k;
 	struct ike_keylens kl;
-	uint8_t seed[512], km[2 * (36 + 32)];
+	uint8_t seed[256 + 512], km[2 * (36 + 32)];
 	const unsigned int h = ike_prf_len(sa->prop.prf);
 	size_t need, keylen;
 	const uint8_t *ir, *ri;
@@ -466,10 +544,16 @@ install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, cons
 	if (ike_keylens(esp, &kl) < 0)
 		return -EINVAL;
 	need = 2 * (kl.enc + kl.integ);
-	memcpy(seed, ni, ni_len);
-	memcpy(seed + ni_len, nr, nr_len);
-	if (ike_prf_plus(sa->prop.prf, sa->sk_d, h, seed, ni_len + nr_len, km, need) < 0)
+	/* With PFS: KEYMAT = prf+(SK_d, g^ir (new) | Ni | Nr) (RFC 7296 2.17). */
+	if (girlen)
+		memcpy(seed, gir, girlen);
+	memcpy(seed + girlen, ni, ni_len);
+	memcpy(seed + girlen + ni_len, nr, nr_len);
+	if (ike_prf_plus(sa->prop.prf, sa->sk_d, h, seed, girlen + ni_len + nr_len, km, need) < 0) {
+		mg_wipe(seed, sizeof(seed));
 		return -EINVAL;
+	}
+	mg_wipe(seed, girlen);
 	ir = km;                     /* initiator -> responder: encr | integ */
 	ri = km + kl.enc + kl.integ; /* responder -> initiator */
 	keylen = kl.aead ? kl.enc - 4 : kl.enc;
@@ -511,7 +595,7 @@ install_child_keys(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, cons
 static int
 install_child(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 {
-	int rc = install_child_keys(e, p, sa, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
+	int rc = install_child_keys(e, p, sa, NULL, 0, sa->ni, sa->ni_len, sa->nr, sa->nr_len,
 				    sa->initiator, sa->child_spi_in, sa->child_spi_out, &sa->esp,
 				    false);
 
@@ -571,6 +655,7 @@ sa_failed(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, enum mg_ike_r
 	p->last_error = r;
 	EV(e, p, 4, "IKE SA %016llx failed: %s", (unsigned long long)sa->spi_i,
 	   mg_ike_reason_name(r));
+	sa_event(e, p, MG_IKE_EV_FAILED, r);
 	if (sa == p->next) {
 		p->next = NULL;
 	} else if (sa == p->sa) {
@@ -607,6 +692,7 @@ sa_established(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	EV(e, p, 6, "IKE SA %016llx_i %016llx_r established (%s), CHILD_SA %08x_i %08x_o (%s)%s",
 	   (unsigned long long)sa->spi_i, (unsigned long long)sa->spi_r, pr, sa->child_spi_in,
 	   sa->child_spi_out, ep, sa->natt ? ", NAT-T" : "");
+	sa_event(e, p, old != NULL ? MG_IKE_EV_REKEYED : MG_IKE_EV_ESTABLISHED, MG_IKE_OK);
 	if (old != NULL) {
 		/* Make-before-break: the new keys are in; tell the peer the old SA is gone. */
 		if (old->state == MG_IKE_ST_ESTABLISHED && old->initiator) {
@@ -653,6 +739,7 @@ send_init(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	ike_put(&e->buf, sa->ni, sa->ni_len);
 	ike_pl_end(&e->buf, off);
 	put_natd(e, p, sa, MG_IKE_PORT);
+	put_sig_hashes(e, p);
 	ike_buf_finish(&e->buf);
 	if (e->buf.overflow || blob_set(&sa->msg1, &sa->msg1_len, e->buf.b, e->buf.len) < 0)
 		return -ENOMEM;
@@ -700,15 +787,70 @@ put_id(struct mg_ike *e, uint8_t type, const struct mg_ike_id *id, size_t *body_
 }
 
 static void
-put_auth(struct mg_ike *e, const uint8_t *auth, size_t len)
+put_auth(struct mg_ike *e, const struct auth_data *a)
 {
 	size_t off = ike_pl_begin(&e->buf, IKE_PL_AUTH);
 
-	ike_put8(&e->buf, IKE_AUTH_PSK);
+	ike_put8(&e->buf, a->method);
 	ike_put8(&e->buf, 0);
 	ike_put16(&e->buf, 0);
-	ike_put(&e->buf, auth, len);
+	ike_put(&e->buf, a->b, a->len);
 	ike_pl_end(&e->buf, off);
+}
+
+/* CERT with our certificate (when we have one). */
+static void
+put_cert(struct mg_ike *e, const struct ike_peer *p)
+{
+	uint8_t der[MG_IKE_MAX_MSG / 2];
+	size_t len, off;
+
+	if (p->c.auth != MG_IKE_AUTH_PUBKEY || ike_cert_der(&p->cr, der, sizeof(der), &len) < 0)
+		return;
+	off = ike_pl_begin(&e->buf, IKE_PL_CERT);
+	ike_put8(&e->buf, IKE_CERT_X509_SIG);
+	ike_put(&e->buf, der, len);
+	ike_pl_end(&e->buf, off);
+}
+
+/* CERTREQ naming our CAs (when we check the peer's certificate against CAs). */
+static void
+put_certreq(struct mg_ike *e, const struct ike_peer *p)
+{
+	size_t off;
+
+	if (p->c.auth != MG_IKE_AUTH_PUBKEY || p->cr.nca == 0)
+		return;
+	off = ike_pl_begin(&e->buf, IKE_PL_CERTREQ);
+	ike_put8(&e->buf, IKE_CERT_X509_SIG);
+	for (unsigned int i = 0; i < p->cr.nca; i++)
+		ike_put(&e->buf, p->cr.ca_hash[i], 20);
+	ike_pl_end(&e->buf, off);
+}
+
+/* SIGNATURE_HASH_ALGORITHMS (RFC 7427 4) in IKE_SA_INIT: SHA-256, SHA-384, SHA-512. */
+static void
+put_sig_hashes(struct mg_ike *e, const struct ike_peer *p)
+{
+	static const uint8_t h[] = {0, IKE_HASH_SHA256, 0, IKE_HASH_SHA384, 0, IKE_HASH_SHA512};
+
+	if (p->c.auth == MG_IKE_AUTH_PUBKEY)
+		ike_put_notify(&e->buf, 0, IKE_N_SIGNATURE_HASH_ALGORITHMS, h, sizeof(h));
+}
+
+/* The peer's SIGNATURE_HASH_ALGORITHMS: true when it names SHA-256 or SHA-384. */
+static bool
+peer_sig_hashes(const struct ike_msg *m)
+{
+	struct ike_notify_pl n;
+
+	if (!ike_notify_find(m->pl, m->npl, IKE_N_SIGNATURE_HASH_ALGORITHMS, &n))
+		return false;
+	for (unsigned int i = 0; i + 1 < n.data_len; i += 2)
+		if (n.data[i] == 0 && (n.data[i + 1] == IKE_HASH_SHA256 ||
+				       n.data[i + 1] == IKE_HASH_SHA384))
+			return true;
+	return false;
 }
 
 static void
@@ -717,6 +859,12 @@ default_id(const struct ike_peer *p, struct mg_ike_id *id)
 	if (p->c.local_id.type != 0) {
 		*id = p->c.local_id;
 		return;
+	}
+	if (p->c.auth == MG_IKE_AUTH_PUBKEY && p->cr.cert != NULL) {
+		/* The certificate's subject, as strongSwan defaults to. */
+		ike_cert_subject_id(&p->cr, id);
+		if (id->type != 0)
+			return;
 	}
 	memset(id, 0, sizeof(*id));
 	id->type = p->c.local.family == AF_INET ? MG_IKE_ID_IPV4_ADDR : MG_IKE_ID_IPV6_ADDR;
@@ -728,7 +876,8 @@ static int
 send_auth(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 {
 	struct mg_ike_id id;
-	uint8_t auth[IKE_PRF_MAX], spi[4];
+	struct auth_data auth;
+	uint8_t spi[4];
 	size_t sk, idb;
 	int rc;
 
@@ -740,14 +889,21 @@ send_auth(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	spi[3] = (uint8_t)sa->child_spi_in;
 	sk = sk_begin(e, sa, IKE_AUTH, false, sa->next_msgid++);
 	put_id(e, IKE_PL_IDI, &id, &idb);
-	if (psk_auth(p, sa, true, e->buf.b + idb, e->buf.len - idb, auth) < 0)
+	if (make_auth(p, sa, true, e->buf.b + idb, e->buf.len - idb, &auth) < 0)
 		return -EINVAL;
+	/* IDi, [CERT,] [CERTREQ,] [IDr,] AUTH (RFC 7296 1.2) */
+	put_cert(e, p);
+	put_certreq(e, p);
 	if (p->c.remote_id.type != 0)
 		put_id(e, IKE_PL_IDR, &p->c.remote_id, &idb);
-	put_auth(e, auth, ike_prf_len(sa->prop.prf));
-	mg_wipe(auth, sizeof(auth));
+	put_auth(e, &auth);
+	mg_wipe(&auth, sizeof(auth));
 	ike_put_notify(&e->buf, 0, IKE_N_INITIAL_CONTACT, NULL, 0);
-	ike_put_sa(&e->buf, p->c.esp, p->c.nesp, false, spi, 4);
+	{
+		struct mg_ike_proposal first[MG_IKE_MAX_PROPOSALS];
+
+		ike_put_sa(&e->buf, first, esp_first(p, first), false, spi, 4);
+	}
 	ike_put_ts(&e->buf, IKE_PL_TSI, p->c.local_ts, p->c.nlocal_ts);
 	ike_put_ts(&e->buf, IKE_PL_TSR, p->c.remote_ts, p->c.nremote_ts);
 	rc = sk_end(e, sa, sk);
@@ -823,6 +979,8 @@ init_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 	sa->spi_r = m->spi_r;
 	memcpy(sa->nr, nr->body, nr->len);
 	sa->nr_len = nr->len;
+	sa->peer_7427 = peer_sig_hashes(m);
+	sa->peer_certreq = ike_pl_find(m->pl, m->npl, IKE_PL_CERTREQ) != NULL;
 	if (ike_dh_shared(sa->dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0 ||
 	    derive_ike_keys(sa, gir, girlen, NULL) < 0 || blob_set(&sa->msg2, &sa->msg2_len, buf, len) < 0) {
 		mg_wipe(gir, sizeof(gir));
@@ -854,16 +1012,43 @@ id_ok(const struct ike_peer *p, const struct ike_pl *id)
 	       memcmp(id->body + 4, p->c.remote_id.data, p->c.remote_id.len) == 0;
 }
 
-/* Verify the peer's AUTH payload. */
+/* Verify the peer's AUTH payload (and its certificate, for signatures). */
 static bool
-auth_ok(const struct ike_peer *p, const struct ike_sa *sa, const struct ike_pl *id,
+auth_ok(struct mg_ike *e, struct ike_peer *p, const struct ike_sa *sa,
+	const struct ike_pl *pl, unsigned int npl, const struct ike_pl *id,
 	const struct ike_pl *auth, bool of_initiator)
 {
 	uint8_t want[IKE_PRF_MAX];
 	const unsigned int h = ike_prf_len(sa->prop.prf);
 	bool ok;
 
-	if (auth == NULL || auth->len != 4 + h || auth->body[0] != IKE_AUTH_PSK)
+	if (auth == NULL || auth->len < 4)
+		return false;
+	if (p->c.auth == MG_IKE_AUTH_PUBKEY) {
+		const char *why = "";
+		EVP_PKEY *k;
+		uint8_t *octets;
+		size_t olen = 0;
+
+		if (auth->body[0] == IKE_AUTH_PSK) {
+			EV(e, p, 4, "the peer authenticates with a PSK; certificates expected");
+			return false;
+		}
+		k = ike_peer_key(&p->cr, pl, npl, id, &why);
+		if (k == NULL) {
+			EV(e, p, 4, "peer certificate refused: %s", why);
+			return false;
+		}
+		octets = auth_octets(sa, of_initiator, id->body, id->len, &olen);
+		ok = octets != NULL && ike_auth_verify(k, auth->body[0], auth->body + 4,
+						       auth->len - 4u, octets, olen);
+		if (!ok)
+			EV(e, p, 4, "AUTH signature (method %u) does not verify", auth->body[0]);
+		free(octets);
+		ike_pkey_free(k);
+		return ok;
+	}
+	if (auth->len != 4 + h || auth->body[0] != IKE_AUTH_PSK)
 		return false;
 	if (psk_auth(p, sa, of_initiator, id->body, id->len, want) < 0)
 		return false;
@@ -880,6 +1065,7 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 	const struct ike_pl *auth = ike_pl_find(pl, npl, IKE_PL_AUTH);
 	const struct ike_pl *sap = ike_pl_find(pl, npl, IKE_PL_SA);
 	struct ike_prop_in props[2];
+	struct mg_ike_proposal first[MG_IKE_MAX_PROPOSALS];
 	unsigned int np;
 	uint16_t err = ike_notify_error(pl, npl);
 
@@ -889,7 +1075,7 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 		sa_failed(e, p, sa, MG_IKE_R_AUTH_FAILED);
 		return;
 	}
-	if (idr == NULL || !id_ok(p, idr) || !auth_ok(p, sa, idr, auth, false)) {
+	if (idr == NULL || !id_ok(p, idr) || !auth_ok(e, p, sa, pl, npl, idr, auth, false)) {
 		sa_failed(e, p, sa, MG_IKE_R_AUTH_FAILED);
 		return;
 	}
@@ -900,7 +1086,7 @@ auth_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 		return;
 	}
 	if (sap == NULL || ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
-	    !ike_prop_match(&props[0], p->c.esp, p->c.nesp, false, &sa->esp)) {
+	    !ike_prop_match(&props[0], first, esp_first(p, first), false, &sa->esp)) {
 		sa_failed(e, p, sa, MG_IKE_R_NO_PROPOSAL);
 		return;
 	}
@@ -1052,6 +1238,9 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 	ike_pl_end(&e->buf, off);
 	if (natd_present)
 		put_natd(e, p, sa, d->sport);
+	put_certreq(e, p);
+	put_sig_hashes(e, p);
+	sa->peer_7427 = peer_sig_hashes(m);
 	ike_buf_finish(&e->buf);
 	if (e->buf.overflow || blob_set(&sa->msg2, &sa->msg2_len, e->buf.b, e->buf.len) < 0) {
 		sa_free(sa);
@@ -1081,10 +1270,11 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 	unsigned int np, nti = 0, ntr = 0, i;
 	uint16_t fail = 0;
 	struct mg_ike_id id;
-	uint8_t a[IKE_PRF_MAX], spi[4];
+	struct auth_data a;
+	uint8_t spi[4];
 	size_t sk, idb;
 
-	if (idi == NULL || !id_ok(p, idi) || !auth_ok(p, sa, idi, auth, true)) {
+	if (idi == NULL || !id_ok(p, idi) || !auth_ok(e, p, sa, pl, npl, idi, auth, true)) {
 		EV(e, p, 4, "IKE_AUTH from the peer: authentication failed");
 		sk = sk_begin(e, sa, IKE_AUTH, true, msgid);
 		ike_put_notify(&e->buf, 0, IKE_N_AUTHENTICATION_FAILED, NULL, 0);
@@ -1095,9 +1285,14 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 	}
 	if (sap == NULL || ike_sa_decode(sap->body, sap->len, props, MG_ARRAY_SIZE(props), &np) < 0)
 		np = 0;
-	for (i = 0; i < np; i++)
-		if (ike_prop_match(&props[i], p->c.esp, p->c.nesp, false, &sa->esp))
-			break;
+	{
+		struct mg_ike_proposal first[MG_IKE_MAX_PROPOSALS];
+		unsigned int nf = esp_first(p, first);
+
+		for (i = 0; i < np; i++)
+			if (ike_prop_match(&props[i], first, nf, false, &sa->esp))
+				break;
+	}
 	if (i == np) {
 		fail = IKE_N_NO_PROPOSAL_CHOSEN;
 	} else {
@@ -1128,10 +1323,12 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 	default_id(p, &id);
 	sk = sk_begin(e, sa, IKE_AUTH, true, msgid);
 	put_id(e, IKE_PL_IDR, &id, &idb);
-	if (psk_auth(p, sa, false, e->buf.b + idb, e->buf.len - idb, a) < 0)
+	if (make_auth(p, sa, false, e->buf.b + idb, e->buf.len - idb, &a) < 0)
 		return;
-	put_auth(e, a, ike_prf_len(sa->prop.prf));
-	mg_wipe(a, sizeof(a));
+	/* IDr, [CERT,] AUTH */
+	put_cert(e, p);
+	put_auth(e, &a);
+	mg_wipe(&a, sizeof(a));
 	if (fail) {
 		ike_put_notify(&e->buf, 0, fail, NULL, 0);
 	} else {
@@ -1183,9 +1380,11 @@ sa_deleted(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 			e->st.rekeys++;
 			EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r",
 			   (unsigned long long)p->sa->spi_i, (unsigned long long)p->sa->spi_r);
+			sa_event(e, p, MG_IKE_EV_REKEYED, MG_IKE_OK);
 		} else {
 			EV(e, p, 5, "IKE SA %016llx deleted by the peer",
 			   (unsigned long long)sa->spi_i);
+			sa_event(e, p, MG_IKE_EV_DELETED, MG_IKE_R_DELETED);
 			p->last_error = MG_IKE_R_DELETED;
 			if (sa->child_up && e->ops.child_down != NULL)
 				e->ops.child_down(e->ops.arg, peer_idx(e, p));
@@ -1428,8 +1627,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	for (i = 0; i < np; i++)
 		if (ike_prop_match(&props[i], p->c.esp, p->c.nesp, false, &chosen))
 			break;
-	if (i == np || ke != NULL) {
-		/* No PFS here: a KE payload means the peer insists on a DH group. */
+	if (i == np) {
 		create_child_error(e, p, sa, msgid, IKE_N_NO_PROPOSAL_CHOSEN, NULL, 0);
 		return;
 	}
@@ -1437,24 +1635,60 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		uint32_t spi_in = child_spi(), spi_out = rd32be(props[i].spi);
 		uint8_t spi[4] = {(uint8_t)(spi_in >> 24), (uint8_t)(spi_in >> 16),
 				  (uint8_t)(spi_in >> 8), (uint8_t)spi_in};
+		uint8_t gir[256], pub[256];
+		size_t girlen = 0;
+		struct ike_dh *dh = NULL;
+		int rc;
 
+		if (chosen.dh != 0) {
+			/* PFS (RFC 7296 1.3.1): the peer's KE must be of the chosen group. */
+			uint16_t g = ke != NULL && ke->len >= 4
+					     ? (uint16_t)(ke->body[0] << 8 | ke->body[1]) : 0;
+
+			if (g != chosen.dh) {
+				uint8_t gb[2] = {(uint8_t)(chosen.dh >> 8), (uint8_t)chosen.dh};
+
+				create_child_error(e, p, sa, msgid, IKE_N_INVALID_KE_PAYLOAD, gb, 2);
+				return;
+			}
+			dh = ike_dh_new(g);
+			if (dh == NULL || ike_dh_public(dh, pub) < 0 ||
+			    ike_dh_shared(dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0) {
+				ike_dh_free(dh);
+				mg_wipe(gir, sizeof(gir));
+				create_child_error(e, p, sa, msgid, IKE_N_INVALID_SYNTAX, NULL, 0);
+				return;
+			}
+		}
 		sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, msgid);
 		ike_put_sa(&e->buf, &chosen, 1, false, spi, 4);
 		off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 		ike_put(&e->buf, nr, NONCE_LEN);
 		ike_pl_end(&e->buf, off);
+		if (dh != NULL) {
+			off = ike_pl_begin(&e->buf, IKE_PL_KE);
+			ike_put16(&e->buf, chosen.dh);
+			ike_put16(&e->buf, 0);
+			ike_put(&e->buf, pub, ike_dh_pub_len(chosen.dh));
+			ike_pl_end(&e->buf, off);
+			ike_dh_free(dh);
+		}
 		ike_put_ts(&e->buf, IKE_PL_TSI, p->c.remote_ts, p->c.nremote_ts);
 		ike_put_ts(&e->buf, IKE_PL_TSR, p->c.local_ts, p->c.nlocal_ts);
-		if (sk_end(e, sa, sk) < 0)
+		if (sk_end(e, sa, sk) < 0) {
+			mg_wipe(gir, sizeof(gir));
 			return;
+		}
 		/*
 		 * Make-before-break: the new inbound SA accepts before the peer can
 		 * use it; our outbound SA waits until the peer has its inbound one
 		 * (it deletes the old pair after our response), as strongSwan does.
 		 */
 		install_pending_out(e, p, sa);
-		if (install_child_keys(e, p, sa, non->body, non->len, nr, NONCE_LEN, false, spi_in,
-				       spi_out, &chosen, sa->child_up) < 0) {
+		rc = install_child_keys(e, p, sa, gir, girlen, non->body, non->len, nr, NONCE_LEN,
+					false, spi_in, spi_out, &chosen, sa->child_up);
+		mg_wipe(gir, sizeof(gir));
+		if (rc < 0) {
 			create_child_error(e, p, sa, msgid, IKE_N_NO_ADDITIONAL_SAS, NULL, 0);
 			return;
 		}
@@ -1470,6 +1704,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		sa->esp = chosen;
 		child_rekey_schedule(p, sa, e->now);
 		EV(e, p, 6, "CHILD_SA %08x_i %08x_o installed", spi_in, spi_out);
+		sa_event(e, p, MG_IKE_EV_CHILD_REKEYED, MG_IKE_OK);
 	}
 }
 
@@ -1492,7 +1727,7 @@ open_sk(struct mg_ike *e, const struct ike_sa *sa, const struct ike_msg *m, cons
 static void
 send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 {
-	uint8_t spi[4];
+	uint8_t spi[4], pub[256];
 	size_t sk, off;
 
 	sa->rk_spi_in = child_spi();
@@ -1502,6 +1737,12 @@ send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	spi[1] = (uint8_t)(sa->rk_spi_in >> 16);
 	spi[2] = (uint8_t)(sa->rk_spi_in >> 8);
 	spi[3] = (uint8_t)sa->rk_spi_in;
+	/* PFS: a KE of our first proposal's group (RFC 7296 1.3.1). */
+	ike_dh_free(sa->rk_dh);
+	sa->rk_dh = NULL;
+	if (p->c.esp[0].dh != 0 &&
+	    ((sa->rk_dh = ike_dh_new(p->c.esp[0].dh)) == NULL || ike_dh_public(sa->rk_dh, pub) < 0))
+		return;
 	sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, false, sa->next_msgid++);
 	off = ike_pl_begin(&e->buf, IKE_PL_NOTIFY);
 	ike_put8(&e->buf, IKE_PROTO_ESP);
@@ -1513,6 +1754,13 @@ send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 	ike_put(&e->buf, sa->rk_ni, sizeof(sa->rk_ni));
 	ike_pl_end(&e->buf, off);
+	if (sa->rk_dh != NULL) {
+		off = ike_pl_begin(&e->buf, IKE_PL_KE);
+		ike_put16(&e->buf, p->c.esp[0].dh);
+		ike_put16(&e->buf, 0);
+		ike_put(&e->buf, pub, ike_dh_pub_len(p->c.esp[0].dh));
+		ike_pl_end(&e->buf, off);
+	}
 	ike_put_ts(&e->buf, IKE_PL_TSI, p->c.local_ts, p->c.nlocal_ts);
 	ike_put_ts(&e->buf, IKE_PL_TSR, p->c.remote_ts, p->c.nremote_ts);
 	if (sk_end(e, sa, sk) == 0 && send_request(e, p, sa, REQ_CHILD_REKEY) == 0)
@@ -1531,7 +1779,9 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	uint16_t err = ike_notify_error(pl, npl);
 	unsigned int np;
 	uint32_t spi_out;
-	size_t sk, d;
+	size_t sk, d, girlen = 0;
+	uint8_t gir[256];
+	int rc;
 
 	if (err != 0 || sap == NULL || nr == NULL || nr->len < 16 || nr->len > 256 ||
 	    ike_sa_decode(sap->body, sap->len, props, 2, &np) < 0 || np != 1 ||
@@ -1542,8 +1792,23 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		return;
 	}
 	spi_out = rd32be(props[0].spi);
-	if (install_child_keys(e, p, sa, sa->rk_ni, sizeof(sa->rk_ni), nr->body, nr->len, true,
-			       sa->rk_spi_in, spi_out, &chosen, false) < 0) {
+	if (chosen.dh != 0) {
+		const struct ike_pl *ke = ike_pl_find(pl, npl, IKE_PL_KE);
+
+		if (sa->rk_dh == NULL || ke == NULL || ke->len < 4 ||
+		    (uint16_t)(ke->body[0] << 8 | ke->body[1]) != ike_dh_group(sa->rk_dh) ||
+		    ike_dh_shared(sa->rk_dh, ke->body + 4, ke->len - 4u, gir, &girlen) < 0) {
+			EV(e, p, 4, "CHILD_SA rekey: the peer's KE does not fit (PFS)");
+			sa->child_rekey_ns = e->now + 10 * NANOS;
+			return;
+		}
+	}
+	ike_dh_free(sa->rk_dh);
+	sa->rk_dh = NULL;
+	rc = install_child_keys(e, p, sa, gir, girlen, sa->rk_ni, sizeof(sa->rk_ni), nr->body,
+				nr->len, true, sa->rk_spi_in, spi_out, &chosen, false);
+	mg_wipe(gir, sizeof(gir));
+	if (rc < 0) {
 		sa->child_rekey_ns = e->now + 10 * NANOS;
 		return;
 	}
@@ -1555,6 +1820,7 @@ child_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	sa->child_rekeys++;
 	child_rekey_schedule(p, sa, e->now);
 	EV(e, p, 6, "CHILD_SA rekeyed: %08x_i %08x_o", sa->child_spi_in, sa->child_spi_out);
+	sa_event(e, p, MG_IKE_EV_CHILD_REKEYED, MG_IKE_OK);
 	/* The old pair goes: INFORMATIONAL {D(ESP, our old inbound SPI)}. */
 	sk = sk_begin(e, sa, IKE_INFORMATIONAL, false, sa->next_msgid++);
 	d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
@@ -1681,6 +1947,7 @@ ike_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 		e->st.rekeys++;
 		EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r", (unsigned long long)n->spi_i,
 		   (unsigned long long)n->spi_r);
+		sa_event(e, p, MG_IKE_EV_REKEYED, MG_IKE_OK);
 	} else {
 		sa_free(n);
 		return;
@@ -1800,6 +2067,7 @@ mg_ike_destroy(struct mg_ike *e)
 	for (unsigned int i = 0; i < e->npeers; i++) {
 		sa_free(e->peers[i]->sa);
 		sa_free(e->peers[i]->next);
+		ike_creds_free(&e->peers[i]->cr);
 		mg_wipe(e->peers[i], sizeof(*e->peers[i]));
 		free(e->peers[i]);
 	}
@@ -1827,8 +2095,93 @@ mg_ike_peer_add(struct mg_ike *e, const struct mg_ike_peer_conf *c, struct mg_er
 	if (p == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	p->c = *c;
+	if (ike_creds_load(c, &p->cr, err) < 0) {
+		mg_wipe(p, sizeof(*p));
+		free(p);
+		return -EINVAL;
+	}
+	/* The engine keeps the loaded key; the configuration's copy of its text goes. */
+	mg_wipe(p->c.key, sizeof(p->c.key));
 	e->peers[e->npeers] = p;
 	return (int)e->npeers++;
+}
+
+/* Tell the peer its IKE SA is gone (INFORMATIONAL {D(IKE)}, not waited for). */
+static void
+send_delete_ike(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
+{
+	size_t sk, d;
+
+	if (sa == NULL || sa->state != MG_IKE_ST_ESTABLISHED)
+		return;
+	sk = sk_begin(e, sa, IKE_INFORMATIONAL, false, sa->next_msgid++);
+	d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
+	ike_put8(&e->buf, IKE_PROTO_IKE);
+	ike_put8(&e->buf, 0);
+	ike_put16(&e->buf, 0);
+	ike_pl_end(&e->buf, d);
+	if (sk_end(e, sa, sk) == 0)
+		tx(e, p, sa, e->buf.b, e->buf.len, sa->natt);
+}
+
+int
+mg_ike_peer_find(const struct mg_ike *e, const char *name)
+{
+	for (unsigned int i = 0; i < e->npeers; i++)
+		if (strcmp(e->peers[i]->c.name, name) == 0)
+			return (int)i;
+	return -ENOENT;
+}
+
+int
+mg_ike_peer_replace(struct mg_ike *e, unsigned int idx, const struct mg_ike_peer_conf *c,
+		    struct mg_error *err)
+{
+	struct ike_creds cr;
+	struct ike_peer *p;
+	int rc;
+
+	if (idx >= e->npeers)
+		return mg_error_set(err, ENOENT, "", "no IKE peer %u", idx);
+	p = e->peers[idx];
+	if ((rc = mg_ike_peer_conf_check(c, err)) < 0)
+		return rc;
+	for (unsigned int i = 0; i < e->npeers; i++)
+		if (i != idx && mg_ip_equal(&e->peers[i]->c.remote, &c->remote) &&
+		    mg_ip_equal(&e->peers[i]->c.local, &c->local))
+			return mg_error_set(err, EEXIST, "remote", "tunnel '%s' has an IKE peer "
+					    "with these addresses", e->peers[i]->c.name);
+	if (ike_creds_load(c, &cr, err) < 0)
+		return -EINVAL;
+	/* Accepted: the old SAs go (the peer is told); the tunnel's ESP SAs stay until replaced. */
+	send_delete_ike(e, p, p->sa);
+	sa_free(p->sa);
+	sa_free(p->next);
+	ike_creds_free(&p->cr);
+	mg_wipe(p, sizeof(*p));
+	p->c = *c;
+	p->cr = cr;
+	mg_wipe(p->c.key, sizeof(p->c.key));
+	return 0;
+}
+
+int
+mg_ike_peer_remove(struct mg_ike *e, unsigned int idx)
+{
+	struct ike_peer *p;
+
+	if (idx >= e->npeers)
+		return -ENOENT;
+	p = e->peers[idx];
+	send_delete_ike(e, p, p->sa);
+	sa_free(p->sa);
+	sa_free(p->next);
+	ike_creds_free(&p->cr);
+	mg_wipe(p, sizeof(*p));
+	free(p);
+	memmove(&e->peers[idx], &e->peers[idx + 1], (e->npeers - idx - 1) * sizeof(e->peers[0]));
+	e->peers[--e->npeers] = NULL;
+	return 0;
 }
 
 static struct ike_peer *

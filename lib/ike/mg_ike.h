@@ -9,7 +9,14 @@
  *
  * What it does
  *  - IKE_SA_INIT and IKE_AUTH with the first CHILD_SA, as initiator or
- *    responder, authenticated by a pre-shared key (RFC 7296 2.15).
+ *    responder, authenticated by a pre-shared key (RFC 7296 2.15) or by
+ *    signatures (RSA, ECDSA P-256/P-384): AUTH method 14 (RFC 7427, with
+ *    SIGNATURE_HASH_ALGORITHMS in IKE_SA_INIT) when the peer offers it, else
+ *    1 (RSA, SHA-1) / 9 / 10 (ECDSA, RFC 4754); CERT payloads (X.509, our
+ *    certificate sent, the peer's checked against the configured CA
+ *    certificates and its identity) and CERTREQ (our CAs' key hashes); or a
+ *    pinned peer certificate (NSM's public-key form: the peer's self-signed
+ *    certificate, no CA).
  *  - IKE proposals: AES-GCM-16 (128/256, RFC 5282), AES-CBC (128/256) with
  *    HMAC-SHA-256-128, ChaCha20-Poly1305 (RFC 7634); PRF HMAC-SHA-256/384;
  *    DH groups 14 (MODP 2048), 19/20 (ECP 256/384, RFC 5903), 31 (Curve25519,
@@ -63,7 +70,8 @@
 #define MG_IKE_MAX_PROPOSALS 8     /**< Proposals per list. */
 #define MG_IKE_MAX_TS 4            /**< Traffic selectors per side. */
 #define MG_IKE_PSK_MAX 128         /**< Longest pre-shared key. */
-#define MG_IKE_ID_MAX 128          /**< Longest identity. */
+#define MG_IKE_ID_MAX 255          /**< Longest identity (a DN's DER included). */
+#define MG_IKE_CRED_MAX 4096       /**< Longest credential: a PEM file's path or its text. */
 #define MG_IKE_MAX_MSG 8192        /**< Largest IKE message handled. */
 #define MG_IKE_MAX_PEERS 256       /**< Peers per engine. */
 #define MG_IKE_COOKIE_RATE 20      /**< IKE_SA_INIT requests per second before cookies are demanded. */
@@ -139,6 +147,7 @@ enum mg_ike_id_type {
 	MG_IKE_ID_FQDN = 2,
 	MG_IKE_ID_RFC822_ADDR = 3,
 	MG_IKE_ID_IPV6_ADDR = 5,
+	MG_IKE_ID_DER_ASN1_DN = 9,
 	MG_IKE_ID_KEY_ID = 11,
 };
 
@@ -150,14 +159,21 @@ struct mg_ike_id {
 };
 
 /**
- * Parse an identity: an IPv4/IPv6 address, "user@domain" (RFC822), a name
- * (FQDN), or "keyid:TEXT". 0 or -EINVAL.
+ * Parse an identity: an IPv4/IPv6 address, "user@domain" (RFC822), a
+ * distinguished name ("C=CH, O=Example, CN=gw.example": anything with '=',
+ * kept as its DER), a name (FQDN), or "keyid:TEXT". 0 or -EINVAL.
  */
 int mg_ike_id_parse(const char *s, struct mg_ike_id *id);
 /** Write @p id as mg_ike_id_parse reads it. */
 void mg_ike_id_format(const struct mg_ike_id *id, char *buf, size_t n);
 
 /* ---- a peer ----------------------------------------------------------------------- */
+
+/** How a peer authenticates (both sides the same way). */
+enum mg_ike_auth {
+	MG_IKE_AUTH_PSK = 0,   /**< Pre-shared key. */
+	MG_IKE_AUTH_PUBKEY,    /**< Signatures: our key (+ certificate), the peer's CA or certificate. */
+};
 
 /** Everything one IKE peer (one ESP tunnel) is made of. Zero means the default. */
 struct mg_ike_peer_conf {
@@ -168,8 +184,19 @@ struct mg_ike_peer_conf {
 	bool udp_encap;               /**< The tunnel sends UDP-encapsulated ESP: force NAT-T. */
 	struct mg_ike_id local_id;    /**< Default: the local address. */
 	struct mg_ike_id remote_id;   /**< Default: accept any identity the PSK proves. */
+	uint8_t auth;                 /**< enum mg_ike_auth. */
 	uint8_t psk[MG_IKE_PSK_MAX];  /**< Pre-shared key (secret). */
 	uint16_t psk_len;
+	/*
+	 * MG_IKE_AUTH_PUBKEY credentials. Each is a file's path, PEM text
+	 * ("-----BEGIN ..."), or for certificates base64 DER ("MII...", as NSM's
+	 * IPSEC mechanism carries them). Loaded (and checked) by
+	 * mg_ike_peer_conf_check and mg_ike_peer_add.
+	 */
+	char cert[MG_IKE_CRED_MAX];      /**< Our certificate (sent in CERT); may be empty with peer_cert on the other side. */
+	char key[MG_IKE_CRED_MAX];       /**< Our private key, RSA or ECDSA P-256/P-384 (secret). */
+	char ca[MG_IKE_CRED_MAX];        /**< CA certificate(s) the peer's certificate must chain to. */
+	char peer_cert[MG_IKE_CRED_MAX]; /**< Or: the peer's own certificate, pinned (no CA, no CERT needed). */
 	struct mg_ike_proposal ike[MG_IKE_MAX_PROPOSALS]; /**< IKE proposals, preferred first. */
 	uint8_t nike;
 	struct mg_ike_proposal esp[MG_IKE_MAX_PROPOSALS]; /**< ESP proposals, preferred first. */
@@ -191,7 +218,22 @@ struct mg_ike_peer_conf {
 	bool reauth;
 };
 
-/** Check a peer configuration (fields named as in the YAML). 0 or -errno. */
+/**
+ * Credentials in NSM's form (sdk-vpp's IPSEC mechanism): a new RSA 2048 key
+ * (@p key_pem, PEM PKCS#8: a secret) and a self-signed certificate (@p
+ * cert_b64, base64 DER, what src_public_key / dst_public_key carry) named
+ * CN=@p cn, whose subjectAltName DNS is the certificate's own first 64
+ * base64 characters, the FQDN identity NSM's peers use, so that a peer that
+ * checks identities against certificates (strongSwan) accepts it too.
+ * 0 or -1.
+ */
+int mg_ike_nsm_credentials(const char *cn, char *key_pem, size_t key_max, char *cert_b64,
+			   size_t cert_max);
+
+/**
+ * Check a peer configuration (fields named as in the YAML), credentials
+ * loaded and checked (the key matches the certificate). 0 or -errno.
+ */
 int mg_ike_peer_conf_check(const struct mg_ike_peer_conf *c, struct mg_error *err);
 
 /* ---- the engine ------------------------------------------------------------------- */
@@ -255,6 +297,18 @@ enum mg_ike_reason {
 /** Name of a reason ("authentication-failed"). */
 const char *mg_ike_reason_name(enum mg_ike_reason r);
 
+/** What happened to a peer's SAs (mg_ike_ops.sa_event). */
+enum mg_ike_event {
+	MG_IKE_EV_ESTABLISHED = 1,  /**< IKE SA and first CHILD_SA up. */
+	MG_IKE_EV_REKEYED,          /**< IKE SA replaced (rekey or re-authentication). */
+	MG_IKE_EV_CHILD_REKEYED,    /**< CHILD_SA replaced. */
+	MG_IKE_EV_DELETED,          /**< Deleted by the peer. */
+	MG_IKE_EV_FAILED,           /**< An attempt failed, or the SA died (with a reason). */
+};
+
+/** Name of an event ("established"). */
+const char *mg_ike_event_name(enum mg_ike_event ev);
+
 /** What the engine asks of its user. */
 struct mg_ike_ops {
 	void *arg;
@@ -267,6 +321,8 @@ struct mg_ike_ops {
 	void (*child_down)(void *arg, unsigned int peer);
 	/** An event for the log: established, failed (with reason), deleted... May be NULL. */
 	void (*event)(void *arg, unsigned int peer, int level, const char *msg);
+	/** The same, structured: established, rekeyed, deleted, failed (@p r). May be NULL. */
+	void (*sa_event)(void *arg, unsigned int peer, enum mg_ike_event ev, enum mg_ike_reason r);
 };
 
 struct mg_ike;
@@ -281,6 +337,25 @@ void mg_ike_destroy(struct mg_ike *ike);
  * @return the peer's index (>= 0), or -errno with @p err filled.
  */
 int mg_ike_peer_add(struct mg_ike *ike, const struct mg_ike_peer_conf *c, struct mg_error *err);
+
+/** Index of the peer of tunnel @p name, or -ENOENT. */
+int mg_ike_peer_find(const struct mg_ike *ike, const char *name);
+
+/**
+ * Replace peer @p idx's configuration (same index). Everything is checked
+ * and loaded first: on error nothing changes. Then its IKE SA is deleted
+ * (the peer told with an INFORMATIONAL Delete) and a new one starts from the
+ * new settings; the CHILD_SA keys installed so far stay until replaced.
+ * 0 or -errno with @p err filled.
+ */
+int mg_ike_peer_replace(struct mg_ike *ike, unsigned int idx, const struct mg_ike_peer_conf *c,
+			struct mg_error *err);
+
+/**
+ * Remove peer @p idx (its IKE SA deleted, the peer told); the peers after it
+ * move down one index. 0 or -ENOENT.
+ */
+int mg_ike_peer_remove(struct mg_ike *ike, unsigned int idx);
 
 /**
  * Hand a received IKE message (UDP payload, after the non-ESP marker when

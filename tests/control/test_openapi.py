@@ -795,6 +795,48 @@ def c_rekey_esp(api):
         api.call("DELETE", "/v1/esp-tunnels/oatun")
 
 
+IKE = {"role": "responder", "psk": "an-openapi-ike-psk-0123456789",
+       "local_ts": ["10.0.1.0/24"], "remote_ts": ["10.55.0.0/24"]}
+
+
+def c_put_esp_ike(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    try:
+        st, t = api.call("PUT", "/v1/esp-tunnels/oatun/ike", IKE)
+        assert st == 200 and t["config"]["auth"] == "psk" and IKE["psk"] not in json.dumps(t)
+        st, e = api.call("PUT", "/v1/esp-tunnels/oatun/ike", dict(IKE, proposals=["des"]))
+        assert st == 400 and e["error"]["field"] == "proposals[0]", e
+        assert api.call("PUT", "/v1/esp-tunnels/oatun/ike", dict(IKE, nope=1),
+                        valid_request=False)[0] == 400
+        assert api.call("PUT", "/v1/esp-tunnels/nope/ike", IKE)[0] == 404
+    finally:
+        api.call("DELETE", "/v1/esp-tunnels/oatun")
+
+
+def c_get_esp_ike(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    try:
+        assert api.call("GET", "/v1/esp-tunnels/oatun/ike")[0] == 404
+        api.call("PUT", "/v1/esp-tunnels/oatun/ike", IKE)
+        st, t = api.call("GET", "/v1/esp-tunnels/oatun/ike")
+        assert st == 200 and t["tunnel"] == "oatun" and t["state"]["role"] == "responder", t
+        assert [p["tunnel"] for p in api.call("GET", "/v1/ike")[1]] == ["oatun"]
+    finally:
+        api.call("DELETE", "/v1/esp-tunnels/oatun")
+    assert api.call("GET", "/v1/ike")[1] == []  # the tunnel's peer went with it
+
+
+def c_delete_esp_ike(api):
+    api.call("POST", "/v1/esp-tunnels", ESP)
+    try:
+        api.call("PUT", "/v1/esp-tunnels/oatun/ike", IKE)
+        assert api.call("DELETE", "/v1/esp-tunnels/oatun/ike")[0] == 204
+        assert api.call("DELETE", "/v1/esp-tunnels/oatun/ike")[0] == 404
+        assert api.call("GET", "/v1/ike")[1] == []
+    finally:
+        api.call("DELETE", "/v1/esp-tunnels/oatun")
+
+
 VXLAN = {"name": "oavx", "vni": 5, "local": "10.0.2.1", "remote": "10.0.2.9",
          "ipv4": ["10.77.0.1/24"]}
 
@@ -1137,6 +1179,9 @@ CASES = {
     ("GET", "/v1/esp-tunnels/{name}"): c_get_esp,
     ("DELETE", "/v1/esp-tunnels/{name}"): c_delete_esp,
     ("PUT", "/v1/esp-tunnels/{name}/sas"): c_rekey_esp,
+    ("GET", "/v1/esp-tunnels/{name}/ike"): c_get_esp_ike,
+    ("PUT", "/v1/esp-tunnels/{name}/ike"): c_put_esp_ike,
+    ("DELETE", "/v1/esp-tunnels/{name}/ike"): c_delete_esp_ike,
     ("GET", "/v1/vxlan"): c_get_vxlan,
     ("POST", "/v1/vxlan"): c_create_vxlan,
     ("GET", "/v1/vxlan/{name}"): c_get_vxlan,

@@ -8,12 +8,16 @@ swanctl/vici, in its own mount namespace (charon's pid file path is fixed:
 Both roles, PSK, AES-GCM, AES-CBC+HMAC-SHA-256 and ChaCha20-Poly1305;
 traffic through the negotiated CHILD_SA with contents checked (ping's
 pattern and size, both directions); a wrong PSK gets AUTHENTICATION_FAILED;
-a peer offering only proposals meshgate lacks gets NO_PROPOSAL_CHOSEN.
+a peer offering only proposals meshgate lacks gets NO_PROPOSAL_CHOSEN;
+certificates (RSA and ECDSA, made by the test with python's cryptography)
+in both roles, and a certificate of another CA refused with
+AUTHENTICATION_FAILED.
 
 Addresses: pod 10.10.1.2 behind meshgate; the tunnel's far end is
 10.99.0.1 on the external host's loopback; outer 10.10.2.1 (meshgate) <->
 10.10.2.2 (charon).
 """
+import json
 import os
 import pathlib
 import re
@@ -38,16 +42,19 @@ V4 = {"mg": "10.10.2.1", "peer": "10.10.2.2", "far": "10.99.0.1", "pod": "10.10.
       "pod_net": "10.10.1.0/24", "far_net": "10.99.0.0/24"}
 
 
-def mg_config(tag, role, ike, esp, psk=PSK, extra="", a=V4):
+def mg_config(tag, role, ike, esp, psk=PSK, extra="", a=V4, creds=None):
+    """creds: {"key", "cert", "ca"} files for certificate authentication (else the PSK)."""
     text = default_config(tag)
     host = "/32" if a is V4 else "/128"
+    auth = (f"      psk: \"{psk}\"\n" if creds is None else
+            "".join(f"      {k}: {v}\n" for k, v in creds.items()))
     text += ("esp_tunnels:\n  - name: tun0\n"
              f"    local: \"{a['mg']}\"\n    remote: \"{a['peer']}\"\n"
              "    udp_encap: true\n    ipv4: [10.98.0.1/30]\n"
              "    ike:\n"
              f"      role: {role}\n"
              "      local_id: mg.example\n      remote_id: peer.example\n"
-             f"      psk: \"{psk}\"\n"
+             + auth +
              f"      proposals: [{ike}]\n      esp_proposals: [{esp}]\n"
              f"      local_ts: [\"{a['pod_net']}\"]\n      remote_ts: [\"{a['far']}{host}\"]\n"
              + (extra or "      dpd: 0\n"))
@@ -59,7 +66,10 @@ class Charon:
     """charon + swanctl in the topology's external namespace."""
 
     def __init__(self, topo, tmp, ike, esp, initiator, psk=PSK, ike_rekey=0, child_rekey=0,
-                 a=V4, ns=None, local_addr=None):
+                 a=V4, ns=None, local_addr=None, certs=None, ids=("peer.example", "mg.example"),
+                 remote_ts=None):
+        """certs: {"key", "cert", "ca"} files: authenticate with them (else the PSK);
+        {"key", "cert", "peer"}: the peer's own certificate pinned (NSM's form)."""
         ns = ns or topo.ns("ext")
         host = "/32" if a is V4 else "/128"
         self.topo = topo
@@ -71,7 +81,7 @@ class Charon:
         conf.write_text(f"""
 charon {{
   load_modular = no
-  load = random nonce openssl kdf hmac kernel-libipsec kernel-netlink socket-default vici
+  load = random nonce openssl kdf hmac pem pkcs1 pkcs8 x509 pubkey constraints kernel-libipsec kernel-netlink socket-default vici
   install_virtual_ip = no
   retransmit_tries = 3
   retransmit_timeout = 1.0
@@ -96,6 +106,21 @@ charon {{
   }}
 }}
 """)
+        # swanctl reads its credentials from SWANCTL_DIR's x509, x509ca and private.
+        for d in ("x509", "x509ca", "private"):
+            (self.dir / d).mkdir(exist_ok=True)
+        if certs is not None:
+            shutil.copy(certs["cert"], self.dir / "x509" / "peer.pem")
+            shutil.copy(certs["key"], self.dir / "private" / "peer.key")
+            local_auth = "auth = pubkey\n      certs = peer.pem"
+            remote_auth = "auth = pubkey"
+            if "ca" in certs:
+                shutil.copy(certs["ca"], self.dir / "x509ca" / "ca.pem")
+            else:
+                shutil.copy(certs["peer"], self.dir / "x509" / "remote.pem")
+                remote_auth += "\n      certs = remote.pem"
+        else:
+            local_auth = remote_auth = "auth = psk"
         self.swanctl = self.dir / "swanctl.conf"
         self.swanctl.write_text(f"""
 connections {{
@@ -110,17 +135,17 @@ connections {{
     over_time = 10s
     rand_time = 1s
     local {{
-      auth = psk
-      id = peer.example
+      {local_auth}
+      id = "{ids[0]}"
     }}
     remote {{
-      auth = psk
-      id = mg.example
+      {remote_auth}
+      id = "{ids[1]}"
     }}
     children {{
       net {{
         local_ts = {a["far"]}{host}
-        remote_ts = {a["pod_net"]}
+        remote_ts = {remote_ts or a["pod_net"]}
         esp_proposals = {esp}
         rekey_time = {child_rekey}
         life_time = 30s
@@ -166,7 +191,8 @@ secrets {{
 
     def ctl(self, *args, timeout=60):
         return subprocess.run(["swanctl", *args, "--uri", f"unix://{self.vici}"],
-                              capture_output=True, text=True, timeout=timeout)
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "SWANCTL_DIR": str(self.dir)})
 
     def initiate(self):
         return self.ctl("--initiate", "--child", "net", "--timeout", "30", timeout=40)
@@ -574,6 +600,387 @@ def test_ike_meshgate_rekeys_ike_sa_and_child(tmp_path, topo, charon_ok):
             check_traffic(topo, mg)
             sas = charon.sas()
             assert p[0]["spi_i"] in sas and f"{p[0]['child_spi_in']:08x}" in sas, (p, sas)
+            assert drops(ctl, "esp-no-sa") == 0, metrics_text(ctl)
+    finally:
+        charon.stop()
+
+
+def make_pki(d, kind, peer_ca=None):
+    """A CA and certificates for mg.example and peer.example (subjectAltName
+    DNS), keys of @kind ("rsa" 2048, "p256", "p384"), as PEM files in @d. With
+    @peer_ca ("other"), peer.example's certificate comes from a second CA.
+    Made for the test and deleted with its directory: no key is committed."""
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    def key():
+        if kind == "rsa":
+            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        return ec.generate_private_key(ec.SECP256R1() if kind == "p256" else ec.SECP384R1())
+
+    now = datetime.datetime.utcnow()
+
+    def cert(k, cn, issuer=None, issuer_key=None, san=None):
+        name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "ik test"),
+                          x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+        b = (x509.CertificateBuilder().subject_name(name)
+             .issuer_name(issuer.subject if issuer else name).public_key(k.public_key())
+             .serial_number(x509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(hours=1))
+             .not_valid_after(now + datetime.timedelta(days=1)))
+        if issuer is None:
+            b = b.add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+        return b.sign(issuer_key or k, hashes.SHA384() if kind == "p384" else hashes.SHA256())
+
+    def write(name, obj):
+        path = d / name
+        if isinstance(obj, x509.Certificate):
+            path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+        else:
+            path.write_bytes(obj.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+            path.chmod(0o600)
+        return str(path)
+
+    d.mkdir(exist_ok=True)
+    ca_key = key()
+    ca = cert(ca_key, "ik test CA")
+    other_key = key()
+    other = cert(other_key, "ik other CA")
+    mg_key, peer_key = key(), key()
+    mg_cert = cert(mg_key, "mg.example", ca, ca_key, "mg.example")
+    peer_cert = (cert(peer_key, "peer.example", other, other_key, "peer.example")
+                 if peer_ca == "other" else
+                 cert(peer_key, "peer.example", ca, ca_key, "peer.example"))
+    ca_path = write("ca.pem", ca)
+    mg = {"key": write("mg.key", mg_key), "cert": write("mg.pem", mg_cert), "ca": ca_path}
+    peer = {"key": write("peer.key", peer_key), "cert": write("peer.pem", peer_cert),
+            "ca": ca_path}
+    return mg, peer
+
+
+CERT_CASES = [
+    # meshgate role, key kind, IKE proposal, ESP proposal
+    ("responder", "rsa", "aes256-sha256-modp2048", "aes256-sha256"),
+    ("initiator", "p384", "aes256gcm16-prfsha384-ecp384", "aes256gcm16"),
+    ("initiator", "p256", "aes128gcm16-prfsha256-ecp256", "aes128gcm16"),
+]
+
+
+@pytest.mark.parametrize("role,kind,ike,esp", CERT_CASES,
+                         ids=[f"{c[0]}-{c[1]}" for c in CERT_CASES])
+def test_ike_certificates(tmp_path, topo, charon_ok, role, kind, ike, esp):
+    """Certificate authentication with strongSwan: each side sends its
+    certificate (CERT) on the other's CERTREQ, checks the other's against
+    the CA and the identity against its subjectAltName, and signs AUTH with
+    RFC 7427's method 14 (both sides announce SIGNATURE_HASH_ALGORITHMS):
+    strongSwan's log names the scheme it verified meshgate's signature with.
+    Traffic crosses the CHILD_SA both ways; the private key's PEM never
+    appears in meshgate's log, REST or metrics."""
+    mg_creds, peer_creds = make_pki(tmp_path / "pki", kind)
+    charon = Charon(topo, tmp_path, ike, esp, initiator=role == "responder", certs=peer_creds)
+    try:
+        cfg = mg_config(topo.tag, role, ike, esp, creds=mg_creds)
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            if role == "responder":
+                r = charon.initiate()
+                assert r.returncode == 0, r.stdout + r.stderr + mg.log() + charon.log()
+            state = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert state, (ike_json(ctl), mg.log(), charon.log())
+            log = charon.log()
+            scheme = {"rsa": "RSA_EMSA_PKCS1_SHA2_256", "p256": "ECDSA_WITH_SHA256_DER",
+                      "p384": "ECDSA_WITH_SHA384_DER"}[kind]
+            assert f"authentication of 'mg.example' with {scheme} successful" in log, log
+            assert "received end entity cert" in log, log
+            check_traffic(topo, mg)
+            key_text = pathlib.Path(mg_creds["key"]).read_text()
+            body = key_text.splitlines()[1]  # a line of the key's base64
+            leak = metrics_text(ctl) + str(ike_json(ctl)) + mg.log()
+            assert body not in leak
+    finally:
+        charon.stop()
+
+
+def test_ike_certificate_of_another_ca(tmp_path, topo, charon_ok):
+    """strongSwan initiates with a certificate of a CA meshgate does not
+    trust: meshgate answers AUTHENTICATION_FAILED (strongSwan's log says so),
+    counts it, logs why, and installs no CHILD_SA."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    mg_creds, peer_creds = make_pki(tmp_path / "pki", "p256", peer_ca="other")
+    charon = Charon(topo, tmp_path, ike, esp, initiator=True, certs=peer_creds)
+    try:
+        cfg = mg_config(topo.tag, "responder", ike, esp, creds=mg_creds)
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            r = charon.initiate()
+            assert r.returncode != 0
+            assert wait_for(lambda: "AUTHENTICATION_FAILED" in charon.log(), 20), charon.log()
+            assert wait_for(lambda: (metric(ctl, "meshgate_ike_auth_failed_total") or 0) >= 1)
+            peers = ike_json(ctl)
+            assert peers[0]["state"] != "established", peers
+            assert peers[0]["last_error"] == "authentication-failed", peers
+            assert "peer certificate refused" in mg.log(), mg.log()
+    finally:
+        charon.stop()
+
+
+def rest_body(role, ike, esp, psk=PSK, a=V4, **extra):
+    """The ike settings as PUT /v1/esp-tunnels/tun0/ike takes them."""
+    host = "/32" if a is V4 else "/128"
+    return {"role": role, "local_id": "mg.example", "remote_id": "peer.example", "psk": psk,
+            "proposals": [ike], "esp_proposals": [esp], "local_ts": [a["pod_net"]],
+            "remote_ts": [a["far"] + host], "dpd": 0, **extra}
+
+
+def no_ike_config(tag, ike, esp, state):
+    """The tunnel without an ike block (IKE comes over REST), durable state in @state."""
+    text = mg_config(tag, "initiator", ike, esp)
+    text = re.sub(r"    ike:\n(      .*\n)+", "", text)
+    assert "ike:" not in text and "psk" not in text, text
+    return text + f"control:\n  state_dir: {state}\n"
+
+
+def test_ike_runtime_rest(tmp_path, topo, charon_ok):
+    """An IKE peer set over REST and meshgatectl: refused bodies name the
+    field (and never quote the PSK); a good PUT makes meshgate initiate and
+    traffic pass; a refused update leaves the running SA exactly as it was;
+    the peer comes back from the durable state after a kill (the PSK sealed:
+    not in any state file); meshgatectl ike del/set remove and set it again."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    state = tmp_path / "state"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=False)
+    mg = Meshgate(tmp_path, no_ike_config(topo.tag, ike, esp, state), name="ike")
+    try:
+        mg.start()
+        ctl = Control(mg)
+        path = "/v1/esp-tunnels/tun0/ike"
+        st, j = ctl.http("GET", path)
+        assert st == 404, (st, j)
+        for body, field in ((rest_body("initiator", "aes128gcm16-prfmd5-ecp256", esp),
+                             "proposals[0]"),
+                            (rest_body("initiator", ike, esp, psk="short-secret"), "psk"),
+                            (rest_body("both", ike, esp), "role"),
+                            ({**rest_body("initiator", ike, esp), "key": "/nonexistent.key"},
+                             "psk"),
+                            (rest_body("initiator", ike, esp, remote_ts=["nowhere"]),
+                             "remote_ts[0]")):
+            st, j = ctl.http("PUT", path, body)
+            assert st == 400 and j["error"]["field"] == field, (body, st, j)
+            assert "short-secret" not in json.dumps(j)
+        st, j = ctl.http("PUT", "/v1/esp-tunnels/nope/ike", rest_body("initiator", ike, esp))
+        assert st == 404, (st, j)
+        assert ctl.ok("GET", "/v1/ike") == []
+        ctl.ok("PUT", path, rest_body("initiator", ike, esp))
+        up = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+        assert up, (ike_json(ctl), mg.log(), charon.log())
+        check_traffic(topo, mg)
+        got = ctl.ok("GET", path)
+        assert got["config"]["auth"] == "psk" and "psk" not in got["config"], got
+        assert got["state"]["state"] == "established", got
+        assert PSK not in json.dumps(got)
+        # A refused update: nothing changes (same IKE SA, same CHILD_SA).
+        st, j = ctl.http("PUT", path, rest_body("initiator", ike, "aes128gcm16-ecp256"))
+        assert st == 400 and j["error"]["field"] == "esp_proposals[0]", (st, j)
+        after = ike_json(ctl)[0]
+        assert all(after[k] == up[0][k] for k in ("state", "spi_i", "spi_r", "child_spi_in",
+                                                   "child_spi_out")), (up, after)
+        # Durable: killed and started again, the peer comes back from the state.
+        mg.kill()
+        mg.start()
+        ctl = Control(mg)
+        up2 = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+        assert up2 and up2[0]["spi_i"] != up[0]["spi_i"], (ike_json(ctl), mg.log())
+        check_traffic(topo, mg)
+        for f in state.iterdir():
+            assert PSK.encode() not in f.read_bytes(), f
+        # meshgatectl: del, then set from a file.
+        base = [str(MESHGATECTL), "-p", mg.prefix]
+        r = subprocess.run(base + ["ike", "del", "tun0"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert ctl.ok("GET", "/v1/ike") == []
+        body = tmp_path / "ike.json"
+        body.write_text(json.dumps(rest_body("initiator", ike, esp)))
+        r = subprocess.run(base + ["ike", "set", "tun0", str(body)], capture_output=True,
+                           text=True, timeout=30)
+        assert r.returncode == 0 and PSK not in r.stdout, r.stdout + r.stderr
+        assert wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"]), \
+            (ike_json(ctl), mg.log())
+        r = subprocess.run(base + ["ike", "get", "tun0"], capture_output=True, text=True,
+                           timeout=30)
+        assert r.returncode == 0 and '"established"' in r.stdout and PSK not in r.stdout, \
+            r.stdout + r.stderr
+        assert PSK not in mg.log()
+    finally:
+        mg.kill()
+        charon.stop()
+
+
+def nsm_client_creds(d):
+    """The client's side of NSM's IPSEC mechanism as sdk-vpp makes it: an RSA
+    2048 key and a self-signed certificate (CN=client), sent base64 DER in
+    src_public_key; its FQDN identity is the first 64 characters of that. The
+    certificate names that prefix as its subjectAltName (strongSwan checks
+    identities against certificates), which the fixed-size DER prefix allows:
+    made once with a placeholder, then again with the prefix it produced."""
+    import base64
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    serial = x509.random_serial_number() | (1 << 150)  # a fixed DER length
+    now = datetime.datetime.utcnow()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "client")])
+    san = "A" * 64
+    for _ in range(2):
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(key.public_key()).serial_number(serial)
+                .not_valid_before(now - datetime.timedelta(hours=1))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName([x509.DNSName(san)]), critical=False)
+                .sign(key, hashes.SHA256()))
+        b64 = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+        san = b64[:64]
+    assert b64[:64] == san
+    d.mkdir(exist_ok=True)
+    (d / "client.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "client.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                     serialization.PrivateFormat.PKCS8,
+                                                     serialization.NoEncryption()))
+    return {"key": str(d / "client.key"), "cert": str(d / "client.pem"), "b64": b64}
+
+
+def b64_to_pem(b64, path):
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    path.write_text("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) +
+                    "\n-----END CERTIFICATE-----\n")
+    return str(path)
+
+
+def test_nsm_ipsec_with_public_keys(tmp_path, topo, charon_ok):
+    """NSM's IPSEC mechanism with public keys: the client's Request carries
+    src_public_key (its self-signed certificate, as sdk-vpp makes it);
+    meshgate answers dst_public_key (its own, made for the connection, no
+    private key anywhere in the answer) and answers the client's IKEv2
+    (strongSwan with both certificates pinned and NSM's FQDN identities,
+    sdk-vpp's proposal aes256-sha256-modp2048): the CHILD_SA carries pings
+    both ways between the connection's addresses; the monitor stream gets
+    the IKE events (established, then deleted with its reason when the
+    client goes away), the connection going DOWN and UP with them; Close
+    removes the tunnel and its IKE peer. A src_public_key that is no
+    certificate is refused naming the parameter."""
+    client = nsm_client_creds(tmp_path / "nsm")
+    mg = Meshgate(tmp_path, default_config(topo.tag), name="ike")
+    charon = None
+    try:
+        mg.start()
+        ctl = Control(mg)
+        req = {"connection": {
+            "id": "ike-nsm-1", "network_service": "secure",
+            "mechanism": {"cls": "REMOTE", "type": "IPSEC",
+                          "parameters": {"src_ip": "10.10.2.2", "src_port": "500",
+                                         "src_public_key": client["b64"]}},
+            "context": {"ip_context": {"src_ip_addrs": ["10.99.0.1/32"],
+                                       "dst_ip_addrs": ["10.98.0.1/32"]}}}}
+        bad = json.loads(json.dumps(req))
+        bad["connection"]["mechanism"]["parameters"]["src_public_key"] = "MII" + "A" * 80
+        kind, err = ctl.nsm("Request", bad)
+        assert kind == "error" and "src_public_key" in err["field"], err
+        assert ctl.ok("GET", "/v1/esp-tunnels") == [] and ctl.ok("GET", "/v1/ike") == []
+
+        mon = ctl.nsm_open()
+        mon.send({"id": 1, "method": "MonitorConnections", "params": {}})
+        assert mon.recv(timeout=10)["event"]["type"] == "INITIAL_STATE_TRANSFER"
+        kind, conn = ctl.nsm("Request", req)
+        assert kind == "result", conn
+        params = conn["mechanism"]["parameters"]
+        ours = params["dst_public_key"]
+        assert ours.startswith("MII") and params["dst_ip"] == "10.10.2.1", params
+        assert "PRIVATE" not in json.dumps(conn)
+        peers = ctl.ok("GET", "/v1/ike")
+        assert len(peers) == 1 and peers[0]["role"] == "responder", peers
+        charon = Charon(topo, tmp_path, "aes256-sha256-modp2048", "aes256-sha256",
+                        initiator=True,
+                        certs={"key": client["key"], "cert": client["cert"],
+                               "peer": b64_to_pem(ours, tmp_path / "nsm" / "server.pem")},
+                        ids=(client["b64"][:64], ours[:64]), remote_ts="10.98.0.1/32")
+        r = charon.initiate()
+        assert r.returncode == 0, r.stdout + r.stderr + mg.log() + charon.log()
+
+        def ike_event(want):
+            end = time.time() + 30
+            while time.time() < end:
+                ev = mon.recv(timeout=max(0.1, end - time.time()))
+                c = ev["event"]["connections"].get("ike-nsm-1", {})
+                p = c.get("mechanism", {}).get("parameters", {})
+                if p.get("ike_state") == want:
+                    return c
+            return None
+
+        c = ike_event("established")
+        assert c is not None and c.get("state", "UP") == "UP", (c, mg.log())
+        for side, dst, extra in (("ext", "10.98.0.1", ("-I", "10.99.0.1")),):
+            topo.ping(side, dst, count=1, extra=extra)
+            r = topo.ping(side, dst, count=3, extra=("-w", "10", *extra))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (r.stdout, mg.log())
+        assert "IKE established" in mg.log()
+        # The client goes away: its Delete ends the IKE SA; the monitors see it.
+        charon.ctl("--terminate", "--ike", "mg", "--timeout", "10", timeout=20)
+        c = ike_event("deleted")
+        assert c is not None and c["state"] == "DOWN", c
+        assert c["mechanism"]["parameters"]["ike_error"] == "deleted-by-peer", c
+        assert ctl.ok("GET", "/v1/connections")[0]["mechanism"]["parameters"]["ike_state"] \
+            == "deleted"
+        kind, _ = ctl.nsm("Close", {"id": "ike-nsm-1"})
+        assert kind == "result"
+        assert ctl.ok("GET", "/v1/esp-tunnels") == [] and ctl.ok("GET", "/v1/ike") == []
+        mon.close()
+        assert "PRIVATE KEY" not in mg.log()
+    finally:
+        if charon is not None:
+            charon.stop()
+        mg.kill()
+
+
+@pytest.mark.parametrize("who", ["strongswan", "meshgate"])
+def test_ike_pfs_child_rekey(tmp_path, topo, charon_ok, who):
+    """PFS: an ESP proposal with a DH group (aes128gcm16-ecp256 on both
+    sides). IKE_AUTH's CHILD_SA carries no KE; each CHILD_SA rekey, by
+    strongSwan (rekey_time 5 s, meshgate answering with KEr) or by meshgate
+    (child_lifetime 10, KEi from meshgate), carries one: strongSwan installs
+    the new pair (its log names the DH group of the CHILD_SA) and traffic
+    passes on the new SAs."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=True,
+                    child_rekey="5s" if who == "strongswan" else 0)
+    try:
+        extra = "      dpd: 0\n" + ("      child_lifetime: 10\n" if who == "meshgate" else "")
+        cfg = mg_config(topo.tag, "responder", ike, esp, extra=extra)
+        with Meshgate(tmp_path, cfg, name="ike") as mg:
+            ctl = Control(mg)
+            r = charon.initiate()
+            assert r.returncode == 0, r.stdout + r.stderr + mg.log() + charon.log()
+            first = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert first, ike_json(ctl)
+            assert first[0]["esp_proposal"] == "aes128gcm16", first  # no KE in IKE_AUTH
+            p = wait_for(lambda: [x for x in ike_json(ctl) if x["child_rekeys"] >= 1], 40)
+            assert p, (ike_json(ctl), mg.log(), charon.log()[-3000:])
+            assert p[0]["esp_proposal"] == esp, p
+            assert p[0]["spi_i"] == first[0]["spi_i"]
+            assert p[0]["child_spi_in"] != first[0]["child_spi_in"]
+            check_traffic(topo, mg)
+            sas = charon.sas()
+            assert f"{p[0]['child_spi_in']:08x}" in sas and "ECP_256" in sas, (p, sas)
             assert drops(ctl, "esp-no-sa") == 0, metrics_text(ctl)
     finally:
         charon.stop()

@@ -8,12 +8,21 @@
  * random corruption), proposal and identity parsing, and whole exchanges
  * between two engines in one process: every proposal pair, wrong PSK,
  * no common proposal, INVALID_KE_PAYLOAD, lost messages (retransmission),
- * dead-peer detection and re-authentication.
+ * dead-peer detection and re-authentication; public-key authentication
+ * with certificates made here (RSA and ECDSA P-256/P-384 through a CA, a
+ * pinned self-signed certificate as NSM gives them, a certificate of another
+ * CA and one that does not name the identity refused), and each AUTH
+ * signature method against its verifier.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "ike_priv.h"
 #include "mg_esp_algos.h"
@@ -319,7 +328,11 @@ MG_TEST(proposals_and_ids)
 	CHECK(strstr(why, "'3des'") != NULL);
 	CHECK(mg_ike_proposal_parse("aes128", false, &p, why, sizeof(why)) < 0);
 	CHECK(mg_ike_proposal_parse("aes128gcm16-sha256", false, &p, why, sizeof(why)) < 0);
-	CHECK(mg_ike_proposal_parse("aes128gcm16-ecp256", false, &p, why, sizeof(why)) < 0);
+	CHECK(mg_ike_proposal_parse("aes128gcm16-ecp256", false, &p, why, sizeof(why)) == 0);
+	CHECK_EQ(p.dh, MG_IKE_DH_ECP256); /* PFS in CREATE_CHILD_SA */
+	mg_ike_proposal_format(&p, false, buf, sizeof(buf));
+	CHECK_STR(buf, "aes128gcm16-ecp256");
+	CHECK(mg_ike_proposal_parse("aes128gcm16-prfsha256", false, &p, why, sizeof(why)) < 0);
 	CHECK(mg_ike_id_parse("gw.example.org", &id) == 0 && id.type == MG_IKE_ID_FQDN);
 	CHECK(mg_ike_id_parse("ops@example.org", &id) == 0 && id.type == MG_IKE_ID_RFC822_ADDR);
 	CHECK(mg_ike_id_parse("10.1.2.3", &id) == 0 && id.type == MG_IKE_ID_IPV4_ADDR &&
@@ -863,6 +876,429 @@ MG_TEST(peer_conf_checks)
 	mg_prefix_parse("fd00::/64", &c.remote_ts[0]);
 	CHECK(mg_ike_peer_conf_check(&c, &err) < 0);
 	CHECK_STR(err.field, "remote_ts");
+}
+
+/* ---- public-key authentication ----------------------------------------------------- */
+
+/* A key: "rsa" (2048 bits), "p256" or "p384". */
+static EVP_PKEY *
+t_key(const char *kind)
+{
+	if (strcmp(kind, "rsa") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", strcmp(kind, "p256") == 0 ? "P-256" : "P-384");
+}
+
+/* A certificate for @p key named CN=@p cn (with subjectAltName DNS:@p san when given), signed by @p ca_key (self-signed when NULL). */
+static X509 *
+t_cert(EVP_PKEY *key, const char *cn, const char *san, X509 *ca, EVP_PKEY *ca_key)
+{
+	X509 *x = X509_new();
+	X509_NAME *nm = X509_NAME_new();
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), rand() & 0x7fffffff);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC, (const unsigned char *)"meshgate test", -1,
+				   -1, 0);
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, nm);
+	X509_set_issuer_name(x, ca != NULL ? X509_get_subject_name(ca) : nm);
+	X509_set_pubkey(x, key);
+	if (san != NULL || ca == NULL) {
+		X509V3_CTX v3;
+		X509_EXTENSION *ext;
+		char val[160];
+
+		X509V3_set_ctx(&v3, ca != NULL ? ca : x, x, NULL, NULL, 0);
+		if (ca == NULL) {
+			ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints, "critical,CA:TRUE");
+			X509_add_ext(x, ext, -1);
+			X509_EXTENSION_free(ext);
+		}
+		if (san != NULL) {
+			snprintf(val, sizeof(val), "DNS:%s", san);
+			ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, val);
+			X509_add_ext(x, ext, -1);
+			X509_EXTENSION_free(ext);
+		}
+	}
+	X509_sign(x, ca_key != NULL ? ca_key : key, EVP_sha256());
+	X509_NAME_free(nm);
+	return x;
+}
+
+static void
+t_pem_cert(X509 *x, char *out, size_t n)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long len;
+
+	PEM_write_bio_X509(b, x);
+	len = BIO_get_mem_data(b, &p);
+	CHECK((size_t)len < n);
+	memcpy(out, p, (size_t)len);
+	out[len] = '\0';
+	BIO_free(b);
+}
+
+static void
+t_pem_key(EVP_PKEY *k, char *out, size_t n)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p;
+	long len;
+
+	PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL);
+	len = BIO_get_mem_data(b, &p);
+	CHECK((size_t)len < n);
+	memcpy(out, p, (size_t)len);
+	out[len] = '\0';
+	BIO_free(b);
+}
+
+/* Base64 DER of @p x, as NSM's IPSEC mechanism carries it. */
+static void
+t_b64_cert(X509 *x, char *out, size_t n)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(x, &der);
+
+	CHECK(len > 0 && (size_t)(len + 2) / 3 * 4 < n);
+	EVP_EncodeBlock((unsigned char *)out, der, len);
+	OPENSSL_free(der);
+}
+
+/* Both sides of a certificate exchange: a CA, and one key and certificate per side. */
+struct t_pki {
+	EVP_PKEY *ca_key, *ka, *kb;
+	X509 *ca, *ca_cert_a, *ca_cert_b;
+};
+
+static void
+t_pki(struct t_pki *t, const char *kind)
+{
+	t->ca_key = t_key(kind);
+	t->ca = t_cert(t->ca_key, "test CA", NULL, NULL, NULL);
+	t->ka = t_key(kind);
+	t->kb = t_key(kind);
+	t->ca_cert_a = t_cert(t->ka, "a.example", "a.example", t->ca, t->ca_key);
+	t->ca_cert_b = t_cert(t->kb, "b.example", "b.example", t->ca, t->ca_key);
+	CHECK(t->ca != NULL && t->ca_cert_a != NULL && t->ca_cert_b != NULL);
+}
+
+static void
+t_pki_free(struct t_pki *t)
+{
+	EVP_PKEY_free(t->ca_key);
+	EVP_PKEY_free(t->ka);
+	EVP_PKEY_free(t->kb);
+	X509_free(t->ca);
+	X509_free(t->ca_cert_a);
+	X509_free(t->ca_cert_b);
+}
+
+/* @p c authenticates with key @p k and certificate @p x, trusting @p ca. */
+static void
+t_pubkey_conf(struct mg_ike_peer_conf *c, EVP_PKEY *k, X509 *x, X509 *ca)
+{
+	memset(c->psk, 0, sizeof(c->psk));
+	c->psk_len = 0;
+	c->auth = MG_IKE_AUTH_PUBKEY;
+	t_pem_key(k, c->key, sizeof(c->key));
+	t_pem_cert(x, c->cert, sizeof(c->cert));
+	t_pem_cert(ca, c->ca, sizeof(c->ca));
+}
+
+MG_TEST(exchange_certificates)
+{
+	static const char *const kinds[] = {"rsa", "p256", "p384"};
+
+	for (unsigned int i = 0; i < MG_ARRAY_SIZE(kinds); i++) {
+		struct mg_ike_peer_conf ca, cb;
+		struct side a, b;
+		struct mg_error err;
+		struct t_pki t;
+
+		t_pki(&t, kinds[i]);
+		conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "unused psk 0123456");
+		conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "unused psk 0123456");
+		t_pubkey_conf(&ca, t.ka, t.ca_cert_a, t.ca);
+		t_pubkey_conf(&cb, t.kb, t.ca_cert_b, t.ca);
+		CHECK_EQ(mg_ike_peer_conf_check(&ca, &err), 0);
+		pair(&a, &b, &ca, &cb);
+		run(&a, &b, NS);
+		CHECK_EQ(a.ups, 1);
+		CHECK_EQ(b.ups, 1);
+		check_mirrored(&a, &b);
+		unpair(&a, &b);
+
+		/* Without local_id: the certificate's subject DN is the identity. */
+		memset(&ca.local_id, 0, sizeof(ca.local_id));
+		CHECK_EQ(mg_ike_id_parse("O=meshgate test, CN=a.example", &cb.remote_id), 0);
+		pair(&a, &b, &ca, &cb);
+		run(&a, &b, NS);
+		CHECK_EQ(a.ups + b.ups, 2);
+		unpair(&a, &b);
+		t_pki_free(&t);
+	}
+}
+
+MG_TEST(exchange_certificate_refused)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_ike_stats sb;
+	struct mg_ike_peer_info ia;
+	struct t_pki t, other;
+	EVP_PKEY *k;
+	X509 *x;
+
+	t_pki(&t, "p256");
+	t_pki(&other, "p256");
+	/* a's certificate comes from a CA b does not trust. */
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "unused psk 0123456");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "unused psk 0123456");
+	t_pubkey_conf(&ca, t.ka, other.ca_cert_a, t.ca);
+	t_pem_key(other.ka, ca.key, sizeof(ca.key));
+	t_pubkey_conf(&cb, t.kb, t.ca_cert_b, t.ca);
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups + b.ups, 0);
+	mg_ike_stats(b.e, &sb);
+	CHECK(sb.auth_failed >= 1);
+	CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && ia.last_error == MG_IKE_R_AUTH_FAILED);
+	unpair(&a, &b);
+
+	/* A certificate of the right CA that does not name the identity a claims. */
+	k = t_key("p256");
+	x = t_cert(k, "c.example", "c.example", t.ca, t.ca_key);
+	t_pubkey_conf(&ca, k, x, t.ca);
+	memset(&cb.remote_id, 0, sizeof(cb.remote_id));
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups + b.ups, 0);
+	unpair(&a, &b);
+
+	/* A key that does not match the certificate is refused by the checks. */
+	{
+		struct mg_error err;
+
+		t_pem_key(t.kb, ca.key, sizeof(ca.key));
+		CHECK(mg_ike_peer_conf_check(&ca, &err) < 0);
+		CHECK_STR(err.field, "cert");
+		CHECK(strstr(err.msg, "BEGIN") == NULL);
+		ca.ca[0] = '\0';
+		CHECK(mg_ike_peer_conf_check(&ca, &err) < 0);
+		CHECK_STR(err.field, "ca");
+		t_pem_cert(t.ca, ca.ca, sizeof(ca.ca));
+		snprintf(ca.key, sizeof(ca.key), "/nonexistent/key.pem");
+		CHECK(mg_ike_peer_conf_check(&ca, &err) < 0);
+		CHECK_STR(err.field, "key");
+	}
+	EVP_PKEY_free(k);
+	X509_free(x);
+	t_pki_free(&t);
+	t_pki_free(&other);
+}
+
+MG_TEST(exchange_pinned_self_signed)
+{
+	/* NSM's form: each side has a self-signed RSA certificate; each pins the other's. */
+	EVP_PKEY *ka = t_key("rsa"), *kb = t_key("rsa"), *kc = t_key("rsa");
+	X509 *xa = t_cert(ka, "client", NULL, NULL, NULL), *xb = t_cert(kb, "server", NULL, NULL, NULL);
+	X509 *xc = t_cert(kc, "client", NULL, NULL, NULL);
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+
+	conf(&ca, true, "aes256-sha256-modp2048", "aes256-sha256", "unused psk 0123456");
+	conf(&cb, false, "aes256-sha256-modp2048", "aes256-sha256", "unused psk 0123456");
+	t_pubkey_conf(&ca, ka, xa, xa);
+	t_pubkey_conf(&cb, kb, xb, xb);
+	ca.ca[0] = cb.ca[0] = '\0';
+	ca.cert[0] = cb.cert[0] = '\0';
+	t_b64_cert(xb, ca.peer_cert, sizeof(ca.peer_cert));
+	t_b64_cert(xa, cb.peer_cert, sizeof(cb.peer_cert));
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	check_mirrored(&a, &b);
+	unpair(&a, &b);
+	/* Another key than the pinned one. */
+	t_pem_key(kc, ca.key, sizeof(ca.key));
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups + b.ups, 0);
+	unpair(&a, &b);
+	EVP_PKEY_free(ka);
+	EVP_PKEY_free(kb);
+	EVP_PKEY_free(kc);
+	X509_free(xa);
+	X509_free(xb);
+	X509_free(xc);
+}
+
+MG_TEST(auth_signature_methods)
+{
+	static const char *const kinds[] = {"rsa", "p256", "p384"};
+	static const uint8_t msg[] = "signed octets of an IKE_AUTH exchange";
+
+	for (unsigned int i = 0; i < MG_ARRAY_SIZE(kinds); i++)
+		for (int rfc7427 = 0; rfc7427 < 2; rfc7427++) {
+			EVP_PKEY *k = t_key(kinds[i]), *other = t_key(kinds[i]);
+			uint8_t sig[1100], method = 0;
+			size_t len = 0;
+
+			CHECK_EQ(ike_auth_sign(k, rfc7427, msg, sizeof(msg), &method, sig, sizeof(sig),
+					       &len), 0);
+			CHECK_EQ(method, rfc7427 ? IKE_AUTH_DIGITAL_SIGNATURE :
+					 i == 0 ? IKE_AUTH_RSA_SIG :
+					 i == 1 ? IKE_AUTH_ECDSA_256 : IKE_AUTH_ECDSA_384);
+			CHECK(ike_auth_verify(k, method, sig, len, msg, sizeof(msg)));
+			CHECK(!ike_auth_verify(other, method, sig, len, msg, sizeof(msg)));
+			CHECK(!ike_auth_verify(k, method, sig, len, msg, sizeof(msg) - 1));
+			sig[len - 1] ^= 1;
+			CHECK(!ike_auth_verify(k, method, sig, len, msg, sizeof(msg)));
+			EVP_PKEY_free(k);
+			EVP_PKEY_free(other);
+		}
+}
+
+MG_TEST(dn_identities)
+{
+	struct mg_ike_id id;
+	char buf[300];
+
+	CHECK_EQ(mg_ike_id_parse("C=CH, O=Example Org, CN=gw.example", &id), 0);
+	CHECK_EQ(id.type, MG_IKE_ID_DER_ASN1_DN);
+	mg_ike_id_format(&id, buf, sizeof(buf));
+	CHECK_STR(buf, "C=CH, O=Example Org, CN=gw.example");
+	CHECK(mg_ike_id_parse("XX=1, CN=a", &id) < 0);
+}
+
+MG_TEST(nsm_credentials)
+{
+	/* Two sides in NSM's form: each pins the other's base64 certificate, and the
+	 * identities are the first 64 characters of each, which the certificates name. */
+	static char key_a[4096], key_b[4096], cert_a[2048], cert_b[2048];
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+	struct mg_error err;
+
+	CHECK_EQ(mg_ike_nsm_credentials("client", key_a, sizeof(key_a), cert_a, sizeof(cert_a)), 0);
+	CHECK_EQ(mg_ike_nsm_credentials("server", key_b, sizeof(key_b), cert_b, sizeof(cert_b)), 0);
+	CHECK(strncmp(key_a, "-----BEGIN PRIVATE KEY-----", 27) == 0);
+	CHECK(strncmp(cert_a, "MII", 3) == 0 && strncmp(cert_a, cert_b, 64) != 0);
+	conf(&ca, true, "aes256-sha256-modp2048", "aes256-sha256", "unused psk 0123456");
+	conf(&cb, false, "aes256-sha256-modp2048", "aes256-sha256", "unused psk 0123456");
+	for (int s = 0; s < 2; s++) {
+		struct mg_ike_peer_conf *c = s ? &cb : &ca;
+		char fq[65];
+
+		memset(c->psk, 0, sizeof(c->psk));
+		c->psk_len = 0;
+		c->auth = MG_IKE_AUTH_PUBKEY;
+		snprintf(c->key, sizeof(c->key), "%s", s ? key_b : key_a);
+		snprintf(c->peer_cert, sizeof(c->peer_cert), "%s", s ? cert_a : cert_b);
+		snprintf(c->cert, sizeof(c->cert), "%s", s ? cert_b : cert_a);
+		snprintf(fq, sizeof(fq), "%.64s", s ? cert_b : cert_a);
+		CHECK_EQ(mg_ike_id_parse(fq, &c->local_id), 0);
+		snprintf(fq, sizeof(fq), "%.64s", s ? cert_a : cert_b);
+		CHECK_EQ(mg_ike_id_parse(fq, &c->remote_id), 0);
+		CHECK_EQ(c->local_id.type, MG_IKE_ID_FQDN);
+		CHECK_EQ(mg_ike_peer_conf_check(c, &err), 0);
+	}
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, NS);
+	CHECK_EQ(a.ups, 1);
+	CHECK_EQ(b.ups, 1);
+	unpair(&a, &b);
+	/* The certificate names its own prefix (what strongSwan checks). */
+	{
+		struct ike_creds cr;
+		struct ike_pl id;
+		uint8_t body[4 + 64];
+		const char *why = "";
+		EVP_PKEY *k;
+
+		ca.peer_cert[0] = '\0';
+		body[0] = MG_IKE_ID_FQDN;
+		body[1] = body[2] = body[3] = 0;
+		memcpy(body + 4, cert_b, 64);
+		id.type = IKE_PL_IDR;
+		id.body = body;
+		id.len = sizeof(body);
+		snprintf(ca.ca, sizeof(ca.ca), "%s", cert_b); /* its own CA: self-signed */
+		CHECK_EQ(ike_creds_load(&ca, &cr, &err), 0);
+		{
+			/* As a CERT payload: encoding 4 then the DER (base64 padding left out). */
+			uint8_t der[2048];
+			size_t bl = strlen(cert_b);
+			int n = EVP_DecodeBlock(der + 1, (const unsigned char *)cert_b, (int)bl);
+			struct ike_pl cert = {.type = IKE_PL_CERT, .body = der};
+
+			der[0] = IKE_CERT_X509_SIG;
+			for (size_t e = bl; e > 0 && cert_b[e - 1] == '='; e--)
+				n--;
+			cert.len = (uint16_t)(n + 1);
+			k = ike_peer_key(&cr, &cert, 1, &id, &why);
+		}
+		CHECK(k != NULL);
+		if (k == NULL)
+			fprintf(stderr, "why: %s\n", why);
+		ike_pkey_free(k);
+		ike_creds_free(&cr);
+	}
+}
+
+MG_TEST(exchange_pfs_child_rekeys)
+{
+	/* ESP proposals with a DH group: IKE_AUTH's CHILD_SA without KE, each
+	 * CREATE_CHILD_SA rekey with KEi/KEr, in either role, keys agreeing. */
+	static const char *const groups[] = {"ecp256", "modp2048", "curve25519"};
+
+	for (unsigned int g = 0; g < MG_ARRAY_SIZE(groups); g++)
+		for (int who = 0; who < 2; who++) {
+			struct mg_ike_peer_conf ca, cb;
+			struct side a, b;
+			struct mg_ike_peer_info ia;
+			char esp[64];
+
+			snprintf(esp, sizeof(esp), "aes128gcm16-%s", groups[g]);
+			conf(&ca, true, "aes128gcm16-prfsha256-ecp256", esp, "a fine pre-shared key");
+			conf(&cb, false, "aes128gcm16-prfsha256-ecp256", esp, "a fine pre-shared key");
+			ca.child_lifetime_s = who ? 100 : 10;
+			cb.child_lifetime_s = who ? 10 : 100;
+			pair(&a, &b, &ca, &cb);
+			run(&a, &b, NS);
+			CHECK_EQ(a.ups + b.ups, 2);
+			run(&a, &b, 8 * NS);
+			CHECK(a.ups >= 2 && b.ups >= 2); /* the answering side in two steps */
+			CHECK_EQ(a.in_first + b.in_first, 1);
+			check_mirrored(&a, &b);
+			CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && ia.child_rekeys == 1);
+			CHECK_EQ(ia.esp.dh, ca.esp[0].dh);
+			unpair(&a, &b);
+		}
+	{
+		/* Groups that differ: the rekey is refused (INVALID_KE_PAYLOAD), the SA stays. */
+		struct mg_ike_peer_conf ca, cb;
+		struct side a, b;
+
+		conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp256", "a fine pre-shared key");
+		conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16-ecp384", "a fine pre-shared key");
+		ca.child_lifetime_s = 10;
+		cb.child_lifetime_s = 100;
+		pair(&a, &b, &ca, &cb);
+		run(&a, &b, 9 * NS);
+		CHECK_EQ(a.ups, 1);
+		CHECK_EQ(b.ups, 1);
+		CHECK_EQ(a.downs + b.downs, 0);
+		unpair(&a, &b);
+	}
 }
 
 MG_TEST_MAIN()

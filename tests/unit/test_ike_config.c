@@ -145,8 +145,9 @@ MG_TEST(ike_psk_never_in_messages)
 		      "      local_ts: [10.0.0.0/24]\n      remote_ts: [10.99.0.0/24]\n");
 	CHECK_EQ(l.n, 1);
 	if (l.n == 1)
-		CHECK_STR(l.errs.msgs[0], "t.yaml:14:7: esp_tunnels[0].ike: a pre-shared key is "
-					  "needed (psk or psk_file)");
+		CHECK_STR(l.errs.msgs[0], "t.yaml:14:7: esp_tunnels[0].ike: a pre-shared key (psk "
+					  "or psk_file) or a key and certificates (key, cert, ca or "
+					  "peer_cert) are needed");
 	unload(&l);
 }
 
@@ -179,6 +180,40 @@ MG_TEST(ike_psk_file)
 	CHECK_EQ(l.n, 1);
 	if (l.n == 1)
 		CHECK(strstr(l.errs.msgs[0], "esp_tunnels[0].ike.psk_file: cannot read") != NULL);
+	unload(&l);
+}
+
+MG_TEST(ike_pubkey_errors)
+{
+	struct loaded l;
+
+	/* A key file that is not there: named, with the field. */
+	load(&l, BASE "      role: initiator\n      key: /nonexistent/ik.key\n"
+		      "      ca: /nonexistent/ca.pem\n"
+		      "      local_ts: [10.0.0.0/24]\n      remote_ts: [10.99.0.0/24]\n");
+	CHECK_EQ(l.n, 1);
+	if (l.n == 1)
+		CHECK(strstr(l.errs.msgs[0], "t.yaml:15:12: esp_tunnels[0].ike.key: cannot read "
+				 "'/nonexistent/ik.key'") != NULL);
+	unload(&l);
+	/* A certificate without our key. */
+	load(&l, BASE "      role: initiator\n      cert: /x/c.pem\n      ca: /x/ca.pem\n"
+		      "      local_ts: [10.0.0.0/24]\n      remote_ts: [10.99.0.0/24]\n");
+	CHECK_EQ(l.n, 1);
+	if (l.n == 1)
+		CHECK(strstr(l.errs.msgs[0], "esp_tunnels[0].ike: 'key' is needed") != NULL);
+	unload(&l);
+	/* A key given as PEM text is never quoted, and both a PSK and a key are refused. */
+	load(&l, BASE "      role: initiator\n      key: \"-----BEGIN PRIVATE KEY-----secretstuff\"\n"
+		      "      psk: \"" PSK "\"\n      ca: /x/ca.pem\n"
+		      "      local_ts: [10.0.0.0/24]\n      remote_ts: [10.99.0.0/24]\n");
+	CHECK(l.n >= 1);
+	for (unsigned int k = 0; k < l.n; k++) {
+		CHECK(strstr(l.errs.msgs[k], "secretstuff") == NULL);
+		CHECK(strstr(l.errs.msgs[k], PSK) == NULL);
+	}
+	if (l.n >= 1)
+		CHECK(strstr(l.errs.msgs[0], "not both") != NULL);
 	unload(&l);
 }
 
