@@ -1196,7 +1196,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 	unsigned int nerr, nw;
 	uint32_t mbufs, room;
 	int sockets[RTE_MAX_NUMA_NODES], nsockets = 0, status = 1, rc;
-	bool eal_up = false, workers_up = false;
+	bool eal_up = false, workers_up = false, from_state = false;
 
 	if (g == NULL)
 		return 1;
@@ -1344,6 +1344,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 	};
 	if (mg_ctl_state_exists(g->st.state_dir)) {
 		/* Durable state wins over the file's objects: start empty, restore below. */
+		from_state = true;
 		struct mg_model_limits l2 = {.routes = g->st.max_routes,
 					     .neighbors = g->st.max_neighbors};
 
@@ -1383,7 +1384,9 @@ mg_gw_run(const struct mg_gw_opts *o)
 		fprintf(stderr, "meshgate: %s: %s\n", err.field, err.msg);
 		goto out;
 	}
-	if (g->st.nike_peers > 0) {
+	/* From a state, the file's tunnels are back only once the control plane
+	 * restored them: their IKE peers follow then (below). */
+	if (g->st.nike_peers > 0 && !from_state) {
 		g->ike = gw_ike_create(g->dp, g->model);
 		if (g->ike == NULL) {
 			fprintf(stderr, "meshgate: out of memory for IKE\n");
@@ -1447,6 +1450,19 @@ mg_gw_run(const struct mg_gw_opts *o)
 				err.msg);
 			goto out;
 		}
+	}
+	/* The file's IKE peers of restored tunnels that the state gave none (a
+	 * peer set over REST is in the state and wins). */
+	for (unsigned int i = 0; from_state && i < g->st.nike_peers; i++) {
+		const struct mg_ike_peer_conf *pc = &g->st.ike_peers[i];
+
+		if (gw_ike_has(g->ike, pc->name))
+			continue;
+		mg_error_clear(&err);
+		if (mg_model_esp_find(g->model, pc->name) == NULL ||
+		    ctl_ike_set(g, pc, &err) < 0)
+			GW_LOG(WARNING, "esp_tunnels[%s].ike: not started: %s\n", pc->name,
+			       err.msg[0] ? err.msg : "the tunnel is not in the restored state");
 	}
 	GW_LOG(NOTICE, "running from %s: %u worker(s), %u port(s), %u mbufs of %u bytes\n", src,
 	       nw, count_ports(g->model), mbufs, room);

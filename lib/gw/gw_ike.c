@@ -369,6 +369,12 @@ gw_ike_set(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error 
 	return 0;
 }
 
+bool
+gw_ike_has(const struct gw_ike *gi, const char *name)
+{
+	return gi != NULL && mg_ike_peer_find(gi->ike, name) >= 0;
+}
+
 int
 gw_ike_del(struct gw_ike *gi, const char *name)
 {

@@ -44,6 +44,8 @@ int gw_ike_add(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_er
  * (mg_ike_peer_replace: checked first, nothing changes on error).
  */
 int gw_ike_set(struct gw_ike *gi, const struct mg_ike_peer_conf *c, struct mg_error *err);
+/** True if tunnel @p name has an IKE peer. */
+bool gw_ike_has(const struct gw_ike *gi, const char *name);
 /** Remove the IKE peer of tunnel @p name (its IKE SA deleted). 0 or -ENOENT. */
 int gw_ike_del(struct gw_ike *gi, const char *name);
 /** A punted IKE packet (data at the IP header). Consumes @p m. */

@@ -984,3 +984,30 @@ def test_ike_pfs_child_rekey(tmp_path, topo, charon_ok, who):
             assert drops(ctl, "esp-no-sa") == 0, metrics_text(ctl)
     finally:
         charon.stop()
+
+
+def test_file_ike_peer_comes_back_with_the_state(tmp_path, topo, charon_ok):
+    """An `ike:` block of the file with control.state_dir: after a kill the
+    tunnel comes back from the state and the file's IKE peer with it (it
+    starts once the tunnel is restored), negotiating anew; traffic passes."""
+    ike, esp = "aes128gcm16-prfsha256-ecp256", "aes128gcm16"
+    state = tmp_path / "state"
+    charon = Charon(topo, tmp_path, ike, esp, initiator=False)
+    mg = Meshgate(tmp_path, mg_config(topo.tag, "initiator", ike, esp) +
+                  f"control:\n  state_dir: {state}\n", name="ikf")
+    try:
+        mg.start()
+        ctl = Control(mg)
+        up = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+        assert up, (ike_json(ctl), mg.log(), charon.log())
+        check_traffic(topo, mg)
+        for _ in range(2):              # from the journal's start, then from the snapshot
+            mg.kill()
+            mg.start()
+            ctl = Control(mg)
+            again = wait_for(lambda: [p for p in ike_json(ctl) if p["state"] == "established"])
+            assert again and again[0]["spi_i"] != up[0]["spi_i"], (ike_json(ctl), mg.log())
+            check_traffic(topo, mg)
+    finally:
+        mg.kill()
+        charon.stop()
