@@ -291,6 +291,8 @@ ike_put(struct ike_buf *b, const void *p, size_t n)
 		b->overflow = true;
 		return;
 	}
+	if (n == 0)
+		return; /* p may be NULL (an empty SPI): memcpy's arguments must not be */
 	memcpy(b->b + b->len, p, n);
 	b->len += n;
 }

@@ -26,6 +26,32 @@ enum { VXI_NEXT_ETH = 0, VXI_NEXT_DROP };
  * ports) in the dynamic range, so ECMP in the underlay keeps a flow on one
  * path and spreads flows (RFC 7348 5). Frames that are not IP hash their MACs.
  */
+/*
+ * CRC-32C of @p n8 8-byte words at @p p, any alignment (rte_hash_crc()
+ * loads through uint64_t pointers: undefined on packet data).
+ */
+static inline uint32_t
+crc_words(const uint8_t *p, unsigned int n8, uint32_t h)
+{
+	for (unsigned int i = 0; i < n8; i++) {
+		uint64_t v;
+
+		memcpy(&v, p + 8 * i, 8);
+		h = rte_hash_crc_8byte(v, h);
+	}
+	return h;
+}
+
+/* The first 4 bytes at @p p (the L4 ports), any alignment. */
+static inline uint32_t
+load32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
 static inline rte_be16_t
 flow_port(const uint8_t *f, uint32_t len)
 {
@@ -36,18 +62,18 @@ flow_port(const uint8_t *f, uint32_t len)
 		const uint8_t *ip = f + 14;
 		uint32_t hl = (ip[0] & 0xfu) * 4u;
 
-		h = rte_hash_crc(ip + 12, 8, ip[9]);
+		h = crc_words(ip + 12, 1, ip[9]);
 		if ((ip[9] == MG_IPPROTO_TCP || ip[9] == MG_IPPROTO_UDP) &&
 		    !(ip[6] & 0x3f) && !ip[7] && len >= 14 + hl + 4)
-			h = rte_hash_crc_4byte(*(const uint32_t *)(ip + hl), h);
+			h = rte_hash_crc_4byte(load32(ip + hl), h);
 	} else if (et == RTE_ETHER_TYPE_IPV6 && len >= 14 + 40) {
 		const uint8_t *ip = f + 14;
 
-		h = rte_hash_crc(ip + 8, 32, ip[6]);
+		h = crc_words(ip + 8, 4, ip[6]);
 		if ((ip[6] == MG_IPPROTO_TCP || ip[6] == MG_IPPROTO_UDP) && len >= 14 + 40 + 4)
-			h = rte_hash_crc_4byte(*(const uint32_t *)(ip + 40), h);
+			h = rte_hash_crc_4byte(load32(ip + 40), h);
 	} else {
-		h = rte_hash_crc(f, 12, 0);
+		h = rte_hash_crc_4byte(load32(f + 8), crc_words(f, 1, 0));
 	}
 	return rte_cpu_to_be_16((uint16_t)(MG_VXLAN_SPORT_MIN + ((h ^ (h >> 16)) & 0x3fff)));
 }
