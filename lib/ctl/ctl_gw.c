@@ -478,8 +478,10 @@ ctl_gw_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *bo
 		return reply_err(&e, text);
 	}
 	v = json_is_object(j) ? json_object_get(j, "name") : NULL;
-	if (nseg == 3) {
-		if (v == NULL && json_is_object(j))
+	if (!json_is_object(j)) {
+		mg_error_set(&e, EINVAL, "", "expected a JSON object (a gateway)");
+	} else if (nseg == 3) {
+		if (v == NULL)
 			json_object_set_new(j, "name", json_string(seg[2]));
 		else if (!json_is_string(v) || strcmp(json_string_value(v), seg[2]) != 0)
 			mg_error_set(&e, EINVAL, "name", "must be the gateway's name in the "

@@ -38,6 +38,9 @@
  * Networks without NAT pay nothing: eth-input tests one byte it already
  * has in cache (next to the classification pointers).
  *
+ * Fragments: the first is translated as a whole packet would be, the later
+ * ones by the addresses it left with (mg_natgw_frag.h).
+ *
  * ICMP errors: lib/svc keys an error by its quoted packet reversed, so an
  * error finds the flow it is about; the outer destination, the outer source
  * when it is the translated peer itself, and the quoted packet are
@@ -175,7 +178,7 @@ struct mg_natgw_stats {
 	uint64_t no_port;        /**< Dropped: SNAT port block exhausted. */
 	uint64_t no_flow;        /**< Dropped: flow table full or tuple taken. */
 	uint64_t not_allowed;    /**< Dropped: source not allowed through the gateway. */
-	uint64_t untranslatable; /**< Dropped: fragment, orphan ICMP error, no address. */
+	uint64_t untranslatable; /**< Dropped: unreadable, orphan ICMP error, no address. */
 	uint64_t handoffs;       /**< Packets handed to the owner worker of their flow. */
 	uint64_t handoff_drops;  /**< Dropped: the owner's handoff ring was full. */
 	uint64_t frags;          /**< Later fragments translated (mg_natgw_frag.h). */

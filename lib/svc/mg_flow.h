@@ -131,7 +131,7 @@ struct mg_flow_record {
 	 * padding: no other field moved.
 	 */
 	uint16_t nat_port;
-	/** NAT flows: the gateway id + 1 whose port block @c nat_port is from, 0 when none. */
+	/** NAT flows of a gateway: its slot + 1 and generation (mg_natgw_tag), 0 when none. */
 	uint16_t nat_gw;
 	/** Explicit padding. */
 	uint16_t pad;

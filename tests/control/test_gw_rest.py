@@ -145,6 +145,8 @@ def test_gateway_crud_and_bad_inputs(gw):
         assert j["error"]["message"], j
     st, j = rest.http("PUT", "/v1/gateways/gw2", raw="{not json")
     assert st == 400
+    st, j = rest.http("PUT", "/v1/gateways/gw2", ["a", "list"])
+    assert st == 400 and "object" in j["error"]["message"], j
     st, j = rest.http("POST", "/v1/gateways", {"inside": "pods", "outside": "ext2"})
     assert st == 400 and j["error"]["field"] == "name"
     # Nothing of the rejected requests shows: the gateways are as they were.
