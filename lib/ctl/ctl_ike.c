@@ -77,11 +77,12 @@ proposals(json_t *o, const char *key, bool ike, struct mg_ike_proposal *out, uin
 	if (json_array_size(a) > MG_IKE_MAX_PROPOSALS)
 		return mg_error_set(e, EINVAL, key, "at most %u proposals", MG_IKE_MAX_PROPOSALS);
 	json_array_foreach(a, i, v) {
-		if (!json_is_string(v))
-			return mg_error_set(e, EINVAL, "", "expected a string"),
-			       snprintf(e->field, sizeof(e->field), "%s[%zu]", key, i), -EINVAL;
-		if (mg_ike_proposal_parse(json_string_value(v), ike, &out[*n], why, sizeof(why)) < 0) {
-			mg_error_set(e, EINVAL, "", "'%s': %s", json_string_value(v), why);
+		if (!json_is_string(v) ||
+		    mg_ike_proposal_parse(json_string_value(v), ike, &out[*n], why, sizeof(why)) < 0) {
+			if (json_is_string(v))
+				mg_error_set(e, EINVAL, "", "'%s': %s", json_string_value(v), why);
+			else
+				mg_error_set(e, EINVAL, "", "expected a string");
 			snprintf(e->field, sizeof(e->field), "%s[%zu]", key, i);
 			return -EINVAL;
 		}

@@ -287,6 +287,8 @@ ike_prop_match(const struct ike_prop_in *in, const struct mg_ike_proposal *ours,
 void
 ike_put(struct ike_buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return; /* (p may be NULL: an empty notify) */
 	if (b->overflow || n > sizeof(b->b) - b->len) {
 		b->overflow = true;
 		return;

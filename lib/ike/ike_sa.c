@@ -655,7 +655,9 @@ sa_failed(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, enum mg_ike_r
 	p->last_error = r;
 	EV(e, p, 4, "IKE SA %016llx failed: %s", (unsigned long long)sa->spi_i,
 	   mg_ike_reason_name(r));
-	sa_event(e, p, MG_IKE_EV_FAILED, r);
+	/* A failed replacement (re-authentication) leaves the current SA up: no event. */
+	if (sa != p->next)
+		sa_event(e, p, MG_IKE_EV_FAILED, r);
 	if (sa == p->next) {
 		p->next = NULL;
 	} else if (sa == p->sa) {

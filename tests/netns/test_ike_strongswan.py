@@ -786,7 +786,7 @@ def test_ike_runtime_rest(tmp_path, topo, charon_ok):
         assert got["state"]["state"] == "established", got
         assert PSK not in json.dumps(got)
         # A refused update: nothing changes (same IKE SA, same CHILD_SA).
-        st, j = ctl.http("PUT", path, rest_body("initiator", ike, "aes128gcm16-ecp256"))
+        st, j = ctl.http("PUT", path, rest_body("initiator", ike, "aes128gcm16-prfsha256"))
         assert st == 400 and j["error"]["field"] == "esp_proposals[0]", (st, j)
         after = ike_json(ctl)[0]
         assert all(after[k] == up[0][k] for k in ("state", "spi_i", "spi_r", "child_spi_in",
