@@ -288,13 +288,11 @@ void
 ike_put(struct ike_buf *b, const void *p, size_t n)
 {
 	if (n == 0)
-		return; /* (p may be NULL: an empty notify) */
+		return; /* p may be NULL (an empty notify or SPI): memcpy's must not be */
 	if (b->overflow || n > sizeof(b->b) - b->len) {
 		b->overflow = true;
 		return;
 	}
-	if (n == 0)
-		return; /* p may be NULL (an empty SPI): memcpy's arguments must not be */
 	memcpy(b->b + b->len, p, n);
 	b->len += n;
 }
