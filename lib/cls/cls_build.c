@@ -612,6 +612,12 @@ mg_cls_table_build(const struct mg_cls_conf *conf, const struct mg_cls_rule *rul
 		t->slots[w].met = cls_zmalloc(t, sizeof(struct cls_meter) * npol, c.socket_id);
 		if (t->slots[w].cnt == NULL || t->slots[w].met == NULL)
 			goto nomem;
+		if (c.categories == 1 && nacl_total > 0) {
+			t->slots[w].cache = cls_zmalloc(
+				t, sizeof(struct cls_cache_ent) * 2 * CLS_CACHE_SETS, c.socket_id);
+			if (t->slots[w].cache == NULL)
+				goto nomem;
+		}
 	}
 	rc = cls_police_init(t);
 	if (rc < 0) {
@@ -648,6 +654,7 @@ mg_cls_table_free(struct mg_cls_table *t)
 		for (uint32_t w = 0; w < t->nb_workers; w++) {
 			rte_free(t->slots[w].cnt);
 			rte_free(t->slots[w].met);
+			rte_free(t->slots[w].cache);
 		}
 		rte_free(t->slots);
 	}
@@ -668,6 +675,8 @@ mg_cls_table_info(const struct mg_cls_table *t, struct mg_cls_info *info)
 		.police_rules = t->npol, .alg = t->alg, .build_ns = t->build_ns,
 		.acl_build_ns = t->acl_build_ns, .mem = t->mem,
 	};
+	for (uint32_t w = 0; w < t->nb_workers; w++)
+		info->cache_hits += __atomic_load_n(&t->slots[w].cache_hits, __ATOMIC_RELAXED);
 }
 
 /* ---- counters -------------------------------------------------------------------------------- */

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The fast path: keys to rte_acl in chunks, winners to results (a 16-byte
- * template copy per packet) and per-slot counters; policing and DSCP marks
+ * The fast path: keys to the slot's result cache, the misses to rte_acl in
+ * chunks, winners to results (a 16-byte template copy per packet) and
+ * per-slot counters; policing and DSCP marks
  * for the results that ask for them. Workers only: no allocation, lock or
  * system call, and nothing written outside the caller's slot and packets.
  */
 #include <sys/socket.h>
 
+#include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
 #include "cls_priv.h"
@@ -42,15 +44,104 @@ cls_results(const struct mg_cls_table *t, struct cls_cnt *cnt, const uint32_t *i
 	cnt[prev].bytes += by;
 }
 
+/* Hash of the first @len (CLS_KEY4_LEN or CLS_KEY6_LEN) bytes of key @k. */
+static __rte_always_inline uint32_t
+cls_cache_hash(const struct mg_cls_key *k, uint32_t len)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint32_t h = 0, w;
+	uint64_t q;
+
+	for (uint32_t o = 0; o + 8 <= len; o += 8) {
+		memcpy(&q, p + o, 8);
+		h = rte_hash_crc_8byte(q, h);
+	}
+	memcpy(&w, p + len - 4, 4); /* both lengths are 4 mod 8 */
+	return rte_hash_crc_4byte(w, h);
+}
+
+/* True when entry @e holds the first @len bytes of key @k. */
+static __rte_always_inline bool
+cls_cache_eq(const struct cls_cache_ent *e, const struct mg_cls_key *k, uint32_t len)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint64_t d = 0, a, b;
+	uint32_t x, y;
+
+	for (uint32_t o = 0; o + 8 <= len; o += 8) {
+		memcpy(&a, p + o, 8);
+		memcpy(&b, e->key + o, 8);
+		d |= a ^ b;
+	}
+	memcpy(&x, p + len - 4, 4);
+	memcpy(&y, e->key + len - 4, 4);
+	return (d | (x ^ y)) == 0 && e->idx != 0;
+}
+
+/*
+ * rte_acl's winners @idx of keys[0..n) in a one-category table, through the
+ * slot's result cache: hits are answered from it, the misses go to rte_acl
+ * in one call and are remembered (see struct cls_cache_ent).
+ */
+static __rte_always_inline void
+cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls_key *keys,
+	   uint32_t n, uint32_t *idx, uint32_t len)
+{
+	struct cls_cache_ent *cache = s->cache;
+	const uint8_t *data[MG_CLS_CHUNK];
+	uint32_t h[MG_CLS_CHUNK], miss[MG_CLS_CHUNK], midx[MG_CLS_CHUNK];
+	uint32_t nm = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		h[i] = (cls_cache_hash(&keys[i], len) & (CLS_CACHE_SETS - 1)) * 2;
+		rte_prefetch0(&cache[h[i]]);
+		rte_prefetch0(&cache[h[i] + 1]);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		const struct cls_cache_ent *e = &cache[h[i]];
+
+		if (likely(cls_cache_eq(e, &keys[i], len))) {
+			idx[i] = e->idx - 1;
+		} else if (cls_cache_eq(e + 1, &keys[i], len)) {
+			idx[i] = e[1].idx - 1;
+		} else {
+			miss[nm] = i;
+			data[nm++] = (const uint8_t *)&keys[i];
+		}
+	}
+	s->cache_hits += n - nm;
+	if (nm == 0)
+		return;
+	rte_acl_classify_alg(t->acl, data, midx, nm, 1, t->alg);
+	for (uint32_t j = 0; j < nm; j++) {
+		struct cls_cache_ent *e = &cache[h[miss[j]]];
+
+		idx[miss[j]] = midx[j];
+		e[1] = e[0];
+		memcpy(e->key, &keys[miss[j]], len);
+		e->idx = midx[j] + 1;
+	}
+}
+
 /* Classify one chunk (n <= MG_CLS_CHUNK) of filled keys. */
 static inline void
-cls_chunk(const struct mg_cls_table *t, struct cls_cnt *cnt, const struct mg_cls_key *keys,
+cls_chunk(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls_key *keys,
 	  uint32_t n, struct mg_cls_result *res)
 {
 	const uint8_t *data[MG_CLS_CHUNK];
 	uint32_t idx[MG_CLS_CHUNK * RTE_ACL_MAX_CATEGORIES];
 	const uint32_t cat = t->categories;
+	struct cls_cnt *cnt = s->cnt;
 
+	if (likely(s->cache != NULL)) {
+		/* rte_acl and one category (cls_build). */
+		if (t->family == AF_INET)
+			cls_cached(t, s, keys, n, idx, CLS_KEY4_LEN);
+		else
+			cls_cached(t, s, keys, n, idx, CLS_KEY6_LEN);
+		cls_results(t, cnt, idx, keys, n, res, 1);
+		return;
+	}
 	if (likely(t->acl != NULL)) {
 		for (uint32_t i = 0; i < n; i++)
 			data[i] = (const uint8_t *)&keys[i];
@@ -79,14 +170,14 @@ void
 mg_cls_classify(const struct mg_cls_table *t, unsigned int worker,
 		const struct mg_cls_key *keys, uint32_t n, struct mg_cls_result *res)
 {
-	struct cls_cnt *cnt;
+	struct cls_slot *s;
 
 	RTE_ASSERT(worker < t->nb_workers);
-	cnt = t->slots[worker].cnt;
+	s = &t->slots[worker];
 	for (uint32_t base = 0; base < n; base += MG_CLS_CHUNK) {
 		uint32_t m = RTE_MIN(n - base, (uint32_t)MG_CLS_CHUNK);
 
-		cls_chunk(t, cnt, keys + base, m, res + (size_t)base * t->categories);
+		cls_chunk(t, s, keys + base, m, res + (size_t)base * t->categories);
 	}
 }
 
@@ -106,10 +197,10 @@ mg_cls_classify_burst(const struct mg_cls_table *t, unsigned int worker,
 		      uint32_t n, struct mg_cls_result *res)
 {
 	struct mg_cls_key keys[MG_CLS_CHUNK];
-	struct cls_cnt *cnt;
+	struct cls_slot *s;
 
 	RTE_ASSERT(worker < t->nb_workers);
-	cnt = t->slots[worker].cnt;
+	s = &t->slots[worker];
 	for (uint32_t base = 0; base < n; base += MG_CLS_CHUNK) {
 		uint32_t m = RTE_MIN(n - base, (uint32_t)MG_CLS_CHUNK);
 		struct rte_mbuf *const *p = pkts + base;
@@ -128,7 +219,7 @@ mg_cls_classify_burst(const struct mg_cls_table *t, unsigned int worker,
 					    vlan ? vlan[base + i] : 0);
 			}
 		}
-		cls_chunk(t, cnt, keys, m, res + (size_t)base * t->categories);
+		cls_chunk(t, s, keys, m, res + (size_t)base * t->categories);
 	}
 }
 

@@ -40,12 +40,38 @@ struct cls_meter {
 	struct rte_meter_srtcm_profile prof[2];
 } __rte_cache_aligned;
 
+/*
+ * The result cache: a worker's direct-mapped memo of rte_acl's answers,
+ * key bytes to result index. rte_acl's answer is a function of the key
+ * bytes it reads (the first CLS_KEY4_LEN / CLS_KEY6_LEN bytes of struct
+ * mg_cls_key) and of the table, and a cache lives and dies with its table:
+ * an entry never goes stale. A packet of a flow seen lately costs a hash
+ * and a compare, whatever the number of rules; the others go to rte_acl
+ * together, one call per chunk. Two ways per set: a new key goes in way 0,
+ * what was there moves to way 1. Tables of one category only.
+ */
+#define CLS_CACHE_SETS 1024u /* sets of two entries per worker slot: 128 KB */
+#define CLS_KEY4_LEN 20u     /* proto word, addresses, ports, meta */
+#define CLS_KEY6_LEN 44u
+
+/** One cache entry: a cache line. */
+struct cls_cache_ent {
+	/** The key bytes rte_acl reads (CLS_KEY4_LEN or CLS_KEY6_LEN of them). */
+	uint8_t key[48];
+	/** Result index + 1; 0: empty. */
+	uint32_t idx;
+} __rte_cache_aligned;
+
 /** What one worker slot writes. */
 struct cls_slot {
 	/** Counters of every result index (see mg_cls_table.tmpl). */
 	struct cls_cnt *cnt;
 	/** Meters of the police rules, by police index. */
 	struct cls_meter *met;
+	/** The result cache (CLS_CACHE_SETS sets of 2 entries), NULL without rte_acl or with categories. */
+	struct cls_cache_ent *cache;
+	/** Packets answered from the cache. */
+	uint64_t cache_hits;
 } __rte_cache_aligned;
 
 /** A police rule as configured. */

@@ -22,6 +22,9 @@ struct eth_cache {
 	struct mg_if_counters *ifcs; /* the worker's per-interface counters */
 	uint64_t bytes;    /* received on the cached interface since the last flush */
 	uint32_t pkts;
+	/* Where the interface's network sends IPv4 and IPv6 that ipX-input let
+	 * through (eth_net_next): read once per interface and node call. */
+	uint16_t next[2];
 };
 
 /* Add what was counted for the cached interface to the worker's counters. */
@@ -46,6 +49,24 @@ eth_port_bytes(struct mg_lcore_stats *st, uint16_t port, uint32_t bytes)
 {
 	if (likely(port < MG_MAX_PORTS))
 		st->rx_bytes[port] += bytes;
+}
+
+/*
+ * Where network @net sends a packet of family @fam (0 IPv4, 1 IPv6) that
+ * passed ipX-input: replies of translated flows arrive here (lib/natgw), so
+ * nat first; then ipX-classify when the network has rules for the family or
+ * tracks its flows; else ipX-lookup. eth_iface asks once per interface and
+ * node call, not per packet: the tables behind these pointers are published
+ * between graph walks anyway.
+ */
+static inline uint16_t
+eth_net_next(const struct mg_dp *dp, uint16_t net, unsigned int fam)
+{
+	if (unlikely(__atomic_load_n(&dp->nat_net[net], __ATOMIC_RELAXED)))
+		return ETH_NEXT_NAT;
+	if (mg_net_classifies(dp, net, fam))
+		return (uint16_t)(ETH_NEXT_CLS4 + fam);
+	return (uint16_t)(ETH_NEXT_IP4 + fam);
 }
 
 static inline const struct mg_dp_iface *
@@ -78,6 +99,10 @@ eth_iface(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *c
 	cc->port = port;
 	cc->vlan = vlan;
 	cc->ifx = ifx;
+	if (likely(cc->ifc != NULL)) {
+		cc->next[0] = eth_net_next(dp, cc->ifc->net, 0);
+		cc->next[1] = eth_net_next(dp, cc->ifc->net, 1);
+	}
 	return cc->ifc;
 }
 
@@ -194,23 +219,6 @@ esp_local4(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t 
 	return true;
 }
 
-/*
- * A packet for ipX-lookup goes through ipX-classify first when its network
- * has rules or tracks its flows (the second load only for networks without rules).
- */
-static __rte_always_inline uint16_t
-eth_cls(const struct mg_dp *dp, const struct mg_meta *md, uint16_t next, unsigned int fam)
-{
-	if (likely(next == ETH_NEXT_IP4 + fam)) {
-		/* Replies of translated flows arrive here (lib/natgw): nat first. */
-		if (unlikely(__atomic_load_n(&dp->nat_net[md->net], __ATOMIC_RELAXED)))
-			return ETH_NEXT_NAT;
-		if (mg_net_classifies(dp, md->net, fam))
-			return (uint16_t)(ETH_NEXT_CLS4 + fam);
-	}
-	return next;
-}
-
 static __rte_always_inline uint16_t
 eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct rte_mbuf *m, const struct mg_espgw_locals *lc)
@@ -220,6 +228,7 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	const struct mg_dp_iface *ifc;
 	struct mg_eth_info ei;
 	enum mg_drop why;
+	uint16_t next;
 
 	md->flags = 0;
 	if (unlikely(m->nb_segs != 1)) {
@@ -253,11 +262,11 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	}
 	md->net = ifc->net;
 	if (likely(ei.type == MG_ETH_IPV4_BE)) {
-		uint16_t next;
-
 		rte_pktmbuf_adj(m, ei.l2_len);
 		md->flags = MG_META_L3;
-		next = eth_cls(dp, md, ip4_input(dp, st, m, md), 0);
+		next = ip4_input(dp, st, m, md);
+		if (likely(next == ETH_NEXT_IP4))
+			next = cc->next[0];
 		if (unlikely(lc != NULL) && next == ETH_NEXT_IP4 && esp_local4(lc, m, md->net))
 			next = ETH_NEXT_ESP;
 		return next;
@@ -267,7 +276,8 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	if (ei.type == MG_ETH_IPV6_BE) {
 		rte_pktmbuf_adj(m, ei.l2_len);
 		md->flags = MG_META_L3;
-		return eth_cls(dp, md, ip6_input(dp, st, m, md, ifc), 1);
+		next = ip6_input(dp, st, m, md, ifc);
+		return likely(next == ETH_NEXT_IP6) ? cc->next[1] : next;
 	}
 	if (ei.type == MG_ETH_ARP_BE) {
 		md->punt = MG_PUNT_ARP;

@@ -14,9 +14,9 @@
 
 /* The rewrite of a packet to a neighbor adjacency. */
 
-static inline uint16_t
-ip4_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rte_mbuf *m,
-		struct mg_meta *md)
+static __rte_always_inline uint16_t
+ip4_rewrite_one(struct mg_if_counters *ifcs, struct mg_tx_acc *acc, const struct mg_adj *adj,
+		struct rte_mbuf *m, struct mg_meta *md)
 {
 	const struct mg_rewrite *rw = mg_adj_rewrite(adj);
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
@@ -61,8 +61,7 @@ ip4_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	if (rw->hdr_len > 14)
 		memcpy(eth + 14, rw->hdr + 14, 4);
 	m->port = rw->port;
-	ifcs[rw->ifindex].tx_pkts++;
-	ifcs[rw->ifindex].tx_bytes += m->pkt_len;
+	mg_tx_acc_add(ifcs, acc, rw->ifindex, m->pkt_len);
 	return LK_NEXT_TX;
 }
 
@@ -99,8 +98,9 @@ ip4_to_wg(const struct mg_dp *dp, const struct mg_adj *a, struct rte_mbuf *m, st
 /* ---- ip4-lookup ---------------------------------------------------------------- */
 
 /* Where an adjacency sends a packet; sets the drop reason / ICMP fields. */
-static inline uint16_t
-lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbuf *m,
+static __rte_always_inline uint16_t
+lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct mg_tx_acc *acc,
+	    struct rte_mbuf *m,
 	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
@@ -114,7 +114,7 @@ lookup_next4(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 
 	md->adj = adj;
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
-		return ip4_rewrite_one(ifcs, a, m, md);
+		return ip4_rewrite_one(ifcs, acc, a, m, md);
 	switch (a->type) {
 	case MG_ADJ_WG:
 		return ip4_to_wg(dp, a, m, md);
@@ -160,6 +160,7 @@ ip4_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 	uint32_t ips[MG_VEC];
 	uint64_t nhs[MG_VEC];
 	uint16_t nexts[MG_VEC];
+	struct mg_tx_acc acc = {.ifx = 0, .pkts = 0, .bytes = 0};
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
@@ -190,10 +191,11 @@ ip4_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 				mg_dp_fib_leave(dp, c->w->index);
 			}
 			for (; i < j; i++)
-				nexts[i] = lookup_next4(dp, c->w->ifc, o[i], (uint32_t)nhs[i]);
+				nexts[i] = lookup_next4(dp, c->w->ifc, &acc, o[i], (uint32_t)nhs[i]);
 		}
 		mg_dispatch(graph, node, (void **)o, nexts, n);
 	}
+	mg_tx_acc_flush(c->w->ifc, &acc);
 	return nb;
 }
 

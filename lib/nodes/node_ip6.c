@@ -13,9 +13,9 @@
 
 /* The rewrite of a packet to a neighbor adjacency. */
 
-static inline uint16_t
-ip6_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rte_mbuf *m,
-		struct mg_meta *md)
+static __rte_always_inline uint16_t
+ip6_rewrite_one(struct mg_if_counters *ifcs, struct mg_tx_acc *acc, const struct mg_adj *adj,
+		struct rte_mbuf *m, struct mg_meta *md)
 {
 	const struct mg_rewrite *rw = mg_adj_rewrite(adj);
 	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
@@ -53,8 +53,7 @@ ip6_rewrite_one(struct mg_if_counters *ifcs, const struct mg_adj *adj, struct rt
 	if (rw->hdr_len > 14)
 		memcpy(eth + 14, rw->hdr + 14, 4);
 	m->port = rw->port;
-	ifcs[rw->ifindex].tx_pkts++;
-	ifcs[rw->ifindex].tx_bytes += m->pkt_len;
+	mg_tx_acc_add(ifcs, acc, rw->ifindex, m->pkt_len);
 	return LK_NEXT_TX;
 }
 
@@ -86,8 +85,9 @@ ip6_to_wg(const struct mg_dp *dp, const struct mg_adj *a, struct rte_mbuf *m, st
 
 /* ---- ip6-lookup ---------------------------------------------------------------- */
 
-static inline uint16_t
-lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbuf *m,
+static __rte_always_inline uint16_t
+lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct mg_tx_acc *acc,
+	    struct rte_mbuf *m,
 	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
@@ -101,7 +101,7 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct rte_mbu
 
 	md->adj = adj;
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
-		return ip6_rewrite_one(ifcs, a, m, md);
+		return ip6_rewrite_one(ifcs, acc, a, m, md);
 	switch (a->type) {
 	case MG_ADJ_WG:
 		return ip6_to_wg(dp, a, m, md);
@@ -147,6 +147,7 @@ ip6_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 	uint8_t ips[MG_VEC][16];
 	uint64_t nhs[MG_VEC];
 	uint16_t nexts[MG_VEC];
+	struct mg_tx_acc acc = {.ifx = 0, .pkts = 0, .bytes = 0};
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
@@ -175,10 +176,11 @@ ip6_lookup_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 				mg_dp_fib_leave(dp, c->w->index);
 			}
 			for (; i < j; i++)
-				nexts[i] = lookup_next6(dp, c->w->ifc, o[i], (uint32_t)nhs[i]);
+				nexts[i] = lookup_next6(dp, c->w->ifc, &acc, o[i], (uint32_t)nhs[i]);
 		}
 		mg_dispatch(graph, node, (void **)o, nexts, n);
 	}
+	mg_tx_acc_flush(c->w->ifc, &acc);
 	return nb;
 }
 

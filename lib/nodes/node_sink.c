@@ -51,12 +51,16 @@ tx_flush(struct rte_graph *graph, struct rte_node *node, struct mg_worker *w, ui
 	uint64_t bytes = 0;
 
 	w->txn[port] = 0;
+	/* Bytes before the burst: a sent mbuf may be freed (and reused) by the PMD. */
+	for (uint16_t i = 0; i < n; i++)
+		bytes += b[i]->pkt_len;
 	sent = rte_eth_tx_burst(port, w->txq, b, n);
 	/* One retry: a ring-based PMD often frees room as it goes. */
 	if (unlikely(sent < n))
 		sent += rte_eth_tx_burst(port, w->txq, b + sent, (uint16_t)(n - sent));
-	for (uint16_t i = 0; i < sent; i++)
-		bytes += b[i]->pkt_len;
+	if (unlikely(sent < n))
+		for (uint16_t i = sent; i < n; i++)
+			bytes -= b[i]->pkt_len;
 	w->stats->tx_pkts[port] += sent;
 	w->stats->tx_bytes[port] += bytes;
 	if (unlikely(sent < n)) {

@@ -201,6 +201,42 @@ mg_ike_wanted(const struct mg_dp *dp, const uint8_t *udp, uint32_t l4len)
 	       (udp[8] | udp[9] | udp[10] | udp[11]) == 0;
 }
 
+/**
+ * Transmit counters of a run of packets to one interface, kept in locals by
+ * a node and added to the worker's per-interface counters when the
+ * interface changes and at the end of the node call (mg_tx_acc_flush): one
+ * memory update per run instead of a chain of dependent increments.
+ */
+struct mg_tx_acc {
+	uint32_t ifx;   /**< Interface of the run. */
+	uint32_t pkts;  /**< Its packets so far. */
+	uint64_t bytes; /**< Their bytes. */
+};
+
+/** Add what @p a holds to the worker's counters @p ifcs and empty it. */
+static __rte_always_inline void
+mg_tx_acc_flush(struct mg_if_counters *ifcs, struct mg_tx_acc *a)
+{
+	if (a->pkts) {
+		ifcs[a->ifx].tx_pkts += a->pkts;
+		ifcs[a->ifx].tx_bytes += a->bytes;
+		a->pkts = 0;
+		a->bytes = 0;
+	}
+}
+
+/** Count one packet of @p bytes sent on interface @p ifx. */
+static __rte_always_inline void
+mg_tx_acc_add(struct mg_if_counters *ifcs, struct mg_tx_acc *a, uint32_t ifx, uint32_t bytes)
+{
+	if (unlikely(ifx != a->ifx)) {
+		mg_tx_acc_flush(ifcs, a);
+		a->ifx = ifx;
+	}
+	a->pkts++;
+	a->bytes += bytes;
+}
+
 /** Largest vector a node handles in one pass of its local arrays. */
 #define MG_VEC 256
 

@@ -453,6 +453,106 @@ random_vs_naive(uint8_t family, enum rte_acl_classify_alg alg)
 	CHECK(hits > NPKTS);
 }
 
+/*
+ * The workers' result caches (cls_data.c): flows that come back are answered
+ * from the cache, and must get what rte_acl (and the naive matcher) gives,
+ * also after evictions (more flows than entries) and in a rebuilt table.
+ */
+static void
+cache_vs_naive(uint8_t family)
+{
+	enum { NFLOWS = 3000, PASSES = 4 };
+	static struct mg_cls_rule rules[NRULES];
+	static struct tpkt tp[NFLOWS];
+	static uint64_t exp_pkts[NRULES + 1];
+	struct mg_cls_conf c = family == AF_INET ? conf4 : conf6;
+	const struct mg_cls_action def = {.type = MG_CLS_DENY};
+	struct mg_cls_info info;
+	unsigned int wrong = 0;
+	uint64_t total = 0;
+
+	for (uint32_t i = 0; i < NRULES; i++)
+		rand_rule(family, 1000 + i, &rules[i]);
+	/* Flows share 20 address pairs: only the rest of the key tells many apart. */
+	for (uint32_t i = 0; i < NFLOWS; i++) {
+		rand_tpkt(family, &tp[i]);
+		memcpy(tp[i].src, tp[i % 20].src, 16);
+		memcpy(tp[i].dst, tp[i % 20].dst, 16);
+	}
+	memset(exp_pkts, 0, sizeof(exp_pkts));
+	for (int build = 0; build < 2; build++) {
+		struct mg_error e;
+		struct mg_cls_table *t = mg_cls_table_build(&c, rules, NRULES, &def, &e);
+
+		if (t == NULL) {
+			MG_FAIL("build: %s: %s", e.field, e.msg);
+			return;
+		}
+		mg_cls_table_info(t, &info);
+		CHECK_EQ(info.cache_hits, 0); /* a new table starts cold */
+		total = 0;
+		memset(exp_pkts, 0, sizeof(exp_pkts));
+		/* A few flows first (they fit), then all of them (they evict each other). */
+		for (int pass = 0; pass < PASSES; pass++) {
+			const uint32_t nf = pass < 2 ? 100 : NFLOWS;
+
+			for (uint32_t done = 0; done < nf;) {
+				struct rte_mbuf *m[64];
+				uint16_t ifc[64], vl[64];
+				struct mg_cls_result res[64];
+				uint32_t f[64], k = 1 + (uint32_t)(rte_rand() % 64);
+
+				if (k > nf - done)
+					k = nf - done;
+				for (uint32_t i = 0; i < k; i++) {
+					/* Random flows, and now and then the same twice in a burst. */
+					f[i] = i > 0 && rte_rand() % 8 == 0 ? f[i - 1]
+									  : (uint32_t)(rte_rand() % nf);
+					m[i] = tpkt_mbuf(&tp[f[i]]);
+					ifc[i] = tp[f[i]].iface;
+					vl[i] = tp[f[i]].vlan;
+				}
+				mg_cls_classify_burst(t, 1, m, ifc, vl, k, res);
+				for (uint32_t i = 0; i < k; i++) {
+					int w = naive_classify(rules, NRULES, &tp[f[i]]);
+					uint32_t id = w < 0 ? MG_CLS_ID_DEFAULT : rules[w].id;
+
+					exp_pkts[w + 1]++;
+					if (res[i].rule_id != id && wrong++ < 5)
+						MG_FAIL("build %d pass %d flow %u: rule %u, expected %u",
+							build, pass, f[i], res[i].rule_id, id);
+					rte_pktmbuf_free(m[i]);
+				}
+				done += k;
+				total += k;
+			}
+		}
+		for (uint32_t i = 0; i <= NRULES; i++) {
+			struct mg_cls_counters cn;
+
+			CHECK_EQ(mg_cls_rule_counters(t, i ? rules[i - 1].id : MG_CLS_ID_DEFAULT, &cn),
+				 0);
+			CHECK_EQ(cn.pkts, exp_pkts[i]);
+		}
+		mg_cls_table_info(t, &info);
+		/* The repeats were answered from the cache, not all (evictions, first sights). */
+		CHECK(info.cache_hits > total / 4);
+		CHECK(info.cache_hits < total);
+		mg_cls_table_free(t);
+	}
+	CHECK_EQ(wrong, 0);
+}
+
+MG_TEST(result_cache_ipv4_vs_naive)
+{
+	cache_vs_naive(AF_INET);
+}
+
+MG_TEST(result_cache_ipv6_vs_naive)
+{
+	cache_vs_naive(AF_INET6);
+}
+
 MG_TEST(random_ipv4_vs_naive)
 {
 	random_vs_naive(AF_INET, RTE_ACL_CLASSIFY_DEFAULT);

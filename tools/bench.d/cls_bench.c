@@ -16,7 +16,10 @@
  * the ratios, and the build time of the lib/cls table. Not a test: the figures move with the machine; compare
  * the ratios of one run.
  *
- * usage: cls_bench [--rules LIST] [--v6] [--iters N] [-- EAL args]
+ * --flows N (1-4096, default 4096): the 4096 packets repeat N distinct flows,
+ * so lib/cls's per-worker result cache answers the repeats.
+ *
+ * usage: cls_bench [--rules LIST] [--v6] [--iters N] [--flows N] [-- EAL args]
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -48,6 +51,8 @@ struct bpkt {
 static struct rte_mempool *pool;
 static struct bpkt bp[NPKTS];
 static struct rte_mbuf *mb[NPKTS];
+/* Distinct flows among the packets (--flows): packet i repeats flow i % nflows. */
+static uint32_t nflows = NPKTS;
 
 /* Addresses in a few /16s (IPv4) or /48s (IPv6) so that prefixes match. */
 static void
@@ -90,6 +95,8 @@ make_packets(int v6)
 
 			b->dport = wkp[rte_rand() % RTE_DIM(wkp)];
 		}
+		if ((uint32_t)i >= nflows)
+			*b = bp[(uint32_t)i % nflows];
 		mb[i] = rte_pktmbuf_alloc(pool);
 		if (mb[i] == NULL) {
 			fprintf(stderr, "cls_bench: out of mbufs\n");
@@ -349,7 +356,7 @@ bench_family(int v6, const uint32_t *counts, int ncounts, unsigned int iters)
 
 	make_packets(v6);
 	printf("\n%s, %d packets of %d random flows, bursts of %d, rte_acl %s\n",
-	       v6 ? "IPv6" : "IPv4", NPKTS, NPKTS, BURST, "(lib/cls's choice for both)");
+	       v6 ? "IPv6" : "IPv4", NPKTS, (int)nflows, BURST, "(lib/cls's choice for both)");
 	printf("%7s %10s %10s %10s %9s %9s %8s %9s %7s\n", "rules", "cls c/pkt", "acl c/pkt",
 	       "lin c/pkt", "cls Mpps", "cls/acl", "lin/cls", "build ms", "agree");
 	for (int c = 0; c < ncounts; c++) {
@@ -428,10 +435,11 @@ parsed:
 		return 1;
 	}
 	static const struct option lo[] = {{"rules", 1, NULL, 'r'}, {"v6", 0, NULL, '6'},
-					   {"iters", 1, NULL, 'i'}, {"help", 0, NULL, 'h'},
+					   {"iters", 1, NULL, 'i'}, {"flows", 1, NULL, 'f'},
+					   {"help", 0, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "r:6i:h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:6i:f:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'r': {
 			char *s = optarg, *tok;
@@ -443,8 +451,13 @@ parsed:
 		}
 		case '6': v6 = 1; break;
 		case 'i': iters = (unsigned int)strtoul(optarg, NULL, 10); break;
+		case 'f':
+			nflows = (uint32_t)strtoul(optarg, NULL, 10);
+			if (nflows == 0 || nflows > NPKTS)
+				nflows = NPKTS;
+			break;
 		default:
-			printf("usage: cls_bench [--rules 1,100,1000,10000] [--v6] [--iters N] "
+			printf("usage: cls_bench [--rules 1,100,1000,10000] [--v6] [--iters N] [--flows N] "
 			       "[-- EAL args]\n");
 			return opt == 'h' ? 0 : 2;
 		}

@@ -237,6 +237,23 @@ def forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model, ncpu
     print()
     print("cyc/pk: TSC cycles per packet at the measured rate (%.0f MHz / Mpps)." % mhz)
 
+    # The flow kinds: the tracker's table at the end of each window.
+    for k in kinds:
+        if not k.startswith("flows"):
+            continue
+        for rnd in rounds:
+            try:
+                with open(os.path.join(a.results, "%s.meshgate.r%d.flows.json" % (k, rnd))) as f:
+                    ft = json.load(f)
+            except (OSError, ValueError):
+                continue
+            print("%s round %d: flow table size %s per worker, %s flows active, %s created, "
+                  "%s found it full" % (k, rnd, ft.get("size", "?"), ft.get("active", "?"),
+                                        ft.get("created", "?"), ft.get("table_full", "?")))
+            summary["results"].setdefault(k, {}).setdefault("flow_table", []).append(
+                {"size": ft.get("size"), "active": ft.get("active"),
+                 "created": ft.get("created"), "table_full": ft.get("table_full")})
+
     # meshgate's graph nodes over the windows of all rounds, per packet received.
     agg = {}
     for k in kinds:
