@@ -408,7 +408,8 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
     parameters makes an ESP tunnel to the client (scapy's ESP in the
     external namespace): ping both families through it; the answer names
     our outer address (dst_ip) and holds no key; a refresh with that answer
-    keeps the tunnel; a REST rekey of the tunnel and the connection survive
+    keeps the tunnel; REST refuses to delete it (409 naming the connection);
+    a REST rekey of the tunnel and the connection survive
     kill -9 (keys sealed in the state; sequence numbers never go back) and
     Close takes the tunnel away. Requests without static keys, or with a
     key of the wrong size, are refused naming the parameter."""
@@ -451,6 +452,11 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
         assert again["path"]["path_segments"][-1]["id"] == conn["path"]["path_segments"][-1]["id"]
         assert [t["name"] for t in ctl.ok("GET", "/v1/esp-tunnels")] == [tuns[0]["name"]]
         assert {s["spi"] for s in tuns[0]["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
+        # The connection's tunnel goes with the connection: REST may not delete it.
+        st, err = ctl.http("DELETE", f"/v1/esp-tunnels/{tuns[0]['name']}")
+        assert st == 409 and err["error"]["field"] == "name", (st, err)
+        assert "connection 'ipsec-1'" in err["error"]["message"], err
+        assert [t["name"] for t in ctl.ok("GET", "/v1/esp-tunnels")] == [tuns[0]["name"]]
         new = tunnel_sas("chacha20-poly1305", 0x2000)
         peer = Peer(topo, tmp_path, sas,
                     peer_sas=flip(sas) + [dict(s, standby=True) for s in flip(new)])
