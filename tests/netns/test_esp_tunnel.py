@@ -119,6 +119,15 @@ def sa_counters(metrics):
     return out
 
 
+IKE4500 = r"""
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind(("", 4999))
+s.sendto(b"\0\0\0\0" + b"\x11" * 28, (sys.argv[1], 4500))
+"""
+
+
 @pytest.mark.parametrize("algo,outer,natt", [(a, 4, False) for a in ALGOS] +
                          [("aes-gcm-128", 6, False), ("aes-gcm-128", 4, True),
                           ("chacha20-poly1305", 6, True)],
@@ -154,6 +163,20 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer, 
         paths = [[h["node"] for h in p["hops"]] for p in trace["trace"]]
         assert len(paths) == 2 and "esp-output" in paths[0], trace
         assert "esp-input" in paths[1], trace
+        # ESP to the endpoint takes eth-input's shortcut in both outer families.
+        assert not {"ip4-local", "ip6-local"} & set(paths[1]), trace
+        if natt:
+            # IKE on 4500 (the non-ESP marker) still goes the long way, to ipX-local.
+            ctl.ok("POST", "/v1/trace", {"filter": "udp src port 4999", "count": 1})
+            r = topo.run("ext", "/usr/bin/python3", "-c", IKE4500, OUTER[outer][0])
+            assert r.returncode == 0, r.stderr
+            for _ in range(50):
+                trace = ctl.ok("GET", "/v1/trace")
+                if trace["packets"] >= 1:
+                    break
+                time.sleep(0.1)
+            hops = [h["node"] for h in trace["trace"][0]["hops"]]
+            assert f"ip{outer}-local" in hops, trace
         r = topo.iperf("pod", "ext", "10.99.0.1", seconds=2)
         assert "error" not in r, r
         assert r["end"]["sum_received"]["bytes"] > 100_000
