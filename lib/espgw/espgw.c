@@ -206,6 +206,9 @@ mg_espgw_destroy(struct mg_espgw *eg)
 {
 	if (eg == NULL)
 		return;
+	/* Workers stopped: free what they left in the crypto devices before the SAs go. */
+	if (mg_esp_inflight(eg->esp) != 0)
+		mg_esp_drain(eg->esp);
 	for (unsigned int i = 0; i < MG_MAX_IFACES; i++)
 		if (eg->tun[i] != NULL)
 			mg_espgw_tunnel_del(eg, (uint16_t)i);
@@ -511,6 +514,12 @@ mg_espgw_metrics(const struct mg_espgw *eg, FILE *f)
 {
 	if (eg == NULL)
 		return;
+	fprintf(f, "# HELP meshgate_esp_crypto_inflight Packets in the crypto devices "
+		"(asynchronous lookaside), all workers.\n# TYPE meshgate_esp_crypto_inflight gauge\n"
+		"meshgate_esp_crypto_inflight %u\n", mg_esp_inflight(eg->esp));
+	fprintf(f, "# HELP meshgate_esp_crypto_ops_in_use Crypto ops taken from the ESP op pool "
+		"(0 when idle).\n# TYPE meshgate_esp_crypto_ops_in_use gauge\n"
+		"meshgate_esp_crypto_ops_in_use %u\n", mg_esp_ops_in_use(eg->esp));
 	/* The text format wants each family's samples right after its HELP and TYPE. */
 	for (unsigned int k = 0; k < RTE_DIM(sa_families); k++) {
 		fprintf(f, "# HELP meshgate_esp_sa_%s_total %s\n# TYPE meshgate_esp_sa_%s_total counter\n",
