@@ -947,7 +947,9 @@ input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n, struct mg_es
 	struct mg_esp_sa *osa[MG_ESP_MAX_BURST], *oksa[MG_ESP_MAX_BURST];
 	struct mg_esp_sa *fsa[MG_ESP_MAX_BURST];
 	struct esp_fails f;
+	struct mg_esp_sa *last = NULL;
 	uint16_t nown = 0, nok = 0, nho = 0, nq;
+	uint32_t last_spi = 0;
 
 	RTE_ASSERT(n <= MG_ESP_MAX_BURST);
 	f.n = 0;
@@ -957,8 +959,16 @@ input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n, struct mg_es
 		uint32_t spi = 0;
 		enum mg_esp_kind kind = mg_esp_parse_spi(m, &spi);
 
-		if (likely(kind == MG_ESP_KIND_ESP))
-			sa = mg_esp_sa_lookup(wk->esp, spi);
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		/* Bursts are mostly one SA: look the SPI up once per change. */
+		if (likely(kind == MG_ESP_KIND_ESP)) {
+			if (spi != last_spi || last == NULL) {
+				last = mg_esp_sa_lookup(wk->esp, spi);
+				last_spi = spi;
+			}
+			sa = last;
+		}
 		if (unlikely(sa == NULL)) {
 			fsa[f.n] = NULL;
 			f.m[f.n] = m;
