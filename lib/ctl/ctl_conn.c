@@ -1636,6 +1636,33 @@ ctl_conn_owns_iface(struct mg_ctl *c, const char *iface)
 	return false;
 }
 
+const char *
+ctl_conn_owner(const struct mg_ctl *c, const char *name)
+{
+	for (unsigned int i = 0; c->nconns > 0 && i < CTL_MAX_CONNS; i++) {
+		const struct conn *k = &c->conns[i];
+
+		if (k->used && (!strcmp(k->iface, name) || !strcmp(k->wg, name) ||
+				!strcmp(k->vx, name) || !strcmp(k->esp, name)))
+			return k->id;
+	}
+	return NULL;
+}
+
+int
+ctl_conn_refuse_owned(const struct mg_ctl *c, const char *what, const char *name,
+		      struct mg_error *e)
+{
+	const char *id = name[0] != '\0' ? ctl_conn_owner(c, name) : NULL;
+
+	if (id == NULL)
+		return 0;
+	/* The connection would be left unable to take its objects back on Close. */
+	return mg_error_set(e, EBUSY, "name",
+			    "%s '%s' belongs to NSM connection '%s': close the connection instead",
+			    what, name, id);
+}
+
 bool
 conn_owns(struct mg_ctl *c, const struct mg_op *op)
 {

@@ -6,6 +6,10 @@
  *   /v1/esp-tunnels/NAME        GET DELETE
  *   /v1/esp-tunnels/NAME/sas    PUT {"sas": [...]}: replace SAs (rekey) without loss
  *
+ * The tunnel of an NSM IPSEC connection is deleted by closing the connection:
+ * DELETE refuses it (409, naming the connection). Its SAs may still be
+ * replaced here: that is how an external IKE daemon rekeys it.
+ *
  * Keys are accepted and never returned: GET shows the tunnel, its SAs
  * (lib/esp's redacted view: SPI, algorithm, key size, lifetimes, state) and
  * their counters. Bodies that held keys are wiped once parsed.
@@ -427,6 +431,11 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 		if (!strcmp(method, "GET"))
 			return reply(200, tunnel_json(c, t), text);
 		if (!strcmp(method, "DELETE")) {
+			/* Its connection deletes it on Close (and would find it gone). */
+			if (ctl_conn_refuse_owned(c, "ESP tunnel", seg[2], &e) < 0) {
+				c->requests_failed++;
+				return reply_err(&e, text);
+			}
 			if (ctl_esp_journal_del(c, seg[2], &e) < 0 || mg_model_esp_del(m, seg[2], &e) < 0)
 				return reply_err(&e, text);
 			ctl_ike_tunnel_gone(c, seg[2]);

@@ -298,6 +298,18 @@ void conn_expire(struct mg_ctl *c, uint64_t now);
 bool conn_owns(struct mg_ctl *c, const struct mg_op *op);
 /** True if an NSM connection's interface is @p iface (a tunnel it made). */
 bool ctl_conn_owns_iface(struct mg_ctl *c, const char *iface);
+/**
+ * The id of the NSM connection that made tunnel or interface @p name (its
+ * interface, or the WireGuard, VXLAN or ESP tunnel it created), or NULL.
+ */
+const char *ctl_conn_owner(const struct mg_ctl *c, const char *name);
+/**
+ * Refuse a REST change to @p name (a @p what: "ESP tunnel", ...) that an NSM
+ * connection owns: 0 if none does, else -EBUSY (409) with @p e naming the
+ * connection, to be closed instead.
+ */
+int ctl_conn_refuse_owned(const struct mg_ctl *c, const char *what, const char *name,
+			  struct mg_error *e);
 /** Re-run a journaled connection request (replay). */
 int conn_replay(struct mg_ctl *c, json_t *entry, struct mg_error *err);
 json_t *conn_snapshot(struct mg_ctl *c);

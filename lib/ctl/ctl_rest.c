@@ -1807,7 +1807,8 @@ h_wireguard(struct mg_ctl *c, const char *method, char **seg, int nseg, const st
 			return ifc ? json_resp(200, ctl_wg_json(c, ifc))
 				   : simple_err(404, ENOENT, "name", "no such WireGuard interface");
 		if (!strcmp(method, "DELETE")) {
-			if (ctl_wg_journal_del(c, seg[2], &e) < 0 || ctl_wg_del(c, seg[2], &e) < 0) {
+			if (ctl_conn_refuse_owned(c, "WireGuard interface", seg[2], &e) < 0 ||
+			    ctl_wg_journal_del(c, seg[2], &e) < 0 || ctl_wg_del(c, seg[2], &e) < 0) {
 				c->requests_failed++;
 				return err_resp(&e);
 			}

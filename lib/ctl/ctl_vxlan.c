@@ -299,9 +299,7 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 	}
 	if (!strcmp(method, "GET"))
 		return reply(200, ctl_vxlan_json(c, t), text);
-	if (ctl_conn_owns_iface(c, seg[2])) {
-		mg_error_set(&e, EBUSY, "name", "tunnel '%s' belongs to an NSM connection: close "
-			     "the connection instead", seg[2]);
+	if (ctl_conn_refuse_owned(c, "VXLAN tunnel", seg[2], &e) < 0) {
 		c->requests_failed++;
 		return reply_err(&e, text);
 	}

@@ -277,6 +277,15 @@ mg_esp_destroy(struct mg_esp *esp)
 {
 	if (esp == NULL)
 		return;
+	/* Workers stopped: what they left in the crypto devices goes back to the pools. */
+	for (unsigned int w = 0; w < esp->conf.nb_workers; w++)
+		if (esp->workers[w] != NULL && esp->workers[w]->inflight != 0) {
+			unsigned int k = mg_esp_drain(esp);
+
+			ESP_LOG(INFO, "%u packets in flight dropped at shutdown\n", k);
+			break;
+		}
+	esp_zombies_reap(esp);
 	if (esp->sas != NULL)
 		for (uint32_t i = 0; i < esp->conf.max_sas; i++)
 			if (esp->sas[i] != NULL)
@@ -463,6 +472,8 @@ mg_esp_poll_at(struct mg_esp *esp, uint64_t now, struct mg_esp_event *ev, unsign
 
 	if (!on_main(__func__))
 		return 0;
+	if (unlikely(esp->zombies != NULL))
+		esp_zombies_reap(esp);
 	for (uint32_t i = 0; i < esp->conf.max_sas && n < max; i++) {
 		struct mg_esp_sa *sa = esp->sas[i];
 

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_cycles.h>
 #include <rte_cryptodev.h>
 #include <rte_esp.h>
 #include <rte_ip.h>
@@ -114,7 +115,7 @@ budget_grab(uint64_t *pool, uint64_t need, unsigned int nb_workers)
  * returns how many fit. A packet that does not fit expires the SA.
  */
 static uint16_t
-budget_take(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, const uint32_t *len, uint16_t n)
+budget_take(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, uint32_t *len, uint16_t n)
 {
 	uint64_t rest_bytes = 0;
 	uint16_t i;
@@ -273,6 +274,49 @@ run_crypto(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **mb,
 	return run_lookaside(wk, sa, mb, n);
 }
 
+/*
+ * Asynchronous lookaside: prepare mb[0..n) (facts in meta[], same order) and
+ * enqueue them on the worker's queue pair; each op carries the SA and the
+ * packet's facts to mg_esp_dequeue_burst. Returns ok = proc = the number
+ * enqueued (mb[0..ok), no longer the caller's), prep as run_lookaside.
+ */
+static struct esp_run
+enqueue_lookaside(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **mb,
+		  uint16_t n, const struct esp_pmeta *meta)
+{
+	struct rte_crypto_op *ops[MG_ESP_MAX_BURST];
+	struct rte_mempool *pool = wk->esp->op_pool;
+	struct esp_sa_wstats *ws = &sa->ws[wk->index];
+	uint16_t k, e, cur = 0;
+
+	if (n == 0)
+		return (struct esp_run){0, 0, 0};
+	if (rte_crypto_op_bulk_alloc(pool, RTE_CRYPTO_OP_TYPE_SYMMETRIC, ops, n) == 0)
+		return (struct esp_run){0, 0, n};
+	k = rte_ipsec_pkt_crypto_prepare(&sa->ss, mb, ops, n);
+	if (k < n)
+		rte_mempool_put_bulk(pool, (void **)&ops[k], n - k);
+	for (uint16_t i = 0; i < k; i++) {
+		struct esp_opmeta *om = rte_crypto_op_ctod_offset(ops[i], struct esp_opmeta *,
+								   ESP_OPMETA_OFFSET);
+
+		/* See run_lookaside: a constant CBC IV block makes the wire IV E_K(seq). */
+		if (sa->cbc && sa->dir == MG_ESP_OUTBOUND)
+			memset(rte_crypto_op_ctod_offset(ops[i], uint8_t *, ESP_IV_OFFSET), 0, 16);
+		om->sa = sa;
+		om->pm = meta[meta_find(meta, n, mb[i], &cur)];
+	}
+	e = k != 0 ? rte_cryptodev_enqueue_burst(sa->dev_id, wk->index, ops, k) : 0;
+	if (e < k)
+		rte_mempool_put_bulk(pool, (void **)&ops[e], k - e);
+	if (e != 0) {
+		wk->pending[sa->dev_id] += e;
+		__atomic_store_n(&wk->inflight, wk->inflight + e, __ATOMIC_RELAXED);
+		__atomic_store_n(&ws->enq, ws->enq + e, __ATOMIC_RELAXED);
+	}
+	return (struct esp_run){e, e, k};
+}
+
 /* ---- outbound ------------------------------------------------------------------------------ */
 
 /* Check an inner packet and note its TOS and DF; trims it to its IP length. */
@@ -364,21 +408,85 @@ out_finish(const struct mg_esp_sa *sa, struct rte_mbuf *m, const struct esp_pmet
 	m->l2_len = 0;
 }
 
-/* Encrypt a burst. */
-uint16_t
-mg_esp_encrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts,
-		     uint16_t n, uint8_t *reasons)
+/*
+ * Checks and lifetimes before the crypto step: the packets that go on are
+ * mb[0..ret) with their facts in meta[] (same order), the others go to @p f.
+ */
+static inline uint16_t
+out_pre(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, struct rte_mbuf **pkts, uint16_t n,
+	struct rte_mbuf **mb, struct esp_pmeta *meta, struct esp_fails *f)
+{
+	uint32_t len[MG_ESP_MAX_BURST];
+	uint16_t ng = 0;
+
+	for (uint16_t i = 0; i < n; i++) {
+		uint8_t r = out_check(sa, pkts[i], &meta[ng]);
+
+		if (unlikely(r != MG_ESP_ERR_NONE)) {
+			fail_add(f, ws, pkts[i], r);
+			continue;
+		}
+		len[ng] = meta[ng].len = pkts[i]->pkt_len;
+		mb[ng++] = pkts[i];
+	}
+	if (sa->has_hard) {
+		uint16_t k = budget_take(sa, ws, len, ng);
+
+		for (uint16_t i = k; i < ng; i++)
+			fail_add(f, ws, mb[i], MG_ESP_ERR_EXPIRED);
+		ng = k;
+	}
+	return ng;
+}
+
+/* The failures of the crypto step over mb[0..ng), from run.ok on, into @p f. */
+static inline void
+out_fail_tail(struct esp_sa_wstats *ws, struct rte_mbuf **mb, uint16_t ng, struct esp_run run,
+	      struct esp_fails *f)
+{
+	for (uint16_t i = run.ok; i < ng; i++) {
+		uint8_t r = i < run.prep && (i >= run.proc || (mb[i]->ol_flags & FAILED)) ?
+			MG_ESP_ERR_CRYPTO : MG_ESP_ERR_SEQ_OVERFLOW;
+
+		fail_add(f, ws, mb[i], r);
+	}
+}
+
+/* After the crypto step over mb[0..ng): finish mb[0..run.ok), count, collect failures. */
+static inline uint16_t
+out_post(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, struct rte_mbuf **mb, uint16_t ng,
+	 struct esp_run run, const struct esp_pmeta *meta, struct esp_fails *f)
+{
+	uint64_t bytes = 0;
+	uint16_t cur = 0;
+
+	out_fail_tail(ws, mb, ng, run, f);
+	for (uint16_t i = 0; i < run.ok; i++) {
+		uint16_t j = meta_find(meta, ng, mb[i], &cur);
+
+		out_finish(sa, mb[i], &meta[j]);
+		bytes += meta[j].len;
+	}
+	ws->packets += run.ok;
+	ws->bytes += bytes;
+	return run.ok;
+}
+
+/* Encrypt a burst; @p async: lookaside SAs enqueue and return (*nb_async of them). */
+static uint16_t
+encrypt(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts, uint16_t n,
+	uint8_t *reasons, bool async, uint16_t *nb_async)
 {
 	struct esp_sa_wstats *ws = &sa->ws[wk->index];
 	struct esp_pmeta meta[MG_ESP_MAX_BURST];
 	struct rte_mbuf *mb[MG_ESP_MAX_BURST];
-	uint32_t len[MG_ESP_MAX_BURST];
 	struct esp_fails f;
-	uint16_t ng = 0, cur = 0;
-	uint64_t bytes = 0;
+	struct esp_run run;
+	uint16_t ng;
 
 	RTE_ASSERT(n <= MG_ESP_MAX_BURST);
 	RTE_ASSERT(rte_lcore_id() == wk->lcore);
+	*nb_async = 0;
 	if (unlikely(n == 0))
 		return 0;
 	if (unlikely(sa->dir != MG_ESP_OUTBOUND))
@@ -386,40 +494,35 @@ mg_esp_encrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_
 	if (unlikely(__atomic_load_n(&sa->state, __ATOMIC_RELAXED) == MG_ESP_STATE_EXPIRED))
 		return burst_fail_all(ws, n, reasons, MG_ESP_ERR_EXPIRED);
 	f.n = 0;
-	for (uint16_t i = 0; i < n; i++) {
-		uint8_t r = out_check(sa, pkts[i], &meta[ng]);
-
-		if (unlikely(r != MG_ESP_ERR_NONE)) {
-			fail_add(&f, ws, pkts[i], r);
-			continue;
-		}
-		len[ng] = pkts[i]->pkt_len;
-		mb[ng++] = pkts[i];
+	ng = out_pre(sa, ws, pkts, n, mb, meta, &f);
+	if (async && sa->mode == MG_ESP_MODE_LOOKASIDE) {
+		/* The enqueued packets come back through mg_esp_dequeue_burst. */
+		run = enqueue_lookaside(wk, sa, mb, ng, meta);
+		out_fail_tail(ws, mb, ng, run, &f);
+		*nb_async = run.ok;
+		return burst_finish(pkts, reasons, mb, 0, &f);
 	}
-	if (sa->has_hard) {
-		uint16_t k = budget_take(sa, ws, len, ng);
-
-		for (uint16_t i = k; i < ng; i++)
-			fail_add(&f, ws, mb[i], MG_ESP_ERR_EXPIRED);
-		ng = k;
-	}
-	struct esp_run run = run_crypto(wk, sa, mb, ng);
-
-	for (uint16_t i = run.ok; i < ng; i++) {
-		uint8_t r = i < run.prep && (i >= run.proc || (mb[i]->ol_flags & FAILED)) ?
-			MG_ESP_ERR_CRYPTO : MG_ESP_ERR_SEQ_OVERFLOW;
-
-		fail_add(&f, ws, mb[i], r);
-	}
-	for (uint16_t i = 0; i < run.ok; i++) {
-		uint16_t j = meta_find(meta, ng, mb[i], &cur);
-
-		out_finish(sa, mb[i], &meta[j]);
-		bytes += len[j];
-	}
-	ws->packets += run.ok;
-	ws->bytes += bytes;
+	run = run_crypto(wk, sa, mb, ng);
+	out_post(sa, ws, mb, ng, run, meta, &f);
 	return burst_finish(pkts, reasons, mb, run.ok, &f);
+}
+
+/* Encrypt a burst. */
+uint16_t
+mg_esp_encrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts,
+		     uint16_t n, uint8_t *reasons)
+{
+	uint16_t nq;
+
+	return encrypt(wk, sa, pkts, n, reasons, false, &nq);
+}
+
+/* Encrypt a burst, lookaside SAs asynchronously. */
+uint16_t
+mg_esp_encrypt_submit(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts,
+		      uint16_t n, uint8_t *reasons, uint16_t *nb_async)
+{
+	return encrypt(wk, sa, pkts, n, reasons, true, nb_async);
 }
 
 /* ---- inbound ---------------------------------------------------------------------------- */
@@ -579,21 +682,88 @@ in_finish(const struct mg_esp_sa *sa, struct rte_mbuf *m, const struct esp_pmeta
 	return MG_ESP_ERR_NONE;
 }
 
-/* Decrypt a burst. */
-uint16_t
-mg_esp_decrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts,
-		     uint16_t n, uint8_t *reasons)
+/* The failures of the crypto step over mb[0..ng), from run.ok on, into @p f. */
+static inline void
+in_fail_tail(struct esp_sa_wstats *ws, struct rte_mbuf **mb, uint16_t ng, struct esp_run run,
+	     struct esp_fails *f)
+{
+	for (uint16_t i = run.ok; i < ng; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint8_t r;
+
+		if (i >= run.prep)
+			r = MG_ESP_ERR_REPLAY;        /* prepare checks only the window here */
+		else if (i >= run.proc)
+			r = MG_ESP_ERR_CRYPTO;        /* the device refused it */
+		else if (m->ol_flags & FAILED)
+			r = MG_ESP_ERR_AUTH;          /* ICV mismatch */
+		else if (m->l3_len == 0)
+			r = MG_ESP_ERR_REPLAY;        /* decapsulated, then refused by the window */
+		else
+			r = MG_ESP_ERR_BAD_TRAILER;   /* padding or next header */
+		fail_add(f, ws, m, r);
+	}
+}
+
+/*
+ * After the crypto step over mb[0..ng): record the authentic packets in the
+ * window (in arrival order), check and finish them, charge lifetimes; the
+ * successes end up in mb[0..ret), the failures in @p f.
+ */
+static inline uint16_t
+in_post(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, struct rte_mbuf **mb, uint16_t ng,
+	struct esp_run run, const struct esp_pmeta *meta, struct esp_fails *f)
+{
+	uint32_t len[MG_ESP_MAX_BURST];
+	uint16_t nok = 0, cur = 0;
+	uint64_t bytes = 0;
+
+	in_fail_tail(ws, mb, ng, run, f);
+	for (uint16_t i = 0; i < run.ok; i++) {
+		struct rte_mbuf *m = mb[i];
+		uint16_t j = meta_find(meta, ng, m, &cur);
+		uint32_t l = 0;
+		/* Authentic: record it (in arrival order), whatever happens next. */
+		uint8_t r = replay_mark(sa->rp, meta[j].seq) || unlikely(sa->no_replay)
+				    ? in_finish(sa, m, &meta[j], &l)
+				    : MG_ESP_ERR_REPLAY;
+
+		if (unlikely(r != MG_ESP_ERR_NONE)) {
+			fail_add(f, ws, m, r);
+		} else {
+			len[nok] = l;
+			mb[nok++] = m;
+		}
+	}
+	if (sa->has_hard) {
+		uint16_t k = budget_take(sa, ws, len, nok);
+
+		for (uint16_t i = k; i < nok; i++)
+			fail_add(f, ws, mb[i], MG_ESP_ERR_EXPIRED);
+		nok = k;
+	}
+	for (uint16_t i = 0; i < nok; i++)
+		bytes += len[i];
+	ws->packets += nok;
+	ws->bytes += bytes;
+	return nok;
+}
+
+/* Decrypt a burst; @p async: lookaside SAs enqueue and return (*nb_async of them). */
+static uint16_t
+decrypt(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts, uint16_t n,
+	uint8_t *reasons, bool async, uint16_t *nb_async)
 {
 	struct esp_sa_wstats *ws = &sa->ws[wk->index];
 	struct esp_pmeta meta[MG_ESP_MAX_BURST];
 	struct rte_mbuf *mb[MG_ESP_MAX_BURST];
-	uint32_t len[MG_ESP_MAX_BURST];
 	struct esp_fails f;
-	uint16_t ng = 0, nok = 0, cur = 0;
-	uint64_t bytes = 0;
+	struct esp_run run;
+	uint16_t ng = 0, nok;
 
 	RTE_ASSERT(n <= MG_ESP_MAX_BURST);
 	RTE_ASSERT(rte_lcore_id() == wk->lcore);
+	*nb_async = 0;
 	if (unlikely(n == 0))
 		return 0;
 	if (unlikely(sa->dir != MG_ESP_INBOUND))
@@ -612,49 +782,29 @@ mg_esp_decrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_
 		else
 			mb[ng++] = pkts[i];
 	}
-	struct esp_run run = run_crypto(wk, sa, mb, ng);
-
-	for (uint16_t i = run.ok; i < ng; i++) {
-		struct rte_mbuf *m = mb[i];
-		uint8_t r;
-
-		if (i >= run.prep)
-			r = MG_ESP_ERR_REPLAY;        /* prepare checks only the window here */
-		else if (i >= run.proc)
-			r = MG_ESP_ERR_CRYPTO;        /* the device refused it */
-		else if (m->ol_flags & FAILED)
-			r = MG_ESP_ERR_AUTH;          /* ICV mismatch */
-		else if (m->l3_len == 0)
-			r = MG_ESP_ERR_REPLAY;        /* decapsulated, then refused by the window */
-		else
-			r = MG_ESP_ERR_BAD_TRAILER;   /* padding or next header */
-		fail_add(&f, ws, m, r);
+	if (async && sa->mode == MG_ESP_MODE_LOOKASIDE) {
+		/*
+		 * The window is checked here and marked when the packets come
+		 * back (a duplicate in flight fails then, as a replay).
+		 */
+		run = enqueue_lookaside(wk, sa, mb, ng, meta);
+		in_fail_tail(ws, mb, ng, run, &f);
+		*nb_async = run.ok;
+		return burst_finish(pkts, reasons, mb, 0, &f);
 	}
-	for (uint16_t i = 0; i < run.ok; i++) {
-		struct rte_mbuf *m = mb[i];
-		uint16_t j = meta_find(meta, ng, m, &cur);
-		/* Authentic: record it (in arrival order), whatever happens next. */
-		uint8_t r = replay_mark(sa->rp, meta[j].seq) || unlikely(sa->no_replay)
-				    ? in_finish(sa, m, &meta[j], &len[nok])
-				    : MG_ESP_ERR_REPLAY;
-
-		if (unlikely(r != MG_ESP_ERR_NONE))
-			fail_add(&f, ws, m, r);
-		else
-			mb[nok++] = m;
-	}
-	if (sa->has_hard) {
-		uint16_t k = budget_take(sa, ws, len, nok);
-
-		for (uint16_t i = k; i < nok; i++)
-			fail_add(&f, ws, mb[i], MG_ESP_ERR_EXPIRED);
-		nok = k;
-	}
-	for (uint16_t i = 0; i < nok; i++)
-		bytes += len[i];
-	ws->packets += nok;
-	ws->bytes += bytes;
+	run = run_crypto(wk, sa, mb, ng);
+	nok = in_post(sa, ws, mb, ng, run, meta, &f);
 	return burst_finish(pkts, reasons, mb, nok, &f);
+}
+
+/* Decrypt a burst. */
+uint16_t
+mg_esp_decrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts,
+		     uint16_t n, uint8_t *reasons)
+{
+	uint16_t nq;
+
+	return decrypt(wk, sa, pkts, n, reasons, false, &nq);
 }
 
 /* ---- receive path and handoff --------------------------------------------------------------- */
@@ -732,19 +882,21 @@ mg_esp_handoff(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf *
 
 /*
  * Decrypt owned packets of possibly several SAs: own[0..n) with SAs osa[].
- * Appends successes to ok[] and failures to *f (with their SAs).
+ * Appends successes to ok[] and failures to *f (with their SAs); with
+ * @p async, packets of lookaside SAs are enqueued instead (counted in *nq).
  */
 static void
 decrypt_groups(struct mg_esp_worker *wk, struct rte_mbuf **own, struct mg_esp_sa **osa,
 	       uint16_t n, struct rte_mbuf **ok, struct mg_esp_sa **oksa, uint16_t *nok,
-	       struct esp_fails *f, struct mg_esp_sa **fsa)
+	       struct esp_fails *f, struct mg_esp_sa **fsa, bool async, uint16_t *nq)
 {
 	struct rte_mbuf *grp[MG_ESP_MAX_BURST];
 	uint8_t r[MG_ESP_MAX_BURST];
 
+	*nq = 0;
 	while (n != 0) {
 		struct mg_esp_sa *sa = osa[0];
-		uint16_t g = 0, rest = 0, k;
+		uint16_t g = 0, rest = 0, k, q;
 
 		/* Take this SA's packets in order; keep the others for the next round. */
 		for (uint16_t i = 0; i < n; i++) {
@@ -756,7 +908,10 @@ decrypt_groups(struct mg_esp_worker *wk, struct rte_mbuf **own, struct mg_esp_sa
 			}
 		}
 		n = rest;
-		k = mg_esp_decrypt_burst(wk, sa, grp, g, r);
+		k = decrypt(wk, sa, grp, g, r, async, &q);
+		/* The q enqueued packets left grp[]: it holds g - q now. */
+		*nq += q;
+		g -= q;
 		for (uint16_t i = 0; i < k; i++) {
 			ok[*nok] = grp[i];
 			oksa[(*nok)++] = sa;
@@ -783,16 +938,18 @@ input_finish(struct rte_mbuf **pkts, struct mg_esp_sa **sas, uint8_t *reasons,
 	return nok;
 }
 
-/* The receive path of a worker. */
-uint16_t
-mg_esp_input_burst(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
-		   struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_handoff)
+/* The receive path of a worker; *nb_left: packets handed off or enqueued. */
+static uint16_t
+input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n, struct mg_esp_sa **sas,
+      uint8_t *reasons, bool async, uint16_t *nb_left)
 {
 	struct rte_mbuf *own[MG_ESP_MAX_BURST], *ok[MG_ESP_MAX_BURST];
 	struct mg_esp_sa *osa[MG_ESP_MAX_BURST], *oksa[MG_ESP_MAX_BURST];
 	struct mg_esp_sa *fsa[MG_ESP_MAX_BURST];
 	struct esp_fails f;
-	uint16_t nown = 0, nok = 0, nho = 0;
+	struct mg_esp_sa *last = NULL;
+	uint16_t nown = 0, nok = 0, nho = 0, nq;
+	uint32_t last_spi = 0;
 
 	RTE_ASSERT(n <= MG_ESP_MAX_BURST);
 	f.n = 0;
@@ -802,8 +959,16 @@ mg_esp_input_burst(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
 		uint32_t spi = 0;
 		enum mg_esp_kind kind = mg_esp_parse_spi(m, &spi);
 
-		if (likely(kind == MG_ESP_KIND_ESP))
-			sa = mg_esp_sa_lookup(wk->esp, spi);
+		if (i + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+		/* Bursts are mostly one SA: look the SPI up once per change. */
+		if (likely(kind == MG_ESP_KIND_ESP)) {
+			if (spi != last_spi || last == NULL) {
+				last = mg_esp_sa_lookup(wk->esp, spi);
+				last_spi = spi;
+			}
+			sa = last;
+		}
 		if (unlikely(sa == NULL)) {
 			fsa[f.n] = NULL;
 			f.m[f.n] = m;
@@ -835,15 +1000,32 @@ mg_esp_input_burst(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
 		}
 		i = j;
 	}
-	decrypt_groups(wk, own, osa, nown, ok, oksa, &nok, &f, fsa);
-	*nb_handoff = nho;
+	decrypt_groups(wk, own, osa, nown, ok, oksa, &nok, &f, fsa, async, &nq);
+	*nb_left = nho + nq;
 	return input_finish(pkts, sas, reasons, ok, oksa, nok, &f, fsa);
 }
 
-/* Take handed-off packets and decrypt them. */
+/* The receive path of a worker. */
 uint16_t
-mg_esp_handoff_input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
-		     struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_taken)
+mg_esp_input_burst(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
+		   struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_handoff)
+{
+	return input(wk, pkts, n, sas, reasons, false, nb_handoff);
+}
+
+/* The receive path, lookaside SAs asynchronously. */
+uint16_t
+mg_esp_input_submit(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
+		    struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_left)
+{
+	return input(wk, pkts, n, sas, reasons, true, nb_left);
+}
+
+/* Take handed-off packets and decrypt them; *nb_out: entries of pkts filled. */
+static uint16_t
+handoff_input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
+	      struct mg_esp_sa **sas, uint8_t *reasons, bool async, uint16_t *nb_taken,
+	      uint16_t *nb_out)
 {
 	struct esp_handoff_ent ent[MG_ESP_MAX_BURST];
 	struct rte_mbuf *own[MG_ESP_MAX_BURST], *ok[MG_ESP_MAX_BURST];
@@ -851,7 +1033,7 @@ mg_esp_handoff_input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t 
 	struct mg_esp_sa *fsa[MG_ESP_MAX_BURST];
 	struct mg_esp *esp = wk->esp;
 	struct esp_fails f;
-	uint16_t t, nown = 0, nok = 0;
+	uint16_t t, nown = 0, nok = 0, nq;
 
 	RTE_ASSERT(n <= MG_ESP_MAX_BURST);
 	t = rte_ring_sc_dequeue_burst_elem(wk->ring, ent, sizeof(ent[0]), n, NULL);
@@ -871,6 +1053,189 @@ mg_esp_handoff_input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t 
 		own[nown] = ent[i].m;
 		osa[nown++] = sa;
 	}
-	decrypt_groups(wk, own, osa, nown, ok, oksa, &nok, &f, fsa);
+	decrypt_groups(wk, own, osa, nown, ok, oksa, &nok, &f, fsa, async, &nq);
+	*nb_out = t - nq;
 	return input_finish(pkts, sas, reasons, ok, oksa, nok, &f, fsa);
+}
+
+/* Take handed-off packets and decrypt them. */
+uint16_t
+mg_esp_handoff_input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
+		     struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_taken)
+{
+	uint16_t out;
+
+	return handoff_input(wk, pkts, n, sas, reasons, false, nb_taken, &out);
+}
+
+/* Take handed-off packets, lookaside SAs asynchronously. */
+uint16_t
+mg_esp_handoff_submit(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
+		      struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_out)
+{
+	uint16_t taken;
+
+	return handoff_input(wk, pkts, n, sas, reasons, true, &taken, nb_out);
+}
+
+/* ---- asynchronous completion ------------------------------------------------------------ */
+
+/* The metadata an op carries (enqueue_lookaside). */
+static inline struct esp_opmeta *
+op_meta(struct rte_crypto_op *op)
+{
+	return rte_crypto_op_ctod_offset(op, struct esp_opmeta *, ESP_OPMETA_OFFSET);
+}
+
+/* Take up to @p max ops back from this worker's queue pairs. */
+static uint16_t
+dequeue_ops(struct mg_esp_worker *wk, struct rte_crypto_op **ops, uint16_t max)
+{
+	struct mg_esp *esp = wk->esp;
+	uint16_t got = 0;
+
+	for (int d = 0; d < ESP_DRV_MAX && got < max; d++) {
+		int id = esp->devs[d].id;
+		uint16_t k;
+
+		if (id < 0 || wk->pending[id] == 0)
+			continue;
+		k = rte_cryptodev_dequeue_burst((uint8_t)id, (uint16_t)wk->index, ops + got,
+						max - got);
+		wk->pending[id] -= k;
+		got += k;
+	}
+	if (got != 0)
+		__atomic_store_n(&wk->inflight, wk->inflight - got, __ATOMIC_RELAXED);
+	return got;
+}
+
+/* Finish the packets of completed ops. */
+uint16_t
+mg_esp_dequeue_burst(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t max,
+		     struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb)
+{
+	struct rte_crypto_op *ops[MG_ESP_MAX_BURST];
+	struct esp_pmeta meta[MG_ESP_MAX_BURST];
+	struct rte_mbuf *mb[MG_ESP_MAX_BURST], *ok[MG_ESP_MAX_BURST];
+	struct mg_esp_sa *oksa[MG_ESP_MAX_BURST], *fsa[MG_ESP_MAX_BURST];
+	struct esp_fails f;
+	uint16_t got, nok = 0;
+
+	RTE_ASSERT(rte_lcore_id() == wk->lcore);
+	*nb = 0;
+	if (likely(wk->inflight == 0))
+		return 0;
+	got = dequeue_ops(wk, ops, RTE_MIN(max, (uint16_t)MG_ESP_MAX_BURST));
+	if (got == 0)
+		return 0;
+	f.n = 0;
+	/* Runs of one SA, in the order they were enqueued (a queue pair is FIFO). */
+	for (uint16_t i = 0; i < got;) {
+		struct mg_esp_sa *sa = op_meta(ops[i])->sa;
+		struct esp_sa_wstats *ws = &sa->ws[wk->index];
+		uint16_t g = 0, fs = f.n, k;
+		struct esp_run run;
+
+		for (; i < got && op_meta(ops[i])->sa == sa; i++) {
+			struct rte_mbuf *m = ops[i]->sym->m_src;
+
+			if (ops[i]->status != RTE_CRYPTO_OP_STATUS_SUCCESS)
+				m->ol_flags |= FAILED;
+			meta[g] = op_meta(ops[i])->pm;
+			mb[g++] = m;
+		}
+		k = rte_ipsec_pkt_process(&sa->ss, mb, g);
+		run = (struct esp_run){k, g, g};
+		k = sa->dir == MG_ESP_OUTBOUND ? out_post(sa, ws, mb, g, run, meta, &f)
+					       : in_post(sa, ws, mb, g, run, meta, &f);
+		for (uint16_t j = 0; j < k; j++) {
+			ok[nok] = mb[j];
+			oksa[nok++] = sa;
+		}
+		for (uint16_t j = fs; j < f.n; j++)
+			fsa[j] = sa;
+		/*
+		 * Done with the SA here; the caller still reads it until its
+		 * walk ends, which mg_esp_sa_destroy's grace period covers.
+		 */
+		__atomic_store_n(&ws->deq, ws->deq + g, __ATOMIC_RELEASE);
+	}
+	rte_mempool_put_bulk(wk->esp->op_pool, (void **)ops, got);
+	*nb = got;
+	return input_finish(pkts, sas, reasons, ok, oksa, nok, &f, fsa);
+}
+
+/* Packets of an SA in flight. */
+uint64_t
+esp_sa_inflight(const struct mg_esp_sa *sa)
+{
+	uint64_t n = 0;
+
+	for (uint16_t w = 0; w < sa->nb_workers; w++)
+		n += __atomic_load_n(&sa->ws[w].enq, __ATOMIC_ACQUIRE) -
+		     __atomic_load_n(&sa->ws[w].deq, __ATOMIC_ACQUIRE);
+	return n;
+}
+
+/* Packets a worker has in flight. */
+unsigned int
+mg_esp_worker_inflight(const struct mg_esp_worker *wk)
+{
+	return __atomic_load_n(&wk->inflight, __ATOMIC_RELAXED);
+}
+
+/* Packets in flight in the crypto devices, all workers. */
+unsigned int
+mg_esp_inflight(const struct mg_esp *esp)
+{
+	unsigned int n = 0;
+
+	for (unsigned int w = 0; w < esp->conf.nb_workers; w++)
+		n += __atomic_load_n(&esp->workers[w]->inflight, __ATOMIC_ACQUIRE);
+	return n;
+}
+
+/* Ops out of the pool (per-lcore caches count as free). */
+unsigned int
+mg_esp_ops_in_use(const struct mg_esp *esp)
+{
+	return rte_mempool_in_use_count(esp->op_pool);
+}
+
+/* Drop what is still in flight (main lcore, workers stopped). */
+unsigned int
+mg_esp_drain(struct mg_esp *esp)
+{
+	struct rte_crypto_op *ops[MG_ESP_MAX_BURST];
+	unsigned int dropped = 0;
+
+	RTE_VERIFY(rte_lcore_id() == rte_get_main_lcore());
+	for (unsigned int w = 0; w < esp->conf.nb_workers; w++) {
+		struct mg_esp_worker *wk = esp->workers[w];
+
+		/* Software devices complete on dequeue; a hardware one gets a moment. */
+		for (unsigned int idle = 0; wk->inflight != 0 && idle < 1000;) {
+			uint16_t got = dequeue_ops(wk, ops, MG_ESP_MAX_BURST);
+
+			if (got == 0) {
+				idle++;
+				rte_delay_us_block(10);
+				continue;
+			}
+			for (uint16_t i = 0; i < got; i++) {
+				struct esp_opmeta *om = op_meta(ops[i]);
+				struct esp_sa_wstats *ws = &om->sa->ws[w];
+
+				rte_pktmbuf_free(ops[i]->sym->m_src);
+				ws->err[MG_ESP_ERR_DRAINED]++;
+				__atomic_store_n(&ws->deq, ws->deq + 1, __ATOMIC_RELEASE);
+			}
+			rte_mempool_put_bulk(esp->op_pool, (void **)ops, got);
+			dropped += got;
+		}
+		if (wk->inflight != 0)
+			ESP_LOG(ERR, "worker %u: %u crypto ops never came back\n", w, wk->inflight);
+	}
+	return dropped;
 }

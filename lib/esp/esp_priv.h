@@ -20,9 +20,15 @@
 extern int mg_esp_logtype;
 #define ESP_LOG(l, ...) rte_log(RTE_LOG_##l, mg_esp_logtype, "esp: " __VA_ARGS__)
 
-/* Crypto op private area: the IV (or nonce block) librte_ipsec fills. */
+/*
+ * Crypto op private area: the IV (or nonce block) librte_ipsec fills, then,
+ * for asynchronous lookaside, what the packet needs once it comes back
+ * (struct esp_opmeta).
+ */
 #define ESP_IV_OFFSET (sizeof(struct rte_crypto_op) + sizeof(struct rte_crypto_sym_op))
-#define ESP_OP_PRIV 32
+#define ESP_IV_MAX 16
+#define ESP_OPMETA_OFFSET (ESP_IV_OFFSET + ESP_IV_MAX)
+#define ESP_OP_PRIV (ESP_IV_MAX + 32)
 
 /** Crypto drivers the context may use, in order of preference. */
 enum esp_drv {
@@ -49,14 +55,29 @@ struct esp_sa_wstats {
 	uint64_t err[MG_ESP_ERR_MAX];  /**< Failures by reason. */
 	uint64_t q_pkts;               /**< Packet budget this worker holds (hard lifetime). */
 	uint64_t q_bytes;              /**< Byte budget this worker holds. */
+	/** Packets this worker enqueued asynchronously (atomic store; read by the main lcore). */
+	uint64_t enq;
+	/** Of those, the ones it finished after their crypto (atomic store, after the last use). */
+	uint64_t deq;
 } __rte_cache_aligned;
 
 /** Per-packet facts kept across the crypto step (it may reorder). */
 struct esp_pmeta {
 	struct rte_mbuf *m;  /**< The packet. */
 	uint64_t seq;        /**< Inbound: the full (ESN-inferred) sequence number. */
+	uint32_t len;        /**< Outbound: inner IP length (bytes and lifetime). */
 	uint8_t tos;         /**< Inner TOS/traffic class (out) or outer one (in). */
 	uint8_t df;          /**< Inner DF (out). */
+};
+
+/*
+ * What an asynchronous crypto op carries in its private area until the
+ * worker that enqueued it dequeues it: the SA (kept alive by the in-flight
+ * count, see mg_esp_sa_destroy) and the packet's facts.
+ */
+struct esp_opmeta {
+	struct mg_esp_sa *sa;   /**< The packet's SA. */
+	struct esp_pmeta pm;    /**< Its facts. */
 };
 
 /**
@@ -175,6 +196,8 @@ struct mg_esp_sa {
 	uint64_t retire_moved_ns;
 	/** Device name, for info. */
 	char device[32];
+	/** Next on the context's list of deleted SAs waiting for their packets in flight. */
+	struct mg_esp_sa *zombie_next;
 
 	/** Per-worker counters. */
 	struct esp_sa_wstats ws[] __rte_cache_aligned;
@@ -192,6 +215,10 @@ struct mg_esp_worker {
 	struct rte_ring *ring;
 	/** Handed-off packets whose SA was gone. */
 	uint64_t gone;
+	/** Ops in flight on this worker's queue pair of each crypto device (by device id). */
+	uint32_t pending[RTE_CRYPTO_MAX_DEVS];
+	/** Sum of pending[] (atomic store: the main lcore reads it). */
+	uint32_t inflight;
 } __rte_cache_aligned;
 
 /** A handoff ring entry: the packet and its SA by index and generation. */
@@ -227,6 +254,8 @@ struct mg_esp {
 	uint32_t owned[MG_ESP_MAX_WORKERS];
 	/** SAs in the table. */
 	uint32_t nb_sas;
+	/** Deleted SAs whose packets were still in flight: freed once drained (main lcore). */
+	struct mg_esp_sa *zombies;
 	/** Unique suffix for object names. */
 	unsigned int uid;
 };
@@ -239,10 +268,16 @@ struct esp_dev *esp_dev_get(struct mg_esp *esp, enum esp_drv d);
 /** Rebuild and publish the SPI index after a change to the SA table. */
 int esp_spi_rebuild(struct mg_esp *esp);
 
+/* esp_data.c */
+/** Packets of @p sa in flight in the crypto devices (main lcore; racy, exact once unpublished). */
+uint64_t esp_sa_inflight(const struct mg_esp_sa *sa);
+
 /* esp_sa.c */
 /** Free an SA already unpublished and out of use. */
 void esp_sa_free(struct mg_esp_sa *sa);
 /** Unpublish an SA: SA table and SPI index (no wait). */
 void esp_sa_unpublish(struct mg_esp *esp, struct mg_esp_sa *sa);
+/** Free the deleted SAs whose packets in flight all came back. */
+void esp_zombies_reap(struct mg_esp *esp);
 
 #endif /* ESP_PRIV_H */

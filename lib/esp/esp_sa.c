@@ -12,6 +12,7 @@
 
 #include <rte_byteorder.h>
 #include <rte_cryptodev.h>
+#include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ip.h>
 #include <rte_lcore.h>
@@ -664,7 +665,42 @@ mg_esp_sa_destroy(struct mg_esp *esp, struct mg_esp_sa *sa)
 	 * and generation, which no longer match once the slot is empty.
 	 */
 	esp_sync(esp);
+	/*
+	 * Crypto ops in flight name it too (asynchronous lookaside); nothing
+	 * enqueues more now. Their workers take them back within a walk or two.
+	 */
+	for (unsigned int i = 0; esp->conf.rcu != NULL && esp_sa_inflight(sa) != 0 && i < 2000; i++)
+		rte_delay_us_sleep(500);
+	if (esp_sa_inflight(sa) != 0) {
+		/* Workers stopped: mg_esp_drain (or a later mg_esp_poll) frees it. */
+		ESP_LOG(WARNING, "SA %u: %" PRIu64 " packets still in flight, freed later\n",
+			sa->id, esp_sa_inflight(sa));
+		sa->zombie_next = esp->zombies;
+		esp->zombies = sa;
+		return;
+	}
+	/* The worker that finished the last one may still read it until its walk ends. */
+	esp_sync(esp);
 	esp_sa_free(sa);
+}
+
+/* Free the deleted SAs whose packets all came back (main lcore). */
+void
+esp_zombies_reap(struct mg_esp *esp)
+{
+	struct mg_esp_sa **pp = &esp->zombies;
+
+	while (*pp != NULL) {
+		struct mg_esp_sa *sa = *pp;
+
+		if (esp_sa_inflight(sa) != 0) {
+			pp = &sa->zombie_next;
+			continue;
+		}
+		*pp = sa->zombie_next;
+		esp_sync(esp);
+		esp_sa_free(sa);
+	}
 }
 
 /* Retire an inbound SA. */

@@ -81,9 +81,10 @@
  * stops or its grace period ends.
  *
  * Crypto: synchronous CPU crypto (RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO) or
- * lookaside cryptodev (enqueue/dequeue on the worker's queue pair, waiting
- * for the burst: the software PMDs complete on dequeue) per algorithm, chosen
- * from measurements (tools/bench.d/esp_bench.sh); see mg_esp_default_mode.
+ * lookaside cryptodev (enqueue/dequeue on the worker's queue pair) per
+ * algorithm, chosen from measurements (tools/bench.d/esp_bench.sh); see
+ * mg_esp_default_mode. The burst calls wait for a lookaside burst to come
+ * back; the *_submit calls and mg_esp_dequeue_burst (the graph's) do not.
  */
 
 #include <stdbool.h>
@@ -142,7 +143,8 @@ int mg_esp_algo_parse(const char *name, enum mg_esp_algo *algo);
 	_(HANDOFF_FULL, "esp-handoff-full", "owner worker's handoff ring full")            \
 	_(NO_SA, "esp-no-sa", "no inbound SA has this SPI")                                \
 	_(NOT_ESP, "esp-not-esp", "UDP-encapsulated IKE or NAT keepalive, not ESP")        \
-	_(WRONG_SA, "esp-wrong-sa", "SA of the wrong direction or SPI for this packet")
+	_(WRONG_SA, "esp-wrong-sa", "SA of the wrong direction or SPI for this packet")     \
+	_(DRAINED, "esp-drained", "in flight in the crypto device when the gateway stopped")
 
 /** A per-packet failure reason (values fit a uint8_t). */
 enum mg_esp_err {
@@ -339,8 +341,10 @@ struct mg_esp_sa *mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_sp
 
 /**
  * Delete an SA now (main lcore): unpublish it, wait for the workers (RCU,
- * when configured), wipe its keys and free it. The caller must have removed
- * it from every mg_esp_out slot first. NULL is a no-op.
+ * when configured) and for its packets in flight to come back (a bounded
+ * wait; if the workers do not take them back, the SA is freed later by
+ * mg_esp_poll or mg_esp_drain), wipe its keys and free it. The caller must
+ * have removed it from every mg_esp_out slot first. NULL is a no-op.
  */
 void mg_esp_sa_destroy(struct mg_esp *esp, struct mg_esp_sa *sa);
 
@@ -456,6 +460,84 @@ uint16_t mg_esp_handoff_input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, 
  */
 uint16_t mg_esp_handoff(struct mg_esp_worker *wk, struct mg_esp_sa *sa,
 			struct rte_mbuf **pkts, uint16_t n);
+
+/* ---- the data path, asynchronous ------------------------------------------------------ */
+
+/*
+ * The graph's variants of the calls above. SAs in CPU mode are processed
+ * at once, exactly as there. SAs in LOOKASIDE mode are checked, prepared and
+ * enqueued on the worker's queue pair of the SA's crypto device, and the
+ * call returns: those packets leave the caller's array (lib/esp holds them,
+ * with their SA and facts in the crypto op) until the same worker takes
+ * them back, finished, from mg_esp_dequeue_burst (call it every graph walk).
+ * A queue pair is FIFO, so packets of one SA come back in the order they
+ * went in; the anti-replay window is checked at enqueue and marked at
+ * dequeue, so a duplicate in flight fails as MG_ESP_ERR_REPLAY.
+ *
+ * An SA stays allocated while any of its packets is in flight:
+ * mg_esp_sa_destroy waits for the workers to take them back. At shutdown,
+ * with the workers stopped, mg_esp_drain frees what is left
+ * (MG_ESP_ERR_DRAINED); mg_esp_destroy calls it.
+ */
+
+/**
+ * mg_esp_encrypt_burst, lookaside SAs asynchronously.
+ *
+ * @param nb_async  set to the number of packets enqueued; they left @p pkts,
+ *                  which holds n - *nb_async packets: the processed ones
+ *                  first (CPU mode), then the failures with their reasons.
+ * @return the number of packets processed now.
+ */
+uint16_t mg_esp_encrypt_submit(struct mg_esp_worker *wk, struct mg_esp_sa *sa,
+			       struct rte_mbuf **pkts, uint16_t n, uint8_t *reasons,
+			       uint16_t *nb_async);
+
+/**
+ * mg_esp_input_burst, lookaside SAs asynchronously: *nb_left counts the
+ * packets handed off and those enqueued; the array holds n - *nb_left.
+ */
+uint16_t mg_esp_input_submit(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
+			     struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_left);
+
+/**
+ * mg_esp_handoff_input, lookaside SAs asynchronously: *nb_out says how many
+ * entries of @p pkts were filled (packets taken from the ring minus those
+ * enqueued).
+ */
+uint16_t mg_esp_handoff_submit(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n,
+			       struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb_out);
+
+/**
+ * Take back up to @p max packets (at most MG_ESP_MAX_BURST) whose crypto
+ * completed on this worker's queue pairs, and finish them (both directions,
+ * any SAs).
+ *
+ * @param pkts     on return: pkts[0 .. ret-1] processed (outbound: outer IP
+ *                 header first; inbound: inner), then failures up to *nb.
+ * @param sas      the SA of each packet (for its direction and user value;
+ *                 valid until the worker's next quiescent state).
+ * @param reasons  reasons of the failures.
+ * @param nb       set to the number of entries filled.
+ * @return the number processed.
+ */
+uint16_t mg_esp_dequeue_burst(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t max,
+			      struct mg_esp_sa **sas, uint8_t *reasons, uint16_t *nb);
+
+/** Packets @p wk has in flight in the crypto devices (that worker; others: racy). */
+unsigned int mg_esp_worker_inflight(const struct mg_esp_worker *wk);
+
+/** Packets in flight in the crypto devices, all workers (any thread; racy). */
+unsigned int mg_esp_inflight(const struct mg_esp *esp);
+
+/** Crypto ops out of the context's op pool (0 when nothing is in flight; any thread, racy). */
+unsigned int mg_esp_ops_in_use(const struct mg_esp *esp);
+
+/**
+ * Free every packet still in flight (main lcore, workers stopped: it
+ * dequeues from their queue pairs), each counted as MG_ESP_ERR_DRAINED on
+ * its SA. Returns how many.
+ */
+unsigned int mg_esp_drain(struct mg_esp *esp);
 
 /** What a received UDP/IP or ESP/IP packet is, for mg_esp_parse_spi. */
 enum mg_esp_kind {

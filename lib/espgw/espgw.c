@@ -108,34 +108,46 @@ snap_refresh(const struct mg_espgw *eg)
 	pthread_mutex_unlock(&snap_lock);
 }
 
-/* Republish the IPv4 endpoints after a tunnel came or went (main lcore). */
+/* Republish the endpoints after a tunnel came or went (main lcore). */
 static void
 locals_rebuild(struct mg_espgw *eg)
 {
-	struct mg_espgw_locals *next = NULL, *old = eg->locals4;
+	struct mg_espgw_locals *next = NULL, *old = eg->locals;
 
 	for (unsigned int i = 0; i < MG_MAX_IFACES; i++) {
 		const struct mg_espgw_tun *r = eg->tun[i];
-		uint32_t a;
 		bool dup = false;
 
-		if (r == NULL || r->outer_family != AF_INET)
+		if (r == NULL)
 			continue;
 		if (next == NULL) {
 			next = rte_zmalloc("mg_espgw_locals", sizeof(*next), RTE_CACHE_LINE_SIZE);
 			if (next == NULL)
 				break; /* no shortcut: the long way still works */
 		}
-		memcpy(&a, r->local.bytes, 4);
-		for (uint32_t k = 0; k < next->n; k++)
-			dup = dup || (next->e[k].addr == a && next->e[k].net == r->underlay);
-		if (dup || next->n == MG_ESPGW_LOCALS)
-			continue;
-		next->e[next->n].addr = a;
-		next->e[next->n].net = r->underlay;
-		next->n++;
+		if (r->outer_family == AF_INET) {
+			uint32_t a;
+
+			memcpy(&a, r->local.bytes, 4);
+			for (uint32_t k = 0; k < next->n; k++)
+				dup = dup || (next->e[k].addr == a && next->e[k].net == r->underlay);
+			if (dup || next->n == MG_ESPGW_LOCALS)
+				continue;
+			next->e[next->n].addr = a;
+			next->e[next->n].net = r->underlay;
+			next->n++;
+		} else {
+			for (uint32_t k = 0; k < next->n6; k++)
+				dup = dup || (!memcmp(next->e6[k].addr, r->local.bytes, 16) &&
+					      next->e6[k].net == r->underlay);
+			if (dup || next->n6 == MG_ESPGW_LOCALS)
+				continue;
+			memcpy(next->e6[next->n6].addr, r->local.bytes, 16);
+			next->e6[next->n6].net = r->underlay;
+			next->n6++;
+		}
 	}
-	__atomic_store_n(&eg->locals4, next, __ATOMIC_RELEASE);
+	__atomic_store_n(&eg->locals, next, __ATOMIC_RELEASE);
 	if (old != NULL) {
 		/* Workers may read the old list until their walk ends. */
 		mg_dp_sync(eg->dp);
@@ -194,6 +206,9 @@ mg_espgw_destroy(struct mg_espgw *eg)
 {
 	if (eg == NULL)
 		return;
+	/* Workers stopped: free what they left in the crypto devices before the SAs go. */
+	if (mg_esp_inflight(eg->esp) != 0)
+		mg_esp_drain(eg->esp);
 	for (unsigned int i = 0; i < MG_MAX_IFACES; i++)
 		if (eg->tun[i] != NULL)
 			mg_espgw_tunnel_del(eg, (uint16_t)i);
@@ -202,7 +217,7 @@ mg_espgw_destroy(struct mg_espgw *eg)
 	pthread_mutex_lock(&snap_lock);
 	snap_n = 0;
 	pthread_mutex_unlock(&snap_lock);
-	rte_free(eg->locals4);
+	rte_free(eg->locals);
 	mg_esp_destroy(eg->esp);
 	rte_free(eg);
 }
@@ -499,6 +514,12 @@ mg_espgw_metrics(const struct mg_espgw *eg, FILE *f)
 {
 	if (eg == NULL)
 		return;
+	fprintf(f, "# HELP meshgate_esp_crypto_inflight Packets in the crypto devices "
+		"(asynchronous lookaside), all workers.\n# TYPE meshgate_esp_crypto_inflight gauge\n"
+		"meshgate_esp_crypto_inflight %u\n", mg_esp_inflight(eg->esp));
+	fprintf(f, "# HELP meshgate_esp_crypto_ops_in_use Crypto ops taken from the ESP op pool "
+		"(0 when idle).\n# TYPE meshgate_esp_crypto_ops_in_use gauge\n"
+		"meshgate_esp_crypto_ops_in_use %u\n", mg_esp_ops_in_use(eg->esp));
 	/* The text format wants each family's samples right after its HELP and TYPE. */
 	for (unsigned int k = 0; k < RTE_DIM(sa_families); k++) {
 		fprintf(f, "# HELP meshgate_esp_sa_%s_total %s\n# TYPE meshgate_esp_sa_%s_total counter\n",

@@ -55,20 +55,26 @@ struct mg_espgw_tun {
 };
 
 /**
- * The IPv4 tunnel endpoints of this gateway, for eth-input's shortcut: ESP
- * (raw or on the NAT-T port) to one of these addresses, received in its
- * network, goes straight to esp-input instead of through ip4-lookup and
- * ip4-local, which would send it there (packets for other addresses, and
- * every packet of a network with classification rules, take the long way).
+ * The tunnel endpoints of this gateway, for eth-input's shortcut: ESP (raw
+ * or on the NAT-T port, IKE's non-ESP marker excepted) to one of these
+ * addresses, received in its network, goes straight to esp-input instead of
+ * through ipX-lookup and ipX-local, which would send it there (packets for
+ * other addresses, IPv6 packets with extension headers, and every packet of
+ * a network with classification rules, take the long way).
  * Immutable once published; replaced with RCU when tunnels come and go.
  */
 #define MG_ESPGW_LOCALS 16
 struct mg_espgw_locals {
-	uint32_t n;                  /**< Entries (the first MG_ESPGW_LOCALS endpoints). */
+	uint32_t n;                  /**< IPv4 entries (the first MG_ESPGW_LOCALS endpoints). */
+	uint32_t n6;                 /**< IPv6 entries (likewise). */
 	struct {
 		uint32_t addr;       /**< Local outer address, network order. */
 		uint16_t net;        /**< Its (underlay) network. */
 	} e[MG_ESPGW_LOCALS];
+	struct {
+		uint8_t addr[16];    /**< Local outer IPv6 address. */
+		uint16_t net;        /**< Its (underlay) network. */
+	} e6[MG_ESPGW_LOCALS];
 };
 
 /** The gateway's ESP state. */
@@ -76,7 +82,7 @@ struct mg_espgw {
 	struct mg_esp *esp;                         /**< lib/esp context. */
 	struct mg_esp_worker *wk[MG_MAX_WORKERS];   /**< Per-worker handles. */
 	struct mg_espgw_tun *tun[MG_MAX_IFACES];    /**< By ifindex (RCU slots). */
-	struct mg_espgw_locals *locals4;            /**< IPv4 endpoints (RCU), or NULL. */
+	struct mg_espgw_locals *locals;             /**< Endpoints (RCU), or NULL without tunnels. */
 	/* Main lcore only. */
 	struct mg_dp *dp;
 	uint32_t gens[MG_MAX_IFACES];               /**< Tunnels each slot has held. */

@@ -11,10 +11,15 @@
  *  - esp-handoff: a source node taking the packets other workers handed to
  *    this one (each inbound SA has one owner worker, see mg_esp.h).
  *
- * The crypto runs inside the node, one SA run at a time (lib/esp's burst
- * calls: CPU crypto, or lookaside enqueue/dequeue on this worker's queue
- * pair; the software PMDs do the work in dequeue, so the node waits for its
- * own burst, see DESIGN.md deviations).
+ *  - esp-dequeue: a source node polled every walk, taking back the packets
+ *    whose lookaside crypto completed on this worker's queue pairs and
+ *    sending them on as esp-output / esp-input would have.
+ *
+ * The crypto is chosen per SA at its creation (lib/esp): CPU crypto runs
+ * inside esp-output / esp-input, one SA run at a time; lookaside SAs are
+ * prepared and enqueued there in bursts (the packets leave the vector) and
+ * finished in esp-dequeue at the next walk, in order per SA (a queue pair is
+ * FIFO). The software PMDs do their work in the dequeue call.
  */
 #include <rte_ip.h>
 
@@ -131,11 +136,11 @@ esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {
 		uint16_t n = RTE_MIN((uint16_t)(nb - base), (uint16_t)MG_VEC);
 		struct rte_mbuf **o = (struct rte_mbuf **)(objs + base);
-		uint16_t i = 0;
+		uint16_t i = 0, keep = 0;
 
 		while (i < n) {
 			/* A run of packets into the same tunnel with the same family: one SA. */
-			uint16_t ifx = dp->adj[mg_meta(o[i])->adj].ifindex, j = i + 1;
+			uint16_t ifx = dp->adj[mg_meta(o[i])->adj].ifindex, j = i + 1, left = 0;
 			int v = pkt_version(o[i]);
 			struct mg_espgw_tun *r = eg != NULL ? mg_espgw_tun(eg, ifx) : NULL;
 			struct mg_esp_sa *sa = NULL;
@@ -150,19 +155,29 @@ esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 					mg_set_drop(o[k], MG_DROP_ESP_NO_SA);
 					nexts[k] = ESPO_NEXT_DROP;
 				}
+				left = j - i;
 			} else {
-				uint16_t ok, mss = r->mss[v == 4 ? 0 : 1];
+				uint16_t ok, q, mss = r->mss[v == 4 ? 0 : 1];
 
 				if (unlikely(mss != 0))
 					for (uint16_t k = i; k < j; k++)
 						mss_clamp(o[k], mss);
-				ok = mg_esp_encrypt_burst(wk, sa, &o[i], j - i, reasons);
-
-				output_finish(c->w, r, &o[i], &nexts[i], j - i, ok);
+				/* Lookaside SAs: the enqueued packets come back in esp-dequeue. */
+				ok = mg_esp_encrypt_submit(wk, sa, &o[i], j - i, reasons, &q);
+				left = j - i - q;
+				output_finish(c->w, r, &o[i], &nexts[i], left, ok);
 			}
+			/* Close the gap the enqueued packets left (keep <= i). */
+			if (keep != i)
+				for (uint16_t k = 0; k < left; k++) {
+					o[keep + k] = o[i + k];
+					nexts[keep + k] = nexts[i + k];
+				}
+			keep += left;
 			i = j;
 		}
-		mg_dispatch(graph, node, (void **)o, nexts, n);
+		if (keep != 0)
+			mg_dispatch(graph, node, (void **)o, nexts, keep);
 	}
 	return nb;
 }
@@ -184,6 +199,35 @@ RTE_NODE_REGISTER(esp_output_node);
 
 enum { ESPI_NEXT_IP4 = 0, ESPI_NEXT_IP6, ESPI_NEXT_DROP, ESPI_NEXT_CLS4, ESPI_NEXT_CLS6 };
 
+/* Route one decrypted packet of tunnel SA @p sa (see input_finish). */
+static inline uint16_t
+input_route(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
+	    struct rte_mbuf *m, const struct mg_esp_sa *sa)
+{
+	struct mg_meta *md = mg_meta(m);
+	const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sa));
+	unsigned int fam;
+
+	if (unlikely(r == NULL)) {
+		mg_set_drop(m, MG_DROP_ESP_NO_SA);
+		return ESPI_NEXT_DROP;
+	}
+	if (unlikely(md->net != r->underlay)) {
+		mg_set_drop(m, MG_DROP_ESP_WRONG_NET);
+		return ESPI_NEXT_DROP;
+	}
+	md->net = r->network;
+	md->rx_if = r->ifindex;
+	md->flags = 0;
+	w->ifc[r->ifindex].rx_pkts++;
+	w->ifc[r->ifindex].rx_bytes += m->pkt_len;
+	fam = pkt_version(m) == 4 ? 0 : 1;
+	if (unlikely(r->mss[fam] != 0))
+		mss_clamp(m, r->mss[fam]);
+	/* The inner network's rules and flow state apply to what the tunnel delivers. */
+	return mg_net_classifies(dp, r->network, fam) ? ESPI_NEXT_CLS4 + fam : ESPI_NEXT_IP4 + fam;
+}
+
 /*
  * Route what lib/esp returned: pkts[0..ok) decrypted (with their SA), then
  * failures up to n. A decrypted packet must have arrived in its tunnel's
@@ -195,33 +239,8 @@ input_finish(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
 	     struct rte_mbuf **o, struct mg_esp_sa **sas, const uint8_t *reasons, uint16_t *nexts,
 	     uint16_t n, uint16_t ok)
 {
-	for (uint16_t k = 0; k < ok; k++) {
-		struct mg_meta *md = mg_meta(o[k]);
-		const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sas[k]));
-		unsigned int fam;
-
-		if (unlikely(r == NULL)) {
-			mg_set_drop(o[k], MG_DROP_ESP_NO_SA);
-			nexts[k] = ESPI_NEXT_DROP;
-			continue;
-		}
-		if (unlikely(md->net != r->underlay)) {
-			mg_set_drop(o[k], MG_DROP_ESP_WRONG_NET);
-			nexts[k] = ESPI_NEXT_DROP;
-			continue;
-		}
-		md->net = r->network;
-		md->rx_if = r->ifindex;
-		md->flags = 0;
-		w->ifc[r->ifindex].rx_pkts++;
-		w->ifc[r->ifindex].rx_bytes += o[k]->pkt_len;
-		fam = pkt_version(o[k]) == 4 ? 0 : 1;
-		if (unlikely(r->mss[fam] != 0))
-			mss_clamp(o[k], r->mss[fam]);
-		/* The inner network's rules and flow state apply to what the tunnel delivers. */
-		nexts[k] = mg_net_classifies(dp, r->network, fam) ? ESPI_NEXT_CLS4 + fam
-								  : ESPI_NEXT_IP4 + fam;
-	}
+	for (uint16_t k = 0; k < ok; k++)
+		nexts[k] = input_route(dp, eg, w, o[k], sas[k]);
 	for (uint16_t k = ok; k < n; k++) {
 		uint8_t why = reasons[k];
 
@@ -256,8 +275,8 @@ esp_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 			mg_dispatch(graph, node, (void **)o, nexts, n);
 			continue;
 		}
-		ok = mg_esp_input_burst(eg->wk[c->w->index], o, n, sas, reasons, &handed);
-		/* The handed-off packets left the array: it holds n - handed now. */
+		ok = mg_esp_input_submit(eg->wk[c->w->index], o, n, sas, reasons, &handed);
+		/* The packets handed off or enqueued left the array: it holds n - handed now. */
 		n -= handed;
 		input_finish(c->dp, eg, c->w, o, sas, reasons, nexts, n, ok);
 		if (n != 0)
@@ -296,7 +315,7 @@ esp_handoff_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 
 	if (likely(eg == NULL))
 		return 0;
-	ok = mg_esp_handoff_input(eg->wk[c->w->index], pkts, HANDOFF_BURST, sas, reasons, &taken);
+	ok = mg_esp_handoff_submit(eg->wk[c->w->index], pkts, HANDOFF_BURST, sas, reasons, &taken);
 	if (taken == 0)
 		return 0;
 	input_finish(c->dp, eg, c->w, pkts, sas, reasons, nexts, taken, ok);
@@ -320,3 +339,75 @@ static struct rte_node_register esp_handoff_node = {
 	},
 };
 RTE_NODE_REGISTER(esp_handoff_node);
+
+/* ---- esp-dequeue ------------------------------------------------------------------------ */
+
+#define DEQUEUE_BURST 64
+
+/*
+ * A source node: takes back the packets whose lookaside crypto completed on
+ * this worker's queue pairs (esp-output and esp-input enqueued them in an
+ * earlier walk) and sends them on as those nodes would have.
+ */
+static uint16_t
+esp_dequeue_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16_t nb)
+{
+	struct mg_node_ctx *c = mg_ctx(node);
+	struct mg_espgw *eg = __atomic_load_n(&c->dp->esp, __ATOMIC_ACQUIRE);
+	struct rte_mbuf *pkts[DEQUEUE_BURST];
+	struct mg_esp_sa *sas[DEQUEUE_BURST];
+	uint16_t nexts[DEQUEUE_BURST];
+	uint8_t reasons[DEQUEUE_BURST];
+	struct mg_esp_worker *wk;
+	uint16_t ok, got = 0;
+
+	if (likely(eg == NULL))
+		return 0;
+	wk = eg->wk[c->w->index];
+	ok = mg_esp_dequeue_burst(wk, pkts, DEQUEUE_BURST, sas, reasons, &got);
+	/* Ops still in flight: keep the worker polling (no idle sleep). */
+	if (got == 0) {
+		if (unlikely(mg_esp_worker_inflight(wk) != 0))
+			c->w->walk_pkts++;
+		return 0;
+	}
+	for (uint16_t k = 0; k < ok; k++) {
+		struct rte_mbuf *m = pkts[k];
+
+		if (mg_esp_sa_dir(sas[k]) == MG_ESP_INBOUND) {
+			nexts[k] = input_route(c->dp, eg, c->w, m, sas[k]);
+			continue;
+		}
+		const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sas[k]));
+
+		if (unlikely(r == NULL)) {
+			mg_set_drop(m, MG_DROP_ESP_NO_SA);
+			nexts[k] = ESPI_NEXT_DROP;
+			continue;
+		}
+		output_finish(c->w, r, &pkts[k], &nexts[k], 1, 1);
+	}
+	for (uint16_t k = ok; k < got; k++) {
+		mg_set_drop(pkts[k], MG_DROP_ESP_FAILED);
+		nexts[k] = ESPI_NEXT_DROP;
+	}
+	mg_dispatch(graph, node, (void **)pkts, nexts, got);
+	c->w->walk_pkts += got;
+	return got;
+}
+
+static struct rte_node_register esp_dequeue_node = {
+	.name = "esp-dequeue",
+	.flags = RTE_NODE_SOURCE_F,
+	.process = esp_dequeue_process,
+	.init = mg_node_init,
+	.nb_edges = 5,
+	.next_nodes = {
+		[ESPI_NEXT_IP4] = "ip4-lookup",
+		[ESPI_NEXT_IP6] = "ip6-lookup",
+		[ESPI_NEXT_DROP] = "drop",
+		[ESPI_NEXT_CLS4] = "ip4-classify",
+		[ESPI_NEXT_CLS6] = "ip6-classify",
+	},
+};
+RTE_NODE_REGISTER(esp_dequeue_node);

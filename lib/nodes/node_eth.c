@@ -219,6 +219,38 @@ esp_local4(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t 
 	return true;
 }
 
+/*
+ * ESP to one of this gateway's IPv6 tunnel endpoints, in the endpoint's
+ * network, right after the fixed header (no extension header, so no
+ * fragment): what ip6-lookup and ip6-local would send to esp-input
+ * (ip6_local_one). True sends it there directly.
+ */
+static __rte_always_inline bool
+esp_local6(const struct mg_espgw_locals *lc, const struct rte_mbuf *m, uint16_t net)
+{
+	const struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, const struct rte_ipv6_hdr *);
+	uint32_t k;
+
+	if (likely(ip6->proto != MG_IPPROTO_ESP && ip6->proto != MG_IPPROTO_UDP))
+		return false;
+	for (k = 0; k < lc->n6; k++)
+		if (lc->e6[k].net == net && memcmp(lc->e6[k].addr, ip6->dst_addr, 16) == 0)
+			break;
+	if (k == lc->n6)
+		return false;
+	if (ip6->proto == MG_IPPROTO_UDP) {
+		const uint8_t *udp = (const uint8_t *)(ip6 + 1);
+
+		/* As esp_local4: IKE (non-ESP marker) and keepalives take the long way. */
+		if (rte_be_to_cpu_16(ip6->payload_len) < 8 + 4 || m->data_len < sizeof(*ip6) + 8 + 4)
+			return false;
+		if (((const struct rte_udp_hdr *)udp)->dst_port != RTE_BE16(MG_ESP_NATT_PORT) ||
+		    (udp[8] | udp[9] | udp[10] | udp[11]) == 0)
+			return false;
+	}
+	return true;
+}
+
 static __rte_always_inline uint16_t
 eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 	struct rte_mbuf *m, const struct mg_espgw_locals *lc)
@@ -277,7 +309,11 @@ eth_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct eth_cache *cc,
 		rte_pktmbuf_adj(m, ei.l2_len);
 		md->flags = MG_META_L3;
 		next = ip6_input(dp, st, m, md, ifc);
-		return likely(next == ETH_NEXT_IP6) ? cc->next[1] : next;
+		if (likely(next == ETH_NEXT_IP6))
+			next = cc->next[1];
+		if (unlikely(lc != NULL) && next == ETH_NEXT_IP6 && esp_local6(lc, m, md->net))
+			next = ETH_NEXT_ESP;
+		return next;
 	}
 	if (ei.type == MG_ETH_ARP_BE) {
 		md->punt = MG_PUNT_ARP;
@@ -295,7 +331,7 @@ eth_input_process(struct rte_graph *graph, struct rte_node *node, void **objs, u
 	struct eth_cache cc = {.ifc = NULL, .ifcs = c->w->ifc, .bytes = 0, .pkts = 0};
 	const struct mg_espgw *eg = __atomic_load_n(&c->dp->esp, __ATOMIC_ACQUIRE);
 	const struct mg_espgw_locals *lc = eg != NULL ?
-		__atomic_load_n(&eg->locals4, __ATOMIC_ACQUIRE) : NULL;
+		__atomic_load_n(&eg->locals, __ATOMIC_ACQUIRE) : NULL;
 	uint16_t nexts[MG_VEC];
 
 	for (uint16_t base = 0; base < nb; base += MG_VEC) {

@@ -15,7 +15,7 @@ const char *const mg_node_names[] = {
 	"ip4-icmp-error", "ip6-icmp-error", "ip4-frag", "punt", "port-tx", "drop",
 	"ip4-classify", "ip6-classify", "service",
 	"wg-input", "wg-output",
-	"esp-output", "esp-input", "esp-handoff",
+	"esp-output", "esp-input", "esp-handoff", "esp-dequeue",
 	"vxlan-encap", "vxlan-input",
 	"nat-handoff",
 };

@@ -119,6 +119,15 @@ def sa_counters(metrics):
     return out
 
 
+IKE4500 = r"""
+import socket, sys
+fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
+s = socket.socket(fam, socket.SOCK_DGRAM)
+s.bind(("", 4999))
+s.sendto(b"\0\0\0\0" + b"\x11" * 28, (sys.argv[1], 4500))
+"""
+
+
 @pytest.mark.parametrize("algo,outer,natt", [(a, 4, False) for a in ALGOS] +
                          [("aes-gcm-128", 6, False), ("aes-gcm-128", 4, True),
                           ("chacha20-poly1305", 6, True)],
@@ -157,6 +166,20 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer, 
         paths = [[h["node"] for h in p["hops"]] for p in trace["trace"]]
         assert len(paths) == 2 and "esp-output" in paths[0], trace
         assert "esp-input" in paths[1], trace
+        # ESP to the endpoint takes eth-input's shortcut in both outer families.
+        assert not {"ip4-local", "ip6-local"} & set(paths[1]), trace
+        if natt:
+            # IKE on 4500 (the non-ESP marker) still goes the long way, to ipX-local.
+            ctl.ok("POST", "/v1/trace", {"filter": "udp src port 4999", "count": 1})
+            r = topo.run("ext", "/usr/bin/python3", "-c", IKE4500, OUTER[outer][0])
+            assert r.returncode == 0, r.stderr
+            for _ in range(50):
+                trace = ctl.ok("GET", "/v1/trace")
+                if trace["packets"] >= 1:
+                    break
+                time.sleep(0.1)
+            hops = [h["node"] for h in trace["trace"][0]["hops"]]
+            assert f"ip{outer}-local" in hops, trace
         r = topo.iperf("pod", "ext", "10.99.0.1", seconds=2)
         assert "error" not in r, r
         assert r["end"]["sum_received"]["bytes"] > 100_000
@@ -172,6 +195,9 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer, 
         log = mg.log()
     ps = peer.stats()
     assert ps["decrypted"] >= 6 and not ps["errors"], ps
+    # Lookaside SAs (AES-CBC) complete asynchronously: esp-dequeue resumes them.
+    deq = mg.stats["nodes"].get("esp-dequeue", {}).get("packets", 0)
+    assert (deq >= 12) if algo.startswith("aes-cbc") else (deq == 0), mg.stats["nodes"]
     counts = sa_counters(metrics if isinstance(metrics, str) else metrics.decode())
     assert counts[(0x1001, "out")] >= 3 and counts[(0x1003, "out")] >= 3, counts
     assert counts[(0x1002, "in")] >= 3 and counts[(0x1004, "in")] >= 3, counts
@@ -191,6 +217,65 @@ def test_ping_and_tcp_through_tunnel_both_families(tmp_path, topo, algo, outer, 
     assert int(lines["0x00001002"][5]) >= counts[(0x1002, "in")] > 0  # read later
     for s in sas:
         assert s["key"] not in show.stdout
+
+
+def gauge(metrics, name):
+    m = re.search(rf"^{name} (\d+)$", metrics, re.M)
+    assert m, name
+    return int(m.group(1))
+
+
+def test_lookaside_sas_replaced_and_deleted_under_traffic_leak_nothing(tmp_path, topo):
+    """AES-CBC SAs use the asynchronous lookaside path (esp-output and
+    esp-input enqueue, esp-dequeue resumes). The SAs are replaced (rekey:
+    the old ones deleted with packets in flight) during a TCP transfer, then
+    the tunnel is deleted during a ping flood: afterwards nothing is left in
+    flight, every crypto op is back in its pool and the mbuf pool is back
+    where it stood before the traffic."""
+    import threading
+    sas = tunnel_sas("aes-cbc-256-hmac-sha256")
+    new = tunnel_sas("aes-cbc-256-hmac-sha256", 0x2000)
+    with Meshgate(tmp_path, config(topo.tag, sas), name="espdel") as mg:
+        peer = Peer(topo, tmp_path, sas,
+                    peer_sas=flip(sas) + [dict(s, standby=True) for s in flip(new)])
+        ctl = Control(mg)
+        for dst in ("10.99.0.1", "fd00:99::1"):
+            topo.ping("pod", dst, count=1)
+            r = topo.ping("pod", dst, count=3, extra=("-w", "10"))
+            assert r.returncode == 0 and " 0% packet loss" in r.stdout, (dst, r.stdout, mg.log())
+        before = gauge(ctl.http("GET", "/metrics")[1], "meshgate_mbufs_free")
+        result = {}
+        t = threading.Thread(target=lambda: result.update(
+            topo.iperf("pod", "ext", "10.99.0.1", seconds=4)))
+        t.start()
+        for _ in range(100):  # until the transfer runs through the tunnel
+            st = ctl.ok("GET", "/v1/esp-tunnels/tun0")
+            if sum(x["stats"]["packets"] for x in st["sas"] if x["spi"] == 0x1001) > 200:
+                break
+            time.sleep(0.1)
+        ctl.ok("PUT", "/v1/esp-tunnels/tun0/sas", {"sas": new})
+        t.join(60)
+        assert "error" not in result and result["end"]["sum_received"]["bytes"] > 0, result
+        flood = topo.spawn("pod", "ping", "-q", "-i", "0.002", "-c", "3000", "-w", "8",
+                           "10.99.0.1")
+        time.sleep(1.5)
+        for path in ("/v1/routes/default/10.99.0.0/24", "/v1/routes/default/fd00:99::/64",
+                     "/v1/esp-tunnels/tun0"):
+            ctl.ok("DELETE", path)
+        flood.wait(30)
+        for _ in range(100):
+            text = ctl.http("GET", "/metrics")[1]
+            if (gauge(text, "meshgate_esp_crypto_inflight") == 0 and
+                    gauge(text, "meshgate_esp_crypto_ops_in_use") == 0 and
+                    gauge(text, "meshgate_mbufs_free") >= before):
+                break
+            time.sleep(0.1)
+        assert gauge(text, "meshgate_esp_crypto_inflight") == 0, text
+        assert gauge(text, "meshgate_esp_crypto_ops_in_use") == 0, text
+        assert gauge(text, "meshgate_mbufs_free") >= before, (before, text)
+    peer.stats()
+    # The packets really took the asynchronous path.
+    assert mg.stats["nodes"]["esp-dequeue"]["packets"] > 200, mg.stats["nodes"]
 
 
 def by_spi(tun):
@@ -411,7 +496,8 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
     parameters makes an ESP tunnel to the client (scapy's ESP in the
     external namespace): ping both families through it; the answer names
     our outer address (dst_ip) and holds no key; a refresh with that answer
-    keeps the tunnel; a REST rekey of the tunnel and the connection survive
+    keeps the tunnel; REST refuses to delete it (409 naming the connection);
+    a REST rekey of the tunnel and the connection survive
     kill -9 (keys sealed in the state; sequence numbers never go back) and
     Close takes the tunnel away. Requests with a src_public_key that is no
     certificate, or with a key of the wrong size, are refused naming the
@@ -455,6 +541,11 @@ def test_nsm_ipsec_mechanism_with_static_keys(tmp_path, topo):
         assert again["path"]["path_segments"][-1]["id"] == conn["path"]["path_segments"][-1]["id"]
         assert [t["name"] for t in ctl.ok("GET", "/v1/esp-tunnels")] == [tuns[0]["name"]]
         assert {s["spi"] for s in tuns[0]["sas"]} == {0x1001, 0x1002, 0x1003, 0x1004}
+        # The connection's tunnel goes with the connection: REST may not delete it.
+        st, err = ctl.http("DELETE", f"/v1/esp-tunnels/{tuns[0]['name']}")
+        assert st == 409 and err["error"]["field"] == "name", (st, err)
+        assert "connection 'ipsec-1'" in err["error"]["message"], err
+        assert [t["name"] for t in ctl.ok("GET", "/v1/esp-tunnels")] == [tuns[0]["name"]]
         new = tunnel_sas("chacha20-poly1305", 0x2000)
         peer = Peer(topo, tmp_path, sas,
                     peer_sas=flip(sas) + [dict(s, standby=True) for s in flip(new)])
