@@ -614,7 +614,7 @@ mg_cls_table_build(const struct mg_cls_conf *conf, const struct mg_cls_rule *rul
 			goto nomem;
 		if (c.categories == 1 && nacl_total > 0) {
 			t->slots[w].cache = cls_zmalloc(
-				t, sizeof(struct cls_cache_ent) * 2 * CLS_CACHE_SETS, c.socket_id);
+				t, sizeof(struct cls_cache_ent) * CLS_CACHE_WAYS * CLS_CACHE_SETS, c.socket_id);
 			if (t->slots[w].cache == NULL)
 				goto nomem;
 		}

@@ -60,6 +60,17 @@ cls_cache_hash(const struct mg_cls_key *k, uint32_t len)
 	return rte_hash_crc_4byte(w, h);
 }
 
+/*
+ * The first entry of a hash's set. CRC32 is linear: keys that differ in a
+ * pattern (addresses and ports counted up together) can share low bits; a
+ * multiplication spreads every bit of the hash into the high ones used here.
+ */
+static __rte_always_inline uint32_t
+cls_cache_set(uint32_t h)
+{
+	return ((h * 0x9e3779b1u) >> (32 - __builtin_ctz(CLS_CACHE_SETS))) * CLS_CACHE_WAYS;
+}
+
 /* True when entry @e holds the first @len bytes of key @k. */
 static __rte_always_inline bool
 cls_cache_eq(const struct cls_cache_ent *e, const struct mg_cls_key *k, uint32_t len)
@@ -93,17 +104,18 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 	uint32_t nm = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		h[i] = (cls_cache_hash(&keys[i], len) & (CLS_CACHE_SETS - 1)) * 2;
-		rte_prefetch0(&cache[h[i]]);
-		rte_prefetch0(&cache[h[i] + 1]);
+		h[i] = cls_cache_set(cls_cache_hash(&keys[i], len));
+		for (uint32_t w = 0; w < CLS_CACHE_WAYS; w++)
+			rte_prefetch0(&cache[h[i] + w]);
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cls_cache_ent *e = &cache[h[i]];
+		uint32_t w = 0;
 
-		if (likely(cls_cache_eq(e, &keys[i], len))) {
-			idx[i] = e->idx - 1;
-		} else if (cls_cache_eq(e + 1, &keys[i], len)) {
-			idx[i] = e[1].idx - 1;
+		while (w < CLS_CACHE_WAYS && !cls_cache_eq(&e[w], &keys[i], len))
+			w++;
+		if (likely(w < CLS_CACHE_WAYS)) {
+			idx[i] = e[w].idx - 1;
 		} else {
 			miss[nm] = i;
 			data[nm++] = (const uint8_t *)&keys[i];
@@ -114,10 +126,14 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 		return;
 	rte_acl_classify_alg(t->acl, data, midx, nm, 1, t->alg);
 	for (uint32_t j = 0; j < nm; j++) {
-		struct cls_cache_ent *e = &cache[h[miss[j]]];
+		struct cls_cache_ent *e;
+
+		/* A random victim: a round robin misses every time on a cycle of
+		 * more flows than ways in one set (a looping capture, a scan). */
+		s->victim = s->victim * 1103515245u + 12345u;
+		e = &cache[h[miss[j]] + (s->victim >> 30) % CLS_CACHE_WAYS];
 
 		idx[miss[j]] = midx[j];
-		e[1] = e[0];
 		memcpy(e->key, &keys[miss[j]], len);
 		e->idx = midx[j] + 1;
 	}

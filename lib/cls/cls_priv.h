@@ -41,16 +41,19 @@ struct cls_meter {
 } __rte_cache_aligned;
 
 /*
- * The result cache: a worker's direct-mapped memo of rte_acl's answers,
+ * The result cache: a worker's set-associative memo of rte_acl's answers,
  * key bytes to result index. rte_acl's answer is a function of the key
  * bytes it reads (the first CLS_KEY4_LEN / CLS_KEY6_LEN bytes of struct
  * mg_cls_key) and of the table, and a cache lives and dies with its table:
  * an entry never goes stale. A packet of a flow seen lately costs a hash
  * and a compare, whatever the number of rules; the others go to rte_acl
- * together, one call per chunk. Two ways per set: a new key goes in way 0,
- * what was there moves to way 1. Tables of one category only.
+ * together, one call per chunk. Four ways per set (with two, ~5% of 256
+ * flows lost their entries to sets they shared with two others, each loss a
+ * full rte_acl walk): a miss replaces a way picked at random (a hit writes
+ * nothing). Tables of one category only.
  */
-#define CLS_CACHE_SETS 1024u /* sets of two entries per worker slot: 128 KB */
+#define CLS_CACHE_SETS 512u /* sets of CLS_CACHE_WAYS entries per worker slot: 128 KB */
+#define CLS_CACHE_WAYS 4u
 #define CLS_KEY4_LEN 20u     /* proto word, addresses, ports, meta */
 #define CLS_KEY6_LEN 44u
 
@@ -68,8 +71,10 @@ struct cls_slot {
 	struct cls_cnt *cnt;
 	/** Meters of the police rules, by police index. */
 	struct cls_meter *met;
-	/** The result cache (CLS_CACHE_SETS sets of 2 entries), NULL without rte_acl or with categories. */
+	/** The result cache (CLS_CACHE_SETS sets of CLS_CACHE_WAYS entries), NULL without rte_acl or with categories. */
 	struct cls_cache_ent *cache;
+	/** State of the random choice of the way a miss replaces. */
+	uint32_t victim;
 	/** Packets answered from the cache. */
 	uint64_t cache_hits;
 } __rte_cache_aligned;
