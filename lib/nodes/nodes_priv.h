@@ -113,6 +113,9 @@ mg_esp_tunnel_next(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *m
 
 #define MG_ESP_NATT_PORT 4500 /**< UDP-encapsulated ESP (RFC 3948) goes to esp-input. */
 
+/** Largest vector a node handles in one pass of its local arrays. */
+#define MG_VEC 256
+
 /**
  * Most next nodes any meshgate node has (ipX-lookup: 9 with the WireGuard
  * and ESP edges); mg_node_init refuses a node with more, since mg_dispatch
@@ -126,18 +129,20 @@ _Static_assert(LK_NEXT_ESP < MG_MAX_EDGES && LK_NEXT_NAT < MG_MAX_EDGES &&
 	       ETH_NEXT_COUNT <= MG_MAX_EDGES, "raise MG_MAX_EDGES");
 
 /**
- * Send objs[0..n) to nexts[i], all edges below MG_MAX_EDGES. When every
- * packet takes the same edge the whole vector moves with a pointer swap (or
- * one copy); otherwise each next node's stream is filled in one pass, never
- * one enqueue per packet.
+ * Send objs[0..n) to nexts[i], all edges below MG_MAX_EDGES, n <= MG_VEC.
+ * When every packet takes the same edge the whole vector moves with a
+ * pointer swap (or one copy); otherwise each edge taken gets one pass that
+ * compacts its packets into a local array (a store every packet, the index
+ * advanced by the match: no branch to mispredict on interleaved families,
+ * no counter reloaded from memory) and one copy into its stream.
  */
 static inline void
 mg_dispatch(struct rte_graph *graph, struct rte_node *node, void **objs,
 	    const uint16_t *nexts, uint16_t n)
 {
-	uint16_t cnt[MG_MAX_EDGES] = {0};
-	void **dst[MG_MAX_EDGES];
+	void *tmp[MG_VEC];
 	uint16_t first = nexts[0], diff = 0, i;
+	uint32_t edges = 0;
 
 	/* Branch-free, so the compiler vectorises it. */
 	for (i = 0; i < n; i++)
@@ -150,15 +155,21 @@ mg_dispatch(struct rte_graph *graph, struct rte_node *node, void **objs,
 		return;
 	}
 	for (i = 0; i < n; i++)
-		cnt[nexts[i]]++;
-	for (unsigned int e = 0; e < MG_MAX_EDGES; e++)
-		if (cnt[e])
-			dst[e] = rte_node_next_stream_get(graph, node, (rte_edge_t)e, cnt[e]);
-	for (i = 0; i < n; i++)
-		*dst[nexts[i]]++ = objs[i];
-	for (unsigned int e = 0; e < MG_MAX_EDGES; e++)
-		if (cnt[e])
-			rte_node_next_stream_put(graph, node, (rte_edge_t)e, cnt[e]);
+		edges |= 1u << nexts[i];
+	while (edges != 0) {
+		const uint16_t e = (uint16_t)__builtin_ctz(edges);
+		uint16_t k = 0;
+		void **dst;
+
+		edges &= edges - 1;
+		for (i = 0; i < n; i++) {
+			tmp[k] = objs[i];
+			k += nexts[i] == e;
+		}
+		dst = rte_node_next_stream_get(graph, node, e, k);
+		memcpy(dst, tmp, sizeof(tmp[0]) * k);
+		rte_node_next_stream_put(graph, node, e, k);
+	}
 }
 
 /**
@@ -236,9 +247,6 @@ mg_tx_acc_add(struct mg_if_counters *ifcs, struct mg_tx_acc *a, uint32_t ifx, ui
 	a->pkts++;
 	a->bytes += bytes;
 }
-
-/** Largest vector a node handles in one pass of its local arrays. */
-#define MG_VEC 256
 
 /*
  * Whether packets of network @p net, family @p fam (0 IPv4, 1 IPv6) must
