@@ -19,16 +19,9 @@ ip6_rewrite_one(struct mg_if_counters *ifcs, struct mg_tx_acc *acc, const struct
 {
 	const struct mg_rewrite *rw = mg_adj_rewrite(adj);
 	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
-	uint8_t *eth;
 
-	if (unlikely(rw->state != MG_NS_COMPLETE)) {
-		if (rw->state == MG_NS_INCOMPLETE) {
-			md->punt = MG_PUNT_RESOLVE;
-			return LK_NEXT_PUNT;
-		}
-		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
-		return LK_NEXT_ICMP;
-	}
+	if (unlikely(rw->state != MG_NS_COMPLETE))
+		return mg_rewrite_unresolved(m, md, rw, false);
 	/* Our own packets (echo replies, ICMP errors) leave with their hop limit as is. */
 	const int transit = !(md->flags & MG_META_LOCAL);
 
@@ -43,18 +36,7 @@ ip6_rewrite_one(struct mg_if_counters *ifcs, struct mg_tx_acc *acc, const struct
 	}
 	if (likely(transit))
 		ip6->hop_limits--;
-	eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
-	md->flags &= (uint8_t)~MG_META_L3;
-	if (unlikely(eth == NULL)) {
-		md->drop = MG_DROP_NO_MBUF;
-		return LK_NEXT_DROP;
-	}
-	memcpy(eth, rw->hdr, 14);
-	if (rw->hdr_len > 14)
-		memcpy(eth + 14, rw->hdr + 14, 4);
-	m->port = rw->port;
-	mg_tx_acc_add(ifcs, acc, rw->ifindex, m->pkt_len);
-	return LK_NEXT_TX;
+	return mg_rewrite_l2(ifcs, acc, rw, m, md);
 }
 
 /* Into a WireGuard interface: hop limit and the tunnel's MTU, then wg-output. */
@@ -91,52 +73,13 @@ lookup_next6(const struct mg_dp *dp, struct mg_if_counters *ifcs, struct mg_tx_a
 	    uint32_t adj)
 {
 	struct mg_meta *md = mg_meta(m);
+	const struct mg_adj *a = mg_lookup_adj(dp, md, adj);
 
-	/* A service picked the next hop (lib/svc/node_svc.c): the FIB said "service". */
-	if (unlikely(md->flags & MG_META_NEXTHOP)) {
-		adj = md->adj;
-		md->flags &= (uint8_t)~MG_META_NEXTHOP;
-	}
-	const struct mg_adj *a = &dp->adj[adj];
-
-	md->adj = adj;
 	if (likely(a->type == MG_ADJ_NEIGHBOR))
 		return ip6_rewrite_one(ifcs, acc, a, m, md);
-	switch (a->type) {
-	case MG_ADJ_WG:
+	if (a->type == MG_ADJ_WG)
 		return ip6_to_wg(dp, a, m, md);
-	case MG_ADJ_LOCAL:
-		return LK_NEXT_LOCAL;
-	case MG_ADJ_SERVICE:
-		return LK_NEXT_SVC;
-	case MG_ADJ_GATEWAY:
-		/* Crossing to another network (lib/natgw): once per packet. */
-		if (unlikely(md->flags & MG_META_NAT_GW)) {
-			md->drop = MG_DROP_NAT_LOOP;
-			return LK_NEXT_DROP;
-		}
-		md->flags |= MG_META_NAT_GW;
-		return LK_NEXT_NAT;
-	case MG_ADJ_ESP:
-		return mg_esp_tunnel_next(dp, m, md, a, false);
-	case MG_ADJ_GLEAN:
-		md->punt = MG_PUNT_GLEAN;
-		return LK_NEXT_PUNT;
-	case MG_ADJ_DROP:
-		md->drop = MG_DROP_ROUTE_DROP;
-		return LK_NEXT_DROP;
-	case MG_ADJ_UNREACH:
-		mg_set_icmp(m, MG_DROP_ROUTE_UNREACH, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
-		return LK_NEXT_ICMP;
-	case MG_ADJ_PROHIBIT:
-		mg_set_icmp(m, MG_DROP_ROUTE_PROHIBIT, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADMIN,
-			    0);
-		return LK_NEXT_ICMP;
-	case MG_ADJ_NOROUTE:
-	default:
-		mg_set_icmp(m, MG_DROP_NO_ROUTE, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_NOROUTE, 0);
-		return LK_NEXT_ICMP;
-	}
+	return mg_lookup_other(dp, m, md, a, false);
 }
 
 static uint16_t

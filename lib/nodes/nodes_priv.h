@@ -248,6 +248,124 @@ mg_tx_acc_add(struct mg_if_counters *ifcs, struct mg_tx_acc *a, uint32_t ifx, ui
 	a->bytes += bytes;
 }
 
+/**
+ * The adjacency ipX-lookup applies to packet @p m: the FIB's answer @p adj,
+ * or the next hop a service or rule picked (MG_META_NEXTHOP: the FIB said
+ * "service"), recorded in the packet's metadata either way.
+ */
+static __rte_always_inline const struct mg_adj *
+mg_lookup_adj(const struct mg_dp *dp, struct mg_meta *md, uint32_t adj)
+{
+	if (unlikely(md->flags & MG_META_NEXTHOP)) {
+		adj = md->adj;
+		md->flags &= (uint8_t)~MG_META_NEXTHOP;
+	}
+	md->adj = adj;
+	return &dp->adj[adj];
+}
+
+/**
+ * A neighbor adjacency whose rewrite @p rw is not complete: the packet waits
+ * on the main lcore for resolution (punt), or gets host / address
+ * unreachable when resolution failed.
+ */
+static inline uint16_t
+mg_rewrite_unresolved(struct rte_mbuf *m, struct mg_meta *md, const struct mg_rewrite *rw,
+		      bool v4)
+{
+	if (rw->state == MG_NS_INCOMPLETE) {
+		md->punt = MG_PUNT_RESOLVE;
+		return LK_NEXT_PUNT;
+	}
+	if (v4)
+		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_HOST, 0);
+	else
+		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
+	return LK_NEXT_ICMP;
+}
+
+/**
+ * The end of a rewrite to a complete neighbor, once TTL and MTU passed: the
+ * L2 header of @p rw in front of the packet, its egress port, its bytes
+ * counted to the egress interface.
+ */
+static __rte_always_inline uint16_t
+mg_rewrite_l2(struct mg_if_counters *ifcs, struct mg_tx_acc *acc, const struct mg_rewrite *rw,
+	      struct rte_mbuf *m, struct mg_meta *md)
+{
+	uint8_t *eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+
+	md->flags &= (uint8_t)~MG_META_L3;
+	if (unlikely(eth == NULL)) {
+		md->drop = MG_DROP_NO_MBUF;
+		return LK_NEXT_DROP;
+	}
+	memcpy(eth, rw->hdr, 14);
+	if (rw->hdr_len > 14)
+		memcpy(eth + 14, rw->hdr + 14, 4);
+	m->port = rw->port;
+	mg_tx_acc_add(ifcs, acc, rw->ifindex, m->pkt_len);
+	return LK_NEXT_TX;
+}
+
+/**
+ * Where ipX-lookup sends a packet whose adjacency @p a is neither a neighbor
+ * nor a WireGuard interface (those two are the caller's, per family); sets
+ * the drop reason, punt or ICMP error of the family (@p v4).
+ */
+static inline uint16_t
+mg_lookup_other(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *md,
+		const struct mg_adj *a, bool v4)
+{
+	switch (a->type) {
+	case MG_ADJ_LOCAL:
+		return LK_NEXT_LOCAL;
+	case MG_ADJ_SERVICE:
+		return LK_NEXT_SVC;
+	case MG_ADJ_GATEWAY:
+		/* Crossing to another network (lib/natgw): once per packet. */
+		if (unlikely(md->flags & MG_META_NAT_GW)) {
+			md->drop = MG_DROP_NAT_LOOP;
+			return LK_NEXT_DROP;
+		}
+		md->flags |= MG_META_NAT_GW;
+		return LK_NEXT_NAT;
+	case MG_ADJ_ESP:
+		return mg_esp_tunnel_next(dp, m, md, a, v4);
+	case MG_ADJ_GLEAN:
+		md->punt = MG_PUNT_GLEAN;
+		return LK_NEXT_PUNT;
+	case MG_ADJ_DROP:
+		md->drop = MG_DROP_ROUTE_DROP;
+		return LK_NEXT_DROP;
+	case MG_ADJ_UNREACH:
+		if (v4)
+			mg_set_icmp(m, MG_DROP_ROUTE_UNREACH, MG_ICMP4_DEST_UNREACH,
+				    MG_ICMP4_UNREACH_HOST, 0);
+		else
+			mg_set_icmp(m, MG_DROP_ROUTE_UNREACH, MG_ICMP6_DEST_UNREACH,
+				    MG_ICMP6_UNREACH_ADDR, 0);
+		return LK_NEXT_ICMP;
+	case MG_ADJ_PROHIBIT:
+		if (v4)
+			mg_set_icmp(m, MG_DROP_ROUTE_PROHIBIT, MG_ICMP4_DEST_UNREACH,
+				    MG_ICMP4_UNREACH_ADMIN, 0);
+		else
+			mg_set_icmp(m, MG_DROP_ROUTE_PROHIBIT, MG_ICMP6_DEST_UNREACH,
+				    MG_ICMP6_UNREACH_ADMIN, 0);
+		return LK_NEXT_ICMP;
+	case MG_ADJ_NOROUTE:
+	default:
+		if (v4)
+			mg_set_icmp(m, MG_DROP_NO_ROUTE, MG_ICMP4_DEST_UNREACH,
+				    MG_ICMP4_UNREACH_NET, 0);
+		else
+			mg_set_icmp(m, MG_DROP_NO_ROUTE, MG_ICMP6_DEST_UNREACH,
+				    MG_ICMP6_UNREACH_NOROUTE, 0);
+		return LK_NEXT_ICMP;
+	}
+}
+
 /*
  * Whether packets of network @p net, family @p fam (0 IPv4, 1 IPv6) must
  * cross ipX-classify before ipX-lookup: the network has rules for the
