@@ -96,10 +96,13 @@ nat_xlate(const struct mg_dp *dp, struct mg_natgw_stats *st, struct rte_mbuf *m,
 	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
 	struct mg_nat_pkt p;
+	int rc = mg_nat_pkt_init(&p, l3, len);
 
-	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 || mg_natgw_apply(f, dir, &p, kind) < 0)) {
+	if (likely(rc == 0))
+		rc = mg_natgw_apply(f, dir, &p, kind);
+	if (unlikely(rc < 0)) {
 		st->untranslatable++;
-		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		return nat_drop(m, (enum mg_drop)mg_natgw_drop_reason(rc));
 	}
 	mg_flow_touch(f, dir, len, tcp_flags, now);
 	if (dir)
@@ -285,35 +288,6 @@ nat_miss_gw(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_flow_table *f
 	return nat_xlate(dp, st, m, f, 0, kind, tcp_flags, now, true);
 }
 
-/* The IP identification of fragment @l3 (IPv6: from its fragment header), network order. */
-static inline int
-frag_id(const uint8_t *l3, uint32_t len, uint8_t family, uint32_t *id)
-{
-	uint32_t off = MG_IP6_HLEN;
-	uint8_t nh;
-
-	if (family == AF_INET) {
-		*id = (uint32_t)l3[4] << 8 | l3[5];
-		return 0;
-	}
-	nh = l3[6];
-	for (unsigned int i = 0; i < MG_IP6_MAX_EXT_HDRS; i++) {
-		if (nh == MG_IPPROTO_FRAGMENT) {
-			if (off + 8 > len)
-				return -1;
-			memcpy(id, l3 + off + 4, 4);
-			return 0;
-		}
-		if (nh != MG_IPPROTO_HOPOPTS && nh != MG_IPPROTO_ROUTING && nh != MG_IPPROTO_DSTOPTS)
-			return -1;
-		if (off + 2 > len)
-			return -1;
-		nh = l3[off];
-		off += ((uint32_t)l3[off + 1] + 1) * 8;
-	}
-	return -1;
-}
-
 /* True if @a is the outside address of a gateway whose outside network is @net. */
 static inline bool
 gw_outside_addr(const struct mg_natgw *ng, uint16_t net, const uint8_t *a, uint8_t family)
@@ -333,7 +307,8 @@ gw_outside_addr(const struct mg_natgw *ng, uint16_t net, const uint8_t *a, uint8
 /*
  * A fragment after the first: the addresses its first left with
  * (mg_natgw_frag.h), or after the first to the worker it was handed to.
- * NAT traffic of no known first is dropped; other traffic goes on.
+ * NAT traffic of no known first is dropped; other traffic goes on (to a
+ * nat service's VIP: the service node, which knows its fragments).
  */
 static inline uint16_t
 nat_frag_later(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_natgw_stats *st,
@@ -346,9 +321,8 @@ nat_frag_later(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_natgw_stats
 	const uint8_t *src = l3 + (family == AF_INET ? 12 : 8), *dst = src + alen;
 	struct mg_natgw_frag e;
 	struct mg_nat_pkt p;
-	struct mg_nat_rw rw;
 
-	if (unlikely(ng == NULL || frag_id(l3, len, family, &id) < 0 ||
+	if (unlikely(ng == NULL || mg_natgw_frag_id(l3, len, family, &id) < 0 ||
 		     !mg_natgw_frag_get(ng->frags, md->net, family, proto, id, src, dst, now,
 					&e) ||
 		     (e.pending && e.owner == c->w->index))) {
@@ -358,19 +332,13 @@ nat_frag_later(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_natgw_stats
 		}
 		return nat_next(c->dp, md, family, false); /* not NAT traffic */
 	}
+	/* A nat service's first, handed over by the service node: the later ones
+	 * go on to the service node, which hands them over behind it. */
+	if (e.pending == MG_NATGW_FRAG_TO_SVC && !gw)
+		return nat_next(c->dp, md, family, false);
 	if (e.pending) /* behind its first, in the same ring */
 		return nat_handoff(ng, st, m, e.owner);
-	memset(&rw, 0, sizeof(rw));
-	if (memcmp(src, e.nsrc, alen) != 0) {
-		rw.flags |= MG_NAT_SRC;
-		memcpy(rw.src, e.nsrc, alen);
-	}
-	if (memcmp(dst, e.ndst, alen) != 0) {
-		rw.flags |= MG_NAT_DST;
-		memcpy(rw.dst, e.ndst, alen);
-	}
-	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 ||
-		     (rw.flags != 0 && mg_nat_rewrite(&p, &rw) < 0))) {
+	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 || mg_natgw_frag_apply(&e, &p) < 0)) {
 		st->untranslatable++;
 		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
 	}
@@ -462,7 +430,7 @@ nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	/* A first fragment: translated on its L4 header as a whole packet would be
 	 * (lib/nat patches the checksums incrementally), then recorded. */
 	alen = family == AF_INET ? 4 : 16;
-	if (ng == NULL || frag_id(l3, len, family, &id) < 0)
+	if (ng == NULL || mg_natgw_frag_id(l3, len, family, &id) < 0)
 		return nat_one_l4(c, ng, rt, ft, st, m, now, family, proto, l4off, 0);
 	memcpy(src, l3 + (family == AF_INET ? 12 : 8), alen);
 	memcpy(dst, l3 + (family == AF_INET ? 16 : 24), alen);
