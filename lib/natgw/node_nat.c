@@ -7,6 +7,8 @@
  * library, like the service node.
  */
 #include <rte_cycles.h>
+#include <rte_ring.h>
+#include <rte_ring_peek.h>
 
 #include "mg_natgw.h"
 #include "mg_svc_rt.h"
@@ -534,9 +536,23 @@ nat_handoff_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 
 	if (likely(ng == NULL || ng->handoff[c->w->index] == NULL))
 		return 0;
-	n = rte_ring_sc_dequeue_burst(ng->handoff[c->w->index], pkts, NAT_HANDOFF_BURST, NULL);
+	/*
+	 * One walk takes a run of packets bound for the same node only: a packet
+	 * for the lookup (a nat service's first packet, going to the service node
+	 * that makes its flow) and one for the nat node behind it (the endpoint's
+	 * reply, which needs that flow) would otherwise race inside this walk, and
+	 * the nat node may run first. The rest waits in the ring for the next walk
+	 * (a single-consumer ring: peeking is allowed).
+	 */
+	n = rte_ring_dequeue_burst_start(ng->handoff[c->w->index], pkts, NAT_HANDOFF_BURST, NULL);
 	if (n == 0)
 		return 0;
+	for (unsigned int i = 1; i < n; i++)
+		if ((((uintptr_t)pkts[i] ^ (uintptr_t)pkts[0]) & 1) != 0) {
+			n = i;
+			break;
+		}
+	rte_ring_dequeue_finish(ng->handoff[c->w->index], n);
 	for (unsigned int i = 0; i < n; i++) {
 		uintptr_t v = (uintptr_t)pkts[i];
 		struct rte_mbuf *m = (struct rte_mbuf *)(v & ~(uintptr_t)1);

@@ -241,3 +241,65 @@ def test_icmp_errors_about_snat_first_fragments(tmp_path):
     assert e6[IPerror6][IPv6ExtHdrFragment].m == 1
     assert quoted_l4_ck_restored(e6, out6[0])
     assert drops(st) == {}, drops(st)
+
+
+def test_service_fragments_two_workers(tmp_path):
+    """Two workers, two queues per port (queue 0 reads the packets, queue 1 an
+    empty file): of two first datagrams, one belongs to the worker that reads
+    it and one to the other (the client's worker owns a nat service flow).
+    The handed first fragment leaves a pending entry: its later fragments go
+    on to the service node, which hands them over behind it. The endpoint's
+    fragmented replies are handed to the client's worker by the nat node."""
+    import os
+    import pathlib
+    import re
+    from pcapdp import write_pcap
+    from scapy.all import rdpcap
+    from test_nat_frag import owner
+
+    write_pcap(tmp_path / "empty.pcap", [])
+    cfg = config(tmp_path, extra=SVC)
+    cfg = cfg.replace('lcores: "0-1"', 'lcores: "0@0,1@1,2@1"')
+    cfg = cfg.replace("memory_mb: 512", "memory_mb: 768")
+    short = pathlib.Path(f"/tmp/mgsf{os.getpid()}")
+    short.unlink(missing_ok=True)
+    short.symlink_to(tmp_path)
+    cfg = re.sub(r"rx_pcap=\S+/in_(\w)\.pcap,tx_pcap=\S+/out_(\w)\.pcap",
+                 rf"rx_pcap={short}/in_\1.pcap,rx_pcap={short}/empty.pcap,"
+                 rf"tx_pcap={short}/out_\2.pcap,tx_pcap={short}/out_\2_1.pcap", cfg)
+    assert cfg.count("empty.pcap") == 2
+    sports = [next(p for p in range(5000, 6000) if owner(CLIENT4, p, 2) == o) for o in (0, 1)]
+    ident = next(i for i in range(100, 1000) if owner(CLIENT4, i, 2) == 1)
+    fwd, back = [], []
+    for n, sp in enumerate(sports):
+        fwd += frags4_data(CLIENT4, VIP4, UDP(sport=sp, dport=53), 0x4000 + n)
+        back += frags4_data(EP4, CLIENT4, UDP(sport=8080, dport=sp), 0x5000 + n)
+    fwd += frags6_data(CLIENT6, VIP6, ICMPv6EchoRequest(id=ident, seq=1), 0x4002)
+    try:
+        out_a, out_b, st = run(tmp_path, cfg, a=[a2gw(p) for p in fwd] + a_fillers(64),
+                               b=fillers(160) + [b2gw(p) for p in back], settle=2.5)
+    finally:
+        short.unlink()
+    out_a += list(rdpcap(str(tmp_path / "out_a_1.pcap")))
+    out_b += list(rdpcap(str(tmp_path / "out_b_1.pcap")))
+
+    sent4 = [p for p in out_b if IP in p]
+    assert len(sent4) == 6 and all(p[IP].dst == EP4 for p in sent4), \
+        [p.summary() for p in out_b]
+    whole = {p[IP].id: p for p in reassemble4(sent4)}
+    assert set(whole) == {0x4000, 0x4001}
+    assert [whole[0x4000 + n][UDP].sport for n in (0, 1)] == sports
+    assert all(p[UDP].dport == 8080 and p[UDP].load == DATA and l4_csum_ok(p)
+               for p in whole.values())
+    sent6 = [p for p in out_b if IPv6 in p]
+    assert len(sent6) == 3 and all(p[IPv6].dst == EP6 for p in sent6)
+    w6 = reassemble6(sent6)[0]
+    assert w6[ICMPv6EchoRequest].id == ident and l4_csum_ok(w6)
+
+    got = [p for p in out_a if IP in p and p[IP].src == VIP4]
+    assert len(got) == 6, [(hex(p[IP].id), p[IP].src, p[IP].frag, p.sport if UDP in p else None) for p in out_a if IP in p]
+    whole = {p[IP].id: p for p in reassemble4(got)}
+    assert set(whole) == {0x5000, 0x5001}
+    assert all(p[UDP].sport == 53 and l4_csum_ok(p) for p in whole.values())
+    assert st["nat"]["handoffs"] > 0 and st["nat"]["handoff_drops"] == 0, st["nat"]
+    assert drops(st) == {}, drops(st)
