@@ -16,14 +16,14 @@ translated with their quote, every checksum recomputed. Fragments whose
 checksum needs the whole datagram (an SCTP port change, IPv6 UDP without a
 checksum) are dropped as nat-fragment-checksum, never sent wrong."""
 from scapy.all import (ICMP, IP, TCP, UDP, ICMPv6EchoReply, ICMPv6EchoRequest,
-                       ICMPv6TimeExceeded, IPv6, Raw, raw)
+                       ICMPv6TimeExceeded, IPv6, Raw, fragment, raw)
 from scapy.layers.inet import IPerror, UDPerror, TCPerror
 from scapy.layers.inet6 import IPerror6, IPv6ExtHdrFragment, fragment6
 from scapy.layers.sctp import SCTP, SCTPChunkData
 
 from pcapdp import config, nonzero_drops, run
 from test_nat import SVC, a2gw, a_fillers, b2gw, csum_ok, fillers, ip4_hdr_ok
-from test_nat_frag import frags4, gw_cfg, l4_csum_ok, reassemble4, reassemble6
+from test_nat_frag import gw_cfg, l4_csum_ok, reassemble4, reassemble6
 
 CLIENT4, VIP4, EP4 = "10.0.1.2", "10.0.9.1", "10.0.2.2"
 CLIENT6, VIP6, EP6 = "fd00:1::2", "fd00:9::1", "fd00:2::2"
@@ -31,7 +31,6 @@ DATA = bytes(range(256)) * 9 + bytes(range(96))  # 2400 bytes: 3 fragments of <=
 
 
 def frags4_data(src, dst, l4, fid, ttl=30, size=1000):
-    from scapy.all import fragment
     return fragment(IP(src=src, dst=dst, ttl=ttl, id=fid) / l4 / Raw(DATA), fragsize=size)
 
 
@@ -146,6 +145,9 @@ def test_service_first_packet_fragmented_v4(tmp_path):
 
     assert drops(st) == {"nat-untranslatable": 1 + 2, "nat-fragment-checksum": 1}, drops(st)
     assert st["nat"]["fragments_unknown"] == 1 + 2, st["nat"]
+    # Every later fragment that crossed went by its first's record: 2 + 2 + 2 + 1
+    # forward, 2 + 2 back.
+    assert st["nat"]["fragments"] == 11, st["nat"]
 
 
 def test_service_first_packet_fragmented_v6(tmp_path):
@@ -204,6 +206,7 @@ def test_service_first_packet_fragmented_v6(tmp_path):
 
     assert drops(st) == {"nat-untranslatable": 1 + 2, "nat-fragment-checksum": 1}, drops(st)
     assert st["nat"]["fragments_unknown"] == 1 + 2, st["nat"]
+    assert st["nat"]["fragments"] == 2 + 2 + 1 + 2 + 2, st["nat"]
 
 
 def test_icmp_errors_about_snat_first_fragments(tmp_path):
@@ -297,9 +300,31 @@ def test_service_fragments_two_workers(tmp_path):
     assert w6[ICMPv6EchoRequest].id == ident and l4_csum_ok(w6)
 
     got = [p for p in out_a if IP in p and p[IP].src == VIP4]
-    assert len(got) == 6, [(hex(p[IP].id), p[IP].src, p[IP].frag, p.sport if UDP in p else None) for p in out_a if IP in p]
+    assert len(got) == 6, [(hex(p[IP].id), p[IP].src, p[IP].frag) for p in out_a if IP in p]
     whole = {p[IP].id: p for p in reassemble4(got)}
     assert set(whole) == {0x5000, 0x5001}
     assert all(p[UDP].sport == 53 and l4_csum_ok(p) for p in whole.values())
     assert st["nat"]["handoffs"] > 0 and st["nat"]["handoff_drops"] == 0, st["nat"]
     assert drops(st) == {}, drops(st)
+
+
+def test_published_service_first_packet_fragmented(tmp_path):
+    """A gateway's published service (destination NAT from the outside): a
+    client's first TCP segment in fragments reaches the pod endpoint, and the
+    pod's fragmented answer leaves from the gateway's address and port."""
+    syn = frags4_data("198.51.100.9", "10.0.2.1", TCP(sport=5555, dport=8080, flags="S"),
+                      0x6001)
+    ans = frags4_data("10.0.1.2", "198.51.100.9", TCP(sport=80, dport=5555, flags="SA"), 0x6002)
+    out_a, out_b, st = run(tmp_path, gw_cfg(tmp_path), a=a_fillers(320) + [a2gw(p) for p in ans],
+                           b=[b2gw(p) for p in syn], settle=2.5)
+    inn = [p for p in out_a if IP in p]
+    assert len(inn) == 3 and all(p[IP].dst == "10.0.1.2" for p in inn), \
+        [p.summary() for p in out_a]
+    w = reassemble4(inn)[0]
+    assert (w[TCP].sport, w[TCP].dport) == (5555, 80) and w[TCP].load == DATA and l4_csum_ok(w)
+    out = [p for p in out_b if IP in p]
+    assert len(out) == 3 and all(p[IP].src == "10.0.2.1" for p in out), \
+        [p.summary() for p in out_b]
+    w = reassemble4(out)[0]
+    assert (w[TCP].sport, w[TCP].dport) == (8080, 5555) and l4_csum_ok(w)
+    assert st["nat"]["fragments"] == 4 and drops(st) == {}, (st["nat"], drops(st))
