@@ -138,15 +138,17 @@ svc_nat_frag_later(struct mg_svc_rt_stats *st, struct rte_mbuf *m, uint8_t famil
  * the packet is looked up again towards its new destination. Later packets
  * of the flow are translated by the nat node before they get here.
  *
- * A first fragment (@first) is keyed, translated and counted like a whole
- * packet, then its datagram is recorded (mg_natgw_frag.h) so that the later
- * fragments take the same addresses; handed to the flow's owner, it is
- * recorded as pending there, and the later fragments follow it.
+ * A first fragment (@first; its upper-layer protocol @proto, which an ICMP
+ * error's key @k does not carry) is keyed, translated and counted like a
+ * whole packet, then its datagram is recorded (mg_natgw_frag.h) so that the
+ * later fragments take the same addresses; handed to the flow's owner, it
+ * is recorded as pending there, and the later fragments follow it.
  */
 static inline uint16_t
 svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *st,
 	struct rte_mbuf *m, const struct mg_svc_table *t, struct mg_flow_key *k, uint32_t h,
-	enum mg_svc_key kind, uint8_t tcp_flags, bool first, uint64_t now, unsigned int w)
+	enum mg_svc_key kind, uint8_t tcp_flags, bool first, uint8_t proto, uint64_t now,
+	unsigned int w)
 {
 	struct mg_natgw *ng = mg_natgw_get();
 	struct mg_meta *md = mg_meta(m);
@@ -186,7 +188,7 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 			ng->stats[w].handoffs++;
 			/* (the packet is the owner's now: not read again) */
 			if (first)
-				mg_natgw_frag_put_state(ng->frags, net, k->family, k->proto, id, src,
+				mg_natgw_frag_put_state(ng->frags, net, k->family, proto, id, src,
 							dst, src, dst, net, MG_NATGW_FRAG_TO_SVC, o,
 							now);
 			return SVC_HANDED;
@@ -232,7 +234,7 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 		const unsigned int alen = k->family == AF_INET ? 4 : 16;
 		const uint8_t *ns = l3 + (k->family == AF_INET ? 12 : 8);
 
-		mg_natgw_frag_put(ng->frags, net, k->family, k->proto, id, src, dst, ns, ns + alen,
+		mg_natgw_frag_put(ng->frags, net, k->family, proto, id, src, dst, ns, ns + alen,
 				  md->net, -1, now);
 	}
 	st->steered++;
@@ -298,7 +300,8 @@ svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 				      &h);
 		if (proto == MG_IPPROTO_TCP && (!frag || first) && l4off + 14 <= len)
 			tcp_flags = l3[l4off + 13];
-		return svc_nat(rt, ft, st, m, t, &k, h, kind, tcp_flags, first, now, c->w->index);
+		return svc_nat(rt, ft, st, m, t, &k, h, kind, tcp_flags, first, proto, now,
+			       c->w->index);
 	}
 	kind = mg_svc_pkt_key(l3, len, family, proto, l4off, frag, md->net, &k, &h);
 	if (proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len)
