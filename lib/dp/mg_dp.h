@@ -155,6 +155,7 @@ mg_port_virtual(uint16_t port)
 	_(NAT_NO_FLOW, "nat-no-flow", "NAT: flow table full or the translated tuple is taken") \
 	_(NAT_SOURCE, "nat-source-not-allowed", "gateway: inside source not in the gateway's sources") \
 	_(NAT_UNTRANSLATABLE, "nat-untranslatable", "NAT: fragment, unknown ICMP error, or no address of the family") \
+	_(NAT_FRAG_CKSUM, "nat-fragment-checksum", "NAT: a fragment whose checksum needs the whole datagram (SCTP port change, IPv6 UDP without one)") \
 	_(NAT_LOOP, "nat-loop", "NAT: a translated packet met a gateway route again")
 
 enum mg_drop {

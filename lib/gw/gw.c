@@ -413,10 +413,11 @@ json_rules(FILE *f, void *arg)
 			", \"icmp_errors\": %" PRIu64 ", \"npt6\": %" PRIu64 ", \"routed\": %" PRIu64
 			", \"no_port\": %" PRIu64 ", \"no_flow\": %" PRIu64
 			", \"source_not_allowed\": %" PRIu64 ", \"untranslatable\": %" PRIu64
-			", \"handoffs\": %" PRIu64 ", \"handoff_drops\": %" PRIu64 "}",
+			", \"handoffs\": %" PRIu64 ", \"handoff_drops\": %" PRIu64
+			", \"fragments\": %" PRIu64 ", \"fragments_unknown\": %" PRIu64 "}",
 			s.snat_flows, s.dnat_flows, s.xlate_fwd, s.xlate_reply, s.icmp_errors, s.npt6,
 			s.routed, s.no_port, s.no_flow, s.not_allowed, s.untranslatable, s.handoffs,
-			s.handoff_drops);
+			s.handoff_drops, s.frags, s.frag_unknown);
 	}
 }
 

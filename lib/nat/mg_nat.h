@@ -17,14 +17,17 @@
  * - UDP over IPv4 with checksum 0 (none) keeps 0; an updated checksum that
  *   comes out 0 is sent as 0xffff (RFC 768).
  * - UDP over IPv6 must carry a checksum (RFC 8200 8.1): a packet arriving
- *   with 0 gets one computed over the whole datagram.
+ *   with 0 gets one computed over the whole datagram; a fragment arriving
+ *   with 0 cannot (the rest of the datagram is elsewhere: -ENOTSUP).
  * - ICMP and ICMPv6 echo request/reply: the identifier is the "port". A
  *   rewrite's source port is used when set, else its destination port.
  * - Other protocols (ESP, GRE, ...): only the addresses change.
  * - Fragments: the first fragment is patched like a whole packet (an
  *   incremental update does not need the rest of the payload), except an
- *   SCTP port change, whose CRC needs the whole packet (-ENOTSUP); later
- *   fragments (no L4 header, l4off = MG_NAT_NO_L4) get their addresses only.
+ *   SCTP port change, whose CRC needs the whole packet, and IPv6 UDP
+ *   without a checksum, which needs one computed over the whole datagram
+ *   (both -ENOTSUP: meshgate does not reassemble); later fragments (no L4
+ *   header, l4off = MG_NAT_NO_L4) get their addresses only.
  *
  * Every function validates lengths before it writes anything: a refused
  * packet is left as it was. All functions are thread-safe on distinct
@@ -176,7 +179,8 @@ int mg_nat_pkt_init(struct mg_nat_pkt *p, uint8_t *l3, uint32_t len);
  * Rewrite the addresses and ports @p rw names and fix the checksums (see
  * the file comment for each protocol).
  * @return 0; -EINVAL if the packet is too short for a field to change
- *   (nothing written); -ENOTSUP for an SCTP port change in a fragment.
+ *   (nothing written); -ENOTSUP for an SCTP port change in a fragment or
+ *   a fragment of IPv6 UDP without a checksum (nothing written).
  */
 int mg_nat_rewrite(const struct mg_nat_pkt *p, const struct mg_nat_rw *rw);
 

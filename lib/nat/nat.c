@@ -310,9 +310,13 @@ mg_nat_rewrite(const struct mg_nat_pkt *p, const struct mg_nat_rw *rw)
 		if (tot > p->len || tot < p->l4off + SCTP_HDR_LEN)
 			return -EINVAL;
 	}
-	if (lay.udp && p->family == AF_INET6 && mg_nat_ld16(l4 + UDP_CKSUM_OFF) == 0 &&
-	    (p->frag || tot > p->len || tot < p->l4off + 8))
-		return -EINVAL; /* No checksum to patch and none computable. */
+	if (lay.udp && p->family == AF_INET6 && mg_nat_ld16(l4 + UDP_CKSUM_OFF) == 0) {
+		/* No checksum to patch, and one is mandatory: it needs the whole datagram. */
+		if (p->frag)
+			return -ENOTSUP;
+		if (tot > p->len || tot < p->l4off + 8)
+			return -EINVAL;
+	}
 
 	da = addrs_write(l3, p->family, rw);
 	if (p->family == AF_INET)

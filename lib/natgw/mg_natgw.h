@@ -39,7 +39,14 @@
  * has in cache (next to the classification pointers).
  *
  * Fragments: the first is translated as a whole packet would be, the later
- * ones by the addresses it left with (mg_natgw_frag.h).
+ * ones by the addresses it left with (mg_natgw_frag.h). A nat service's
+ * first packet may itself be a first fragment: the service node keys it on
+ * its L4 header like a whole packet, creates the flow, translates it and
+ * records its datagram, so the later fragments (in the nat node when the
+ * record is there before them, else in the service node) follow it to the
+ * endpoint. Fragments whose checksum would need the whole datagram (an
+ * SCTP port change, IPv6 UDP without a checksum) are dropped as
+ * MG_DROP_NAT_FRAG_CKSUM: meshgate does not reassemble.
  *
  * ICMP errors: lib/svc keys an error by its quoted packet reversed, so an
  * error finds the flow it is about; the outer destination, the outer source
@@ -319,6 +326,23 @@ uint32_t mg_natgw_ports_free(const struct mg_natgw *ng, unsigned int id);
  */
 int mg_natgw_apply(const struct mg_flow *f, int dir, const struct mg_nat_pkt *p,
 		   enum mg_svc_key kind);
+
+/**
+ * Translate a later fragment @p p (no L4 header) by its datagram's entry
+ * @p e (state MG_NATGW_FRAG_DONE): the addresses its first fragment left
+ * with (IPv4: the header checksum patched). The L4 checksum is in the
+ * first fragment, patched there.
+ * @return 0, or -EINVAL (not a later fragment of @p e's family; nothing written).
+ */
+int mg_natgw_frag_apply(const struct mg_natgw_frag *e, const struct mg_nat_pkt *p);
+
+/**
+ * The drop reason (enum mg_drop) of a translation that failed with @p rc (a negative
+ * errno of mg_natgw_apply or mg_natgw_frag_apply): MG_DROP_NAT_FRAG_CKSUM
+ * for a fragment whose checksum needs the whole datagram (-ENOTSUP), else
+ * MG_DROP_NAT_UNTRANSLATABLE.
+ */
+int mg_natgw_drop_reason(int rc);
 
 /** The network a packet of flow @p f in direction @p dir is routed in once translated. */
 static inline uint16_t

@@ -26,7 +26,11 @@
  * shared by the workers, and a worker that hands a first fragment to its
  * owner records that (a pending entry): the later fragments it receives
  * follow through the same ring, so they reach the owner after the first
- * has been translated there. The table is a bounded, 4-way
+ * has been translated there. A first fragment handed over by the service
+ * node (a nat service's first packet, whose owner continues at its
+ * lookup) leaves a pending entry of the other kind: the nat node lets the
+ * later ones go on to the service node, which hands them over behind it
+ * through the same ring. The table is a bounded, 4-way
  * set-associative array whose entries are written under a per-entry try
  * lock (a writer that finds the entry busy skips it: no waiting) and read
  * with a sequence check (a torn read is a miss). Entries expire after
@@ -40,9 +44,22 @@
 
 #include <rte_branch_prediction.h>
 
+#include "mg_proto.h"
+
 #define MG_NATGW_FRAG_SETS 1024   /**< Sets of the table (a power of two). */
 #define MG_NATGW_FRAG_WAYS 4      /**< Entries per set. */
 #define MG_NATGW_FRAG_TTL_MS 2000 /**< How long an entry serves later fragments. */
+
+/** State of an entry (mg_natgw_frag.pending). */
+enum mg_natgw_frag_state {
+	/** Translated: the later fragments take nsrc, ndst and tnet. */
+	MG_NATGW_FRAG_DONE = 0,
+	/** The first went to worker @c owner's nat node: the nat node hands the later ones. */
+	MG_NATGW_FRAG_TO_NAT = 1,
+	/** The first went to worker @c owner's lookup from the service node: the
+	 * later ones go on to the service node, which hands them over. */
+	MG_NATGW_FRAG_TO_SVC = 2,
+};
 
 /** One datagram being fragmented through NAT. */
 struct mg_natgw_frag {
@@ -52,7 +69,7 @@ struct mg_natgw_frag {
 	uint16_t tnet;       /**< Network they leave in. */
 	uint8_t family;      /**< AF_INET or AF_INET6 (0: unused). */
 	uint8_t proto;       /**< Upper-layer protocol. */
-	uint8_t pending;     /**< The first went to worker @c owner, not translated yet. */
+	uint8_t pending;     /**< enum mg_natgw_frag_state: non-zero, the first went to @c owner. */
 	uint8_t owner;       /**< With @c pending: where the later fragments follow it. */
 	uint64_t expires;    /**< TSC. */
 	uint8_t src[16], dst[16];   /**< As they arrive. */
@@ -96,15 +113,16 @@ frag_key_eq(const struct mg_natgw_frag *e, uint16_t net, uint8_t family, uint8_t
 
 /**
  * Record datagram (@p net, @p family, @p proto, @p id, @p src, @p dst)
- * leaving as @p nsrc -> @p ndst in network @p tnet (any worker); or, with
- * @p owner >= 0, that its first fragment was handed to worker @p owner
- * (the later ones follow it there, in order behind it).
+ * in state @p state (any worker): MG_NATGW_FRAG_DONE, leaving as @p nsrc
+ * -> @p ndst in network @p tnet; otherwise its first fragment was handed
+ * to worker @p owner (the later ones follow it, in order behind it).
  * @return false if its entry was busy (not recorded).
  */
 static inline bool
-mg_natgw_frag_put(struct mg_natgw_frags *t, uint16_t net, uint8_t family, uint8_t proto,
-		  uint32_t id, const uint8_t *src, const uint8_t *dst, const uint8_t *nsrc,
-		  const uint8_t *ndst, uint16_t tnet, int owner, uint64_t now)
+mg_natgw_frag_put_state(struct mg_natgw_frags *t, uint16_t net, uint8_t family, uint8_t proto,
+			uint32_t id, const uint8_t *src, const uint8_t *dst, const uint8_t *nsrc,
+			const uint8_t *ndst, uint16_t tnet, enum mg_natgw_frag_state state,
+			unsigned int owner, uint64_t now)
 {
 	struct mg_natgw_frag *set = t->e[mg_natgw_frag_set(net, family, proto, id, src, dst)];
 	struct mg_natgw_frag *v = &set[0];
@@ -130,8 +148,8 @@ mg_natgw_frag_put(struct mg_natgw_frags *t, uint16_t net, uint8_t family, uint8_
 	v->id = id;
 	v->net = net;
 	v->tnet = tnet;
-	v->pending = owner >= 0;
-	v->owner = (uint8_t)(owner >= 0 ? owner : 0);
+	v->pending = (uint8_t)state;
+	v->owner = (uint8_t)(state != MG_NATGW_FRAG_DONE ? owner : 0);
 	memcpy(v->src, src, alen);
 	memcpy(v->dst, dst, alen);
 	memcpy(v->nsrc, nsrc, alen);
@@ -139,6 +157,23 @@ mg_natgw_frag_put(struct mg_natgw_frags *t, uint16_t net, uint8_t family, uint8_
 	v->expires = now + t->ttl;
 	__atomic_store_n(&v->seq, s + 2, __ATOMIC_RELEASE);
 	return true;
+}
+
+/**
+ * Record datagram (@p net, @p family, @p proto, @p id, @p src, @p dst)
+ * leaving as @p nsrc -> @p ndst in network @p tnet (any worker); or, with
+ * @p owner >= 0, that its first fragment was handed to worker @p owner's
+ * nat node (the later ones follow it there, in order behind it).
+ * @return false if its entry was busy (not recorded).
+ */
+static inline bool
+mg_natgw_frag_put(struct mg_natgw_frags *t, uint16_t net, uint8_t family, uint8_t proto,
+		  uint32_t id, const uint8_t *src, const uint8_t *dst, const uint8_t *nsrc,
+		  const uint8_t *ndst, uint16_t tnet, int owner, uint64_t now)
+{
+	return mg_natgw_frag_put_state(t, net, family, proto, id, src, dst, nsrc, ndst, tnet,
+				       owner >= 0 ? MG_NATGW_FRAG_TO_NAT : MG_NATGW_FRAG_DONE,
+				       owner >= 0 ? (unsigned int)owner : 0, now);
 }
 
 /**
@@ -166,6 +201,42 @@ mg_natgw_frag_get(const struct mg_natgw_frags *t, uint16_t net, uint8_t family, 
 			return true;
 	}
 	return false;
+}
+
+/**
+ * The IP identification of fragment @p l3 (@p len bytes of family
+ * @p family): IPv4's 16 bits (host order), IPv6's fragment header field
+ * (as it is in memory), the datagram identity mg_natgw_frag_put keys on.
+ * @return 0, or -1 if an IPv6 packet has no readable fragment header.
+ */
+static inline int
+mg_natgw_frag_id(const uint8_t *l3, uint32_t len, uint8_t family, uint32_t *id)
+{
+	uint32_t off = MG_IP6_HLEN;
+	uint8_t nh;
+
+	if (family == AF_INET) {
+		*id = (uint32_t)l3[4] << 8 | l3[5];
+		return 0;
+	}
+	if (len < MG_IP6_HLEN)
+		return -1;
+	nh = l3[6];
+	for (unsigned int i = 0; i < MG_IP6_MAX_EXT_HDRS; i++) {
+		if (nh == MG_IPPROTO_FRAGMENT) {
+			if (off + 8 > len)
+				return -1;
+			memcpy(id, l3 + off + 4, 4);
+			return 0;
+		}
+		if (nh != MG_IPPROTO_HOPOPTS && nh != MG_IPPROTO_ROUTING && nh != MG_IPPROTO_DSTOPTS)
+			return -1;
+		if (off + 2 > len)
+			return -1;
+		nh = l3[off];
+		off += ((uint32_t)l3[off + 1] + 1) * 8;
+	}
+	return -1;
 }
 
 #endif /* MG_NATGW_FRAG_H */

@@ -345,6 +345,25 @@ mg_natgw_apply(const struct mg_flow *f, int dir, const struct mg_nat_pkt *p,
 	return mg_nat_rewrite_icmp_error(p, &out, &rw);
 }
 
+int
+mg_natgw_frag_apply(const struct mg_natgw_frag *e, const struct mg_nat_pkt *p)
+{
+	const unsigned int alen = p->family == AF_INET ? 4 : 16;
+	const uint8_t *src = p->l3 + (p->family == AF_INET ? 12 : 8);
+	struct mg_nat_rw rw;
+
+	if (p->l4off != MG_NAT_NO_L4 || p->family != e->family)
+		return -EINVAL;
+	rw_diff(&rw, alen, src, 0, src + alen, 0, e->nsrc, 0, e->ndst, 0);
+	return rw.flags != 0 ? mg_nat_rewrite(p, &rw) : 0;
+}
+
+int
+mg_natgw_drop_reason(int rc)
+{
+	return rc == -ENOTSUP ? MG_DROP_NAT_FRAG_CKSUM : MG_DROP_NAT_UNTRANSLATABLE;
+}
+
 /* ---- flow creation ------------------------------------------------------------------------ */
 
 /* True for a key whose ports are real ports or an echo identifier. */

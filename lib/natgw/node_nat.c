@@ -7,6 +7,8 @@
  * library, like the service node.
  */
 #include <rte_cycles.h>
+#include <rte_ring.h>
+#include <rte_ring_peek.h>
 
 #include "mg_natgw.h"
 #include "mg_svc_rt.h"
@@ -96,10 +98,13 @@ nat_xlate(const struct mg_dp *dp, struct mg_natgw_stats *st, struct rte_mbuf *m,
 	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m);
 	struct mg_nat_pkt p;
+	int rc = mg_nat_pkt_init(&p, l3, len);
 
-	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 || mg_natgw_apply(f, dir, &p, kind) < 0)) {
+	if (likely(rc == 0))
+		rc = mg_natgw_apply(f, dir, &p, kind);
+	if (unlikely(rc < 0)) {
 		st->untranslatable++;
-		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		return nat_drop(m, (enum mg_drop)mg_natgw_drop_reason(rc));
 	}
 	mg_flow_touch(f, dir, len, tcp_flags, now);
 	if (dir)
@@ -285,35 +290,6 @@ nat_miss_gw(const struct mg_dp *dp, struct mg_natgw *ng, struct mg_flow_table *f
 	return nat_xlate(dp, st, m, f, 0, kind, tcp_flags, now, true);
 }
 
-/* The IP identification of fragment @l3 (IPv6: from its fragment header), network order. */
-static inline int
-frag_id(const uint8_t *l3, uint32_t len, uint8_t family, uint32_t *id)
-{
-	uint32_t off = MG_IP6_HLEN;
-	uint8_t nh;
-
-	if (family == AF_INET) {
-		*id = (uint32_t)l3[4] << 8 | l3[5];
-		return 0;
-	}
-	nh = l3[6];
-	for (unsigned int i = 0; i < MG_IP6_MAX_EXT_HDRS; i++) {
-		if (nh == MG_IPPROTO_FRAGMENT) {
-			if (off + 8 > len)
-				return -1;
-			memcpy(id, l3 + off + 4, 4);
-			return 0;
-		}
-		if (nh != MG_IPPROTO_HOPOPTS && nh != MG_IPPROTO_ROUTING && nh != MG_IPPROTO_DSTOPTS)
-			return -1;
-		if (off + 2 > len)
-			return -1;
-		nh = l3[off];
-		off += ((uint32_t)l3[off + 1] + 1) * 8;
-	}
-	return -1;
-}
-
 /* True if @a is the outside address of a gateway whose outside network is @net. */
 static inline bool
 gw_outside_addr(const struct mg_natgw *ng, uint16_t net, const uint8_t *a, uint8_t family)
@@ -333,7 +309,8 @@ gw_outside_addr(const struct mg_natgw *ng, uint16_t net, const uint8_t *a, uint8
 /*
  * A fragment after the first: the addresses its first left with
  * (mg_natgw_frag.h), or after the first to the worker it was handed to.
- * NAT traffic of no known first is dropped; other traffic goes on.
+ * NAT traffic of no known first is dropped; other traffic goes on (to a
+ * nat service's VIP: the service node, which knows its fragments).
  */
 static inline uint16_t
 nat_frag_later(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_natgw_stats *st,
@@ -346,9 +323,8 @@ nat_frag_later(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_natgw_stats
 	const uint8_t *src = l3 + (family == AF_INET ? 12 : 8), *dst = src + alen;
 	struct mg_natgw_frag e;
 	struct mg_nat_pkt p;
-	struct mg_nat_rw rw;
 
-	if (unlikely(ng == NULL || frag_id(l3, len, family, &id) < 0 ||
+	if (unlikely(ng == NULL || mg_natgw_frag_id(l3, len, family, &id) < 0 ||
 		     !mg_natgw_frag_get(ng->frags, md->net, family, proto, id, src, dst, now,
 					&e) ||
 		     (e.pending && e.owner == c->w->index))) {
@@ -358,19 +334,13 @@ nat_frag_later(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_natgw_stats
 		}
 		return nat_next(c->dp, md, family, false); /* not NAT traffic */
 	}
+	/* A nat service's first, handed over by the service node: the later ones
+	 * go on to the service node, which hands them over behind it. */
+	if (e.pending == MG_NATGW_FRAG_TO_SVC && !gw)
+		return nat_next(c->dp, md, family, false);
 	if (e.pending) /* behind its first, in the same ring */
 		return nat_handoff(ng, st, m, e.owner);
-	memset(&rw, 0, sizeof(rw));
-	if (memcmp(src, e.nsrc, alen) != 0) {
-		rw.flags |= MG_NAT_SRC;
-		memcpy(rw.src, e.nsrc, alen);
-	}
-	if (memcmp(dst, e.ndst, alen) != 0) {
-		rw.flags |= MG_NAT_DST;
-		memcpy(rw.dst, e.ndst, alen);
-	}
-	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 ||
-		     (rw.flags != 0 && mg_nat_rewrite(&p, &rw) < 0))) {
+	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 || mg_natgw_frag_apply(&e, &p) < 0)) {
 		st->untranslatable++;
 		return nat_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
 	}
@@ -462,7 +432,7 @@ nat_one(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	/* A first fragment: translated on its L4 header as a whole packet would be
 	 * (lib/nat patches the checksums incrementally), then recorded. */
 	alen = family == AF_INET ? 4 : 16;
-	if (ng == NULL || frag_id(l3, len, family, &id) < 0)
+	if (ng == NULL || mg_natgw_frag_id(l3, len, family, &id) < 0)
 		return nat_one_l4(c, ng, rt, ft, st, m, now, family, proto, l4off, 0);
 	memcpy(src, l3 + (family == AF_INET ? 12 : 8), alen);
 	memcpy(dst, l3 + (family == AF_INET ? 16 : 24), alen);
@@ -566,9 +536,23 @@ nat_handoff_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 
 	if (likely(ng == NULL || ng->handoff[c->w->index] == NULL))
 		return 0;
-	n = rte_ring_sc_dequeue_burst(ng->handoff[c->w->index], pkts, NAT_HANDOFF_BURST, NULL);
+	/*
+	 * One walk takes a run of packets bound for the same node only: a packet
+	 * for the lookup (a nat service's first packet, going to the service node
+	 * that makes its flow) and one for the nat node behind it (the endpoint's
+	 * reply, which needs that flow) would otherwise race inside this walk, and
+	 * the nat node may run first. The rest waits in the ring for the next walk
+	 * (a single-consumer ring: peeking is allowed).
+	 */
+	n = rte_ring_dequeue_burst_start(ng->handoff[c->w->index], pkts, NAT_HANDOFF_BURST, NULL);
 	if (n == 0)
 		return 0;
+	for (unsigned int i = 1; i < n; i++)
+		if ((((uintptr_t)pkts[i] ^ (uintptr_t)pkts[0]) & 1) != 0) {
+			n = i;
+			break;
+		}
+	rte_ring_dequeue_finish(ng->handoff[c->w->index], n);
 	for (unsigned int i = 0; i < n; i++) {
 		uintptr_t v = (uintptr_t)pkts[i];
 		struct rte_mbuf *m = (struct rte_mbuf *)(v & ~(uintptr_t)1);

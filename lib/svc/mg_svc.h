@@ -338,6 +338,17 @@ enum mg_svc_key mg_svc_pkt_key(const uint8_t *l3, uint32_t len, uint8_t family, 
 			       uint32_t l4off, uint8_t frag, uint16_t net, struct mg_flow_key *key,
 			       uint32_t *hash);
 
+/**
+ * True if the first fragment of a datagram of protocol @p proto (family
+ * @p family) is keyed by more than its addresses (TCP, UDP, SCTP, ICMP of
+ * the family: ports, identifier, quoted packet), so its later fragments,
+ * which carry none of that, cannot find its flow by their own key. A nat
+ * service keys such a first fragment like a whole packet and its later
+ * fragments by the record the first left (lib/natgw, mg_natgw_frag.h);
+ * route mode keys every fragment by its addresses.
+ */
+bool mg_svc_proto_ported(uint8_t family, uint8_t proto);
+
 /** The outcome of mg_svc_steer(). */
 enum mg_svc_verdict {
 	MG_SVC_HIT = 0,      /**< The flow was known: its endpoint. */

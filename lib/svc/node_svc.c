@@ -66,26 +66,105 @@ svc_ep_count(struct mg_svc_rt *rt, unsigned int w, const struct mg_svc_table *t,
 	}
 }
 
+/* The datagram identity of fragment @l3 (mg_natgw_frag.h): false if unreadable. */
+static inline bool
+svc_frag_ident(const uint8_t *l3, uint32_t len, uint8_t family, uint32_t *id, uint8_t *src,
+	       uint8_t *dst)
+{
+	const unsigned int alen = family == AF_INET ? 4 : 16;
+
+	if (mg_natgw_frag_id(l3, len, family, id) < 0)
+		return false;
+	memcpy(src, l3 + (family == AF_INET ? 12 : 8), alen);
+	memcpy(dst, l3 + (family == AF_INET ? 16 : 24), alen);
+	return true;
+}
+
+/*
+ * Nat mode, a fragment after the first (no ports): it takes the addresses
+ * its first left with (the datagram's entry in mg_natgw_frag.h, recorded by
+ * svc_nat or the nat node), or follows its first to the worker it was
+ * handed to. One that comes before its first is dropped and counted: no
+ * flow can be found or made without the ports.
+ */
+static inline uint16_t
+svc_nat_frag_later(struct mg_svc_rt_stats *st, struct rte_mbuf *m, uint8_t family,
+		   uint8_t proto, uint64_t now, unsigned int w)
+{
+	struct mg_natgw *ng = mg_natgw_get();
+	struct mg_meta *md = mg_meta(m);
+	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(m), id;
+	uint8_t src[16], dst[16];
+	struct mg_natgw_frag e;
+	struct mg_nat_pkt p;
+	int rc;
+
+	if (unlikely(ng == NULL || !svc_frag_ident(l3, len, family, &id, src, dst) ||
+		     !mg_natgw_frag_get(ng->frags, md->net, family, proto, id, src, dst, now, &e) ||
+		     (e.pending && e.owner == w))) {
+		if (ng != NULL)
+			ng->stats[w].frag_unknown++;
+		mg_set_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		return SVC_NEXT_DROP;
+	}
+	if (e.pending) { /* behind its first, through the same ring */
+		if (unlikely(mg_natgw_handoff(ng, e.owner, m, true) < 0)) {
+			ng->stats[w].handoff_drops++;
+			mg_set_drop(m, MG_DROP_NAT_NO_FLOW);
+			return SVC_NEXT_DROP;
+		}
+		ng->stats[w].handoffs++;
+		return SVC_HANDED;
+	}
+	rc = mg_nat_pkt_init(&p, l3, len);
+	if (likely(rc == 0))
+		rc = mg_natgw_frag_apply(&e, &p);
+	if (unlikely(rc < 0)) {
+		ng->stats[w].untranslatable++;
+		mg_set_drop(m, (enum mg_drop)mg_natgw_drop_reason(rc));
+		return SVC_NEXT_DROP;
+	}
+	ng->stats[w].frags++;
+	st->steered++;
+	md->net = e.tnet;
+	md->flags |= MG_META_NAT_DONE;
+	return family == AF_INET ? SVC_NEXT_IP4 : SVC_NEXT_IP6;
+}
+
 /*
  * Nat mode (lib/natgw): the destination becomes the endpoint (and its port),
  * the flow keeps a reply key so the nat node translates the replies back;
  * the packet is looked up again towards its new destination. Later packets
  * of the flow are translated by the nat node before they get here.
+ *
+ * A first fragment (@first; its upper-layer protocol @proto, which an ICMP
+ * error's key @k does not carry) is keyed, translated and counted like a
+ * whole packet, then its datagram is recorded (mg_natgw_frag.h) so that the
+ * later fragments take the same addresses; handed to the flow's owner, it
+ * is recorded as pending there, and the later fragments follow it.
  */
 static inline uint16_t
 svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *st,
 	struct rte_mbuf *m, const struct mg_svc_table *t, struct mg_flow_key *k, uint32_t h,
-	enum mg_svc_key kind, uint8_t tcp_flags, uint64_t now, unsigned int w)
+	enum mg_svc_key kind, uint8_t tcp_flags, bool first, uint8_t proto, uint64_t now,
+	unsigned int w)
 {
 	struct mg_natgw *ng = mg_natgw_get();
 	struct mg_meta *md = mg_meta(m);
 	uint8_t *l3 = rte_pktmbuf_mtod(m, uint8_t *);
-	uint32_t len = rte_pktmbuf_data_len(m);
+	uint32_t len = rte_pktmbuf_data_len(m), id = 0;
 	const struct mg_svc_ep *e = NULL;
+	const uint16_t net = md->net;
+	uint8_t src[16], dst[16];
 	bool created = false;
 	struct mg_nat_pkt p;
 	struct mg_flow *f;
-	int dir = 0;
+	int dir = 0, rc;
+
+	/* (ng is NULL only without nat services: then no flow can be made below) */
+	if (first && (ng == NULL || !svc_frag_ident(l3, len, k->family, &id, src, dst)))
+		first = false;
 
 	k->tag = 0;
 	f = mg_flow_lookup(ft, k, now, &dir);
@@ -107,6 +186,11 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 				return SVC_NEXT_DROP;
 			}
 			ng->stats[w].handoffs++;
+			/* (the packet is the owner's now: not read again) */
+			if (first)
+				mg_natgw_frag_put_state(ng->frags, net, k->family, proto, id, src,
+							dst, src, dst, net, MG_NATGW_FRAG_TO_SVC, o,
+							now);
 			return SVC_HANDED;
 		}
 	}
@@ -128,10 +212,13 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 		if (ng != NULL)
 			ng->stats[w].dnat_flows++;
 	}
-	if (unlikely(mg_nat_pkt_init(&p, l3, len) < 0 || mg_natgw_apply(f, dir, &p, kind) < 0)) {
+	rc = mg_nat_pkt_init(&p, l3, len);
+	if (likely(rc == 0))
+		rc = mg_natgw_apply(f, dir, &p, kind);
+	if (unlikely(rc < 0)) {
 		if (ng != NULL)
 			ng->stats[w].untranslatable++;
-		mg_set_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		mg_set_drop(m, (enum mg_drop)mg_natgw_drop_reason(rc));
 		return SVC_NEXT_DROP;
 	}
 	mg_flow_touch(f, dir, len, tcp_flags, now);
@@ -143,6 +230,13 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 		ng->stats[w].icmp_errors += kind == MG_SVC_KEY_ICMP_ERROR;
 	}
 	md->net = mg_natgw_target_net(f, dir);
+	if (first) {
+		const unsigned int alen = k->family == AF_INET ? 4 : 16;
+		const uint8_t *ns = l3 + (k->family == AF_INET ? 12 : 8);
+
+		mg_natgw_frag_put(ng->frags, net, k->family, proto, id, src, dst, ns, ns + alen,
+				  md->net, -1, now);
+	}
 	st->steered++;
 	if (e != NULL)
 		svc_ep_count(rt, w, t, e, len, created);
@@ -157,7 +251,7 @@ svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 	struct mg_meta *md = mg_meta(m);
 	const uint8_t *l3 = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = rte_pktmbuf_data_len(m), l4off;
-	uint8_t family, proto, frag, tcp_flags = 0;
+	uint8_t family, proto, frag, first, tcp_flags = 0;
 	const struct mg_svc_table *t;
 	const struct mg_svc_ep *e;
 	enum mg_svc_verdict v;
@@ -178,21 +272,40 @@ svc_one(struct mg_node_ctx *c, struct mg_svc_rt *rt, struct mg_flow_table *ft,
 		proto = l3[9];
 		l4off = (l3[0] & 0xfu) * 4u;
 		frag = (off & 0x3fff) != 0;
+		first = (off & 0x1fff) == 0;
 	} else {
-		int f, first;
+		int f, fi;
 
 		family = AF_INET6;
-		if (mg_ip6_walk(l3, len, &proto, &l4off, &f, &first) < 0) {
+		if (mg_ip6_walk(l3, len, &proto, &l4off, &f, &fi) < 0) {
 			proto = MG_IPPROTO_NONE;
 			l4off = len;
+			fi = 0;
 		}
 		frag = (uint8_t)f;
+		first = (uint8_t)fi;
+	}
+	if (unlikely(t->mode == MG_SVC_NAT)) {
+		/*
+		 * Nat mode keys a first fragment on its L4 header like a whole packet
+		 * (the flow its datagram belongs to), and translates the later ones
+		 * by the record the first left (those of protocols without ports are
+		 * keyed by addresses, first and later alike, as route mode keys
+		 * every fragment).
+		 */
+		if (frag && !first && mg_svc_proto_ported(family, proto))
+			return svc_nat_frag_later(st, m, family, proto, now, c->w->index);
+		first = frag && first && mg_svc_proto_ported(family, proto);
+		kind = mg_svc_pkt_key(l3, len, family, proto, l4off, first ? 0 : frag, md->net, &k,
+				      &h);
+		if (proto == MG_IPPROTO_TCP && (!frag || first) && l4off + 14 <= len)
+			tcp_flags = l3[l4off + 13];
+		return svc_nat(rt, ft, st, m, t, &k, h, kind, tcp_flags, first, proto, now,
+			       c->w->index);
 	}
 	kind = mg_svc_pkt_key(l3, len, family, proto, l4off, frag, md->net, &k, &h);
 	if (proto == MG_IPPROTO_TCP && !frag && l4off + 14 <= len)
 		tcp_flags = l3[l4off + 13];
-	if (unlikely(t->mode == MG_SVC_NAT))
-		return svc_nat(rt, ft, st, m, t, &k, h, kind, tcp_flags, now, c->w->index);
 	e = mg_svc_steer(t, ft, &k, h, len, tcp_flags, now, &v, NULL);
 	if (unlikely(e == NULL)) {
 		st->no_endpoint++;

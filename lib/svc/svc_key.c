@@ -233,6 +233,14 @@ mg_svc_pkt_key(const uint8_t *l3, uint32_t len, uint8_t family, uint8_t proto, u
 	return MG_SVC_KEY_TRUNCATED;
 }
 
+bool
+mg_svc_proto_ported(uint8_t family, uint8_t proto)
+{
+	return proto == MG_IPPROTO_TCP || proto == MG_IPPROTO_UDP || proto == MG_IPPROTO_SCTP ||
+	       (proto == MG_IPPROTO_ICMP && family == AF_INET) ||
+	       (proto == MG_IPPROTO_ICMPV6 && family == AF_INET6);
+}
+
 uint32_t
 mg_svc_hash_pkt(const uint8_t *l3, uint32_t len, uint8_t family, uint8_t proto, uint32_t l4off,
 		uint8_t frag, enum mg_svc_key *kind)

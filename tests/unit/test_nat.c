@@ -642,6 +642,169 @@ MG_TEST(icmp_error_quote_too_short_untouched)
 	CHECK_EQ(mg_nat_rewrite_icmp_error(&p, NULL, &inner), -EINVAL);
 }
 
+/* ---- fragments and ICMP errors about them ------------------------------------------------ */
+
+/*
+ * The first fragment of datagram @whole in @f: the IP header (IPv6: and a
+ * fragment header, identification @id), then the first @cut bytes of the
+ * upper layer (a multiple of 8). Its L4 checksum is the whole datagram's.
+ */
+static void
+frag_first(const struct tpkt *whole, uint32_t cut, uint32_t id, struct tpkt *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->family = whole->family;
+	f->proto = whole->proto;
+	if (whole->family == AF_INET) {
+		memcpy(f->b, whole->b, 20);
+		wr16(f->b + 2, (uint16_t)(20 + cut));
+		wr16(f->b + 4, (uint16_t)id);
+		wr16(f->b + 6, 0x2000); /* MF, offset 0 */
+		f->l4off = 20;
+		memcpy(f->b + 20, whole->b + whole->l4off, cut);
+		f->len = 20 + cut;
+		wr16(f->b + 10, ref_ip4_cksum(f->b));
+		return;
+	}
+	memcpy(f->b, whole->b, 40);
+	f->b[6] = MG_IPPROTO_FRAGMENT;
+	wr16(f->b + 4, (uint16_t)(8 + cut));
+	f->b[40] = whole->proto;
+	f->b[41] = 0;
+	wr16(f->b + 42, 0x0001); /* offset 0, M */
+	f->b[44] = (uint8_t)(id >> 24);
+	f->b[45] = (uint8_t)(id >> 16);
+	f->b[46] = (uint8_t)(id >> 8);
+	f->b[47] = (uint8_t)id;
+	f->l4off = 48;
+	memcpy(f->b + 48, whole->b + whole->l4off, cut);
+	f->len = 48 + cut;
+}
+
+/* The L4 checksum field of tpkt @t (host order). */
+static uint16_t
+l4_ck(const struct tpkt *t)
+{
+	return rd16(t->b + t->l4off + cksum_off(t->proto));
+}
+
+/*
+ * A first fragment rewritten incrementally carries the checksum of the
+ * whole datagram rewritten (computed from scratch); an ICMP error quoting
+ * it, translated back, quotes the fragment exactly as it was sent, with
+ * the outer checksums right.
+ */
+static void
+first_fragment_case(int family, uint8_t proto)
+{
+	uint32_t alen = family == AF_INET ? 4 : 16;
+	uint32_t so = family == AF_INET ? 12 : 8, dof = family == AF_INET ? 16 : 24;
+	struct tpkt whole, whole_x, first, sent, err;
+	struct mg_nat_rw snat, in_outer, in_inner;
+	struct mg_nat_pkt p;
+	uint8_t client[16], rtr[16] = {192, 0, 2, 77};
+	uint16_t cport;
+
+	tpkt_build(&whole, family, proto, 600);
+	frag_first(&whole, 256, 0x01020304u, &first);
+	sent = first;
+	memcpy(client, first.b + so, alen);
+	cport = rd16(first.b + first.l4off + (cksum_off(proto) == 2 ? 4 : 0));
+	rw_random(&snat, MG_NAT_SRC | MG_NAT_SPORT);
+	CHECK_EQ(mg_nat_pkt_init(&p, sent.b, sent.len), 0);
+	CHECK(p.frag && p.l4off == first.l4off);
+	CHECK_EQ(mg_nat_rewrite(&p, &snat), 0);
+	/* The same rewrite of the whole datagram, its checksum from scratch. */
+	whole_x = whole;
+	CHECK_EQ(tpkt_rewrite(&whole_x, &snat), 0);
+	CHECK(tpkt_cksums_ok(&whole_x));
+	CHECK_EQ(l4_ck(&sent), l4_ck(&whole_x));
+	if (family == AF_INET)
+		CHECK_EQ(rd16(sent.b + 10), ref_ip4_cksum(sent.b));
+
+	/* A router's error about it, to the translated source; translated back. */
+	icmp_error_build(&err, family, rtr, snat.src, &sent, sent.len);
+	CHECK(tpkt_cksums_ok(&err));
+	memset(&in_outer, 0, sizeof(in_outer));
+	in_outer.flags = MG_NAT_DST;
+	memcpy(in_outer.dst, client, alen);
+	memset(&in_inner, 0, sizeof(in_inner));
+	in_inner.flags = MG_NAT_SRC | MG_NAT_SPORT;
+	memcpy(in_inner.src, client, alen);
+	in_inner.sport = htons(cport);
+	CHECK_EQ(mg_nat_pkt_init(&p, err.b, err.len), 0);
+	CHECK_EQ(mg_nat_rewrite_icmp_error(&p, &in_outer, &in_inner), 0);
+	CHECK(memcmp(err.b + dof, client, alen) == 0);
+	CHECK(tpkt_cksums_ok(&err));
+	CHECK(memcmp(err.b + err.l4off + 8, first.b, first.len) == 0);
+}
+
+MG_TEST(first_fragment_udp4) { first_fragment_case(AF_INET, MG_IPPROTO_UDP); }
+MG_TEST(first_fragment_tcp4) { first_fragment_case(AF_INET, MG_IPPROTO_TCP); }
+MG_TEST(first_fragment_echo4) { first_fragment_case(AF_INET, MG_IPPROTO_ICMP); }
+MG_TEST(first_fragment_udp6) { first_fragment_case(AF_INET6, MG_IPPROTO_UDP); }
+MG_TEST(first_fragment_tcp6) { first_fragment_case(AF_INET6, MG_IPPROTO_TCP); }
+MG_TEST(first_fragment_echo6) { first_fragment_case(AF_INET6, MG_IPPROTO_ICMPV6); }
+
+/* What a fragment cannot have translated: nothing written, -ENOTSUP (not -EINVAL). */
+MG_TEST(fragment_checksum_over_the_whole_datagram_refused)
+{
+	struct tpkt whole, first, before;
+	struct mg_nat_rw rw;
+	struct mg_nat_pkt p;
+
+	/* IPv6 UDP without a checksum: one would be computed over the whole datagram. */
+	tpkt_build(&whole, AF_INET6, MG_IPPROTO_UDP, 600);
+	wr16(whole.b + whole.l4off + 6, 0);
+	frag_first(&whole, 256, 7, &first);
+	before = first;
+	rw_random(&rw, MG_NAT_DST);
+	CHECK_EQ(mg_nat_pkt_init(&p, first.b, first.len), 0);
+	CHECK_EQ(mg_nat_rewrite(&p, &rw), -ENOTSUP);
+	CHECK(memcmp(first.b, before.b, first.len) == 0);
+	/* Whole, it gets one (udp6_without_checksum_gets_one); IPv4 keeps none. */
+	tpkt_build(&whole, AF_INET, MG_IPPROTO_UDP, 600);
+	wr16(whole.b + whole.l4off + 6, 0);
+	frag_first(&whole, 256, 7, &first);
+	CHECK_EQ(mg_nat_pkt_init(&p, first.b, first.len), 0);
+	CHECK_EQ(mg_nat_rewrite(&p, &rw), 0);
+	CHECK_EQ(rd16(first.b + 26), 0);
+	/* SCTP, IPv6: a port change needs the CRC32c over the whole datagram. */
+	tpkt_build(&whole, AF_INET6, MG_IPPROTO_SCTP, 600);
+	frag_first(&whole, 256, 8, &first);
+	before = first;
+	rw_random(&rw, MG_NAT_DST | MG_NAT_DPORT);
+	CHECK_EQ(mg_nat_pkt_init(&p, first.b, first.len), 0);
+	CHECK_EQ(mg_nat_rewrite(&p, &rw), -ENOTSUP);
+	CHECK(memcmp(first.b, before.b, first.len) == 0);
+}
+
+/*
+ * An error quoting a later fragment: no ports to find or change; the
+ * quoted addresses still translate, the quoted payload is left alone.
+ */
+MG_TEST(icmp_error_quoting_a_later_fragment)
+{
+	struct tpkt whole, later, err;
+	struct mg_nat_rw outer, inner;
+	struct mg_nat_pkt p;
+	uint8_t rtr[4] = {192, 0, 2, 1}, to[4] = {203, 0, 113, 5};
+
+	tpkt_build(&whole, AF_INET, MG_IPPROTO_UDP, 600);
+	later = whole;
+	wr16(later.b + 6, 0x2000 | 32); /* MF, offset 256 */
+	wr16(later.b + 10, ref_ip4_cksum(later.b));
+	icmp_error_build(&err, AF_INET, rtr, to, &later, 20 + 64);
+	rw_random(&inner, MG_NAT_SRC | MG_NAT_SPORT);
+	rw_random(&outer, MG_NAT_DST);
+	CHECK_EQ(mg_nat_pkt_init(&p, err.b, err.len), 0);
+	CHECK_EQ(mg_nat_rewrite_icmp_error(&p, &outer, &inner), 0);
+	CHECK(memcmp(err.b + 28 + 12, inner.src, 4) == 0);
+	CHECK(memcmp(err.b + 28 + 20, later.b + 20, 64) == 0);
+	CHECK_EQ(rd16(err.b + 28 + 10), ref_ip4_cksum(err.b + 28));
+	CHECK(tpkt_cksums_ok(&err));
+}
+
 /* ---- NPTv6 ----------------------------------------------------------------------------------- */
 
 static void

@@ -4,12 +4,18 @@
  * promises: a first fragment's translation found by its later fragments
  * (and by nothing else), expiry, the oldest entry of a full set replaced,
  * a busy entry skipped by writers and readers alike, and pending entries
- * (the first handed to another worker) replaced by the translation.
+ * (the first handed to another worker's nat node or service node)
+ * replaced by the translation; the datagram identity of IPv4 and IPv6
+ * fragments, the translation of a later fragment by its entry (the IPv4
+ * header checksum against one computed from scratch), and the drop reason
+ * of a fragment whose checksum needs the whole datagram.
  */
 #include <stdlib.h>
 
 #include <rte_common.h>
 
+#include "mg_dp.h"
+#include "mg_natgw.h"
 #include "mg_natgw_frag.h"
 #include "mg_test.h"
 
@@ -103,6 +109,135 @@ MG_TEST(pending_then_translated)
 	CHECK(mg_natgw_frag_get(t, 1, AF_INET, 1, 9, SRC, DST, 170, &e));
 	CHECK(e.pending == 0 && e.tnet == 2 && memcmp(e.nsrc, NSRC, 4) == 0);
 	free(t);
+}
+
+MG_TEST(pending_for_the_service_node)
+{
+	struct mg_natgw_frags *t = table();
+	struct mg_natgw_frag e;
+
+	CHECK(mg_natgw_frag_put_state(t, 1, AF_INET6, 17, 9, SRC, DST, SRC, DST, 1,
+				      MG_NATGW_FRAG_TO_SVC, 2, 100));
+	CHECK(mg_natgw_frag_get(t, 1, AF_INET6, 17, 9, SRC, DST, 150, &e));
+	CHECK(e.pending == MG_NATGW_FRAG_TO_SVC && e.owner == 2);
+	/* The nat node's kind stays distinct (its later fragments go to the nat node). */
+	CHECK(mg_natgw_frag_put(t, 1, AF_INET6, 17, 10, SRC, DST, SRC, DST, 1, 2, 100));
+	CHECK(mg_natgw_frag_get(t, 1, AF_INET6, 17, 10, SRC, DST, 150, &e));
+	CHECK(e.pending == MG_NATGW_FRAG_TO_NAT && e.owner == 2);
+	/* Translated by the owner: done, owner cleared. */
+	CHECK(mg_natgw_frag_put_state(t, 1, AF_INET6, 17, 9, SRC, DST, SRC, NSRC, 4,
+				      MG_NATGW_FRAG_DONE, 2, 160));
+	CHECK(mg_natgw_frag_get(t, 1, AF_INET6, 17, 9, SRC, DST, 170, &e));
+	CHECK(e.pending == MG_NATGW_FRAG_DONE && e.owner == 0 && e.tnet == 4);
+	CHECK(memcmp(e.ndst, NSRC, 16) == 0);
+	free(t);
+}
+
+static uint16_t
+rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* The IPv4 header checksum of @h (20 bytes) from scratch, its field taken as 0. */
+static uint16_t
+ip4_cksum(const uint8_t *h)
+{
+	uint32_t s = 0;
+
+	for (unsigned int i = 0; i < 20; i += 2)
+		s += i == 10 ? 0 : rd16(h + i);
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/* A later IPv4 fragment of @plen payload bytes, id @id. */
+static uint32_t
+later4(uint8_t *b, uint16_t id, uint32_t plen)
+{
+	memset(b, 0, 20 + plen);
+	b[0] = 0x45;
+	b[2] = (uint8_t)((20 + plen) >> 8);
+	b[3] = (uint8_t)(20 + plen);
+	b[4] = (uint8_t)(id >> 8);
+	b[5] = (uint8_t)id;
+	b[6] = 0x20; /* MF, offset 8 * 0x7d = 1000 */
+	b[7] = 0x7d;
+	b[8] = 64;
+	b[9] = 17;
+	memcpy(b + 12, SRC, 4);
+	memcpy(b + 16, DST, 4);
+	for (uint32_t i = 0; i < plen; i++)
+		b[20 + i] = (uint8_t)(i * 7);
+	b[10] = (uint8_t)(ip4_cksum(b) >> 8);
+	b[11] = (uint8_t)ip4_cksum(b);
+	return 20 + plen;
+}
+
+MG_TEST(fragment_identity)
+{
+	uint8_t b[128];
+	uint32_t id = 0;
+
+	later4(b, 0xbeef, 16);
+	CHECK_EQ(mg_natgw_frag_id(b, 36, AF_INET, &id), 0);
+	CHECK_EQ(id, 0xbeef);
+	/* IPv6: hop-by-hop options (8 bytes), then the fragment header. */
+	memset(b, 0, sizeof(b));
+	b[0] = 0x60;
+	b[6] = MG_IPPROTO_HOPOPTS;
+	b[40] = MG_IPPROTO_FRAGMENT;
+	b[41] = 0;
+	b[48] = MG_IPPROTO_UDP;
+	memcpy(b + 52, "\x01\x02\x03\x04", 4);
+	CHECK_EQ(mg_natgw_frag_id(b, 56, AF_INET6, &id), 0);
+	CHECK(memcmp(&id, "\x01\x02\x03\x04", 4) == 0);
+	/* Cut inside the fragment header, or no fragment header: none. */
+	CHECK_EQ(mg_natgw_frag_id(b, 55, AF_INET6, &id), -1);
+	b[40] = MG_IPPROTO_UDP;
+	CHECK_EQ(mg_natgw_frag_id(b, 56, AF_INET6, &id), -1);
+	CHECK_EQ(mg_natgw_frag_id(b, 30, AF_INET6, &id), -1);
+}
+
+MG_TEST(later_fragment_takes_its_first_addresses)
+{
+	struct mg_natgw_frags *t = table();
+	static const uint8_t NDST[16] = {10, 0, 2, 2};
+	uint8_t b[128], before[128];
+	struct mg_natgw_frag e;
+	struct mg_nat_pkt p;
+	uint32_t len = later4(b, 0x1234, 64);
+
+	memcpy(before, b, len);
+	/* As a nat service's first left: destination to the endpoint. */
+	CHECK(mg_natgw_frag_put(t, 1, AF_INET, 17, 0x1234, SRC, DST, SRC, NDST, 1, -1, 100));
+	CHECK(mg_natgw_frag_get(t, 1, AF_INET, 17, 0x1234, b + 12, b + 16, 150, &e));
+	CHECK_EQ(mg_nat_pkt_init(&p, b, len), 0);
+	CHECK_EQ(mg_natgw_frag_apply(&e, &p), 0);
+	CHECK(memcmp(b + 12, SRC, 4) == 0 && memcmp(b + 16, NDST, 4) == 0);
+	CHECK_EQ(rd16(b + 10), ip4_cksum(b));
+	CHECK(memcmp(b + 20, before + 20, 64) == 0); /* the payload untouched */
+	/* A first fragment (it has an L4 header) is not this function's: untouched. */
+	memcpy(b, before, len);
+	b[6] = 0x20;
+	b[7] = 0;
+	CHECK_EQ(mg_nat_pkt_init(&p, b, len), 0);
+	CHECK_EQ(mg_natgw_frag_apply(&e, &p), -EINVAL);
+	CHECK_EQ(memcmp(b + 12, before + 12, 8), 0);
+	/* Nor a packet of the other family than the entry's. */
+	e.family = AF_INET6;
+	memcpy(b, before, len);
+	CHECK_EQ(mg_nat_pkt_init(&p, b, len), 0);
+	CHECK_EQ(mg_natgw_frag_apply(&e, &p), -EINVAL);
+	free(t);
+}
+
+MG_TEST(drop_reasons)
+{
+	CHECK_EQ(mg_natgw_drop_reason(-ENOTSUP), MG_DROP_NAT_FRAG_CKSUM);
+	CHECK_EQ(mg_natgw_drop_reason(-EINVAL), MG_DROP_NAT_UNTRANSLATABLE);
+	CHECK(strcmp(mg_drop_name(MG_DROP_NAT_FRAG_CKSUM), "nat-fragment-checksum") == 0);
 }
 
 MG_TEST_MAIN()

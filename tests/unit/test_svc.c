@@ -1025,6 +1025,37 @@ MG_TEST(key_sctp_esp_other_v6)
 	CHECK_EQ(h2, 0);
 }
 
+/*
+ * A nat service keys a first fragment of a ported protocol like a whole
+ * packet (the flow of its datagram) and the later ones by its record; other
+ * protocols by their addresses, first and later alike (as route mode does
+ * every fragment).
+ */
+MG_TEST(ported_protocols_of_fragments)
+{
+	uint8_t b[128];
+	struct mg_flow_key kf, kw;
+	uint32_t hf, hw;
+
+	CHECK(mg_svc_proto_ported(AF_INET, MG_IPPROTO_TCP));
+	CHECK(mg_svc_proto_ported(AF_INET6, MG_IPPROTO_UDP));
+	CHECK(mg_svc_proto_ported(AF_INET, MG_IPPROTO_SCTP));
+	CHECK(mg_svc_proto_ported(AF_INET, MG_IPPROTO_ICMP));
+	CHECK(mg_svc_proto_ported(AF_INET6, MG_IPPROTO_ICMPV6));
+	CHECK(!mg_svc_proto_ported(AF_INET6, MG_IPPROTO_ICMP)); /* ICMPv4 in IPv6: opaque */
+	CHECK(!mg_svc_proto_ported(AF_INET, MG_IPPROTO_ICMPV6));
+	CHECK(!mg_svc_proto_ported(AF_INET, MG_IPPROTO_ESP));
+	CHECK(!mg_svc_proto_ported(AF_INET, 47 /* GRE */));
+	/* A first fragment keyed as not a fragment: the key of the whole packet. */
+	pkt4_udp(b, 0x0a000001, 0x0a000002, 1111, 2222);
+	hw = hash4(b, 44, &kw, NULL);
+	b[6] = 0x20; /* MF, first fragment */
+	CHECK_EQ(mg_svc_pkt_key(b, 44, AF_INET, MG_IPPROTO_UDP, 20, 0, 0, &kf, &hf),
+		 MG_SVC_KEY_5TUPLE);
+	CHECK_EQ(hf, hw);
+	CHECK(memcmp(&kf, &kw, sizeof(kf)) == 0);
+}
+
 MG_TEST(key_fragments_and_icmp)
 {
 	uint8_t b[128], e[128];
