@@ -105,8 +105,9 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 
 	for (uint32_t i = 0; i < n; i++) {
 		h[i] = cls_cache_set(cls_cache_hash(&keys[i], len));
-		for (uint32_t w = 0; w < CLS_CACHE_WAYS; w++)
-			rte_prefetch0(&cache[h[i] + w]);
+		/* A set fills from way 0 (below): the first two hold most hits. */
+		rte_prefetch0(&cache[h[i]]);
+		rte_prefetch0(&cache[h[i] + 1]);
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct cls_cache_ent *e = &cache[h[i]];
@@ -126,12 +127,19 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 		return;
 	rte_acl_classify_alg(t->acl, data, midx, nm, 1, t->alg);
 	for (uint32_t j = 0; j < nm; j++) {
-		struct cls_cache_ent *e;
+		struct cls_cache_ent *e = &cache[h[miss[j]]];
+		uint32_t w = 0;
 
-		/* A random victim: a round robin misses every time on a cycle of
-		 * more flows than ways in one set (a looping capture, a scan). */
-		s->victim = s->victim * 1103515245u + 12345u;
-		e = &cache[h[miss[j]] + (s->victim >> 30) % CLS_CACHE_WAYS];
+		/* The first free way, else a random victim: a round robin misses
+		 * every time on a cycle of more flows than ways in one set (a
+		 * looping capture, a scan). */
+		while (w < CLS_CACHE_WAYS && e[w].idx != 0)
+			w++;
+		if (w == CLS_CACHE_WAYS) {
+			s->victim = s->victim * 1103515245u + 12345u;
+			w = (s->victim >> 30) % CLS_CACHE_WAYS;
+		}
+		e += w;
 
 		idx[miss[j]] = midx[j];
 		memcpy(e->key, &keys[miss[j]], len);

@@ -49,8 +49,8 @@ struct cls_meter {
  * and a compare, whatever the number of rules; the others go to rte_acl
  * together, one call per chunk. Four ways per set (with two, ~5% of 256
  * flows lost their entries to sets they shared with two others, each loss a
- * full rte_acl walk): a miss replaces a way picked at random (a hit writes
- * nothing). Tables of one category only.
+ * full rte_acl walk): a miss takes the set's first free way, else one picked
+ * at random (a hit writes nothing). Tables of one category only.
  */
 #define CLS_CACHE_SETS 512u /* sets of CLS_CACHE_WAYS entries per worker slot: 128 KB */
 #define CLS_CACHE_WAYS 4u
