@@ -259,40 +259,6 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t)
 	return o;
 }
 
-static int
-reply(int status, json_t *j, char **text)
-{
-	*text = json_dumps(j, JSON_INDENT(2));
-	json_decref(j);
-	return status;
-}
-
-static int
-reply_err(const struct mg_error *e, char **text)
-{
-	return reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
-		     text);
-}
-
-/* Parse the body, wipe it (it may hold keys), return the JSON or NULL with @e. */
-static json_t *
-body_json(char *body, size_t len, struct mg_error *e)
-{
-	json_error_t je;
-	json_t *j;
-
-	if (body == NULL || len == 0) {
-		mg_error_set(e, EINVAL, "", "a JSON body is required");
-		return NULL;
-	}
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	mg_wipe(body, len);
-	if (j == NULL)
-		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, je.text);
-	return j;
-}
-
 /* Wipe the string values of a parsed body (its keys) before it is freed. */
 void
 ctl_json_wipe(json_t *j)
@@ -384,13 +350,13 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 
 			while ((t = mg_model_esp_next(m, &cur)) != NULL)
 				json_array_append_new(a, tunnel_json(c, t));
-			return reply(200, a, text);
+			return ctl_reply(200, a, text);
 		}
 		if (!strcmp(method, "POST")) {
 			char name[MG_NAME_MAX];
 
-			if ((j = body_json(body, len, &e)) == NULL)
-				return reply_err(&e, text);
+			if ((j = ctl_body_json(body, len, &e)) == NULL)
+				return ctl_reply_err(&e, text);
 			rc = ctl_esp_add_body(c, j, &e);
 			snprintf(name, sizeof(name), "%s",
 				 json_is_string(json_object_get(j, "name")) ?
@@ -403,61 +369,51 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 				mg_model_esp_del(m, name, &e2);
 			}
 			if (rc < 0)
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			c->requests_ok++;
-			return reply(201, tunnel_json(c, mg_model_esp_find(m, name)), text);
+			return ctl_reply(201, tunnel_json(c, mg_model_esp_find(m, name)), text);
 		}
-		*allow = "GET, POST";
-		mg_error_set(&e, EINVAL, "", "method not allowed here");
-		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_not_allowed("GET, POST", allow, text);
 	}
 	/* A method the path does not have is 405 whether or not the tunnel exists. */
 	if ((nseg == 3 && strcmp(method, "GET") && strcmp(method, "DELETE")) ||
-	    (nseg == 4 && !strcmp(seg[3], "sas") && strcmp(method, "PUT"))) {
-		*allow = nseg == 3 ? "GET, DELETE" : "PUT";
-		mg_error_set(&e, EINVAL, "", "method not allowed here");
-		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
-	}
+	    (nseg == 4 && !strcmp(seg[3], "sas") && strcmp(method, "PUT")))
+		return ctl_not_allowed(nseg == 3 ? "GET, DELETE" : "PUT", allow, text);
 	if (nseg == 4 && strcmp(seg[3], "sas")) {
 		mg_error_set(&e, ENOENT, "", "no such resource");
-		return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_reply_err(&e, text);
 	}
 	t = mg_model_esp_find(m, seg[2]);
 	if (t == NULL) {
 		mg_error_set(&e, ENOENT, "name", "no ESP tunnel named '%s'", seg[2]);
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	if (nseg == 3) {
 		if (!strcmp(method, "GET"))
-			return reply(200, tunnel_json(c, t), text);
+			return ctl_reply(200, tunnel_json(c, t), text);
 		if (!strcmp(method, "DELETE")) {
 			/* Its connection deletes it on Close (and would find it gone). */
 			if (ctl_conn_refuse_owned(c, "ESP tunnel", seg[2], &e) < 0) {
 				c->requests_failed++;
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			}
 			if (ctl_esp_journal_del(c, seg[2], &e) < 0 || mg_model_esp_del(m, seg[2], &e) < 0)
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			ctl_ike_tunnel_gone(c, seg[2]);
 			c->requests_ok++;
 			*text = NULL;
 			return 204;
 		}
-		*allow = "GET, DELETE";
-		mg_error_set(&e, EINVAL, "", "method not allowed here");
-		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_not_allowed("GET, DELETE", allow, text);
 	}
 	if (nseg == 4 && !strcmp(seg[3], "sas")) {
 		struct mg_esp_sa_conf sas[MG_ESP_TUN_MAX_SAS];
 		uint8_t n = 0;
 
-		if (strcmp(method, "PUT")) {
-			*allow = "PUT";
-			mg_error_set(&e, EINVAL, "", "method not allowed here");
-			return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
-		}
-		if ((j = body_json(body, len, &e)) == NULL)
-			return reply_err(&e, text);
+		if (strcmp(method, "PUT"))
+			return ctl_not_allowed("PUT", allow, text);
+		if ((j = ctl_body_json(body, len, &e)) == NULL)
+			return ctl_reply_err(&e, text);
 		{
 			static const char *const keys[] = {"sas", NULL};
 
@@ -474,10 +430,10 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 		if (rc == 0)
 			rc = ctl_esp_journal(c, seg[2], &e);
 		if (rc < 0)
-			return reply_err(&e, text);
+			return ctl_reply_err(&e, text);
 		c->requests_ok++;
-		return reply(200, tunnel_json(c, t), text);
+		return ctl_reply(200, tunnel_json(c, t), text);
 	}
 	mg_error_set(&e, ENOENT, "", "no such resource");
-	return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	return ctl_reply_err(&e, text);
 }

@@ -127,31 +127,6 @@ ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 	return o;
 }
 
-static int
-reply(int status, json_t *j, char **text)
-{
-	*text = json_dumps(j, JSON_INDENT(2));
-	json_decref(j);
-	return status;
-}
-
-static int
-reply_err(const struct mg_error *e, char **text)
-{
-	return reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
-		     text);
-}
-
-static int
-not_allowed(const char *allowed, const char **allow, char **text)
-{
-	struct mg_error e;
-
-	*allow = allowed;
-	mg_error_set(&e, EINVAL, "", "method not allowed here");
-	return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
-}
-
 /* Add the tunnel and its addresses, all or nothing. */
 static int
 post(struct mg_ctl *c, json_t *j, char *name, size_t nname, struct mg_error *e)
@@ -242,7 +217,6 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 	struct mg_model *m = c->env.model;
 	const struct mg_vxlan_tunnel *t;
 	struct mg_error e;
-	json_error_t je;
 	json_t *j;
 	int rc;
 
@@ -254,21 +228,13 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 
 			while ((t = mg_model_vxlan_next(m, &cur)) != NULL)
 				json_array_append_new(a, ctl_vxlan_json(c, t));
-			return reply(200, a, text);
+			return ctl_reply(200, a, text);
 		}
 		if (!strcmp(method, "POST")) {
 			char name[MG_NAME_MAX] = "";
 
-			if (body == NULL || len == 0) {
-				mg_error_set(&e, EINVAL, "", "a JSON body is required");
-				return reply_err(&e, text);
-			}
-			j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-			if (j == NULL) {
-				mg_error_set(&e, EINVAL, "", "not valid JSON (line %d, column %d: %s)",
-					     je.line, je.column, je.text);
-				return reply_err(&e, text);
-			}
+			if ((j = ctl_body_json(body, len, &e)) == NULL)
+				return ctl_reply_err(&e, text);
 			rc = post(c, j, name, sizeof(name), &e);
 			json_decref(j);
 			if (rc == 0 && (rc = journal(c, name, false, &e)) < 0) {
@@ -279,34 +245,34 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 			}
 			if (rc < 0) {
 				c->requests_failed++;
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			}
 			c->requests_ok++;
-			return reply(201, ctl_vxlan_json(c, mg_model_vxlan_find(m, name)), text);
+			return ctl_reply(201, ctl_vxlan_json(c, mg_model_vxlan_find(m, name)), text);
 		}
-		return not_allowed("GET, POST", allow, text);
+		return ctl_not_allowed("GET, POST", allow, text);
 	}
 	if (nseg != 3) {
 		mg_error_set(&e, ENOENT, "", "no such resource");
-		return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_reply_err(&e, text);
 	}
 	if (strcmp(method, "GET") && strcmp(method, "DELETE"))
-		return not_allowed("GET, DELETE", allow, text);
+		return ctl_not_allowed("GET, DELETE", allow, text);
 	t = mg_model_vxlan_find(m, seg[2]);
 	if (t == NULL) {
 		mg_error_set(&e, ENOENT, "name", "no VXLAN tunnel named '%s'", seg[2]);
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	if (!strcmp(method, "GET"))
-		return reply(200, ctl_vxlan_json(c, t), text);
+		return ctl_reply(200, ctl_vxlan_json(c, t), text);
 	if (ctl_conn_refuse_owned(c, "VXLAN tunnel", seg[2], &e) < 0) {
 		c->requests_failed++;
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	/* Journaled first: a refused delete (in use) is refused again on replay. */
 	if (journal(c, seg[2], true, &e) < 0 || mg_model_vxlan_del(m, seg[2], &e) < 0) {
 		c->requests_failed++;
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	c->requests_ok++;
 	*text = NULL;
