@@ -368,6 +368,32 @@ get_seq(struct cfg *c, yaml_node_t *map, const char *path, const char *key)
 	     it_ < (seq)->data.sequence.items.top && ((item) = node_at((c), *it_), 1); \
 	     it_++, i++)
 
+/* MAP_FOREACH's step: from entry *@i of @seq on, the first that check_map() passes. */
+static yaml_node_t *
+next_map(struct cfg *c, yaml_node_t *seq, const char *base, const char *const *keys,
+	 unsigned int *i, char *p, size_t np)
+{
+	for (; seq != NULL && seq->data.sequence.items.start + *i < seq->data.sequence.items.top;
+	     (*i)++) {
+		yaml_node_t *item = node_at(c, seq->data.sequence.items.start[*i]);
+
+		idxpath(p, np, base, *i);
+		if (check_map(c, item, p, keys))
+			return item;
+	}
+	return NULL;
+}
+
+/*
+ * Each entry @item of list @seq (NULL: none) that is a mapping, @p (a char
+ * array) its path "@base[@i]"; its keys are checked against @keys. Entries
+ * that are not mappings are reported and skipped.
+ */
+#define MAP_FOREACH(c, seq, base, keys, i, item, p)                                      \
+	for ((i) = 0;                                                                    \
+	     ((item) = next_map((c), (seq), (base), (keys), &(i), (p), sizeof(p))) != NULL; \
+	     (i)++)
+
 static void
 rd_str_list(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
 	    char **out, unsigned int *n)
@@ -740,15 +766,10 @@ load_networks(struct cfg *c, yaml_node_t *root)
 			cerr(c, root, "networks", "%s", e.msg);
 		return;
 	}
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "networks", keys, i, item, p) {
 		struct mg_network_spec s;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "networks", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
 			if (get(c, item, "name") == NULL)
 				cerr(c, item, p, "a network needs a name");
@@ -829,19 +850,15 @@ load_vlans(struct cfg *c, yaml_node_t *port, const char *path, const char *port_
 {
 	static const char *const keys[] = {"id", "network", "mtu", "ipv4", "ipv6", NULL};
 	yaml_node_t *seq = get_seq(c, port, path, "vlans"), *item;
-	char p[128], ifname[MG_NAME_MAX + 8];
+	char base[128], p[128], ifname[MG_NAME_MAX + 8];
 	struct mg_error e;
 	unsigned int i;
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	subpath(base, sizeof(base), path, "vlans");
+	MAP_FOREACH(c, seq, base, keys, i, item, p) {
 		struct mg_vlan_spec s;
 
 		memset(&s, 0, sizeof(s));
-		snprintf(p, sizeof(p), "%s.vlans[%u]", path, i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_u16(c, item, p, "id", 1, 4094, &s.vlan)) {
 			if (get(c, item, "id") == NULL)
 				cerr(c, item, p, "a VLAN needs an id");
@@ -871,16 +888,11 @@ load_ports(struct cfg *c, yaml_node_t *root)
 	unsigned int i;
 	char p[64], origin[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "ports", keys, i, item, p) {
 		struct mg_port_spec s;
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "ports", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
 			if (get(c, item, "name") == NULL)
 				cerr(c, item, p, "a port needs a name");
@@ -944,16 +956,11 @@ load_neighbors(struct cfg *c, yaml_node_t *root)
 	unsigned int i;
 	char p[64];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "neighbors", keys, i, item, p) {
 		struct mg_neigh_spec s;
 		bool ok;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "neighbors", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		ok = rd_str(c, item, p, "interface", s.iface, sizeof(s.iface));
 		if (!ok && get(c, item, "interface") == NULL)
 			cerr(c, item, p, "a neighbor needs an interface");
@@ -984,16 +991,11 @@ load_routes(struct cfg *c, yaml_node_t *root)
 	unsigned int i, a;
 	char p[64], buf[64];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "routes", keys, i, item, p) {
 		struct mg_route_spec s;
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "routes", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
 		if (!rd_str(c, item, p, "prefix", buf, sizeof(buf))) {
 			if (get(c, item, "prefix") == NULL)
@@ -1243,17 +1245,12 @@ load_classify(struct cfg *c, yaml_node_t *root)
 	struct mg_error e;
 	char p[64], rp[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, entry) {
+	MAP_FOREACH(c, seq, "classify", keys, i, entry, p) {
 		struct mg_rules_spec s;
 		struct mg_rule_spec *r = NULL;
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "classify", i);
-		if (!check_map(c, entry, p, keys))
-			continue;
 		if (!rd_str(c, entry, p, "network", s.network, sizeof(s.network)))
 			mg_strlcpy(s.network, "default", sizeof(s.network));
 		if (rd_enum(c, entry, p, "default", defs, &v))
@@ -1927,16 +1924,11 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 	unsigned int i, k;
 	char p[64], pp[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "wireguard", keys, i, item, p) {
 		struct mg_wg_spec s;
 		bool ok = true, present;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "wireguard", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
 			if (get(c, item, "name") == NULL)
 				cerr(c, item, p, "a WireGuard interface needs a name");
@@ -2412,15 +2404,10 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 	unsigned int i, j;
 	char p[64], sp[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "esp_tunnels", keys, i, item, p) {
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "esp_tunnels", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
 			if (get(c, item, "name") == NULL)
 				cerr(c, item, p, "a tunnel needs a name");
@@ -2519,15 +2506,10 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 	unsigned int i;
 	char p[64];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "vxlan", keys, i, item, p) {
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "vxlan", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
 			if (get(c, item, "name") == NULL)
 				cerr(c, item, p, "a tunnel needs a name");
