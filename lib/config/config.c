@@ -175,6 +175,18 @@ get(struct cfg *c, yaml_node_t *map, const char *key)
 	return NULL;
 }
 
+/*
+ * Reports @msg at mapping @map (path @path) if it has no @key, or a null one:
+ * the error of a required field left out. A value that is there but wrong
+ * was reported by the reader that refused it.
+ */
+static void
+need(struct cfg *c, yaml_node_t *map, const char *path, const char *key, const char *msg)
+{
+	if (get(c, map, key) == NULL)
+		cerr(c, map, path, "%s", msg);
+}
+
 static void
 subpath(char *out, size_t n, const char *path, const char *key)
 {
@@ -771,8 +783,7 @@ load_networks(struct cfg *c, yaml_node_t *root)
 
 		memset(&s, 0, sizeof(s));
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a network needs a name");
+			need(c, item, p, "name", "a network needs a name");
 			continue;
 		}
 		if (rd_enum(c, item, p, "fragments", pol, &v))
@@ -860,8 +871,7 @@ load_vlans(struct cfg *c, yaml_node_t *port, const char *path, const char *port_
 
 		memset(&s, 0, sizeof(s));
 		if (!rd_u16(c, item, p, "id", 1, 4094, &s.vlan)) {
-			if (get(c, item, "id") == NULL)
-				cerr(c, item, p, "a VLAN needs an id");
+			need(c, item, p, "id", "a VLAN needs an id");
 			continue;
 		}
 		mg_strlcpy(s.port, port_name, sizeof(s.port));
@@ -894,8 +904,7 @@ load_ports(struct cfg *c, yaml_node_t *root)
 
 		memset(&s, 0, sizeof(s));
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a port needs a name");
+			need(c, item, p, "name", "a port needs a name");
 			continue;
 		}
 		if (!rd_str(c, item, p, "device", s.device, sizeof(s.device)) &&
@@ -962,16 +971,14 @@ load_neighbors(struct cfg *c, yaml_node_t *root)
 
 		memset(&s, 0, sizeof(s));
 		ok = rd_str(c, item, p, "interface", s.iface, sizeof(s.iface));
-		if (!ok && get(c, item, "interface") == NULL)
-			cerr(c, item, p, "a neighbor needs an interface");
+		if (!ok)
+			need(c, item, p, "interface", "a neighbor needs an interface");
 		if (!rd_ip(c, item, p, "ip", &s.ip)) {
-			if (get(c, item, "ip") == NULL)
-				cerr(c, item, p, "a neighbor needs an ip");
+			need(c, item, p, "ip", "a neighbor needs an ip");
 			ok = false;
 		}
 		if (!rd_mac(c, item, p, "mac", &s.mac)) {
-			if (get(c, item, "mac") == NULL)
-				cerr(c, item, p, "a neighbor needs a mac");
+			need(c, item, p, "mac", "a neighbor needs a mac");
 			ok = false;
 		}
 		if (ok && mg_model_neigh_add(c->m, &s, &e) < 0)
@@ -998,8 +1005,7 @@ load_routes(struct cfg *c, yaml_node_t *root)
 		memset(&s, 0, sizeof(s));
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
 		if (!rd_str(c, item, p, "prefix", buf, sizeof(buf))) {
-			if (get(c, item, "prefix") == NULL)
-				cerr(c, item, p, "a route needs a prefix");
+			need(c, item, p, "prefix", "a route needs a prefix");
 			continue;
 		}
 		if (mg_prefix_parse(buf, &s.prefix) < 0 || strchr(buf, '/') == NULL) {
@@ -1295,8 +1301,7 @@ load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_sv
 	char p[128], sp[112];
 
 	if (seq == NULL) {
-		if (get(c, svc, "endpoints") == NULL)
-			cerr(c, svc, path, "a service needs endpoints");
+		need(c, svc, path, "endpoints", "a service needs endpoints");
 		return;
 	}
 	subpath(sp, sizeof(sp), path, "endpoints");
@@ -1329,8 +1334,7 @@ load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_sv
 		if (e->name[0] == '\0')
 			continue;
 		if (!rd_ip(c, item, p, "address", &e->addr)) {
-			if (get(c, item, "address") == NULL)
-				cerr(c, item, p, "an endpoint needs an address");
+			need(c, item, p, "address", "an endpoint needs an address");
 			continue;
 		}
 		if (get(c, item, "weight") != NULL &&
@@ -1430,8 +1434,7 @@ load_services(struct cfg *c, yaml_node_t *root)
 		}
 		vips = get_seq(c, item, p, "vips");
 		if (vips == NULL) {
-			if (get(c, item, "vips") == NULL)
-				cerr(c, item, p, "a service needs vips (its addresses)");
+			need(c, item, p, "vips", "a service needs vips (its addresses)");
 			ok = false;
 		} else {
 			char pp[96];
@@ -1527,14 +1530,12 @@ load_gw_pub(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *g
 		return false;
 	pub->proto = proto_num[proto];
 	if (!rd_uint(c, item, p, "port", 1, 65535, &port)) {
-		if (get(c, item, "port") == NULL)
-			cerr(c, item, p, "a published service needs a port");
+		need(c, item, p, "port", "a published service needs a port");
 		return false;
 	}
 	pub->port = (uint16_t)port;
 	if (!rd_str(c, item, p, "service", pub->service, sizeof(pub->service))) {
-		if (get(c, item, "service") == NULL)
-			cerr(c, item, p, "a published service needs a service (mode nat)");
+		need(c, item, p, "service", "a published service needs a service (mode nat)");
 		return false;
 	}
 	for (unsigned int k = 0; k < c->st->nservices; k++) {
@@ -1930,8 +1931,7 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 
 		memset(&s, 0, sizeof(s));
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a WireGuard interface needs a name");
+			need(c, item, p, "name", "a WireGuard interface needs a name");
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
@@ -1939,8 +1939,8 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 		if (get(c, item, "mtu") != NULL)
 			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
 		if (!rd_u16(c, item, p, "listen_port", 1, 65535, &s.listen_port)) {
-			if (get(c, item, "listen_port") == NULL)
-				cerr(c, item, p, "a WireGuard interface needs a listen_port");
+			need(c, item, p, "listen_port",
+			     "a WireGuard interface needs a listen_port");
 			ok = false;
 		}
 		if (!rd_key(c, item, p, "private_key", "private_key_file", s.private_key,
@@ -2072,22 +2072,19 @@ load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_co
 	if (rd_enum(c, item, p, "direction", dirs, &v))
 		sa->inbound = v == 1;
 	else {
-		if (get(c, item, "direction") == NULL)
-			cerr(c, item, p, "an SA needs a direction (out or in)");
+		need(c, item, p, "direction", "an SA needs a direction (out or in)");
 		ok = false;
 	}
 	if (rd_enum(c, item, p, "inner", fams, &v))
 		sa->inner_family = v == 0 ? AF_INET : AF_INET6;
 	else {
-		if (get(c, item, "inner") == NULL)
-			cerr(c, item, p, "an SA needs the inner family it carries (ipv4 or ipv6)");
+		need(c, item, p, "inner", "an SA needs the inner family it carries (ipv4 or ipv6)");
 		ok = false;
 	}
 	if (rd_uint(c, item, p, "spi", 256, UINT32_MAX, &spi))
 		sa->spi = spi;
 	else {
-		if (get(c, item, "spi") == NULL)
-			cerr(c, item, p, "an SA needs an spi");
+		need(c, item, p, "spi", "an SA needs an spi");
 		ok = false;
 	}
 	if (rd_str(c, item, p, "algorithm", buf, sizeof(buf))) {
@@ -2099,8 +2096,7 @@ load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_co
 			ok = false;
 		}
 	} else {
-		if (get(c, item, "algorithm") == NULL)
-			cerr(c, item, p, "an SA needs an algorithm (%s)", MG_ESP_ALGO_LIST);
+		need(c, item, p, "algorithm", "an SA needs an algorithm (" MG_ESP_ALGO_LIST ")");
 		ok = false;
 	}
 	if (get(c, item, "key") != NULL)
@@ -2409,20 +2405,18 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 
 		memset(&s, 0, sizeof(s));
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a tunnel needs a name");
+			need(c, item, p, "name", "a tunnel needs a name");
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
 		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
 		if (!rd_ip(c, item, p, "local", &s.local)) {
-			if (get(c, item, "local") == NULL)
-				cerr(c, item, p, "a tunnel needs its local outer address");
+			need(c, item, p, "local", "a tunnel needs its local outer address");
 			ok = false;
 		}
 		if (!rd_ip(c, item, p, "remote", &s.remote)) {
-			if (get(c, item, "remote") == NULL)
-				cerr(c, item, p, "a tunnel needs the peer's outer address (remote)");
+			need(c, item, p, "remote",
+			     "a tunnel needs the peer's outer address (remote)");
 			ok = false;
 		}
 		if (get(c, item, "mtu") != NULL)
@@ -2511,8 +2505,7 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 
 		memset(&s, 0, sizeof(s));
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a tunnel needs a name");
+			need(c, item, p, "name", "a tunnel needs a name");
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
@@ -2524,13 +2517,12 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 			ok = rd_uint(c, item, p, "vni", 0, MG_VXLAN_MAX_VNI, &s.vni) && ok;
 		}
 		if (!rd_ip(c, item, p, "local", &s.local)) {
-			if (get(c, item, "local") == NULL)
-				cerr(c, item, p, "a tunnel needs its local VTEP address (local)");
+			need(c, item, p, "local", "a tunnel needs its local VTEP address (local)");
 			ok = false;
 		}
 		if (!rd_ip(c, item, p, "remote", &s.remote)) {
-			if (get(c, item, "remote") == NULL)
-				cerr(c, item, p, "a tunnel needs the peer's VTEP address (remote)");
+			need(c, item, p, "remote",
+			     "a tunnel needs the peer's VTEP address (remote)");
 			ok = false;
 		}
 		if (get(c, item, "port") != NULL)
