@@ -24,11 +24,12 @@ def unique(prefix):
 
 
 def null_config(memory_mb=512, ports="ab", networks=("default",), hugepages=None,
-                port_networks=None, ipv6="a"):
+                port_networks=None, ipv4=None, ipv6="a"):
     """The head of a config for control-plane tests: no traffic, ports on
-    net_null named from @ports ("a" 10.0.1.1/24, "b" 10.0.2.1/24, ...), each
-    in the network @port_networks gives it (default: the default network),
-    those named in @ipv6 with fd00:N::1/64 too (default: "a", fd00:1::1/64).
+    net_null named from @ports, each in the network @port_networks gives it
+    (default: the default network); those named in @ipv4 (default: all) with
+    10.0.N.1/24 ("a" 10.0.1.1/24, "b" 10.0.2.1/24, ...), those in @ipv6 with
+    fd00:N::1/64 (default: "a", fd00:1::1/64).
     Free of braces, so a test may append its own sections and call .format()
     on the whole."""
     lines = ["dpdk:", '  lcores: "0-1"', f"  memory_mb: {memory_mb}"]
@@ -41,7 +42,9 @@ def null_config(memory_mb=512, ports="ab", networks=("default",), hugepages=None
         lines += [f"  - name: {name}", f'    device: "net_null{i},no-rx=1"']
         if port_networks and name in port_networks:
             lines.append(f"    network: {port_networks[name]}")
-        lines += [f'    mac: "02:00:00:00:0{name}:01"', f"    ipv4: [10.0.{i + 1}.1/24]"]
+        lines.append(f'    mac: "02:00:00:00:0{name}:01"')
+        if ipv4 is None or name in ipv4:
+            lines.append(f"    ipv4: [10.0.{i + 1}.1/24]")
         if name in ipv6:
             lines.append(f'    ipv6: ["fd00:{i + 1}::1/64"]')
     return "\n".join(lines) + "\n"
