@@ -71,7 +71,7 @@ parse_sa(json_t *o, const char *path, struct mg_esp_sa_conf *sa, struct mg_error
 					   "auth_key", "salt", "lifetime", NULL};
 	static const char *const lkeys[] = {"soft_packets", "hard_packets", "soft_bytes",
 					    "hard_bytes", "soft_seconds", "hard_seconds", NULL};
-	unsigned long long v, *lt[6];
+	unsigned long long *lt[6];
 	char buf[64], f[96];
 	json_t *life;
 	int rc;
@@ -93,9 +93,8 @@ parse_sa(json_t *o, const char *path, struct mg_esp_sa_conf *sa, struct mg_error
 	if (strcmp(buf, "ipv4") && strcmp(buf, "ipv6"))
 		return mg_error_set(e, EINVAL, f, "must be ipv4 or ipv6");
 	sa->inner_family = !strcmp(buf, "ipv4") ? AF_INET : AF_INET6;
-	if ((rc = cj_uint(o, "spi", path, 256, UINT32_MAX, &v, true, e)) < 0)
+	if ((rc = cj_u32(o, "spi", path, 256, UINT32_MAX, &sa->spi, true, e)) < 0)
 		return rc;
-	sa->spi = (uint32_t)v;
 	if ((rc = cj_str(o, "algorithm", path, buf, sizeof(buf), true, e)) < 0)
 		return rc;
 	sa->algo = mg_esp_algo_lookup(buf);
@@ -183,26 +182,16 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 			return rc;
 		s->no_replay = !ar;
 	}
-	v = 0;
-	if ((rc = cj_uint(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &s->mtu, false, e)) < 0)
 		return rc;
-	s->mtu = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "path_mtu", "", 576, MG_MTU_MAX, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "path_mtu", "", 576, MG_MTU_MAX, &s->path_mtu, false, e)) < 0)
 		return rc;
-	s->path_mtu = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "local_port", "", 1, 65535, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "local_port", "", 1, 65535, &s->local_port, false, e)) < 0)
 		return rc;
-	s->local_port = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "remote_port", "", 1, 65535, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "remote_port", "", 1, 65535, &s->remote_port, false, e)) < 0)
 		return rc;
-	s->remote_port = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "replay_window", "", 64, 4096, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "replay_window", "", 64, 4096, &s->replay_window, false, e)) < 0)
 		return rc;
-	s->replay_window = (uint32_t)v;
 	if (json_is_string(json_object_get(o, "mss_clamp")) &&
 	    !strcmp(json_string_value(json_object_get(o, "mss_clamp")), "auto")) {
 		s->mss_clamp = MG_ESP_MSS_AUTO;

@@ -187,20 +187,16 @@ ctl_ike_parse(json_t *o, const char *name, struct mg_ike_peer_conf *pc, struct m
 	    (rc = selectors(o, "local_ts", pc->local_ts, &pc->nlocal_ts, e)) < 0 ||
 	    (rc = selectors(o, "remote_ts", pc->remote_ts, &pc->nremote_ts, e)) < 0)
 		return rc;
-	if ((rc = cj_uint(o, "lifetime", "", 10, 86400 * 7, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "lifetime", "", 10, 86400 * 7, &pc->ike_lifetime_s, false, e)) < 0)
 		return rc;
-	pc->ike_lifetime_s = rc > 0 ? (uint32_t)v : 0;
-	if ((rc = cj_uint(o, "child_lifetime", "", 10, 86400 * 7, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "child_lifetime", "", 10, 86400 * 7, &pc->child_lifetime_s, false,
+			 e)) < 0)
 		return rc;
-	pc->child_lifetime_s = rc > 0 ? (uint32_t)v : 0;
 	pc->dpd_s = 30;
-	if ((rc = cj_uint(o, "dpd", "", 0, 3600, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "dpd", "", 0, 3600, &pc->dpd_s, false, e)) < 0)
 		return rc;
-	if (rc > 0)
-		pc->dpd_s = (uint32_t)v;
-	if ((rc = cj_uint(o, "retransmit_ms", "", 100, 60000, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "retransmit_ms", "", 100, 60000, &pc->retransmit_ms, false, e)) < 0)
 		return rc;
-	pc->retransmit_ms = rc > 0 ? (uint32_t)v : 0;
 	if ((rc = cj_uint(o, "retransmit_tries", "", 1, 20, &v, false, e)) < 0)
 		return rc;
 	pc->retransmit_tries = rc > 0 ? (uint8_t)v : 0;

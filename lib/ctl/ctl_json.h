@@ -19,6 +19,11 @@ int cj_str(json_t *obj, const char *key, const char *path, char *out, size_t siz
 	   struct mg_error *err);
 int cj_uint(json_t *obj, const char *key, const char *path, unsigned long long min,
 	    unsigned long long max, unsigned long long *out, bool required, struct mg_error *err);
+/** cj_uint into a uint32_t / uint16_t, left as it was when absent (0 returned). */
+int cj_u32(json_t *obj, const char *key, const char *path, uint32_t min, uint32_t max,
+	   uint32_t *out, bool required, struct mg_error *err);
+int cj_u16(json_t *obj, const char *key, const char *path, uint16_t min, uint16_t max,
+	   uint16_t *out, bool required, struct mg_error *err);
 int cj_bool(json_t *obj, const char *key, const char *path, bool *out, struct mg_error *err);
 int cj_prefix(json_t *obj, const char *key, const char *path, struct mg_prefix *p, bool required,
 	      struct mg_error *err);

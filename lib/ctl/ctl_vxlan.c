@@ -23,7 +23,6 @@ parse_tunnel(json_t *o, struct mg_vxlan_spec *s, struct mg_error *e)
 {
 	static const char *const keys[] = {"name", "network", "underlay", "vni", "local",
 					   "remote", "port", "mtu", "mac", "ipv4", "ipv6", NULL};
-	unsigned long long v;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -36,18 +35,12 @@ parse_tunnel(json_t *o, struct mg_vxlan_spec *s, struct mg_error *e)
 	    (rc = cj_ip(o, "local", "", &s->local, true, e)) < 0 ||
 	    (rc = cj_ip(o, "remote", "", &s->remote, true, e)) < 0)
 		return rc;
-	v = 0;
-	if ((rc = cj_uint(o, "vni", "", 0, MG_VXLAN_MAX_VNI, &v, true, e)) < 0)
+	if ((rc = cj_u32(o, "vni", "", 0, MG_VXLAN_MAX_VNI, &s->vni, true, e)) < 0)
 		return rc;
-	s->vni = (uint32_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "port", "", 1, 65535, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "port", "", 1, 65535, &s->port, false, e)) < 0)
 		return rc;
-	s->port = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &s->mtu, false, e)) < 0)
 		return rc;
-	s->mtu = (uint16_t)v;
 	rc = cj_mac(o, "mac", "", &s->mac, false, e);
 	if (rc < 0)
 		return rc;
