@@ -506,3 +506,17 @@ cj_op_json(const struct mg_op *op)
 	json_object_set_new(o, mg_op_kind_name(op->kind), cj_spec_json(op));
 	return o;
 }
+
+void
+cj_addrs_json(json_t *o, const struct mg_iface *ifc)
+{
+	json_t *a4 = json_array(), *a6 = json_array();
+	char b[MG_PREFIX_STRLEN];
+
+	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr4; i++)
+		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
+	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr6; i++)
+		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
+	json_object_set_new(o, "ipv4", a4);
+	json_object_set_new(o, "ipv6", a6);
+}

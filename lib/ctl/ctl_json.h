@@ -46,6 +46,9 @@ json_t *cj_op_json(const struct mg_op *op);
 /** Render the spec of an operation. */
 json_t *cj_spec_json(const struct mg_op *op);
 
+/** Set "ipv4" and "ipv6" of @p o to the prefixes of @p ifc (NULL: none), as the file writes them. */
+void cj_addrs_json(json_t *o, const struct mg_iface *ifc);
+
 /** Kind from its JSON name ("network", "port", "vlan", "address", "route", "neighbor"). */
 int cj_kind(const char *name, enum mg_op_kind *kind);
 

@@ -307,7 +307,7 @@ static json_t *
 iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 {
 	const struct mg_model *m = c->env.model;
-	json_t *o = json_object(), *a4 = json_array(), *a6 = json_array();
+	json_t *o = json_object();
 	char b[MG_PREFIX_STRLEN];
 	struct mg_if_counters ic;
 
@@ -324,12 +324,7 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
 	json_object_set_new(o, "mtu", json_integer(ifc->mtu));
 	json_object_set_new(o, "mac", json_string(mg_mac_fmt(&ifc->mac, b, sizeof(b))));
-	for (unsigned int i = 0; i < ifc->naddr4; i++)
-		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
-	for (unsigned int i = 0; i < ifc->naddr6; i++)
-		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
-	json_object_set_new(o, "ipv4", a4);
-	json_object_set_new(o, "ipv6", a6);
+	cj_addrs_json(o, ifc);
 	json_object_set_new(o, "link_local", json_string(mg_ip_fmt(&ifc->ll6, b, sizeof(b))));
 	if (c->env.dp != NULL) {
 		mg_dp_iface_counters(c->env.dp, ifc->id, &ic);

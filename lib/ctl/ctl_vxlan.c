@@ -86,7 +86,7 @@ spec_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 	const struct mg_model *m = c->env.model;
 	const struct mg_iface *ifc = mg_model_iface_get(m, t->iface);
 	char b[MG_PREFIX_STRLEN];
-	json_t *o, *a4 = json_array(), *a6 = json_array();
+	json_t *o;
 
 	o = json_pack("{s:s,s:s,s:s,s:I,s:i,s:i}", "name", t->spec.name,
 		      "network", mg_model_network_get(m, t->network)->spec.name,
@@ -96,12 +96,7 @@ spec_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 	json_object_set_new(o, "local", json_string(mg_ip_fmt(&t->spec.local, b, sizeof(b))));
 	json_object_set_new(o, "remote", json_string(mg_ip_fmt(&t->spec.remote, b, sizeof(b))));
 	json_object_set_new(o, "mac", json_string(mg_mac_fmt(&t->spec.mac, b, sizeof(b))));
-	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr4; i++)
-		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
-	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr6; i++)
-		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
-	json_object_set_new(o, "ipv4", a4);
-	json_object_set_new(o, "ipv6", a6);
+	cj_addrs_json(o, ifc);
 	return o;
 }
 
