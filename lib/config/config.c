@@ -213,18 +213,30 @@ scalar(struct cfg *c, yaml_node_t *n, const char *path)
 }
 
 /* Reads @key of @map as a string into @buf. False if absent or invalid. */
+/*
+ * The start of every reader: the scalar at @key of @map, with its node in *@n
+ * and its path in @p (of size @np); NULL if @key is absent or (reported) not
+ * a scalar.
+ */
+static const char *
+rd_scalar(struct cfg *c, yaml_node_t *map, const char *path, const char *key, yaml_node_t **n,
+	  char *p, size_t np)
+{
+	*n = get(c, map, key);
+	if (*n == NULL)
+		return NULL;
+	subpath(p, np, path, key);
+	return scalar(c, *n, p);
+}
+
 static bool
 rd_str(struct cfg *c, yaml_node_t *map, const char *path, const char *key, char *buf,
        size_t size)
 {
-	yaml_node_t *n = get(c, map, key);
+	yaml_node_t *n;
 	char p[160];
-	const char *v;
+	const char *v = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	v = scalar(c, n, p);
 	if (v == NULL)
 		return false;
 	if (strlen(v) >= size) {
@@ -248,18 +260,14 @@ parse_uint(const char *v, unsigned long long *out)
 }
 
 static bool
-rd_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
-	unsigned long long min, unsigned long long max, uint32_t *out)
+rd_ull(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+       unsigned long long min, unsigned long long max, unsigned long long *out)
 {
-	yaml_node_t *n = get(c, map, key);
+	yaml_node_t *n;
 	unsigned long long v;
-	const char *s;
 	char p[160];
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	if (!parse_uint(s, &v)) {
@@ -270,6 +278,18 @@ rd_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
 		cerr(c, n, p, "%llu is out of range %llu-%llu", v, min, max);
 		return false;
 	}
+	*out = v;
+	return true;
+}
+
+static bool
+rd_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	unsigned long long min, unsigned long long max, uint32_t *out)
+{
+	unsigned long long v;
+
+	if (!rd_ull(c, map, path, key, min, max, &v))
+		return false;
 	*out = (uint32_t)v;
 	return true;
 }
@@ -291,14 +311,10 @@ rd_bool(struct cfg *c, yaml_node_t *map, const char *path, const char *key, bool
 {
 	static const char *const t[] = {"true", "yes", "on", NULL};
 	static const char *const f[] = {"false", "no", "off", NULL};
-	yaml_node_t *n = get(c, map, key);
-	const char *s;
+	yaml_node_t *n;
 	char p[160];
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	for (unsigned int i = 0; t[i]; i++)
@@ -320,15 +336,11 @@ static bool
 rd_enum(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
 	const char *const *names, unsigned int *out)
 {
-	yaml_node_t *n = get(c, map, key);
+	yaml_node_t *n;
 	char p[160], list[256] = "";
 	size_t off = 0;
-	const char *s;
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	for (unsigned int i = 0; names[i] != NULL; i++) {
@@ -1987,21 +1999,10 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 static bool
 rd_u64(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint64_t *out)
 {
-	yaml_node_t *n = get(c, map, key);
 	unsigned long long v;
-	const char *s;
-	char p[160];
 
-	if (n == NULL)
+	if (!rd_ull(c, map, path, key, 0, ULLONG_MAX, &v))
 		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
-	if (s == NULL)
-		return false;
-	if (!parse_uint(s, &v)) {
-		cerr(c, n, p, "expected an integer, found '%s'", s);
-		return false;
-	}
 	*out = v;
 	return true;
 }
@@ -2014,15 +2015,11 @@ static bool
 rd_hex(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint8_t *out,
        size_t max, uint8_t *len)
 {
-	yaml_node_t *n = get(c, map, key);
-	const char *s;
+	yaml_node_t *n;
 	char p[160];
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 	size_t k = 0;
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
