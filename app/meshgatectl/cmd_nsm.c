@@ -194,44 +194,72 @@ answers(json_t *msg, json_int_t id)
 	return (mid == NULL || json_is_null(mid)) && json_object_get(msg, "error") != NULL;
 }
 
+/*
+ * Open the socket into @n and send @msg (message 1; freed here): CTL_EXIT_OK
+ * with @n open, or an exit status (reported) with @n closed.
+ */
+static int
+nsm_start(struct ctl *c, struct nsm *n, json_t *msg)
+{
+	int rc = nsm_open(c, n);
+
+	if (rc != CTL_EXIT_OK) {
+		json_decref(msg);
+		return rc;
+	}
+	rc = nsm_send(n, msg);
+	json_decref(msg);
+	if (rc < 0) {
+		ctl_err("sending on the NSM socket: %s", strerror(-rc));
+		nsm_close(n);
+		return CTL_EXIT_UNREACHABLE;
+	}
+	return CTL_EXIT_OK;
+}
+
+/*
+ * The next message that answers message 1 into *@msg (the caller frees it):
+ * CTL_EXIT_OK, or an exit status (reported) when the socket failed or the
+ * gateway answered with an error (printed; *@msg is not set).
+ */
+static int
+nsm_answer(struct ctl *c, struct nsm *n, json_t **msg)
+{
+	for (;;) {
+		int rc = nsm_recv(n, msg);
+
+		if (rc < 0)
+			return recv_failed(rc);
+		if (!answers(*msg, 1)) {
+			json_decref(*msg);
+			continue;
+		}
+		if (json_object_get(*msg, "error") != NULL) {
+			print_nsm_error(c, *msg);
+			json_decref(*msg);
+			return CTL_EXIT_REJECTED;
+		}
+		return CTL_EXIT_OK;
+	}
+}
+
 /* One call: send @method with @params, wait for its result; an exit status. */
 static int
 nsm_call(struct ctl *c, const char *method, json_t *params, json_t **result)
 {
 	struct nsm n;
 	json_t *msg;
-	int rc = nsm_open(c, &n);
+	int rc;
 
 	*result = NULL;
+	rc = nsm_start(c, &n, json_pack("{s:i,s:s,s:O}", "id", 1, "method", method, "params",
+					params));
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	msg = json_pack("{s:i,s:s,s:O}", "id", 1, "method", method, "params", params);
-	rc = nsm_send(&n, msg);
-	json_decref(msg);
-	if (rc < 0) {
-		ctl_err("sending on the NSM socket: %s", strerror(-rc));
-		nsm_close(&n);
-		return CTL_EXIT_UNREACHABLE;
-	}
-	for (;;) {
-		rc = nsm_recv(&n, &msg);
-		if (rc < 0) {
-			rc = recv_failed(rc);
-			break;
-		}
-		if (!answers(msg, 1)) {
-			json_decref(msg);
-			continue;
-		}
-		if (json_object_get(msg, "error") != NULL) {
-			print_nsm_error(c, msg);
-			rc = CTL_EXIT_REJECTED;
-		} else {
-			*result = json_incref(json_object_get(msg, "result"));
-			rc = CTL_EXIT_OK;
-		}
+	rc = nsm_answer(c, &n, &msg);
+	if (rc == CTL_EXIT_OK) {
+		*result = json_incref(json_object_get(msg, "result"));
 		json_decref(msg);
-		break;
 	}
 	nsm_close(&n);
 	return rc;
@@ -362,38 +390,14 @@ cmd_monitor(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 
 	if (argc > 0)
 		return ctl_usage_err(self, "unexpected argument '%s'", argv[0]);
-	rc = nsm_open(c, &n);
+	/* An empty list of path segments: every connection, with proto (snake_case) names. */
+	rc = nsm_start(c, &n, json_pack("{s:i,s:s,s:{s:[]}}", "id", 1, "method",
+					"MonitorConnections", "params", "path_segments"));
 	if (rc != CTL_EXIT_OK)
 		return rc;
-	/* An empty list of path segments: every connection, with proto (snake_case) names. */
-	msg = json_pack("{s:i,s:s,s:{s:[]}}", "id", 1, "method", "MonitorConnections", "params",
-			"path_segments");
-	rc = nsm_send(&n, msg);
-	json_decref(msg);
-	if (rc < 0) {
-		ctl_err("sending on the NSM socket: %s", strerror(-rc));
-		nsm_close(&n);
-		return CTL_EXIT_UNREACHABLE;
-	}
-	for (;;) {
-		json_t *ev;
+	while ((rc = nsm_answer(c, &n, &msg)) == CTL_EXIT_OK) {
+		json_t *ev = json_object_get(msg, "event");
 
-		rc = nsm_recv(&n, &msg);
-		if (rc < 0) {
-			rc = recv_failed(rc);
-			break;
-		}
-		if (!answers(msg, 1)) {
-			json_decref(msg);
-			continue;
-		}
-		if (json_object_get(msg, "error") != NULL) {
-			print_nsm_error(c, msg);
-			json_decref(msg);
-			rc = CTL_EXIT_REJECTED;
-			break;
-		}
-		ev = json_object_get(msg, "event");
 		if (json_is_object(ev)) {
 			print_event(c, ev);
 			if (!initial_seen) {
@@ -403,10 +407,8 @@ cmd_monitor(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 			}
 		}
 		json_decref(msg);
-		if (initial_seen && c->once) {
-			rc = CTL_EXIT_OK;
+		if (initial_seen && c->once)
 			break;
-		}
 	}
 	nsm_close(&n);
 	return rc;

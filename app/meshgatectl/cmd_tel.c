@@ -109,18 +109,6 @@ show_ports(json_t *ports)
 		       u(p, "tx_packets"), u(p, "tx_bytes"), u(p, "rx_missed"), u(p, "rx_nombuf"));
 }
 
-/* Telemetry keys use '_' where node and drop names have '-': undo that. */
-static const char *
-dash(const char *k, char *buf, size_t n)
-{
-	size_t i;
-
-	for (i = 0; k[i] != '\0' && i + 1 < n; i++)
-		buf[i] = k[i] == '_' ? '-' : k[i];
-	buf[i] = '\0';
-	return buf;
-}
-
 /* Per-node counters of the nodes that ran. */
 static void
 show_nodes(json_t *nodes)
@@ -135,8 +123,8 @@ show_nodes(json_t *nodes)
 
 		if (pk == 0 && u(n, "calls") == 0)
 			continue;
-		printf("%-16s %14" PRIu64 " %12" PRIu64 " %14.1f\n", dash(name, b, sizeof(b)), pk,
-		       u(n, "calls"),
+		printf("%-16s %14" PRIu64 " %12" PRIu64 " %14.1f\n", out_key_text(name, b, sizeof(b)),
+		       pk, u(n, "calls"),
 		       u(n, "sampled_packets") ? (double)u(n, "cycles") / (double)u(n, "sampled_packets")
 					 : 0.0);
 	}
@@ -157,7 +145,7 @@ show_drops(json_t *drops, bool all)
 
 		total += n;
 		if (n || all)
-			printf("%-26s %12" PRIu64 "\n", dash(name, b, sizeof(b)), n);
+			printf("%-26s %12" PRIu64 "\n", out_key_text(name, b, sizeof(b)), n);
 	}
 	printf("%-26s %12" PRIu64 "\n", "total", total);
 }

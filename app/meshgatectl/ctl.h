@@ -159,6 +159,11 @@ void out_json(json_t *v);
 void out_raw(const char *text, size_t len);
 /** A scalar rendered as text into @p buf ("-" for null or missing). */
 const char *out_scalar(json_t *v, char *buf, size_t n);
+/**
+ * @p k (a JSON member or telemetry key) with '-' for '_', as the command line
+ * and node and drop names spell words, into @p buf; returns @p buf.
+ */
+const char *out_key_text(const char *k, char *buf, size_t n);
 /** The strings of array @p a joined with @p sep into @p buf. */
 const char *out_join(json_t *a, const char *sep, char *buf, size_t n);
 /** The member @p snake or, failing that, @p camel of @p o. */

@@ -330,6 +330,35 @@ send_all(struct hconn *h, const char *buf, size_t len)
 }
 
 /* Find the blank line ending the headers in @p[0..n); its end offset, or 0. */
+/*
+ * Send the request header @p head (@p n bytes from asprintf; n < 0: it failed)
+ * and then @p body, if any. The header holds the token: it is wiped and freed
+ * here. 0, or -1 with @p err and @p h closed.
+ */
+static int
+send_request(struct hconn *h, char *head, int n, const char *body, size_t blen, char *err,
+	     size_t errlen)
+{
+	int rc;
+
+	if (n < 0) {
+		hconn_close(h);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	rc = send_all(h, head, (size_t)n);
+	explicit_bzero(head, (size_t)n);
+	free(head);
+	if (rc == 0 && body != NULL)
+		rc = send_all(h, body, blen);
+	if (rc < 0) {
+		snprintf(err, errlen, "sending the request: %s", strerror(-rc));
+		hconn_close(h);
+		return -1;
+	}
+	return 0;
+}
+
 static size_t
 headers_end(const char *p, size_t n)
 {
@@ -582,22 +611,8 @@ http_request(const char *addr, const char *token, const char *method, const char
 		     method, path, v6 ? "[" : "", host, v6 ? "]" : "", port,
 		     token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "",
 		     body ? "Content-Type: application/json\r\n" : "", body ? blen : 0);
-	if (n < 0) {
-		hconn_close(&h);
-		snprintf(err, errlen, "out of memory");
+	if (send_request(&h, head, n, body, blen, err, errlen) < 0)
 		return -1;
-	}
-	rc = send_all(&h, head, (size_t)n);
-	/* The header holds the token: clear it before it goes back to the heap. */
-	explicit_bzero(head, (size_t)n);
-	free(head);
-	if (rc == 0 && body != NULL)
-		rc = send_all(&h, body, blen);
-	if (rc < 0) {
-		snprintf(err, errlen, "sending the request: %s", strerror(-rc));
-		hconn_close(&h);
-		return -1;
-	}
 	rc = read_response(&h, r, err, errlen);
 	hconn_close(&h);
 	if (rc < 0)
@@ -673,19 +688,8 @@ http_stream(const char *addr, const char *token, const char *path, int out,
 		     "Connection: close\r\n%s%s%s\r\n",
 		     path, v6 ? "[" : "", host, v6 ? "]" : "", port,
 		     token ? "Authorization: Bearer " : "", token ? token : "", token ? "\r\n" : "");
-	if (n < 0) {
-		hconn_close(&h);
-		snprintf(err, errlen, "out of memory");
+	if (send_request(&h, head, n, NULL, 0, err, errlen) < 0)
 		return -1;
-	}
-	rc = send_all(&h, head, (size_t)n);
-	explicit_bzero(head, (size_t)n);
-	free(head);
-	if (rc < 0) {
-		snprintf(err, errlen, "sending the request: %s", strerror(-rc));
-		hconn_close(&h);
-		return -1;
-	}
 	rc = -1;
 	/* The header (within the timeout), then the body for as long as it takes. */
 	while (hend == 0) {

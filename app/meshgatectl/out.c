@@ -180,9 +180,8 @@ all_scalars(json_t *a)
 	return true;
 }
 
-/* A JSON member name as the command line spells words: '-' for '_'. */
-static const char *
-key_text(const char *k, char *buf, size_t n)
+const char *
+out_key_text(const char *k, char *buf, size_t n)
 {
 	size_t i;
 
@@ -209,7 +208,7 @@ kv(json_t *o, int indent)
 		/* Path segment tokens are credentials: --json shows them, this does not. */
 		if (strcmp(k, "token") == 0)
 			continue;
-		key_text(k, key, sizeof(key));
+		out_key_text(k, key, sizeof(key));
 		if (json_is_object(v) && json_object_size(v) > 0) {
 			printf("%*s%s:\n", indent, "", key);
 			kv(v, indent + 2);

@@ -175,6 +175,18 @@ get(struct cfg *c, yaml_node_t *map, const char *key)
 	return NULL;
 }
 
+/*
+ * Reports @msg at mapping @map (path @path) if it has no @key, or a null one:
+ * the error of a required field left out. A value that is there but wrong
+ * was reported by the reader that refused it.
+ */
+static void
+need(struct cfg *c, yaml_node_t *map, const char *path, const char *key, const char *msg)
+{
+	if (get(c, map, key) == NULL)
+		cerr(c, map, path, "%s", msg);
+}
+
 static void
 subpath(char *out, size_t n, const char *path, const char *key)
 {
@@ -201,18 +213,30 @@ scalar(struct cfg *c, yaml_node_t *n, const char *path)
 }
 
 /* Reads @key of @map as a string into @buf. False if absent or invalid. */
+/*
+ * The start of every reader: the scalar at @key of @map, with its node in *@n
+ * and its path in @p (of size @np); NULL if @key is absent or (reported) not
+ * a scalar.
+ */
+static const char *
+rd_scalar(struct cfg *c, yaml_node_t *map, const char *path, const char *key, yaml_node_t **n,
+	  char *p, size_t np)
+{
+	*n = get(c, map, key);
+	if (*n == NULL)
+		return NULL;
+	subpath(p, np, path, key);
+	return scalar(c, *n, p);
+}
+
 static bool
 rd_str(struct cfg *c, yaml_node_t *map, const char *path, const char *key, char *buf,
        size_t size)
 {
-	yaml_node_t *n = get(c, map, key);
+	yaml_node_t *n;
 	char p[160];
-	const char *v;
+	const char *v = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	v = scalar(c, n, p);
 	if (v == NULL)
 		return false;
 	if (strlen(v) >= size) {
@@ -236,18 +260,14 @@ parse_uint(const char *v, unsigned long long *out)
 }
 
 static bool
-rd_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
-	unsigned long long min, unsigned long long max, uint32_t *out)
+rd_ull(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+       unsigned long long min, unsigned long long max, unsigned long long *out)
 {
-	yaml_node_t *n = get(c, map, key);
+	yaml_node_t *n;
 	unsigned long long v;
-	const char *s;
 	char p[160];
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	if (!parse_uint(s, &v)) {
@@ -258,6 +278,18 @@ rd_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
 		cerr(c, n, p, "%llu is out of range %llu-%llu", v, min, max);
 		return false;
 	}
+	*out = v;
+	return true;
+}
+
+static bool
+rd_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	unsigned long long min, unsigned long long max, uint32_t *out)
+{
+	unsigned long long v;
+
+	if (!rd_ull(c, map, path, key, min, max, &v))
+		return false;
 	*out = (uint32_t)v;
 	return true;
 }
@@ -279,14 +311,10 @@ rd_bool(struct cfg *c, yaml_node_t *map, const char *path, const char *key, bool
 {
 	static const char *const t[] = {"true", "yes", "on", NULL};
 	static const char *const f[] = {"false", "no", "off", NULL};
-	yaml_node_t *n = get(c, map, key);
-	const char *s;
+	yaml_node_t *n;
 	char p[160];
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	for (unsigned int i = 0; t[i]; i++)
@@ -308,15 +336,11 @@ static bool
 rd_enum(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
 	const char *const *names, unsigned int *out)
 {
-	yaml_node_t *n = get(c, map, key);
+	yaml_node_t *n;
 	char p[160], list[256] = "";
 	size_t off = 0;
-	const char *s;
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	for (unsigned int i = 0; names[i] != NULL; i++) {
@@ -367,6 +391,32 @@ get_seq(struct cfg *c, yaml_node_t *map, const char *path, const char *key)
 	for (yaml_node_item_t *it_ = ((i) = 0, (seq)->data.sequence.items.start);      \
 	     it_ < (seq)->data.sequence.items.top && ((item) = node_at((c), *it_), 1); \
 	     it_++, i++)
+
+/* MAP_FOREACH's step: from entry *@i of @seq on, the first that check_map() passes. */
+static yaml_node_t *
+next_map(struct cfg *c, yaml_node_t *seq, const char *base, const char *const *keys,
+	 unsigned int *i, char *p, size_t np)
+{
+	for (; seq != NULL && seq->data.sequence.items.start + *i < seq->data.sequence.items.top;
+	     (*i)++) {
+		yaml_node_t *item = node_at(c, seq->data.sequence.items.start[*i]);
+
+		idxpath(p, np, base, *i);
+		if (check_map(c, item, p, keys))
+			return item;
+	}
+	return NULL;
+}
+
+/*
+ * Each entry @item of list @seq (NULL: none) that is a mapping, @p (a char
+ * array) its path "@base[@i]"; its keys are checked against @keys. Entries
+ * that are not mappings are reported and skipped.
+ */
+#define MAP_FOREACH(c, seq, base, keys, i, item, p)                                      \
+	for ((i) = 0;                                                                    \
+	     ((item) = next_map((c), (seq), (base), (keys), &(i), (p), sizeof(p))) != NULL; \
+	     (i)++)
 
 static void
 rd_str_list(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
@@ -740,18 +790,12 @@ load_networks(struct cfg *c, yaml_node_t *root)
 			cerr(c, root, "networks", "%s", e.msg);
 		return;
 	}
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "networks", keys, i, item, p) {
 		struct mg_network_spec s;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "networks", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a network needs a name");
+			need(c, item, p, "name", "a network needs a name");
 			continue;
 		}
 		if (rd_enum(c, item, p, "fragments", pol, &v))
@@ -829,22 +873,17 @@ load_vlans(struct cfg *c, yaml_node_t *port, const char *path, const char *port_
 {
 	static const char *const keys[] = {"id", "network", "mtu", "ipv4", "ipv6", NULL};
 	yaml_node_t *seq = get_seq(c, port, path, "vlans"), *item;
-	char p[128], ifname[MG_NAME_MAX + 8];
+	char base[128], p[128], ifname[MG_NAME_MAX + 8];
 	struct mg_error e;
 	unsigned int i;
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	subpath(base, sizeof(base), path, "vlans");
+	MAP_FOREACH(c, seq, base, keys, i, item, p) {
 		struct mg_vlan_spec s;
 
 		memset(&s, 0, sizeof(s));
-		snprintf(p, sizeof(p), "%s.vlans[%u]", path, i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_u16(c, item, p, "id", 1, 4094, &s.vlan)) {
-			if (get(c, item, "id") == NULL)
-				cerr(c, item, p, "a VLAN needs an id");
+			need(c, item, p, "id", "a VLAN needs an id");
 			continue;
 		}
 		mg_strlcpy(s.port, port_name, sizeof(s.port));
@@ -871,19 +910,13 @@ load_ports(struct cfg *c, yaml_node_t *root)
 	unsigned int i;
 	char p[64], origin[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "ports", keys, i, item, p) {
 		struct mg_port_spec s;
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "ports", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a port needs a name");
+			need(c, item, p, "name", "a port needs a name");
 			continue;
 		}
 		if (!rd_str(c, item, p, "device", s.device, sizeof(s.device)) &&
@@ -944,27 +977,20 @@ load_neighbors(struct cfg *c, yaml_node_t *root)
 	unsigned int i;
 	char p[64];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "neighbors", keys, i, item, p) {
 		struct mg_neigh_spec s;
 		bool ok;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "neighbors", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		ok = rd_str(c, item, p, "interface", s.iface, sizeof(s.iface));
-		if (!ok && get(c, item, "interface") == NULL)
-			cerr(c, item, p, "a neighbor needs an interface");
+		if (!ok)
+			need(c, item, p, "interface", "a neighbor needs an interface");
 		if (!rd_ip(c, item, p, "ip", &s.ip)) {
-			if (get(c, item, "ip") == NULL)
-				cerr(c, item, p, "a neighbor needs an ip");
+			need(c, item, p, "ip", "a neighbor needs an ip");
 			ok = false;
 		}
 		if (!rd_mac(c, item, p, "mac", &s.mac)) {
-			if (get(c, item, "mac") == NULL)
-				cerr(c, item, p, "a neighbor needs a mac");
+			need(c, item, p, "mac", "a neighbor needs a mac");
 			ok = false;
 		}
 		if (ok && mg_model_neigh_add(c->m, &s, &e) < 0)
@@ -984,20 +1010,14 @@ load_routes(struct cfg *c, yaml_node_t *root)
 	unsigned int i, a;
 	char p[64], buf[64];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "routes", keys, i, item, p) {
 		struct mg_route_spec s;
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "routes", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
 		if (!rd_str(c, item, p, "prefix", buf, sizeof(buf))) {
-			if (get(c, item, "prefix") == NULL)
-				cerr(c, item, p, "a route needs a prefix");
+			need(c, item, p, "prefix", "a route needs a prefix");
 			continue;
 		}
 		if (mg_prefix_parse(buf, &s.prefix) < 0 || strchr(buf, '/') == NULL) {
@@ -1243,17 +1263,12 @@ load_classify(struct cfg *c, yaml_node_t *root)
 	struct mg_error e;
 	char p[64], rp[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, entry) {
+	MAP_FOREACH(c, seq, "classify", keys, i, entry, p) {
 		struct mg_rules_spec s;
 		struct mg_rule_spec *r = NULL;
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "classify", i);
-		if (!check_map(c, entry, p, keys))
-			continue;
 		if (!rd_str(c, entry, p, "network", s.network, sizeof(s.network)))
 			mg_strlcpy(s.network, "default", sizeof(s.network));
 		if (rd_enum(c, entry, p, "default", defs, &v))
@@ -1298,8 +1313,7 @@ load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_sv
 	char p[128], sp[112];
 
 	if (seq == NULL) {
-		if (get(c, svc, "endpoints") == NULL)
-			cerr(c, svc, path, "a service needs endpoints");
+		need(c, svc, path, "endpoints", "a service needs endpoints");
 		return;
 	}
 	subpath(sp, sizeof(sp), path, "endpoints");
@@ -1332,8 +1346,7 @@ load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_sv
 		if (e->name[0] == '\0')
 			continue;
 		if (!rd_ip(c, item, p, "address", &e->addr)) {
-			if (get(c, item, "address") == NULL)
-				cerr(c, item, p, "an endpoint needs an address");
+			need(c, item, p, "address", "an endpoint needs an address");
 			continue;
 		}
 		if (get(c, item, "weight") != NULL &&
@@ -1433,8 +1446,7 @@ load_services(struct cfg *c, yaml_node_t *root)
 		}
 		vips = get_seq(c, item, p, "vips");
 		if (vips == NULL) {
-			if (get(c, item, "vips") == NULL)
-				cerr(c, item, p, "a service needs vips (its addresses)");
+			need(c, item, p, "vips", "a service needs vips (its addresses)");
 			ok = false;
 		} else {
 			char pp[96];
@@ -1530,14 +1542,12 @@ load_gw_pub(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *g
 		return false;
 	pub->proto = proto_num[proto];
 	if (!rd_uint(c, item, p, "port", 1, 65535, &port)) {
-		if (get(c, item, "port") == NULL)
-			cerr(c, item, p, "a published service needs a port");
+		need(c, item, p, "port", "a published service needs a port");
 		return false;
 	}
 	pub->port = (uint16_t)port;
 	if (!rd_str(c, item, p, "service", pub->service, sizeof(pub->service))) {
-		if (get(c, item, "service") == NULL)
-			cerr(c, item, p, "a published service needs a service (mode nat)");
+		need(c, item, p, "service", "a published service needs a service (mode nat)");
 		return false;
 	}
 	for (unsigned int k = 0; k < c->st->nservices; k++) {
@@ -1927,19 +1937,13 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 	unsigned int i, k;
 	char p[64], pp[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "wireguard", keys, i, item, p) {
 		struct mg_wg_spec s;
 		bool ok = true, present;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "wireguard", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a WireGuard interface needs a name");
+			need(c, item, p, "name", "a WireGuard interface needs a name");
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
@@ -1947,8 +1951,8 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 		if (get(c, item, "mtu") != NULL)
 			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
 		if (!rd_u16(c, item, p, "listen_port", 1, 65535, &s.listen_port)) {
-			if (get(c, item, "listen_port") == NULL)
-				cerr(c, item, p, "a WireGuard interface needs a listen_port");
+			need(c, item, p, "listen_port",
+			     "a WireGuard interface needs a listen_port");
 			ok = false;
 		}
 		if (!rd_key(c, item, p, "private_key", "private_key_file", s.private_key,
@@ -1995,21 +1999,10 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 static bool
 rd_u64(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint64_t *out)
 {
-	yaml_node_t *n = get(c, map, key);
 	unsigned long long v;
-	const char *s;
-	char p[160];
 
-	if (n == NULL)
+	if (!rd_ull(c, map, path, key, 0, ULLONG_MAX, &v))
 		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
-	if (s == NULL)
-		return false;
-	if (!parse_uint(s, &v)) {
-		cerr(c, n, p, "expected an integer, found '%s'", s);
-		return false;
-	}
 	*out = v;
 	return true;
 }
@@ -2022,15 +2015,11 @@ static bool
 rd_hex(struct cfg *c, yaml_node_t *map, const char *path, const char *key, uint8_t *out,
        size_t max, uint8_t *len)
 {
-	yaml_node_t *n = get(c, map, key);
-	const char *s;
+	yaml_node_t *n;
 	char p[160];
+	const char *s = rd_scalar(c, map, path, key, &n, p, sizeof(p));
 	size_t k = 0;
 
-	if (n == NULL)
-		return false;
-	subpath(p, sizeof(p), path, key);
-	s = scalar(c, n, p);
 	if (s == NULL)
 		return false;
 	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
@@ -2080,22 +2069,19 @@ load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_co
 	if (rd_enum(c, item, p, "direction", dirs, &v))
 		sa->inbound = v == 1;
 	else {
-		if (get(c, item, "direction") == NULL)
-			cerr(c, item, p, "an SA needs a direction (out or in)");
+		need(c, item, p, "direction", "an SA needs a direction (out or in)");
 		ok = false;
 	}
 	if (rd_enum(c, item, p, "inner", fams, &v))
 		sa->inner_family = v == 0 ? AF_INET : AF_INET6;
 	else {
-		if (get(c, item, "inner") == NULL)
-			cerr(c, item, p, "an SA needs the inner family it carries (ipv4 or ipv6)");
+		need(c, item, p, "inner", "an SA needs the inner family it carries (ipv4 or ipv6)");
 		ok = false;
 	}
 	if (rd_uint(c, item, p, "spi", 256, UINT32_MAX, &spi))
 		sa->spi = spi;
 	else {
-		if (get(c, item, "spi") == NULL)
-			cerr(c, item, p, "an SA needs an spi");
+		need(c, item, p, "spi", "an SA needs an spi");
 		ok = false;
 	}
 	if (rd_str(c, item, p, "algorithm", buf, sizeof(buf))) {
@@ -2107,8 +2093,7 @@ load_esp_sa(struct cfg *c, yaml_node_t *item, const char *p, struct mg_esp_sa_co
 			ok = false;
 		}
 	} else {
-		if (get(c, item, "algorithm") == NULL)
-			cerr(c, item, p, "an SA needs an algorithm (%s)", MG_ESP_ALGO_LIST);
+		need(c, item, p, "algorithm", "an SA needs an algorithm (" MG_ESP_ALGO_LIST ")");
 		ok = false;
 	}
 	if (get(c, item, "key") != NULL)
@@ -2412,30 +2397,23 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 	unsigned int i, j;
 	char p[64], sp[96];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "esp_tunnels", keys, i, item, p) {
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "esp_tunnels", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a tunnel needs a name");
+			need(c, item, p, "name", "a tunnel needs a name");
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
 		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
 		if (!rd_ip(c, item, p, "local", &s.local)) {
-			if (get(c, item, "local") == NULL)
-				cerr(c, item, p, "a tunnel needs its local outer address");
+			need(c, item, p, "local", "a tunnel needs its local outer address");
 			ok = false;
 		}
 		if (!rd_ip(c, item, p, "remote", &s.remote)) {
-			if (get(c, item, "remote") == NULL)
-				cerr(c, item, p, "a tunnel needs the peer's outer address (remote)");
+			need(c, item, p, "remote",
+			     "a tunnel needs the peer's outer address (remote)");
 			ok = false;
 		}
 		if (get(c, item, "mtu") != NULL)
@@ -2519,18 +2497,12 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 	unsigned int i;
 	char p[64];
 
-	if (seq == NULL)
-		return;
-	SEQ_FOREACH(c, seq, i, item) {
+	MAP_FOREACH(c, seq, "vxlan", keys, i, item, p) {
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		idxpath(p, sizeof(p), "vxlan", i);
-		if (!check_map(c, item, p, keys))
-			continue;
 		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			if (get(c, item, "name") == NULL)
-				cerr(c, item, p, "a tunnel needs a name");
+			need(c, item, p, "name", "a tunnel needs a name");
 			continue;
 		}
 		rd_str(c, item, p, "network", s.network, sizeof(s.network));
@@ -2542,13 +2514,12 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 			ok = rd_uint(c, item, p, "vni", 0, MG_VXLAN_MAX_VNI, &s.vni) && ok;
 		}
 		if (!rd_ip(c, item, p, "local", &s.local)) {
-			if (get(c, item, "local") == NULL)
-				cerr(c, item, p, "a tunnel needs its local VTEP address (local)");
+			need(c, item, p, "local", "a tunnel needs its local VTEP address (local)");
 			ok = false;
 		}
 		if (!rd_ip(c, item, p, "remote", &s.remote)) {
-			if (get(c, item, "remote") == NULL)
-				cerr(c, item, p, "a tunnel needs the peer's VTEP address (remote)");
+			need(c, item, p, "remote",
+			     "a tunnel needs the peer's VTEP address (remote)");
 			ok = false;
 		}
 		if (get(c, item, "port") != NULL)

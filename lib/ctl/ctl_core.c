@@ -109,6 +109,49 @@ ctl_error_json(const struct mg_error *err)
 			 ctl_grpc_code(err->code), "field", err->field, "message", err->msg);
 }
 
+int
+ctl_reply(int status, json_t *j, char **text)
+{
+	*text = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	json_decref(j);
+	return status;
+}
+
+int
+ctl_reply_err(const struct mg_error *e, char **text)
+{
+	return ctl_reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
+			 text);
+}
+
+int
+ctl_not_allowed(const char *allowed, const char **allow, char **text)
+{
+	struct mg_error e;
+
+	*allow = allowed;
+	mg_error_set(&e, EINVAL, "", "method not allowed here");
+	return ctl_reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+}
+
+json_t *
+ctl_body_json(char *body, size_t len, struct mg_error *e)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (body == NULL || len == 0) {
+		mg_error_set(e, EINVAL, "", "a JSON body is required");
+		return NULL;
+	}
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+	mg_wipe(body, len);
+	if (j == NULL)
+		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
+			     je.column, je.text);
+	return j;
+}
+
 /* ---- life cycle --------------------------------------------------------------------- */
 
 static int

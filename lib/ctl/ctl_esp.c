@@ -71,7 +71,7 @@ parse_sa(json_t *o, const char *path, struct mg_esp_sa_conf *sa, struct mg_error
 					   "auth_key", "salt", "lifetime", NULL};
 	static const char *const lkeys[] = {"soft_packets", "hard_packets", "soft_bytes",
 					    "hard_bytes", "soft_seconds", "hard_seconds", NULL};
-	unsigned long long v, *lt[6];
+	unsigned long long *lt[6];
 	char buf[64], f[96];
 	json_t *life;
 	int rc;
@@ -93,9 +93,8 @@ parse_sa(json_t *o, const char *path, struct mg_esp_sa_conf *sa, struct mg_error
 	if (strcmp(buf, "ipv4") && strcmp(buf, "ipv6"))
 		return mg_error_set(e, EINVAL, f, "must be ipv4 or ipv6");
 	sa->inner_family = !strcmp(buf, "ipv4") ? AF_INET : AF_INET6;
-	if ((rc = cj_uint(o, "spi", path, 256, UINT32_MAX, &v, true, e)) < 0)
+	if ((rc = cj_u32(o, "spi", path, 256, UINT32_MAX, &sa->spi, true, e)) < 0)
 		return rc;
-	sa->spi = (uint32_t)v;
 	if ((rc = cj_str(o, "algorithm", path, buf, sizeof(buf), true, e)) < 0)
 		return rc;
 	sa->algo = mg_esp_algo_lookup(buf);
@@ -183,26 +182,16 @@ parse_tunnel(json_t *o, struct mg_esp_tunnel_spec *s, struct mg_error *e)
 			return rc;
 		s->no_replay = !ar;
 	}
-	v = 0;
-	if ((rc = cj_uint(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &s->mtu, false, e)) < 0)
 		return rc;
-	s->mtu = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "path_mtu", "", 576, MG_MTU_MAX, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "path_mtu", "", 576, MG_MTU_MAX, &s->path_mtu, false, e)) < 0)
 		return rc;
-	s->path_mtu = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "local_port", "", 1, 65535, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "local_port", "", 1, 65535, &s->local_port, false, e)) < 0)
 		return rc;
-	s->local_port = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "remote_port", "", 1, 65535, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "remote_port", "", 1, 65535, &s->remote_port, false, e)) < 0)
 		return rc;
-	s->remote_port = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "replay_window", "", 64, 4096, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "replay_window", "", 64, 4096, &s->replay_window, false, e)) < 0)
 		return rc;
-	s->replay_window = (uint32_t)v;
 	if (json_is_string(json_object_get(o, "mss_clamp")) &&
 	    !strcmp(json_string_value(json_object_get(o, "mss_clamp")), "auto")) {
 		s->mss_clamp = MG_ESP_MSS_AUTO;
@@ -257,40 +246,6 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t)
 	json_object_set_new(o, "events", json_incref(sas ? json_object_get(sas, "events") : NULL) ?: json_object());
 	json_decref(sas);
 	return o;
-}
-
-static int
-reply(int status, json_t *j, char **text)
-{
-	*text = json_dumps(j, JSON_INDENT(2));
-	json_decref(j);
-	return status;
-}
-
-static int
-reply_err(const struct mg_error *e, char **text)
-{
-	return reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
-		     text);
-}
-
-/* Parse the body, wipe it (it may hold keys), return the JSON or NULL with @e. */
-static json_t *
-body_json(char *body, size_t len, struct mg_error *e)
-{
-	json_error_t je;
-	json_t *j;
-
-	if (body == NULL || len == 0) {
-		mg_error_set(e, EINVAL, "", "a JSON body is required");
-		return NULL;
-	}
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	mg_wipe(body, len);
-	if (j == NULL)
-		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, je.text);
-	return j;
 }
 
 /* Wipe the string values of a parsed body (its keys) before it is freed. */
@@ -384,13 +339,13 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 
 			while ((t = mg_model_esp_next(m, &cur)) != NULL)
 				json_array_append_new(a, tunnel_json(c, t));
-			return reply(200, a, text);
+			return ctl_reply(200, a, text);
 		}
 		if (!strcmp(method, "POST")) {
 			char name[MG_NAME_MAX];
 
-			if ((j = body_json(body, len, &e)) == NULL)
-				return reply_err(&e, text);
+			if ((j = ctl_body_json(body, len, &e)) == NULL)
+				return ctl_reply_err(&e, text);
 			rc = ctl_esp_add_body(c, j, &e);
 			snprintf(name, sizeof(name), "%s",
 				 json_is_string(json_object_get(j, "name")) ?
@@ -403,61 +358,51 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 				mg_model_esp_del(m, name, &e2);
 			}
 			if (rc < 0)
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			c->requests_ok++;
-			return reply(201, tunnel_json(c, mg_model_esp_find(m, name)), text);
+			return ctl_reply(201, tunnel_json(c, mg_model_esp_find(m, name)), text);
 		}
-		*allow = "GET, POST";
-		mg_error_set(&e, EINVAL, "", "method not allowed here");
-		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_not_allowed("GET, POST", allow, text);
 	}
 	/* A method the path does not have is 405 whether or not the tunnel exists. */
 	if ((nseg == 3 && strcmp(method, "GET") && strcmp(method, "DELETE")) ||
-	    (nseg == 4 && !strcmp(seg[3], "sas") && strcmp(method, "PUT"))) {
-		*allow = nseg == 3 ? "GET, DELETE" : "PUT";
-		mg_error_set(&e, EINVAL, "", "method not allowed here");
-		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
-	}
+	    (nseg == 4 && !strcmp(seg[3], "sas") && strcmp(method, "PUT")))
+		return ctl_not_allowed(nseg == 3 ? "GET, DELETE" : "PUT", allow, text);
 	if (nseg == 4 && strcmp(seg[3], "sas")) {
 		mg_error_set(&e, ENOENT, "", "no such resource");
-		return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_reply_err(&e, text);
 	}
 	t = mg_model_esp_find(m, seg[2]);
 	if (t == NULL) {
 		mg_error_set(&e, ENOENT, "name", "no ESP tunnel named '%s'", seg[2]);
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	if (nseg == 3) {
 		if (!strcmp(method, "GET"))
-			return reply(200, tunnel_json(c, t), text);
+			return ctl_reply(200, tunnel_json(c, t), text);
 		if (!strcmp(method, "DELETE")) {
 			/* Its connection deletes it on Close (and would find it gone). */
 			if (ctl_conn_refuse_owned(c, "ESP tunnel", seg[2], &e) < 0) {
 				c->requests_failed++;
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			}
 			if (ctl_esp_journal_del(c, seg[2], &e) < 0 || mg_model_esp_del(m, seg[2], &e) < 0)
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			ctl_ike_tunnel_gone(c, seg[2]);
 			c->requests_ok++;
 			*text = NULL;
 			return 204;
 		}
-		*allow = "GET, DELETE";
-		mg_error_set(&e, EINVAL, "", "method not allowed here");
-		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_not_allowed("GET, DELETE", allow, text);
 	}
 	if (nseg == 4 && !strcmp(seg[3], "sas")) {
 		struct mg_esp_sa_conf sas[MG_ESP_TUN_MAX_SAS];
 		uint8_t n = 0;
 
-		if (strcmp(method, "PUT")) {
-			*allow = "PUT";
-			mg_error_set(&e, EINVAL, "", "method not allowed here");
-			return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
-		}
-		if ((j = body_json(body, len, &e)) == NULL)
-			return reply_err(&e, text);
+		if (strcmp(method, "PUT"))
+			return ctl_not_allowed("PUT", allow, text);
+		if ((j = ctl_body_json(body, len, &e)) == NULL)
+			return ctl_reply_err(&e, text);
 		{
 			static const char *const keys[] = {"sas", NULL};
 
@@ -474,10 +419,10 @@ ctl_esp_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *b
 		if (rc == 0)
 			rc = ctl_esp_journal(c, seg[2], &e);
 		if (rc < 0)
-			return reply_err(&e, text);
+			return ctl_reply_err(&e, text);
 		c->requests_ok++;
-		return reply(200, tunnel_json(c, t), text);
+		return ctl_reply(200, tunnel_json(c, t), text);
 	}
 	mg_error_set(&e, ENOENT, "", "no such resource");
-	return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	return ctl_reply_err(&e, text);
 }

@@ -333,7 +333,7 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t, const uint8_t *sk, 
 	struct mg_ctl_esp_seq pos[MG_ESP_TUN_MAX_SAS];
 	unsigned int npos = 0;
 	char b[MG_PREFIX_STRLEN];
-	json_t *o, *sas = json_array(), *a4 = json_array(), *a6 = json_array(), *ike;
+	json_t *o, *sas = json_array(), *ike;
 
 	if (c->env.esp_seqs != NULL)
 		npos = c->env.esp_seqs(c->env.ctx, t->iface, pos, RTE_DIM(pos));
@@ -360,12 +360,7 @@ tunnel_json(struct mg_ctl *c, const struct mg_esp_tunnel *t, const uint8_t *sk, 
 	for (unsigned int i = 0; i < s->nsas; i++)
 		json_array_append_new(sas, sa_json(c, t, &s->sas[i], sk, pos, npos, dirty));
 	json_object_set_new(o, "sas", sas);
-	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr4; i++)
-		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
-	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr6; i++)
-		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
-	json_object_set_new(o, "ipv4", a4);
-	json_object_set_new(o, "ipv6", a6);
+	cj_addrs_json(o, ifc);
 	if (conn_owns_esp(c, s->name))
 		json_object_set_new(o, "connection", json_true());
 	else if ((ike = ctl_ike_stored(c, s->name)) != NULL)

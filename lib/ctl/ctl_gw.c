@@ -395,48 +395,6 @@ ctl_gw_clear(struct mg_ctl *c)
 
 /* ---- REST -------------------------------------------------------------------------------- */
 
-static int
-reply(int status, json_t *j, char **text)
-{
-	*text = j != NULL ? json_dumps(j, JSON_INDENT(2)) : NULL;
-	json_decref(j);
-	return status;
-}
-
-static int
-reply_err(const struct mg_error *e, char **text)
-{
-	return reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
-		     text);
-}
-
-static int
-not_allowed(const char *allowed, const char **allow, char **text)
-{
-	struct mg_error e;
-
-	*allow = allowed;
-	mg_error_set(&e, EINVAL, "", "method not allowed here");
-	return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
-}
-
-static json_t *
-load_body(const char *body, size_t len, struct mg_error *e)
-{
-	json_error_t je;
-	json_t *j;
-
-	if (body == NULL || len == 0) {
-		mg_error_set(e, EINVAL, "", "a JSON body is required");
-		return NULL;
-	}
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	if (j == NULL)
-		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, je.text);
-	return j;
-}
-
 int
 ctl_gw_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *body, size_t len,
 	    char **text, const char **allow)
@@ -449,33 +407,33 @@ ctl_gw_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *bo
 
 	mg_error_clear(&e);
 	if (nseg == 2 && !strcmp(method, "GET"))
-		return reply(200, ctl_gw_json(NULL), text);
+		return ctl_reply(200, ctl_gw_json(NULL), text);
 	if (nseg == 2 && strcmp(method, "POST"))
-		return not_allowed("GET, POST", allow, text);
+		return ctl_not_allowed("GET, POST", allow, text);
 	if (nseg == 3 && !strcmp(method, "GET")) {
 		json_t *o = ctl_gw_json(seg[2]);
 
 		if (o == NULL) {
 			mg_error_set(&e, ENOENT, "name", "no gateway named '%s'", seg[2]);
-			return reply_err(&e, text);
+			return ctl_reply_err(&e, text);
 		}
-		return reply(200, o, text);
+		return ctl_reply(200, o, text);
 	}
 	if (nseg == 3 && !strcmp(method, "DELETE")) {
 		if (gw_del(c, seg[2], &e) < 0)
-			return reply_err(&e, text);
-		return reply(204, NULL, text);
+			return ctl_reply_err(&e, text);
+		return ctl_reply(204, NULL, text);
 	}
 	if (nseg == 3 && strcmp(method, "PUT"))
-		return not_allowed("GET, PUT, DELETE", allow, text);
+		return ctl_not_allowed("GET, PUT, DELETE", allow, text);
 	if (nseg != 2 && nseg != 3) {
 		mg_error_set(&e, ENOENT, "", "no such resource");
-		return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_reply_err(&e, text);
 	}
 	/* POST /v1/gateways or PUT /v1/gateways/NAME. */
-	if ((j = load_body(body, len, &e)) == NULL) {
+	if ((j = ctl_body_json(body, len, &e)) == NULL) {
 		c->requests_failed++;
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	v = json_is_object(j) ? json_object_get(j, "name") : NULL;
 	if (!json_is_object(j)) {
@@ -504,12 +462,12 @@ ctl_gw_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char *bo
 	name = rc >= 0 ? g->name : NULL;
 	if (rc < 0) {
 		free(g);
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	{
 		json_t *o = ctl_gw_json(name);
 
 		free(g);
-		return reply(rc == 1 ? 201 : 200, o, text);
+		return ctl_reply(rc == 1 ? 201 : 200, o, text);
 	}
 }

@@ -187,20 +187,16 @@ ctl_ike_parse(json_t *o, const char *name, struct mg_ike_peer_conf *pc, struct m
 	    (rc = selectors(o, "local_ts", pc->local_ts, &pc->nlocal_ts, e)) < 0 ||
 	    (rc = selectors(o, "remote_ts", pc->remote_ts, &pc->nremote_ts, e)) < 0)
 		return rc;
-	if ((rc = cj_uint(o, "lifetime", "", 10, 86400 * 7, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "lifetime", "", 10, 86400 * 7, &pc->ike_lifetime_s, false, e)) < 0)
 		return rc;
-	pc->ike_lifetime_s = rc > 0 ? (uint32_t)v : 0;
-	if ((rc = cj_uint(o, "child_lifetime", "", 10, 86400 * 7, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "child_lifetime", "", 10, 86400 * 7, &pc->child_lifetime_s, false,
+			 e)) < 0)
 		return rc;
-	pc->child_lifetime_s = rc > 0 ? (uint32_t)v : 0;
 	pc->dpd_s = 30;
-	if ((rc = cj_uint(o, "dpd", "", 0, 3600, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "dpd", "", 0, 3600, &pc->dpd_s, false, e)) < 0)
 		return rc;
-	if (rc > 0)
-		pc->dpd_s = (uint32_t)v;
-	if ((rc = cj_uint(o, "retransmit_ms", "", 100, 60000, &v, false, e)) < 0)
+	if ((rc = cj_u32(o, "retransmit_ms", "", 100, 60000, &pc->retransmit_ms, false, e)) < 0)
 		return rc;
-	pc->retransmit_ms = rc > 0 ? (uint32_t)v : 0;
 	if ((rc = cj_uint(o, "retransmit_tries", "", 1, 20, &v, false, e)) < 0)
 		return rc;
 	pc->retransmit_tries = rc > 0 ? (uint8_t)v : 0;
@@ -437,44 +433,25 @@ peer_json(struct mg_ctl *c, const char *name)
 	return o;
 }
 
-static int
-reply(int status, json_t *j, char **text)
-{
-	*text = json_dumps(j, JSON_INDENT(2));
-	json_decref(j);
-	return status;
-}
-
-static int
-reply_err(const struct mg_error *e, char **text)
-{
-	return reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
-		     text);
-}
-
 int
 ctl_ike_rest(struct mg_ctl *c, const char *method, const char *name, char *body, size_t len,
 	     char **text, const char **allow)
 {
 	struct mg_error e;
-	json_error_t je;
 	json_t *j;
 	int rc;
 
 	mg_error_clear(&e);
-	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE")) {
-		*allow = "GET, PUT, DELETE";
-		mg_error_set(&e, EINVAL, "", "method not allowed here");
-		return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
-	}
+	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
+		return ctl_not_allowed("GET, PUT, DELETE", allow, text);
 	if (mg_model_esp_find(c->env.model, name) == NULL) {
 		mg_error_set(&e, ENOENT, "name", "no ESP tunnel named '%s'", name);
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	if (conn_owns_esp(c, name) && strcmp(method, "GET")) {
 		mg_error_set(&e, EPERM, "", "tunnel '%s' belongs to an NSM connection: its IKE "
 			     "settings come from the connection", name);
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	if (!strcmp(method, "GET")) {
 		json_t *o = peer_json(c, name);
@@ -482,34 +459,25 @@ ctl_ike_rest(struct mg_ctl *c, const char *method, const char *name, char *body,
 		if (json_object_get(o, "config") == NULL && json_object_get(o, "state") == NULL) {
 			json_decref(o);
 			mg_error_set(&e, ENOENT, "", "tunnel '%s' has no IKE peer", name);
-			return reply_err(&e, text);
+			return ctl_reply_err(&e, text);
 		}
-		return reply(200, o, text);
+		return ctl_reply(200, o, text);
 	}
 	if (!strcmp(method, "DELETE")) {
 		if (c->env.ike_del == NULL || c->env.ike_del(c->env.ctx, name) < 0) {
 			mg_error_set(&e, ENOENT, "", "tunnel '%s' has no IKE peer", name);
-			return reply_err(&e, text);
+			return ctl_reply_err(&e, text);
 		}
 		if (c->ike != NULL)
 			json_object_del(c->ike, name);
 		if (ctl_esp_journal(c, name, &e) < 0)
-			return reply_err(&e, text);
+			return ctl_reply_err(&e, text);
 		c->requests_ok++;
 		*text = NULL;
 		return 204;
 	}
-	if (body == NULL || len == 0) {
-		mg_error_set(&e, EINVAL, "", "a JSON body is required");
-		return reply_err(&e, text);
-	}
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-	mg_wipe(body, len);
-	if (j == NULL) {
-		mg_error_set(&e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, je.text);
-		return reply_err(&e, text);
-	}
+	if ((j = ctl_body_json(body, len, &e)) == NULL)
+		return ctl_reply_err(&e, text);
 	rc = ctl_ike_set_body(c, name, j, &e);
 	ctl_json_wipe(j);
 	json_decref(j);
@@ -517,7 +485,7 @@ ctl_ike_rest(struct mg_ctl *c, const char *method, const char *name, char *body,
 	if (rc == 0)
 		rc = ctl_esp_journal(c, name, &e);
 	if (rc < 0)
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	c->requests_ok++;
-	return reply(200, peer_json(c, name), text);
+	return ctl_reply(200, peer_json(c, name), text);
 }

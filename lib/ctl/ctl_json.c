@@ -99,6 +99,30 @@ cj_uint(json_t *obj, const char *key, const char *path, unsigned long long min,
 }
 
 int
+cj_u32(json_t *obj, const char *key, const char *path, uint32_t min, uint32_t max,
+       uint32_t *out, bool required, struct mg_error *err)
+{
+	unsigned long long v = 0;
+	int rc = cj_uint(obj, key, path, min, max, &v, required, err);
+
+	if (rc > 0)
+		*out = (uint32_t)v;
+	return rc;
+}
+
+int
+cj_u16(json_t *obj, const char *key, const char *path, uint16_t min, uint16_t max,
+       uint16_t *out, bool required, struct mg_error *err)
+{
+	uint32_t v = 0;
+	int rc = cj_u32(obj, key, path, min, max, &v, required, err);
+
+	if (rc > 0)
+		*out = (uint16_t)v;
+	return rc;
+}
+
+int
 cj_bool(json_t *obj, const char *key, const char *path, bool *out, struct mg_error *err)
 {
 	json_t *v = json_object_get(obj, key);
@@ -204,10 +228,8 @@ int
 cj_flows(json_t *o, const char *path, struct mg_flows_spec *fs, struct mg_error *err)
 {
 	static const char *const f[] = {"enabled", "size", "stateful", "timeouts", NULL};
-	unsigned long long v;
 	json_t *t;
 	char tp[128];
-	int rc;
 
 	memset(fs, 0, sizeof(*fs));
 	if (json_is_null(o))
@@ -215,9 +237,7 @@ cj_flows(json_t *o, const char *path, struct mg_flows_spec *fs, struct mg_error 
 	TRY(cj_check_fields(o, f, path, err));
 	fs->enabled = true;
 	TRY(cj_bool(o, "enabled", path, &fs->enabled, err));
-	TRY(rc = cj_uint(o, "size", path, 1, MG_FLOWS_SIZE_MAX, &v, false, err));
-	if (rc > 0)
-		fs->size = (uint32_t)v;
+	TRY(cj_u32(o, "size", path, 1, MG_FLOWS_SIZE_MAX, &fs->size, false, err));
 	TRY(cj_bool(o, "stateful", path, &fs->stateful, err));
 	t = json_object_get(o, "timeouts");
 	if (t == NULL || json_is_null(t))
@@ -225,10 +245,8 @@ cj_flows(json_t *o, const char *path, struct mg_flows_spec *fs, struct mg_error 
 	fpath(tp, sizeof(tp), path, "timeouts");
 	TRY(cj_check_fields(t, mg_flows_timeout_names, tp, err));
 	for (unsigned int i = 0; i < MG_FLOWS_T_MAX; i++) {
-		TRY(rc = cj_uint(t, mg_flows_timeout_names[i], tp, 1, MG_FLOWS_TIMEOUT_MAX, &v,
-				 false, err));
-		if (rc > 0)
-			fs->timeout_s[i] = (uint32_t)v;
+		TRY(cj_u32(t, mg_flows_timeout_names[i], tp, 1, MG_FLOWS_TIMEOUT_MAX,
+			   &fs->timeout_s[i], false, err));
 	}
 	return 0;
 }
@@ -266,7 +284,6 @@ cj_spec(enum mg_op_kind kind, json_t *o, const char *path, struct mg_op *op, str
 	static const char *const neigh_f[] = {"interface", "ip", "mac", NULL};
 	static const char *const policy[] = {"forward", "drop", NULL};
 	static const char *const actions[] = {"forward", "drop", "unreachable", "prohibit", NULL};
-	unsigned long long v = 0;
 	int e = 0, rc;
 
 	op->kind = kind;
@@ -297,30 +314,19 @@ cj_spec(enum mg_op_kind kind, json_t *o, const char *path, struct mg_op *op, str
 		e = cj_mac(o, "mac", path, &op->port.mac, false, err);
 		TRY(e);
 		op->port.mac_set = e > 0;
-		TRY(rc = cj_uint(o, "mtu", path, MG_MTU_MIN, MG_MTU_MAX, &v, false, err));
-		if (rc > 0)
-			op->port.mtu = (uint16_t)v;
-		TRY(rc = cj_uint(o, "rx_queues", path, 1, 64, &v, false, err));
-		if (rc > 0)
-			op->port.rx_queues = (uint16_t)v;
-		TRY(rc = cj_uint(o, "rx_desc", path, 64, 16384, &v, false, err));
-		if (rc > 0)
-			op->port.rx_desc = (uint16_t)v;
-		TRY(rc = cj_uint(o, "tx_desc", path, 64, 16384, &v, false, err));
-		if (rc > 0)
-			op->port.tx_desc = (uint16_t)v;
+		TRY(cj_u16(o, "mtu", path, MG_MTU_MIN, MG_MTU_MAX, &op->port.mtu, false, err));
+		TRY(cj_u16(o, "rx_queues", path, 1, 64, &op->port.rx_queues, false, err));
+		TRY(cj_u16(o, "rx_desc", path, 64, 16384, &op->port.rx_desc, false, err));
+		TRY(cj_u16(o, "tx_desc", path, 64, 16384, &op->port.tx_desc, false, err));
 		TRY(cj_bool(o, "promiscuous", path, &op->port.promiscuous, err));
 		return 0;
 	case MG_OP_VLAN:
 		TRY(cj_check_fields(o, vlan_f, path, err));
 		TRY(cj_str(o, "port", path, op->vlan.port, sizeof(op->vlan.port), true, err));
-		TRY(cj_uint(o, "vlan", path, 1, 4094, &v, true, err));
-		op->vlan.vlan = (uint16_t)v;
+		TRY(cj_u16(o, "vlan", path, 1, 4094, &op->vlan.vlan, true, err));
 		TRY(cj_str(o, "network", path, op->vlan.network, sizeof(op->vlan.network), false,
 			   err));
-		TRY(rc = cj_uint(o, "mtu", path, MG_MTU_MIN, MG_MTU_MAX, &v, false, err));
-		if (rc > 0)
-			op->vlan.mtu = (uint16_t)v;
+		TRY(cj_u16(o, "mtu", path, MG_MTU_MIN, MG_MTU_MAX, &op->vlan.mtu, false, err));
 		return 0;
 	case MG_OP_ADDR:
 		TRY(cj_check_fields(o, addr_f, path, err));
@@ -499,4 +505,18 @@ cj_op_json(const struct mg_op *op)
 									 : "replace"));
 	json_object_set_new(o, mg_op_kind_name(op->kind), cj_spec_json(op));
 	return o;
+}
+
+void
+cj_addrs_json(json_t *o, const struct mg_iface *ifc)
+{
+	json_t *a4 = json_array(), *a6 = json_array();
+	char b[MG_PREFIX_STRLEN];
+
+	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr4; i++)
+		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
+	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr6; i++)
+		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
+	json_object_set_new(o, "ipv4", a4);
+	json_object_set_new(o, "ipv6", a6);
 }

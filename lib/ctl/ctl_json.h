@@ -19,6 +19,11 @@ int cj_str(json_t *obj, const char *key, const char *path, char *out, size_t siz
 	   struct mg_error *err);
 int cj_uint(json_t *obj, const char *key, const char *path, unsigned long long min,
 	    unsigned long long max, unsigned long long *out, bool required, struct mg_error *err);
+/** cj_uint into a uint32_t / uint16_t, left as it was when absent (0 returned). */
+int cj_u32(json_t *obj, const char *key, const char *path, uint32_t min, uint32_t max,
+	   uint32_t *out, bool required, struct mg_error *err);
+int cj_u16(json_t *obj, const char *key, const char *path, uint16_t min, uint16_t max,
+	   uint16_t *out, bool required, struct mg_error *err);
 int cj_bool(json_t *obj, const char *key, const char *path, bool *out, struct mg_error *err);
 int cj_prefix(json_t *obj, const char *key, const char *path, struct mg_prefix *p, bool required,
 	      struct mg_error *err);
@@ -40,6 +45,9 @@ json_t *cj_flows_json(const struct mg_flows_spec *fs);
 json_t *cj_op_json(const struct mg_op *op);
 /** Render the spec of an operation. */
 json_t *cj_spec_json(const struct mg_op *op);
+
+/** Set "ipv4" and "ipv6" of @p o to the prefixes of @p ifc (NULL: none), as the file writes them. */
+void cj_addrs_json(json_t *o, const struct mg_iface *ifc);
 
 /** Kind from its JSON name ("network", "port", "vlan", "address", "route", "neighbor"). */
 int cj_kind(const char *name, enum mg_op_kind *kind);

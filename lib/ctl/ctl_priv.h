@@ -273,6 +273,23 @@ int ctl_journal(struct mg_ctl *c, json_t *entry, struct mg_error *err);
 json_t *ctl_error_json(const struct mg_error *err);
 /** HTTP status for an errno-style code. */
 int ctl_http_status(int code);
+/*
+ * The replies of the REST handlers that answer with a status and *text
+ * (ctl_gw.c, ctl_vxlan.c, ctl_esp.c, ctl_ike.c); ctl_rest.c keeps its own
+ * (with the Location and rate headers).
+ */
+/** Set *@p text to @p j as indented JSON (NULL: no body), free @p j, return @p status. */
+int ctl_reply(int status, json_t *j, char **text);
+/** {"error": ctl_error_json(@p e)} with the status of its code. */
+int ctl_reply_err(const struct mg_error *e, char **text);
+/** 405 "method not allowed here", with *@p allow set to @p allowed (the Allow header). */
+int ctl_not_allowed(const char *allowed, const char **allow, char **text);
+/**
+ * A request body parsed (duplicate keys refused), or NULL with @p e: "a JSON
+ * body is required" or "not valid JSON (line, column: why)". The body is wiped
+ * after the parse: it may hold keys, and the caller is done with it.
+ */
+json_t *ctl_body_json(char *body, size_t len, struct mg_error *e);
 const char *ctl_grpc_code(int code);
 
 /* ctl_state.c */

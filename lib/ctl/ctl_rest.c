@@ -307,7 +307,7 @@ static json_t *
 iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 {
 	const struct mg_model *m = c->env.model;
-	json_t *o = json_object(), *a4 = json_array(), *a6 = json_array();
+	json_t *o = json_object();
 	char b[MG_PREFIX_STRLEN];
 	struct mg_if_counters ic;
 
@@ -324,12 +324,7 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
 	json_object_set_new(o, "mtu", json_integer(ifc->mtu));
 	json_object_set_new(o, "mac", json_string(mg_mac_fmt(&ifc->mac, b, sizeof(b))));
-	for (unsigned int i = 0; i < ifc->naddr4; i++)
-		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
-	for (unsigned int i = 0; i < ifc->naddr6; i++)
-		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
-	json_object_set_new(o, "ipv4", a4);
-	json_object_set_new(o, "ipv6", a6);
+	cj_addrs_json(o, ifc);
 	json_object_set_new(o, "link_local", json_string(mg_ip_fmt(&ifc->ll6, b, sizeof(b))));
 	if (c->env.dp != NULL) {
 		mg_dp_iface_counters(c->env.dp, ifc->id, &ic);
@@ -587,9 +582,20 @@ network_json(const struct mg_network *n)
 	return o;
 }
 
-/* /v1/networks/NAME/rules: the network's classification rules, replaced whole. */
+/*
+ * A network's resource that is replaced whole: GET renders it, PUT replaces
+ * it, DELETE replaces it with @empty (the body of "off" or "none").
+ */
+struct net_whole {
+	json_t *(*get)(struct mg_ctl *c, const struct mg_network *n);
+	int (*put)(struct mg_ctl *c, const char *network, json_t *body, struct mg_error *err);
+	json_t *(*empty)(void);
+	bool count;     /* counted in requests_ok/failed here (ctl_rules_put counts its own) */
+};
+
 static struct resp
-h_rules(struct mg_ctl *c, const char *method, const char *name, const struct req *rq)
+h_net_whole(struct mg_ctl *c, const char *method, const char *name, const struct req *rq,
+	    const struct net_whole *w)
 {
 	const struct mg_network *n = mg_model_network_find(c->env.model, name);
 	struct mg_error e;
@@ -601,58 +607,41 @@ h_rules(struct mg_ctl *c, const char *method, const char *name, const struct req
 	if (n == NULL)
 		return simple_err(404, ENOENT, "name", "no such network");
 	if (!strcmp(method, "GET"))
-		return json_resp(200, ctl_rules_json(c, n->id, true));
+		return json_resp(200, w->get(c, n));
 	mg_error_clear(&e);
 	if (!strcmp(method, "DELETE")) {
-		j = json_object();
+		j = w->empty();
 	} else {
 		j = parse_body(rq, &e);
 		if (j == NULL)
 			return err_resp(&e);
 	}
-	rc = ctl_rules_put(c, name, j, &e);
-	json_decref(j);
-	if (rc < 0)
-		return err_resp(&e);
-	if (!strcmp(method, "DELETE"))
-		return (struct resp){.status = 204, .text = NULL, .type = NULL};
-	return json_resp(200, ctl_rules_json(c, n->id, true));
-}
-
-/* /v1/networks/NAME/flows: the network's flow tracking, replaced whole. */
-static struct resp
-h_net_flows(struct mg_ctl *c, const char *method, const char *name, const struct req *rq)
-{
-	const struct mg_network *n = mg_model_network_find(c->env.model, name);
-	struct mg_error e;
-	json_t *j;
-	int rc;
-
-	if (strcmp(method, "GET") && strcmp(method, "PUT") && strcmp(method, "DELETE"))
-		return not_allowed("GET, PUT, DELETE");
-	if (n == NULL)
-		return simple_err(404, ENOENT, "name", "no such network");
-	if (!strcmp(method, "GET"))
-		return json_resp(200, ctl_net_flows_json(c, n));
-	mg_error_clear(&e);
-	if (!strcmp(method, "DELETE")) {
-		j = json_null();
-	} else {
-		j = parse_body(rq, &e);
-		if (j == NULL)
-			return err_resp(&e);
-	}
-	rc = ctl_net_flows_put(c, name, j, &e);
+	rc = w->put(c, name, j, &e);
 	json_decref(j);
 	if (rc < 0) {
-		c->requests_failed++;
+		if (w->count)
+			c->requests_failed++;
 		return err_resp(&e);
 	}
-	c->requests_ok++;
+	if (w->count)
+		c->requests_ok++;
 	if (!strcmp(method, "DELETE"))
 		return (struct resp){.status = 204, .text = NULL, .type = NULL};
-	return json_resp(200, ctl_net_flows_json(c, n));
+	return json_resp(200, w->get(c, n));
 }
+
+static json_t *
+rules_with_counters(struct mg_ctl *c, const struct mg_network *n)
+{
+	return ctl_rules_json(c, n->id, true);
+}
+
+/* /v1/networks/NAME/rules: the network's classification rules (DELETE: none). */
+static const struct net_whole net_rules = {rules_with_counters, ctl_rules_put, json_object,
+					   false};
+/* /v1/networks/NAME/flows: the network's flow tracking (DELETE: off). */
+static const struct net_whole net_flows = {ctl_net_flows_json, ctl_net_flows_put, json_null,
+					   true};
 
 /* GET /v1/flows: the flow history, filtered by the query arguments. */
 static struct resp
@@ -720,9 +709,9 @@ h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 		return not_allowed("GET, DELETE");
 	}
 	if (nseg == 4 && !strcmp(seg[3], "rules"))
-		return h_rules(c, method, seg[2], rq);
+		return h_net_whole(c, method, seg[2], rq, &net_rules);
 	if (nseg == 4 && !strcmp(seg[3], "flows"))
-		return h_net_flows(c, method, seg[2], rq);
+		return h_net_whole(c, method, seg[2], rq, &net_flows);
 	return no_resource();
 }
 

@@ -106,10 +106,8 @@ rd_rule(json_t *o, const char *path, struct mg_rule_spec *r, struct mg_error *er
 	r->dscp = -1;
 	if ((rc = cj_check_fields(o, fields, path, err)) < 0)
 		return rc;
-	if ((rc = cj_uint(o, "id", path, 1, MG_RULE_ID_MAX, &u, false, err)) < 0)
+	if ((rc = cj_u32(o, "id", path, 1, MG_RULE_ID_MAX, &r->id, false, err)) < 0)
 		return rc;
-	if (rc > 0)
-		r->id = (uint32_t)u;
 	v = json_object_get(o, "priority");
 	if (v != NULL && !json_is_null(v)) {
 		snprintf(p, sizeof(p), "%s.priority", path);

@@ -23,7 +23,6 @@ parse_tunnel(json_t *o, struct mg_vxlan_spec *s, struct mg_error *e)
 {
 	static const char *const keys[] = {"name", "network", "underlay", "vni", "local",
 					   "remote", "port", "mtu", "mac", "ipv4", "ipv6", NULL};
-	unsigned long long v;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -36,18 +35,12 @@ parse_tunnel(json_t *o, struct mg_vxlan_spec *s, struct mg_error *e)
 	    (rc = cj_ip(o, "local", "", &s->local, true, e)) < 0 ||
 	    (rc = cj_ip(o, "remote", "", &s->remote, true, e)) < 0)
 		return rc;
-	v = 0;
-	if ((rc = cj_uint(o, "vni", "", 0, MG_VXLAN_MAX_VNI, &v, true, e)) < 0)
+	if ((rc = cj_u32(o, "vni", "", 0, MG_VXLAN_MAX_VNI, &s->vni, true, e)) < 0)
 		return rc;
-	s->vni = (uint32_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "port", "", 1, 65535, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "port", "", 1, 65535, &s->port, false, e)) < 0)
 		return rc;
-	s->port = (uint16_t)v;
-	v = 0;
-	if ((rc = cj_uint(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &v, false, e)) < 0)
+	if ((rc = cj_u16(o, "mtu", "", MG_MTU_MIN, MG_MTU_MAX, &s->mtu, false, e)) < 0)
 		return rc;
-	s->mtu = (uint16_t)v;
 	rc = cj_mac(o, "mac", "", &s->mac, false, e);
 	if (rc < 0)
 		return rc;
@@ -93,7 +86,7 @@ spec_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 	const struct mg_model *m = c->env.model;
 	const struct mg_iface *ifc = mg_model_iface_get(m, t->iface);
 	char b[MG_PREFIX_STRLEN];
-	json_t *o, *a4 = json_array(), *a6 = json_array();
+	json_t *o;
 
 	o = json_pack("{s:s,s:s,s:s,s:I,s:i,s:i}", "name", t->spec.name,
 		      "network", mg_model_network_get(m, t->network)->spec.name,
@@ -103,12 +96,7 @@ spec_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 	json_object_set_new(o, "local", json_string(mg_ip_fmt(&t->spec.local, b, sizeof(b))));
 	json_object_set_new(o, "remote", json_string(mg_ip_fmt(&t->spec.remote, b, sizeof(b))));
 	json_object_set_new(o, "mac", json_string(mg_mac_fmt(&t->spec.mac, b, sizeof(b))));
-	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr4; i++)
-		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
-	for (unsigned int i = 0; ifc != NULL && i < ifc->naddr6; i++)
-		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
-	json_object_set_new(o, "ipv4", a4);
-	json_object_set_new(o, "ipv6", a6);
+	cj_addrs_json(o, ifc);
 	return o;
 }
 
@@ -125,31 +113,6 @@ ctl_vxlan_json(struct mg_ctl *c, const struct mg_vxlan_tunnel *t)
 				      "rx_bytes", (json_int_t)cnt[1], "tx_packets", (json_int_t)cnt[2],
 				      "tx_bytes", (json_int_t)cnt[3], "tx_errors", (json_int_t)cnt[4]));
 	return o;
-}
-
-static int
-reply(int status, json_t *j, char **text)
-{
-	*text = json_dumps(j, JSON_INDENT(2));
-	json_decref(j);
-	return status;
-}
-
-static int
-reply_err(const struct mg_error *e, char **text)
-{
-	return reply(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)),
-		     text);
-}
-
-static int
-not_allowed(const char *allowed, const char **allow, char **text)
-{
-	struct mg_error e;
-
-	*allow = allowed;
-	mg_error_set(&e, EINVAL, "", "method not allowed here");
-	return reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
 }
 
 /* Add the tunnel and its addresses, all or nothing. */
@@ -242,7 +205,6 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 	struct mg_model *m = c->env.model;
 	const struct mg_vxlan_tunnel *t;
 	struct mg_error e;
-	json_error_t je;
 	json_t *j;
 	int rc;
 
@@ -254,21 +216,13 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 
 			while ((t = mg_model_vxlan_next(m, &cur)) != NULL)
 				json_array_append_new(a, ctl_vxlan_json(c, t));
-			return reply(200, a, text);
+			return ctl_reply(200, a, text);
 		}
 		if (!strcmp(method, "POST")) {
 			char name[MG_NAME_MAX] = "";
 
-			if (body == NULL || len == 0) {
-				mg_error_set(&e, EINVAL, "", "a JSON body is required");
-				return reply_err(&e, text);
-			}
-			j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-			if (j == NULL) {
-				mg_error_set(&e, EINVAL, "", "not valid JSON (line %d, column %d: %s)",
-					     je.line, je.column, je.text);
-				return reply_err(&e, text);
-			}
+			if ((j = ctl_body_json(body, len, &e)) == NULL)
+				return ctl_reply_err(&e, text);
 			rc = post(c, j, name, sizeof(name), &e);
 			json_decref(j);
 			if (rc == 0 && (rc = journal(c, name, false, &e)) < 0) {
@@ -279,34 +233,34 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 			}
 			if (rc < 0) {
 				c->requests_failed++;
-				return reply_err(&e, text);
+				return ctl_reply_err(&e, text);
 			}
 			c->requests_ok++;
-			return reply(201, ctl_vxlan_json(c, mg_model_vxlan_find(m, name)), text);
+			return ctl_reply(201, ctl_vxlan_json(c, mg_model_vxlan_find(m, name)), text);
 		}
-		return not_allowed("GET, POST", allow, text);
+		return ctl_not_allowed("GET, POST", allow, text);
 	}
 	if (nseg != 3) {
 		mg_error_set(&e, ENOENT, "", "no such resource");
-		return reply(404, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+		return ctl_reply_err(&e, text);
 	}
 	if (strcmp(method, "GET") && strcmp(method, "DELETE"))
-		return not_allowed("GET, DELETE", allow, text);
+		return ctl_not_allowed("GET, DELETE", allow, text);
 	t = mg_model_vxlan_find(m, seg[2]);
 	if (t == NULL) {
 		mg_error_set(&e, ENOENT, "name", "no VXLAN tunnel named '%s'", seg[2]);
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	if (!strcmp(method, "GET"))
-		return reply(200, ctl_vxlan_json(c, t), text);
+		return ctl_reply(200, ctl_vxlan_json(c, t), text);
 	if (ctl_conn_refuse_owned(c, "VXLAN tunnel", seg[2], &e) < 0) {
 		c->requests_failed++;
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	/* Journaled first: a refused delete (in use) is refused again on replay. */
 	if (journal(c, seg[2], true, &e) < 0 || mg_model_vxlan_del(m, seg[2], &e) < 0) {
 		c->requests_failed++;
-		return reply_err(&e, text);
+		return ctl_reply_err(&e, text);
 	}
 	c->requests_ok++;
 	*text = NULL;

@@ -70,20 +70,15 @@ ctl_wg_json(struct mg_ctl *c, const struct mg_iface *ifc)
 	const struct mg_model *m = c->env.model;
 	struct peers_ctx pc = {.peers = json_array()};
 	struct mg_wgif_info info;
-	char k[MG_WG_KEY_B64_LEN + 1], b[MG_PREFIX_STRLEN];
-	json_t *o = json_object(), *a4 = json_array(), *a6 = json_array(), *cnt, *hs;
+	char k[MG_WG_KEY_B64_LEN + 1];
+	json_t *o = json_object(), *cnt, *hs;
 
 	json_object_set_new(o, "name", json_string(ifc->name));
 	json_object_set_new(o, "network", json_string(mg_model_network_get(m, ifc->network)->spec.name));
 	json_object_set_new(o, "underlay", json_string(ifc->wg->underlay));
 	json_object_set_new(o, "listen_port", json_integer(ifc->wg->listen_port));
 	json_object_set_new(o, "mtu", json_integer(ifc->mtu));
-	for (unsigned int i = 0; i < ifc->naddr4; i++)
-		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
-	for (unsigned int i = 0; i < ifc->naddr6; i++)
-		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
-	json_object_set_new(o, "ipv4", a4);
-	json_object_set_new(o, "ipv6", a6);
+	cj_addrs_json(o, ifc);
 	if (c->env.dp == NULL ||
 	    mg_wgif_info(c->env.dp, ifc->id, ifc->wg, &info, peer_cb, &pc) < 0) {
 		json_object_set_new(o, "peers", pc.peers);

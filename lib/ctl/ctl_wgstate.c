@@ -178,7 +178,7 @@ static json_t *
 iface_json(struct mg_ctl *c, const struct mg_iface *ifc, const uint8_t *sk)
 {
 	const struct mg_wg_spec *w = ifc->wg;
-	json_t *o = json_object(), *a4 = json_array(), *a6 = json_array(), *peers = json_array();
+	json_t *o = json_object(), *peers = json_array();
 	char b[MG_PREFIX_STRLEN], k[MG_WG_KEY_B64_LEN + 1], ad[AD_MAX], ip[MG_IP_STRLEN];
 
 	json_object_set_new(o, "name", json_string(ifc->name));
@@ -191,12 +191,7 @@ iface_json(struct mg_ctl *c, const struct mg_iface *ifc, const uint8_t *sk)
 		json_object_set_new(o, "mtu", json_integer(w->mtu));
 	ad_private(ad, sizeof(ad), ifc->name);
 	json_object_set_new(o, "private_key_sealed", seal(sk, w->private_key, ad));
-	for (unsigned int i = 0; i < ifc->naddr4; i++)
-		json_array_append_new(a4, json_string(mg_prefix_fmt(&ifc->addr4[i], b, sizeof(b))));
-	for (unsigned int i = 0; i < ifc->naddr6; i++)
-		json_array_append_new(a6, json_string(mg_prefix_fmt(&ifc->addr6[i], b, sizeof(b))));
-	json_object_set_new(o, "ipv4", a4);
-	json_object_set_new(o, "ipv6", a6);
+	cj_addrs_json(o, ifc);
 	for (unsigned int i = 0; i < w->npeers; i++) {
 		const struct mg_wg_peer_spec *p = &w->peers[i];
 		json_t *po = json_object(), *al = json_array();

@@ -4,26 +4,9 @@ charged to the interface that received the packet, and an interface made in
 the slot of a deleted one starts from zero."""
 import time
 
-from mgrun import Control, Meshgate
+from mgrun import Control, Meshgate, null_config
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 512
-workers:
-  idle: {mode: sleep}
-networks:
-  - name: default
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-  - name: b
-    device: "net_null1,no-rx=1"
-    mac: "02:00:00:00:0b:01"
-    ipv4: [10.0.2.1/24]
-"""
+CONFIG = null_config(512, ipv6="")
 
 
 def ifaces(ctl):

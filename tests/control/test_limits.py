@@ -17,28 +17,10 @@ import json
 
 import pytest
 
-from mgrun import Control, Meshgate
+from mgrun import Control, Meshgate, null_config
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 640
-  hugepages: false
-workers:
-  idle: {{mode: sleep}}
+CONFIG = null_config(640, hugepages=False, ipv6="b") + """\
 limits: {{{limits}}}
-networks:
-  - name: default
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-  - name: b
-    device: "net_null1,no-rx=1"
-    mac: "02:00:00:00:0b:01"
-    ipv4: [10.0.2.1/24]
-    ipv6: ["fd00:2::1/64"]
 control:
   rest: {{rate_limit: 0}}     # test_service_ids_are_reused goes faster than the default limit
 """

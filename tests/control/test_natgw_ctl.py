@@ -8,30 +8,10 @@ import subprocess
 
 import pytest
 
-from mgrun import MESHGATECTL, Control, Meshgate
+from mgrun import MESHGATECTL, Control, Meshgate, null_config
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 768
-  hugepages: false
-workers:
-  idle: {mode: sleep}
-networks:
-  - name: pods
-  - name: uplink
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    network: pods
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-  - name: b
-    device: "net_null1,no-rx=1"
-    network: uplink
-    mac: "02:00:00:00:0b:01"
-    ipv4: [10.0.2.1/24]
-    ipv6: ["fd00:2::1/64"]
+CONFIG = null_config(768, ports="ab", networks=("pods", "uplink"), hugepages=False,
+                     port_networks={"a": "pods", "b": "uplink"}, ipv6="b") + """\
 services:
   - {name: web, network: pods, vips: [10.0.1.80], mode: nat,
      endpoints: [{name: w1, address: 10.0.1.2, port: 8080}]}

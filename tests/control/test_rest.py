@@ -700,17 +700,20 @@ def test_refused_references_are_404(ctl):
 
 # ---- batch ----------------------------------------------------------------------------------
 
+# Six operations that build network red: a port, a VLAN with an address, a neighbor, a route.
+RED = [{"op": "add", "network": {"name": "red"}},
+       {"op": "add", "port": {"name": "r", "device": "net_null9,no-rx=1", "network": "red"}},
+       {"op": "add", "vlan": {"port": "r", "vlan": 7}},
+       {"op": "add", "address": {"interface": "r.7", "address": "10.7.0.1/24"}},
+       {"op": "add", "neighbor": {"interface": "r.7", "ip": "10.7.0.2",
+                                  "mac": "02:00:00:00:07:02"}},
+       {"op": "add", "route": {"network": "red", "prefix": "10.8.0.0/16", "via": "10.7.0.2"}}]
+
+
 def test_batch_applies_everything(ctl):
     before = dump(ctl)
-    ops = [{"op": "add", "network": {"name": "red"}},
-           {"op": "add", "port": {"name": "r", "device": "net_null9,no-rx=1", "network": "red"}},
-           {"op": "add", "vlan": {"port": "r", "vlan": 7}},
-           {"op": "add", "address": {"interface": "r.7", "address": "10.7.0.1/24"}},
-           {"op": "add", "neighbor": {"interface": "r.7", "ip": "10.7.0.2",
-                                      "mac": "02:00:00:00:07:02"}},
-           {"op": "add", "route": {"network": "red", "prefix": "10.8.0.0/16", "via": "10.7.0.2"}},
-           {"op": "replace", "route": {"network": "red", "prefix": "10.8.0.0/16",
-                                       "action": "unreachable"}}]
+    ops = RED + [{"op": "replace", "route": {"network": "red", "prefix": "10.8.0.0/16",
+                                             "action": "unreachable"}}]
     assert ctl.http("POST", "/v1/batch", {"operations": ops}) == (200, {"applied": 7})
     assert ctl.ok("GET", "/v1/networks/red") == {"name": "red", "fragments": "forward",
                                                  "ip_options": "forward", "interfaces": 2,
@@ -746,14 +749,7 @@ def test_batch_applies_everything(ctl):
 def test_batch_is_atomic(ctl, last, status, field):
     """A batch whose last operation fails leaves everything exactly as it was; the same
     batch without it applies (so the devices and names were really given back)."""
-    ops = [{"op": "add", "network": {"name": "red"}},
-           {"op": "add", "port": {"name": "r", "device": "net_null9,no-rx=1", "network": "red"}},
-           {"op": "add", "vlan": {"port": "r", "vlan": 7}},
-           {"op": "add", "address": {"interface": "r.7", "address": "10.7.0.1/24"}},
-           {"op": "add", "neighbor": {"interface": "r.7", "ip": "10.7.0.2",
-                                      "mac": "02:00:00:00:07:02"}},
-           {"op": "add", "route": {"network": "red", "prefix": "10.8.0.0/16", "via": "10.7.0.2"}},
-           last]
+    ops = RED + [last]
     before = dump(ctl)
     error(ctl.http("POST", "/v1/batch", {"operations": ops}), status, field)
     assert dump(ctl) == before

@@ -6,27 +6,10 @@ in durable state, and guarding the interfaces and networks they name."""
 import json
 import subprocess
 
-from mgrun import MESHGATECTL, Control, Meshgate
+from mgrun import MESHGATECTL, Control, Meshgate, null_config
 
-CONFIG = """
-dpdk:
-  lcores: "0-1"
-  memory_mb: 768
-workers:
-  idle: {{mode: sleep}}
-networks:
-  - name: default
-  - name: side
-  - name: spare
-ports:
-  - name: a
-    device: "net_null0,no-rx=1"
-    mac: "02:00:00:00:0a:01"
-    ipv4: [10.0.1.1/24]
-  - name: b
-    device: "net_null1,no-rx=1"
-    mac: "02:00:00:00:0b:01"
-    network: side
+CONFIG = null_config(768, networks=("default", "side", "spare"), port_networks={"b": "side"},
+                     ipv4="a", ipv6="") + """\
 control:
   state_dir: {state}
 """

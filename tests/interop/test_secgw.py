@@ -19,7 +19,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
 import subprocess
 import threading
@@ -28,6 +27,7 @@ import time
 import pytest
 
 from mgrun import ROOT, Control, Meshgate, unique
+from topo import Namespaces, netns_fixture
 
 BUILD_SECGW = ROOT / "tools" / "bench.d" / "secgw_build.sh"
 
@@ -102,10 +102,11 @@ def colon(hexstr):
     return ":".join(hexstr[i:i + 2] for i in range(0, len(hexstr), 2))
 
 
-class Net:
+class Net(Namespaces):
     """Two host namespaces and three veth pairs (names with a unique tag)."""
 
     def __init__(self):
+        super().__init__()
         self.tag = unique("es")[-8:].replace("x", "s")
         self.h1, self.h2 = f"{self.tag}-h1", f"{self.tag}-h2"
         # ipsec-secgw in a namespace of its own: net_af_packet's fanout group
@@ -113,7 +114,6 @@ class Net:
         # veth pairs collide in one.
         self.sg = f"{self.tag}-sg"
         self.links = {k: f"{self.tag}{k}" for k in ("mp", "mw", "sw", "sp")}
-        self.procs = []
 
     def up(self):
         t = self.links
@@ -153,38 +153,16 @@ class Net:
         return self
 
     def down(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        self.kill()
         for ns in (self.h1, self.h2, self.sg):
             sh("ip", "netns", "del", ns, check=False)
         for dev in (self.links["mw"],):
             sh("ip", "link", "del", dev, check=False)
 
-    def spawn(self, ns, *cmd):
-        p = subprocess.Popen(["ip", "netns", "exec", ns, *cmd], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-        self.procs.append(p)
-        return p
-
-    def run(self, ns, *cmd, timeout=60):
-        return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True, text=True,
-                              timeout=timeout)
-
 
 @pytest.fixture
 def net():
-    if os.geteuid() != 0:
-        pytest.skip("needs root (namespaces)")
-    for tool in ("ip", "ping", "ethtool", "make"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed: run tools/setup --bench")
-    n = Net().up()
-    try:
-        yield n
-    finally:
-        n.down()
+    yield from netns_fixture(Net, ("ip", "ping", "ethtool", "make"), "tools/setup --bench")
 
 
 @pytest.fixture(scope="module")

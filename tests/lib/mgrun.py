@@ -23,11 +23,15 @@ def unique(prefix):
     return f"{prefix}{os.getpid() % 100000}x{next(_seq)}"
 
 
-def null_config(memory_mb=512, ports="ab", networks=("default",), hugepages=None):
+def null_config(memory_mb=512, ports="ab", networks=("default",), hugepages=None,
+                port_networks=None, ipv4=None, ipv6="a"):
     """The head of a config for control-plane tests: no traffic, ports on
-    net_null named from @ports ("a" 10.0.1.1/24 + fd00:1::1/64, "b"
-    10.0.2.1/24, ...) in the default network. Free of braces, so a test may
-    append its own sections and call .format() on the whole."""
+    net_null named from @ports, each in the network @port_networks gives it
+    (default: the default network); those named in @ipv4 (default: all) with
+    10.0.N.1/24 ("a" 10.0.1.1/24, "b" 10.0.2.1/24, ...), those in @ipv6 with
+    fd00:N::1/64 (default: "a", fd00:1::1/64).
+    Free of braces, so a test may append its own sections and call .format()
+    on the whole."""
     lines = ["dpdk:", '  lcores: "0-1"', f"  memory_mb: {memory_mb}"]
     if hugepages is not None:
         lines.append(f"  hugepages: {'true' if hugepages else 'false'}")
@@ -35,10 +39,14 @@ def null_config(memory_mb=512, ports="ab", networks=("default",), hugepages=None
     lines += [f"  - name: {n}" for n in networks]
     lines.append("ports:")
     for i, name in enumerate(ports):
-        lines += [f"  - name: {name}", f'    device: "net_null{i},no-rx=1"',
-                  f'    mac: "02:00:00:00:0{name}:01"', f"    ipv4: [10.0.{i + 1}.1/24]"]
-        if i == 0:
-            lines.append('    ipv6: ["fd00:1::1/64"]')
+        lines += [f"  - name: {name}", f'    device: "net_null{i},no-rx=1"']
+        if port_networks and name in port_networks:
+            lines.append(f"    network: {port_networks[name]}")
+        lines.append(f'    mac: "02:00:00:00:0{name}:01"')
+        if ipv4 is None or name in ipv4:
+            lines.append(f"    ipv4: [10.0.{i + 1}.1/24]")
+        if name in ipv6:
+            lines.append(f'    ipv6: ["fd00:{i + 1}::1/64"]')
     return "\n".join(lines) + "\n"
 
 

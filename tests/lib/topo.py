@@ -5,7 +5,10 @@ and meshgate's embedded default rewritten to that tag's interfaces."""
 import json
 import os
 import pathlib
+import shutil
 import subprocess
+
+import pytest
 
 from mgrun import MESHGATE, ROOT, unique
 
@@ -21,34 +24,66 @@ def default_config(tag, **replace):
     return text
 
 
-class Topology:
+def netns_fixture(make, tools, setup="tools/setup"):
+    """The body of a namespace fixture (`yield from` it): skip without root,
+    fail when one of @tools is not installed (naming @setup), then yield
+    make().up() and take it down after, also when up() failed half-way."""
+    if os.geteuid() != 0:
+        pytest.skip("namespace tests need root")
+    for tool in tools:
+        if shutil.which(tool) is None:
+            pytest.fail(f"{tool} is not installed: run {setup}")
+    t = make()
+    try:
+        yield t.up()
+    finally:
+        t.down()
+
+
+class Namespaces:
+    """Commands run in network namespaces; kill() ends the processes spawned."""
+
     def __init__(self):
-        self.tag = unique("t")[-10:].replace("x", "t")
         self.procs = []
+
+    def ns(self, name):
+        """The namespace called @name (a subclass may map names to namespaces)."""
+        return name
+
+    def run(self, name, *cmd, timeout=60, check=False):
+        return subprocess.run(["ip", "netns", "exec", self.ns(name), *cmd], capture_output=True,
+                              text=True, timeout=timeout, check=check)
+
+    def spawn(self, name, *cmd):
+        p = subprocess.Popen(["ip", "netns", "exec", self.ns(name), *cmd],
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.procs.append(p)
+        return p
+
+    def kill(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+class Topology(Namespaces):
+    """tools/netns-topology's namespaces, named by side ("pod", "ext", ...)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tag = unique("t")[-10:].replace("x", "t")
 
     def up(self):
         subprocess.run([str(TOPOLOGY), "up", self.tag], check=True)
         return self
 
     def down(self):
-        for p in self.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        self.kill()
         subprocess.run([str(TOPOLOGY), "down", self.tag], check=False)
 
     def ns(self, side):
         return f"{self.tag}-{side}"
-
-    def run(self, side, *cmd, timeout=60, check=False):
-        return subprocess.run(["ip", "netns", "exec", self.ns(side), *cmd], capture_output=True,
-                              text=True, timeout=timeout, check=check)
-
-    def spawn(self, side, *cmd):
-        p = subprocess.Popen(["ip", "netns", "exec", self.ns(side), *cmd],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.procs.append(p)
-        return p
 
     def ping(self, side, dst, count=1, extra=()):
         v6 = ":" in dst
