@@ -237,6 +237,33 @@ mg_tx_acc_add(struct mg_if_counters *ifcs, struct mg_tx_acc *a, uint32_t ifx, ui
 	a->bytes += bytes;
 }
 
+/**
+ * Write the L2 header of the complete neighbor rewrite @p rw in front of
+ * the IP packet @p m, set its egress port and count it on the egress
+ * interface: the last step of a neighbor adjacency (ipX-lookup's rewrite,
+ * esp-output's cached outer next hop). TTL and MTU are the caller's.
+ *
+ * @return false when @p m has no headroom for the header (meta.drop set).
+ */
+static __rte_always_inline bool
+mg_rewrite_l2(struct mg_if_counters *ifcs, struct mg_tx_acc *acc, const struct mg_rewrite *rw,
+	      struct rte_mbuf *m, struct mg_meta *md)
+{
+	uint8_t *eth = (uint8_t *)rte_pktmbuf_prepend(m, rw->hdr_len);
+
+	md->flags &= (uint8_t)~MG_META_L3;
+	if (unlikely(eth == NULL)) {
+		md->drop = MG_DROP_NO_MBUF;
+		return false;
+	}
+	memcpy(eth, rw->hdr, 14);
+	if (rw->hdr_len > 14)
+		memcpy(eth + 14, rw->hdr + 14, 4);
+	m->port = rw->port;
+	mg_tx_acc_add(ifcs, acc, rw->ifindex, m->pkt_len);
+	return true;
+}
+
 /** Largest vector a node handles in one pass of its local arrays. */
 #define MG_VEC 256
 
