@@ -125,6 +125,24 @@ struct espo_nh {
 #define ESPO_DST_OFF(fam) ((fam) == AF_INET ? 16u : 24u)
 #define ESPO_DST_LEN(fam) ((fam) == AF_INET ? 4u : 16u)
 
+/* Whether outer destination @p a equals @p b (fixed-size loads, no memcmp call). */
+static __rte_always_inline bool
+espo_dst_same(const uint8_t *a, const uint8_t *b, bool v4)
+{
+	uint64_t x[2], y[2];
+
+	if (v4) {
+		uint32_t p, q;
+
+		memcpy(&p, a, 4);
+		memcpy(&q, b, 4);
+		return p == q;
+	}
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
 /* Resolve @p nh for tunnel @p r and outer destination @p dst. */
 static inline void
 espo_resolve(struct mg_dp *dp, unsigned int worker, struct espo_nh *nh,
@@ -160,7 +178,8 @@ output_finish(struct mg_dp *dp, struct mg_worker *w, struct mg_tx_acc *acc, stru
 	      uint16_t ok, uint16_t next_tx)
 {
 	const uint16_t next = r->outer_family == AF_INET ? ESPO_NEXT_IP4 : ESPO_NEXT_IP6;
-	const unsigned int off = ESPO_DST_OFF(r->outer_family), alen = ESPO_DST_LEN(r->outer_family);
+	const bool v4 = r->outer_family == AF_INET;
+	const unsigned int off = ESPO_DST_OFF(r->outer_family);
 	uint64_t bytes = 0;
 
 	for (uint16_t k = 0; k < ok; k++) {
@@ -171,7 +190,7 @@ output_finish(struct mg_dp *dp, struct mg_worker *w, struct mg_tx_acc *acc, stru
 		bytes += m->pkt_len;
 		md->net = r->underlay;
 		md->flags |= MG_META_LOCAL;
-		if (unlikely(nh->r != r || memcmp(dst, nh->dst, alen) != 0))
+		if (unlikely(nh->r != r || !espo_dst_same(dst, nh->dst, v4)))
 			espo_resolve(dp, w->index, nh, r, dst);
 		/* Our own packets: no TTL change; over the MTU: ipX-lookup's rules. */
 		if (likely(nh->rw != NULL && m->pkt_len <= nh->rw->mtu)) {
@@ -276,15 +295,62 @@ _Static_assert((int)ESPI_NEXT_IP4 == (int)ESPO_NEXT_IP4 &&
 	       (int)ESPI_NEXT_IP6 == (int)ESPO_NEXT_IP6 &&
 	       (int)ESPI_NEXT_DROP == (int)ESPO_NEXT_DROP, "esp-dequeue's edges follow esp-output's");
 
+/*
+ * What every decrypted packet of one inbound SA shares, found once per run
+ * of packets of that SA (the SAs' tunnels, their networks' classification
+ * and the receive counters), and summed counters until the run ends.
+ */
+struct espi_run {
+	const struct mg_esp_sa *sa;    /* SA of the run; NULL: none yet. */
+	const struct mg_espgw_tun *r;  /* Its tunnel, or NULL: gone. */
+	uint16_t next;                 /* Next node of its packets. */
+	uint16_t mss;                  /* TCP MSS clamp, 0: off. */
+	uint32_t pkts;                 /* Counted, not yet added to the interface. */
+	uint64_t bytes;
+};
+
+/* Add the run's counters to its tunnel interface's. */
+static inline void
+espi_run_flush(struct mg_worker *w, struct espi_run *run)
+{
+	if (run->pkts != 0) {
+		w->ifc[run->r->ifindex].rx_pkts += run->pkts;
+		w->ifc[run->r->ifindex].rx_bytes += run->bytes;
+		run->pkts = 0;
+		run->bytes = 0;
+	}
+}
+
+/* Start a run of SA @p sa whose first decrypted packet is @p m. */
+static inline void
+espi_run_start(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
+	       struct espi_run *run, const struct mg_esp_sa *sa, const struct rte_mbuf *m)
+{
+	/* An SA has one inner family (lib/esp checked the packet's version against it). */
+	const unsigned int fam = pkt_version(m) == 4 ? 0 : 1;
+
+	espi_run_flush(w, run);
+	run->sa = sa;
+	run->r = mg_espgw_tun_of(eg, mg_esp_sa_user(sa));
+	if (unlikely(run->r == NULL))
+		return;
+	run->mss = run->r->mss[fam];
+	/* The inner network's rules and flow state apply to what the tunnel delivers. */
+	run->next = mg_net_classifies(dp, run->r->network, fam) ? ESPI_NEXT_CLS4 + fam :
+								    ESPI_NEXT_IP4 + fam;
+}
+
 /* Route one decrypted packet of tunnel SA @p sa (see input_finish). */
 static inline uint16_t
 input_route(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
-	    struct rte_mbuf *m, const struct mg_esp_sa *sa)
+	    struct espi_run *run, struct rte_mbuf *m, const struct mg_esp_sa *sa)
 {
 	struct mg_meta *md = mg_meta(m);
-	const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sa));
-	unsigned int fam;
+	const struct mg_espgw_tun *r;
 
+	if (unlikely(sa != run->sa))
+		espi_run_start(dp, eg, w, run, sa, m);
+	r = run->r;
 	if (unlikely(r == NULL)) {
 		mg_set_drop(m, MG_DROP_ESP_NO_SA);
 		return ESPI_NEXT_DROP;
@@ -296,13 +362,11 @@ input_route(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
 	md->net = r->network;
 	md->rx_if = r->ifindex;
 	md->flags = 0;
-	w->ifc[r->ifindex].rx_pkts++;
-	w->ifc[r->ifindex].rx_bytes += m->pkt_len;
-	fam = pkt_version(m) == 4 ? 0 : 1;
-	if (unlikely(r->mss[fam] != 0))
-		mss_clamp(m, r->mss[fam]);
-	/* The inner network's rules and flow state apply to what the tunnel delivers. */
-	return mg_net_classifies(dp, r->network, fam) ? ESPI_NEXT_CLS4 + fam : ESPI_NEXT_IP4 + fam;
+	run->pkts++;
+	run->bytes += m->pkt_len;
+	if (unlikely(run->mss != 0))
+		mss_clamp(m, run->mss);
+	return run->next;
 }
 
 /*
@@ -316,8 +380,11 @@ input_finish(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
 	     struct rte_mbuf **o, struct mg_esp_sa **sas, const uint8_t *reasons, uint16_t *nexts,
 	     uint16_t n, uint16_t ok)
 {
+	struct espi_run run = {.sa = NULL, .pkts = 0};
+
 	for (uint16_t k = 0; k < ok; k++)
-		nexts[k] = input_route(dp, eg, w, o[k], sas[k]);
+		nexts[k] = input_route(dp, eg, w, &run, o[k], sas[k]);
+	espi_run_flush(w, &run);
 	for (uint16_t k = ok; k < n; k++) {
 		uint8_t why = reasons[k];
 
@@ -450,11 +517,13 @@ esp_dequeue_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 			c->w->walk_pkts++;
 		return 0;
 	}
+	struct espi_run run = {.sa = NULL, .pkts = 0};
+
 	for (uint16_t k = 0; k < ok; k++) {
 		struct rte_mbuf *m = pkts[k];
 
 		if (mg_esp_sa_dir(sas[k]) == MG_ESP_INBOUND) {
-			nexts[k] = input_route(c->dp, eg, c->w, m, sas[k]);
+			nexts[k] = input_route(c->dp, eg, c->w, &run, m, sas[k]);
 			continue;
 		}
 		const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sas[k]));
@@ -470,6 +539,7 @@ esp_dequeue_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 		mg_set_drop(pkts[k], MG_DROP_ESP_FAILED);
 		nexts[k] = ESPI_NEXT_DROP;
 	}
+	espi_run_flush(c->w, &run);
 	mg_tx_acc_flush(c->w->ifc, &acc);
 	mg_dispatch(graph, node, (void **)pkts, nexts, got);
 	c->w->walk_pkts += got;
