@@ -809,9 +809,9 @@ mg_esp_decrypt_burst(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_
 
 /* ---- receive path and handoff --------------------------------------------------------------- */
 
-/* Classify a packet and read its SPI. */
-enum mg_esp_kind
-mg_esp_parse_spi(const struct rte_mbuf *m, uint32_t *spi)
+/* Classify a packet and read its SPI (inline for the receive path's loop). */
+static __rte_always_inline enum mg_esp_kind
+parse_spi(const struct rte_mbuf *m, uint32_t *spi)
 {
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = m->data_len, hl, ip_len;
@@ -859,6 +859,13 @@ mg_esp_parse_spi(const struct rte_mbuf *m, uint32_t *spi)
 	return MG_ESP_KIND_ESP;
 }
 
+/* Classify a packet and read its SPI. */
+enum mg_esp_kind
+mg_esp_parse_spi(const struct rte_mbuf *m, uint32_t *spi)
+{
+	return parse_spi(m, spi);
+}
+
 /* Hand packets of an inbound SA to its owner. */
 uint16_t
 mg_esp_handoff(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts,
@@ -896,29 +903,39 @@ decrypt_groups(struct mg_esp_worker *wk, struct rte_mbuf **own, struct mg_esp_sa
 	*nq = 0;
 	while (n != 0) {
 		struct mg_esp_sa *sa = osa[0];
-		uint16_t g = 0, rest = 0, k, q;
+		struct rte_mbuf **gp = grp;
+		uint16_t g = 1, rest = 0, k, q;
 
-		/* Take this SA's packets in order; keep the others for the next round. */
-		for (uint16_t i = 0; i < n; i++) {
-			if (osa[i] == sa) {
-				grp[g++] = own[i];
-			} else {
-				own[rest] = own[i];
-				osa[rest++] = osa[i];
+		while (g < n && osa[g] == sa)
+			g++;
+		if (likely(g == n)) {
+			/* The usual burst: one SA, decrypted where it is. */
+			gp = own;
+			n = 0;
+		} else {
+			/* Take this SA's packets in order; keep the others for the next round. */
+			g = 0;
+			for (uint16_t i = 0; i < n; i++) {
+				if (osa[i] == sa) {
+					grp[g++] = own[i];
+				} else {
+					own[rest] = own[i];
+					osa[rest++] = osa[i];
+				}
 			}
+			n = rest;
 		}
-		n = rest;
-		k = decrypt(wk, sa, grp, g, r, async, &q);
+		k = decrypt(wk, sa, gp, g, r, async, &q);
 		/* The q enqueued packets left grp[]: it holds g - q now. */
 		*nq += q;
 		g -= q;
 		for (uint16_t i = 0; i < k; i++) {
-			ok[*nok] = grp[i];
+			ok[*nok] = gp[i];
 			oksa[(*nok)++] = sa;
 		}
 		for (uint16_t i = k; i < g; i++) {
 			fsa[f->n] = sa;
-			f->m[f->n] = grp[i];
+			f->m[f->n] = gp[i];
 			f->r[f->n++] = r[i];
 		}
 	}
@@ -957,7 +974,7 @@ input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n, struct mg_es
 		struct rte_mbuf *m = pkts[i];
 		struct mg_esp_sa *sa = NULL;
 		uint32_t spi = 0;
-		enum mg_esp_kind kind = mg_esp_parse_spi(m, &spi);
+		enum mg_esp_kind kind = parse_spi(m, &spi);
 
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
@@ -988,7 +1005,7 @@ input(struct mg_esp_worker *wk, struct rte_mbuf **pkts, uint16_t n, struct mg_es
 		uint16_t j = i + 1;
 		uint32_t spi2;
 
-		while (j < n && mg_esp_parse_spi(pkts[j], &spi2) == MG_ESP_KIND_ESP && spi2 == spi)
+		while (j < n && parse_spi(pkts[j], &spi2) == MG_ESP_KIND_ESP && spi2 == spi)
 			j++;
 		uint16_t q = mg_esp_handoff(wk, sa, pkts + i, j - i);
 

@@ -10,8 +10,11 @@
  *
  * Data path (one worker, see node_esp.c):
  *   ip4/ip6-lookup ─(adjacency MG_ADJ_ESP: TTL, tunnel MTU, ICMP too-big)─► esp-output
- *     ─► encrypt with the tunnel's outbound SA of the packet's family ─► ip4/ip6-lookup
- *        in the underlay network (outer header, MG_META_LOCAL)
+ *     ─► encrypt with the tunnel's outbound SA of the packet's family ─► port-tx, the
+ *        L2 header of the remote endpoint's neighbor written by esp-output (its
+ *        adjacency in the underlay, resolved once per run); ip4/ip6-lookup in the
+ *        underlay network instead when that is no complete neighbor or the outer
+ *        packet is over its MTU (outer header, MG_META_LOCAL)
  *   ip4/ip6-local (ESP, or UDP to the NAT-T port) ─► esp-input ─► decrypt (SA by SPI,
  *     handed to its owner worker if another) ─► ip4/ip6-lookup in the tunnel's network
  *   esp-handoff (source): packets other workers handed to this one ─► same as esp-input

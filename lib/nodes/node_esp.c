@@ -3,8 +3,10 @@
  * IPsec ESP tunnel nodes (see mg_espgw.h for the picture):
  *  - esp-output: inner packets routed into a tunnel (adjacency MG_ADJ_ESP,
  *    TTL and tunnel MTU already handled by ipX-lookup) are encrypted with
- *    the tunnel's outbound SA for their family, in runs of one SA, and go
- *    back to ipX-lookup as outer packets of the underlay network.
+ *    the tunnel's outbound SA for their family, in runs of one SA; the
+ *    outer packets go to port-tx through the tunnel's outer next hop,
+ *    resolved once per run (struct espo_nh), or to ipX-lookup in the
+ *    underlay network when that is not a complete neighbor.
  *  - esp-input: ESP (or UDP-encapsulated ESP) addressed to the gateway,
  *    from ipX-local; decrypted inner packets are routed in the tunnel's
  *    network, as if received on the tunnel interface.
@@ -26,7 +28,7 @@
 #include "mg_espgw.h"
 #include "nodes_priv.h"
 
-enum { ESPO_NEXT_IP4 = 0, ESPO_NEXT_IP6, ESPO_NEXT_DROP };
+enum { ESPO_NEXT_IP4 = 0, ESPO_NEXT_IP6, ESPO_NEXT_DROP, ESPO_NEXT_TX };
 
 /* Family of the IP packet at the start of @m (4 or 6 in the version nibble). */
 static inline int
@@ -101,22 +103,106 @@ mss_clamp(struct rte_mbuf *m, uint16_t mss)
 	}
 }
 
-/* Finish one encrypted run: processed first, failures after. */
+/*
+ * The outer next hop of a tunnel, resolved once per run of encrypted packets
+ * (one FIB lookup of the remote endpoint in the underlay) instead of once per
+ * packet in ipX-lookup: a complete neighbor's rewrite is applied here and the
+ * packets go straight to port-tx. Anything else (glean, incomplete or failed
+ * neighbor, a route to a service, a tunnel or another network, an outer
+ * packet over the egress MTU) takes ipX-lookup, which handles it as before.
+ * Nothing outlives the node call: the adjacency id and its live rewrite stay
+ * valid until the end of the walk (mg_dp.h), and every call resolves again,
+ * so a route or neighbor change applies from the next walk on.
+ */
+struct espo_nh {
+	const struct mg_espgw_tun *r;  /* Tunnel resolved for; NULL: nothing yet. */
+	const struct mg_rewrite *rw;   /* Complete neighbor rewrite, or NULL: ipX-lookup. */
+	uint32_t adj;                  /* Its adjacency id. */
+	uint8_t dst[16];               /* Outer destination resolved for (IPv4: 4 bytes). */
+};
+
+/* Offset and length of the destination address in outer headers of family @p fam. */
+#define ESPO_DST_OFF(fam) ((fam) == AF_INET ? 16u : 24u)
+#define ESPO_DST_LEN(fam) ((fam) == AF_INET ? 4u : 16u)
+
+/* Whether outer destination @p a equals @p b (fixed-size loads, no memcmp call). */
+static __rte_always_inline bool
+espo_dst_same(const uint8_t *a, const uint8_t *b, bool v4)
+{
+	uint64_t x[2], y[2];
+
+	if (v4) {
+		uint32_t p, q;
+
+		memcpy(&p, a, 4);
+		memcpy(&q, b, 4);
+		return p == q;
+	}
+	memcpy(x, a, 16);
+	memcpy(y, b, 16);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1])) == 0;
+}
+
+/* Resolve @p nh for tunnel @p r and outer destination @p dst. */
 static inline void
-output_finish(struct mg_worker *w, const struct mg_espgw_tun *r, struct rte_mbuf **o,
-	      uint16_t *nexts, uint16_t n, uint16_t ok)
+espo_resolve(struct mg_dp *dp, unsigned int worker, struct espo_nh *nh,
+	     const struct mg_espgw_tun *r, const uint8_t *dst)
+{
+	struct mg_ip ip = {.family = r->outer_family};
+	const struct mg_adj *a;
+
+	memcpy(ip.bytes, dst, ESPO_DST_LEN(r->outer_family));
+	mg_dp_fib_enter(dp, worker);
+	nh->adj = mg_dp_route_lookup(dp, r->underlay, &ip);
+	mg_dp_fib_leave(dp, worker);
+	a = &dp->adj[nh->adj];
+	nh->rw = NULL;
+	if (a->type == MG_ADJ_NEIGHBOR) {
+		const struct mg_rewrite *rw = mg_adj_rewrite(a);
+
+		if (rw->state == MG_NS_COMPLETE)
+			nh->rw = rw;
+	}
+	nh->r = r;
+	memcpy(nh->dst, dst, 16);
+}
+
+/*
+ * Finish one encrypted run of tunnel @p r: processed first (to port-tx
+ * through the tunnel's cached next hop, or to ipX-lookup in the underlay),
+ * failures after.
+ */
+static inline void
+output_finish(struct mg_dp *dp, struct mg_worker *w, struct mg_tx_acc *acc, struct espo_nh *nh,
+	      const struct mg_espgw_tun *r, struct rte_mbuf **o, uint16_t *nexts, uint16_t n,
+	      uint16_t ok, uint16_t next_tx)
 {
 	const uint16_t next = r->outer_family == AF_INET ? ESPO_NEXT_IP4 : ESPO_NEXT_IP6;
+	const bool v4 = r->outer_family == AF_INET;
+	const unsigned int off = ESPO_DST_OFF(r->outer_family);
+	uint64_t bytes = 0;
 
 	for (uint16_t k = 0; k < ok; k++) {
-		struct mg_meta *md = mg_meta(o[k]);
+		struct rte_mbuf *m = o[k];
+		struct mg_meta *md = mg_meta(m);
+		const uint8_t *dst = rte_pktmbuf_mtod_offset(m, const uint8_t *, off);
 
+		bytes += m->pkt_len;
 		md->net = r->underlay;
 		md->flags |= MG_META_LOCAL;
-		nexts[k] = next;
-		w->ifc[r->ifindex].tx_pkts++;
-		w->ifc[r->ifindex].tx_bytes += o[k]->pkt_len;
+		if (unlikely(nh->r != r || !espo_dst_same(dst, nh->dst, v4)))
+			espo_resolve(dp, w->index, nh, r, dst);
+		/* Our own packets: no TTL change; over the MTU: ipX-lookup's rules. */
+		if (likely(nh->rw != NULL && m->pkt_len <= nh->rw->mtu)) {
+			md->adj = nh->adj;
+			nexts[k] = mg_rewrite_l2(w->ifc, acc, nh->rw, m, md) == LK_NEXT_TX ?
+					   next_tx : ESPO_NEXT_DROP;
+		} else {
+			nexts[k] = next;
+		}
 	}
+	w->ifc[r->ifindex].tx_pkts += ok;
+	w->ifc[r->ifindex].tx_bytes += bytes;
 	for (uint16_t k = ok; k < n; k++) {
 		mg_set_drop(o[k], MG_DROP_ESP_FAILED);
 		nexts[k] = ESPO_NEXT_DROP;
@@ -130,6 +216,8 @@ esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 	const struct mg_dp *dp = c->dp;
 	struct mg_espgw *eg = __atomic_load_n(&dp->esp, __ATOMIC_ACQUIRE);
 	struct mg_esp_worker *wk = eg != NULL ? eg->wk[c->w->index] : NULL;
+	struct mg_tx_acc acc = {.ifx = 0, .pkts = 0, .bytes = 0};
+	struct espo_nh nh = {.r = NULL};
 	uint16_t nexts[MG_VEC];
 	uint8_t reasons[MG_VEC];
 
@@ -165,7 +253,8 @@ esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 				/* Lookaside SAs: the enqueued packets come back in esp-dequeue. */
 				ok = mg_esp_encrypt_submit(wk, sa, &o[i], j - i, reasons, &q);
 				left = j - i - q;
-				output_finish(c->w, r, &o[i], &nexts[i], left, ok);
+				output_finish(c->dp, c->w, &acc, &nh, r, &o[i], &nexts[i], left, ok,
+					      ESPO_NEXT_TX);
 			}
 			/* Close the gap the enqueued packets left (keep <= i). */
 			if (keep != i)
@@ -179,6 +268,7 @@ esp_output_process(struct rte_graph *graph, struct rte_node *node, void **objs, 
 		if (keep != 0)
 			mg_dispatch(graph, node, (void **)o, nexts, keep);
 	}
+	mg_tx_acc_flush(c->w->ifc, &acc);
 	return nb;
 }
 
@@ -186,28 +276,81 @@ static struct rte_node_register esp_output_node = {
 	.name = "esp-output",
 	.process = esp_output_process,
 	.init = mg_node_init,
-	.nb_edges = 3,
+	.nb_edges = 4,
 	.next_nodes = {
 		[ESPO_NEXT_IP4] = "ip4-lookup",
 		[ESPO_NEXT_IP6] = "ip6-lookup",
 		[ESPO_NEXT_DROP] = "drop",
+		[ESPO_NEXT_TX] = "port-tx",
 	},
 };
 RTE_NODE_REGISTER(esp_output_node);
 
 /* ---- esp-input and esp-handoff ------------------------------------------------------ */
 
-enum { ESPI_NEXT_IP4 = 0, ESPI_NEXT_IP6, ESPI_NEXT_DROP, ESPI_NEXT_CLS4, ESPI_NEXT_CLS6 };
+enum { ESPI_NEXT_IP4 = 0, ESPI_NEXT_IP6, ESPI_NEXT_DROP, ESPI_NEXT_CLS4, ESPI_NEXT_CLS6,
+       ESPI_NEXT_TX /* esp-dequeue only: outbound packets (output_finish) */ };
+/* esp-dequeue finishes outbound packets with output_finish: the same edges. */
+_Static_assert((int)ESPI_NEXT_IP4 == (int)ESPO_NEXT_IP4 &&
+	       (int)ESPI_NEXT_IP6 == (int)ESPO_NEXT_IP6 &&
+	       (int)ESPI_NEXT_DROP == (int)ESPO_NEXT_DROP, "esp-dequeue's edges follow esp-output's");
+
+/*
+ * What every decrypted packet of one inbound SA shares, found once per run
+ * of packets of that SA (the SAs' tunnels, their networks' classification
+ * and the receive counters), and summed counters until the run ends.
+ */
+struct espi_run {
+	const struct mg_esp_sa *sa;    /* SA of the run; NULL: none yet. */
+	const struct mg_espgw_tun *r;  /* Its tunnel, or NULL: gone. */
+	uint16_t next;                 /* Next node of its packets. */
+	uint16_t mss;                  /* TCP MSS clamp, 0: off. */
+	uint32_t pkts;                 /* Counted, not yet added to the interface. */
+	uint64_t bytes;
+};
+
+/* Add the run's counters to its tunnel interface's. */
+static inline void
+espi_run_flush(struct mg_worker *w, struct espi_run *run)
+{
+	if (run->pkts != 0) {
+		w->ifc[run->r->ifindex].rx_pkts += run->pkts;
+		w->ifc[run->r->ifindex].rx_bytes += run->bytes;
+		run->pkts = 0;
+		run->bytes = 0;
+	}
+}
+
+/* Start a run of SA @p sa whose first decrypted packet is @p m. */
+static inline void
+espi_run_start(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
+	       struct espi_run *run, const struct mg_esp_sa *sa, const struct rte_mbuf *m)
+{
+	/* An SA has one inner family (lib/esp checked the packet's version against it). */
+	const unsigned int fam = pkt_version(m) == 4 ? 0 : 1;
+
+	espi_run_flush(w, run);
+	run->sa = sa;
+	run->r = mg_espgw_tun_of(eg, mg_esp_sa_user(sa));
+	if (unlikely(run->r == NULL))
+		return;
+	run->mss = run->r->mss[fam];
+	/* The inner network's rules and flow state apply to what the tunnel delivers. */
+	run->next = mg_net_classifies(dp, run->r->network, fam) ? ESPI_NEXT_CLS4 + fam :
+								    ESPI_NEXT_IP4 + fam;
+}
 
 /* Route one decrypted packet of tunnel SA @p sa (see input_finish). */
 static inline uint16_t
 input_route(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
-	    struct rte_mbuf *m, const struct mg_esp_sa *sa)
+	    struct espi_run *run, struct rte_mbuf *m, const struct mg_esp_sa *sa)
 {
 	struct mg_meta *md = mg_meta(m);
-	const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sa));
-	unsigned int fam;
+	const struct mg_espgw_tun *r;
 
+	if (unlikely(sa != run->sa))
+		espi_run_start(dp, eg, w, run, sa, m);
+	r = run->r;
 	if (unlikely(r == NULL)) {
 		mg_set_drop(m, MG_DROP_ESP_NO_SA);
 		return ESPI_NEXT_DROP;
@@ -219,13 +362,11 @@ input_route(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
 	md->net = r->network;
 	md->rx_if = r->ifindex;
 	md->flags = 0;
-	w->ifc[r->ifindex].rx_pkts++;
-	w->ifc[r->ifindex].rx_bytes += m->pkt_len;
-	fam = pkt_version(m) == 4 ? 0 : 1;
-	if (unlikely(r->mss[fam] != 0))
-		mss_clamp(m, r->mss[fam]);
-	/* The inner network's rules and flow state apply to what the tunnel delivers. */
-	return mg_net_classifies(dp, r->network, fam) ? ESPI_NEXT_CLS4 + fam : ESPI_NEXT_IP4 + fam;
+	run->pkts++;
+	run->bytes += m->pkt_len;
+	if (unlikely(run->mss != 0))
+		mss_clamp(m, run->mss);
+	return run->next;
 }
 
 /*
@@ -239,8 +380,11 @@ input_finish(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
 	     struct rte_mbuf **o, struct mg_esp_sa **sas, const uint8_t *reasons, uint16_t *nexts,
 	     uint16_t n, uint16_t ok)
 {
+	struct espi_run run = {.sa = NULL, .pkts = 0};
+
 	for (uint16_t k = 0; k < ok; k++)
-		nexts[k] = input_route(dp, eg, w, o[k], sas[k]);
+		nexts[k] = input_route(dp, eg, w, &run, o[k], sas[k]);
+	espi_run_flush(w, &run);
 	for (uint16_t k = ok; k < n; k++) {
 		uint8_t why = reasons[k];
 
@@ -358,6 +502,8 @@ esp_dequeue_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 	struct mg_esp_sa *sas[DEQUEUE_BURST];
 	uint16_t nexts[DEQUEUE_BURST];
 	uint8_t reasons[DEQUEUE_BURST];
+	struct mg_tx_acc acc = {.ifx = 0, .pkts = 0, .bytes = 0};
+	struct espo_nh nh = {.r = NULL};
 	struct mg_esp_worker *wk;
 	uint16_t ok, got = 0;
 
@@ -371,11 +517,13 @@ esp_dequeue_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 			c->w->walk_pkts++;
 		return 0;
 	}
+	struct espi_run run = {.sa = NULL, .pkts = 0};
+
 	for (uint16_t k = 0; k < ok; k++) {
 		struct rte_mbuf *m = pkts[k];
 
 		if (mg_esp_sa_dir(sas[k]) == MG_ESP_INBOUND) {
-			nexts[k] = input_route(c->dp, eg, c->w, m, sas[k]);
+			nexts[k] = input_route(c->dp, eg, c->w, &run, m, sas[k]);
 			continue;
 		}
 		const struct mg_espgw_tun *r = mg_espgw_tun_of(eg, mg_esp_sa_user(sas[k]));
@@ -385,12 +533,14 @@ esp_dequeue_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 			nexts[k] = ESPI_NEXT_DROP;
 			continue;
 		}
-		output_finish(c->w, r, &pkts[k], &nexts[k], 1, 1);
+		output_finish(c->dp, c->w, &acc, &nh, r, &pkts[k], &nexts[k], 1, 1, ESPI_NEXT_TX);
 	}
 	for (uint16_t k = ok; k < got; k++) {
 		mg_set_drop(pkts[k], MG_DROP_ESP_FAILED);
 		nexts[k] = ESPI_NEXT_DROP;
 	}
+	espi_run_flush(c->w, &run);
+	mg_tx_acc_flush(c->w->ifc, &acc);
 	mg_dispatch(graph, node, (void **)pkts, nexts, got);
 	c->w->walk_pkts += got;
 	return got;
@@ -401,13 +551,14 @@ static struct rte_node_register esp_dequeue_node = {
 	.flags = RTE_NODE_SOURCE_F,
 	.process = esp_dequeue_process,
 	.init = mg_node_init,
-	.nb_edges = 5,
+	.nb_edges = 6,
 	.next_nodes = {
 		[ESPI_NEXT_IP4] = "ip4-lookup",
 		[ESPI_NEXT_IP6] = "ip6-lookup",
 		[ESPI_NEXT_DROP] = "drop",
 		[ESPI_NEXT_CLS4] = "ip4-classify",
 		[ESPI_NEXT_CLS6] = "ip6-classify",
+		[ESPI_NEXT_TX] = "port-tx",
 	},
 };
 RTE_NODE_REGISTER(esp_dequeue_node);
