@@ -248,6 +248,17 @@ mg_tx_acc_add(struct mg_if_counters *ifcs, struct mg_tx_acc *a, uint32_t ifx, ui
 	a->bytes += bytes;
 }
 
+/** Destination unreachable of the family (@p v4: code @p c4, else @p c6), dropped for @p why. */
+static inline uint16_t
+mg_lookup_unreach(struct rte_mbuf *m, enum mg_drop why, bool v4, uint8_t c4, uint8_t c6)
+{
+	if (v4)
+		mg_set_icmp(m, why, MG_ICMP4_DEST_UNREACH, c4, 0);
+	else
+		mg_set_icmp(m, why, MG_ICMP6_DEST_UNREACH, c6, 0);
+	return LK_NEXT_ICMP;
+}
+
 /**
  * The adjacency ipX-lookup applies to packet @p m: the FIB's answer @p adj,
  * or the next hop a service or rule picked (MG_META_NEXTHOP: the FIB said
@@ -277,11 +288,8 @@ mg_rewrite_unresolved(struct rte_mbuf *m, struct mg_meta *md, const struct mg_re
 		md->punt = MG_PUNT_RESOLVE;
 		return LK_NEXT_PUNT;
 	}
-	if (v4)
-		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP4_DEST_UNREACH, MG_ICMP4_UNREACH_HOST, 0);
-	else
-		mg_set_icmp(m, MG_DROP_NEIGH_FAILED, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_ADDR, 0);
-	return LK_NEXT_ICMP;
+	return mg_lookup_unreach(m, MG_DROP_NEIGH_FAILED, v4, MG_ICMP4_UNREACH_HOST,
+				 MG_ICMP6_UNREACH_ADDR);
 }
 
 /**
@@ -339,30 +347,15 @@ mg_lookup_other(const struct mg_dp *dp, struct rte_mbuf *m, struct mg_meta *md,
 		md->drop = MG_DROP_ROUTE_DROP;
 		return LK_NEXT_DROP;
 	case MG_ADJ_UNREACH:
-		if (v4)
-			mg_set_icmp(m, MG_DROP_ROUTE_UNREACH, MG_ICMP4_DEST_UNREACH,
-				    MG_ICMP4_UNREACH_HOST, 0);
-		else
-			mg_set_icmp(m, MG_DROP_ROUTE_UNREACH, MG_ICMP6_DEST_UNREACH,
-				    MG_ICMP6_UNREACH_ADDR, 0);
-		return LK_NEXT_ICMP;
+		return mg_lookup_unreach(m, MG_DROP_ROUTE_UNREACH, v4, MG_ICMP4_UNREACH_HOST,
+					 MG_ICMP6_UNREACH_ADDR);
 	case MG_ADJ_PROHIBIT:
-		if (v4)
-			mg_set_icmp(m, MG_DROP_ROUTE_PROHIBIT, MG_ICMP4_DEST_UNREACH,
-				    MG_ICMP4_UNREACH_ADMIN, 0);
-		else
-			mg_set_icmp(m, MG_DROP_ROUTE_PROHIBIT, MG_ICMP6_DEST_UNREACH,
-				    MG_ICMP6_UNREACH_ADMIN, 0);
-		return LK_NEXT_ICMP;
+		return mg_lookup_unreach(m, MG_DROP_ROUTE_PROHIBIT, v4, MG_ICMP4_UNREACH_ADMIN,
+					 MG_ICMP6_UNREACH_ADMIN);
 	case MG_ADJ_NOROUTE:
 	default:
-		if (v4)
-			mg_set_icmp(m, MG_DROP_NO_ROUTE, MG_ICMP4_DEST_UNREACH,
-				    MG_ICMP4_UNREACH_NET, 0);
-		else
-			mg_set_icmp(m, MG_DROP_NO_ROUTE, MG_ICMP6_DEST_UNREACH,
-				    MG_ICMP6_UNREACH_NOROUTE, 0);
-		return LK_NEXT_ICMP;
+		return mg_lookup_unreach(m, MG_DROP_NO_ROUTE, v4, MG_ICMP4_UNREACH_NET,
+					 MG_ICMP6_UNREACH_NOROUTE);
 	}
 }
 
