@@ -293,6 +293,7 @@ mg_esp_destroy(struct mg_esp *esp)
 	for (int d = 0; d < ESP_DRV_MAX; d++)
 		dev_teardown(&esp->devs[d]);
 	rte_mempool_free(esp->op_pool);
+	esp_direct_fini(esp);
 	for (unsigned int w = 0; w < MG_ESP_MAX_WORKERS; w++)
 		if (esp->workers[w] != NULL) {
 			rte_ring_free(esp->workers[w]->ring);

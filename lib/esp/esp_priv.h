@@ -95,6 +95,8 @@ struct esp_replay {
 	uint64_t bits[];     /**< Bit (s & 63) of word (s >> 6) & mask: s was seen. */
 };
 
+struct gcm_key_data;
+
 /** An SA. */
 struct mg_esp_sa {
 	/* Read by workers on every burst; fixed after creation. */
@@ -114,7 +116,7 @@ struct mg_esp_sa {
 	uint8_t outer_family;
 	/** AF_INET / AF_INET6. */
 	uint8_t inner_family;
-	/** enum mg_esp_mode, resolved (CPU or LOOKASIDE). */
+	/** enum mg_esp_mode, resolved (CPU, LOOKASIDE or DIRECT). */
 	uint8_t mode;
 	/** NAT-T. */
 	uint8_t natt;
@@ -152,6 +154,14 @@ struct mg_esp_sa {
 	uint32_t ip4_sum;
 	/** Inbound: the anti-replay window (owner only). */
 	struct esp_replay *rp;
+	/** MG_ESP_MODE_DIRECT: expanded AES-GCM key and hash keys (wiped when freed). */
+	struct gcm_key_data *gk;
+	/** MG_ESP_MODE_DIRECT: the salt, the nonce's first four bytes (as on the wire). */
+	uint32_t salt;
+	/** MG_ESP_MODE_DIRECT: AES-256 (else AES-128). */
+	uint8_t aes256;
+	/** MG_ESP_MODE_DIRECT outbound: the outer header template (IP, then UDP with NAT-T). */
+	uint8_t tmpl[48];
 	/** Our outer address (IPv4 in the first 4 bytes, network order). */
 	uint8_t local[16];
 	/** The peer's outer address. */
@@ -164,6 +174,8 @@ struct mg_esp_sa {
 	/* Written by workers rarely, by the main lcore. */
 	/** enum mg_esp_state (atomic). */
 	uint32_t state __rte_cache_aligned;
+	/** MG_ESP_MODE_DIRECT outbound: the next sequence number (atomic; workers share it). */
+	uint64_t oseq;
 	/** Which limit expired it (enum mg_esp_limit_kind, atomic). */
 	uint32_t expired_by;
 	/** Remaining packet budget not yet handed to workers (atomic). */
@@ -256,6 +268,8 @@ struct mg_esp {
 	uint32_t nb_sas;
 	/** Deleted SAs whose packets were still in flight: freed once drained (main lcore). */
 	struct mg_esp_sa *zombies;
+	/** intel-ipsec-mb manager of MG_ESP_MODE_DIRECT (IMB_MGR; NULL until the first such SA). */
+	struct IMB_MGR *imb;
 	/** Unique suffix for object names. */
 	unsigned int uid;
 };
@@ -271,6 +285,31 @@ int esp_spi_rebuild(struct mg_esp *esp);
 /* esp_data.c */
 /** Packets of @p sa in flight in the crypto devices (main lcore; racy, exact once unpublished). */
 uint64_t esp_sa_inflight(const struct mg_esp_sa *sa);
+
+/* esp_direct.c (MG_ESP_MODE_DIRECT) */
+/** Set up intel-ipsec-mb's direct calls once (main lcore); 0 or -errno. */
+int esp_direct_init(struct mg_esp *esp);
+/** Free what esp_direct_init set up. */
+void esp_direct_fini(struct mg_esp *esp);
+/** Expand an AES-GCM key (16 or 32 bytes) and note the salt; 0 or -errno. */
+int esp_direct_sa_init(struct mg_esp_sa *sa, const uint8_t *key, unsigned int key_len,
+		       const uint8_t *salt, int socket);
+/** Wipe and free what esp_direct_sa_init allocated. */
+void esp_direct_sa_fini(struct mg_esp_sa *sa);
+/**
+ * Encrypt mb[0..n): checked inner packets with the SA's head- and tailroom.
+ * Returns k: mb[0..k) are ESP packets (outer header left for out_finish),
+ * mb[k..n) ran out of sequence numbers and are untouched.
+ */
+uint16_t esp_direct_encrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n);
+/**
+ * Decrypt mb[0..n), in_check's packets, meta[i] being mb[i]'s facts.
+ * Returns k: mb[0..k) decapsulated, in order; then the failures, with
+ * RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED for a tag mismatch, l3_len non-zero
+ * for bad padding or next header.
+ */
+uint16_t esp_direct_decrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n,
+			    const struct esp_pmeta *meta);
 
 /* esp_sa.c */
 /** Free an SA already unpublished and out of use. */

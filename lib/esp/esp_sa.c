@@ -83,6 +83,19 @@ mg_esp_algo_name(enum mg_esp_algo algo)
 	return (unsigned int)algo < MG_ESP_ALGO_MAX ? algo_get(algo).name : NULL;
 }
 
+/* Name of a mode. */
+const char *
+mg_esp_mode_name(enum mg_esp_mode mode)
+{
+	switch (mode) {
+	case MG_ESP_MODE_AUTO: return "auto";
+	case MG_ESP_MODE_CPU: return "cpu";
+	case MG_ESP_MODE_LOOKASIDE: return "lookaside";
+	case MG_ESP_MODE_DIRECT: return "direct";
+	}
+	return "?";
+}
+
 /* Parse an algorithm name. */
 int
 mg_esp_algo_parse(const char *name, enum mg_esp_algo *algo)
@@ -101,6 +114,9 @@ mg_esp_algo_parse(const char *name, enum mg_esp_algo *algo)
  * eight times, median burst times): CPU crypto was as fast as lookaside or
  * faster for AES-GCM (aesni_gcm; +5% to +15% at 64 bytes, even at 1420) and
  * ChaCha20-Poly1305 (aesni_mb; +3% to +25% at 64 bytes, even at 1420).
+ * AES-GCM then moved to MG_ESP_MODE_DIRECT (esp_direct.c): tools/bench
+ * --traffic esp put it ahead of CPU crypto through librte_ipsec at every
+ * size (see README, ESP data path).
  * AES-CBC is never CPU: librte_ipsec 22.11's CPU-crypto path encrypts the IV
  * block with itself as the IV, so every packet would carry the same IV,
  * E_K(0); the lookaside path encrypts the sequence number instead (an
@@ -112,6 +128,7 @@ mg_esp_default_mode(enum mg_esp_algo algo)
 	switch (algo) {
 	case MG_ESP_AES_GCM_128:
 	case MG_ESP_AES_GCM_256:
+		return MG_ESP_MODE_DIRECT;
 	case MG_ESP_CHACHA20_POLY1305:
 	case MG_ESP_NULL_SHA256:
 		return MG_ESP_MODE_CPU;
@@ -231,7 +248,7 @@ spec_check(struct mg_esp *esp, struct mg_esp_sa_spec *s, struct mg_error *err)
 	if (s->dir == MG_ESP_INBOUND && s->owner >= (int)esp->conf.nb_workers)
 		return mg_error_set(err, EINVAL, "owner", "must be -1 or a worker (0..%u)",
 				    esp->conf.nb_workers - 1);
-	if ((unsigned int)s->mode > MG_ESP_MODE_LOOKASIDE)
+	if ((unsigned int)s->mode > MG_ESP_MODE_DIRECT)
 		return mg_error_set(err, EINVAL, "mode", "unknown crypto mode");
 	if (s->dir == MG_ESP_INBOUND && mg_esp_sa_lookup(esp, s->spi) != NULL)
 		return mg_error_set(err, EEXIST, "spi", "an inbound SA with SPI 0x%08x exists",
@@ -340,6 +357,28 @@ pick_device(struct mg_esp *esp, const struct mg_esp_sa_spec *s,
 		want = mg_esp_default_mode(s->algo);
 		forced = false;
 	}
+	bool gcm = s->algo == MG_ESP_AES_GCM_128 || s->algo == MG_ESP_AES_GCM_256;
+
+	if (want == MG_ESP_MODE_DIRECT) {
+		if (!gcm)
+			return mg_error_set(err, ENOTSUP, "mode",
+					    "direct mode is AES-GCM only; %s needs cpu or lookaside",
+					    algo_get(s->algo).name);
+		/* A configured driver asks for cryptodev: AUTO follows it. */
+		if (forced || esp->conf.driver == NULL) {
+			int rc = esp_direct_init(esp);
+
+			if (rc == 0) {
+				*out = NULL;
+				*mode = MG_ESP_MODE_DIRECT;
+				return 0;
+			}
+			if (forced)
+				return mg_error_set(err, -rc, "mode",
+						    "intel-ipsec-mb offers no AES-GCM here");
+		}
+		want = MG_ESP_MODE_CPU;
+	}
 	if (want == MG_ESP_MODE_CPU && algo_cbc(s->algo))
 		return mg_error_set(err, ENOTSUP, "mode",
 				    "CPU crypto is refused for AES-CBC: librte_ipsec 22.11 would "
@@ -348,7 +387,6 @@ pick_device(struct mg_esp *esp, const struct mg_esp_sa_spec *s,
 	static const enum esp_drv order_gcm[] = {ESP_DRV_AESNI_GCM, ESP_DRV_AESNI_MB,
 						 ESP_DRV_OPENSSL};
 	static const enum esp_drv order_other[] = {ESP_DRV_AESNI_MB, ESP_DRV_OPENSSL};
-	bool gcm = s->algo == MG_ESP_AES_GCM_128 || s->algo == MG_ESP_AES_GCM_256;
 	const enum esp_drv *order = gcm ? order_gcm : order_other;
 	unsigned int norder = gcm ? RTE_DIM(order_gcm) : RTE_DIM(order_other);
 	struct esp_dev *fallback = NULL;
@@ -426,6 +464,7 @@ esp_sa_free(struct mg_esp_sa *sa)
 		rte_ipsec_sa_fini(sa->isa);
 		rte_free(sa->isa);
 	}
+	esp_direct_sa_fini(sa);
 	rte_free(sa->rp);
 	mg_wipe(sa, sizeof(*sa) + sa->nb_workers * sizeof(sa->ws[0]));
 	rte_free(sa);
@@ -489,6 +528,7 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 		return NULL;
 	}
 	sa->nb_workers = esp->conf.nb_workers;
+	sa->esp = esp;
 	sa->spec = *spec;
 	if (spec_check(esp, &sa->spec, err) != 0)
 		goto fail;
@@ -499,70 +539,96 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 	chain = xforms_fill(s, &xf);
 	if (pick_device(esp, s, chain, &dv, &mode, err) != 0)
 		goto fail;
-	sa->cs = rte_cryptodev_sym_session_create(dv->id, chain, dv->sess_pool);
-	if (sa->cs == NULL) {
-		mg_error_set(err, rte_errno ? rte_errno : EINVAL, "algo",
-			     "crypto device %s refused the session", dv->name);
-		goto fail;
-	}
-	sa->dev_id = dv->id;
-	rte_strscpy(sa->device, dv->name, sizeof(sa->device));
 
-	/* The librte_ipsec SA. */
 	uint8_t hdr[64];
-	struct rte_ipsec_sa_prm prm;
+	uint8_t hdr_len = template_fill(s, hdr);
 
-	memset(&prm, 0, sizeof(prm));
-	prm.userdata = (uintptr_t)sa;
-	prm.flags = s->dir == MG_ESP_OUTBOUND ? RTE_IPSEC_SAFLAG_SQN_ATOM : 0;
-	prm.ipsec_xform.spi = s->spi;
-	memcpy(&prm.ipsec_xform.salt, s->salt, sizeof(prm.ipsec_xform.salt));
-	prm.ipsec_xform.options.esn = s->esn;
-	/* Inbound NAT-T is handled here (the UDP header is cut with the outer one). */
-	prm.ipsec_xform.options.udp_encap = s->udp_encap && s->dir == MG_ESP_OUTBOUND;
-	prm.ipsec_xform.udp.sport = s->local_port;
-	prm.ipsec_xform.udp.dport = s->remote_port;
-	prm.ipsec_xform.direction = s->dir == MG_ESP_OUTBOUND ?
-		RTE_SECURITY_IPSEC_SA_DIR_EGRESS : RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
-	prm.ipsec_xform.proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
-	prm.ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
-	prm.ipsec_xform.tunnel.type = s->local.family == AF_INET ?
-		RTE_SECURITY_IPSEC_TUNNEL_IPV4 : RTE_SECURITY_IPSEC_TUNNEL_IPV6;
-	/* librte_ipsec checks replays too: off with ours (no_replay refuses ESN, see spec_check). */
-	prm.ipsec_xform.replay_win_sz =
-		s->dir == MG_ESP_INBOUND && !s->no_replay ? s->replay_window : 0;
-	prm.ipsec_xform.esn.value = s->initial_seq;
-	prm.crypto_xform = chain;
-	prm.tun.hdr_len = template_fill(s, hdr);
-	prm.tun.hdr_l3_off = 0;
-	prm.tun.next_proto = s->inner_family == AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6;
-	prm.tun.hdr = hdr;
-	rc = rte_ipsec_sa_size(&prm);
-	if (rc < 0) {
-		mg_error_set(err, -rc, "", "librte_ipsec refused the SA parameters");
-		goto fail;
-	}
-	sa->isa = rte_zmalloc_socket("mg_esp_isa", rc, RTE_CACHE_LINE_SIZE, esp->conf.socket_id);
-	if (sa->isa == NULL) {
-		mg_error_set(err, ENOMEM, "", "out of memory for an SA");
-		goto fail;
-	}
-	rc = rte_ipsec_sa_init(sa->isa, &prm, rc);
-	if (rc < 0) {
-		rte_free(sa->isa);
-		sa->isa = NULL;
-		mg_error_set(err, -rc, "", "librte_ipsec refused the SA parameters");
-		goto fail;
-	}
-	sa->ss.sa = sa->isa;
-	sa->ss.type = mode == MG_ESP_MODE_CPU ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO :
-						 RTE_SECURITY_ACTION_TYPE_NONE;
-	sa->ss.crypto.ses = sa->cs;
-	sa->ss.crypto.dev_id = dv->id;
-	rc = rte_ipsec_session_prepare(&sa->ss);
-	if (rc != 0) {
-		mg_error_set(err, -rc, "mode", "librte_ipsec refused the session");
-		goto fail;
+	if (mode == MG_ESP_MODE_DIRECT) {
+		/* No crypto device, no librte_ipsec SA: esp_direct.c. */
+		rc = esp_direct_sa_init(sa, s->enc_key, s->enc_key_len, s->salt,
+					esp->conf.socket_id);
+		if (rc != 0) {
+			mg_error_set(err, -rc, "algo", "intel-ipsec-mb refused the AES-GCM key");
+			goto fail;
+		}
+		rte_strscpy(sa->device, "intel-ipsec-mb", sizeof(sa->device));
+		/* The outer header template, with NAT-T's UDP header (lengths set per packet). */
+		memcpy(sa->tmpl, hdr, hdr_len);
+		if (s->udp_encap) {
+			struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(sa->tmpl + hdr_len);
+
+			udp->src_port = rte_cpu_to_be_16(s->local_port);
+			udp->dst_port = rte_cpu_to_be_16(s->remote_port);
+			udp->dgram_len = 0;
+			udp->dgram_cksum = 0;
+		}
+		sa->oseq = s->initial_seq;
+	} else {
+		sa->cs = rte_cryptodev_sym_session_create(dv->id, chain, dv->sess_pool);
+		if (sa->cs == NULL) {
+			mg_error_set(err, rte_errno ? rte_errno : EINVAL, "algo",
+				     "crypto device %s refused the session", dv->name);
+			goto fail;
+		}
+		sa->dev_id = dv->id;
+		rte_strscpy(sa->device, dv->name, sizeof(sa->device));
+
+		/* The librte_ipsec SA. */
+		struct rte_ipsec_sa_prm prm;
+
+		memset(&prm, 0, sizeof(prm));
+		prm.userdata = (uintptr_t)sa;
+		prm.flags = s->dir == MG_ESP_OUTBOUND ? RTE_IPSEC_SAFLAG_SQN_ATOM : 0;
+		prm.ipsec_xform.spi = s->spi;
+		memcpy(&prm.ipsec_xform.salt, s->salt, sizeof(prm.ipsec_xform.salt));
+		prm.ipsec_xform.options.esn = s->esn;
+		/* Inbound NAT-T is handled here (the UDP header is cut with the outer one). */
+		prm.ipsec_xform.options.udp_encap = s->udp_encap && s->dir == MG_ESP_OUTBOUND;
+		prm.ipsec_xform.udp.sport = s->local_port;
+		prm.ipsec_xform.udp.dport = s->remote_port;
+		prm.ipsec_xform.direction = s->dir == MG_ESP_OUTBOUND ?
+			RTE_SECURITY_IPSEC_SA_DIR_EGRESS : RTE_SECURITY_IPSEC_SA_DIR_INGRESS;
+		prm.ipsec_xform.proto = RTE_SECURITY_IPSEC_SA_PROTO_ESP;
+		prm.ipsec_xform.mode = RTE_SECURITY_IPSEC_SA_MODE_TUNNEL;
+		prm.ipsec_xform.tunnel.type = s->local.family == AF_INET ?
+			RTE_SECURITY_IPSEC_TUNNEL_IPV4 : RTE_SECURITY_IPSEC_TUNNEL_IPV6;
+		/* librte_ipsec checks replays too: off with ours (no_replay refuses ESN, see spec_check). */
+		prm.ipsec_xform.replay_win_sz =
+			s->dir == MG_ESP_INBOUND && !s->no_replay ? s->replay_window : 0;
+		prm.ipsec_xform.esn.value = s->initial_seq;
+		prm.crypto_xform = chain;
+		prm.tun.hdr_len = hdr_len;
+		prm.tun.hdr_l3_off = 0;
+		prm.tun.next_proto = s->inner_family == AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6;
+		prm.tun.hdr = hdr;
+		rc = rte_ipsec_sa_size(&prm);
+		if (rc < 0) {
+			mg_error_set(err, -rc, "", "librte_ipsec refused the SA parameters");
+			goto fail;
+		}
+		sa->isa = rte_zmalloc_socket("mg_esp_isa", rc, RTE_CACHE_LINE_SIZE,
+					     esp->conf.socket_id);
+		if (sa->isa == NULL) {
+			mg_error_set(err, ENOMEM, "", "out of memory for an SA");
+			goto fail;
+		}
+		rc = rte_ipsec_sa_init(sa->isa, &prm, rc);
+		if (rc < 0) {
+			rte_free(sa->isa);
+			sa->isa = NULL;
+			mg_error_set(err, -rc, "", "librte_ipsec refused the SA parameters");
+			goto fail;
+		}
+		sa->ss.sa = sa->isa;
+		sa->ss.type = mode == MG_ESP_MODE_CPU ? RTE_SECURITY_ACTION_TYPE_CPU_CRYPTO :
+							RTE_SECURITY_ACTION_TYPE_NONE;
+		sa->ss.crypto.ses = sa->cs;
+		sa->ss.crypto.dev_id = dv->id;
+		rc = rte_ipsec_session_prepare(&sa->ss);
+		if (rc != 0) {
+			mg_error_set(err, -rc, "mode", "librte_ipsec refused the session");
+			goto fail;
+		}
 	}
 
 	/* What the data path reads. */
@@ -644,7 +710,7 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 	}
 	ESP_LOG(DEBUG, "SA %u: %s SPI 0x%08x %s, %s on %s\n", id,
 		s->dir == MG_ESP_OUTBOUND ? "outbound" : "inbound", s->spi, d.name,
-		mode == MG_ESP_MODE_CPU ? "cpu" : "lookaside", dv->name);
+		mg_esp_mode_name(mode), sa->device);
 	return sa;
 fail:
 	esp_sa_free(sa);
@@ -864,7 +930,7 @@ mg_esp_sa_format(const struct mg_esp_sa *sa, char *buf, size_t size)
 		i.dscp_mode == MG_ESP_DSCP_COPY ? "\"copy\"" : "\"set\"", ecns[i.ecn_mode],
 		dfs[i.df_mode], i.ttl, i.packets.soft, i.packets.hard, i.bytes.soft, i.bytes.hard,
 		i.seconds.soft, i.seconds.hard, states[i.state], i.owner,
-		i.mode == MG_ESP_MODE_CPU ? "cpu" : "lookaside", i.device, i.age_ms, st.packets,
+		mg_esp_mode_name(i.mode), i.device, i.age_ms, st.packets,
 		st.bytes, st.replay, st.auth, st.other);
 	/* Failures by reason (only those that happened), under their counter names. */
 	for (unsigned int e = MG_ESP_ERR_NONE + 1; e < MG_ESP_ERR_MAX && n >= 0; e++) {

@@ -166,7 +166,16 @@ enum mg_esp_mode {
 	MG_ESP_MODE_AUTO = 0,   /**< The measured best for the algorithm (mg_esp_default_mode). */
 	MG_ESP_MODE_CPU,        /**< Synchronous CPU crypto in the calling worker. */
 	MG_ESP_MODE_LOOKASIDE,  /**< Cryptodev enqueue/dequeue on the worker's queue pair. */
+	/**
+	 * AES-GCM only: this library's own ESP framing and intel-ipsec-mb's
+	 * AES-GCM called directly in the calling worker (no crypto device, no
+	 * librte_ipsec SA); AUTO's choice for AES-GCM unless a driver is set.
+	 */
+	MG_ESP_MODE_DIRECT,
 };
+
+/** "auto", "cpu", "lookaside" or "direct". */
+const char *mg_esp_mode_name(enum mg_esp_mode mode);
 
 /** Context configuration. Zero means the default for every field. */
 struct mg_esp_conf {
@@ -648,8 +657,8 @@ struct mg_esp_sa_info {
 	struct mg_esp_limit seconds;   /**< Lifetime in seconds. */
 	enum mg_esp_state state;       /**< State. */
 	unsigned int owner;            /**< Owner worker (inbound). */
-	enum mg_esp_mode mode;         /**< CPU or LOOKASIDE (never AUTO here). */
-	char device[32];               /**< Crypto device name. */
+	enum mg_esp_mode mode;         /**< CPU, LOOKASIDE or DIRECT (never AUTO here). */
+	char device[32];               /**< Crypto device name ("intel-ipsec-mb" for DIRECT). */
 	uint64_t age_ms;               /**< Since creation. */
 	uint64_t user;                 /**< mg_esp_sa_spec.user. */
 };
