@@ -2,12 +2,14 @@
 /*
  * Harness "esp": received packets through lib/esp's inbound path
  * (mg_esp_input_burst: SPI lookup, outer header checks, anti-replay window,
- * decryption through the real crypto devices, ESP trailer checks in
- * librte_ipsec, inner packet checks, RFC 6040 decapsulation), with a fixed
+ * decryption through the real crypto devices or intel-ipsec-mb directly,
+ * ESP trailer checks (librte_ipsec's, or direct mode's own), inner packet
+ * checks, RFC 6040 decapsulation), with a fixed
  * set of inbound SAs created afresh for every input:
  *
  *   SA 1  spi 0x101  null-hmac-sha256  outer IPv4 192.0.2.1 <- 192.0.2.2, inner IPv4
- *   SA 2  spi 0x102  aes-gcm-128, ESN  outer IPv6 fd00:e5::1 <- fd00:e5::2, inner IPv6, window 128
+ *   SA 2  spi 0x102  aes-gcm-128, ESN  outer IPv6 fd00:e5::1 <- fd00:e5::2, inner IPv6, window 128,
+ *                                      direct mode (AUTO's choice for AES-GCM)
  *   SA 3  spi 0x103  aes-gcm-128       outer IPv4 192.0.2.1 <- any, UDP-encapsulated
  *                                      (port 4500), inner IPv4, lookaside crypto
  *

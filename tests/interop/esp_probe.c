@@ -10,7 +10,7 @@
  * JOBFILE holds one job per line, "key=value" words separated by spaces:
  *   dir=in|out algo=NAME spi=N local=IP remote=IP inner=4|6
  *   key=HEX [akey=HEX] [salt=HEX] [esn=0|1] [seq=N] [natt=0|1]
- *   [lport=N] [rport=N] [window=N] [mode=auto|cpu|lookaside] [burst=N]
+ *   [lport=N] [rport=N] [window=N] [mode=auto|cpu|lookaside|direct] [burst=N]
  *   in=PCAP out=PCAP
  * Input packets are raw IP (LINKTYPE_RAW): inner packets for dir=out, ESP
  * packets (outer header first) for dir=in. The packets processed are
@@ -117,7 +117,8 @@ parse_job(char *line, struct job *j)
 			s->replay_window = atoi(v);
 		else if (strcmp(w, "mode") == 0)
 			s->mode = strcmp(v, "cpu") == 0 ? MG_ESP_MODE_CPU :
-				  strcmp(v, "lookaside") == 0 ? MG_ESP_MODE_LOOKASIDE : MG_ESP_MODE_AUTO;
+				  strcmp(v, "lookaside") == 0 ? MG_ESP_MODE_LOOKASIDE :
+				  strcmp(v, "direct") == 0 ? MG_ESP_MODE_DIRECT : MG_ESP_MODE_AUTO;
 		else if (strcmp(w, "burst") == 0)
 			j->burst = atoi(v);
 		else if (strcmp(w, "in") == 0)
@@ -230,11 +231,13 @@ run_job(struct mg_esp *esp, struct rte_mempool *mp, struct job *j, unsigned int 
 	pcap_close(pd);
 
 	struct mg_esp_sa_stats st;
+	struct mg_esp_sa_info info;
 
 	mg_esp_sa_stats(sa, &st);
+	mg_esp_sa_info(sa, &info);
 	printf("],\"stats\":{\"packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"replay\":%" PRIu64
-	       ",\"auth\":%" PRIu64 ",\"other\":%" PRIu64 "}}\n",
-	       st.packets, st.bytes, st.replay, st.auth, st.other);
+	       ",\"auth\":%" PRIu64 ",\"other\":%" PRIu64 "},\"mode\":\"%s\"}\n",
+	       st.packets, st.bytes, st.replay, st.auth, st.other, mg_esp_mode_name(info.mode));
 	fflush(stdout);
 	mg_esp_sa_destroy(esp, sa);
 	return 0;
