@@ -270,7 +270,7 @@ run_direct(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n, const struct 
 	uint16_t k;
 
 	if (sa->dir == MG_ESP_OUTBOUND) {
-		k = esp_direct_encrypt(sa, mb, n);
+		k = esp_direct_encrypt(sa, mb, n, meta);
 		return (struct esp_run){k, k, k};
 	}
 	k = esp_direct_decrypt(sa, mb, n, meta);
@@ -376,55 +376,6 @@ out_check(const struct mg_esp_sa *sa, struct rte_mbuf *m, struct esp_pmeta *pm)
 	return MG_ESP_ERR_NONE;
 }
 
-/* Finish the outer header of an encrypted packet: TOS, DF, checksums. */
-static inline void
-out_finish(const struct mg_esp_sa *sa, struct rte_mbuf *m, const struct esp_pmeta *pm)
-{
-	uint8_t dscp = sa->dscp_mode == MG_ESP_DSCP_COPY ? (pm->tos & 0xfc) : sa->tos_set;
-	uint8_t tos = dscp | (sa->ecn_mode == MG_ESP_ECN_NORMAL ? (pm->tos & 3) : 0);
-
-	if (sa->outer_family == AF_INET) {
-		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
-
-		uint8_t w0[2] = {RTE_IPV4_VHL_DEF, tos};
-		uint16_t v0;
-		uint32_t sum;
-
-		ip->type_of_service = tos;
-		if (sa->df_mode == MG_ESP_DF_COPY)
-			ip->fragment_offset =
-				pm->df ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
-		/*
-		 * The checksum from the fixed words' sum and the four that vary,
-		 * rather than re-reading the header librte_ipsec just wrote (the
-		 * wide reads stall on the narrow stores and cost a third of this
-		 * function).
-		 */
-		memcpy(&v0, w0, sizeof(v0));
-		sum = sa->ip4_sum + v0 + rte_cpu_to_be_16((uint16_t)m->pkt_len) + ip->packet_id +
-		      ip->fragment_offset;
-		sum = (sum & 0xffff) + (sum >> 16);
-		sum = (sum & 0xffff) + (sum >> 16);
-		ip->hdr_checksum = sum == 0xffff ? (uint16_t)sum : (uint16_t)~sum;
-		m->l3_len = sizeof(*ip);
-		m->packet_type = RTE_PTYPE_L3_IPV4 | RTE_PTYPE_TUNNEL_ESP;
-	} else {
-		struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
-
-		ip6->vtc_flow = rte_cpu_to_be_32(6u << 28 | (uint32_t)tos << RTE_IPV6_HDR_TC_SHIFT);
-		if (sa->natt) {
-			/* A zero UDP checksum is IPv4-only (RFC 3948; RFC 8200 8.1). */
-			struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip6 + 1);
-
-			udp->dgram_cksum = 0;
-			udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, udp);
-		}
-		m->l3_len = sizeof(*ip6);
-		m->packet_type = RTE_PTYPE_L3_IPV6 | RTE_PTYPE_TUNNEL_ESP;
-	}
-	m->l2_len = 0;
-}
-
 /*
  * Checks and lifetimes before the crypto step: the packets that go on are
  * mb[0..ret) with their facts in meta[] (same order), the others go to @p f.
@@ -481,7 +432,9 @@ out_post(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, struct rte_mbuf **mb, u
 	for (uint16_t i = 0; i < run.ok; i++) {
 		uint16_t j = meta_find(meta, ng, mb[i], &cur);
 
-		out_finish(sa, mb[i], &meta[j]);
+		/* Direct mode finished each packet as it sealed it. */
+		if (sa->mode != MG_ESP_MODE_DIRECT)
+			out_finish(sa, mb[i], &meta[j]);
 		bytes += meta[j].len;
 	}
 	ws->packets += run.ok;

@@ -212,9 +212,10 @@ seal_one(IMB_MGR *imb, const struct mg_esp_sa *sa, struct rte_mbuf *m, uint64_t 
 	m->pkt_len = total;
 }
 
-/* Encrypt mb[0..n) (checked inner packets with room); returns how many got a sequence number. */
+/* Encrypt and finish mb[0..n) (checked inner packets with room); returns how many were sent. */
 uint16_t
-esp_direct_encrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n)
+esp_direct_encrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n,
+		   const struct esp_pmeta *meta)
 {
 	IMB_MGR *imb = sa->esp->imb;
 	uint64_t seq = 0;
@@ -223,7 +224,9 @@ esp_direct_encrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n)
 	for (uint16_t i = 0; i < k; i++) {
 		if (i + 1 < k)
 			rte_prefetch0(rte_pktmbuf_mtod(mb[i + 1], void *));
+		RTE_ASSERT(meta[i].m == mb[i]);
 		seal_one(imb, sa, mb[i], seq + i);
+		out_finish(sa, mb[i], &meta[i]);
 	}
 	return k;
 }
