@@ -369,22 +369,31 @@ struct built {
 	unsigned int n, cap;
 };
 
+/*
+ * One more operation in @b, zeroed but for its kind and verb, or NULL when
+ * growing the arrays fails. On failure @b is left as it was: its first b->n
+ * operations and fields stay valid, and the caller still frees both arrays.
+ */
 static struct mg_op *
 add_op(struct built *b, enum mg_op_kind kind, const char *field)
 {
 	if (b->n == b->cap) {
 		unsigned int cap = b->cap ? b->cap * 2 : 16;
-		struct mg_op *o = realloc(b->ops, cap * sizeof(*o));
-		char(*f)[96] = realloc(b->field, cap * sizeof(*f));
+		struct mg_op *o;
+		char(*f)[96];
 
-		if (o == NULL || f == NULL) {
-			free(o ? o : b->ops);
-			free(f ? f : b->field);
-			b->ops = NULL;
-			b->field = NULL;
+		/*
+		 * Keep each grown array as soon as realloc returns it: realloc
+		 * may have freed the old block. b->cap only grows with both, so
+		 * a failed second realloc leaves ops merely larger than needed.
+		 */
+		o = realloc(b->ops, cap * sizeof(*o));
+		if (o == NULL)
 			return NULL;
-		}
 		b->ops = o;
+		f = realloc(b->field, cap * sizeof(*f));
+		if (f == NULL)
+			return NULL;
 		b->field = f;
 		b->cap = cap;
 	}
