@@ -369,22 +369,31 @@ struct built {
 	unsigned int n, cap;
 };
 
+/*
+ * One more operation in @b, zeroed but for its kind and verb, or NULL when
+ * growing the arrays fails. On failure @b is left as it was: its first b->n
+ * operations and fields stay valid, and the caller still frees both arrays.
+ */
 static struct mg_op *
 add_op(struct built *b, enum mg_op_kind kind, const char *field)
 {
 	if (b->n == b->cap) {
 		unsigned int cap = b->cap ? b->cap * 2 : 16;
-		struct mg_op *o = realloc(b->ops, cap * sizeof(*o));
-		char(*f)[96] = realloc(b->field, cap * sizeof(*f));
+		struct mg_op *o;
+		char(*f)[96];
 
-		if (o == NULL || f == NULL) {
-			free(o ? o : b->ops);
-			free(f ? f : b->field);
-			b->ops = NULL;
-			b->field = NULL;
+		/*
+		 * Keep each grown array as soon as realloc returns it: realloc
+		 * may have freed the old block. b->cap only grows with both, so
+		 * a failed second realloc leaves ops merely larger than needed.
+		 */
+		o = realloc(b->ops, cap * sizeof(*o));
+		if (o == NULL)
 			return NULL;
-		}
 		b->ops = o;
+		f = realloc(b->field, cap * sizeof(*f));
+		if (f == NULL)
+			return NULL;
 		b->field = f;
 		b->cap = cap;
 	}
@@ -811,12 +820,17 @@ conn_network(struct mg_ctl *c, json_t *conn, struct mg_error *err)
 	return NULL;
 }
 
-/* Undo list of @b: deletes in reverse order (addresses go with their interface). */
-static void
+/*
+ * Undo list of @b: deletes in reverse order (addresses go with their
+ * interface). 0, or -ENOMEM with *@out NULL.
+ */
+static int
 ops_to_undo(const struct built *b, struct mg_op **out, unsigned int *n)
 {
 	*out = calloc(b->n ? b->n : 1, sizeof(**out));
 	*n = 0;
+	if (*out == NULL)
+		return -ENOMEM;
 	for (unsigned int i = b->n; i > 0; i--) {
 		const struct mg_op *op = &b->ops[i - 1];
 
@@ -826,6 +840,7 @@ ops_to_undo(const struct built *b, struct mg_op **out, unsigned int *n)
 		(*out)[*n].verb = MG_OP_DEL;
 		(*n)++;
 	}
+	return 0;
 }
 
 /* Is this our own segment (by name)? Returns its index, or -1. */
@@ -1298,6 +1313,11 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	rc = build_ops(c, &fresh, conn, mech, &b, err);
 	if (rc < 0)
 		goto fail;
+	/* Before anything is applied: failing later would leave it without an undo. */
+	if (ops_to_undo(&b, &undo, &nundo) < 0) {
+		mg_error_set(err, ENOMEM, "", "out of memory");
+		goto fail;
+	}
 	if (old == NULL && c->nconns >= (c->conf.max_conns && c->conf.max_conns < CTL_MAX_CONNS
 					  ? c->conf.max_conns : CTL_MAX_CONNS)) {
 		mg_error_set(err, ENOSPC, "connection.id",
@@ -1355,7 +1375,6 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	if (!jstr(accepted, "network_service"))
 		json_object_set_new(accepted, "network_service", json_string(net));
 	exp = set_segment(c, accepted, keep);
-	ops_to_undo(&b, &undo, &nundo);
 	if (old != NULL) {
 		slot = (uint32_t)(old - c->conns);
 		conn_free(old);
@@ -1374,6 +1393,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	k->conn = accepted;
 	k->ops = undo;
 	k->nops = nundo;
+	undo = NULL; /* k's now: conn_free(k) frees it */
 	k->camel = camel;
 	k->expires_ns = mg_now_ns() + (exp > wall_now() ? exp - wall_now() : 0) * 1000000000ull;
 	c->nconns++;
@@ -1447,6 +1467,7 @@ fail:
 		mg_model_esp_del(c->env.model, fresh.esp, &e2);
 	}
 	json_decref(mech);
+	free(undo);
 	free(b.ops);
 	free(b.field);
 	c->requests_failed++;

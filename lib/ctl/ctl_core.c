@@ -124,14 +124,44 @@ ctl_reply_err(const struct mg_error *e, char **text)
 			 text);
 }
 
-int
-ctl_not_allowed(const char *allowed, const char **allow, char **text)
+/* The gRPC-style code of statuses that no errno stands for. */
+static const char *
+status_code_name(int status)
+{
+	switch (status) {
+	case 401: return "UNAUTHENTICATED";
+	case 405: return "UNIMPLEMENTED";
+	case 413: return "RESOURCE_EXHAUSTED";
+	case 429: return "RESOURCE_EXHAUSTED";
+	default: return NULL;
+	}
+}
+
+json_t *
+ctl_status_error_json(int status, const struct mg_error *e)
+{
+	json_t *j = ctl_error_json(e);
+
+	json_object_set_new(j, "status", json_integer(status));
+	if (status_code_name(status) != NULL)
+		json_object_set_new(j, "code", json_string(status_code_name(status)));
+	return json_pack("{s:o}", "error", j);
+}
+
+json_t *
+ctl_not_allowed_json(void)
 {
 	struct mg_error e;
 
-	*allow = allowed;
 	mg_error_set(&e, EINVAL, "", "method not allowed here");
-	return ctl_reply(405, json_pack("{s:o}", "error", ctl_error_json(&e)), text);
+	return ctl_status_error_json(405, &e);
+}
+
+int
+ctl_not_allowed(const char *allowed, const char **allow, char **text)
+{
+	*allow = allowed;
+	return ctl_reply(405, ctl_not_allowed_json(), text);
 }
 
 json_t *

@@ -282,6 +282,13 @@ int ctl_http_status(int code);
 int ctl_reply(int status, json_t *j, char **text);
 /** {"error": ctl_error_json(@p e)} with the status of its code. */
 int ctl_reply_err(const struct mg_error *e, char **text);
+/**
+ * {"error": ctl_error_json(@p e)} for a status that no errno gives (401, 405,
+ * 413, 429...): "status" says @p status, and "code" its gRPC name when it has one.
+ */
+json_t *ctl_status_error_json(int status, const struct mg_error *e);
+/** The body of every 405, from ctl_rest.c's handlers and the others alike. */
+json_t *ctl_not_allowed_json(void);
 /** 405 "method not allowed here", with *@p allow set to @p allowed (the Allow header). */
 int ctl_not_allowed(const char *allowed, const char **allow, char **text);
 /**

@@ -259,37 +259,19 @@ err_resp(const struct mg_error *e)
 	return json_resp(ctl_http_status(e->code), json_pack("{s:o}", "error", ctl_error_json(e)));
 }
 
-/* The gRPC-style code of statuses that no errno stands for. */
-static const char *
-status_code_name(int status)
-{
-	switch (status) {
-	case 401: return "UNAUTHENTICATED";
-	case 405: return "UNIMPLEMENTED";
-	case 413: return "RESOURCE_EXHAUSTED";
-	case 429: return "RESOURCE_EXHAUSTED";
-	default: return NULL;
-	}
-}
-
 static struct resp
 simple_err(int status, int code, const char *field, const char *msg)
 {
 	struct mg_error e;
-	json_t *j;
 
 	mg_error_set(&e, code, field, "%s", msg);
-	j = ctl_error_json(&e);
-	json_object_set_new(j, "status", json_integer(status));
-	if (status_code_name(status) != NULL)
-		json_object_set_new(j, "code", json_string(status_code_name(status)));
-	return json_resp(status, json_pack("{s:o}", "error", j));
+	return json_resp(status, ctl_status_error_json(status, &e));
 }
 
 static struct resp
 not_allowed(const char *allow)
 {
-	struct resp r = simple_err(405, EINVAL, "", "method not allowed here");
+	struct resp r = json_resp(405, ctl_not_allowed_json());
 
 	r.allow = allow;
 	return r;

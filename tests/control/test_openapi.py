@@ -1258,6 +1258,9 @@ def test_undocumented_methods_are_405(api, path):
         st, hdrs, text = api.raw(m.upper(), concrete(path), "{}" if m != "get" else None)
         assert st == 405, f"{m.upper()} {path} -> {st}: {text}"
         validate(json.loads(text), SPEC["components"]["schemas"]["Error"])
+        # "The HTTP status again", and its gRPC name, from every handler.
+        e = json.loads(text)["error"]
+        assert (e["status"], e["code"]) == (405, "UNIMPLEMENTED"), (m, path, e)
         assert {x.strip() for x in hdrs["allow"].split(",")} == documented, (path, hdrs["allow"])
 
 

@@ -851,6 +851,12 @@ def test_unknown_paths_are_404(ctl, path):
     ("DELETE", "/v1/connections", "GET, POST"), ("PUT", "/v1/connections/x", "GET, DELETE"),
     ("GET", "/v1/batch", "POST"), ("POST", "/v1/stats", "GET"), ("POST", "/metrics", "GET"),
     ("HEAD", "/v1/networks", "GET, POST"), ("OPTIONS", "/v1/networks", "GET, POST"),
+    # Paths whose handlers live outside ctl_rest.c (ctl_gw.c, ctl_esp.c,
+    # ctl_ike.c, ctl_vxlan.c): the same body, whether or not the object exists.
+    ("PATCH", "/v1/gateways", "GET, POST"), ("POST", "/v1/gateways/x", "GET, PUT, DELETE"),
+    ("PUT", "/v1/esp-tunnels", "GET, POST"), ("POST", "/v1/esp-tunnels/x", "GET, DELETE"),
+    ("GET", "/v1/esp-tunnels/x/sas", "PUT"), ("POST", "/v1/esp-tunnels/x/ike", "GET, PUT, DELETE"),
+    ("DELETE", "/v1/vxlan", "GET, POST"), ("PUT", "/v1/vxlan/x", "GET, DELETE"),
 ])
 def test_wrong_methods_are_405(ctl, method, path, allow):
     before = dump(ctl)

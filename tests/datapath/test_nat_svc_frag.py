@@ -15,38 +15,25 @@ a client's port unreachable; the same through a gateway's source NAT) are
 translated with their quote, every checksum recomputed. Fragments whose
 checksum needs the whole datagram (an SCTP port change, IPv6 UDP without a
 checksum) are dropped as nat-fragment-checksum, never sent wrong."""
+from functools import partial
+
 from scapy.all import (ICMP, IP, TCP, UDP, ICMPv6EchoReply, ICMPv6EchoRequest,
-                       ICMPv6TimeExceeded, IPv6, Raw, fragment, raw)
+                       ICMPv6TimeExceeded, IPv6, raw)
 from scapy.layers.inet import IPerror, UDPerror, TCPerror
-from scapy.layers.inet6 import IPerror6, IPv6ExtHdrFragment, fragment6
+from scapy.layers.inet6 import IPerror6, IPv6ExtHdrFragment
 from scapy.layers.sctp import SCTP, SCTPChunkData
 
-from pcapdp import config, nonzero_drops, run
-from test_nat import SVC, a2gw, a_fillers, b2gw, csum_ok, fillers, ip4_hdr_ok
-from test_nat_frag import gw_cfg, l4_csum_ok, reassemble4, reassemble6
+import natfrag
+from natfrag import ip4_ok, l4_csum_ok, owner, reassemble4, reassemble6
+from pcapdp import config, run, run_two_workers
+from test_nat import (SVC, a2gw, a_fillers, b2gw, csum_ok, fillers, gw_cfg, ip4_hdr_ok,
+                      others)
 
 CLIENT4, VIP4, EP4 = "10.0.1.2", "10.0.9.1", "10.0.2.2"
 CLIENT6, VIP6, EP6 = "fd00:1::2", "fd00:9::1", "fd00:2::2"
 DATA = bytes(range(256)) * 9 + bytes(range(96))  # 2400 bytes: 3 fragments of <= 1000 (IPv4)
-
-
-def frags4_data(src, dst, l4, fid, ttl=30, size=1000):
-    return fragment(IP(src=src, dst=dst, ttl=ttl, id=fid) / l4 / Raw(DATA), fragsize=size)
-
-
-def frags6_data(src, dst, l4, fid, hlim=30, size=1000):
-    p = IPv6(src=src, dst=dst, hlim=hlim) / IPv6ExtHdrFragment(id=fid) / l4 / Raw(DATA)
-    return fragment6(p, size)
-
-
-def drops(st):
-    return {k: v for k, v in nonzero_drops(st).items() if k != "unknown-ethertype"}
-
-
-def ip4_ok(p):
-    q = IP(raw(p[IP]))
-    del q.chksum
-    return IP(raw(q)).chksum == p[IP].chksum
+frags4_data = partial(natfrag.frags4, data=DATA)
+frags6_data = partial(natfrag.frags6, data=DATA, size=1000)
 
 
 def quoted_l4_ck_restored(err, orig_first):
@@ -143,7 +130,7 @@ def test_service_first_packet_fragmented_v4(tmp_path):
     assert (ce[IPerror].src, ce[UDPerror].sport) == (EP4, 8080)
     assert ip4_hdr_ok(ce[IPerror]) and quoted_l4_ck_restored(ce, r_udp[0])
 
-    assert drops(st) == {"nat-untranslatable": 1 + 2, "nat-fragment-checksum": 1}, drops(st)
+    assert others(st) == {"nat-untranslatable": 1 + 2, "nat-fragment-checksum": 1}, others(st)
     assert st["nat"]["fragments_unknown"] == 1 + 2, st["nat"]
     # Every later fragment that crossed went by its first's record: 2 + 2 + 2 + 1
     # forward, 2 + 2 back.
@@ -204,7 +191,7 @@ def test_service_first_packet_fragmented_v6(tmp_path):
     assert (IPv6(raw(e[IPerror6]))[UDP].sport, IPv6(raw(e[IPerror6]))[UDP].dport) == (5002, 53)
     assert quoted_l4_ck_restored(e, late[0])
 
-    assert drops(st) == {"nat-untranslatable": 1 + 2, "nat-fragment-checksum": 1}, drops(st)
+    assert others(st) == {"nat-untranslatable": 1 + 2, "nat-fragment-checksum": 1}, others(st)
     assert st["nat"]["fragments_unknown"] == 1 + 2, st["nat"]
     assert st["nat"]["fragments"] == 2 + 2 + 1 + 2 + 2, st["nat"]
 
@@ -243,7 +230,7 @@ def test_icmp_errors_about_snat_first_fragments(tmp_path):
     assert (e6[IPerror6].src, IPv6(raw(e6[IPerror6]))[UDP].sport) == ("fd00:1::2", 20031)
     assert e6[IPerror6][IPv6ExtHdrFragment].m == 1
     assert quoted_l4_ck_restored(e6, out6[0])
-    assert drops(st) == {}, drops(st)
+    assert others(st) == {}, others(st)
 
 
 def test_service_fragments_two_workers(tmp_path):
@@ -253,24 +240,6 @@ def test_service_fragments_two_workers(tmp_path):
     The handed first fragment leaves a pending entry: its later fragments go
     on to the service node, which hands them over behind it. The endpoint's
     fragmented replies are handed to the client's worker by the nat node."""
-    import os
-    import pathlib
-    import re
-    from pcapdp import write_pcap
-    from scapy.all import rdpcap
-    from test_nat_frag import owner
-
-    write_pcap(tmp_path / "empty.pcap", [])
-    cfg = config(tmp_path, extra=SVC)
-    cfg = cfg.replace('lcores: "0-1"', 'lcores: "0@0,1@1,2@1"')
-    cfg = cfg.replace("memory_mb: 512", "memory_mb: 768")
-    short = pathlib.Path(f"/tmp/mgsf{os.getpid()}")
-    short.unlink(missing_ok=True)
-    short.symlink_to(tmp_path)
-    cfg = re.sub(r"rx_pcap=\S+/in_(\w)\.pcap,tx_pcap=\S+/out_(\w)\.pcap",
-                 rf"rx_pcap={short}/in_\1.pcap,rx_pcap={short}/empty.pcap,"
-                 rf"tx_pcap={short}/out_\2.pcap,tx_pcap={short}/out_\2_1.pcap", cfg)
-    assert cfg.count("empty.pcap") == 2
     sports = [next(p for p in range(5000, 6000) if owner(CLIENT4, p, 2) == o) for o in (0, 1)]
     ident = next(i for i in range(100, 1000) if owner(CLIENT4, i, 2) == 1)
     fwd, back = [], []
@@ -278,13 +247,9 @@ def test_service_fragments_two_workers(tmp_path):
         fwd += frags4_data(CLIENT4, VIP4, UDP(sport=sp, dport=53), 0x4000 + n)
         back += frags4_data(EP4, CLIENT4, UDP(sport=8080, dport=sp), 0x5000 + n)
     fwd += frags6_data(CLIENT6, VIP6, ICMPv6EchoRequest(id=ident, seq=1), 0x4002)
-    try:
-        out_a, out_b, st = run(tmp_path, cfg, a=[a2gw(p) for p in fwd] + a_fillers(64),
-                               b=fillers(160) + [b2gw(p) for p in back], settle=2.5)
-    finally:
-        short.unlink()
-    out_a += list(rdpcap(str(tmp_path / "out_a_1.pcap")))
-    out_b += list(rdpcap(str(tmp_path / "out_b_1.pcap")))
+    out_a, out_b, st = run_two_workers(tmp_path, config(tmp_path, extra=SVC),
+                                       a=[a2gw(p) for p in fwd] + a_fillers(64),
+                                       b=fillers(160) + [b2gw(p) for p in back], settle=2.5)
 
     sent4 = [p for p in out_b if IP in p]
     assert len(sent4) == 6 and all(p[IP].dst == EP4 for p in sent4), \
@@ -305,7 +270,7 @@ def test_service_fragments_two_workers(tmp_path):
     assert set(whole) == {0x5000, 0x5001}
     assert all(p[UDP].sport == 53 and l4_csum_ok(p) for p in whole.values())
     assert st["nat"]["handoffs"] > 0 and st["nat"]["handoff_drops"] == 0, st["nat"]
-    assert drops(st) == {}, drops(st)
+    assert others(st) == {}, others(st)
 
 
 def test_published_service_first_packet_fragmented(tmp_path):
@@ -327,4 +292,4 @@ def test_published_service_first_packet_fragmented(tmp_path):
         [p.summary() for p in out_b]
     w = reassemble4(out)[0]
     assert (w[TCP].sport, w[TCP].dport) == (8080, 5555) and l4_csum_ok(w)
-    assert st["nat"]["fragments"] == 4 and drops(st) == {}, (st["nat"], drops(st))
+    assert st["nat"]["fragments"] == 4 and others(st) == {}, (st["nat"], others(st))

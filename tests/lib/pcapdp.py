@@ -2,7 +2,9 @@
 """Datapath tests on net_pcap: packets built with scapy go in through pcap
 files, meshgate forwards them, and what it sent is read back from the
 output pcap of each port."""
+import os
 import pathlib
+import re
 import time
 
 from scapy.all import Ether, rdpcap, wrpcap  # noqa: F401  (scapy from /usr/bin/python3)
@@ -85,6 +87,32 @@ def run(workdir, cfg, a=(), b=(), settle=1.0):
     stats = mg.stop()
     out_a = list(rdpcap(str(d / "out_a.pcap")))
     out_b = list(rdpcap(str(d / "out_b.pcap")))
+    return out_a, out_b, stats
+
+
+def run_two_workers(workdir, cfg, a=(), b=(), settle=1.0):
+    """run() with two workers and two queues per port: queue 0 reads @a and
+    @b, queue 1 an empty file; each queue writes its own file, and what both
+    sent is returned (queue 0's packets first)."""
+    d = pathlib.Path(workdir)
+    write_pcap(d / "empty.pcap", [])
+    assert 'lcores: "0-1"' in cfg and "memory_mb: 512" in cfg, cfg
+    cfg = cfg.replace('lcores: "0-1"', 'lcores: "0@0,1@1,2@1"')
+    cfg = cfg.replace("memory_mb: 512", "memory_mb: 768")
+    # (a device string holds at most 255 characters: the files through a short link)
+    short = pathlib.Path(f"/tmp/mg2w{os.getpid()}")
+    short.unlink(missing_ok=True)
+    short.symlink_to(d)
+    cfg = re.sub(r"rx_pcap=\S+/in_(\w)\.pcap,tx_pcap=\S+/out_(\w)\.pcap",
+                 rf"rx_pcap={short}/in_\1.pcap,rx_pcap={short}/empty.pcap,"
+                 rf"tx_pcap={short}/out_\2.pcap,tx_pcap={short}/out_\2_1.pcap", cfg)
+    assert cfg.count("empty.pcap") == 2, cfg
+    try:
+        out_a, out_b, stats = run(d, cfg, a=a, b=b, settle=settle)
+    finally:
+        short.unlink()
+    out_a += list(rdpcap(str(d / "out_a_1.pcap")))
+    out_b += list(rdpcap(str(d / "out_b_1.pcap")))
     return out_a, out_b, stats
 
 

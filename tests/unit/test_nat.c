@@ -539,26 +539,61 @@ icmp_error_build(struct tpkt *e, int family, const uint8_t *rtr, const uint8_t *
 	tpkt_seal(e);
 }
 
+/*
+ * A router @rtr's ICMP error about @sent, quoting its first @qlen bytes,
+ * into @err, then translated back by the gateway. @sent is the client's
+ * packet @orig after SNAT @snat (source client:cport became
+ * snat.src:snat.sport), so the error goes to snat.src, and back means: to
+ * the client's address outside, the client's address and port (an echo's
+ * identifier) in the quote. Checked: the error's checksums before and after
+ * (from scratch), that it is seen as an ICMP error, and that it now goes
+ * from @rtr to the client. The caller checks the quote.
+ */
+static void
+icmp_error_back(const struct tpkt *orig, const struct tpkt *sent, const struct mg_nat_rw *snat,
+		const uint8_t *rtr, uint32_t qlen, struct tpkt *err)
+{
+	int family = orig->family;
+	uint32_t alen = family == AF_INET ? 4 : 16;
+	uint32_t so = family == AF_INET ? 12 : 8, dof = family == AF_INET ? 16 : 24;
+	const uint8_t *client = orig->b + so;
+	uint16_t cport = rd16(orig->b + orig->l4off + (cksum_off(orig->proto) == 2 ? 4 : 0));
+	struct mg_nat_rw in_outer, in_inner;
+	struct mg_nat_pkt p;
+
+	icmp_error_build(err, family, rtr, snat->src, sent, qlen);
+	CHECK(tpkt_cksums_ok(err));
+	memset(&in_outer, 0, sizeof(in_outer));
+	in_outer.flags = MG_NAT_DST;
+	memcpy(in_outer.dst, client, alen);
+	memset(&in_inner, 0, sizeof(in_inner));
+	in_inner.flags = MG_NAT_SRC | MG_NAT_SPORT;
+	memcpy(in_inner.src, client, alen);
+	in_inner.sport = htons(cport);
+	CHECK_EQ(mg_nat_pkt_init(&p, err->b, err->len), 0);
+	CHECK(mg_nat_is_icmp_error(&p));
+	CHECK_EQ(mg_nat_rewrite_icmp_error(&p, &in_outer, &in_inner), 0);
+	/* Outer: addressed to the client, IPv4 and ICMP checksums right from scratch. */
+	CHECK(memcmp(err->b + dof, client, alen) == 0);
+	CHECK(memcmp(err->b + so, rtr, alen) == 0);
+	CHECK(tpkt_cksums_ok(err));
+}
+
 static void
 icmp_error_case(int family, uint8_t qproto, uint32_t qlen_cut)
 {
 	uint32_t alen = family == AF_INET ? 4 : 16;
-	uint32_t so = family == AF_INET ? 12 : 8, dof = family == AF_INET ? 16 : 24;
 	struct tpkt out, err, expect_inner;
-	struct mg_nat_rw snat, in_outer, in_inner;
-	uint8_t client[16], rtr[16];
-	uint16_t cport;
+	struct mg_nat_rw snat;
+	uint8_t rtr[16];
 
 	/*
-	 * A client's packet leaves through SNAT: source client:cport becomes
-	 * snat.src:snat.sport. A router on the way answers with an error to the
-	 * translated source, quoting the translated packet; the gateway must
-	 * deliver it to the client with the quote as the client sent it.
+	 * A client's packet leaves through SNAT. A router on the way answers
+	 * with an error to the translated source, quoting the translated
+	 * packet; the gateway must deliver it to the client with the quote as
+	 * the client sent it.
 	 */
 	tpkt_build(&out, family, qproto, 24);
-	memcpy(client, out.b + so, alen);
-	/* An echo's identifier is its port. */
-	cport = rd16(out.b + out.l4off + (cksum_off(qproto) == 2 ? 4 : 0));
 	expect_inner = out;
 	rw_random(&snat, MG_NAT_SRC | MG_NAT_SPORT);
 	CHECK_EQ(tpkt_rewrite(&out, &snat), 0);
@@ -567,26 +602,7 @@ icmp_error_case(int family, uint8_t qproto, uint32_t qlen_cut)
 
 	uint32_t qlen = qlen_cut ? qlen_cut : out.len;
 
-	icmp_error_build(&err, family, rtr, snat.src, &out, qlen);
-	CHECK(tpkt_cksums_ok(&err));
-
-	memset(&in_outer, 0, sizeof(in_outer));
-	in_outer.flags = MG_NAT_DST;
-	memcpy(in_outer.dst, client, alen);
-	memset(&in_inner, 0, sizeof(in_inner));
-	in_inner.flags = MG_NAT_SRC | MG_NAT_SPORT;
-	memcpy(in_inner.src, client, alen);
-	in_inner.sport = htons(cport);
-
-	struct mg_nat_pkt p;
-
-	CHECK_EQ(mg_nat_pkt_init(&p, err.b, err.len), 0);
-	CHECK(mg_nat_is_icmp_error(&p));
-	CHECK_EQ(mg_nat_rewrite_icmp_error(&p, &in_outer, &in_inner), 0);
-	/* Outer: addressed to the client, IPv4 and ICMP checksums right from scratch. */
-	CHECK(memcmp(err.b + dof, client, alen) == 0);
-	CHECK(memcmp(err.b + so, rtr, alen) == 0);
-	CHECK(tpkt_cksums_ok(&err));
+	icmp_error_back(&expect_inner, &out, &snat, rtr, qlen, &err);
 	/* The quote is byte for byte what the client sent (up to the cut). */
 	const uint8_t *q = err.b + err.l4off + 8;
 
@@ -697,19 +713,14 @@ l4_ck(const struct tpkt *t)
 static void
 first_fragment_case(int family, uint8_t proto)
 {
-	uint32_t alen = family == AF_INET ? 4 : 16;
-	uint32_t so = family == AF_INET ? 12 : 8, dof = family == AF_INET ? 16 : 24;
 	struct tpkt whole, whole_x, first, sent, err;
-	struct mg_nat_rw snat, in_outer, in_inner;
+	struct mg_nat_rw snat;
 	struct mg_nat_pkt p;
-	uint8_t client[16], rtr[16] = {192, 0, 2, 77};
-	uint16_t cport;
+	uint8_t rtr[16] = {192, 0, 2, 77};
 
 	tpkt_build(&whole, family, proto, 600);
 	frag_first(&whole, 256, 0x01020304u, &first);
 	sent = first;
-	memcpy(client, first.b + so, alen);
-	cport = rd16(first.b + first.l4off + (cksum_off(proto) == 2 ? 4 : 0));
 	rw_random(&snat, MG_NAT_SRC | MG_NAT_SPORT);
 	CHECK_EQ(mg_nat_pkt_init(&p, sent.b, sent.len), 0);
 	CHECK(p.frag && p.l4off == first.l4off);
@@ -722,20 +733,8 @@ first_fragment_case(int family, uint8_t proto)
 	if (family == AF_INET)
 		CHECK_EQ(rd16(sent.b + 10), ref_ip4_cksum(sent.b));
 
-	/* A router's error about it, to the translated source; translated back. */
-	icmp_error_build(&err, family, rtr, snat.src, &sent, sent.len);
-	CHECK(tpkt_cksums_ok(&err));
-	memset(&in_outer, 0, sizeof(in_outer));
-	in_outer.flags = MG_NAT_DST;
-	memcpy(in_outer.dst, client, alen);
-	memset(&in_inner, 0, sizeof(in_inner));
-	in_inner.flags = MG_NAT_SRC | MG_NAT_SPORT;
-	memcpy(in_inner.src, client, alen);
-	in_inner.sport = htons(cport);
-	CHECK_EQ(mg_nat_pkt_init(&p, err.b, err.len), 0);
-	CHECK_EQ(mg_nat_rewrite_icmp_error(&p, &in_outer, &in_inner), 0);
-	CHECK(memcmp(err.b + dof, client, alen) == 0);
-	CHECK(tpkt_cksums_ok(&err));
+	/* A router's error about it, translated back: the quote is the fragment as sent. */
+	icmp_error_back(&first, &sent, &snat, rtr, sent.len, &err);
 	CHECK(memcmp(err.b + err.l4off + 8, first.b, first.len) == 0);
 }
 
