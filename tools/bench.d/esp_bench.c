@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * esp_bench: lib/esp's encrypt and decrypt rates on one core, per
- * algorithm, crypto mode (CPU crypto or lookaside), crypto driver and
+ * algorithm, crypto mode (CPU crypto, lookaside or direct), crypto driver and
  * packet size. Run by tools/bench.d/esp_bench.sh, which also runs
  * dpdk-test-crypto-perf on the same core as the ceiling.
  *
@@ -151,8 +151,8 @@ measure(struct rte_mempool *mp, const char *driver, enum mg_esp_algo algo, enum 
 	in = out ? mg_esp_sa_create(esp, &si, &err) : NULL;
 	if (in == NULL) {
 		printf("{\"algo\":\"%s\",\"mode\":\"%s\",\"driver\":\"%s\",\"size\":%u,\"dir\":\"%s\","
-		       "\"error\":\"%s\"}\n", mg_esp_algo_name(algo), mode == MG_ESP_MODE_CPU ? "cpu" :
-		       "lookaside", driver, size, decrypt ? "dec" : "enc", err.msg);
+		       "\"error\":\"%s\"}\n", mg_esp_algo_name(algo), mg_esp_mode_name(mode),
+		       driver, size, decrypt ? "dec" : "enc", err.msg);
 		mg_esp_destroy(esp);
 		return 0;
 	}
@@ -203,7 +203,7 @@ measure(struct rte_mempool *mp, const char *driver, enum mg_esp_algo algo, enum 
 	printf("{\"algo\":\"%s\",\"mode\":\"%s\",\"driver\":\"%s\",\"device\":\"%s\",\"size\":%u,"
 	       "\"dir\":\"%s\",\"burst\":%u,\"packets\":%lu,\"failures\":%lu,\"cycles_per_pkt\":%.1f,"
 	       "\"mpps\":%.3f,\"mpps_median\":%.3f,\"gbps\":%.3f}\n",
-	       mg_esp_algo_name(algo), info.mode == MG_ESP_MODE_CPU ? "cpu" : "lookaside",
+	       mg_esp_algo_name(algo), mg_esp_mode_name(info.mode),
 	       driver ? driver : "auto", info.device, size, decrypt ? "dec" : "enc", b,
 	       (unsigned long)pkts, (unsigned long)fails, (double)cycles / (pkts ? pkts : 1), mpps,
 	       med, mpps * size * 8 / 1000);
@@ -289,8 +289,10 @@ main(int argc, char **argv)
 					for (int dec = 0; dec < 2; dec++) {
 						const char *drv = strcmp(opt.drivers[d], "auto") == 0 ?
 							NULL : opt.drivers[d];
-						enum mg_esp_mode mode = strcmp(opt.modes[m], "cpu") == 0 ?
-							MG_ESP_MODE_CPU : MG_ESP_MODE_LOOKASIDE;
+						enum mg_esp_mode mode =
+							strcmp(opt.modes[m], "cpu") == 0 ? MG_ESP_MODE_CPU :
+							strcmp(opt.modes[m], "direct") == 0 ?
+							MG_ESP_MODE_DIRECT : MG_ESP_MODE_LOOKASIDE;
 
 						rc |= measure(mp, drv, algo, mode, opt.sizes[s], dec,
 							      spi++);

@@ -8,7 +8,8 @@
 #   outbound: plaintext frames (net_pcap, infinite_rx) -> encrypt -> net_null
 #   inbound:  ESP frames made by scapy (net_pcap)       -> decrypt -> net_null
 #
-# AES-GCM-128 on crypto_aesni_gcm; frames of 64, 512 and 1420 bytes (the
+# AES-GCM-128 (ipsec-secgw on crypto_aesni_gcm, meshgate in lib/esp's direct
+# mode on the same intel-ipsec-mb); frames of 64, 512 and 1420 bytes (the
 # plaintext Ethernet frame; the ESP frames carry the same inner packets).
 # ipsec-secgw runs its legacy path (its own ESP code, no -l), built from a
 # patched copy of dpdk-doc's sources in .bench/ (never committed) with
