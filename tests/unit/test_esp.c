@@ -1547,6 +1547,23 @@ MG_TEST(keys_redacted_and_wiped)
 	mg_esp_sa_destroy(esp, sa);
 	CHECK(watch.frees >= 2);
 	CHECK_EQ(watch.hits, 0);
+	/*
+	 * Direct mode (AES-GCM) keeps an expanded key beside the SA, whose first
+	 * round key is the key itself: wiped too.
+	 */
+	struct mg_esp_sa_spec g = spec_of(MG_ESP_OUTBOUND, MG_ESP_AES_GCM_128, AF_INET, AF_INET,
+					  false, 0x8001);
+	struct mg_esp_sa_info info;
+
+	memcpy(g.enc_key, s.enc_key, 16);
+	sa = sa_new(esp, &g);
+	mg_esp_sa_info(sa, &info);
+	CHECK_EQ(info.mode, MG_ESP_MODE_DIRECT);
+	watch.key = g.enc_key;
+	watch.frees = watch.hits = 0;
+	mg_esp_sa_destroy(esp, sa);
+	CHECK(watch.frees >= 2);
+	CHECK_EQ(watch.hits, 0);
 	watch.key = NULL;
 	mg_esp_destroy(esp);
 	fflush(f);
