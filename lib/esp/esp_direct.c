@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * MG_ESP_MODE_DIRECT: ESP tunnel mode with AES-GCM (RFC 4303, RFC 4106)
- * done here, on intel-ipsec-mb's direct AES-GCM calls, for the SAs AUTO
- * gives it. Per packet, librte_ipsec's CPU-crypto path builds IV, AAD and
+ * MG_ESP_MODE_DIRECT: ESP tunnel mode with AES-GCM (RFC 4303, RFC 4106) or
+ * ChaCha20-Poly1305 (RFC 7634) done here, on intel-ipsec-mb's direct AEAD
+ * calls, for the SAs AUTO gives it. Both AEADs frame ESP alike: an 8-byte
+ * explicit IV, a 16-byte ICV, the salt + IV nonce, the same AAD. Per packet, librte_ipsec's CPU-crypto path builds IV, AAD and
  * digest vectors, calls the crypto PMD's bulk entry (which walks them
  * again) and then post-processes the burst in a third pass; on this
  * project's bench that glue cost as much as the AES-GCM work itself at 64
@@ -33,8 +34,8 @@
 
 #include "esp_priv.h"
 
-#define GCM_IV 8          /* Explicit IV on the wire (RFC 4106 3.1). */
-#define GCM_ICV 16        /* Full-length tag (RFC 4106 3.2). */
+#define GCM_IV 8          /* Explicit IV on the wire (RFC 4106 3.1, RFC 7634 2). */
+#define GCM_ICV 16        /* Full-length tag (RFC 4106 3.2, RFC 7634 2). */
 #define ESP_ALIGN 4       /* Payload + trailer align to 4 bytes (RFC 4303 2.4). */
 
 /*
@@ -71,23 +72,30 @@ esp_direct_fini(struct mg_esp *esp)
 	esp->imb = NULL;
 }
 
-/* Expand @p key (16 or 32 bytes) into the SA's key data; 0 or -errno. */
+/* Expand @p key (AES-GCM: 16 or 32 bytes; ChaCha20-Poly1305: 32) into the SA's key data. */
 int
-esp_direct_sa_init(struct mg_esp_sa *sa, const uint8_t *key, unsigned int key_len,
-		   const uint8_t *salt, int socket)
+esp_direct_sa_init(struct mg_esp_sa *sa, enum mg_esp_algo algo, const uint8_t *key,
+		   unsigned int key_len, const uint8_t *salt, int socket)
 {
 	IMB_MGR *imb = sa->esp->imb;
+	bool chacha = algo == MG_ESP_CHACHA20_POLY1305;
 
-	if (imb == NULL || (key_len != 16 && key_len != 32))
+	if (imb == NULL || (chacha ? key_len != 32 : key_len != 16 && key_len != 32))
 		return -ENOTSUP;
-	sa->gk = rte_zmalloc_socket("mg_esp_gcm", sizeof(*sa->gk), 64, socket);
-	if (sa->gk == NULL)
+	sa->dk_len = chacha ? key_len : sizeof(struct gcm_key_data);
+	sa->dk = rte_zmalloc_socket("mg_esp_dkey", sa->dk_len, 64, socket);
+	if (sa->dk == NULL)
 		return -ENOMEM;
-	if (key_len == 16)
-		IMB_AES128_GCM_PRE(imb, key, sa->gk);
-	else
-		IMB_AES256_GCM_PRE(imb, key, sa->gk);
-	sa->aes256 = key_len == 32;
+	if (chacha) {
+		memcpy(sa->dk, key, key_len);
+		sa->daead = ESP_DIRECT_CHACHA;
+	} else if (key_len == 16) {
+		IMB_AES128_GCM_PRE(imb, key, sa->dk);
+		sa->daead = ESP_DIRECT_GCM128;
+	} else {
+		IMB_AES256_GCM_PRE(imb, key, sa->dk);
+		sa->daead = ESP_DIRECT_GCM256;
+	}
 	memcpy(&sa->salt, salt, sizeof(sa->salt));
 	return 0;
 }
@@ -96,11 +104,58 @@ esp_direct_sa_init(struct mg_esp_sa *sa, const uint8_t *key, unsigned int key_le
 void
 esp_direct_sa_fini(struct mg_esp_sa *sa)
 {
-	if (sa->gk == NULL)
+	if (sa->dk == NULL)
 		return;
-	mg_wipe(sa->gk, sizeof(*sa->gk));
-	rte_free(sa->gk);
-	sa->gk = NULL;
+	mg_wipe(sa->dk, sa->dk_len);
+	rte_free(sa->dk);
+	sa->dk = NULL;
+}
+
+/*
+ * Seal @p len bytes at @p p in place, the tag after them, or (@p dec) open
+ * them and write the tag they should carry to @p tag.
+ */
+static inline void
+aead_run(IMB_MGR *imb, const struct mg_esp_sa *sa, bool dec, uint8_t *p, uint64_t len,
+	 const uint8_t nonce[12], const uint8_t *aad, uint64_t alen, uint8_t *tag)
+{
+	switch (sa->daead) {
+	case ESP_DIRECT_GCM128: {
+		struct gcm_context_data ctx;
+
+		if (dec)
+			IMB_AES128_GCM_DEC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
+					   GCM_ICV);
+		else
+			IMB_AES128_GCM_ENC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
+					   GCM_ICV);
+		break;
+	}
+	case ESP_DIRECT_GCM256: {
+		struct gcm_context_data ctx;
+
+		if (dec)
+			IMB_AES256_GCM_DEC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
+					   GCM_ICV);
+		else
+			IMB_AES256_GCM_ENC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
+					   GCM_ICV);
+		break;
+	}
+	default: {
+		struct chacha20_poly1305_context_data ctx;
+
+		IMB_CHACHA20_POLY1305_INIT(imb, sa->dk, &ctx, nonce, aad, alen);
+		if (dec)
+			IMB_CHACHA20_POLY1305_DEC_UPDATE(imb, sa->dk, &ctx, p, p, len);
+		else
+			IMB_CHACHA20_POLY1305_ENC_UPDATE(imb, sa->dk, &ctx, p, p, len);
+		IMB_CHACHA20_POLY1305_ENC_FINALIZE(imb, &ctx, tag, GCM_ICV);
+		/* The context holds this packet's Poly1305 key. */
+		mg_wipe(ctx.poly_key, sizeof(ctx.poly_key));
+		break;
+	}
+	}
 }
 
 /* The nonce: salt, then the 8-byte explicit IV (RFC 4106 4). */
@@ -166,7 +221,6 @@ seal_one(IMB_MGR *imb, const struct mg_esp_sa *sa, struct rte_mbuf *m, uint64_t 
 	uint8_t *p = in - head;
 	uint32_t aad[3];
 	uint8_t nonce[12];
-	struct gcm_context_data ctx;
 
 	/* Trailer: monotonic padding 1, 2, ... (RFC 4303 2.4), pad length, next header. */
 	for (uint32_t i = 0; i < pad; i++)
@@ -201,12 +255,7 @@ seal_one(IMB_MGR *imb, const struct mg_esp_sa *sa, struct rte_mbuf *m, uint64_t 
 	uint64_t alen = aad_fill(aad, sa->spi_be, seq, sa->esn);
 	const uint8_t *a = (const uint8_t *)aad;
 
-	if (sa->aes256)
-		IMB_AES256_GCM_ENC(imb, sa->gk, &ctx, in, in, plen, nonce, a, alen, in + plen,
-				   GCM_ICV);
-	else
-		IMB_AES128_GCM_ENC(imb, sa->gk, &ctx, in, in, plen, nonce, a, alen, in + plen,
-				   GCM_ICV);
+	aead_run(imb, sa, false, in, plen, nonce, a, alen, in + plen);
 	m->data_off -= head;
 	m->data_len = (uint16_t)total;
 	m->pkt_len = total;
@@ -258,16 +307,12 @@ open_one(IMB_MGR *imb, const struct mg_esp_sa *sa, struct rte_mbuf *m, uint64_t 
 	uint32_t clen = m->pkt_len - m->l3_len - sizeof(struct rte_esp_hdr) - GCM_IV - GCM_ICV;
 	uint8_t tag[GCM_ICV], nonce[12];
 	uint32_t aad[3];
-	struct gcm_context_data ctx;
 
 	nonce_fill(nonce, sa->salt, esp + sizeof(struct rte_esp_hdr));
 	uint64_t alen = aad_fill(aad, sa->spi_be, seq, sa->esn);
 	const uint8_t *a = (const uint8_t *)aad;
 
-	if (sa->aes256)
-		IMB_AES256_GCM_DEC(imb, sa->gk, &ctx, ct, ct, clen, nonce, a, alen, tag, GCM_ICV);
-	else
-		IMB_AES128_GCM_DEC(imb, sa->gk, &ctx, ct, ct, clen, nonce, a, alen, tag, GCM_ICV);
+	aead_run(imb, sa, true, ct, clen, nonce, a, alen, tag);
 	if (unlikely(!tag_equal(tag, ct + clen))) {
 		m->ol_flags |= RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED;
 		return 1;

@@ -98,7 +98,12 @@ struct esp_replay {
 	uint64_t bits[];     /**< Bit (s & 63) of word (s >> 6) & mask: s was seen. */
 };
 
-struct gcm_key_data;
+/** The AEADs of MG_ESP_MODE_DIRECT. */
+enum esp_direct_aead {
+	ESP_DIRECT_GCM128 = 0,  /**< AES-GCM-128 (RFC 4106). */
+	ESP_DIRECT_GCM256,      /**< AES-GCM-256 (RFC 4106). */
+	ESP_DIRECT_CHACHA,      /**< ChaCha20-Poly1305 (RFC 7634). */
+};
 
 /** An SA. */
 struct mg_esp_sa {
@@ -157,12 +162,14 @@ struct mg_esp_sa {
 	uint32_t ip4_sum;
 	/** Inbound: the anti-replay window (owner only). */
 	struct esp_replay *rp;
-	/** MG_ESP_MODE_DIRECT: expanded AES-GCM key and hash keys (wiped when freed). */
-	struct gcm_key_data *gk;
+	/** MG_ESP_MODE_DIRECT: the AES-GCM key data or the ChaCha20 key (wiped when freed). */
+	void *dk;
+	/** MG_ESP_MODE_DIRECT: bytes at @c dk. */
+	uint32_t dk_len;
 	/** MG_ESP_MODE_DIRECT: the salt, the nonce's first four bytes (as on the wire). */
 	uint32_t salt;
-	/** MG_ESP_MODE_DIRECT: AES-256 (else AES-128). */
-	uint8_t aes256;
+	/** MG_ESP_MODE_DIRECT: enum esp_direct_aead. */
+	uint8_t daead;
 	/** MG_ESP_MODE_DIRECT outbound: the outer header template (IP, then UDP with NAT-T). */
 	uint8_t tmpl[48];
 	/** Our outer address (IPv4 in the first 4 bytes, network order). */
@@ -343,9 +350,9 @@ out_finish(const struct mg_esp_sa *sa, struct rte_mbuf *m, const struct esp_pmet
 int esp_direct_init(struct mg_esp *esp);
 /** Free what esp_direct_init set up. */
 void esp_direct_fini(struct mg_esp *esp);
-/** Expand an AES-GCM key (16 or 32 bytes) and note the salt; 0 or -errno. */
-int esp_direct_sa_init(struct mg_esp_sa *sa, const uint8_t *key, unsigned int key_len,
-		       const uint8_t *salt, int socket);
+/** Set up the key of an AES-GCM or ChaCha20-Poly1305 SA and note the salt; 0 or -errno. */
+int esp_direct_sa_init(struct mg_esp_sa *sa, enum mg_esp_algo algo, const uint8_t *key,
+		       unsigned int key_len, const uint8_t *salt, int socket);
 /** Wipe and free what esp_direct_sa_init allocated. */
 void esp_direct_sa_fini(struct mg_esp_sa *sa);
 /**

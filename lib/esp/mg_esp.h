@@ -167,9 +167,10 @@ enum mg_esp_mode {
 	MG_ESP_MODE_CPU,        /**< Synchronous CPU crypto in the calling worker. */
 	MG_ESP_MODE_LOOKASIDE,  /**< Cryptodev enqueue/dequeue on the worker's queue pair. */
 	/**
-	 * AES-GCM only: this library's own ESP framing and intel-ipsec-mb's
-	 * AES-GCM called directly in the calling worker (no crypto device, no
-	 * librte_ipsec SA); AUTO's choice for AES-GCM unless a driver is set.
+	 * AES-GCM and ChaCha20-Poly1305: this library's own ESP framing and
+	 * intel-ipsec-mb's AEAD called directly in the calling worker (no
+	 * crypto device, no librte_ipsec SA); AUTO's choice for them unless a
+	 * driver is set.
 	 */
 	MG_ESP_MODE_DIRECT,
 };

@@ -351,7 +351,8 @@ MG_TEST(kat_rfc7634_chacha20_poly1305)
 	size_t ni = hex("45000054a6f200004001e778c6336405c000020508005b7a3a080000553bec10"
 			"0007362708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20212223"
 			"2425262728292a2b2c2d2e2f3031323334353637", inner);
-	const enum mg_esp_mode modes[] = {MG_ESP_MODE_CPU, MG_ESP_MODE_LOOKASIDE};
+	const enum mg_esp_mode modes[] = {MG_ESP_MODE_CPU, MG_ESP_MODE_LOOKASIDE,
+					   MG_ESP_MODE_DIRECT};
 
 	for (unsigned int i = 0; i < RTE_DIM(modes); i++) {
 		struct mg_esp_sa *sa = kat_sa(esp, MG_ESP_CHACHA20_POLY1305, 0x01020304,
@@ -627,12 +628,14 @@ MG_TEST(roundtrip_aes_gcm)
 
 /*
  * Direct mode (this library's ESP framing) against librte_ipsec's, each
- * way: every size, family pair and NAT-T, for both key lengths. A framing
+ * way: every size, family pair and NAT-T, for both AES-GCM key lengths and
+ * ChaCha20-Poly1305. A framing
  * difference (padding, IV, AAD, lengths, UDP header) fails the other side.
  */
 MG_TEST(direct_interop_librte_ipsec)
 {
-	const enum mg_esp_algo algos[] = {MG_ESP_AES_GCM_128, MG_ESP_AES_GCM_256};
+	const enum mg_esp_algo algos[] = {MG_ESP_AES_GCM_128, MG_ESP_AES_GCM_256,
+					  MG_ESP_CHACHA20_POLY1305};
 
 	for (unsigned int a = 0; a < RTE_DIM(algos); a++) {
 		roundtrip_x(algos[a], MG_ESP_MODE_DIRECT, MG_ESP_MODE_CPU);
@@ -643,8 +646,8 @@ MG_TEST(direct_interop_librte_ipsec)
 }
 
 /*
- * AUTO picks direct for AES-GCM (reported as such), and direct is refused,
- * naming the field, for the algorithms it does not do.
+ * AUTO picks direct for AES-GCM and ChaCha20-Poly1305 (reported as such),
+ * and direct is refused, naming the field, for the algorithms it does not do.
  */
 MG_TEST(direct_mode_choice)
 {
@@ -659,7 +662,11 @@ MG_TEST(direct_mode_choice)
 	CHECK_EQ(info.mode, MG_ESP_MODE_DIRECT);
 	CHECK_STR(info.device, "intel-ipsec-mb");
 	CHECK_STR(mg_esp_mode_name(info.mode), "direct");
-	const enum mg_esp_algo others[] = {MG_ESP_AES_CBC_128_SHA256, MG_ESP_CHACHA20_POLY1305,
+	s = spec_of(MG_ESP_INBOUND, MG_ESP_CHACHA20_POLY1305, AF_INET6, AF_INET, true, 0x7101);
+	sa = sa_new(esp, &s);
+	mg_esp_sa_info(sa, &info);
+	CHECK_EQ(info.mode, MG_ESP_MODE_DIRECT);
+	const enum mg_esp_algo others[] = {MG_ESP_AES_CBC_128_SHA256, MG_ESP_AES_CBC_256_SHA256,
 					   MG_ESP_NULL_SHA256};
 
 	for (unsigned int i = 0; i < RTE_DIM(others); i++) {
@@ -683,11 +690,12 @@ MG_TEST(roundtrip_aes_cbc_hmac_sha256)
 	roundtrip(MG_ESP_AES_CBC_256_SHA256, MG_ESP_MODE_LOOKASIDE);
 }
 
-/* ChaCha20-Poly1305, both modes. */
+/* ChaCha20-Poly1305, every mode. */
 MG_TEST(roundtrip_chacha20_poly1305)
 {
 	roundtrip(MG_ESP_CHACHA20_POLY1305, MG_ESP_MODE_CPU);
 	roundtrip(MG_ESP_CHACHA20_POLY1305, MG_ESP_MODE_LOOKASIDE);
+	roundtrip(MG_ESP_CHACHA20_POLY1305, MG_ESP_MODE_DIRECT);
 }
 
 /* NULL encryption with HMAC-SHA-256-128, both modes: the payload travels in clear. */

@@ -126,8 +126,8 @@ for ((round = 1; round <= ROUNDS; round++)); do
 	run "$BENCH" -l "$CPU" "${EAL[@]}" --file-prefix "$PREFIX" -- --algos aes-gcm-128 \
 		--drivers crypto_aesni_gcm,crypto_aesni_mb --modes cpu,lookaside --sizes 64,1420 \
 		--seconds "$SECONDS_EACH" >>"$WORK/esp.jsonl"
-	run "$BENCH" -l "$CPU" "${EAL[@]}" --file-prefix "$PREFIX" -- --algos aes-gcm-128 \
-		--drivers auto --modes direct --sizes 64,1420 \
+	run "$BENCH" -l "$CPU" "${EAL[@]}" --file-prefix "$PREFIX" -- \
+		--algos aes-gcm-128,chacha20-poly1305 --drivers auto --modes direct --sizes 64,1420 \
 		--seconds "$SECONDS_EACH" >>"$WORK/esp.jsonl"
 	run "$BENCH" -l "$CPU" "${EAL[@]}" --file-prefix "$PREFIX" -- --algos chacha20-poly1305 \
 		--drivers crypto_aesni_mb --modes cpu,lookaside --sizes 64,1420 \
