@@ -43,24 +43,31 @@
 /*
  * Set up the context's intel-ipsec-mb manager once (main lcore); 0 or
  * -errno. Workers only call through its direct-call table, which nothing
- * writes after this: one manager serves them all.
+ * writes after this: one manager serves them all. It lives in DPDK memory
+ * on the context's socket, like the rest of the context (and where leak
+ * checkers see the context's pointer to it).
  */
 int
 esp_direct_init(struct mg_esp *esp)
 {
 	if (esp->imb != NULL)
 		return 0;
-	IMB_MGR *m = alloc_mb_mgr(0);
+	void *mem = rte_zmalloc_socket("mg_esp_imb", imb_get_mb_mgr_size(), 64,
+				       esp->conf.socket_id);
 
-	if (m == NULL)
+	if (mem == NULL)
 		return -ENOMEM;
+	IMB_MGR *m = imb_set_pointers_mb_mgr(mem, 0, 1);
+
 	/* The best code path of this CPU (AVX2 here; AVX-512 where present). */
-	init_mb_mgr_auto(m, NULL);
-	if (imb_get_errno(m) != 0) {
-		free_mb_mgr(m);
+	if (m != NULL)
+		init_mb_mgr_auto(m, NULL);
+	if (m == NULL || imb_get_errno(m) != 0) {
+		rte_free(mem);
 		return -ENOTSUP;
 	}
 	esp->imb = m;
+	esp->imb_mem = mem;
 	ESP_LOG(INFO, "direct AEADs on intel-ipsec-mb %s\n", imb_get_version_str());
 	return 0;
 }
@@ -69,8 +76,8 @@ esp_direct_init(struct mg_esp *esp)
 void
 esp_direct_fini(struct mg_esp *esp)
 {
-	if (esp->imb != NULL)
-		free_mb_mgr(esp->imb);
+	rte_free(esp->imb_mem);
+	esp->imb_mem = NULL;
 	esp->imb = NULL;
 }
 
