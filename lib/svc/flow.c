@@ -231,10 +231,13 @@ mg_flow_lookup_bulk(struct mg_flow_table *t, const struct mg_flow_key **keys, un
 
 			if (hits & (1ull << i)) {
 				f = &t->flows[mg_flowtab_idx(data[i])];
-				enum mg_flow_end why = expired(t, f, now);
+				/* An earlier key of this call (the same flow's, either
+				 * direction) may have ended it already: end it once. */
+				enum mg_flow_end why = f->used ? expired(t, f, now) : MG_FLOW_END_IDLE;
 
 				if (unlikely(why != MG_FLOW_END_NONE)) {
-					mg_flow_end(t, f, why);
+					if (f->used)
+						mg_flow_end(t, f, why);
 					f = NULL;
 				} else {
 					dirs[base + i] = (uint8_t)mg_flowtab_dir(data[i]);
