@@ -161,15 +161,8 @@ mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 			     c->capacity);
 		return NULL;
 	}
-	if (c->hz == 0) {
-		mg_error_set(err, EINVAL, "hz", "must not be 0");
+	if (mg_flowtab_check(c->hz, c->export_ring, err) < 0)
 		return NULL;
-	}
-	if (c->export_ring != 0 && (c->export_ring & (c->export_ring - 1)) != 0) {
-		mg_error_set(err, EINVAL, "export_ring", "must be a power of two, not %u",
-			     c->export_ring);
-		return NULL;
-	}
 	if (nlen == 0 || nlen > 20) {
 		mg_error_set(err, EINVAL, "name", "must be 1..20 characters");
 		return NULL;
@@ -178,12 +171,8 @@ mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 	if (t == NULL)
 		goto err_nomem;
 	t->conf = *c;
-	for (int i = 0; i < MG_CT_T_MAX; i++) {
-		uint32_t s = c->timeout_s[i] ? c->timeout_s[i] : default_timeout[i];
-
-		t->conf.timeout_s[i] = s;
-		t->timeout[i] = (uint64_t)s * c->hz;
-	}
+	mg_flowtab_timeouts(MG_CT_T_MAX, c->timeout_s, default_timeout, c->hz, t->conf.timeout_s,
+			    t->timeout);
 	struct mg_flowtab_conf fc = {
 		.capacity = c->capacity,
 		.entry_size = sizeof(struct mg_ct_flow),
@@ -249,12 +238,8 @@ mg_ct_table_conf(const struct mg_ct_table *t)
 void
 mg_ct_table_set_timeouts(struct mg_ct_table *t, const uint32_t timeout_s[MG_CT_T_MAX])
 {
-	for (int i = 0; i < MG_CT_T_MAX; i++) {
-		uint32_t s = timeout_s[i] ? timeout_s[i] : default_timeout[i];
-
-		t->conf.timeout_s[i] = s;
-		__atomic_store_n(&t->timeout[i], (uint64_t)s * t->conf.hz, __ATOMIC_RELAXED);
-	}
+	mg_flowtab_timeouts(MG_CT_T_MAX, timeout_s, default_timeout, t->conf.hz, t->conf.timeout_s,
+			    t->timeout);
 }
 
 uint64_t
@@ -267,7 +252,7 @@ mg_ct_timeout_ticks(const struct mg_ct_table *t, enum mg_ct_tclass c)
 static inline enum mg_flow_end
 expired(const struct mg_ct_table *t, const struct mg_ct_flow *f, uint64_t now)
 {
-	if (likely(now - f->last <= t->timeout[f->tclass]) || now < f->last)
+	if (!mg_flowtab_idle(now, f->last, t->timeout[f->tclass]))
 		return MG_FLOW_END_NONE;
 	switch (f->tcp_state) {
 	case MG_CT_TCP_FIN_WAIT:

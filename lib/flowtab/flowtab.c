@@ -24,6 +24,33 @@ key_hash(const void *key, uint32_t len, uint32_t seed)
 	return rte_hash_crc(key, len, seed);
 }
 
+int
+mg_flowtab_check(uint64_t hz, uint32_t export_ring, struct mg_error *err)
+{
+	if (hz == 0) {
+		mg_error_set(err, EINVAL, "hz", "must not be 0");
+		return -1;
+	}
+	if (export_ring != 0 && (export_ring & (export_ring - 1)) != 0) {
+		mg_error_set(err, EINVAL, "export_ring", "must be a power of two, not %u",
+			     export_ring);
+		return -1;
+	}
+	return 0;
+}
+
+void
+mg_flowtab_timeouts(unsigned int n, const uint32_t *given, const uint32_t *defaults,
+		    uint64_t hz, uint32_t *secs, uint64_t *ticks)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint32_t s = given[i] ? given[i] : defaults[i];
+
+		secs[i] = s;
+		__atomic_store_n(&ticks[i], (uint64_t)s * hz, __ATOMIC_RELAXED);
+	}
+}
+
 /* Record a failed DPDK call of mg_flowtab_init() and undo the rest. */
 static int
 init_fail(struct mg_flowtab *ft, struct mg_flowtab_err *err, enum mg_flowtab_fail what,

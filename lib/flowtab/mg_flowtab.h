@@ -11,15 +11,19 @@
  * a round-robin expiry cursor, and an optional SP/SC ring of fixed-size
  * ended-flow records.
  *
- * What a flow holds, its keys, its timeouts, its records and its counters
- * belong to each table: this part only stores. It counts nothing and
- * reports failures as codes; each table counts and words its own errors.
+ * What a flow holds, its keys, its timeout classes, its records and its
+ * counters belong to each table: this part stores, and keeps the clock
+ * rules both share (idle timeouts per class in seconds, 0 for the default,
+ * held in ticks; a flow is idle once @c now is more than its timeout past
+ * its last packet). It counts nothing and reports failures as codes; each
+ * table counts and words its own errors.
  *
  * Threads: as the table that embeds it. The helpers marked "owner" are
  * static inline and take the entry size as an argument (a constant where
  * they are inlined): no indirect call on the per-packet path.
  */
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +32,8 @@
 #include <rte_prefetch.h>
 #include <rte_ring.h>
 #include <rte_ring_elem.h>
+
+#include "mg_common.h"
 
 /** The storage of one table. */
 struct mg_flowtab {
@@ -91,6 +97,32 @@ struct mg_flowtab_err {
 	/** The DPDK object's name (HASH, RING). */
 	char name[RTE_HASH_NAMESIZE];
 };
+
+/**
+ * Check the settings the tables share, in their words: @p hz (field "hz")
+ * not 0, @p export_ring (field "export_ring") 0 or a power of two.
+ * @return 0, or -1 with @p err set (EINVAL).
+ */
+int mg_flowtab_check(uint64_t hz, uint32_t export_ring, struct mg_error *err);
+
+/**
+ * Set the idle timeouts of @p n classes: secs[i] is given[i], or
+ * defaults[i] when that is 0, and ticks[i] the same at @p hz. Each
+ * ticks[i] is stored whole (a 64-bit atomic store), so an owner running
+ * meanwhile sees a class's old or new timeout, never a mix.
+ */
+void mg_flowtab_timeouts(unsigned int n, const uint32_t *given, const uint32_t *defaults,
+			 uint64_t hz, uint32_t *secs, uint64_t *ticks);
+
+/**
+ * Whether a flow last seen at @p last is idle past @p timeout ticks at
+ * @p now (a @p now before @p last, another lcore's clock: not idle).
+ */
+static inline bool
+mg_flowtab_idle(uint64_t now, uint64_t last, uint64_t timeout)
+{
+	return !(likely(now - last <= timeout) || now < last);
+}
 
 /**
  * Make the storage in @p ft (main lcore): every entry free and zeroed.

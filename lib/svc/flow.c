@@ -81,15 +81,8 @@ mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 			     c->capacity);
 		return NULL;
 	}
-	if (c->hz == 0) {
-		mg_error_set(err, EINVAL, "hz", "must not be 0");
+	if (mg_flowtab_check(c->hz, c->export_ring, err) < 0)
 		return NULL;
-	}
-	if (c->export_ring != 0 && (c->export_ring & (c->export_ring - 1)) != 0) {
-		mg_error_set(err, EINVAL, "export_ring", "must be a power of two, not %u",
-			     c->export_ring);
-		return NULL;
-	}
 	if (nlen == 0 || nlen >= sizeof(c->name) || nlen + 4 > RTE_RING_NAMESIZE - 1) {
 		mg_error_set(err, EINVAL, "name", "must be 1..%d characters",
 			     (int)RTE_RING_NAMESIZE - 5);
@@ -99,12 +92,8 @@ mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 	if (t == NULL)
 		goto err_nomem;
 	t->conf = *c;
-	for (int i = 0; i < MG_FLOW_T_MAX; i++) {
-		uint32_t s = c->timeout_s[i] ? c->timeout_s[i] : default_timeout[i];
-
-		t->conf.timeout_s[i] = s;
-		t->timeout[i] = (uint64_t)s * c->hz;
-	}
+	mg_flowtab_timeouts(MG_FLOW_T_MAX, c->timeout_s, default_timeout, c->hz, t->conf.timeout_s,
+			    t->timeout);
 	struct mg_flowtab_conf fc = {
 		.capacity = c->capacity,
 		.entry_size = sizeof(struct mg_flow),
@@ -165,7 +154,7 @@ mg_flow_table_stats(const struct mg_flow_table *t)
 static inline enum mg_flow_end
 expired(const struct mg_flow_table *t, const struct mg_flow *f, uint64_t now)
 {
-	if (likely(now - f->r.last <= t->timeout[f->tclass]) || now < f->r.last)
+	if (!mg_flowtab_idle(now, f->r.last, t->timeout[f->tclass]))
 		return MG_FLOW_END_NONE;
 	return f->closing ? (enum mg_flow_end)f->closing : MG_FLOW_END_IDLE;
 }
