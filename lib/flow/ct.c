@@ -17,6 +17,9 @@
 #include "mg_ct.h"
 #include "mg_flowtab.h"
 
+_Static_assert(sizeof(struct mg_ct_record) <= MG_FLOWTAB_RECORD_MAX,
+	       "mg_flowtab_drain() takes records of MG_FLOWTAB_RECORD_MAX bytes at most");
+
 #define CT_MAX_CAPACITY (1u << 26)
 
 struct mg_ct_table {

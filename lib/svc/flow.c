@@ -16,6 +16,9 @@
 #include "mg_flow.h"
 #include "mg_flowtab.h"
 
+_Static_assert(sizeof(struct mg_flow_record) <= MG_FLOWTAB_RECORD_MAX,
+	       "mg_flowtab_drain() takes records of MG_FLOWTAB_RECORD_MAX bytes at most");
+
 struct mg_flow_table {
 	/** Settings as given, defaults filled in. */
 	struct mg_flow_conf conf;

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_memory.h>
+#include <rte_ring.h>
 
 #include "mg_ct.h"
 #include "mg_flowlog.h"
@@ -96,6 +98,58 @@ collect(const struct mg_ct_record *x, void *arg)
 }
 
 enum { F = MG_TCP_FIN, S = MG_TCP_SYN, R = MG_TCP_RST, A = MG_TCP_ACK };
+
+/*
+ * Creation failures name the field and the DPDK object, and leave nothing
+ * behind: a name in use by a hash, then by a ring, then free again.
+ */
+MG_TEST(ct_table_create_errors)
+{
+	struct mg_ct_conf c = {.capacity = 16, .hz = HZ, .export_ring = 8,
+			       .socket = SOCKET_ID_ANY, .name = "dupc"};
+	char want[256];
+	struct mg_error e;
+	struct mg_ct_table *a, *b;
+
+	c.capacity = (1u << 26) + 1;
+	CHECK(mg_ct_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "size");
+	c.capacity = 16;
+	c.export_ring = 12;
+	CHECK(mg_ct_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "export_ring");
+	CHECK_STR(e.msg, "must be a power of two, not 12");
+	c.export_ring = 8;
+	c.hz = 0;
+	CHECK(mg_ct_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "hz");
+	CHECK_STR(e.msg, "must not be 0");
+	c.hz = HZ;
+	a = mg_ct_table_create(&c, &e);
+	CHECK(a != NULL);
+	b = mg_ct_table_create(&c, &e);
+	CHECK(b == NULL);
+	CHECK_EQ(e.code, EEXIST);
+	CHECK_STR(e.field, "size");
+	snprintf(want, sizeof(want), "cannot create the flow hash ct_dupc for 16 flows: %s",
+		 rte_strerror(EEXIST));
+	CHECK_STR(e.msg, want);
+	mg_ct_table_destroy(a);
+	/* The ring's name taken alone: the hash made before it is freed again. */
+	struct rte_ring *r = rte_ring_create("ctr_dupc", 8, SOCKET_ID_ANY, 0);
+
+	CHECK(r != NULL);
+	CHECK(mg_ct_table_create(&c, &e) == NULL);
+	CHECK_EQ(e.code, EEXIST);
+	CHECK_STR(e.field, "export_ring");
+	snprintf(want, sizeof(want), "cannot create the export ring ctr_dupc: %s",
+		 rte_strerror(EEXIST));
+	CHECK_STR(e.msg, want);
+	rte_ring_free(r);
+	a = mg_ct_table_create(&c, &e);
+	CHECK(a != NULL);
+	mg_ct_table_destroy(a);
+}
 
 MG_TEST(tcp_handshake_and_close)
 {

@@ -16,7 +16,9 @@
 #include <errno.h>
 
 #include <rte_eal.h>
+#include <rte_errno.h>
 #include <rte_memory.h>
+#include <rte_ring.h>
 
 #include "mg_proto.h"
 #include "mg_svc.h"
@@ -872,6 +874,58 @@ MG_TEST(reply_key_and_export_drops)
 	CHECK_EQ(mg_flow_export_drain(ft, rec_cb, &rs, 100), 3);
 	CHECK_EQ(st->active, 0);
 	mg_flow_table_destroy(ft);
+}
+
+/*
+ * Creation failures name the field and the DPDK object, and leave nothing
+ * behind: a name in use by a hash, then by a ring, then free again.
+ */
+MG_TEST(flow_table_create_errors)
+{
+	struct mg_flow_conf c = {.capacity = 16, .hz = 1000, .export_ring = 8,
+				 .socket = SOCKET_ID_ANY, .name = "dupx"};
+	char want[256];
+	struct mg_error e;
+	struct mg_flow_table *a, *b;
+
+	c.capacity = 0;
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "capacity");
+	c.capacity = 16;
+	c.export_ring = 12;
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "export_ring");
+	CHECK_STR(e.msg, "must be a power of two, not 12");
+	c.export_ring = 8;
+	c.hz = 0;
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "hz");
+	CHECK_STR(e.msg, "must not be 0");
+	c.hz = 1000;
+	a = mg_flow_table_create(&c, &e);
+	CHECK(a != NULL);
+	b = mg_flow_table_create(&c, &e);
+	CHECK(b == NULL);
+	CHECK_EQ(e.code, EEXIST);
+	CHECK_STR(e.field, "name");
+	snprintf(want, sizeof(want), "cannot create the flow hash fh_dupx: %s",
+		 rte_strerror(EEXIST));
+	CHECK_STR(e.msg, want);
+	mg_flow_table_destroy(a);
+	/* The ring's name taken alone: the hash made before it is freed again. */
+	struct rte_ring *r = rte_ring_create("fr_dupx", 8, SOCKET_ID_ANY, 0);
+
+	CHECK(r != NULL);
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_EQ(e.code, EEXIST);
+	CHECK_STR(e.field, "name");
+	snprintf(want, sizeof(want), "cannot create the export ring fr_dupx: %s",
+		 rte_strerror(EEXIST));
+	CHECK_STR(e.msg, want);
+	rte_ring_free(r);
+	a = mg_flow_table_create(&c, &e);
+	CHECK(a != NULL);
+	mg_flow_table_destroy(a);
 }
 
 /*
