@@ -16,7 +16,6 @@
 #include <errno.h>
 
 #include <rte_eal.h>
-#include <rte_errno.h>
 #include <rte_memory.h>
 #include <rte_ring.h>
 
@@ -884,7 +883,6 @@ MG_TEST(flow_table_create_errors)
 {
 	struct mg_flow_conf c = {.capacity = 16, .hz = 1000, .export_ring = 8,
 				 .socket = SOCKET_ID_ANY, .name = "dupx"};
-	char want[256];
 	struct mg_error e;
 	struct mg_flow_table *a, *b;
 
@@ -906,22 +904,14 @@ MG_TEST(flow_table_create_errors)
 	CHECK(a != NULL);
 	b = mg_flow_table_create(&c, &e);
 	CHECK(b == NULL);
-	CHECK_EQ(e.code, EEXIST);
-	CHECK_STR(e.field, "name");
-	snprintf(want, sizeof(want), "cannot create the flow hash fh_dupx: %s",
-		 rte_strerror(EEXIST));
-	CHECK_STR(e.msg, want);
+	CHECK_EEXIST(e, "name", "cannot create the flow hash fh_dupx");
 	mg_flow_table_destroy(a);
 	/* The ring's name taken alone: the hash made before it is freed again. */
 	struct rte_ring *r = rte_ring_create("fr_dupx", 8, SOCKET_ID_ANY, 0);
 
 	CHECK(r != NULL);
 	CHECK(mg_flow_table_create(&c, &e) == NULL);
-	CHECK_EQ(e.code, EEXIST);
-	CHECK_STR(e.field, "name");
-	snprintf(want, sizeof(want), "cannot create the export ring fr_dupx: %s",
-		 rte_strerror(EEXIST));
-	CHECK_STR(e.msg, want);
+	CHECK_EEXIST(e, "name", "cannot create the export ring fr_dupx");
 	rte_ring_free(r);
 	a = mg_flow_table_create(&c, &e);
 	CHECK(a != NULL);
