@@ -1,24 +1,24 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The flow tracker's tables: an rte_hash (extendable buckets, so all
+ * The flow tracker's tables, on the storage of lib/flowtab (mg_flowtab.h)
+ * that lib/svc/flow.c uses too: an rte_hash (extendable buckets, so all
  * 2 x capacity keys fit) from a key to (entry index << 1 | direction), a
  * preallocated entry array with a free stack, a round-robin expiry cursor
- * and an SP/SC ring of ended-flow records. The shape of lib/svc/flow.c,
- * with both directions always keyed and TCP followed by its flags.
+ * and an SP/SC ring of ended-flow records. Unlike lib/svc's table, both
+ * directions are always keyed and TCP is followed by its flags.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
-#include <rte_prefetch.h>
-#include <rte_ring.h>
-#include <rte_ring_elem.h>
 
 #include "mg_ct.h"
+#include "mg_flowtab.h"
+
+_Static_assert(sizeof(struct mg_ct_record) <= MG_FLOWTAB_RECORD_MAX,
+	       "mg_flowtab_drain() takes records of MG_FLOWTAB_RECORD_MAX bytes at most");
 
 #define CT_MAX_CAPACITY (1u << 26)
 
@@ -27,16 +27,11 @@ struct mg_ct_table {
 	struct mg_ct_conf conf;
 	/** Idle timeout per class, in ticks. */
 	uint64_t timeout[MG_CT_T_MAX];
-	/** Key -> (entry index << 1 | direction). */
-	struct rte_hash *h;
-	/** Ended-flow records (NULL: no export). */
-	struct rte_ring *ring;
-	/** Free entry indices, a stack of @c nfree. */
-	uint32_t *free_stack;
-	uint32_t nfree;
-	/** Next entry mg_ct_expire visits. */
-	uint32_t cursor;
+	/** Hash, entries, free stack, expiry cursor, export ring. */
+	struct mg_flowtab ft;
+	/** Counters. */
 	struct mg_ct_stats st;
+	/** The entries (ft.entries). */
 	struct mg_ct_flow *flows;
 };
 
@@ -157,17 +152,11 @@ mg_ct_tcp_next(enum mg_ct_tcp_state s, int dir, uint8_t flags, uint8_t *fins)
 	}
 }
 
-static uint32_t
-key_hash(const void *key, uint32_t len, uint32_t seed)
-{
-	return rte_hash_crc(key, len, seed);
-}
-
 struct mg_ct_table *
 mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 {
-	char hname[RTE_HASH_NAMESIZE], rname[RTE_RING_NAMESIZE];
 	size_t nlen = strnlen(c->name, sizeof(c->name));
+	struct mg_flowtab_err fe;
 	struct mg_ct_table *t;
 
 	if (c->capacity == 0 || c->capacity > CT_MAX_CAPACITY) {
@@ -175,15 +164,8 @@ mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 			     c->capacity);
 		return NULL;
 	}
-	if (c->hz == 0) {
-		mg_error_set(err, EINVAL, "hz", "must not be 0");
+	if (mg_flowtab_check(c->hz, c->export_ring, err) < 0)
 		return NULL;
-	}
-	if (c->export_ring != 0 && (c->export_ring & (c->export_ring - 1)) != 0) {
-		mg_error_set(err, EINVAL, "export_ring", "must be a power of two, not %u",
-			     c->export_ring);
-		return NULL;
-	}
 	if (nlen == 0 || nlen > 20) {
 		mg_error_set(err, EINVAL, "name", "must be 1..20 characters");
 		return NULL;
@@ -192,56 +174,41 @@ mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 	if (t == NULL)
 		goto err_nomem;
 	t->conf = *c;
-	for (int i = 0; i < MG_CT_T_MAX; i++) {
-		uint32_t s = c->timeout_s[i] ? c->timeout_s[i] : default_timeout[i];
-
-		t->conf.timeout_s[i] = s;
-		t->timeout[i] = (uint64_t)s * c->hz;
-	}
-	t->flows = rte_zmalloc_socket("mg_ct_flows", (size_t)c->capacity * sizeof(*t->flows),
-				      RTE_CACHE_LINE_SIZE, c->socket);
-	t->free_stack = rte_malloc_socket("mg_ct_free", (size_t)c->capacity * sizeof(uint32_t),
-					  RTE_CACHE_LINE_SIZE, c->socket);
-	if (t->flows == NULL || t->free_stack == NULL)
-		goto err_nomem;
-	for (uint32_t i = 0; i < c->capacity; i++)
-		t->free_stack[i] = c->capacity - 1 - i;
-	t->nfree = c->capacity;
-
-	snprintf(hname, sizeof(hname), "ct_%s", c->name);
-	struct rte_hash_parameters hp = {
-		.name = hname,
-		.entries = RTE_MAX(2u * c->capacity, 16u),
+	mg_flowtab_timeouts(MG_CT_T_MAX, c->timeout_s, default_timeout, c->hz, t->conf.timeout_s,
+			    t->timeout);
+	struct mg_flowtab_conf fc = {
+		.capacity = c->capacity,
+		.entry_size = sizeof(struct mg_ct_flow),
 		.key_len = sizeof(struct mg_flow_key),
-		.hash_func = key_hash,
-		.hash_func_init_val = 0x6d676374,
-		.socket_id = c->socket,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+		.hash_seed = 0x6d676374,
+		.export_ring = c->export_ring,
+		.record_size = sizeof(struct mg_ct_record),
+		.socket = c->socket,
+		.hash_prefix = "ct_",
+		.ring_prefix = "ctr_",
+		.name = c->name,
 	};
-	t->h = rte_hash_create(&hp);
-	if (t->h == NULL) {
-		int e = rte_errno;
+	if (mg_flowtab_init(&t->ft, &fc, &fe) < 0) {
+		int e = fe.rte_err;
 
-		mg_ct_table_destroy(t);
-		mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "size",
-			     "cannot create the flow hash %s for %u flows: %s", hname,
-			     c->capacity, rte_strerror(e));
-		return NULL;
-	}
-	if (c->export_ring) {
-		snprintf(rname, sizeof(rname), "ctr_%s", c->name);
-		t->ring = rte_ring_create_elem(rname, sizeof(struct mg_ct_record), c->export_ring,
-					       c->socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (t->ring == NULL) {
-			int e = rte_errno;
-
-			mg_ct_table_destroy(t);
+		rte_free(t);
+		switch (fe.what) {
+		case MG_FLOWTAB_FAIL_HASH:
+			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "size",
+				     "cannot create the flow hash %s for %u flows: %s", fe.name,
+				     c->capacity, rte_strerror(e));
+			return NULL;
+		case MG_FLOWTAB_FAIL_RING:
 			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "export_ring",
-				     "cannot create the export ring %s: %s", rname,
+				     "cannot create the export ring %s: %s", fe.name,
 				     rte_strerror(e));
 			return NULL;
+		default:
+			t = NULL;
+			goto err_nomem;
 		}
 	}
+	t->flows = t->ft.entries;
 	return t;
 
 err_nomem:
@@ -255,10 +222,7 @@ mg_ct_table_destroy(struct mg_ct_table *t)
 {
 	if (t == NULL)
 		return;
-	rte_hash_free(t->h);
-	rte_ring_free(t->ring);
-	rte_free(t->free_stack);
-	rte_free(t->flows);
+	mg_flowtab_fini(&t->ft);
 	rte_free(t);
 }
 
@@ -277,12 +241,8 @@ mg_ct_table_conf(const struct mg_ct_table *t)
 void
 mg_ct_table_set_timeouts(struct mg_ct_table *t, const uint32_t timeout_s[MG_CT_T_MAX])
 {
-	for (int i = 0; i < MG_CT_T_MAX; i++) {
-		uint32_t s = timeout_s[i] ? timeout_s[i] : default_timeout[i];
-
-		t->conf.timeout_s[i] = s;
-		__atomic_store_n(&t->timeout[i], (uint64_t)s * t->conf.hz, __ATOMIC_RELAXED);
-	}
+	mg_flowtab_timeouts(MG_CT_T_MAX, timeout_s, default_timeout, t->conf.hz, t->conf.timeout_s,
+			    t->timeout);
 }
 
 uint64_t
@@ -295,7 +255,7 @@ mg_ct_timeout_ticks(const struct mg_ct_table *t, enum mg_ct_tclass c)
 static inline enum mg_flow_end
 expired(const struct mg_ct_table *t, const struct mg_ct_flow *f, uint64_t now)
 {
-	if (likely(now - f->last <= t->timeout[f->tclass]) || now < f->last)
+	if (!mg_flowtab_idle(now, f->last, t->timeout[f->tclass]))
 		return MG_FLOW_END_NONE;
 	switch (f->tcp_state) {
 	case MG_CT_TCP_FIN_WAIT:
@@ -313,24 +273,22 @@ mg_ct_end(struct mg_ct_table *t, struct mg_ct_flow *f, enum mg_flow_end why)
 {
 	uint32_t idx = (uint32_t)(f - t->flows);
 
-	rte_hash_del_key(t->h, &f->key);
-	if (f->has_rkey)
-		rte_hash_del_key(t->h, &f->rkey);
+	mg_flowtab_del(&t->ft, &f->key, f->has_rkey ? &f->rkey : NULL);
 	t->st.ended[why < MG_FLOW_END_MAX ? why : MG_FLOW_END_FLUSH]++;
-	if (t->ring != NULL) {
+	if (t->ft.ring != NULL) {
 		struct mg_ct_record r;
 
 		mg_ct_flow_record(f, &r);
 		r.end = (uint8_t)why;
 		r.worker = t->conf.worker;
-		if (rte_ring_sp_enqueue_elem(t->ring, &r, sizeof(r)) == 0)
+		if (mg_flowtab_export(&t->ft, &r, sizeof(r)) == 0)
 			t->st.exported++;
 		else
 			t->st.export_drops++;
 	}
 	f->used = 0;
 	t->st.active--;
-	t->free_stack[t->nfree++] = idx;
+	mg_flowtab_free_put(&t->ft, idx);
 }
 
 void
@@ -362,16 +320,16 @@ mg_ct_lookup(struct mg_ct_table *t, const struct mg_flow_key *k, uint64_t now, i
 	void *data;
 
 	t->st.lookups++;
-	if (rte_hash_lookup_data(t->h, k, &data) < 0)
+	if (mg_flowtab_find(&t->ft, k, &data) < 0)
 		return NULL;
-	f = &t->flows[(uintptr_t)data >> 1];
+	f = &t->flows[mg_flowtab_idx(data)];
 	why = expired(t, f, now);
 	if (unlikely(why != MG_FLOW_END_NONE)) {
 		mg_ct_end(t, f, why);
 		return NULL;
 	}
 	t->st.hits++;
-	*dir = (int)((uintptr_t)data & 1);
+	*dir = mg_flowtab_dir(data);
 	return f;
 }
 
@@ -381,20 +339,18 @@ mg_ct_lookup_bulk(struct mg_ct_table *t, const struct mg_flow_key **keys, unsign
 {
 	void *data[RTE_HASH_LOOKUP_BULK_MAX];
 	unsigned int found = 0;
-	uint64_t hits = 0;
 
 	for (unsigned int base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
 		unsigned int m = RTE_MIN(n - base, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
 
-		rte_hash_lookup_bulk_data(t->h, (const void **)(keys + base), m, &hits, data);
-		for (unsigned int i = 0; i < m; i++)
-			if (hits & (1ull << i))
-				rte_prefetch0(&t->flows[(uintptr_t)data[i] >> 1]);
+		uint64_t hits = mg_flowtab_find_bulk(&t->ft, (const void **)(keys + base), m, data,
+						     sizeof(struct mg_ct_flow));
+
 		for (unsigned int i = 0; i < m; i++) {
 			struct mg_ct_flow *f = NULL;
 
 			if (hits & (1ull << i)) {
-				f = &t->flows[(uintptr_t)data[i] >> 1];
+				f = &t->flows[mg_flowtab_idx(data[i])];
 				/* An earlier key of this call may have ended it (expired). */
 				enum mg_flow_end why = f->used ? expired(t, f, now) : MG_FLOW_END_IDLE;
 
@@ -403,7 +359,7 @@ mg_ct_lookup_bulk(struct mg_ct_table *t, const struct mg_flow_key **keys, unsign
 						mg_ct_end(t, f, why);
 					f = NULL;
 				} else {
-					dirs[base + i] = (uint8_t)((uintptr_t)data[i] & 1);
+					dirs[base + i] = (uint8_t)mg_flowtab_dir(data[i]);
 					found++;
 				}
 			}
@@ -424,30 +380,24 @@ mg_ct_create(struct mg_ct_table *t, const struct mg_flow_key *k, uint8_t tcp_fla
 	int has_rk;
 
 	RTE_SET_USED(tcp_flags);
-	if (unlikely(t->nfree == 0)) {
+	idx = mg_flowtab_free_peek(&t->ft);
+	if (unlikely(idx == UINT32_MAX)) {
 		t->st.full++;
 		return NULL;
 	}
 	mg_ct_key_reverse(k, &rk);
 	has_rk = memcmp(&rk, k, sizeof(rk)) != 0;
-	/* rte_hash_add_key_data replaces the data of a key present: a reversed
-	 * key another flow holds must not be stolen. */
-	if (has_rk && unlikely(rte_hash_lookup(t->h, &rk) >= 0)) {
+	switch (mg_flowtab_add(&t->ft, k, has_rk ? &rk : NULL, idx)) {
+	case MG_FLOWTAB_ADD_OK:
+		break;
+	case MG_FLOWTAB_ADD_CLASH: /* the reversed key belongs to another flow */
 		t->st.clashes++;
 		return NULL;
-	}
-	idx = t->free_stack[t->nfree - 1];
-	if (unlikely(rte_hash_add_key_data(t->h, k, (void *)((uintptr_t)idx << 1)) < 0)) {
+	default:
 		t->st.full++;
 		return NULL;
 	}
-	if (has_rk &&
-	    unlikely(rte_hash_add_key_data(t->h, &rk, (void *)((uintptr_t)idx << 1 | 1)) < 0)) {
-		rte_hash_del_key(t->h, k);
-		t->st.full++;
-		return NULL;
-	}
-	t->nfree--;
+	mg_flowtab_free_take(&t->ft);
 	f = &t->flows[idx];
 	memset(f, 0, sizeof(*f));
 	f->key = *k;
@@ -498,13 +448,10 @@ mg_ct_expire(struct mg_ct_table *t, uint64_t now, unsigned int budget)
 	if (budget > cap)
 		budget = cap;
 	for (unsigned int i = 0; i < budget; i++) {
-		struct mg_ct_flow *f = &t->flows[t->cursor];
+		struct mg_ct_flow *f =
+			&t->flows[mg_flowtab_cursor_next(&t->ft, sizeof(struct mg_ct_flow))];
 		enum mg_flow_end why;
-		uint32_t ahead = t->cursor + 8;
 
-		/* Each entry is a cache miss in a large table: ask eight ahead. */
-		rte_prefetch0(&t->flows[ahead < cap ? ahead : ahead % cap]);
-		t->cursor = t->cursor + 1 == cap ? 0 : t->cursor + 1;
 		if (!f->used)
 			continue;
 		why = expired(t, f, now);
@@ -535,27 +482,27 @@ mg_ct_flush(struct mg_ct_table *t, enum mg_flow_end why)
 	return mg_ct_flush_some(t, why, UINT32_MAX);
 }
 
+/* The typed consumer of mg_ct_drain(), behind mg_flowtab_drain(). */
+struct drain_arg {
+	void (*cb)(const struct mg_ct_record *r, void *arg);
+	void *arg;
+};
+
+static void
+drain_one(const void *rec, void *arg)
+{
+	const struct drain_arg *d = arg;
+
+	d->cb(rec, d->arg);
+}
+
 unsigned int
 mg_ct_drain(struct mg_ct_table *t, void (*cb)(const struct mg_ct_record *r, void *arg),
 	    void *arg, unsigned int max)
 {
-	struct mg_ct_record recs[32];
-	unsigned int done = 0;
+	struct drain_arg d = {.cb = cb, .arg = arg};
 
-	if (t->ring == NULL)
-		return 0;
-	while (done < max) {
-		unsigned int want = RTE_MIN(max - done, (unsigned int)RTE_DIM(recs));
-		unsigned int got = rte_ring_sc_dequeue_burst_elem(t->ring, recs, sizeof(recs[0]),
-								   want, NULL);
-
-		for (unsigned int i = 0; i < got; i++)
-			cb(&recs[i], arg);
-		done += got;
-		if (got < want)
-			break;
-	}
-	return done;
+	return mg_flowtab_drain(&t->ft, sizeof(struct mg_ct_record), drain_one, &d, max);
 }
 
 /* ---- sets ------------------------------------------------------------------------------ */

@@ -1,42 +1,34 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The per-worker flow table: an rte_hash (extendable buckets, so every one
- * of the 2 x capacity keys fits) from a flow key to an entry index and a
- * direction, a preallocated array of entries with a free stack, a
- * round-robin expiry cursor and an SP/SC ring of ended-flow records.
+ * The per-worker flow table, on the storage of lib/flowtab (mg_flowtab.h):
+ * an rte_hash (extendable buckets, so every one of the 2 x capacity keys
+ * fits) from a flow key to an entry index and a direction, a preallocated
+ * array of entries with a free stack, a round-robin expiry cursor and an
+ * SP/SC ring of ended-flow records.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <rte_errno.h>
-#include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
-#include <rte_prefetch.h>
-#include <rte_ring.h>
-#include <rte_ring_elem.h>
 
 #include "mg_flow.h"
+#include "mg_flowtab.h"
+
+_Static_assert(sizeof(struct mg_flow_record) <= MG_FLOWTAB_RECORD_MAX,
+	       "mg_flowtab_drain() takes records of MG_FLOWTAB_RECORD_MAX bytes at most");
 
 struct mg_flow_table {
 	/** Settings as given, defaults filled in. */
 	struct mg_flow_conf conf;
 	/** Idle timeout per class, in ticks. */
 	uint64_t timeout[MG_FLOW_T_MAX];
-	/** Key -> (entry index << 1 | direction). */
-	struct rte_hash *h;
-	/** Ended-flow records (NULL: no export). */
-	struct rte_ring *ring;
-	/** Free entry indices, a stack of @c nfree. */
-	uint32_t *free_stack;
-	/** Entries free. */
-	uint32_t nfree;
-	/** Next entry mg_flow_expire visits. */
-	uint32_t cursor;
+	/** Hash, entries, free stack, expiry cursor, export ring. */
+	struct mg_flowtab ft;
 	/** Counters. */
 	struct mg_flow_stats st;
-	/** The entries. */
+	/** The entries (ft.entries). */
 	struct mg_flow *flows;
 };
 
@@ -80,17 +72,10 @@ static const uint32_t default_timeout[MG_FLOW_T_MAX] = {
 	[MG_FLOW_T_OTHER] = MG_FLOW_TIMEOUT_OTHER,
 };
 
-/* The hash function of the table: CRC32c over the 48-byte key. */
-static uint32_t
-key_hash(const void *key, uint32_t len, uint32_t seed)
-{
-	return rte_hash_crc(key, len, seed);
-}
-
 struct mg_flow_table *
 mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 {
-	char hname[RTE_HASH_NAMESIZE], rname[RTE_RING_NAMESIZE];
+	struct mg_flowtab_err fe;
 	struct mg_flow_table *t;
 	size_t nlen = strnlen(c->name, sizeof(c->name));
 
@@ -99,15 +84,8 @@ mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 			     c->capacity);
 		return NULL;
 	}
-	if (c->hz == 0) {
-		mg_error_set(err, EINVAL, "hz", "must not be 0");
+	if (mg_flowtab_check(c->hz, c->export_ring, err) < 0)
 		return NULL;
-	}
-	if (c->export_ring != 0 && (c->export_ring & (c->export_ring - 1)) != 0) {
-		mg_error_set(err, EINVAL, "export_ring", "must be a power of two, not %u",
-			     c->export_ring);
-		return NULL;
-	}
 	if (nlen == 0 || nlen >= sizeof(c->name) || nlen + 4 > RTE_RING_NAMESIZE - 1) {
 		mg_error_set(err, EINVAL, "name", "must be 1..%d characters",
 			     (int)RTE_RING_NAMESIZE - 5);
@@ -117,56 +95,41 @@ mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 	if (t == NULL)
 		goto err_nomem;
 	t->conf = *c;
-	for (int i = 0; i < MG_FLOW_T_MAX; i++) {
-		uint32_t s = c->timeout_s[i] ? c->timeout_s[i] : default_timeout[i];
-
-		t->conf.timeout_s[i] = s;
-		t->timeout[i] = (uint64_t)s * c->hz;
-	}
-	t->flows = rte_zmalloc_socket("mg_flows", (size_t)c->capacity * sizeof(struct mg_flow),
-				      RTE_CACHE_LINE_SIZE, c->socket);
-	t->free_stack = rte_malloc_socket("mg_flow_free", (size_t)c->capacity * sizeof(uint32_t),
-					  RTE_CACHE_LINE_SIZE, c->socket);
-	if (t->flows == NULL || t->free_stack == NULL)
-		goto err_nomem;
-	/* Hand out low indices first: the entries in use stay dense. */
-	for (uint32_t i = 0; i < c->capacity; i++)
-		t->free_stack[i] = c->capacity - 1 - i;
-	t->nfree = c->capacity;
-
-	snprintf(hname, sizeof(hname), "fh_%s", c->name);
-	struct rte_hash_parameters hp = {
-		.name = hname,
-		.entries = RTE_MAX(2u * c->capacity, 16u),
+	mg_flowtab_timeouts(MG_FLOW_T_MAX, c->timeout_s, default_timeout, c->hz, t->conf.timeout_s,
+			    t->timeout);
+	struct mg_flowtab_conf fc = {
+		.capacity = c->capacity,
+		.entry_size = sizeof(struct mg_flow),
 		.key_len = sizeof(struct mg_flow_key),
-		.hash_func = key_hash,
-		.hash_func_init_val = 0x6d676677,
-		.socket_id = c->socket,
-		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
+		.hash_seed = 0x6d676677,
+		.export_ring = c->export_ring,
+		.record_size = sizeof(struct mg_flow_record),
+		.socket = c->socket,
+		.hash_prefix = "fh_",
+		.ring_prefix = "fr_",
+		.name = c->name,
 	};
-	t->h = rte_hash_create(&hp);
-	if (t->h == NULL) {
-		int e = rte_errno;
+	if (mg_flowtab_init(&t->ft, &fc, &fe) < 0) {
+		int e = fe.rte_err;
 
-		mg_flow_table_destroy(t);
-		mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "name",
-			     "cannot create the flow hash %s: %s", hname, rte_strerror(e));
-		return NULL;
-	}
-	if (c->export_ring) {
-		snprintf(rname, sizeof(rname), "fr_%s", c->name);
-		t->ring = rte_ring_create_elem(rname, sizeof(struct mg_flow_record), c->export_ring,
-					       c->socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (t->ring == NULL) {
-			int e = rte_errno;
-
-			mg_flow_table_destroy(t);
+		rte_free(t);
+		switch (fe.what) {
+		case MG_FLOWTAB_FAIL_HASH:
 			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "name",
-				     "cannot create the export ring %s: %s", rname,
+				     "cannot create the flow hash %s: %s", fe.name,
 				     rte_strerror(e));
 			return NULL;
+		case MG_FLOWTAB_FAIL_RING:
+			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "name",
+				     "cannot create the export ring %s: %s", fe.name,
+				     rte_strerror(e));
+			return NULL;
+		default:
+			t = NULL;
+			goto err_nomem;
 		}
 	}
+	t->flows = t->ft.entries;
 	return t;
 
 err_nomem:
@@ -180,10 +143,7 @@ mg_flow_table_destroy(struct mg_flow_table *t)
 {
 	if (t == NULL)
 		return;
-	rte_hash_free(t->h);
-	rte_ring_free(t->ring);
-	rte_free(t->free_stack);
-	rte_free(t->flows);
+	mg_flowtab_fini(&t->ft);
 	rte_free(t);
 }
 
@@ -197,7 +157,7 @@ mg_flow_table_stats(const struct mg_flow_table *t)
 static inline enum mg_flow_end
 expired(const struct mg_flow_table *t, const struct mg_flow *f, uint64_t now)
 {
-	if (likely(now - f->r.last <= t->timeout[f->tclass]) || now < f->r.last)
+	if (!mg_flowtab_idle(now, f->r.last, t->timeout[f->tclass]))
 		return MG_FLOW_END_NONE;
 	return f->closing ? (enum mg_flow_end)f->closing : MG_FLOW_END_IDLE;
 }
@@ -207,22 +167,20 @@ mg_flow_end(struct mg_flow_table *t, struct mg_flow *f, enum mg_flow_end why)
 {
 	uint32_t idx = (uint32_t)(f - t->flows);
 
-	rte_hash_del_key(t->h, &f->r.key);
-	if (f->has_rkey)
-		rte_hash_del_key(t->h, &f->rkey);
+	mg_flowtab_del(&t->ft, &f->r.key, f->has_rkey ? &f->rkey : NULL);
 	f->r.end = (uint8_t)why;
 	t->st.ended[why < MG_FLOW_END_MAX ? why : MG_FLOW_END_FLUSH]++;
 	if (t->conf.on_end != NULL)
 		t->conf.on_end(&f->r, t->conf.on_end_arg);
-	if (t->ring != NULL) {
-		if (rte_ring_sp_enqueue_elem(t->ring, &f->r, sizeof(f->r)) == 0)
+	if (t->ft.ring != NULL) {
+		if (mg_flowtab_export(&t->ft, &f->r, sizeof(f->r)) == 0)
 			t->st.exported++;
 		else
 			t->st.export_drops++;
 	}
 	f->used = 0;
 	t->st.active--;
-	t->free_stack[t->nfree++] = idx;
+	mg_flowtab_free_put(&t->ft, idx);
 }
 
 struct mg_flow *
@@ -233,16 +191,16 @@ mg_flow_lookup(struct mg_flow_table *t, const struct mg_flow_key *k, uint64_t no
 	enum mg_flow_end why;
 
 	t->st.lookups++;
-	if (rte_hash_lookup_data(t->h, k, &data) < 0)
+	if (mg_flowtab_find(&t->ft, k, &data) < 0)
 		return NULL;
-	f = &t->flows[(uintptr_t)data >> 1];
+	f = &t->flows[mg_flowtab_idx(data)];
 	why = expired(t, f, now);
 	if (unlikely(why != MG_FLOW_END_NONE)) {
 		mg_flow_end(t, f, why);
 		return NULL;
 	}
 	t->st.hits++;
-	*dir = (int)((uintptr_t)data & 1);
+	*dir = mg_flowtab_dir(data);
 	return f;
 }
 
@@ -251,29 +209,30 @@ mg_flow_lookup_bulk(struct mg_flow_table *t, const struct mg_flow_key **keys, un
 		    uint64_t now, struct mg_flow **flows, uint8_t *dirs)
 {
 	void *data[RTE_HASH_LOOKUP_BULK_MAX];
-	uint64_t hits = 0;
 	unsigned int found = 0;
 
 	for (unsigned int base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
 		unsigned int m = RTE_MIN(n - base, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
 
-		rte_hash_lookup_bulk_data(t->h, (const void **)(keys + base), m, &hits, data);
-		/* The entries are a cache miss each: ask for all of them before the checks. */
-		for (unsigned int i = 0; i < m; i++)
-			if (hits & (1ull << i))
-				rte_prefetch0(&t->flows[(uintptr_t)data[i] >> 1]);
+		/* The entries are a cache miss each: all are prefetched before the checks. */
+		uint64_t hits = mg_flowtab_find_bulk(&t->ft, (const void **)(keys + base), m, data,
+						     sizeof(struct mg_flow));
+
 		for (unsigned int i = 0; i < m; i++) {
 			struct mg_flow *f = NULL;
 
 			if (hits & (1ull << i)) {
-				f = &t->flows[(uintptr_t)data[i] >> 1];
-				enum mg_flow_end why = expired(t, f, now);
+				f = &t->flows[mg_flowtab_idx(data[i])];
+				/* An earlier key of this call (the same flow's, either
+				 * direction) may have ended it already: end it once. */
+				enum mg_flow_end why = f->used ? expired(t, f, now) : MG_FLOW_END_IDLE;
 
 				if (unlikely(why != MG_FLOW_END_NONE)) {
-					mg_flow_end(t, f, why);
+					if (f->used)
+						mg_flow_end(t, f, why);
 					f = NULL;
 				} else {
-					dirs[base + i] = (uint8_t)((uintptr_t)data[i] & 1);
+					dirs[base + i] = (uint8_t)mg_flowtab_dir(data[i]);
 					found++;
 				}
 			}
@@ -292,25 +251,22 @@ mg_flow_create(struct mg_flow_table *t, const struct mg_flow_key *k,
 	struct mg_flow *f;
 	uint32_t idx;
 
-	if (unlikely(t->nfree == 0)) {
+	idx = mg_flowtab_free_peek(&t->ft);
+	if (unlikely(idx == UINT32_MAX)) {
 		t->st.full++;
 		return NULL;
 	}
-	idx = t->free_stack[t->nfree - 1];
-	if (unlikely(rte_hash_add_key_data(t->h, k, (void *)((uintptr_t)idx << 1)) < 0)) {
+	switch (mg_flowtab_add(&t->ft, k, rk, idx)) {
+	case MG_FLOWTAB_ADD_OK:
+		break;
+	case MG_FLOWTAB_ADD_FULL:
 		t->st.full++;
 		return NULL;
-	}
-	/* rte_hash_add_key_data replaces the data of a key present: a reply key
-	 * that another flow holds (a NAT tuple clash) must not be stolen. */
-	if (rk != NULL && (unlikely(rte_hash_lookup(t->h, rk) >= 0) ||
-			   unlikely(rte_hash_add_key_data(t->h, rk,
-							  (void *)((uintptr_t)idx << 1 | 1)) < 0))) {
-		rte_hash_del_key(t->h, k);
+	default: /* a reply key held by another flow (a NAT tuple clash), or no room for it */
 		t->st.clashes++;
 		return NULL;
 	}
-	t->nfree--;
+	mg_flowtab_free_take(&t->ft);
 	f = &t->flows[idx];
 	memset(f, 0, sizeof(*f));
 	f->r.key = *k;
@@ -340,10 +296,9 @@ mg_flow_expire(struct mg_flow_table *t, uint64_t now, unsigned int budget,
 	if (budget > cap)
 		budget = cap;
 	for (unsigned int i = 0; i < budget; i++) {
-		struct mg_flow *f = &t->flows[t->cursor];
+		struct mg_flow *f = &t->flows[mg_flowtab_cursor_next(&t->ft, sizeof(struct mg_flow))];
 		enum mg_flow_end why;
 
-		t->cursor = t->cursor + 1 == cap ? 0 : t->cursor + 1;
 		if (!f->used)
 			continue;
 		why = expired(t, f, now);
@@ -370,28 +325,28 @@ mg_flow_flush(struct mg_flow_table *t, enum mg_flow_end why)
 	return n;
 }
 
+/* The typed consumer of mg_flow_export_drain(), behind mg_flowtab_drain(). */
+struct drain_arg {
+	void (*cb)(const struct mg_flow_record *r, void *arg);
+	void *arg;
+};
+
+static void
+drain_one(const void *rec, void *arg)
+{
+	const struct drain_arg *d = arg;
+
+	d->cb(rec, d->arg);
+}
+
 unsigned int
 mg_flow_export_drain(struct mg_flow_table *t,
 		     void (*cb)(const struct mg_flow_record *r, void *arg), void *arg,
 		     unsigned int max)
 {
-	struct mg_flow_record recs[32];
-	unsigned int done = 0;
+	struct drain_arg d = {.cb = cb, .arg = arg};
 
-	if (t->ring == NULL)
-		return 0;
-	while (done < max) {
-		unsigned int want = RTE_MIN(max - done, (unsigned int)RTE_DIM(recs));
-		unsigned int got = rte_ring_sc_dequeue_burst_elem(t->ring, recs, sizeof(recs[0]),
-								   want, NULL);
-
-		for (unsigned int i = 0; i < got; i++)
-			cb(&recs[i], arg);
-		done += got;
-		if (got < want)
-			break;
-	}
-	return done;
+	return mg_flowtab_drain(&t->ft, sizeof(struct mg_flow_record), drain_one, &d, max);
 }
 
 uint64_t

@@ -238,7 +238,7 @@ struct mg_flow *mg_flow_lookup(struct mg_flow_table *t, const struct mg_flow_key
 /**
  * Look up @p n keys at once (owner): flows[i] receives the flow of
  * keys[i] or NULL, dirs[i] its direction when found. Expired flows are
- * ended as in mg_flow_lookup().
+ * ended as in mg_flow_lookup(), once each however many of @p keys are theirs.
  * @return the number of flows found.
  */
 unsigned int mg_flow_lookup_bulk(struct mg_flow_table *t, const struct mg_flow_key **keys,

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <errno.h>
+
 #include <rte_common.h>
 #include <rte_eal.h>
+#include <rte_errno.h>
 
 /* --no-shconf leaves an empty runtime directory behind: remove it. */
 static void
@@ -39,5 +42,19 @@ mg_test_eal_init(const char *name, const char *lcores, unsigned int mem_mb)
 	}
 	atexit(mg_test_remove_rundir);
 }
+
+/*
+ * Check (mg_test.h) that struct mg_error @p e reports a DPDK object name in
+ * use: code EEXIST, field @p fld and the message @p head, ": " and DPDK's
+ * words for EEXIST.
+ */
+#define CHECK_EEXIST(e, fld, head)                                                         \
+	do {                                                                               \
+		char _want[256];                                                           \
+		snprintf(_want, sizeof(_want), "%s: %s", (head), rte_strerror(EEXIST));   \
+		CHECK_EQ((e).code, EEXIST);                                                \
+		CHECK_STR((e).field, (fld));                                               \
+		CHECK_STR((e).msg, _want);                                                 \
+	} while (0)
 
 #endif /* MG_TEST_EAL_H */

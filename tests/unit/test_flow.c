@@ -16,6 +16,7 @@
 
 #include <rte_eal.h>
 #include <rte_memory.h>
+#include <rte_ring.h>
 
 #include "mg_ct.h"
 #include "mg_flowlog.h"
@@ -96,6 +97,40 @@ collect(const struct mg_ct_record *x, void *arg)
 }
 
 enum { F = MG_TCP_FIN, S = MG_TCP_SYN, R = MG_TCP_RST, A = MG_TCP_ACK };
+
+/*
+ * Creation failures name the field and the DPDK object, and leave nothing
+ * behind: a name in use by a hash, then by a ring, then free again.
+ */
+MG_TEST(ct_table_create_errors)
+{
+	struct mg_ct_conf c = {.capacity = 16, .hz = HZ, .export_ring = 8,
+			       .socket = SOCKET_ID_ANY, .name = "dupc"};
+	struct mg_error e;
+	struct mg_ct_table *a, *b;
+
+	c.capacity = (1u << 26) + 1;
+	CHECK(mg_ct_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "size");
+	c.capacity = 16;
+	/* (hz and export_ring: mg_flowtab_check, as test_svc checks for lib/svc's table.) */
+	a = mg_ct_table_create(&c, &e);
+	CHECK(a != NULL);
+	b = mg_ct_table_create(&c, &e);
+	CHECK(b == NULL);
+	CHECK_EEXIST(e, "size", "cannot create the flow hash ct_dupc for 16 flows");
+	mg_ct_table_destroy(a);
+	/* The ring's name taken alone: the hash made before it is freed again. */
+	struct rte_ring *r = rte_ring_create("ctr_dupc", 8, SOCKET_ID_ANY, 0);
+
+	CHECK(r != NULL);
+	CHECK(mg_ct_table_create(&c, &e) == NULL);
+	CHECK_EEXIST(e, "export_ring", "cannot create the export ring ctr_dupc");
+	rte_ring_free(r);
+	a = mg_ct_table_create(&c, &e);
+	CHECK(a != NULL);
+	mg_ct_table_destroy(a);
+}
 
 MG_TEST(tcp_handshake_and_close)
 {

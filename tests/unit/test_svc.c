@@ -17,6 +17,7 @@
 
 #include <rte_eal.h>
 #include <rte_memory.h>
+#include <rte_ring.h>
 
 #include "mg_proto.h"
 #include "mg_svc.h"
@@ -871,6 +872,95 @@ MG_TEST(reply_key_and_export_drops)
 	CHECK_EQ(st->export_drops, 8);
 	CHECK_EQ(mg_flow_export_drain(ft, rec_cb, &rs, 100), 3);
 	CHECK_EQ(st->active, 0);
+	mg_flow_table_destroy(ft);
+}
+
+/*
+ * Creation failures name the field and the DPDK object, and leave nothing
+ * behind: a name in use by a hash, then by a ring, then free again.
+ */
+MG_TEST(flow_table_create_errors)
+{
+	struct mg_flow_conf c = {.capacity = 16, .hz = 1000, .export_ring = 8,
+				 .socket = SOCKET_ID_ANY, .name = "dupx"};
+	struct mg_error e;
+	struct mg_flow_table *a, *b;
+
+	c.capacity = 0;
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "capacity");
+	c.capacity = 16;
+	c.export_ring = 12;
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "export_ring");
+	CHECK_STR(e.msg, "must be a power of two, not 12");
+	c.export_ring = 8;
+	c.hz = 0;
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_STR(e.field, "hz");
+	CHECK_STR(e.msg, "must not be 0");
+	c.hz = 1000;
+	a = mg_flow_table_create(&c, &e);
+	CHECK(a != NULL);
+	b = mg_flow_table_create(&c, &e);
+	CHECK(b == NULL);
+	CHECK_EEXIST(e, "name", "cannot create the flow hash fh_dupx");
+	mg_flow_table_destroy(a);
+	/* The ring's name taken alone: the hash made before it is freed again. */
+	struct rte_ring *r = rte_ring_create("fr_dupx", 8, SOCKET_ID_ANY, 0);
+
+	CHECK(r != NULL);
+	CHECK(mg_flow_table_create(&c, &e) == NULL);
+	CHECK_EEXIST(e, "name", "cannot create the export ring fr_dupx");
+	rte_ring_free(r);
+	a = mg_flow_table_create(&c, &e);
+	CHECK(a != NULL);
+	mg_flow_table_destroy(a);
+}
+
+/*
+ * A burst that holds an expired flow's key twice (two packets of the flow,
+ * or a packet and a reply) ends the flow once: one record, one free entry.
+ */
+MG_TEST(bulk_lookup_ends_an_expired_flow_once)
+{
+	struct mg_flow_table *ft = flows_new("bulk1", 8, 8);
+	struct recs rs = {0};
+
+	if (ft == NULL)
+		return;
+	struct mg_flow_key k = key_of(MG_IPPROTO_UDP, 6000), rk = k, k2;
+
+	memcpy(rk.src, k.dst, 16);
+	memcpy(rk.dst, k.src, 16);
+	rk.sport = k.dport;
+	rk.dport = k.sport;
+	CHECK(mg_flow_create(ft, &k, &rk, 1, 1, 0) != NULL);
+	const struct mg_flow_key *keys[3] = {&k, &k, &rk};
+	struct mg_flow *fl[3] = {NULL, NULL, NULL};
+	uint8_t dirs[3];
+	uint64_t late = MG_FLOW_TIMEOUT_UDP * 1000ull + 1;
+
+	CHECK_EQ(mg_flow_lookup_bulk(ft, keys, 3, late, fl, dirs), 0);
+	CHECK(fl[0] == NULL && fl[1] == NULL && fl[2] == NULL);
+	const struct mg_flow_stats *st = mg_flow_table_stats(ft);
+
+	CHECK_EQ(st->active, 0);
+	CHECK_EQ(st->ended[MG_FLOW_END_IDLE], 1);
+	CHECK_EQ(mg_flow_export_drain(ft, rec_cb, &rs, 10), 1);
+	/* Every entry is free once, so eight new flows take eight distinct entries. */
+	struct mg_flow *made[8];
+
+	for (uint16_t i = 0; i < 8; i++) {
+		k2 = key_of(MG_IPPROTO_UDP, (uint16_t)(7000 + i));
+		made[i] = mg_flow_create(ft, &k2, NULL, 1, 1, late);
+		CHECK(made[i] != NULL);
+		for (uint16_t j = 0; j < i; j++)
+			CHECK(made[i] != made[j]);
+	}
+	k2 = key_of(MG_IPPROTO_UDP, 7100);
+	CHECK(mg_flow_create(ft, &k2, NULL, 1, 1, late) == NULL);
+	CHECK_EQ(st->full, 1);
 	mg_flow_table_destroy(ft);
 }
 

@@ -23,17 +23,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_eal.h>
 #include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_memory.h>
 #include <rte_random.h>
 
+#include "mg_bench.h"
 #include "mg_ct.h"
 
 #define BURST 32
@@ -42,48 +40,15 @@ struct peer_flow {
 	uint64_t last, pkts[2], bytes[2];
 };
 
-static uint32_t
-peer_hash(const void *key, uint32_t len, uint32_t seed)
-{
-	return rte_hash_crc(key, len, seed);
-}
-
-static uint64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int
-cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_d);
-	return v[n / 2];
-}
-
 int
 main(int argc, char **argv)
 {
-	char *eal[] = {argv[0], "-l", "0", "--no-huge", "-m", "1024", "--no-pci", "--no-shconf",
-		       "--no-telemetry", "--log-level", "error", "--file-prefix", NULL, NULL};
 	static const struct option lo[] = {
 		{"flows", required_argument, NULL, 'f'},
 		{"rounds", required_argument, NULL, 'r'},
 		{NULL, 0, NULL, 0},
 	};
 	uint32_t nflows = 65536, rounds = 5;
-	char prefix[64];
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -100,12 +65,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "ct_bench: --flows >= %d, --rounds 1-99\n", BURST);
 		return 2;
 	}
-	snprintf(prefix, sizeof(prefix), "ctbench%d", getpid());
-	eal[12] = prefix;
-	if (rte_eal_init(RTE_DIM(eal) - 1, eal) < 0) {
-		fprintf(stderr, "ct_bench: EAL init failed\n");
+	if (mg_bench_eal_init(argv[0], "ct_bench", "ctbench", "1024") < 0)
 		return 1;
-	}
 	const uint32_t npkts = 2 * nflows;
 	struct mg_flow_key *keys = rte_zmalloc(NULL, (size_t)npkts * sizeof(*keys), 64);
 	const struct mg_flow_key **kp = rte_malloc(NULL, (size_t)npkts * sizeof(*kp), 64);
@@ -154,28 +115,28 @@ main(int argc, char **argv)
 		t = mg_ct_table_create(&cc, &err);
 		h = rte_hash_create(&(struct rte_hash_parameters){
 			.name = hn, .entries = 2 * nflows, .key_len = sizeof(struct mg_flow_key),
-			.hash_func = peer_hash, .socket_id = SOCKET_ID_ANY,
+			.hash_func = mg_bench_peer_hash, .socket_id = SOCKET_ID_ANY,
 			.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE});
 		if (t == NULL || h == NULL) {
 			fprintf(stderr, "ct_bench: %s\n", t == NULL ? err.msg : "rte_hash_create");
 			return 1;
 		}
 		/* new: every flow created by its first key. */
-		t0 = cpu_ns();
+		t0 = mg_bench_cpu_ns();
 		for (uint32_t f = 0; f < nflows; f++) {
 			struct mg_ct_flow *x = mg_ct_create(t, &keys[2 * f], 0, now);
 
 			mg_ct_update(t, x, 0, 100, 0, 1, now);
 		}
-		new_[r] = (double)(cpu_ns() - t0) * tsc_per_ns / nflows;
-		t0 = cpu_ns();
+		new_[r] = (double)(mg_bench_cpu_ns() - t0) * tsc_per_ns / nflows;
+		t0 = mg_bench_cpu_ns();
 		for (uint32_t f = 0; f < nflows; f++) {
 			rte_hash_add_key_data(h, &keys[2 * f], (void *)((uintptr_t)f << 1));
 			rte_hash_add_key_data(h, &keys[2 * f + 1], (void *)((uintptr_t)f << 1 | 1));
 		}
-		pnew[r] = (double)(cpu_ns() - t0) * tsc_per_ns / nflows;
+		pnew[r] = (double)(mg_bench_cpu_ns() - t0) * tsc_per_ns / nflows;
 		/* hit: every packet, both directions, in bursts. */
-		t0 = cpu_ns();
+		t0 = mg_bench_cpu_ns();
 		for (uint32_t i = 0; i < npkts; i += BURST) {
 			struct mg_ct_flow *fl[BURST];
 			uint8_t dirs[BURST];
@@ -184,8 +145,8 @@ main(int argc, char **argv)
 			for (int j = 0; j < BURST; j++)
 				mg_ct_update(t, fl[j], dirs[j], 100, 0, 1, now);
 		}
-		hit[r] = (double)(cpu_ns() - t0) * tsc_per_ns / npkts;
-		t0 = cpu_ns();
+		hit[r] = (double)(mg_bench_cpu_ns() - t0) * tsc_per_ns / npkts;
+		t0 = mg_bench_cpu_ns();
 		for (uint32_t i = 0; i < npkts; i += BURST) {
 			void *data[BURST];
 			uint64_t hits;
@@ -200,12 +161,12 @@ main(int argc, char **argv)
 				p->bytes[d] += 100;
 			}
 		}
-		phit[r] = (double)(cpu_ns() - t0) * tsc_per_ns / npkts;
+		phit[r] = (double)(mg_bench_cpu_ns() - t0) * tsc_per_ns / npkts;
 		/* expire: 16-entry slices over the whole table, nothing idle. */
-		t0 = cpu_ns();
+		t0 = mg_bench_cpu_ns();
 		for (uint32_t i = 0; i < nflows / 16; i++)
 			mg_ct_expire(t, now, 16);
-		exp_[r] = (double)(cpu_ns() - t0) * tsc_per_ns / (nflows / 16);
+		exp_[r] = (double)(mg_bench_cpu_ns() - t0) * tsc_per_ns / (nflows / 16);
 		rh[r] = hit[r] / phit[r];
 		rn[r] = new_[r] / pnew[r];
 		mg_ct_table_destroy(t);
@@ -214,11 +175,13 @@ main(int argc, char **argv)
 	printf("ct_bench: %u flows, both directions, %u rounds (medians; cycles at the TSC rate)\n",
 	       nflows, rounds);
 	printf("  hit     %7.1f cyc/pkt   rte_hash bulk lookup + counters %7.1f   ratio %.2f\n",
-	       median(hit, rounds), median(phit, rounds), median(rh, rounds));
+	       mg_bench_median_d(hit, rounds), mg_bench_median_d(phit, rounds),
+	       mg_bench_median_d(rh, rounds));
 	printf("  new     %7.1f cyc/flow  two rte_hash adds              %7.1f   ratio %.2f\n",
-	       median(new_, rounds), median(pnew, rounds), median(rn, rounds));
+	       mg_bench_median_d(new_, rounds), mg_bench_median_d(pnew, rounds),
+	       mg_bench_median_d(rn, rounds));
 	printf("  expire  %7.1f cyc per 16-entry slice (per graph walk and network)\n",
-	       median(exp_, rounds));
+	       mg_bench_median_d(exp_, rounds));
 	rte_eal_cleanup();
 	return 0;
 }

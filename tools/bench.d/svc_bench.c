@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -33,18 +32,12 @@
 #include <rte_eal.h>
 #include <rte_errno.h>
 #include <rte_hash.h>
-#include <rte_hash_crc.h>
 #include <rte_malloc.h>
 #include <rte_random.h>
 
+#include "mg_bench.h"
 #include "mg_proto.h"
 #include "mg_svc.h"
-
-static uint32_t
-peer_hash(const void *key, uint32_t len, uint32_t seed)
-{
-	return rte_hash_crc(key, len, seed);
-}
 
 /* The peer's per-flow state: what a minimal flow table must update on a hit. */
 struct peer_flow {
@@ -52,40 +45,9 @@ struct peer_flow {
 	uint32_t ep;
 };
 
-/*
- * CPU time of this thread in ns: the machine is shared, and wall-clock
- * cycles would count the time other processes held the CPU.
- */
-static uint64_t
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static int
-cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t
-median(uint64_t *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
-}
-
 int
 main(int argc, char **argv)
 {
-	char *eal[] = {argv[0], "-l", "0", "--no-huge", "-m", "1536", "--no-pci", "--no-shconf",
-		       "--no-telemetry", "--log-level", "error", "--file-prefix", NULL, NULL};
-	char prefix[64];
 	uint32_t nflows = 200000, rounds = 5, neps = 20;
 	int opt;
 
@@ -110,12 +72,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "svc_bench: --flows, --rounds, --endpoints must be > 0\n");
 		return 2;
 	}
-	snprintf(prefix, sizeof(prefix), "svcbench%d", getpid());
-	eal[12] = prefix;
-	if (rte_eal_init(RTE_DIM(eal) - 1, eal) < 0) {
-		fprintf(stderr, "svc_bench: EAL init failed\n");
+	if (mg_bench_eal_init(argv[0], "svc_bench", "svcbench", "1536") < 0)
 		return 1;
-	}
 
 	/* Packets and keys. */
 	uint8_t (*pkts)[48] = rte_malloc(NULL, (size_t)nflows * 48, 64);
@@ -171,10 +129,10 @@ main(int argc, char **argv)
 		c.addr.v4 = htonl(0x0a640000u + e);
 		mg_svc_endpoint_set(svc, &c, &err);
 	}
-	t0 = cpu_ns();
+	t0 = mg_bench_cpu_ns();
 	struct mg_svc_table *tab = svc ? mg_svc_build(svc, &err) : NULL;
 
-	build_ns = cpu_ns() - t0;
+	build_ns = mg_bench_cpu_ns() - t0;
 	if (tab == NULL) {
 		fprintf(stderr, "svc_bench: %s\n", err.msg);
 		return 1;
@@ -197,7 +155,7 @@ main(int argc, char **argv)
 		snprintf(pname, sizeof(pname), "peer%u", r);
 		struct rte_hash_parameters hp = {
 			.name = pname, .entries = RTE_MAX(2 * nflows, 16u),
-			.key_len = sizeof(struct mg_flow_key), .hash_func = peer_hash,
+			.key_len = sizeof(struct mg_flow_key), .hash_func = mg_bench_peer_hash,
 			.hash_func_init_val = 0x6d676677, .socket_id = SOCKET_ID_ANY,
 			.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 		};
@@ -211,7 +169,7 @@ main(int argc, char **argv)
 		/* Alternate which goes first: both see about the same machine. */
 		for (int pass = 0; pass < 2; pass++) {
 			if ((pass == 0) == (r % 2 == 0)) {
-				t0 = cpu_ns();
+				t0 = mg_bench_cpu_ns();
 				for (uint32_t i = 0; i < nflows; i++) {
 					uint32_t k = order[i];
 
@@ -219,9 +177,9 @@ main(int argc, char **argv)
 							  &v, NULL);
 					sink += ep->ref;
 				}
-				c_new[r] = cpu_ns() - t0;
+				c_new[r] = mg_bench_cpu_ns() - t0;
 			} else {
-				t0 = cpu_ns();
+				t0 = mg_bench_cpu_ns();
 				for (uint32_t i = 0; i < nflows; i++) {
 					uint32_t k = order[i];
 
@@ -230,13 +188,13 @@ main(int argc, char **argv)
 						rte_hash_add_key_data(ph, &keys[k], &pf[k]);
 					}
 				}
-				c_pnew[r] = cpu_ns() - t0;
+				c_pnew[r] = mg_bench_cpu_ns() - t0;
 			}
 		}
 		/* Hits. */
 		for (int pass = 0; pass < 2; pass++) {
 			if ((pass == 0) == (r % 2 == 0)) {
-				t0 = cpu_ns();
+				t0 = mg_bench_cpu_ns();
 				for (uint32_t i = 0; i < nflows; i++) {
 					uint32_t k = order[i];
 
@@ -244,9 +202,9 @@ main(int argc, char **argv)
 							  &v, NULL);
 					sink += ep->ref;
 				}
-				c_ours[r] = cpu_ns() - t0;
+				c_ours[r] = mg_bench_cpu_ns() - t0;
 			} else {
-				t0 = cpu_ns();
+				t0 = mg_bench_cpu_ns();
 				for (uint32_t i = 0; i < nflows; i++) {
 					uint32_t k = order[i];
 					void *d;
@@ -260,7 +218,7 @@ main(int argc, char **argv)
 						sink += p->ep;
 					}
 				}
-				c_peer[r] = cpu_ns() - t0;
+				c_peer[r] = mg_bench_cpu_ns() - t0;
 			}
 		}
 		/* Bulk lookups, 32 at a time. */
@@ -274,22 +232,22 @@ main(int argc, char **argv)
 
 			for (int pass = 0; pass < 2; pass++) {
 				if ((pass == 0) == (r % 2 == 0)) {
-					t0 = cpu_ns();
+					t0 = mg_bench_cpu_ns();
 					for (uint32_t i = 0; i + 32 <= nflows; i += 32) {
 						for (int j = 0; j < 32; j++)
 							kp[j] = &keys[order[i + j]];
 						sink += mg_flow_lookup_bulk(ft, kp, 32, t0, fl, dirs);
 					}
-					c_bulk[r] = cpu_ns() - t0;
+					c_bulk[r] = mg_bench_cpu_ns() - t0;
 				} else {
-					t0 = cpu_ns();
+					t0 = mg_bench_cpu_ns();
 					for (uint32_t i = 0; i + 32 <= nflows; i += 32) {
 						for (int j = 0; j < 32; j++)
 							vp[j] = &keys[order[i + j]];
 						sink += rte_hash_lookup_bulk_data(ph, vp, 32, &hits,
 										  data);
 					}
-					c_pbulk[r] = cpu_ns() - t0;
+					c_pbulk[r] = mg_bench_cpu_ns() - t0;
 				}
 			}
 		}
@@ -298,13 +256,13 @@ main(int argc, char **argv)
 			struct mg_flow_key k;
 			uint32_t h;
 
-			t0 = cpu_ns();
+			t0 = mg_bench_cpu_ns();
 			for (uint32_t i = 0; i < nflows; i++) {
 				mg_svc_pkt_key(pkts[order[i]], 48, AF_INET, MG_IPPROTO_UDP, 20, 0, 0,
 					       &k, &h);
 				sink += h;
 			}
-			c_key[r] = cpu_ns() - t0;
+			c_key[r] = mg_bench_cpu_ns() - t0;
 		}
 		const struct mg_flow_stats *st = mg_flow_table_stats(ft);
 
@@ -338,18 +296,12 @@ main(int argc, char **argv)
 		/* The median of the rounds' ratios: each round's pair saw about the same machine. */
 		for (uint32_t r = 0; r < rounds; r++)
 			ratio[r] = (double)cases[c].ours[r] / (double)cases[c].peer[r];
-		for (uint32_t i = 1; i < rounds; i++)
-			for (uint32_t j = i; j > 0 && ratio[j - 1] > ratio[j]; j--) {
-				double x = ratio[j];
-
-				ratio[j] = ratio[j - 1];
-				ratio[j - 1] = x;
-			}
 		printf("  %-6s %15.1f %15.1f %7.2f\n", cases[c].name,
-		       median(cases[c].ours, rounds) / cases[c].per,
-		       median(cases[c].peer, rounds) / cases[c].per, ratio[rounds / 2]);
+		       mg_bench_median_u64(cases[c].ours, rounds) / cases[c].per,
+		       mg_bench_median_u64(cases[c].peer, rounds) / cases[c].per,
+		       mg_bench_median_d(ratio, rounds));
 	}
-	printf("  %-6s %15.1f %15s %7s\n", "key", median(c_key, rounds) / n, "-", "-");
+	printf("  %-6s %15.1f %15s %7s\n", "key", mg_bench_median_u64(c_key, rounds) / n, "-", "-");
 	printf("  build: Maglev table M=%u with %u endpoints in %.2f ms\n", tab->size, neps,
 	       build_ns / 1e6);
 	printf("  ratio = meshgate / rte_hash cycles (1.00 = no cost beyond the bare hash)\n");

@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+#ifndef MG_FLOWTAB_H
+#define MG_FLOWTAB_H
+
+/**
+ * @file
+ * The storage that both flow tables are built on (lib/svc's mg_flow_table,
+ * lib/flow's mg_ct_table): a preallocated array of fixed-size entries with
+ * a stack of the free ones, an rte_hash from a key to (entry index << 1 |
+ * direction) with extendable buckets (2 x capacity keys, every one fits),
+ * a round-robin expiry cursor, and an optional SP/SC ring of fixed-size
+ * ended-flow records.
+ *
+ * What a flow holds, its keys, its timeout classes, its records and its
+ * counters belong to each table: this part stores, and keeps the clock
+ * rules both share (idle timeouts per class in seconds, 0 for the default,
+ * held in ticks; a flow is idle once @c now is more than its timeout past
+ * its last packet). It counts nothing and reports failures as codes; each
+ * table counts and words its own errors.
+ *
+ * Threads: as the table that embeds it. The helpers marked "owner" are
+ * static inline and take the entry size as an argument (a constant where
+ * they are inlined): no indirect call on the per-packet path.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <rte_branch_prediction.h>
+#include <rte_hash.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+#include <rte_ring_elem.h>
+
+#include "mg_common.h"
+
+/** The storage of one table. */
+struct mg_flowtab {
+	/** Key -> (entry index << 1 | direction). */
+	struct rte_hash *h;
+	/** Ended-flow records (NULL: no export). */
+	struct rte_ring *ring;
+	/** Free entry indices, a stack of @c nfree. */
+	uint32_t *free_stack;
+	/** Entries free. */
+	uint32_t nfree;
+	/** Entries in all. */
+	uint32_t capacity;
+	/** Next entry the expiry walk visits. */
+	uint32_t cursor;
+	/** The entries (capacity x the entry size, zeroed at creation). */
+	void *entries;
+};
+
+/** How to make the storage. */
+struct mg_flowtab_conf {
+	/** Entries, >= 1 (the table checks its own bound). */
+	uint32_t capacity;
+	/** Bytes per entry. */
+	uint32_t entry_size;
+	/** Bytes per key. */
+	uint32_t key_len;
+	/** Seed of the key hash (CRC32c). */
+	uint32_t hash_seed;
+	/** Export ring entries (a power of two), 0 for none. */
+	uint32_t export_ring;
+	/** Bytes per ring record (a multiple of 4, at most MG_FLOWTAB_RECORD_MAX). */
+	uint32_t record_size;
+	/** NUMA socket of the memory (SOCKET_ID_ANY is fine). */
+	int socket;
+	/** The hash's name is this prefix and @c name ("ct_", "fh_"). */
+	const char *hash_prefix;
+	/** The ring's name is this prefix and @c name ("ctr_", "fr_"). */
+	const char *ring_prefix;
+	/** The table's unique name. */
+	const char *name;
+};
+
+/** Largest export record mg_flowtab_drain() handles. */
+#define MG_FLOWTAB_RECORD_MAX 128
+
+/** Which step of mg_flowtab_init() failed. */
+enum mg_flowtab_fail {
+	MG_FLOWTAB_FAIL_NONE = 0, /**< None. */
+	MG_FLOWTAB_FAIL_NOMEM,    /**< The entries or the free stack: no memory. */
+	MG_FLOWTAB_FAIL_HASH,     /**< rte_hash_create. */
+	MG_FLOWTAB_FAIL_RING,     /**< rte_ring_create_elem. */
+};
+
+/** What failed in mg_flowtab_init(), for the table to word its error. */
+struct mg_flowtab_err {
+	/** The step. */
+	enum mg_flowtab_fail what;
+	/** rte_errno after the DPDK call (HASH, RING). */
+	int rte_err;
+	/** The DPDK object's name (HASH, RING). */
+	char name[RTE_HASH_NAMESIZE];
+};
+
+/**
+ * Check the settings the tables share, in their words: @p hz (field "hz")
+ * not 0, @p export_ring (field "export_ring") 0 or a power of two.
+ * @return 0, or -1 with @p err set (EINVAL).
+ */
+int mg_flowtab_check(uint64_t hz, uint32_t export_ring, struct mg_error *err);
+
+/**
+ * Set the idle timeouts of @p n classes: secs[i] is given[i], or
+ * defaults[i] when that is 0, and ticks[i] the same at @p hz. Each
+ * ticks[i] is stored whole (a 64-bit atomic store), so an owner running
+ * meanwhile sees a class's old or new timeout, never a mix.
+ */
+void mg_flowtab_timeouts(unsigned int n, const uint32_t *given, const uint32_t *defaults,
+			 uint64_t hz, uint32_t *secs, uint64_t *ticks);
+
+/**
+ * Whether a flow last seen at @p last is idle past @p timeout ticks at
+ * @p now (a @p now before @p last, another lcore's clock: not idle).
+ */
+static inline bool
+mg_flowtab_idle(uint64_t now, uint64_t last, uint64_t timeout)
+{
+	return !(likely(now - last <= timeout) || now < last);
+}
+
+/**
+ * Make the storage in @p ft (main lcore): every entry free and zeroed.
+ * @return 0, or -1 with @p err filled and nothing left allocated.
+ */
+int mg_flowtab_init(struct mg_flowtab *ft, const struct mg_flowtab_conf *c,
+		    struct mg_flowtab_err *err);
+
+/** Free what mg_flowtab_init() made (any part of it; zeroed fields are skipped). */
+void mg_flowtab_fini(struct mg_flowtab *ft);
+
+/** The entry index of a hash datum. */
+static inline uint32_t
+mg_flowtab_idx(const void *data)
+{
+	return (uint32_t)((uintptr_t)data >> 1);
+}
+
+/** The direction (0: the flow's first key, 1: its reverse) of a hash datum. */
+static inline int
+mg_flowtab_dir(const void *data)
+{
+	return (int)((uintptr_t)data & 1);
+}
+
+/** Look @p key up (owner). @return 0 with its datum in @p data, or -1. */
+static inline int
+mg_flowtab_find(const struct mg_flowtab *ft, const void *key, void **data)
+{
+	return rte_hash_lookup_data(ft->h, key, data) < 0 ? -1 : 0;
+}
+
+/**
+ * Look up @p m <= RTE_HASH_LOOKUP_BULK_MAX keys (owner): data[i] is the
+ * datum of keys[i] when bit i of the result is set. Every entry found is
+ * prefetched (each a cache miss) before the caller checks them.
+ * @return the hit mask.
+ */
+static inline uint64_t
+mg_flowtab_find_bulk(const struct mg_flowtab *ft, const void **keys, unsigned int m,
+		     void **data, size_t entry_size)
+{
+	uint64_t hits = 0;
+
+	rte_hash_lookup_bulk_data(ft->h, keys, m, &hits, data);
+	for (unsigned int i = 0; i < m; i++)
+		if (hits & (1ull << i))
+			rte_prefetch0((const char *)ft->entries +
+				      (size_t)mg_flowtab_idx(data[i]) * entry_size);
+	return hits;
+}
+
+/** The free entry that the next flow takes (owner), UINT32_MAX when none. */
+static inline uint32_t
+mg_flowtab_free_peek(const struct mg_flowtab *ft)
+{
+	return likely(ft->nfree != 0) ? ft->free_stack[ft->nfree - 1] : UINT32_MAX;
+}
+
+/** Take the entry mg_flowtab_free_peek() named (owner). */
+static inline void
+mg_flowtab_free_take(struct mg_flowtab *ft)
+{
+	ft->nfree--;
+}
+
+/** Give entry @p idx back (owner). */
+static inline void
+mg_flowtab_free_put(struct mg_flowtab *ft, uint32_t idx)
+{
+	ft->free_stack[ft->nfree++] = idx;
+}
+
+/** Results of mg_flowtab_add(). */
+enum mg_flowtab_add {
+	MG_FLOWTAB_ADD_OK = 0, /**< Both keys in. */
+	MG_FLOWTAB_ADD_FULL,   /**< The first key did not fit. */
+	MG_FLOWTAB_ADD_CLASH,  /**< The reverse key belongs to a flow already. */
+	MG_FLOWTAB_ADD_RFULL,  /**< The reverse key did not fit. */
+};
+
+/**
+ * Key entry @p idx under @p k (direction 0) and, if not NULL, @p rk
+ * (direction 1) (owner). @p k must not be in the hash (adding a key present
+ * would repoint it); a present @p rk is refused, as it belongs to another
+ * flow. On failure no key of this call stays in.
+ */
+static inline enum mg_flowtab_add
+mg_flowtab_add(struct mg_flowtab *ft, const void *k, const void *rk, uint32_t idx)
+{
+	if (unlikely(rte_hash_add_key_data(ft->h, k, (void *)((uintptr_t)idx << 1)) < 0))
+		return MG_FLOWTAB_ADD_FULL;
+	if (rk == NULL)
+		return MG_FLOWTAB_ADD_OK;
+	/* rte_hash_add_key_data replaces the data of a key present: a reverse
+	 * key that another flow holds (a NAT tuple clash) must not be stolen. */
+	if (unlikely(rte_hash_lookup(ft->h, rk) >= 0)) {
+		rte_hash_del_key(ft->h, k);
+		return MG_FLOWTAB_ADD_CLASH;
+	}
+	if (unlikely(rte_hash_add_key_data(ft->h, rk, (void *)((uintptr_t)idx << 1 | 1)) < 0)) {
+		rte_hash_del_key(ft->h, k);
+		return MG_FLOWTAB_ADD_RFULL;
+	}
+	return MG_FLOWTAB_ADD_OK;
+}
+
+/** Remove a flow's keys @p k and, if not NULL, @p rk (owner). */
+static inline void
+mg_flowtab_del(struct mg_flowtab *ft, const void *k, const void *rk)
+{
+	rte_hash_del_key(ft->h, k);
+	if (rk != NULL)
+		rte_hash_del_key(ft->h, rk);
+}
+
+/**
+ * Push record @p rec of the ring's record size on the export ring (owner;
+ * the table has a ring). @return 0, or -1 when the ring is full.
+ */
+static inline int
+mg_flowtab_export(struct mg_flowtab *ft, void *rec, unsigned int record_size)
+{
+	return rte_ring_sp_enqueue_elem(ft->ring, rec, record_size) == 0 ? 0 : -1;
+}
+
+/**
+ * The entry the expiry walk visits now, moving the cursor on round-robin
+ * (owner). In a large table each entry is a cache miss: the one eight
+ * ahead is prefetched.
+ */
+static inline uint32_t
+mg_flowtab_cursor_next(struct mg_flowtab *ft, size_t entry_size)
+{
+	uint32_t cap = ft->capacity, idx = ft->cursor, ahead = idx + 8;
+
+	rte_prefetch0((const char *)ft->entries +
+		      (size_t)(ahead < cap ? ahead : ahead % cap) * entry_size);
+	ft->cursor = idx + 1 == cap ? 0 : idx + 1;
+	return idx;
+}
+
+/**
+ * Hand up to @p max records of @p record_size bytes from the export ring
+ * to @p cb (the ring's single consumer), in bursts of 32.
+ * @return how many (0 without a ring).
+ */
+unsigned int mg_flowtab_drain(struct mg_flowtab *ft, unsigned int record_size,
+			      void (*cb)(const void *rec, void *arg), void *arg, unsigned int max);
+
+#endif /* MG_FLOWTAB_H */
