@@ -1678,25 +1678,61 @@ model_iface(struct mg_model *m, uint16_t id)
 	return &m->ifaces[id];
 }
 
-const struct mg_network *
-model_resolve_network(const struct mg_model *m, const char *name, const char *field,
-		      struct mg_error *err)
-{
-	return resolve_network(m, name, field, err);
-}
-
-const struct mg_iface *
-model_iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
-{
-	return iface_owning(m, net, ip);
-}
-
 void
 model_iface_release(struct mg_model *m, struct mg_iface *ifc)
 {
 	iface_addrs_clear(m, ifc);
 	m->nets[ifc->network].nifaces--;
 	ifc->used = false;
+}
+
+struct mg_iface *
+model_iface_take(struct mg_model *m, struct mg_error *err)
+{
+	return iface_take(m, err);
+}
+
+int
+model_iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *what,
+		 const char *name, const char *users, struct mg_error *err)
+{
+	return iface_busy(m, ifc, what, name, users, err);
+}
+
+int
+model_mtu_check(unsigned int mtu, struct mg_error *err)
+{
+	return mtu_check(mtu, err);
+}
+
+int
+model_resolve_overlay(const struct mg_model *m, const char *network, const char *underlay,
+		      const struct mg_network **net, const struct mg_network **under,
+		      struct mg_error *err)
+{
+	return resolve_overlay(m, network, underlay, net, under, err);
+}
+
+int
+model_tunnel_ends(const struct mg_model *m, const struct mg_network *under,
+		  const struct mg_ip *local, const struct mg_ip *remote, bool no_bcast,
+		  const char *unicast, struct mg_error *err)
+{
+	char b[MG_IP_STRLEN];
+
+	if (local->family != AF_INET && local->family != AF_INET6)
+		return mg_error_set(err, EINVAL, "local", "an IPv4 or IPv6 address is needed");
+	if (remote->family != local->family)
+		return mg_error_set(err, EINVAL, "remote", "must be of local's family (%s)",
+				    local->family == AF_INET ? "IPv4" : "IPv6");
+	if (mg_ip_is_unspecified(remote) || mg_ip_is_multicast(remote) ||
+	    (no_bcast && mg_ip_is_broadcast(remote)))
+		return mg_error_set(err, EINVAL, "remote", "%s", unicast);
+	if (iface_owning(m, under->id, local) == NULL)
+		return mg_error_set(err, EINVAL, "local",
+				    "%s is not an address of an interface in network '%s'",
+				    mg_ip_fmt(local, b, sizeof(b)), under->spec.name);
+	return 0;
 }
 
 void
