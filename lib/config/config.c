@@ -306,6 +306,21 @@ rd_u16(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
 	return true;
 }
 
+/* An optional integer at @key: true when absent (@out untouched) or read within min-max. */
+static bool
+opt_uint(struct cfg *c, yaml_node_t *map, const char *path, const char *key,
+	 unsigned long long min, unsigned long long max, uint32_t *out)
+{
+	return get(c, map, key) == NULL || rd_uint(c, map, path, key, min, max, out);
+}
+
+static bool
+opt_u16(struct cfg *c, yaml_node_t *map, const char *path, const char *key, unsigned int min,
+	unsigned int max, uint16_t *out)
+{
+	return get(c, map, key) == NULL || rd_u16(c, map, path, key, min, max, out);
+}
+
 static bool
 rd_bool(struct cfg *c, yaml_node_t *map, const char *path, const char *key, bool *out)
 {
@@ -809,10 +824,49 @@ load_networks(struct cfg *c, yaml_node_t *root)
 	}
 }
 
+/*
+ * The "name" of entry @item (path @p) into @name, when it is a valid name;
+ * otherwise false with an error saying what (@who: "a service") needs one.
+ */
+static bool
+rd_valid_name(struct cfg *c, yaml_node_t *item, const char *p, const char *who, char *name,
+	      size_t n)
+{
+	if (rd_str(c, item, p, "name", name, n) && mg_name_valid(name))
+		return true;
+	cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
+	     "%s needs a name of 1-31 of A-Z a-z 0-9 _ - . :", who);
+	return false;
+}
+
+/* Where entry @item stands (FILE:LINE:COLUMN), for errors found after loading. */
+static void
+item_where(struct cfg *c, const yaml_node_t *item, char *where, size_t n)
+{
+	snprintf(where, n, "%s:%zu:%zu", c->file, item->start_mark.line + 1,
+		 item->start_mark.column + 1);
+}
+
+/*
+ * A zeroed table of @max entries of @size for list @name (at @seq), in place
+ * of @old (freed); NULL, with an error, when out of memory.
+ */
+static void *
+new_table(struct cfg *c, yaml_node_t *seq, const char *name, void *old, size_t max, size_t size)
+{
+	void *t;
+
+	free(old);
+	t = calloc(max, size);
+	if (t == NULL)
+		cerr(c, seq, name, "out of memory");
+	return t;
+}
+
 /* Adds each prefix of list @key ("ipv4"/"ipv6") of @item to interface @iface. */
 static void
-load_addrs(struct cfg *c, yaml_node_t *item, const char *path, const char *key,
-	   const char *iface, int family)
+load_family_addrs(struct cfg *c, yaml_node_t *item, const char *path, const char *key,
+		  const char *iface, int family)
 {
 	yaml_node_t *seq = get_seq(c, item, path, key), *a;
 	char p[160], ap[176];
@@ -842,6 +896,14 @@ load_addrs(struct cfg *c, yaml_node_t *item, const char *path, const char *key,
 		if (mg_model_addr_add(c->m, &s, &e) < 0)
 			cerr(c, a, ap, "%s", e.msg);
 	}
+}
+
+/* Adds the prefixes of lists "ipv4" then "ipv6" of @item to interface @iface. */
+static void
+load_addrs(struct cfg *c, yaml_node_t *item, const char *path, const char *iface)
+{
+	load_family_addrs(c, item, path, "ipv4", iface, AF_INET);
+	load_family_addrs(c, item, path, "ipv6", iface, AF_INET6);
 }
 
 static bool
@@ -894,8 +956,7 @@ load_vlans(struct cfg *c, yaml_node_t *port, const char *path, const char *port_
 			continue;
 		}
 		snprintf(ifname, sizeof(ifname), "%s.%u", port_name, s.vlan);
-		load_addrs(c, item, p, "ipv4", ifname, AF_INET);
-		load_addrs(c, item, p, "ipv6", ifname, AF_INET6);
+		load_addrs(c, item, p, ifname);
 	}
 }
 
@@ -930,14 +991,10 @@ load_ports(struct cfg *c, yaml_node_t *root)
 			s.mac_set = rd_mac(c, item, p, "mac", &s.mac);
 			ok = ok && s.mac_set;
 		}
-		if (get(c, item, "mtu") != NULL)
-			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
-		if (get(c, item, "rx_queues") != NULL)
-			ok = rd_u16(c, item, p, "rx_queues", 1, 64, &s.rx_queues) && ok;
-		if (get(c, item, "rx_desc") != NULL)
-			ok = rd_u16(c, item, p, "rx_desc", 64, 16384, &s.rx_desc) && ok;
-		if (get(c, item, "tx_desc") != NULL)
-			ok = rd_u16(c, item, p, "tx_desc", 64, 16384, &s.tx_desc) && ok;
+		ok = opt_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		ok = opt_u16(c, item, p, "rx_queues", 1, 64, &s.rx_queues) && ok;
+		ok = opt_u16(c, item, p, "rx_desc", 64, 16384, &s.rx_desc) && ok;
+		ok = opt_u16(c, item, p, "tx_desc", 64, 16384, &s.tx_desc) && ok;
 		rd_bool(c, item, p, "promiscuous", &s.promiscuous);
 		if (!ok)
 			continue;
@@ -947,8 +1004,7 @@ load_ports(struct cfg *c, yaml_node_t *root)
 			model_err(c, item, p, &e);
 			continue;
 		}
-		load_addrs(c, item, p, "ipv4", s.name, AF_INET);
-		load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+		load_addrs(c, item, p, s.name);
 		load_vlans(c, item, p, s.name);
 	}
 }
@@ -1331,12 +1387,8 @@ load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_sv
 		memset(e, 0, sizeof(*e));
 		e->weight = 1;
 		e->up = true;
-		if (!rd_str(c, item, p, "name", e->name, sizeof(e->name)) ||
-		    !mg_name_valid(e->name)) {
-			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
-			     "an endpoint needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+		if (!rd_valid_name(c, item, p, "an endpoint", e->name, sizeof(e->name)))
 			continue;
-		}
 		for (unsigned int k = 0; k < s->neps; k++)
 			if (strcmp(s->eps[k].name, e->name) == 0) {
 				cerr(c, get(c, item, "name"), p, "endpoint %s appears twice",
@@ -1385,13 +1437,11 @@ load_services(struct cfg *c, yaml_node_t *root)
 
 	if (seq == NULL)
 		return;
-	free(c->st->services);
 	c->st->nservices = 0;
-	c->st->services = calloc(MG_CFG_MAX_SERVICES, sizeof(*c->st->services));
-	if (c->st->services == NULL) {
-		cerr(c, seq, "services", "out of memory");
+	c->st->services = new_table(c, seq, "services", c->st->services, MG_CFG_MAX_SERVICES,
+				    sizeof(*c->st->services));
+	if (c->st->services == NULL)
 		return;
-	}
 	SEQ_FOREACH(c, seq, i, item) {
 		struct mg_svc_cfg *s = &c->st->services[c->st->nservices];
 		yaml_node_t *vips, *v;
@@ -1407,14 +1457,9 @@ load_services(struct cfg *c, yaml_node_t *root)
 		if (!check_map(c, item, p, keys))
 			continue;
 		memset(s, 0, sizeof(*s));
-		snprintf(s->where, sizeof(s->where), "%s:%zu:%zu", c->file,
-			 item->start_mark.line + 1, item->start_mark.column + 1);
-		if (!rd_str(c, item, p, "name", s->name, sizeof(s->name)) ||
-		    !mg_name_valid(s->name)) {
-			cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
-			     "a service needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+		item_where(c, item, s->where, sizeof(s->where));
+		if (!rd_valid_name(c, item, p, "a service", s->name, sizeof(s->name)))
 			continue;
-		}
 		for (k = 0; k < c->st->nservices; k++)
 			if (strcmp(c->st->services[k].name, s->name) == 0) {
 				cerr(c, get(c, item, "name"), p, "service %s appears twice", s->name);
@@ -1614,14 +1659,9 @@ load_gateway(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *
 	if (!check_map(c, item, p, keys))
 		return;
 	memset(g, 0, sizeof(*g));
-	snprintf(g->where, sizeof(g->where), "%s:%zu:%zu", c->file,
-		 item->start_mark.line + 1, item->start_mark.column + 1);
-	if (!rd_str(c, item, p, "name", g->name, sizeof(g->name)) ||
-	    !mg_name_valid(g->name)) {
-		cerr(c, get(c, item, "name") ? get(c, item, "name") : item, p,
-		     "a gateway needs a name of 1-31 of A-Z a-z 0-9 _ - . :");
+	item_where(c, item, g->where, sizeof(g->where));
+	if (!rd_valid_name(c, item, p, "a gateway", g->name, sizeof(g->name)))
 		return;
-	}
 	for (unsigned int w = 0; w < 2; w++) {
 		const char *key = w ? "outside" : "inside";
 		char *net = w ? g->outside : g->inside;
@@ -1710,13 +1750,11 @@ load_gateways(struct cfg *c, yaml_node_t *root)
 
 	if (seq == NULL)
 		return;
-	free(c->st->gateways);
 	c->st->ngateways = 0;
-	c->st->gateways = calloc(MG_CFG_MAX_GATEWAYS, sizeof(*c->st->gateways));
-	if (c->st->gateways == NULL) {
-		cerr(c, seq, "gateways", "out of memory");
+	c->st->gateways = new_table(c, seq, "gateways", c->st->gateways, MG_CFG_MAX_GATEWAYS,
+				    sizeof(*c->st->gateways));
+	if (c->st->gateways == NULL)
 		return;
-	}
 	SEQ_FOREACH(c, seq, i, item) {
 		struct mg_gw_cfg *g = &c->st->gateways[c->st->ngateways];
 		unsigned int nerr = c->errs->n;
@@ -1893,9 +1931,8 @@ load_wg_peer(struct cfg *c, yaml_node_t *item, const char *p, struct mg_wg_peer_
 			ok = false;
 		}
 	}
-	if (get(c, item, "persistent_keepalive") != NULL)
-		ok = rd_u16(c, item, p, "persistent_keepalive", 0, 65535,
-			    &ps->persistent_keepalive) && ok;
+	ok = opt_u16(c, item, p, "persistent_keepalive", 0, 65535, &ps->persistent_keepalive) &&
+	     ok;
 	seq = get_seq(c, item, p, "allowed_ips");
 	if (seq != NULL) {
 		subpath(pp, sizeof(pp), p, "allowed_ips");
@@ -1926,6 +1963,23 @@ load_wg_peer(struct cfg *c, yaml_node_t *item, const char *p, struct mg_wg_peer_
 	return ok;
 }
 
+/*
+ * The name, network and underlay of a tunnel at @item into @spec's fields
+ * (each MG_NAME_MAX); false, with @missing as the error, when it has no name.
+ */
+static bool
+rd_tunnel_names(struct cfg *c, yaml_node_t *item, const char *p, const char *missing,
+		char name[MG_NAME_MAX], char network[MG_NAME_MAX], char underlay[MG_NAME_MAX])
+{
+	if (!rd_str(c, item, p, "name", name, MG_NAME_MAX)) {
+		need(c, item, p, "name", missing);
+		return false;
+	}
+	rd_str(c, item, p, "network", network, MG_NAME_MAX);
+	rd_str(c, item, p, "underlay", underlay, MG_NAME_MAX);
+	return true;
+}
+
 static void
 load_wireguard(struct cfg *c, yaml_node_t *root)
 {
@@ -1942,14 +1996,10 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 		bool ok = true, present;
 
 		memset(&s, 0, sizeof(s));
-		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			need(c, item, p, "name", "a WireGuard interface needs a name");
+		if (!rd_tunnel_names(c, item, p, "a WireGuard interface needs a name", s.name,
+				     s.network, s.underlay))
 			continue;
-		}
-		rd_str(c, item, p, "network", s.network, sizeof(s.network));
-		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
-		if (get(c, item, "mtu") != NULL)
-			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		ok = opt_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
 		if (!rd_u16(c, item, p, "listen_port", 1, 65535, &s.listen_port)) {
 			need(c, item, p, "listen_port",
 			     "a WireGuard interface needs a listen_port");
@@ -1987,8 +2037,7 @@ load_wireguard(struct cfg *c, yaml_node_t *root)
 		if (ok && mg_model_wg_add(c->m, &s, &e) < 0)
 			model_err(c, item, p, &e);
 		else if (ok) {
-			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
-			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+			load_addrs(c, item, p, s.name);
 		}
 		mg_wg_spec_free(&s);
 	}
@@ -2352,16 +2401,12 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 	ok = rd_proposals(c, n, p, "esp_proposals", false, pc.esp, &pc.nesp) && ok;
 	ok = rd_ts(c, n, p, "local_ts", pc.local_ts, &pc.nlocal_ts) && ok;
 	ok = rd_ts(c, n, p, "remote_ts", pc.remote_ts, &pc.nremote_ts) && ok;
-	if (get(c, n, "lifetime") != NULL)
-		ok = rd_uint(c, n, p, "lifetime", 10, 86400 * 7, &pc.ike_lifetime_s) && ok;
-	if (get(c, n, "child_lifetime") != NULL)
-		ok = rd_uint(c, n, p, "child_lifetime", 10, 86400 * 7, &pc.child_lifetime_s) && ok;
+	ok = opt_uint(c, n, p, "lifetime", 10, 86400 * 7, &pc.ike_lifetime_s) && ok;
+	ok = opt_uint(c, n, p, "child_lifetime", 10, 86400 * 7, &pc.child_lifetime_s) && ok;
 	rd_bool(c, n, p, "reauth", &pc.reauth);
 	pc.dpd_s = 30;
-	if (get(c, n, "dpd") != NULL)
-		ok = rd_uint(c, n, p, "dpd", 0, 3600, &pc.dpd_s) && ok;
-	if (get(c, n, "retransmit_ms") != NULL)
-		ok = rd_uint(c, n, p, "retransmit_ms", 100, 60000, &pc.retransmit_ms) && ok;
+	ok = opt_uint(c, n, p, "dpd", 0, 3600, &pc.dpd_s) && ok;
+	ok = opt_uint(c, n, p, "retransmit_ms", 100, 60000, &pc.retransmit_ms) && ok;
 	if (get(c, n, "retransmit_tries") != NULL) {
 		unsigned int t = 0;
 
@@ -2401,12 +2446,8 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			need(c, item, p, "name", "a tunnel needs a name");
+		if (!rd_tunnel_names(c, item, p, "a tunnel needs a name", s.name, s.network, s.underlay))
 			continue;
-		}
-		rd_str(c, item, p, "network", s.network, sizeof(s.network));
-		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
 		if (!rd_ip(c, item, p, "local", &s.local)) {
 			need(c, item, p, "local", "a tunnel needs its local outer address");
 			ok = false;
@@ -2416,17 +2457,12 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 			     "a tunnel needs the peer's outer address (remote)");
 			ok = false;
 		}
-		if (get(c, item, "mtu") != NULL)
-			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
-		if (get(c, item, "path_mtu") != NULL)
-			ok = rd_u16(c, item, p, "path_mtu", 576, MG_MTU_MAX, &s.path_mtu) && ok;
+		ok = opt_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		ok = opt_u16(c, item, p, "path_mtu", 576, MG_MTU_MAX, &s.path_mtu) && ok;
 		rd_bool(c, item, p, "udp_encap", &s.udp_encap);
-		if (get(c, item, "local_port") != NULL)
-			ok = rd_u16(c, item, p, "local_port", 1, 65535, &s.local_port) && ok;
-		if (get(c, item, "remote_port") != NULL)
-			ok = rd_u16(c, item, p, "remote_port", 1, 65535, &s.remote_port) && ok;
-		if (get(c, item, "replay_window") != NULL)
-			ok = rd_uint(c, item, p, "replay_window", 64, 4096, &s.replay_window) && ok;
+		ok = opt_u16(c, item, p, "local_port", 1, 65535, &s.local_port) && ok;
+		ok = opt_u16(c, item, p, "remote_port", 1, 65535, &s.remote_port) && ok;
+		ok = opt_uint(c, item, p, "replay_window", 64, 4096, &s.replay_window) && ok;
 		rd_bool(c, item, p, "esn", &s.esn);
 		if (get(c, item, "mss_clamp") != NULL) {
 			char mss[16];
@@ -2478,8 +2514,7 @@ load_esp_tunnels(struct cfg *c, yaml_node_t *root)
 			ok = false;
 		}
 		if (ok) {
-			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
-			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+			load_addrs(c, item, p, s.name);
 			load_ike(c, item, p, &s);
 		}
 		mg_wipe(&s, sizeof(s));
@@ -2501,12 +2536,8 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 		bool ok = true;
 
 		memset(&s, 0, sizeof(s));
-		if (!rd_str(c, item, p, "name", s.name, sizeof(s.name))) {
-			need(c, item, p, "name", "a tunnel needs a name");
+		if (!rd_tunnel_names(c, item, p, "a tunnel needs a name", s.name, s.network, s.underlay))
 			continue;
-		}
-		rd_str(c, item, p, "network", s.network, sizeof(s.network));
-		rd_str(c, item, p, "underlay", s.underlay, sizeof(s.underlay));
 		if (get(c, item, "vni") == NULL) {
 			cerr(c, item, p, "a tunnel needs its VNI (vni: 0-%u)", MG_VXLAN_MAX_VNI);
 			ok = false;
@@ -2522,10 +2553,8 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 			     "a tunnel needs the peer's VTEP address (remote)");
 			ok = false;
 		}
-		if (get(c, item, "port") != NULL)
-			ok = rd_u16(c, item, p, "port", 1, 65535, &s.port) && ok;
-		if (get(c, item, "mtu") != NULL)
-			ok = rd_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
+		ok = opt_u16(c, item, p, "port", 1, 65535, &s.port) && ok;
+		ok = opt_u16(c, item, p, "mtu", MG_MTU_MIN, MG_MTU_MAX, &s.mtu) && ok;
 		if (get(c, item, "mac") != NULL) {
 			s.mac_set = rd_mac(c, item, p, "mac", &s.mac);
 			ok = s.mac_set && ok;
@@ -2535,8 +2564,7 @@ load_vxlan(struct cfg *c, yaml_node_t *root)
 			ok = false;
 		}
 		if (ok) {
-			load_addrs(c, item, p, "ipv4", s.name, AF_INET);
-			load_addrs(c, item, p, "ipv6", s.name, AF_INET6);
+			load_addrs(c, item, p, s.name);
 		}
 	}
 }
@@ -2550,6 +2578,12 @@ load_doc(struct cfg *c)
 					  "control", "networks", "ports", "routes", "neighbors",
 					  "classify", "stats", "log", "services", "wireguard", "esp_tunnels",
 					  "vxlan", "flow_history", "gateways", NULL};
+	/* The settings sections, in this order, each from its own node. */
+	static const struct {
+		const char *key;
+		void (*load)(struct cfg *c, yaml_node_t *n);
+	} settings[] = {{"dpdk", load_dpdk},     {"workers", load_workers}, {"mbufs", load_mbufs},
+			{"limits", load_limits}, {"arp_nd", load_arp_nd},   {"control", load_control}};
 	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_t *n;
 	unsigned int before = c->errs->n;
@@ -2560,18 +2594,9 @@ load_doc(struct cfg *c)
 	}
 	if (!check_map(c, root, "", top))
 		return c->errs->n - before;
-	if ((n = get(c, root, "dpdk")) != NULL)
-		load_dpdk(c, n);
-	if ((n = get(c, root, "workers")) != NULL)
-		load_workers(c, n);
-	if ((n = get(c, root, "mbufs")) != NULL)
-		load_mbufs(c, n);
-	if ((n = get(c, root, "limits")) != NULL)
-		load_limits(c, n);
-	if ((n = get(c, root, "arp_nd")) != NULL)
-		load_arp_nd(c, n);
-	if ((n = get(c, root, "control")) != NULL)
-		load_control(c, n);
+	for (unsigned int i = 0; i < MG_ARRAY_SIZE(settings); i++)
+		if ((n = get(c, root, settings[i].key)) != NULL)
+			settings[i].load(c, n);
 	load_small(c, root);
 	load_flow_history(c, root);
 	{

@@ -650,10 +650,101 @@ h_flows(struct mg_ctl *c, const char *method, const struct req *rq)
 	return json_resp(200, ctl_flows_json(c, &q));
 }
 
-static struct resp
-h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+/*
+ * A collection of model objects named by one path segment (/v1/networks,
+ * /v1/ports, /v1/interfaces): GET lists them, POST adds one from the body
+ * (201 with it as GET shows it), GET /v1/KIND/NAME shows one and DELETE
+ * removes it.
+ */
+struct named_coll {
+	enum mg_op_kind kind; /* of the spec a POST body holds */
+	const char *none;     /* the 404 message of an unknown name */
+	uint16_t (*max)(void);
+	/* The object named @name, or (@name NULL) at @i, rendered; NULL: none. */
+	json_t *(*render)(struct mg_ctl *c, uint16_t i, const char *name);
+};
+
+static json_t *
+network_render(struct mg_ctl *c, uint16_t i, const char *name)
 {
-	const struct mg_model *m = c->env.model;
+	const struct mg_network *n = name ? mg_model_network_find(c->env.model, name)
+					  : mg_model_network_get(c->env.model, i);
+
+	return n ? network_json(n) : NULL;
+}
+
+static json_t *
+port_render(struct mg_ctl *c, uint16_t i, const char *name)
+{
+	const struct mg_port *p = name ? mg_model_port_find(c->env.model, name)
+				       : mg_model_port_get(c->env.model, i);
+
+	return p ? port_json(c, p) : NULL;
+}
+
+static json_t *
+iface_render(struct mg_ctl *c, uint16_t i, const char *name)
+{
+	const struct mg_iface *ifc = name ? mg_model_iface_find(c->env.model, name)
+					  : mg_model_iface_get(c->env.model, i);
+
+	return ifc ? iface_json(c, ifc) : NULL;
+}
+
+/*
+ * DELETE /v1/KIND/NAME: networks and ports go by their name; a VLAN
+ * interface by its port and id, and a port's own interface goes with the port.
+ */
+static struct resp
+delete_named(struct mg_ctl *c, enum mg_op_kind kind, const char *name)
+{
+	const struct mg_iface *ifc;
+	const char *dot;
+	struct mg_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = kind;
+	if (kind == MG_OP_NETWORK) {
+		mg_strlcpy(op.network.name, name, sizeof(op.network.name));
+	} else if (kind == MG_OP_PORT) {
+		mg_strlcpy(op.port.name, name, sizeof(op.port.name));
+	} else {
+		ifc = mg_model_iface_find(c->env.model, name);
+		dot = strrchr(name, '.');
+		if (ifc == NULL)
+			return simple_err(404, ENOENT, "name", "no such interface");
+		if (ifc->kind != MG_IFACE_VLAN || dot == NULL)
+			return simple_err(409, EBUSY, "name",
+					  "a port's own interface goes with the port: DELETE "
+					  "/v1/ports/NAME");
+		snprintf(op.vlan.port, sizeof(op.vlan.port), "%.*s", (int)(dot - name), name);
+		op.vlan.vlan = ifc->vlan;
+	}
+	return delete_op(c, &op, "name");
+}
+
+static const struct named_coll networks = {MG_OP_NETWORK, "no such network",
+					    mg_model_network_max, network_render};
+static const struct named_coll ports = {MG_OP_PORT, "no such port", mg_model_port_max,
+					port_render};
+static const struct named_coll interfaces = {MG_OP_VLAN, "no such interface",
+					     mg_model_iface_max, iface_render};
+
+/* The name of what a POST added: a VLAN interface is PORT.VLAN. */
+static const char *
+added_name(const struct mg_op *op, char *buf, size_t n)
+{
+	switch (op->kind) {
+	case MG_OP_NETWORK: return op->network.name;
+	case MG_OP_PORT: return op->port.name;
+	default: snprintf(buf, n, "%s.%u", op->vlan.port, op->vlan.vlan); return buf;
+	}
+}
+
+static struct resp
+h_named(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq,
+	const struct named_coll *k)
+{
 	struct mg_error e;
 	struct mg_op op;
 
@@ -661,83 +752,51 @@ h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const str
 		if (!strcmp(method, "GET")) {
 			json_t *a = json_array();
 
-			for (uint16_t i = 0; i < mg_model_network_max(); i++) {
-				const struct mg_network *n = mg_model_network_get(m, i);
+			for (uint16_t i = 0; i < k->max(); i++) {
+				json_t *o = k->render(c, i, NULL);
 
-				if (n != NULL)
-					json_array_append_new(a, network_json(n));
+				if (o != NULL)
+					json_array_append_new(a, o);
 			}
 			return json_resp(200, a);
 		}
 		if (!strcmp(method, "POST")) {
-			if (add_spec(c, rq, MG_OP_NETWORK, NULL, &op, &e) < 0)
+			char name[MG_NAME_MAX + 8];
+
+			if (add_spec(c, rq, k->kind, NULL, &op, &e) < 0)
 				return err_resp(&e);
-			return json_resp(201, network_json(mg_model_network_find(m, op.network.name)));
+			return json_resp(201,
+					 k->render(c, 0, added_name(&op, name, sizeof(name))));
 		}
 		return not_allowed("GET, POST");
 	}
 	if (nseg == 3) {
-		const struct mg_network *n = mg_model_network_find(m, seg[2]);
+		if (!strcmp(method, "GET")) {
+			json_t *o = k->render(c, 0, seg[2]);
 
-		if (!strcmp(method, "GET"))
-			return n ? json_resp(200, network_json(n))
-				 : simple_err(404, ENOENT, "name", "no such network");
-		if (!strcmp(method, "DELETE")) {
-			memset(&op, 0, sizeof(op));
-			op.kind = MG_OP_NETWORK;
-			mg_strlcpy(op.network.name, seg[2], sizeof(op.network.name));
-			return delete_op(c, &op, "name");
+			return o ? json_resp(200, o) : simple_err(404, ENOENT, "name", k->none);
 		}
+		if (!strcmp(method, "DELETE"))
+			return delete_named(c, k->kind, seg[2]);
 		return not_allowed("GET, DELETE");
 	}
+	return no_resource();
+}
+
+static struct resp
+h_networks(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
+{
 	if (nseg == 4 && !strcmp(seg[3], "rules"))
 		return h_net_whole(c, method, seg[2], rq, &net_rules);
 	if (nseg == 4 && !strcmp(seg[3], "flows"))
 		return h_net_whole(c, method, seg[2], rq, &net_flows);
-	return no_resource();
+	return h_named(c, method, seg, nseg, rq, &networks);
 }
 
 static struct resp
 h_ports(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
-	struct mg_error e;
-	struct mg_op op;
-
-	if (nseg == 2) {
-		if (!strcmp(method, "GET")) {
-			json_t *a = json_array();
-
-			for (uint16_t i = 0; i < mg_model_port_max(); i++) {
-				const struct mg_port *p = mg_model_port_get(c->env.model, i);
-
-				if (p != NULL)
-					json_array_append_new(a, port_json(c, p));
-			}
-			return json_resp(200, a);
-		}
-		if (!strcmp(method, "POST")) {
-			if (add_spec(c, rq, MG_OP_PORT, NULL, &op, &e) < 0)
-				return err_resp(&e);
-			return json_resp(201,
-					 port_json(c, mg_model_port_find(c->env.model, op.port.name)));
-		}
-		return not_allowed("GET, POST");
-	}
-	if (nseg == 3) {
-		const struct mg_port *p = mg_model_port_find(c->env.model, seg[2]);
-
-		if (!strcmp(method, "GET"))
-			return p ? json_resp(200, port_json(c, p))
-				 : simple_err(404, ENOENT, "name", "no such port");
-		if (!strcmp(method, "DELETE")) {
-			memset(&op, 0, sizeof(op));
-			op.kind = MG_OP_PORT;
-			mg_strlcpy(op.port.name, seg[2], sizeof(op.port.name));
-			return delete_op(c, &op, "name");
-		}
-		return not_allowed("GET, DELETE");
-	}
-	return no_resource();
+	return h_named(c, method, seg, nseg, rq, &ports);
 }
 
 static struct resp
@@ -776,58 +835,9 @@ h_addresses(struct mg_ctl *c, const char *method, char **seg, int nseg, const st
 static struct resp
 h_interfaces(struct mg_ctl *c, const char *method, char **seg, int nseg, const struct req *rq)
 {
-	const struct mg_model *m = c->env.model;
-	struct mg_error e;
-	struct mg_op op;
-
-	if (nseg == 2) {
-		if (!strcmp(method, "GET")) {
-			json_t *a = json_array();
-
-			for (uint16_t i = 0; i < mg_model_iface_max(); i++) {
-				const struct mg_iface *ifc = mg_model_iface_get(m, i);
-
-				if (ifc != NULL)
-					json_array_append_new(a, iface_json(c, ifc));
-			}
-			return json_resp(200, a);
-		}
-		if (!strcmp(method, "POST")) {
-			char name[MG_NAME_MAX + 8];
-
-			if (add_spec(c, rq, MG_OP_VLAN, NULL, &op, &e) < 0)
-				return err_resp(&e);
-			snprintf(name, sizeof(name), "%s.%u", op.vlan.port, op.vlan.vlan);
-			return json_resp(201, iface_json(c, mg_model_iface_find(m, name)));
-		}
-		return not_allowed("GET, POST");
-	}
-	if (nseg == 3) {
-		const struct mg_iface *ifc = mg_model_iface_find(m, seg[2]);
-
-		if (!strcmp(method, "GET"))
-			return ifc ? json_resp(200, iface_json(c, ifc))
-				   : simple_err(404, ENOENT, "name", "no such interface");
-		if (!strcmp(method, "DELETE")) {
-			char *dot = strrchr(seg[2], '.');
-
-			if (ifc == NULL)
-				return simple_err(404, ENOENT, "name", "no such interface");
-			if (ifc->kind != MG_IFACE_VLAN || dot == NULL)
-				return simple_err(409, EBUSY, "name",
-						  "a port's own interface goes with the port: DELETE "
-						  "/v1/ports/NAME");
-			memset(&op, 0, sizeof(op));
-			op.kind = MG_OP_VLAN;
-			snprintf(op.vlan.port, sizeof(op.vlan.port), "%.*s", (int)(dot - seg[2]), seg[2]);
-			op.vlan.vlan = ifc->vlan;
-			return delete_op(c, &op, "name");
-		}
-		return not_allowed("GET, DELETE");
-	}
-	if (!strcmp(seg[3], "addresses"))
+	if (nseg >= 4 && !strcmp(seg[3], "addresses"))
 		return h_addresses(c, method, seg, nseg, rq);
-	return no_resource();
+	return h_named(c, method, seg, nseg, rq, &interfaces);
 }
 
 /* The route a request added: in its network, or its interface's, or "default". */
@@ -1812,6 +1822,22 @@ h_ike(struct mg_ctl *c, const char *method)
 	return r;
 }
 
+/* A resource of another file that answers with a status and a JSON text (or none). */
+typedef int (*status_text_fn)(struct mg_ctl *c, const char *method, char **seg, int nseg,
+			      char *body, size_t len, char **text, const char **allow);
+
+static struct resp
+status_text(status_text_fn fn, struct mg_ctl *c, const char *method, char **seg, int nseg,
+	    const struct req *rq)
+{
+	struct resp r = {.type = "application/json"};
+
+	r.status = fn(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
+	if (r.text == NULL)
+		r.type = NULL;
+	return r;
+}
+
 static struct resp
 dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req *rq)
 {
@@ -1860,14 +1886,8 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_connections(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "services"))
 		return h_services(c, method, seg, nseg, rq);
-	if (!strcmp(seg[1], "gateways") && nseg <= 3) {
-		struct resp r = {.type = "application/json"};
-
-		r.status = ctl_gw_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
-		if (r.text == NULL)
-			r.type = NULL;
-		return r;
-	}
+	if (!strcmp(seg[1], "gateways") && nseg <= 3)
+		return status_text(ctl_gw_rest, c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "nat") && nseg == 2)
 		return strcmp(method, "GET") ? not_allowed("GET") : json_resp(200, nat_stats_json());
 	if (!strcmp(seg[1], "trace") && nseg == 2)
@@ -1876,22 +1896,10 @@ dispatch(struct mg_ctl *c, const char *url, const char *method, const struct req
 		return h_captures(c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "wireguard"))
 		return h_wireguard(c, method, seg, nseg, rq);
-	if (!strcmp(seg[1], "esp-tunnels") && nseg <= 4) {
-		struct resp r = {.type = "application/json"};
-
-		r.status = ctl_esp_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
-		if (r.text == NULL)
-			r.type = NULL;
-		return r;
-	}
-	if (!strcmp(seg[1], "vxlan") && nseg <= 3) {
-		struct resp r = {.type = "application/json"};
-
-		r.status = ctl_vxlan_rest(c, method, seg, nseg, rq->body, rq->len, &r.text, &r.allow);
-		if (r.text == NULL)
-			r.type = NULL;
-		return r;
-	}
+	if (!strcmp(seg[1], "esp-tunnels") && nseg <= 4)
+		return status_text(ctl_esp_rest, c, method, seg, nseg, rq);
+	if (!strcmp(seg[1], "vxlan") && nseg <= 3)
+		return status_text(ctl_vxlan_rest, c, method, seg, nseg, rq);
 	if (!strcmp(seg[1], "ike") && nseg == 2)
 		return h_ike(c, method);
 	if (!strcmp(seg[1], "batch") && nseg == 2)

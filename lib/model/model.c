@@ -202,17 +202,28 @@ iface_addrs(const struct mg_iface *ifc, uint8_t family, unsigned int *n)
 	return ifc->addr6;
 }
 
+/* The next interface of network @net from *@i on (*@i moves past it), or NULL. */
+static const struct mg_iface *
+net_iface_next(const struct mg_model *m, uint16_t net, unsigned int *i)
+{
+	while (*i < m->iface_end) {
+		const struct mg_iface *ifc = &m->ifaces[(*i)++];
+
+		if (ifc->used && ifc->network == net)
+			return ifc;
+	}
+	return NULL;
+}
+
 const struct mg_iface *
 mg_model_iface_connected(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
 {
-	for (unsigned int i = 0; i < m->iface_end; i++) {
-		const struct mg_iface *ifc = &m->ifaces[i];
-		const struct mg_prefix *a;
-		unsigned int n;
+	const struct mg_iface *ifc;
+	unsigned int i = 0, n;
 
-		if (!ifc->used || ifc->network != net)
-			continue;
-		a = iface_addrs(ifc, ip->family, &n);
+	while ((ifc = net_iface_next(m, net, &i)) != NULL) {
+		const struct mg_prefix *a = iface_addrs(ifc, ip->family, &n);
+
 		for (unsigned int j = 0; j < n; j++)
 			if (mg_prefix_contains(&a[j], ip))
 				return ifc;
@@ -224,16 +235,14 @@ mg_model_iface_connected(const struct mg_model *m, uint16_t net, const struct mg
 static const struct mg_iface *
 iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
 {
-	for (unsigned int i = 0; i < m->iface_end; i++) {
-		const struct mg_iface *ifc = &m->ifaces[i];
-		const struct mg_prefix *a;
-		unsigned int n;
+	const struct mg_iface *ifc;
+	unsigned int i = 0, n;
 
-		if (!ifc->used || ifc->network != net)
-			continue;
+	while ((ifc = net_iface_next(m, net, &i)) != NULL) {
+		const struct mg_prefix *a = iface_addrs(ifc, ip->family, &n);
+
 		if (ip->family == AF_INET6 && mg_ip_equal(&ifc->ll6, ip))
 			return ifc;
-		a = iface_addrs(ifc, ip->family, &n);
 		for (unsigned int j = 0; j < n; j++)
 			if (mg_ip_equal(&a[j].addr, ip))
 				return ifc;
@@ -252,28 +261,33 @@ mg_model_route_find(const struct mg_model *m, uint16_t net, const struct mg_pref
 	return &m->routes[idx];
 }
 
+/* The next used slot of a slab of @cap from *@cursor on (*@cursor moves past it), or -1. */
+static int64_t
+slab_next(const bool *used, uint32_t cap, uint32_t *cursor)
+{
+	while (*cursor < cap) {
+		uint32_t i = (*cursor)++;
+
+		if (used[i])
+			return i;
+	}
+	return -1;
+}
+
 const struct mg_route *
 mg_model_route_next(const struct mg_model *m, uint32_t *cursor)
 {
-	while (*cursor < m->route_cap) {
-		uint32_t i = (*cursor)++;
+	int64_t i = slab_next(m->route_used, m->route_cap, cursor);
 
-		if (m->route_used[i])
-			return &m->routes[i];
-	}
-	return NULL;
+	return i < 0 ? NULL : &m->routes[i];
 }
 
 const struct mg_neigh *
 mg_model_neigh_next(const struct mg_model *m, uint32_t *cursor)
 {
-	while (*cursor < m->neigh_cap) {
-		uint32_t i = (*cursor)++;
+	int64_t i = slab_next(m->neigh_used, m->neigh_cap, cursor);
 
-		if (m->neigh_used[i])
-			return &m->neighs[i];
-	}
-	return NULL;
+	return i < 0 ? NULL : &m->neighs[i];
 }
 
 uint32_t
@@ -495,6 +509,50 @@ iface_alloc(struct mg_model *m)
 	return NULL;
 }
 
+/* A free interface slot, or NULL with @err: the interface table is full. */
+static struct mg_iface *
+iface_take(struct mg_model *m, struct mg_error *err)
+{
+	struct mg_iface *ifc = iface_alloc(m);
+
+	if (ifc == NULL)
+		mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
+			     MG_MODEL_MAX_IFACES);
+	return ifc;
+}
+
+/* @ifc is added: in use and counted in its network. */
+static void
+iface_commit(struct mg_model *m, struct mg_iface *ifc)
+{
+	ifc->used = true;
+	m->nets[ifc->network].nifaces++;
+}
+
+/*
+ * 0 if @ifc (@what '@name') may be deleted: nothing of @users (routes,
+ * neighbors) points into it and no rule names it; else -EBUSY with @err.
+ */
+static int
+iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *what,
+	   const char *name, const char *users, struct mg_error *err)
+{
+	if (ifc->nroutes > 0)
+		return mg_error_set(err, EBUSY, "name", "%s '%s' is used by %u %s", what, name,
+				    ifc->nroutes, users);
+	return mg_rules_iface_busy(m, ifc->id, "name", err);
+}
+
+/* An interface MTU: 0, or -EINVAL with @err. */
+static int
+mtu_check(unsigned int mtu, struct mg_error *err)
+{
+	if (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX)
+		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", mtu,
+				    MG_MTU_MIN, MG_MTU_MAX);
+	return 0;
+}
+
 static bool
 desc_valid(uint16_t v)
 {
@@ -518,6 +576,24 @@ resolve_network(const struct mg_model *m, const char *name, const char *field,
 	if (n == NULL)
 		mg_error_set(err, ENOENT, field, "no network named '%s'", name);
 	return n;
+}
+
+/*
+ * A tunnel's inner @network and its @underlay (empty: the inner network
+ * itself), each named in errors by its field; 0, or -errno with @err.
+ */
+static int
+resolve_overlay(const struct mg_model *m, const char *network, const char *underlay,
+		const struct mg_network **net, const struct mg_network **under,
+		struct mg_error *err)
+{
+	*net = resolve_network(m, network, "network", err);
+	if (*net == NULL)
+		return -err->code;
+	*under = underlay[0] ? resolve_network(m, underlay, "underlay", err) : *net;
+	if (*under == NULL)
+		return -err->code;
+	return 0;
 }
 
 int
@@ -556,9 +632,9 @@ mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *
 	net = resolve_network(m, s->network, "network", err);
 	if (net == NULL)
 		return -err->code;
-	if (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX)
-		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", mtu,
-				    MG_MTU_MIN, MG_MTU_MAX);
+	rc = mtu_check(mtu, err);
+	if (rc < 0)
+		return rc;
 	if (!desc_valid(s->rx_desc))
 		return mg_error_set(err, EINVAL, "rx_desc",
 				    "%u is not a power of two between 64 and 16384", s->rx_desc);
@@ -578,10 +654,9 @@ mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *
 	if (p == NULL)
 		return mg_error_set(err, ENOSPC, "name", "the port table is full (at most %u)",
 				    MG_MODEL_MAX_PORTS);
-	ifc = iface_alloc(m);
+	ifc = iface_take(m, err);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
-				    MG_MODEL_MAX_IFACES);
+		return -err->code;
 
 	memset(p, 0, sizeof(*p));
 	p->id = (uint16_t)(p - m->ports);
@@ -607,9 +682,8 @@ mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *
 		}
 	}
 	mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
-	ifc->used = true;
+	iface_commit(m, ifc);
 	p->used = true;
-	m->nets[net->id].nifaces++;
 	return 0;
 }
 
@@ -640,11 +714,7 @@ mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (p->nvlans > 0)
 		return mg_error_set(err, EBUSY, "name", "port '%s' still has %u VLAN(s)", name,
 				    p->nvlans);
-	if (ifc->nroutes > 0)
-		return mg_error_set(err, EBUSY, "name",
-				    "port '%s' is used by %u route(s) or neighbor(s)", name,
-				    ifc->nroutes);
-	int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+	int rc = iface_busy(m, ifc, "port", name, "route(s) or neighbor(s)", err);
 
 	if (rc < 0)
 		return rc;
@@ -687,10 +757,9 @@ mg_model_vlan_add(struct mg_model *m, const struct mg_vlan_spec *s, struct mg_er
 		return mg_error_set(err, EINVAL, "mtu",
 				    "%u is out of range %u-%u (the port's MTU)", mtu, MG_MTU_MIN,
 				    base->mtu);
-	ifc = iface_alloc(m);
+	ifc = iface_take(m, err);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
-				    MG_MODEL_MAX_IFACES);
+		return -err->code;
 	ifc->kind = MG_IFACE_VLAN;
 	mg_strlcpy(ifc->name, name, sizeof(ifc->name));
 	ifc->port = p->id;
@@ -704,9 +773,8 @@ mg_model_vlan_add(struct mg_model *m, const struct mg_vlan_spec *s, struct mg_er
 		if (rc < 0)
 			return rc;
 	}
-	ifc->used = true;
+	iface_commit(m, ifc);
 	p->nvlans++;
-	m->nets[net->id].nifaces++;
 	return 0;
 }
 
@@ -717,11 +785,7 @@ mg_model_vlan_del(struct mg_model *m, const char *name, struct mg_error *err)
 
 	if (ifc == NULL || ifc->kind != MG_IFACE_VLAN)
 		return mg_error_set(err, ENOENT, "name", "no VLAN interface named '%s'", name);
-	if (ifc->nroutes > 0)
-		return mg_error_set(err, EBUSY, "name",
-				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
-				    ifc->nroutes);
-	int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+	int rc = iface_busy(m, ifc, "interface", name, "route(s) or neighbor(s)", err);
 
 	if (rc < 0)
 		return rc;
@@ -971,14 +1035,12 @@ route_slot(struct mg_model *m)
 static const struct mg_iface *
 prefix_is_connected(const struct mg_model *m, uint16_t net, const struct mg_prefix *p)
 {
-	for (unsigned int i = 0; i < m->iface_end; i++) {
-		const struct mg_iface *ifc = &m->ifaces[i];
-		const struct mg_prefix *a;
-		unsigned int n;
+	const struct mg_iface *ifc;
+	unsigned int i = 0, n;
 
-		if (!ifc->used || ifc->network != net)
-			continue;
-		a = iface_addrs(ifc, p->addr.family, &n);
+	while ((ifc = net_iface_next(m, net, &i)) != NULL) {
+		const struct mg_prefix *a = iface_addrs(ifc, p->addr.family, &n);
+
 		for (unsigned int j = 0; j < n; j++) {
 			struct mg_prefix sub = a[j];
 			struct mg_prefix host = {.addr = a[j].addr, .len = mg_ip_maxlen(&a[j].addr)};
@@ -1508,15 +1570,12 @@ mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error 
 				    s->name);
 	if (iface_name_taken(m, s->name))
 		return mg_error_set(err, EEXIST, "name", "interface '%s' already exists", s->name);
-	net = resolve_network(m, s->network, "network", err);
-	if (net == NULL)
-		return -err->code;
-	under = s->underlay[0] ? resolve_network(m, s->underlay, "underlay", err) : net;
-	if (under == NULL)
-		return -err->code;
-	if (mtu < MG_MTU_MIN || mtu > MG_MTU_MAX)
-		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", mtu,
-				    MG_MTU_MIN, MG_MTU_MAX);
+	rc = resolve_overlay(m, s->network, s->underlay, &net, &under, err);
+	if (rc < 0)
+		return rc;
+	rc = mtu_check(mtu, err);
+	if (rc < 0)
+		return rc;
 	if (s->listen_port == 0)
 		return mg_error_set(err, EINVAL, "listen_port", "a listen port (1-65535) is required");
 	if (key_is_zero(s->private_key))
@@ -1530,10 +1589,9 @@ mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error 
 	rc = wg_peers_check(s, err);
 	if (rc < 0)
 		return rc;
-	ifc = iface_alloc(m);
+	ifc = iface_take(m, err);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
-				    MG_MODEL_MAX_IFACES);
+		return -err->code;
 	ifc->wg = calloc(1, sizeof(*ifc->wg));
 	if (ifc->wg == NULL || mg_wg_spec_copy(ifc->wg, s) < 0) {
 		free(ifc->wg);
@@ -1560,8 +1618,7 @@ mg_model_wg_add(struct mg_model *m, const struct mg_wg_spec *s, struct mg_error 
 			return rc;
 		}
 	}
-	ifc->used = true;
-	m->nets[net->id].nifaces++;
+	iface_commit(m, ifc);
 	return 0;
 }
 
@@ -1572,12 +1629,8 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 
 	if (ifc == NULL || ifc->kind != MG_IFACE_WG)
 		return mg_error_set(err, ENOENT, "name", "no WireGuard interface named '%s'", name);
-	if (ifc->nroutes > 0)
-		return mg_error_set(err, EBUSY, "name",
-				    "interface '%s' is used by %u route(s) or neighbor(s)", name,
-				    ifc->nroutes);
 	{
-		int rc = mg_rules_iface_busy(m, ifc->id, "name", err);
+		int rc = iface_busy(m, ifc, "interface", name, "route(s) or neighbor(s)", err);
 
 		if (rc < 0)
 			return rc;
@@ -1625,19 +1678,6 @@ model_iface(struct mg_model *m, uint16_t id)
 	return &m->ifaces[id];
 }
 
-const struct mg_network *
-model_resolve_network(const struct mg_model *m, const char *name, const char *field,
-		      struct mg_error *err)
-{
-	return resolve_network(m, name, field, err);
-}
-
-const struct mg_iface *
-model_iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
-{
-	return iface_owning(m, net, ip);
-}
-
 void
 model_iface_release(struct mg_model *m, struct mg_iface *ifc)
 {
@@ -1646,9 +1686,57 @@ model_iface_release(struct mg_model *m, struct mg_iface *ifc)
 	ifc->used = false;
 }
 
+struct mg_iface *
+model_iface_take(struct mg_model *m, struct mg_error *err)
+{
+	return iface_take(m, err);
+}
+
+int
+model_iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *what,
+		 const char *name, const char *users, struct mg_error *err)
+{
+	return iface_busy(m, ifc, what, name, users, err);
+}
+
+int
+model_mtu_check(unsigned int mtu, struct mg_error *err)
+{
+	return mtu_check(mtu, err);
+}
+
+int
+model_resolve_overlay(const struct mg_model *m, const char *network, const char *underlay,
+		      const struct mg_network **net, const struct mg_network **under,
+		      struct mg_error *err)
+{
+	return resolve_overlay(m, network, underlay, net, under, err);
+}
+
+int
+model_tunnel_ends(const struct mg_model *m, const struct mg_network *under,
+		  const struct mg_ip *local, const struct mg_ip *remote, bool no_bcast,
+		  const char *unicast, struct mg_error *err)
+{
+	char b[MG_IP_STRLEN];
+
+	if (local->family != AF_INET && local->family != AF_INET6)
+		return mg_error_set(err, EINVAL, "local", "an IPv4 or IPv6 address is needed");
+	if (remote->family != local->family)
+		return mg_error_set(err, EINVAL, "remote", "must be of local's family (%s)",
+				    local->family == AF_INET ? "IPv4" : "IPv6");
+	if (mg_ip_is_unspecified(remote) || mg_ip_is_multicast(remote) ||
+	    (no_bcast && mg_ip_is_broadcast(remote)))
+		return mg_error_set(err, EINVAL, "remote", "%s", unicast);
+	if (iface_owning(m, under->id, local) == NULL)
+		return mg_error_set(err, EINVAL, "local",
+				    "%s is not an address of an interface in network '%s'",
+				    mg_ip_fmt(local, b, sizeof(b)), under->spec.name);
+	return 0;
+}
+
 void
 model_iface_commit(struct mg_model *m, struct mg_iface *ifc)
 {
-	ifc->used = true;
-	m->nets[ifc->network].nifaces++;
+	iface_commit(m, ifc);
 }

@@ -20,50 +20,8 @@
 #include "mg_rules.h"
 #include "model_priv.h"
 
-static struct mg_esp_tunnel *
-esp_table(struct mg_model *m, bool create)
-{
-	struct mg_esp_tunnel **t = model_esp_slot(m);
-
-	if (*t == NULL && create)
-		*t = calloc(MG_MODEL_MAX_ESP, sizeof(**t));
-	return *t;
-}
-
-const struct mg_esp_tunnel *
-mg_model_esp_next(const struct mg_model *m, uint32_t *cursor)
-{
-	const struct mg_esp_tunnel *t = esp_table((struct mg_model *)(uintptr_t)m, false);
-
-	for (; t != NULL && *cursor < MG_MODEL_MAX_ESP; (*cursor)++)
-		if (t[*cursor].used)
-			return &t[(*cursor)++];
-	return NULL;
-}
-
-const struct mg_esp_tunnel *
-mg_model_esp_find(const struct mg_model *m, const char *name)
-{
-	const struct mg_esp_tunnel *t;
-	uint32_t c = 0;
-
-	while ((t = mg_model_esp_next(m, &c)) != NULL)
-		if (strcmp(t->spec.name, name) == 0)
-			return t;
-	return NULL;
-}
-
-const struct mg_esp_tunnel *
-mg_model_esp_by_iface(const struct mg_model *m, uint16_t iface)
-{
-	const struct mg_esp_tunnel *t;
-	uint32_t c = 0;
-
-	while ((t = mg_model_esp_next(m, &c)) != NULL)
-		if (t->iface == iface)
-			return t;
-	return NULL;
-}
+/* esp_table, mg_model_esp_next, mg_model_esp_find, mg_model_esp_by_iface */
+MODEL_TUNNEL_TABLE(esp, mg_esp_tunnel, MG_MODEL_MAX_ESP, model_esp_slot)
 
 int
 mg_model_esp_sa_check(const struct mg_esp_sa_conf *c, struct mg_error *err)
@@ -168,33 +126,21 @@ mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct 
 	const struct mg_network *net, *under;
 	struct mg_esp_tunnel *tab, *t = NULL;
 	struct mg_iface *ifc;
-	char b[MG_IP_STRLEN];
 	int rc;
 
 	if (s->name[0] == '\0')
 		return mg_error_set(err, EINVAL, "name", "a tunnel needs a name");
 	if (mg_model_iface_find(m, s->name) != NULL)
 		return mg_error_set(err, EEXIST, "name", "an interface named '%s' exists", s->name);
-	net = model_resolve_network(m, s->network, "network", err);
-	if (net == NULL)
-		return -err->code;
-	under = s->underlay[0] ? model_resolve_network(m, s->underlay, "underlay", err) : net;
-	if (under == NULL)
-		return -err->code;
-	if (s->local.family != AF_INET && s->local.family != AF_INET6)
-		return mg_error_set(err, EINVAL, "local", "an IPv4 or IPv6 address is needed");
-	if (s->remote.family != s->local.family)
-		return mg_error_set(err, EINVAL, "remote", "must be of local's family (%s)",
-				    s->local.family == AF_INET ? "IPv4" : "IPv6");
-	if (mg_ip_is_unspecified(&s->remote) || mg_ip_is_multicast(&s->remote))
-		return mg_error_set(err, EINVAL, "remote", "must be a unicast address");
-	if (model_iface_owning(m, under->id, &s->local) == NULL)
-		return mg_error_set(err, EINVAL, "local",
-				    "%s is not an address of an interface in network '%s'",
-				    mg_ip_fmt(&s->local, b, sizeof(b)), under->spec.name);
-	if (s->mtu != 0 && (s->mtu < MG_MTU_MIN || s->mtu > MG_MTU_MAX))
-		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", s->mtu,
-				    MG_MTU_MIN, MG_MTU_MAX);
+	rc = model_resolve_overlay(m, s->network, s->underlay, &net, &under, err);
+	if (rc < 0)
+		return rc;
+	rc = model_tunnel_ends(m, under, &s->local, &s->remote, false, "must be a unicast address",
+			       err);
+	if (rc < 0)
+		return rc;
+	if (s->mtu != 0 && (rc = model_mtu_check(s->mtu, err)) < 0)
+		return rc;
 	if (s->path_mtu != 0 && (s->path_mtu < 576 || s->path_mtu > MG_MTU_MAX))
 		return mg_error_set(err, EINVAL, "path_mtu", "%u is out of range 576-%u",
 				    s->path_mtu, MG_MTU_MAX);
@@ -220,10 +166,9 @@ mg_model_esp_add(struct mg_model *m, const struct mg_esp_tunnel_spec *s, struct 
 	if (t == NULL)
 		return mg_error_set(err, ENOSPC, "name", "the ESP tunnel table is full (at most %u)",
 				    MG_MODEL_MAX_ESP);
-	ifc = model_iface_alloc(m);
+	ifc = model_iface_take(m, err);
 	if (ifc == NULL)
-		return mg_error_set(err, ENOSPC, "name", "the interface table is full (at most %u)",
-				    MG_MODEL_MAX_IFACES);
+		return -err->code;
 	memset(t, 0, sizeof(*t));
 	t->id = (uint16_t)(t - tab);
 	t->iface = ifc->id;
@@ -263,10 +208,7 @@ mg_model_esp_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (t == NULL)
 		return mg_error_set(err, ENOENT, "name", "no ESP tunnel named '%s'", name);
 	ifc = model_iface(m, t->iface);
-	if (ifc->nroutes > 0)
-		return mg_error_set(err, EBUSY, "name", "tunnel '%s' is used by %u route(s)", name,
-				    ifc->nroutes);
-	if (mg_rules_iface_busy(m, ifc->id, "name", err) < 0)
+	if (model_iface_busy(m, ifc, "tunnel", name, "route(s)", err) < 0)
 		return -err->code;
 	model_iface_release(m, ifc);
 	if (be != NULL && be->esp_del != NULL)

@@ -16,16 +16,85 @@ const struct mg_model_backend *model_backend(const struct mg_model *m);
 struct mg_iface *model_iface_alloc(struct mg_model *m);
 /** Interface slot @p id. */
 struct mg_iface *model_iface(struct mg_model *m, uint16_t id);
-/** Network @p name (empty: "default"), or NULL with @p err about @p field. */
-const struct mg_network *model_resolve_network(const struct mg_model *m, const char *name,
-					       const char *field, struct mg_error *err);
-/** The interface of network @p net that has address @p ip, or NULL. */
-const struct mg_iface *model_iface_owning(const struct mg_model *m, uint16_t net,
-					  const struct mg_ip *ip);
+/** A free interface slot, or NULL with @p err (field "name": the table is full). */
+struct mg_iface *model_iface_take(struct mg_model *m, struct mg_error *err);
+/**
+ * 0 if @p ifc (@p what '@p name' in messages) may be deleted: nothing of
+ * @p users ("route(s)") points into it and no rule names it; else -EBUSY.
+ */
+int model_iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *what,
+		     const char *name, const char *users, struct mg_error *err);
+/** An interface MTU in MG_MTU_MIN-MG_MTU_MAX: 0, or -EINVAL with @p err (field "mtu"). */
+int model_mtu_check(unsigned int mtu, struct mg_error *err);
+/**
+ * A tunnel's inner @p network and its @p underlay (empty: the inner network),
+ * each named in errors by its field ("network", "underlay"); 0 or -errno.
+ */
+int model_resolve_overlay(const struct mg_model *m, const char *network, const char *underlay,
+			  const struct mg_network **net, const struct mg_network **under,
+			  struct mg_error *err);
+/**
+ * A tunnel's outer addresses: @p local an IPv4 or IPv6 address of an
+ * interface in @p under, @p remote of its family and unicast (@p no_bcast:
+ * not broadcast either; @p unicast: the message otherwise); 0 or -EINVAL.
+ */
+int model_tunnel_ends(const struct mg_model *m, const struct mg_network *under,
+		      const struct mg_ip *local, const struct mg_ip *remote, bool no_bcast,
+		      const char *unicast, struct mg_error *err);
 /** Mark @p ifc used and count it in its network. */
 void model_iface_commit(struct mg_model *m, struct mg_iface *ifc);
 /** Remove @p ifc's addresses (through the backend), uncount it and free the slot. */
 void model_iface_release(struct mg_model *m, struct mg_iface *ifc);
+
+/*
+ * A tunnel table (model_esp.c, model_vxlan.c): @p max slots of struct
+ * @p type (with members used, iface and spec.name), allocated on first use
+ * into the pointer @p slot returns. Defines, for a prefix @p pfx, the static
+ * pfx_table(m, create) (the table, or NULL when there is none and @p create
+ * is false) and the public mg_model_pfx_next, _find and _by_iface of
+ * mg_model.h. A macro because the kinds differ only in their types.
+ */
+#define MODEL_TUNNEL_TABLE(pfx, type, max, slot)                                              \
+	static struct type *pfx##_table(struct mg_model *m, bool create)                      \
+	{                                                                                     \
+		struct type **t = slot(m);                                                    \
+                                                                                              \
+		if (*t == NULL && create)                                                     \
+			*t = calloc(max, sizeof(**t));                                        \
+		return *t;                                                                    \
+	}                                                                                     \
+                                                                                              \
+	const struct type *mg_model_##pfx##_next(const struct mg_model *m, uint32_t *cursor)  \
+	{                                                                                     \
+		const struct type *t = pfx##_table((struct mg_model *)(uintptr_t)m, false);   \
+                                                                                              \
+		for (; t != NULL && *cursor < (max); (*cursor)++)                             \
+			if (t[*cursor].used)                                                  \
+				return &t[(*cursor)++];                                       \
+		return NULL;                                                                  \
+	}                                                                                     \
+                                                                                              \
+	const struct type *mg_model_##pfx##_find(const struct mg_model *m, const char *name)  \
+	{                                                                                     \
+		const struct type *t;                                                         \
+		uint32_t c = 0;                                                               \
+                                                                                              \
+		while ((t = mg_model_##pfx##_next(m, &c)) != NULL)                            \
+			if (strcmp(t->spec.name, name) == 0)                                  \
+				return t;                                                     \
+		return NULL;                                                                  \
+	}                                                                                     \
+                                                                                              \
+	const struct type *mg_model_##pfx##_by_iface(const struct mg_model *m, uint16_t iface) \
+	{                                                                                     \
+		const struct type *t;                                                         \
+		uint32_t c = 0;                                                               \
+                                                                                              \
+		while ((t = mg_model_##pfx##_next(m, &c)) != NULL)                            \
+			if (t->iface == iface)                                                \
+				return t;                                                     \
+		return NULL;                                                                  \
+	}
 
 /* model_esp.c */
 /** Replay the tunnels into the backend (after the ports and VLANs, before addresses). */

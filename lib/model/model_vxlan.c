@@ -15,50 +15,8 @@
 #include "mg_rules.h"
 #include "model_priv.h"
 
-static struct mg_vxlan_tunnel *
-vx_table(struct mg_model *m, bool create)
-{
-	struct mg_vxlan_tunnel **t = model_vxlan_slot(m);
-
-	if (*t == NULL && create)
-		*t = calloc(MG_MODEL_MAX_VXLAN, sizeof(**t));
-	return *t;
-}
-
-const struct mg_vxlan_tunnel *
-mg_model_vxlan_next(const struct mg_model *m, uint32_t *cursor)
-{
-	const struct mg_vxlan_tunnel *t = vx_table((struct mg_model *)(uintptr_t)m, false);
-
-	for (; t != NULL && *cursor < MG_MODEL_MAX_VXLAN; (*cursor)++)
-		if (t[*cursor].used)
-			return &t[(*cursor)++];
-	return NULL;
-}
-
-const struct mg_vxlan_tunnel *
-mg_model_vxlan_find(const struct mg_model *m, const char *name)
-{
-	const struct mg_vxlan_tunnel *t;
-	uint32_t c = 0;
-
-	while ((t = mg_model_vxlan_next(m, &c)) != NULL)
-		if (strcmp(t->spec.name, name) == 0)
-			return t;
-	return NULL;
-}
-
-const struct mg_vxlan_tunnel *
-mg_model_vxlan_by_iface(const struct mg_model *m, uint16_t iface)
-{
-	const struct mg_vxlan_tunnel *t;
-	uint32_t c = 0;
-
-	while ((t = mg_model_vxlan_next(m, &c)) != NULL)
-		if (t->iface == iface)
-			return t;
-	return NULL;
-}
+/* vxlan_table, mg_model_vxlan_next, mg_model_vxlan_find, mg_model_vxlan_by_iface */
+MODEL_TUNNEL_TABLE(vxlan, mg_vxlan_tunnel, MG_MODEL_MAX_VXLAN, model_vxlan_slot)
 
 /* A locally administered unicast MAC from the name and VNI: stable across restarts. */
 static void
@@ -85,7 +43,6 @@ mg_model_vxlan_add(struct mg_model *m, const struct mg_vxlan_spec *s, struct mg_
 	const struct mg_vxlan_tunnel *o;
 	struct mg_vxlan_tunnel *tab, *t = NULL;
 	struct mg_iface *ifc;
-	char b[MG_IP_STRLEN];
 	uint32_t cur = 0;
 	uint16_t port = s->port ? s->port : MG_VXLAN_DEFAULT_PORT;
 	int rc;
@@ -97,31 +54,19 @@ mg_model_vxlan_add(struct mg_model *m, const struct mg_vxlan_spec *s, struct mg_
 				    "(they name VLAN sub-interfaces)", s->name);
 	if (mg_model_iface_find(m, s->name) != NULL)
 		return mg_error_set(err, EEXIST, "name", "an interface named '%s' exists", s->name);
-	net = model_resolve_network(m, s->network, "network", err);
-	if (net == NULL)
-		return -err->code;
-	under = s->underlay[0] ? model_resolve_network(m, s->underlay, "underlay", err) : net;
-	if (under == NULL)
-		return -err->code;
+	rc = model_resolve_overlay(m, s->network, s->underlay, &net, &under, err);
+	if (rc < 0)
+		return rc;
 	if (s->vni > MG_VXLAN_MAX_VNI)
 		return mg_error_set(err, EINVAL, "vni", "%u is out of range 0-%u", s->vni,
 				    MG_VXLAN_MAX_VNI);
-	if (s->local.family != AF_INET && s->local.family != AF_INET6)
-		return mg_error_set(err, EINVAL, "local", "an IPv4 or IPv6 address is needed");
-	if (s->remote.family != s->local.family)
-		return mg_error_set(err, EINVAL, "remote", "must be of local's family (%s)",
-				    s->local.family == AF_INET ? "IPv4" : "IPv6");
-	if (mg_ip_is_unspecified(&s->remote) || mg_ip_is_multicast(&s->remote) ||
-	    mg_ip_is_broadcast(&s->remote))
-		return mg_error_set(err, EINVAL, "remote",
-				    "must be a unicast address (multicast groups are not supported)");
-	if (model_iface_owning(m, under->id, &s->local) == NULL)
-		return mg_error_set(err, EINVAL, "local",
-				    "%s is not an address of an interface in network '%s'",
-				    mg_ip_fmt(&s->local, b, sizeof(b)), under->spec.name);
-	if (s->mtu != 0 && (s->mtu < MG_MTU_MIN || s->mtu > MG_MTU_MAX))
-		return mg_error_set(err, EINVAL, "mtu", "%u is out of range %u-%u", s->mtu,
-				    MG_MTU_MIN, MG_MTU_MAX);
+	rc = model_tunnel_ends(m, under, &s->local, &s->remote, true,
+			       "must be a unicast address (multicast groups are not supported)",
+			       err);
+	if (rc < 0)
+		return rc;
+	if (s->mtu != 0 && (rc = model_mtu_check(s->mtu, err)) < 0)
+		return rc;
 	if (s->mac_set && (mg_mac_is_zero(&s->mac) || mg_mac_is_multicast(&s->mac)))
 		return mg_error_set(err, EINVAL, "mac", "must be a unicast MAC address");
 	while ((o = mg_model_vxlan_next(m, &cur)) != NULL)
@@ -130,7 +75,7 @@ mg_model_vxlan_add(struct mg_model *m, const struct mg_vxlan_spec *s, struct mg_
 			return mg_error_set(err, EEXIST, "vni",
 					    "tunnel '%s' has VNI %u between the same VTEPs and port",
 					    o->spec.name, s->vni);
-	tab = vx_table(m, true);
+	tab = vxlan_table(m, true);
 	if (tab == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	for (unsigned int i = 0; i < MG_MODEL_MAX_VXLAN && t == NULL; i++)
@@ -185,11 +130,7 @@ mg_model_vxlan_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (t == NULL)
 		return mg_error_set(err, ENOENT, "name", "no VXLAN tunnel named '%s'", name);
 	ifc = model_iface(m, t->iface);
-	if (ifc->nroutes > 0)
-		return mg_error_set(err, EBUSY, "name",
-				    "tunnel '%s' is used by %u route(s) or static neighbor(s)", name,
-				    ifc->nroutes);
-	if (mg_rules_iface_busy(m, ifc->id, "name", err) < 0)
+	if (model_iface_busy(m, ifc, "tunnel", name, "route(s) or static neighbor(s)", err) < 0)
 		return -err->code;
 	model_iface_release(m, ifc);
 	if (be != NULL && be->vxlan_del != NULL)
@@ -202,7 +143,7 @@ int
 model_vxlan_replay(struct mg_model *m, struct mg_error *err)
 {
 	const struct mg_model_backend *be = model_backend(m);
-	struct mg_vxlan_tunnel *tab = vx_table(m, false);
+	struct mg_vxlan_tunnel *tab = vxlan_table(m, false);
 
 	if (tab == NULL || be == NULL || be->vxlan_add == NULL)
 		return 0;

@@ -299,3 +299,144 @@ MG_TEST(rules_replay_last_and_go_with_their_network)
 	CHECK_EQ(mg_model_network_del(m, "green", &e), 0);
 	mg_model_destroy(m);
 }
+
+/* ---- tunnels (ESP, VXLAN): the checks they share, the words each keeps ------------------- */
+
+/* The model's error @e after @rc: -@code, on @field, saying @msg. */
+static void
+check_err(int rc, const struct mg_error *e, int code, const char *field, const char *msg)
+{
+	CHECK_EQ(rc, -code);
+	CHECK_STR(e->field, field);
+	CHECK_STR(e->msg, msg);
+}
+
+static struct mg_esp_tunnel_spec
+esp_spec(const char *local, const char *remote)
+{
+	struct mg_esp_tunnel_spec s;
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.name, "e");
+	mg_ip_parse(local, &s.local);
+	mg_ip_parse(remote, &s.remote);
+	return s;
+}
+
+static struct mg_vxlan_spec
+vx_spec(const char *local, const char *remote)
+{
+	struct mg_vxlan_spec s;
+
+	memset(&s, 0, sizeof(s));
+	strcpy(s.name, "v");
+	s.vni = 5;
+	mg_ip_parse(local, &s.local);
+	mg_ip_parse(remote, &s.remote);
+	return s;
+}
+
+/* A route to 10.9.0.0/16 (or its deletion) through interface @iface. */
+static int
+route_via(struct mg_model *m, const char *iface, bool del, struct mg_error *e)
+{
+	struct mg_route_spec r;
+
+	memset(&r, 0, sizeof(r));
+	mg_prefix_parse("10.9.0.0/16", &r.prefix);
+	mg_strlcpy(r.iface, iface, sizeof(r.iface));
+	return del ? mg_model_route_del(m, "default", &r.prefix, e) : mg_model_route_add(m, &r, e);
+}
+
+MG_TEST(tunnel_outer_checks_are_shared)
+{
+	struct mg_model *m = model();
+	struct mg_esp_tunnel_spec es;
+	struct mg_vxlan_spec vs;
+	struct mg_error e;
+
+	es = esp_spec("10.0.0.1", "10.0.0.2");
+	strcpy(es.underlay, "nope");
+	check_err(mg_model_esp_add(m, &es, &e), &e, ENOENT, "underlay", "no network named 'nope'");
+	vs = vx_spec("10.0.0.1", "10.0.0.2");
+	strcpy(vs.network, "nope");
+	check_err(mg_model_vxlan_add(m, &vs, &e), &e, ENOENT, "network", "no network named 'nope'");
+
+	es = esp_spec("fd00::1", "10.0.0.2");
+	check_err(mg_model_esp_add(m, &es, &e), &e, EINVAL, "remote",
+		  "must be of local's family (IPv6)");
+	vs = vx_spec("fd00::1", "10.0.0.2");
+	check_err(mg_model_vxlan_add(m, &vs, &e), &e, EINVAL, "remote",
+		  "must be of local's family (IPv6)");
+
+	/* Each kind says "unicast" in its own words; VXLAN refuses broadcast too. */
+	es = esp_spec("10.0.0.1", "224.0.0.1");
+	check_err(mg_model_esp_add(m, &es, &e), &e, EINVAL, "remote", "must be a unicast address");
+	vs = vx_spec("10.0.0.1", "224.0.0.1");
+	check_err(mg_model_vxlan_add(m, &vs, &e), &e, EINVAL, "remote",
+		  "must be a unicast address (multicast groups are not supported)");
+	vs = vx_spec("10.0.0.1", "255.255.255.255");
+	check_err(mg_model_vxlan_add(m, &vs, &e), &e, EINVAL, "remote",
+		  "must be a unicast address (multicast groups are not supported)");
+
+	es = esp_spec("10.0.0.77", "10.0.0.2");
+	check_err(mg_model_esp_add(m, &es, &e), &e, EINVAL, "local",
+		  "10.0.0.77 is not an address of an interface in network 'default'");
+	vs = vx_spec("10.0.0.77", "10.0.0.2");
+	check_err(mg_model_vxlan_add(m, &vs, &e), &e, EINVAL, "local",
+		  "10.0.0.77 is not an address of an interface in network 'default'");
+
+	es = esp_spec("10.0.0.1", "10.0.0.2");
+	es.mtu = 20;
+	check_err(mg_model_esp_add(m, &es, &e), &e, EINVAL, "mtu", "20 is out of range 68-9600");
+	vs = vx_spec("10.0.0.1", "10.0.0.2");
+	vs.mtu = 9601;
+	check_err(mg_model_vxlan_add(m, &vs, &e), &e, EINVAL, "mtu", "9601 is out of range 68-9600");
+
+	/* Nothing refused was kept. */
+	CHECK(mg_model_esp_next(m, &(uint32_t){0}) == NULL);
+	CHECK(mg_model_vxlan_next(m, &(uint32_t){0}) == NULL);
+	CHECK(mg_model_iface_find(m, "e") == NULL && mg_model_iface_find(m, "v") == NULL);
+	mg_model_destroy(m);
+}
+
+MG_TEST(tunnel_tables_and_busy_tunnels)
+{
+	struct mg_model *m = model();
+	struct mg_esp_tunnel_spec es = esp_spec("10.0.0.1", "10.0.0.2");
+	struct mg_vxlan_spec vs = vx_spec("10.0.0.1", "10.0.0.3");
+	const struct mg_esp_tunnel *et;
+	const struct mg_vxlan_tunnel *vt;
+	struct mg_error e;
+	uint32_t cur = 0;
+
+	CHECK_EQ(mg_model_esp_add(m, &es, &e), 0);
+	CHECK_EQ(mg_model_vxlan_add(m, &vs, &e), 0);
+	et = mg_model_esp_find(m, "e");
+	vt = mg_model_vxlan_find(m, "v");
+	CHECK(et != NULL && vt != NULL);
+	CHECK(mg_model_esp_find(m, "v") == NULL && mg_model_vxlan_find(m, "e") == NULL);
+	CHECK(mg_model_esp_by_iface(m, mg_model_iface_find(m, "e")->id) == et);
+	CHECK(mg_model_vxlan_by_iface(m, mg_model_iface_find(m, "v")->id) == vt);
+	CHECK(mg_model_esp_by_iface(m, vt->iface) == NULL);
+	CHECK(mg_model_vxlan_next(m, &cur) == vt);
+	CHECK(mg_model_vxlan_next(m, &cur) == NULL);
+
+	/* A route into a tunnel holds it; each kind names what holds it. */
+	CHECK_EQ(route_via(m, "e", false, &e), 0);
+	check_err(mg_model_esp_del(m, "e", &e), &e, EBUSY, "name",
+		  "tunnel 'e' is used by 1 route(s)");
+	CHECK_EQ(route_via(m, "e", true, &e), 0);
+	CHECK_EQ(route_via(m, "v", false, &e), 0);
+	check_err(mg_model_vxlan_del(m, "v", &e), &e, EBUSY, "name",
+		  "tunnel 'v' is used by 1 route(s) or static neighbor(s)");
+	CHECK(mg_model_vxlan_find(m, "v") == vt);
+	CHECK_EQ(route_via(m, "v", true, &e), 0);
+
+	CHECK_EQ(mg_model_esp_del(m, "e", &e), 0);
+	CHECK_EQ(mg_model_vxlan_del(m, "v", &e), 0);
+	CHECK(mg_model_esp_find(m, "e") == NULL && mg_model_vxlan_find(m, "v") == NULL);
+	CHECK(mg_model_iface_find(m, "e") == NULL && mg_model_iface_find(m, "v") == NULL);
+	CHECK_EQ(mg_model_network_find(m, "default")->nifaces, 1);
+	mg_model_destroy(m);
+}
