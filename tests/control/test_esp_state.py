@@ -70,6 +70,11 @@ def test_tunnels_restore_with_sealed_keys_and_resumed_sequence(tmp_path):
             assert sorted((s["spi"], s["dir"], s["algo"]) for s in got[name]["sas"]) \
                 == sorted((s["spi"], s["dir"], s["algo"]) for s in before[name]["sas"])
         assert {s["spi"] for s in got["ef"]["sas"]} == {0x3003, 0x3002}, got["ef"]
+        # The restored SAs run in AUTO's mode for their algorithm, shown in GET.
+        modes = {(s["spi"], s["mode"], s["device"]) for t in got.values() for s in t["sas"]}
+        assert {(m[0], m[1]) for m in modes} == {(0x3003, "direct"), (0x3002, "lookaside"),
+                                                 (0x4001, "direct")}, modes
+        assert all(m[2] == "intel-ipsec-mb" for m in modes if m[1] == "direct"), modes
         er_sa = got["er"]["sas"][0]
         assert er_sa["lifetime"]["seconds"] == [3000, 3600], er_sa
         ifaces = {i["name"]: i for i in api.ok("GET", "/v1/interfaces")}
