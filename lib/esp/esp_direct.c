@@ -97,13 +97,16 @@ esp_direct_sa_init(struct mg_esp_sa *sa, enum mg_esp_algo algo, const uint8_t *k
 		return -ENOMEM;
 	if (chacha) {
 		memcpy(sa->dk, key, key_len);
-		sa->daead = ESP_DIRECT_CHACHA;
+		sa->chacha = 1;
 	} else if (key_len == 16) {
+		/* The key size's seal and open, chosen once here. */
 		IMB_AES128_GCM_PRE(imb, key, sa->dk);
-		sa->daead = ESP_DIRECT_GCM128;
+		sa->gcm_seal = imb->gcm128_enc;
+		sa->gcm_open = imb->gcm128_dec;
 	} else {
 		IMB_AES256_GCM_PRE(imb, key, sa->dk);
-		sa->daead = ESP_DIRECT_GCM256;
+		sa->gcm_seal = imb->gcm256_enc;
+		sa->gcm_open = imb->gcm256_dec;
 	}
 	memcpy(&sa->salt, salt, sizeof(sa->salt));
 	return 0;
@@ -128,43 +131,23 @@ static inline void
 aead_run(IMB_MGR *imb, const struct mg_esp_sa *sa, bool dec, uint8_t *p, uint64_t len,
 	 const uint8_t nonce[12], const uint8_t *aad, uint64_t alen, uint8_t *tag)
 {
-	switch (sa->daead) {
-	case ESP_DIRECT_GCM128: {
+	if (!sa->chacha) {
 		struct gcm_context_data ctx;
 
-		if (dec)
-			IMB_AES128_GCM_DEC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
-					   AEAD_ICV);
-		else
-			IMB_AES128_GCM_ENC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
-					   AEAD_ICV);
-		break;
+		(dec ? sa->gcm_open : sa->gcm_seal)(sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
+						    AEAD_ICV);
+		return;
 	}
-	case ESP_DIRECT_GCM256: {
-		struct gcm_context_data ctx;
+	struct chacha20_poly1305_context_data ctx;
 
-		if (dec)
-			IMB_AES256_GCM_DEC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
-					   AEAD_ICV);
-		else
-			IMB_AES256_GCM_ENC(imb, sa->dk, &ctx, p, p, len, nonce, aad, alen, tag,
-					   AEAD_ICV);
-		break;
-	}
-	default: {
-		struct chacha20_poly1305_context_data ctx;
-
-		IMB_CHACHA20_POLY1305_INIT(imb, sa->dk, &ctx, nonce, aad, alen);
-		if (dec)
-			IMB_CHACHA20_POLY1305_DEC_UPDATE(imb, sa->dk, &ctx, p, p, len);
-		else
-			IMB_CHACHA20_POLY1305_ENC_UPDATE(imb, sa->dk, &ctx, p, p, len);
-		IMB_CHACHA20_POLY1305_ENC_FINALIZE(imb, &ctx, tag, AEAD_ICV);
-		/* The context holds this packet's Poly1305 key. */
-		mg_wipe(ctx.poly_key, sizeof(ctx.poly_key));
-		break;
-	}
-	}
+	IMB_CHACHA20_POLY1305_INIT(imb, sa->dk, &ctx, nonce, aad, alen);
+	if (dec)
+		IMB_CHACHA20_POLY1305_DEC_UPDATE(imb, sa->dk, &ctx, p, p, len);
+	else
+		IMB_CHACHA20_POLY1305_ENC_UPDATE(imb, sa->dk, &ctx, p, p, len);
+	IMB_CHACHA20_POLY1305_ENC_FINALIZE(imb, &ctx, tag, AEAD_ICV);
+	/* The context holds this packet's Poly1305 key. */
+	mg_wipe(ctx.poly_key, sizeof(ctx.poly_key));
 }
 
 /* The nonce: salt, then the 8-byte explicit IV (RFC 4106 4). */

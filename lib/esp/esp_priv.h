@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <intel-ipsec-mb.h>
+
 #include <rte_cryptodev.h>
 #include <rte_ip.h>
 #include <rte_ipsec.h>
@@ -98,13 +100,6 @@ struct esp_replay {
 	uint64_t bits[];     /**< Bit (s & 63) of word (s >> 6) & mask: s was seen. */
 };
 
-/** The AEADs of MG_ESP_MODE_DIRECT. */
-enum esp_direct_aead {
-	ESP_DIRECT_GCM128 = 0,  /**< AES-GCM-128 (RFC 4106). */
-	ESP_DIRECT_GCM256,      /**< AES-GCM-256 (RFC 4106). */
-	ESP_DIRECT_CHACHA,      /**< ChaCha20-Poly1305 (RFC 7634). */
-};
-
 /** An SA. */
 struct mg_esp_sa {
 	/* Read by workers on every burst; fixed after creation. */
@@ -168,8 +163,12 @@ struct mg_esp_sa {
 	uint32_t dk_len;
 	/** MG_ESP_MODE_DIRECT: the salt, the nonce's first four bytes (as on the wire). */
 	uint32_t salt;
-	/** MG_ESP_MODE_DIRECT: enum esp_direct_aead. */
-	uint8_t daead;
+	/** MG_ESP_MODE_DIRECT: ChaCha20-Poly1305 (else AES-GCM through gcm_seal / gcm_open). */
+	uint8_t chacha;
+	/** MG_ESP_MODE_DIRECT AES-GCM: intel-ipsec-mb's one-shot seal for the key size. */
+	aes_gcm_enc_dec_t gcm_seal;
+	/** MG_ESP_MODE_DIRECT AES-GCM: its one-shot open. */
+	aes_gcm_enc_dec_t gcm_open;
 	/** MG_ESP_MODE_DIRECT outbound: the outer header template (IP, then UDP with NAT-T). */
 	uint8_t tmpl[48];
 	/** Our outer address (IPv4 in the first 4 bytes, network order). */
