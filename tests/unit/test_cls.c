@@ -456,20 +456,28 @@ random_vs_naive(uint8_t family, enum rte_acl_classify_alg alg)
 /*
  * The workers' result caches (cls_data.c): flows that come back are answered
  * from the cache, and must get what rte_acl (and the naive matcher) gives,
- * also after evictions (more flows than entries) and in a rebuilt table.
+ * also after evictions (more flows than entries), while the cache is
+ * bypassed (too few hits) and in a rebuilt table. Phases: a few flows (they
+ * fit: nearly all hits), then many more flows than entries in random order
+ * (the slot bypasses its cache), then the few flows again for long enough
+ * that the sampled chunks bring the cache back, then a last stretch of them
+ * that the cache answers entirely.
  */
 static void
 cache_vs_naive(uint8_t family)
 {
-	enum { NFLOWS = 3000, PASSES = 4 };
+	enum { NFLOWS = 50000, FEW = 100 };
+	static const uint32_t phase_flows[] = {FEW, NFLOWS, FEW, FEW};
+	static const uint32_t phase_pkts[] = {4096, 2 * NFLOWS, 80000, 4096};
 	static struct mg_cls_rule rules[NRULES];
 	static struct tpkt tp[NFLOWS];
+	static uint32_t exp_id[NFLOWS];
+	static int exp_w[NFLOWS];
 	static uint64_t exp_pkts[NRULES + 1];
 	struct mg_cls_conf c = family == AF_INET ? conf4 : conf6;
 	const struct mg_cls_action def = {.type = MG_CLS_DENY};
-	struct mg_cls_info info;
+	struct mg_cls_info info, prev;
 	unsigned int wrong = 0;
-	uint64_t total = 0;
 
 	for (uint32_t i = 0; i < NRULES; i++)
 		rand_rule(family, 1000 + i, &rules[i]);
@@ -478,8 +486,9 @@ cache_vs_naive(uint8_t family)
 		rand_tpkt(family, &tp[i]);
 		memcpy(tp[i].src, tp[i % 20].src, 16);
 		memcpy(tp[i].dst, tp[i % 20].dst, 16);
+		exp_w[i] = naive_classify(rules, NRULES, &tp[i]);
+		exp_id[i] = exp_w[i] < 0 ? MG_CLS_ID_DEFAULT : rules[exp_w[i]].id;
 	}
-	memset(exp_pkts, 0, sizeof(exp_pkts));
 	for (int build = 0; build < 2; build++) {
 		struct mg_error e;
 		struct mg_cls_table *t = mg_cls_table_build(&c, rules, NRULES, &def, &e);
@@ -490,20 +499,20 @@ cache_vs_naive(uint8_t family)
 		}
 		mg_cls_table_info(t, &info);
 		CHECK_EQ(info.cache_hits, 0); /* a new table starts cold */
-		total = 0;
+		CHECK_EQ(info.cache_bypassed, 0);
 		memset(exp_pkts, 0, sizeof(exp_pkts));
-		/* A few flows first (they fit), then all of them (they evict each other). */
-		for (int pass = 0; pass < PASSES; pass++) {
-			const uint32_t nf = pass < 2 ? 100 : NFLOWS;
+		for (unsigned int ph = 0; ph < RTE_DIM(phase_pkts); ph++) {
+			const uint32_t nf = phase_flows[ph];
 
-			for (uint32_t done = 0; done < nf;) {
+			prev = info;
+			for (uint32_t done = 0; done < phase_pkts[ph];) {
 				struct rte_mbuf *m[64];
 				uint16_t ifc[64], vl[64];
 				struct mg_cls_result res[64];
 				uint32_t f[64], k = 1 + (uint32_t)(rte_rand() % 64);
 
-				if (k > nf - done)
-					k = nf - done;
+				if (k > phase_pkts[ph] - done)
+					k = phase_pkts[ph] - done;
 				for (uint32_t i = 0; i < k; i++) {
 					/* Random flows, and now and then the same twice in a burst. */
 					f[i] = i > 0 && rte_rand() % 8 == 0 ? f[i - 1]
@@ -514,17 +523,33 @@ cache_vs_naive(uint8_t family)
 				}
 				mg_cls_classify_burst(t, 1, m, ifc, vl, k, res);
 				for (uint32_t i = 0; i < k; i++) {
-					int w = naive_classify(rules, NRULES, &tp[f[i]]);
-					uint32_t id = w < 0 ? MG_CLS_ID_DEFAULT : rules[w].id;
-
-					exp_pkts[w + 1]++;
-					if (res[i].rule_id != id && wrong++ < 5)
-						MG_FAIL("build %d pass %d flow %u: rule %u, expected %u",
-							build, pass, f[i], res[i].rule_id, id);
+					exp_pkts[exp_w[f[i]] + 1]++;
+					if (res[i].rule_id != exp_id[f[i]] && wrong++ < 5)
+						MG_FAIL("build %d phase %u flow %u: rule %u, expected %u",
+							build, ph, f[i], res[i].rule_id, exp_id[f[i]]);
 					rte_pktmbuf_free(m[i]);
 				}
 				done += k;
-				total += k;
+			}
+			mg_cls_table_info(t, &info);
+			const uint64_t hits = info.cache_hits - prev.cache_hits;
+			const uint64_t byp = info.cache_bypassed - prev.cache_bypassed;
+
+			switch (ph) {
+			case 0: /* the few flows: hits but for first sights (twice in a chunk: twice) */
+				CHECK(hits >= phase_pkts[ph] * 9 / 10);
+				CHECK_EQ(byp, 0);
+				break;
+			case 1: /* evictions: far fewer hits, and the cache bypassed */
+				CHECK(hits < phase_pkts[ph] / 2);
+				CHECK(byp > phase_pkts[ph] / 4);
+				break;
+			case 2: /* sampled chunks bring the few flows back */
+				CHECK(hits > phase_pkts[ph] / 4);
+				break;
+			default: /* and the cache answers them all again */
+				CHECK_EQ(hits, phase_pkts[ph]);
+				CHECK_EQ(byp, 0);
 			}
 		}
 		for (uint32_t i = 0; i <= NRULES; i++) {
@@ -534,10 +559,6 @@ cache_vs_naive(uint8_t family)
 				 0);
 			CHECK_EQ(cn.pkts, exp_pkts[i]);
 		}
-		mg_cls_table_info(t, &info);
-		/* The repeats were answered from the cache, not all (evictions, first sights). */
-		CHECK(info.cache_hits > total / 4);
-		CHECK(info.cache_hits < total);
 		mg_cls_table_free(t);
 	}
 	CHECK_EQ(wrong, 0);
