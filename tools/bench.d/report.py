@@ -5,7 +5,9 @@ their ratio, and meshgate's per-node cycles per packet; write summary.json.
 
   report.py --results DIR --kinds v4,v6,mix --rounds N [--duration S ...]
 
-DIR holds KIND.APP.rROUND.json from `tel.py measure` (APP: l3fwd, meshgate).
+DIR holds KIND.APP.rROUND.json from `tel.py measure` (APP: l3fwd, meshgate,
+and for the rulesN kinds l3fwd-acl: l3fwd's ACL lookup mode through the same
+rules).
 An app's figure for a kind is the median over rounds of its per-second
 median rate; the ratio is the median of the rounds' ratios, since both apps
 of one round saw about the same machine.
@@ -17,7 +19,11 @@ import sys
 
 KIND_NAMES = {"v4": "IPv4", "v6": "IPv6", "mix": "mixed"}
 KIND_NAMES.update({f"rules{n}": f"{n} rules" for n in (1, 10, 100, 1000, 10000, 100000)})
-APPS = ("l3fwd", "meshgate")
+APPS = ("l3fwd", "meshgate", "l3fwd-acl")
+
+
+def apps_of(kind):
+    return APPS if kind.startswith("rules") else APPS[:2]
 
 
 def median(xs):
@@ -164,6 +170,35 @@ def main():
         sys.exit(1)
 
 
+def acl_report(a, kinds, res, summary, cyc):
+    """The rulesN kinds against l3fwd's ACL mode through the same rules."""
+    kinds = [k for k in kinds if k.startswith("rules")]
+    if not kinds:
+        return True
+    complete = True
+    print()
+    print("the same rules in l3fwd's ACL lookup mode (--lookup=acl: rte_acl over every packet,")
+    print("routes by rule, no counters), same run:")
+    hdr = "%-11s %14s %14s %20s %13s" % ("traffic", "l3fwd-acl Mpps", "meshgate Mpps",
+                                        "meshgate/l3fwd-acl", "acl cyc/pk")
+    print(hdr)
+    print("-" * len(hdr))
+    for k in kinds:
+        acl = [rate(r) for r in res[k]["l3fwd-acl"] if r]
+        mgs = [rate(r) for r in res[k]["meshgate"] if r]
+        ratios = [rate(m) / rate(l) for l, m in zip(res[k]["l3fwd-acl"], res[k]["meshgate"])
+                  if l and m and rate(l)]
+        complete = complete and len(ratios) == a.rounds
+        aclp, mgp, ratio = median(acl), median(mgs), median(ratios)
+        print("%-11s %14.2f %14.2f %20.2f %s" % (KIND_NAMES.get(k, k), aclp / 1e6, mgp / 1e6,
+                                                ratio, cyc(aclp, 13)))
+        summary["results"][k].update({
+            "l3fwd_acl_mpps": round(aclp / 1e6, 3), "ratio_vs_l3fwd_acl": round(ratio, 3),
+            "ratios_vs_l3fwd_acl": [round(rate(m) / rate(l), 3) if l and m and rate(l) else None
+                                    for l, m in zip(res[k]["l3fwd-acl"], res[k]["meshgate"])]})
+    return complete
+
+
 def forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model, ncpu, virt):
     """meshgate vs l3fwd per traffic kind, and the per-node cycles."""
     complete = True
@@ -204,7 +239,7 @@ def forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model, ncpu
                         "meshgate_mpps_mean": round(m["pps"] / 1e6, 3) if m else None}
                        for l, m in zip(res[k]["l3fwd"], res[k]["meshgate"])],
         }
-        for app in APPS:
+        for app in apps_of(k):
             for rnd, r in zip(rounds, res[k][app]):
                 tag = "%s %s%s" % (app, k, " round %d" % rnd if a.rounds > 1 else "")
                 if not r:
@@ -234,6 +269,7 @@ def forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model, ncpu
             "%s %s" % (KIND_NAMES.get(k, k), " ".join(
                 "%.2f" % (rate(m) / rate(l)) if l and m and rate(l) else "-"
                 for l, m in zip(res[k]["l3fwd"], res[k]["meshgate"]))) for k in kinds))
+    complete = acl_report(a, kinds, res, summary, cyc) and complete
     print()
     print("cyc/pk: TSC cycles per packet at the measured rate (%.0f MHz / Mpps)." % mhz)
 
