@@ -675,11 +675,8 @@ mg_cls_table_info(const struct mg_cls_table *t, struct mg_cls_info *info)
 		.police_rules = t->npol, .alg = t->alg, .build_ns = t->build_ns,
 		.acl_build_ns = t->acl_build_ns, .mem = t->mem,
 	};
-	for (uint32_t w = 0; w < t->nb_workers; w++) {
+	for (uint32_t w = 0; w < t->nb_workers; w++)
 		info->cache_hits += __atomic_load_n(&t->slots[w].cache_hits, __ATOMIC_RELAXED);
-		info->cache_bypassed +=
-			__atomic_load_n(&t->slots[w].cache_bypassed, __ATOMIC_RELAXED);
-	}
 }
 
 /* ---- counters -------------------------------------------------------------------------------- */

@@ -94,7 +94,7 @@ cls_cache_eq(const struct cls_cache_ent *e, const struct mg_cls_key *k, uint32_t
  * slot's result cache: hits are answered from it, the misses go to rte_acl
  * in one call and are remembered (see struct cls_cache_ent).
  */
-static __rte_always_inline uint32_t
+static __rte_always_inline void
 cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls_key *keys,
 	   uint32_t n, uint32_t *idx, uint32_t len)
 {
@@ -124,7 +124,7 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 	}
 	s->cache_hits += n - nm;
 	if (nm == 0)
-		return n;
+		return;
 	rte_acl_classify_alg(t->acl, data, midx, nm, 1, t->alg);
 	for (uint32_t j = 0; j < nm; j++) {
 		struct cls_cache_ent *e = &cache[h[miss[j]]];
@@ -145,35 +145,6 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 		memcpy(e->key, &keys[miss[j]], len);
 		e->idx = midx[j] + 1;
 	}
-	return n - nm;
-}
-
-/*
- * Whether this chunk of @n keys goes through the slot's cache: yes unless
- * the cache is bypassed, and then 1 chunk in CLS_CACHE_SAMPLE.
- */
-static __rte_always_inline bool
-cls_cache_use(struct cls_slot *s, uint32_t n)
-{
-	if (likely(!s->bypass))
-		return true;
-	if (++s->bypass_chunks % CLS_CACHE_SAMPLE == 0)
-		return true;
-	s->cache_bypassed += n;
-	return false;
-}
-
-/* Account @hits of @n cached lookups; at the end of a window, decide on the bypass. */
-static __rte_always_inline void
-cls_cache_account(struct cls_slot *s, uint32_t n, uint32_t hits)
-{
-	s->win_lookups += n;
-	s->win_hits += hits;
-	if (likely(s->win_lookups < CLS_CACHE_WINDOW))
-		return;
-	s->bypass = s->win_hits * CLS_CACHE_MIN_HIT < s->win_lookups;
-	s->win_lookups = 0;
-	s->win_hits = 0;
 }
 
 /* Classify one chunk (n <= MG_CLS_CHUNK) of filled keys. */
@@ -186,15 +157,12 @@ cls_chunk(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls_
 	const uint32_t cat = t->categories;
 	struct cls_cnt *cnt = s->cnt;
 
-	if (likely(s->cache != NULL) && cls_cache_use(s, n)) {
+	if (likely(s->cache != NULL)) {
 		/* rte_acl and one category (cls_build). */
-		uint32_t hits;
-
 		if (t->family == AF_INET)
-			hits = cls_cached(t, s, keys, n, idx, CLS_KEY4_LEN);
+			cls_cached(t, s, keys, n, idx, CLS_KEY4_LEN);
 		else
-			hits = cls_cached(t, s, keys, n, idx, CLS_KEY6_LEN);
-		cls_cache_account(s, n, hits);
+			cls_cached(t, s, keys, n, idx, CLS_KEY6_LEN);
 		cls_results(t, cnt, idx, keys, n, res, 1);
 		return;
 	}

@@ -55,18 +55,12 @@ struct cls_meter {
  * 8,192 entries per worker slot and table (512 KB; a table is one network's
  * rules for one family): 4,096 live flows fit with room for the sets they
  * share (at 512 entries, the benchmark's 4,096 flows per family thrashed
- * it and cost 2.5x the cycles of 256). When more flows keep coming back
- * (or none comes back), most lookups miss and a miss costs the probe and
- * the insert on top of rte_acl: a slot whose last CLS_CACHE_WINDOW cached
- * lookups hit less than 1 in CLS_CACHE_MIN_HIT goes straight to rte_acl,
- * and keeps trying the cache on 1 chunk in CLS_CACHE_SAMPLE (probing and
- * inserting as usual) to see when its flows fit again.
+ * it and cost 2.5x the cycles of 256). Beyond that the cache still answers
+ * what its random replacement kept; a bypass below some hit rate was tried
+ * and dropped (see the README's classification benchmark).
  */
 #define CLS_CACHE_SETS 2048u /* sets of CLS_CACHE_WAYS entries per worker slot: 512 KB */
 #define CLS_CACHE_WAYS 4u
-#define CLS_CACHE_WINDOW 1024u /* cached lookups between decisions */
-#define CLS_CACHE_MIN_HIT 4u   /* bypass below 1 hit in 4 */
-#define CLS_CACHE_SAMPLE 16u   /* while bypassing, 1 chunk in 16 goes through the cache */
 #define CLS_KEY4_LEN 20u     /* proto word, addresses, ports, meta */
 #define CLS_KEY6_LEN 44u
 
@@ -90,14 +84,6 @@ struct cls_slot {
 	uint32_t victim;
 	/** Packets answered from the cache. */
 	uint64_t cache_hits;
-	/** Packets sent straight to rte_acl while the cache was bypassed. */
-	uint64_t cache_bypassed;
-	/** Cached lookups and hits in the current window. */
-	uint32_t win_lookups, win_hits;
-	/** Chunks while bypassing (every CLS_CACHE_SAMPLE-th tries the cache). */
-	uint32_t bypass_chunks;
-	/** The cache is bypassed (its hit rate was below 1 in CLS_CACHE_MIN_HIT). */
-	bool bypass;
 } __rte_cache_aligned;
 
 /** A police rule as configured. */

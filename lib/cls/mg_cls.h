@@ -33,9 +33,7 @@
  *    and a compare whatever the number of rules, and only new flows go to
  *    rte_acl (one call per chunk). It belongs to its table, so a new rule
  *    set starts with an empty one and nothing in it is ever stale;
- *    mg_cls_info.cache_hits says how often it answered. A slot whose cache
- *    hits less than 1 lookup in 4 (more live flows than entries) bypasses
- *    it, trying it again on 1 chunk in 16 (mg_cls_info.cache_bypassed).
+ *    mg_cls_info.cache_hits says how often it answered.
  *
  * Matching
  *  - Rules are ordered by priority (lower first), ties by their order in the
@@ -284,8 +282,6 @@ struct mg_cls_info {
 	size_t mem;
 	/** Packets answered from the workers' result caches, not by rte_acl (summed over slots). */
 	uint64_t cache_hits;
-	/** Packets sent straight to rte_acl while a slot's cache was bypassed (too few hits). */
-	uint64_t cache_bypassed;
 };
 
 /** Describe @p t. */
