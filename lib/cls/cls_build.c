@@ -675,8 +675,13 @@ mg_cls_table_info(const struct mg_cls_table *t, struct mg_cls_info *info)
 		.police_rules = t->npol, .alg = t->alg, .build_ns = t->build_ns,
 		.acl_build_ns = t->acl_build_ns, .mem = t->mem,
 	};
-	for (uint32_t w = 0; w < t->nb_workers; w++)
+	for (uint32_t w = 0; w < t->nb_workers; w++) {
+		if (t->slots[w].cache != NULL)
+			info->cache_entries = CLS_CACHE_SETS * CLS_CACHE_WAYS;
+		info->cache_lookups +=
+			__atomic_load_n(&t->slots[w].cache_lookups, __ATOMIC_RELAXED);
 		info->cache_hits += __atomic_load_n(&t->slots[w].cache_hits, __ATOMIC_RELAXED);
+	}
 }
 
 /* ---- counters -------------------------------------------------------------------------------- */

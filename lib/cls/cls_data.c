@@ -122,6 +122,7 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 			data[nm++] = (const uint8_t *)&keys[i];
 		}
 	}
+	s->cache_lookups += n;
 	s->cache_hits += n - nm;
 	if (nm == 0)
 		return;

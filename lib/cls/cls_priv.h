@@ -82,8 +82,8 @@ struct cls_slot {
 	struct cls_cache_ent *cache;
 	/** State of the random choice of the way a miss replaces. */
 	uint32_t victim;
-	/** Packets answered from the cache. */
-	uint64_t cache_hits;
+	/** Packets looked up in the cache, and answered from it. */
+	uint64_t cache_lookups, cache_hits;
 } __rte_cache_aligned;
 
 /** A police rule as configured. */

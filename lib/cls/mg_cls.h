@@ -280,7 +280,11 @@ struct mg_cls_info {
 	uint64_t acl_build_ns;
 	/** Memory of the table outside rte_acl, in bytes. */
 	size_t mem;
-	/** Packets answered from the workers' result caches, not by rte_acl (summed over slots). */
+	/** Entries of each worker's result cache (0: the table has none). */
+	uint32_t cache_entries;
+	/** Packets looked up in the workers' result caches (summed over slots). */
+	uint64_t cache_lookups;
+	/** Of which answered from the cache, not by rte_acl. */
 	uint64_t cache_hits;
 };
 

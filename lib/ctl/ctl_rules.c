@@ -198,7 +198,8 @@ static int
 rd_rules(json_t *body, const char *network, struct mg_rules_spec *s, struct mg_rule_spec **buf,
 	 struct mg_error *err)
 {
-	static const char *const fields[] = {"network", "default", "rules", "counters", NULL};
+	static const char *const fields[] = {"network", "default", "rules", "counters",
+					     "result_cache", NULL};
 	json_t *rules, *o;
 	char def[16], p[48];
 	size_t i, n;
@@ -262,6 +263,35 @@ counters_json(const struct mg_cls_counters *c, enum mg_rule_action a)
 		json_object_set_new(o, "yellow", json_integer((json_int_t)c->yellow));
 		json_object_set_new(o, "red", json_integer((json_int_t)c->red));
 		json_object_set_new(o, "red_bytes", json_integer((json_int_t)c->red_bytes));
+	}
+	return o;
+}
+
+/*
+ * The workers' result caches of a network's current tables, by family:
+ * entries per worker, lookups and hits since the table was built (a new
+ * rule set starts with empty caches). Families without one are left out.
+ */
+static json_t *
+cache_json(struct mg_cls_set *const *sets)
+{
+	static const char *const fam[2] = {"ipv4", "ipv6"};
+	json_t *o = json_object();
+
+	for (unsigned int i = 0; i < 2; i++) {
+		const struct mg_cls_table *t = sets[i] ? mg_cls_set_table_main(sets[i]) : NULL;
+		struct mg_cls_info info;
+
+		if (t == NULL)
+			continue;
+		mg_cls_table_info(t, &info);
+		if (info.cache_entries == 0)
+			continue;
+		json_object_set_new(o, fam[i],
+				    json_pack("{s:I,s:I,s:I}", "entries",
+					      (json_int_t)info.cache_entries, "lookups",
+					      (json_int_t)info.cache_lookups, "hits",
+					      (json_int_t)info.cache_hits));
 	}
 	return o;
 }
@@ -359,6 +389,8 @@ ctl_rules_json(struct mg_ctl *c, uint16_t net, bool counters)
 		if (sets != NULL && rs != NULL)
 			mg_cls_sets_counters(sets, 2, MG_CLS_ID_DEFAULT, &k);
 		json_object_set_new(o, "counters", counters_json(&k, MG_RULE_PERMIT));
+		json_object_set_new(o, "result_cache",
+				    sets != NULL ? cache_json(sets) : json_object());
 	}
 	return o;
 }

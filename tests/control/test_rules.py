@@ -186,6 +186,9 @@ def test_replacing_rules_loses_nothing_and_keeps_counting(tmp_path):
             time.sleep(0.1)
         time.sleep(1.2)
         tel = mg.telemetry("/meshgate/rules")
+        # The last set's result caches: 16 flows per family, all cached after
+        # their first sights (twice in a burst: twice), counted since the PUT.
+        cache = ctl.ok("GET", "/v1/networks/default/rules")["result_cache"]
     finally:
         st = mg.stop()
     rx = st["ports"]["a"]["rx_packets"]
@@ -197,3 +200,8 @@ def test_replacing_rules_loses_nothing_and_keeps_counting(tmp_path):
     # DPDK telemetry had them too, a second behind (checked before the stop).
     assert tel["default/1"]["packets"] > 0 and "default/99" in tel and "default/default" in tel
     assert c["default"]["packets"] == 0 and c["99"]["packets"] == 0
+    assert set(cache) == {"ipv4", "ipv6"}, cache
+    for fam in cache.values():
+        assert fam["entries"] == 8192
+        assert 0 < fam["lookups"] < rx, cache
+        assert fam["lookups"] - 16 * 64 <= fam["hits"] <= fam["lookups"], cache
