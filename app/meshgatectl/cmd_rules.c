@@ -62,6 +62,30 @@ action_words(json_t *r, char *out, size_t n)
 		snprintf(out, n, "%s", a);
 }
 
+/* The result caches' line: hits of lookups per family, since the rule set was installed. */
+static void
+print_cache(json_t *rc)
+{
+	static const char *const fam[] = {"ipv4", "ipv6"};
+	const char *sep = "result cache:";
+	bool any = false;
+
+	for (unsigned int i = 0; i < 2; i++) {
+		json_t *f = json_object_get(rc, fam[i]);
+		json_int_t l = json_integer_value(json_object_get(f, "lookups"));
+		json_int_t h = json_integer_value(json_object_get(f, "hits"));
+
+		if (f == NULL)
+			continue;
+		printf("%s %s %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " lookups hit (%.1f%%)",
+		       sep, fam[i], h, l, l > 0 ? 100.0 * (double)h / (double)l : 0.0);
+		sep = ",";
+		any = true;
+	}
+	if (any)
+		printf(" since the rules were installed\n");
+}
+
 static void
 print_rules(json_t *j)
 {
@@ -108,6 +132,7 @@ print_rules(json_t *j)
 		table_row(t, row);
 	}
 	table_print(t);
+	print_cache(json_object_get(j, "result_cache"));
 }
 
 /* rules NETWORK: the rules in evaluation order with their counters. */

@@ -90,7 +90,11 @@ def test_rules_over_rest_and_durable(tmp_path):
         assert lines[1][:2] == ["5", "0"] and "dport 80-89" in r.stdout.splitlines()[1]
         assert lines[3][:2] == ["3", "-1"]
         assert "police 1000/4000" in r.stdout and "table spare" in r.stdout
-        assert lines[-1][:4] == ["-", "-", "(default)", "deny"]
+        assert lines[-2][:4] == ["-", "-", "(default)", "deny"]
+        # No traffic here: both families' caches, nothing looked up yet.
+        assert r.stdout.splitlines()[-1] == (
+            "result cache: ipv4 0 of 0 lookups hit (0.0%), ipv6 0 of 0 lookups hit (0.0%)"
+            " since the rules were installed"), r.stdout
         body = {"default": "permit", "rules": [{"id": 1, "protocol": "udp", "action": "deny"}]}
         r = mctl("rules", "set", "default", "-", input=json.dumps(body))
         assert r.returncode == 0, r.stderr
@@ -189,6 +193,8 @@ def test_replacing_rules_loses_nothing_and_keeps_counting(tmp_path):
         # The last set's result caches: 16 flows per family, all cached after
         # their first sights (twice in a burst: twice), counted since the PUT.
         cache = ctl.ok("GET", "/v1/networks/default/rules")["result_cache"]
+        show = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "rules", "default"],
+                              capture_output=True, text=True, timeout=20).stdout.splitlines()
     finally:
         st = mg.stop()
     rx = st["ports"]["a"]["rx_packets"]
@@ -205,3 +211,6 @@ def test_replacing_rules_loses_nothing_and_keeps_counting(tmp_path):
         assert fam["entries"] == 8192
         assert 0 < fam["lookups"] < rx, cache
         assert fam["lookups"] - 16 * 64 <= fam["hits"] <= fam["lookups"], cache
+    words = show[-1].split()
+    assert words[:3] == ["result", "cache:", "ipv4"] and int(words[3]) > 0, show[-1]
+    assert words[8].startswith("(9") or words[8] == "(100.0%),", show[-1]
