@@ -97,7 +97,7 @@ fz_wall(void)
 	return wall;
 }
 
-/* No leak at exit: the worker context holds libIPSec_MB's manager (plain malloc). */
+/* No leak at exit: the worker context (DPDK memory, with libIPSec_MB's manager in it). */
 static void
 worker_free(void)
 {
