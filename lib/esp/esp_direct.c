@@ -26,6 +26,7 @@
 #include <intel-ipsec-mb.h>
 
 #include <rte_byteorder.h>
+#include <rte_errno.h>
 #include <rte_esp.h>
 #include <rte_ip.h>
 #include <rte_malloc.h>
@@ -35,6 +36,7 @@
 #include <rte_udp.h>
 
 #include "esp_priv.h"
+#include "mg_imb.h"
 
 #define AEAD_IV 8         /* Explicit IV on the wire (RFC 4106 3.1, RFC 7634 2). */
 #define AEAD_ICV 16       /* Full-length tag (RFC 4106 3.2, RFC 7634 2). */
@@ -43,31 +45,16 @@
 /*
  * Set up the context's intel-ipsec-mb manager once (main lcore); 0 or
  * -errno. Workers only call through its direct-call table, which nothing
- * writes after this: one manager serves them all. It lives in DPDK memory
- * on the context's socket, like the rest of the context (and where leak
- * checkers see the context's pointer to it).
+ * writes after this: one manager serves them all, on the context's socket.
  */
 int
 esp_direct_init(struct mg_esp *esp)
 {
 	if (esp->imb != NULL)
 		return 0;
-	void *mem = rte_zmalloc_socket("mg_esp_imb", imb_get_mb_mgr_size(), 64,
-				       esp->conf.socket_id);
-
-	if (mem == NULL)
-		return -ENOMEM;
-	IMB_MGR *m = imb_set_pointers_mb_mgr(mem, 0, 1);
-
-	/* The best code path of this CPU (AVX2 here; AVX-512 where present). */
-	if (m != NULL)
-		init_mb_mgr_auto(m, NULL);
-	if (m == NULL || imb_get_errno(m) != 0) {
-		rte_free(mem);
-		return -ENOTSUP;
-	}
-	esp->imb = m;
-	esp->imb_mem = mem;
+	esp->imb = mg_imb_mgr_create(esp->conf.socket_id);
+	if (esp->imb == NULL)
+		return -rte_errno;
 	ESP_LOG(INFO, "direct AEADs on intel-ipsec-mb %s\n", imb_get_version_str());
 	return 0;
 }
@@ -76,8 +63,7 @@ esp_direct_init(struct mg_esp *esp)
 void
 esp_direct_fini(struct mg_esp *esp)
 {
-	rte_free(esp->imb_mem);
-	esp->imb_mem = NULL;
+	mg_imb_mgr_free(esp->imb);
 	esp->imb = NULL;
 }
 

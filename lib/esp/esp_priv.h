@@ -279,8 +279,6 @@ struct mg_esp {
 	struct mg_esp_sa *zombies;
 	/** intel-ipsec-mb manager of MG_ESP_MODE_DIRECT (IMB_MGR; NULL until the first such SA). */
 	struct IMB_MGR *imb;
-	/** The DPDK memory @c imb is in. */
-	void *imb_mem;
 	/** Unique suffix for object names. */
 	unsigned int uid;
 };

@@ -22,6 +22,7 @@
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 
+#include "mg_imb.h"
 #include "wg_crypto.h"
 #include "wg_priv.h"
 
@@ -31,7 +32,6 @@
 /** Per-lcore data path state. */
 struct mg_wg_worker {
 	IMB_MGR *mgr;                               /**< Multi-buffer manager of this lcore. */
-	void *mgr_mem;                              /**< Its DPDK memory. */
 	alignas(16) uint8_t iv[WG_CHUNK][16];       /**< Nonces of the jobs in flight. */
 	alignas(16) uint8_t tag[WG_CHUNK][16];      /**< Tags computed on decryption. */
 	uint32_t clen[WG_CHUNK];                    /**< Ciphertext length per job. */
@@ -51,26 +51,9 @@ mg_wg_worker_create(int socket_id)
 		rte_errno = ENOMEM;
 		return NULL;
 	}
-	/*
-	 * The manager lives in DPDK memory beside the context: a libc one
-	 * whose only pointer sits in rte_malloc memory (which LeakSanitizer
-	 * does not scan) is reported as leaked whenever a leak check runs
-	 * while the context is alive (libFuzzer's do, mid-run).
-	 */
-	w->mgr_mem = rte_zmalloc_socket("mg_wg_imb", imb_get_mb_mgr_size(), 64, socket_id);
-	if (w->mgr_mem == NULL) {
+	w->mgr = mg_imb_mgr_create(socket_id); /* rte_errno set on failure */
+	if (w->mgr == NULL) {
 		rte_free(w);
-		rte_errno = ENOMEM;
-		return NULL;
-	}
-	w->mgr = imb_set_pointers_mb_mgr(w->mgr_mem, 0, 1);
-	/* Picks the best code path of this CPU (AVX2 here; AVX-512 where present). */
-	if (w->mgr != NULL)
-		init_mb_mgr_auto(w->mgr, NULL);
-	if (w->mgr == NULL || imb_get_errno(w->mgr) != 0) {
-		rte_free(w->mgr_mem);
-		rte_free(w);
-		rte_errno = ENOTSUP;
 		return NULL;
 	}
 	return w;
@@ -81,7 +64,7 @@ mg_wg_worker_destroy(struct mg_wg_worker *w)
 {
 	if (w == NULL)
 		return;
-	rte_free(w->mgr_mem);
+	mg_imb_mgr_free(w->mgr);
 	rte_free(w);
 }
 
