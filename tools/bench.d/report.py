@@ -55,6 +55,17 @@ def cpu_info():
     return model, mhz, ncpu, virt
 
 
+def peer_figures(rk, peer):
+    """For one kind's results @rk: medians of the peer's and meshgate's rates,
+    the median ratio meshgate/peer over complete rounds, and the per-round
+    ratios (None where a round is missing)."""
+    per_round = [rate(m) / rate(p) if p and m and rate(p) else None
+                 for p, m in zip(rk[peer], rk["meshgate"])]
+    done = [x for x in per_round if x is not None]
+    return (median([rate(r) for r in rk[peer] if r]),
+            median([rate(r) for r in rk["meshgate"] if r]), median(done), per_round)
+
+
 def load(path):
     try:
         with open(path) as f:
@@ -184,18 +195,14 @@ def acl_report(a, kinds, res, summary, cyc):
     print(hdr)
     print("-" * len(hdr))
     for k in kinds:
-        acl = [rate(r) for r in res[k]["l3fwd-acl"] if r]
-        mgs = [rate(r) for r in res[k]["meshgate"] if r]
-        ratios = [rate(m) / rate(l) for l, m in zip(res[k]["l3fwd-acl"], res[k]["meshgate"])
-                  if l and m and rate(l)]
-        complete = complete and len(ratios) == a.rounds
-        aclp, mgp, ratio = median(acl), median(mgs), median(ratios)
+        aclp, mgp, ratio, per_round = peer_figures(res[k], "l3fwd-acl")
+        complete = complete and None not in per_round
         print("%-11s %14.2f %14.2f %20.2f %s" % (KIND_NAMES.get(k, k), aclp / 1e6, mgp / 1e6,
                                                 ratio, cyc(aclp, 13)))
         summary["results"][k].update({
             "l3fwd_acl_mpps": round(aclp / 1e6, 3), "ratio_vs_l3fwd_acl": round(ratio, 3),
-            "ratios_vs_l3fwd_acl": [round(rate(m) / rate(l), 3) if l and m and rate(l) else None
-                                    for l, m in zip(res[k]["l3fwd-acl"], res[k]["meshgate"])]})
+            "ratios_vs_l3fwd_acl": [round(x, 3) if x is not None else None
+                                    for x in per_round]})
     return complete
 
 
@@ -222,12 +229,8 @@ def forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model, ncpu
         return ("%*.0f" % (width, mhz * 1e6 / p)) if p and mhz else "%*s" % (width, "-")
 
     for k in kinds:
-        l3s = [rate(r) for r in res[k]["l3fwd"] if r]
-        mgs = [rate(r) for r in res[k]["meshgate"] if r]
-        ratios = [rate(m) / rate(l) for l, m in zip(res[k]["l3fwd"], res[k]["meshgate"])
-                  if l and m and rate(l)]
-        l3p, mgp, ratio = median(l3s), median(mgs), median(ratios)
-        complete = complete and len(ratios) == a.rounds
+        l3p, mgp, ratio, per_round = peer_figures(res[k], "l3fwd")
+        complete = complete and None not in per_round
         print("%-8s %12.2f %14.2f %16.2f %s %s" % (KIND_NAMES.get(k, k), l3p / 1e6, mgp / 1e6,
                                                   ratio, cyc(l3p, 13), cyc(mgp, 15)))
         summary["results"][k] = {
