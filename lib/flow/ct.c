@@ -312,24 +312,31 @@ mg_ct_end_closed(struct mg_ct_table *t, struct mg_ct_flow *f)
 							   : MG_FLOW_END_TCP_FIN);
 }
 
+/* The table's mg_flowtab_check_fn: ends an expired flow. */
+static __rte_always_inline enum mg_flowtab_state
+ct_check(void *tab, void *entry, uint64_t now)
+{
+	struct mg_ct_table *t = tab;
+	struct mg_ct_flow *f = entry;
+	enum mg_flow_end why;
+
+	if (!f->used)
+		return MG_FLOWTAB_FREE;
+	why = expired(t, f, now);
+	if (likely(why == MG_FLOW_END_NONE))
+		return MG_FLOWTAB_LIVE;
+	mg_ct_end(t, f, why);
+	return MG_FLOWTAB_ENDED;
+}
+
 struct mg_ct_flow *
 mg_ct_lookup(struct mg_ct_table *t, const struct mg_flow_key *k, uint64_t now, int *dir)
 {
-	struct mg_ct_flow *f;
-	enum mg_flow_end why;
-	void *data;
+	struct mg_ct_flow *f =
+		mg_flowtab_lookup(&t->ft, k, sizeof(*f), ct_check, t, now, dir);
 
 	t->st.lookups++;
-	if (mg_flowtab_find(&t->ft, k, &data) < 0)
-		return NULL;
-	f = &t->flows[mg_flowtab_idx(data)];
-	why = expired(t, f, now);
-	if (unlikely(why != MG_FLOW_END_NONE)) {
-		mg_ct_end(t, f, why);
-		return NULL;
-	}
-	t->st.hits++;
-	*dir = mg_flowtab_dir(data);
+	t->st.hits += f != NULL;
 	return f;
 }
 
@@ -337,35 +344,10 @@ unsigned int
 mg_ct_lookup_bulk(struct mg_ct_table *t, const struct mg_flow_key **keys, unsigned int n,
 		  uint64_t now, struct mg_ct_flow **flows, uint8_t *dirs)
 {
-	void *data[RTE_HASH_LOOKUP_BULK_MAX];
-	unsigned int found = 0;
+	unsigned int found = mg_flowtab_lookup_bulk(&t->ft, (const void **)keys, n,
+						    sizeof(struct mg_ct_flow), ct_check, t, now,
+						    (void **)flows, dirs);
 
-	for (unsigned int base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
-		unsigned int m = RTE_MIN(n - base, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
-
-		uint64_t hits = mg_flowtab_find_bulk(&t->ft, (const void **)(keys + base), m, data,
-						     sizeof(struct mg_ct_flow));
-
-		for (unsigned int i = 0; i < m; i++) {
-			struct mg_ct_flow *f = NULL;
-
-			if (hits & (1ull << i)) {
-				f = &t->flows[mg_flowtab_idx(data[i])];
-				/* An earlier key of this call may have ended it (expired). */
-				enum mg_flow_end why = f->used ? expired(t, f, now) : MG_FLOW_END_IDLE;
-
-				if (unlikely(why != MG_FLOW_END_NONE)) {
-					if (f->used)
-						mg_ct_end(t, f, why);
-					f = NULL;
-				} else {
-					dirs[base + i] = (uint8_t)mg_flowtab_dir(data[i]);
-					found++;
-				}
-			}
-			flows[base + i] = f;
-		}
-	}
 	t->st.lookups += n;
 	t->st.hits += found;
 	return found;
@@ -440,27 +422,9 @@ mg_ct_update(struct mg_ct_table *t, struct mg_ct_flow *f, int dir, uint32_t byte
 unsigned int
 mg_ct_expire(struct mg_ct_table *t, uint64_t now, unsigned int budget)
 {
-	uint32_t cap = t->conf.capacity;
-	unsigned int ended = 0;
-
 	if (t->st.active == 0)
 		return 0;
-	if (budget > cap)
-		budget = cap;
-	for (unsigned int i = 0; i < budget; i++) {
-		struct mg_ct_flow *f =
-			&t->flows[mg_flowtab_cursor_next(&t->ft, sizeof(struct mg_ct_flow))];
-		enum mg_flow_end why;
-
-		if (!f->used)
-			continue;
-		why = expired(t, f, now);
-		if (why != MG_FLOW_END_NONE) {
-			mg_ct_end(t, f, why);
-			ended++;
-		}
-	}
-	return ended;
+	return mg_flowtab_expire(&t->ft, budget, sizeof(struct mg_ct_flow), ct_check, t, now);
 }
 
 unsigned int

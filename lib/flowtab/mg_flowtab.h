@@ -19,8 +19,9 @@
  * table counts and words its own errors.
  *
  * Threads: as the table that embeds it. The helpers marked "owner" are
- * static inline and take the entry size as an argument (a constant where
- * they are inlined): no indirect call on the per-packet path.
+ * static inline and take the entry size (and the table's check of an
+ * entry, mg_flowtab_check_fn) as arguments, constants where they are
+ * inlined: no indirect call on the per-packet path.
  */
 
 #include <stdbool.h>
@@ -28,6 +29,7 @@
 #include <stdint.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_common.h>
 #include <rte_hash.h>
 #include <rte_prefetch.h>
 #include <rte_ring.h>
@@ -148,31 +150,90 @@ mg_flowtab_dir(const void *data)
 	return (int)((uintptr_t)data & 1);
 }
 
-/** Look @p key up (owner). @return 0 with its datum in @p data, or -1. */
-static inline int
-mg_flowtab_find(const struct mg_flowtab *ft, const void *key, void **data)
+/** Entry @p idx of @p entry_size bytes. */
+static inline void *
+mg_flowtab_entry(const struct mg_flowtab *ft, uint32_t idx, size_t entry_size)
 {
-	return rte_hash_lookup_data(ft->h, key, data) < 0 ? -1 : 0;
+	return (char *)ft->entries + (size_t)idx * entry_size;
+}
+
+/** What a table's check says of one of its entries (mg_flowtab_check_fn). */
+enum mg_flowtab_state {
+	MG_FLOWTAB_FREE,  /**< Not a flow: free, or ended earlier in the same call. */
+	MG_FLOWTAB_ENDED, /**< A flow the check has just ended (it had expired). */
+	MG_FLOWTAB_LIVE,  /**< A living flow. */
+};
+
+/**
+ * A table's view of entry @p entry of its table @p tab at time @p now:
+ * whether it is a flow, and whether that flow still lives; one that has
+ * expired it ends (hash keys deleted, record exported, entry freed). The
+ * helpers below take it as an argument and are always inlined, so with a
+ * constant check there is no indirect call.
+ */
+typedef enum mg_flowtab_state (*mg_flowtab_check_fn)(void *tab, void *entry, uint64_t now);
+
+/**
+ * Look @p key up (owner). @return its entry (of @p entry_size bytes), with
+ * its direction in @p dir, or NULL when the hash has none or @p check says
+ * the flow is over.
+ */
+static __rte_always_inline void *
+mg_flowtab_lookup(struct mg_flowtab *ft, const void *key, size_t entry_size,
+		  mg_flowtab_check_fn check, void *tab, uint64_t now, int *dir)
+{
+	void *data, *e;
+
+	if (rte_hash_lookup_data(ft->h, key, &data) < 0)
+		return NULL;
+	e = mg_flowtab_entry(ft, mg_flowtab_idx(data), entry_size);
+	if (check(tab, e, now) != MG_FLOWTAB_LIVE)
+		return NULL;
+	*dir = mg_flowtab_dir(data);
+	return e;
 }
 
 /**
- * Look up @p m <= RTE_HASH_LOOKUP_BULK_MAX keys (owner): data[i] is the
- * datum of keys[i] when bit i of the result is set. Every entry found is
- * prefetched (each a cache miss) before the caller checks them.
- * @return the hit mask.
+ * Look up keys[0..n) (owner): entries[i] is the entry of keys[i] (and
+ * dirs[i] its direction), or NULL as for mg_flowtab_lookup(). The hash is
+ * asked in bulks of RTE_HASH_LOOKUP_BULK_MAX and every entry found is
+ * prefetched (each a cache miss) before the checks; a flow an earlier key
+ * of the call ended (the same flow's, either direction) is then free, and
+ * @p check must say so. @return how many were found.
  */
-static inline uint64_t
-mg_flowtab_find_bulk(const struct mg_flowtab *ft, const void **keys, unsigned int m,
-		     void **data, size_t entry_size)
+static __rte_always_inline unsigned int
+mg_flowtab_lookup_bulk(struct mg_flowtab *ft, const void **keys, unsigned int n,
+		       size_t entry_size, mg_flowtab_check_fn check, void *tab, uint64_t now,
+		       void **entries, uint8_t *dirs)
 {
-	uint64_t hits = 0;
+	void *data[RTE_HASH_LOOKUP_BULK_MAX];
+	unsigned int found = 0;
 
-	rte_hash_lookup_bulk_data(ft->h, keys, m, &hits, data);
-	for (unsigned int i = 0; i < m; i++)
-		if (hits & (1ull << i))
-			rte_prefetch0((const char *)ft->entries +
-				      (size_t)mg_flowtab_idx(data[i]) * entry_size);
-	return hits;
+	for (unsigned int base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
+		unsigned int m = RTE_MIN(n - base, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
+		uint64_t hits = 0;
+
+		rte_hash_lookup_bulk_data(ft->h, keys + base, m, &hits, data);
+		for (unsigned int i = 0; i < m; i++)
+			if (hits & (1ull << i))
+				rte_prefetch0(mg_flowtab_entry(ft, mg_flowtab_idx(data[i]),
+							       entry_size));
+		for (unsigned int i = 0; i < m; i++) {
+			void *e = NULL;
+
+			if (hits & (1ull << i)) {
+				e = mg_flowtab_entry(ft, mg_flowtab_idx(data[i]), entry_size);
+				if (check(tab, e, now) == MG_FLOWTAB_LIVE) {
+					dirs[base + i] = (uint8_t)mg_flowtab_dir(data[i]);
+					found++;
+				} else {
+					e = NULL;
+				}
+			}
+			entries[base + i] = e;
+		}
+	}
+	return found;
 }
 
 /** The free entry that the next flow takes (owner), UINT32_MAX when none. */
@@ -250,19 +311,28 @@ mg_flowtab_export(struct mg_flowtab *ft, void *rec, unsigned int record_size)
 }
 
 /**
- * The entry the expiry walk visits now, moving the cursor on round-robin
- * (owner). In a large table each entry is a cache miss: the one eight
- * ahead is prefetched.
+ * The expiry walk (owner): @p check visits the next @p budget entries
+ * (at most the capacity) round-robin from the cursor and ends the flows
+ * that have expired. In a large table each entry is a cache miss: the one
+ * eight ahead is prefetched. @return how many flows it ended.
  */
-static inline uint32_t
-mg_flowtab_cursor_next(struct mg_flowtab *ft, size_t entry_size)
+static __rte_always_inline unsigned int
+mg_flowtab_expire(struct mg_flowtab *ft, unsigned int budget, size_t entry_size,
+		  mg_flowtab_check_fn check, void *tab, uint64_t now)
 {
-	uint32_t cap = ft->capacity, idx = ft->cursor, ahead = idx + 8;
+	uint32_t cap = ft->capacity;
+	unsigned int ended = 0;
 
-	rte_prefetch0((const char *)ft->entries +
-		      (size_t)(ahead < cap ? ahead : ahead % cap) * entry_size);
-	ft->cursor = idx + 1 == cap ? 0 : idx + 1;
-	return idx;
+	if (budget > cap)
+		budget = cap;
+	for (unsigned int i = 0; i < budget; i++) {
+		uint32_t idx = ft->cursor, ahead = idx + 8;
+
+		rte_prefetch0(mg_flowtab_entry(ft, ahead < cap ? ahead : ahead % cap, entry_size));
+		ft->cursor = idx + 1 == cap ? 0 : idx + 1;
+		ended += check(tab, mg_flowtab_entry(ft, idx, entry_size), now) == MG_FLOWTAB_ENDED;
+	}
+	return ended;
 }
 
 /**

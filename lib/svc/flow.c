@@ -183,24 +183,40 @@ mg_flow_end(struct mg_flow_table *t, struct mg_flow *f, enum mg_flow_end why)
 	mg_flowtab_free_put(&t->ft, idx);
 }
 
+/* What the table's mg_flowtab_check_fn sees: the table, and the expiry walk's extra check. */
+struct flow_check_ctx {
+	struct mg_flow_table *t;
+	enum mg_flow_end (*check)(const struct mg_flow_record *r, void *arg);
+	void *arg;
+};
+
+/* The table's mg_flowtab_check_fn: ends a flow that expired or that ctx->check ends. */
+static __rte_always_inline enum mg_flowtab_state
+flow_check(void *ctx, void *entry, uint64_t now)
+{
+	const struct flow_check_ctx *x = ctx;
+	struct mg_flow *f = entry;
+	enum mg_flow_end why;
+
+	if (!f->used)
+		return MG_FLOWTAB_FREE;
+	why = expired(x->t, f, now);
+	if (why == MG_FLOW_END_NONE && x->check != NULL)
+		why = x->check(&f->r, x->arg);
+	if (likely(why == MG_FLOW_END_NONE))
+		return MG_FLOWTAB_LIVE;
+	mg_flow_end(x->t, f, why);
+	return MG_FLOWTAB_ENDED;
+}
+
 struct mg_flow *
 mg_flow_lookup(struct mg_flow_table *t, const struct mg_flow_key *k, uint64_t now, int *dir)
 {
-	void *data;
-	struct mg_flow *f;
-	enum mg_flow_end why;
+	struct flow_check_ctx x = {.t = t};
+	struct mg_flow *f = mg_flowtab_lookup(&t->ft, k, sizeof(*f), flow_check, &x, now, dir);
 
 	t->st.lookups++;
-	if (mg_flowtab_find(&t->ft, k, &data) < 0)
-		return NULL;
-	f = &t->flows[mg_flowtab_idx(data)];
-	why = expired(t, f, now);
-	if (unlikely(why != MG_FLOW_END_NONE)) {
-		mg_flow_end(t, f, why);
-		return NULL;
-	}
-	t->st.hits++;
-	*dir = mg_flowtab_dir(data);
+	t->st.hits += f != NULL;
 	return f;
 }
 
@@ -208,37 +224,11 @@ unsigned int
 mg_flow_lookup_bulk(struct mg_flow_table *t, const struct mg_flow_key **keys, unsigned int n,
 		    uint64_t now, struct mg_flow **flows, uint8_t *dirs)
 {
-	void *data[RTE_HASH_LOOKUP_BULK_MAX];
-	unsigned int found = 0;
+	struct flow_check_ctx x = {.t = t};
+	unsigned int found = mg_flowtab_lookup_bulk(&t->ft, (const void **)keys, n,
+						    sizeof(struct mg_flow), flow_check, &x, now,
+						    (void **)flows, dirs);
 
-	for (unsigned int base = 0; base < n; base += RTE_HASH_LOOKUP_BULK_MAX) {
-		unsigned int m = RTE_MIN(n - base, (unsigned int)RTE_HASH_LOOKUP_BULK_MAX);
-
-		/* The entries are a cache miss each: all are prefetched before the checks. */
-		uint64_t hits = mg_flowtab_find_bulk(&t->ft, (const void **)(keys + base), m, data,
-						     sizeof(struct mg_flow));
-
-		for (unsigned int i = 0; i < m; i++) {
-			struct mg_flow *f = NULL;
-
-			if (hits & (1ull << i)) {
-				f = &t->flows[mg_flowtab_idx(data[i])];
-				/* An earlier key of this call (the same flow's, either
-				 * direction) may have ended it already: end it once. */
-				enum mg_flow_end why = f->used ? expired(t, f, now) : MG_FLOW_END_IDLE;
-
-				if (unlikely(why != MG_FLOW_END_NONE)) {
-					if (f->used)
-						mg_flow_end(t, f, why);
-					f = NULL;
-				} else {
-					dirs[base + i] = (uint8_t)mg_flowtab_dir(data[i]);
-					found++;
-				}
-			}
-			flows[base + i] = f;
-		}
-	}
 	t->st.lookups += n;
 	t->st.hits += found;
 	return found;
@@ -290,26 +280,9 @@ unsigned int
 mg_flow_expire(struct mg_flow_table *t, uint64_t now, unsigned int budget,
 	       enum mg_flow_end (*check)(const struct mg_flow_record *r, void *arg), void *arg)
 {
-	unsigned int ended = 0;
-	uint32_t cap = t->conf.capacity;
+	struct flow_check_ctx x = {.t = t, .check = check, .arg = arg};
 
-	if (budget > cap)
-		budget = cap;
-	for (unsigned int i = 0; i < budget; i++) {
-		struct mg_flow *f = &t->flows[mg_flowtab_cursor_next(&t->ft, sizeof(struct mg_flow))];
-		enum mg_flow_end why;
-
-		if (!f->used)
-			continue;
-		why = expired(t, f, now);
-		if (why == MG_FLOW_END_NONE && check != NULL)
-			why = check(&f->r, arg);
-		if (why != MG_FLOW_END_NONE) {
-			mg_flow_end(t, f, why);
-			ended++;
-		}
-	}
-	return ended;
+	return mg_flowtab_expire(&t->ft, budget, sizeof(struct mg_flow), flow_check, &x, now);
 }
 
 unsigned int
