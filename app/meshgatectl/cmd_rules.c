@@ -72,11 +72,12 @@ print_cache(json_t *rc)
 
 	for (unsigned int i = 0; i < 2; i++) {
 		json_t *f = json_object_get(rc, fam[i]);
-		json_int_t l = json_integer_value(json_object_get(f, "lookups"));
-		json_int_t h = json_integer_value(json_object_get(f, "hits"));
+		json_int_t l, h;
 
 		if (f == NULL)
 			continue;
+		l = json_integer_value(json_object_get(f, "lookups"));
+		h = json_integer_value(json_object_get(f, "hits"));
 		printf("%s %s %" JSON_INTEGER_FORMAT " of %" JSON_INTEGER_FORMAT " lookups hit (%.1f%%)",
 		       sep, fam[i], h, l, l > 0 ? 100.0 * (double)h / (double)l : 0.0);
 		sep = ",";
