@@ -16,10 +16,15 @@
  * the ratios, and the build time of the lib/cls table. Not a test: the figures move with the machine; compare
  * the ratios of one run.
  *
- * --flows N (1-4096, default 4096): the 4096 packets repeat N distinct flows,
- * so lib/cls's per-worker result cache answers the repeats.
+ * --packets N (32-65536, a multiple of 32; default 4096): packets per pass,
+ * all distinct flows unless --flows says fewer. Above the result cache's
+ * 8,192 entries (--packets 65536) lib/cls misses on nearly every packet:
+ * its cost over the peer is then the cache's lookup and fill on a miss.
+ * --flows N (default: as many as packets): the packets repeat N distinct
+ * flows, so lib/cls's per-worker result cache answers the repeats.
  *
- * usage: cls_bench [--rules LIST] [--v6] [--iters N] [--flows N] [-- EAL args]
+ * usage: cls_bench [--rules LIST] [--v6] [--iters N] [--flows N] [--packets N]
+ *                  [-- EAL args]
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -37,7 +42,7 @@
 
 #include "mg_cls.h"
 
-#define NPKTS 4096
+#define MAX_PKTS 65536
 #define BURST 32
 #define ROUNDS 9
 
@@ -49,10 +54,12 @@ struct bpkt {
 };
 
 static struct rte_mempool *pool;
-static struct bpkt bp[NPKTS];
-static struct rte_mbuf *mb[NPKTS];
+static struct bpkt bp[MAX_PKTS];
+static struct rte_mbuf *mb[MAX_PKTS];
+/* Packets per pass (--packets): more distinct flows than the result cache holds make it miss. */
+static int npkts = 4096;
 /* Distinct flows among the packets (--flows): packet i repeats flow i % nflows. */
-static uint32_t nflows = NPKTS;
+static uint32_t nflows = MAX_PKTS;
 
 /* Addresses in a few /16s (IPv4) or /48s (IPv6) so that prefixes match. */
 static void
@@ -80,7 +87,7 @@ rand_proto(void)
 static void
 make_packets(int v6)
 {
-	for (int i = 0; i < NPKTS; i++) {
+	for (int i = 0; i < npkts; i++) {
 		struct bpkt *b = &bp[i];
 		uint8_t *p;
 		uint32_t hl = v6 ? 40 : 20, tot = hl + 8 + 18;
@@ -309,12 +316,12 @@ run_cls(const struct mg_cls_table *t, unsigned int iters)
 	uint64_t t0 = rte_rdtsc_precise(), s = 0;
 
 	for (unsigned int it = 0; it < iters; it++)
-		for (int i = 0; i < NPKTS; i += BURST) {
+		for (int i = 0; i < npkts; i += BURST) {
 			mg_cls_classify_burst(t, 0, mb + i, NULL, NULL, BURST, res);
 			s += res[BURST - 1].rule_id;
 		}
 	sink = s;
-	return (double)(rte_rdtsc_precise() - t0) / ((double)iters * NPKTS);
+	return (double)(rte_rdtsc_precise() - t0) / ((double)iters * npkts);
 }
 
 static double
@@ -326,14 +333,14 @@ run_peer(const struct rte_acl_ctx *ctx, int v6, unsigned int iters)
 	const uint32_t off = v6 ? 6 : 9;
 
 	for (unsigned int it = 0; it < iters; it++)
-		for (int i = 0; i < NPKTS; i += BURST) {
+		for (int i = 0; i < npkts; i += BURST) {
 			for (int j = 0; j < BURST; j++)
 				data[j] = rte_pktmbuf_mtod_offset(mb[i + j], const uint8_t *, off);
 			rte_acl_classify(ctx, data, res, BURST, 1);
 			s += res[BURST - 1];
 		}
 	sink = s;
-	return (double)(rte_rdtsc_precise() - t0) / ((double)iters * NPKTS);
+	return (double)(rte_rdtsc_precise() - t0) / ((double)iters * npkts);
 }
 
 static double
@@ -342,7 +349,7 @@ run_linear(const struct mg_cls_rule *r, uint32_t n, unsigned int npk)
 	uint64_t t0 = rte_rdtsc_precise(), s = 0;
 
 	for (unsigned int i = 0; i < npk; i++)
-		s += lin_classify(r, n, &bp[i % NPKTS]);
+		s += lin_classify(r, n, &bp[i % npkts]);
 	sink = s;
 	return (double)(rte_rdtsc_precise() - t0) / npk;
 }
@@ -356,7 +363,8 @@ bench_family(int v6, const uint32_t *counts, int ncounts, unsigned int iters)
 
 	make_packets(v6);
 	printf("\n%s, %d packets of %d random flows, bursts of %d, rte_acl %s\n",
-	       v6 ? "IPv6" : "IPv4", NPKTS, (int)nflows, BURST, "(lib/cls's choice for both)");
+	       v6 ? "IPv6" : "IPv4", npkts, (int)RTE_MIN(nflows, (uint32_t)npkts), BURST,
+	       "(lib/cls's choice for both)");
 	printf("%7s %10s %10s %10s %9s %9s %8s %9s %7s\n", "rules", "cls c/pkt", "acl c/pkt",
 	       "lin c/pkt", "cls Mpps", "cls/acl", "lin/cls", "build ms", "agree");
 	for (int c = 0; c < ncounts; c++) {
@@ -379,7 +387,7 @@ bench_family(int v6, const uint32_t *counts, int ncounts, unsigned int iters)
 		mg_cls_table_info(t, &info);
 		peer = peer_build(v6, r, n, info.alg);
 		/* The three must agree before their speed means anything. */
-		for (int i = 0; i < NPKTS; i += BURST) {
+		for (int i = 0; i < npkts; i += BURST) {
 			mg_cls_classify_burst(t, 0, mb + i, NULL, NULL, BURST, res);
 			for (int j = 0; j < BURST; j++) {
 				uint32_t l = lin_classify(r, n, &bp[i + j]);
@@ -395,7 +403,7 @@ bench_family(int v6, const uint32_t *counts, int ncounts, unsigned int iters)
 		run_cls(t, 1);
 		run_peer(peer, v6, 1);
 		cc = pc = lc = 1e30;
-		lin_pk = n >= 1000 ? NPKTS / 8 : NPKTS;
+		lin_pk = n >= 1000 ? npkts / 8 : npkts;
 		for (int round = 0; round < ROUNDS; round++) {
 			cc = RTE_MIN(cc, run_cls(t, iters));
 			pc = RTE_MIN(pc, run_peer(peer, v6, iters));
@@ -403,12 +411,12 @@ bench_family(int v6, const uint32_t *counts, int ncounts, unsigned int iters)
 		}
 		printf("%7u %10.1f %10.1f %10.1f %9.1f %9.2f %8.1f %9.1f %6.1f%%\n", n, cc, pc, lc,
 		       ghz * 1e3 / cc, cc / pc, lc / cc, info.build_ns / 1e6,
-		       100.0 * agree / NPKTS);
+		       100.0 * agree / npkts);
 		rte_acl_free(peer);
 		mg_cls_table_free(t);
 		free(r);
 	}
-	for (int i = 0; i < NPKTS; i++)
+	for (int i = 0; i < npkts; i++)
 		rte_pktmbuf_free(mb[i]);
 }
 
@@ -436,10 +444,10 @@ parsed:
 	}
 	static const struct option lo[] = {{"rules", 1, NULL, 'r'}, {"v6", 0, NULL, '6'},
 					   {"iters", 1, NULL, 'i'}, {"flows", 1, NULL, 'f'},
-					   {"help", 0, NULL, 'h'},
+					   {"packets", 1, NULL, 'p'}, {"help", 0, NULL, 'h'},
 					   {NULL, 0, NULL, 0}};
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "r:6i:f:h", lo, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "r:6i:f:p:h", lo, NULL)) != -1) {
 		switch (opt) {
 		case 'r': {
 			char *s = optarg, *tok;
@@ -453,16 +461,24 @@ parsed:
 		case 'i': iters = (unsigned int)strtoul(optarg, NULL, 10); break;
 		case 'f':
 			nflows = (uint32_t)strtoul(optarg, NULL, 10);
-			if (nflows == 0 || nflows > NPKTS)
-				nflows = NPKTS;
+			if (nflows == 0 || nflows > MAX_PKTS)
+				nflows = MAX_PKTS;
+			break;
+		case 'p':
+			npkts = (int)strtoul(optarg, NULL, 10);
+			if (npkts < BURST || npkts > MAX_PKTS || npkts % BURST != 0) {
+				fprintf(stderr, "cls_bench: --packets: %d-%d, a multiple of %d\n",
+					BURST, MAX_PKTS, BURST);
+				return 2;
+			}
 			break;
 		default:
 			printf("usage: cls_bench [--rules 1,100,1000,10000] [--v6] [--iters N] [--flows N] "
-			       "[-- EAL args]\n");
+			       "[--packets N] [-- EAL args]\n");
 			return opt == 'h' ? 0 : 2;
 		}
 	}
-	pool = rte_pktmbuf_pool_create("cls_bench", NPKTS + 512, 0, 0, 512, SOCKET_ID_ANY);
+	pool = rte_pktmbuf_pool_create("cls_bench", npkts + 512, 0, 0, 512, SOCKET_ID_ANY);
 	if (pool == NULL) {
 		fprintf(stderr, "cls_bench: no mbuf pool\n");
 		return 1;
