@@ -8,7 +8,6 @@
  */
 #include <sys/socket.h>
 
-#include <rte_hash_crc.h>
 #include <rte_prefetch.h>
 
 #include "cls_priv.h"
@@ -44,33 +43,6 @@ cls_results(const struct mg_cls_table *t, struct cls_cnt *cnt, const uint32_t *i
 	cnt[prev].bytes += by;
 }
 
-/* Hash of the first @len (CLS_KEY4_LEN or CLS_KEY6_LEN) bytes of key @k. */
-static __rte_always_inline uint32_t
-cls_cache_hash(const struct mg_cls_key *k, uint32_t len)
-{
-	const uint8_t *p = (const uint8_t *)k;
-	uint32_t h = 0, w;
-	uint64_t q;
-
-	for (uint32_t o = 0; o + 8 <= len; o += 8) {
-		memcpy(&q, p + o, 8);
-		h = rte_hash_crc_8byte(q, h);
-	}
-	memcpy(&w, p + len - 4, 4); /* both lengths are 4 mod 8 */
-	return rte_hash_crc_4byte(w, h);
-}
-
-/*
- * The first entry of a hash's set. CRC32 is linear: keys that differ in a
- * pattern (addresses and ports counted up together) can share low bits; a
- * multiplication spreads every bit of the hash into the high ones used here.
- */
-static __rte_always_inline uint32_t
-cls_cache_set(uint32_t h)
-{
-	return ((h * 0x9e3779b1u) >> (32 - __builtin_ctz(CLS_CACHE_SETS))) * CLS_CACHE_WAYS;
-}
-
 /* True when entry @e holds the first @len bytes of key @k. */
 static __rte_always_inline bool
 cls_cache_eq(const struct cls_cache_ent *e, const struct mg_cls_key *k, uint32_t len)
@@ -90,6 +62,23 @@ cls_cache_eq(const struct cls_cache_ent *e, const struct mg_cls_key *k, uint32_t
 }
 
 /*
+ * The way of set @e whose tag is @tag, or CLS_CACHE_WAYS: the lowest zero
+ * lane of the tags XOR the tag (a borrow can mark lanes above a zero one,
+ * never below it).
+ */
+static __rte_always_inline uint32_t
+cls_cache_way(const struct cls_cache_ent *e, uint16_t tag)
+{
+	uint64_t x, z;
+
+	RTE_BUILD_BUG_ON(sizeof(e->tag) != sizeof(x));
+	memcpy(&x, e->tag, sizeof(x));
+	x ^= 0x0001000100010001ull * tag;
+	z = (x - 0x0001000100010001ull) & ~x & 0x8000800080008000ull;
+	return z != 0 ? (uint32_t)__builtin_ctzll(z) / 16 : CLS_CACHE_WAYS;
+}
+
+/*
  * rte_acl's winners @idx of keys[0..n) in a one-category table, through the
  * slot's result cache: hits are answered from it, the misses go to rte_acl
  * in one call and are remembered (see struct cls_cache_ent).
@@ -104,18 +93,15 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 	uint32_t nm = 0;
 
 	for (uint32_t i = 0; i < n; i++) {
-		h[i] = cls_cache_set(cls_cache_hash(&keys[i], len));
-		/* A set fills from way 0 (below): the first two hold most hits. */
-		rte_prefetch0(&cache[h[i]]);
-		rte_prefetch0(&cache[h[i] + 1]);
+		h[i] = cls_cache_hash(&keys[i], len);
+		/* The set's first entry: the tags, and the way most hits are in. */
+		rte_prefetch0(&cache[cls_cache_set(h[i])]);
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		const struct cls_cache_ent *e = &cache[h[i]];
-		uint32_t w = 0;
+		const struct cls_cache_ent *e = &cache[cls_cache_set(h[i])];
+		const uint32_t w = cls_cache_way(e, cls_cache_tag(h[i]));
 
-		while (w < CLS_CACHE_WAYS && !cls_cache_eq(&e[w], &keys[i], len))
-			w++;
-		if (likely(w < CLS_CACHE_WAYS)) {
+		if (likely(w < CLS_CACHE_WAYS && cls_cache_eq(&e[w], &keys[i], len))) {
 			idx[i] = e[w].idx - 1;
 		} else {
 			miss[nm] = i;
@@ -128,23 +114,25 @@ cls_cached(const struct mg_cls_table *t, struct cls_slot *s, const struct mg_cls
 		return;
 	rte_acl_classify_alg(t->acl, data, midx, nm, 1, t->alg);
 	for (uint32_t j = 0; j < nm; j++) {
-		struct cls_cache_ent *e = &cache[h[miss[j]]];
-		uint32_t w = 0;
+		const uint32_t i = miss[j];
+		const uint16_t tag = cls_cache_tag(h[i]);
+		struct cls_cache_ent *e = &cache[cls_cache_set(h[i])];
+		uint32_t w = cls_cache_way(e, tag);
 
-		/* The first free way, else a random victim: a round robin misses
-		 * every time on a cycle of more flows than ways in one set (a
-		 * looping capture, a scan). */
-		while (w < CLS_CACHE_WAYS && e[w].idx != 0)
-			w++;
+		/* The way of the same tag (this key seen earlier in the chunk, or
+		 * another of the same tag), else the first free one, else a
+		 * random victim: a round robin misses every time on a cycle of
+		 * more flows than ways in one set (a looping capture, a scan). */
+		if (w == CLS_CACHE_WAYS)
+			w = cls_cache_way(e, 0);
 		if (w == CLS_CACHE_WAYS) {
 			s->victim = s->victim * 1103515245u + 12345u;
 			w = (s->victim >> 30) % CLS_CACHE_WAYS;
 		}
-		e += w;
-
-		idx[miss[j]] = midx[j];
-		memcpy(e->key, &keys[miss[j]], len);
-		e->idx = midx[j] + 1;
+		idx[i] = midx[j];
+		memcpy(e[w].key, &keys[i], len);
+		e[w].idx = midx[j] + 1;
+		e->tag[w] = tag;
 	}
 }
 

@@ -7,7 +7,10 @@
  * "main lcore only" part, and write only their own slot (struct cls_slot).
  */
 
+#include <string.h>
+
 #include <rte_common.h>
+#include <rte_hash_crc.h>
 #include <rte_log.h>
 #include <rte_meter.h>
 
@@ -49,13 +52,27 @@ struct cls_meter {
  * and a compare, whatever the number of rules; the others go to rte_acl
  * together, one call per chunk. Four ways per set (with two, ~5% of 256
  * flows lost their entries to sets they shared with two others, each loss a
- * full rte_acl walk): a miss takes the set's first free way, else one picked
- * at random (a hit writes nothing). Tables of one category only.
+ * full rte_acl walk): a miss takes the way whose tag it shares, else the
+ * set's first free way, else one picked at random (a hit writes nothing).
+ * Tables of one category only.
+ *
+ * A set's first entry also holds the four ways' tags, 16 bits of each key's
+ * hash: a lookup reads that line, and another only where the tag matches,
+ * to compare the whole key there. A key that is not cached (traffic that
+ * outgrows the cache, a scan) so costs one line instead of the four of its
+ * set, and a hit in a later way no longer compares the keys before it, a
+ * branch the CPU mispredicts when flows spread over the ways. tools/bench
+ * rules1000 (meshgate's rate, same run): 4,096 flows per family +11%,
+ * 32,768 +6%, 256 the same. A set never holds one tag twice: the first
+ * match is the only candidate. Tags in an array of their own were tried:
+ * their lines doubled the cache's footprint where flows are few (256 per
+ * family: ~1.5 cycles more per packet); so was trying the first way before
+ * the tags (its mispredictions gave back most of the gain at 4,096 flows).
  *
  * 8,192 entries per worker slot and table (512 KB; a table is one network's
  * rules for one family): 4,096 live flows fit with room for the sets they
- * share (at 512 entries, the benchmark's 4,096 flows per family thrashed
- * it and cost 2.5x the cycles of 256). Beyond that the cache still answers
+ * share (at 512 entries, the benchmark's 4,096 flows per family thrashed it
+ * and cost 2.5x the cycles of 256). Beyond that the cache still answers
  * what its random replacement kept; a bypass below some hit rate was tried
  * and dropped (see the README's classification benchmark).
  */
@@ -70,7 +87,45 @@ struct cls_cache_ent {
 	uint8_t key[48];
 	/** Result index + 1; 0: empty. */
 	uint32_t idx;
+	/** In a set's first entry: the tags of its ways (odd; 0: empty way). */
+	uint16_t tag[CLS_CACHE_WAYS];
 } __rte_cache_aligned;
+
+/* ---- where a key goes in a slot's cache (in this header for the unit tests) ---- */
+
+/* Hash of the first @len (CLS_KEY4_LEN or CLS_KEY6_LEN) bytes of key @k. */
+static __rte_always_inline uint32_t
+cls_cache_hash(const struct mg_cls_key *k, uint32_t len)
+{
+	const uint8_t *p = (const uint8_t *)k;
+	uint32_t h = 0, w;
+	uint64_t q;
+
+	for (uint32_t o = 0; o + 8 <= len; o += 8) {
+		memcpy(&q, p + o, 8);
+		h = rte_hash_crc_8byte(q, h);
+	}
+	memcpy(&w, p + len - 4, 4); /* both lengths are 4 mod 8 */
+	return rte_hash_crc_4byte(w, h);
+}
+
+/*
+ * The first entry of a hash's set. CRC32 is linear: keys that differ in a
+ * pattern (addresses and ports counted up together) can share low bits; a
+ * multiplication spreads every bit of the hash into the high ones used here.
+ */
+static __rte_always_inline uint32_t
+cls_cache_set(uint32_t h)
+{
+	return ((h * 0x9e3779b1u) >> (32 - __builtin_ctz(CLS_CACHE_SETS))) * CLS_CACHE_WAYS;
+}
+
+/* The tag of hash @h: its low 16 bits, made odd (0 marks an empty way). */
+static __rte_always_inline uint16_t
+cls_cache_tag(uint32_t h)
+{
+	return (uint16_t)(h | 1);
+}
 
 /** What one worker slot writes. */
 struct cls_slot {

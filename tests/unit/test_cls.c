@@ -24,6 +24,7 @@
 #include <rte_random.h>
 #include <rte_rcu_qsbr.h>
 
+#include "cls_priv.h"
 #include "mg_cls.h"
 #include "mg_test.h"
 #include "mg_test_eal.h"
@@ -1204,6 +1205,89 @@ MG_TEST(table_full)
 		MG_FAIL("build with room: %s: %s", e.field, e.msg);
 	mg_cls_table_free(t);
 	free(r);
+}
+
+static int
+u64_cmp(const void *x, const void *y)
+{
+	const uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
+/*
+ * Two keys of one cache set and one tag (found by trying keys against the
+ * cache's own hash): the tag only picks a candidate, the whole key decides.
+ * B after A must get B's answer, not A's; B then takes A's way (a set never
+ * holds a tag twice), so A misses again; in one chunk both stay right.
+ */
+MG_TEST(result_cache_tag_collision)
+{
+	enum { NKEYS = 65536 };
+	static struct mg_cls_key keys[NKEYS];
+	static uint64_t sig[NKEYS];
+	struct mg_cls_rule rule = {.id = 7, .match = {.fields = MG_CLS_M_PROTO | MG_CLS_M_DPORT,
+						      .proto = MG_IPPROTO_UDP,
+						      .dport = {53, 53}},
+				   .action = {.type = MG_CLS_PERMIT}};
+	struct mg_cls_table *t = build(&conf4, &rule, 1, NULL);
+	struct mg_cls_info info;
+	struct mg_cls_result res[4];
+	struct mg_cls_key ab[4];
+	uint64_t x = 88172645463325252ull;
+	int a = -1, b = -1;
+
+	if (t == NULL)
+		return;
+	/* Even keys go to port 53 (rule 7), odd ones elsewhere (the default). */
+	for (uint32_t i = 0; i < NKEYS; i++) {
+		struct mg_cls_key *k = &keys[i];
+		uint32_t h;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memset(k, 0, sizeof(*k));
+		k->proto = MG_IPPROTO_UDP;
+		k->v4.src = (rte_be32_t)x;
+		k->v4.dst = (rte_be32_t)(x >> 32);
+		k->v4.sport = htons((uint16_t)(1024 + i % 60000));
+		k->v4.dport = htons(i % 2 == 0 ? 53 : (uint16_t)(1024 + (x >> 40) % 60000));
+		k->len = 64;
+		h = cls_cache_hash(k, CLS_KEY4_LEN);
+		sig[i] = (uint64_t)cls_cache_set(h) << 48 | (uint64_t)cls_cache_tag(h) << 32 | i;
+	}
+	qsort(sig, NKEYS, sizeof(sig[0]), u64_cmp);
+	for (uint32_t i = 1; i < NKEYS && a < 0; i++)
+		if (sig[i] >> 32 == sig[i - 1] >> 32 && (sig[i] ^ sig[i - 1]) % 2 == 1) {
+			a = (int)(sig[i - 1] & 0xffffffff);
+			b = (int)(sig[i] & 0xffffffff);
+		}
+	if (a < 0) {
+		MG_FAIL("no two keys of one set and tag among %d", NKEYS);
+		mg_cls_table_free(t);
+		return;
+	}
+	const uint32_t want_a = a % 2 == 0 ? 7 : MG_CLS_ID_DEFAULT;
+	const uint32_t want_b = b % 2 == 0 ? 7 : MG_CLS_ID_DEFAULT;
+
+	mg_cls_classify(t, 0, &keys[a], 1, res);
+	CHECK_EQ(res[0].rule_id, want_a);
+	mg_cls_classify(t, 0, &keys[b], 1, res);  /* the tag matches A's entry: compared, a miss */
+	CHECK_EQ(res[0].rule_id, want_b);
+	mg_cls_table_info(t, &info);
+	CHECK_EQ(info.cache_hits, 0);
+	mg_cls_classify(t, 0, &keys[b], 1, res);  /* cached now */
+	CHECK_EQ(res[0].rule_id, want_b);
+	mg_cls_table_info(t, &info);
+	CHECK_EQ(info.cache_hits, 1);
+	mg_cls_classify(t, 0, &keys[a], 1, res);  /* B took A's way */
+	CHECK_EQ(res[0].rule_id, want_a);
+	mg_cls_table_info(t, &info);
+	CHECK_EQ(info.cache_hits, 1);
+	ab[0] = keys[a], ab[1] = keys[b], ab[2] = keys[a], ab[3] = keys[b];
+	mg_cls_classify(t, 0, ab, 4, res);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ(res[i].rule_id, i % 2 == 0 ? want_a : want_b);
+	mg_cls_table_free(t);
 }
 
 int
