@@ -525,6 +525,8 @@ def test_ike_meshgate_rekeys_child(tmp_path, topo, charon_ok):
 def behind_nat(topo):
     """A namespace behind the external host, which masquerades it (nft):
     ikTAG (192.168.77.2) -- veth -- ext (192.168.77.1, NAT to 10.10.2.2)."""
+    if shutil.which("nft") is None:
+        pytest.fail("nft is not installed: run tools/setup --test")
     ns, va, vb = f"ik{topo.tag}", f"ik{topo.tag[-7:]}a", f"ik{topo.tag[-7:]}b"
     ext = topo.ns("ext")
     cmds = [["ip", "netns", "add", ns],
