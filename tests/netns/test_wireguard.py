@@ -460,7 +460,12 @@ def test_handshake_flood_gets_cookie_replies(tmp_path, wgtopo):
     """A flood of (replayed) initiations fills the handshake queue past its
     under-load mark: meshgate then answers messages without a valid mac2
     with cookie replies instead of doing the Diffie-Hellman work, drops what
-    does not fit the bounded queue, and the tunnel still works afterwards."""
+    does not fit the bounded queue, and the tunnel still works afterwards.
+    Every message the port received is accounted for, queued or counted as
+    a full queue; how many of the 20,000 reach the port at all depends on
+    the kernel's side of the veth and the TAP (25-63% in runs on one
+    machine), so the count is checked against the port's own receive
+    counter."""
     from scapy.all import UDP, rdpcap
     topo, go = wgtopo
     mg_priv, mg_pub = genkey()
@@ -476,12 +481,21 @@ def test_handshake_flood_gets_cookie_replies(tmp_path, wgtopo):
                   "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
                   "m=bytes.fromhex(sys.argv[1])\n"
                   "for i in range(20000): s.sendto(m,('10.10.2.1',%d))\n" % MG_PORT)
+        ctl = Control(mg)
+        rx0 = next(i for i in ctl.ok("GET", "/v1/interfaces") if i["name"] == "ext")
+        c0 = ctl.ok("GET", "/v1/wireguard/wg0")["counters"]
         r = topo.run("ext", "/usr/bin/python3", "-c", script, init.hex(), timeout=120)
         assert r.returncode == 0, r.stderr
         time.sleep(1)
-        c = Control(mg).ok("GET", "/v1/wireguard/wg0")["counters"]
+        rx1 = next(i for i in ctl.ok("GET", "/v1/interfaces") if i["name"] == "ext")
+        c = ctl.ok("GET", "/v1/wireguard/wg0")["counters"]
+        got = rx1["counters"]["rx_packets"] - rx0["counters"]["rx_packets"]
+        seen = (c["handshake_messages_queued"] + c["handshake_queue_full"]
+                - c0["handshake_messages_queued"] - c0["handshake_queue_full"])
         assert c["handshakes"]["cookie_reply"] >= 1, c
-        assert c["handshake_messages_queued"] + c["handshake_queue_full"] >= 20000 * 0.5, c
+        assert got >= 1000, f"only {got} of 20000 initiations reached the port"
+        # The rest of what the port received: the hosts' ARP, ND and such.
+        assert got - 50 <= seen <= got, (got, c)
         ping_ok(topo, "ext", "10.10.1.2")
         ping_ok(topo, "pod", "10.99.0.2")
 
