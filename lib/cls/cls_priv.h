@@ -61,9 +61,9 @@ struct cls_meter {
  * to compare the whole key there. A key that is not cached (traffic that
  * outgrows the cache, a scan) so costs one line instead of the four of its
  * set, and a hit in a later way no longer compares the keys before it, a
- * branch the CPU mispredicts when flows spread over the ways. tools/bench
- * rules1000 (meshgate's rate, same run): 4,096 flows per family +11%,
- * 32,768 +6%, 256 the same. A set never holds one tag twice: the first
+ * branch the CPU mispredicts when flows spread over the ways. Old and new
+ * alternated on tools/bench's rules1000 configuration (meshgate's rate):
+ * 4,096 flows per family +11%, 32,768 +6%, 256 the same. A set never holds one tag twice: the first
  * match is the only candidate. Tags in an array of their own were tried:
  * their lines doubled the cache's footprint where flows are few (256 per
  * family: ~1.5 cycles more per packet); so was trying the first way before
