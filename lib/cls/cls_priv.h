@@ -63,11 +63,12 @@ struct cls_meter {
  * set, and a hit in a later way no longer compares the keys before it, a
  * branch the CPU mispredicts when flows spread over the ways. Old and new
  * alternated on tools/bench's rules1000 configuration (meshgate's rate):
- * 4,096 flows per family +11%, 32,768 +6%, 256 the same. A set never holds one tag twice: the first
- * match is the only candidate. Tags in an array of their own were tried:
- * their lines doubled the cache's footprint where flows are few (256 per
- * family: ~1.5 cycles more per packet); so was trying the first way before
- * the tags (its mispredictions gave back most of the gain at 4,096 flows).
+ * 4,096 flows per family +11%, 32,768 +6%, 256 the same. A set never holds
+ * one tag twice: the first match is the only candidate. Tags in an array of
+ * their own were tried: their lines doubled the cache's footprint where
+ * flows are few (256 per family: ~1.5 cycles more per packet); so was trying
+ * the first way before the tags (its mispredictions gave back most of the
+ * gain at 4,096 flows).
  *
  * 8,192 entries per worker slot and table (512 KB; a table is one network's
  * rules for one family): 4,096 live flows fit with room for the sets they
