@@ -33,7 +33,8 @@
  * through the same ring. The table is a bounded, 4-way
  * set-associative array whose entries are written under a per-entry try
  * lock (a writer that finds the entry busy skips it: no waiting) and read
- * with a sequence check (a torn read is a miss). Entries expire after
+ * with a sequence check (a torn read is read again, a bounded number of
+ * times). Entries expire after
  * MG_NATGW_FRAG_TTL_MS; the oldest of a full set is replaced.
  */
 
@@ -43,11 +44,13 @@
 #include <sys/socket.h>
 
 #include <rte_branch_prediction.h>
+#include <rte_pause.h>
 
 #include "mg_proto.h"
 
 #define MG_NATGW_FRAG_SETS 1024   /**< Sets of the table (a power of two). */
 #define MG_NATGW_FRAG_WAYS 4      /**< Entries per set. */
+#define MG_NATGW_FRAG_READ_TRIES 1000 /**< Reads of an entry being written before a miss. */
 #define MG_NATGW_FRAG_TTL_MS 2000 /**< How long an entry serves later fragments. */
 
 /** State of an entry (mg_natgw_frag.pending). */
@@ -189,16 +192,29 @@ mg_natgw_frag_get(const struct mg_natgw_frags *t, uint16_t net, uint8_t family, 
 
 	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++) {
 		const struct mg_natgw_frag *e = &set[w];
-		uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
 
-		if (s & 1)
-			continue;
-		memcpy(out, e, sizeof(*out));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s)
-			continue;
-		if (out->expires > now && frag_key_eq(out, net, family, proto, id, src, dst))
-			return true;
+		/*
+		 * An entry being written is read again: a writer holds it for a
+		 * few stores, and a miss here would let a later fragment of a
+		 * translated datagram leave untranslated (its first's owner
+		 * replacing the pending entry while this worker reads it). Bounded,
+		 * since a writer is a worker that never waits.
+		 */
+		for (unsigned int tries = 0; tries < MG_NATGW_FRAG_READ_TRIES; tries++) {
+			uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+
+			if (s & 1) {
+				rte_pause();
+				continue;
+			}
+			memcpy(out, e, sizeof(*out));
+			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s)
+				continue;
+			if (out->expires > now && frag_key_eq(out, net, family, proto, id, src, dst))
+				return true;
+			break;
+		}
 	}
 	return false;
 }
