@@ -53,6 +53,17 @@
 #define MG_NATGW_FRAG_READ_TRIES 1000 /**< Reads of an entry being written before a miss. */
 #define MG_NATGW_FRAG_TTL_MS 2000 /**< How long an entry serves later fragments. */
 
+/**
+ * Called by mg_natgw_frag_get where another worker's write can come between
+ * its steps: @p point 0 before it reads entry @p e's sequence, 1 between
+ * copying the entry and reading the sequence again. Nothing in the product;
+ * the unit tests define it before including this header, to write the entry
+ * there as a concurrent worker would, and so make each interleaving happen.
+ */
+#ifndef MG_NATGW_FRAG_READ_HOOK
+#define MG_NATGW_FRAG_READ_HOOK(e, point) do { } while (0)
+#endif
+
 /** State of an entry (mg_natgw_frag.pending). */
 enum mg_natgw_frag_state {
 	/** Translated: the later fragments take nsrc, ndst and tnet. */
@@ -201,14 +212,17 @@ mg_natgw_frag_get(const struct mg_natgw_frags *t, uint16_t net, uint8_t family, 
 		 * since a writer is a worker that never waits.
 		 */
 		for (unsigned int tries = 0; tries < MG_NATGW_FRAG_READ_TRIES; tries++) {
-			uint32_t s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
+			uint32_t s;
 
+			MG_NATGW_FRAG_READ_HOOK(e, 0);
+			s = __atomic_load_n(&e->seq, __ATOMIC_ACQUIRE);
 			if (s & 1) {
 				rte_pause();
 				continue;
 			}
 			memcpy(out, e, sizeof(*out));
 			__atomic_thread_fence(__ATOMIC_ACQUIRE);
+			MG_NATGW_FRAG_READ_HOOK(e, 1);
 			if (__atomic_load_n(&e->seq, __ATOMIC_RELAXED) != s)
 				continue;
 			if (out->expires > now && frag_key_eq(out, net, family, proto, id, src, dst))

@@ -8,11 +8,19 @@
  * replaced by the translation; the datagram identity of IPv4 and IPv6
  * fragments, the translation of a later fragment by its entry (the IPv4
  * header checksum against one computed from scratch), and the drop reason
- * of a fragment whose checksum needs the whole datagram.
+ * of a fragment whose checksum needs the whole datagram. Readers meet
+ * writers at the points mg_natgw_frag.h's read hook names, made to happen
+ * here: a lookup of an entry being written waits for it (bounded), and one
+ * whose entry changed while it was read reads it again.
  */
 #include <stdlib.h>
 
 #include <rte_common.h>
+
+/* Another worker's write, at a chosen point of mg_natgw_frag_get. */
+struct mg_natgw_frag;
+static void read_hook(const struct mg_natgw_frag *e, int point);
+#define MG_NATGW_FRAG_READ_HOOK(e, point) read_hook((e), (point))
 
 #include "mg_dp.h"
 #include "mg_natgw.h"
@@ -21,6 +29,34 @@
 
 static const uint8_t SRC[16] = {10, 0, 1, 2}, DST[16] = {198, 51, 100, 7};
 static const uint8_t NSRC[16] = {10, 0, 2, 1};
+
+/* The entry a test watches, the reader's calls on it at each point, and the
+ * write another worker makes there (on the @c at-th call at @c point). */
+static struct {
+	const struct mg_natgw_frag *e;
+	unsigned int calls[2];
+	int point;
+	unsigned int at;
+	void (*write)(void);
+} hk;
+
+static void
+read_hook(const struct mg_natgw_frag *e, int point)
+{
+	if (e == hk.e && ++hk.calls[point] == hk.at && point == hk.point && hk.write != NULL)
+		hk.write();
+}
+
+/* Watch entry @e: hk.write runs on the @at-th call at @point. */
+static void
+hook_on(const struct mg_natgw_frag *e, int point, unsigned int at, void (*write)(void))
+{
+	memset(&hk, 0, sizeof(hk));
+	hk.e = e;
+	hk.point = point;
+	hk.at = at;
+	hk.write = write;
+}
 
 static struct mg_natgw_frags *
 table(void)
@@ -91,8 +127,101 @@ MG_TEST(busy_entry_is_skipped)
 	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++)
 		if (t->e[set][w].id == 7 && t->e[set][w].family == AF_INET6)
 			t->e[set][w].seq |= 1; /* a writer in the middle of it */
+	/* A writer that does not let go: the reader gives up after a bounded wait. */
+	hook_on(&t->e[set][0], 0, 0, NULL);
+	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++)
+		if (t->e[set][w].id == 7 && t->e[set][w].family == AF_INET6)
+			hk.e = &t->e[set][w];
 	CHECK(!mg_natgw_frag_get(t, 1, AF_INET6, 17, 7, SRC, DST, 200, &e));
+	CHECK_EQ(hk.calls[0], MG_NATGW_FRAG_READ_TRIES);
+	CHECK_EQ(hk.calls[1], 0);
+	hook_on(NULL, 0, 0, NULL);
 	CHECK(!mg_natgw_frag_put(t, 1, AF_INET6, 17, 7, SRC, DST, NSRC, DST, 3, -1, 200));
+	free(t);
+}
+
+/* The entry of IPv4 datagram @id (network 1, UDP, SRC -> DST) in @t. */
+static struct mg_natgw_frag *
+entry4(struct mg_natgw_frags *t, uint32_t id)
+{
+	struct mg_natgw_frag *set = t->e[mg_natgw_frag_set(1, AF_INET, 17, id, SRC, DST)];
+
+	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++)
+		if (set[w].family == AF_INET && set[w].id == id)
+			return &set[w];
+	return NULL;
+}
+
+static struct mg_natgw_frags *held_t;
+static struct mg_natgw_frag *held_e;
+
+/* The owner worker, holding the pending entry, stores the translation and lets go. */
+static void
+finish_translation(void)
+{
+	held_e->pending = MG_NATGW_FRAG_DONE;
+	held_e->owner = 0;
+	held_e->tnet = 2;
+	memcpy(held_e->nsrc, NSRC, 4);
+	__atomic_store_n(&held_e->seq, held_e->seq + 1, __ATOMIC_RELEASE);
+}
+
+/* The owner worker translates the first fragment: a whole write. */
+static void
+put_translation(void)
+{
+	CHECK(mg_natgw_frag_put(held_t, 1, AF_INET, 17, 21, SRC, DST, NSRC, DST, 2, -1, 120));
+}
+
+/*
+ * The race of the two-worker NAT fragment test: the worker holding later
+ * fragments looks their datagram up while the first's owner replaces the
+ * pending entry with the translation. Either way the lookup must find the
+ * translation: a miss would send the later fragments on untranslated.
+ */
+MG_TEST(lookup_waits_for_a_writer_holding_the_entry)
+{
+	struct mg_natgw_frags *t = table();
+	struct mg_natgw_frag e;
+
+	CHECK(mg_natgw_frag_put(t, 1, AF_INET, 17, 21, SRC, DST, SRC, DST, 1, 3, 100));
+	held_e = entry4(t, 21);
+	if (held_e == NULL) {
+		MG_FAIL("no entry for datagram 21");
+		free(t);
+		return;
+	}
+	held_e->seq |= 1; /* the owner took it (mg_natgw_frag_put's compare-and-swap) */
+	hook_on(held_e, 0, 3, finish_translation); /* and lets go on the third try */
+	CHECK(mg_natgw_frag_get(t, 1, AF_INET, 17, 21, SRC, DST, 130, &e));
+	CHECK(e.pending == MG_NATGW_FRAG_DONE && e.tnet == 2 && memcmp(e.nsrc, NSRC, 4) == 0);
+	CHECK_EQ(hk.calls[0], 3);
+	CHECK_EQ(hk.calls[1], 1);
+	hook_on(NULL, 0, 0, NULL);
+	free(t);
+}
+
+MG_TEST(lookup_reads_again_an_entry_written_meanwhile)
+{
+	struct mg_natgw_frags *t = table();
+	struct mg_natgw_frag e;
+
+	CHECK(mg_natgw_frag_put(t, 1, AF_INET, 17, 21, SRC, DST, SRC, DST, 1, 3, 100));
+	held_t = t;
+	held_e = entry4(t, 21);
+	if (held_e == NULL) {
+		MG_FAIL("no entry for datagram 21");
+		free(t);
+		return;
+	}
+	/* The whole write between the copy and the second read of the sequence:
+	 * the copy is the pending entry, torn or not, and must not be used. */
+	hook_on(held_e, 1, 1, put_translation);
+	CHECK(mg_natgw_frag_get(t, 1, AF_INET, 17, 21, SRC, DST, 130, &e));
+	CHECK(e.pending == MG_NATGW_FRAG_DONE && e.tnet == 2 && memcmp(e.nsrc, NSRC, 4) == 0);
+	CHECK_EQ(hk.calls[0], 2);
+	CHECK_EQ(hk.calls[1], 2);
+	hook_on(NULL, 0, 0, NULL);
 	free(t);
 }
 
