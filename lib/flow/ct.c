@@ -156,7 +156,6 @@ struct mg_ct_table *
 mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 {
 	size_t nlen = strnlen(c->name, sizeof(c->name));
-	struct mg_flowtab_err fe;
 	struct mg_ct_table *t;
 
 	if (c->capacity == 0 || c->capacity > CT_MAX_CAPACITY) {
@@ -171,8 +170,10 @@ mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 		return NULL;
 	}
 	t = rte_zmalloc_socket("mg_ct_table", sizeof(*t), RTE_CACHE_LINE_SIZE, c->socket);
-	if (t == NULL)
-		goto err_nomem;
+	if (t == NULL) {
+		mg_error_set(err, ENOMEM, "size", "no memory for %u flows", c->capacity);
+		return NULL;
+	}
 	t->conf = *c;
 	mg_flowtab_timeouts(MG_CT_T_MAX, c->timeout_s, default_timeout, c->hz, t->conf.timeout_s,
 			    t->timeout);
@@ -187,34 +188,14 @@ mg_ct_table_create(const struct mg_ct_conf *c, struct mg_error *err)
 		.hash_prefix = "ct_",
 		.ring_prefix = "ctr_",
 		.name = c->name,
+		.size_field = "size",
 	};
-	if (mg_flowtab_init(&t->ft, &fc, &fe) < 0) {
-		int e = fe.rte_err;
-
+	if (mg_flowtab_init(&t->ft, &fc, err) < 0) {
 		rte_free(t);
-		switch (fe.what) {
-		case MG_FLOWTAB_FAIL_HASH:
-			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "size",
-				     "cannot create the flow hash %s for %u flows: %s", fe.name,
-				     c->capacity, rte_strerror(e));
-			return NULL;
-		case MG_FLOWTAB_FAIL_RING:
-			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "export_ring",
-				     "cannot create the export ring %s: %s", fe.name,
-				     rte_strerror(e));
-			return NULL;
-		default:
-			t = NULL;
-			goto err_nomem;
-		}
+		return NULL;
 	}
 	t->flows = t->ft.entries;
 	return t;
-
-err_nomem:
-	mg_ct_table_destroy(t);
-	mg_error_set(err, ENOMEM, "size", "no memory for %u flows", c->capacity);
-	return NULL;
 }
 
 void

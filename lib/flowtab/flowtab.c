@@ -51,26 +51,13 @@ mg_flowtab_timeouts(unsigned int n, const uint32_t *given, const uint32_t *defau
 	}
 }
 
-/* Record a failed DPDK call of mg_flowtab_init() and undo the rest. */
-static int
-init_fail(struct mg_flowtab *ft, struct mg_flowtab_err *err, enum mg_flowtab_fail what,
-	  int e, const char *name)
-{
-	mg_flowtab_fini(ft);
-	err->what = what;
-	err->rte_err = e;
-	snprintf(err->name, sizeof(err->name), "%s", name);
-	return -1;
-}
-
 int
-mg_flowtab_init(struct mg_flowtab *ft, const struct mg_flowtab_conf *c,
-		struct mg_flowtab_err *err)
+mg_flowtab_init(struct mg_flowtab *ft, const struct mg_flowtab_conf *c, struct mg_error *err)
 {
 	char hname[RTE_HASH_NAMESIZE], rname[RTE_RING_NAMESIZE];
+	int e;
 
 	memset(ft, 0, sizeof(*ft));
-	memset(err, 0, sizeof(*err));
 	ft->capacity = c->capacity;
 	ft->entries = rte_zmalloc_socket("mg_flowtab_entries",
 					 (size_t)c->capacity * c->entry_size, RTE_CACHE_LINE_SIZE,
@@ -78,8 +65,11 @@ mg_flowtab_init(struct mg_flowtab *ft, const struct mg_flowtab_conf *c,
 	ft->free_stack = rte_malloc_socket("mg_flowtab_free",
 					   (size_t)c->capacity * sizeof(uint32_t),
 					   RTE_CACHE_LINE_SIZE, c->socket);
-	if (ft->entries == NULL || ft->free_stack == NULL)
-		return init_fail(ft, err, MG_FLOWTAB_FAIL_NOMEM, ENOMEM, "");
+	if (ft->entries == NULL || ft->free_stack == NULL) {
+		mg_flowtab_fini(ft);
+		mg_error_set(err, ENOMEM, c->size_field, "no memory for %u flows", c->capacity);
+		return -1;
+	}
 	/* Hand out low indices first: the entries in use stay dense. */
 	for (uint32_t i = 0; i < c->capacity; i++)
 		ft->free_stack[i] = c->capacity - 1 - i;
@@ -96,14 +86,27 @@ mg_flowtab_init(struct mg_flowtab *ft, const struct mg_flowtab_conf *c,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_EXT_TABLE,
 	};
 	ft->h = rte_hash_create(&hp);
-	if (ft->h == NULL)
-		return init_fail(ft, err, MG_FLOWTAB_FAIL_HASH, rte_errno, hname);
+	if (ft->h == NULL) {
+		e = rte_errno;
+		mg_flowtab_fini(ft);
+		/* A name in use is another table's (the names are unique per table). */
+		mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, e == EEXIST ? "name" : c->size_field,
+			     "cannot create the flow hash %s for %u flows: %s", hname, c->capacity,
+			     rte_strerror(e));
+		return -1;
+	}
 	if (c->export_ring) {
 		snprintf(rname, sizeof(rname), "%s%s", c->ring_prefix, c->name);
 		ft->ring = rte_ring_create_elem(rname, c->record_size, c->export_ring, c->socket,
 						RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (ft->ring == NULL)
-			return init_fail(ft, err, MG_FLOWTAB_FAIL_RING, rte_errno, rname);
+		if (ft->ring == NULL) {
+			e = rte_errno;
+			mg_flowtab_fini(ft);
+			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM,
+				     e == EEXIST ? "name" : "export_ring",
+				     "cannot create the export ring %s: %s", rname, rte_strerror(e));
+			return -1;
+		}
 	}
 	return 0;
 }

@@ -77,28 +77,12 @@ struct mg_flowtab_conf {
 	const char *ring_prefix;
 	/** The table's unique name. */
 	const char *name;
+	/** The caller's word for @c capacity in errors ("size", "capacity"). */
+	const char *size_field;
 };
 
 /** Largest export record mg_flowtab_drain() handles. */
 #define MG_FLOWTAB_RECORD_MAX 128
-
-/** Which step of mg_flowtab_init() failed. */
-enum mg_flowtab_fail {
-	MG_FLOWTAB_FAIL_NONE = 0, /**< None. */
-	MG_FLOWTAB_FAIL_NOMEM,    /**< The entries or the free stack: no memory. */
-	MG_FLOWTAB_FAIL_HASH,     /**< rte_hash_create. */
-	MG_FLOWTAB_FAIL_RING,     /**< rte_ring_create_elem. */
-};
-
-/** What failed in mg_flowtab_init(), for the table to word its error. */
-struct mg_flowtab_err {
-	/** The step. */
-	enum mg_flowtab_fail what;
-	/** rte_errno after the DPDK call (HASH, RING). */
-	int rte_err;
-	/** The DPDK object's name (HASH, RING). */
-	char name[RTE_HASH_NAMESIZE];
-};
 
 /**
  * Check the settings the tables share, in their words: @p hz (field "hz")
@@ -128,10 +112,13 @@ mg_flowtab_idle(uint64_t now, uint64_t last, uint64_t timeout)
 
 /**
  * Make the storage in @p ft (main lcore): every entry free and zeroed.
- * @return 0, or -1 with @p err filled and nothing left allocated.
+ * @return 0, or -1 with @p err set and nothing left allocated: no memory
+ *   for the entries or the hash (ENOMEM, field @c size_field), the hash's or
+ *   the ring's name in use (EEXIST, "name"), no memory for the ring
+ *   (ENOMEM, "export_ring"); the message names the DPDK object.
  */
 int mg_flowtab_init(struct mg_flowtab *ft, const struct mg_flowtab_conf *c,
-		    struct mg_flowtab_err *err);
+		    struct mg_error *err);
 
 /** Free what mg_flowtab_init() made (any part of it; zeroed fields are skipped). */
 void mg_flowtab_fini(struct mg_flowtab *ft);

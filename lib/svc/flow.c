@@ -75,7 +75,6 @@ static const uint32_t default_timeout[MG_FLOW_T_MAX] = {
 struct mg_flow_table *
 mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 {
-	struct mg_flowtab_err fe;
 	struct mg_flow_table *t;
 	size_t nlen = strnlen(c->name, sizeof(c->name));
 
@@ -92,8 +91,10 @@ mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 		return NULL;
 	}
 	t = rte_zmalloc_socket("mg_flow_table", sizeof(*t), RTE_CACHE_LINE_SIZE, c->socket);
-	if (t == NULL)
-		goto err_nomem;
+	if (t == NULL) {
+		mg_error_set(err, ENOMEM, "capacity", "no memory for %u flows", c->capacity);
+		return NULL;
+	}
 	t->conf = *c;
 	mg_flowtab_timeouts(MG_FLOW_T_MAX, c->timeout_s, default_timeout, c->hz, t->conf.timeout_s,
 			    t->timeout);
@@ -108,34 +109,14 @@ mg_flow_table_create(const struct mg_flow_conf *c, struct mg_error *err)
 		.hash_prefix = "fh_",
 		.ring_prefix = "fr_",
 		.name = c->name,
+		.size_field = "capacity",
 	};
-	if (mg_flowtab_init(&t->ft, &fc, &fe) < 0) {
-		int e = fe.rte_err;
-
+	if (mg_flowtab_init(&t->ft, &fc, err) < 0) {
 		rte_free(t);
-		switch (fe.what) {
-		case MG_FLOWTAB_FAIL_HASH:
-			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "name",
-				     "cannot create the flow hash %s: %s", fe.name,
-				     rte_strerror(e));
-			return NULL;
-		case MG_FLOWTAB_FAIL_RING:
-			mg_error_set(err, e == EEXIST ? EEXIST : ENOMEM, "name",
-				     "cannot create the export ring %s: %s", fe.name,
-				     rte_strerror(e));
-			return NULL;
-		default:
-			t = NULL;
-			goto err_nomem;
-		}
+		return NULL;
 	}
 	t->flows = t->ft.entries;
 	return t;
-
-err_nomem:
-	mg_flow_table_destroy(t);
-	mg_error_set(err, ENOMEM, "capacity", "no memory for %u flows", c->capacity);
-	return NULL;
 }
 
 void

@@ -72,7 +72,9 @@ mg_svc_rt_create(unsigned int nb_workers, uint32_t flows, uint64_t hz, uint32_t 
 		snprintf(c.name, sizeof(c.name), "svcw%u", w);
 		rt->flows[w] = mg_flow_table_create(&c, err);
 		if (rt->flows[w] == NULL) {
-			mg_error_prefix_field(err, "services.flows");
+			/* Both callers size the tables by limits.service_flows: the
+			 * setting to change (a service's own fields are not the cause). */
+			snprintf(err->field, sizeof(err->field), "limits.service_flows");
 			mg_svc_rt_destroy(rt);
 			return NULL;
 		}

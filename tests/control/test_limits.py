@@ -14,10 +14,11 @@ table in tests/unit/test_svc.c, a full capture buffer in
 tests/netns/test_capture.py, an empty mbuf pool in test_overload.py."""
 import http.client
 import json
+import subprocess
 
 import pytest
 
-from mgrun import Control, Meshgate, null_config
+from mgrun import MESHGATE, Control, Meshgate, null_config, unique
 
 CONFIG = null_config(640, hugepages=False, ipv6="b") + """\
 limits: {{{limits}}}
@@ -194,6 +195,51 @@ def test_service_endpoint_table(tmp_path):
         c.ok("DELETE", "/v1/services/big/endpoints/e0")
         c.ok("PUT", "/v1/services/big/endpoints/one-more", {"address": "fd00:2::ffff"})
         c.ok("DELETE", "/v1/services/big")
+
+
+def test_service_flow_tables_that_do_not_fit(tmp_path):
+    """The first service (or NAT gateway) makes each worker's service flow
+    table, limits.service_flows entries: where that does not fit, the refusal
+    names the setting, not a field of the request (it said
+    "services.flows.capacity" before), and nothing is applied."""
+    huge = 1 << 26   # the largest limits.service_flows takes; ~10 GB of tables
+    with Meshgate(tmp_path, CONFIG.format(limits=f"service_flows: {huge}"), name="sfl") as mg:
+        c = Control(mg)
+        st, j = c.http("POST", "/v1/services", {"name": "s", "vips": ["10.0.9.9"],
+                                                 "endpoints": [{"name": "e",
+                                                                "address": "10.0.2.2"}]})
+        # Out of memory is 500 INTERNAL (conf/openapi.yaml), not a full table.
+        assert st == 500 and j["error"]["code"] == "INTERNAL", (st, j)
+        assert j["error"]["field"] == "limits.service_flows", j
+        assert j["error"]["message"] == f"no memory for {huge} flows", j
+        assert c.ok("GET", "/v1/services") == []
+        c.ok("POST", "/v1/routes", {"prefix": "203.0.113.0/24", "via": "10.0.2.2"})
+    # A NAT gateway's flows live in the same tables: the same refusal.
+    two = null_config(640, networks=("pods", "uplink"), hugepages=False,
+                      port_networks={"a": "pods", "b": "uplink"})
+    with Meshgate(tmp_path, two + f"limits: {{service_flows: {huge}}}\n", name="sfg") as mg:
+        c = Control(mg)
+        st, j = c.http("POST", "/v1/gateways", {"name": "g", "inside": "pods",
+                                                 "outside": "uplink", "routes": ["0.0.0.0/0"],
+                                                 "ports": "40000-40999"})
+        assert st == 500 and j["error"]["field"] == "limits.service_flows", (st, j)
+        assert c.ok("GET", "/v1/gateways") == []
+    # At start, from the file: the same words (not under services[0] or
+    # gateways[0]), and nothing started.
+    cfg = tmp_path / "start.yaml"
+    for text in (CONFIG.format(limits=f"service_flows: {huge}") + """\
+services:
+  - {name: s, vips: [10.0.9.9], endpoints: [{name: e, address: 10.0.2.2}]}
+""", two + f"""limits: {{service_flows: {huge}}}
+gateways:
+  - {{name: g, inside: pods, outside: uplink, routes: [0.0.0.0/0], ports: "40000-40999"}}
+"""):
+        cfg.write_text(text)
+        r = subprocess.run([str(MESHGATE), "-c", str(cfg), "--", "--file-prefix",
+                            unique("sfl")], capture_output=True, text=True, timeout=60)
+        assert r.returncode != 0, r.stderr
+        assert f"meshgate: limits.service_flows: no memory for {huge} flows" in r.stderr, \
+            r.stderr
 
 
 def test_gateway_still_serves(gw):

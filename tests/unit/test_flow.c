@@ -118,14 +118,14 @@ MG_TEST(ct_table_create_errors)
 	CHECK(a != NULL);
 	b = mg_ct_table_create(&c, &e);
 	CHECK(b == NULL);
-	CHECK_EEXIST(e, "size", "cannot create the flow hash ct_dupc for 16 flows");
+	CHECK_EEXIST(e, "name", "cannot create the flow hash ct_dupc for 16 flows");
 	mg_ct_table_destroy(a);
 	/* The ring's name taken alone: the hash made before it is freed again. */
 	struct rte_ring *r = rte_ring_create("ctr_dupc", 8, SOCKET_ID_ANY, 0);
 
 	CHECK(r != NULL);
 	CHECK(mg_ct_table_create(&c, &e) == NULL);
-	CHECK_EEXIST(e, "export_ring", "cannot create the export ring ctr_dupc");
+	CHECK_EEXIST(e, "name", "cannot create the export ring ctr_dupc");
 	rte_ring_free(r);
 	a = mg_ct_table_create(&c, &e);
 	CHECK(a != NULL);

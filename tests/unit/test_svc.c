@@ -904,7 +904,7 @@ MG_TEST(flow_table_create_errors)
 	CHECK(a != NULL);
 	b = mg_flow_table_create(&c, &e);
 	CHECK(b == NULL);
-	CHECK_EEXIST(e, "name", "cannot create the flow hash fh_dupx");
+	CHECK_EEXIST(e, "name", "cannot create the flow hash fh_dupx for 16 flows");
 	mg_flow_table_destroy(a);
 	/* The ring's name taken alone: the hash made before it is freed again. */
 	struct rte_ring *r = rte_ring_create("fr_dupx", 8, SOCKET_ID_ANY, 0);
