@@ -13,6 +13,7 @@
 """
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -26,6 +27,19 @@ FUZZ_BUILD = ROOT / "build-fuzz"
 CHEAP = {"config", "l4", "esp", "wg"}
 MAX_LEN = {"eth": 1600, "neigh": 2048, "config": 8192, "nsm": 8192, "rest": 8192, "l4": 1600,
            "esp": 1600, "wg": 4096, "ike": 8193}
+
+
+def test_tools_fuzz_runs_every_harness():
+    """tools/fuzz knows every harness built here, with the same -max_len (it
+    had none for ike, and `tools/fuzz` without arguments stopped there)."""
+    text = (ROOT / "tools" / "fuzz").read_text()
+    listed = re.search(r"^all=\((.*?)\)$", text, re.M).group(1).split()
+    lens = re.search(r"^declare -A max_len=\((.*?)\)$", text, re.M | re.S).group(1)
+    built = sorted(p.stem[len("fuzz_"):] for p in (ROOT / "tests" / "fuzz").glob("fuzz_*.c")
+                   if re.search(r"^\s*'%s': \[" % p.stem[len("fuzz_"):],
+                                (ROOT / "tests" / "fuzz" / "meson.build").read_text(), re.M))
+    assert sorted(listed) == sorted(HARNESSES) == built
+    assert {k: int(v) for k, v in re.findall(r"\[(\w+)\]=(\d+)", lens)} == MAX_LEN
 
 
 def inputs_of(name):
