@@ -140,20 +140,50 @@ MG_TEST(busy_entry_is_skipped)
 	free(t);
 }
 
-/* The entry of IPv4 datagram @id (network 1, UDP, SRC -> DST) in @t. */
-static struct mg_natgw_frag *
-entry4(struct mg_natgw_frags *t, uint32_t id)
-{
-	struct mg_natgw_frag *set = t->e[mg_natgw_frag_set(1, AF_INET, 17, id, SRC, DST)];
-
-	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++)
-		if (set[w].family == AF_INET && set[w].id == id)
-			return &set[w];
-	return NULL;
-}
-
 static struct mg_natgw_frags *held_t;
 static struct mg_natgw_frag *held_e;
+
+/*
+ * A table whose IPv4 datagram 21 (network 1, UDP, SRC -> DST) is pending
+ * (its first fragment handed to worker 3), in held_t, its entry in held_e;
+ * NULL (a failure) if the entry is not found.
+ */
+static struct mg_natgw_frags *
+pending_table(void)
+{
+	struct mg_natgw_frags *t = table();
+	struct mg_natgw_frag *set = t->e[mg_natgw_frag_set(1, AF_INET, 17, 21, SRC, DST)];
+
+	CHECK(mg_natgw_frag_put(t, 1, AF_INET, 17, 21, SRC, DST, SRC, DST, 1, 3, 100));
+	held_t = t;
+	held_e = NULL;
+	for (unsigned int w = 0; w < MG_NATGW_FRAG_WAYS; w++)
+		if (set[w].family == AF_INET && set[w].id == 21)
+			held_e = &set[w];
+	if (held_e == NULL) {
+		MG_FAIL("no entry for datagram 21");
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+/*
+ * Look datagram 21 up in @t (then freed): it must come back translated,
+ * after @reads0 reads of its sequence and @reads1 re-reads.
+ */
+static void
+lookup_finds_translation(struct mg_natgw_frags *t, unsigned int reads0, unsigned int reads1)
+{
+	struct mg_natgw_frag e;
+
+	CHECK(mg_natgw_frag_get(t, 1, AF_INET, 17, 21, SRC, DST, 130, &e));
+	CHECK(e.pending == MG_NATGW_FRAG_DONE && e.tnet == 2 && memcmp(e.nsrc, NSRC, 4) == 0);
+	CHECK_EQ(hk.calls[0], reads0);
+	CHECK_EQ(hk.calls[1], reads1);
+	hook_on(NULL, 0, 0, NULL);
+	free(t);
+}
 
 /* The owner worker, holding the pending entry, stores the translation and lets go. */
 static void
@@ -181,48 +211,25 @@ put_translation(void)
  */
 MG_TEST(lookup_waits_for_a_writer_holding_the_entry)
 {
-	struct mg_natgw_frags *t = table();
-	struct mg_natgw_frag e;
+	struct mg_natgw_frags *t = pending_table();
 
-	CHECK(mg_natgw_frag_put(t, 1, AF_INET, 17, 21, SRC, DST, SRC, DST, 1, 3, 100));
-	held_e = entry4(t, 21);
-	if (held_e == NULL) {
-		MG_FAIL("no entry for datagram 21");
-		free(t);
+	if (t == NULL)
 		return;
-	}
 	held_e->seq |= 1; /* the owner took it (mg_natgw_frag_put's compare-and-swap) */
 	hook_on(held_e, 0, 3, finish_translation); /* and lets go on the third try */
-	CHECK(mg_natgw_frag_get(t, 1, AF_INET, 17, 21, SRC, DST, 130, &e));
-	CHECK(e.pending == MG_NATGW_FRAG_DONE && e.tnet == 2 && memcmp(e.nsrc, NSRC, 4) == 0);
-	CHECK_EQ(hk.calls[0], 3);
-	CHECK_EQ(hk.calls[1], 1);
-	hook_on(NULL, 0, 0, NULL);
-	free(t);
+	lookup_finds_translation(t, 3, 1);
 }
 
 MG_TEST(lookup_reads_again_an_entry_written_meanwhile)
 {
-	struct mg_natgw_frags *t = table();
-	struct mg_natgw_frag e;
+	struct mg_natgw_frags *t = pending_table();
 
-	CHECK(mg_natgw_frag_put(t, 1, AF_INET, 17, 21, SRC, DST, SRC, DST, 1, 3, 100));
-	held_t = t;
-	held_e = entry4(t, 21);
-	if (held_e == NULL) {
-		MG_FAIL("no entry for datagram 21");
-		free(t);
+	if (t == NULL)
 		return;
-	}
 	/* The whole write between the copy and the second read of the sequence:
 	 * the copy is the pending entry, torn or not, and must not be used. */
 	hook_on(held_e, 1, 1, put_translation);
-	CHECK(mg_natgw_frag_get(t, 1, AF_INET, 17, 21, SRC, DST, 130, &e));
-	CHECK(e.pending == MG_NATGW_FRAG_DONE && e.tnet == 2 && memcmp(e.nsrc, NSRC, 4) == 0);
-	CHECK_EQ(hk.calls[0], 2);
-	CHECK_EQ(hk.calls[1], 2);
-	hook_on(NULL, 0, 0, NULL);
-	free(t);
+	lookup_finds_translation(t, 2, 2);
 }
 
 MG_TEST(pending_then_translated)
