@@ -70,7 +70,7 @@ MG_TEST(eth_untagged_and_tagged)
 MG_TEST(ip4_valid)
 {
 	uint8_t p[64];
-	struct mg_ip4_info info;
+	struct mg_ip4_info info = {0};
 
 	ip4_build(p, 28);
 	CHECK_EQ(mg_parse_ip4((struct rte_ipv4_hdr *)p, 28, 0, &info), MG_DROP_NONE);
