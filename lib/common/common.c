@@ -43,6 +43,17 @@ mg_error_prefix_field(struct mg_error *err, const char *fmt, ...)
 	memcpy(err->field, tmp, sizeof(tmp));
 }
 
+void
+mg_error_prefix_entry(struct mg_error *err, const char *list, unsigned int i)
+{
+	size_t n = strlen(list);
+
+	if (err == NULL || strncmp(err->field, "limits.", 7) == 0 ||
+	    (strncmp(err->field, list, n) == 0 && err->field[n] == '['))
+		return;
+	mg_error_prefix_field(err, "%s[%u]", list, i);
+}
+
 bool
 mg_strlcpy(char *dst, const char *src, size_t size)
 {

@@ -45,6 +45,14 @@ int mg_error_set(struct mg_error *err, int code, const char *field,
 void mg_error_prefix_field(struct mg_error *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/**
+ * Name entry @p i of config list @p list ("services", "gateways") in the
+ * field of @p err, an error of setting that entry up: "list[i]." before the
+ * field, unless the field is rooted already (an entry of that list, or a
+ * global setting, "limits.*", which the entry only ran into).
+ */
+void mg_error_prefix_entry(struct mg_error *err, const char *list, unsigned int i);
+
 /** Clear an error. */
 static inline void
 mg_error_clear(struct mg_error *err)

@@ -337,9 +337,7 @@ mg_natgw_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
 		int rc = mg_natgw_ctl_put(&st->gateways[i], err);
 
 		if (rc < 0) {
-			if (strncmp(err->field, "gateways[", 9) != 0 &&
-			    strncmp(err->field, "limits.", 7) != 0)
-				mg_error_prefix_field(err, "gateways[%u]", i);
+			mg_error_prefix_entry(err, "gateways", i);
 			return rc;
 		}
 	}

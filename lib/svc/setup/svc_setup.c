@@ -252,9 +252,7 @@ mg_svc_setup(struct mg_dp *dp, struct mg_fwd *fwd, const struct mg_model *m,
 		snprintf(field, sizeof(field), "services[%u].", i);
 		rc = svc_add(&st->services[i], field, err);
 		if (rc < 0) {
-			if (strncmp(err->field, "services[", 9) != 0 &&
-			    strncmp(err->field, "limits.", 7) != 0)
-				mg_error_prefix_field(err, "services[%u]", i);
+			mg_error_prefix_entry(err, "services", i);
 			return rc;
 		}
 	}
