@@ -80,6 +80,7 @@ print_flows(json_t *j)
 		struct tm tm;
 		const char *svc = json_string_value(json_object_get(f, "service"));
 		const char *tun = json_string_value(json_object_get(f, "tunnel"));
+		const char *gw = json_string_value(json_object_get(f, "gateway"));
 
 		localtime_r(&tt, &tm);
 		strftime(b[0], sizeof(b[0]), "%H:%M:%S", &tm);
@@ -98,6 +99,13 @@ print_flows(json_t *j)
 		if (svc != NULL)
 			snprintf(b[8], sizeof(b[8]), "%s/%s", svc,
 				 json_string_value(json_object_get(f, "endpoint")) ?: "?");
+		else if (gw != NULL && json_object_get(f, "nat_address") != NULL) {
+			char nat[128];
+
+			endpoint_text(f, "nat_address", "nat_port", nat, sizeof(nat));
+			snprintf(b[8], sizeof(b[8]), "%s as %s", gw, nat);
+		} else if (gw != NULL)
+			snprintf(b[8], sizeof(b[8]), "%s", gw);
 		else if (tun != NULL)
 			snprintf(b[8], sizeof(b[8]), "%s", tun);
 		else

@@ -326,7 +326,9 @@ mg_flowlog_json(const struct mg_flowlog_entry *e, char *buf, size_t n)
 	mg_ip_fmt(&s, a, sizeof(a));
 	mg_ip_fmt(&d, b, sizeof(b));
 	APPEND("{\"seq\":%" PRIu64, e->seq);
-	APPEND_STR("source", e->source == MG_FLOWLOG_SERVICE ? "service" : "tracker");
+	APPEND_STR("source", e->source == MG_FLOWLOG_SERVICE   ? "service"
+			     : e->source == MG_FLOWLOG_GATEWAY ? "gateway"
+							       : "tracker");
 	APPEND_STR("network", e->network);
 	APPEND(",\"family\":%u,\"protocol\":", e->key.family == AF_INET ? 4 : 6);
 	if (pn != NULL)
@@ -364,6 +366,13 @@ mg_flowlog_json(const struct mg_flowlog_entry *e, char *buf, size_t n)
 	if (e->endpoint_addr.family != 0) {
 		mg_ip_fmt(&e->endpoint_addr, a, sizeof(a));
 		APPEND_STR("endpoint_address", a);
+	}
+	if (e->gateway[0])
+		APPEND_STR("gateway", e->gateway);
+	if (e->nat_addr.family != 0) {
+		mg_ip_fmt(&e->nat_addr, a, sizeof(a));
+		APPEND_STR("nat_address", a);
+		APPEND(",\"nat_port\":%u", e->nat_port);
 	}
 	APPEND(",\"worker\":%u}", e->worker);
 	return (int)o;

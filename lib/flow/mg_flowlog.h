@@ -36,6 +36,7 @@
 enum mg_flowlog_source {
 	MG_FLOWLOG_TRACKER = 0, /**< A network's flow tracker. */
 	MG_FLOWLOG_SERVICE,     /**< A service's flow table (endpoint known). */
+	MG_FLOWLOG_GATEWAY,     /**< A gateway's source NAT flow (lib/natgw). */
 };
 
 /** One ended flow. */
@@ -68,6 +69,11 @@ struct mg_flowlog_entry {
 	char service[MG_NAME_MAX], endpoint[MG_NAME_MAX];
 	/** The endpoint's address (family 0: none). */
 	struct mg_ip endpoint_addr;
+	/** The gateway the flow crossed ("" none, or gone or changed since). */
+	char gateway[MG_NAME_MAX];
+	/** Source NAT: the outside address and port it was given (family 0: none). */
+	struct mg_ip nat_addr;
+	uint16_t nat_port;
 };
 
 /** History settings. */

@@ -22,6 +22,7 @@
 #include "mg_dp.h"
 #include "mg_flowlog.h"
 #include "mg_model.h"
+#include "mg_natgw.h"
 #include "mg_svc.h"
 #include "mg_svc_rt.h"
 
@@ -105,7 +106,25 @@ on_ct_record(const struct mg_ct_record *r, void *arg)
 	mg_flowlog_add(G.log, &e);
 }
 
-/* A service flow's record into the history, with its service and endpoint. */
+/* The gateway of a NAT flow, and the outside address and port a source NAT flow had. */
+static void
+gateway_of(const struct mg_flow_record *r, struct mg_flowlog_entry *e)
+{
+	struct mg_natgw_ident g;
+
+	if (!mg_natgw_tag_ident(mg_natgw_get(), r->nat_gw, &g))
+		return;
+	mg_strlcpy(e->gateway, g.name, sizeof(e->gateway));
+	if (r->nat_port == 0 || !(r->key.family == AF_INET ? g.has4 : g.has6))
+		return;
+	e->nat_addr.family = r->key.family;
+	memcpy(e->nat_addr.bytes, r->key.family == AF_INET ? g.addr4 : g.addr6,
+	       r->key.family == AF_INET ? 4 : 16);
+	e->nat_port = r->nat_port;
+}
+
+/* A flow of lib/svc's tables into the history: a service's, with its endpoint, or a
+ * gateway's source NAT. */
 static void
 on_svc_record(const struct mg_flow_record *r, void *arg)
 {
@@ -121,9 +140,10 @@ on_svc_record(const struct mg_flow_record *r, void *arg)
 	memcpy(e.bytes, r->bytes, sizeof(e.bytes));
 	e.end = r->end;
 	e.tcp_flags = r->tcp_flags;
-	e.source = MG_FLOWLOG_SERVICE;
+	e.source = r->svc == MG_FLOW_SVC_NONE ? MG_FLOWLOG_GATEWAY : MG_FLOWLOG_SERVICE;
 	e.worker = r->worker;
 	net_name(r->key.net, e.network);
+	gateway_of(r, &e);
 	if (t != NULL) {
 		uint16_t slot = mg_svc_ref_slot(r->ep);
 
@@ -283,7 +303,7 @@ svc_flush(void)
 		struct mg_flow_table *ft = rt->flows[w];
 
 		mg_flow_export_drain(ft, on_svc_record, rt, UINT32_MAX);
-		/* A slice at a time, each drained before the ring (4096) can fill. */
+		/* A slice at a time, each drained before the ring (MG_SVC_RT_EXPORT_RING) fills. */
 		while (mg_flow_table_stats(ft)->active != 0) {
 			mg_flow_expire(ft, rte_rdtsc(), 2048, end_all, NULL);
 			mg_flow_export_drain(ft, on_svc_record, rt, UINT32_MAX);

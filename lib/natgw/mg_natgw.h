@@ -192,6 +192,20 @@ struct mg_natgw_stats {
 	uint64_t frag_unknown;   /**< Dropped: a later fragment of no known first fragment. */
 } __attribute__((aligned(64)));
 
+/** Who a gateway was, as its flows name it (the flow history). */
+struct mg_natgw_ident {
+	/** Name. */
+	char name[MG_NAME_MAX];
+	/** The slot's generation it had (0 with @c valid 0: none). */
+	uint16_t gen;
+	/** Non-zero when set. */
+	uint8_t valid;
+	/** Whether addr4 / addr6 are set. */
+	uint8_t has4, has6;
+	/** Source NAT addresses on the outside (network order). */
+	uint8_t addr4[4], addr6[16];
+};
+
 /** The registry (one per process). */
 struct mg_natgw {
 	/** Workers. */
@@ -200,6 +214,11 @@ struct mg_natgw {
 	struct mg_natgw_gw *gw[MG_NATGW_MAX];
 	/** Each slot's generation (main lcore; bumped when its sessions end). */
 	uint16_t slot_gen[MG_NATGW_MAX];
+	/**
+	 * Each slot's gateway before its last change of generation (main lcore):
+	 * the flows it leaves still name it when they reach the history.
+	 */
+	struct mg_natgw_ident past[MG_NATGW_MAX];
 	/** Counters per worker. */
 	struct mg_natgw_stats stats[MG_SVC_RT_MAX_WORKERS];
 	/** Per network: gateways whose outside it is (bit per gateway id). */
@@ -309,6 +328,14 @@ mg_natgw_tag_stale(const struct mg_natgw *ng, uint16_t tag)
 	g = mg_natgw_slot(ng, slot);
 	return g == NULL || g->gen != (tag >> MG_NATGW_TAG_SLOT_BITS);
 }
+
+/**
+ * Who flow tag @p tag (mg_flow_record.nat_gw) names (main lcore): the
+ * gateway in its slot, or the one before it when the tag is of the previous
+ * generation (a deleted or changed gateway's flows, swept soon after).
+ * @return false when neither: the tag is 0 or older.
+ */
+bool mg_natgw_tag_ident(const struct mg_natgw *ng, uint16_t tag, struct mg_natgw_ident *out);
 
 /** The counters summed over the workers. */
 void mg_natgw_stats_sum(const struct mg_natgw *ng, struct mg_natgw_stats *sum);

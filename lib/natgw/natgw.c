@@ -147,6 +147,40 @@ outside_bits(struct mg_natgw *ng)
 			__atomic_store_n(&ng->outside_of[n], bits[n], __ATOMIC_RELEASE);
 }
 
+static void
+ident_of(const struct mg_natgw_gw *g, struct mg_natgw_ident *out)
+{
+	memset(out, 0, sizeof(*out));
+	mg_strlcpy(out->name, g->name, sizeof(out->name));
+	out->gen = g->gen;
+	out->valid = 1;
+	out->has4 = g->has4;
+	out->has6 = g->has6;
+	memcpy(out->addr4, g->addr4, sizeof(out->addr4));
+	memcpy(out->addr6, g->addr6, sizeof(out->addr6));
+}
+
+bool
+mg_natgw_tag_ident(const struct mg_natgw *ng, uint16_t tag, struct mg_natgw_ident *out)
+{
+	unsigned int slot = (tag & ((1u << MG_NATGW_TAG_SLOT_BITS) - 1)) - 1u;
+	uint16_t gen = (uint16_t)(tag >> MG_NATGW_TAG_SLOT_BITS);
+	const struct mg_natgw_gw *g;
+
+	if (ng == NULL || tag == 0 || slot >= MG_NATGW_MAX)
+		return false;
+	g = ng->gw[slot];
+	if (g != NULL && g->gen == gen) {
+		ident_of(g, out);
+		return true;
+	}
+	if (ng->past[slot].valid && ng->past[slot].gen == gen) {
+		*out = ng->past[slot];
+		return true;
+	}
+	return false;
+}
+
 int
 mg_natgw_put(struct mg_natgw *ng, const struct mg_natgw_gw *g, int id, struct mg_error *err)
 {
@@ -196,6 +230,8 @@ mg_natgw_put(struct mg_natgw *ng, const struct mg_natgw_gw *g, int id, struct mg
 	}
 	__atomic_store_n(&ng->gw[id], x, __ATOMIC_RELEASE);
 	outside_bits(ng);
+	if (old != NULL && !keep)
+		ident_of(old, &ng->past[id]);
 	if (old != NULL) {
 		/* Workers may hold the old record (and, unless kept, its allocators) in a walk. */
 		mg_dp_sync(mg_dp_get());
@@ -213,6 +249,7 @@ mg_natgw_remove(struct mg_natgw *ng, unsigned int id)
 		return;
 	__atomic_store_n(&ng->gw[id], NULL, __ATOMIC_RELEASE);
 	outside_bits(ng);
+	ident_of(old, &ng->past[id]);
 	/* A later gateway in this slot must not take this one's sessions for its own. */
 	ng->slot_gen[id] = (uint16_t)((ng->slot_gen[id] + 1) & MG_NATGW_GEN_MASK);
 	/* Workers may still hold the record and its allocators in this walk. */

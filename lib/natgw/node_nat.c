@@ -387,7 +387,7 @@ nat_one_l4(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 	/* A session of a gateway deleted or changed since: it ends, the packet is new. */
 	if (unlikely(f != NULL && f->r.nat_gw != 0 && ng != NULL &&
 		     mg_natgw_tag_stale(ng, f->r.nat_gw))) {
-		mg_flow_end(ft, f, MG_FLOW_END_SERVICE_REMOVED);
+		mg_flow_end(ft, f, MG_FLOW_END_GATEWAY_CHANGED);
 		f = NULL;
 	}
 	if (f != NULL && f->has_rkey)
@@ -458,7 +458,7 @@ nat_flow_check(const struct mg_flow_record *r, void *arg)
 	const struct mg_natgw *ng;
 
 	if (r->nat_gw != 0 && (ng = mg_natgw_get()) != NULL && mg_natgw_tag_stale(ng, r->nat_gw))
-		return MG_FLOW_END_SERVICE_REMOVED;
+		return MG_FLOW_END_GATEWAY_CHANGED;
 	return mg_svc_flow_check(r, (void *)rt->tables);
 }
 

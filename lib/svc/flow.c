@@ -41,6 +41,7 @@ static const char *const end_names[MG_FLOW_END_MAX] = {
 	[MG_FLOW_END_ENDPOINT_DOWN] = "endpoint-down",
 	[MG_FLOW_END_SERVICE_REMOVED] = "service-removed",
 	[MG_FLOW_END_FLUSH] = "flush",
+	[MG_FLOW_END_GATEWAY_CHANGED] = "gateway-changed",
 };
 
 const char *

@@ -51,6 +51,7 @@ enum mg_flow_end {
 	MG_FLOW_END_ENDPOINT_DOWN,     /**< Its endpoint was set administratively down. */
 	MG_FLOW_END_SERVICE_REMOVED,   /**< Its service is gone. */
 	MG_FLOW_END_FLUSH,             /**< The table was flushed or destroyed. */
+	MG_FLOW_END_GATEWAY_CHANGED,   /**< Its gateway was deleted or changed its translation. */
 	MG_FLOW_END_MAX,
 };
 

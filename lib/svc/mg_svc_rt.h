@@ -76,6 +76,14 @@ struct mg_svc_rt {
 };
 
 /**
+ * Export ring per worker of the registry's flow tables: ended flows between two
+ * drains by lib/gw/gw_flows.c into the flow history. Whoever creates the
+ * registry first (a service or a gateway) passes it, so the history holds
+ * both kinds of flows in any order of creation.
+ */
+#define MG_SVC_RT_EXPORT_RING 4096u
+
+/**
  * Create the registry with a flow table of @p flows entries per worker
  * (@p hz: the tick rate of the workers' clock, rte_get_tsc_hz()).
  * @return the registry (also what mg_svc_rt_get returns from then on), or

@@ -10,6 +10,8 @@ reply side's pcap starts with filler frames (an EtherType meshgate drops,
 counted as unknown-ethertype), so the worker has taken in every forward
 packet before it reads the first reply (each walk reads at most one burst
 per queue)."""
+import json
+
 from scapy.all import (ICMP, IP, TCP, UDP, Ether, ICMPv6DestUnreach, ICMPv6EchoReply,
                        ICMPv6EchoRequest, IPv6, Raw, raw)
 from scapy.layers.inet import IPerror, UDPerror
@@ -216,7 +218,15 @@ services:
 
 def gw_cfg(tmp_path, v6=""):
     return config(tmp_path, networks="  - {name: pods}", a_extra="    network: pods",
-                  extra=GW.format(v6=v6))
+                  extra=GW.format(v6=v6) + history(tmp_path))
+
+
+def history(tmp_path):
+    return f"flow_history:\n  size: 100\n  export: {{file: {tmp_path}/flows.jsonl}}\n"
+
+
+def history_lines(tmp_path):
+    return [json.loads(x) for x in (tmp_path / "flows.jsonl").read_text().splitlines()]
 
 
 def a_fillers(n):
@@ -287,6 +297,17 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
     syn = [g for g in out_a if TCP in g and g[TCP].dport == 80][0]
     assert (syn[IP].src, syn[TCP].sport) == ("198.51.100.9", 5555)
     assert others(st) == {"nat-source-not-allowed": 1, "ip4-ttl-expired": 1}, st["drops"]
+    # The flows still active at exit went to the history: the published one is its
+    # service's, through the gateway, with no source NAT.
+    lines = history_lines(tmp_path)
+    byport = {x.get("sport", x.get("icmp_id")): x for x in lines}
+    assert len(lines) == 5 and set(byport) == {20001, 20002, 20003, 80, 5555}, lines
+    p = byport[5555]
+    assert (p["source"], p["service"], p["endpoint"], p["gateway"]) == ("service", "web4", "p1", "edge")
+    assert "nat_address" not in p and (p["packets"], p["reply_packets"]) == (1, 1)
+    s = byport[80]
+    assert (s["source"], s["gateway"], s["nat_address"]) == ("gateway", "edge", "10.0.2.1")
+    assert s["nat_port"] == snat[3][UDP].sport and "service" not in s
 
 
 def test_gateway_nat66_and_published_service_v6(tmp_path):
@@ -325,6 +346,40 @@ def test_gateway_nat66_and_published_service_v6(tmp_path):
     assert err[IPerror6].src == "fd00:1::2" and err[UDPerror].sport == 20002
     syn = [g for g in out_a if TCP in g and g[TCP].dport == 80][0]
     assert syn[IPv6].src == "2001:db8:100::9" and syn[TCP].sport == 5555
+    assert others(st) == {}, st["drops"]
+
+
+def test_gateway_flows_in_history_without_services(tmp_path):
+    """A gateway and no service: its source NAT flows reach the flow history all
+    the same (the flow tables' export ring does not depend on which came first)."""
+    gw = """gateways:
+  - name: edge
+    inside: pods
+    outside: default
+    routes: [0.0.0.0/0, "::/0"]
+    ports: "30000-30999"
+"""
+    cfg = config(tmp_path, networks="  - {name: pods}", a_extra="    network: pods",
+                 extra=gw + history(tmp_path))
+    out = [
+        a2gw(IP(src="10.0.1.2", dst="198.51.100.7") / UDP(sport=5353, dport=53) / Raw(b"q")),
+        a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::7") / TCP(sport=4000, dport=443, flags="S")),
+    ]
+    out_a, out_b, st = run(tmp_path, cfg, a=out)
+    assert len(out_b) == 2, out_b
+    sport4 = out_b[0][UDP].sport if UDP in out_b[0] else out_b[1][UDP].sport
+    assert 30000 <= sport4 <= 30999
+    lines = history_lines(tmp_path)
+    by = {x["family"]: x for x in lines}
+    assert len(lines) == 2 and set(by) == {4, 6}, lines
+    u = by[4]
+    assert (u["source"], u["gateway"], u["network"], u["end"]) == ("gateway", "edge", "pods", "flush")
+    assert (u["src"], u["sport"], u["dst"], u["dport"]) == ("10.0.1.2", 5353, "198.51.100.7", 53)
+    assert (u["nat_address"], u["nat_port"], u["packets"]) == ("10.0.2.1", sport4, 1)
+    t = by[6]
+    assert (t["source"], t["gateway"], t["nat_address"]) == ("gateway", "edge", "fd00:2::1")
+    assert 30000 <= t["nat_port"] <= 30999 and t["protocol"] == "tcp"
+    assert "service" not in u and "service" not in t
     assert others(st) == {}, st["drops"]
 
 

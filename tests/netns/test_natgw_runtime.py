@@ -9,14 +9,16 @@ that reaches the pod only while meshgate still translates that session.
 - g1 replaced with the translation kept (a route added): its session goes
   on, same port, and the late reply still arrives;
 - g1 replaced with new ports: its session ends (the late reply to the old
-  port is not translated), the next packet gets a port of the new range;
+  port is not translated; the flow history has it, ended "gateway-changed"),
+  the next packet gets a port of the new range;
 - g1 deleted: the pod's packets no longer cross;
 - g2's session keeps its port through all of it;
 - the endpoint of g2's published service moved to another port (PUT of
   the service's endpoint): new flows from outside reach the new port."""
+import subprocess
 import time
 
-from mgrun import Control, Meshgate
+from mgrun import MESHGATECTL, Control, Meshgate
 
 CONFIG = """
 dpdk:
@@ -129,6 +131,18 @@ def late_reply(topo, sport, server="10.10.2.2"):
     return got == "late"
 
 
+def ended_session(ctl, nat_port):
+    """The history's entry of the pod's session that had outside port nat_port."""
+    for _ in range(50):
+        ended = [f for f in ctl.ok("GET", "/v1/flows?port=5555")["flows"]
+                 if f.get("nat_port") == nat_port and f["end"] != "active"]
+        if ended:
+            assert len(ended) == 1, ended
+            return ended[0]
+        time.sleep(0.1)
+    raise AssertionError(ctl.ok("GET", "/v1/flows"))
+
+
 def test_sessions_across_gateway_changes(tmp_path, topo):
     with Meshgate(tmp_path, CONFIG.format(tag=topo.tag), name="ngrt") as mg:
         ctl = Control(mg)
@@ -156,6 +170,15 @@ def test_sessions_across_gateway_changes(tmp_path, topo):
         p2 = send(topo, "10.10.2.2", 5555)
         assert p2 is not None and 32000 <= p2 <= 32999, p2
         assert send(topo, "198.51.100.1", 5556) == q1
+        # The old session is in the flow history, ended by the change, with the
+        # outside port it had (the workers sweep stale sessions in bounded steps).
+        ended = ended_session(ctl, p1)
+        assert (ended["source"], ended["end"], ended["gateway"]) == \
+            ("gateway", "gateway-changed", "g1"), ended
+        assert (ended["nat_address"], ended["src"]) == ("10.10.2.1", "10.10.1.2"), ended
+        r = subprocess.run([str(MESHGATECTL), "-p", mg.prefix, "flows", "port", "5555"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and f"g1 as 10.10.2.1:{p1}" in r.stdout, (r.stdout, r.stderr)
 
         # A published service's endpoint moved to another port (replies to the
         # outside host go back through g1's route).
@@ -172,6 +195,8 @@ def test_sessions_across_gateway_changes(tmp_path, topo):
         ctl.ok("DELETE", "/v1/gateways/g1")
         assert send(topo, "10.10.2.2", 5555, tries=2) is None
         assert send(topo, "198.51.100.1", 5556) == q1
+        ended = ended_session(ctl, p2)  # swept: the history still names the gateway
+        assert (ended["end"], ended["gateway"], ended["nat_port"]) == ("gateway-changed", "g1", p2)
         nat = ctl.ok("GET", "/v1/nat")
         g2 = ctl.ok("GET", "/v1/gateways/g2")
     assert nat["handoff_drops"] == 0, nat

@@ -706,6 +706,31 @@ MG_TEST(history_json_lines_to_file_and_socket)
 	unlink(path);
 }
 
+MG_TEST(history_json_gateway_flows)
+{
+	struct mg_flowlog_entry e = entry(0x0a000001, 5353, "pods", 1700000000, 1700000001);
+	char line[1024];
+
+	e.key.proto = 17;
+	e.source = MG_FLOWLOG_GATEWAY;
+	mg_strlcpy(e.gateway, "edge", sizeof(e.gateway));
+	mg_ip_parse("192.0.2.1", &e.nat_addr);
+	e.nat_port = 30001;
+	CHECK(mg_flowlog_json(&e, line, sizeof(line)) > 0);
+	CHECK(strstr(line, "\"source\":\"gateway\",") != NULL);
+	CHECK(strstr(line, "\"gateway\":\"edge\",\"nat_address\":\"192.0.2.1\","
+			   "\"nat_port\":30001,\"worker\":0}") != NULL);
+	CHECK(strstr(line, "service") == NULL);
+	/* A published service's flow: the service's, through the gateway, no source NAT. */
+	e.source = MG_FLOWLOG_SERVICE;
+	mg_strlcpy(e.service, "web", sizeof(e.service));
+	memset(&e.nat_addr, 0, sizeof(e.nat_addr));
+	CHECK(mg_flowlog_json(&e, line, sizeof(line)) > 0);
+	CHECK(strstr(line, "\"source\":\"service\",") != NULL);
+	CHECK(strstr(line, "\"service\":\"web\",\"gateway\":\"edge\",\"worker\":0}") != NULL);
+	CHECK(strstr(line, "nat_") == NULL);
+}
+
 static void
 setup(void)
 {

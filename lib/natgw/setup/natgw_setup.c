@@ -199,8 +199,8 @@ mg_natgw_ctl_put(const struct mg_gw_cfg *c, struct mg_error *err)
 		return mg_error_set(err, EIO, "", "gateways are not available");
 	if (rt == NULL) {
 		/* NAT flows live in lib/svc's flow tables, services or not. */
-		rt = mg_svc_rt_create(S.dp->nb_workers, S.svc_flows, rte_get_tsc_hz(), 0,
-				      SOCKET_ID_ANY, err);
+		rt = mg_svc_rt_create(S.dp->nb_workers, S.svc_flows, rte_get_tsc_hz(),
+				      MG_SVC_RT_EXPORT_RING, SOCKET_ID_ANY, err);
 		if (rt == NULL)
 			return -(err->code ? err->code : ENOMEM);
 	}

@@ -147,8 +147,8 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 				    MG_SVC_MAX_SERVICES);
 	if (rt == NULL) {
 		/* Ended flows leave records for the flow history (lib/gw/gw_flows.c drains them). */
-		rt = mg_svc_rt_create(S.dp->nb_workers, S.flows, rte_get_tsc_hz(), 4096,
-				      SOCKET_ID_ANY, err);
+		rt = mg_svc_rt_create(S.dp->nb_workers, S.flows, rte_get_tsc_hz(),
+				      MG_SVC_RT_EXPORT_RING, SOCKET_ID_ANY, err);
 		if (rt == NULL)
 			return -(err->code ? err->code : ENOMEM);
 	}
