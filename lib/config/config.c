@@ -1360,6 +1360,18 @@ load_classify(struct cfg *c, yaml_node_t *root)
  * services: steered by lib/svc. Checked here (names, network, addresses,
  * weights); set up by mg_gw at start, after the routes and neighbors.
  */
+/* The service of @st (loaded so far) that has VIP @a in network @net, UINT_MAX if none. */
+static unsigned int
+vip_owner(const struct mg_settings *st, const char *net, const struct mg_ip *a)
+{
+	for (unsigned int k = 0; k < st->nservices; k++)
+		for (unsigned int v = 0; strcmp(st->services[k].network, net) == 0 &&
+					 v < st->services[k].nvips; v++)
+			if (mg_ip_equal(&st->services[k].vips[v], a))
+				return k;
+	return UINT_MAX;
+}
+
 static void
 load_service_eps(struct cfg *c, yaml_node_t *svc, const char *path, struct mg_svc_cfg *s)
 {
@@ -1516,6 +1528,14 @@ load_services(struct cfg *c, yaml_node_t *root)
 					if (str != NULL)
 						cerr(c, v, vp, "'%s' is not an IPv4 or IPv6 address",
 						     str);
+					ok = false;
+					continue;
+				}
+				unsigned int o = vip_owner(c->st, s->network, &s->vips[s->nvips]);
+
+				if (o != UINT_MAX) {
+					cerr(c, v, vp, "VIP %s is already service %s's", str,
+					     c->st->services[o].name);
 					ok = false;
 					continue;
 				}
@@ -1741,6 +1761,35 @@ load_gateway(struct cfg *c, yaml_node_t *item, const char *p, struct mg_gw_cfg *
 	load_gw_pubs(c, item, p, g);
 }
 
+/* A route of gateway @g that an earlier gateway or a service VIP of its inside network holds. */
+static void
+gateway_routes_owned(struct cfg *c, yaml_node_t *item, const char *p, const struct mg_gw_cfg *g)
+{
+	yaml_node_t *seq = get(c, item, "routes");
+	char rp[96], b[MG_PREFIX_STRLEN];
+
+	for (unsigned int r = 0; seq != NULL && seq->type == YAML_SEQUENCE_NODE && r < g->nroutes;
+	     r++) {
+		const struct mg_prefix *x = &g->routes[r];
+		yaml_node_t *at = node_at(c, seq->data.sequence.items.start[r]);
+		unsigned int k, full = x->addr.family == AF_INET ? 32 : 128;
+
+		snprintf(rp, sizeof(rp), "%s.routes[%u]", p, r);
+		mg_prefix_fmt(x, b, sizeof(b));
+		for (k = 0; k < c->st->ngateways; k++) {
+			const struct mg_gw_cfg *o = &c->st->gateways[k];
+
+			for (unsigned int j = 0; strcmp(o->inside, g->inside) == 0 && j < o->nroutes;
+			     j++)
+				if (mg_prefix_equal(&o->routes[j], x))
+					cerr(c, at, rp, "route %s is already gateway %s's", b, o->name);
+		}
+		if (x->len == full && (k = vip_owner(c->st, g->inside, &x->addr)) != UINT_MAX)
+			cerr(c, at, rp, "route %s is already service %s's VIP", b,
+			     c->st->services[k].name);
+	}
+}
+
 static void
 load_gateways(struct cfg *c, yaml_node_t *root)
 {
@@ -1770,6 +1819,7 @@ load_gateways(struct cfg *c, yaml_node_t *root)
 		for (unsigned int k = 0; k < c->st->ngateways; k++)
 			if (strcmp(c->st->gateways[k].name, g->name) == 0)
 				cerr(c, get(c, item, "name"), p, "gateway %s appears twice", g->name);
+		gateway_routes_owned(c, item, p, g);
 		if (c->errs->n == nerr)
 			c->st->ngateways++;
 	}

@@ -561,22 +561,33 @@ route_target_put(struct mg_fwd *f, const struct mg_route *r)
  * lookup table has no tbl8 group left (limits.fib_tbl8 / fib6_tbl8): both are
  * a full table (507), named with the limit to raise.
  */
+int
+mg_fwd_prefix_error(const struct mg_prefix *p, int rc, const char *field, const char *ctx,
+		    struct mg_error *err)
+{
+	char b[MG_PREFIX_STRLEN];
+	bool v4 = p->addr.family == AF_INET;
+
+	mg_prefix_fmt(p, b, sizeof(b));
+	if (rc == -ENOMEM)
+		return mg_error_set(err, ENOSPC, field,
+				    "%scannot install %s: the FIB is full (limits.fib_routes routes "
+				    "per network and family)", ctx, b);
+	if (rc == -ENOSPC)
+		return mg_error_set(err, ENOSPC, field,
+				    "%scannot install %s: the FIB is full (no tbl8 group left: "
+				    "limits.%s)", ctx, b, v4 ? "fib_tbl8" : "fib6_tbl8");
+	if (rc == -EEXIST)
+		return mg_error_set(err, EEXIST, field,
+				    "%s%s is already routed to another service or gateway in this "
+				    "network", ctx, b);
+	return mg_error_set(err, -rc, field, "%scannot install %s: %s", ctx, b, strerror(-rc));
+}
+
 static int
 fib_full_error(const struct mg_route *r, int rc, struct mg_error *err)
 {
-	char b[MG_PREFIX_STRLEN];
-	bool v4 = r->prefix.addr.family == AF_INET;
-
-	mg_prefix_fmt(&r->prefix, b, sizeof(b));
-	if (rc == -ENOMEM)
-		return mg_error_set(err, ENOSPC, "prefix",
-				    "cannot install %s: the FIB is full (limits.fib_routes routes "
-				    "per network and family)", b);
-	if (rc == -ENOSPC)
-		return mg_error_set(err, ENOSPC, "prefix",
-				    "cannot install %s: the FIB is full (no tbl8 group left: "
-				    "limits.%s)", b, v4 ? "fib_tbl8" : "fib6_tbl8");
-	return mg_error_set(err, -rc, "prefix", "cannot install %s: %s", b, strerror(-rc));
+	return mg_fwd_prefix_error(&r->prefix, rc, "prefix", "", err);
 }
 
 int
@@ -624,7 +635,26 @@ mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
 int
 mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
 {
+	struct mg_addr_key k = mg_prefix_key(net, p);
+	uint32_t idx;
+
+	/* One owner per prefix: a second would take the route over, and its
+	 * removal leave the first's traffic on a freed adjacency. */
+	if (mg_hmap_get(f->rib_idx, &k, &idx) && f->rib[idx].refs[MG_RIB_SERVICE] != 0 &&
+	    f->rib[idx].adj[MG_RIB_SERVICE] != adj)
+		return -EEXIST;
 	return fwd_rib_add(f, net, p, MG_RIB_SERVICE, adj);
+}
+
+uint32_t
+mg_fwd_service_route_owner(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p)
+{
+	struct mg_addr_key k = mg_prefix_key(net, p);
+	uint32_t idx;
+
+	if (!mg_hmap_get(f->rib_idx, &k, &idx) || f->rib[idx].refs[MG_RIB_SERVICE] == 0)
+		return 0;
+	return f->rib[idx].adj[MG_RIB_SERVICE];
 }
 
 void

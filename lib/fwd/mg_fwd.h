@@ -104,14 +104,28 @@ int mg_fwd_neigh_add(struct mg_fwd *f, const struct mg_neigh *n, struct mg_error
 void mg_fwd_neigh_del(struct mg_fwd *f, const struct mg_neigh *n);
 
 /**
- * Route @p p of network @p net to adjacency @p adj as a service VIP (RIB
- * source MG_RIB_SERVICE: below the gateway's own addresses, above static
- * routes). 0 or -errno.
+ * Route @p p of network @p net to adjacency @p adj as a service VIP or a
+ * gateway's route (RIB source MG_RIB_SERVICE: below the gateway's own
+ * addresses, above static routes). Counted: the same prefix added again
+ * with the same @p adj (a replacement's new routes before its old ones go)
+ * needs as many removals.
+ * @return 0, -EEXIST when another adjacency holds the prefix (one owner
+ *   per prefix), or the FIB's -ENOMEM / -ENOSPC (mg_fwd_prefix_error).
  */
 int mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p,
 			     uint32_t adj);
 /** Remove a VIP route. */
 void mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p);
+/** The adjacency that holds @p p as a VIP or gateway route in @p net, 0 none. */
+uint32_t mg_fwd_service_route_owner(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p);
+/**
+ * The error of a prefix the FIB did not take (@p rc from
+ * mg_fwd_service_route_add or the FIB): a full table is ENOSPC naming the
+ * limit to raise, -EEXIST another owner. @p ctx starts the message.
+ * @return the negative errno set.
+ */
+int mg_fwd_prefix_error(const struct mg_prefix *p, int rc, const char *field, const char *ctx,
+			struct mg_error *err);
 /**
  * Hold @p ip, in a connected subnet of network @p net, as a next hop (as a
  * static route's via does): a neighbor entry with a host route exists

@@ -87,7 +87,7 @@ def test_gateway_crud_and_bad_inputs(gw):
     assert j["publish"] == [{"address": "10.0.3.1", "protocol": "tcp", "port": 8443,
                              "service": "web"}]
     # PUT of a new name creates.
-    st, j = rest.http("PUT", "/v1/gateways/gw3", dict(GW2, name="gw3", ports="51000-51999"))
+    st, j = rest.http("PUT", "/v1/gateways/gw3", dict(GW2, name="gw3", ports="51000-51999", routes=["192.0.2.128/25"]))
     assert st == 201, j
 
     before = rest.ok("GET", "/v1/gateways")
@@ -137,6 +137,50 @@ def test_gateway_crud_and_bad_inputs(gw):
     assert rest.http("PATCH", "/v1/gateways/gw2")[0] == 405
 
 
+def test_one_owner_per_prefix(gw):
+    """A VIP or gateway route is one object's: a second service or gateway on the
+    same prefix of the same network is refused (409 naming the field and the
+    owner), so deleting one can never leave the other's traffic on a freed
+    adjacency; a gateway replaced with its own routes keeps them."""
+    mg, rest = gw
+    services, gateways = rest.ok("GET", "/v1/services"), rest.ok("GET", "/v1/gateways")
+    gw4 = {"name": "gw4", "inside": "pods", "outside": "ext2", "ports": "53000-53999"}
+    refused = [
+        ("/v1/gateways", dict(gw4, routes=["192.0.2.0/24", "0.0.0.0/0"]), "routes[1]",
+         "route 0.0.0.0/0 is already gateway edge's"),
+        ("/v1/gateways", dict(gw4, routes=["10.0.1.80/32"]), "routes[0]",
+         "10.0.1.80/32 is already routed to another service or gateway"),
+        ("/v1/services", {"name": "web2", "network": "pods", "vips": ["10.0.1.99", "10.0.1.80"],
+                          "endpoints": [{"name": "e", "address": "10.0.1.4"}]}, "vips[1]",
+         "VIP 10.0.1.80 is already service web's"),
+    ]
+    for path, body, field, msg in refused:
+        st, j = rest.http("POST", path, body)
+        assert st == 409 and j["error"]["field"] == field, (body, st, j)
+        assert msg in j["error"]["message"], j
+    assert rest.ok("GET", "/v1/services") == services
+    assert rest.ok("GET", "/v1/gateways") == gateways
+    # A gateway's /32 route taken by a service VIP, and the other way round.
+    rest.ok("POST", "/v1/gateways", dict(gw4, routes=["10.0.1.77/32"]))
+    st, j = rest.http("POST", "/v1/services", {"name": "web3", "network": "pods",
+                                               "vips": ["10.0.1.77"],
+                                               "endpoints": [{"name": "e", "address": "10.0.1.4"}]})
+    assert st == 409 and j["error"]["field"] == "vips[0]", j
+    assert "10.0.1.77/32 is already routed to another service or gateway" in j["error"]["message"]
+    # Replaced with the same routes (and new ports): accepted, and the routes stay
+    # its own: another gateway still cannot take them.
+    st, j = rest.http("PUT", "/v1/gateways/gw4", dict(gw4, routes=["10.0.1.77/32"],
+                                                      ports="54000-54999"))
+    assert st == 200, j
+    st, j = rest.http("PUT", "/v1/gateways/gw5", dict(gw4, name="gw5", routes=["10.0.1.77/32"],
+                                                      ports="55000-55999"))
+    assert st == 409 and "already gateway gw4's" in j["error"]["message"], j
+    # Deleted: the prefix is free for a service.
+    assert rest.http("DELETE", "/v1/gateways/gw4")[0] == 204
+    rest.ok("POST", "/v1/services", {"name": "web3", "network": "pods", "vips": ["10.0.1.77"],
+                                     "endpoints": [{"name": "e", "address": "10.0.1.4"}]})
+
+
 def test_meshgatectl_gateway_verbs(gw, tmp_path):
     mg, rest = gw
     f = tmp_path / "gw2.json"
@@ -164,8 +208,8 @@ def test_meshgatectl_gateway_verbs(gw, tmp_path):
 def test_gateways_survive_kill(gw):
     mg, rest = gw
     rest.ok("POST", "/v1/gateways", GW2)
-    rest.ok("PUT", "/v1/gateways/gw3", dict(GW2, name="gw3", ports="51000-51999"))
-    rest.ok("PUT", "/v1/gateways/gw2", dict(GW2, routes=["192.0.2.0/24"], port_preserve=True))
+    rest.ok("PUT", "/v1/gateways/gw3", dict(GW2, name="gw3", ports="51000-51999", routes=["192.0.2.128/25"]))
+    rest.ok("PUT", "/v1/gateways/gw2", dict(GW2, routes=["192.0.2.0/25"], port_preserve=True))
     rest.ok("DELETE", "/v1/gateways/gw3")
     # The file's gateway, replaced and then deleted: the file must not bring it back.
     rest.ok("PUT", "/v1/gateways/edge", dict(GW2, name="edge", ports="52000-52999"))

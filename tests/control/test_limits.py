@@ -269,6 +269,33 @@ def test_fib_full(tmp_path):
         c.ok("POST", "/v1/routes", {"prefix": f"100.64.{n}.0/24", "via": "10.0.2.2"})
 
 
+def test_fib_full_for_a_gateway(tmp_path):
+    """A gateway whose routes do not all fit: 507 naming the route that did not,
+    and the ones that did taken back (room for them after two more go)."""
+    cfg = null_config(640, ports="ab", networks=("pods", "uplink"), hugepages=False,
+                      port_networks={"a": "pods", "b": "uplink"}) + "limits: {fib_routes: 64}\n"
+    with Meshgate(tmp_path, cfg, name="fibgw") as mg:
+        c = Control(mg)
+        added = []
+        for i in range(200):
+            st, j = c.http("POST", "/v1/routes", {"network": "pods", "prefix": f"100.64.{i}.0/24",
+                                                  "via": "10.0.1.2"})
+            if st != 201:
+                break
+            added.append(f"100.64.{i}.0/24")
+        full((st, j), "prefix", "the FIB is full")
+        for p in added[:2]:
+            c.ok("DELETE", f"/v1/routes/pods/{p}")
+        gw = {"name": "g", "inside": "pods", "outside": "uplink", "ports": "40000-40999",
+              "routes": ["198.18.0.0/24", "198.18.1.0/24", "198.18.2.0/24", "198.18.3.0/24"]}
+        e = full(c.http("POST", "/v1/gateways", gw), "routes[2]", "gateway g:",
+                 "cannot install 198.18.2.0/24: the FIB is full", "limits.fib_routes")
+        assert c.ok("GET", "/v1/gateways") == [], e
+        for p in added[2:4]:
+            c.ok("DELETE", f"/v1/routes/pods/{p}")
+        assert c.http("POST", "/v1/gateways", gw)[0] == 201
+
+
 @pytest.mark.slow
 def test_service_ids_are_reused(gw):
     """4096 service ids, but a gateway whose services come and go never runs out:

@@ -430,6 +430,7 @@ services:
     network: pods
     vips: [10.0.1.100]
     endpoints: [{name: p1, address: 10.0.1.2, port: 80}]
+  - {name: rt2, network: pods, vips: [10.0.1.101, 10.0.1.100], endpoints: [{name: p, address: 10.0.1.3}]}
 gateways:
   - name: g1
     inside: pods
@@ -444,6 +445,8 @@ gateways:
     inside: pods
     outside: pods
   - {name: g3, inside: pods, outside: default, ipv6: route, sources: [10.0.1.0/24]}
+  - {name: g4, inside: pods, outside: default, routes: [192.0.2.0/24]}
+  - {name: g5, inside: pods, outside: default, routes: [10.0.1.100/32, 192.0.2.0/24]}
 """)
     rc, out = check(bad, tmp_path)
     assert rc == 1
@@ -455,7 +458,11 @@ gateways:
                  "gateways[0].publish[0].service: service rt must have mode: nat",
                  "gateways[0].publish[1].service: no service named none",
                  "gateways[1]: inside and outside must be two networks",
-                 "gateways[2]: ipv6: route needs IPv6 sources"):
+                 "gateways[2]: ipv6: route needs IPv6 sources",
+                 # One owner per prefix of a network.
+                 "services[1].vips[1]: VIP 10.0.1.100 is already service rt's",
+                 "gateways[4].routes[0]: route 10.0.1.100/32 is already service rt's VIP",
+                 "gateways[4].routes[1]: route 192.0.2.0/24 is already gateway g4's"):
         assert want in out, (want, out)
     assert ".yaml:" in out  # FILE:LINE
     rc, out = check(gw_cfg(tmp_path), tmp_path)

@@ -152,6 +152,18 @@ gw_clash(const struct mg_natgw_gw *a, const struct mg_natgw_gw *b)
 	       (a->has6 && b->has6 && memcmp(a->addr6, b->addr6, 16) == 0);
 }
 
+/* The other gateway whose route @p is in network @net, NULL if none (a service's VIP). */
+static const char *
+route_owner(uint16_t net, const struct mg_prefix *p)
+{
+	uint32_t adj = mg_fwd_service_route_owner(S.fwd, net, p);
+
+	for (unsigned int i = 0; adj != 0 && i < MG_NATGW_MAX; i++)
+		if (S.adj[i] == adj)
+			return S.cfg[i].name;
+	return NULL;
+}
+
 /* Route @c's prefixes in network @net to adjacency @adj; on failure none stays. */
 static int
 routes_add(const struct mg_gw_cfg *c, uint16_t net, uint32_t adj, struct mg_error *err)
@@ -160,14 +172,20 @@ routes_add(const struct mg_gw_cfg *c, uint16_t net, uint32_t adj, struct mg_erro
 		int rc = mg_fwd_service_route_add(S.fwd, net, &c->routes[k], adj);
 
 		if (rc < 0) {
-			char f[32];
+			const char *owner = rc == -EEXIST ? route_owner(net, &c->routes[k]) : NULL;
+			char f[32], ctx[160], b[MG_PREFIX_STRLEN];
 
-			while (k-- > 0)
-				mg_fwd_service_route_del(S.fwd, net, &c->routes[k]);
 			snprintf(f, sizeof(f), "routes[%u]", k);
-			return mg_error_set(err, -rc, f, "%s%sgateway %s: cannot route the prefix: %s",
-					    c->where, c->where[0] ? ": " : "", c->name,
-					    strerror(-rc));
+			snprintf(ctx, sizeof(ctx), "%s%sgateway %s: ", c->where,
+				 c->where[0] ? ": " : "", c->name);
+			mg_prefix_fmt(&c->routes[k], b, sizeof(b));
+			rc = owner != NULL ?
+				mg_error_set(err, EEXIST, f, "%sroute %s is already gateway %s's",
+					     ctx, b, owner) :
+				mg_fwd_prefix_error(&c->routes[k], rc, f, ctx, err);
+			for (unsigned int j = 0; j < k; j++)
+				mg_fwd_service_route_del(S.fwd, net, &c->routes[j]);
+			return rc;
 		}
 	}
 	return 0;

@@ -125,6 +125,18 @@ svc_remove(uint16_t id)
 	S.free_ids[S.nfree++] = id;
 }
 
+/* The service whose VIP @p is in network @net, NULL if none (a gateway's route). */
+static const char *
+vip_owner(uint16_t net, const struct mg_prefix *p)
+{
+	uint32_t adj = mg_fwd_service_route_owner(S.fwd, net, p);
+
+	for (unsigned int i = 0; adj != 0 && i < MG_SVC_MAX_SERVICES; i++)
+		if (S.meta[i] != NULL && S.meta[i]->adj == adj)
+			return S.meta[i]->name;
+	return NULL;
+}
+
 /* Add service @sc (checked by the caller for syntax); its errors name @where. */
 static int
 svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
@@ -226,12 +238,18 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 		int rc = mg_fwd_service_route_add(S.fwd, net->id, &p, h->adj);
 
 		if (rc < 0) {
+			const char *owner = rc == -EEXIST ? vip_owner(net->id, &p) : NULL;
+			char ctx[160], a[MG_IP_STRLEN];
+
 			h->nvips = v; /* the routes added so far */
 			svc_remove(id);
 			snprintf(f, sizeof(f), "%svips[%u]", field, v);
-			return mg_error_set(err, -rc, f, "%s%sservice %s: cannot route the vip: %s",
-					    sc->where, sc->where[0] ? ": " : "", sc->name,
-					    strerror(-rc));
+			snprintf(ctx, sizeof(ctx), "%s%sservice %s: ", sc->where,
+				 sc->where[0] ? ": " : "", sc->name);
+			if (owner != NULL)
+				return mg_error_set(err, EEXIST, f, "%sVIP %s is already service %s's",
+						    ctx, mg_ip_fmt(&p.addr, a, sizeof(a)), owner);
+			return mg_fwd_prefix_error(&p, rc, f, ctx, err);
 		}
 	}
 	return 0;
