@@ -511,7 +511,8 @@ check_not_owned(struct mg_ctl *c, const struct mg_op *op, const char *field, str
 {
 	struct mg_op k;
 
-	if (op->verb != MG_OP_DEL || c->nconns == 0)
+	/* Deleted or replaced (an add of what exists fails anyway). */
+	if (op->verb == MG_OP_ADD || c->nconns == 0)
 		return 0;
 	/* A route named without its network is in its interface's, or in "default". */
 	k = *op;
@@ -890,7 +891,7 @@ put_route(struct mg_ctl *c, const struct req *rq, const char *net, const struct 
 	/* PUT creates what is not there yet. */
 	if (r == NULL)
 		op.verb = MG_OP_ADD;
-	if (ctl_commit_ops(c, &op, 1, &e) < 0)
+	if (check_not_owned(c, &op, "prefix", &e) < 0 || ctl_commit_ops(c, &op, 1, &e) < 0)
 		return err_resp(&e);
 	return json_resp(op.verb == MG_OP_ADD ? 201 : 200,
 			 route_json(c, added_route(c->env.model, &op.route)));

@@ -366,6 +366,40 @@ def test_refused_requests_change_nothing(tmp_path, topo):
         mg.stop()
 
 
+def test_what_a_connection_owns_goes_only_with_it(tmp_path, topo):
+    """The route, VLAN interface and address a Request set up are the
+    connection's: REST may neither delete nor replace them (409, alone or in a
+    batch), so a replacement cannot outlive Close or vanish on a restart."""
+    mg, ctl = start(tmp_path, topo)
+    try:
+        kind, conn = ctl.nsm("Request", {"connection": {
+            "id": "owned", "network_service": "ran",
+            "mechanism": {"cls": "LOCAL", "type": "VLAN",
+                          "parameters": {"base": "pod", "vlan-id": "301"}},
+            "context": {"ip_context": {"src_ip_addrs": ["172.16.32.2/32"],
+                                       "dst_ip_addrs": ["172.16.31.1/24"]}}}})
+        assert kind == "result", conn
+        mine = [r for r in ctl.ok("GET", "/v1/routes") if r["prefix"] == "172.16.32.2/32"]
+        assert len(mine) == 1 and mine[0]["interface"] == "pod.301", ctl.ok("GET", "/v1/routes")
+        before = ctl.ok("GET", "/v1/routes")
+        path = f"/v1/routes/{mine[0]['network']}/172.16.32.2/32"
+        for method, p, body in [
+                ("PUT", path, {"via": "10.10.2.2"}),
+                ("DELETE", path, None),
+                ("POST", "/v1/batch", {"operations": [
+                    {"op": "replace", "route": {"network": mine[0]["network"],
+                                                "prefix": "172.16.32.2/32", "via": "10.10.2.2"}}]}),
+                ("DELETE", "/v1/interfaces/pod.301", None)]:
+            st, j = ctl.http(method, p, body)
+            assert st == 409 and "NSM connection" in j["error"]["message"], (method, p, st, j)
+            assert j["error"]["field"], j
+        assert ctl.ok("GET", "/v1/routes") == before
+        assert ctl.nsm("Close", conn)[0] == "result"
+        assert not [r for r in ctl.ok("GET", "/v1/routes") if r["prefix"] == "172.16.32.2/32"]
+    finally:
+        mg.stop()
+
+
 def test_kernel_interface_by_namespace_inode(tmp_path, topo, netns):
     """inodeURL as NSM forwarders give it: inode://DEV/INO of the client's
     network namespace, found through a process living in it."""
