@@ -222,12 +222,16 @@ key_field(json_t *o, const char *name, const char *path, uint8_t key[MG_WG_KEY_L
 {
 	json_t *v = json_object_get(o, name);
 
+	char f[64];
+
+	snprintf(f, sizeof(f), "%s%s", path, name);
 	*present = v != NULL && !json_is_null(v);
 	if (!*present)
-		return required ? mg_error_set(err, EINVAL, "", "%s%s is required", path, name) : 0;
+		return required ? mg_error_set(err, EINVAL, f, "%s is required", f) : 0;
+	/* Never quotes the value: it may be a key with a typo. */
 	if (!json_is_string(v) || mg_wg_key_from_base64(key, json_string_value(v), NULL) < 0)
-		return mg_error_set(err, EINVAL, "", "%s%s: not a key (44 characters of base64 "
-				    "ending in '=')", path, name);
+		return mg_error_set(err, EINVAL, f, "%s: not a key (44 characters of base64 "
+				    "ending in '=')", f);
 	return 0;
 }
 
@@ -267,6 +271,10 @@ endpoint_parse(const char *v, struct mg_ip *ip, uint16_t *port)
 static int
 spec_from_json(json_t *body, struct mg_wg_spec *s, struct mg_error *err)
 {
+	static const char *const fields[] = {"name", "network", "underlay", "listen_port", "mtu",
+					     "private_key", "ipv4", "ipv6", "peers", NULL};
+	static const char *const peer_fields[] = {"public_key", "preshared_key", "endpoint",
+						  "allowed_ips", "persistent_keepalive", NULL};
 	json_t *peers = json_object_get(body, "peers"), *v;
 	bool present;
 	size_t i;
@@ -275,13 +283,19 @@ spec_from_json(json_t *body, struct mg_wg_spec *s, struct mg_error *err)
 	memset(s, 0, sizeof(*s));
 	if (!json_is_object(body))
 		return mg_error_set(err, EINVAL, "", "the body must be a JSON object");
-	if (!json_is_string(json_object_get(body, "name")))
-		return mg_error_set(err, EINVAL, "name", "a name is required");
-	mg_strlcpy(s->name, json_string_value(json_object_get(body, "name")), sizeof(s->name));
-	if ((v = json_object_get(body, "network")) != NULL && json_is_string(v))
-		mg_strlcpy(s->network, json_string_value(v), sizeof(s->network));
-	if ((v = json_object_get(body, "underlay")) != NULL && json_is_string(v))
-		mg_strlcpy(s->underlay, json_string_value(v), sizeof(s->underlay));
+	if ((rc = cj_check_fields(body, fields, "", err)) < 0 ||
+	    (rc = cj_str(body, "name", "", s->name, sizeof(s->name), true, err)) < 0 ||
+	    (rc = cj_str(body, "network", "", s->network, sizeof(s->network), false, err)) < 0 ||
+	    (rc = cj_str(body, "underlay", "", s->underlay, sizeof(s->underlay), false, err)) < 0)
+		return rc;
+	for (unsigned int f = 0; f < 2; f++) {
+		const char *fam = f == 0 ? "ipv4" : "ipv6";
+
+		v = json_object_get(body, fam);
+		if (v != NULL && !json_is_array(v))
+			return mg_error_set(err, EINVAL, fam, "%s: a list of addresses with their "
+					    "subnet lengths", fam);
+	}
 	v = json_object_get(body, "listen_port");
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 65535)
 		return mg_error_set(err, EINVAL, "listen_port", "an integer 1-65535 is required");
@@ -308,13 +322,14 @@ spec_from_json(json_t *body, struct mg_wg_spec *s, struct mg_error *err)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	json_array_foreach(peers, i, v) {
 		struct mg_wg_peer_spec *p = &s->peers[s->npeers++];
-		char path[32];
+		char path[32], f[64];
 		json_t *x, *a;
 		size_t k;
 
+		snprintf(path, sizeof(path), "peers[%zu]", i);
+		if ((rc = cj_check_fields(v, peer_fields, path, err)) < 0)
+			return rc;
 		snprintf(path, sizeof(path), "peers[%zu].", i);
-		if (!json_is_object(v))
-			return mg_error_set(err, EINVAL, "", "peers[%zu]: an object", i);
 		rc = key_field(v, "public_key", path, p->public_key, true, &present, err);
 		if (rc == 0)
 			rc = key_field(v, "preshared_key", path, p->preshared_key, false,
@@ -324,27 +339,31 @@ spec_from_json(json_t *body, struct mg_wg_spec *s, struct mg_error *err)
 		x = json_object_get(v, "endpoint");
 		if (x != NULL && !json_is_null(x) &&
 		    (!json_is_string(x) ||
-		     endpoint_parse(json_string_value(x), &p->endpoint, &p->endpoint_port) < 0))
-			return mg_error_set(err, EINVAL, "", "%sendpoint: like 192.0.2.1:51820 or "
-					    "[2001:db8::1]:51820", path);
+		     endpoint_parse(json_string_value(x), &p->endpoint, &p->endpoint_port) < 0)) {
+			snprintf(f, sizeof(f), "%sendpoint", path);
+			return mg_error_set(err, EINVAL, f, "%s: like 192.0.2.1:51820 or "
+					    "[2001:db8::1]:51820", f);
+		}
 		x = json_object_get(v, "persistent_keepalive");
 		if (x != NULL) {
+			snprintf(f, sizeof(f), "%spersistent_keepalive", path);
 			if (!json_is_integer(x) || json_integer_value(x) < 0 ||
 			    json_integer_value(x) > 65535)
-				return mg_error_set(err, EINVAL, "", "%spersistent_keepalive: "
-						    "0-65535 seconds", path);
+				return mg_error_set(err, EINVAL, f, "%s: 0-65535 seconds", f);
 			p->persistent_keepalive = (uint16_t)json_integer_value(x);
 		}
 		x = json_object_get(v, "allowed_ips");
+		snprintf(f, sizeof(f), "%sallowed_ips", path);
 		if (x != NULL && (!json_is_array(x) || json_array_size(x) > MG_WG_MAX_ALLOWED))
-			return mg_error_set(err, EINVAL, "", "%sallowed_ips: a list of at most %u "
-					    "prefixes", path, MG_WG_MAX_ALLOWED);
+			return mg_error_set(err, EINVAL, f, "%s: a list of at most %u prefixes", f,
+					    MG_WG_MAX_ALLOWED);
 		json_array_foreach(x, k, a) {
 			if (!json_is_string(a) ||
 			    mg_prefix_parse(json_string_value(a), &p->allowed[p->nallowed]) < 0 ||
-			    strchr(json_string_value(a), '/') == NULL)
-				return mg_error_set(err, EINVAL, "", "%sallowed_ips[%zu]: not a prefix",
-						    path, k);
+			    strchr(json_string_value(a), '/') == NULL) {
+				snprintf(f, sizeof(f), "%sallowed_ips[%zu]", path, k);
+				return mg_error_set(err, EINVAL, f, "%s: not a prefix", f);
+			}
 			p->nallowed++;
 		}
 	}
@@ -374,9 +393,11 @@ ctl_wg_add(struct mg_ctl *c, json_t *body, struct mg_error *err)
 			mg_strlcpy(as.iface, s.name, sizeof(as.iface));
 			if (!json_is_string(v) || mg_prefix_parse(json_string_value(v), &as.prefix) < 0 ||
 			    as.prefix.addr.family != (f == 0 ? AF_INET : AF_INET6)) {
-				rc = mg_error_set(err, EINVAL, "", "%s[%zu]: not an %s address with "
-						  "its subnet length", fam[f], i,
-						  f == 0 ? "IPv4" : "IPv6");
+				char fp[16];
+
+				snprintf(fp, sizeof(fp), "%s[%zu]", fam[f], i);
+				rc = mg_error_set(err, EINVAL, fp, "%s: not an %s address with its "
+						  "subnet length", fp, f == 0 ? "IPv4" : "IPv6");
 			} else {
 				rc = mg_model_addr_add(c->env.model, &as, err);
 				if (rc < 0)

@@ -117,3 +117,46 @@ def test_sealed_keys_restore_and_refuse_tampering(tmp_path):
         assert not any(s in f.read_bytes() for s in secrets), f"{f.name} holds a key"
     text = "".join(logs).encode()
     assert not any(s in text for s in secrets), "the log holds a key"
+
+
+def test_bad_bodies_name_their_field(tmp_path):
+    """POST /v1/wireguard checks the body as the other endpoints do: an unknown
+    or mistyped field is refused naming it (a misspelled `network` used to be
+    ignored, the interface landing in `default`), a key is never quoted back,
+    and nothing is created."""
+    fpriv, _ = genkey()
+    rpriv, _ = genkey()
+    _, ppub = genkey()
+    mg = Meshgate(tmp_path, CONFIG.format(fpriv=fpriv, ppub=ppub, state=tmp_path / "state"),
+                  name="wgbad")
+    try:
+        mg.start()
+        api = Control(mg)
+        good = {"name": "wgr", "listen_port": 51901, "private_key": rpriv}
+        peer = {"public_key": ppub, "allowed_ips": ["10.97.0.2/32"]}
+        bad = [
+            (dict(good, netwrok="default"), "netwrok", "unknown field"),
+            (dict(good, network=7), "network", "expected a string"),
+            ({k: v for k, v in good.items() if k != "private_key"}, "private_key", "required"),
+            (dict(good, private_key=rpriv[:-2] + "x="), "private_key", "not a key"),
+            (dict(good, ipv4="10.97.0.1/24"), "ipv4", "a list"),
+            (dict(good, ipv4=["300.1.1.1/24"]), "ipv4[0]", "subnet length"),
+            (dict(good, peers=[dict(peer, colour="red")]), "peers[0].colour", "unknown field"),
+            (dict(good, peers=["x"]), "peers[0]", "expected an object"),
+            (dict(good, peers=[dict(peer, public_key="AAAA")]), "peers[0].public_key", "not a key"),
+            (dict(good, peers=[dict(peer, endpoint="10.0.1.2")]), "peers[0].endpoint", "51820"),
+            (dict(good, peers=[dict(peer, allowed_ips=["10.97.0.0"])]),
+             "peers[0].allowed_ips[0]", "not a prefix"),
+            (dict(good, peers=[dict(peer, persistent_keepalive=-1)]),
+             "peers[0].persistent_keepalive", "0-65535"),
+        ]
+        for body, field, words in bad:
+            st, j = api.http("POST", "/v1/wireguard", body)
+            assert st == 400 and j["error"]["field"] == field, (field, st, j)
+            assert words in j["error"]["message"], (field, j)
+            assert rpriv[:20] not in json.dumps(j), j
+            assert [w["name"] for w in api.ok("GET", "/v1/wireguard")] == ["wgf"]
+        assert rpriv[:20] not in mg.log()
+        assert api.http("POST", "/v1/wireguard", dict(good, peers=[peer]))[0] == 201
+    finally:
+        mg.stop()
