@@ -390,6 +390,20 @@ nat_one_l4(struct mg_node_ctx *c, struct mg_natgw *ng, struct mg_svc_rt *rt,
 		mg_flow_end(ft, f, MG_FLOW_END_GATEWAY_CHANGED);
 		f = NULL;
 	}
+	/*
+	 * A client's packet of a service flow whose endpoint was removed, changed
+	 * or set down (or whose service is gone): the flow ends and the packet
+	 * is new, steered again by the service node, as svc_nat would do. The
+	 * endpoint's late replies still pass until then (dir 1).
+	 */
+	if (f != NULL && dir == 0 && f->r.svc != MG_FLOW_SVC_NONE) {
+		enum mg_flow_end why = mg_svc_ref_state(mg_svc_rt_table(rt, f->r.svc), f->r.ep);
+
+		if (unlikely(why != MG_FLOW_END_NONE)) {
+			mg_flow_end(ft, f, why);
+			f = NULL;
+		}
+	}
 	if (f != NULL && f->has_rkey)
 		return nat_xlate(c->dp, st, m, f, dir, kind, tcp_flags, now, gw);
 	if (!gw)

@@ -14,7 +14,8 @@ that reaches the pod only while meshgate still translates that session.
 - g1 deleted: the pod's packets no longer cross;
 - g2's session keeps its port through all of it;
 - the endpoint of g2's published service moved to another port (PUT of
-  the service's endpoint): new flows from outside reach the new port."""
+  the service's endpoint): new flows from outside reach the new port, and so
+  does the next packet of a flow pinned to the old one."""
 import subprocess
 import time
 
@@ -188,6 +189,9 @@ def test_sessions_across_gateway_changes(tmp_path, topo):
         assert published(topo, 6000).endswith("at 7007")
         st, svc = ctl.http("PUT", "/v1/services/echo/endpoints/pod", {"port": 7008})
         assert st == 200 and svc["endpoints"][0]["port"] == 7008, svc
+        # The client whose flow was pinned to 7007 included: its next packet
+        # ends that flow (not the sweep, some time later) and goes to 7008.
+        assert published(topo, 6000).endswith("at 7008")
         assert published(topo, 6001).endswith("at 7008")
         st, j = ctl.http("PUT", "/v1/services/echo/endpoints/pod", {"port": 70000})
         assert st == 400 and j["error"]["field"] == "port", j
