@@ -144,10 +144,11 @@ on_svc_record(const struct mg_flow_record *r, void *arg)
 	e.worker = r->worker;
 	net_name(r->key.net, e.network);
 	gateway_of(r, &e);
+	if (r->svc != MG_FLOW_SVC_NONE)
+		mg_strlcpy(e.service, mg_svc_rt_name(rt, r->svc), sizeof(e.service));
 	if (t != NULL) {
 		uint16_t slot = mg_svc_ref_slot(r->ep);
 
-		mg_strlcpy(e.service, t->name, sizeof(e.service));
 		if (slot < t->n_slots && t->ep[slot].ref == r->ep) {
 			mg_strlcpy(e.endpoint, t->ep[slot].name, sizeof(e.endpoint));
 			e.endpoint_addr = t->ep[slot].addr;

@@ -185,9 +185,10 @@ struct mg_svc *mg_svc_create(uint16_t id, const char *name, enum mg_svc_mode mod
 void mg_svc_destroy(struct mg_svc *s);
 
 /**
- * The highest endpoint generation of @p s's slots: what a service that later
- * takes over @p s's id must start above (mg_svc_gen_start), so that flows
- * still pinned to @p s's endpoints match none of its own.
+ * The latest endpoint generation @p s issued, counted on from its start
+ * (mg_svc_gen_start) modulo 256: what a service that later takes over
+ * @p s's id must start from, so that flows still pinned to @p s's
+ * endpoints match none of its own until 256 more generations went by.
  */
 uint8_t mg_svc_gen_max(const struct mg_svc *s);
 /** Start every slot of a new service @p s at generation @p gen (before any endpoint). */

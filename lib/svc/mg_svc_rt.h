@@ -59,6 +59,11 @@ struct mg_svc_rt {
 	struct mg_svc_rt_stats stats[MG_SVC_RT_MAX_WORKERS];
 	/** Services by id (main lcore). */
 	struct mg_svc *svcs[MG_SVC_MAX_SERVICES];
+	/**
+	 * The name of the service each id had last, kept after it was removed
+	 * (main lcore): its flows still name it when they reach the history.
+	 */
+	char names[MG_SVC_MAX_SERVICES][MG_NAME_MAX];
 	/** Endpoint counters by service: nb_workers x MG_SVC_RT_MAX_EPS (workers write their row). */
 	struct mg_svc_ep_count *epc[MG_SVC_MAX_SERVICES];
 	/** Per service, the sums when each slot's endpoint was created (main lcore). */
@@ -113,6 +118,13 @@ int mg_svc_rt_publish(struct mg_svc_rt *rt, struct mg_svc *s, struct mg_svc_tabl
  * destroys after a grace period (with its last table), or NULL.
  */
 struct mg_svc *mg_svc_rt_unpublish(struct mg_svc_rt *rt, uint16_t id);
+
+/**
+ * The name of the service @p id has, or had last when it was removed (main
+ * lcore; "" for an id never used). Ids come back only after every other one
+ * was used since (lib/svc/setup), so a removed service's flows keep their name.
+ */
+const char *mg_svc_rt_name(const struct mg_svc_rt *rt, uint16_t id);
 
 /** Free service @p id's endpoint counters (after the grace period that followed unpublish). */
 void mg_svc_rt_counters_free(struct mg_svc_rt *rt, uint16_t id);

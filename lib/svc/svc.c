@@ -42,6 +42,8 @@ struct mg_svc {
 	struct mg_svc_table *published;
 	/** Name. */
 	char name[MG_NAME_MAX];
+	/** The generation every slot started at (mg_svc_gen_start). */
+	uint8_t gen_start;
 	/** Endpoint slots. */
 	struct svc_slot slots[MG_SVC_MAX_ENDPOINTS];
 };
@@ -159,17 +161,22 @@ mg_svc_endpoint_set(struct mg_svc *s, const struct mg_svc_endpoint_conf *c, stru
 uint8_t
 mg_svc_gen_max(const struct mg_svc *s)
 {
-	uint8_t g = 0;
+	uint8_t ahead = 0;
 
-	for (unsigned int i = 0; i < MG_SVC_MAX_ENDPOINTS; i++)
-		if (s->slots[i].gen > g)
-			g = s->slots[i].gen;
-	return g;
+	/* Distances from the start, not values: a slot's generation wraps 255 -> 0. */
+	for (unsigned int i = 0; i < MG_SVC_MAX_ENDPOINTS; i++) {
+		uint8_t d = (uint8_t)(s->slots[i].gen - s->gen_start);
+
+		if (d > ahead)
+			ahead = d;
+	}
+	return (uint8_t)(s->gen_start + ahead);
 }
 
 void
 mg_svc_gen_start(struct mg_svc *s, uint8_t gen)
 {
+	s->gen_start = gen;
 	for (unsigned int i = 0; i < MG_SVC_MAX_ENDPOINTS; i++)
 		s->slots[i].gen = gen;
 }

@@ -189,9 +189,19 @@ mg_svc_rt_unpublish(struct mg_svc_rt *rt, uint16_t id)
 {
 	struct mg_svc *s = rt->svcs[id];
 
+	if (rt->tables[id] != NULL)
+		mg_strlcpy(rt->names[id], rt->tables[id]->name, sizeof(rt->names[id]));
 	__atomic_store_n(&rt->tables[id], NULL, __ATOMIC_RELEASE);
 	rt->svcs[id] = NULL;
 	return s;
+}
+
+const char *
+mg_svc_rt_name(const struct mg_svc_rt *rt, uint16_t id)
+{
+	if (id >= MG_SVC_MAX_SERVICES)
+		return "";
+	return rt->tables[id] != NULL ? rt->tables[id]->name : rt->names[id];
 }
 
 void

@@ -262,3 +262,30 @@ def test_stateful_hosts_and_flow_history(tmp_path, topo):
     assert [x for x in in_file if x["seq"] == u["seq"]] == [u]
     seqs = [x["seq"] for x in in_file]
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_removed_service_flows_keep_its_name(tmp_path, topo):
+    """A nat service's flow swept after the service was deleted reaches the
+    history as that service's, ended "service-removed", although another
+    service was created in between (ids come back only after every other was
+    used: the new one once took the old id, and the entry its name)."""
+    cfg = default_config(topo.tag) + "control:\n  rest: {listen: \"127.0.0.1:0\"}\n"
+    with Meshgate(tmp_path, cfg, name="flsvc") as mg:
+        ctl = Control(mg)
+
+        def svc(name, vip, port):
+            return {"name": name, "network": "default", "vips": [vip], "mode": "nat",
+                    "endpoints": [{"name": "ep-" + name, "address": "10.10.2.2", "port": port}]}
+        ctl.ok("POST", "/v1/services", svc("alpha", "10.99.0.1", 7200))
+        srv = topo.spawn("ext", PY, "-c", ECHO_UDP, "10.10.2.2", "7200", "0")
+        wait_ready(srv)
+        r = topo.run("pod", PY, "-c", CLIENT_UDP, "10.99.0.1", "80", "45000", "2", timeout=30)
+        srv.wait(timeout=30)
+        assert "first" in r.stdout.split(), r.stdout
+        ctl.ok("DELETE", "/v1/services/alpha")
+        ctl.ok("POST", "/v1/services", svc("beta", "10.99.0.2", 7201))
+        got = wait_flows(ctl, "?port=45000", 1)
+        assert len(got) == 1, got
+        f = got[0]
+        assert (f["service"], f["end"], f["source"]) == ("alpha", "service-removed", "service"), f
+        assert (f["dst"], f["dport"], f["packets"]) == ("10.99.0.1", 80, 1), f

@@ -647,6 +647,39 @@ MG_TEST(endpoint_references)
 	mg_svc_destroy(s);
 }
 
+/*
+ * Generations wrap (8 bits): a service that takes over a removed one's id
+ * starts from where the old one's generations went, modulo 256, so its
+ * endpoints never take the old references, also across the wrap (the
+ * highest value used to stop at 255: every later service of the id started
+ * at 255 and gave its first endpoint generation 0, the previous one's).
+ */
+MG_TEST(generations_wrap_across_services_of_one_id)
+{
+	uint8_t floor = 0;
+	uint32_t prev = MG_SVC_REF_NONE;
+
+	for (unsigned int n = 0; n < 300; n++) {
+		struct mg_svc *s = svc_new(5, 7);
+		struct mg_svc_table *t;
+		int a;
+
+		mg_svc_gen_start(s, floor);
+		a = ep_set(s, "e", 1, true, 1);
+		if (n % 7 == 0) /* now and then an endpoint that moves within a service */
+			ep_set(s, "e", 1, true, 2 + n);
+		t = build(s);
+		CHECK(t->ep[a].ref != prev);
+		CHECK(mg_svc_ref_get(t, prev) == NULL);
+		prev = t->ep[a].ref;
+		CHECK_EQ(mg_svc_gen_max(s), (uint8_t)(prev & 0xff));
+		CHECK_EQ(mg_svc_gen_max(s), (uint8_t)(floor + 1 + (n % 7 == 0)));
+		floor = mg_svc_gen_max(s);
+		mg_svc_table_free(t);
+		mg_svc_destroy(s);
+	}
+}
+
 MG_TEST(commit_publishes_and_returns_old)
 {
 	struct mg_svc *s = svc_new(2, 251);

@@ -7,8 +7,11 @@
  * rebuilds keep it and it outranks static routes to the same address), and
  * holds each endpoint as a next hop so ARP/ND resolves it.
  *
- * Service ids are never reused while meshgate runs: a flow of a removed
- * service that ends later must not be counted for a new one.
+ * Service ids: fresh ones first, then the removed services' ids, the
+ * longest removed first, so an id comes back only after every other was
+ * used since (4096 creations): flows of a removed service have long been
+ * swept by then, and a later one's history entry is not taken for the new
+ * service's. See also gen_floor below.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,17 +47,39 @@ static struct {
 	uint16_t next_id;
 	struct svc_meta *meta[MG_SVC_MAX_SERVICES];
 	/*
-	 * Ids of removed services, reused (last freed first) so that a gateway
-	 * whose services come and go never runs out of them. Flows of a removed
-	 * service may still sit in the workers' flow tables with references
-	 * (id, slot, generation): the next service with that id starts its slot
-	 * generations above the old ones (gen_floor), so those references match
-	 * none of its endpoints and the flows end as soon as they are looked at.
+	 * Ids of removed services, a FIFO (free_head, nfree), reused once no
+	 * fresh id is left, so that a gateway whose services come and go never
+	 * runs out of them. Flows of a removed service may still sit in the
+	 * workers' flow tables with references (id, slot, generation): the next
+	 * service with that id starts its slot generations after the old ones
+	 * (gen_floor, modulo 256), so those references match none of its
+	 * endpoints and the flows end as soon as they are looked at.
 	 */
 	uint16_t free_ids[MG_SVC_MAX_SERVICES];
-	unsigned int nfree;
+	unsigned int free_head, nfree;
 	uint8_t gen_floor[MG_SVC_MAX_SERVICES];
 } S;
+
+/* A service id: a fresh one while there are, else the one removed longest ago. */
+static uint16_t
+id_take(void)
+{
+	uint16_t id;
+
+	if (S.next_id < MG_SVC_MAX_SERVICES)
+		return S.next_id++;
+	id = S.free_ids[S.free_head];
+	S.free_head = (S.free_head + 1) % MG_SVC_MAX_SERVICES;
+	S.nfree--;
+	return id;
+}
+
+/* Id @id is free again (the last in line). */
+static void
+id_give(uint16_t id)
+{
+	S.free_ids[(S.free_head + S.nfree++) % MG_SVC_MAX_SERVICES] = id;
+}
 
 /* Record that endpoint slot @slot of service @id holds @ip (NULL: nothing), releasing the old. */
 static void
@@ -106,7 +131,7 @@ svc_remove(uint16_t id)
 	if (h->adj != 0)
 		mg_dp_sync(S.dp);
 	s = rt != NULL ? mg_svc_rt_unpublish(rt, id) : NULL;
-	if (s != NULL && mg_svc_gen_max(s) > S.gen_floor[id])
+	if (s != NULL)
 		S.gen_floor[id] = mg_svc_gen_max(s);
 	mg_dp_sync(S.dp);
 	if (h->adj != 0)
@@ -122,7 +147,7 @@ svc_remove(uint16_t id)
 			hold_record(id, (int)i, NULL);
 	free(h);
 	S.meta[id] = NULL;
-	S.free_ids[S.nfree++] = id;
+	id_give(id);
 }
 
 /* The service whose VIP @p is in network @net, NULL if none (a gateway's route). */
@@ -164,7 +189,7 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 		if (rt == NULL)
 			return -(err->code ? err->code : ENOMEM);
 	}
-	id = S.nfree > 0 ? S.free_ids[--S.nfree] : S.next_id++;
+	id = id_take();
 	h = calloc(1, sizeof(*h));
 	s = mg_svc_create(id, sc->name, sc->mode == MG_SVC_NAT ? MG_SVC_NAT : MG_SVC_ROUTE,
 			  sc->table_size, err);
@@ -173,7 +198,7 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 	if (h == NULL || s == NULL) {
 		free(h);
 		mg_svc_destroy(s);
-		S.free_ids[S.nfree++] = id;
+		id_give(id);
 		return h == NULL ? mg_error_set(err, ENOMEM, "", "out of memory") : -EINVAL;
 	}
 	S.meta[id] = h;
@@ -290,6 +315,7 @@ mg_svc_teardown(void)
 	/* The flow tables went with the registry: ids start afresh. */
 	S.next_id = 0;
 	S.nfree = 0;
+	S.free_head = 0;
 	memset(S.gen_floor, 0, sizeof(S.gen_floor));
 }
 
