@@ -741,6 +741,25 @@ iface_counters_raw(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_counte
 	}
 }
 
+void
+mg_dp_port_counters_base(struct mg_dp *dp, uint16_t port)
+{
+	struct mg_port_base *b;
+
+	if (port >= MG_MAX_PORTS)
+		return;
+	b = &dp->port_base[port];
+	memset(b, 0, sizeof(*b));
+	for (unsigned int l = 0; l < RTE_MAX_LCORE; l++) {
+		const struct mg_lcore_stats *s = &dp->stats[l];
+
+		b->rx_pkts += __atomic_load_n(&s->rx_pkts[port], __ATOMIC_RELAXED);
+		b->rx_bytes += __atomic_load_n(&s->rx_bytes[port], __ATOMIC_RELAXED);
+		b->tx_pkts += __atomic_load_n(&s->tx_pkts[port], __ATOMIC_RELAXED);
+		b->tx_bytes += __atomic_load_n(&s->tx_bytes[port], __ATOMIC_RELAXED);
+	}
+}
+
 /*
  * Counters of @ifindex since its interface was created: the workers own
  * theirs and never reset them (a reset from here would race with their

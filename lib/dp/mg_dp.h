@@ -461,6 +461,10 @@ struct mg_dp {
 	uint8_t ike;
 	/* Main lcore only. */
 	struct mg_if_counters ifc_base[MG_MAX_IFACES]; /**< Counters when each interface was made. */
+	/** The workers' per-ethdev sums when each ethdev id was last opened (mg_port_open). */
+	struct mg_port_base {
+		uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
+	} port_base[MG_MAX_PORTS];
 	uint32_t *adj_free;                  /**< Stack of free adjacency ids. */
 	uint32_t adj_nfree;
 	struct mg_adj_limbo *limbo;          /**< Freed, not yet past a grace period (FIFO). */
@@ -583,6 +587,13 @@ int mg_dp_worker_set_rxqs(struct mg_dp *dp, unsigned int w, const struct mg_rxq 
 
 /** Counters of interface @p ifindex summed over the workers. */
 void mg_dp_iface_counters(const struct mg_dp *dp, uint16_t ifindex, struct mg_if_counters *out);
+
+/**
+ * Ethdev id @p port is opened (main lcore, before workers poll it): its
+ * per-port counters count from zero from now on (ids of closed ports come
+ * back, the workers' sums never reset). mg_stats subtracts dp->port_base.
+ */
+void mg_dp_port_counters_base(struct mg_dp *dp, uint16_t port);
 
 /** The mbuf pool for @p socket (falls back to any pool). */
 struct rte_mempool *mg_dp_pool(struct mg_dp *dp, int socket);

@@ -300,6 +300,7 @@ mg_port_open(struct mg_dp *dp, const struct mg_port_conf *c, struct mg_port_info
 	}
 	info->nb_rxq = nrx;
 	info->nb_txq = ntx;
+	mg_dp_port_counters_base(dp, port);
 	__atomic_store_n(&dp->port_up[port], 1, __ATOMIC_RELEASE);
 	PORT_LOG(INFO, "%s: ethdev %u (%s) on NUMA node %d, %u RX / %u TX queues, MTU %u%s\n",
 		 c->name, port, info->driver, socket, nrx, ntx, c->mtu,

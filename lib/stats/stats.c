@@ -48,11 +48,11 @@ mg_stats_collect(struct mg_dp *dp, const struct mg_stats_port_ref *ports, unsign
 
 		mg_strlcpy(p->name, ports[i].name, sizeof(p->name));
 		p->ethdev = e;
-		if (e < MG_MAX_PORTS) {
-			p->rx_pkts = s->sum.rx_pkts[e];
-			p->rx_bytes = s->sum.rx_bytes[e];
-			p->tx_pkts = s->sum.tx_pkts[e];
-			p->tx_bytes = s->sum.tx_bytes[e];
+		if (e < MG_MAX_PORTS) { /* since this port took the ethdev id */
+			p->rx_pkts = s->sum.rx_pkts[e] - dp->port_base[e].rx_pkts;
+			p->rx_bytes = s->sum.rx_bytes[e] - dp->port_base[e].rx_bytes;
+			p->tx_pkts = s->sum.tx_pkts[e] - dp->port_base[e].tx_pkts;
+			p->tx_bytes = s->sum.tx_bytes[e] - dp->port_base[e].tx_bytes;
 		}
 		if (rte_eth_stats_get(e, &es) == 0) {
 			p->ipackets = es.ipackets;
