@@ -430,10 +430,16 @@ ctl_load_json(const struct ctl_cmd *cmd, const char *path)
 		return NULL;
 	}
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+	explicit_bzero(text, len); /* an ESP tunnel's or a peer's keys */
 	free(text);
-	if (j == NULL)
+	if (j == NULL) {
+		char *near = strstr(je.text, " near "); /* it quotes the token: maybe a key */
+
+		if (near != NULL)
+			*near = '\0';
 		ctl_err("%s%s%s: %s is not valid JSON (line %d, column %d: %s)", cmd->noun,
 			cmd->verb ? " " : "", cmd->verb ? cmd->verb : "", name, je.line, je.column,
 			je.text);
+	}
 	return j;
 }

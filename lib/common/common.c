@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 #include <ctype.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -94,6 +96,31 @@ mg_wipe(void *p, size_t n)
 	memset(p, 0, n);
 	/* Keep the compiler from treating the store as dead. */
 	__asm__ __volatile__("" : : "r"(p) : "memory");
+}
+
+void
+mg_free_wiped(void *p)
+{
+	if (p == NULL)
+		return;
+	mg_wipe(p, malloc_usable_size(p));
+	free(p);
+}
+
+void *
+mg_realloc_wiped(void *p, size_t n)
+{
+	void *q = malloc(n);
+
+	if (q == NULL)
+		return NULL;
+	if (p != NULL) {
+		size_t have = malloc_usable_size(p);
+
+		memcpy(q, p, have < n ? have : n);
+		mg_free_wiped(p);
+	}
+	return q;
 }
 
 uint64_t

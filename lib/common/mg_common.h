@@ -73,6 +73,16 @@ bool mg_name_valid(const char *name);
 /** Wipe memory that held a secret; the compiler may not elide it. */
 void mg_wipe(void *p, size_t n);
 
+/** free() block @p p of malloc() after wiping all of it (NULL: nothing). */
+void mg_free_wiped(void *p);
+
+/**
+ * realloc() for buffers that may hold secrets: the data moves to a new
+ * block of @p n bytes and the old block is wiped and freed (realloc would
+ * leave it behind unwiped when it moves). NULL on failure, @p p untouched.
+ */
+void *mg_realloc_wiped(void *p, size_t n);
+
 /** Monotonic time in nanoseconds. */
 uint64_t mg_now_ns(void);
 

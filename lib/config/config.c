@@ -239,8 +239,8 @@ rd_str(struct cfg *c, yaml_node_t *map, const char *path, const char *key, char 
 
 	if (v == NULL)
 		return false;
-	if (strlen(v) >= size) {
-		cerr(c, n, p, "'%s' is too long (at most %zu characters)", v, size - 1);
+	if (strlen(v) >= size) { /* not quoted: keys are read here too */
+		cerr(c, n, p, "is too long: %zu characters (at most %zu)", strlen(v), size - 1);
 		return false;
 	}
 	strcpy(buf, v);

@@ -472,7 +472,17 @@ ctl_ipsec_seal(struct mg_ctl *c, const struct conn *k, json_t *entry)
 	char ad[32 + sizeof(k->id)], *text;
 	bool any = false;
 
-	if (k->mech != MECH_IPSEC || req == NULL) {
+	if (req == NULL) {
+		json_decref(secrets);
+		return;
+	}
+	if (k->mech != MECH_IPSEC) {
+		/* Another mechanism was chosen: an IPSEC preference's keys are not
+		 * needed again and are not stored at all. */
+		copy = json_deep_copy(req);
+		for (size_t i = 0; i < mech_count(copy); i++)
+			ctl_ipsec_strip(mech_at(copy, i));
+		json_object_set_new(entry, "request", copy);
 		json_decref(secrets);
 		return;
 	}

@@ -178,7 +178,7 @@ ctl_body_json(char *body, size_t len, struct mg_error *e)
 	mg_wipe(body, len);
 	if (j == NULL)
 		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, je.text);
+			     je.column, cj_error_text(&je));
 	return j;
 }
 
@@ -210,6 +210,9 @@ mg_ctl_create(const struct mg_ctl_conf *conf, const struct mg_ctl_env *env, bool
 	struct mg_ctl *c = calloc(1, sizeof(*c));
 	int rc;
 
+	/* Every JSON value's memory is wiped when jansson frees it: bodies, requests
+	 * and the lexer's own buffers hold keys, tokens and salts. */
+	json_set_alloc_funcs(malloc, mg_free_wiped);
 	if (c == NULL) {
 		mg_error_set(err, ENOMEM, "", "out of memory");
 		return NULL;

@@ -27,10 +27,14 @@
 #include <unistd.h>
 
 #include <rte_log.h>
+#include <sodium.h>
 
 #include "ctl_priv.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_nsmsock_logtype, nsmsock, INFO);
+/* Stack cleared after a message: read_client's 64 KiB buffer and what handling it used. */
+#define CTL_NSM_STACK_BURN (192u * 1024u)
+
 #define SOCK_LOG(l, ...) rte_log(RTE_LOG_##l, mg_nsmsock_logtype, "nsm-socket: " __VA_ARGS__)
 
 int
@@ -100,8 +104,9 @@ client_drop(struct nsm_client *cl)
 {
 	if (cl->fd >= 0)
 		close(cl->fd);
-	free(cl->in);
-	free(cl->out);
+	/* Requests (and answers) may hold keys: IPSEC mechanisms' src_key, dst_key. */
+	mg_free_wiped(cl->in);
+	mg_free_wiped(cl->out);
 	json_decref(cl->monitor_id);
 	json_decref(cl->selector);
 	memset(cl, 0, sizeof(*cl));
@@ -132,17 +137,17 @@ send_json(struct nsm_client *cl, json_t *msg)
 		return;
 	len = strlen(s);
 	if (cl->nout + len + 1 > CTL_NSM_OUT_MAX) {
-		free(s);
+		mg_free_wiped(s);
 		SOCK_LOG(WARNING, "dropping a client that does not read its replies\n");
 		client_drop(cl);
 		return;
 	}
 	if (cl->nout + len + 1 > cl->out_cap) {
 		size_t cap = (cl->nout + len + 1) * 2;
-		char *o = realloc(cl->out, cap);
+		char *o = mg_realloc_wiped(cl->out, cap);
 
 		if (o == NULL) {
-			free(s);
+			mg_free_wiped(s);
 			client_drop(cl);
 			return;
 		}
@@ -152,7 +157,7 @@ send_json(struct nsm_client *cl, json_t *msg)
 	memcpy(cl->out + cl->nout, s, len);
 	cl->out[cl->nout + len] = '\n';
 	cl->nout += len + 1;
-	free(s);
+	mg_free_wiped(s);
 }
 
 static void
@@ -168,6 +173,7 @@ flush_out(struct nsm_client *cl)
 		}
 		memmove(cl->out, cl->out + w, cl->nout - (size_t)w);
 		cl->nout -= (size_t)w;
+		mg_wipe(cl->out + cl->nout, (size_t)w);
 	}
 }
 
@@ -250,7 +256,8 @@ handle(struct mg_ctl *c, struct nsm_client *cl, const char *line)
 	mg_error_clear(&err);
 	if (msg == NULL || !json_is_object(msg)) {
 		if (msg == NULL)
-			mg_error_set(&err, EINVAL, "", "not JSON (column %d: %s)", je.column, je.text);
+			mg_error_set(&err, EINVAL, "", "not JSON (column %d: %s)", je.column,
+				     cj_error_text(&je));
 		else
 			mg_error_set(&err, EINVAL, "", "a message is a JSON object");
 		reply_error(cl, NULL, &err);
@@ -394,10 +401,12 @@ accept_clients(struct mg_ctl *c)
 	}
 }
 
-static void
+/* Read and handle what client @cl sent; returns whether a message was handled. */
+static bool
 read_client(struct mg_ctl *c, struct nsm_client *cl)
 {
 	char buf[65536];
+	bool handled = false;
 
 	for (;;) {
 		ssize_t n = recv(cl->fd, buf, sizeof(buf), MSG_DONTWAIT);
@@ -405,42 +414,47 @@ read_client(struct mg_ctl *c, struct nsm_client *cl)
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			client_drop(cl);
-			return;
+			return handled;
 		}
 		if (n < 0)
-			return;
+			return handled;
 		if (cl->nin + (size_t)n > CTL_NSM_LINE_MAX) {
 			struct mg_error err;
 
+			mg_wipe(buf, (size_t)n);
 			mg_error_set(&err, E2BIG, "", "message longer than %u bytes", CTL_NSM_LINE_MAX);
 			reply_error(cl, NULL, &err);
 			flush_out(cl);
 			client_drop(cl);
-			return;
+			return handled;
 		}
 		{
-			char *in = realloc(cl->in, cl->nin + (size_t)n + 1);
+			char *in = mg_realloc_wiped(cl->in, cl->nin + (size_t)n + 1);
 
 			if (in == NULL) {
+				mg_wipe(buf, (size_t)n);
 				client_drop(cl);
-				return;
+				return handled;
 			}
 			cl->in = in;
 		}
 		memcpy(cl->in + cl->nin, buf, (size_t)n);
+		mg_wipe(buf, (size_t)n);
 		cl->nin += (size_t)n;
 		cl->in[cl->nin] = '\0';
 		while (cl->fd >= 0 && (nl = memchr(cl->in, '\n', cl->nin)) != NULL) {
 			size_t len = (size_t)(nl - cl->in);
 
 			*nl = '\0';
-			if (len > 0)
+			if (len > 0) {
 				handle(c, cl, cl->in);
+				handled = true;
+			}
 			if (cl->fd < 0)
-				return;
+				return handled;
 			memmove(cl->in, nl + 1, cl->nin - len - 1);
 			cl->nin -= len + 1;
-			cl->in[cl->nin] = '\0';
+			mg_wipe(cl->in + cl->nin, len + 1); /* the handled line's bytes */
 		}
 	}
 }
@@ -456,7 +470,12 @@ nsm_run(struct mg_ctl *c)
 
 		if (cl->fd < 0)
 			continue;
-		read_client(c, cl);
+		/*
+		 * A request's keys went through this stack (recv's buffer, the
+		 * parsers' frames, registers spilled there): burn it below us.
+		 */
+		if (read_client(c, cl))
+			sodium_stackzero(CTL_NSM_STACK_BURN);
 		if (cl->fd >= 0)
 			flush_out(cl);
 	}

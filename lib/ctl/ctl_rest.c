@@ -428,7 +428,7 @@ parse_body(const struct req *rq, struct mg_error *e)
 		       &je);
 	if (j == NULL) {
 		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, je.text);
+			     je.column, cj_error_text(&je));
 		return NULL;
 	}
 	if (find_nul(j, path, sizeof(path))) {
@@ -1977,11 +1977,11 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		if (rq->authorized && !rq->too_big && !rq->limited) {
 			if (rq->len + *upload_size > c->conf.max_body) {
 				rq->too_big = true;
-				free(rq->body);
+				mg_free_wiped(rq->body);
 				rq->body = NULL;
 				rq->len = 0;
 			} else {
-				char *b = realloc(rq->body, rq->len + *upload_size + 1);
+				char *b = mg_realloc_wiped(rq->body, rq->len + *upload_size + 1);
 
 				if (b == NULL)
 					return MHD_NO;
@@ -2026,9 +2026,7 @@ on_done(void *cls, struct MHD_Connection *hc, void **con_cls, enum MHD_RequestTe
 
 	if (rq != NULL) {
 		/* Bodies may hold keys (POST /v1/wireguard). */
-		if (rq->body != NULL)
-			mg_wipe(rq->body, rq->len);
-		free(rq->body);
+		mg_free_wiped(rq->body);
 		free(rq);
 	}
 	*con_cls = NULL;
