@@ -355,8 +355,14 @@ ctl_metrics_text(struct mg_ctl *c, size_t *len)
 	C("control_requests_failed_total", "Control requests refused.", c->requests_failed);
 	C("rest_rate_limited_total", "REST requests refused with 429 (control.rest.rate_limit).",
 	  c->rest_rate_limited);
+	C("rest_header_timeouts_total", "REST connections closed: no whole request within 10 s "
+	  "while most connections were in use.", c->rest_header_timeouts);
 	C("nsm_refused_total", "NSM socket peers refused (uid not in control.nsm_uids).",
 	  c->nsm_refused);
+	C("nsm_full_total", "NSM socket peers refused: every client slot was in use.",
+	  c->nsm_full);
+	C("nsm_stalled_total", "NSM clients dropped: a message unfinished for 10 s.",
+	  c->nsm_stalled);
 	C("connections_expired_total", "Connections closed because their path segment expired.",
 	  c->conns_expired);
 	if (c->env.capture != NULL) {

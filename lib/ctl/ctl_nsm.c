@@ -34,6 +34,8 @@
 RTE_LOG_REGISTER_SUFFIX(mg_nsmsock_logtype, nsmsock, INFO);
 /* Stack cleared after a message: read_client's 64 KiB buffer and what handling it used. */
 #define CTL_NSM_STACK_BURN (192u * 1024u)
+/* Longest a message may take to arrive whole (a client that stalls mid-line is dropped). */
+#define CTL_NSM_LINE_NS (10ull * 1000000000ull)
 
 #define SOCK_LOG(l, ...) rte_log(RTE_LOG_##l, mg_nsmsock_logtype, "nsm-socket: " __VA_ARGS__)
 
@@ -393,6 +395,17 @@ accept_clients(struct mg_ctl *c)
 				break;
 			}
 		if (cl == NULL) {
+			const char *msg = "{\"error\":{\"status\":503,\"code\":\"UNAVAILABLE\","
+					  "\"field\":\"\",\"message\":\"every NSM client slot is in "
+					  "use: try again\"}}\n";
+			ssize_t rc = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			(void)rc; /* best effort, as above */
+			c->nsm_full++;
+			if (c->nsm_full <= 10 || c->nsm_full % 1000 == 0)
+				SOCK_LOG(WARNING, "refused a peer (pid %d): all %u client slots in use "
+					 "(%" PRIu64 " refused so far)\n", pid, CTL_MAX_NSM_CLIENTS,
+					 c->nsm_full);
 			close(fd);
 			continue;
 		}
@@ -440,6 +453,8 @@ read_client(struct mg_ctl *c, struct nsm_client *cl)
 		}
 		memcpy(cl->in + cl->nin, buf, (size_t)n);
 		mg_wipe(buf, (size_t)n);
+		if (cl->nin == 0)
+			cl->partial_ns = mg_now_ns();
 		cl->nin += (size_t)n;
 		cl->in[cl->nin] = '\0';
 		while (cl->fd >= 0 && (nl = memchr(cl->in, '\n', cl->nin)) != NULL) {
@@ -454,6 +469,7 @@ read_client(struct mg_ctl *c, struct nsm_client *cl)
 				return handled;
 			memmove(cl->in, nl + 1, cl->nin - len - 1);
 			cl->nin -= len + 1;
+			cl->partial_ns = mg_now_ns(); /* what is left began now */
 			mg_wipe(cl->in + cl->nin, len + 1); /* the handled line's bytes */
 		}
 	}
@@ -470,6 +486,20 @@ nsm_run(struct mg_ctl *c)
 
 		if (cl->fd < 0)
 			continue;
+		/* A line that never ends would hold a client slot for ever. */
+		if (cl->nin > 0 && mg_now_ns() - cl->partial_ns > CTL_NSM_LINE_NS) {
+			struct mg_error err;
+
+			mg_error_set(&err, ETIMEDOUT, "", "a message unfinished for %u s: every "
+				     "message is one line ending in a newline",
+				     (unsigned int)(CTL_NSM_LINE_NS / 1000000000ull));
+			reply_error(cl, NULL, &err);
+			flush_out(cl);
+			c->nsm_stalled++;
+			SOCK_LOG(NOTICE, "dropped a client whose message stayed unfinished\n");
+			client_drop(cl);
+			continue;
+		}
 		/*
 		 * A request's keys went through this stack (recv's buffer, the
 		 * parsers' frames, registers spilled there): burn it below us.

@@ -13,6 +13,15 @@
 #define CTL_MAX_ARRAY 1024      /* entries in any JSON array a client sends */
 #define CTL_MAX_CONNS 4096
 #define CTL_MAX_NSM_CLIENTS 64
+#define CTL_REST_CONNS 64            /* MHD_OPTION_CONNECTION_LIMIT */
+
+/* A REST connection, for the header deadline (ctl_rest.c). */
+struct rest_conn {
+	int fd;
+	bool used;
+	bool in_request;   /* headers complete, the request under way */
+	uint64_t mark_ns;  /* accepted, or its last request done: its next headers since */
+};
 #define CTL_NSM_LINE_MAX (1u << 20)
 #define CTL_NSM_OUT_MAX (8u << 20)
 #define CTL_RATE_BUCKETS 256    /* REST clients (addresses) rate-limited apart */
@@ -93,6 +102,7 @@ struct nsm_client {
 	json_t *monitor_id;        /* the id of the MonitorConnections message */
 	json_t *selector;          /* its path segments (snake_case), or NULL: all */
 	bool camel;
+	uint64_t partial_ns;       /* when the unfinished line in @in began (nin > 0) */
 };
 
 struct mg_ctl {
@@ -128,13 +138,17 @@ struct mg_ctl {
 	size_t token_len;
 	char rest_bound[128];
 	struct rate_bucket *rate;    /* CTL_RATE_BUCKETS (ctl_rest.c) */
+	struct rest_conn rest_conns[CTL_REST_CONNS];
 	char *tls_cert_pem, *tls_key_pem; /* held while the daemon runs; the key wiped after */
 	size_t tls_key_len;
 	uint64_t next_expiry_check;
 	/* counters of the control plane itself */
 	uint64_t requests_ok, requests_failed, conns_expired;
 	uint64_t rest_rate_limited;  /* requests answered 429 */
+	uint64_t rest_header_timeouts; /* connections closed: headers too slow while busy */
 	uint64_t nsm_refused;        /* NSM socket peers refused by uid */
+	uint64_t nsm_full;           /* NSM socket peers refused: every client slot in use */
+	uint64_t nsm_stalled;        /* NSM clients dropped: a line unfinished too long */
 	/* IKE peers set over REST: tunnel name -> stored body, secrets sealed (ctl_ike.c) */
 	json_t *ike;
 };

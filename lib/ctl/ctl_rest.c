@@ -58,6 +58,9 @@
 #include "mg_svc_setup.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_rest_logtype, rest, INFO);
+/* How long a request's headers may take when connections run short (rest_deadlines). */
+#define CTL_REST_HEADER_NS (10ull * 1000000000ull)
+
 #define REST_LOG(l, ...) rte_log(RTE_LOG_##l, mg_rest_logtype, "rest: " __VA_ARGS__)
 
 struct req {
@@ -1936,6 +1939,16 @@ answer(struct mg_ctl *c, const char *url, const char *method, const struct req *
 	return dispatch(c, url, method, rq);
 }
 
+/* The connection's deadline record (on_conn), or NULL. */
+static struct rest_conn *
+rest_conn_of(struct MHD_Connection *hc)
+{
+	const union MHD_ConnectionInfo *i =
+		MHD_get_connection_info(hc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return i != NULL ? i->socket_context : NULL;
+}
+
 static enum MHD_Result
 on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *method,
 	   const char *version, const char *upload, size_t *upload_size, void **con_cls)
@@ -1971,6 +1984,12 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 		rq->authorized = token_ok(
 			c, MHD_lookup_connection_value(hc, MHD_HEADER_KIND, "Authorization"));
 		*con_cls = rq;
+		{
+			struct rest_conn *rc = rest_conn_of(hc);
+
+			if (rc != NULL)
+				rc->in_request = true;
+		}
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -2019,9 +2038,74 @@ on_request(void *cls, struct MHD_Connection *hc, const char *url, const char *me
 	return ret;
 }
 
+/* Connections come and go: a record each, for rest_deadlines. */
+static void
+on_conn(void *cls, struct MHD_Connection *hc, void **socket_context,
+	enum MHD_ConnectionNotificationCode code)
+{
+	struct mg_ctl *c = cls;
+	struct rest_conn *rc = *socket_context;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (rc != NULL)
+			rc->used = false;
+		*socket_context = NULL;
+		return;
+	}
+	for (unsigned int i = 0; i < CTL_REST_CONNS; i++) {
+		const union MHD_ConnectionInfo *fi;
+
+		if (c->rest_conns[i].used)
+			continue;
+		fi = MHD_get_connection_info(hc, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c->rest_conns[i] = (struct rest_conn){.fd = fi != NULL ? fi->connect_fd : -1,
+						      .used = true, .mark_ns = mono_ns()};
+		*socket_context = &c->rest_conns[i];
+		return;
+	}
+}
+
+/*
+ * With most connections taken, one whose headers have not come whole within
+ * CTL_REST_HEADER_NS of its start (or of its last request) is closed: clients
+ * that trickle a request, or never finish one, cannot keep the others out.
+ * (MHD's idle timeout never fires for them: they are not idle.) Unhurried
+ * keep-alive connections are left alone while there is room.
+ */
+static void
+rest_deadlines(struct mg_ctl *c)
+{
+	uint64_t now = mono_ns();
+	unsigned int used = 0;
+
+	for (unsigned int i = 0; i < CTL_REST_CONNS; i++)
+		used += c->rest_conns[i].used;
+	if (used < CTL_REST_CONNS * 3 / 4)
+		return;
+	for (unsigned int i = 0; i < CTL_REST_CONNS; i++) {
+		struct rest_conn *rc = &c->rest_conns[i];
+
+		if (!rc->used || rc->in_request || rc->fd < 0 || now - rc->mark_ns < CTL_REST_HEADER_NS)
+			continue;
+		shutdown(rc->fd, SHUT_RDWR); /* MHD sees the end and closes it */
+		rc->fd = -1;
+		if (++c->rest_header_timeouts <= 10 || c->rest_header_timeouts % 1000 == 0)
+			REST_LOG(WARNING, "closed a connection whose request did not arrive within "
+				 "%u s while %u of %u connections were in use (%" PRIu64 " so far)\n",
+				 (unsigned int)(CTL_REST_HEADER_NS / 1000000000ull), used,
+				 CTL_REST_CONNS, c->rest_header_timeouts);
+	}
+}
+
 static void
 on_done(void *cls, struct MHD_Connection *hc, void **con_cls, enum MHD_RequestTerminationCode t)
 {
+	struct rest_conn *rc = rest_conn_of(hc);
+
+	if (rc != NULL) {
+		rc->in_request = false;
+		rc->mark_ns = mono_ns();
+	}
 	struct req *rq = *con_cls;
 
 	if (rq != NULL) {
@@ -2238,7 +2322,8 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 		c->mhd = MHD_start_daemon(flags, 0, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR,
 					  &ss, MHD_OPTION_NOTIFY_COMPLETED, on_done, c,
 					  MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, NULL,
-					  MHD_OPTION_CONNECTION_LIMIT, 64u,
+					  MHD_OPTION_NOTIFY_CONNECTION, on_conn, c,
+					  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)CTL_REST_CONNS,
 					  MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 					  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
 					  MHD_OPTION_ARRAY,
@@ -2326,6 +2411,7 @@ rest_run(struct mg_ctl *c)
 	if (c->mhd == NULL)
 		return;
 	capstream_resume(c, false);
+	rest_deadlines(c);
 	MHD_run(c->mhd);
 }
 

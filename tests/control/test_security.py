@@ -313,3 +313,73 @@ def test_nsm_uids_config_errors(tmp_path):
     assert rc != 0 and "control.nsm_uids[16]: more than 16 uids" in out, out
     rc, out = check(BASE.format(control="  nsm_uids: [root]\n"), tmp_path)
     assert rc != 0 and "control.nsm_uids[0]: expected a uid, found 'root'" in out, out
+
+
+# ---- clients that never finish a request --------------------------------------------
+
+def test_rest_trickling_clients_do_not_lock_out_the_others(tmp_path):
+    """70 connections each trickling a request's headers a byte a second (never
+    idle, never whole) took every REST connection for as long as they liked;
+    with most connections taken, those whose headers do not come whole within
+    10 s are closed, and an authorized request gets through."""
+    socks = []
+    with run_gw(tmp_path, "  node_name: sec", name="slow") as mg:
+        c = Control(mg)
+        c.timeout = 3
+        try:
+            for _ in range(70):
+                s = socket.create_connection((c.host, c.port))
+                s.sendall(b"GET /v1/stats HTTP/1.1\r\nHost: x\r\n")
+                socks.append(s)
+            t0 = time.time()
+            ok = None
+            while time.time() - t0 < 40 and ok is None:
+                for s in socks:
+                    try:
+                        s.sendall(b"X")
+                    except OSError:
+                        pass
+                try:
+                    if c.http("GET", "/v1/stats")[0] == 200:
+                        ok = time.time() - t0
+                except OSError:
+                    pass
+                time.sleep(1)
+            assert ok is not None and ok >= 5, ok  # the trickle held it a while ...
+            assert metric(c, "meshgate_rest_header_timeouts_total") >= 40  # ... then not
+        finally:
+            for s in socks:
+                s.close()
+    assert "closed a connection whose request did not arrive within 10 s" in mg.log()
+
+
+def test_nsm_clients_that_stall_or_find_no_slot(tmp_path):
+    """64 clients each holding half a line took every NSM slot for ever, and a
+    65th was closed without a word: now it is told (UNAVAILABLE, counted),
+    and a line unfinished for 10 s drops its client with an error."""
+    with run_gw(tmp_path, "  node_name: sec", name="stall") as mg:
+        c = Control(mg)
+        held = []
+        try:
+            for _ in range(64):
+                s = socket.socket(socket.AF_UNIX)
+                s.connect(str(c.nsm_path))
+                s.sendall(b'{"id": 1, "method": "Clo')
+                held.append(s)
+            time.sleep(0.5)
+            extra = socket.socket(socket.AF_UNIX)
+            extra.connect(str(c.nsm_path))
+            extra.settimeout(10)
+            got = json.loads(extra.recv(4096).decode())
+            extra.close()
+            assert got["error"]["code"] == "UNAVAILABLE", got
+            assert metric(c, "meshgate_nsm_full_total") == 1
+            held[0].settimeout(20)
+            got = json.loads(held[0].recv(4096).decode().splitlines()[0])
+            assert "unfinished" in got["error"]["message"], got
+            time.sleep(1)
+            assert metric(c, "meshgate_nsm_stalled_total") == 64
+            assert c.nsm("Close", {"id": "nope"})[0] == "error"  # served again
+        finally:
+            for s in held:
+                s.close()
