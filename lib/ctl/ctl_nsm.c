@@ -44,6 +44,7 @@ nsm_open(struct mg_ctl *c, struct mg_error *err)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	const char *path = c->conf.nsm_socket;
+	struct stat sb;
 	mode_t old;
 	int fd;
 
@@ -55,11 +56,19 @@ nsm_open(struct mg_ctl *c, struct mg_error *err)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return mg_error_set(err, errno, "control.nsm_socket", "socket: %s", strerror(errno));
-	/* A socket file nobody answers on is a leftover: replace it. */
-	if (access(path, F_OK) == 0) {
+	/* A socket file nobody answers on is a leftover: replace it. Anything else
+	 * at that path is not ours to remove. */
+	if (lstat(path, &sb) == 0) {
 		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		bool live = probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 
+		if (!S_ISSOCK(sb.st_mode)) {
+			if (probe >= 0)
+				close(probe);
+			close(fd);
+			return mg_error_set(err, EEXIST, "control.nsm_socket",
+					    "%s exists and is not a socket: not removed", path);
+		}
 		if (probe >= 0)
 			close(probe);
 		if (live) {

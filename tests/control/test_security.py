@@ -307,6 +307,17 @@ def test_nsm_socket_mode_and_uids(tmp_path):
         d.rmdir()
 
 
+def test_nsm_socket_path_holding_a_file(tmp_path):
+    """A leftover socket at control.nsm_socket is replaced; anything else there
+    is left alone and named (a mistyped path once deleted whatever it named)."""
+    f = tmp_path / "not-a-socket"
+    f.write_text("precious")
+    mg = run_gw(tmp_path, f"  nsm_socket: {f}\n", name="nsf")
+    with pytest.raises(RuntimeError, match="exists and is not a socket: not removed"):
+        mg.start()
+    assert f.read_text() == "precious"
+
+
 def test_nsm_uids_config_errors(tmp_path):
     uids = ", ".join(str(i) for i in range(17))
     rc, out = check(BASE.format(control=f"  nsm_uids: [{uids}]\n"), tmp_path)
