@@ -325,12 +325,15 @@ ctl_ike_set_body(struct mg_ctl *c, const char *name, json_t *o, struct mg_error 
 	    json_string_length(k) > CTL_SEAL_MAX)
 		return mg_error_set(err, EINVAL, "key", "PEM text longer than %u bytes: give the "
 				    "key's file name instead", CTL_SEAL_MAX);
-	rc = apply(c, o, name, err);
-	if (rc < 0)
-		return rc;
+	/* Sealed first: a state key that cannot be had refuses the change before it runs. */
 	stored = seal_body(c, o, name, err);
 	if (stored == NULL)
 		return -err->code;
+	rc = apply(c, o, name, err);
+	if (rc < 0) {
+		json_decref(stored); /* sealed only; jansson's free wipes it anyway */
+		return rc;
+	}
 	json_object_set_new(c->ike, name, stored);
 	return 0;
 }
