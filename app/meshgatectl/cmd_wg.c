@@ -24,14 +24,6 @@
 #define KEY_LEN 32
 #define KEY_B64 44
 
-static void
-wipe(void *p, size_t n)
-{
-	volatile unsigned char *v = p;
-
-	while (n--)
-		*v++ = 0;
-}
 
 /* "1 minute, 5 seconds" as wg(8) prints durations. */
 static void
@@ -190,8 +182,8 @@ cmd_wg_genkey(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 	k[31] = (k[31] & 127) | 64;
 	EVP_EncodeBlock(out, k, KEY_LEN);
 	printf("%s\n", out);
-	wipe(k, sizeof(k));
-	wipe(out, sizeof(out));
+	mg_wipe(k, sizeof(k));
+	mg_wipe(out, sizeof(out));
 	return CTL_EXIT_OK;
 }
 
@@ -231,8 +223,8 @@ cmd_wg_pubkey(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 	rc = CTL_EXIT_OK;
 out:
 	EVP_PKEY_free(pk);
-	wipe(line, sizeof(line));
-	wipe(k, sizeof(k));
+	mg_wipe(line, sizeof(line));
+	mg_wipe(k, sizeof(k));
 	return rc;
 }
 

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "mg_common.h"
+
 /** Exit statuses, as documented in meshgatectl --help. */
 enum ctl_exit {
 	CTL_EXIT_OK = 0,

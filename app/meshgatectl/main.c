@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,15 +153,6 @@ check_opts(const struct ctl *c, const struct ctl_cmd *cmd)
 	return CTL_EXIT_OK;
 }
 
-/* jansson's free: its values (wg, esp and ike bodies read from files) may hold keys. */
-static void
-free_wiped(void *p)
-{
-	if (p != NULL)
-		explicit_bzero(p, malloc_usable_size(p));
-	free(p);
-}
-
 /* Parse the global options, find the command, run it; its exit status is ours. */
 int
 main(int argc, char **argv)
@@ -188,7 +178,8 @@ main(int argc, char **argv)
 	bool noun_known;
 	int opt, used, rc;
 
-	json_set_alloc_funcs(malloc, free_wiped);
+	/* Its values (wg, esp and ike bodies read from files) may hold keys. */
+	json_set_alloc_funcs(malloc, mg_free_wiped);
 	opterr = 0; /* our own messages, in our own words */
 	while ((opt = getopt_long(argc, argv, ":p:S:jah", lo, NULL)) != -1) {
 		switch (opt) {

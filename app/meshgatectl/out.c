@@ -430,16 +430,10 @@ ctl_load_json(const struct ctl_cmd *cmd, const char *path)
 		return NULL;
 	}
 	j = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
-	explicit_bzero(text, len); /* an ESP tunnel's or a peer's keys */
-	free(text);
-	if (j == NULL) {
-		char *near = strstr(je.text, " near "); /* it quotes the token: maybe a key */
-
-		if (near != NULL)
-			*near = '\0';
+	mg_free_wiped(text); /* an ESP tunnel's or a peer's keys */
+	if (j == NULL)
 		ctl_err("%s%s%s: %s is not valid JSON (line %d, column %d: %s)", cmd->noun,
 			cmd->verb ? " " : "", cmd->verb ? cmd->verb : "", name, je.line, je.column,
-			je.text);
-	}
+			mg_error_text_unquoted(je.text));
 	return j;
 }

@@ -98,6 +98,16 @@ mg_wipe(void *p, size_t n)
 	__asm__ __volatile__("" : : "r"(p) : "memory");
 }
 
+char *
+mg_error_text_unquoted(char *text)
+{
+	char *near = strstr(text, " near ");
+
+	if (near != NULL)
+		*near = '\0';
+	return text;
+}
+
 void
 mg_free_wiped(void *p)
 {

@@ -73,6 +73,13 @@ bool mg_name_valid(const char *name);
 /** Wipe memory that held a secret; the compiler may not elide it. */
 void mg_wipe(void *p, size_t n);
 
+/**
+ * A parser's error text (jansson's json_error_t.text) cut before the token
+ * it quotes ("invalid token near 'deadbeef'"): an unquoted key or salt
+ * would be echoed. Cuts @p text in place and returns it.
+ */
+char *mg_error_text_unquoted(char *text);
+
 /** free() block @p p of malloc() after wiping all of it (NULL: nothing). */
 void mg_free_wiped(void *p);
 

@@ -178,7 +178,7 @@ ctl_body_json(char *body, size_t len, struct mg_error *e)
 	mg_wipe(body, len);
 	if (j == NULL)
 		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, cj_error_text(&je));
+			     je.column, mg_error_text_unquoted(je.text));
 	return j;
 }
 

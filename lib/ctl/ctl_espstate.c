@@ -187,7 +187,7 @@ ctl_esp_seq_load(struct mg_ctl *c)
 	f = json_load_file(path, 0, &je);
 	if (f == NULL) {
 		ES_LOG(ERR, "%s is not valid JSON (line %d: %s): ESP SAs resume from the sequence "
-		       "numbers stored with them\n", path, je.line, cj_error_text(&je));
+		       "numbers stored with them\n", path, je.line, mg_error_text_unquoted(je.text));
 		return;
 	}
 	json_array_foreach(json_object_get(f, "sas"), i, o) {

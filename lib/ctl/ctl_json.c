@@ -29,16 +29,6 @@ fpath(char *out, size_t n, const char *path, const char *key)
 		snprintf(out, n, "%s.%s", path, key);
 }
 
-const char *
-cj_error_text(json_error_t *je)
-{
-	char *near = strstr(je->text, " near ");
-
-	if (near != NULL)
-		*near = '\0';
-	return je->text;
-}
-
 int
 cj_check_fields(json_t *obj, const char *const *allowed, const char *path, struct mg_error *err)
 {

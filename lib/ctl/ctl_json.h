@@ -12,13 +12,6 @@
 
 #include "mg_txn.h"
 
-/**
- * jansson's parse error without the text it quotes ("invalid token near
- * 'deadbeef'"): an unquoted key or salt would be echoed. Cuts @p je's text
- * in place and returns it.
- */
-const char *cj_error_text(json_error_t *je);
-
 /* Helpers for strict objects. */
 int cj_check_fields(json_t *obj, const char *const *allowed, const char *path,
 		    struct mg_error *err);

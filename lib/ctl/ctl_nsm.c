@@ -268,7 +268,7 @@ handle(struct mg_ctl *c, struct nsm_client *cl, const char *line)
 	if (msg == NULL || !json_is_object(msg)) {
 		if (msg == NULL)
 			mg_error_set(&err, EINVAL, "", "not JSON (column %d: %s)", je.column,
-				     cj_error_text(&je));
+				     mg_error_text_unquoted(je.text));
 		else
 			mg_error_set(&err, EINVAL, "", "a message is a JSON object");
 		reply_error(cl, NULL, &err);
@@ -370,6 +370,16 @@ peer_allowed(struct mg_ctl *c, int fd, unsigned int *uid, int *pid)
 	return false;
 }
 
+/* Tell a peer refused at accept why (one error line, best effort) and close it. */
+static void
+refuse(int fd, const char *line)
+{
+	ssize_t rc = send(fd, line, strlen(line), MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	(void)rc; /* the peer is refused either way */
+	close(fd);
+}
+
 static void
 accept_clients(struct mg_ctl *c)
 {
@@ -382,20 +392,14 @@ accept_clients(struct mg_ctl *c)
 		if (fd < 0)
 			return;
 		if (!peer_allowed(c, fd, &uid, &pid)) {
-			const char *msg = "{\"error\":{\"status\":403,\"code\":\"PERMISSION_DENIED\","
-					  "\"field\":\"\",\"message\":\"this uid may not use the NSM "
-					  "socket\"}}\n";
-
-			c->nsm_refused++;
 			/* Rate-limited: a refused peer could otherwise fill the log. */
-			if (c->nsm_refused <= 10 || c->nsm_refused % 1000 == 0)
+			if (++c->nsm_refused <= 10 || c->nsm_refused % 1000 == 0)
 				SOCK_LOG(WARNING, "refused a peer with uid %u (pid %d): not in "
 					 "control.nsm_uids (%" PRIu64 " refused so far)\n", uid, pid,
 					 c->nsm_refused);
-			ssize_t rc = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-
-			(void)rc; /* best effort: the peer is refused either way */
-			close(fd);
+			refuse(fd, "{\"error\":{\"status\":403,\"code\":\"PERMISSION_DENIED\","
+				   "\"field\":\"\",\"message\":\"this uid may not use the NSM "
+				   "socket\"}}\n");
 			continue;
 		}
 		for (unsigned int i = 0; i < CTL_MAX_NSM_CLIENTS; i++)
@@ -404,18 +408,13 @@ accept_clients(struct mg_ctl *c)
 				break;
 			}
 		if (cl == NULL) {
-			const char *msg = "{\"error\":{\"status\":503,\"code\":\"UNAVAILABLE\","
-					  "\"field\":\"\",\"message\":\"every NSM client slot is in "
-					  "use: try again\"}}\n";
-			ssize_t rc = send(fd, msg, strlen(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
-
-			(void)rc; /* best effort, as above */
-			c->nsm_full++;
-			if (c->nsm_full <= 10 || c->nsm_full % 1000 == 0)
+			if (++c->nsm_full <= 10 || c->nsm_full % 1000 == 0)
 				SOCK_LOG(WARNING, "refused a peer (pid %d): all %u client slots in use "
 					 "(%" PRIu64 " refused so far)\n", pid, CTL_MAX_NSM_CLIENTS,
 					 c->nsm_full);
-			close(fd);
+			refuse(fd, "{\"error\":{\"status\":503,\"code\":\"UNAVAILABLE\","
+				   "\"field\":\"\",\"message\":\"every NSM client slot is in "
+				   "use: try again\"}}\n");
 			continue;
 		}
 		memset(cl, 0, sizeof(*cl));

@@ -431,7 +431,7 @@ parse_body(const struct req *rq, struct mg_error *e)
 		       &je);
 	if (j == NULL) {
 		mg_error_set(e, EINVAL, "", "not valid JSON (line %d, column %d: %s)", je.line,
-			     je.column, cj_error_text(&je));
+			     je.column, mg_error_text_unquoted(je.text));
 		return NULL;
 	}
 	if (find_nul(j, path, sizeof(path))) {

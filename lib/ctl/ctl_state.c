@@ -336,7 +336,7 @@ ctl_state_open(struct mg_ctl *c, bool *restored, struct mg_error *err)
 			return mg_error_set(err, EINVAL, "control.state_dir",
 					    "%s is not valid JSON (line %d: %s); move it away to "
 					    "start from the configuration", path, je.line,
-					    cj_error_text(&je));
+					    mg_error_text_unquoted(je.text));
 		}
 		snap_gen = (uint64_t)json_integer_value(json_object_get(snap, "generation"));
 		objs = json_object_get(snap, "objects");

@@ -635,13 +635,11 @@ mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
 int
 mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
 {
-	struct mg_addr_key k = mg_prefix_key(net, p);
-	uint32_t idx;
+	uint32_t owner = mg_fwd_service_route_owner(f, net, p);
 
 	/* One owner per prefix: a second would take the route over, and its
 	 * removal leave the first's traffic on a freed adjacency. */
-	if (mg_hmap_get(f->rib_idx, &k, &idx) && f->rib[idx].refs[MG_RIB_SERVICE] != 0 &&
-	    f->rib[idx].adj[MG_RIB_SERVICE] != adj)
+	if (owner != 0 && owner != adj)
 		return -EEXIST;
 	return fwd_rib_add(f, net, p, MG_RIB_SERVICE, adj);
 }

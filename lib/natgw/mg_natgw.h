@@ -173,6 +173,20 @@ mg_natgw_tag(const struct mg_natgw_gw *g)
 	return (uint16_t)((g->gen << MG_NATGW_TAG_SLOT_BITS) | (g->id + 1u));
 }
 
+/** The gateway slot flow tag @p tag names (for tag 0, none: UINT_MAX). */
+static inline unsigned int
+mg_natgw_tag_slot(uint16_t tag)
+{
+	return (tag & ((1u << MG_NATGW_TAG_SLOT_BITS) - 1)) - 1u;
+}
+
+/** The slot generation flow tag @p tag was made in. */
+static inline uint16_t
+mg_natgw_tag_gen(uint16_t tag)
+{
+	return (uint16_t)(tag >> MG_NATGW_TAG_SLOT_BITS);
+}
+
 /** Per-worker NAT counters (owner writes, anyone reads whole fields). */
 struct mg_natgw_stats {
 	uint64_t snat_flows;     /**< Source NAT flows created (gateways). */
@@ -321,12 +335,11 @@ static inline bool
 mg_natgw_tag_stale(const struct mg_natgw *ng, uint16_t tag)
 {
 	const struct mg_natgw_gw *g;
-	unsigned int slot = (tag & ((1u << MG_NATGW_TAG_SLOT_BITS) - 1)) - 1u;
 
 	if (tag == 0)
 		return false;
-	g = mg_natgw_slot(ng, slot);
-	return g == NULL || g->gen != (tag >> MG_NATGW_TAG_SLOT_BITS);
+	g = mg_natgw_slot(ng, mg_natgw_tag_slot(tag));
+	return g == NULL || g->gen != mg_natgw_tag_gen(tag);
 }
 
 /**

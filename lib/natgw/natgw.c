@@ -37,7 +37,7 @@ natgw_flow_end(const struct mg_flow_record *r, void *arg)
 
 	if (r->nat_port == 0 || mg_natgw_tag_stale(ng, r->nat_gw))
 		return;
-	g = mg_natgw_slot(ng, (r->nat_gw & ((1u << MG_NATGW_TAG_SLOT_BITS) - 1)) - 1u);
+	g = mg_natgw_slot(ng, mg_natgw_tag_slot(r->nat_gw));
 	if (g != NULL && r->worker < ng->nb_workers && g->ports[r->worker] != NULL)
 		mg_nat_ports_free(g->ports[r->worker], r->nat_port);
 }
@@ -163,8 +163,8 @@ ident_of(const struct mg_natgw_gw *g, struct mg_natgw_ident *out)
 bool
 mg_natgw_tag_ident(const struct mg_natgw *ng, uint16_t tag, struct mg_natgw_ident *out)
 {
-	unsigned int slot = (tag & ((1u << MG_NATGW_TAG_SLOT_BITS) - 1)) - 1u;
-	uint16_t gen = (uint16_t)(tag >> MG_NATGW_TAG_SLOT_BITS);
+	unsigned int slot = mg_natgw_tag_slot(tag);
+	uint16_t gen = mg_natgw_tag_gen(tag);
 	const struct mg_natgw_gw *g;
 
 	if (ng == NULL || tag == 0 || slot >= MG_NATGW_MAX)
