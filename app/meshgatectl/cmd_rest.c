@@ -1006,7 +1006,7 @@ cmd_rest(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 		}
 	}
 	rc = ctl_rest(c, method, argv[1], body, blen, &r);
-	free(body);
+	mg_free_wiped(body); /* a body may hold keys (POST /v1/wireguard) */
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	if (r.len > 0)

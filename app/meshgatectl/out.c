@@ -383,7 +383,7 @@ ctl_read_file(const char *path, size_t *len)
 				goto fail;
 			}
 			cap = cap ? cap * 2 : 8192;
-			nb = realloc(buf, cap);
+			nb = mg_realloc_wiped(buf, cap); /* the file may hold keys */
 			if (nb == NULL)
 				goto fail;
 			buf = nb;
@@ -409,7 +409,7 @@ fail:
 
 		if (f != stdin)
 			fclose(f);
-		free(buf);
+		mg_free_wiped(buf);
 		errno = e;
 	}
 	return NULL;
