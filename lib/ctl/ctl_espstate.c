@@ -615,6 +615,9 @@ ctl_esp_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err)
 	if (c->journal_fd < 0 || c->replaying || mg_model_esp_find(c->env.model, name) == NULL ||
 	    conn_owns_esp(c, name))
 		return 0;
+	/* A delete the model would refuse is refused before it is journaled. */
+	if (mg_model_iface_del_check(c->env.model, name, err) < 0)
+		return -err->code;
 	entry = json_pack("{s:s}", "esp_del", name);
 	rc = ctl_journal(c, entry, err);
 	json_decref(entry);

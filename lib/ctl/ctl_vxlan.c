@@ -188,6 +188,9 @@ journal(struct mg_ctl *c, const char *name, bool del, struct mg_error *e)
 
 	if (c->journal_fd < 0 || c->replaying)
 		return 0;
+	/* A delete the model would refuse is refused before it is journaled. */
+	if (del && mg_model_iface_del_check(c->env.model, name, e) < 0)
+		return -e->code;
 	if (del)
 		entry = json_pack("{s:s}", "vxlan_del", name);
 	else
@@ -257,7 +260,7 @@ ctl_vxlan_rest(struct mg_ctl *c, const char *method, char **seg, int nseg, char 
 		c->requests_failed++;
 		return ctl_reply_err(&e, text);
 	}
-	/* Journaled first: a refused delete (in use) is refused again on replay. */
+	/* Journaled first, once the model would take it (journal() asks). */
 	if (journal(c, seg[2], true, &e) < 0 || mg_model_vxlan_del(m, seg[2], &e) < 0) {
 		c->requests_failed++;
 		return ctl_reply_err(&e, text);

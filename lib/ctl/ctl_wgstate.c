@@ -365,6 +365,9 @@ ctl_wg_journal_del(struct mg_ctl *c, const char *name, struct mg_error *err)
 	/* Nothing to journal for what is not there: the delete reports it. */
 	if (c->journal_fd < 0 || c->replaying || ifc == NULL || ifc->kind != MG_IFACE_WG)
 		return 0;
+	/* A delete the model would refuse is refused before it is journaled. */
+	if (mg_model_iface_del_check(c->env.model, name, err) < 0)
+		return -err->code;
 	entry = json_pack("{s:s}", "wireguard_del", name);
 	rc = ctl_journal(c, entry, err);
 	json_decref(entry);

@@ -356,6 +356,13 @@ const struct mg_network *mg_model_network_get(const struct mg_model *m, uint16_t
 const struct mg_port *mg_model_port_find(const struct mg_model *m, const char *name);
 const struct mg_port *mg_model_port_get(const struct mg_model *m, uint16_t id);
 const struct mg_iface *mg_model_iface_find(const struct mg_model *m, const char *name);
+/**
+ * Whether the interface named @p name could be deleted now: 0 if it could
+ * (or there is none: the delete reports that), -EBUSY with @p err (the
+ * delete's own refusal) while routes, neighbors or rules use it. The
+ * control plane asks before it journals a delete.
+ */
+int mg_model_iface_del_check(const struct mg_model *m, const char *name, struct mg_error *err);
 const struct mg_iface *mg_model_iface_get(const struct mg_model *m, uint16_t id);
 /** Find the interface of network @p net whose connected subnet holds @p ip. */
 const struct mg_iface *mg_model_iface_connected(const struct mg_model *m, uint16_t net,

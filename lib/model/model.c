@@ -530,17 +530,36 @@ iface_commit(struct mg_model *m, struct mg_iface *ifc)
 }
 
 /*
- * 0 if @ifc (@what '@name') may be deleted: nothing of @users (routes,
- * neighbors) points into it and no rule names it; else -EBUSY with @err.
+ * 0 if @ifc (named @name) may be deleted: nothing routes or points into it
+ * and no rule names it; else -EBUSY with @err, worded for its kind.
  */
 static int
-iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *what,
-	   const char *name, const char *users, struct mg_error *err)
+iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *name,
+	   struct mg_error *err)
 {
+	const char *what = "interface", *users = "route(s) or neighbor(s)";
+
+	if (ifc->kind == MG_IFACE_PORT) {
+		what = "port";
+	} else if (ifc->kind == MG_IFACE_ESP) {
+		what = "tunnel";
+		users = "route(s)";
+	} else if (ifc->kind == MG_IFACE_VXLAN) {
+		what = "tunnel";
+		users = "route(s) or static neighbor(s)";
+	}
 	if (ifc->nroutes > 0)
 		return mg_error_set(err, EBUSY, "name", "%s '%s' is used by %u %s", what, name,
 				    ifc->nroutes, users);
 	return mg_rules_iface_busy(m, ifc->id, "name", err);
+}
+
+int
+mg_model_iface_del_check(const struct mg_model *m, const char *name, struct mg_error *err)
+{
+	const struct mg_iface *ifc = mg_model_iface_find(m, name);
+
+	return ifc == NULL ? 0 : iface_busy(m, ifc, name, err);
 }
 
 /* An interface MTU: 0, or -EINVAL with @err. */
@@ -714,7 +733,7 @@ mg_model_port_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (p->nvlans > 0)
 		return mg_error_set(err, EBUSY, "name", "port '%s' still has %u VLAN(s)", name,
 				    p->nvlans);
-	int rc = iface_busy(m, ifc, "port", name, "route(s) or neighbor(s)", err);
+	int rc = iface_busy(m, ifc, name, err);
 
 	if (rc < 0)
 		return rc;
@@ -785,7 +804,7 @@ mg_model_vlan_del(struct mg_model *m, const char *name, struct mg_error *err)
 
 	if (ifc == NULL || ifc->kind != MG_IFACE_VLAN)
 		return mg_error_set(err, ENOENT, "name", "no VLAN interface named '%s'", name);
-	int rc = iface_busy(m, ifc, "interface", name, "route(s) or neighbor(s)", err);
+	int rc = iface_busy(m, ifc, name, err);
 
 	if (rc < 0)
 		return rc;
@@ -1630,7 +1649,7 @@ mg_model_wg_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (ifc == NULL || ifc->kind != MG_IFACE_WG)
 		return mg_error_set(err, ENOENT, "name", "no WireGuard interface named '%s'", name);
 	{
-		int rc = iface_busy(m, ifc, "interface", name, "route(s) or neighbor(s)", err);
+		int rc = iface_busy(m, ifc, name, err);
 
 		if (rc < 0)
 			return rc;
@@ -1693,10 +1712,10 @@ model_iface_take(struct mg_model *m, struct mg_error *err)
 }
 
 int
-model_iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *what,
-		 const char *name, const char *users, struct mg_error *err)
+model_iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *name,
+		 struct mg_error *err)
 {
-	return iface_busy(m, ifc, what, name, users, err);
+	return iface_busy(m, ifc, name, err);
 }
 
 int

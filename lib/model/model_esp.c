@@ -208,7 +208,7 @@ mg_model_esp_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (t == NULL)
 		return mg_error_set(err, ENOENT, "name", "no ESP tunnel named '%s'", name);
 	ifc = model_iface(m, t->iface);
-	if (model_iface_busy(m, ifc, "tunnel", name, "route(s)", err) < 0)
+	if (model_iface_busy(m, ifc, name, err) < 0)
 		return -err->code;
 	model_iface_release(m, ifc);
 	if (be != NULL && be->esp_del != NULL)

@@ -19,11 +19,11 @@ struct mg_iface *model_iface(struct mg_model *m, uint16_t id);
 /** A free interface slot, or NULL with @p err (field "name": the table is full). */
 struct mg_iface *model_iface_take(struct mg_model *m, struct mg_error *err);
 /**
- * 0 if @p ifc (@p what '@p name' in messages) may be deleted: nothing of
- * @p users ("route(s)") points into it and no rule names it; else -EBUSY.
+ * 0 if @p ifc (named @p name) may be deleted: nothing routes or points into
+ * it and no rule names it; else -EBUSY with @p err, worded for its kind.
  */
-int model_iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *what,
-		     const char *name, const char *users, struct mg_error *err);
+int model_iface_busy(const struct mg_model *m, const struct mg_iface *ifc, const char *name,
+		     struct mg_error *err);
 /** An interface MTU in MG_MTU_MIN-MG_MTU_MAX: 0, or -EINVAL with @p err (field "mtu"). */
 int model_mtu_check(unsigned int mtu, struct mg_error *err);
 /**

@@ -130,7 +130,7 @@ mg_model_vxlan_del(struct mg_model *m, const char *name, struct mg_error *err)
 	if (t == NULL)
 		return mg_error_set(err, ENOENT, "name", "no VXLAN tunnel named '%s'", name);
 	ifc = model_iface(m, t->iface);
-	if (model_iface_busy(m, ifc, "tunnel", name, "route(s) or static neighbor(s)", err) < 0)
+	if (model_iface_busy(m, ifc, name, err) < 0)
 		return -err->code;
 	model_iface_release(m, ifc);
 	if (be != NULL && be->vxlan_del != NULL)
