@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define MG_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MG_NAME_MAX 32 /**< Longest object name, with its NUL. */
@@ -92,5 +93,31 @@ void *mg_realloc_wiped(void *p, size_t n);
 
 /** Monotonic time in nanoseconds. */
 uint64_t mg_now_ns(void);
+
+/**
+ * Parse a listening address, "A.B.C.D:PORT" or "[V6]:PORT" (PORT 0-65535,
+ * 0: any free one); 0, or -EINVAL.
+ */
+int mg_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/**
+ * Read a bearer token from file @p path into @p buf (@p size bytes, NUL
+ * included), trailing newlines and spaces cut; @p mode (if not NULL) gets
+ * the file's permission bits. Returns the token's length, or a negative
+ * errno with @p err (field @p field): unreadable, or fewer than 16
+ * characters (@p buf then wiped).
+ */
+int mg_token_file_read(const char *path, const char *field, char *buf, size_t size,
+		       unsigned int *mode, struct mg_error *err);
+
+/**
+ * Read a PEM file whole into a malloc()ed, NUL-terminated buffer (free it
+ * with mg_free_wiped: it may be a private key); *@p len gets its length and
+ * @p mode (if not NULL) its permission bits. NULL with @p err (field
+ * @p field) when it cannot be read, is not a regular file of 1 byte to
+ * 1 MiB, or holds no PEM block.
+ */
+char *mg_pem_file_read(const char *path, const char *field, size_t *len, unsigned int *mode,
+		       struct mg_error *err);
 
 #endif /* MG_COMMON_H */

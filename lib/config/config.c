@@ -646,6 +646,46 @@ load_arp_nd(struct cfg *c, yaml_node_t *n)
 	rd_uint(c, n, "arp_nd", "failed_ms", 100, 3600000, &st->nd_failed_ms);
 }
 
+/* Whether @p s is a listening address REST can bind (mg_listen_parse). */
+static bool
+listen_valid(const char *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return mg_listen_parse(s, &ss, &len) == 0;
+}
+
+/*
+ * Read a file the control plane reads at start (a token file, or a @p pem
+ * file of rest.tls) as it will, so that --check finds what would stop the
+ * start, at the line naming it. What is read is wiped at once.
+ */
+static void
+file_check(struct cfg *c, yaml_node_t *node, const char *field, const char *path, bool pem)
+{
+	struct mg_error e;
+
+	mg_error_clear(&e);
+	if (pem) {
+		size_t len;
+		char *buf = mg_pem_file_read(path, field, &len, NULL, &e);
+
+		if (buf != NULL) {
+			mg_free_wiped(buf);
+			return;
+		}
+	} else {
+		char tok[128];
+		int n = mg_token_file_read(path, field, tok, sizeof(tok), NULL, &e);
+
+		mg_wipe(tok, sizeof(tok));
+		if (n >= 0)
+			return;
+	}
+	cerr(c, node, field, "%s", e.msg);
+}
+
 static void
 load_control(struct cfg *c, yaml_node_t *n)
 {
@@ -671,8 +711,9 @@ load_control(struct cfg *c, yaml_node_t *n)
 		     "'%s' is not an absolute path", st->capture_dir);
 	if (get(c, n, "nsm_socket") != NULL || yaml_node_present(c, n, "nsm_socket")) {
 		st->nsm_socket_set = true;
+		/* "" (or no value) turns the socket off. */
 		if (rd_str(c, n, "control", "nsm_socket", st->nsm_socket, sizeof(st->nsm_socket)) &&
-		    st->nsm_socket[0] != '/')
+		    st->nsm_socket[0] != '\0' && st->nsm_socket[0] != '/')
 			cerr(c, get(c, n, "nsm_socket"), "control.nsm_socket",
 			     "'%s' is not an absolute path", st->nsm_socket);
 	}
@@ -703,10 +744,17 @@ load_control(struct cfg *c, yaml_node_t *n)
 	if (r != NULL && check_map(c, r, "control.rest", rest_keys)) {
 		if (get(c, r, "listen") != NULL || yaml_node_present(c, r, "listen")) {
 			st->rest_listen_set = true;
-			rd_str(c, r, "control.rest", "listen", st->rest_listen, sizeof(st->rest_listen));
+			if (rd_str(c, r, "control.rest", "listen", st->rest_listen,
+				   sizeof(st->rest_listen)) &&
+			    st->rest_listen[0] != '\0' && !listen_valid(st->rest_listen))
+				cerr(c, get(c, r, "listen"), "control.rest.listen",
+				     "'%s' is not ADDRESS:PORT (like 127.0.0.1:8080 or [::1]:8080)",
+				     st->rest_listen);
 		}
-		rd_str(c, r, "control.rest", "token_file", st->rest_token_file,
-		       sizeof(st->rest_token_file));
+		if (rd_str(c, r, "control.rest", "token_file", st->rest_token_file,
+			   sizeof(st->rest_token_file)))
+			file_check(c, get(c, r, "token_file"), "control.rest.token_file",
+				   st->rest_token_file, false);
 		rd_uint(c, r, "control.rest", "max_body", 1024, 64u << 20, &st->rest_max_body);
 		rd_uint(c, r, "control.rest", "rate_limit", 0, 1000000, &st->rest_rate);
 		rd_uint(c, r, "control.rest", "rate_burst", 1, 1000000, &st->rest_burst);
@@ -720,6 +768,12 @@ load_control(struct cfg *c, yaml_node_t *n)
 			if (has_cert != has_key || !has_cert)
 				cerr(c, t, "control.rest.tls",
 				     "needs both 'cert' and 'key' (PEM files)");
+			if (has_cert)
+				file_check(c, get(c, t, "cert"), "control.rest.tls.cert",
+					   st->rest_tls_cert, true);
+			if (has_key)
+				file_check(c, get(c, t, "key"), "control.rest.tls.key",
+					   st->rest_tls_key, true);
 		}
 	}
 }

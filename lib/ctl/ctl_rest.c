@@ -173,29 +173,18 @@ static int
 load_token(struct mg_ctl *c, struct mg_error *err)
 {
 	char path[300];
-	FILE *f;
-	size_t n;
 
 	if (c->conf.token_file[0] != '\0') {
-		struct stat st;
+		unsigned int mode = 0;
+		int n = mg_token_file_read(c->conf.token_file, "control.rest.token_file", c->token,
+					   sizeof(c->token), &mode, err);
 
-		f = fopen(c->conf.token_file, "r");
-		if (f == NULL)
-			return mg_error_set(err, errno, "control.rest.token_file", "cannot read %s: %s",
-					    c->conf.token_file, strerror(errno));
-		if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+		if (n < 0)
+			return n;
+		if ((mode & 077) != 0)
 			REST_LOG(WARNING, "%s can be read by others than its owner (mode %03o): "
-				 "make it 0600\n", c->conf.token_file, (unsigned int)(st.st_mode & 0777));
-		n = fread(c->token, 1, sizeof(c->token) - 1, f);
-		fclose(f);
-		c->token[n] = '\0';
-		while (n > 0 && (c->token[n - 1] == '\n' || c->token[n - 1] == '\r' ||
-				 c->token[n - 1] == ' '))
-			c->token[--n] = '\0';
-		if (n < 16)
-			return mg_error_set(err, EINVAL, "control.rest.token_file",
-					    "%s holds fewer than 16 characters", c->conf.token_file);
-		c->token_len = n;
+				 "make it 0600\n", c->conf.token_file, mode);
+		c->token_len = (size_t)n;
 		return 0;
 	}
 	/* No file given: make one, readable by root only. */
@@ -2116,47 +2105,6 @@ on_done(void *cls, struct MHD_Connection *hc, void **con_cls, enum MHD_RequestTe
 	*con_cls = NULL;
 }
 
-/* "127.0.0.1:8080" or "[::1]:8080". */
-static int
-parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[64];
-	const char *colon;
-	long port;
-
-	memset(ss, 0, sizeof(*ss));
-	if (s[0] == '[') {
-		const char *end = strchr(s, ']');
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-
-		if (end == NULL || end[1] != ':' || (size_t)(end - s - 1) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		port = strtol(end + 2, NULL, 10);
-		a->sin6_family = AF_INET6;
-		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
-			return -EINVAL;
-		a->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-
-		colon = strrchr(s, ':');
-		if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
-			return -EINVAL;
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-		port = strtol(colon + 1, NULL, 10);
-		a->sin_family = AF_INET;
-		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
-			return -EINVAL;
-		a->sin_port = htons((uint16_t)port);
-		*len = sizeof(*a);
-	}
-	return port < 0 || port > 65535 ? -EINVAL : 0;
-}
-
 /* A hex digit's value, or -1. */
 static int
 hexval(char ch)
@@ -2197,19 +2145,31 @@ unescape_url(void *cls, struct MHD_Connection *hc, char *s)
 	return (size_t)(w - s);
 }
 
-/* What rest_open holds before the daemon runs (and rest_close after): freed, the key wiped. */
+/*
+ * What rest_open holds before the daemon runs (and rest_close after):
+ * freed, the key and the token wiped, and the files it wrote in the run
+ * directory (the address, a token it made) removed.
+ */
 static void
 rest_release(struct mg_ctl *c)
 {
+	char path[300];
+
 	free(c->rate);
 	c->rate = NULL;
 	free(c->tls_cert_pem);
 	c->tls_cert_pem = NULL;
-	if (c->tls_key_pem != NULL)
-		mg_wipe(c->tls_key_pem, c->tls_key_len);
-	free(c->tls_key_pem);
+	mg_free_wiped(c->tls_key_pem);
 	c->tls_key_pem = NULL;
 	c->tls_key_len = 0;
+	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
+	unlink(path);
+	if (c->conf.token_file[0] == '\0' && c->token_len != 0) {
+		snprintf(path, sizeof(path), "%s/rest.token", c->conf.run_dir);
+		unlink(path);
+	}
+	mg_wipe(c->token, sizeof(c->token));
+	c->token_len = 0;
 }
 
 static int
@@ -2219,56 +2179,16 @@ rest_fail(struct mg_ctl *c, int rc)
 	return rc;
 }
 
-/*
- * Read a PEM file whole (NUL-terminated) for libmicrohttpd. A @p secret one
- * (the private key) gets a warning if others may read it, like the token file.
- */
+/* A PEM file for libmicrohttpd; a @p secret one (the key) gets a warning if others may read it. */
 static char *
 read_pem(const char *path, const char *field, bool secret, size_t *len, struct mg_error *err)
 {
-	struct stat st;
-	char *buf = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t got = 0;
+	unsigned int mode = 0;
+	char *buf = mg_pem_file_read(path, field, len, &mode, err);
 
-	if (fd < 0) {
-		mg_error_set(err, errno, field, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    st.st_size > (1 << 20)) {
-		mg_error_set(err, EINVAL, field, "%s is not a PEM file (empty, too large or not a "
-				     "regular file)", path);
-		close(fd);
-		return NULL;
-	}
-	if (secret && (st.st_mode & 0077))
+	if (buf != NULL && secret && (mode & 077) != 0)
 		REST_LOG(WARNING, "%s can be read by group or others (mode %03o): make it 0600\n",
-			 path, (unsigned int)(st.st_mode & 0777));
-	buf = malloc((size_t)st.st_size + 1);
-	while (buf != NULL && got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	close(fd);
-	if (buf == NULL || got != (size_t)st.st_size) {
-		if (buf != NULL)
-			mg_wipe(buf, (size_t)st.st_size);
-		free(buf);
-		mg_error_set(err, EIO, field, "cannot read %s", path);
-		return NULL;
-	}
-	buf[got] = '\0';
-	if (strstr(buf, "-----BEGIN ") == NULL) {
-		mg_wipe(buf, got);
-		free(buf);
-		mg_error_set(err, EINVAL, field, "%s holds no PEM block", path);
-		return NULL;
-	}
-	*len = got;
+			 path, mode);
 	return buf;
 }
 
@@ -2283,15 +2203,15 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 
 	if (c->conf.rest_listen[0] == '\0')
 		return 0;
-	if (parse_listen(c->conf.rest_listen, &ss, &len) < 0)
+	if (mg_listen_parse(c->conf.rest_listen, &ss, &len) < 0)
 		return mg_error_set(err, EINVAL, "control.rest.listen",
 				    "'%s' is not ADDRESS:PORT (like 127.0.0.1:8080 or [::1]:8080)",
 				    c->conf.rest_listen);
 	if (load_token(c, err) < 0)
-		return -err->code;
+		return rest_fail(c, -err->code);
 	c->rate = calloc(CTL_RATE_BUCKETS, sizeof(*c->rate));
 	if (c->rate == NULL)
-		return mg_error_set(err, ENOMEM, "control.rest", "out of memory");
+		return rest_fail(c, mg_error_set(err, ENOMEM, "control.rest", "out of memory"));
 	if (c->conf.tls_cert[0] != '\0') {
 		size_t n;
 
@@ -2367,8 +2287,6 @@ rest_open(struct mg_ctl *c, struct mg_error *err)
 void
 rest_close(struct mg_ctl *c)
 {
-	char path[300];
-
 	if (c->mhd == NULL) {
 		rest_release(c);
 		return;
@@ -2379,12 +2297,6 @@ rest_close(struct mg_ctl *c)
 	MHD_stop_daemon(c->mhd);
 	c->mhd = NULL;
 	rest_release(c);
-	snprintf(path, sizeof(path), "%s/rest.addr", c->conf.run_dir);
-	unlink(path);
-	if (c->conf.token_file[0] == '\0') {
-		snprintf(path, sizeof(path), "%s/rest.token", c->conf.run_dir);
-		unlink(path);
-	}
 }
 
 int

@@ -189,6 +189,8 @@ def test_rest_tls_config_errors(tmp_path, pki):
         mg.start()
     assert "control.rest.tls" in str(e.value), str(e.value)
     assert "PRIVATE KEY" not in str(e.value)
+    # The token it had made for the REST that never started is not left behind.
+    assert not (pathlib.Path("/var/run/dpdk") / mg.prefix / "rest.token").exists()
 
 
 # ---- REST rate limit ------------------------------------------------------------------

@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from mgrun import MESHGATE, MESHGATECTL, ROOT, Meshgate, check
+from mgrun import MESHGATE, MESHGATECTL, ROOT, Meshgate, check, stage_files
 
 from pcapdp import config, write_pcap
 
@@ -18,10 +18,12 @@ def test_check_accepts_every_example_config(tmp_path):
     for c in confs:
         if c.name == "openapi.yaml":
             continue
-        r = subprocess.run([str(MESHGATE), "--check", "-c", str(c)], capture_output=True,
+        staged = tmp_path / c.name
+        staged.write_text(stage_files(c.read_text(), tmp_path))
+        r = subprocess.run([str(MESHGATE), "--check", "-c", str(staged)], capture_output=True,
                            text=True)
         assert r.returncode == 0, (c, r.stdout + r.stderr)
-        assert r.stdout.startswith(f"{c}: OK")
+        assert r.stdout.startswith(f"{staged}: OK")
 
 
 def test_check_embedded_default():
@@ -55,6 +57,46 @@ def test_bad_file_reports_every_error_and_starts_nothing(tmp_path):
     assert r.returncode == 1
     assert "nothing started" in r.stderr
     assert not os.path.exists("/var/run/dpdk/mgnostart")
+
+
+def test_check_reads_the_control_planes_files_and_addresses(tmp_path):
+    """What would stop REST or the NSM socket at start is found by --check,
+    at the line naming it: a token file that is missing or shorter than 16
+    characters, TLS files that cannot be read or hold no PEM block, a
+    listening address that is not ADDRESS:PORT. `nsm_socket: ""` turns the
+    socket off, as documented. No token appears in any message."""
+    short = tmp_path / "short.token"
+    short.write_text("0123456789\n")
+    good = tmp_path / "good.token"
+    good.write_text("0123456789abcdef0123\n")
+    notpem = tmp_path / "notpem.txt"
+    notpem.write_text("just text\n")
+    base = "ports:\n  - {name: a, device: net_null0}\ncontrol:\n"
+    cases = [
+        (f"  rest: {{token_file: {short}}}\n", ":4:22: control.rest.token_file: "
+         f"{short} holds fewer than 16 characters"),
+        (f"  rest: {{token_file: {tmp_path}/none}}\n", ":4:22: control.rest.token_file: "
+         f"cannot read {tmp_path}/none: No such file or directory"),
+        (f"  rest:\n    tls: {{cert: {notpem}, key: {tmp_path}/nokey.pem}}\n",
+         [f"control.rest.tls.cert: {notpem} holds no PEM block",
+          f"control.rest.tls.key: cannot read {tmp_path}/nokey.pem"]),
+        ("  rest: {listen: \"localhost:8080\"}\n",
+         ":4:18: control.rest.listen: 'localhost:8080' is not ADDRESS:PORT"),
+        ("  rest: {listen: \"127.0.0.1:80x\"}\n",
+         ":4:18: control.rest.listen: '127.0.0.1:80x' is not ADDRESS:PORT"),
+        ("  rest: {listen: \"[::1]:65536\"}\n",
+         ":4:18: control.rest.listen: '[::1]:65536' is not ADDRESS:PORT"),
+    ]
+    for text, want in cases:
+        rc, out = check(base + text, tmp_path)
+        assert rc == 1, (text, out)
+        for w in [want] if isinstance(want, str) else want:
+            assert w in out, (text, w, out)
+        assert "0123456789" not in out, out
+    for text in (f"  rest: {{token_file: {good}, listen: \"[::1]:0\"}}\n",
+                 "  nsm_socket: \"\"\n  rest: {listen: \"127.0.0.1:8080\"}\n"):
+        rc, out = check(base + text, tmp_path)
+        assert rc == 0, (text, out)
 
 
 def test_missing_file_and_bad_options(tmp_path):

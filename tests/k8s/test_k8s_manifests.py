@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 import manifest_schema
-from mgrun import MESHGATE, ROOT
+from mgrun import MESHGATE, ROOT, stage_files
 
 CONF = ROOT / "conf"
 K8S = CONF / "k8s"
@@ -52,7 +52,7 @@ def test_every_yaml_parses():
 
 def check(tmp_path, text, env=None):
     cfg = tmp_path / "m.yaml"
-    cfg.write_text(text)
+    cfg.write_text(stage_files(text, tmp_path))
     e = {k: v for k, v in os.environ.items() if not k.startswith("PCIDEVICE_")}
     e["MESHGATE_PODINFO_ANNOTATIONS"] = str(tmp_path / "absent")
     e.update(env or {})
@@ -208,7 +208,7 @@ def test_systemd_units(tmp_path):
     assert starts[0][1].startswith("--check -c /etc/meshgate/meshgate.yaml")
     # The options it passes are meshgate's: run them against a real file.
     cfg = tmp_path / "m.yaml"
-    cfg.write_text((CONF / "example.yaml").read_text())
+    cfg.write_text(stage_files((CONF / "example.yaml").read_text(), tmp_path))
     args = starts[0][1].replace("/etc/meshgate/meshgate.yaml", str(cfg)).split()
     r = subprocess.run([str(MESHGATE)] + args, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr

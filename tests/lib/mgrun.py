@@ -5,6 +5,8 @@ import itertools
 import json
 import os
 import pathlib
+import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -138,6 +140,18 @@ class Meshgate:
             self.stop()
         else:
             self.kill()
+
+
+def stage_files(config_text, workdir):
+    """@config_text with each `token_file: PATH` pointed at a stand-in made
+    in @workdir (a 32-character token, 0600): --check reads the files a
+    start would, and the examples name files of a production host."""
+    def repl(m):
+        f = pathlib.Path(workdir) / f"{unique('tok')}.token"
+        f.write_text(secrets.token_hex(16) + "\n")
+        f.chmod(0o600)
+        return f"{m.group(1)}{f}"
+    return re.sub(r"(token_file:\s*)(/[^\s,}]+)", repl, config_text)
 
 
 def check(config_text, workdir):
