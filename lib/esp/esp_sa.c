@@ -676,8 +676,12 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 		sa->ip4_sum = rte_raw_cksum(ip, sizeof(*ip));
 	}
 	if (s->dir == MG_ESP_INBOUND) {
-		/* Enough words for W bits plus the one being filled. */
-		uint32_t words = rte_align32pow2(s->replay_window / 64 + 1);
+		/*
+		 * Enough words for any W bits (a window of W not a multiple of 64
+		 * spans up to W / 64 rounded up, plus one), and the top word never
+		 * shares a slot with the window's oldest.
+		 */
+		uint32_t words = rte_align32pow2((s->replay_window + 63) / 64 + 1);
 
 		sa->rp = rte_zmalloc_socket("mg_esp_replay",
 					    sizeof(*sa->rp) + words * sizeof(sa->rp->bits[0]),

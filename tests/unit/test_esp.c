@@ -871,6 +871,50 @@ MG_TEST(replay_check_off_accepts_replays_only)
 	mg_esp_destroy(esp);
 }
 
+/*
+ * Windows that are not a multiple of 64 bits (65..4095 are allowed): a
+ * duplicate anywhere inside is a replay, at every offset of the highest
+ * sequence number in its word. A window of 100 spans three 64-bit words;
+ * with two, the oldest word shared the top's slot and was cleared.
+ */
+MG_TEST(replay_window_not_a_multiple_of_64)
+{
+	const uint32_t wins[] = {65, 100, 200, 4033};
+
+	for (unsigned int w = 0; w < MG_ARRAY_SIZE(wins); w++) {
+		struct mg_esp *esp = ctx1();
+		struct mg_esp_worker *wk = mg_esp_worker(esp, 0);
+		struct mg_esp_sa *out, *in;
+		uint32_t win = wins[w];
+		uint32_t n = win + 64 + 2;
+		struct rte_mbuf **m = calloc(2 * n, sizeof(*m)), **cp = m + n;
+
+		CHECK(m != NULL);
+		pair(esp, win, false, 0, 0, &out, &in);
+		enc_seq(wk, out, AF_INET, 80, m, n);   /* m[i] carries sequence number i + 1 */
+		for (uint32_t i = 0; i < n; i++)
+			cp[i] = pkt_dup(m[i]);
+		for (uint32_t i = 0; i < win; i++)
+			CHECK_EQ(dec_one(wk, in, m[i]), MG_ESP_ERR_NONE);
+		/* Each top in the next 64 (every bit offset): its window's oldest again, and one older. */
+		for (uint32_t top = win + 1; top <= n; top++) {
+			uint32_t old = top - win + 1;
+
+			CHECK_EQ(dec_one(wk, in, m[top - 1]), MG_ESP_ERR_NONE);
+			CHECK_EQ(dec_one(wk, in, pkt_dup(cp[old - 1])), MG_ESP_ERR_REPLAY);
+			CHECK_EQ(dec_one(wk, in, pkt_dup(cp[old - 2])), MG_ESP_ERR_REPLAY);
+		}
+		free_all(cp, n);
+		struct mg_esp_sa_stats st;
+
+		mg_esp_sa_stats(in, &st);
+		CHECK_EQ(st.packets, n);
+		CHECK_EQ(st.replay, 2 * (n - win));
+		free(m);
+		mg_esp_destroy(esp);
+	}
+}
+
 /* A window of 4096: 4000 behind the highest passes, 4200 behind does not. */
 MG_TEST(replay_window_4096)
 {
