@@ -16,7 +16,8 @@ static void
 usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-c FILE] [--check] [--stats-interval N] [--stats-json FILE] [-- EAL...]\n"
+		"usage: %s [-c FILE] [--check] [--stats-interval N] [--stats-json FILE]\n"
+		"       [--print-default] [-- EAL...]\n"
 		"\n"
 		"  -c, --config FILE      configuration (default: the embedded default, which\n"
 		"                         expects the veths that tools/demo creates)\n"

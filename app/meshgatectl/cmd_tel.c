@@ -138,16 +138,24 @@ show_drops(json_t *drops, bool all)
 	json_t *v;
 	uint64_t total = 0;
 	char b[64];
+	int w = 26;
 
-	printf("%-26s %12s\n", "drop reason", "packets");
+	/* The column fits the longest reason shown. */
+	json_object_foreach(drops, name, v) {
+		int l = (int)strlen(out_key_text(name, b, sizeof(b)));
+
+		if ((all || (json_is_integer(v) && json_integer_value(v) != 0)) && l > w)
+			w = l;
+	}
+	printf("%-*s %12s\n", w, "drop reason", "packets");
 	json_object_foreach(drops, name, v) {
 		uint64_t n = json_is_integer(v) ? (uint64_t)json_integer_value(v) : 0;
 
 		total += n;
 		if (n || all)
-			printf("%-26s %12" PRIu64 "\n", out_key_text(name, b, sizeof(b)), n);
+			printf("%-*s %12" PRIu64 "\n", w, out_key_text(name, b, sizeof(b)), n);
 	}
-	printf("%-26s %12" PRIu64 "\n", "total", total);
+	printf("%-*s %12" PRIu64 "\n", w, "total", total);
 }
 
 /* The gateway's own counters, one a line. */
@@ -274,6 +282,12 @@ cmd_raw(struct ctl *c, const struct ctl_cmd *self, int argc, char **argv)
 	close(fd);
 	if (v == NULL) {
 		ctl_err("no answer to %s", argv[0]);
+		return CTL_EXIT_REJECTED;
+	}
+	if (json_is_null(v)) {
+		/* DPDK telemetry answers an unknown command with null. */
+		ctl_err("%s: not a telemetry command (/ lists them)", argv[0]);
+		json_decref(v);
 		return CTL_EXIT_REJECTED;
 	}
 	out_json(v);

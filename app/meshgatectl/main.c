@@ -92,9 +92,9 @@ usage(FILE *f)
 		"  0  done\n"
 		"  1  the gateway refused the request, or its answer was not understood\n"
 		"  2  usage error: a bad command, option or argument (it is named), or an\n"
-		"     input file that cannot be read or is not JSON\n"
+		"     input file that cannot be read or is not JSON (a --token-file too)\n"
 		"  3  the gateway cannot be reached: not running, no such prefix, no address\n"
-		"     or socket, connection refused or lost, token unreadable\n");
+		"     or socket, connection refused or lost, its rest.token unreadable\n");
 }
 
 /* Find the command for @argv; @consumed: how many words named it. */

@@ -124,7 +124,7 @@ out_scalar(json_t *v, char *buf, size_t n)
 		snprintf(buf, n, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 		break;
 	case JSON_REAL:
-		snprintf(buf, n, "%g", json_real_value(v));
+		snprintf(buf, n, "%.15g", json_real_value(v)); /* epoch seconds stay whole */
 		break;
 	case JSON_TRUE:
 		snprintf(buf, n, "true");

@@ -255,6 +255,8 @@ gw_parse(struct mg_ctl *c, json_t *j, struct mg_gw_cfg *g, struct mg_error *e)
 	if (mg_config_gateway_parse("body", text, strlen(text), c->env.model, l.s, l.n, g,
 				    &errs) > 0)
 		rc = config_error(errs.msgs[0], EINVAL, e);
+	/* A REST error names the field; "body:1:1" would only say where in our own JSON. */
+	g->where[0] = '\0';
 	mg_config_errors_free(&errs);
 	free(text);
 	free(l.s);

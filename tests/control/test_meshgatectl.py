@@ -345,6 +345,10 @@ def test_telemetry_commands_still_work(gw):
     assert "\nno-route " not in ok(gw, "drops")
     assert sorted(json.loads(ok(gw, "raw", "/meshgate/stats"))) == \
         sorted(gw.mg.telemetry("/meshgate/stats"))
+    # An unknown telemetry command (DPDK answers null) is an error, not an empty line.
+    r = ctl(gw, "raw", "/nosuch")
+    assert r.returncode == 1 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert "/nosuch: not a telemetry command" in r.stderr, r.stderr
 
 
 # ---- NSM ------------------------------------------------------------------------------------------
