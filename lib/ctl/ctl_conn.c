@@ -157,6 +157,7 @@ conn_free(struct conn *k)
 	json_decref(k->request);
 	json_decref(k->conn);
 	free(k->ops);
+	free(k->adds);
 	memset(k, 0, sizeof(*k));
 }
 
@@ -1235,8 +1236,10 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	struct conn *old, *k = NULL, fresh;
 	struct built b = {0};
 	struct mg_txn *t;
-	struct mg_op *undo = NULL;
+	struct mg_op *undo = NULL, *adds = NULL;
 	unsigned int nundo = 0;
+	bool *kept_old = NULL, *kept_new = NULL;
+	struct conn prev;
 	uint64_t exp;
 	uint32_t slot = UINT32_MAX;
 	char old_wg[MG_NAME_MAX] = "", old_vx[MG_NAME_MAX] = "", old_esp[MG_NAME_MAX] = "";
@@ -1314,10 +1317,30 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	if (rc < 0)
 		goto fail;
 	/* Before anything is applied: failing later would leave it without an undo. */
-	if (ops_to_undo(&b, &undo, &nundo) < 0) {
+	adds = malloc((b.n ? b.n : 1) * sizeof(*adds));
+	kept_new = calloc(b.n + 1, sizeof(*kept_new));
+	kept_old = calloc((old != NULL ? old->nadds : 0) + 1, sizeof(*kept_old));
+	if (ops_to_undo(&b, &undo, &nundo) < 0 || adds == NULL || kept_new == NULL ||
+	    kept_old == NULL) {
 		mg_error_set(err, ENOMEM, "", "out of memory");
 		goto fail;
 	}
+	memcpy(adds, b.ops, b.n * sizeof(*adds));
+	/*
+	 * A changed connection keeps what the new request asks for as it was
+	 * (its interface, addresses, routes): those objects stay, with their
+	 * traffic and counters. A KERNEL interface is rebuilt whole, as it is
+	 * moved into the client's namespace again.
+	 */
+	if (old != NULL && old->adds != NULL && fresh.mech != MECH_KERNEL &&
+	    old->mech == fresh.mech)
+		for (unsigned int i = 0; i < old->nadds; i++)
+			for (unsigned int j = 0; j < b.n; j++)
+				if (!kept_new[j] &&
+				    memcmp(&old->adds[i], &b.ops[j], sizeof(b.ops[j])) == 0) {
+					kept_old[i] = kept_new[j] = true;
+					break;
+				}
 	if (old == NULL && c->nconns >= (c->conf.max_conns && c->conf.max_conns < CTL_MAX_CONNS
 					  ? c->conf.max_conns : CTL_MAX_CONNS)) {
 		mg_error_set(err, ENOSPC, "connection.id",
@@ -1331,14 +1354,34 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		mg_error_set(err, ENOMEM, "", "out of memory");
 		goto fail;
 	}
-	/* A changed connection: its old objects go in the same transaction. */
-	if (old != NULL)
+	/*
+	 * A changed connection: its old objects the new request does not keep
+	 * go in the same transaction, the last made first (an address before
+	 * its interface), then the new ones come.
+	 */
+	if (old != NULL && old->adds != NULL && fresh.mech != MECH_KERNEL &&
+	    old->mech == fresh.mech) {
+		for (unsigned int i = old->nadds; i > 0; i--) {
+			struct mg_op op = old->adds[i - 1];
+
+			if (kept_old[i - 1])
+				continue;
+			op.verb = MG_OP_DEL;
+			if (mg_txn_apply(t, &op, err) < 0) {
+				mg_txn_abort(t);
+				goto fail;
+			}
+		}
+	} else if (old != NULL) {
 		for (unsigned int i = 0; i < old->nops; i++)
 			if (mg_txn_apply(t, &old->ops[i], err) < 0) {
 				mg_txn_abort(t);
 				goto fail;
 			}
+	}
 	for (unsigned int i = 0; i < b.n; i++) {
+		if (kept_new[i])
+			continue;
 		if (mg_txn_apply(t, &b.ops[i], err) < 0) {
 			char f[96];
 
@@ -1376,8 +1419,10 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		json_object_set_new(accepted, "network_service", json_string(net));
 	exp = set_segment(c, accepted, keep);
 	if (old != NULL) {
+		/* Freed once the change is durable; put back if it cannot be. */
 		slot = (uint32_t)(old - c->conns);
-		conn_free(old);
+		prev = *old;
+		memset(old, 0, sizeof(*old));
 		c->nconns--;
 	} else {
 		for (uint32_t i = 0; i < CTL_MAX_CONNS; i++)
@@ -1393,7 +1438,9 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	k->conn = accepted;
 	k->ops = undo;
 	k->nops = nundo;
-	undo = NULL; /* k's now: conn_free(k) frees it */
+	k->adds = adds;
+	k->nadds = b.n;
+	undo = adds = NULL; /* k's now: conn_free(k) frees them */
 	k->camel = camel;
 	k->expires_ns = mg_now_ns() + (exp > wall_now() ? exp - wall_now() : 0) * 1000000000ull;
 	c->nconns++;
@@ -1416,11 +1463,20 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 			mg_hmap_del(c->conn_idx, key);
 			conn_free(k);
 			c->nconns--;
+			if (old != NULL) {
+				/* The old connection stands, as its objects will again. */
+				*k = prev;
+				c->nconns++;
+				mg_hmap_put(c->conn_idx, key, slot);
+				old = NULL;
+			}
 			mg_txn_abort(t);
 			goto fail;
 		}
 	}
 	mg_txn_commit(t);
+	if (old != NULL)
+		conn_free(&prev);
 	if (old_wg[0] != '\0') {
 		struct mg_error e2;
 
@@ -1442,6 +1498,8 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		if (mg_model_esp_del(c->env.model, old_esp, &e2) < 0)
 			NSM_LOG(ERR, "connection %s: %s: %s\n", id, old_esp, e2.msg);
 	}
+	free(kept_old);
+	free(kept_new);
 	free(b.ops);
 	free(b.field);
 	c->requests_ok++;
@@ -1468,6 +1526,9 @@ fail:
 	}
 	json_decref(mech);
 	free(undo);
+	free(adds);
+	free(kept_old);
+	free(kept_new);
 	free(b.ops);
 	free(b.field);
 	c->requests_failed++;

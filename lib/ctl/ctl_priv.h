@@ -69,6 +69,8 @@ struct conn {
 	json_t *conn;              /* the Connection as accepted (snake_case) */
 	struct mg_op *ops;         /* what it added, to undo on close */
 	unsigned int nops;
+	struct mg_op *adds;        /* what it added, as added (a change applies the difference) */
+	unsigned int nadds;
 	uint64_t expires_ns;       /* monotonic */
 	char netns[256];           /* a KERNEL interface moved here, or "" */
 	char tap[16];
