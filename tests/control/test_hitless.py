@@ -179,3 +179,85 @@ def test_ten_thousand_changes_lose_nothing(tmp_path):
     assert drops == {}, drops
     assert out == rx, (rx, out, st["ports"])
     assert st["gateway"]["punted"] == 0
+
+
+def test_changed_or_refused_connection_keeps_its_traffic_and_counters(tmp_path):
+    """A Request that changes a live VLAN connection (one more dst route)
+    applies only the difference: the VLAN and the routes it keeps carry
+    their traffic on and its counters go on counting. A Request with the
+    same id that is refused (an address in another interface's subnet)
+    touches nothing. Before, both rebuilt the connection: tens of millions
+    of packets met no route and its counters went back to zero."""
+    write_pcap(tmp_path / "in.pcap", traffic())
+    mg = Meshgate(tmp_path, CONFIG.format(dir=tmp_path), name="hc").start()
+    ctl = Control(mg)
+
+    def conn(extra=(), dst_ip="172.20.0.1/30"):
+        return {"id": "live", "networkService": "ran",
+                "mechanism": {"cls": "LOCAL", "type": "VLAN",
+                              "parameters": {"base": "b", "vlan-id": "100"}},
+                "context": {"ipContext": {
+                    "srcIpAddrs": ["172.20.0.2/30"], "dstIpAddrs": [dst_ip],
+                    "dstRoutes": [{"prefix": "198.51.100.0/25"}] +
+                                 [{"prefix": p} for p in extra]},
+                    "ethernetContext": {"srcMac": "02:00:00:00:14:02"}}}
+
+    def vlan_tx():
+        return {i["name"]: i for i in ctl.ok("GET", "/v1/interfaces")}["b.100"]["counters"][
+            "tx_packets"]
+
+    try:
+        with ctl.nsm_open() as s:
+            kind, res = s.call("Request", {"connection": conn()})
+            assert kind == "result", res
+            end = time.time() + 30
+            while vlan_tx() < 100_000:
+                assert time.time() < end, "no traffic through the connection"
+                time.sleep(0.1)
+            for i in range(20):
+                before = vlan_tx()
+                kind, res = s.call("Request", {"connection": conn([f"198.18.{i}.0/24"])})
+                assert kind == "result", res
+                # Refused: 10.0.3.9/24 overlaps port c's subnet.
+                kind, res = s.call("Request", {"connection": conn(dst_ip="10.0.3.9/24")})
+                assert kind == "error", res
+                assert vlan_tx() >= before, (i, before, vlan_tx())
+            kind, res = s.call("Close", {"id": "live"})
+            assert kind == "result", res
+    finally:
+        st = mg.stop()
+    drops = {k: v for k, v in st["drops"].items() if v}
+    assert drops == {}, drops
+    rx = st["ports"]["a"]["rx_packets"]
+    assert st["ports"]["b"]["tx_packets"] + st["ports"]["c"]["tx_packets"] == rx, st["ports"]
+
+
+def test_refused_service_never_takes_traffic(tmp_path):
+    """A service whose second VIP is another's is refused before its first
+    is routed: the traffic to that first address keeps its route. Before,
+    each refused POST routed it to the refused service's endpoint (here an
+    unresolved next hop: punts and drops) until the conflict was found.
+    Gateways' routes are checked the same way (natgw_setup.c routes_add)."""
+    write_pcap(tmp_path / "in.pcap", traffic())
+    cfg = CONFIG.format(dir=tmp_path) + """services:
+  - {name: s1, vips: [198.51.100.250], endpoints: [{name: e, address: 10.0.3.2}]}
+"""
+    mg = Meshgate(tmp_path, cfg, name="hr").start()
+    ctl = Control(mg)
+    try:
+        # 198.51.100.38 is a destination of the traffic, routed out b.
+        svc = {"name": "s2", "vips": ["198.51.100.38", "198.51.100.250"],
+               "endpoints": [{"name": "x", "address": "10.0.3.77"}]}
+        for _ in range(50):
+            st, j = ctl.http("POST", "/v1/services", svc)
+            assert st == 409 and j["error"]["field"] == "vips[1]", (st, j)
+            assert "already service s1's" in j["error"]["message"], j
+        end = time.time() + 30
+        while mg.telemetry("/meshgate/ports")["a"]["rx_packets"] < 500_000:
+            assert time.time() < end
+            time.sleep(0.1)
+    finally:
+        st = mg.stop()
+    drops = {k: v for k, v in st["drops"].items() if v}
+    assert drops == {}, drops
+    assert st["gateway"]["punted"] == 0

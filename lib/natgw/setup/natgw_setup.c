@@ -164,25 +164,38 @@ route_owner(uint16_t net, const struct mg_prefix *p)
 	return NULL;
 }
 
+/* The error of route @p k of @p c that could not be added (@p rc, negative errno). */
+static int
+route_error(const struct mg_gw_cfg *c, uint16_t net, unsigned int k, int rc,
+	    struct mg_error *err)
+{
+	const char *owner = rc == -EEXIST ? route_owner(net, &c->routes[k]) : NULL;
+	char f[32], ctx[160], b[MG_PREFIX_STRLEN];
+
+	snprintf(f, sizeof(f), "routes[%u]", k);
+	snprintf(ctx, sizeof(ctx), "%s%sgateway %s: ", c->where, c->where[0] ? ": " : "", c->name);
+	mg_prefix_fmt(&c->routes[k], b, sizeof(b));
+	return owner != NULL ? mg_error_set(err, EEXIST, f, "%sroute %s is already gateway %s's",
+					    ctx, b, owner)
+			     : mg_fwd_prefix_error(&c->routes[k], rc, f, ctx, err);
+}
+
 /* Route @c's prefixes in network @net to adjacency @adj; on failure none stays. */
 static int
 routes_add(const struct mg_gw_cfg *c, uint16_t net, uint32_t adj, struct mg_error *err)
 {
+	/* A route that is another's is refused before any is added (traffic never sees it). */
+	for (unsigned int k = 0; k < c->nroutes; k++) {
+		uint32_t owner = mg_fwd_service_route_owner(S.fwd, net, &c->routes[k]);
+
+		if (owner != 0 && owner != adj)
+			return route_error(c, net, k, -EEXIST, err);
+	}
 	for (unsigned int k = 0; k < c->nroutes; k++) {
 		int rc = mg_fwd_service_route_add(S.fwd, net, &c->routes[k], adj);
 
 		if (rc < 0) {
-			const char *owner = rc == -EEXIST ? route_owner(net, &c->routes[k]) : NULL;
-			char f[32], ctx[160], b[MG_PREFIX_STRLEN];
-
-			snprintf(f, sizeof(f), "routes[%u]", k);
-			snprintf(ctx, sizeof(ctx), "%s%sgateway %s: ", c->where,
-				 c->where[0] ? ": " : "", c->name);
-			mg_prefix_fmt(&c->routes[k], b, sizeof(b));
-			rc = owner != NULL ?
-				mg_error_set(err, EEXIST, f, "%sroute %s is already gateway %s's",
-					     ctx, b, owner) :
-				mg_fwd_prefix_error(&c->routes[k], rc, f, ctx, err);
+			rc = route_error(c, net, k, rc, err);
 			for (unsigned int j = 0; j < k; j++)
 				mg_fwd_service_route_del(S.fwd, net, &c->routes[j]);
 			return rc;

@@ -162,6 +162,32 @@ vip_owner(uint16_t net, const struct mg_prefix *p)
 	return NULL;
 }
 
+/* The prefix of VIP @p v of @p sc. */
+static struct mg_prefix
+vip_prefix(const struct mg_svc_cfg *sc, unsigned int v)
+{
+	return (struct mg_prefix){.addr = sc->vips[v],
+				  .len = sc->vips[v].family == AF_INET ? 32 : 128};
+}
+
+/* The error of VIP @p v of @p sc that could not be routed (@p rc, negative errno). */
+static int
+vip_error(const struct mg_svc_cfg *sc, const char *field, uint16_t net, unsigned int v, int rc,
+	  struct mg_error *err)
+{
+	struct mg_prefix p = vip_prefix(sc, v);
+	const char *owner = rc == -EEXIST ? vip_owner(net, &p) : NULL;
+	char f[96], ctx[160], a[MG_IP_STRLEN];
+
+	snprintf(f, sizeof(f), "%svips[%u]", field, v);
+	snprintf(ctx, sizeof(ctx), "%s%sservice %s: ", sc->where, sc->where[0] ? ": " : "",
+		 sc->name);
+	if (owner != NULL)
+		return mg_error_set(err, EEXIST, f, "%sVIP %s is already service %s's", ctx,
+				    mg_ip_fmt(&p.addr, a, sizeof(a)), owner);
+	return mg_fwd_prefix_error(&p, rc, f, ctx, err);
+}
+
 /* Add service @sc (checked by the caller for syntax); its errors name @where. */
 static int
 svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
@@ -182,6 +208,13 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 	if (S.nfree == 0 && S.next_id >= MG_SVC_MAX_SERVICES)
 		return mg_error_set(err, ENOSPC, "name", "the service table is full (at most %u)",
 				    MG_SVC_MAX_SERVICES);
+	/* A VIP that is another's is refused before any is routed (traffic never sees it). */
+	for (unsigned int v = 0; v < sc->nvips; v++) {
+		struct mg_prefix p = vip_prefix(sc, v);
+
+		if (mg_fwd_service_route_owner(S.fwd, net->id, &p) != 0)
+			return vip_error(sc, field, net->id, v, -EEXIST, err);
+	}
 	if (rt == NULL) {
 		/* Ended flows leave records for the flow history (lib/gw/gw_flows.c drains them). */
 		rt = mg_svc_rt_create(S.dp->nb_workers, S.flows, rte_get_tsc_hz(),
@@ -258,23 +291,15 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 		return mg_error_set(err, ENOSPC, "", "no adjacency left (limits.adjacencies)");
 	}
 	for (unsigned int v = 0; v < sc->nvips; v++) {
-		struct mg_prefix p = {.addr = sc->vips[v],
-				      .len = sc->vips[v].family == AF_INET ? 32 : 128};
+		struct mg_prefix p = vip_prefix(sc, v);
 		int rc = mg_fwd_service_route_add(S.fwd, net->id, &p, h->adj);
 
 		if (rc < 0) {
-			const char *owner = rc == -EEXIST ? vip_owner(net->id, &p) : NULL;
-			char ctx[160], a[MG_IP_STRLEN];
-
+			/* The error first: vip_owner reads the routes svc_remove takes. */
+			rc = vip_error(sc, field, net->id, v, rc, err);
 			h->nvips = v; /* the routes added so far */
 			svc_remove(id);
-			snprintf(f, sizeof(f), "%svips[%u]", field, v);
-			snprintf(ctx, sizeof(ctx), "%s%sservice %s: ", sc->where,
-				 sc->where[0] ? ": " : "", sc->name);
-			if (owner != NULL)
-				return mg_error_set(err, EEXIST, f, "%sVIP %s is already service %s's",
-						    ctx, mg_ip_fmt(&p.addr, a, sizeof(a)), owner);
-			return mg_fwd_prefix_error(&p, rc, f, ctx, err);
+			return rc;
 		}
 	}
 	return 0;
