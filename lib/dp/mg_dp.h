@@ -148,6 +148,7 @@ mg_port_virtual(uint16_t port)
 	_(ESP_FAILED, "esp-failed", "ESP: refused by the SA (its counters say why)")        \
 	_(ESP_WRONG_NET, "esp-wrong-network", "ESP: arrived in another network than the tunnel's underlay") \
 	_(ESP_MALFORMED, "esp-malformed", "ESP: header cut short or outer header unusable (no SA to ask)") \
+	_(ESP_DUMMY, "esp-dummy", "ESP: an authentic dummy packet (next header 59), discarded (RFC 4303 2.6)") \
 	_(VXLAN_BAD, "vxlan-bad-header", "VXLAN: truncated, or the I flag is clear")         \
 	_(VXLAN_NO_TUNNEL, "vxlan-no-tunnel", "VXLAN: no tunnel has this VNI, port and addresses") \
 	_(FLOW_TABLE_FULL, "flow-table-full", "stateful network's flow table full: new flow refused") \

@@ -110,9 +110,35 @@ budget_grab(uint64_t *pool, uint64_t need, unsigned int nb_workers)
 	return grant;
 }
 
+/* Expire the SA: limit @p kind (enum mg_esp_limit_kind) was reached. */
+static void
+budget_expire(struct mg_esp_sa *sa, uint32_t kind)
+{
+	uint32_t active = MG_ESP_STATE_ACTIVE;
+
+	__atomic_store_n(&sa->expired_by, kind, __ATOMIC_RELAXED);
+	if (!__atomic_compare_exchange_n(&sa->state, &active, MG_ESP_STATE_EXPIRED, false,
+					 __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+		__atomic_store_n(&sa->state, MG_ESP_STATE_EXPIRED, __ATOMIC_RELEASE);
+}
+
+/* Whether the SA's whole packet budget is spent: none left to hand out, none held. */
+static bool
+budget_pkts_spent(const struct mg_esp_sa *sa)
+{
+	if (__atomic_load_n(&sa->life_pkts, __ATOMIC_RELAXED) != 0)
+		return false;
+	for (uint16_t w = 0; w < sa->nb_workers; w++)
+		if (__atomic_load_n(&sa->ws[w].q_pkts, __ATOMIC_RELAXED) != 0)
+			return false;
+	return true;
+}
+
 /*
  * Charge packets of lengths len[0..n) to the SA's hard limits, in order;
- * returns how many fit. A packet that does not fit expires the SA.
+ * returns how many fit. A packet that does not fit expires the SA, and so
+ * does the last packet of the packet limit (the hard limit is reached: the
+ * SA stops then, and its event comes without waiting for one more packet).
  */
 static uint16_t
 budget_take(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, uint32_t *len, uint16_t n)
@@ -129,19 +155,15 @@ budget_take(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, uint32_t *len, uint1
 			ws->q_bytes += budget_grab(&sa->life_bytes, rest_bytes - ws->q_bytes,
 						   sa->nb_workers);
 		if (ws->q_pkts == 0 || ws->q_bytes < len[i]) {
-			uint32_t active = MG_ESP_STATE_ACTIVE;
-
-			__atomic_store_n(&sa->expired_by, ws->q_pkts == 0 ? MG_ESP_LIMIT_PACKETS :
-					 MG_ESP_LIMIT_BYTES, __ATOMIC_RELAXED);
-			if (!__atomic_compare_exchange_n(&sa->state, &active, MG_ESP_STATE_EXPIRED,
-							 false, __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-				__atomic_store_n(&sa->state, MG_ESP_STATE_EXPIRED, __ATOMIC_RELEASE);
+			budget_expire(sa, ws->q_pkts == 0 ? MG_ESP_LIMIT_PACKETS : MG_ESP_LIMIT_BYTES);
 			break;
 		}
-		ws->q_pkts--;
+		__atomic_store_n(&ws->q_pkts, ws->q_pkts - 1, __ATOMIC_RELAXED);
 		ws->q_bytes -= len[i];
 		rest_bytes -= len[i];
 	}
+	if (unlikely(ws->q_pkts == 0) && i > 0 && budget_pkts_spent(sa))
+		budget_expire(sa, MG_ESP_LIMIT_PACKETS);
 	return i;
 }
 
@@ -265,7 +287,7 @@ run_lookaside(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **
 
 /* Own ESP and intel-ipsec-mb's AES-GCM (esp_direct.c); meta[i] describes mb[i]. */
 static inline struct esp_run
-run_direct(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n, const struct esp_pmeta *meta)
+run_direct(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n, struct esp_pmeta *meta)
 {
 	uint16_t k;
 
@@ -280,7 +302,7 @@ run_direct(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n, const struct 
 /* The crypto step in the SA's mode; meta[i] describes mb[i]. */
 static inline struct esp_run
 run_crypto(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n,
-	   const struct esp_pmeta *meta)
+	   struct esp_pmeta *meta)
 {
 	if (n == 0)
 		return (struct esp_run){0, 0, 0};
@@ -567,6 +589,7 @@ in_check(const struct mg_esp_sa *sa, struct rte_mbuf *m, struct esp_pmeta *pm)
 	if (unlikely(rte_pktmbuf_tailroom(m) < sa->need_tail))
 		return MG_ESP_ERR_NO_ROOM;
 	pm->m = m;
+	pm->dummy = 0;
 	m->l2_len = 0;
 	m->l3_len = hl;
 	m->ol_flags &= ~FAILED;
@@ -652,10 +675,27 @@ in_finish(const struct mg_esp_sa *sa, struct rte_mbuf *m, const struct esp_pmeta
 	return MG_ESP_ERR_NONE;
 }
 
+/*
+ * Whether a packet librte_ipsec refused for its trailer is an authentic
+ * dummy packet (next header 59, RFC 4303 2.6). Its layout is untouched on
+ * failure: ... [pad][pad length][next header][ESN high bits, non-AEAD][ICV].
+ */
+static inline bool
+in_trailer_dummy(const struct mg_esp_sa *sa, const struct rte_mbuf *m)
+{
+	enum mg_esp_algo a = sa->spec.algo;
+	bool aead = a == MG_ESP_AES_GCM_128 || a == MG_ESP_AES_GCM_256 ||
+		    a == MG_ESP_CHACHA20_POLY1305;
+	uint32_t tail = 16 + (sa->esn && !aead ? 4 : 0) + 1;  /* every ICV here is 16 bytes */
+
+	return m->pkt_len > m->l3_len + tail &&
+	       *rte_pktmbuf_mtod_offset(m, const uint8_t *, m->pkt_len - tail) == IPPROTO_NONE;
+}
+
 /* The failures of the crypto step over mb[0..ng), from run.ok on, into @p f. */
 static inline void
-in_fail_tail(struct esp_sa_wstats *ws, struct rte_mbuf **mb, uint16_t ng, struct esp_run run,
-	     struct esp_fails *f)
+in_fail_tail(const struct mg_esp_sa *sa, struct esp_sa_wstats *ws, struct rte_mbuf **mb,
+	     uint16_t ng, struct esp_run run, struct esp_fails *f)
 {
 	for (uint16_t i = run.ok; i < ng; i++) {
 		struct rte_mbuf *m = mb[i];
@@ -669,6 +709,8 @@ in_fail_tail(struct esp_sa_wstats *ws, struct rte_mbuf **mb, uint16_t ng, struct
 			r = MG_ESP_ERR_AUTH;          /* ICV mismatch */
 		else if (m->l3_len == 0)
 			r = MG_ESP_ERR_REPLAY;        /* decapsulated, then refused by the window */
+		else if (in_trailer_dummy(sa, m))
+			r = MG_ESP_ERR_DUMMY;         /* authentic, next header 59 */
 		else
 			r = MG_ESP_ERR_BAD_TRAILER;   /* padding or next header */
 		fail_add(f, ws, m, r);
@@ -688,14 +730,15 @@ in_post(struct mg_esp_sa *sa, struct esp_sa_wstats *ws, struct rte_mbuf **mb, ui
 	uint16_t nok = 0, cur = 0;
 	uint64_t bytes = 0;
 
-	in_fail_tail(ws, mb, ng, run, f);
+	in_fail_tail(sa, ws, mb, ng, run, f);
 	for (uint16_t i = 0; i < run.ok; i++) {
 		struct rte_mbuf *m = mb[i];
 		uint16_t j = meta_find(meta, ng, m, &cur);
 		uint32_t l = 0;
 		/* Authentic: record it (in arrival order), whatever happens next. */
 		uint8_t r = replay_mark(sa->rp, meta[j].seq) || unlikely(sa->no_replay)
-				    ? in_finish(sa, m, &meta[j], &l)
+				    ? (unlikely(meta[j].dummy) ? MG_ESP_ERR_DUMMY
+							       : in_finish(sa, m, &meta[j], &l))
 				    : MG_ESP_ERR_REPLAY;
 
 		if (unlikely(r != MG_ESP_ERR_NONE)) {
@@ -758,7 +801,7 @@ decrypt(struct mg_esp_worker *wk, struct mg_esp_sa *sa, struct rte_mbuf **pkts, 
 		 * back (a duplicate in flight fails then, as a replay).
 		 */
 		run = enqueue_lookaside(wk, sa, mb, ng, meta);
-		in_fail_tail(ws, mb, ng, run, &f);
+		in_fail_tail(sa, ws, mb, ng, run, &f);
 		*nb_async = run.ok;
 		return burst_finish(pkts, reasons, mb, 0, &f);
 	}

@@ -274,7 +274,8 @@ tag_equal(const uint8_t *a, const uint8_t *b)
 /*
  * Open one packet whose ESP header is at l3_len and whose full sequence
  * number is @p seq. 0: decapsulated (the inner packet at the data start);
- * 1: the tag did not match (FAILED set); 2: bad padding or next header.
+ * 1: the tag did not match (FAILED set); 2: bad padding or next header;
+ * 3: an authentic dummy packet (next header 59, RFC 4303 2.6), untouched.
  */
 static inline int
 open_one(IMB_MGR *imb, const struct mg_esp_sa *sa, struct rte_mbuf *m, uint64_t seq)
@@ -298,6 +299,8 @@ open_one(IMB_MGR *imb, const struct mg_esp_sa *sa, struct rte_mbuf *m, uint64_t 
 	uint32_t pad = ct[clen - 2];
 	uint8_t nh = ct[clen - 1];
 
+	if (unlikely(nh == IPPROTO_NONE))
+		return 3;
 	if (unlikely(pad + 2 > clen ||
 		     nh != (sa->inner_family == AF_INET ? IPPROTO_IPIP : IPPROTO_IPV6)))
 		return 2;
@@ -322,7 +325,7 @@ open_one(IMB_MGR *imb, const struct mg_esp_sa *sa, struct rte_mbuf *m, uint64_t 
  */
 uint16_t
 esp_direct_decrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n,
-		   const struct esp_pmeta *meta)
+		   struct esp_pmeta *meta)
 {
 	struct rte_mbuf *bad[MG_ESP_MAX_BURST];
 	IMB_MGR *imb = sa->esp->imb;
@@ -334,10 +337,16 @@ esp_direct_decrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n,
 		RTE_ASSERT(meta[i].m == m);
 		if (i + 1 < n)
 			rte_prefetch0(rte_pktmbuf_mtod_offset(mb[i + 1], void *, mb[i + 1]->l3_len));
-		if (likely(open_one(imb, sa, m, meta[i].seq) == 0))
+		int r = open_one(imb, sa, m, meta[i].seq);
+
+		if (likely(r == 0)) {
 			mb[ok++] = m;
-		else
+		} else if (r == 3) {
+			meta[i].dummy = 1;      /* authentic: in_post records it, then drops it */
+			mb[ok++] = m;
+		} else {
 			bad[nb++] = m;
+		}
 	}
 	memcpy(mb + ok, bad, nb * sizeof(bad[0]));
 	return ok;

@@ -73,6 +73,7 @@ struct esp_pmeta {
 	uint32_t len;        /**< Outbound: inner IP length (bytes and lifetime). */
 	uint8_t tos;         /**< Inner TOS/traffic class (out) or outer one (in). */
 	uint8_t df;          /**< Inner DF (out). */
+	uint8_t dummy;       /**< Inbound: authentic, next header 59 (RFC 4303 2.6): discard. */
 };
 
 /*
@@ -363,12 +364,13 @@ uint16_t esp_direct_encrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t
 			    const struct esp_pmeta *meta);
 /**
  * Decrypt mb[0..n), in_check's packets, meta[i] being mb[i]'s facts.
- * Returns k: mb[0..k) decapsulated, in order; then the failures, with
+ * Returns k: mb[0..k) decapsulated, in order (an authentic dummy packet
+ * among them untouched, its meta's dummy set); then the failures, with
  * RTE_MBUF_F_RX_SEC_OFFLOAD_FAILED for a tag mismatch, l3_len non-zero
  * for bad padding or next header.
  */
 uint16_t esp_direct_decrypt(struct mg_esp_sa *sa, struct rte_mbuf **mb, uint16_t n,
-			    const struct esp_pmeta *meta);
+			    struct esp_pmeta *meta);
 
 /* esp_sa.c */
 /** Free an SA already unpublished and out of use. */

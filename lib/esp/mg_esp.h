@@ -144,7 +144,8 @@ int mg_esp_algo_parse(const char *name, enum mg_esp_algo *algo);
 	_(NO_SA, "esp-no-sa", "no inbound SA has this SPI")                                \
 	_(NOT_ESP, "esp-not-esp", "UDP-encapsulated IKE or NAT keepalive, not ESP")        \
 	_(WRONG_SA, "esp-wrong-sa", "SA of the wrong direction or SPI for this packet")     \
-	_(DRAINED, "esp-drained", "in flight in the crypto device when the gateway stopped")
+	_(DRAINED, "esp-drained", "in flight in the crypto device when the gateway stopped") \
+	_(DUMMY, "esp-dummy", "dummy packet (next header 59, RFC 4303 2.6): authentic, discarded")
 
 /** A per-packet failure reason (values fit a uint8_t). */
 enum mg_esp_err {

@@ -392,6 +392,7 @@ input_finish(const struct mg_dp *dp, struct mg_espgw *eg, struct mg_worker *w,
 		mg_set_drop(o[k], why == MG_ESP_ERR_NO_SA ? MG_DROP_ESP_NO_SA :
 				  why == MG_ESP_ERR_NOT_ESP ? MG_DROP_LOCAL_PROTO :
 				  sas[k] == NULL ? MG_DROP_ESP_MALFORMED :
+				  why == MG_ESP_ERR_DUMMY ? MG_DROP_ESP_DUMMY :
 				  MG_DROP_ESP_FAILED);
 		nexts[k] = ESPI_NEXT_DROP;
 	}
@@ -536,7 +537,8 @@ esp_dequeue_process(struct rte_graph *graph, struct rte_node *node, void **objs,
 		output_finish(c->dp, c->w, &acc, &nh, r, &pkts[k], &nexts[k], 1, 1, ESPI_NEXT_TX);
 	}
 	for (uint16_t k = ok; k < got; k++) {
-		mg_set_drop(pkts[k], MG_DROP_ESP_FAILED);
+		mg_set_drop(pkts[k], reasons[k] == MG_ESP_ERR_DUMMY ? MG_DROP_ESP_DUMMY
+								     : MG_DROP_ESP_FAILED);
 		nexts[k] = ESPI_NEXT_DROP;
 	}
 	espi_run_flush(c->w, &run);

@@ -149,6 +149,29 @@ RTE_NODE_REGISTER(ip6_lookup_node);
 
 /* ---- ip6-local ------------------------------------------------------------------ */
 
+/*
+ * Drop the extension headers (already walked and checked) between the
+ * fixed header and the upper layer @p proto at @p l4off, for the tunnel
+ * nodes, which take the tunnel packet at the fixed header's end: the fixed
+ * header moves up to the upper layer. Nothing in them is for them (RFC
+ * 8200 4: the options are processed here, and the outer header goes at
+ * decapsulation).
+ */
+static inline void
+ip6_ext_strip(struct rte_mbuf *m, uint32_t l4off, uint8_t proto)
+{
+	uint32_t ext = l4off - MG_IP6_HLEN;
+	struct rte_ipv6_hdr *ip6 = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+
+	if (likely(ext == 0))
+		return;
+	ip6->proto = proto;
+	ip6->payload_len = rte_cpu_to_be_16((uint16_t)(rte_be_to_cpu_16(ip6->payload_len) - ext));
+	memmove((uint8_t *)ip6 + ext, ip6, MG_IP6_HLEN);
+	rte_pktmbuf_adj(m, (uint16_t)ext);
+	m->l3_len = MG_IP6_HLEN;
+}
+
 static inline uint16_t
 ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf *m, bool esp,
 	      const struct mg_vxlan *vx)
@@ -192,15 +215,23 @@ ip6_local_one(const struct mg_dp *dp, struct mg_lcore_stats *st, struct rte_mbuf
 	if (esp && (proto == MG_IPPROTO_ESP ||
 		    (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8 &&
 		     ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port ==
-			     RTE_BE16(MG_ESP_NATT_PORT))))
+			     RTE_BE16(MG_ESP_NATT_PORT)))) {
+		ip6_ext_strip(m, l4off, proto);
 		return LOC_NEXT_ESP;
-	if (proto == MG_IPPROTO_UDP) {
-		if (l4off == MG_IP6_HLEN && plen >= sizeof(struct rte_udp_hdr) &&
-		    mg_wg_port_listened(dp, ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port))
+	}
+	if (proto == MG_IPPROTO_UDP && plen >= l4off - MG_IP6_HLEN + 8) {
+		rte_be16_t dport = ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port;
+
+		if (mg_wg_port_listened(dp, dport)) {
+			ip6_ext_strip(m, l4off, proto);
 			return LOC_NEXT_WG;
-		if (vx != NULL && l4off == MG_IP6_HLEN && plen >= sizeof(struct rte_udp_hdr) &&
-		    mg_vxlan_port_used(vx, ((const struct rte_udp_hdr *)(pkt + l4off))->dst_port))
+		}
+		if (vx != NULL && mg_vxlan_port_used(vx, dport)) {
+			ip6_ext_strip(m, l4off, proto);
 			return LOC_NEXT_VXLAN;
+		}
+	}
+	if (proto == MG_IPPROTO_UDP) {
 		mg_set_icmp(m, MG_DROP_LOCAL_PROTO, MG_ICMP6_DEST_UNREACH, MG_ICMP6_UNREACH_PORT, 0);
 		return LOC_NEXT_ICMP;
 	}

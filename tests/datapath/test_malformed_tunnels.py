@@ -82,7 +82,8 @@ def esp_stream():
     seq = iter(range(1, 10000))
     good, frames = [], []
     sa_bad = {"esp-auth-failed": [], "esp-replay": [], "esp-bad-trailer": [],
-              "esp-bad-length": [], "esp-bad-outer": [], "esp-bad-inner": []}
+              "esp-bad-length": [], "esp-bad-outer": [], "esp-bad-inner": [],
+              "esp-dummy": []}
     other_bad = []  # refused before any SA: no SA, malformed outer headers
 
     def good_pkt(k):
@@ -121,9 +122,10 @@ def esp_stream():
         seal(SPI4, KEY4, SALT4, next(seq), raw(inner4(0)) + bytes([1, 7, 2, 4])),
         seal(SPI4, KEY4, SALT4, next(seq), raw(inner4(0)) + bytes([1, 2, 200, 4])),
         seal(SPI4, KEY4, SALT4, next(seq), trailer(inner4(0), 41)),
-        seal(SPI4, KEY4, SALT4, next(seq), trailer(inner4(0), 59)),
         seal(SPI6, KEY6, SALT6, next(seq), trailer(inner6(0), 4)),
     ]
+    # Next header 59: a dummy packet (RFC 4303 2.6), discarded without an error.
+    sa_bad["esp-dummy"].append(seal(SPI4, KEY4, SALT4, next(seq), trailer(inner4(0), 59)))
     short = bytearray(raw(inner4(0)))
     short[2:4] = (len(short) + 100).to_bytes(2, "big")
     sa_bad["esp-bad-inner"] += [
@@ -227,6 +229,7 @@ def test_malformed_esp_counted_and_good_esp_forwarded(tmp_path):
     assert errs == want, (errs, tun)
     # The gateway's drops: the SA's refusals as esp-failed, the rest by what was wrong.
     dropped = nonzero_drops(st)
+    assert dropped.pop("esp-dummy") == want.pop("esp-dummy"), dropped
     assert dropped.pop("esp-failed") == sum(want.values()), dropped
     assert dropped == {"esp-no-sa": 2, "esp-malformed": 1, "ip4-bad-checksum": 1,
                        "ip4-truncated": 2, "local-fragment": 1}, dropped

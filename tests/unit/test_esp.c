@@ -1060,14 +1060,20 @@ MG_TEST(lifetime_packets)
 	CHECK_EQ(ev_count(ev, n, sa, MG_ESP_EV_SOFT, MG_ESP_LIMIT_PACKETS), 1);
 	CHECK_EQ(ev[0].user, 42);
 	CHECK_EQ(ev[0].spi, 0x3000);
-	for (int i = 0; i < 8; i++)
+	/* The 10th packet reaches the hard limit: the SA stops and says so at once. */
+	for (int i = 0; i < 3; i++)
 		m[i] = inner_pkt(AF_INET, 60, i, 0, false);
-	CHECK_EQ(mg_esp_encrypt_burst(wk, sa, m, 8, r), 3);
-	for (int i = 3; i < 8; i++)
-		CHECK_EQ(r[i], MG_ESP_ERR_EXPIRED);
-	free_all(m, 8);
+	CHECK_EQ(mg_esp_encrypt_burst(wk, sa, m, 3, r), 3);
+	free_all(m, 3);
 	n = mg_esp_poll(esp, ev, 8);
 	CHECK_EQ(ev_count(ev, n, sa, MG_ESP_EV_HARD, MG_ESP_LIMIT_PACKETS), 1);
+	CHECK_EQ(mg_esp_poll(esp, ev, 8), 0);
+	for (int i = 0; i < 5; i++)
+		m[i] = inner_pkt(AF_INET, 60, i, 0, false);
+	CHECK_EQ(mg_esp_encrypt_burst(wk, sa, m, 5, r), 0);
+	for (int i = 0; i < 5; i++)
+		CHECK_EQ(r[i], MG_ESP_ERR_EXPIRED);
+	free_all(m, 5);
 	CHECK_EQ(mg_esp_poll(esp, ev, 8), 0);
 	m[0] = inner_pkt(AF_INET, 60, 0, 0, false);
 	CHECK_EQ(mg_esp_encrypt_burst(wk, sa, m, 1, r), 0);
