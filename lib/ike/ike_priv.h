@@ -48,6 +48,8 @@ enum ike_payload {
 	IKE_PL_TSI = 44,
 	IKE_PL_TSR = 45,
 	IKE_PL_SK = 46,
+	IKE_PL_CP = 47,
+	IKE_PL_EAP = 48,          /* the last payload type RFC 7296 defines */
 };
 
 enum ike_proto {

@@ -1122,6 +1122,20 @@ cookie_of(const struct mg_ike *e, const struct ike_msg *m, const struct ike_pl *
 	memcpy(out + 1, h, 16);
 }
 
+/*
+ * The type of the first payload of @p pl whose critical bit is set and that
+ * this implementation does not recognise (RFC 7296 2.5: the message is then
+ * refused with N(UNSUPPORTED_CRITICAL_PAYLOAD) naming it), or -1.
+ */
+static int
+unsupported_critical(const struct ike_pl *pl, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (pl[i].critical && (pl[i].type < IKE_PL_SA || pl[i].type > IKE_PL_EAP))
+			return pl[i].type;
+	return -1;
+}
+
 static void
 init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, const uint8_t *buf,
 	     size_t len, const struct mg_ike_dgram *d)
@@ -1143,6 +1157,19 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 		if (s != NULL && !s->initiator && s->spi_i == m->spi_i && s->resp != NULL &&
 		    s->resp_msgid == 0 && s->state == MG_IKE_ST_INIT_DONE) {
 			tx(e, p, s, s->resp, s->resp_len, false);
+			return;
+		}
+	}
+	{
+		int crit = unsupported_critical(m->pl, m->npl);
+
+		if (crit >= 0) {
+			uint8_t t = (uint8_t)crit;
+
+			EV(e, p, 4, "IKE_SA_INIT from the peer: unsupported critical payload %d",
+			   crit);
+			e->st.dropped++;
+			send_init_error(e, p, m, IKE_N_UNSUPPORTED_CRITICAL_PAYLOAD, &t, 1, d);
 			return;
 		}
 	}
@@ -1986,6 +2013,11 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 			e->st.dropped++;
 			return;
 		}
+		/* An unrecognised critical payload: the response is rejected (RFC 7296 2.5). */
+		if (unsupported_critical(pl, npl) >= 0) {
+			e->st.dropped++;
+			return;
+		}
 		sa->last_rx_ns = e->now;
 		if (sa->req_kind == REQ_AUTH && m->exchange == IKE_AUTH) {
 			auth_response(e, p, sa, pl, npl);
@@ -2021,6 +2053,22 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 		sa->natt = true;
 	}
 	sa->remote_port = d->sport;
+	{
+		int crit = unsupported_critical(pl, npl);
+
+		if (crit >= 0) {
+			/* Refused whole, naming the payload (RFC 7296 2.5). */
+			uint8_t t = (uint8_t)crit;
+			size_t sk = sk_begin(e, sa, m->exchange, true, m->msgid);
+
+			EV(e, p, 4, "request from the peer: unsupported critical payload %d", crit);
+			e->st.dropped++;
+			ike_put_notify(&e->buf, 0, IKE_N_UNSUPPORTED_CRITICAL_PAYLOAD, &t, 1);
+			if (sk_end(e, sa, sk) == 0)
+				send_response(e, p, sa, m->msgid);
+			return;
+		}
+	}
 	switch (m->exchange) {
 	case IKE_AUTH:
 		if (!sa->initiator && sa->state == MG_IKE_ST_INIT_DONE)

@@ -790,6 +790,75 @@ MG_TEST(exchange_cookies_under_load)
 	unpair(&a, &b);
 }
 
+/* Append a payload of unknown type 200 to the message queued first, @p critical or not. */
+static void
+append_unknown_payload(bool critical)
+{
+	struct qmsg *m = &q[qhead];
+	size_t off = 28, last = 0;
+	uint8_t next = m->b[16];
+
+	while (next != 0) {
+		last = off;
+		next = m->b[off];
+		off += (size_t)(m->b[off + 2] << 8 | m->b[off + 3]);
+	}
+	CHECK(last != 0 && off == m->len);
+	m->b[last] = 200;
+	memcpy(m->b + off, (const uint8_t[]){0, critical ? 0x80 : 0, 0, 8, 'x', 'y', 'z', 'w'}, 8);
+	m->len += 8;
+	m->b[24] = (uint8_t)(m->len >> 24);
+	m->b[25] = (uint8_t)(m->len >> 16);
+	m->b[26] = (uint8_t)(m->len >> 8);
+	m->b[27] = (uint8_t)m->len;
+}
+
+/*
+ * RFC 7296 2.5: an unrecognised payload with the critical bit set refuses
+ * the message, answered with N(UNSUPPORTED_CRITICAL_PAYLOAD) naming its
+ * type; without the bit it is skipped and answered as usual.
+ */
+MG_TEST(exchange_unsupported_critical_payload)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	for (int critical = 1; critical >= 0; critical--) {
+		pair(&a, &b, &ca, &cb);
+		mg_ike_tick(a.e, clock_ns);
+		CHECK_EQ(qn, 1u);
+		append_unknown_payload(critical);
+		/* B's answer, before A sees it. */
+		{
+			struct qmsg *m = &q[qhead];
+
+			qhead = (qhead + 1) % QMAX;
+			qn--;
+			mg_ike_input(b.e, &m->d, m->b, m->len, clock_ns);
+		}
+		CHECK_EQ(qn, 1u);
+		const uint8_t *r = q[qhead].b;
+
+		CHECK(r[19] & 0x20); /* a response */
+		if (critical) {
+			CHECK_EQ(r[16], 41);                     /* N only */
+			CHECK_EQ(r[28 + 6] << 8 | r[28 + 7], 1); /* UNSUPPORTED_CRITICAL_PAYLOAD */
+			CHECK_EQ(r[28 + 8], 200);                /* naming the payload type */
+			qn = 0;
+		} else {
+			/*
+			 * SA, KE, Nonce...: skipped, not refused. (The exchange
+			 * cannot complete: the AUTHs sign the messages as sent.)
+			 */
+			CHECK_EQ(r[16], 33);
+			qn = 0;
+		}
+		unpair(&a, &b);
+	}
+}
+
 MG_TEST(exchange_ike_rekey)
 {
 	struct mg_ike_peer_conf ca, cb;
