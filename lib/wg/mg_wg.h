@@ -245,6 +245,8 @@ enum mg_wg_timer_event {
 	MG_WG_TEV_SESSION_RESPONDER,   /**< A session was derived, we being the responder. */
 	MG_WG_TEV_WANT_HANDSHAKE,      /**< Data is waiting and no usable session: initiate. */
 	MG_WG_TEV_KEYS_ZEROED,         /**< All session keys were wiped. */
+	/** A worker sent a transport message, a keepalive too: an old session is refreshed as for data. */
+	MG_WG_TEV_KEEPALIVE_SENT,
 };
 
 /** Actions mg_wg_timers_expire asks for (a bit mask). */

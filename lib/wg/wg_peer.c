@@ -463,6 +463,7 @@ peer_fold(struct mg_wg_iface *wg, struct mg_wg_peer *p, uint64_t now)
 		case 2:
 			mg_wg_timers_event(&p->timers, MG_WG_TEV_AUTH_SENT, a[i].t);
 			mg_wg_timers_event(&p->timers, MG_WG_TEV_AUTH_TRAVERSAL, a[i].t);
+			mg_wg_timers_event(&p->timers, MG_WG_TEV_KEEPALIVE_SENT, a[i].t);
 			break;
 		default:
 			mg_wg_timers_event(&p->timers, MG_WG_TEV_DATA_SENT, a[i].t);

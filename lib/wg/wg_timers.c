@@ -97,7 +97,14 @@ mg_wg_timers_event(struct mg_wg_timers *t, enum mg_wg_timer_event ev, uint64_t n
 	case MG_WG_TEV_DATA_SENT:
 		if (t->new_handshake_at == MG_WG_NEVER)
 			t->new_handshake_at = now + WG_T_KEEPALIVE + WG_T_REKEY_TIMEOUT + jitter(t);
-		/* The initiator's sessions are refreshed after REKEY_AFTER_TIME. */
+		/* fall through */
+	case MG_WG_TEV_KEEPALIVE_SENT:
+		/*
+		 * The initiator's sessions are refreshed after REKEY_AFTER_TIME,
+		 * on any data message sent, a keepalive too (as the Linux module
+		 * and wireguard-go do: a peer that only keeps the path alive
+		 * still rekeys on time).
+		 */
 		if (t->has_session && t->session_initiator &&
 		    wg_expired(t->session_birth, WG_T_REKEY_AFTER, now))
 			want_initiation(t, now);

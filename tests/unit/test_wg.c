@@ -1472,6 +1472,13 @@ MG_TEST(timers_rekey)
 	CHECK_EQ(mg_wg_timers_expire(&t, now + 119 * S), 0);
 	mg_wg_timers_event(&t, MG_WG_TEV_DATA_SENT, now + 120 * S);
 	CHECK_EQ(mg_wg_timers_expire(&t, now + 120 * S), MG_WG_ACT_SEND_INITIATION);
+	/* A keepalive sent counts as data does: a peer that only keeps the path alive rekeys. */
+	mg_wg_timers_init(&t, 0, 3);
+	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_INITIATOR, now);
+	mg_wg_timers_event(&t, MG_WG_TEV_KEEPALIVE_SENT, now + 119 * S);
+	CHECK_EQ(mg_wg_timers_expire(&t, now + 119 * S), 0);
+	mg_wg_timers_event(&t, MG_WG_TEV_KEEPALIVE_SENT, now + 121 * S);
+	CHECK_EQ(mg_wg_timers_expire(&t, now + 121 * S), MG_WG_ACT_SEND_INITIATION);
 	/* The responder does not. */
 	mg_wg_timers_init(&t, 0, 3);
 	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_RESPONDER, now);
