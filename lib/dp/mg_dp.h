@@ -154,6 +154,7 @@ mg_port_virtual(uint16_t port)
 	_(FLOW_TABLE_FULL, "flow-table-full", "stateful network's flow table full: new flow refused") \
 	_(NAT_NO_PORT, "nat-no-port", "NAT: the worker's SNAT port block is exhausted")     \
 	_(NAT_NO_FLOW, "nat-no-flow", "NAT: flow table full or the translated tuple is taken") \
+	_(NAT_HANDOFF_FULL, "nat-handoff-full", "NAT: the owner worker's handoff ring was full") \
 	_(NAT_SOURCE, "nat-source-not-allowed", "gateway: inside source not in the gateway's sources") \
 	_(NAT_UNTRANSLATABLE, "nat-untranslatable", "NAT: fragment, unknown ICMP error, or no address of the family") \
 	_(NAT_FRAG_CKSUM, "nat-fragment-checksum", "NAT: a fragment whose checksum needs the whole datagram (SCTP port change, IPv6 UDP without one)") \

@@ -74,7 +74,7 @@ nat_handoff(struct mg_natgw *ng, struct mg_natgw_stats *st, struct rte_mbuf *m,
 	RTE_PER_LCORE(nat_handed_to) = owner;
 	if (unlikely(mg_natgw_handoff(ng, owner, m, false) < 0)) {
 		st->handoff_drops++;
-		return nat_drop(m, MG_DROP_NAT_NO_FLOW);
+		return nat_drop(m, MG_DROP_NAT_HANDOFF_FULL);
 	}
 	st->handoffs++;
 	return NAT_HANDED;

@@ -111,7 +111,7 @@ svc_nat_frag_later(struct mg_svc_rt_stats *st, struct rte_mbuf *m, uint8_t famil
 	if (e.pending) { /* behind its first, through the same ring */
 		if (unlikely(mg_natgw_handoff(ng, e.owner, m, true) < 0)) {
 			ng->stats[w].handoff_drops++;
-			mg_set_drop(m, MG_DROP_NAT_NO_FLOW);
+			mg_set_drop(m, MG_DROP_NAT_HANDOFF_FULL);
 			return SVC_NEXT_DROP;
 		}
 		ng->stats[w].handoffs++;
@@ -182,7 +182,7 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 		if (o != w) {
 			if (unlikely(mg_natgw_handoff(ng, o, m, true) < 0)) {
 				ng->stats[w].handoff_drops++;
-				mg_set_drop(m, MG_DROP_NAT_NO_FLOW);
+				mg_set_drop(m, MG_DROP_NAT_HANDOFF_FULL);
 				return SVC_NEXT_DROP;
 			}
 			ng->stats[w].handoffs++;
