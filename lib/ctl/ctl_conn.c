@@ -1103,6 +1103,38 @@ wg_conn_up(struct mg_ctl *c, struct conn *k, json_t *conn, json_t *mech, struct 
 }
 
 /*
+ * Which operations a change of connection @p old to @p fresh (built in
+ * @p b) keeps as they are: kept_old[i] and kept_new[j] for each identical
+ * pair. Returns true when only the difference is to be applied: the same
+ * mechanism, not KERNEL (its interface is moved into the client's
+ * namespace again), and every interface and address kept, so that only
+ * routes and neighbors come and go (objects that depend on them, such as
+ * routes through a changed address, are then rebuilt whole as before).
+ */
+static bool
+conn_diff(const struct conn *old, const struct conn *fresh, const struct built *b,
+	  bool *kept_old, bool *kept_new)
+{
+	if (old->adds == NULL || fresh->mech == MECH_KERNEL || old->mech != fresh->mech)
+		return false;
+	for (unsigned int i = 0; i < old->nadds; i++)
+		for (unsigned int j = 0; j < b->n; j++)
+			if (!kept_new[j] &&
+			    memcmp(&old->adds[i], &b->ops[j], sizeof(b->ops[j])) == 0) {
+				kept_old[i] = kept_new[j] = true;
+				break;
+			}
+	for (unsigned int i = 0; i < old->nadds; i++)
+		if (!kept_old[i] && old->adds[i].kind != MG_OP_ROUTE &&
+		    old->adds[i].kind != MG_OP_NEIGH)
+			return false;
+	for (unsigned int j = 0; j < b->n; j++)
+		if (!kept_new[j] && b->ops[j].kind != MG_OP_ROUTE && b->ops[j].kind != MG_OP_NEIGH)
+			return false;
+	return true;
+}
+
+/*
  * VXLAN: create the connection's tunnel before its operations (they put
  * addresses, routes and neighbors on it). Parameters, as NSM's VXLAN
  * mechanism names them: src_ip (the client's VTEP, required), dst_ip (ours:
@@ -1238,7 +1270,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	struct mg_txn *t;
 	struct mg_op *undo = NULL, *adds = NULL;
 	unsigned int nundo = 0;
-	bool *kept_old = NULL, *kept_new = NULL;
+	bool *kept_old = NULL, *kept_new = NULL, diff;
 	struct conn prev;
 	uint64_t exp;
 	uint32_t slot = UINT32_MAX;
@@ -1326,21 +1358,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		goto fail;
 	}
 	memcpy(adds, b.ops, b.n * sizeof(*adds));
-	/*
-	 * A changed connection keeps what the new request asks for as it was
-	 * (its interface, addresses, routes): those objects stay, with their
-	 * traffic and counters. A KERNEL interface is rebuilt whole, as it is
-	 * moved into the client's namespace again.
-	 */
-	if (old != NULL && old->adds != NULL && fresh.mech != MECH_KERNEL &&
-	    old->mech == fresh.mech)
-		for (unsigned int i = 0; i < old->nadds; i++)
-			for (unsigned int j = 0; j < b.n; j++)
-				if (!kept_new[j] &&
-				    memcmp(&old->adds[i], &b.ops[j], sizeof(b.ops[j])) == 0) {
-					kept_old[i] = kept_new[j] = true;
-					break;
-				}
+	diff = old != NULL && conn_diff(old, &fresh, &b, kept_old, kept_new);
 	if (old == NULL && c->nconns >= (c->conf.max_conns && c->conf.max_conns < CTL_MAX_CONNS
 					  ? c->conf.max_conns : CTL_MAX_CONNS)) {
 		mg_error_set(err, ENOSPC, "connection.id",
@@ -1359,8 +1377,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	 * go in the same transaction, the last made first (an address before
 	 * its interface), then the new ones come.
 	 */
-	if (old != NULL && old->adds != NULL && fresh.mech != MECH_KERNEL &&
-	    old->mech == fresh.mech) {
+	if (diff) {
 		for (unsigned int i = old->nadds; i > 0; i--) {
 			struct mg_op op = old->adds[i - 1];
 
@@ -1380,7 +1397,7 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 			}
 	}
 	for (unsigned int i = 0; i < b.n; i++) {
-		if (kept_new[i])
+		if (diff && kept_new[i])
 			continue;
 		if (mg_txn_apply(t, &b.ops[i], err) < 0) {
 			char f[96];

@@ -185,21 +185,20 @@ def test_changed_or_refused_connection_keeps_its_traffic_and_counters(tmp_path):
     """A Request that changes a live VLAN connection (one more dst route)
     applies only the difference: the VLAN and the routes it keeps carry
     their traffic on and its counters go on counting. A Request with the
-    same id that is refused (an address in another interface's subnet)
-    touches nothing. Before, both rebuilt the connection: tens of millions
+    same id that is refused (a route through a next hop on no connected
+    subnet) touches nothing. Before, both rebuilt the connection: tens of millions
     of packets met no route and its counters went back to zero."""
     write_pcap(tmp_path / "in.pcap", traffic())
     mg = Meshgate(tmp_path, CONFIG.format(dir=tmp_path), name="hc").start()
     ctl = Control(mg)
 
-    def conn(extra=(), dst_ip="172.20.0.1/30"):
+    def conn(extra=()):
         return {"id": "live", "networkService": "ran",
                 "mechanism": {"cls": "LOCAL", "type": "VLAN",
                               "parameters": {"base": "b", "vlan-id": "100"}},
                 "context": {"ipContext": {
-                    "srcIpAddrs": ["172.20.0.2/30"], "dstIpAddrs": [dst_ip],
-                    "dstRoutes": [{"prefix": "198.51.100.0/25"}] +
-                                 [{"prefix": p} for p in extra]},
+                    "srcIpAddrs": ["172.20.0.2/30"], "dstIpAddrs": ["172.20.0.1/30"],
+                    "dstRoutes": [{"prefix": "198.51.100.0/25"}] + list(extra)},
                     "ethernetContext": {"srcMac": "02:00:00:00:14:02"}}}
 
     def vlan_tx():
@@ -216,10 +215,12 @@ def test_changed_or_refused_connection_keeps_its_traffic_and_counters(tmp_path):
                 time.sleep(0.1)
             for i in range(20):
                 before = vlan_tx()
-                kind, res = s.call("Request", {"connection": conn([f"198.18.{i}.0/24"])})
+                kind, res = s.call("Request",
+                                   {"connection": conn([{"prefix": f"198.18.{i}.0/24"}])})
                 assert kind == "result", res
-                # Refused: 10.0.3.9/24 overlaps port c's subnet.
-                kind, res = s.call("Request", {"connection": conn(dst_ip="10.0.3.9/24")})
+                # Refused: a route through a next hop on no connected subnet.
+                kind, res = s.call("Request", {"connection": conn(
+                    [{"prefix": f"198.19.{i}.0/24", "nextHop": "10.9.9.9"}])})
                 assert kind == "error", res
                 assert vlan_tx() >= before, (i, before, vlan_tx())
             kind, res = s.call("Close", {"id": "live"})
