@@ -73,11 +73,16 @@ mg_token_file_read(const char *path, const char *field, char *buf, size_t size,
 	struct stat st;
 	ssize_t r;
 	size_t n = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		return mg_error_set(err, errno, field, "cannot read %s: %s", path, strerror(errno));
-	if (fstat(fd, &st) == 0 && mode != NULL)
+	/* A regular file only: a FIFO or a terminal would wait forever. */
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return mg_error_set(err, EINVAL, field, "%s is not a regular file", path);
+	}
+	if (mode != NULL)
 		*mode = st.st_mode & 0777;
 	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
 		n += (size_t)r;
@@ -98,7 +103,7 @@ mg_pem_file_read(const char *path, const char *field, size_t *len, unsigned int 
 {
 	struct stat st;
 	char *buf = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	size_t got = 0;
 
 	if (fd < 0) {
@@ -136,4 +141,81 @@ mg_pem_file_read(const char *path, const char *field, size_t *len, unsigned int 
 	}
 	*len = got;
 	return buf;
+}
+
+char *
+mg_file_read_all(const char *path, size_t max, size_t *len, struct mg_error *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 0, n = 0;
+	char *buf = NULL;
+	ssize_t r;
+
+	if (fd < 0) {
+		mg_error_set(err, errno, "", "cannot open: %s", strerror(errno));
+		return NULL;
+	}
+	for (;;) {
+		if (n > max) {
+			mg_free_wiped(buf);
+			close(fd);
+			mg_error_set(err, EFBIG, "", "file is larger than %zu MiB", max >> 20);
+			return NULL;
+		}
+		if (n + 1 >= cap) {
+			char *nb = mg_realloc_wiped(buf, cap + 65536);
+
+			if (nb == NULL) {
+				mg_free_wiped(buf);
+				close(fd);
+				mg_error_set(err, ENOMEM, "", "out of memory");
+				return NULL;
+			}
+			buf = nb;
+			cap += 65536;
+		}
+		r = read(fd, buf + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			mg_error_set(err, errno, "", "cannot read: %s", strerror(errno));
+			mg_free_wiped(buf);
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n > max) {
+		mg_free_wiped(buf);
+		mg_error_set(err, EFBIG, "", "file is larger than %zu MiB", max >> 20);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
+}
+
+int
+mg_file_line_read(const char *path, char *buf, size_t size, struct mg_error *err)
+{
+	struct stat st;
+	size_t n = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return mg_error_set(err, errno, "", "cannot read '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return mg_error_set(err, EINVAL, "", "'%s' is not a regular file", path);
+	}
+	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return (int)strlen(buf);
 }

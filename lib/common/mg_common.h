@@ -120,4 +120,20 @@ int mg_token_file_read(const char *path, const char *field, char *buf, size_t si
 char *mg_pem_file_read(const char *path, const char *field, size_t *len, unsigned int *mode,
 		       struct mg_error *err);
 
+/**
+ * Read file @p path whole (at most @p max bytes) into a malloc()ed,
+ * NUL-terminated buffer, without stdio, so that no copy of what it holds
+ * (a configuration with keys) is left in a buffer nobody wipes; free it
+ * with mg_free_wiped. NULL with @p err (no field) on failure.
+ */
+char *mg_file_read_all(const char *path, size_t max, size_t *len, struct mg_error *err);
+
+/**
+ * The first line of the regular file @p path (a key or a PSK) into @p buf
+ * (@p size bytes, NUL included; the line ending cut), read without stdio.
+ * Returns its length, or a negative errno with @p err (no field). The
+ * caller wipes @p buf.
+ */
+int mg_file_line_read(const char *path, char *buf, size_t size, struct mg_error *err);
+
 #endif /* MG_COMMON_H */

@@ -1951,21 +1951,17 @@ rd_key(struct cfg *c, yaml_node_t *map, const char *path, const char *key, const
 	}
 	if (nf != NULL) {
 		char fname[PATH_MAX];
-		FILE *f;
+		struct mg_error e;
 
 		subpath(p, sizeof(p), path, key_file);
 		if (!rd_str(c, map, path, key_file, fname, sizeof(fname)))
 			return false;
-		f = fopen(fname, "r");
-		if (f == NULL) {
-			cerr(c, nf, p, "cannot read '%s': %s", fname, strerror(errno));
+		mg_error_clear(&e);
+		if (mg_file_line_read(fname, buf, sizeof(buf), &e) < 0) {
+			cerr(c, nf, p, "%s", e.msg);
 			return false;
 		}
-		if (fgets(buf, sizeof(buf), f) != NULL) {
-			buf[strcspn(buf, "\r\n")] = '\0';
-			ok = key_b64(buf, out);
-		}
-		fclose(f);
+		ok = key_b64(buf, out);
 		mg_wipe(buf, sizeof(buf));
 		if (!ok)
 			cerr(c, nf, p, "'%s' does not hold a key (44 characters of base64)", fname);
@@ -2476,23 +2472,18 @@ load_ike(struct cfg *c, yaml_node_t *tun, const char *tpath, const struct mg_esp
 			mg_wipe(psk->data.scalar.value, psk->data.scalar.length);
 	} else if (pskf != NULL) {
 		char fname[PATH_MAX];
-		FILE *f;
 
 		subpath(kp, sizeof(kp), p, "psk_file");
 		if (rd_str(c, n, p, "psk_file", fname, sizeof(fname))) {
-			f = fopen(fname, "r");
-			if (f == NULL) {
-				cerr(c, pskf, kp, "cannot read '%s': %s", fname, strerror(errno));
+			mg_error_clear(&e);
+			if (mg_file_line_read(fname, buf, sizeof(buf), &e) < 0) {
+				cerr(c, pskf, kp, "%s", e.msg);
 				ok = false;
 			} else {
-				if (fgets(buf, sizeof(buf), f) != NULL) {
-					buf[strcspn(buf, "\r\n")] = '\0';
-					pc.psk_len = (uint16_t)(strlen(buf) < MG_IKE_PSK_MAX ? strlen(buf) : MG_IKE_PSK_MAX);
-					memcpy(pc.psk, buf, pc.psk_len);
-				}
-				fclose(f);
-				mg_wipe(buf, sizeof(buf));
+				pc.psk_len = (uint16_t)(strlen(buf) < MG_IKE_PSK_MAX ? strlen(buf) : MG_IKE_PSK_MAX);
+				memcpy(pc.psk, buf, pc.psk_len);
 			}
+			mg_wipe(buf, sizeof(buf));
 		} else {
 			ok = false;
 		}
@@ -2767,43 +2758,21 @@ unsigned int
 mg_config_load_file(const char *path, struct mg_settings *st, struct mg_model *m,
 		    struct mg_config_errors *errs)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL, *msg;
-	size_t cap = 0, len = 0, r;
+	struct mg_error e;
+	char *buf, *msg;
+	size_t len = 0;
 	unsigned int n;
 
-	if (f == NULL) {
-		if (asprintf(&msg, "%s: cannot open: %s", path, strerror(errno)) >= 0)
-			errs_add(errs, msg);
-		return 1;
-	}
-	do {
-		if (len + 4096 > cap) {
-			char *nb = realloc(buf, cap + 65536);
-
-			if (nb == NULL) {
-				free(buf);
-				fclose(f);
-				return 1;
-			}
-			buf = nb;
-			cap += 65536;
-		}
-		r = fread(buf + len, 1, cap - len, f);
-		len += r;
-	} while (r > 0 && len < (16u << 20));
-	fclose(f);
-	if (len >= (16u << 20)) {
-		free(buf);
-		if (asprintf(&msg, "%s: file is larger than 16 MiB", path) >= 0)
+	/* Read without stdio: its buffers would keep the file's keys, unwiped. */
+	mg_error_clear(&e);
+	buf = mg_file_read_all(path, 16u << 20, &len, &e);
+	if (buf == NULL) {
+		if (asprintf(&msg, "%s: %s", path, e.msg) >= 0)
 			errs_add(errs, msg);
 		return 1;
 	}
 	n = mg_config_load_string(path, buf, len, st, m, errs);
-	mg_wipe(buf, len); /* it may hold ESP keys */
-	/* The file may hold WireGuard keys. */
-	mg_wipe(buf, len);
-	free(buf);
+	mg_free_wiped(buf); /* it may hold ESP and WireGuard keys */
 	return n;
 }
 
@@ -2861,14 +2830,20 @@ mg_settings_free(struct mg_settings *st)
 	free(st->services);
 	st->services = NULL;
 	st->nservices = 0;
+	mg_settings_drop_ike_peers(st);
+	free(st->gateways);
+	st->gateways = NULL;
+	st->ngateways = 0;
+}
+
+void
+mg_settings_drop_ike_peers(struct mg_settings *st)
+{
 	if (st->ike_peers != NULL)
 		mg_wipe(st->ike_peers, MG_MODEL_MAX_ESP * sizeof(*st->ike_peers));
 	free(st->ike_peers);
 	st->ike_peers = NULL;
 	st->nike_peers = 0;
-	free(st->gateways);
-	st->gateways = NULL;
-	st->ngateways = 0;
 }
 
 unsigned int

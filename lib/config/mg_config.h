@@ -184,6 +184,11 @@ struct mg_config_errors {
 void mg_settings_init(struct mg_settings *st);
 /** Free what the settings own. */
 void mg_settings_free(struct mg_settings *st);
+/**
+ * Wipe and free the IKE peers of the file (their PSKs and keys) once the
+ * IKE engine has its own copies: a deleted tunnel's PSK then leaves memory.
+ */
+void mg_settings_drop_ike_peers(struct mg_settings *st);
 
 /**
  * Load the file at @p path into @p st and @p m (which has no backend attached,

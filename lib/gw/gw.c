@@ -1465,6 +1465,8 @@ mg_gw_run(const struct mg_gw_opts *o)
 			GW_LOG(WARNING, "esp_tunnels[%s].ike: not started: %s\n", pc->name,
 			       err.msg[0] ? err.msg : "the tunnel is not in the restored state");
 	}
+	/* The IKE engine has its copies: the file's PSKs and keys go. */
+	mg_settings_drop_ike_peers(&g->st);
 	GW_LOG(NOTICE, "running from %s: %u worker(s), %u port(s), %u mbufs of %u bytes\n", src,
 	       nw, count_ports(g->model), mbufs, room);
 	printf("meshgate: running (%s); Ctrl-C to stop\n", src);

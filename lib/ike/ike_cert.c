@@ -57,6 +57,32 @@ src_bio(const char *s, char *why, size_t wl)
 	return b;
 }
 
+/*
+ * A BIO over our private key: its text, or the file it names read whole
+ * into *@p hold (not through stdio, whose buffer would keep the key
+ * unwiped). Free *@p hold with mg_free_wiped after the BIO.
+ */
+static BIO *
+key_bio(const char *s, char **hold, char *why, size_t wl)
+{
+	struct mg_error fe;
+	size_t len = 0;
+
+	*hold = NULL;
+	if (is_pem(s))
+		return BIO_new_mem_buf(s, (int)strlen(s));
+	mg_error_clear(&fe);
+	*hold = mg_pem_file_read(s, "key", &len, NULL, &fe);
+	if (*hold == NULL) {
+		if (fe.code == EINVAL || fe.code == EIO)
+			snprintf(why, wl, "%s", fe.msg);
+		else
+			snprintf(why, wl, "cannot read '%s': %s", s, strerror(fe.code));
+		return NULL;
+	}
+	return BIO_new_mem_buf(*hold, (int)len);
+}
+
 static X509 *
 b64_cert(const char *s)
 {
@@ -175,6 +201,7 @@ ike_creds_load(const struct mg_ike_peer_conf *c, struct ike_creds *cr, struct mg
 	char why[192] = "";
 	STACK_OF(X509) *cas = NULL;
 	BIO *b;
+	char *hold = NULL;
 
 	memset(cr, 0, sizeof(*cr));
 	if (c->auth != MG_IKE_AUTH_PUBKEY)
@@ -187,11 +214,14 @@ ike_creds_load(const struct mg_ike_peer_conf *c, struct ike_creds *cr, struct mg
 				    "certificate, or peer_cert (the peer's own certificate)");
 	if (c->ca[0] != '\0' && c->peer_cert[0] != '\0')
 		return mg_error_set(err, EINVAL, "peer_cert", "give ca or peer_cert, not both");
-	b = src_bio(c->key, why, sizeof(why));
-	if (b == NULL)
+	b = key_bio(c->key, &hold, why, sizeof(why));
+	if (b == NULL) {
+		mg_free_wiped(hold);
 		return cerr(err, "key", why);
+	}
 	cr->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
 	BIO_free(b);
+	mg_free_wiped(hold);
 	ERR_clear_error();
 	if (cr->key == NULL) {
 		ike_creds_free(cr);

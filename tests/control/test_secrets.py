@@ -147,3 +147,46 @@ def test_keys_leave_memory_with_their_requests(tmp_path):
         assert ctl.ok("GET", "/v1/connections") == []
         left = memory_holds(mg.proc.pid, keys.values())
         assert not left, sorted(n for n, k in keys.items() if k in left)
+
+
+def test_keys_read_from_files_leave_memory_with_their_objects(tmp_path):
+    """Keys the configuration gave (inline ESP keys in the file, a WireGuard
+    private_key_file, an IKE psk_file) are gone from the process once their
+    tunnels are deleted: the files are read without stdio, whose buffers
+    were freed with the keys still in them."""
+    wg_priv = subprocess.run(["wg", "genkey"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+    (tmp_path / "wg.key").write_text(wg_priv + "\n")
+    psk = "psk-" + hexkey(20)
+    (tmp_path / "ike.psk").write_text(psk + "\n")
+    esp_key = hexkey(16)
+    cfg = CONFIG + f"""wireguard:
+  - name: wgf
+    listen_port: 51931
+    private_key_file: {tmp_path}/wg.key
+    ipv4: [10.98.0.1/24]
+esp_tunnels:
+  - name: ef
+    local: 10.0.1.1
+    remote: 10.0.1.2
+    sas:
+      - {{direction: in, inner: ipv4, spi: 0x3101, algorithm: aes-gcm-128, key: "{esp_key}", salt: "0a0b0c0d"}}
+  - name: ei
+    local: 10.0.1.1
+    remote: 10.0.1.3
+    ike:
+      role: responder
+      psk_file: {tmp_path}/ike.psk
+      local_ts: [10.20.0.0/16]
+      remote_ts: [10.31.0.0/16]
+"""
+    needles = {"wg": wg_priv, "psk": psk, "esp": esp_key}
+    with Meshgate(tmp_path, cfg, name="secf") as mg:
+        ctl = Control(mg)
+        for path in ("/v1/wireguard/wgf", "/v1/esp-tunnels/ef", "/v1/esp-tunnels/ei"):
+            st, j = ctl.http("DELETE", path)
+            assert st == 204, (path, st, j)
+        for _ in range(3):
+            ctl.http("GET", "/v1/stats")
+        left = memory_holds(mg.proc.pid, needles.values())
+        assert not left, sorted(n for n, k in needles.items() if k in left)
