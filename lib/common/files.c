@@ -66,9 +66,14 @@ mg_listen_parse(const char *s, struct sockaddr_storage *ss, socklen_t *len)
 	return 0;
 }
 
-int
-mg_token_file_read(const char *path, const char *field, char *buf, size_t size,
-		   unsigned int *mode, struct mg_error *err)
+/*
+ * Up to @p size - 1 bytes of the regular file @p path into @p buf (NUL
+ * added): their count, -1 (errno set) when it cannot be opened, -2 when it
+ * is not a regular file (a FIFO or a terminal would wait forever).
+ * @p mode (if not NULL) gets its permission bits.
+ */
+static ssize_t
+read_regular(const char *path, char *buf, size_t size, unsigned int *mode)
 {
 	struct stat st;
 	ssize_t r;
@@ -76,11 +81,10 @@ mg_token_file_read(const char *path, const char *field, char *buf, size_t size,
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
-		return mg_error_set(err, errno, field, "cannot read %s: %s", path, strerror(errno));
-	/* A regular file only: a FIFO or a terminal would wait forever. */
+		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return mg_error_set(err, EINVAL, field, "%s is not a regular file", path);
+		return -2;
 	}
 	if (mode != NULL)
 		*mode = st.st_mode & 0777;
@@ -88,6 +92,21 @@ mg_token_file_read(const char *path, const char *field, char *buf, size_t size,
 		n += (size_t)r;
 	close(fd);
 	buf[n] = '\0';
+	return (ssize_t)n;
+}
+
+int
+mg_token_file_read(const char *path, const char *field, char *buf, size_t size,
+		   unsigned int *mode, struct mg_error *err)
+{
+	ssize_t got = read_regular(path, buf, size, mode);
+	size_t n;
+
+	if (got == -1)
+		return mg_error_set(err, errno, field, "cannot read %s: %s", path, strerror(errno));
+	if (got == -2)
+		return mg_error_set(err, EINVAL, field, "%s is not a regular file", path);
+	n = (size_t)got;
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' '))
 		buf[--n] = '\0';
 	if (n < 16) {
@@ -201,21 +220,12 @@ mg_file_read_all(const char *path, size_t max, size_t *len, struct mg_error *err
 int
 mg_file_line_read(const char *path, char *buf, size_t size, struct mg_error *err)
 {
-	struct stat st;
-	size_t n = 0;
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ssize_t got = read_regular(path, buf, size, NULL);
 
-	if (fd < 0)
+	if (got == -1)
 		return mg_error_set(err, errno, "", "cannot read '%s': %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (got == -2)
 		return mg_error_set(err, EINVAL, "", "'%s' is not a regular file", path);
-	}
-	while (n < size - 1 && (r = read(fd, buf + n, size - 1 - n)) > 0)
-		n += (size_t)r;
-	close(fd);
-	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
 	return (int)strlen(buf);
 }
