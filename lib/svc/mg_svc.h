@@ -213,6 +213,8 @@ int mg_svc_endpoint_del(struct mg_svc *s, const char *name, struct mg_error *err
 
 /** Change the mode (staged until the next commit). */
 void mg_svc_set_mode(struct mg_svc *s, enum mg_svc_mode mode);
+/** The mode, as last set (staged or committed). */
+enum mg_svc_mode mg_svc_get_mode(const struct mg_svc *s);
 
 /**
  * Change the table size (staged): 0 for the default, else a prime in range.

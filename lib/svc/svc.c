@@ -200,6 +200,12 @@ mg_svc_set_mode(struct mg_svc *s, enum mg_svc_mode mode)
 	s->mode = (uint8_t)mode;
 }
 
+enum mg_svc_mode
+mg_svc_get_mode(const struct mg_svc *s)
+{
+	return (enum mg_svc_mode)s->mode;
+}
+
 int
 mg_svc_set_table_size(struct mg_svc *s, uint32_t size, struct mg_error *err)
 {

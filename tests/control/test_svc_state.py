@@ -77,6 +77,10 @@ def test_services_come_back_as_changed(tmp_path):
         # A refused change is not kept either.
         st, j = Control(mg).http("PUT", "/v1/services/gtp/endpoints/e2", {"weight": -1})
         assert st == 400 and j["error"]["field"] == "weight", j
+        # A port on a route-mode service's endpoint: refused as the file refuses it.
+        st, j = Control(mg).http("PUT", "/v1/services/gtp/endpoints/e2", {"port": 8080})
+        assert st == 400 and j["error"]["field"] == "port", j
+        assert "needs the service's mode: nat" in j["error"]["message"], j
         restarts(mg, want)
     finally:
         mg.kill()

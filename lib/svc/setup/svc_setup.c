@@ -427,6 +427,10 @@ mg_svc_ctl_endpoint_put(struct mg_dp *dp, const char *svc, const char *ep,
 		c.weight = u->weight;
 	if (u->has_up)
 		c.up = u->up;
+	if (u->has_port && u->port != 0 && mg_svc_get_mode(s) != MG_SVC_NAT)
+		/* As the file says it: a route-mode packet keeps its port. */
+		return mg_error_set(err, EINVAL, "port",
+				    "an endpoint port needs the service's mode: nat");
 	if (u->has_port)
 		c.port = u->port;
 	/* Slots fill lowest first: below the limit in count, below it in slot. */
