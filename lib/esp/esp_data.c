@@ -683,13 +683,9 @@ in_finish(const struct mg_esp_sa *sa, struct rte_mbuf *m, const struct esp_pmeta
 static inline bool
 in_trailer_dummy(const struct mg_esp_sa *sa, const struct rte_mbuf *m)
 {
-	enum mg_esp_algo a = sa->spec.algo;
-	bool aead = a == MG_ESP_AES_GCM_128 || a == MG_ESP_AES_GCM_256 ||
-		    a == MG_ESP_CHACHA20_POLY1305;
-	uint32_t tail = 16 + (sa->esn && !aead ? 4 : 0) + 1;  /* every ICV here is 16 bytes */
-
-	return m->pkt_len > m->l3_len + tail &&
-	       *rte_pktmbuf_mtod_offset(m, const uint8_t *, m->pkt_len - tail) == IPPROTO_NONE;
+	return m->pkt_len > m->l3_len + sa->nh_from_end &&
+	       *rte_pktmbuf_mtod_offset(m, const uint8_t *, m->pkt_len - sa->nh_from_end) ==
+		       IPPROTO_NONE;
 }
 
 /* The failures of the crypto step over mb[0..ng), from run.ok on, into @p f. */

@@ -148,6 +148,12 @@ struct mg_esp_sa {
 	uint16_t esp_fixed;
 	/** Inbound: block size the encrypted part is a multiple of. */
 	uint16_t pad_align;
+	/**
+	 * Inbound: bytes from the end of a packet librte_ipsec refused back to
+	 * its next header byte (ICV, the ESN high bits it appends for non-AEAD
+	 * algorithms, then 1): where in_trailer_dummy reads.
+	 */
+	uint8_t nh_from_end;
 	/** Our UDP port, network order. */
 	rte_be16_t local_port_be;
 	/** Extended sequence numbers. */

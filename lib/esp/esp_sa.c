@@ -654,6 +654,7 @@ mg_esp_sa_create(struct mg_esp *esp, const struct mg_esp_sa_spec *spec, struct m
 	sa->outer_hlen = outer_hdr(sa->outer_family, sa->natt);
 	sa->pad_align = d.block;
 	sa->esp_fixed = 8 + d.iv + d.icv;
+	sa->nh_from_end = (uint8_t)(d.icv + (s->esn && !algo_aead(s->algo) ? 4 : 0) + 1);
 	sa->need_head = sa->outer_hlen + 8 + d.iv;
 	if (s->dir == MG_ESP_OUTBOUND)
 		sa->need_tail = d.block + 1 + d.icv + (s->esn ? 4 : 0) +

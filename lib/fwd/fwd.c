@@ -632,14 +632,20 @@ mg_fwd_route_del(struct mg_fwd *f, const struct mg_route *r)
 	route_target_put(f, r);
 }
 
-int
-mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
+bool
+mg_fwd_service_route_taken(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
 {
 	uint32_t owner = mg_fwd_service_route_owner(f, net, p);
 
+	return owner != 0 && owner != adj;
+}
+
+int
+mg_fwd_service_route_add(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p, uint32_t adj)
+{
 	/* One owner per prefix: a second would take the route over, and its
 	 * removal leave the first's traffic on a freed adjacency. */
-	if (owner != 0 && owner != adj)
+	if (mg_fwd_service_route_taken(f, net, p, adj))
 		return -EEXIST;
 	return fwd_rib_add(f, net, p, MG_RIB_SERVICE, adj);
 }

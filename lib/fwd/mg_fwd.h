@@ -119,6 +119,13 @@ void mg_fwd_service_route_del(struct mg_fwd *f, uint16_t net, const struct mg_pr
 /** The adjacency that holds @p p as a VIP or gateway route in @p net, 0 none. */
 uint32_t mg_fwd_service_route_owner(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p);
 /**
+ * Whether another adjacency than @p adj holds @p p in @p net, so that
+ * mg_fwd_service_route_add would refuse it (-EEXIST): callers adding
+ * several prefixes ask first, so that a refusal routes none of them.
+ */
+bool mg_fwd_service_route_taken(struct mg_fwd *f, uint16_t net, const struct mg_prefix *p,
+				uint32_t adj);
+/**
  * The error of a prefix the FIB did not take (@p rc from
  * mg_fwd_service_route_add or the FIB): a full table is ENOSPC naming the
  * limit to raise, -EEXIST another owner. @p ctx starts the message.

@@ -185,12 +185,9 @@ static int
 routes_add(const struct mg_gw_cfg *c, uint16_t net, uint32_t adj, struct mg_error *err)
 {
 	/* A route that is another's is refused before any is added (traffic never sees it). */
-	for (unsigned int k = 0; k < c->nroutes; k++) {
-		uint32_t owner = mg_fwd_service_route_owner(S.fwd, net, &c->routes[k]);
-
-		if (owner != 0 && owner != adj)
+	for (unsigned int k = 0; k < c->nroutes; k++)
+		if (mg_fwd_service_route_taken(S.fwd, net, &c->routes[k], adj))
 			return route_error(c, net, k, -EEXIST, err);
-	}
 	for (unsigned int k = 0; k < c->nroutes; k++) {
 		int rc = mg_fwd_service_route_add(S.fwd, net, &c->routes[k], adj);
 

@@ -212,7 +212,7 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 	for (unsigned int v = 0; v < sc->nvips; v++) {
 		struct mg_prefix p = vip_prefix(sc, v);
 
-		if (mg_fwd_service_route_owner(S.fwd, net->id, &p) != 0)
+		if (mg_fwd_service_route_taken(S.fwd, net->id, &p, 0))
 			return vip_error(sc, field, net->id, v, -EEXIST, err);
 	}
 	if (rt == NULL) {
