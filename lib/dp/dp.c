@@ -315,11 +315,52 @@ mg_dp_iface_clear(struct mg_dp *dp, uint16_t ifindex)
 
 /* ---- networks and FIBs ------------------------------------------------------------ */
 
+/*
+ * DPDK 22.11's dir24_8 (the IPv4 FIB) reserves a tbl8 group when it adds a
+ * route longer than /24 in a /24 that holds none yet, unless the route has
+ * its parent's next hop (it then needs no group and is not counted), but it
+ * gives one back whenever the last such route of a /24 goes. Two static
+ * routes via one next hop, a /25 inside a /16 say: deleting the /25 wraps
+ * the count below zero, and from then on every long route in a /24 of its
+ * own (an address's host route too) is refused as if the table were full.
+ * The groups really in use are cur_tbl8s: before a long add we set the count
+ * to that, as for the IPv6 trie below. The struct is private, so this
+ * mirrors its leading fields and is used only when they read back what we
+ * configured; otherwise forwarding control rebuilds a refusing table.
+ */
+struct dir24_head {
+	uint32_t number_tbl8s;
+	uint32_t rsvd_tbl8s;
+	uint32_t cur_tbl8s;
+	enum rte_fib_dir24_8_nh_sz nh_sz;
+	uint64_t def_nh;
+	uint64_t *tbl8;
+	uint64_t *tbl8_idxes;
+};
+
+/* The dir24_8 head, if its layout is the one we know. */
+static struct dir24_head *
+dir24_head_check(struct rte_fib *f, const struct rte_fib_conf *c)
+{
+#if RTE_VERSION >= RTE_VERSION_NUM(22, 11, 0, 0) && RTE_VERSION < RTE_VERSION_NUM(23, 3, 0, 0)
+	struct dir24_head *h = rte_fib_get_dp(f);
+
+	if (h != NULL && h->number_tbl8s == RTE_ALIGN_CEIL(c->dir24_8.num_tbl8, 64) &&
+	    h->rsvd_tbl8s == 0 && h->cur_tbl8s == 0 && h->nh_sz == c->dir24_8.nh_sz &&
+	    h->def_nh == c->default_nh && h->tbl8 != NULL && h->tbl8_idxes != NULL)
+		return h;
+#endif
+	RTE_SET_USED(f);
+	RTE_SET_USED(c);
+	return NULL;
+}
+
 /* The IPv4 FIB of network @id; @gen keeps the names of rebuilt ones unique. */
 static struct rte_fib *
-fib4_create(struct mg_dp *dp, uint16_t id, uint32_t gen)
+fib4_create(struct mg_dp *dp, uint16_t id, uint32_t gen, struct dir24_head **head)
 {
 	struct rte_fib_conf c;
+	struct rte_fib *f;
 	char name[64];
 
 	memset(&c, 0, sizeof(c));
@@ -329,7 +370,12 @@ fib4_create(struct mg_dp *dp, uint16_t id, uint32_t gen)
 	c.dir24_8.nh_sz = dp->conf.max_adjacencies > 32767 ? RTE_FIB_DIR24_8_4B : RTE_FIB_DIR24_8_2B;
 	c.dir24_8.num_tbl8 = dp->conf.fib_tbl8;
 	snprintf(name, sizeof(name), "mg4_%u_%u", id, gen);
-	return rte_fib_create(name, SOCKET_ID_ANY, &c);
+	f = rte_fib_create(name, SOCKET_ID_ANY, &c);
+	*head = f != NULL ? dir24_head_check(f, &c) : NULL;
+	if (f != NULL && *head == NULL)
+		DP_LOG(WARNING, "IPv4 FIB layout not recognised: long routes may be refused "
+		       "until the table is rebuilt\n");
+	return f;
 }
 
 /*
@@ -411,7 +457,7 @@ mg_dp_net_create(struct mg_dp *dp, uint16_t id, const char *name, uint32_t flags
 	n->flags = flags;
 	mg_strlcpy(n->name, name, sizeof(n->name));
 
-	n->fib4 = fib4_create(dp, id, 0);
+	n->fib4 = fib4_create(dp, id, 0, &n->dir24);
 	e = n->fib4 == NULL ? rte_errno : 0;
 	n->fib6 = n->fib4 != NULL ? fib6_create(dp, id, 0, &n->trie) : NULL;
 	if (n->fib4 == NULL || n->fib6 == NULL) {
@@ -458,6 +504,11 @@ mg_dp_route_add(struct mg_dp *dp, uint16_t net, const struct mg_prefix *p, uint3
 	if (n == NULL || adj == MG_ADJ_ID_RETRY || adj >= dp->conf.max_adjacencies)
 		return -EINVAL;
 	if (p->addr.family == AF_INET) {
+		struct dir24_head *h = n->dir24;
+
+		/* See struct dir24_head: reserve against what is really in use. */
+		if (h != NULL && p->len > 24 && h->cur_tbl8s <= h->number_tbl8s)
+			h->rsvd_tbl8s = h->cur_tbl8s;
 		rc = rte_fib_add(n->fib4, ntohl(p->addr.v4), p->len, adj);
 	} else {
 		struct trie_head *h = n->trie;
@@ -496,6 +547,7 @@ mg_dp_fib_rebuild(struct mg_dp *dp, uint16_t net, uint8_t family, mg_dp_route_it
 	struct rte_fib *f4 = NULL, *old4;
 	struct rte_fib6 *f6 = NULL, *old6;
 	struct trie_head *head = NULL;
+	struct dir24_head *head4 = NULL;
 	struct mg_prefix p;
 	uint32_t adj;
 	int rc = 0;
@@ -505,7 +557,7 @@ mg_dp_fib_rebuild(struct mg_dp *dp, uint16_t net, uint8_t family, mg_dp_route_it
 		return -EINVAL;
 	n->gen++;
 	if (family == AF_INET)
-		f4 = fib4_create(dp, net, n->gen);
+		f4 = fib4_create(dp, net, n->gen, &head4);
 	else
 		f6 = fib6_create(dp, net, n->gen, &head);
 	if (f4 == NULL && f6 == NULL)
@@ -525,6 +577,7 @@ mg_dp_fib_rebuild(struct mg_dp *dp, uint16_t net, uint8_t family, mg_dp_route_it
 	}
 	if (family == AF_INET) {
 		old4 = n->fib4;
+		n->dir24 = head4;
 		__atomic_store_n(&n->fib4, f4, __ATOMIC_RELEASE);
 		mg_dp_sync(dp);
 		rte_fib_free(old4);

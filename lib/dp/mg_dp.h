@@ -49,6 +49,7 @@
 struct rte_fib;
 struct rte_fib6;
 struct rte_rcu_qsbr;
+struct dir24_head;
 struct trie_head;
 struct mg_cap_set;
 struct rte_mempool;
@@ -324,6 +325,7 @@ struct mg_dp_net {
 	struct rte_fib *fib4;
 	struct rte_fib6 *fib6;
 	uint32_t gen;        /**< Rebuilds so far (names the tables). */
+	struct dir24_head *dir24; /**< fib4's private head, when we know its layout (dp.c). */
 	struct trie_head *trie; /**< fib6's private head, when we know its layout (dp.c). */
 	uint32_t flags;
 	uint16_t id;

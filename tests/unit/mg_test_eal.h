@@ -10,7 +10,11 @@
 
 #include <errno.h>
 
+#include <inttypes.h>
+
 #include <rte_common.h>
+#include <rte_cycles.h>
+#include <rte_random.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
 
@@ -19,6 +23,20 @@ static void
 mg_test_remove_rundir(void)
 {
 	rmdir(rte_eal_get_runtime_dir());
+}
+
+/*
+ * Seed rte_rand from MG_TEST_SEED, or from the clock, and say which: a
+ * randomised test that fails can be run again on the same draws.
+ */
+static inline void
+mg_test_seed(void)
+{
+	const char *env = getenv("MG_TEST_SEED");
+	uint64_t seed = env != NULL ? strtoull(env, NULL, 0) : rte_rdtsc();
+
+	rte_srand(seed);
+	printf("# seed %" PRIu64 " (MG_TEST_SEED)\n", seed);
 }
 
 /**
@@ -41,6 +59,7 @@ mg_test_eal_init(const char *name, const char *lcores, unsigned int mem_mb)
 		exit(2);
 	}
 	atexit(mg_test_remove_rundir);
+	mg_test_seed();
 }
 
 /*

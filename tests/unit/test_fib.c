@@ -219,6 +219,33 @@ MG_TEST(fib6_flapping_host_route_never_full)
 }
 
 /*
+ * IPv4: a route longer than /24 with its parent's next hop (two static
+ * routes via one neighbor) takes no tbl8 group, and DPDK 22.11's dir24_8
+ * counts no reservation for it, but gives one back when it goes. From 0 the
+ * count wraps, and every later long route in a /24 of its own is refused as
+ * if the table were full. With the count kept right, the flaps change nothing.
+ */
+MG_TEST(fib4_same_nexthop_child_never_full)
+{
+	struct mg_prefix parent, child, other;
+	struct mg_ip ip;
+
+	mg_prefix_parse("10.61.0.0/16", &parent);
+	mg_prefix_parse("10.61.0.0/25", &child);
+	mg_prefix_parse("10.62.0.1/32", &other);
+	CHECK_EQ(mg_dp_route_add(dp, 0, &parent, 500), 0);
+	for (unsigned int i = 0; i < 3; i++) {
+		CHECK_EQ(mg_dp_route_add(dp, 0, &child, 500), 0);
+		CHECK_EQ(mg_dp_route_del(dp, 0, &child), 0);
+	}
+	CHECK_EQ(mg_dp_route_add(dp, 0, &other, 501), 0);
+	mg_ip_parse("10.62.0.1", &ip);
+	CHECK_EQ(mg_dp_route_lookup(dp, 0, &ip), 501);
+	mg_dp_route_del(dp, 0, &other);
+	CHECK_EQ(mg_dp_route_del(dp, 0, &parent), 0);
+}
+
+/*
  * Children added and deleted at random under a parent whose next hop keeps
  * changing, with the table rebuilt now and then in the middle: it answers
  * like the naive reference throughout, and no add is refused.
@@ -249,10 +276,11 @@ MG_TEST(fib6_churn_and_rebuilds_match_naive_lpm)
 			snprintf(s, sizeof(s), "2001:db8:f%03x:%x00::/56",
 				 (unsigned int)(rte_rand() % 64), (unsigned int)(rte_rand() % 256));
 			mg_prefix_parse(s, &p);
-			if ((k = ref_find(&p)) >= 0)
-				continue;
-			CHECK_EQ(add_or_rebuild(&p, 600 + round % 100), 0);
-			ref[nref++] = (struct ref_route){p, 600 + round % 100};
+			/* Not `continue`: the rounds' checkpoints below must all run. */
+			if ((k = ref_find(&p)) < 0) {
+				CHECK_EQ(add_or_rebuild(&p, 600 + round % 100), 0);
+				ref[nref++] = (struct ref_route){p, 600 + round % 100};
+			}
 		} else if (nref > 1) {
 			unsigned int k = 1 + (unsigned int)(rte_rand() % (nref - 1));
 
@@ -310,7 +338,8 @@ fwd_with_iface(void)
 	mg_mac_parse("02:00:00:00:00:01", &ifc.mac);
 	CHECK_EQ(mg_fwd_iface_add(f, &ifc, 0, &e), 0);
 	mg_prefix_parse("10.0.0.1/24", &a);
-	CHECK_EQ(mg_fwd_addr_add(f, 3, &a, &e), 0);
+	if (mg_fwd_addr_add(f, 3, &a, &e) != 0)
+		CHECK_STR(e.msg, "");
 	return f;
 }
 
