@@ -1260,6 +1260,28 @@ answer:
 	return 0;
 }
 
+/*
+ * The model's own field ("address", "port") says little to an NSM client:
+ * name what in the request caused the refusal of @p b's operation @p i
+ * (UINT32_MAX: one of the old connection's, whose field stays).
+ */
+static void
+conn_op_field(const struct conn *fresh, const struct built *b, uint32_t i, struct mg_error *err)
+{
+	char f[96];
+
+	if (i == UINT32_MAX)
+		return;
+	if (b->ops[i].kind == MG_OP_VLAN)
+		snprintf(f, sizeof(f), "%s.parameters.%s", fresh->mech_field,
+			 strstr(err->field, "port") ? "base" : "vlan-id");
+	else if (b->ops[i].kind == MG_OP_PORT)
+		snprintf(f, sizeof(f), "%s", fresh->mech_field);
+	else
+		snprintf(f, sizeof(f), "%s", b->field[i]);
+	mg_strlcpy(err->field, f, sizeof(err->field));
+}
+
 static json_t *
 request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error *err)
 {
@@ -1268,8 +1290,9 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	struct conn *old, *k = NULL, fresh;
 	struct built b = {0};
 	struct mg_txn *t;
-	struct mg_op *undo = NULL, *adds = NULL;
-	unsigned int nundo = 0;
+	struct mg_op *undo = NULL, *adds = NULL, *seq = NULL;
+	uint32_t *from = NULL;
+	unsigned int nundo = 0, nseq, bad = 0;
 	bool *kept_old = NULL, *kept_new = NULL, diff;
 	struct conn prev;
 	uint64_t exp;
@@ -1352,8 +1375,11 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	adds = malloc((b.n ? b.n : 1) * sizeof(*adds));
 	kept_new = calloc(b.n + 1, sizeof(*kept_new));
 	kept_old = calloc((old != NULL ? old->nadds : 0) + 1, sizeof(*kept_old));
+	nseq = (old != NULL ? RTE_MAX(old->nadds, old->nops) : 0) + b.n + 1;
+	seq = malloc(nseq * sizeof(*seq));
+	from = malloc(nseq * sizeof(*from));
 	if (ops_to_undo(&b, &undo, &nundo) < 0 || adds == NULL || kept_new == NULL ||
-	    kept_old == NULL) {
+	    kept_old == NULL || seq == NULL || from == NULL) {
 		mg_error_set(err, ENOMEM, "", "out of memory");
 		goto fail;
 	}
@@ -1367,55 +1393,48 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 				     ? c->conf.max_conns : CTL_MAX_CONNS);
 		goto fail;
 	}
+	/*
+	 * A changed connection: its old objects the new request does not keep
+	 * go in the same transaction, the last made first (an address before
+	 * its interface), then the new ones come. The whole list is checked
+	 * against the model before any of it reaches the data plane.
+	 */
+	nseq = 0;
+	if (diff) {
+		for (unsigned int i = old->nadds; i > 0; i--) {
+			if (kept_old[i - 1])
+				continue;
+			seq[nseq] = old->adds[i - 1];
+			seq[nseq].verb = MG_OP_DEL;
+			from[nseq++] = UINT32_MAX;
+		}
+	} else if (old != NULL) {
+		for (unsigned int i = 0; i < old->nops; i++) {
+			seq[nseq] = old->ops[i];
+			from[nseq++] = UINT32_MAX;
+		}
+	}
+	for (unsigned int i = 0; i < b.n; i++) {
+		if (diff && kept_new[i])
+			continue;
+		seq[nseq] = b.ops[i];
+		from[nseq++] = i;
+	}
+	if (mg_txn_check(c->env.model, seq, nseq, &bad, err) < 0) {
+		conn_op_field(&fresh, &b, from[bad], err);
+		goto fail;
+	}
 	t = mg_txn_begin(c->env.model);
 	if (t == NULL) {
 		mg_error_set(err, ENOMEM, "", "out of memory");
 		goto fail;
 	}
-	/*
-	 * A changed connection: its old objects the new request does not keep
-	 * go in the same transaction, the last made first (an address before
-	 * its interface), then the new ones come.
-	 */
-	if (diff) {
-		for (unsigned int i = old->nadds; i > 0; i--) {
-			struct mg_op op = old->adds[i - 1];
-
-			if (kept_old[i - 1])
-				continue;
-			op.verb = MG_OP_DEL;
-			if (mg_txn_apply(t, &op, err) < 0) {
-				mg_txn_abort(t);
-				goto fail;
-			}
-		}
-	} else if (old != NULL) {
-		for (unsigned int i = 0; i < old->nops; i++)
-			if (mg_txn_apply(t, &old->ops[i], err) < 0) {
-				mg_txn_abort(t);
-				goto fail;
-			}
-	}
-	for (unsigned int i = 0; i < b.n; i++) {
-		if (diff && kept_new[i])
-			continue;
-		if (mg_txn_apply(t, &b.ops[i], err) < 0) {
-			char f[96];
-
-			/* The model's own field ("address", "port") says little here:
-			 * name what in the request caused it. */
-			if (b.ops[i].kind == MG_OP_VLAN)
-				snprintf(f, sizeof(f), "%s.parameters.%s", fresh.mech_field,
-					 strstr(err->field, "port") ? "base" : "vlan-id");
-			else if (b.ops[i].kind == MG_OP_PORT)
-				snprintf(f, sizeof(f), "%s", fresh.mech_field);
-			else
-				snprintf(f, sizeof(f), "%s", b.field[i]);
-			mg_strlcpy(err->field, f, sizeof(err->field));
+	for (unsigned int i = 0; i < nseq; i++)
+		if (mg_txn_apply(t, &seq[i], err) < 0) {
+			conn_op_field(&fresh, &b, from[i], err);
 			mg_txn_abort(t);
 			goto fail;
 		}
-	}
 	if (fresh.mech == MECH_KERNEL && fresh.netns[0] != '\0' &&
 	    kernel_to_client(&fresh, json_object_get(json_object_get(conn, "context"), "ip_context"),
 			     err) < 0) {
@@ -1517,6 +1536,8 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 	}
 	free(kept_old);
 	free(kept_new);
+	free(seq);
+	free(from);
 	free(b.ops);
 	free(b.field);
 	c->requests_ok++;
@@ -1546,6 +1567,8 @@ fail:
 	free(adds);
 	free(kept_old);
 	free(kept_new);
+	free(seq);
+	free(from);
 	free(b.ops);
 	free(b.field);
 	c->requests_failed++;

@@ -22,11 +22,20 @@ RTE_LOG_REGISTER_SUFFIX(mg_ctl_logtype, ctl, INFO);
 int
 ctl_commit_ops(struct mg_ctl *c, const struct mg_op *ops, unsigned int n, struct mg_error *err)
 {
-	struct mg_txn *t = mg_txn_begin(c->env.model);
+	struct mg_txn *t;
 	json_t *entry, *arr;
+	unsigned int bad = 0;
 	int rc;
 
 	RTE_ASSERT(rte_lcore_id() == rte_get_main_lcore());
+	/* What the model refuses is refused before traffic sees any of it. */
+	rc = mg_txn_check(c->env.model, ops, n, &bad, err);
+	if (rc < 0) {
+		mg_error_prefix_field(err, "[%u]", bad);
+		c->requests_failed++;
+		return rc;
+	}
+	t = mg_txn_begin(c->env.model);
 	if (t == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	for (unsigned int i = 0; i < n; i++) {

@@ -307,6 +307,15 @@ struct mg_model_limits {
 
 struct mg_model *mg_model_create(const struct mg_model_limits *limits);
 void mg_model_destroy(struct mg_model *m);
+/**
+ * A shadow of @p m for trying changes before they reach the data plane: a
+ * copy of its networks, ports, interfaces, routes and neighbors with no
+ * backend, which lends (reads, never changes or frees) @p m's rule sets,
+ * tunnels and WireGuard settings. Valid while @p m is unchanged; only the
+ * operations of mg_txn.h may be applied to it. Freed with mg_model_destroy.
+ * NULL when out of memory.
+ */
+struct mg_model *mg_model_shadow(const struct mg_model *m);
 /** Attach (or detach with NULL) the data plane. */
 void mg_model_set_backend(struct mg_model *m, const struct mg_model_backend *b);
 /** Change the limits (the config file sets them before any request). */

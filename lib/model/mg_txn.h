@@ -7,9 +7,11 @@
  * Operations on the model and transactions over them. A request that
  * changes several objects (an NSM connection: a port, its addresses and
  * routes; a REST batch) is a list of operations applied in one
- * transaction: each applied operation records its inverse, and if a later
- * one fails they are undone in reverse order, so the request is applied
- * whole or not at all. Deletes record everything needed to recreate what
+ * transaction: the whole list is first tried on a shadow of the model, so
+ * what the model refuses is refused before the data plane sees any of it;
+ * then each applied operation records its inverse, and if a later one fails
+ * (the data plane refusing it) they are undone in reverse order, so the
+ * request is applied whole or not at all. Deletes record everything needed to recreate what
  * they removed (a VLAN's addresses, a port's spec).
  */
 
@@ -67,9 +69,21 @@ void mg_txn_abort(struct mg_txn *t);
 unsigned int mg_txn_count(const struct mg_txn *t);
 
 /**
- * Apply @p n operations atomically. On failure returns the error of the
- * failing one, with its index in *@p failed (the field path of @p err is
- * prefixed with "[index]"), and the model is as before.
+ * Try @p n operations on a shadow of @p m (mg_model_shadow): what the model
+ * would refuse, found before any of them reaches the data plane. 0, or the
+ * error of the first refused one (its field as the model names it) with its
+ * index in *@p failed. @p m is not changed. The data
+ * plane may still refuse what the model accepts (a full table, a device
+ * that does not probe); a transaction undoes that as before.
+ */
+int mg_txn_check(const struct mg_model *m, const struct mg_op *ops, unsigned int n,
+		 unsigned int *failed, struct mg_error *err);
+
+/**
+ * Apply @p n operations atomically: checked first (mg_txn_check), then
+ * applied in a transaction. On failure returns the error of the failing
+ * one, with its index in *@p failed (the field path of @p err is prefixed
+ * with "[index]"), and the model is as before.
  */
 int mg_txn_apply_all(struct mg_model *m, const struct mg_op *ops, unsigned int n,
 		     unsigned int *failed, struct mg_error *err);

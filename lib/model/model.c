@@ -25,19 +25,14 @@ struct mg_model {
 	struct mg_port ports[MG_MODEL_MAX_PORTS];
 	struct mg_iface *ifaces; /* MG_MODEL_MAX_IFACES */
 	uint32_t iface_end;      /* no slot at or after this index was ever used */
-	/* Routes: a slab with a free list, indexed by (network, prefix). */
-	struct mg_route *routes;
-	bool *route_used;
-	uint32_t route_cap, route_count, route_free_hint;
-	struct mg_hmap *route_index;
-	struct mg_neigh *neighs;
-	bool *neigh_used;
-	uint32_t neigh_cap, neigh_count;
-	struct mg_hmap *neigh_index;
+	struct slab routes;       /* struct mg_route by (network, prefix) */
+	struct slab neighs;       /* struct mg_neigh by (interface, address) */
 	/* Classification rules by network (mg_rules.h). */
 	struct mg_ruleset *rules[MG_MODEL_MAX_NETWORKS];
 	struct mg_esp_tunnel *esp; /* MG_MODEL_MAX_ESP, allocated on first use (model_esp.c) */
 	struct mg_vxlan_tunnel *vxlan; /* MG_MODEL_MAX_VXLAN, on first use (model_vxlan.c) */
+	/* A shadow (mg_model_shadow): rules, tunnels and WireGuard settings are lent. */
+	bool shadow;
 };
 
 struct mg_ruleset **
@@ -84,6 +79,22 @@ uint16_t mg_model_iface_max(void) { return MG_MODEL_MAX_IFACES; }
 
 /* ---- lifecycle ------------------------------------------------------------ */
 
+static struct mg_addr_key
+route_key(const void *item)
+{
+	const struct mg_route *r = item;
+
+	return mg_prefix_key(r->network, &r->prefix);
+}
+
+static struct mg_addr_key
+neigh_key(const void *item)
+{
+	const struct mg_neigh *n = item;
+
+	return mg_ip_key(n->iface, &n->ip);
+}
+
 struct mg_model *
 mg_model_create(const struct mg_model_limits *limits)
 {
@@ -93,13 +104,39 @@ mg_model_create(const struct mg_model_limits *limits)
 		return NULL;
 	m->limits = *limits;
 	m->ifaces = calloc(MG_MODEL_MAX_IFACES, sizeof(*m->ifaces));
-	m->route_index = mg_hmap_create(sizeof(struct mg_addr_key), 64);
-	m->neigh_index = mg_hmap_create(sizeof(struct mg_addr_key), 64);
-	if (m->ifaces == NULL || m->route_index == NULL || m->neigh_index == NULL) {
+	if (m->ifaces == NULL ||
+	    slab_init(&m->routes, sizeof(struct mg_route), route_key, NULL) < 0 ||
+	    slab_init(&m->neighs, sizeof(struct mg_neigh), neigh_key, NULL) < 0) {
 		mg_model_destroy(m);
 		return NULL;
 	}
 	return m;
+}
+
+struct mg_model *
+mg_model_shadow(const struct mg_model *m)
+{
+	struct mg_model *s = malloc(sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	*s = *m;
+	memset(&s->routes, 0, sizeof(s->routes));
+	memset(&s->neighs, 0, sizeof(s->neighs));
+	s->be = NULL;
+	s->shadow = true;
+	/* Uninitialised past iface_end, where the model never looks. */
+	s->ifaces = malloc(MG_MODEL_MAX_IFACES * sizeof(*s->ifaces));
+	if (s->ifaces != NULL)
+		memcpy(s->ifaces, m->ifaces, m->iface_end * sizeof(*s->ifaces));
+	/* Routes and neighbors: overlays on the model's, filled by what is tried. */
+	if (s->ifaces == NULL ||
+	    slab_init(&s->routes, sizeof(struct mg_route), route_key, &m->routes) < 0 ||
+	    slab_init(&s->neighs, sizeof(struct mg_neigh), neigh_key, &m->neighs) < 0) {
+		mg_model_destroy(s);
+		return NULL;
+	}
+	return s;
 }
 
 void
@@ -107,18 +144,22 @@ mg_model_destroy(struct mg_model *m)
 {
 	if (m == NULL)
 		return;
+	if (m->shadow) {
+		/* Only the copies are its own. */
+		free(m->ifaces);
+		slab_free(&m->routes);
+		slab_free(&m->neighs);
+		free(m);
+		return;
+	}
 	for (unsigned int i = 0; m->ifaces != NULL && i < m->iface_end; i++)
 		if (m->ifaces[i].wg != NULL) {
 			mg_wg_spec_free(m->ifaces[i].wg);
 			free(m->ifaces[i].wg);
 		}
 	free(m->ifaces);
-	free(m->routes);
-	free(m->route_used);
-	free(m->neighs);
-	free(m->neigh_used);
-	mg_hmap_destroy(m->route_index);
-	mg_hmap_destroy(m->neigh_index);
+	slab_free(&m->routes);
+	slab_free(&m->neighs);
 	for (unsigned int i = 0; i < MG_MODEL_MAX_NETWORKS; i++)
 		mg_ruleset_free(m->rules[i]);
 	model_esp_free(m);
@@ -186,7 +227,7 @@ mg_model_iface_find(const struct mg_model *m, const char *name)
 const struct mg_iface *
 mg_model_iface_get(const struct mg_model *m, uint16_t id)
 {
-	if (id >= MG_MODEL_MAX_IFACES || !m->ifaces[id].used)
+	if (id >= m->iface_end || !m->ifaces[id].used)
 		return NULL;
 	return &m->ifaces[id];
 }
@@ -254,46 +295,26 @@ const struct mg_route *
 mg_model_route_find(const struct mg_model *m, uint16_t net, const struct mg_prefix *p)
 {
 	struct mg_addr_key k = mg_prefix_key(net, p);
-	uint32_t idx;
 
-	if (!mg_hmap_get(m->route_index, &k, &idx))
-		return NULL;
-	return &m->routes[idx];
-}
-
-/* The next used slot of a slab of @cap from *@cursor on (*@cursor moves past it), or -1. */
-static int64_t
-slab_next(const bool *used, uint32_t cap, uint32_t *cursor)
-{
-	while (*cursor < cap) {
-		uint32_t i = (*cursor)++;
-
-		if (used[i])
-			return i;
-	}
-	return -1;
+	return slab_find(&m->routes, &k);
 }
 
 const struct mg_route *
 mg_model_route_next(const struct mg_model *m, uint32_t *cursor)
 {
-	int64_t i = slab_next(m->route_used, m->route_cap, cursor);
-
-	return i < 0 ? NULL : &m->routes[i];
+	return slab_next(&m->routes, cursor);
 }
 
 const struct mg_neigh *
 mg_model_neigh_next(const struct mg_model *m, uint32_t *cursor)
 {
-	int64_t i = slab_next(m->neigh_used, m->neigh_cap, cursor);
-
-	return i < 0 ? NULL : &m->neighs[i];
+	return slab_next(&m->neighs, cursor);
 }
 
 uint32_t
 mg_model_route_count(const struct mg_model *m)
 {
-	return m->route_count;
+	return m->routes.count;
 }
 
 /* ---- networks ------------------------------------------------------------------- */
@@ -409,7 +430,8 @@ mg_model_network_del(struct mg_model *m, const char *name, struct mg_error *err)
 	/* Its own rules go with it (the backend's network_del drops its tables). */
 	if (m->rules[n->id] != NULL && m->be != NULL && m->be->rules_set != NULL)
 		m->be->rules_set(m->be->ctx, n->id, NULL, NULL);
-	mg_ruleset_free(m->rules[n->id]);
+	if (!m->shadow)
+		mg_ruleset_free(m->rules[n->id]);
 	m->rules[n->id] = NULL;
 	if (m->be != NULL && m->be->network_del != NULL)
 		m->be->network_del(m->be->ctx, n);
@@ -497,8 +519,9 @@ iface_name_taken(const struct mg_model *m, const char *name)
 static struct mg_iface *
 iface_alloc(struct mg_model *m)
 {
+	/* Slots from iface_end on were never used (a shadow has not even zeroed them). */
 	for (unsigned int i = 0; i < MG_MODEL_MAX_IFACES; i++)
-		if (!m->ifaces[i].used) {
+		if (i >= m->iface_end || !m->ifaces[i].used) {
 			memset(&m->ifaces[i], 0, sizeof(m->ifaces[i]));
 			m->ifaces[i].id = (uint16_t)i;
 			/* Scans stop here instead of at MG_MODEL_MAX_IFACES. */
@@ -958,11 +981,12 @@ subnet_in_use(const struct mg_model *m, const struct mg_iface *ifc,
 	      const struct mg_prefix *subnet, char *what, size_t n)
 {
 	char b1[MG_PREFIX_STRLEN], b2[MG_IP_STRLEN];
+	const struct mg_route *r;
+	const struct mg_neigh *nb;
+	uint32_t cur = 0;
 
-	for (uint32_t i = 0; i < m->route_cap; i++) {
-		const struct mg_route *r = &m->routes[i];
-
-		if (!m->route_used[i] || r->iface != ifc->id || r->via.family == 0)
+	while ((r = mg_model_route_next(m, &cur)) != NULL) {
+		if (r->iface != ifc->id || r->via.family == 0)
 			continue;
 		if (mg_prefix_contains(subnet, &r->via)) {
 			snprintf(what, n, "route %s via %s", mg_prefix_fmt(&r->prefix, b1, sizeof(b1)),
@@ -970,10 +994,9 @@ subnet_in_use(const struct mg_model *m, const struct mg_iface *ifc,
 			return true;
 		}
 	}
-	for (uint32_t i = 0; i < m->neigh_cap; i++) {
-		const struct mg_neigh *nb = &m->neighs[i];
-
-		if (m->neigh_used[i] && nb->iface == ifc->id && mg_prefix_contains(subnet, &nb->ip)) {
+	cur = 0;
+	while ((nb = mg_model_neigh_next(m, &cur)) != NULL) {
+		if (nb->iface == ifc->id && mg_prefix_contains(subnet, &nb->ip)) {
 			snprintf(what, n, "neighbor %s", mg_ip_fmt(&nb->ip, b2, sizeof(b2)));
 			return true;
 		}
@@ -1019,36 +1042,6 @@ mg_model_addr_del(struct mg_model *m, const struct mg_addr_spec *s, struct mg_er
 }
 
 /* ---- routes ------------------------------------------------------------------------ */
-
-static int
-route_slot(struct mg_model *m)
-{
-	if (m->route_count == m->route_cap) {
-		uint32_t cap = m->route_cap ? m->route_cap * 2 : 64;
-		struct mg_route *r = realloc(m->routes, cap * sizeof(*r));
-		bool *u;
-
-		if (r == NULL)
-			return -ENOMEM;
-		m->routes = r;
-		u = realloc(m->route_used, cap * sizeof(*u));
-		if (u == NULL)
-			return -ENOMEM;
-		memset(u + m->route_cap, 0, (cap - m->route_cap) * sizeof(*u));
-		m->route_used = u;
-		m->route_free_hint = m->route_cap;
-		m->route_cap = cap;
-	}
-	for (uint32_t k = 0; k < m->route_cap; k++) {
-		uint32_t i = (m->route_free_hint + k) % m->route_cap;
-
-		if (!m->route_used[i]) {
-			m->route_free_hint = i + 1;
-			return (int)i;
-		}
-	}
-	return -ENOSPC;
-}
 
 /* Is @p the connected subnet or a local address of some interface in @net? */
 static const struct mg_iface *
@@ -1193,33 +1186,28 @@ route_check(struct mg_model *m, const struct mg_route_spec *s, bool replace, str
 int
 mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err)
 {
-	struct mg_route r;
+	struct mg_route r, *stored;
 	struct mg_addr_key key;
-	int slot, rc;
+	int rc;
 
 	rc = route_check(m, s, false, &r, err);
 	if (rc < 0)
 		return rc;
-	if (m->route_count >= m->limits.routes)
+	if (m->routes.count >= m->limits.routes)
 		return mg_error_set(err, ENOSPC, "prefix",
 				    "the static route table is full (limits.routes = %u)",
 				    m->limits.routes);
-	slot = route_slot(m);
-	if (slot < 0)
-		return mg_error_set(err, ENOMEM, "", "out of memory");
-	key = mg_prefix_key(r.network, &s->prefix);
-	if (mg_hmap_put(m->route_index, &key, (uint32_t)slot) < 0)
+	stored = slab_put(&m->routes, &r);
+	if (stored == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	if (m->be != NULL && m->be->route_add != NULL) {
-		rc = m->be->route_add(m->be->ctx, &r, err);
+		rc = m->be->route_add(m->be->ctx, stored, err);
 		if (rc < 0) {
-			mg_hmap_del(m->route_index, &key);
+			key = route_key(&r);
+			slab_del(&m->routes, &key);
 			return rc;
 		}
 	}
-	m->routes[slot] = r;
-	m->route_used[slot] = true;
-	m->route_count++;
 	m->nets[r.network].nroutes++;
 	if (r.iface != NO_IFACE)
 		m->ifaces[r.iface].nroutes++;
@@ -1229,23 +1217,27 @@ mg_model_route_add(struct mg_model *m, const struct mg_route_spec *s, struct mg_
 int
 mg_model_route_replace(struct mg_model *m, const struct mg_route_spec *s, struct mg_error *err)
 {
-	struct mg_route r, *old;
+	struct mg_route r;
+	const struct mg_route *old;
+	uint16_t old_iface;
 	int rc;
 
 	rc = route_check(m, s, true, &r, err);
 	if (rc < 0)
 		return rc;
-	old = (struct mg_route *)mg_model_route_find(m, r.network, &r.prefix);
+	old = mg_model_route_find(m, r.network, &r.prefix);
 	if (m->be != NULL && m->be->route_replace != NULL) {
 		rc = m->be->route_replace(m->be->ctx, old, &r, err);
 		if (rc < 0)
 			return rc;
 	}
-	if (old->iface != NO_IFACE)
-		m->ifaces[old->iface].nroutes--;
+	old_iface = old->iface;
+	if (slab_set(&m->routes, &r) == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory"); /* a shadow only */
+	if (old_iface != NO_IFACE)
+		m->ifaces[old_iface].nroutes--;
 	if (r.iface != NO_IFACE)
 		m->ifaces[r.iface].nroutes++;
-	*old = r;
 	return 0;
 }
 
@@ -1277,23 +1269,26 @@ mg_model_route_del(struct mg_model *m, const char *network, const struct mg_pref
 {
 	const struct mg_network *net = resolve_network(m, network ? network : "", "network", err);
 	struct mg_addr_key key;
-	uint32_t idx;
+	const struct mg_route *r;
+	uint16_t iface;
 	char b[MG_PREFIX_STRLEN];
 
 	if (net == NULL)
 		return -err->code;
 	key = mg_prefix_key(net->id, prefix);
-	if (!mg_hmap_get(m->route_index, &key, &idx))
+	r = slab_find(&m->routes, &key);
+	if (r == NULL)
 		return mg_error_set(err, ENOENT, "prefix", "no route to %s in network '%s'",
 				    mg_prefix_fmt(prefix, b, sizeof(b)), net->spec.name);
+	iface = r->iface;
 	if (m->be != NULL && m->be->route_del != NULL)
-		m->be->route_del(m->be->ctx, &m->routes[idx]);
-	if (m->routes[idx].iface != NO_IFACE)
-		m->ifaces[m->routes[idx].iface].nroutes--;
+		m->be->route_del(m->be->ctx, r);
+	/* Fails in a shadow only, which has no backend. */
+	if (slab_del(&m->routes, &key) < 0)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	if (iface != NO_IFACE)
+		m->ifaces[iface].nroutes--;
 	m->nets[net->id].nroutes--;
-	m->route_used[idx] = false;
-	m->route_count--;
-	mg_hmap_del(m->route_index, &key);
 	return 0;
 }
 
@@ -1304,9 +1299,8 @@ mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_
 {
 	struct mg_iface *ifc = (struct mg_iface *)mg_model_iface_find(m, s->iface);
 	struct mg_addr_key key;
-	struct mg_neigh nb;
+	struct mg_neigh nb, *stored;
 	char b[MG_IP_STRLEN];
-	uint32_t slot = UINT32_MAX;
 	int rc;
 
 	if (ifc == NULL)
@@ -1330,49 +1324,27 @@ mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_
 	if (rc < 0)
 		return rc;
 	key = mg_ip_key(ifc->id, &s->ip);
-	if (mg_hmap_get(m->neigh_index, &key, NULL))
+	if (slab_find(&m->neighs, &key) != NULL)
 		return mg_error_set(err, EEXIST, "ip", "a static neighbor %s already exists on '%s'",
 				    mg_ip_fmt(&s->ip, b, sizeof(b)), ifc->name);
-	if (m->neigh_count >= m->limits.neighbors)
+	if (m->neighs.count >= m->limits.neighbors)
 		return mg_error_set(err, ENOSPC, "ip",
 				    "the static neighbor table is full (limits.neighbors = %u)",
 				    m->limits.neighbors);
-	for (uint32_t i = 0; i < m->neigh_cap; i++)
-		if (!m->neigh_used[i]) {
-			slot = i;
-			break;
-		}
-	if (slot == UINT32_MAX) {
-		uint32_t cap = m->neigh_cap ? m->neigh_cap * 2 : 32;
-		struct mg_neigh *nn = realloc(m->neighs, cap * sizeof(*nn));
-		bool *u;
-
-		if (nn == NULL)
-			return mg_error_set(err, ENOMEM, "", "out of memory");
-		m->neighs = nn;
-		u = realloc(m->neigh_used, cap * sizeof(*u));
-		if (u == NULL)
-			return mg_error_set(err, ENOMEM, "", "out of memory");
-		memset(u + m->neigh_cap, 0, (cap - m->neigh_cap) * sizeof(*u));
-		m->neigh_used = u;
-		slot = m->neigh_cap;
-		m->neigh_cap = cap;
-	}
+	memset(&nb, 0, sizeof(nb));
 	nb.iface = ifc->id;
 	nb.ip = s->ip;
 	nb.mac = s->mac;
-	if (mg_hmap_put(m->neigh_index, &key, slot) < 0)
+	stored = slab_put(&m->neighs, &nb);
+	if (stored == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	if (m->be != NULL && m->be->neigh_add != NULL) {
-		rc = m->be->neigh_add(m->be->ctx, &nb, err);
+		rc = m->be->neigh_add(m->be->ctx, stored, err);
 		if (rc < 0) {
-			mg_hmap_del(m->neigh_index, &key);
+			slab_del(&m->neighs, &key);
 			return rc;
 		}
 	}
-	m->neighs[slot] = nb;
-	m->neigh_used[slot] = true;
-	m->neigh_count++;
 	ifc->nroutes++;
 	return 0;
 }
@@ -1383,21 +1355,22 @@ mg_model_neigh_del(struct mg_model *m, const char *iface, const struct mg_ip *ip
 {
 	const struct mg_iface *ifc = mg_model_iface_find(m, iface);
 	struct mg_addr_key key;
-	uint32_t idx;
+	const struct mg_neigh *nb;
 	char b[MG_IP_STRLEN];
 
 	if (ifc == NULL)
 		return mg_error_set(err, ENOENT, "interface", "no interface named '%s'", iface);
 	key = mg_ip_key(ifc->id, ip);
-	if (!mg_hmap_get(m->neigh_index, &key, &idx))
+	nb = slab_find(&m->neighs, &key);
+	if (nb == NULL)
 		return mg_error_set(err, ENOENT, "ip", "no static neighbor %s on '%s'",
 				    mg_ip_fmt(ip, b, sizeof(b)), iface);
 	if (m->be != NULL && m->be->neigh_del != NULL)
-		m->be->neigh_del(m->be->ctx, &m->neighs[idx]);
-	m->neigh_used[idx] = false;
-	m->neigh_count--;
+		m->be->neigh_del(m->be->ctx, nb);
+	/* Fails in a shadow only, which has no backend. */
+	if (slab_del(&m->neighs, &key) < 0)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
 	m->ifaces[ifc->id].nroutes--;
-	mg_hmap_del(m->neigh_index, &key);
 	return 0;
 }
 
@@ -1407,6 +1380,9 @@ int
 mg_model_replay(struct mg_model *m, struct mg_error *err)
 {
 	const struct mg_model_backend *be = m->be;
+	const struct mg_neigh *nb;
+	const struct mg_route *r;
+	uint32_t cur;
 	int rc;
 
 	if (be == NULL)
@@ -1475,13 +1451,13 @@ mg_model_replay(struct mg_model *m, struct mg_error *err)
 			if ((rc = be->addr_add(be->ctx, ifc, &ifc->addr6[j], err)) < 0)
 				return rc;
 	}
-	for (uint32_t i = 0; i < m->neigh_cap; i++)
-		if (m->neigh_used[i] && be->neigh_add != NULL &&
-		    (rc = be->neigh_add(be->ctx, &m->neighs[i], err)) < 0)
+	cur = 0;
+	while (be->neigh_add != NULL && (nb = slab_next(&m->neighs, &cur)) != NULL)
+		if ((rc = be->neigh_add(be->ctx, nb, err)) < 0)
 			return rc;
-	for (uint32_t i = 0; i < m->route_cap; i++)
-		if (m->route_used[i] && be->route_add != NULL &&
-		    (rc = be->route_add(be->ctx, &m->routes[i], err)) < 0)
+	cur = 0;
+	while (be->route_add != NULL && (r = slab_next(&m->routes, &cur)) != NULL)
+		if ((rc = be->route_add(be->ctx, (struct mg_route *)(uintptr_t)r, err)) < 0)
 			return rc;
 	return mg_rules_replay(m, err);
 }

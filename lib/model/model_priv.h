@@ -4,7 +4,40 @@
 
 /* What model.c lends the model's other files (model_esp.c). Main lcore only. */
 
+#include "mg_hmap.h"
 #include "mg_model.h"
+
+/*
+ * A slab of fixed-size items indexed by a key (routes, neighbors;
+ * model_slab.c). A shadow's slab (base set) holds only what the shadow
+ * added or changed; the base's other items show through unless gone.
+ */
+struct slab {
+	uint8_t *items;
+	bool *used;
+	uint32_t cap, nown, hint;
+	uint32_t count;                 /**< Items seen through this slab (the base's included). */
+	size_t size;
+	struct mg_addr_key (*key)(const void *item);
+	struct mg_hmap *index;          /**< key -> own slot */
+	const struct slab *base;        /**< A shadow's: the model's slab, read only. */
+	struct mg_hmap *gone;           /**< A shadow's: keys of base items deleted or changed. */
+};
+
+/** An empty slab of @p size items keyed by @p key, over @p base (NULL: none); 0 or -ENOMEM. */
+int slab_init(struct slab *s, size_t size, struct mg_addr_key (*key)(const void *item),
+	      const struct slab *base);
+void slab_free(struct slab *s);
+/** The item of key @p k, or NULL. Through a shadow, a base item must not be written. */
+void *slab_find(const struct slab *s, const struct mg_addr_key *k);
+/** Add a copy of @p item (its key absent); the stored copy, or NULL when out of memory. */
+void *slab_put(struct slab *s, const void *item);
+/** Remove the item of key @p k (present); 0, or -ENOMEM (a shadow only). */
+int slab_del(struct slab *s, const struct mg_addr_key *k);
+/** Overwrite the item of @p item's key (present); the stored copy, or NULL when out of memory. */
+void *slab_set(struct slab *s, const void *item);
+/** The next item from *@p cursor (0 to start), or NULL at the end. */
+const void *slab_next(const struct slab *s, uint32_t *cursor);
 
 /** The tunnel table pointer of @p m (NULL until the first tunnel). */
 struct mg_esp_tunnel **model_esp_slot(struct mg_model *m);

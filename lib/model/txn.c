@@ -294,16 +294,46 @@ mg_txn_abort(struct mg_txn *t)
 }
 
 int
+mg_txn_check(const struct mg_model *m, const struct mg_op *ops, unsigned int n,
+	     unsigned int *failed, struct mg_error *err)
+{
+	struct mg_model *s;
+	int rc = 0;
+
+	/* One operation is checked whole by the model before its backend sees it. */
+	if (n < 2)
+		return 0;
+	s = mg_model_shadow(m);
+	if (s == NULL)
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	for (unsigned int i = 0; i < n && rc == 0; i++) {
+		rc = mg_op_apply(s, &ops[i], err);
+		if (rc < 0 && failed != NULL)
+			*failed = i;
+	}
+	mg_model_destroy(s);
+	return rc;
+}
+
+int
 mg_txn_apply_all(struct mg_model *m, const struct mg_op *ops, unsigned int n,
 		 unsigned int *failed, struct mg_error *err)
 {
-	struct mg_txn *t = mg_txn_begin(m);
+	struct mg_txn *t;
+	unsigned int bad = 0;
+	int rc = mg_txn_check(m, ops, n, &bad, err);
 
+	if (rc < 0) {
+		if (failed != NULL)
+			*failed = bad;
+		mg_error_prefix_field(err, "[%u]", bad);
+		return rc;
+	}
+	t = mg_txn_begin(m);
 	if (t == NULL)
 		return mg_error_set(err, ENOMEM, "", "out of memory");
 	for (unsigned int i = 0; i < n; i++) {
-		int rc = mg_txn_apply(t, &ops[i], err);
-
+		rc = mg_txn_apply(t, &ops[i], err);
 		if (rc < 0) {
 			if (failed != NULL)
 				*failed = i;

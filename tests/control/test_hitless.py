@@ -262,3 +262,69 @@ def test_refused_service_never_takes_traffic(tmp_path):
     drops = {k: v for k, v in st["drops"].items() if v}
     assert drops == {}, drops
     assert st["gateway"]["punted"] == 0
+
+
+def test_refused_batch_or_connection_change_never_reaches_traffic(tmp_path):
+    """A REST batch, or an NSM Request changing a live connection's VLAN,
+    that the model refuses at a later operation is tried whole on a shadow
+    of the model first: its earlier operations (deleting the route and the
+    neighbor the traffic uses, moving the connection to another VLAN) never
+    reach the data plane. Before, they were applied and undone one by one,
+    and traffic met the gap (in review, one refused batch that deleted a
+    used neighbor cost ~1 M punts)."""
+    write_pcap(tmp_path / "in.pcap", traffic())
+    mg = Meshgate(tmp_path, CONFIG.format(dir=tmp_path), name="hb").start()
+    ctl = Control(mg)
+
+    def conn(vlan, extra=()):
+        return {"id": "live", "networkService": "ran",
+                "mechanism": {"cls": "LOCAL", "type": "VLAN",
+                              "parameters": {"base": "b", "vlan-id": str(vlan)}},
+                "context": {"ipContext": {
+                    "srcIpAddrs": ["172.20.0.2/30"], "dstIpAddrs": ["172.20.0.1/30"],
+                    "dstRoutes": [{"prefix": "198.51.100.0/25"}] + list(extra)},
+                    "ethernetContext": {"srcMac": "02:00:00:00:14:02"}}}
+
+    def vlan_tx():
+        return {i["name"]: i for i in ctl.ok("GET", "/v1/interfaces")}["b.100"]["counters"][
+            "tx_packets"]
+
+    bad = {"op": "add", "route": {"prefix": "198.18.0.0/24", "via": "10.9.9.9"}}
+    try:
+        before = sorted(map(str, ctl.ok("GET", "/v1/routes")))
+        for _ in range(20):
+            st, j = ctl.http("POST", "/v1/batch", {"operations": [
+                {"op": "delete", "route": {"prefix": "203.0.113.0/24"}},
+                {"op": "delete", "route": {"prefix": "2001:db8:100::/48"}},
+                {"op": "delete", "neighbor": {"interface": "b", "ip": "10.0.2.2"}},
+                {"op": "delete", "neighbor": {"interface": "c", "ip": "10.0.3.2"}}, bad]})
+            assert st == 400 and j["error"]["field"] == "operations[4].route.via", (st, j)
+        assert sorted(map(str, ctl.ok("GET", "/v1/routes"))) == before
+        with ctl.nsm_open() as s:
+            kind, res = s.call("Request", {"connection": conn(100)})
+            assert kind == "result", res
+            end = time.time() + 30
+            while vlan_tx() < 100_000:
+                assert time.time() < end, "no traffic through the connection"
+                time.sleep(0.1)
+            for i in range(20):
+                n = vlan_tx()
+                # Refused: another VLAN (the connection is rebuilt, not
+                # changed by difference) and a route through no connected subnet.
+                kind, res = s.call("Request", {"connection": conn(
+                    101, [{"prefix": f"198.19.{i}.0/24", "nextHop": "10.9.9.9"}])})
+                assert kind == "error", res
+                assert vlan_tx() >= n, (i, n, vlan_tx())
+            kind, res = s.call("Close", {"id": "live"})
+            assert kind == "result", res
+        end = time.time() + 30
+        while mg.telemetry("/meshgate/ports")["a"]["rx_packets"] < 1_000_000:
+            assert time.time() < end, "fewer than 1M packets in 30 s"
+            time.sleep(0.1)
+    finally:
+        st = mg.stop()
+    drops = {k: v for k, v in st["drops"].items() if v}
+    assert drops == {}, drops
+    assert st["gateway"]["punted"] == 0
+    rx = st["ports"]["a"]["rx_packets"]
+    assert st["ports"]["b"]["tx_packets"] + st["ports"]["c"]["tx_packets"] == rx, st["ports"]

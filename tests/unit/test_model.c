@@ -9,11 +9,14 @@
 #include "mg_model.h"
 #include "mg_rules.h"
 #include "mg_test.h"
+#include "mg_txn.h"
 
 /* A backend that records calls and refuses the ones it is told to. */
 struct rec {
 	char log[4096];
 	const char *refuse; /* call name to refuse */
+	unsigned int skip;  /* calls of that name to accept first */
+	bool once;          /* refuse one call only */
 };
 
 static int
@@ -21,8 +24,15 @@ rec_add(struct rec *r, const char *what, struct mg_error *err)
 {
 	strncat(r->log, what, sizeof(r->log) - strlen(r->log) - 2);
 	strcat(r->log, " ");
-	if (r->refuse && strcmp(r->refuse, what) == 0)
+	if (r->refuse && strcmp(r->refuse, what) == 0) {
+		if (r->skip > 0) {
+			r->skip--;
+			return 0;
+		}
+		if (r->once)
+			r->refuse = NULL;
 		return mg_error_set(err, ENOSPC, "", "backend refused %s", what);
+	}
 	return 0;
 }
 
@@ -438,5 +448,177 @@ MG_TEST(tunnel_tables_and_busy_tunnels)
 	CHECK(mg_model_esp_find(m, "e") == NULL && mg_model_vxlan_find(m, "v") == NULL);
 	CHECK(mg_model_iface_find(m, "e") == NULL && mg_model_iface_find(m, "v") == NULL);
 	CHECK_EQ(mg_model_network_find(m, "default")->nifaces, 1);
+	mg_model_destroy(m);
+}
+
+/* ---- transactions (mg_txn.h) ------------------------------------------------------------ */
+
+static struct mg_op
+route_op(enum mg_op_verb verb, const char *prefix, const char *via)
+{
+	struct mg_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.verb = verb;
+	op.kind = MG_OP_ROUTE;
+	mg_prefix_parse(prefix, &op.route.prefix);
+	if (via != NULL)
+		mg_ip_parse(via, &op.route.via);
+	return op;
+}
+
+static bool
+has_route(const struct mg_model *m, const char *prefix)
+{
+	struct mg_prefix p;
+
+	mg_prefix_parse(prefix, &p);
+	return mg_model_route_find(m, 0, &p) != NULL;
+}
+
+MG_TEST(txn_refused_by_model_never_reaches_backend)
+{
+	struct mg_model *m = model();
+	struct rec r = {.refuse = NULL};
+	struct mg_model_backend be = {.ctx = &r, .route_add = b_route, .route_del = b_route_del,
+				      .neigh_add = b_neigh};
+	struct mg_op ops[3];
+	unsigned int failed = 99;
+	struct mg_error e;
+
+	CHECK_EQ(route(m, "10.9.0.0/16", "10.0.0.2", &e), 0);
+	mg_model_set_backend(m, &be);
+	ops[0] = route_op(MG_OP_DEL, "10.9.0.0/16", NULL);
+	ops[1] = route_op(MG_OP_ADD, "10.8.0.0/16", "10.0.0.2");
+	ops[2] = route_op(MG_OP_ADD, "10.7.0.0/16", "10.5.5.5"); /* on no connected subnet */
+	CHECK_EQ(mg_txn_apply_all(m, ops, 3, &failed, &e), -EINVAL);
+	CHECK_EQ(failed, 2);
+	CHECK_STR(e.field, "[2].via");
+	/* Neither the delete nor the add before the refused operation was seen. */
+	CHECK_STR(r.log, "");
+	CHECK(has_route(m, "10.9.0.0/16") && !has_route(m, "10.8.0.0/16"));
+	CHECK_EQ(mg_model_route_count(m), 1);
+	/* The check alone changes nothing, whatever it finds. */
+	ops[2] = route_op(MG_OP_ADD, "10.7.0.0/16", "10.0.0.3");
+	CHECK_EQ(mg_txn_check(m, ops, 3, &failed, &e), 0);
+	CHECK(has_route(m, "10.9.0.0/16") && !has_route(m, "10.7.0.0/16"));
+	CHECK_STR(r.log, "");
+	/* A second delete of the same route in one list is found by the check too. */
+	ops[1] = ops[0];
+	CHECK_EQ(mg_txn_check(m, ops, 2, &failed, &e), -ENOENT);
+	CHECK_EQ(failed, 1);
+	CHECK_STR(r.log, "");
+	mg_model_destroy(m);
+}
+
+MG_TEST(txn_refused_by_backend_is_undone)
+{
+	struct mg_model *m = model();
+	struct rec r = {.refuse = "route", .skip = 1, .once = true};
+	struct mg_model_backend be = {.ctx = &r, .route_add = b_route, .route_del = b_route_del};
+	struct mg_op ops[3];
+	unsigned int failed = 99;
+	struct mg_error e;
+
+	CHECK_EQ(route(m, "10.9.0.0/16", "10.0.0.2", &e), 0);
+	mg_model_set_backend(m, &be);
+	ops[0] = route_op(MG_OP_DEL, "10.9.0.0/16", NULL);
+	ops[1] = route_op(MG_OP_ADD, "10.8.0.0/16", "10.0.0.2");
+	ops[2] = route_op(MG_OP_ADD, "10.7.0.0/16", "10.0.0.3");
+	/* The model accepts all three; the data plane refuses the third (a full table). */
+	CHECK_EQ(mg_txn_apply_all(m, ops, 3, &failed, &e), -ENOSPC);
+	CHECK_EQ(failed, 2);
+	CHECK_STR(e.field, "[2]");
+	CHECK_STR(r.log, "route-del route route route-del route ");
+	CHECK(has_route(m, "10.9.0.0/16") && !has_route(m, "10.8.0.0/16") &&
+	      !has_route(m, "10.7.0.0/16"));
+	mg_model_destroy(m);
+}
+
+MG_TEST(txn_check_lends_rules_without_freeing_them)
+{
+	struct mg_model *m = model();
+	struct mg_network_spec blue = {.name = "blue"};
+	struct mg_rule_spec rule = {.proto = -1, .vlan = -1, .dscp = -1, .action = MG_RULE_DENY};
+	struct mg_rules_spec s = {.network = "blue", .rules = &rule, .n = 1};
+	struct mg_op ops[2];
+	unsigned int failed = 99;
+	struct mg_error e;
+
+	CHECK_EQ(mg_model_network_add(m, &blue, &e), 0);
+	CHECK_EQ(mg_model_rules_set(m, &s, &e), 0);
+	memset(ops, 0, sizeof(ops));
+	ops[0].verb = MG_OP_DEL;
+	ops[0].kind = MG_OP_NETWORK;
+	strcpy(ops[0].network.name, "blue");
+	ops[1] = route_op(MG_OP_ADD, "10.7.0.0/16", "10.5.5.5");
+	/* On the shadow, deleting blue lets go of its rules; the model keeps them. */
+	CHECK_EQ(mg_txn_apply_all(m, ops, 2, &failed, &e), -EINVAL);
+	CHECK_EQ(failed, 1);
+	CHECK(mg_model_network_find(m, "blue") != NULL);
+	CHECK(mg_model_rules_get(m, 1) != NULL && mg_model_rules_get(m, 1)->n == 1);
+	/* And the delete alone still takes them with it. */
+	CHECK_EQ(mg_txn_apply_all(m, ops, 1, &failed, &e), 0);
+	CHECK(mg_model_rules_get(m, 1) == NULL);
+	mg_model_destroy(m);
+}
+
+MG_TEST(txn_check_sees_its_own_changes)
+{
+	struct mg_model *m = model();
+	struct mg_neigh_spec nb = {.iface = "p0"};
+	struct mg_op ops[4];
+	unsigned int failed = 99;
+	struct mg_error e;
+
+	CHECK_EQ(route(m, "10.9.0.0/16", "10.0.0.2", &e), 0);
+	CHECK_EQ(route(m, "fd09::/48", "fd00::2", &e), 0);
+	mg_ip_parse("10.0.0.3", &nb.ip);
+	mg_mac_parse("02:00:00:00:00:03", &nb.mac);
+	CHECK_EQ(mg_model_neigh_add(m, &nb, &e), 0);
+	memset(ops, 0, sizeof(ops));
+	/* The address carries a route and a neighbor: gone first, it may go. */
+	ops[0] = route_op(MG_OP_DEL, "10.9.0.0/16", NULL);
+	ops[1].verb = MG_OP_DEL;
+	ops[1].kind = MG_OP_NEIGH;
+	ops[1].neigh = nb;
+	ops[2].verb = MG_OP_DEL;
+	ops[2].kind = MG_OP_ADDR;
+	strcpy(ops[2].addr.iface, "p0");
+	mg_prefix_parse("10.0.0.1/24", &ops[2].addr.prefix);
+	CHECK_EQ(mg_txn_check(m, ops, 3, &failed, &e), 0);
+	/* Not when a route through it comes back before. */
+	ops[3] = ops[2];
+	ops[2] = route_op(MG_OP_ADD, "10.9.0.0/16", "10.0.0.2");
+	CHECK_EQ(mg_txn_check(m, ops, 4, &failed, &e), -EBUSY);
+	CHECK_EQ(failed, 3);
+	CHECK(strstr(e.msg, "route 10.9.0.0/16 via 10.0.0.2") != NULL);
+	/* A route replaced, deleted and added again: the model's one is untouched. */
+	ops[0] = route_op(MG_OP_REPLACE, "fd09::/48", "fd00::3");
+	ops[1] = route_op(MG_OP_DEL, "fd09::/48", NULL);
+	ops[2] = route_op(MG_OP_ADD, "fd09::/48", "fd00::4");
+	ops[3] = route_op(MG_OP_ADD, "fd09::/48", "fd00::5");
+	CHECK_EQ(mg_txn_check(m, ops, 4, &failed, &e), -EEXIST);
+	CHECK_EQ(failed, 3);
+	CHECK_EQ(mg_txn_check(m, ops, 3, &failed, &e), 0);
+	{
+		struct mg_prefix p;
+		const struct mg_route *r;
+		char b[MG_IP_STRLEN];
+
+		mg_prefix_parse("fd09::/48", &p);
+		r = mg_model_route_find(m, 0, &p);
+		CHECK(r != NULL);
+		CHECK_STR(mg_ip_fmt(&r->via, b, sizeof(b)), "fd00::2");
+	}
+	/* The route table's limit counts what the list adds and deletes (4 here). */
+	ops[0] = route_op(MG_OP_ADD, "10.1.0.0/16", "10.0.0.2");
+	ops[1] = route_op(MG_OP_ADD, "10.2.0.0/16", "10.0.0.2");
+	ops[2] = route_op(MG_OP_ADD, "10.3.0.0/16", "10.0.0.2");
+	CHECK_EQ(mg_txn_check(m, ops, 3, &failed, &e), -ENOSPC);
+	CHECK_EQ(failed, 2);
+	ops[0] = route_op(MG_OP_DEL, "10.9.0.0/16", NULL);
+	CHECK_EQ(mg_txn_check(m, ops, 3, &failed, &e), 0);
+	CHECK_EQ(mg_model_route_count(m), 2);
 	mg_model_destroy(m);
 }
