@@ -1593,6 +1593,18 @@ load_services(struct cfg *c, yaml_node_t *root)
 					ok = false;
 					continue;
 				}
+				/* Its local route would outrank the service's. */
+				const struct mg_network *sn = mg_model_network_find(c->m, s->network);
+				const struct mg_iface *own =
+					sn != NULL ? mg_model_addr_owner(c->m, sn->id, &s->vips[s->nvips])
+						   : NULL;
+
+				if (own != NULL) {
+					cerr(c, v, vp, "VIP %s is an address of interface %s", str,
+					     own->name);
+					ok = false;
+					continue;
+				}
 				s->nvips++;
 			}
 		}

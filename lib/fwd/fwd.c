@@ -415,6 +415,11 @@ mg_fwd_addr_add(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *p,
 		return mg_error_set(err, ENOENT, "interface", "interface %u is not up", ifindex);
 	host = host_prefix(&p->addr);
 	mg_prefix_mask(&subnet);
+	/* The local route would outrank the service's: its VIP would go dead. */
+	if (mg_fwd_service_route_owner(f, ifc->net, &host) != 0)
+		return mg_error_set(err, EEXIST, "address",
+				    "%s is a service's VIP (or a gateway's route) in this network",
+				    mg_ip_fmt(&p->addr, b, sizeof(b)));
 	rc = fwd_rib_add(f, ifc->net, &host, MG_RIB_LOCAL, MG_ADJ_ID_LOCAL);
 	if (rc < 0)
 		return mg_error_set(err, rc == -ENOMEM ? ENOSPC : -rc, "address",

@@ -373,6 +373,9 @@ const struct mg_iface *mg_model_iface_find(const struct mg_model *m, const char 
  */
 int mg_model_iface_del_check(const struct mg_model *m, const char *name, struct mg_error *err);
 const struct mg_iface *mg_model_iface_get(const struct mg_model *m, uint16_t id);
+/** The interface of network @p net that has address @p ip (its IPv6 link-local too), or NULL. */
+const struct mg_iface *mg_model_addr_owner(const struct mg_model *m, uint16_t net,
+					   const struct mg_ip *ip);
 /** Find the interface of network @p net whose connected subnet holds @p ip. */
 const struct mg_iface *mg_model_iface_connected(const struct mg_model *m, uint16_t net,
 						const struct mg_ip *ip);

@@ -272,9 +272,8 @@ mg_model_iface_connected(const struct mg_model *m, uint16_t net, const struct mg
 	return NULL;
 }
 
-/* The interface of @net that owns address @ip, if any. */
-static const struct mg_iface *
-iface_owning(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
+const struct mg_iface *
+mg_model_addr_owner(const struct mg_model *m, uint16_t net, const struct mg_ip *ip)
 {
 	const struct mg_iface *ifc;
 	unsigned int i = 0, n;
@@ -925,7 +924,7 @@ mg_model_addr_add(struct mg_model *m, const struct mg_addr_spec *s, struct mg_er
 		return mg_error_set(err, EINVAL, "address",
 				    "interface '%s' has MTU %u, below IPv6's minimum of %u",
 				    ifc->name, ifc->mtu, MG_MTU_IPV6_MIN);
-	if (iface_owning(m, ifc->network, &p->addr) != NULL)
+	if (mg_model_addr_owner(m, ifc->network, &p->addr) != NULL)
 		return mg_error_set(err, EEXIST, "address",
 				    "address %s is already assigned in network '%s'",
 				    mg_ip_fmt(&p->addr, b1, sizeof(b1)),
@@ -1150,7 +1149,7 @@ route_check(struct mg_model *m, const struct mg_route_spec *s, bool replace, str
 		rc = check_unicast(&s->via, "via", "next hop", err);
 		if (rc < 0)
 			return rc;
-		if (iface_owning(m, net->id, &s->via) != NULL)
+		if (mg_model_addr_owner(m, net->id, &s->via) != NULL)
 			return mg_error_set(err, EINVAL, "via",
 					    "next hop %s is one of this gateway's own addresses",
 					    mg_ip_fmt(&s->via, b2, sizeof(b2)));
@@ -1312,7 +1311,7 @@ mg_model_neigh_add(struct mg_model *m, const struct mg_neigh_spec *s, struct mg_
 		return rc;
 	if (mg_mac_is_zero(&s->mac) || mg_mac_is_multicast(&s->mac))
 		return mg_error_set(err, EINVAL, "mac", "must be a unicast, non-zero MAC");
-	if (iface_owning(m, ifc->network, &s->ip) != NULL)
+	if (mg_model_addr_owner(m, ifc->network, &s->ip) != NULL)
 		return mg_error_set(err, EINVAL, "ip", "%s is one of this gateway's own addresses",
 				    mg_ip_fmt(&s->ip, b, sizeof(b)));
 	if (!mg_ip_is_link_local(&s->ip) &&
@@ -1723,7 +1722,7 @@ model_tunnel_ends(const struct mg_model *m, const struct mg_network *under,
 	if (mg_ip_is_unspecified(remote) || mg_ip_is_multicast(remote) ||
 	    (no_bcast && mg_ip_is_broadcast(remote)))
 		return mg_error_set(err, EINVAL, "remote", "%s", unicast);
-	if (iface_owning(m, under->id, local) == NULL)
+	if (mg_model_addr_owner(m, under->id, local) == NULL)
 		return mg_error_set(err, EINVAL, "local",
 				    "%s is not an address of an interface in network '%s'",
 				    mg_ip_fmt(local, b, sizeof(b)), under->spec.name);

@@ -155,6 +155,10 @@ def test_one_owner_per_prefix(gw):
         ("/v1/services", {"name": "web2", "network": "pods", "vips": ["10.0.1.99", "10.0.1.80"],
                           "endpoints": [{"name": "e", "address": "10.0.1.4"}]}, "vips[1]",
          "VIP 10.0.1.80 is already service web's"),
+        # meshgate's own address: its local route would outrank the VIP's.
+        ("/v1/services", {"name": "web2", "network": "pods", "vips": ["10.0.1.99", "10.0.1.1"],
+                          "endpoints": [{"name": "e", "address": "10.0.1.4"}]}, "vips[1]",
+         "VIP 10.0.1.1 is an address of interface a"),
     ]
     for path, body, field, msg in refused:
         st, j = rest.http("POST", path, body)
@@ -162,6 +166,18 @@ def test_one_owner_per_prefix(gw):
         assert msg in j["error"]["message"], j
     assert rest.ok("GET", "/v1/services") == services
     assert rest.ok("GET", "/v1/gateways") == gateways
+    # And the other way round: an address that is a VIP of its network.
+    rest.ok("POST", "/v1/services", {"name": "v9", "network": "pods", "vips": ["10.9.9.9"],
+                                     "endpoints": [{"name": "e", "address": "10.0.1.4"}]})
+    before = rest.ok("GET", "/v1/interfaces")
+    st, j = rest.http("POST", "/v1/interfaces/a/addresses", {"address": "10.9.9.9/24"})
+    assert st == 409 and j["error"]["field"] == "address", j
+    assert j["error"]["message"] == \
+        "10.9.9.9 is a service's VIP (or a gateway's route) in this network", j
+    assert rest.ok("GET", "/v1/interfaces") == before
+    assert rest.http("DELETE", "/v1/services/v9")[0] == 204
+    assert rest.ok("POST", "/v1/interfaces/a/addresses", {"address": "10.9.9.9/24"})
+    assert rest.http("DELETE", "/v1/interfaces/a/addresses/10.9.9.9")[0] == 204
     # A gateway's /32 route taken by a service VIP, and the other way round.
     rest.ok("POST", "/v1/gateways", dict(gw4, routes=["10.0.1.77/32"]))
     st, j = rest.http("POST", "/v1/services", {"name": "web3", "network": "pods",

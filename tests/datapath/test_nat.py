@@ -431,6 +431,7 @@ services:
     vips: [10.0.1.100]
     endpoints: [{name: p1, address: 10.0.1.2, port: 80}]
   - {name: rt2, network: pods, vips: [10.0.1.101, 10.0.1.100], endpoints: [{name: p, address: 10.0.1.3}]}
+  - {name: rt3, network: pods, vips: [10.0.1.1], endpoints: [{name: p, address: 10.0.1.3}]}
 gateways:
   - name: g1
     inside: pods
@@ -461,6 +462,7 @@ gateways:
                  "gateways[2]: ipv6: route needs IPv6 sources",
                  # One owner per prefix of a network.
                  "services[1].vips[1]: VIP 10.0.1.100 is already service rt's",
+                 "services[2].vips[0]: VIP 10.0.1.1 is an address of interface a",
                  "gateways[4].routes[0]: route 10.0.1.100/32 is already service rt's VIP",
                  "gateways[4].routes[1]: route 192.0.2.0/24 is already gateway g4's"):
         assert want in out, (want, out)

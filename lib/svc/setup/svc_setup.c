@@ -208,12 +208,24 @@ svc_add(const struct mg_svc_cfg *sc, const char *field, struct mg_error *err)
 	if (S.nfree == 0 && S.next_id >= MG_SVC_MAX_SERVICES)
 		return mg_error_set(err, ENOSPC, "name", "the service table is full (at most %u)",
 				    MG_SVC_MAX_SERVICES);
-	/* A VIP that is another's is refused before any is routed (traffic never sees it). */
+	/*
+	 * A VIP that is another's is refused before any is routed (traffic never
+	 * sees it), and so is one of meshgate's own addresses: the local route
+	 * outranks the service's, which would never see a packet.
+	 */
 	for (unsigned int v = 0; v < sc->nvips; v++) {
 		struct mg_prefix p = vip_prefix(sc, v);
+		const struct mg_iface *own = mg_model_addr_owner(S.model, net->id, &p.addr);
+		char a[MG_IP_STRLEN];
 
 		if (mg_fwd_service_route_taken(S.fwd, net->id, &p, 0))
 			return vip_error(sc, field, net->id, v, -EEXIST, err);
+		if (own != NULL) {
+			snprintf(f, sizeof(f), "%svips[%u]", field, v);
+			return mg_error_set(err, EEXIST, f, "%s%sservice %s: VIP %s is an address of "
+					    "interface %s", sc->where, sc->where[0] ? ": " : "",
+					    sc->name, mg_ip_fmt(&p.addr, a, sizeof(a)), own->name);
+		}
 	}
 	if (rt == NULL) {
 		/* Ended flows leave records for the flow history (lib/gw/gw_flows.c drains them). */
