@@ -75,13 +75,16 @@ ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *m)
 	m->spi_i = rd64(buf);
 	m->spi_r = rd64(buf + 8);
 	m->first = buf[16];
-	if ((buf[17] & 0xf0) != IKE_VERSION)
-		return -EBADMSG;
 	m->exchange = buf[18];
 	m->flags = buf[19];
 	m->msgid = rd32(buf + 20);
 	m->len = rd32(buf + 24);
 	if (m->len != len)
+		return -EBADMSG;
+	/* A later major version: its payloads are not ours to read (RFC 7296 2.5). */
+	if ((buf[17] & 0xf0) > IKE_VERSION)
+		return -EPROTONOSUPPORT;
+	if ((buf[17] & 0xf0) != IKE_VERSION)
 		return -EBADMSG;
 	rc = ike_pl_parse_chain(buf + IKE_HDR_LEN, len - IKE_HDR_LEN, m->first, m->pl,
 				IKE_MAX_PL, &m->npl);

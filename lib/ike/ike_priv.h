@@ -71,6 +71,7 @@ enum ike_transform_type {
 enum ike_notify {
 	IKE_N_UNSUPPORTED_CRITICAL_PAYLOAD = 1,
 	IKE_N_INVALID_IKE_SPI = 4,
+	IKE_N_INVALID_MAJOR_VERSION = 5,
 	IKE_N_INVALID_SYNTAX = 7,
 	IKE_N_INVALID_MESSAGE_ID = 9,
 	IKE_N_NO_PROPOSAL_CHOSEN = 14,
@@ -143,7 +144,9 @@ struct ike_msg {
 /**
  * Parse the header and the payload chain of @p buf (bounds checked: every
  * length inside the message, the header length equal to @p len, at most
- * IKE_MAX_PL payloads, SK last). 0 or -EBADMSG.
+ * IKE_MAX_PL payloads, SK last). 0 or -EBADMSG; -EPROTONOSUPPORT for a
+ * later major version than 2, with the header's fields (SPIs, exchange,
+ * flags, message ID) read and no payload.
  */
 int ike_msg_parse(const uint8_t *buf, size_t len, struct ike_msg *m);
 

@@ -2250,11 +2250,28 @@ mg_ike_input(struct mg_ike *e, const struct mg_ike_dgram *d, const uint8_t *buf,
 {
 	struct ike_peer *p;
 	struct ike_msg m;
+	int rc;
 
 	e->now = now;
 	e->st.rx++;
-	if (ike_msg_parse(buf, len, &m) < 0 || (p = peer_by_addr(e, d)) == NULL) {
+	rc = ike_msg_parse(buf, len, &m);
+	if (rc < 0 || (p = peer_by_addr(e, d)) == NULL) {
 		e->st.dropped++;
+		/*
+		 * RFC 7296 2.5: a later major version is dropped, and a request
+		 * SHOULD be told the highest we speak (2.0, in the answer's header).
+		 */
+		if (rc == -EPROTONOSUPPORT && !(m.flags & IKE_FLAG_R) &&
+		    (p = peer_by_addr(e, d)) != NULL) {
+			struct ike_sa tmp = {.remote_port = d->sport};
+
+			EV(e, p, 4, "a message of IKE major version %u: answered with "
+			   "INVALID_MAJOR_VERSION", buf[17] >> 4);
+			ike_buf_init(&e->buf, m.spi_i, m.spi_r, m.exchange, IKE_FLAG_R, m.msgid);
+			ike_put_notify(&e->buf, 0, IKE_N_INVALID_MAJOR_VERSION, NULL, 0);
+			ike_buf_finish(&e->buf);
+			tx(e, p, &tmp, e->buf.b, e->buf.len, d->marker);
+		}
 		return;
 	}
 	if (m.exchange == IKE_SA_INIT && !(m.flags & IKE_FLAG_R) && m.spi_r == 0 &&

@@ -859,6 +859,54 @@ MG_TEST(exchange_unsupported_critical_payload)
 	}
 }
 
+/*
+ * RFC 7296 2.5: a message of a later major version is dropped, and a
+ * request is answered with N(INVALID_MAJOR_VERSION) in a 2.0 header (the
+ * highest we speak); a response is not answered.
+ */
+MG_TEST(exchange_invalid_major_version)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct mg_ike_stats st;
+	struct side a, b;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	for (int response = 0; response < 2; response++) {
+		struct qmsg *m;
+		uint8_t spi[8];
+
+		pair(&a, &b, &ca, &cb);
+		mg_ike_tick(a.e, clock_ns);
+		CHECK_EQ(qn, 1u);
+		m = &q[qhead];
+		m->b[17] = 0x30; /* IKE 3.0 */
+		if (response)
+			m->b[19] |= 0x20;
+		memcpy(spi, m->b, 8);
+		qhead = (qhead + 1) % QMAX;
+		qn--;
+		mg_ike_input(b.e, &m->d, m->b, m->len, clock_ns);
+		mg_ike_stats(b.e, &st);
+		CHECK_EQ(st.dropped, 1);
+		if (response) {
+			CHECK_EQ(qn, 0u);
+		} else {
+			const uint8_t *r = q[qhead].b;
+
+			CHECK_EQ(qn, 1u);
+			CHECK(memcmp(r, spi, 8) == 0);
+			CHECK_EQ(r[17], 0x20);                   /* version 2.0 */
+			CHECK_EQ(r[18], 34);                     /* IKE_SA_INIT, as asked */
+			CHECK(r[19] & 0x20);                     /* a response */
+			CHECK_EQ(r[16], 41);                     /* N only */
+			CHECK_EQ(r[28 + 6] << 8 | r[28 + 7], 5); /* INVALID_MAJOR_VERSION */
+			qn = 0;
+		}
+		unpair(&a, &b);
+	}
+}
+
 MG_TEST(exchange_ike_rekey)
 {
 	struct mg_ike_peer_conf ca, cb;
