@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from scapy.all import IP, UDP, Ether, IPv6, Raw
 from scapy.layers.inet6 import IPv6ExtHdrDestOpt, IPv6ExtHdrHopByHop, PadN
 
-from pcapdp import GW_MAC, HOST_MAC, config, run
+from pcapdp import GW_MAC, HOST_MAC, config, esp_tunnel, gcm_sa, run
 
 A = dict(src=HOST_MAC["a"], dst=GW_MAC["a"])
 GCM_KEY, GCM_SALT = bytes(range(16)), bytes.fromhex("0a0b0c0d")
@@ -25,17 +25,11 @@ NH_IPIP, NH_NONE = 4, 59
 
 
 def tunnel(name, local, remote, spi, sa_in):
-    return f"""  - name: {name}
-    local: "{local}"
-    remote: "{remote}"
-    sas:
-      - {{direction: out, inner: ipv4, spi: {spi}, algorithm: aes-gcm-128,
-         key: "{bytes(range(32, 48)).hex()}", salt: "01020304"}}
-      - {{direction: in, inner: ipv4, spi: {spi + 1}, {sa_in}}}
-"""
+    return esp_tunnel(name, local, remote, spi, gcm_sa(bytes(range(32, 48)), bytes([1, 2, 3, 4])),
+                      sa_in)
 
 
-GCM_IN = f'algorithm: aes-gcm-128, key: "{GCM_KEY.hex()}", salt: "{GCM_SALT.hex()}"'
+GCM_IN = gcm_sa(GCM_KEY, GCM_SALT)
 CBC_IN = (f'algorithm: aes-cbc-128-hmac-sha256, key: "{CBC_KEY.hex()}", '
           f'auth_key: "{CBC_AUTH.hex()}"')
 TUNNELS = "esp_tunnels:\n" + \

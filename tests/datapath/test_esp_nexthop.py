@@ -13,7 +13,7 @@ the lookup node's treatment (an ARP request, no ESP packet on the wire).
 from scapy.all import ARP, IP, UDP, Ether, IPv6, Raw
 from scapy.layers.ipsec import ESP, SecurityAssociation
 
-from pcapdp import GW_MAC, HOST_MAC, config, run
+from pcapdp import GW_MAC, HOST_MAC, config, esp_tunnel, gcm_sa, run
 
 B = dict(src=HOST_MAC["b"], dst=GW_MAC["b"])
 KEY4, SALT4 = bytes(range(32, 48)), b"\x01\x02\x03\x04"
@@ -22,15 +22,8 @@ N = 40
 
 
 def tunnel(name, local, remote, key, salt, spi):
-    return f"""  - name: {name}
-    local: "{local}"
-    remote: "{remote}"
-    sas:
-      - {{direction: out, inner: ipv4, spi: {spi}, algorithm: aes-gcm-128,
-         key: "{key.hex()}", salt: "{salt.hex()}"}}
-      - {{direction: in, inner: ipv4, spi: {spi + 1}, algorithm: aes-gcm-128,
-         key: "{bytes(range(16)).hex()}", salt: "0a0b0c0d"}}
-"""
+    return esp_tunnel(name, local, remote, spi, gcm_sa(key, salt),
+                      gcm_sa(bytes(range(16)), bytes([10, 11, 12, 13])))
 
 
 TUNNELS = "esp_tunnels:\n" + tunnel("esp0", "10.0.1.1", "10.0.1.7", KEY4, SALT4, 0x1001) + \

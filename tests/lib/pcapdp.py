@@ -67,6 +67,24 @@ def config(workdir, networks="", a_extra="", b_extra="", neighbors="", routes=""
                        ia=2 * _n, ib=2 * _n + 1)
 
 
+def gcm_sa(key, salt):
+    """The algorithm fields of an AES-GCM-128 SA in a config's `sas:` entry."""
+    return f'algorithm: aes-gcm-128, key: "{key.hex()}", salt: "{salt.hex()}"'
+
+
+def esp_tunnel(name, local, remote, spi, sa_out, sa_in):
+    """One `esp_tunnels:` entry: an outbound SA of @spi and an inbound one of
+    @spi + 1, both for inner IPv4, their algorithm fields @sa_out and @sa_in
+    (gcm_sa() or the like)."""
+    return f"""  - name: {name}
+    local: "{local}"
+    remote: "{remote}"
+    sas:
+      - {{direction: out, inner: ipv4, spi: {spi}, {sa_out}}}
+      - {{direction: in, inner: ipv4, spi: {spi + 1}, {sa_in}}}
+"""
+
+
 def write_pcap(path, pkts):
     w = PcapWriter(str(path), linktype=1, sync=True)
     # An empty file still needs its global header.
