@@ -175,9 +175,12 @@ graph_walk(struct mg_worker *w, const struct mg_dp *dp)
 			uint64_t start = rte_rdtsc();
 
 			rc = node->process(graph, node, objs, node->idx);
-			node->total_cycles += rte_rdtsc() - start;
-			if (likely(node->id < MG_MAX_NODES))
-				w->sampled_objs[node->id] += rc;
+			/* An empty poll of a source node is no packet's cost. */
+			if (rc != 0) {
+				node->total_cycles += rte_rdtsc() - start;
+				if (likely(node->id < MG_MAX_NODES))
+					w->sampled_objs[node->id] += rc;
+			}
 		} else {
 			rc = node->process(graph, node, objs, node->idx);
 		}
