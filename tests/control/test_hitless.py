@@ -128,6 +128,24 @@ def churn_batches(rng, total):
     return batches, count + len(final)
 
 
+def live_conn(vlan=100, extra=()):
+    """A VLAN connection "live" on port b whose dst route takes half the traffic's
+    198.51.100.0/24 (forwarded either way), with @extra routes."""
+    return {"id": "live", "networkService": "ran",
+            "mechanism": {"cls": "LOCAL", "type": "VLAN",
+                          "parameters": {"base": "b", "vlan-id": str(vlan)}},
+            "context": {"ipContext": {
+                "srcIpAddrs": ["172.20.0.2/30"], "dstIpAddrs": ["172.20.0.1/30"],
+                "dstRoutes": [{"prefix": "198.51.100.0/25"}] + list(extra)},
+                "ethernetContext": {"srcMac": "02:00:00:00:14:02"}}}
+
+
+def vlan_tx(ctl):
+    """Packets sent so far out of VLAN 100 of port b."""
+    return {i["name"]: i for i in ctl.ok("GET", "/v1/interfaces")}["b.100"]["counters"][
+        "tx_packets"]
+
+
 def test_ten_thousand_changes_lose_nothing(tmp_path):
     write_pcap(tmp_path / "in.pcap", traffic())
     mg = Meshgate(tmp_path, CONFIG.format(dir=tmp_path), name="hl").start()
@@ -192,37 +210,24 @@ def test_changed_or_refused_connection_keeps_its_traffic_and_counters(tmp_path):
     mg = Meshgate(tmp_path, CONFIG.format(dir=tmp_path), name="hc").start()
     ctl = Control(mg)
 
-    def conn(extra=()):
-        return {"id": "live", "networkService": "ran",
-                "mechanism": {"cls": "LOCAL", "type": "VLAN",
-                              "parameters": {"base": "b", "vlan-id": "100"}},
-                "context": {"ipContext": {
-                    "srcIpAddrs": ["172.20.0.2/30"], "dstIpAddrs": ["172.20.0.1/30"],
-                    "dstRoutes": [{"prefix": "198.51.100.0/25"}] + list(extra)},
-                    "ethernetContext": {"srcMac": "02:00:00:00:14:02"}}}
-
-    def vlan_tx():
-        return {i["name"]: i for i in ctl.ok("GET", "/v1/interfaces")}["b.100"]["counters"][
-            "tx_packets"]
-
     try:
         with ctl.nsm_open() as s:
-            kind, res = s.call("Request", {"connection": conn()})
+            kind, res = s.call("Request", {"connection": live_conn()})
             assert kind == "result", res
             end = time.time() + 30
-            while vlan_tx() < 100_000:
+            while vlan_tx(ctl) < 100_000:
                 assert time.time() < end, "no traffic through the connection"
                 time.sleep(0.1)
             for i in range(20):
-                before = vlan_tx()
-                kind, res = s.call("Request",
-                                   {"connection": conn([{"prefix": f"198.18.{i}.0/24"}])})
+                before = vlan_tx(ctl)
+                kind, res = s.call("Request", {"connection": live_conn(
+                    extra=[{"prefix": f"198.18.{i}.0/24"}])})
                 assert kind == "result", res
                 # Refused: a route through a next hop on no connected subnet.
-                kind, res = s.call("Request", {"connection": conn(
-                    [{"prefix": f"198.19.{i}.0/24", "nextHop": "10.9.9.9"}])})
+                kind, res = s.call("Request", {"connection": live_conn(
+                    extra=[{"prefix": f"198.19.{i}.0/24", "nextHop": "10.9.9.9"}])})
                 assert kind == "error", res
-                assert vlan_tx() >= before, (i, before, vlan_tx())
+                assert vlan_tx(ctl) >= before, (i, before, vlan_tx(ctl))
             kind, res = s.call("Close", {"id": "live"})
             assert kind == "result", res
     finally:
@@ -276,19 +281,6 @@ def test_refused_batch_or_connection_change_never_reaches_traffic(tmp_path):
     mg = Meshgate(tmp_path, CONFIG.format(dir=tmp_path), name="hb").start()
     ctl = Control(mg)
 
-    def conn(vlan, extra=()):
-        return {"id": "live", "networkService": "ran",
-                "mechanism": {"cls": "LOCAL", "type": "VLAN",
-                              "parameters": {"base": "b", "vlan-id": str(vlan)}},
-                "context": {"ipContext": {
-                    "srcIpAddrs": ["172.20.0.2/30"], "dstIpAddrs": ["172.20.0.1/30"],
-                    "dstRoutes": [{"prefix": "198.51.100.0/25"}] + list(extra)},
-                    "ethernetContext": {"srcMac": "02:00:00:00:14:02"}}}
-
-    def vlan_tx():
-        return {i["name"]: i for i in ctl.ok("GET", "/v1/interfaces")}["b.100"]["counters"][
-            "tx_packets"]
-
     bad = {"op": "add", "route": {"prefix": "198.18.0.0/24", "via": "10.9.9.9"}}
     try:
         before = sorted(map(str, ctl.ok("GET", "/v1/routes")))
@@ -301,20 +293,20 @@ def test_refused_batch_or_connection_change_never_reaches_traffic(tmp_path):
             assert st == 400 and j["error"]["field"] == "operations[4].route.via", (st, j)
         assert sorted(map(str, ctl.ok("GET", "/v1/routes"))) == before
         with ctl.nsm_open() as s:
-            kind, res = s.call("Request", {"connection": conn(100)})
+            kind, res = s.call("Request", {"connection": live_conn(100)})
             assert kind == "result", res
             end = time.time() + 30
-            while vlan_tx() < 100_000:
+            while vlan_tx(ctl) < 100_000:
                 assert time.time() < end, "no traffic through the connection"
                 time.sleep(0.1)
             for i in range(20):
-                n = vlan_tx()
+                n = vlan_tx(ctl)
                 # Refused: another VLAN (the connection is rebuilt, not
                 # changed by difference) and a route through no connected subnet.
-                kind, res = s.call("Request", {"connection": conn(
+                kind, res = s.call("Request", {"connection": live_conn(
                     101, [{"prefix": f"198.19.{i}.0/24", "nextHop": "10.9.9.9"}])})
                 assert kind == "error", res
-                assert vlan_tx() >= n, (i, n, vlan_tx())
+                assert vlan_tx(ctl) >= n, (i, n, vlan_tx(ctl))
             kind, res = s.call("Close", {"id": "live"})
             assert kind == "result", res
         end = time.time() + 30
