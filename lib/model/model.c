@@ -722,7 +722,14 @@ mg_model_port_add(struct mg_model *m, const struct mg_port_spec *s, const char *
 			return rc;
 		}
 	}
-	mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
+	/*
+	 * The link-local address comes from the MAC, which only the device
+	 * knows when the spec has none: with no backend to probe it (a shadow,
+	 * the file before start) the port has none yet, rather than a wrong
+	 * one that would refuse a neighbor or next hop at its real address.
+	 */
+	if (s->mac_set || (m->be != NULL && m->be->port_add != NULL))
+		mg_ip6_link_local_from_mac(&ifc->mac, &ifc->ll6);
 	iface_commit(m, ifc);
 	p->used = true;
 	return 0;

@@ -41,6 +41,21 @@ vlan_name(const struct mg_vlan_spec *v, char *buf, size_t n)
 	snprintf(buf, n, "%s.%u", v->port, v->vlan);
 }
 
+/* The network a route request lands in, as the model decides it. */
+static void
+route_net_name(const struct mg_model *m, const struct mg_route_spec *r, char *out)
+{
+	const struct mg_iface *ifc;
+
+	if (r->network[0] != '\0') {
+		mg_strlcpy(out, r->network, MG_NAME_MAX);
+	} else if (r->iface[0] != '\0' && (ifc = mg_model_iface_find(m, r->iface)) != NULL) {
+		mg_strlcpy(out, mg_model_network_get(m, ifc->network)->spec.name, MG_NAME_MAX);
+	} else {
+		mg_strlcpy(out, "default", MG_NAME_MAX);
+	}
+}
+
 int
 mg_op_apply(struct mg_model *m, const struct mg_op *op, struct mg_error *err)
 {
@@ -76,8 +91,17 @@ mg_op_apply(struct mg_model *m, const struct mg_op *op, struct mg_error *err)
 	case MG_OP_ROUTE:
 		if (op->verb == MG_OP_ADD)
 			return mg_model_route_add(m, &op->route, err);
-		if (op->verb == MG_OP_DEL)
-			return mg_model_route_del(m, op->route.network, &op->route.prefix, err);
+		if (op->verb == MG_OP_DEL) {
+			/* Named as an add names it: its network, else its interface's. */
+			char net[MG_NAME_MAX];
+
+			if (op->route.network[0] == '\0' && op->route.iface[0] != '\0' &&
+			    mg_model_iface_find(m, op->route.iface) == NULL)
+				return mg_error_set(err, ENOENT, "interface",
+						    "no interface named '%s'", op->route.iface);
+			route_net_name(m, &op->route, net);
+			return mg_model_route_del(m, net, &op->route.prefix, err);
+		}
 		return mg_model_route_replace(m, &op->route, err);
 	case MG_OP_NEIGH:
 		if (op->verb == MG_OP_ADD)
@@ -117,21 +141,6 @@ save_addrs(struct undo *u, const struct mg_iface *ifc)
 	for (unsigned int i = 0; i < ifc->naddr6; i++)
 		u->addrs[u->naddrs++] = ifc->addr6[i];
 	mg_strlcpy(u->iface, ifc->name, sizeof(u->iface));
-}
-
-/* The network a route request lands in, as the model decides it. */
-static void
-route_net_name(const struct mg_model *m, const struct mg_route_spec *r, char *out)
-{
-	const struct mg_iface *ifc;
-
-	if (r->network[0] != '\0') {
-		mg_strlcpy(out, r->network, MG_NAME_MAX);
-	} else if (r->iface[0] != '\0' && (ifc = mg_model_iface_find(m, r->iface)) != NULL) {
-		mg_strlcpy(out, mg_model_network_get(m, ifc->network)->spec.name, MG_NAME_MAX);
-	} else {
-		mg_strlcpy(out, "default", MG_NAME_MAX);
-	}
 }
 
 /* Work out the inverse of @op before applying it. -ENOENT: nothing to undo. */

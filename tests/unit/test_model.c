@@ -622,3 +622,77 @@ MG_TEST(txn_check_sees_its_own_changes)
 	CHECK_EQ(mg_model_route_count(m), 2);
 	mg_model_destroy(m);
 }
+
+/* A backend that gives each port the MAC a device would have. */
+static int
+b_port_mac(void *c, struct mg_port *p, struct mg_iface *i, struct mg_error *e)
+{
+	mg_mac_parse("12:5b:36:3d:99:b8", &i->mac);
+	return rec_add(c, "port", e);
+}
+
+MG_TEST(txn_check_does_not_guess_a_new_port_link_local)
+{
+	struct mg_model *m = model();
+	struct rec r = {.refuse = NULL};
+	struct mg_model_backend be = {.ctx = &r, .port_add = b_port_mac, .neigh_add = b_neigh};
+	struct mg_op ops[2];
+	unsigned int failed = 99;
+	struct mg_error e;
+	const struct mg_iface *z;
+	char b[MG_IP_STRLEN];
+
+	mg_model_set_backend(m, &be);
+	memset(ops, 0, sizeof(ops));
+	ops[0].kind = MG_OP_PORT;
+	strcpy(ops[0].port.name, "z");
+	strcpy(ops[0].port.device, "net_null7");
+	/* The zero MAC's link-local: not the port's, whose MAC the device gives. */
+	ops[1].kind = MG_OP_NEIGH;
+	strcpy(ops[1].neigh.iface, "z");
+	mg_ip_parse("fe80::200:ff:fe00:0", &ops[1].neigh.ip);
+	mg_mac_parse("02:00:00:00:00:09", &ops[1].neigh.mac);
+	CHECK_EQ(mg_txn_apply_all(m, ops, 2, &failed, &e), 0);
+	z = mg_model_iface_find(m, "z");
+	CHECK(z != NULL);
+	CHECK_STR(mg_ip_fmt(&z->ll6, b, sizeof(b)), "fe80::105b:36ff:fe3d:99b8");
+	mg_model_destroy(m);
+}
+
+MG_TEST(txn_route_delete_named_by_interface)
+{
+	struct mg_model *m = model();
+	struct mg_network_spec blue = {.name = "blue"};
+	struct mg_vlan_spec v = {.port = "p0", .vlan = 10, .network = "blue"};
+	struct mg_addr_spec a = {.iface = "p0.10"};
+	struct mg_route_spec r;
+	struct mg_prefix p;
+	struct mg_op op;
+	unsigned int failed;
+	struct mg_error e;
+
+	CHECK_EQ(mg_model_network_add(m, &blue, &e), 0);
+	CHECK_EQ(mg_model_vlan_add(m, &v, &e), 0);
+	mg_prefix_parse("10.1.0.1/24", &a.prefix);
+	CHECK_EQ(mg_model_addr_add(m, &a, &e), 0);
+	/* The same prefix in both networks. */
+	CHECK_EQ(route(m, "10.7.0.0/16", "10.0.0.2", &e), 0);
+	memset(&r, 0, sizeof(r));
+	strcpy(r.iface, "p0.10");
+	mg_prefix_parse("10.7.0.0/16", &r.prefix);
+	mg_ip_parse("10.1.0.2", &r.via);
+	CHECK_EQ(mg_model_route_add(m, &r, &e), 0);
+	/* A delete named by its interface deletes blue's, as the add put it there. */
+	op = route_op(MG_OP_DEL, "10.7.0.0/16", NULL);
+	strcpy(op.route.iface, "p0.10");
+	CHECK_EQ(mg_txn_apply_all(m, &op, 1, &failed, &e), 0);
+	mg_prefix_parse("10.7.0.0/16", &p);
+	CHECK(mg_model_route_find(m, 0, &p) != NULL);
+	CHECK(mg_model_route_find(m, 1, &p) == NULL);
+	/* An unknown interface is an error, not the default network. */
+	strcpy(op.route.iface, "p0.11");
+	CHECK_EQ(mg_txn_apply_all(m, &op, 1, &failed, &e), -ENOENT);
+	CHECK_STR(e.field, "[0].interface");
+	CHECK(mg_model_route_find(m, 0, &p) != NULL);
+	mg_model_destroy(m);
+}
