@@ -1420,21 +1420,11 @@ request(struct mg_ctl *c, json_t *req, bool camel, json_t *keep, struct mg_error
 		seq[nseq] = b.ops[i];
 		from[nseq++] = i;
 	}
-	if (mg_txn_check(c->env.model, seq, nseq, &bad, err) < 0) {
-		conn_op_field(&fresh, &b, from[bad], err);
+	if (mg_txn_apply_list(c->env.model, seq, nseq, &t, &bad, err) < 0) {
+		if (bad != UINT_MAX)
+			conn_op_field(&fresh, &b, from[bad], err);
 		goto fail;
 	}
-	t = mg_txn_begin(c->env.model);
-	if (t == NULL) {
-		mg_error_set(err, ENOMEM, "", "out of memory");
-		goto fail;
-	}
-	for (unsigned int i = 0; i < nseq; i++)
-		if (mg_txn_apply(t, &seq[i], err) < 0) {
-			conn_op_field(&fresh, &b, from[i], err);
-			mg_txn_abort(t);
-			goto fail;
-		}
 	if (fresh.mech == MECH_KERNEL && fresh.netns[0] != '\0' &&
 	    kernel_to_client(&fresh, json_object_get(json_object_get(conn, "context"), "ip_context"),
 			     err) < 0) {

@@ -5,6 +5,7 @@
  * reports them, and the life cycle.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,24 +30,12 @@ ctl_commit_ops(struct mg_ctl *c, const struct mg_op *ops, unsigned int n, struct
 
 	RTE_ASSERT(rte_lcore_id() == rte_get_main_lcore());
 	/* What the model refuses is refused before traffic sees any of it. */
-	rc = mg_txn_check(c->env.model, ops, n, &bad, err);
+	rc = mg_txn_apply_list(c->env.model, ops, n, &t, &bad, err);
 	if (rc < 0) {
-		mg_error_prefix_field(err, "[%u]", bad);
+		if (n > 1 && bad != UINT_MAX)
+			mg_error_prefix_field(err, "[%u]", bad);
 		c->requests_failed++;
 		return rc;
-	}
-	t = mg_txn_begin(c->env.model);
-	if (t == NULL)
-		return mg_error_set(err, ENOMEM, "", "out of memory");
-	for (unsigned int i = 0; i < n; i++) {
-		rc = mg_txn_apply(t, &ops[i], err);
-		if (rc < 0) {
-			if (n > 1)
-				mg_error_prefix_field(err, "[%u]", i);
-			mg_txn_abort(t);
-			c->requests_failed++;
-			return rc;
-		}
 	}
 	/* Durable before acknowledged: journal, then keep. */
 	if (!c->replaying && c->journal_fd >= 0) {

@@ -72,12 +72,22 @@ unsigned int mg_txn_count(const struct mg_txn *t);
  * Try @p n operations on a shadow of @p m (mg_model_shadow): what the model
  * would refuse, found before any of them reaches the data plane. 0, or the
  * error of the first refused one (its field as the model names it) with its
- * index in *@p failed. @p m is not changed. The data
+ * index in *@p failed (UINT_MAX when out of memory). @p m is not changed. The data
  * plane may still refuse what the model accepts (a full table, a device
  * that does not probe); a transaction undoes that as before.
  */
 int mg_txn_check(const struct mg_model *m, const struct mg_op *ops, unsigned int n,
 		 unsigned int *failed, struct mg_error *err);
+
+/**
+ * Check @p n operations (mg_txn_check), then apply them in a new
+ * transaction left open in *@p out, for the caller to commit (once what it
+ * must do in between, a journal write, succeeded) or abort. On failure the
+ * model is as before and *@p failed is the refused operation's index
+ * (UINT_MAX when out of memory); @p err's field is the model's, unprefixed.
+ */
+int mg_txn_apply_list(struct mg_model *m, const struct mg_op *ops, unsigned int n,
+		      struct mg_txn **out, unsigned int *failed, struct mg_error *err);
 
 /**
  * Apply @p n operations atomically: checked first (mg_txn_check), then

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Operations on the model, and transactions with an undo log. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,19 +42,26 @@ vlan_name(const struct mg_vlan_spec *v, char *buf, size_t n)
 	snprintf(buf, n, "%s.%u", v->port, v->vlan);
 }
 
-/* The network a route request lands in, as the model decides it. */
-static void
+/*
+ * The network a route request lands in, as the model decides it: its own,
+ * else its interface's, else "default". False when it names no network and
+ * an interface that does not exist (then "default").
+ */
+static bool
 route_net_name(const struct mg_model *m, const struct mg_route_spec *r, char *out)
 {
-	const struct mg_iface *ifc;
+	const struct mg_iface *ifc = NULL;
 
 	if (r->network[0] != '\0') {
 		mg_strlcpy(out, r->network, MG_NAME_MAX);
-	} else if (r->iface[0] != '\0' && (ifc = mg_model_iface_find(m, r->iface)) != NULL) {
-		mg_strlcpy(out, mg_model_network_get(m, ifc->network)->spec.name, MG_NAME_MAX);
-	} else {
-		mg_strlcpy(out, "default", MG_NAME_MAX);
+		return true;
 	}
+	if (r->iface[0] != '\0' && (ifc = mg_model_iface_find(m, r->iface)) != NULL) {
+		mg_strlcpy(out, mg_model_network_get(m, ifc->network)->spec.name, MG_NAME_MAX);
+		return true;
+	}
+	mg_strlcpy(out, "default", MG_NAME_MAX);
+	return r->iface[0] == '\0';
 }
 
 int
@@ -95,11 +103,9 @@ mg_op_apply(struct mg_model *m, const struct mg_op *op, struct mg_error *err)
 			/* Named as an add names it: its network, else its interface's. */
 			char net[MG_NAME_MAX];
 
-			if (op->route.network[0] == '\0' && op->route.iface[0] != '\0' &&
-			    mg_model_iface_find(m, op->route.iface) == NULL)
+			if (!route_net_name(m, &op->route, net))
 				return mg_error_set(err, ENOENT, "interface",
 						    "no interface named '%s'", op->route.iface);
-			route_net_name(m, &op->route, net);
 			return mg_model_route_del(m, net, &op->route.prefix, err);
 		}
 		return mg_model_route_replace(m, &op->route, err);
@@ -313,8 +319,11 @@ mg_txn_check(const struct mg_model *m, const struct mg_op *ops, unsigned int n,
 	if (n < 2)
 		return 0;
 	s = mg_model_shadow(m);
-	if (s == NULL)
+	if (s == NULL) {
+		if (failed != NULL)
+			*failed = UINT_MAX;
 		return mg_error_set(err, ENOMEM, "", "out of memory");
+	}
 	for (unsigned int i = 0; i < n && rc == 0; i++) {
 		rc = mg_op_apply(s, &ops[i], err);
 		if (rc < 0 && failed != NULL)
@@ -325,31 +334,47 @@ mg_txn_check(const struct mg_model *m, const struct mg_op *ops, unsigned int n,
 }
 
 int
+mg_txn_apply_list(struct mg_model *m, const struct mg_op *ops, unsigned int n,
+		  struct mg_txn **out, unsigned int *failed, struct mg_error *err)
+{
+	struct mg_txn *t;
+	int rc = mg_txn_check(m, ops, n, failed, err);
+
+	*out = NULL;
+	if (rc < 0)
+		return rc;
+	t = mg_txn_begin(m);
+	if (t == NULL) {
+		*failed = UINT_MAX;
+		return mg_error_set(err, ENOMEM, "", "out of memory");
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		rc = mg_txn_apply(t, &ops[i], err);
+		if (rc < 0) {
+			*failed = i;
+			mg_txn_abort(t);
+			return rc;
+		}
+	}
+	*out = t;
+	return 0;
+}
+
+int
 mg_txn_apply_all(struct mg_model *m, const struct mg_op *ops, unsigned int n,
 		 unsigned int *failed, struct mg_error *err)
 {
 	struct mg_txn *t;
-	unsigned int bad = 0;
-	int rc = mg_txn_check(m, ops, n, &bad, err);
+	unsigned int bad;
+	int rc = mg_txn_apply_list(m, ops, n, &t, &bad, err);
 
 	if (rc < 0) {
-		if (failed != NULL)
-			*failed = bad;
-		mg_error_prefix_field(err, "[%u]", bad);
-		return rc;
-	}
-	t = mg_txn_begin(m);
-	if (t == NULL)
-		return mg_error_set(err, ENOMEM, "", "out of memory");
-	for (unsigned int i = 0; i < n; i++) {
-		rc = mg_txn_apply(t, &ops[i], err);
-		if (rc < 0) {
+		if (bad != UINT_MAX) {
 			if (failed != NULL)
-				*failed = i;
-			mg_error_prefix_field(err, "[%u]", i);
-			mg_txn_abort(t);
-			return rc;
+				*failed = bad;
+			mg_error_prefix_field(err, "[%u]", bad);
 		}
+		return rc;
 	}
 	mg_txn_commit(t);
 	return 0;

@@ -146,6 +146,16 @@ def vlan_tx(ctl):
         "tx_packets"]
 
 
+def start_live(s, ctl):
+    """Request the live connection on NSM socket @s; wait until it carries traffic."""
+    kind, res = s.call("Request", {"connection": live_conn()})
+    assert kind == "result", res
+    end = time.time() + 30
+    while vlan_tx(ctl) < 100_000:
+        assert time.time() < end, "no traffic through the connection"
+        time.sleep(0.1)
+
+
 def test_ten_thousand_changes_lose_nothing(tmp_path):
     write_pcap(tmp_path / "in.pcap", traffic())
     mg = Meshgate(tmp_path, CONFIG.format(dir=tmp_path), name="hl").start()
@@ -212,12 +222,7 @@ def test_changed_or_refused_connection_keeps_its_traffic_and_counters(tmp_path):
 
     try:
         with ctl.nsm_open() as s:
-            kind, res = s.call("Request", {"connection": live_conn()})
-            assert kind == "result", res
-            end = time.time() + 30
-            while vlan_tx(ctl) < 100_000:
-                assert time.time() < end, "no traffic through the connection"
-                time.sleep(0.1)
+            start_live(s, ctl)
             for i in range(20):
                 before = vlan_tx(ctl)
                 kind, res = s.call("Request", {"connection": live_conn(
@@ -293,12 +298,7 @@ def test_refused_batch_or_connection_change_never_reaches_traffic(tmp_path):
             assert st == 400 and j["error"]["field"] == "operations[4].route.via", (st, j)
         assert sorted(map(str, ctl.ok("GET", "/v1/routes"))) == before
         with ctl.nsm_open() as s:
-            kind, res = s.call("Request", {"connection": live_conn(100)})
-            assert kind == "result", res
-            end = time.time() + 30
-            while vlan_tx(ctl) < 100_000:
-                assert time.time() < end, "no traffic through the connection"
-                time.sleep(0.1)
+            start_live(s, ctl)
             for i in range(20):
                 n = vlan_tx(ctl)
                 # Refused: another VLAN (the connection is rebuilt, not
