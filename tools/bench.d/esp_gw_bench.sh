@@ -18,6 +18,12 @@
 # sequence numbers). Also dpdk-test-crypto-perf's raw AES-GCM-128 encryption
 # on the same core at 1420 bytes, the ceiling.
 #
+# And the floor any ESP gateway stands on with these devices: dpdk-testpmd's
+# io mode on the same frames (receive and send, nothing else: net_pcap's
+# copy into fresh mbufs and net_null's free) plus intel-ipsec-mb's AES-GCM
+# seal alone on the payload (esp_bench --cipher). 1 / (io + seal) bounds
+# every gateway's rate here; the report sets it against the goals.
+#
 # Prints Mpps (median of the window's seconds), Gbit/s of plaintext frames
 # and the ratio meshgate/ipsec-secgw per case. Needs root (hugepages).
 #
@@ -67,7 +73,9 @@ if [ -z "${MG_BENCH_LOCKED:-}" ]; then # tools/bench holds the lock when it call
 	flock -n 9 || die "another benchmark is running (lock $ROOT/.bench/.lock)"
 fi
 MESHGATE=$ROOT/build/app/meshgate
-[ -x "$MESHGATE" ] || die "no $MESHGATE: build first (tools/build)"
+ESP_BENCH=$ROOT/build/lib/esp/esp_bench
+[ -x "$MESHGATE" ] && [ -x "$ESP_BENCH" ] || die "no $MESHGATE or $ESP_BENCH: build first (tools/build)"
+TP_PREFIX=tpespbench
 
 # ---- cleanup: the app running now, hugepages back -----------------------------------------
 CUR_PID="" HP_PREV="" HP_MOUNTED=0
@@ -227,6 +235,22 @@ run_secgw() { # DIR SIZE
 	CUR_PID=""
 }
 
+# The floor: forwarding alone (testpmd's io mode: net_pcap -> net_null, nothing else).
+run_io() { # DIR SIZE
+	local name=io-$1-$2 pcap
+	[ "$1" = out ] && pcap=$WORK/out-$2.pcap || pcap=$WORK/in-$2.pcap
+	rm -rf "/var/run/dpdk/$TP_PREFIX"
+	log "$1 $2 B: dpdk-testpmd io mode on lcore $FWD_LCORE for ${WARMUP}+${DURATION}s"
+	dpdk-testpmd -l "0,$FWD_LCORE" -n 1 --in-memory --no-pci --file-prefix "$TP_PREFIX" \
+		--vdev "net_pcap0,rx_pcap=$pcap,infinite_rx=1" --vdev net_null0,no-rx=1 -- \
+		--forward-mode=io --nb-cores=1 --auto-start --stats-period 3600 \
+		</dev/null >"$WORK/logs/$name.log" 2>&1 &
+	CUR_PID=$!
+	measure "$name" "$CUR_PID" "/var/run/dpdk/$TP_PREFIX/dpdk_telemetry.v2" --tx-port 1 --rx-port 0
+	stop_pid "$CUR_PID"
+	CUR_PID=""
+}
+
 rm -f "$WORK"/results/*.json
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 	for dir in out in; do
@@ -238,6 +262,7 @@ for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 				run_meshgate "$dir" "$size"
 				run_secgw "$dir" "$size"
 			fi
+			run_io "$dir" "$size"
 		done
 	done
 done
@@ -250,5 +275,11 @@ dpdk-test-crypto-perf -l "0,$FWD_LCORE" -n 1 --in-memory --no-pci --file-prefix 
 	--aead-key-sz 16 --aead-iv-sz 12 --aead-aad-sz 8 --digest-sz 16 --buffer-sz 1420 \
 	--burst-sz 32 --total-ops 6000000 --silent --csv-friendly >"$WORK/results/cryptoperf.csv" \
 	2>"$WORK/logs/cryptoperf.log" || log "dpdk-test-crypto-perf failed (log: $WORK/logs/cryptoperf.log)"
+
+# The cipher's part of the floor: the AES-GCM-128 seal alone, per frame size, same core.
+log "esp_bench --cipher: the AES-GCM-128 seal alone on lcore $FWD_LCORE"
+"$ESP_BENCH" -l "$FWD_LCORE" -n 1 --in-memory --no-pci --file-prefix cipherbench --log-level error \
+	-- --cipher --sizes "$SIZES" --seconds 2 --rounds "$ROUNDS" >"$WORK/results/cipher.jsonl" \
+	2>"$WORK/logs/cipher.log" || log "esp_bench --cipher failed (log: $WORK/logs/cipher.log)"
 
 "$PY" "$HELPERS/esp_gw_report.py" "$WORK/results" "$ROUNDS" "$SIZES" | tee "$WORK/report.txt"
