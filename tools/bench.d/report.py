@@ -181,7 +181,7 @@ def main():
         sys.exit(1)
 
 
-def acl_report(a, kinds, res, summary, cyc):
+def acl_report(a, kinds, res, summary, cyc, mhz):
     """The rulesN kinds against l3fwd's ACL mode through the same rules."""
     kinds = [k for k in kinds if k.startswith("rules")]
     if not kinds:
@@ -203,6 +203,31 @@ def acl_report(a, kinds, res, summary, cyc):
             "l3fwd_acl_mpps": round(aclp / 1e6, 3), "ratio_vs_l3fwd_acl": round(ratio, 3),
             "ratios_vs_l3fwd_acl": [round(x, 3) if x is not None else None
                                     for x in per_round]})
+    # What 0.9x of l3fwd's LPM rate leaves for classifying, against what
+    # classifying the same rules costs l3fwd itself (its ACL mode less its LPM mode).
+    for k in kinds:
+        l3p = peer_figures(res[k], "l3fwd")[0]
+        aclp = peer_figures(res[k], "l3fwd-acl")[0]
+        if not (l3p and aclp and mhz):
+            continue
+        lpm, acl = mhz * 1e6 / l3p, mhz * 1e6 / aclp
+        print("%s: 0.9x l3fwd (LPM) allows %.0f cycles a packet, %.0f beyond l3fwd's own; "
+              "classifying them costs l3fwd %.0f" % (KIND_NAMES.get(k, k), lpm / 0.9,
+                                                     lpm / 0.9 - lpm, acl - lpm))
+        summary["results"][k].update({
+            "budget_at_0_9_l3fwd_cycles": round(lpm / 0.9 - lpm, 1),
+            "l3fwd_acl_minus_lpm_cycles": round(acl - lpm, 1)})
+    # Cost growth with the rule count: each kind's cycles a packet over the fewest rules'.
+    base = min(kinds, key=lambda k: int(k[5:]) if k[5:].isdigit() else 0)
+    mg0, acl0 = peer_figures(res[base], "l3fwd-acl")[1], peer_figures(res[base], "l3fwd-acl")[0]
+    for k in kinds:
+        aclp, mgp = peer_figures(res[k], "l3fwd-acl")[:2]
+        if k == base or not (mg0 and mgp and acl0 and aclp):
+            continue
+        print("cost growth from %s to %s: meshgate %+.0f%%, l3fwd-acl %+.0f%% (cycles a packet)"
+              % (KIND_NAMES.get(base, base), KIND_NAMES.get(k, k), 100 * (mg0 / mgp - 1),
+                 100 * (acl0 / aclp - 1)))
+        summary["results"][k]["cost_growth_vs_%s" % base] = round(mg0 / mgp - 1, 3)
     return complete
 
 
@@ -272,7 +297,7 @@ def forwarding_report(a, kinds, rounds, res, summary, warnings, mhz, model, ncpu
             "%s %s" % (KIND_NAMES.get(k, k), " ".join(
                 "%.2f" % (rate(m) / rate(l)) if l and m and rate(l) else "-"
                 for l, m in zip(res[k]["l3fwd"], res[k]["meshgate"]))) for k in kinds))
-    complete = acl_report(a, kinds, res, summary, cyc) and complete
+    complete = acl_report(a, kinds, res, summary, cyc, mhz) and complete
     print()
     print("cyc/pk: TSC cycles per packet at the measured rate (%.0f MHz / Mpps)." % mhz)
 
