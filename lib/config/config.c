@@ -634,7 +634,7 @@ static void
 load_arp_nd(struct cfg *c, yaml_node_t *n)
 {
 	static const char *const keys[] = {"reachable_ms", "retrans_ms", "probes",
-					   "hold_packets", "failed_ms", NULL};
+					   "hold_packets", "failed_ms", "announce", NULL};
 	struct mg_settings *st = c->st;
 
 	if (!check_map(c, n, "arp_nd", keys))
@@ -644,6 +644,7 @@ load_arp_nd(struct cfg *c, yaml_node_t *n)
 	rd_uint(c, n, "arp_nd", "probes", 1, 20, &st->nd_probes);
 	rd_uint(c, n, "arp_nd", "hold_packets", 0, 64, &st->nd_hold_packets);
 	rd_uint(c, n, "arp_nd", "failed_ms", 100, 3600000, &st->nd_failed_ms);
+	rd_bool(c, n, "arp_nd", "announce", &st->nd_announce);
 }
 
 /* Whether @p s is a listening address REST can bind (mg_listen_parse). */
@@ -2819,6 +2820,7 @@ mg_settings_init(struct mg_settings *st)
 	st->nd_probes = 3;
 	st->nd_hold_packets = 4;
 	st->nd_failed_ms = 3000;
+	st->nd_announce = true;
 	st->svc_flows = 65536;
 	st->max_conns = 4096;
 	st->flow_history = 4096;

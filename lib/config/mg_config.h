@@ -135,6 +135,7 @@ struct mg_settings {
 	uint32_t nd_probes;
 	uint32_t nd_hold_packets;
 	uint32_t nd_failed_ms;
+	bool nd_announce;             /**< Gratuitous ARP / unsolicited NA for new addresses. */
 	/* control: (empty strings: the defaults mg_gw works out) */
 	char state_dir[256];
 	char capture_dir[256];

@@ -337,6 +337,7 @@ mg_fwd_iface_add(struct mg_fwd *f, const struct mg_iface *mi, uint16_t ethdev,
 	ifc->used = true;
 	FWD_LOG(INFO, "interface %s up (ifindex %u, port %u, vlan %u)\n", ifc->name,
 		ifc->ifindex, ifc->port, ifc->vlan);
+	fwd_announce(f, ifc, &ifc->ll6);
 	return 0;
 }
 
@@ -446,6 +447,7 @@ mg_fwd_addr_add(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *p,
 	else
 		ifc->a6[ifc->n6++] = *p;
 	iface_publish(f, ifc);
+	fwd_announce(f, ifc, &p->addr);
 	return 0;
 }
 

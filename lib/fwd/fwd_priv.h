@@ -114,5 +114,10 @@ void fwd_nbr_flush(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *s
  * routes: the route is going.
  */
 void fwd_nbr_flush_offlink(struct mg_fwd *f, uint16_t ifindex, const struct mg_prefix *prefix);
+/**
+ * Tell the link that @p ip (one of @p ifc's addresses) is at @p ifc's MAC:
+ * a gratuitous ARP or an unsolicited NA (none on tunnels or without a MAC).
+ */
+void fwd_announce(struct mg_fwd *f, const struct fwd_iface *ifc, const struct mg_ip *ip);
 
 #endif /* MG_FWD_PRIV_H */

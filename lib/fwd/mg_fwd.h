@@ -49,6 +49,8 @@ struct mg_fwd_conf {
 	uint32_t probes;
 	uint32_t hold_packets;
 	uint32_t failed_ms;
+	/** Announce each address as it is added (gratuitous ARP, unsolicited NA). */
+	bool announce;
 };
 
 /** Neighbor states as shown to users. */

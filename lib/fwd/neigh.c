@@ -326,6 +326,34 @@ nbr_probe(struct mg_fwd *f, struct nbr *n, bool unicast)
 	}
 }
 
+/*
+ * Announce @ip, one of @ifc's own addresses, with the interface's MAC: a
+ * gratuitous ARP request (RFC 5227 3: sender and target address both @ip)
+ * or an unsolicited neighbor advertisement to all nodes (RFC 4861 7.2.6:
+ * override set, solicited clear; router set), as Linux's arp_notify and
+ * ndisc_notify and VPP on interface up do. Neighbors that cached another
+ * MAC for the address (a pod restarted on another VF, a memif port's new
+ * random MAC) take the new one at once instead of when their entry ages
+ * out, which on some routers takes hours. Ethernet interfaces only, once
+ * their MAC is known.
+ */
+void
+fwd_announce(struct mg_fwd *f, const struct fwd_iface *ifc, const struct mg_ip *ip)
+{
+	static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
+	static const uint8_t all_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
+
+	if (!f->conf.announce || ifc->p2p_type != 0 || ifc->port == MG_IF_NONE ||
+	    rte_is_zero_ether_addr(&ifc->mac))
+		return;
+	if (ip->family == AF_INET)
+		arp_send(f, ifc, MG_ARP_REQUEST, bcast, NULL, ip->v4, ip->v4);
+	else
+		nd_send(f, ifc, MG_ICMP6_ND_NA, MG_ND_NA_ROUTER | MG_ND_NA_OVERRIDE, all_mac,
+			ip->v6, all_nodes, ip->v6);
+}
+
 /* ---- state changes ---------------------------------------------------------------- */
 
 static void

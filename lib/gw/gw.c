@@ -1313,6 +1313,7 @@ mg_gw_run(const struct mg_gw_opts *o)
 	fc.probes = g->st.nd_probes;
 	fc.hold_packets = g->st.nd_hold_packets;
 	fc.failed_ms = g->st.nd_failed_ms;
+	fc.announce = g->st.nd_announce;
 	g->fwd = mg_fwd_create(g->dp, &fc);
 	if (g->fwd == NULL) {
 		fprintf(stderr, "meshgate: out of memory for forwarding control\n");

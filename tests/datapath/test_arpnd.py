@@ -98,8 +98,7 @@ def test_glean_resolves_by_nd_and_forwards(tmp_path):
 def test_unresolved_sends_ns_and_unsolicited_na_is_ignored(tmp_path):
     pkt = Ether(src=HOST_MAC["a"], dst=GW_MAC["a"]) / IPv6(src="fd00:1::2", dst="fd00:2::9") / \
         UDP(sport=778)
-    slow = "arp_nd: {retrans_ms: 10000}\n"
-    _, out_b, _ = run(tmp_path, config(tmp_path, extra=slow), a=[pkt])
+    _, out_b, _ = run(tmp_path, config(tmp_path, arp_nd="retrans_ms: 10000"), a=[pkt])
     sol = [p for p in out_b if ICMPv6ND_NS in p]
     assert len(sol) == 1
     assert sol[0][ICMPv6ND_NS].tgt == "fd00:2::9"
@@ -114,7 +113,7 @@ def test_unresolved_sends_ns_and_unsolicited_na_is_ignored(tmp_path):
           ICMPv6NDOptDstLLAddr(lladdr="02:00:00:00:0b:09"))
     back = Ether(src=HOST_MAC["b"], dst=GW_MAC["b"]) / IPv6(src="fd00:2::2", dst="fd00:2::9") / \
         UDP(sport=779)
-    _, out_b2, st2 = run(tmp_path, config(tmp_path, extra=slow), b=[na, back])
+    _, out_b2, st2 = run(tmp_path, config(tmp_path, arp_nd="retrans_ms: 10000"), b=[na, back])
     assert [p for p in out_b2 if UDP in p] == []
     assert len([p for p in out_b2 if ICMPv6ND_NS in p]) == 1
 
@@ -133,3 +132,40 @@ def test_gratuitous_arp_moves_a_neighbor(tmp_path):
     fwd = [p for p in out_b if UDP in p]
     assert len(fwd) == 1 and fwd[0][Ether].dst == "02:00:00:00:0b:10"
     assert nonzero_drops(st) == {}
+
+
+def test_addresses_are_announced_when_added(tmp_path):
+    """Each address an Ethernet interface gets is announced with the
+    interface's MAC (so neighbors that cached another MAC for it, say a pod
+    restarted on another VF, move at once): a gratuitous ARP request for
+    IPv4 (RFC 5227 3), an unsolicited NA to all nodes for IPv6 and the
+    link-local address (RFC 4861 7.2.6: override, not solicited). Off with
+    arp_nd.announce: false (the other tests here)."""
+    out_a, out_b, st = run(tmp_path, config(tmp_path, arp_nd="announce: true"))
+    lls = {"a": "fe80::ff:fe00:a01", "b": "fe80::ff:fe00:b01"}
+    for side, out, v4, v6 in (("a", out_a, "10.0.1.1", "fd00:1::1"),
+                              ("b", out_b, "10.0.2.1", "fd00:2::1")):
+        mac = GW_MAC[side]
+        arps = [p for p in out if ARP in p]
+        assert len(arps) == 1, out
+        g = arps[0]
+        assert (g[Ether].src, g[Ether].dst) == (mac, BCAST)
+        assert (g[ARP].op, g[ARP].hwsrc, g[ARP].psrc, g[ARP].pdst) == (1, mac, v4, v4)
+        assert g[ARP].hwdst == "00:00:00:00:00:00"
+        nas = [p for p in out if ICMPv6ND_NA in p]
+        assert sorted(p[ICMPv6ND_NA].tgt for p in nas) == sorted([v6, lls[side]])
+        for na in nas:
+            assert (na[Ether].src, na[Ether].dst) == (mac, "33:33:00:00:00:01")
+            assert (na[IPv6].src, na[IPv6].dst, na[IPv6].hlim) == \
+                (na[ICMPv6ND_NA].tgt, "ff02::1", 255)
+            assert (na[ICMPv6ND_NA].R, na[ICMPv6ND_NA].S, na[ICMPv6ND_NA].O) == (1, 0, 1)
+            assert na[ICMPv6NDOptDstLLAddr].lladdr == mac
+            c = IPv6(raw(na[IPv6]))
+            c[ICMPv6ND_NA].cksum = None
+            assert IPv6(raw(c))[ICMPv6ND_NA].cksum == na[ICMPv6ND_NA].cksum
+        assert len(out) == 3, out
+    assert st["gateway"]["arp_tx"] == 2 and st["gateway"]["nd_tx"] == 4
+    assert nonzero_drops(st) == {}
+    # Off: nothing goes out unasked.
+    out_a, out_b, st = run(tmp_path, config(tmp_path, arp_nd="announce: false"))
+    assert out_a == [] and out_b == []

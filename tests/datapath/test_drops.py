@@ -120,9 +120,9 @@ def test_default_policy_forwards_ip_options_and_fragments(tmp_path):
 def test_unresolved_neighbor_queue_and_failure(tmp_path):
     """Packets to a silent host: 4 held then dropped when ARP fails, 6 refused
     as the hold queue is full; one ARP request goes out."""
-    extra = "arp_nd: {retrans_ms: 50, probes: 1, hold_packets: 4}\n"
+    nd = "retrans_ms: 50, probes: 1, hold_packets: 4"
     pkts = [e(v4(dst="10.0.2.77") / UDP(sport=i)) for i in range(10)]
-    _, out_b, st = run(tmp_path, config(tmp_path, extra=extra), a=pkts, settle=1.5)
+    _, out_b, st = run(tmp_path, config(tmp_path, arp_nd=nd), a=pkts, settle=1.5)
     assert nonzero_drops(st) == {"neighbor-queue-full": 6, "neighbor-unresolved": 4}
     arps = [p for p in out_b if ARP in p]
     assert len(arps) == 1
@@ -131,9 +131,9 @@ def test_unresolved_neighbor_queue_and_failure(tmp_path):
 
 
 def test_neighbor_table_full(tmp_path):
-    extra = ("limits: {neighbors: 16}\n"
-             "arp_nd: {retrans_ms: 60000, probes: 3, hold_packets: 4}\n")
+    extra = "limits: {neighbors: 16}\n"
+    nd = "retrans_ms: 60000, probes: 3, hold_packets: 4"
     pkts = [e(v4(dst=f"10.0.2.{100 + i}") / UDP()) for i in range(20)]
-    _, _, st = run(tmp_path, config(tmp_path, extra=extra), a=pkts)
+    _, _, st = run(tmp_path, config(tmp_path, extra=extra, arp_nd=nd), a=pkts)
     # Four neighbors are configured, so twelve more fit.
     assert nonzero_drops(st) == {"neighbor-table-full": 8}

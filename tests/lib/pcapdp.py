@@ -24,6 +24,8 @@ dpdk:
   memory_mb: 512
 workers:
   idle: {{mode: sleep}}
+# No announcements unless asked: the tests count what goes out.
+arp_nd: {{{arp_nd}}}
 networks:
   - {{name: default{net_opts}}}
 {networks}
@@ -58,12 +60,15 @@ _n = 0
 
 
 def config(workdir, networks="", a_extra="", b_extra="", neighbors="", routes="", extra="",
-           mtu_b=1500, net_opts=""):
+           mtu_b=1500, net_opts="", arp_nd=""):
+    """The two-port configuration; @arp_nd: more `arp_nd:` settings ("k: v, ...")."""
     global _n
     _n += 1
     return BASE.format(dir=workdir, networks=networks, a_extra=a_extra, b_extra=b_extra,
                        neighbors=neighbors, routes=routes, extra=extra, mtu_b=mtu_b,
                        net_opts=(", " + net_opts) if net_opts else "",
+                       arp_nd=arp_nd if "announce" in arp_nd else
+                       "announce: false" + (", " + arp_nd if arp_nd else ""),
                        ia=2 * _n, ib=2 * _n + 1)
 
 

@@ -42,6 +42,7 @@ MG_TEST(minimal_file_gets_default_network)
 	load(&l, "ports:\n  - name: a\n    device: net_null0\n");
 	CHECK_EQ(l.n, 0);
 	CHECK(mg_model_network_find(l.m, "default") != NULL);
+	CHECK(l.st.nd_announce); /* addresses are announced unless arp_nd.announce says no */
 	unload(&l);
 }
 
@@ -61,7 +62,8 @@ MG_TEST(full_featured_file)
 		 "limits: {adjacencies: 65536, routes: 100000, fib_routes: 200000, fib_tbl8: 16384, fib6_tbl8: 32768,\n"
 		 "         neighbors: 4096, punt_ring: 4096, inject_ring: 4096, icmp_errors_per_sec: 50,\n"
 		 "         icmp_errors_burst: 10}\n"
-		 "arp_nd: {reachable_ms: 30000, retrans_ms: 500, probes: 5, hold_packets: 8, failed_ms: 1000}\n"
+		 "arp_nd: {reachable_ms: 30000, retrans_ms: 500, probes: 5, hold_packets: 8, failed_ms: 1000,\n"
+		 "         announce: false}\n"
 		 "networks:\n  - {name: pod, fragments: drop, ip_options: drop}\n  - name: ext\n"
 		 "ports:\n  - name: vf0\n    device: \"0000:3b:02.1\"\n    network: pod\n"
 		 "    mac: \"02:00:00:00:00:01\"\n    mtu: 9000\n    rx_queues: 3\n    rx_desc: 2048\n"
@@ -86,6 +88,7 @@ MG_TEST(full_featured_file)
 	CHECK_EQ(l.st.mbufs, 65536);
 	CHECK_EQ(l.st.icmp_rate, 50);
 	CHECK_EQ(l.st.nd_probes, 5);
+	CHECK(!l.st.nd_announce);
 	CHECK_EQ(l.st.log_level, 8);
 	CHECK(!l.st.telemetry);
 	v = mg_model_iface_find(l.m, "vf0.100");
@@ -455,6 +458,8 @@ MG_TEST(bad_bool)
 {
 	expect_error("dpdk:\n  hugepages: maybe\n",
 		     "t.yaml:2:14: dpdk.hugepages: expected true or false, found 'maybe'");
+	expect_error("arp_nd: {announce: 1}\n",
+		     "t.yaml:1:20: arp_nd.announce: expected true or false, found '1'");
 }
 
 MG_TEST(bad_ports_not_a_list)
