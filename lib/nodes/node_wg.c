@@ -53,28 +53,44 @@ input_data(struct mg_node_ctx *c, struct mg_wgif_dp *w, struct mg_wgif *itf,
 	const struct mg_wg_aip *aip = __atomic_load_n(&itf->aip, __ATOMIC_ACQUIRE);
 	struct mg_if_counters *ifcs = &c->w->ifc[itf->ifindex];
 	struct mg_wg_peer *peers[MG_WG_BURST_MAX];
+	struct rte_mbuf *arrived[MG_WG_BURST_MAX];
 	uint8_t status[MG_WG_BURST_MAX];
 	unsigned int fam;
-	uint16_t ok;
+	uint16_t ok, g, b;
 
+	memcpy(arrived, pkts, n * sizeof(pkts[0]));
 	ok = mg_wg_decrypt_burst(w->wk[c->w->index], itf->wg, aip, pkts, n, now, status, peers);
+	/*
+	 * Roaming: a peer's endpoint is the source of its last authenticated
+	 * packet (whitepaper 6.5), so walk them in arrival order. The burst came
+	 * back with its data first, keepalives and failures after, each part in
+	 * arrival order: one merge of the two restores it.
+	 */
+	g = 0;
+	b = ok;
+	for (uint16_t k = 0; k < n; k++) {
+		uint16_t i = g < ok && pkts[g] == arrived[k] ? g++ : b++;
+
+		RTE_ASSERT(pkts[i] == arrived[k]);
+		if (peers[i] != NULL) {
+			/* Compare with the outer header kept in the headroom. */
+			struct mg_wgif_peer *wp = mg_wg_peer_user(peers[i]);
+			struct mg_wgif_ep ep, cur;
+			uint32_t hl;
+
+			mg_wgif_ep_from_outer((const uint8_t *)pkts[i]->buf_addr +
+					      mg_meta(pkts[i])->adj, &ep, &hl);
+			mg_wgif_ep_read(wp, &cur);
+			if (unlikely(!mg_wgif_ep_equal(&cur, &ep)) && mg_wgif_ep_write(wp, &ep))
+				st->roamed++;
+		}
+	}
 	for (uint16_t i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		struct mg_meta *md = mg_meta(m);
 
 		st->rx[status[i]]++;
 		out[i] = m;
-		if (peers[i] != NULL) {
-			/* Roaming: compare with the outer header kept in the headroom. */
-			struct mg_wgif_peer *wp = mg_wg_peer_user(peers[i]);
-			struct mg_wgif_ep ep, cur;
-			uint32_t hl;
-
-			mg_wgif_ep_from_outer((const uint8_t *)m->buf_addr + md->adj, &ep, &hl);
-			mg_wgif_ep_read(wp, &cur);
-			if (unlikely(!mg_wgif_ep_equal(&cur, &ep)) && mg_wgif_ep_write(wp, &ep))
-				st->roamed++;
-		}
 		if (i < ok) {
 			const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 

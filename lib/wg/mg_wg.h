@@ -241,12 +241,26 @@ enum mg_wg_timer_event {
 	MG_WG_TEV_HANDSHAKE_INITIATED, /**< We sent a handshake initiation. */
 	/** A handshake completed (response consumed, or session confirmed by data). */
 	MG_WG_TEV_HANDSHAKE_COMPLETE,
-	MG_WG_TEV_SESSION_INITIATOR,   /**< A session was derived, we being the initiator. */
-	MG_WG_TEV_SESSION_RESPONDER,   /**< A session was derived, we being the responder. */
+	/** A session was derived, we being the initiator: it is the one we send on. */
+	MG_WG_TEV_SESSION_INITIATOR,
+	/**
+	 * A session was derived, we being the responder: we send on it only once
+	 * the initiator confirmed it (MG_WG_TEV_SESSION_CONFIRMED); until then the
+	 * session we send on, and its age, stay what they were.
+	 */
+	MG_WG_TEV_SESSION_RESPONDER,
 	MG_WG_TEV_WANT_HANDSHAKE,      /**< Data is waiting and no usable session: initiate. */
 	MG_WG_TEV_KEYS_ZEROED,         /**< All session keys were wiped. */
 	/** A worker sent a transport message, a keepalive too: an old session is refreshed as for data. */
 	MG_WG_TEV_KEEPALIVE_SENT,
+	/**
+	 * A worker received an authenticated transport message, a keepalive
+	 * too: the initiator's last chance to rekey before REJECT_AFTER_TIME is
+	 * checked on it (as the Linux module's keep_key_fresh on receive).
+	 */
+	MG_WG_TEV_TRANSPORT_RECEIVED,
+	/** The responder's newest session was confirmed: we now send on it. */
+	MG_WG_TEV_SESSION_CONFIRMED,
 };
 
 /** Actions mg_wg_timers_expire asks for (a bit mask). */
@@ -276,14 +290,15 @@ struct mg_wg_timers {
 	uint64_t zero_keys_at;       /**< Wipe all keys (REJECT_AFTER_TIME * 3 after the last session). */
 	uint64_t initiate_at;        /**< A new initiation was asked for (rekey or waiting data). */
 	uint64_t last_initiation;    /**< When we last sent an initiation; MG_WG_NEVER if never. */
-	uint64_t session_birth;      /**< When the newest session was derived. */
+	uint64_t session_birth;      /**< When the session we send on was derived. */
+	uint64_t next_birth;         /**< When the unconfirmed responder session was derived. */
 	uint64_t rng;                /**< Jitter generator state (xorshift64*). */
 	uint32_t attempts;           /**< Retries of the current handshake. */
 	uint16_t persistent_keepalive; /**< Interval in seconds; 0 = off. */
 	bool another_keepalive;      /**< Data received while a keepalive was already due. */
 	bool sent_lastminute;        /**< The late rekey before REJECT_AFTER_TIME was asked for. */
 	bool has_session;            /**< A session exists (not zeroed). */
-	bool session_initiator;      /**< We initiated the newest session. */
+	bool session_initiator;      /**< We initiated the session we send on. */
 };
 
 /**
@@ -605,7 +620,8 @@ uint16_t mg_wg_encrypt_burst(struct mg_wg_worker *w, struct mg_wg_keypair *kp,
  * @param aip     The interface's current allowed-IPs table, or NULL to skip
  *                the inbound source check.
  * @param pkts    Reordered: decrypted data packets first, in their original
- *                order, then keepalives and failures.
+ *                order, then keepalives and failures, also in their original
+ *                order (a caller can merge the two back into arrival order).
  * @param status  n entries (required): the enum mg_wg_rx_status of pkts[i]
  *                after reordering. Packets that are not DATA are the
  *                caller's to free (KEEPALIVE is not a drop).

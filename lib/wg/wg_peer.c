@@ -433,6 +433,7 @@ peer_fold(struct mg_wg_iface *wg, struct mg_wg_peer *p, uint64_t now)
 	int n = 0;
 
 	if ((flags & WG_PF_CONFIRMED) && wg_noise_confirm(wg, p)) {
+		mg_wg_timers_event(&p->timers, MG_WG_TEV_SESSION_CONFIRMED, now);
 		mg_wg_timers_event(&p->timers, MG_WG_TEV_HANDSHAKE_COMPLETE, now);
 		p->last_handshake_wall = wg->wall_ns();
 	}
@@ -456,6 +457,7 @@ peer_fold(struct mg_wg_iface *wg, struct mg_wg_peer *p, uint64_t now)
 		case 0:
 			mg_wg_timers_event(&p->timers, MG_WG_TEV_AUTH_RECEIVED, a[i].t);
 			mg_wg_timers_event(&p->timers, MG_WG_TEV_AUTH_TRAVERSAL, a[i].t);
+			mg_wg_timers_event(&p->timers, MG_WG_TEV_TRANSPORT_RECEIVED, a[i].t);
 			break;
 		case 1:
 			mg_wg_timers_event(&p->timers, MG_WG_TEV_DATA_RECEIVED, a[i].t);

@@ -70,6 +70,7 @@ mg_wg_timers_init(struct mg_wg_timers *t, uint16_t persistent_keepalive, uint64_
 		.initiate_at = MG_WG_NEVER,
 		.last_initiation = MG_WG_NEVER,
 		.session_birth = MG_WG_NEVER,
+		.next_birth = MG_WG_NEVER,
 		.rng = seed != 0 ? seed : 0x9E3779B97F4A7C15ULL,
 		.persistent_keepalive = persistent_keepalive,
 	};
@@ -114,7 +115,13 @@ mg_wg_timers_event(struct mg_wg_timers *t, enum mg_wg_timer_event ev, uint64_t n
 			t->keepalive_at = now + WG_T_KEEPALIVE;
 		else
 			t->another_keepalive = true;
-		/* Last chance for the initiator before its session dies on the other side. */
+		break;
+	case MG_WG_TEV_TRANSPORT_RECEIVED:
+		/*
+		 * Last chance for the initiator before its session dies on the other
+		 * side: on any transport message received, a keepalive too (a peer
+		 * that only keeps the path alive would otherwise let it die).
+		 */
 		if (t->has_session && t->session_initiator && !t->sent_lastminute &&
 		    wg_expired(t->session_birth,
 			       WG_T_REJECT_AFTER - WG_T_KEEPALIVE - WG_T_REKEY_TIMEOUT, now)) {
@@ -142,11 +149,20 @@ mg_wg_timers_event(struct mg_wg_timers *t, enum mg_wg_timer_event ev, uint64_t n
 		t->sent_lastminute = false;
 		break;
 	case MG_WG_TEV_SESSION_INITIATOR:
-	case MG_WG_TEV_SESSION_RESPONDER:
 		t->zero_keys_at = now + 3 * WG_T_REJECT_AFTER;
 		t->has_session = true;
-		t->session_initiator = ev == MG_WG_TEV_SESSION_INITIATOR;
+		t->session_initiator = true;
 		t->session_birth = now;
+		break;
+	case MG_WG_TEV_SESSION_RESPONDER:
+		/* Not sent on until confirmed: the rekey checks keep the current session's facts. */
+		t->zero_keys_at = now + 3 * WG_T_REJECT_AFTER;
+		t->has_session = true;
+		t->next_birth = now;
+		break;
+	case MG_WG_TEV_SESSION_CONFIRMED:
+		t->session_initiator = false;
+		t->session_birth = t->next_birth;
 		break;
 	case MG_WG_TEV_WANT_HANDSHAKE:
 		want_initiation(t, now);

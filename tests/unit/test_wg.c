@@ -1485,16 +1485,37 @@ MG_TEST(timers_rekey)
 	mg_wg_timers_event(&t, MG_WG_TEV_DATA_SENT, now + 150 * S);
 	mg_wg_timers_event(&t, MG_WG_TEV_AUTH_RECEIVED, now + 150 * S);
 	CHECK_EQ(mg_wg_timers_expire(&t, now + 150 * S), 0);
-	/* The initiator receiving after REJECT - KEEPALIVE - REKEY_TIMEOUT asks once. */
+	/*
+	 * The initiator receiving after REJECT - KEEPALIVE - REKEY_TIMEOUT asks
+	 * once, on any transport message: a keepalive (no DATA_RECEIVED) too.
+	 */
 	mg_wg_timers_init(&t, 0, 3);
 	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_INITIATOR, now);
-	mg_wg_timers_event(&t, MG_WG_TEV_DATA_RECEIVED, now + 164 * S);
+	mg_wg_timers_event(&t, MG_WG_TEV_TRANSPORT_RECEIVED, now + 164 * S);
 	CHECK_EQ(mg_wg_timers_expire(&t, now + 164 * S), 0);
-	mg_wg_timers_event(&t, MG_WG_TEV_DATA_RECEIVED, now + 165 * S);
+	mg_wg_timers_event(&t, MG_WG_TEV_TRANSPORT_RECEIVED, now + 165 * S);
 	CHECK_EQ(mg_wg_timers_expire(&t, now + 165 * S), MG_WG_ACT_SEND_INITIATION);
 	mg_wg_timers_event(&t, MG_WG_TEV_HANDSHAKE_INITIATED, now + 165 * S);
-	mg_wg_timers_event(&t, MG_WG_TEV_DATA_RECEIVED, now + 168 * S);
+	mg_wg_timers_event(&t, MG_WG_TEV_TRANSPORT_RECEIVED, now + 168 * S);
 	CHECK_EQ(mg_wg_timers_expire(&t, now + 168 * S) & MG_WG_ACT_SEND_INITIATION, 0);
+	/*
+	 * The rekey checks follow the session we send on: a responder session
+	 * not yet confirmed (its confirming data lost) leaves the initiator's
+	 * current one, which still rekeys after REKEY_AFTER_TIME; once
+	 * confirmed, the responder's is current and does not.
+	 */
+	mg_wg_timers_init(&t, 0, 3);
+	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_INITIATOR, now);
+	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_RESPONDER, now + 100 * S);
+	mg_wg_timers_event(&t, MG_WG_TEV_DATA_SENT, now + 125 * S);
+	CHECK_EQ(mg_wg_timers_expire(&t, now + 125 * S), MG_WG_ACT_SEND_INITIATION);
+	mg_wg_timers_init(&t, 0, 3);
+	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_INITIATOR, now);
+	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_RESPONDER, now + 100 * S);
+	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_CONFIRMED, now + 101 * S);
+	mg_wg_timers_event(&t, MG_WG_TEV_DATA_SENT, now + 250 * S);
+	mg_wg_timers_event(&t, MG_WG_TEV_TRANSPORT_RECEIVED, now + 250 * S);
+	CHECK_EQ(mg_wg_timers_expire(&t, now + 250 * S), 0);
 	/* Data sent and no answer for KEEPALIVE + REKEY_TIMEOUT (+ jitter): new handshake. */
 	mg_wg_timers_init(&t, 0, 5);
 	mg_wg_timers_event(&t, MG_WG_TEV_SESSION_INITIATOR, now);
@@ -1823,6 +1844,124 @@ MG_TEST(result_names)
 		  "initiation timestamp not newer than the last one");
 	CHECK_EQ(mg_wg_msg_type("\x01\0\0\0", 4), 0);
 	CHECK_EQ(mg_wg_msg_type("\x04\0\0\0", 4), 0);
+}
+
+/*
+ * The initiator's last-minute rekey (REJECT_AFTER_TIME - KEEPALIVE_TIMEOUT -
+ * REKEY_TIMEOUT after its session began) is asked for on any transport
+ * message received: a keepalive as well as data (the Linux module's
+ * keep_key_fresh on receive runs before its keepalive check).
+ */
+static uint32_t
+lastminute_after(bool data)
+{
+	struct mg_wg_worker *w = mg_wg_worker_create(SOCKET_ID_ANY);
+	struct mg_wg_keypair *kb;
+	struct mg_wg_peer *pe[1];
+	struct rte_mbuf *m;
+	struct pair p;
+	uint8_t st[1];
+	uint32_t act;
+
+	pair_make(&p, NULL, NULL);
+	CHECK(handshake(&p, 10 * S));
+	mg_wg_peer_poll(p.a, p.b_on_a, 10 * S);
+	/* A's keepalive confirms B's (responder) session. */
+	m = rte_pktmbuf_alloc(pool);
+	CHECK_EQ(mg_wg_keepalive(w, p.b_on_a, m, 10 * S), 0);
+	CHECK_EQ(mg_wg_decrypt_burst(w, p.b, NULL, &m, 1, 10 * S, st, pe), 0);
+	CHECK_EQ(st[0], MG_WG_RX_KEEPALIVE);
+	rte_pktmbuf_free(m);
+	mg_wg_peer_poll(p.b, p.a_on_b, 10 * S + MS);
+	mg_wg_peer_poll(p.a, p.b_on_a, 10 * S + MS);
+	/* B sends at 180 s: A's session is 170 s old. */
+	kb = mg_wg_peer_tx_keypair(p.a_on_b, 180 * S);
+	CHECK(kb != NULL);
+	m = data ? ip4_packet(0x0200000a, 0x0100000a, 60, 1) : rte_pktmbuf_alloc(pool);
+	CHECK_EQ(mg_wg_encrypt_burst(w, kb, &m, 1, 180 * S, st), 1);
+	CHECK_EQ(mg_wg_decrypt_burst(w, p.a, NULL, &m, 1, 180 * S, st, pe), data ? 1 : 0);
+	CHECK(pe[0] == p.b_on_a);
+	rte_pktmbuf_free(m);
+	act = mg_wg_peer_poll(p.a, p.b_on_a, 180 * S + MS);
+	pair_free(&p);
+	mg_wg_worker_destroy(w);
+	return act;
+}
+
+MG_TEST(lastminute_rekey_on_keepalive_and_data)
+{
+	need_eal();
+	CHECK(lastminute_after(false) & MG_WG_ACT_SEND_INITIATION);
+	CHECK(lastminute_after(true) & MG_WG_ACT_SEND_INITIATION);
+}
+
+/*
+ * A's initiator session K1 (10 s) is the one it sends on while the
+ * responder session B's initiation made at 100 s waits for confirmation
+ * (the response was lost): sending on K1 after REKEY_AFTER_TIME rekeys, as
+ * the Linux module's keep_key_fresh checks the current keypair.
+ */
+MG_TEST(rekey_follows_the_keypair_sent_on)
+{
+	need_eal();
+	struct mg_wg_worker *w = mg_wg_worker_create(SOCKET_ID_ANY);
+	uint8_t st[1], init[MG_WG_INITIATION_LEN], reply[MG_WG_REPLY_MAX];
+	struct mg_wg_keypair *k1, *kt;
+	struct mg_wg_peer *who;
+	struct rte_mbuf *m;
+	struct pair p;
+	size_t rlen;
+
+	pair_make(&p, NULL, NULL);
+	CHECK(handshake(&p, 10 * S));
+	mg_wg_peer_poll(p.a, p.b_on_a, 10 * S);
+	k1 = atomic_load(&p.b_on_a->kp_current);
+	CHECK_EQ(mg_wg_initiation_create(p.b, p.a_on_b, 100 * S, init), 0);
+	CHECK_EQ(mg_wg_handshake_receive(p.a, init, sizeof(init), &src_b, 100 * S, reply, &rlen,
+					 &who), MG_WG_HS_RESPONSE);
+	mg_wg_peer_poll(p.a, p.b_on_a, 100 * S);
+	CHECK(atomic_load(&p.b_on_a->kp_next) != NULL);
+	kt = mg_wg_peer_tx_keypair(p.b_on_a, 135 * S);
+	CHECK(kt == k1);
+	m = ip4_packet(0x0100000a, 0x0200000a, 60, 1);
+	CHECK_EQ(mg_wg_encrypt_burst(w, kt, &m, 1, 135 * S, st), 1);
+	rte_pktmbuf_free(m);
+	CHECK(mg_wg_peer_poll(p.a, p.b_on_a, 135 * S + MS) & MG_WG_ACT_SEND_INITIATION);
+	pair_free(&p);
+	mg_wg_worker_destroy(w);
+}
+
+/*
+ * mg_wg_decrypt_burst puts the data first and the rest after, each part in
+ * arrival order (wg-input walks them back into arrival order for roaming:
+ * the endpoint is the source of the last authenticated packet).
+ */
+MG_TEST(decrypt_keeps_arrival_order_within_parts)
+{
+	need_eal();
+	struct mg_wg_worker *w = mg_wg_worker_create(SOCKET_ID_ANY);
+	struct rte_mbuf *m[4], *in[4];
+	struct mg_wg_peer *pe[4];
+	struct mg_wg_keypair *ka;
+	struct pair p;
+	uint8_t st[4];
+
+	pair_make(&p, NULL, NULL);
+	CHECK(handshake(&p, 10 * S));
+	ka = mg_wg_peer_tx_keypair(p.b_on_a, 10 * S);
+	/* keepalive, data, keepalive, data */
+	for (int i = 0; i < 4; i++)
+		m[i] = i % 2 ? ip4_packet(0x0100000a, 0x0200000a, 60, (uint16_t)i) :
+			       rte_pktmbuf_alloc(pool);
+	CHECK_EQ(mg_wg_encrypt_burst(w, ka, m, 4, 10 * S, st), 4);
+	memcpy(in, m, sizeof(in));
+	CHECK_EQ(mg_wg_decrypt_burst(w, p.b, NULL, m, 4, 10 * S, st, pe), 2);
+	CHECK(m[0] == in[1] && m[1] == in[3] && m[2] == in[0] && m[3] == in[2]);
+	for (int i = 0; i < 4; i++)
+		CHECK(pe[i] == p.a_on_b);
+	rte_pktmbuf_free_bulk(m, 4);
+	pair_free(&p);
+	mg_wg_worker_destroy(w);
 }
 
 MG_TEST_MAIN()
