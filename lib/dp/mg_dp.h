@@ -215,6 +215,12 @@ enum {
 	MG_META_NEXTHOP = 1 << 4, /**< meta.adj is the next hop (a service chose it): no FIB result. */
 	MG_META_NAT_GW = 1 << 5,  /**< To the nat node from a gateway route (meta.adj: its adjacency). */
 	MG_META_NAT_DONE = 1 << 6, /**< The nat node has seen (and maybe translated) the packet. */
+	/**
+	 * A NAT flow translated the packet: an ICMP error about it goes back
+	 * through the nat node, in the network the packet was in, to be
+	 * translated as an error from there would be (RFC 5508).
+	 */
+	MG_META_NAT_XLATED = 1 << 7,
 };
 
 extern int mg_meta_offset;

@@ -30,6 +30,22 @@ icmp_allowed(const struct mg_dp *dp, struct mg_worker *w)
 	return 1;
 }
 
+/*
+ * Where an error just built goes: back into the network of the interface
+ * the offending packet came in on; but an error about a packet a NAT flow
+ * translated is about the packet as translated, so it goes to the nat node
+ * in the network the packet was in (md->net, kept), which translates it
+ * back (the quote as the sender sent it, to its original source) as it
+ * would an error from a router there.
+ */
+static inline void
+icmp_route(struct mg_meta *md, const struct mg_dp_iface *ifc)
+{
+	if (!(md->flags & MG_META_NAT_XLATED))
+		md->net = ifc->net;
+	md->flags = (uint8_t)((md->flags & ~(MG_META_NAT_GW | MG_META_NAT_DONE)) | MG_META_LOCAL);
+}
+
 static inline int
 icmp4_is_error(uint8_t type)
 {
@@ -89,8 +105,7 @@ icmp4_build(const struct mg_dp *dp, struct mg_worker *w, struct rte_mbuf *m)
 		icmp->frag.mtu = rte_cpu_to_be_16(md->mtu);
 	icmp->cksum = 0;
 	icmp->cksum = mg_inet_cksum(icmp, tot - sizeof(*ip));
-	md->net = ifc->net;
-	md->flags |= MG_META_LOCAL;
+	icmp_route(md, ifc);
 	w->stats->icmp_sent++;
 	return 0;
 }
@@ -115,8 +130,14 @@ icmp_process(struct rte_graph *graph, struct rte_node *node, void **objs, uint16
 			struct rte_mbuf *m = objs[base + i];
 
 			if (build(c->dp, c->w, m) == 0) {
-				c->w->stats->drops[mg_meta(m)->drop]++;
+				struct mg_meta *md = mg_meta(m);
+
+				c->w->stats->drops[md->drop]++;
 				nexts[i] = ICMP_NEXT_LOOKUP;
+				if (unlikely(md->flags & MG_META_NAT_XLATED)) {
+					md->flags &= (uint8_t)~MG_META_NAT_XLATED;
+					nexts[i] = ICMP_NEXT_NAT;
+				}
 			} else {
 				mg_meta(m)->flags |= MG_META_ICMP_SEEN;
 				nexts[i] = ICMP_NEXT_DROP;
@@ -137,10 +158,11 @@ static struct rte_node_register ip4_icmp_node = {
 	.name = "ip4-icmp-error",
 	.process = ip4_icmp_process,
 	.init = mg_node_init,
-	.nb_edges = 2,
+	.nb_edges = 3,
 	.next_nodes = {
 		[ICMP_NEXT_LOOKUP] = "ip4-lookup",
 		[ICMP_NEXT_DROP] = "drop",
+		[ICMP_NEXT_NAT] = "nat",
 	},
 };
 RTE_NODE_REGISTER(ip4_icmp_node);
@@ -196,8 +218,7 @@ icmp6_build(const struct mg_dp *dp, struct mg_worker *w, struct rte_mbuf *m)
 		icmp->mtu6 = rte_cpu_to_be_32(md->mtu);
 	icmp->cksum = 0;
 	icmp->cksum = mg_ip6_l4_cksum(ip6, icmp, plen, MG_IPPROTO_ICMPV6);
-	md->net = ifc->net;
-	md->flags |= MG_META_LOCAL;
+	icmp_route(md, ifc);
 	w->stats->icmp_sent++;
 	return 0;
 }
@@ -212,10 +233,11 @@ static struct rte_node_register ip6_icmp_node = {
 	.name = "ip6-icmp-error",
 	.process = ip6_icmp_process,
 	.init = mg_node_init,
-	.nb_edges = 2,
+	.nb_edges = 3,
 	.next_nodes = {
 		[ICMP_NEXT_LOOKUP] = "ip6-lookup",
 		[ICMP_NEXT_DROP] = "drop",
+		[ICMP_NEXT_NAT] = "nat",
 	},
 };
 RTE_NODE_REGISTER(ip6_icmp_node);

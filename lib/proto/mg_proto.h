@@ -290,7 +290,8 @@ mg_ip6_is_ext(uint8_t nh)
  * Walk the IPv6 extension header chain of a packet of @p len bytes starting
  * at the IPv6 header. On success returns 0 and sets *@p proto to the upper
  * layer protocol, *@p l4off to its offset and *@p frag to 1 if a fragment
- * header was seen (and *@p first_frag to 1 if its offset is 0). Returns -1
+ * header was seen (and *@p first_frag to 1 if its offset is 0); not for an
+ * atomic fragment (offset 0, M clear), a whole datagram. Returns -1
  * if the chain is truncated or longer than MG_IP6_MAX_EXT_HDRS.
  */
 static inline int
@@ -313,8 +314,11 @@ mg_ip6_walk(const uint8_t *pkt, uint32_t len, uint8_t *proto, uint32_t *l4off, i
 		if (nh == MG_IPPROTO_FRAGMENT) {
 			const struct mg_ip6_frag *f = (const struct mg_ip6_frag *)e;
 
-			*frag = 1;
-			*first_frag = (f->off_flags & RTE_BE16(0xfff8)) == 0;
+			/* An atomic fragment (offset 0, M clear) is a whole datagram (RFC 6946 4). */
+			if ((f->off_flags & RTE_BE16(0xfff9)) != 0) {
+				*frag = 1;
+				*first_frag = (f->off_flags & RTE_BE16(0xfff8)) == 0;
+			}
 			hlen = 8;
 		} else if (nh == MG_IPPROTO_AH) {
 			hlen = ((uint32_t)e->len + 2) * 4;

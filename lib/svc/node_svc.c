@@ -194,6 +194,13 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 			return SVC_HANDED;
 		}
 	}
+	if (f == NULL && unlikely(kind == MG_SVC_KEY_ICMP_ERROR)) {
+		/* An error about no flow of ours (RFC 5508): no state, no endpoint. */
+		if (ng != NULL)
+			ng->stats[w].untranslatable++;
+		mg_set_drop(m, MG_DROP_NAT_UNTRANSLATABLE);
+		return SVC_NEXT_DROP;
+	}
 	if (f == NULL) {
 		f = mg_natgw_dnat_create(ft, k, t, h, md->net, now, &e);
 		if (unlikely(f == NULL)) {
@@ -221,7 +228,9 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 		mg_set_drop(m, (enum mg_drop)mg_natgw_drop_reason(rc));
 		return SVC_NEXT_DROP;
 	}
-	mg_flow_touch(f, dir, len, tcp_flags, now);
+	/* An ICMP error neither refreshes nor moves its session (RFC 5508). */
+	if (likely(kind != MG_SVC_KEY_ICMP_ERROR))
+		mg_flow_touch(f, dir, len, tcp_flags, now);
 	if (ng != NULL) {
 		if (dir)
 			ng->stats[w].xlate_reply++;
@@ -240,7 +249,7 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 	st->steered++;
 	if (e != NULL)
 		svc_ep_count(rt, w, t, e, len, created);
-	md->flags |= MG_META_NAT_DONE;
+	md->flags |= MG_META_NAT_DONE | MG_META_NAT_XLATED;
 	return p.family == AF_INET ? SVC_NEXT_IP4 : SVC_NEXT_IP6;
 }
 

@@ -13,8 +13,9 @@ per queue)."""
 import json
 
 from scapy.all import (ICMP, IP, TCP, UDP, Ether, ICMPv6DestUnreach, ICMPv6EchoReply,
-                       ICMPv6EchoRequest, IPv6, Raw, raw)
-from scapy.layers.inet import IPerror, UDPerror
+                       ICMPv6EchoRequest, ICMPv6PacketTooBig, IPv6, IPv6ExtHdrFragment, Raw,
+                       raw)
+from scapy.layers.inet import IPerror, TCPerror, UDPerror
 from scapy.layers.inet6 import IPerror6
 from scapy.layers.sctp import SCTP, SCTPChunkData
 
@@ -245,7 +246,10 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
         a2gw(IP(src="10.0.1.3", dst="198.51.100.7", ttl=30) / UDP(sport=20004, dport=53)),
         # Expires at the gateway: time exceeded about the packet as the pod sent it.
         a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=1) / UDP(sport=20005, dport=33434)),
+        # A SYN to a host that is not there: a router says so (below).
+        a2gw(IP(src="10.0.1.2", dst="198.51.100.8", ttl=30) / TCP(sport=20006, dport=443, flags="S")),
     ]
+    syn8 = IP(src="10.0.2.1", dst="198.51.100.8", ttl=28) / TCP(sport=20006, dport=443, flags="S")
     translated = IP(src="10.0.2.1", dst="198.51.100.7", ttl=28) / UDP(sport=20002, dport=53) / Raw(b"q" * 9)
     from_b = [
         b2gw(IP(src="198.51.100.7", dst="10.0.2.1") / TCP(sport=443, dport=20001, flags="SA")),
@@ -255,6 +259,9 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
         b2gw(IP(src="10.0.2.2", dst="10.0.2.1") / ICMP(type=3, code=4, nexthopmtu=1400) / raw(translated)),
         # A client of the published service.
         b2gw(IP(src="198.51.100.9", dst="10.0.2.1", ttl=50) / TCP(sport=5555, dport=8080, flags="S")),
+        # Host unreachable about the SYN to .8: translated, but it neither counts as a
+        # reply nor refreshes (or moves out of its opening timeout) the session (RFC 5508).
+        b2gw(IP(src="10.0.2.2", dst="10.0.2.1") / ICMP(type=3, code=1) / raw(syn8)),
     ]
     # The pod answers the published service's client (after the client's SYN went in).
     pod_reply = a2gw(IP(src="10.0.1.2", dst="198.51.100.9", ttl=64) / TCP(sport=80, dport=5555, flags="SA"))
@@ -263,6 +270,7 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
 
     snat = [g for g in out_b if g[IP].dst == "198.51.100.7"]
     assert len(snat) == 4, out_b
+    assert len([g for g in out_b if g[IP].dst == "198.51.100.8"]) == 1
     for g in snat:
         assert g[IP].src == "10.0.2.1" and g[Ether].dst == HOST_MAC["b"] and g[IP].ttl == 29
         assert csum_ok(g), g.show(dump=True)
@@ -274,7 +282,7 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
     assert (pub[0][IP].src, pub[0][TCP].sport, pub[0][TCP].dport) == ("10.0.2.1", 8080, 5555)
     assert csum_ok(pub[0])
 
-    assert len(out_a) == 6, out_a
+    assert len(out_a) == 7, out_a
     for g in out_a:
         assert g[IP].dst == "10.0.1.2" and g[Ether].dst == HOST_MAC["a"]
         assert csum_ok(g), g.show(dump=True)
@@ -287,7 +295,7 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
     assert (udp[IP].src, udp[UDP].sport, udp[UDP].dport) == ("198.51.100.7", 53, 20002)
     echo = [g for g in out_a if ICMP in g and g[ICMP].type == 0][0]
     assert echo[IP].src == "198.51.100.7" and echo[ICMP].id == 20003
-    err = [g for g in out_a if ICMP in g and g[ICMP].type == 3][0]
+    err = [g for g in out_a if ICMP in g and g[ICMP].type == 3 and g[ICMP].code == 4][0]
     assert err[IP].src == "10.0.2.2"  # the router's own address stays
     assert (err[IPerror].src, err[IPerror].dst) == ("10.0.1.2", "198.51.100.7")
     assert err[UDPerror].sport == 20002 and ip4_hdr_ok(err[IPerror])
@@ -299,9 +307,14 @@ def test_gateway_snat_and_published_service_v4(tmp_path):
     assert others(st) == {"nat-source-not-allowed": 1, "ip4-ttl-expired": 1}, st["drops"]
     # The flows still active at exit went to the history: the published one is its
     # service's, through the gateway, with no source NAT.
+    unreach = [g for g in out_a if ICMP in g and g[ICMP].type == 3 and g[ICMP].code == 1][0]
+    assert (unreach[IPerror].src, unreach[TCPerror].sport) == ("10.0.1.2", 20006)
     lines = history_lines(tmp_path)
     byport = {x.get("sport", x.get("icmp_id")): x for x in lines}
-    assert len(lines) == 5 and set(byport) == {20001, 20002, 20003, 80, 5555}, lines
+    assert len(lines) == 6 and set(byport) == {20001, 20002, 20003, 20006, 80, 5555}, lines
+    # ICMP errors are translated but not counted on their sessions (RFC 5508).
+    assert (byport[20006]["packets"], byport[20006]["reply_packets"]) == (1, 0)
+    assert (byport[20002]["packets"], byport[20002]["reply_packets"]) == (1, 1)
     p = byport[5555]
     assert (p["source"], p["service"], p["endpoint"], p["gateway"]) == ("service", "web4", "p1", "edge")
     assert "nat_address" not in p and (p["packets"], p["reply_packets"]) == (1, 1)
@@ -503,3 +516,72 @@ gateways:
     for g in out_a:
         assert g[IP].dst == "10.0.1.2" and csum_ok(g)
     assert others(st) == {}, st["drops"]
+
+
+def test_gateway_path_mtu_errors_reach_the_pod(tmp_path):
+    """A DF packet too big for the outside link, translated on its way out:
+    the fragmentation-needed / packet-too-big goes back through the NAT to
+    the pod, quoting the packet as the pod sent it (RFC 1191, RFC 8201; an
+    error about the translated packet went to the gateway's own address and
+    was lost)."""
+    cfg = gw_cfg(tmp_path).replace("mtu: 1500", "mtu: 1280")
+    big = [a2gw(IP(src="10.0.1.2", dst="198.51.100.7", ttl=30, flags="DF") /
+                TCP(sport=20001, dport=443, flags="A") / Raw(b"x" * 1400)),
+           a2gw(IPv6(src="fd00:1::2", dst="2001:db8:100::7", hlim=30) /
+                TCP(sport=20002, dport=443, flags="A") / Raw(b"x" * 1400))]
+    out_a, out_b, st = run(tmp_path, cfg, a=big)
+    assert out_b == [] and len(out_a) == 2, (out_a, nonzero_drops(st))
+    e4 = [g for g in out_a if ICMP in g][0]
+    assert (e4[ICMP].type, e4[ICMP].code, e4[ICMP].nexthopmtu) == (3, 4, 1280)
+    assert (e4[IP].src, e4[IP].dst) == ("10.0.1.1", "10.0.1.2")
+    assert (e4[IPerror].src, e4[IPerror].dst, e4[TCPerror].sport) == ("10.0.1.2", "198.51.100.7", 20001)
+    assert csum_ok(e4) and ip4_hdr_ok(e4[IPerror])
+    e6 = [g for g in out_a if ICMPv6PacketTooBig in g][0]
+    assert (e6[ICMPv6PacketTooBig].mtu, e6[IPv6].dst) == (1280, "fd00:1::2")
+    assert (e6[IPerror6].src, e6[IPerror6].dst) == ("fd00:1::2", "2001:db8:100::7")
+    assert e6[TCPerror].sport == 20002 and csum_ok(e6)
+    assert nonzero_drops(st) == {"mtu-exceeded": 2}, nonzero_drops(st)
+
+
+def test_service_nat_path_mtu_error_names_the_vip(tmp_path):
+    """Client to a nat service's VIP, the endpoint behind a smaller MTU: the
+    client's fragmentation-needed quotes its own packet (to the VIP and
+    port it used), or its socket cannot match it (RFC 5508)."""
+    big = a2gw(IP(src="10.0.1.2", dst="10.0.9.1", ttl=30, flags="DF") /
+               TCP(sport=40000, dport=80, flags="A") / Raw(b"x" * 1400))
+    out_a, out_b, st = run(tmp_path, config(tmp_path, extra=SVC, mtu_b=1280), a=[big])
+    assert out_b == [] and len(out_a) == 1, (out_a, nonzero_drops(st))
+    e = out_a[0]
+    assert (e[ICMP].type, e[ICMP].code, e[IP].dst) == (3, 4, "10.0.1.2")
+    assert (e[IPerror].src, e[IPerror].dst) == ("10.0.1.2", "10.0.9.1")
+    assert (e[TCPerror].sport, e[TCPerror].dport) == (40000, 80)
+    assert csum_ok(e) and ip4_hdr_ok(e[IPerror])
+
+
+def test_orphan_icmp_error_to_a_vip_makes_no_flow(tmp_path):
+    """An ICMP error to a nat service's VIP about a packet no flow sent: it
+    is dropped, and no flow or endpoint choice comes of it (RFC 5508)."""
+    quoted = IP(src="10.0.9.1", dst="10.0.1.2", ttl=63) / UDP(sport=53, dport=5000) / Raw(b"a" * 5)
+    err = a2gw(IP(src="10.0.1.2", dst="10.0.9.1") / ICMP(type=3, code=3) / raw(quoted))
+    out_a, out_b, st = run(tmp_path, config(tmp_path, extra=SVC), a=[err])
+    assert out_a == [] and out_b == []
+    assert nonzero_drops(st) == {"nat-untranslatable": 1}
+    assert st["nat"]["dnat_flows"] == 0 and st["nat"]["untranslatable"] == 1
+
+
+def test_service_nat_atomic_fragment_is_a_whole_datagram(tmp_path):
+    """IPv6 with a fragment header of offset 0 and M clear (an atomic
+    fragment) is one whole datagram (RFC 6946): SCTP in it reaches the
+    endpoint translated, its CRC32c recomputed, as without the header."""
+    def sctp(sport, atomic):
+        ip = IPv6(src="fd00:1::2", dst="fd00:9::1", hlim=30)
+        if atomic:
+            ip = ip / IPv6ExtHdrFragment(id=7, m=0, offset=0)
+        return a2gw(ip / SCTP(sport=sport, dport=2905, tag=9) / SCTPChunkData(tsn=1, data=b"m3ua"))
+    out_a, out_b, st = run(tmp_path, config(tmp_path, extra=SVC), a=[sctp(3001, False),
+                                                                    sctp(3000, True)])
+    assert len(out_b) == 2, nonzero_drops(st)
+    for g in out_b:
+        assert (g[IPv6].dst, g[SCTP].dport) == ("fd00:2::2", 8080)
+        assert csum_ok(g), g.show(dump=True)
+    assert nonzero_drops(st) == {}
