@@ -19,6 +19,8 @@ dpdk:
   memory_mb: 768
 workers:
   idle: {{mode: poll}}
+# The port counters must equal the forwarded traffic: no address announcements.
+arp_nd: {{announce: false}}
 networks:
   - name: pods
   - name: uplink

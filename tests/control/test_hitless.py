@@ -22,6 +22,8 @@ dpdk:
   memory_mb: 512
 workers:
   idle: {{mode: poll}}
+# The port counters must equal the forwarded traffic: no address announcements.
+arp_nd: {{announce: false}}
 networks:
   - name: default
 ports:

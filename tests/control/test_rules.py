@@ -124,6 +124,8 @@ dpdk:
   memory_mb: 512
 workers:
   idle: {{mode: sleep}}
+# The port counters must equal the forwarded traffic: no address announcements.
+arp_nd: {{announce: false}}
 networks:
   - name: default
 ports:
