@@ -339,6 +339,8 @@ def test_file_and_rest_tunnels_are_durable(tmp_path, topo):
             assert tunnels() == want, mg.log()
         ping()
         mg.stop()
-        assert not peer.stats()["errors"]
+        # vx1 (VNI 77) announces its address to the same VTEP, which serves VNI 4242 only.
+        errors = peer.stats()["errors"]
+        assert set(errors) <= {"wrong-vni"}, errors
     finally:
         mg.kill()
