@@ -33,6 +33,7 @@
 static bool
 is_pem(const char *s)
 {
+	s += strspn(s, " \t\r\n"); /* as OpenSSL's reader, text may come first */
 	return strncmp(s, "-----BEGIN", 10) == 0;
 }
 
@@ -77,7 +78,9 @@ key_bio(const char *s, char **hold, char *why, size_t wl)
 		if (fe.code == EINVAL || fe.code == EIO)
 			snprintf(why, wl, "%s", fe.msg);
 		else
-			snprintf(why, wl, "cannot read '%s': %s", s, strerror(fe.code));
+			/* Not quoted: it may be key text that is not PEM (the secret itself). */
+			snprintf(why, wl, "neither PEM text (a -----BEGIN line) nor a readable file: %s",
+				 strerror(fe.code));
 		return NULL;
 	}
 	return BIO_new_mem_buf(*hold, (int)len);

@@ -403,7 +403,7 @@ put_transform(struct ike_buf *b, bool last, uint8_t type, uint16_t id, uint16_t 
 
 void
 ike_put_sa(struct ike_buf *b, const struct mg_ike_proposal *props, unsigned int n, bool ike,
-	   const uint8_t *spi, uint8_t spi_len)
+	   const uint8_t *spi, uint8_t spi_len, uint8_t num)
 {
 	size_t off = ike_pl_begin(b, IKE_PL_SA);
 
@@ -417,7 +417,7 @@ ike_put_sa(struct ike_buf *b, const struct mg_ike_proposal *props, unsigned int 
 		ike_put8(b, i + 1 == n ? 0 : 2);
 		ike_put8(b, 0);
 		ike_put16(b, 0);
-		ike_put8(b, (uint8_t)(i + 1));
+		ike_put8(b, num != 0 ? num : (uint8_t)(i + 1));
 		ike_put8(b, ike ? IKE_PROTO_IKE : IKE_PROTO_ESP);
 		ike_put8(b, spi_len);
 		ike_put8(b, (uint8_t)nt);

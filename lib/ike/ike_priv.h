@@ -225,9 +225,13 @@ void ike_put32(struct ike_buf *b, uint32_t v);
 /** Set the total length in the header. */
 void ike_buf_finish(struct ike_buf *b);
 
-/** Append an SA payload offering @p props (one proposal each, numbered from 1). */
+/**
+ * Append an SA payload offering @p props (one proposal each, numbered from
+ * 1), or, @p num not 0, accepting the peer's proposal number @p num (one
+ * proposal: RFC 7296 3.3.1, the accepted proposal keeps its number).
+ */
 void ike_put_sa(struct ike_buf *b, const struct mg_ike_proposal *props, unsigned int n,
-		bool ike, const uint8_t *spi, uint8_t spi_len);
+		bool ike, const uint8_t *spi, uint8_t spi_len, uint8_t num);
 /** Append a Notify payload. */
 void ike_put_notify(struct ike_buf *b, uint8_t proto, uint16_t type, const void *data,
 		    size_t len);

@@ -23,10 +23,12 @@
 #define RETRY_FAILED_NS (10 * NANOS)   /* an initiator tries again this long after a failure */
 
 enum req_kind { REQ_NONE = 0, REQ_INIT, REQ_AUTH, REQ_DPD, REQ_DELETE, REQ_CHILD_REKEY,
-		REQ_IKE_REKEY };
+		REQ_IKE_REKEY, REQ_DELETE_OLD /* of an IKE SA our rekey replaced */ };
 
 struct ike_sa {
 	bool initiator;                 /* we are the original initiator */
+	bool replaced;                  /* rekeyed by us: only its Delete is pending (p->next) */
+	bool ke_retried;                /* IKE_SA_INIT sent again with the group the peer asked */
 	enum mg_ike_state state;
 	uint64_t spi_i, spi_r;
 	struct mg_ike_proposal prop;    /* IKE */
@@ -731,7 +733,7 @@ send_init(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	ike_buf_init(&e->buf, sa->spi_i, 0, IKE_SA_INIT, IKE_FLAG_I, 0);
 	if (sa->cookie_len)
 		ike_put_notify(&e->buf, 0, IKE_N_COOKIE, sa->cookie, sa->cookie_len);
-	ike_put_sa(&e->buf, p->c.ike, p->c.nike, true, NULL, 0);
+	ike_put_sa(&e->buf, p->c.ike, p->c.nike, true, NULL, 0, 0);
 	off = ike_pl_begin(&e->buf, IKE_PL_KE);
 	ike_put16(&e->buf, sa->dh_group);
 	ike_put16(&e->buf, 0);
@@ -904,7 +906,7 @@ send_auth(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	{
 		struct mg_ike_proposal first[MG_IKE_MAX_PROPOSALS];
 
-		ike_put_sa(&e->buf, first, esp_first(p, first), false, spi, 4);
+		ike_put_sa(&e->buf, first, esp_first(p, first), false, spi, 4, 0);
 	}
 	ike_put_ts(&e->buf, IKE_PL_TSI, p->c.local_ts, p->c.nlocal_ts);
 	ike_put_ts(&e->buf, IKE_PL_TSR, p->c.remote_ts, p->c.nremote_ts);
@@ -949,8 +951,13 @@ init_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const str
 	if (ike_notify_find(m->pl, m->npl, IKE_N_INVALID_KE_PAYLOAD, &n)) {
 		uint16_t g = n.data_len == 2 ? (uint16_t)(n.data[0] << 8 | n.data[1]) : 0;
 
+		/* A second answer naming the group we moved to answers our request
+		 * before that move (a retransmission's, a duplicate): not ours now. */
+		if (g != 0 && g == sa->dh_group && sa->ke_retried)
+			return;
 		if (g != 0 && g != sa->dh_group && have_group(p, g)) {
 			EV(e, p, 6, "peer asks for DH group %u", g);
+			sa->ke_retried = true;
 			sa->dh_group = g;
 			p->dh_group = g;
 			if (send_init(e, p, sa) < 0)
@@ -1150,15 +1157,33 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 	uint16_t group;
 	bool natd_present;
 
-	/* A repeated request of an SA we answered: the same answer. */
+	/*
+	 * A repeated request of an SA we answered: the same answer while it waits
+	 * for IKE_AUTH, else nothing. It is never processed twice (RFC 7296 2.1,
+	 * 2.2): a duplicate or a replay would otherwise replace a live exchange.
+	 */
 	for (int k = 0; k < 2; k++) {
 		struct ike_sa *s = k == 0 ? p->sa : p->next;
 
-		if (s != NULL && !s->initiator && s->spi_i == m->spi_i && s->resp != NULL &&
-		    s->resp_msgid == 0 && s->state == MG_IKE_ST_INIT_DONE) {
+		if (s == NULL || s->initiator || s->spi_i != m->spi_i)
+			continue;
+		if (s->resp != NULL && s->resp_msgid == 0 && s->state == MG_IKE_ST_INIT_DONE)
 			tx(e, p, s, s->resp, s->resp_len, false);
-			return;
-		}
+		else
+			e->st.dropped++;
+		return;
+	}
+	/*
+	 * Both ends initiating at once (two gateways that both have role
+	 * initiator): each would answer the other's IKE_SA_INIT in place of its
+	 * own and wait for an IKE_AUTH that never comes, again at every retry.
+	 * The end whose SPIi is the higher keeps initiating and ignores the
+	 * other's; the other answers it. Both decide alike: one exchange.
+	 */
+	if (p->sa != NULL && p->sa->initiator && p->sa->state == MG_IKE_ST_INIT_SENT &&
+	    p->sa->spi_i > m->spi_i) {
+		e->st.dropped++;
+		return;
 	}
 	{
 		int crit = unsupported_critical(m->pl, m->npl);
@@ -1256,7 +1281,7 @@ init_request(struct mg_ike *e, struct ike_peer *p, const struct ike_msg *m, cons
 	natd_check(m, p, d, sa->spi_i, 0, &natd_present);
 	sa->last_rx_ns = e->now;
 	ike_buf_init(&e->buf, sa->spi_i, sa->spi_r, IKE_SA_INIT, IKE_FLAG_R, 0);
-	ike_put_sa(&e->buf, &chosen, 1, true, NULL, 0);
+	ike_put_sa(&e->buf, &chosen, 1, true, NULL, 0, props[i].num);
 	off = ike_pl_begin(&e->buf, IKE_PL_KE);
 	ike_put16(&e->buf, group);
 	ike_put16(&e->buf, 0);
@@ -1366,7 +1391,7 @@ auth_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const stru
 		spi[1] = (uint8_t)(sa->child_spi_in >> 16);
 		spi[2] = (uint8_t)(sa->child_spi_in >> 8);
 		spi[3] = (uint8_t)sa->child_spi_in;
-		ike_put_sa(&e->buf, &sa->esp, 1, false, spi, 4);
+		ike_put_sa(&e->buf, &sa->esp, 1, false, spi, 4, props[i].num);
 		ike_put_ts(&e->buf, IKE_PL_TSI, p->c.remote_ts, p->c.nremote_ts);
 		ike_put_ts(&e->buf, IKE_PL_TSR, p->c.local_ts, p->c.nlocal_ts);
 	}
@@ -1622,7 +1647,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 
 			for (int k = 0; k < 8; k++)
 				spi[k] = (uint8_t)(n->spi_r >> (56 - 8 * k));
-			ike_put_sa(&e->buf, &chosen, 1, true, spi, 8);
+			ike_put_sa(&e->buf, &chosen, 1, true, spi, 8, props[i].num);
 		}
 		off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 		ike_put(&e->buf, nr, NONCE_LEN);
@@ -1690,7 +1715,7 @@ create_child_request(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 			}
 		}
 		sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, true, msgid);
-		ike_put_sa(&e->buf, &chosen, 1, false, spi, 4);
+		ike_put_sa(&e->buf, &chosen, 1, false, spi, 4, props[i].num);
 		off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 		ike_put(&e->buf, nr, NONCE_LEN);
 		ike_pl_end(&e->buf, off);
@@ -1779,7 +1804,7 @@ send_child_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	ike_put16(&e->buf, IKE_N_REKEY_SA);
 	ike_put32(&e->buf, sa->child_spi_in);
 	ike_pl_end(&e->buf, off);
-	ike_put_sa(&e->buf, p->c.esp, p->c.nesp, false, spi, 4);
+	ike_put_sa(&e->buf, p->c.esp, p->c.nesp, false, spi, 4, 0);
 	off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 	ike_put(&e->buf, sa->rk_ni, sizeof(sa->rk_ni));
 	ike_pl_end(&e->buf, off);
@@ -1884,7 +1909,7 @@ send_ike_rekey(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa)
 	for (int k = 0; k < 8; k++)
 		spi[k] = (uint8_t)(n->spi_i >> (56 - 8 * k));
 	sk = sk_begin(e, sa, IKE_CREATE_CHILD_SA, false, sa->next_msgid++);
-	ike_put_sa(&e->buf, &sa->prop, 1, true, spi, 8);
+	ike_put_sa(&e->buf, &sa->prop, 1, true, spi, 8, 0);
 	off = ike_pl_begin(&e->buf, IKE_PL_NONCE);
 	ike_put(&e->buf, n->ni, NONCE_LEN);
 	ike_pl_end(&e->buf, off);
@@ -1961,25 +1986,38 @@ ike_rekey_response(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa,
 	n->established_ns = e->now;
 	n->last_rx_ns = e->now;
 	n->expires_ns = reauth_at(p, e->now, n->initiator);
-	/* INFORMATIONAL {D(IKE)} on the old SA; its answer is not waited for. */
+	/*
+	 * INFORMATIONAL {D(IKE)} on the old SA (RFC 7296 1.4.1, 2.18), sent
+	 * again until answered like any request (2.1): the old SA waits in
+	 * p->next meanwhile, carrying nothing. Sent once and forgotten, a lost
+	 * Delete left the peer on the old SA while we went on with the new one.
+	 */
 	sk = sk_begin(e, sa, IKE_INFORMATIONAL, false, sa->next_msgid++);
 	d = ike_pl_begin(&e->buf, IKE_PL_DELETE);
 	ike_put8(&e->buf, IKE_PROTO_IKE);
 	ike_put8(&e->buf, 0);
 	ike_put16(&e->buf, 0);
 	ike_pl_end(&e->buf, d);
-	if (sk_end(e, sa, sk) == 0)
-		tx(e, p, sa, e->buf.b, e->buf.len, sa->natt);
-	if (sa == p->sa) {
-		p->sa = n;
-		p->rekeys++;
-		e->st.rekeys++;
-		EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r", (unsigned long long)n->spi_i,
-		   (unsigned long long)n->spi_r);
-		sa_event(e, p, MG_IKE_EV_REKEYED, MG_IKE_OK);
-	} else {
+	if (sa != p->sa) {
+		if (sk_end(e, sa, sk) == 0)
+			tx(e, p, sa, e->buf.b, e->buf.len, sa->natt);
 		sa_free(n);
 		return;
+	}
+	p->sa = n;
+	p->rekeys++;
+	e->st.rekeys++;
+	EV(e, p, 6, "IKE SA rekeyed: now %016llx_i %016llx_r", (unsigned long long)n->spi_i,
+	   (unsigned long long)n->spi_r);
+	sa_event(e, p, MG_IKE_EV_REKEYED, MG_IKE_OK);
+	sa->child_up = false; /* the CHILD_SA is the new SA's now */
+	sa->replaced = true;
+	if (sk_end(e, sa, sk) == 0) {
+		if (p->next == NULL && send_request(e, p, sa, REQ_DELETE_OLD) == 0) {
+			p->next = sa;
+			return;
+		}
+		tx(e, p, sa, e->buf.b, e->buf.len, sa->natt);
 	}
 	sa_free(sa);
 }
@@ -2034,6 +2072,13 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 			ike_rekey_response(e, p, sa, pl, npl); /* may free sa */
 			return;
 		}
+		if (sa->req_kind == REQ_DELETE_OLD) {
+			/* The peer let go of the SA we replaced: done with it. */
+			if (sa == p->next)
+				p->next = NULL;
+			sa_free(sa);
+			return;
+		}
 		sa->req_kind = REQ_NONE;
 		return;
 	}
@@ -2048,6 +2093,16 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 	}
 	sa->peer_msgid++;
 	sa->last_rx_ns = e->now;
+	/*
+	 * A request on the IKE SA the peer's rekey made, before its Delete of
+	 * the old one came: the peer has moved to the new SA, and so do we (as
+	 * the Delete would have made us). Its Delete may have been lost.
+	 */
+	if (sa == p->next && !sa->replaced && sa->state == MG_IKE_ST_ESTABLISHED &&
+	    p->sa != NULL && p->sa->state == MG_IKE_ST_ESTABLISHED) {
+		EV(e, p, 6, "the peer uses its rekeyed IKE SA before deleting the old one");
+		sa_deleted(e, p, p->sa);
+	}
 	if (d->marker && !sa->natt) {
 		/* The initiator moved to port 4500 (NAT-T): so do we. */
 		sa->natt = true;
@@ -2081,7 +2136,7 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 			informational_request(e, p, sa, pl, npl, m->msgid);
 		break;
 	case IKE_CREATE_CHILD_SA:
-		if (sa->state == MG_IKE_ST_ESTABLISHED)
+		if (sa->state == MG_IKE_ST_ESTABLISHED && !sa->replaced)
 			create_child_request(e, p, sa, pl, npl, m->msgid);
 		else
 			e->st.dropped++;
@@ -2302,6 +2357,14 @@ sa_tick(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, uint64_t *next)
 		if (e->now >= sa->req_next_ns) {
 			if (sa->req_tries >= tries) {
 				enum req_kind k = sa->req_kind;
+
+				if (k == REQ_DELETE_OLD) {
+					/* Unanswered: the SA we replaced goes all the same. */
+					if (sa == p->next)
+						p->next = NULL;
+					sa_free(sa);
+					return false;
+				}
 
 				if (k == REQ_DPD)
 					EV(e, p, 4, "peer does not answer liveness checks");

@@ -262,7 +262,7 @@ MG_TEST(parse_bounds)
 	CHECK(mg_ike_proposal_parse("aes128gcm16-prfsha256-ecp256", true, &p[0], why, 128) == 0);
 	CHECK(mg_ike_proposal_parse("aes256-sha256-modp2048", true, &p[1], why, 128) == 0);
 	ike_buf_init(&b, 1, 0, IKE_SA_INIT, IKE_FLAG_I, 0);
-	ike_put_sa(&b, p, 2, true, NULL, 0);
+	ike_put_sa(&b, p, 2, true, NULL, 0, 0);
 	ike_put_notify(&b, 0, IKE_N_NAT_DETECTION_SOURCE_IP, "01234567890123456789", 20);
 	ike_buf_finish(&b);
 	CHECK(ike_msg_parse(b.b, b.len, &m) == 0);
@@ -369,6 +369,24 @@ static struct qmsg {
 } q[QMAX];
 static unsigned int qhead, qn;
 
+/* If set, sees every message a side sends; true drops it. */
+static bool (*t_filter)(struct side *from, const struct mg_ike_dgram *d, const uint8_t *msg,
+			size_t len);
+
+/* Queue @p msg (@p len bytes) to @p to, as the network would deliver it (again). */
+static void
+t_inject(struct side *to, const struct mg_ike_dgram *d, const uint8_t *msg, size_t len)
+{
+	struct qmsg *m;
+
+	CHECK(qn < QMAX && len <= sizeof(m->b));
+	m = &q[(qhead + qn++) % QMAX];
+	m->to = to;
+	m->d = *d;
+	m->len = len;
+	memcpy(m->b, msg, len);
+}
+
 static int
 t_send(void *arg, unsigned int peer, const struct mg_ike_dgram *d, const uint8_t *msg, size_t len)
 {
@@ -383,6 +401,8 @@ t_send(void *arg, unsigned int peer, const struct mg_ike_dgram *d, const uint8_t
 		s->drop_next--;
 		return 0;
 	}
+	if (t_filter != NULL && t_filter(s, d, msg, len))
+		return 0;
 	if (qn == QMAX)
 		return -ENOSPC;
 	m = &q[(qhead + qn++) % QMAX];
@@ -1214,6 +1234,16 @@ MG_TEST(exchange_certificate_refused)
 		snprintf(ca.key, sizeof(ca.key), "/nonexistent/key.pem");
 		CHECK(mg_ike_peer_conf_check(&ca, &err) < 0);
 		CHECK_STR(err.field, "key");
+		/* Key text after white space is PEM all the same (as OpenSSL reads it)... */
+		ca.key[0] = '\n';
+		t_pem_key(k, ca.key + 1, sizeof(ca.key) - 1);
+		CHECK_EQ(mg_ike_peer_conf_check(&ca, &err), 0);
+		/* ...and key text that is not PEM is never quoted in the error. */
+		t_pem_key(k, ca.key, sizeof(ca.key));
+		memcpy(ca.key, "xxxxx", 5);
+		CHECK(mg_ike_peer_conf_check(&ca, &err) < 0);
+		CHECK_STR(err.field, "key");
+		CHECK(strstr(err.msg, "PRIVATE") == NULL && strstr(err.msg, "xxxxx") == NULL);
 	}
 	EVP_PKEY_free(k);
 	X509_free(x);
@@ -1416,6 +1446,211 @@ MG_TEST(exchange_pfs_child_rekeys)
 		CHECK_EQ(a.downs + b.downs, 0);
 		unpair(&a, &b);
 	}
+}
+
+/* ---- exchanges under loss, duplication and replay ----------------------------------- */
+
+#define T_EXCHANGE(m) ((m)[18])
+#define T_RESPONSE(m) (((m)[19] & IKE_FLAG_R) != 0)
+
+static struct side *t_a, *t_b;  /* the running test's sides, for the filters */
+static int t_state;             /* the filters' progress */
+static uint8_t t_num;           /* a proposal number seen */
+
+/* Both ends on the same IKE SA and CHILD_SA, neither ever down. */
+static void
+check_same_sa(const struct side *a, const struct side *b)
+{
+	struct mg_ike_peer_info ia, ib;
+
+	CHECK(mg_ike_peer_info(a->e, 0, &ia) == 0 && mg_ike_peer_info(b->e, 0, &ib) == 0);
+	CHECK_EQ(ia.state, MG_IKE_ST_ESTABLISHED);
+	CHECK_EQ(ib.state, MG_IKE_ST_ESTABLISHED);
+	CHECK(ia.spi_i == ib.spi_i && ia.spi_r == ib.spi_r);
+	CHECK(ia.child_spi_in == ib.child_spi_out && ia.child_spi_out == ib.child_spi_in);
+	CHECK_EQ(a->downs + b->downs, 0);
+}
+
+static bool
+f_propnum(struct side *from, const struct mg_ike_dgram *d, const uint8_t *m, size_t len)
+{
+	struct ike_prop_in props[4];
+	struct ike_msg im;
+	const struct ike_pl *sa;
+	unsigned int np;
+
+	(void)d;
+	if (from == t_b && T_EXCHANGE(m) == IKE_SA_INIT && T_RESPONSE(m) &&
+	    ike_msg_parse(m, len, &im) == 0 && (sa = ike_pl_find(im.pl, im.npl, IKE_PL_SA)) &&
+	    ike_sa_decode(sa->body, sa->len, props, 4, &np) == 0 && np == 1)
+		t_num = props[0].num;
+	return false;
+}
+
+/* The accepted proposal keeps the number it had in the request (RFC 7296 3.3.1). */
+MG_TEST(exchange_accepted_proposal_keeps_its_number)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+
+	conf(&ca, true, "aes256-sha256-ecp256 aes128gcm16-prfsha256-ecp256", "aes128gcm16",
+	     "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	t_a = &a;
+	t_b = &b;
+	t_num = 0;
+	t_filter = f_propnum;
+	run(&a, &b, NS);
+	t_filter = NULL;
+	CHECK_EQ(t_num, 2);
+	check_same_sa(&a, &b);
+	unpair(&a, &b);
+}
+
+/* Drop the rekey initiator's first Delete of the IKE SA it replaced. */
+static bool
+f_lose_delete(struct side *from, const struct mg_ike_dgram *d, const uint8_t *m, size_t len)
+{
+	(void)d;
+	(void)len;
+	if (t_state == 0 && from == t_b && T_EXCHANGE(m) == IKE_CREATE_CHILD_SA && T_RESPONSE(m))
+		t_state = 1;
+	if (t_state == 1 && from == t_a && T_EXCHANGE(m) == IKE_INFORMATIONAL && !T_RESPONSE(m)) {
+		t_state = 2;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The Delete of a rekeyed IKE SA is a request like any (RFC 7296 2.1): one
+ * lost is sent again, and the responder follows the new SA as soon as it is
+ * used. Before, one lost Delete left the two ends on different IKE SAs and
+ * took the tunnel down at the next rekey or liveness check.
+ */
+MG_TEST(exchange_lost_ike_sa_delete)
+{
+	for (unsigned int dpd = 0; dpd <= 30; dpd += 30) {
+		struct mg_ike_peer_conf ca, cb;
+		struct mg_ike_peer_info ia;
+		struct side a, b;
+
+		conf(&ca, true, "aes128gcm16-prfsha256-curve25519", "aes128gcm16",
+		     "a fine pre-shared key");
+		conf(&cb, false, "aes128gcm16-prfsha256-curve25519", "aes128gcm16",
+		     "a fine pre-shared key");
+		ca.ike_lifetime_s = cb.ike_lifetime_s = 20;
+		ca.child_lifetime_s = cb.child_lifetime_s = 3600;
+		ca.dpd_s = cb.dpd_s = (uint16_t)dpd;
+		pair(&a, &b, &ca, &cb);
+		t_a = &a;
+		t_b = &b;
+		t_state = 0;
+		t_filter = f_lose_delete;
+		run(&a, &b, 97 * NS);
+		t_filter = NULL;
+		CHECK_EQ(t_state, 2);
+		check_same_sa(&a, &b);
+		CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && ia.rekeys >= 3);
+		unpair(&a, &b);
+	}
+}
+
+static uint8_t t_init[MG_IKE_MAX_MSG];
+static size_t t_init_len;
+static struct mg_ike_dgram t_init_d;
+
+/* Keep a's first IKE_SA_INIT; deliver it to b again right after b answers a rekey. */
+static bool
+f_replay_init(struct side *from, const struct mg_ike_dgram *d, const uint8_t *m, size_t len)
+{
+	if (from == t_a && T_EXCHANGE(m) == IKE_SA_INIT && !T_RESPONSE(m) && t_init_len == 0) {
+		memcpy(t_init, m, len);
+		t_init_len = len;
+		t_init_d = *d;
+	}
+	if (t_state == 0 && from == t_b && T_EXCHANGE(m) == IKE_CREATE_CHILD_SA && T_RESPONSE(m)) {
+		t_state = 1;
+		t_inject(t_b, &t_init_d, t_init, t_init_len);
+	}
+	return false;
+}
+
+/* A duplicate or replayed IKE_SA_INIT is never processed again (RFC 7296 2.1, 2.2). */
+MG_TEST(exchange_replayed_init_changes_nothing)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-curve25519", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-curve25519", "aes128gcm16", "a fine pre-shared key");
+	ca.ike_lifetime_s = cb.ike_lifetime_s = 20;
+	ca.child_lifetime_s = cb.child_lifetime_s = 3600;
+	pair(&a, &b, &ca, &cb);
+	t_a = &a;
+	t_b = &b;
+	t_state = 0;
+	t_init_len = 0;
+	t_filter = f_replay_init;
+	run(&a, &b, 47 * NS);
+	t_filter = NULL;
+	CHECK_EQ(t_state, 1);
+	check_same_sa(&a, &b);
+	unpair(&a, &b);
+}
+
+/* Two ends that are both initiators and start together end up on one IKE SA. */
+MG_TEST(exchange_both_ends_initiate)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
+	cb.initiator = true;
+	pair(&a, &b, &ca, &cb);
+	run(&a, &b, 20 * NS);
+	check_same_sa(&a, &b);
+	CHECK_EQ(a.ups + b.ups, 2);
+	unpair(&a, &b);
+}
+
+/* Deliver b's INVALID_KE_PAYLOAD answer twice. */
+static bool
+f_dup_invalid_ke(struct side *from, const struct mg_ike_dgram *d, const uint8_t *m, size_t len)
+{
+	struct ike_msg im;
+	struct ike_notify_pl n;
+
+	if (t_state == 0 && from == t_b && T_EXCHANGE(m) == IKE_SA_INIT && T_RESPONSE(m) &&
+	    ike_msg_parse(m, len, &im) == 0 &&
+	    ike_notify_find(im.pl, im.npl, IKE_N_INVALID_KE_PAYLOAD, &n)) {
+		t_state = 1;
+		t_inject(t_a, d, m, len);
+	}
+	return false;
+}
+
+/* A duplicated INVALID_KE_PAYLOAD answers the request before the retry: ignored. */
+MG_TEST(exchange_duplicate_invalid_ke)
+{
+	struct mg_ike_peer_conf ca, cb;
+	struct side a, b;
+
+	conf(&ca, true, "aes128gcm16-prfsha256-ecp256 aes128gcm16-prfsha256-modp2048",
+	     "aes128gcm16", "a fine pre-shared key");
+	conf(&cb, false, "aes128gcm16-prfsha256-modp2048", "aes128gcm16", "a fine pre-shared key");
+	pair(&a, &b, &ca, &cb);
+	t_a = &a;
+	t_b = &b;
+	t_state = 0;
+	t_filter = f_dup_invalid_ke;
+	run(&a, &b, 3 * NS);
+	t_filter = NULL;
+	CHECK_EQ(t_state, 1);
+	check_same_sa(&a, &b);
+	unpair(&a, &b);
 }
 
 MG_TEST_MAIN()
