@@ -231,8 +231,14 @@ mg_gw_cls_set(struct mg_dp *dp, uint16_t net, const struct mg_ruleset *rs, struc
 		for (uint32_t i = 0; i < rs->n; i++)
 			if (rs->rules[i].family == 0 || rs->rules[i].family == fams[f])
 				to_cls(&rs->rules[i], hdl[f][i], &cr[n++]);
-		if (n == 0 && rs->def == MG_RULE_PERMIT)
-			continue; /* nothing to do for this family */
+		/*
+		 * Nothing to do for this family, unless it had a table: that one's
+		 * counters (its default action's) go on in an empty table rather
+		 * than vanish from a rule set that still counts them (a counter
+		 * going backwards in /metrics).
+		 */
+		if (n == 0 && rs->def == MG_RULE_PERMIT && dp->cls[net][f] == NULL)
+			continue;
 		t[f] = mg_cls_table_build(&conf, cr, n, &def, err);
 		if (t[f] == NULL) {
 			rc = -err->code;

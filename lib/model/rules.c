@@ -62,6 +62,18 @@ has_ports(int proto)
 	return proto == P_TCP || proto == P_UDP || proto == P_SCTP;
 }
 
+/*
+ * The IPv6 extension headers classification walks past to reach the
+ * upper-layer protocol (mg_ip6_is_ext in lib/proto): hop-by-hop, routing,
+ * fragment, AH, destination options, mobility, HIP, shim6.
+ */
+static bool
+ip6_ext(int proto)
+{
+	return proto == 0 || proto == 43 || proto == 44 || proto == 51 || proto == 60 ||
+	       proto == 135 || proto == 139 || proto == 140;
+}
+
 /* Merge family @f (0: says nothing) into *fam; false on a conflict. */
 static bool
 fam_merge(uint8_t *fam, uint8_t f)
@@ -124,6 +136,11 @@ rule_resolve(const struct mg_model *m, uint16_t net, const struct mg_rule_spec *
 	    (s->proto == P_ICMPV6 && !fam_merge(&fam, AF_INET6)))
 		return bad(err, EINVAL, i, "protocol", "%s in an %s rule",
 			   s->proto == P_ICMP ? "icmp" : "icmpv6", fam == AF_INET ? "IPv4" : "IPv6");
+	/* An IPv6 rule never sees such a protocol: it matches IPv4 only (as icmp does). */
+	if (s->proto >= 0 && ip6_ext(s->proto) && !fam_merge(&fam, AF_INET))
+		return bad(err, EINVAL, i, "protocol",
+			   "protocol %d is an IPv6 extension header, which IPv6 rules look past to "
+			   "the protocol after it: only IPv4 can match it", s->proto);
 	if ((rc = check_range(&s->sport, i, "sport", 65535, err)) < 0 ||
 	    (rc = check_range(&s->dport, i, "dport", 65535, err)) < 0 ||
 	    (rc = check_range(&s->icmp_type, i, "icmp_type", 255, err)) < 0 ||

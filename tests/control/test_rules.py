@@ -216,3 +216,29 @@ def test_replacing_rules_loses_nothing_and_keeps_counting(tmp_path):
     words = show[-1].split()
     assert words[:3] == ["result", "cache:", "ipv4"] and int(words[3]) > 0, show[-1]
     assert words[8].startswith("(9") or words[8] == "(100.0%),", show[-1]
+
+
+def test_default_counter_survives_a_family_losing_its_rules(tmp_path):
+    """IPv6 traffic counted by the default action of a rule set whose rules
+    are all IPv4: replaced by the same rules with default permit (nothing
+    left to do for IPv6), the default's count carries on; it must never go
+    back (it is a Prometheus counter)."""
+    import time
+
+    from scapy.all import UDP, Ether, IPv6
+    from pcapdp import write_pcap
+
+    write_pcap(tmp_path / "in.pcap", [Ether(src="02:00:00:00:0a:02", dst="02:00:00:00:0a:01") /
+                                      IPv6(src="fd00:1::2", dst="2001:db8:100::1") /
+                                      UDP(sport=1000, dport=99) / (b"x" * 18)])
+    rules = [{"id": 1, "family": "ipv4", "protocol": "udp", "dport": 53, "action": "count"}]
+    with Meshgate(tmp_path, HITLESS.format(dir=tmp_path), name="rdef") as mg:
+        ctl = Control(mg)
+        ctl.ok("PUT", "/v1/networks/default/rules", {"default": "deny", "rules": rules})
+        time.sleep(0.5)
+        before = ctl.ok("GET", "/v1/networks/default/rules")["counters"]["packets"]
+        ctl.ok("PUT", "/v1/networks/default/rules", {"default": "permit", "rules": rules})
+        after = ctl.ok("GET", "/v1/networks/default/rules")["counters"]["packets"]
+        time.sleep(0.3)
+        later = ctl.ok("GET", "/v1/networks/default/rules")["counters"]["packets"]
+    assert 0 < before <= after <= later, (before, after, later)

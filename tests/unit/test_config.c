@@ -578,6 +578,10 @@ MG_TEST(bad_classify_rules_name_file_line_and_field)
 		     "(or no protocol)");
 	expect_error(CLS_BASE "      - {dst: 10.0.0.0/8}\n      - {src: 10.0.0.0/8, dst: \"fd00::/8\"}\n",
 		     "t.yaml:12:32: classify[0].rules[1].dst: an IPv6 prefix in an IPv4 rule");
+	expect_error(CLS_BASE "      - {family: ipv6, protocol: ah}\n",
+		     "t.yaml:11:34: classify[0].rules[0].protocol: protocol 51 is an IPv6 extension "
+		     "header, which IPv6 rules look past to the protocol after it: only IPv4 can "
+		     "match it");
 	expect_error(CLS_BASE "      - {action: table, table: nowhere}\n",
 		     "t.yaml:11:32: classify[0].rules[0].table: no network named 'nowhere'");
 	expect_error(CLS_BASE "      - {id: 3}\n      - {}\n      - {}\n",
