@@ -800,6 +800,18 @@ mg_esp_sa_retire(struct mg_esp *esp, struct mg_esp_sa *sa, uint32_t idle_ms, uin
 	return 0;
 }
 
+/* Stop an SA: expired now, no hard-lifetime event. */
+void
+mg_esp_sa_stop(struct mg_esp *esp, struct mg_esp_sa *sa)
+{
+	(void)esp;
+	if (sa == NULL || rte_lcore_id() != rte_get_main_lcore())
+		return;
+	sa->hard_done = true;
+	__atomic_store_n(&sa->expired_by, MG_ESP_LIMIT_NONE, __ATOMIC_RELAXED);
+	__atomic_store_n(&sa->state, MG_ESP_STATE_EXPIRED, __ATOMIC_RELEASE);
+}
+
 /* ---- accessors and views ----------------------------------------------------------------- */
 
 /* Direction. */

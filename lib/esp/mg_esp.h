@@ -133,7 +133,7 @@ int mg_esp_algo_parse(const char *name, enum mg_esp_algo *algo);
 	_(BAD_LENGTH, "esp-bad-length", "ESP payload too short or not block aligned")      \
 	_(BAD_OUTER, "esp-bad-outer", "outer header malformed or not the SA's (family, addresses, protocol, port, fragment)") \
 	_(BAD_INNER, "esp-bad-inner", "inner packet not an IP packet of the SA's inner family") \
-	_(EXPIRED, "esp-sa-expired", "SA reached a hard lifetime")                         \
+	_(EXPIRED, "esp-sa-expired", "SA reached a hard lifetime or was stopped (IKE deleted it)") \
 	_(SEQ_OVERFLOW, "esp-seq-overflow", "outbound sequence numbers exhausted")         \
 	_(NO_ROOM, "esp-no-room", "multi-segment mbuf or too little head/tailroom")        \
 	_(CRYPTO, "esp-crypto-error", "crypto device refused or failed the operation")     \
@@ -366,6 +366,14 @@ void mg_esp_sa_destroy(struct mg_esp *esp, struct mg_esp_sa *sa);
  */
 int mg_esp_sa_retire(struct mg_esp *esp, struct mg_esp_sa *sa, uint32_t idle_ms,
 		     uint32_t grace_ms);
+
+/**
+ * Stop @p sa now (main lcore), as a hard lifetime would: its packets fail
+ * with MG_ESP_ERR_EXPIRED from here on, but no MG_ESP_EV_HARD is raised
+ * (its keys were withdrawn: the IKE daemon deleted the CHILD_SA or lost the
+ * peer). A later rekey replaces it as usual. NULL is a no-op.
+ */
+void mg_esp_sa_stop(struct mg_esp *esp, struct mg_esp_sa *sa);
 
 /**
  * The inbound SA with @p spi (host byte order), or NULL. Workers, within an
@@ -631,7 +639,7 @@ uint64_t mg_esp_sa_seq(const struct mg_esp_sa *sa);
 enum mg_esp_state {
 	MG_ESP_STATE_ACTIVE = 0, /**< Processing packets. */
 	MG_ESP_STATE_RETIRING,   /**< Inbound, replaced: still processing, deleted when idle. */
-	MG_ESP_STATE_EXPIRED,    /**< A hard lifetime was reached: every packet fails. */
+	MG_ESP_STATE_EXPIRED,    /**< A hard lifetime was reached, or stopped: every packet fails. */
 };
 
 /** A redacted view of an SA: everything but the keys. */

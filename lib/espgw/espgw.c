@@ -358,6 +358,24 @@ mg_espgw_tunnel_del(struct mg_espgw *eg, uint16_t ifindex)
 	rte_free(r);
 }
 
+unsigned int
+mg_espgw_stop(struct mg_espgw *eg, uint16_t ifindex)
+{
+	struct mg_espgw_tun *r = eg != NULL && ifindex < RTE_DIM(eg->tun) ? eg->tun[ifindex] : NULL;
+	unsigned int n = 0;
+
+	for (unsigned int f = 0; r != NULL && f < 2; f++) {
+		struct mg_esp_sa *out = mg_esp_out_get(&r->out[f]);
+
+		n += (out != NULL) + (r->in[f] != NULL);
+		mg_esp_sa_stop(eg->esp, out);
+		mg_esp_sa_stop(eg->esp, r->in[f]);
+	}
+	if (n != 0)
+		EG_LOG(NOTICE, "tunnel %s: %u SA(s) stopped\n", r->name, n);
+	return n;
+}
+
 int
 mg_espgw_rekey(struct mg_espgw *eg, const struct mg_esp_tunnel *t,
 	       const struct mg_esp_sa_conf *sas, unsigned int n, struct mg_error *err)

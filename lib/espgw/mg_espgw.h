@@ -146,6 +146,13 @@ void mg_espgw_tunnel_del(struct mg_espgw *eg, uint16_t ifindex);
  * once while the old one is retired (deleted when its traffic stops), and
  * outbound traffic moves to the new SA in one atomic switch.
  */
+/**
+ * Stop the current SAs of the tunnel on interface @p ifindex (main lcore):
+ * its packets are dropped as expired until a rekey installs new ones (the
+ * IKE daemon's CHILD_SA is gone). Returns how many SAs were stopped.
+ */
+unsigned int mg_espgw_stop(struct mg_espgw *eg, uint16_t ifindex);
+
 int mg_espgw_rekey(struct mg_espgw *eg, const struct mg_esp_tunnel *t,
 		   const struct mg_esp_sa_conf *sas, unsigned int n, struct mg_error *err);
 

@@ -15,6 +15,7 @@
 
 #include "gw_ike.h"
 #include "mg_esp_algos.h"
+#include "mg_espgw.h"
 
 RTE_LOG_REGISTER_SUFFIX(mg_ike_logtype, ike, INFO);
 #define IKE_LOG(l, ...) rte_log(RTE_LOG_##l, mg_ike_logtype, "ike: " __VA_ARGS__)
@@ -233,9 +234,17 @@ static void
 ike_child_down(void *arg, unsigned int peer)
 {
 	struct gw_ike *gi = arg;
+	const struct mg_esp_tunnel *t = mg_model_esp_find(gi->model, gi->names[peer]);
 
-	/* The SAs stay until their hard lifetime or the next CHILD_SA replaces them. */
-	IKE_LOG(NOTICE, "tunnel %s: CHILD_SA gone\n", gi->names[peer]);
+	/*
+	 * Its keys stop (RFC 7296 1.4.1: a deleted SA carries nothing): packets
+	 * into the tunnel are dropped and counted as expired, rather than sent
+	 * to a peer that deleted the SA or is gone, until the next CHILD_SA.
+	 */
+	IKE_LOG(NOTICE, "tunnel %s: CHILD_SA gone: its SAs stop until the next one\n",
+		gi->names[peer]);
+	if (t != NULL)
+		mg_espgw_stop(__atomic_load_n(&gi->dp->esp, __ATOMIC_ACQUIRE), t->iface);
 }
 
 static void

@@ -434,6 +434,13 @@ def test_ike_reauthentication_and_dead_peer(tmp_path, topo, charon_ok):
             assert gone, (ike_json(ctl), mg.log())
             assert (metric(ctl, "meshgate_ike_dpd_sent_total") or 0) >= 1
             assert "peer does not answer liveness checks" in mg.log()
+            # The CHILD_SA is gone with the peer: its SAs stop (RFC 7296 1.4.1), and
+            # packets into the tunnel are dropped and counted, not sent to nobody.
+            topo.ping("pod", V4["far"], count=2, extra=("-w", "3"))
+            sas = ctl.ok("GET", "/v1/esp-tunnels")[0]["sas"]
+            out = [s for s in sas if s["dir"] == "out"]
+            assert out and all(s["state"] == "expired" for s in out), sas
+            assert sum(s["stats"]["errors"].get("esp-sa-expired", 0) for s in out) >= 1, sas
     finally:
         charon.stop()
 

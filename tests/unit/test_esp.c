@@ -1158,6 +1158,33 @@ MG_TEST(lifetime_seconds)
 	mg_esp_destroy(esp);
 }
 
+/* A stopped SA (IKE withdrew its keys) fails like an expired one, with no hard-lifetime event. */
+MG_TEST(stopped_sa)
+{
+	struct mg_esp *esp = ctx1();
+	struct mg_esp_worker *wk = mg_esp_worker(esp, 0);
+	struct mg_esp_sa_spec s = spec_of(MG_ESP_OUTBOUND, MG_ESP_AES_GCM_128, AF_INET, AF_INET,
+					  false, 0x3300);
+	struct mg_esp_sa *sa = sa_new(esp, &s);
+	struct mg_esp_sa_info info;
+	struct mg_esp_event ev[8];
+	struct rte_mbuf *m = inner_pkt(AF_INET, 60, 0, 0, false);
+	uint8_t r;
+
+	CHECK_EQ(mg_esp_encrypt_burst(wk, sa, &m, 1, &r), 1);
+	rte_pktmbuf_free(m);
+	mg_esp_sa_stop(esp, sa);
+	mg_esp_sa_info(sa, &info);
+	CHECK_EQ(info.state, MG_ESP_STATE_EXPIRED);
+	m = inner_pkt(AF_INET, 60, 0, 0, false);
+	CHECK_EQ(mg_esp_encrypt_burst(wk, sa, &m, 1, &r), 0);
+	CHECK_EQ(r, MG_ESP_ERR_EXPIRED);
+	rte_pktmbuf_free(m);
+	CHECK_EQ(ev_count(ev, mg_esp_poll(esp, ev, 8), sa, MG_ESP_EV_HARD, MG_ESP_LIMIT_NONE), 0);
+	mg_esp_sa_stop(esp, NULL);
+	mg_esp_destroy(esp);
+}
+
 /* ---- tampering and malformed packets ------------------------------------------------------- */
 
 /* Apply @p fn to a fresh encrypted packet and return the decrypt reason. */
