@@ -1471,6 +1471,27 @@ check_same_sa(const struct side *a, const struct side *b)
 	CHECK_EQ(a->downs + b->downs, 0);
 }
 
+/*
+ * Pair @p a and @p b (configured as @p ca, @p cb) and run them for @p ns
+ * with @p filter seeing every message; they must end on one IKE SA.
+ * Returns the filter's progress (t_state). The caller unpairs them.
+ */
+static int
+run_filtered(struct side *a, struct side *b, const struct mg_ike_peer_conf *ca,
+	     const struct mg_ike_peer_conf *cb, uint64_t ns,
+	     bool (*filter)(struct side *, const struct mg_ike_dgram *, const uint8_t *, size_t))
+{
+	pair(a, b, ca, cb);
+	t_a = a;
+	t_b = b;
+	t_state = 0;
+	t_filter = filter;
+	run(a, b, ns);
+	t_filter = NULL;
+	check_same_sa(a, b);
+	return t_state;
+}
+
 static bool
 f_propnum(struct side *from, const struct mg_ike_dgram *d, const uint8_t *m, size_t len)
 {
@@ -1496,15 +1517,9 @@ MG_TEST(exchange_accepted_proposal_keeps_its_number)
 	conf(&ca, true, "aes256-sha256-ecp256 aes128gcm16-prfsha256-ecp256", "aes128gcm16",
 	     "a fine pre-shared key");
 	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
-	pair(&a, &b, &ca, &cb);
-	t_a = &a;
-	t_b = &b;
 	t_num = 0;
-	t_filter = f_propnum;
-	run(&a, &b, NS);
-	t_filter = NULL;
+	run_filtered(&a, &b, &ca, &cb, NS, f_propnum);
 	CHECK_EQ(t_num, 2);
-	check_same_sa(&a, &b);
 	unpair(&a, &b);
 }
 
@@ -1543,15 +1558,7 @@ MG_TEST(exchange_lost_ike_sa_delete)
 		ca.ike_lifetime_s = cb.ike_lifetime_s = 20;
 		ca.child_lifetime_s = cb.child_lifetime_s = 3600;
 		ca.dpd_s = cb.dpd_s = (uint16_t)dpd;
-		pair(&a, &b, &ca, &cb);
-		t_a = &a;
-		t_b = &b;
-		t_state = 0;
-		t_filter = f_lose_delete;
-		run(&a, &b, 97 * NS);
-		t_filter = NULL;
-		CHECK_EQ(t_state, 2);
-		check_same_sa(&a, &b);
+		CHECK_EQ(run_filtered(&a, &b, &ca, &cb, 97 * NS, f_lose_delete), 2);
 		CHECK(mg_ike_peer_info(a.e, 0, &ia) == 0 && ia.rekeys >= 3);
 		unpair(&a, &b);
 	}
@@ -1587,16 +1594,8 @@ MG_TEST(exchange_replayed_init_changes_nothing)
 	conf(&cb, false, "aes128gcm16-prfsha256-curve25519", "aes128gcm16", "a fine pre-shared key");
 	ca.ike_lifetime_s = cb.ike_lifetime_s = 20;
 	ca.child_lifetime_s = cb.child_lifetime_s = 3600;
-	pair(&a, &b, &ca, &cb);
-	t_a = &a;
-	t_b = &b;
-	t_state = 0;
 	t_init_len = 0;
-	t_filter = f_replay_init;
-	run(&a, &b, 47 * NS);
-	t_filter = NULL;
-	CHECK_EQ(t_state, 1);
-	check_same_sa(&a, &b);
+	CHECK_EQ(run_filtered(&a, &b, &ca, &cb, 47 * NS, f_replay_init), 1);
 	unpair(&a, &b);
 }
 
@@ -1609,9 +1608,7 @@ MG_TEST(exchange_both_ends_initiate)
 	conf(&ca, true, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
 	conf(&cb, false, "aes128gcm16-prfsha256-ecp256", "aes128gcm16", "a fine pre-shared key");
 	cb.initiator = true;
-	pair(&a, &b, &ca, &cb);
-	run(&a, &b, 20 * NS);
-	check_same_sa(&a, &b);
+	run_filtered(&a, &b, &ca, &cb, 20 * NS, NULL);
 	CHECK_EQ(a.ups + b.ups, 2);
 	unpair(&a, &b);
 }
@@ -1641,15 +1638,7 @@ MG_TEST(exchange_duplicate_invalid_ke)
 	conf(&ca, true, "aes128gcm16-prfsha256-ecp256 aes128gcm16-prfsha256-modp2048",
 	     "aes128gcm16", "a fine pre-shared key");
 	conf(&cb, false, "aes128gcm16-prfsha256-modp2048", "aes128gcm16", "a fine pre-shared key");
-	pair(&a, &b, &ca, &cb);
-	t_a = &a;
-	t_b = &b;
-	t_state = 0;
-	t_filter = f_dup_invalid_ke;
-	run(&a, &b, 3 * NS);
-	t_filter = NULL;
-	CHECK_EQ(t_state, 1);
-	check_same_sa(&a, &b);
+	CHECK_EQ(run_filtered(&a, &b, &ca, &cb, 3 * NS, f_dup_invalid_ke), 1);
 	unpair(&a, &b);
 }
 
