@@ -77,6 +77,9 @@ key_bio(const char *s, char **hold, char *why, size_t wl)
 	if (*hold == NULL) {
 		if (fe.code == EINVAL || fe.code == EIO)
 			snprintf(why, wl, "%s", fe.msg);
+		else if (strchr(s, '.') != NULL && strpbrk(s, " \t\r\n") == NULL)
+			/* A path (key text, PEM or base64, has no '.'): named. */
+			snprintf(why, wl, "cannot read '%s': %s", s, strerror(fe.code));
 		else
 			/* Not quoted: it may be key text that is not PEM (the secret itself). */
 			snprintf(why, wl, "neither PEM text (a -----BEGIN line) nor a readable file: %s",
