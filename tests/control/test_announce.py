@@ -4,6 +4,8 @@ gratuitous ARP request or an unsolicited NA with the interface's MAC
 (arp_nd.announce, on by default), and a port added over REST announces its
 link-local address and then each address it gets. tests/datapath/test_arpnd.py
 checks the frames' fields at start."""
+import time
+
 from scapy.all import ARP, ICMPv6ND_NA, ICMPv6NDOptDstLLAddr, Ether, rdpcap
 
 from mgrun import Control, Meshgate
@@ -39,6 +41,19 @@ def announced(path):
     return out
 
 
+def sent_by(ctl, want, timeout=20):
+    """Wait until each port of @want ({name: frames}) has sent that many frames
+    (announcements are queued to a worker: a stop right after the REST call
+    could come before the worker sent them)."""
+    end = time.time() + timeout
+    while True:
+        ports = ctl.ok("GET", "/v1/stats")["ports"]
+        got = {p: ports.get(p, {}).get("tx_packets", 0) for p in want}
+        if got == want or time.time() > end:
+            return got
+        time.sleep(0.05)
+
+
 def test_runtime_addresses_and_ports_are_announced(tmp_path):
     with Meshgate(tmp_path, CONFIG.format(dir=tmp_path, arp_nd=""), name="ann") as mg:
         ctl = Control(mg)
@@ -50,6 +65,7 @@ def test_runtime_addresses_and_ports_are_announced(tmp_path):
         # A refused address (overlaps one of d) is not announced on e.
         st, _ = ctl.http("POST", "/v1/interfaces/e/addresses", {"address": "10.0.6.1/24"})
         assert st == 409, st
+        assert sent_by(ctl, {"d": 4, "e": 2}) == {"d": 4, "e": 2}
     d = "02:00:00:00:0d:01"
     e = "02:00:00:00:0e:01"
     assert announced(tmp_path / "out_d.pcap") == [
