@@ -141,18 +141,18 @@ int mg_espgw_tunnel_add(struct mg_espgw *eg, const struct mg_esp_tunnel *t, uint
 void mg_espgw_tunnel_del(struct mg_espgw *eg, uint16_t ifindex);
 
 /**
- * Replace SAs of tunnel @p t without loss: every new SA is created first
- * (any failure changes nothing); then a new inbound SA starts accepting at
- * once while the old one is retired (deleted when its traffic stops), and
- * outbound traffic moves to the new SA in one atomic switch.
- */
-/**
  * Stop the current SAs of the tunnel on interface @p ifindex (main lcore):
  * its packets are dropped as expired until a rekey installs new ones (the
  * IKE daemon's CHILD_SA is gone). Returns how many SAs were stopped.
  */
 unsigned int mg_espgw_stop(struct mg_espgw *eg, uint16_t ifindex);
 
+/**
+ * Replace SAs of tunnel @p t without loss: every new SA is created first
+ * (any failure changes nothing); then a new inbound SA starts accepting at
+ * once while the old one is retired (deleted when its traffic stops), and
+ * outbound traffic moves to the new SA in one atomic switch.
+ */
 int mg_espgw_rekey(struct mg_espgw *eg, const struct mg_esp_tunnel *t,
 		   const struct mg_esp_sa_conf *sas, unsigned int n, struct mg_error *err);
 

@@ -344,8 +344,8 @@ fwd_announce(struct mg_fwd *f, const struct fwd_iface *ifc, const struct mg_ip *
 	static const uint8_t all_nodes[16] = {0xff, 0x02, [15] = 1};
 	static const uint8_t all_mac[6] = {0x33, 0x33, 0, 0, 0, 1};
 
-	if (!f->conf.announce || ifc->p2p_type != 0 || ifc->port == MG_IF_NONE ||
-	    rte_is_zero_ether_addr(&ifc->mac))
+	/* Tunnels (WireGuard, ESP) have no port: nothing to announce on. */
+	if (!f->conf.announce || ifc->port == MG_IF_NONE || rte_is_zero_ether_addr(&ifc->mac))
 		return;
 	if (ip->family == AF_INET)
 		arp_send(f, ifc, MG_ARP_REQUEST, bcast, NULL, ip->v4, ip->v4);

@@ -2073,10 +2073,7 @@ sa_input(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, const struct i
 			return;
 		}
 		if (sa->req_kind == REQ_DELETE_OLD) {
-			/* The peer let go of the SA we replaced: done with it. */
-			if (sa == p->next)
-				p->next = NULL;
-			sa_free(sa);
+			sa_deleted(e, p, sa); /* the peer let go of the SA we replaced */
 			return;
 		}
 		sa->req_kind = REQ_NONE;
@@ -2360,9 +2357,7 @@ sa_tick(struct mg_ike *e, struct ike_peer *p, struct ike_sa *sa, uint64_t *next)
 
 				if (k == REQ_DELETE_OLD) {
 					/* Unanswered: the SA we replaced goes all the same. */
-					if (sa == p->next)
-						p->next = NULL;
-					sa_free(sa);
+					sa_deleted(e, p, sa);
 					return false;
 				}
 

@@ -384,6 +384,21 @@ int mg_natgw_frag_apply(const struct mg_natgw_frag *e, const struct mg_nat_pkt *
  */
 int mg_natgw_drop_reason(int rc);
 
+/**
+ * Account a packet of @p len bytes (TCP flags @p tcp_flags) that
+ * mg_natgw_apply just translated for flow @p f in direction @p dir: its
+ * session is refreshed and moved on (lib/svc's mg_flow_touch), but not by
+ * an ICMP error about it (@p kind), which neither refreshes nor moves a
+ * session (RFC 5508).
+ */
+static inline void
+mg_natgw_touch(struct mg_flow *f, int dir, enum mg_svc_key kind, uint32_t len,
+	       uint8_t tcp_flags, uint64_t now)
+{
+	if (likely(kind != MG_SVC_KEY_ICMP_ERROR))
+		mg_flow_touch(f, dir, len, tcp_flags, now);
+}
+
 /** The network a packet of flow @p f in direction @p dir is routed in once translated. */
 static inline uint16_t
 mg_natgw_target_net(const struct mg_flow *f, int dir)

@@ -107,9 +107,7 @@ nat_xlate(const struct mg_dp *dp, struct mg_natgw_stats *st, struct rte_mbuf *m,
 		return nat_drop(m, (enum mg_drop)mg_natgw_drop_reason(rc));
 	}
 	md->flags |= MG_META_NAT_XLATED;
-	/* An ICMP error neither refreshes nor moves its session (RFC 5508). */
-	if (likely(kind != MG_SVC_KEY_ICMP_ERROR))
-		mg_flow_touch(f, dir, len, tcp_flags, now);
+	mg_natgw_touch(f, dir, kind, len, tcp_flags, now);
 	if (dir)
 		st->xlate_reply++;
 	else

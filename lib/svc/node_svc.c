@@ -228,9 +228,7 @@ svc_nat(struct mg_svc_rt *rt, struct mg_flow_table *ft, struct mg_svc_rt_stats *
 		mg_set_drop(m, (enum mg_drop)mg_natgw_drop_reason(rc));
 		return SVC_NEXT_DROP;
 	}
-	/* An ICMP error neither refreshes nor moves its session (RFC 5508). */
-	if (likely(kind != MG_SVC_KEY_ICMP_ERROR))
-		mg_flow_touch(f, dir, len, tcp_flags, now);
+	mg_natgw_touch(f, dir, kind, len, tcp_flags, now);
 	if (ng != NULL) {
 		if (dir)
 			ng->stats[w].xlate_reply++;
